@@ -1,0 +1,38 @@
+import { StreamedgeError } from '../errors.js';
+
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "500ms", "2s", "1.5m", "2h", or a bare number of seconds → seconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+  if (!m) throw new StreamedgeError('BAD_OPTION', `not a duration: "${text}" (use e.g. 500ms, 2s, 1m, 2h)`);
+  return Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]!;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+};
+
+/** "1048576", "64MiB", "10GB" → bytes. */
+export function parseBytes(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)?\s*$/i.exec(text);
+  if (!m) throw new StreamedgeError('BAD_OPTION', `not a size: "${text}" (use e.g. 64MiB, 10GB)`);
+  return Math.round(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+export function parsePort(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new StreamedgeError('BAD_OPTION', `not a TCP port: "${text}"`);
+  return n;
+}
+
+/** Print one clear line on stderr and exit non-zero. */
+export function exitWithError(e: unknown): never {
+  if (e instanceof StreamedgeError) {
+    process.stderr.write(`streamedge: ${e.message}${e.detail ? ` (${e.detail})` : ''}\n`);
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`streamedge: unexpected error: ${msg}\n`);
+  }
+  process.exit(1);
+}

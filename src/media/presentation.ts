@@ -1,0 +1,125 @@
+/**
+ * The presentation model: what the segmenter produces and what every manifest writer reads.
+ * One model feeds HLS and DASH alike (Shaka's lesson), so the two never drift apart.
+ *
+ * Times: segment/part start and duration are in the rendition's `timescale` units (exact,
+ * straight from tfdt/trun); seconds are derived. Segment numbers are the `<n>` of
+ * `seg-<n>.m4s`, the HLS media sequence number and the DASH $Number$ alike.
+ */
+
+export type TrackKind = 'video' | 'audio';
+
+export interface Rendition {
+  /** Folder name under the asset/channel, e.g. "720p" or "audio". URL-safe. */
+  id: string;
+  kind: TrackKind;
+  /** RFC 6381 codec string of this track, e.g. "avc1.64001f" or "mp4a.40.2". */
+  codecs: string;
+  /** Peak bit rate in bits/s (max over segments of bytes*8/duration), measured for VOD. */
+  bandwidth: number;
+  /** Average bit rate in bits/s (total bytes*8 / total duration). */
+  averageBandwidth: number;
+  /** Media timescale (mdhd) of the track. */
+  timescale: number;
+  width?: number;
+  height?: number;
+  /** Frame rate as a fraction, e.g. [30000, 1001]. */
+  frameRate?: [number, number];
+  /** Sample aspect ratio "1:1". */
+  sar?: string;
+  sampleRate?: number;
+  channels?: number;
+  /** BCP 47 language tag for audio, e.g. "en" (optional). */
+  language?: string;
+}
+
+export interface Part {
+  /** 0-based index within its segment: URL `seg-<n>.<index>.m4s`. */
+  index: number;
+  /** Duration in the rendition's timescale units. */
+  duration: number;
+  bytes: number;
+  /** True when the part starts with a sync sample (EXT-X-PART INDEPENDENT=YES). */
+  independent: boolean;
+}
+
+/** A key frame inside a segment file, for I-frame playlists (EXT-X-BYTERANGE). */
+export interface IFrameRef {
+  /** Byte offset of the moof that carries the key frame, within the segment file. */
+  offset: number;
+  /** Bytes from offset through the end of the key frame's sample data. */
+  length: number;
+  /** Duration in timescale units until the next I-frame (or the segment end). */
+  duration: number;
+}
+
+export interface Segment {
+  number: number;
+  /** Decode time of the first sample (tfdt), timescale units. */
+  start: number;
+  /** Duration in timescale units. */
+  duration: number;
+  bytes: number;
+  /** Parts in order (LL-HLS). May be empty for VOD. */
+  parts: Part[];
+  /** Wall-clock time of the first sample, epoch milliseconds (live; EXT-X-PROGRAM-DATE-TIME). */
+  programDateTime?: number;
+  /** A discontinuity precedes this segment (source restart). */
+  discontinuity?: boolean;
+  /** False only for the live segment still being produced (its parts so far are listed). */
+  complete: boolean;
+  /** Video only: key frames within this segment (VOD I-frame playlists). */
+  iframes?: IFrameRef[];
+}
+
+export interface RenditionTimeline {
+  rendition: Rendition;
+  /** Segments in order; for live, the current window (oldest first). */
+  segments: Segment[];
+}
+
+export interface LiveState {
+  /** Epoch ms of media time 0 (DASH availabilityStartTime; PDT anchor). */
+  availabilityStartTime: number;
+  /** Epoch ms of this snapshot (DASH publishTime). */
+  publishTime: number;
+  /** DVR window in seconds (DASH timeShiftBufferDepth). */
+  dvrWindow: number;
+  /** Target live latency in seconds (DASH ServiceDescription, LL-HLS PART-HOLD-BACK floor). */
+  targetLatency: number;
+  /** Absolute URL path of the origin's time endpoint (DASH UTCTiming), e.g. "/time". */
+  utcTimingPath: string;
+  /** Low-latency features on (parts, preload hints, LL-DASH availabilityTimeOffset). */
+  lowLatency: boolean;
+}
+
+export interface Presentation {
+  /** Asset id (VOD) or channel id (live). */
+  id: string;
+  type: 'vod' | 'live';
+  /** Target segment duration in seconds (as configured; actual durations may differ by a frame). */
+  segmentDuration: number;
+  /** Target part duration in seconds. */
+  partDuration: number;
+  /** One timeline per rendition: all video renditions first, then audio. */
+  timelines: RenditionTimeline[];
+  /** VOD: total duration in seconds. */
+  duration?: number;
+  /** Live only. */
+  live?: LiveState;
+}
+
+/** Path layout shared by writers, packager, origin and edge (relative to the asset/channel root). */
+export const paths = {
+  master: 'master.m3u8',
+  mpd: 'manifest.mpd',
+  mediaPlaylist: (renditionId: string) => `${renditionId}/index.m3u8`,
+  iframePlaylist: (renditionId: string) => `${renditionId}/iframes.m3u8`,
+  init: (renditionId: string) => `${renditionId}/init.mp4`,
+  segment: (renditionId: string, n: number) => `${renditionId}/seg-${n}.m4s`,
+  part: (renditionId: string, n: number, p: number) => `${renditionId}/seg-${n}.${p}.m4s`,
+} as const;
+
+export function seconds(units: number, timescale: number): number {
+  return units / timescale;
+}
