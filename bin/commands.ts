@@ -1,6 +1,17 @@
 import type { Command } from 'commander';
+import { registerPackageCommand } from '../packager/package-cli.js';
+import { registerOriginCommand } from '../packager/origin-cli.js';
+import { registerEdgeCommands } from '../edge/edge-cli.js';
+import { registerSignCommand } from '../src/signing/sign-cli.js';
+import { registerLoadtestCommand } from '../bench/loadtest-cli.js';
+import { registerDemoCommand } from '../player-demo/demo-cli.js';
 
-/** Every area's `register(program)` is listed here (one line per area). */
-export function registerCommands(_program: Command): void {
-  // areas add themselves here, e.g. registerPackagerCommands(program)
+/** Every area registers its own commands; one line per area file. */
+export function registerCommands(program: Command): void {
+  registerPackageCommand(program);
+  registerOriginCommand(program);
+  registerEdgeCommands(program);
+  registerSignCommand(program);
+  registerLoadtestCommand(program);
+  registerDemoCommand(program);
 }
