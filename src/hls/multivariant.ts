@@ -1,0 +1,135 @@
+import type { Presentation, Rendition, RenditionTimeline } from '../media/presentation.js';
+import { paths } from '../media/presentation.js';
+import { attributeList, quoted } from './attribute-list.js';
+import { hasIFrames, iframeBandwidth } from './iframe-playlist.js';
+import { withQuery, type UriOptions } from './uri-options.js';
+
+export interface MultivariantOptions extends UriOptions {
+  /** Advertise I-frame playlists (EXT-X-I-FRAME-STREAM-INF) for VOD video renditions that have key frame indexes. Default true. */
+  iframePlaylists?: boolean;
+}
+
+const AUDIO_GROUP = 'audio';
+
+/**
+ * The multivariant playlist (`master.m3u8`, RFC 8216bis 4.4.6, Apple HLS authoring spec):
+ * one EXT-X-STREAM-INF per video rendition, all sharing one alternate audio group; audio-only
+ * presentations get one variant per audio rendition instead. Variants keep the order of
+ * `p.timelines` (the first one is where clients start).
+ *
+ * EXT-X-VERSION: nothing here is version-gated; 4 is written when EXT-X-MEDIA or I-frame
+ * streams are present (RFC 8216bis section 8 allows it so old clients do not half-play), else 1.
+ */
+export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOptions = {}): string {
+  const videos = p.timelines.filter((t) => t.rendition.kind === 'video');
+  const audios = p.timelines.filter((t) => t.rendition.kind === 'audio');
+  const iframeStreams =
+    p.type === 'vod' && opts.iframePlaylists !== false ? videos.filter((t) => hasIFrames(t)) : [];
+  const audioGroup = videos.length > 0 && audios.length > 0;
+
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 ? 4 : 1}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+
+  if (audioGroup) {
+    const names = audioNames(audios.map((t) => t.rendition));
+    audios.forEach((t, i) => {
+      const r = t.rendition;
+      lines.push(
+        '#EXT-X-MEDIA:' +
+          attributeList([
+            ['TYPE', 'AUDIO'],
+            ['GROUP-ID', quoted(AUDIO_GROUP)],
+            ['NAME', quoted(names[i]!)],
+            ['LANGUAGE', r.language ? quoted(r.language) : undefined],
+            ['DEFAULT', i === 0 ? 'YES' : 'NO'],
+            ['AUTOSELECT', 'YES'],
+            ['CHANNELS', r.channels ? quoted(String(r.channels)) : undefined],
+            ['URI', quoted(withQuery(paths.mediaPlaylist(r.id), opts))],
+          ]),
+      );
+    });
+  }
+
+  if (videos.length > 0) {
+    // Peak of the variant = peak of the worst playable combination (video + heaviest audio).
+    const audioPeak = Math.max(0, ...audios.map((t) => t.rendition.bandwidth));
+    const audioAverage = Math.max(0, ...audios.map((t) => t.rendition.averageBandwidth));
+    const audioCodecs = unique(audios.map((t) => t.rendition.codecs));
+    for (const t of videos) {
+      const r = t.rendition;
+      lines.push(
+        '#EXT-X-STREAM-INF:' +
+          attributeList([
+            ['BANDWIDTH', Math.ceil(r.bandwidth + audioPeak)],
+            ['AVERAGE-BANDWIDTH', Math.ceil(r.averageBandwidth + audioAverage)],
+            ['CODECS', quoted([r.codecs, ...audioCodecs].join(','))],
+            ['RESOLUTION', resolution(r)],
+            ['FRAME-RATE', r.frameRate ? (r.frameRate[0] / r.frameRate[1]).toFixed(3) : undefined],
+            ['VIDEO-RANGE', 'SDR'],
+            ['AUDIO', audioGroup ? quoted(AUDIO_GROUP) : undefined],
+            ['CLOSED-CAPTIONS', 'NONE'],
+          ]),
+        withQuery(paths.mediaPlaylist(r.id), opts),
+      );
+    }
+  } else {
+    for (const t of audios) {
+      const r = t.rendition;
+      lines.push(
+        '#EXT-X-STREAM-INF:' +
+          attributeList([
+            ['BANDWIDTH', Math.ceil(r.bandwidth)],
+            ['AVERAGE-BANDWIDTH', Math.ceil(r.averageBandwidth)],
+            ['CODECS', quoted(r.codecs)],
+          ]),
+        withQuery(paths.mediaPlaylist(r.id), opts),
+      );
+    }
+  }
+
+  for (const t of iframeStreams) lines.push(iframeStreamInf(t, opts));
+  return lines.join('\n') + '\n';
+}
+
+function iframeStreamInf(t: RenditionTimeline, opts: UriOptions): string {
+  const r = t.rendition;
+  const bw = iframeBandwidth(t);
+  return (
+    '#EXT-X-I-FRAME-STREAM-INF:' +
+    attributeList([
+      ['BANDWIDTH', bw.peak],
+      ['AVERAGE-BANDWIDTH', bw.average],
+      ['CODECS', quoted(r.codecs)],
+      ['RESOLUTION', resolution(r)],
+      ['VIDEO-RANGE', 'SDR'],
+      ['URI', quoted(withQuery(paths.iframePlaylist(r.id), opts))],
+    ])
+  );
+}
+
+function resolution(r: Rendition): string | undefined {
+  return r.width && r.height ? `${r.width}x${r.height}` : undefined;
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** NAME values: the language's English name when known ("English"), else the rendition id; unique within the group. */
+function audioNames(renditions: Rendition[]): string[] {
+  const used = new Set<string>();
+  return renditions.map((r) => {
+    let name = (r.language && languageName(r.language)) || r.id;
+    if (used.has(name)) name = `${name} (${r.id})`;
+    used.add(name);
+    return name;
+  });
+}
+
+function languageName(tag: string): string | undefined {
+  try {
+    const name = new Intl.DisplayNames(['en'], { type: 'language' }).of(tag);
+    return name && name !== tag ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
