@@ -1,0 +1,177 @@
+/**
+ * Cache keys: a normalized URL plus the values of an explicit allowlist of request headers.
+ *
+ * Normalization (RFC 3986 §6.2.2 syntax-based normalization, then CDN conventions):
+ * - scheme and host lowercased, default ports (80/443) dropped;
+ * - percent-encoding: escapes of unreserved characters decoded, remaining escapes uppercased;
+ * - dot segments removed (RFC 3986 §5.2.4), after decoding so `%2E%2E` cannot escape;
+ * - query: only allowlisted, content-bearing parameters kept (tracking parameters such as
+ *   utm_*, fbclid, gclid and the signing `token` are never kept), sorted by name then value.
+ */
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/** Parameters that never belong in a key, whatever the allowlist says. */
+const ALWAYS_DROPPED = [/^utm_/i, /^fbclid$/i, /^gclid$/i, /^token$/i];
+
+/** Query parameters that select content (LL-HLS delivery directives). */
+export const DEFAULT_KEY_QUERY_PARAMS: readonly string[] = ['_HLS_msn', '_HLS_part', '_HLS_skip'];
+
+export interface CacheKeyPolicy {
+  /** Query parameters kept in the key (case-sensitive names); `'all'` keeps every non-tracking one. */
+  queryParams: readonly string[] | 'all';
+  /** Request headers (lowercase names) whose values are part of the key. Nothing else may vary it. */
+  headers: readonly string[];
+}
+
+export const DEFAULT_CACHE_KEY_POLICY: CacheKeyPolicy = { queryParams: DEFAULT_KEY_QUERY_PARAMS, headers: [] };
+
+/** Normalize percent-encoding in one component: decode unreserved, uppercase the rest. */
+export function normalizePercentEncoding(text: string): string {
+  return text.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => {
+    const ch = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+  });
+}
+
+/** RFC 3986 §5.2.4 remove_dot_segments. */
+export function removeDotSegments(path: string): string {
+  let input = path;
+  const out: string[] = [];
+  while (input.length > 0) {
+    if (input.startsWith('../')) input = input.slice(3);
+    else if (input.startsWith('./')) input = input.slice(2);
+    else if (input.startsWith('/./')) input = input.slice(2);
+    else if (input === '/.') input = '/';
+    else if (input.startsWith('/../')) {
+      input = input.slice(3);
+      out.pop();
+    } else if (input === '/..') {
+      input = '/';
+      out.pop();
+    } else if (input === '.' || input === '..') input = '';
+    else {
+      const next = input.indexOf('/', input.startsWith('/') ? 1 : 0);
+      const seg = next === -1 ? input : input.slice(0, next);
+      out.push(seg);
+      input = next === -1 ? '' : input.slice(next);
+    }
+  }
+  return out.join('');
+}
+
+/** Normalize a path: percent-encoding first (so encoded dots are seen), then dot segments. */
+export function normalizePath(rawPath: string): string {
+  let p = normalizePercentEncoding(rawPath === '' ? '/' : rawPath);
+  if (!p.startsWith('/')) p = `/${p}`;
+  p = removeDotSegments(p);
+  return p === '' ? '/' : p;
+}
+
+function keepParam(name: string, policy: CacheKeyPolicy): boolean {
+  if (ALWAYS_DROPPED.some((re) => re.test(name))) return false;
+  return policy.queryParams === 'all' || policy.queryParams.includes(name);
+}
+
+/** Normalize a raw query string (without `?`) under a policy; '' when nothing is kept. */
+export function normalizeQuery(rawQuery: string, policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY): string {
+  if (rawQuery === '') return '';
+  const pairs: Array<[string, string]> = [];
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const rawName = eq === -1 ? part : part.slice(0, eq);
+    const rawValue = eq === -1 ? '' : part.slice(eq + 1);
+    const name = normalizePercentEncoding(rawName.replace(/\+/g, '%20'));
+    let decodedName: string;
+    try {
+      decodedName = decodeURIComponent(name);
+    } catch {
+      decodedName = name;
+    }
+    if (!keepParam(decodedName, policy)) continue;
+    pairs.push([name, normalizePercentEncoding(rawValue.replace(/\+/g, '%20'))]);
+  }
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return pairs.map(([n, v]) => `${n}=${v}`).join('&');
+}
+
+/** Split a request target (`/path?query`, fragment dropped) into normalized path and query. */
+export function normalizeTarget(
+  target: string,
+  policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY,
+): { path: string; query: string; pathAndQuery: string } {
+  const hashAt = target.indexOf('#');
+  const noFrag = hashAt === -1 ? target : target.slice(0, hashAt);
+  const q = noFrag.indexOf('?');
+  const path = normalizePath(q === -1 ? noFrag : noFrag.slice(0, q));
+  const query = q === -1 ? '' : normalizeQuery(noFrag.slice(q + 1), policy);
+  return { path, query, pathAndQuery: query ? `${path}?${query}` : path };
+}
+
+const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' };
+
+/** Normalize an absolute URL (scheme/host lowercase, default port dropped, path and query normalized). */
+export function normalizeUrl(url: string, policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
+  if (!m) throw new TypeError(`not an absolute URL: ${url}`);
+  const scheme = m[1]!.toLowerCase();
+  let authority = m[2]!;
+  const at = authority.lastIndexOf('@');
+  const userinfo = at === -1 ? '' : authority.slice(0, at + 1);
+  authority = at === -1 ? authority : authority.slice(at + 1);
+  let host = authority;
+  let port = '';
+  const pm = /^(.*?)(?::(\d*))?$/.exec(authority);
+  if (pm && !authority.endsWith(']')) {
+    host = pm[1]!;
+    port = pm[2] ?? '';
+  }
+  host = normalizePercentEncoding(host).toLowerCase();
+  if (port === DEFAULT_PORTS[`${scheme}:`] || port === '') port = '';
+  const target = normalizeTarget(m[3] === '' ? '/' : m[3]!, policy);
+  return `${scheme}://${userinfo}${host}${port ? `:${port}` : ''}${target.pathAndQuery}`;
+}
+
+/** Separator between the URL part of a key and its header part (never valid in a URL). */
+export const KEY_HEADER_SEPARATOR = '\n';
+
+/**
+ * The cache key of a request: normalized `/path?query`, then, when the policy keys on headers,
+ * a newline and `name=value` pairs. Keys start with the path so prefix purge works on them.
+ */
+export function cacheKey(
+  target: string,
+  headers: Record<string, string | string[] | undefined>,
+  policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY,
+): string {
+  const { pathAndQuery } = normalizeTarget(target, policy);
+  if (policy.headers.length === 0) return pathAndQuery;
+  const parts = [...policy.headers].sort().map((name) => {
+    const v = headers[name];
+    const value = Array.isArray(v) ? v.join(',') : (v ?? '');
+    return `${name}=${value.trim().replace(/\s*,\s*/g, ',')}`;
+  });
+  return `${pathAndQuery}${KEY_HEADER_SEPARATOR}${parts.join('&')}`;
+}
+
+/** The URL part of a key (what goes upstream). */
+export function keyTarget(key: string): string {
+  const i = key.indexOf(KEY_HEADER_SEPARATOR);
+  return i === -1 ? key : key.slice(0, i);
+}
+
+/**
+ * A response whose Vary names a header outside the key's allowlist is not shared:
+ * the key cannot tell those viewers apart. `Vary: *` is never shared.
+ */
+export function varyIsKeyed(vary: string | undefined, policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY): boolean {
+  if (!vary) return true;
+  for (const raw of vary.split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name === '') continue;
+    if (name === '*') return false;
+    if (!policy.headers.includes(name)) return false;
+  }
+  return true;
+}

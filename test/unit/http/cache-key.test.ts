@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import {
+  cacheKey, keyTarget, normalizePath, normalizeQuery, normalizeUrl, removeDotSegments, varyIsKeyed,
+} from '../../../src/http/cache-key.js';
+
+describe('cache key normalization', () => {
+  it('lowercases scheme and host and drops default ports', () => {
+    expect(normalizeUrl('HTTP://Example.COM:80/a')).toBe('http://example.com/a');
+    expect(normalizeUrl('https://Example.com:443/a')).toBe('https://example.com/a');
+    expect(normalizeUrl('https://example.com:8443/a')).toBe('https://example.com:8443/a');
+    expect(normalizeUrl('http://example.com')).toBe('http://example.com/');
+  });
+
+  it('removes dot segments per RFC 3986 §5.2.4 (the RFC examples)', () => {
+    expect(removeDotSegments('/a/b/c/./../../g')).toBe('/a/g');
+    expect(removeDotSegments('mid/content=5/../6')).toBe('mid/6');
+    expect(removeDotSegments('/../../x')).toBe('/x');
+    expect(normalizePath('/vod/a/../b/./seg-1.m4s')).toBe('/vod/b/seg-1.m4s');
+  });
+
+  it('normalizes percent-encoding before removing dot segments', () => {
+    expect(normalizePath('/%7Euser/%2e%2E/x')).toBe('/x');
+    expect(normalizePath('/a%2fb')).toBe('/a%2Fb');
+    expect(normalizePath('/%41%42c')).toBe('/ABc');
+  });
+
+  it('keeps only allowlisted query params, sorted; tracking and token never kept', () => {
+    expect(normalizeQuery('_HLS_part=2&_HLS_msn=10&utm_source=x&token=abc&foo=1')).toBe('_HLS_msn=10&_HLS_part=2');
+    expect(normalizeQuery('b=2&a=1&utm_medium=m&fbclid=1&gclid=2&token=t', { queryParams: 'all', headers: [] })).toBe('a=1&b=2');
+    expect(normalizeQuery('')).toBe('');
+  });
+
+  it('two spellings of one URL give one key; different content gives different keys', () => {
+    const a = cacheKey('/live/c/v/index.m3u8?_HLS_msn=5&_HLS_part=1&utm_campaign=z', {});
+    const b = cacheKey('/live/c/./v/index.m3u8?token=xyz&_HLS_part=1&_HLS_msn=5', {});
+    expect(a).toBe(b);
+    expect(a).toBe('/live/c/v/index.m3u8?_HLS_msn=5&_HLS_part=1');
+    expect(cacheKey('/live/c/v/index.m3u8?_HLS_msn=6&_HLS_part=1', {})).not.toBe(a);
+    expect(keyTarget(a)).toBe(a);
+  });
+
+  it('only allowlisted request headers vary the key', () => {
+    const policy = { queryParams: [], headers: ['accept-encoding'] };
+    const k1 = cacheKey('/a', { 'accept-encoding': 'gzip', 'x-forwarded-host': 'evil' }, policy);
+    const k2 = cacheKey('/a', { 'accept-encoding': 'gzip', 'x-forwarded-host': 'other' }, policy);
+    const k3 = cacheKey('/a', { 'accept-encoding': 'br' }, policy);
+    expect(k1).toBe(k2);
+    expect(k1).not.toBe(k3);
+    expect(keyTarget(k1)).toBe('/a');
+    expect(cacheKey('/a', { 'x-forwarded-host': 'evil' })).toBe(cacheKey('/a', {}));
+  });
+
+  it('a Vary on a header outside the allowlist is not shareable', () => {
+    expect(varyIsKeyed(undefined)).toBe(true);
+    expect(varyIsKeyed('Accept-Encoding')).toBe(false);
+    expect(varyIsKeyed('Accept-Encoding', { queryParams: [], headers: ['accept-encoding'] })).toBe(true);
+    expect(varyIsKeyed('*', { queryParams: [], headers: ['accept-encoding'] })).toBe(false);
+  });
+});
