@@ -1,0 +1,78 @@
+/**
+ * Count-min sketch with 4-bit-style saturating counters (capped at 15) and periodic halving
+ * (the TinyLFU "reset"): after `sampleSize` increments every counter is halved, so the estimate
+ * follows recent popularity instead of all-time popularity.
+ */
+const DEPTH = 4;
+const MAX_COUNT = 15;
+
+/** FNV-1a over UTF-16 code units, finished with a murmur3 fmix32 avalanche. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export class CountMinSketch {
+  private readonly table: Uint8Array;
+  private readonly mask: number;
+  private readonly width: number;
+  private readonly sampleSize: number;
+  private additions = 0;
+  private resets = 0;
+
+  /** @param expectedKeys roughly how many distinct keys matter at a time (sizes the table). */
+  constructor(expectedKeys: number) {
+    let w = 1024;
+    while (w < expectedKeys && w < 1 << 24) w <<= 1;
+    this.width = w;
+    this.mask = w - 1;
+    this.table = new Uint8Array(w * DEPTH);
+    this.sampleSize = 10 * w;
+  }
+
+  private slot(h: number, i: number): number {
+    // Double hashing: h1 + i*h2, one row per i.
+    const h2 = Math.imul(h, 0x9e3779b1) >>> 0 | 1;
+    return i * this.width + ((h + Math.imul(i, h2)) >>> 0 & this.mask);
+  }
+
+  increment(key: string): void {
+    const h = hashString(key);
+    let added = false;
+    for (let i = 0; i < DEPTH; i++) {
+      const s = this.slot(h, i);
+      if (this.table[s]! < MAX_COUNT) {
+        this.table[s]!++;
+        added = true;
+      }
+    }
+    if (added && ++this.additions >= this.sampleSize) this.halve();
+  }
+
+  frequency(key: string): number {
+    const h = hashString(key);
+    let min = MAX_COUNT;
+    for (let i = 0; i < DEPTH; i++) min = Math.min(min, this.table[this.slot(h, i)]!);
+    return min;
+  }
+
+  /** Halves every counter (called automatically every `sampleSize` increments). */
+  halve(): void {
+    for (let i = 0; i < this.table.length; i++) this.table[i] = this.table[i]! >>> 1;
+    this.additions = Math.floor(this.additions / 2);
+    this.resets++;
+  }
+
+  get halvings(): number {
+    return this.resets;
+  }
+}

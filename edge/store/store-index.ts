@@ -1,0 +1,140 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { RegionState } from './region-file.js';
+import type { ObjectMeta } from './types.js';
+
+/**
+ * The lmdb index of the store. Databases inside one environment (`<dir>/index.lmdb`):
+ *  - entries:  key -> IndexEntry (where the record is, its sizes and the authoritative meta)
+ *  - tags:     "<tag>\0<key>" -> 1            (surrogate-key purge: a range scan per tag)
+ *  - byRegion: [regionId, offset] -> key       (what an evicted or lost region held: no full scan)
+ *  - regions:  regionId -> RegionState          (committed end, live counters, sealed)
+ *  - state:    "nextRegionId" -> number
+ * All mutations happen inside `txn` (lmdb transactionSync), so an entry, its tag rows, its
+ * byRegion row and the region counters always change together.
+ */
+export interface IndexEntry {
+  /** Region id. */
+  r: number;
+  /** Record offset in the region. */
+  o: number;
+  /** Record length (header + key + meta + body). */
+  l: number;
+  /** Body offset inside the record. */
+  b: number;
+  /** Body size. */
+  s: number;
+  /** Current meta (updateMeta and soft purges change it here; the record keeps the original). */
+  m: ObjectMeta;
+}
+
+const TAG_SEP = '\u0000';
+
+export class StoreIndex {
+  private constructor(
+    private readonly env: RootDatabase,
+    readonly entries: Database<IndexEntry, string>,
+    private readonly tags: Database<number, string>,
+    private readonly byRegion: Database<string, [number, number]>,
+    readonly regions: Database<RegionState, number>,
+    private readonly state: Database<number, string>,
+  ) {}
+
+  static open(path: string): StoreIndex {
+    const env = open({ path, compression: false, mapSize: 1024 * 1024 * 1024 });
+    return new StoreIndex(
+      env,
+      env.openDB<IndexEntry, string>({ name: 'entries' }),
+      env.openDB<number, string>({ name: 'tags' }),
+      env.openDB<string, [number, number]>({ name: 'byRegion' }),
+      env.openDB<RegionState, number>({ name: 'regions' }),
+      env.openDB<number, string>({ name: 'state' }),
+    );
+  }
+
+  txn<T>(fn: () => T): T {
+    return this.env.transactionSync(fn);
+  }
+
+  get(key: string): IndexEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Inside txn: writes an entry with its tag and byRegion rows (does not touch a previous entry). */
+  putEntry(key: string, e: IndexEntry): void {
+    this.entries.putSync(key, e);
+    this.byRegion.putSync([e.r, e.o], key);
+    for (const t of e.m.tags) this.tags.putSync(t + TAG_SEP + key, 1);
+  }
+
+  /** Inside txn: replaces only the meta of an entry (tags may change). */
+  putMeta(key: string, e: IndexEntry, meta: ObjectMeta): IndexEntry {
+    const next = { ...e, m: meta };
+    this.entries.putSync(key, next);
+    return next;
+  }
+
+  /** Inside txn: removes an entry with its tag and byRegion rows. */
+  removeEntry(key: string, e: IndexEntry): void {
+    this.entries.removeSync(key);
+    this.byRegion.removeSync([e.r, e.o]);
+    for (const t of e.m.tags) this.tags.removeSync(t + TAG_SEP + key);
+  }
+
+  keysForTag(tag: string): string[] {
+    const out: string[] = [];
+    for (const k of this.tags.getKeys({ start: tag + TAG_SEP, end: tag + '\u0001' })) {
+      out.push((k as string).slice(tag.length + 1));
+    }
+    return out;
+  }
+
+  keysWithPrefix(prefix: string): string[] {
+    const out: string[] = [];
+    for (const k of this.entries.getKeys({ start: prefix })) {
+      const s = k as string;
+      if (!s.startsWith(prefix)) break;
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** [offset, key] of every record indexed in a region, in offset order. */
+  recordsOfRegion(regionId: number): { offset: number; key: string }[] {
+    const out: { offset: number; key: string }[] = [];
+    for (const { key, value } of this.byRegion.getRange({ start: [regionId, 0], end: [regionId + 1, 0] })) {
+      out.push({ offset: (key as [number, number])[1], key: value });
+    }
+    return out;
+  }
+
+  /** Inside txn: drops leftover byRegion rows of a region (rows whose entry moved on). */
+  clearRegionRows(regionId: number): void {
+    for (const { key } of this.byRegion.getRange({ start: [regionId, 0], end: [regionId + 1, 0] })) {
+      this.byRegion.removeSync(key as [number, number]);
+    }
+  }
+
+  allRegions(): RegionState[] {
+    return [...this.regions.getRange({})].map(({ value }) => value);
+  }
+
+  putRegion(r: RegionState): void {
+    this.regions.putSync(r.id, { ...r });
+  }
+
+  removeRegion(id: number): void {
+    this.regions.removeSync(id);
+  }
+
+  nextRegionId(): number {
+    return this.state.get('nextRegionId') ?? 1;
+  }
+
+  setNextRegionId(n: number): void {
+    this.state.putSync('nextRegionId', n);
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}
