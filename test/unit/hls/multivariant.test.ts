@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
+import { audio, ladder, livePresentation, VIDEO_TS, vodPresentation } from './fixture-presentations.js';
+import { parseM3u8 } from './parsers.js';
+import { playlistUris } from './uri-check.js';
+
+describe('writeMultivariantPlaylist', () => {
+  const vod = vodPresentation();
+  const text = writeMultivariantPlaylist(vod);
+  const m = parseM3u8(text);
+
+  it('lists one variant per video rendition with combined bandwidths and codecs', () => {
+    expect(m.playlists).toHaveLength(3);
+    ladder.forEach((r, i) => {
+      const v = m.playlists[i];
+      expect(v.uri).toBe(`${r.id}/index.m3u8`);
+      expect(v.attributes.BANDWIDTH).toBe(r.bandwidth + audio.bandwidth);
+      expect(Number(v.attributes['AVERAGE-BANDWIDTH'])).toBe(r.averageBandwidth + audio.averageBandwidth);
+      expect(v.attributes.CODECS).toBe(`${r.codecs},mp4a.40.2`);
+      expect(v.attributes.RESOLUTION).toEqual({ width: r.width, height: r.height });
+      expect(v.attributes['FRAME-RATE']).toBe(30);
+      expect(v.attributes.AUDIO).toBe('audio');
+      expect(v.attributes['VIDEO-RANGE']).toBe('SDR');
+      expect(v.attributes['CLOSED-CAPTIONS']).toBe('NONE');
+    });
+    expect(text).toContain(
+      '#EXT-X-STREAM-INF:BANDWIDTH=3232000,AVERAGE-BANDWIDTH=2628000,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720,FRAME-RATE=30.000,VIDEO-RANGE=SDR,AUDIO="audio",CLOSED-CAPTIONS=NONE\n720p/index.m3u8\n',
+    );
+  });
+
+  it('declares the audio group', () => {
+    const english = m.mediaGroups.AUDIO.audio.English;
+    expect(english).toMatchObject({ default: true, autoselect: true, language: 'en', uri: 'audio/index.m3u8' });
+    expect(text).toContain(
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"',
+    );
+    expect(text.startsWith('#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-INDEPENDENT-SEGMENTS\n')).toBe(true);
+  });
+
+  it('advertises I-frame playlists with bandwidth computed from the key frames', () => {
+    expect(m.iFramePlaylists).toHaveLength(3);
+    ladder.forEach((r, i) => {
+      const tl = vod.timelines[i]!;
+      let peak = 0;
+      let bytes = 0;
+      let units = 0;
+      for (const s of tl.segments) {
+        for (const f of s.iframes!) {
+          peak = Math.max(peak, (f.length * 8) / (f.duration / VIDEO_TS));
+          bytes += f.length;
+          units += f.duration;
+        }
+      }
+      const iv = m.iFramePlaylists[i];
+      expect(iv.uri).toBe(`${r.id}/iframes.m3u8`);
+      expect(iv.attributes.BANDWIDTH).toBe(Math.ceil(peak));
+      expect(Number(iv.attributes['AVERAGE-BANDWIDTH'])).toBe(Math.ceil((bytes * 8) / (units / VIDEO_TS)));
+      expect(iv.attributes.CODECS).toBe(r.codecs);
+      expect(iv.attributes.RESOLUTION).toEqual({ width: r.width, height: r.height });
+    });
+    // I-frame streams are cheaper than the full stream
+    expect(Number(m.iFramePlaylists[0].attributes['AVERAGE-BANDWIDTH'])).toBeLessThan(ladder[0]!.averageBandwidth);
+  });
+
+  it('can leave the I-frame playlists out, and never lists them for live', () => {
+    expect(writeMultivariantPlaylist(vod, { iframePlaylists: false })).not.toContain('I-FRAME');
+    expect(writeMultivariantPlaylist(vodPresentation({ iframes: false }))).not.toContain('I-FRAME');
+    expect(writeMultivariantPlaylist(livePresentation())).not.toContain('I-FRAME');
+  });
+
+  it('appends the query to every URI', () => {
+    const signed = writeMultivariantPlaylist(vod, { query: 'token=abc' });
+    const uris = playlistUris(signed);
+    expect(uris).toHaveLength(3 + 1 + 3); // variants, audio rendition, I-frame playlists
+    for (const u of uris) expect(u).toMatch(/\?token=abc$/);
+    expect(parseM3u8(signed).playlists[0].uri).toBe('1080p/index.m3u8?token=abc');
+    // a leading "?" in the option is not doubled
+    expect(writeMultivariantPlaylist(vod, { query: '?token=abc' })).toBe(signed);
+  });
+
+  it('writes a valid video-only playlist (no audio group)', () => {
+    const t = writeMultivariantPlaylist(vodPresentation({ videoOnly: true }));
+    const p = parseM3u8(t);
+    expect(t).not.toContain('EXT-X-MEDIA:');
+    expect(p.playlists).toHaveLength(3);
+    expect(p.playlists[1].attributes.CODECS).toBe('avc1.64001f');
+    expect(p.playlists[1].attributes.BANDWIDTH).toBe(ladder[1]!.bandwidth);
+    expect(p.playlists[1].attributes.AUDIO).toBeUndefined();
+  });
+
+  it('writes a valid audio-only playlist (one variant pointing at the audio playlist)', () => {
+    const t = writeMultivariantPlaylist(vodPresentation({ audioOnly: true }));
+    const p = parseM3u8(t);
+    expect(t).not.toContain('EXT-X-MEDIA:');
+    expect(t).not.toContain('I-FRAME');
+    expect(p.playlists).toHaveLength(1);
+    expect(p.playlists[0].uri).toBe('audio/index.m3u8');
+    expect(p.playlists[0].attributes).toMatchObject({ BANDWIDTH: 132000, CODECS: 'mp4a.40.2' });
+    expect(Number(p.playlists[0].attributes['AVERAGE-BANDWIDTH'])).toBe(128000);
+    expect(p.playlists[0].attributes.AUDIO).toBeUndefined();
+  });
+
+  it('groups several audio languages, one default, and sizes variants for the heaviest', () => {
+    const p = vodPresentation({ iframes: false });
+    const fr = { ...p.timelines[3]!, rendition: { ...audio, id: 'audio-fr', language: 'fr', bandwidth: 200_000, averageBandwidth: 190_000, codecs: 'ec-3' } };
+    p.timelines.push(fr);
+    const parsed = parseM3u8(writeMultivariantPlaylist(p));
+    const group = parsed.mediaGroups.AUDIO.audio;
+    expect(Object.keys(group)).toEqual(['English', 'French']);
+    expect(group.English.default).toBe(true);
+    expect(group.French.default).toBe(false);
+    expect(group.French.uri).toBe('audio-fr/index.m3u8');
+    expect(parsed.playlists[2].attributes.BANDWIDTH).toBe(900_000 + 200_000);
+    expect(Number(parsed.playlists[2].attributes['AVERAGE-BANDWIDTH'])).toBe(700_000 + 190_000);
+    expect(parsed.playlists[2].attributes.CODECS).toBe('avc1.64001e,mp4a.40.2,ec-3');
+  });
+});
