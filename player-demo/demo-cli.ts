@@ -1,6 +1,111 @@
+/**
+ * `streamedge demo` (what `npm start` runs): packages the sample once, starts the origin with a
+ * live test channel, a shield edge and an edge in front of it, and the player page, all on
+ * loopback; prints one URL. Ctrl-C stops everything.
+ */
 import type { Command } from 'commander';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parsePort } from '../src/cli/options.js';
+import { runCli, runNode, type ChildService } from './child-service.js';
+import { buildPlayer } from './build.js';
+import { startPageServer } from './page-server.js';
 
-/** Registers the `demo (npm start)` command(s). */
-export function registerDemoCommand(_program: Command): void {
-  // filled in by this area's implementation
+const REPO = resolve(fileURLToPath(import.meta.url), '..', '..');
+
+interface DemoOptions {
+  dir: string;
+  port: string;
+  edgePort: string;
+  shieldPort: string;
+  originPort: string;
+  live: boolean;
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('package a sample, start origin (+ live channel), shield edge, edge and the player page on loopback')
+    .option('--dir <dir>', 'working folder for media, caches and logs', '.demo')
+    .option('--port <port>', 'player page port (0 = any free port)', '8000')
+    .option('--edge-port <port>', 'edge port', '8080')
+    .option('--shield-port <port>', 'shield edge port', '8082')
+    .option('--origin-port <port>', 'origin port', '8081')
+    .option('--no-live', 'skip the live test channel')
+    .action(async (o: DemoOptions) => runDemo(o));
+}
+
+async function runDemo(o: DemoOptions): Promise<void> {
+  const dir = resolve(o.dir);
+  const media = join(dir, 'media');
+  const logs = join(dir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const services: ChildService[] = [];
+  const stopAll = async () => {
+    for (const s of [...services].reverse()) await s.stop();
+  };
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nstopping…\n');
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const say = (m: string) => process.stdout.write(`${m}\n`);
+    if (!existsSync(join(media, 'sample', 'master.m3u8'))) {
+      say('generating the sample source (8 s of 720p30 test signal)…');
+      await runNode('fixtures', ['bin/run-ts.js', 'media-fixtures/generate.ts', 'sample'], {
+        cwd: REPO,
+        logFile: join(logs, 'fixtures.log'),
+        waitForUrl: false,
+        timeoutMs: 300_000,
+      });
+      const src = join(REPO, 'media-fixtures', '.cache', 'sample-720p30.mp4');
+      say('packaging it into a CMAF ladder…');
+      await runCli('package', ['package', src, '--out', media, '--id', 'sample'], {
+        cwd: REPO,
+        logFile: join(logs, 'package.log'),
+        waitForUrl: false,
+        timeoutMs: 600_000,
+      });
+    }
+    const originArgs = ['origin', '--root', media, '--port', String(parsePort(o.originPort))];
+    if (o.live) originArgs.push('--live', 'news=lavfi');
+    const origin = await runCli('origin', originArgs, { cwd: REPO, logFile: join(logs, 'origin.log'), waitForUrl: true });
+    services.push(origin);
+    const shield = await runCli(
+      'shield',
+      ['edge', '--upstream', origin.url, '--port', String(parsePort(o.shieldPort)), '--store', join(dir, 'shield-store'), '--store-size', '2GB'],
+      { cwd: REPO, logFile: join(logs, 'shield.log'), waitForUrl: true },
+    );
+    services.push(shield);
+    const edge = await runCli(
+      'edge',
+      ['edge', '--upstream', shield.url, '--port', String(parsePort(o.edgePort)), '--store', join(dir, 'edge-store'), '--store-size', '2GB'],
+      { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true },
+    );
+    services.push(edge);
+    await buildPlayer();
+    const streams = [
+      { name: 'VOD · HLS', url: `${edge.url}/vod/sample/master.m3u8` },
+      { name: 'VOD · DASH', url: `${edge.url}/vod/sample/manifest.mpd` },
+      ...(o.live
+        ? [
+            { name: 'Live · LL-HLS', url: `${edge.url}/live/news/master.m3u8` },
+            { name: 'Live · LL-DASH', url: `${edge.url}/live/news/manifest.mpd` },
+          ]
+        : []),
+    ];
+    const page = await startPageServer({ port: parsePort(o.port), streams });
+    say(`origin ${origin.url}   shield ${shield.url}   edge ${edge.url}   (logs in ${logs})`);
+    say(`streamedge demo is running: ${page.url}`);
+    say('press Ctrl-C to stop');
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
 }

@@ -1,0 +1,155 @@
+/**
+ * The three engines the page can compare on one stream, behind one small interface:
+ * our MSE player (src/abr), hls.js and dash.js.
+ */
+import Hls, { FetchLoader } from 'hls.js';
+import * as dashjs from 'dashjs';
+import { MsePlayer } from '../player/mse-player.js';
+import { HlsSource } from '../player/hls-source.js';
+import { DashSource } from '../player/dash-source.js';
+import type { RequestLogEntry } from '../player/fetcher.js';
+
+export interface EngineStats {
+  levels: { id: string; bitrate: number; height?: number }[];
+  currentLevel: number;
+  bufferSec: number;
+  estimateBps: number;
+  latencySec: number | null;
+  playbackRate: number;
+  switches: number;
+  errors: string[];
+}
+
+export interface Engine {
+  readonly name: string;
+  start(url: string): Promise<void>;
+  stop(): void;
+  stats(): EngineStats;
+  setManualLevel(level: number | null): void;
+}
+
+function bufferAhead(v: HTMLVideoElement): number {
+  const b = v.buffered;
+  for (let i = 0; i < b.length; i++) if (v.currentTime >= b.start(i) - 0.1 && v.currentTime <= b.end(i)) return b.end(i) - v.currentTime;
+  return 0;
+}
+
+export class OurEngine implements Engine {
+  readonly name = 'ours';
+  private player?: MsePlayer;
+  constructor(
+    private readonly video: HTMLVideoElement,
+    private readonly onRequest: (e: RequestLogEntry) => void,
+  ) {}
+
+  async start(url: string): Promise<void> {
+    const loader = { log: this.onRequest };
+    const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
+    this.player = new MsePlayer(this.video, source, { onRequest: this.onRequest });
+    await this.player.start();
+  }
+  stop(): void {
+    this.player?.stop();
+  }
+  stats(): EngineStats {
+    const s = this.player?.getStats();
+    if (!s) return { levels: [], currentLevel: -1, bufferSec: 0, estimateBps: 0, latencySec: null, playbackRate: 1, switches: 0, errors: [] };
+    return s;
+  }
+  setManualLevel(level: number | null): void {
+    this.player?.setManualLevel(level);
+  }
+}
+
+export class HlsJsEngine implements Engine {
+  readonly name = 'hls.js';
+  private hls?: Hls;
+  private switches = 0;
+  private errors: string[] = [];
+  constructor(private readonly video: HTMLVideoElement) {}
+
+  async start(url: string): Promise<void> {
+    if (!Hls.isSupported()) throw new Error('hls.js: MSE not supported in this browser');
+    const hls = new Hls({ lowLatencyMode: true, loader: FetchLoader, backBufferLength: 30 });
+    this.hls = hls;
+    hls.on(Hls.Events.LEVEL_SWITCHED, () => (this.switches += 1));
+    hls.on(Hls.Events.ERROR, (_e, d) => {
+      if (d.fatal) this.errors.push(`${d.type}: ${d.details}`);
+    });
+    hls.loadSource(url);
+    hls.attachMedia(this.video);
+    await new Promise<void>((resolve) => hls.once(Hls.Events.MANIFEST_PARSED, () => resolve()));
+    this.video.play().catch(() => {});
+  }
+  stop(): void {
+    this.hls?.destroy();
+  }
+  stats(): EngineStats {
+    const h = this.hls;
+    return {
+      levels: (h?.levels ?? []).map((l, i) => ({ id: l.name || String(i), bitrate: l.bitrate, height: l.height })),
+      currentLevel: h?.currentLevel ?? -1,
+      bufferSec: bufferAhead(this.video),
+      estimateBps: h?.bandwidthEstimate ?? 0,
+      latencySec: h && h.latency > 0 ? h.latency : null,
+      playbackRate: this.video.playbackRate,
+      switches: Math.max(0, this.switches - 1),
+      errors: [...this.errors],
+    };
+  }
+  setManualLevel(level: number | null): void {
+    if (this.hls) this.hls.currentLevel = level ?? -1;
+  }
+}
+
+export class DashJsEngine implements Engine {
+  readonly name = 'dash.js';
+  private player?: dashjs.MediaPlayerClass;
+  private switches = 0;
+  private errors: string[] = [];
+  constructor(private readonly video: HTMLVideoElement) {}
+
+  async start(url: string): Promise<void> {
+    const p = dashjs.MediaPlayer().create();
+    this.player = p;
+    p.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true }, buffer: { bufferTimeAtTopQuality: 30 } } });
+    p.on(dashjs.MediaPlayer.events.QUALITY_CHANGE_RENDERED, () => (this.switches += 1));
+    p.on(dashjs.MediaPlayer.events.ERROR, (e: unknown) => this.errors.push(JSON.stringify((e as { error?: unknown }).error ?? e).slice(0, 200)));
+    p.initialize(this.video, url, true);
+  }
+  stop(): void {
+    this.player?.destroy();
+  }
+  stats(): EngineStats {
+    const p = this.player as unknown as Record<string, (...a: unknown[]) => unknown> | undefined;
+    const call = <T>(name: string, ...args: unknown[]): T | undefined => {
+      try {
+        return typeof p?.[name] === 'function' ? (p[name]!(...args) as T) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const reps = call<{ id: string; bandwidth: number; height?: number }[]>('getRepresentationsByType', 'video') ?? [];
+    const current = call<{ id: string }>('getCurrentRepresentationForType', 'video');
+    const latency = call<number>('getCurrentLiveLatency');
+    return {
+      levels: reps.map((r) => ({ id: r.id, bitrate: r.bandwidth, height: r.height })),
+      currentLevel: reps.findIndex((r) => r.id === current?.id),
+      bufferSec: bufferAhead(this.video),
+      estimateBps: (call<number>('getAverageThroughput', 'video') ?? 0) * 1000,
+      latencySec: typeof latency === 'number' && latency > 0 ? latency : null,
+      playbackRate: this.video.playbackRate,
+      switches: this.switches,
+      errors: [...this.errors],
+    };
+  }
+  setManualLevel(level: number | null): void {
+    const p = this.player;
+    if (!p) return;
+    p.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: level === null } } } });
+    if (level !== null) {
+      const anyP = p as unknown as { setRepresentationForTypeByIndex?: (t: string, i: number) => void };
+      anyP.setRepresentationForTypeByIndex?.('video', level);
+    }
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The demo page: pick a stream and an engine, watch the ladder, charts, QoE counters and the
+ * Cache-Status of recent requests; limit bandwidth or pin a rendition. State for tests is on
+ * `window.__streamedge`.
+ */
+import { DashJsEngine, HlsJsEngine, OurEngine, type Engine } from './engines.js';
+import { RollingChart } from './charts.js';
+import { PlaybackWatch } from './playback-watch.js';
+import { installThrottledFetch, pageThrottle } from './throttled-fetch.js';
+import type { RequestLogEntry } from '../player/fetcher.js';
+
+interface DemoConfig {
+  streams: { name: string; url: string }[];
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const video = $<HTMLVideoElement>('video');
+const requests: RequestLogEntry[] = [];
+let engine: Engine | undefined;
+let watch: PlaybackWatch | undefined;
+const charts = {
+  bitrate: new RollingChart($('ch-bitrate'), '#7fa7d1'),
+  buffer: new RollingChart($('ch-buffer'), '#7fd17f'),
+  throughput: new RollingChart($('ch-throughput'), '#e0b060'),
+  latency: new RollingChart($('ch-latency'), '#d17fa7'),
+};
+
+installThrottledFetch();
+
+function logRequest(e: RequestLogEntry): void {
+  requests.unshift(e);
+  requests.length = Math.min(requests.length, 14);
+}
+
+// hls.js and dash.js requests are seen through the Resource Timing API (no Cache-Status there);
+// ours through the fetcher log, which has it.
+function renderRequests(): void {
+  const body = $('requests').querySelector('tbody')!;
+  body.innerHTML = '';
+  for (const r of requests) {
+    const tr = document.createElement('tr');
+    const name = new URL(r.url).pathname.split('/').slice(-2).join('/');
+    const cs = r.cacheStatus ?? '–';
+    tr.innerHTML = `<td>${escapeHtml(name)}</td><td>${r.status}</td><td>${(r.bytes / 1024).toFixed(1)}</td><td>${r.ms.toFixed(0)}</td><td class="${/hit/.test(cs) ? 'hit' : 'miss'}">${escapeHtml(cs)}</td>`;
+    body.appendChild(tr);
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+let renderedLevels = '';
+function render(): void {
+  if (!engine || !watch) return;
+  const s = engine.stats();
+  const fmtMbps = (bps: number) => (bps / 1e6).toFixed(2);
+  $('c-engine').textContent = engine.name;
+  $('c-startup').textContent = watch.startupMs === null ? '–' : `${watch.startupMs.toFixed(0)} ms`;
+  $('c-stalls').textContent = String(watch.stalls);
+  $('c-stallms').textContent = `${watch.currentStallMs().toFixed(0)} ms`;
+  $('c-switches').textContent = String(s.switches);
+  const q = video.getVideoPlaybackQuality?.();
+  $('c-dropped').textContent = q ? `${q.droppedVideoFrames} / ${q.totalVideoFrames}` : '–';
+  $('c-buffer').textContent = `${s.bufferSec.toFixed(2)} s`;
+  $('c-latency').textContent = s.latencySec === null ? '–' : `${s.latencySec.toFixed(2)} s`;
+  $('c-estimate').textContent = `${fmtMbps(s.estimateBps)} Mbit/s`;
+  $('c-rate').textContent = s.playbackRate.toFixed(2);
+  const key = JSON.stringify(s.levels);
+  if (key !== renderedLevels) {
+    renderedLevels = key;
+    const tbody = $('ladder').querySelector('tbody')!;
+    tbody.innerHTML = '';
+    const manual = $<HTMLSelectElement>('manual');
+    manual.innerHTML = '<option value="auto">auto (ABR)</option>';
+    s.levels.forEach((l, i) => {
+      const tr = document.createElement('tr');
+      tr.dataset.level = String(i);
+      tr.innerHTML = `<td>${escapeHtml(l.id)}</td><td>${fmtMbps(l.bitrate)} Mbit/s</td><td>${l.height ?? '–'}</td>`;
+      tbody.appendChild(tr);
+      manual.insertAdjacentHTML('beforeend', `<option value="${i}">${escapeHtml(l.id)}</option>`);
+    });
+  }
+  $('ladder').querySelectorAll('tbody tr').forEach((tr) => tr.classList.toggle('current', (tr as HTMLElement).dataset.level === String(s.currentLevel)));
+  charts.bitrate.push(s.levels[s.currentLevel] ? s.levels[s.currentLevel]!.bitrate / 1e6 : null);
+  charts.buffer.push(s.bufferSec);
+  charts.throughput.push(s.estimateBps / 1e6);
+  charts.latency.push(s.latencySec);
+  renderRequests();
+}
+
+async function load(url: string, kind: string): Promise<void> {
+  engine?.stop();
+  watch?.detach();
+  video.removeAttribute('src');
+  video.load();
+  requests.length = 0;
+  renderedLevels = '';
+  watch = new PlaybackWatch(video);
+  engine = kind === 'hlsjs' ? new HlsJsEngine(video) : kind === 'dashjs' ? new DashJsEngine(video) : new OurEngine(video, logRequest);
+  try {
+    await engine.start(url);
+  } catch (e) {
+    errors.push(String((e as Error).message ?? e));
+  }
+}
+
+const errors: string[] = [];
+declare global {
+  interface Window {
+    __streamedge: {
+      stats: () => unknown;
+      setBandwidth: (mbps: number | null) => void;
+      setManualLevel: (level: number | null) => void;
+      load: (url: string, engine: string) => Promise<void>;
+    };
+  }
+}
+window.__streamedge = {
+  stats: () => ({
+    engine: engine?.name,
+    ...(engine?.stats() ?? {}),
+    startupMs: watch?.startupMs ?? null,
+    stalls: watch?.stalls ?? 0,
+    stallMs: watch?.currentStallMs() ?? 0,
+    currentTime: video.currentTime,
+    paused: video.paused,
+    pageErrors: [...errors, ...(engine?.stats().errors ?? [])],
+    requests: requests.map((r) => ({ url: r.url, status: r.status, cacheStatus: r.cacheStatus })),
+  }),
+  setBandwidth: (mbps) => setBandwidth(mbps),
+  setManualLevel: (level) => engine?.setManualLevel(level),
+  load,
+};
+
+function setBandwidth(mbps: number | null): void {
+  pageThrottle.setRate(mbps === null ? 0 : mbps * 1e6);
+  $('bw-label').textContent = mbps === null ? 'unlimited' : `${mbps} Mbit/s`;
+}
+
+$<HTMLInputElement>('bw').addEventListener('input', (e) => {
+  const v = Number((e.target as HTMLInputElement).value);
+  // slider 0..39 → 0.5..20 Mbit/s in half steps; 40 → unlimited
+  setBandwidth(v >= 40 ? null : 0.5 + v * 0.5);
+});
+$<HTMLSelectElement>('manual').addEventListener('change', (e) => {
+  const v = (e.target as HTMLSelectElement).value;
+  engine?.setManualLevel(v === 'auto' ? null : Number(v));
+});
+$('load').addEventListener('click', () => void load($<HTMLInputElement>('url').value, $<HTMLSelectElement>('engine').value));
+
+async function init(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  let config: DemoConfig = { streams: [] };
+  try {
+    config = (await (await fetch('config.json')).json()) as DemoConfig;
+  } catch {
+    /* a page served without the demo server: type a URL */
+  }
+  const select = $<HTMLSelectElement>('stream');
+  for (const s of config.streams) select.insertAdjacentHTML('beforeend', `<option value="${escapeHtml(s.url)}">${escapeHtml(s.name)}</option>`);
+  select.addEventListener('change', () => ($<HTMLInputElement>('url').value = select.value));
+  const src = params.get('src') ?? config.streams[0]?.url ?? '';
+  $<HTMLInputElement>('url').value = src;
+  const eng = params.get('engine') ?? 'ours';
+  $<HTMLSelectElement>('engine').value = eng;
+  setInterval(render, 500);
+  if (src && params.get('autoplay') !== '0') await load(src, eng);
+}
+
+void init();

@@ -1,0 +1,35 @@
+/**
+ * Bundles the demo page (app/main.ts with our player, hls.js and dash.js) with esbuild into
+ * player-demo/dist/, next to the static page files.
+ */
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PLAYER_DIR = dirname(fileURLToPath(import.meta.url));
+export const DIST_DIR = join(PLAYER_DIR, 'dist');
+
+export async function buildPlayer(): Promise<string> {
+  mkdirSync(DIST_DIR, { recursive: true });
+  await build({
+    entryPoints: [join(PLAYER_DIR, 'app', 'main.ts')],
+    outfile: join(DIST_DIR, 'app.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome110'],
+    sourcemap: true,
+    minify: true,
+    legalComments: 'linked',
+    logLevel: 'error',
+  });
+  for (const f of readdirSync(join(PLAYER_DIR, 'page'))) copyFileSync(join(PLAYER_DIR, 'page', f), join(DIST_DIR, f));
+  return DIST_DIR;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const t0 = Date.now();
+  await buildPlayer();
+  process.stdout.write(`player bundle written to ${DIST_DIR} (${Date.now() - t0} ms)\n`);
+}

@@ -1,0 +1,172 @@
+/**
+ * DASH and LL-DASH for our player (mpd-parser for the MPD). On a low-latency live MPD the segment
+ * being produced is requested as soon as its availability (start + duration - availabilityTimeOffset)
+ * is reached, and its chunks are appended while the origin streams them (chunked transfer).
+ */
+import { parse as parseMpd } from 'mpd-parser';
+import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
+import { fetchText, type FetchOptions } from './fetcher.js';
+import { delay } from './hls-source.js';
+
+type Loader = Pick<FetchOptions, 'throttle' | 'log'>;
+
+interface DashSeg {
+  msn: number;
+  url: string;
+  start: number; // seconds of media time
+  duration: number;
+}
+
+interface RepState {
+  segments: DashSeg[];
+  initUrl: string;
+}
+
+interface MpdPlaylist {
+  attributes: { NAME?: string; BANDWIDTH?: number; CODECS?: string; RESOLUTION?: { width: number; height: number }; 'FRAME-RATE'?: number };
+  segments: { uri: string; resolvedUri: string; duration: number; presentationTime?: number; map?: { resolvedUri: string } }[];
+}
+
+export class DashSource implements SourceModel {
+  readonly protocol = 'dash' as const;
+  live = false;
+  lowLatency = false;
+  targetLatency?: number;
+  video: PlayerRendition[] = [];
+  audio?: PlayerRendition;
+  private reps = new Map<string, RepState>();
+  private availabilityStart = 0;
+  private availabilityTimeOffset = 0;
+  private minimumUpdatePeriod = 2;
+  private loadedAt = 0;
+  private reloading?: Promise<void>;
+
+  constructor(
+    private readonly mpdUrl: string,
+    private readonly loader: Loader,
+  ) {}
+
+  async open(signal: AbortSignal): Promise<void> {
+    await this.reload(signal);
+    this.video.sort((a, b) => a.bitrate - b.bitrate);
+  }
+
+  close(): void {}
+
+  private async reload(signal: AbortSignal): Promise<void> {
+    const { text } = await fetchText(this.mpdUrl, { signal, ...this.loader });
+    const m = parseMpd(text, { manifestUri: this.mpdUrl, NOW: Date.now(), clientOffset: 0 }) as unknown as {
+      playlists: MpdPlaylist[];
+      mediaGroups?: { AUDIO?: Record<string, Record<string, { playlists: MpdPlaylist[] }>> };
+      minimumUpdatePeriod?: number;
+    };
+    this.live = /type="dynamic"/.test(text);
+    const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
+    this.availabilityStart = ast ? Date.parse(ast) : 0;
+    const ato = /availabilityTimeOffset="([\d.]+)"/.exec(text)?.[1];
+    this.availabilityTimeOffset = ato ? Number(ato) : 0;
+    this.lowLatency = this.live && this.availabilityTimeOffset > 0;
+    const latency = /<Latency[^>]*target="(\d+)"/.exec(text)?.[1];
+    if (this.live) this.targetLatency = latency ? Number(latency) / 1000 : 3;
+    this.minimumUpdatePeriod = (m.minimumUpdatePeriod ?? 2000) / 1000;
+    this.loadedAt = Date.now();
+    const seen = new Set(this.video.map((v) => v.id));
+    for (const pl of m.playlists) {
+      const id = pl.attributes.NAME ?? `v${pl.attributes.BANDWIDTH}`;
+      this.reps.set(id, toRepState(pl));
+      if (!seen.has(id)) {
+        this.video.push({
+          id,
+          kind: 'video',
+          bitrate: pl.attributes.BANDWIDTH ?? 0,
+          codecs: pl.attributes.CODECS ?? '',
+          width: pl.attributes.RESOLUTION?.width,
+          height: pl.attributes.RESOLUTION?.height,
+          frameRate: pl.attributes['FRAME-RATE'],
+          initUrl: this.reps.get(id)!.initUrl,
+        });
+      }
+    }
+    const audioGroup = Object.values(m.mediaGroups?.AUDIO ?? {})[0];
+    const audioPl = audioGroup ? Object.values(audioGroup)[0]?.playlists[0] : undefined;
+    if (audioPl) {
+      const id = audioPl.attributes.NAME ?? 'audio';
+      this.reps.set(id, toRepState(audioPl));
+      this.audio ??= {
+        id,
+        kind: 'audio',
+        bitrate: audioPl.attributes.BANDWIDTH ?? 128_000,
+        codecs: audioPl.attributes.CODECS ?? 'mp4a.40.2',
+        initUrl: this.reps.get(id)!.initUrl,
+      };
+    }
+  }
+
+  private refresh(signal: AbortSignal): Promise<void> {
+    this.reloading ??= this.reload(signal).finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  async startCursor(renditionId: string): Promise<Cursor> {
+    const segs = this.reps.get(renditionId)?.segments ?? [];
+    if (!segs.length) throw new Error(`no segments for ${renditionId}`);
+    if (!this.live) return { msn: segs[0]!.msn, part: 0 };
+    const last = segs[segs.length - 1]!;
+    // LL: join the segment being produced; otherwise stay a couple of segments behind the edge.
+    if (this.lowLatency) return { msn: last.msn + 1, part: 0 };
+    return { msn: Math.max(segs[0]!.msn, last.msn - 1), part: 0 };
+  }
+
+  cursorForTime(renditionId: string, t: number): Cursor {
+    const segs = this.reps.get(renditionId)?.segments ?? [];
+    const s = segs.find((x) => t < x.start + x.duration) ?? segs[segs.length - 1];
+    return { msn: s?.msn ?? 0, part: 0 };
+  }
+
+  async chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null> {
+    for (;;) {
+      const rep = this.reps.get(renditionId);
+      if (!rep) throw new Error(`unknown representation ${renditionId}`);
+      const segs = rep.segments;
+      const first = segs[0];
+      const last = segs[segs.length - 1];
+      let msn = cursor.msn;
+      if (first && msn < first.msn) msn = first.msn;
+      const seg = segs.find((s) => s.msn === msn);
+      const pdt = (start: number) => (this.live ? this.availabilityStart + start * 1000 : undefined);
+      if (seg) {
+        return { url: seg.url, msn, duration: seg.duration, independent: true, next: { msn: msn + 1, part: 0 }, programDateTime: pdt(seg.start) };
+      }
+      if (!this.live) return null;
+      if (this.lowLatency && last && msn === last.msn + 1) {
+        const start = last.start + last.duration;
+        const availableAt = this.availabilityStart + (start + last.duration - this.availabilityTimeOffset) * 1000;
+        if (Date.now() < availableAt) await delay(availableAt - Date.now(), signal);
+        return {
+          url: last.url.replace(/seg-\d+\.m4s/, `seg-${msn}.m4s`),
+          msn,
+          duration: last.duration,
+          independent: true,
+          next: { msn: msn + 1, part: 0 },
+          programDateTime: pdt(start),
+          streaming: true,
+        };
+      }
+      const due = this.loadedAt + this.minimumUpdatePeriod * 1000 - Date.now();
+      if (due > 0) await delay(Math.min(due, 1000), signal);
+      await this.refresh(signal);
+    }
+  }
+}
+
+function toRepState(pl: MpdPlaylist): RepState {
+  return {
+    initUrl: pl.segments[0]?.map?.resolvedUri ?? '',
+    segments: pl.segments.map((s) => ({
+      msn: Number(/seg-(\d+)\.m4s/.exec(s.uri)?.[1] ?? 0),
+      url: s.resolvedUri,
+      start: s.presentationTime ?? 0,
+      duration: s.duration,
+    })),
+  };
+}

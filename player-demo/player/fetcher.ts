@@ -1,0 +1,92 @@
+/**
+ * One HTTP fetch with what ABR and the page need: time to first byte, progress, an optional
+ * bandwidth limiter applied to body reads, and the Cache-Status of the response.
+ */
+import type { Throttle } from './throttle.js';
+
+export interface FetchProgress {
+  bytesLoaded: number;
+  bytesTotal?: number;
+  elapsedMs: number;
+  ttfbMs: number;
+}
+
+export interface FetchResult {
+  bytes: Uint8Array;
+  ttfbMs: number;
+  durationMs: number;
+  status: number;
+  cacheStatus: string | null;
+}
+
+export interface RequestLogEntry {
+  url: string;
+  status: number;
+  bytes: number;
+  ms: number;
+  cacheStatus: string | null;
+  at: number;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly url: string,
+  ) {
+    super(`HTTP ${status} for ${url}`);
+  }
+}
+
+export interface FetchOptions {
+  signal: AbortSignal;
+  throttle?: Throttle;
+  onProgress?: (p: FetchProgress) => void;
+  /** Called with each complete body chunk as it arrives (streaming append). */
+  onChunk?: (chunk: Uint8Array) => void;
+  log?: (entry: RequestLogEntry) => void;
+}
+
+export async function fetchBytes(url: string, opts: FetchOptions): Promise<FetchResult> {
+  const t0 = performance.now();
+  const res = await fetch(url, { signal: opts.signal, cache: 'no-store' });
+  const ttfbMs = performance.now() - t0;
+  const cacheStatus = res.headers.get('cache-status');
+  if (!res.ok || !res.body) {
+    opts.log?.({ url, status: res.status, bytes: 0, ms: ttfbMs, cacheStatus, at: Date.now() });
+    throw new HttpError(res.status, url);
+  }
+  const totalHeader = res.headers.get('content-length');
+  const bytesTotal = totalHeader ? Number(totalHeader) : undefined;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (opts.throttle) await opts.throttle.take(value.byteLength, opts.signal);
+    chunks.push(value);
+    loaded += value.byteLength;
+    opts.onChunk?.(value);
+    opts.onProgress?.({ bytesLoaded: loaded, bytesTotal, elapsedMs: performance.now() - t0, ttfbMs });
+  }
+  const bytes = concat(chunks, loaded);
+  const durationMs = performance.now() - t0;
+  opts.log?.({ url, status: res.status, bytes: loaded, ms: durationMs, cacheStatus, at: Date.now() });
+  return { bytes, ttfbMs, durationMs, status: res.status, cacheStatus };
+}
+
+export async function fetchText(url: string, opts: FetchOptions): Promise<{ text: string; url: string }> {
+  const r = await fetchBytes(url, opts);
+  return { text: new TextDecoder().decode(r.bytes), url };
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,303 @@
+/**
+ * HLS and LL-HLS for our player (m3u8-parser for the text): multivariant → renditions; media
+ * playlists kept per rendition, merged across delta updates (_HLS_skip=YES); on live, the next
+ * part is awaited with a blocking playlist reload (_HLS_msn/_HLS_part) rather than polling.
+ */
+import { Parser } from 'm3u8-parser';
+import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
+import { fetchText, type FetchOptions } from './fetcher.js';
+
+type Loader = Pick<FetchOptions, 'throttle' | 'log'>;
+
+interface PartEntry {
+  uri: string;
+  duration: number;
+  independent: boolean;
+}
+
+interface SegEntry {
+  msn: number;
+  uri: string;
+  duration: number;
+  pdt?: number;
+  parts: PartEntry[];
+  complete: boolean;
+}
+
+interface MediaState {
+  url: string;
+  initUrl?: string;
+  segments: Map<number, SegEntry>;
+  firstMsn: number;
+  lastMsn: number; // last msn present (complete or in progress)
+  endList: boolean;
+  targetDuration: number;
+  partTarget?: number;
+  canBlockReload: boolean;
+  canSkipUntil: number;
+  partHoldBack?: number;
+  holdBack?: number;
+  loadedAt: number;
+}
+
+interface ParsedPart {
+  uri: string;
+  duration: number;
+  independent?: boolean;
+}
+interface ParsedSegment {
+  uri: string;
+  duration: number;
+  programDateTime?: number;
+  parts?: ParsedPart[];
+  map?: { uri: string };
+}
+interface ParsedManifest {
+  playlists?: { uri: string; attributes: Record<string, unknown> }[];
+  mediaGroups?: { AUDIO?: Record<string, Record<string, { uri?: string; default?: boolean }>> };
+  segments: ParsedSegment[];
+  mediaSequence?: number;
+  endList?: boolean;
+  targetDuration?: number;
+  partTargetDuration?: number;
+  serverControl?: { canBlockReload?: boolean; canSkipUntil?: number; partHoldBack?: number; holdBack?: number };
+  skip?: { skippedSegments: number };
+  preloadSegment?: { parts?: ParsedPart[]; preloadHints?: { uri: string; type: string }[]; map?: { uri: string } };
+}
+
+function parse(text: string): ParsedManifest {
+  const p = new Parser();
+  p.push(text);
+  p.end();
+  return p.manifest as unknown as ParsedManifest;
+}
+
+export class HlsSource implements SourceModel {
+  readonly protocol = 'hls' as const;
+  live = false;
+  lowLatency = false;
+  targetLatency?: number;
+  video: PlayerRendition[] = [];
+  audio?: PlayerRendition;
+  private media = new Map<string, MediaState>();
+  private urls = new Map<string, string>();
+  private closed = new AbortController();
+
+  constructor(
+    private readonly masterUrl: string,
+    private readonly loader: Loader,
+  ) {}
+
+  async open(signal: AbortSignal): Promise<void> {
+    const { text } = await fetchText(this.masterUrl, { signal, ...this.loader });
+    const m = parse(text);
+    if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
+    let audioUri: string | undefined;
+    for (const group of Object.values(m.mediaGroups?.AUDIO ?? {})) {
+      for (const r of Object.values(group)) if (r.uri && (r.default || !audioUri)) audioUri = r.uri;
+    }
+    for (const pl of m.playlists) {
+      const a = pl.attributes as { BANDWIDTH?: number; CODECS?: string; RESOLUTION?: { width: number; height: number }; 'FRAME-RATE'?: number };
+      const url = new URL(pl.uri, this.masterUrl).href;
+      const id = idFromUrl(url);
+      const videoCodecs = (a.CODECS ?? '').split(',').filter((c) => !c.trim().startsWith('mp4a')).join(',');
+      this.urls.set(id, url);
+      this.video.push({
+        id,
+        kind: 'video',
+        bitrate: a.BANDWIDTH ?? 0,
+        codecs: videoCodecs || 'avc1.42e01e',
+        width: a.RESOLUTION?.width,
+        height: a.RESOLUTION?.height,
+        frameRate: a['FRAME-RATE'],
+        initUrl: '',
+      });
+    }
+    this.video.sort((x, y) => x.bitrate - y.bitrate);
+    if (audioUri) {
+      const url = new URL(audioUri, this.masterUrl).href;
+      const id = idFromUrl(url);
+      this.urls.set(id, url);
+      const codecs = (m.playlists[0]!.attributes as { CODECS?: string }).CODECS?.split(',').find((c) => c.trim().startsWith('mp4a'));
+      this.audio = { id, kind: 'audio', bitrate: 128_000, codecs: codecs?.trim() ?? 'mp4a.40.2', initUrl: '' };
+    }
+    // Learn live/LL from the lowest rendition's playlist, and the init URLs of all.
+    await Promise.all([...this.video, ...(this.audio ? [this.audio] : [])].map((r) => this.reload(r.id, signal)));
+    const first = this.media.get(this.video[0]!.id)!;
+    this.live = !first.endList;
+    this.lowLatency = this.live && first.partTarget !== undefined;
+    if (this.live) this.targetLatency = first.partHoldBack ?? first.holdBack ?? 3 * first.targetDuration;
+    for (const r of [...this.video, ...(this.audio ? [this.audio] : [])]) r.initUrl = this.media.get(r.id)!.initUrl ?? '';
+  }
+
+  close(): void {
+    this.closed.abort();
+  }
+
+  async startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor> {
+    const st = this.media.get(renditionId) ?? (await this.reload(renditionId, signal));
+    if (!this.live) return { msn: st.firstMsn, part: 0 };
+    if (this.lowLatency) {
+      // The most recent independent part: lowest latency start on a key frame.
+      for (let msn = st.lastMsn; msn >= st.firstMsn; msn--) {
+        const seg = st.segments.get(msn);
+        if (!seg) continue;
+        for (let p = seg.parts.length - 1; p >= 0; p--) if (seg.parts[p]!.independent) return { msn, part: p };
+      }
+    }
+    // Classic live: three target durations from the end (HOLD-BACK).
+    const lastComplete = st.segments.get(st.lastMsn)?.complete ? st.lastMsn : st.lastMsn - 1;
+    return { msn: Math.max(st.firstMsn, lastComplete - 2), part: 0 };
+  }
+
+  cursorForTime(renditionId: string, t: number): Cursor {
+    const st = this.media.get(renditionId)!;
+    let acc = 0;
+    for (let msn = st.firstMsn; msn <= st.lastMsn; msn++) {
+      const seg = st.segments.get(msn);
+      if (!seg) continue;
+      if (t < acc + seg.duration) return { msn, part: 0 };
+      acc += seg.duration;
+    }
+    return { msn: st.lastMsn + 1, part: 0 };
+  }
+
+  async chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null> {
+    let c = { ...cursor };
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const st = this.media.get(renditionId) ?? (await this.reload(renditionId, signal));
+      if (c.msn < st.firstMsn) c = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
+      const seg = st.segments.get(c.msn);
+      if (seg) {
+        const base = new URL(st.url);
+        if (seg.complete && (c.part === 0 || seg.parts.length === 0)) {
+          return {
+            url: new URL(seg.uri, base).href,
+            msn: c.msn,
+            duration: seg.duration,
+            independent: true,
+            next: { msn: c.msn + 1, part: 0 },
+            programDateTime: seg.pdt,
+          };
+        }
+        const part = seg.parts[c.part];
+        if (part) {
+          const offset = seg.parts.slice(0, c.part).reduce((s, p) => s + p.duration, 0);
+          const lastOfSegment = seg.complete && c.part === seg.parts.length - 1;
+          return {
+            url: new URL(part.uri, base).href,
+            msn: c.msn,
+            part: c.part,
+            duration: part.duration,
+            independent: part.independent,
+            next: lastOfSegment ? { msn: c.msn + 1, part: 0 } : { msn: c.msn, part: c.part + 1 },
+            programDateTime: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
+          };
+        }
+        if (seg.complete) {
+          c = { msn: c.msn + 1, part: 0 };
+          continue;
+        }
+      }
+      if (st.endList && c.msn > st.lastMsn) return null;
+      await this.waitFor(renditionId, st, c, signal);
+    }
+    throw new Error(`no progress on ${renditionId} at ${cursor.msn}.${cursor.part}`);
+  }
+
+  /** Waits until the playlist can contain `c`: blocking reload when the server supports it. */
+  private async waitFor(renditionId: string, st: MediaState, c: Cursor, signal: AbortSignal): Promise<void> {
+    if (st.canBlockReload) {
+      const params = new URLSearchParams({ _HLS_msn: String(c.msn) });
+      if (this.lowLatency) params.set('_HLS_part', String(c.part));
+      if (st.canSkipUntil > 0) params.set('_HLS_skip', 'YES');
+      await this.reload(renditionId, signal, params);
+      return;
+    }
+    const waitMs = Math.max(100, (st.targetDuration * 1000) / 2 - (Date.now() - st.loadedAt));
+    await delay(waitMs, signal);
+    await this.reload(renditionId, signal);
+  }
+
+  private async reload(renditionId: string, signal: AbortSignal, params?: URLSearchParams): Promise<MediaState> {
+    const base = this.urls.get(renditionId);
+    if (!base) throw new Error(`unknown rendition ${renditionId}`);
+    const url = new URL(base);
+    for (const [k, v] of params ?? []) url.searchParams.set(k, v);
+    const { text } = await fetchText(url.href, { signal, ...this.loader });
+    const m = parse(text);
+    const prev = this.media.get(renditionId);
+    const skipped = m.skip?.skippedSegments ?? 0;
+    const seq = m.mediaSequence ?? 0;
+    const segments = new Map<number, SegEntry>();
+    if (skipped && prev) for (let msn = seq; msn < seq + skipped; msn++) {
+      const old = prev.segments.get(msn);
+      if (old) segments.set(msn, old);
+    }
+    let initUri: string | undefined;
+    m.segments.forEach((s, i) => {
+      const msn = seq + skipped + i;
+      initUri ??= s.map?.uri;
+      segments.set(msn, {
+        msn,
+        uri: s.uri,
+        duration: s.duration,
+        pdt: s.programDateTime,
+        parts: (s.parts ?? []).map(toPart),
+        complete: true,
+      });
+    });
+    let lastMsn = seq + skipped + m.segments.length - 1;
+    const pre = m.preloadSegment;
+    if (pre?.parts?.length) {
+      lastMsn += 1;
+      const prevSeg = segments.get(lastMsn - 1);
+      const pdt = prevSeg?.pdt !== undefined ? prevSeg.pdt + prevSeg.duration * 1000 : undefined;
+      segments.set(lastMsn, { msn: lastMsn, uri: '', duration: 0, pdt, parts: pre.parts.map(toPart), complete: false });
+    }
+    initUri ??= pre?.map?.uri ?? prev?.initUrl;
+    const st: MediaState = {
+      url: base,
+      initUrl: initUri ? new URL(initUri, base).href : undefined,
+      segments,
+      firstMsn: skipped && prev ? Math.max(seq, prev.firstMsn) : seq,
+      lastMsn,
+      endList: Boolean(m.endList),
+      targetDuration: m.targetDuration ?? 6,
+      partTarget: m.partTargetDuration,
+      canBlockReload: Boolean(m.serverControl?.canBlockReload),
+      canSkipUntil: m.serverControl?.canSkipUntil ?? 0,
+      partHoldBack: m.serverControl?.partHoldBack,
+      holdBack: m.serverControl?.holdBack,
+      loadedAt: Date.now(),
+    };
+    // A reply older than what we hold (a slower parallel reload) must not roll us back.
+    if (prev && prev.lastMsn > st.lastMsn) return prev;
+    this.media.set(renditionId, st);
+    return st;
+  }
+}
+
+function toPart(p: ParsedPart): PartEntry {
+  return { uri: p.uri, duration: p.duration, independent: Boolean(p.independent) };
+}
+
+/** `.../<rendition>/index.m3u8` → `<rendition>`. */
+function idFromUrl(url: string): string {
+  const parts = new URL(url).pathname.split('/');
+  return parts[parts.length - 2] ?? url;
+}
+
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,359 @@
+/**
+ * Our MSE player: one SourceBuffer per track kind, a download loop per kind fed by a
+ * `SourceModel` (HLS or DASH), rendition choice by src/abr, and on low-latency live a
+ * playback-rate controller that holds the latency near its target.
+ */
+import { AbrController } from '../../src/abr/abr-controller.js';
+import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
+import { fetchBytes, type RequestLogEntry } from './fetcher.js';
+import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
+import type { Throttle } from './throttle.js';
+
+export interface PlayerStats {
+  protocol: string;
+  live: boolean;
+  lowLatency: boolean;
+  levels: { id: string; bitrate: number; height?: number }[];
+  currentLevel: number;
+  manualLevel: number | null;
+  bufferSec: number;
+  estimateBps: number;
+  latencySec: number | null;
+  targetLatencySec: number | null;
+  playbackRate: number;
+  startupMs: number | null;
+  stalls: number;
+  stallMs: number;
+  switches: number;
+  droppedFrames: number;
+  totalFrames: number;
+  currentTime: number;
+  errors: string[];
+}
+
+export interface PlayerOptions {
+  throttle?: Throttle;
+  onRequest?: (e: RequestLogEntry) => void;
+  /** Seconds of media to keep ahead on VOD. */
+  vodBufferAhead?: number;
+}
+
+class AppendQueue {
+  private chain: Promise<void> = Promise.resolve();
+  constructor(
+    private readonly sb: SourceBuffer,
+    private readonly video: HTMLMediaElement,
+  ) {}
+
+  append(bytes: Uint8Array): Promise<void> {
+    this.chain = this.chain.then(() => this.appendNow(bytes));
+    return this.chain;
+  }
+
+  private async appendNow(bytes: Uint8Array): Promise<void> {
+    try {
+      await this.op(() => this.sb.appendBuffer(bytes as unknown as BufferSource));
+    } catch (e) {
+      if ((e as DOMException).name !== 'QuotaExceededError') throw e;
+      await this.trimBehind(10);
+      await this.op(() => this.sb.appendBuffer(bytes as unknown as BufferSource));
+    }
+  }
+
+  async trimBehind(keepSec: number): Promise<void> {
+    const end = this.video.currentTime - keepSec;
+    if (end <= 0 || this.sb.buffered.length === 0 || this.sb.buffered.start(0) >= end) return;
+    await this.op(() => this.sb.remove(0, end));
+  }
+
+  private op(run: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.sb.removeEventListener('updateend', done);
+        this.sb.removeEventListener('error', fail);
+        resolve();
+      };
+      const fail = () => {
+        this.sb.removeEventListener('updateend', done);
+        this.sb.removeEventListener('error', fail);
+        reject(new Error('SourceBuffer error'));
+      };
+      this.sb.addEventListener('updateend', done);
+      this.sb.addEventListener('error', fail);
+      run();
+    });
+  }
+}
+
+export class MsePlayer {
+  private abort = new AbortController();
+  private abr!: AbrController;
+  private stats: PlayerStats;
+  private manual: number | null = null;
+  private videoQueue?: AppendQueue;
+  private audioQueue?: AppendQueue;
+  private pdtMap: { mediaStart: number; pdt: number }[] = [];
+  private loadStart = performance.now();
+  private stallStart: number | null = null;
+  private timer?: ReturnType<typeof setInterval>;
+  private timescales = new Map<string, number>();
+
+  constructor(
+    private readonly video: HTMLVideoElement,
+    private readonly source: SourceModel,
+    private readonly opts: PlayerOptions = {},
+  ) {
+    this.stats = {
+      protocol: source.protocol,
+      live: false,
+      lowLatency: false,
+      levels: [],
+      currentLevel: 0,
+      manualLevel: null,
+      bufferSec: 0,
+      estimateBps: 0,
+      latencySec: null,
+      targetLatencySec: null,
+      playbackRate: 1,
+      startupMs: null,
+      stalls: 0,
+      stallMs: 0,
+      switches: 0,
+      droppedFrames: 0,
+      totalFrames: 0,
+      currentTime: 0,
+      errors: [],
+    };
+  }
+
+  getStats(): PlayerStats {
+    const q = this.video.getVideoPlaybackQuality?.();
+    this.stats.droppedFrames = q?.droppedVideoFrames ?? 0;
+    this.stats.totalFrames = q?.totalVideoFrames ?? 0;
+    this.stats.bufferSec = this.bufferAhead();
+    this.stats.currentTime = this.video.currentTime;
+    this.stats.playbackRate = this.video.playbackRate;
+    this.stats.estimateBps = this.abr?.estimateBps ?? 0;
+    return { ...this.stats, levels: [...this.stats.levels], errors: [...this.stats.errors] };
+  }
+
+  /** Pins a rendition (index into levels) or returns to automatic choice with null. */
+  setManualLevel(level: number | null): void {
+    this.manual = level;
+    this.stats.manualLevel = level;
+  }
+
+  async start(): Promise<void> {
+    const signal = this.abort.signal;
+    await this.source.open(signal);
+    const s = this.source;
+    this.stats.live = s.live;
+    this.stats.lowLatency = s.lowLatency;
+    this.stats.targetLatencySec = s.targetLatency ?? null;
+    this.stats.levels = s.video.map((v) => ({ id: v.id, bitrate: v.bitrate, height: v.height }));
+    this.abr = new AbrController(
+      s.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height })),
+      {},
+      s.lowLatency ? 'low-latency' : s.live ? 'live' : 'vod',
+    );
+    const ms = new MediaSource();
+    this.video.src = URL.createObjectURL(ms);
+    await new Promise<void>((resolve) => ms.addEventListener('sourceopen', () => resolve(), { once: true }));
+    const v0 = s.video[0]!;
+    const vsb = ms.addSourceBuffer(`video/mp4; codecs="${v0.codecs}"`);
+    this.videoQueue = new AppendQueue(vsb, this.video);
+    if (s.audio) this.audioQueue = new AppendQueue(ms.addSourceBuffer(`audio/mp4; codecs="${s.audio.codecs}"`), this.video);
+    if (!s.live) ms.duration = Infinity;
+    this.watchPlayback();
+    const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: 0 });
+    this.stats.currentLevel = startLevel;
+    const vStart = await s.startCursor(s.video[startLevel]!.id, signal);
+    const loops = [this.runVideo(vStart)];
+    if (s.audio) loops.push(this.runAudio(s.audio, { msn: vStart.msn, part: 0 }));
+    Promise.all(loops)
+      .then(() => {
+        if (!s.live && ms.readyState === 'open') ms.endOfStream();
+      })
+      .catch((e) => {
+        if (!signal.aborted) this.stats.errors.push(String((e as Error).message ?? e));
+      });
+  }
+
+  stop(): void {
+    this.abort.abort();
+    this.source.close();
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private bufferAhead(): number {
+    const b = this.video.buffered;
+    const t = this.video.currentTime;
+    for (let i = 0; i < b.length; i++) if (t >= b.start(i) - 0.1 && t <= b.end(i)) return b.end(i) - t;
+    return 0;
+  }
+
+  private watchPlayback(): void {
+    const v = this.video;
+    v.addEventListener('waiting', () => {
+      if (this.stats.startupMs !== null && this.stallStart === null && !v.seeking) {
+        this.stats.stalls += 1;
+        this.stallStart = performance.now();
+      }
+    });
+    v.addEventListener('playing', () => {
+      if (this.stats.startupMs === null) this.stats.startupMs = performance.now() - this.loadStart;
+      if (this.stallStart !== null) {
+        this.stats.stallMs += performance.now() - this.stallStart;
+        this.stallStart = null;
+      }
+    });
+    this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  /** Starts playback once media is buffered; on live, steers the latency with the playback rate. */
+  private tick(): void {
+    const v = this.video;
+    if (v.buffered.length && this.stats.startupMs === null && v.paused) {
+      const start = v.buffered.start(0);
+      if (v.currentTime < start) v.currentTime = start + 0.05;
+      v.play().catch(() => {});
+    }
+    if (this.source.live && this.pdtMap.length) {
+      const latency = this.latencyAt(v.currentTime);
+      this.stats.latencySec = latency;
+      if (latency !== null && this.source.lowLatency && !v.paused) {
+        const rate = this.abr.playbackRate({ latencySec: latency, bufferSec: this.bufferAhead() });
+        if (Math.abs(v.playbackRate - rate) > 0.001) v.playbackRate = rate;
+        // Far behind (e.g. after a long stall): jump to the buffered edge rather than crawl.
+        const target = this.source.targetLatency ?? 3;
+        const b = v.buffered;
+        if (latency > target + 6 && b.length) v.currentTime = Math.max(v.currentTime, b.end(b.length - 1) - target / 2);
+      }
+    }
+  }
+
+  private latencyAt(t: number): number | null {
+    let best: { mediaStart: number; pdt: number } | undefined;
+    for (const m of this.pdtMap) if (m.mediaStart <= t + 0.001) best = m;
+    if (!best) return null;
+    return (Date.now() - (best.pdt + (t - best.mediaStart) * 1000)) / 1000;
+  }
+
+  private async waitForRoom(): Promise<void> {
+    const ahead = this.opts.vodBufferAhead ?? 30;
+    const signal = this.abort.signal;
+    while (!this.source.live && this.bufferAhead() > ahead && !signal.aborted) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  private async runVideo(start: Cursor): Promise<void> {
+    const s = this.source;
+    const signal = this.abort.signal;
+    let cursor = start;
+    let level = this.stats.currentLevel;
+    let initLevel = -1;
+    for (;;) {
+      if (signal.aborted) return;
+      await this.waitForRoom();
+      const atBoundary = cursor.part === 0;
+      if (atBoundary) {
+        const wanted = this.manual ?? this.abr.nextLevel({ bufferSec: this.bufferAhead(), currentLevel: level, latencySec: this.stats.latencySec ?? undefined });
+        if (wanted !== level) {
+          level = wanted;
+          this.stats.switches += 1;
+        }
+      }
+      const rendition = s.video[level]!;
+      const chunk = await s.chunkAt(rendition.id, cursor, signal);
+      if (!chunk) return;
+      if (initLevel !== level) {
+        await this.appendInit(this.videoQueue!, rendition);
+        initLevel = level;
+      }
+      this.stats.currentLevel = level;
+      const outcome = await this.download(chunk, rendition, this.videoQueue!, level);
+      if (outcome === 'abandoned') continue; // same cursor, a lower level is chosen at the boundary
+      cursor = chunk.next;
+    }
+  }
+
+  private async runAudio(audio: PlayerRendition, start: Cursor): Promise<void> {
+    const signal = this.abort.signal;
+    await this.appendInit(this.audioQueue!, audio);
+    let cursor = start;
+    for (;;) {
+      if (signal.aborted) return;
+      await this.waitForRoom();
+      const chunk = await this.source.chunkAt(audio.id, cursor, signal);
+      if (!chunk) return;
+      await this.download(chunk, audio, this.audioQueue!, -1);
+      cursor = chunk.next;
+    }
+  }
+
+  private async appendInit(queue: AppendQueue, r: PlayerRendition): Promise<void> {
+    const res = await fetchBytes(r.initUrl, { signal: this.abort.signal, throttle: this.opts.throttle, log: this.opts.onRequest });
+    const ts = initTimescale(res.bytes);
+    if (ts) this.timescales.set(r.id, ts);
+    await queue.append(res.bytes);
+  }
+
+  private async download(chunk: ChunkRef, r: PlayerRendition, queue: AppendQueue, level: number): Promise<'ok' | 'abandoned'> {
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort();
+    this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    const splitter = chunk.streaming ? new ChunkSplitter() : undefined;
+    const appends: Promise<void>[] = [];
+    const canAbandon = level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
+    try {
+      const res = await fetchBytes(chunk.url, {
+        signal: attempt.signal,
+        throttle: this.opts.throttle,
+        log: this.opts.onRequest,
+        onChunk: splitter
+          ? (bytes) => splitter.push(bytes).forEach((c) => appends.push(this.appendMedia(queue, c, chunk, r, appends.length === 0)))
+          : undefined,
+        onProgress:
+          level >= 0
+            ? (p) => {
+                if (!canAbandon || this.manual !== null) return;
+                const d = this.abr.onDownloadProgress({ ...p, level, mediaDurationSec: chunk.duration });
+                if (d.abandon) attempt.abort();
+              }
+            : undefined,
+      });
+      if (splitter) await Promise.all(appends);
+      else await this.appendMedia(queue, res.bytes, chunk, r, true);
+      if (level >= 0) {
+        this.abr.onDownloadComplete({
+          bytes: res.bytes.byteLength,
+          durationMs: res.durationMs,
+          ttfbMs: chunk.streaming ? res.durationMs : res.ttfbMs,
+          level,
+          mediaDurationSec: chunk.duration,
+          isPart: chunk.part !== undefined,
+        });
+      }
+      return 'ok';
+    } catch (e) {
+      if (attempt.signal.aborted && !this.abort.signal.aborted) return 'abandoned';
+      throw e;
+    } finally {
+      this.abort.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async appendMedia(queue: AppendQueue, bytes: Uint8Array, chunk: ChunkRef, r: PlayerRendition, startsChunk: boolean): Promise<void> {
+    if (startsChunk && r.kind === 'video' && chunk.programDateTime !== undefined) {
+      const t = firstDecodeTime(bytes, this.timescales.get(r.id) ?? 90000);
+      if (t !== undefined && !this.pdtMap.some((m) => Math.abs(m.mediaStart - t) < 0.001)) {
+        this.pdtMap.push({ mediaStart: t, pdt: chunk.programDateTime });
+        this.pdtMap.sort((a, b) => a.mediaStart - b.mediaStart);
+        if (this.pdtMap.length > 200) this.pdtMap.splice(0, this.pdtMap.length - 200);
+      }
+    }
+    await queue.append(bytes);
+    if (this.source.live) await queue.trimBehind(30);
+  }
+}

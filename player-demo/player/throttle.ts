@@ -1,0 +1,42 @@
+/**
+ * A token bucket shared by every download of a page: the demo's bandwidth limiter.
+ * `rateBps` of 0 means unlimited. Bytes are charged after they arrive, so a limited link
+ * delivers at most `rateBps` on average with one burst of `burstBytes`.
+ */
+export class Throttle {
+  private tokens = 0;
+  private last = performance.now();
+  constructor(
+    public rateBps = 0,
+    private readonly burstBytes = 16 * 1024,
+  ) {}
+
+  setRate(bitsPerSecond: number): void {
+    this.refill();
+    this.rateBps = bitsPerSecond;
+    this.tokens = Math.min(this.tokens, this.burstBytes);
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    if (this.rateBps > 0) {
+      this.tokens = Math.min(this.burstBytes, this.tokens + ((now - this.last) / 1000) * (this.rateBps / 8));
+    }
+    this.last = now;
+  }
+
+  async take(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (this.rateBps <= 0) return;
+    this.refill();
+    this.tokens -= bytes;
+    if (this.tokens >= 0) return;
+    const waitMs = (-this.tokens / (this.rateBps / 8)) * 1000;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, waitMs);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(t);
+        reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+      }, { once: true });
+    });
+  }
+}
