@@ -1,0 +1,226 @@
+/**
+ * The ABR controller: one object per viewer (player or virtual viewer), fed download events,
+ * asked which level to fetch next.
+ *
+ * - Throughput rule at startup (and always for live), from a two-speed EWMA estimate.
+ * - VOD: BOLA once the buffer is established, capped by the throughput rule on the way up
+ *   (BOLA-O: never climb past what the link sustains), and not allowed to leave a level the link
+ *   sustains while the buffer is healthy. Result: a steady link settles and stays.
+ * - Emergency rule during a download: if it will not finish before the buffer runs dry and a
+ *   lower level would, abandon it and switch down.
+ * - Hysteresis: a wide up/keep band in the throughput rule, and no up-switch for
+ *   `upSwitchHoldSec` of downloaded media after a down-switch.
+ * - Low-latency: decisions per part, playback-rate catch-up toward the latency target.
+ *
+ * Browser-safe: no Node built-ins, no clock (time comes from the caller's events).
+ */
+import { StreamedgeError } from '../errors.js';
+import { BandwidthEstimator } from './bandwidth-estimator.js';
+import { BolaRule } from './bola.js';
+import { resolveAbrConfig, type AbrConfig } from './config.js';
+import { catchUpPlaybackRate } from './low-latency.js';
+import { highestFitting, throughputRank } from './throughput-rule.js';
+
+export type { AbrConfig } from './config.js';
+export { DEFAULT_ABR_CONFIG } from './config.js';
+
+export interface Level {
+  index: number;
+  /** bits/s */
+  bitrate: number;
+  width?: number;
+  height?: number;
+}
+
+export type AbrMode = 'vod' | 'live' | 'low-latency';
+
+export interface DownloadProgress {
+  bytesLoaded: number;
+  bytesTotal?: number;
+  elapsedMs: number;
+  /** Time to first byte; pass elapsedMs (or anything ≥ it) while no byte has arrived. */
+  ttfbMs: number;
+  level: number;
+  mediaDurationSec: number;
+  /** Buffer ahead of the playhead now, if the caller knows it; else derived from the last nextLevel() call. */
+  bufferSec?: number;
+}
+
+export interface DownloadComplete {
+  bytes: number;
+  durationMs: number;
+  ttfbMs: number;
+  level: number;
+  mediaDurationSec: number;
+  isPart?: boolean;
+}
+
+export interface PlaybackState {
+  bufferSec: number;
+  /** Level index being played/fetched; -1 (or unknown) at startup. */
+  currentLevel: number;
+  latencySec?: number;
+  playbackRate?: number;
+}
+
+export class AbrController {
+  readonly config: AbrConfig;
+  readonly mode: AbrMode;
+  /** Levels sorted by ascending bitrate; "rank" below means a position in this array. */
+  private readonly ladder: Level[];
+  private readonly bitrates: number[];
+  private readonly rankByIndex = new Map<number, number>();
+  private readonly estimator: BandwidthEstimator;
+  private readonly bola: BolaRule;
+  private mediaSinceDownSwitchSec = Infinity;
+  private lastDecisionBufferSec = 0;
+  private switches = 0;
+  private lastRank = -1;
+
+  constructor(levels: Level[], config?: Partial<AbrConfig>, mode: AbrMode = 'vod') {
+    if (!Array.isArray(levels) || levels.length === 0) {
+      throw new StreamedgeError('ABR_NO_LEVELS', 'ABR needs at least one level (rendition) to choose from');
+    }
+    for (const l of levels) {
+      if (!Number.isFinite(l.bitrate) || l.bitrate <= 0) {
+        throw new StreamedgeError('ABR_BAD_LEVEL', `level ${l.index} has no usable bitrate (${l.bitrate}); every level needs bitrate > 0 bits/s`);
+      }
+    }
+    this.config = resolveAbrConfig(config);
+    this.mode = mode;
+    this.ladder = [...levels].sort((a, b) => a.bitrate - b.bitrate || a.index - b.index);
+    this.bitrates = this.ladder.map((l) => l.bitrate);
+    this.ladder.forEach((l, rank) => this.rankByIndex.set(l.index, rank));
+    const c = this.config;
+    this.estimator = new BandwidthEstimator({
+      fastHalfLifeSec: mode === 'low-latency' ? c.lowLatencyEwmaFastHalfLifeSec : c.ewmaFastHalfLifeSec,
+      slowHalfLifeSec: mode === 'low-latency' ? c.lowLatencyEwmaSlowHalfLifeSec : c.ewmaSlowHalfLifeSec,
+      defaultEstimateBps: c.defaultEstimateBps,
+      minSampleBytes: c.minSampleBytes,
+      minTransferMs: c.minTransferMs,
+    });
+    this.bola = new BolaRule(this.bitrates, c.bolaMinBufferSec, c.bolaTargetBufferSec);
+  }
+
+  get estimateBps(): number {
+    return this.estimator.estimateBps;
+  }
+
+  get ttfbEstimateMs(): number {
+    return this.estimator.ttfbEstimateMs;
+  }
+
+  /** Level changes decided so far (startup choice excluded). */
+  get switchCount(): number {
+    return this.switches;
+  }
+
+  onDownloadComplete(s: DownloadComplete): void {
+    this.estimator.sample({
+      bytes: s.bytes,
+      durationMs: s.durationMs,
+      ttfbMs: s.ttfbMs,
+      mediaDurationSec: s.mediaDurationSec,
+      isPart: s.isPart,
+    });
+    if (s.mediaDurationSec > 0) this.mediaSinceDownSwitchSec += s.mediaDurationSec;
+  }
+
+  onDownloadProgress(p: DownloadProgress): { abandon: boolean; switchTo?: number } {
+    const keep = { abandon: false };
+    const rank = this.rankByIndex.get(p.level);
+    if (rank === undefined || rank === 0) return keep;
+    const c = this.config;
+    const ttfbEstMs = this.estimator.ttfbEstimateMs;
+    if (p.elapsedMs < Math.max(c.abandonMinElapsedMs, ttfbEstMs)) return keep;
+
+    const bufferSec = Math.max(0, p.bufferSec ?? this.lastDecisionBufferSec - p.elapsedMs / 1000);
+    const expectedBytes = Math.max(p.bytesLoaded, p.bytesTotal ?? (this.bitrates[rank]! * p.mediaDurationSec) / 8);
+    const started = p.bytesLoaded > 0 && p.ttfbMs < p.elapsedMs;
+    const transferMs = started ? p.elapsedMs - p.ttfbMs : 0;
+    const loadRate = started && transferMs > 0 ? (p.bytesLoaded * 8 * 1000) / transferMs : 0;
+    const estimate = this.estimator.estimateBps;
+
+    if (this.mode === 'low-latency') {
+      // parts arrive as they are produced: only a transfer clearly slower than the media rate is a problem
+      if (!(loadRate > 0 && loadRate < this.bitrates[rank]! * 0.8)) return keep;
+    }
+
+    const remainingSec = loadRate > 0
+      ? ((expectedBytes - p.bytesLoaded) * 8) / loadRate
+      : (expectedBytes * 8) / estimate;
+    const budgetSec = bufferSec - c.abandonSafetySec;
+    if (remainingSec <= budgetSec) return keep;
+
+    const bwe = loadRate > 0 ? loadRate : estimate;
+    const timeFor = (r: number) => ttfbEstMs / 1000 + (this.bitrates[r]! * p.mediaDurationSec) / bwe;
+    let target = 0;
+    for (let r = rank - 1; r >= 0; r--) {
+      if (timeFor(r) < budgetSec) {
+        target = r;
+        break;
+      }
+    }
+    // only worth it if starting over at the lower level finishes sooner than carrying on
+    if (timeFor(target) >= remainingSec) return keep;
+    // an absurd prediction (nothing loading at all yet) is no basis for a switch
+    if (timeFor(target) > p.mediaDurationSec * 10) return keep;
+
+    if (started) {
+      this.estimator.sample({ bytes: p.bytesLoaded, durationMs: p.elapsedMs, ttfbMs: p.ttfbMs });
+    }
+    if (bwe < this.estimator.estimateBps) this.estimator.reset(bwe);
+    this.mediaSinceDownSwitchSec = 0;
+    this.noteDecision(target);
+    return { abandon: true, switchTo: this.ladder[target]!.index };
+  }
+
+  nextLevel(state: PlaybackState): number {
+    const c = this.config;
+    const bufferSec = Math.max(0, state.bufferSec);
+    this.lastDecisionBufferSec = bufferSec;
+    const cur = this.rankByIndex.get(state.currentLevel) ?? -1;
+    const estimate = this.estimator.estimateBps;
+    const allowUp = this.mediaSinceDownSwitchSec >= c.upSwitchHoldSec;
+    const rule = { safetyFactor: c.bandwidthSafetyFactor, upFactor: c.bandwidthUpFactor };
+    const t = throughputRank(this.bitrates, estimate, cur, rule, allowUp);
+    let rank: number;
+
+    if (this.mode === 'vod') {
+      const established = bufferSec >= c.bolaStartupBufferSec && this.estimator.sampleCount >= c.bolaStartupSamples;
+      if (!established || cur < 0) {
+        rank = t;
+      } else {
+        const b = this.bola.choose(bufferSec);
+        if (b > cur) {
+          rank = Math.min(b, Math.max(cur, t));
+        } else if (b < cur) {
+          const sustained = estimate * c.bandwidthSafetyFactor >= this.bitrates[cur]!;
+          rank = sustained && bufferSec >= c.bolaMinBufferSec ? cur : Math.min(cur, Math.max(b, t));
+        } else {
+          rank = cur;
+        }
+      }
+    } else {
+      rank = t;
+      if (bufferSec < c.liveLowBufferSec && cur >= 0) {
+        // little buffer to absorb a mistake: the fast estimate alone must cover the level
+        rank = Math.min(rank, highestFitting(this.bitrates, this.estimator.fastEstimateBps * c.bandwidthSafetyFactor));
+      }
+    }
+
+    if (cur >= 0 && rank < cur) this.mediaSinceDownSwitchSec = 0;
+    this.noteDecision(rank);
+    return this.ladder[rank]!.index;
+  }
+
+  playbackRate(state: { latencySec: number; bufferSec: number }): number {
+    if (this.mode !== 'low-latency') return 1;
+    return catchUpPlaybackRate(state, this.config);
+  }
+
+  private noteDecision(rank: number): void {
+    if (this.lastRank >= 0 && rank !== this.lastRank) this.switches++;
+    this.lastRank = rank;
+  }
+}

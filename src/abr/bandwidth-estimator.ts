@@ -1,0 +1,146 @@
+/**
+ * Throughput estimation from segment and part downloads.
+ *
+ * Two exponentially weighted moving averages of throughput, weighted by transfer time, with
+ * different half-lives; the estimate is the lower of the two, so it drops fast and rises slowly.
+ * (The idea is the one hls.js and Shaka use; this is our own implementation.)
+ *
+ * - TTFB-aware: the time before the first byte (request latency, server hold time of a blocking
+ *   request) is not transfer time, so it never deflates the throughput. It is tracked separately.
+ * - Tiny downloads say more about timers than about the link: a download below `minSampleBytes`
+ *   is pooled with the following small ones (LL-HLS parts) and becomes one sample once the pool
+ *   reaches the minimum.
+ * - Media-paced parts: a part streamed while it is being produced arrives at the media rate, not
+ *   the link rate. When such a part kept up with real time and reads below the current estimate,
+ *   it only proves the link is at least that fast, so it is not a sample.
+ */
+export interface DownloadSample {
+  bytes: number;
+  /** Request start to last byte, milliseconds. */
+  durationMs: number;
+  /** Request start to first byte, milliseconds (≤ durationMs). */
+  ttfbMs: number;
+  /** Media seconds carried by the download (0 if not media). */
+  mediaDurationSec?: number;
+  isPart?: boolean;
+}
+
+export class Ewma {
+  private readonly alpha: number;
+  private value = 0;
+  private weight = 0;
+
+  constructor(halfLife: number) {
+    // after `halfLife` units of weight, an old value keeps half its influence
+    this.alpha = halfLife > 0 ? Math.pow(0.5, 1 / halfLife) : 0;
+  }
+
+  add(weight: number, value: number): void {
+    const keep = Math.pow(this.alpha, weight);
+    this.value = keep * this.value + (1 - keep) * value;
+    this.weight += weight;
+  }
+
+  get totalWeight(): number {
+    return this.weight;
+  }
+
+  /** The average, corrected for the bias of having started from zero. */
+  get estimate(): number {
+    const filled = 1 - Math.pow(this.alpha, this.weight);
+    return filled > 0 ? this.value / filled : this.value;
+  }
+}
+
+export interface BandwidthEstimatorOptions {
+  fastHalfLifeSec: number;
+  slowHalfLifeSec: number;
+  defaultEstimateBps: number;
+  minSampleBytes: number;
+  minTransferMs: number;
+  defaultTtfbMs?: number;
+}
+
+export class BandwidthEstimator {
+  private fast: Ewma;
+  private slow: Ewma;
+  private ttfb: Ewma;
+  private pooledBytes = 0;
+  private pooledMs = 0;
+  private samples = 0;
+  private readonly opts: Required<BandwidthEstimatorOptions>;
+
+  constructor(opts: BandwidthEstimatorOptions) {
+    this.opts = { defaultTtfbMs: 100, ...opts };
+    this.fast = new Ewma(opts.fastHalfLifeSec);
+    this.slow = new Ewma(opts.slowHalfLifeSec);
+    this.ttfb = new Ewma(opts.slowHalfLifeSec);
+  }
+
+  /** Feed one finished (or abandoned, partially loaded) download. Returns true if it became a sample. */
+  sample(s: DownloadSample): boolean {
+    if (!(s.bytes > 0) || !(s.durationMs >= 0)) return false;
+    const ttfb = Math.min(Math.max(0, s.ttfbMs), s.durationMs);
+    this.sampleTtfb(ttfb);
+    const transferMs = s.durationMs - ttfb;
+
+    if (s.isPart && this.canEstimate && s.mediaDurationSec && s.mediaDurationSec > 0) {
+      const rate = (s.bytes * 8 * 1000) / Math.max(transferMs, this.opts.minTransferMs);
+      const keptUp = transferMs <= s.mediaDurationSec * 1000;
+      const looksPaced = transferMs >= s.mediaDurationSec * 1000 * 0.5;
+      if (keptUp && looksPaced && rate < this.estimateBps) return false;
+    }
+
+    this.pooledBytes += s.bytes;
+    this.pooledMs += transferMs;
+    if (this.pooledBytes < this.opts.minSampleBytes) return false;
+    const bytes = this.pooledBytes;
+    const ms = Math.max(this.pooledMs, this.opts.minTransferMs);
+    this.pooledBytes = 0;
+    this.pooledMs = 0;
+    const bps = (bytes * 8 * 1000) / ms;
+    const weightSec = ms / 1000;
+    this.fast.add(weightSec, bps);
+    this.slow.add(weightSec, bps);
+    this.samples++;
+    return true;
+  }
+
+  sampleTtfb(ms: number): void {
+    // long waits (blocking reloads) carry less weight than ordinary round trips
+    const sec = ms / 1000;
+    this.ttfb.add(Math.exp(-(sec * sec) / 2), Math.max(ms, 1));
+  }
+
+  get canEstimate(): boolean {
+    return this.samples > 0;
+  }
+
+  get sampleCount(): number {
+    return this.samples;
+  }
+
+  get estimateBps(): number {
+    if (!this.canEstimate) return this.opts.defaultEstimateBps;
+    return Math.min(this.fast.estimate, this.slow.estimate);
+  }
+
+  get fastEstimateBps(): number {
+    return this.canEstimate ? this.fast.estimate : this.opts.defaultEstimateBps;
+  }
+
+  get ttfbEstimateMs(): number {
+    return this.ttfb.totalWeight > 0 ? this.ttfb.estimate : this.opts.defaultTtfbMs;
+  }
+
+  /** Forget the slow history and restart from a value (after an emergency down-switch). */
+  reset(estimateBps: number): void {
+    this.fast = new Ewma(this.opts.fastHalfLifeSec);
+    this.slow = new Ewma(this.opts.slowHalfLifeSec);
+    this.fast.add(1, estimateBps);
+    this.slow.add(1, estimateBps);
+    this.samples = Math.max(this.samples, 1);
+    this.pooledBytes = 0;
+    this.pooledMs = 0;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * BOLA (Spiteri, Urgaonkar, Sitaraman: "BOLA: Near-Optimal Bitrate Adaptation for Online
+ * Videos"), the buffer-based rule for VOD. Each level has a utility ln(bitrate); the rule picks
+ * the level maximising (V·(utility + γ) − buffer) / bitrate. V and γ are chosen so that the lowest
+ * level wins at `minBufferSec` and the highest at `targetBufferSec`: the fuller the buffer, the
+ * higher the level, whatever the throughput says.
+ */
+export class BolaRule {
+  private readonly utilities: number[];
+  private readonly vp: number;
+  private readonly gp: number;
+
+  /** `bitrates` ascending, bits/s. */
+  constructor(
+    private readonly bitrates: readonly number[],
+    minBufferSec: number,
+    targetBufferSec: number,
+  ) {
+    // utilities normalised so the lowest level has utility 1
+    this.utilities = bitrates.map((b) => Math.log(b / bitrates[0]!) + 1);
+    const top = this.utilities[this.utilities.length - 1]!;
+    const target = Math.max(targetBufferSec, minBufferSec * 1.5);
+    if (top <= 1) {
+      // a single level (or identical bitrates): nothing to choose
+      this.gp = 1;
+      this.vp = minBufferSec;
+    } else {
+      // V·(u0 + γ − 1) = minBuffer and V·(uTop + γ − 1) = target, with u0 = 1
+      this.gp = (top - 1) / (target / minBufferSec - 1);
+      this.vp = minBufferSec / this.gp;
+    }
+  }
+
+  /** The rank (index into the ascending bitrates) BOLA prefers at this buffer level. */
+  choose(bufferSec: number): number {
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let i = 0; i < this.bitrates.length; i++) {
+      const score = (this.vp * (this.utilities[i]! + this.gp) - bufferSec) / this.bitrates[i]!;
+      if (score >= bestScore) {
+        bestScore = score;
+        best = i;
+      }
+    }
+    return best;
+  }
+}

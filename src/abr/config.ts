@@ -1,0 +1,85 @@
+/**
+ * Every default of the ABR engine in one place. Units are in the names (Sec, Ms, Bps).
+ * The player and the load tester pass a Partial<AbrConfig> to override any of them.
+ */
+export interface AbrConfig {
+  /** Estimate used before any sample has been taken (bits/s). */
+  defaultEstimateBps: number;
+  /** Half-life of the fast EWMA, in seconds of download time. Reacts to drops. */
+  ewmaFastHalfLifeSec: number;
+  /** Half-life of the slow EWMA, in seconds of download time. Damps rises. */
+  ewmaSlowHalfLifeSec: number;
+  /** Low-latency mode: fast EWMA half-life (parts are short: react within a few parts). */
+  lowLatencyEwmaFastHalfLifeSec: number;
+  /** Low-latency mode: slow EWMA half-life. */
+  lowLatencyEwmaSlowHalfLifeSec: number;
+  /** Downloads smaller than this are not a sample on their own (they are pooled until they reach it). */
+  minSampleBytes: number;
+  /** Transfer times below this are clamped up to it (timer granularity; loopback bursts). */
+  minTransferMs: number;
+  /** Keep (or go down to) a level while estimate × this ≥ its bitrate. */
+  bandwidthSafetyFactor: number;
+  /** Switch up to a level only when estimate × this ≥ its bitrate (below safetyFactor: the hysteresis band). */
+  bandwidthUpFactor: number;
+  /** After a down-switch, no up-switch until this much media (seconds) has been downloaded. */
+  upSwitchHoldSec: number;
+  /** VOD: buffer (seconds) from which BOLA decides instead of the throughput rule. */
+  bolaStartupBufferSec: number;
+  /** VOD: samples needed before BOLA decides (the estimate must be real first). */
+  bolaStartupSamples: number;
+  /** BOLA: buffer level at which the lowest level is preferred. */
+  bolaMinBufferSec: number;
+  /** BOLA: buffer level at which the highest level is preferred. */
+  bolaTargetBufferSec: number;
+  /** Emergency rule: do not judge a download before this much time has passed. */
+  abandonMinElapsedMs: number;
+  /** Emergency rule: keep this much buffer (seconds) in hand when predicting a stall. */
+  abandonSafetySec: number;
+  /** Live (non-LL): below this buffer, the throughput rule uses only the fast EWMA-safe level. */
+  liveLowBufferSec: number;
+  /** Low-latency: live latency to hold (seconds behind the live edge). */
+  targetLatencySec: number;
+  /** Low-latency: no rate change while |latency − target| is within this (seconds). */
+  latencyToleranceSec: number;
+  /** Low-latency: playback rate stays within 1 ± this. */
+  maxPlaybackRateDelta: number;
+  /** Low-latency: how strongly the rate reacts to latency error (1/seconds, inside a tanh). */
+  catchUpGain: number;
+  /** Low-latency: never speed up with less buffer than this (seconds); slow down below it. */
+  minCatchUpBufferSec: number;
+}
+
+export const DEFAULT_ABR_CONFIG: Readonly<AbrConfig> = Object.freeze({
+  defaultEstimateBps: 500_000,
+  ewmaFastHalfLifeSec: 3,
+  ewmaSlowHalfLifeSec: 9,
+  lowLatencyEwmaFastHalfLifeSec: 1,
+  lowLatencyEwmaSlowHalfLifeSec: 4,
+  minSampleBytes: 16_000,
+  minTransferMs: 1,
+  bandwidthSafetyFactor: 0.9,
+  bandwidthUpFactor: 0.7,
+  upSwitchHoldSec: 8,
+  bolaStartupBufferSec: 8,
+  bolaStartupSamples: 2,
+  bolaMinBufferSec: 4,
+  bolaTargetBufferSec: 20,
+  abandonMinElapsedMs: 250,
+  abandonSafetySec: 0.5,
+  liveLowBufferSec: 2,
+  targetLatencySec: 2.5,
+  latencyToleranceSec: 0.25,
+  maxPlaybackRateDelta: 0.05,
+  catchUpGain: 1,
+  minCatchUpBufferSec: 0.5,
+});
+
+export function resolveAbrConfig(partial?: Partial<AbrConfig>): AbrConfig {
+  const out: AbrConfig = { ...DEFAULT_ABR_CONFIG };
+  if (partial) {
+    for (const [k, v] of Object.entries(partial) as [keyof AbrConfig, number | undefined][]) {
+      if (v !== undefined) out[k] = v;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { AbrController } from '../../../src/abr/abr-controller.js';
+import { seeded, simulateLowLatency, simulateVod, switchesFrom } from './trace-simulator.js';
+
+// deliberately not in index order, to prove the controller maps by Level.index
+const levels = [
+  { index: 4, bitrate: 6e6, height: 1080 },
+  { index: 0, bitrate: 400e3, height: 234 },
+  { index: 2, bitrate: 2e6, height: 540 },
+  { index: 1, bitrate: 1e6, height: 360 },
+  { index: 3, bitrate: 3.5e6, height: 720 },
+];
+const rnd = seeded(7);
+const noise = Array.from({ length: 20_000 }, () => rnd());
+/** ±20 % jitter every half second around a mean. */
+const jittery = (mean: number) => (t: number) => mean * (0.8 + 0.4 * noise[Math.floor(t * 2)]!);
+
+describe('AbrController on VOD traces', () => {
+  it('a steady link converges to the highest sustainable level and stays there', () => {
+    const r = simulateVod({ levels, capacity: () => 5e6, segments: 60 });
+    expect(r.stalls).toBe(0);
+    expect(r.log.at(-1)!.level).toBe(3); // 3.5 Mbit/s on a 5 Mbit/s link
+    const converged = r.log.findIndex((s) => s.level === 3);
+    expect(converged).toBeGreaterThan(0);
+    expect(converged).toBeLessThan(15);
+    expect(switchesFrom(r.log, converged)).toBe(0);
+  });
+
+  it('a jittery but steady link does not oscillate (≤ 1 switch after convergence)', () => {
+    for (const mean of [2.5e6, 5e6, 9e6]) {
+      const r = simulateVod({ levels, capacity: jittery(mean), segments: 60 });
+      expect(r.stalls).toBe(0);
+      expect(switchesFrom(r.log, 20)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('live (throughput rule): a link jittering ±30 % every few seconds does not oscillate; without hysteresis it would', () => {
+    const perSegmentJitter = (mean: number) => (t: number) => mean * (0.7 + 0.6 * noise[Math.floor(t / 3)]!);
+    let withoutHysteresis = 0;
+    for (const mean of [2.5e6, 3.9e6, 5e6, 6.7e6]) {
+      const live = new AbrController(levels, {}, 'live');
+      const r = simulateVod({ levels, capacity: perSegmentJitter(mean), segments: 60, maxBufferSec: 10, abr: live });
+      expect(r.stalls).toBe(0);
+      expect(switchesFrom(r.log, 20)).toBeLessThanOrEqual(1);
+      const naive = new AbrController(levels, { bandwidthUpFactor: 0.9, upSwitchHoldSec: 0 }, 'live');
+      withoutHysteresis += switchesFrom(simulateVod({ levels, capacity: perSegmentJitter(mean), segments: 60, maxBufferSec: 10, abr: naive }).log, 20);
+    }
+    expect(withoutHysteresis).toBeGreaterThan(8);
+  });
+
+  it('steps down within a few segments after the link drops, without a stall', () => {
+    const r = simulateVod({ levels, capacity: (t) => (t < 60 ? 8e6 : 1.5e6), segments: 60 });
+    const firstAfterDrop = r.log.findIndex((s) => s.startSec >= 60);
+    expect(r.log[firstAfterDrop - 1]!.level).toBe(3);
+    const down = r.log.findIndex((s, i) => i >= firstAfterDrop && s.level <= 1);
+    expect(down - firstAfterDrop).toBeLessThanOrEqual(4);
+    expect(r.log.at(-1)!.level).toBe(1);
+    expect(r.stalls).toBe(0);
+  });
+
+  it('steps up after the link improves', () => {
+    const r = simulateVod({ levels, capacity: (t) => (t < 60 ? 1.5e6 : 8e6), segments: 60 });
+    const firstAfterRise = r.log.findIndex((s) => s.startSec >= 60);
+    expect(r.log[firstAfterRise - 1]!.level).toBe(1);
+    expect(r.log.at(-1)!.level).toBe(3);
+    const up = r.log.findIndex((s, i) => i >= firstAfterRise && s.level === 3);
+    expect(up - firstAfterRise).toBeLessThanOrEqual(15);
+    expect(r.stalls).toBe(0);
+  });
+
+  it('abandons a download that cannot finish before the buffer runs dry, and so avoids the stall', () => {
+    const capacity = (t: number) => (t < 30 ? 8e6 : 0.6e6);
+    const honoured = simulateVod({ levels, capacity, segments: 30, maxBufferSec: 12 });
+    const ignored = simulateVod({ levels, capacity, segments: 30, maxBufferSec: 12, honourAbandon: false });
+    expect(honoured.abandons).toHaveLength(1);
+    expect(honoured.abandons[0]!.from).toBe(3);
+    expect(honoured.abandons[0]!.to).toBeLessThan(3);
+    expect(honoured.stalls).toBe(0);
+    // the same trace, with the advice ignored, stalls
+    expect(ignored.stalls).toBeGreaterThan(0);
+    expect(ignored.stallSec).toBeGreaterThan(5);
+  });
+
+  it('derives the buffer from its last decision when progress events do not carry it', () => {
+    const r = simulateVod({ levels, capacity: (t) => (t < 30 ? 8e6 : 0.6e6), segments: 30, maxBufferSec: 12, reportBuffer: false });
+    expect(r.abandons).toHaveLength(1);
+    expect(r.stalls).toBe(0);
+  });
+
+  it('a high-latency link still reaches the level its throughput sustains (TTFB does not deflate)', () => {
+    const r = simulateVod({ levels, capacity: () => 5e6, segments: 30, rttMs: 400 });
+    expect(r.abr.estimateBps).toBeGreaterThan(5e6 * 0.97);
+    expect(r.log.at(-1)!.level).toBe(3);
+  });
+
+  it('tiny downloads do not move the estimate', () => {
+    const abr = new AbrController(levels, {}, 'vod');
+    abr.onDownloadComplete({ bytes: 500_000, durationMs: 1000, ttfbMs: 0, level: 2, mediaDurationSec: 2 }); // 4 Mbit/s
+    const before = abr.estimateBps;
+    abr.onDownloadComplete({ bytes: 200, durationMs: 0.05, ttfbMs: 0, level: 2, mediaDurationSec: 0 });
+    expect(abr.estimateBps).toBe(before);
+  });
+
+  it('refuses an empty ladder or a level without a bitrate, with a typed error', () => {
+    expect(() => new AbrController([])).toThrow(expect.objectContaining({ code: 'ABR_NO_LEVELS' }));
+    expect(() => new AbrController([{ index: 0, bitrate: 0 }])).toThrow(expect.objectContaining({ code: 'ABR_BAD_LEVEL' }));
+  });
+
+  it('playbackRate is 1 outside low-latency mode', () => {
+    expect(new AbrController(levels, {}, 'vod').playbackRate({ latencySec: 30, bufferSec: 10 })).toBe(1);
+    expect(new AbrController(levels, {}, 'live').playbackRate({ latencySec: 30, bufferSec: 10 })).toBe(1);
+  });
+});
+
+describe('AbrController in low-latency mode (decisions per part)', () => {
+  const target = 2.5;
+  const settled = (r: ReturnType<typeof simulateLowLatency>) => r.samples.filter((s) => s.t >= 20 + 90);
+
+  it('catches up from a late join to near the target latency, playback rate within [0.95, 1.05]', () => {
+    const r = simulateLowLatency({ levels, capacity: () => 10e6, durationSec: 120, joinLatencySec: 5, targetLatencySec: target });
+    const rates = r.samples.map((s) => s.rate);
+    expect(Math.max(...rates)).toBeGreaterThan(1.01); // it did speed up
+    expect(Math.max(...rates)).toBeLessThanOrEqual(1.05);
+    expect(Math.min(...rates)).toBeGreaterThanOrEqual(0.95);
+    for (const s of settled(r)) expect(Math.abs(s.latency - target)).toBeLessThan(0.4);
+    expect(r.stalls).toBe(0);
+  });
+
+  it('slows down from a join too close to the edge', () => {
+    const r = simulateLowLatency({ levels, capacity: () => 10e6, durationSec: 120, joinLatencySec: 1, targetLatencySec: target });
+    expect(Math.min(...r.samples.map((s) => s.rate))).toBeLessThan(0.99);
+    expect(Math.min(...r.samples.map((s) => s.rate))).toBeGreaterThanOrEqual(0.95);
+    for (const s of settled(r)) expect(Math.abs(s.latency - target)).toBeLessThan(0.4);
+  });
+
+  it('switches down per part when the link drops, without stalling, and keeps latency near target', () => {
+    const r = simulateLowLatency({ levels, capacity: (t) => (t < 60 ? 10e6 : 2.5e6), durationSec: 120, joinLatencySec: target, targetLatencySec: target });
+    expect(r.stalls).toBe(0);
+    expect(r.levels[40]).toBe(4);
+    expect(r.levels.at(-1)).toBeLessThanOrEqual(2);
+    for (const s of settled(r)) expect(Math.abs(s.latency - target)).toBeLessThan(0.4);
+  });
+
+  it('does not oscillate on a jittery steady link', () => {
+    for (const mean of [3e6, 5e6]) {
+      const r = simulateLowLatency({ levels, capacity: jittery(mean), durationSec: 120, joinLatencySec: target, targetLatencySec: target });
+      let switches = 0;
+      for (let i = 41; i < r.levels.length; i++) if (r.levels[i] !== r.levels[i - 1]) switches++;
+      expect(switches).toBeLessThanOrEqual(1);
+      expect(r.stalls).toBe(0);
+    }
+  });
+});

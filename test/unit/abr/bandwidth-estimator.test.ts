@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { BandwidthEstimator, Ewma } from '../../../src/abr/bandwidth-estimator.js';
+
+const opts = { fastHalfLifeSec: 3, slowHalfLifeSec: 9, defaultEstimateBps: 500_000, minSampleBytes: 16_000, minTransferMs: 1 };
+
+describe('Ewma', () => {
+  it('converges to a constant input without the zero-start bias', () => {
+    const e = new Ewma(3);
+    e.add(0.5, 4_000_000);
+    expect(e.estimate).toBeCloseTo(4_000_000, 0);
+  });
+  it('gives half the influence to the last half-life of weight', () => {
+    const e = new Ewma(2);
+    for (let i = 0; i < 100; i++) e.add(1, 1000);
+    e.add(2, 3000);
+    expect(e.estimate).toBeCloseTo(2000, 3);
+  });
+});
+
+describe('BandwidthEstimator', () => {
+  it('returns the default estimate until a sample arrives', () => {
+    const b = new BandwidthEstimator(opts);
+    expect(b.canEstimate).toBe(false);
+    expect(b.estimateBps).toBe(500_000);
+  });
+
+  it('measures throughput over transfer time only: TTFB does not deflate it', () => {
+    const noLatency = new BandwidthEstimator(opts);
+    const highLatency = new BandwidthEstimator(opts);
+    // 1,000,000 bytes transferred in 1.6 s = 5 Mbit/s; the second request waited 900 ms for its first byte
+    noLatency.sample({ bytes: 1_000_000, durationMs: 1600, ttfbMs: 0 });
+    highLatency.sample({ bytes: 1_000_000, durationMs: 2500, ttfbMs: 900 });
+    expect(noLatency.estimateBps).toBeCloseTo(5_000_000, -3);
+    expect(highLatency.estimateBps).toBeCloseTo(5_000_000, -3);
+    // and the latency is tracked on its own
+    expect(highLatency.ttfbEstimateMs).toBeGreaterThan(noLatency.ttfbEstimateMs);
+  });
+
+  it('ignores a tiny download on its own', () => {
+    const b = new BandwidthEstimator(opts);
+    b.sample({ bytes: 20_000, durationMs: 40, ttfbMs: 0 }); // real sample: 4 Mbit/s
+    const before = b.estimateBps;
+    expect(b.sample({ bytes: 300, durationMs: 0.01, ttfbMs: 0 })).toBe(false); // 240 Mbit/s of timer noise
+    expect(b.estimateBps).toBe(before);
+  });
+
+  it('pools small parts into one sample once they reach the minimum size', () => {
+    const b = new BandwidthEstimator(opts);
+    // eight 4,000-byte parts, each in 8 ms of transfer after 50 ms TTFB: 4 Mbit/s
+    const taken = [];
+    for (let i = 0; i < 8; i++) taken.push(b.sample({ bytes: 4000, durationMs: 58, ttfbMs: 50, isPart: true, mediaDurationSec: 0.2 }));
+    expect(taken.filter(Boolean)).toHaveLength(2);
+    expect(b.estimateBps).toBeCloseTo(4_000_000, -3);
+  });
+
+  it('drops fast and rises slowly (minimum of the fast and slow averages)', () => {
+    const b = new BandwidthEstimator(opts);
+    for (let i = 0; i < 20; i++) b.sample({ bytes: 1_000_000, durationMs: 1000, ttfbMs: 0 }); // 8 Mbit/s
+    b.sample({ bytes: 250_000, durationMs: 1000, ttfbMs: 0 }); // one second at 2 Mbit/s
+    const afterDrop = b.estimateBps;
+    expect(afterDrop).toBeLessThan(8_000_000 * 0.85);
+    const b2 = new BandwidthEstimator(opts);
+    for (let i = 0; i < 20; i++) b2.sample({ bytes: 250_000, durationMs: 1000, ttfbMs: 0 }); // 2 Mbit/s
+    b2.sample({ bytes: 1_000_000, durationMs: 1000, ttfbMs: 0 }); // one second at 8 Mbit/s
+    // the rise is smaller than the drop, relative to the change
+    expect((b2.estimateBps - 2e6) / 6e6).toBeLessThan((8e6 - afterDrop) / 6e6);
+  });
+
+  it('does not let a media-paced part (it kept up with real time) pull the estimate down', () => {
+    const b = new BandwidthEstimator(opts);
+    b.sample({ bytes: 2_000_000, durationMs: 1600, ttfbMs: 0 }); // 10 Mbit/s
+    // a 1 s part of a 2 Mbit/s rendition streamed while produced: 250 kB over ~0.95 s
+    expect(b.sample({ bytes: 250_000, durationMs: 1000, ttfbMs: 50, isPart: true, mediaDurationSec: 1 })).toBe(false);
+    expect(b.estimateBps).toBeCloseTo(10_000_000, -3);
+    // but a part that fell behind real time is real evidence of a slow link
+    expect(b.sample({ bytes: 250_000, durationMs: 2050, ttfbMs: 50, isPart: true, mediaDurationSec: 1 })).toBe(true);
+    expect(b.estimateBps).toBeLessThan(10_000_000);
+  });
+});
