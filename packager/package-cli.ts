@@ -1,6 +1,104 @@
+import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
+import { StreamedgeError } from '../src/errors.js';
+import { exitWithError, parseDuration } from '../src/cli/options.js';
+import { packageVod, type VodSummary } from './vod-job.js';
+import { createProgressReporter, type ProgressReporter } from './progress.js';
 
-/** Registers the `package (VOD packager)` command(s). */
-export function registerPackageCommand(_program: Command): void {
-  // filled in by this area's implementation
+interface PackageCliOptions {
+  out: string;
+  id?: string;
+  ladder?: string;
+  segment: string;
+  part: string;
+  force?: boolean;
+  preset?: string;
+}
+
+/** Registers `package <input> --out <dir> [--id <asset>] [--ladder <preset|file.json>] [--segment 4] [--part 1] [--force]`. */
+export function registerPackageCommand(program: Command): void {
+  program
+    .command('package')
+    .description('package a source file into a CMAF ladder with HLS and DASH manifests (VOD)')
+    .argument('<input>', 'source media file')
+    .requiredOption('--out <dir>', 'output root; the asset is published at <dir>/<id>/ (served as /vod/<id>/)')
+    .option('--id <assetId>', 'asset id (default: the input file name without extension)')
+    .option('--ladder <preset|file.json>', 'ladder preset (default, small) or a JSON ladder file', 'default')
+    .option('--segment <seconds>', 'segment duration', '4')
+    .option('--part <seconds>', 'part (fragment) duration', '1')
+    .option('--force', 'publish a new version even if the asset id exists (old files stay intact)')
+    .option('--preset <x264preset>', 'x264 speed preset', 'veryfast')
+    .action(async (input: string, o: PackageCliOptions) => {
+      const assetId = o.id ?? basename(input, extname(input));
+      const controller = new AbortController();
+      const onSignal = (): void => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let progress: ProgressReporter | undefined;
+      try {
+        const summary = await packageVod({
+          input,
+          outDir: o.out,
+          assetId,
+          ladder: o.ladder,
+          segmentDuration: parseDuration(o.segment),
+          partDuration: parseDuration(o.part),
+          force: o.force ?? false,
+          preset: o.preset,
+          signal: controller.signal,
+          onPlan(plan, source) {
+            const rungs = plan.video.map((r) => `${r.id} ${r.width}x${r.height} ${kbps(r.bitrate)}`).join(', ');
+            process.stdout.write(
+              `packaging ${input} (${source.video!.width}x${source.video!.height} ${source.video!.codec}, ` +
+                `${(source.durationSec ?? 0).toFixed(1)} s) → ${rungs}${plan.audio ? `, audio ${kbps(plan.audio.bitrate)}` : ''}\n`,
+            );
+            progress = createProgressReporter({ totalSec: source.video?.durationSec ?? source.durationSec, label: assetId });
+          },
+          onProgress(doneSec) {
+            progress?.update(doneSec);
+          },
+        });
+        progress?.stop(true);
+        process.stdout.write(formatSummary(summary));
+      } catch (e) {
+        progress?.stop(false);
+        if (controller.signal.aborted) {
+          process.stderr.write('streamedge: packaging interrupted; nothing was published\n');
+          process.exit(130);
+        }
+        exitWithError(e instanceof StreamedgeError || e instanceof Error ? e : new Error(String(e)));
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
+
+function kbps(bits: number): string {
+  return bits >= 1e6 ? `${(bits / 1e6).toFixed(1)} Mb/s` : `${Math.round(bits / 1e3)} kb/s`;
+}
+
+function bytesText(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+export function formatSummary(s: VodSummary): string {
+  const lines = [
+    `published ${s.assetId} → ${s.path} (version ${s.version}${s.replaced ? `, replaces ${s.replaced}` : ''})`,
+    `  duration ${s.durationSec.toFixed(2)} s, ${s.segmentCount} segments of ${s.segmentDuration} s (parts ${s.partDuration} s)`,
+  ];
+  for (const r of s.renditions) {
+    const size = r.width && r.height ? `${r.width}x${r.height}` : '';
+    lines.push(
+      `  ${r.id.padEnd(7)} ${size.padEnd(10)} ${r.codecs.padEnd(12)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
+    );
+  }
+  const secs = s.elapsedMs / 1000;
+  lines.push(
+    `  total ${bytesText(s.totalBytes)} in ${secs.toFixed(1)} s (${secs > 0 ? (s.durationSec / secs).toFixed(2) : '∞'}x realtime)`,
+  );
+  return lines.join('\n') + '\n';
 }

@@ -1,0 +1,134 @@
+/**
+ * The ffmpeg command line for a ladder: ONE run decodes the source once, converts to 4:2:0 8-bit,
+ * splits and scales per rung, encodes H.264 with key frames forced on segment boundaries (no
+ * scene-cut key frames, closed GOP, no B-frames: deterministic and low latency), and writes each
+ * rendition as fragmented MP4 (one fragment per part) to its own pipe. Audio is encoded once
+ * (AAC) into its own output shared by every video rendition.
+ *
+ * Works with the 2018 static ffmpeg that npm brings: only `frag_keyframe+empty_moov+default_base_moof`
+ * and `-frag_duration` are used (no `-movflags cmaf`). Used by VOD and live jobs alike.
+ */
+import type { LadderPlan } from './ladder.js';
+
+export interface EncodeOutput {
+  renditionId: string;
+  kind: 'video' | 'audio';
+  /** Child file descriptor the output is written to (3, 4, 5, ...). */
+  fd: number;
+}
+
+export interface EncodeInput {
+  /** Input arguments, e.g. ['-i', path] or ['-re', '-f', 'lavfi', '-i', 'testsrc2=...']. */
+  args: string[];
+  /** Stream specifier of the video input (default '0:v:0'). */
+  videoMap?: string;
+  /** Stream specifier of the audio input (default '0:a:0'); e.g. '1:a:0' for a second lavfi input. */
+  audioMap?: string;
+}
+
+export interface EncodeOptions {
+  /** Target segment duration, seconds: key frames are forced at every multiple. */
+  segmentDuration: number;
+  /** Target part (fragment) duration, seconds. */
+  partDuration: number;
+  /** Live: flush every packet, zero-latency tuning. */
+  live?: boolean;
+  /** x264 preset (default 'veryfast'). */
+  preset?: string;
+  /** Cut the audio output at this many seconds (VOD: the video length, so audio never adds a tail segment). */
+  audioDurationSec?: number;
+}
+
+/** First file descriptor used for outputs (0-2 are stdin/stdout/stderr). */
+export const FIRST_OUTPUT_FD = 3;
+
+function fmtNumber(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(6).replace(/0+$/, '');
+}
+
+/** The fragmented-MP4 muxer options (pipe-friendly, no trailer). */
+export function fmp4MuxerArgs(kind: 'video' | 'audio', partDuration: number, live: boolean): string[] {
+  const flags = ['empty_moov', 'default_base_moof', 'skip_trailer'];
+  if (kind === 'video') flags.unshift('frag_keyframe');
+  return [
+    '-f', 'mp4',
+    '-movflags', `+${flags.join('+')}`,
+    '-frag_duration', String(Math.round(partDuration * 1e6)),
+    ...(live ? ['-flush_packets', '1'] : []),
+  ];
+}
+
+export function buildEncodeArgs(
+  input: EncodeInput,
+  plan: LadderPlan,
+  opts: EncodeOptions,
+): { args: string[]; outputs: EncodeOutput[] } {
+  const live = opts.live ?? false;
+  const preset = opts.preset ?? 'veryfast';
+  const videoMap = input.videoMap ?? '0:v:0';
+  const audioMap = input.audioMap ?? '0:a:0';
+  const [fpsNum, fpsDen] = plan.frameRate;
+  const fps = fpsNum / fpsDen;
+  const segFrames = Math.ceil(fps * opts.segmentDuration);
+  const keyint = Math.max(2, segFrames * 2); // never reached: forced key frames decide every GOP
+  const seg = fmtNumber(opts.segmentDuration);
+
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-progress', 'pipe:1', ...input.args];
+  const outputs: EncodeOutput[] = [];
+  let fd = FIRST_OUTPUT_FD;
+
+  const n = plan.video.length;
+  const graph: string[] = [];
+  const splitLabels = plan.video.map((_, i) => `[s${i}]`).join('');
+  graph.push(`[${videoMap}]format=yuv420p${n > 1 ? `,split=${n}${splitLabels}` : '[s0]'}`);
+  plan.video.forEach((r, i) => {
+    graph.push(`[s${i}]scale=w=${r.width}:h=${r.height}:flags=bicubic,setsar=1[v${i}]`);
+  });
+  args.push('-filter_complex', graph.join(';'));
+
+  plan.video.forEach((r, i) => {
+    args.push(
+      '-map', `[v${i}]`,
+      '-an', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
+      '-r', `${fpsNum}/${fpsDen}`,
+      '-c:v', 'libx264',
+      '-preset', preset,
+      ...(live ? ['-tune', 'zerolatency'] : []),
+      '-profile:v', r.profile,
+      ...(r.level ? ['-level:v', r.level] : []),
+      '-b:v', String(r.bitrate),
+      '-maxrate', String(r.maxrate),
+      '-bufsize', String(r.bufsize),
+      '-g', String(keyint),
+      '-keyint_min', String(keyint),
+      '-sc_threshold', '0',
+      '-bf', '0',
+      '-forced-idr', '1',
+      '-force_key_frames', `expr:gte(t,n_forced*${seg})`,
+      '-max_muxing_queue_size', '4096',
+      ...fmp4MuxerArgs('video', opts.partDuration, live),
+      `pipe:${fd}`,
+    );
+    outputs.push({ renditionId: r.id, kind: 'video', fd });
+    fd++;
+  });
+
+  if (plan.audio) {
+    const a = plan.audio;
+    args.push(
+      '-map', audioMap,
+      '-vn', '-sn', '-dn', '-map_metadata', '-1', '-map_chapters', '-1',
+      '-c:a', 'aac',
+      '-b:a', String(a.bitrate),
+      '-ar', String(a.sampleRate),
+      '-ac', String(a.channels),
+      ...(opts.audioDurationSec !== undefined ? ['-t', fmtNumber(opts.audioDurationSec)] : []),
+      '-max_muxing_queue_size', '4096',
+      ...fmp4MuxerArgs('audio', opts.partDuration, live),
+      `pipe:${fd}`,
+    );
+    outputs.push({ renditionId: a.id, kind: 'audio', fd });
+    fd++;
+  }
+  return { args, outputs };
+}

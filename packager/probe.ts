@@ -1,0 +1,232 @@
+/**
+ * Source probing: ffprobe for the streams, then a one-frame decode with the ffmpeg we will encode
+ * with (ffprobe may know codecs that ffmpeg cannot decode). Every failure becomes a
+ * StreamedgeError with a stable code and one line the user can act on.
+ */
+import { spawn } from 'node:child_process';
+import { open, stat } from 'node:fs/promises';
+import { StreamedgeError } from '../src/errors.js';
+import { ffmpegPath, ffprobePath } from '../src/media/ffmpeg-binaries.js';
+
+export interface SourceInfo {
+  durationSec?: number;
+  video?: {
+    width: number;
+    height: number;
+    frameRate: [number, number];
+    codec: string;
+    pixFmt: string;
+    bitDepth?: number;
+    /** Sample aspect ratio of the source pixels (1:1 when unknown). */
+    sar?: [number, number];
+    /** Duration of the video stream alone, when the container says. */
+    durationSec?: number;
+  };
+  audio?: { codec: string; sampleRate: number; channels: number };
+  formatName: string;
+}
+
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  sample_aspect_ratio?: string;
+  bits_per_raw_sample?: string;
+  sample_rate?: string;
+  channels?: number;
+  duration?: string;
+  disposition?: { attached_pic?: number };
+}
+
+interface ProbeJson {
+  streams?: ProbeStream[];
+  format?: { format_name?: string; duration?: string };
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(bin: string, args: string[], timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new StreamedgeError('FFMPEG_MISSING', `cannot run ${bin}: ${e.message}`, { cause: e }));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** "30000/1001" → [30000, 1001]; undefined for "0/0" or garbage. */
+export function parseRational(text: string | undefined): [number, number] | undefined {
+  if (!text) return undefined;
+  const m = /^(\d+)[/:](\d+)$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const d = Number(m[2]);
+  if (!n || !d) return undefined;
+  return [n, d];
+}
+
+function bitDepthOf(pixFmt: string, raw?: string): number | undefined {
+  const m = /p(9|10|12|14|16)(le|be)?$/.exec(pixFmt);
+  if (m) return Number(m[1]);
+  const n = Number(raw);
+  if (Number.isFinite(n) && n > 0) return n;
+  return /^(yuv|yuvj|nv|gray)/.test(pixFmt) ? 8 : undefined;
+}
+
+function positive(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Picks a plausible constant frame rate: avg_frame_rate when sane, else r_frame_rate. */
+function frameRateOf(s: ProbeStream): [number, number] {
+  for (const candidate of [parseRational(s.avg_frame_rate), parseRational(s.r_frame_rate)]) {
+    if (candidate) {
+      const fps = candidate[0] / candidate[1];
+      if (fps >= 1 && fps <= 120) return candidate;
+    }
+  }
+  return [30, 1];
+}
+
+function firstLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.replace(/^\[[^\]]+\]\s*/, '').trim())
+    .filter(Boolean);
+  return lines[lines.length - 1] ?? 'no details';
+}
+
+/** Decides why ffprobe refused the file, from its message and the file's first bytes. */
+async function classifyProbeFailure(input: string, stderr: string): Promise<StreamedgeError> {
+  const head = Buffer.alloc(12);
+  let got = 0;
+  const fh = await open(input, 'r');
+  try {
+    got = (await fh.read(head, 0, 12, 0)).bytesRead;
+  } finally {
+    await fh.close();
+  }
+  const boxType = got >= 8 ? head.toString('latin1', 4, 8) : '';
+  const looksIsoBmff = ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip', 'styp'].includes(boxType);
+  if (looksIsoBmff && /moov atom not found|partial file|end of file/i.test(stderr)) {
+    return new StreamedgeError(
+      'SOURCE_TRUNCATED',
+      `${input} is a truncated MP4 (its moov index is missing; was the copy or the recording cut short?)`,
+    );
+  }
+  return new StreamedgeError(
+    'SOURCE_NOT_MEDIA',
+    `${input} is not a media file ffprobe can read (${firstLine(stderr)})`,
+  );
+}
+
+/** Probes a source file; rejects with SOURCE_MISSING, SOURCE_NOT_MEDIA, SOURCE_TRUNCATED, SOURCE_NO_VIDEO or SOURCE_UNSUPPORTED. */
+export async function probeSource(input: string): Promise<SourceInfo> {
+  let size: number;
+  try {
+    const st = await stat(input);
+    if (!st.isFile()) throw new StreamedgeError('SOURCE_MISSING', `${input} is not a file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof StreamedgeError) throw e;
+    throw new StreamedgeError('SOURCE_MISSING', `source not found: ${input}`, { cause: e });
+  }
+  if (size === 0) throw new StreamedgeError('SOURCE_NOT_MEDIA', `${input} is empty (0 bytes)`);
+
+  const probe = await run(
+    ffprobePath(),
+    ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', input],
+    30_000,
+  );
+  let json: ProbeJson = {};
+  try {
+    json = JSON.parse(probe.stdout) as ProbeJson;
+  } catch {
+    /* handled below */
+  }
+  if (probe.code !== 0 || !json.format) throw await classifyProbeFailure(input, probe.stderr);
+
+  const streams = json.streams ?? [];
+  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const a = streams.find((s) => s.codec_type === 'audio');
+  const info: SourceInfo = {
+    formatName: json.format.format_name ?? 'unknown',
+    durationSec: positive(json.format.duration),
+  };
+  if (a) {
+    info.audio = {
+      codec: a.codec_name ?? 'unknown',
+      sampleRate: Number(a.sample_rate) || 48000,
+      channels: a.channels ?? 2,
+    };
+  }
+  if (!v) {
+    throw new StreamedgeError(
+      'SOURCE_NO_VIDEO',
+      `${input} has no video stream (${a ? 'audio only' : 'no audio/video streams'}); streamedge packages video sources`,
+    );
+  }
+  if (!v.width || !v.height || !v.codec_name || v.codec_name === 'none') {
+    throw new StreamedgeError(
+      'SOURCE_UNSUPPORTED',
+      `${input}: the video stream's codec is unknown to ffprobe (${v.codec_name ?? 'no codec'})`,
+    );
+  }
+  const pixFmt = v.pix_fmt ?? 'unknown';
+  info.video = {
+    width: v.width,
+    height: v.height,
+    frameRate: frameRateOf(v),
+    codec: v.codec_name,
+    pixFmt,
+    bitDepth: bitDepthOf(pixFmt, v.bits_per_raw_sample),
+    sar: parseRational(v.sample_aspect_ratio) ?? [1, 1],
+    durationSec: positive(v.duration),
+  };
+
+  await checkDecodable(input, info);
+  return info;
+}
+
+/** Decodes the first video frame with the encoding ffmpeg: proves it has a decoder for the source. */
+async function checkDecodable(input: string, info: SourceInfo): Promise<void> {
+  const r = await run(
+    ffmpegPath(),
+    ['-hide_banner', '-nostdin', '-v', 'error', '-i', input, '-map', '0:v:0', '-frames:v', '1', '-f', 'null', '-'],
+    60_000,
+  );
+  if (r.code === 0) return;
+  const codec = info.video?.codec ?? 'unknown';
+  if (/decoder .*not found|unsupported codec|no decoder/i.test(r.stderr)) {
+    throw new StreamedgeError(
+      'SOURCE_UNSUPPORTED',
+      `${input}: this ffmpeg cannot decode ${codec} video (set FFMPEG_PATH to a newer ffmpeg, or transcode the source first)`,
+    );
+  }
+  if (/moov atom not found|partial file|end of file/i.test(r.stderr)) {
+    throw new StreamedgeError('SOURCE_TRUNCATED', `${input} is truncated (${firstLine(r.stderr)})`);
+  }
+  throw new StreamedgeError(
+    'SOURCE_UNSUPPORTED',
+    `${input}: ffmpeg cannot decode its ${codec} video (${firstLine(r.stderr)})`,
+  );
+}

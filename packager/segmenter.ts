@@ -1,0 +1,236 @@
+/**
+ * The CMAF segmenter: one per rendition, fed the raw fragmented-MP4 bytes ffmpeg writes to a pipe
+ * (split anywhere). It turns them into an init segment, parts (one ffmpeg fragment = one CMAF
+ * chunk = one part) and segments on a fixed time grid, so every rendition of a ladder cuts at the
+ * same boundaries and uses the same segment numbers:
+ *
+ *  - the grid is every `segmentDuration` seconds of media time from `originSec` (default 0, where
+ *    ffmpeg's -force_key_frames expr:gte(t,n_forced*SEG) puts the key frames);
+ *  - video: a new segment starts at the first fragment that begins with a sync sample at or after
+ *    the next grid point (less half a part of tolerance);
+ *  - audio: at the first fragment starting within half a part of the next grid point.
+ *
+ * The first part of every segment is prefixed with an styp box, so a segment file is exactly the
+ * concatenation of its parts' bytes. VOD and live both use this class.
+ */
+import { BoxStreamParser, type RawBox } from '../src/cmaf/box-stream.js';
+import { parseFragment, type TrackFragmentInfo } from '../src/cmaf/fragment.js';
+import { parseInit, type TrackInfo, type TrexDefaults } from '../src/cmaf/init-segment.js';
+import { parseFileType } from '../src/cmaf/file-type.js';
+import { readBox } from '../src/cmaf/box.js';
+import { ftyp, styp } from '../src/cmaf/writers.js';
+import { StreamedgeError } from '../src/errors.js';
+import type { IFrameRef, Part, Segment } from '../src/media/presentation.js';
+
+export interface SegmenterListener {
+  init(bytes: Buffer, track: TrackInfo): void;
+  /** One part = one CMAF chunk (moof+mdat); the first part of each segment is prefixed with styp. */
+  part(segmentNumber: number, part: Part, bytes: Buffer): void;
+  /** Segment complete (complete: true, parts listed, iframes for video). */
+  segment(segment: Segment): void;
+}
+
+export interface SegmenterOptions {
+  renditionId: string;
+  kind: 'video' | 'audio';
+  /** Target segment duration, seconds. */
+  segmentDuration: number;
+  /** Target part duration, seconds (sets the boundary tolerance: half a part). */
+  partDuration: number;
+  firstSegmentNumber: number;
+  listener: SegmenterListener;
+  /** Media time (seconds) of grid point 0; default 0. */
+  originSec?: number;
+}
+
+/** Boxes that travel with the next fragment (producer reference time, events). */
+const CHUNK_PREFIX_BOXES = new Set(['prft', 'emsg']);
+
+/** Adds the CMAF brands to an ftyp (keeps ffmpeg's major and compatible brands). */
+export function cmafFtyp(original: Buffer): Buffer {
+  const brands = parseFileType(readBox(original, 0));
+  const compatible = [...brands.compatible];
+  for (const b of ['iso6', 'cmfc']) if (!compatible.includes(b)) compatible.push(b);
+  return ftyp(brands.major, brands.minorVersion, compatible);
+}
+
+interface OpenSegment {
+  number: number;
+  start: number;
+  duration: number;
+  bytes: number;
+  parts: Part[];
+  /** I-frames found so far: offset/length known, duration filled at close. */
+  iframes: { offset: number; length: number; time: number }[];
+}
+
+export class Segmenter {
+  private readonly opts: SegmenterOptions;
+  private readonly parser = new BoxStreamParser();
+  private readonly stypBox = styp();
+  private ftypBox: Buffer | undefined;
+  private track: TrackInfo | undefined;
+  private trex: Map<number, TrexDefaults> | undefined;
+  private prefix: Buffer[] = [];
+  private moof: Buffer | undefined;
+  private current: OpenSegment | undefined;
+  private nextNumber: number;
+  private segTicks = 0;
+  private tolTicks = 0;
+  private originTicks = 0;
+  private boundary = 0;
+  private ended = false;
+  private segmentsDone = 0;
+
+  constructor(opts: SegmenterOptions) {
+    if (!(opts.segmentDuration > 0) || !(opts.partDuration > 0) || opts.partDuration > opts.segmentDuration) {
+      throw new StreamedgeError(
+        'BAD_OPTION',
+        `segment duration (${opts.segmentDuration}s) must be positive and at least the part duration (${opts.partDuration}s)`,
+      );
+    }
+    this.opts = opts;
+    this.nextNumber = opts.firstSegmentNumber;
+  }
+
+  /** The init segment's track, once ffmpeg's moov has arrived. */
+  get trackInfo(): TrackInfo | undefined {
+    return this.track;
+  }
+
+  /** Number of segments completed so far. */
+  get completedSegments(): number {
+    return this.segmentsDone;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.ended) throw new StreamedgeError('SEGMENTER_ENDED', `segmenter ${this.opts.renditionId}: push() after end()`);
+    for (const box of this.parser.push(chunk)) this.onBox(box);
+  }
+
+  /** End of the stream: closes the last (possibly short) segment. Throws if the stream stopped mid-box. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const box of this.parser.finish()) this.onBox(box);
+    if (this.moof) {
+      throw new StreamedgeError('TRUNCATED_FRAGMENT', `rendition ${this.opts.renditionId}: the stream ended between a moof and its mdat`);
+    }
+    this.closeSegment();
+  }
+
+  private onBox(box: RawBox): void {
+    switch (box.type) {
+      case 'ftyp':
+        this.ftypBox = cmafFtyp(box.bytes);
+        return;
+      case 'moov':
+        this.onInit(box.bytes);
+        return;
+      case 'moof':
+        if (!this.track) throw this.fail('a moof arrived before the moov (init segment)');
+        if (this.moof) throw this.fail('two moof boxes without an mdat between them');
+        this.moof = Buffer.from(box.bytes); // copy: the view may pin a large pipe chunk
+        return;
+      case 'mdat':
+        if (!this.moof) throw this.fail('an mdat arrived without a moof');
+        this.onChunk(this.moof, box.bytes);
+        this.moof = undefined;
+        return;
+      default:
+        // Anything else (sidx, mfra, free, uuid, ...) describes ffmpeg's single file, not our segments.
+        if (CHUNK_PREFIX_BOXES.has(box.type)) this.prefix.push(Buffer.from(box.bytes));
+    }
+  }
+
+  private onInit(moov: Buffer): void {
+    if (this.track) throw this.fail('a second moov arrived (the producer restarted?)');
+    const initBytes = Buffer.concat(this.ftypBox ? [this.ftypBox, moov] : [moov]);
+    const info = parseInit(initBytes);
+    const track = info.tracks.find((t) => t.kind === this.opts.kind) ?? info.tracks[0];
+    if (!track) throw this.fail('the init segment has no track');
+    if (track.kind !== this.opts.kind) throw this.fail(`expected a ${this.opts.kind} track, got ${track.kind}`);
+    this.track = track;
+    this.trex = info.trex;
+    this.segTicks = Math.round(this.opts.segmentDuration * track.timescale);
+    this.tolTicks = Math.round((this.opts.partDuration / 2) * track.timescale);
+    this.originTicks = Math.round((this.opts.originSec ?? 0) * track.timescale);
+    this.opts.listener.init(initBytes, track);
+  }
+
+  /** The first grid point strictly after `t + tolerance`. */
+  private gridAfter(t: number): number {
+    const k = Math.floor((t + this.tolTicks - this.originTicks) / this.segTicks) + 1;
+    return this.originTicks + k * this.segTicks;
+  }
+
+  private onChunk(moof: Buffer, mdat: Buffer): void {
+    const frag = parseFragment(moof, this.trex);
+    const traf: TrackFragmentInfo | undefined = frag.tracks.find((t) => t.trackId === this.track!.trackId) ?? frag.tracks[0];
+    if (!traf) throw this.fail('a moof without a traf');
+    const start = traf.baseDecodeTime;
+    const isVideo = this.opts.kind === 'video';
+    const independent = isVideo ? traf.startsWithSync : true;
+
+    let cut = !this.current;
+    if (this.current && start >= this.boundary - this.tolTicks) cut = isVideo ? traf.startsWithSync : true;
+    if (cut) {
+      if (!this.current && isVideo && !traf.startsWithSync) {
+        throw this.fail('the first video fragment does not start with a key frame');
+      }
+      this.closeSegment();
+      this.current = { number: this.nextNumber++, start, duration: 0, bytes: 0, parts: [], iframes: [] };
+      this.boundary = this.gridAfter(start);
+    }
+    const seg = this.current!;
+    const lead: Buffer[] = seg.parts.length === 0 ? [this.stypBox] : [];
+    const pieces = [...lead, ...this.prefix, moof, mdat];
+    this.prefix = [];
+    const bytes = Buffer.concat(pieces);
+    const moofOffsetInSegment = seg.bytes + bytes.length - moof.length - mdat.length;
+
+    if (isVideo) {
+      let t = start;
+      for (const s of traf.samples) {
+        if (s.isSync && traf.dataOffsetBase === 'moof') {
+          seg.iframes.push({ offset: moofOffsetInSegment, length: s.offset + s.size, time: t });
+        }
+        t += s.duration;
+      }
+    }
+
+    const part: Part = { index: seg.parts.length, duration: traf.duration, bytes: bytes.length, independent };
+    seg.parts.push(part);
+    seg.duration += traf.duration;
+    seg.bytes += bytes.length;
+    this.opts.listener.part(seg.number, part, bytes);
+  }
+
+  private closeSegment(): void {
+    const seg = this.current;
+    if (!seg) return;
+    this.current = undefined;
+    const segment: Segment = {
+      number: seg.number,
+      start: seg.start,
+      duration: seg.duration,
+      bytes: seg.bytes,
+      parts: seg.parts,
+      complete: true,
+    };
+    if (this.opts.kind === 'video') {
+      const end = seg.start + seg.duration;
+      segment.iframes = seg.iframes.map((f, i): IFrameRef => ({
+        offset: f.offset,
+        length: f.length,
+        duration: (seg.iframes[i + 1]?.time ?? end) - f.time,
+      }));
+    }
+    this.segmentsDone++;
+    this.opts.listener.segment(segment);
+  }
+
+  private fail(what: string): StreamedgeError {
+    return new StreamedgeError('BAD_ENCODER_OUTPUT', `rendition ${this.opts.renditionId}: ${what}`);
+  }
+}

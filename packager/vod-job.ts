@@ -1,0 +1,373 @@
+/**
+ * A VOD packaging job: probe → plan the ladder → one ffmpeg run → a segmenter per rendition
+ * writing init/segments into a staging folder → HLS + DASH manifests from one Presentation →
+ * atomic publish. Any failure (ffmpeg crash, bad output, abort) removes the staging folder and
+ * publishes nothing; ffmpeg's log is kept (and named in the error) when the encoder failed.
+ */
+import { appendFileSync, mkdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { StreamedgeError } from '../src/errors.js';
+import { paths, seconds, type Presentation, type Rendition, type RenditionTimeline, type Segment } from '../src/media/presentation.js';
+import type { TrackInfo } from '../src/cmaf/init-segment.js';
+import { writeMultivariantPlaylist } from '../src/hls/multivariant.js';
+import { writeMediaPlaylist } from '../src/hls/media-playlist.js';
+import { writeIFramePlaylist } from '../src/hls/iframe-playlist.js';
+import { writeMpd } from '../src/dash/mpd.js';
+import { probeSource, type SourceInfo } from './probe.js';
+import { planLadder, type LadderPlan } from './ladder.js';
+import { buildEncodeArgs, type EncodeOutput } from './encode-args.js';
+import { runEncoder, type EncoderRun } from './ffmpeg-run.js';
+import { Segmenter } from './segmenter.js';
+import { measureBandwidth } from './rendition-stats.js';
+import { mergeTail } from './segment-merge.js';
+import { LOGS_DIR, assertCanPublish, createStaging, discardStaging, publishVersion, validateAssetId } from './publish.js';
+
+export interface PackageVodOptions {
+  input: string;
+  outDir: string;
+  assetId: string;
+  /** Preset name or path to a JSON ladder file (default preset 'default'). */
+  ladder?: string;
+  /** Seconds (default 4). */
+  segmentDuration?: number;
+  /** Seconds (default 1). */
+  partDuration?: number;
+  force?: boolean;
+  /** x264 preset (default 'veryfast'). */
+  preset?: string;
+  /** Called once the source is probed and the ladder planned. */
+  onPlan?: (plan: LadderPlan, source: SourceInfo) => void;
+  /** Media seconds encoded so far, and the expected total when known. */
+  onProgress?: (doneSec: number, totalSec: number | undefined) => void;
+  signal?: AbortSignal;
+}
+
+export interface RenditionSummary {
+  id: string;
+  kind: 'video' | 'audio';
+  codecs: string;
+  width?: number;
+  height?: number;
+  bandwidth: number;
+  averageBandwidth: number;
+  segments: number;
+  bytes: number;
+}
+
+export interface VodSummary {
+  assetId: string;
+  /** <outDir>/<assetId>: the published link. */
+  path: string;
+  version: string;
+  versionDir: string;
+  /** Version the link pointed at before (with force). */
+  replaced?: string;
+  renditions: RenditionSummary[];
+  durationSec: number;
+  segmentCount: number;
+  segmentDuration: number;
+  partDuration: number;
+  totalBytes: number;
+  elapsedMs: number;
+  source: SourceInfo;
+}
+
+interface RenditionState {
+  output: EncodeOutput;
+  dir: string;
+  track?: TrackInfo;
+  segments: Segment[];
+  pending: Buffer[];
+  /** The last complete segment, kept in memory until we know whether it is a tail to fold in. */
+  held?: { segment: Segment; bytes: Buffer };
+  bytes: number;
+}
+
+function checkDurations(segmentDuration: number, partDuration: number): void {
+  if (!(segmentDuration >= 1 && segmentDuration <= 60)) {
+    throw new StreamedgeError('BAD_OPTION', `--segment ${segmentDuration}: use a segment duration between 1 and 60 seconds`);
+  }
+  if (!(partDuration >= 0.1 && partDuration <= segmentDuration)) {
+    throw new StreamedgeError('BAD_OPTION', `--part ${partDuration}: use a part duration between 0.1 s and the segment duration (${segmentDuration} s)`);
+  }
+}
+
+function abortedError(): StreamedgeError {
+  return new StreamedgeError('ABORTED', 'packaging interrupted; nothing was published');
+}
+
+export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
+  const started = Date.now();
+  const segmentDuration = opts.segmentDuration ?? 4;
+  const partDuration = opts.partDuration ?? 1;
+  const outDir = resolve(opts.outDir);
+  const force = opts.force ?? false;
+  validateAssetId(opts.assetId);
+  checkDurations(segmentDuration, partDuration);
+  assertCanPublish(outDir, opts.assetId, force);
+
+  const source = await probeSource(opts.input);
+  const plan = planLadder(source, opts.ladder);
+  if (opts.signal?.aborted) throw abortedError();
+  opts.onPlan?.(plan, source);
+
+  const expectedSec = source.video?.durationSec ?? source.durationSec;
+  const { args, outputs } = buildEncodeArgs({ args: ['-i', opts.input] }, plan, {
+    segmentDuration,
+    partDuration,
+    preset: opts.preset,
+    // Audio never outlasts the video: no lone audio tail segment.
+    audioDurationSec: source.video?.durationSec,
+  });
+
+  const staging = createStaging(outDir, opts.assetId);
+  const logDir = join(outDir, LOGS_DIR);
+  const logFile = join(logDir, `${opts.assetId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
+  let encoder: EncoderRun | undefined;
+  let keepLog = false;
+  try {
+    const states = outputs.map((output): RenditionState => {
+      const dir = join(staging, output.renditionId);
+      mkdirSync(dir, { recursive: true });
+      return { output, dir, segments: [], pending: [], bytes: 0 };
+    });
+    const segmenters = states.map((state) => {
+      const { output } = state;
+      return new Segmenter({
+        renditionId: output.renditionId,
+        kind: output.kind,
+        segmentDuration,
+        partDuration,
+        firstSegmentNumber: 1,
+        listener: {
+          init(bytes, track) {
+            state.track = track;
+            writeFileSync(join(staging, paths.init(output.renditionId)), bytes);
+          },
+          part(_n, _part, bytes) {
+            state.pending.push(bytes);
+          },
+          segment(segment) {
+            flushHeld(staging, state);
+            state.held = { segment, bytes: Buffer.concat(state.pending) };
+            state.pending = [];
+          },
+        },
+      });
+    });
+
+    encoder = runEncoder(args, outputs, {
+      logFile,
+      signal: opts.signal,
+      onProgress: opts.onProgress ? (sec) => opts.onProgress!(sec, expectedSec) : undefined,
+    });
+    const run = encoder;
+    let failure: unknown;
+    const fail = (e: unknown): void => {
+      failure ??= e;
+      run.kill();
+    };
+    const drained = states.map((s, i) => drain(run.streams.get(s.output.renditionId)!, segmenters[i]!, fail));
+    let encodeError: unknown;
+    await run.done.catch((e: unknown) => {
+      encodeError = e;
+    });
+    await Promise.all(drained);
+    if (opts.signal?.aborted) throw abortedError();
+    if (encodeError) {
+      keepLog = (encodeError as StreamedgeError).code === 'ENCODER_FAILED';
+      throw failure ?? encodeError;
+    }
+    if (failure) throw failure;
+    finishTails(staging, states, partDuration);
+
+    const presentation = buildPresentation(opts.assetId, segmentDuration, partDuration, plan, states, logFile);
+    const durationSec = presentation.duration ?? 0;
+    if (expectedSec && source.video?.durationSec && durationSec < expectedSec * 0.9 - 0.5) {
+      throw new StreamedgeError(
+        'SOURCE_TRUNCATED',
+        `${opts.input} ends early: only ${durationSec.toFixed(1)} s of its ${expectedSec.toFixed(1)} s of video could be decoded (truncated or corrupt file)`,
+      );
+    }
+    writeManifests(staging, presentation);
+    if (opts.signal?.aborted) throw abortedError();
+
+    const published = publishVersion(outDir, opts.assetId, staging, { force });
+    removeLog(logFile, logDir);
+    const renditions = states.map((s): RenditionSummary => {
+      const t = presentation.timelines.find((tl) => tl.rendition.id === s.output.renditionId)!;
+      return {
+        id: s.output.renditionId,
+        kind: s.output.kind,
+        codecs: t.rendition.codecs,
+        width: t.rendition.width,
+        height: t.rendition.height,
+        bandwidth: t.rendition.bandwidth,
+        averageBandwidth: t.rendition.averageBandwidth,
+        segments: s.segments.length,
+        bytes: s.bytes,
+      };
+    });
+    return {
+      assetId: opts.assetId,
+      path: published.link,
+      version: published.version,
+      versionDir: published.versionDir,
+      replaced: published.replaced,
+      renditions,
+      durationSec,
+      segmentCount: renditions[0]?.segments ?? 0,
+      segmentDuration,
+      partDuration,
+      totalBytes: renditions.reduce((n, r) => n + r.bytes, 0),
+      elapsedMs: Date.now() - started,
+      source,
+    };
+  } catch (e) {
+    encoder?.kill();
+    if (encoder) await encoder.done.catch(() => undefined);
+    discardStaging(staging);
+    if (!keepLog) removeLog(logFile, logDir);
+    if (opts.signal?.aborted) throw abortedError();
+    throw e;
+  }
+}
+
+function flushHeld(staging: string, state: RenditionState): void {
+  if (!state.held) return;
+  const { segment, bytes } = state.held;
+  writeFileSync(join(staging, paths.segment(state.output.renditionId, segment.number)), bytes);
+  state.segments.push(segment);
+  state.bytes += segment.bytes;
+  state.held = undefined;
+}
+
+function foldHeld(staging: string, state: RenditionState): void {
+  const prev = state.segments[state.segments.length - 1];
+  if (!state.held || !prev) return;
+  const { append, merged } = mergeTail(prev, state.held.segment, state.held.bytes);
+  appendFileSync(join(staging, paths.segment(state.output.renditionId, prev.number)), append);
+  state.segments[state.segments.length - 1] = merged;
+  state.bytes += append.length;
+  state.held = undefined;
+}
+
+/**
+ * Writes every rendition's last segment, folding a tail shorter than half a part into the segment
+ * before it. Video decides (all video renditions cut alike); audio then folds its tail when that
+ * is what keeps its segment count equal to the video's.
+ */
+function finishTails(staging: string, states: RenditionState[], partDuration: number): void {
+  const videos = states.filter((s) => s.output.kind === 'video');
+  const ref = videos[0];
+  let foldVideo = false;
+  if (ref?.held && ref.track && ref.segments.length > 0) {
+    foldVideo = ref.held.segment.duration / ref.track.timescale < partDuration / 2;
+  }
+  for (const s of videos) {
+    if (foldVideo) foldHeld(staging, s);
+    else flushHeld(staging, s);
+  }
+  const videoCount = ref ? ref.segments.length : undefined;
+  for (const s of states.filter((st) => st.output.kind === 'audio')) {
+    const count = s.segments.length + (s.held ? 1 : 0);
+    const short = s.held && s.track ? s.held.segment.duration / s.track.timescale < partDuration / 2 : false;
+    if (videoCount !== undefined && count === videoCount + 1 && short) foldHeld(staging, s);
+    else flushHeld(staging, s);
+  }
+}
+
+/** Feeds a pipe into its segmenter; resolves at the end of the stream (errors go to `fail`). */
+async function drain(stream: Readable, segmenter: Segmenter, fail: (e: unknown) => void): Promise<void> {
+  let broken = false;
+  stream.on('data', (chunk: Buffer) => {
+    if (broken) return;
+    try {
+      segmenter.push(chunk);
+    } catch (e) {
+      broken = true;
+      fail(e);
+    }
+  });
+  try {
+    await once(stream, 'end');
+    if (!broken) segmenter.end();
+  } catch (e) {
+    if (!broken) fail(e);
+  }
+}
+
+function removeLog(logFile: string, logDir: string): void {
+  rmSync(logFile, { force: true });
+  try {
+    rmdirSync(logDir); // only when empty
+  } catch {
+    /* other logs remain */
+  }
+}
+
+function buildPresentation(
+  assetId: string,
+  segmentDuration: number,
+  partDuration: number,
+  plan: LadderPlan,
+  states: RenditionState[],
+  logFile: string,
+): Presentation {
+  const timelines: RenditionTimeline[] = [];
+  for (const s of states) {
+    const id = s.output.renditionId;
+    if (!s.track || s.segments.length === 0) {
+      throw new StreamedgeError('ENCODER_FAILED', `ffmpeg produced no media for rendition ${id}; full log: ${logFile}`);
+    }
+    const bw = measureBandwidth(s.segments, s.track.timescale);
+    const rendition: Rendition = {
+      id,
+      kind: s.output.kind,
+      codecs: s.track.codec,
+      bandwidth: bw.peak,
+      averageBandwidth: bw.average,
+      timescale: s.track.timescale,
+    };
+    if (s.output.kind === 'video') {
+      const rung = plan.video.find((r) => r.id === id)!;
+      rendition.width = s.track.width ?? rung.width;
+      rendition.height = s.track.height ?? rung.height;
+      rendition.frameRate = plan.frameRate;
+      rendition.sar = '1:1';
+    } else {
+      rendition.sampleRate = s.track.sampleRate ?? plan.audio?.sampleRate;
+      rendition.channels = s.track.channels ?? plan.audio?.channels;
+    }
+    timelines.push({ rendition, segments: s.segments });
+  }
+  timelines.sort((a, b) => (a.rendition.kind === b.rendition.kind ? 0 : a.rendition.kind === 'video' ? -1 : 1));
+
+  const videoCounts = new Set(timelines.filter((t) => t.rendition.kind === 'video').map((t) => t.segments.length));
+  if (videoCounts.size > 1) {
+    throw new StreamedgeError(
+      'SEGMENT_MISMATCH',
+      `video renditions ended with different segment counts (${[...videoCounts].join(', ')}); full log: ${logFile}`,
+    );
+  }
+  const videoDurations = timelines
+    .filter((t) => t.rendition.kind === 'video')
+    .map((t) => seconds(t.segments.reduce((n, s) => n + s.duration, 0), t.rendition.timescale));
+  const allDurations = timelines.map((t) => seconds(t.segments.reduce((n, s) => n + s.duration, 0), t.rendition.timescale));
+  const duration = Math.max(...(videoDurations.length ? videoDurations : allDurations));
+  return { id: assetId, type: 'vod', segmentDuration, partDuration, timelines, duration };
+}
+
+function writeManifests(staging: string, p: Presentation): void {
+  writeFileSync(join(staging, paths.master), writeMultivariantPlaylist(p));
+  writeFileSync(join(staging, paths.mpd), writeMpd(p));
+  for (const t of p.timelines) {
+    const id = t.rendition.id;
+    writeFileSync(join(staging, paths.mediaPlaylist(id)), writeMediaPlaylist(p, id));
+    if (t.rendition.kind === 'video' && t.segments.some((s) => (s.iframes?.length ?? 0) > 0)) {
+      writeFileSync(join(staging, paths.iframePlaylist(id)), writeIFramePlaylist(p, id));
+    }
+  }
+}
