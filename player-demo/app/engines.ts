@@ -45,7 +45,7 @@ export class OurEngine implements Engine {
   async start(url: string): Promise<void> {
     const loader = { log: this.onRequest };
     const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
-    this.player = new MsePlayer(this.video, source, { onRequest: this.onRequest });
+    this.player = new MsePlayer(this.video, source, { onRequest: this.onRequest, vodBufferAhead: 12 });
     await this.player.start();
   }
   stop(): void {
