@@ -159,7 +159,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function verifyInner(token: string | undefined, ctx: VerifyContext): Promise<VerifyResult> {
-    if (typeof token !== 'string' || token.length === 0) return { ok: false, reason: 'missing' };
+    if (token === undefined || token === null || token === '') return { ok: false, reason: 'missing' };
+    if (typeof token !== 'string') return { ok: false, reason: 'malformed' };
     if (token.length > maxLen || !COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed' };
 
     let entry = cacheSize > 0 ? cache.get(token) : undefined;
