@@ -1,0 +1,238 @@
+import { seconds, type Presentation, type Rendition, type RenditionTimeline } from '../media/presentation.js';
+import { normalizedQuery, type UriOptions } from '../hls/uri-options.js';
+import { dashFrameRate, ratio } from './frame-rate.js';
+import { segmentTimeline } from './segment-timeline.js';
+import { renderXml, type XmlElement } from './xml-element.js';
+import { xsDuration } from './xs-duration.js';
+
+export interface MpdOptions extends UriOptions {
+  /** Absolute URL written as the MPD-level BaseURL; also resolves the UTCTiming path. */
+  baseUrl?: string;
+}
+
+const PROFILES = 'urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019';
+const UTC_TIMING_SCHEME = 'urn:mpeg:dash:utc:http-iso:2014';
+const CHANNEL_CONFIG_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
+
+/**
+ * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
+ * live (sliding SegmentTimeline of complete segments, UTCTiming, and for low latency
+ * availabilityTimeOffset + ServiceDescription). One Period; one video AdaptationSet and one
+ * audio AdaptationSet per language. Element order follows the 23009-1 schema.
+ */
+export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
+  const live = p.type === 'live' && p.live !== undefined;
+  const ll = live && p.live!.lowLatency;
+  const longest = longestSegment(p);
+
+  const mpdAttrs: Array<[string, string | number | undefined]> = [
+    ['xmlns', 'urn:mpeg:dash:schema:mpd:2011'],
+    ['profiles', PROFILES],
+    ['type', live ? 'dynamic' : 'static'],
+  ];
+  if (live) {
+    const l = p.live!;
+    mpdAttrs.push(
+      ['availabilityStartTime', new Date(Math.round(l.availabilityStartTime)).toISOString()],
+      ['publishTime', new Date(Math.round(l.publishTime)).toISOString()],
+      ['minimumUpdatePeriod', xsDuration(p.segmentDuration)],
+      ['timeShiftBufferDepth', xsDuration(l.dvrWindow)],
+      ['suggestedPresentationDelay', xsDuration(ll ? l.targetLatency : Math.max(l.targetLatency, 3 * p.segmentDuration))],
+    );
+  } else {
+    mpdAttrs.push(['mediaPresentationDuration', xsDuration(p.duration ?? presentationDuration(p))]);
+  }
+  mpdAttrs.push(['maxSegmentDuration', xsDuration(longest)], ['minBufferTime', xsDuration(longest)]);
+
+  const children: XmlElement[] = [];
+  if (opts.baseUrl) children.push({ name: 'BaseURL', children: [opts.baseUrl] });
+  if (ll) {
+    const target = Math.round(p.live!.targetLatency * 1000);
+    children.push({
+      name: 'ServiceDescription',
+      attrs: [['id', 0]],
+      children: [
+        { name: 'Latency', attrs: [['target', target], ['min', Math.round(target * 0.75)], ['max', Math.round(target * 1.5)]] },
+        { name: 'PlaybackRate', attrs: [['min', '0.96'], ['max', '1.04']] },
+      ],
+    });
+  }
+  children.push({
+    name: 'Period',
+    attrs: [['id', '0'], ['start', 'PT0S']],
+    children: adaptationSets(p, opts, live, ll),
+  });
+  if (live) {
+    children.push({
+      name: 'UTCTiming',
+      attrs: [['schemeIdUri', UTC_TIMING_SCHEME], ['value', utcTimingUrl(p.live!.utcTimingPath, opts.baseUrl)]],
+    });
+  }
+  return renderXml({ name: 'MPD', attrs: mpdAttrs, children });
+}
+
+function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: boolean): XmlElement[] {
+  const sets: XmlElement[] = [];
+  const videos = p.timelines.filter((t) => t.rendition.kind === 'video');
+  const audios = p.timelines.filter((t) => t.rendition.kind === 'audio');
+
+  if (videos.length > 0) {
+    const rs = videos.map((t) => t.rendition);
+    const pars = new Set(rs.map(pictureAspectRatio).filter((x): x is string => x !== undefined));
+    const fastest = rs
+      .filter((r) => r.frameRate)
+      .reduce<Rendition | undefined>((a, r) => (!a || r.frameRate![0] / r.frameRate![1] > a.frameRate![0] / a.frameRate![1] ? r : a), undefined);
+    sets.push(
+      adaptationSet(p, opts, live, ll, sets.length, videos, [
+        ['contentType', 'video'],
+        ['par', pars.size === 1 ? [...pars][0] : undefined],
+        ['maxWidth', maxOf(rs.map((r) => r.width))],
+        ['maxHeight', maxOf(rs.map((r) => r.height))],
+        ['maxFrameRate', fastest ? dashFrameRate(fastest.frameRate!) : undefined],
+        ['mimeType', 'video/mp4'],
+      ]),
+    );
+  }
+
+  // One audio AdaptationSet per language (lang is an AdaptationSet property).
+  const byLanguage = new Map<string, RenditionTimeline[]>();
+  for (const t of audios) {
+    const key = t.rendition.language ?? '';
+    byLanguage.set(key, [...(byLanguage.get(key) ?? []), t]);
+  }
+  for (const [lang, group] of byLanguage) {
+    sets.push(
+      adaptationSet(p, opts, live, ll, sets.length, group, [
+        ['contentType', 'audio'],
+        ['lang', lang || undefined],
+        ['mimeType', 'audio/mp4'],
+      ]),
+    );
+  }
+  return sets;
+}
+
+function adaptationSet(
+  p: Presentation,
+  opts: MpdOptions,
+  live: boolean,
+  ll: boolean,
+  id: number,
+  timelines: RenditionTimeline[],
+  attrs: Array<[string, string | number | undefined]>,
+): XmlElement {
+  const templates = timelines.map((t) => segmentTemplate(p, opts, t, live, ll));
+  // Identical templates (same timescale and timeline) are written once, on the AdaptationSet.
+  const shared = templates.every((x) => JSON.stringify(x) === JSON.stringify(templates[0]));
+  const representations = timelines.map((t, i) => representation(t.rendition, shared ? undefined : templates[i]!));
+  return {
+    name: 'AdaptationSet',
+    attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
+    children: shared && templates[0] ? [templates[0], ...representations] : representations,
+  };
+}
+
+function representation(r: Rendition, template: XmlElement | undefined): XmlElement {
+  const video = r.kind === 'video';
+  const children: XmlElement[] = [];
+  if (!video && r.channels) {
+    children.push({ name: 'AudioChannelConfiguration', attrs: [['schemeIdUri', CHANNEL_CONFIG_SCHEME], ['value', r.channels]] });
+  }
+  if (template) children.push(template);
+  return {
+    name: 'Representation',
+    attrs: [
+      ['id', r.id],
+      ['bandwidth', Math.ceil(r.bandwidth)],
+      ['codecs', r.codecs],
+      ['width', video ? r.width : undefined],
+      ['height', video ? r.height : undefined],
+      ['frameRate', video && r.frameRate ? dashFrameRate(r.frameRate) : undefined],
+      ['sar', video ? sampleAspectRatio(r) : undefined],
+      ['audioSamplingRate', !video ? r.sampleRate : undefined],
+    ],
+    children,
+  };
+}
+
+function segmentTemplate(p: Presentation, opts: MpdOptions, t: RenditionTimeline, live: boolean, ll: boolean): XmlElement {
+  const complete = t.segments.filter((s) => s.complete);
+  const query = normalizedQuery(opts);
+  // "$" is the template delimiter: a literal one in the query is written "$$".
+  const suffix = query ? `?${query.replace(/\$/g, '$$$$')}` : '';
+  const entries = segmentTimeline(complete);
+  return {
+    name: 'SegmentTemplate',
+    attrs: [
+      ['timescale', t.rendition.timescale],
+      ['availabilityTimeOffset', ll ? roundMs(p.segmentDuration - p.partDuration) : undefined],
+      ['availabilityTimeComplete', ll ? 'false' : undefined],
+      ['media', `$RepresentationID$/seg-$Number$.m4s${suffix}`],
+      ['initialization', `$RepresentationID$/init.mp4${suffix}`],
+      ['startNumber', complete[0]?.number ?? t.segments[0]?.number ?? (live ? 0 : 1)],
+    ],
+    children: [
+      {
+        name: 'SegmentTimeline',
+        children: entries.map((e) => ({
+          name: 'S',
+          attrs: [
+            ['t', e.t],
+            ['d', e.d],
+            ['r', e.r > 0 ? e.r : undefined],
+          ],
+        })),
+      },
+    ],
+  };
+}
+
+function pictureAspectRatio(r: Rendition): string | undefined {
+  if (!r.width || !r.height) return undefined;
+  const [sw, sh] = sarParts(r) ?? [1, 1];
+  return ratio(r.width * sw, r.height * sh);
+}
+
+function sampleAspectRatio(r: Rendition): string {
+  const parts = sarParts(r);
+  return parts ? `${parts[0]}:${parts[1]}` : '1:1';
+}
+
+function sarParts(r: Rendition): [number, number] | undefined {
+  const m = /^(\d+):(\d+)$/.exec(r.sar ?? '');
+  return m && Number(m[1]) > 0 && Number(m[2]) > 0 ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+function maxOf(values: Array<number | undefined>): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? Math.max(...known) : undefined;
+}
+
+function longestSegment(p: Presentation): number {
+  let longest = 0;
+  for (const t of p.timelines) {
+    for (const s of t.segments) if (s.complete) longest = Math.max(longest, seconds(s.duration, t.rendition.timescale));
+  }
+  return longest > 0 ? longest : p.segmentDuration;
+}
+
+function presentationDuration(p: Presentation): number {
+  let d = 0;
+  for (const t of p.timelines) {
+    d = Math.max(d, t.segments.reduce((sum, s) => sum + seconds(s.duration, t.rendition.timescale), 0));
+  }
+  return d;
+}
+
+function roundMs(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function utcTimingUrl(path: string, baseUrl: string | undefined): string {
+  if (!baseUrl) return path;
+  try {
+    return new URL(path, baseUrl).href;
+  } catch {
+    return path; // a relative base cannot resolve; the absolute path still works same-origin
+  }
+}
