@@ -62,7 +62,7 @@ export class BoxStreamParser {
     if (this.buffered > 0) {
       if (this.need < 0) {
         // Header incomplete: borrow just enough bytes to learn the size.
-        const want = Math.min(16 + 16 - this.buffered, data.length);
+        const want = Math.min(16 - this.buffered, data.length);
         this.append(data.subarray(0, want));
         data = data.subarray(want);
         this.parsePendingHeader();

@@ -79,12 +79,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'streamedge-cmaf-'));
   small = await fixture('small');
   const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-threads', '1', '-g', '30'];
-  const specs = {
+  const specs: Record<'video' | 'audio' | 'muxed' | 'hevc', string[]> = {
     video: ['-i', small, '-map', '0:v', ...X264],
     audio: ['-i', small, '-map', '0:a', '-c:a', 'aac', '-b:a', '96k'],
     muxed: ['-i', small, '-map', '0:v', '-map', '0:a', ...X264, '-c:a', 'aac', '-b:a', '96k'],
     hevc: ['-i', small, '-map', '0:v', '-c:v', 'libx265', '-preset', 'ultrafast', '-tag:v', 'hvc1', '-x265-params', 'keyint=30:min-keyint=30:pools=1:log-level=error'],
-  } as const;
+  };
   for (const [name, args] of Object.entries(specs) as [keyof typeof specs, string[]][]) {
     const piped = await ffmpegToPipe(args);
     const file = join(dir, `${name}.mp4`);
