@@ -329,8 +329,8 @@ export interface RemoteJwksOptions {
   cooldownMs?: number;
   /** Abort a fetch after this long (default 5 s). */
   timeoutMs?: number;
-  /** Algorithms to allow before the first fetch succeeds (default ES256 and EdDSA). */
-  algorithms?: readonly TokenAlg[];
+  /** Algorithms accepted from this URL (default ES256 and EdDSA; shared secrets never). */
+  algorithms?: readonly Exclude<TokenAlg, 'HS256'>[];
   fetch?: typeof fetch;
 }
 
@@ -380,9 +380,13 @@ export class RemoteJwks implements KeySource {
   keys(): readonly VerificationKey[] {
     return this.#set.keys();
   }
+  /**
+   * The configured algorithms, not just those of the keys fetched so far: a token signed with a
+   * newly published key of another algorithm must reach `lookup` (which refetches), not be
+   * refused by the allowlist first.
+   */
   algorithms(): ReadonlySet<TokenAlg> {
-    const fetched = this.#set.algorithms();
-    return fetched.size > 0 ? fetched : this.#opts.algorithms;
+    return this.#opts.algorithms;
   }
 
   /** Fetches now (coalesced with a fetch already running). Rejects with a StreamedgeError on failure. */
@@ -419,6 +423,13 @@ export class RemoteJwks implements KeySource {
   }
 
   async lookup(alg: TokenAlg, kid: string | undefined): Promise<KeyLookup> {
+    if (this.#inflight) {
+      try {
+        await this.#inflight; // a fetch is running: wait for its result rather than answer from nothing
+      } catch {
+        // handled below
+      }
+    }
     const now = Date.now();
     const stale = now - this.#fetchedAt >= this.#opts.maxAgeMs;
     if (stale && now - this.#attemptedAt >= this.#opts.cooldownMs) {
