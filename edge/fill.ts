@@ -1,0 +1,349 @@
+/**
+ * One upstream fill of one cache key. Every request for the key while the fill runs attaches to
+ * it: all get the same response head, then the body bytes as they arrive (read-while-writer).
+ *
+ * Bytes are kept once, in the fill, as a list of chunks with absolute offsets; every reader has
+ * its own cursor and writes to its socket only when the socket drains, so a slow reader costs no
+ * extra memory and never slows the fill or the other readers. If the object grows beyond
+ * `retainBytes`, the oldest chunks are dropped: a reader still behind them is "lagging" and is
+ * finished from the store once the object is stored (or aborted if it is not).
+ *
+ * A fill that fails midway fails every reader (their sockets are destroyed: never a truncated
+ * body presented as complete) and its store put rejects, so nothing is indexed.
+ */
+import type { Readable } from 'node:stream';
+import type { ForwardReason } from '../src/http/cache-status.js';
+import type { HeaderBag } from '../src/http/freshness.js';
+import { StreamedgeError } from '../src/errors.js';
+import type { LogStore, ObjectMeta } from './store/index.js';
+import { ByteQueue } from './byte-queue.js';
+import {
+  type EdgeCachePolicy, buildMeta, connectionTokens, refreshedMeta, staleUsableOnError, storableHeaders,
+} from './cache-policy.js';
+import type { UpstreamResponse } from './upstream.js';
+
+export type FillHead =
+  | {
+      kind: 'response';
+      status: number;
+      /** Headers to send (hop-by-hop removed; no Content-Length, Age or Cache-Status). */
+      headers: Record<string, string>;
+      /** Body length when the upstream declared it. */
+      length?: number;
+      /** The response is being stored. */
+      stored: boolean;
+      /** Corrected initial age in seconds. */
+      initialAge: number;
+      /** Seconds of freshness left, when stored. */
+      ttl?: number;
+      /** The upstream's Cache-Status, to append to. */
+      upstreamCacheStatus?: string;
+    }
+  /** 304 from upstream: the stored entry was refreshed; serve it from the store. */
+  | { kind: 'revalidated' }
+  /** The upstream failed and the stale entry may be served (stale-if-error). */
+  | { kind: 'stale-on-error'; fwdStatus?: number; reason: string }
+  /** The upstream failed and nothing can be served. */
+  | { kind: 'error'; status: number; error: StreamedgeError };
+
+export interface FillFetch {
+  /** `viaPeer` set: the response came from the owning peer, which stores it (we do not). */
+  (conditional: Record<string, string>, signal: AbortSignal): Promise<UpstreamResponse & { viaPeer?: string }>;
+}
+
+export interface FillOptions {
+  key: string;
+  store: LogStore;
+  policy: EdgeCachePolicy;
+  /** Request headers that decide storability (Authorization...). */
+  reqHeaders: HeaderBag;
+  /** The stale entry being revalidated, if any. */
+  stale?: { meta: ObjectMeta; size: number };
+  /** Store the response if storable (false on a peer that does not own the key). */
+  storeIt: boolean;
+  /** Oldest bytes are dropped beyond this many retained. */
+  retainBytes: number;
+  /** The store may queue this many bytes before the fill waits for it. */
+  storeQueueBytes: number;
+  fetch: FillFetch;
+  now?: () => number;
+  onStoreError?: (e: unknown) => void;
+}
+
+export type ReadResult =
+  | { kind: 'data'; chunk: Buffer }
+  | { kind: 'wait' }
+  | { kind: 'end' }
+  | { kind: 'failed'; error: Error }
+  | { kind: 'lagging' };
+
+export class Fill {
+  readonly key: string;
+  readonly forward: ForwardReason;
+  readonly head: Promise<FillHead>;
+  /** Settles when the body is complete (true) or failed (false). */
+  readonly finished: Promise<boolean>;
+  /** Settles when the store put is over: true if the object is now stored. */
+  readonly stored: Promise<boolean>;
+  /** Surrogate keys of the response, once known (for purge of in-flight fills). */
+  tags: string[] = [];
+  /** Readers attached (including the leader). */
+  readers = 0;
+
+  private readonly chunks: Buffer[] = [];
+  private readonly starts: number[] = [];
+  private retained = 0;
+  private received = 0;
+  private complete = false;
+  private failure: Error | undefined;
+  private readonly wakers = new Set<() => void>();
+  private purged: 'hard' | 'soft' | undefined;
+  private readonly abort = new AbortController();
+  private resolveHead!: (h: FillHead) => void;
+  private resolveFinished!: (ok: boolean) => void;
+  private resolveStored!: (ok: boolean) => void;
+
+  constructor(private readonly o: FillOptions) {
+    this.key = o.key;
+    this.forward = o.stale ? 'stale' : 'uri-miss';
+    this.head = new Promise((r) => (this.resolveHead = r));
+    this.finished = new Promise((r) => (this.resolveFinished = r));
+    this.stored = new Promise((r) => (this.resolveStored = r));
+  }
+
+  /** Bytes received so far. */
+  get size(): number {
+    return this.received;
+  }
+  get isComplete(): boolean {
+    return this.complete;
+  }
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Start the upstream request (call once). */
+  start(): this {
+    void this.run().catch((e: unknown) => {
+      // run() handles its own errors; this is a last-resort guard so a bug never hangs waiters
+      this.fail(e instanceof Error ? e : new Error(String(e)));
+    });
+    return this;
+  }
+
+  /** Abandon the fill (server shutting down): readers are failed. */
+  cancel(reason: string): void {
+    this.abort.abort(new StreamedgeError('FILL_CANCELLED', reason));
+    this.fail(new StreamedgeError('FILL_CANCELLED', reason));
+  }
+
+  /** A purge matched this in-flight fill: its result must not be served from the store as fresh. */
+  purge(mode: 'hard' | 'soft'): void {
+    if (this.purged !== 'hard') this.purged = mode;
+  }
+
+  /** The whole body, when complete and still entirely retained (small objects such as playlists). */
+  retainedBody(): Buffer | undefined {
+    if (!this.complete || this.failure) return undefined;
+    if (this.received > 0 && this.starts[0] !== 0) return undefined;
+    return Buffer.concat(this.chunks);
+  }
+
+  /** Chunk at absolute byte offset `pos` (a view starting exactly there). */
+  read(pos: number): ReadResult {
+    if (this.failure) return { kind: 'failed', error: this.failure };
+    const base = this.starts.length > 0 ? this.starts[0]! : this.received;
+    if (pos < base) return { kind: 'lagging' };
+    if (pos >= this.received) return this.complete ? { kind: 'end' } : { kind: 'wait' };
+    // binary search the chunk containing pos
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    const chunk = this.chunks[lo]!;
+    return { kind: 'data', chunk: chunk.subarray(pos - this.starts[lo]!) };
+  }
+
+  /** Call `cb` once when more bytes arrive, or the fill ends or fails. */
+  onProgress(cb: () => void): () => void {
+    this.wakers.add(cb);
+    return () => this.wakers.delete(cb);
+  }
+
+  private wake(): void {
+    if (this.wakers.size === 0) return;
+    const list = [...this.wakers];
+    this.wakers.clear();
+    for (const cb of list) cb();
+  }
+
+  private append(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.starts.push(this.received);
+    this.received += chunk.length;
+    this.retained += chunk.length;
+    while (this.retained > this.o.retainBytes && this.chunks.length > 1) {
+      const dropped = this.chunks.shift()!;
+      this.starts.shift();
+      this.retained -= dropped.length;
+    }
+    this.wake();
+  }
+
+  private fail(e: Error): void {
+    if (this.complete || this.failure) return;
+    this.failure = e;
+    this.chunks.length = 0;
+    this.starts.length = 0;
+    this.retained = 0;
+    this.resolveHead({ kind: 'error', status: 502, error: e instanceof StreamedgeError ? e : new StreamedgeError('FILL_FAILED', e.message, { cause: e }) });
+    this.resolveFinished(false);
+    this.resolveStored(false);
+    this.wake();
+  }
+
+  private async run(): Promise<void> {
+    const now = this.o.now ?? Date.now;
+    const stale = this.o.stale;
+    const conditional: Record<string, string> = {};
+    if (stale && stale.meta.status === 200) {
+      const etag = stale.meta.headers['etag'];
+      const lm = stale.meta.headers['last-modified'];
+      if (etag) conditional['if-none-match'] = etag;
+      if (lm) conditional['if-modified-since'] = lm;
+    }
+    const requestTime = now();
+    let res: UpstreamResponse & { viaPeer?: string };
+    try {
+      res = await this.o.fetch(conditional, this.abort.signal);
+    } catch (e) {
+      const err = e instanceof StreamedgeError ? e : new StreamedgeError('UPSTREAM_UNREACHABLE', String(e), { cause: e });
+      if (stale && staleUsableOnError(stale.meta, now())) {
+        this.resolveHead({ kind: 'stale-on-error', reason: err.code });
+      } else {
+        this.resolveHead({ kind: 'error', status: err.code === 'UPSTREAM_TIMEOUT' ? 504 : err.code === 'UPSTREAM_BUSY' ? 503 : 502, error: err });
+      }
+      this.complete = true;
+      this.resolveFinished(true);
+      this.resolveStored(false);
+      this.wake();
+      return;
+    }
+    const responseTime = now();
+
+    if (res.status === 304 && stale && Object.keys(conditional).length > 0) {
+      res.body.resume();
+      const meta = refreshedMeta(stale.meta, res.headers, this.o.reqHeaders, requestTime, responseTime, this.o.policy);
+      let ok = false;
+      if (meta && this.o.storeIt && this.purged !== 'hard') {
+        ok = await this.o.store.updateMeta(this.key, {
+          headers: meta.headers, storedAt: meta.storedAt,
+          expiresAt: this.purged === 'soft' ? 0 : meta.expiresAt, staleUntil: meta.staleUntil,
+        }).catch(() => false);
+      }
+      if (ok) {
+        this.resolveHead({ kind: 'revalidated' });
+        this.complete = true;
+        this.resolveFinished(true);
+        this.resolveStored(true);
+        this.wake();
+        return;
+      }
+      // not refreshable (no longer storable, purged, or evicted meanwhile): refetch in full
+      if (!meta || this.purged === 'hard') await this.o.store.delete(this.key).catch(() => false);
+      try {
+        res = await this.o.fetch({}, this.abort.signal);
+      } catch (e) {
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+    }
+
+    if (res.status >= 500 && stale && staleUsableOnError(stale.meta, now())) {
+      res.body.resume();
+      this.resolveHead({ kind: 'stale-on-error', fwdStatus: res.status, reason: `upstream ${res.status}` });
+      this.complete = true;
+      this.resolveFinished(true);
+      this.resolveStored(false);
+      this.wake();
+      return;
+    }
+
+    const lengthHeader = res.headers['content-length'];
+    const declared = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    const built = buildMeta(this.o.reqHeaders, res, requestTime, responseTime, this.o.policy);
+    const headers = storableHeaders(res.headers, connectionTokens(res.headers));
+    const upstreamCacheStatus = typeof res.headers['cache-status'] === 'string' ? res.headers['cache-status'] : undefined;
+    const willStore = this.o.storeIt && res.viaPeer === undefined && built.meta !== undefined && this.purged !== 'hard';
+    const meta = built.meta;
+    if (meta && upstreamCacheStatus) meta.headers[':upstream-cache-status'] = upstreamCacheStatus;
+    this.tags = meta?.tags ?? [];
+    this.resolveHead({
+      kind: 'response',
+      status: res.status,
+      headers,
+      ...(declared !== undefined ? { length: declared } : {}),
+      stored: willStore,
+      initialAge: built.initialAge,
+      ...(meta ? { ttl: (meta.expiresAt - now()) / 1000 } : {}),
+      ...(upstreamCacheStatus !== undefined ? { upstreamCacheStatus } : {}),
+    });
+
+    let queue: ByteQueue | undefined;
+    let putDone: Promise<boolean> = Promise.resolve(false);
+    if (willStore && meta) {
+      const q = new ByteQueue(this.o.storeQueueBytes);
+      queue = q;
+      putDone = this.o.store.put(this.key, meta, q, declared).then(
+        (ok) => {
+          q.abandon();
+          return ok;
+        },
+        (e: unknown) => {
+          q.abandon();
+          const code = (e as { code?: string }).code;
+          // a failed body is expected to reject the put; anything else is worth a log line
+          if (!this.failure && code !== 'STORE_BODY_LENGTH') this.o.onStoreError?.(e);
+          return false;
+        },
+      );
+    }
+
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        if (this.failure) break;
+        this.append(chunk);
+        if (queue) {
+          queue.push(chunk);
+          if (queue.bytes >= this.o.storeQueueBytes) await queue.drained();
+        }
+      }
+      if (this.failure) throw this.failure;
+      if (declared !== undefined && this.received !== declared) {
+        throw new StreamedgeError('UPSTREAM_TRUNCATED', `upstream sent ${this.received} of ${declared} bytes`);
+      }
+    } catch (e) {
+      res.body.destroy();
+      const err = e instanceof Error ? e : new Error(String(e));
+      queue?.fail(err);
+      this.fail(err);
+      await putDone;
+      return;
+    }
+    this.complete = true;
+    queue?.end();
+    this.resolveFinished(true);
+    this.wake();
+    let ok = await putDone;
+    if (ok && this.purged === 'hard') {
+      await this.o.store.delete(this.key).catch(() => false);
+      ok = false;
+    } else if (ok && this.purged === 'soft') {
+      await this.o.store.updateMeta(this.key, { expiresAt: 0 }).catch(() => false);
+    }
+    this.resolveStored(ok);
+  }
+}

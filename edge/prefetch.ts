@@ -1,0 +1,109 @@
+/**
+ * Prefetch: when a segment or part is served, fetch the next one before a viewer asks, so the
+ * second viewer never waits on the origin. "Next" comes from a CMCD `nor` key (Next Object
+ * Request, CTA-5004) on the request — query `CMCD=` or header `CMCD-Request` — or else from
+ * the order of URIs in the last playlist the edge filled for that directory (segments, parts
+ * and the preload hint of LL-HLS).
+ */
+import { normalizePath } from '../src/http/cache-key.js';
+
+const MAX_ENTRIES = 20_000;
+
+/** Media playlists and MPDs are what name the next object. */
+function isManifestPath(path: string): boolean {
+  return /\.(m3u8|mpd)$/i.test(path);
+}
+
+/** Resolve a URI reference against a base path (same origin; absolute URLs keep their path). */
+export function resolveAgainst(basePath: string, ref: string): string | undefined {
+  try {
+    const u = new URL(ref, `http://edge${basePath}`);
+    return normalizePath(u.pathname);
+  } catch {
+    return undefined;
+  }
+}
+
+/** URIs of a media playlist in playback order: segments, parts, preload hints. */
+export function playlistUris(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      if (/^#EXT-X-(PART|PRELOAD-HINT):/.test(line)) {
+        const m = /URI="([^"]+)"/.exec(line);
+        if (m) out.push(m[1]!);
+      }
+      continue;
+    }
+    out.push(line);
+  }
+  return out;
+}
+
+/** The `nor` value of a CMCD payload (`a=1,nor="seg-5.m4s",ot=v`). */
+export function cmcdNextObject(payload: string | undefined): string | undefined {
+  if (!payload) return undefined;
+  const m = /(?:^|,)\s*nor\s*=\s*"([^"]*)"/.exec(payload);
+  if (!m || m[1] === '') return undefined;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return m[1];
+  }
+}
+
+export class Prefetcher {
+  private readonly next = new Map<string, string>();
+
+  constructor(private readonly start: (target: string, source: 'cmcd' | 'playlist') => Promise<void>) {}
+
+  static isPlaylist(target: string, contentType: string | undefined): boolean {
+    const path = target.split('?')[0]!;
+    return /\.m3u8$/i.test(path) || /mpegurl/i.test(contentType ?? '');
+  }
+
+  /** Remember the order of a playlist's URIs (paths without query). */
+  onPlaylist(target: string, text: string): void {
+    const base = target.split('?')[0]!;
+    const uris = playlistUris(text)
+      .map((u) => resolveAgainst(base, u))
+      .filter((u): u is string => u !== undefined && !isManifestPath(u));
+    for (let i = 0; i + 1 < uris.length; i++) {
+      if (uris[i] === uris[i + 1]) continue;
+      this.next.delete(uris[i]!);
+      this.next.set(uris[i]!, uris[i + 1]!);
+    }
+    while (this.next.size > MAX_ENTRIES) this.next.delete(this.next.keys().next().value!);
+  }
+
+  /** A request was served: prefetch what it says comes next. */
+  onServed(target: string, rawUrl: string, headers: Record<string, string | string[] | undefined>): void {
+    const path = target.split('?')[0]!;
+    if (isManifestPath(path)) return;
+    const q = rawUrl.indexOf('?');
+    let cmcd: string | undefined;
+    if (q !== -1) {
+      for (const part of rawUrl.slice(q + 1).split('&')) {
+        if (part.startsWith('CMCD=')) {
+          try {
+            cmcd = decodeURIComponent(part.slice(5).replace(/\+/g, ' '));
+          } catch {
+            cmcd = undefined;
+          }
+        }
+      }
+    }
+    const h = headers['cmcd-request'];
+    cmcd ??= Array.isArray(h) ? h.join(',') : h;
+    const nor = cmcdNextObject(cmcd);
+    if (nor !== undefined) {
+      const t = resolveAgainst(path, nor);
+      if (t !== undefined) void this.start(t, 'cmcd').catch(() => undefined);
+      return;
+    }
+    const n = this.next.get(path);
+    if (n !== undefined) void this.start(n, 'playlist').catch(() => undefined);
+  }
+}

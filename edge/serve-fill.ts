@@ -1,0 +1,206 @@
+/**
+ * Answer a request from a fill in flight: the response head as soon as the upstream's arrives,
+ * then body bytes as they arrive, paced by this client's socket alone. A client that falls
+ * behind what the fill retains finishes from the store once the object is stored, or is
+ * aborted. A fill that fails aborts the client's connection.
+ */
+import { pipeline } from 'node:stream';
+import type { CacheStatusEntry } from '../src/http/cache-status.js';
+import { notModified } from '../src/http/conditional.js';
+import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../src/http/range.js';
+import type { LogStore } from './store/index.js';
+import type { Fill, FillHead } from './fill.js';
+import { notModifiedHeaders } from './cache-policy.js';
+import { type Exchange, header, writeHead } from './exchange.js';
+
+type ResponseHead = Extract<FillHead, { kind: 'response' }>;
+
+export interface FillServeHooks {
+  onBytes(tier: 'upstream' | 'ram' | 'disk', n: number): void;
+  onAbort(reason: string): void;
+}
+
+/**
+ * Stream fill bytes [start, end) to the client; resolves when the response is over.
+ * `end` undefined: until the fill completes.
+ */
+export function pumpFill(
+  ex: Exchange,
+  fill: Fill,
+  store: LogStore,
+  start: number,
+  end: number | undefined,
+  hooks: FillServeHooks,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const res = ex.res;
+    let pos = start;
+    let unsubscribe: (() => void) | undefined;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      unsubscribe?.();
+      res.off('close', onClose);
+      res.off('drain', step);
+      resolve();
+    };
+    const onClose = () => {
+      if (!res.writableFinished) hooks.onAbort('client-closed');
+      finish();
+    };
+    res.on('close', onClose);
+
+    const fromStore = async () => {
+      // this reader fell behind the bytes the fill retains: continue from the stored object
+      unsubscribe?.();
+      const stored = await fill.stored;
+      if (done) return;
+      if (!stored) {
+        hooks.onAbort('lagging-not-stored');
+        res.destroy();
+        return finish();
+      }
+      const last = end !== undefined ? end - 1 : undefined;
+      const obj = await store.get(ex.key!, { start: pos, end: last ?? Number.MAX_SAFE_INTEGER }).catch(() => undefined);
+      if (!obj || done) {
+        obj?.body.destroy();
+        if (!done) {
+          hooks.onAbort('lagging-evicted');
+          res.destroy();
+        }
+        return finish();
+      }
+      const tier = obj.fromRam ? 'ram' : 'disk';
+      obj.body.on('data', (c: Buffer) => {
+        ex.bytes += c.length;
+        hooks.onBytes(tier, c.length);
+      });
+      pipeline(obj.body, res, (err) => {
+        if (err) res.destroy();
+        finish();
+      });
+    };
+
+    const step = (): void => {
+      if (done) return;
+      for (;;) {
+        if (res.destroyed) return finish();
+        if (end !== undefined && pos >= end) {
+          res.end();
+          return finish();
+        }
+        const r = fill.read(pos);
+        if (r.kind === 'data') {
+          let c = r.chunk;
+          if (end !== undefined && pos + c.length > end) c = c.subarray(0, end - pos);
+          pos += c.length;
+          ex.bytes += c.length;
+          hooks.onBytes('upstream', c.length);
+          if (!res.write(c)) {
+            res.once('drain', step);
+            return;
+          }
+          continue;
+        }
+        if (r.kind === 'wait') {
+          unsubscribe = fill.onProgress(step);
+          return;
+        }
+        if (r.kind === 'end') {
+          if (end !== undefined && pos < end) {
+            // declared length not reached: never present a truncated body as complete
+            hooks.onAbort('fill-short');
+            res.destroy();
+            return finish();
+          }
+          res.end();
+          return finish();
+        }
+        if (r.kind === 'failed') {
+          hooks.onAbort('fill-failed');
+          res.destroy();
+          return finish();
+        }
+        // lagging
+        void fromStore();
+        return;
+      }
+    };
+    step();
+  });
+}
+
+/** Serve a client attached to a fill whose head is a response. */
+export async function serveFill(
+  ex: Exchange,
+  fill: Fill,
+  head: ResponseHead,
+  store: LogStore,
+  status: CacheStatusEntry,
+  hooks: FillServeHooks,
+  opts: { stripSetCookie: boolean },
+): Promise<void> {
+  const headers: Record<string, string> = { ...head.headers };
+  if (opts.stripSetCookie) delete headers['set-cookie'];
+  const entry: CacheStatusEntry = { ...status };
+  if (head.stored) entry.stored = true;
+  if (head.ttl !== undefined) entry.ttl = head.ttl;
+  const common = { age: head.initialAge, upstreamCacheStatus: head.upstreamCacheStatus };
+  const req = ex.req;
+
+  if (head.status === 200) {
+    const inm = header(req, 'if-none-match');
+    const ims = header(req, 'if-modified-since');
+    if ((inm !== undefined || ims !== undefined) && notModified(
+      { ...(inm !== undefined ? { 'if-none-match': inm } : {}), ...(ims !== undefined ? { 'if-modified-since': ims } : {}) },
+      { ...(headers['etag'] ? { etag: headers['etag'] } : {}), ...(headers['last-modified'] ? { lastModified: headers['last-modified'] } : {}) },
+    )) {
+      writeHead(ex, 304, notModifiedHeaders(headers), entry, common);
+      ex.res.end();
+      return;
+    }
+  }
+
+  const rangeHeader = head.status === 200 ? header(req, 'range') : undefined;
+  const rangeApplies = rangeHeader !== undefined && ifRangeAllows(header(req, 'if-range'), headers['etag'], headers['last-modified']);
+  if (head.status === 200) headers['accept-ranges'] = 'bytes';
+
+  if (rangeApplies) {
+    // a range needs the total size: known from Content-Length, else wait for the fill to end
+    let size = head.length;
+    if (size === undefined) {
+      const ok = await fill.finished;
+      if (!ok || fill.error) {
+        ex.res.destroy();
+        hooks.onAbort('fill-failed');
+        return;
+      }
+      size = fill.size;
+    }
+    const r = parseRange(rangeHeader, size);
+    if (r.kind === 'unsatisfiable') {
+      writeHead(ex, 416, { ...headers, 'content-range': unsatisfiedRange(size) }, entry, { ...common, length: 0 });
+      ex.res.end();
+      return;
+    }
+    if (r.kind === 'satisfiable') {
+      writeHead(ex, 206, { ...headers, 'content-range': contentRange(r.start, r.end, size) }, entry, {
+        ...common, length: r.end - r.start + 1,
+      });
+      if (ex.method === 'HEAD') {
+        ex.res.end();
+        return;
+      }
+      await pumpFill(ex, fill, store, r.start, r.end + 1, hooks);
+      return;
+    }
+  }
+
+  writeHead(ex, head.status, headers, entry, { ...common, length: head.length });
+  if (ex.method === 'HEAD' || head.status === 204 || head.status === 304) {
+    ex.res.end();
+    return;
+  }
+  await pumpFill(ex, fill, store, 0, head.length, hooks);
+}

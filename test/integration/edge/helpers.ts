@@ -1,0 +1,99 @@
+/** Test helpers for the edge suites: a scriptable upstream on loopback and a small client. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { createEdge, type Edge } from '../../../edge/server.js';
+import type { EdgeOptions } from '../../../edge/config.js';
+
+export interface Upstream {
+  url: string;
+  /** Requests seen, by path+query. */
+  counts: Map<string, number>;
+  /** Every request's headers, in order. */
+  seen: Array<{ url: string; headers: IncomingMessage['headers'] }>;
+  total(): number;
+  count(url: string): number;
+  close(): Promise<void>;
+}
+
+export async function startUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
+  const counts = new Map<string, number>();
+  const seen: Upstream['seen'] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    const u = req.url ?? '/';
+    counts.set(u, (counts.get(u) ?? 0) + 1);
+    seen.push({ url: u, headers: req.headers });
+    handler(req, res);
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    counts,
+    seen,
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+    count: (url) => counts.get(url) ?? 0,
+    close: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
+
+export interface TestEdge {
+  edge: Edge;
+  url: string;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function startEdge(opts: Omit<EdgeOptions, 'store'> & { storeDir?: string }): Promise<TestEdge> {
+  const dir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'edge-test-'));
+  const edge = createEdge({
+    logLevel: 'silent',
+    ...opts,
+    store: { dir, capacityBytes: 256 * 1024 * 1024, regionBytes: 16 * 1024 * 1024, ramBytes: 32 * 1024 * 1024 },
+  });
+  const url = await edge.listen(0, '127.0.0.1');
+  return {
+    edge, url, dir,
+    close: async () => {
+      await edge.close();
+      if (!opts.storeDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const client = new Agent({ connections: 2048, pipelining: 0, keepAliveTimeout: 1000 });
+
+export interface Got {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export async function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Got> {
+  const res = await request(url, { method: method as 'GET', headers, dispatcher: client });
+  const body = Buffer.from(await res.body.arrayBuffer());
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+  return { status: res.statusCode, headers: h, body };
+}
+
+/** Resolve when `cond` is true, checking every few ms up to a deadline (for conditions without events). */
+export async function until(cond: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
