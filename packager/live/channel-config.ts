@@ -1,0 +1,126 @@
+/**
+ * Live channel configuration: `--live <channel>=<source>` plus the shared live options.
+ *
+ * Sources:
+ *   lavfi                       testsrc2 1280x720 at 30 fps + a 440 Hz sine (demos, tests)
+ *   lavfi:<video graph>         e.g. lavfi:testsrc2=size=640x360:rate=30 (+ the sine)
+ *   <file path>                 looped forever in real time (-re -stream_loop -1)
+ *   srt:// rtmp:// udp:// rtp:// tcp:// (any ffmpeg URL)   read as is; rtmp:// listens for a publisher
+ */
+import { StreamedgeError } from '../../src/errors.js';
+import type { SourceInfo } from '../probe.js';
+
+export interface ChannelConfig {
+  /** URL-safe channel id: `/live/<id>/...`. */
+  id: string;
+  source: string;
+  /** Seconds (default 2). */
+  segmentDuration?: number;
+  /** Seconds (default 0.5). */
+  partDuration?: number;
+  /** DVR window, seconds (default 120). */
+  dvrWindow?: number;
+  /** Ladder preset name or JSON file (default 'small': 360p + 240p + audio). */
+  ladder?: string;
+  /** Target latency advertised to players, seconds (default 3 parts + a segment... see resolve). */
+  targetLatency?: number;
+}
+
+export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency'>> {
+  targetLatency: number;
+}
+
+export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;
+const CHANNEL_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Parses one `--live` value: `<channel>=<source>`. */
+export function parseLiveSpec(text: string): { id: string; source: string } {
+  const eq = text.indexOf('=');
+  if (eq <= 0 || eq === text.length - 1) {
+    throw new StreamedgeError('BAD_OPTION', `--live "${text}": expected <channel>=<source>, e.g. news=lavfi`);
+  }
+  const id = text.slice(0, eq);
+  if (!CHANNEL_ID.test(id)) {
+    throw new StreamedgeError('BAD_OPTION', `--live "${text}": channel id must be letters, digits, _ or - (max 64)`);
+  }
+  return { id, source: text.slice(eq + 1) };
+}
+
+export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
+  if (!CHANNEL_ID.test(c.id)) throw new StreamedgeError('BAD_OPTION', `live channel id "${c.id}" must be letters, digits, _ or -`);
+  const segmentDuration = c.segmentDuration ?? LIVE_DEFAULTS.segmentDuration;
+  const partDuration = c.partDuration ?? LIVE_DEFAULTS.partDuration;
+  const dvrWindow = c.dvrWindow ?? LIVE_DEFAULTS.dvrWindow;
+  if (!(segmentDuration > 0) || !(partDuration > 0) || partDuration > segmentDuration) {
+    throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: need 0 < part (${partDuration}) <= segment (${segmentDuration})`);
+  }
+  if (!(dvrWindow > 0)) throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: --dvr must be positive`);
+  return {
+    id: c.id,
+    source: c.source,
+    segmentDuration,
+    partDuration,
+    dvrWindow,
+    ladder: c.ladder ?? LIVE_DEFAULTS.ladder,
+    targetLatency: c.targetLatency ?? Math.max(3 * partDuration, partDuration + segmentDuration),
+  };
+}
+
+export interface SourceInput {
+  /** ffmpeg input arguments. */
+  args: string[];
+  audioMap?: string;
+  /** What the ladder planner assumes about the source (probed for files). */
+  assumed?: SourceInfo;
+  kind: 'lavfi' | 'file' | 'url';
+  /** Files: the path. */
+  path?: string;
+}
+
+const SINE = 'sine=frequency=440:sample_rate=48000';
+const DEFAULT_LAVFI = 'testsrc2=size=1280x720:rate=30';
+
+function lavfiInfo(graph: string): SourceInfo {
+  const size = /size=(\d+)x(\d+)/.exec(graph);
+  const rate = /rate=(\d+)(?:\/(\d+))?/.exec(graph);
+  return {
+    formatName: 'lavfi',
+    video: {
+      width: size ? Number(size[1]) : 320,
+      height: size ? Number(size[2]) : 240,
+      frameRate: rate ? [Number(rate[1]), Number(rate[2] ?? 1)] : [25, 1],
+      codec: 'rawvideo',
+      pixFmt: 'yuv420p',
+    },
+    audio: { codec: 'pcm_s16le', sampleRate: 48000, channels: 2 },
+  };
+}
+
+/** Network sources cannot be probed before they start: the ladder assumes 1080p30 with audio. */
+export const ASSUMED_NETWORK_SOURCE: SourceInfo = {
+  formatName: 'network',
+  video: { width: 1920, height: 1080, frameRate: [30, 1], codec: 'h264', pixFmt: 'yuv420p' },
+  audio: { codec: 'aac', sampleRate: 48000, channels: 2 },
+};
+
+/** ffmpeg input arguments for a source string. */
+export function sourceInput(source: string): SourceInput {
+  if (source === 'lavfi' || source.startsWith('lavfi:')) {
+    const graph = source === 'lavfi' ? DEFAULT_LAVFI : source.slice('lavfi:'.length) || DEFAULT_LAVFI;
+    const video = graph.includes('=') ? graph : `${graph}=size=1280x720:rate=30`;
+    return {
+      kind: 'lavfi',
+      args: ['-re', '-f', 'lavfi', '-i', video, '-re', '-f', 'lavfi', '-i', SINE],
+      audioMap: '1:a:0',
+      assumed: lavfiInfo(video),
+    };
+  }
+  const url = /^([a-z][a-z0-9+.-]*):\/\//i.exec(source);
+  if (url && url[1]!.toLowerCase() !== 'file') {
+    const listen = url[1]!.toLowerCase() === 'rtmp' ? ['-listen', '1'] : [];
+    return { kind: 'url', args: [...listen, '-fflags', '+genpts', '-i', source], assumed: ASSUMED_NETWORK_SOURCE };
+  }
+  const path = source.startsWith('file://') ? source.slice('file://'.length) : source;
+  // A missing file is not fatal for the origin: the channel reports it (state failed).
+  return { kind: 'file', args: ['-re', '-stream_loop', '-1', '-i', path], path };
+}

@@ -1,0 +1,130 @@
+/**
+ * The default live encoder run: one ffmpeg per channel encodes the ladder from the source
+ * (packager/encode-args.ts with live tuning), each rendition's fragmented MP4 goes through the
+ * tfdt shift into a Segmenter, whose init/part/segment events feed the channel's windows the
+ * moment each fragment arrives.
+ */
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import type { Rendition } from '../../src/media/presentation.js';
+import type { TrackInfo } from '../../src/cmaf/init-segment.js';
+import { StreamedgeError } from '../../src/errors.js';
+import { buildEncodeArgs } from '../encode-args.js';
+import { runEncoder } from '../ffmpeg-run.js';
+import { planLadder, type LadderPlan } from '../ladder.js';
+import { probeSource } from '../probe.js';
+import { Segmenter } from '../segmenter.js';
+import { sourceInput } from './channel-config.js';
+import type { RunHandle, RunRequest, RunSink } from './live-channel.js';
+import { TimelineShift } from './timeline-shift.js';
+
+/** x264 preset for live: real time on two small cores matters more than compression. */
+const LIVE_PRESET = 'veryfast';
+
+function renditionOf(id: string, track: TrackInfo, plan: LadderPlan): Rendition {
+  const rung = plan.video.find((r) => r.id === id);
+  if (rung) {
+    return {
+      id,
+      kind: 'video',
+      codecs: track.codec,
+      bandwidth: rung.maxrate,
+      averageBandwidth: rung.bitrate,
+      timescale: track.timescale,
+      width: track.width ?? rung.width,
+      height: track.height ?? rung.height,
+      frameRate: plan.frameRate,
+      sar: '1:1',
+    };
+  }
+  const a = plan.audio;
+  const bitrate = a?.bitrate ?? 128_000;
+  return {
+    id,
+    kind: 'audio',
+    codecs: track.codec,
+    bandwidth: Math.round(bitrate * 1.1),
+    averageBandwidth: bitrate,
+    timescale: track.timescale,
+    sampleRate: track.sampleRate ?? a?.sampleRate,
+    channels: track.channels ?? a?.channels,
+  };
+}
+
+async function planFor(source: string, ladder: string): Promise<{ plan: LadderPlan; input: ReturnType<typeof sourceInput> }> {
+  const input = sourceInput(source);
+  let info = input.assumed;
+  if (input.kind === 'file') info = await probeSource(input.path!);
+  if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${source}"`);
+  return { plan: planLadder(info, ladder), input };
+}
+
+function feed(stream: Readable, shift: TimelineShift, seg: Segmenter, fail: (e: unknown) => void): Promise<void> {
+  let broken = false;
+  stream.on('data', (chunk: Buffer) => {
+    if (broken) return;
+    try {
+      for (const b of shift.push(chunk)) seg.push(b);
+    } catch (e) {
+      broken = true;
+      fail(e);
+    }
+  });
+  return once(stream, 'end').then(
+    () => {
+      if (broken) return;
+      try {
+        for (const b of shift.finish()) seg.push(b);
+        seg.end();
+      } catch {
+        /* a killed encoder stops mid-box: the window closes the segment with the parts it has */
+      }
+    },
+    () => undefined,
+  );
+}
+
+export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
+  const { config } = req;
+  const { plan, input } = await planFor(config.source, config.ladder);
+  const { args, outputs } = buildEncodeArgs({ args: input.args, audioMap: input.audioMap }, plan, {
+    segmentDuration: config.segmentDuration,
+    partDuration: config.partDuration,
+    live: true,
+    preset: LIVE_PRESET,
+  });
+  const run = runEncoder(args, outputs, { logFile: req.logFile });
+  let failure: unknown;
+  const fail = (e: unknown): void => {
+    failure ??= e;
+    run.kill();
+  };
+  const sink: RunSink = req.sink;
+  const fed = outputs.map((o) => {
+    const seg = new Segmenter({
+      renditionId: o.renditionId,
+      kind: o.kind,
+      segmentDuration: config.segmentDuration,
+      partDuration: config.partDuration,
+      firstSegmentNumber: req.firstSegmentNumber,
+      originSec: req.mediaOffsetSec,
+      listener: {
+        init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan)),
+        part: (n, part, bytes) => sink.part(o.renditionId, n, part, bytes),
+        segment: (s) => sink.segment(o.renditionId, s),
+      },
+    });
+    return feed(run.streams.get(o.renditionId)!, new TimelineShift(req.mediaOffsetSec), seg, fail);
+  });
+  const done = (async () => {
+    let err: unknown;
+    await run.done.catch((e: unknown) => {
+      err = e;
+    });
+    await Promise.all(fed);
+    if (failure) throw failure;
+    if (err) throw err;
+  })();
+  done.catch(() => undefined);
+  return { done, kill: () => run.kill(), pid: run.pid };
+}

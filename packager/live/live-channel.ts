@@ -1,0 +1,428 @@
+/**
+ * One live channel: its encoder runs, its rendition windows, and its state machine.
+ *
+ *   starting ──first part──▶ running ──no media for stallTimeout / encoder exit──▶ stalled
+ *      │                        ▲                                                  │
+ *      └─exit or no media──▶ failed ◀── (never produced)        restart with backoff
+ *                               └──────────── first part of a new run ─────────────┘
+ *
+ * Every (re)start continues the segment numbering (persisted in lmdb, so an origin restart
+ * does too) and the first segment of a new run carries a discontinuity.
+ *
+ * Timeline (HLS and DASH alike): media time is anchored to wall clock. Each run's tfdt is shifted
+ * so that its media time 0 lands at (spawn time − availabilityStartTime), never before the end of
+ * the previous run. So PDT = availabilityStartTime + media time for every segment, DASH keeps one
+ * Period with one consistent SegmentTimeline (a source outage is a gap in it; segment numbers
+ * keep counting), and HLS signals EXT-X-DISCONTINUITY at the new run.
+ */
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { Part, Presentation, Rendition, Segment } from '../../src/media/presentation.js';
+import type { ResolvedChannelConfig } from './channel-config.js';
+import type { ChannelStateStore, PersistedChannel } from './channel-state-store.js';
+import { RenditionWindow } from './rendition-window.js';
+import { SegmentFiles } from './segment-files.js';
+
+export type ChannelState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
+
+/** Where an encoder run delivers its output (one call per event, per rendition). */
+export interface RunSink {
+  init(renditionId: string, bytes: Buffer, rendition: Rendition): void;
+  part(renditionId: string, segmentNumber: number, part: Part, bytes: Buffer): void;
+  segment(renditionId: string, segment: Segment): void;
+}
+
+export interface RunHandle {
+  /** Settles when the encoder has exited and its outputs are flushed into the sink. */
+  done: Promise<void>;
+  kill(): void;
+  pid?: number;
+}
+
+export interface RunRequest {
+  config: ResolvedChannelConfig;
+  firstSegmentNumber: number;
+  /** Media time (seconds after availabilityStartTime) this run's time 0 maps to. */
+  mediaOffsetSec: number;
+  sink: RunSink;
+  logFile: string;
+}
+
+export type StartRun = (req: RunRequest) => Promise<RunHandle>;
+
+export interface ChannelStatus {
+  id: string;
+  state: ChannelState;
+  since: string;
+  lastError?: string;
+  restarts: number;
+  lastPartAt?: string;
+  renditions: string[];
+  /** Newest segment number produced. */
+  lastSegment?: number;
+  pid?: number;
+}
+
+export interface LiveChannelOptions {
+  /** `<root>/.live` */
+  liveDir: string;
+  store: ChannelStateStore;
+  startRun: StartRun;
+  /** No part for this long: the source is considered stopped (default 3 segments, at least 4 s). */
+  stallTimeoutMs?: number;
+  /** No first part this long after a spawn: the run is abandoned (default 20 s). */
+  startTimeoutMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  onStateChange?: (state: ChannelState) => void;
+  onPart?: () => void;
+  onRestart?: () => void;
+  log?: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void };
+  now?: () => number;
+}
+
+function fingerprint(c: ResolvedChannelConfig): string {
+  return JSON.stringify([c.source, c.ladder, c.segmentDuration, c.partDuration]);
+}
+
+export class LiveChannel {
+  readonly id: string;
+  readonly windows = new Map<string, RenditionWindow>();
+  readonly files: SegmentFiles;
+  private state_: ChannelState = 'starting';
+  private since = Date.now();
+  private lastError?: string;
+  private restarts = 0;
+  private attempts = 0;
+  private lastPartAt?: number;
+  private run?: RunHandle;
+  private runId = 0;
+  private runProduced = false;
+  private everProduced = false;
+  private closing = false;
+  private restartTimer?: NodeJS.Timeout;
+  private stallTimer?: NodeJS.Timeout;
+  private startTimer?: NodeJS.Timeout;
+  private availabilityStartTime = 0;
+  private nextSegmentNumber = 0;
+  private mediaEnd = 0;
+  private version_ = 0;
+  private snapshot?: { version: number; p: Presentation };
+  private persisting = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(readonly config: ResolvedChannelConfig, private readonly opts: LiveChannelOptions) {
+    this.id = config.id;
+    this.files = new SegmentFiles(join(opts.liveDir, config.id));
+    this.now = opts.now ?? Date.now;
+  }
+
+  get state(): ChannelState {
+    return this.state_;
+  }
+
+  /** Bumps on every event: cache key for rendered manifests. */
+  get version(): number {
+    return this.version_;
+  }
+
+  get stallTimeoutMs(): number {
+    return this.opts.stallTimeoutMs ?? Math.max(4000, 3 * this.config.segmentDuration * 1000);
+  }
+
+  status(): ChannelStatus {
+    let lastSegment: number | undefined;
+    for (const w of this.windows.values()) {
+      const e = w.edge();
+      if (e && (lastSegment === undefined || e.msn > lastSegment)) lastSegment = e.msn;
+    }
+    return {
+      id: this.id,
+      state: this.state_,
+      since: new Date(this.since).toISOString(),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      restarts: this.restarts,
+      ...(this.lastPartAt ? { lastPartAt: new Date(this.lastPartAt).toISOString() } : {}),
+      renditions: [...this.windows.keys()],
+      ...(lastSegment !== undefined ? { lastSegment } : {}),
+      ...(this.run?.pid ? { pid: this.run.pid } : {}),
+    };
+  }
+
+  /** Restores the persisted window (if the encoding is unchanged) and starts the first run. */
+  async start(): Promise<void> {
+    const saved = this.opts.store.get(this.id);
+    const fp = fingerprint(this.config);
+    if (saved) {
+      this.availabilityStartTime = saved.availabilityStartTime;
+      this.nextSegmentNumber = saved.nextSegmentNumber;
+      this.mediaEnd = saved.mediaEnd;
+      if (saved.fingerprint === fp) {
+        for (const [rid, r] of Object.entries(saved.renditions)) {
+          const w = this.newWindow(rid);
+          let init: Buffer | undefined;
+          try {
+            init = await readFile(this.files.initPath(rid));
+          } catch {
+            init = undefined;
+          }
+          if (init && r.segments.length > 0) w.restore(r.rendition, r.segments, r.discontinuitySequence, init);
+          else this.windows.delete(rid);
+        }
+      }
+    } else {
+      this.availabilityStartTime = this.now();
+    }
+    // Disk stays flat across restarts: drop files the restored window does not list.
+    for (const [rid, w] of this.windows) {
+      const keep = new Set(w.segments.map((s) => s.meta.number));
+      await this.files.sweep(rid, (n) => keep.has(n));
+    }
+    this.spawn();
+  }
+
+  private newWindow(rid: string): RenditionWindow {
+    const w = new RenditionWindow({
+      renditionId: rid,
+      segmentDuration: this.config.segmentDuration,
+      dvrWindow: this.config.dvrWindow,
+      files: this.files,
+      availabilityStartTime: this.availabilityStartTime,
+      onError: (e) => this.opts.log?.error({ channel: this.id, err: e }, 'live segment file write failed'),
+      now: this.now,
+    });
+    this.windows.set(rid, w);
+    return w;
+  }
+
+  private setState(s: ChannelState, error?: string): void {
+    if (error !== undefined) this.lastError = error;
+    if (s === this.state_) return;
+    this.state_ = s;
+    this.since = this.now();
+    this.opts.onStateChange?.(s);
+    this.opts.log?.info({ channel: this.id, state: s, ...(error ? { error } : {}) }, `live channel ${this.id}: ${s}`);
+  }
+
+  private spawn(): void {
+    if (this.closing) return;
+    const id = ++this.runId;
+    this.runProduced = false;
+    for (const w of this.windows.values()) if (w.segments.length > 0) w.markDiscontinuity();
+    const mediaOffsetSec = Math.max((this.now() - this.availabilityStartTime) / 1000, this.mediaEnd);
+    const sink = this.sinkFor(id);
+    const logFile = join(this.opts.liveDir, this.id, `ffmpeg-${id}.log`);
+    this.startTimer = setTimeout(() => {
+      if (id === this.runId && !this.runProduced) this.failRun(id, `no media from source "${this.config.source}" within ${Math.round(this.startTimeoutMs / 1000)} s`);
+    }, this.startTimeoutMs);
+    this.opts
+      .startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, mediaOffsetSec, sink, logFile })
+      .then(
+        (run) => {
+          if (id !== this.runId || this.closing) {
+            run.kill();
+            return;
+          }
+          this.run = run;
+          run.done.then(
+            () => this.runEnded(id, `source ended`),
+            (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
+          );
+        },
+        (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
+      );
+  }
+
+  private get startTimeoutMs(): number {
+    return this.opts.startTimeoutMs ?? 20_000;
+  }
+
+  private sinkFor(id: number): RunSink {
+    const live = () => id === this.runId && !this.closing;
+    return {
+      init: (rid, bytes, rendition) => {
+        if (!live()) return;
+        const w = this.windows.get(rid) ?? this.newWindow(rid);
+        w.setInit(bytes, rendition);
+        this.touch();
+      },
+      part: (rid, n, part, bytes) => {
+        if (!live()) return;
+        const w = this.windows.get(rid);
+        if (!w) return;
+        w.addPart(n, part, bytes);
+        this.onPart();
+      },
+      segment: (rid, seg) => {
+        if (!live()) return;
+        const w = this.windows.get(rid);
+        if (!w) return;
+        w.completeSegment(seg);
+        this.segmentDone();
+      },
+    };
+  }
+
+  private onPart(): void {
+    this.lastPartAt = this.now();
+    this.opts.onPart?.();
+    if (!this.runProduced) {
+      this.runProduced = true;
+      this.everProduced = true;
+      this.attempts = 0;
+      if (this.startTimer) clearTimeout(this.startTimer);
+      this.setState('running');
+    }
+    if (this.stallTimer) this.stallTimer.refresh();
+    else {
+      const id = this.runId;
+      this.stallTimer = setTimeout(() => {
+        this.stallTimer = undefined;
+        if (id === this.runId) this.failRun(id, `no media from the source for ${Math.round(this.stallTimeoutMs / 100) / 10} s`);
+      }, this.stallTimeoutMs);
+    }
+    this.touch();
+  }
+
+  private segmentDone(): void {
+    this.touch();
+    this.advanceCounters();
+    this.persist();
+  }
+
+  private advanceCounters(): void {
+    for (const w of this.windows.values()) {
+      const last = w.lastComplete()?.meta;
+      if (!last) continue;
+      this.nextSegmentNumber = Math.max(this.nextSegmentNumber, last.number + 1);
+      this.mediaEnd = Math.max(this.mediaEnd, (last.start + last.duration) / w.timescale);
+    }
+  }
+
+  /** Ends the run in every window on one common segment number (see RenditionWindow.endRun). */
+  private endRunAll(): void {
+    let common = Number.POSITIVE_INFINITY;
+    for (const w of this.windows.values()) {
+      const n = w.newestNumber();
+      if (n !== undefined) common = Math.min(common, n);
+    }
+    for (const w of this.windows.values()) w.endRun(common);
+  }
+
+  private touch(): void {
+    this.version_++;
+  }
+
+  /** The run is unhealthy: kill it; runEnded() follows from its exit. */
+  private failRun(id: number, why: string): void {
+    if (id !== this.runId || this.closing) return;
+    this.lastError = why;
+    const run = this.run;
+    if (run) run.kill();
+    else this.runEnded(id, why);
+  }
+
+  private runEnded(id: number, why: string): void {
+    if (id !== this.runId) return;
+    this.run = undefined;
+    if (this.startTimer) clearTimeout(this.startTimer);
+    if (this.stallTimer) {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+    }
+    this.endRunAll();
+    this.advanceCounters();
+    this.touch();
+    this.persist();
+    if (this.closing) return;
+    // An explicit reason from failRun (stall/start timeout) is more useful than "killed by SIGKILL".
+    const reason = /ABORTED|interrupted|SIGKILL/.test(why) && this.lastError ? this.lastError : why;
+    this.setState(this.everProduced ? 'stalled' : 'failed', reason);
+    this.attempts++;
+    this.restarts++;
+    const initial = this.opts.backoffInitialMs ?? 500;
+    const max = this.opts.backoffMaxMs ?? 15_000;
+    const delay = Math.min(max, initial * 2 ** Math.min(this.attempts - 1, 16));
+    this.opts.log?.warn({ channel: this.id, reason, retryInMs: delay }, `live channel ${this.id}: encoder stopped; restarting`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.opts.onRestart?.();
+      this.spawn();
+    }, delay);
+  }
+
+  /** Kills the current encoder (as if the source died): for tests and operators. */
+  killSource(): void {
+    this.failRun(this.runId, 'source killed by operator');
+  }
+
+  private persist(): void {
+    const renditions: PersistedChannel['renditions'] = {};
+    for (const [rid, w] of this.windows) {
+      if (!w.rendition) continue;
+      renditions[rid] = { rendition: w.rendition, discontinuitySequence: w.discontinuitySequence, segments: w.persistable() };
+    }
+    const state: PersistedChannel = {
+      availabilityStartTime: this.availabilityStartTime,
+      nextSegmentNumber: this.nextSegmentNumber,
+      mediaEnd: this.mediaEnd,
+      fingerprint: fingerprint(this.config),
+      renditions,
+    };
+    this.persisting = this.persisting
+      .then(() => this.opts.store.put(this.id, state))
+      .then(
+        () => undefined,
+        (e) => this.opts.log?.error({ channel: this.id, err: e }, 'live state persist failed'),
+      );
+  }
+
+  /** The current presentation (video renditions first), or undefined before any media. */
+  presentation(): Presentation | undefined {
+    if (this.snapshot?.version === this.version_) return this.snapshot.p;
+    const ready = [...this.windows.values()].filter((w) => w.rendition && w.init);
+    const timelines = ready
+      .map((w) => ({ rendition: w.rendition!, segments: w.timelineSegments() }))
+      .filter((t) => t.segments.length > 0)
+      .sort((a, b) => (a.rendition.kind === b.rendition.kind ? 0 : a.rendition.kind === 'video' ? -1 : 1));
+    if (timelines.length === 0) return undefined;
+    const p: Presentation = {
+      id: this.id,
+      type: 'live',
+      segmentDuration: this.config.segmentDuration,
+      partDuration: this.config.partDuration,
+      timelines,
+      live: {
+        availabilityStartTime: this.availabilityStartTime,
+        publishTime: this.now(),
+        dvrWindow: this.config.dvrWindow,
+        targetLatency: this.config.targetLatency,
+        utcTimingPath: '/time',
+        lowLatency: true,
+      },
+    };
+    this.snapshot = { version: this.version_, p };
+    return p;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.startTimer) clearTimeout(this.startTimer);
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    const run = this.run;
+    this.run = undefined;
+    if (run) {
+      run.kill();
+      await run.done.catch(() => undefined);
+    }
+    this.endRunAll();
+    this.advanceCounters();
+    this.persist();
+    await this.persisting;
+    await Promise.all([...this.windows.values()].flatMap((w) => w.segments.map((s) => s.written ?? Promise.resolve())));
+    for (const w of this.windows.values()) w.close();
+    this.setState('stopped');
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A waiting list of requests parked until a rendition reaches a position (segment number, part
+ * index): Varnish's waiting list, not polling. The producer calls `advance()` on every part and
+ * segment event; every waiter whose position has been reached is resolved in the same tick.
+ * Waiters are bucketed by position, so an advance touches only the buckets it satisfies (with
+ * 10,000 players all waiting for the next part there is one bucket).
+ */
+
+/** Part index used for "the whole segment is complete" (sorts after every real part). */
+export const SEGMENT_END = 0xffff;
+
+export type WaitOutcome = 'reached' | 'timeout' | 'aborted' | 'closed';
+
+interface Waiter {
+  resolve(outcome: WaitOutcome): void;
+  timer?: NodeJS.Timeout;
+  key: number;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+function keyOf(msn: number, part: number): number {
+  // Parts per segment stay far below 2^16; msn * 2^16 + part is exact in a double up to msn 2^37.
+  return msn * 0x10000 + Math.min(part, SEGMENT_END);
+}
+
+export class PositionWaiters {
+  private readonly buckets = new Map<number, Set<Waiter>>();
+  private size_ = 0;
+  private reachedKey = -1;
+  private closed = false;
+  /** Called when the number of held waiters changes (metrics). */
+  onSizeChange?: (delta: number) => void;
+
+  get size(): number {
+    return this.size_;
+  }
+
+  /**
+   * Resolves 'reached' once advance() reaches (msn, part) — immediately if it already has —
+   * 'timeout' after timeoutMs, 'aborted' when signal fires, 'closed' when the list is closed.
+   */
+  wait(msn: number, part: number, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    const key = keyOf(msn, part);
+    if (key <= this.reachedKey) return Promise.resolve('reached');
+    if (this.closed) return Promise.resolve('closed');
+    if (signal?.aborted) return Promise.resolve('aborted');
+    return new Promise<WaitOutcome>((resolve) => {
+      const w: Waiter = { key, resolve: () => undefined, signal };
+      w.resolve = (outcome) => {
+        this.remove(w);
+        resolve(outcome);
+      };
+      w.timer = setTimeout(() => w.resolve('timeout'), timeoutMs);
+      if (signal) {
+        w.onAbort = () => w.resolve('aborted');
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      let bucket = this.buckets.get(key);
+      if (!bucket) this.buckets.set(key, (bucket = new Set()));
+      bucket.add(w);
+      this.size_++;
+      this.onSizeChange?.(1);
+    });
+  }
+
+  /** The producer reached (msn, part): wake everyone waiting for it or anything earlier. */
+  advance(msn: number, part: number): void {
+    const key = keyOf(msn, part);
+    if (key > this.reachedKey) this.reachedKey = key;
+    if (this.size_ === 0) return;
+    for (const [k, bucket] of this.buckets) {
+      if (k > key) continue;
+      for (const w of [...bucket]) w.resolve('reached');
+    }
+  }
+
+  /**
+   * Forget the reached position (a new encoder run restarts part numbering inside a segment it
+   * never completed); waiters stay parked.
+   */
+  rewind(msn: number, part: number): void {
+    this.reachedKey = Math.min(this.reachedKey, keyOf(msn, part) - 1);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const bucket of [...this.buckets.values()]) for (const w of [...bucket]) w.resolve('closed');
+  }
+
+  private remove(w: Waiter): void {
+    const bucket = this.buckets.get(w.key);
+    if (!bucket || !bucket.delete(w)) return;
+    if (bucket.size === 0) this.buckets.delete(w.key);
+    if (w.timer) clearTimeout(w.timer);
+    if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
+    this.size_--;
+    this.onSizeChange?.(-1);
+  }
+}

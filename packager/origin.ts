@@ -1,0 +1,152 @@
+/**
+ * The origin HTTP server (fastify): VOD assets under `/vod/`, live channels under `/live/`,
+ * `/health`, `/metrics`, `/time`. Every response carries `Surrogate-Key`; manifests are
+ * compressed (br/gzip); CORS is open for browser players.
+ *
+ *   const origin = await createOrigin({ root, live: [{ id: 'news', source: 'lavfi' }] });
+ *   const url = await origin.listen(8081, '127.0.0.1');
+ *   ...
+ *   await origin.close(); // stops every ffmpeg child
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
+import compress from '@fastify/compress';
+import { StreamedgeError } from '../src/errors.js';
+import { OriginMetrics } from './origin/metrics.js';
+import { realRoot } from './origin/safe-path.js';
+import { registerVodRoutes } from './origin/static-vod.js';
+import { registerLiveRoutes } from './origin/live-routes.js';
+import { registerHealthRoute } from './origin/health.js';
+import { registerTimeRoute } from './origin/time-route.js';
+import { registerRequestHooks } from './origin/request-metrics.js';
+import { sendError } from './origin/errors-reply.js';
+import { resolveChannelConfig, type ChannelConfig } from './live/channel-config.js';
+import { LiveChannel, type LiveChannelOptions, type StartRun } from './live/live-channel.js';
+import { ChannelStateStore } from './live/channel-state-store.js';
+import { startFfmpegLiveRun } from './live/ffmpeg-live-run.js';
+
+export type { ChannelConfig } from './live/channel-config.js';
+
+export interface OriginOptions {
+  /** Folder of published VOD assets; live state lives in `<root>/.live/`. */
+  root: string;
+  live?: ChannelConfig[];
+  /** fastify/pino logger option (default: info-level JSON on stdout; false to silence). */
+  logger?: FastifyServerOptions['logger'];
+  /** How a live channel runs its encoder (default: ffmpeg). Tests may inject a producer. */
+  startRun?: StartRun;
+  /** Live channel tuning (stall timeout, restart backoff). */
+  channelOptions?: Pick<LiveChannelOptions, 'stallTimeoutMs' | 'startTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs'>;
+  /** Node process metrics in /metrics (default true). */
+  processMetrics?: boolean;
+}
+
+export interface Origin {
+  app: FastifyInstance;
+  metrics: OriginMetrics;
+  channels: Map<string, LiveChannel>;
+  /** Listens and returns the base URL, e.g. http://127.0.0.1:8081. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Stops accepting requests, stops every live channel (and its ffmpeg), closes the state store. */
+  close(): Promise<void>;
+}
+
+const EXPOSED_HEADERS = ['Age', 'Date', 'Content-Length', 'Content-Range', 'Cache-Status', 'ETag', 'Last-Modified', 'Surrogate-Key'];
+const COMPRESSIBLE = /mpegurl|dash\+xml|json|^text\//;
+
+export async function createOrigin(opts: OriginOptions): Promise<Origin> {
+  const root = resolve(opts.root);
+  let rootReal: string;
+  try {
+    rootReal = await realRoot(root);
+  } catch {
+    throw new StreamedgeError('ORIGIN_ROOT', `--root ${opts.root}: no such folder (create it, or package an asset into it first)`);
+  }
+  const metrics = new OriginMetrics({ defaultMetrics: opts.processMetrics ?? true });
+  const app = Fastify({
+    logger: opts.logger ?? { level: 'info' },
+    exposeHeadRoutes: false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: 1024 },
+  });
+
+  await app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'HEAD', 'OPTIONS'],
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: 86400,
+  });
+  await app.register(compress, { global: true, encodings: ['br', 'gzip'], threshold: 256, customTypes: COMPRESSIBLE });
+  registerRequestHooks(app, metrics);
+
+  // Live channels.
+  const channels = new Map<string, LiveChannel>();
+  const liveDir = join(rootReal, '.live');
+  let store: ChannelStateStore | undefined;
+  const configs = (opts.live ?? []).map(resolveChannelConfig);
+  const ids = new Set<string>();
+  for (const c of configs) {
+    if (ids.has(c.id)) throw new StreamedgeError('BAD_OPTION', `live channel "${c.id}" is configured twice`);
+    ids.add(c.id);
+  }
+  if (configs.length > 0) {
+    mkdirSync(liveDir, { recursive: true });
+    store = new ChannelStateStore(join(liveDir, 'state.lmdb'));
+    for (const cfg of configs) {
+      metrics.setChannelState(cfg.id, 'starting');
+      const channel = new LiveChannel(cfg, {
+        liveDir,
+        store,
+        startRun: opts.startRun ?? startFfmpegLiveRun,
+        ...opts.channelOptions,
+        onStateChange: (s) => metrics.setChannelState(cfg.id, s),
+        onPart: () => metrics.partsProduced.inc({ channel: cfg.id }),
+        onRestart: () => metrics.sourceRestarts.inc({ channel: cfg.id }),
+        log: app.log,
+      });
+      channels.set(cfg.id, channel);
+    }
+  }
+
+  registerVodRoutes(app, { realRoot: () => rootReal });
+  registerLiveRoutes(app, { channels, metrics });
+  registerHealthRoute(app, channels, Date.now());
+  registerTimeRoute(app);
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    reply.header('cache-control', 'no-store');
+    return reply.send(await metrics.registry.metrics());
+  });
+  app.setNotFoundHandler((_req, reply) => sendError(reply, 404, 'not found'));
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return sendError(reply, status, status >= 500 ? 'internal error' : err.message);
+  });
+
+  for (const channel of channels.values()) await channel.start();
+
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    // Channels first: held requests are released (503/aborted streams) so the server can drain.
+    await Promise.all([...channels.values()].map((c) => c.close()));
+    await app.close();
+    await store?.close();
+  };
+
+  return {
+    app,
+    metrics,
+    channels,
+    async listen(port = 8081, host = '127.0.0.1') {
+      return app.listen({ port, host });
+    },
+    close,
+  };
+}

@@ -1,0 +1,20 @@
+/** `/health`: the origin is up; each live channel's state and last error. */
+import type { FastifyInstance } from 'fastify';
+import type { LiveChannel } from '../live/live-channel.js';
+
+export function registerHealthRoute(app: FastifyInstance, channels: Map<string, LiveChannel>, startedAt: number): void {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/health',
+    handler: async (_req, reply) => {
+      const list = [...channels.values()].map((c) => c.status());
+      const degraded = list.some((c) => c.state !== 'running');
+      reply.header('cache-control', 'no-store');
+      return reply.send({
+        status: degraded ? 'degraded' : 'ok',
+        uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+        channels: list,
+      });
+    },
+  });
+}

@@ -1,0 +1,297 @@
+/**
+ * `/live/<channel>/...`: the multivariant playlist, media playlists (with blocking reload and
+ * delta updates), the dynamic MPD, init segments, parts (held when not yet produced) and
+ * segments (streamed with chunked transfer while in progress, from memory or disk when done).
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { writeMultivariantPlaylist } from '../../src/hls/multivariant.js';
+import { writeMediaPlaylist } from '../../src/hls/media-playlist.js';
+import { playlistTiming } from '../../src/hls/server-control.js';
+import { findTimeline } from '../../src/hls/timeline-lookup.js';
+import { writeMpd } from '../../src/dash/mpd.js';
+import type { Presentation } from '../../src/media/presentation.js';
+import type { LiveChannel } from '../live/live-channel.js';
+import type { RenditionWindow } from '../live/rendition-window.js';
+import { checkRelativePath } from './safe-path.js';
+import { rawPathAfter } from './static-vod.js';
+import { sendError } from './errors-reply.js';
+import { IMMUTABLE, blockingReloadCacheControl, livePlaylistCacheControl } from './cache-policy.js';
+import { advancePartLimit, parseDirectives, tooFarAhead, waitForDirectives } from './blocking-reload.js';
+import { ManifestCache } from './manifest-cache.js';
+import { partIsComing, streamGrowingSegment } from './part-holder.js';
+import type { OriginMetrics } from './metrics.js';
+
+const M3U8 = 'application/vnd.apple.mpegurl';
+const MPD = 'application/dash+xml';
+const SEGMENT = 'video/iso.segment';
+
+export interface LiveRoutesOptions {
+  channels: Map<string, LiveChannel>;
+  metrics: OriginMetrics;
+}
+
+interface Ctx {
+  channel: LiveChannel;
+  cache: ManifestCache;
+  metrics: OriginMetrics;
+}
+
+/** The request's query without the HLS delivery directives: carried into every URI (e.g. token=). */
+function passThroughQuery(url: string): string | undefined {
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const k of ['_HLS_msn', '_HLS_part', '_HLS_skip']) params.delete(k);
+  const s = params.toString();
+  return s || undefined;
+}
+
+/** Aborted when the client goes away before the response is sent. */
+function clientGone(req: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) ac.abort();
+  };
+  req.raw.once('close', onClose);
+  reply.raw.once('close', onClose);
+  return ac.signal;
+}
+
+export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions): void {
+  const caches = new Map<string, ManifestCache>();
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/live/*',
+    handler: async (req, reply) => {
+      const raw = rawPathAfter(req.raw.url ?? '', '/live/');
+      if (raw === undefined) return sendError(reply, 404, 'not found');
+      const check = checkRelativePath(raw);
+      if (!check.ok) return sendError(reply, check.status, check.reason);
+      const [channelId, ...rest] = check.segments;
+      reply.header('surrogate-key', channelId);
+      const channel = opts.channels.get(channelId!);
+      if (!channel) return sendError(reply, 404, `no live channel "${channelId}"`);
+      let cache = caches.get(channel.id);
+      if (!cache) caches.set(channel.id, (cache = new ManifestCache()));
+      const ctx: Ctx = { channel, cache, metrics: opts.metrics };
+      if (rest.length === 1) {
+        if (rest[0] === 'master.m3u8') return master(req, reply, ctx);
+        if (rest[0] === 'manifest.mpd') return mpd(req, reply, ctx);
+      } else if (rest.length === 2) {
+        const w = channel.windows.get(rest[0]!);
+        if (!w) return unavailableOr404(reply, ctx, `no rendition "${rest[0]}" in channel "${channel.id}"`);
+        const name = rest[1]!;
+        if (name === 'index.m3u8') return mediaPlaylist(req, reply, ctx, w);
+        if (name === 'init.mp4') return init(reply, w);
+        const part = /^seg-(\d{1,12})\.(\d{1,6})\.m4s$/.exec(name);
+        if (part) return partRequest(req, reply, ctx, w, Number(part[1]), Number(part[2]));
+        const seg = /^seg-(\d{1,12})\.m4s$/.exec(name);
+        if (seg) return segmentRequest(req, reply, ctx, w, Number(seg[1]));
+      }
+      return sendError(reply, 404, 'not found');
+    },
+  });
+}
+
+function unavailableOr404(reply: FastifyReply, ctx: Ctx, message: string): FastifyReply {
+  const s = ctx.channel.state;
+  if (ctx.channel.windows.size === 0 && (s === 'starting' || s === 'failed')) return notReady(reply, ctx);
+  return sendError(reply, 404, message);
+}
+
+function notReady(reply: FastifyReply, ctx: Ctx): FastifyReply {
+  const st = ctx.channel.status();
+  reply.header('retry-after', '1');
+  return sendError(reply, 503, `live channel "${st.id}" is ${st.state}${st.lastError ? `: ${st.lastError}` : ''}`);
+}
+
+function presentationOr503(reply: FastifyReply, ctx: Ctx): Presentation | undefined {
+  const p = ctx.channel.presentation();
+  if (!p) notReady(reply, ctx);
+  return p;
+}
+
+function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
+  const p = presentationOr503(reply, ctx);
+  if (!p) return reply;
+  const query = passThroughQuery(req.raw.url ?? '');
+  const body = ctx.cache.get(ctx.channel.version, `master|${query ?? ''}`, () => writeMultivariantPlaylist(p, { query }));
+  reply.header('content-type', M3U8);
+  reply.header('cache-control', `public, max-age=${Math.max(1, Math.round(p.segmentDuration))}`);
+  reply.header('vary', 'Accept-Encoding');
+  return reply.send(body);
+}
+
+function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
+  const p = presentationOr503(reply, ctx);
+  if (!p) return reply;
+  const query = passThroughQuery(req.raw.url ?? '');
+  const body = ctx.cache.get(ctx.channel.version, `mpd|${query ?? ''}`, () => writeMpd(p, { query }));
+  reply.header('content-type', MPD);
+  reply.header('cache-control', livePlaylistCacheControl(p.partDuration));
+  reply.header('vary', 'Accept-Encoding');
+  return reply.send(body);
+}
+
+function partsPerSegment(ctx: Ctx): number {
+  return Math.max(1, Math.round(ctx.channel.config.segmentDuration / ctx.channel.config.partDuration));
+}
+
+function targetDurationOf(ctx: Ctx, w: RenditionWindow): number {
+  const p = ctx.channel.presentation();
+  if (p) {
+    try {
+      return playlistTiming(p, findTimeline(p, w.id)).targetDuration;
+    } catch {
+      /* rendition not in the presentation yet */
+    }
+  }
+  return Math.ceil(ctx.channel.config.segmentDuration);
+}
+
+async function mediaPlaylist(req: FastifyRequest, reply: FastifyReply, ctx: Ctx, w: RenditionWindow): Promise<FastifyReply> {
+  const d = parseDirectives(req.query as Record<string, unknown>);
+  if (!d.ok) return sendError(reply, 400, d.message);
+  const { msn, part, skip } = d.value;
+  const td = targetDurationOf(ctx, w);
+  if (msn !== undefined) {
+    const partTarget = ctx.channel.config.partDuration;
+    const far = tooFarAhead(w, msn, part, partTarget, partsPerSegment(ctx));
+    if (far) return sendError(reply, 400, far);
+    const signal = clientGone(req, reply);
+    ctx.metrics.held.inc({ kind: 'playlist' });
+    let outcome;
+    try {
+      outcome = await waitForDirectives(w, msn, part, Date.now() + 3 * td * 1000, signal);
+    } finally {
+      ctx.metrics.held.dec({ kind: 'playlist' });
+    }
+    if (outcome === 'aborted') return reply;
+    if (outcome !== 'ok') {
+      reply.header('retry-after', String(Math.max(1, Math.round(ctx.channel.config.partDuration))));
+      return sendError(reply, 503, `_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''} not available within 3 target durations`);
+    }
+    ctx.metrics.wakeup.observe({ kind: 'playlist' }, Math.max(0, performance.now() - w.lastEventAt) / 1000);
+  }
+  const p = presentationOr503(reply, ctx);
+  if (!p) return reply;
+  const query = passThroughQuery(req.raw.url ?? '');
+  let body: Buffer;
+  try {
+    body = ctx.cache.get(ctx.channel.version, `media|${w.id}|${skip ?? ''}|${query ?? ''}`, () =>
+      writeMediaPlaylist(p, w.id, { skip, query, discontinuitySequence: w.discontinuitySequence }),
+    );
+  } catch (e) {
+    req.log.warn({ err: e }, 'cannot render live playlist');
+    return notReady(reply, ctx);
+  }
+  reply.header('content-type', M3U8);
+  reply.header('cache-control', msn !== undefined ? blockingReloadCacheControl(td) : livePlaylistCacheControl(p.partDuration));
+  reply.header('vary', 'Accept-Encoding');
+  return reply.send(body);
+}
+
+function init(reply: FastifyReply, w: RenditionWindow): FastifyReply {
+  if (!w.init) return sendError(reply, 404, 'init segment not produced yet');
+  reply.header('content-type', w.rendition?.kind === 'audio' ? 'audio/mp4' : 'video/mp4');
+  reply.header('cache-control', IMMUTABLE);
+  return reply.send(w.init);
+}
+
+function sendPart(reply: FastifyReply, bytes: Buffer): FastifyReply {
+  reply.header('content-type', SEGMENT);
+  reply.header('cache-control', IMMUTABLE);
+  return reply.send(bytes);
+}
+
+async function partRequest(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Ctx,
+  w: RenditionWindow,
+  n: number,
+  p: number,
+): Promise<FastifyReply> {
+  const have = w.partBytes(n, p);
+  if (have) return sendPart(reply, have);
+  const limit = advancePartLimit(ctx.channel.config.partDuration);
+  if (!partIsComing(w, n, p, limit, partsPerSegment(ctx))) return sendError(reply, 404, `part ${n}.${p} is not available`);
+  const signal = clientGone(req, reply);
+  const td = targetDurationOf(ctx, w);
+  ctx.metrics.held.inc({ kind: 'part' });
+  let outcome;
+  try {
+    outcome = await w.waiters.wait(n, p, 3 * td * 1000, signal);
+  } finally {
+    ctx.metrics.held.dec({ kind: 'part' });
+  }
+  if (outcome === 'aborted') return reply;
+  const bytes = w.partBytes(n, p);
+  if (bytes) {
+    ctx.metrics.wakeup.observe({ kind: 'part' }, Math.max(0, performance.now() - w.lastEventAt) / 1000);
+    return sendPart(reply, bytes);
+  }
+  if (outcome === 'timeout') {
+    reply.header('retry-after', '1');
+    return sendError(reply, 503, `part ${n}.${p} not produced within 3 target durations`);
+  }
+  return sendError(reply, 404, `part ${n}.${p} was not produced`);
+}
+
+async function segmentRequest(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Ctx,
+  w: RenditionWindow,
+  n: number,
+): Promise<FastifyReply> {
+  let found = w.find(n);
+  if (found === undefined) {
+    // The next segment, not started yet: hold until its first part exists, then stream it.
+    const newest = w.newestNumber();
+    const next = w.current ? w.current.meta.number + 1 : newest !== undefined ? newest + 1 : undefined;
+    if (next === undefined || n !== next) return sendError(reply, 404, `segment ${n} is not available`);
+    const signal = clientGone(req, reply);
+    ctx.metrics.held.inc({ kind: 'segment' });
+    let outcome;
+    try {
+      outcome = await w.waiters.wait(n, 0, 3 * targetDurationOf(ctx, w) * 1000, signal);
+    } finally {
+      ctx.metrics.held.dec({ kind: 'segment' });
+    }
+    if (outcome === 'aborted') return reply;
+    found = w.find(n);
+    if (found === undefined) {
+      if (outcome === 'timeout') {
+        reply.header('retry-after', '1');
+        return sendError(reply, 503, `segment ${n} did not start within 3 target durations`);
+      }
+      return sendError(reply, 404, `segment ${n} is not available`);
+    }
+  }
+  reply.header('content-type', SEGMENT);
+  reply.header('cache-control', IMMUTABLE);
+  if (found === 'retired') return sendFile(reply, w.filePath(n));
+  if (!found.meta.complete) {
+    // In progress: chunked transfer as parts arrive (no Content-Length).
+    return reply.send(streamGrowingSegment(w, found, clientGone(req, reply)));
+  }
+  if (found.body) {
+    return reply.send(found.body);
+  }
+  if (found.written && !found.onDisk) await found.written;
+  return sendFile(reply, w.filePath(n));
+}
+
+async function sendFile(reply: FastifyReply, file: string): Promise<FastifyReply> {
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch {
+    return sendError(reply, 404, 'segment no longer available');
+  }
+  reply.header('content-length', size);
+  return reply.send(createReadStream(file));
+}

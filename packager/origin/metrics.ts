@@ -1,0 +1,53 @@
+/**
+ * Prometheus metrics of one origin (prom-client, a registry per origin so several origins can
+ * live in one process, e.g. in tests and the demo).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const CHANNEL_STATES = ['starting', 'running', 'stalled', 'failed', 'stopped'] as const;
+export type ChannelStateName = (typeof CHANNEL_STATES)[number];
+
+export class OriginMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'status'>;
+  readonly bytes: Counter<'route'>;
+  readonly channelState: Gauge<'channel' | 'state'>;
+  readonly held: Gauge<'kind'>;
+  readonly wakeup: Histogram<'kind'>;
+  readonly partsProduced: Counter<'channel'>;
+  readonly sourceRestarts: Counter<'channel'>;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'streamedge_origin_requests_total', help: 'HTTP requests answered', labelNames: ['route', 'status'], registers,
+    });
+    this.bytes = new Counter({
+      name: 'streamedge_origin_response_bytes_total', help: 'Response body bytes sent', labelNames: ['route'], registers,
+    });
+    this.channelState = new Gauge({
+      name: 'streamedge_live_channel_state', help: '1 for the current state of each live channel', labelNames: ['channel', 'state'], registers,
+    });
+    this.held = new Gauge({
+      name: 'streamedge_origin_requests_held', help: 'Requests currently held (blocking reload, hinted part, in-progress segment)', labelNames: ['kind'], registers,
+    });
+    this.wakeup = new Histogram({
+      name: 'streamedge_origin_wakeup_seconds',
+      help: 'Delay from the segmenter event to the held response being sent',
+      labelNames: ['kind'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    this.partsProduced = new Counter({
+      name: 'streamedge_live_parts_total', help: 'Parts produced per channel (all renditions)', labelNames: ['channel'], registers,
+    });
+    this.sourceRestarts = new Counter({
+      name: 'streamedge_live_source_restarts_total', help: 'Encoder restarts per channel', labelNames: ['channel'], registers,
+    });
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  setChannelState(channel: string, state: ChannelStateName): void {
+    for (const s of CHANNEL_STATES) this.channelState.set({ channel, state: s }, s === state ? 1 : 0);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * VOD: `/vod/<asset>/...` served from `<root>/<asset>/...` (the asset entry is a symlink to the
+ * published version). Range (206/416), ETag + Last-Modified with 304, HEAD, content types and
+ * cache policy per file kind. Files are streamed, never read whole (manifests excepted: they
+ * are small and get compressed).
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { checkRelativePath, resolveInsideRoot } from './safe-path.js';
+import { contentTypeFor, isManifest, isMedia } from './content-type.js';
+import { IMMUTABLE, VOD_MANIFEST } from './cache-policy.js';
+import { etagFor, ifRangeHolds, notModified } from './conditional.js';
+import { parseRange } from './http-range.js';
+import { sendError } from './errors-reply.js';
+
+const PREFIX = '/vod/';
+
+/** The raw path after a prefix, without the query string (still percent-encoded). */
+export function rawPathAfter(url: string, prefix: string): string | undefined {
+  const q = url.indexOf('?');
+  const path = q >= 0 ? url.slice(0, q) : url;
+  return path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+}
+
+export function registerVodRoutes(app: FastifyInstance, opts: { realRoot: () => string }): void {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/vod/*',
+    handler: (req, reply) => serveVod(req, reply, opts.realRoot()),
+  });
+}
+
+async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string): Promise<FastifyReply> {
+  const raw = rawPathAfter(req.raw.url ?? '', PREFIX);
+  if (raw === undefined) return sendError(reply, 404, 'not found');
+  const check = checkRelativePath(raw);
+  if (!check.ok) return sendError(reply, check.status, check.reason);
+  const segments = check.segments;
+  reply.header('surrogate-key', segments[0]);
+  if (segments.length < 2) return sendError(reply, 404, 'not found');
+  const file = await resolveInsideRoot(root, segments);
+  if (!file) return sendError(reply, 404, 'not found');
+  let st;
+  try {
+    st = await stat(file);
+  } catch {
+    return sendError(reply, 404, 'not found');
+  }
+  if (!st.isFile()) return sendError(reply, 404, 'not found');
+
+  const name = segments[segments.length - 1]!;
+  const manifest = isManifest(name);
+  const etag = etagFor(st, manifest);
+  reply.header('content-type', contentTypeFor(name, segments.length >= 3 ? segments[segments.length - 2] : undefined));
+  reply.header('etag', etag);
+  reply.header('last-modified', st.mtime.toUTCString());
+  reply.header('cache-control', manifest ? VOD_MANIFEST : isMedia(name) ? IMMUTABLE : VOD_MANIFEST);
+  if (manifest) reply.header('vary', 'Accept-Encoding');
+  else reply.header('accept-ranges', 'bytes');
+
+  if (notModified(req.headers, etag, st.mtimeMs)) {
+    return reply.code(304).send();
+  }
+
+  const head = req.method === 'HEAD';
+  if (manifest) {
+    const body = await readFile(file);
+    reply.header('content-length', body.length);
+    return reply.code(200).send(head ? undefined : body);
+  }
+
+  const ifRange = req.headers['if-range'];
+  const range = ifRangeHolds(typeof ifRange === 'string' ? ifRange : undefined, etag, st.mtimeMs)
+    ? parseRange(req.headers.range, st.size)
+    : { kind: 'none' as const };
+  if (range.kind === 'unsatisfiable') {
+    reply.header('content-range', `bytes */${st.size}`);
+    return sendError(reply, 416, 'range not satisfiable');
+  }
+  if (range.kind === 'range') {
+    reply.code(206);
+    reply.header('content-range', `bytes ${range.start}-${range.end}/${st.size}`);
+    reply.header('content-length', range.end - range.start + 1);
+    if (head) return reply.send();
+    return reply.send(createReadStream(file, { start: range.start, end: range.end }));
+  }
+  reply.code(200).header('content-length', st.size);
+  if (head) return reply.send();
+  return reply.send(createReadStream(file));
+}
