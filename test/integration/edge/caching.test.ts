@@ -21,12 +21,14 @@ beforeAll(async () => {
       res.end(seg);
     } else if (path === '/live/v/index.m3u8') {
       const etag = `"v${version}"`;
+      // this origin shares the edge's (skewed) clock
+      const date = new Date(Date.now() + skew).toUTCString();
       if (req.headers['if-none-match'] === etag) {
-        res.writeHead(304, { etag, 'cache-control': 'max-age=1' });
+        res.writeHead(304, { etag, 'cache-control': 'max-age=5', date });
         res.end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'max-age=1', etag });
+      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'max-age=5', etag, date });
       res.end(`#EXTM3U\n#version ${version}\n`);
     } else if (path === '/missing') {
       res.writeHead(404, { 'content-type': 'text/plain' });
@@ -109,7 +111,7 @@ describe('edge caching semantics', () => {
     const a = await get(`${e.url}${p}`);
     expect(a.body.toString()).toContain('version 1');
     await e.edge.whenIdle();
-    skew += 2000; // the entry (max-age=1) is now expired
+    skew += 6000; // the entry (max-age=5) is now expired
     const b = await get(`${e.url}${p}`);
     expect(b.status).toBe(200);
     expect(b.body.toString()).toContain('version 1');
