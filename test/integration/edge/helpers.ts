@@ -56,12 +56,14 @@ export interface TestEdge {
   close(): Promise<void>;
 }
 
-export async function startEdge(opts: Omit<EdgeOptions, 'store'> & { storeDir?: string }): Promise<TestEdge> {
+export async function startEdge(
+  opts: Omit<EdgeOptions, 'store'> & { storeDir?: string; regionBytes?: number },
+): Promise<TestEdge> {
   const dir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'edge-test-'));
   const edge = createEdge({
     logLevel: 'silent',
     ...opts,
-    store: { dir, capacityBytes: 256 * 1024 * 1024, regionBytes: 16 * 1024 * 1024, ramBytes: 32 * 1024 * 1024 },
+    store: { dir, capacityBytes: 256 * 1024 * 1024, regionBytes: opts.regionBytes ?? 16 * 1024 * 1024, ramBytes: 32 * 1024 * 1024 },
   });
   const url = await edge.listen(0, '127.0.0.1');
   return {
