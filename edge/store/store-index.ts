@@ -39,8 +39,12 @@ export class StoreIndex {
     private readonly state: Database<number, string>,
   ) {}
 
-  static open(path: string): StoreIndex {
-    const env = open({ path, compression: false, mapSize: 1024 * 1024 * 1024 });
+  /**
+   * @param durable true: every commit is synced to disk (lmdb default); false: lmdb `noSync`
+   * (commits reach the OS page cache — safe against a process crash, not against a power cut).
+   */
+  static open(path: string, durable: boolean): StoreIndex {
+    const env = open({ path, compression: false, noSync: !durable });
     return new StoreIndex(
       env,
       env.openDB<IndexEntry, string>({ name: 'entries' }),

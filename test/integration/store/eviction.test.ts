@@ -1,0 +1,125 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LogStore, type StoreOptions } from '../../../edge/store/index.js';
+import { bodyFor, meta, readAll, regionFileBytes, regionFiles, tempDir } from './store-helpers.js';
+
+const KiB = 1024;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function openStore(extra: Partial<StoreOptions> = {}): Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
+  const t = tempDir('store-evict-');
+  const opts: StoreOptions = { dir: t.dir, capacityBytes: 1024 * KiB, regionBytes: 256 * KiB, durability: 'flush', ...extra };
+  const store = await LogStore.open(opts);
+  cleanups.push(t.cleanup);
+  cleanups.push(() => store.close());
+  return { store, dir: t.dir, opts };
+}
+
+describe('LogStore eviction', () => {
+  it('stays within capacity by evicting whole regions, oldest first; never touches foreign files', async () => {
+    const { store, dir } = await openStore({ ramBytes: 0 });
+    writeFileSync(join(dir, 'regions', 'operator-notes.txt'), 'not ours');
+    writeFileSync(join(dir, 'keep.me'), 'not ours either');
+    const size = 20 * KiB;
+    for (let i = 0; i < 300; i++) {
+      expect(await store.put(`/vod/a/seg-${i}.m4s`, meta(), bodyFor(`k${i}`, size))).toBe(true);
+      expect(regionFileBytes(dir)).toBeLessThanOrEqual(1024 * KiB);
+    }
+    const s = store.stats();
+    expect(s.evictedRegions).toBeGreaterThan(10);
+    expect(s.regions * s.regionBytes).toBeLessThanOrEqual(s.capacity);
+    expect(regionFiles(dir).length).toBe(s.regions);
+    // the newest objects are there, the oldest are gone, and what is indexed reads back intact
+    expect(await store.get('/vod/a/seg-0.m4s')).toBeUndefined();
+    let present = 0;
+    for (let i = 0; i < 300; i++) {
+      const g = await store.get(`/vod/a/seg-${i}.m4s`);
+      if (!g) continue;
+      present++;
+      expect((await readAll(g.body)).equals(bodyFor(`k${i}`, size))).toBe(true);
+    }
+    expect(present).toBe(s.objects);
+    expect((await readAll((await store.get('/vod/a/seg-299.m4s'))!.body)).length).toBe(size);
+    expect(existsSync(join(dir, 'regions', 'operator-notes.txt'))).toBe(true);
+    expect(existsSync(join(dir, 'keep.me'))).toBe(true);
+  });
+
+  it('copy-forward keeps hot keys alive through many evictions; cold keys of the same age are dropped', async () => {
+    const { store } = await openStore({ ramBytes: 0 });
+    const hot = ['/vod/a/init.mp4', '/vod/a/index.m3u8', '/vod/a/master.m3u8'];
+    for (const k of hot) await store.put(k, meta(), bodyFor(k, 3 * KiB));
+    for (let i = 0; i < 5; i++) await store.put(`/cold-peer-${i}`, meta(), bodyFor(`cold${i}`, 3 * KiB));
+    for (let i = 0; i < 400; i++) {
+      await store.put(`/vod/b/seg-${i}.m4s`, meta(), bodyFor(`b${i}`, 16 * KiB));
+      if (i % 20 === 0) for (const k of hot) await store.get(k); // keep them popular (ramBytes 0: disk hits)
+    }
+    const s = store.stats();
+    expect(s.evictedRegions).toBeGreaterThan(15);
+    expect(s.copiedForward).toBeGreaterThan(0);
+    for (const k of hot) {
+      const g = await store.get(k);
+      expect(g, k).toBeDefined();
+      expect((await readAll(g!.body)).equals(bodyFor(k, 3 * KiB))).toBe(true);
+    }
+    for (let i = 0; i < 5; i++) expect(await store.get(`/cold-peer-${i}`)).toBeUndefined();
+  });
+
+  it('concurrent readers during eviction never see a torn or wrong object', async () => {
+    const { store } = await openStore({ ramBytes: 0, verifyBeforeSendBytes: 8 * KiB });
+    const sizeOf = (i: number) => (i % 3 === 0 ? 24 * KiB : 6 * KiB); // some verified whole, some streamed
+    const written: number[] = [];
+    let stop = false;
+    let reads = 0;
+    let hits = 0;
+    const reader = async (seed: number) => {
+      let x = seed;
+      while (!stop) {
+        if (written.length === 0) {
+          await new Promise((r) => setImmediate(r));
+          continue;
+        }
+        x = (x * 1103515245 + 12345) >>> 0;
+        const i = written[x % written.length]!;
+        const g = await store.get(`/obj/${i}`);
+        reads++;
+        if (!g) continue;
+        // Any failure (wrong bytes, or a stream error) fails the test.
+        const got = await readAll(g.body);
+        expect(got.equals(bodyFor(`obj${i}`, sizeOf(i)))).toBe(true);
+        hits++;
+      }
+    };
+    const readers = [1, 2, 3, 4].map(reader);
+    for (let i = 0; i < 250; i++) {
+      expect(await store.put(`/obj/${i}`, meta(), bodyFor(`obj${i}`, sizeOf(i)))).toBe(true);
+      written.push(i);
+      if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+    }
+    stop = true;
+    await Promise.all(readers);
+    const s = store.stats();
+    expect(s.evictedRegions).toBeGreaterThan(5);
+    expect(s.crcErrors).toBe(0);
+    expect(reads).toBeGreaterThan(100);
+    expect(hits).toBeGreaterThan(50);
+  });
+
+  it('reopening after evictions keeps counters consistent with what is readable', async () => {
+    const { store, opts } = await openStore({ ramBytes: 0 });
+    for (let i = 0; i < 120; i++) await store.put(`/r/${i}`, meta(['all']), bodyFor(`r${i}`, 15 * KiB));
+    const before = store.stats();
+    await store.close();
+    const again = await LogStore.open(opts);
+    cleanups.push(() => again.close());
+    const after = again.stats();
+    expect(after.objects).toBe(before.objects);
+    expect(after.bytes).toBe(before.bytes);
+    expect(after.regions).toBe(before.regions);
+    expect(await again.purgeTag('all', 'hard')).toBe(before.objects);
+    expect(again.stats().objects).toBe(0);
+  });
+});
