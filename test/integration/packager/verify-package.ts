@@ -1,7 +1,7 @@
 /**
  * Checks a published VOD asset from the outside, the way players and ffmpeg see it: parses every
  * manifest with m3u8-parser / mpd-parser, decodes every rendition (init + all segments) with
- * ffmpeg, and maps ffprobe's packets back to segment files by byte position to measure real
+ * ffmpeg, validates the MPD against the ISO/IEC 23009-1 schema, and maps ffprobe's packets back to segment files by byte position to measure real
  * segment durations and key frames.
  */
 import { spawn } from 'node:child_process';
@@ -12,6 +12,7 @@ import { Parser } from 'm3u8-parser';
 import { parse as parseMpd } from 'mpd-parser';
 import { expect } from 'vitest';
 import { ffmpegPath, ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
+import { validateMpd } from '../../unit/dash/validate-mpd.js';
 
 export function run(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -102,6 +103,9 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
     const mpdAudio = Object.values((mpd.mediaGroups?.AUDIO?.audio ?? {}) as Record<string, { playlists: any[] }>);
     expect(mpdAudio.length > 0).toBe(o.hasAudio);
     expect(mpd.duration).toBeCloseTo(o.durationSec, 0);
+    const schema = await validateMpd(mpdText);
+    expect(schema.errors).toBe('');
+    expect(schema.valid).toBe(true);
 
     const renditions: { id: string; kind: 'video' | 'audio'; attrs?: Record<string, any>; mpdPlaylist: any }[] = [];
     for (const v of variants) {
