@@ -57,7 +57,7 @@ export interface TestEdge {
 }
 
 export async function startEdge(
-  opts: Omit<EdgeOptions, 'store'> & { storeDir?: string; regionBytes?: number },
+  opts: Omit<EdgeOptions, 'store'> & { storeDir?: string; regionBytes?: number; port?: number },
 ): Promise<TestEdge> {
   const dir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'edge-test-'));
   const edge = createEdge({
@@ -65,7 +65,7 @@ export async function startEdge(
     ...opts,
     store: { dir, capacityBytes: 256 * 1024 * 1024, regionBytes: opts.regionBytes ?? 16 * 1024 * 1024, ramBytes: 32 * 1024 * 1024 },
   });
-  const url = await edge.listen(0, '127.0.0.1');
+  const url = await edge.listen(opts.port ?? 0, '127.0.0.1');
   return {
     edge, url, dir,
     close: async () => {
