@@ -143,7 +143,9 @@ export function correctedInitialAge(
   const ageRaw = header(h, 'age');
   const ageValue = ageRaw !== undefined && /^\s*\d+\s*$/.test(ageRaw) ? Number(ageRaw) : 0;
   const date = parseHttpDate(header(h, 'date'));
-  const apparentAge = date === undefined ? 0 : Math.max(0, (responseTime - date) / 1000);
+  // Date has one-second resolution: take the latest instant it can denote, so a response
+  // generated just now is not up to a second old on arrival (that would expire max-age=1 at once)
+  const apparentAge = date === undefined ? 0 : Math.max(0, (responseTime - (date + 999)) / 1000);
   const responseDelay = Math.max(0, (responseTime - requestTime) / 1000);
   const correctedAgeValue = ageValue + responseDelay;
   return Math.max(apparentAge, correctedAgeValue);
