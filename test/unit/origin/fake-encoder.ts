@@ -1,0 +1,109 @@
+/**
+ * A hand-driven stand-in for the ffmpeg live run (unit tests only): the test decides when each
+ * init, part and segment event happens, so the LL-HLS server rules can be checked exactly.
+ */
+import type { Part, Rendition, Segment } from '../../../src/media/presentation.js';
+import type { RunHandle, RunRequest, RunSink, StartRun } from '../../../packager/live/live-channel.js';
+
+export const TIMESCALE = 1000;
+
+export function rendition(id: string, kind: 'video' | 'audio'): Rendition {
+  return kind === 'video'
+    ? { id, kind, codecs: 'avc1.4d401e', bandwidth: 800_000, averageBandwidth: 600_000, timescale: TIMESCALE, width: 640, height: 360, frameRate: [30, 1] }
+    : { id, kind, codecs: 'mp4a.40.2', bandwidth: 100_000, averageBandwidth: 96_000, timescale: TIMESCALE, sampleRate: 48000, channels: 2 };
+}
+
+export class FakeEncoder {
+  runs: RunRequest[] = [];
+  private sink?: RunSink;
+  private endRun?: () => void;
+  private failRun?: (e: Error) => void;
+  /** Parts emitted per rendition per segment: `${rid}:${n}` → bytes. */
+  readonly parts = new Map<string, Buffer[]>();
+  renditions = [rendition('v', 'video'), rendition('a', 'audio')];
+  private runWaiters: (() => void)[] = [];
+  /** When set, the next start fails with this message. */
+  failNextStart?: string;
+
+  readonly start: StartRun = async (req) => {
+    if (this.failNextStart) {
+      const msg = this.failNextStart;
+      throw new Error(msg);
+    }
+    this.runs.push(req);
+    this.sink = req.sink;
+    const done = new Promise<void>((resolve, reject) => {
+      this.endRun = resolve;
+      this.failRun = reject;
+    });
+    done.catch(() => undefined);
+    for (const w of this.runWaiters.splice(0)) w();
+    const handle: RunHandle = { done, kill: () => this.failRun?.(new Error('killed')), pid: undefined };
+    return handle;
+  };
+
+  /** Resolves once `count` runs have started. */
+  async runStarted(count: number): Promise<RunRequest> {
+    while (this.runs.length < count) await new Promise<void>((r) => this.runWaiters.push(r));
+    return this.runs[count - 1]!;
+  }
+
+  init(): void {
+    for (const r of this.renditions) this.sink!.init(r.id, Buffer.from(`init-${r.id}`), r);
+  }
+
+  /** Emits part p of segment n (duration 500 ms) for every rendition, or only `only`. */
+  part(n: number, p: number, only?: string): void {
+    for (const r of this.renditions) {
+      if (only && r.id !== only) continue;
+      const bytes = Buffer.from(`${r.id}:seg-${n}.${p}:${'x'.repeat(40)}`);
+      const key = `${r.id}:${n}`;
+      this.parts.set(key, [...(this.parts.get(key) ?? []), bytes]);
+      const part: Part = { index: p, duration: 500, bytes: bytes.length, independent: p === 0 };
+      this.sink!.part(r.id, n, part, bytes);
+    }
+  }
+
+  segment(n: number, only?: string): void {
+    for (const r of this.renditions) {
+      if (only && r.id !== only) continue;
+      const parts = this.parts.get(`${r.id}:${n}`) ?? [];
+      const seg: Segment = {
+        number: n,
+        start: 0,
+        duration: parts.length * 500,
+        bytes: parts.reduce((s, b) => s + b.length, 0),
+        parts: parts.map((b, i) => ({ index: i, duration: 500, bytes: b.length, independent: i === 0 })),
+        complete: true,
+      };
+      this.sink!.segment(r.id, seg);
+    }
+  }
+
+  /** Whole segments n..m (2 parts each). */
+  segments(from: number, to: number): void {
+    for (let n = from; n <= to; n++) {
+      this.part(n, 0);
+      this.part(n, 1);
+      this.segment(n);
+    }
+  }
+
+  bytesOf(rid: string, n: number): Buffer {
+    return Buffer.concat(this.parts.get(`${rid}:${n}`) ?? []);
+  }
+
+  /** The source ends (encoder exits). */
+  stop(): void {
+    this.endRun?.();
+  }
+}
+
+/** Polls a real condition until true (bounded). */
+export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

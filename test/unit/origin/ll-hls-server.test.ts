@@ -1,0 +1,252 @@
+/**
+ * The LL-HLS server rules of RFC 8216bis (blocking reload, held parts, delta updates, 400/503),
+ * checked over real HTTP against a live channel whose encoder is driven by the test, so each
+ * event happens exactly when the test says.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { Parser } from 'm3u8-parser';
+import { createOrigin, type Origin } from '../../../packager/origin.js';
+import type { RunRequest } from '../../../packager/live/live-channel.js';
+import { FakeEncoder, until } from './fake-encoder.js';
+
+let dir: string;
+let origin: Origin;
+let client: Pool;
+const enc = new FakeEncoder();
+
+function parse(text: string): Record<string, any> {
+  const p = new Parser();
+  p.push(text);
+  p.end();
+  return p.manifest;
+}
+
+async function get(path: string) {
+  const res = await client.request({ path, method: 'GET' });
+  const body = Buffer.from(await res.body.arrayBuffer());
+  return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body, text: body.toString() };
+}
+
+const channel = () => origin.channels.get('ch')!;
+const win = (rid: string) => channel().windows.get(rid)!;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-llhls-'));
+  origin = await createOrigin({
+    root: dir,
+    logger: false,
+    processMetrics: false,
+    live: [
+      { id: 'ch', source: 'fake', segmentDuration: 1, partDuration: 0.5, dvrWindow: 120 },
+      { id: 'broken', source: '/no/such/source.mp4', segmentDuration: 1, partDuration: 0.5 },
+    ],
+    channelOptions: { stallTimeoutMs: 60_000, backoffInitialMs: 200 },
+    startRun: async (req: RunRequest) => {
+      if (req.config.id === 'broken') throw new Error(`cannot open ${req.config.source}: No such file or directory`);
+      return enc.start(req);
+    },
+  });
+  client = new Pool(await origin.listen(0, '127.0.0.1'), { connections: 32 });
+  await enc.runStarted(1);
+  enc.init();
+  enc.segments(0, 19); // 20 complete segments of 1 s
+  enc.part(20, 0); // segment 20 in progress
+});
+
+afterAll(async () => {
+  await client?.close();
+  await origin?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('live playlists', () => {
+  it('lists the window, parts near the edge, a preload hint, rendition reports and PDT', async () => {
+    const r = await get('/live/ch/v/index.m3u8');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('application/vnd.apple.mpegurl');
+    expect(r.headers['surrogate-key']).toBe('ch');
+    expect(r.headers['cache-control']).toBe('public, max-age=0, s-maxage=0');
+    const m = parse(r.text);
+    expect(m.mediaSequence).toBe(0);
+    expect(m.segments.length).toBe(20);
+    expect(m.segments.every((s: any) => s.programDateTime !== undefined)).toBe(true);
+    expect(m.serverControl).toMatchObject({ canBlockReload: true, canSkipUntil: 6 });
+    expect(m.serverControl.partHoldBack).toBeGreaterThanOrEqual(3 * m.partInf.partTarget);
+    expect(m.preloadSegment.preloadHints[0].uri).toBe('seg-20.1.m4s');
+    expect(m.renditionReports).toEqual([expect.objectContaining({ uri: '../a/index.m3u8', lastMsn: 20, lastPart: 0 })]);
+    expect(m.preloadSegment?.parts?.map((p: any) => p.uri)).toEqual(['seg-20.0.m4s']);
+  });
+
+  it('delta updates skip exactly the segments older than CAN-SKIP-UNTIL', async () => {
+    // 20 complete 1 s segments end at 20 s; CAN-SKIP-UNTIL = 6 s: segments ending at or before 14 s (0..13) may go.
+    for (const skip of ['YES', 'v2']) {
+      const r = await get(`/live/ch/v/index.m3u8?_HLS_skip=${skip}`);
+      expect(r.status).toBe(200);
+      expect(r.text).toContain('#EXT-X-SKIP:SKIPPED-SEGMENTS=14');
+      expect(r.text.includes('RECENTLY-REMOVED-DATERANGES=""')).toBe(skip === 'v2');
+      const m = parse(r.text);
+      expect(m.mediaSequence).toBe(0);
+      const uris = m.segments.map((s: any) => s.uri).filter(Boolean);
+      expect(uris[0]).toBe('seg-14.m4s');
+      expect(uris[uris.length - 1]).toBe('seg-19.m4s');
+    }
+  });
+
+  it('rejects bad directives with 400', async () => {
+    expect((await get('/live/ch/v/index.m3u8?_HLS_part=1')).status).toBe(400);
+    expect((await get('/live/ch/v/index.m3u8?_HLS_msn=abc')).status).toBe(400);
+    // last complete segment is 19: msn 22 is more than two beyond it
+    expect((await get('/live/ch/v/index.m3u8?_HLS_msn=22')).status).toBe(400);
+    // edge is part 20.0; part 20.7 is 7 parts ahead, beyond the Advance Part Limit (3 s of 0.5 s parts = 6)
+    expect((await get('/live/ch/v/index.m3u8?_HLS_msn=20&_HLS_part=7')).status).toBe(400);
+    expect((await get('/live/ch/v/index.m3u8?_HLS_skip=NO')).status).toBe(400);
+  });
+
+  it('answers a blocking reload for a part that exists at once', async () => {
+    const r = await get('/live/ch/v/index.m3u8?_HLS_msn=20&_HLS_part=0');
+    expect(r.status).toBe(200);
+    expect(r.headers['cache-control']).toMatch(/^public, max-age=\d+$/);
+  });
+});
+
+describe('held requests', () => {
+  it('holds a blocking reload until the part is produced, then answers with exactly that part as the edge', async () => {
+    let answered = false;
+    const pending = get('/live/ch/v/index.m3u8?_HLS_msn=20&_HLS_part=1').then((r) => {
+      answered = true;
+      return r;
+    });
+    await until(() => win('v').waiters.size >= 1, 5000, 'the request to be held');
+    expect(answered).toBe(false);
+    const metrics = (await get('/metrics')).text;
+    expect(metrics).toMatch(/streamedge_origin_requests_held\{kind="playlist"\} 1/);
+    enc.part(20, 1);
+    const r = await pending;
+    expect(r.status).toBe(200);
+    const m = parse(r.text);
+    const parts = m.preloadSegment.parts.map((p: any) => p.uri);
+    expect(parts[parts.length - 1]).toBe('seg-20.1.m4s');
+  });
+
+  it('holds the hinted part and sends its bytes when it is produced', async () => {
+    const playlist = parse((await get('/live/ch/v/index.m3u8')).text);
+    const hint: string = playlist.preloadSegment.preloadHints[0].uri;
+    expect(hint).toBe('seg-20.2.m4s');
+    // segment 20 ends after 2 parts in this stream: the hinted part 20.2 never comes; 21.0 does
+    const never = get('/live/ch/v/seg-20.2.m4s');
+    const next = get('/live/ch/v/seg-21.0.m4s');
+    await until(() => win('v').waiters.size >= 2, 5000, 'both part requests to be held');
+    enc.segment(20);
+    enc.part(21, 0);
+    const [a, b] = await Promise.all([never, next]);
+    expect(a.status).toBe(404);
+    expect(b.status).toBe(200);
+    expect(b.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(b.body.equals(enc.parts.get('v:21')![0]!)).toBe(true);
+  });
+
+  it('streams the segment in progress with chunked transfer until it completes', async () => {
+    const res = await client.request({ path: '/live/ch/v/seg-21.m4s', method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-length']).toBeUndefined();
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    const chunks: Buffer[] = [];
+    const reading = (async () => {
+      for await (const c of res.body) chunks.push(c as Buffer);
+    })();
+    await until(() => Buffer.concat(chunks).length >= enc.parts.get('v:21')![0]!.length, 5000, 'the first part to be streamed');
+    enc.part(21, 1);
+    enc.segment(21);
+    await reading;
+    expect(Buffer.concat(chunks).equals(enc.bytesOf('v', 21))).toBe(true);
+    // afterwards the same URL serves the complete file
+    const again = await get('/live/ch/v/seg-21.m4s');
+    expect(again.body.equals(enc.bytesOf('v', 21))).toBe(true);
+    expect(again.headers['content-length']).toBe(String(enc.bytesOf('v', 21).length));
+  });
+
+  it('holds a request for the next segment until it starts, then streams it', async () => {
+    const pending = get('/live/ch/v/seg-22.m4s');
+    await until(() => win('v').waiters.size >= 1, 5000, 'the segment request to be held');
+    enc.part(22, 0);
+    enc.part(22, 1);
+    enc.segment(22);
+    const r = await pending;
+    expect(r.status).toBe(200);
+    expect(r.body.equals(enc.bytesOf('v', 22))).toBe(true);
+  });
+
+  it('wakes a blocking reload without _HLS_part only when the whole segment is complete', async () => {
+    let answered = false;
+    const pending = get('/live/ch/v/index.m3u8?_HLS_msn=23').then((r) => {
+      answered = true;
+      return r;
+    });
+    await until(() => win('v').waiters.size >= 1, 5000, 'the request to be held');
+    enc.part(23, 0);
+    enc.part(23, 1);
+    await until(() => win('v').edge()?.part === 1, 5000, 'part 23.1');
+    expect(answered).toBe(false);
+    enc.segment(23);
+    const r = await pending;
+    expect(r.text).toContain('seg-23.m4s');
+  });
+
+  it('answers 503 when the requested segment does not come within 3 target durations', async () => {
+    const started = Date.now();
+    const r = await get('/live/ch/v/index.m3u8?_HLS_msn=25');
+    expect(r.status).toBe(503);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+  });
+
+  it('404s parts far ahead of the edge or long gone from memory', async () => {
+    expect((await get('/live/ch/v/seg-40.0.m4s')).status).toBe(404);
+    expect((await get('/live/ch/v/seg-2.0.m4s')).status).toBe(404);
+    expect((await get('/live/ch/v/seg-2.m4s')).status).toBe(200);
+  });
+});
+
+describe('channel state', () => {
+  it('a channel whose source never starts is failed with a clear error; the others keep serving', async () => {
+    await until(() => origin.channels.get('broken')!.state === 'failed', 5000, 'broken to fail');
+    const health = JSON.parse((await get('/health')).text);
+    const broken = health.channels.find((c: any) => c.id === 'broken');
+    expect(broken.state).toBe('failed');
+    expect(broken.lastError).toContain('/no/such/source.mp4');
+    expect(health.channels.find((c: any) => c.id === 'ch').state).toBe('running');
+    const r = await get('/live/broken/master.m3u8');
+    expect(r.status).toBe(503);
+    expect(r.text).toContain('failed');
+    expect((await get('/live/ch/master.m3u8')).status).toBe(200);
+    const metrics = (await get('/metrics')).text;
+    expect(metrics).toContain('streamedge_live_channel_state{channel="broken",state="failed"} 1');
+    expect(metrics).toContain('streamedge_live_channel_state{channel="ch",state="running"} 1');
+  });
+
+  it('a source that stops leaves the window served and the state stalled; its return continues the sequence after a discontinuity', async () => {
+    const before = parse((await get('/live/ch/v/index.m3u8')).text);
+    enc.stop();
+    await until(() => channel().state === 'stalled', 5000, 'stalled');
+    const during = await get('/live/ch/v/index.m3u8');
+    expect(during.status).toBe(200);
+    expect(parse(during.text).segments.length).toBeGreaterThanOrEqual(before.segments.length);
+    expect(JSON.parse((await get('/health')).text).channels.find((c: any) => c.id === 'ch').state).toBe('stalled');
+    // the channel restarts the encoder (backoff) and continues the numbering
+    const run2 = await enc.runStarted(2);
+    expect(run2.firstSegmentNumber).toBe(24);
+    enc.init();
+    enc.segments(24, 25);
+    await until(() => channel().state === 'running', 5000, 'running again');
+    const after = await get('/live/ch/v/index.m3u8');
+    expect(after.text).toMatch(/#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n(#EXT-X-PART:[^\n]+\n)*#EXTINF:[^\n]+\nseg-24\.m4s/);
+    const m = parse(after.text);
+    expect(m.mediaSequence).toBe(0);
+    expect(m.segments.map((s: any) => s.uri).slice(-3)).toEqual(['seg-23.m4s', 'seg-24.m4s', 'seg-25.m4s']);
+    expect(m.segments.find((s: any) => s.uri === 'seg-24.m4s').discontinuity).toBe(true);
+    expect(JSON.parse((await get('/health')).text).channels.find((c: any) => c.id === 'ch').restarts).toBe(1);
+  });
+});
