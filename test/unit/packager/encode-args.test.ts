@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { buildEncodeArgs } from '../../../packager/encode-args.js';
+import type { LadderPlan } from '../../../packager/ladder.js';
+
+const plan: LadderPlan = {
+  frameRate: [30000, 1001],
+  video: [
+    { id: '720p', width: 1280, height: 720, bitrate: 3_000_000, maxrate: 3_600_000, bufsize: 6_000_000, profile: 'high', level: '3.1' },
+    { id: '360p', width: 640, height: 360, bitrate: 800_000, maxrate: 960_000, bufsize: 1_600_000, profile: 'main' },
+  ],
+  audio: { id: 'audio', bitrate: 128_000, sampleRate: 48000, channels: 2 },
+};
+
+function after(args: string[], flag: string, from = 0): string | undefined {
+  const i = args.indexOf(flag, from);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+describe('buildEncodeArgs', () => {
+  it('one run: one decode, 4:2:0, split + scale, each rendition to its own pipe fd, audio once', () => {
+    const { args, outputs } = buildEncodeArgs({ args: ['-i', 'in.mp4'] }, plan, { segmentDuration: 4, partDuration: 1 });
+    expect(outputs).toEqual([
+      { renditionId: '720p', kind: 'video', fd: 3 },
+      { renditionId: '360p', kind: 'video', fd: 4 },
+      { renditionId: 'audio', kind: 'audio', fd: 5 },
+    ]);
+    expect(args.filter((a) => a === '-i')).toHaveLength(1);
+    expect(after(args, '-filter_complex')).toBe(
+      '[0:v:0]format=yuv420p,split=2[s0][s1];[s0]scale=w=1280:h=720:flags=bicubic,setsar=1[v0];[s1]scale=w=640:h=360:flags=bicubic,setsar=1[v1]',
+    );
+    expect(after(args, '-progress')).toBe('pipe:1');
+    expect(args.filter((a) => a.startsWith('pipe:')).slice(1)).toEqual(['pipe:3', 'pipe:4', 'pipe:5']);
+    expect(args.filter((a) => a === 'libx264')).toHaveLength(2);
+    expect(args.filter((a) => a === 'aac')).toHaveLength(1);
+  });
+
+  it('key frames forced on segment boundaries, no scene cuts, no B-frames, fragments of one part', () => {
+    const { args } = buildEncodeArgs({ args: ['-i', 'in.mp4'] }, plan, { segmentDuration: 2, partDuration: 0.5 });
+    const v0 = args.indexOf('[v0]');
+    expect(after(args, '-force_key_frames', v0)).toBe('expr:gte(t,n_forced*2)');
+    expect(after(args, '-sc_threshold', v0)).toBe('0');
+    expect(after(args, '-bf', v0)).toBe('0');
+    expect(after(args, '-r', v0)).toBe('30000/1001');
+    expect(Number(after(args, '-g', v0))).toBeGreaterThan(60); // only the forced key frames start GOPs
+    expect(after(args, '-profile:v', v0)).toBe('high');
+    expect(after(args, '-level:v', v0)).toBe('3.1');
+    expect(after(args, '-b:v', v0)).toBe('3000000');
+    expect(after(args, '-movflags', v0)).toBe('+frag_keyframe+empty_moov+default_base_moof+skip_trailer');
+    expect(after(args, '-frag_duration', v0)).toBe('500000');
+    const a = args.indexOf('0:a:0');
+    expect(after(args, '-movflags', a)).toBe('+empty_moov+default_base_moof+skip_trailer');
+    expect(after(args, '-b:a', a)).toBe('128000');
+    expect(args).not.toContain('cmaf');
+  });
+
+  it('live: custom input maps, zero-latency tuning and per-packet flushing; VOD audio trim', () => {
+    const { args } = buildEncodeArgs(
+      { args: ['-re', '-f', 'lavfi', '-i', 'testsrc2', '-f', 'lavfi', '-i', 'sine'], videoMap: '0:v', audioMap: '1:a' },
+      plan,
+      { segmentDuration: 2, partDuration: 0.5, live: true },
+    );
+    expect(after(args, '-filter_complex')!.startsWith('[0:v]format=yuv420p')).toBe(true);
+    expect(args).toContain('1:a');
+    expect(args.filter((a) => a === 'zerolatency')).toHaveLength(2);
+    expect(args.filter((a) => a === '-flush_packets')).toHaveLength(3);
+    const vod = buildEncodeArgs({ args: ['-i', 'x'] }, { ...plan, video: [plan.video[1]!] }, { segmentDuration: 4, partDuration: 1, audioDurationSec: 8.5 });
+    expect(after(vod.args, '-filter_complex')).toBe('[0:v:0]format=yuv420p[s0];[s0]scale=w=640:h=360:flags=bicubic,setsar=1[v0]');
+    expect(after(vod.args, '-t', vod.args.indexOf('0:a:0'))).toBe('8.5');
+  });
+});

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { h264Level, parseBitrate, planLadder } from '../../../packager/ladder.js';
+import type { SourceInfo } from '../../../packager/probe.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'se-ladder-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function source(width: number, height: number, opts: { fps?: [number, number]; sar?: [number, number]; audio?: boolean } = {}): SourceInfo {
+  return {
+    formatName: 'mov,mp4',
+    durationSec: 10,
+    video: { width, height, frameRate: opts.fps ?? [30, 1], codec: 'h264', pixFmt: 'yuv420p', bitDepth: 8, sar: opts.sar ?? [1, 1] },
+    audio: opts.audio === false ? undefined : { codec: 'aac', sampleRate: 48000, channels: 2 },
+  };
+}
+
+describe('planLadder', () => {
+  it('default preset on 1080p: five rungs, 16:9 even sizes, AAC 128k, source fps', () => {
+    const p = planLadder(source(1920, 1080, { fps: [30000, 1001] }));
+    expect(p.video.map((r) => [r.id, r.width, r.height])).toEqual([
+      ['1080p', 1920, 1080],
+      ['720p', 1280, 720],
+      ['540p', 960, 540],
+      ['360p', 640, 360],
+      ['240p', 426, 240],
+    ]);
+    expect(p.frameRate).toEqual([30000, 1001]);
+    expect(p.audio).toEqual({ id: 'audio', bitrate: 128_000, sampleRate: 48000, channels: 2 });
+    for (const r of p.video) {
+      expect(r.maxrate).toBeGreaterThan(r.bitrate);
+      expect(r.bufsize).toBeGreaterThanOrEqual(r.maxrate);
+      expect(r.level).toBeDefined();
+    }
+    expect(p.video[0]!.level).toBe('4');
+    expect(p.video[1]!.level).toBe('3.1');
+    expect(p.video[0]!.bitrate).toBeGreaterThan(p.video[1]!.bitrate);
+  });
+
+  it('never upscales: a 720p source gets no 1080p rung; a tiny source gets one rung at its own size', () => {
+    expect(planLadder(source(1280, 720)).video.map((r) => r.id)).toEqual(['720p', '540p', '360p', '240p']);
+    const tiny = planLadder(source(320, 180));
+    expect(tiny.video.map((r) => [r.id, r.width, r.height])).toEqual([['180p', 320, 180]]);
+    expect(tiny.video[0]!.bitrate).toBeLessThan(400_000);
+  });
+
+  it('keeps the display aspect ratio with even dimensions (odd sizes, anamorphic, portrait)', () => {
+    const odd = planLadder(source(642, 362), 'small');
+    expect(odd.video.map((r) => [r.width, r.height])).toEqual([[638, 360], [426, 240]]);
+    // 1440x1080 with 4:3 pixels displays as 1920x1080.
+    const ana = planLadder(source(1440, 1080, { sar: [4, 3] }));
+    expect(ana.video[0]).toMatchObject({ width: 1920, height: 1080 });
+    const portrait = planLadder(source(1080, 1920));
+    expect(portrait.video[0]).toMatchObject({ id: '1080p', width: 1080, height: 1920 });
+    for (const r of [...odd.video, ...ana.video, ...portrait.video]) {
+      expect(r.width % 2).toBe(0);
+      expect(r.height % 2).toBe(0);
+    }
+  });
+
+  it('raises bit rates by half above 30 fps and drops audio for silent sources', () => {
+    const p60 = planLadder(source(1280, 720, { fps: [60, 1], audio: false }));
+    expect(p60.video[0]!.bitrate).toBe(4_500_000);
+    expect(p60.audio).toBeUndefined();
+  });
+
+  it('reads a JSON ladder file: ids, profiles, bit rate strings, audio false', () => {
+    const f = join(dir, 'l.json');
+    writeFileSync(f, JSON.stringify({ video: [{ height: 480, bitrate: '1.2M', profile: 'main', id: 'sd' }, { height: 2160, bitrate: 20_000_000 }], audio: false }));
+    const p = planLadder(source(1920, 1080), f);
+    expect(p.video).toEqual([expect.objectContaining({ id: 'sd', width: 854, height: 480, bitrate: 1_200_000, profile: 'main' })]);
+    expect(p.audio).toBeUndefined();
+  });
+
+  it('explains bad ladders', () => {
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, JSON.stringify({ video: [{ height: 'tall', bitrate: '1M' }] }));
+    expect(() => planLadder(source(640, 360), f)).toThrow(/video\[0\]\.height must be an integer/);
+    writeFileSync(f, '{not json');
+    expect(() => planLadder(source(640, 360), f)).toThrow(expect.objectContaining({ code: 'BAD_LADDER', message: expect.stringMatching(/not valid JSON/) }));
+    expect(() => planLadder(source(640, 360), join(dir, 'missing.json'))).toThrow(/neither a preset/);
+    expect(() => parseBitrate('fast', 'x')).toThrow(/not a bit rate/);
+    expect(parseBitrate('800k', 'x')).toBe(800_000);
+  });
+
+  it('h264Level picks the smallest level that fits', () => {
+    expect(h264Level(640, 360, 30, 1_000_000, 'main')).toBe('3');
+    expect(h264Level(1920, 1080, 60, 9_000_000, 'high')).toBe('4.2');
+    expect(h264Level(3840, 2160, 30, 20_000_000, 'high')).toBe('5.1');
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * Segmenter on real ffmpeg fragmented-MP4 bytes (a tiny lavfi source, produced once): cuts on the
+ * grid only at key frames, audio within half a part, split-anywhere input gives identical output,
+ * segment bytes = concatenation of part bytes (styp first), I-frame refs point at moofs.
+ */
+import { spawn } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Part, Segment } from '../../../src/media/presentation.js';
+import type { TrackInfo } from '../../../src/cmaf/init-segment.js';
+import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
+import { Segmenter } from '../../../packager/segmenter.js';
+
+function encode(args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'error', ...args, 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(err))));
+  });
+}
+
+const FMP4 = ['-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+skip_trailer'];
+
+function video(keyEverySec: number, seconds = 4): string[] {
+  return [
+    '-f', 'lavfi', '-i', `testsrc2=size=160x90:rate=10:duration=${seconds}`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '1000', '-sc_threshold', '0',
+    '-force_key_frames', `expr:gte(t,n_forced*${keyEverySec})`, ...FMP4, '-frag_duration', '500000',
+  ];
+}
+const audio = [
+  '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4',
+  '-c:a', 'aac', '-b:a', '64k', ...FMP4, '-frag_duration', '500000',
+];
+
+interface Collected {
+  init?: { bytes: Buffer; track: TrackInfo };
+  parts: { n: number; part: Part; bytes: Buffer }[];
+  segments: Segment[];
+}
+
+function segment(bytes: Buffer, kind: 'video' | 'audio', opts: { seg: number; part: number; first?: number; split?: (b: Buffer) => Buffer[] }): Collected {
+  const c: Collected = { parts: [], segments: [] };
+  const s = new Segmenter({
+    renditionId: kind,
+    kind,
+    segmentDuration: opts.seg,
+    partDuration: opts.part,
+    firstSegmentNumber: opts.first ?? 1,
+    listener: {
+      init: (b, track) => (c.init = { bytes: b, track }),
+      part: (n, part, b) => c.parts.push({ n, part, bytes: Buffer.from(b) }),
+      segment: (seg) => c.segments.push(seg),
+    },
+  });
+  for (const chunk of opts.split ? opts.split(bytes) : [bytes]) s.push(chunk);
+  s.end();
+  return c;
+}
+
+function randomSplit(seed: number): (b: Buffer) => Buffer[] {
+  let x = seed;
+  const rnd = (): number => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  return (b) => {
+    const out: Buffer[] = [];
+    for (let pos = 0; pos < b.length; ) {
+      const n = 1 + Math.floor(rnd() * 300);
+      out.push(b.subarray(pos, pos + n));
+      pos += n;
+    }
+    return out;
+  };
+}
+
+let keyEvery1: Buffer;
+let keyEvery2: Buffer;
+let aac: Buffer;
+beforeAll(async () => {
+  [keyEvery1, keyEvery2, aac] = await Promise.all([encode(video(1)), encode(video(2)), encode(audio)]);
+});
+
+describe('Segmenter', () => {
+  it('cuts video on the 1 s grid at key frames; parts are ffmpeg fragments; segment = styp + parts', () => {
+    const c = segment(keyEvery1, 'video', { seg: 1, part: 0.5, first: 7 });
+    expect(c.init!.track.kind).toBe('video');
+    expect(c.init!.bytes.toString('latin1', 4, 8)).toBe('ftyp');
+    expect(c.init!.bytes.includes(Buffer.from('cmfc'))).toBe(true);
+    const ts = c.init!.track.timescale;
+    expect(c.segments.map((s) => s.number)).toEqual([7, 8, 9, 10]);
+    expect(c.segments.map((s) => s.start / ts)).toEqual([0, 1, 2, 3]);
+    expect(c.segments.map((s) => s.duration / ts)).toEqual([1, 1, 1, 1]);
+    for (const seg of c.segments) {
+      const parts = c.parts.filter((p) => p.n === seg.number);
+      expect(parts.map((p) => p.part)).toEqual(seg.parts);
+      expect(parts.map((p) => p.part.index)).toEqual([0, 1]);
+      expect(parts[0]!.part.independent).toBe(true);
+      expect(parts[0]!.bytes.toString('latin1', 4, 8)).toBe('styp');
+      expect(parts[1]!.bytes.toString('latin1', 4, 8)).toBe('moof');
+      const file = Buffer.concat(parts.map((p) => p.bytes));
+      expect(file.length).toBe(seg.bytes);
+      expect(seg.complete).toBe(true);
+      // One I-frame per segment: the moof after the styp, through the end of the key frame's data.
+      expect(seg.iframes).toHaveLength(1);
+      const f = seg.iframes![0]!;
+      expect(f.offset).toBe(file.readUInt32BE(0));
+      expect(file.toString('latin1', f.offset + 4, f.offset + 8)).toBe('moof');
+      expect(f.duration).toBe(seg.duration);
+      expect(f.offset + f.length).toBeLessThan(seg.bytes);
+    }
+  });
+
+  it('never cuts a video segment without a key frame: 2 s GOPs on a 1 s grid give 2 s segments', () => {
+    const c = segment(keyEvery2, 'video', { seg: 1, part: 0.5 });
+    const ts = c.init!.track.timescale;
+    expect(c.segments.map((s) => s.duration / ts)).toEqual([2, 2]);
+    expect(c.segments.every((s) => s.parts[0]!.independent)).toBe(true);
+    expect(c.segments[0]!.parts.slice(1).every((p) => !p.independent)).toBe(true);
+  });
+
+  it('cuts audio on the grid within half a part', () => {
+    const c = segment(aac, 'audio', { seg: 2, part: 0.5 });
+    const ts = c.init!.track.timescale;
+    expect(c.init!.track.codec).toBe('mp4a.40.2');
+    const starts = c.segments.map((s) => s.start / ts);
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    starts.forEach((s, i) => expect(Math.abs(s - 2 * i)).toBeLessThanOrEqual(0.25));
+    expect(c.segments.every((s) => s.parts.every((p) => p.independent))).toBe(true);
+    expect(c.segments[0]!.iframes).toBeUndefined();
+  });
+
+  it('gives identical output however the pipe splits the bytes', () => {
+    const whole = segment(keyEvery1, 'video', { seg: 2, part: 0.5 });
+    for (const seed of [1, 2, 3]) {
+      const split = segment(keyEvery1, 'video', { seg: 2, part: 0.5, split: randomSplit(seed) });
+      expect(split.segments).toEqual(whole.segments);
+      expect(Buffer.concat(split.parts.map((p) => p.bytes)).equals(Buffer.concat(whole.parts.map((p) => p.bytes)))).toBe(true);
+      expect(split.init!.bytes.equals(whole.init!.bytes)).toBe(true);
+    }
+  });
+
+  it('rejects broken producer output with typed errors', () => {
+    const mk = () =>
+      new Segmenter({
+        renditionId: 'v',
+        kind: 'video',
+        segmentDuration: 1,
+        partDuration: 0.5,
+        firstSegmentNumber: 1,
+        listener: { init() {}, part() {}, segment() {} },
+      });
+    const cut = mk();
+    cut.push(keyEvery1.subarray(0, keyEvery1.length - 10));
+    expect(() => cut.end()).toThrow(expect.objectContaining({ code: 'TRUNCATED_BOX' }));
+    // media before any init segment
+    const firstMoof = keyEvery1.indexOf('moof') - 4;
+    expect(() => mk().push(keyEvery1.subarray(firstMoof))).toThrow(expect.objectContaining({ code: 'BAD_ENCODER_OUTPUT' }));
+    expect(() => segment(aac, 'video', { seg: 1, part: 0.5 })).toThrow(/expected a video track, got audio/);
+    expect(
+      () => new Segmenter({ renditionId: 'v', kind: 'video', segmentDuration: 1, partDuration: 2, firstSegmentNumber: 1, listener: { init() {}, part() {}, segment() {} } }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
+  });
+});
