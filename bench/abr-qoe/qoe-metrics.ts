@@ -1,0 +1,293 @@
+/**
+ * QoE figures from one session's snapshots and download log. Engine-independent where it can be:
+ * stalls and startup from the video element (the page's PlaybackWatch), the rendition actually
+ * played from which segment downloads completed, latency from EXT-X-PROGRAM-DATE-TIME. The
+ * engines' own figures (their current level, switch counter, latency) are kept beside them.
+ */
+import type { ProbeFetch } from './page-probe.js';
+import { classifyUrl, type PresentationMap } from './playlist-map.js';
+import type { LiveClock } from './live-clock.js';
+import { wallClockLatencySec } from './live-clock.js';
+import type { RunSample, SessionRecord } from './session-run.js';
+
+interface EngineStatsView {
+  levels?: { id: string; bitrate: number; height?: number }[];
+  currentLevel?: number;
+  estimateBps?: number;
+  latencySec?: number | null;
+  playbackRate?: number;
+  switches?: number;
+  startupMs?: number | null;
+  stalls?: number;
+  stallMs?: number;
+  pageErrors?: string[];
+}
+
+const view = (s: RunSample): EngineStatsView => (s.stats ?? {}) as EngineStatsView;
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+export function percentile(values: number[], p: number): number | null {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export interface CommonQoe {
+  engine: string;
+  sessionSec: number;
+  startupMs: number | null;
+  stalls: number;
+  stallMs: number;
+  /** stall time / (session time after startup). */
+  rebufferRatio: number | null;
+  /** Time the playhead stood still while not paused after startup (cross-check for stalls). */
+  frozenMs: number;
+  /** The engine's own switch counter. */
+  engineSwitches: number;
+  /** Time-weighted bitrate of the level the engine reports as current (ours: the level it loads; hls.js: the level playing). */
+  engineAvgBitrateBps: number | null;
+  droppedFrames: number;
+  totalFrames: number;
+  videoBytes: number;
+  abortedVideoDownloads: number;
+  pageErrors: string[];
+}
+
+export interface VodQoe extends CommonQoe {
+  /** Time-weighted (media time) BANDWIDTH of the rendition whose segment was playing, from the download log. */
+  playedAvgBitrateBps: number | null;
+  /** Share of played media time on the top rendition. */
+  playedTopShare: number | null;
+  /** Rendition changes between consecutive played segments. */
+  playedSwitches: number;
+  /** Played rendition (height) per segment, in play order. */
+  playedLadder: (number | null)[];
+  mediaPlayedSec: number;
+  /** Segments downloaded more than once (replaced) and downloads never played. */
+  redundantSegmentDownloads: number;
+  /** One row a second: limit, buffer, estimate, engine level bitrate, played bitrate. */
+  series: { t: number; limitMbps: number; bufferSec: number; estimateMbps: number; engineMbps: number | null; playedMbps: number | null; currentTime: number }[];
+}
+
+export interface LiveQoe extends CommonQoe {
+  /** The engine's own latency figure (ours: PDT-based; hls.js: distance to the playlist edge). */
+  engineLatencyP50: number | null;
+  engineLatencyP95: number | null;
+  /** now − PDT(playhead), the same computation for both engines. */
+  wallClockLatencyP50: number | null;
+  wallClockLatencyP95: number | null;
+  wallClockLatencyMax: number | null;
+  latencySamples: number;
+  avgPlaybackRate: number | null;
+  series: { t: number; bufferSec: number; engineLatency: number | null; wallClockLatency: number | null; playbackRate: number; engineMbps: number | null }[];
+}
+
+function levelBitrate(s: RunSample): number | null {
+  const v = view(s);
+  const l = v.levels?.[v.currentLevel ?? -1];
+  return l ? l.bitrate : null;
+}
+
+function startedAt(rec: SessionRecord): number | null {
+  const last = rec.samples[rec.samples.length - 1];
+  const ms = last ? view(last).startupMs : null;
+  return typeof ms === 'number' ? ms / 1000 : null;
+}
+
+function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
+  const samples = rec.samples;
+  const last = samples[samples.length - 1]!;
+  const lv = view(last);
+  const startSec = startedAt(rec);
+  const sessionSec = last.tSec;
+  let frozenMs = 0;
+  let weighted = 0;
+  let weight = 0;
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    if (startSec === null || a.tSec < startSec || b.paused || b.ended) continue;
+    const dWall = (b.perfNow - a.perfNow) / 1000;
+    const dMedia = b.currentTime - a.currentTime;
+    if (dMedia < 0.1 * dWall) frozenMs += dWall * 1000;
+    const br = levelBitrate(b);
+    if (br !== null && dMedia > 0) {
+      weighted += br * dWall;
+      weight += dWall;
+    }
+  }
+  let videoBytes = 0;
+  let aborted = 0;
+  for (const f of rec.fetches) {
+    const k = classifyUrl(map, f.url);
+    if (k.kind !== 'video-segment' && k.kind !== 'video-media') continue;
+    videoBytes += f.bytes;
+    if (f.outcome !== 'ok') aborted += 1;
+  }
+  const stallMs = lv.stallMs ?? 0;
+  const watchSec = startSec === null ? null : sessionSec - startSec;
+  return {
+    engine: rec.engine,
+    sessionSec: round(sessionSec, 2),
+    startupMs: typeof lv.startupMs === 'number' ? Math.round(lv.startupMs) : null,
+    stalls: lv.stalls ?? 0,
+    stallMs: Math.round(stallMs),
+    rebufferRatio: watchSec && watchSec > 0 ? round(stallMs / 1000 / watchSec, 4) : null,
+    frozenMs: Math.round(frozenMs),
+    engineSwitches: lv.switches ?? 0,
+    engineAvgBitrateBps: weight > 0 ? Math.round(weighted / weight) : null,
+    droppedFrames: last.droppedFrames,
+    totalFrames: last.totalFrames,
+    videoBytes,
+    abortedVideoDownloads: aborted,
+    pageErrors: [...new Set([...(lv.pageErrors ?? []), ...rec.consoleErrors])].slice(0, 20),
+  };
+}
+
+export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
+  const base = common(rec, map);
+  const segFetches: { f: ProbeFetch; variant: number; segment: number }[] = [];
+  const seen = new Map<number, number>();
+  for (const f of rec.fetches) {
+    const k = classifyUrl(map, f.url);
+    if (k.kind !== 'video-segment' || f.outcome !== 'ok') continue;
+    segFetches.push({ f, variant: k.variant, segment: k.segment });
+    seen.set(k.segment, (seen.get(k.segment) ?? 0) + 1);
+  }
+  const top = Math.max(...map.variants.map((v) => v.bandwidth));
+  const segmentAt = (t: number) => map.segments.find((s) => t >= s.start - 1e-6 && t < s.start + s.duration) ?? map.segments[map.segments.length - 1];
+  /** The variant whose download of the segment completed last before `perfNow`. */
+  const variantPlaying = (segment: number, perfNow: number): number | null => {
+    let best: { t1: number; variant: number } | null = null;
+    for (const x of segFetches) {
+      if (x.segment !== segment || x.f.t1 > perfNow) continue;
+      if (!best || x.f.t1 > best.t1) best = { t1: x.f.t1, variant: x.variant };
+    }
+    return best?.variant ?? null;
+  };
+  let weighted = 0;
+  let weight = 0;
+  let topTime = 0;
+  const playedBySegment = new Map<number, number | null>();
+  const order: number[] = [];
+  const perSample: (number | null)[] = [];
+  for (let i = 0; i < rec.samples.length; i++) {
+    const b = rec.samples[i]!;
+    const a = rec.samples[i - 1];
+    const mid = a ? (a.currentTime + b.currentTime) / 2 : b.currentTime;
+    const seg = segmentAt(mid - b.videoTimestampOffset);
+    const variant = seg ? variantPlaying(seg.index, b.perfNow) : null;
+    perSample.push(variant === null ? null : map.variants[variant]!.bandwidth);
+    if (!a || !seg) continue;
+    const d = b.currentTime - a.currentTime;
+    if (d <= 0 || d > 5) continue;
+    if (!playedBySegment.has(seg.index)) {
+      playedBySegment.set(seg.index, variant);
+      order.push(seg.index);
+    }
+    if (variant === null) continue;
+    const bw = map.variants[variant]!.bandwidth;
+    weighted += bw * d;
+    weight += d;
+    if (bw === top) topTime += d;
+  }
+  let switches = 0;
+  for (let i = 1; i < order.length; i++) {
+    const p = playedBySegment.get(order[i - 1]!);
+    const c = playedBySegment.get(order[i]!);
+    if (p != null && c != null && p !== c) switches += 1;
+  }
+  const playedSegments = new Set(order);
+  let redundant = 0;
+  for (const [segment, n] of seen) redundant += playedSegments.has(segment) ? n - 1 : 0;
+  const series: VodQoe['series'] = [];
+  rec.samples.forEach((s, i) => {
+    if (i % 4 !== 3) return;
+    const v = view(s);
+    const eng = levelBitrate(s);
+    const played = perSample[i];
+    series.push({
+      t: round(s.tSec, 2),
+      limitMbps: s.limitMbps,
+      bufferSec: round(bufferOf(s), 2),
+      estimateMbps: round((v.estimateBps ?? 0) / 1e6, 2),
+      engineMbps: eng === null ? null : round(eng / 1e6, 2),
+      playedMbps: played == null ? null : round(played / 1e6, 2),
+      currentTime: round(s.currentTime, 2),
+    });
+  });
+  return {
+    ...base,
+    playedAvgBitrateBps: weight > 0 ? Math.round(weighted / weight) : null,
+    playedTopShare: weight > 0 ? round(topTime / weight, 3) : null,
+    playedSwitches: switches,
+    playedLadder: order.map((k) => {
+      const v = playedBySegment.get(k);
+      return v == null ? null : (map.variants[v]!.height ?? map.variants[v]!.bandwidth);
+    }),
+    mediaPlayedSec: round(weight, 2),
+    redundantSegmentDownloads: redundant,
+    series,
+  };
+}
+
+function bufferOf(s: RunSample): number {
+  const b = (s.stats as { bufferSec?: number } | null)?.bufferSec;
+  return typeof b === 'number' ? b : 0;
+}
+
+export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClock): LiveQoe {
+  const base = common(rec, map);
+  const startSec = startedAt(rec);
+  const engineLat: number[] = [];
+  const wallLat: number[] = [];
+  let rateSum = 0;
+  let rateN = 0;
+  const series: LiveQoe['series'] = [];
+  rec.samples.forEach((s, i) => {
+    const v = view(s);
+    const playing = startSec !== null && s.tSec >= startSec && !s.paused;
+    const wall = playing ? wallClockLatencySec(clock, s.dateNow, s.currentTime, s.videoTimestampOffset) : null;
+    if (playing) {
+      if (typeof v.latencySec === 'number') engineLat.push(v.latencySec);
+      if (wall !== null) wallLat.push(wall);
+      rateSum += v.playbackRate ?? 1;
+      rateN += 1;
+    }
+    if (i % 4 === 3) {
+      const eng = levelBitrate(s);
+      series.push({
+        t: round(s.tSec, 2),
+        bufferSec: round(bufferOf(s), 2),
+        engineLatency: typeof v.latencySec === 'number' ? round(v.latencySec, 2) : null,
+        wallClockLatency: wall === null ? null : round(wall, 2),
+        playbackRate: round(v.playbackRate ?? 1, 3),
+        engineMbps: eng === null ? null : round(eng / 1e6, 2),
+      });
+    }
+  });
+  const r = (x: number | null) => (x === null ? null : round(x, 3));
+  return {
+    ...base,
+    engineLatencyP50: r(percentile(engineLat, 50)),
+    engineLatencyP95: r(percentile(engineLat, 95)),
+    wallClockLatencyP50: r(percentile(wallLat, 50)),
+    wallClockLatencyP95: r(percentile(wallLat, 95)),
+    wallClockLatencyMax: r(wallLat.length ? Math.max(...wallLat) : null),
+    latencySamples: wallLat.length,
+    avgPlaybackRate: rateN ? round(rateSum / rateN, 4) : null,
+    series,
+  };
+}
+
+/** ours / hls.js for every numeric field both have (null when hls.js's figure is 0 or missing). */
+export function ratios(ours: object, theirs: object, keys: string[]): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const k of keys) {
+    const a = (ours as Record<string, unknown>)[k];
+    const b = (theirs as Record<string, unknown>)[k];
+    out[k] = typeof a === 'number' && typeof b === 'number' && b !== 0 ? round(a / b, 3) : null;
+  }
+  return out;
+}

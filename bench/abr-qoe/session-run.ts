@@ -1,0 +1,86 @@
+/**
+ * One playback session: a fresh browser context with the probe, the demo page (no autoplay), the
+ * trace's first limit, then `load(url, engine)`; every 250 ms the limit due at that moment is
+ * applied and one snapshot taken. Returns the raw snapshots and the download log.
+ */
+import type { Browser } from 'playwright-core';
+import type { ProbeFetch, ProbeSample } from './page-probe.js';
+import { bandwidthAt, type BandwidthTrace } from './traces.js';
+
+export type EngineName = 'ours' | 'hlsjs';
+
+export interface RunSample extends Omit<ProbeSample, 'fetches'> {
+  /** Seconds since load() was called (bench clock). */
+  tSec: number;
+  limitMbps: number;
+}
+
+export interface SessionRecord {
+  engine: EngineName;
+  url: string;
+  trace: BandwidthTrace;
+  /** performance.now() in the page when load() was called. */
+  loadPerf: number;
+  samples: RunSample[];
+  fetches: ProbeFetch[];
+  consoleErrors: string[];
+}
+
+export interface SessionOptions {
+  browser: Browser;
+  pageUrl: string;
+  streamUrl: string;
+  engine: EngineName;
+  trace: BandwidthTrace;
+  durationSec: number;
+  probeScript: string;
+  sampleEveryMs?: number;
+  /** false: leave the page's limiter as it is (no response.url restore; see page-probe.ts). */
+  urlFix?: boolean;
+}
+
+const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+export async function runSession(o: SessionOptions): Promise<SessionRecord> {
+  const every = o.sampleEveryMs ?? 250;
+  const context = await o.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  try {
+    if (o.urlFix === false) await context.addInitScript({ content: 'window.__qoeUrlFix = false;' });
+    await context.addInitScript({ content: o.probeScript });
+    const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`.slice(0, 300)));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && consoleErrors.length < 50) consoleErrors.push(m.text().slice(0, 300));
+    });
+    const page0 = new URL(o.pageUrl);
+    page0.searchParams.set('autoplay', '0');
+    await page.goto(page0.href);
+    await page.waitForFunction('!!window.__streamedge && !!window.__qoeProbe', undefined, { timeout: 30_000 });
+    let limit = bandwidthAt(o.trace, 0);
+    await page.evaluate(`window.__streamedge.setBandwidth(${limit})`);
+    const t0 = performance.now();
+    const loadPerf = (await page.evaluate(
+      `(() => { const t = performance.now(); void window.__streamedge.load(${JSON.stringify(o.streamUrl)}, ${JSON.stringify(o.engine)}); return t; })()`,
+    )) as number;
+    const samples: RunSample[] = [];
+    const fetches: ProbeFetch[] = [];
+    for (let i = 1; ; i++) {
+      await wait(t0 + i * every - performance.now());
+      const tSec = (performance.now() - t0) / 1000;
+      const due = bandwidthAt(o.trace, tSec);
+      if (due !== limit) {
+        limit = due;
+        await page.evaluate(`window.__streamedge.setBandwidth(${limit})`);
+      }
+      const s = (await page.evaluate('window.__qoeProbe.sample()')) as ProbeSample;
+      const { fetches: f, ...rest } = s;
+      fetches.push(...f);
+      samples.push({ ...rest, tSec, limitMbps: limit });
+      if (tSec >= o.durationSec || s.ended) break;
+    }
+    return { engine: o.engine, url: o.streamUrl, trace: o.trace, loadPerf, samples, fetches, consoleErrors };
+  } finally {
+    await context.close();
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Deterministic bandwidth traces for the QoE bench: a list of steps (from time, Mbit/s) applied
+ * to the page's limiter on schedule, time measured from the moment the stream is loaded.
+ */
+
+export interface TraceStep {
+  /** Seconds after load. */
+  atSec: number;
+  mbps: number;
+}
+
+export interface BandwidthTrace {
+  name: string;
+  about: string;
+  steps: TraceStep[];
+}
+
+function steady(name: string, mbps: number): BandwidthTrace {
+  return { name, about: `${mbps} Mbit/s throughout`, steps: [{ atSec: 0, mbps }] };
+}
+
+/** Steps every `everySec` through `levels`. */
+function cascade(name: string, levels: number[], everySec: number): BandwidthTrace {
+  return {
+    name,
+    about: `${levels.join('→')} Mbit/s, a step every ${everySec} s`,
+    steps: levels.map((mbps, i) => ({ atSec: i * everySec, mbps })),
+  };
+}
+
+/** `base` Mbit/s with a `dipSec` dip to `dipMbps` every `periodSec` (first dip at periodSec). */
+function spikes(name: string, base: number, dipMbps: number, periodSec: number, dipSec: number, untilSec: number): BandwidthTrace {
+  const steps: TraceStep[] = [{ atSec: 0, mbps: base }];
+  for (let t = periodSec; t < untilSec; t += periodSec) {
+    steps.push({ atSec: t, mbps: dipMbps }, { atSec: t + dipSec, mbps: base });
+  }
+  return { name, about: `${base} Mbit/s with a ${dipSec} s dip to ${dipMbps} Mbit/s every ${periodSec} s`, steps };
+}
+
+export const VOD_TRACES: BandwidthTrace[] = [
+  steady('steady-5', 5),
+  cascade('cascade', [8, 4, 2, 1, 2, 4], 5),
+  spikes('spike', 6, 0.6, 7, 1, 60),
+  steady('steady-1.5', 1.5),
+];
+
+export const LIVE_TRACE: BandwidthTrace = steady('live-steady-5', 5);
+
+/** The limit in force at `tSec`. */
+export function bandwidthAt(trace: BandwidthTrace, tSec: number): number {
+  let mbps = trace.steps[0]!.mbps;
+  for (const s of trace.steps) if (s.atSec <= tSec) mbps = s.mbps;
+  return mbps;
+}
