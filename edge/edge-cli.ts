@@ -1,6 +1,144 @@
+/**
+ * `streamedge edge ...`: run a caching edge in front of an origin or a shield.
+ * `streamedge purge ...`: purge by URL, prefix or surrogate key through an edge's admin API.
+ *
+ *   streamedge edge --upstream http://127.0.0.1:8081 --store ./edge-cache --store-size 10GB
+ *   streamedge purge /vod/asset1/seg-1.m4s --edge http://127.0.0.1:8080 --admin-token $TOKEN
+ *   streamedge purge --prefix /vod/asset1/ --edge http://127.0.0.1:8080 --soft
+ */
 import type { Command } from 'commander';
+import { request } from 'undici';
+import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
+import { StreamedgeError } from '../src/errors.js';
+import { baseUrl } from './config.js';
+import { createEdge } from './server.js';
 
-/** Registers the `edge and purge` command(s). */
-export function registerEdgeCommands(_program: Command): void {
-  // filled in by this area's implementation
+export interface EdgeCliOptions {
+  upstream: string;
+  port: string;
+  host: string;
+  store?: string;
+  storeSize: string;
+  ramSize: string;
+  peers?: string;
+  self?: string;
+  adminToken?: string;
+  name: string;
+  negativeTtl: string;
+  prefetch?: boolean;
+  logLevel: string;
+  maxUpstream: string;
+  headersTimeout: string;
+  bodyTimeout: string;
+}
+
+function listOf(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** Start an edge from CLI options; resolves with its URL and a stop function. */
+export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: () => Promise<void> }> {
+  const edge = createEdge({
+    upstream: o.upstream,
+    ...(o.store !== undefined
+      ? { store: { dir: o.store, capacityBytes: parseBytes(o.storeSize), ramBytes: parseBytes(o.ramSize) } }
+      : {}),
+    peers: listOf(o.peers),
+    ...(o.self !== undefined ? { self: o.self } : {}),
+    ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}),
+    name: o.name,
+    negativeTtl: parseDuration(o.negativeTtl),
+    prefetch: o.prefetch === true,
+    logLevel: o.logLevel,
+    maxUpstreamConcurrent: Number(o.maxUpstream),
+    headersTimeoutMs: parseDuration(o.headersTimeout) * 1000,
+    bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
+  });
+  const url = await edge.listen(parsePort(o.port), o.host);
+  return { url, close: () => edge.close() };
+}
+
+export interface PurgeCliOptions {
+  edge: string;
+  prefix?: string;
+  tag?: string;
+  soft?: boolean;
+  adminToken?: string;
+}
+
+/** Send one purge to an edge; resolves with the edge's JSON answer. */
+export async function runPurge(url: string | undefined, o: PurgeCliOptions): Promise<unknown> {
+  const given = [url, o.prefix, o.tag].filter((x) => x !== undefined);
+  if (given.length !== 1) throw new StreamedgeError('BAD_OPTION', 'give exactly one of <url>, --prefix <p> or --tag <t>');
+  const token = o.adminToken ?? process.env['STREAMEDGE_ADMIN_TOKEN'];
+  if (!token) throw new StreamedgeError('BAD_OPTION', 'purge needs --admin-token or STREAMEDGE_ADMIN_TOKEN');
+  const edge = baseUrl(o.edge, '--edge');
+  const body = {
+    ...(url !== undefined ? { url } : {}),
+    ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+    ...(o.tag !== undefined ? { tag: o.tag } : {}),
+    soft: o.soft === true,
+  };
+  let res;
+  try {
+    res = await request(`${edge}/_edge/purge`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+    });
+  } catch (e) {
+    throw new StreamedgeError('PURGE_FAILED', `cannot reach the edge at ${edge}: ${(e as { code?: string }).code ?? String(e)}`);
+  }
+  const text = await res.body.text();
+  if (res.statusCode !== 200) {
+    throw new StreamedgeError('PURGE_FAILED', `edge answered ${res.statusCode}: ${text.trim()}`);
+  }
+  return JSON.parse(text) as unknown;
+}
+
+/** Registers the `edge` and `purge` commands. */
+export function registerEdgeCommands(program: Command): void {
+  program
+    .command('edge')
+    .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
+    .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--store <dir>', 'cache directory (default: a temporary one, removed on exit)')
+    .option('--store-size <bytes>', 'disk capacity of the cache, e.g. 10GB', '10GB')
+    .option('--ram-size <bytes>', 'RAM tier for hot objects', '256MiB')
+    .option('--peers <urls>', 'comma-separated edges of this PoP (each key is stored by one owner)')
+    .option('--self <url>', 'this edge\'s own URL as the peers know it (with --peers)')
+    .option('--admin-token <token>', 'token for purge (default: env STREAMEDGE_ADMIN_TOKEN)')
+    .option('--name <token>', 'this cache\'s name in Cache-Status', 'streamedge')
+    .option('--negative-ttl <duration>', 'how long 404/410 without freshness info are cached', '5s')
+    .option('--prefetch', 'fetch the next segment/part when one is served (playlist order or CMCD nor)')
+    .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
+    .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
+    .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (o: EdgeCliOptions) => {
+      const { close } = await runEdge(o);
+      const stop = () => {
+        void close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('purge')
+    .description('purge cached objects by URL, prefix or surrogate key (reaches every peer of the edge)')
+    .argument('[url]', 'URL or path to purge')
+    .requiredOption('--edge <url>', 'edge to send the purge to, e.g. http://127.0.0.1:8080')
+    .option('--prefix <prefix>', 'purge every object whose path starts with this')
+    .option('--tag <key>', 'purge every object carrying this surrogate key')
+    .option('--soft', 'mark stale (revalidate on next request) instead of dropping')
+    .option('--admin-token <token>', 'admin token (default: env STREAMEDGE_ADMIN_TOKEN)')
+    .action(async (url: string | undefined, o: PurgeCliOptions) => {
+      const result = await runPurge(url, o);
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    });
 }
