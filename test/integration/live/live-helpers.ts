@@ -1,0 +1,77 @@
+/** Shared pieces of the live integration suites: a tiny ladder, a real origin, HTTP helpers. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { Parser } from 'm3u8-parser';
+import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin.js';
+
+/** A 320x180 test signal with a 180p rung + audio: two renditions, cheap enough for a shared 2-core box. */
+export const TEST_SOURCE = 'lavfi:testsrc2=size=320x180:rate=30';
+
+export function writeTinyLadder(dir: string): string {
+  const file = join(dir, 'ladder.json');
+  writeFileSync(file, JSON.stringify({ video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }], audio: { bitrate: '64k' } }));
+  return file;
+}
+
+export interface LiveOrigin {
+  origin: Origin;
+  pool: Pool;
+  base: string;
+  get(path: string): Promise<{ status: number; headers: Record<string, string | undefined>; body: Buffer; text: string }>;
+  close(): Promise<void>;
+}
+
+export async function startLiveOrigin(root: string, live: ChannelConfig[], channelOptions = {}): Promise<LiveOrigin> {
+  const origin = await createOrigin({ root, live, logger: false, processMetrics: false, channelOptions });
+  const base = await origin.listen(0, '127.0.0.1');
+  const pool = new Pool(base, { connections: 16 });
+  return {
+    origin,
+    pool,
+    base,
+    async get(path) {
+      const res = await pool.request({ path, method: 'GET' });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body, text: body.toString() };
+    },
+    async close() {
+      await pool.close();
+      await origin.close();
+    },
+  };
+}
+
+export function parseM3u8(text: string): Record<string, any> {
+  const p = new Parser();
+  p.push(text);
+  p.end();
+  return p.manifest;
+}
+
+/** Polls a real condition until true (bounded). */
+export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Number of complete segments in a rendition's playlist. */
+export async function completeSegments(o: LiveOrigin, channel: string, rendition: string): Promise<number> {
+  const r = await o.get(`/live/${channel}/${rendition}/index.m3u8`);
+  if (r.status !== 200) return 0;
+  return parseM3u8(r.text).segments.length;
+}
