@@ -728,6 +728,12 @@ export class LogStore {
     return n;
   }
 
+  /** Indexed keys starting with `prefix`, in key order (a walk of the index: O(matching keys)). */
+  keys(prefix = ''): string[] {
+    if (this.closed) return [];
+    return this.index.keysWithPrefix(prefix);
+  }
+
   /** Stops or resumes admission of new objects (reads keep working). */
   setAdmitting(on: boolean): void {
     if (this.closed) return;
