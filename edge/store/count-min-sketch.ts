@@ -6,19 +6,24 @@
 const DEPTH = 4;
 const MAX_COUNT = 15;
 
-/** FNV-1a over UTF-16 code units, finished with a murmur3 fmix32 avalanche. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
+/** murmur3's fmix32: every output bit depends on every input bit. */
+function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** FNV-1a over UTF-16 code units, finished with an fmix32 avalanche. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return fmix32(h);
 }
 
 export class CountMinSketch {
@@ -40,9 +45,9 @@ export class CountMinSketch {
   }
 
   private slot(h: number, i: number): number {
-    // Double hashing: h1 + i*h2, one row per i.
-    const h2 = Math.imul(h, 0x9e3779b1) >>> 0 | 1;
-    return i * this.width + ((h + Math.imul(i, h2)) >>> 0 & this.mask);
+    // One independent re-hash per row (deriving rows by plain arithmetic on h would make keys that
+    // collide in one row collide in all of them).
+    return i * this.width + (fmix32((h + Math.imul(i + 1, 0x9e3779b9)) | 0) & this.mask);
   }
 
   increment(key: string): void {

@@ -280,4 +280,25 @@ describe('LogStore basics (real lmdb, real region files)', () => {
     expect(await store.put('after', meta(), Buffer.from('x'))).toBe(false);
     store.setAdmitting(true);
   });
+
+  it('RAM tier: hot small objects stay in RAM through a scan of one-hit wonders', async () => {
+    const { store } = await openStore({ ramBytes: 256 * KiB, ramMaxObjectBytes: 64 * KiB, capacityBytes: 16 * 1024 * KiB, durability: 'flush' });
+    const hot = Array.from({ length: 20 }, (_, i) => `/live/ch/${i}/index.m3u8`);
+    for (const k of hot) await store.put(k, meta(), bodyFor(k, 4 * KiB));
+    for (let r = 0; r < 4; r++) for (const k of hot) await readAll((await store.get(k))!.body);
+    for (let i = 0; i < 300; i++) {
+      const k = `/vod/scan/seg-${i}.m4s`;
+      await store.put(k, meta(), bodyFor(k, 8 * KiB)); // 2.4 MB of one-hit wonders through a 256 KiB tier
+      await readAll((await store.get(k))!.body);
+    }
+    let fromRam = 0;
+    for (const k of hot) {
+      const g = await store.get(k);
+      if (g!.fromRam) fromRam++;
+      expect((await readAll(g!.body)).equals(bodyFor(k, 4 * KiB))).toBe(true);
+    }
+    expect(fromRam).toBeGreaterThanOrEqual(18);
+    expect(store.stats().ramBytes).toBeLessThanOrEqual(256 * KiB);
+    expect(store.stats().ramHits).toBeGreaterThan(80);
+  });
 });

@@ -1,0 +1,44 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreLock } from '../../../edge/store/store-lock.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function dir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'lock-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('StoreLock', () => {
+  it('is exclusive while held (even within one process) and free after release', () => {
+    const d = dir();
+    const a = StoreLock.acquire(d);
+    expect(readFileSync(join(d, 'store.lock'), 'utf8')).toContain(String(process.pid));
+    expect(() => StoreLock.acquire(d)).toThrow(expect.objectContaining({ code: 'STORE_LOCKED' }));
+    a.release();
+    expect(existsSync(join(d, 'store.lock'))).toBe(false);
+    StoreLock.acquire(d).release();
+  });
+
+  it('takes over a lock whose holder process is gone', () => {
+    const d = dir();
+    const deadPid = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    writeFileSync(join(d, 'store.lock'), `${deadPid} ${hostname()} old\n`);
+    const l = StoreLock.acquire(d);
+    l.release();
+  });
+
+  it('does not release a lock that was taken over by someone else', () => {
+    const d = dir();
+    const a = StoreLock.acquire(d);
+    writeFileSync(join(d, 'store.lock'), `1 ${hostname()} someone-else\n`);
+    a.release();
+    expect(existsSync(join(d, 'store.lock'))).toBe(true);
+  });
+});
