@@ -52,6 +52,8 @@ export interface CommonQoe {
   videoBytes: number;
   abortedVideoDownloads: number;
   pageErrors: string[];
+  /** Responses with status >= 400 (path and status). */
+  failedRequests: string[];
 }
 
 export interface VodQoe extends CommonQoe {
@@ -80,7 +82,7 @@ export interface LiveQoe extends CommonQoe {
   wallClockLatencyMax: number | null;
   latencySamples: number;
   avgPlaybackRate: number | null;
-  series: { t: number; bufferSec: number; engineLatency: number | null; wallClockLatency: number | null; playbackRate: number; engineMbps: number | null }[];
+  series: { t: number; bufferSec: number; estimateMbps: number; engineLatency: number | null; wallClockLatency: number | null; playbackRate: number; engineMbps: number | null }[];
 }
 
 function levelBitrate(s: RunSample): number | null {
@@ -142,6 +144,7 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
     videoBytes,
     abortedVideoDownloads: aborted,
     pageErrors: [...new Set([...(lv.pageErrors ?? []), ...rec.consoleErrors])].slice(0, 20),
+    failedRequests: [...new Set(rec.failedResponses.map((r) => `${r.status} ${new URL(r.url).pathname}`))].slice(0, 20),
   };
 }
 
@@ -260,6 +263,7 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
       series.push({
         t: round(s.tSec, 2),
         bufferSec: round(bufferOf(s), 2),
+        estimateMbps: round((v.estimateBps ?? 0) / 1e6, 2),
         engineLatency: typeof v.latencySec === 'number' ? round(v.latencySec, 2) : null,
         wallClockLatency: wall === null ? null : round(wall, 2),
         playbackRate: round(v.playbackRate ?? 1, 3),

@@ -46,7 +46,9 @@ function block(title: string, rows: typeof VOD_ROWS, ours: Cell, theirs: Cell): 
   }
   for (const [name, c] of [['ours', ours], ['hls.js', theirs]] as const) {
     if (c && 'error' in c) lines.push(`  ${name} FAILED: ${c.error}`);
-    else if (c && c.pageErrors.length) lines.push(`  ${name} page errors: ${c.pageErrors.slice(0, 3).join(' | ')}`);
+    else if (c && (c.pageErrors.length || c.failedRequests.length)) {
+      lines.push(`  ${name} page errors: ${[...c.failedRequests, ...c.pageErrors].slice(0, 4).join(' | ')}`);
+    }
   }
   return lines.join('\n');
 }

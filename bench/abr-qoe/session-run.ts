@@ -24,6 +24,8 @@ export interface SessionRecord {
   samples: RunSample[];
   fetches: ProbeFetch[];
   consoleErrors: string[];
+  /** Responses with status >= 400 the page received (any initiator, favicon included). */
+  failedResponses: { url: string; status: number }[];
 }
 
 export interface SessionOptions {
@@ -50,8 +52,15 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
     const page = await context.newPage();
     const consoleErrors: string[] = [];
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`.slice(0, 300)));
+    const failedResponses: { url: string; status: number }[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 400 && failedResponses.length < 50) failedResponses.push({ url: r.url(), status: r.status() });
+    });
     page.on('console', (m) => {
-      if (m.type() === 'error' && consoleErrors.length < 50) consoleErrors.push(m.text().slice(0, 300));
+      if (m.type() !== 'error' || consoleErrors.length >= 50) return;
+      const at = m.location().url;
+      if (/\/favicon\.ico$/.test(at)) return; // the browser's own request, not the player's
+      consoleErrors.push(`${m.text()}${at ? ` (${at})` : ''}`.slice(0, 300));
     });
     const page0 = new URL(o.pageUrl);
     page0.searchParams.set('autoplay', '0');
@@ -79,7 +88,7 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
       samples.push({ ...rest, tSec, limitMbps: limit });
       if (tSec >= o.durationSec || s.ended) break;
     }
-    return { engine: o.engine, url: o.streamUrl, trace: o.trace, loadPerf, samples, fetches, consoleErrors };
+    return { engine: o.engine, url: o.streamUrl, trace: o.trace, loadPerf, samples, fetches, consoleErrors, failedResponses };
   } finally {
     await context.close();
   }
