@@ -1,0 +1,154 @@
+/**
+ * DASH for virtual viewers (mpd-parser): static (VOD) and dynamic (live) MPDs with
+ * SegmentTemplate ($RepresentationID$, $Number$) and SegmentTimeline, and LL-DASH: with an
+ * availabilityTimeOffset the next segment is requested before it is complete and arrives as
+ * it is produced (chunked transfer).
+ */
+import { parse } from 'mpd-parser';
+import { StreamedgeError } from '../../src/errors.js';
+import type { HttpGetter } from './http-get.js';
+import { waitMs, type Chunk, type Cursor, type StreamClient, type StreamRendition } from './stream-client.js';
+
+interface DashSegment {
+  number: number;
+  url: string;
+  duration: number;
+  /** Seconds from availabilityStartTime (period start included). */
+  presentationTime: number;
+}
+
+interface RepState {
+  id: string;
+  template?: string;
+  initUrl: string;
+  segments: Map<number, DashSegment>;
+  first: number;
+  last: number;
+}
+
+const attr = (xml: string, name: string): string | undefined => new RegExp(`\\b${name}="([^"]*)"`).exec(xml)?.[1];
+
+/** ISO 8601 duration (PT1.5S, PT2M) → seconds. */
+function xsDurationSec(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const m = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(v);
+  if (!m) return undefined;
+  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
+}
+
+export class DashClient implements StreamClient {
+  readonly protocol = 'dash' as const;
+  live = false;
+  lowLatency = false;
+  targetLatencySec?: number;
+  segmentSec = 2;
+  video: StreamRendition[] = [];
+  audio?: StreamRendition;
+  private ast = 0;
+  private ato = 0;
+  private minimumUpdatePeriodSec = 2;
+  private loadedAt = 0;
+  private readonly reps = new Map<string, RepState>();
+
+  constructor(
+    private readonly http: HttpGetter,
+    private readonly url: string,
+  ) {}
+
+  async open(signal: AbortSignal): Promise<void> {
+    await this.refresh(signal);
+    if (this.video.length === 0) throw new StreamedgeError('LOADTEST_STREAM', `${this.url}: the MPD has no video Representation`);
+  }
+
+  private async refresh(signal: AbortSignal): Promise<void> {
+    const res = await this.http.get(this.url, { kind: 'manifest', text: true, signal });
+    const xml = res.text!;
+    const m = parse(xml, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
+    this.loadedAt = performance.now();
+    this.live = attr(xml, 'type') === 'dynamic';
+    const ast = attr(xml, 'availabilityStartTime');
+    this.ast = ast ? Date.parse(ast) : 0;
+    this.ato = Number(attr(xml, 'availabilityTimeOffset') ?? 0) || 0;
+    this.lowLatency = this.live && this.ato > 0;
+    this.minimumUpdatePeriodSec = xsDurationSec(attr(xml, 'minimumUpdatePeriod')) ?? 2;
+    const latencyTarget = /<Latency\b[^>]*\btarget="(\d+)"/.exec(xml)?.[1];
+    this.targetLatencySec = latencyTarget ? Number(latencyTarget) / 1000 : xsDurationSec(attr(xml, 'suggestedPresentationDelay'));
+    // SegmentTemplate@media per AdaptationSet, in document order (video first in our MPDs; matched by id below)
+    const templates = [...xml.matchAll(/<SegmentTemplate\b[^>]*\bmedia="([^"]+)"/g)].map((x) => x[1]!);
+    const video = (m.playlists ?? []) as Array<Record<string, any>>;
+    this.video = video.map((p) => {
+      const a = p.attributes ?? {};
+      return { id: String(a.NAME), kind: 'video' as const, bitrate: Number(a.BANDWIDTH) || 1, width: a.RESOLUTION?.width, height: a.RESOLUTION?.height };
+    });
+    video.forEach((p) => this.ingest(String(p.attributes?.NAME), p, templates));
+    for (const group of Object.values(m.mediaGroups?.AUDIO ?? {}) as Array<Record<string, any>>) {
+      const first = (Object.values(group) as Array<Record<string, any>>)[0];
+      const pl = first?.playlists?.[0];
+      if (pl) {
+        this.audio = { id: String(pl.attributes?.NAME), kind: 'audio', bitrate: Number(pl.attributes?.BANDWIDTH) || 128_000 };
+        this.ingest(this.audio.id, pl, templates);
+        break;
+      }
+    }
+    const anyRep = [...this.reps.values()][0];
+    const anySeg = anyRep ? anyRep.segments.get(anyRep.first) : undefined;
+    if (anySeg) this.segmentSec = anySeg.duration;
+  }
+
+  private ingest(id: string, p: Record<string, any>, templates: string[]): void {
+    const segments = new Map<number, DashSegment>();
+    const template = templates.find((t) => t.includes('$Number'));
+    const pattern = template
+      ? new RegExp(template.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('\\$RepresentationID\\$', id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).replace(/\\\$Number(%0\d+d)?\\\$/, '(\\d+)') + '$')
+      : undefined;
+    let first = Infinity;
+    let last = -1;
+    let initUrl = '';
+    ((p.segments ?? []) as Array<Record<string, any>>).forEach((s, i) => {
+      const url = String(s.resolvedUri);
+      const n = pattern ? Number(pattern.exec(new URL(url).pathname)?.[1] ?? pattern.exec(url)?.[1] ?? i) : i;
+      segments.set(n, { number: n, url, duration: Number(s.duration), presentationTime: Number(s.presentationTime ?? 0) });
+      first = Math.min(first, n);
+      last = Math.max(last, n);
+      if (s.map?.resolvedUri) initUrl = s.map.resolvedUri;
+    });
+    this.reps.set(id, { id, template, initUrl, segments, first: Number.isFinite(first) ? first : 0, last });
+  }
+
+  async startCursor(id: string): Promise<Cursor> {
+    const r = this.rep(id);
+    if (!this.live) return { msn: r.first, part: 0 };
+    const back = Math.ceil((this.targetLatencySec ?? 3 * this.segmentSec) / this.segmentSec);
+    return { msn: Math.max(r.first, r.last - back + 1 + (this.lowLatency ? 1 : 0)), part: 0 };
+  }
+
+  private rep(id: string): RepState {
+    const r = this.reps.get(id);
+    if (!r) throw new StreamedgeError('LOADTEST_STREAM', `no Representation ${id} in ${this.url}`);
+    return r;
+  }
+
+  async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const r = this.rep(id);
+      const n = Math.max(cursor.msn, r.first);
+      const seg = r.segments.get(n);
+      if (seg) {
+        return { url: seg.url, kind: 'segment', durationSec: seg.duration, independent: true, programDateTimeMs: this.live ? this.ast + seg.presentationTime * 1000 : undefined, next: { msn: n + 1, part: 0 }, initUrl: r.initUrl };
+      }
+      if (!this.live) return null;
+      const lastSeg = r.segments.get(r.last);
+      if (this.lowLatency && lastSeg && n === r.last + 1) {
+        // LL-DASH: request the segment being produced, availabilityTimeOffset ahead of its end
+        const start = lastSeg.presentationTime + lastSeg.duration;
+        const availableAt = this.ast + (start + this.segmentSec - this.ato) * 1000;
+        await waitMs(availableAt - Date.now(), signal);
+        const url = lastSeg.url.replace(new RegExp(`${r.last}(\\.m4s)`), `${n}$1`);
+        return { url, kind: 'segment', durationSec: this.segmentSec, independent: true, programDateTimeMs: this.ast + start * 1000, next: { msn: n + 1, part: 0 }, initUrl: r.initUrl };
+      }
+      await waitMs(this.loadedAt + this.minimumUpdatePeriodSec * 500 - performance.now(), signal);
+      await this.refresh(signal);
+    }
+    throw new StreamedgeError('LOADTEST_STREAM', `MPD never listed segment ${cursor.msn} of ${id}`);
+  }
+}

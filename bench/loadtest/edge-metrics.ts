@@ -1,0 +1,85 @@
+/**
+ * Scrapes an edge's Prometheus text from `/_edge/metrics`: hit ratio and upstream requests,
+ * as deltas between a scrape before and after the run. Counter names follow edge/metrics.ts
+ * (`edge_hits_total`, `edge_requests_total`, `edge_upstream_requests_total`, …), with or without a
+ * `streamedge_` prefix. A target that is not our edge simply yields null.
+ */
+import { request, type Dispatcher } from 'undici';
+
+export interface EdgeCounters {
+  hits: number;
+  misses: number;
+  requests: number;
+  upstreamRequests: number;
+  collapsed: number;
+}
+
+/** Sums of every sample of each metric name in a Prometheus text exposition. */
+export function parsePromText(text: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const v = Number(m[3]);
+    if (!Number.isFinite(v)) continue;
+    sums.set(m[1]!, (sums.get(m[1]!) ?? 0) + v);
+  }
+  return sums;
+}
+
+function pick(sums: Map<string, number>, suffix: string): number | undefined {
+  for (const name of [`edge_${suffix}`, `streamedge_edge_${suffix}`]) if (sums.has(name)) return sums.get(name);
+  return undefined;
+}
+
+export function edgeCounters(text: string): EdgeCounters | null {
+  const s = parsePromText(text);
+  const hits = pick(s, 'hits_total');
+  const upstream = pick(s, 'upstream_requests_total');
+  if (hits === undefined && upstream === undefined) return null;
+  return {
+    hits: hits ?? 0,
+    misses: pick(s, 'misses_total') ?? 0,
+    requests: pick(s, 'requests_total') ?? 0,
+    upstreamRequests: upstream ?? 0,
+    collapsed: pick(s, 'collapsed_total') ?? 0,
+  };
+}
+
+export async function scrapeEdge(target: URL, dispatcher: Dispatcher): Promise<EdgeCounters | null> {
+  try {
+    const res = await request(new URL('/_edge/metrics', target).href, { dispatcher, headersTimeout: 5000, bodyTimeout: 5000 });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) return null;
+    return edgeCounters(text);
+  } catch {
+    return null;
+  }
+}
+
+export interface EdgeReport {
+  hitRatio: number | null;
+  requests: number;
+  hits: number;
+  misses: number;
+  collapsed: number;
+  upstreamRequests: number;
+}
+
+export function edgeDelta(before: EdgeCounters | null, after: EdgeCounters | null): EdgeReport | null {
+  if (!after) return null;
+  const b = before ?? { hits: 0, misses: 0, requests: 0, upstreamRequests: 0, collapsed: 0 };
+  const hits = after.hits - b.hits;
+  const misses = after.misses - b.misses;
+  const collapsed = after.collapsed - b.collapsed;
+  const requests = after.requests - b.requests || hits + misses + collapsed;
+  return {
+    hitRatio: requests > 0 ? hits / requests : null,
+    requests,
+    hits,
+    misses,
+    collapsed,
+    upstreamRequests: after.upstreamRequests - b.upstreamRequests,
+  };
+}

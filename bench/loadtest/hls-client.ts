@@ -1,0 +1,273 @@
+/**
+ * HLS for virtual viewers: multivariant + media playlists (m3u8-parser), VOD and live, and
+ * LL-HLS: parts, preload hints, blocking playlist reload (_HLS_msn/_HLS_part, RFC 8216bis
+ * 6.2.5.2) and delta updates (_HLS_skip=YES, 6.2.5.1) merged into the playlist we hold.
+ */
+import { Parser } from 'm3u8-parser';
+import { StreamedgeError } from '../../src/errors.js';
+import type { HttpGetter } from './http-get.js';
+import { waitMs, type Chunk, type Cursor, type StreamClient, type StreamRendition } from './stream-client.js';
+
+interface PartInfo {
+  url: string;
+  duration: number;
+  independent: boolean;
+}
+
+interface SegmentInfo {
+  msn: number;
+  url: string;
+  duration: number;
+  pdt?: number;
+  parts: PartInfo[];
+  complete: boolean;
+  initUrl: string;
+}
+
+interface PlaylistState {
+  url: string;
+  segments: Map<number, SegmentInfo>;
+  firstMsn: number;
+  /** Last complete segment (-1 when none). */
+  lastMsn: number;
+  endList: boolean;
+  hint?: { msn: number; part: number; url: string };
+  canBlockReload: boolean;
+  canSkip: boolean;
+  holdBack?: number;
+  partHoldBack?: number;
+  partTarget?: number;
+  targetDuration: number;
+  loadedAt: number;
+  /** A reload that did not change the playlist halves the next reload interval (RFC 8216bis 6.3.4). */
+  unchanged: boolean;
+}
+
+function parse(text: string): Record<string, any> {
+  const p = new Parser();
+  p.push(text);
+  p.end();
+  return p.manifest;
+}
+
+const pdtOf = (s: Record<string, any>): number | undefined =>
+  typeof s.programDateTime === 'number' ? s.programDateTime : s.dateTimeString ? Date.parse(s.dateTimeString) : undefined;
+
+export class HlsClient implements StreamClient {
+  readonly protocol = 'hls' as const;
+  live = false;
+  lowLatency = false;
+  targetLatencySec?: number;
+  segmentSec = 6;
+  video: StreamRendition[] = [];
+  audio?: StreamRendition;
+  private readonly playlistUrl = new Map<string, string>();
+  private readonly states = new Map<string, PlaylistState>();
+
+  constructor(
+    private readonly http: HttpGetter,
+    private readonly url: string,
+  ) {}
+
+  async open(signal: AbortSignal): Promise<void> {
+    const res = await this.http.get(this.url, { kind: 'playlist', text: true, signal });
+    const m = parse(res.text!);
+    const variants = (m.playlists ?? []) as Array<Record<string, any>>;
+    if (variants.length === 0) {
+      // a media playlist given directly: one rendition
+      this.video = [{ id: 'main', kind: 'video', bitrate: 1_000_000 }];
+      this.playlistUrl.set('main', this.url);
+      this.ingest('main', m, this.url);
+    } else {
+      this.video = variants.map((v, i) => {
+        const id = `v${i}`;
+        this.playlistUrl.set(id, new URL(v.uri, this.url).href);
+        const a = v.attributes ?? {};
+        return { id, kind: 'video' as const, bitrate: Number(a.BANDWIDTH) || 1, width: a.RESOLUTION?.width, height: a.RESOLUTION?.height };
+      });
+      const groups = m.mediaGroups?.AUDIO ?? {};
+      for (const group of Object.values(groups) as Array<Record<string, any>>) {
+        const pick = (Object.values(group) as Array<Record<string, any>>).find((r) => r.default && r.uri) ??
+          (Object.values(group) as Array<Record<string, any>>).find((r) => r.uri);
+        if (pick) {
+          this.audio = { id: 'audio', kind: 'audio', bitrate: 128_000 };
+          this.playlistUrl.set('audio', new URL(pick.uri, this.url).href);
+          break;
+        }
+      }
+      // the lowest rendition's playlist tells us live/LL and timing
+      const lowest = [...this.video].sort((a, b) => a.bitrate - b.bitrate)[0]!;
+      await this.load(lowest.id, signal);
+    }
+    const first = [...this.states.values()][0]!;
+    this.live = !first.endList;
+    this.lowLatency = this.live && first.partTarget !== undefined && first.canBlockReload;
+    this.segmentSec = first.targetDuration;
+    if (this.live) {
+      this.targetLatencySec = this.lowLatency ? first.partHoldBack ?? 3 * first.partTarget! : first.holdBack ?? 3 * first.targetDuration;
+    }
+  }
+
+  private async load(id: string, signal: AbortSignal, block?: Cursor): Promise<PlaylistState> {
+    const base = this.playlistUrl.get(id);
+    if (!base) throw new StreamedgeError('LOADTEST_STREAM', `no rendition ${id}`);
+    const prev = this.states.get(id);
+    const u = new URL(base);
+    if (block && prev?.canBlockReload) {
+      u.searchParams.set('_HLS_msn', String(block.msn));
+      u.searchParams.set('_HLS_part', String(block.part));
+    }
+    if (prev?.canSkip && this.lowLatency) u.searchParams.set('_HLS_skip', 'YES');
+    const res = await this.http.get(u.href, { kind: 'playlist', text: true, signal });
+    return this.ingest(id, parse(res.text!), u.href);
+  }
+
+  private ingest(id: string, m: Record<string, any>, playlistUrl: string): PlaylistState {
+    const prev = this.states.get(id);
+    const segs = new Map<number, SegmentInfo>(prev?.segments ?? []);
+    const skipped = Number(m.skip?.skippedSegments ?? 0);
+    const seq = Number(m.mediaSequence ?? 0);
+    if (skipped > 0 && !prev) throw new StreamedgeError('LOADTEST_STREAM', `delta playlist for ${id} without a full one first`);
+    let msn = seq + skipped;
+    const resolve = (uri: string) => new URL(uri, playlistUrl).href;
+    let map = '';
+    const before = prev ? `${prev.lastMsn}/${prev.hint?.msn}.${prev.hint?.part}` : '';
+    for (const s of (m.segments ?? []) as Array<Record<string, any>>) {
+      if (s.map?.uri) map = resolve(s.map.uri);
+      segs.set(msn, {
+        msn,
+        url: resolve(s.uri),
+        duration: Number(s.duration),
+        pdt: pdtOf(s),
+        parts: ((s.parts ?? []) as Array<Record<string, any>>).map((p) => ({ url: resolve(p.uri), duration: Number(p.duration), independent: p.independent === true })),
+        complete: true,
+        initUrl: map || (prev ? [...prev.segments.values()][0]?.initUrl ?? '' : ''),
+      });
+      msn++;
+    }
+    const lastMsn = msn - 1;
+    let hint: PlaylistState['hint'];
+    const pre = m.preloadSegment as Record<string, any> | undefined;
+    if (pre) {
+      if (pre.map?.uri) map = resolve(pre.map.uri);
+      const parts = ((pre.parts ?? []) as Array<Record<string, any>>).map((p) => ({ url: resolve(p.uri), duration: Number(p.duration), independent: p.independent === true }));
+      segs.set(msn, { msn, url: '', duration: parts.reduce((a, p) => a + p.duration, 0), pdt: pdtOf(pre), parts, complete: false, initUrl: map || segs.get(msn - 1)?.initUrl || '' });
+      const h = ((pre.preloadHints ?? []) as Array<Record<string, any>>).find((x) => x.type === 'PART');
+      if (h) hint = { msn, part: parts.length, url: resolve(h.uri) };
+    } else {
+      segs.delete(msn);
+    }
+    for (const k of segs.keys()) if (k < seq) segs.delete(k);
+    // segments without their own EXT-X-MAP inherit the last one seen
+    let lastInit = '';
+    for (const k of [...segs.keys()].sort((a, b) => a - b)) {
+      const s = segs.get(k)!;
+      if (s.initUrl) lastInit = s.initUrl;
+      else s.initUrl = lastInit;
+    }
+    const sc = m.serverControl ?? {};
+    const state: PlaylistState = {
+      url: this.playlistUrl.get(id)!,
+      segments: segs,
+      firstMsn: seq,
+      lastMsn,
+      endList: m.endList === true,
+      hint,
+      canBlockReload: sc.canBlockReload === true,
+      canSkip: typeof sc.canSkipUntil === 'number' && sc.canSkipUntil > 0,
+      holdBack: sc.holdBack,
+      partHoldBack: sc.partHoldBack,
+      partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
+      targetDuration: Number(m.targetDuration ?? 6),
+      loadedAt: performance.now(),
+      unchanged: prev !== undefined && before === `${lastMsn}/${hint?.msn}.${hint?.part}`,
+    };
+    this.states.set(id, state);
+    return state;
+  }
+
+  private async state(id: string, signal: AbortSignal): Promise<PlaylistState> {
+    return this.states.get(id) ?? (await this.load(id, signal));
+  }
+
+  async startCursor(id: string, signal: AbortSignal): Promise<Cursor> {
+    const st = await this.state(id, signal);
+    if (!this.live) return { msn: st.firstMsn, part: 0 };
+    const ordered = [...st.segments.values()].sort((a, b) => a.msn - b.msn);
+    if (this.lowLatency) {
+      // go back PART-HOLD-BACK from the end of the last part, then to an independent part
+      const hold = this.targetLatencySec ?? 3;
+      let acc = 0;
+      for (let i = ordered.length - 1; i >= 0; i--) {
+        const s = ordered[i]!;
+        const parts = s.parts.length > 0 ? s.parts : [{ url: s.url, duration: s.duration, independent: true }];
+        for (let p = parts.length - 1; p >= 0; p--) {
+          acc += parts[p]!.duration;
+          if (acc >= hold && parts[p]!.independent) return { msn: s.msn, part: s.parts.length > 0 ? p : 0 };
+        }
+      }
+      return { msn: ordered[0]!.msn, part: 0 };
+    }
+    const hold = this.targetLatencySec ?? 3 * st.targetDuration;
+    let acc = 0;
+    const complete = ordered.filter((s) => s.complete);
+    for (let i = complete.length - 1; i >= 0; i--) {
+      acc += complete[i]!.duration;
+      if (acc >= hold) return { msn: complete[i]!.msn, part: 0 };
+    }
+    return { msn: st.firstMsn, part: 0 };
+  }
+
+  async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
+    let cur = { ...cursor };
+    for (let guard = 0; guard < 10_000; guard++) {
+      const st = await this.state(id, signal);
+      if (cur.msn < st.firstMsn) cur = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
+      const seg = st.segments.get(cur.msn);
+      if (seg) {
+        const usesParts = this.lowLatency && seg.parts.length > 0 && !(seg.complete && cur.part === 0 && st.lastMsn > seg.msn);
+        if (!usesParts && cur.part === 0 && seg.complete) {
+          return { url: seg.url, kind: 'segment', durationSec: seg.duration, independent: true, programDateTimeMs: seg.pdt, next: { msn: seg.msn + 1, part: 0 }, initUrl: seg.initUrl };
+        }
+        if (cur.part < seg.parts.length) {
+          const part = seg.parts[cur.part]!;
+          const offset = seg.parts.slice(0, cur.part).reduce((a, p) => a + p.duration, 0);
+          const last = seg.complete && cur.part === seg.parts.length - 1;
+          return {
+            url: part.url, kind: 'part', durationSec: part.duration, independent: part.independent,
+            programDateTimeMs: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
+            next: last ? { msn: seg.msn + 1, part: 0 } : { msn: seg.msn, part: cur.part + 1 },
+            initUrl: seg.initUrl,
+          };
+        }
+        if (seg.complete) {
+          cur = { msn: seg.msn + 1, part: 0 };
+          continue;
+        }
+      }
+      if (!this.live || st.endList) {
+        if (cur.msn > st.lastMsn) return null;
+      }
+      if (this.lowLatency) {
+        if (st.hint && st.hint.msn === cur.msn && st.hint.part === cur.part) {
+          const prevSeg = st.segments.get(cur.msn);
+          const offset = prevSeg ? prevSeg.parts.reduce((a, p) => a + p.duration, 0) : 0;
+          const dur = st.partTarget ?? 1;
+          return {
+            url: st.hint.url, kind: 'part', durationSec: dur, independent: cur.part === 0,
+            programDateTimeMs: prevSeg?.pdt !== undefined ? prevSeg.pdt + offset * 1000 : undefined,
+            next: { msn: cur.msn, part: cur.part + 1 },
+            initUrl: prevSeg?.initUrl ?? st.segments.get(st.lastMsn)?.initUrl ?? '',
+          };
+        }
+        await this.load(id, signal, cur);
+        continue;
+      }
+      // live without blocking reload: wait a target duration (half of it if nothing changed)
+      const interval = (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
+      await waitMs(st.loadedAt + interval - performance.now(), signal);
+      await this.load(id, signal);
+    }
+    throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * What the virtual viewers measured, aggregated: counters plus HDR histograms. Serializable
+ * (histograms as compressed base64) so worker threads can send theirs to the parent to merge.
+ */
+import hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+
+export type ObjectKind = 'playlist' | 'manifest' | 'init' | 'segment' | 'part';
+export const OBJECT_KINDS: ObjectKind[] = ['playlist', 'manifest', 'init', 'segment', 'part'];
+
+/** Values are recorded in microseconds, up to one hour. */
+function newHistogram(): Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+export interface ViewerTotals {
+  started: number;
+  ended: number;
+  failed: number;
+  playing: number;
+  stalls: number;
+  stallMs: number;
+  playMs: number;
+  /** Σ bitrate × media seconds downloaded (video), for the time-weighted average bitrate. */
+  bitrateSeconds: number;
+  mediaSec: number;
+  switches: number;
+  abandons: number;
+  /** Most viewers playing at once (summed over workers when merged: an upper bound). */
+  peakPlaying: number;
+}
+
+export interface SerializedStats {
+  totals: ViewerTotals;
+  requests: number;
+  bytes: number;
+  errors: Record<string, number>;
+  histograms: Record<string, string>;
+}
+
+export class LoadStats {
+  totals: ViewerTotals = { started: 0, ended: 0, failed: 0, playing: 0, stalls: 0, stallMs: 0, playMs: 0, bitrateSeconds: 0, mediaSec: 0, switches: 0, abandons: 0, peakPlaying: 0 };
+  requests = 0;
+  bytes = 0;
+  errors: Record<string, number> = {};
+  private readonly histograms = new Map<string, Histogram>();
+
+  histogram(name: string): Histogram {
+    let h = this.histograms.get(name);
+    if (!h) {
+      h = newHistogram();
+      this.histograms.set(name, h);
+    }
+    return h;
+  }
+
+  /** Record a duration in milliseconds (kept with microsecond resolution). */
+  recordMs(name: string, ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) return;
+    this.histogram(name).recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000))));
+  }
+
+  request(kind: ObjectKind, ttfbMs: number, downloadMs: number, bytes: number): void {
+    this.requests++;
+    this.bytes += bytes;
+    this.recordMs(`ttfb.${kind}`, ttfbMs);
+    this.recordMs(`download.${kind}`, downloadMs);
+  }
+
+  viewerPlaying(): void {
+    this.totals.playing++;
+    if (this.totals.playing > this.totals.peakPlaying) this.totals.peakPlaying = this.totals.playing;
+  }
+
+  error(errorClass: string): void {
+    this.errors[errorClass] = (this.errors[errorClass] ?? 0) + 1;
+  }
+
+  /** p-th percentile in milliseconds, or null without data. */
+  percentileMs(name: string, p: number): number | null {
+    const h = this.histograms.get(name);
+    if (!h || h.totalCount === 0) return null;
+    return h.getValueAtPercentile(p) / 1000;
+  }
+
+  count(name: string): number {
+    return this.histograms.get(name)?.totalCount ?? 0;
+  }
+
+  serialize(): SerializedStats {
+    const histograms: Record<string, string> = {};
+    for (const [k, h] of this.histograms) histograms[k] = hdr.encodeIntoCompressedBase64(h);
+    return { totals: { ...this.totals }, requests: this.requests, bytes: this.bytes, errors: { ...this.errors }, histograms };
+  }
+
+  merge(s: SerializedStats): void {
+    for (const k of Object.keys(this.totals) as (keyof ViewerTotals)[]) this.totals[k] += s.totals[k];
+    this.requests += s.requests;
+    this.bytes += s.bytes;
+    for (const [k, v] of Object.entries(s.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
+    for (const [k, enc] of Object.entries(s.histograms)) {
+      const decoded = hdr.decodeFromCompressedBase64(enc);
+      this.histogram(k).add(decoded);
+      decoded.destroy();
+    }
+  }
+}

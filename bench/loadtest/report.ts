@@ -1,0 +1,135 @@
+/**
+ * The load-test report: one JSON shape (what --json writes) and its text rendering, plus the
+ * one-line progress shown while the run goes.
+ */
+import type { EdgeReport } from './edge-metrics.js';
+import { OBJECT_KINDS, type LoadStats } from './load-stats.js';
+
+export interface Percentiles {
+  count: number;
+  p50: number | null;
+  p95?: number | null;
+  p99?: number | null;
+}
+
+export interface LoadReport {
+  target: string;
+  startedAt: string;
+  elapsedSec: number;
+  config: { viewers: number; rampSec: number; durationSec: number; profile: string; latencyMs: number; workers: number };
+  viewers: { started: number; ended: number; failed: number; peakConcurrent: number };
+  startupMs: Percentiles;
+  rebufferRatio: number;
+  stalls: number;
+  stallsPerViewerHour: number;
+  stallSec: number;
+  playSec: number;
+  averageBitrateBps: number;
+  switches: number;
+  abandons: number;
+  liveLatencySec: Percentiles | null;
+  requests: { total: number; perSec: number; bytes: number };
+  byObject: Record<string, { count: number; ttfbMs: { p50: number | null; p99: number | null }; downloadMs: { p50: number | null; p99: number | null } }>;
+  errors: Record<string, number>;
+  edge: EdgeReport | null;
+  loadTester: { cpuUserSec: number; cpuSystemSec: number; cpuSecPer1000Viewers: number; maxRssMB: number };
+}
+
+export interface ReportMeta {
+  target: string;
+  startedAt: Date;
+  elapsedSec: number;
+  config: LoadReport['config'];
+  peakConcurrent: number;
+  edge: EdgeReport | null;
+  cpu: { user: number; system: number };
+  maxRssMB: number;
+}
+
+const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
+const r3 = (v: number | null) => (v === null ? null : round(v));
+
+export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
+  const t = s.totals;
+  const byObject: LoadReport['byObject'] = {};
+  for (const k of OBJECT_KINDS) {
+    const count = s.count(`ttfb.${k}`);
+    if (count === 0) continue;
+    byObject[k] = {
+      count,
+      ttfbMs: { p50: r3(s.percentileMs(`ttfb.${k}`, 50)), p99: r3(s.percentileMs(`ttfb.${k}`, 99)) },
+      downloadMs: { p50: r3(s.percentileMs(`download.${k}`, 50)), p99: r3(s.percentileMs(`download.${k}`, 99)) },
+    };
+  }
+  const viewerHours = (t.playMs + t.stallMs) / 3_600_000;
+  const latencyCount = s.count('latency');
+  const cpuSec = (m.cpu.user + m.cpu.system) / 1e6;
+  return {
+    target: m.target,
+    startedAt: m.startedAt.toISOString(),
+    elapsedSec: round(m.elapsedSec),
+    config: m.config,
+    viewers: { started: t.started, ended: t.ended, failed: t.failed, peakConcurrent: m.peakConcurrent },
+    startupMs: { count: s.count('startup'), p50: r3(s.percentileMs('startup', 50)), p95: r3(s.percentileMs('startup', 95)) },
+    rebufferRatio: t.playMs + t.stallMs > 0 ? round(t.stallMs / (t.playMs + t.stallMs), 5) : 0,
+    stalls: t.stalls,
+    stallsPerViewerHour: viewerHours > 0 ? round(t.stalls / viewerHours) : 0,
+    stallSec: round(t.stallMs / 1000),
+    playSec: round(t.playMs / 1000),
+    averageBitrateBps: t.mediaSec > 0 ? Math.round(t.bitrateSeconds / t.mediaSec) : 0,
+    switches: t.switches,
+    abandons: t.abandons,
+    liveLatencySec: latencyCount > 0
+      ? { count: latencyCount, p50: r3((s.percentileMs('latency', 50) ?? 0) / 1000), p95: r3((s.percentileMs('latency', 95) ?? 0) / 1000) }
+      : null,
+    requests: { total: s.requests, perSec: m.elapsedSec > 0 ? round(s.requests / m.elapsedSec, 1) : 0, bytes: s.bytes },
+    byObject,
+    errors: { ...s.errors },
+    edge: m.edge,
+    loadTester: {
+      cpuUserSec: round(m.cpu.user / 1e6),
+      cpuSystemSec: round(m.cpu.system / 1e6),
+      cpuSecPer1000Viewers: t.started > 0 ? round((cpuSec * 1000) / t.started) : 0,
+      maxRssMB: Math.round(m.maxRssMB),
+    },
+  };
+}
+
+const fmt = (v: number | null | undefined, unit = '', d = 1) => (v === null || v === undefined ? '-' : `${v.toFixed(d)}${unit}`);
+
+export function formatReport(r: LoadReport): string {
+  const lines = [
+    `streamedge loadtest ${r.target}`,
+    `  viewers       started ${r.viewers.started}, ended ${r.viewers.ended}, failed ${r.viewers.failed}, peak ${r.viewers.peakConcurrent} (${r.config.workers} worker${r.config.workers === 1 ? '' : 's'}, profile ${r.config.profile}, +${r.config.latencyMs} ms)`,
+    `  startup       p50 ${fmt(r.startupMs.p50, ' ms', 0)}  p95 ${fmt(r.startupMs.p95, ' ms', 0)}  (${r.startupMs.count} viewers)`,
+    `  rebuffering   ratio ${(r.rebufferRatio * 100).toFixed(3)} %  stalls ${r.stalls} (${r.stallsPerViewerHour.toFixed(1)} per viewer-hour, ${r.stallSec.toFixed(1)} s)`,
+    `  bitrate       average ${(r.averageBitrateBps / 1e6).toFixed(2)} Mbit/s  switches ${r.switches} (abandons ${r.abandons})`,
+    `  live latency  ${r.liveLatencySec ? `p50 ${fmt(r.liveLatencySec.p50, ' s', 2)}  p95 ${fmt(r.liveLatencySec.p95, ' s', 2)}` : 'n/a (VOD)'}`,
+    `  requests      ${r.requests.total} (${r.requests.perSec.toFixed(1)}/s), ${(r.requests.bytes / 1e6).toFixed(1)} MB`,
+  ];
+  for (const [k, o] of Object.entries(r.byObject)) {
+    lines.push(`    ${k.padEnd(9)} ${String(o.count).padStart(8)}  ttfb p50 ${fmt(o.ttfbMs.p50, ' ms', 2)} p99 ${fmt(o.ttfbMs.p99, ' ms', 2)}  download p50 ${fmt(o.downloadMs.p50, ' ms', 2)} p99 ${fmt(o.downloadMs.p99, ' ms', 2)}`);
+  }
+  const errs = Object.entries(r.errors);
+  lines.push(`  errors        ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.edge) {
+    lines.push(`  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}`);
+  }
+  lines.push(`  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), rss ${r.loadTester.maxRssMB} MB`);
+  return lines.join('\n') + '\n';
+}
+
+export interface ProgressSnapshot {
+  elapsedSec: number;
+  started: number;
+  playing: number;
+  ended: number;
+  requests: number;
+  stalls: number;
+  errors: number;
+}
+
+export function progressLine(p: ProgressSnapshot, totalViewers: number, prevRequests: number, intervalSec: number): string {
+  const rate = intervalSec > 0 ? (p.requests - prevRequests) / intervalSec : 0;
+  return `t=${p.elapsedSec.toFixed(0)}s viewers ${p.started}/${totalViewers} playing ${p.playing} ended ${p.ended}  req/s ${rate.toFixed(0)}  stalls ${p.stalls}  errors ${p.errors}`;
+}

@@ -1,0 +1,115 @@
+/**
+ * A whole load test: checks the target, scrapes the edge before, runs the viewers (here or in
+ * worker threads) over ramp + duration, shows progress, scrapes the edge after, and builds the
+ * report. Bounded in viewers, time and workers.
+ */
+import { cpus } from 'node:os';
+import { Agent } from 'undici';
+import { StreamedgeError } from '../../src/errors.js';
+import type { AbrConfig } from '../../src/abr/abr-controller.js';
+import { edgeDelta, scrapeEdge } from './edge-metrics.js';
+import { buildReport, progressLine, type LoadReport, type ProgressSnapshot } from './report.js';
+import { parseProfile } from './shaping.js';
+import { checkTarget } from './target-policy.js';
+import { ViewerPool } from './viewer-pool.js';
+import { WorkerFleet } from './workers.js';
+
+export const LIMITS = { maxViewers: 50_000, maxRunSec: 6 * 3600, maxWorkers: 32 } as const;
+
+export interface LoadTestOptions {
+  url: string;
+  viewers: number;
+  rampSec: number;
+  durationSec: number;
+  profile?: string;
+  latencyMs?: number;
+  workers?: number;
+  allowHosts?: string[];
+  abrConfig?: Partial<AbrConfig>;
+  /** Called about once a second with a one-line summary. */
+  onProgress?: (line: string, snapshot: ProgressSnapshot) => void;
+  /** Aborting this stops the run early (the report covers what ran). */
+  signal?: AbortSignal;
+}
+
+export function validateOptions(o: LoadTestOptions): void {
+  const bad = (msg: string) => {
+    throw new StreamedgeError('BAD_OPTION', msg);
+  };
+  if (!Number.isInteger(o.viewers) || o.viewers < 1) bad(`--viewers must be a whole number ≥ 1, got ${o.viewers}`);
+  if (o.viewers > LIMITS.maxViewers) bad(`--viewers ${o.viewers} is above the limit of ${LIMITS.maxViewers}`);
+  if (!(o.rampSec >= 0) || !(o.durationSec > 0)) bad('--ramp must be ≥ 0 and --duration > 0');
+  if (o.rampSec + o.durationSec > LIMITS.maxRunSec) bad(`ramp + duration must stay within ${LIMITS.maxRunSec / 3600} h`);
+  const w = o.workers ?? 0;
+  if (!Number.isInteger(w) || w < 0 || w > LIMITS.maxWorkers) bad(`--workers must be 0..${LIMITS.maxWorkers} (0 = run viewers in the main thread)`);
+  if ((o.latencyMs ?? 0) < 0 || (o.latencyMs ?? 0) > 10_000) bad('--latency must be between 0 and 10s');
+  parseProfile(o.profile); // throws on a bad profile
+}
+
+export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
+  validateOptions(o);
+  const target = checkTarget(o.url, o.allowHosts);
+  const workers = Math.min(o.workers ?? 0, o.viewers);
+  const profile = o.profile ?? 'unlimited';
+  const latencyMs = o.latencyMs ?? 0;
+  const scrapeAgent = new Agent();
+  const before = await scrapeEdge(target, scrapeAgent);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+
+  const poolOptions = { url: target.href, viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, abrConfig: o.abrConfig };
+  const local = workers === 0 ? new ViewerPool(poolOptions) : undefined;
+  const fleet = workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined;
+  const onAbort = () => (local ? local.abort() : fleet!.stop());
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+
+  let prevRequests = 0;
+  let prevAt = t0;
+  const progress = o.onProgress
+    ? setInterval(() => {
+        const now = performance.now();
+        const p = local
+          ? { started: local.stats.totals.started, playing: local.stats.totals.playing, ended: local.stats.totals.ended, requests: local.stats.requests, stalls: local.stats.totals.stalls, errors: Object.values(local.stats.errors).reduce((a, b) => a + b, 0) }
+          : fleet!.progress();
+        const snap: ProgressSnapshot = { elapsedSec: (now - t0) / 1000, started: p.started, playing: p.playing, ended: p.ended, requests: p.requests, stalls: p.stalls, errors: p.errors };
+        o.onProgress!(progressLine(snap, o.viewers, prevRequests, (now - prevAt) / 1000), snap);
+        prevRequests = p.requests;
+        prevAt = now;
+      }, 1000)
+    : undefined;
+
+  try {
+    let stats, rss;
+    if (local) {
+      stats = await local.run();
+      rss = process.resourceUsage().maxRSS / 1024;
+    } else {
+      const r = await fleet!.run();
+      stats = r.stats;
+      rss = Math.max(r.maxRssMB, process.resourceUsage().maxRSS / 1024);
+    }
+    const elapsedSec = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const after = await scrapeEdge(target, scrapeAgent);
+    return buildReport(stats, {
+      target: target.href,
+      startedAt,
+      elapsedSec,
+      config: { viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, workers: Math.max(1, workers) },
+      peakConcurrent: stats.totals.peakPlaying,
+      edge: edgeDelta(before, after),
+      cpu,
+      maxRssMB: rss,
+    });
+  } finally {
+    if (progress) clearInterval(progress);
+    o.signal?.removeEventListener('abort', onAbort);
+    await scrapeAgent.close().catch(() => undefined);
+  }
+}
+
+/** A sensible default for --workers on this machine: one per core beyond the first, for big runs. */
+export function defaultWorkers(viewers: number): number {
+  return viewers >= 2000 ? Math.max(1, Math.min(cpus().length - 1, 4)) : 0;
+}

@@ -1,0 +1,62 @@
+/**
+ * What a virtual viewer needs from a manifest, whatever the protocol: the renditions, where to
+ * start, and the chunk (segment or LL-HLS part) at a cursor — waiting for it on live.
+ */
+export interface StreamRendition {
+  id: string;
+  kind: 'video' | 'audio';
+  /** bits/s (BANDWIDTH / @bandwidth) */
+  bitrate: number;
+  width?: number;
+  height?: number;
+}
+
+/** A position: media sequence number (HLS) or $Number$ (DASH), and an LL-HLS part index. */
+export interface Cursor {
+  msn: number;
+  part: number;
+}
+
+export interface Chunk {
+  url: string;
+  kind: 'segment' | 'part';
+  durationSec: number;
+  /** Starts with a key frame: a rendition switch may happen here. */
+  independent: boolean;
+  /** Wall clock of the first sample (epoch ms), live only. */
+  programDateTimeMs?: number;
+  next: Cursor;
+  initUrl: string;
+}
+
+export interface StreamClient {
+  readonly protocol: 'hls' | 'dash';
+  readonly live: boolean;
+  readonly lowLatency: boolean;
+  /** Latency a player should hold (seconds), for live. */
+  readonly targetLatencySec?: number;
+  /** Nominal segment duration, seconds. */
+  readonly segmentSec: number;
+  readonly video: StreamRendition[];
+  readonly audio?: StreamRendition;
+  open(signal: AbortSignal): Promise<void>;
+  startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor>;
+  /** The chunk at `cursor`, waiting for it on live; null at the end of VOD. */
+  chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null>;
+}
+
+/** Waits `ms`, or less if the signal aborts (then rejects). */
+export function waitMs(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason ?? new Error('aborted'));
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

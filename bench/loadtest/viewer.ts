@@ -1,0 +1,158 @@
+/**
+ * One virtual viewer: opens the stream, picks renditions with src/abr's AbrController,
+ * downloads the real bytes (video, and audio when it is a separate rendition), and runs a
+ * virtual playhead, so startup time, stalls and latency are measured. No decoding.
+ */
+import type { Dispatcher } from 'undici';
+import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
+import { DashClient } from './dash-client.js';
+import { HlsClient } from './hls-client.js';
+import { AbandonedError, HttpGetter } from './http-get.js';
+import type { LoadStats } from './load-stats.js';
+import { Playhead } from './playhead.js';
+import type { BandwidthProfile } from './shaping.js';
+import { Shaper } from './shaping.js';
+import { waitMs, type Chunk, type Cursor, type StreamClient } from './stream-client.js';
+
+export interface ViewerOptions {
+  url: string;
+  dispatcher: Dispatcher;
+  stats: LoadStats;
+  profile: BandwidthProfile;
+  latencyMs: number;
+  /** The run ends (viewer stops) when this signal aborts. */
+  signal: AbortSignal;
+  abrConfig?: Partial<AbrConfig>;
+  /** VOD: the player stops fetching ahead beyond this buffer. */
+  maxBufferSec?: number;
+}
+
+const MAX_CONSECUTIVE_ERRORS = 5;
+
+export async function runViewer(o: ViewerOptions): Promise<void> {
+  const { stats, signal } = o;
+  stats.totals.started++;
+  const shaper = new Shaper(o.profile, o.latencyMs);
+  const http = new HttpGetter(o.dispatcher, stats, shaper);
+  const client: StreamClient = /\.mpd(\?|$)/.test(new URL(o.url).pathname) ? new DashClient(http, o.url) : new HlsClient(http, o.url);
+  let playhead: Playhead | undefined;
+  let switches = 0;
+  let abandons = 0;
+  let bitrateSeconds = 0;
+  let mediaSec = 0;
+  let failed = false;
+  let counted = false;
+  try {
+    await client.open(signal);
+    const mode = client.live ? (client.lowLatency ? 'low-latency' : 'live') : 'vod';
+    const levels = client.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height }));
+    const abr = new AbrController(levels, { ...(client.targetLatencySec ? { targetLatencySec: client.targetLatencySec } : {}), ...o.abrConfig }, mode);
+    const startThreshold = client.lowLatency ? Math.min(1, client.segmentSec) : Math.min(client.segmentSec, 4);
+    playhead = new Playhead({ startThresholdSec: startThreshold });
+    const ph = playhead;
+    stats.viewerPlaying();
+    counted = true;
+    const maxBuffer = o.maxBufferSec ?? 30;
+    const initsFetched = new Set<string>();
+    const fetchInit = async (url: string) => {
+      if (!url || initsFetched.has(url)) return;
+      await http.get(url, { kind: 'init', signal });
+      initsFetched.add(url);
+    };
+
+    let level = abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
+    let cursor: Cursor = await client.startCursor(client.video[level]!.id, signal);
+    let errors = 0;
+
+    while (!signal.aborted) {
+      ph.update();
+      if (mode === 'vod' && ph.bufferSec > maxBuffer - client.segmentSec) {
+        await waitMs((ph.bufferSec - (maxBuffer - client.segmentSec)) * 1000 + 1, signal);
+        continue;
+      }
+      const latencySec = ph.latencySec();
+      const wanted = abr.nextLevel({ bufferSec: ph.bufferSec, currentLevel: level, latencySec, playbackRate: ph.rate });
+      let chunk: Chunk | null;
+      try {
+        chunk = await client.chunkAt(client.video[wanted]!.id, cursor, signal);
+        if (chunk && wanted !== level && !chunk.independent) {
+          // switch only on an independent part: finish this segment on the current rendition
+          chunk = await client.chunkAt(client.video[level]!.id, cursor, signal);
+        } else if (wanted !== level) {
+          level = wanted;
+          switches++;
+        }
+        if (chunk === null) break;
+        await fetchInit(chunk.initUrl);
+        const mediaDurationSec = chunk.durationSec;
+        const lvl = level;
+        const videoGet = http.get(chunk.url, {
+          kind: chunk.kind,
+          signal,
+          onProgress: (p) => {
+            ph.update();
+            const advice = abr.onDownloadProgress({ ...p, level: lvl, mediaDurationSec, bufferSec: ph.bufferSec });
+            if (advice.abandon && advice.switchTo !== undefined && advice.switchTo !== lvl) {
+              level = advice.switchTo;
+              return true;
+            }
+            return false;
+          },
+        });
+        const audioGet = client.audio ? fetchAudio(client, http, cursor, chunk, signal, fetchInit) : Promise.resolve();
+        const [res] = await Promise.all([videoGet, audioGet]);
+        abr.onDownloadComplete({ bytes: res.bytes, durationMs: res.durationMs, ttfbMs: res.ttfbMs, level: lvl, mediaDurationSec, isPart: chunk.kind === 'part' });
+        ph.append(mediaDurationSec, chunk.programDateTimeMs);
+        bitrateSeconds += client.video[lvl]!.bitrate * mediaDurationSec;
+        mediaSec += mediaDurationSec;
+        const lat = ph.latencySec();
+        if (lat !== undefined && ph.playing) stats.recordMs('latency', lat * 1000);
+        ph.rate = abr.playbackRate({ latencySec: lat ?? 0, bufferSec: ph.bufferSec });
+        cursor = chunk.next;
+        errors = 0;
+      } catch (e) {
+        if (signal.aborted) break;
+        if (e instanceof AbandonedError) {
+          abandons++;
+          switches++;
+          continue; // same cursor, lower level (set in onProgress)
+        }
+        if (++errors >= MAX_CONSECUTIVE_ERRORS) throw e;
+        await waitMs(200 * errors, signal).catch(() => undefined);
+      }
+    }
+    if (!signal.aborted) {
+      // VOD fully downloaded: play out what is buffered (running dry now is the end, not a stall)
+      ph.markEnded();
+      await waitMs((ph.bufferSec / ph.rate) * 1000, signal).catch(() => undefined);
+    }
+  } catch (e) {
+    if (!signal.aborted) {
+      failed = true;
+      if (!(e instanceof Error && 'code' in e)) stats.error('viewer_exception');
+    }
+  } finally {
+    if (playhead) {
+      playhead.finish();
+      if (playhead.startupMs !== undefined) stats.recordMs('startup', playhead.startupMs);
+      stats.totals.stalls += playhead.stalls;
+      stats.totals.stallMs += playhead.stallMs;
+      stats.totals.playMs += playhead.playMs;
+    }
+    if (counted) stats.totals.playing--;
+    stats.totals.bitrateSeconds += bitrateSeconds;
+    stats.totals.mediaSec += mediaSec;
+    stats.totals.switches += switches;
+    stats.totals.abandons += abandons;
+    if (failed) stats.totals.failed++;
+    stats.totals.ended++;
+  }
+}
+
+/** The audio chunk at the same position (segments are aligned across renditions in CMAF ladders). */
+async function fetchAudio(client: StreamClient, http: HttpGetter, cursor: Cursor, video: Chunk, signal: AbortSignal, fetchInit: (u: string) => Promise<void>): Promise<void> {
+  const a = await client.chunkAt(client.audio!.id, cursor, signal);
+  if (!a) return;
+  await fetchInit(a.initUrl);
+  await http.get(a.url, { kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind, signal });
+}
