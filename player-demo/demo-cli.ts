@@ -79,13 +79,13 @@ async function runDemo(o: DemoOptions): Promise<void> {
     services.push(origin);
     const shield = await runCli(
       'shield',
-      ['edge', '--upstream', origin.url, '--port', String(parsePort(o.shieldPort)), '--store', join(dir, 'shield-store'), '--store-size', '2GB'],
+      ['edge', '--upstream', origin.url, '--port', String(parsePort(o.shieldPort)), '--store', join(dir, 'shield-store'), '--store-size', '2GB', '--name', 'shield'],
       { cwd: REPO, logFile: join(logs, 'shield.log'), waitForUrl: true },
     );
     services.push(shield);
     const edge = await runCli(
       'edge',
-      ['edge', '--upstream', shield.url, '--port', String(parsePort(o.edgePort)), '--store', join(dir, 'edge-store'), '--store-size', '2GB'],
+      ['edge', '--upstream', shield.url, '--port', String(parsePort(o.edgePort)), '--store', join(dir, 'edge-store'), '--store-size', '2GB', '--name', 'edge'],
       { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true },
     );
     services.push(edge);

@@ -97,6 +97,9 @@ export class MsePlayer {
   private stallStart: number | null = null;
   private timer?: ReturnType<typeof setInterval>;
   private timescales = new Map<string, number>();
+  /** Live: set when the latency drifted far past target; the loops jump to the live edge. */
+  private resync = false;
+  private audioResyncMsn: number | null = null;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -224,10 +227,26 @@ export class MsePlayer {
       if (latency !== null && this.source.lowLatency && !v.paused) {
         const rate = this.abr.playbackRate({ latencySec: latency, bufferSec: this.bufferAhead() });
         if (Math.abs(v.playbackRate - rate) > 0.001) v.playbackRate = rate;
-        // Far behind (e.g. after a long stall): jump to the buffered edge rather than crawl.
-        const target = this.source.targetLatency ?? 3;
-        const b = v.buffered;
-        if (latency > target + 6 && b.length) v.currentTime = Math.max(v.currentTime, b.end(b.length - 1) - target / 2);
+      }
+      // Far behind the live edge (slow start, long stall): resync instead of crawling back at +5 %.
+      const target = this.source.targetLatency ?? 3;
+      const limit = this.source.lowLatency ? target + 3 : target + 10;
+      if (latency !== null && latency > limit && this.stats.startupMs !== null) this.resync = true;
+    }
+    this.skipGap();
+  }
+
+  /** When the playhead sits before buffered media (a resync, a hole), jump to that media. */
+  private skipGap(): void {
+    const v = this.video;
+    const b = v.buffered;
+    if (!b.length || this.bufferAhead() > 0) return;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) > v.currentTime && b.end(i) - b.start(i) > 0.2) {
+        // Live: land the target latency behind the newest buffered media, not at the oldest.
+        const target = this.source.live ? (this.source.targetLatency ?? 3) : Infinity;
+        v.currentTime = Math.max(b.start(i) + 0.05, b.end(i) - target);
+        return;
       }
     }
   }
@@ -256,6 +275,15 @@ export class MsePlayer {
     for (;;) {
       if (signal.aborted) return;
       await this.waitForRoom();
+      if (this.resync && s.live) {
+        this.resync = false;
+        const edge = await s.startCursor(s.video[level]!.id, signal);
+        if (edge.msn > cursor.msn) {
+          cursor = edge;
+          this.audioResyncMsn = edge.msn;
+          this.pdtMap.length = 0;
+        }
+      }
       const atBoundary = cursor.part === 0;
       if (atBoundary) {
         const wanted = this.manual ?? this.abr.nextLevel({ bufferSec: this.bufferAhead(), currentLevel: level, latencySec: this.stats.latencySec ?? undefined });
@@ -285,6 +313,8 @@ export class MsePlayer {
     for (;;) {
       if (signal.aborted) return;
       await this.waitForRoom();
+      if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn) cursor = { msn: this.audioResyncMsn, part: 0 };
+      this.audioResyncMsn = null;
       const chunk = await this.source.chunkAt(audio.id, cursor, signal);
       if (!chunk) return;
       await this.download(chunk, audio, this.audioQueue!, -1);
