@@ -185,25 +185,28 @@ export class LogStore {
         continue;
       }
       const region = new Region(row, this.regionPath(row.id), Math.min(fileSize, row.size));
+      let changed = false;
       if (fileSize < row.end) {
         lostEntries += this.dropRegionEntries(row, fileSize);
         row.end = fileSize;
         region.next = fileSize;
+        changed = true;
       }
-      if (row !== newest || row.sealed || row.size - row.end < Math.min(row.size / 8, 4 * MiB)) {
+      if (!row.sealed && (row !== newest || row.size - row.end < Math.min(row.size / 8, 4 * MiB))) {
         row.sealed = true;
+        changed = true;
       }
       if (fileSize > row.end && row === newest) {
         await region.truncate(row.end); // torn tail of the active region
       }
       if (!row.sealed) this.active = region;
-      this.dirtyRegions.add(region);
+      if (changed) this.dirtyRegions.add(region);
       this.regions.set(row.id, region);
       this.diskBytes += row.size;
       this.objects += row.liveCount;
       this.liveBytes += row.liveBytes;
     }
-    this.index.txn(() => this.flushDirtyRegions());
+    if (this.dirtyRegions.size > 0) this.index.txn(() => this.flushDirtyRegions());
     for (const id of files.keys()) this.unlinkRegionFile(id); // orphans
     if (lostEntries > 0 || lostRegions > 0) {
       this.log.warn({ dir: this.dir, lostRegions, lostEntries }, 'store: dropped index entries whose region bytes are gone');
