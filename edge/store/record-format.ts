@@ -43,7 +43,7 @@ export function encodeHeader(h: RecordHeader): Buffer {
   b.writeUInt32LE(h.keyLength, 12);
   b.writeUInt32LE(h.metaLength, 16);
   b.writeUIntLE(h.bodyLength, 20, 6);
-  b.writeUIntLE(Math.max(0, Math.floor(h.storedAt)), 28, 6);
+  b.writeUIntLE(Number.isFinite(h.storedAt) ? Math.min(2 ** 48 - 1, Math.max(0, Math.floor(h.storedAt))) : 0, 28, 6);
   b.writeUInt32LE(h.crc >>> 0, 36);
   b.writeUInt32LE(crc32c(b.subarray(0, 40)), 40);
   return b;
