@@ -16,6 +16,8 @@ export interface ProbeFetch {
   t1: number;
   status: number;
   bytes: number;
+  /** Largest single read from the network stream (the limiter charges per read). */
+  maxChunk: number;
   outcome: 'ok' | 'aborted' | 'error';
 }
 
@@ -51,7 +53,7 @@ function urlOf(input: RequestInfo | URL): string {
 
 const originalFetch = window.fetch.bind(window);
 window.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-  const rec: ProbeFetch = { url: urlOf(input), t0: performance.now(), t1: 0, status: 0, bytes: 0, outcome: 'ok' };
+  const rec: ProbeFetch = { url: urlOf(input), t0: performance.now(), t1: 0, status: 0, bytes: 0, maxChunk: 0, outcome: 'ok' };
   let res: Response;
   try {
     res = await originalFetch(input, init);
@@ -89,6 +91,7 @@ window.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Res
         return;
       }
       rec.bytes += r.value.byteLength;
+      rec.maxChunk = Math.max(rec.maxChunk, r.value.byteLength);
       controller.enqueue(r.value);
     },
     cancel(reason) {

@@ -54,6 +54,8 @@ export interface CommonQoe {
   pageErrors: string[];
   /** Responses with status >= 400 (path and status). */
   failedRequests: string[];
+  /** 1-minute load average of the machine when the session started (2 cores are shared). */
+  loadAvg1: number;
 }
 
 export interface VodQoe extends CommonQoe {
@@ -68,6 +70,8 @@ export interface VodQoe extends CommonQoe {
   mediaPlayedSec: number;
   /** Segments downloaded more than once (replaced) and downloads never played. */
   redundantSegmentDownloads: number;
+  /** Every video segment download: segment, rendition height, start (s after load), duration, size, largest read, outcome. */
+  videoDownloads: { seg: number; height: number | null; atSec: number; ms: number; kB: number; maxReadKB: number; outcome: string }[];
   /** One row a second: limit, buffer, estimate, engine level bitrate, played bitrate. */
   series: { t: number; limitMbps: number; bufferSec: number; estimateMbps: number; engineMbps: number | null; playedMbps: number | null; currentTime: number }[];
 }
@@ -80,6 +84,8 @@ export interface LiveQoe extends CommonQoe {
   wallClockLatencyP50: number | null;
   wallClockLatencyP95: number | null;
   wallClockLatencyMax: number | null;
+  /** Wall-clock latency at the first snapshot after playback started: where the engine chose to start. */
+  wallClockLatencyAtStart: number | null;
   latencySamples: number;
   avgPlaybackRate: number | null;
   series: { t: number; bufferSec: number; estimateMbps: number; engineLatency: number | null; wallClockLatency: number | null; playbackRate: number; engineMbps: number | null }[];
@@ -144,6 +150,7 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
     videoBytes,
     abortedVideoDownloads: aborted,
     pageErrors: [...new Set([...(lv.pageErrors ?? []), ...rec.consoleErrors])].slice(0, 20),
+    loadAvg1: rec.loadAvg1,
     failedRequests: [...new Set(rec.failedResponses.map((r) => `${r.status} ${new URL(r.url).pathname}`))].slice(0, 20),
   };
 }
@@ -152,9 +159,20 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
   const base = common(rec, map);
   const segFetches: { f: ProbeFetch; variant: number; segment: number }[] = [];
   const seen = new Map<number, number>();
+  const videoDownloads: VodQoe['videoDownloads'] = [];
   for (const f of rec.fetches) {
     const k = classifyUrl(map, f.url);
-    if (k.kind !== 'video-segment' || f.outcome !== 'ok') continue;
+    if (k.kind !== 'video-segment') continue;
+    videoDownloads.push({
+      seg: k.segment,
+      height: map.variants[k.variant]!.height ?? null,
+      atSec: round((f.t0 - rec.loadPerf) / 1000, 2),
+      ms: Math.round(f.t1 - f.t0),
+      kB: Math.round(f.bytes / 1024),
+      maxReadKB: Math.round(f.maxChunk / 1024),
+      outcome: f.outcome,
+    });
+    if (f.outcome !== 'ok') continue;
     segFetches.push({ f, variant: k.variant, segment: k.segment });
     seen.set(k.segment, (seen.get(k.segment) ?? 0) + 1);
   }
@@ -206,7 +224,7 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
   for (const [segment, n] of seen) redundant += playedSegments.has(segment) ? n - 1 : 0;
   const series: VodQoe['series'] = [];
   rec.samples.forEach((s, i) => {
-    if (i % 4 !== 3) return;
+    if (!onSecond(rec.samples, i)) return;
     const v = view(s);
     const eng = levelBitrate(s);
     const played = perSample[i];
@@ -231,8 +249,15 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
     }),
     mediaPlayedSec: round(weight, 2),
     redundantSegmentDownloads: redundant,
+    videoDownloads: videoDownloads.sort((a, b) => a.atSec - b.atSec),
     series,
   };
+}
+
+/** The first snapshot of each whole second (keeps the series at ~1 row a second whatever the sampling jitter). */
+function onSecond(samples: RunSample[], i: number): boolean {
+  const prev = samples[i - 1];
+  return !prev || Math.floor(samples[i]!.tSec) !== Math.floor(prev.tSec);
 }
 
 function bufferOf(s: RunSample): number {
@@ -258,7 +283,7 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
       rateSum += v.playbackRate ?? 1;
       rateN += 1;
     }
-    if (i % 4 === 3) {
+    if (onSecond(rec.samples, i)) {
       const eng = levelBitrate(s);
       series.push({
         t: round(s.tSec, 2),
@@ -279,6 +304,7 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
     wallClockLatencyP50: r(percentile(wallLat, 50)),
     wallClockLatencyP95: r(percentile(wallLat, 95)),
     wallClockLatencyMax: r(wallLat.length ? Math.max(...wallLat) : null),
+    wallClockLatencyAtStart: r(wallLat[0] ?? null),
     latencySamples: wallLat.length,
     avgPlaybackRate: rateN ? round(rateSum / rateN, 4) : null,
     series,

@@ -20,12 +20,14 @@ const VOD_ROWS: [string, string, (x: unknown) => string][] = [
   ['played switches', 'playedSwitches', num(0)],
   ['engine switches', 'engineSwitches', num(0)],
   ['startup', 'startupMs', ms],
+  ['aborted downloads', 'abortedVideoDownloads', num(0)],
   ['video MB fetched', 'videoBytes', (x) => (typeof x === 'number' ? (x / 1e6).toFixed(1) : '–')],
 ];
 
 const LIVE_ROWS: [string, string, (x: unknown) => string][] = [
   ['latency p50 (PDT)', 'wallClockLatencyP50', sec],
   ['latency p95 (PDT)', 'wallClockLatencyP95', sec],
+  ['latency at start', 'wallClockLatencyAtStart', sec],
   ['engine latency p50', 'engineLatencyP50', sec],
   ['engine latency p95', 'engineLatencyP95', sec],
   ['engine avg bitrate', 'engineAvgBitrateBps', mbps],

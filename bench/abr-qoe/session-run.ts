@@ -4,6 +4,7 @@
  * applied and one snapshot taken. Returns the raw snapshots and the download log.
  */
 import type { Browser } from 'playwright-core';
+import { loadavg } from 'node:os';
 import type { ProbeFetch, ProbeSample } from './page-probe.js';
 import { bandwidthAt, type BandwidthTrace } from './traces.js';
 
@@ -24,6 +25,8 @@ export interface SessionRecord {
   samples: RunSample[];
   fetches: ProbeFetch[];
   consoleErrors: string[];
+  /** 1-minute load average when the session started. */
+  loadAvg1: number;
   /** Responses with status >= 400 the page received (any initiator, favicon included). */
   failedResponses: { url: string; status: number }[];
 }
@@ -44,6 +47,7 @@ export interface SessionOptions {
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 export async function runSession(o: SessionOptions): Promise<SessionRecord> {
+  const loadAvg1 = Math.round(loadavg()[0]! * 100) / 100;
   const every = o.sampleEveryMs ?? 250;
   const context = await o.browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
@@ -88,7 +92,7 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
       samples.push({ ...rest, tSec, limitMbps: limit });
       if (tSec >= o.durationSec || s.ended) break;
     }
-    return { engine: o.engine, url: o.streamUrl, trace: o.trace, loadPerf, samples, fetches, consoleErrors, failedResponses };
+    return { engine: o.engine, url: o.streamUrl, trace: o.trace, loadPerf, samples, fetches, consoleErrors, failedResponses, loadAvg1 };
   } finally {
     await context.close();
   }
