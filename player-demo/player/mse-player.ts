@@ -156,7 +156,7 @@ export class MsePlayer {
     this.stats.levels = s.video.map((v) => ({ id: v.id, bitrate: v.bitrate, height: v.height }));
     this.abr = new AbrController(
       s.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height })),
-      {},
+      s.targetLatency !== undefined ? { targetLatencySec: s.targetLatency } : {},
       s.lowLatency ? 'low-latency' : s.live ? 'live' : 'vod',
     );
     const ms = new MediaSource();
