@@ -1,6 +1,5 @@
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
-import { StreamedgeError } from '../src/errors.js';
 import { exitWithError, parseDuration } from '../src/cli/options.js';
 import { packageVod, type VodSummary } from './vod-job.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
@@ -66,7 +65,7 @@ export function registerPackageCommand(program: Command): void {
           process.stderr.write('streamedge: packaging interrupted; nothing was published\n');
           process.exit(130);
         }
-        exitWithError(e instanceof StreamedgeError || e instanceof Error ? e : new Error(String(e)));
+        exitWithError(e);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -88,7 +87,7 @@ function bytesText(n: number): string {
 export function formatSummary(s: VodSummary): string {
   const lines = [
     `published ${s.assetId} → ${s.path} (version ${s.version}${s.replaced ? `, replaces ${s.replaced}` : ''})`,
-    `  duration ${s.durationSec.toFixed(2)} s, ${s.segmentCount} segments of ${s.segmentDuration} s (parts ${s.partDuration} s)`,
+    `  duration ${s.durationSec.toFixed(2)} s, ${s.segmentCount} segment${s.segmentCount === 1 ? '' : 's'} of ${s.segmentDuration} s (parts ${s.partDuration} s)`,
   ];
   for (const r of s.renditions) {
     const size = r.width && r.height ? `${r.width}x${r.height}` : '';
