@@ -8,10 +8,17 @@ import type { Fill } from './fill.js';
 
 export class Coalescer {
   private readonly fills = new Map<string, Fill>();
+  /**
+   * Fills whose object was just stored, kept briefly: a request that looked the key up in the
+   * store just before the commit and reaches the table just after the fill left it would
+   * otherwise start a second upstream fetch. Such a request reads the completed fill instead.
+   */
+  private readonly recent = new Map<string, Fill>();
   private heldNow = 0;
 
-  constructor(private readonly maxHeld: number) {}
+  constructor(private readonly maxHeld: number, private readonly lingerMs = 2000) {}
 
+  /** Fills in flight. */
   get size(): number {
     return this.fills.size;
   }
@@ -19,6 +26,7 @@ export class Coalescer {
     return this.heldNow;
   }
 
+  /** The fill in flight for `key` (not a recently completed one). */
   get(key: string): Fill | undefined {
     return this.fills.get(key);
   }
@@ -27,9 +35,18 @@ export class Coalescer {
     return this.fills.values();
   }
 
-  /** The fill for `key`, creating (and starting) it with `create` if none is in flight. */
-  join(key: string, create: () => Fill): { fill: Fill; leader: boolean } {
-    const existing = this.fills.get(key);
+  /** Forget recently completed fills (after a purge: their bytes may be what was purged). */
+  forgetRecent(): void {
+    this.recent.clear();
+  }
+
+  /**
+   * The fill for `key`, creating (and starting) it with `create` if none is in flight.
+   * `acceptRecent`: a request that found nothing in the store may read a fill that completed
+   * and was stored a moment ago (never one that found a stale entry: it wants a fresh fetch).
+   */
+  join(key: string, create: () => Fill, acceptRecent = false): { fill: Fill; leader: boolean } {
+    const existing = this.fills.get(key) ?? (acceptRecent ? this.recent.get(key) : undefined);
     if (existing) {
       existing.readers++;
       return { fill: existing, leader: false };
@@ -37,10 +54,15 @@ export class Coalescer {
     const fill = create();
     fill.readers++;
     this.fills.set(key, fill);
-    const leave = () => {
+    const leave = (stored: boolean) => {
       if (this.fills.get(key) === fill) this.fills.delete(key);
+      if (!stored) return;
+      this.recent.set(key, fill);
+      setTimeout(() => {
+        if (this.recent.get(key) === fill) this.recent.delete(key);
+      }, this.lingerMs).unref();
     };
-    void fill.stored.then(leave, leave);
+    void fill.stored.then(leave, () => leave(false));
     fill.start();
     return { fill, leader: true };
   }
@@ -59,5 +81,6 @@ export class Coalescer {
   cancelAll(reason: string): void {
     for (const f of this.fills.values()) f.cancel(reason);
     this.fills.clear();
+    this.recent.clear();
   }
 }

@@ -393,7 +393,7 @@ class EdgeServer implements Edge {
     let fill: Fill;
     let leader: boolean;
     try {
-      ({ fill, leader } = this.coalescer.join(key, () => this.newFill(ex, key, stale, fromPeer)));
+      ({ fill, leader } = this.coalescer.join(key, () => this.newFill(ex, key, stale, fromPeer), stale === undefined));
       if (leader) this.metrics.misses.inc();
       else this.metrics.collapsed.inc();
       head = await fill.head;
@@ -580,6 +580,7 @@ class EdgeServer implements Edge {
 
   private async runPurge(ex: Exchange, specs: PurgeSpec[]): Promise<void> {
     const store = this.storeRef!;
+    this.coalescer.forgetRecent();
     let purged = 0;
     for (const s of specs) {
       purged += await applyPurge(s, store, this.coalescer.all(), this.keyPolicy);

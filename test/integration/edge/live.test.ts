@@ -15,6 +15,8 @@ const ROUNDS = 6;
 let up: Upstream;
 let e: TestEdge;
 let skew = 0;
+/** While set, the edge's clock stands still (a burst then sees one consistent cache state). */
+let frozenAt: number | undefined;
 let msn = 10;
 let part = 0;
 const waiting: Array<{ msn: number; part: number; done: () => void }> = [];
@@ -78,7 +80,7 @@ beforeAll(async () => {
       }
     }
   }, PART_MS);
-  e = await startEdge({ upstream: up.url, now: () => Date.now() + skew });
+  e = await startEdge({ upstream: up.url, now: () => (frozenAt ?? Date.now()) + skew });
 });
 
 afterAll(async () => {
@@ -115,6 +117,7 @@ describe('LL-HLS through the edge', () => {
 
   it('an expired playlist requested by many viewers at once costs one upstream request', async () => {
     const url = `${e.url}/live/c/v/index.m3u8`;
+    frozenAt = Date.now();
     await get(url);
     await e.edge.whenIdle();
     for (let round = 0; round < 3; round++) {

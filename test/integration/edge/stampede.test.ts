@@ -35,8 +35,9 @@ beforeAll(async () => {
     let i = 0;
     const tick = async () => {
       if (i === CHUNKS - 1) {
-        // the last chunk waits for every waiter to have bytes (bounded by a deadline)
-        await Promise.race([allHaveBytesP, new Promise((r) => setTimeout(r, 25_000))]);
+        // the last chunk waits for every waiter to have bytes; the deadline is only a safety net
+        // (generous: on a heavily shared machine 1,000 connections take a while to get going)
+        await Promise.race([allHaveBytesP, new Promise((r) => setTimeout(r, 90_000))]);
         firstBytesAtLastChunk = firstBytes;
         res.end(body.subarray(i * step));
         return;
@@ -47,7 +48,9 @@ beforeAll(async () => {
     };
     void tick();
   });
-  e = await startEdge({ upstream: up.url });
+  // the upstream deliberately holds its last chunk until every waiter has bytes: on a busy machine
+  // that can take a while, so the edge's body timeout must not cut it first
+  e = await startEdge({ upstream: up.url, bodyTimeoutMs: 120_000 });
 });
 
 afterAll(async () => {
