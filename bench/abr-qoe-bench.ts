@@ -3,7 +3,8 @@
  * the full demo stack (origin → shield edge → edge), writing bench/results/abr-qoe.json.
  *
  *   node bin/run-ts.js bench/abr-qoe-bench.ts [--dir <demo dir to reuse>] [--duration 25]
- *       [--live-duration 25] [--traces steady-5,cascade,...] [--no-live] [--no-url-fix] [--out <file>]
+ *       [--live-duration 25] [--traces steady-5,cascade,...] [--no-live] [--out <file>]
+ *       [--no-url-fix] [--slice-bytes 16384]   (bench-side workarounds for the page limiter; see abr-qoe/page-probe.ts)
  *
  * For each trace and engine, a fresh page plays the VOD sample for --duration seconds while the
  * bench applies the trace to the page's bandwidth limiter; every 250 ms it takes a snapshot. The
@@ -49,6 +50,7 @@ const { values: args } = parseArgs({
     traces: { type: 'string' },
     'no-live': { type: 'boolean', default: false },
     'no-url-fix': { type: 'boolean', default: false },
+    'slice-bytes': { type: 'string', default: String(16 * 1024) },
     out: { type: 'string', default: join(REPO, 'bench', 'results', 'abr-qoe.json') },
   },
 });
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
   const traces = wanted ? VOD_TRACES.filter((t) => wanted.includes(t.name)) : VOD_TRACES;
   if (wanted && traces.length !== wanted.length) throw new Error(`unknown trace; known: ${VOD_TRACES.map((t) => t.name).join(', ')}`);
   const urlFix = !args['no-url-fix'];
+  const sliceBytes = Number(args['slice-bytes']);
 
   const ownDir = !args.dir;
   const dir = args.dir ? resolve(args.dir) : mkdtempSync(join(tmpdir(), 'streamedge-abr-qoe-'));
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
       const cells: Partial<Record<EngineName, Cell<VodQoe>>> = {};
       for (const engine of order) {
         try {
-          const rec = await runSession({ browser, pageUrl: stack.pageUrl, streamUrl: vodUrl, engine, trace, durationSec, probeScript, urlFix });
+          const rec = await runSession({ browser, pageUrl: stack.pageUrl, streamUrl: vodUrl, engine, trace, durationSec, probeScript, urlFix, sliceBytes });
           cells[engine] = vodQoe(rec, vodMap);
         } catch (e) {
           cells[engine] = errorCell(e);
@@ -170,7 +173,7 @@ async function main(): Promise<void> {
         const cells: Partial<Record<EngineName, Cell<LiveQoe>>> = {};
         for (const engine of ENGINES) {
           try {
-            const rec = await runSession({ browser, pageUrl: stack.pageUrl, streamUrl: liveUrl, engine, trace: LIVE_TRACE, durationSec: liveDurationSec, probeScript, urlFix });
+            const rec = await runSession({ browser, pageUrl: stack.pageUrl, streamUrl: liveUrl, engine, trace: LIVE_TRACE, durationSec: liveDurationSec, probeScript, urlFix, sliceBytes });
             cells[engine] = liveQoe(rec, liveMap, clock);
           } catch (e) {
             cells[engine] = errorCell(e);
@@ -226,6 +229,7 @@ async function main(): Promise<void> {
         liveDurationSec,
         sampleEveryMs: 250,
         responseUrlWorkaround: urlFix,
+        limiterSliceBytes: sliceBytes,
         ladder: vodMap.variants.map((v) => ({ height: v.height, bandwidth: v.bandwidth, averageBandwidth: v.averageBandwidth })),
       },
       vod: vodResults,

@@ -42,6 +42,13 @@ declare global {
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+/**
+ * Shaping fidelity: hand bodies up in slices of at most this many bytes. The page's limiter charges
+ * each read whole, at the rate in force when it arrives, and Chromium hands out reads of up to
+ * 512 kB on loopback, so without slicing a 1 s dip can hold one read for ~10 s. 0 = no slicing
+ * (set window.__qoeSliceBytes before this script runs).
+ */
+const sliceBytes = (window as unknown as { __qoeSliceBytes?: number }).__qoeSliceBytes ?? 16 * 1024;
 const done: ProbeFetch[] = [];
 let videoOffset = 0;
 
@@ -76,29 +83,42 @@ window.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Res
     rec.outcome = outcome;
     done.push(rec);
   };
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        finish((e as Error)?.name === 'AbortError' ? 'aborted' : 'error');
-        throw e;
-      }
-      if (r.done) {
-        finish('ok');
-        controller.close();
-        return;
-      }
-      rec.bytes += r.value.byteLength;
-      rec.maxChunk = Math.max(rec.maxChunk, r.value.byteLength);
-      controller.enqueue(r.value);
+  // highWaterMark 0: read from the network only when the layer above asks, so `t1` is when the
+  // consumer got the last byte through the page's limiter, not one read earlier.
+  let pending: Uint8Array | null = null;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!pending || pending.byteLength === 0) {
+          let r: ReadableStreamReadResult<Uint8Array>;
+          try {
+            r = await reader.read();
+          } catch (e) {
+            finish((e as Error)?.name === 'AbortError' ? 'aborted' : 'error');
+            throw e;
+          }
+          if (r.done) {
+            finish('ok');
+            controller.close();
+            return;
+          }
+          pending = r.value;
+          rec.maxChunk = Math.max(rec.maxChunk, r.value.byteLength);
+        }
+        // Copies (not views): a consumer may transfer a chunk's buffer to a worker.
+        const n = sliceBytes > 0 ? Math.min(sliceBytes, pending.byteLength) : pending.byteLength;
+        const out = pending.slice(0, n);
+        pending = pending.subarray(n);
+        rec.bytes += n;
+        controller.enqueue(out);
+      },
+      cancel(reason) {
+        finish('aborted');
+        return reader.cancel(reason);
+      },
     },
-    cancel(reason) {
-      finish('aborted');
-      return reader.cancel(reason);
-    },
-  });
+    { highWaterMark: 0 },
+  );
   const wrapped = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
   // Keep what loaders read off the original response (hls.js resolves relative URIs with url).
   Object.defineProperty(wrapped, 'url', { value: res.url });

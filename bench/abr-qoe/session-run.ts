@@ -42,6 +42,8 @@ export interface SessionOptions {
   sampleEveryMs?: number;
   /** false: leave the page's limiter as it is (no response.url restore; see page-probe.ts). */
   urlFix?: boolean;
+  /** Bytes per slice handed to the page's limiter (0 = whole network reads; see page-probe.ts). */
+  sliceBytes?: number;
 }
 
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
@@ -52,6 +54,7 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
   const context = await o.browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
     if (o.urlFix === false) await context.addInitScript({ content: 'window.__qoeUrlFix = false;' });
+    if (o.sliceBytes !== undefined) await context.addInitScript({ content: `window.__qoeSliceBytes = ${Number(o.sliceBytes)};` });
     await context.addInitScript({ content: o.probeScript });
     const page = await context.newPage();
     const consoleErrors: string[] = [];
