@@ -91,7 +91,7 @@ export class HlsJsEngine implements Engine {
       currentLevel: h?.currentLevel ?? -1,
       bufferSec: bufferAhead(this.video),
       estimateBps: h?.bandwidthEstimate ?? 0,
-      latencySec: h && h.latency > 0 ? h.latency : null,
+      latencySec: h && h.levels[Math.max(0, h.currentLevel)]?.details?.live && h.latency > 0 ? h.latency : null,
       playbackRate: this.video.playbackRate,
       switches: Math.max(0, this.switches - 1),
       errors: [...this.errors],
