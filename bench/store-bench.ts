@@ -3,6 +3,7 @@
  *
  *   node bin/run-ts.js bench/store-bench.ts [--entries 1000000] [--quick]
  *
+ * (--startup-only prints just the startup measurement as JSON.)
  * Writes bench/results/store.json and prints a summary:
  *  - put/get throughput (MiB/s) for 1 MiB and 1 KiB objects, as a ratio to plain fs.writeFile /
  *    fs.readFile of the same data (one file per object) and to raw sequential writes into one file;
@@ -263,6 +264,8 @@ interface Startup {
   entries: number;
   bulkLoadMs: number;
   openMs: number;
+  /** Part of openMs spent matching region rows with files (the rest: lock + lmdb open). */
+  recoverMs: number;
   objects: number;
   spotOk: number;
   rssAfterOpenMiB: number;
@@ -279,11 +282,12 @@ function startup(n: number): Startup {
     {
       const r = spawnSync(process.execPath, ['bin/run-ts.js', 'bench/store-open-probe.ts', dir, String(n)], { cwd: ROOT, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`open probe failed: ${r.stderr}`);
-      const p = JSON.parse(r.stdout) as { openMs: number; objects: number; spotOk: number; rssBeforeOpen: number; rssAfterOpen: number; maxRss: number };
+      const p = JSON.parse(r.stdout) as { openMs: number; recoverMs: number; objects: number; spotOk: number; rssBeforeOpen: number; rssAfterOpen: number; maxRss: number };
       return {
         entries: n,
         bulkLoadMs: Math.round(bulkLoadMs),
         openMs: Math.round(p.openMs * 10) / 10,
+        recoverMs: p.recoverMs,
         objects: p.objects,
         spotOk: p.spotOk,
         rssAfterOpenMiB: Math.round(p.rssAfterOpen / MiB),
@@ -393,6 +397,10 @@ function hitRatio(): HitRatio {
 // ------------------------------------------------------------------ main
 
 const started = Date.now();
+if (args.includes('--startup-only')) {
+  console.log(JSON.stringify(startup(ENTRIES)));
+  process.exit(0);
+}
 console.log('store bench: throughput 1 MiB ...');
 const big = await throughput(MiB, quick ? 32 : 128);
 console.log('store bench: throughput 1 KiB ...');
