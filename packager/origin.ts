@@ -145,7 +145,8 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     metrics,
     channels,
     async listen(port = 8081, host = '127.0.0.1') {
-      return app.listen({ port, host });
+      // A deep backlog: thousands of players (re)connect at once after a live edge event.
+      return app.listen({ port, host, backlog: 4096 });
     },
     close,
   };

@@ -59,12 +59,23 @@ async function planFor(source: string, ladder: string): Promise<{ plan: LadderPl
   return { plan: planLadder(info, ladder), input };
 }
 
-function feed(stream: Readable, shift: TimelineShift, seg: Segmenter, fail: (e: unknown) => void): Promise<void> {
+/**
+ * Pipes one rendition's bytes through the tfdt shift into its segmenter. The segmenter is made
+ * once the shift knows the run's media offset (at the first fragment), so its segment grid starts
+ * there too.
+ */
+function feed(stream: Readable, shift: TimelineShift, make: (offsetSec: number) => Segmenter, fail: (e: unknown) => void): Promise<void> {
   let broken = false;
+  let seg: Segmenter | undefined;
+  const deliver = (boxes: Buffer[]): void => {
+    if (boxes.length === 0) return;
+    seg ??= make(shift.offsetSec!);
+    for (const b of boxes) seg.push(b);
+  };
   stream.on('data', (chunk: Buffer) => {
     if (broken) return;
     try {
-      for (const b of shift.push(chunk)) seg.push(b);
+      deliver(shift.push(chunk));
     } catch (e) {
       broken = true;
       fail(e);
@@ -74,8 +85,8 @@ function feed(stream: Readable, shift: TimelineShift, seg: Segmenter, fail: (e: 
     () => {
       if (broken) return;
       try {
-        for (const b of shift.finish()) seg.push(b);
-        seg.end();
+        deliver(shift.finish());
+        seg?.end();
       } catch {
         /* a killed encoder stops mid-box: the window closes the segment with the parts it has */
       }
@@ -101,20 +112,21 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   };
   const sink: RunSink = req.sink;
   const fed = outputs.map((o) => {
-    const seg = new Segmenter({
-      renditionId: o.renditionId,
-      kind: o.kind,
-      segmentDuration: config.segmentDuration,
-      partDuration: config.partDuration,
-      firstSegmentNumber: req.firstSegmentNumber,
-      originSec: req.mediaOffsetSec,
-      listener: {
-        init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan)),
-        part: (n, part, bytes) => sink.part(o.renditionId, n, part, bytes),
-        segment: (s) => sink.segment(o.renditionId, s),
-      },
-    });
-    return feed(run.streams.get(o.renditionId)!, new TimelineShift(req.mediaOffsetSec), seg, fail);
+    const make = (offset: number) =>
+      new Segmenter({
+        renditionId: o.renditionId,
+        kind: o.kind,
+        segmentDuration: config.segmentDuration,
+        partDuration: config.partDuration,
+        firstSegmentNumber: req.firstSegmentNumber,
+        originSec: offset,
+        listener: {
+          init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan)),
+          part: (n, part, bytes) => sink.part(o.renditionId, n, part, bytes),
+          segment: (s) => sink.segment(o.renditionId, s),
+        },
+      });
+    return feed(run.streams.get(o.renditionId)!, new TimelineShift(req.mediaOffsetSec), make, fail);
   });
   const done = (async () => {
     let err: unknown;

@@ -10,8 +10,8 @@
  * does too) and the first segment of a new run carries a discontinuity.
  *
  * Timeline (HLS and DASH alike): media time is anchored to wall clock. Each run's tfdt is shifted
- * so that its media time 0 lands at (spawn time − availabilityStartTime), never before the end of
- * the previous run. So PDT = availabilityStartTime + media time for every segment, DASH keeps one
+ * so that the end of its first fragment lands at the wall clock it arrived at (minus
+ * availabilityStartTime), never before the end of the previous run. So PDT = availabilityStartTime + media time for every segment, DASH keeps one
  * Period with one consistent SegmentTimeline (a source outage is a gap in it; segment numbers
  * keep counting), and HLS signals EXT-X-DISCONTINUITY at the new run.
  */
@@ -42,8 +42,13 @@ export interface RunHandle {
 export interface RunRequest {
   config: ResolvedChannelConfig;
   firstSegmentNumber: number;
-  /** Media time (seconds after availabilityStartTime) this run's time 0 maps to. */
-  mediaOffsetSec: number;
+  /**
+   * Media time (seconds after availabilityStartTime) this run's time 0 maps to. The run calls it
+   * when its first fragment arrives, with the media time at which that fragment ends (ffmpeg
+   * has just produced it, so that media time is "now"); the first call fixes the value for the
+   * whole run, so PDT ≈ the wall clock at which the media was produced.
+   */
+  mediaOffsetSec: (firstFragmentEndSec: number) => number;
   sink: RunSink;
   logFile: string;
 }
@@ -209,7 +214,9 @@ export class LiveChannel {
     const id = ++this.runId;
     this.runProduced = false;
     for (const w of this.windows.values()) if (w.segments.length > 0) w.markDiscontinuity();
-    const mediaOffsetSec = Math.max((this.now() - this.availabilityStartTime) / 1000, this.mediaEnd);
+    let offset: number | undefined;
+    const mediaOffsetSec = (firstFragmentEndSec: number): number =>
+      (offset ??= Math.max((this.now() - this.availabilityStartTime) / 1000 - firstFragmentEndSec, this.mediaEnd));
     const sink = this.sinkFor(id);
     const logFile = join(this.opts.liveDir, this.id, `ffmpeg-${id}.log`);
     this.startTimer = setTimeout(() => {
