@@ -218,7 +218,11 @@ export class MsePlayer {
     const v = this.video;
     if (v.buffered.length && this.stats.startupMs === null && v.paused) {
       const start = v.buffered.start(0);
-      if (v.currentTime < start) v.currentTime = start + 0.05;
+      // Live joins on a key frame at a segment start; play from the target latency behind the newest media.
+      const end = v.buffered.end(0);
+      const target = this.source.live ? (this.source.targetLatency ?? 3) : Infinity;
+      const at = Math.max(start + 0.05, end - target);
+      if (v.currentTime < at) v.currentTime = at;
       v.play().catch(() => {});
     }
     if (this.source.live && this.pdtMap.length) {
