@@ -6,13 +6,16 @@
  *   packager: packageVod (probe, the same ffmpeg run on pipes, our segmenter, manifests, atomic publish).
  *
  * Runs alternate (baseline, packager, baseline, packager, ...) so both see the same machine load;
- * the ratio of median wall times is the cost of everything that is ours (aim ≤ 1.05). Peak RSS is
- * this process's (the packager runs in it). Writes bench/results/package.json.
+ * the ratio of median wall times is the cost of everything that is ours (aim ≤ 1.05). On a shared
+ * machine wall time is noisy, so CPU time is measured too (this process via process.cpuUsage(),
+ * ffprobe/ffmpeg children via /proc/self/stat cutime+cstime): the CPU ratio is the load-independent
+ * cost of our segmenter, manifests and publishing. Peak RSS is this process's (the packager runs
+ * in it). Writes bench/results/package.json.
  *
  *   node bin/run-ts.js bench/package-bench.ts [--rounds 2] [--fixture long1080]
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +61,21 @@ function dirBytes(dir: string): number {
   return n;
 }
 
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds of reaped children (cutime + cstime from /proc/self/stat). */
+function childrenCpuSec(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17.
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+}
+
+function selfCpuSec(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -77,6 +95,9 @@ const work = mkdtempSync(join(tmpdir(), 'se-package-bench-'));
 
 const baselineMs: number[] = [];
 const packagerMs: number[] = [];
+const baselineCpuSec: number[] = [];
+const packagerFfmpegCpuSec: number[] = [];
+const packagerSelfCpuSec: number[] = [];
 let baselineBytes = 0;
 let last: VodSummary | undefined;
 try {
@@ -93,16 +114,22 @@ try {
     });
     const progressAt = fileArgs.indexOf('-progress');
     fileArgs.splice(progressAt, 2);
+    let c0 = childrenCpuSec();
     let t0 = performance.now();
     await runFfmpeg(['-y', ...fileArgs]);
     baselineMs.push(performance.now() - t0);
+    baselineCpuSec.push(childrenCpuSec() - c0);
     baselineBytes = dirBytes(outDir);
     rmSync(outDir, { recursive: true, force: true });
     process.stdout.write(`round ${round}: baseline ffmpeg ${(baselineMs.at(-1)! / 1000).toFixed(1)} s\n`);
 
+    c0 = childrenCpuSec();
+    const s0 = selfCpuSec();
     t0 = performance.now();
     last = await packageVod({ input, outDir: join(work, `packaged-${round}`), assetId: 'bench', ladder: 'default', segmentDuration: SEGMENT, partDuration: PART });
     packagerMs.push(performance.now() - t0);
+    packagerFfmpegCpuSec.push(childrenCpuSec() - c0);
+    packagerSelfCpuSec.push(selfCpuSec() - s0);
     rmSync(join(work, `packaged-${round}`), { recursive: true, force: true });
     process.stdout.write(`round ${round}: streamedge package ${(packagerMs.at(-1)! / 1000).toFixed(1)} s\n`);
   }
@@ -112,6 +139,9 @@ try {
 
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
 const ratio = median(packagerMs) / median(baselineMs);
+const packagerCpu = packagerFfmpegCpuSec.map((c, i) => c + packagerSelfCpuSec[i]!);
+const cpuRatio = median(packagerCpu) / median(baselineCpuSec);
+const r1 = (xs: number[]): number[] => xs.map((x) => Number(x.toFixed(1)));
 const result = {
   bench: 'package',
   date: new Date().toISOString(),
@@ -129,6 +159,15 @@ const result = {
   ratio: Number(ratio.toFixed(3)),
   aim: 1.05,
   withinAim: ratio <= 1.05,
+  cpu: {
+    baselineSec: r1(baselineCpuSec),
+    packagerFfmpegSec: r1(packagerFfmpegCpuSec),
+    packagerSelfSec: r1(packagerSelfCpuSec),
+    /** (ffmpeg + ffprobe + our process) / baseline ffmpeg, medians: the load-independent overhead. */
+    ratio: Number(cpuRatio.toFixed(3)),
+    /** Our process's own CPU as a share of the whole packaging CPU. */
+    selfShare: Number((median(packagerSelfCpuSec) / median(packagerCpu)).toFixed(4)),
+  },
   peakRssBytes,
   output: { segmentsPerRendition: last?.segmentCount, packagedBytes: last?.totalBytes, baselineBytes },
 };
@@ -142,7 +181,8 @@ process.stdout.write(
     `package bench: ${fixtureName} ${source.video!.width}x${source.video!.height} ${(source.durationSec ?? 0).toFixed(0)} s → ${plan.video.map((r) => r.id).join('/')} + audio, ${rounds} round(s)`,
     `  plain ffmpeg (same ladder, to files): median ${(result.baselineMedianMs / 1000).toFixed(1)} s  [${result.baselineMs.map((m) => (m / 1000).toFixed(1)).join(', ')}]`,
     `  streamedge package:                   median ${(result.packagerMedianMs / 1000).toFixed(1)} s  [${result.packagerMs.map((m) => (m / 1000).toFixed(1)).join(', ')}]`,
-    `  ratio ${result.ratio} (aim ≤ ${result.aim}: ${result.withinAim ? 'met' : 'NOT met'}), peak RSS of the packager process ${mb(peakRssBytes)}`,
+    `  wall ratio ${result.ratio} (aim ≤ ${result.aim}: ${result.withinAim ? 'met' : 'NOT met'}), peak RSS of the packager process ${mb(peakRssBytes)}`,
+    `  CPU: baseline ${result.cpu.baselineSec.join(', ')} s; packager ffmpeg ${result.cpu.packagerFfmpegSec.join(', ')} s + ours ${result.cpu.packagerSelfSec.join(', ')} s → CPU ratio ${result.cpu.ratio} (our process ${(result.cpu.selfShare * 100).toFixed(1)}% of it)`,
     `  output ${mb(result.output.packagedBytes ?? 0)} packaged vs ${mb(baselineBytes)} baseline files`,
     `  → bench/results/package.json`,
     '',

@@ -137,11 +137,7 @@ export function runEncoder(args: string[], outputs: EncodeOutput[], opts: Encode
         } else {
           const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
           const last = lastErrorLine(tail);
-          reject(
-            new StreamedgeError('ENCODER_FAILED', `ffmpeg ${why}${last ? `: ${last}` : ''}; full log: ${opts.logFile}`, {
-              detail: undefined,
-            }),
-          );
+          reject(new StreamedgeError('ENCODER_FAILED', `ffmpeg ${why}${last ? `: ${last}` : ''}; full log: ${opts.logFile}`));
         }
       });
     });

@@ -119,11 +119,15 @@ function firstLine(stderr: string): string {
 async function classifyProbeFailure(input: string, stderr: string): Promise<StreamedgeError> {
   const head = Buffer.alloc(12);
   let got = 0;
-  const fh = await open(input, 'r');
   try {
-    got = (await fh.read(head, 0, 12, 0)).bytesRead;
-  } finally {
-    await fh.close();
+    const fh = await open(input, 'r');
+    try {
+      got = (await fh.read(head, 0, 12, 0)).bytesRead;
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    return new StreamedgeError('SOURCE_MISSING', `cannot read ${input}: ${(e as Error).message}`, { cause: e });
   }
   const boxType = got >= 8 ? head.toString('latin1', 4, 8) : '';
   const looksIsoBmff = ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip', 'styp'].includes(boxType);
