@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { exitWithError, parseDuration, parsePort } from '../src/cli/options.js';
+import { StreamedgeError } from '../src/errors.js';
+import { SECRET_ENV_VAR, createVerifier, resolveSigningKey, type SignEndpointOptions, type TokenPlacement } from '../src/signing/index.js';
 import { createOrigin } from './origin.js';
+import { ReloadingKeySource, checkCredential, type KeyLog, type OriginSignedAccessOptions } from './origin/signed-access.js';
 import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from './live/channel-config.js';
 
 interface OriginCliOptions {
@@ -13,6 +17,97 @@ interface OriginCliOptions {
   dvr: string;
   liveLadder: string;
   logLevel: string;
+  requireSigned?: boolean;
+  secretFile?: string;
+  secretKid?: string;
+  jwksFile: string[];
+  jwksUrl: string[];
+  jwksMaxAge: string;
+  publicKeyFile: string[];
+  clockSkew: string;
+  signCredentialFile?: string;
+  signingKeyFile?: string;
+  signingKid?: string;
+  signBase?: string;
+  signPlacement: string;
+  signMaxTtl: string;
+  upstreamCredentialFile?: string;
+}
+
+export const SIGN_CREDENTIAL_ENV = 'STREAMEDGE_SIGN_CREDENTIAL';
+export const UPSTREAM_CREDENTIAL_ENV = 'STREAMEDGE_UPSTREAM_CREDENTIAL';
+
+/** A credential from a file (trailing whitespace trimmed) or else an environment variable. */
+function credentialFrom(file: string | undefined, envVar: string, env: NodeJS.ProcessEnv, what: string): string | undefined {
+  let value: string | undefined;
+  if (file !== undefined) {
+    try {
+      value = readFileSync(file, 'utf8').replace(/\s+$/, '');
+    } catch (e) {
+      throw new StreamedgeError('KEY_FILE', `cannot read ${what} file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  } else {
+    const v = env[envVar];
+    value = v !== undefined && v !== '' ? v : undefined;
+  }
+  return checkCredential(value, what);
+}
+
+export type OriginSigningCliOptions = Pick<
+  OriginCliOptions,
+  | 'requireSigned' | 'secretFile' | 'secretKid' | 'jwksFile' | 'jwksUrl' | 'jwksMaxAge' | 'publicKeyFile' | 'clockSkew'
+  | 'signCredentialFile' | 'signingKeyFile' | 'signingKid' | 'signBase' | 'signPlacement' | 'signMaxTtl' | 'upstreamCredentialFile'
+>;
+
+/**
+ * The origin's signed-URL setup from CLI options and the environment (keys and credentials come
+ * only from files and environment variables, never from argv; nothing here is logged).
+ * `close()` stops watching key files.
+ */
+export async function originSigningFromCli(
+  o: OriginSigningCliOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  log?: KeyLog,
+): Promise<{ signing: OriginSignedAccessOptions; close(): void }> {
+  const signing: OriginSignedAccessOptions = {};
+  let keys: ReloadingKeySource | undefined;
+  if (o.requireSigned) {
+    keys = await ReloadingKeySource.open(
+      {
+        ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
+        ...(o.secretKid !== undefined ? { secretKid: o.secretKid } : {}),
+        jwksFiles: o.jwksFile ?? [],
+        jwksUrls: o.jwksUrl ?? [],
+        remote: { maxAgeMs: parseDuration(o.jwksMaxAge ?? '10m') * 1000 },
+        publicKeyFiles: o.publicKeyFile ?? [],
+        env,
+      },
+      log ? { log } : {},
+    );
+    signing.verifier = createVerifier({ keys, clockToleranceSec: parseDuration(o.clockSkew ?? '30s') });
+  }
+  const upstream = credentialFrom(o.upstreamCredentialFile, UPSTREAM_CREDENTIAL_ENV, env, 'the upstream credential');
+  if (upstream !== undefined) signing.upstreamCredential = upstream;
+  const signCredential = credentialFrom(o.signCredentialFile, SIGN_CREDENTIAL_ENV, env, 'the signing endpoint credential');
+  if (signCredential !== undefined) {
+    const placement = (o.signPlacement ?? 'path') as TokenPlacement;
+    if (placement !== 'path' && placement !== 'query') {
+      throw new StreamedgeError('BAD_OPTION', `--sign-placement must be "path" or "query" (got "${o.signPlacement}")`);
+    }
+    const sign: SignEndpointOptions = {
+      adminCredential: signCredential,
+      key: await resolveSigningKey({
+        ...(o.signingKeyFile !== undefined ? { keyFile: o.signingKeyFile } : o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
+        ...(o.signingKid ?? o.secretKid) !== undefined ? { kid: (o.signingKid ?? o.secretKid)! } : {},
+        env,
+      }),
+      maxTtlSec: parseDuration(o.signMaxTtl ?? '24h'),
+      placement,
+    };
+    if (o.signBase !== undefined) sign.baseUrl = o.signBase;
+    signing.sign = sign;
+  }
+  return { signing, close: () => keys?.close() };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -41,6 +136,21 @@ export function registerOriginCommand(program: Command): void {
     .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
     .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
     .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info')
+    .option('--require-signed', 'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)')
+    .option('--secret-file <file>', `HS256 secret file (default: $${SECRET_ENV_VAR})`)
+    .option('--secret-kid <kid>', 'kid of the HS256 secret (tokens without a kid match it too)')
+    .option('--jwks-file <file>', 'JWKS file of verification keys (repeatable; re-read when it changes)', collect, [])
+    .option('--jwks-url <url>', 'JWKS URL of public keys (repeatable)', collect, [])
+    .option('--jwks-max-age <duration>', 'refetch a JWKS URL this often', '10m')
+    .option('--public-key-file <[kid=]file>', 'SPKI PEM public key (repeatable)', collect, [])
+    .option('--clock-skew <duration>', 'tolerance for exp/nbf', '30s')
+    .option('--sign-credential-file <file>', `enables POST /_sign behind this bearer credential (default: $${SIGN_CREDENTIAL_ENV})`)
+    .option('--signing-key-file <file>', 'private key for POST /_sign: private JWK or PKCS#8 PEM (default: the HS256 secret)')
+    .option('--signing-kid <kid>', 'kid written by POST /_sign')
+    .option('--sign-base <url>', 'base URL of the URLs POST /_sign returns, e.g. https://edge.example')
+    .option('--sign-placement <where>', 'default placement for POST /_sign: path or query', 'path')
+    .option('--sign-max-ttl <duration>', 'longest lifetime POST /_sign grants', '24h')
+    .option('--upstream-credential-file <file>', `edges presenting this credential need no token (default: $${UPSTREAM_CREDENTIAL_ENV})`)
     .action(async (o: OriginCliOptions) => {
       try {
         const segmentDuration = parseDuration(o.segment);
@@ -53,12 +163,16 @@ export function registerOriginCommand(program: Command): void {
           dvrWindow,
           ladder: o.liveLadder,
         }));
-        const origin = await createOrigin({ root: o.root, live, logger: { level: o.logLevel } });
+        let log: KeyLog | undefined;
+        const signed = await originSigningFromCli(o, process.env, { info: (x, m) => log?.info(x, m), warn: (x, m) => log?.warn(x, m) });
+        const origin = await createOrigin({ root: o.root, live, logger: { level: o.logLevel }, signing: signed.signing });
+        log = origin.app.log;
         let stopping = false;
         const stop = (signal: string): void => {
           if (stopping) return;
           stopping = true;
           origin.app.log.info({ signal }, 'stopping origin');
+          signed.close();
           origin.close().then(
             () => process.exit(0),
             () => process.exit(1),

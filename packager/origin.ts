@@ -27,6 +27,7 @@ import { resolveChannelConfig, type ChannelConfig } from './live/channel-config.
 import { LiveChannel, type LiveChannelOptions, type StartRun } from './live/live-channel.js';
 import { ChannelStateStore } from './live/channel-state-store.js';
 import { startFfmpegLiveRun } from './live/ffmpeg-live-run.js';
+import { registerSignedAccess, stripTokenForRouting, type OriginSignedAccessOptions } from './origin/signed-access.js';
 
 export type { ChannelConfig } from './live/channel-config.js';
 
@@ -42,6 +43,12 @@ export interface OriginOptions {
   channelOptions?: Pick<LiveChannelOptions, 'stallTimeoutMs' | 'startTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs'>;
   /** Node process metrics in /metrics (default true). */
   processMetrics?: boolean;
+  /**
+   * Signed URLs: tokens (`/t/<token>/…` or `?token=`) are always stripped before routing; with a
+   * verifier every request needs a valid one (or the edge↔origin credential); `sign` mounts
+   * `POST /_sign`. See origin/signed-access.ts.
+   */
+  signing?: OriginSignedAccessOptions;
 }
 
 export interface Origin {
@@ -72,6 +79,7 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 1024 },
+    rewriteUrl: (req) => stripTokenForRouting(req),
   });
 
   await app.register(cors, {
@@ -80,6 +88,8 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 86400,
   });
+  // after CORS (a 403 keeps its CORS headers), before compression (manifests rewritten first)
+  registerSignedAccess(app, opts.signing ?? {}, metrics.registry);
   await app.register(compress, { global: true, encodings: ['br', 'gzip'], threshold: 256, customTypes: COMPRESSIBLE });
   registerRequestHooks(app, metrics);
 

@@ -1,0 +1,269 @@
+/**
+ * Signed URLs at the origin (fastify):
+ *
+ * - routing: `stripTokenForRouting` (fastify `rewriteUrl`) removes a `/t/<token>/` prefix or a
+ *   `token=` parameter before the router sees the URL, so every route, log line and metric sees
+ *   the token-free path; the token is remembered for the request;
+ * - `--require-signed`: an onRequest hook verifies that token against the token-free path and
+ *   answers 403 `{"error":"forbidden","reason":...}` (no-store) with a metric
+ *   `origin_signed_rejections_total{reason}`; never a 500;
+ * - edge↔origin trust: a request carrying `X-Streamedge-Upstream-Credential: <credential>`
+ *   (constant-time compare) is an edge's (or shield's) request for a token-free URL it already
+ *   authorized, and needs no token;
+ * - query placement, players served directly: manifests get the token added to every URI on the
+ *   way out (the edge does the same from its cached token-free copy), marked `private`;
+ * - `POST /_sign` (behind its own bearer credential) issues signed URLs for a trusted backend.
+ *
+ * Paths that never need a token: /health, /metrics, /time (DASH UTCTiming is an absolute path a
+ * player fetches without the token), /_sign (its own credential).
+ */
+import type { IncomingMessage } from 'node:http';
+import { unwatchFile, watchFile } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
+import { StreamedgeError } from '../../src/errors.js';
+import {
+  REJECT_REASONS,
+  addTokenToMpd,
+  addTokenToPlaylist,
+  credentialMatches,
+  extractToken,
+  forbiddenResponse,
+  handleSignRequest,
+  resolveVerificationKeys,
+  splitUrl,
+  type KeyLookup,
+  type KeySource,
+  type SignEndpointOptions,
+  type TokenAlg,
+  type TokenPlacement,
+  type VerificationKeyConfig,
+  type Verifier,
+} from '../../src/signing/index.js';
+
+/** The header an edge adds to every upstream request (same name in edge/signed-access.ts). */
+export const UPSTREAM_CREDENTIAL_HEADER = 'x-streamedge-upstream-credential';
+export const SIGN_PATH = '/_sign';
+/** Credentials shorter than this are refused at startup. */
+export const MIN_CREDENTIAL_LENGTH = 16;
+const DEFAULT_UNSIGNED = ['/health', '/metrics', '/time', SIGN_PATH];
+
+export interface OriginSignedAccessOptions {
+  /** Verify every request's token (`--require-signed`). Without it tokens are stripped, not checked. */
+  verifier?: Verifier;
+  /** Requests presenting this in X-Streamedge-Upstream-Credential need no token (edges, shields). */
+  upstreamCredential?: string;
+  /** Mounts `POST /_sign` with these options (its own bearer credential and signing key). */
+  sign?: SignEndpointOptions;
+  /** Exact paths served without a token (default /health, /metrics, /time, /_sign). */
+  unsignedPaths?: readonly string[];
+}
+
+/** Where key reloads are reported (a pino logger fits). */
+export interface KeyLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+interface RequestToken {
+  token: string;
+  placement: TokenPlacement;
+  /** Set once the verifier accepted it (only then is it written into manifests). */
+  verified?: boolean;
+}
+
+const tokens = new WeakMap<IncomingMessage, RequestToken>();
+
+/**
+ * fastify `rewriteUrl`: the URL without its token (path prefix or query parameter); the token
+ * is kept for the verification hook. Cheap when there is no token.
+ */
+export function stripTokenForRouting(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  if (!url.startsWith('/t/') && !url.includes('token')) return url;
+  const ex = extractToken(url);
+  if (ex.token !== undefined) tokens.set(req, { token: ex.token, placement: ex.placement! });
+  return ex.strippedUrl === '' ? '/' : ex.strippedUrl;
+}
+
+export function checkCredential(value: string | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.length < MIN_CREDENTIAL_LENGTH) {
+    throw new StreamedgeError('BAD_OPTION', `${what} must be at least ${MIN_CREDENTIAL_LENGTH} characters (e.g. \`openssl rand -base64 24\`)`);
+  }
+  return value;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+type ManifestKind = 'hls' | 'dash';
+
+function manifestKind(contentType: string, path: string): ManifestKind | undefined {
+  if (/mpegurl/i.test(contentType) || /\.m3u8$/i.test(path)) return 'hls';
+  if (/dash\+xml/i.test(contentType) || /\.mpd$/i.test(path)) return 'dash';
+  return undefined;
+}
+
+async function payloadText(payload: unknown): Promise<string | undefined> {
+  if (typeof payload === 'string') return payload;
+  if (Buffer.isBuffer(payload)) return payload.toString('utf8');
+  if (payload && typeof (payload as Readable).pipe === 'function') {
+    const parts: Buffer[] = [];
+    for await (const c of payload as Readable) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+    return Buffer.concat(parts).toString('utf8');
+  }
+  return undefined;
+}
+
+/** A shared cache must never keep a per-viewer body: `public`/`s-maxage` become `private`. */
+export function privateCacheControl(value: string | undefined): string {
+  const kept = (value ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '' && !/^(public|private|s-maxage=.*|immutable)$/i.test(d));
+  return ['private', ...kept].join(', ');
+}
+
+/**
+ * Registers the routing-independent parts: verification hook, manifest rewrite, `/_sign`.
+ * Call after CORS (so a 403 still carries CORS headers) and before compression (so manifests
+ * are rewritten before they are compressed). The `rewriteUrl` half is `stripTokenForRouting`.
+ */
+export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAccessOptions, registry: Registry): void {
+  const unsigned = new Set(opts.unsignedPaths ?? DEFAULT_UNSIGNED);
+  const rejections = new Counter({
+    name: 'origin_signed_rejections_total',
+    help: 'Requests refused for a missing or invalid signed-URL token, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const signRequests = new Counter({
+    name: 'origin_sign_requests_total',
+    help: 'POST /_sign requests by status',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  if (opts.verifier) for (const r of REJECT_REASONS) rejections.inc({ reason: r }, 0);
+  const verifier = opts.verifier;
+  const credential = opts.upstreamCredential;
+
+  if (verifier) {
+    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      if (req.method === 'OPTIONS') return;
+      const path = splitUrl(req.url).path;
+      if (unsigned.has(path)) return;
+      if (credential !== undefined) {
+        const presented = headerValue(req.headers[UPSTREAM_CREDENTIAL_HEADER]);
+        if (presented !== undefined && credentialMatches(presented, credential)) return;
+      }
+      const info = tokens.get(req.raw);
+      const r = await verifier.verify(info?.token, { path, clientIp: req.ip });
+      if (r.ok) {
+        info!.verified = true;
+        return;
+      }
+      rejections.inc({ reason: r.reason });
+      req.log.info({ reason: r.reason }, 'signed URL refused');
+      const f = forbiddenResponse(r.reason);
+      return reply.code(403).headers(f.headers).send(f.body);
+    });
+
+    app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      const info = tokens.get(req.raw);
+      if (!info?.verified || info.placement !== 'query' || reply.statusCode !== 200) return payload;
+      const kind = manifestKind(String(reply.getHeader('content-type') ?? ''), splitUrl(req.url).path);
+      if (!kind) return payload;
+      reply.removeHeader('etag'); // the bytes differ per token: the token-free validator does not describe them
+      reply.header('cache-control', privateCacheControl(reply.getHeader('cache-control') as string | undefined));
+      if (req.method === 'HEAD') {
+        reply.removeHeader('content-length');
+        return payload;
+      }
+      const text = await payloadText(payload);
+      if (text === undefined) return payload;
+      const out = kind === 'hls' ? addTokenToPlaylist(text, info.token) : addTokenToMpd(text, info.token);
+      reply.header('content-length', Buffer.byteLength(out));
+      return out;
+    });
+  }
+
+  if (opts.sign) {
+    const signOpts = opts.sign;
+    app.post(SIGN_PATH, async (req, reply) => {
+      const r = await handleSignRequest(req.body, req.headers.authorization, signOpts);
+      signRequests.inc({ status: String(r.status) });
+      return reply.code(r.status).headers(r.headers).send(r.body);
+    });
+  }
+}
+
+/**
+ * The configured verification keys as one source that is re-read when a key file changes
+ * (JWKS or PEM files, or the secret file): replace the file to rotate keys without a restart.
+ * A file that fails to load keeps the previous keys (logged by file name, never content).
+ */
+export class ReloadingKeySource implements KeySource {
+  #inner: KeySource;
+  #base = 0;
+  #listeners = new Set<() => void>();
+  readonly #files: string[];
+
+  private constructor(
+    private readonly cfg: VerificationKeyConfig,
+    inner: KeySource,
+    private readonly log: KeyLog | undefined,
+    intervalMs: number,
+  ) {
+    this.#inner = inner;
+    this.#files = [...(cfg.jwksFiles ?? []), ...(cfg.publicKeyFiles ?? []).map((s) => s.slice(s.indexOf('=') + 1))];
+    if (cfg.secretFile !== undefined) this.#files.push(cfg.secretFile);
+    for (const f of this.#files) {
+      watchFile(f, { interval: intervalMs, persistent: false }, (cur, prev) => {
+        if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) void this.reload();
+      });
+    }
+  }
+
+  static async open(
+    cfg: VerificationKeyConfig,
+    opts: { log?: KeyLog; intervalMs?: number } = {},
+  ): Promise<ReloadingKeySource> {
+    return new ReloadingKeySource(cfg, await resolveVerificationKeys(cfg), opts.log, opts.intervalMs ?? 1000);
+  }
+
+  get generation(): number {
+    return this.#base + this.#inner.generation;
+  }
+  algorithms(): ReadonlySet<TokenAlg> {
+    return this.#inner.algorithms();
+  }
+  lookup(alg: TokenAlg, kid: string | undefined): Promise<KeyLookup> {
+    return this.#inner.lookup(alg, kid);
+  }
+  /** Calls `fn` after every successful reload; returns an unsubscribe function. */
+  onReload(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+  /** Re-reads every configured key now. Resolves true when the new keys are in use. */
+  async reload(): Promise<boolean> {
+    try {
+      const next = await resolveVerificationKeys(this.cfg);
+      this.#base = this.generation + 1; // strictly increases: verifiers drop cached results
+      this.#inner = next;
+      this.log?.info({ files: this.#files }, 'signing keys reloaded');
+      for (const fn of this.#listeners) fn();
+      return true;
+    } catch (e) {
+      this.log?.warn({ files: this.#files, msg: (e as Error).message }, 'signing keys not reloaded: keeping the previous keys');
+      return false;
+    }
+  }
+  close(): void {
+    for (const f of this.#files) unwatchFile(f);
+    this.#listeners.clear();
+  }
+}
