@@ -64,6 +64,11 @@ export class PositionWaiters {
     });
   }
 
+  /** Whether the producer has reached (msn, part) or anything later. */
+  reached(msn: number, part: number): boolean {
+    return keyOf(msn, part) <= this.reachedKey;
+  }
+
   /** The producer reached (msn, part): wake everyone waiting for it or anything earlier. */
   advance(msn: number, part: number): void {
     const key = keyOf(msn, part);

@@ -40,6 +40,8 @@ export interface WindowEvents {
   complete: [segmentNumber: number];
   /** The segment in progress ended without completing (its bytes so far are all there is). */
   abandoned: [segmentNumber: number];
+  /** The window is closing (the channel stops): held requests are answered. */
+  closed: [];
 }
 
 export interface RenditionWindowOptions {
@@ -269,6 +271,7 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
   }
 
   close(): void {
+    this.emit('closed');
     this.waiters.close();
     this.removeAllListeners();
   }

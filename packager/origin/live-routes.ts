@@ -18,10 +18,13 @@ import { checkRelativePath } from './safe-path.js';
 import { rawPathAfter } from './static-vod.js';
 import { sendError } from './errors-reply.js';
 import { IMMUTABLE, blockingReloadCacheControl, livePlaylistCacheControl } from './cache-policy.js';
-import { advancePartLimit, parseDirectives, tooFarAhead, waitForDirectives } from './blocking-reload.js';
+import { advancePartLimit, parseDirectives, satisfied, tooFarAhead } from './blocking-reload.js';
 import { ManifestCache } from './manifest-cache.js';
 import { partIsComing, streamGrowingSegment } from './part-holder.js';
 import type { OriginMetrics } from './metrics.js';
+import { SEGMENT_END } from '../live/position-waiters.js';
+import { HeldRequests, type HeldRequest } from './held-requests.js';
+import { encodeBody, headerPairs, negotiateEncoding, prepareResponse, type ContentEncoding, type PreparedResponse } from './prepared-response.js';
 
 const M3U8 = 'application/vnd.apple.mpegurl';
 const MPD = 'application/dash+xml';
@@ -36,6 +39,138 @@ interface Ctx {
   channel: LiveChannel;
   cache: ManifestCache;
   metrics: OriginMetrics;
+  held: HeldLists;
+}
+
+/** What a held blocking reload needs to be answered: the playlist variant and the headers. */
+interface PlaylistHold {
+  skip?: 'YES' | 'v2';
+  query?: string;
+  encoding: ContentEncoding;
+  ambient: [string, string][];
+  targetDuration: number;
+}
+
+/** A held request for a part that does not exist yet. */
+interface PartHold {
+  n: number;
+  p: number;
+  ambient: [string, string][];
+}
+
+/** The held-request lists of each rendition window (made on first use). */
+class HeldLists {
+  private readonly playlists = new WeakMap<RenditionWindow, HeldRequests<PlaylistHold>>();
+  private readonly parts = new WeakMap<RenditionWindow, HeldRequests<PartHold>>();
+
+  constructor(
+    private readonly channel: LiveChannel,
+    private readonly cache: ManifestCache,
+    private readonly metrics: OriginMetrics,
+  ) {}
+
+  private common(kind: 'playlist' | 'part', route: string) {
+    return {
+      onHeldChange: (d: number) => (d > 0 ? this.metrics.held.inc({ kind }, d) : this.metrics.held.dec({ kind }, -d)),
+      onAnswered: (_count: number, bytes: number, delaysMs: number[]) => {
+        this.metrics.bytes.inc({ route }, bytes);
+        const h = this.metrics.wakeup.labels({ kind });
+        for (const d of delaysMs) h.observe(Math.max(0, d) / 1000);
+      },
+    };
+  }
+
+  playlistsOf(w: RenditionWindow): HeldRequests<PlaylistHold> {
+    let list = this.playlists.get(w);
+    if (!list) {
+      list = new HeldRequests<PlaylistHold>(w, {
+        ...this.common('playlist', 'live-manifest'),
+        answer: (msn, part) => (satisfied(w, msn, part === SEGMENT_END ? undefined : part) ? (h) => this.playlistResponse(w, h) : undefined),
+        expired: (h) =>
+          jsonError(h.data.ambient, 503, `_HLS_msn=${h.msn}${h.part !== SEGMENT_END ? ` _HLS_part=${h.part}` : ''} not available within 3 target durations`, [
+            ['retry-after', String(Math.max(1, Math.round(this.channel.config.partDuration)))],
+          ]),
+        closed: (h) => jsonError(h.data.ambient, 503, `live channel "${this.channel.id}" is stopping`, [['retry-after', '1']]),
+      });
+      this.playlists.set(w, list);
+    }
+    return list;
+  }
+
+  partsOf(w: RenditionWindow): HeldRequests<PartHold> {
+    let list = this.parts.get(w);
+    if (!list) {
+      list = new HeldRequests<PartHold>(w, {
+        ...this.common('part', 'live-part'),
+        answer: (n, p) => {
+          const bytes = w.partBytes(n, p);
+          if (bytes) return (h) => prepareResponse(200, withHeaders(h.data.ambient, [['content-type', SEGMENT], ['cache-control', IMMUTABLE]]), bytes);
+          if (w.waiters.reached(n, p)) return (h) => jsonError(h.data.ambient, 404, `part ${n}.${p} was not produced`);
+          return undefined;
+        },
+        expired: (h) => jsonError(h.data.ambient, 503, `part ${h.data.n}.${h.data.p} not produced within 3 target durations`, [['retry-after', '1']]),
+        closed: (h) => jsonError(h.data.ambient, 503, `live channel "${this.channel.id}" is stopping`, [['retry-after', '1']]),
+      });
+      this.parts.set(w, list);
+    }
+    return list;
+  }
+
+  /** The blocking-reload answer for one group: rendered once per version, compressed once. */
+  private playlistResponse(w: RenditionWindow, h: HeldRequest<PlaylistHold>): PreparedResponse {
+    const { skip, query, encoding, ambient, targetDuration } = h.data;
+    const p = this.channel.presentation();
+    if (!p) return jsonError(ambient, 503, `live channel "${this.channel.id}" is ${this.channel.state}`, [['retry-after', '1']]);
+    let body: Buffer;
+    try {
+      body = this.cache.get(this.channel.version, `media|${w.id}|${skip ?? ''}|${query ?? ''}`, () =>
+        writeMediaPlaylist(p, w.id, { skip, query, discontinuitySequence: w.discontinuitySequence }),
+      );
+    } catch {
+      return jsonError(ambient, 503, `live channel "${this.channel.id}": playlist not renderable yet`, [['retry-after', '1']]);
+    }
+    const headers: [string, string][] = [
+      ['content-type', M3U8],
+      ['cache-control', blockingReloadCacheControl(targetDuration)],
+      ['vary', 'Accept-Encoding'],
+    ];
+    if (encoding !== 'identity') headers.push(['content-encoding', encoding]);
+    return prepareResponse(200, withHeaders(ambient, headers), encodeBody(body, encoding));
+  }
+}
+
+/** `base` headers with `own` ones replacing those of the same name (`vary` values are merged). */
+function withHeaders(base: [string, string][], own: [string, string][]): [string, string][] {
+  const names = new Set(own.map(([k]) => k));
+  const out: [string, string][] = [];
+  let vary: string | undefined;
+  for (const [k, v] of base) {
+    const lk = k.toLowerCase();
+    if (lk === 'vary') vary = vary ? `${vary}, ${v}` : v;
+    else if (!names.has(lk) && lk !== 'content-length' && lk !== 'content-encoding') out.push([lk, v]);
+  }
+  for (const [k, v] of own) {
+    if (k === 'vary') vary = vary ? `${vary}, ${v}` : v;
+    else out.push([k, v]);
+  }
+  if (vary) out.push(['vary', vary]);
+  return out;
+}
+
+/** The JSON error body of errors-reply.ts, as a prepared response. */
+function jsonError(ambient: [string, string][], status: number, message: string, extra: [string, string][] = []): PreparedResponse {
+  const headers = withHeaders(ambient, [
+    ['cache-control', status === 404 ? 'public, max-age=1' : 'no-store'],
+    ['content-type', 'application/json; charset=utf-8'],
+    ...extra,
+  ]);
+  return prepareResponse(status, headers, Buffer.from(JSON.stringify({ error: message })));
+}
+
+/** The reply's headers so far (CORS, Surrogate-Key), to repeat on a hijacked answer. */
+function ambientHeaders(reply: FastifyReply): { pairs: [string, string][]; key: string } {
+  const pairs = headerPairs(reply.getHeaders() as Record<string, string | number | string[] | undefined>);
+  return { pairs, key: JSON.stringify(pairs) };
 }
 
 /** The request's query without the HLS delivery directives: carried into every URI (e.g. token=). */
@@ -61,6 +196,7 @@ function clientGone(req: FastifyRequest, reply: FastifyReply): AbortSignal {
 
 export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions): void {
   const caches = new Map<string, ManifestCache>();
+  const helds = new Map<string, HeldLists>();
   app.route({
     method: ['GET', 'HEAD'],
     url: '/live/*',
@@ -75,7 +211,9 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
       if (!channel) return sendError(reply, 404, `no live channel "${channelId}"`);
       let cache = caches.get(channel.id);
       if (!cache) caches.set(channel.id, (cache = new ManifestCache()));
-      const ctx: Ctx = { channel, cache, metrics: opts.metrics };
+      let held = helds.get(channel.id);
+      if (!held) helds.set(channel.id, (held = new HeldLists(channel, cache, opts.metrics)));
+      const ctx: Ctx = { channel, cache, metrics: opts.metrics, held };
       if (rest.length === 1) {
         if (rest[0] === 'master.m3u8') return master(req, reply, ctx);
         if (rest[0] === 'manifest.mpd') return mpd(req, reply, ctx);
@@ -156,28 +294,31 @@ async function mediaPlaylist(req: FastifyRequest, reply: FastifyReply, ctx: Ctx,
   if (!d.ok) return sendError(reply, 400, d.message);
   const { msn, part, skip } = d.value;
   const td = targetDurationOf(ctx, w);
+  const query = passThroughQuery(req.raw.url ?? '');
   if (msn !== undefined) {
     const partTarget = ctx.channel.config.partDuration;
     const far = tooFarAhead(w, msn, part, partTarget, partsPerSegment(ctx));
     if (far) return sendError(reply, 400, far);
-    const signal = clientGone(req, reply);
-    ctx.metrics.held.inc({ kind: 'playlist' });
-    let outcome;
-    try {
-      outcome = await waitForDirectives(w, msn, part, Date.now() + 3 * td * 1000, signal);
-    } finally {
-      ctx.metrics.held.dec({ kind: 'playlist' });
+    if (!satisfied(w, msn, part)) {
+      // Held: answered by the window's held list with a response shared by every request of its
+      // group (same variant, encoding and headers), written straight to the raw response.
+      const encoding = negotiateEncoding(req.headers['accept-encoding']);
+      const ambient = ambientHeaders(reply);
+      reply.hijack();
+      ctx.held
+        .playlistsOf(w)
+        .hold(msn, part ?? SEGMENT_END, reply.raw, `${skip ?? ''}|${query ?? ''}|${encoding}|${ambient.key}`, 3 * td * 1000, {
+          skip,
+          query,
+          encoding,
+          ambient: ambient.pairs,
+          targetDuration: td,
+        });
+      return reply;
     }
-    if (outcome === 'aborted') return reply;
-    if (outcome !== 'ok') {
-      reply.header('retry-after', String(Math.max(1, Math.round(ctx.channel.config.partDuration))));
-      return sendError(reply, 503, `_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''} not available within 3 target durations`);
-    }
-    ctx.metrics.wakeup.observe({ kind: 'playlist' }, Math.max(0, performance.now() - w.lastEventAt) / 1000);
   }
   const p = presentationOr503(reply, ctx);
   if (!p) return reply;
-  const query = passThroughQuery(req.raw.url ?? '');
   let body: Buffer;
   try {
     body = ctx.cache.get(ctx.channel.version, `media|${w.id}|${skip ?? ''}|${query ?? ''}`, () =>
@@ -206,38 +347,16 @@ function sendPart(reply: FastifyReply, bytes: Buffer): FastifyReply {
   return reply.send(bytes);
 }
 
-async function partRequest(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  ctx: Ctx,
-  w: RenditionWindow,
-  n: number,
-  p: number,
-): Promise<FastifyReply> {
+function partRequest(_req: FastifyRequest, reply: FastifyReply, ctx: Ctx, w: RenditionWindow, n: number, p: number): FastifyReply {
   const have = w.partBytes(n, p);
   if (have) return sendPart(reply, have);
   const limit = advancePartLimit(ctx.channel.config.partDuration);
   if (!partIsComing(w, n, p, limit, partsPerSegment(ctx))) return sendError(reply, 404, `part ${n}.${p} is not available`);
-  const signal = clientGone(req, reply);
-  const td = targetDurationOf(ctx, w);
-  ctx.metrics.held.inc({ kind: 'part' });
-  let outcome;
-  try {
-    outcome = await w.waiters.wait(n, p, 3 * td * 1000, signal);
-  } finally {
-    ctx.metrics.held.dec({ kind: 'part' });
-  }
-  if (outcome === 'aborted') return reply;
-  const bytes = w.partBytes(n, p);
-  if (bytes) {
-    ctx.metrics.wakeup.observe({ kind: 'part' }, Math.max(0, performance.now() - w.lastEventAt) / 1000);
-    return sendPart(reply, bytes);
-  }
-  if (outcome === 'timeout') {
-    reply.header('retry-after', '1');
-    return sendError(reply, 503, `part ${n}.${p} not produced within 3 target durations`);
-  }
-  return sendError(reply, 404, `part ${n}.${p} was not produced`);
+  // Held until produced (200 with its bytes) or until its segment closes without it (404).
+  const ambient = ambientHeaders(reply);
+  reply.hijack();
+  ctx.held.partsOf(w).hold(n, p, reply.raw, `${n}.${p}|${ambient.key}`, 3 * targetDurationOf(ctx, w) * 1000, { n, p, ambient: ambient.pairs });
+  return reply;
 }
 
 async function segmentRequest(

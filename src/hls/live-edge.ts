@@ -22,14 +22,53 @@ export function liveEdge(t: RenditionTimeline): LiveEdge | undefined {
   return undefined;
 }
 
+/** Target durations (seconds) the hint rule works with. */
+export interface PartTargets {
+  /** Target segment duration (seconds). */
+  segment: number;
+  /** Target part duration (seconds). */
+  part: number;
+}
+
 /**
- * The next Partial Segment to be produced (the EXT-X-PRELOAD-HINT target): the part after
- * the last part of the segment in progress, or part 0 of the segment after the last complete one.
+ * The next Partial Segment the server expects to produce (the EXT-X-PRELOAD-HINT target,
+ * RFC 8216bis 4.4.5.3): part 0 of the next segment when the last segment is complete, or when
+ * the segment in progress is within half a part of its target duration (it is about to close:
+ * hinting another part of it would name a part that never comes); otherwise the part after the
+ * last part of the segment in progress.
+ *
+ * `targets` are the configured segment and part durations; without them they are inferred from
+ * the window (median complete-segment duration, longest listed part), and when the window has
+ * no complete segment or no part yet the plain "next part" is hinted.
  */
-export function nextPart(t: RenditionTimeline): { msn: number; part: number } | undefined {
+export function nextPart(t: RenditionTimeline, targets?: PartTargets): { msn: number; part: number } | undefined {
   const last = t.segments[t.segments.length - 1];
   if (!last) return undefined;
   if (last.complete) return { msn: last.number + 1, part: 0 };
   const lastPart = last.parts[last.parts.length - 1];
-  return { msn: last.number, part: lastPart ? lastPart.index + 1 : 0 };
+  if (!lastPart) return { msn: last.number, part: 0 };
+  const tg = targets ?? inferTargets(t);
+  if (tg) {
+    const ts = t.rendition.timescale;
+    let produced = 0;
+    for (const p of last.parts) produced += p.duration;
+    if (produced / ts >= tg.segment - tg.part / 2 - 1e-9) return { msn: last.number + 1, part: 0 };
+  }
+  return { msn: last.number, part: lastPart.index + 1 };
+}
+
+/** Segment and part targets as a live window shows them (undefined when it cannot tell). */
+export function inferTargets(t: RenditionTimeline): PartTargets | undefined {
+  const ts = t.rendition.timescale;
+  const durations: number[] = [];
+  let part = 0;
+  for (const s of t.segments) {
+    if (s.complete) durations.push(s.duration / ts);
+    for (const p of s.parts) part = Math.max(part, p.duration / ts);
+  }
+  if (durations.length === 0 || part === 0) return undefined;
+  durations.sort((a, b) => a - b);
+  const mid = durations.length >> 1;
+  const segment = durations.length % 2 === 1 ? durations[mid]! : (durations[mid - 1]! + durations[mid]!) / 2;
+  return { segment, part };
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
 import { createOrigin, type Origin } from '../../../packager/origin.js';
@@ -32,6 +33,11 @@ async function get(path: string) {
 }
 
 const channel = () => origin.channels.get('ch')!;
+/** Requests the origin holds right now (its requests-held gauge), of one kind or all. */
+async function held(kind?: 'playlist' | 'part' | 'segment'): Promise<number> {
+  const g = await origin.metrics.held.get();
+  return g.values.filter((v) => !kind || v.labels.kind === kind).reduce((a, v) => a + v.value, 0);
+}
 const win = (rid: string) => channel().windows.get(rid)!;
 
 beforeAll(async () => {
@@ -120,7 +126,7 @@ describe('held requests', () => {
       answered = true;
       return r;
     });
-    await until(() => win('v').waiters.size >= 1, 5000, 'the request to be held');
+    await until(async () => (await held('playlist')) >= 1, 5000, 'the request to be held');
     expect(answered).toBe(false);
     const metrics = (await get('/metrics')).text;
     expect(metrics).toMatch(/streamedge_origin_requests_held\{kind="playlist"\} 1/);
@@ -132,18 +138,23 @@ describe('held requests', () => {
     expect(parts[parts.length - 1]).toBe('seg-20.1.m4s');
   });
 
-  it('holds the hinted part and sends its bytes when it is produced', async () => {
+  it('hints the next segment once the segment in progress reaches its target; holds the hinted part and sends its bytes when produced', async () => {
     const playlist = parse((await get('/live/ch/v/index.m3u8')).text);
     const hint: string = playlist.preloadSegment.preloadHints[0].uri;
-    expect(hint).toBe('seg-20.2.m4s');
-    // segment 20 ends after 2 parts in this stream: the hinted part 20.2 never comes; 21.0 does
+    // segment 20 has 1 s of parts (its 1 s target): the next part the server expects is 21.0
+    expect(hint).toBe('seg-21.0.m4s');
+    // a request for part 20.2 (never produced: segment 20 ends after 2 parts) is held, and
+    // answered 404 as soon as segment 20 closes, before the next part exists
     const never = get('/live/ch/v/seg-20.2.m4s');
-    const next = get('/live/ch/v/seg-21.0.m4s');
-    await until(() => win('v').waiters.size >= 2, 5000, 'both part requests to be held');
+    const next = get(`/live/ch/v/${hint}`);
+    await until(async () => (await held('part')) >= 2, 5000, 'both part requests to be held');
     enc.segment(20);
-    enc.part(21, 0);
-    const [a, b] = await Promise.all([never, next]);
+    const a = await never;
     expect(a.status).toBe(404);
+    expect(a.headers['content-type']).toContain('application/json');
+    expect(await held('part')).toBe(1);
+    enc.part(21, 0);
+    const b = await next;
     expect(b.status).toBe(200);
     expect(b.headers['cache-control']).toBe('public, max-age=31536000, immutable');
     expect(b.body.equals(enc.parts.get('v:21')![0]!)).toBe(true);
@@ -171,7 +182,7 @@ describe('held requests', () => {
 
   it('holds a request for the next segment until it starts, then streams it', async () => {
     const pending = get('/live/ch/v/seg-22.m4s');
-    await until(() => win('v').waiters.size >= 1, 5000, 'the segment request to be held');
+    await until(async () => (await held('segment')) >= 1, 5000, 'the segment request to be held');
     enc.part(22, 0);
     enc.part(22, 1);
     enc.segment(22);
@@ -186,7 +197,7 @@ describe('held requests', () => {
       answered = true;
       return r;
     });
-    await until(() => win('v').waiters.size >= 1, 5000, 'the request to be held');
+    await until(async () => (await held('playlist')) >= 1, 5000, 'the request to be held');
     enc.part(23, 0);
     enc.part(23, 1);
     await until(() => win('v').edge()?.part === 1, 5000, 'part 23.1');
@@ -248,5 +259,53 @@ describe('channel state', () => {
     expect(m.segments.map((s: any) => s.uri).slice(-3)).toEqual(['seg-23.m4s', 'seg-24.m4s', 'seg-25.m4s']);
     expect(m.segments.find((s: any) => s.uri === 'seg-24.m4s').discontinuity).toBe(true);
     expect(JSON.parse((await get('/health')).text).channels.find((c: any) => c.id === 'ch').restarts).toBe(1);
+  });
+});
+
+describe('waking many held blocking reloads', () => {
+  it('answers every held request of a group with the same bytes, compressed as each accepts, with the usual headers; a client that leaves is dropped', async () => {
+    // after the previous test the window ends with complete segment 25: hold reloads for part 26.0
+    const path = '/live/ch/v/index.m3u8?_HLS_msn=26&_HLS_part=0';
+    const ask = async (acceptEncoding?: string, signal?: AbortSignal) => {
+      const res = await client.request({ path, method: 'GET', headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}, signal });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body };
+    };
+    const leaving = new AbortController();
+    const gone = ask('br', leaving.signal).catch((e: Error) => e);
+    await until(async () => (await held('playlist')) === 1, 5000, 'the first request to be held');
+    leaving.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    await until(async () => (await held('playlist')) === 0, 5000, 'the aborted request to be released');
+    const encodings = [...Array(10).fill('br'), ...Array(10).fill('gzip, deflate'), ...Array(4).fill(undefined), 'gzip;q=0, br;q=0'];
+    const pending = encodings.map((e) => ask(e));
+    await until(async () => (await held('playlist')) === encodings.length, 10_000, 'all requests to be held');
+    enc.part(26, 0);
+    const answers = await Promise.all(pending);
+    expect(await held('playlist')).toBe(0);
+    const plain = await get(path); // satisfied now: the ordinary (fastify) path, same playlist version
+    expect(plain.status).toBe(200);
+    expect(parse(plain.text).preloadSegment.parts.map((p: any) => p.uri)).toEqual(['seg-26.0.m4s']);
+    const bodies = new Map<string, Buffer>();
+    answers.forEach((r, i) => {
+      expect(r.status).toBe(200);
+      const enc = encodings[i];
+      const expected = enc?.startsWith('br') ? 'br' : enc?.startsWith('gzip,') ? 'gzip' : undefined;
+      expect(r.headers['content-encoding']).toBe(expected);
+      const text = expected === 'br' ? brotliDecompressSync(r.body) : expected === 'gzip' ? gunzipSync(r.body) : r.body;
+      expect(text.toString()).toBe(plain.text);
+      expect(r.headers['content-length']).toBe(String(r.body.length));
+      expect(r.headers['content-type']).toBe('application/vnd.apple.mpegurl');
+      expect(r.headers['cache-control']).toBe(plain.headers['cache-control']);
+      expect(r.headers['surrogate-key']).toBe('ch');
+      expect(r.headers['access-control-allow-origin']).toBe(plain.headers['access-control-allow-origin']);
+      expect(r.headers['vary']).toMatch(/Accept-Encoding/);
+      // one response per group: compressed bytes are identical within each encoding
+      const seen = bodies.get(expected ?? 'identity');
+      if (seen) expect(r.body.equals(seen)).toBe(true);
+      else bodies.set(expected ?? 'identity', r.body);
+    });
+    const metrics = (await get('/metrics')).text;
+    expect(metrics).toMatch(/streamedge_origin_requests_total\{route="live-manifest",status="200"\} \d+/);
   });
 });

@@ -1,0 +1,98 @@
+/**
+ * A whole HTTP response built once and written to many requests: status, header list and body
+ * (compressed when the request accepts it). Held requests that wake together (thousands of
+ * blocking reloads for the same part) get the same object, so waking N of them is N
+ * `writeHead + end` calls on the raw response with shared header list and body Buffer: no
+ * fastify reply pipeline, no per-request rendering or compression.
+ *
+ * Written through Node's ServerResponse (not raw socket bytes) so keep-alive, `Date`,
+ * `Connection`, HEAD (no body) and the server's request accounting stay correct.
+ */
+import type { ServerResponse } from 'node:http';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+
+export type ContentEncoding = 'br' | 'gzip' | 'identity';
+
+export interface PreparedResponse {
+  status: number;
+  /** Flat header list [name, value, name, value, ...], content-length included. */
+  headers: string[];
+  body: Buffer;
+}
+
+/** Header pairs of a fastify reply (CORS, Surrogate-Key, ...), flattened. */
+export function headerPairs(headers: Record<string, string | number | string[] | undefined>): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) out.push([k, x]);
+    else out.push([k, String(v)]);
+  }
+  return out;
+}
+
+/**
+ * Builds a response. `headers` are sent as given (later names do not replace earlier ones, so
+ * pass each name once); `content-length` is added.
+ */
+export function prepareResponse(status: number, headers: [string, string][], body: Buffer): PreparedResponse {
+  const flat: string[] = [];
+  for (const [k, v] of headers) {
+    if (k.toLowerCase() === 'content-length') continue;
+    flat.push(k, v);
+  }
+  flat.push('content-length', String(body.length));
+  return { status, headers: flat, body };
+}
+
+/** Writes a prepared response to one request (skipped when the client has gone). */
+export function writePrepared(res: ServerResponse, r: PreparedResponse): boolean {
+  if (res.headersSent || res.destroyed || res.writableEnded) return false;
+  res.writeHead(r.status, r.headers);
+  res.end(r.body);
+  return true;
+}
+
+/**
+ * The encoding to use for an Accept-Encoding value (RFC 9110 12.5.3): br, then gzip, when
+ * listed with a non-zero q (or via `*`); identity otherwise.
+ */
+export function negotiateEncoding(accept: string | string[] | undefined): ContentEncoding {
+  if (!accept) return 'identity';
+  const text = Array.isArray(accept) ? accept.join(',') : accept;
+  let star: boolean | undefined;
+  const q = new Map<string, number>();
+  for (const item of text.split(',')) {
+    const [name, ...params] = item.trim().toLowerCase().split(';');
+    if (!name) continue;
+    let weight = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p);
+      if (m) weight = Number(m[1]);
+    }
+    if (name === '*') star = weight > 0;
+    else q.set(name, weight);
+  }
+  const ok = (enc: string): boolean => {
+    const w = q.get(enc);
+    return w !== undefined ? w > 0 : star === true;
+  };
+  if (ok('br')) return 'br';
+  if (ok('gzip')) return 'gzip';
+  return 'identity';
+}
+
+/** Compresses a manifest body (fast brotli settings: built once per playlist version). */
+export function encodeBody(body: Buffer, encoding: ContentEncoding): Buffer {
+  if (encoding === 'br') {
+    return brotliCompressSync(body, {
+      params: {
+        [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
+        [zlib.BROTLI_PARAM_QUALITY]: 5,
+        [zlib.BROTLI_PARAM_SIZE_HINT]: body.length,
+      },
+    });
+  }
+  if (encoding === 'gzip') return gzipSync(body, { level: 6 });
+  return body;
+}
