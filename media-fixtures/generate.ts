@@ -37,8 +37,8 @@ function av(size: string, rate: string, seconds: number, extra: string[] = []): 
 export const FIXTURES = {
   /** 8 s of 1280x720 at 30 fps with stereo AAC: the demo sample and the ladder tests. */
   sample: { file: 'sample-720p30.mp4', args: av('1280x720', '30', 8), about: '8 s 1280x720 30 fps + AAC' },
-  /** 30 s of 1280x720 at 30 fps with AAC: what `npm start` packages (long enough to watch ABR switch). */
-  demo: { file: 'demo-720p30-30s.mp4', args: av('1280x720', '30', 30), about: '30 s 1280x720 30 fps + AAC' },
+  /** 60 s of 1280x720 at 30 fps with AAC: what `npm start` packages (long enough to watch ABR switch down and up). */
+  demo: { file: 'demo-720p30-60s.mp4', args: av('1280x720', '30', 60), about: '60 s 1280x720 30 fps + AAC' },
   /** 4 s of 640x360 at 30 fps with AAC: the small, fast default for integration tests. */
   small: { file: 'small-360p30.mp4', args: av('640x360', '30', 4), about: '4 s 640x360 30 fps + AAC' },
   fps25: { file: 'fps25-360p.mp4', args: av('640x360', '25', 4), about: '4 s 640x360 25 fps + AAC' },

@@ -57,14 +57,14 @@ async function runDemo(o: DemoOptions): Promise<void> {
   try {
     const say = (m: string) => process.stdout.write(`${m}\n`);
     if (!existsSync(join(media, 'sample', 'master.m3u8'))) {
-      say('generating the sample source (30 s of 720p30 test signal)…');
+      say('generating the sample source (60 s of 720p30 test signal)…');
       await runNode('fixtures', ['bin/run-ts.js', 'media-fixtures/generate.ts', 'demo'], {
         cwd: REPO,
         logFile: join(logs, 'fixtures.log'),
         waitForUrl: false,
         timeoutMs: 300_000,
       });
-      const src = join(REPO, 'media-fixtures', '.cache', 'demo-720p30-30s.mp4');
+      const src = join(REPO, 'media-fixtures', '.cache', 'demo-720p30-60s.mp4');
       say('packaging it into a CMAF ladder…');
       await runCli('package', ['package', src, '--out', media, '--id', 'sample', '--segment', '2', '--part', '0.5'], {
         cwd: REPO,

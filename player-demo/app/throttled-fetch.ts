@@ -5,6 +5,7 @@
 import { Throttle } from '../player/throttle.js';
 
 export const pageThrottle = new Throttle(0);
+const SLICE_BYTES = 16 * 1024;
 
 export function installThrottledFetch(): void {
   const original = window.fetch.bind(window);
@@ -12,17 +13,29 @@ export function installThrottledFetch(): void {
     const res = await original(input, init);
     if (pageThrottle.rateBps <= 0 || !res.body) return res;
     const reader = res.body.getReader();
+    let pending: Uint8Array | null = null;
     const body = new ReadableStream<Uint8Array>({
+      // Hand bytes on in small slices, each charged as it goes, so a slow link shows as steady
+      // progress (ABR can measure it and abandon) rather than one long silent wait.
       async pull(controller) {
-        const { done, value } = await reader.read();
-        if (done) return controller.close();
-        await pageThrottle.take(value.byteLength);
-        controller.enqueue(value);
+        if (!pending || pending.byteLength === 0) {
+          const { done, value } = await reader.read();
+          if (done) return controller.close();
+          pending = value;
+        }
+        const slice = pending.subarray(0, SLICE_BYTES);
+        pending = pending.subarray(slice.byteLength);
+        await pageThrottle.take(slice.byteLength);
+        controller.enqueue(slice);
       },
       cancel(reason) {
         return reader.cancel(reason);
       },
     });
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    const wrapped = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    // Players resolve relative URIs against response.url, which a constructed Response lacks.
+    Object.defineProperty(wrapped, 'url', { value: res.url });
+    Object.defineProperty(wrapped, 'redirected', { value: res.redirected });
+    return wrapped;
   };
 }

@@ -156,7 +156,12 @@ export class MsePlayer {
     this.stats.levels = s.video.map((v) => ({ id: v.id, bitrate: v.bitrate, height: v.height }));
     this.abr = new AbrController(
       s.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height })),
-      s.targetLatency !== undefined ? { targetLatencySec: s.targetLatency } : {},
+      {
+        ...(s.targetLatency !== undefined ? { targetLatencySec: s.targetLatency } : {}),
+        // BOLA must be able to reach the top rung below the buffer we are willing to hold.
+        bolaTargetBufferSec: Math.max(6, (this.opts.vodBufferAhead ?? 30) - 2),
+        bolaMinBufferSec: Math.min(4, Math.max(2, ((this.opts.vodBufferAhead ?? 30) - 2) / 3)),
+      },
       s.lowLatency ? 'low-latency' : s.live ? 'live' : 'vod',
     );
     const ms = new MediaSource();

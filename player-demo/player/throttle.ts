@@ -25,18 +25,30 @@ export class Throttle {
     this.last = now;
   }
 
+  /**
+   * Charges `bytes`, waiting while the bucket is in debt. The wait is re-checked in short steps,
+   * so a rate change (or lifting the limit) applies to reads already waiting.
+   */
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
     if (this.rateBps <= 0) return;
     this.refill();
     this.tokens -= bytes;
-    if (this.tokens >= 0) return;
-    const waitMs = (-this.tokens / (this.rateBps / 8)) * 1000;
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, waitMs);
-      signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
-      }, { once: true });
-    });
+    while (this.rateBps > 0) {
+      this.refill();
+      if (this.tokens >= 0) return;
+      const waitMs = Math.min(100, (-this.tokens / (this.rateBps / 8)) * 1000);
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, waitMs);
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+          },
+          { once: true },
+        );
+      });
+    }
+    this.tokens = Math.max(this.tokens, 0);
   }
 }

@@ -1,0 +1,213 @@
+/**
+ * The whole demo as a user runs it: `npm start` from a clean folder (package the sample, origin with
+ * a live channel, shield edge, edge, player page), then the page in Debian's Chromium: our player,
+ * hls.js and dash.js on VOD and live through the edge.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-results');
+
+interface PageStats {
+  engine?: string;
+  levels: { id: string; bitrate: number }[];
+  currentLevel: number;
+  latencySec: number | null;
+  startupMs: number | null;
+  stalls: number;
+  currentTime: number;
+  paused: boolean;
+  pageErrors: string[];
+  requests: { url: string; status: number; cacheStatus: string | null }[];
+}
+
+let demo: ChildProcess;
+let dir: string;
+let pageUrl = '';
+let edgeUrl = '';
+let browser: Browser;
+let demoOutput = '';
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'streamedge-demo-'));
+  // Exactly what a user types, with free ports so the suite can run beside other servers.
+  demo = spawn('npm', ['start', '--', '--dir', dir, '--port', '0', '--edge-port', '0', '--shield-port', '0', '--origin-port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      demoOutput += d.toString();
+      const page = /streamedge demo is running: (http:\/\/\S+)/.exec(demoOutput);
+      const edge = /\bedge (http:\/\/127\.0\.0\.1:\d+)/.exec(demoOutput);
+      if (page && edge) {
+        pageUrl = page[1]!;
+        edgeUrl = edge[1]!;
+        resolve();
+      }
+    };
+    demo.stdout!.on('data', onData);
+    demo.stderr!.on('data', (d: Buffer) => (demoOutput += d.toString()));
+    demo.once('exit', (code) => reject(new Error(`npm start exited (${code}) before printing its URL:\n${demoOutput.slice(-3000)}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (demo && demo.exitCode === null) {
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    process.kill(-demo.pid!, 'SIGINT'); // Ctrl-C, as a user stops it: the whole process group
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function open(src: string, engine: string): Promise<Page> {
+  const page = await browser.newPage();
+  const consoleErrors: string[] = [];
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  await page.goto(`${pageUrl}?src=${encodeURIComponent(src)}&engine=${engine}`);
+  return page;
+}
+
+async function stats(page: Page): Promise<PageStats> {
+  return (await page.evaluate(() => window.__streamedge.stats())) as PageStats;
+}
+
+async function waitForPlayback(page: Page, seconds: number, timeoutMs = 90_000): Promise<PageStats> {
+  await page.waitForFunction(
+    (t) => {
+      const s = window.__streamedge.stats() as { currentTime: number; startupMs: number | null };
+      return s.startupMs !== null && s.currentTime >= t;
+    },
+    seconds,
+    { timeout: timeoutMs, polling: 250 },
+  );
+  return stats(page);
+}
+
+describe('npm start', () => {
+  it('prints one URL whose page, config and streams answer through the edge', async () => {
+    const page = await fetch(pageUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('streamedge');
+    const config = (await (await fetch(new URL('config.json', pageUrl))).json()) as { streams: { name: string; url: string }[] };
+    expect(config.streams.map((s) => s.name)).toEqual(['VOD · HLS', 'VOD · DASH', 'Live · LL-HLS', 'Live · LL-DASH']);
+    for (const s of config.streams) {
+      expect(s.url.startsWith(edgeUrl)).toBe(true);
+      const r = await fetch(s.url);
+      expect(r.status, s.url).toBe(200);
+      expect(r.headers.get('cache-status'), s.url).toMatch(/^shield; .*, edge; /); // one entry per tier, origin side first
+      await r.arrayBuffer();
+    }
+  });
+});
+
+describe('player demo in Chromium', () => {
+  it('our player plays VOD through the edge for 10 s without a stall, with Cache-Status shown', async () => {
+    const page = await open(`${edgeUrl}/vod/sample/master.m3u8`, 'ours');
+    const s = await waitForPlayback(page, 10);
+    expect(s.engine).toBe('ours');
+    expect(s.stalls).toBe(0);
+    expect(s.pageErrors).toEqual([]);
+    expect(s.levels.length).toBeGreaterThanOrEqual(2);
+    expect(s.requests.some((r) => /\bedge; (hit|fwd=)/.test(r.cacheStatus ?? ''))).toBe(true);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'player-demo.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('switches down when bandwidth is limited below the top rendition, and back up when lifted', async () => {
+    const page = await open(`${edgeUrl}/vod/sample/master.m3u8`, 'ours');
+    await waitForPlayback(page, 0.5);
+    const { levels } = await stats(page);
+    const top = levels.length - 1;
+    const level = () => stats(page).then((s) => s.currentLevel);
+    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel === t, top, { timeout: 30_000 });
+    // Below the top rendition but above the lowest one.
+    const limitMbps = Math.max(0.5, ((levels[0]!.bitrate + levels[1]!.bitrate) / 2 / 1e6) * 1.2);
+    await page.evaluate((m) => window.__streamedge.setBandwidth(m), limitMbps);
+    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel < t, top, { timeout: 30_000 });
+    const limited = await level();
+    expect(levels[limited]!.bitrate).toBeLessThan(levels[top]!.bitrate);
+    await page.evaluate(() => window.__streamedge.setBandwidth(null));
+    await page.waitForFunction((l) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel > l, limited, { timeout: 40_000 });
+    expect((await stats(page)).stalls).toBe(0);
+    await page.close();
+  });
+
+  it('our player plays live LL-HLS through the edge with a latency under 3 s', async () => {
+    const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
+    const first = await waitForPlayback(page, 0);
+    // Let it settle on the latency target, then read what the page shows over a few seconds.
+    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 8, first.currentTime, {
+      timeout: 60_000,
+      polling: 250,
+    });
+    const samples: number[] = [];
+    while (samples.length < 8) {
+      const before = (await stats(page)).currentTime;
+      await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 0.5, before, { timeout: 10_000 });
+      const s = await stats(page);
+      expect(s.latencySec).not.toBeNull();
+      samples.push(s.latencySec!);
+    }
+    samples.sort((a, b) => a - b);
+    const median = samples[samples.length >> 1]!;
+    const s = await stats(page);
+    expect(s.pageErrors).toEqual([]);
+    expect(median).toBeLessThan(3);
+    expect(s.requests.some((r) => /seg-\d+\.\d+\.m4s/.test(r.url))).toBe(true); // parts, not just segments
+    await page.close();
+  });
+
+  it('our player plays live LL-DASH through the edge', async () => {
+    const page = await open(`${edgeUrl}/live/news/manifest.mpd`, 'ours');
+    const first = await waitForPlayback(page, 0);
+    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 4, first.currentTime, {
+      timeout: 60_000,
+    });
+    const s = await stats(page);
+    expect(s.pageErrors).toEqual([]);
+    expect(s.latencySec).not.toBeNull();
+    await page.close();
+  });
+
+  for (const [engine, vod, live] of [
+    ['hlsjs', '/vod/sample/master.m3u8', '/live/news/master.m3u8'],
+    ['dashjs', '/vod/sample/manifest.mpd', '/live/news/manifest.mpd'],
+  ] as const) {
+    it(`${engine} plays our VOD and live streams through the edge without errors`, async () => {
+      for (const path of [vod, live]) {
+        const page = await open(`${edgeUrl}${path}`, engine);
+        const first = await waitForPlayback(page, 0);
+        await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 3, first.currentTime, {
+          timeout: 60_000,
+        });
+        const s = await stats(page);
+        expect(s.engine).toBe(engine === 'hlsjs' ? 'hls.js' : 'dash.js');
+        expect(s.pageErrors, path).toEqual([]);
+        await page.close();
+      }
+    });
+  }
+});
