@@ -62,7 +62,8 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     partDuration,
     dvrWindow,
     ladder: c.ladder ?? LIVE_DEFAULTS.ladder,
-    targetLatency: c.targetLatency ?? Math.max(3 * partDuration, partDuration + segmentDuration),
+    // PART-HOLD-BACK: RFC 8216bis requires ≥ 3 part targets; one more absorbs a part's jitter across edge tiers.
+    targetLatency: c.targetLatency ?? 4 * partDuration,
   };
 }
 
