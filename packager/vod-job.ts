@@ -4,7 +4,7 @@
  * atomic publish. Any failure (ffmpeg crash, bad output, abort) removes the staging folder and
  * publishes nothing; ffmpeg's log is kept (and named in the error) when the encoder failed.
  */
-import { appendFileSync, mkdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -122,6 +122,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     audioDurationSec: source.video?.durationSec,
   });
 
+  const createdOutDir = !existsSync(outDir);
   const staging = createStaging(outDir, opts.assetId);
   const logDir = join(outDir, LOGS_DIR);
   const logFile = join(logDir, `${opts.assetId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
@@ -230,6 +231,13 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     if (encoder) await encoder.done.catch(() => undefined);
     discardStaging(staging);
     if (!keepLog) removeLog(logFile, logDir);
+    if (createdOutDir) {
+      try {
+        rmdirSync(outDir); // only if nothing else is in it
+      } catch {
+        /* keep a non-empty folder */
+      }
+    }
     if (opts.signal?.aborted) throw abortedError();
     throw e;
   }

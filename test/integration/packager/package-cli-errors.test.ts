@@ -45,6 +45,29 @@ describe.concurrent('streamedge package (CLI): failures', () => {
     expect(listing(out)).toEqual([]);
   });
 
+  it('a source whose media data is cut off mid-file (index intact): SOURCE_TRUNCATED, nothing left', async () => {
+    const whole = readFileSync(await fixture('small')); // +faststart: the moov comes first
+    const cut = join(root, 'cut-in-half.mp4');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.45)));
+    const out = join(root, 'cut');
+    const r = await runCli(['package', cut, '--out', out, '--id', 'cut', '--ladder', 'small']);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/ends early: only \d\.\d s of its 4\.0 s of video could be decoded/);
+    expect(listing(out)).toEqual([]);
+  });
+
+  it('a video codec this ffmpeg cannot decode: SOURCE_UNSUPPORTED naming the codec and the fix', async () => {
+    // A stand-in ffmpeg without an H.264 decoder (what the probe's one-frame decode would report).
+    const fake = join(root, 'no-decoder-ffmpeg.sh');
+    writeFileSync(fake, '#!/bin/sh\necho "Decoder (codec h264) not found for input stream #0:0" >&2\nexit 1\n');
+    chmodSync(fake, 0o755);
+    const out = join(root, 'nodecoder');
+    const r = await runCli(['package', await fixture('small'), '--out', out, '--id', 'x'], { env: { FFMPEG_PATH: fake } });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/this ffmpeg cannot decode h264 video \(set FFMPEG_PATH to a newer ffmpeg/);
+    expect(listing(out)).toEqual([]);
+  });
+
   it('an ffmpeg crash mid-encode: clear error naming the kept log, nothing published, no staging folder', async () => {
     // A stand-in ffmpeg: decodes for the probe as usual, but the encode run dies shortly after starting.
     const fake = join(root, 'crashing-ffmpeg.sh');
