@@ -199,7 +199,10 @@ export class LogStore {
       if (fileSize > row.end && row === newest) {
         await region.truncate(row.end); // torn tail of the active region
       }
-      if (!row.sealed) this.active = region;
+      if (!row.sealed) {
+        this.active = region;
+        region.validEnd = row.size; // it grows again from here
+      }
       if (changed) this.dirtyRegions.add(region);
       this.regions.set(row.id, region);
       this.diskBytes += row.size;

@@ -15,7 +15,7 @@ import { LogStore, type ObjectMeta, type StoreOptions } from '../../../edge/stor
 export const CRASH_STORE_OPTIONS: Omit<StoreOptions, 'dir'> = {
   capacityBytes: 4 * 1024 * 1024,
   regionBytes: 256 * 1024,
-  ramBytes: 1024 * 1024,
+  ramBytes: 0, // read-backs in the writer must hit the region files, not RAM
   verifyBeforeSendBytes: 64 * 1024, // 100 kB bodies take the streamed, verify-while-reading path
   // A SIGKILL loses nothing the kernel has accepted, so fsync adds nothing to what this experiment can
   // observe (only a power cut could), while it makes every life wait on a shared, busy disk.
@@ -111,7 +111,7 @@ export async function verifyStore(dir: string, mustHave: Map<string, number>): P
 }
 
 /** Runs one writer life: spawn, wait for the chosen event, SIGKILL. Returns acks that must survive. */
-async function oneLife(writer: string[], dir: string, seed: number, round: number, killAt: number): Promise<{ mustHave: Map<string, number>; acked: number; beforeReady: boolean }> {
+async function oneLife(writer: string[], dir: string, seed: number, round: number, killAt: number): Promise<{ mustHave: Map<string, number>; acked: number; beforeReady: boolean; badLines: string[] }> {
   const child = spawn(process.execPath, [...writer, dir, String(seed), String(round)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,6 +123,7 @@ async function oneLife(writer: string[], dir: string, seed: number, round: numbe
   const purgeLog: { tag: string; hard: boolean }[] = [];
   const keyOf = (k: string) => `g${Number(k.slice(k.lastIndexOf('k') + 1)) % 5}`;
   let acked = 0;
+  const badLines: string[] = [];
   let killed = false;
   let beforeReady = false;
   const kill = () => {
@@ -150,6 +151,8 @@ async function oneLife(writer: string[], dir: string, seed: number, round: numbe
     } else if (what === 'purge') {
       purgeLog.push({ tag: a!, hard: b === 'hard' });
       if (b === 'hard') for (const k of [...mustHave.keys()]) if (keyOf(k) === a) mustHave.delete(k);
+    } else if (what === 'bad') {
+      badLines.push(line);
     } else if (what === 'done') {
       kill();
     }
@@ -158,7 +161,7 @@ async function oneLife(writer: string[], dir: string, seed: number, round: numbe
   if (!killed || signal !== 'SIGKILL') {
     throw new Error(`writer exited by itself (code ${code}, signal ${signal}): ${stderr.slice(-2000)}`);
   }
-  return { mustHave, acked, beforeReady };
+  return { mustHave, acked, beforeReady, badLines };
 }
 
 /** `writer`: node arguments that start the writer (WRITER_VIA_RUN_TS or the result of bundleWriter()). */
@@ -181,10 +184,11 @@ export async function runCrashRounds(
   const summary: CrashSummary = { rounds: 0, acked: 0, verifiedObjects: 0, maxObjects: 0, killedBeforeReady: 0, problems: [] };
   for (let r = 1; r <= rounds; r++) {
     // 1 in 10 lives dies while opening (during recovery), the rest after a random number of acks.
-    const killAt = rand(10) === 0 ? -1 : rand(30);
+    const killAt = rand(10) === 0 ? -1 : rand(21);
     const life = await oneLife(writer, dir, rand(1 << 30) + 1, r, killAt);
     summary.acked += life.acked;
     if (life.beforeReady) summary.killedBeforeReady++;
+    for (const b of life.badLines) summary.problems.push(`round ${r}, in the writer: ${b}`);
     const v = await verifyStore(dir, life.mustHave);
     summary.rounds++;
     summary.verifiedObjects += v.objects;

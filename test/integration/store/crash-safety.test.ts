@@ -20,7 +20,7 @@ describe('LogStore crash safety (writer child SIGKILLed at random points)', () =
     const summary = await runCrashRounds(writer, t.dir, 50, seed);
     expect(summary.problems, `seed ${seed}`).toEqual([]);
     expect(summary.rounds).toBe(50);
-    expect(summary.acked).toBeGreaterThan(200); // the writers really did work between kills
+    expect(summary.acked).toBeGreaterThan(150); // the writers really did work between kills
     expect(summary.maxObjects).toBeGreaterThan(20);
-  }, 150_000);
+  }, 240_000); // ~50 s with a load average of 20; generous so an overloaded box is not a failure
 });

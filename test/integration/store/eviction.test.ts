@@ -122,4 +122,38 @@ describe('LogStore eviction', () => {
     expect(await again.purgeTag('all', 'hard')).toBe(before.objects);
     expect(again.stats().objects).toBe(0);
   });
+
+  it('recovery: a lost region drops exactly its entries, a stray region file is removed, a torn tail is cut', async () => {
+    const { store, dir, opts } = await openStore({ ramBytes: 0 });
+    for (let i = 0; i < 40; i++) await store.put(`/rec/${i}`, meta(['rec']), bodyFor(`rec${i}`, 20 * KiB));
+    const before = store.stats();
+    await store.close();
+    const files = regionFiles(dir);
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const { unlinkSync, appendFileSync, statSync } = await import('node:fs');
+    unlinkSync(join(dir, 'regions', files[0]!)); // lose the oldest region
+    const last = join(dir, 'regions', files.at(-1)!);
+    const committedSize = statSync(last).size;
+    appendFileSync(last, Buffer.alloc(5000, 0xab)); // a torn tail after the committed end
+    writeFileSync(join(dir, 'regions', 'r-9999999999.seg'), 'stray'); // a region file the index does not know
+    const again = await LogStore.open(opts);
+    cleanups.push(() => again.close());
+    const after = again.stats();
+    expect(after.objects).toBeLessThan(before.objects);
+    expect(after.objects).toBeGreaterThan(0);
+    expect(again.keys().length).toBe(after.objects);
+    expect(existsSync(join(dir, 'regions', 'r-9999999999.seg'))).toBe(false);
+    expect(statSync(last).size).toBe(committedSize);
+    for (const k of again.keys()) {
+      const i = Number(k.split('/').pop());
+      const g = await again.get(k);
+      expect(g, `${k} ${JSON.stringify(again.stats())}`).toBeDefined();
+      expect((await readAll(g!.body)).equals(bodyFor(`rec${i}`, 20 * KiB))).toBe(true);
+    }
+    expect(again.stats().crcErrors).toBe(0);
+    // and it keeps appending after the cut tail
+    expect(await again.put('/rec/new', meta(), bodyFor('new', 1000))).toBe(true);
+    expect((await readAll((await again.get('/rec/new'))!.body)).equals(bodyFor('new', 1000))).toBe(true);
+    expect(await again.purgeTag('rec', 'hard')).toBe(after.objects);
+  });
 });
