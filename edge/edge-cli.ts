@@ -7,11 +7,16 @@
  *   streamedge purge --prefix /vod/asset1/ --edge http://127.0.0.1:8080 --soft
  */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
 import { createEdge } from './server.js';
+import { SECRET_ENV_VAR, createVerifier } from '../src/signing/index.js';
+import { EdgeSignedAccess, ReloadingKeySource, checkCredential, type KeyLog } from './signed-access.js';
+
+export const UPSTREAM_CREDENTIAL_ENV = 'STREAMEDGE_UPSTREAM_CREDENTIAL';
 
 export interface EdgeCliOptions {
   upstream: string;
@@ -30,6 +35,67 @@ export interface EdgeCliOptions {
   maxUpstream: string;
   headersTimeout: string;
   bodyTimeout: string;
+  requireSigned?: boolean;
+  secretFile?: string;
+  secretKid?: string;
+  jwksFile?: string[];
+  jwksUrl?: string[];
+  jwksMaxAge?: string;
+  publicKeyFile?: string[];
+  clockSkew?: string;
+  unsignedPath?: string[];
+  upstreamCredentialFile?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The upstream credential from a file (trailing whitespace trimmed) or $STREAMEDGE_UPSTREAM_CREDENTIAL. */
+export function upstreamCredentialFrom(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let value: string | undefined;
+  if (file !== undefined) {
+    try {
+      value = readFileSync(file, 'utf8').replace(/\s+$/, '');
+    } catch (e) {
+      throw new StreamedgeError('KEY_FILE', `cannot read the upstream credential file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  } else {
+    const v = env[UPSTREAM_CREDENTIAL_ENV];
+    value = v !== undefined && v !== '' ? v : undefined;
+  }
+  return checkCredential(value, 'the upstream credential');
+}
+
+/**
+ * Signed-URL access from CLI options and the environment (keys and credentials only from files
+ * and environment variables; nothing logged). Undefined without --require-signed.
+ */
+export async function edgeSigningFromCli(
+  o: Pick<EdgeCliOptions, 'requireSigned' | 'secretFile' | 'secretKid' | 'jwksFile' | 'jwksUrl' | 'jwksMaxAge' | 'publicKeyFile' | 'clockSkew' | 'unsignedPath'>,
+  upstreamCredential: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  log?: KeyLog,
+): Promise<{ access: EdgeSignedAccess; keys: ReloadingKeySource; close(): void } | undefined> {
+  if (!o.requireSigned) return undefined;
+  const keys = await ReloadingKeySource.open(
+    {
+      ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
+      ...(o.secretKid !== undefined ? { secretKid: o.secretKid } : {}),
+      jwksFiles: o.jwksFile ?? [],
+      jwksUrls: o.jwksUrl ?? [],
+      remote: { maxAgeMs: parseDuration(o.jwksMaxAge ?? '10m') * 1000 },
+      publicKeyFiles: o.publicKeyFile ?? [],
+      env,
+    },
+    log ? { log } : {},
+  );
+  const access = new EdgeSignedAccess({
+    verifier: createVerifier({ keys, clockToleranceSec: parseDuration(o.clockSkew ?? '30s') }),
+    ...(upstreamCredential !== undefined ? { trustedCredential: upstreamCredential } : {}),
+    ...(o.unsignedPath !== undefined && o.unsignedPath.length > 0 ? { unsignedPaths: o.unsignedPath } : {}),
+  });
+  return { access, keys, close: () => keys.close() };
 }
 
 function listOf(text: string | undefined): string[] {
@@ -38,7 +104,12 @@ function listOf(text: string | undefined): string[] {
 
 /** Start an edge from CLI options; resolves with its URL and a stop function. */
 export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: () => Promise<void> }> {
+  const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
+  let log: KeyLog | undefined;
+  const signing = await edgeSigningFromCli(o, upstreamCredential, process.env, { info: (x, m) => log?.info(x, m), warn: (x, m) => log?.warn(x, m) });
   const edge = createEdge({
+    ...(signing ? { signedAccess: signing.access } : {}),
+    ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
     upstream: o.upstream,
     ...(o.store !== undefined
       ? { store: { dir: o.store, capacityBytes: parseBytes(o.storeSize), ramBytes: parseBytes(o.ramSize) } }
@@ -54,8 +125,15 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
     headersTimeoutMs: parseDuration(o.headersTimeout) * 1000,
     bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
   });
+  log = edge.logger;
   const url = await edge.listen(parsePort(o.port), o.host);
-  return { url, close: () => edge.close() };
+  return {
+    url,
+    close: () => {
+      signing?.close();
+      return edge.close();
+    },
+  };
 }
 
 export interface PurgeCliOptions {
@@ -119,6 +197,16 @@ export function registerEdgeCommands(program: Command): void {
     .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
     .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option('--require-signed', 'every request needs a valid signed-URL token (or the upstream credential of a peer/lower tier)')
+    .option('--secret-file <file>', `HS256 secret file (default: $${SECRET_ENV_VAR})`)
+    .option('--secret-kid <kid>', 'kid of the HS256 secret (tokens without a kid match it too)')
+    .option('--jwks-file <file>', 'JWKS file of verification keys (repeatable; re-read when it changes)', collect, [])
+    .option('--jwks-url <url>', 'JWKS URL of public keys (repeatable)', collect, [])
+    .option('--jwks-max-age <duration>', 'refetch a JWKS URL this often', '10m')
+    .option('--public-key-file <[kid=]file>', 'SPKI PEM public key (repeatable)', collect, [])
+    .option('--clock-skew <duration>', 'tolerance for exp/nbf', '30s')
+    .option('--unsigned-path <path>', 'exact path served without a token (repeatable; default /time)', collect, [])
+    .option('--upstream-credential-file <file>', `credential sent upstream and accepted from peers (default: $${UPSTREAM_CREDENTIAL_ENV})`)
     .action(async (o: EdgeCliOptions) => {
       const { close } = await runEdge(o);
       const stop = () => {

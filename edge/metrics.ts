@@ -19,6 +19,7 @@ export class EdgeMetrics {
   readonly purges: Counter<'kind' | 'mode'>;
   readonly clientAborts: Counter<'reason'>;
   readonly prefetches: Counter<'source'>;
+  readonly signedRejections: Counter<'reason'>;
 
   constructor(store: () => LogStore | undefined, fillsInFlight: () => number, defaultMetrics = false) {
     const r = this.registry;
@@ -38,6 +39,10 @@ export class EdgeMetrics {
     this.purges = new Counter({ name: 'edge_purges_total', help: 'Purge requests applied', labelNames: ['kind', 'mode'], registers: [r] });
     this.clientAborts = new Counter({ name: 'edge_client_aborts_total', help: 'Client responses aborted', labelNames: ['reason'], registers: [r] });
     this.prefetches = new Counter({ name: 'edge_prefetches_total', help: 'Prefetch fills started', labelNames: ['source'], registers: [r] });
+    this.signedRejections = new Counter({
+      name: 'edge_signed_rejections_total', help: 'Requests refused for a missing or invalid signed-URL token, by reason',
+      labelNames: ['reason'], registers: [r],
+    });
     const storeStat = (name: string, help: string, pick: (s: ReturnType<LogStore['stats']>) => number) =>
       new Gauge({
         name, help, registers: [r],

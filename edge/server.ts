@@ -36,6 +36,18 @@ import { serveStored } from './serve-stored.js';
 import { HOP_HEADER, PeerRouter } from './tiering/peers.js';
 import { Upstream, type UpstreamResponse, upstreamError } from './upstream.js';
 import { Prefetcher } from './prefetch.js';
+import {
+  type EdgeSignedAccess, UPSTREAM_CREDENTIAL_HEADER, checkCredential, manifestKindOfPath, redactToken, rewriteManifestOnTheWayOut,
+} from './signed-access.js';
+import { REJECT_REASONS } from '../src/signing/verify.js';
+
+/** Edge options plus signed-URL access (edge/signed-access.ts). */
+export interface EdgeServerOptions extends EdgeOptions {
+  /** Verify signed URLs before anything else; tokens never reach the cache key or upstream. */
+  signedAccess?: EdgeSignedAccess;
+  /** Sent as X-Streamedge-Upstream-Credential on every upstream and peer request (tier trust). */
+  upstreamCredential?: string;
+}
 
 export interface Edge {
   /** Start listening; resolves with the base URL (http://host:port). */
@@ -58,6 +70,9 @@ const NOT_FORWARDED = new Set([
   'x-forwarded-server', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', HOP_HEADER, PURGE_HOP_HEADER,
 ]);
 
+/** Conditional and range headers do not apply to a manifest rewritten per viewer. */
+const REWRITE_DROPS = ['if-none-match', 'if-modified-since', 'range', 'if-range'];
+
 function isBlockingReload(target: string): boolean {
   return /[?&]_HLS_(msn|part)=/.test(target);
 }
@@ -79,8 +94,9 @@ class EdgeServer implements Edge {
   private readonly background = new Set<Promise<unknown>>();
   private readonly prefetcher: Prefetcher;
   private closing = false;
+  private readonly upstreamAuth: Record<string, string>;
 
-  constructor(private readonly input: EdgeOptions) {
+  constructor(private readonly input: EdgeServerOptions) {
     this.o = resolveOptions(input);
     this.logger = input.logger ?? pino({ level: input.logLevel ?? 'info', base: { service: 'streamedge-edge', edge: this.o.name } });
     this.upstream = new Upstream({
@@ -97,6 +113,9 @@ class EdgeServer implements Edge {
     this.policy = { keyPolicy: this.keyPolicy, negativeTtl: this.o.negativeTtl, keepForRevalidation: this.o.keepForRevalidation };
     this.metrics = new EdgeMetrics(() => this.storeRef, () => this.coalescer.size);
     this.prefetcher = new Prefetcher((target, source) => this.prefetch(target, source));
+    const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
+    this.upstreamAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
+    if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
   }
 
   get store(): LogStore | undefined {
@@ -200,9 +219,22 @@ class EdgeServer implements Edge {
     if (ex.method === 'PURGE') return this.purgeMethod(ex, url);
 
     let target = url;
+    if (this.input.signedAccess) {
+      const a = await this.input.signedAccess.authorize(url, req.headers, req.socket.remoteAddress);
+      if (!a.ok) {
+        ex.result = 'rejected';
+        this.metrics.signedRejections.inc({ reason: a.reason });
+        return sendText(ex, a.status, a.body, undefined, a.headers);
+      }
+      target = a.target;
+      if (a.queryToken !== undefined && manifestKindOfPath(target) !== undefined && (ex.method === 'GET' || ex.method === 'HEAD')) {
+        for (const h of REWRITE_DROPS) delete req.headers[h];
+        rewriteManifestOnTheWayOut(res, a.queryToken, ex.method);
+      }
+    }
     if (this.input.requestFilter) {
       const verdict = await this.input.requestFilter({
-        method: ex.method, url, headers: req.headers, remoteAddress: req.socket.remoteAddress,
+        method: ex.method, url: target, headers: req.headers, remoteAddress: req.socket.remoteAddress,
       });
       if (verdict && 'reject' in verdict) {
         ex.result = 'rejected';
@@ -225,7 +257,7 @@ class EdgeServer implements Edge {
     const aborted = !ex.res.writableFinished;
     this.logger.info(
       {
-        reqId: ex.id, method: ex.method, url: ex.req.url, status: ex.res.statusCode, result: ex.result,
+        reqId: ex.id, method: ex.method, url: this.input.signedAccess ? redactToken(ex.req.url) : ex.req.url, status: ex.res.statusCode, result: ex.result,
         cacheStatus: ex.cacheStatus, bytes: ex.bytes, ms, ...(aborted ? { aborted: true } : {}),
       },
       'request',
@@ -233,7 +265,7 @@ class EdgeServer implements Edge {
   }
 
   private internalError(req: IncomingMessage, res: ServerResponse, e: unknown): void {
-    this.logger.error({ err: e, url: req.url }, 'edge internal error');
+    this.logger.error({ err: e, url: redactToken(req.url) }, 'edge internal error');
     if (!res.headersSent) {
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end('edge internal error\n');
@@ -289,7 +321,7 @@ class EdgeServer implements Edge {
 
   private newFill(ex: Exchange | undefined, key: string, stale: { meta: ObjectMeta; size: number } | undefined, fromPeer: boolean): Fill {
     const target = keyTarget(key);
-    const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge' };
+    const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge', ...this.upstreamAuth };
     if (ex) {
       fwdHeaders['x-request-id'] = ex.id;
       for (const h of ['traceparent', 'tracestate']) {
@@ -477,6 +509,8 @@ class EdgeServer implements Edge {
       headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
     headers['x-request-id'] = ex.id;
+    delete headers[UPSTREAM_CREDENTIAL_HEADER];
+    Object.assign(headers, this.upstreamAuth);
     const hasBody = ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined;
     let res: UpstreamResponse;
     try {
@@ -612,6 +646,6 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 }
 
 /** Create an edge (call listen() to start it). */
-export function createEdge(opts: EdgeOptions): Edge {
+export function createEdge(opts: EdgeServerOptions): Edge {
   return new EdgeServer(opts);
 }
