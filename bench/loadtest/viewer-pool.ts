@@ -2,6 +2,7 @@
  * Runs a share of the viewers in this thread: one undici Agent (keep-alive pools per origin),
  * viewers started evenly over the ramp, all stopped together at the end, bounded in time.
  */
+import { setMaxListeners } from 'node:events';
 import { Agent } from 'undici';
 import type { AbrConfig } from '../../src/abr/abr-controller.js';
 import { LoadStats } from './load-stats.js';
@@ -32,7 +33,10 @@ export class ViewerPool {
   private readonly agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } });
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly o: PoolOptions) {}
+  constructor(private readonly o: PoolOptions) {
+    // every viewer (and each of its requests and waits) listens on this one stop signal
+    setMaxListeners(0, this.stop.signal);
+  }
 
   /** Resolves when the run is over and every viewer has stopped (or the grace period ran out). */
   async run(): Promise<LoadStats> {
