@@ -177,6 +177,8 @@ export async function startStack(opts: {
     upstream: proxy.url,
     logLevel: 'silent',
     store: { dir: opts.storeDir, capacityBytes: 256 * 1024 * 1024, regionBytes: 16 * 1024 * 1024, ramBytes: 32 * 1024 * 1024 },
+    // manifests carry Vary: Accept-Encoding; the edge shares them only with that header in the key
+    keyHeaders: ['accept-encoding'],
     signedAccess: e.access,
     upstreamCredential: edgeCredential,
   });
