@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Integration suites spawn ffmpeg and servers: keep parallelism within a 2-core budget.
     maxWorkers: 2,
-    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    reporters: ['default', ['json', { outputFile: process.env.VITEST_JSON ?? 'test-results/vitest.json' }]],
   },
 });
