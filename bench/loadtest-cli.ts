@@ -24,11 +24,12 @@ export function registerLoadtestCommand(program: Command): void {
     .option('--duration <duration>', 'time every viewer keeps playing after the ramp', '60s')
     .option('--profile <spec>', 'per-viewer bandwidth: fixed:<Mbit/s>, cascade, spike, unlimited, or a trace .json', 'unlimited')
     .option('--latency <duration>', 'added latency before each response body', '0ms')
+    .option('--no-low-latency', 'play live HLS like a player without LL-HLS: whole segments, plain playlist reloads')
     .option('--workers <n>', 'spread viewers over N worker threads (0 = main thread)', wholeNumber('--workers'))
     .option('--allow-host <host...>', "a non-loopback host to allow (this project's own test hosts only)")
     .option('--json <file>', 'also write the report as JSON')
     .option('--quiet', 'no progress line')
-    .action(async (url: string, opts: { viewers: number; ramp: string; duration: string; profile: string; latency: string; workers?: number; allowHost?: string[]; json?: string; quiet?: boolean }) => {
+    .action(async (url: string, opts: { viewers: number; ramp: string; duration: string; profile: string; latency: string; workers?: number; allowHost?: string[]; json?: string; quiet?: boolean; lowLatency: boolean }) => {
       const stop = new AbortController();
       const onSigint = () => stop.abort();
       process.once('SIGINT', onSigint);
@@ -42,6 +43,7 @@ export function registerLoadtestCommand(program: Command): void {
           profile: opts.profile,
           latencyMs: parseDuration(opts.latency) * 1000,
           workers: opts.workers ?? defaultWorkers(opts.viewers),
+          lowLatency: opts.lowLatency,
           allowHosts: opts.allowHost ?? [],
           signal: stop.signal,
           onProgress: opts.quiet ? undefined : (line) => process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`),

@@ -64,9 +64,14 @@ export class HlsClient implements StreamClient {
   private readonly playlistUrl = new Map<string, string>();
   private readonly states = new Map<string, PlaylistState>();
 
+  /**
+   * `lowLatency: false` plays like a player without LL-HLS support: whole segments only, plain
+   * playlist reloads every target duration, even when the stream offers parts and blocking reload.
+   */
   constructor(
     private readonly http: HttpGetter,
     private readonly url: string,
+    private readonly o: { lowLatency?: boolean } = {},
   ) {}
 
   async open(signal: AbortSignal): Promise<void> {
@@ -101,7 +106,7 @@ export class HlsClient implements StreamClient {
     }
     const first = [...this.states.values()][0]!;
     this.live = !first.endList;
-    this.lowLatency = this.live && first.partTarget !== undefined && first.canBlockReload;
+    this.lowLatency = this.o.lowLatency !== false && this.live && first.partTarget !== undefined && first.canBlockReload;
     this.segmentSec = first.targetDuration;
     if (this.live) {
       this.targetLatencySec = this.lowLatency ? first.partHoldBack ?? 3 * first.partTarget! : first.holdBack ?? 3 * first.targetDuration;
@@ -224,7 +229,9 @@ export class HlsClient implements StreamClient {
       const st = await this.state(id, signal);
       if (cur.msn < st.firstMsn) cur = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
       const seg = st.segments.get(cur.msn);
-      if (seg) {
+      if (seg && !seg.complete && !this.lowLatency) {
+        // a segment still being produced: a player without LL-HLS waits for it to complete
+      } else if (seg) {
         const usesParts = this.lowLatency && seg.parts.length > 0 && !(seg.complete && cur.part === 0 && st.lastMsn > seg.msn);
         if (!usesParts && cur.part === 0 && seg.complete) {
           return { url: seg.url, kind: 'segment', durationSec: seg.duration, independent: true, programDateTimeMs: seg.pdt, next: { msn: seg.msn + 1, part: 0 }, initUrl: seg.initUrl };

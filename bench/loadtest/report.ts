@@ -16,7 +16,7 @@ export interface LoadReport {
   target: string;
   startedAt: string;
   elapsedSec: number;
-  config: { viewers: number; rampSec: number; durationSec: number; profile: string; latencyMs: number; workers: number };
+  config: { viewers: number; rampSec: number; durationSec: number; profile: string; latencyMs: number; workers: number; lowLatency: boolean };
   viewers: { started: number; ended: number; failed: number; peakConcurrent: number };
   startupMs: Percentiles;
   rebufferRatio: number;

@@ -26,6 +26,8 @@ export interface LoadTestOptions {
   workers?: number;
   allowHosts?: string[];
   abrConfig?: Partial<AbrConfig>;
+  /** false: live HLS viewers play like players without LL-HLS (whole segments, plain reloads). Default true. */
+  lowLatency?: boolean;
   /** Called about once a second with a one-line summary. */
   onProgress?: (line: string, snapshot: ProgressSnapshot) => void;
   /** Aborting this stops the run early (the report covers what ran). */
@@ -58,7 +60,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
 
-  const poolOptions = { url: target.href, viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, abrConfig: o.abrConfig };
+  const poolOptions = { url: target.href, viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, abrConfig: o.abrConfig, lowLatency: o.lowLatency };
   const local = workers === 0 ? new ViewerPool(poolOptions) : undefined;
   const fleet = workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined;
   const onAbort = () => (local ? local.abort() : fleet!.stop());
@@ -96,7 +98,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       target: target.href,
       startedAt,
       elapsedSec,
-      config: { viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, workers: Math.max(1, workers) },
+      config: { viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, workers: Math.max(1, workers), lowLatency: o.lowLatency !== false },
       peakConcurrent: stats.totals.peakPlaying,
       edge: edgeDelta(before, after),
       cpu,

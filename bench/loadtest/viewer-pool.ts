@@ -18,6 +18,8 @@ export interface PoolOptions {
   profile: string;
   latencyMs: number;
   abrConfig?: Partial<AbrConfig>;
+  /** false: live HLS viewers ignore LL-HLS (whole segments, plain playlist reloads). */
+  lowLatency?: boolean;
   /** This pool's viewers start at offsets i·(ramp/total) + offsetIndex… (interleaved across workers). */
   firstViewerIndex?: number;
   viewerStride?: number;
@@ -61,7 +63,7 @@ export class ViewerPool {
         const t = setTimeout(() => {
           this.timers.delete(t);
           if (this.stop.signal.aborted) return;
-          const p = runViewer({ url: o.url, dispatcher: this.agent, stats: this.stats, profile, latencyMs: o.latencyMs, signal: this.stop.signal, abrConfig: o.abrConfig });
+          const p = runViewer({ url: o.url, dispatcher: this.agent, stats: this.stats, profile, latencyMs: o.latencyMs, signal: this.stop.signal, abrConfig: o.abrConfig, lowLatency: o.lowLatency });
           viewers.push(p);
           if (++started === o.viewers) resolve();
         }, at);

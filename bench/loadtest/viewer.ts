@@ -25,6 +25,8 @@ export interface ViewerOptions {
   abrConfig?: Partial<AbrConfig>;
   /** VOD: the player stops fetching ahead beyond this buffer. */
   maxBufferSec?: number;
+  /** false: play live HLS like a player without LL-HLS (whole segments, plain reloads). Default true. */
+  lowLatency?: boolean;
 }
 
 const MAX_CONSECUTIVE_ERRORS = 5;
@@ -34,7 +36,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
   stats.totals.started++;
   const shaper = new Shaper(o.profile, o.latencyMs);
   const http = new HttpGetter(o.dispatcher, stats, shaper);
-  const client: StreamClient = /\.mpd(\?|$)/.test(new URL(o.url).pathname) ? new DashClient(http, o.url) : new HlsClient(http, o.url);
+  const client: StreamClient = /\.mpd(\?|$)/.test(new URL(o.url).pathname) ? new DashClient(http, o.url) : new HlsClient(http, o.url, { lowLatency: o.lowLatency });
   let playhead: Playhead | undefined;
   let switches = 0;
   let abandons = 0;
@@ -42,6 +44,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
   let mediaSec = 0;
   let failed = false;
   let counted = false;
+  let stallsCounted = 0;
   try {
     await client.open(signal);
     const mode = client.live ? (client.lowLatency ? 'low-latency' : 'live') : 'vod';
@@ -103,6 +106,9 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         const [res] = await Promise.all([videoGet, audioGet]);
         abr.onDownloadComplete({ bytes: res.bytes, durationMs: res.durationMs, ttfbMs: res.ttfbMs, level: lvl, mediaDurationSec, isPart: chunk.kind === 'part' });
         ph.append(mediaDurationSec, chunk.programDateTimeMs);
+        // stalls are counted as they are seen (progress lines show them during the run)
+        stats.totals.stalls += ph.stalls - stallsCounted;
+        stallsCounted = ph.stalls;
         bitrateSeconds += client.video[lvl]!.bitrate * mediaDurationSec;
         mediaSec += mediaDurationSec;
         const lat = ph.latencySec();
@@ -135,7 +141,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     if (playhead) {
       playhead.finish();
       if (playhead.startupMs !== undefined) stats.recordMs('startup', playhead.startupMs);
-      stats.totals.stalls += playhead.stalls;
+      stats.totals.stalls += playhead.stalls - stallsCounted;
       stats.totals.stallMs += playhead.stallMs;
       stats.totals.playMs += playhead.playMs;
     }

@@ -106,13 +106,31 @@ describe('loadtest against an in-test stream server', () => {
     expect(r.liveLatencySec!.p95).toBeLessThan(8);
   });
 
+  it('live HLS played by viewers without LL-HLS support: whole segments and plain reloads only', async () => {
+    const before = { ...live.counts };
+    const r = await runLoadTest({ url: `${live.url}/live/chan/master.m3u8`, viewers: 2, rampSec: 0.2, durationSec: 4, lowLatency: false });
+    const delta = (k: string) => (live.counts[k] ?? 0) - (before[k] ?? 0);
+    expect(r.config.lowLatency).toBe(false);
+    expect(r.viewers.failed).toBe(0);
+    expect(r.errors).toEqual({});
+    expect(r.stalls).toBe(0);
+    expect(r.byObject.part).toBeUndefined();
+    expect(r.byObject.segment!.count).toBeGreaterThanOrEqual(2 * 2);
+    expect(delta('blocking')).toBe(0);
+    expect(delta('delta')).toBe(0);
+    expect(delta('hinted')).toBe(0);
+    expect(delta('playlist')).toBeGreaterThan(2 * 2);
+    expect(r.liveLatencySec).not.toBeNull();
+    expect(r.liveLatencySec!.p50).toBeGreaterThan(1); // behind by at least the segment being produced
+  });
+
   it('CLI: two worker threads, progress lines, and a JSON report with every field', async () => {
     const code = await cli.exit; // started in beforeAll
     expect(cli.stderr).toMatch(/viewers \d+\/4 playing/);
     expect(code).toBe(0);
     expect(cli.stdout).toContain('startup');
     const r = JSON.parse(await readFile(cli.out, 'utf8')) as LoadReport;
-    expect(r.config).toEqual({ viewers: 4, rampSec: 0.5, durationSec: 2, profile: 'unlimited', latencyMs: 0, workers: 2 });
+    expect(r.config).toEqual({ viewers: 4, rampSec: 0.5, durationSec: 2, profile: 'unlimited', latencyMs: 0, workers: 2, lowLatency: true });
     expect(r.viewers).toMatchObject({ started: 4, ended: 4, failed: 0 });
     expect(r.viewers.peakConcurrent).toBeGreaterThanOrEqual(2);
     expect(r.startupMs.count).toBe(4);
