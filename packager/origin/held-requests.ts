@@ -16,7 +16,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { RenditionWindow } from '../live/rendition-window.js';
-import { writePrepared, type PreparedResponse } from './prepared-response.js';
+import { WakeBatch, type PreparedResponse } from './prepared-response.js';
 
 export interface HeldRequest<T> {
   readonly msn: number;
@@ -130,6 +130,7 @@ export class HeldRequests<T> {
     if (this.size_ === 0) return;
     const memo = new Map<string, PreparedResponse>();
     const since = this.w.lastEventAt;
+    const batch = new WakeBatch();
     const delays: number[] = [];
     let bytes = 0;
     for (const [key, bucket] of this.buckets) {
@@ -143,24 +144,28 @@ export class HeldRequests<T> {
         h.done = true;
         let r = memo.get(h.group);
         if (!r) memo.set(h.group, (r = build(h)));
-        if (writePrepared(h.res, r)) {
+        if (batch.write(h.res, r)) {
           delays.push(performance.now() - since);
           bytes += r.body.length;
         }
       }
     }
+    // Every answer is on the wire: now the per-response bookkeeping and metrics.
+    batch.finish();
     if (delays.length > 0) this.opts.onAnswered?.(delays.length, bytes, delays);
   }
 
   /** Answers requests that are not in a bucket any more (expired, closed), grouped the same way. */
   private finish(list: HeldRequest<T>[], make: (h: HeldRequest<T>) => PreparedResponse): void {
     const memo = new Map<string, PreparedResponse>();
+    const batch = new WakeBatch();
     for (const h of list) {
       h.done = true;
       let r = memo.get(h.group);
       if (!r) memo.set(h.group, (r = make(h)));
-      writePrepared(h.res, r);
+      batch.write(h.res, r);
     }
+    batch.finish();
   }
 
   private arm(): void {
