@@ -1,11 +1,12 @@
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { linkSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StreamedgeError } from '../../src/errors.js';
 
 /**
- * Exclusive ownership of a store directory: a lock file created with O_CREAT|O_EXCL holding
- * `pid host token`. A lock left by a process that no longer exists (same host, pid not alive)
+ * Exclusive ownership of a store directory: a lock file holding `pid host token`, created
+ * atomically (written under a temporary name, then hard-linked into place; link() fails if the
+ * lock exists, like O_EXCL). A lock left by a process that no longer exists (same host, pid not alive)
  * is stale and taken over; a live holder — including this very process — makes open fail with
  * StreamedgeError('STORE_LOCKED'). (lmdb's own lock allows several processes by design, so it is
  * not enough to keep two stores from appending to the same region files.)
@@ -22,15 +23,19 @@ export class StoreLock {
   static acquire(dir: string): StoreLock {
     const path = join(dir, LOCK_FILE);
     const token = `${process.pid} ${hostname()} ${Math.random().toString(36).slice(2)}`;
+    removeDeadTempFiles(dir);
     for (let attempt = 0; attempt < 3; attempt++) {
+      // Write the content first, then link() it into place: the lock file appears atomically with
+      // its content (a holder killed mid-way never leaves an empty lock behind).
+      const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
       try {
-        const fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+        writeFileSync(tmp, token + '\n', { flag: 'wx', mode: 0o644 });
         try {
-          writeSync(fd, token + '\n');
+          linkSync(tmp, path);
+          return new StoreLock(path, token);
         } finally {
-          closeSync(fd);
+          unlinkSync(tmp);
         }
-        return new StoreLock(path, token);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
           throw new StreamedgeError('STORE_OPEN', `cannot create lock file ${path}: ${(e as Error).message}`, { cause: e });
@@ -101,5 +106,24 @@ function youngerThan(path: string, ms: number): boolean {
     return Date.now() - statSync(path).mtimeMs < ms;
   } catch {
     return false;
+  }
+}
+
+/** Temporary lock files (`store.lock.<pid>.<rand>`) left by a process killed between write and link. */
+function removeDeadTempFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^store\.lock\.(\d+)\.[a-z0-9]+$/.exec(name);
+    if (!m || holderAlive({ pid: Number(m[1]), host: hostname() })) continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // someone else cleaned it
+    }
   }
 }

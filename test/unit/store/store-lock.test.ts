@@ -41,4 +41,14 @@ describe('StoreLock', () => {
     a.release();
     expect(existsSync(join(d, 'store.lock'))).toBe(true);
   });
+
+  it('cleans up temporary lock files left by a holder killed between writing and linking', () => {
+    const d = dir();
+    const deadPid = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    const stray = join(d, `store.lock.${deadPid}.abc123`);
+    writeFileSync(stray, `${deadPid} ${hostname()} x\n`);
+    const l = StoreLock.acquire(d);
+    expect(existsSync(stray)).toBe(false);
+    l.release();
+  });
 });
