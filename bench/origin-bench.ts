@@ -151,12 +151,14 @@ async function partLatency(seconds: number): Promise<Record<string, unknown>> {
       baselineFetchAvailablePartMs: stats(baseline),
       originPartEventToResponseMs: { mean: count ? Math.round((sum / count) * 1e6) / 1000 : null, count, buckets },
       realTimeFactor: Math.round((media / wall) * 1000) / 1000,
+      availabilityGate: { ...channel.gateStats, note: 'parts the origin held back until their PDT end (anchor residue), and the longest hold in ms' },
       keepsRealTime: media / wall > 0.97,
       channelRestarts: channel.status().restarts,
       note:
-        'PDT anchoring: each encoder run maps the end of its first fragment to the wall clock it arrived at, so the PDT ' +
-        "already absorbs the run's start-up delay; negative values mean later parts came out faster than the first one did " +
-        '(x264 start-up). The origin share is originPartEventToResponseMs (segmenter part event → blocking response sent).',
+        'PDT anchoring: each encoder run holds its first segment back and anchors media time at the minimum of (arrival − media end) ' +
+        'over those fragments (all renditions); then no part is published before its PDT end (availability gate). So latency here is ' +
+        'never negative: it is encoder delay + the anchor residue + HTTP. The origin share is originPartEventToResponseMs ' +
+        '(segmenter part event → blocking response sent).',
     };
   } finally {
     await pool.close();

@@ -126,7 +126,9 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
           segment: (s) => sink.segment(o.renditionId, s),
         },
       });
-    return feed(run.streams.get(o.renditionId)!, new TimelineShift(req.mediaOffsetSec), make, fail);
+    // Hold the run's first segment (less half a part) while the anchor observes its fragments.
+    const holdSec = Math.max(0, config.segmentDuration - config.partDuration / 2);
+    return feed(run.streams.get(o.renditionId)!, new TimelineShift(req.anchor, holdSec), make, fail);
   });
   const done = (async () => {
     let err: unknown;

@@ -9,11 +9,15 @@
  * Every (re)start continues the segment numbering (persisted in lmdb, so an origin restart
  * does too) and the first segment of a new run carries a discontinuity.
  *
- * Timeline (HLS and DASH alike): media time is anchored to wall clock. Each run's tfdt is shifted
- * so that the end of its first fragment lands at the wall clock it arrived at (minus
- * availabilityStartTime), never before the end of the previous run. So PDT = availabilityStartTime + media time for every segment, DASH keeps one
- * Period with one consistent SegmentTimeline (a source outage is a gap in it; segment numbers
- * keep counting), and HLS signals EXT-X-DISCONTINUITY at the new run.
+ * Timeline (HLS and DASH alike): media time is anchored to wall clock, with ONE anchor:
+ * PDT = availabilityStartTime + media time for every segment, and DASH keeps one Period with one
+ * consistent SegmentTimeline (a source outage is a gap in it; segment numbers keep counting);
+ * HLS signals EXT-X-DISCONTINUITY at the new run. Each run's tfdt is shifted by an offset that
+ * makes PDT honest (a part is never available before its PDT end, which no real-time source can
+ * do): the run holds its first segment back, the offset is the minimum of (arrival − media end)
+ * over the fragments seen meanwhile, in every rendition (run-anchor.ts), never before the end of
+ * the previous run; then each part is published no earlier than its PDT end
+ * (availability-gate.ts), which covers whatever the first segment did not show.
  */
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -22,6 +26,9 @@ import type { ResolvedChannelConfig } from './channel-config.js';
 import type { ChannelStateStore, PersistedChannel } from './channel-state-store.js';
 import { RenditionWindow } from './rendition-window.js';
 import { SegmentFiles } from './segment-files.js';
+import { RunAnchor } from './run-anchor.js';
+import { AvailabilityGate } from './availability-gate.js';
+import { firstDecodeTime } from './decode-time.js';
 
 export type ChannelState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
 
@@ -43,12 +50,11 @@ export interface RunRequest {
   config: ResolvedChannelConfig;
   firstSegmentNumber: number;
   /**
-   * Media time (seconds after availabilityStartTime) this run's time 0 maps to. The run calls it
-   * when its first fragment arrives, with the media time at which that fragment ends (ffmpeg
-   * has just produced it, so that media time is "now"); the first call fixes the value for the
-   * whole run, so PDT ≈ the wall clock at which the media was produced.
+   * Where this run's media time 0 lands (seconds after availabilityStartTime): the run reports
+   * each fragment's arrival (`observe(media end)`) and fixes the offset once it has seen its
+   * first segment (`fix()`), see run-anchor.ts.
    */
-  mediaOffsetSec: (firstFragmentEndSec: number) => number;
+  anchor: RunAnchor;
   sink: RunSink;
   logFile: string;
 }
@@ -115,6 +121,10 @@ export class LiveChannel {
   private snapshot?: { version: number; p: Presentation };
   private persisting = Promise.resolve();
   private readonly now: () => number;
+  /** Per rendition, this run's publication gate (parts wait for their PDT end). */
+  private gates = new Map<string, AvailabilityGate>();
+  /** Parts the gates held back over the channel's life, and the longest wait (ms). */
+  readonly gateStats = { held: 0, maxWaitMs: 0 };
 
   constructor(readonly config: ResolvedChannelConfig, private readonly opts: LiveChannelOptions) {
     this.id = config.id;
@@ -214,16 +224,15 @@ export class LiveChannel {
     const id = ++this.runId;
     this.runProduced = false;
     for (const w of this.windows.values()) if (w.segments.length > 0) w.markDiscontinuity();
-    let offset: number | undefined;
-    const mediaOffsetSec = (firstFragmentEndSec: number): number =>
-      (offset ??= Math.max((this.now() - this.availabilityStartTime) / 1000 - firstFragmentEndSec, this.mediaEnd));
+    const anchor = new RunAnchor({ now: this.now, availabilityStartTime: this.availabilityStartTime, notBeforeSec: () => this.mediaEnd });
+    this.gates = new Map();
     const sink = this.sinkFor(id);
     const logFile = join(this.opts.liveDir, this.id, `ffmpeg-${id}.log`);
     this.startTimer = setTimeout(() => {
       if (id === this.runId && !this.runProduced) this.failRun(id, `no media from source "${this.config.source}" within ${Math.round(this.startTimeoutMs / 1000)} s`);
     }, this.startTimeoutMs);
     this.opts
-      .startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, mediaOffsetSec, sink, logFile })
+      .startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, anchor, sink, logFile })
       .then(
         (run) => {
           if (id !== this.runId || this.closing) {
@@ -244,35 +253,63 @@ export class LiveChannel {
     return this.opts.startTimeoutMs ?? 20_000;
   }
 
+  private gateOf(rid: string): AvailabilityGate {
+    let g = this.gates.get(rid);
+    if (!g) this.gates.set(rid, (g = new AvailabilityGate({ now: this.now })));
+    return g;
+  }
+
+  /** Epoch ms at which a part's media ends (PDT end), or 0 when its bytes carry no tfdt. */
+  private pdtEnd(w: RenditionWindow, part: Part, bytes: Buffer): number {
+    const tfdt = firstDecodeTime(bytes);
+    if (tfdt === undefined) return 0;
+    return this.availabilityStartTime + ((tfdt + part.duration) / w.timescale) * 1000;
+  }
+
   private sinkFor(id: number): RunSink {
     const live = () => id === this.runId && !this.closing;
     return {
       init: (rid, bytes, rendition) => {
         if (!live()) return;
         const w = this.windows.get(rid) ?? this.newWindow(rid);
-        w.setInit(bytes, rendition);
         this.touch();
+        w.setInit(bytes, rendition);
       },
       part: (rid, n, part, bytes) => {
         if (!live()) return;
         const w = this.windows.get(rid);
         if (!w) return;
-        w.addPart(n, part, bytes);
-        this.onPart();
+        this.mediaArrived();
+        const gate = this.gateOf(rid);
+        const before = gate.held;
+        gate.push(this.pdtEnd(w, part, bytes), () => {
+          if (id !== this.runId) return;
+          this.touch(); // version first: anything rendered from here on sees the new part
+          w.addPart(n, part, bytes);
+          this.opts.onPart?.();
+        });
+        if (gate.held > before) {
+          this.gateStats.held++;
+          this.gateStats.maxWaitMs = Math.max(this.gateStats.maxWaitMs, gate.maxWaitMs);
+        }
       },
       segment: (rid, seg) => {
         if (!live()) return;
         const w = this.windows.get(rid);
         if (!w) return;
-        w.completeSegment(seg);
-        this.segmentDone();
+        this.gateOf(rid).push(0, () => {
+          if (id !== this.runId) return;
+          this.touch();
+          w.completeSegment(seg);
+          this.segmentDone();
+        });
       },
     };
   }
 
-  private onPart(): void {
+  /** Media from the source: the channel is running, the stall timer restarts. */
+  private mediaArrived(): void {
     this.lastPartAt = this.now();
-    this.opts.onPart?.();
     if (!this.runProduced) {
       this.runProduced = true;
       this.everProduced = true;
@@ -288,11 +325,19 @@ export class LiveChannel {
         if (id === this.runId) this.failRun(id, `no media from the source for ${Math.round(this.stallTimeoutMs / 100) / 10} s`);
       }, this.stallTimeoutMs);
     }
-    this.touch();
+  }
+
+  /** Calls `cb` once every gate of the current run has published what it holds. */
+  private whenGatesDrained(cb: () => void): void {
+    let left = this.gates.size + 1;
+    const one = (): void => {
+      if (--left === 0) cb();
+    };
+    for (const g of this.gates.values()) g.whenDrained(one);
+    one();
   }
 
   private segmentDone(): void {
-    this.touch();
     this.advanceCounters();
     this.persist();
   }
@@ -331,6 +376,11 @@ export class LiveChannel {
 
   private runEnded(id: number, why: string): void {
     if (id !== this.runId) return;
+    // Parts still waiting for their PDT end belong to this run: publish them first.
+    if (!this.closing && [...this.gates.values()].some((g) => g.pending > 0)) {
+      this.whenGatesDrained(() => this.runEnded(id, why));
+      return;
+    }
     this.run = undefined;
     if (this.startTimer) clearTimeout(this.startTimer);
     if (this.stallTimer) {
@@ -424,6 +474,7 @@ export class LiveChannel {
       run.kill();
       await run.done.catch(() => undefined);
     }
+    for (const g of this.gates.values()) g.flushNow();
     this.endRunAll();
     this.advanceCounters();
     this.persist();

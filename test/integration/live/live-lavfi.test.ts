@@ -73,6 +73,40 @@ describe('live LL-HLS from a lavfi source', () => {
     }
   });
 
+  it('never makes a part fetchable before its PDT end (honest PROGRAM-DATE-TIME)', async () => {
+    // Chain blocking reloads for the next part over ~4 s of media; each answer is the first one
+    // that lists the part, received no earlier than the part's media end in wall clock (PDT of
+    // its segment + durations of the parts up to it). Generous tolerance: PDT is in whole ms and
+    // durations in 5 decimals; a real violation (the old first-fragment anchor) was ~1.5 s.
+    const TOLERANCE_MS = 250;
+    let m = parseM3u8((await o.get('/live/ch/180p/index.m3u8')).text);
+    let [msn, part] = newestPart(m);
+    const checked: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      [msn, part] = part + 1 < 2 ? [msn, part + 1] : [msn + 1, 0];
+      const r = await o.get(`/live/ch/180p/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`);
+      const receivedAt = Date.now();
+      expect(r.status).toBe(200);
+      m = parseM3u8(r.text);
+      const segs = [...m.segments, ...(m.preloadSegment ? [m.preloadSegment] : [])];
+      let found: number | undefined;
+      let nextStart: number | undefined;
+      for (const s of segs) {
+        const start: number | undefined = typeof s.programDateTime === 'number' ? s.programDateTime : s.dateTimeString ? Date.parse(s.dateTimeString) : nextStart;
+        let t = start!;
+        for (const p of s.parts ?? []) {
+          t += p.duration * 1000;
+          if (p.uri === `seg-${msn}.${part}.m4s`) found = t;
+        }
+        nextStart = start! + (s.duration ?? 0) * 1000;
+      }
+      expect(found, `part ${msn}.${part} listed`).toBeDefined();
+      expect(receivedAt, `part ${msn}.${part}: received ${receivedAt - found!} ms after its PDT end`).toBeGreaterThanOrEqual(found! - TOLERANCE_MS);
+      checked.push(receivedAt - found!);
+    }
+    expect(checked.length).toBe(8);
+  });
+
   it('holds a request for the next part and sends its bytes when the part completes', async () => {
     const m = parseM3u8((await o.get('/live/ch/180p/index.m3u8')).text);
     const [msn, part] = newestPart(m);
