@@ -6,7 +6,8 @@
  *     than the Advance Part Limit beyond the last Partial Segment → 400 at once;
  *   - otherwise the request is held until the playlist contains the requested Partial Segment
  *     (or, without `_HLS_part`, the complete Media Segment) or anything later, and answered
- *     503 if that has not happened within 3 target durations.
+ *     503 if that has not happened within 3 target durations (held-requests.ts holds them;
+ *     `satisfied` decides).
  */
 import { SEGMENT_END } from '../live/position-waiters.js';
 import type { RenditionWindow } from '../live/rendition-window.js';
@@ -89,34 +90,4 @@ export function satisfied(w: RenditionWindow, msn: number, part: number | undefi
   if (!cur) return false;
   if (cur.meta.number > msn) return true;
   return cur.meta.number === msn && cur.meta.parts.length > part;
-}
-
-/**
- * Holds until satisfied (woken by the segmenter's events through the window's waiting list),
- * the deadline passes, or the client goes away.
- */
-export async function waitForDirectives(
-  w: RenditionWindow,
-  msn: number,
-  part: number | undefined,
-  deadline: number,
-  signal: AbortSignal,
-): Promise<'ok' | 'timeout' | 'aborted' | 'closed'> {
-  let wantMsn = msn;
-  let wantPart = part ?? SEGMENT_END;
-  while (!satisfied(w, msn, part)) {
-    const left = deadline - Date.now();
-    if (left <= 0) return 'timeout';
-    const outcome = await w.waiters.wait(wantMsn, wantPart, left, signal);
-    if (outcome === 'timeout') return satisfied(w, msn, part) ? 'ok' : 'timeout';
-    if (outcome !== 'reached') return outcome;
-    if (!satisfied(w, msn, part)) {
-      // Reached but not contained: segment msn completed with fewer parts than asked (or a run
-      // was dropped). Wait for whatever comes after the current edge.
-      const edge = w.edge();
-      if (!edge) return 'timeout';
-      [wantMsn, wantPart] = edge.part === SEGMENT_END ? [edge.msn + 1, 0] : [edge.msn, edge.part + 1];
-    }
-  }
-  return 'ok';
 }
