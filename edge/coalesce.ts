@@ -45,11 +45,12 @@ export class Coalescer {
    * `acceptRecent`: a request that found nothing in the store may read a fill that completed
    * and was stored a moment ago (never one that found a stale entry: it wants a fresh fetch).
    */
-  join(key: string, create: () => Fill, acceptRecent = false): { fill: Fill; leader: boolean } {
-    const existing = this.fills.get(key) ?? (acceptRecent ? this.recent.get(key) : undefined);
+  join(key: string, create: () => Fill, acceptRecent = false): { fill: Fill; leader: boolean; recent?: boolean } {
+    const inFlight = this.fills.get(key);
+    const existing = inFlight ?? (acceptRecent ? this.recent.get(key) : undefined);
     if (existing) {
       existing.readers++;
-      return { fill: existing, leader: false };
+      return { fill: existing, leader: false, ...(inFlight ? {} : { recent: true }) };
     }
     const fill = create();
     fill.readers++;

@@ -424,16 +424,28 @@ class EdgeServer implements Edge {
     let head: FillHead;
     let fill: Fill;
     let leader: boolean;
+    let recent: boolean | undefined;
     try {
-      ({ fill, leader } = this.coalescer.join(key, () => this.newFill(ex, key, stale, fromPeer), stale === undefined));
+      ({ fill, leader, recent } = this.coalescer.join(key, () => this.newFill(ex, key, stale, fromPeer), stale === undefined));
       if (leader) this.metrics.misses.inc();
-      else this.metrics.collapsed.inc();
+      else if (!recent) this.metrics.collapsed.inc();
       head = await fill.head;
     } finally {
       this.coalescer.release();
       this.metrics.held.dec();
     }
     if (ex.res.destroyed) return;
+    if (recent) {
+      // The fill completed and was stored a moment ago: this is a hit on the stored object.
+      const entry = await this.storeRef!.head(key);
+      if (entry) {
+        fill.readers--;
+        ex.result = 'hit';
+        this.metrics.hits.inc();
+        if (await serveStored(ex, this.storeRef!, entry.meta, entry.size, this.cs({ hit: true }), this.o.now(), this.countBytes)) return;
+        fill.readers++;
+      }
+    }
     const fwd = fill.forward;
     const collapsed = !leader;
     ex.result = collapsed ? 'collapsed' : 'miss';
