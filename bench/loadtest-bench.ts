@@ -44,7 +44,7 @@ const TARGET_LL = arg('ll', 1000);
 const RAMP_SEC = arg('ramp', 15);
 const HOLD_SEC = arg('hold', 30);
 const BUDGET_SEC = arg('budget', 540);
-const LEVEL_FACTORS = [1, 0.4, 0.2, 0.1, 0.05, 0.02];
+const LEVEL_FACTORS = [1, 0.4, 0.2, 0.1, 0.05, 0.02, 0.01];
 const HLS_WORKERS = 2;
 const LL_WORKERS = 1;
 /** The live channel: small so that ffmpeg keeps real time on a shared 2-core box. */

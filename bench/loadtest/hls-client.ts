@@ -223,6 +223,11 @@ export class HlsClient implements StreamClient {
     return { msn: st.firstMsn, part: 0 };
   }
 
+  hintMissing(id: string): void {
+    const st = this.states.get(id);
+    if (st) st.hint = undefined;
+  }
+
   async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
     let cur = { ...cursor };
     for (let guard = 0; guard < 10_000; guard++) {
@@ -265,6 +270,7 @@ export class HlsClient implements StreamClient {
             programDateTimeMs: prevSeg?.pdt !== undefined ? prevSeg.pdt + offset * 1000 : undefined,
             next: { msn: cur.msn, part: cur.part + 1 },
             initUrl: prevSeg?.initUrl ?? st.segments.get(st.lastMsn)?.initUrl ?? '',
+            hinted: true,
           };
         }
         await this.load(id, signal, cur);

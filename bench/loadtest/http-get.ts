@@ -28,6 +28,12 @@ export interface GetOptions {
   signal?: AbortSignal;
   /** Keep the body as text (playlists, manifests). */
   text?: boolean;
+  /**
+   * A preload-hinted part: the server may answer 404 when the hinted part never came to be
+   * (RFC 8216bis 6.2.5.3; e.g. the segment ended a part early). That throws HintMissingError and
+   * is not counted as an error.
+   */
+  hinted?: boolean;
   /** Called after each body chunk; return true to abort the download (ABR abandon). */
   onProgress?: (p: GetProgress) => boolean;
 }
@@ -35,6 +41,13 @@ export interface GetOptions {
 export class AbandonedError extends Error {
   constructor() {
     super('download abandoned by ABR');
+  }
+}
+
+/** A preload-hinted resource the server says does not exist (404): reload the playlist instead. */
+export class HintMissingError extends Error {
+  constructor(readonly url: string) {
+    super(`preload-hinted ${url} is not available`);
   }
 }
 
@@ -54,6 +67,11 @@ export class HttpGetter {
       await this.shaper.beforeFirstByte();
       const res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal: local.signal, headersTimeout: 60_000, bodyTimeout: 30_000 });
       const ttfbMs = performance.now() - t0;
+      if (res.statusCode === 404 && o.hinted) {
+        await res.body.dump().catch(() => undefined);
+        this.stats.totals.hintMisses++;
+        throw new HintMissingError(url);
+      }
       if (res.statusCode >= 400) {
         await res.body.dump().catch(() => undefined);
         const cls = `http_${res.statusCode}`;
@@ -85,7 +103,7 @@ export class HttpGetter {
         headers: res.headers,
       };
     } catch (e) {
-      if (e instanceof AbandonedError || e instanceof StreamedgeError) throw e;
+      if (e instanceof AbandonedError || e instanceof HintMissingError || e instanceof StreamedgeError) throw e;
       if (o.signal?.aborted) throw e; // the run is over: not an error of the target
       this.stats.error(errorClass(e));
       throw new StreamedgeError('LOADTEST_NETWORK', `GET ${url} failed: ${(e as Error).message}`, { cause: e });

@@ -26,6 +26,8 @@ export interface ViewerTotals {
   mediaSec: number;
   switches: number;
   abandons: number;
+  /** Preload-hinted parts the server answered 404 (the hint was withdrawn): the viewer reloaded the playlist. */
+  hintMisses: number;
   /** Most viewers playing at once (summed over workers when merged: an upper bound). */
   peakPlaying: number;
 }
@@ -39,7 +41,7 @@ export interface SerializedStats {
 }
 
 export class LoadStats {
-  totals: ViewerTotals = { started: 0, ended: 0, failed: 0, playing: 0, stalls: 0, stallMs: 0, playMs: 0, bitrateSeconds: 0, mediaSec: 0, switches: 0, abandons: 0, peakPlaying: 0 };
+  totals: ViewerTotals = { started: 0, ended: 0, failed: 0, playing: 0, stalls: 0, stallMs: 0, playMs: 0, bitrateSeconds: 0, mediaSec: 0, switches: 0, abandons: 0, hintMisses: 0, peakPlaying: 0 };
   requests = 0;
   bytes = 0;
   errors: Record<string, number> = {};
@@ -94,7 +96,7 @@ export class LoadStats {
   }
 
   merge(s: SerializedStats): void {
-    for (const k of Object.keys(this.totals) as (keyof ViewerTotals)[]) this.totals[k] += s.totals[k];
+    for (const k of Object.keys(this.totals) as (keyof ViewerTotals)[]) this.totals[k] += s.totals[k] ?? 0;
     this.requests += s.requests;
     this.bytes += s.bytes;
     for (const [k, v] of Object.entries(s.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;

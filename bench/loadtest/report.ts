@@ -27,6 +27,8 @@ export interface LoadReport {
   averageBitrateBps: number;
   switches: number;
   abandons: number;
+  /** Preload-hinted parts withdrawn by the server (404), followed by a playlist reload: not errors. */
+  preloadHintMisses: number;
   liveLatencySec: Percentiles | null;
   requests: { total: number; perSec: number; bytes: number };
   byObject: Record<string, { count: number; ttfbMs: { p50: number | null; p99: number | null }; downloadMs: { p50: number | null; p99: number | null } }>;
@@ -79,6 +81,7 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     averageBitrateBps: t.mediaSec > 0 ? Math.round(t.bitrateSeconds / t.mediaSec) : 0,
     switches: t.switches,
     abandons: t.abandons,
+    preloadHintMisses: t.hintMisses,
     liveLatencySec: latencyCount > 0
       ? { count: latencyCount, p50: r3((s.percentileMs('latency', 50) ?? 0) / 1000), p95: r3((s.percentileMs('latency', 95) ?? 0) / 1000) }
       : null,

@@ -27,6 +27,8 @@ export interface Chunk {
   programDateTimeMs?: number;
   next: Cursor;
   initUrl: string;
+  /** LL-HLS: the part is only announced by a preload hint (it may never come to be). */
+  hinted?: boolean;
 }
 
 export interface StreamClient {
@@ -43,6 +45,8 @@ export interface StreamClient {
   startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor>;
   /** The chunk at `cursor`, waiting for it on live; null at the end of VOD. */
   chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null>;
+  /** A hinted part of this rendition got 404: forget the hint, so the next chunkAt reloads the playlist. */
+  hintMissing?(renditionId: string): void;
 }
 
 /** Waits `ms`, or less if the signal aborts (then rejects). */

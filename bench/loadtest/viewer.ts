@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
-import { AbandonedError, HttpGetter } from './http-get.js';
+import { AbandonedError, HintMissingError, HttpGetter } from './http-get.js';
 import type { LoadStats } from './load-stats.js';
 import { Playhead } from './playhead.js';
 import type { BandwidthProfile } from './shaping.js';
@@ -92,6 +92,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         const videoGet = http.get(chunk.url, {
           kind: chunk.kind,
           signal,
+          hinted: chunk.hinted,
           onProgress: (p) => {
             ph.update();
             const advice = abr.onDownloadProgress({ ...p, level: lvl, mediaDurationSec, bufferSec: ph.bufferSec });
@@ -118,6 +119,11 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         errors = 0;
       } catch (e) {
         if (signal.aborted) break;
+        if (e instanceof HintMissingError) {
+          // the hinted part never came to be: reload the playlist and go on from what it lists
+          client.hintMissing?.(client.video[level]!.id);
+          continue;
+        }
         if (e instanceof AbandonedError) {
           abandons++;
           switches++;
@@ -160,5 +166,11 @@ async function fetchAudio(client: StreamClient, http: HttpGetter, cursor: Cursor
   const a = await client.chunkAt(client.audio!.id, cursor, signal);
   if (!a) return;
   await fetchInit(a.initUrl);
-  await http.get(a.url, { kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind, signal });
+  try {
+    await http.get(a.url, { kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind, signal, hinted: a.hinted });
+  } catch (e) {
+    // audio parts need not line up with video parts: a withdrawn audio hint is skipped
+    if (!(e instanceof HintMissingError)) throw e;
+    client.hintMissing?.(client.audio!.id);
+  }
 }
