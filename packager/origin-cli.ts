@@ -68,7 +68,7 @@ export async function originSigningFromCli(
   o: OriginSigningCliOptions,
   env: NodeJS.ProcessEnv = process.env,
   log?: KeyLog,
-): Promise<{ signing: OriginSignedAccessOptions; close(): void }> {
+): Promise<{ signing: OriginSignedAccessOptions; keys?: ReloadingKeySource; close(): void }> {
   const signing: OriginSignedAccessOptions = {};
   let keys: ReloadingKeySource | undefined;
   if (o.requireSigned) {
@@ -107,7 +107,7 @@ export async function originSigningFromCli(
     if (o.signBase !== undefined) sign.baseUrl = o.signBase;
     signing.sign = sign;
   }
-  return { signing, close: () => keys?.close() };
+  return { signing, ...(keys ? { keys } : {}), close: () => keys?.close() };
 }
 
 function collect(value: string, previous: string[]): string[] {

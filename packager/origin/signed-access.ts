@@ -18,7 +18,7 @@
  * player fetches without the token), /_sign (its own credential).
  */
 import type { IncomingMessage } from 'node:http';
-import { unwatchFile, watchFile } from 'node:fs';
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
@@ -211,6 +211,10 @@ export class ReloadingKeySource implements KeySource {
   #listeners = new Set<() => void>();
   readonly #files: string[];
 
+  readonly #onChange = (cur: Stats, prev: Stats): void => {
+    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) void this.reload();
+  };
+
   private constructor(
     private readonly cfg: VerificationKeyConfig,
     inner: KeySource,
@@ -220,11 +224,7 @@ export class ReloadingKeySource implements KeySource {
     this.#inner = inner;
     this.#files = [...(cfg.jwksFiles ?? []), ...(cfg.publicKeyFiles ?? []).map((s) => s.slice(s.indexOf('=') + 1))];
     if (cfg.secretFile !== undefined) this.#files.push(cfg.secretFile);
-    for (const f of this.#files) {
-      watchFile(f, { interval: intervalMs, persistent: false }, (cur, prev) => {
-        if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) void this.reload();
-      });
-    }
+    for (const f of this.#files) watchFile(f, { interval: intervalMs, persistent: false }, this.#onChange);
   }
 
   static async open(
@@ -263,7 +263,7 @@ export class ReloadingKeySource implements KeySource {
     }
   }
   close(): void {
-    for (const f of this.#files) unwatchFile(f);
+    for (const f of this.#files) unwatchFile(f, this.#onChange);
     this.#listeners.clear();
   }
 }
