@@ -134,7 +134,9 @@ export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
     self,
     adminToken: token !== undefined && token !== '' ? token : undefined,
     keyQueryParams: o.keyQueryParams ?? [...DEFAULT_KEY_QUERY_PARAMS],
-    keyHeaders: (o.keyHeaders ?? []).map((h) => h.toLowerCase()),
+    // Accept-Encoding is keyed by default (reduced to br/gzip/identity): origins compress
+    // manifests and answer Vary: Accept-Encoding, which an unkeyed cache may not share.
+    keyHeaders: (o.keyHeaders ?? ['accept-encoding']).map((h) => h.toLowerCase()),
     negativeTtl: o.negativeTtl ?? 5,
     keepForRevalidation: o.keepForRevalidation ?? 3600,
     maxUpstreamConcurrent: o.maxUpstreamConcurrent ?? 256,

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { StreamedgeError } from '../src/errors.js';
-import { type CacheKeyPolicy, cacheKey, keyTarget } from '../src/http/cache-key.js';
+import { type CacheKeyPolicy, cacheKey, keyHeaderValue, keyTarget } from '../src/http/cache-key.js';
 import { type CacheStatusEntry, appendCacheStatus } from '../src/http/cache-status.js';
 import { LogStore, type ObjectMeta } from './store/index.js';
 import { type EdgeOptions, type ResolvedEdgeOptions, resolveOptions } from './config.js';
@@ -328,9 +328,11 @@ class EdgeServer implements Edge {
         const v = header(ex.req, h);
         if (v !== undefined) fwdHeaders[h] = v;
       }
+      // Upstream sees exactly what the key says (e.g. one Accept-Encoding coding), so a stored
+      // variant is acceptable to every request that maps to its key.
       for (const h of this.keyPolicy.headers) {
         const v = header(ex.req, h);
-        if (v !== undefined) fwdHeaders[h] = v;
+        if (v !== undefined || h === 'accept-encoding') fwdHeaders[h] = keyHeaderValue(h, v);
       }
     }
     const blocking = isBlockingReload(target);

@@ -147,12 +147,48 @@ export function cacheKey(
 ): string {
   const { pathAndQuery } = normalizeTarget(target, policy);
   if (policy.headers.length === 0) return pathAndQuery;
-  const parts = [...policy.headers].sort().map((name) => {
-    const v = headers[name];
-    const value = Array.isArray(v) ? v.join(',') : (v ?? '');
-    return `${name}=${value.trim().replace(/\s*,\s*/g, ',')}`;
-  });
+  const parts = [...policy.headers].sort().map((name) => `${name}=${keyHeaderValue(name, headers[name])}`);
   return `${pathAndQuery}${KEY_HEADER_SEPARATOR}${parts.join('&')}`;
+}
+
+/**
+ * The value a keyed request header contributes to the key, and what a fill sends upstream for it.
+ * Accept-Encoding is reduced to the one coding a cache would use (br, gzip or identity, honouring
+ * q-values), so the key has at most three variants and every request sharing a key accepts the
+ * stored coding. Other headers: trimmed, list separators normalised.
+ */
+export function keyHeaderValue(name: string, v: string | string[] | undefined): string {
+  const value = Array.isArray(v) ? v.join(',') : (v ?? '');
+  if (name === 'accept-encoding') return preferredEncoding(value);
+  return value.trim().replace(/\s*,\s*/g, ',');
+}
+
+const KEY_ENCODINGS = ['br', 'gzip'] as const;
+
+/** The best of br, gzip, identity that an Accept-Encoding value allows (RFC 9110 §12.5.3). */
+export function preferredEncoding(acceptEncoding: string): 'br' | 'gzip' | 'identity' {
+  const q = new Map<string, number>();
+  for (const item of acceptEncoding.split(',')) {
+    const [coding, ...params] = item.trim().toLowerCase().split(';');
+    if (!coding) continue;
+    let weight = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p);
+      if (m) weight = Number(m[1]);
+    }
+    q.set(coding, Number.isFinite(weight) ? weight : 0);
+  }
+  const weightOf = (c: string) => q.get(c) ?? (q.has('*') ? q.get('*')! : 0);
+  let best: 'br' | 'gzip' | 'identity' = 'identity';
+  let bestQ = 0;
+  for (const c of KEY_ENCODINGS) {
+    const w = weightOf(c);
+    if (w > bestQ) {
+      best = c;
+      bestQ = w;
+    }
+  }
+  return best;
 }
 
 /** The URL part of a key (what goes upstream). */

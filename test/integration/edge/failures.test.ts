@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
 import { client, get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+import { storedKey } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -80,7 +81,7 @@ describe('upstream down or hanging', () => {
     expect(outs.every((o) => !o.ok)).toBe(true);
     expect(up.count('/stall')).toBe(1);
     await e.edge.whenIdle();
-    expect(await e.edge.store!.head('/stall')).toBeUndefined();
+    expect(await e.edge.store!.head(storedKey('/stall'))).toBeUndefined();
     stalls = false;
     const ok = await fetchOutcome(`${e.url}/stall`);
     expect(ok).toMatchObject({ status: 200, ok: true, bytes: 1000 });
@@ -141,7 +142,7 @@ describe('upstream resets mid-body', () => {
       expect(outs.filter((o) => o.complete)).toEqual([]);
       expect(up.count(path)).toBe(1);
       await e.edge.whenIdle();
-      expect(await e.edge.store!.head(path)).toBeUndefined();
+      expect(await e.edge.store!.head(storedKey(path))).toBeUndefined();
       resets = 0;
       const next = await fetchOutcome(`${e.url}${path}`);
       expect(next).toMatchObject({ status: 200, ok: true, bytes: 200_000 });

@@ -1,4 +1,5 @@
 /** Test helpers for the edge suites: a scriptable upstream on loopback and a small client. */
+import { cacheKey, DEFAULT_KEY_QUERY_PARAMS } from '../../../src/http/cache-key.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -98,4 +99,9 @@ export async function until(cond: () => boolean, what: string, deadlineMs = 10_0
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** The store key the edge uses (default key policy) for a request of `path` sent without Accept-Encoding. */
+export function storedKey(path: string): string {
+  return cacheKey(path, {}, { queryParams: DEFAULT_KEY_QUERY_PARAMS, headers: ['accept-encoding'] });
 }
