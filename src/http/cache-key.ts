@@ -169,7 +169,8 @@ const KEY_ENCODINGS = ['br', 'gzip'] as const;
 export function preferredEncoding(acceptEncoding: string): 'br' | 'gzip' | 'identity' {
   const q = new Map<string, number>();
   for (const item of acceptEncoding.split(',')) {
-    const [coding, ...params] = item.trim().toLowerCase().split(';');
+    const [rawCoding, ...params] = item.toLowerCase().split(';');
+    const coding = rawCoding?.trim();
     if (!coding) continue;
     let weight = 1;
     for (const p of params) {
