@@ -18,11 +18,9 @@
  * player fetches without the token), /_sign (its own credential).
  */
 import type { IncomingMessage } from 'node:http';
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
-import { StreamedgeError } from '../../src/errors.js';
 import {
   REJECT_REASONS,
   addTokenToMpd,
@@ -31,22 +29,20 @@ import {
   extractToken,
   forbiddenResponse,
   handleSignRequest,
-  resolveVerificationKeys,
   splitUrl,
-  type KeyLookup,
-  type KeySource,
   type SignEndpointOptions,
-  type TokenAlg,
   type TokenPlacement,
-  type VerificationKeyConfig,
   type Verifier,
+  checkCredential,
+  MIN_CREDENTIAL_LENGTH,
+  ReloadingKeySource,
+  UPSTREAM_CREDENTIAL_HEADER,
+  type KeyLog,
 } from '../../src/signing/index.js';
 
 /** The header an edge adds to every upstream request (same name in edge/signed-access.ts). */
-export const UPSTREAM_CREDENTIAL_HEADER = 'x-streamedge-upstream-credential';
 export const SIGN_PATH = '/_sign';
 /** Credentials shorter than this are refused at startup. */
-export const MIN_CREDENTIAL_LENGTH = 16;
 const DEFAULT_UNSIGNED = ['/health', '/metrics', '/time', SIGN_PATH];
 
 export interface OriginSignedAccessOptions {
@@ -60,11 +56,6 @@ export interface OriginSignedAccessOptions {
   unsignedPaths?: readonly string[];
 }
 
-/** Where key reloads are reported (a pino logger fits). */
-export interface KeyLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 interface RequestToken {
   token: string;
@@ -87,13 +78,6 @@ export function stripTokenForRouting(req: IncomingMessage): string {
   return ex.strippedUrl === '' ? '/' : ex.strippedUrl;
 }
 
-export function checkCredential(value: string | undefined, what: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (value.length < MIN_CREDENTIAL_LENGTH) {
-    throw new StreamedgeError('BAD_OPTION', `${what} must be at least ${MIN_CREDENTIAL_LENGTH} characters (e.g. \`openssl rand -base64 24\`)`);
-  }
-  return value;
-}
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -200,70 +184,4 @@ export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAcc
   }
 }
 
-/**
- * The configured verification keys as one source that is re-read when a key file changes
- * (JWKS or PEM files, or the secret file): replace the file to rotate keys without a restart.
- * A file that fails to load keeps the previous keys (logged by file name, never content).
- */
-export class ReloadingKeySource implements KeySource {
-  #inner: KeySource;
-  #base = 0;
-  #listeners = new Set<() => void>();
-  readonly #files: string[];
-
-  readonly #onChange = (cur: Stats, prev: Stats): void => {
-    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) void this.reload();
-  };
-
-  private constructor(
-    private readonly cfg: VerificationKeyConfig,
-    inner: KeySource,
-    private readonly log: KeyLog | undefined,
-    intervalMs: number,
-  ) {
-    this.#inner = inner;
-    this.#files = [...(cfg.jwksFiles ?? []), ...(cfg.publicKeyFiles ?? []).map((s) => s.slice(s.indexOf('=') + 1))];
-    if (cfg.secretFile !== undefined) this.#files.push(cfg.secretFile);
-    for (const f of this.#files) watchFile(f, { interval: intervalMs, persistent: false }, this.#onChange);
-  }
-
-  static async open(
-    cfg: VerificationKeyConfig,
-    opts: { log?: KeyLog; intervalMs?: number } = {},
-  ): Promise<ReloadingKeySource> {
-    return new ReloadingKeySource(cfg, await resolveVerificationKeys(cfg), opts.log, opts.intervalMs ?? 1000);
-  }
-
-  get generation(): number {
-    return this.#base + this.#inner.generation;
-  }
-  algorithms(): ReadonlySet<TokenAlg> {
-    return this.#inner.algorithms();
-  }
-  lookup(alg: TokenAlg, kid: string | undefined): Promise<KeyLookup> {
-    return this.#inner.lookup(alg, kid);
-  }
-  /** Calls `fn` after every successful reload; returns an unsubscribe function. */
-  onReload(fn: () => void): () => void {
-    this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
-  }
-  /** Re-reads every configured key now. Resolves true when the new keys are in use. */
-  async reload(): Promise<boolean> {
-    try {
-      const next = await resolveVerificationKeys(this.cfg);
-      this.#base = this.generation + 1; // strictly increases: verifiers drop cached results
-      this.#inner = next;
-      this.log?.info({ files: this.#files }, 'signing keys reloaded');
-      for (const fn of this.#listeners) fn();
-      return true;
-    } catch (e) {
-      this.log?.warn({ files: this.#files, msg: (e as Error).message }, 'signing keys not reloaded: keeping the previous keys');
-      return false;
-    }
-  }
-  close(): void {
-    for (const f of this.#files) unwatchFile(f, this.#onChange);
-    this.#listeners.clear();
-  }
-}
+export { checkCredential, MIN_CREDENTIAL_LENGTH, ReloadingKeySource, UPSTREAM_CREDENTIAL_HEADER, type KeyLog };

@@ -8,3 +8,5 @@ export * from './ip-binding.js';
 export * from './verify.js';
 export * from './playlist-rewrite.js';
 export * from './sign-endpoint.js';
+export * from './reloading-key-source.js';
+export * from './upstream-credential.js';
