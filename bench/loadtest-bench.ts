@@ -487,6 +487,27 @@ const ratios = ours && theirs && ours.hlsViewers === theirs.hlsViewers
     }
   : null;
 
+// what the figures mean for the target, in words
+const top = attempts.find((a) => a.target === 'streamedge');
+if (top && !top.holds) notes.push(`target ${top.hlsViewers} HLS + ${top.llViewers} LL-HLS viewers did not hold on this box: ${top.failed.slice(0, 3).join('; ')}`);
+const measured = attempts.filter((a) => a.loadTester.steadyCoresPer1000Viewers !== null);
+if (measured.length > 0) {
+  const best = measured[measured.length - 1]!;
+  const cores = best.loadTester.steadyCoresPer1000Viewers!;
+  notes.push(
+    `the load tester alone used ${cores} CPU cores per 1000 playing viewers (at ${best.hlsViewers}+${best.llViewers}, ${best.target}): ` +
+      `${TARGET_HLS + TARGET_LL} viewers would need about ${round((cores * (TARGET_HLS + TARGET_LL)) / 1000, 1)} cores for the viewers alone, ` +
+      `on a ${machine.cpus}-core box that also runs the edge, the origin and ffmpeg (load average ${machine.loadAverageBefore[0]} at the start)`,
+  );
+}
+if (ours && ours.origin.plainPlaylistRequestsPerVersion > 1) {
+  notes.push(
+    `plain (non-blocking) playlist requests reach the origin ${ours.origin.plainPlaylistRequestsPerVersion}× per playlist version through our edge: ` +
+      'the origin sends `max-age=0, s-maxage=0` for live playlists with 0.5 s parts, so the edge only collapses requests that arrive while a fill is in flight; ' +
+      `nginx here caches them 1 s (${theirs ? theirs.origin.plainPlaylistRequestsPerVersion : '-'}× per version). Blocking-reload URLs and parts reach the origin about once each through both.`,
+  );
+}
+
 const result = {
   bench: 'loadtest',
   date: new Date().toISOString(),
