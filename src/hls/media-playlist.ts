@@ -124,7 +124,7 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
       segmentTags(inProgress);
       partTags(inProgress);
     }
-    const hint = nextPart(t);
+    const hint = nextPart(t, { segment: p.segmentDuration, part: p.partDuration });
     if (hint) {
       lines.push(
         '#EXT-X-PRELOAD-HINT:' +
