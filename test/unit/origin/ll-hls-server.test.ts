@@ -75,7 +75,7 @@ describe('live playlists', () => {
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/vnd.apple.mpegurl');
     expect(r.headers['surrogate-key']).toBe('ch');
-    expect(r.headers['cache-control']).toBe('public, max-age=0, s-maxage=0');
+    expect(r.headers['cache-control']).toBe('public, max-age=0, s-maxage=1');
     const m = parse(r.text);
     expect(m.mediaSequence).toBe(0);
     expect(m.segments.length).toBe(20);
