@@ -430,16 +430,17 @@ class EdgeServer implements Edge {
     try {
       ({ fill, leader, recent } = this.coalescer.join(key, () => this.newFill(ex, key, stale, fromPeer), stale === undefined));
       if (leader) this.metrics.misses.inc();
-      else if (!recent) this.metrics.collapsed.inc();
+      else if (!recent && !fill.isComplete) this.metrics.collapsed.inc();
       head = await fill.head;
     } finally {
       this.coalescer.release();
       this.metrics.held.dec();
     }
     if (ex.res.destroyed) return;
-    if (recent) {
-      // The fill completed and was stored a moment ago: this is a hit on the stored object.
-      const entry = await this.storeRef!.head(key);
+    if (recent || (!leader && fill.isComplete)) {
+      // The fill has its whole body (and is stored, or about to be): this is a hit on the cached object.
+      const storedNow = recent || (await fill.stored.catch(() => false));
+      const entry = storedNow ? await this.storeRef!.head(key) : undefined;
       if (entry) {
         fill.readers--;
         ex.result = 'hit';
