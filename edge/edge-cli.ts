@@ -7,16 +7,15 @@
  *   streamedge purge --prefix /vod/asset1/ --edge http://127.0.0.1:8080 --soft
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
 import { createEdge } from './server.js';
-import { SECRET_ENV_VAR, createVerifier } from '../src/signing/index.js';
-import { EdgeSignedAccess, ReloadingKeySource, checkCredential, type KeyLog } from './signed-access.js';
+import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification } from '../src/signing/verification-cli.js';
+import { EdgeSignedAccess, ReloadingKeySource, type KeyLog } from './signed-access.js';
 
-export const UPSTREAM_CREDENTIAL_ENV = 'STREAMEDGE_UPSTREAM_CREDENTIAL';
+export { UPSTREAM_CREDENTIAL_ENV };
 
 export interface EdgeCliOptions {
   upstream: string;
@@ -53,18 +52,7 @@ function collect(value: string, previous: string[]): string[] {
 
 /** The upstream credential from a file (trailing whitespace trimmed) or $STREAMEDGE_UPSTREAM_CREDENTIAL. */
 export function upstreamCredentialFrom(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  let value: string | undefined;
-  if (file !== undefined) {
-    try {
-      value = readFileSync(file, 'utf8').replace(/\s+$/, '');
-    } catch (e) {
-      throw new StreamedgeError('KEY_FILE', `cannot read the upstream credential file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  } else {
-    const v = env[UPSTREAM_CREDENTIAL_ENV];
-    value = v !== undefined && v !== '' ? v : undefined;
-  }
-  return checkCredential(value, 'the upstream credential');
+  return credentialFrom(file, UPSTREAM_CREDENTIAL_ENV, env, 'the upstream credential');
 }
 
 /**
@@ -77,21 +65,11 @@ export async function edgeSigningFromCli(
   env: NodeJS.ProcessEnv = process.env,
   log?: KeyLog,
 ): Promise<{ access: EdgeSignedAccess; keys: ReloadingKeySource; close(): void } | undefined> {
-  if (!o.requireSigned) return undefined;
-  const keys = await ReloadingKeySource.open(
-    {
-      ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
-      ...(o.secretKid !== undefined ? { secretKid: o.secretKid } : {}),
-      jwksFiles: o.jwksFile ?? [],
-      jwksUrls: o.jwksUrl ?? [],
-      remote: { maxAgeMs: parseDuration(o.jwksMaxAge ?? '10m') * 1000 },
-      publicKeyFiles: o.publicKeyFile ?? [],
-      env,
-    },
-    log ? { log } : {},
-  );
+  const opened = await openVerification(o, env, log);
+  if (!opened) return undefined;
+  const { keys, verifier } = opened;
   const access = new EdgeSignedAccess({
-    verifier: createVerifier({ keys, clockToleranceSec: parseDuration(o.clockSkew ?? '30s') }),
+    verifier,
     ...(upstreamCredential !== undefined ? { trustedCredential: upstreamCredential } : {}),
     ...(o.unsignedPath !== undefined && o.unsignedPath.length > 0 ? { unsignedPaths: o.unsignedPath } : {}),
   });
@@ -178,7 +156,8 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
 
 /** Registers the `edge` and `purge` commands. */
 export function registerEdgeCommands(program: Command): void {
-  program
+  addVerificationOptions(
+    program
     .command('edge')
     .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
     .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
@@ -196,15 +175,9 @@ export function registerEdgeCommands(program: Command): void {
     .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
     .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
     .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
-    .option('--log-level <level>', 'pino log level', 'info')
-    .option('--require-signed', 'every request needs a valid signed-URL token (or the upstream credential of a peer/lower tier)')
-    .option('--secret-file <file>', `HS256 secret file (default: $${SECRET_ENV_VAR})`)
-    .option('--secret-kid <kid>', 'kid of the HS256 secret (tokens without a kid match it too)')
-    .option('--jwks-file <file>', 'JWKS file of verification keys (repeatable; re-read when it changes)', collect, [])
-    .option('--jwks-url <url>', 'JWKS URL of public keys (repeatable)', collect, [])
-    .option('--jwks-max-age <duration>', 'refetch a JWKS URL this often', '10m')
-    .option('--public-key-file <[kid=]file>', 'SPKI PEM public key (repeatable)', collect, [])
-    .option('--clock-skew <duration>', 'tolerance for exp/nbf', '30s')
+    .option('--log-level <level>', 'pino log level', 'info'),
+    'every request needs a valid signed-URL token (or the upstream credential of a peer/lower tier)',
+  )
     .option('--unsigned-path <path>', 'exact path served without a token (repeatable; default /time)', collect, [])
     .option('--upstream-credential-file <file>', `credential sent upstream and accepted from peers (default: $${UPSTREAM_CREDENTIAL_ENV})`)
     .action(async (o: EdgeCliOptions) => {

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { exitWithError, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
-import { SECRET_ENV_VAR, createVerifier, resolveSigningKey, type SignEndpointOptions, type TokenPlacement } from '../src/signing/index.js';
+import { resolveSigningKey, type SignEndpointOptions, type TokenPlacement } from '../src/signing/index.js';
+import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification } from '../src/signing/verification-cli.js';
 import { createOrigin } from './origin.js';
-import { ReloadingKeySource, checkCredential, type KeyLog, type OriginSignedAccessOptions } from './origin/signed-access.js';
+import { ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './origin/signed-access.js';
 import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from './live/channel-config.js';
 
 interface OriginCliOptions {
@@ -35,23 +35,8 @@ interface OriginCliOptions {
 }
 
 export const SIGN_CREDENTIAL_ENV = 'STREAMEDGE_SIGN_CREDENTIAL';
-export const UPSTREAM_CREDENTIAL_ENV = 'STREAMEDGE_UPSTREAM_CREDENTIAL';
+export { UPSTREAM_CREDENTIAL_ENV };
 
-/** A credential from a file (trailing whitespace trimmed) or else an environment variable. */
-function credentialFrom(file: string | undefined, envVar: string, env: NodeJS.ProcessEnv, what: string): string | undefined {
-  let value: string | undefined;
-  if (file !== undefined) {
-    try {
-      value = readFileSync(file, 'utf8').replace(/\s+$/, '');
-    } catch (e) {
-      throw new StreamedgeError('KEY_FILE', `cannot read ${what} file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  } else {
-    const v = env[envVar];
-    value = v !== undefined && v !== '' ? v : undefined;
-  }
-  return checkCredential(value, what);
-}
 
 export type OriginSigningCliOptions = Pick<
   OriginCliOptions,
@@ -71,20 +56,10 @@ export async function originSigningFromCli(
 ): Promise<{ signing: OriginSignedAccessOptions; keys?: ReloadingKeySource; close(): void }> {
   const signing: OriginSignedAccessOptions = {};
   let keys: ReloadingKeySource | undefined;
-  if (o.requireSigned) {
-    keys = await ReloadingKeySource.open(
-      {
-        ...(o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
-        ...(o.secretKid !== undefined ? { secretKid: o.secretKid } : {}),
-        jwksFiles: o.jwksFile ?? [],
-        jwksUrls: o.jwksUrl ?? [],
-        remote: { maxAgeMs: parseDuration(o.jwksMaxAge ?? '10m') * 1000 },
-        publicKeyFiles: o.publicKeyFile ?? [],
-        env,
-      },
-      log ? { log } : {},
-    );
-    signing.verifier = createVerifier({ keys, clockToleranceSec: parseDuration(o.clockSkew ?? '30s') });
+  const opened = await openVerification(o, env, log);
+  if (opened) {
+    keys = opened.keys;
+    signing.verifier = opened.verifier;
   }
   const upstream = credentialFrom(o.upstreamCredentialFile, UPSTREAM_CREDENTIAL_ENV, env, 'the upstream credential');
   if (upstream !== undefined) signing.upstreamCredential = upstream;
@@ -119,7 +94,8 @@ function collect(value: string, previous: string[]): string[] {
  * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small]`.
  */
 export function registerOriginCommand(program: Command): void {
-  program
+  addVerificationOptions(
+    program
     .command('origin')
     .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
     .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
@@ -135,15 +111,9 @@ export function registerOriginCommand(program: Command): void {
     .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
     .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
     .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
-    .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info')
-    .option('--require-signed', 'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)')
-    .option('--secret-file <file>', `HS256 secret file (default: $${SECRET_ENV_VAR})`)
-    .option('--secret-kid <kid>', 'kid of the HS256 secret (tokens without a kid match it too)')
-    .option('--jwks-file <file>', 'JWKS file of verification keys (repeatable; re-read when it changes)', collect, [])
-    .option('--jwks-url <url>', 'JWKS URL of public keys (repeatable)', collect, [])
-    .option('--jwks-max-age <duration>', 'refetch a JWKS URL this often', '10m')
-    .option('--public-key-file <[kid=]file>', 'SPKI PEM public key (repeatable)', collect, [])
-    .option('--clock-skew <duration>', 'tolerance for exp/nbf', '30s')
+    .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
+    'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
+  )
     .option('--sign-credential-file <file>', `enables POST /_sign behind this bearer credential (default: $${SIGN_CREDENTIAL_ENV})`)
     .option('--signing-key-file <file>', 'private key for POST /_sign: private JWK or PKCS#8 PEM (default: the HS256 secret)')
     .option('--signing-kid <kid>', 'kid written by POST /_sign')
