@@ -11,7 +11,8 @@
  * live LL-HLS channel is played once per engine on a steady link for the latency figures.
  * See bench/abr-qoe/qoe-metrics.ts for how each figure is computed.
  */
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './chromium-launch.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem, release, platform } from 'node:os';
@@ -28,18 +29,6 @@ import { LIVE_TRACE, VOD_TRACES } from './abr-qoe/traces.js';
 import { liveTable, vodTable } from './abr-qoe/report-table.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--autoplay-policy=no-user-gesture-required',
-];
 const ENGINES: EngineName[] = ['ours', 'hlsjs'];
 
 const { values: args } = parseArgs({
@@ -133,7 +122,7 @@ async function main(): Promise<void> {
     await prime(primeUrls);
     say(`[${elapsed()}] edge primed with ${primeUrls.length} VOD objects; ladder ${vodMap.variants.map((v) => `${v.height}p@${(v.bandwidth / 1e6).toFixed(2)}`).join(' ')}`);
     const probeScript = await buildProbeScript();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
 
     const vodResults: { trace: string; about: string; steps: unknown; ours: Cell<VodQoe>; hlsjs: Cell<VodQoe>; ratios: Record<string, number | null> | null }[] = [];
     for (const [i, trace] of traces.entries()) {

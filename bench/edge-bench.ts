@@ -12,6 +12,7 @@
  * nginx is installed from Debian when missing (apt-get install -y nginx), configured in a temp
  * dir, run on loopback with one worker (the edge is one Node process), and stopped afterwards.
  */
+import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,36 +79,9 @@ async function waitUp(url: string): Promise<void> {
   }
 }
 
-function ensureNginx(): string {
-  try {
-    return execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' }).trim().split('\n')[0]!;
-  } catch {
-    process.stderr.write('nginx not found: apt-get install -y nginx\n');
-    execFileSync('apt-get', ['install', '-y', 'nginx'], { stdio: 'inherit' });
-    return execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' }).trim().split('\n')[0]!;
-  }
-}
-
-async function startNginx(bin: string, dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string; version: string }> {
-  const port = await freePort();
-  for (const d of ['cache', 'tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
+function startEdgeNginx(bin: string, dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string; version: string }> {
   const origin = new URL(originUrl);
-  const conf = `
-worker_processes 1;
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:16m max_size=2g inactive=60m use_temp_path=off;
+  const config = (port: number) => `${nginxConfigHead(dir, { workerConnections: 8192 })}  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:16m max_size=2g inactive=60m use_temp_path=off;
   upstream origin { server ${origin.host}; keepalive 64; }
   server {
     listen 127.0.0.1:${port} backlog=4096;
@@ -124,14 +98,7 @@ http {
   }
 }
 `;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`nginx: ${d}`));
-  const url = `http://127.0.0.1:${port}`;
-  await waitUp(`${url}/pl/warmup`);
-  const version = execFileSync(bin, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() ||
-    String(execFileSync('sh', ['-c', `${bin} -v 2>&1`], { encoding: 'utf8' })).trim();
-  return { proc, url, version };
+  return startNginx(bin, dir, config, '/pl/warmup');
 }
 
 async function startStreamedge(dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string }> {
@@ -260,11 +227,11 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
 
 async function main(): Promise<void> {
   const loadBefore = loadavg().map((x) => round(x));
-  const nginxBin = ensureNginx();
+  const nginxBin = nginxBinary();
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
   const edge = await startStreamedge(join(dir, 'edge'), origin.url);
-  const nginx = await startNginx(nginxBin, join(dir, 'nginx'), origin.url);
+  const nginx = await startEdgeNginx(nginxBin, join(dir, 'nginx'), origin.url);
   try {
     const results: Record<string, unknown> = {};
     process.stderr.write('hit throughput: streamedge...\n');

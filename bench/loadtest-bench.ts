@@ -18,6 +18,7 @@
  * then run at the highest level that held on our edge (or the lowest tried), for the ratios.
  * The whole bench is bounded by --budget seconds (default 9 min).
  */
+import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -109,37 +110,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function nginxBinary(): string {
-  const find = () => execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' }).trim().split('\n')[0]!;
-  try {
-    return find();
-  } catch {
-    log('nginx not found: apt-get install -y nginx');
-    execFileSync('apt-get', ['install', '-y', 'nginx'], { stdio: 'inherit' });
-    return find();
-  }
-}
 
 /** The nginx configuration: proxy_cache in front of the origin, tuned for live as an operator would. */
 function nginxConfig(dir: string, port: number, originUrl: string): string {
   const origin = new URL(originUrl);
-  return `
-worker_processes 1;
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_rlimit_nofile 60000;
-events { worker_connections 30000; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  keepalive_requests 1000000;
+  return `${nginxConfigHead(dir, { workerConnections: 30000, rlimitNofile: 60000 })}  keepalive_requests 1000000;
   keepalive_timeout 60s;
   proxy_cache_path ${dir}/cache levels=1:2 keys_zone=live:32m max_size=2g inactive=10m use_temp_path=off;
   upstream origin { server ${origin.host}; keepalive 128; }
@@ -171,26 +146,8 @@ http {
 `;
 }
 
-async function startNginx(bin: string, dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string; version: string }> {
-  for (const d of ['cache', 'tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
-  const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, originUrl));
-  const proc = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`nginx: ${d}`));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const r = await request(`${url}/live/news/master.m3u8`);
-      await r.body.text();
-      break;
-    } catch {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error('nginx did not come up');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  const version = execFileSync('sh', ['-c', `${bin} -v 2>&1`], { encoding: 'utf8' }).trim();
-  return { proc, url, version };
+function startLiveNginx(bin: string, dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string; version: string }> {
+  return startNginx(bin, dir, (port) => nginxConfig(dir, port, originUrl), '/live/news/master.m3u8');
 }
 
 async function originCounts(originUrl: string): Promise<OriginCounts> {
@@ -442,7 +399,7 @@ try {
   }
   const compareAt = held ?? lowestTried;
   if (compareAt) {
-    const ng = await startNginx(nginxBin, join(dir, 'nginx'), origin.url);
+    const ng = await startLiveNginx(nginxBin, join(dir, 'nginx'), origin.url);
     nginxProc = ng.proc;
     machine.nginx = ng.version;
     log(`nginx ${ng.url}: ${compareAt.hls} live HLS + ${compareAt.ll} LL-HLS viewers`);

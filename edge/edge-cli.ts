@@ -12,12 +12,12 @@ import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
 import { createEdge } from './server.js';
-import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification } from '../src/signing/verification-cli.js';
+import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../src/signing/verification-cli.js';
 import { EdgeSignedAccess, ReloadingKeySource, type KeyLog } from './signed-access.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
 
-export interface EdgeCliOptions {
+export interface EdgeCliOptions extends VerificationCliOptions {
   upstream: string;
   port: string;
   host: string;
@@ -34,14 +34,6 @@ export interface EdgeCliOptions {
   maxUpstream: string;
   headersTimeout: string;
   bodyTimeout: string;
-  requireSigned?: boolean;
-  secretFile?: string;
-  secretKid?: string;
-  jwksFile?: string[];
-  jwksUrl?: string[];
-  jwksMaxAge?: string;
-  publicKeyFile?: string[];
-  clockSkew?: string;
   unsignedPath?: string[];
   upstreamCredentialFile?: string;
 }

@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { exitWithError, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { resolveSigningKey, type SignEndpointOptions, type TokenPlacement } from '../src/signing/index.js';
-import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification } from '../src/signing/verification-cli.js';
+import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../src/signing/verification-cli.js';
 import { createOrigin } from './origin.js';
 import { ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './origin/signed-access.js';
 import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from './live/channel-config.js';
 
-interface OriginCliOptions {
+interface OriginCliOptions extends VerificationCliOptions {
   root: string;
   port: string;
   host: string;
@@ -17,14 +17,6 @@ interface OriginCliOptions {
   dvr: string;
   liveLadder: string;
   logLevel: string;
-  requireSigned?: boolean;
-  secretFile?: string;
-  secretKid?: string;
-  jwksFile: string[];
-  jwksUrl: string[];
-  jwksMaxAge: string;
-  publicKeyFile: string[];
-  clockSkew: string;
   signCredentialFile?: string;
   signingKeyFile?: string;
   signingKid?: string;
@@ -37,10 +29,8 @@ interface OriginCliOptions {
 export const SIGN_CREDENTIAL_ENV = 'STREAMEDGE_SIGN_CREDENTIAL';
 export { UPSTREAM_CREDENTIAL_ENV };
 
-
-export type OriginSigningCliOptions = Pick<
+export type OriginSigningCliOptions = VerificationCliOptions & Pick<
   OriginCliOptions,
-  | 'requireSigned' | 'secretFile' | 'secretKid' | 'jwksFile' | 'jwksUrl' | 'jwksMaxAge' | 'publicKeyFile' | 'clockSkew'
   | 'signCredentialFile' | 'signingKeyFile' | 'signingKid' | 'signBase' | 'signPlacement' | 'signMaxTtl' | 'upstreamCredentialFile'
 >;
 

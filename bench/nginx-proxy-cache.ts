@@ -1,0 +1,79 @@
+/**
+ * nginx with proxy_cache, the comparison edge of the benchmarks: found on the machine or
+ * installed from Debian, configured in a temporary folder, run on loopback, stopped by the caller.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+
+const FIND = 'command -v nginx || ls /usr/sbin/nginx';
+
+export function nginxBinary(): string {
+  const find = () => execFileSync('sh', ['-c', FIND], { encoding: 'utf8' }).trim().split('\n')[0]!;
+  try {
+    return find();
+  } catch {
+    process.stderr.write('nginx not found: apt-get install -y nginx\n');
+    execFileSync('apt-get', ['install', '-y', 'nginx'], { stdio: 'inherit' });
+    return find();
+  }
+}
+
+/** The main context and the start of the http block (temp paths inside `dir`); the caller closes `http {`. */
+export function nginxConfigHead(dir: string, opts: { workerConnections: number; rlimitNofile?: number }): string {
+  return `
+worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+${opts.rlimitNofile ? `worker_rlimit_nofile ${opts.rlimitNofile};` : ''}
+events { worker_connections ${opts.workerConnections}; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+`;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Starts nginx with `config(port)` and waits until `readyPath` answers through it. */
+export async function startNginx(
+  bin: string,
+  dir: string,
+  config: (port: number) => string,
+  readyPath: string,
+): Promise<{ proc: ChildProcess; url: string; version: string }> {
+  for (const d of ['cache', 'tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
+  const port = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), config(port));
+  const proc = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`nginx: ${d}`));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const r = await request(`${url}${readyPath}`);
+      await r.body.text();
+      break;
+    } catch {
+      if (Date.now() > deadline || proc.exitCode !== null) throw new Error('nginx did not come up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const version = execFileSync('sh', ['-c', `${bin} -v 2>&1`], { encoding: 'utf8' }).trim();
+  return { proc, url, version };
+}
