@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool, request } from 'undici';
+import { freePort } from './free-port.js';
 
 const args = process.argv.slice(2);
 function arg(name: string, def: number): number {
@@ -56,14 +57,6 @@ async function originCounts(originUrl: string): Promise<{ counts: Record<string,
 }
 
 // ------------------------------------------------------------------ proxies
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 async function waitUp(url: string): Promise<void> {
   const end = Date.now() + 20_000;

@@ -7,7 +7,7 @@
  *   node bin/run-ts.js bench/loadtest-bench.ts [--hls 5000] [--ll 1000] [--ramp 15] [--hold 30] [--budget 540]
  *
  * Processes: the origin (packager/origin.ts, a live lavfi channel encoded by ffmpeg) and our
- * edge each run in their own process (bench/loadtest/bench-origin.ts, bench-edge.ts); nginx
+ * edge each run in their own process (bench/loadtest-origin-process.ts, bench-edge.ts); nginx
  * (1 worker, proxy_cache_lock on) in a temp dir on loopback; the viewers run in this process,
  * spread over worker threads (--workers, as the CLI does).
  *
@@ -21,14 +21,14 @@
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { edgeDelta, scrapeEdge, type EdgeReport } from './loadtest/edge-metrics.js';
 import type { LoadReport, ProgressSnapshot } from './loadtest/report.js';
 import { runLoadTest } from './loadtest/run.js';
-import type { OriginCounts } from './loadtest/bench-origin.js';
+import type { OriginCounts } from './loadtest-origin-process.js';
+import { freePort } from './free-port.js';
 
 // ------------------------------------------------------------------ options
 
@@ -100,14 +100,6 @@ function startHelper(file: string, helperArgs: string[], name: string, timeoutMs
       rej(new Error(`${name} exited (${code}) before it was ready`));
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 
@@ -371,9 +363,9 @@ try {
   writeFileSync(ladderFile, JSON.stringify(LADDER));
   mkdirSync(join(dir, 'root'));
   log(`load average ${machine.loadAverageBefore.join(' ')} on ${machine.cpus} cores; starting the live origin (ffmpeg)`);
-  const origin = await startHelper('bench/loadtest/bench-origin.ts', [join(dir, 'root'), ladderFile, String(CHANNEL.segmentSec), String(CHANNEL.partSec), String(CHANNEL.dvrSec), CHANNEL.source], 'origin', 90_000);
+  const origin = await startHelper('bench/loadtest-origin-process.ts', [join(dir, 'root'), ladderFile, String(CHANNEL.segmentSec), String(CHANNEL.partSec), String(CHANNEL.dvrSec), CHANNEL.source], 'origin', 90_000);
   originProc = origin.proc;
-  const edge = await startHelper('bench/loadtest/bench-edge.ts', [origin.url, join(dir, 'store')], 'edge', 60_000);
+  const edge = await startHelper('bench/loadtest-edge-process.ts', [origin.url, join(dir, 'store')], 'edge', 60_000);
   edgeProc = edge.proc;
   log(`origin ${origin.url}, edge ${edge.url}`);
 
@@ -482,9 +474,9 @@ const result = {
       abr: 'src/abr AbrController per viewer; virtual playhead (no decoding)',
     },
     holdsWhen: '≤ 1 % viewers failed, ≥ 95 % began playback, errors ≤ 1 % of requests, rebuffering ratio ≤ 2 % (each of HLS and LL-HLS)',
-    streamedge: 'edge/server.ts in its own process (bench/loadtest/bench-edge.ts): LogStore 2 GB + 256 MiB RAM tier, keyHeaders [accept-encoding] (the origin sends Vary: Accept-Encoding on playlists)',
+    streamedge: 'edge/server.ts in its own process (bench/loadtest-edge-process.ts): LogStore 2 GB + 256 MiB RAM tier, keyHeaders [accept-encoding] (the origin sends Vary: Accept-Encoding on playlists)',
     nginx: '1 worker, proxy_cache with proxy_cache_lock on (timeout 10 s); .m3u8: origin Cache-Control ignored, proxy_cache_valid 1s; segments/parts/init: origin Cache-Control (immutable)',
-    origin: 'packager/origin.ts in its own process (bench/loadtest/bench-origin.ts), counting requests by type and distinct URL',
+    origin: 'packager/origin/server.ts in its own process (bench/loadtest-origin-process.ts), counting requests by type and distinct URL',
   },
   attempts,
   comparedAt: theirs ? { hlsViewers: theirs.hlsViewers, llViewers: theirs.llViewers } : null,

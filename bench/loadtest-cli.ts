@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { exitWithError, parseDuration } from '../src/cli/options.js';
+import { parseDuration } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { formatReport } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
@@ -51,8 +51,6 @@ export function registerLoadtestCommand(program: Command): void {
         if (tty && !opts.quiet) process.stderr.write('\n');
         process.stdout.write(formatReport(report));
         if (opts.json) await writeFile(opts.json, JSON.stringify(report, null, 2) + '\n');
-      } catch (e) {
-        exitWithError(e);
       } finally {
         process.off('SIGINT', onSigint);
       }

@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
-import { createOrigin, type Origin } from '../packager/origin.js';
+import { createOrigin, type Origin } from '../packager/origin/server.js';
 import { FakeEncoder } from '../test/unit/origin/fake-encoder.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

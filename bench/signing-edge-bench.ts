@@ -24,7 +24,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -32,6 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { hmacKeys } from '../src/signing/keys.js';
 import { issueToken, signedUrl } from '../src/signing/issue.js';
+import { freePort } from './free-port.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,14 +56,6 @@ const playlist = [
   ]).flat(),
   '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-112.0.m4s"', '#EXT-X-RENDITION-REPORT:URI="../audio/index.m3u8",LAST-MSN=111,LAST-PART=3', '',
 ].join('\n');
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function startUpstream(): Promise<{ url: string; server: Server; requests: () => number }> {
   let n = 0;

@@ -3,7 +3,7 @@
  * so src/ never imports packager/ or edge/ (they meet only over HTTP).
  */
 import { Command } from 'commander';
-import { exitWithError } from '../src/cli/options.js';
+import { formatCliError } from '../src/cli/options.js';
 import { registerCommands } from './commands.js';
 
 const program = new Command();
@@ -21,5 +21,6 @@ registerCommands(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  exitWithError(e);
+  process.stderr.write(formatCliError(e));
+  process.exit(1);
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { registerPackageCommand } from '../packager/package-cli.js';
-import { registerOriginCommand } from '../packager/origin-cli.js';
+import { registerOriginCommand } from '../packager/origin/cli.js';
 import { registerEdgeCommands } from '../edge/edge-cli.js';
-import { registerSignCommand } from '../src/signing/sign-cli.js';
+import { registerSignCommand } from '../src/cli/sign-command.js';
 import { registerLoadtestCommand } from '../bench/loadtest-cli.js';
 import { registerDemoCommand } from '../player-demo/demo-cli.js';
 

@@ -12,7 +12,7 @@ import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
 import { createEdge } from './server.js';
-import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../src/signing/verification-cli.js';
+import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../src/cli/verification-options.js';
 import { EdgeSignedAccess, ReloadingKeySource, type KeyLog } from './signed-access.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };

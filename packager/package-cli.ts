@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
-import { exitWithError, parseDuration } from '../src/cli/options.js';
+import { parseDuration } from '../src/cli/options.js';
 import { packageVod, type VodSummary } from './vod-job.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 
@@ -65,7 +65,7 @@ export function registerPackageCommand(program: Command): void {
           process.stderr.write('streamedge: packaging interrupted; nothing was published\n');
           process.exit(130);
         }
-        exitWithError(e);
+        throw e;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -61,3 +61,10 @@ export async function resolveInsideRoot(realRootPath: string, segments: string[]
   if (!real.startsWith(realRootPath + sep)) return undefined;
   return real;
 }
+
+/** The raw path after a prefix, without the query string (still percent-encoded). */
+export function rawPathAfter(url: string, prefix: string): string | undefined {
+  const q = url.indexOf('?');
+  const path = q >= 0 ? url.slice(0, q) : url;
+  return path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+}

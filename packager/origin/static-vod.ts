@@ -7,21 +7,14 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkRelativePath, resolveInsideRoot } from './safe-path.js';
+import { checkRelativePath, rawPathAfter, resolveInsideRoot } from './safe-path.js';
 import { contentTypeFor, isManifest, isMedia } from './content-type.js';
-import { IMMUTABLE, VOD_MANIFEST } from './cache-policy.js';
+import { IMMUTABLE, VOD_MANIFEST } from './cache-headers.js';
 import { etagFor, ifRangeHolds, notModified } from './conditional.js';
 import { parseRange } from './http-range.js';
 import { sendError } from './errors-reply.js';
 
 const PREFIX = '/vod/';
-
-/** The raw path after a prefix, without the query string (still percent-encoded). */
-export function rawPathAfter(url: string, prefix: string): string | undefined {
-  const q = url.indexOf('?');
-  const path = q >= 0 ? url.slice(0, q) : url;
-  return path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
-}
 
 export function registerVodRoutes(app: FastifyInstance, opts: { realRoot: () => string }): void {
   app.route({

@@ -26,13 +26,10 @@ export function parsePort(text: string): number {
   return n;
 }
 
-/** Print one clear line on stderr and exit non-zero. */
-export function exitWithError(e: unknown): never {
-  if (e instanceof StreamedgeError) {
-    process.stderr.write(`streamedge: ${e.message}${e.detail ? ` (${e.detail})` : ''}\n`);
-  } else {
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`streamedge: unexpected error: ${msg}\n`);
-  }
-  process.exit(1);
+/** The one clear line a failed command prints on stderr (the caller decides how to exit). */
+export function formatCliError(e: unknown): string {
+  if (e instanceof StreamedgeError) return `streamedge: ${e.message}${e.detail ? ` (${e.detail})` : ''}\n`;
+  const msg = e instanceof Error ? e.message : String(e);
+  return `streamedge: unexpected error: ${msg}\n`;
 }
+

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
 import { client, get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
 import { storedKey } from './helpers.js';
+import { freePort } from '../../../bench/free-port.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 const cleanups: Array<() => Promise<void>> = [];
@@ -43,14 +44,6 @@ async function purge(edgeUrl: string, body: unknown, token = TOKEN): Promise<{ s
     json = text;
   }
   return { status: r.statusCode, json };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('purge', () => {

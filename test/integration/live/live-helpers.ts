@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
-import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin.js';
+import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
 
 /** A 320x180 test signal with a 180p rung + audio: two renditions, cheap enough for a shared 2-core box. */
 export const TEST_SOURCE = 'lavfi:testsrc2=size=320x180:rate=30';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
-import { createOrigin, type Origin } from '../../../packager/origin.js';
+import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../../edge/server.js';
 
 const VIEWERS = 20;

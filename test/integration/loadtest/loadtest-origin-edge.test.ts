@@ -13,7 +13,7 @@ import { writeMpd } from '../../../src/dash/mpd.js';
 import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
 import { paths } from '../../../src/media/presentation.js';
-import { createOrigin, type Origin } from '../../../packager/origin.js';
+import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../../edge/server.js';
 import { vodPresentation } from './fake-stream-server.js';
 

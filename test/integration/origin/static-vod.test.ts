@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Client } from 'undici';
-import { createOrigin, type Origin } from '../../../packager/origin.js';
+import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 
 const SECRET = 'TOP-SECRET-OUTSIDE-ROOT';
 let dir: string;

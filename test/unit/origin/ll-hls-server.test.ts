@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
-import { createOrigin, type Origin } from '../../../packager/origin.js';
+import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import type { RunRequest } from '../../../packager/live/live-channel.js';
 import { FakeEncoder, until } from './fake-encoder.js';
 

@@ -14,22 +14,22 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import compress from '@fastify/compress';
-import { StreamedgeError } from '../src/errors.js';
-import { OriginMetrics } from './origin/metrics.js';
-import { realRoot } from './origin/safe-path.js';
-import { registerVodRoutes } from './origin/static-vod.js';
-import { registerLiveRoutes } from './origin/live-routes.js';
-import { registerHealthRoute } from './origin/health.js';
-import { registerTimeRoute } from './origin/time-route.js';
-import { registerRequestHooks } from './origin/request-metrics.js';
-import { sendError } from './origin/errors-reply.js';
-import { resolveChannelConfig, type ChannelConfig } from './live/channel-config.js';
-import { LiveChannel, type LiveChannelOptions, type StartRun } from './live/live-channel.js';
-import { ChannelStateStore } from './live/channel-state-store.js';
-import { startFfmpegLiveRun } from './live/ffmpeg-live-run.js';
-import { registerSignedAccess, stripTokenForRouting, type OriginSignedAccessOptions } from './origin/signed-access.js';
+import { StreamedgeError } from '../../src/errors.js';
+import { OriginMetrics } from './metrics.js';
+import { realRoot } from './safe-path.js';
+import { registerVodRoutes } from './static-vod.js';
+import { registerLiveRoutes } from './live-routes.js';
+import { registerHealthRoute } from './health.js';
+import { registerTimeRoute } from './time-route.js';
+import { registerRequestHooks } from './request-metrics.js';
+import { sendError } from './errors-reply.js';
+import { resolveChannelConfig, type ChannelConfig } from '../live/channel-config.js';
+import { LiveChannel, type LiveChannelOptions, type StartRun } from '../live/live-channel.js';
+import { ChannelStateStore } from '../live/channel-state-store.js';
+import { startFfmpegLiveRun } from '../live/ffmpeg-live-run.js';
+import { registerSignedAccess, stripTokenForRouting, type OriginSignedAccessOptions } from './signed-access.js';
 
-export type { ChannelConfig } from './live/channel-config.js';
+export type { ChannelConfig } from '../live/channel-config.js';
 
 export interface OriginOptions {
   /** Folder of published VOD assets; live state lives in `<root>/.live/`. */

@@ -4,13 +4,13 @@
  * `Vary: Accept-Encoding` on playlists, and the edge only shares a response whose Vary headers
  * are all keyed (the CLI has no option for key headers yet). Prints `{"url": ...}` when ready.
  *
- *   node bin/run-ts.js bench/loadtest/bench-edge.ts <upstream> <storeDir>
+ *   node bin/run-ts.js bench/loadtest-edge-process.ts <upstream> <storeDir>
  */
-import { createEdge } from '../../edge/server.js';
+import { createEdge } from '../edge/server.js';
 
 const [upstream, storeDir] = process.argv.slice(2);
 if (!upstream || !storeDir) {
-  process.stderr.write('usage: bench-edge.ts <upstream> <storeDir>\n');
+  process.stderr.write('usage: loadtest-edge-process.ts <upstream> <storeDir>\n');
   process.exit(2);
 }
 const edge = createEdge({

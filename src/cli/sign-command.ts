@@ -5,14 +5,14 @@
  *   streamedge sign /live/ch1/ --key-file es256-private.jwk --kid 2025-01 --placement query
  */
 import type { Command } from 'commander';
-import { parseDuration } from '../cli/options.js';
+import { parseDuration } from './options.js';
 import { StreamedgeError } from '../errors.js';
-import { defaultScopeFor, issueToken, signedUrl, validateScope, type IssueTokenOptions, type TokenPlacement } from './issue.js';
-import { SECRET_ENV_VAR } from './keys.js';
-import { resolveSigningKey, type SigningKeyConfig } from './key-config.js';
-import { pathInScope } from './scope-match.js';
+import { defaultScopeFor, issueToken, signedUrl, validateScope, type IssueTokenOptions, type TokenPlacement } from '../signing/issue.js';
+import { SECRET_ENV_VAR } from '../signing/keys.js';
+import { resolveSigningKey, type SigningKeyConfig } from '../signing/key-config.js';
+import { pathInScope } from '../signing/scope-match.js';
 
-export { handleSignRequest, type SignEndpointOptions, type SignEndpointResponse } from './sign-endpoint.js';
+export { handleSignRequest, type SignEndpointOptions, type SignEndpointResponse } from '../signing/sign-endpoint.js';
 
 export interface SignCliOptions {
   ttl: string;

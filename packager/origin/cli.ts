@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { exitWithError, parseDuration, parsePort } from '../src/cli/options.js';
-import { StreamedgeError } from '../src/errors.js';
-import { resolveSigningKey, type SignEndpointOptions, type TokenPlacement } from '../src/signing/index.js';
-import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../src/signing/verification-cli.js';
-import { createOrigin } from './origin.js';
-import { ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './origin/signed-access.js';
-import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from './live/channel-config.js';
+import { parseDuration, parsePort } from '../../src/cli/options.js';
+import { StreamedgeError } from '../../src/errors.js';
+import { resolveSigningKey, type SignEndpointOptions, type TokenPlacement } from '../../src/signing/index.js';
+import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../../src/cli/verification-options.js';
+import { createOrigin } from './server.js';
+import { ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
+import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
 
 interface OriginCliOptions extends VerificationCliOptions {
   root: string;
@@ -112,7 +112,6 @@ export function registerOriginCommand(program: Command): void {
     .option('--sign-max-ttl <duration>', 'longest lifetime POST /_sign grants', '24h')
     .option('--upstream-credential-file <file>', `edges presenting this credential need no token (default: $${UPSTREAM_CREDENTIAL_ENV})`)
     .action(async (o: OriginCliOptions) => {
-      try {
         const segmentDuration = parseDuration(o.segment);
         const partDuration = parseDuration(o.part);
         const dvrWindow = parseDuration(o.dvr);
@@ -143,8 +142,5 @@ export function registerOriginCommand(program: Command): void {
         const url = await origin.listen(parsePort(o.port), o.host);
         process.stdout.write(`origin listening on ${url}\n`);
         for (const c of live) process.stdout.write(`live channel ${c.id}: ${url}/live/${c.id}/master.m3u8\n`);
-      } catch (e) {
-        exitWithError(e);
-      }
     });
 }

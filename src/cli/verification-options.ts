@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { StreamedgeError } from '../errors.js';
-import { parseDuration } from '../cli/options.js';
-import { SECRET_ENV_VAR } from './keys.js';
-import { ReloadingKeySource, type KeyLog } from './reloading-key-source.js';
-import { checkCredential } from './upstream-credential.js';
-import { createVerifier, type Verifier } from './verify.js';
+import { parseDuration } from './options.js';
+import { SECRET_ENV_VAR } from '../signing/keys.js';
+import { ReloadingKeySource, type KeyLog } from '../signing/reloading-key-source.js';
+import { checkCredential } from '../signing/upstream-credential.js';
+import { createVerifier, type Verifier } from '../signing/verify.js';
 
 export const UPSTREAM_CREDENTIAL_ENV = 'STREAMEDGE_UPSTREAM_CREDENTIAL';
 

@@ -4,14 +4,14 @@
  * distinct blocking-reload URLs) at `GET /_bench/counts`. Prints one JSON line
  * `{"url": ...}` on stdout once the channel has two complete segments.
  *
- *   node bin/run-ts.js bench/loadtest/bench-origin.ts <root> <ladder.json> <segmentSec> <partSec> <dvrSec> <source>
+ *   node bin/run-ts.js bench/loadtest-origin-process.ts <root> <ladder.json> <segmentSec> <partSec> <dvrSec> <source>
  */
 import { request } from 'undici';
-import { createOrigin } from '../../packager/origin.js';
+import { createOrigin } from '../packager/origin/server.js';
 
 const [root, ladder, segment, part, dvr, source] = process.argv.slice(2);
 if (!root || !ladder || !segment || !part || !dvr || !source) {
-  process.stderr.write('usage: bench-origin.ts <root> <ladder.json> <segmentSec> <partSec> <dvrSec> <source>\n');
+  process.stderr.write('usage: loadtest-origin-process.ts <root> <ladder.json> <segmentSec> <partSec> <dvrSec> <source>\n');
   process.exit(2);
 }
 
