@@ -14,7 +14,6 @@
  */
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
