@@ -58,7 +58,8 @@ function gitCommit(): string | null {
 
 function pkgVersion(name: string): string | null {
   try {
-    return (JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+      .version;
   } catch {
     return null;
   }
@@ -76,7 +77,8 @@ async function waitForLive(masterUrl: string, deadlineMs = 90_000): Promise<Live
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`live stream ${masterUrl} not ready: ${String((last as Error)?.message ?? last)}`);
+    if (Date.now() > until)
+      throw new Error(`live stream ${masterUrl} not ready: ${String((last as Error)?.message ?? last)}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -101,7 +103,8 @@ async function main(): Promise<void> {
   const liveDurationSec = Number(args['live-duration']);
   const wanted = args.traces ? args.traces.split(',').map((s) => s.trim()) : null;
   const traces = wanted ? VOD_TRACES.filter((t) => wanted.includes(t.name)) : VOD_TRACES;
-  if (wanted && traces.length !== wanted.length) throw new Error(`unknown trace; known: ${VOD_TRACES.map((t) => t.name).join(', ')}`);
+  if (wanted && traces.length !== wanted.length)
+    throw new Error(`unknown trace; known: ${VOD_TRACES.map((t) => t.name).join(', ')}`);
   const urlFix = !args['no-url-fix'];
   const sliceBytes = Number(args['slice-bytes']);
 
@@ -120,18 +123,37 @@ async function main(): Promise<void> {
     const vodMap = await mapPresentation(vodUrl, { vod: true });
     const primeUrls = await allVodUrls(vodUrl);
     await prime(primeUrls);
-    say(`[${elapsed()}] edge primed with ${primeUrls.length} VOD objects; ladder ${vodMap.variants.map((v) => `${v.height}p@${(v.bandwidth / 1e6).toFixed(2)}`).join(' ')}`);
+    say(
+      `[${elapsed()}] edge primed with ${primeUrls.length} VOD objects; ladder ${vodMap.variants.map((v) => `${v.height}p@${(v.bandwidth / 1e6).toFixed(2)}`).join(' ')}`,
+    );
     const probeScript = await buildProbeScript();
     browser = await launchChromium();
 
-    const vodResults: { trace: string; about: string; steps: unknown; ours: Cell<VodQoe>; hlsjs: Cell<VodQoe>; ratios: Record<string, number | null> | null }[] = [];
+    const vodResults: {
+      trace: string;
+      about: string;
+      steps: unknown;
+      ours: Cell<VodQoe>;
+      hlsjs: Cell<VodQoe>;
+      ratios: Record<string, number | null> | null;
+    }[] = [];
     for (const [i, trace] of traces.entries()) {
       // Alternate who goes first, so slow drift in machine load does not favour one engine.
       const order = i % 2 === 0 ? ENGINES : [...ENGINES].reverse();
       const cells: Partial<Record<EngineName, Cell<VodQoe>>> = {};
       for (const engine of order) {
         try {
-          const rec = await runSession({ browser, pageUrl: stack.pageUrl, streamUrl: vodUrl, engine, trace, durationSec, probeScript, urlFix, sliceBytes });
+          const rec = await runSession({
+            browser,
+            pageUrl: stack.pageUrl,
+            streamUrl: vodUrl,
+            engine,
+            trace,
+            durationSec,
+            probeScript,
+            urlFix,
+            sliceBytes,
+          });
           cells[engine] = vodQoe(rec, vodMap);
         } catch (e) {
           cells[engine] = errorCell(e);
@@ -149,12 +171,32 @@ async function main(): Promise<void> {
         ratios:
           'error' in ours || 'error' in hlsjs
             ? null
-            : ratios(ours, hlsjs, ['playedAvgBitrateBps', 'engineAvgBitrateBps', 'rebufferRatio', 'stallMs', 'stalls', 'playedSwitches', 'engineSwitches', 'startupMs', 'videoBytes']),
+            : ratios(ours, hlsjs, [
+                'playedAvgBitrateBps',
+                'engineAvgBitrateBps',
+                'rebufferRatio',
+                'stallMs',
+                'stalls',
+                'playedSwitches',
+                'engineSwitches',
+                'startupMs',
+                'videoBytes',
+              ]),
       });
       say(vodTable(trace.name, trace.about, ours, hlsjs));
     }
 
-    let live: { trace: string; about: string; anchorMs?: number; ours: Cell<LiveQoe>; hlsjs: Cell<LiveQoe>; ratios: Record<string, number | null> | null } | { error: string } | null = null;
+    let live:
+      | {
+          trace: string;
+          about: string;
+          anchorMs?: number;
+          ours: Cell<LiveQoe>;
+          hlsjs: Cell<LiveQoe>;
+          ratios: Record<string, number | null> | null;
+        }
+      | { error: string }
+      | null = null;
     if (!args['no-live']) {
       try {
         const clock = await waitForLive(liveUrl);
@@ -162,7 +204,17 @@ async function main(): Promise<void> {
         const cells: Partial<Record<EngineName, Cell<LiveQoe>>> = {};
         for (const engine of ENGINES) {
           try {
-            const rec = await runSession({ browser, pageUrl: stack.pageUrl, streamUrl: liveUrl, engine, trace: LIVE_TRACE, durationSec: liveDurationSec, probeScript, urlFix, sliceBytes });
+            const rec = await runSession({
+              browser,
+              pageUrl: stack.pageUrl,
+              streamUrl: liveUrl,
+              engine,
+              trace: LIVE_TRACE,
+              durationSec: liveDurationSec,
+              probeScript,
+              urlFix,
+              sliceBytes,
+            });
             cells[engine] = liveQoe(rec, liveMap, clock);
           } catch (e) {
             cells[engine] = errorCell(e);
@@ -180,7 +232,16 @@ async function main(): Promise<void> {
           ratios:
             'error' in ours || 'error' in hlsjs
               ? null
-              : ratios(ours, hlsjs, ['wallClockLatencyP50', 'wallClockLatencyP95', 'engineLatencyP50', 'engineLatencyP95', 'rebufferRatio', 'stallMs', 'startupMs', 'engineAvgBitrateBps']),
+              : ratios(ours, hlsjs, [
+                  'wallClockLatencyP50',
+                  'wallClockLatencyP95',
+                  'engineLatencyP50',
+                  'engineLatencyP95',
+                  'rebufferRatio',
+                  'stallMs',
+                  'startupMs',
+                  'engineAvgBitrateBps',
+                ]),
         };
         say(liveTable(LIVE_TRACE.name, LIVE_TRACE.about, ours, hlsjs));
       } catch (e) {
@@ -219,7 +280,11 @@ async function main(): Promise<void> {
         sampleEveryMs: 250,
         responseUrlWorkaround: urlFix,
         limiterSliceBytes: sliceBytes,
-        ladder: vodMap.variants.map((v) => ({ height: v.height, bandwidth: v.bandwidth, averageBandwidth: v.averageBandwidth })),
+        ladder: vodMap.variants.map((v) => ({
+          height: v.height,
+          bandwidth: v.bandwidth,
+          averageBandwidth: v.averageBandwidth,
+        })),
       },
       vod: vodResults,
       live,

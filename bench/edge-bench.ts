@@ -37,7 +37,9 @@ const root = resolve(import.meta.dirname, '..');
 // ------------------------------------------------------------------ origin (own process)
 
 async function startOrigin(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [join(root, 'bin/run-ts.js'), join(root, 'bench/edge-origin.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [join(root, 'bin/run-ts.js'), join(root, 'bench/edge-origin.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((res, rej) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -50,7 +52,9 @@ async function startOrigin(): Promise<{ proc: ChildProcess; url: string }> {
   return { proc, url };
 }
 
-async function originCounts(originUrl: string): Promise<{ counts: Record<string, number>; finished: Record<string, number> }> {
+async function originCounts(
+  originUrl: string,
+): Promise<{ counts: Record<string, number>; finished: Record<string, number> }> {
   const r = await request(`${originUrl}/_counts`);
   return (await r.body.json()) as { counts: Record<string, number>; finished: Record<string, number> };
 }
@@ -71,9 +75,15 @@ async function waitUp(url: string): Promise<void> {
   }
 }
 
-function startEdgeNginx(bin: string, dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string; version: string }> {
+function startEdgeNginx(
+  bin: string,
+  dir: string,
+  originUrl: string,
+): Promise<{ proc: ChildProcess; url: string; version: string }> {
   const origin = new URL(originUrl);
-  const config = (port: number) => `${nginxConfigHead(dir, { workerConnections: 8192 })}  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:16m max_size=2g inactive=60m use_temp_path=off;
+  const config = (
+    port: number,
+  ) => `${nginxConfigHead(dir, { workerConnections: 8192 })}  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:16m max_size=2g inactive=60m use_temp_path=off;
   upstream origin { server ${origin.host}; keepalive 64; }
   server {
     listen 127.0.0.1:${port} backlog=4096;
@@ -95,10 +105,28 @@ function startEdgeNginx(bin: string, dir: string, originUrl: string): Promise<{ 
 
 async function startStreamedge(dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [
-    join(root, 'bin/streamedge.js'), 'edge', '--upstream', originUrl, '--port', String(port), '--store', join(dir, 'store'),
-    '--store-size', '2GB', '--ram-size', '256MiB', '--log-level', 'warn', '--name', 'streamedge',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/streamedge.js'),
+      'edge',
+      '--upstream',
+      originUrl,
+      '--port',
+      String(port),
+      '--store',
+      join(dir, 'store'),
+      '--store-size',
+      '2GB',
+      '--ram-size',
+      '256MiB',
+      '--log-level',
+      'warn',
+      '--name',
+      'streamedge',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`edge: ${d}`));
   const url = `http://127.0.0.1:${port}`;
   await waitUp(`${url}/_edge/health`);
@@ -141,30 +169,38 @@ async function hitThroughput(base: string): Promise<Record<string, number>> {
   let errors = 0;
   const end = performance.now() + DURATION_S * 1000;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONNECTIONS }, async (_, w) => {
-    let i = w;
-    while (performance.now() < end) {
-      // alternate playlists and segments
-      const p = i % 2 === 0 ? paths[(i >> 1) % PLAYLISTS]! : paths[PLAYLISTS + ((i >> 1) % SEGMENTS)]!;
-      i += CONNECTIONS;
-      const s = performance.now();
-      try {
-        const r = await pool.request({ path: p, method: 'GET' });
-        for await (const c of r.body as AsyncIterable<Buffer>) bytes += c.length;
-        if (r.statusCode !== 200) errors++;
-        requests++;
-        latencies.push(performance.now() - s);
-      } catch {
-        errors++;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, w) => {
+      let i = w;
+      while (performance.now() < end) {
+        // alternate playlists and segments
+        const p = i % 2 === 0 ? paths[(i >> 1) % PLAYLISTS]! : paths[PLAYLISTS + ((i >> 1) % SEGMENTS)]!;
+        i += CONNECTIONS;
+        const s = performance.now();
+        try {
+          const r = await pool.request({ path: p, method: 'GET' });
+          for await (const c of r.body as AsyncIterable<Buffer>) bytes += c.length;
+          if (r.statusCode !== 200) errors++;
+          requests++;
+          latencies.push(performance.now() - s);
+        } catch {
+          errors++;
+        }
       }
-    }
-  }));
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   await pool.close();
   latencies.sort((a, b) => a - b);
   return {
-    requests, errors, seconds: round(secs), requestsPerSecond: round(requests / secs, 1), bytesPerSecond: Math.round(bytes / secs),
-    mibPerSecond: round(bytes / secs / 1048576, 1), latencyP50Ms: round(pct(latencies, 50)), latencyP99Ms: round(pct(latencies, 99)),
+    requests,
+    errors,
+    seconds: round(secs),
+    requestsPerSecond: round(requests / secs, 1),
+    bytesPerSecond: Math.round(bytes / secs),
+    mibPerSecond: round(bytes / secs / 1048576, 1),
+    latencyP50Ms: round(pct(latencies, 50)),
+    latencyP99Ms: round(pct(latencies, 99)),
   };
 }
 
@@ -173,29 +209,33 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
   const pool = new Pool(base, { connections: STAMPEDE + 16, pipelining: 1 });
   // open every client connection first (concurrent requests for a cached playlist), so first-byte
   // delays measure the proxies, not TCP connection setup on a busy machine
-  await Promise.all(Array.from({ length: STAMPEDE }, async () => {
-    const r = await pool.request({ path: '/pl/0.m3u8', method: 'GET' });
-    await r.body.arrayBuffer();
-  }));
+  await Promise.all(
+    Array.from({ length: STAMPEDE }, async () => {
+      const r = await pool.request({ path: '/pl/0.m3u8', method: 'GET' });
+      await r.body.arrayBuffer();
+    }),
+  );
   const firstByte: number[] = [];
   const done: number[] = [];
   let identical = 0;
   const t0 = Date.now(); // epoch ms: comparable with the origin process's finish time
-  await Promise.all(Array.from({ length: STAMPEDE }, async () => {
-    const s = Date.now();
-    const r = await pool.request({ path, method: 'GET' });
-    let first = true;
-    let n = 0;
-    for await (const c of r.body as AsyncIterable<Buffer>) {
-      if (first) {
-        first = false;
-        firstByte.push(Date.now());
+  await Promise.all(
+    Array.from({ length: STAMPEDE }, async () => {
+      const s = Date.now();
+      const r = await pool.request({ path, method: 'GET' });
+      let first = true;
+      let n = 0;
+      for await (const c of r.body as AsyncIterable<Buffer>) {
+        if (first) {
+          first = false;
+          firstByte.push(Date.now());
+        }
+        n += c.length;
       }
-      n += c.length;
-    }
-    if (n === STAMPEDE_BYTES && r.statusCode === 200) identical++;
-    done.push(Date.now() - s);
-  }));
+      if (n === STAMPEDE_BYTES && r.statusCode === 200) identical++;
+      done.push(Date.now() - s);
+    }),
+  );
   await pool.close();
   const origin = await originCounts(originUrl);
   const upstreamDone = origin.finished[path] ?? NaN;
@@ -235,7 +275,12 @@ async function main(): Promise<void> {
     process.stderr.write('stampede: nginx...\n');
     const nginxSt = await stampede(nginx.url, 'nginx', origin.url);
     results['hitThroughput'] = {
-      workload: { connections: CONNECTIONS, durationSeconds: DURATION_S, mix: '50% 1 KiB playlists, 50% 1 MiB segments', objects: PLAYLISTS + SEGMENTS },
+      workload: {
+        connections: CONNECTIONS,
+        durationSeconds: DURATION_S,
+        mix: '50% 1 KiB playlists, 50% 1 MiB segments',
+        objects: PLAYLISTS + SEGMENTS,
+      },
       streamedge: edgeHits,
       nginx: nginxHits,
       ratioStreamedgeToNginx: {
@@ -258,12 +303,17 @@ async function main(): Promise<void> {
       bench: 'edge',
       date: new Date().toISOString(),
       machine: {
-        cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, nginx: nginx.version,
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        node: process.version,
+        nginx: nginx.version,
         // the machine is shared: a load average far above the core count means noisy absolute numbers
-        loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => round(x)),
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadavg().map((x) => round(x)),
       },
       note: 'absolute figures depend on machine load; compare the ratios, measured in the same run. Stampede clients connect (and warm up on a cached playlist) before the stampede starts.',
-      setup: 'origin (node:http, own process), streamedge edge (one Node process, LogStore + RAM tier) and nginx proxy_cache (1 worker, proxy_cache_lock on) on loopback; load generator: undici Pool in the bench process',
+      setup:
+        'origin (node:http, own process), streamedge edge (one Node process, LogStore + RAM tier) and nginx proxy_cache (1 worker, proxy_cache_lock on) on loopback; load generator: undici Pool in the bench process',
       ...results,
     };
     mkdirSync(join(root, 'bench/results'), { recursive: true });

@@ -25,10 +25,18 @@ const server = createServer((req, res) => {
   }
   counts[url] = (counts[url] ?? 0) + 1;
   if (url.startsWith('/pl/')) {
-    res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'public, max-age=3600', 'content-length': String(playlist.length) });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.apple.mpegurl',
+      'cache-control': 'public, max-age=3600',
+      'content-length': String(playlist.length),
+    });
     res.end(playlist);
   } else if (url.startsWith('/seg/')) {
-    res.writeHead(200, { 'content-type': 'video/mp4', 'cache-control': 'public, max-age=3600', 'content-length': String(segment.length) });
+    res.writeHead(200, {
+      'content-type': 'video/mp4',
+      'cache-control': 'public, max-age=3600',
+      'content-length': String(segment.length),
+    });
     res.end(segment);
   } else if (url.startsWith('/stampede/')) {
     res.writeHead(200, { 'content-type': 'video/mp4', 'cache-control': 'public, max-age=3600' });

@@ -75,8 +75,15 @@ function stop(proc: ChildProcess | undefined): Promise<void> {
 }
 
 /** Spawns a TypeScript helper that prints one JSON line when ready. */
-function startHelper(file: string, helperArgs: string[], name: string, timeoutMs: number): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [join(root, 'bin/run-ts.js'), join(root, file), ...helperArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startHelper(
+  file: string,
+  helperArgs: string[],
+  name: string,
+  timeoutMs: number,
+): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, [join(root, 'bin/run-ts.js'), join(root, file), ...helperArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d}`));
   return new Promise((res, rej) => {
     let buf = '';
@@ -101,7 +108,6 @@ function startHelper(file: string, helperArgs: string[], name: string, timeoutMs
     });
   });
 }
-
 
 /** The nginx configuration: proxy_cache in front of the origin, tuned for live as an operator would. */
 function nginxConfig(dir: string, port: number, originUrl: string): string {
@@ -138,7 +144,11 @@ function nginxConfig(dir: string, port: number, originUrl: string): string {
 `;
 }
 
-function startLiveNginx(bin: string, dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string; version: string }> {
+function startLiveNginx(
+  bin: string,
+  dir: string,
+  originUrl: string,
+): Promise<{ proc: ChildProcess; url: string; version: string }> {
   return startNginx(bin, dir, (port) => nginxConfig(dir, port, originUrl), '/live/news/master.m3u8');
 }
 
@@ -208,8 +218,16 @@ interface Attempt {
 
 function summary(r: LoadReport): ViewerSummary {
   return {
-    viewers: r.viewers, startupMs: r.startupMs, stalls: r.stalls, stallsPerViewerHour: r.stallsPerViewerHour, rebufferRatio: r.rebufferRatio,
-    liveLatencySec: r.liveLatencySec, averageBitrateBps: r.averageBitrateBps, requests: r.requests, byObject: r.byObject, errors: r.errors,
+    viewers: r.viewers,
+    startupMs: r.startupMs,
+    stalls: r.stalls,
+    stallsPerViewerHour: r.stallsPerViewerHour,
+    rebufferRatio: r.rebufferRatio,
+    liveLatencySec: r.liveLatencySec,
+    averageBitrateBps: r.averageBitrateBps,
+    requests: r.requests,
+    byObject: r.byObject,
+    errors: r.errors,
   };
 }
 
@@ -217,18 +235,29 @@ const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a +
 
 function judge(hls: LoadReport, ll: LoadReport, wanted: { hls: number; ll: number }): string[] {
   const why: string[] = [];
-  for (const [name, r, n] of [['hls', hls, wanted.hls], ['ll', ll, wanted.ll]] as const) {
-    if (r.viewers.started < n) why.push(`${name}: only ${r.viewers.started}/${n} viewers started before the run stopped`);
+  for (const [name, r, n] of [
+    ['hls', hls, wanted.hls],
+    ['ll', ll, wanted.ll],
+  ] as const) {
+    if (r.viewers.started < n)
+      why.push(`${name}: only ${r.viewers.started}/${n} viewers started before the run stopped`);
     if (r.viewers.failed > 0.01 * n) why.push(`${name}: ${r.viewers.failed} viewers failed (> 1 %)`);
     if (r.startupMs.count < 0.95 * n) why.push(`${name}: ${r.startupMs.count}/${n} viewers began playback (< 95 %)`);
     const errors = sum(r.errors);
-    if (errors > 0.01 * Math.max(1, r.requests.total)) why.push(`${name}: ${errors} errors for ${r.requests.total} requests (> 1 %): ${JSON.stringify(r.errors)}`);
+    if (errors > 0.01 * Math.max(1, r.requests.total))
+      why.push(`${name}: ${errors} errors for ${r.requests.total} requests (> 1 %): ${JSON.stringify(r.errors)}`);
     if (r.rebufferRatio > 0.02) why.push(`${name}: rebuffering ratio ${(r.rebufferRatio * 100).toFixed(2)} % (> 2 %)`);
   }
   return why;
 }
 
-async function attempt(target: Attempt['target'], edgeUrl: string, originUrl: string, hlsViewers: number, llViewers: number): Promise<Attempt> {
+async function attempt(
+  target: Attempt['target'],
+  edgeUrl: string,
+  originUrl: string,
+  hlsViewers: number,
+  llViewers: number,
+): Promise<Attempt> {
   const loadBefore = la();
   const scrapeAgent = new Agent();
   const edgeBefore = await scrapeEdge(new URL(edgeUrl), scrapeAgent);
@@ -258,12 +287,16 @@ async function attempt(target: Attempt['target'], edgeUrl: string, originUrl: st
     }
     if (t - lastLog >= 5) {
       lastLog = t;
-      log(`${target} ${hlsViewers}+${llViewers}: t=${t.toFixed(0)}s started ${started} playing ${playing} requests ${requests} stalls ${stalls} errors ${errors} load ${la()[0]}`);
+      log(
+        `${target} ${hlsViewers}+${llViewers}: t=${t.toFixed(0)}s started ${started} playing ${playing} requests ${requests} stalls ${stalls} errors ${errors} load ${la()[0]}`,
+      );
     }
     let why: string | undefined;
-    if (t > 5 && errors > 0.02 * requests + 20) why = `errors: ${errors} for ${requests} requests after ${t.toFixed(0)} s`;
+    if (t > 5 && errors > 0.02 * requests + 20)
+      why = `errors: ${errors} for ${requests} requests after ${t.toFixed(0)} s`;
     else if (stalls > 0.1 * started + 10) why = `stalls: ${stalls} among ${started} viewers after ${t.toFixed(0)} s`;
-    else if (t > RAMP_SEC + 10 && playing < 0.9 * started) why = `viewers not playing: ${playing} of ${started} after ${t.toFixed(0)} s`;
+    else if (t > RAMP_SEC + 10 && playing < 0.9 * started)
+      why = `viewers not playing: ${playing} of ${started} after ${t.toFixed(0)} s`;
     if (why) {
       stoppedEarly = why;
       log(`${target} ${hlsViewers}+${llViewers}: stopping early (${why})`);
@@ -274,8 +307,20 @@ async function attempt(target: Attempt['target'], edgeUrl: string, originUrl: st
   const t0 = performance.now();
   const common = { url, rampSec: RAMP_SEC, durationSec: HOLD_SEC, signal: stopper.signal };
   const [hls, ll] = await Promise.all([
-    runLoadTest({ ...common, viewers: hlsViewers, workers: HLS_WORKERS, lowLatency: false, onProgress: (_l, s) => ((latest.hls = s), check()) }),
-    runLoadTest({ ...common, viewers: llViewers, workers: LL_WORKERS, lowLatency: true, onProgress: (_l, s) => ((latest.ll = s), check()) }),
+    runLoadTest({
+      ...common,
+      viewers: hlsViewers,
+      workers: HLS_WORKERS,
+      lowLatency: false,
+      onProgress: (_l, s) => ((latest.hls = s), check()),
+    }),
+    runLoadTest({
+      ...common,
+      viewers: llViewers,
+      workers: LL_WORKERS,
+      lowLatency: true,
+      onProgress: (_l, s) => ((latest.ll = s), check()),
+    }),
   ]);
   const cpu = process.cpuUsage(cpu0);
   const wallSec = (performance.now() - t0) / 1000;
@@ -288,9 +333,12 @@ async function attempt(target: Attempt['target'], edgeUrl: string, originUrl: st
   const blocking = d('blockingPlaylist');
   const viewerPlaylists = (hls.byObject.playlist?.count ?? 0) + (ll.byObject.playlist?.count ?? 0);
   const cpuSec = (cpu.user + cpu.system) / 1e6;
-  const steadyCores = steadyFrom && steadyTo && steadyTo.at - steadyFrom.at > 3000
-    ? (steadyTo.cpu.user + steadyTo.cpu.system - steadyFrom.cpu.user - steadyFrom.cpu.system) / 1e3 / (steadyTo.at - steadyFrom.at)
-    : null;
+  const steadyCores =
+    steadyFrom && steadyTo && steadyTo.at - steadyFrom.at > 3000
+      ? (steadyTo.cpu.user + steadyTo.cpu.system - steadyFrom.cpu.user - steadyFrom.cpu.system) /
+        1e3 /
+        (steadyTo.at - steadyFrom.at)
+      : null;
   const failed = judge(hls, ll, { hls: hlsViewers, ll: llViewers });
   if (stoppedEarly) failed.unshift(`stopped early: ${stoppedEarly}`);
   return {
@@ -306,8 +354,16 @@ async function attempt(target: Attempt['target'], edgeUrl: string, originUrl: st
     ll: summary(ll),
     origin: {
       requests: {
-        master: d('master'), plainPlaylist: plain, blockingPlaylist: blocking, distinctBlocking: d('distinctBlocking'),
-        parts: d('parts'), distinctParts: d('distinctParts'), segments: d('segments'), distinctSegments: d('distinctSegments'), init: d('init'), other: d('other'),
+        master: d('master'),
+        plainPlaylist: plain,
+        blockingPlaylist: blocking,
+        distinctBlocking: d('distinctBlocking'),
+        parts: d('parts'),
+        distinctParts: d('distinctParts'),
+        segments: d('segments'),
+        distinctSegments: d('distinctSegments'),
+        init: d('init'),
+        other: d('other'),
       },
       playlistVersions: versions,
       encoderRealTime: round(versions / ((wallSec * RENDITIONS) / CHANNEL.partSec)),
@@ -362,8 +418,22 @@ try {
   const ladderFile = join(dir, 'ladder.json');
   writeFileSync(ladderFile, JSON.stringify(LADDER));
   mkdirSync(join(dir, 'root'));
-  log(`load average ${machine.loadAverageBefore.join(' ')} on ${machine.cpus} cores; starting the live origin (ffmpeg)`);
-  const origin = await startHelper('bench/loadtest-origin-process.ts', [join(dir, 'root'), ladderFile, String(CHANNEL.segmentSec), String(CHANNEL.partSec), String(CHANNEL.dvrSec), CHANNEL.source], 'origin', 90_000);
+  log(
+    `load average ${machine.loadAverageBefore.join(' ')} on ${machine.cpus} cores; starting the live origin (ffmpeg)`,
+  );
+  const origin = await startHelper(
+    'bench/loadtest-origin-process.ts',
+    [
+      join(dir, 'root'),
+      ladderFile,
+      String(CHANNEL.segmentSec),
+      String(CHANNEL.partSec),
+      String(CHANNEL.dvrSec),
+      CHANNEL.source,
+    ],
+    'origin',
+    90_000,
+  );
   originProc = origin.proc;
   const edge = await startHelper('bench/loadtest-edge-process.ts', [origin.url, join(dir, 'store')], 'edge', 60_000);
   edgeProc = edge.proc;
@@ -412,33 +482,47 @@ machine.loadAverageAfter = la();
 
 const ours = [...attempts].reverse().find((a) => a.target === 'streamedge');
 const theirs = attempts.find((a) => a.target === 'nginx');
-const ratio = (a: number | null | undefined, b: number | null | undefined) => (a === null || a === undefined || b === null || b === undefined || b === 0 ? null : round(a / b));
-const ratios = ours && theirs && ours.hlsViewers === theirs.hlsViewers
-  ? {
-      note: 'streamedge ÷ nginx at the same viewer counts, same origin, same run; lower is better for all but offload',
-      hlsRebufferRatio: ratio(ours.hls.rebufferRatio, theirs.hls.rebufferRatio),
-      llRebufferRatio: ratio(ours.ll.rebufferRatio, theirs.ll.rebufferRatio),
-      hlsStalls: ratio(ours.hls.stalls, theirs.hls.stalls),
-      llStalls: ratio(ours.ll.stalls, theirs.ll.stalls),
-      hlsLatencyP50: ratio(ours.hls.liveLatencySec?.p50, theirs.hls.liveLatencySec?.p50),
-      llLatencyP50: ratio(ours.ll.liveLatencySec?.p50, theirs.ll.liveLatencySec?.p50),
-      llLatencyP95: ratio(ours.ll.liveLatencySec?.p95, theirs.ll.liveLatencySec?.p95),
-      hlsStartupP50: ratio(ours.hls.startupMs.p50, theirs.hls.startupMs.p50),
-      llStartupP50: ratio(ours.ll.startupMs.p50, theirs.ll.startupMs.p50),
-      llPartTtfbP99: ratio(ours.ll.byObject.part?.ttfbMs.p99, theirs.ll.byObject.part?.ttfbMs.p99),
-      hlsPlaylistTtfbP99: ratio(ours.hls.byObject.playlist?.ttfbMs.p99, theirs.hls.byObject.playlist?.ttfbMs.p99),
-      originPlaylistRequestsPerVersion: ratio(ours.origin.playlistRequestsPerVersion, theirs.origin.playlistRequestsPerVersion),
-      originRequestsPerBlockingUrl: ratio(ours.origin.requestsPerBlockingUrl, theirs.origin.requestsPerBlockingUrl),
-      originRequestsPerPart: ratio(ours.origin.requestsPerPart, theirs.origin.requestsPerPart),
-      playlistOffload: ratio(ours.origin.playlistOffload, theirs.origin.playlistOffload),
-      loadTesterCpuPer1000Viewers: ratio(ours.loadTester.cpuSecPer1000Viewers, theirs.loadTester.cpuSecPer1000Viewers),
-      loadTesterSteadyCoresPer1000Viewers: ratio(ours.loadTester.steadyCoresPer1000Viewers, theirs.loadTester.steadyCoresPer1000Viewers),
-    }
-  : null;
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a === null || a === undefined || b === null || b === undefined || b === 0 ? null : round(a / b);
+const ratios =
+  ours && theirs && ours.hlsViewers === theirs.hlsViewers
+    ? {
+        note: 'streamedge ÷ nginx at the same viewer counts, same origin, same run; lower is better for all but offload',
+        hlsRebufferRatio: ratio(ours.hls.rebufferRatio, theirs.hls.rebufferRatio),
+        llRebufferRatio: ratio(ours.ll.rebufferRatio, theirs.ll.rebufferRatio),
+        hlsStalls: ratio(ours.hls.stalls, theirs.hls.stalls),
+        llStalls: ratio(ours.ll.stalls, theirs.ll.stalls),
+        hlsLatencyP50: ratio(ours.hls.liveLatencySec?.p50, theirs.hls.liveLatencySec?.p50),
+        llLatencyP50: ratio(ours.ll.liveLatencySec?.p50, theirs.ll.liveLatencySec?.p50),
+        llLatencyP95: ratio(ours.ll.liveLatencySec?.p95, theirs.ll.liveLatencySec?.p95),
+        hlsStartupP50: ratio(ours.hls.startupMs.p50, theirs.hls.startupMs.p50),
+        llStartupP50: ratio(ours.ll.startupMs.p50, theirs.ll.startupMs.p50),
+        llPartTtfbP99: ratio(ours.ll.byObject.part?.ttfbMs.p99, theirs.ll.byObject.part?.ttfbMs.p99),
+        hlsPlaylistTtfbP99: ratio(ours.hls.byObject.playlist?.ttfbMs.p99, theirs.hls.byObject.playlist?.ttfbMs.p99),
+        originPlaylistRequestsPerVersion: ratio(
+          ours.origin.playlistRequestsPerVersion,
+          theirs.origin.playlistRequestsPerVersion,
+        ),
+        originRequestsPerBlockingUrl: ratio(ours.origin.requestsPerBlockingUrl, theirs.origin.requestsPerBlockingUrl),
+        originRequestsPerPart: ratio(ours.origin.requestsPerPart, theirs.origin.requestsPerPart),
+        playlistOffload: ratio(ours.origin.playlistOffload, theirs.origin.playlistOffload),
+        loadTesterCpuPer1000Viewers: ratio(
+          ours.loadTester.cpuSecPer1000Viewers,
+          theirs.loadTester.cpuSecPer1000Viewers,
+        ),
+        loadTesterSteadyCoresPer1000Viewers: ratio(
+          ours.loadTester.steadyCoresPer1000Viewers,
+          theirs.loadTester.steadyCoresPer1000Viewers,
+        ),
+      }
+    : null;
 
 // what the figures mean for the target, in words
 const top = attempts.find((a) => a.target === 'streamedge');
-if (top && !top.holds) notes.push(`target ${top.hlsViewers} HLS + ${top.llViewers} LL-HLS viewers did not hold on this box: ${top.failed.slice(0, 3).join('; ')}`);
+if (top && !top.holds)
+  notes.push(
+    `target ${top.hlsViewers} HLS + ${top.llViewers} LL-HLS viewers did not hold on this box: ${top.failed.slice(0, 3).join('; ')}`,
+  );
 const measured = attempts.filter((a) => a.loadTester.steadyCoresPer1000Viewers !== null);
 if (measured.length > 0) {
   const best = measured[measured.length - 1]!;
@@ -473,10 +557,14 @@ const result = {
       ll: 'LL-HLS: parts, blocking playlist reload (_HLS_msn/_HLS_part), preload hints, delta updates (_HLS_skip)',
       abr: 'src/abr AbrController per viewer; virtual playhead (no decoding)',
     },
-    holdsWhen: '≤ 1 % viewers failed, ≥ 95 % began playback, errors ≤ 1 % of requests, rebuffering ratio ≤ 2 % (each of HLS and LL-HLS)',
-    streamedge: 'edge/server.ts in its own process (bench/loadtest-edge-process.ts): LogStore 2 GB + 256 MiB RAM tier, keyHeaders [accept-encoding] (the origin sends Vary: Accept-Encoding on playlists)',
-    nginx: '1 worker, proxy_cache with proxy_cache_lock on (timeout 10 s); .m3u8: origin Cache-Control ignored, proxy_cache_valid 1s; segments/parts/init: origin Cache-Control (immutable)',
-    origin: 'packager/origin/server.ts in its own process (bench/loadtest-origin-process.ts), counting requests by type and distinct URL',
+    holdsWhen:
+      '≤ 1 % viewers failed, ≥ 95 % began playback, errors ≤ 1 % of requests, rebuffering ratio ≤ 2 % (each of HLS and LL-HLS)',
+    streamedge:
+      'edge/server.ts in its own process (bench/loadtest-edge-process.ts): LogStore 2 GB + 256 MiB RAM tier, keyHeaders [accept-encoding] (the origin sends Vary: Accept-Encoding on playlists)',
+    nginx:
+      '1 worker, proxy_cache with proxy_cache_lock on (timeout 10 s); .m3u8: origin Cache-Control ignored, proxy_cache_valid 1s; segments/parts/init: origin Cache-Control (immutable)',
+    origin:
+      'packager/origin/server.ts in its own process (bench/loadtest-origin-process.ts), counting requests by type and distinct URL',
   },
   attempts,
   comparedAt: theirs ? { hlsViewers: theirs.hlsViewers, llViewers: theirs.llViewers } : null,
@@ -497,7 +585,7 @@ const lines = [
 for (const a of attempts) {
   lines.push(
     `${a.target.padEnd(11)}${pad(a.hlsViewers, 6)}${pad(a.llViewers, 6)}${pad(a.holds ? 'yes' : 'no', 6)}${pad(a.hls.stalls + a.ll.stalls, 8)}` +
-      `${pad(((Math.max(a.hls.rebufferRatio, a.ll.rebufferRatio)) * 100).toFixed(2), 8)}${pad(a.hls.liveLatencySec?.p50?.toFixed(2), 7)}` +
+      `${pad((Math.max(a.hls.rebufferRatio, a.ll.rebufferRatio) * 100).toFixed(2), 8)}${pad(a.hls.liveLatencySec?.p50?.toFixed(2), 7)}` +
       `${pad(a.ll.liveLatencySec?.p50?.toFixed(2), 8)}${pad(a.ll.liveLatencySec?.p95?.toFixed(2), 8)}${pad(a.ll.startupMs.p50?.toFixed(0), 8)}` +
       `${pad(sum(a.hls.errors) + sum(a.ll.errors), 6)}${pad(a.origin.playlistRequestsPerVersion, 7)}${pad(a.origin.requestsPerBlockingUrl, 8)}` +
       `${pad(a.origin.requestsPerPart, 7)}${pad(a.origin.playlistOffload, 8)}${pad(a.loadTester.cpuSecPer1000Viewers, 8)}${pad(a.loadTester.steadyCoresPer1000Viewers, 9)}`,

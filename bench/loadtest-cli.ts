@@ -8,7 +8,8 @@ import { defaultWorkers, runLoadTest } from './loadtest/run.js';
 function wholeNumber(name: string) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new StreamedgeError('BAD_OPTION', `${name} needs a whole number, got "${v}"`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new StreamedgeError('BAD_OPTION', `${name} needs a whole number, got "${v}"`);
     return n;
   };
 }
@@ -17,42 +18,64 @@ function wholeNumber(name: string) {
 export function registerLoadtestCommand(program: Command): void {
   program
     .command('loadtest')
-    .description('simulate concurrent viewers (real HLS/DASH clients with ABR and a virtual playhead) against a loopback origin or edge')
+    .description(
+      'simulate concurrent viewers (real HLS/DASH clients with ABR and a virtual playhead) against a loopback origin or edge',
+    )
     .argument('<url>', 'multivariant playlist (.m3u8) or MPD (.mpd) URL, on loopback')
     .option('--viewers <n>', 'number of virtual viewers', wholeNumber('--viewers'), 10)
     .option('--ramp <duration>', 'start viewers evenly over this time', '10s')
     .option('--duration <duration>', 'time every viewer keeps playing after the ramp', '60s')
-    .option('--profile <spec>', 'per-viewer bandwidth: fixed:<Mbit/s>, cascade, spike, unlimited, or a trace .json', 'unlimited')
+    .option(
+      '--profile <spec>',
+      'per-viewer bandwidth: fixed:<Mbit/s>, cascade, spike, unlimited, or a trace .json',
+      'unlimited',
+    )
     .option('--latency <duration>', 'added latency before each response body', '0ms')
     .option('--no-low-latency', 'play live HLS like a player without LL-HLS: whole segments, plain playlist reloads')
     .option('--workers <n>', 'spread viewers over N worker threads (0 = main thread)', wholeNumber('--workers'))
     .option('--allow-host <host...>', "a non-loopback host to allow (this project's own test hosts only)")
     .option('--json <file>', 'also write the report as JSON')
     .option('--quiet', 'no progress line')
-    .action(async (url: string, opts: { viewers: number; ramp: string; duration: string; profile: string; latency: string; workers?: number; allowHost?: string[]; json?: string; quiet?: boolean; lowLatency: boolean }) => {
-      const stop = new AbortController();
-      const onSigint = () => stop.abort();
-      process.once('SIGINT', onSigint);
-      const tty = process.stderr.isTTY;
-      try {
-        const report = await runLoadTest({
-          url,
-          viewers: opts.viewers,
-          rampSec: parseDuration(opts.ramp),
-          durationSec: parseDuration(opts.duration),
-          profile: opts.profile,
-          latencyMs: parseDuration(opts.latency) * 1000,
-          workers: opts.workers ?? defaultWorkers(opts.viewers),
-          lowLatency: opts.lowLatency,
-          allowHosts: opts.allowHost ?? [],
-          signal: stop.signal,
-          onProgress: opts.quiet ? undefined : (line) => process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`),
-        });
-        if (tty && !opts.quiet) process.stderr.write('\n');
-        process.stdout.write(formatReport(report));
-        if (opts.json) await writeFile(opts.json, JSON.stringify(report, null, 2) + '\n');
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
-    });
+    .action(
+      async (
+        url: string,
+        opts: {
+          viewers: number;
+          ramp: string;
+          duration: string;
+          profile: string;
+          latency: string;
+          workers?: number;
+          allowHost?: string[];
+          json?: string;
+          quiet?: boolean;
+          lowLatency: boolean;
+        },
+      ) => {
+        const stop = new AbortController();
+        const onSigint = () => stop.abort();
+        process.once('SIGINT', onSigint);
+        const tty = process.stderr.isTTY;
+        try {
+          const report = await runLoadTest({
+            url,
+            viewers: opts.viewers,
+            rampSec: parseDuration(opts.ramp),
+            durationSec: parseDuration(opts.duration),
+            profile: opts.profile,
+            latencyMs: parseDuration(opts.latency) * 1000,
+            workers: opts.workers ?? defaultWorkers(opts.viewers),
+            lowLatency: opts.lowLatency,
+            allowHosts: opts.allowHost ?? [],
+            signal: stop.signal,
+            onProgress: opts.quiet ? undefined : (line) => process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`),
+          });
+          if (tty && !opts.quiet) process.stderr.write('\n');
+          process.stdout.write(formatReport(report));
+          if (opts.json) await writeFile(opts.json, JSON.stringify(report, null, 2) + '\n');
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      },
+    );
 }

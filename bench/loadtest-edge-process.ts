@@ -21,7 +21,11 @@ const edge = createEdge({
   store: { dir: storeDir, capacityBytes: 2 * 1024 ** 3, ramBytes: 256 * 1024 ** 2 },
 });
 const url = await edge.listen(0, '127.0.0.1');
-const shutdown = () => void edge.close().then(() => process.exit(0), () => process.exit(1));
+const shutdown = () =>
+  void edge.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);
 process.stdout.write(`${JSON.stringify({ url })}\n`);

@@ -11,7 +11,9 @@ import { createOrigin } from '../packager/origin/server.js';
 
 const [root, ladder, segment, part, dvr, source] = process.argv.slice(2);
 if (!root || !ladder || !segment || !part || !dvr || !source) {
-  process.stderr.write('usage: loadtest-origin-process.ts <root> <ladder.json> <segmentSec> <partSec> <dvrSec> <source>\n');
+  process.stderr.write(
+    'usage: loadtest-origin-process.ts <root> <ladder.json> <segmentSec> <partSec> <dvrSec> <source>\n',
+  );
   process.exit(2);
 }
 
@@ -33,7 +35,16 @@ export interface OriginCounts {
 
 const origin = await createOrigin({
   root,
-  live: [{ id: 'news', source, segmentDuration: Number(segment), partDuration: Number(part), dvrWindow: Number(dvr), ladder }],
+  live: [
+    {
+      id: 'news',
+      source,
+      segmentDuration: Number(segment),
+      partDuration: Number(part),
+      dvrWindow: Number(dvr),
+      ladder,
+    },
+  ],
   logger: { level: 'warn' },
   processMetrics: false,
 });
@@ -76,7 +87,11 @@ origin.app.get('/_bench/counts', async (_req, reply) => {
 });
 
 const url = await origin.listen(0, '127.0.0.1');
-const shutdown = () => void origin.close().then(() => process.exit(0), () => process.exit(1));
+const shutdown = () =>
+  void origin.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);
 
@@ -95,7 +110,9 @@ for (;;) {
   }
   if (ok) break;
   if (Date.now() > deadline) {
-    process.stderr.write(`live channel not ready after 60 s: ${JSON.stringify(origin.channels.get('news')?.status())}\n`);
+    process.stderr.write(
+      `live channel not ready after 60 s: ${JSON.stringify(origin.channels.get('news')?.status())}\n`,
+    );
     await origin.close();
     process.exit(1);
   }

@@ -36,7 +36,15 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-function stats(values: number[]): { n: number; min: number; p50: number; p95: number; p99: number; max: number; mean: number } {
+function stats(values: number[]): {
+  n: number;
+  min: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+} {
   const s = [...values].sort((a, b) => a - b);
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   return {
@@ -74,7 +82,12 @@ function partsWithEnds(m: Record<string, any>): PartRef[] {
   let nextStart: number | undefined;
   for (const s of segs) {
     // m3u8-parser leaves the preload segment's PROGRAM-DATE-TIME unparsed: it follows the previous segment
-    const start = typeof s.programDateTime === 'number' ? (s.programDateTime as number) : s.dateTimeString ? Date.parse(s.dateTimeString) : nextStart;
+    const start =
+      typeof s.programDateTime === 'number'
+        ? (s.programDateTime as number)
+        : s.dateTimeString
+          ? Date.parse(s.dateTimeString)
+          : nextStart;
     if (start === undefined) continue;
     let t = start;
     for (const p of s.parts ?? []) {
@@ -143,15 +156,21 @@ async function partLatency(seconds: number): Promise<Record<string, unknown>> {
     const hist = (await origin.metrics.wakeup.get()).values.filter((v) => v.labels.kind === 'playlist');
     const sum = hist.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
     const count = hist.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
-    const buckets = hist.filter((v) => v.metricName?.endsWith('_bucket')).map((v) => ({ le: (v.labels as Record<string, unknown>).le, count: v.value }));
+    const buckets = hist
+      .filter((v) => v.metricName?.endsWith('_bucket'))
+      .map((v) => ({ le: (v.labels as Record<string, unknown>).le, count: v.value }));
     const media = mediaAt() - media0;
     return {
-      setup: 'lavfi testsrc2 1280x720@30 + sine → ladder "small" (360p 600k, 240p 300k, audio 96k), segment 2 s, part 0.5 s',
+      setup:
+        'lavfi testsrc2 1280x720@30 + sine → ladder "small" (360p 600k, 240p 300k, audio 96k), segment 2 s, part 0.5 s',
       partEndToFetchableMs: stats(latencies),
       baselineFetchAvailablePartMs: stats(baseline),
       originPartEventToResponseMs: { mean: count ? Math.round((sum / count) * 1e6) / 1000 : null, count, buckets },
       realTimeFactor: Math.round((media / wall) * 1000) / 1000,
-      availabilityGate: { ...channel.gateStats, note: 'parts the origin held back until their PDT end (anchor residue), and the longest hold in ms' },
+      availabilityGate: {
+        ...channel.gateStats,
+        note: 'parts the origin held back until their PDT end (anchor residue), and the longest hold in ms',
+      },
       keepsRealTime: media / wall > 0.97,
       channelRestarts: channel.status().restarts,
       note:
@@ -179,7 +198,8 @@ async function heldCount(origin: Origin): Promise<number> {
 async function wakeHistogram(origin: Origin): Promise<{ count: number; sum: number; buckets: Map<string, number> }> {
   const values = (await origin.metrics.wakeup.get()).values.filter((v) => v.labels.kind === 'playlist');
   const buckets = new Map<string, number>();
-  for (const v of values) if (v.metricName?.endsWith('_bucket')) buckets.set(String((v.labels as Record<string, unknown>).le), v.value);
+  for (const v of values)
+    if (v.metricName?.endsWith('_bucket')) buckets.set(String((v.labels as Record<string, unknown>).le), v.value);
   return {
     count: values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0,
     sum: values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0,
@@ -204,16 +224,24 @@ interface RoundResult {
 async function heldRound(origin: Origin, base: string, enc: FakeEncoder, n: number, msn: number): Promise<RoundResult> {
   const url = new URL(base);
   const child = fork(join(here, 'origin-held-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  const result = new Promise<{ done: (number | null)[]; statuses: Record<string, number>; errors: number }>((resolve, reject) => {
-    child.on('message', (m: any) => {
-      if (m.type === 'result') resolve(m);
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`held client exited (${code})`)));
-  });
+  const result = new Promise<{ done: (number | null)[]; statuses: Record<string, number>; errors: number }>(
+    (resolve, reject) => {
+      child.on('message', (m: any) => {
+        if (m.type === 'result') resolve(m);
+      });
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`held client exited (${code})`)));
+    },
+  );
   result.catch(() => undefined);
   const before = await wakeHistogram(origin);
-  child.send({ host: url.hostname, port: Number(url.port), path: `/live/bench/v/index.m3u8?_HLS_msn=${msn}&_HLS_part=0`, n, acceptEncoding: ACCEPT_ENCODING });
+  child.send({
+    host: url.hostname,
+    port: Number(url.port),
+    path: `/live/bench/v/index.m3u8?_HLS_msn=${msn}&_HLS_part=0`,
+    n,
+    acceptEncoding: ACCEPT_ENCODING,
+  });
   // Wait until all are held, or no progress for 10 s (connection failures are reported).
   let last = -1;
   let lastChange = Date.now();
@@ -251,7 +279,10 @@ async function heldRound(origin: Origin, base: string, enc: FakeEncoder, n: numb
     server: {
       count,
       meanMs: count ? Math.round(((after.sum - before.sum) / count) * 1e6) / 1000 : NaN,
-      buckets: [...after.buckets].map(([le, c]) => ({ leMs: le === '+Inf' ? le : String(Number(le) * 1000), count: c - (before.buckets.get(le) ?? 0) })),
+      buckets: [...after.buckets].map(([le, c]) => ({
+        leMs: le === '+Inf' ? le : String(Number(le) * 1000),
+        count: c - (before.buckets.get(le) ?? 0),
+      })),
     },
     loadavg,
   };
@@ -341,7 +372,9 @@ const latencyResult = only === 'held' ? previous.partAvailability : await partLa
 const out = {
   bench: 'origin',
   startedAt,
-  ...(only !== 'all' ? { partialRun: `only ${only} re-measured in this run; the other section is from ${previous.startedAt}` } : {}),
+  ...(only !== 'all'
+    ? { partialRun: `only ${only} re-measured in this run; the other section is from ${previous.startedAt}` }
+    : {}),
   machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavgStart, loadavgEnd: la() },
   partAvailability: latencyResult,
   heldBlockingRequests: heldResult,

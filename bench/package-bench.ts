@@ -39,7 +39,9 @@ function runFfmpeg(args: string[]): Promise<void> {
     let tail = '';
     child.stderr.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-2000)));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`baseline ffmpeg exited ${code}: ${tail}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`baseline ffmpeg exited ${code}: ${tail}`)),
+    );
   });
 }
 
@@ -105,7 +107,10 @@ try {
     // Baseline: the same encode, outputs to files instead of pipes, no progress pipe.
     const outDir = join(work, `baseline-${round}`);
     mkdirSync(outDir);
-    const { args, outputs } = buildEncodeArgs({ args: ['-i', input] }, plan, { segmentDuration: SEGMENT, partDuration: PART });
+    const { args, outputs } = buildEncodeArgs({ args: ['-i', input] }, plan, {
+      segmentDuration: SEGMENT,
+      partDuration: PART,
+    });
     const fileArgs = args.map((a) => {
       const m = /^pipe:(\d+)$/.exec(a);
       if (!m || m[1] === '1') return a;
@@ -126,7 +131,14 @@ try {
     c0 = childrenCpuSec();
     const s0 = selfCpuSec();
     t0 = performance.now();
-    last = await packageVod({ input, outDir: join(work, `packaged-${round}`), assetId: 'bench', ladder: 'default', segmentDuration: SEGMENT, partDuration: PART });
+    last = await packageVod({
+      input,
+      outDir: join(work, `packaged-${round}`),
+      assetId: 'bench',
+      ladder: 'default',
+      segmentDuration: SEGMENT,
+      partDuration: PART,
+    });
     packagerMs.push(performance.now() - t0);
     packagerFfmpegCpuSec.push(childrenCpuSec() - c0);
     packagerSelfCpuSec.push(selfCpuSec() - s0);
@@ -147,7 +159,13 @@ const result = {
   date: new Date().toISOString(),
   machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
   ffmpeg: await ffmpegVersion(),
-  source: { fixture: fixtureName, width: source.video!.width, height: source.video!.height, frameRate: source.video!.frameRate, durationSec: source.durationSec },
+  source: {
+    fixture: fixtureName,
+    width: source.video!.width,
+    height: source.video!.height,
+    frameRate: source.video!.frameRate,
+    durationSec: source.durationSec,
+  },
   ladder: plan.video.map((r) => ({ id: r.id, width: r.width, height: r.height, bitrate: r.bitrate })),
   segmentDuration: SEGMENT,
   partDuration: PART,

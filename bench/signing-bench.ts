@@ -16,7 +16,13 @@ import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
-import { hmacKeys, signingKeyFromJwk, verificationKeyFromJwk, type SigningKey, type VerificationKey } from '../src/signing/keys.js';
+import {
+  hmacKeys,
+  signingKeyFromJwk,
+  verificationKeyFromJwk,
+  type SigningKey,
+  type VerificationKey,
+} from '../src/signing/keys.js';
 import { issueToken, signedUrl } from '../src/signing/issue.js';
 import { extractToken } from '../src/signing/token-placement.js';
 import { authorizeRequest, createVerifier } from '../src/signing/verify.js';
@@ -38,7 +44,10 @@ async function runFor(op: Op, n: number): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e3; // µs
 }
 
-async function measure(name: string, op: Op): Promise<{ name: string; medianUs: number; minUs: number; maxUs: number; opsPerRound: number }> {
+async function measure(
+  name: string,
+  op: Op,
+): Promise<{ name: string; medianUs: number; minUs: number; maxUs: number; opsPerRound: number }> {
   // calibrate: how many ops fit in one round
   let n = 16;
   for (;;) {
@@ -52,13 +61,22 @@ async function measure(name: string, op: Op): Promise<{ name: string; medianUs: 
   const perOp: number[] = [];
   for (let r = 0; r < ROUNDS; r++) perOp.push((await runFor(op, n)) / n);
   perOp.sort((a, b) => a - b);
-  const res = { name, medianUs: perOp[Math.floor(perOp.length / 2)]!, minUs: perOp[0]!, maxUs: perOp.at(-1)!, opsPerRound: n };
+  const res = {
+    name,
+    medianUs: perOp[Math.floor(perOp.length / 2)]!,
+    minUs: perOp[0]!,
+    maxUs: perOp.at(-1)!,
+    opsPerRound: n,
+  };
   process.stderr.write(`${name.padEnd(28)} ${res.medianUs.toFixed(3).padStart(10)} µs/op\n`);
   return res;
 }
 
 async function asymmetric(alg: 'ES256' | 'EdDSA'): Promise<{ signing: SigningKey; verification: VerificationKey }> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true });
+  const { publicKey, privateKey } = await generateKeyPair(
+    alg,
+    alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
+  );
   return {
     signing: await signingKeyFromJwk({ ...(await exportJWK(privateKey)), kid: `${alg}-bench` }),
     verification: await verificationKeyFromJwk({ ...(await exportJWK(publicKey)), kid: `${alg}-bench` }),
@@ -94,12 +112,25 @@ for (const alg of ['HS256', 'ES256', 'EdDSA'] as const) {
   results.push(await measure(`authorize_${alg}_cached`, () => authorizeRequest(cached, url, CLIENT)));
 }
 
-const lines = ['#EXTM3U', '#EXT-X-VERSION:9', '#EXT-X-TARGETDURATION:4', '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5', '#EXT-X-PART-INF:PART-TARGET=0.5', '#EXT-X-MEDIA-SEQUENCE:100', '#EXT-X-MAP:URI="init.mp4"'];
+const lines = [
+  '#EXTM3U',
+  '#EXT-X-VERSION:9',
+  '#EXT-X-TARGETDURATION:4',
+  '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
+  '#EXT-X-PART-INF:PART-TARGET=0.5',
+  '#EXT-X-MEDIA-SEQUENCE:100',
+  '#EXT-X-MAP:URI="init.mp4"',
+];
 for (let s = 100; s < 103; s++) {
-  for (let p = 0; p < 8; p++) lines.push(`#EXT-X-PART:DURATION=0.5,URI="seg-${s}.${p}.m4s"${p % 4 === 0 ? ',INDEPENDENT=YES' : ''}`);
+  for (let p = 0; p < 8; p++)
+    lines.push(`#EXT-X-PART:DURATION=0.5,URI="seg-${s}.${p}.m4s"${p % 4 === 0 ? ',INDEPENDENT=YES' : ''}`);
   lines.push('#EXTINF:4.0,', `seg-${s}.m4s`);
 }
-lines.push('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-103.0.m4s"', '#EXT-X-RENDITION-REPORT:URI="../360p/index.m3u8",LAST-MSN=102,LAST-PART=7', '');
+lines.push(
+  '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-103.0.m4s"',
+  '#EXT-X-RENDITION-REPORT:URI="../360p/index.m3u8",LAST-MSN=102,LAST-PART=7',
+  '',
+);
 const playlist = lines.join('\n');
 results.push(await measure('rewrite_llhls_playlist', () => addTokenToPlaylist(playlist, anyToken)));
 

@@ -47,14 +47,26 @@ const SEGMENT_BYTES = 16 * 1024;
 
 const segment = randomBytes(SEGMENT_BYTES);
 const playlist = [
-  '#EXTM3U', '#EXT-X-VERSION:9', '#EXT-X-TARGETDURATION:2', '#EXT-X-PART-INF:PART-TARGET=0.5',
-  '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5', '#EXT-X-MEDIA-SEQUENCE:100', '#EXT-X-MAP:URI="init.mp4"',
+  '#EXTM3U',
+  '#EXT-X-VERSION:9',
+  '#EXT-X-TARGETDURATION:2',
+  '#EXT-X-PART-INF:PART-TARGET=0.5',
+  '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
+  '#EXT-X-MEDIA-SEQUENCE:100',
+  '#EXT-X-MAP:URI="init.mp4"',
   ...Array.from({ length: 12 }, (_, i) => [
     `#EXT-X-PROGRAM-DATE-TIME:2025-01-01T00:00:${String(i * 2).padStart(2, '0')}.000Z`,
-    ...(i >= 9 ? [0, 1, 2, 3].map((p) => `#EXT-X-PART:DURATION=0.5,URI="seg-${100 + i}.${p}.m4s"${p === 0 ? ',INDEPENDENT=YES' : ''}`) : []),
-    '#EXTINF:2.0,', `seg-${100 + i}.m4s`,
+    ...(i >= 9
+      ? [0, 1, 2, 3].map(
+          (p) => `#EXT-X-PART:DURATION=0.5,URI="seg-${100 + i}.${p}.m4s"${p === 0 ? ',INDEPENDENT=YES' : ''}`,
+        )
+      : []),
+    '#EXTINF:2.0,',
+    `seg-${100 + i}.m4s`,
   ]).flat(),
-  '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-112.0.m4s"', '#EXT-X-RENDITION-REPORT:URI="../audio/index.m3u8",LAST-MSN=111,LAST-PART=3', '',
+  '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-112.0.m4s"',
+  '#EXT-X-RENDITION-REPORT:URI="../audio/index.m3u8",LAST-MSN=111,LAST-PART=3',
+  '',
 ].join('\n');
 
 async function startUpstream(): Promise<{ url: string; server: Server; requests: () => number }> {
@@ -63,11 +75,19 @@ async function startUpstream(): Promise<{ url: string; server: Server; requests:
     n++;
     const path = (req.url ?? '/').split('?')[0]!;
     if (path.endsWith('.m3u8')) {
-      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'public, max-age=3600', 'content-length': Buffer.byteLength(playlist) });
+      res.writeHead(200, {
+        'content-type': 'application/vnd.apple.mpegurl',
+        'cache-control': 'public, max-age=3600',
+        'content-length': Buffer.byteLength(playlist),
+      });
       res.end(playlist);
       return;
     }
-    res.writeHead(200, { 'content-type': 'video/iso.segment', 'cache-control': 'public, max-age=31536000, immutable', 'content-length': segment.length });
+    res.writeHead(200, {
+      'content-type': 'video/iso.segment',
+      'cache-control': 'public, max-age=31536000, immutable',
+      'content-length': segment.length,
+    });
     res.end(segment);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -76,10 +96,14 @@ async function startUpstream(): Promise<{ url: string; server: Server; requests:
 
 async function startEdge(args: string[]): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['bin/streamedge.js', 'edge', '--port', String(port), '--log-level', 'warn', ...args], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, STREAMEDGE_SIGNING_SECRET: '' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['bin/streamedge.js', 'edge', '--port', String(port), '--log-level', 'warn', ...args],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, STREAMEDGE_SIGNING_SECRET: '' },
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -104,19 +128,21 @@ async function load(base: string, paths: (i: number) => string): Promise<{ rps: 
   let i = 0;
   const end = performance.now() + DURATION_S * 1000;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (performance.now() < end) {
-      const path = paths(i++);
-      try {
-        const res = await pool.request({ path, method: 'GET' });
-        await res.body.arrayBuffer();
-        if (res.statusCode === 200) done++;
-        else errors++;
-      } catch {
-        errors++;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const path = paths(i++);
+        try {
+          const res = await pool.request({ path, method: 'GET' });
+          await res.body.arrayBuffer();
+          if (res.statusCode === 200) done++;
+          else errors++;
+        } catch {
+          errors++;
+        }
       }
-    }
-  }));
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   await pool.close();
   return { rps: done / secs, errors };
@@ -130,7 +156,10 @@ function cpuSeconds(pid: number): number {
 }
 
 /** A measured round: requests/s (wall clock) and the edge's CPU µs per request. */
-async function measure(edge: { url: string; child: ChildProcess }, paths: (i: number) => string): Promise<{ rps: number; cpuUsPerReq: number; errors: number }> {
+async function measure(
+  edge: { url: string; child: ChildProcess },
+  paths: (i: number) => string,
+): Promise<{ rps: number; cpuUsPerReq: number; errors: number }> {
   const c0 = cpuSeconds(edge.child.pid!);
   const t0 = performance.now();
   const r = await load(edge.url, paths);
@@ -156,18 +185,28 @@ try {
   const plain = await startEdge(['--upstream', upstream.url, '--store', join(dir, 'plain')]);
   children.push(plain.child);
   const signed = await startEdge([
-    '--upstream', upstream.url, '--store', join(dir, 'signed'), '--require-signed', '--secret-file', secretFile,
-    '--upstream-credential-file', credFile,
+    '--upstream',
+    upstream.url,
+    '--store',
+    join(dir, 'signed'),
+    '--require-signed',
+    '--secret-file',
+    secretFile,
+    '--upstream-credential-file',
+    credFile,
   ]);
   children.push(signed.child);
 
   const key = (await hmacKeys(secret)).signing;
-  const viewerTokens = await Promise.all(Array.from({ length: VIEWERS }, (_, v) => issueToken({ scope: '/vod/a/', ttlSec: 3600, key, viewerId: `v${v}` })));
+  const viewerTokens = await Promise.all(
+    Array.from({ length: VIEWERS }, (_, v) => issueToken({ scope: '/vod/a/', ttlSec: 3600, key, viewerId: `v${v}` })),
+  );
   const segPath = (i: number) => `/vod/a/seg-${i % SEGMENTS}.m4s`;
   // unique tokens: enough for the fastest plausible rate, issued up front (issuing is not measured)
   const uniqueCount = Math.max(20_000, Math.ceil(DURATION_S * 15_000));
   const unique: string[] = [];
-  for (let u = 0; u < uniqueCount; u++) unique.push(await issueToken({ scope: '/vod/a/', ttlSec: 3600, key, sessionId: `s${u}` }));
+  for (let u = 0; u < uniqueCount; u++)
+    unique.push(await issueToken({ scope: '/vod/a/', ttlSec: 3600, key, sessionId: `s${u}` }));
   let uniqueNext = 0;
 
   const cases = [
@@ -190,13 +229,19 @@ try {
 
   // warm both caches: every object once through each edge
   for (let i = 0; i < SEGMENTS; i++) {
-    for (const [base, path] of [[plain.url, segPath(i)], [signed.url, signedUrl('', segPath(i), viewerTokens[0]!, 'path')]] as const) {
+    for (const [base, path] of [
+      [plain.url, segPath(i)],
+      [signed.url, signedUrl('', segPath(i), viewerTokens[0]!, 'path')],
+    ] as const) {
       const r = await fetch(`${base}${path}`);
       await r.arrayBuffer();
       if (r.status !== 200) throw new Error(`warm-up ${base}${path}: ${r.status}`);
     }
   }
-  for (const [base, path] of [[plain.url, '/vod/a/index.m3u8'], [signed.url, signedUrl('', '/vod/a/index.m3u8', viewerTokens[0]!, 'query')]] as const) {
+  for (const [base, path] of [
+    [plain.url, '/vod/a/index.m3u8'],
+    [signed.url, signedUrl('', '/vod/a/index.m3u8', viewerTokens[0]!, 'query')],
+  ] as const) {
     const r = await fetch(`${base}${path}`);
     const text = await r.text();
     if (r.status !== 200) throw new Error(`warm-up ${path}: ${r.status}`);
@@ -226,7 +271,9 @@ try {
       off.push(a);
       on.push(b);
       errors += a.errors + b.errors;
-      process.stdout.write(`${c.name} round ${r + 1}: off ${a.rps.toFixed(0)} req/s ${a.cpuUsPerReq.toFixed(0)} µs cpu/req, on ${b.rps.toFixed(0)} req/s ${b.cpuUsPerReq.toFixed(0)} µs cpu/req\n`);
+      process.stdout.write(
+        `${c.name} round ${r + 1}: off ${a.rps.toFixed(0)} req/s ${a.cpuUsPerReq.toFixed(0)} µs cpu/req, on ${b.rps.toFixed(0)} req/s ${b.cpuUsPerReq.toFixed(0)} µs cpu/req\n`,
+      );
     }
     const rpsOff = median(off.map((x) => x.rps));
     const rpsOn = median(on.map((x) => x.rps));
@@ -254,14 +301,21 @@ try {
     cores: cpus().length,
     loadavg1m: Number(loadavg()[0]!.toFixed(2)),
     method: `two streamedge edge processes (plain; --require-signed HS256 + upstream credential) on loopback, caches warmed; ${CONNECTIONS} keep-alive connections for ${DURATION_S} s per round, alternating plain/signed (ABBA) for ${ROUNDS} rounds after one warm-up round each; median requests/s`,
-    workload: { segmentBytes: SEGMENT_BYTES, segments: SEGMENTS, playlistBytes: Buffer.byteLength(playlist), viewers: VIEWERS },
+    workload: {
+      segmentBytes: SEGMENT_BYTES,
+      segments: SEGMENTS,
+      playlistBytes: Buffer.byteLength(playlist),
+      viewers: VIEWERS,
+    },
     upstreamRequestsDuringMeasurement: upstream.requests() - upstreamAfterWarmup,
-    note: 'The machine is shared (see loadavg1m): wall-clock req/s swings with other tenants, so the edge processes\' own CPU time per request (from /proc, user+system) is reported too; ratioSignedToUnsignedCpuCapacity is the hit throughput a CPU-bound edge sustains with signing on relative to off. Compare ratios from one run, not absolute numbers.',
+    note: "The machine is shared (see loadavg1m): wall-clock req/s swings with other tenants, so the edge processes' own CPU time per request (from /proc, user+system) is reported too; ratioSignedToUnsignedCpuCapacity is the hit throughput a CPU-bound edge sustains with signing on relative to off. Compare ratios from one run, not absolute numbers.",
     results,
   };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
-  process.stdout.write(`${results.map((r) => `${r.name}: ${r.signedRps} vs ${r.unsignedRps} req/s (ratio ${r.ratioSignedToUnsignedRps}); cpu/req ${r.signedCpuUsPerRequest} vs ${r.unsignedCpuUsPerRequest} µs (capacity ratio ${r.ratioSignedToUnsignedCpuCapacity})`).join('\n')}\n  → ${OUT}\n`);
+  process.stdout.write(
+    `${results.map((r) => `${r.name}: ${r.signedRps} vs ${r.unsignedRps} req/s (ratio ${r.ratioSignedToUnsignedRps}); cpu/req ${r.signedCpuUsPerRequest} vs ${r.unsignedCpuUsPerRequest} µs (capacity ratio ${r.ratioSignedToUnsignedCpuCapacity})`).join('\n')}\n  → ${OUT}\n`,
+  );
   await new Promise<void>((r) => upstream.server.close(() => r()));
   upstream.server.closeAllConnections();
 } finally {

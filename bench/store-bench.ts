@@ -38,7 +38,13 @@ const entriesArg = args.indexOf('--entries');
 const ENTRIES = entriesArg >= 0 ? Number(args[entriesArg + 1]) : quick ? 100_000 : 1_000_000;
 const CONCURRENCY = 8;
 
-const meta = (): ObjectMeta => ({ status: 200, headers: { 'content-type': 'video/mp4' }, storedAt: Date.now(), expiresAt: Date.now() + 3_600_000, tags: ['bench'] });
+const meta = (): ObjectMeta => ({
+  status: 200,
+  headers: { 'content-type': 'video/mp4' },
+  storedAt: Date.now(),
+  expiresAt: Date.now() + 3_600_000,
+  tags: ['bench'],
+});
 
 async function drain(s: Readable): Promise<number> {
   let n = 0;
@@ -73,9 +79,21 @@ function ratio(a: number, b: number): number {
 interface Throughput {
   objectBytes: number;
   objects: number;
-  putMiBps: { storeFlush: number; storeFsync: number; writeFile: number; writeFileFdatasync: number; rawSequential: number };
+  putMiBps: {
+    storeFlush: number;
+    storeFsync: number;
+    writeFile: number;
+    writeFileFdatasync: number;
+    rawSequential: number;
+  };
   getMiBps: { storeDisk: number; storeRam: number; readFile: number };
-  ratios: { putFlushVsWriteFile: number; putFsyncVsWriteFileFdatasync: number; putFlushVsRawSequential: number; getDiskVsReadFile: number; getRamVsReadFile: number };
+  ratios: {
+    putFlushVsWriteFile: number;
+    putFsyncVsWriteFileFdatasync: number;
+    putFlushVsRawSequential: number;
+    getDiskVsReadFile: number;
+    getRamVsReadFile: number;
+  };
 }
 
 async function throughput(objectBytes: number, objects: number): Promise<Throughput> {
@@ -84,7 +102,12 @@ async function throughput(objectBytes: number, objects: number): Promise<Through
     const bodies = Array.from({ length: 16 }, (_, i) => Buffer.alloc(objectBytes, i + 1));
     const total = objectBytes * objects;
     const capacity = Math.max(256 * MiB, total * 3);
-    const storeOpts = (sub: string, extra: Partial<StoreOptions>): StoreOptions => ({ dir: join(work, sub), capacityBytes: capacity, regionBytes: 64 * MiB, ...extra });
+    const storeOpts = (sub: string, extra: Partial<StoreOptions>): StoreOptions => ({
+      dir: join(work, sub),
+      capacityBytes: capacity,
+      regionBytes: 64 * MiB,
+      ...extra,
+    });
 
     // baselines
     mkdirSync(join(work, 'files'));
@@ -143,7 +166,11 @@ async function throughput(objectBytes: number, objects: number): Promise<Through
         writeFileFdatasync: mibps(total, writeFileSyncMs),
         rawSequential: mibps(total, rawSeqMs),
       },
-      getMiBps: { storeDisk: mibps(total, getDiskMs), storeRam: mibps(total, getRamMs), readFile: mibps(total, readFileMs) },
+      getMiBps: {
+        storeDisk: mibps(total, getDiskMs),
+        storeRam: mibps(total, getRamMs),
+        readFile: mibps(total, readFileMs),
+      },
       ratios: {
         putFlushVsWriteFile: ratio(writeFileMs, putFlushMs),
         putFsyncVsWriteFileFdatasync: ratio(writeFileSyncMs, putFsyncMs),
@@ -214,7 +241,15 @@ function bulkLoad(dir: string, n: number): void {
   let regionId = 1;
   let parts: Buffer[] = [];
   let off = 0;
-  let state: RegionState = { id: 1, size: regionBytes, end: 0, sealed: false, liveBytes: 0, liveCount: 0, createdAt: Date.now() };
+  let state: RegionState = {
+    id: 1,
+    size: regionBytes,
+    end: 0,
+    sealed: false,
+    liveBytes: 0,
+    liveCount: 0,
+    createdAt: Date.now(),
+  };
   let batch: [string, IndexEntry][] = [];
   const flushBatch = () => {
     index.txn(() => {
@@ -243,10 +278,30 @@ function bulkLoad(dir: string, n: number): void {
       regionId++;
       parts = [];
       off = 0;
-      state = { id: regionId, size: regionBytes, end: 0, sealed: false, liveBytes: 0, liveCount: 0, createdAt: Date.now() };
+      state = {
+        id: regionId,
+        size: regionBytes,
+        end: 0,
+        sealed: false,
+        liveBytes: 0,
+        liveCount: 0,
+        createdAt: Date.now(),
+      };
     }
     const crc = crc32c(body, crc32c(metaBuf, crc32c(keyBuf)));
-    parts.push(encodeHeader({ keyHash: crc32c(keyBuf), keyLength: keyBuf.length, metaLength: metaBuf.length, bodyLength: body.length, storedAt: m.storedAt, crc }), keyBuf, metaBuf, body);
+    parts.push(
+      encodeHeader({
+        keyHash: crc32c(keyBuf),
+        keyLength: keyBuf.length,
+        metaLength: metaBuf.length,
+        bodyLength: body.length,
+        storedAt: m.storedAt,
+        crc,
+      }),
+      keyBuf,
+      metaBuf,
+      body,
+    );
     batch.push([key, { r: regionId, o: off, l: total, b: total - body.length, s: body.length, m }]);
     off += total;
     state.liveCount++;
@@ -258,7 +313,6 @@ function bulkLoad(dir: string, n: number): void {
   flushBatch();
   void index.close();
 }
-
 
 interface Startup {
   entries: number;
@@ -280,9 +334,20 @@ function startup(n: number): Startup {
     bulkLoad(dir, n);
     const bulkLoadMs = performance.now() - t;
     {
-      const r = spawnSync(process.execPath, ['bin/run-ts.js', 'bench/store-open-probe.ts', dir, String(n)], { cwd: ROOT, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['bin/run-ts.js', 'bench/store-open-probe.ts', dir, String(n)], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
       if (r.status !== 0) throw new Error(`open probe failed: ${r.stderr}`);
-      const p = JSON.parse(r.stdout) as { openMs: number; recoverMs: number; objects: number; spotOk: number; rssBeforeOpen: number; rssAfterOpen: number; maxRss: number };
+      const p = JSON.parse(r.stdout) as {
+        openMs: number;
+        recoverMs: number;
+        objects: number;
+        spotOk: number;
+        rssBeforeOpen: number;
+        rssAfterOpen: number;
+        maxRss: number;
+      };
       return {
         entries: n,
         bulkLoadMs: Math.round(bulkLoadMs),
@@ -435,8 +500,13 @@ const line = (t: Throughput) =>
 console.log('\n== edge/store bench ==');
 console.log(line(big));
 console.log(line(small));
-for (const l of lat) console.log(`get latency ${l.objectBytes / KiB} KiB: RAM p50 ${l.ramMs.p50} ms p99 ${l.ramMs.p99} ms | disk p50 ${l.diskMs.p50} ms p99 ${l.diskMs.p99} ms`);
-console.log(`hit ratio (${hits.capacityObjects} objects): W-TinyLFU ${(hits.wTinyLfu * 100).toFixed(1)}% vs LRU ${(hits.lru * 100).toFixed(1)}% (${hits.differencePoints >= 0 ? '+' : ''}${hits.differencePoints} points)`);
+for (const l of lat)
+  console.log(
+    `get latency ${l.objectBytes / KiB} KiB: RAM p50 ${l.ramMs.p50} ms p99 ${l.ramMs.p99} ms | disk p50 ${l.diskMs.p50} ms p99 ${l.diskMs.p99} ms`,
+  );
+console.log(
+  `hit ratio (${hits.capacityObjects} objects): W-TinyLFU ${(hits.wTinyLfu * 100).toFixed(1)}% vs LRU ${(hits.lru * 100).toFixed(1)}% (${hits.differencePoints >= 0 ? '+' : ''}${hits.differencePoints} points)`,
+);
 console.log(
   `startup with ${boot.entries} entries: open ${boot.openMs} ms, spot check ${boot.spotOk}/1000 ok, RSS after open ${boot.rssAfterOpenMiB} MiB (+${boot.rssGrowthByOpenMiB} MiB by open), max ${boot.rssAfter1000GetsMaxMiB} MiB`,
 );

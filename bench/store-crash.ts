@@ -28,7 +28,14 @@ try {
     if (r % 10 === 0) process.stdout.write(`round ${r}/${rounds}: ${objects} objects verified\n`);
   });
   const seconds = Math.round((performance.now() - started) / 100) / 10;
-  const result = { bench: 'edge/store crash safety', date: new Date().toISOString(), seed, seconds, ...summary, problems: summary.problems.slice(0, 50) };
+  const result = {
+    bench: 'edge/store crash safety',
+    date: new Date().toISOString(),
+    seed,
+    seconds,
+    ...summary,
+    problems: summary.problems.slice(0, 50),
+  };
   const out = join(fileURLToPath(new URL('./results/', import.meta.url)), 'store-crash.json');
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -8,7 +8,12 @@ const [dir, n] = process.argv.slice(2);
 const rss0 = process.memoryUsage().rss;
 const t = performance.now();
 let recoverMs = -1;
-const logger = { warn() {}, info(o: object) { if ('ms' in o) recoverMs = Number((o as { ms: number }).ms); } };
+const logger = {
+  warn() {},
+  info(o: object) {
+    if ('ms' in o) recoverMs = Number((o as { ms: number }).ms);
+  },
+};
 const s = await LogStore.open({ dir, capacityBytes: 64 * 1024 ** 3, logger });
 const openMs = performance.now() - t;
 const rss1 = process.memoryUsage().rss;
@@ -23,4 +28,15 @@ for (let i = 0; i < 1000; i++) {
 }
 const objects = s.stats().objects;
 await s.close();
-process.stdout.write(JSON.stringify({ openMs, recoverMs, objects, spotChecked: 1000, spotOk: ok, rssBeforeOpen: rss0, rssAfterOpen: rss1, maxRss: process.resourceUsage().maxRSS * 1024 }));
+process.stdout.write(
+  JSON.stringify({
+    openMs,
+    recoverMs,
+    objects,
+    spotChecked: 1000,
+    spotOk: ok,
+    rssBeforeOpen: rss0,
+    rssAfterOpen: rss1,
+    maxRss: process.resourceUsage().maxRSS * 1024,
+  }),
+);

@@ -9,7 +9,13 @@
 import type { ObjectMeta } from './store/index.js';
 import type { CacheKeyPolicy } from '../src/http/cache-key.js';
 import {
-  type HeaderBag, type Staleness, type StorageDecision, correctedInitialAge, currentAge, staleness, storageDecision,
+  type HeaderBag,
+  type Staleness,
+  type StorageDecision,
+  correctedInitialAge,
+  currentAge,
+  staleness,
+  storageDecision,
 } from '../src/http/freshness.js';
 import { NOT_MODIFIED_HEADERS } from '../src/http/conditional.js';
 
@@ -20,8 +26,19 @@ const P_IMMUTABLE = ':immutable';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) and fields a proxy recomputes: never stored or replayed. */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authenticate', 'proxy-authorization', 'age', 'content-length', 'cache-status', 'x-request-id',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'age',
+  'content-length',
+  'cache-status',
+  'x-request-id',
 ]);
 
 export interface EdgeCachePolicy {
@@ -73,7 +90,10 @@ export function buildMeta(
   policy: EdgeCachePolicy,
 ): MetaBuild {
   const initialAge = correctedInitialAge(res.headers, requestTime, responseTime);
-  const decision = storageDecision({ headers: reqHeaders }, res, { keyPolicy: policy.keyPolicy, negativeTtl: policy.negativeTtl });
+  const decision = storageDecision({ headers: reqHeaders }, res, {
+    keyPolicy: policy.keyPolicy,
+    negativeTtl: policy.negativeTtl,
+  });
   if (!decision.store) return { decision, initialAge };
   const headers = storableHeaders(res.headers, connectionTokens(res.headers));
   return { decision, initialAge, meta: metaFor(headers, res.status, decision, initialAge, responseTime, policy) };
@@ -126,9 +146,14 @@ export function refreshedMeta(
     merged[k] = v;
   }
   const initialAge = correctedInitialAge(notModifiedHeaders, requestTime, responseTime);
-  const decision = storageDecision({ headers: reqHeaders }, { status: stored.status, headers: merged }, {
-    keyPolicy: policy.keyPolicy, negativeTtl: policy.negativeTtl,
-  });
+  const decision = storageDecision(
+    { headers: reqHeaders },
+    { status: stored.status, headers: merged },
+    {
+      keyPolicy: policy.keyPolicy,
+      negativeTtl: policy.negativeTtl,
+    },
+  );
   if (!decision.store) return undefined;
   return metaFor(merged, stored.status, decision, initialAge, responseTime, policy);
 }
@@ -153,7 +178,10 @@ export function viewEntry(meta: ObjectMeta, now: number): EntryView {
   const view: EntryView = {
     age: currentAge(initialAge, meta.storedAt, now),
     ttl: (meta.expiresAt - now) / 1000,
-    state: staleness({ expiresAt: meta.expiresAt, swrUntil: meta.expiresAt + swr * 1000, sieUntil: meta.expiresAt + sie * 1000 }, now),
+    state: staleness(
+      { expiresAt: meta.expiresAt, swrUntil: meta.expiresAt + swr * 1000, sieUntil: meta.expiresAt + sie * 1000 },
+      now,
+    ),
     immutable: h[P_IMMUTABLE] === '1',
   };
   if (h['etag'] !== undefined) view.etag = h['etag'];

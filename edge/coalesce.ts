@@ -16,7 +16,10 @@ export class Coalescer {
   private readonly recent = new Map<string, Fill>();
   private heldNow = 0;
 
-  constructor(private readonly maxHeld: number, private readonly lingerMs = 2000) {}
+  constructor(
+    private readonly maxHeld: number,
+    private readonly lingerMs = 2000,
+  ) {}
 
   /** Fills in flight. */
   get size(): number {

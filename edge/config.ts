@@ -16,17 +16,24 @@ export type RequestFilter = (req: {
   | undefined
   | { reject: { status: number; body: string; headers?: Record<string, string> } }
   | { url: string }
-  | Promise<undefined | { reject: { status: number; body: string; headers?: Record<string, string> } } | { url: string }>;
+  | Promise<
+      undefined | { reject: { status: number; body: string; headers?: Record<string, string> } } | { url: string }
+    >;
 
 export interface EdgeOptions {
   /** Origin or shield base URL (http://host:port, optionally with a path prefix). */
   upstream: string;
   /** A store to use (not closed by the edge), or where to open one; default: a temp dir removed on close. */
-  store?: LogStore | {
-    dir: string; capacityBytes?: number; ramBytes?: number; regionBytes?: number;
-    /** Default 'flush': a cache may lose its last writes on power loss, never their integrity. */
-    durability?: 'fsync' | 'flush';
-  };
+  store?:
+    | LogStore
+    | {
+        dir: string;
+        capacityBytes?: number;
+        ramBytes?: number;
+        regionBytes?: number;
+        /** Default 'flush': a cache may lose its last writes on power loss, never their integrity. */
+        durability?: 'fsync' | 'flush';
+      };
   /** Name in Cache-Status (an sf-token). */
   name?: string;
   /** Peer edges of this PoP (base URLs), including this one (`self`) or not. */
@@ -117,7 +124,7 @@ export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
   const peers = (o.peers ?? []).map((p) => baseUrl(p, '--peers entry'));
   const self = o.self !== undefined ? baseUrl(o.self, '--self') : undefined;
   if (peers.length > 0 && self === undefined) {
-    throw new StreamedgeError('BAD_OPTION', '--peers needs --self (this edge\'s own URL as the peers know it)');
+    throw new StreamedgeError('BAD_OPTION', "--peers needs --self (this edge's own URL as the peers know it)");
   }
   if (self !== undefined && peers.length > 0 && !peers.includes(self)) peers.push(self);
   const name = o.name ?? 'streamedge';

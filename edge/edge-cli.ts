@@ -12,7 +12,13 @@ import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
 import { createEdge } from './server.js';
-import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../src/cli/verification-options.js';
+import {
+  UPSTREAM_CREDENTIAL_ENV,
+  addVerificationOptions,
+  credentialFrom,
+  openVerification,
+  type VerificationCliOptions,
+} from '../src/cli/verification-options.js';
 import { EdgeSignedAccess, ReloadingKeySource, type KeyLog } from './signed-access.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
@@ -43,7 +49,10 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** The upstream credential from a file (trailing whitespace trimmed) or $STREAMEDGE_UPSTREAM_CREDENTIAL. */
-export function upstreamCredentialFrom(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function upstreamCredentialFrom(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   return credentialFrom(file, UPSTREAM_CREDENTIAL_ENV, env, 'the upstream credential');
 }
 
@@ -52,7 +61,18 @@ export function upstreamCredentialFrom(file: string | undefined, env: NodeJS.Pro
  * and environment variables; nothing logged). Undefined without --require-signed.
  */
 export async function edgeSigningFromCli(
-  o: Pick<EdgeCliOptions, 'requireSigned' | 'secretFile' | 'secretKid' | 'jwksFile' | 'jwksUrl' | 'jwksMaxAge' | 'publicKeyFile' | 'clockSkew' | 'unsignedPath'>,
+  o: Pick<
+    EdgeCliOptions,
+    | 'requireSigned'
+    | 'secretFile'
+    | 'secretKid'
+    | 'jwksFile'
+    | 'jwksUrl'
+    | 'jwksMaxAge'
+    | 'publicKeyFile'
+    | 'clockSkew'
+    | 'unsignedPath'
+  >,
   upstreamCredential: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
   log?: KeyLog,
@@ -69,14 +89,20 @@ export async function edgeSigningFromCli(
 }
 
 function listOf(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Start an edge from CLI options; resolves with its URL and a stop function. */
 export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
   let log: KeyLog | undefined;
-  const signing = await edgeSigningFromCli(o, upstreamCredential, process.env, { info: (x, m) => log?.info(x, m), warn: (x, m) => log?.warn(x, m) });
+  const signing = await edgeSigningFromCli(o, upstreamCredential, process.env, {
+    info: (x, m) => log?.info(x, m),
+    warn: (x, m) => log?.warn(x, m),
+  });
   const edge = createEdge({
     ...(signing ? { signedAccess: signing.access } : {}),
     ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
@@ -117,7 +143,8 @@ export interface PurgeCliOptions {
 /** Send one purge to an edge; resolves with the edge's JSON answer. */
 export async function runPurge(url: string | undefined, o: PurgeCliOptions): Promise<unknown> {
   const given = [url, o.prefix, o.tag].filter((x) => x !== undefined);
-  if (given.length !== 1) throw new StreamedgeError('BAD_OPTION', 'give exactly one of <url>, --prefix <p> or --tag <t>');
+  if (given.length !== 1)
+    throw new StreamedgeError('BAD_OPTION', 'give exactly one of <url>, --prefix <p> or --tag <t>');
   const token = o.adminToken ?? process.env['STREAMEDGE_ADMIN_TOKEN'];
   if (!token) throw new StreamedgeError('BAD_OPTION', 'purge needs --admin-token or STREAMEDGE_ADMIN_TOKEN');
   const edge = baseUrl(o.edge, '--edge');
@@ -137,7 +164,10 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
       bodyTimeout: 15_000,
     });
   } catch (e) {
-    throw new StreamedgeError('PURGE_FAILED', `cannot reach the edge at ${edge}: ${(e as { code?: string }).code ?? String(e)}`);
+    throw new StreamedgeError(
+      'PURGE_FAILED',
+      `cannot reach the edge at ${edge}: ${(e as { code?: string }).code ?? String(e)}`,
+    );
   }
   const text = await res.body.text();
   if (res.statusCode !== 200) {
@@ -150,32 +180,38 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
 export function registerEdgeCommands(program: Command): void {
   addVerificationOptions(
     program
-    .command('edge')
-    .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
-    .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
-    .option('--port <port>', 'port to listen on', '8080')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--store <dir>', 'cache directory (default: a temporary one, removed on exit)')
-    .option('--store-size <bytes>', 'disk capacity of the cache, e.g. 10GB', '10GB')
-    .option('--ram-size <bytes>', 'RAM tier for hot objects', '256MiB')
-    .option('--peers <urls>', 'comma-separated edges of this PoP (each key is stored by one owner)')
-    .option('--self <url>', 'this edge\'s own URL as the peers know it (with --peers)')
-    .option('--admin-token <token>', 'token for purge (default: env STREAMEDGE_ADMIN_TOKEN)')
-    .option('--name <token>', 'this cache\'s name in Cache-Status', 'streamedge')
-    .option('--negative-ttl <duration>', 'how long 404/410 without freshness info are cached', '5s')
-    .option('--prefetch', 'fetch the next segment/part when one is served (playlist order or CMCD nor)')
-    .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
-    .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
-    .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
-    .option('--log-level <level>', 'pino log level', 'info'),
+      .command('edge')
+      .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
+      .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
+      .option('--port <port>', 'port to listen on', '8080')
+      .option('--host <host>', 'address to listen on', '127.0.0.1')
+      .option('--store <dir>', 'cache directory (default: a temporary one, removed on exit)')
+      .option('--store-size <bytes>', 'disk capacity of the cache, e.g. 10GB', '10GB')
+      .option('--ram-size <bytes>', 'RAM tier for hot objects', '256MiB')
+      .option('--peers <urls>', 'comma-separated edges of this PoP (each key is stored by one owner)')
+      .option('--self <url>', "this edge's own URL as the peers know it (with --peers)")
+      .option('--admin-token <token>', 'token for purge (default: env STREAMEDGE_ADMIN_TOKEN)')
+      .option('--name <token>', "this cache's name in Cache-Status", 'streamedge')
+      .option('--negative-ttl <duration>', 'how long 404/410 without freshness info are cached', '5s')
+      .option('--prefetch', 'fetch the next segment/part when one is served (playlist order or CMCD nor)')
+      .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
+      .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
+      .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
+      .option('--log-level <level>', 'pino log level', 'info'),
     'every request needs a valid signed-URL token (or the upstream credential of a peer/lower tier)',
   )
     .option('--unsigned-path <path>', 'exact path served without a token (repeatable; default /time)', collect, [])
-    .option('--upstream-credential-file <file>', `credential sent upstream and accepted from peers (default: $${UPSTREAM_CREDENTIAL_ENV})`)
+    .option(
+      '--upstream-credential-file <file>',
+      `credential sent upstream and accepted from peers (default: $${UPSTREAM_CREDENTIAL_ENV})`,
+    )
     .action(async (o: EdgeCliOptions) => {
       const { close } = await runEdge(o);
       const stop = () => {
-        void close().then(() => process.exit(0), () => process.exit(1));
+        void close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

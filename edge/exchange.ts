@@ -86,7 +86,10 @@ export function sendText(
 export function sendJson(ex: Exchange, status: number, value: unknown): void {
   const buf = Buffer.from(`${JSON.stringify(value)}\n`);
   ex.res.writeHead(status, {
-    'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': ex.id, 'content-length': String(buf.length),
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'x-request-id': ex.id,
+    'content-length': String(buf.length),
   });
   ex.bytes += buf.length;
   ex.res.end(ex.method === 'HEAD' ? undefined : buf);

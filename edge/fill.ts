@@ -18,7 +18,12 @@ import { StreamedgeError } from '../src/errors.js';
 import type { LogStore, ObjectMeta } from './store/index.js';
 import { ByteQueue } from './byte-queue.js';
 import {
-  type EdgeCachePolicy, buildMeta, connectionTokens, refreshedMeta, staleUsableOnError, storableHeaders,
+  type EdgeCachePolicy,
+  buildMeta,
+  connectionTokens,
+  refreshedMeta,
+  staleUsableOnError,
+  storableHeaders,
 } from './cache-policy.js';
 import type { UpstreamResponse } from './upstream.js';
 
@@ -199,7 +204,11 @@ export class Fill {
     this.chunks.length = 0;
     this.starts.length = 0;
     this.retained = 0;
-    this.resolveHead({ kind: 'error', status: 502, error: e instanceof StreamedgeError ? e : new StreamedgeError('FILL_FAILED', e.message, { cause: e }) });
+    this.resolveHead({
+      kind: 'error',
+      status: 502,
+      error: e instanceof StreamedgeError ? e : new StreamedgeError('FILL_FAILED', e.message, { cause: e }),
+    });
     this.resolveFinished(false);
     this.resolveStored(false);
     this.wake();
@@ -220,11 +229,16 @@ export class Fill {
     try {
       res = await this.o.fetch(conditional, this.abort.signal);
     } catch (e) {
-      const err = e instanceof StreamedgeError ? e : new StreamedgeError('UPSTREAM_UNREACHABLE', String(e), { cause: e });
+      const err =
+        e instanceof StreamedgeError ? e : new StreamedgeError('UPSTREAM_UNREACHABLE', String(e), { cause: e });
       if (stale && staleUsableOnError(stale.meta, now())) {
         this.resolveHead({ kind: 'stale-on-error', reason: err.code });
       } else {
-        this.resolveHead({ kind: 'error', status: err.code === 'UPSTREAM_TIMEOUT' ? 504 : err.code === 'UPSTREAM_BUSY' ? 503 : 502, error: err });
+        this.resolveHead({
+          kind: 'error',
+          status: err.code === 'UPSTREAM_TIMEOUT' ? 504 : err.code === 'UPSTREAM_BUSY' ? 503 : 502,
+          error: err,
+        });
       }
       this.complete = true;
       this.resolveFinished(true);
@@ -239,10 +253,14 @@ export class Fill {
       const meta = refreshedMeta(stale.meta, res.headers, this.o.reqHeaders, requestTime, responseTime, this.o.policy);
       let ok = false;
       if (meta && this.o.storeIt && this.purged !== 'hard') {
-        ok = await this.o.store.updateMeta(this.key, {
-          headers: meta.headers, storedAt: meta.storedAt,
-          expiresAt: this.purged === 'soft' ? 0 : meta.expiresAt, staleUntil: meta.staleUntil,
-        }).catch(() => false);
+        ok = await this.o.store
+          .updateMeta(this.key, {
+            headers: meta.headers,
+            storedAt: meta.storedAt,
+            expiresAt: this.purged === 'soft' ? 0 : meta.expiresAt,
+            staleUntil: meta.staleUntil,
+          })
+          .catch(() => false);
       }
       if (ok) {
         this.resolveHead({ kind: 'revalidated' });
@@ -276,7 +294,8 @@ export class Fill {
     const declared = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const built = buildMeta(this.o.reqHeaders, res, requestTime, responseTime, this.o.policy);
     const headers = storableHeaders(res.headers, connectionTokens(res.headers));
-    const upstreamCacheStatus = typeof res.headers['cache-status'] === 'string' ? res.headers['cache-status'] : undefined;
+    const upstreamCacheStatus =
+      typeof res.headers['cache-status'] === 'string' ? res.headers['cache-status'] : undefined;
     const willStore = this.o.storeIt && res.viaPeer === undefined && built.meta !== undefined && this.purged !== 'hard';
     const meta = built.meta;
     if (meta && upstreamCacheStatus) meta.headers[':upstream-cache-status'] = upstreamCacheStatus;

@@ -23,29 +23,90 @@ export class EdgeMetrics {
 
   constructor(store: () => LogStore | undefined, fillsInFlight: () => number, defaultMetrics = false) {
     const r = this.registry;
-    this.requests = new Counter({ name: 'edge_requests_total', help: 'Client requests by cache result', labelNames: ['result'], registers: [r] });
-    this.hits = new Counter({ name: 'edge_hits_total', help: 'Requests answered from the cache', registers: [r] });
-    this.misses = new Counter({ name: 'edge_misses_total', help: 'Requests that started an upstream fill', registers: [r] });
-    this.collapsed = new Counter({ name: 'edge_collapsed_total', help: 'Requests attached to a fill already in flight', registers: [r] });
-    this.staleServed = new Counter({ name: 'edge_stale_served_total', help: 'Stale responses served', labelNames: ['reason'], registers: [r] });
-    this.bytesSent = new Counter({ name: 'edge_bytes_sent_total', help: 'Body bytes sent to clients by source tier', labelNames: ['tier'], registers: [r] });
-    this.upstreamRequests = new Counter({ name: 'edge_upstream_requests_total', help: 'Requests sent upstream', labelNames: ['target', 'status'], registers: [r] });
-    this.upstreamLatency = new Histogram({
-      name: 'edge_upstream_headers_seconds', help: 'Time to upstream response headers', labelNames: ['target'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [r],
+    this.requests = new Counter({
+      name: 'edge_requests_total',
+      help: 'Client requests by cache result',
+      labelNames: ['result'],
+      registers: [r],
     });
-    this.held = new Gauge({ name: 'edge_held_requests', help: 'Requests waiting for an upstream response head', registers: [r] });
-    this.fills = new Gauge({ name: 'edge_fills_in_flight', help: 'Upstream fills in flight', registers: [r], collect() { this.set(fillsInFlight()); } });
-    this.purges = new Counter({ name: 'edge_purges_total', help: 'Purge requests applied', labelNames: ['kind', 'mode'], registers: [r] });
-    this.clientAborts = new Counter({ name: 'edge_client_aborts_total', help: 'Client responses aborted', labelNames: ['reason'], registers: [r] });
-    this.prefetches = new Counter({ name: 'edge_prefetches_total', help: 'Prefetch fills started', labelNames: ['source'], registers: [r] });
+    this.hits = new Counter({ name: 'edge_hits_total', help: 'Requests answered from the cache', registers: [r] });
+    this.misses = new Counter({
+      name: 'edge_misses_total',
+      help: 'Requests that started an upstream fill',
+      registers: [r],
+    });
+    this.collapsed = new Counter({
+      name: 'edge_collapsed_total',
+      help: 'Requests attached to a fill already in flight',
+      registers: [r],
+    });
+    this.staleServed = new Counter({
+      name: 'edge_stale_served_total',
+      help: 'Stale responses served',
+      labelNames: ['reason'],
+      registers: [r],
+    });
+    this.bytesSent = new Counter({
+      name: 'edge_bytes_sent_total',
+      help: 'Body bytes sent to clients by source tier',
+      labelNames: ['tier'],
+      registers: [r],
+    });
+    this.upstreamRequests = new Counter({
+      name: 'edge_upstream_requests_total',
+      help: 'Requests sent upstream',
+      labelNames: ['target', 'status'],
+      registers: [r],
+    });
+    this.upstreamLatency = new Histogram({
+      name: 'edge_upstream_headers_seconds',
+      help: 'Time to upstream response headers',
+      labelNames: ['target'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [r],
+    });
+    this.held = new Gauge({
+      name: 'edge_held_requests',
+      help: 'Requests waiting for an upstream response head',
+      registers: [r],
+    });
+    this.fills = new Gauge({
+      name: 'edge_fills_in_flight',
+      help: 'Upstream fills in flight',
+      registers: [r],
+      collect() {
+        this.set(fillsInFlight());
+      },
+    });
+    this.purges = new Counter({
+      name: 'edge_purges_total',
+      help: 'Purge requests applied',
+      labelNames: ['kind', 'mode'],
+      registers: [r],
+    });
+    this.clientAborts = new Counter({
+      name: 'edge_client_aborts_total',
+      help: 'Client responses aborted',
+      labelNames: ['reason'],
+      registers: [r],
+    });
+    this.prefetches = new Counter({
+      name: 'edge_prefetches_total',
+      help: 'Prefetch fills started',
+      labelNames: ['source'],
+      registers: [r],
+    });
     this.signedRejections = new Counter({
-      name: 'edge_signed_rejections_total', help: 'Requests refused for a missing or invalid signed-URL token, by reason',
-      labelNames: ['reason'], registers: [r],
+      name: 'edge_signed_rejections_total',
+      help: 'Requests refused for a missing or invalid signed-URL token, by reason',
+      labelNames: ['reason'],
+      registers: [r],
     });
     const storeStat = (name: string, help: string, pick: (s: ReturnType<LogStore['stats']>) => number) =>
       new Gauge({
-        name, help, registers: [r],
+        name,
+        help,
+        registers: [r],
         collect() {
           const s = store();
           if (s) this.set(pick(s.stats()));

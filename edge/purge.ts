@@ -56,7 +56,8 @@ function strings(v: unknown, what: string): string[] {
   if (v === undefined) return [];
   const list = Array.isArray(v) ? v : [v];
   for (const s of list) {
-    if (typeof s !== 'string' || s === '') throw new StreamedgeError('BAD_PURGE', `${what} must be a non-empty string or a list of them`);
+    if (typeof s !== 'string' || s === '')
+      throw new StreamedgeError('BAD_PURGE', `${what} must be a non-empty string or a list of them`);
   }
   return list as string[];
 }
@@ -64,15 +65,31 @@ function strings(v: unknown, what: string): string[] {
 /** Parse a purge request body: {url|urls, prefix|prefixes, tag|tags, soft?}. */
 export function parsePurgeBody(body: unknown): PurgeSpec[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new StreamedgeError('BAD_PURGE', 'purge body must be a JSON object like {"url": "/path"}, {"prefix": "/vod/a/"} or {"tag": "k"}');
+    throw new StreamedgeError(
+      'BAD_PURGE',
+      'purge body must be a JSON object like {"url": "/path"}, {"prefix": "/vod/a/"} or {"tag": "k"}',
+    );
   }
   const b = body as Record<string, unknown>;
-  if (b['soft'] !== undefined && typeof b['soft'] !== 'boolean') throw new StreamedgeError('BAD_PURGE', '"soft" must be true or false');
+  if (b['soft'] !== undefined && typeof b['soft'] !== 'boolean')
+    throw new StreamedgeError('BAD_PURGE', '"soft" must be true or false');
   const mode: PurgeMode = b['soft'] === true ? 'soft' : 'hard';
   const specs: PurgeSpec[] = [
-    ...[...strings(b['url'], 'url'), ...strings(b['urls'], 'urls')].map((value) => ({ kind: 'url' as const, value, mode })),
-    ...[...strings(b['prefix'], 'prefix'), ...strings(b['prefixes'], 'prefixes')].map((value) => ({ kind: 'prefix' as const, value, mode })),
-    ...[...strings(b['tag'], 'tag'), ...strings(b['tags'], 'tags')].map((value) => ({ kind: 'tag' as const, value, mode })),
+    ...[...strings(b['url'], 'url'), ...strings(b['urls'], 'urls')].map((value) => ({
+      kind: 'url' as const,
+      value,
+      mode,
+    })),
+    ...[...strings(b['prefix'], 'prefix'), ...strings(b['prefixes'], 'prefixes')].map((value) => ({
+      kind: 'prefix' as const,
+      value,
+      mode,
+    })),
+    ...[...strings(b['tag'], 'tag'), ...strings(b['tags'], 'tags')].map((value) => ({
+      kind: 'tag' as const,
+      value,
+      mode,
+    })),
   ];
   if (specs.length === 0) throw new StreamedgeError('BAD_PURGE', 'nothing to purge: give "url", "prefix" or "tag"');
   if (specs.length > 1000) throw new StreamedgeError('BAD_PURGE', 'at most 1000 purge items per request');

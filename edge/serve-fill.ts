@@ -152,10 +152,19 @@ export async function serveFill(
   if (head.status === 200) {
     const inm = header(req, 'if-none-match');
     const ims = header(req, 'if-modified-since');
-    if ((inm !== undefined || ims !== undefined) && notModified(
-      { ...(inm !== undefined ? { 'if-none-match': inm } : {}), ...(ims !== undefined ? { 'if-modified-since': ims } : {}) },
-      { ...(headers['etag'] ? { etag: headers['etag'] } : {}), ...(headers['last-modified'] ? { lastModified: headers['last-modified'] } : {}) },
-    )) {
+    if (
+      (inm !== undefined || ims !== undefined) &&
+      notModified(
+        {
+          ...(inm !== undefined ? { 'if-none-match': inm } : {}),
+          ...(ims !== undefined ? { 'if-modified-since': ims } : {}),
+        },
+        {
+          ...(headers['etag'] ? { etag: headers['etag'] } : {}),
+          ...(headers['last-modified'] ? { lastModified: headers['last-modified'] } : {}),
+        },
+      )
+    ) {
       writeHead(ex, 304, notModifiedHeaders(headers), entry, common);
       ex.res.end();
       return;
@@ -163,7 +172,8 @@ export async function serveFill(
   }
 
   const rangeHeader = head.status === 200 ? header(req, 'range') : undefined;
-  const rangeApplies = rangeHeader !== undefined && ifRangeAllows(header(req, 'if-range'), headers['etag'], headers['last-modified']);
+  const rangeApplies =
+    rangeHeader !== undefined && ifRangeAllows(header(req, 'if-range'), headers['etag'], headers['last-modified']);
   if (head.status === 200) headers['accept-ranges'] = 'bytes';
 
   if (rangeApplies) {
@@ -186,7 +196,8 @@ export async function serveFill(
     }
     if (r.kind === 'satisfiable') {
       writeHead(ex, 206, { ...headers, 'content-range': contentRange(r.start, r.end, size) }, entry, {
-        ...common, length: r.end - r.start + 1,
+        ...common,
+        length: r.end - r.start + 1,
       });
       if (ex.method === 'HEAD') {
         ex.res.end();

@@ -35,10 +35,16 @@ export async function serveStored(
   const req = ex.req;
 
   if (meta.status === 200 && (ex.method === 'GET' || ex.method === 'HEAD')) {
-    const cond = { 'if-none-match': header(req, 'if-none-match'), 'if-modified-since': header(req, 'if-modified-since') };
+    const cond = {
+      'if-none-match': header(req, 'if-none-match'),
+      'if-modified-since': header(req, 'if-modified-since'),
+    };
     if (
       (cond['if-none-match'] !== undefined || cond['if-modified-since'] !== undefined) &&
-      notModified(cond as { 'if-none-match'?: string; 'if-modified-since'?: string }, { etag: view.etag, lastModified: view.lastModified })
+      notModified(cond as { 'if-none-match'?: string; 'if-modified-since'?: string }, {
+        etag: view.etag,
+        lastModified: view.lastModified,
+      })
     ) {
       writeHead(ex, 304, notModifiedHeaders(headers), entry, { age: view.age, upstreamCacheStatus });
       ex.res.end();
@@ -56,7 +62,9 @@ export async function serveStored(
       const r = parseRange(rangeHeader, size);
       if (r.kind === 'unsatisfiable') {
         writeHead(ex, 416, { ...headers, ...extra, 'content-range': unsatisfiedRange(size) }, entry, {
-          age: view.age, upstreamCacheStatus, length: 0,
+          age: view.age,
+          upstreamCacheStatus,
+          length: 0,
         });
         ex.res.end();
         return true;

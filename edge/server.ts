@@ -29,7 +29,14 @@ import { Fill, type FillHead } from './fill.js';
 import { EdgeMetrics } from './metrics.js';
 import { healthReport } from './health.js';
 import {
-  PURGE_HOP_HEADER, SOFT_PURGE_HEADER, type PurgeSpec, adminTokenMatches, applyPurge, fanOutPurge, parsePurgeBody, presentedToken,
+  PURGE_HOP_HEADER,
+  SOFT_PURGE_HEADER,
+  type PurgeSpec,
+  adminTokenMatches,
+  applyPurge,
+  fanOutPurge,
+  parsePurgeBody,
+  presentedToken,
 } from './purge.js';
 import { serveFill } from './serve-fill.js';
 import { serveStored } from './serve-stored.js';
@@ -37,7 +44,12 @@ import { HOP_HEADER, PeerRouter } from './tiering/peers.js';
 import { Upstream, type UpstreamResponse, upstreamError } from './upstream.js';
 import { Prefetcher } from './prefetch.js';
 import {
-  type EdgeSignedAccess, UPSTREAM_CREDENTIAL_HEADER, checkCredential, manifestKindOfPath, redactToken, rewriteManifestOnTheWayOut,
+  type EdgeSignedAccess,
+  UPSTREAM_CREDENTIAL_HEADER,
+  checkCredential,
+  manifestKindOfPath,
+  redactToken,
+  rewriteManifestOnTheWayOut,
 } from './signed-access.js';
 import { REJECT_REASONS } from '../src/signing/verify.js';
 
@@ -65,9 +77,26 @@ const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 const MAX_PURGE_BODY = 1024 * 1024;
 /** Request headers a bypassed (uncached) request never forwards: hop-by-hop and proxy-identity ones. */
 const NOT_FORWARDED = new Set([
-  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port',
-  'x-forwarded-server', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', HOP_HEADER, PURGE_HOP_HEADER,
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-server',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  HOP_HEADER,
+  PURGE_HOP_HEADER,
 ]);
 
 /** Conditional and range headers do not apply to a manifest rewritten per viewer. */
@@ -98,7 +127,9 @@ class EdgeServer implements Edge {
 
   constructor(private readonly input: EdgeServerOptions) {
     this.o = resolveOptions(input);
-    this.logger = input.logger ?? pino({ level: input.logLevel ?? 'info', base: { service: 'streamedge-edge', edge: this.o.name } });
+    this.logger =
+      input.logger ??
+      pino({ level: input.logLevel ?? 'info', base: { service: 'streamedge-edge', edge: this.o.name } });
     this.upstream = new Upstream({
       maxConcurrent: this.o.maxUpstreamConcurrent,
       maxQueued: this.o.maxUpstreamQueued,
@@ -110,8 +141,15 @@ class EdgeServer implements Edge {
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
     this.keyPolicy = { queryParams: this.o.keyQueryParams, headers: this.o.keyHeaders };
-    this.policy = { keyPolicy: this.keyPolicy, negativeTtl: this.o.negativeTtl, keepForRevalidation: this.o.keepForRevalidation };
-    this.metrics = new EdgeMetrics(() => this.storeRef, () => this.coalescer.size);
+    this.policy = {
+      keyPolicy: this.keyPolicy,
+      negativeTtl: this.o.negativeTtl,
+      keepForRevalidation: this.o.keepForRevalidation,
+    };
+    this.metrics = new EdgeMetrics(
+      () => this.storeRef,
+      () => this.coalescer.size,
+    );
     this.prefetcher = new Prefetcher((target, source) => this.prefetch(target, source));
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.upstreamAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
@@ -155,7 +193,8 @@ class EdgeServer implements Edge {
       });
     });
     const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new StreamedgeError('EDGE_LISTEN', 'edge did not get a TCP address');
+    if (addr === null || typeof addr === 'string')
+      throw new StreamedgeError('EDGE_LISTEN', 'edge did not get a TCP address');
     const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `http://${h}:${addr.port}`;
     this.logger.info({ url, upstream: this.o.upstream.href, peers: this.o.peers, self: this.o.self }, 'edge listening');
@@ -205,7 +244,8 @@ class EdgeServer implements Edge {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const presented = header(req, 'x-request-id');
     const ex: Exchange = {
-      req, res,
+      req,
+      res,
       id: presented !== undefined && REQUEST_ID.test(presented) ? presented : randomUUID(),
       method: (req.method ?? 'GET').toUpperCase(),
       result: 'unknown',
@@ -227,14 +267,21 @@ class EdgeServer implements Edge {
         return sendText(ex, a.status, a.body, undefined, a.headers);
       }
       target = a.target;
-      if (a.queryToken !== undefined && manifestKindOfPath(target) !== undefined && (ex.method === 'GET' || ex.method === 'HEAD')) {
+      if (
+        a.queryToken !== undefined &&
+        manifestKindOfPath(target) !== undefined &&
+        (ex.method === 'GET' || ex.method === 'HEAD')
+      ) {
         for (const h of REWRITE_DROPS) delete req.headers[h];
         rewriteManifestOnTheWayOut(res, a.queryToken, ex.method);
       }
     }
     if (this.input.requestFilter) {
       const verdict = await this.input.requestFilter({
-        method: ex.method, url: target, headers: req.headers, remoteAddress: req.socket.remoteAddress,
+        method: ex.method,
+        url: target,
+        headers: req.headers,
+        remoteAddress: req.socket.remoteAddress,
       });
       if (verdict && 'reject' in verdict) {
         ex.result = 'rejected';
@@ -257,8 +304,15 @@ class EdgeServer implements Edge {
     const aborted = !ex.res.writableFinished;
     this.logger.info(
       {
-        reqId: ex.id, method: ex.method, url: this.input.signedAccess ? redactToken(ex.req.url) : ex.req.url, status: ex.res.statusCode, result: ex.result,
-        cacheStatus: ex.cacheStatus, bytes: ex.bytes, ms, ...(aborted ? { aborted: true } : {}),
+        reqId: ex.id,
+        method: ex.method,
+        url: this.input.signedAccess ? redactToken(ex.req.url) : ex.req.url,
+        status: ex.res.statusCode,
+        result: ex.result,
+        cacheStatus: ex.cacheStatus,
+        bytes: ex.bytes,
+        ms,
+        ...(aborted ? { aborted: true } : {}),
       },
       'request',
     );
@@ -303,7 +357,17 @@ class EdgeServer implements Edge {
           this.revalidateInBackground(ex, key, entry, fromPeer);
           ex.result = 'stale';
           this.metrics.staleServed.inc({ reason: 'stale-while-revalidate' });
-          if (await serveStored(ex, store, entry.meta, entry.size, this.cs({ hit: true, detail: 'stale-while-revalidate' }), now, this.countBytes)) {
+          if (
+            await serveStored(
+              ex,
+              store,
+              entry.meta,
+              entry.size,
+              this.cs({ hit: true, detail: 'stale-while-revalidate' }),
+              now,
+              this.countBytes,
+            )
+          ) {
             return;
           }
           continue;
@@ -319,7 +383,12 @@ class EdgeServer implements Edge {
     this.metrics.bytesSent.inc({ tier }, n);
   };
 
-  private newFill(ex: Exchange | undefined, key: string, stale: { meta: ObjectMeta; size: number } | undefined, fromPeer: boolean): Fill {
+  private newFill(
+    ex: Exchange | undefined,
+    key: string,
+    stale: { meta: ObjectMeta; size: number } | undefined,
+    fromPeer: boolean,
+  ): Fill {
     const target = keyTarget(key);
     const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge', ...this.upstreamAuth };
     if (ex) {
@@ -347,7 +416,8 @@ class EdgeServer implements Edge {
       storeQueueBytes: 8 * 1024 * 1024,
       now: this.o.now,
       onStoreError: (e) => this.logger.warn({ err: e, key }, 'store put failed'),
-      fetch: (conditional, signal) => this.fetchUpstream(key, target, { ...fwdHeaders, ...conditional }, signal, fromPeer, blocking),
+      fetch: (conditional, signal) =>
+        this.fetchUpstream(key, target, { ...fwdHeaders, ...conditional }, signal, fromPeer, blocking),
     });
   }
 
@@ -366,9 +436,15 @@ class EdgeServer implements Edge {
         const u = new URL(peer);
         const t0 = performance.now();
         try {
-          const res = await this.upstream.request(`${u.protocol}//${u.host}`, `${u.pathname.replace(/\/$/, '')}${target}`, {
-            headers: { ...headers, [HOP_HEADER]: this.o.self! }, signal, ...timeouts,
-          });
+          const res = await this.upstream.request(
+            `${u.protocol}//${u.host}`,
+            `${u.pathname.replace(/\/$/, '')}${target}`,
+            {
+              headers: { ...headers, [HOP_HEADER]: this.o.self! },
+              signal,
+              ...timeouts,
+            },
+          );
           this.metrics.upstreamLatency.observe({ target: 'peer' }, (performance.now() - t0) / 1000);
           this.metrics.upstreamRequests.inc({ target: 'peer', status: String(res.status) });
           this.router.markAlive(peer);
@@ -384,7 +460,11 @@ class EdgeServer implements Edge {
     }
     const t0 = performance.now();
     try {
-      const res = await this.upstream.request(this.o.upstreamOrigin, `${this.o.upstreamPathPrefix}${target}`, { headers, signal, ...timeouts });
+      const res = await this.upstream.request(this.o.upstreamOrigin, `${this.o.upstreamPathPrefix}${target}`, {
+        headers,
+        signal,
+        ...timeouts,
+      });
       this.metrics.upstreamLatency.observe({ target: 'upstream' }, (performance.now() - t0) / 1000);
       this.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });
       return res;
@@ -420,7 +500,13 @@ class EdgeServer implements Edge {
   ): Promise<void> {
     if (!this.coalescer.hold()) {
       ex.result = 'overloaded';
-      return sendText(ex, 503, 'edge busy: too many requests waiting for upstream', this.cs({ detail: 'held-requests-cap' }), { 'retry-after': '1' });
+      return sendText(
+        ex,
+        503,
+        'edge busy: too many requests waiting for upstream',
+        this.cs({ detail: 'held-requests-cap' }),
+        { 'retry-after': '1' },
+      );
     }
     this.metrics.held.inc();
     let head: FillHead;
@@ -428,7 +514,11 @@ class EdgeServer implements Edge {
     let leader: boolean;
     let recent: boolean | undefined;
     try {
-      ({ fill, leader, recent } = this.coalescer.join(key, () => this.newFill(ex, key, stale, fromPeer), stale === undefined));
+      ({ fill, leader, recent } = this.coalescer.join(
+        key,
+        () => this.newFill(ex, key, stale, fromPeer),
+        stale === undefined,
+      ));
       if (leader) this.metrics.misses.inc();
       else if (!recent && !fill.isComplete) this.metrics.collapsed.inc();
       head = await fill.head;
@@ -445,7 +535,18 @@ class EdgeServer implements Edge {
         fill.readers--;
         ex.result = 'hit';
         this.metrics.hits.inc();
-        if (await serveStored(ex, this.storeRef!, entry.meta, entry.size, this.cs({ hit: true }), this.o.now(), this.countBytes)) return;
+        if (
+          await serveStored(
+            ex,
+            this.storeRef!,
+            entry.meta,
+            entry.size,
+            this.cs({ hit: true }),
+            this.o.now(),
+            this.countBytes,
+          )
+        )
+          return;
         fill.readers++;
       }
     }
@@ -458,9 +559,15 @@ class EdgeServer implements Edge {
       const entry = await store.head(key);
       const now = this.o.now();
       if (entry) {
-        const status = head.kind === 'revalidated'
-          ? this.cs({ fwd, fwdStatus: 304, stored: true, ...(collapsed ? { collapsed } : {}) })
-          : this.cs({ fwd: 'stale', ...(head.fwdStatus !== undefined ? { fwdStatus: head.fwdStatus } : {}), ...(collapsed ? { collapsed } : {}), detail: 'stale-if-error' });
+        const status =
+          head.kind === 'revalidated'
+            ? this.cs({ fwd, fwdStatus: 304, stored: true, ...(collapsed ? { collapsed } : {}) })
+            : this.cs({
+                fwd: 'stale',
+                ...(head.fwdStatus !== undefined ? { fwdStatus: head.fwdStatus } : {}),
+                ...(collapsed ? { collapsed } : {}),
+                detail: 'stale-if-error',
+              });
         if (head.kind === 'stale-on-error') {
           ex.result = 'stale-if-error';
           this.metrics.staleServed.inc({ reason: 'stale-if-error' });
@@ -468,18 +575,37 @@ class EdgeServer implements Edge {
         if (await serveStored(ex, store, entry.meta, entry.size, status, now, this.countBytes)) return;
       }
       ex.result = 'error';
-      return sendText(ex, 502, 'edge: entry vanished during revalidation; retry', this.cs({ fwd, detail: 'entry-vanished' }));
+      return sendText(
+        ex,
+        502,
+        'edge: entry vanished during revalidation; retry',
+        this.cs({ fwd, detail: 'entry-vanished' }),
+      );
     }
     if (head.kind === 'error') {
       ex.result = 'error';
-      const status = head.error.code === 'UPSTREAM_TIMEOUT' ? 504 : head.error.code === 'UPSTREAM_BUSY' ? 503 : head.status;
+      const status =
+        head.error.code === 'UPSTREAM_TIMEOUT' ? 504 : head.error.code === 'UPSTREAM_BUSY' ? 503 : head.status;
       this.logger.warn({ reqId: ex.id, key, code: head.error.code, msg: head.error.message }, 'upstream failed');
-      return sendText(ex, status, `edge: ${head.error.message}`, this.cs({ fwd, ...(collapsed ? { collapsed } : {}), detail: head.error.code }));
+      return sendText(
+        ex,
+        status,
+        `edge: ${head.error.message}`,
+        this.cs({ fwd, ...(collapsed ? { collapsed } : {}), detail: head.error.code }),
+      );
     }
-    await serveFill(ex, fill, head, store, this.cs({ fwd, ...(collapsed ? { collapsed } : {}) }), {
-      onBytes: this.countBytes,
-      onAbort: (reason) => this.metrics.clientAborts.inc({ reason }),
-    }, { stripSetCookie: collapsed });
+    await serveFill(
+      ex,
+      fill,
+      head,
+      store,
+      this.cs({ fwd, ...(collapsed ? { collapsed } : {}) }),
+      {
+        onBytes: this.countBytes,
+        onAbort: (reason) => this.metrics.clientAborts.inc({ reason }),
+      },
+      { stripSetCookie: collapsed },
+    );
     if (head.status === 200) this.afterFill(ex, fill, keyTarget(key), head.headers['content-type']);
   }
 
@@ -538,7 +664,12 @@ class EdgeServer implements Edge {
     } catch (e) {
       const err = upstreamError(e, this.o.upstreamOrigin);
       ex.result = 'error';
-      return sendText(ex, err.code === 'UPSTREAM_TIMEOUT' ? 504 : 502, `edge: ${err.message}`, this.cs({ fwd: reason, detail: err.code }));
+      return sendText(
+        ex,
+        err.code === 'UPSTREAM_TIMEOUT' ? 504 : 502,
+        `edge: ${err.message}`,
+        this.cs({ fwd: reason, detail: err.code }),
+      );
     }
     // an unsafe method that succeeded invalidates the stored response for the URL (RFC 9111 §4.4)
     if (ex.method !== 'GET' && ex.method !== 'HEAD' && ex.method !== 'OPTIONS' && res.status < 400) {
@@ -584,7 +715,9 @@ class EdgeServer implements Edge {
     if (path === '/_edge/metrics' && (ex.method === 'GET' || ex.method === 'HEAD')) {
       const body = Buffer.from(await this.metrics.registry.metrics());
       ex.res.writeHead(200, {
-        'content-type': this.metrics.registry.contentType, 'cache-control': 'no-store', 'content-length': String(body.length),
+        'content-type': this.metrics.registry.contentType,
+        'cache-control': 'no-store',
+        'content-length': String(body.length),
         'x-request-id': ex.id,
       });
       ex.bytes += body.length;
@@ -592,7 +725,8 @@ class EdgeServer implements Edge {
       return;
     }
     if (path === '/_edge/purge') {
-      if (ex.method !== 'POST') return sendText(ex, 405, 'use POST /_edge/purge with a JSON body', undefined, { allow: 'POST' });
+      if (ex.method !== 'POST')
+        return sendText(ex, 405, 'use POST /_edge/purge with a JSON body', undefined, { allow: 'POST' });
       if (!this.authorized(ex)) return;
       let specs: PurgeSpec[];
       try {
@@ -603,7 +737,12 @@ class EdgeServer implements Edge {
       }
       return this.runPurge(ex, specs);
     }
-    return sendText(ex, 404, 'unknown admin endpoint (try /_edge/health, /_edge/metrics, POST /_edge/purge)', undefined);
+    return sendText(
+      ex,
+      404,
+      'unknown admin endpoint (try /_edge/health, /_edge/metrics, POST /_edge/purge)',
+      undefined,
+    );
   }
 
   private authorized(ex: Exchange): boolean {

@@ -52,7 +52,6 @@ export type EdgeAuthorization =
     }
   | { ok: false; reason: RejectReason; status: 403; headers: Record<string, string>; body: string };
 
-
 /** The URL for logs: tokens are bearer credentials and never written to a log. */
 export function redactToken(url: string | undefined): string | undefined {
   if (url === undefined || (!url.startsWith('/t/') && !url.includes('token'))) return url;
@@ -71,7 +70,11 @@ export class EdgeSignedAccess {
   }
 
   /** Authorizes one request. Never throws. */
-  async authorize(rawUrl: string, headers: IncomingHttpHeaders, clientIp: string | undefined): Promise<EdgeAuthorization> {
+  async authorize(
+    rawUrl: string,
+    headers: IncomingHttpHeaders,
+    clientIp: string | undefined,
+  ): Promise<EdgeAuthorization> {
     try {
       const ex = extractToken(rawUrl);
       const target = ex.strippedUrl === '' ? '/' : ex.strippedUrl;
@@ -120,7 +123,9 @@ export function privateCacheControl(value: unknown): string {
 }
 
 function decoded(body: Buffer, encoding: unknown): Buffer | undefined {
-  const e = String(encoding ?? 'identity').trim().toLowerCase();
+  const e = String(encoding ?? 'identity')
+    .trim()
+    .toLowerCase();
   try {
     if (e === '' || e === 'identity') return body;
     if (e === 'gzip' || e === 'x-gzip') return gunzipSync(body);
@@ -133,7 +138,12 @@ function decoded(body: Buffer, encoding: unknown): Buffer | undefined {
 }
 
 /** Adds the token to every URI of a manifest body; undefined when it cannot be read. */
-export function tokenizeManifest(kind: ManifestKind, body: Buffer, encoding: unknown, token: string): Buffer | undefined {
+export function tokenizeManifest(
+  kind: ManifestKind,
+  body: Buffer,
+  encoding: unknown,
+  token: string,
+): Buffer | undefined {
   const plain = decoded(body, encoding);
   if (!plain) return undefined;
   const text = plain.toString('utf8');
@@ -183,7 +193,8 @@ export function rewriteManifestOnTheWayOut(res: ServerResponse, token: string, m
 
   res.write = function (chunk: unknown, ...rest: unknown[]): boolean {
     if (!kind) return (write as (...a: unknown[]) => boolean).call(res, chunk, ...rest);
-    if (chunk !== undefined && chunk !== null) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+    if (chunk !== undefined && chunk !== null)
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
     const cb = rest.find((x) => typeof x === 'function') as (() => void) | undefined;
     if (cb) process.nextTick(cb);
     return true;
@@ -193,7 +204,8 @@ export function rewriteManifestOnTheWayOut(res: ServerResponse, token: string, m
     if (!kind) return (end as (...a: unknown[]) => ServerResponse).apply(res, args);
     const chunk = typeof args[0] === 'function' ? undefined : args[0];
     const cb = args.find((x) => typeof x === 'function') as (() => void) | undefined;
-    if (chunk !== undefined && chunk !== null) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+    if (chunk !== undefined && chunk !== null)
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
     restore();
     const original = Buffer.concat(chunks);
     const rewritten = tokenizeManifest(kind, original, headers['content-encoding'], token);

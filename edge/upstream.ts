@@ -30,7 +30,10 @@ export interface UpstreamResponse {
 class Slots {
   private inUse = 0;
   private readonly queue: Array<() => void> = [];
-  constructor(private readonly max: number, private readonly maxQueued: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly maxQueued: number,
+  ) {}
   get active(): number {
     return this.inUse;
   }
@@ -43,7 +46,9 @@ class Slots {
       return Promise.resolve();
     }
     if (this.queue.length >= this.maxQueued) {
-      return Promise.reject(new StreamedgeError('UPSTREAM_BUSY', `too many upstream requests (cap ${this.max}, queue ${this.maxQueued})`));
+      return Promise.reject(
+        new StreamedgeError('UPSTREAM_BUSY', `too many upstream requests (cap ${this.max}, queue ${this.maxQueued})`),
+      );
     }
     return new Promise((resolve) => this.queue.push(resolve));
   }
@@ -61,7 +66,8 @@ export function upstreamError(e: unknown, origin: string): StreamedgeError {
   if (e instanceof StreamedgeError) return e;
   const code = (e as { code?: string } | undefined)?.code ?? '';
   const msg = e instanceof Error ? e.message : String(e);
-  if (TIMEOUT_CODES.has(code)) return new StreamedgeError('UPSTREAM_TIMEOUT', `upstream ${origin} timed out (${code})`, { cause: e });
+  if (TIMEOUT_CODES.has(code))
+    return new StreamedgeError('UPSTREAM_TIMEOUT', `upstream ${origin} timed out (${code})`, { cause: e });
   if (code === 'UND_ERR_ABORTED' || (e as Error | undefined)?.name === 'AbortError') {
     return new StreamedgeError('UPSTREAM_ABORTED', `request to ${origin} aborted`, { cause: e });
   }

@@ -28,9 +28,25 @@ const AAC = ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000'];
 
 function av(size: string, rate: string, seconds: number, extra: string[] = []): (out: string) => string[] {
   return (out) => [
-    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
-    ...X264, '-pix_fmt', 'yuv420p', '-g', '60', ...AAC, ...extra, '-shortest', '-movflags', '+faststart', out,
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    ...X264,
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    '60',
+    ...AAC,
+    ...extra,
+    '-shortest',
+    '-movflags',
+    '+faststart',
+    out,
   ];
 }
 
@@ -46,7 +62,16 @@ export const FIXTURES = {
   odd: { file: 'odd-642x362.mp4', args: av('642x362', '30', 4), about: '4 s 642x362 (odd-ish, not mod 4) + AAC' },
   videoOnly: {
     file: 'video-only.mp4',
-    args: (out) => ['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=4', ...X264, '-pix_fmt', 'yuv420p', out],
+    args: (out) => [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=30:duration=4',
+      ...X264,
+      '-pix_fmt',
+      'yuv420p',
+      out,
+    ],
     about: '4 s 640x360 without audio',
   },
   audioOnly: {
@@ -57,9 +82,22 @@ export const FIXTURES = {
   yuv444: {
     file: 'yuv444.mp4',
     args: (out) => [
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=3',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=3',
-      ...X264, '-pix_fmt', 'yuv444p', '-profile:v', 'high444', ...AAC, '-shortest', out,
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=30:duration=3',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000:duration=3',
+      ...X264,
+      '-pix_fmt',
+      'yuv444p',
+      '-profile:v',
+      'high444',
+      ...AAC,
+      '-shortest',
+      out,
     ],
     about: 'H.264 High 4:4:4 (the ladder must convert it to 4:2:0)',
   },

@@ -67,7 +67,10 @@ function lastErrorLine(lines: string[]): string {
   );
   const errorish = meaningful.filter((l) => /error|invalid|failed|cannot|could not|unable|not found|no such/i.test(l));
   const pick = errorish[errorish.length - 1] ?? meaningful[meaningful.length - 1] ?? '';
-  return pick.replace(/^\[[^\]]+\]\s*/, '').trim().slice(0, 200);
+  return pick
+    .replace(/^\[[^\]]+\]\s*/, '')
+    .trim()
+    .slice(0, 200);
 }
 
 export function runEncoder(args: string[], outputs: EncodeOutput[], opts: EncoderRunOptions): EncoderRun {
@@ -131,13 +134,17 @@ export function runEncoder(args: string[], outputs: EncodeOutput[], opts: Encode
         if (aborted) {
           reject(new StreamedgeError('ABORTED', 'packaging interrupted; ffmpeg stopped'));
         } else if (spawnError) {
-          reject(new StreamedgeError('ENCODER_FAILED', `cannot start ffmpeg: ${spawnError.message}`, { cause: spawnError }));
+          reject(
+            new StreamedgeError('ENCODER_FAILED', `cannot start ffmpeg: ${spawnError.message}`, { cause: spawnError }),
+          );
         } else if (code === 0) {
           resolve();
         } else {
           const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
           const last = lastErrorLine(tail);
-          reject(new StreamedgeError('ENCODER_FAILED', `ffmpeg ${why}${last ? `: ${last}` : ''}; full log: ${opts.logFile}`));
+          reject(
+            new StreamedgeError('ENCODER_FAILED', `ffmpeg ${why}${last ? `: ${last}` : ''}; full log: ${opts.logFile}`),
+          );
         }
       });
     });

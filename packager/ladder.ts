@@ -92,7 +92,10 @@ export function parseBitrate(value: unknown, what: string): number {
       if (n > 0) return n;
     }
   }
-  throw new StreamedgeError('BAD_LADDER', `${what}: not a bit rate: ${JSON.stringify(value)} (use e.g. 800000 or "800k")`);
+  throw new StreamedgeError(
+    'BAD_LADDER',
+    `${what}: not a bit rate: ${JSON.stringify(value)} (use e.g. 800000 or "800k")`,
+  );
 }
 
 function badLadder(source: string, why: string): StreamedgeError {
@@ -183,12 +186,24 @@ const H264_LEVELS: [string, number, number, number][] = [
 ];
 
 /** The smallest H.264 level whose limits hold this size, frame rate and peak bit rate. */
-export function h264Level(width: number, height: number, fps: number, maxrate: number, profile: H264Profile): string | undefined {
+export function h264Level(
+  width: number,
+  height: number,
+  fps: number,
+  maxrate: number,
+  profile: H264Profile,
+): string | undefined {
   const frameMbs = Math.ceil(width / 16) * Math.ceil(height / 16);
   const mbps = frameMbs * fps;
   const brFactor = profile === 'high' ? 1250 : 1000;
   for (const [level, maxMbps, maxFs, maxBr] of H264_LEVELS) {
-    if (frameMbs <= maxFs && mbps <= maxMbps && maxrate <= maxBr * brFactor && width <= Math.sqrt(8 * maxFs) * 16 && height <= Math.sqrt(8 * maxFs) * 16) {
+    if (
+      frameMbs <= maxFs &&
+      mbps <= maxMbps &&
+      maxrate <= maxBr * brFactor &&
+      width <= Math.sqrt(8 * maxFs) * 16 &&
+      height <= Math.sqrt(8 * maxFs) * 16
+    ) {
       return level;
     }
   }
@@ -219,7 +234,16 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
     // The source is smaller than every rung: one rung at the source size, bit rate scaled by area.
     const smallest = sized[sized.length - 1]!;
     const scale = (shortSide * shortSide) / (smallest.height * smallest.height);
-    chosen = [{ ...smallest, id: undefined, height: even(shortSide), bitrate: Math.max(64_000, Math.round(smallest.bitrate * scale)), maxrate: undefined, bufsize: undefined }];
+    chosen = [
+      {
+        ...smallest,
+        id: undefined,
+        height: even(shortSide),
+        bitrate: Math.max(64_000, Math.round(smallest.bitrate * scale)),
+        maxrate: undefined,
+        bufsize: undefined,
+      },
+    ];
   }
 
   const seen = new Set<string>();

@@ -51,7 +51,10 @@ export function registerPackageCommand(program: Command): void {
               `packaging ${input} (${source.video!.width}x${source.video!.height} ${source.video!.codec}, ` +
                 `${(source.durationSec ?? 0).toFixed(1)} s) → ${rungs}${plan.audio ? `, audio ${kbps(plan.audio.bitrate)}` : ''}\n`,
             );
-            progress = createProgressReporter({ totalSec: source.video?.durationSec ?? source.durationSec, label: assetId });
+            progress = createProgressReporter({
+              totalSec: source.video?.durationSec ?? source.durationSec,
+              label: assetId,
+            });
           },
           onProgress(doneSec) {
             progress?.update(doneSec);

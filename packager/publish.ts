@@ -77,7 +77,10 @@ export function discardStaging(stagingDir: string): void {
 
 /** A sortable, unique version name: UTC time stamp plus a random suffix. */
 export function newVersionName(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -92,7 +95,12 @@ export interface Published {
 }
 
 /** Moves a complete staging folder into place and points the asset link at it, atomically. */
-export function publishVersion(outDir: string, assetId: string, stagingDir: string, opts: { force: boolean }): Published {
+export function publishVersion(
+  outDir: string,
+  assetId: string,
+  stagingDir: string,
+  opts: { force: boolean },
+): Published {
   const version = newVersionName();
   const versionsOfAsset = join(outDir, VERSIONS_DIR, assetId);
   mkdirSync(versionsOfAsset, { recursive: true });

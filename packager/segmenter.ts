@@ -104,7 +104,8 @@ export class Segmenter {
   }
 
   push(chunk: Buffer): void {
-    if (this.ended) throw new StreamedgeError('SEGMENTER_ENDED', `segmenter ${this.opts.renditionId}: push() after end()`);
+    if (this.ended)
+      throw new StreamedgeError('SEGMENTER_ENDED', `segmenter ${this.opts.renditionId}: push() after end()`);
     for (const box of this.parser.push(chunk)) this.onBox(box);
   }
 
@@ -114,7 +115,10 @@ export class Segmenter {
     this.ended = true;
     for (const box of this.parser.finish()) this.onBox(box);
     if (this.moof) {
-      throw new StreamedgeError('TRUNCATED_FRAGMENT', `rendition ${this.opts.renditionId}: the stream ended between a moof and its mdat`);
+      throw new StreamedgeError(
+        'TRUNCATED_FRAGMENT',
+        `rendition ${this.opts.renditionId}: the stream ended between a moof and its mdat`,
+      );
     }
     this.closeSegment();
   }
@@ -166,7 +170,8 @@ export class Segmenter {
 
   private onChunk(moof: Buffer, mdat: Buffer): void {
     const frag = parseFragment(moof, this.trex);
-    const traf: TrackFragmentInfo | undefined = frag.tracks.find((t) => t.trackId === this.track!.trackId) ?? frag.tracks[0];
+    const traf: TrackFragmentInfo | undefined =
+      frag.tracks.find((t) => t.trackId === this.track!.trackId) ?? frag.tracks[0];
     if (!traf) throw this.fail('a moof without a traf');
     const start = traf.baseDecodeTime;
     const isVideo = this.opts.kind === 'video';

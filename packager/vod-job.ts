@@ -9,7 +9,14 @@ import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StreamedgeError } from '../src/errors.js';
-import { paths, seconds, type Presentation, type Rendition, type RenditionTimeline, type Segment } from '../src/media/presentation.js';
+import {
+  paths,
+  seconds,
+  type Presentation,
+  type Rendition,
+  type RenditionTimeline,
+  type Segment,
+} from '../src/media/presentation.js';
 import type { TrackInfo } from '../src/cmaf/init-segment.js';
 import { writeMultivariantPlaylist } from '../src/hls/multivariant.js';
 import { writeMediaPlaylist } from '../src/hls/media-playlist.js';
@@ -22,7 +29,14 @@ import { runEncoder, type EncoderRun } from './ffmpeg-run.js';
 import { Segmenter } from './segmenter.js';
 import { measureBandwidth } from './rendition-stats.js';
 import { mergeTail } from './segment-merge.js';
-import { LOGS_DIR, assertCanPublish, createStaging, discardStaging, publishVersion, validateAssetId } from './publish.js';
+import {
+  LOGS_DIR,
+  assertCanPublish,
+  createStaging,
+  discardStaging,
+  publishVersion,
+  validateAssetId,
+} from './publish.js';
 
 export interface PackageVodOptions {
   input: string;
@@ -87,10 +101,16 @@ interface RenditionState {
 
 function checkDurations(segmentDuration: number, partDuration: number): void {
   if (!(segmentDuration >= 1 && segmentDuration <= 60)) {
-    throw new StreamedgeError('BAD_OPTION', `--segment ${segmentDuration}: use a segment duration between 1 and 60 seconds`);
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--segment ${segmentDuration}: use a segment duration between 1 and 60 seconds`,
+    );
   }
   if (!(partDuration >= 0.1 && partDuration <= segmentDuration)) {
-    throw new StreamedgeError('BAD_OPTION', `--part ${partDuration}: use a part duration between 0.1 s and the segment duration (${segmentDuration} s)`);
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--part ${partDuration}: use a part duration between 0.1 s and the segment duration (${segmentDuration} s)`,
+    );
   }
 }
 
@@ -362,8 +382,18 @@ function buildPresentation(
   }
   const videoDurations = timelines
     .filter((t) => t.rendition.kind === 'video')
-    .map((t) => seconds(t.segments.reduce((n, s) => n + s.duration, 0), t.rendition.timescale));
-  const allDurations = timelines.map((t) => seconds(t.segments.reduce((n, s) => n + s.duration, 0), t.rendition.timescale));
+    .map((t) =>
+      seconds(
+        t.segments.reduce((n, s) => n + s.duration, 0),
+        t.rendition.timescale,
+      ),
+    );
+  const allDurations = timelines.map((t) =>
+    seconds(
+      t.segments.reduce((n, s) => n + s.duration, 0),
+      t.rendition.timescale,
+    ),
+  );
   const duration = Math.max(...(videoDurations.length ? videoDurations : allDurations));
   return { id: assetId, type: 'vod', segmentDuration, partDuration, timelines, duration };
 }

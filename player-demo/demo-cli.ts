@@ -75,17 +75,45 @@ async function runDemo(o: DemoOptions): Promise<void> {
     }
     const originArgs = ['origin', '--root', media, '--port', String(parsePort(o.originPort))];
     if (o.live) originArgs.push('--live', 'news=lavfi');
-    const origin = await runCli('origin', originArgs, { cwd: REPO, logFile: join(logs, 'origin.log'), waitForUrl: true });
+    const origin = await runCli('origin', originArgs, {
+      cwd: REPO,
+      logFile: join(logs, 'origin.log'),
+      waitForUrl: true,
+    });
     services.push(origin);
     const shield = await runCli(
       'shield',
-      ['edge', '--upstream', origin.url, '--port', String(parsePort(o.shieldPort)), '--store', join(dir, 'shield-store'), '--store-size', '2GB', '--name', 'shield'],
+      [
+        'edge',
+        '--upstream',
+        origin.url,
+        '--port',
+        String(parsePort(o.shieldPort)),
+        '--store',
+        join(dir, 'shield-store'),
+        '--store-size',
+        '2GB',
+        '--name',
+        'shield',
+      ],
       { cwd: REPO, logFile: join(logs, 'shield.log'), waitForUrl: true },
     );
     services.push(shield);
     const edge = await runCli(
       'edge',
-      ['edge', '--upstream', shield.url, '--port', String(parsePort(o.edgePort)), '--store', join(dir, 'edge-store'), '--store-size', '2GB', '--name', 'edge'],
+      [
+        'edge',
+        '--upstream',
+        shield.url,
+        '--port',
+        String(parsePort(o.edgePort)),
+        '--store',
+        join(dir, 'edge-store'),
+        '--store-size',
+        '2GB',
+        '--name',
+        'edge',
+      ],
       { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true },
     );
     services.push(edge);

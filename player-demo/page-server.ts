@@ -20,7 +20,11 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-export async function startPageServer(opts: { port: number; host?: string; streams: { name: string; url: string }[] }): Promise<PageServer> {
+export async function startPageServer(opts: {
+  port: number;
+  host?: string;
+  streams: { name: string; url: string }[];
+}): Promise<PageServer> {
   const host = opts.host ?? '127.0.0.1';
   const config = JSON.stringify({ streams: opts.streams });
   const server: Server = createServer((req, res) => {
@@ -36,7 +40,10 @@ export async function startPageServer(opts: { port: number; host?: string; strea
     }
     readFile(join(DIST_DIR, rel)).then(
       (body) => {
-        res.writeHead(200, { 'content-type': TYPES[extname(rel)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+        res.writeHead(200, {
+          'content-type': TYPES[extname(rel)] ?? 'application/octet-stream',
+          'cache-control': 'no-cache',
+        });
         res.end(body);
       },
       () => {

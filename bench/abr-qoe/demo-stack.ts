@@ -20,7 +20,20 @@ export interface DemoStack {
 export async function startDemoStack(dir: string, timeoutMs = 420_000): Promise<DemoStack> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['bin/streamedge.js', 'demo', '--dir', dir, '--port', '0', '--edge-port', '0', '--shield-port', '0', '--origin-port', '0'],
+    [
+      'bin/streamedge.js',
+      'demo',
+      '--dir',
+      dir,
+      '--port',
+      '0',
+      '--edge-port',
+      '0',
+      '--shield-port',
+      '0',
+      '--origin-port',
+      '0',
+    ],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let out = '';
@@ -46,7 +59,10 @@ export async function startDemoStack(dir: string, timeoutMs = 420_000): Promise<
     clearTimeout(killer);
   };
   const urls = await new Promise<{ page: string; edge: string; origin: string }>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`streamedge demo printed no URL within ${timeoutMs / 1000} s:\n${out.slice(-3000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => rej(new Error(`streamedge demo printed no URL within ${timeoutMs / 1000} s:\n${out.slice(-3000)}`)),
+      timeoutMs,
+    );
     const check = () => {
       const page = /streamedge demo is running: (http:\/\/\S+)/.exec(out);
       const edge = /\bedge (http:\/\/127\.0\.0\.1:\d+)/.exec(out);

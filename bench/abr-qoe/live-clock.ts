@@ -51,6 +51,11 @@ export async function readLiveClock(masterUrl: string): Promise<LiveClock> {
 }
 
 /** Wall-clock latency of a playhead: now − PDT(playhead). */
-export function wallClockLatencySec(clock: LiveClock, dateNowMs: number, currentTime: number, timestampOffset: number): number {
+export function wallClockLatencySec(
+  clock: LiveClock,
+  dateNowMs: number,
+  currentTime: number,
+  timestampOffset: number,
+): number {
   return (dateNowMs - (clock.anchorMs + (currentTime - timestampOffset) * 1000)) / 1000;
 }

@@ -60,7 +60,15 @@ function urlOf(input: RequestInfo | URL): string {
 
 const originalFetch = window.fetch.bind(window);
 window.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-  const rec: ProbeFetch = { url: urlOf(input), t0: performance.now(), t1: 0, status: 0, bytes: 0, maxChunk: 0, outcome: 'ok' };
+  const rec: ProbeFetch = {
+    url: urlOf(input),
+    t0: performance.now(),
+    t1: 0,
+    status: 0,
+    bytes: 0,
+    maxChunk: 0,
+    outcome: 'ok',
+  };
   let res: Response;
   try {
     res = await originalFetch(input, init);
@@ -182,7 +190,9 @@ window.__qoeProbe = {
     const q = video?.getVideoPlaybackQuality?.();
     let stats: Record<string, unknown> | null = null;
     try {
-      const s = (window as unknown as { __streamedge?: { stats: () => Record<string, unknown> } }).__streamedge?.stats();
+      const s = (
+        window as unknown as { __streamedge?: { stats: () => Record<string, unknown> } }
+      ).__streamedge?.stats();
       if (s) {
         // The request list is the page's own; the probe's log is the engine-independent one.
         const { requests: _requests, ...rest } = s;

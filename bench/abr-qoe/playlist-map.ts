@@ -70,7 +70,9 @@ export async function mapPresentation(masterUrl: string, opts: { vod: boolean })
   });
   if (!variants.length) throw new Error(`${masterUrl} lists no variant streams`);
   const audioDirs: string[] = [];
-  for (const group of Object.values((master.mediaGroups?.AUDIO ?? {}) as Record<string, Record<string, { uri?: string }>>)) {
+  for (const group of Object.values(
+    (master.mediaGroups?.AUDIO ?? {}) as Record<string, Record<string, { uri?: string }>>,
+  )) {
     for (const r of Object.values(group)) if (r.uri) audioDirs.push(dirOf(new URL(r.uri, masterUrl).href));
   }
   const segments: VodSegment[] = [];
@@ -92,8 +94,12 @@ export async function mapPresentation(masterUrl: string, opts: { vod: boolean })
 /** Every URL the VOD presentation references (playlists, init and media segments of every variant and audio). */
 export async function allVodUrls(masterUrl: string): Promise<string[]> {
   const master = parse(await getText(masterUrl));
-  const playlists: string[] = ((master.playlists ?? []) as { uri: string }[]).map((p) => new URL(p.uri, masterUrl).href);
-  for (const group of Object.values((master.mediaGroups?.AUDIO ?? {}) as Record<string, Record<string, { uri?: string }>>)) {
+  const playlists: string[] = ((master.playlists ?? []) as { uri: string }[]).map(
+    (p) => new URL(p.uri, masterUrl).href,
+  );
+  for (const group of Object.values(
+    (master.mediaGroups?.AUDIO ?? {}) as Record<string, Record<string, { uri?: string }>>,
+  )) {
     for (const r of Object.values(group)) if (r.uri) playlists.push(new URL(r.uri, masterUrl).href);
   }
   const urls = [masterUrl, ...playlists];

@@ -71,9 +71,25 @@ export interface VodQoe extends CommonQoe {
   /** Segments downloaded more than once (replaced) and downloads never played. */
   redundantSegmentDownloads: number;
   /** Every video segment download: segment, rendition height, start (s after load), duration, size, largest read, outcome. */
-  videoDownloads: { seg: number; height: number | null; atSec: number; ms: number; kB: number; maxReadKB: number; outcome: string }[];
+  videoDownloads: {
+    seg: number;
+    height: number | null;
+    atSec: number;
+    ms: number;
+    kB: number;
+    maxReadKB: number;
+    outcome: string;
+  }[];
   /** One row a second: limit, buffer, estimate, engine level bitrate, played bitrate. */
-  series: { t: number; limitMbps: number; bufferSec: number; estimateMbps: number; engineMbps: number | null; playedMbps: number | null; currentTime: number }[];
+  series: {
+    t: number;
+    limitMbps: number;
+    bufferSec: number;
+    estimateMbps: number;
+    engineMbps: number | null;
+    playedMbps: number | null;
+    currentTime: number;
+  }[];
 }
 
 export interface LiveQoe extends CommonQoe {
@@ -88,7 +104,15 @@ export interface LiveQoe extends CommonQoe {
   wallClockLatencyAtStart: number | null;
   latencySamples: number;
   avgPlaybackRate: number | null;
-  series: { t: number; bufferSec: number; estimateMbps: number; engineLatency: number | null; wallClockLatency: number | null; playbackRate: number; engineMbps: number | null }[];
+  series: {
+    t: number;
+    bufferSec: number;
+    estimateMbps: number;
+    engineLatency: number | null;
+    wallClockLatency: number | null;
+    playbackRate: number;
+    engineMbps: number | null;
+  }[];
 }
 
 function levelBitrate(s: RunSample): number | null {
@@ -177,7 +201,8 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
     seen.set(k.segment, (seen.get(k.segment) ?? 0) + 1);
   }
   const top = Math.max(...map.variants.map((v) => v.bandwidth));
-  const segmentAt = (t: number) => map.segments.find((s) => t >= s.start - 1e-6 && t < s.start + s.duration) ?? map.segments[map.segments.length - 1];
+  const segmentAt = (t: number) =>
+    map.segments.find((s) => t >= s.start - 1e-6 && t < s.start + s.duration) ?? map.segments[map.segments.length - 1];
   /** The variant whose download of the segment completed last before `perfNow`. */
   const variantPlaying = (segment: number, perfNow: number): number | null => {
     let best: { t1: number; variant: number } | null = null;

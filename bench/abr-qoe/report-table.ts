@@ -38,15 +38,22 @@ const LIVE_ROWS: [string, string, (x: unknown) => string][] = [
 ];
 
 function block(title: string, rows: typeof VOD_ROWS, ours: Cell, theirs: Cell): string {
-  const lines = [`${title}`, `  ${'metric'.padEnd(22)}${'ours'.padStart(14)}${'hls.js'.padStart(14)}${'ours/hls.js'.padStart(13)}`];
-  const get = (c: Cell, k: string): unknown => (c && !('error' in c) ? (c as unknown as Record<string, unknown>)[k] : undefined);
+  const lines = [
+    `${title}`,
+    `  ${'metric'.padEnd(22)}${'ours'.padStart(14)}${'hls.js'.padStart(14)}${'ours/hls.js'.padStart(13)}`,
+  ];
+  const get = (c: Cell, k: string): unknown =>
+    c && !('error' in c) ? (c as unknown as Record<string, unknown>)[k] : undefined;
   for (const [label, key, fmt] of rows) {
     const a = get(ours, key);
     const b = get(theirs, key);
     const ratio = typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : '–';
     lines.push(`  ${label.padEnd(22)}${fmt(a).padStart(14)}${fmt(b).padStart(14)}${ratio.padStart(13)}`);
   }
-  for (const [name, c] of [['ours', ours], ['hls.js', theirs]] as const) {
+  for (const [name, c] of [
+    ['ours', ours],
+    ['hls.js', theirs],
+  ] as const) {
     if (c && 'error' in c) lines.push(`  ${name} FAILED: ${c.error}`);
     else if (c && (c.pageErrors.length || c.failedRequests.length)) {
       lines.push(`  ${name} page errors: ${[...c.failedRequests, ...c.pageErrors].slice(0, 4).join(' | ')}`);

@@ -54,7 +54,8 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
   const context = await o.browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
     if (o.urlFix === false) await context.addInitScript({ content: 'window.__qoeUrlFix = false;' });
-    if (o.sliceBytes !== undefined) await context.addInitScript({ content: `window.__qoeSliceBytes = ${Number(o.sliceBytes)};` });
+    if (o.sliceBytes !== undefined)
+      await context.addInitScript({ content: `window.__qoeSliceBytes = ${Number(o.sliceBytes)};` });
     await context.addInitScript({ content: o.probeScript });
     const page = await context.newPage();
     const consoleErrors: string[] = [];
@@ -95,7 +96,17 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
       samples.push({ ...rest, tSec, limitMbps: limit });
       if (tSec >= o.durationSec || s.ended) break;
     }
-    return { engine: o.engine, url: o.streamUrl, trace: o.trace, loadPerf, samples, fetches, consoleErrors, failedResponses, loadAvg1 };
+    return {
+      engine: o.engine,
+      url: o.streamUrl,
+      trace: o.trace,
+      loadPerf,
+      samples,
+      fetches,
+      consoleErrors,
+      failedResponses,
+      loadAvg1,
+    };
   } finally {
     await context.close();
   }

@@ -29,7 +29,14 @@ function cascade(name: string, levels: number[], everySec: number): BandwidthTra
 }
 
 /** `base` Mbit/s with a `dipSec` dip to `dipMbps` every `periodSec` (first dip at periodSec). */
-function spikes(name: string, base: number, dipMbps: number, periodSec: number, dipSec: number, untilSec: number): BandwidthTrace {
+function spikes(
+  name: string,
+  base: number,
+  dipMbps: number,
+  periodSec: number,
+  dipSec: number,
+  untilSec: number,
+): BandwidthTrace {
   const steps: TraceStep[] = [{ atSec: 0, mbps: base }];
   for (let t = periodSec; t < untilSec; t += periodSec) {
     steps.push({ atSec: t, mbps: dipMbps }, { atSec: t + dipSec, mbps: base });

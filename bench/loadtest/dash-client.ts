@@ -57,7 +57,8 @@ export class DashClient implements StreamClient {
 
   async open(signal: AbortSignal): Promise<void> {
     await this.refresh(signal);
-    if (this.video.length === 0) throw new StreamedgeError('LOADTEST_STREAM', `${this.url}: the MPD has no video Representation`);
+    if (this.video.length === 0)
+      throw new StreamedgeError('LOADTEST_STREAM', `${this.url}: the MPD has no video Representation`);
   }
 
   private async refresh(signal: AbortSignal): Promise<void> {
@@ -72,20 +73,32 @@ export class DashClient implements StreamClient {
     this.lowLatency = this.live && this.ato > 0;
     this.minimumUpdatePeriodSec = xsDurationSec(attr(xml, 'minimumUpdatePeriod')) ?? 2;
     const latencyTarget = /<Latency\b[^>]*\btarget="(\d+)"/.exec(xml)?.[1];
-    this.targetLatencySec = latencyTarget ? Number(latencyTarget) / 1000 : xsDurationSec(attr(xml, 'suggestedPresentationDelay'));
+    this.targetLatencySec = latencyTarget
+      ? Number(latencyTarget) / 1000
+      : xsDurationSec(attr(xml, 'suggestedPresentationDelay'));
     // SegmentTemplate@media per AdaptationSet, in document order (video first in our MPDs; matched by id below)
     const templates = [...xml.matchAll(/<SegmentTemplate\b[^>]*\bmedia="([^"]+)"/g)].map((x) => x[1]!);
     const video = (m.playlists ?? []) as Array<Record<string, any>>;
     this.video = video.map((p) => {
       const a = p.attributes ?? {};
-      return { id: String(a.NAME), kind: 'video' as const, bitrate: Number(a.BANDWIDTH) || 1, width: a.RESOLUTION?.width, height: a.RESOLUTION?.height };
+      return {
+        id: String(a.NAME),
+        kind: 'video' as const,
+        bitrate: Number(a.BANDWIDTH) || 1,
+        width: a.RESOLUTION?.width,
+        height: a.RESOLUTION?.height,
+      };
     });
     video.forEach((p) => this.ingest(String(p.attributes?.NAME), p, templates));
     for (const group of Object.values(m.mediaGroups?.AUDIO ?? {}) as Array<Record<string, any>>) {
       const first = (Object.values(group) as Array<Record<string, any>>)[0];
       const pl = first?.playlists?.[0];
       if (pl) {
-        this.audio = { id: String(pl.attributes?.NAME), kind: 'audio', bitrate: Number(pl.attributes?.BANDWIDTH) || 128_000 };
+        this.audio = {
+          id: String(pl.attributes?.NAME),
+          kind: 'audio',
+          bitrate: Number(pl.attributes?.BANDWIDTH) || 128_000,
+        };
         this.ingest(this.audio.id, pl, templates);
         break;
       }
@@ -99,7 +112,12 @@ export class DashClient implements StreamClient {
     const segments = new Map<number, DashSegment>();
     const template = templates.find((t) => t.includes('$Number'));
     const pattern = template
-      ? new RegExp(template.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('\\$RepresentationID\\$', id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).replace(/\\\$Number(%0\d+d)?\\\$/, '(\\d+)') + '$')
+      ? new RegExp(
+          template
+            .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+            .replace('\\$RepresentationID\\$', id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+            .replace(/\\\$Number(%0\d+d)?\\\$/, '(\\d+)') + '$',
+        )
       : undefined;
     let first = Infinity;
     let last = -1;
@@ -107,7 +125,12 @@ export class DashClient implements StreamClient {
     ((p.segments ?? []) as Array<Record<string, any>>).forEach((s, i) => {
       const url = String(s.resolvedUri);
       const n = pattern ? Number(pattern.exec(new URL(url).pathname)?.[1] ?? pattern.exec(url)?.[1] ?? i) : i;
-      segments.set(n, { number: n, url, duration: Number(s.duration), presentationTime: Number(s.presentationTime ?? 0) });
+      segments.set(n, {
+        number: n,
+        url,
+        duration: Number(s.duration),
+        presentationTime: Number(s.presentationTime ?? 0),
+      });
       first = Math.min(first, n);
       last = Math.max(last, n);
       if (s.map?.resolvedUri) initUrl = s.map.resolvedUri;
@@ -134,7 +157,15 @@ export class DashClient implements StreamClient {
       const n = Math.max(cursor.msn, r.first);
       const seg = r.segments.get(n);
       if (seg) {
-        return { url: seg.url, kind: 'segment', durationSec: seg.duration, independent: true, programDateTimeMs: this.live ? this.ast + seg.presentationTime * 1000 : undefined, next: { msn: n + 1, part: 0 }, initUrl: r.initUrl };
+        return {
+          url: seg.url,
+          kind: 'segment',
+          durationSec: seg.duration,
+          independent: true,
+          programDateTimeMs: this.live ? this.ast + seg.presentationTime * 1000 : undefined,
+          next: { msn: n + 1, part: 0 },
+          initUrl: r.initUrl,
+        };
       }
       if (!this.live) return null;
       const lastSeg = r.segments.get(r.last);
@@ -144,7 +175,15 @@ export class DashClient implements StreamClient {
         const availableAt = this.ast + (start + this.segmentSec - this.ato) * 1000;
         await waitMs(availableAt - Date.now(), signal);
         const url = lastSeg.url.replace(new RegExp(`${r.last}(\\.m4s)`), `${n}$1`);
-        return { url, kind: 'segment', durationSec: this.segmentSec, independent: true, programDateTimeMs: this.ast + start * 1000, next: { msn: n + 1, part: 0 }, initUrl: r.initUrl };
+        return {
+          url,
+          kind: 'segment',
+          durationSec: this.segmentSec,
+          independent: true,
+          programDateTimeMs: this.ast + start * 1000,
+          next: { msn: n + 1, part: 0 },
+          initUrl: r.initUrl,
+        };
       }
       await waitMs(this.loadedAt + this.minimumUpdatePeriodSec * 500 - performance.now(), signal);
       await this.refresh(signal);

@@ -49,7 +49,11 @@ export function edgeCounters(text: string): EdgeCounters | null {
 
 export async function scrapeEdge(target: URL, dispatcher: Dispatcher): Promise<EdgeCounters | null> {
   try {
-    const res = await request(new URL('/_edge/metrics', target).href, { dispatcher, headersTimeout: 5000, bodyTimeout: 5000 });
+    const res = await request(new URL('/_edge/metrics', target).href, {
+      dispatcher,
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+    });
     const text = await res.body.text();
     if (res.statusCode !== 200) return null;
     return edgeCounters(text);

@@ -68,7 +68,11 @@ function parse(text: string): Record<string, any> {
 }
 
 const pdtOf = (s: Record<string, any>): number | undefined =>
-  typeof s.programDateTime === 'number' ? s.programDateTime : s.dateTimeString ? Date.parse(s.dateTimeString) : undefined;
+  typeof s.programDateTime === 'number'
+    ? s.programDateTime
+    : s.dateTimeString
+      ? Date.parse(s.dateTimeString)
+      : undefined;
 
 export class HlsClient implements StreamClient {
   readonly protocol = 'hls' as const;
@@ -105,11 +109,18 @@ export class HlsClient implements StreamClient {
         const id = `v${i}`;
         this.playlistUrl.set(id, new URL(v.uri, this.url).href);
         const a = v.attributes ?? {};
-        return { id, kind: 'video' as const, bitrate: Number(a.BANDWIDTH) || 1, width: a.RESOLUTION?.width, height: a.RESOLUTION?.height };
+        return {
+          id,
+          kind: 'video' as const,
+          bitrate: Number(a.BANDWIDTH) || 1,
+          width: a.RESOLUTION?.width,
+          height: a.RESOLUTION?.height,
+        };
       });
       const groups = m.mediaGroups?.AUDIO ?? {};
       for (const group of Object.values(groups) as Array<Record<string, any>>) {
-        const pick = (Object.values(group) as Array<Record<string, any>>).find((r) => r.default && r.uri) ??
+        const pick =
+          (Object.values(group) as Array<Record<string, any>>).find((r) => r.default && r.uri) ??
           (Object.values(group) as Array<Record<string, any>>).find((r) => r.uri);
         if (pick) {
           this.audio = { id: 'audio', kind: 'audio', bitrate: 128_000 };
@@ -123,10 +134,13 @@ export class HlsClient implements StreamClient {
     }
     const first = [...this.states.values()][0]!;
     this.live = !first.endList;
-    this.lowLatency = this.o.lowLatency !== false && this.live && first.partTarget !== undefined && first.canBlockReload;
+    this.lowLatency =
+      this.o.lowLatency !== false && this.live && first.partTarget !== undefined && first.canBlockReload;
     this.segmentSec = first.targetDuration;
     if (this.live) {
-      this.targetLatencySec = this.lowLatency ? first.partHoldBack ?? 3 * first.partTarget! : first.holdBack ?? 3 * first.targetDuration;
+      this.targetLatencySec = this.lowLatency
+        ? (first.partHoldBack ?? 3 * first.partTarget!)
+        : (first.holdBack ?? 3 * first.targetDuration);
     }
   }
 
@@ -149,7 +163,8 @@ export class HlsClient implements StreamClient {
     const segs = new Map<number, SegmentInfo>(prev?.segments ?? []);
     const skipped = Number(m.skip?.skippedSegments ?? 0);
     const seq = Number(m.mediaSequence ?? 0);
-    if (skipped > 0 && !prev) throw new StreamedgeError('LOADTEST_STREAM', `delta playlist for ${id} without a full one first`);
+    if (skipped > 0 && !prev)
+      throw new StreamedgeError('LOADTEST_STREAM', `delta playlist for ${id} without a full one first`);
     let msn = seq + skipped;
     const resolve = (uri: string) => new URL(uri, playlistUrl).href;
     let map = '';
@@ -161,9 +176,13 @@ export class HlsClient implements StreamClient {
         url: resolve(s.uri),
         duration: Number(s.duration),
         pdt: pdtOf(s),
-        parts: ((s.parts ?? []) as Array<Record<string, any>>).map((p) => ({ url: resolve(p.uri), duration: Number(p.duration), independent: p.independent === true })),
+        parts: ((s.parts ?? []) as Array<Record<string, any>>).map((p) => ({
+          url: resolve(p.uri),
+          duration: Number(p.duration),
+          independent: p.independent === true,
+        })),
         complete: true,
-        initUrl: map || (prev ? [...prev.segments.values()][0]?.initUrl ?? '' : ''),
+        initUrl: map || (prev ? ([...prev.segments.values()][0]?.initUrl ?? '') : ''),
       });
       msn++;
     }
@@ -172,8 +191,20 @@ export class HlsClient implements StreamClient {
     const pre = m.preloadSegment as Record<string, any> | undefined;
     if (pre) {
       if (pre.map?.uri) map = resolve(pre.map.uri);
-      const parts = ((pre.parts ?? []) as Array<Record<string, any>>).map((p) => ({ url: resolve(p.uri), duration: Number(p.duration), independent: p.independent === true }));
-      segs.set(msn, { msn, url: '', duration: parts.reduce((a, p) => a + p.duration, 0), pdt: pdtOf(pre), parts, complete: false, initUrl: map || segs.get(msn - 1)?.initUrl || '' });
+      const parts = ((pre.parts ?? []) as Array<Record<string, any>>).map((p) => ({
+        url: resolve(p.uri),
+        duration: Number(p.duration),
+        independent: p.independent === true,
+      }));
+      segs.set(msn, {
+        msn,
+        url: '',
+        duration: parts.reduce((a, p) => a + p.duration, 0),
+        pdt: pdtOf(pre),
+        parts,
+        complete: false,
+        initUrl: map || segs.get(msn - 1)?.initUrl || '',
+      });
       const h = ((pre.preloadHints ?? []) as Array<Record<string, any>>).find((x) => x.type === 'PART');
       if (h) hint = { msn, part: parts.length, url: resolve(h.uri) };
     } else {
@@ -254,16 +285,28 @@ export class HlsClient implements StreamClient {
       if (seg && !seg.complete && !this.lowLatency) {
         // a segment still being produced: a player without LL-HLS waits for it to complete
       } else if (seg) {
-        const usesParts = this.lowLatency && seg.parts.length > 0 && !(seg.complete && cur.part === 0 && st.lastMsn > seg.msn);
+        const usesParts =
+          this.lowLatency && seg.parts.length > 0 && !(seg.complete && cur.part === 0 && st.lastMsn > seg.msn);
         if (!usesParts && cur.part === 0 && seg.complete) {
-          return { url: seg.url, kind: 'segment', durationSec: seg.duration, independent: true, programDateTimeMs: seg.pdt, next: { msn: seg.msn + 1, part: 0 }, initUrl: seg.initUrl };
+          return {
+            url: seg.url,
+            kind: 'segment',
+            durationSec: seg.duration,
+            independent: true,
+            programDateTimeMs: seg.pdt,
+            next: { msn: seg.msn + 1, part: 0 },
+            initUrl: seg.initUrl,
+          };
         }
         if (cur.part < seg.parts.length) {
           const part = seg.parts[cur.part]!;
           const offset = seg.parts.slice(0, cur.part).reduce((a, p) => a + p.duration, 0);
           const last = seg.complete && cur.part === seg.parts.length - 1;
           return {
-            url: part.url, kind: 'part', durationSec: part.duration, independent: part.independent,
+            url: part.url,
+            kind: 'part',
+            durationSec: part.duration,
+            independent: part.independent,
             programDateTimeMs: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
             next: last ? { msn: seg.msn + 1, part: 0 } : { msn: seg.msn, part: cur.part + 1 },
             initUrl: seg.initUrl,
@@ -283,7 +326,10 @@ export class HlsClient implements StreamClient {
           const offset = prevSeg ? prevSeg.parts.reduce((a, p) => a + p.duration, 0) : 0;
           const dur = st.partTarget ?? 1;
           return {
-            url: st.hint.url, kind: 'part', durationSec: dur, independent: cur.part === 0,
+            url: st.hint.url,
+            kind: 'part',
+            durationSec: dur,
+            independent: cur.part === 0,
             programDateTimeMs: prevSeg?.pdt !== undefined ? prevSeg.pdt + offset * 1000 : undefined,
             next: { msn: cur.msn, part: cur.part + 1 },
             initUrl: prevSeg?.initUrl ?? st.segments.get(st.lastMsn)?.initUrl ?? '',

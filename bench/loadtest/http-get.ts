@@ -65,7 +65,13 @@ export class HttpGetter {
     o.signal?.addEventListener('abort', onOuterAbort, { once: true });
     try {
       await this.shaper.beforeFirstByte();
-      const res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal: local.signal, headersTimeout: 60_000, bodyTimeout: 30_000 });
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher: this.dispatcher,
+        signal: local.signal,
+        headersTimeout: 60_000,
+        bodyTimeout: 30_000,
+      });
       const ttfbMs = performance.now() - t0;
       if (res.statusCode === 404 && o.hinted) {
         await res.body.dump().catch(() => undefined);

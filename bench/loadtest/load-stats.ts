@@ -10,7 +10,11 @@ export const OBJECT_KINDS: ObjectKind[] = ['playlist', 'manifest', 'init', 'segm
 
 /** Values are recorded in microseconds, up to one hour. */
 function newHistogram(): Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 export interface ViewerTotals {
@@ -41,7 +45,21 @@ export interface SerializedStats {
 }
 
 export class LoadStats {
-  totals: ViewerTotals = { started: 0, ended: 0, failed: 0, playing: 0, stalls: 0, stallMs: 0, playMs: 0, bitrateSeconds: 0, mediaSec: 0, switches: 0, abandons: 0, hintMisses: 0, peakPlaying: 0 };
+  totals: ViewerTotals = {
+    started: 0,
+    ended: 0,
+    failed: 0,
+    playing: 0,
+    stalls: 0,
+    stallMs: 0,
+    playMs: 0,
+    bitrateSeconds: 0,
+    mediaSec: 0,
+    switches: 0,
+    abandons: 0,
+    hintMisses: 0,
+    peakPlaying: 0,
+  };
   requests = 0;
   bytes = 0;
   errors: Record<string, number> = {};
@@ -92,7 +110,13 @@ export class LoadStats {
   serialize(): SerializedStats {
     const histograms: Record<string, string> = {};
     for (const [k, h] of this.histograms) histograms[k] = hdr.encodeIntoCompressedBase64(h);
-    return { totals: { ...this.totals }, requests: this.requests, bytes: this.bytes, errors: { ...this.errors }, histograms };
+    return {
+      totals: { ...this.totals },
+      requests: this.requests,
+      bytes: this.bytes,
+      errors: { ...this.errors },
+      histograms,
+    };
   }
 
   merge(s: SerializedStats): void {

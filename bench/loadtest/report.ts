@@ -16,7 +16,15 @@ export interface LoadReport {
   target: string;
   startedAt: string;
   elapsedSec: number;
-  config: { viewers: number; rampSec: number; durationSec: number; profile: string; latencyMs: number; workers: number; lowLatency: boolean };
+  config: {
+    viewers: number;
+    rampSec: number;
+    durationSec: number;
+    profile: string;
+    latencyMs: number;
+    workers: number;
+    lowLatency: boolean;
+  };
   viewers: { started: number; ended: number; failed: number; peakConcurrent: number };
   startupMs: Percentiles;
   rebufferRatio: number;
@@ -31,7 +39,14 @@ export interface LoadReport {
   preloadHintMisses: number;
   liveLatencySec: Percentiles | null;
   requests: { total: number; perSec: number; bytes: number };
-  byObject: Record<string, { count: number; ttfbMs: { p50: number | null; p99: number | null }; downloadMs: { p50: number | null; p99: number | null } }>;
+  byObject: Record<
+    string,
+    {
+      count: number;
+      ttfbMs: { p50: number | null; p99: number | null };
+      downloadMs: { p50: number | null; p99: number | null };
+    }
+  >;
   errors: Record<string, number>;
   edge: EdgeReport | null;
   loadTester: { cpuUserSec: number; cpuSystemSec: number; cpuSecPer1000Viewers: number; maxRssMB: number };
@@ -72,7 +87,11 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     elapsedSec: round(m.elapsedSec),
     config: m.config,
     viewers: { started: t.started, ended: t.ended, failed: t.failed, peakConcurrent: m.peakConcurrent },
-    startupMs: { count: s.count('startup'), p50: r3(s.percentileMs('startup', 50)), p95: r3(s.percentileMs('startup', 95)) },
+    startupMs: {
+      count: s.count('startup'),
+      p50: r3(s.percentileMs('startup', 50)),
+      p95: r3(s.percentileMs('startup', 95)),
+    },
     rebufferRatio: t.playMs + t.stallMs > 0 ? round(t.stallMs / (t.playMs + t.stallMs), 5) : 0,
     stalls: t.stalls,
     stallsPerViewerHour: viewerHours > 0 ? round(t.stalls / viewerHours) : 0,
@@ -82,9 +101,14 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     switches: t.switches,
     abandons: t.abandons,
     preloadHintMisses: t.hintMisses,
-    liveLatencySec: latencyCount > 0
-      ? { count: latencyCount, p50: r3((s.percentileMs('latency', 50) ?? 0) / 1000), p95: r3((s.percentileMs('latency', 95) ?? 0) / 1000) }
-      : null,
+    liveLatencySec:
+      latencyCount > 0
+        ? {
+            count: latencyCount,
+            p50: r3((s.percentileMs('latency', 50) ?? 0) / 1000),
+            p95: r3((s.percentileMs('latency', 95) ?? 0) / 1000),
+          }
+        : null,
     requests: { total: s.requests, perSec: m.elapsedSec > 0 ? round(s.requests / m.elapsedSec, 1) : 0, bytes: s.bytes },
     byObject,
     errors: { ...s.errors },
@@ -98,7 +122,8 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
   };
 }
 
-const fmt = (v: number | null | undefined, unit = '', d = 1) => (v === null || v === undefined ? '-' : `${v.toFixed(d)}${unit}`);
+const fmt = (v: number | null | undefined, unit = '', d = 1) =>
+  v === null || v === undefined ? '-' : `${v.toFixed(d)}${unit}`;
 
 export function formatReport(r: LoadReport): string {
   const lines = [
@@ -111,14 +136,20 @@ export function formatReport(r: LoadReport): string {
     `  requests      ${r.requests.total} (${r.requests.perSec.toFixed(1)}/s), ${(r.requests.bytes / 1e6).toFixed(1)} MB`,
   ];
   for (const [k, o] of Object.entries(r.byObject)) {
-    lines.push(`    ${k.padEnd(9)} ${String(o.count).padStart(8)}  ttfb p50 ${fmt(o.ttfbMs.p50, ' ms', 2)} p99 ${fmt(o.ttfbMs.p99, ' ms', 2)}  download p50 ${fmt(o.downloadMs.p50, ' ms', 2)} p99 ${fmt(o.downloadMs.p99, ' ms', 2)}`);
+    lines.push(
+      `    ${k.padEnd(9)} ${String(o.count).padStart(8)}  ttfb p50 ${fmt(o.ttfbMs.p50, ' ms', 2)} p99 ${fmt(o.ttfbMs.p99, ' ms', 2)}  download p50 ${fmt(o.downloadMs.p50, ' ms', 2)} p99 ${fmt(o.downloadMs.p99, ' ms', 2)}`,
+    );
   }
   const errs = Object.entries(r.errors);
   lines.push(`  errors        ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (r.edge) {
-    lines.push(`  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}`);
+    lines.push(
+      `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}`,
+    );
   }
-  lines.push(`  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), rss ${r.loadTester.maxRssMB} MB`);
+  lines.push(
+    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), rss ${r.loadTester.maxRssMB} MB`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -132,7 +163,12 @@ export interface ProgressSnapshot {
   errors: number;
 }
 
-export function progressLine(p: ProgressSnapshot, totalViewers: number, prevRequests: number, intervalSec: number): string {
+export function progressLine(
+  p: ProgressSnapshot,
+  totalViewers: number,
+  prevRequests: number,
+  intervalSec: number,
+): string {
   const rate = intervalSec > 0 ? (p.requests - prevRequests) / intervalSec : 0;
   return `t=${p.elapsedSec.toFixed(0)}s viewers ${p.started}/${totalViewers} playing ${p.playing} ended ${p.ended}  req/s ${rate.toFixed(0)}  stalls ${p.stalls}  errors ${p.errors}`;
 }

@@ -41,9 +41,11 @@ export function validateOptions(o: LoadTestOptions): void {
   if (!Number.isInteger(o.viewers) || o.viewers < 1) bad(`--viewers must be a whole number ≥ 1, got ${o.viewers}`);
   if (o.viewers > LIMITS.maxViewers) bad(`--viewers ${o.viewers} is above the limit of ${LIMITS.maxViewers}`);
   if (!(o.rampSec >= 0) || !(o.durationSec > 0)) bad('--ramp must be ≥ 0 and --duration > 0');
-  if (o.rampSec + o.durationSec > LIMITS.maxRunSec) bad(`ramp + duration must stay within ${LIMITS.maxRunSec / 3600} h`);
+  if (o.rampSec + o.durationSec > LIMITS.maxRunSec)
+    bad(`ramp + duration must stay within ${LIMITS.maxRunSec / 3600} h`);
   const w = o.workers ?? 0;
-  if (!Number.isInteger(w) || w < 0 || w > LIMITS.maxWorkers) bad(`--workers must be 0..${LIMITS.maxWorkers} (0 = run viewers in the main thread)`);
+  if (!Number.isInteger(w) || w < 0 || w > LIMITS.maxWorkers)
+    bad(`--workers must be 0..${LIMITS.maxWorkers} (0 = run viewers in the main thread)`);
   if ((o.latencyMs ?? 0) < 0 || (o.latencyMs ?? 0) > 10_000) bad('--latency must be between 0 and 10s');
   parseProfile(o.profile); // throws on a bad profile
 }
@@ -60,7 +62,16 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
 
-  const poolOptions = { url: target.href, viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, abrConfig: o.abrConfig, lowLatency: o.lowLatency };
+  const poolOptions = {
+    url: target.href,
+    viewers: o.viewers,
+    rampSec: o.rampSec,
+    durationSec: o.durationSec,
+    profile,
+    latencyMs,
+    abrConfig: o.abrConfig,
+    lowLatency: o.lowLatency,
+  };
   const local = workers === 0 ? new ViewerPool(poolOptions) : undefined;
   const fleet = workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined;
   const onAbort = () => (local ? local.abort() : fleet!.stop());
@@ -72,9 +83,24 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     ? setInterval(() => {
         const now = performance.now();
         const p = local
-          ? { started: local.stats.totals.started, playing: local.stats.totals.playing, ended: local.stats.totals.ended, requests: local.stats.requests, stalls: local.stats.totals.stalls, errors: Object.values(local.stats.errors).reduce((a, b) => a + b, 0) }
+          ? {
+              started: local.stats.totals.started,
+              playing: local.stats.totals.playing,
+              ended: local.stats.totals.ended,
+              requests: local.stats.requests,
+              stalls: local.stats.totals.stalls,
+              errors: Object.values(local.stats.errors).reduce((a, b) => a + b, 0),
+            }
           : fleet!.progress();
-        const snap: ProgressSnapshot = { elapsedSec: (now - t0) / 1000, started: p.started, playing: p.playing, ended: p.ended, requests: p.requests, stalls: p.stalls, errors: p.errors };
+        const snap: ProgressSnapshot = {
+          elapsedSec: (now - t0) / 1000,
+          started: p.started,
+          playing: p.playing,
+          ended: p.ended,
+          requests: p.requests,
+          stalls: p.stalls,
+          errors: p.errors,
+        };
         o.onProgress!(progressLine(snap, o.viewers, prevRequests, (now - prevAt) / 1000), snap);
         prevRequests = p.requests;
         prevAt = now;
@@ -98,7 +124,15 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       target: target.href,
       startedAt,
       elapsedSec,
-      config: { viewers: o.viewers, rampSec: o.rampSec, durationSec: o.durationSec, profile, latencyMs, workers: Math.max(1, workers), lowLatency: o.lowLatency !== false },
+      config: {
+        viewers: o.viewers,
+        rampSec: o.rampSec,
+        durationSec: o.durationSec,
+        profile,
+        latencyMs,
+        workers: Math.max(1, workers),
+        lowLatency: o.lowLatency !== false,
+      },
       peakConcurrent: stats.totals.peakPlaying,
       edge: edgeDelta(before, after),
       cpu,

@@ -31,9 +31,22 @@ function stepProfile(name: string, steps: Array<[number, number]>, loopSec?: num
 const BUILT_IN: Record<string, () => BandwidthProfile> = {
   unlimited: () => ({ name: 'unlimited', mbpsAt: () => Infinity }),
   cascade: () =>
-    stepProfile('cascade', [8, 4, 2, 1, 0.5, 1, 2, 4].map((mbps, i) => [i * 10, mbps] as [number, number]), 80),
+    stepProfile(
+      'cascade',
+      [8, 4, 2, 1, 0.5, 1, 2, 4].map((mbps, i) => [i * 10, mbps] as [number, number]),
+      80,
+    ),
   /** spike: 6 Mbit/s with a 5 s dip to 0.4 Mbit/s every 30 s. */
-  spike: () => stepProfile('spike', [[0, 6], [20, 0.4], [25, 6]], 30),
+  spike: () =>
+    stepProfile(
+      'spike',
+      [
+        [0, 6],
+        [20, 0.4],
+        [25, 6],
+      ],
+      30,
+    ),
 };
 
 export function parseProfile(spec: string | undefined): BandwidthProfile {
@@ -43,11 +56,15 @@ export function parseProfile(spec: string | undefined): BandwidthProfile {
   const fixed = /^fixed:(\d+(?:\.\d+)?)$/.exec(spec);
   if (fixed) {
     const mbps = Number(fixed[1]);
-    if (!(mbps > 0)) throw new StreamedgeError('BAD_OPTION', `--profile fixed:<Mbit/s> needs a positive rate, got "${spec}"`);
+    if (!(mbps > 0))
+      throw new StreamedgeError('BAD_OPTION', `--profile fixed:<Mbit/s> needs a positive rate, got "${spec}"`);
     return { name: spec, mbpsAt: () => mbps };
   }
   if (spec.endsWith('.json')) return traceProfile(spec);
-  throw new StreamedgeError('BAD_OPTION', `unknown --profile "${spec}" (use fixed:<Mbit/s>, cascade, spike, unlimited or a trace .json file)`);
+  throw new StreamedgeError(
+    'BAD_OPTION',
+    `unknown --profile "${spec}" (use fixed:<Mbit/s>, cascade, spike, unlimited or a trace .json file)`,
+  );
 }
 
 /** A trace file: [{"t": seconds, "mbps": n}, ...] or [[seconds, mbps], ...]; optional {"loop": true, "points": [...]}. */
@@ -58,10 +75,14 @@ function traceProfile(file: string): BandwidthProfile {
   } catch (e) {
     throw new StreamedgeError('BAD_OPTION', `cannot read bandwidth trace ${file}: ${(e as Error).message}`);
   }
-  const loop = typeof doc === 'object' && doc !== null && !Array.isArray(doc) && (doc as { loop?: unknown }).loop === true;
+  const loop =
+    typeof doc === 'object' && doc !== null && !Array.isArray(doc) && (doc as { loop?: unknown }).loop === true;
   const points = Array.isArray(doc) ? doc : (doc as { points?: unknown })?.points;
   if (!Array.isArray(points) || points.length === 0) {
-    throw new StreamedgeError('BAD_OPTION', `bandwidth trace ${file} must be a non-empty array of {"t": seconds, "mbps": n} or [seconds, mbps]`);
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `bandwidth trace ${file} must be a non-empty array of {"t": seconds, "mbps": n} or [seconds, mbps]`,
+    );
   }
   const steps = points.map((p, i): [number, number] => {
     const t = Array.isArray(p) ? p[0] : (p as { t?: unknown }).t;

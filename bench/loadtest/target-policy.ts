@@ -18,7 +18,10 @@ export function checkTarget(url: string, allowHosts: string[] = []): URL {
   try {
     u = new URL(url);
   } catch {
-    throw new StreamedgeError('BAD_OPTION', `not a URL: "${url}" (use e.g. http://127.0.0.1:8080/live/news/master.m3u8)`);
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `not a URL: "${url}" (use e.g. http://127.0.0.1:8080/live/news/master.m3u8)`,
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new StreamedgeError('BAD_OPTION', `loadtest needs an http(s) URL, got ${u.protocol}`);

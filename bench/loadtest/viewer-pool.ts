@@ -32,7 +32,11 @@ const GRACE_MS = 5000;
 export class ViewerPool {
   readonly stats = new LoadStats();
   private readonly stop = new AbortController();
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } });
+  private readonly agent = new Agent({
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 60_000,
+    connect: { timeout: 10_000 },
+  });
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly o: PoolOptions) {
@@ -63,7 +67,16 @@ export class ViewerPool {
         const t = setTimeout(() => {
           this.timers.delete(t);
           if (this.stop.signal.aborted) return;
-          const p = runViewer({ url: o.url, dispatcher: this.agent, stats: this.stats, profile, latencyMs: o.latencyMs, signal: this.stop.signal, abrConfig: o.abrConfig, lowLatency: o.lowLatency });
+          const p = runViewer({
+            url: o.url,
+            dispatcher: this.agent,
+            stats: this.stats,
+            profile,
+            latencyMs: o.latencyMs,
+            signal: this.stop.signal,
+            abrConfig: o.abrConfig,
+            lowLatency: o.lowLatency,
+          });
           viewers.push(p);
           if (++started === o.viewers) resolve();
         }, at);

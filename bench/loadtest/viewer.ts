@@ -36,7 +36,9 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
   stats.totals.started++;
   const shaper = new Shaper(o.profile, o.latencyMs);
   const http = new HttpGetter(o.dispatcher, stats, shaper);
-  const client: StreamClient = /\.mpd(\?|$)/.test(new URL(o.url).pathname) ? new DashClient(http, o.url) : new HlsClient(http, o.url, { lowLatency: o.lowLatency });
+  const client: StreamClient = /\.mpd(\?|$)/.test(new URL(o.url).pathname)
+    ? new DashClient(http, o.url)
+    : new HlsClient(http, o.url, { lowLatency: o.lowLatency });
   let playhead: Playhead | undefined;
   let switches = 0;
   let abandons = 0;
@@ -49,7 +51,11 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     await client.open(signal);
     const mode = client.live ? (client.lowLatency ? 'low-latency' : 'live') : 'vod';
     const levels = client.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height }));
-    const abr = new AbrController(levels, { ...(client.targetLatencySec ? { targetLatencySec: client.targetLatencySec } : {}), ...o.abrConfig }, mode);
+    const abr = new AbrController(
+      levels,
+      { ...(client.targetLatencySec ? { targetLatencySec: client.targetLatencySec } : {}), ...o.abrConfig },
+      mode,
+    );
     const startThreshold = client.lowLatency ? Math.min(1, client.segmentSec) : Math.min(client.segmentSec, 4);
     playhead = new Playhead({ startThresholdSec: startThreshold });
     const ph = playhead;
@@ -105,7 +111,14 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         });
         const audioGet = client.audio ? fetchAudio(client, http, cursor, chunk, signal, fetchInit) : Promise.resolve();
         const [res] = await Promise.all([videoGet, audioGet]);
-        abr.onDownloadComplete({ bytes: res.bytes, durationMs: res.durationMs, ttfbMs: res.ttfbMs, level: lvl, mediaDurationSec, isPart: chunk.kind === 'part' });
+        abr.onDownloadComplete({
+          bytes: res.bytes,
+          durationMs: res.durationMs,
+          ttfbMs: res.ttfbMs,
+          level: lvl,
+          mediaDurationSec,
+          isPart: chunk.kind === 'part',
+        });
         ph.append(mediaDurationSec, chunk.programDateTimeMs);
         // stalls are counted as they are seen (progress lines show them during the run)
         stats.totals.stalls += ph.stalls - stallsCounted;
@@ -162,12 +175,23 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
 }
 
 /** The audio chunk at the same position (segments are aligned across renditions in CMAF ladders). */
-async function fetchAudio(client: StreamClient, http: HttpGetter, cursor: Cursor, video: Chunk, signal: AbortSignal, fetchInit: (u: string) => Promise<void>): Promise<void> {
+async function fetchAudio(
+  client: StreamClient,
+  http: HttpGetter,
+  cursor: Cursor,
+  video: Chunk,
+  signal: AbortSignal,
+  fetchInit: (u: string) => Promise<void>,
+): Promise<void> {
   const a = await client.chunkAt(client.audio!.id, cursor, signal);
   if (!a) return;
   await fetchInit(a.initUrl);
   try {
-    await http.get(a.url, { kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind, signal, hinted: a.hinted });
+    await http.get(a.url, {
+      kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind,
+      signal,
+      hinted: a.hinted,
+    });
   } catch (e) {
     // audio parts need not line up with video parts: a withdrawn audio hint is skipped
     if (!(e instanceof HintMissingError)) throw e;

@@ -10,14 +10,25 @@ import type { PoolOptions } from './viewer-pool.js';
 import type { ProgressSnapshot } from './report.js';
 
 type WorkerMessage =
-  | { type: 'progress'; started: number; playing: number; ended: number; requests: number; stalls: number; errors: number }
+  | {
+      type: 'progress';
+      started: number;
+      playing: number;
+      ended: number;
+      requests: number;
+      stalls: number;
+      errors: number;
+    }
   | { type: 'done'; stats: SerializedStats; maxRssKB: number };
 
 export class WorkerFleet {
   private readonly workers: Worker[] = [];
   private readonly latest: Array<Omit<ProgressSnapshot, 'elapsedSec'>> = [];
 
-  constructor(private readonly o: PoolOptions, private readonly count: number) {}
+  constructor(
+    private readonly o: PoolOptions,
+    private readonly count: number,
+  ) {}
 
   progress(): Omit<ProgressSnapshot, 'elapsedSec'> {
     const sum = { started: 0, playing: 0, ended: 0, requests: 0, stalls: 0, errors: 0 };
@@ -30,7 +41,13 @@ export class WorkerFleet {
     let maxRssMB = 0;
     const done = Array.from({ length: this.count }, (_, i) => {
       const share = Math.floor(this.o.viewers / this.count) + (i < this.o.viewers % this.count ? 1 : 0);
-      const data: PoolOptions = { ...this.o, viewers: share, firstViewerIndex: i, viewerStride: this.count, totalViewers: this.o.viewers };
+      const data: PoolOptions = {
+        ...this.o,
+        viewers: share,
+        firstViewerIndex: i,
+        viewerStride: this.count,
+        totalViewers: this.o.viewers,
+      };
       const w = new Worker(new URL('./worker-bootstrap.js', import.meta.url), { workerData: data });
       this.workers.push(w);
       return new Promise<void>((resolve, reject) => {
@@ -42,8 +59,14 @@ export class WorkerFleet {
             resolve();
           }
         });
-        w.once('error', (e) => reject(new StreamedgeError('LOADTEST_WORKER', `load-test worker ${i} failed: ${e.message}`, { cause: e })));
-        w.once('exit', (code) => (code === 0 ? resolve() : reject(new StreamedgeError('LOADTEST_WORKER', `load-test worker ${i} exited with code ${code}`))));
+        w.once('error', (e) =>
+          reject(new StreamedgeError('LOADTEST_WORKER', `load-test worker ${i} failed: ${e.message}`, { cause: e })),
+        );
+        w.once('exit', (code) =>
+          code === 0
+            ? resolve()
+            : reject(new StreamedgeError('LOADTEST_WORKER', `load-test worker ${i} exited with code ${code}`)),
+        );
       });
     });
     try {

@@ -112,7 +112,10 @@ export class LogStore {
     this.hotThreshold = opts.hotThreshold ?? 2;
     this.copyFraction = opts.copyForwardFraction ?? 0.25;
     this.retryMs = opts.admissionRetryMs ?? 30_000;
-    const expectedKeys = Math.max(4096, Math.min(1 << 22, Math.floor(capacity / (64 * 1024)) + Math.floor(ramBytes / 4096)));
+    const expectedKeys = Math.max(
+      4096,
+      Math.min(1 << 22, Math.floor(capacity / (64 * 1024)) + Math.floor(ramBytes / 4096)),
+    );
     this.sketch = new CountMinSketch(expectedKeys);
     this.ram = new RamTier<RamValue>(this.sketch, { capacityBytes: ramBytes });
   }
@@ -120,7 +123,11 @@ export class LogStore {
   /** Opens (creating if needed) the store in `opts.dir`, taking an exclusive lock on it. */
   static async open(opts: StoreOptions): Promise<LogStore> {
     if (!opts.dir) throw new StreamedgeError('STORE_CONFIG', 'store dir is required');
-    if (!(opts.capacityBytes > 0)) throw new StreamedgeError('STORE_CONFIG', `store capacity must be a positive number of bytes (got ${opts.capacityBytes})`);
+    if (!(opts.capacityBytes > 0))
+      throw new StreamedgeError(
+        'STORE_CONFIG',
+        `store capacity must be a positive number of bytes (got ${opts.capacityBytes})`,
+      );
     const dir = resolve(opts.dir);
     let regionBytes = Math.min(opts.regionBytes ?? 64 * MiB, Math.floor(opts.capacityBytes / 4));
     regionBytes -= regionBytes % 4096;
@@ -133,7 +140,9 @@ export class LogStore {
     try {
       mkdirSync(join(dir, 'regions'), { recursive: true });
     } catch (e) {
-      throw new StreamedgeError('STORE_OPEN', `cannot create store directory ${dir}: ${(e as Error).message}`, { cause: e });
+      throw new StreamedgeError('STORE_OPEN', `cannot create store directory ${dir}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const lock = StoreLock.acquire(dir);
     let index: StoreIndex | undefined;
@@ -212,7 +221,10 @@ export class LogStore {
     if (this.dirtyRegions.size > 0) this.index.txn(() => this.flushDirtyRegions());
     for (const id of files.keys()) this.unlinkRegionFile(id); // orphans
     if (lostEntries > 0 || lostRegions > 0) {
-      this.log.warn({ dir: this.dir, lostRegions, lostEntries }, 'store: dropped index entries whose region bytes are gone');
+      this.log.warn(
+        { dir: this.dir, lostRegions, lostEntries },
+        'store: dropped index entries whose region bytes are gone',
+      );
     }
     this.log.info(
       { dir: this.dir, regions: this.regions.size, objects: this.objects, ms: Math.round(performance.now() - t0) },
@@ -259,7 +271,10 @@ export class LogStore {
       return false;
     }
     if (expectedLength !== undefined && !(Number.isSafeInteger(expectedLength) && expectedLength >= 0)) {
-      throw new StreamedgeError('STORE_BODY_LENGTH', `expectedLength must be a non-negative integer (got ${expectedLength})`);
+      throw new StreamedgeError(
+        'STORE_BODY_LENGTH',
+        `expectedLength must be a non-negative integer (got ${expectedLength})`,
+      );
     }
     const keyBuf = Buffer.from(key, 'utf8');
     const ownMeta = cloneMeta(meta);
@@ -269,7 +284,10 @@ export class LogStore {
     let stream: AsyncIterable<Buffer | Uint8Array> | undefined;
     if (Buffer.isBuffer(body)) {
       if (expectedLength !== undefined && expectedLength !== body.length) {
-        throw new StreamedgeError('STORE_BODY_LENGTH', `body is ${body.length} bytes but expectedLength is ${expectedLength}`);
+        throw new StreamedgeError(
+          'STORE_BODY_LENGTH',
+          `body is ${body.length} bytes but expectedLength is ${expectedLength}`,
+        );
       }
       bodyBuf = body;
     } else if (expectedLength === undefined) {
@@ -300,7 +318,14 @@ export class LogStore {
       try {
         if (bodyBuf) {
           const crc = crc32c(bodyBuf, crc32c(metaBuf, crc32c(keyBuf)));
-          const header = encodeHeader({ keyHash: crc32c(keyBuf), keyLength: keyBuf.length, metaLength: metaBuf.length, bodyLength: size, storedAt, crc });
+          const header = encodeHeader({
+            keyHash: crc32c(keyBuf),
+            keyLength: keyBuf.length,
+            metaLength: metaBuf.length,
+            bodyLength: size,
+            storedAt,
+            crc,
+          });
           await region.write(offset, [header, keyBuf, metaBuf, bodyBuf]);
         } else {
           await this.writeStreamed(region, offset, keyBuf, metaBuf, stream!, size, storedAt);
@@ -358,10 +383,20 @@ export class LogStore {
       } catch (e) {
         throw new BodyError(e);
       }
-      if (got !== size) throw new BodyError(new StreamedgeError('STORE_BODY_LENGTH', `body ended after ${got} of ${size} expected bytes`));
+      if (got !== size)
+        throw new BodyError(
+          new StreamedgeError('STORE_BODY_LENGTH', `body ended after ${got} of ${size} expected bytes`),
+        );
       if (stagedBytes > 0) await issue();
       await outstanding;
-      const header = encodeHeader({ keyHash: crc32c(keyBuf), keyLength: keyBuf.length, metaLength: metaBuf.length, bodyLength: size, storedAt, crc });
+      const header = encodeHeader({
+        keyHash: crc32c(keyBuf),
+        keyLength: keyBuf.length,
+        metaLength: metaBuf.length,
+        bodyLength: size,
+        storedAt,
+        crc,
+      });
       await region.write(offset, [header]);
     } catch (e) {
       await outstanding.catch(() => undefined);
@@ -402,7 +437,15 @@ export class LogStore {
       await this.evicting;
     }
     const id = this.index.nextRegionId();
-    const state: RegionState = { id, size: this.regionBytes, end: 0, sealed: false, liveBytes: 0, liveCount: 0, createdAt: Date.now() };
+    const state: RegionState = {
+      id,
+      size: this.regionBytes,
+      end: 0,
+      sealed: false,
+      liveBytes: 0,
+      liveCount: 0,
+      createdAt: Date.now(),
+    };
     const region = new Region(state, this.regionPath(id), this.regionBytes);
     try {
       this.index.txn(() => {
@@ -629,7 +672,10 @@ export class LogStore {
           }
           if (crc !== expectedCrc) {
             store.onCorrupt(key, e, region);
-            throw new StreamedgeError('STORE_CRC', `stored object ${key} failed its CRC check; it was dropped from the store`);
+            throw new StreamedgeError(
+              'STORE_CRC',
+              `stored object ${key} failed its CRC check; it was dropped from the store`,
+            );
           }
         } finally {
           region.unref();
@@ -795,7 +841,9 @@ export class LogStore {
 
   /** Starts evicting the oldest sealed region; false if there is none. */
   private startEviction(): boolean {
-    const victim = [...this.regions.values()].filter((r) => r.state.sealed && r !== this.active && !r.evicting).sort((a, b) => a.id - b.id)[0];
+    const victim = [...this.regions.values()]
+      .filter((r) => r.state.sealed && r !== this.active && !r.evicting)
+      .sort((a, b) => a.id - b.id)[0];
     if (!victim) return false;
     this.evicting = this.evict(victim)
       .catch((e: unknown) => this.log.warn({ err: String(e), region: victim.id }, 'store: eviction failed'))
@@ -847,10 +895,12 @@ export class LogStore {
       copied += e.l;
       const entry: IndexEntry = { ...e, r: target.id, o: off };
       copies.push(
-        this.enqueueCommit({ key, region: target, entry, body: buf.subarray(e.b), expect: { r: e.r, o: e.o } }).then((ok) => {
-          if (ok) this.counters.copiedForward++;
-          return ok;
-        }),
+        this.enqueueCommit({ key, region: target, entry, body: buf.subarray(e.b), expect: { r: e.r, o: e.o } }).then(
+          (ok) => {
+            if (ok) this.counters.copiedForward++;
+            return ok;
+          },
+        ),
       );
     }
     await Promise.all(copies);
@@ -957,7 +1007,8 @@ export class LogStore {
     this.counters.writeErrors++;
     const msg = `${op}: ${(e as Error)?.message ?? String(e)}`;
     this.lastError = msg;
-    if (this.admitting) this.log.warn({ err: msg, dir: this.dir }, 'store: write failed; admission stopped, reads continue');
+    if (this.admitting)
+      this.log.warn({ err: msg, dir: this.dir }, 'store: write failed; admission stopped, reads continue');
     this.admitting = false;
     if (this.retryMs > 0 && !this.retryTimer && !this.closed) {
       this.retryTimer = setTimeout(() => {
@@ -969,13 +1020,24 @@ export class LogStore {
   }
 
   private storable(key: string, meta: ObjectMeta): boolean {
-    if (typeof key !== 'string' || key.length === 0 || key.includes('\u0000') || Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      this.log.warn({ key: String(key).slice(0, 200) }, 'store: key not storable (empty, NUL, or longer than 1024 bytes)');
+    if (
+      typeof key !== 'string' ||
+      key.length === 0 ||
+      key.includes('\u0000') ||
+      Buffer.byteLength(key) > MAX_KEY_BYTES
+    ) {
+      this.log.warn(
+        { key: String(key).slice(0, 200) },
+        'store: key not storable (empty, NUL, or longer than 1024 bytes)',
+      );
       return false;
     }
     for (const t of meta.tags ?? []) {
       if (typeof t !== 'string' || t.length === 0 || t.includes('\u0000') || Buffer.byteLength(t) > MAX_TAG_BYTES) {
-        this.log.warn({ key, tag: String(t).slice(0, 200) }, 'store: surrogate key not storable (empty, NUL, or longer than 512 bytes)');
+        this.log.warn(
+          { key, tag: String(t).slice(0, 200) },
+          'store: surrogate key not storable (empty, NUL, or longer than 512 bytes)',
+        );
         return false;
       }
     }
@@ -995,7 +1057,8 @@ export class LogStore {
     try {
       unlinkSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err: String(e), path: p }, 'store: cannot delete region file');
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log.warn({ err: String(e), path: p }, 'store: cannot delete region file');
     }
   }
 }

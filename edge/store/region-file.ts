@@ -151,7 +151,8 @@ export class Region {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await fh.read(buf, bufOffset + done, length - done, position + done);
-      if (bytesRead === 0) throw Object.assign(new Error(`short read in region ${this.id} at ${position + done}`), { code: 'ESHORT' });
+      if (bytesRead === 0)
+        throw Object.assign(new Error(`short read in region ${this.id} at ${position + done}`), { code: 'ESHORT' });
       done += bytesRead;
     }
   }

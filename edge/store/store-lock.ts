@@ -38,12 +38,17 @@ export class StoreLock {
         }
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new StreamedgeError('STORE_OPEN', `cannot create lock file ${path}: ${(e as Error).message}`, { cause: e });
+          throw new StreamedgeError('STORE_OPEN', `cannot create lock file ${path}: ${(e as Error).message}`, {
+            cause: e,
+          });
         }
       }
       const holder = readHolder(path);
       if (!holder && youngerThan(path, 2000)) {
-        throw new StreamedgeError('STORE_LOCKED', `store directory is being opened by another process (lock file ${path})`);
+        throw new StreamedgeError(
+          'STORE_LOCKED',
+          `store directory is being opened by another process (lock file ${path})`,
+        );
       }
       if (holder && holderAlive(holder)) {
         throw new StreamedgeError(

@@ -73,10 +73,13 @@ export class AvailabilityGate {
     if (this.cancel || this.queue.length === 0) return;
     const wait = Math.max(0, this.queue[0]!.at - this.now());
     // +1: timers may fire up to a millisecond early against Date.now(); drain() re-arms if so.
-    this.cancel = this.schedule(() => {
-      this.cancel = undefined;
-      this.drain();
-    }, wait === 0 ? 0 : Math.ceil(wait) + 1);
+    this.cancel = this.schedule(
+      () => {
+        this.cancel = undefined;
+        this.drain();
+      },
+      wait === 0 ? 0 : Math.ceil(wait) + 1,
+    );
   }
 
   private drain(): void {

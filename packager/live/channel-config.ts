@@ -47,12 +47,16 @@ export function parseLiveSpec(text: string): { id: string; source: string } {
 }
 
 export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
-  if (!CHANNEL_ID.test(c.id)) throw new StreamedgeError('BAD_OPTION', `live channel id "${c.id}" must be letters, digits, _ or -`);
+  if (!CHANNEL_ID.test(c.id))
+    throw new StreamedgeError('BAD_OPTION', `live channel id "${c.id}" must be letters, digits, _ or -`);
   const segmentDuration = c.segmentDuration ?? LIVE_DEFAULTS.segmentDuration;
   const partDuration = c.partDuration ?? LIVE_DEFAULTS.partDuration;
   const dvrWindow = c.dvrWindow ?? LIVE_DEFAULTS.dvrWindow;
   if (!(segmentDuration > 0) || !(partDuration > 0) || partDuration > segmentDuration) {
-    throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: need 0 < part (${partDuration}) <= segment (${segmentDuration})`);
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `channel ${c.id}: need 0 < part (${partDuration}) <= segment (${segmentDuration})`,
+    );
   }
   if (!(dvrWindow > 0)) throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: --dvr must be positive`);
   return {

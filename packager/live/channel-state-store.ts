@@ -35,7 +35,9 @@ export class ChannelStateStore {
       mkdirSync(dirname(path), { recursive: true });
       this.db = open<PersistedChannel, string>({ path, compression: false });
     } catch (e) {
-      throw new StreamedgeError('LIVE_STATE', `cannot open the live state database ${path}: ${(e as Error).message}`, { cause: e });
+      throw new StreamedgeError('LIVE_STATE', `cannot open the live state database ${path}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 

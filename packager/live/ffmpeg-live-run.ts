@@ -51,7 +51,10 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan): Rendition 
   };
 }
 
-async function planFor(source: string, ladder: string): Promise<{ plan: LadderPlan; input: ReturnType<typeof sourceInput> }> {
+async function planFor(
+  source: string,
+  ladder: string,
+): Promise<{ plan: LadderPlan; input: ReturnType<typeof sourceInput> }> {
   const input = sourceInput(source);
   let info = input.assumed;
   if (input.kind === 'file') info = await probeSource(input.path!);
@@ -64,7 +67,12 @@ async function planFor(source: string, ladder: string): Promise<{ plan: LadderPl
  * once the shift knows the run's media offset (at the first fragment), so its segment grid starts
  * there too.
  */
-function feed(stream: Readable, shift: TimelineShift, make: (offsetSec: number) => Segmenter, fail: (e: unknown) => void): Promise<void> {
+function feed(
+  stream: Readable,
+  shift: TimelineShift,
+  make: (offsetSec: number) => Segmenter,
+  fail: (e: unknown) => void,
+): Promise<void> {
   let broken = false;
   let seg: Segmenter | undefined;
   const deliver = (boxes: Buffer[]): void => {

@@ -126,7 +126,10 @@ export class LiveChannel {
   /** Parts the gates held back over the channel's life, and the longest wait (ms). */
   readonly gateStats = { held: 0, maxWaitMs: 0 };
 
-  constructor(readonly config: ResolvedChannelConfig, private readonly opts: LiveChannelOptions) {
+  constructor(
+    readonly config: ResolvedChannelConfig,
+    private readonly opts: LiveChannelOptions,
+  ) {
     this.id = config.id;
     this.files = new SegmentFiles(join(opts.liveDir, config.id));
     this.now = opts.now ?? Date.now;
@@ -224,29 +227,35 @@ export class LiveChannel {
     const id = ++this.runId;
     this.runProduced = false;
     for (const w of this.windows.values()) if (w.segments.length > 0) w.markDiscontinuity();
-    const anchor = new RunAnchor({ now: this.now, availabilityStartTime: this.availabilityStartTime, notBeforeSec: () => this.mediaEnd });
+    const anchor = new RunAnchor({
+      now: this.now,
+      availabilityStartTime: this.availabilityStartTime,
+      notBeforeSec: () => this.mediaEnd,
+    });
     this.gates = new Map();
     const sink = this.sinkFor(id);
     const logFile = join(this.opts.liveDir, this.id, `ffmpeg-${id}.log`);
     this.startTimer = setTimeout(() => {
-      if (id === this.runId && !this.runProduced) this.failRun(id, `no media from source "${this.config.source}" within ${Math.round(this.startTimeoutMs / 1000)} s`);
+      if (id === this.runId && !this.runProduced)
+        this.failRun(
+          id,
+          `no media from source "${this.config.source}" within ${Math.round(this.startTimeoutMs / 1000)} s`,
+        );
     }, this.startTimeoutMs);
-    this.opts
-      .startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, anchor, sink, logFile })
-      .then(
-        (run) => {
-          if (id !== this.runId || this.closing) {
-            run.kill();
-            return;
-          }
-          this.run = run;
-          run.done.then(
-            () => this.runEnded(id, `source ended`),
-            (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
-          );
-        },
-        (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
-      );
+    this.opts.startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, anchor, sink, logFile }).then(
+      (run) => {
+        if (id !== this.runId || this.closing) {
+          run.kill();
+          return;
+        }
+        this.run = run;
+        run.done.then(
+          () => this.runEnded(id, `source ended`),
+          (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
+        );
+      },
+      (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
+    );
   }
 
   private get startTimeoutMs(): number {
@@ -322,7 +331,8 @@ export class LiveChannel {
       const id = this.runId;
       this.stallTimer = setTimeout(() => {
         this.stallTimer = undefined;
-        if (id === this.runId) this.failRun(id, `no media from the source for ${Math.round(this.stallTimeoutMs / 100) / 10} s`);
+        if (id === this.runId)
+          this.failRun(id, `no media from the source for ${Math.round(this.stallTimeoutMs / 100) / 10} s`);
       }, this.stallTimeoutMs);
     }
   }
@@ -400,7 +410,10 @@ export class LiveChannel {
     const initial = this.opts.backoffInitialMs ?? 500;
     const max = this.opts.backoffMaxMs ?? 15_000;
     const delay = Math.min(max, initial * 2 ** Math.min(this.attempts - 1, 16));
-    this.opts.log?.warn({ channel: this.id, reason, retryInMs: delay }, `live channel ${this.id}: encoder stopped; restarting`);
+    this.opts.log?.warn(
+      { channel: this.id, reason, retryInMs: delay },
+      `live channel ${this.id}: encoder stopped; restarting`,
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.opts.onRestart?.();
@@ -417,7 +430,11 @@ export class LiveChannel {
     const renditions: PersistedChannel['renditions'] = {};
     for (const [rid, w] of this.windows) {
       if (!w.rendition) continue;
-      renditions[rid] = { rendition: w.rendition, discontinuitySequence: w.discontinuitySequence, segments: w.persistable() };
+      renditions[rid] = {
+        rendition: w.rendition,
+        discontinuitySequence: w.discontinuitySequence,
+        segments: w.persistable(),
+      };
     }
     const state: PersistedChannel = {
       availabilityStartTime: this.availabilityStartTime,

@@ -212,7 +212,10 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
     const ts = this.timescale;
     let total = 0;
     for (const s of this.segments) total += s.meta.duration / ts;
-    while (this.segments.length > MIN_WINDOW_SEGMENTS && total - this.segments[0]!.meta.duration / ts >= this.opts.dvrWindow) {
+    while (
+      this.segments.length > MIN_WINDOW_SEGMENTS &&
+      total - this.segments[0]!.meta.duration / ts >= this.opts.dvrWindow
+    ) {
       const gone = this.segments.shift()!;
       total -= gone.meta.duration / ts;
       if (gone.meta.discontinuity) this.discontinuitySequence++;
@@ -261,7 +264,8 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
   /** Segments for the presentation: the window plus the segment in progress. */
   timelineSegments(): Segment[] {
     const out = this.segments.map((s) => (s.partBytes ? s.meta : { ...s.meta, parts: [] }));
-    if (this.current && this.current.meta.parts.length > 0) out.push({ ...this.current.meta, parts: [...this.current.meta.parts] });
+    if (this.current && this.current.meta.parts.length > 0)
+      out.push({ ...this.current.meta, parts: [...this.current.meta.parts] });
     return out;
   }
 

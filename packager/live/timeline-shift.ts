@@ -73,7 +73,7 @@ export class TimelineShift {
       const tracks = parseFragment(moof, this.trex).tracks;
       if (this.offsets) return [this.shift(moof, tracks)];
       const t = tracks[0];
-      const ts = t ? this.timescales.get(t.trackId) ?? 1 : 1;
+      const ts = t ? (this.timescales.get(t.trackId) ?? 1) : 1;
       const startSec = t ? t.baseDecodeTime / ts : 0;
       const endSec = t ? (t.baseDecodeTime + t.duration) / ts : 0;
       this.firstStartSec ??= startSec;
@@ -93,7 +93,9 @@ export class TimelineShift {
 
   private setOffset(off: number): void {
     this.offsetSec = off;
-    this.offsets = new Map([...(this.timescales ?? new Map<number, number>())].map(([id, scale]) => [id, BigInt(Math.round(off * scale))]));
+    this.offsets = new Map(
+      [...(this.timescales ?? new Map<number, number>())].map(([id, scale]) => [id, BigInt(Math.round(off * scale))]),
+    );
   }
 
   private shift(moof: Buffer, tracks: TrackFragmentInfo[]): Buffer {

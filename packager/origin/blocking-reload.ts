@@ -28,12 +28,14 @@ export function parseDirectives(query: Record<string, unknown>): DirectivesResul
   const skipRaw = query._HLS_skip;
   const value: DeliveryDirectives = {};
   if (msnRaw !== undefined) {
-    if (typeof msnRaw !== 'string' || !INTEGER.test(msnRaw)) return { ok: false, message: '_HLS_msn must be a non-negative integer' };
+    if (typeof msnRaw !== 'string' || !INTEGER.test(msnRaw))
+      return { ok: false, message: '_HLS_msn must be a non-negative integer' };
     value.msn = Number(msnRaw);
   }
   if (partRaw !== undefined) {
     if (value.msn === undefined) return { ok: false, message: '_HLS_part requires _HLS_msn' };
-    if (typeof partRaw !== 'string' || !INTEGER.test(partRaw)) return { ok: false, message: '_HLS_part must be a non-negative integer' };
+    if (typeof partRaw !== 'string' || !INTEGER.test(partRaw))
+      return { ok: false, message: '_HLS_part must be a non-negative integer' };
     value.part = Number(partRaw);
   }
   if (skipRaw !== undefined) {
@@ -77,7 +79,8 @@ export function tooFarAhead(
   }
   const ahead = (msn - edgeMsn) * partsPerSegment + (part - edgePart);
   const limit = advancePartLimit(partTargetSec);
-  if (ahead > limit) return `_HLS_part=${part} of _HLS_msn=${msn} is ${ahead} parts ahead of the live edge (limit ${limit})`;
+  if (ahead > limit)
+    return `_HLS_part=${part} of _HLS_msn=${msn} is ${ahead} parts ahead of the live edge (limit ${limit})`;
   return undefined;
 }
 

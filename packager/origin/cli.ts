@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { parseDuration, parsePort } from '../../src/cli/options.js';
 import { StreamedgeError } from '../../src/errors.js';
 import { resolveSigningKey, type SignEndpointOptions, type TokenPlacement } from '../../src/signing/index.js';
-import { UPSTREAM_CREDENTIAL_ENV, addVerificationOptions, credentialFrom, openVerification, type VerificationCliOptions } from '../../src/cli/verification-options.js';
+import {
+  UPSTREAM_CREDENTIAL_ENV,
+  addVerificationOptions,
+  credentialFrom,
+  openVerification,
+  type VerificationCliOptions,
+} from '../../src/cli/verification-options.js';
 import { createOrigin } from './server.js';
 import { ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
@@ -29,10 +35,17 @@ interface OriginCliOptions extends VerificationCliOptions {
 export const SIGN_CREDENTIAL_ENV = 'STREAMEDGE_SIGN_CREDENTIAL';
 export { UPSTREAM_CREDENTIAL_ENV };
 
-export type OriginSigningCliOptions = VerificationCliOptions & Pick<
-  OriginCliOptions,
-  | 'signCredentialFile' | 'signingKeyFile' | 'signingKid' | 'signBase' | 'signPlacement' | 'signMaxTtl' | 'upstreamCredentialFile'
->;
+export type OriginSigningCliOptions = VerificationCliOptions &
+  Pick<
+    OriginCliOptions,
+    | 'signCredentialFile'
+    | 'signingKeyFile'
+    | 'signingKid'
+    | 'signBase'
+    | 'signPlacement'
+    | 'signMaxTtl'
+    | 'upstreamCredentialFile'
+  >;
 
 /**
  * The origin's signed-URL setup from CLI options and the environment (keys and credentials come
@@ -53,7 +66,12 @@ export async function originSigningFromCli(
   }
   const upstream = credentialFrom(o.upstreamCredentialFile, UPSTREAM_CREDENTIAL_ENV, env, 'the upstream credential');
   if (upstream !== undefined) signing.upstreamCredential = upstream;
-  const signCredential = credentialFrom(o.signCredentialFile, SIGN_CREDENTIAL_ENV, env, 'the signing endpoint credential');
+  const signCredential = credentialFrom(
+    o.signCredentialFile,
+    SIGN_CREDENTIAL_ENV,
+    env,
+    'the signing endpoint credential',
+  );
   if (signCredential !== undefined) {
     const placement = (o.signPlacement ?? 'path') as TokenPlacement;
     if (placement !== 'path' && placement !== 'query') {
@@ -62,8 +80,12 @@ export async function originSigningFromCli(
     const sign: SignEndpointOptions = {
       adminCredential: signCredential,
       key: await resolveSigningKey({
-        ...(o.signingKeyFile !== undefined ? { keyFile: o.signingKeyFile } : o.secretFile !== undefined ? { secretFile: o.secretFile } : {}),
-        ...(o.signingKid ?? o.secretKid) !== undefined ? { kid: (o.signingKid ?? o.secretKid)! } : {},
+        ...(o.signingKeyFile !== undefined
+          ? { keyFile: o.signingKeyFile }
+          : o.secretFile !== undefined
+            ? { secretFile: o.secretFile }
+            : {}),
+        ...((o.signingKid ?? o.secretKid) !== undefined ? { kid: (o.signingKid ?? o.secretKid)! } : {}),
         env,
       }),
       maxTtlSec: parseDuration(o.signMaxTtl ?? '24h'),
@@ -86,61 +108,73 @@ function collect(value: string, previous: string[]): string[] {
 export function registerOriginCommand(program: Command): void {
   addVerificationOptions(
     program
-    .command('origin')
-    .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
-    .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
-    .option('--port <port>', 'TCP port', '8081')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option(
-      '--live <channel=source>',
-      'live channel (repeatable): source is lavfi, lavfi:<graph>, a file (looped in real time) or an ffmpeg URL (srt://, rtmp://, udp://)',
-      collect,
-      [],
-    )
-    .option('--segment <seconds>', 'live segment duration', String(LIVE_DEFAULTS.segmentDuration))
-    .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
-    .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
-    .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
-    .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
+      .command('origin')
+      .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
+      .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
+      .option('--port <port>', 'TCP port', '8081')
+      .option('--host <host>', 'address to listen on', '127.0.0.1')
+      .option(
+        '--live <channel=source>',
+        'live channel (repeatable): source is lavfi, lavfi:<graph>, a file (looped in real time) or an ffmpeg URL (srt://, rtmp://, udp://)',
+        collect,
+        [],
+      )
+      .option('--segment <seconds>', 'live segment duration', String(LIVE_DEFAULTS.segmentDuration))
+      .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
+      .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
+      .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
+      .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
     'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
   )
-    .option('--sign-credential-file <file>', `enables POST /_sign behind this bearer credential (default: $${SIGN_CREDENTIAL_ENV})`)
-    .option('--signing-key-file <file>', 'private key for POST /_sign: private JWK or PKCS#8 PEM (default: the HS256 secret)')
+    .option(
+      '--sign-credential-file <file>',
+      `enables POST /_sign behind this bearer credential (default: $${SIGN_CREDENTIAL_ENV})`,
+    )
+    .option(
+      '--signing-key-file <file>',
+      'private key for POST /_sign: private JWK or PKCS#8 PEM (default: the HS256 secret)',
+    )
     .option('--signing-kid <kid>', 'kid written by POST /_sign')
     .option('--sign-base <url>', 'base URL of the URLs POST /_sign returns, e.g. https://edge.example')
     .option('--sign-placement <where>', 'default placement for POST /_sign: path or query', 'path')
     .option('--sign-max-ttl <duration>', 'longest lifetime POST /_sign grants', '24h')
-    .option('--upstream-credential-file <file>', `edges presenting this credential need no token (default: $${UPSTREAM_CREDENTIAL_ENV})`)
+    .option(
+      '--upstream-credential-file <file>',
+      `edges presenting this credential need no token (default: $${UPSTREAM_CREDENTIAL_ENV})`,
+    )
     .action(async (o: OriginCliOptions) => {
-        const segmentDuration = parseDuration(o.segment);
-        const partDuration = parseDuration(o.part);
-        const dvrWindow = parseDuration(o.dvr);
-        const live: ChannelConfig[] = o.live.map((spec) => ({
-          ...parseLiveSpec(spec),
-          segmentDuration,
-          partDuration,
-          dvrWindow,
-          ladder: o.liveLadder,
-        }));
-        let log: KeyLog | undefined;
-        const signed = await originSigningFromCli(o, process.env, { info: (x, m) => log?.info(x, m), warn: (x, m) => log?.warn(x, m) });
-        const origin = await createOrigin({ root: o.root, live, logger: { level: o.logLevel }, signing: signed.signing });
-        log = origin.app.log;
-        let stopping = false;
-        const stop = (signal: string): void => {
-          if (stopping) return;
-          stopping = true;
-          origin.app.log.info({ signal }, 'stopping origin');
-          signed.close();
-          origin.close().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        const url = await origin.listen(parsePort(o.port), o.host);
-        process.stdout.write(`origin listening on ${url}\n`);
-        for (const c of live) process.stdout.write(`live channel ${c.id}: ${url}/live/${c.id}/master.m3u8\n`);
+      const segmentDuration = parseDuration(o.segment);
+      const partDuration = parseDuration(o.part);
+      const dvrWindow = parseDuration(o.dvr);
+      const live: ChannelConfig[] = o.live.map((spec) => ({
+        ...parseLiveSpec(spec),
+        segmentDuration,
+        partDuration,
+        dvrWindow,
+        ladder: o.liveLadder,
+      }));
+      let log: KeyLog | undefined;
+      const signed = await originSigningFromCli(o, process.env, {
+        info: (x, m) => log?.info(x, m),
+        warn: (x, m) => log?.warn(x, m),
+      });
+      const origin = await createOrigin({ root: o.root, live, logger: { level: o.logLevel }, signing: signed.signing });
+      log = origin.app.log;
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        origin.app.log.info({ signal }, 'stopping origin');
+        signed.close();
+        origin.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      const url = await origin.listen(parsePort(o.port), o.host);
+      process.stdout.write(`origin listening on ${url}\n`);
+      for (const c of live) process.stdout.write(`live channel ${c.id}: ${url}/live/${c.id}/master.m3u8\n`);
     });
 }

@@ -20,7 +20,11 @@ export function noneMatch(header: string, etag: string): boolean {
 }
 
 /** True when the client's cached copy is still current: answer 304. */
-export function notModified(headers: Record<string, string | string[] | undefined>, etag: string, mtimeMs: number): boolean {
+export function notModified(
+  headers: Record<string, string | string[] | undefined>,
+  etag: string,
+  mtimeMs: number,
+): boolean {
   const inm = headers['if-none-match'];
   if (typeof inm === 'string') return noneMatch(inm, etag);
   const ims = headers['if-modified-since'];

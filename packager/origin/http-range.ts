@@ -2,10 +2,7 @@
  * The Range request header (RFC 9110 §14): one `bytes=` range is honoured; several ranges are
  * answered with the whole representation (allowed: a server MAY ignore Range).
  */
-export type RangeResult =
-  | { kind: 'none' }
-  | { kind: 'range'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+export type RangeResult = { kind: 'none' } | { kind: 'range'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 export function parseRange(header: string | undefined, size: number): RangeResult {
   if (!header) return { kind: 'none' };

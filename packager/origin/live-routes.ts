@@ -24,7 +24,14 @@ import { partIsComing, streamGrowingSegment } from './part-holder.js';
 import type { OriginMetrics } from './metrics.js';
 import { SEGMENT_END } from '../live/position-waiters.js';
 import { HeldRequests, type HeldRequest } from './held-requests.js';
-import { encodeBody, headerPairs, negotiateEncoding, prepareResponse, type ContentEncoding, type PreparedResponse } from './prepared-response.js';
+import {
+  encodeBody,
+  headerPairs,
+  negotiateEncoding,
+  prepareResponse,
+  type ContentEncoding,
+  type PreparedResponse,
+} from './prepared-response.js';
 
 const M3U8 = 'application/vnd.apple.mpegurl';
 const MPD = 'application/dash+xml';
@@ -85,12 +92,17 @@ class HeldLists {
     if (!list) {
       list = new HeldRequests<PlaylistHold>(w, {
         ...this.common('playlist', 'live-manifest'),
-        answer: (msn, part) => (satisfied(w, msn, part === SEGMENT_END ? undefined : part) ? (h) => this.playlistResponse(w, h) : undefined),
+        answer: (msn, part) =>
+          satisfied(w, msn, part === SEGMENT_END ? undefined : part) ? (h) => this.playlistResponse(w, h) : undefined,
         expired: (h) =>
-          jsonError(h.data.ambient, 503, `_HLS_msn=${h.msn}${h.part !== SEGMENT_END ? ` _HLS_part=${h.part}` : ''} not available within 3 target durations`, [
-            ['retry-after', String(Math.max(1, Math.round(this.channel.config.partDuration)))],
-          ]),
-        closed: (h) => jsonError(h.data.ambient, 503, `live channel "${this.channel.id}" is stopping`, [['retry-after', '1']]),
+          jsonError(
+            h.data.ambient,
+            503,
+            `_HLS_msn=${h.msn}${h.part !== SEGMENT_END ? ` _HLS_part=${h.part}` : ''} not available within 3 target durations`,
+            [['retry-after', String(Math.max(1, Math.round(this.channel.config.partDuration)))]],
+          ),
+        closed: (h) =>
+          jsonError(h.data.ambient, 503, `live channel "${this.channel.id}" is stopping`, [['retry-after', '1']]),
       });
       this.playlists.set(w, list);
     }
@@ -104,12 +116,25 @@ class HeldLists {
         ...this.common('part', 'live-part'),
         answer: (n, p) => {
           const bytes = w.partBytes(n, p);
-          if (bytes) return (h) => prepareResponse(200, withHeaders(h.data.ambient, [['content-type', SEGMENT], ['cache-control', IMMUTABLE]]), bytes);
+          if (bytes)
+            return (h) =>
+              prepareResponse(
+                200,
+                withHeaders(h.data.ambient, [
+                  ['content-type', SEGMENT],
+                  ['cache-control', IMMUTABLE],
+                ]),
+                bytes,
+              );
           if (w.waiters.reached(n, p)) return (h) => jsonError(h.data.ambient, 404, `part ${n}.${p} was not produced`);
           return undefined;
         },
-        expired: (h) => jsonError(h.data.ambient, 503, `part ${h.data.n}.${h.data.p} not produced within 3 target durations`, [['retry-after', '1']]),
-        closed: (h) => jsonError(h.data.ambient, 503, `live channel "${this.channel.id}" is stopping`, [['retry-after', '1']]),
+        expired: (h) =>
+          jsonError(h.data.ambient, 503, `part ${h.data.n}.${h.data.p} not produced within 3 target durations`, [
+            ['retry-after', '1'],
+          ]),
+        closed: (h) =>
+          jsonError(h.data.ambient, 503, `live channel "${this.channel.id}" is stopping`, [['retry-after', '1']]),
       });
       this.parts.set(w, list);
     }
@@ -120,14 +145,19 @@ class HeldLists {
   private playlistResponse(w: RenditionWindow, h: HeldRequest<PlaylistHold>): PreparedResponse {
     const { skip, query, encoding, ambient, targetDuration } = h.data;
     const p = this.channel.presentation();
-    if (!p) return jsonError(ambient, 503, `live channel "${this.channel.id}" is ${this.channel.state}`, [['retry-after', '1']]);
+    if (!p)
+      return jsonError(ambient, 503, `live channel "${this.channel.id}" is ${this.channel.state}`, [
+        ['retry-after', '1'],
+      ]);
     let body: Buffer;
     try {
       body = this.cache.get(this.channel.version, `media|${w.id}|${skip ?? ''}|${query ?? ''}`, () =>
         writeMediaPlaylist(p, w.id, { skip, query, discontinuitySequence: w.discontinuitySequence }),
       );
     } catch {
-      return jsonError(ambient, 503, `live channel "${this.channel.id}": playlist not renderable yet`, [['retry-after', '1']]);
+      return jsonError(ambient, 503, `live channel "${this.channel.id}": playlist not renderable yet`, [
+        ['retry-after', '1'],
+      ]);
     }
     const headers: [string, string][] = [
       ['content-type', M3U8],
@@ -158,7 +188,12 @@ function withHeaders(base: [string, string][], own: [string, string][]): [string
 }
 
 /** The JSON error body of errors-reply.ts, as a prepared response. */
-function jsonError(ambient: [string, string][], status: number, message: string, extra: [string, string][] = []): PreparedResponse {
+function jsonError(
+  ambient: [string, string][],
+  status: number,
+  message: string,
+  extra: [string, string][] = [],
+): PreparedResponse {
   const headers = withHeaders(ambient, [
     ['cache-control', status === 404 ? 'public, max-age=1' : 'no-store'],
     ['content-type', 'application/json; charset=utf-8'],
@@ -255,7 +290,9 @@ function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyRepl
   const p = presentationOr503(reply, ctx);
   if (!p) return reply;
   const query = passThroughQuery(req.raw.url ?? '');
-  const body = ctx.cache.get(ctx.channel.version, `master|${query ?? ''}`, () => writeMultivariantPlaylist(p, { query }));
+  const body = ctx.cache.get(ctx.channel.version, `master|${query ?? ''}`, () =>
+    writeMultivariantPlaylist(p, { query }),
+  );
   reply.header('content-type', M3U8);
   reply.header('cache-control', `public, max-age=${Math.max(1, Math.round(p.segmentDuration))}`);
   reply.header('vary', 'Accept-Encoding');
@@ -289,7 +326,12 @@ function targetDurationOf(ctx: Ctx, w: RenditionWindow): number {
   return Math.ceil(ctx.channel.config.segmentDuration);
 }
 
-async function mediaPlaylist(req: FastifyRequest, reply: FastifyReply, ctx: Ctx, w: RenditionWindow): Promise<FastifyReply> {
+async function mediaPlaylist(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Ctx,
+  w: RenditionWindow,
+): Promise<FastifyReply> {
   const d = parseDirectives(req.query as Record<string, unknown>);
   if (!d.ok) return sendError(reply, 400, d.message);
   const { msn, part, skip } = d.value;
@@ -307,13 +349,20 @@ async function mediaPlaylist(req: FastifyRequest, reply: FastifyReply, ctx: Ctx,
       reply.hijack();
       ctx.held
         .playlistsOf(w)
-        .hold(msn, part ?? SEGMENT_END, reply.raw, `${skip ?? ''}|${query ?? ''}|${encoding}|${ambient.key}`, 3 * td * 1000, {
-          skip,
-          query,
-          encoding,
-          ambient: ambient.pairs,
-          targetDuration: td,
-        });
+        .hold(
+          msn,
+          part ?? SEGMENT_END,
+          reply.raw,
+          `${skip ?? ''}|${query ?? ''}|${encoding}|${ambient.key}`,
+          3 * td * 1000,
+          {
+            skip,
+            query,
+            encoding,
+            ambient: ambient.pairs,
+            targetDuration: td,
+          },
+        );
       return reply;
     }
   }
@@ -329,7 +378,10 @@ async function mediaPlaylist(req: FastifyRequest, reply: FastifyReply, ctx: Ctx,
     return notReady(reply, ctx);
   }
   reply.header('content-type', M3U8);
-  reply.header('cache-control', msn !== undefined ? blockingReloadCacheControl(td) : livePlaylistCacheControl(p.partDuration));
+  reply.header(
+    'cache-control',
+    msn !== undefined ? blockingReloadCacheControl(td) : livePlaylistCacheControl(p.partDuration),
+  );
   reply.header('vary', 'Accept-Encoding');
   return reply.send(body);
 }
@@ -347,15 +399,29 @@ function sendPart(reply: FastifyReply, bytes: Buffer): FastifyReply {
   return reply.send(bytes);
 }
 
-function partRequest(_req: FastifyRequest, reply: FastifyReply, ctx: Ctx, w: RenditionWindow, n: number, p: number): FastifyReply {
+function partRequest(
+  _req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Ctx,
+  w: RenditionWindow,
+  n: number,
+  p: number,
+): FastifyReply {
   const have = w.partBytes(n, p);
   if (have) return sendPart(reply, have);
   const limit = advancePartLimit(ctx.channel.config.partDuration);
-  if (!partIsComing(w, n, p, limit, partsPerSegment(ctx))) return sendError(reply, 404, `part ${n}.${p} is not available`);
+  if (!partIsComing(w, n, p, limit, partsPerSegment(ctx)))
+    return sendError(reply, 404, `part ${n}.${p} is not available`);
   // Held until produced (200 with its bytes) or until its segment closes without it (404).
   const ambient = ambientHeaders(reply);
   reply.hijack();
-  ctx.held.partsOf(w).hold(n, p, reply.raw, `${n}.${p}|${ambient.key}`, 3 * targetDurationOf(ctx, w) * 1000, { n, p, ambient: ambient.pairs });
+  ctx.held
+    .partsOf(w)
+    .hold(n, p, reply.raw, `${n}.${p}|${ambient.key}`, 3 * targetDurationOf(ctx, w) * 1000, {
+      n,
+      p,
+      ambient: ambient.pairs,
+    });
   return reply;
 }
 

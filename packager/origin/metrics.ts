@@ -20,16 +20,28 @@ export class OriginMetrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     this.requests = new Counter({
-      name: 'streamedge_origin_requests_total', help: 'HTTP requests answered', labelNames: ['route', 'status'], registers,
+      name: 'streamedge_origin_requests_total',
+      help: 'HTTP requests answered',
+      labelNames: ['route', 'status'],
+      registers,
     });
     this.bytes = new Counter({
-      name: 'streamedge_origin_response_bytes_total', help: 'Response body bytes sent', labelNames: ['route'], registers,
+      name: 'streamedge_origin_response_bytes_total',
+      help: 'Response body bytes sent',
+      labelNames: ['route'],
+      registers,
     });
     this.channelState = new Gauge({
-      name: 'streamedge_live_channel_state', help: '1 for the current state of each live channel', labelNames: ['channel', 'state'], registers,
+      name: 'streamedge_live_channel_state',
+      help: '1 for the current state of each live channel',
+      labelNames: ['channel', 'state'],
+      registers,
     });
     this.held = new Gauge({
-      name: 'streamedge_origin_requests_held', help: 'Requests currently held (blocking reload, hinted part, in-progress segment)', labelNames: ['kind'], registers,
+      name: 'streamedge_origin_requests_held',
+      help: 'Requests currently held (blocking reload, hinted part, in-progress segment)',
+      labelNames: ['kind'],
+      registers,
     });
     this.wakeup = new Histogram({
       name: 'streamedge_origin_wakeup_seconds',
@@ -39,10 +51,16 @@ export class OriginMetrics {
       registers,
     });
     this.partsProduced = new Counter({
-      name: 'streamedge_live_parts_total', help: 'Parts produced per channel (all renditions)', labelNames: ['channel'], registers,
+      name: 'streamedge_live_parts_total',
+      help: 'Parts produced per channel (all renditions)',
+      labelNames: ['channel'],
+      registers,
     });
     this.sourceRestarts = new Counter({
-      name: 'streamedge_live_source_restarts_total', help: 'Encoder restarts per channel', labelNames: ['channel'], registers,
+      name: 'streamedge_live_source_restarts_total',
+      help: 'Encoder restarts per channel',
+      labelNames: ['channel'],
+      registers,
     });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

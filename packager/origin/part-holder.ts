@@ -9,7 +9,13 @@ import { SEGMENT_END } from '../live/position-waiters.js';
 import type { RenditionWindow, WindowSegment } from '../live/rendition-window.js';
 
 /** Whether (n, p) is the next part or at most `limit` parts beyond the live edge. */
-export function partIsComing(w: RenditionWindow, n: number, p: number, limit: number, partsPerSegment: number): boolean {
+export function partIsComing(
+  w: RenditionWindow,
+  n: number,
+  p: number,
+  limit: number,
+  partsPerSegment: number,
+): boolean {
   const edge = w.edge();
   if (!edge) return false;
   const [eMsn, ePart] = edge.part === SEGMENT_END ? [edge.msn + 1, -1] : [edge.msn, edge.part];

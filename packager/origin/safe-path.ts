@@ -13,9 +13,7 @@ export const MAX_PATH_LENGTH = 1024;
 const MAX_SEGMENTS = 16;
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._~@+=-]*$/;
 
-export type PathCheck =
-  | { ok: true; segments: string[] }
-  | { ok: false; status: 400 | 404; reason: string };
+export type PathCheck = { ok: true; segments: string[] } | { ok: false; status: 400 | 404; reason: string };
 
 /** Splits and validates a raw (still percent-encoded) relative path such as `asset/720p/seg-1.m4s`. */
 export function checkRelativePath(raw: string): PathCheck {

@@ -61,7 +61,16 @@ export interface Origin {
   close(): Promise<void>;
 }
 
-const EXPOSED_HEADERS = ['Age', 'Date', 'Content-Length', 'Content-Range', 'Cache-Status', 'ETag', 'Last-Modified', 'Surrogate-Key'];
+const EXPOSED_HEADERS = [
+  'Age',
+  'Date',
+  'Content-Length',
+  'Content-Range',
+  'Cache-Status',
+  'ETag',
+  'Last-Modified',
+  'Surrogate-Key',
+];
 const COMPRESSIBLE = /mpegurl|dash\+xml|json|^text\//;
 
 export async function createOrigin(opts: OriginOptions): Promise<Origin> {
@@ -70,7 +79,10 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
   try {
     rootReal = await realRoot(root);
   } catch {
-    throw new StreamedgeError('ORIGIN_ROOT', `--root ${opts.root}: no such folder (create it, or package an asset into it first)`);
+    throw new StreamedgeError(
+      'ORIGIN_ROOT',
+      `--root ${opts.root}: no such folder (create it, or package an asset into it first)`,
+    );
   }
   const metrics = new OriginMetrics({ defaultMetrics: opts.processMetrics ?? true });
   const app = Fastify({

@@ -56,7 +56,6 @@ export interface OriginSignedAccessOptions {
   unsignedPaths?: readonly string[];
 }
 
-
 interface RequestToken {
   token: string;
   placement: TokenPlacement;
@@ -77,7 +76,6 @@ export function stripTokenForRouting(req: IncomingMessage): string {
   if (ex.token !== undefined) tokens.set(req, { token: ex.token, placement: ex.placement! });
   return ex.strippedUrl === '' ? '/' : ex.strippedUrl;
 }
-
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;

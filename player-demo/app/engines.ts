@@ -30,7 +30,8 @@ export interface Engine {
 
 function bufferAhead(v: HTMLVideoElement): number {
   const b = v.buffered;
-  for (let i = 0; i < b.length; i++) if (v.currentTime >= b.start(i) - 0.1 && v.currentTime <= b.end(i)) return b.end(i) - v.currentTime;
+  for (let i = 0; i < b.length; i++)
+    if (v.currentTime >= b.start(i) - 0.1 && v.currentTime <= b.end(i)) return b.end(i) - v.currentTime;
   return 0;
 }
 
@@ -53,7 +54,17 @@ export class OurEngine implements Engine {
   }
   stats(): EngineStats {
     const s = this.player?.getStats();
-    if (!s) return { levels: [], currentLevel: -1, bufferSec: 0, estimateBps: 0, latencySec: null, playbackRate: 1, switches: 0, errors: [] };
+    if (!s)
+      return {
+        levels: [],
+        currentLevel: -1,
+        bufferSec: 0,
+        estimateBps: 0,
+        latencySec: null,
+        playbackRate: 1,
+        switches: 0,
+        errors: [],
+      };
     return s;
   }
   setManualLevel(level: number | null): void {
@@ -112,9 +123,13 @@ export class DashJsEngine implements Engine {
   async start(url: string): Promise<void> {
     const p = dashjs.MediaPlayer().create();
     this.player = p;
-    p.updateSettings({ streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true }, buffer: { bufferTimeAtTopQuality: 30 } } });
+    p.updateSettings({
+      streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true }, buffer: { bufferTimeAtTopQuality: 30 } },
+    });
     p.on(dashjs.MediaPlayer.events.QUALITY_CHANGE_RENDERED, () => (this.switches += 1));
-    p.on(dashjs.MediaPlayer.events.ERROR, (e: unknown) => this.errors.push(JSON.stringify((e as { error?: unknown }).error ?? e).slice(0, 200)));
+    p.on(dashjs.MediaPlayer.events.ERROR, (e: unknown) =>
+      this.errors.push(JSON.stringify((e as { error?: unknown }).error ?? e).slice(0, 200)),
+    );
     p.initialize(this.video, url, true);
   }
   stop(): void {

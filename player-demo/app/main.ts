@@ -81,7 +81,9 @@ function render(): void {
       manual.insertAdjacentHTML('beforeend', `<option value="${i}">${escapeHtml(l.id)}</option>`);
     });
   }
-  $('ladder').querySelectorAll('tbody tr').forEach((tr) => tr.classList.toggle('current', (tr as HTMLElement).dataset.level === String(s.currentLevel)));
+  $('ladder')
+    .querySelectorAll('tbody tr')
+    .forEach((tr) => tr.classList.toggle('current', (tr as HTMLElement).dataset.level === String(s.currentLevel)));
   charts.bitrate.push(s.levels[s.currentLevel] ? s.levels[s.currentLevel]!.bitrate / 1e6 : null);
   charts.buffer.push(s.bufferSec);
   charts.throughput.push(s.estimateBps / 1e6);
@@ -97,7 +99,12 @@ async function load(url: string, kind: string): Promise<void> {
   requests.length = 0;
   renderedLevels = '';
   watch = new PlaybackWatch(video);
-  engine = kind === 'hlsjs' ? new HlsJsEngine(video) : kind === 'dashjs' ? new DashJsEngine(video) : new OurEngine(video, logRequest);
+  engine =
+    kind === 'hlsjs'
+      ? new HlsJsEngine(video)
+      : kind === 'dashjs'
+        ? new DashJsEngine(video)
+        : new OurEngine(video, logRequest);
   try {
     await engine.start(url);
   } catch (e) {
@@ -147,7 +154,10 @@ $<HTMLSelectElement>('manual').addEventListener('change', (e) => {
   const v = (e.target as HTMLSelectElement).value;
   engine?.setManualLevel(v === 'auto' ? null : Number(v));
 });
-$('load').addEventListener('click', () => void load($<HTMLInputElement>('url').value, $<HTMLSelectElement>('engine').value));
+$('load').addEventListener(
+  'click',
+  () => void load($<HTMLInputElement>('url').value, $<HTMLSelectElement>('engine').value),
+);
 
 async function init(): Promise<void> {
   const params = new URLSearchParams(location.search);
@@ -158,7 +168,8 @@ async function init(): Promise<void> {
     /* a page served without the demo server: type a URL */
   }
   const select = $<HTMLSelectElement>('stream');
-  for (const s of config.streams) select.insertAdjacentHTML('beforeend', `<option value="${escapeHtml(s.url)}">${escapeHtml(s.name)}</option>`);
+  for (const s of config.streams)
+    select.insertAdjacentHTML('beforeend', `<option value="${escapeHtml(s.url)}">${escapeHtml(s.name)}</option>`);
   select.addEventListener('change', () => ($<HTMLInputElement>('url').value = select.value));
   const src = params.get('src') ?? config.streams[0]?.url ?? '';
   $<HTMLInputElement>('url').value = src;

@@ -23,8 +23,20 @@ interface RepState {
 }
 
 interface MpdPlaylist {
-  attributes: { NAME?: string; BANDWIDTH?: number; CODECS?: string; RESOLUTION?: { width: number; height: number }; 'FRAME-RATE'?: number };
-  segments: { uri: string; resolvedUri: string; duration: number; presentationTime?: number; map?: { resolvedUri: string } }[];
+  attributes: {
+    NAME?: string;
+    BANDWIDTH?: number;
+    CODECS?: string;
+    RESOLUTION?: { width: number; height: number };
+    'FRAME-RATE'?: number;
+  };
+  segments: {
+    uri: string;
+    resolvedUri: string;
+    duration: number;
+    presentationTime?: number;
+    map?: { resolvedUri: string };
+  }[];
 }
 
 export class DashSource implements SourceModel {
@@ -135,7 +147,14 @@ export class DashSource implements SourceModel {
       const seg = segs.find((s) => s.msn === msn);
       const pdt = (start: number) => (this.live ? this.availabilityStart + start * 1000 : undefined);
       if (seg) {
-        return { url: seg.url, msn, duration: seg.duration, independent: true, next: { msn: msn + 1, part: 0 }, programDateTime: pdt(seg.start) };
+        return {
+          url: seg.url,
+          msn,
+          duration: seg.duration,
+          independent: true,
+          next: { msn: msn + 1, part: 0 },
+          programDateTime: pdt(seg.start),
+        };
       }
       if (!this.live) return null;
       if (this.lowLatency && last && msn === last.msn + 1) {

@@ -97,10 +97,18 @@ export class HlsSource implements SourceModel {
       for (const r of Object.values(group)) if (r.uri && (r.default || !audioUri)) audioUri = r.uri;
     }
     for (const pl of m.playlists) {
-      const a = pl.attributes as { BANDWIDTH?: number; CODECS?: string; RESOLUTION?: { width: number; height: number }; 'FRAME-RATE'?: number };
+      const a = pl.attributes as {
+        BANDWIDTH?: number;
+        CODECS?: string;
+        RESOLUTION?: { width: number; height: number };
+        'FRAME-RATE'?: number;
+      };
       const url = new URL(pl.uri, this.masterUrl).href;
       const id = idFromUrl(url);
-      const videoCodecs = (a.CODECS ?? '').split(',').filter((c) => !c.trim().startsWith('mp4a')).join(',');
+      const videoCodecs = (a.CODECS ?? '')
+        .split(',')
+        .filter((c) => !c.trim().startsWith('mp4a'))
+        .join(',');
       this.urls.set(id, url);
       this.video.push({
         id,
@@ -118,7 +126,9 @@ export class HlsSource implements SourceModel {
       const url = new URL(audioUri, this.masterUrl).href;
       const id = idFromUrl(url);
       this.urls.set(id, url);
-      const codecs = (m.playlists[0]!.attributes as { CODECS?: string }).CODECS?.split(',').find((c) => c.trim().startsWith('mp4a'));
+      const codecs = (m.playlists[0]!.attributes as { CODECS?: string }).CODECS?.split(',').find((c) =>
+        c.trim().startsWith('mp4a'),
+      );
       this.audio = { id, kind: 'audio', bitrate: 128_000, codecs: codecs?.trim() ?? 'mp4a.40.2', initUrl: '' };
     }
     // Learn live/LL from the lowest rendition's playlist, and the init URLs of all.
@@ -127,7 +137,8 @@ export class HlsSource implements SourceModel {
     this.live = !first.endList;
     this.lowLatency = this.live && first.partTarget !== undefined;
     if (this.live) this.targetLatency = first.partHoldBack ?? first.holdBack ?? 3 * first.targetDuration;
-    for (const r of [...this.video, ...(this.audio ? [this.audio] : [])]) r.initUrl = this.media.get(r.id)!.initUrl ?? '';
+    for (const r of [...this.video, ...(this.audio ? [this.audio] : [])])
+      r.initUrl = this.media.get(r.id)!.initUrl ?? '';
   }
 
   close(): void {
@@ -230,10 +241,11 @@ export class HlsSource implements SourceModel {
     const skipped = m.skip?.skippedSegments ?? 0;
     const seq = m.mediaSequence ?? 0;
     const segments = new Map<number, SegEntry>();
-    if (skipped && prev) for (let msn = seq; msn < seq + skipped; msn++) {
-      const old = prev.segments.get(msn);
-      if (old) segments.set(msn, old);
-    }
+    if (skipped && prev)
+      for (let msn = seq; msn < seq + skipped; msn++) {
+        const old = prev.segments.get(msn);
+        if (old) segments.set(msn, old);
+      }
     let initUri: string | undefined;
     m.segments.forEach((s, i) => {
       const msn = seq + skipped + i;

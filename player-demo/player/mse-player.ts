@@ -170,7 +170,8 @@ export class MsePlayer {
     const v0 = s.video[0]!;
     const vsb = ms.addSourceBuffer(`video/mp4; codecs="${v0.codecs}"`);
     this.videoQueue = new AppendQueue(vsb, this.video);
-    if (s.audio) this.audioQueue = new AppendQueue(ms.addSourceBuffer(`audio/mp4; codecs="${s.audio.codecs}"`), this.video);
+    if (s.audio)
+      this.audioQueue = new AppendQueue(ms.addSourceBuffer(`audio/mp4; codecs="${s.audio.codecs}"`), this.video);
     if (!s.live) ms.duration = Infinity;
     this.watchPlayback();
     const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: 0 });
@@ -295,7 +296,13 @@ export class MsePlayer {
       }
       const atBoundary = cursor.part === 0;
       if (atBoundary) {
-        const wanted = this.manual ?? this.abr.nextLevel({ bufferSec: this.bufferAhead(), currentLevel: level, latencySec: this.stats.latencySec ?? undefined });
+        const wanted =
+          this.manual ??
+          this.abr.nextLevel({
+            bufferSec: this.bufferAhead(),
+            currentLevel: level,
+            latencySec: this.stats.latencySec ?? undefined,
+          });
         if (wanted !== level) {
           level = wanted;
           this.stats.switches += 1;
@@ -322,7 +329,8 @@ export class MsePlayer {
     for (;;) {
       if (signal.aborted) return;
       await this.waitForRoom();
-      if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn) cursor = { msn: this.audioResyncMsn, part: 0 };
+      if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn)
+        cursor = { msn: this.audioResyncMsn, part: 0 };
       this.audioResyncMsn = null;
       const chunk = await this.source.chunkAt(audio.id, cursor, signal);
       if (!chunk) return;
@@ -332,13 +340,22 @@ export class MsePlayer {
   }
 
   private async appendInit(queue: AppendQueue, r: PlayerRendition): Promise<void> {
-    const res = await fetchBytes(r.initUrl, { signal: this.abort.signal, throttle: this.opts.throttle, log: this.opts.onRequest });
+    const res = await fetchBytes(r.initUrl, {
+      signal: this.abort.signal,
+      throttle: this.opts.throttle,
+      log: this.opts.onRequest,
+    });
     const ts = initTimescale(res.bytes);
     if (ts) this.timescales.set(r.id, ts);
     await queue.append(res.bytes);
   }
 
-  private async download(chunk: ChunkRef, r: PlayerRendition, queue: AppendQueue, level: number): Promise<'ok' | 'abandoned'> {
+  private async download(
+    chunk: ChunkRef,
+    r: PlayerRendition,
+    queue: AppendQueue,
+    level: number,
+  ): Promise<'ok' | 'abandoned'> {
     const attempt = new AbortController();
     const onAbort = () => attempt.abort();
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
@@ -351,7 +368,10 @@ export class MsePlayer {
         throttle: this.opts.throttle,
         log: this.opts.onRequest,
         onChunk: splitter
-          ? (bytes) => splitter.push(bytes).forEach((c) => appends.push(this.appendMedia(queue, c, chunk, r, appends.length === 0)))
+          ? (bytes) =>
+              splitter
+                .push(bytes)
+                .forEach((c) => appends.push(this.appendMedia(queue, c, chunk, r, appends.length === 0)))
           : undefined,
         onProgress:
           level >= 0
@@ -383,7 +403,13 @@ export class MsePlayer {
     }
   }
 
-  private async appendMedia(queue: AppendQueue, bytes: Uint8Array, chunk: ChunkRef, r: PlayerRendition, startsChunk: boolean): Promise<void> {
+  private async appendMedia(
+    queue: AppendQueue,
+    bytes: Uint8Array,
+    chunk: ChunkRef,
+    r: PlayerRendition,
+    startsChunk: boolean,
+  ): Promise<void> {
     if (startsChunk && r.kind === 'video' && chunk.programDateTime !== undefined) {
       const t = firstDecodeTime(bytes, this.timescales.get(r.id) ?? 90000);
       if (t !== undefined && !this.pdtMap.some((m) => Math.abs(m.mediaStart - t) < 0.001)) {

@@ -83,7 +83,10 @@ export class AbrController {
     }
     for (const l of levels) {
       if (!Number.isFinite(l.bitrate) || l.bitrate <= 0) {
-        throw new StreamedgeError('ABR_BAD_LEVEL', `level ${l.index} has no usable bitrate (${l.bitrate}); every level needs bitrate > 0 bits/s`);
+        throw new StreamedgeError(
+          'ABR_BAD_LEVEL',
+          `level ${l.index} has no usable bitrate (${l.bitrate}); every level needs bitrate > 0 bits/s`,
+        );
       }
     }
     this.config = resolveAbrConfig(config);
@@ -146,9 +149,8 @@ export class AbrController {
       if (!(loadRate > 0 && loadRate < this.bitrates[rank]! * 0.8)) return keep;
     }
 
-    const remainingSec = loadRate > 0
-      ? ((expectedBytes - p.bytesLoaded) * 8) / loadRate
-      : (expectedBytes * 8) / estimate;
+    const remainingSec =
+      loadRate > 0 ? ((expectedBytes - p.bytesLoaded) * 8) / loadRate : (expectedBytes * 8) / estimate;
     const budgetSec = bufferSec - c.abandonSafetySec;
     if (remainingSec <= budgetSec) return keep;
 

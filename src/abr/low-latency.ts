@@ -12,7 +12,10 @@ export interface LatencyControlOptions {
   minCatchUpBufferSec: number;
 }
 
-export function catchUpPlaybackRate(state: { latencySec: number; bufferSec: number }, o: LatencyControlOptions): number {
+export function catchUpPlaybackRate(
+  state: { latencySec: number; bufferSec: number },
+  o: LatencyControlOptions,
+): number {
   const { latencySec, bufferSec } = state;
   if (!Number.isFinite(latencySec) || !Number.isFinite(bufferSec)) return 1;
   const max = o.maxPlaybackRateDelta;

@@ -10,7 +10,15 @@ export function parseDuration(text: string): number {
 }
 
 const SIZE_UNITS: Record<string, number> = {
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
 };
 
 /** "1048576", "64MiB", "10GB" → bytes. */
@@ -32,4 +40,3 @@ export function formatCliError(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return `streamedge: unexpected error: ${msg}\n`;
 }
-

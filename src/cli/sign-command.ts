@@ -7,7 +7,14 @@
 import type { Command } from 'commander';
 import { parseDuration } from './options.js';
 import { StreamedgeError } from '../errors.js';
-import { defaultScopeFor, issueToken, signedUrl, validateScope, type IssueTokenOptions, type TokenPlacement } from '../signing/issue.js';
+import {
+  defaultScopeFor,
+  issueToken,
+  signedUrl,
+  validateScope,
+  type IssueTokenOptions,
+  type TokenPlacement,
+} from '../signing/issue.js';
 import { SECRET_ENV_VAR } from '../signing/keys.js';
 import { resolveSigningKey, type SigningKeyConfig } from '../signing/key-config.js';
 import { pathInScope } from '../signing/scope-match.js';
@@ -29,14 +36,20 @@ export interface SignCliOptions {
 }
 
 /** The work of `sign`, minus printing: returns the signed URL. */
-export async function signCommand(path: string, o: SignCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  if (!path.startsWith('/')) throw new StreamedgeError('BAD_OPTION', `the path to sign must start with / (got "${path}")`);
+export async function signCommand(
+  path: string,
+  o: SignCliOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  if (!path.startsWith('/'))
+    throw new StreamedgeError('BAD_OPTION', `the path to sign must start with / (got "${path}")`);
   const placement = o.placement as TokenPlacement;
   if (placement !== 'path' && placement !== 'query') {
     throw new StreamedgeError('BAD_OPTION', `--placement must be "path" or "query" (got "${o.placement}")`);
   }
   const scope = validateScope(o.scope ?? defaultScopeFor(path));
-  if (!pathInScope(path, scope)) throw new StreamedgeError('BAD_OPTION', `${path} is outside the scope ${scope}: the URL would not verify`);
+  if (!pathInScope(path, scope))
+    throw new StreamedgeError('BAD_OPTION', `${path} is outside the scope ${scope}: the URL would not verify`);
   const keyCfg: SigningKeyConfig = { env };
   if (o.secretFile !== undefined) keyCfg.secretFile = o.secretFile;
   if (o.keyFile !== undefined) keyCfg.keyFile = o.keyFile;

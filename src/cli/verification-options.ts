@@ -65,13 +65,21 @@ export async function openVerification(
 }
 
 /** A credential from a file (trailing whitespace trimmed) or else an environment variable. */
-export function credentialFrom(file: string | undefined, envVar: string, env: NodeJS.ProcessEnv, what: string): string | undefined {
+export function credentialFrom(
+  file: string | undefined,
+  envVar: string,
+  env: NodeJS.ProcessEnv,
+  what: string,
+): string | undefined {
   let value: string | undefined;
   if (file !== undefined) {
     try {
       value = readFileSync(file, 'utf8').replace(/\s+$/, '');
     } catch (e) {
-      throw new StreamedgeError('KEY_FILE', `cannot read ${what} file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new StreamedgeError(
+        'KEY_FILE',
+        `cannot read ${what} file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
   } else {
     const v = env[envVar];

@@ -104,7 +104,11 @@ export class BoxStreamParser {
         break;
       }
       if (size > left) break;
-      out.push({ type: data.toString('latin1', pos + 4, pos + 8), bytes: data.subarray(pos, pos + size), offset: this.streamOffset });
+      out.push({
+        type: data.toString('latin1', pos + 4, pos + 8),
+        bytes: data.subarray(pos, pos + size),
+        offset: this.streamOffset,
+      });
       this.streamOffset += size;
       pos += size;
     }
@@ -138,7 +142,10 @@ export class BoxStreamParser {
       return emitToEnd ? [box] : [];
     }
     if (this.buffered > 0) {
-      const what = this.need >= 0 ? `"${this.needType}" box needs ${this.need} bytes, got ${this.buffered}` : `${this.buffered} byte(s) of an unfinished box header`;
+      const what =
+        this.need >= 0
+          ? `"${this.needType}" box needs ${this.need} bytes, got ${this.buffered}`
+          : `${this.buffered} byte(s) of an unfinished box header`;
       throw new StreamedgeError(
         'TRUNCATED_BOX',
         `stream ended inside a box at byte ${this.streamOffset}: ${what} (the producer stopped mid-fragment)`,

@@ -28,8 +28,24 @@ export interface Box {
  * before their children and are handled by the readers that need them.)
  */
 export const CONTAINER_TYPES: ReadonlySet<string> = new Set([
-  'moov', 'trak', 'edts', 'mdia', 'minf', 'dinf', 'stbl', 'mvex', 'moof', 'traf', 'mfra', 'udta',
-  'tref', 'sinf', 'schi', 'mvcd', 'strk', 'strd',
+  'moov',
+  'trak',
+  'edts',
+  'mdia',
+  'minf',
+  'dinf',
+  'stbl',
+  'mvex',
+  'moof',
+  'traf',
+  'mfra',
+  'udta',
+  'tref',
+  'sinf',
+  'schi',
+  'mvcd',
+  'strk',
+  'strd',
 ]);
 
 export interface BoxHeader {
@@ -77,7 +93,9 @@ export function readBoxHeader(buf: Buffer, offset: number, end: number = buf.len
     headerSize += 16;
   }
   if (size < headerSize) {
-    throw badBox(`box "${printable(type)}" at byte ${offset} declares size ${size}, smaller than its ${headerSize}-byte header`);
+    throw badBox(
+      `box "${printable(type)}" at byte ${offset} declares size ${size}, smaller than its ${headerSize}-byte header`,
+    );
   }
   if (offset + size > end) {
     throw badBox(

@@ -48,7 +48,14 @@ export function parseHvcC(payload: Buffer): HevcConfig {
   const constraintBytes: number[] = [];
   for (let i = 0; i < 6; i++) constraintBytes.push(r.u8());
   const levelIdc = r.u8();
-  return { profileSpace: b >> 6, tier: (b >> 5) & 1, profileIdc: b & 0x1f, compatibilityFlags, constraintBytes, levelIdc };
+  return {
+    profileSpace: b >> 6,
+    tier: (b >> 5) & 1,
+    profileIdc: b & 0x1f,
+    compatibilityFlags,
+    constraintBytes,
+    levelIdc,
+  };
 }
 
 function reverseBits32(v: number): number {
@@ -66,7 +73,10 @@ export function hevcCodecString(fourcc: string, payload: Buffer): string {
   // Constraint bytes: trailing zero bytes are omitted.
   const bytes = [...c.constraintBytes];
   while (bytes.length > 0 && bytes[bytes.length - 1] === 0) bytes.pop();
-  const constraints = bytes.map((x) => x.toString(16).toUpperCase()).map((s) => `.${s}`).join('');
+  const constraints = bytes
+    .map((x) => x.toString(16).toUpperCase())
+    .map((s) => `.${s}`)
+    .join('');
   return `${fourcc}.${space}${c.profileIdc}.${compat}.${c.tier ? 'H' : 'L'}${c.levelIdc}${constraints}`;
 }
 
@@ -93,7 +103,10 @@ function descriptor(r: ByteReader): { tag: number; end: number } {
   }
   const end = r.pos + size;
   if (end > r.end) {
-    throw new StreamedgeError('BAD_BOX', `esds descriptor tag ${tag} declares ${size} bytes but only ${r.end - r.pos} remain`);
+    throw new StreamedgeError(
+      'BAD_BOX',
+      `esds descriptor tag ${tag} declares ${size} bytes but only ${r.end - r.pos} remain`,
+    );
   }
   return { tag, end };
 }
@@ -103,7 +116,8 @@ export function parseEsds(payload: Buffer): Mp4aConfig {
   const r = new ByteReader(payload, 'esds');
   r.fullHeader();
   const es = descriptor(r);
-  if (es.tag !== 0x03) throw new StreamedgeError('BAD_BOX', `esds does not start with an ES_Descriptor (tag ${es.tag})`);
+  if (es.tag !== 0x03)
+    throw new StreamedgeError('BAD_BOX', `esds does not start with an ES_Descriptor (tag ${es.tag})`);
   r.u16(); // ES_ID
   const esFlags = r.u8();
   if (esFlags & 0x80) r.u16(); // dependsOn_ES_ID

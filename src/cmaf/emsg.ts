@@ -33,7 +33,16 @@ export function parseEmsg(box: Box): EmsgInfo {
     const presentationTimeDelta = r.u32();
     const eventDuration = r.u32();
     const id = r.u32();
-    return { version: 0, schemeIdUri, value, timescale, presentationTimeDelta, eventDuration, id, messageData: r.rest() };
+    return {
+      version: 0,
+      schemeIdUri,
+      value,
+      timescale,
+      presentationTimeDelta,
+      eventDuration,
+      id,
+      messageData: r.rest(),
+    };
   }
   if (version === 1) {
     const timescale = r.u32();

@@ -178,12 +178,16 @@ export function parseFragment(moof: Buffer, trexDefaults?: Map<number, TrexDefau
         (flags & TRUN_SAMPLE_FLAGS ? 4 : 0) +
         (flags & TRUN_SAMPLE_COMPOSITION_TIME_OFFSET ? 4 : 0);
       if (count * perSample > r.remaining) {
-        throw new StreamedgeError('BAD_BOX', `trun of track ${tfhd.trackId} declares ${count} samples but holds ${r.remaining} bytes of entries`);
+        throw new StreamedgeError(
+          'BAD_BOX',
+          `trun of track ${tfhd.trackId} declares ${count} samples but holds ${r.remaining} bytes of entries`,
+        );
       }
       const defDuration = tfhd.defaultSampleDuration ?? trex?.defaultSampleDuration;
       const defSize = tfhd.defaultSampleSize ?? trex?.defaultSampleSize;
       const defFlags = tfhd.defaultSampleFlags ?? trex?.defaultSampleFlags ?? 0;
-      if (count > 0 && !(flags & TRUN_SAMPLE_DURATION) && defDuration === undefined) throw missingDefault('duration', tfhd.trackId);
+      if (count > 0 && !(flags & TRUN_SAMPLE_DURATION) && defDuration === undefined)
+        throw missingDefault('duration', tfhd.trackId);
       if (count > 0 && !(flags & TRUN_SAMPLE_SIZE) && defSize === undefined) throw missingDefault('size', tfhd.trackId);
       for (let i = 0; i < count; i++) {
         const d = flags & TRUN_SAMPLE_DURATION ? r.u32() : defDuration!;
@@ -206,7 +210,10 @@ export function parseFragment(moof: Buffer, trexDefaults?: Map<number, TrexDefau
       }
     }
     if (emptyDuration && samples.length > 0) {
-      throw new StreamedgeError('BAD_FRAGMENT', `traf of track ${tfhd.trackId} is flagged duration-is-empty but has samples`);
+      throw new StreamedgeError(
+        'BAD_FRAGMENT',
+        `traf of track ${tfhd.trackId} is flagged duration-is-empty but has samples`,
+      );
     }
     implicitBase = cursor;
     tracks.push({
@@ -261,7 +268,9 @@ export function setBaseDecodeTime(moof: Buffer, trackId: number, t: bigint | num
   }
   const { start } = locateMoof(moof);
   const box = readBox(moof, start);
-  const traf = box.children!.find((c) => c.type === 'traf' && childBox(c, 'tfhd') && parseTfhd(childBox(c, 'tfhd')!).trackId === trackId);
+  const traf = box.children!.find(
+    (c) => c.type === 'traf' && childBox(c, 'tfhd') && parseTfhd(childBox(c, 'tfhd')!).trackId === trackId,
+  );
   if (!traf) {
     throw new StreamedgeError('NO_TRACK', `the fragment has no traf for track ${trackId}`);
   }
@@ -339,4 +348,3 @@ function toBig(n: number): bigint {
   }
   return BigInt(n);
 }
-

@@ -64,7 +64,10 @@ export function parseInit(buf: Buffer): InitInfo {
     pos += h.size;
   }
   if (!moov) {
-    throw new StreamedgeError('BAD_INIT', 'no moov box found: this is not an MP4 initialization segment (or the moov was cut off)');
+    throw new StreamedgeError(
+      'BAD_INIT',
+      'no moov box found: this is not an MP4 initialization segment (or the moov was cut off)',
+    );
   }
   const fileType = ftyp ? parseFileType(ftyp) : { major: '', compatible: [] };
   const mvhd = childBox(moov, 'mvhd');
@@ -126,11 +129,7 @@ function parseMdhd(b: Box): Mdhd {
   const timescale = r.u32();
   const duration = version === 1 ? Number(r.u64big()) : r.u32();
   const lang = r.u16();
-  const language = String.fromCharCode(
-    ((lang >> 10) & 0x1f) + 0x60,
-    ((lang >> 5) & 0x1f) + 0x60,
-    (lang & 0x1f) + 0x60,
-  );
+  const language = String.fromCharCode(((lang >> 10) & 0x1f) + 0x60, ((lang >> 5) & 0x1f) + 0x60, (lang & 0x1f) + 0x60);
   return { timescale, duration, language };
 }
 

@@ -43,7 +43,7 @@ export function parseSidx(box: Box): SidxInfo {
       referenceType: (a >>> 31) as 0 | 1,
       size: a & 0x7fffffff,
       duration,
-      startsWithSap: (c >>> 31) === 1,
+      startsWithSap: c >>> 31 === 1,
       sapType: (c >>> 28) & 7,
       sapDeltaTime: c & 0x0fffffff,
     });

@@ -33,7 +33,8 @@ function fourcc(type: string): Buffer {
 }
 
 function u32(n: number, what: string): Buffer {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw badArg(`${what} must be an integer in [0, 2^32), got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw badArg(`${what} must be an integer in [0, 2^32), got ${n}`);
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
   return b;
@@ -72,7 +73,8 @@ export function fullBox(type: string, version: number, flags: number, ...payload
 
 /** Just the header of an mdat holding `payloadSize` bytes: write it, then the payload, no concat. */
 export function mdatHeader(payloadSize: number): Buffer {
-  if (!Number.isSafeInteger(payloadSize) || payloadSize < 0) throw badArg(`mdat payload size must be a non-negative integer, got ${payloadSize}`);
+  if (!Number.isSafeInteger(payloadSize) || payloadSize < 0)
+    throw badArg(`mdat payload size must be a non-negative integer, got ${payloadSize}`);
   if (payloadSize + 8 <= 0xffffffff) {
     const h = Buffer.alloc(8);
     h.writeUInt32BE(payloadSize + 8, 0);
@@ -112,16 +114,19 @@ export interface SidxOptions {
 }
 
 export function sidx(opts: SidxOptions): Buffer {
-  if (opts.references.length > 0xffff) throw badArg(`sidx holds at most 65535 references, got ${opts.references.length}`);
+  if (opts.references.length > 0xffff)
+    throw badArg(`sidx holds at most 65535 references, got ${opts.references.length}`);
   const wide = opts.earliestPresentationTime > 0xffffffff || opts.firstOffset > 0xffffffff;
   const version = opts.version ?? (wide ? 1 : 0);
   if (version === 0 && wide) throw badArg('sidx version 0 cannot hold a 64-bit time or offset');
   const refs = Buffer.alloc(12 * opts.references.length);
   opts.references.forEach((ref, i) => {
-    if (!Number.isInteger(ref.size) || ref.size < 0 || ref.size > 0x7fffffff) throw badArg(`sidx reference size must fit 31 bits, got ${ref.size}`);
+    if (!Number.isInteger(ref.size) || ref.size < 0 || ref.size > 0x7fffffff)
+      throw badArg(`sidx reference size must fit 31 bits, got ${ref.size}`);
     const sapType = ref.sapType ?? (ref.startsWithSap ? 1 : 0);
     const sapDelta = ref.sapDeltaTime ?? 0;
-    if (sapType < 0 || sapType > 7 || sapDelta < 0 || sapDelta > 0x0fffffff) throw badArg('sidx SAP type must be 0-7 and SAP delta fit 28 bits');
+    if (sapType < 0 || sapType > 7 || sapDelta < 0 || sapDelta > 0x0fffffff)
+      throw badArg('sidx SAP type must be 0-7 and SAP delta fit 28 bits');
     refs.writeUInt32BE((((ref.referenceType ?? 0) << 31) | ref.size) >>> 0, i * 12);
     refs.writeUInt32BE(u32(ref.duration, 'sidx reference duration').readUInt32BE(0), i * 12 + 4);
     refs.writeUInt32BE((((ref.startsWithSap ? 1 : 0) << 31) | (sapType << 28) | sapDelta) >>> 0, i * 12 + 8);
@@ -134,7 +139,9 @@ export function sidx(opts: SidxOptions): Buffer {
     0,
     u32(opts.referenceId, 'sidx reference id'),
     u32(opts.timescale, 'sidx timescale'),
-    version === 0 ? u32(opts.earliestPresentationTime, 'earliest presentation time') : u64(opts.earliestPresentationTime, 'earliest presentation time'),
+    version === 0
+      ? u32(opts.earliestPresentationTime, 'earliest presentation time')
+      : u64(opts.earliestPresentationTime, 'earliest presentation time'),
     version === 0 ? u32(opts.firstOffset, 'first offset') : u64(opts.firstOffset, 'first offset'),
     count,
     refs,
@@ -279,16 +286,19 @@ export function trun(o: TrunOptions): Buffer {
   head.writeUInt32BE(o.samples.length, 0);
   let p = 4;
   if (o.dataOffset !== undefined) {
-    if (!Number.isInteger(o.dataOffset) || o.dataOffset < -0x80000000 || o.dataOffset > 0x7fffffff) throw badArg(`trun data offset must fit a signed 32-bit integer, got ${o.dataOffset}`);
+    if (!Number.isInteger(o.dataOffset) || o.dataOffset < -0x80000000 || o.dataOffset > 0x7fffffff)
+      throw badArg(`trun data offset must fit a signed 32-bit integer, got ${o.dataOffset}`);
     head.writeInt32BE(o.dataOffset, p);
     p += 4;
   }
-  if (o.firstSampleFlags !== undefined) head.writeUInt32BE(u32(o.firstSampleFlags, 'first sample flags').readUInt32BE(0), p);
+  if (o.firstSampleFlags !== undefined)
+    head.writeUInt32BE(u32(o.firstSampleFlags, 'first sample flags').readUInt32BE(0), p);
   const body = Buffer.alloc(per * o.samples.length);
   let q = 0;
   const put = (v: number | undefined, field: string, i: number): void => {
     if (v === undefined) throw badArg(`trun sample ${i} lacks ${field}, which sample 0 defines`);
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw badArg(`trun sample ${i} ${field} must be an unsigned 32-bit integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      throw badArg(`trun sample ${i} ${field} must be an unsigned 32-bit integer, got ${v}`);
     body.writeUInt32BE(v, q);
     q += 4;
   };
@@ -300,7 +310,8 @@ export function trun(o: TrunOptions): Buffer {
       const v = s.compositionOffset;
       if (v === undefined) throw badArg(`trun sample ${i} lacks compositionOffset, which sample 0 defines`);
       if (version === 1) {
-        if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw badArg(`trun sample ${i} composition offset must fit a signed 32-bit integer, got ${v}`);
+        if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff)
+          throw badArg(`trun sample ${i} composition offset must fit a signed 32-bit integer, got ${v}`);
         body.writeInt32BE(v, q);
         q += 4;
       } else put(v, 'compositionOffset', i);

@@ -37,7 +37,10 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
       ['publishTime', new Date(Math.round(l.publishTime)).toISOString()],
       ['minimumUpdatePeriod', xsDuration(p.segmentDuration)],
       ['timeShiftBufferDepth', xsDuration(l.dvrWindow)],
-      ['suggestedPresentationDelay', xsDuration(ll ? l.targetLatency : Math.max(l.targetLatency, 3 * p.segmentDuration))],
+      [
+        'suggestedPresentationDelay',
+        xsDuration(ll ? l.targetLatency : Math.max(l.targetLatency, 3 * p.segmentDuration)),
+      ],
     );
   } else {
     mpdAttrs.push(['mediaPresentationDuration', xsDuration(p.duration ?? presentationDuration(p))]);
@@ -52,20 +55,39 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
       name: 'ServiceDescription',
       attrs: [['id', 0]],
       children: [
-        { name: 'Latency', attrs: [['target', target], ['min', Math.round(target * 0.75)], ['max', Math.round(target * 1.5)]] },
-        { name: 'PlaybackRate', attrs: [['min', '0.96'], ['max', '1.04']] },
+        {
+          name: 'Latency',
+          attrs: [
+            ['target', target],
+            ['min', Math.round(target * 0.75)],
+            ['max', Math.round(target * 1.5)],
+          ],
+        },
+        {
+          name: 'PlaybackRate',
+          attrs: [
+            ['min', '0.96'],
+            ['max', '1.04'],
+          ],
+        },
       ],
     });
   }
   children.push({
     name: 'Period',
-    attrs: [['id', '0'], ['start', 'PT0S']],
+    attrs: [
+      ['id', '0'],
+      ['start', 'PT0S'],
+    ],
     children: adaptationSets(p, opts, live, ll),
   });
   if (live) {
     children.push({
       name: 'UTCTiming',
-      attrs: [['schemeIdUri', UTC_TIMING_SCHEME], ['value', utcTimingUrl(p.live!.utcTimingPath, opts.baseUrl)]],
+      attrs: [
+        ['schemeIdUri', UTC_TIMING_SCHEME],
+        ['value', utcTimingUrl(p.live!.utcTimingPath, opts.baseUrl)],
+      ],
     });
   }
   return renderXml({ name: 'MPD', attrs: mpdAttrs, children });
@@ -81,7 +103,10 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
     const pars = new Set(rs.map(pictureAspectRatio).filter((x): x is string => x !== undefined));
     const fastest = rs
       .filter((r) => r.frameRate)
-      .reduce<Rendition | undefined>((a, r) => (!a || r.frameRate![0] / r.frameRate![1] > a.frameRate![0] / a.frameRate![1] ? r : a), undefined);
+      .reduce<Rendition | undefined>(
+        (a, r) => (!a || r.frameRate![0] / r.frameRate![1] > a.frameRate![0] / a.frameRate![1] ? r : a),
+        undefined,
+      );
     sets.push(
       adaptationSet(p, opts, live, ll, sets.length, videos, [
         ['contentType', 'video'],
@@ -136,7 +161,13 @@ function representation(r: Rendition, template: XmlElement | undefined): XmlElem
   const video = r.kind === 'video';
   const children: XmlElement[] = [];
   if (!video && r.channels) {
-    children.push({ name: 'AudioChannelConfiguration', attrs: [['schemeIdUri', CHANNEL_CONFIG_SCHEME], ['value', r.channels]] });
+    children.push({
+      name: 'AudioChannelConfiguration',
+      attrs: [
+        ['schemeIdUri', CHANNEL_CONFIG_SCHEME],
+        ['value', r.channels],
+      ],
+    });
   }
   if (template) children.push(template);
   return {
@@ -155,7 +186,13 @@ function representation(r: Rendition, template: XmlElement | undefined): XmlElem
   };
 }
 
-function segmentTemplate(p: Presentation, opts: MpdOptions, t: RenditionTimeline, live: boolean, ll: boolean): XmlElement {
+function segmentTemplate(
+  p: Presentation,
+  opts: MpdOptions,
+  t: RenditionTimeline,
+  live: boolean,
+  ll: boolean,
+): XmlElement {
   const complete = t.segments.filter((s) => s.complete);
   const query = normalizedQuery(opts);
   // "$" is the template delimiter: a literal one in the query is written "$$".
@@ -219,7 +256,10 @@ function longestSegment(p: Presentation): number {
 function presentationDuration(p: Presentation): number {
   let d = 0;
   for (const t of p.timelines) {
-    d = Math.max(d, t.segments.reduce((sum, s) => sum + seconds(s.duration, t.rendition.timescale), 0));
+    d = Math.max(
+      d,
+      t.segments.reduce((sum, s) => sum + seconds(s.duration, t.rendition.timescale), 0),
+    );
   }
   return d;
 }

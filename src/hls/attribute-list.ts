@@ -29,7 +29,10 @@ export function attributeList(attrs: ReadonlyArray<readonly [string, AttributeVa
       out.push(`${name}="${value.value}"`);
     } else if (typeof value === 'number') {
       if (!Number.isFinite(value)) {
-        throw new StreamedgeError('HLS_INVALID_ATTRIBUTE', `HLS attribute ${name} must be a finite number, got ${value}`);
+        throw new StreamedgeError(
+          'HLS_INVALID_ATTRIBUTE',
+          `HLS attribute ${name} must be a finite number, got ${value}`,
+        );
       }
       out.push(`${name}=${value}`);
     } else {

@@ -27,11 +27,7 @@ export function writeIFramePlaylist(p: Presentation, renditionId: string, opts: 
   const ts = t.rendition.timescale;
   const segments = t.segments.filter((s) => s.complete);
   const durations = segments.flatMap((s) => (s.iframes ?? []).map((f) => seconds(f.duration, ts)));
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:5',
-    `#EXT-X-TARGETDURATION:${targetDuration(durations)}`,
-  ];
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:5', `#EXT-X-TARGETDURATION:${targetDuration(durations)}`];
   if (p.type === 'vod') lines.push('#EXT-X-PLAYLIST-TYPE:VOD');
   lines.push(
     '#EXT-X-I-FRAMES-ONLY',

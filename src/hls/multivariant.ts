@@ -23,11 +23,14 @@ const AUDIO_GROUP = 'audio';
 export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOptions = {}): string {
   const videos = p.timelines.filter((t) => t.rendition.kind === 'video');
   const audios = p.timelines.filter((t) => t.rendition.kind === 'audio');
-  const iframeStreams =
-    p.type === 'vod' && opts.iframePlaylists !== false ? videos.filter((t) => hasIFrames(t)) : [];
+  const iframeStreams = p.type === 'vod' && opts.iframePlaylists !== false ? videos.filter((t) => hasIFrames(t)) : [];
   const audioGroup = videos.length > 0 && audios.length > 0;
 
-  const lines = ['#EXTM3U', `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 ? 4 : 1}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  const lines = [
+    '#EXTM3U',
+    `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 ? 4 : 1}`,
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+  ];
 
   if (audioGroup) {
     const names = audioNames(audios.map((t) => t.rendition));

@@ -61,7 +61,7 @@ export const parseCdnCacheControl = parseCacheControl;
 
 /** Surrogate-Control: `max-age=60, no-store, content="ESI/1.0"` (the `;target` suffix is ignored). */
 export function parseSurrogateControl(value: string | string[] | undefined): Directives {
-  const text = value === undefined ? undefined : (Array.isArray(value) ? value.join(',') : value);
+  const text = value === undefined ? undefined : Array.isArray(value) ? value.join(',') : value;
   const out = parseCacheControl(text?.replace(/;[^,"]*/g, ''));
   for (const [k, v] of [...out]) {
     const semi = k.indexOf(';');

@@ -40,7 +40,8 @@ export function formatCacheStatus(e: CacheStatusEntry): string {
   if (e.stored) params.push('stored');
   if (e.collapsed) params.push('collapsed');
   if (e.key !== undefined) params.push(`key=${sfString(e.key)}`);
-  if (e.detail !== undefined) params.push(`detail=${/^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/.test(e.detail) ? e.detail : sfString(e.detail)}`);
+  if (e.detail !== undefined)
+    params.push(`detail=${/^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/.test(e.detail) ? e.detail : sfString(e.detail)}`);
   return params.join('; ');
 }
 

@@ -48,6 +48,14 @@ export function notModified(
 
 /** Headers a 304 carries over from the stored 200 (RFC 9110 §15.4.5). */
 export const NOT_MODIFIED_HEADERS: readonly string[] = [
-  'cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified',
-  'cdn-cache-control', 'surrogate-control', 'surrogate-key',
+  'cache-control',
+  'content-location',
+  'date',
+  'etag',
+  'expires',
+  'vary',
+  'last-modified',
+  'cdn-cache-control',
+  'surrogate-control',
+  'surrogate-key',
 ];

@@ -19,9 +19,11 @@ export type DirectiveSource = 'cdn-cache-control' | 'surrogate-control' | 'cache
 /** The directives that govern a CDN: CDN-Cache-Control, else Surrogate-Control, else Cache-Control. */
 export function targetedDirectives(h: HeaderBag): { source: DirectiveSource; directives: Directives } {
   const cdn = header(h, 'cdn-cache-control');
-  if (cdn !== undefined && cdn.trim() !== '') return { source: 'cdn-cache-control', directives: parseCacheControl(cdn) };
+  if (cdn !== undefined && cdn.trim() !== '')
+    return { source: 'cdn-cache-control', directives: parseCacheControl(cdn) };
   const sur = header(h, 'surrogate-control');
-  if (sur !== undefined && sur.trim() !== '') return { source: 'surrogate-control', directives: parseSurrogateControl(sur) };
+  if (sur !== undefined && sur.trim() !== '')
+    return { source: 'surrogate-control', directives: parseSurrogateControl(sur) };
   return { source: 'cache-control', directives: parseCacheControl(header(h, 'cache-control')) };
 }
 
@@ -135,11 +137,7 @@ export function storageDecision(
  * RFC 9111 §4.2.3 corrected initial age, in seconds, of a response received at `responseTime`
  * for a request sent at `requestTime` (both epoch ms).
  */
-export function correctedInitialAge(
-  h: HeaderBag,
-  requestTime: number,
-  responseTime: number,
-): number {
+export function correctedInitialAge(h: HeaderBag, requestTime: number, responseTime: number): number {
   const ageRaw = header(h, 'age');
   const ageValue = ageRaw !== undefined && /^\s*\d+\s*$/.test(ageRaw) ? Number(ageRaw) : 0;
   const date = parseHttpDate(header(h, 'date'));
@@ -164,10 +162,7 @@ export function ageHeaderValue(ageSeconds: number): string {
 export type Staleness = 'fresh' | 'stale-while-revalidate' | 'stale-if-error-only' | 'stale';
 
 /** Where an entry stands at `now`, given its absolute deadlines (epoch ms). */
-export function staleness(
-  entry: { expiresAt: number; swrUntil: number; sieUntil: number },
-  now: number,
-): Staleness {
+export function staleness(entry: { expiresAt: number; swrUntil: number; sieUntil: number }, now: number): Staleness {
   if (now < entry.expiresAt) return 'fresh';
   if (now < entry.swrUntil) return 'stale-while-revalidate';
   if (now < entry.sieUntil) return 'stale-if-error-only';
@@ -178,7 +173,10 @@ export function staleness(
  * Does a client request force revalidation (request `Cache-Control: no-cache` or `max-age=0`)?
  * An immutable response still fresh is never revalidated (RFC 8246).
  */
-export function requestForcesRevalidation(reqHeaders: HeaderBag, stored: { immutable: boolean; fresh: boolean }): boolean {
+export function requestForcesRevalidation(
+  reqHeaders: HeaderBag,
+  stored: { immutable: boolean; fresh: boolean },
+): boolean {
   if (stored.immutable && stored.fresh) return false;
   const d = parseCacheControl(header(reqHeaders, 'cache-control'));
   if (d.has('no-cache')) return true;

@@ -13,7 +13,10 @@ export function parseRange(value: string | undefined, size: number): RangeResult
   if (value === undefined) return { kind: 'none' };
   const m = /^\s*bytes\s*=\s*(.*)$/i.exec(value);
   if (!m) return { kind: 'none' };
-  const specs = m[1]!.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const specs = m[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (specs.length !== 1) return { kind: 'none' };
   const spec = specs[0]!;
   const r = /^(\d*)\s*-\s*(\d*)$/.exec(spec);
@@ -44,7 +47,11 @@ export function unsatisfiedRange(size: number): string {
  * If-Range (RFC 9110 §13.1.5): the range applies only when the validator matches strongly
  * (an entity-tag) or exactly (a Last-Modified date). Without If-Range, it applies.
  */
-export function ifRangeAllows(ifRange: string | undefined, etag: string | undefined, lastModified: string | undefined): boolean {
+export function ifRangeAllows(
+  ifRange: string | undefined,
+  etag: string | undefined,
+  lastModified: string | undefined,
+): boolean {
   if (ifRange === undefined) return true;
   const v = ifRange.trim();
   if (v.startsWith('"') || v.startsWith('W/')) {

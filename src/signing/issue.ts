@@ -48,10 +48,16 @@ export interface IssueTokenOptions {
 /** Checks a scope prefix: absolute, printable, no dot-segments (a scope must mean what it says). */
 export function validateScope(scope: string): string {
   if (typeof scope !== 'string' || !scope.startsWith('/')) {
-    throw new StreamedgeError('BAD_SCOPE', `a scope must be an absolute path prefix like /vod/asset1/ (got "${String(scope)}")`);
+    throw new StreamedgeError(
+      'BAD_SCOPE',
+      `a scope must be an absolute path prefix like /vod/asset1/ (got "${String(scope)}")`,
+    );
   }
   if (/[\u0000-\u001f\u007f?#\\]/.test(scope) || scope.split('/').some((s) => s === '.' || s === '..')) {
-    throw new StreamedgeError('BAD_SCOPE', `a scope may not contain control characters, ?, #, \\ or dot-segments: "${scope}"`);
+    throw new StreamedgeError(
+      'BAD_SCOPE',
+      `a scope may not contain control characters, ?, #, \\ or dot-segments: "${scope}"`,
+    );
   }
   return scope;
 }
@@ -70,7 +76,10 @@ export function defaultScopeFor(path: string): string {
 export async function issueToken(opts: IssueTokenOptions): Promise<string> {
   validateScope(opts.scope);
   if (!Number.isFinite(opts.ttlSec) || opts.ttlSec <= 0) {
-    throw new StreamedgeError('BAD_OPTION', `the token lifetime must be a positive number of seconds (got ${opts.ttlSec})`);
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `the token lifetime must be a positive number of seconds (got ${opts.ttlSec})`,
+    );
   }
   const notBefore = opts.notBeforeSec ?? 0;
   if (!Number.isFinite(notBefore) || notBefore < 0) {
@@ -103,7 +112,8 @@ export type TokenPlacement = 'path' | 'query';
  * - query: `<base>/vod/asset1/master.m3u8?token=<token>` (other query parameters kept).
  */
 export function signedUrl(baseUrl: string, path: string, token: string, placement: TokenPlacement = 'path'): string {
-  if (!path.startsWith('/')) throw new StreamedgeError('BAD_OPTION', `the path to sign must start with / (got "${path}")`);
+  if (!path.startsWith('/'))
+    throw new StreamedgeError('BAD_OPTION', `the path to sign must start with / (got "${path}")`);
   const base = baseUrl.replace(/\/+$/, '');
   const enc = encodeURIComponent(token);
   if (placement === 'path') return `${base}/${TOKEN_PATH_SEGMENT}/${enc}${path}`;

@@ -35,7 +35,10 @@ export async function resolveSigningKey(cfg: SigningKeyConfig): Promise<SigningK
     throw new StreamedgeError('BAD_OPTION', 'use either --key-file or --secret-file, not both');
   }
   if (cfg.keyFile !== undefined) return loadSigningKeyFile(cfg.keyFile, cfg.kid);
-  const secret = await loadHmacSecret({ ...(cfg.secretFile !== undefined ? { secretFile: cfg.secretFile } : {}), env: cfg.env ?? process.env });
+  const secret = await loadHmacSecret({
+    ...(cfg.secretFile !== undefined ? { secretFile: cfg.secretFile } : {}),
+    env: cfg.env ?? process.env,
+  });
   return (await hmacKeys(secret, cfg.kid)).signing;
 }
 
@@ -60,15 +63,21 @@ export interface VerificationKeyConfig {
 export async function resolveVerificationKeys(cfg: VerificationKeyConfig): Promise<KeySource> {
   const env = cfg.env ?? process.env;
   const staticKeys: VerificationKey[] = [];
-  const useEnv = (cfg.secretFromEnv ?? true) && typeof env[SECRET_ENV_VAR] === 'string' && env[SECRET_ENV_VAR]!.length > 0;
+  const useEnv =
+    (cfg.secretFromEnv ?? true) && typeof env[SECRET_ENV_VAR] === 'string' && env[SECRET_ENV_VAR]!.length > 0;
   if (cfg.secretFile !== undefined || useEnv) {
-    const secret = await loadHmacSecret({ ...(cfg.secretFile !== undefined ? { secretFile: cfg.secretFile } : {}), env });
+    const secret = await loadHmacSecret({
+      ...(cfg.secretFile !== undefined ? { secretFile: cfg.secretFile } : {}),
+      env,
+    });
     staticKeys.push((await hmacKeys(secret, cfg.secretKid)).verification);
   }
   for (const f of cfg.jwksFiles ?? []) staticKeys.push(...(await loadJwksFile(f)));
   for (const spec of cfg.publicKeyFiles ?? []) {
     const eq = spec.indexOf('=');
-    staticKeys.push(eq > 0 ? await loadPublicKeyPemFile(spec.slice(eq + 1), spec.slice(0, eq)) : await loadPublicKeyPemFile(spec));
+    staticKeys.push(
+      eq > 0 ? await loadPublicKeyPemFile(spec.slice(eq + 1), spec.slice(0, eq)) : await loadPublicKeyPemFile(spec),
+    );
   }
   const sources: KeySource[] = [];
   if (staticKeys.length > 0) sources.push(new StaticKeySet(staticKeys));

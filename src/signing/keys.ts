@@ -92,7 +92,10 @@ export async function loadHmacSecret(opts: {
     try {
       text = await readFile(opts.secretFile, 'utf8');
     } catch (e) {
-      throw new StreamedgeError('KEY_FILE', `cannot read the secret file ${opts.secretFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new StreamedgeError(
+        'KEY_FILE',
+        `cannot read the secret file ${opts.secretFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
     const trimmed = text.replace(/\s+$/, '');
     if (trimmed.length === 0) throw new StreamedgeError('KEY_FILE', `the secret file ${opts.secretFile} is empty`);
@@ -131,7 +134,8 @@ async function materialFromJwk(jwk: JWK, alg: TokenAlg, where: string, usage: 's
     return importHmac(Buffer.from(jwk.k, 'base64url'), ['sign', 'verify']);
   }
   const isPrivate = typeof jwk.d === 'string';
-  if (usage === 'sign' && !isPrivate) throw new StreamedgeError('BAD_KEY', `${where}: a signing key needs the private part ("d")`);
+  if (usage === 'sign' && !isPrivate)
+    throw new StreamedgeError('BAD_KEY', `${where}: a signing key needs the private part ("d")`);
   // For verification, strip the private part so a leaked verifier never holds signing power.
   const { d: _d, ...pub } = jwk;
   try {
@@ -151,9 +155,14 @@ function parseJson(text: string, where: string): unknown {
 }
 
 /** Turns a JWKS document ({ keys: [...] }) into verification keys (private parts are dropped). */
-export async function verificationKeysFromJwks(doc: unknown, where = 'JWKS', opts: { allowOct?: boolean } = {}): Promise<VerificationKey[]> {
+export async function verificationKeysFromJwks(
+  doc: unknown,
+  where = 'JWKS',
+  opts: { allowOct?: boolean } = {},
+): Promise<VerificationKey[]> {
   const keys = (doc as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys)) throw new StreamedgeError('BAD_KEY', `${where}: expected a JSON object with a "keys" array`);
+  if (!Array.isArray(keys))
+    throw new StreamedgeError('BAD_KEY', `${where}: expected a JSON object with a "keys" array`);
   const out: VerificationKey[] = [];
   const kids = new Set<string>();
   for (const [i, raw] of keys.entries()) {
@@ -181,7 +190,10 @@ async function readKeyFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
-    throw new StreamedgeError('KEY_FILE', `cannot read the key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new StreamedgeError(
+      'KEY_FILE',
+      `cannot read the key file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
 }
 
@@ -199,7 +211,10 @@ function pemAlg(pem: string, kind: 'private' | 'public', where: string): TokenAl
   }
   if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  throw new StreamedgeError('BAD_KEY', `${where}: unsupported key (${key.asymmetricKeyType ?? 'unknown'}); use P-256 or Ed25519`);
+  throw new StreamedgeError(
+    'BAD_KEY',
+    `${where}: unsupported key (${key.asymmetricKeyType ?? 'unknown'}); use P-256 or Ed25519`,
+  );
 }
 
 /**
@@ -224,7 +239,8 @@ export async function loadSigningKeyFile(path: string, kid?: string): Promise<Si
   }
   let jwk = parseJson(text, path) as JWK & { keys?: JWK[] };
   if (Array.isArray(jwk.keys)) {
-    if (jwk.keys.length !== 1) throw new StreamedgeError('BAD_KEY', `${path}: a signing key file must hold exactly one key`);
+    if (jwk.keys.length !== 1)
+      throw new StreamedgeError('BAD_KEY', `${path}: a signing key file must hold exactly one key`);
     jwk = jwk.keys[0]!;
   }
   return signingKeyFromJwk(jwk, kid, path);
@@ -341,7 +357,10 @@ export interface RemoteJwksOptions {
  */
 export class RemoteJwks implements KeySource {
   readonly url: string;
-  #opts: Required<Omit<RemoteJwksOptions, 'fetch' | 'algorithms'>> & { fetch: typeof fetch; algorithms: ReadonlySet<TokenAlg> };
+  #opts: Required<Omit<RemoteJwksOptions, 'fetch' | 'algorithms'>> & {
+    fetch: typeof fetch;
+    algorithms: ReadonlySet<TokenAlg>;
+  };
   #set = new StaticKeySet();
   #fetchedAt = -Infinity;
   #attemptedAt = -Infinity;
@@ -416,7 +435,10 @@ export class RemoteJwks implements KeySource {
       const err =
         e instanceof StreamedgeError
           ? e
-          : new StreamedgeError('JWKS_FETCH', `cannot fetch JWKS ${this.url}: ${(e as Error).name === 'TimeoutError' ? 'timed out' : (e as Error).message}`);
+          : new StreamedgeError(
+              'JWKS_FETCH',
+              `cannot fetch JWKS ${this.url}: ${(e as Error).name === 'TimeoutError' ? 'timed out' : (e as Error).message}`,
+            );
       this.#lastError = err.message;
       throw err;
     }

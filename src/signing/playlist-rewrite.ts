@@ -64,7 +64,13 @@ export function addTokenToUri(uri: string, token: string, opts: RewriteOptions =
   const base = hash >= 0 ? uri.slice(0, hash) : uri;
   const q = base.indexOf('?');
   const path = q >= 0 ? base.slice(0, q) : base;
-  const params = q >= 0 ? base.slice(q + 1).split('&').filter((p) => p.length > 0) : [];
+  const params =
+    q >= 0
+      ? base
+          .slice(q + 1)
+          .split('&')
+          .filter((p) => p.length > 0)
+      : [];
   const kept = params.filter((p) => {
     const eq = p.indexOf('=');
     return (eq >= 0 ? p.slice(0, eq) : p) !== param;
@@ -87,7 +93,10 @@ export function addTokenToPlaylist(m3u8Text: string, token: string, opts: Rewrit
     if (t.length === 0) return line;
     if (t.startsWith('#')) {
       if (!t.startsWith('#EXT')) return line; // a comment
-      return line.replace(URI_ATTR, (_m, pre: string, uri: string, post: string) => `${pre}${addTokenToUri(uri, token, opts)}${post}`);
+      return line.replace(
+        URI_ATTR,
+        (_m, pre: string, uri: string, post: string) => `${pre}${addTokenToUri(uri, token, opts)}${post}`,
+      );
     }
     const lead = line.slice(0, line.indexOf(t));
     const trail = line.slice(lead.length + t.length);
@@ -96,15 +105,23 @@ export function addTokenToPlaylist(m3u8Text: string, token: string, opts: Rewrit
 }
 
 function xmlUnescape(s: string): string {
-  return s.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (m, name: string, dec?: string, hex?: string) => {
-    if (dec) return String.fromCodePoint(Number(dec));
-    if (hex) return String.fromCodePoint(parseInt(hex, 16));
-    return ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' } as Record<string, string>)[name] ?? m;
-  });
+  return s.replace(
+    /&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g,
+    (m, name: string, dec?: string, hex?: string) => {
+      if (dec) return String.fromCodePoint(Number(dec));
+      if (hex) return String.fromCodePoint(parseInt(hex, 16));
+      return ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' } as Record<string, string>)[name] ?? m;
+    },
+  );
 }
 
 function xmlEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 /** Elements whose URL attributes carry the token, and those attributes. */
@@ -118,7 +135,10 @@ const URL_ATTRS: Record<string, readonly string[]> = {
 /** Elements whose text content is a URL. */
 const URL_TEXT = ['BaseURL', 'Location', 'PatchLocation'];
 
-const ELEMENT_WITH_ATTRS = new RegExp(`<((?:[A-Za-z_][\\w.-]*:)?(${Object.keys(URL_ATTRS).join('|')}))(\\s[^>]*?)?(/?)>`, 'g');
+const ELEMENT_WITH_ATTRS = new RegExp(
+  `<((?:[A-Za-z_][\\w.-]*:)?(${Object.keys(URL_ATTRS).join('|')}))(\\s[^>]*?)?(/?)>`,
+  'g',
+);
 const ELEMENT_TEXT = new RegExp(`(<(?:[A-Za-z_][\\w.-]*:)?(${URL_TEXT.join('|')})(?:\\s[^>]*)?>)([^<]*)(</)`, 'g');
 const ATTR = /(\s)([A-Za-z_][\w.:-]*)(\s*=\s*)("([^"]*)"|'([^']*)')/g;
 
@@ -135,17 +155,23 @@ export function addTokenToMpd(xml: string, token: string, opts: RewriteOptions =
     const out = addTokenToUri(raw.trim(), token, opts);
     return out === raw.trim() ? escaped : xmlEscape(out);
   };
-  let out = xml.replace(ELEMENT_WITH_ATTRS, (m, qname: string, local: string, attrs: string | undefined, selfClose: string) => {
-    if (!attrs) return m;
-    const names = URL_ATTRS[local]!;
-    const newAttrs = attrs.replace(ATTR, (a, sp: string, name: string, eq: string, _v: string, dq?: string, sq?: string) => {
-      if (!names.includes(name)) return a;
-      const value = dq ?? sq ?? '';
-      const quote = dq !== undefined ? '"' : "'";
-      return `${sp}${name}${eq}${quote}${rewrite(value)}${quote}`;
-    });
-    return `<${qname}${newAttrs}${selfClose}>`;
-  });
+  let out = xml.replace(
+    ELEMENT_WITH_ATTRS,
+    (m, qname: string, local: string, attrs: string | undefined, selfClose: string) => {
+      if (!attrs) return m;
+      const names = URL_ATTRS[local]!;
+      const newAttrs = attrs.replace(
+        ATTR,
+        (a, sp: string, name: string, eq: string, _v: string, dq?: string, sq?: string) => {
+          if (!names.includes(name)) return a;
+          const value = dq ?? sq ?? '';
+          const quote = dq !== undefined ? '"' : "'";
+          return `${sp}${name}${eq}${quote}${rewrite(value)}${quote}`;
+        },
+      );
+      return `<${qname}${newAttrs}${selfClose}>`;
+    },
+  );
   out = out.replace(ELEMENT_TEXT, (_m, open: string, _local: string, text: string, close: string) => {
     if (text.trim().length === 0) return `${open}${text}${close}`;
     return `${open}${rewrite(text)}${close}`;

@@ -39,7 +39,10 @@ export class ReloadingKeySource implements KeySource {
     for (const f of this.#files) watchFile(f, { interval: intervalMs, persistent: false }, this.#onChange);
   }
 
-  static async open(cfg: VerificationKeyConfig, opts: { log?: KeyLog; intervalMs?: number } = {}): Promise<ReloadingKeySource> {
+  static async open(
+    cfg: VerificationKeyConfig,
+    opts: { log?: KeyLog; intervalMs?: number } = {},
+  ): Promise<ReloadingKeySource> {
     return new ReloadingKeySource(cfg, await resolveVerificationKeys(cfg), opts.log, opts.intervalMs ?? 1000);
   }
 
@@ -67,7 +70,10 @@ export class ReloadingKeySource implements KeySource {
       for (const fn of this.#listeners) fn();
       return true;
     } catch (e) {
-      this.log?.warn({ files: this.#files, msg: (e as Error).message }, 'signing keys not reloaded: keeping the previous keys');
+      this.log?.warn(
+        { files: this.#files, msg: (e as Error).message },
+        'signing keys not reloaded: keeping the previous keys',
+      );
       return false;
     }
   }

@@ -11,7 +11,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseDuration } from '../cli/options.js';
 import { StreamedgeError } from '../errors.js';
-import { defaultScopeFor, issueToken, signedUrl, validateScope, type IssueTokenOptions, type TokenPlacement } from './issue.js';
+import {
+  defaultScopeFor,
+  issueToken,
+  signedUrl,
+  validateScope,
+  type IssueTokenOptions,
+  type TokenPlacement,
+} from './issue.js';
 import type { SigningKey } from './keys.js';
 import { pathInScope } from './scope-match.js';
 
@@ -54,8 +61,16 @@ function bearer(authHeader: string | string[] | undefined): string | undefined {
   return m ? m[1] : undefined;
 }
 
-function reply(status: SignEndpointResponse['status'], body: Record<string, unknown>, extra: Record<string, string> = {}): SignEndpointResponse {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extra }, body };
+function reply(
+  status: SignEndpointResponse['status'],
+  body: Record<string, unknown>,
+  extra: Record<string, string> = {},
+): SignEndpointResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extra },
+    body,
+  };
 }
 
 function bad(message: string): SignEndpointResponse {

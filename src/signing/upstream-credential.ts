@@ -11,7 +11,10 @@ export const MIN_CREDENTIAL_LENGTH = 16;
 export function checkCredential(value: string | undefined, what: string): string | undefined {
   if (value === undefined) return undefined;
   if (value.length < MIN_CREDENTIAL_LENGTH) {
-    throw new StreamedgeError('BAD_OPTION', `${what} must be at least ${MIN_CREDENTIAL_LENGTH} characters (e.g. \`openssl rand -base64 24\`)`);
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `${what} must be at least ${MIN_CREDENTIAL_LENGTH} characters (e.g. \`openssl rand -base64 24\`)`,
+    );
   }
   return value;
 }

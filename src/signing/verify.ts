@@ -237,7 +237,11 @@ export async function authorizeRequest(
 }
 
 /** A ready 403 answer (short JSON body with the reason code; never cached). */
-export function forbiddenResponse(reason: RejectReason): { status: 403; headers: Record<string, string>; body: string } {
+export function forbiddenResponse(reason: RejectReason): {
+  status: 403;
+  headers: Record<string, string>;
+  body: string;
+} {
   return {
     status: 403,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },

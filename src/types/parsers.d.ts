@@ -11,7 +11,10 @@ declare module 'm3u8-parser' {
 }
 
 declare module 'mpd-parser' {
-  export function parse(manifest: string, options?: { manifestUri?: string; NOW?: number; clientOffset?: number; [k: string]: unknown }): Record<string, any>;
+  export function parse(
+    manifest: string,
+    options?: { manifestUri?: string; NOW?: number; clientOffset?: number; [k: string]: unknown },
+  ): Record<string, any>;
   export function parseUTCTiming(manifest: string): Record<string, any>;
   export function toPlaylists(...args: unknown[]): unknown;
   export const VERSION: string;

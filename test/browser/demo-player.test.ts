@@ -36,10 +36,14 @@ let demoOutput = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'streamedge-demo-'));
   // Exactly what a user types, with free ports so the suite can run beside other servers.
-  demo = spawn('npm', ['start', '--', '--dir', dir, '--port', '0', '--edge-port', '0', '--shield-port', '0', '--origin-port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  demo = spawn(
+    'npm',
+    ['start', '--', '--dir', dir, '--port', '0', '--edge-port', '0', '--shield-port', '0', '--origin-port', '0'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       demoOutput += d.toString();
@@ -53,7 +57,9 @@ beforeAll(async () => {
     };
     demo.stdout!.on('data', onData);
     demo.stderr!.on('data', (d: Buffer) => (demoOutput += d.toString()));
-    demo.once('exit', (code) => reject(new Error(`npm start exited (${code}) before printing its URL:\n${demoOutput.slice(-3000)}`)));
+    demo.once('exit', (code) =>
+      reject(new Error(`npm start exited (${code}) before printing its URL:\n${demoOutput.slice(-3000)}`)),
+    );
   });
   browser = await launchChromium();
 }, 600_000);
@@ -97,7 +103,9 @@ describe('npm start', () => {
     const page = await fetch(pageUrl);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('streamedge');
-    const config = (await (await fetch(new URL('config.json', pageUrl))).json()) as { streams: { name: string; url: string }[] };
+    const config = (await (await fetch(new URL('config.json', pageUrl))).json()) as {
+      streams: { name: string; url: string }[];
+    };
     expect(config.streams.map((s) => s.name)).toEqual(['VOD · HLS', 'VOD · DASH', 'Live · LL-HLS', 'Live · LL-DASH']);
     for (const s of config.streams) {
       expect(s.url.startsWith(edgeUrl)).toBe(true);
@@ -129,15 +137,25 @@ describe('player demo in Chromium', () => {
     const { levels } = await stats(page);
     const top = levels.length - 1;
     const level = () => stats(page).then((s) => s.currentLevel);
-    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel === t, top, { timeout: 30_000 });
+    await page.waitForFunction(
+      (t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel === t,
+      top,
+      { timeout: 30_000 },
+    );
     // Below the top rendition but above the lowest one.
     const limitMbps = Math.max(0.5, ((levels[0]!.bitrate + levels[1]!.bitrate) / 2 / 1e6) * 1.2);
     await page.evaluate((m) => window.__streamedge.setBandwidth(m), limitMbps);
-    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel < t, top, { timeout: 30_000 });
+    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel < t, top, {
+      timeout: 30_000,
+    });
     const limited = await level();
     expect(levels[limited]!.bitrate).toBeLessThan(levels[top]!.bitrate);
     await page.evaluate(() => window.__streamedge.setBandwidth(null));
-    await page.waitForFunction((l) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel > l, limited, { timeout: 40_000 });
+    await page.waitForFunction(
+      (l) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel > l,
+      limited,
+      { timeout: 40_000 },
+    );
     expect((await stats(page)).stalls).toBe(0);
     await page.close();
   });
@@ -146,14 +164,22 @@ describe('player demo in Chromium', () => {
     const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
     const first = await waitForPlayback(page, 0);
     // Let it settle on the latency target, then read what the page shows over a few seconds.
-    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 8, first.currentTime, {
-      timeout: 60_000,
-      polling: 250,
-    });
+    await page.waitForFunction(
+      (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 8,
+      first.currentTime,
+      {
+        timeout: 60_000,
+        polling: 250,
+      },
+    );
     const samples: number[] = [];
     while (samples.length < 8) {
       const before = (await stats(page)).currentTime;
-      await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 0.5, before, { timeout: 10_000 });
+      await page.waitForFunction(
+        (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 0.5,
+        before,
+        { timeout: 10_000 },
+      );
       const s = await stats(page);
       expect(s.latencySec).not.toBeNull();
       samples.push(s.latencySec!);
@@ -170,9 +196,13 @@ describe('player demo in Chromium', () => {
   it('our player plays live LL-DASH through the edge', async () => {
     const page = await open(`${edgeUrl}/live/news/manifest.mpd`, 'ours');
     const first = await waitForPlayback(page, 0);
-    await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 4, first.currentTime, {
-      timeout: 60_000,
-    });
+    await page.waitForFunction(
+      (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 4,
+      first.currentTime,
+      {
+        timeout: 60_000,
+      },
+    );
     const s = await stats(page);
     expect(s.pageErrors).toEqual([]);
     expect(s.latencySec).not.toBeNull();
@@ -187,9 +217,13 @@ describe('player demo in Chromium', () => {
       for (const path of [vod, live]) {
         const page = await open(`${edgeUrl}${path}`, engine);
         const first = await waitForPlayback(page, 0);
-        await page.waitForFunction((t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 3, first.currentTime, {
-          timeout: 60_000,
-        });
+        await page.waitForFunction(
+          (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t + 3,
+          first.currentTime,
+          {
+            timeout: 60_000,
+          },
+        );
         const s = await stats(page);
         expect(s.engine).toBe(engine === 'hlsjs' ? 'hls.js' : 'dash.js');
         expect(s.pageErrors, path).toEqual([]);

@@ -9,12 +9,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../../../media-fixtures/generate.js';
 import { type Box, readBoxes } from '../../../src/cmaf/box.js';
 import { BoxStreamParser, type RawBox } from '../../../src/cmaf/box-stream.js';
-import { parseFragment, setBaseDecodeTime, setSequenceNumber, type TrackFragmentInfo } from '../../../src/cmaf/fragment.js';
+import {
+  parseFragment,
+  setBaseDecodeTime,
+  setSequenceNumber,
+  type TrackFragmentInfo,
+} from '../../../src/cmaf/fragment.js';
 import { parseInit, type TrackInfo } from '../../../src/cmaf/init-segment.js';
 import { parseSidx } from '../../../src/cmaf/sidx.js';
 import { ffmpegToFile, ffmpegToPipe, ffprobe, type Piped, type ProbeStream } from './ffmpeg-output.js';
 
-const H264_PROFILES: Record<number, string> = { 66: 'Baseline', 77: 'Main', 88: 'Extended', 100: 'High', 110: 'High 10', 122: 'High 4:2:2', 244: 'High 4:4:4 Predictive' };
+const H264_PROFILES: Record<number, string> = {
+  66: 'Baseline',
+  77: 'Main',
+  88: 'Extended',
+  100: 'High',
+  110: 'High 10',
+  122: 'High 4:2:2',
+  244: 'High 4:4:4 Predictive',
+};
 const AAC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'LC', 5: 'HE-AAC', 29: 'HE-AACv2' };
 const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Rext' };
 
@@ -83,7 +96,20 @@ beforeAll(async () => {
     video: ['-i', small, '-map', '0:v', ...X264],
     audio: ['-i', small, '-map', '0:a', '-c:a', 'aac', '-b:a', '96k'],
     muxed: ['-i', small, '-map', '0:v', '-map', '0:a', ...X264, '-c:a', 'aac', '-b:a', '96k'],
-    hevc: ['-i', small, '-map', '0:v', '-c:v', 'libx265', '-preset', 'ultrafast', '-tag:v', 'hvc1', '-x265-params', 'keyint=30:min-keyint=30:pools=1:log-level=error'],
+    hevc: [
+      '-i',
+      small,
+      '-map',
+      '0:v',
+      '-c:v',
+      'libx265',
+      '-preset',
+      'ultrafast',
+      '-tag:v',
+      'hvc1',
+      '-x265-params',
+      'keyint=30:min-keyint=30:pools=1:log-level=error',
+    ],
   };
   for (const [name, args] of Object.entries(specs) as [keyof typeof specs, string[]][]) {
     const piped = await ffmpegToPipe(args);
@@ -157,7 +183,9 @@ describe('fragments from ffmpeg', () => {
         expect(runs.length).toBeGreaterThanOrEqual(4);
         for (let i = 0; i + 1 < runs.length; i++) {
           expect(runs[i]!.duration).toBe(runs[i]!.samples.reduce((n, s) => n + s.duration, 0));
-          expect(runs[i + 1]!.baseDecodeTime - runs[i]!.baseDecodeTime, `${track.kind} fragment ${i}`).toBe(runs[i]!.duration);
+          expect(runs[i + 1]!.baseDecodeTime - runs[i]!.baseDecodeTime, `${track.kind} fragment ${i}`).toBe(
+            runs[i]!.duration,
+          );
         }
         if (track.kind === 'video') {
           expect(runs[0]!.startsWithSync).toBe(true);
@@ -237,7 +265,27 @@ describe('fragments from ffmpeg', () => {
 
   it('sidx written by ffmpeg (global_sidx) indexes the fragments it precedes', async () => {
     const file = join(dir, 'sidx.mp4');
-    await ffmpegToFile(['-i', small, '-map', '0:v', '-c:v', 'libx264', '-preset', 'veryfast', '-threads', '1', '-g', '30', '-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof+global_sidx', '-frag_duration', '1000000', file]);
+    await ffmpegToFile([
+      '-i',
+      small,
+      '-map',
+      '0:v',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-threads',
+      '1',
+      '-g',
+      '30',
+      '-f',
+      'mp4',
+      '-movflags',
+      'frag_keyframe+empty_moov+default_base_moof+global_sidx',
+      '-frag_duration',
+      '1000000',
+      file,
+    ]);
     const { readFileSync } = await import('node:fs');
     const bytes = readFileSync(file);
     const parsed = parseAll(bytes);
@@ -287,7 +335,8 @@ describe('BoxStreamParser on real ffmpeg output', () => {
       // Cheap comparison per split; byte equality is checked once below and in the other cases.
       expect(got.length).toBe(want.length);
       expect(got[want.length - 1]!.offset).toBe(want[want.length - 1]!.offset);
-      for (let k = 0; k < 4; k++) expect(got[k]!.bytes.equals(bytes.subarray(want[k]!.offset, want[k]!.offset + want[k]!.size))).toBe(true);
+      for (let k = 0; k < 4; k++)
+        expect(got[k]!.bytes.equals(bytes.subarray(want[k]!.offset, want[k]!.offset + want[k]!.size))).toBe(true);
     }
     // Byte at a time through the same stretch, then the rest in one go.
     const singles = [...bytes.subarray(0, 3000)].map((b) => Buffer.from([b]));
@@ -305,7 +354,7 @@ describe('BoxStreamParser on real ffmpeg output', () => {
       for (let round = 0; round < 10; round++) {
         const max = round < 5 ? 64 : 65536;
         const chunks: Buffer[] = [];
-        for (let pos = 0; pos < bytes.length; ) {
+        for (let pos = 0; pos < bytes.length;) {
           const n = 1 + Math.floor(rand() * max);
           chunks.push(bytes.subarray(pos, pos + n));
           pos += n;

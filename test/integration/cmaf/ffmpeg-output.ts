@@ -17,12 +17,21 @@ function run(bin: string, args: string[]): Promise<Piped> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve({ chunks, bytes: Buffer.concat(chunks) }) : reject(new Error(`${bin} exited ${code}: ${stderr.slice(-800)}`)),
+      code === 0
+        ? resolve({ chunks, bytes: Buffer.concat(chunks) })
+        : reject(new Error(`${bin} exited ${code}: ${stderr.slice(-800)}`)),
     );
   });
 }
 
-export const FRAG_FLAGS = ['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000'];
+export const FRAG_FLAGS = [
+  '-f',
+  'mp4',
+  '-movflags',
+  'frag_keyframe+empty_moov+default_base_moof',
+  '-frag_duration',
+  '1000000',
+];
 
 /** Fragmented MP4 on stdout. */
 export function ffmpegToPipe(args: string[]): Promise<Piped> {
@@ -54,7 +63,10 @@ export interface ProbePacket {
   flags: string;
 }
 
-export async function ffprobe(file: string, packets = false): Promise<{ streams: ProbeStream[]; packets: ProbePacket[] }> {
+export async function ffprobe(
+  file: string,
+  packets = false,
+): Promise<{ streams: ProbeStream[]; packets: ProbePacket[] }> {
   const args = ['-v', 'error', '-show_streams', ...(packets ? ['-show_packets'] : []), '-of', 'json', file];
   const out = await run(ffprobePath(), args);
   const json = JSON.parse(out.bytes.toString()) as { streams: ProbeStream[]; packets?: ProbePacket[] };

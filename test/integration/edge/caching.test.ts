@@ -15,8 +15,11 @@ beforeAll(async () => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/vod/a/seg-1.m4s') {
       res.writeHead(200, {
-        'content-type': 'video/mp4', 'content-length': String(seg.length),
-        'cache-control': 'public, max-age=31536000, immutable', etag: '"seg1"', 'surrogate-key': 'asset-a seg',
+        'content-type': 'video/mp4',
+        'content-length': String(seg.length),
+        'cache-control': 'public, max-age=31536000, immutable',
+        etag: '"seg1"',
+        'surrogate-key': 'asset-a seg',
       });
       res.end(seg);
     } else if (path === '/live/v/index.m3u8') {
@@ -72,7 +75,9 @@ describe('edge caching semantics', () => {
     const a = await get(`${e.url}/vod/a/seg-1.m4s`);
     expect(a.status).toBe(200);
     expect(a.body.equals(seg)).toBe(true);
-    expect(parseCacheStatus(a.headers['cache-status'])).toEqual([{ cache: 'edge1', fwd: 'uri-miss', stored: true, ttl: expect.any(Number) }]);
+    expect(parseCacheStatus(a.headers['cache-status'])).toEqual([
+      { cache: 'edge1', fwd: 'uri-miss', stored: true, ttl: expect.any(Number) },
+    ]);
     expect(Number(a.headers['age'])).toBeLessThanOrEqual(2); // Date has 1 s resolution
     await e.edge.whenIdle();
     const b = await get(`${e.url}/vod/a/seg-1.m4s`);
@@ -171,7 +176,11 @@ describe('edge caching semantics', () => {
   });
 
   it('unkeyed headers never reach upstream and cannot change what other viewers get', async () => {
-    const evil = await get(`${e.url}/host-echo`, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'gopher', cookie: 'a=b' });
+    const evil = await get(`${e.url}/host-echo`, {
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'gopher',
+      cookie: 'a=b',
+    });
     expect(evil.body.toString()).toBe('host=none scheme=none');
     const victim = await get(`${e.url}/host-echo`);
     expect(victim.body.toString()).toBe('host=none scheme=none');

@@ -45,7 +45,10 @@ describe('upstream down or hanging', () => {
     cleanups.push(() => e.close());
     const r = await get(`${e.url}/vod/x/seg-1.m4s`);
     expect(r.status).toBe(502);
-    expect(parseCacheStatus(r.headers['cache-status'])[0]).toMatchObject({ fwd: 'uri-miss', detail: 'UPSTREAM_UNREACHABLE' });
+    expect(parseCacheStatus(r.headers['cache-status'])[0]).toMatchObject({
+      fwd: 'uri-miss',
+      detail: 'UPSTREAM_UNREACHABLE',
+    });
   });
 
   it('an upstream that accepts but never answers gets 504 after the header timeout', async () => {
@@ -59,7 +62,10 @@ describe('upstream down or hanging', () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => tcp.close(() => r()));
     });
-    const e = await startEdge({ upstream: `http://127.0.0.1:${(tcp.address() as { port: number }).port}`, headersTimeoutMs: 300 });
+    const e = await startEdge({
+      upstream: `http://127.0.0.1:${(tcp.address() as { port: number }).port}`,
+      headersTimeoutMs: 300,
+    });
     cleanups.push(() => e.close());
     const [a, b] = await Promise.all([get(`${e.url}/hang`), get(`${e.url}/hang`)]);
     expect(a.status).toBe(504);
@@ -71,7 +77,8 @@ describe('upstream down or hanging', () => {
     let stalls = true;
     const up = await startUpstream((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '1000' });
-      if (stalls) res.write(Buffer.alloc(100, 1)); // then silence
+      if (stalls)
+        res.write(Buffer.alloc(100, 1)); // then silence
       else res.end(Buffer.alloc(1000, 2));
     });
     cleanups.push(() => up.close());
@@ -186,7 +193,11 @@ describe('stale-if-error', () => {
     const a = await get(`${e.url}/p.m3u8`);
     expect(a.status).toBe(200);
     expect(a.body.toString()).toBe('fresh /p.m3u8');
-    expect(parseCacheStatus(a.headers['cache-status'])[0]).toMatchObject({ fwd: 'stale', fwdStatus: 500, detail: 'stale-if-error' });
+    expect(parseCacheStatus(a.headers['cache-status'])[0]).toMatchObject({
+      fwd: 'stale',
+      fwdStatus: 500,
+      detail: 'stale-if-error',
+    });
     expect(Number(a.headers['age'])).toBeGreaterThanOrEqual(10);
     mode = 'down';
     const b = await get(`${e.url}/p.m3u8`);
@@ -228,10 +239,12 @@ describe('slow clients', () => {
 
     // the slow one: headers arrive, then it reads nothing until the others are done
     const slow = await request(url, { dispatcher: client });
-    const fast = await Promise.all(Array.from({ length: 3 }, async () => {
-      const r = await request(url, { dispatcher: client });
-      return Buffer.from(await r.body.arrayBuffer());
-    }));
+    const fast = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const r = await request(url, { dispatcher: client });
+        return Buffer.from(await r.body.arrayBuffer());
+      }),
+    );
     expect(fast.every((b) => b.equals(payload))).toBe(true);
     await e.edge.whenIdle();
     const slowBody = Buffer.from(await slow.body.arrayBuffer());
@@ -239,7 +252,10 @@ describe('slow clients', () => {
     expect(up.count('/big.m4s')).toBe(1);
     // the slow client's tail came from the store (RAM or disk tier), not from the fill
     const metrics = (await get(`${e.url}/_edge/metrics`)).body.toString();
-    const fromStore = [...metrics.matchAll(/edge_bytes_sent_total\{tier="(ram|disk)"\} (\d+)/g)].reduce((a, m) => a + Number(m[2]), 0);
+    const fromStore = [...metrics.matchAll(/edge_bytes_sent_total\{tier="(ram|disk)"\} (\d+)/g)].reduce(
+      (a, m) => a + Number(m[2]),
+      0,
+    );
     expect(fromStore).toBeGreaterThan(0);
   });
 });

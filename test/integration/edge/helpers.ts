@@ -64,11 +64,18 @@ export async function startEdge(
   const edge = createEdge({
     logLevel: 'silent',
     ...opts,
-    store: { dir, capacityBytes: 256 * 1024 * 1024, regionBytes: opts.regionBytes ?? 16 * 1024 * 1024, ramBytes: 32 * 1024 * 1024 },
+    store: {
+      dir,
+      capacityBytes: 256 * 1024 * 1024,
+      regionBytes: opts.regionBytes ?? 16 * 1024 * 1024,
+      ramBytes: 32 * 1024 * 1024,
+    },
   });
   const url = await edge.listen(opts.port ?? 0, '127.0.0.1');
   return {
-    edge, url, dir,
+    edge,
+    url,
+    dir,
     close: async () => {
       await edge.close();
       if (!opts.storeDir) rmSync(dir, { recursive: true, force: true });

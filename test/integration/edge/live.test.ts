@@ -25,8 +25,14 @@ let timer: NodeJS.Timeout;
 
 const version = () => msn * PARTS_PER_SEGMENT + part;
 function playlist(): string {
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:9', '#EXT-X-TARGETDURATION:1', `#EXT-X-MEDIA-SEQUENCE:${msn - 3}`,
-    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.5`, `#EXT-X-PART-INF:PART-TARGET=${PART_MS / 1000}`];
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:9',
+    '#EXT-X-TARGETDURATION:1',
+    `#EXT-X-MEDIA-SEQUENCE:${msn - 3}`,
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.5`,
+    `#EXT-X-PART-INF:PART-TARGET=${PART_MS / 1000}`,
+  ];
   for (let m = msn - 3; m < msn; m++) lines.push('#EXTINF:0.6,', `seg-${m}.m4s`);
   for (let p = 0; p <= part; p++) lines.push(`#EXT-X-PART:DURATION=${PART_MS / 1000},URI="seg-${msn}.${p}.m4s"`);
   lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-${msn}.${part + 1}.m4s"`, `#version ${version()}`);
@@ -35,7 +41,9 @@ function playlist(): string {
 
 /** Last (msn, part) a playlist lists. */
 function lastPart(text: string): { msn: number; part: number } {
-  const parts = [...text.matchAll(/URI="seg-(\d+)\.(\d+)\.m4s"/g)].filter((m) => !text.includes(`PRELOAD-HINT:TYPE=PART,URI="${m[0].slice(5, -1)}"`));
+  const parts = [...text.matchAll(/URI="seg-(\d+)\.(\d+)\.m4s"/g)].filter(
+    (m) => !text.includes(`PRELOAD-HINT:TYPE=PART,URI="${m[0].slice(5, -1)}"`),
+  );
   const last = parts[parts.length - 1]!;
   return { msn: Number(last[1]), part: Number(last[2]) };
 }
@@ -45,7 +53,8 @@ beforeAll(async () => {
     const u = new URL(req.url!, 'http://x');
     const send = (maxAge: number) => {
       res.writeHead(200, {
-        'content-type': 'application/vnd.apple.mpegurl', 'cache-control': `max-age=${maxAge}`,
+        'content-type': 'application/vnd.apple.mpegurl',
+        'cache-control': `max-age=${maxAge}`,
         date: new Date(Date.now() + skew).toUTCString(),
       });
       res.end(playlist());

@@ -26,13 +26,19 @@ function originHandler(req: import('node:http').IncomingMessage, res: import('no
     res.end();
     return;
   }
-  res.writeHead(200, { 'cache-control': 'public, max-age=600', etag, 'surrogate-key': `asset-${asset} all`, 'content-type': 'video/mp4' });
+  res.writeHead(200, {
+    'cache-control': 'public, max-age=600',
+    etag,
+    'surrogate-key': `asset-${asset} all`,
+    'content-type': 'video/mp4',
+  });
   res.end(`v${version} ${url}`);
 }
 
 async function purge(edgeUrl: string, body: unknown, token = TOKEN): Promise<{ status: number; json: any }> {
   const r = await request(`${edgeUrl}/_edge/purge`, {
-    method: 'POST', dispatcher: client,
+    method: 'POST',
+    dispatcher: client,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
@@ -85,7 +91,9 @@ describe('purge', () => {
   it('soft URL purge (PURGE method) marks stale: the next request revalidates with a conditional request', async () => {
     await fetchTwice('/vod/a/seg-2.m4s');
     const r = await request(`${e.url}/vod/a/seg-2.m4s`, {
-      method: 'PURGE', dispatcher: client, headers: { 'x-streamedge-admin-token': TOKEN, 'x-streamedge-soft-purge': '1' },
+      method: 'PURGE',
+      dispatcher: client,
+      headers: { 'x-streamedge-admin-token': TOKEN, 'x-streamedge-soft-purge': '1' },
     });
     expect(JSON.parse(await r.body.text())).toMatchObject({ purged: 1 });
     const after = await get(`${e.url}/vod/a/seg-2.m4s`);
@@ -137,7 +145,8 @@ describe('tiers: viewer → edge → shield → origin', () => {
     const a = await get(`${edgeA.url}/vod/t/seg-1.m4s`);
     expect(a.body.toString()).toBe('v1 /vod/t/seg-1.m4s');
     expect(parseCacheStatus(a.headers['cache-status']).map((s) => [s.cache, s.fwd, s.stored])).toEqual([
-      ['shield', 'uri-miss', true], ['edgeA', 'uri-miss', true],
+      ['shield', 'uri-miss', true],
+      ['edgeA', 'uri-miss', true],
     ]);
     await shield.edge.whenIdle();
     const b = await get(`${edgeB.url}/vod/t/seg-1.m4s`);
@@ -160,7 +169,14 @@ describe('a three-peer PoP', () => {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     urls = ports.map((p) => `http://127.0.0.1:${p}`);
     for (let i = 0; i < 3; i++) {
-      const e = await startEdge({ upstream: origin.url, name: `peer${i}`, peers: urls, self: urls[i]!, adminToken: TOKEN, port: ports[i]! });
+      const e = await startEdge({
+        upstream: origin.url,
+        name: `peer${i}`,
+        peers: urls,
+        self: urls[i]!,
+        adminToken: TOKEN,
+        port: ports[i]!,
+      });
       peers.push(e);
     }
   });
@@ -172,11 +188,13 @@ describe('a three-peer PoP', () => {
   it('each object reaches the origin once, whichever peer viewers ask', async () => {
     const objects = Array.from({ length: 30 }, (_, i) => `/vod/pop/seg-${i}.m4s`);
     for (const round of [0, 1, 2]) {
-      await Promise.all(objects.map(async (o, i) => {
-        const peer = peers[(i + round) % 3]!;
-        const r = await get(`${peer.url}${o}`);
-        expect(r.body.toString()).toBe(`v1 ${o}`);
-      }));
+      await Promise.all(
+        objects.map(async (o, i) => {
+          const peer = peers[(i + round) % 3]!;
+          const r = await get(`${peer.url}${o}`);
+          expect(r.body.toString()).toBe(`v1 ${o}`);
+        }),
+      );
       for (const p of peers) await p.edge.whenIdle();
     }
     for (const o of objects) expect(origin.count(o), o).toBe(1);
@@ -190,7 +208,8 @@ describe('a three-peer PoP', () => {
     const r = await purge(peers[0]!.url, { prefix: '/vod/pop/' });
     expect(r.json.peers).toHaveLength(2);
     expect(r.json.peers.every((p: { ok: boolean }) => p.ok)).toBe(true);
-    for (const p of peers) for (let i = 0; i < 30; i++) expect(await p.edge.store!.head(storedKey(`/vod/pop/seg-${i}.m4s`))).toBeUndefined();
+    for (const p of peers)
+      for (let i = 0; i < 30; i++) expect(await p.edge.store!.head(storedKey(`/vod/pop/seg-${i}.m4s`))).toBeUndefined();
   });
 
   it('a dead peer is skipped: its keys are fetched by the next peer in rank', async () => {

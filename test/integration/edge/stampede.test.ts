@@ -75,7 +75,11 @@ describe('stampede on one uncached segment', () => {
           if (!body.subarray(offset, offset + chunk.length).equals(chunk)) identical = false;
           offset += chunk.length;
         }
-        return { status: res.statusCode, identical: identical && offset === SIZE, cs: String(res.headers['cache-status']) };
+        return {
+          status: res.statusCode,
+          identical: identical && offset === SIZE,
+          cs: String(res.headers['cache-status']),
+        };
       }),
     );
     expect(up.count('/live/c/v/seg-7.m4s')).toBe(1);

@@ -10,7 +10,13 @@ export const TEST_SOURCE = 'lavfi:testsrc2=size=320x180:rate=30';
 
 export function writeTinyLadder(dir: string): string {
   const file = join(dir, 'ladder.json');
-  writeFileSync(file, JSON.stringify({ video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }], audio: { bitrate: '64k' } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
+      audio: { bitrate: '64k' },
+    }),
+  );
   return file;
 }
 
@@ -18,7 +24,9 @@ export interface LiveOrigin {
   origin: Origin;
   pool: Pool;
   base: string;
-  get(path: string): Promise<{ status: number; headers: Record<string, string | undefined>; body: Buffer; text: string }>;
+  get(
+    path: string,
+  ): Promise<{ status: number; headers: Record<string, string | undefined>; body: Buffer; text: string }>;
   close(): Promise<void>;
 }
 
@@ -33,7 +41,12 @@ export async function startLiveOrigin(root: string, live: ChannelConfig[], chann
     async get(path) {
       const res = await pool.request({ path, method: 'GET' });
       const body = Buffer.from(await res.body.arrayBuffer());
-      return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body, text: body.toString() };
+      return {
+        status: res.statusCode,
+        headers: res.headers as Record<string, string | undefined>,
+        body,
+        text: body.toString(),
+      };
     },
     async close() {
       await pool.close();
@@ -50,7 +63,11 @@ export function parseM3u8(text: string): Record<string, any> {
 }
 
 /** Polls a real condition until true (bounded). */
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseMpd } from 'mpd-parser';
 import { firstDecodeTime } from '../../../packager/live/decode-time.js';
-import { TEST_SOURCE, completeSegments, parseM3u8, pidAlive, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
+import {
+  TEST_SOURCE,
+  completeSegments,
+  parseM3u8,
+  pidAlive,
+  startLiveOrigin,
+  until,
+  writeTinyLadder,
+  type LiveOrigin,
+} from './live-helpers.js';
 
 let dir: string;
 let o: LiveOrigin;
@@ -19,8 +28,14 @@ beforeAll(async () => {
   const ladder = writeTinyLadder(dir);
   const root = join(dir, 'root');
   mkdirSync(root);
-  o = await startLiveOrigin(root, [{ id: 'ch', source: TEST_SOURCE, segmentDuration: 1, partDuration: 0.5, dvrWindow: 20, ladder }]);
-  await until(async () => (await completeSegments(o, 'ch', '180p')) >= 3 && (await completeSegments(o, 'ch', 'audio')) >= 3, 30_000, 'three complete segments');
+  o = await startLiveOrigin(root, [
+    { id: 'ch', source: TEST_SOURCE, segmentDuration: 1, partDuration: 0.5, dvrWindow: 20, ladder },
+  ]);
+  await until(
+    async () => (await completeSegments(o, 'ch', '180p')) >= 3 && (await completeSegments(o, 'ch', 'audio')) >= 3,
+    30_000,
+    'three complete segments',
+  );
 });
 
 afterAll(async () => {
@@ -58,7 +73,8 @@ describe('live LL-HLS from a lavfi source', () => {
       expect(m.renditionReports.length).toBe(1);
       // PDTs advance with the media
       const pdt = m.segments.map((s: any) => s.programDateTime as number);
-      for (let i = 1; i < pdt.length; i++) expect(pdt[i]! - pdt[i - 1]!).toBeCloseTo(m.segments[i - 1].duration * 1000, -1);
+      for (let i = 1; i < pdt.length; i++)
+        expect(pdt[i]! - pdt[i - 1]!).toBeCloseTo(m.segments[i - 1].duration * 1000, -1);
     }
   });
 
@@ -92,7 +108,12 @@ describe('live LL-HLS from a lavfi source', () => {
       let found: number | undefined;
       let nextStart: number | undefined;
       for (const s of segs) {
-        const start: number | undefined = typeof s.programDateTime === 'number' ? s.programDateTime : s.dateTimeString ? Date.parse(s.dateTimeString) : nextStart;
+        const start: number | undefined =
+          typeof s.programDateTime === 'number'
+            ? s.programDateTime
+            : s.dateTimeString
+              ? Date.parse(s.dateTimeString)
+              : nextStart;
         let t = start!;
         for (const p of s.parts ?? []) {
           t += p.duration * 1000;
@@ -101,7 +122,10 @@ describe('live LL-HLS from a lavfi source', () => {
         nextStart = start! + (s.duration ?? 0) * 1000;
       }
       expect(found, `part ${msn}.${part} listed`).toBeDefined();
-      expect(receivedAt, `part ${msn}.${part}: received ${receivedAt - found!} ms after its PDT end`).toBeGreaterThanOrEqual(found! - TOLERANCE_MS);
+      expect(
+        receivedAt,
+        `part ${msn}.${part}: received ${receivedAt - found!} ms after its PDT end`,
+      ).toBeGreaterThanOrEqual(found! - TOLERANCE_MS);
       checked.push(receivedAt - found!);
     }
     expect(checked.length).toBe(8);
@@ -168,7 +192,11 @@ describe('live LL-HLS from a lavfi source', () => {
 
   it('reports the channel running in /health and /metrics', async () => {
     const h = JSON.parse((await o.get('/health')).text);
-    expect(h.channels[0]).toMatchObject({ id: 'ch', state: 'running', renditions: expect.arrayContaining(['180p', 'audio']) });
+    expect(h.channels[0]).toMatchObject({
+      id: 'ch',
+      state: 'running',
+      renditions: expect.arrayContaining(['180p', 'audio']),
+    });
     const metrics = (await o.get('/metrics')).text;
     expect(metrics).toContain('streamedge_live_channel_state{channel="ch",state="running"} 1');
     expect(metrics).toMatch(/streamedge_origin_wakeup_seconds_count\{kind="playlist"\} [1-9]/);

@@ -8,7 +8,16 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseMpd } from 'mpd-parser';
-import { TEST_SOURCE, completeSegments, parseM3u8, pidAlive, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
+import {
+  TEST_SOURCE,
+  completeSegments,
+  parseM3u8,
+  pidAlive,
+  startLiveOrigin,
+  until,
+  writeTinyLadder,
+  type LiveOrigin,
+} from './live-helpers.js';
 
 let dir: string;
 let root: string;
@@ -45,10 +54,14 @@ describe('live continuity', () => {
   it('first origin: produces segments; a source that never starts fails alone', async () => {
     o = await startLiveOrigin(root, channels(), { backoffInitialMs: 300 });
     await until(async () => (await completeSegments(o!, 'ch', '180p')) >= 3, 30_000, 'three segments');
-    const h = await until(async () => {
-      const x = await health(o!);
-      return x.bad.state === 'failed' ? x : undefined;
-    }, 15_000, 'the bad channel to fail');
+    const h = await until(
+      async () => {
+        const x = await health(o!);
+        return x.bad.state === 'failed' ? x : undefined;
+      },
+      15_000,
+      'the bad channel to fail',
+    );
     expect(h.bad.lastError).toContain('missing-source.mp4');
     expect(h.ch.state).toBe('running');
     pids.push(h.ch.pid);
@@ -63,12 +76,18 @@ describe('live continuity', () => {
     expect(pidAlive(pids[0]!)).toBe(false);
     o = await startLiveOrigin(root, channels(), { backoffInitialMs: 300 });
     const lastBefore = before.segments.length - 1; // numbers start at 0
-    const after = await until(async () => {
-      const r = await o!.get('/live/ch/180p/index.m3u8');
-      if (r.status !== 200) return undefined;
-      const m = parseM3u8(r.text);
-      return m.segments.some((s: any) => s.discontinuity) && m.segments.length >= before.segments.length + 2 ? m : undefined;
-    }, 30_000, 'new segments after the restart');
+    const after = await until(
+      async () => {
+        const r = await o!.get('/live/ch/180p/index.m3u8');
+        if (r.status !== 200) return undefined;
+        const m = parseM3u8(r.text);
+        return m.segments.some((s: any) => s.discontinuity) && m.segments.length >= before.segments.length + 2
+          ? m
+          : undefined;
+      },
+      30_000,
+      'new segments after the restart',
+    );
     expect(after.mediaSequence).toBe(before.mediaSequence);
     const uris: string[] = after.segments.map((s: any) => s.uri);
     // the old window is still listed, then the new run continues the numbering
@@ -84,7 +103,11 @@ describe('live continuity', () => {
     const mpd = parseMpd(mpdText, { manifestUri: `${o!.base}/live/ch/manifest.mpd`, NOW: Date.now() });
     const segs: any[] = mpd.playlists[0].segments;
     segs.forEach((s, i) => i > 0 && expect(s.number).toBe(segs[i - 1].number + 1));
-    segs.forEach((s, i) => i > 0 && expect(s.presentationTime).toBeGreaterThanOrEqual(segs[i - 1].presentationTime + segs[i - 1].duration - 0.01));
+    segs.forEach(
+      (s, i) =>
+        i > 0 &&
+        expect(s.presentationTime).toBeGreaterThanOrEqual(segs[i - 1].presentationTime + segs[i - 1].duration - 0.01),
+    );
     for (const s of [segs[0], segs[firstNew], segs[segs.length - 1]]) {
       expect((await o!.get(new URL(s.resolvedUri).pathname)).status).toBe(200);
     }
@@ -101,17 +124,25 @@ describe('live continuity', () => {
     const during = await o!.get('/live/ch/180p/index.m3u8');
     expect(during.status).toBe(200);
     expect((await o!.get('/metrics')).text).toContain('streamedge_live_channel_state{channel="ch",state="stalled"} 1');
-    const back = await until(async () => {
-      const x = await health(o!);
-      return x.ch.state === 'running' ? x : undefined;
-    }, 20_000, 'running again');
+    const back = await until(
+      async () => {
+        const x = await health(o!);
+        return x.ch.state === 'running' ? x : undefined;
+      },
+      20_000,
+      'running again',
+    );
     expect(back.ch.restarts).toBeGreaterThanOrEqual(1);
     expect(back.ch.lastError).toBeTruthy();
     pids.push(back.ch.pid);
-    const m1 = await until(async () => {
-      const m = parseM3u8((await o!.get('/live/ch/180p/index.m3u8')).text);
-      return m.segments.filter((s: any) => s.discontinuity).length > discontinuities0 ? m : undefined;
-    }, 20_000, 'a segment after the source came back');
+    const m1 = await until(
+      async () => {
+        const m = parseM3u8((await o!.get('/live/ch/180p/index.m3u8')).text);
+        return m.segments.filter((s: any) => s.discontinuity).length > discontinuities0 ? m : undefined;
+      },
+      20_000,
+      'a segment after the source came back',
+    );
     const numbers = m1.segments.map((s: any) => Number(/seg-(\d+)/.exec(s.uri)![1]));
     numbers.forEach((n: number, i: number) => expect(n).toBe(m1.mediaSequence + i));
   });

@@ -18,22 +18,43 @@ const TS = 1000; // timescale: milliseconds, to keep the arithmetic obvious
 
 function rendition(id: string, kind: 'video' | 'audio', bandwidth: number, height?: number): Rendition {
   return {
-    id, kind, bandwidth, averageBandwidth: bandwidth, timescale: TS,
+    id,
+    kind,
+    bandwidth,
+    averageBandwidth: bandwidth,
+    timescale: TS,
     codecs: kind === 'video' ? 'avc1.64001f' : 'mp4a.40.2',
-    ...(kind === 'video' ? { width: Math.round(((height ?? 360) * 16) / 9), height, frameRate: [30, 1] as [number, number], sar: '1:1' } : { sampleRate: 48000, channels: 2, language: 'en' }),
+    ...(kind === 'video'
+      ? { width: Math.round(((height ?? 360) * 16) / 9), height, frameRate: [30, 1] as [number, number], sar: '1:1' }
+      : { sampleRate: 48000, channels: 2, language: 'en' }),
   };
 }
 
-export const LADDER = [rendition('360p', 'video', 800_000, 360), rendition('720p', 'video', 2_400_000, 720), rendition('audio', 'audio', 128_000)];
+export const LADDER = [
+  rendition('360p', 'video', 800_000, 360),
+  rendition('720p', 'video', 2_400_000, 720),
+  rendition('audio', 'audio', 128_000),
+];
 
 const bytesFor = (r: Rendition, ms: number) => Math.round((r.bandwidth / 8) * (ms / 1000));
 
 export function vodPresentation(segments = 10, segmentMs = 2000): Presentation {
   return {
-    id: 'asset', type: 'vod', segmentDuration: segmentMs / 1000, partDuration: 0, duration: (segments * segmentMs) / 1000,
+    id: 'asset',
+    type: 'vod',
+    segmentDuration: segmentMs / 1000,
+    partDuration: 0,
+    duration: (segments * segmentMs) / 1000,
     timelines: LADDER.map((r) => ({
       rendition: r,
-      segments: Array.from({ length: segments }, (_, i): Segment => ({ number: i + 1, start: i * segmentMs, duration: segmentMs, bytes: bytesFor(r, segmentMs), parts: [], complete: true })),
+      segments: Array.from({ length: segments }, (_, i): Segment => ({
+        number: i + 1,
+        start: i * segmentMs,
+        duration: segmentMs,
+        bytes: bytesFor(r, segmentMs),
+        parts: [],
+        complete: true,
+      })),
     })),
   };
 }
@@ -95,15 +116,38 @@ export class FakeLiveChannel {
     const lastComplete = this.part === this.partsPerSegment - 1 ? this.msn : this.msn - 1;
     const first = Math.max(0, lastComplete - this.windowSegments + 1);
     return {
-      id: 'chan', type: 'live', segmentDuration: segMs / 1000, partDuration: this.partMs / 1000,
-      live: { availabilityStartTime: this.ast, publishTime: Date.now(), dvrWindow: (this.windowSegments * segMs) / 1000, targetLatency: 1.5, utcTimingPath: '/time', lowLatency: true },
+      id: 'chan',
+      type: 'live',
+      segmentDuration: segMs / 1000,
+      partDuration: this.partMs / 1000,
+      live: {
+        availabilityStartTime: this.ast,
+        publishTime: Date.now(),
+        dvrWindow: (this.windowSegments * segMs) / 1000,
+        targetLatency: 1.5,
+        utcTimingPath: '/time',
+        lowLatency: true,
+      },
       timelines: LADDER.map((r) => {
         const segments: Segment[] = [];
         for (let n = first; n <= this.msn; n++) {
           const complete = n <= lastComplete;
           const count = complete ? this.partsPerSegment : this.part + 1;
-          const parts: Part[] = Array.from({ length: count }, (_, i) => ({ index: i, duration: this.partMs, bytes: bytesFor(r, this.partMs), independent: i === 0 }));
-          segments.push({ number: n, start: n * segMs, duration: count * this.partMs, bytes: count * bytesFor(r, this.partMs), parts, programDateTime: this.ast + n * segMs, complete });
+          const parts: Part[] = Array.from({ length: count }, (_, i) => ({
+            index: i,
+            duration: this.partMs,
+            bytes: bytesFor(r, this.partMs),
+            independent: i === 0,
+          }));
+          segments.push({
+            number: n,
+            start: n * segMs,
+            duration: count * this.partMs,
+            bytes: count * bytesFor(r, this.partMs),
+            parts,
+            programDateTime: this.ast + n * segMs,
+            complete,
+          });
         }
         return { rendition: r, segments };
       }),
@@ -153,10 +197,15 @@ export async function startFakeServer(o: FakeServerOptions = {}): Promise<FakeSe
     const path = u.pathname;
     if (path === '/_edge/metrics') {
       const text = [
-        '# TYPE edge_hits_total counter', `edge_hits_total ${edge.hits}`,
-        '# TYPE edge_misses_total counter', `edge_misses_total ${edge.misses}`,
-        '# TYPE edge_requests_total counter', `edge_requests_total{result="hit"} ${edge.hits}`, `edge_requests_total{result="miss"} ${edge.misses}`,
-        '# TYPE edge_upstream_requests_total counter', `edge_upstream_requests_total{target="origin",status="200"} ${edge.misses}`,
+        '# TYPE edge_hits_total counter',
+        `edge_hits_total ${edge.hits}`,
+        '# TYPE edge_misses_total counter',
+        `edge_misses_total ${edge.misses}`,
+        '# TYPE edge_requests_total counter',
+        `edge_requests_total{result="hit"} ${edge.hits}`,
+        `edge_requests_total{result="miss"} ${edge.misses}`,
+        '# TYPE edge_upstream_requests_total counter',
+        `edge_upstream_requests_total{target="origin",status="200"} ${edge.misses}`,
       ].join('\n');
       return send(res, 200, 'text/plain; version=0.0.4', text + '\n');
     }
@@ -173,7 +222,12 @@ export async function startFakeServer(o: FakeServerOptions = {}): Promise<FakeSe
     if (kind === 'live' && !live) return send(res, 404, 'text/plain', 'no live channel\n');
     if (file === 'master.m3u8' && !rid) {
       count('master');
-      return send(res, 200, 'application/vnd.apple.mpegurl', writeMultivariantPlaylist(live ? live.presentation() : vod));
+      return send(
+        res,
+        200,
+        'application/vnd.apple.mpegurl',
+        writeMultivariantPlaylist(live ? live.presentation() : vod),
+      );
     }
     if (file === 'manifest.mpd' && !rid) {
       count('mpd');
@@ -189,7 +243,12 @@ export async function startFakeServer(o: FakeServerOptions = {}): Promise<FakeSe
       } else count('playlist');
       const skip = u.searchParams.get('_HLS_skip') === 'YES' ? 'YES' : undefined;
       if (skip && live) count('delta');
-      return send(res, 200, 'application/vnd.apple.mpegurl', writeMediaPlaylist(live ? live.presentation() : vod, r.id, skip ? { skip } : {}));
+      return send(
+        res,
+        200,
+        'application/vnd.apple.mpegurl',
+        writeMediaPlaylist(live ? live.presentation() : vod, r.id, skip ? { skip } : {}),
+      );
     }
     if (file === 'init.mp4') {
       count('init');

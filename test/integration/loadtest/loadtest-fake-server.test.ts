@@ -39,7 +39,25 @@ describe('loadtest against an in-test stream server', () => {
     dir = await mkdtemp(join(tmpdir(), 'loadtest-'));
     cliVod = await startFakeServer(); // the CLI's own server: its test checks the server's counters
     const out = join(dir, 'report.json');
-    const child = spawn(process.execPath, ['bin/streamedge.js', 'loadtest', `${cliVod.url}/vod/asset/master.m3u8`, '--viewers', '4', '--ramp', '500ms', '--duration', '2s', '--workers', '2', '--json', out], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/streamedge.js',
+        'loadtest',
+        `${cliVod.url}/vod/asset/master.m3u8`,
+        '--viewers',
+        '4',
+        '--ramp',
+        '500ms',
+        '--duration',
+        '2s',
+        '--workers',
+        '2',
+        '--json',
+        out,
+      ],
+      { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     cli = { child, out, stdout: '', stderr: '', exit: new Promise((resolve) => child.on('close', resolve)) };
     child.stdout!.on('data', (d) => (cli.stdout += d));
     child.stderr!.on('data', (d) => (cli.stderr += d));
@@ -84,7 +102,12 @@ describe('loadtest against an in-test stream server', () => {
   });
 
   it('healthy VOD over DASH: plays without stalls', async () => {
-    const r = await runLoadTest({ url: `${vod.url}/vod/asset/manifest.mpd`, viewers: 2, rampSec: 0.2, durationSec: 2.5 });
+    const r = await runLoadTest({
+      url: `${vod.url}/vod/asset/manifest.mpd`,
+      viewers: 2,
+      rampSec: 0.2,
+      durationSec: 2.5,
+    });
     expect(r.viewers.failed).toBe(0);
     expect(r.stalls).toBe(0);
     expect(r.byObject.manifest!.count).toBeGreaterThanOrEqual(2);
@@ -109,7 +132,13 @@ describe('loadtest against an in-test stream server', () => {
   });
 
   it('live HLS played by viewers without LL-HLS support: whole segments and plain reloads only', async () => {
-    const r = await runLoadTest({ url: `${legacyLive.url}/live/chan/master.m3u8`, viewers: 2, rampSec: 0.2, durationSec: 4, lowLatency: false });
+    const r = await runLoadTest({
+      url: `${legacyLive.url}/live/chan/master.m3u8`,
+      viewers: 2,
+      rampSec: 0.2,
+      durationSec: 4,
+      lowLatency: false,
+    });
     const delta = (k: string) => legacyLive.counts[k] ?? 0;
     expect(r.config.lowLatency).toBe(false);
     expect(r.viewers.failed).toBe(0);
@@ -131,7 +160,15 @@ describe('loadtest against an in-test stream server', () => {
     expect(code).toBe(0);
     expect(cli.stdout).toContain('startup');
     const r = JSON.parse(await readFile(cli.out, 'utf8')) as LoadReport;
-    expect(r.config).toEqual({ viewers: 4, rampSec: 0.5, durationSec: 2, profile: 'unlimited', latencyMs: 0, workers: 2, lowLatency: true });
+    expect(r.config).toEqual({
+      viewers: 4,
+      rampSec: 0.5,
+      durationSec: 2,
+      profile: 'unlimited',
+      latencyMs: 0,
+      workers: 2,
+      lowLatency: true,
+    });
     expect(r.viewers).toMatchObject({ started: 4, ended: 4, failed: 0 });
     expect(r.viewers.peakConcurrent).toBeGreaterThanOrEqual(2);
     expect(r.startupMs.count).toBe(4);
@@ -169,8 +206,20 @@ describe('loadtest against an in-test stream server', () => {
   });
 
   it('refuses a non-loopback target unless it is allowed, with a clear error', async () => {
-    await expect(runLoadTest({ url: 'http://192.0.2.10/live/x/master.m3u8', viewers: 1, rampSec: 0, durationSec: 1 })).rejects.toMatchObject({ code: 'LOADTEST_TARGET_REFUSED' });
-    await expect(runLoadTest({ url: `${vod.url}/vod/asset/master.m3u8`, viewers: 0, rampSec: 0, durationSec: 1 })).rejects.toMatchObject({ code: 'BAD_OPTION' });
-    await expect(runLoadTest({ url: `${vod.url}/vod/asset/master.m3u8`, viewers: 1, rampSec: 0, durationSec: 1, profile: 'warp:9' })).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    await expect(
+      runLoadTest({ url: 'http://192.0.2.10/live/x/master.m3u8', viewers: 1, rampSec: 0, durationSec: 1 }),
+    ).rejects.toMatchObject({ code: 'LOADTEST_TARGET_REFUSED' });
+    await expect(
+      runLoadTest({ url: `${vod.url}/vod/asset/master.m3u8`, viewers: 0, rampSec: 0, durationSec: 1 }),
+    ).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    await expect(
+      runLoadTest({
+        url: `${vod.url}/vod/asset/master.m3u8`,
+        viewers: 1,
+        rampSec: 0,
+        durationSec: 1,
+        profile: 'warp:9',
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_OPTION' });
   });
 });

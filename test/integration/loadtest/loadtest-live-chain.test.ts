@@ -40,10 +40,25 @@ beforeAll(async () => {
   mkdirSync(root);
   // one 180p rung + audio from a 320x180 test signal: cheap enough for a shared 2-core box
   const ladder = join(dir, 'ladder.json');
-  writeFileSync(ladder, JSON.stringify({ video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }], audio: { bitrate: '64k' } }));
+  writeFileSync(
+    ladder,
+    JSON.stringify({
+      video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
+      audio: { bitrate: '64k' },
+    }),
+  );
   origin = await createOrigin({
     root,
-    live: [{ id: 'news', source: 'lavfi:testsrc2=size=320x180:rate=30', segmentDuration: 1, partDuration: 0.5, dvrWindow: 12, ladder }],
+    live: [
+      {
+        id: 'news',
+        source: 'lavfi:testsrc2=size=320x180:rate=30',
+        segmentDuration: 1,
+        partDuration: 0.5,
+        dvrWindow: 12,
+        ladder,
+      },
+    ],
     logger: false,
     processMetrics: false,
   });
@@ -51,14 +66,22 @@ beforeAll(async () => {
   // the encoder needs a moment: poll the origin (bounded) until two segments are complete
   const deadline = Date.now() + 40_000;
   while ((await completeSegments()) < 2) {
-    if (Date.now() > deadline) throw new Error(`live channel never produced two segments: ${JSON.stringify(origin.channels.get('news')?.status())}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `live channel never produced two segments: ${JSON.stringify(origin.channels.get('news')?.status())}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
   // The origin sends `Vary: Accept-Encoding` on playlists (it compresses them); the edge shares a
   // response only when every header its Vary names is part of the cache key, so accept-encoding
   // goes into the key. Without it the edge stores no live playlist and only collapses the
   // requests that arrive while a fill is in flight.
-  edge = createEdge({ upstream: originUrl, keyHeaders: ['accept-encoding'], logLevel: 'silent', store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024 } });
+  edge = createEdge({
+    upstream: originUrl,
+    keyHeaders: ['accept-encoding'],
+    logLevel: 'silent',
+    store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024 },
+  });
   edgeUrl = await edge.listen(0, '127.0.0.1');
 });
 
@@ -72,7 +95,12 @@ describe('loadtest on live LL-HLS through our origin and edge', () => {
   it(`${VIEWERS} viewers play live on parts with few or no stalls; latency measured; the edge collapses playlist requests`, async () => {
     const manifestsBefore = await originRequests('live-manifest');
     const partsBefore = await originRequests('live-part');
-    const r = await runLoadTest({ url: `${edgeUrl}/live/news/master.m3u8`, viewers: VIEWERS, rampSec: 1, durationSec: 8 });
+    const r = await runLoadTest({
+      url: `${edgeUrl}/live/news/master.m3u8`,
+      viewers: VIEWERS,
+      rampSec: 1,
+      durationSec: 8,
+    });
     const originManifests = (await originRequests('live-manifest')) - manifestsBefore;
     const originParts = (await originRequests('live-part')) - partsBefore;
 
@@ -99,6 +127,8 @@ describe('loadtest on live LL-HLS through our origin and edge', () => {
     expect(r.edge).not.toBeNull();
     expect(r.edge!.requests).toBeGreaterThanOrEqual(r.requests.total);
     expect(r.edge!.upstreamRequests * 4).toBeLessThan(r.edge!.requests);
-    console.log(`live chain: viewers ${VIEWERS}, playlist requests ${viewerPlaylists} → origin ${originManifests}; parts ${r.byObject.part!.count} → origin ${originParts}; stalls ${r.stalls}; latency p50 ${r.liveLatencySec!.p50} s p95 ${r.liveLatencySec!.p95} s`);
+    console.log(
+      `live chain: viewers ${VIEWERS}, playlist requests ${viewerPlaylists} → origin ${originManifests}; parts ${r.byObject.part!.count} → origin ${originParts}; stalls ${r.stalls}; latency p50 ${r.liveLatencySec!.p50} s p95 ${r.liveLatencySec!.p95} s`,
+    );
   });
 });

@@ -40,7 +40,11 @@ beforeAll(async () => {
   symlinkSync(version, join(root, 'asset'));
   origin = await createOrigin({ root, logger: false, processMetrics: false });
   const originUrl = await origin.listen(0, '127.0.0.1');
-  edge = createEdge({ upstream: originUrl, logLevel: 'silent', store: { dir: join(dir, 'store'), capacityBytes: 256 * 1024 * 1024 } });
+  edge = createEdge({
+    upstream: originUrl,
+    logLevel: 'silent',
+    store: { dir: join(dir, 'store'), capacityBytes: 256 * 1024 * 1024 },
+  });
   edgeUrl = await edge.listen(0, '127.0.0.1');
 });
 

@@ -82,7 +82,10 @@ describe('edge metrics scraping', () => {
   });
 
   it('accepts a streamedge_ prefix and yields null for a target that is not our edge', () => {
-    expect(edgeCounters('streamedge_edge_hits_total 4\nstreamedge_edge_upstream_requests_total 1\n')).toMatchObject({ hits: 4, upstreamRequests: 1 });
+    expect(edgeCounters('streamedge_edge_hits_total 4\nstreamedge_edge_upstream_requests_total 1\n')).toMatchObject({
+      hits: 4,
+      upstreamRequests: 1,
+    });
     expect(edgeCounters('nginx_up 1\n')).toBeNull();
   });
 });
@@ -92,7 +95,9 @@ describe('target policy', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(isLoopbackHost(h)).toBe(true);
     for (const h of ['10.0.0.1', 'example.com', '0.0.0.0']) expect(isLoopbackHost(h)).toBe(false);
     expect(checkTarget('http://[::1]:8080/x.m3u8').hostname).toBe('[::1]');
-    expect(() => checkTarget('http://test-edge.internal/x.m3u8')).toThrow(expect.objectContaining({ code: 'LOADTEST_TARGET_REFUSED' }));
+    expect(() => checkTarget('http://test-edge.internal/x.m3u8')).toThrow(
+      expect.objectContaining({ code: 'LOADTEST_TARGET_REFUSED' }),
+    );
     expect(checkTarget('http://test-edge.internal/x.m3u8', ['test-edge.internal']).hostname).toBe('test-edge.internal');
     expect(() => checkTarget('ftp://127.0.0.1/x')).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
   });

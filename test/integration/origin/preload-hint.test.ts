@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_SOURCE, completeSegments, parseM3u8, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from '../live/live-helpers.js';
+import {
+  TEST_SOURCE,
+  completeSegments,
+  parseM3u8,
+  startLiveOrigin,
+  until,
+  writeTinyLadder,
+  type LiveOrigin,
+} from '../live/live-helpers.js';
 
 let dir: string;
 let o: LiveOrigin;
@@ -18,7 +26,16 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-hint-'));
   const root = join(dir, 'root');
   mkdirSync(root);
-  o = await startLiveOrigin(root, [{ id: 'ch', source: TEST_SOURCE, segmentDuration: 1, partDuration: 0.5, dvrWindow: 10, ladder: writeTinyLadder(dir) }]);
+  o = await startLiveOrigin(root, [
+    {
+      id: 'ch',
+      source: TEST_SOURCE,
+      segmentDuration: 1,
+      partDuration: 0.5,
+      dvrWindow: 10,
+      ladder: writeTinyLadder(dir),
+    },
+  ]);
   await until(async () => (await completeSegments(o, 'ch', '180p')) >= 2, 40_000, 'two complete segments');
 }, 60_000);
 
@@ -43,7 +60,13 @@ function view(text: string): View {
     hint: [Number(hint[1]), Number(hint[2])],
     lastComplete,
     ...(parts.length > 0
-      ? { inProgress: { msn: lastComplete + 1, parts: parts.length, seconds: parts.reduce((a, p) => a + p.duration, 0) } }
+      ? {
+          inProgress: {
+            msn: lastComplete + 1,
+            parts: parts.length,
+            seconds: parts.reduce((a, p) => a + p.duration, 0),
+          },
+        }
       : {}),
   };
 }

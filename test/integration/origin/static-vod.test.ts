@@ -31,9 +31,15 @@ beforeAll(async () => {
   mkdirSync(join(version, '360p'), { recursive: true });
   master =
     '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-INDEPENDENT-SEGMENTS\n' +
-    Array.from({ length: 12 }, (_, i) => `#EXT-X-STREAM-INF:BANDWIDTH=${(i + 1) * 100000},CODECS="avc1.4d401e,mp4a.40.2"\nr${i}/index.m3u8\n`).join('');
+    Array.from(
+      { length: 12 },
+      (_, i) => `#EXT-X-STREAM-INF:BANDWIDTH=${(i + 1) * 100000},CODECS="avc1.4d401e,mp4a.40.2"\nr${i}/index.m3u8\n`,
+    ).join('');
   writeFileSync(join(version, 'master.m3u8'), master);
-  writeFileSync(join(version, 'manifest.mpd'), `<?xml version="1.0"?><MPD type="static">${'<!-- pad -->'.repeat(40)}</MPD>`);
+  writeFileSync(
+    join(version, 'manifest.mpd'),
+    `<?xml version="1.0"?><MPD type="static">${'<!-- pad -->'.repeat(40)}</MPD>`,
+  );
   writeFileSync(join(version, '360p', 'init.mp4'), Buffer.alloc(700, 1));
   writeFileSync(join(version, '360p', 'seg-1.m4s'), segment);
   symlinkSync(join(root, '.versions', 'a1', 'v1'), join(root, 'a1'));
@@ -136,7 +142,11 @@ describe('VOD static serving', () => {
     for (const h of ['age', 'date', 'content-length', 'cache-status', 'content-range']) expect(exposed).toContain(h);
     const pre = await get(
       '/vod/a1/360p/seg-1.m4s',
-      { origin: 'https://player.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' },
+      {
+        origin: 'https://player.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'range',
+      },
       'OPTIONS',
     );
     expect(pre.status).toBe(204);

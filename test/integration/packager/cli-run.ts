@@ -15,9 +15,16 @@ export interface Result {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; interruptWhen?: (stdout: string) => boolean } = {}): Promise<Result> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; interruptWhen?: (stdout: string) => boolean } = {},
+): Promise<Result> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: repo, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: repo,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let interrupted = false;
@@ -56,4 +63,3 @@ export function oneLine(stderr: string): string {
   expect(lines, `stderr: ${stderr}`).toHaveLength(1);
   return lines[0]!;
 }
-

@@ -62,7 +62,9 @@ describe.concurrent('streamedge package (CLI): failures', () => {
     writeFileSync(fake, '#!/bin/sh\necho "Decoder (codec h264) not found for input stream #0:0" >&2\nexit 1\n');
     chmodSync(fake, 0o755);
     const out = join(root, 'nodecoder');
-    const r = await runCli(['package', await fixture('small'), '--out', out, '--id', 'x'], { env: { FFMPEG_PATH: fake } });
+    const r = await runCli(['package', await fixture('small'), '--out', out, '--id', 'x'], {
+      env: { FFMPEG_PATH: fake },
+    });
     expect(r.code).toBe(1);
     expect(oneLine(r.stderr)).toMatch(/this ffmpeg cannot decode h264 video \(set FFMPEG_PATH to a newer ffmpeg/);
     expect(listing(out)).toEqual([]);
@@ -77,7 +79,9 @@ describe.concurrent('streamedge package (CLI): failures', () => {
     );
     chmodSync(fake, 0o755);
     const out = join(root, 'crash');
-    const r = await runCli(['package', await fixture('small'), '--out', out, '--id', 'c', '--ladder', 'small'], { env: { FFMPEG_PATH: fake } });
+    const r = await runCli(['package', await fixture('small'), '--out', out, '--id', 'c', '--ladder', 'small'], {
+      env: { FFMPEG_PATH: fake },
+    });
     expect(r.code).toBe(1);
     const line = oneLine(r.stderr);
     expect(line).toMatch(/^streamedge: ffmpeg exited with code 1: simulated encoder crash; full log: /);

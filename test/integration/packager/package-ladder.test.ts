@@ -51,7 +51,13 @@ describe('packageVod on generated sources', () => {
     expect(readlinkSync(join(out, 'small'))).toBe(join('.versions', 'small', summary.version));
     expect(readdirSync(out).sort()).toEqual(['.versions', 'small']);
 
-    const reports = await verifyPackage(join(out, 'small'), { segmentDuration: 2, partDuration: 0.5, fps: 30, hasAudio: true, durationSec: 4 });
+    const reports = await verifyPackage(join(out, 'small'), {
+      segmentDuration: 2,
+      partDuration: 0.5,
+      fps: 30,
+      hasAudio: true,
+      durationSec: 4,
+    });
     expect(reports.find((r) => r.id === '360p')!.frames).toBe(120);
 
     // Parts: 0.5 s fragments, so every 2 s segment of 30 fps video has 4 moof boxes.
@@ -61,7 +67,12 @@ describe('packageVod on generated sources', () => {
 
   it('sample (720p30) with a JSON ladder file: rungs, ids, profiles and audio bit rate from the file', async () => {
     const out = join(root, 'out-sample');
-    const summary = await packageVod({ input: await fixture('sample'), outDir: out, assetId: 'sample', ladder: ladderFile });
+    const summary = await packageVod({
+      input: await fixture('sample'),
+      outDir: out,
+      assetId: 'sample',
+      ladder: ladderFile,
+    });
     expect(summary.renditions.map((r) => [r.id, r.width, r.height])).toEqual([
       ['270p', 480, 270],
       ['low', 320, 180],
@@ -72,13 +83,32 @@ describe('packageVod on generated sources', () => {
     expect(master.playlists[1].attributes.CODECS).toMatch(/^avc1\.42/); // baseline
     const audio = summary.renditions.find((r) => r.id === 'audio')!;
     expect(audio.averageBandwidth).toBeLessThan(90_000); // 64k AAC plus container overhead
-    await verifyPackage(join(out, 'sample'), { segmentDuration: 4, partDuration: 1, fps: 30, hasAudio: true, durationSec: 8 });
+    await verifyPackage(join(out, 'sample'), {
+      segmentDuration: 4,
+      partDuration: 1,
+      fps: 30,
+      hasAudio: true,
+      durationSec: 8,
+    });
   });
 
   it('fps25 (2 s segments, 1 s parts): 25 fps kept, 50 frames per segment', async () => {
     const out = join(root, 'out-25');
-    await packageVod({ input: await fixture('fps25'), outDir: out, assetId: 'a25', ladder: ladderFile, segmentDuration: 2, partDuration: 1 });
-    const reports = await verifyPackage(join(out, 'a25'), { segmentDuration: 2, partDuration: 1, fps: 25, hasAudio: true, durationSec: 4 });
+    await packageVod({
+      input: await fixture('fps25'),
+      outDir: out,
+      assetId: 'a25',
+      ladder: ladderFile,
+      segmentDuration: 2,
+      partDuration: 1,
+    });
+    const reports = await verifyPackage(join(out, 'a25'), {
+      segmentDuration: 2,
+      partDuration: 1,
+      fps: 25,
+      hasAudio: true,
+      durationSec: 4,
+    });
     expect(reports[0]!.frames).toBe(100);
     expect(reports[0]!.durations).toEqual([2, 2]);
   });

@@ -42,13 +42,28 @@ interface Packet {
 }
 
 interface Probed {
-  stream: { codec_name: string; profile?: string; level?: number; width?: number; height?: number; sample_rate?: string; channels?: number };
+  stream: {
+    codec_name: string;
+    profile?: string;
+    level?: number;
+    width?: number;
+    height?: number;
+    sample_rate?: string;
+    channels?: number;
+  };
   packets: Packet[];
 }
 
 async function probePackets(file: string): Promise<Probed> {
   const r = await run(ffprobePath(), [
-    '-v', 'error', '-show_streams', '-show_entries', 'packet=pts_time,duration_time,pos,size,flags', '-of', 'json', file,
+    '-v',
+    'error',
+    '-show_streams',
+    '-show_entries',
+    'packet=pts_time,duration_time,pos,size,flags',
+    '-of',
+    'json',
+    file,
   ]);
   expect(r.code, r.stderr).toBe(0);
   const json = JSON.parse(r.stdout) as { streams: Probed['stream'][]; packets: Record<string, string>[] };
@@ -165,7 +180,10 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
         if (r.kind === 'video') expect(pk[0]!.key, `${r.id} seg-${i + 1} starts with a key frame`).toBe(true);
         // (AAC's priming packet, hidden by the edit list, has no duration in ffprobe's view: count one frame.)
         const actual = pk.reduce((n, p) => n + (Number.isFinite(p.duration) ? p.duration : frameSec), 0);
-        expect(Math.abs(actual - s.duration), `${r.id} seg-${i + 1} duration ${actual} vs EXTINF ${s.duration}`).toBeLessThanOrEqual(frameSec + 1e-6);
+        expect(
+          Math.abs(actual - s.duration),
+          `${r.id} seg-${i + 1} duration ${actual} vs EXTINF ${s.duration}`,
+        ).toBeLessThanOrEqual(frameSec + 1e-6);
         starts.push(t);
         t += s.duration;
       });
@@ -190,7 +208,14 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
       }
 
       const peakBps = Math.max(...ranges.map((rg, i) => ((rg.end - rg.start) * 8) / segs[i]!.duration));
-      reports.push({ id: r.id, kind: r.kind, starts, durations: segs.map((s) => s.duration), frames: probed.packets.length, peakBps });
+      reports.push({
+        id: r.id,
+        kind: r.kind,
+        starts,
+        durations: segs.map((s) => s.duration),
+        frames: probed.packets.length,
+        peakBps,
+      });
 
       // I-frame playlist: each byte range is a moof + its key frame, decodable on its own after the init.
       if (r.kind === 'video') {
@@ -202,7 +227,13 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
         const segBytes = readFileSync(join(assetDir, r.id, first.uri));
         expect(segBytes.toString('latin1', first.byterange.offset + 4, first.byterange.offset + 8)).toBe('moof');
         const one = join(work, `${r.id}-iframe.mp4`);
-        writeFileSync(one, Buffer.concat([init, segBytes.subarray(first.byterange.offset, first.byterange.offset + first.byterange.length)]));
+        writeFileSync(
+          one,
+          Buffer.concat([
+            init,
+            segBytes.subarray(first.byterange.offset, first.byterange.offset + first.byterange.length),
+          ]),
+        );
         const d = await run(ffmpegPath(), ['-v', 'error', '-nostdin', '-i', one, '-f', 'null', '-']);
         expect(d.code, d.stderr).toBe(0);
         for (const ref of refs) {
@@ -222,7 +253,9 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
         expect(Math.abs(s - videos[0]!.starts[i]!)).toBeLessThanOrEqual(tol);
       });
       // Every segment but the last is about one segment duration long (key frames forced on the grid).
-      x.durations.slice(0, -1).forEach((d) => expect(Math.abs(d - o.segmentDuration)).toBeLessThanOrEqual(o.partDuration / 2));
+      x.durations
+        .slice(0, -1)
+        .forEach((d) => expect(Math.abs(d - o.segmentDuration)).toBeLessThanOrEqual(o.partDuration / 2));
     }
 
     // BANDWIDTH is at least the measured peak of video + audio.

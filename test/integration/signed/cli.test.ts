@@ -24,7 +24,10 @@ let segment: Buffer;
 
 /** Starts a CLI child and resolves with the first match of `ready` in its output. */
 function start(args: string[], ready: RegExp): Promise<string> {
-  const child = spawn(process.execPath, ['bin/streamedge.js', ...args], { cwd: process.cwd(), env: { ...process.env, STREAMEDGE_SIGNING_SECRET: '' } });
+  const child = spawn(process.execPath, ['bin/streamedge.js', ...args], {
+    cwd: process.cwd(),
+    env: { ...process.env, STREAMEDGE_SIGNING_SECRET: '' },
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let seen = '';
@@ -54,23 +57,60 @@ beforeAll(async () => {
   const credFile = file('sign-credential', signCredential);
   const upFile = file('upstream-credential', upstreamCredential);
   originUrl = await start(
-    ['origin', '--root', root, '--port', '0', '--require-signed', '--secret-file', secretFile, '--secret-kid', 'main',
-      '--sign-credential-file', credFile, '--upstream-credential-file', upFile, '--log-level', 'debug'],
+    [
+      'origin',
+      '--root',
+      root,
+      '--port',
+      '0',
+      '--require-signed',
+      '--secret-file',
+      secretFile,
+      '--secret-kid',
+      'main',
+      '--sign-credential-file',
+      credFile,
+      '--upstream-credential-file',
+      upFile,
+      '--log-level',
+      'debug',
+    ],
     /origin listening on (http:\/\/\S+)/,
   );
   edgeUrl = await start(
-    ['edge', '--upstream', originUrl, '--port', '0', '--store', join(dir, 'store'), '--require-signed', '--secret-file', secretFile,
-      '--secret-kid', 'main', '--upstream-credential-file', upFile, '--log-level', 'debug'],
+    [
+      'edge',
+      '--upstream',
+      originUrl,
+      '--port',
+      '0',
+      '--store',
+      join(dir, 'store'),
+      '--require-signed',
+      '--secret-file',
+      secretFile,
+      '--secret-kid',
+      'main',
+      '--upstream-credential-file',
+      upFile,
+      '--log-level',
+      'debug',
+    ],
     /"url":"(http:\/\/[^"]+)"[^\n]*edge listening/,
   );
 }, 55_000);
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGTERM');
-  })));
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -98,7 +138,9 @@ describe('streamedge origin/edge --require-signed (CLI)', () => {
     expect(seg.body.equals(segment)).toBe(true);
     // the same token straight at the origin works too; a tampered one does not
     expect((await get(`${originUrl}${issued.json.url as string}`)).status).toBe(200);
-    const bad = await get(`${edgeUrl}${(issued.json.url as string).replace(/\/t\/([^/]+)\//, (_m, t: string) => `/t/${t.slice(0, -2)}xx/`)}`);
+    const bad = await get(
+      `${edgeUrl}${(issued.json.url as string).replace(/\/t\/([^/]+)\//, (_m, t: string) => `/t/${t.slice(0, -2)}xx/`)}`,
+    );
     expect(bad.status).toBe(403);
     expect(JSON.parse(bad.text).reason).toBe('bad_signature');
     const q = await postSign({ path: '/vod/a/v/index.m3u8', placement: 'query' }, `Bearer ${signCredential}`);

@@ -8,7 +8,18 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crawlHls, playlistUris } from './crawl.js';
-import { UPSTREAM_CREDENTIAL, es256, get, sign, startStack, until, url, writeJwks, type KeyPairFiles, type Stack } from './signed-helpers.js';
+import {
+  UPSTREAM_CREDENTIAL,
+  es256,
+  get,
+  sign,
+  startStack,
+  until,
+  url,
+  writeJwks,
+  type KeyPairFiles,
+  type Stack,
+} from './signed-helpers.js';
 
 let dir: string;
 let stack: Stack;
@@ -16,7 +27,9 @@ let key: KeyPairFiles;
 
 /** Complete segments in a rendition playlist, asked of the origin as the edge would (credential). */
 async function segments(rendition: string): Promise<number> {
-  const r = await get(`${stack.originUrl}/live/ch/${rendition}/index.m3u8`, { 'x-streamedge-upstream-credential': UPSTREAM_CREDENTIAL });
+  const r = await get(`${stack.originUrl}/live/ch/${rendition}/index.m3u8`, {
+    'x-streamedge-upstream-credential': UPSTREAM_CREDENTIAL,
+  });
   return r.status === 200 ? r.text.split('\n').filter((l) => l.startsWith('#EXTINF')).length : 0;
 }
 
@@ -25,7 +38,13 @@ beforeAll(async () => {
   const root = join(dir, 'root');
   mkdirSync(root);
   const ladder = join(dir, 'ladder.json');
-  writeFileSync(ladder, JSON.stringify({ video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }], audio: { bitrate: '64k' } }));
+  writeFileSync(
+    ladder,
+    JSON.stringify({
+      video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
+      audio: { bitrate: '64k' },
+    }),
+  );
   key = await es256('live-1');
   const jwksFile = join(dir, 'jwks.json');
   writeJwks(jwksFile, [key]);
@@ -33,9 +52,22 @@ beforeAll(async () => {
     root,
     jwksFile,
     storeDir: join(dir, 'store'),
-    live: [{ id: 'ch', source: 'lavfi:testsrc2=size=320x180:rate=30', segmentDuration: 1, partDuration: 0.5, dvrWindow: 20, ladder }],
+    live: [
+      {
+        id: 'ch',
+        source: 'lavfi:testsrc2=size=320x180:rate=30',
+        segmentDuration: 1,
+        partDuration: 0.5,
+        dvrWindow: 20,
+        ladder,
+      },
+    ],
   });
-  await until(async () => (await segments('180p')) >= 3 && (await segments('audio')) >= 3, 40_000, 'three complete live segments');
+  await until(
+    async () => (await segments('180p')) >= 3 && (await segments('audio')) >= 3,
+    40_000,
+    'three complete live segments',
+  );
 }, 55_000);
 
 afterAll(async () => {
@@ -45,8 +77,13 @@ afterAll(async () => {
 
 /** [msn, part] of the newest part a media playlist lists (EXT-X-PART; not the preload hint). */
 function newestPart(text: string): [number, number] {
-  const listed = text.split('\n').filter((l) => l.startsWith('#EXT-X-PART:')).join('\n');
-  const parts = [...listed.matchAll(/seg-(\d+)\.(\d+)\.m4s/g)].map((m) => [Number(m[1]), Number(m[2])] as [number, number]);
+  const listed = text
+    .split('\n')
+    .filter((l) => l.startsWith('#EXT-X-PART:'))
+    .join('\n');
+  const parts = [...listed.matchAll(/seg-(\d+)\.(\d+)\.m4s/g)].map(
+    (m) => [Number(m[1]), Number(m[2])] as [number, number],
+  );
   parts.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   return parts[parts.length - 1]!;
 }
@@ -63,11 +100,15 @@ describe('signed live LL-HLS through the edge', () => {
       for (const p of playlists) {
         expect(p.status, p.url).toBe(200);
         const text = p.body.toString();
-        if (placement === 'query') for (const u of playlistUris(text)) expect(u, `${p.url}: ${u}`).toContain(`token=${token}`);
+        if (placement === 'query')
+          for (const u of playlistUris(text)) expect(u, `${p.url}: ${u}`).toContain(`token=${token}`);
       }
       for (const rid of ['180p', 'audio']) {
         const kinds = fetched.filter((f) => f.url.includes(`/${rid}/`));
-        expect(kinds.some((f) => f.kind === 'init'), `${rid} init`).toBe(true);
+        expect(
+          kinds.some((f) => f.kind === 'init'),
+          `${rid} init`,
+        ).toBe(true);
         expect(kinds.filter((f) => f.kind === 'segment').length, `${rid} segments`).toBeGreaterThanOrEqual(2);
         expect(kinds.filter((f) => f.kind === 'part').length, `${rid} parts`).toBeGreaterThanOrEqual(2);
       }

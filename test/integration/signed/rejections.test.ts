@@ -11,8 +11,18 @@ import { SignJWT } from 'jose';
 import { createEdge } from '../../../edge/server.js';
 import { edgeSigningFromCli } from '../../../edge/edge-cli.js';
 import {
-  UPSTREAM_CREDENTIAL, es256, get, hs256, metricValue, sign, startStack, url, writeFakeAsset, writeJwks,
-  type KeyPairFiles, type Stack,
+  UPSTREAM_CREDENTIAL,
+  es256,
+  get,
+  hs256,
+  metricValue,
+  sign,
+  startStack,
+  url,
+  writeFakeAsset,
+  writeJwks,
+  type KeyPairFiles,
+  type Stack,
 } from './signed-helpers.js';
 
 let dir: string;
@@ -59,10 +69,21 @@ async function badTokens(): Promise<Array<[string, string]>> {
     ['wrong_ip', await sign(es, '/vod/a/', { clientIp: '203.0.113.7' })],
     ['unknown_kid', await sign(stranger, '/vod/a/')],
     ['alg_not_allowed', `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ pfx: '/vod/a/', exp: now + 600 })}.`],
-    ['alg_not_allowed', await new SignJWT({ pfx: '/vod/a/' }).setProtectedHeader({ alg: 'HS512', kid: 'hs1' }).setExpirationTime(now + 600).sign(new Uint8Array(64))],
+    [
+      'alg_not_allowed',
+      await new SignJWT({ pfx: '/vod/a/' })
+        .setProtectedHeader({ alg: 'HS512', kid: 'hs1' })
+        .setExpirationTime(now + 600)
+        .sign(new Uint8Array(64)),
+    ],
     ['malformed', 'not-a-token'],
     ['malformed', `${b64({ alg: 'HS256', kid: 'hs1' })}.%%%.abc`],
-    ['malformed', await new SignJWT({ exp: now + 600 }).setProtectedHeader({ alg: 'HS256', kid: 'hs1' }).sign(hs.signing.material())], // no scope claim
+    [
+      'malformed',
+      await new SignJWT({ exp: now + 600 })
+        .setProtectedHeader({ alg: 'HS256', kid: 'hs1' })
+        .sign(hs.signing.material()),
+    ], // no scope claim
   ];
 }
 
@@ -84,10 +105,16 @@ describe('signed URLs: every rejection case', () => {
   it('the origin answers 403 with the reason for each bad token (and without a token), counted by reason', async () => {
     const cases: Array<[string, string | undefined]> = [...(await badTokens()), ['missing', undefined]];
     const before = new Map<string, number>();
-    for (const [reason] of cases) before.set(reason, await metricValue(`${stack.originUrl}/metrics`, `origin_signed_rejections_total{reason="${reason}"}`));
+    for (const [reason] of cases)
+      before.set(
+        reason,
+        await metricValue(`${stack.originUrl}/metrics`, `origin_signed_rejections_total{reason="${reason}"}`),
+      );
     for (const [reason, token] of cases) {
       for (const placement of ['path', 'query'] as const) {
-        const r = await get(token === undefined ? `${stack.originUrl}${SEG}` : url(stack.originUrl, SEG, token, placement));
+        const r = await get(
+          token === undefined ? `${stack.originUrl}${SEG}` : url(stack.originUrl, SEG, token, placement),
+        );
         expect(r.status, `${reason} (${placement})`).toBe(403);
         expect(JSON.parse(r.text), `${reason} (${placement})`).toEqual({ error: 'forbidden', reason });
         expect(r.headers['cache-control']).toBe('no-store');
@@ -96,7 +123,10 @@ describe('signed URLs: every rejection case', () => {
     }
     for (const [reason] of cases) {
       const n = cases.filter(([r]) => r === reason).length * 2;
-      expect(await metricValue(`${stack.originUrl}/metrics`, `origin_signed_rejections_total{reason="${reason}"}`), reason).toBe(before.get(reason)! + n);
+      expect(
+        await metricValue(`${stack.originUrl}/metrics`, `origin_signed_rejections_total{reason="${reason}"}`),
+        reason,
+      ).toBe(before.get(reason)! + n);
     }
   });
 
@@ -105,12 +135,15 @@ describe('signed URLs: every rejection case', () => {
     const upstreamBefore = stack.proxy.seen.length;
     const metrics = `${stack.edgeUrl}/_edge/metrics`;
     const before = new Map<string, number>();
-    for (const [reason] of cases) before.set(reason, await metricValue(metrics, `edge_signed_rejections_total{reason="${reason}"}`));
+    for (const [reason] of cases)
+      before.set(reason, await metricValue(metrics, `edge_signed_rejections_total{reason="${reason}"}`));
     for (const [reason, token] of cases) {
       for (const placement of ['path', 'query'] as const) {
         // a segment and a manifest: the same gate before the cache, whatever the object
         for (const path of [SEG, '/vod/a/master.m3u8']) {
-          const r = await get(token === undefined ? `${stack.edgeUrl}${path}` : url(stack.edgeUrl, path, token, placement));
+          const r = await get(
+            token === undefined ? `${stack.edgeUrl}${path}` : url(stack.edgeUrl, path, token, placement),
+          );
           expect(r.status, `${reason} (${placement}) ${path}`).toBe(403);
           expect(JSON.parse(r.text), `${reason} (${placement})`).toEqual({ error: 'forbidden', reason });
           expect(r.headers['cache-control']).toBe('no-store');
@@ -120,7 +153,9 @@ describe('signed URLs: every rejection case', () => {
     expect(stack.proxy.seen.length).toBe(upstreamBefore);
     for (const [reason] of cases) {
       const n = cases.filter(([r]) => r === reason).length * 4;
-      expect(await metricValue(metrics, `edge_signed_rejections_total{reason="${reason}"}`), reason).toBe(before.get(reason)! + n);
+      expect(await metricValue(metrics, `edge_signed_rejections_total{reason="${reason}"}`), reason).toBe(
+        before.get(reason)! + n,
+      );
     }
   });
 
@@ -164,7 +199,9 @@ describe('signed URLs: every rejection case', () => {
   it('the origin accepts the upstream credential instead of a token, and refuses a wrong one', async () => {
     const ok = await get(`${stack.originUrl}${SEG}`, { 'x-streamedge-upstream-credential': UPSTREAM_CREDENTIAL });
     expect(ok.status).toBe(200);
-    const wrong = await get(`${stack.originUrl}${SEG}`, { 'x-streamedge-upstream-credential': `${UPSTREAM_CREDENTIAL}x` });
+    const wrong = await get(`${stack.originUrl}${SEG}`, {
+      'x-streamedge-upstream-credential': `${UPSTREAM_CREDENTIAL}x`,
+    });
     expect(wrong.status).toBe(403);
     expect(JSON.parse(wrong.text).reason).toBe('missing');
     // unsigned paths stay open
@@ -179,7 +216,12 @@ describe('signed URLs: every rejection case', () => {
       'a-different-credential-xyz',
       {},
     ))!;
-    const edge = createEdge({ upstream: stack.originUrl, logLevel: 'silent', signedAccess: e.access, upstreamCredential: 'a-different-credential-xyz' });
+    const edge = createEdge({
+      upstream: stack.originUrl,
+      logLevel: 'silent',
+      signedAccess: e.access,
+      upstreamCredential: 'a-different-credential-xyz',
+    });
     const u = await edge.listen(0, '127.0.0.1');
     try {
       const r = await get(url(u, '/vod/a/v/init.mp4', await sign(hs, '/vod/a/')));

@@ -7,7 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { es256, get, sign, startStack, url, writeFakeAsset, writeJwks, type KeyPairFiles, type Stack } from './signed-helpers.js';
+import {
+  es256,
+  get,
+  sign,
+  startStack,
+  url,
+  writeFakeAsset,
+  writeJwks,
+  type KeyPairFiles,
+  type Stack,
+} from './signed-helpers.js';
 
 let dir: string;
 let jwksFile: string;
@@ -36,12 +46,15 @@ afterAll(async () => {
 /** Replaces the JWKS file and resolves once both servers use the new keys (their reload event). */
 async function publish(keys: KeyPairFiles[]): Promise<void> {
   const reloaded = Promise.all(
-    [stack.originKeys, stack.edgeKeys].map((k) => new Promise<void>((resolve) => {
-      const off = k.onReload(() => {
-        off();
-        resolve();
-      });
-    })),
+    [stack.originKeys, stack.edgeKeys].map(
+      (k) =>
+        new Promise<void>((resolve) => {
+          const off = k.onReload(() => {
+            off();
+            resolve();
+          });
+        }),
+    ),
   );
   writeJwks(jwksFile, keys);
   await reloaded;

@@ -14,7 +14,14 @@ import { createOrigin, type ChannelConfig, type Origin } from '../../../packager
 import { originSigningFromCli } from '../../../packager/origin/cli.js';
 import { createEdge, type Edge } from '../../../edge/server.js';
 import { edgeSigningFromCli } from '../../../edge/edge-cli.js';
-import { issueToken, signedUrl, signingKeyFromJwk, type IssueTokenOptions, type SigningKey, type TokenPlacement } from '../../../src/signing/index.js';
+import {
+  issueToken,
+  signedUrl,
+  signingKeyFromJwk,
+  type IssueTokenOptions,
+  type SigningKey,
+  type TokenPlacement,
+} from '../../../src/signing/index.js';
 
 export const client = new Agent({ connections: 64, keepAliveTimeout: 1000 });
 
@@ -25,10 +32,19 @@ export interface Got {
   text: string;
 }
 
-export async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET'): Promise<Got> {
+export async function get(
+  url: string,
+  headers: Record<string, string> = {},
+  method: 'GET' | 'HEAD' = 'GET',
+): Promise<Got> {
   const res = await request(url, { method, headers, dispatcher: client, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const body = Buffer.from(await res.body.arrayBuffer());
-  return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body, text: body.toString('utf8') };
+  return {
+    status: res.statusCode,
+    headers: res.headers as Record<string, string | undefined>,
+    body,
+    text: body.toString('utf8'),
+  };
 }
 
 export interface KeyPairFiles {
@@ -87,7 +103,9 @@ export interface Recorded {
 }
 
 /** A transparent HTTP proxy that records every request passing through it. */
-export async function recordingProxy(target: string): Promise<{ url: string; seen: Recorded[]; close(): Promise<void> }> {
+export async function recordingProxy(
+  target: string,
+): Promise<{ url: string; seen: Recorded[]; close(): Promise<void> }> {
   const seen: Recorded[] = [];
   const sockets = new Set<Socket>();
   const upstream = new Agent({ connections: 64 });
@@ -98,10 +116,16 @@ export async function recordingProxy(target: string): Promise<{ url: string; see
       if (v === undefined || k === 'host' || k === 'connection') continue;
       headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
-    request(`${target}${req.url ?? '/'}`, { method: (req.method ?? 'GET') as 'GET', headers, dispatcher: upstream, headersTimeout: 60_000 })
+    request(`${target}${req.url ?? '/'}`, {
+      method: (req.method ?? 'GET') as 'GET',
+      headers,
+      dispatcher: upstream,
+      headersTimeout: 60_000,
+    })
       .then((up) => {
         const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && k !== 'connection' && k !== 'keep-alive' && k !== 'transfer-encoding') out[k] = v;
+        for (const [k, v] of Object.entries(up.headers))
+          if (v !== undefined && k !== 'connection' && k !== 'keep-alive' && k !== 'transfer-encoding') out[k] = v;
         res.writeHead(up.statusCode, out);
         up.body.pipe(res);
       })
@@ -164,19 +188,37 @@ export async function startStack(opts: {
     },
     env,
   );
-  const origin = await createOrigin({ root: opts.root, live: opts.live ?? [], logger: false, processMetrics: false, signing: o.signing });
+  const origin = await createOrigin({
+    root: opts.root,
+    live: opts.live ?? [],
+    logger: false,
+    processMetrics: false,
+    signing: o.signing,
+  });
   const originUrl = await origin.listen(0, '127.0.0.1');
   const proxy = await recordingProxy(originUrl);
   const edgeCredential = opts.edgeCredential ?? UPSTREAM_CREDENTIAL;
   const e = (await edgeSigningFromCli(
-    { requireSigned: true, jwksFile: [opts.jwksFile], jwksUrl: [], publicKeyFile: [], jwksMaxAge: '10m', clockSkew: '5s' },
+    {
+      requireSigned: true,
+      jwksFile: [opts.jwksFile],
+      jwksUrl: [],
+      publicKeyFile: [],
+      jwksMaxAge: '10m',
+      clockSkew: '5s',
+    },
     edgeCredential,
     {},
   ))!;
   const edge = createEdge({
     upstream: proxy.url,
     logLevel: 'silent',
-    store: { dir: opts.storeDir, capacityBytes: 256 * 1024 * 1024, regionBytes: 16 * 1024 * 1024, ramBytes: 32 * 1024 * 1024 },
+    store: {
+      dir: opts.storeDir,
+      capacityBytes: 256 * 1024 * 1024,
+      regionBytes: 16 * 1024 * 1024,
+      ramBytes: 32 * 1024 * 1024,
+    },
     // manifests carry Vary: Accept-Encoding; the edge shares them only with that header in the key
     keyHeaders: ['accept-encoding'],
     signedAccess: e.access,
@@ -184,7 +226,13 @@ export async function startStack(opts: {
   });
   const edgeUrl = await edge.listen(0, '127.0.0.1');
   return {
-    origin, originUrl, proxy, edge, edgeUrl, originKeys: o.keys!, edgeKeys: e.keys,
+    origin,
+    originUrl,
+    proxy,
+    edge,
+    edgeUrl,
+    originKeys: o.keys!,
+    edgeKeys: e.keys,
     async close() {
       await edge.close();
       e.close();
@@ -205,7 +253,11 @@ export async function metricValue(metricsUrl: string, series: string): Promise<n
 }
 
 /** Polls a real condition until true (bounded). */
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

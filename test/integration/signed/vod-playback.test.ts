@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { fixture } from '../../../media-fixtures/generate.js';
 import { packageVod } from '../../../packager/vod-job.js';
 import { crawlDash, crawlHls, playlistUris, type Fetched } from './crawl.js';
-import { UPSTREAM_CREDENTIAL, es256, get, sign, startStack, url, writeJwks, type KeyPairFiles, type Stack } from './signed-helpers.js';
+import {
+  UPSTREAM_CREDENTIAL,
+  es256,
+  get,
+  sign,
+  startStack,
+  url,
+  writeJwks,
+  type KeyPairFiles,
+  type Stack,
+} from './signed-helpers.js';
 
 let dir: string;
 let root: string;
@@ -46,8 +56,14 @@ function upstreamCount(path: string): number {
 function expectComplete(fetched: Fetched[], renditions: string[]): void {
   for (const f of fetched) expect(f.status, f.url).toBe(200);
   for (const r of renditions) {
-    expect(fetched.some((f) => f.kind === 'init' && f.url.includes(`/${r}/init.mp4`)), `${r} init`).toBe(true);
-    expect(fetched.some((f) => f.kind === 'segment' && f.url.includes(`/${r}/seg-1.m4s`)), `${r} segment`).toBe(true);
+    expect(
+      fetched.some((f) => f.kind === 'init' && f.url.includes(`/${r}/init.mp4`)),
+      `${r} init`,
+    ).toBe(true);
+    expect(
+      fetched.some((f) => f.kind === 'segment' && f.url.includes(`/${r}/seg-1.m4s`)),
+      `${r} segment`,
+    ).toBe(true);
   }
 }
 
@@ -79,7 +95,10 @@ describe('signed VOD playback through the edge', () => {
 
     // a compressed stored copy (the origin compresses for clients that accept it) is rewritten too
     const master = '/vod/a/master.m3u8';
-    const direct = await get(`${stack.originUrl}${master}`, { 'accept-encoding': 'br', 'x-streamedge-upstream-credential': UPSTREAM_CREDENTIAL });
+    const direct = await get(`${stack.originUrl}${master}`, {
+      'accept-encoding': 'br',
+      'x-streamedge-upstream-credential': UPSTREAM_CREDENTIAL,
+    });
     expect(direct.headers['content-encoding']).toBe('br');
     const plain = await get(url(stack.edgeUrl, master, alice, 'query'));
     const ma = await get(url(stack.edgeUrl, master, alice, 'query'), { 'accept-encoding': 'br' });
@@ -100,7 +119,8 @@ describe('signed VOD playback through the edge', () => {
       expect(fetched.filter((f) => f.kind === 'playlist').length).toBe(1 + 3 + 2); // master, 3 media, 2 I-frame
       for (const f of fetched) {
         if (f.kind === 'playlist') {
-          if (placement === 'query') for (const u of playlistUris(f.body.toString())) expect(u, f.url).toContain(`token=${token}`);
+          if (placement === 'query')
+            for (const u of playlistUris(f.body.toString())) expect(u, f.url).toContain(`token=${token}`);
           continue;
         }
         expect(f.body.equals(fileFor(f.url)), f.url).toBe(true);

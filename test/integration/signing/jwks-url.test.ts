@@ -90,20 +90,29 @@ describe('JWKS from a URL', () => {
     const k1 = await asymmetricPair('ES256', 'k1');
     const t1 = await sign(k1);
     for (const bad of [
-      (res: ServerResponse) => { res.statusCode = 500; res.end('oops'); },
+      (res: ServerResponse) => {
+        res.statusCode = 500;
+        res.end('oops');
+      },
       (res: ServerResponse) => res.end('{not json'),
       (res: ServerResponse) => res.end(JSON.stringify({ keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB', kid: 'r' }] })),
     ]) {
       answer = bad;
       const jwks = new RemoteJwks(`${base}/bad`, { cooldownMs: 0 });
-      expect(await createVerifier({ keys: jwks }).verify(t1, { path: PATH })).toEqual({ ok: false, reason: 'key_unavailable' });
+      expect(await createVerifier({ keys: jwks }).verify(t1, { path: PATH })).toEqual({
+        ok: false,
+        reason: 'key_unavailable',
+      });
       expect(jwks.lastError).toMatch(/HTTP 500|not valid JSON|unsupported key type/);
     }
     // shared secrets are never accepted from a URL
     const hs = await hmacPair('h');
     serveKeys(hs);
     const octJwks = new RemoteJwks(`${base}/oct`, { cooldownMs: 0 });
-    expect(await createVerifier({ keys: octJwks }).verify(await sign(hs), { path: PATH })).toEqual({ ok: false, reason: 'alg_not_allowed' });
+    expect(await createVerifier({ keys: octJwks }).verify(await sign(hs), { path: PATH })).toEqual({
+      ok: false,
+      reason: 'alg_not_allowed',
+    });
     await expect(octJwks.refresh()).rejects.toThrow(/not accepted from a JWKS URL/);
 
     // a good fetch, then the server breaks: the cached set keeps working
@@ -111,7 +120,10 @@ describe('JWKS from a URL', () => {
     const jwks = new RemoteJwks(`${base}/flaky`, { cooldownMs: 0, maxAgeMs: 0 });
     const v = createVerifier({ keys: jwks, cacheSize: 0 });
     expect((await v.verify(t1, { path: PATH })).ok).toBe(true);
-    answer = (res) => { res.statusCode = 503; res.end(); };
+    answer = (res) => {
+      res.statusCode = 503;
+      res.end();
+    };
     expect((await v.verify(t1, { path: PATH })).ok).toBe(true);
     expect(jwks.lastError).toMatch(/HTTP 503/);
     expect(countHits('/flaky')).toBeGreaterThanOrEqual(2);
@@ -120,7 +132,10 @@ describe('JWKS from a URL', () => {
   it('times out a JWKS server that never answers', async () => {
     const k1 = await asymmetricPair('ES256', 'k1');
     const jwks = new RemoteJwks(`${base}/hang`, { timeoutMs: 300 });
-    expect(await createVerifier({ keys: jwks }).verify(await sign(k1), { path: PATH })).toEqual({ ok: false, reason: 'key_unavailable' });
+    expect(await createVerifier({ keys: jwks }).verify(await sign(k1), { path: PATH })).toEqual({
+      ok: false,
+      reason: 'key_unavailable',
+    });
     expect(jwks.lastError).toMatch(/timed out/);
   });
 
@@ -128,7 +143,10 @@ describe('JWKS from a URL', () => {
     const k1 = await asymmetricPair('EdDSA', 'k1');
     serveKeys(k1);
     const hs = await hmacPair();
-    const keys = await resolveVerificationKeys({ jwksUrls: [`${base}/combo`], env: { STREAMEDGE_SIGNING_SECRET: hs.secret } });
+    const keys = await resolveVerificationKeys({
+      jwksUrls: [`${base}/combo`],
+      env: { STREAMEDGE_SIGNING_SECRET: hs.secret },
+    });
     const v = createVerifier({ keys });
     expect((await v.verify(await sign(k1), { path: PATH })).ok).toBe(true);
     expect((await v.verify(await sign(hs), { path: PATH })).ok).toBe(true);

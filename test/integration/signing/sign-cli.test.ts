@@ -12,11 +12,17 @@ const root = join(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'signing-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const cleanEnv = { ...process.env, ...env };
   if (!('STREAMEDGE_SIGNING_SECRET' in env)) delete cleanEnv.STREAMEDGE_SIGNING_SECRET;
   try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/streamedge.js', 'sign', ...args], { cwd: root, env: cleanEnv });
+    const { stdout, stderr } = await run(process.execPath, ['bin/streamedge.js', 'sign', ...args], {
+      cwd: root,
+      env: cleanEnv,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -27,9 +33,12 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
 describe('streamedge sign', () => {
   it('HS256 from the environment: prints only the signed URL, and it verifies', async () => {
     const hs = await hmacPair();
-    const r = await cli(['/vod/asset1/master.m3u8', '--ttl', '2h', '--base', 'https://edge.example', '--viewer', 'v-9'], {
-      STREAMEDGE_SIGNING_SECRET: hs.secret,
-    });
+    const r = await cli(
+      ['/vod/asset1/master.m3u8', '--ttl', '2h', '--base', 'https://edge.example', '--viewer', 'v-9'],
+      {
+        STREAMEDGE_SIGNING_SECRET: hs.secret,
+      },
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^https:\/\/edge\.example\/t\/[\w-]+\.[\w-]+\.[\w-]+\/vod\/asset1\/master\.m3u8\n$/);
@@ -37,12 +46,19 @@ describe('streamedge sign', () => {
     expect(r.stdout).not.toContain(hs.secret);
     const v = createVerifier({ keys: [hs.verification] });
     const ok = await authorizeRequest(v, url, '127.0.0.1');
-    expect(ok).toMatchObject({ ok: true, strippedUrl: 'https://edge.example/vod/asset1/master.m3u8', claims: { pfx: '/vod/asset1/', sub: 'v-9' } });
+    expect(ok).toMatchObject({
+      ok: true,
+      strippedUrl: 'https://edge.example/vod/asset1/master.m3u8',
+      claims: { pfx: '/vod/asset1/', sub: 'v-9' },
+    });
     if (ok.ok) expect(ok.claims.exp - ok.claims.iat!).toBe(7200);
     // the scope is the asset directory: a rendition segment is allowed, another asset is not
     const token = url.split('/')[4]!;
     expect((await authorizeRequest(v, `/t/${token}/vod/asset1/720p/seg-1.m4s`, '127.0.0.1')).ok).toBe(true);
-    expect(await authorizeRequest(v, `/t/${token}/vod/asset2/master.m3u8`, '127.0.0.1')).toMatchObject({ ok: false, reason: 'wrong_scope' });
+    expect(await authorizeRequest(v, `/t/${token}/vod/asset2/master.m3u8`, '127.0.0.1')).toMatchObject({
+      ok: false,
+      reason: 'wrong_scope',
+    });
   });
 
   it('ES256 from a private JWK file with --kid, query placement and IP binding', async () => {
@@ -50,11 +66,27 @@ describe('streamedge sign', () => {
     const { kid: _kid, ...priv } = es.privateJwk;
     const keyFile = join(dir, 'es.jwk');
     writeFileSync(keyFile, JSON.stringify(priv));
-    const r = await cli(['/live/ch1/master.m3u8', '--key-file', keyFile, '--kid', 'ignored', '--placement', 'query', '--ip', '198.51.100.4', '--scope', '/live/']);
+    const r = await cli([
+      '/live/ch1/master.m3u8',
+      '--key-file',
+      keyFile,
+      '--kid',
+      'ignored',
+      '--placement',
+      'query',
+      '--ip',
+      '198.51.100.4',
+      '--scope',
+      '/live/',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\/live\/ch1\/master\.m3u8\?token=[\w.-]+\n$/);
     const v = createVerifier({ keys: [es.verification] });
-    expect(await authorizeRequest(v, r.stdout.trim(), '198.51.100.4')).toMatchObject({ ok: true, placement: 'query', claims: { pfx: '/live/', ip: '198.51.100.4' } });
+    expect(await authorizeRequest(v, r.stdout.trim(), '198.51.100.4')).toMatchObject({
+      ok: true,
+      placement: 'query',
+      claims: { pfx: '/live/', ip: '198.51.100.4' },
+    });
     expect(await authorizeRequest(v, r.stdout.trim(), '198.51.100.5')).toMatchObject({ ok: false, reason: 'wrong_ip' });
   });
 

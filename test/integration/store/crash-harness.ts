@@ -36,7 +36,13 @@ export function crashBody(key: string, gen: number, size: number): Buffer {
 
 export function crashMeta(key: string, gen: number): ObjectMeta {
   const idx = Number(key.slice(key.lastIndexOf('k') + 1));
-  return { status: 200, headers: { 'x-gen': String(gen) }, storedAt: gen, expiresAt: gen + 1, tags: ['crash', `g${idx % 5}`] };
+  return {
+    status: 200,
+    headers: { 'x-gen': String(gen) },
+    storedAt: gen,
+    expiresAt: gen + 1,
+    tags: ['crash', `g${idx % 5}`],
+  };
 }
 
 export interface CrashSummary {
@@ -73,12 +79,16 @@ export async function bundleWriter(): Promise<string[]> {
 }
 
 /** Reopens the store and checks every indexed object. Returns problems found (empty = healthy). */
-export async function verifyStore(dir: string, mustHave: Map<string, number>): Promise<{ objects: number; problems: string[] }> {
+export async function verifyStore(
+  dir: string,
+  mustHave: Map<string, number>,
+): Promise<{ objects: number; problems: string[] }> {
   const problems: string[] = [];
   const store = await LogStore.open({ dir, ...CRASH_STORE_OPTIONS });
   try {
     const keys = store.keys();
-    if (keys.length !== store.stats().objects) problems.push(`keys() lists ${keys.length} but stats says ${store.stats().objects}`);
+    if (keys.length !== store.stats().objects)
+      problems.push(`keys() lists ${keys.length} but stats says ${store.stats().objects}`);
     for (const key of keys) {
       const g = await store.get(key);
       if (!g) {
@@ -95,12 +105,14 @@ export async function verifyStore(dir: string, mustHave: Map<string, number>): P
         problems.push(`${key}: read failed: ${String(e)}`);
         continue;
       }
-      if (body.length !== g.size || !body.equals(crashBody(key, gen, g.size))) problems.push(`${key}: body differs from what was put (gen ${gen})`);
+      if (body.length !== g.size || !body.equals(crashBody(key, gen, g.size)))
+        problems.push(`${key}: body differs from what was put (gen ${gen})`);
     }
     for (const [key, gen] of mustHave) {
       const h = await store.head(key);
       const got = h ? Number(h.meta.headers['x-gen']) : undefined;
-      if (got === undefined || got < gen) problems.push(`${key}: acknowledged gen ${gen} but found ${got ?? 'nothing'}`);
+      if (got === undefined || got < gen)
+        problems.push(`${key}: acknowledged gen ${gen} but found ${got ?? 'nothing'}`);
     }
     const s = store.stats();
     if (s.crcErrors !== 0) problems.push(`crcErrors = ${s.crcErrors}`);
@@ -111,7 +123,13 @@ export async function verifyStore(dir: string, mustHave: Map<string, number>): P
 }
 
 /** Runs one writer life: spawn, wait for the chosen event, SIGKILL. Returns acks that must survive. */
-async function oneLife(writer: string[], dir: string, seed: number, round: number, killAt: number): Promise<{ mustHave: Map<string, number>; acked: number; beforeReady: boolean; badLines: string[] }> {
+async function oneLife(
+  writer: string[],
+  dir: string,
+  seed: number,
+  round: number,
+  killAt: number,
+): Promise<{ mustHave: Map<string, number>; acked: number; beforeReady: boolean; badLines: string[] }> {
   const child = spawn(process.execPath, [...writer, dir, String(seed), String(round)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -181,7 +199,14 @@ export async function runCrashRounds(
     x >>>= 0;
     return x % n;
   };
-  const summary: CrashSummary = { rounds: 0, acked: 0, verifiedObjects: 0, maxObjects: 0, killedBeforeReady: 0, problems: [] };
+  const summary: CrashSummary = {
+    rounds: 0,
+    acked: 0,
+    verifiedObjects: 0,
+    maxObjects: 0,
+    killedBeforeReady: 0,
+    problems: [],
+  };
   for (let r = 1; r <= rounds; r++) {
     // 1 in 10 lives dies while opening (during recovery), the rest after a random number of acks.
     const killAt = rand(10) === 0 ? -1 : rand(21);

@@ -52,7 +52,8 @@ async function readBack(key: string, gen: number): Promise<void> {
   } catch (e) {
     return out(`bad ${key} read failed ${String(e).replaceAll(' ', '_')}`);
   }
-  if (got < gen || !Buffer.concat(parts).equals(crashBody(key, got, g.size))) out(`bad ${key} wrong bytes (gen ${got}, acked ${gen})`);
+  if (got < gen || !Buffer.concat(parts).equals(crashBody(key, got, g.size)))
+    out(`bad ${key} wrong bytes (gen ${got}, acked ${gen})`);
 }
 
 async function* slowChunks(buf: Buffer): AsyncGenerator<Buffer> {
@@ -90,7 +91,9 @@ async function worker(): Promise<void> {
         const mode = rand(2) === 0 ? 'soft' : 'hard';
         out(`purge ${tag} ${mode}`);
         purges++;
-        if (mode === 'hard') for (const k of [...mine.keys()]) if (`g${Number(k.slice(k.lastIndexOf('k') + 1)) % 5}` === tag) mine.delete(k);
+        if (mode === 'hard')
+          for (const k of [...mine.keys()])
+            if (`g${Number(k.slice(k.lastIndexOf('k') + 1)) % 5}` === tag) mine.delete(k);
         await store.purgeTag(tag, mode);
       } else {
         const gen = round * 100_000 + ++seq;

@@ -10,9 +10,17 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function openStore(extra: Partial<StoreOptions> = {}): Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
+async function openStore(
+  extra: Partial<StoreOptions> = {},
+): Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
   const t = tempDir('store-evict-');
-  const opts: StoreOptions = { dir: t.dir, capacityBytes: 1024 * KiB, regionBytes: 256 * KiB, durability: 'flush', ...extra };
+  const opts: StoreOptions = {
+    dir: t.dir,
+    capacityBytes: 1024 * KiB,
+    regionBytes: 256 * KiB,
+    durability: 'flush',
+    ...extra,
+  };
   const store = await LogStore.open(opts);
   cleanups.push(t.cleanup);
   cleanups.push(() => store.close());

@@ -11,7 +11,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function openStore(extra: Partial<StoreOptions> = {}): Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
+async function openStore(
+  extra: Partial<StoreOptions> = {},
+): Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
   const t = tempDir();
   const opts: StoreOptions = { dir: t.dir, capacityBytes: 4 * 1024 * KiB, regionBytes: 256 * KiB, ...extra };
   const store = await LogStore.open(opts);
@@ -48,7 +50,11 @@ function flipByteOf(dir: string, needle: Buffer, delta = 0): void {
 describe('LogStore basics (real lmdb, real region files)', () => {
   it('put/get/head/delete round-trip, with every meta field', async () => {
     const { store } = await openStore({ ramBytes: 0 });
-    const m = meta(['asset-1', 'rendition-720'], { status: 404, staleUntil: 1_700_000_090_000, headers: { etag: '"abc"', 'content-type': 'text/plain' } });
+    const m = meta(['asset-1', 'rendition-720'], {
+      status: 404,
+      staleUntil: 1_700_000_090_000,
+      headers: { etag: '"abc"', 'content-type': 'text/plain' },
+    });
     const body = bodyFor('/vod/a/seg-1.m4s', 10_000);
     expect(await store.put('/vod/a/seg-1.m4s', m, body)).toBe(true);
     const got = await store.get('/vod/a/seg-1.m4s');
@@ -96,9 +102,15 @@ describe('LogStore basics (real lmdb, real region files)', () => {
   it('a body stream that fails midway or ends early indexes nothing and rejects', async () => {
     const { store, dir, opts } = await openStore({ ramBytes: 0 });
     const body = bodyFor('x', 100 * KiB);
-    await expect(store.put('failing', meta(['t']), chunks(body, 8 * KiB, 40 * KiB), body.length)).rejects.toThrow('upstream reset');
-    await expect(store.put('short', meta(['t']), chunks(body.subarray(0, 50 * KiB), 8 * KiB), body.length)).rejects.toMatchObject({ code: 'STORE_BODY_LENGTH' });
-    await expect(store.put('long', meta(['t']), chunks(body, 8 * KiB), 10 * KiB)).rejects.toMatchObject({ code: 'STORE_BODY_LENGTH' });
+    await expect(store.put('failing', meta(['t']), chunks(body, 8 * KiB, 40 * KiB), body.length)).rejects.toThrow(
+      'upstream reset',
+    );
+    await expect(
+      store.put('short', meta(['t']), chunks(body.subarray(0, 50 * KiB), 8 * KiB), body.length),
+    ).rejects.toMatchObject({ code: 'STORE_BODY_LENGTH' });
+    await expect(store.put('long', meta(['t']), chunks(body, 8 * KiB), 10 * KiB)).rejects.toMatchObject({
+      code: 'STORE_BODY_LENGTH',
+    });
     await expect(store.put('buf', meta(), body, 5)).rejects.toBeInstanceOf(StreamedgeError);
     for (const k of ['failing', 'short', 'long', 'buf']) {
       expect(await store.get(k)).toBeUndefined();
@@ -120,7 +132,9 @@ describe('LogStore basics (real lmdb, real region files)', () => {
   it('updateMeta refreshes freshness fields and headers; survives reopen', async () => {
     const { store, opts } = await openStore();
     await store.put('m', meta(['a']), Buffer.from('body'));
-    expect(await store.updateMeta('m', { expiresAt: 42, staleUntil: 43, storedAt: 41, headers: { etag: '"v2"' } })).toBe(true);
+    expect(
+      await store.updateMeta('m', { expiresAt: 42, staleUntil: 43, storedAt: 41, headers: { etag: '"v2"' } }),
+    ).toBe(true);
     expect(await store.updateMeta('missing', { expiresAt: 1 })).toBe(false);
     const expected = { ...meta(['a']), expiresAt: 42, staleUntil: 43, storedAt: 41, headers: { etag: '"v2"' } };
     expect((await store.get('m'))!.meta).toEqual(expected); // RAM copy updated
@@ -282,7 +296,12 @@ describe('LogStore basics (real lmdb, real region files)', () => {
   });
 
   it('RAM tier: hot small objects stay in RAM through a scan of one-hit wonders', async () => {
-    const { store } = await openStore({ ramBytes: 256 * KiB, ramMaxObjectBytes: 64 * KiB, capacityBytes: 16 * 1024 * KiB, durability: 'flush' });
+    const { store } = await openStore({
+      ramBytes: 256 * KiB,
+      ramMaxObjectBytes: 64 * KiB,
+      capacityBytes: 16 * 1024 * KiB,
+      durability: 'flush',
+    });
     const hot = Array.from({ length: 20 }, (_, i) => `/live/ch/${i}/index.m3u8`);
     for (const k of hot) await store.put(k, meta(), bodyFor(k, 4 * KiB));
     for (let r = 0; r < 4; r++) for (const k of hot) await readAll((await store.get(k))!.body);

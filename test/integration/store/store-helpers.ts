@@ -11,7 +11,14 @@ export function tempDir(prefix = 'store-'): { dir: string; cleanup: () => void }
 }
 
 export function meta(tags: string[] = [], extra: Partial<ObjectMeta> = {}): ObjectMeta {
-  return { status: 200, headers: { 'content-type': 'video/mp4' }, storedAt: 1_700_000_000_000, expiresAt: 1_700_000_060_000, tags, ...extra };
+  return {
+    status: 200,
+    headers: { 'content-type': 'video/mp4' },
+    storedAt: 1_700_000_000_000,
+    expiresAt: 1_700_000_060_000,
+    tags,
+    ...extra,
+  };
 }
 
 /** Deterministic body bytes derived from the key (so a checker can recompute them). */
@@ -40,5 +47,7 @@ export function regionFileBytes(dir: string): number {
 }
 
 export function regionFiles(dir: string): string[] {
-  return readdirSync(join(dir, 'regions')).filter((n) => n.endsWith('.seg')).sort();
+  return readdirSync(join(dir, 'regions'))
+    .filter((n) => n.endsWith('.seg'))
+    .sort();
 }

@@ -43,7 +43,10 @@ describe('AbrController on VOD traces', () => {
       expect(r.stalls).toBe(0);
       expect(switchesFrom(r.log, 20)).toBeLessThanOrEqual(1);
       const naive = new AbrController(levels, { bandwidthUpFactor: 0.9, upSwitchHoldSec: 0 }, 'live');
-      withoutHysteresis += switchesFrom(simulateVod({ levels, capacity: perSegmentJitter(mean), segments: 60, maxBufferSec: 10, abr: naive }).log, 20);
+      withoutHysteresis += switchesFrom(
+        simulateVod({ levels, capacity: perSegmentJitter(mean), segments: 60, maxBufferSec: 10, abr: naive }).log,
+        20,
+      );
     }
     expect(withoutHysteresis).toBeGreaterThan(8);
   });
@@ -82,7 +85,13 @@ describe('AbrController on VOD traces', () => {
   });
 
   it('derives the buffer from its last decision when progress events do not carry it', () => {
-    const r = simulateVod({ levels, capacity: (t) => (t < 30 ? 8e6 : 0.6e6), segments: 30, maxBufferSec: 12, reportBuffer: false });
+    const r = simulateVod({
+      levels,
+      capacity: (t) => (t < 30 ? 8e6 : 0.6e6),
+      segments: 30,
+      maxBufferSec: 12,
+      reportBuffer: false,
+    });
     expect(r.abandons).toHaveLength(1);
     expect(r.stalls).toBe(0);
   });
@@ -103,7 +112,9 @@ describe('AbrController on VOD traces', () => {
 
   it('refuses an empty ladder or a level without a bitrate, with a typed error', () => {
     expect(() => new AbrController([])).toThrow(expect.objectContaining({ code: 'ABR_NO_LEVELS' }));
-    expect(() => new AbrController([{ index: 0, bitrate: 0 }])).toThrow(expect.objectContaining({ code: 'ABR_BAD_LEVEL' }));
+    expect(() => new AbrController([{ index: 0, bitrate: 0 }])).toThrow(
+      expect.objectContaining({ code: 'ABR_BAD_LEVEL' }),
+    );
   });
 
   it('playbackRate is 1 outside low-latency mode', () => {
@@ -117,7 +128,13 @@ describe('AbrController in low-latency mode (decisions per part)', () => {
   const settled = (r: ReturnType<typeof simulateLowLatency>) => r.samples.filter((s) => s.t >= 20 + 90);
 
   it('catches up from a late join to near the target latency, playback rate within [0.95, 1.05]', () => {
-    const r = simulateLowLatency({ levels, capacity: () => 10e6, durationSec: 120, joinLatencySec: 5, targetLatencySec: target });
+    const r = simulateLowLatency({
+      levels,
+      capacity: () => 10e6,
+      durationSec: 120,
+      joinLatencySec: 5,
+      targetLatencySec: target,
+    });
     const rates = r.samples.map((s) => s.rate);
     expect(Math.max(...rates)).toBeGreaterThan(1.01); // it did speed up
     expect(Math.max(...rates)).toBeLessThanOrEqual(1.05);
@@ -127,14 +144,26 @@ describe('AbrController in low-latency mode (decisions per part)', () => {
   });
 
   it('slows down from a join too close to the edge', () => {
-    const r = simulateLowLatency({ levels, capacity: () => 10e6, durationSec: 120, joinLatencySec: 1, targetLatencySec: target });
+    const r = simulateLowLatency({
+      levels,
+      capacity: () => 10e6,
+      durationSec: 120,
+      joinLatencySec: 1,
+      targetLatencySec: target,
+    });
     expect(Math.min(...r.samples.map((s) => s.rate))).toBeLessThan(0.99);
     expect(Math.min(...r.samples.map((s) => s.rate))).toBeGreaterThanOrEqual(0.95);
     for (const s of settled(r)) expect(Math.abs(s.latency - target)).toBeLessThan(0.4);
   });
 
   it('switches down per part when the link drops, without stalling, and keeps latency near target', () => {
-    const r = simulateLowLatency({ levels, capacity: (t) => (t < 60 ? 10e6 : 2.5e6), durationSec: 120, joinLatencySec: target, targetLatencySec: target });
+    const r = simulateLowLatency({
+      levels,
+      capacity: (t) => (t < 60 ? 10e6 : 2.5e6),
+      durationSec: 120,
+      joinLatencySec: target,
+      targetLatencySec: target,
+    });
     expect(r.stalls).toBe(0);
     expect(r.levels[40]).toBe(4);
     expect(r.levels.at(-1)).toBeLessThanOrEqual(2);
@@ -143,7 +172,13 @@ describe('AbrController in low-latency mode (decisions per part)', () => {
 
   it('does not oscillate on a jittery steady link', () => {
     for (const mean of [3e6, 5e6]) {
-      const r = simulateLowLatency({ levels, capacity: jittery(mean), durationSec: 120, joinLatencySec: target, targetLatencySec: target });
+      const r = simulateLowLatency({
+        levels,
+        capacity: jittery(mean),
+        durationSec: 120,
+        joinLatencySec: target,
+        targetLatencySec: target,
+      });
       let switches = 0;
       for (let i = 41; i < r.levels.length; i++) if (r.levels[i] !== r.levels[i - 1]) switches++;
       expect(switches).toBeLessThanOrEqual(1);

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { BandwidthEstimator, Ewma } from '../../../src/abr/bandwidth-estimator.js';
 
-const opts = { fastHalfLifeSec: 3, slowHalfLifeSec: 9, defaultEstimateBps: 500_000, minSampleBytes: 16_000, minTransferMs: 1 };
+const opts = {
+  fastHalfLifeSec: 3,
+  slowHalfLifeSec: 9,
+  defaultEstimateBps: 500_000,
+  minSampleBytes: 16_000,
+  minTransferMs: 1,
+};
 
 describe('Ewma', () => {
   it('converges to a constant input without the zero-start bias', () => {
@@ -48,7 +54,8 @@ describe('BandwidthEstimator', () => {
     const b = new BandwidthEstimator(opts);
     // eight 4,000-byte parts, each in 8 ms of transfer after 50 ms TTFB: 4 Mbit/s
     const taken = [];
-    for (let i = 0; i < 8; i++) taken.push(b.sample({ bytes: 4000, durationMs: 58, ttfbMs: 50, isPart: true, mediaDurationSec: 0.2 }));
+    for (let i = 0; i < 8; i++)
+      taken.push(b.sample({ bytes: 4000, durationMs: 58, ttfbMs: 50, isPart: true, mediaDurationSec: 0.2 }));
     expect(taken.filter(Boolean)).toHaveLength(2);
     expect(b.estimateBps).toBeCloseTo(4_000_000, -3);
   });

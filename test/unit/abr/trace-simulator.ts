@@ -75,7 +75,14 @@ export function simulateVod(o: VodSimOptions): VodSimResult {
   for (let n = 0; n < o.segments; n++) {
     while (buffer > maxBuffer - segSec) tick();
     let level = abr.nextLevel({ bufferSec: buffer, currentLevel: current });
-    const entry: SegmentLog = { n, level, startSec: t, endSec: 0, bufferAtStart: buffer, estimateAtStart: abr.estimateBps };
+    const entry: SegmentLog = {
+      n,
+      level,
+      startSec: t,
+      endSec: 0,
+      bufferAtStart: buffer,
+      estimateAtStart: abr.estimateBps,
+    };
     for (;;) {
       const total = Math.round((bitrateOf.get(level)! * segSec) / 8);
       const t0 = t;
@@ -110,7 +117,13 @@ export function simulateVod(o: VodSimOptions): VodSimResult {
         }
       }
       if (abandoned) continue;
-      abr.onDownloadComplete({ bytes: total, durationMs: (t - t0) * 1000, ttfbMs: firstByteAt * 1000, level, mediaDurationSec: segSec });
+      abr.onDownloadComplete({
+        bytes: total,
+        durationMs: (t - t0) * 1000,
+        ttfbMs: firstByteAt * 1000,
+        level,
+        mediaDurationSec: segSec,
+      });
       break;
     }
     entry.level = level;
@@ -180,7 +193,7 @@ export interface LiveSimResult {
 export function simulateLowLatency(o: LiveSimOptions): LiveSimResult {
   const part = o.partSec ?? 0.5;
   const rtt = (o.rttMs ?? 20) / 1000;
-  const abr = new AbrController(o.levels, { targetLatencySec: o.targetLatencySec, ...o.config }, "low-latency");
+  const abr = new AbrController(o.levels, { targetLatencySec: o.targetLatencySec, ...o.config }, 'low-latency');
   const bitrateOf = new Map(o.levels.map((l) => [l.index, l.bitrate]));
   const joinAt = 20;
   let t = joinAt;
@@ -213,7 +226,12 @@ export function simulateLowLatency(o: LiveSimOptions): LiveSimResult {
   };
 
   while (t < joinAt + o.durationSec) {
-    const level = abr.nextLevel({ bufferSec: bufferedEnd - playhead, currentLevel: current, latencySec: t - playhead, playbackRate: rate });
+    const level = abr.nextLevel({
+      bufferSec: bufferedEnd - playhead,
+      currentLevel: current,
+      latencySec: t - playhead,
+      playbackRate: rate,
+    });
     levels.push(level);
     const total = Math.round((bitrateOf.get(level)! * part) / 8);
     const t0 = t;
@@ -225,7 +243,14 @@ export function simulateLowLatency(o: LiveSimOptions): LiveSimResult {
       loaded = Math.min(total, loaded + (o.capacity(t) * STEP) / 8);
       tick();
     }
-    abr.onDownloadComplete({ bytes: total, durationMs: (t - t0) * 1000, ttfbMs: ttfb * 1000, level, mediaDurationSec: part, isPart: true });
+    abr.onDownloadComplete({
+      bytes: total,
+      durationMs: (t - t0) * 1000,
+      ttfbMs: ttfb * 1000,
+      level,
+      mediaDurationSec: part,
+      isPart: true,
+    });
     current = level;
     bufferedEnd += part;
     k++;

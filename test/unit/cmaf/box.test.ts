@@ -32,7 +32,10 @@ describe('readBoxes', () => {
 
   it('descends into containers with offsets into the original buffer', () => {
     const mdhd = fullBox('mdhd', 0, 0, Buffer.alloc(20));
-    const buf = Buffer.concat([box('ftyp', Buffer.from('isom\0\0\0\0')), box('moov', box('trak', box('mdia', mdhd)), box('trak'))]);
+    const buf = Buffer.concat([
+      box('ftyp', Buffer.from('isom\0\0\0\0')),
+      box('moov', box('trak', box('mdia', mdhd)), box('trak')),
+    ]);
     const boxes = readBoxes(buf);
     const found = findBox(boxes, 'moov/trak/mdia/mdhd');
     expect(found?.type).toBe('mdhd');

@@ -3,7 +3,14 @@ import { avcCodecString, hevcCodecString, mp4aCodecString, parseEsds } from '../
 import { StreamedgeError } from '../../../src/errors.js';
 
 /** hvcC start: version, profile byte, 32-bit compat flags, 6 constraint bytes, level. */
-function hvcC(space: number, tier: number, profile: number, compat: number, constraints: number[], level: number): Buffer {
+function hvcC(
+  space: number,
+  tier: number,
+  profile: number,
+  compat: number,
+  constraints: number[],
+  level: number,
+): Buffer {
   const b = Buffer.alloc(23);
   b[0] = 1;
   b[1] = (space << 6) | (tier << 5) | profile;
@@ -24,16 +31,30 @@ function bits(...fields: [value: number, width: number][]): Buffer {
 /** MPEG-4 descriptor; `long` uses the 4-byte 0x80-continued size some muxers write. */
 function desc(tag: number, body: Buffer, long = false): Buffer {
   const size = long
-    ? Buffer.from([0x80 | ((body.length >> 21) & 0x7f), 0x80 | ((body.length >> 14) & 0x7f), 0x80 | ((body.length >> 7) & 0x7f), body.length & 0x7f])
+    ? Buffer.from([
+        0x80 | ((body.length >> 21) & 0x7f),
+        0x80 | ((body.length >> 14) & 0x7f),
+        0x80 | ((body.length >> 7) & 0x7f),
+        body.length & 0x7f,
+      ])
     : Buffer.from([body.length]);
   return Buffer.concat([Buffer.from([tag]), size, body]);
 }
 
 function esds(oti: number, asc: Buffer | undefined, long = false, esFlags = 0): Buffer {
-  const dcd = Buffer.concat([Buffer.from([oti, 0x15, 0, 0, 0, 0, 0, 0xfa, 0, 0, 0, 0xfa, 0]), ...(asc ? [desc(5, asc, long)] : [])]);
+  const dcd = Buffer.concat([
+    Buffer.from([oti, 0x15, 0, 0, 0, 0, 0, 0xfa, 0, 0, 0, 0xfa, 0]),
+    ...(asc ? [desc(5, asc, long)] : []),
+  ]);
   const extra = esFlags & 0x80 ? Buffer.from([0, 9]) : Buffer.alloc(0);
   const url = esFlags & 0x40 ? Buffer.from([3, 0x61, 0x62, 0x63]) : Buffer.alloc(0);
-  const es = Buffer.concat([Buffer.from([0, 1, esFlags]), extra, url, desc(4, dcd, long), desc(6, Buffer.from([2]), long)]);
+  const es = Buffer.concat([
+    Buffer.from([0, 1, esFlags]),
+    extra,
+    url,
+    desc(4, dcd, long),
+    desc(6, Buffer.from([2]), long),
+  ]);
   return Buffer.concat([Buffer.alloc(4), desc(3, es, long)]);
 }
 
@@ -54,7 +75,9 @@ describe('hvc1/hev1 codec strings (ISO/IEC 14496-15 Annex E)', () => {
     expect(hevcCodecString('hev1', hvcC(0, 1, 2, 0x20000000, [0xb0, 0, 0, 0, 0, 0], 120))).toBe('hev1.2.4.H120.B0');
   });
   it('profile space letter, zero bytes kept between non-zero ones, trailing zeros dropped', () => {
-    expect(hevcCodecString('hvc1', hvcC(1, 0, 4, 0x08000000, [0x90, 0, 0x12, 0, 0, 0], 150))).toBe('hvc1.A4.10.L150.90.0.12');
+    expect(hevcCodecString('hvc1', hvcC(1, 0, 4, 0x08000000, [0x90, 0, 0x12, 0, 0, 0], 150))).toBe(
+      'hvc1.A4.10.L150.90.0.12',
+    );
     expect(hevcCodecString('hvc1', hvcC(0, 0, 1, 0x60000000, [0, 0, 0, 0, 0, 0], 63))).toBe('hvc1.1.6.L63');
   });
 });
@@ -63,7 +86,12 @@ describe('mp4a codec strings from esds', () => {
   it('AAC-LC 48 kHz stereo', () => {
     const asc = bits([2, 5], [3, 4], [2, 4]);
     expect(mp4aCodecString('mp4a', esds(0x40, asc))).toBe('mp4a.40.2');
-    expect(parseEsds(esds(0x40, asc))).toEqual({ objectTypeIndication: 0x40, audioObjectType: 2, sampleRate: 48000, channelConfiguration: 2 });
+    expect(parseEsds(esds(0x40, asc))).toEqual({
+      objectTypeIndication: 0x40,
+      audioObjectType: 2,
+      sampleRate: 48000,
+      channelConfiguration: 2,
+    });
   });
   it('HE-AAC with 4-byte descriptor sizes and ES flags', () => {
     const asc = bits([5, 5], [6, 4], [1, 4]);
@@ -71,7 +99,12 @@ describe('mp4a codec strings from esds', () => {
   });
   it('audioObjectType escape (31 + 6 bits) and explicit sampling frequency', () => {
     const usac = bits([31, 5], [42 - 32, 6], [15, 4], [50000, 24], [1, 4]);
-    expect(parseEsds(esds(0x40, usac))).toEqual({ objectTypeIndication: 0x40, audioObjectType: 42, sampleRate: 50000, channelConfiguration: 1 });
+    expect(parseEsds(esds(0x40, usac))).toEqual({
+      objectTypeIndication: 0x40,
+      audioObjectType: 42,
+      sampleRate: 50000,
+      channelConfiguration: 1,
+    });
     expect(mp4aCodecString('mp4a', esds(0x40, usac))).toBe('mp4a.40.42');
   });
   it('non-MPEG-4-audio object types and a missing DecoderSpecificInfo', () => {

@@ -10,7 +10,16 @@ import {
   setSequenceNumber,
   type TrexDefaults,
 } from '../../../src/cmaf/fragment.js';
-import { box, mdatHeader, mfhd, tfdt, tfhd, type TfhdOptions, trun, type TrunSample } from '../../../src/cmaf/writers.js';
+import {
+  box,
+  mdatHeader,
+  mfhd,
+  tfdt,
+  tfhd,
+  type TfhdOptions,
+  trun,
+  type TrunSample,
+} from '../../../src/cmaf/writers.js';
 import { StreamedgeError } from '../../../src/errors.js';
 
 const SYNC = SAMPLE_DEPENDS_NO; // 0x02000000
@@ -41,11 +50,19 @@ function moofOf(seq: number, ...trafs: Buffer[]): Buffer {
 describe('trun: every optional-field combination, both versions, tfhd and trex defaults', () => {
   const cases: { bits: number; version: 0 | 1; source: 'tfhd' | 'trex' }[] = [];
   for (let bits = 0; bits < 64; bits++) {
-    for (const version of [0, 1] as const) for (const source of ['tfhd', 'trex'] as const) cases.push({ bits, version, source });
+    for (const version of [0, 1] as const)
+      for (const source of ['tfhd', 'trex'] as const) cases.push({ bits, version, source });
   }
   it(`parses ${cases.length} combinations`, () => {
     for (const { bits, version, source } of cases) {
-      const has = { d: !!(bits & 1), s: !!(bits & 2), f: !!(bits & 4), c: !!(bits & 8), off: !!(bits & 16), first: !!(bits & 32) };
+      const has = {
+        d: !!(bits & 1),
+        s: !!(bits & 2),
+        f: !!(bits & 4),
+        c: !!(bits & 8),
+        off: !!(bits & 16),
+        first: !!(bits & 32),
+      };
       const samples: TrunSample[] = BASE.sizes.map((_, i) => ({
         ...(has.d ? { duration: BASE.durations[i] } : {}),
         ...(has.s ? { size: BASE.sizes[i] } : {}),
@@ -53,9 +70,26 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
         ...(has.c ? { compositionOffset: version === 1 ? BASE.cto[i] : Math.abs(BASE.cto[i]!) } : {}),
       }));
       const defaults: TfhdOptions =
-        source === 'tfhd' ? { trackId: 7, defaultSampleDuration: DEF.duration, defaultSampleSize: DEF.size, defaultSampleFlags: DEF.flags, defaultBaseIsMoof: true } : { trackId: 7, defaultBaseIsMoof: true };
+        source === 'tfhd'
+          ? {
+              trackId: 7,
+              defaultSampleDuration: DEF.duration,
+              defaultSampleSize: DEF.size,
+              defaultSampleFlags: DEF.flags,
+              defaultBaseIsMoof: true,
+            }
+          : { trackId: 7, defaultBaseIsMoof: true };
       const trex = new Map<number, TrexDefaults>([
-        [7, { trackId: 7, defaultSampleDescriptionIndex: 1, defaultSampleDuration: DEF.duration, defaultSampleSize: DEF.size, defaultSampleFlags: DEF.flags }],
+        [
+          7,
+          {
+            trackId: 7,
+            defaultSampleDescriptionIndex: 1,
+            defaultSampleDuration: DEF.duration,
+            defaultSampleSize: DEF.size,
+            defaultSampleFlags: DEF.flags,
+          },
+        ],
       ]);
       const build = (dataOffset: number): Buffer =>
         moofOf(
@@ -64,7 +98,12 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
             'traf',
             tfhd(defaults),
             tfdt(90_000),
-            trun({ version, samples, ...(has.off ? { dataOffset } : {}), ...(has.first ? { firstSampleFlags: SYNC } : {}) }),
+            trun({
+              version,
+              samples,
+              ...(has.off ? { dataOffset } : {}),
+              ...(has.first ? { firstSampleFlags: SYNC } : {}),
+            }),
           ),
         );
       const moofLen = build(0).length;
@@ -101,8 +140,26 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
   });
 
   it('tfhd defaults win over trex defaults', () => {
-    const moof = moofOf(1, box('traf', tfhd({ trackId: 1, defaultSampleDuration: 3, defaultBaseIsMoof: true }), trun({ samples: [{ size: 1 }, { size: 2 }] })));
-    const trex = new Map([[1, { trackId: 1, defaultSampleDescriptionIndex: 2, defaultSampleDuration: 100, defaultSampleSize: 0, defaultSampleFlags: NON_SYNC }]]);
+    const moof = moofOf(
+      1,
+      box(
+        'traf',
+        tfhd({ trackId: 1, defaultSampleDuration: 3, defaultBaseIsMoof: true }),
+        trun({ samples: [{ size: 1 }, { size: 2 }] }),
+      ),
+    );
+    const trex = new Map([
+      [
+        1,
+        {
+          trackId: 1,
+          defaultSampleDescriptionIndex: 2,
+          defaultSampleDuration: 100,
+          defaultSampleSize: 0,
+          defaultSampleFlags: NON_SYNC,
+        },
+      ],
+    ]);
     const t = parseFragment(moof, trex).tracks[0]!;
     expect(t.samples.map((s) => s.duration)).toEqual([3, 3]);
     expect(t.samples.map((s) => s.isSync)).toEqual([false, false]);
@@ -111,7 +168,10 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
   });
 
   it('refuses a sample size defined nowhere', () => {
-    const moof = moofOf(1, box('traf', tfhd({ trackId: 1, defaultSampleDuration: 3 }), trun({ samples: [{ flags: 0 }] })));
+    const moof = moofOf(
+      1,
+      box('traf', tfhd({ trackId: 1, defaultSampleDuration: 3 }), trun({ samples: [{ flags: 0 }] })),
+    );
     expect(code(() => parseFragment(moof))).toBe('BAD_FRAGMENT');
     const noDur = moofOf(1, box('traf', tfhd({ trackId: 1 }), trun({ samples: [{ size: 4 }] })));
     expect(code(() => parseFragment(noDur))).toBe('BAD_FRAGMENT');
@@ -136,7 +196,14 @@ describe('sync detection', () => {
   });
 
   it('first_sample_flags overrides the tfhd default for sample 0 only', () => {
-    const moof = moofOf(1, box('traf', tfhd({ trackId: 1, defaultSampleDuration: 1, defaultSampleSize: 1, defaultSampleFlags: NON_SYNC }), trun({ firstSampleFlags: SYNC, samples: [{}, {}, {}] })));
+    const moof = moofOf(
+      1,
+      box(
+        'traf',
+        tfhd({ trackId: 1, defaultSampleDuration: 1, defaultSampleSize: 1, defaultSampleFlags: NON_SYNC }),
+        trun({ firstSampleFlags: SYNC, samples: [{}, {}, {}] }),
+      ),
+    );
     // trun with no per-sample fields: samples carry nothing; count still 3.
     const t = parseFragment(moof).tracks[0]!;
     expect(t.samples.map((s) => s.isSync)).toEqual([true, false, false]);
@@ -149,7 +216,12 @@ describe('data offsets', () => {
     const build = (off: number): Buffer =>
       moofOf(
         1,
-        box('traf', tfhd({ trackId: 1, defaultSampleDuration: 1 }), trun({ dataOffset: off, samples: [{ size: 5 }, { size: 6 }] }), trun({ samples: [{ size: 7 }] })),
+        box(
+          'traf',
+          tfhd({ trackId: 1, defaultSampleDuration: 1 }),
+          trun({ dataOffset: off, samples: [{ size: 5 }, { size: 6 }] }),
+          trun({ samples: [{ size: 7 }] }),
+        ),
         box('traf', tfhd({ trackId: 2, defaultSampleDuration: 1 }), trun({ samples: [{ size: 3 }, { size: 4 }] })),
       );
     const len = build(0).length;
@@ -159,14 +231,28 @@ describe('data offsets', () => {
   });
 
   it('explicit base_data_offset is reported as a file offset', () => {
-    const moof = moofOf(1, box('traf', tfhd({ trackId: 1, baseDataOffset: 5000, defaultSampleDuration: 1 }), trun({ dataOffset: 16, samples: [{ size: 5 }] })));
+    const moof = moofOf(
+      1,
+      box(
+        'traf',
+        tfhd({ trackId: 1, baseDataOffset: 5000, defaultSampleDuration: 1 }),
+        trun({ dataOffset: 16, samples: [{ size: 5 }] }),
+      ),
+    );
     const t = parseFragment(moof).tracks[0]!;
     expect(t.dataOffsetBase).toBe('file');
     expect(t.samples[0]!.offset).toBe(5016);
   });
 
   it('finds the moof after a styp and ignores a truncated trailing mdat', () => {
-    const moof = moofOf(3, box('traf', tfhd({ trackId: 1, defaultSampleDuration: 1, defaultBaseIsMoof: true }), trun({ samples: [{ size: 100 }] })));
+    const moof = moofOf(
+      3,
+      box(
+        'traf',
+        tfhd({ trackId: 1, defaultSampleDuration: 1, defaultBaseIsMoof: true }),
+        trun({ samples: [{ size: 100 }] }),
+      ),
+    );
     const buf = Buffer.concat([box('styp', Buffer.from('cmfs\0\0\0\0')), moof, mdatHeader(100), Buffer.alloc(10)]);
     const f = parseFragment(buf);
     expect(f.moofStart).toBe(16);
@@ -176,8 +262,17 @@ describe('data offsets', () => {
   });
 
   it('duration-is-empty with samples is rejected, without samples accepted', () => {
-    expect(parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1, durationIsEmpty: true })))).tracks[0]!.samples).toEqual([]);
-    const bad = moofOf(1, box('traf', tfhd({ trackId: 1, durationIsEmpty: true, defaultSampleDuration: 1 }), trun({ samples: [{ size: 1 }] })));
+    expect(
+      parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1, durationIsEmpty: true })))).tracks[0]!.samples,
+    ).toEqual([]);
+    const bad = moofOf(
+      1,
+      box(
+        'traf',
+        tfhd({ trackId: 1, durationIsEmpty: true, defaultSampleDuration: 1 }),
+        trun({ samples: [{ size: 1 }] }),
+      ),
+    );
     expect(code(() => parseFragment(bad))).toBe('BAD_FRAGMENT');
   });
 
@@ -200,7 +295,12 @@ function twoTrackFragment(opts: { tfdtVideo?: 'v0' | 'v1' | 'none'; base?: 'moof
     const dataV = base === 'explicit' ? 8 : mdatStart + 8;
     const dataA = base === 'explicit' ? 8 + 13 : mdatStart + 8 + 13;
     const head = (trackId: number): Buffer =>
-      tfhd({ trackId, defaultSampleDuration: 512, ...(base === 'moof' ? { defaultBaseIsMoof: true } : {}), ...(base === 'explicit' ? { baseDataOffset: mdatStart } : {}) });
+      tfhd({
+        trackId,
+        defaultSampleDuration: 512,
+        ...(base === 'moof' ? { defaultBaseIsMoof: true } : {}),
+        ...(base === 'explicit' ? { baseDataOffset: mdatStart } : {}),
+      });
     return moofOf(
       4,
       box(

@@ -74,7 +74,23 @@ describe('parseInit (synthetic)', () => {
         trak(1, 'vide', 90000, visualEntry('avc1', 1280, 720, AVCC), 1280, 720),
         trak(2, 'soun', 44100, audioEntry('ac-3', 6, 44100)),
         trak(3, 'subt', 1000, box('stpp', Buffer.alloc(8))),
-        box('mvex', trex({ trackId: 1, defaultSampleDescriptionIndex: 1, defaultSampleDuration: 3000, defaultSampleSize: 0, defaultSampleFlags: 0x01010000 }), trex({ trackId: 2, defaultSampleDescriptionIndex: 1, defaultSampleDuration: 0, defaultSampleSize: 0, defaultSampleFlags: 0 })),
+        box(
+          'mvex',
+          trex({
+            trackId: 1,
+            defaultSampleDescriptionIndex: 1,
+            defaultSampleDuration: 3000,
+            defaultSampleSize: 0,
+            defaultSampleFlags: 0x01010000,
+          }),
+          trex({
+            trackId: 2,
+            defaultSampleDescriptionIndex: 1,
+            defaultSampleDuration: 0,
+            defaultSampleSize: 0,
+            defaultSampleFlags: 0,
+          }),
+        ),
       ),
     ]);
     const info = parseInit(init);
@@ -83,15 +99,56 @@ describe('parseInit (synthetic)', () => {
     expect(info.fragmented).toBe(true);
     expect(info.trex.get(1)!.defaultSampleFlags).toBe(0x01010000);
     expect(info.tracks).toEqual([
-      { trackId: 1, kind: 'video', handler: 'vide', timescale: 90000, codec: 'avc1.4d401f', codecFourcc: 'avc1', width: 1280, height: 720, defaultSampleDuration: 3000, language: 'eng', duration: 0 },
-      { trackId: 2, kind: 'audio', handler: 'soun', timescale: 44100, codec: 'ac-3', codecFourcc: 'ac-3', channels: 6, sampleRate: 44100, language: 'eng', duration: 0 },
-      { trackId: 3, kind: 'other', handler: 'subt', timescale: 1000, codec: 'stpp', codecFourcc: 'stpp', language: 'eng', duration: 0 },
+      {
+        trackId: 1,
+        kind: 'video',
+        handler: 'vide',
+        timescale: 90000,
+        codec: 'avc1.4d401f',
+        codecFourcc: 'avc1',
+        width: 1280,
+        height: 720,
+        defaultSampleDuration: 3000,
+        language: 'eng',
+        duration: 0,
+      },
+      {
+        trackId: 2,
+        kind: 'audio',
+        handler: 'soun',
+        timescale: 44100,
+        codec: 'ac-3',
+        codecFourcc: 'ac-3',
+        channels: 6,
+        sampleRate: 44100,
+        language: 'eng',
+        duration: 0,
+      },
+      {
+        trackId: 3,
+        kind: 'other',
+        handler: 'subt',
+        timescale: 1000,
+        codec: 'stpp',
+        codecFourcc: 'stpp',
+        language: 'eng',
+        duration: 0,
+      },
     ]);
   });
 
   it('maps encrypted entries to their original format, reads QuickTime v1 sound entries', () => {
-    const sinf = box('sinf', box('frma', Buffer.from('avc1')), fullBox('schm', 0, 0, Buffer.from('cenc'), u32(0x10000)));
-    const esds = fullBox('esds', 0, 0, Buffer.from([3, 25, 0, 1, 0, 4, 17, 0x40, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 2, 0x11, 0x90, 6, 1, 2]));
+    const sinf = box(
+      'sinf',
+      box('frma', Buffer.from('avc1')),
+      fullBox('schm', 0, 0, Buffer.from('cenc'), u32(0x10000)),
+    );
+    const esds = fullBox(
+      'esds',
+      0,
+      0,
+      Buffer.from([3, 25, 0, 1, 0, 4, 17, 0x40, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 2, 0x11, 0x90, 6, 1, 2]),
+    );
     const init = box(
       'moov',
       mvhd(600),
@@ -105,7 +162,10 @@ describe('parseInit (synthetic)', () => {
   });
 
   it('accepts an init followed by a partial fragment', () => {
-    const init = Buffer.concat([ftyp('iso5', 0, ['iso6']), box('moov', mvhd(1000), trak(1, 'vide', 15360, visualEntry('avc1', 2, 2, AVCC)))]);
+    const init = Buffer.concat([
+      ftyp('iso5', 0, ['iso6']),
+      box('moov', mvhd(1000), trak(1, 'vide', 15360, visualEntry('avc1', 2, 2, AVCC))),
+    ]);
     const withMedia = Buffer.concat([init, mdatHeader(1000), Buffer.alloc(10)]);
     expect(parseInit(withMedia).tracks[0]!.codec).toBe('avc1.4d401f');
   });

@@ -24,7 +24,11 @@ describe('writers round trip through the readers', () => {
     const s = readBox(styp());
     expect(s.type).toBe('styp');
     expect(parseFileType(s)).toEqual({ major: 'cmfs', minorVersion: 0, compatible: ['cmfs', 'msdh'] });
-    expect(parseFileType(readBox(styp('msdh', ['msdh', 'msix'])))).toEqual({ major: 'msdh', minorVersion: 0, compatible: ['msdh', 'msix'] });
+    expect(parseFileType(readBox(styp('msdh', ['msdh', 'msix'])))).toEqual({
+      major: 'msdh',
+      minorVersion: 0,
+      compatible: ['msdh', 'msix'],
+    });
   });
 
   it('sidx version 0 and 1', () => {
@@ -32,7 +36,9 @@ describe('writers round trip through the readers', () => {
       { size: 1000, duration: 90000, startsWithSap: true },
       { size: 2000, duration: 45000, startsWithSap: false },
     ];
-    const v0 = parseSidx(readBox(sidx({ referenceId: 1, timescale: 90000, earliestPresentationTime: 1234, firstOffset: 0, references })));
+    const v0 = parseSidx(
+      readBox(sidx({ referenceId: 1, timescale: 90000, earliestPresentationTime: 1234, firstOffset: 0, references })),
+    );
     expect(v0).toEqual({
       version: 0,
       referenceId: 1,
@@ -45,22 +51,67 @@ describe('writers round trip through the readers', () => {
       ],
     });
     const big = 2 ** 40 + 7;
-    const v1 = parseSidx(readBox(sidx({ referenceId: 2, timescale: 48000, earliestPresentationTime: big, firstOffset: 16, references })));
+    const v1 = parseSidx(
+      readBox(sidx({ referenceId: 2, timescale: 48000, earliestPresentationTime: big, firstOffset: 16, references })),
+    );
     expect(v1.version).toBe(1);
     expect(v1.earliestPresentationTime).toBe(big);
     expect(v1.firstOffset).toBe(16);
     expect(v1.references.map((r) => r.size)).toEqual([1000, 2000]);
-    const hier = parseSidx(readBox(sidx({ referenceId: 1, timescale: 1, earliestPresentationTime: 0, firstOffset: 0, references: [{ size: 5, duration: 1, startsWithSap: true, referenceType: 1, sapType: 2, sapDeltaTime: 77 }] })));
-    expect(hier.references[0]).toEqual({ size: 5, duration: 1, startsWithSap: true, referenceType: 1, sapType: 2, sapDeltaTime: 77 });
-    expect(() => sidx({ referenceId: 1, timescale: 1, earliestPresentationTime: 0, firstOffset: 0, references: [{ size: 2 ** 31, duration: 1, startsWithSap: true }] })).toThrow(/31 bits/);
+    const hier = parseSidx(
+      readBox(
+        sidx({
+          referenceId: 1,
+          timescale: 1,
+          earliestPresentationTime: 0,
+          firstOffset: 0,
+          references: [{ size: 5, duration: 1, startsWithSap: true, referenceType: 1, sapType: 2, sapDeltaTime: 77 }],
+        }),
+      ),
+    );
+    expect(hier.references[0]).toEqual({
+      size: 5,
+      duration: 1,
+      startsWithSap: true,
+      referenceType: 1,
+      sapType: 2,
+      sapDeltaTime: 77,
+    });
+    expect(() =>
+      sidx({
+        referenceId: 1,
+        timescale: 1,
+        earliestPresentationTime: 0,
+        firstOffset: 0,
+        references: [{ size: 2 ** 31, duration: 1, startsWithSap: true }],
+      }),
+    ).toThrow(/31 bits/);
   });
 
   it('emsg version 0 and 1', () => {
     const messageData = Buffer.from('ID3 payload \u00e9', 'utf8');
-    const v0 = { version: 0 as const, schemeIdUri: 'urn:scte:scte35:2013:bin', value: '1', timescale: 90000, presentationTimeDelta: 4500, eventDuration: 0xffffffff, id: 42, messageData };
+    const v0 = {
+      version: 0 as const,
+      schemeIdUri: 'urn:scte:scte35:2013:bin',
+      value: '1',
+      timescale: 90000,
+      presentationTimeDelta: 4500,
+      eventDuration: 0xffffffff,
+      id: 42,
+      messageData,
+    };
     const p0 = parseEmsg(readBox(emsg(v0)));
     expect(p0).toEqual(v0);
-    const v1 = { version: 1 as const, schemeIdUri: 'https://aomedia.org/emsg/ID3', value: '', timescale: 1000, presentationTime: 2 ** 45 + 3, eventDuration: 10, id: 7, messageData };
+    const v1 = {
+      version: 1 as const,
+      schemeIdUri: 'https://aomedia.org/emsg/ID3',
+      value: '',
+      timescale: 1000,
+      presentationTime: 2 ** 45 + 3,
+      eventDuration: 10,
+      id: 7,
+      messageData,
+    };
     const p1 = parseEmsg(readBox(emsg(v1)));
     expect(p1).toEqual(v1);
     expect(() => emsg({ ...v1, presentationTime: undefined })).toThrow(/presentationTime/);
@@ -68,7 +119,13 @@ describe('writers round trip through the readers', () => {
   });
 
   it('trex', () => {
-    const t = { trackId: 3, defaultSampleDescriptionIndex: 1, defaultSampleDuration: 1024, defaultSampleSize: 0, defaultSampleFlags: 0x02000000 };
+    const t = {
+      trackId: 3,
+      defaultSampleDescriptionIndex: 1,
+      defaultSampleDuration: 1024,
+      defaultSampleSize: 0,
+      defaultSampleFlags: 0x02000000,
+    };
     expect(parseTrex(readBox(trex(t)))).toEqual(t);
   });
 

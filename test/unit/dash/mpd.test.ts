@@ -62,7 +62,9 @@ describe('writeMpd: VOD', () => {
         expect(s.map.uri).toBe(`${r.id}/init.mp4`);
       });
     });
-    expect(xml).toContain('<Representation id="720p" bandwidth="3100000" codecs="avc1.64001f" width="1280" height="720" frameRate="30" sar="1:1"/>');
+    expect(xml).toContain(
+      '<Representation id="720p" bandwidth="3100000" codecs="avc1.64001f" width="1280" height="720" frameRate="30" sar="1:1"/>',
+    );
   });
 
   it('run-length compresses the SegmentTimeline', () => {
@@ -75,8 +77,12 @@ describe('writeMpd: VOD', () => {
   });
 
   it('describes the audio with language and channel configuration', () => {
-    expect(xml).toContain('<AdaptationSet id="1" contentType="audio" lang="en" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1">');
-    expect(xml).toContain('<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>');
+    expect(xml).toContain(
+      '<AdaptationSet id="1" contentType="audio" lang="en" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1">',
+    );
+    expect(xml).toContain(
+      '<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>',
+    );
     const group = m.mediaGroups.AUDIO.audio.en;
     expect(group.language).toBe('en');
     const a = group.playlists[0];
@@ -133,7 +139,9 @@ describe('writeMpd: live', () => {
     expect(xml).toContain('type="dynamic"');
     expect(xml).toContain(`availabilityStartTime="${new Date(AST).toISOString()}"`);
     expect(xml).toContain(`publishTime="${new Date(p.live!.publishTime).toISOString()}"`);
-    expect(xml).toContain('minimumUpdatePeriod="PT2S" timeShiftBufferDepth="PT20S" suggestedPresentationDelay="PT1.5S"');
+    expect(xml).toContain(
+      'minimumUpdatePeriod="PT2S" timeShiftBufferDepth="PT20S" suggestedPresentationDelay="PT1.5S"',
+    );
     expect(xml).not.toContain('mediaPresentationDuration');
     const m = parseMpd(xml, { NOW: p.live!.publishTime });
     expect(m.minimumUpdatePeriod).toBe(2000);
@@ -150,7 +158,7 @@ describe('writeMpd: live', () => {
     expect(segs[0]!.resolvedUri).toBe('https://origin.test/live/channel1/720p/seg-100.m4s');
     const audio = m.mediaGroups.AUDIO.audio.en.playlists[0].segments as Seg[];
     expect(audio).toHaveLength(10);
-    expect(audio[0]!.duration).toBeCloseTo(94 * 1024 / AUDIO_TS, 9);
+    expect(audio[0]!.duration).toBeCloseTo((94 * 1024) / AUDIO_TS, 9);
   });
 
   it('announces low latency: availabilityTimeOffset, service description, UTC timing', () => {
@@ -158,7 +166,9 @@ describe('writeMpd: live', () => {
     expect(xml).toContain(
       '<ServiceDescription id="0">\n    <Latency target="1500" min="1125" max="2250"/>\n    <PlaybackRate min="0.96" max="1.04"/>\n  </ServiceDescription>',
     );
-    expect(xml).toContain('<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="https://origin.test/time"/>');
+    expect(xml).toContain(
+      '<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="https://origin.test/time"/>',
+    );
     // schema order: BaseURL, ServiceDescription, Period, UTCTiming
     const order = ['<BaseURL>', '<ServiceDescription', '<Period', '<UTCTiming'].map((t) => xml.indexOf(t));
     expect(order.every((x, i) => x > 0 && (i === 0 || x > order[i - 1]!))).toBe(true);

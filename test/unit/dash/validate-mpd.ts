@@ -22,7 +22,10 @@ export function hasXmllintBinary(): boolean {
   return r.status === 0;
 }
 
-export async function validateMpd(xml: string, via: 'auto' | 'xmllint' | 'xmllint-wasm' = 'auto'): Promise<MpdValidation> {
+export async function validateMpd(
+  xml: string,
+  via: 'auto' | 'xmllint' | 'xmllint-wasm' = 'auto',
+): Promise<MpdValidation> {
   const useBinary = via === 'xmllint' || (via === 'auto' && hasXmllintBinary());
   return useBinary ? validateWithBinary(xml) : validateWithWasm(xml);
 }

@@ -9,13 +9,24 @@ const policy = { keyPolicy: { queryParams: [], headers: [] }, negativeTtl: 5, ke
 describe('edge cache policy', () => {
   it('builds store metadata: expiry net of age, stale windows, tags, no hop-by-hop headers', () => {
     const t = 1_000_000_000_000;
-    const b = buildMeta({}, {
-      status: 200,
-      headers: {
-        'cache-control': 'max-age=60, stale-while-revalidate=10, stale-if-error=100', age: '20', connection: 'x-hop',
-        'x-hop': '1', 'transfer-encoding': 'chunked', 'surrogate-key': 'a b  a', etag: '"e"',
+    const b = buildMeta(
+      {},
+      {
+        status: 200,
+        headers: {
+          'cache-control': 'max-age=60, stale-while-revalidate=10, stale-if-error=100',
+          age: '20',
+          connection: 'x-hop',
+          'x-hop': '1',
+          'transfer-encoding': 'chunked',
+          'surrogate-key': 'a b  a',
+          etag: '"e"',
+        },
       },
-    }, t, t, policy);
+      t,
+      t,
+      policy,
+    );
     expect(b.meta).toBeDefined();
     const m = b.meta!;
     expect(m.expiresAt).toBe(t + 40_000);
@@ -32,8 +43,21 @@ describe('edge cache policy', () => {
   });
   it('a 304 refreshes headers and freshness', () => {
     const t = 1_000_000_000_000;
-    const m = buildMeta({}, { status: 200, headers: { 'cache-control': 'max-age=10', etag: '"e"', 'content-type': 'video/mp4' } }, t, t, policy).meta!;
-    const r = refreshedMeta(m, { 'cache-control': 'max-age=100', etag: '"e"', 'content-type': 'text/html' }, {}, t + 50_000, t + 50_000, policy)!;
+    const m = buildMeta(
+      {},
+      { status: 200, headers: { 'cache-control': 'max-age=10', etag: '"e"', 'content-type': 'video/mp4' } },
+      t,
+      t,
+      policy,
+    ).meta!;
+    const r = refreshedMeta(
+      m,
+      { 'cache-control': 'max-age=100', etag: '"e"', 'content-type': 'text/html' },
+      {},
+      t + 50_000,
+      t + 50_000,
+      policy,
+    )!;
     expect(r.expiresAt).toBe(t + 150_000);
     expect(r.headers['cache-control']).toBe('max-age=100');
     expect(r.headers['content-type']).toBe('video/mp4');
@@ -44,7 +68,9 @@ describe('edge cache policy', () => {
 describe('purge helpers', () => {
   it('parses bodies and rejects bad ones', () => {
     expect(parsePurgeBody({ url: '/a', prefix: ['/b/'], tag: 't', soft: true })).toEqual([
-      { kind: 'url', value: '/a', mode: 'soft' }, { kind: 'prefix', value: '/b/', mode: 'soft' }, { kind: 'tag', value: 't', mode: 'soft' },
+      { kind: 'url', value: '/a', mode: 'soft' },
+      { kind: 'prefix', value: '/b/', mode: 'soft' },
+      { kind: 'tag', value: 't', mode: 'soft' },
     ]);
     expect(() => parsePurgeBody({})).toThrow(/nothing to purge/);
     expect(() => parsePurgeBody([])).toThrow();
@@ -65,7 +91,8 @@ describe('purge helpers', () => {
 
 describe('prefetch', () => {
   it('reads playlist URIs in order (segments, parts, preload hint) and CMCD nor', () => {
-    const pl = '#EXTM3U\n#EXTINF:4,\nseg-1.m4s\n#EXT-X-PART:DURATION=1,URI="seg-2.0.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-2.1.m4s"\n';
+    const pl =
+      '#EXTM3U\n#EXTINF:4,\nseg-1.m4s\n#EXT-X-PART:DURATION=1,URI="seg-2.0.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-2.1.m4s"\n';
     expect(playlistUris(pl)).toEqual(['seg-1.m4s', 'seg-2.0.m4s', 'seg-2.1.m4s']);
     expect(resolveAgainst('/live/c/v/index.m3u8', 'seg-1.m4s')).toBe('/live/c/v/seg-1.m4s');
     expect(resolveAgainst('/live/c/v/index.m3u8', '../a/seg-1.m4s')).toBe('/live/c/a/seg-1.m4s');
@@ -97,7 +124,9 @@ describe('byte queue', () => {
     const f = new ByteQueue(1024);
     f.push(Buffer.from('x'));
     const consume = (async () => {
-      for await (const _ of f) { /* drain */ }
+      for await (const _ of f) {
+        /* drain */
+      }
     })();
     f.fail(new Error('upstream reset'));
     await expect(consume).rejects.toThrow('upstream reset');

@@ -3,7 +3,14 @@
  * Realistic numbers: video at timescale 15360 (30 fps = 512 units a frame), AAC audio at
  * 48000 (1024-sample frames), so segment durations jitter by a frame the way real ones do.
  */
-import type { IFrameRef, Part, Presentation, Rendition, RenditionTimeline, Segment } from '../../../src/media/presentation.js';
+import type {
+  IFrameRef,
+  Part,
+  Presentation,
+  Rendition,
+  RenditionTimeline,
+  Segment,
+} from '../../../src/media/presentation.js';
 
 export const VIDEO_TS = 15360;
 export const AUDIO_TS = 48000;
@@ -47,7 +54,12 @@ export const vodVideoDurations = [61440, 61440, 61952, 60928, 61440, 61440, 6144
 /** VOD audio: 4 s is 187.5 AAC frames, so segments alternate 188 and 187 frames; short last one. */
 export const vodAudioDurations = [188, 187, 188, 187, 188, 187, 188, 94].map((f) => f * AAC_FRAME);
 
-function segmentsFrom(durations: number[], firstNumber: number, firstStart: number, extra?: (i: number, s: Segment) => void): Segment[] {
+function segmentsFrom(
+  durations: number[],
+  firstNumber: number,
+  firstStart: number,
+  extra?: (i: number, s: Segment) => void,
+): Segment[] {
   let start = firstStart;
   return durations.map((duration, i) => {
     const s: Segment = { number: firstNumber + i, start, duration, bytes: 0, parts: [], complete: true };
@@ -69,7 +81,9 @@ function iframesFor(s: Segment, rendition: Rendition): IFrameRef[] {
   }));
 }
 
-export function vodPresentation(opts: { videoOnly?: boolean; audioOnly?: boolean; iframes?: boolean } = {}): Presentation {
+export function vodPresentation(
+  opts: { videoOnly?: boolean; audioOnly?: boolean; iframes?: boolean } = {},
+): Presentation {
   const timelines: RenditionTimeline[] = [];
   if (!opts.audioOnly) {
     for (const r of ladder) {
@@ -108,7 +122,9 @@ function audioParts(frames: number[]): Part[] {
   return frames.map((f, i) => ({ index: i, duration: f * AAC_FRAME, bytes: 8_000, independent: true }));
 }
 
-export function livePresentation(opts: { lowLatency?: boolean; targetLatency?: number; inProgressParts?: number } = {}): Presentation {
+export function livePresentation(
+  opts: { lowLatency?: boolean; targetLatency?: number; inProgressParts?: number } = {},
+): Presentation {
   const lowLatency = opts.lowLatency ?? true;
   const inProgressParts = opts.inProgressParts ?? 2;
   const segDur = 2;

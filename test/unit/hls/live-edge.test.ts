@@ -30,7 +30,10 @@ function timeline(complete: number, parts?: number[]): RenditionTimeline {
       complete: false,
     });
   }
-  return { rendition: { id: 'v', kind: 'video', codecs: 'avc1.4d401e', bandwidth: 1, averageBandwidth: 1, timescale: TS }, segments };
+  return {
+    rendition: { id: 'v', kind: 'video', codecs: 'avc1.4d401e', bandwidth: 1, averageBandwidth: 1, timescale: TS },
+    segments,
+  };
 }
 
 const targets = { segment: 2, part: 0.5 };

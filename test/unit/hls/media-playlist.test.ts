@@ -31,9 +31,11 @@ describe('writeMediaPlaylist: VOD', () => {
   const m = parseM3u8(text);
 
   it('writes the header tags', () => {
-    expect(text.startsWith(
-      '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI="init.mp4"\n',
-    )).toBe(true);
+    expect(
+      text.startsWith(
+        '#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI="init.mp4"\n',
+      ),
+    ).toBe(true);
     expect(text.endsWith('#EXT-X-ENDLIST\n')).toBe(true);
     expect(m).toMatchObject({ version: 6, targetDuration: 4, mediaSequence: 1, playlistType: 'VOD', endList: true });
   });
@@ -123,7 +125,9 @@ describe('writeMediaPlaylist: LL-HLS', () => {
   const m = parseM3u8(text);
 
   it('advertises server control and the part target', () => {
-    expect(text).toContain('#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,HOLD-BACK=6,PART-HOLD-BACK=1.536\n');
+    expect(text).toContain(
+      '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,HOLD-BACK=6,PART-HOLD-BACK=1.536\n',
+    );
     // audio parts are 24 AAC frames (0.512 s) at most: PART-TARGET covers them for every rendition
     expect(text).toContain('#EXT-X-PART-INF:PART-TARGET=0.512\n');
     expect(m.serverControl).toEqual({ canBlockReload: true, canSkipUntil: 12, holdBack: 6, partHoldBack: 1.536 });
@@ -158,9 +162,13 @@ describe('writeMediaPlaylist: LL-HLS', () => {
   it('keeps every part within PART-TARGET in every rendition', () => {
     for (const id of ['720p', '360p', 'audio']) {
       const r = parseM3u8(writeMediaPlaylist(p, id));
-      const parts = [...r.segments.flatMap((s: { parts?: unknown[] }) => s.parts ?? []), ...(r.preloadSegment?.parts ?? [])];
+      const parts = [
+        ...r.segments.flatMap((s: { parts?: unknown[] }) => s.parts ?? []),
+        ...(r.preloadSegment?.parts ?? []),
+      ];
       expect(parts.length).toBeGreaterThan(0);
-      for (const part of parts as Array<{ duration: number }>) expect(part.duration).toBeLessThanOrEqual(r.partTargetDuration);
+      for (const part of parts as Array<{ duration: number }>)
+        expect(part.duration).toBeLessThanOrEqual(r.partTargetDuration);
     }
   });
 

@@ -102,7 +102,17 @@ describe('writeMultivariantPlaylist', () => {
 
   it('groups several audio languages, one default, and sizes variants for the heaviest', () => {
     const p = vodPresentation({ iframes: false });
-    const fr = { ...p.timelines[3]!, rendition: { ...audio, id: 'audio-fr', language: 'fr', bandwidth: 200_000, averageBandwidth: 190_000, codecs: 'ec-3' } };
+    const fr = {
+      ...p.timelines[3]!,
+      rendition: {
+        ...audio,
+        id: 'audio-fr',
+        language: 'fr',
+        bandwidth: 200_000,
+        averageBandwidth: 190_000,
+        codecs: 'ec-3',
+      },
+    };
     p.timelines.push(fr);
     const parsed = parseM3u8(writeMultivariantPlaylist(p));
     const group = parsed.mediaGroups.AUDIO.audio;

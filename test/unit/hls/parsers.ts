@@ -10,7 +10,9 @@ const require = createRequire(import.meta.url);
 export type ParsedM3u8 = Record<string, any>;
 
 export function parseM3u8(text: string): ParsedM3u8 {
-  const { Parser } = require('m3u8-parser') as { Parser: new () => { push(s: string): void; end(): void; manifest: ParsedM3u8 } };
+  const { Parser } = require('m3u8-parser') as {
+    Parser: new () => { push(s: string): void; end(): void; manifest: ParsedM3u8 };
+  };
   const parser = new Parser();
   parser.push(text);
   parser.end();

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cacheKey, keyTarget, normalizePath, normalizeQuery, normalizeUrl, removeDotSegments, varyIsKeyed,
+  cacheKey,
+  keyTarget,
+  normalizePath,
+  normalizeQuery,
+  normalizeUrl,
+  removeDotSegments,
+  varyIsKeyed,
 } from '../../../src/http/cache-key.js';
 
 describe('cache key normalization', () => {
@@ -26,7 +32,9 @@ describe('cache key normalization', () => {
 
   it('keeps only allowlisted query params, sorted; tracking and token never kept', () => {
     expect(normalizeQuery('_HLS_part=2&_HLS_msn=10&utm_source=x&token=abc&foo=1')).toBe('_HLS_msn=10&_HLS_part=2');
-    expect(normalizeQuery('b=2&a=1&utm_medium=m&fbclid=1&gclid=2&token=t', { queryParams: 'all', headers: [] })).toBe('a=1&b=2');
+    expect(normalizeQuery('b=2&a=1&utm_medium=m&fbclid=1&gclid=2&token=t', { queryParams: 'all', headers: [] })).toBe(
+      'a=1&b=2',
+    );
     expect(normalizeQuery('')).toBe('');
   });
 

@@ -7,9 +7,12 @@ describe('Cache-Status (RFC 9211)', () => {
   it('serializes hits, misses, stale and collapsed', () => {
     expect(formatCacheStatus({ cache: 'streamedge', hit: true, ttl: 12.7 })).toBe('streamedge; hit; ttl=12');
     expect(formatCacheStatus({ cache: 'streamedge', fwd: 'miss', stored: true })).toBe('streamedge; fwd=miss; stored');
-    expect(formatCacheStatus({ cache: 'streamedge', fwd: 'stale', fwdStatus: 304, stored: true })).toBe('streamedge; fwd=stale; fwd-status=304; stored');
-    expect(formatCacheStatus({ cache: 'streamedge', fwd: 'uri-miss', collapsed: true, detail: 'upstream timeout' }))
-      .toBe('streamedge; fwd=uri-miss; collapsed; detail="upstream timeout"');
+    expect(formatCacheStatus({ cache: 'streamedge', fwd: 'stale', fwdStatus: 304, stored: true })).toBe(
+      'streamedge; fwd=stale; fwd-status=304; stored',
+    );
+    expect(
+      formatCacheStatus({ cache: 'streamedge', fwd: 'uri-miss', collapsed: true, detail: 'upstream timeout' }),
+    ).toBe('streamedge; fwd=uri-miss; collapsed; detail="upstream timeout"');
     expect(formatCacheStatus({ cache: 'edge 1', hit: true })).toBe('"edge 1"; hit');
   });
   it('appends after upstream members and parses back', () => {
@@ -52,7 +55,12 @@ describe('conditional requests', () => {
     expect(parseEtagList('W/"a", "b" ,"c,d"')).toEqual(['W/"a"', '"b"', '"c,d"']);
     expect(weakMatch('W/"a"', '"a"')).toBe(true);
     expect(notModified({ 'if-none-match': 'W/"x", "a"' }, { etag: 'W/"a"' })).toBe(true);
-    expect(notModified({ 'if-none-match': '"b"', 'if-modified-since': new Date().toUTCString() }, { etag: '"a"', lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' })).toBe(false);
+    expect(
+      notModified(
+        { 'if-none-match': '"b"', 'if-modified-since': new Date().toUTCString() },
+        { etag: '"a"', lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' },
+      ),
+    ).toBe(false);
     expect(notModified({ 'if-none-match': '*' }, {})).toBe(true);
   });
   it('If-Modified-Since compares against Last-Modified', () => {

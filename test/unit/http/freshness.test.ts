@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ageHeaderValue, correctedInitialAge, currentAge, freshnessLifetime, requestForcesRevalidation, staleness, storageDecision,
+  ageHeaderValue,
+  correctedInitialAge,
+  currentAge,
+  freshnessLifetime,
+  requestForcesRevalidation,
+  staleness,
+  storageDecision,
 } from '../../../src/http/freshness.js';
 
 const date = (ms: number) => new Date(ms).toUTCString();
@@ -8,8 +14,11 @@ const date = (ms: number) => new Date(ms).toUTCString();
 describe('freshness lifetime', () => {
   it('CDN-Cache-Control wins over Surrogate-Control, s-maxage, max-age and Expires', () => {
     const h = {
-      'cdn-cache-control': 'max-age=7', 'surrogate-control': 'max-age=8', 'cache-control': 's-maxage=9, max-age=10',
-      expires: date(Date.now() + 3600_000), date: date(Date.now()),
+      'cdn-cache-control': 'max-age=7',
+      'surrogate-control': 'max-age=8',
+      'cache-control': 's-maxage=9, max-age=10',
+      expires: date(Date.now() + 3600_000),
+      date: date(Date.now()),
     };
     expect(freshnessLifetime(h)).toBe(7);
     expect(freshnessLifetime({ ...h, 'cdn-cache-control': undefined })).toBe(8);
@@ -27,37 +36,77 @@ describe('freshness lifetime', () => {
 describe('storability', () => {
   const req = { headers: {} };
   it('stores a fresh 200 and reads swr, sie and immutable', () => {
-    const d = storageDecision(req, { status: 200, headers: { 'cache-control': 'public, max-age=60, stale-while-revalidate=5, stale-if-error=30, immutable' } });
+    const d = storageDecision(req, {
+      status: 200,
+      headers: { 'cache-control': 'public, max-age=60, stale-while-revalidate=5, stale-if-error=30, immutable' },
+    });
     expect(d).toEqual({ store: true, lifetime: 60, staleWhileRevalidate: 5, staleIfError: 30, immutable: true });
   });
   it('never stores 5xx, no-store, private, Set-Cookie, unkeyed Vary, or no lifetime', () => {
     const cc = { 'cache-control': 'max-age=60' };
     expect(storageDecision(req, { status: 503, headers: cc })).toMatchObject({ store: false, reason: 'status-5xx' });
-    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'no-store, max-age=60' } })).toMatchObject({ store: false });
-    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'private, max-age=60' } })).toMatchObject({ store: false, reason: 'private' });
-    expect(storageDecision(req, { status: 200, headers: { ...cc, 'set-cookie': 'a=b' } })).toMatchObject({ store: false });
-    expect(storageDecision(req, { status: 200, headers: { ...cc, vary: 'Cookie' } })).toMatchObject({ store: false, reason: 'vary' });
-    expect(storageDecision(req, { status: 200, headers: {} })).toMatchObject({ store: false, reason: 'no-explicit-freshness' });
+    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'no-store, max-age=60' } })).toMatchObject({
+      store: false,
+    });
+    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'private, max-age=60' } })).toMatchObject({
+      store: false,
+      reason: 'private',
+    });
+    expect(storageDecision(req, { status: 200, headers: { ...cc, 'set-cookie': 'a=b' } })).toMatchObject({
+      store: false,
+    });
+    expect(storageDecision(req, { status: 200, headers: { ...cc, vary: 'Cookie' } })).toMatchObject({
+      store: false,
+      reason: 'vary',
+    });
+    expect(storageDecision(req, { status: 200, headers: {} })).toMatchObject({
+      store: false,
+      reason: 'no-explicit-freshness',
+    });
     expect(storageDecision(req, { status: 206, headers: cc })).toMatchObject({ store: false });
   });
   it('CDN-Cache-Control lets a CDN store what Cache-Control keeps private, and its no-store wins', () => {
-    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'private', 'cdn-cache-control': 'max-age=30' } })).toMatchObject({ store: true, lifetime: 30 });
-    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'max-age=60', 'cdn-cache-control': 'no-store' } })).toMatchObject({ store: false });
+    expect(
+      storageDecision(req, { status: 200, headers: { 'cache-control': 'private', 'cdn-cache-control': 'max-age=30' } }),
+    ).toMatchObject({ store: true, lifetime: 30 });
+    expect(
+      storageDecision(req, {
+        status: 200,
+        headers: { 'cache-control': 'max-age=60', 'cdn-cache-control': 'no-store' },
+      }),
+    ).toMatchObject({ store: false });
   });
   it('requests with Authorization are stored only with explicit shared permission', () => {
     const auth = { headers: { authorization: 'Bearer x' } };
-    expect(storageDecision(auth, { status: 200, headers: { 'cache-control': 'max-age=60' } })).toMatchObject({ store: false, reason: 'authorization' });
-    expect(storageDecision(auth, { status: 200, headers: { 'cache-control': 'public, max-age=60' } })).toMatchObject({ store: true });
+    expect(storageDecision(auth, { status: 200, headers: { 'cache-control': 'max-age=60' } })).toMatchObject({
+      store: false,
+      reason: 'authorization',
+    });
+    expect(storageDecision(auth, { status: 200, headers: { 'cache-control': 'public, max-age=60' } })).toMatchObject({
+      store: true,
+    });
   });
   it('negative-caches 404 briefly when configured', () => {
     const policy = { keyPolicy: { queryParams: [], headers: [] }, negativeTtl: 3 };
     expect(storageDecision(req, { status: 404, headers: {} }, policy)).toMatchObject({ store: true, lifetime: 3 });
-    expect(storageDecision(req, { status: 404, headers: {} }, { ...policy, negativeTtl: 0 })).toMatchObject({ store: false });
+    expect(storageDecision(req, { status: 404, headers: {} }, { ...policy, negativeTtl: 0 })).toMatchObject({
+      store: false,
+    });
   });
   it('no-cache stores with lifetime 0 only when a validator exists; must-revalidate disables stale serving', () => {
-    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'no-cache', etag: '"a"' } })).toMatchObject({ store: true, lifetime: 0 });
-    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'no-cache' } })).toMatchObject({ store: false });
-    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'max-age=1, must-revalidate, stale-if-error=60' } })).toMatchObject({ store: true, staleIfError: 0 });
+    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'no-cache', etag: '"a"' } })).toMatchObject({
+      store: true,
+      lifetime: 0,
+    });
+    expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'no-cache' } })).toMatchObject({
+      store: false,
+    });
+    expect(
+      storageDecision(req, {
+        status: 200,
+        headers: { 'cache-control': 'max-age=1, must-revalidate, stale-if-error=60' },
+      }),
+    ).toMatchObject({ store: true, staleIfError: 0 });
   });
 });
 

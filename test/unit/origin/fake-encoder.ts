@@ -9,8 +9,27 @@ export const TIMESCALE = 1000;
 
 export function rendition(id: string, kind: 'video' | 'audio'): Rendition {
   return kind === 'video'
-    ? { id, kind, codecs: 'avc1.4d401e', bandwidth: 800_000, averageBandwidth: 600_000, timescale: TIMESCALE, width: 640, height: 360, frameRate: [30, 1] }
-    : { id, kind, codecs: 'mp4a.40.2', bandwidth: 100_000, averageBandwidth: 96_000, timescale: TIMESCALE, sampleRate: 48000, channels: 2 };
+    ? {
+        id,
+        kind,
+        codecs: 'avc1.4d401e',
+        bandwidth: 800_000,
+        averageBandwidth: 600_000,
+        timescale: TIMESCALE,
+        width: 640,
+        height: 360,
+        frameRate: [30, 1],
+      }
+    : {
+        id,
+        kind,
+        codecs: 'mp4a.40.2',
+        bandwidth: 100_000,
+        averageBandwidth: 96_000,
+        timescale: TIMESCALE,
+        sampleRate: 48000,
+        channels: 2,
+      };
 }
 
 export class FakeEncoder {
@@ -100,7 +119,11 @@ export class FakeEncoder {
 }
 
 /** Polls a real condition until true (bounded). */
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -33,9 +33,17 @@ describe('conditional requests', () => {
     expect(notModified({ 'if-none-match': `"other", ${weak}` }, strong, st.mtimeMs)).toBe(true);
     expect(notModified({ 'if-none-match': '"other"' }, strong, st.mtimeMs)).toBe(false);
     expect(notModified({ 'if-modified-since': new Date(st.mtimeMs).toUTCString() }, strong, st.mtimeMs)).toBe(true);
-    expect(notModified({ 'if-modified-since': new Date(st.mtimeMs - 2000).toUTCString() }, strong, st.mtimeMs)).toBe(false);
+    expect(notModified({ 'if-modified-since': new Date(st.mtimeMs - 2000).toUTCString() }, strong, st.mtimeMs)).toBe(
+      false,
+    );
     // If-None-Match wins over If-Modified-Since
-    expect(notModified({ 'if-none-match': '"x"', 'if-modified-since': new Date(st.mtimeMs).toUTCString() }, strong, st.mtimeMs)).toBe(false);
+    expect(
+      notModified(
+        { 'if-none-match': '"x"', 'if-modified-since': new Date(st.mtimeMs).toUTCString() },
+        strong,
+        st.mtimeMs,
+      ),
+    ).toBe(false);
   });
   it('applies If-Range only with a strong matching validator', () => {
     expect(ifRangeHolds(strong, strong, st.mtimeMs)).toBe(true);
@@ -73,7 +81,10 @@ describe('safe relative paths', () => {
 
 describe('LL-HLS delivery directives', () => {
   it('parses msn/part/skip and rejects _HLS_part without _HLS_msn or malformed values', () => {
-    expect(parseDirectives({ _HLS_msn: '12', _HLS_part: '3', _HLS_skip: 'YES' })).toEqual({ ok: true, value: { msn: 12, part: 3, skip: 'YES' } });
+    expect(parseDirectives({ _HLS_msn: '12', _HLS_part: '3', _HLS_skip: 'YES' })).toEqual({
+      ok: true,
+      value: { msn: 12, part: 3, skip: 'YES' },
+    });
     expect(parseDirectives({ _HLS_skip: 'v2' })).toEqual({ ok: true, value: { skip: 'v2' } });
     expect(parseDirectives({ _HLS_part: '1' }).ok).toBe(false);
     expect(parseDirectives({ _HLS_msn: '-1' }).ok).toBe(false);

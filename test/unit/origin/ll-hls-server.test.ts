@@ -29,7 +29,12 @@ function parse(text: string): Record<string, any> {
 async function get(path: string) {
   const res = await client.request({ path, method: 'GET' });
   const body = Buffer.from(await res.body.arrayBuffer());
-  return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body, text: body.toString() };
+  return {
+    status: res.statusCode,
+    headers: res.headers as Record<string, string | undefined>,
+    body,
+    text: body.toString(),
+  };
 }
 
 const channel = () => origin.channels.get('ch')!;
@@ -169,7 +174,11 @@ describe('held requests', () => {
     const reading = (async () => {
       for await (const c of res.body) chunks.push(c as Buffer);
     })();
-    await until(() => Buffer.concat(chunks).length >= enc.parts.get('v:21')![0]!.length, 5000, 'the first part to be streamed');
+    await until(
+      () => Buffer.concat(chunks).length >= enc.parts.get('v:21')![0]!.length,
+      5000,
+      'the first part to be streamed',
+    );
     enc.part(21, 1);
     enc.segment(21);
     await reading;
@@ -253,7 +262,9 @@ describe('channel state', () => {
     enc.segments(24, 25);
     await until(() => channel().state === 'running', 5000, 'running again');
     const after = await get('/live/ch/v/index.m3u8');
-    expect(after.text).toMatch(/#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n(#EXT-X-PART:[^\n]+\n)*#EXTINF:[^\n]+\nseg-24\.m4s/);
+    expect(after.text).toMatch(
+      /#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n(#EXT-X-PART:[^\n]+\n)*#EXTINF:[^\n]+\nseg-24\.m4s/,
+    );
     const m = parse(after.text);
     expect(m.mediaSequence).toBe(0);
     expect(m.segments.map((s: any) => s.uri).slice(-3)).toEqual(['seg-23.m4s', 'seg-24.m4s', 'seg-25.m4s']);
@@ -267,7 +278,12 @@ describe('waking many held blocking reloads', () => {
     // after the previous test the window ends with complete segment 25: hold reloads for part 26.0
     const path = '/live/ch/v/index.m3u8?_HLS_msn=26&_HLS_part=0';
     const ask = async (acceptEncoding?: string, signal?: AbortSignal) => {
-      const res = await client.request({ path, method: 'GET', headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}, signal });
+      const res = await client.request({
+        path,
+        method: 'GET',
+        headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {},
+        signal,
+      });
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body };
     };
@@ -277,7 +293,12 @@ describe('waking many held blocking reloads', () => {
     leaving.abort();
     expect(await gone).toBeInstanceOf(Error);
     await until(async () => (await held('playlist')) === 0, 5000, 'the aborted request to be released');
-    const encodings = [...Array(10).fill('br'), ...Array(10).fill('gzip, deflate'), ...Array(4).fill(undefined), 'gzip;q=0, br;q=0'];
+    const encodings = [
+      ...Array(10).fill('br'),
+      ...Array(10).fill('gzip, deflate'),
+      ...Array(4).fill(undefined),
+      'gzip;q=0, br;q=0',
+    ];
     const pending = encodings.map((e) => ask(e));
     await until(async () => (await held('playlist')) === encodings.length, 10_000, 'all requests to be held');
     enc.part(26, 0);

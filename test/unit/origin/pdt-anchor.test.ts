@@ -57,7 +57,10 @@ describe('AvailabilityGate', () => {
   it('publishes in order and none before its time', () => {
     let now = 1000;
     const timers: { fn: () => void; at: number }[] = [];
-    const gate = new AvailabilityGate({ now: () => now, schedule: (fn, ms) => (timers.push({ fn, at: now + ms }), () => undefined) });
+    const gate = new AvailabilityGate({
+      now: () => now,
+      schedule: (fn, ms) => (timers.push({ fn, at: now + ms }), () => undefined),
+    });
     const out: string[] = [];
     gate.push(900, () => out.push('p0')); // already due: at once
     expect(out).toEqual(['p0']);
@@ -100,15 +103,40 @@ describe('TimelineShift holding the first segment', () => {
     const file = join(dir, 'frag.mp4');
     // 3 s of 160x90@30, a key frame every 0.5 s, one fragment per 0.5 s (what the live encoder emits)
     execFileSync(ffmpegPath(), [
-      '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=30', '-t', '3',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
-      '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '500000', '-f', 'mp4', file,
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x90:rate=30',
+      '-t',
+      '3',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '15',
+      '-keyint_min',
+      '15',
+      '-sc_threshold',
+      '0',
+      '-pix_fmt',
+      'yuv420p',
+      '-movflags',
+      'frag_keyframe+empty_moov+default_base_moof',
+      '-frag_duration',
+      '500000',
+      '-f',
+      'mp4',
+      file,
     ]);
     const bytes = readFileSync(file);
     const p = new BoxStreamParser();
     boxes = [...p.push(bytes), ...p.finish()].map((b) => ({ type: b.type, bytes: Buffer.from(b.bytes) }));
     const moov = boxes.find((b) => b.type === 'moov')!;
-    timescale = parseInit(Buffer.concat([boxes.find((b) => b.type === 'ftyp')!.bytes, moov.bytes])).tracks[0]!.timescale;
+    timescale = parseInit(Buffer.concat([boxes.find((b) => b.type === 'ftyp')!.bytes, moov.bytes])).tracks[0]!
+      .timescale;
   }, 30_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -142,8 +170,12 @@ describe('TimelineShift holding the first segment', () => {
     expect(anchor.observations).toBe(4);
     // every box comes out, in order, moofs re-timed by the offset
     expect(out.map((b) => b.subarray(4, 8).toString('latin1'))).toEqual(boxes.map((b) => b.type));
-    const shifted = out.filter((b) => b.subarray(4, 8).toString('latin1') === 'moof').map((m) => parseFragment(m).tracks[0]!.baseDecodeTime);
-    const original = boxes.filter((b) => b.type === 'moof').map((m) => parseFragment(m.bytes).tracks[0]!.baseDecodeTime);
+    const shifted = out
+      .filter((b) => b.subarray(4, 8).toString('latin1') === 'moof')
+      .map((m) => parseFragment(m).tracks[0]!.baseDecodeTime);
+    const original = boxes
+      .filter((b) => b.type === 'moof')
+      .map((m) => parseFragment(m.bytes).tracks[0]!.baseDecodeTime);
     shifted.forEach((t, i) => expect(t - original[i]!).toBe(Math.round(10.2 * timescale)));
   });
 

@@ -16,11 +16,19 @@ describe('RenditionWindow', () => {
   it('keeps the DVR window (at least six segments) and deletes files after window + retention: disk stays flat', async () => {
     let now = 0;
     const files = new SegmentFiles(join(dir, 'ch'));
-    const w = new RenditionWindow({ renditionId: 'v', segmentDuration: 1, dvrWindow: 10, files, availabilityStartTime: 0, now: () => now });
+    const w = new RenditionWindow({
+      renditionId: 'v',
+      segmentDuration: 1,
+      dvrWindow: 10,
+      files,
+      availabilityStartTime: 0,
+      now: () => now,
+    });
     w.setInit(Buffer.from('init'), rendition('v', 'video'));
     const counts: number[] = [];
     for (let n = 0; n < 60; n++) {
-      for (let p = 0; p < 2; p++) w.addPart(n, { index: p, duration: 500, bytes: 10, independent: p === 0 }, Buffer.alloc(10, n));
+      for (let p = 0; p < 2; p++)
+        w.addPart(n, { index: p, duration: 500, bytes: 10, independent: p === 0 }, Buffer.alloc(10, n));
       w.completeSegment({ number: n, start: n * 1000, duration: 1000, bytes: 20, parts: [], complete: true });
       now += 1000;
       await Promise.all(w.segments.map((s) => s.written));
@@ -44,7 +52,14 @@ describe('RenditionWindow', () => {
   it('marks the first segment after a source restart as a discontinuity and counts it out of the window', async () => {
     let now = 0;
     const files = new SegmentFiles(join(dir, 'ch2'));
-    const w = new RenditionWindow({ renditionId: 'v', segmentDuration: 1, dvrWindow: 1, files, availabilityStartTime: 0, now: () => now });
+    const w = new RenditionWindow({
+      renditionId: 'v',
+      segmentDuration: 1,
+      dvrWindow: 1,
+      files,
+      availabilityStartTime: 0,
+      now: () => now,
+    });
     w.setInit(Buffer.from('init'), rendition('v', 'video'));
     const seg = (n: number) => {
       w.addPart(n, { index: 0, duration: 1000, bytes: 4, independent: true }, Buffer.alloc(4));

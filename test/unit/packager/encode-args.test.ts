@@ -5,7 +5,16 @@ import type { LadderPlan } from '../../../packager/ladder.js';
 const plan: LadderPlan = {
   frameRate: [30000, 1001],
   video: [
-    { id: '720p', width: 1280, height: 720, bitrate: 3_000_000, maxrate: 3_600_000, bufsize: 6_000_000, profile: 'high', level: '3.1' },
+    {
+      id: '720p',
+      width: 1280,
+      height: 720,
+      bitrate: 3_000_000,
+      maxrate: 3_600_000,
+      bufsize: 6_000_000,
+      profile: 'high',
+      level: '3.1',
+    },
     { id: '360p', width: 640, height: 360, bitrate: 800_000, maxrate: 960_000, bufsize: 1_600_000, profile: 'main' },
   ],
   audio: { id: 'audio', bitrate: 128_000, sampleRate: 48000, channels: 2 },
@@ -18,7 +27,10 @@ function after(args: string[], flag: string, from = 0): string | undefined {
 
 describe('buildEncodeArgs', () => {
   it('one run: one decode, 4:2:0, split + scale, each rendition to its own pipe fd, audio once', () => {
-    const { args, outputs } = buildEncodeArgs({ args: ['-i', 'in.mp4'] }, plan, { segmentDuration: 4, partDuration: 1 });
+    const { args, outputs } = buildEncodeArgs({ args: ['-i', 'in.mp4'] }, plan, {
+      segmentDuration: 4,
+      partDuration: 1,
+    });
     expect(outputs).toEqual([
       { renditionId: '720p', kind: 'video', fd: 3 },
       { renditionId: '360p', kind: 'video', fd: 4 },
@@ -63,8 +75,14 @@ describe('buildEncodeArgs', () => {
     expect(args).toContain('1:a');
     expect(args.filter((a) => a === 'zerolatency')).toHaveLength(2);
     expect(args.filter((a) => a === '-flush_packets')).toHaveLength(3);
-    const vod = buildEncodeArgs({ args: ['-i', 'x'] }, { ...plan, video: [plan.video[1]!] }, { segmentDuration: 4, partDuration: 1, audioDurationSec: 8.5 });
-    expect(after(vod.args, '-filter_complex')).toBe('[0:v:0]format=yuv420p[s0];[s0]scale=w=640:h=360:flags=bicubic,setsar=1[v0]');
+    const vod = buildEncodeArgs(
+      { args: ['-i', 'x'] },
+      { ...plan, video: [plan.video[1]!] },
+      { segmentDuration: 4, partDuration: 1, audioDurationSec: 8.5 },
+    );
+    expect(after(vod.args, '-filter_complex')).toBe(
+      '[0:v:0]format=yuv420p[s0];[s0]scale=w=640:h=360:flags=bicubic,setsar=1[v0]',
+    );
     expect(after(vod.args, '-t', vod.args.indexOf('0:a:0'))).toBe('8.5');
   });
 });

@@ -8,11 +8,23 @@ import type { SourceInfo } from '../../../packager/probe.js';
 const dir = mkdtempSync(join(tmpdir(), 'se-ladder-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function source(width: number, height: number, opts: { fps?: [number, number]; sar?: [number, number]; audio?: boolean } = {}): SourceInfo {
+function source(
+  width: number,
+  height: number,
+  opts: { fps?: [number, number]; sar?: [number, number]; audio?: boolean } = {},
+): SourceInfo {
   return {
     formatName: 'mov,mp4',
     durationSec: 10,
-    video: { width, height, frameRate: opts.fps ?? [30, 1], codec: 'h264', pixFmt: 'yuv420p', bitDepth: 8, sar: opts.sar ?? [1, 1] },
+    video: {
+      width,
+      height,
+      frameRate: opts.fps ?? [30, 1],
+      codec: 'h264',
+      pixFmt: 'yuv420p',
+      bitDepth: 8,
+      sar: opts.sar ?? [1, 1],
+    },
     audio: opts.audio === false ? undefined : { codec: 'aac', sampleRate: 48000, channels: 2 },
   };
 }
@@ -48,7 +60,10 @@ describe('planLadder', () => {
 
   it('keeps the display aspect ratio with even dimensions (odd sizes, anamorphic, portrait)', () => {
     const odd = planLadder(source(642, 362), 'small');
-    expect(odd.video.map((r) => [r.width, r.height])).toEqual([[638, 360], [426, 240]]);
+    expect(odd.video.map((r) => [r.width, r.height])).toEqual([
+      [638, 360],
+      [426, 240],
+    ]);
     // 1440x1080 with 4:3 pixels displays as 1920x1080.
     const ana = planLadder(source(1440, 1080, { sar: [4, 3] }));
     expect(ana.video[0]).toMatchObject({ width: 1920, height: 1080 });
@@ -68,9 +83,20 @@ describe('planLadder', () => {
 
   it('reads a JSON ladder file: ids, profiles, bit rate strings, audio false', () => {
     const f = join(dir, 'l.json');
-    writeFileSync(f, JSON.stringify({ video: [{ height: 480, bitrate: '1.2M', profile: 'main', id: 'sd' }, { height: 2160, bitrate: 20_000_000 }], audio: false }));
+    writeFileSync(
+      f,
+      JSON.stringify({
+        video: [
+          { height: 480, bitrate: '1.2M', profile: 'main', id: 'sd' },
+          { height: 2160, bitrate: 20_000_000 },
+        ],
+        audio: false,
+      }),
+    );
     const p = planLadder(source(1920, 1080), f);
-    expect(p.video).toEqual([expect.objectContaining({ id: 'sd', width: 854, height: 480, bitrate: 1_200_000, profile: 'main' })]);
+    expect(p.video).toEqual([
+      expect.objectContaining({ id: 'sd', width: 854, height: 480, bitrate: 1_200_000, profile: 'main' }),
+    ]);
     expect(p.audio).toBeUndefined();
   });
 
@@ -79,7 +105,9 @@ describe('planLadder', () => {
     writeFileSync(f, JSON.stringify({ video: [{ height: 'tall', bitrate: '1M' }] }));
     expect(() => planLadder(source(640, 360), f)).toThrow(/video\[0\]\.height must be an integer/);
     writeFileSync(f, '{not json');
-    expect(() => planLadder(source(640, 360), f)).toThrow(expect.objectContaining({ code: 'BAD_LADDER', message: expect.stringMatching(/not valid JSON/) }));
+    expect(() => planLadder(source(640, 360), f)).toThrow(
+      expect.objectContaining({ code: 'BAD_LADDER', message: expect.stringMatching(/not valid JSON/) }),
+    );
     expect(() => planLadder(source(640, 360), join(dir, 'missing.json'))).toThrow(/neither a preset/);
     expect(() => parseBitrate('fast', 'x')).toThrow(/not a bit rate/);
     expect(parseBitrate('800k', 'x')).toBe(800_000);

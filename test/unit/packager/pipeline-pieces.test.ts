@@ -12,7 +12,9 @@ describe('ProgressParser', () => {
     const seen: number[] = [];
     const p = new ProgressParser((s) => seen.push(s));
     p.push('frame=10\nout_time_us=1500000\nout_time_ms=1500000\nout_ti');
-    p.push('me=00:00:01.500000\nprogress=continue\nout_time_ms=2500000\nprogress=continue\nout_time=00:01:02.250000\nprogress=end\n');
+    p.push(
+      'me=00:00:01.500000\nprogress=continue\nout_time_ms=2500000\nprogress=continue\nout_time=00:01:02.250000\nprogress=end\n',
+    );
     expect(seen).toEqual([1.5, 2.5, 62.25]);
   });
 });
@@ -22,15 +24,33 @@ describe('progress reporter (non-TTY)', () => {
     const stream = new PassThrough();
     let text = '';
     stream.on('data', (d: Buffer) => (text += d.toString()));
-    const r = createProgressReporter({ totalSec: 10, label: 'job', stream: stream as unknown as NodeJS.WriteStream, tty: false });
+    const r = createProgressReporter({
+      totalSec: 10,
+      label: 'job',
+      stream: stream as unknown as NodeJS.WriteStream,
+      tty: false,
+    });
     for (const t of [0.5, 1, 1.2, 3.4, 9.9]) r.update(t);
     r.stop(true);
-    expect(text.trim().split('\n')).toEqual(['job: 10% (1.0/10.0 s)', 'job: 34% (3.4/10.0 s)', 'job: 99% (9.9/10.0 s)', 'job: 100% (10.0 s encoded)']);
+    expect(text.trim().split('\n')).toEqual([
+      'job: 10% (1.0/10.0 s)',
+      'job: 34% (3.4/10.0 s)',
+      'job: 99% (9.9/10.0 s)',
+      'job: 100% (10.0 s encoded)',
+    ]);
   });
 });
 
 function seg(n: number, start: number, duration: number, bytes: number, iframes?: Segment['iframes']): Segment {
-  return { number: n, start, duration, bytes, parts: [{ index: 0, duration, bytes, independent: true }], complete: true, iframes };
+  return {
+    number: n,
+    start,
+    duration,
+    bytes,
+    parts: [{ index: 0, duration, bytes, independent: true }],
+    complete: true,
+    iframes,
+  };
 }
 
 describe('measureBandwidth', () => {
@@ -51,7 +71,10 @@ describe('mergeTail', () => {
     const { append, merged } = mergeTail(prev, tail, tailBytes);
     expect(append.length).toBe(50);
     expect(merged).toMatchObject({ number: 3, start: 0, duration: 4010, bytes: 1050 });
-    expect(merged.parts.map((p) => [p.index, p.bytes])).toEqual([[0, 1000], [1, 50]]);
+    expect(merged.parts.map((p) => [p.index, p.bytes])).toEqual([
+      [0, 1000],
+      [1, 50],
+    ]);
     expect(merged.iframes).toEqual([{ offset: 24, length: 500, duration: 4010 }]);
   });
 });

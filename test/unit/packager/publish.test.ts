@@ -1,8 +1,24 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assertCanPublish, createStaging, discardStaging, publishVersion, validateAssetId } from '../../../packager/publish.js';
+import {
+  assertCanPublish,
+  createStaging,
+  discardStaging,
+  publishVersion,
+  validateAssetId,
+} from '../../../packager/publish.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-publish-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -51,11 +67,14 @@ describe('publish', () => {
   it('will not replace a plain folder, validates ids, discards staging', () => {
     const out = join(root, 'd');
     mkdirSync(join(out, 'legacy'), { recursive: true });
-    expect(() => assertCanPublish(out, 'legacy', true)).toThrow(expect.objectContaining({ code: 'ASSET_NOT_VERSIONED' }));
+    expect(() => assertCanPublish(out, 'legacy', true)).toThrow(
+      expect.objectContaining({ code: 'ASSET_NOT_VERSIONED' }),
+    );
     const s = stage(out, 'legacy', 'x');
     expect(() => publishVersion(out, 'legacy', s, { force: true })).toThrow(/plain folder/);
     expect(readdirSync(join(out, 'legacy'))).toEqual([]);
-    for (const bad of ['../x', '.hidden', 'a/b', '', 'x'.repeat(200)]) expect(() => validateAssetId(bad)).toThrow(/not a valid asset id/);
+    for (const bad of ['../x', '.hidden', 'a/b', '', 'x'.repeat(200)])
+      expect(() => validateAssetId(bad)).toThrow(/not a valid asset id/);
     validateAssetId('Movie_2024-01.v2');
     const t = createStaging(out, 'z');
     discardStaging(t);

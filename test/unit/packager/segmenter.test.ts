@@ -12,7 +12,9 @@ import { Segmenter } from '../../../packager/segmenter.js';
 
 function encode(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'error', ...args, 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'error', ...args, 'pipe:1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const chunks: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
@@ -26,14 +28,39 @@ const FMP4 = ['-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_
 
 function video(keyEverySec: number, seconds = 4): string[] {
   return [
-    '-f', 'lavfi', '-i', `testsrc2=size=160x90:rate=10:duration=${seconds}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '1000', '-sc_threshold', '0',
-    '-force_key_frames', `expr:gte(t,n_forced*${keyEverySec})`, ...FMP4, '-frag_duration', '500000',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=160x90:rate=10:duration=${seconds}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '1000',
+    '-sc_threshold',
+    '0',
+    '-force_key_frames',
+    `expr:gte(t,n_forced*${keyEverySec})`,
+    ...FMP4,
+    '-frag_duration',
+    '500000',
   ];
 }
 const audio = [
-  '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4',
-  '-c:a', 'aac', '-b:a', '64k', ...FMP4, '-frag_duration', '500000',
+  '-f',
+  'lavfi',
+  '-i',
+  'sine=frequency=440:sample_rate=48000:duration=4',
+  '-c:a',
+  'aac',
+  '-b:a',
+  '64k',
+  ...FMP4,
+  '-frag_duration',
+  '500000',
 ];
 
 interface Collected {
@@ -42,7 +69,11 @@ interface Collected {
   segments: Segment[];
 }
 
-function segment(bytes: Buffer, kind: 'video' | 'audio', opts: { seg: number; part: number; first?: number; split?: (b: Buffer) => Buffer[] }): Collected {
+function segment(
+  bytes: Buffer,
+  kind: 'video' | 'audio',
+  opts: { seg: number; part: number; first?: number; split?: (b: Buffer) => Buffer[] },
+): Collected {
   const c: Collected = { parts: [], segments: [] };
   const s = new Segmenter({
     renditionId: kind,
@@ -63,10 +94,10 @@ function segment(bytes: Buffer, kind: 'video' | 'audio', opts: { seg: number; pa
 
 function randomSplit(seed: number): (b: Buffer) => Buffer[] {
   let x = seed;
-  const rnd = (): number => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = (): number => (x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   return (b) => {
     const out: Buffer[] = [];
-    for (let pos = 0; pos < b.length; ) {
+    for (let pos = 0; pos < b.length;) {
       const n = 1 + Math.floor(rnd() * 300);
       out.push(b.subarray(pos, pos + n));
       pos += n;
@@ -136,7 +167,9 @@ describe('Segmenter', () => {
     for (const seed of [1, 2, 3]) {
       const split = segment(keyEvery1, 'video', { seg: 2, part: 0.5, split: randomSplit(seed) });
       expect(split.segments).toEqual(whole.segments);
-      expect(Buffer.concat(split.parts.map((p) => p.bytes)).equals(Buffer.concat(whole.parts.map((p) => p.bytes)))).toBe(true);
+      expect(
+        Buffer.concat(split.parts.map((p) => p.bytes)).equals(Buffer.concat(whole.parts.map((p) => p.bytes))),
+      ).toBe(true);
       expect(split.init!.bytes.equals(whole.init!.bytes)).toBe(true);
     }
   });
@@ -156,10 +189,20 @@ describe('Segmenter', () => {
     expect(() => cut.end()).toThrow(expect.objectContaining({ code: 'TRUNCATED_BOX' }));
     // media before any init segment
     const firstMoof = keyEvery1.indexOf('moof') - 4;
-    expect(() => mk().push(keyEvery1.subarray(firstMoof))).toThrow(expect.objectContaining({ code: 'BAD_ENCODER_OUTPUT' }));
+    expect(() => mk().push(keyEvery1.subarray(firstMoof))).toThrow(
+      expect.objectContaining({ code: 'BAD_ENCODER_OUTPUT' }),
+    );
     expect(() => segment(aac, 'video', { seg: 1, part: 0.5 })).toThrow(/expected a video track, got audio/);
     expect(
-      () => new Segmenter({ renditionId: 'v', kind: 'video', segmentDuration: 1, partDuration: 2, firstSegmentNumber: 1, listener: { init() {}, part() {}, segment() {} } }),
+      () =>
+        new Segmenter({
+          renditionId: 'v',
+          kind: 'video',
+          segmentDuration: 1,
+          partDuration: 2,
+          firstSegmentNumber: 1,
+          listener: { init() {}, part() {}, segment() {} },
+        }),
     ).toThrow(expect.objectContaining({ code: 'BAD_OPTION' }));
   });
 });

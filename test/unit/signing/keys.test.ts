@@ -28,7 +28,11 @@ function file(name: string, text: string): string {
 }
 const PATH = '/vod/a/seg-1.m4s';
 
-async function roundTrip(signingFile: string, verify: Parameters<typeof createVerifier>[0]['keys'], kid?: string): Promise<boolean> {
+async function roundTrip(
+  signingFile: string,
+  verify: Parameters<typeof createVerifier>[0]['keys'],
+  kid?: string,
+): Promise<boolean> {
   const key = await loadSigningKeyFile(signingFile, kid);
   const token = await issueToken({ scope: '/vod/', ttlSec: 60, key });
   return (await createVerifier({ keys: verify }).verify(token, { path: PATH })).ok;
@@ -42,7 +46,9 @@ describe('key loading', () => {
     expect(Buffer.from(fromFile).toString()).toBe(secret);
     expect(Buffer.from(fromEnv).toString()).toBe(secret);
     await expect(loadHmacSecret({ env: {} })).rejects.toThrow(/STREAMEDGE_SIGNING_SECRET/);
-    await expect(loadHmacSecret({ secretFile: join(dir, 'nope') })).rejects.toThrow(/cannot read the secret file .*ENOENT/);
+    await expect(loadHmacSecret({ secretFile: join(dir, 'nope') })).rejects.toThrow(
+      /cannot read the secret file .*ENOENT/,
+    );
     await expect(hmacKeys('short')).rejects.toMatchObject({ code: 'WEAK_SECRET' });
     // sign with the file, verify with the env: same secret, same key
     const s = await resolveSigningKey({ secretFile: file('secret2', `${secret}\n`), env: {} });
@@ -57,7 +63,11 @@ describe('key loading', () => {
     const hs = await hmacPair('hs-1');
     const jwks = file('keys.jwks', JSON.stringify({ keys: [es.publicJwk, ed.publicJwk, hs.publicJwk] }));
     const set = new StaticKeySet(await loadJwksFile(jwks));
-    expect(set.keys().map((k) => [k.alg, k.kid])).toEqual([['ES256', 'es-1'], ['EdDSA', 'ed-1'], ['HS256', 'hs-1']]);
+    expect(set.keys().map((k) => [k.alg, k.kid])).toEqual([
+      ['ES256', 'es-1'],
+      ['EdDSA', 'ed-1'],
+      ['HS256', 'hs-1'],
+    ]);
     expect(await roundTrip(file('es.jwk', JSON.stringify(es.privateJwk)), set)).toBe(true);
     expect(await roundTrip(file('ed.jwks', JSON.stringify({ keys: [ed.privateJwk] })), set)).toBe(true);
     expect(await roundTrip(file('hs.jwk', JSON.stringify(hs.privateJwk)), set)).toBe(true);
@@ -89,18 +99,28 @@ describe('key loading', () => {
       expect(await roundTrip(pkcs8, v, 'pem-1')).toBe(true);
     }
     const { privateKey: rsa } = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    await expect(loadSigningKeyFile(file('rsa.pem', rsa.export({ type: 'pkcs8', format: 'pem' }) as string))).rejects.toThrow(/unsupported key \(rsa\)/);
+    await expect(
+      loadSigningKeyFile(file('rsa.pem', rsa.export({ type: 'pkcs8', format: 'pem' }) as string)),
+    ).rejects.toThrow(/unsupported key \(rsa\)/);
   });
 
   it('refuses bad JWKS documents with messages that name the file, not the key', async () => {
     const es = await asymmetricPair('ES256', 'dup');
     await expect(loadJwksFile(file('bad.json', '{nope'))).rejects.toThrow(/bad\.json: not valid JSON/);
     await expect(loadJwksFile(file('nokeys.json', '{}'))).rejects.toThrow(/"keys" array/);
-    await expect(loadJwksFile(file('dup.json', JSON.stringify({ keys: [es.publicJwk, es.publicJwk] })))).rejects.toThrow(/duplicate kid "dup"/);
+    await expect(
+      loadJwksFile(file('dup.json', JSON.stringify({ keys: [es.publicJwk, es.publicJwk] }))),
+    ).rejects.toThrow(/duplicate kid "dup"/);
     const { kid: _k, ...nokid } = es.publicJwk;
-    await expect(loadJwksFile(file('nokid.json', JSON.stringify({ keys: [nokid, es.publicJwk] })))).rejects.toThrow(/needs a "kid"/);
-    await expect(loadJwksFile(file('rsa.json', JSON.stringify({ keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB' }] })))).rejects.toThrow(/unsupported key type kty=RSA/);
-    await expect(loadJwksFile(file('liar.json', JSON.stringify({ keys: [{ ...es.publicJwk, alg: 'HS256' }] })))).rejects.toThrow(/says alg=HS256/);
+    await expect(loadJwksFile(file('nokid.json', JSON.stringify({ keys: [nokid, es.publicJwk] })))).rejects.toThrow(
+      /needs a "kid"/,
+    );
+    await expect(
+      loadJwksFile(file('rsa.json', JSON.stringify({ keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB' }] }))),
+    ).rejects.toThrow(/unsupported key type kty=RSA/);
+    await expect(
+      loadJwksFile(file('liar.json', JSON.stringify({ keys: [{ ...es.publicJwk, alg: 'HS256' }] }))),
+    ).rejects.toThrow(/says alg=HS256/);
     await expect(resolveVerificationKeys({ env: {} })).rejects.toMatchObject({ code: 'NO_KEY' });
   });
 });

@@ -8,7 +8,9 @@ import { addTokenToMpd, addTokenToPlaylist, addTokenToUri } from '../../../src/s
 
 // m3u8-parser / mpd-parser ship no types; load them untyped and read only what we need.
 const require = createRequire(import.meta.url);
-const { Parser } = require('m3u8-parser') as { Parser: new () => { push(s: string): void; end(): void; manifest: unknown } };
+const { Parser } = require('m3u8-parser') as {
+  Parser: new () => { push(s: string): void; end(): void; manifest: unknown };
+};
 const mpdParser = require('mpd-parser') as { parse(xml: string, opts: { manifestUri: string }): unknown };
 
 const TOKEN = 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJwZngiOiIvbGl2ZS9jaDEvIn0.c2lnbmF0dXJl-_';
@@ -109,7 +111,8 @@ describe('addTokenToPlaylist', () => {
   });
 
   it('keeps CRLF line endings, replaces an existing token, leaves other hosts and data: URIs alone', () => {
-    const text = '#EXTM3U\r\n#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k1"\r\n#EXTINF:2,\r\nseg-1.m4s?token=OLD&x=1\r\n#EXTINF:2,\r\nhttps://other.example/seg-2.m4s\r\n#EXTINF:2,\r\nhttps://edge.example/live/ch1/seg-3.m4s\r\n#EXT-X-SESSION-DATA:DATA-ID="x",URI="data:text/plain,hi"\r\n';
+    const text =
+      '#EXTM3U\r\n#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k1"\r\n#EXTINF:2,\r\nseg-1.m4s?token=OLD&x=1\r\n#EXTINF:2,\r\nhttps://other.example/seg-2.m4s\r\n#EXTINF:2,\r\nhttps://edge.example/live/ch1/seg-3.m4s\r\n#EXT-X-SESSION-DATA:DATA-ID="x",URI="data:text/plain,hi"\r\n';
     const out = addTokenToPlaylist(text, TOKEN, { sameOrigins: ['https://edge.example'] });
     expect(out.split('\r\n')).toEqual([
       '#EXTM3U',
@@ -126,9 +129,12 @@ describe('addTokenToPlaylist', () => {
   });
 
   it('delta updates (EXT-X-SKIP) and byte-range parts keep their attributes', () => {
-    const text = '#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n#EXT-X-PART:DURATION=0.5,URI="seg-9.m4s",BYTERANGE="1000@0"\n#EXTINF:4,\nseg-9.m4s\n';
+    const text =
+      '#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n#EXT-X-PART:DURATION=0.5,URI="seg-9.m4s",BYTERANGE="1000@0"\n#EXTINF:4,\nseg-9.m4s\n';
     const out = addTokenToPlaylist(text, TOKEN);
-    expect(out).toBe(`#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n#EXT-X-PART:DURATION=0.5,URI="seg-9.m4s?token=${TOKEN}",BYTERANGE="1000@0"\n#EXTINF:4,\nseg-9.m4s?token=${TOKEN}\n`);
+    expect(out).toBe(
+      `#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n#EXT-X-PART:DURATION=0.5,URI="seg-9.m4s?token=${TOKEN}",BYTERANGE="1000@0"\n#EXTINF:4,\nseg-9.m4s?token=${TOKEN}\n`,
+    );
   });
 });
 
@@ -175,7 +181,9 @@ describe('addTokenToMpd', () => {
     const parsed = mpdParser.parse(out, { manifestUri: 'https://edge.example/vod/asset1/manifest.mpd' });
     const resolved = collectUris(parsed, ['resolvedUri']);
     // 720p and 360p: 2 media segments + init each; audio: 2 segments + init
-    const before = collectUris(mpdParser.parse(MPD, { manifestUri: 'https://edge.example/vod/asset1/manifest.mpd' }), ['resolvedUri']);
+    const before = collectUris(mpdParser.parse(MPD, { manifestUri: 'https://edge.example/vod/asset1/manifest.mpd' }), [
+      'resolvedUri',
+    ]);
     expect(before.length).toBeGreaterThanOrEqual(9);
     expect(resolved.length).toBe(before.length);
     for (const u of resolved) expect(new URL(u).searchParams.get('token'), u).toBe(TOKEN);
@@ -196,7 +204,10 @@ describe('addTokenToMpd', () => {
     const schema = join(import.meta.dirname, '../../../../shared/schemas/dash/DASH-MPD.xsd');
     const dir = mkdtempSync(join(tmpdir(), 'signing-mpd-'));
     try {
-      for (const [name, xml] of [['before.mpd', MPD], ['after.mpd', out]] as const) {
+      for (const [name, xml] of [
+        ['before.mpd', MPD],
+        ['after.mpd', out],
+      ] as const) {
         const f = join(dir, name);
         writeFileSync(f, xml);
         // throws (non-zero exit) when invalid

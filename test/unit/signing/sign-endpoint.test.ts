@@ -11,7 +11,11 @@ describe('handleSignRequest', async () => {
   const verifier = createVerifier({ keys: [verification] });
 
   it('signs for a caller with the credential; the URL authorizes the asset and nothing else', async () => {
-    const r = await handleSignRequest(JSON.stringify({ path: '/vod/asset1/master.m3u8', ttl: '2h', viewer: 'v-1' }), `Bearer ${CRED}`, opts);
+    const r = await handleSignRequest(
+      JSON.stringify({ path: '/vod/asset1/master.m3u8', ttl: '2h', viewer: 'v-1' }),
+      `Bearer ${CRED}`,
+      opts,
+    );
     expect(r.status).toBe(200);
     expect(r.headers['cache-control']).toBe('no-store');
     const body = r.body as { url: string; token: string; scope: string; expiresAt: string; placement: string };
@@ -22,11 +26,18 @@ describe('handleSignRequest', async () => {
     expect(Math.abs(exp - (Date.now() + 7200_000))).toBeLessThan(5000);
     const ok = await authorizeRequest(verifier, body.url.replace('https://edge.example', ''), undefined);
     expect(ok).toMatchObject({ ok: true, strippedUrl: '/vod/asset1/master.m3u8', claims: { sub: 'v-1' } });
-    expect(await authorizeRequest(verifier, `/t/${body.token}/vod/asset2/master.m3u8`, undefined)).toMatchObject({ ok: false, reason: 'wrong_scope' });
+    expect(await authorizeRequest(verifier, `/t/${body.token}/vod/asset2/master.m3u8`, undefined)).toMatchObject({
+      ok: false,
+      reason: 'wrong_scope',
+    });
   });
 
   it('accepts a parsed object or a Buffer body and query placement', async () => {
-    const r1 = await handleSignRequest({ path: '/live/ch1/master.m3u8', ttl: 60, placement: 'query' }, `bearer ${CRED}`, opts);
+    const r1 = await handleSignRequest(
+      { path: '/live/ch1/master.m3u8', ttl: 60, placement: 'query' },
+      `bearer ${CRED}`,
+      opts,
+    );
     expect(r1.status).toBe(200);
     expect((r1.body as { url: string }).url).toMatch(/^https:\/\/edge\.example\/live\/ch1\/master\.m3u8\?token=/);
     const r2 = await handleSignRequest(Buffer.from(JSON.stringify({ path: '/live/ch1/' })), [`Bearer ${CRED}`], opts);
@@ -35,7 +46,15 @@ describe('handleSignRequest', async () => {
 
   it('401 without or with a wrong credential, 503 when none is configured', async () => {
     const body = { path: '/vod/a/x' };
-    for (const auth of [undefined, '', 'Bearer', `Basic ${CRED}`, `Bearer ${CRED}x`, `Bearer ${CRED.slice(0, -1)}`, 'Bearer wrong']) {
+    for (const auth of [
+      undefined,
+      '',
+      'Bearer',
+      `Basic ${CRED}`,
+      `Bearer ${CRED}x`,
+      `Bearer ${CRED.slice(0, -1)}`,
+      'Bearer wrong',
+    ]) {
       const r = await handleSignRequest(body, auth, opts);
       expect(r.status, String(auth)).toBe(401);
       expect(r.headers['www-authenticate']).toMatch(/^Bearer/);

@@ -1,7 +1,13 @@
 /** Fresh test keys (generated per run; nothing secret is committed). */
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import { hmacKeys, signingKeyFromJwk, verificationKeyFromJwk, type SigningKey, type VerificationKey } from '../../../src/signing/keys.js';
+import {
+  hmacKeys,
+  signingKeyFromJwk,
+  verificationKeyFromJwk,
+  type SigningKey,
+  type VerificationKey,
+} from '../../../src/signing/keys.js';
 
 export interface TestKeyPair {
   signing: SigningKey;
@@ -11,7 +17,10 @@ export interface TestKeyPair {
 }
 
 export async function asymmetricPair(alg: 'ES256' | 'EdDSA', kid: string): Promise<TestKeyPair> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true });
+  const { publicKey, privateKey } = await generateKeyPair(
+    alg,
+    alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
+  );
   const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig' };
   const privateJwk = { ...(await exportJWK(privateKey)), kid };
   return {

@@ -17,7 +17,13 @@ describe('token round trips', () => {
   it.each(['HS256', 'ES256', 'EdDSA'] as const)('%s: issue → verify returns the claims', async (alg) => {
     const pair = alg === 'HS256' ? await hmacPair('h1') : await asymmetricPair(alg, `${alg}-1`);
     const token = await issueToken({
-      scope: '/vod/asset1/', ttlSec: 3600, viewerId: 'viewer-7', sessionId: 's-1', clientIp: '203.0.113.7', key: pair.signing, now: NOW,
+      scope: '/vod/asset1/',
+      ttlSec: 3600,
+      viewerId: 'viewer-7',
+      sessionId: 's-1',
+      clientIp: '203.0.113.7',
+      key: pair.signing,
+      now: NOW,
     });
     const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString());
     expect(header).toEqual({ alg, kid: pair.signing.kid });
@@ -25,7 +31,15 @@ describe('token round trips', () => {
     const r = await v.verify(token, { path: PATH, clientIp: '203.0.113.7', now: NOW });
     expect(r).toEqual({
       ok: true,
-      claims: { pfx: '/vod/asset1/', sub: 'viewer-7', sid: 's-1', ip: '203.0.113.7', iat: nowSec, nbf: nowSec, exp: nowSec + 3600 },
+      claims: {
+        pfx: '/vod/asset1/',
+        sub: 'viewer-7',
+        sid: 's-1',
+        ip: '203.0.113.7',
+        iat: nowSec,
+        nbf: nowSec,
+        exp: nowSec + 3600,
+      },
     });
   });
 
@@ -33,7 +47,10 @@ describe('token round trips', () => {
     const pair = await hmacPair();
     const token = await issueToken({ scope: '/', ttlSec: 60, key: pair.signing, now: NOW });
     expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString())).toEqual({ alg: 'HS256' });
-    const r = await createVerifier({ keys: [pair.verification] }).verify(token, { path: '/live/ch1/index.m3u8', now: NOW });
+    const r = await createVerifier({ keys: [pair.verification] }).verify(token, {
+      path: '/live/ch1/index.m3u8',
+      now: NOW,
+    });
     expect(r.ok).toBe(true);
   });
 });
@@ -49,7 +66,8 @@ describe('every rejection case gives its reason and never throws', () => {
   it('malformed: garbage, wrong shape, huge, bad JSON, missing claims, wrong claim types', async () => {
     const { signing, verification } = await hmacPair();
     const v = createVerifier({ keys: [verification] });
-    const sign = (payload: Record<string, unknown>) => new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).sign(signing.material());
+    const sign = (payload: Record<string, unknown>) =>
+      new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).sign(signing.material());
     const cases: unknown[] = [
       'garbage',
       'a.b',
@@ -73,10 +91,13 @@ describe('every rejection case gives its reason and never throws', () => {
       await sign({ exp: nowSec + 60, pfx: 'vod/' }),
       await sign({ exp: nowSec + 60, pfx: '/vod/', ip: 'not-an-ip' }),
       await sign({ exp: nowSec + 60, pfx: '/vod/', sub: 7 }),
-      await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(signing.material()).then((t) => {
-        const [h, , s] = t.split('.');
-        return `${h}.${b64url('[]')}.${s}`; // (signature won't match, still must not throw)
-      }),
+      await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(signing.material())
+        .then((t) => {
+          const [h, , s] = t.split('.');
+          return `${h}.${b64url('[]')}.${s}`; // (signature won't match, still must not throw)
+        }),
     ];
     for (const c of cases) {
       const r = await v.verify(c as string, { path: PATH, now: NOW });
@@ -108,7 +129,10 @@ describe('every rejection case gives its reason and never throws', () => {
       const real = await asymmetricPair(alg, 'k1');
       const forger = await asymmetricPair(alg, 'k1');
       const token = await issueToken({ scope: '/vod/', ttlSec: 60, key: forger.signing, now: NOW });
-      await expectReason(createVerifier({ keys: [real.verification] }).verify(token, { path: PATH, now: NOW }), 'bad_signature');
+      await expectReason(
+        createVerifier({ keys: [real.verification] }).verify(token, { path: PATH, now: NOW }),
+        'bad_signature',
+      );
     }
   });
 
@@ -127,20 +151,47 @@ describe('every rejection case gives its reason and never throws', () => {
   it('not_yet_valid with and without skew tolerance', async () => {
     const { signing, verification } = await hmacPair();
     // issuer's clock runs 10 s ahead of ours
-    const token = await issueToken({ scope: '/vod/', ttlSec: 600, key: signing, now: new Date(NOW.getTime() + 10_000) });
-    await expectReason(createVerifier({ keys: [verification], clockToleranceSec: 0 }).verify(token, { path: PATH, now: NOW }), 'not_yet_valid');
-    expect((await createVerifier({ keys: [verification], clockToleranceSec: 30 }).verify(token, { path: PATH, now: NOW })).ok).toBe(true);
+    const token = await issueToken({
+      scope: '/vod/',
+      ttlSec: 600,
+      key: signing,
+      now: new Date(NOW.getTime() + 10_000),
+    });
+    await expectReason(
+      createVerifier({ keys: [verification], clockToleranceSec: 0 }).verify(token, { path: PATH, now: NOW }),
+      'not_yet_valid',
+    );
+    expect(
+      (await createVerifier({ keys: [verification], clockToleranceSec: 30 }).verify(token, { path: PATH, now: NOW }))
+        .ok,
+    ).toBe(true);
     // an explicit not-before an hour out is refused even with the default tolerance
     const later = await issueToken({ scope: '/vod/', ttlSec: 7200, notBeforeSec: 3600, key: signing, now: NOW });
-    await expectReason(createVerifier({ keys: [verification] }).verify(later, { path: PATH, now: NOW }), 'not_yet_valid');
-    expect((await createVerifier({ keys: [verification] }).verify(later, { path: PATH, now: new Date(NOW.getTime() + 3600_000) })).ok).toBe(true);
+    await expectReason(
+      createVerifier({ keys: [verification] }).verify(later, { path: PATH, now: NOW }),
+      'not_yet_valid',
+    );
+    expect(
+      (
+        await createVerifier({ keys: [verification] }).verify(later, {
+          path: PATH,
+          now: new Date(NOW.getTime() + 3600_000),
+        })
+      ).ok,
+    ).toBe(true);
   });
 
   it('wrong_scope: other asset, sibling prefix, traversal in every spelling', async () => {
     const { signing, verification } = await hmacPair();
     const v = createVerifier({ keys: [verification] });
     const token = await issueToken({ scope: '/vod/asset1/', ttlSec: 600, key: signing, now: NOW });
-    const ok = ['/vod/asset1/master.m3u8', '/vod/asset1/720p/seg-1.m4s', '/vod/asset1', '/vod/asset2/../asset1/x.m4s', '/vod/%61sset1/x'];
+    const ok = [
+      '/vod/asset1/master.m3u8',
+      '/vod/asset1/720p/seg-1.m4s',
+      '/vod/asset1',
+      '/vod/asset2/../asset1/x.m4s',
+      '/vod/%61sset1/x',
+    ];
     for (const path of ok) expect((await v.verify(token, { path, now: NOW })).ok, path).toBe(true);
     const bad = [
       '/vod/asset2/master.m3u8',
@@ -180,14 +231,24 @@ describe('every rejection case gives its reason and never throws', () => {
     await expectReason(v.verify(net, { path: PATH, clientIp: '2001:db9::1', now: NOW }), 'wrong_ip');
     const unbound = await issueToken({ scope: '/vod/', ttlSec: 600, key: signing, now: NOW });
     expect((await v.verify(unbound, { path: PATH, clientIp: '198.51.100.1', now: NOW })).ok).toBe(true);
-    await expectReason(createVerifier({ keys: [verification], requireIpBinding: true }).verify(unbound, { path: PATH, clientIp: '198.51.100.1', now: NOW }), 'wrong_ip');
+    await expectReason(
+      createVerifier({ keys: [verification], requireIpBinding: true }).verify(unbound, {
+        path: PATH,
+        clientIp: '198.51.100.1',
+        now: NOW,
+      }),
+      'wrong_ip',
+    );
   });
 
   it('unknown_kid', async () => {
     const known = await asymmetricPair('ES256', 'known');
     const stranger = await asymmetricPair('ES256', 'stranger');
     const token = await issueToken({ scope: '/vod/', ttlSec: 60, key: stranger.signing, now: NOW });
-    await expectReason(createVerifier({ keys: [known.verification] }).verify(token, { path: PATH, now: NOW }), 'unknown_kid');
+    await expectReason(
+      createVerifier({ keys: [known.verification] }).verify(token, { path: PATH, now: NOW }),
+      'unknown_kid',
+    );
   });
 
   it('alg_not_allowed: hand-crafted alg none, algs outside the allowlist, alg confusion', async () => {
@@ -196,12 +257,17 @@ describe('every rejection case gives its reason and never throws', () => {
     const v = createVerifier({ keys: [es.verification] });
     const payload = b64url({ pfx: '/', exp: nowSec + 3600 });
     for (const alg of ['none', 'None', 'NONE', 'HS256', 'RS256', 'PS256', 'ES512', 'HS512']) {
-      await expectReason(v.verify(`${b64url({ alg, kid: 'es' })}.${payload}.`, { path: PATH, now: NOW }), 'alg_not_allowed');
+      await expectReason(
+        v.verify(`${b64url({ alg, kid: 'es' })}.${payload}.`, { path: PATH, now: NOW }),
+        'alg_not_allowed',
+      );
       await expectReason(v.verify(`${b64url({ alg })}.${payload}.c2ln`, { path: PATH, now: NOW }), 'alg_not_allowed');
     }
     // Alg confusion: an HS256 token signed with the ES256 *public* key bytes as the secret.
     const pubBytes = new TextEncoder().encode(JSON.stringify(es.publicJwk));
-    const forged = await new SignJWT({ pfx: '/', exp: nowSec + 3600 }).setProtectedHeader({ alg: 'HS256', kid: 'es' }).sign(pubBytes);
+    const forged = await new SignJWT({ pfx: '/', exp: nowSec + 3600 })
+      .setProtectedHeader({ alg: 'HS256', kid: 'es' })
+      .sign(pubBytes);
     await expectReason(v.verify(forged, { path: PATH, now: NOW }), 'alg_not_allowed');
     // With both kinds of keys, a kid of one kind claimed with the other alg is still refused.
     const both = createVerifier({ keys: [es.verification, h.verification] });
@@ -217,7 +283,7 @@ describe('every rejection case gives its reason and never throws', () => {
     const v = createVerifier({ keys: [verification] });
     const good = await issueToken({ scope: '/vod/', ttlSec: 60, key: signing, now: NOW });
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const alphabet = 'ABCabc012-_.%/=+ \u0000\u00e9{}"';
     for (let i = 0; i < 500; i++) {
       const len = Math.floor(rnd() * 200);
@@ -230,7 +296,11 @@ describe('every rejection case gives its reason and never throws', () => {
         expect(REJECT_REASONS).toContain((r as { reason: RejectReason }).reason);
       }
     }
-    const odd = [{ path: undefined as unknown as string }, { path: PATH, now: Number.NaN }, { path: PATH, now: new Date('invalid') }];
+    const odd = [
+      { path: undefined as unknown as string },
+      { path: PATH, now: Number.NaN },
+      { path: PATH, now: new Date('invalid') },
+    ];
     for (const ctx of odd) {
       const r = await v.verify(good, ctx);
       expect(r.ok).toBe(false);
@@ -239,24 +309,27 @@ describe('every rejection case gives its reason and never throws', () => {
 });
 
 describe('key rotation without downtime', () => {
-  it.each(['ES256', 'EdDSA', 'HS256'] as const)('%s: overlap accepts old and new kid; after removal the old kid is unknown', async (alg) => {
-    const old = alg === 'HS256' ? await hmacPair('2029-12') : await asymmetricPair(alg, '2029-12');
-    const next = alg === 'HS256' ? await hmacPair('2030-01') : await asymmetricPair(alg, '2030-01');
-    const set = new StaticKeySet([old.verification]);
-    const v = createVerifier({ keys: set });
-    const oldToken = await issueToken({ scope: '/live/ch1/', ttlSec: 3600, key: old.signing, now: NOW });
-    const ctx = { path: '/live/ch1/index.m3u8', now: NOW };
-    expect((await v.verify(oldToken, ctx)).ok).toBe(true); // (and now cached)
+  it.each(['ES256', 'EdDSA', 'HS256'] as const)(
+    '%s: overlap accepts old and new kid; after removal the old kid is unknown',
+    async (alg) => {
+      const old = alg === 'HS256' ? await hmacPair('2029-12') : await asymmetricPair(alg, '2029-12');
+      const next = alg === 'HS256' ? await hmacPair('2030-01') : await asymmetricPair(alg, '2030-01');
+      const set = new StaticKeySet([old.verification]);
+      const v = createVerifier({ keys: set });
+      const oldToken = await issueToken({ scope: '/live/ch1/', ttlSec: 3600, key: old.signing, now: NOW });
+      const ctx = { path: '/live/ch1/index.m3u8', now: NOW };
+      expect((await v.verify(oldToken, ctx)).ok).toBe(true); // (and now cached)
 
-    set.add(next.verification); // overlap begins
-    const newToken = await issueToken({ scope: '/live/ch1/', ttlSec: 3600, key: next.signing, now: NOW });
-    expect((await v.verify(oldToken, ctx)).ok).toBe(true);
-    expect((await v.verify(newToken, ctx)).ok).toBe(true);
+      set.add(next.verification); // overlap begins
+      const newToken = await issueToken({ scope: '/live/ch1/', ttlSec: 3600, key: next.signing, now: NOW });
+      expect((await v.verify(oldToken, ctx)).ok).toBe(true);
+      expect((await v.verify(newToken, ctx)).ok).toBe(true);
 
-    set.remove('2029-12'); // overlap over: the cached verdict for the old token must not survive
-    await expectReason(v.verify(oldToken, ctx), 'unknown_kid');
-    expect((await v.verify(newToken, ctx)).ok).toBe(true);
-  });
+      set.remove('2029-12'); // overlap over: the cached verdict for the old token must not survive
+      await expectReason(v.verify(oldToken, ctx), 'unknown_kid');
+      expect((await v.verify(newToken, ctx)).ok).toBe(true);
+    },
+  );
 });
 
 describe('verified-signature cache', () => {

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES, decodeHeader, encodeHeader } from '../../../edge/store/record-format.js';
 
 describe('record header', () => {
-  const h = { keyHash: 0xdeadbeef, keyLength: 17, metaLength: 123, bodyLength: 3_000_000_000, storedAt: 1_700_000_000_123, crc: 0x12345678 };
+  const h = {
+    keyHash: 0xdeadbeef,
+    keyLength: 17,
+    metaLength: 123,
+    bodyLength: 3_000_000_000,
+    storedAt: 1_700_000_000_123,
+    crc: 0x12345678,
+  };
 
   it('round-trips every field (including bodies above 4 GiB - 1 and ms timestamps)', () => {
     const b = encodeHeader(h);
