@@ -289,9 +289,9 @@ async function main(): Promise<void> {
       vod: vodResults,
       live,
     };
-    mkdirSync(dirname(resolve(args.out!)), { recursive: true });
-    writeFileSync(resolve(args.out!), `${JSON.stringify(result, null, 2)}\n`);
-    say(`[${elapsed()}] wrote ${resolve(args.out!)}`);
+    mkdirSync(dirname(resolve(args.out)), { recursive: true });
+    writeFileSync(resolve(args.out), `${JSON.stringify(result, null, 2)}\n`);
+    say(`[${elapsed()}] wrote ${resolve(args.out)}`);
   } finally {
     await browser?.close();
     await stack?.stop();
@@ -300,6 +300,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`abr-qoe bench failed: ${(e as Error)?.stack ?? e}\n`);
+  process.stderr.write(`abr-qoe bench failed: ${(e as Error | undefined)?.stack ?? String(e)}\n`);
   process.exitCode = 1;
 });

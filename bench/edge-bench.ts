@@ -13,7 +13,7 @@
  * dir, run on loopback with one worker (the edge is one Node process), and stopped afterwards.
  */
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,7 +42,7 @@ async function startOrigin(): Promise<{ proc: ChildProcess; url: string }> {
   });
   const url = await new Promise<string>((res, rej) => {
     let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (nl !== -1) res(buf.slice(0, nl).trim());
@@ -127,7 +127,7 @@ async function startStreamedge(dir: string, originUrl: string): Promise<{ proc: 
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`edge: ${d}`));
+  proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`edge: ${d.toString()}`));
   const url = `http://127.0.0.1:${port}`;
   await waitUp(`${url}/_edge/health`);
   return { proc, url };
@@ -145,7 +145,7 @@ function stop(proc: ChildProcess): Promise<void> {
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
@@ -174,7 +174,7 @@ async function hitThroughput(base: string): Promise<Record<string, number>> {
       let i = w;
       while (performance.now() < end) {
         // alternate playlists and segments
-        const p = i % 2 === 0 ? paths[(i >> 1) % PLAYLISTS]! : paths[PLAYLISTS + ((i >> 1) % SEGMENTS)]!;
+        const p = i % 2 === 0 ? paths[(i >> 1) % PLAYLISTS] : paths[PLAYLISTS + ((i >> 1) % SEGMENTS)];
         i += CONNECTIONS;
         const s = performance.now();
         try {
@@ -284,9 +284,9 @@ async function main(): Promise<void> {
       streamedge: edgeHits,
       nginx: nginxHits,
       ratioStreamedgeToNginx: {
-        requestsPerSecond: round(edgeHits['requestsPerSecond']! / nginxHits['requestsPerSecond']!, 3),
-        bytesPerSecond: round(edgeHits['bytesPerSecond']! / nginxHits['bytesPerSecond']!, 3),
-        latencyP99: round(edgeHits['latencyP99Ms']! / nginxHits['latencyP99Ms']!, 3),
+        requestsPerSecond: round(edgeHits['requestsPerSecond'] / nginxHits['requestsPerSecond'], 3),
+        bytesPerSecond: round(edgeHits['bytesPerSecond'] / nginxHits['bytesPerSecond'], 3),
+        latencyP99: round(edgeHits['latencyP99Ms'] / nginxHits['latencyP99Ms'], 3),
       },
     };
     results['stampede'] = {
@@ -294,9 +294,9 @@ async function main(): Promise<void> {
       streamedge: edgeSt,
       nginx: nginxSt,
       ratioStreamedgeToNginx: {
-        upstreamRequests: round(edgeSt['upstreamRequests']! / nginxSt['upstreamRequests']!, 3),
-        firstByteP50: round(edgeSt['firstByteP50Ms']! / nginxSt['firstByteP50Ms']!, 3),
-        firstByteP99: round(edgeSt['firstByteP99Ms']! / nginxSt['firstByteP99Ms']!, 3),
+        upstreamRequests: round(edgeSt['upstreamRequests'] / nginxSt['upstreamRequests'], 3),
+        firstByteP50: round(edgeSt['firstByteP50Ms'] / nginxSt['firstByteP50Ms'], 3),
+        firstByteP99: round(edgeSt['firstByteP99Ms'] / nginxSt['firstByteP99Ms'], 3),
       },
     };
     const out = {

@@ -19,7 +19,7 @@
  * The whole bench is bounded by --budget seconds (default 9 min).
  */
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,7 +28,6 @@ import { edgeDelta, scrapeEdge, type EdgeReport } from './loadtest/edge-metrics.
 import type { LoadReport, ProgressSnapshot } from './loadtest/report.js';
 import { runLoadTest } from './loadtest/run.js';
 import type { OriginCounts } from './loadtest-origin-process.js';
-import { freePort } from './free-port.js';
 
 // ------------------------------------------------------------------ options
 
@@ -84,14 +83,14 @@ function startHelper(
   const proc = spawn(process.execPath, [join(root, 'bin/run-ts.js'), join(root, file), ...helperArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d}`));
+  proc.stderr.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d.toString()}`));
   return new Promise((res, rej) => {
     let buf = '';
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       rej(new Error(`${name} not ready within ${timeoutMs / 1000} s`));
     }, timeoutMs);
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (nl === -1) return;
@@ -99,7 +98,7 @@ function startHelper(
       try {
         res({ proc, url: (JSON.parse(buf.slice(0, nl)) as { url: string }).url });
       } catch (e) {
-        rej(e as Error);
+        rej(e instanceof Error ? e : new Error(String(e)));
       }
     });
     proc.once('exit', (code) => {
@@ -264,7 +263,8 @@ async function attempt(
   const originBefore = await originCounts(originUrl);
   const url = `${edgeUrl}/live/news/master.m3u8`;
   const stopper = new AbortController();
-  let stoppedEarly: string | null = null;
+  // Set inside check(), a callback: the assertion keeps TS from narrowing it to null for good.
+  let stoppedEarly = null as string | null;
   const latest: Record<'hls' | 'll', ProgressSnapshot | undefined> = { hls: undefined, ll: undefined };
   let lastLog = 0;
   /** CPU while every viewer is playing (after worker start-up and the ramp): first and latest sample. */
@@ -327,7 +327,7 @@ async function attempt(
   const edgeAfter = await scrapeEdge(new URL(edgeUrl), scrapeAgent);
   await scrapeAgent.close();
   const originAfter = await originCounts(originUrl);
-  const d = (k: keyof Omit<OriginCounts, 'channel'>) => (originAfter[k] as number) - (originBefore[k] as number);
+  const d = (k: keyof Omit<OriginCounts, 'channel'>) => originAfter[k] - originBefore[k];
   const versions = d('partsProduced');
   const plain = d('plainPlaylist');
   const blocking = d('blockingPlaylist');
@@ -525,7 +525,7 @@ if (top && !top.holds)
   );
 const measured = attempts.filter((a) => a.loadTester.steadyCoresPer1000Viewers !== null);
 if (measured.length > 0) {
-  const best = measured[measured.length - 1]!;
+  const best = measured[measured.length - 1];
   const cores = best.loadTester.steadyCoresPer1000Viewers!;
   notes.push(
     `the load tester alone used ${cores} CPU cores per 1000 playing viewers (at ${best.hlsViewers}+${best.llViewers}, ${best.target}): ` +
@@ -576,7 +576,7 @@ writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 
 // ------------------------------------------------------------------ summary table
 
-const pad = (s: unknown, n: number) => String(s ?? '-').padStart(n);
+const pad = (s: string | number | null | undefined, n: number) => String(s ?? '-').padStart(n);
 const lines = [
   '',
   `loadtest bench: ${machine.cpus} cores, load ${machine.loadAverageBefore.join(' ')} → ${machine.loadAverageAfter.join(' ')}; target ${TARGET_HLS} HLS + ${TARGET_LL} LL-HLS viewers, ramp ${RAMP_SEC}s hold ${HOLD_SEC}s`,

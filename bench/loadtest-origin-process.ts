@@ -55,7 +55,7 @@ const partUrls = new Set<string>();
 const segmentUrls = new Set<string>();
 origin.app.addHook('onRequest', async (req) => {
   const url = req.raw.url ?? '';
-  const path = url.split('?', 1)[0]!;
+  const path = url.split('?', 1)[0];
   if (!path.startsWith('/live/')) return;
   if (path.endsWith('/master.m3u8')) counts.master++;
   else if (path.endsWith('.m3u8')) {

@@ -11,7 +11,7 @@ import { freePort } from './free-port.js';
 const FIND = 'command -v nginx || ls /usr/sbin/nginx';
 
 export function nginxBinary(): string {
-  const find = () => execFileSync('sh', ['-c', FIND], { encoding: 'utf8' }).trim().split('\n')[0]!;
+  const find = () => execFileSync('sh', ['-c', FIND], { encoding: 'utf8' }).trim().split('\n')[0];
   try {
     return find();
   } catch {
@@ -53,7 +53,7 @@ export async function startNginx(
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), config(port));
   const proc = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`nginx: ${d}`));
+  proc.stderr.on('data', (d: Buffer) => process.stderr.write(`nginx: ${d.toString()}`));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {

@@ -28,12 +28,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 function stats(values: number[]): {
@@ -58,11 +58,24 @@ function stats(values: number[]): {
   };
 }
 
-function parse(text: string): Record<string, any> {
+/** The parts of an m3u8-parser LL-HLS media playlist this bench reads. */
+interface LlHlsSegment {
+  programDateTime?: number;
+  dateTimeString?: string;
+  duration?: number;
+  parts?: { uri: string; duration: number }[];
+}
+
+interface LlHlsPlaylist {
+  segments: LlHlsSegment[];
+  preloadSegment?: LlHlsSegment;
+}
+
+function parse(text: string): LlHlsPlaylist {
   const p = new Parser();
   p.push(text);
   p.end();
-  return p.manifest;
+  return p.manifest as LlHlsPlaylist;
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -76,7 +89,7 @@ interface PartRef {
 }
 
 /** Parts of a parsed LL-HLS playlist with their end-of-media wall-clock times. */
-function partsWithEnds(m: Record<string, any>): PartRef[] {
+function partsWithEnds(m: LlHlsPlaylist): PartRef[] {
   const out: PartRef[] = [];
   const segs = [...m.segments, ...(m.preloadSegment ? [m.preloadSegment] : [])];
   let nextStart: number | undefined;
@@ -84,7 +97,7 @@ function partsWithEnds(m: Record<string, any>): PartRef[] {
     // m3u8-parser leaves the preload segment's PROGRAM-DATE-TIME unparsed: it follows the previous segment
     const start =
       typeof s.programDateTime === 'number'
-        ? (s.programDateTime as number)
+        ? s.programDateTime
         : s.dateTimeString
           ? Date.parse(s.dateTimeString)
           : nextStart;
@@ -100,7 +113,7 @@ function partsWithEnds(m: Record<string, any>): PartRef[] {
   return out;
 }
 
-async function partLatency(seconds: number): Promise<Record<string, unknown>> {
+async function partLatency(seconds: number) {
   const root = mkdtempSync(join(tmpdir(), 'se-origin-bench-'));
   const origin = await createOrigin({
     root,
@@ -117,7 +130,7 @@ async function partLatency(seconds: number): Promise<Record<string, unknown>> {
   };
   try {
     const deadline = Date.now() + 30_000;
-    let m: Record<string, any> | undefined;
+    let m: LlHlsPlaylist | undefined;
     while (Date.now() < deadline) {
       const r = await get('/live/news/360p/index.m3u8');
       if (r.status === 200 && (m = parse(r.text)).segments.length >= 1) break;
@@ -136,14 +149,14 @@ async function partLatency(seconds: number): Promise<Record<string, unknown>> {
     const media0 = mediaAt();
     const end = Date.now() + seconds * 1000;
     let parts = partsWithEnds(m);
-    let last = parts[parts.length - 1]!;
+    let last = parts[parts.length - 1];
     while (Date.now() < end) {
       const next = last.part + 1 < 4 ? { msn: last.msn, part: last.part + 1 } : { msn: last.msn + 1, part: 0 };
       const r = await get(`/live/news/360p/index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.part}`);
       const received = nowMs();
       if (r.status !== 200) continue;
       parts = partsWithEnds(parse(r.text));
-      const got = parts.find((p) => p.msn === next.msn && p.part === next.part) ?? parts[parts.length - 1]!;
+      const got = parts.find((p) => p.msn === next.msn && p.part === next.part) ?? parts[parts.length - 1];
       latencies.push(received - got.endMs);
       last = parts[parts.length - 1]!;
       // baseline: the same part, now available, fetched again (HTTP path only)
@@ -221,12 +234,17 @@ interface RoundResult {
   loadavg: number[];
 }
 
+/** What bench/origin-held-client.ts sends back. */
+type HeldClientMessage =
+  | { type: 'opened'; connected: number }
+  | { type: 'result'; done: (number | null)[]; statuses: Record<string, number>; errors: number };
+
 async function heldRound(origin: Origin, base: string, enc: FakeEncoder, n: number, msn: number): Promise<RoundResult> {
   const url = new URL(base);
   const child = fork(join(here, 'origin-held-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
   const result = new Promise<{ done: (number | null)[]; statuses: Record<string, number>; errors: number }>(
     (resolve, reject) => {
-      child.on('message', (m: any) => {
+      child.on('message', (m: HeldClientMessage) => {
         if (m.type === 'result') resolve(m);
       });
       child.once('error', reject);
@@ -245,7 +263,7 @@ async function heldRound(origin: Origin, base: string, enc: FakeEncoder, n: numb
   // Wait until all are held, or no progress for 10 s (connection failures are reported).
   let last = -1;
   let lastChange = Date.now();
-  let heldNow = 0;
+  let heldNow: number;
   while ((heldNow = await heldCount(origin)) < n && Date.now() - lastChange < 10_000) {
     if (heldNow !== last) {
       last = heldNow;
@@ -288,7 +306,7 @@ async function heldRound(origin: Origin, base: string, enc: FakeEncoder, n: numb
   };
 }
 
-async function heldRequests(n: number): Promise<Record<string, unknown>> {
+async function heldRequests(n: number) {
   const root = mkdtempSync(join(tmpdir(), 'se-origin-held-'));
   const enc = new FakeEncoder();
   const origin = await createOrigin({
@@ -311,7 +329,7 @@ async function heldRequests(n: number): Promise<Record<string, unknown>> {
     for (let i = 0; i < 3; i++) bigRounds.push(await heldRound(origin, base, enc, n, msn++));
     // the round with the median p99 is reported in full; all three in summary
     const byP99 = [...bigRounds].sort((a, b) => stats(a.wake).p99 - stats(b.wake).p99);
-    const big = byP99[1]!;
+    const big = byP99[1];
     const rss = process.memoryUsage().rss;
     const b50 = Math.max(0.001, stats(baseline).p50);
     return {
@@ -359,7 +377,13 @@ const liveSeconds = Number(arg('live-seconds', '20'));
 const only = arg('only', 'all'); // all | held | latency (a partial run keeps the other section of the previous results)
 const la = (): number[] => os.loadavg().map((x) => Math.round(x * 100) / 100);
 const resultsFile = join(here, 'results', 'origin.json');
-let previous: Record<string, any> = {};
+/** The previous results file: a partial run keeps the section it does not re-measure. */
+interface PreviousResults {
+  startedAt?: string;
+  partAvailability?: Awaited<ReturnType<typeof partLatency>>;
+  heldBlockingRequests?: Awaited<ReturnType<typeof heldRequests>>;
+}
+let previous: PreviousResults;
 try {
   previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
 } catch {
@@ -382,8 +406,8 @@ const out = {
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(resultsFile, JSON.stringify(out, null, 2) + '\n');
 
-const pa = latencyResult as any;
-const hr = heldResult as any;
+const pa = latencyResult;
+const hr = heldResult;
 process.stdout.write(
   [
     `origin bench (loadavg ${loadavgStart.join(' ')} → ${out.machine.loadavgEnd.join(' ')} on ${cpus().length} cores)`,

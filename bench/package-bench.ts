@@ -30,7 +30,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
 function runFfmpeg(args: string[]): Promise<void> {
@@ -81,7 +81,7 @@ function selfCpuSec(): number {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const rounds = Math.max(1, Number(arg('rounds', '2')));
@@ -151,7 +151,7 @@ try {
 
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
 const ratio = median(packagerMs) / median(baselineMs);
-const packagerCpu = packagerFfmpegCpuSec.map((c, i) => c + packagerSelfCpuSec[i]!);
+const packagerCpu = packagerFfmpegCpuSec.map((c, i) => c + packagerSelfCpuSec[i]);
 const cpuRatio = median(packagerCpu) / median(baselineCpuSec);
 const r1 = (xs: number[]): number[] => xs.map((x) => Number(x.toFixed(1)));
 const result = {

@@ -30,13 +30,13 @@ import { addTokenToPlaylist } from '../src/signing/playlist-rewrite.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
 }
 const OUT = resolve(arg('out', 'bench/results/signing.json'));
 const ROUND_MS = Number(arg('round-ms', '150'));
 const ROUNDS = Number(arg('rounds', '7'));
 
-type Op = () => unknown | Promise<unknown>;
+type Op = () => unknown; // sync, or a Promise that runFor awaits
 
 async function runFor(op: Op, n: number): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -63,8 +63,8 @@ async function measure(
   perOp.sort((a, b) => a - b);
   const res = {
     name,
-    medianUs: perOp[Math.floor(perOp.length / 2)]!,
-    minUs: perOp[0]!,
+    medianUs: perOp[Math.floor(perOp.length / 2)],
+    minUs: perOp[0],
     maxUs: perOp.at(-1)!,
     opsPerRound: n,
   };
@@ -134,7 +134,7 @@ lines.push(
 const playlist = lines.join('\n');
 results.push(await measure('rewrite_llhls_playlist', () => addTokenToPlaylist(playlist, anyToken)));
 
-const baseline = results[0]!.medianUs;
+const baseline = results[0].medianUs;
 const out = {
   bench: 'signing',
   date: new Date().toISOString(),

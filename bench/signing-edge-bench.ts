@@ -35,7 +35,7 @@ import { freePort } from './free-port.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
 }
 const DURATION_S = Number(arg('duration', '1.5'));
 const ROUNDS = Number(arg('rounds', '7'));
@@ -73,7 +73,7 @@ async function startUpstream(): Promise<{ url: string; server: Server; requests:
   let n = 0;
   const server = createServer((req, res) => {
     n++;
-    const path = (req.url ?? '/').split('?')[0]!;
+    const path = (req.url ?? '/').split('?')[0];
     if (path.endsWith('.m3u8')) {
       res.writeHead(200, {
         'content-type': 'application/vnd.apple.mpegurl',
@@ -170,7 +170,7 @@ async function measure(
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'se-signing-edge-bench-'));
@@ -213,17 +213,17 @@ try {
     {
       name: 'segment_path_token',
       off: segPath,
-      on: (i: number) => signedUrl('', segPath(i), viewerTokens[i % VIEWERS]!, 'path'),
+      on: (i: number) => signedUrl('', segPath(i), viewerTokens[i % VIEWERS], 'path'),
     },
     {
       name: 'segment_unique_token',
       off: segPath,
-      on: (i: number) => signedUrl('', segPath(i), unique[uniqueNext++ % unique.length]!, 'path'),
+      on: (i: number) => signedUrl('', segPath(i), unique[uniqueNext++ % unique.length], 'path'),
     },
     {
       name: 'playlist_query_token',
       off: () => '/vod/a/index.m3u8',
-      on: (i: number) => signedUrl('', '/vod/a/index.m3u8', viewerTokens[i % VIEWERS]!, 'query'),
+      on: (i: number) => signedUrl('', '/vod/a/index.m3u8', viewerTokens[i % VIEWERS], 'query'),
     },
   ];
 
@@ -231,7 +231,7 @@ try {
   for (let i = 0; i < SEGMENTS; i++) {
     for (const [base, path] of [
       [plain.url, segPath(i)],
-      [signed.url, signedUrl('', segPath(i), viewerTokens[0]!, 'path')],
+      [signed.url, signedUrl('', segPath(i), viewerTokens[0], 'path')],
     ] as const) {
       const r = await fetch(`${base}${path}`);
       await r.arrayBuffer();
@@ -240,7 +240,7 @@ try {
   }
   for (const [base, path] of [
     [plain.url, '/vod/a/index.m3u8'],
-    [signed.url, signedUrl('', '/vod/a/index.m3u8', viewerTokens[0]!, 'query')],
+    [signed.url, signedUrl('', '/vod/a/index.m3u8', viewerTokens[0], 'query')],
   ] as const) {
     const r = await fetch(`${base}${path}`);
     const text = await r.text();
@@ -299,7 +299,7 @@ try {
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
-    loadavg1m: Number(loadavg()[0]!.toFixed(2)),
+    loadavg1m: Number(loadavg()[0].toFixed(2)),
     method: `two streamedge edge processes (plain; --require-signed HS256 + upstream credential) on loopback, caches warmed; ${CONNECTIONS} keep-alive connections for ${DURATION_S} s per round, alternating plain/signed (ABBA) for ${ROUNDS} rounds after one warm-up round each; median requests/s`,
     workload: {
       segmentBytes: SEGMENT_BYTES,
@@ -320,6 +320,6 @@ try {
   upstream.server.closeAllConnections();
 } finally {
   for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+  await Promise.all(children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => c.once('exit', r))));
   rmSync(dir, { recursive: true, force: true });
 }

@@ -67,7 +67,7 @@ function mibps(bytes: number, ms: number): number {
 
 function pct(samples: number[], p: number): number {
   const s = [...samples].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 1000) / 1000;
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 1000) / 1000;
 }
 
 function ratio(a: number, b: number): number {
@@ -112,20 +112,20 @@ async function throughput(objectBytes: number, objects: number): Promise<Through
     // baselines
     mkdirSync(join(work, 'files'));
     let t = performance.now();
-    await pool(objects, (i) => writeFile(join(work, 'files', `o${i}`), bodies[i % 16]!));
+    await pool(objects, (i) => writeFile(join(work, 'files', `o${i}`), bodies[i % 16]));
     const writeFileMs = performance.now() - t;
     mkdirSync(join(work, 'files-sync'));
     t = performance.now();
     await pool(objects, async (i) => {
       const fh = await openFile(join(work, 'files-sync', `o${i}`), 'w');
-      await fh.writeFile(bodies[i % 16]!);
+      await fh.writeFile(bodies[i % 16]);
       await fh.datasync();
       await fh.close();
     });
     const writeFileSyncMs = performance.now() - t;
     t = performance.now();
     const seq = await openFile(join(work, 'sequential.bin'), 'w');
-    for (let i = 0; i < objects; i++) await seq.write(bodies[i % 16]!);
+    for (let i = 0; i < objects; i++) await seq.write(bodies[i % 16]);
     await seq.close();
     const rawSeqMs = performance.now() - t;
     t = performance.now();
@@ -135,7 +135,7 @@ async function throughput(objectBytes: number, objects: number): Promise<Through
     // store, flush durability (then reads from disk with the RAM tier off)
     let store = await LogStore.open(storeOpts('store-flush', { durability: 'flush', ramBytes: 0 }));
     t = performance.now();
-    await pool(objects, (i) => store.put(`/o/${i}`, meta(), bodies[i % 16]!));
+    await pool(objects, (i) => store.put(`/o/${i}`, meta(), bodies[i % 16]));
     const putFlushMs = performance.now() - t;
     t = performance.now();
     await pool(objects, async (i) => drain((await store.get(`/o/${i}`))!.body));
@@ -146,7 +146,7 @@ async function throughput(objectBytes: number, objects: number): Promise<Through
     const ramBytes = Math.min(total * 2, 512 * MiB);
     store = await LogStore.open(storeOpts('store-fsync', { ramBytes, ramMaxObjectBytes: 4 * MiB }));
     t = performance.now();
-    await pool(objects, (i) => store.put(`/o/${i}`, meta(), bodies[i % 16]!));
+    await pool(objects, (i) => store.put(`/o/${i}`, meta(), bodies[i % 16]));
     const putFsyncMs = performance.now() - t;
     for (let i = 0; i < objects; i++) await drain((await store.get(`/o/${i}`))!.body);
     t = performance.now();
@@ -393,7 +393,7 @@ function zipfSampler(n: number, s: number, seed: number): () => number {
   const cdf = new Float64Array(n);
   let sum = 0;
   for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, s);
-  for (let i = 0; i < n; i++) cdf[i]! /= sum;
+  for (let i = 0; i < n; i++) cdf[i] /= sum;
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;
@@ -406,7 +406,7 @@ function zipfSampler(n: number, s: number, seed: number): () => number {
     let hi = n - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
+      if (cdf[mid] < u) lo = mid + 1;
       else hi = mid;
     }
     return lo;

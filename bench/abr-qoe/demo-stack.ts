@@ -69,7 +69,7 @@ export async function startDemoStack(dir: string, timeoutMs = 420_000): Promise<
       const origin = /\borigin (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (page && edge && origin) {
         clearTimeout(timer);
-        res({ page: page[1]!, edge: edge[1]!, origin: origin[1]! });
+        res({ page: page[1], edge: edge[1], origin: origin[1] });
       }
     };
     child.stdout!.on('data', check);

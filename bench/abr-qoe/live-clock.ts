@@ -13,7 +13,14 @@ async function get(url: string): Promise<Response> {
   return res;
 }
 
-function parse(text: string): Record<string, any> {
+/** The parts of an m3u8-parser manifest this module reads. */
+interface HlsManifest {
+  playlists?: { uri: string }[];
+  segments?: { uri: string; programDateTime?: number; map?: { uri: string } }[];
+  partTargetDuration?: number;
+}
+
+function parse(text: string): HlsManifest {
   const p = new Parser();
   p.push(text);
   p.end();
@@ -30,11 +37,11 @@ export interface LiveClock {
 /** Reads the anchor from the first variant's newest complete segment. */
 export async function readLiveClock(masterUrl: string): Promise<LiveClock> {
   const master = parse(await (await get(masterUrl)).text());
-  const first = (master.playlists ?? [])[0] as { uri: string } | undefined;
+  const first = master.playlists?.[0];
   if (!first) throw new Error(`${masterUrl} lists no variant streams`);
   const mediaUrl = new URL(first.uri, masterUrl).href;
   const media = parse(await (await get(mediaUrl)).text());
-  const segs = (media.segments ?? []) as { uri: string; programDateTime?: number; map?: { uri: string } }[];
+  const segs = media.segments ?? [];
   const seg = [...segs].reverse().find((s) => typeof s.programDateTime === 'number');
   const mapUri = segs.find((s) => s.map)?.map?.uri;
   if (!seg || !mapUri) throw new Error(`${mediaUrl} has no segment with EXT-X-PROGRAM-DATE-TIME and EXT-X-MAP yet`);
@@ -46,7 +53,7 @@ export async function readLiveClock(masterUrl: string): Promise<LiveClock> {
   return {
     anchorMs: seg.programDateTime! - (traf.baseDecodeTime / video.timescale) * 1000,
     segmentsInWindow: segs.length,
-    partTargetSec: media.partTargetDuration as number | undefined,
+    partTargetSec: media.partTargetDuration,
   };
 }
 

@@ -139,7 +139,7 @@ window.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Res
 // resolves playlist URIs against response.url, so under a limit it would resolve them against
 // nothing. When the page installs its wrapper, hand out one more wrapper that restores `url` from
 // the request (no redirects on loopback).
-const inner = window.fetch;
+const inner = globalThis.fetch; // the probe's wrapper installed above (globalThis is window here)
 let installed: typeof window.fetch | undefined;
 const restoreUrl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
   const res = await installed!(input, init);
@@ -159,7 +159,9 @@ if ((window as unknown as { __qoeUrlFix?: boolean }).__qoeUrlFix !== false) {
 
 // Which SourceBuffers carry video, and their timestampOffset.
 const videoBuffers = new WeakSet<SourceBuffer>();
-const addSourceBuffer = MediaSource.prototype.addSourceBuffer;
+const { addSourceBuffer } = MediaSource.prototype as {
+  addSourceBuffer: (this: MediaSource, type: string) => SourceBuffer;
+};
 MediaSource.prototype.addSourceBuffer = function (this: MediaSource, type: string): SourceBuffer {
   const sb = addSourceBuffer.call(this, type);
   if (/^video\//i.test(type)) {
@@ -170,12 +172,15 @@ MediaSource.prototype.addSourceBuffer = function (this: MediaSource, type: strin
 };
 const offsetProp = Object.getOwnPropertyDescriptor(SourceBuffer.prototype, 'timestampOffset');
 if (offsetProp?.set && offsetProp.get) {
-  const { get, set } = offsetProp;
+  const { get, set } = offsetProp as {
+    get: (this: SourceBuffer) => number;
+    set: (this: SourceBuffer, v: number) => void;
+  };
   Object.defineProperty(SourceBuffer.prototype, 'timestampOffset', {
     configurable: true,
     enumerable: offsetProp.enumerable,
     get(this: SourceBuffer) {
-      return get.call(this) as number;
+      return get.call(this);
     },
     set(this: SourceBuffer, v: number) {
       set.call(this, v);

@@ -39,7 +39,17 @@ export type UrlKind =
   | { kind: 'playlist' }
   | { kind: 'other' };
 
-function parse(text: string): Record<string, any> {
+/** The parts of an m3u8-parser manifest this module reads. */
+interface HlsManifest {
+  playlists?: {
+    uri: string;
+    attributes?: { BANDWIDTH?: unknown; 'AVERAGE-BANDWIDTH'?: unknown; RESOLUTION?: { height?: number } };
+  }[];
+  mediaGroups?: { AUDIO?: Record<string, Record<string, { uri?: string }>> };
+  segments?: { uri: string; duration: number; map?: { uri: string } }[];
+}
+
+function parse(text: string): HlsManifest {
   const p = new Parser();
   p.push(text);
   p.end();
@@ -57,22 +67,20 @@ const dirOf = (u: string) => stripQuery(u).replace(/[^/]*$/, '');
 
 export async function mapPresentation(masterUrl: string, opts: { vod: boolean }): Promise<PresentationMap> {
   const master = parse(await getText(masterUrl));
-  const variants: Variant[] = ((master.playlists ?? []) as Record<string, any>[]).map((p, index) => {
-    const playlistUrl = new URL(p.uri as string, masterUrl).href;
+  const variants: Variant[] = (master.playlists ?? []).map((p, index) => {
+    const playlistUrl = new URL(p.uri, masterUrl).href;
     return {
       index,
       bandwidth: Number(p.attributes?.BANDWIDTH ?? 0),
       averageBandwidth: p.attributes?.['AVERAGE-BANDWIDTH'] ? Number(p.attributes['AVERAGE-BANDWIDTH']) : undefined,
-      height: p.attributes?.RESOLUTION?.height as number | undefined,
+      height: p.attributes?.RESOLUTION?.height,
       playlistUrl,
       dir: dirOf(playlistUrl),
     };
   });
   if (!variants.length) throw new Error(`${masterUrl} lists no variant streams`);
   const audioDirs: string[] = [];
-  for (const group of Object.values(
-    (master.mediaGroups?.AUDIO ?? {}) as Record<string, Record<string, { uri?: string }>>,
-  )) {
+  for (const group of Object.values(master.mediaGroups?.AUDIO ?? {})) {
     for (const r of Object.values(group)) if (r.uri) audioDirs.push(dirOf(new URL(r.uri, masterUrl).href));
   }
   const segments: VodSegment[] = [];
@@ -81,7 +89,7 @@ export async function mapPresentation(masterUrl: string, opts: { vod: boolean })
     for (const v of variants) {
       const media = parse(await getText(v.playlistUrl));
       let start = 0;
-      ((media.segments ?? []) as { uri: string; duration: number }[]).forEach((s, i) => {
+      (media.segments ?? []).forEach((s, i) => {
         segmentByUrl.set(stripQuery(new URL(s.uri, v.playlistUrl).href), { variant: v.index, segment: i });
         if (v.index === 0) segments.push({ index: i, start, duration: s.duration });
         start += s.duration;
@@ -94,18 +102,14 @@ export async function mapPresentation(masterUrl: string, opts: { vod: boolean })
 /** Every URL the VOD presentation references (playlists, init and media segments of every variant and audio). */
 export async function allVodUrls(masterUrl: string): Promise<string[]> {
   const master = parse(await getText(masterUrl));
-  const playlists: string[] = ((master.playlists ?? []) as { uri: string }[]).map(
-    (p) => new URL(p.uri, masterUrl).href,
-  );
-  for (const group of Object.values(
-    (master.mediaGroups?.AUDIO ?? {}) as Record<string, Record<string, { uri?: string }>>,
-  )) {
+  const playlists: string[] = (master.playlists ?? []).map((p) => new URL(p.uri, masterUrl).href);
+  for (const group of Object.values(master.mediaGroups?.AUDIO ?? {})) {
     for (const r of Object.values(group)) if (r.uri) playlists.push(new URL(r.uri, masterUrl).href);
   }
   const urls = [masterUrl, ...playlists];
   for (const pl of playlists) {
     const media = parse(await getText(pl));
-    const segs = (media.segments ?? []) as { uri: string; map?: { uri: string } }[];
+    const segs = media.segments ?? [];
     const map = segs.find((s) => s.map)?.map;
     if (map) urls.push(new URL(map.uri, pl).href);
     for (const s of segs) urls.push(new URL(s.uri, pl).href);

@@ -18,5 +18,5 @@ export async function buildProbeScript(): Promise<string> {
     target: ['chrome110'],
     logLevel: 'error',
   });
-  return out.outputFiles[0]!.text;
+  return out.outputFiles[0].text;
 }

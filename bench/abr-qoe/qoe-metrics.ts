@@ -23,14 +23,14 @@ interface EngineStatsView {
   pageErrors?: string[];
 }
 
-const view = (s: RunSample): EngineStatsView => (s.stats ?? {}) as EngineStatsView;
+const view = (s: RunSample): EngineStatsView => s.stats ?? {};
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 export function percentile(values: number[], p: number): number | null {
   if (!values.length) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
+  return sorted[rank];
 }
 
 export interface CommonQoe {
@@ -129,7 +129,7 @@ function startedAt(rec: SessionRecord): number | null {
 
 function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
   const samples = rec.samples;
-  const last = samples[samples.length - 1]!;
+  const last = samples[samples.length - 1];
   const lv = view(last);
   const startSec = startedAt(rec);
   const sessionSec = last.tSec;
@@ -137,8 +137,8 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
   let weighted = 0;
   let weight = 0;
   for (let i = 1; i < samples.length; i++) {
-    const a = samples[i - 1]!;
-    const b = samples[i]!;
+    const a = samples[i - 1];
+    const b = samples[i];
     if (startSec === null || a.tSec < startSec || b.paused || b.ended) continue;
     const dWall = (b.perfNow - a.perfNow) / 1000;
     const dMedia = b.currentTime - a.currentTime;
@@ -189,7 +189,7 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
     if (k.kind !== 'video-segment') continue;
     videoDownloads.push({
       seg: k.segment,
-      height: map.variants[k.variant]!.height ?? null,
+      height: map.variants[k.variant].height ?? null,
       atSec: round((f.t0 - rec.loadPerf) / 1000, 2),
       ms: Math.round(f.t1 - f.t0),
       kB: Math.round(f.bytes / 1024),
@@ -219,12 +219,12 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
   const order: number[] = [];
   const perSample: (number | null)[] = [];
   for (let i = 0; i < rec.samples.length; i++) {
-    const b = rec.samples[i]!;
+    const b = rec.samples[i];
     const a = rec.samples[i - 1];
     const mid = a ? (a.currentTime + b.currentTime) / 2 : b.currentTime;
     const seg = segmentAt(mid - b.videoTimestampOffset);
     const variant = seg ? variantPlaying(seg.index, b.perfNow) : null;
-    perSample.push(variant === null ? null : map.variants[variant]!.bandwidth);
+    perSample.push(variant === null ? null : map.variants[variant].bandwidth);
     if (!a || !seg) continue;
     const d = b.currentTime - a.currentTime;
     if (d <= 0 || d > 5) continue;
@@ -233,15 +233,15 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
       order.push(seg.index);
     }
     if (variant === null) continue;
-    const bw = map.variants[variant]!.bandwidth;
+    const bw = map.variants[variant].bandwidth;
     weighted += bw * d;
     weight += d;
     if (bw === top) topTime += d;
   }
   let switches = 0;
   for (let i = 1; i < order.length; i++) {
-    const p = playedBySegment.get(order[i - 1]!);
-    const c = playedBySegment.get(order[i]!);
+    const p = playedBySegment.get(order[i - 1]);
+    const c = playedBySegment.get(order[i]);
     if (p != null && c != null && p !== c) switches += 1;
   }
   const playedSegments = new Set(order);
@@ -270,7 +270,7 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
     playedSwitches: switches,
     playedLadder: order.map((k) => {
       const v = playedBySegment.get(k);
-      return v == null ? null : (map.variants[v]!.height ?? map.variants[v]!.bandwidth);
+      return v == null ? null : (map.variants[v].height ?? map.variants[v].bandwidth);
     }),
     mediaPlayedSec: round(weight, 2),
     redundantSegmentDownloads: redundant,
@@ -282,7 +282,7 @@ export function vodQoe(rec: SessionRecord, map: PresentationMap): VodQoe {
 /** The first snapshot of each whole second (keeps the series at ~1 row a second whatever the sampling jitter). */
 function onSecond(samples: RunSample[], i: number): boolean {
   const prev = samples[i - 1];
-  return !prev || Math.floor(samples[i]!.tSec) !== Math.floor(prev.tSec);
+  return !prev || Math.floor(samples[i].tSec) !== Math.floor(prev.tSec);
 }
 
 function bufferOf(s: RunSample): number {

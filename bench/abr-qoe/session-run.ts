@@ -49,7 +49,7 @@ export interface SessionOptions {
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 export async function runSession(o: SessionOptions): Promise<SessionRecord> {
-  const loadAvg1 = Math.round(loadavg()[0]! * 100) / 100;
+  const loadAvg1 = Math.round(loadavg()[0] * 100) / 100;
   const every = o.sampleEveryMs ?? 250;
   const context = await o.browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
@@ -77,9 +77,9 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
     let limit = bandwidthAt(o.trace, 0);
     await page.evaluate(`window.__streamedge.setBandwidth(${limit})`);
     const t0 = performance.now();
-    const loadPerf = (await page.evaluate(
+    const loadPerf = await page.evaluate<number>(
       `(() => { const t = performance.now(); void window.__streamedge.load(${JSON.stringify(o.streamUrl)}, ${JSON.stringify(o.engine)}); return t; })()`,
-    )) as number;
+    );
     const samples: RunSample[] = [];
     const fetches: ProbeFetch[] = [];
     for (let i = 1; ; i++) {
@@ -90,7 +90,7 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
         limit = due;
         await page.evaluate(`window.__streamedge.setBandwidth(${limit})`);
       }
-      const s = (await page.evaluate('window.__qoeProbe.sample()')) as ProbeSample;
+      const s = await page.evaluate<ProbeSample>('window.__qoeProbe.sample()');
       const { fetches: f, ...rest } = s;
       fetches.push(...f);
       samples.push({ ...rest, tSec, limitMbps: limit });

@@ -55,7 +55,7 @@ export const LIVE_TRACE: BandwidthTrace = steady('live-steady-5', 5);
 
 /** The limit in force at `tSec`. */
 export function bandwidthAt(trace: BandwidthTrace, tSec: number): number {
-  let mbps = trace.steps[0]!.mbps;
+  let mbps = trace.steps[0].mbps;
   for (const s of trace.steps) if (s.atSec <= tSec) mbps = s.mbps;
   return mbps;
 }

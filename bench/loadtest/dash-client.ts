@@ -26,6 +26,24 @@ interface RepState {
   last: number;
 }
 
+/** The parts of an mpd-parser manifest this client reads. */
+interface MpdSegment {
+  resolvedUri?: string;
+  duration?: number;
+  presentationTime?: number;
+  map?: { resolvedUri?: string };
+}
+
+interface MpdPlaylist {
+  attributes?: { NAME?: string; BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number } };
+  segments?: MpdSegment[];
+}
+
+interface MpdManifest {
+  playlists?: MpdPlaylist[];
+  mediaGroups?: { AUDIO?: Record<string, Record<string, { playlists?: MpdPlaylist[] }>> };
+}
+
 const attr = (xml: string, name: string): string | undefined => new RegExp(`\\b${name}="([^"]*)"`).exec(xml)?.[1];
 
 /** ISO 8601 duration (PT1.5S, PT2M) → seconds. */
@@ -64,7 +82,7 @@ export class DashClient implements StreamClient {
   private async refresh(signal: AbortSignal): Promise<void> {
     const res = await this.http.get(this.url, { kind: 'manifest', text: true, signal });
     const xml = res.text!;
-    const m = parse(xml, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
+    const m: MpdManifest = parse(xml, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
     this.loadedAt = performance.now();
     this.live = attr(xml, 'type') === 'dynamic';
     const ast = attr(xml, 'availabilityStartTime');
@@ -77,10 +95,10 @@ export class DashClient implements StreamClient {
       ? Number(latencyTarget) / 1000
       : xsDurationSec(attr(xml, 'suggestedPresentationDelay'));
     // SegmentTemplate@media per AdaptationSet, in document order (video first in our MPDs; matched by id below)
-    const templates = [...xml.matchAll(/<SegmentTemplate\b[^>]*\bmedia="([^"]+)"/g)].map((x) => x[1]!);
-    const video = (m.playlists ?? []) as Array<Record<string, any>>;
+    const templates = [...xml.matchAll(/<SegmentTemplate\b[^>]*\bmedia="([^"]+)"/g)].map((x) => x[1]);
+    const video = m.playlists ?? [];
     this.video = video.map((p) => {
-      const a = p.attributes ?? {};
+      const a: NonNullable<MpdPlaylist['attributes']> = p.attributes ?? {};
       return {
         id: String(a.NAME),
         kind: 'video' as const,
@@ -90,8 +108,8 @@ export class DashClient implements StreamClient {
       };
     });
     video.forEach((p) => this.ingest(String(p.attributes?.NAME), p, templates));
-    for (const group of Object.values(m.mediaGroups?.AUDIO ?? {}) as Array<Record<string, any>>) {
-      const first = (Object.values(group) as Array<Record<string, any>>)[0];
+    for (const group of Object.values(m.mediaGroups?.AUDIO ?? {})) {
+      const first = Object.values(group)[0];
       const pl = first?.playlists?.[0];
       if (pl) {
         this.audio = {
@@ -108,7 +126,7 @@ export class DashClient implements StreamClient {
     if (anySeg) this.segmentSec = anySeg.duration;
   }
 
-  private ingest(id: string, p: Record<string, any>, templates: string[]): void {
+  private ingest(id: string, p: MpdPlaylist, templates: string[]): void {
     const segments = new Map<number, DashSegment>();
     const template = templates.find((t) => t.includes('$Number'));
     const pattern = template
@@ -122,7 +140,7 @@ export class DashClient implements StreamClient {
     let first = Infinity;
     let last = -1;
     let initUrl = '';
-    ((p.segments ?? []) as Array<Record<string, any>>).forEach((s, i) => {
+    (p.segments ?? []).forEach((s, i) => {
       const url = String(s.resolvedUri);
       const n = pattern ? Number(pattern.exec(new URL(url).pathname)?.[1] ?? pattern.exec(url)?.[1] ?? i) : i;
       segments.set(n, {

@@ -23,7 +23,7 @@ export function parsePromText(text: string): Map<string, number> {
     if (!m) continue;
     const v = Number(m[3]);
     if (!Number.isFinite(v)) continue;
-    sums.set(m[1]!, (sums.get(m[1]!) ?? 0) + v);
+    sums.set(m[1], (sums.get(m[1]) ?? 0) + v);
   }
   return sums;
 }

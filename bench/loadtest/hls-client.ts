@@ -43,15 +43,61 @@ interface PlaylistState {
   unchanged: boolean;
 }
 
+/** The parts of an m3u8-parser manifest this client reads. */
+interface HlsPart {
+  uri: string;
+  duration?: number;
+  independent?: boolean;
+}
+
+interface HlsTimed {
+  programDateTime?: number;
+  dateTimeString?: string;
+}
+
+interface HlsSegment extends HlsTimed {
+  uri: string;
+  duration?: number;
+  map?: { uri?: string };
+  parts?: HlsPart[];
+}
+
+interface HlsPreloadSegment extends HlsTimed {
+  map?: { uri?: string };
+  parts?: HlsPart[];
+  preloadHints?: { type?: string; uri: string }[];
+}
+
+interface HlsServerControl {
+  canBlockReload?: boolean;
+  canSkipUntil?: number;
+  holdBack?: number;
+  partHoldBack?: number;
+}
+
+interface HlsManifest {
+  playlists?: { uri: string; attributes?: { BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number } } }[];
+  mediaGroups?: { AUDIO?: Record<string, Record<string, { default?: boolean; uri?: string }>> };
+  skip?: { skippedSegments?: number };
+  mediaSequence?: number;
+  segments?: HlsSegment[];
+  preloadSegment?: HlsPreloadSegment;
+  serverControl?: HlsServerControl;
+  partInf?: { partTarget?: number };
+  partTargetDuration?: number;
+  targetDuration?: number;
+  endList?: boolean;
+}
+
 /**
  * Parsed playlists by their text, shared by every viewer of this process (read-only): thousands of
  * viewers fetch the same few playlist versions, and parsing one costs ~0.5 ms against ~0.01 ms
  * for the lookup. A small LRU: live playlists change every part.
  */
-const parsedByText = new Map<string, Record<string, any>>();
+const parsedByText = new Map<string, HlsManifest>();
 const PARSE_MEMO_ENTRIES = 256;
 
-function parse(text: string): Record<string, any> {
+function parse(text: string): HlsManifest {
   const known = parsedByText.get(text);
   if (known) {
     parsedByText.delete(text);
@@ -61,13 +107,13 @@ function parse(text: string): Record<string, any> {
   const p = new Parser();
   p.push(text);
   p.end();
-  const m = p.manifest as Record<string, any>;
+  const m: HlsManifest = p.manifest;
   parsedByText.set(text, m);
   if (parsedByText.size > PARSE_MEMO_ENTRIES) parsedByText.delete(parsedByText.keys().next().value!);
   return m;
 }
 
-const pdtOf = (s: Record<string, any>): number | undefined =>
+const pdtOf = (s: HlsTimed): number | undefined =>
   typeof s.programDateTime === 'number'
     ? s.programDateTime
     : s.dateTimeString
@@ -98,7 +144,7 @@ export class HlsClient implements StreamClient {
   async open(signal: AbortSignal): Promise<void> {
     const res = await this.http.get(this.url, { kind: 'playlist', text: true, signal });
     const m = parse(res.text!);
-    const variants = (m.playlists ?? []) as Array<Record<string, any>>;
+    const variants = m.playlists ?? [];
     if (variants.length === 0) {
       // a media playlist given directly: one rendition
       this.video = [{ id: 'main', kind: 'video', bitrate: 1_000_000 }];
@@ -118,21 +164,20 @@ export class HlsClient implements StreamClient {
         };
       });
       const groups = m.mediaGroups?.AUDIO ?? {};
-      for (const group of Object.values(groups) as Array<Record<string, any>>) {
-        const pick =
-          (Object.values(group) as Array<Record<string, any>>).find((r) => r.default && r.uri) ??
-          (Object.values(group) as Array<Record<string, any>>).find((r) => r.uri);
-        if (pick) {
+      for (const group of Object.values(groups)) {
+        const renditions = Object.values(group);
+        const pick = renditions.find((r) => r.default && r.uri) ?? renditions.find((r) => r.uri);
+        if (pick?.uri) {
           this.audio = { id: 'audio', kind: 'audio', bitrate: 128_000 };
           this.playlistUrl.set('audio', new URL(pick.uri, this.url).href);
           break;
         }
       }
       // the lowest rendition's playlist tells us live/LL and timing
-      const lowest = [...this.video].sort((a, b) => a.bitrate - b.bitrate)[0]!;
+      const lowest = [...this.video].sort((a, b) => a.bitrate - b.bitrate)[0];
       await this.load(lowest.id, signal);
     }
-    const first = [...this.states.values()][0]!;
+    const first = [...this.states.values()][0];
     this.live = !first.endList;
     this.lowLatency =
       this.o.lowLatency !== false && this.live && first.partTarget !== undefined && first.canBlockReload;
@@ -158,7 +203,7 @@ export class HlsClient implements StreamClient {
     return this.ingest(id, parse(res.text!), u.href);
   }
 
-  private ingest(id: string, m: Record<string, any>, playlistUrl: string): PlaylistState {
+  private ingest(id: string, m: HlsManifest, playlistUrl: string): PlaylistState {
     const prev = this.states.get(id);
     const segs = new Map<number, SegmentInfo>(prev?.segments ?? []);
     const skipped = Number(m.skip?.skippedSegments ?? 0);
@@ -169,14 +214,14 @@ export class HlsClient implements StreamClient {
     const resolve = (uri: string) => new URL(uri, playlistUrl).href;
     let map = '';
     const before = prev ? `${prev.lastMsn}/${prev.hint?.msn}.${prev.hint?.part}` : '';
-    for (const s of (m.segments ?? []) as Array<Record<string, any>>) {
+    for (const s of m.segments ?? []) {
       if (s.map?.uri) map = resolve(s.map.uri);
       segs.set(msn, {
         msn,
         url: resolve(s.uri),
         duration: Number(s.duration),
         pdt: pdtOf(s),
-        parts: ((s.parts ?? []) as Array<Record<string, any>>).map((p) => ({
+        parts: (s.parts ?? []).map((p) => ({
           url: resolve(p.uri),
           duration: Number(p.duration),
           independent: p.independent === true,
@@ -188,10 +233,10 @@ export class HlsClient implements StreamClient {
     }
     const lastMsn = msn - 1;
     let hint: PlaylistState['hint'];
-    const pre = m.preloadSegment as Record<string, any> | undefined;
+    const pre = m.preloadSegment;
     if (pre) {
       if (pre.map?.uri) map = resolve(pre.map.uri);
-      const parts = ((pre.parts ?? []) as Array<Record<string, any>>).map((p) => ({
+      const parts = (pre.parts ?? []).map((p) => ({
         url: resolve(p.uri),
         duration: Number(p.duration),
         independent: p.independent === true,
@@ -205,7 +250,7 @@ export class HlsClient implements StreamClient {
         complete: false,
         initUrl: map || segs.get(msn - 1)?.initUrl || '',
       });
-      const h = ((pre.preloadHints ?? []) as Array<Record<string, any>>).find((x) => x.type === 'PART');
+      const h = (pre.preloadHints ?? []).find((x) => x.type === 'PART');
       if (h) hint = { msn, part: parts.length, url: resolve(h.uri) };
     } else {
       segs.delete(msn);
@@ -218,7 +263,7 @@ export class HlsClient implements StreamClient {
       if (s.initUrl) lastInit = s.initUrl;
       else s.initUrl = lastInit;
     }
-    const sc = m.serverControl ?? {};
+    const sc: HlsServerControl = m.serverControl ?? {};
     const state: PlaylistState = {
       url: this.playlistUrl.get(id)!,
       segments: segs,
@@ -252,21 +297,21 @@ export class HlsClient implements StreamClient {
       const hold = this.targetLatencySec ?? 3;
       let acc = 0;
       for (let i = ordered.length - 1; i >= 0; i--) {
-        const s = ordered[i]!;
+        const s = ordered[i];
         const parts = s.parts.length > 0 ? s.parts : [{ url: s.url, duration: s.duration, independent: true }];
         for (let p = parts.length - 1; p >= 0; p--) {
-          acc += parts[p]!.duration;
-          if (acc >= hold && parts[p]!.independent) return { msn: s.msn, part: s.parts.length > 0 ? p : 0 };
+          acc += parts[p].duration;
+          if (acc >= hold && parts[p].independent) return { msn: s.msn, part: s.parts.length > 0 ? p : 0 };
         }
       }
-      return { msn: ordered[0]!.msn, part: 0 };
+      return { msn: ordered[0].msn, part: 0 };
     }
     const hold = this.targetLatencySec ?? 3 * st.targetDuration;
     let acc = 0;
     const complete = ordered.filter((s) => s.complete);
     for (let i = complete.length - 1; i >= 0; i--) {
-      acc += complete[i]!.duration;
-      if (acc >= hold) return { msn: complete[i]!.msn, part: 0 };
+      acc += complete[i].duration;
+      if (acc >= hold) return { msn: complete[i].msn, part: 0 };
     }
     return { msn: st.firstMsn, part: 0 };
   }
@@ -299,7 +344,7 @@ export class HlsClient implements StreamClient {
           };
         }
         if (cur.part < seg.parts.length) {
-          const part = seg.parts[cur.part]!;
+          const part = seg.parts[cur.part];
           const offset = seg.parts.slice(0, cur.part).reduce((a, p) => a + p.duration, 0);
           const last = seg.complete && cur.part === seg.parts.length - 1;
           return {

@@ -20,7 +20,7 @@ function stepProfile(name: string, steps: Array<[number, number]>, loopSec?: num
     name,
     mbpsAt(t: number) {
       const tt = loopSec ? t % loopSec : t;
-      let v = sorted[0]![1];
+      let v = sorted[0][1];
       for (const [at, mbps] of sorted) if (at <= tt) v = mbps;
       return v;
     },
@@ -50,7 +50,7 @@ const BUILT_IN: Record<string, () => BandwidthProfile> = {
 };
 
 export function parseProfile(spec: string | undefined): BandwidthProfile {
-  if (!spec || spec === 'unlimited' || spec === 'none') return BUILT_IN.unlimited!();
+  if (!spec || spec === 'unlimited' || spec === 'none') return BUILT_IN.unlimited();
   const builtIn = BUILT_IN[spec];
   if (builtIn) return builtIn();
   const fixed = /^fixed:(\d+(?:\.\d+)?)$/.exec(spec);

@@ -49,13 +49,18 @@ export interface StreamClient {
   hintMissing?(renditionId: string): void;
 }
 
+/** Why the signal aborted, as an Error (abort() without a reason gives an AbortError DOMException). */
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
 /** Waits `ms`, or less if the signal aborts (then rejects). */
 export function waitMs(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
+    if (signal.aborted) return reject(abortReason(signal));
     const onAbort = () => {
       clearTimeout(t);
-      reject(signal.reason ?? new Error('aborted'));
+      reject(abortReason(signal));
     };
     const t = setTimeout(
       () => {

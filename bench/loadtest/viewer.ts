@@ -70,7 +70,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     };
 
     let level = abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
-    let cursor: Cursor = await client.startCursor(client.video[level]!.id, signal);
+    let cursor: Cursor = await client.startCursor(client.video[level].id, signal);
     let errors = 0;
 
     while (!signal.aborted) {
@@ -83,10 +83,10 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
       const wanted = abr.nextLevel({ bufferSec: ph.bufferSec, currentLevel: level, latencySec, playbackRate: ph.rate });
       let chunk: Chunk | null;
       try {
-        chunk = await client.chunkAt(client.video[wanted]!.id, cursor, signal);
+        chunk = await client.chunkAt(client.video[wanted].id, cursor, signal);
         if (chunk && wanted !== level && !chunk.independent) {
           // switch only on an independent part: finish this segment on the current rendition
-          chunk = await client.chunkAt(client.video[level]!.id, cursor, signal);
+          chunk = await client.chunkAt(client.video[level].id, cursor, signal);
         } else if (wanted !== level) {
           level = wanted;
           switches++;
@@ -123,7 +123,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         // stalls are counted as they are seen (progress lines show them during the run)
         stats.totals.stalls += ph.stalls - stallsCounted;
         stallsCounted = ph.stalls;
-        bitrateSeconds += client.video[lvl]!.bitrate * mediaDurationSec;
+        bitrateSeconds += client.video[lvl].bitrate * mediaDurationSec;
         mediaSec += mediaDurationSec;
         const lat = ph.latencySec();
         if (lat !== undefined && ph.playing) stats.recordMs('latency', lat * 1000);
@@ -134,7 +134,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         if (signal.aborted) break;
         if (e instanceof HintMissingError) {
           // the hinted part never came to be: reload the playlist and go on from what it lists
-          client.hintMissing?.(client.video[level]!.id);
+          client.hintMissing?.(client.video[level].id);
           continue;
         }
         if (e instanceof AbandonedError) {

@@ -143,13 +143,13 @@ describe('player demo in Chromium', () => {
       { timeout: 30_000 },
     );
     // Below the top rendition but above the lowest one.
-    const limitMbps = Math.max(0.5, ((levels[0]!.bitrate + levels[1]!.bitrate) / 2 / 1e6) * 1.2);
+    const limitMbps = Math.max(0.5, ((levels[0].bitrate + levels[1].bitrate) / 2 / 1e6) * 1.2);
     await page.evaluate((m) => window.__streamedge.setBandwidth(m), limitMbps);
     await page.waitForFunction((t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel < t, top, {
       timeout: 30_000,
     });
     const limited = await level();
-    expect(levels[limited]!.bitrate).toBeLessThan(levels[top]!.bitrate);
+    expect(levels[limited].bitrate).toBeLessThan(levels[top].bitrate);
     await page.evaluate(() => window.__streamedge.setBandwidth(null));
     await page.waitForFunction(
       (l) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel > l,
@@ -185,7 +185,7 @@ describe('player demo in Chromium', () => {
       samples.push(s.latencySec!);
     }
     samples.sort((a, b) => a - b);
-    const median = samples[samples.length >> 1]!;
+    const median = samples[samples.length >> 1];
     const s = await stats(page);
     expect(s.pageErrors).toEqual([]);
     expect(median).toBeLessThan(3);

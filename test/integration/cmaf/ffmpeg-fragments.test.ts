@@ -37,9 +37,9 @@ function expectCodecMatchesProbe(track: TrackInfo, probe: ProbeStream): void {
   const parts = track.codec.split('.');
   if (probe.codec_name === 'h264') {
     expect(parts[1]).toMatch(/^[0-9a-f]{6}$/);
-    const profile = parseInt(parts[1]!.slice(0, 2), 16);
-    const constraints = parseInt(parts[1]!.slice(2, 4), 16);
-    const level = parseInt(parts[1]!.slice(4, 6), 16);
+    const profile = parseInt(parts[1].slice(0, 2), 16);
+    const constraints = parseInt(parts[1].slice(2, 4), 16);
+    const level = parseInt(parts[1].slice(4, 6), 16);
     const name = profile === 66 && constraints & 0x40 ? 'Constrained Baseline' : H264_PROFILES[profile];
     expect(name).toBe(probe.profile);
     expect(level).toBe(probe.level);
@@ -75,7 +75,7 @@ function parseAll(bytes: Buffer): Parsed {
   const fragments: Parsed['fragments'] = [];
   boxes.forEach((b, i) => {
     if (b.type !== 'moof') return;
-    const mdat = boxes[i + 1]!;
+    const mdat = boxes[i + 1];
     expect(mdat.type).toBe('mdat');
     // Only the moof bytes: parsing never needs (or copies) the media.
     const f = parseFragment(bytes.subarray(b.start, b.start + b.size), init.trex);
@@ -129,15 +129,15 @@ describe('init segments from ffmpeg', () => {
       const { streams } = await ffprobe(out[name].file);
       const { tracks } = out[name].parsed;
       expect(tracks).toHaveLength(streams.length);
-      tracks.forEach((t, i) => expectCodecMatchesProbe(t, streams[i]!));
+      tracks.forEach((t, i) => expectCodecMatchesProbe(t, streams[i]));
       expect(parseInit(out[name].bytes).brands.major).toBe('iso5');
     });
   }
 
   it('codec strings for the exact values ffmpeg wrote', () => {
-    expect(out.video.parsed.tracks[0]!.codec).toBe('avc1.64001e');
-    expect(out.audio.parsed.tracks[0]!.codec).toBe('mp4a.40.2');
-    expect(out.hevc.parsed.tracks[0]!.codec).toMatch(/^hvc1\.1\.6\.L\d+(\.[0-9A-F]{1,2})*$/);
+    expect(out.video.parsed.tracks[0].codec).toBe('avc1.64001e');
+    expect(out.audio.parsed.tracks[0].codec).toBe('mp4a.40.2');
+    expect(out.hevc.parsed.tracks[0].codec).toMatch(/^hvc1\.1\.6\.L\d+(\.[0-9A-F]{1,2})*$/);
   });
 
   for (const name of ['small', 'yuv444', 'audioOnly'] as const) {
@@ -148,7 +148,7 @@ describe('init segments from ffmpeg', () => {
       expect(info.fragmented).toBe(false);
       const { streams } = await ffprobe(file);
       expect(info.tracks).toHaveLength(streams.length);
-      info.tracks.forEach((t, i) => expectCodecMatchesProbe(t, streams[i]!));
+      info.tracks.forEach((t, i) => expectCodecMatchesProbe(t, streams[i]));
     });
   }
 });
@@ -167,7 +167,7 @@ describe('fragments from ffmpeg', () => {
         expect(f.tracks.reduce((n, t) => n + t.samples.reduce((m, s) => m + s.size, 0), 0)).toBe(payload);
         // ...and every sample lies inside it, the first right after the mdat header.
         const mdatData = f.mdat.start + f.mdat.headerSize - f.moof.start;
-        const first = Math.min(...f.tracks.map((t) => t.samples[0]!.offset));
+        const first = Math.min(...f.tracks.map((t) => t.samples[0].offset));
         expect(first).toBe(mdatData);
         for (const t of f.tracks) {
           expect(t.dataOffsetBase).toBe('moof');
@@ -182,19 +182,19 @@ describe('fragments from ffmpeg', () => {
         const runs = fragments.flatMap((f) => f.tracks.filter((t) => t.trackId === track.trackId));
         expect(runs.length).toBeGreaterThanOrEqual(4);
         for (let i = 0; i + 1 < runs.length; i++) {
-          expect(runs[i]!.duration).toBe(runs[i]!.samples.reduce((n, s) => n + s.duration, 0));
-          expect(runs[i + 1]!.baseDecodeTime - runs[i]!.baseDecodeTime, `${track.kind} fragment ${i}`).toBe(
-            runs[i]!.duration,
+          expect(runs[i].duration).toBe(runs[i].samples.reduce((n, s) => n + s.duration, 0));
+          expect(runs[i + 1].baseDecodeTime - runs[i].baseDecodeTime, `${track.kind} fragment ${i}`).toBe(
+            runs[i].duration,
           );
         }
         if (track.kind === 'video') {
-          expect(runs[0]!.startsWithSync).toBe(true);
+          expect(runs[0].startsWithSync).toBe(true);
           if (track.codecFourcc === 'avc1') {
             // x264 -g 30 with frag_keyframe: every fragment opens on its one key frame.
             expect(runs.map((r) => r.startsWithSync)).toEqual(runs.map(() => true));
             expect(runs.map((r) => r.samples.filter((s) => s.isSync).length)).toEqual(runs.map(() => 1));
             // libx264 veryfast uses B-frames: composition offsets are present and vary.
-            expect(new Set(runs[0]!.samples.map((s) => s.compositionOffset)).size).toBeGreaterThan(1);
+            expect(new Set(runs[0].samples.map((s) => s.compositionOffset)).size).toBeGreaterThan(1);
           }
         }
       }
@@ -218,7 +218,7 @@ describe('fragments from ffmpeg', () => {
           }
         }
         expect(ours.length).toBe(theirs.length);
-        expect(ours.map((s) => s.dts - ours[0]!.dts)).toEqual(theirs.map((p) => p.dts - theirs[0]!.dts));
+        expect(ours.map((s) => s.dts - ours[0].dts)).toEqual(theirs.map((p) => p.dts - theirs[0].dts));
         expect(ours.map((s) => s.size)).toEqual(theirs.map((p) => Number(p.size)));
         expect(ours.map((s) => s.key)).toEqual(theirs.map((p) => p.flags.startsWith('K')));
         expect(ours.map((s) => s.pos)).toEqual(theirs.map((p) => Number(p.pos)));
@@ -255,8 +255,8 @@ describe('fragments from ffmpeg', () => {
       expect(now.length).toBe(was.length);
       expect(shift(track.timescale)).toBeGreaterThan(2 ** 32);
       now.forEach((p, i) => {
-        expect(p.dts - was[i]!.dts).toBe(shift(track.timescale));
-        expect(p.size).toBe(was[i]!.size);
+        expect(p.dts - was[i].dts).toBe(shift(track.timescale));
+        expect(p.size).toBe(was[i].size);
       });
     });
     const reparsed = parseAll(Buffer.concat(parts));
@@ -291,15 +291,15 @@ describe('fragments from ffmpeg', () => {
     const parsed = parseAll(bytes);
     const sidxBox = parsed.boxes.find((b) => b.type === 'sidx')!;
     const sidx = parseSidx(sidxBox);
-    expect(sidx.referenceId).toBe(parsed.tracks[0]!.trackId);
-    expect(sidx.timescale).toBe(parsed.tracks[0]!.timescale);
+    expect(sidx.referenceId).toBe(parsed.tracks[0].trackId);
+    expect(sidx.timescale).toBe(parsed.tracks[0].timescale);
     expect(sidx.references).toHaveLength(parsed.fragments.length);
     let pos = sidxBox.start + sidxBox.size + sidx.firstOffset;
     sidx.references.forEach((r, i) => {
-      const f = parsed.fragments[i]!;
+      const f = parsed.fragments[i];
       expect(f.moof.start).toBe(pos);
       expect(r.size).toBe(f.moof.size + f.mdat.size);
-      expect(r.duration).toBe(f.tracks[0]!.duration);
+      expect(r.duration).toBe(f.tracks[0].duration);
       expect(r.startsWithSap).toBe(true);
       pos += r.size;
     });
@@ -334,9 +334,9 @@ describe('BoxStreamParser on real ffmpeg output', () => {
       const got = feed([bytes.subarray(0, i), bytes.subarray(i)]);
       // Cheap comparison per split; byte equality is checked once below and in the other cases.
       expect(got.length).toBe(want.length);
-      expect(got[want.length - 1]!.offset).toBe(want[want.length - 1]!.offset);
+      expect(got[want.length - 1].offset).toBe(want[want.length - 1].offset);
       for (let k = 0; k < 4; k++)
-        expect(got[k]!.bytes.equals(bytes.subarray(want[k]!.offset, want[k]!.offset + want[k]!.size))).toBe(true);
+        expect(got[k].bytes.equals(bytes.subarray(want[k].offset, want[k].offset + want[k].size))).toBe(true);
     }
     // Byte at a time through the same stretch, then the rest in one go.
     const singles = [...bytes.subarray(0, 3000)].map((b) => Buffer.from([b]));

@@ -44,7 +44,7 @@ function lastPart(text: string): { msn: number; part: number } {
   const parts = [...text.matchAll(/URI="seg-(\d+)\.(\d+)\.m4s"/g)].filter(
     (m) => !text.includes(`PRELOAD-HINT:TYPE=PART,URI="${m[0].slice(5, -1)}"`),
   );
-  const last = parts[parts.length - 1]!;
+  const last = parts[parts.length - 1];
   return { msn: Number(last[1]), part: Number(last[2]) };
 }
 
@@ -82,7 +82,7 @@ beforeAll(async () => {
       msn++;
     }
     for (let i = waiting.length - 1; i >= 0; i--) {
-      const w = waiting[i]!;
+      const w = waiting[i];
       if (msn > w.msn || (msn === w.msn && part >= w.part)) {
         waiting.splice(i, 1);
         w.done();

@@ -3,7 +3,7 @@
  * tiers (viewer → edge → shield → origin) and a three-peer PoP (each object reaches the origin once).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
 import { client, get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 let version = 1;
-function originHandler(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
+function originHandler(req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '/';
   const etag = `"${version}"`;
   const asset = /^\/vod\/([^/]+)\//.exec(url)?.[1] ?? 'none';
@@ -35,7 +35,13 @@ function originHandler(req: import('node:http').IncomingMessage, res: import('no
   res.end(`v${version} ${url}`);
 }
 
-async function purge(edgeUrl: string, body: unknown, token = TOKEN): Promise<{ status: number; json: any }> {
+/** The purge endpoint's JSON reply (its raw text when it is not JSON: the field assertions then fail). */
+interface PurgeReply {
+  purged?: number;
+  peers?: { ok: boolean }[];
+}
+
+async function purge(edgeUrl: string, body: unknown, token = TOKEN): Promise<{ status: number; json: PurgeReply }> {
   const r = await request(`${edgeUrl}/_edge/purge`, {
     method: 'POST',
     dispatcher: client,
@@ -49,7 +55,7 @@ async function purge(edgeUrl: string, body: unknown, token = TOKEN): Promise<{ s
   } catch {
     json = text;
   }
-  return { status: r.statusCode, json };
+  return { status: r.statusCode, json: json as PurgeReply };
 }
 
 describe('purge', () => {
@@ -68,7 +74,7 @@ describe('purge', () => {
     await get(`${e.url}${p}`);
     await e.edge.whenIdle();
     const r = await get(`${e.url}${p}`);
-    expect(parseCacheStatus(r.headers['cache-status'])[0]!.hit, p).toBe(true);
+    expect(parseCacheStatus(r.headers['cache-status'])[0].hit, p).toBe(true);
   };
 
   it('refuses without the admin token', async () => {
@@ -101,7 +107,7 @@ describe('purge', () => {
     expect(parseCacheStatus(after.headers['cache-status'])[0]).toMatchObject({ fwd: 'stale', fwdStatus: 304 });
     const seen = up.seen.filter((s) => s.url === '/vod/a/seg-2.m4s');
     expect(seen.length).toBe(2);
-    expect(seen[1]!.headers['if-none-match']).toBe('"1"');
+    expect(seen[1].headers['if-none-match']).toBe('"1"');
   });
 
   it('prefix purge drops everything under the prefix only', async () => {
@@ -152,10 +158,10 @@ describe('tiers: viewer → edge → shield → origin', () => {
     const b = await get(`${edgeB.url}/vod/t/seg-1.m4s`);
     const cs = parseCacheStatus(b.headers['cache-status']);
     expect(cs.map((s) => s.cache)).toEqual(['shield', 'edgeB']);
-    expect(cs[0]!.hit).toBe(true);
+    expect(cs[0].hit).toBe(true);
     await edgeA.edge.whenIdle();
     const c = await get(`${edgeA.url}/vod/t/seg-1.m4s`);
-    expect(parseCacheStatus(c.headers['cache-status'])[1]!.hit).toBe(true);
+    expect(parseCacheStatus(c.headers['cache-status'])[1].hit).toBe(true);
     expect(origin.count('/vod/t/seg-1.m4s')).toBe(1);
   });
 });
@@ -173,9 +179,9 @@ describe('a three-peer PoP', () => {
         upstream: origin.url,
         name: `peer${i}`,
         peers: urls,
-        self: urls[i]!,
+        self: urls[i],
         adminToken: TOKEN,
-        port: ports[i]!,
+        port: ports[i],
       });
       peers.push(e);
     }
@@ -190,7 +196,7 @@ describe('a three-peer PoP', () => {
     for (const round of [0, 1, 2]) {
       await Promise.all(
         objects.map(async (o, i) => {
-          const peer = peers[(i + round) % 3]!;
+          const peer = peers[(i + round) % 3];
           const r = await get(`${peer.url}${o}`);
           expect(r.body.toString()).toBe(`v1 ${o}`);
         }),
@@ -205,9 +211,9 @@ describe('a three-peer PoP', () => {
   });
 
   it('a purge sent to one peer reaches every peer', async () => {
-    const r = await purge(peers[0]!.url, { prefix: '/vod/pop/' });
+    const r = await purge(peers[0].url, { prefix: '/vod/pop/' });
     expect(r.json.peers).toHaveLength(2);
-    expect(r.json.peers.every((p: { ok: boolean }) => p.ok)).toBe(true);
+    expect(r.json.peers?.every((p) => p.ok)).toBe(true);
     for (const p of peers)
       for (let i = 0; i < 30; i++) expect(await p.edge.store!.head(storedKey(`/vod/pop/seg-${i}.m4s`))).toBeUndefined();
   });
@@ -217,7 +223,7 @@ describe('a three-peer PoP', () => {
     await dead.close();
     const objects = Array.from({ length: 12 }, (_, i) => `/vod/dead/seg-${i}.m4s`);
     for (const o of objects) {
-      const r = await get(`${peers[0]!.url}${o}`);
+      const r = await get(`${peers[0].url}${o}`);
       expect(r.status, o).toBe(200);
     }
     for (const o of objects) expect(origin.count(o), o).toBe(1);

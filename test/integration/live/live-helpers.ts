@@ -55,11 +55,57 @@ export async function startLiveOrigin(root: string, live: ChannelConfig[], chann
   };
 }
 
-export function parseM3u8(text: string): Record<string, any> {
+export interface M3u8Part {
+  uri: string;
+  duration: number;
+}
+
+export interface M3u8Segment {
+  uri: string;
+  duration: number;
+  discontinuity?: boolean;
+  programDateTime?: number;
+  /** Set instead of programDateTime on the preload segment (m3u8-parser leaves its PDT unparsed). */
+  dateTimeString?: string;
+  parts?: M3u8Part[];
+}
+
+/**
+ * What the live suites read from an m3u8-parser manifest. Required fields are the ones every
+ * LL-HLS media playlist of the live origin carries (the suites assert on them).
+ */
+export interface M3u8Manifest {
+  /** Multivariant playlists only. */
+  playlists?: { uri: string }[];
+  mediaSequence: number;
+  segments: M3u8Segment[];
+  partInf: { partTarget: number };
+  serverControl: { canBlockReload?: boolean; partHoldBack?: number };
+  /** The segment in progress: its parts so far and the hint for the next one. */
+  preloadSegment?: Partial<M3u8Segment> & { preloadHints: { type: string; uri: string }[] };
+  renditionReports: unknown[];
+}
+
+export function parseM3u8(text: string): M3u8Manifest {
   const p = new Parser();
   p.push(text);
   p.end();
-  return p.manifest;
+  return p.manifest as M3u8Manifest;
+}
+
+/** What the live suites read from an mpd-parser manifest. */
+export interface MpdSegment {
+  uri: string;
+  resolvedUri: string;
+  number: number;
+  presentationTime: number;
+  duration: number;
+  map: { resolvedUri: string };
+}
+
+export interface MpdManifest {
+  playlists: { segments: MpdSegment[] }[];
+  mediaGroups: { AUDIO: Record<string, Record<string, { playlists: { segments: MpdSegment[] }[] }>> };
 }
 
 /** Polls a real condition until true (bounded). */

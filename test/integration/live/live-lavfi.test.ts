@@ -17,6 +17,8 @@ import {
   until,
   writeTinyLadder,
   type LiveOrigin,
+  type M3u8Manifest,
+  type MpdManifest,
 } from './live-helpers.js';
 
 let dir: string;
@@ -44,12 +46,12 @@ afterAll(async () => {
 });
 
 /** The newest part listed in a parsed playlist, as [msn, part]. */
-function newestPart(m: Record<string, any>): [number, number] {
+function newestPart(m: M3u8Manifest): [number, number] {
   const uris: string[] = [
-    ...m.segments.flatMap((s: any) => (s.parts ?? []).map((p: any) => p.uri)),
-    ...(m.preloadSegment?.parts ?? []).map((p: any) => p.uri),
+    ...m.segments.flatMap((s) => (s.parts ?? []).map((p) => p.uri)),
+    ...(m.preloadSegment?.parts ?? []).map((p) => p.uri),
   ];
-  const last = uris[uris.length - 1]!;
+  const last = uris[uris.length - 1];
   const mm = /seg-(\d+)\.(\d+)\.m4s/.exec(last)!;
   return [Number(mm[1]), Number(mm[2])];
 }
@@ -59,22 +61,22 @@ describe('live LL-HLS from a lavfi source', () => {
     const master = await o.get('/live/ch/master.m3u8');
     expect(master.status).toBe(200);
     const mm = parseM3u8(master.text);
-    expect(mm.playlists.map((p: any) => p.uri)).toEqual(['180p/index.m3u8']);
+    expect(mm.playlists?.map((p) => p.uri)).toEqual(['180p/index.m3u8']);
     for (const rid of ['180p', 'audio']) {
       const r = await o.get(`/live/ch/${rid}/index.m3u8`);
       expect(r.status).toBe(200);
       const m = parseM3u8(r.text);
       expect(m.segments.length).toBeGreaterThanOrEqual(3);
-      expect(m.segments.every((s: any) => typeof s.programDateTime === 'number')).toBe(true);
+      expect(m.segments.every((s) => typeof s.programDateTime === 'number')).toBe(true);
       expect(m.partInf.partTarget).toBeGreaterThanOrEqual(0.5);
       expect(m.serverControl.canBlockReload).toBe(true);
       expect(m.serverControl.partHoldBack).toBeGreaterThanOrEqual(3 * m.partInf.partTarget);
-      expect(m.preloadSegment.preloadHints[0].type).toBe('PART');
+      expect(m.preloadSegment?.preloadHints[0].type).toBe('PART');
       expect(m.renditionReports.length).toBe(1);
       // PDTs advance with the media
-      const pdt = m.segments.map((s: any) => s.programDateTime as number);
+      const pdt = m.segments.map((s) => s.programDateTime!);
       for (let i = 1; i < pdt.length; i++)
-        expect(pdt[i]! - pdt[i - 1]!).toBeCloseTo(m.segments[i - 1].duration * 1000, -1);
+        expect(pdt[i] - pdt[i - 1]).toBeCloseTo(m.segments[i - 1].duration * 1000, -1);
     }
   });
 
@@ -146,7 +148,7 @@ describe('live LL-HLS from a lavfi source', () => {
   it('streams the segment in progress with chunked transfer; the body is the complete segment', async () => {
     const m = parseM3u8((await o.get('/live/ch/180p/index.m3u8')).text);
     const [msn] = newestPart(m);
-    const inProgress = m.segments.some((s: any) => s.uri === `seg-${msn}.m4s`) ? msn + 1 : msn;
+    const inProgress = m.segments.some((s) => s.uri === `seg-${msn}.m4s`) ? msn + 1 : msn;
     const r = await o.get(`/live/ch/180p/seg-${inProgress}.m4s`);
     expect(r.status).toBe(200);
     expect(r.headers['transfer-encoding']).toBe('chunked');
@@ -163,12 +165,12 @@ describe('live LL-HLS from a lavfi source', () => {
     expect(r.text).toContain('type="dynamic"');
     expect(r.text).toMatch(/availabilityTimeOffset="0\.5"/);
     const now = Date.now();
-    const mpd = parseMpd(r.text, { manifestUri: `${o.base}/live/ch/manifest.mpd`, NOW: now });
-    const ast = Date.parse(/availabilityStartTime="([^"]+)"/.exec(r.text)![1]!);
+    const mpd = parseMpd(r.text, { manifestUri: `${o.base}/live/ch/manifest.mpd`, NOW: now }) as MpdManifest;
+    const ast = Date.parse(/availabilityStartTime="([^"]+)"/.exec(r.text)![1]);
     const video = mpd.playlists[0];
-    const audio = Object.values(mpd.mediaGroups.AUDIO.audio as Record<string, any>)[0].playlists[0];
+    const audio = Object.values(mpd.mediaGroups.AUDIO.audio)[0].playlists[0];
     for (const pl of [video, audio]) {
-      const segs: any[] = pl.segments;
+      const segs = pl.segments;
       expect(segs.length).toBeGreaterThanOrEqual(3);
       const init = await o.get(new URL(segs[0].map.resolvedUri).pathname);
       expect(init.status).toBe(200);

@@ -17,6 +17,8 @@ import {
   until,
   writeTinyLadder,
   type LiveOrigin,
+  type M3u8Manifest,
+  type MpdManifest,
 } from './live-helpers.js';
 
 let dir: string;
@@ -30,9 +32,18 @@ const channels = () => [
   { id: 'bad', source: join(dir, 'missing-source.mp4'), segmentDuration: 1, partDuration: 0.5, ladder },
 ];
 
-async function health(x: LiveOrigin): Promise<Record<string, any>> {
-  const h = JSON.parse((await x.get('/health')).text);
-  return Object.fromEntries(h.channels.map((c: any) => [c.id, c]));
+/** One channel in the origin's /health body. */
+interface ChannelHealth {
+  id: string;
+  state: string;
+  pid: number;
+  restarts: number;
+  lastError?: string;
+}
+
+async function health(x: LiveOrigin): Promise<Record<string, ChannelHealth>> {
+  const h = JSON.parse((await x.get('/health')).text) as { channels: ChannelHealth[] };
+  return Object.fromEntries(h.channels.map((c) => [c.id, c]));
 }
 
 beforeAll(() => {
@@ -49,7 +60,7 @@ afterAll(async () => {
 });
 
 describe('live continuity', () => {
-  let before: Record<string, any>;
+  let before: M3u8Manifest;
 
   it('first origin: produces segments; a source that never starts fails alone', async () => {
     o = await startLiveOrigin(root, channels(), { backoffInitialMs: 300 });
@@ -73,7 +84,7 @@ describe('live continuity', () => {
 
   it('an origin restart continues the media sequence after a discontinuity', async () => {
     await o!.close();
-    expect(pidAlive(pids[0]!)).toBe(false);
+    expect(pidAlive(pids[0])).toBe(false);
     o = await startLiveOrigin(root, channels(), { backoffInitialMs: 300 });
     const lastBefore = before.segments.length - 1; // numbers start at 0
     const after = await until(
@@ -81,7 +92,7 @@ describe('live continuity', () => {
         const r = await o!.get('/live/ch/180p/index.m3u8');
         if (r.status !== 200) return undefined;
         const m = parseM3u8(r.text);
-        return m.segments.some((s: any) => s.discontinuity) && m.segments.length >= before.segments.length + 2
+        return m.segments.some((s) => s.discontinuity) && m.segments.length >= before.segments.length + 2
           ? m
           : undefined;
       },
@@ -89,19 +100,19 @@ describe('live continuity', () => {
       'new segments after the restart',
     );
     expect(after.mediaSequence).toBe(before.mediaSequence);
-    const uris: string[] = after.segments.map((s: any) => s.uri);
+    const uris: string[] = after.segments.map((s) => s.uri);
     // the old window is still listed, then the new run continues the numbering
-    expect(uris.slice(0, before.segments.length)).toEqual(before.segments.map((s: any) => s.uri));
+    expect(uris.slice(0, before.segments.length)).toEqual(before.segments.map((s) => s.uri));
     const numbers = uris.map((u) => Number(/seg-(\d+)/.exec(u)![1]));
     numbers.forEach((n, i) => expect(n).toBe(after.mediaSequence + i));
-    const firstNew = after.segments.findIndex((s: any) => s.discontinuity);
+    const firstNew = after.segments.findIndex((s) => s.discontinuity);
     expect(firstNew).toBeGreaterThan(lastBefore);
     // PDT keeps going forward across the discontinuity
-    expect(after.segments[firstNew].programDateTime).toBeGreaterThan(after.segments[firstNew - 1].programDateTime);
+    expect(after.segments[firstNew].programDateTime).toBeGreaterThan(after.segments[firstNew - 1].programDateTime!);
     // DASH: one consistent timeline, consecutive numbers, the restart as a gap in time
-    const mpdText = (await o!.get('/live/ch/manifest.mpd')).text;
-    const mpd = parseMpd(mpdText, { manifestUri: `${o!.base}/live/ch/manifest.mpd`, NOW: Date.now() });
-    const segs: any[] = mpd.playlists[0].segments;
+    const mpdText = (await o.get('/live/ch/manifest.mpd')).text;
+    const mpd = parseMpd(mpdText, { manifestUri: `${o.base}/live/ch/manifest.mpd`, NOW: Date.now() }) as MpdManifest;
+    const segs = mpd.playlists[0].segments;
     segs.forEach((s, i) => i > 0 && expect(s.number).toBe(segs[i - 1].number + 1));
     segs.forEach(
       (s, i) =>
@@ -109,16 +120,16 @@ describe('live continuity', () => {
         expect(s.presentationTime).toBeGreaterThanOrEqual(segs[i - 1].presentationTime + segs[i - 1].duration - 0.01),
     );
     for (const s of [segs[0], segs[firstNew], segs[segs.length - 1]]) {
-      expect((await o!.get(new URL(s.resolvedUri).pathname)).status).toBe(200);
+      expect((await o.get(new URL(s.resolvedUri).pathname)).status).toBe(200);
     }
   });
 
   it('a source that dies is reported stalled, the window stays served, and its return continues after a discontinuity', async () => {
     const h = await health(o!);
-    const pid = h.ch.pid as number;
+    const pid = h.ch.pid;
     pids.push(pid);
     const m0 = parseM3u8((await o!.get('/live/ch/180p/index.m3u8')).text);
-    const discontinuities0 = m0.segments.filter((s: any) => s.discontinuity).length;
+    const discontinuities0 = m0.segments.filter((s) => s.discontinuity).length;
     process.kill(pid, 'SIGKILL');
     await until(async () => (await health(o!)).ch.state === 'stalled', 10_000, 'stalled');
     const during = await o!.get('/live/ch/180p/index.m3u8');
@@ -138,13 +149,13 @@ describe('live continuity', () => {
     const m1 = await until(
       async () => {
         const m = parseM3u8((await o!.get('/live/ch/180p/index.m3u8')).text);
-        return m.segments.filter((s: any) => s.discontinuity).length > discontinuities0 ? m : undefined;
+        return m.segments.filter((s) => s.discontinuity).length > discontinuities0 ? m : undefined;
       },
       20_000,
       'a segment after the source came back',
     );
-    const numbers = m1.segments.map((s: any) => Number(/seg-(\d+)/.exec(s.uri)![1]));
-    numbers.forEach((n: number, i: number) => expect(n).toBe(m1.mediaSequence + i));
+    const numbers = m1.segments.map((s) => Number(/seg-(\d+)/.exec(s.uri)![1]));
+    numbers.forEach((n, i) => expect(n).toBe(m1.mediaSequence + i));
   });
 
   it('disk holds only the window (plus retention) and close leaves no ffmpeg behind', async () => {

@@ -254,7 +254,7 @@ export async function startFakeServer(o: FakeServerOptions = {}): Promise<FakeSe
       count('init');
       return send(res, 200, 'video/mp4', Buffer.alloc(900, 1));
     }
-    const seg = /^seg-(\d+)(?:\.(\d+))?\.m4s$/.exec(file!);
+    const seg = /^seg-(\d+)(?:\.(\d+))?\.m4s$/.exec(file);
     if (!seg) return send(res, 404, 'text/plain', 'not found\n');
     const n = Number(seg[1]);
     if (seg[2] !== undefined) {

@@ -30,7 +30,8 @@ describe('loadtest against an in-test stream server', () => {
 
   beforeAll(async () => {
     vod = await startFakeServer();
-    slow = await startFakeServer({ trickleBps: 300_000, trickleFromSegment: 2 }); // after a fast start, far below the 800 kbit/s lowest rendition
+    // after a fast start, far below the 800 kbit/s lowest rendition
+    slow = await startFakeServer({ trickleBps: 300_000, trickleFromSegment: 2 });
     channel = new FakeLiveChannel(24);
     // the fake encoder: one part per part duration, on the wall clock (live latency is measured against it)
     encoder = setInterval(() => channel.advance(), channel.partMs);
@@ -59,8 +60,8 @@ describe('loadtest against an in-test stream server', () => {
       { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     cli = { child, out, stdout: '', stderr: '', exit: new Promise((resolve) => child.on('close', resolve)) };
-    child.stdout!.on('data', (d) => (cli.stdout += d));
-    child.stderr!.on('data', (d) => (cli.stderr += d));
+    child.stdout.on('data', (d) => (cli.stdout += d));
+    child.stderr.on('data', (d) => (cli.stderr += d));
   });
 
   afterAll(async () => {
@@ -95,7 +96,7 @@ describe('loadtest against an in-test stream server', () => {
     expect(r.errors).toEqual({});
     expect(r.playSec).toBeGreaterThan(4 * 1); // each viewer played for about a second or more
     // real bytes: every viewer fetched segments of a real rendition
-    expect(r.byObject.segment!.count).toBeGreaterThanOrEqual(4 * 3);
+    expect(r.byObject.segment.count).toBeGreaterThanOrEqual(4 * 3);
     expect(r.averageBitrateBps).toBeGreaterThanOrEqual(800_000);
     expect(r.averageBitrateBps).toBeLessThanOrEqual(2_400_000);
     expect(r.liveLatencySec).toBeNull();
@@ -110,8 +111,8 @@ describe('loadtest against an in-test stream server', () => {
     });
     expect(r.viewers.failed).toBe(0);
     expect(r.stalls).toBe(0);
-    expect(r.byObject.manifest!.count).toBeGreaterThanOrEqual(2);
-    expect(r.byObject.segment!.count).toBeGreaterThanOrEqual(4);
+    expect(r.byObject.manifest.count).toBeGreaterThanOrEqual(2);
+    expect(r.byObject.segment.count).toBeGreaterThanOrEqual(4);
     expect(r.errors).toEqual({});
   });
 
@@ -125,7 +126,7 @@ describe('loadtest against an in-test stream server', () => {
     expect(delta('blocking')).toBeGreaterThan(3);
     expect(delta('delta')).toBeGreaterThan(0);
     expect(delta('hinted')).toBeGreaterThan(0);
-    expect(r.byObject.part!.count).toBeGreaterThan(3 * 4);
+    expect(r.byObject.part.count).toBeGreaterThan(3 * 4);
     expect(r.liveLatencySec).not.toBeNull();
     expect(r.liveLatencySec!.p50).toBeGreaterThan(0.3);
     expect(r.liveLatencySec!.p95).toBeLessThan(8);
@@ -145,7 +146,7 @@ describe('loadtest against an in-test stream server', () => {
     expect(r.errors).toEqual({});
     expect(r.stalls).toBe(0);
     expect(r.byObject.part).toBeUndefined();
-    expect(r.byObject.segment!.count).toBeGreaterThanOrEqual(2 * 2);
+    expect(r.byObject.segment.count).toBeGreaterThanOrEqual(2 * 2);
     expect(delta('blocking')).toBe(0);
     expect(delta('delta')).toBe(0);
     expect(delta('hinted')).toBe(0);
@@ -184,7 +185,7 @@ describe('loadtest against an in-test stream server', () => {
     expect(r.requests.perSec).toBeGreaterThan(0);
     expect(r.requests.bytes).toBeGreaterThan(1_000_000);
     for (const kind of ['playlist', 'init', 'segment']) {
-      const o = r.byObject[kind]!;
+      const o = r.byObject[kind];
       expect(o.count).toBeGreaterThan(0);
       expect(o.ttfbMs.p50).toBeGreaterThan(0);
       expect(o.ttfbMs.p99!).toBeGreaterThanOrEqual(o.ttfbMs.p50!);

@@ -52,7 +52,7 @@ interface View {
 
 function view(text: string): View {
   const m = parseM3u8(text);
-  const hint = /seg-(\d+)\.(\d+)\.m4s/.exec(m.preloadSegment.preloadHints[0].uri)!;
+  const hint = /seg-(\d+)\.(\d+)\.m4s/.exec(m.preloadSegment?.preloadHints[0].uri ?? '')!;
   const parts: { uri: string; duration: number }[] = m.preloadSegment?.parts ?? [];
   const last = m.segments[m.segments.length - 1];
   const lastComplete = Number(/seg-(\d+)\.m4s/.exec(last.uri)![1]);

@@ -61,5 +61,5 @@ export function hashTree(dir: string): Map<string, string> {
 export function oneLine(stderr: string): string {
   const lines = stderr.split('\n').filter((l) => l.trim() !== '');
   expect(lines, `stderr: ${stderr}`).toHaveLength(1);
-  return lines[0]!;
+  return lines[0];
 }

@@ -80,7 +80,7 @@ describe('packageVod on generated sources', () => {
     ]);
     expect(summary.segmentCount).toBe(2); // 8 s in 4 s segments (the defaults)
     const master = parseM3u8(readFileSync(join(out, 'sample', 'master.m3u8'), 'utf8'));
-    expect(master.playlists[1].attributes.CODECS).toMatch(/^avc1\.42/); // baseline
+    expect(master.playlists?.[1].attributes.CODECS).toMatch(/^avc1\.42/); // baseline
     const audio = summary.renditions.find((r) => r.id === 'audio')!;
     expect(audio.averageBandwidth).toBeLessThan(90_000); // 64k AAC plus container overhead
     await verifyPackage(join(out, 'sample'), {
@@ -109,8 +109,8 @@ describe('packageVod on generated sources', () => {
       hasAudio: true,
       durationSec: 4,
     });
-    expect(reports[0]!.frames).toBe(100);
-    expect(reports[0]!.durations).toEqual([2, 2]);
+    expect(reports[0].frames).toBe(100);
+    expect(reports[0].durations).toEqual([2, 2]);
   });
 });
 

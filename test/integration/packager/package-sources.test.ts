@@ -35,7 +35,7 @@ describe('packageVod on awkward sources', () => {
       durationSec: 4,
     });
     const master = parseM3u8(readFileSync(join(out, 'ntsc', 'master.m3u8'), 'utf8'));
-    expect(master.playlists[0].attributes['FRAME-RATE']).toBeCloseTo(29.97, 2);
+    expect(master.playlists?.[0].attributes['FRAME-RATE']).toBeCloseTo(29.97, 2);
     expect(readFileSync(join(out, 'ntsc', 'manifest.mpd'), 'utf8')).toContain('frameRate="30000/1001"');
   });
 

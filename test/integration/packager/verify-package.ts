@@ -1,8 +1,8 @@
 /**
  * Checks a published VOD asset from the outside, the way players and ffmpeg see it: parses every
  * manifest with m3u8-parser / mpd-parser, decodes every rendition (init + all segments) with
- * ffmpeg, validates the MPD against the ISO/IEC 23009-1 schema, and maps ffprobe's packets back to segment files by byte position to measure real
- * segment durations and key frames.
+ * ffmpeg, validates the MPD against the ISO/IEC 23009-1 schema, and maps ffprobe's packets back to
+ * segment files by byte position to measure real segment durations and key frames.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,11 +26,55 @@ export function run(bin: string, args: string[]): Promise<{ code: number | null;
   });
 }
 
-export function parseM3u8(text: string): Record<string, any> {
+/** HLS variant attributes as m3u8-parser reads them. */
+export interface HlsVariantAttributes {
+  BANDWIDTH?: number;
+  CODECS?: string;
+  RESOLUTION?: { width: number; height: number };
+  'FRAME-RATE'?: number;
+}
+
+interface ByteRange {
+  length: number;
+  offset: number;
+}
+
+interface M3u8Segment {
+  uri: string;
+  duration: number;
+  map?: { uri: string };
+  byterange?: ByteRange;
+}
+
+/** What the packaging checks read from an m3u8-parser manifest (multivariant, media or I-frame playlist). */
+export interface ParsedM3u8 {
+  /** Multivariant playlists only. */
+  playlists?: { uri: string; attributes: HlsVariantAttributes }[];
+  mediaGroups?: { AUDIO?: Record<string, Record<string, { uri: string }>> };
+  endList?: boolean;
+  playlistType?: string;
+  targetDuration?: number;
+  iFramesOnly?: boolean;
+  segments: M3u8Segment[];
+}
+
+export function parseM3u8(text: string): ParsedM3u8 {
   const p = new Parser();
   p.push(text);
   p.end();
-  return p.manifest;
+  return p.manifest as ParsedM3u8;
+}
+
+/** What the packaging checks read from an mpd-parser manifest. */
+interface MpdPlaylist {
+  attributes: { NAME: string; CODECS: string; BANDWIDTH: number };
+  segments: { duration: number; uri: string; map: { uri: string } }[];
+}
+
+interface ParsedMpd {
+  duration: number;
+  playlists: MpdPlaylist[];
+  mediaGroups?: { AUDIO?: { audio?: Record<string, { playlists: MpdPlaylist[] }> } };
 }
 
 interface Packet {
@@ -68,7 +112,7 @@ async function probePackets(file: string): Promise<Probed> {
   expect(r.code, r.stderr).toBe(0);
   const json = JSON.parse(r.stdout) as { streams: Probed['stream'][]; packets: Record<string, string>[] };
   return {
-    stream: json.streams[0]!,
+    stream: json.streams[0],
     packets: json.packets.map((p) => ({
       pts: Number(p.pts_time),
       duration: Number(p.duration_time),
@@ -106,32 +150,37 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
   const work = mkdtempSync(join(tmpdir(), 'se-verify-'));
   try {
     const master = parseM3u8(readFileSync(join(assetDir, 'master.m3u8'), 'utf8'));
-    const variants = master.playlists as { uri: string; attributes: Record<string, any> }[];
+    const variants = master.playlists ?? [];
     expect(variants.length).toBeGreaterThan(0);
-    const audioGroup = master.mediaGroups?.AUDIO?.audio as Record<string, { uri: string }> | undefined;
+    const audioGroup = master.mediaGroups?.AUDIO?.audio;
     if (o.hasAudio) expect(audioGroup && Object.keys(audioGroup).length).toBe(1);
     else expect(audioGroup === undefined || Object.keys(audioGroup).length === 0).toBe(true);
 
     const mpdText = readFileSync(join(assetDir, 'manifest.mpd'), 'utf8');
-    const mpd = parseMpd(mpdText, { manifestUri: 'http://127.0.0.1/vod/x/manifest.mpd' });
+    const mpd = parseMpd(mpdText, { manifestUri: 'http://127.0.0.1/vod/x/manifest.mpd' }) as ParsedMpd;
     expect(mpd.playlists.length).toBe(variants.length);
-    const mpdAudio = Object.values((mpd.mediaGroups?.AUDIO?.audio ?? {}) as Record<string, { playlists: any[] }>);
+    const mpdAudio = Object.values(mpd.mediaGroups?.AUDIO?.audio ?? {});
     expect(mpdAudio.length > 0).toBe(o.hasAudio);
     expect(mpd.duration).toBeCloseTo(o.durationSec, 0);
     const schema = await validateMpd(mpdText);
     expect(schema.errors).toBe('');
     expect(schema.valid).toBe(true);
 
-    const renditions: { id: string; kind: 'video' | 'audio'; attrs?: Record<string, any>; mpdPlaylist: any }[] = [];
+    const renditions: {
+      id: string;
+      kind: 'video' | 'audio';
+      attrs?: HlsVariantAttributes;
+      mpdPlaylist: MpdPlaylist;
+    }[] = [];
     for (const v of variants) {
-      const id = v.uri.split('/')[0]!;
-      const mpdPlaylist = mpd.playlists.find((p: any) => p.attributes.NAME === id);
+      const id = v.uri.split('/')[0];
+      const mpdPlaylist = mpd.playlists.find((p) => p.attributes.NAME === id);
       expect(mpdPlaylist, `MPD Representation ${id}`).toBeTruthy();
-      renditions.push({ id, kind: 'video', attrs: v.attributes, mpdPlaylist });
+      renditions.push({ id, kind: 'video', attrs: v.attributes, mpdPlaylist: mpdPlaylist! });
     }
     if (o.hasAudio) {
-      const uri = Object.values(audioGroup!)[0]!.uri;
-      renditions.push({ id: uri.split('/')[0]!, kind: 'audio', mpdPlaylist: mpdAudio[0]!.playlists[0] });
+      const uri = Object.values(audioGroup!)[0].uri;
+      renditions.push({ id: uri.split('/')[0], kind: 'audio', mpdPlaylist: mpdAudio[0].playlists[0] });
     }
 
     const reports: RenditionReport[] = [];
@@ -139,17 +188,17 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
       const media = parseM3u8(readFileSync(join(assetDir, r.id, 'index.m3u8'), 'utf8'));
       expect(media.endList).toBe(true);
       expect(media.playlistType).toBe('VOD');
-      const segs = media.segments as { uri: string; duration: number; map?: { uri: string } }[];
+      const segs = media.segments;
       expect(segs.length).toBeGreaterThan(0);
       expect(media.targetDuration).toBeGreaterThanOrEqual(Math.max(...segs.map((s) => Math.round(s.duration))));
       // DASH lists the same segments with the same durations.
-      const mpdSegs = r.mpdPlaylist.segments as { duration: number; uri: string; map: { uri: string } }[];
+      const mpdSegs = r.mpdPlaylist.segments;
       expect(mpdSegs.map((s) => s.uri)).toEqual(segs.map((s) => `${r.id}/${s.uri}`));
-      expect(mpdSegs[0]!.map.uri).toBe(`${r.id}/init.mp4`);
-      mpdSegs.forEach((s, i) => expect(Math.abs(s.duration - segs[i]!.duration)).toBeLessThan(0.002));
+      expect(mpdSegs[0].map.uri).toBe(`${r.id}/init.mp4`);
+      mpdSegs.forEach((s, i) => expect(Math.abs(s.duration - segs[i].duration)).toBeLessThan(0.002));
 
       // Concatenate init + segments; remember each segment's byte range.
-      const init = readFileSync(join(assetDir, r.id, segs[0]!.map!.uri));
+      const init = readFileSync(join(assetDir, r.id, segs[0].map!.uri));
       const parts: Buffer[] = [init];
       const ranges: { start: number; end: number }[] = [];
       let off = init.length;
@@ -175,9 +224,9 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
       const starts: number[] = [];
       let t = 0;
       segs.forEach((s, i) => {
-        const pk = bySeg[i]!;
+        const pk = bySeg[i];
         expect(pk.length, `${r.id} seg ${i + 1} has samples`).toBeGreaterThan(0);
-        if (r.kind === 'video') expect(pk[0]!.key, `${r.id} seg-${i + 1} starts with a key frame`).toBe(true);
+        if (r.kind === 'video') expect(pk[0].key, `${r.id} seg-${i + 1} starts with a key frame`).toBe(true);
         // (AAC's priming packet, hidden by the edit list, has no duration in ffprobe's view: count one frame.)
         const actual = pk.reduce((n, p) => n + (Number.isFinite(p.duration) ? p.duration : frameSec), 0);
         expect(
@@ -207,7 +256,7 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
         expect(r.mpdPlaylist.attributes.CODECS).toBe('mp4a.40.2');
       }
 
-      const peakBps = Math.max(...ranges.map((rg, i) => ((rg.end - rg.start) * 8) / segs[i]!.duration));
+      const peakBps = Math.max(...ranges.map((rg, i) => ((rg.end - rg.start) * 8) / segs[i].duration));
       reports.push({
         id: r.id,
         kind: r.kind,
@@ -221,9 +270,10 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
       if (r.kind === 'video') {
         const iframes = parseM3u8(readFileSync(join(assetDir, r.id, 'iframes.m3u8'), 'utf8'));
         expect(iframes.iFramesOnly).toBe(true);
-        const refs = iframes.segments as { uri: string; byterange: { length: number; offset: number } }[];
+        // every entry of an I-frame playlist is a byte range
+        const refs = iframes.segments as (M3u8Segment & { byterange: ByteRange })[];
         expect(refs.length).toBe(segs.length);
-        const first = refs[0]!;
+        const first = refs[0];
         const segBytes = readFileSync(join(assetDir, r.id, first.uri));
         expect(segBytes.toString('latin1', first.byterange.offset + 4, first.byterange.offset + 8)).toBe('moof');
         const one = join(work, `${r.id}-iframe.mp4`);
@@ -247,10 +297,10 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
     // All renditions share segment count and boundaries (audio within half a part).
     const videos = reports.filter((x) => x.kind === 'video');
     for (const x of reports) {
-      expect(x.starts.length, `${x.id} segment count`).toBe(videos[0]!.starts.length);
+      expect(x.starts.length, `${x.id} segment count`).toBe(videos[0].starts.length);
       x.starts.forEach((s, i) => {
         const tol = x.kind === 'video' ? 1e-3 : o.partDuration / 2;
-        expect(Math.abs(s - videos[0]!.starts[i]!)).toBeLessThanOrEqual(tol);
+        expect(Math.abs(s - videos[0].starts[i])).toBeLessThanOrEqual(tol);
       });
       // Every segment but the last is about one segment duration long (key frames forced on the grid).
       x.durations

@@ -35,10 +35,10 @@ function start(args: string[], ready: RegExp): Promise<string> {
       output.push(c.toString());
       seen += c.toString();
       const m = ready.exec(seen);
-      if (m) resolve(m[1]!);
+      if (m) resolve(m[1]);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${seen}`)));
   });
 }
@@ -114,13 +114,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function postSign(body: unknown, auth?: string): Promise<{ status: number; json: any }> {
+/** The /_sign reply (on success). */
+interface SignReply {
+  url: string;
+  token: string;
+  scope: string;
+}
+
+async function postSign(body: unknown, auth?: string): Promise<{ status: number; json: SignReply }> {
   const res = await request(`${originUrl}/_sign`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(auth !== undefined ? { authorization: auth } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.statusCode, json: await res.body.json() };
+  return { status: res.statusCode, json: (await res.body.json()) as SignReply };
 }
 
 describe('streamedge origin/edge --require-signed (CLI)', () => {
@@ -130,24 +137,24 @@ describe('streamedge origin/edge --require-signed (CLI)', () => {
     const issued = await postSign({ path: '/vod/a/master.m3u8', ttl: '10m', viewer: 'v1' }, `Bearer ${signCredential}`);
     expect(issued.status).toBe(200);
     expect(issued.json.scope).toBe('/vod/a/');
-    const master = `${edgeUrl}${issued.json.url as string}`;
+    const master = `${edgeUrl}${issued.json.url}`;
     const m = await get(master);
     expect(m.status).toBe(200);
     const seg = await get(new URL('seg-1.m4s', new URL('v/index.m3u8', master)).href); // resolved as a player would
     expect(seg.status).toBe(200);
     expect(seg.body.equals(segment)).toBe(true);
     // the same token straight at the origin works too; a tampered one does not
-    expect((await get(`${originUrl}${issued.json.url as string}`)).status).toBe(200);
+    expect((await get(`${originUrl}${issued.json.url}`)).status).toBe(200);
     const bad = await get(
-      `${edgeUrl}${(issued.json.url as string).replace(/\/t\/([^/]+)\//, (_m, t: string) => `/t/${t.slice(0, -2)}xx/`)}`,
+      `${edgeUrl}${issued.json.url.replace(/\/t\/([^/]+)\//, (_m, t: string) => `/t/${t.slice(0, -2)}xx/`)}`,
     );
     expect(bad.status).toBe(403);
     expect(JSON.parse(bad.text).reason).toBe('bad_signature');
     const q = await postSign({ path: '/vod/a/v/index.m3u8', placement: 'query' }, `Bearer ${signCredential}`);
-    const pl = await get(`${edgeUrl}${q.json.url as string}`);
+    const pl = await get(`${edgeUrl}${q.json.url}`);
     expect(pl.status).toBe(200);
-    expect(pl.text).toContain(`seg-1.m4s?token=${q.json.token as string}`);
-    output.push(`TOKENS ${issued.json.token as string} ${q.json.token as string}`);
+    expect(pl.text).toContain(`seg-1.m4s?token=${q.json.token}`);
+    output.push(`TOKENS ${issued.json.token} ${q.json.token}`);
   });
 
   it('no log line carries the secret, a credential or a token', () => {
@@ -157,6 +164,6 @@ describe('streamedge origin/edge --require-signed (CLI)', () => {
     expect(tokens.length).toBe(2);
     for (const s of [secret, signCredential, upstreamCredential, ...tokens]) expect(logs.includes(s)).toBe(false);
     // the signature half alone must not leak either
-    for (const t of tokens) expect(logs.includes(t.split('.')[2]!)).toBe(false);
+    for (const t of tokens) expect(logs.includes(t.split('.')[2])).toBe(false);
   });
 });

@@ -19,7 +19,7 @@ export function playlistUris(text: string): string[] {
     const line = raw.trim();
     if (line === '') continue;
     if (line.startsWith('#')) {
-      for (const m of line.matchAll(/URI="([^"]*)"/g)) out.push(m[1]!);
+      for (const m of line.matchAll(/URI="([^"]*)"/g)) out.push(m[1]);
       continue;
     }
     out.push(line);
@@ -56,13 +56,23 @@ export async function crawlHls(masterUrl: string, opts: { skip?: (u: string) => 
   return [...seen.values()];
 }
 
+/** What the crawler reads from an mpd-parser manifest. */
+interface MpdPlaylist {
+  segments?: { resolvedUri: string; map?: { resolvedUri?: string } }[];
+}
+
+interface MpdManifest {
+  playlists: MpdPlaylist[];
+  mediaGroups?: { AUDIO?: Record<string, Record<string, { playlists?: MpdPlaylist[] }>> };
+}
+
 /** Fetches a DASH MPD and every init and media segment its SegmentTemplates/timelines name. */
 export async function crawlDash(mpdUrl: string): Promise<{ mpd: Got; fetched: Fetched[] }> {
   const mpd = await get(mpdUrl);
-  const m = parseMpd(mpd.text, { manifestUri: mpdUrl }) as any;
-  const playlists: any[] = [...m.playlists];
-  for (const group of Object.values(m.mediaGroups?.AUDIO ?? {}) as any[]) {
-    for (const rendition of Object.values(group) as any[]) playlists.push(...(rendition.playlists ?? []));
+  const m = parseMpd(mpd.text, { manifestUri: mpdUrl }) as MpdManifest;
+  const playlists: MpdPlaylist[] = [...m.playlists];
+  for (const group of Object.values(m.mediaGroups?.AUDIO ?? {})) {
+    for (const rendition of Object.values(group)) playlists.push(...(rendition.playlists ?? []));
   }
   const urls = new Set<string>();
   for (const p of playlists) {

@@ -85,7 +85,7 @@ function newestPart(text: string): [number, number] {
     (m) => [Number(m[1]), Number(m[2])] as [number, number],
   );
   parts.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  return parts[parts.length - 1]!;
+  return parts[parts.length - 1];
 }
 
 describe('signed live LL-HLS through the edge', () => {

@@ -66,7 +66,7 @@ export async function bundleWriter(): Promise<string[]> {
   const { build } = await import('esbuild');
   const out = join(ROOT, 'node_modules', '.cache', 'streamedge-store-test', `crash-writer-${process.pid}.mjs`);
   await build({
-    entryPoints: [WRITER_VIA_RUN_TS[1]!],
+    entryPoints: [WRITER_VIA_RUN_TS[1]],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -160,14 +160,14 @@ async function oneLife(
       kill();
     } else if (what === 'ack' && !killed) {
       const startEpoch = Number(c);
-      const purgedSince = purgeLog.slice(startEpoch).some((p) => p.hard && p.tag === keyOf(a!));
-      if (purgedSince) mustHave.delete(a!);
-      else mustHave.set(a!, Number(b));
+      const purgedSince = purgeLog.slice(startEpoch).some((p) => p.hard && p.tag === keyOf(a));
+      if (purgedSince) mustHave.delete(a);
+      else mustHave.set(a, Number(b));
       if (++acked >= killAt) kill();
     } else if (what === 'del') {
-      mustHave.delete(a!);
+      mustHave.delete(a);
     } else if (what === 'purge') {
-      purgeLog.push({ tag: a!, hard: b === 'hard' });
+      purgeLog.push({ tag: a, hard: b === 'hard' });
       if (b === 'hard') for (const k of [...mustHave.keys()]) if (keyOf(k) === a) mustHave.delete(k);
     } else if (what === 'bad') {
       badLines.push(line);

@@ -5,7 +5,8 @@
  * stored in the `x-gen` header, so a checker can verify any object it finds.
  *
  * usage: node bin/run-ts.js test/integration/store/crash-writer.ts <dir> <seed> <round>
- * stdout: "opening", "ready <objects>", "bad <key> <why>" (a read-back in this life failed), "ack <key> <gen> <purges-before-start>", "del <key>", "purge <tag> <mode>", "done"
+ * stdout: "opening", "ready <objects>", "bad <key> <why>" (a read-back in this life failed),
+ *   "ack <key> <gen> <purges-before-start>", "del <key>", "purge <tag> <mode>", "done"
  */
 import { LogStore } from '../../../edge/store/index.js';
 import { CRASH_STORE_OPTIONS, crashBody, crashMeta } from './crash-harness.js';
@@ -77,7 +78,7 @@ async function worker(): Promise<void> {
         await store.delete(key);
       } else if (op < 15 && mine.size > 0) {
         const keys = [...mine.keys()];
-        const k = keys[rand(keys.length)]!;
+        const k = keys[rand(keys.length)];
         if (!busy.has(k)) {
           busy.add(k);
           try {
@@ -97,7 +98,7 @@ async function worker(): Promise<void> {
         await store.purgeTag(tag, mode);
       } else {
         const gen = round * 100_000 + ++seq;
-        const size = SIZES[rand(SIZES.length)]!;
+        const size = SIZES[rand(SIZES.length)];
         const body = crashBody(key, gen, size);
         const streamed = size >= 40_000 && rand(2) === 0;
         const startEpoch = purges; // purges issued from now on may remove this put even if it is acked

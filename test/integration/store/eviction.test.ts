@@ -91,7 +91,7 @@ describe('LogStore eviction', () => {
           continue;
         }
         x = (x * 1103515245 + 12345) >>> 0;
-        const i = written[x % written.length]!;
+        const i = written[x % written.length];
         const g = await store.get(`/obj/${i}`);
         reads++;
         if (!g) continue;
@@ -139,7 +139,7 @@ describe('LogStore eviction', () => {
     const files = regionFiles(dir);
     expect(files.length).toBeGreaterThanOrEqual(3);
     const { unlinkSync, appendFileSync, statSync } = await import('node:fs');
-    unlinkSync(join(dir, 'regions', files[0]!)); // lose the oldest region
+    unlinkSync(join(dir, 'regions', files[0])); // lose the oldest region
     const last = join(dir, 'regions', files.at(-1)!);
     const committedSize = statSync(last).size;
     appendFileSync(last, Buffer.alloc(5000, 0xab)); // a torn tail after the committed end

@@ -39,7 +39,7 @@ function flipByteOf(dir: string, needle: Buffer, delta = 0): void {
     const fd = openSync(path, 'r+');
     const b = Buffer.alloc(1);
     readSync(fd, b, 0, 1, at + delta);
-    b[0] = b[0]! ^ 0x5a;
+    b[0] = b[0] ^ 0x5a;
     writeSync(fd, b, 0, 1, at + delta);
     closeSync(fd);
     return;

@@ -13,7 +13,7 @@ const levels = [
 const rnd = seeded(7);
 const noise = Array.from({ length: 20_000 }, () => rnd());
 /** ±20 % jitter every half second around a mean. */
-const jittery = (mean: number) => (t: number) => mean * (0.8 + 0.4 * noise[Math.floor(t * 2)]!);
+const jittery = (mean: number) => (t: number) => mean * (0.8 + 0.4 * noise[Math.floor(t * 2)]);
 
 describe('AbrController on VOD traces', () => {
   it('a steady link converges to the highest sustainable level and stays there', () => {
@@ -35,7 +35,7 @@ describe('AbrController on VOD traces', () => {
   });
 
   it('live (throughput rule): a link jittering ±30 % every few seconds does not oscillate; without hysteresis it would', () => {
-    const perSegmentJitter = (mean: number) => (t: number) => mean * (0.7 + 0.6 * noise[Math.floor(t / 3)]!);
+    const perSegmentJitter = (mean: number) => (t: number) => mean * (0.7 + 0.6 * noise[Math.floor(t / 3)]);
     let withoutHysteresis = 0;
     for (const mean of [2.5e6, 3.9e6, 5e6, 6.7e6]) {
       const live = new AbrController(levels, {}, 'live');
@@ -54,7 +54,7 @@ describe('AbrController on VOD traces', () => {
   it('steps down within a few segments after the link drops, without a stall', () => {
     const r = simulateVod({ levels, capacity: (t) => (t < 60 ? 8e6 : 1.5e6), segments: 60 });
     const firstAfterDrop = r.log.findIndex((s) => s.startSec >= 60);
-    expect(r.log[firstAfterDrop - 1]!.level).toBe(3);
+    expect(r.log[firstAfterDrop - 1].level).toBe(3);
     const down = r.log.findIndex((s, i) => i >= firstAfterDrop && s.level <= 1);
     expect(down - firstAfterDrop).toBeLessThanOrEqual(4);
     expect(r.log.at(-1)!.level).toBe(1);
@@ -64,7 +64,7 @@ describe('AbrController on VOD traces', () => {
   it('steps up after the link improves', () => {
     const r = simulateVod({ levels, capacity: (t) => (t < 60 ? 1.5e6 : 8e6), segments: 60 });
     const firstAfterRise = r.log.findIndex((s) => s.startSec >= 60);
-    expect(r.log[firstAfterRise - 1]!.level).toBe(1);
+    expect(r.log[firstAfterRise - 1].level).toBe(1);
     expect(r.log.at(-1)!.level).toBe(3);
     const up = r.log.findIndex((s, i) => i >= firstAfterRise && s.level === 3);
     expect(up - firstAfterRise).toBeLessThanOrEqual(15);
@@ -76,8 +76,8 @@ describe('AbrController on VOD traces', () => {
     const honoured = simulateVod({ levels, capacity, segments: 30, maxBufferSec: 12 });
     const ignored = simulateVod({ levels, capacity, segments: 30, maxBufferSec: 12, honourAbandon: false });
     expect(honoured.abandons).toHaveLength(1);
-    expect(honoured.abandons[0]!.from).toBe(3);
-    expect(honoured.abandons[0]!.to).toBeLessThan(3);
+    expect(honoured.abandons[0].from).toBe(3);
+    expect(honoured.abandons[0].to).toBeLessThan(3);
     expect(honoured.stalls).toBe(0);
     // the same trace, with the advice ignored, stalls
     expect(ignored.stalls).toBeGreaterThan(0);

@@ -142,7 +142,7 @@ export function simulateVod(o: VodSimOptions): VodSimResult {
 /** Level changes between consecutive segments after segment `from`. */
 export function switchesFrom(log: SegmentLog[], from: number): number {
   let n = 0;
-  for (let i = Math.max(1, from + 1); i < log.length; i++) if (log[i]!.level !== log[i - 1]!.level) n++;
+  for (let i = Math.max(1, from + 1); i < log.length; i++) if (log[i].level !== log[i - 1].level) n++;
   return n;
 }
 

@@ -56,7 +56,7 @@ describe('BoxStreamParser (synthetic)', () => {
   it('emits a box contained in one chunk as a view of that chunk', () => {
     const p = new BoxStreamParser();
     const [first] = p.push(STREAM);
-    expect(first!.bytes.buffer).toBe(STREAM.buffer);
+    expect(first.bytes.buffer).toBe(STREAM.buffer);
   });
   it('end() with a partial box pending throws TRUNCATED_BOX', () => {
     const p = new BoxStreamParser();
@@ -91,9 +91,9 @@ describe('BoxStreamParser (synthetic)', () => {
     expect(p.push(Buffer.concat([head.subarray(5), Buffer.from('abc')]))).toEqual([]);
     expect(p.push(Buffer.from('def'))).toEqual([]);
     const [last] = p.finish();
-    expect(last!.type).toBe('mdat');
-    expect(last!.bytes.subarray(8).toString()).toBe('abcdef');
-    expect(last!.offset).toBe(8);
+    expect(last.type).toBe('mdat');
+    expect(last.bytes.subarray(8).toString()).toBe('abcdef');
+    expect(last.offset).toBe(8);
   });
   it('push after end is refused', () => {
     const p = new BoxStreamParser();

@@ -24,10 +24,10 @@ describe('readBoxes', () => {
       ['free', 11, 0, 8],
       ['skip', 8, 11, 8],
     ]);
-    expect(boxes[0]!.payload.toString()).toBe('abc');
+    expect(boxes[0].payload.toString()).toBe('abc');
     // A view, not a copy: writing through the source shows in the payload.
     buf[8] = 0x7a;
-    expect(boxes[0]!.payload.toString()).toBe('zbc');
+    expect(boxes[0].payload.toString()).toBe('zbc');
   });
 
   it('descends into containers with offsets into the original buffer', () => {
@@ -56,7 +56,7 @@ describe('readBoxes', () => {
     const buf = Buffer.concat([head, payload, box('free')]);
     const [m, f] = readBoxes(buf);
     expect(m).toMatchObject({ type: 'mdat', size: 21, headerSize: 16, start: 0 });
-    expect(m!.payload.toString()).toBe('hello');
+    expect(m.payload.toString()).toBe('hello');
     expect(f).toMatchObject({ type: 'free', start: 21 });
   });
 
@@ -66,13 +66,13 @@ describe('readBoxes', () => {
     const buf = Buffer.concat([box('free'), head, Buffer.from('to the end')]);
     const boxes = readBoxes(buf);
     expect(boxes[1]).toMatchObject({ type: 'mdat', size: 18, start: 8 });
-    expect(boxes[1]!.payload.toString()).toBe('to the end');
+    expect(boxes[1].payload.toString()).toBe('to the end');
     // Inside a container, size 0 ends at the container's end, not the buffer's.
     const inner = Buffer.concat([head, Buffer.from('xy')]);
     const nested = Buffer.concat([box('moov', inner), box('free')]);
     const [moov, free] = readBoxes(nested);
-    expect(moov!.children![0]!.payload.toString()).toBe('xy');
-    expect(free!.type).toBe('free');
+    expect(moov.children![0].payload.toString()).toBe('xy');
+    expect(free.type).toBe('free');
   });
 
   it('reads uuid user types', () => {

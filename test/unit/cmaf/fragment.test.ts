@@ -67,7 +67,7 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
         ...(has.d ? { duration: BASE.durations[i] } : {}),
         ...(has.s ? { size: BASE.sizes[i] } : {}),
         ...(has.f ? { flags: BASE.flags[i] } : {}),
-        ...(has.c ? { compositionOffset: version === 1 ? BASE.cto[i] : Math.abs(BASE.cto[i]!) } : {}),
+        ...(has.c ? { compositionOffset: version === 1 ? BASE.cto[i] : Math.abs(BASE.cto[i]) } : {}),
       }));
       const defaults: TfhdOptions =
         source === 'tfhd'
@@ -112,19 +112,19 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
       const frag = parseFragment(moof, source === 'trex' ? trex : undefined);
       expect(frag.sequenceNumber, label).toBe(9);
       expect(frag.tracks, label).toHaveLength(1);
-      const t = frag.tracks[0]!;
+      const t = frag.tracks[0];
       expect(t.trackId).toBe(7);
       expect(t.baseDecodeTime).toBe(90_000);
       const expFlags = BASE.flags.map((f, i) => (i === 0 && has.first ? SYNC : has.f ? f : DEF.flags));
       let offset = has.off ? moofLen + 8 : 0;
       const expected = BASE.sizes.map((_, i) => {
-        const size = has.s ? BASE.sizes[i]! : DEF.size;
+        const size = has.s ? BASE.sizes[i] : DEF.size;
         const s = {
-          duration: has.d ? BASE.durations[i]! : DEF.duration,
+          duration: has.d ? BASE.durations[i] : DEF.duration,
           size,
-          flags: expFlags[i]!,
+          flags: expFlags[i],
           isSync: expFlags[i] === SYNC,
-          compositionOffset: has.c ? (version === 1 ? BASE.cto[i]! : Math.abs(BASE.cto[i]!)) : 0,
+          compositionOffset: has.c ? (version === 1 ? BASE.cto[i] : Math.abs(BASE.cto[i])) : 0,
           dependsOn: expFlags[i] === SYNC ? 2 : 1,
           offset,
         };
@@ -134,7 +134,7 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
       expect(t.samples, label).toEqual(expected);
       expect(t.duration).toBe(expected.reduce((n, s) => n + s.duration, 0));
       expect(t.bytes).toBe(expected.reduce((n, s) => n + s.size, 0));
-      expect(t.startsWithSync).toBe(expected[0]!.isSync);
+      expect(t.startsWithSync).toBe(expected[0].isSync);
       expect(t.dataOffsetBase).toBe('moof');
     }
   });
@@ -160,7 +160,7 @@ describe('trun: every optional-field combination, both versions, tfhd and trex d
         },
       ],
     ]);
-    const t = parseFragment(moof, trex).tracks[0]!;
+    const t = parseFragment(moof, trex).tracks[0];
     expect(t.samples.map((s) => s.duration)).toEqual([3, 3]);
     expect(t.samples.map((s) => s.isSync)).toEqual([false, false]);
     expect(t.sampleDescriptionIndex).toBe(2);
@@ -205,7 +205,7 @@ describe('sync detection', () => {
       ),
     );
     // trun with no per-sample fields: samples carry nothing; count still 3.
-    const t = parseFragment(moof).tracks[0]!;
+    const t = parseFragment(moof).tracks[0];
     expect(t.samples.map((s) => s.isSync)).toEqual([true, false, false]);
     expect(t.startsWithSync).toBe(true);
   });
@@ -226,8 +226,8 @@ describe('data offsets', () => {
       );
     const len = build(0).length;
     const f = parseFragment(build(len + 8));
-    expect(f.tracks[0]!.samples.map((s) => s.offset)).toEqual([len + 8, len + 13, len + 19]);
-    expect(f.tracks[1]!.samples.map((s) => s.offset)).toEqual([len + 26, len + 29]);
+    expect(f.tracks[0].samples.map((s) => s.offset)).toEqual([len + 8, len + 13, len + 19]);
+    expect(f.tracks[1].samples.map((s) => s.offset)).toEqual([len + 26, len + 29]);
   });
 
   it('explicit base_data_offset is reported as a file offset', () => {
@@ -239,9 +239,9 @@ describe('data offsets', () => {
         trun({ dataOffset: 16, samples: [{ size: 5 }] }),
       ),
     );
-    const t = parseFragment(moof).tracks[0]!;
+    const t = parseFragment(moof).tracks[0];
     expect(t.dataOffsetBase).toBe('file');
-    expect(t.samples[0]!.offset).toBe(5016);
+    expect(t.samples[0].offset).toBe(5016);
   });
 
   it('finds the moof after a styp and ignores a truncated trailing mdat', () => {
@@ -263,7 +263,7 @@ describe('data offsets', () => {
 
   it('duration-is-empty with samples is rejected, without samples accepted', () => {
     expect(
-      parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1, durationIsEmpty: true })))).tracks[0]!.samples,
+      parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1, durationIsEmpty: true })))).tracks[0].samples,
     ).toEqual([]);
     const bad = moofOf(
       1,
@@ -278,9 +278,9 @@ describe('data offsets', () => {
 
   it('64-bit tfdt: number when safe, exact bigint always', () => {
     const big = 2n ** 60n + 1n;
-    const t = parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1 }), tfdt(big)))).tracks[0]!;
+    const t = parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1 }), tfdt(big)))).tracks[0];
     expect(t.baseDecodeTimeExact).toBe(big);
-    const safe = parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1 }), tfdt(2 ** 40 + 3)))).tracks[0]!;
+    const safe = parseFragment(moofOf(1, box('traf', tfhd({ trackId: 1 }), tfdt(2 ** 40 + 3)))).tracks[0];
     expect(safe.baseDecodeTime).toBe(2 ** 40 + 3);
   });
 });
@@ -346,8 +346,8 @@ describe('setSequenceNumber / setBaseDecodeTime', () => {
     const v1 = twoTrackFragment({ tfdtVideo: 'v1' });
     const out1 = setBaseDecodeTime(v1, 1, 2n ** 50n);
     expect(out1.length).toBe(v1.length);
-    expect(parseFragment(out1).tracks[0]!.baseDecodeTimeExact).toBe(2n ** 50n);
-    expect(parseFragment(buf).tracks[1]!.baseDecodeTime).toBe(2000); // input untouched
+    expect(parseFragment(out1).tracks[0].baseDecodeTimeExact).toBe(2n ** 50n);
+    expect(parseFragment(buf).tracks[1].baseDecodeTime).toBe(2000); // input untouched
   });
 
   for (const base of ['moof', 'implicit', 'explicit'] as const) {
@@ -365,7 +365,7 @@ describe('setSequenceNumber / setBaseDecodeTime', () => {
         expect(grew).toBe(tfdtVideo === 'none' ? 16 : 4);
         const f = parseFragment(out);
         expect(f.tracks.map((x) => x.baseDecodeTime)).toEqual([t, 2000]);
-        expect(f.tracks[0]!.hasTfdt).toBe(true);
+        expect(f.tracks[0].hasTfdt).toBe(true);
         expect(sampleBytes(out)).toEqual(before);
       });
     }

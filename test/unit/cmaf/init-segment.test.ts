@@ -167,7 +167,7 @@ describe('parseInit (synthetic)', () => {
       box('moov', mvhd(1000), trak(1, 'vide', 15360, visualEntry('avc1', 2, 2, AVCC))),
     ]);
     const withMedia = Buffer.concat([init, mdatHeader(1000), Buffer.alloc(10)]);
-    expect(parseInit(withMedia).tracks[0]!.codec).toBe('avc1.4d401f');
+    expect(parseInit(withMedia).tracks[0].codec).toBe('avc1.4d401f');
   });
 
   it('reports a missing or cut moov as BAD_INIT', () => {

@@ -58,7 +58,7 @@ describe('writeMpd: VOD', () => {
       expect(pl.segments).toHaveLength(vodVideoDurations.length);
       pl.segments.forEach((s: Seg, k: number) => {
         expect(s.uri).toBe(`${r.id}/seg-${k + 1}.m4s`);
-        expect(s.duration).toBeCloseTo(vodVideoDurations[k]! / VIDEO_TS, 9);
+        expect(s.duration).toBeCloseTo(vodVideoDurations[k] / VIDEO_TS, 9);
         expect(s.map.uri).toBe(`${r.id}/init.mp4`);
       });
     });
@@ -93,8 +93,8 @@ describe('writeMpd: VOD', () => {
 
   it('writes per-representation templates when timelines differ', () => {
     const p = vodPresentation();
-    p.timelines[2]!.segments[1]!.duration += 512;
-    for (const s of p.timelines[2]!.segments.slice(2)) s.start += 512;
+    p.timelines[2].segments[1].duration += 512;
+    for (const s of p.timelines[2].segments.slice(2)) s.start += 512;
     const x = writeMpd(p);
     const parsed = parseMpd(x);
     expect(parsed.playlists[2].segments[1].duration).toBeCloseTo((61440 + 512) / VIDEO_TS, 9);
@@ -155,10 +155,10 @@ describe('writeMpd: live', () => {
     const m = parseMpd(xml, { NOW: p.live!.publishTime });
     const segs = m.playlists[0].segments as Seg[];
     expect(segs.map((s) => s.uri)).toEqual(Array.from({ length: 10 }, (_, i) => `720p/seg-${LIVE_FIRST + i}.m4s`));
-    expect(segs[0]!.resolvedUri).toBe('https://origin.test/live/channel1/720p/seg-100.m4s');
+    expect(segs[0].resolvedUri).toBe('https://origin.test/live/channel1/720p/seg-100.m4s');
     const audio = m.mediaGroups.AUDIO.audio.en.playlists[0].segments as Seg[];
     expect(audio).toHaveLength(10);
-    expect(audio[0]!.duration).toBeCloseTo((94 * 1024) / AUDIO_TS, 9);
+    expect(audio[0].duration).toBeCloseTo((94 * 1024) / AUDIO_TS, 9);
   });
 
   it('announces low latency: availabilityTimeOffset, service description, UTC timing', () => {
@@ -171,7 +171,7 @@ describe('writeMpd: live', () => {
     );
     // schema order: BaseURL, ServiceDescription, Period, UTCTiming
     const order = ['<BaseURL>', '<ServiceDescription', '<Period', '<UTCTiming'].map((t) => xml.indexOf(t));
-    expect(order.every((x, i) => x > 0 && (i === 0 || x > order[i - 1]!))).toBe(true);
+    expect(order.every((x, i) => x > 0 && (i === 0 || x > order[i - 1]))).toBe(true);
   });
 
   it('leaves low-latency signalling out of plain live', () => {
@@ -186,7 +186,7 @@ describe('writeMpd: live', () => {
 describe('MPD schema validation helper', () => {
   it('rejects an MPD with elements out of schema order', async () => {
     const xml = writeMpd(livePresentation());
-    const utc = /\n  <UTCTiming[^\n]*/.exec(xml)![0];
+    const utc = /\n {2}<UTCTiming[^\n]*/.exec(xml)![0];
     const misordered = xml.replace(utc, '').replace('\n  <Period', `${utc}\n  <Period`);
     const r = await validateMpd(misordered);
     expect(r.valid).toBe(false);

@@ -155,7 +155,7 @@ export function livePresentation(
     }
     return segs;
   };
-  const renditions = [ladder[1]!, ladder[2]!, audio];
+  const renditions = [ladder[1], ladder[2], audio];
   return {
     id: 'channel1',
     type: 'live',

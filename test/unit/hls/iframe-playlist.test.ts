@@ -9,7 +9,7 @@ describe('writeIFramePlaylist', () => {
   const vod = vodPresentation();
   const text = writeIFramePlaylist(vod, '720p');
   const m = parseM3u8(text);
-  const segments = vod.timelines[1]!.segments;
+  const segments = vod.timelines[1].segments;
   const iframes = segments.flatMap((s) => s.iframes!.map((f) => ({ ...f, number: s.number })));
 
   it('writes the I-frames-only header', () => {
@@ -26,15 +26,13 @@ describe('writeIFramePlaylist', () => {
     expect(m.segments).toHaveLength(iframes.length);
     m.segments.forEach(
       (s: { uri: string; duration: number; byterange: { length: number; offset: number } }, i: number) => {
-        const f = iframes[i]!;
+        const f = iframes[i];
         expect(s.uri).toBe(`seg-${f.number}.m4s`);
         expect(s.byterange).toEqual({ length: f.length, offset: f.offset });
         expect(s.duration).toBeCloseTo(f.duration / VIDEO_TS, 5);
       },
     );
-    expect(text).toContain(
-      `#EXTINF:2.00000,\n#EXT-X-BYTERANGE:${iframes[1]!.length}@${iframes[1]!.offset}\nseg-1.m4s\n`,
-    );
+    expect(text).toContain(`#EXTINF:2.00000,\n#EXT-X-BYTERANGE:${iframes[1].length}@${iframes[1].offset}\nseg-1.m4s\n`);
     const total = m.segments.reduce((sum: number, s: { duration: number }) => sum + s.duration, 0);
     expect(total).toBeCloseTo(vodVideoDurations.reduce((a, b) => a + b, 0) / VIDEO_TS, 4);
   });

@@ -59,7 +59,7 @@ describe('nextPart (EXT-X-PRELOAD-HINT target)', () => {
 
   it('infers the targets from the window when none are given (median segment, longest part)', () => {
     const t = timeline(5, [500, 500, 500, 500]);
-    t.segments[1]!.duration = 1000; // a short segment (e.g. a run ended) does not move the median
+    t.segments[1].duration = 1000; // a short segment (e.g. a run ended) does not move the median
     expect(inferTargets(t)).toEqual({ segment: 2, part: 0.5 });
     expect(nextPart(t)).toEqual({ msn: 106, part: 0 });
     expect(nextPart(timeline(5, [500, 500, 500]))).toEqual({ msn: 105, part: 3 });
@@ -81,8 +81,8 @@ describe('nextPart (EXT-X-PRELOAD-HINT target)', () => {
     expect(parseM3u8(writeMediaPlaylist(p, '720p')).preloadSegment.preloadHints[0].uri).toBe('seg-110.2.m4s');
     // with all four parts of segment 110 produced, the next part expected is 111.0
     for (const t of p.timelines) {
-      const s = t.segments[t.segments.length - 1]!;
-      const d = s.parts[0]!.duration;
+      const s = t.segments[t.segments.length - 1];
+      const d = s.parts[0].duration;
       while (s.parts.length < 4) s.parts.push({ index: s.parts.length, duration: d, bytes: 1, independent: false });
       s.duration = d * 4;
     }

@@ -44,7 +44,7 @@ describe('writeMediaPlaylist: VOD', () => {
     expect(m.segments).toHaveLength(vodVideoDurations.length);
     m.segments.forEach((s: { duration: number; uri: string; map: { uri: string } }, i: number) => {
       expect(s.uri).toBe(`seg-${i + 1}.m4s`);
-      expect(s.duration).toBeCloseTo(vodVideoDurations[i]! / VIDEO_TS, 5);
+      expect(s.duration).toBeCloseTo(vodVideoDurations[i] / VIDEO_TS, 5);
       expect(s.map.uri).toBe('init.mp4');
     });
     expect(text).toContain('#EXTINF:4.03333,\nseg-3.m4s\n#EXTINF:3.96667,\nseg-4.m4s\n');
@@ -75,7 +75,7 @@ describe('writeMediaPlaylist: VOD', () => {
   it('rejects unknown renditions and incomplete VOD segments with typed errors', () => {
     expect(thrownCode(() => writeMediaPlaylist(vod, '4k'))).toBe('UNKNOWN_RENDITION');
     const broken = vodPresentation();
-    broken.timelines[0]!.segments[7]!.complete = false;
+    broken.timelines[0].segments[7].complete = false;
     expect(thrownCode(() => writeMediaPlaylist(broken, '1080p'))).toBe('INVALID_PRESENTATION');
   });
 });
@@ -234,18 +234,18 @@ describe('writeMediaPlaylist: delta updates', () => {
     expect(d.renditionReports).toEqual(full.renditionReports);
     // boundary: segment 103 ends exactly 12 s (CAN-SKIP-UNTIL) before the end, segment 104 less
     const { ends: e, last } = ends(p, '720p');
-    expect(last - e[3]!).toBeCloseTo(12, 9);
-    expect(last - e[4]!).toBeLessThan(d.serverControl.canSkipUntil);
+    expect(last - e[3]).toBeCloseTo(12, 9);
+    expect(last - e[4]).toBeLessThan(d.serverControl.canSkipUntil);
   });
 
   it('keeps a segment that straddles the skip boundary', () => {
     const p = livePresentation();
     // a frame shorter last complete segment moves the boundary into segment 103
-    const seg109 = p.timelines[0]!.segments[9]!;
+    const seg109 = p.timelines[0].segments[9];
     seg109.duration -= 512;
     const { ends: e, last } = ends(p, '720p');
-    expect(last - e[3]!).toBeLessThan(12);
-    expect(last - e[2]!).toBeGreaterThanOrEqual(12);
+    expect(last - e[3]).toBeLessThan(12);
+    expect(last - e[2]).toBeGreaterThanOrEqual(12);
     const d = parseM3u8(writeMediaPlaylist(p, '720p', { skip: 'YES' }));
     expect(d.skip.skippedSegments).toBe(3);
     expect(d.segments[0].uri).toBe('seg-103.m4s');

@@ -40,7 +40,7 @@ describe('writeMultivariantPlaylist', () => {
   it('advertises I-frame playlists with bandwidth computed from the key frames', () => {
     expect(m.iFramePlaylists).toHaveLength(3);
     ladder.forEach((r, i) => {
-      const tl = vod.timelines[i]!;
+      const tl = vod.timelines[i];
       let peak = 0;
       let bytes = 0;
       let units = 0;
@@ -59,7 +59,7 @@ describe('writeMultivariantPlaylist', () => {
       expect(iv.attributes.RESOLUTION).toEqual({ width: r.width, height: r.height });
     });
     // I-frame streams are cheaper than the full stream
-    expect(Number(m.iFramePlaylists[0].attributes['AVERAGE-BANDWIDTH'])).toBeLessThan(ladder[0]!.averageBandwidth);
+    expect(Number(m.iFramePlaylists[0].attributes['AVERAGE-BANDWIDTH'])).toBeLessThan(ladder[0].averageBandwidth);
   });
 
   it('can leave the I-frame playlists out, and never lists them for live', () => {
@@ -84,7 +84,7 @@ describe('writeMultivariantPlaylist', () => {
     expect(t).not.toContain('EXT-X-MEDIA:');
     expect(p.playlists).toHaveLength(3);
     expect(p.playlists[1].attributes.CODECS).toBe('avc1.64001f');
-    expect(p.playlists[1].attributes.BANDWIDTH).toBe(ladder[1]!.bandwidth);
+    expect(p.playlists[1].attributes.BANDWIDTH).toBe(ladder[1].bandwidth);
     expect(p.playlists[1].attributes.AUDIO).toBeUndefined();
   });
 
@@ -103,7 +103,7 @@ describe('writeMultivariantPlaylist', () => {
   it('groups several audio languages, one default, and sizes variants for the heaviest', () => {
     const p = vodPresentation({ iframes: false });
     const fr = {
-      ...p.timelines[3]!,
+      ...p.timelines[3],
       rendition: {
         ...audio,
         id: 'audio-fr',

@@ -4,7 +4,7 @@ export function playlistUris(text: string): string[] {
   for (const line of text.split('\n')) {
     if (line === '') continue;
     if (!line.startsWith('#')) uris.push(line);
-    for (const m of line.matchAll(/URI="([^"]*)"/g)) uris.push(m[1]!);
+    for (const m of line.matchAll(/URI="([^"]*)"/g)) uris.push(m[1]);
   }
   return uris;
 }

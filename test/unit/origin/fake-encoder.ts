@@ -64,7 +64,7 @@ export class FakeEncoder {
   /** Resolves once `count` runs have started. */
   async runStarted(count: number): Promise<RunRequest> {
     while (this.runs.length < count) await new Promise<void>((r) => this.runWaiters.push(r));
-    return this.runs[count - 1]!;
+    return this.runs[count - 1];
   }
 
   init(): void {

@@ -19,11 +19,29 @@ let origin: Origin;
 let client: Pool;
 const enc = new FakeEncoder();
 
-function parse(text: string): Record<string, any> {
+/**
+ * What this suite reads from an m3u8-parser manifest of the channel's media playlist. Every
+ * playlist it reads the preload segment of has a segment in progress.
+ */
+interface LlHlsPlaylist {
+  mediaSequence: number;
+  segments: { uri: string; programDateTime?: number; discontinuity?: boolean }[];
+  serverControl: { canBlockReload?: boolean; canSkipUntil?: number; partHoldBack: number };
+  partInf: { partTarget: number };
+  preloadSegment: { parts: { uri: string }[]; preloadHints: { uri: string }[] };
+  renditionReports: unknown[];
+}
+
+function parse(text: string): LlHlsPlaylist {
   const p = new Parser();
   p.push(text);
   p.end();
-  return p.manifest;
+  return p.manifest as LlHlsPlaylist;
+}
+
+/** The origin's /health body. */
+interface HealthBody {
+  channels: { id: string; state: string; restarts: number; lastError?: string }[];
 }
 
 async function get(path: string) {
@@ -84,12 +102,12 @@ describe('live playlists', () => {
     const m = parse(r.text);
     expect(m.mediaSequence).toBe(0);
     expect(m.segments.length).toBe(20);
-    expect(m.segments.every((s: any) => s.programDateTime !== undefined)).toBe(true);
+    expect(m.segments.every((s) => s.programDateTime !== undefined)).toBe(true);
     expect(m.serverControl).toMatchObject({ canBlockReload: true, canSkipUntil: 6 });
     expect(m.serverControl.partHoldBack).toBeGreaterThanOrEqual(3 * m.partInf.partTarget);
     expect(m.preloadSegment.preloadHints[0].uri).toBe('seg-20.1.m4s');
     expect(m.renditionReports).toEqual([expect.objectContaining({ uri: '../a/index.m3u8', lastMsn: 20, lastPart: 0 })]);
-    expect(m.preloadSegment?.parts?.map((p: any) => p.uri)).toEqual(['seg-20.0.m4s']);
+    expect(m.preloadSegment?.parts?.map((p) => p.uri)).toEqual(['seg-20.0.m4s']);
   });
 
   it('delta updates skip exactly the segments older than CAN-SKIP-UNTIL', async () => {
@@ -101,7 +119,7 @@ describe('live playlists', () => {
       expect(r.text.includes('RECENTLY-REMOVED-DATERANGES=""')).toBe(skip === 'v2');
       const m = parse(r.text);
       expect(m.mediaSequence).toBe(0);
-      const uris = m.segments.map((s: any) => s.uri).filter(Boolean);
+      const uris = m.segments.map((s) => s.uri).filter(Boolean);
       expect(uris[0]).toBe('seg-14.m4s');
       expect(uris[uris.length - 1]).toBe('seg-19.m4s');
     }
@@ -139,13 +157,13 @@ describe('held requests', () => {
     const r = await pending;
     expect(r.status).toBe(200);
     const m = parse(r.text);
-    const parts = m.preloadSegment.parts.map((p: any) => p.uri);
+    const parts = m.preloadSegment.parts.map((p) => p.uri);
     expect(parts[parts.length - 1]).toBe('seg-20.1.m4s');
   });
 
   it('hints the next segment once the segment in progress reaches its target; holds the hinted part and sends its bytes when produced', async () => {
     const playlist = parse((await get('/live/ch/v/index.m3u8')).text);
-    const hint: string = playlist.preloadSegment.preloadHints[0].uri;
+    const hint = playlist.preloadSegment.preloadHints[0].uri;
     // segment 20 has 1 s of parts (its 1 s target): the next part the server expects is 21.0
     expect(hint).toBe('seg-21.0.m4s');
     // a request for part 20.2 (never produced: segment 20 ends after 2 parts) is held, and
@@ -162,7 +180,7 @@ describe('held requests', () => {
     const b = await next;
     expect(b.status).toBe(200);
     expect(b.headers['cache-control']).toBe('public, max-age=31536000, immutable');
-    expect(b.body.equals(enc.parts.get('v:21')![0]!)).toBe(true);
+    expect(b.body.equals(enc.parts.get('v:21')![0])).toBe(true);
   });
 
   it('streams the segment in progress with chunked transfer until it completes', async () => {
@@ -175,7 +193,7 @@ describe('held requests', () => {
       for await (const c of res.body) chunks.push(c as Buffer);
     })();
     await until(
-      () => Buffer.concat(chunks).length >= enc.parts.get('v:21')![0]!.length,
+      () => Buffer.concat(chunks).length >= enc.parts.get('v:21')![0].length,
       5000,
       'the first part to be streamed',
     );
@@ -233,11 +251,11 @@ describe('held requests', () => {
 describe('channel state', () => {
   it('a channel whose source never starts is failed with a clear error; the others keep serving', async () => {
     await until(() => origin.channels.get('broken')!.state === 'failed', 5000, 'broken to fail');
-    const health = JSON.parse((await get('/health')).text);
-    const broken = health.channels.find((c: any) => c.id === 'broken');
-    expect(broken.state).toBe('failed');
-    expect(broken.lastError).toContain('/no/such/source.mp4');
-    expect(health.channels.find((c: any) => c.id === 'ch').state).toBe('running');
+    const health = JSON.parse((await get('/health')).text) as HealthBody;
+    const broken = health.channels.find((c) => c.id === 'broken');
+    expect(broken?.state).toBe('failed');
+    expect(broken?.lastError).toContain('/no/such/source.mp4');
+    expect(health.channels.find((c) => c.id === 'ch')?.state).toBe('running');
     const r = await get('/live/broken/master.m3u8');
     expect(r.status).toBe(503);
     expect(r.text).toContain('failed');
@@ -254,7 +272,8 @@ describe('channel state', () => {
     const during = await get('/live/ch/v/index.m3u8');
     expect(during.status).toBe(200);
     expect(parse(during.text).segments.length).toBeGreaterThanOrEqual(before.segments.length);
-    expect(JSON.parse((await get('/health')).text).channels.find((c: any) => c.id === 'ch').state).toBe('stalled');
+    const healthDuring = JSON.parse((await get('/health')).text) as HealthBody;
+    expect(healthDuring.channels.find((c) => c.id === 'ch')?.state).toBe('stalled');
     // the channel restarts the encoder (backoff) and continues the numbering
     const run2 = await enc.runStarted(2);
     expect(run2.firstSegmentNumber).toBe(24);
@@ -267,9 +286,10 @@ describe('channel state', () => {
     );
     const m = parse(after.text);
     expect(m.mediaSequence).toBe(0);
-    expect(m.segments.map((s: any) => s.uri).slice(-3)).toEqual(['seg-23.m4s', 'seg-24.m4s', 'seg-25.m4s']);
-    expect(m.segments.find((s: any) => s.uri === 'seg-24.m4s').discontinuity).toBe(true);
-    expect(JSON.parse((await get('/health')).text).channels.find((c: any) => c.id === 'ch').restarts).toBe(1);
+    expect(m.segments.map((s) => s.uri).slice(-3)).toEqual(['seg-23.m4s', 'seg-24.m4s', 'seg-25.m4s']);
+    expect(m.segments.find((s) => s.uri === 'seg-24.m4s')?.discontinuity).toBe(true);
+    const healthAfter = JSON.parse((await get('/health')).text) as HealthBody;
+    expect(healthAfter.channels.find((c) => c.id === 'ch')?.restarts).toBe(1);
   });
 });
 
@@ -306,7 +326,7 @@ describe('waking many held blocking reloads', () => {
     expect(await held('playlist')).toBe(0);
     const plain = await get(path); // satisfied now: the ordinary (fastify) path, same playlist version
     expect(plain.status).toBe(200);
-    expect(parse(plain.text).preloadSegment.parts.map((p: any) => p.uri)).toEqual(['seg-26.0.m4s']);
+    expect(parse(plain.text).preloadSegment.parts.map((p) => p.uri)).toEqual(['seg-26.0.m4s']);
     const bodies = new Map<string, Buffer>();
     answers.forEach((r, i) => {
       expect(r.status).toBe(200);

@@ -37,8 +37,8 @@ describe('RunAnchor', () => {
     expect(off).toBeCloseTo(10.2, 6);
     for (const [end, at] of arrivals) expect(at - (off + end)).toBeGreaterThanOrEqual(-1e-9); // PDT end ≤ arrival
     // the naive anchor (first fragment) would have put the third fragment 1.3 s before its PDT end
-    const naive = arrivals[0]![1] - arrivals[0]![0];
-    expect(arrivals[2]![1] - (naive + arrivals[2]![0])).toBeCloseTo(-1.3, 6);
+    const naive = arrivals[0][1] - arrivals[0][0];
+    expect(arrivals[2][1] - (naive + arrivals[2][0])).toBeCloseTo(-1.3, 6);
     // fixed once: later observations do not move it
     now = AST + 20_000;
     a.observe(9);
@@ -74,7 +74,7 @@ describe('AvailabilityGate', () => {
     now = 1099; // a timer firing early publishes nothing and re-arms
     timers.shift()!.fn();
     expect(out).toEqual(['p0']);
-    now = timers[0]!.at;
+    now = timers[0].at;
     expect(now).toBeGreaterThanOrEqual(1100);
     timers.shift()!.fn();
     expect(out).toEqual(['p0', 'p1', 'seg-end', 'p2']);
@@ -135,8 +135,7 @@ describe('TimelineShift holding the first segment', () => {
     const p = new BoxStreamParser();
     boxes = [...p.push(bytes), ...p.finish()].map((b) => ({ type: b.type, bytes: Buffer.from(b.bytes) }));
     const moov = boxes.find((b) => b.type === 'moov')!;
-    timescale = parseInit(Buffer.concat([boxes.find((b) => b.type === 'ftyp')!.bytes, moov.bytes])).tracks[0]!
-      .timescale;
+    timescale = parseInit(Buffer.concat([boxes.find((b) => b.type === 'ftyp')!.bytes, moov.bytes])).tracks[0].timescale;
   }, 30_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -153,7 +152,7 @@ describe('TimelineShift holding the first segment', () => {
     let releasedAfter = -1;
     for (const b of boxes) {
       if (b.type === 'moof') {
-        const t = parseFragment(b.bytes).tracks[0]!;
+        const t = parseFragment(b.bytes).tracks[0];
         const end = (t.baseDecodeTime + t.duration) / timescale;
         ends.push(end);
         now = AST + (10 + end + (delays[moofs] ?? 0.3)) * 1000;
@@ -172,11 +171,9 @@ describe('TimelineShift holding the first segment', () => {
     expect(out.map((b) => b.subarray(4, 8).toString('latin1'))).toEqual(boxes.map((b) => b.type));
     const shifted = out
       .filter((b) => b.subarray(4, 8).toString('latin1') === 'moof')
-      .map((m) => parseFragment(m).tracks[0]!.baseDecodeTime);
-    const original = boxes
-      .filter((b) => b.type === 'moof')
-      .map((m) => parseFragment(m.bytes).tracks[0]!.baseDecodeTime);
-    shifted.forEach((t, i) => expect(t - original[i]!).toBe(Math.round(10.2 * timescale)));
+      .map((m) => parseFragment(m).tracks[0].baseDecodeTime);
+    const original = boxes.filter((b) => b.type === 'moof').map((m) => parseFragment(m.bytes).tracks[0].baseDecodeTime);
+    shifted.forEach((t, i) => expect(t - original[i]).toBe(Math.round(10.2 * timescale)));
   });
 
   it('a rendition whose anchor was fixed by another releases at its first fragment', () => {

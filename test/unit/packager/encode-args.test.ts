@@ -77,7 +77,7 @@ describe('buildEncodeArgs', () => {
     expect(args.filter((a) => a === '-flush_packets')).toHaveLength(3);
     const vod = buildEncodeArgs(
       { args: ['-i', 'x'] },
-      { ...plan, video: [plan.video[1]!] },
+      { ...plan, video: [plan.video[1]] },
       { segmentDuration: 4, partDuration: 1, audioDurationSec: 8.5 },
     );
     expect(after(vod.args, '-filter_complex')).toBe(

@@ -46,16 +46,16 @@ describe('planLadder', () => {
       expect(r.bufsize).toBeGreaterThanOrEqual(r.maxrate);
       expect(r.level).toBeDefined();
     }
-    expect(p.video[0]!.level).toBe('4');
-    expect(p.video[1]!.level).toBe('3.1');
-    expect(p.video[0]!.bitrate).toBeGreaterThan(p.video[1]!.bitrate);
+    expect(p.video[0].level).toBe('4');
+    expect(p.video[1].level).toBe('3.1');
+    expect(p.video[0].bitrate).toBeGreaterThan(p.video[1].bitrate);
   });
 
   it('never upscales: a 720p source gets no 1080p rung; a tiny source gets one rung at its own size', () => {
     expect(planLadder(source(1280, 720)).video.map((r) => r.id)).toEqual(['720p', '540p', '360p', '240p']);
     const tiny = planLadder(source(320, 180));
     expect(tiny.video.map((r) => [r.id, r.width, r.height])).toEqual([['180p', 320, 180]]);
-    expect(tiny.video[0]!.bitrate).toBeLessThan(400_000);
+    expect(tiny.video[0].bitrate).toBeLessThan(400_000);
   });
 
   it('keeps the display aspect ratio with even dimensions (odd sizes, anamorphic, portrait)', () => {
@@ -77,7 +77,7 @@ describe('planLadder', () => {
 
   it('raises bit rates by half above 30 fps and drops audio for silent sources', () => {
     const p60 = planLadder(source(1280, 720, { fps: [60, 1], audio: false }));
-    expect(p60.video[0]!.bitrate).toBe(4_500_000);
+    expect(p60.video[0].bitrate).toBe(4_500_000);
     expect(p60.audio).toBeUndefined();
   });
 

@@ -127,15 +127,15 @@ describe('Segmenter', () => {
       const parts = c.parts.filter((p) => p.n === seg.number);
       expect(parts.map((p) => p.part)).toEqual(seg.parts);
       expect(parts.map((p) => p.part.index)).toEqual([0, 1]);
-      expect(parts[0]!.part.independent).toBe(true);
-      expect(parts[0]!.bytes.toString('latin1', 4, 8)).toBe('styp');
-      expect(parts[1]!.bytes.toString('latin1', 4, 8)).toBe('moof');
+      expect(parts[0].part.independent).toBe(true);
+      expect(parts[0].bytes.toString('latin1', 4, 8)).toBe('styp');
+      expect(parts[1].bytes.toString('latin1', 4, 8)).toBe('moof');
       const file = Buffer.concat(parts.map((p) => p.bytes));
       expect(file.length).toBe(seg.bytes);
       expect(seg.complete).toBe(true);
       // One I-frame per segment: the moof after the styp, through the end of the key frame's data.
       expect(seg.iframes).toHaveLength(1);
-      const f = seg.iframes![0]!;
+      const f = seg.iframes![0];
       expect(f.offset).toBe(file.readUInt32BE(0));
       expect(file.toString('latin1', f.offset + 4, f.offset + 8)).toBe('moof');
       expect(f.duration).toBe(seg.duration);
@@ -147,8 +147,8 @@ describe('Segmenter', () => {
     const c = segment(keyEvery2, 'video', { seg: 1, part: 0.5 });
     const ts = c.init!.track.timescale;
     expect(c.segments.map((s) => s.duration / ts)).toEqual([2, 2]);
-    expect(c.segments.every((s) => s.parts[0]!.independent)).toBe(true);
-    expect(c.segments[0]!.parts.slice(1).every((p) => !p.independent)).toBe(true);
+    expect(c.segments.every((s) => s.parts[0].independent)).toBe(true);
+    expect(c.segments[0].parts.slice(1).every((p) => !p.independent)).toBe(true);
   });
 
   it('cuts audio on the grid within half a part', () => {
@@ -159,7 +159,7 @@ describe('Segmenter', () => {
     expect(starts.length).toBeGreaterThanOrEqual(2);
     starts.forEach((s, i) => expect(Math.abs(s - 2 * i)).toBeLessThanOrEqual(0.25));
     expect(c.segments.every((s) => s.parts.every((p) => p.independent))).toBe(true);
-    expect(c.segments[0]!.iframes).toBeUndefined();
+    expect(c.segments[0].iframes).toBeUndefined();
   });
 
   it('gives identical output however the pipe splits the bytes', () => {
