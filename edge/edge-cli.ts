@@ -19,7 +19,7 @@ import {
   openVerification,
   type VerificationCliOptions,
 } from '../src/cli/verification-options.js';
-import { EdgeSignedAccess, ReloadingKeySource, type KeyLog } from './signed-access.js';
+import { EdgeSignedAccess, type ReloadingKeySource, type KeyLog } from './signed-access.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
 
@@ -98,10 +98,10 @@ function listOf(text: string | undefined): string[] {
 /** Start an edge from CLI options; resolves with its URL and a stop function. */
 export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
-  let log: KeyLog | undefined;
+  const logRef: { current?: KeyLog } = {};
   const signing = await edgeSigningFromCli(o, upstreamCredential, process.env, {
-    info: (x, m) => log?.info(x, m),
-    warn: (x, m) => log?.warn(x, m),
+    info: (x, m) => logRef.current?.info(x, m),
+    warn: (x, m) => logRef.current?.warn(x, m),
   });
   const edge = createEdge({
     ...(signing ? { signedAccess: signing.access } : {}),
@@ -121,7 +121,7 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
     headersTimeoutMs: parseDuration(o.headersTimeout) * 1000,
     bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
   });
-  log = edge.logger;
+  logRef.current = edge.logger;
   const url = await edge.listen(parsePort(o.port), o.host);
   return {
     url,

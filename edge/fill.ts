@@ -11,7 +11,6 @@
  * A fill that fails midway fails every reader (their sockets are destroyed: never a truncated
  * body presented as complete) and its store put rejects, so nothing is indexed.
  */
-import type { Readable } from 'node:stream';
 import type { ForwardReason } from '../src/http/cache-status.js';
 import type { HeaderBag } from '../src/http/freshness.js';
 import { StreamedgeError } from '../src/errors.js';
@@ -157,7 +156,7 @@ export class Fill {
   /** Chunk at absolute byte offset `pos` (a view starting exactly there). */
   read(pos: number): ReadResult {
     if (this.failure) return { kind: 'failed', error: this.failure };
-    const base = this.starts.length > 0 ? this.starts[0]! : this.received;
+    const base = this.starts.length > 0 ? this.starts[0] : this.received;
     if (pos < base) return { kind: 'lagging' };
     if (pos >= this.received) return this.complete ? { kind: 'end' } : { kind: 'wait' };
     // binary search the chunk containing pos
@@ -165,11 +164,11 @@ export class Fill {
     let hi = this.starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= pos) lo = mid;
+      if (this.starts[mid] <= pos) lo = mid;
       else hi = mid - 1;
     }
-    const chunk = this.chunks[lo]!;
-    return { kind: 'data', chunk: chunk.subarray(pos - this.starts[lo]!) };
+    const chunk = this.chunks[lo];
+    return { kind: 'data', chunk: chunk.subarray(pos - this.starts[lo]) };
   }
 
   /** Call `cb` once when more bytes arrive, or the fill ends or fails. */

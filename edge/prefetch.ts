@@ -33,7 +33,7 @@ export function playlistUris(text: string): string[] {
     if (line.startsWith('#')) {
       if (/^#EXT-X-(PART|PRELOAD-HINT):/.test(line)) {
         const m = /URI="([^"]+)"/.exec(line);
-        if (m) out.push(m[1]!);
+        if (m) out.push(m[1]);
       }
       continue;
     }
@@ -48,7 +48,7 @@ export function cmcdNextObject(payload: string | undefined): string | undefined 
   const m = /(?:^|,)\s*nor\s*=\s*"([^"]*)"/.exec(payload);
   if (!m || m[1] === '') return undefined;
   try {
-    return decodeURIComponent(m[1]!);
+    return decodeURIComponent(m[1]);
   } catch {
     return m[1];
   }
@@ -60,27 +60,27 @@ export class Prefetcher {
   constructor(private readonly start: (target: string, source: 'cmcd' | 'playlist') => Promise<void>) {}
 
   static isPlaylist(target: string, contentType: string | undefined): boolean {
-    const path = target.split('?')[0]!;
+    const path = target.split('?')[0];
     return /\.m3u8$/i.test(path) || /mpegurl/i.test(contentType ?? '');
   }
 
   /** Remember the order of a playlist's URIs (paths without query). */
   onPlaylist(target: string, text: string): void {
-    const base = target.split('?')[0]!;
+    const base = target.split('?')[0];
     const uris = playlistUris(text)
       .map((u) => resolveAgainst(base, u))
       .filter((u): u is string => u !== undefined && !isManifestPath(u));
     for (let i = 0; i + 1 < uris.length; i++) {
       if (uris[i] === uris[i + 1]) continue;
-      this.next.delete(uris[i]!);
-      this.next.set(uris[i]!, uris[i + 1]!);
+      this.next.delete(uris[i]);
+      this.next.set(uris[i], uris[i + 1]);
     }
     while (this.next.size > MAX_ENTRIES) this.next.delete(this.next.keys().next().value!);
   }
 
   /** A request was served: prefetch what it says comes next. */
   onServed(target: string, rawUrl: string, headers: Record<string, string | string[] | undefined>): void {
-    const path = target.split('?')[0]!;
+    const path = target.split('?')[0];
     if (isManifestPath(path)) return;
     const q = rawUrl.indexOf('?');
     let cmcd: string | undefined;

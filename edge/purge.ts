@@ -48,7 +48,7 @@ export function presentedToken(headers: Record<string, string | string[] | undef
 /** The request target of a URL or path given to purge (scheme and host are ignored: one upstream). */
 export function purgeTarget(text: string): string {
   const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(text);
-  const t = m ? m[1]! : text;
+  const t = m ? m[1] : text;
   return t === '' ? '/' : t.startsWith('/') ? t : `/${t}`;
 }
 
@@ -115,7 +115,7 @@ export async function applyPurge(
     return store.purgePrefix(prefix, spec.mode);
   }
   const key = cacheKey(purgeTarget(spec.value), {}, keyPolicy);
-  const base = key.split(KEY_HEADER_SEPARATOR)[0]!;
+  const base = key.split(KEY_HEADER_SEPARATOR)[0];
   for (const f of fills) if (f.key === base || f.key.startsWith(base + KEY_HEADER_SEPARATOR)) f.purge(spec.mode);
   let n = 0;
   if (spec.mode === 'hard') {

@@ -10,10 +10,6 @@ import type { LogStore, ObjectMeta } from './store/index.js';
 import { notModifiedHeaders, replayHeaders, viewEntry } from './cache-policy.js';
 import { type Exchange, header, writeHead } from './exchange.js';
 
-export interface ServedFrom {
-  tier: 'ram' | 'disk' | 'none';
-}
-
 /**
  * Serve the stored entry for `ex.key`. Resolves false, having written nothing, when the entry
  * is gone (evicted or purged since it was looked up): the caller treats the request as a miss.
@@ -41,7 +37,7 @@ export async function serveStored(
     };
     if (
       (cond['if-none-match'] !== undefined || cond['if-modified-since'] !== undefined) &&
-      notModified(cond as { 'if-none-match'?: string; 'if-modified-since'?: string }, {
+      notModified(cond, {
         etag: view.etag,
         lastModified: view.lastModified,
       })

@@ -46,12 +46,12 @@ import { Prefetcher } from './prefetch.js';
 import {
   type EdgeSignedAccess,
   UPSTREAM_CREDENTIAL_HEADER,
-  checkCredential,
   manifestKindOfPath,
   redactToken,
   rewriteManifestOnTheWayOut,
 } from './signed-access.js';
 import { REJECT_REASONS } from '../src/signing/verify.js';
+import { checkCredential } from '../src/signing/upstream-credential.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
 export interface EdgeServerOptions extends EdgeOptions {
@@ -73,7 +73,7 @@ export interface Edge {
   whenIdle(): Promise<void>;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PURGE_BODY = 1024 * 1024;
 /** Request headers a bypassed (uncached) request never forwards: hop-by-hop and proxy-identity ones. */
 const NOT_FORWARDED = new Set([
@@ -683,7 +683,7 @@ class EdgeServer implements Edge {
     const upstreamCs = typeof out['cache-status'] === 'string' ? out['cache-status'] : undefined;
     out['cache-status'] = appendCacheStatus(upstreamCs, this.cs({ fwd: reason, ...(detail ? { detail } : {}) }));
     out['x-request-id'] = ex.id;
-    ex.cacheStatus = out['cache-status'] as string;
+    ex.cacheStatus = out['cache-status'];
     ex.res.writeHead(res.status, out);
     res.body.on('data', (c: Buffer) => {
       ex.bytes += c.length;

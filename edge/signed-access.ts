@@ -26,7 +26,6 @@ import {
   type RejectReason,
   type Verifier,
   checkCredential,
-  MIN_CREDENTIAL_LENGTH,
   ReloadingKeySource,
   UPSTREAM_CREDENTIAL_HEADER,
   type KeyLog,
@@ -106,8 +105,16 @@ export function manifestKindOfPath(target: string): ManifestKind | undefined {
   return undefined;
 }
 
+/** A header value as text: strings as they are, lists joined, numbers printed, anything else empty. */
+function headerText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return v.filter((x) => typeof x === 'string').join(', ');
+  return '';
+}
+
 function manifestKindOfType(contentType: unknown): ManifestKind | undefined {
-  const ct = String(contentType ?? '');
+  const ct = headerText(contentType);
   if (/mpegurl/i.test(ct)) return 'hls';
   if (/dash\+xml/i.test(ct)) return 'dash';
   return undefined;
@@ -115,7 +122,7 @@ function manifestKindOfType(contentType: unknown): ManifestKind | undefined {
 
 /** `public`/`s-maxage`/`immutable` dropped, `private` added: a shared cache must not keep a per-viewer body. */
 export function privateCacheControl(value: unknown): string {
-  const kept = String(value ?? '')
+  const kept = headerText(value)
     .split(',')
     .map((d) => d.trim())
     .filter((d) => d !== '' && !/^(public|private|s-maxage=.*|immutable)$/i.test(d));
@@ -123,9 +130,7 @@ export function privateCacheControl(value: unknown): string {
 }
 
 function decoded(body: Buffer, encoding: unknown): Buffer | undefined {
-  const e = String(encoding ?? 'identity')
-    .trim()
-    .toLowerCase();
+  const e = (headerText(encoding) || 'identity').trim().toLowerCase();
   try {
     if (e === '' || e === 'identity') return body;
     if (e === 'gzip' || e === 'x-gzip') return gunzipSync(body);
@@ -157,9 +162,12 @@ export function tokenizeManifest(
  * is unaware: it writes to `res` as to any client.
  */
 export function rewriteManifestOnTheWayOut(res: ServerResponse, token: string, method: string): void {
+  // The methods are saved to be put back and are always called with `res` as `this`.
+  /* eslint-disable @typescript-eslint/unbound-method */
   const writeHead = res.writeHead;
   const write = res.write;
   const end = res.end;
+  /* eslint-enable @typescript-eslint/unbound-method */
   const restore = () => {
     res.writeHead = writeHead;
     res.write = write;
@@ -189,7 +197,7 @@ export function rewriteManifestOnTheWayOut(res: ServerResponse, token: string, m
     headers = out;
     kind = k;
     return res;
-  } as ServerResponse['writeHead'];
+  };
 
   res.write = function (chunk: unknown, ...rest: unknown[]): boolean {
     if (!kind) return (write as (...a: unknown[]) => boolean).call(res, chunk, ...rest);
@@ -219,4 +227,4 @@ export function rewriteManifestOnTheWayOut(res: ServerResponse, token: string, m
 
 // ------------------------------------------------------------------ keys that follow their files
 
-export { checkCredential, MIN_CREDENTIAL_LENGTH, ReloadingKeySource, UPSTREAM_CREDENTIAL_HEADER, type KeyLog };
+export { ReloadingKeySource, UPSTREAM_CREDENTIAL_HEADER, type KeyLog };

@@ -124,7 +124,7 @@ export class Upstream {
       const res = await this.agent.request({
         origin,
         path,
-        method: (init.method ?? 'GET') as 'GET',
+        method: init.method ?? 'GET',
         headers: init.headers,
         body: init.body ?? null,
         signal: init.signal,

@@ -232,7 +232,7 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
   let chosen = sized.filter((r) => r.height <= shortSide + 1);
   if (chosen.length === 0) {
     // The source is smaller than every rung: one rung at the source size, bit rate scaled by area.
-    const smallest = sized[sized.length - 1]!;
+    const smallest = sized[sized.length - 1];
     const scale = (shortSide * shortSide) / (smallest.height * smallest.height);
     chosen = [
       {

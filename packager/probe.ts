@@ -118,7 +118,7 @@ function firstLine(stderr: string): string {
 /** Decides why ffprobe refused the file, from its message and the file's first bytes. */
 async function classifyProbeFailure(input: string, stderr: string): Promise<StreamedgeError> {
   const head = Buffer.alloc(12);
-  let got = 0;
+  let got: number;
   try {
     const fh = await open(input, 'r');
     try {

@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, rmdirSync, writeFileSync
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { StreamedgeError } from '../src/errors.js';
+import { asError, StreamedgeError } from '../src/errors.js';
 import {
   paths,
   seconds,
@@ -185,15 +185,15 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       onProgress: opts.onProgress ? (sec) => opts.onProgress!(sec, expectedSec) : undefined,
     });
     const run = encoder;
-    let failure: unknown;
+    let failure: Error | undefined;
     const fail = (e: unknown): void => {
-      failure ??= e;
+      failure ??= asError(e);
       run.kill();
     };
-    const drained = states.map((s, i) => drain(run.streams.get(s.output.renditionId)!, segmenters[i]!, fail));
-    let encodeError: unknown;
+    const drained = states.map((s, i) => drain(run.streams.get(s.output.renditionId)!, segmenters[i], fail));
+    let encodeError: Error | undefined;
     await run.done.catch((e: unknown) => {
-      encodeError = e;
+      encodeError = asError(e);
     });
     await Promise.all(drained);
     if (opts.signal?.aborted) throw abortedError();

@@ -33,10 +33,10 @@ export function runNode(name: string, args: string[], opts: RunOptions): Promise
     env: { ...process.env, ...opts.env },
   });
   const log = createWriteStream(opts.logFile, { flags: 'a' });
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
   let stderrTail = '';
-  child.stderr!.on('data', (d: Buffer) => (stderrTail = (stderrTail + d.toString()).slice(-2000)));
+  child.stderr.on('data', (d: Buffer) => (stderrTail = (stderrTail + d.toString()).slice(-2000)));
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -59,14 +59,14 @@ export function runNode(name: string, args: string[], opts: RunOptions): Promise
     };
     child.once('exit', onExit);
     if (!opts.waitForUrl) return;
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /https?:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d+/.exec(out);
       if (m) {
         clearTimeout(timer);
         child.off('exit', onExit);
-        child.stdout!.removeAllListeners('data');
-        child.stdout!.resume();
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
         resolve({ name, url: m[0], child, stop });
       }
     });

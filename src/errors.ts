@@ -16,3 +16,8 @@ export class StreamedgeError extends Error {
 export function isStreamedgeError(e: unknown): e is StreamedgeError {
   return e instanceof StreamedgeError;
 }
+
+/** Anything caught, as an Error (a thrown non-Error is wrapped, its text kept). */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}

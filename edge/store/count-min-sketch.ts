@@ -55,8 +55,8 @@ export class CountMinSketch {
     let added = false;
     for (let i = 0; i < DEPTH; i++) {
       const s = this.slot(h, i);
-      if (this.table[s]! < MAX_COUNT) {
-        this.table[s]!++;
+      if (this.table[s] < MAX_COUNT) {
+        this.table[s]++;
         added = true;
       }
     }
@@ -66,13 +66,13 @@ export class CountMinSketch {
   frequency(key: string): number {
     const h = hashString(key);
     let min = MAX_COUNT;
-    for (let i = 0; i < DEPTH; i++) min = Math.min(min, this.table[this.slot(h, i)]!);
+    for (let i = 0; i < DEPTH; i++) min = Math.min(min, this.table[this.slot(h, i)]);
     return min;
   }
 
   /** Halves every counter (called automatically every `sampleSize` increments). */
   halve(): void {
-    for (let i = 0; i < this.table.length; i++) this.table[i] = this.table[i]! >>> 1;
+    for (let i = 0; i < this.table.length; i++) this.table[i] = this.table[i] >>> 1;
     this.additions = Math.floor(this.additions / 2);
     this.resets++;
   }

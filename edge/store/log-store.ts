@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { StreamedgeError } from '../../src/errors.js';
 import { bufferStream, generatorStream } from './body-stream.js';
 import { CountMinSketch } from './count-min-sketch.js';
@@ -636,7 +637,7 @@ export class LogStore {
     e: IndexEntry,
     region: Region,
     range: ByteRange | undefined,
-  ): Promise<import('node:stream').Readable | 'retry' | 'miss'> {
+  ): Promise<Readable | 'retry' | 'miss'> {
     const head = Buffer.allocUnsafe(e.b);
     region.ref();
     let handedOver = false;
@@ -655,7 +656,7 @@ export class LogStore {
       }
       handedOver = true;
       const expectedCrc = h.crc;
-      const store = this;
+      const onCorrupt = (): void => this.onCorrupt(key, e, region);
       async function* body(): AsyncGenerator<Buffer> {
         try {
           let crc = crc32c(head.subarray(HEADER_BYTES));
@@ -671,7 +672,7 @@ export class LogStore {
             if (a <= b) yield chunk.subarray(a - pos, b - pos + 1);
           }
           if (crc !== expectedCrc) {
-            store.onCorrupt(key, e, region);
+            onCorrupt();
             throw new StreamedgeError(
               'STORE_CRC',
               `stored object ${key} failed its CRC check; it was dropped from the store`,

@@ -135,7 +135,7 @@ export class Region {
           const fh = await this.handle();
           const bufs = run.flatMap((w) => w.bufs);
           const total = run.reduce((a, w) => a + w.length, 0);
-          await writevAll(fh, bufs, run[0]!.offset, total);
+          await writevAll(fh, bufs, run[0].offset, total);
           for (const w of run) w.resolve();
         } catch (e) {
           for (const w of run) w.reject(e);

@@ -87,7 +87,7 @@ export class StoreIndex {
   keysForTag(tag: string): string[] {
     const out: string[] = [];
     for (const k of this.tags.getKeys({ start: tag + TAG_SEP, end: tag + '\u0001' })) {
-      out.push((k as string).slice(tag.length + 1));
+      out.push(k.slice(tag.length + 1));
     }
     return out;
   }
@@ -95,7 +95,7 @@ export class StoreIndex {
   keysWithPrefix(prefix: string): string[] {
     const out: string[] = [];
     for (const k of this.entries.getKeys({ start: prefix })) {
-      const s = k as string;
+      const s = k;
       if (!s.startsWith(prefix)) break;
       out.push(s);
     }
@@ -106,7 +106,7 @@ export class StoreIndex {
   recordsOfRegion(regionId: number): { offset: number; key: string }[] {
     const out: { offset: number; key: string }[] = [];
     for (const { key, value } of this.byRegion.getRange({ start: [regionId, 0], end: [regionId + 1, 0] })) {
-      out.push({ offset: (key as [number, number])[1], key: value });
+      out.push({ offset: key[1], key: value });
     }
     return out;
   }
@@ -114,7 +114,7 @@ export class StoreIndex {
   /** Inside txn: drops leftover byRegion rows of a region (rows whose entry moved on). */
   clearRegionRows(regionId: number): void {
     for (const { key } of this.byRegion.getRange({ start: [regionId, 0], end: [regionId + 1, 0] })) {
-      this.byRegion.removeSync(key as [number, number]);
+      this.byRegion.removeSync(key);
     }
   }
 

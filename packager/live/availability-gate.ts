@@ -71,7 +71,7 @@ export class AvailabilityGate {
 
   private arm(): void {
     if (this.cancel || this.queue.length === 0) return;
-    const wait = Math.max(0, this.queue[0]!.at - this.now());
+    const wait = Math.max(0, this.queue[0].at - this.now());
     // +1: timers may fire up to a millisecond early against Date.now(); drain() re-arms if so.
     this.cancel = this.schedule(
       () => {
@@ -83,7 +83,7 @@ export class AvailabilityGate {
   }
 
   private drain(): void {
-    while (this.queue.length > 0 && this.now() >= this.queue[0]!.at) this.queue.shift()!.run();
+    while (this.queue.length > 0 && this.now() >= this.queue[0].at) this.queue.shift()!.run();
     if (this.queue.length > 0) this.arm();
     else this.notifyDrained();
   }

@@ -121,8 +121,8 @@ export function sourceInput(source: string): SourceInput {
     };
   }
   const url = /^([a-z][a-z0-9+.-]*):\/\//i.exec(source);
-  if (url && url[1]!.toLowerCase() !== 'file') {
-    const listen = url[1]!.toLowerCase() === 'rtmp' ? ['-listen', '1'] : [];
+  if (url && url[1].toLowerCase() !== 'file') {
+    const listen = url[1].toLowerCase() === 'rtmp' ? ['-listen', '1'] : [];
     return { kind: 'url', args: [...listen, '-fflags', '+genpts', '-i', source], assumed: ASSUMED_NETWORK_SOURCE };
   }
   const path = source.startsWith('file://') ? source.slice('file://'.length) : source;

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Rendition } from '../../src/media/presentation.js';
 import type { TrackInfo } from '../../src/cmaf/init-segment.js';
-import { StreamedgeError } from '../../src/errors.js';
+import { asError, StreamedgeError } from '../../src/errors.js';
 import { buildEncodeArgs } from '../encode-args.js';
 import { runEncoder } from '../ffmpeg-run.js';
 import { planLadder, type LadderPlan } from '../ladder.js';
@@ -113,9 +113,9 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
     preset: LIVE_PRESET,
   });
   const run = runEncoder(args, outputs, { logFile: req.logFile });
-  let failure: unknown;
+  let failure: Error | undefined;
   const fail = (e: unknown): void => {
-    failure ??= e;
+    failure ??= asError(e);
     run.kill();
   };
   const sink: RunSink = req.sink;
@@ -139,9 +139,9 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
     return feed(run.streams.get(o.renditionId)!, new TimelineShift(req.anchor, holdSec), make, fail);
   });
   const done = (async () => {
-    let err: unknown;
+    let err: Error | undefined;
     await run.done.catch((e: unknown) => {
-      err = e;
+      err = asError(e);
     });
     await Promise.all(fed);
     if (failure) throw failure;

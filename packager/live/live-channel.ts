@@ -447,7 +447,7 @@ export class LiveChannel {
       .then(() => this.opts.store.put(this.id, state))
       .then(
         () => undefined,
-        (e) => this.opts.log?.error({ channel: this.id, err: e }, 'live state persist failed'),
+        (e: unknown) => this.opts.log?.error({ channel: this.id, err: e }, 'live state persist failed'),
       );
   }
 

@@ -214,7 +214,7 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
     for (const s of this.segments) total += s.meta.duration / ts;
     while (
       this.segments.length > MIN_WINDOW_SEGMENTS &&
-      total - this.segments[0]!.meta.duration / ts >= this.opts.dvrWindow
+      total - this.segments[0].meta.duration / ts >= this.opts.dvrWindow
     ) {
       const gone = this.segments.shift()!;
       total -= gone.meta.duration / ts;
@@ -225,12 +225,12 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
     // Memory: only the most recent segments keep their bytes.
     const keepFrom = this.segments.length - RECENT_SEGMENTS;
     for (let i = 0; i < keepFrom; i++) {
-      const s = this.segments[i]!;
+      const s = this.segments[i];
       if (s.partBytes) s.partBytes = undefined;
       if (s.body && s.onDisk) s.body = undefined;
     }
     const now = this.now();
-    while (this.retired.length > 0 && this.retired[0]!.deleteAt <= now) {
+    while (this.retired.length > 0 && this.retired[0].deleteAt <= now) {
       const r = this.retired.shift()!;
       this.opts.files.deleteSegment(this.id, r.number).catch((e) => this.opts.onError?.(e));
     }

@@ -26,5 +26,3 @@ export function livePlaylistCacheControl(partDuration: number): string {
 export function blockingReloadCacheControl(targetDuration: number): string {
   return `public, max-age=${Math.max(1, Math.round(6 * targetDuration))}`;
 }
-
-export const NO_STORE = 'no-store';

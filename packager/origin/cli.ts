@@ -10,7 +10,7 @@ import {
   type VerificationCliOptions,
 } from '../../src/cli/verification-options.js';
 import { createOrigin } from './server.js';
-import { ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
+import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
 
 interface OriginCliOptions extends VerificationCliOptions {
@@ -153,13 +153,13 @@ export function registerOriginCommand(program: Command): void {
         dvrWindow,
         ladder: o.liveLadder,
       }));
-      let log: KeyLog | undefined;
+      const logRef: { current?: KeyLog } = {};
       const signed = await originSigningFromCli(o, process.env, {
-        info: (x, m) => log?.info(x, m),
-        warn: (x, m) => log?.warn(x, m),
+        info: (x, m) => logRef.current?.info(x, m),
+        warn: (x, m) => logRef.current?.warn(x, m),
       });
       const origin = await createOrigin({ root: o.root, live, logger: { level: o.logLevel }, signing: signed.signing });
-      log = origin.app.log;
+      logRef.current = origin.app.log;
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

@@ -169,7 +169,7 @@ export class HeldRequests<T> {
   }
 
   private arm(): void {
-    while (this.head < this.order.length && this.order[this.head]!.done) this.head++;
+    while (this.head < this.order.length && this.order[this.head].done) this.head++;
     if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);
       this.head = 0;
@@ -194,7 +194,7 @@ export class HeldRequests<T> {
     const now = this.now();
     const due: HeldRequest<T>[] = [];
     while (this.head < this.order.length) {
-      const h = this.order[this.head]!;
+      const h = this.order[this.head];
       if (!h.done) {
         if (h.deadline > now) break;
         this.unlink(h);

@@ -204,7 +204,7 @@ function jsonError(
 
 /** The reply's headers so far (CORS, Surrogate-Key), to repeat on a hijacked answer. */
 function ambientHeaders(reply: FastifyReply): { pairs: [string, string][]; key: string } {
-  const pairs = headerPairs(reply.getHeaders() as Record<string, string | number | string[] | undefined>);
+  const pairs = headerPairs(reply.getHeaders());
   return { pairs, key: JSON.stringify(pairs) };
 }
 
@@ -242,7 +242,7 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
       if (!check.ok) return sendError(reply, check.status, check.reason);
       const [channelId, ...rest] = check.segments;
       reply.header('surrogate-key', channelId);
-      const channel = opts.channels.get(channelId!);
+      const channel = opts.channels.get(channelId);
       if (!channel) return sendError(reply, 404, `no live channel "${channelId}"`);
       let cache = caches.get(channel.id);
       if (!cache) caches.set(channel.id, (cache = new ManifestCache()));
@@ -253,9 +253,9 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
         if (rest[0] === 'master.m3u8') return master(req, reply, ctx);
         if (rest[0] === 'manifest.mpd') return mpd(req, reply, ctx);
       } else if (rest.length === 2) {
-        const w = channel.windows.get(rest[0]!);
+        const w = channel.windows.get(rest[0]);
         if (!w) return unavailableOr404(reply, ctx, `no rendition "${rest[0]}" in channel "${channel.id}"`);
-        const name = rest[1]!;
+        const name = rest[1];
         if (name === 'index.m3u8') return mediaPlaylist(req, reply, ctx, w);
         if (name === 'init.mp4') return init(reply, w);
         const part = /^seg-(\d{1,12})\.(\d{1,6})\.m4s$/.exec(name);
@@ -415,13 +415,11 @@ function partRequest(
   // Held until produced (200 with its bytes) or until its segment closes without it (404).
   const ambient = ambientHeaders(reply);
   reply.hijack();
-  ctx.held
-    .partsOf(w)
-    .hold(n, p, reply.raw, `${n}.${p}|${ambient.key}`, 3 * targetDurationOf(ctx, w) * 1000, {
-      n,
-      p,
-      ambient: ambient.pairs,
-    });
+  ctx.held.partsOf(w).hold(n, p, reply.raw, `${n}.${p}|${ambient.key}`, 3 * targetDurationOf(ctx, w) * 1000, {
+    n,
+    p,
+    ambient: ambient.pairs,
+  });
   return reply;
 }
 

@@ -82,6 +82,9 @@ function wireOf(r: PreparedResponse, date: string): Buffer {
 }
 
 /** Writes prepared responses to many requests at once (see the file comment). */
+/** Node's private link from a socket to the response it is writing. */
+type SocketInternals = NonNullable<ServerResponse['socket']> & { _httpMessage?: unknown };
+
 export class WakeBatch {
   private readonly raw: { res: ServerResponse; r: PreparedResponse }[] = [];
   private readonly date = new Date().toUTCString();
@@ -90,7 +93,7 @@ export class WakeBatch {
   write(res: ServerResponse, r: PreparedResponse): boolean {
     if (res.headersSent || res.destroyed || res.writableEnded) return false;
     const o = res as unknown as OutgoingInternals;
-    const socket = res.socket as (NonNullable<ServerResponse['socket']> & { _httpMessage?: unknown }) | null;
+    const socket: SocketInternals | null = res.socket;
     if (
       socket &&
       !socket.destroyed &&

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OriginMetrics } from './metrics.js';
 
 export function routeLabel(url: string): string {
-  const path = url.split('?', 1)[0]!;
+  const path = url.split('?', 1)[0];
   const [, top, , ...rest] = path.split('/');
   const last = rest[rest.length - 1] ?? '';
   if (top === 'vod' || top === 'live') {
@@ -27,7 +27,7 @@ function surrogateKeyFor(url: string): string {
   if (!m) return 'origin';
   let key: string;
   try {
-    key = decodeURIComponent(m[1]!);
+    key = decodeURIComponent(m[1]);
   } catch {
     return 'origin';
   }

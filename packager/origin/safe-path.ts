@@ -30,7 +30,6 @@ export function checkRelativePath(raw: string): PathCheck {
       return { ok: false, status: 400, reason: 'malformed percent-encoding' };
     }
     if (name === '') return { ok: false, status: 404, reason: 'empty path segment' };
-    // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f/\\]/.test(name)) return { ok: false, status: 400, reason: 'forbidden character in path' };
     if (name === '.' || name === '..') return { ok: false, status: 400, reason: 'dot segment in path' };
     if (!NAME.test(name)) return { ok: false, status: 404, reason: 'not a servable name' };

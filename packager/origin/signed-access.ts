@@ -33,8 +33,6 @@ import {
   type SignEndpointOptions,
   type TokenPlacement,
   type Verifier,
-  checkCredential,
-  MIN_CREDENTIAL_LENGTH,
   ReloadingKeySource,
   UPSTREAM_CREDENTIAL_HEADER,
   type KeyLog,
@@ -182,4 +180,4 @@ export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAcc
   }
 }
 
-export { checkCredential, MIN_CREDENTIAL_LENGTH, ReloadingKeySource, UPSTREAM_CREDENTIAL_HEADER, type KeyLog };
+export { ReloadingKeySource, UPSTREAM_CREDENTIAL_HEADER, type KeyLog };

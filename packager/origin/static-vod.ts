@@ -10,8 +10,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkRelativePath, rawPathAfter, resolveInsideRoot } from './safe-path.js';
 import { contentTypeFor, isManifest, isMedia } from './content-type.js';
 import { IMMUTABLE, VOD_MANIFEST } from './cache-headers.js';
-import { etagFor, ifRangeHolds, notModified } from './conditional.js';
-import { parseRange } from './http-range.js';
+import { etagFor } from './etag.js';
+import { notModified } from '../../src/http/conditional.js';
+import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../../src/http/range.js';
 import { sendError } from './errors-reply.js';
 
 const PREFIX = '/vod/';
@@ -42,17 +43,18 @@ async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string):
   }
   if (!st.isFile()) return sendError(reply, 404, 'not found');
 
-  const name = segments[segments.length - 1]!;
+  const name = segments[segments.length - 1];
   const manifest = isManifest(name);
   const etag = etagFor(st, manifest);
   reply.header('content-type', contentTypeFor(name, segments.length >= 3 ? segments[segments.length - 2] : undefined));
   reply.header('etag', etag);
-  reply.header('last-modified', st.mtime.toUTCString());
+  const lastModified = st.mtime.toUTCString();
+  reply.header('last-modified', lastModified);
   reply.header('cache-control', manifest ? VOD_MANIFEST : isMedia(name) ? IMMUTABLE : VOD_MANIFEST);
   if (manifest) reply.header('vary', 'Accept-Encoding');
   else reply.header('accept-ranges', 'bytes');
 
-  if (notModified(req.headers, etag, st.mtimeMs)) {
+  if (notModified(req.headers, { etag, lastModified })) {
     return reply.code(304).send();
   }
 
@@ -64,16 +66,16 @@ async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string):
   }
 
   const ifRange = req.headers['if-range'];
-  const range = ifRangeHolds(typeof ifRange === 'string' ? ifRange : undefined, etag, st.mtimeMs)
+  const range = ifRangeAllows(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified)
     ? parseRange(req.headers.range, st.size)
     : { kind: 'none' as const };
   if (range.kind === 'unsatisfiable') {
-    reply.header('content-range', `bytes */${st.size}`);
+    reply.header('content-range', unsatisfiedRange(st.size));
     return sendError(reply, 416, 'range not satisfiable');
   }
-  if (range.kind === 'range') {
+  if (range.kind === 'satisfiable') {
     reply.code(206);
-    reply.header('content-range', `bytes ${range.start}-${range.end}/${st.size}`);
+    reply.header('content-range', contentRange(range.start, range.end, st.size));
     reply.header('content-length', range.end - range.start + 1);
     if (head) return reply.send();
     return reply.send(createReadStream(file, { start: range.start, end: range.end }));

@@ -139,7 +139,7 @@ export class DashJsEngine implements Engine {
     const p = this.player as unknown as Record<string, (...a: unknown[]) => unknown> | undefined;
     const call = <T>(name: string, ...args: unknown[]): T | undefined => {
       try {
-        return typeof p?.[name] === 'function' ? (p[name]!(...args) as T) : undefined;
+        return typeof p?.[name] === 'function' ? (p[name](...args) as T) : undefined;
       } catch {
         return undefined;
       }

@@ -84,7 +84,7 @@ function render(): void {
   $('ladder')
     .querySelectorAll('tbody tr')
     .forEach((tr) => tr.classList.toggle('current', (tr as HTMLElement).dataset.level === String(s.currentLevel)));
-  charts.bitrate.push(s.levels[s.currentLevel] ? s.levels[s.currentLevel]!.bitrate / 1e6 : null);
+  charts.bitrate.push(s.levels[s.currentLevel] ? s.levels[s.currentLevel].bitrate / 1e6 : null);
   charts.buffer.push(s.bufferSec);
   charts.throughput.push(s.estimateBps / 1e6);
   charts.latency.push(s.latencySec);

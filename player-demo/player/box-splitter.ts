@@ -45,7 +45,7 @@ export class ChunkSplitter {
 }
 
 function boxType(b: Uint8Array, at: number): string {
-  return String.fromCharCode(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
+  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
 }
 
 /** Base media decode time (seconds) of the first traf in the first moof of `bytes`, given the track timescale. */
@@ -53,7 +53,7 @@ export function firstDecodeTime(bytes: Uint8Array, timescale: number): number | 
   const t = findPath(bytes, 0, bytes.byteLength, ['moof', 'traf', 'tfdt']);
   if (t === undefined) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = bytes[t + 8]!;
+  const version = bytes[t + 8];
   const v = version === 1 ? Number(view.getBigUint64(t + 12)) : view.getUint32(t + 12);
   return v / timescale;
 }
@@ -63,7 +63,7 @@ export function initTimescale(bytes: Uint8Array): number | undefined {
   const m = findPath(bytes, 0, bytes.byteLength, ['moov', 'trak', 'mdia', 'mdhd']);
   if (m === undefined) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = bytes[m + 8]!;
+  const version = bytes[m + 8];
   return view.getUint32(m + (version === 1 ? 28 : 20));
 }
 

@@ -122,11 +122,11 @@ export class DashSource implements SourceModel {
   async startCursor(renditionId: string): Promise<Cursor> {
     const segs = this.reps.get(renditionId)?.segments ?? [];
     if (!segs.length) throw new Error(`no segments for ${renditionId}`);
-    if (!this.live) return { msn: segs[0]!.msn, part: 0 };
-    const last = segs[segs.length - 1]!;
+    if (!this.live) return { msn: segs[0].msn, part: 0 };
+    const last = segs[segs.length - 1];
     // LL: join the segment being produced; otherwise stay a couple of segments behind the edge.
     if (this.lowLatency) return { msn: last.msn + 1, part: 0 };
-    return { msn: Math.max(segs[0]!.msn, last.msn - 1), part: 0 };
+    return { msn: Math.max(segs[0].msn, last.msn - 1), part: 0 };
   }
 
   cursorForTime(renditionId: string, t: number): Cursor {

@@ -81,7 +81,7 @@ export async function fetchText(url: string, opts: FetchOptions): Promise<{ text
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
+  if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);
   let o = 0;
   for (const c of chunks) {

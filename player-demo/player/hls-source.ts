@@ -126,14 +126,14 @@ export class HlsSource implements SourceModel {
       const url = new URL(audioUri, this.masterUrl).href;
       const id = idFromUrl(url);
       this.urls.set(id, url);
-      const codecs = (m.playlists[0]!.attributes as { CODECS?: string }).CODECS?.split(',').find((c) =>
+      const codecs = (m.playlists[0].attributes as { CODECS?: string }).CODECS?.split(',').find((c) =>
         c.trim().startsWith('mp4a'),
       );
       this.audio = { id, kind: 'audio', bitrate: 128_000, codecs: codecs?.trim() ?? 'mp4a.40.2', initUrl: '' };
     }
     // Learn live/LL from the lowest rendition's playlist, and the init URLs of all.
     await Promise.all([...this.video, ...(this.audio ? [this.audio] : [])].map((r) => this.reload(r.id, signal)));
-    const first = this.media.get(this.video[0]!.id)!;
+    const first = this.media.get(this.video[0].id)!;
     this.live = !first.endList;
     this.lowLatency = this.live && first.partTarget !== undefined;
     if (this.live) this.targetLatency = first.partHoldBack ?? first.holdBack ?? 3 * first.targetDuration;
@@ -153,7 +153,7 @@ export class HlsSource implements SourceModel {
       for (let msn = st.lastMsn; msn >= st.firstMsn; msn--) {
         const seg = st.segments.get(msn);
         if (!seg) continue;
-        for (let p = seg.parts.length - 1; p >= 0; p--) if (seg.parts[p]!.independent) return { msn, part: p };
+        for (let p = seg.parts.length - 1; p >= 0; p--) if (seg.parts[p].independent) return { msn, part: p };
       }
     }
     // Classic live: three target durations from the end (HOLD-BACK).
@@ -307,7 +307,7 @@ export function delay(ms: number, signal: AbortSignal): Promise<void> {
       'abort',
       () => {
         clearTimeout(t);
-        reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+        reject(signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
       },
       { once: true },
     );

@@ -167,7 +167,7 @@ export class MsePlayer {
     const ms = new MediaSource();
     this.video.src = URL.createObjectURL(ms);
     await new Promise<void>((resolve) => ms.addEventListener('sourceopen', () => resolve(), { once: true }));
-    const v0 = s.video[0]!;
+    const v0 = s.video[0];
     const vsb = ms.addSourceBuffer(`video/mp4; codecs="${v0.codecs}"`);
     this.videoQueue = new AppendQueue(vsb, this.video);
     if (s.audio)
@@ -176,7 +176,7 @@ export class MsePlayer {
     this.watchPlayback();
     const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: 0 });
     this.stats.currentLevel = startLevel;
-    const vStart = await s.startCursor(s.video[startLevel]!.id, signal);
+    const vStart = await s.startCursor(s.video[startLevel].id, signal);
     const loops = [this.runVideo(vStart)];
     if (s.audio) loops.push(this.runAudio(s.audio, { msn: vStart.msn, part: 0 }));
     Promise.all(loops)
@@ -287,7 +287,7 @@ export class MsePlayer {
       await this.waitForRoom();
       if (this.resync && s.live) {
         this.resync = false;
-        const edge = await s.startCursor(s.video[level]!.id, signal);
+        const edge = await s.startCursor(s.video[level].id, signal);
         if (edge.msn > cursor.msn) {
           cursor = edge;
           this.audioResyncMsn = edge.msn;
@@ -308,7 +308,7 @@ export class MsePlayer {
           this.stats.switches += 1;
         }
       }
-      const rendition = s.video[level]!;
+      const rendition = s.video[level];
       const chunk = await s.chunkAt(rendition.id, cursor, signal);
       if (!chunk) return;
       if (initLevel !== level) {

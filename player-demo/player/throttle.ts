@@ -43,7 +43,7 @@ export class Throttle {
           'abort',
           () => {
             clearTimeout(t);
-            reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+            reject(signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
           },
           { once: true },
         );

@@ -22,7 +22,6 @@ import { catchUpPlaybackRate } from './low-latency.js';
 import { highestFitting, throughputRank } from './throughput-rule.js';
 
 export type { AbrConfig } from './config.js';
-export { DEFAULT_ABR_CONFIG } from './config.js';
 
 export interface Level {
   index: number;
@@ -138,7 +137,7 @@ export class AbrController {
     if (p.elapsedMs < Math.max(c.abandonMinElapsedMs, ttfbEstMs)) return keep;
 
     const bufferSec = Math.max(0, p.bufferSec ?? this.lastDecisionBufferSec - p.elapsedMs / 1000);
-    const expectedBytes = Math.max(p.bytesLoaded, p.bytesTotal ?? (this.bitrates[rank]! * p.mediaDurationSec) / 8);
+    const expectedBytes = Math.max(p.bytesLoaded, p.bytesTotal ?? (this.bitrates[rank] * p.mediaDurationSec) / 8);
     const started = p.bytesLoaded > 0 && p.ttfbMs < p.elapsedMs;
     const transferMs = started ? p.elapsedMs - p.ttfbMs : 0;
     const loadRate = started && transferMs > 0 ? (p.bytesLoaded * 8 * 1000) / transferMs : 0;
@@ -146,7 +145,7 @@ export class AbrController {
 
     if (this.mode === 'low-latency') {
       // parts arrive as they are produced: only a transfer clearly slower than the media rate is a problem
-      if (!(loadRate > 0 && loadRate < this.bitrates[rank]! * 0.8)) return keep;
+      if (!(loadRate > 0 && loadRate < this.bitrates[rank] * 0.8)) return keep;
     }
 
     const remainingSec =
@@ -155,7 +154,7 @@ export class AbrController {
     if (remainingSec <= budgetSec) return keep;
 
     const bwe = loadRate > 0 ? loadRate : estimate;
-    const timeFor = (r: number) => ttfbEstMs / 1000 + (this.bitrates[r]! * p.mediaDurationSec) / bwe;
+    const timeFor = (r: number) => ttfbEstMs / 1000 + (this.bitrates[r] * p.mediaDurationSec) / bwe;
     let target = 0;
     for (let r = rank - 1; r >= 0; r--) {
       if (timeFor(r) < budgetSec) {
@@ -174,7 +173,7 @@ export class AbrController {
     if (bwe < this.estimator.estimateBps) this.estimator.reset(bwe);
     this.mediaSinceDownSwitchSec = 0;
     this.noteDecision(target);
-    return { abandon: true, switchTo: this.ladder[target]!.index };
+    return { abandon: true, switchTo: this.ladder[target].index };
   }
 
   nextLevel(state: PlaybackState): number {
@@ -197,7 +196,7 @@ export class AbrController {
         if (b > cur) {
           rank = Math.min(b, Math.max(cur, t));
         } else if (b < cur) {
-          const sustained = estimate * c.bandwidthSafetyFactor >= this.bitrates[cur]!;
+          const sustained = estimate * c.bandwidthSafetyFactor >= this.bitrates[cur];
           rank = sustained && bufferSec >= c.bolaMinBufferSec ? cur : Math.min(cur, Math.max(b, t));
         } else {
           rank = cur;
@@ -213,7 +212,7 @@ export class AbrController {
 
     if (cur >= 0 && rank < cur) this.mediaSinceDownSwitchSec = 0;
     this.noteDecision(rank);
-    return this.ladder[rank]!.index;
+    return this.ladder[rank].index;
   }
 
   playbackRate(state: { latencySec: number; bufferSec: number }): number {

@@ -17,8 +17,8 @@ export class BolaRule {
     targetBufferSec: number,
   ) {
     // utilities normalised so the lowest level has utility 1
-    this.utilities = bitrates.map((b) => Math.log(b / bitrates[0]!) + 1);
-    const top = this.utilities[this.utilities.length - 1]!;
+    this.utilities = bitrates.map((b) => Math.log(b / bitrates[0]) + 1);
+    const top = this.utilities[this.utilities.length - 1];
     const target = Math.max(targetBufferSec, minBufferSec * 1.5);
     if (top <= 1) {
       // a single level (or identical bitrates): nothing to choose
@@ -36,7 +36,7 @@ export class BolaRule {
     let best = 0;
     let bestScore = -Infinity;
     for (let i = 0; i < this.bitrates.length; i++) {
-      const score = (this.vp * (this.utilities[i]! + this.gp) - bufferSec) / this.bitrates[i]!;
+      const score = (this.vp * (this.utilities[i] + this.gp) - bufferSec) / this.bitrates[i];
       if (score >= bestScore) {
         bestScore = score;
         best = i;

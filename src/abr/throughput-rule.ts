@@ -12,7 +12,7 @@ export interface ThroughputRuleOptions {
 /** Highest rank whose bitrate ≤ budget (rank 0 if none fits). `bitrates` ascending. */
 export function highestFitting(bitrates: readonly number[], budgetBps: number): number {
   let rank = 0;
-  for (let i = 0; i < bitrates.length; i++) if (bitrates[i]! <= budgetBps) rank = i;
+  for (let i = 0; i < bitrates.length; i++) if (bitrates[i] <= budgetBps) rank = i;
   return rank;
 }
 

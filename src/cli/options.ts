@@ -6,7 +6,7 @@ const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600
 export function parseDuration(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
   if (!m) throw new StreamedgeError('BAD_OPTION', `not a duration: "${text}" (use e.g. 500ms, 2s, 1m, 2h)`);
-  return Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]!;
+  return Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()];
 }
 
 const SIZE_UNITS: Record<string, number> = {
@@ -25,7 +25,7 @@ const SIZE_UNITS: Record<string, number> = {
 export function parseBytes(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)?\s*$/i.exec(text);
   if (!m) throw new StreamedgeError('BAD_OPTION', `not a size: "${text}" (use e.g. 64MiB, 10GB)`);
-  return Math.round(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+  return Math.round(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]);
 }
 
 export function parsePort(text: string): number {

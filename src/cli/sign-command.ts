@@ -19,8 +19,6 @@ import { SECRET_ENV_VAR } from '../signing/keys.js';
 import { resolveSigningKey, type SigningKeyConfig } from '../signing/key-config.js';
 import { pathInScope } from '../signing/scope-match.js';
 
-export { handleSignRequest, type SignEndpointOptions, type SignEndpointResponse } from '../signing/sign-endpoint.js';
-
 export interface SignCliOptions {
   ttl: string;
   notBefore?: string;

@@ -161,7 +161,7 @@ export class BoxStreamParser {
   }
 
   private takePending(): RawBox {
-    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    const bytes = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
     const box = { type: this.needType, bytes, offset: this.streamOffset };
     this.reset(bytes.length);
     return box;
@@ -178,7 +178,7 @@ export class BoxStreamParser {
 
   private parsePendingHeader(): void {
     if (this.buffered < 8) return;
-    const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    const head = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
     if (this.chunks.length > 1) this.chunks = [head];
     const size = this.sizeAt(head, 0, head.length);
     if (size === undefined) return;

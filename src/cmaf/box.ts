@@ -145,21 +145,6 @@ export function readBoxes(buf: Buffer, offset = 0, end: number = buf.length): Bo
   return boxes;
 }
 
-/** Walks top-level box headers without parsing children, stopping when `stop` returns true. */
-export function scanBoxes(
-  buf: Buffer,
-  visit: (header: BoxHeader, start: number) => boolean | void,
-  offset = 0,
-  end: number = buf.length,
-): void {
-  let pos = offset;
-  while (pos < end) {
-    const h = readBoxHeader(buf, pos, end);
-    if (visit(h, pos) === true) return;
-    pos += h.size;
-  }
-}
-
 /** The first box matching a slash path, e.g. findBox(boxes, 'moov/trak/mdia/mdhd'). */
 export function findBox(boxes: Box[], path: string): Box | undefined {
   return findAll(boxes, path.split('/'), true)[0];

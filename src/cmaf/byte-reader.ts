@@ -34,7 +34,7 @@ export class ByteReader {
 
   u8(): number {
     this.need(1);
-    return this.buf[this.pos++]!;
+    return this.buf[this.pos++];
   }
 
   u16(): number {
@@ -121,9 +121,4 @@ export class ByteReader {
     this.pos = this.end;
     return v;
   }
-}
-
-/** bigint → number when exactly representable, else the bigint. */
-export function safeNumber(v: bigint): number | bigint {
-  return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
 }

@@ -68,7 +68,7 @@ function reverseBits32(v: number): number {
 
 export function hevcCodecString(fourcc: string, payload: Buffer): string {
   const c = parseHvcC(payload);
-  const space = ['', 'A', 'B', 'C'][c.profileSpace]!;
+  const space = ['', 'A', 'B', 'C'][c.profileSpace];
   const compat = reverseBits32(c.compatibilityFlags).toString(16).toUpperCase();
   // Constraint bytes: trailing zero bytes are omitted.
   const bytes = [...c.constraintBytes];

@@ -224,7 +224,7 @@ export function parseFragment(moof: Buffer, trexDefaults?: Map<number, TrexDefau
       samples,
       duration,
       bytes,
-      startsWithSync: samples.length > 0 && samples[0]!.isSync,
+      startsWithSync: samples.length > 0 && samples[0].isSync,
       dataOffsetBase,
       sampleDescriptionIndex: tfhd.sampleDescriptionIndex ?? trex?.defaultSampleDescriptionIndex ?? 1,
     });

@@ -151,7 +151,7 @@ function parseTrak(trak: Box, trex: Map<number, TrexDefaults>): TrackInfo {
   const mdhd = parseMdhd(mdhdBox);
   const handler = parseHdlr(hdlrBox);
   const kind: TrackInfo['kind'] = handler === 'vide' ? 'video' : handler === 'soun' ? 'audio' : 'other';
-  const minf = childBox(mdia!, 'minf');
+  const minf = childBox(mdia, 'minf');
   const stbl = minf && childBox(minf, 'stbl');
   const stsd = stbl && childBox(stbl, 'stsd');
   const info: TrackInfo = {

@@ -149,7 +149,7 @@ function adaptationSet(
   const templates = timelines.map((t) => segmentTemplate(p, opts, t, live, ll));
   // Identical templates (same timescale and timeline) are written once, on the AdaptationSet.
   const shared = templates.every((x) => JSON.stringify(x) === JSON.stringify(templates[0]));
-  const representations = timelines.map((t, i) => representation(t.rendition, shared ? undefined : templates[i]!));
+  const representations = timelines.map((t, i) => representation(t.rendition, shared ? undefined : templates[i]));
   return {
     name: 'AdaptationSet',
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],

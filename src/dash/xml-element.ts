@@ -27,7 +27,7 @@ function renderElement(e: XmlElement, indent: string): string {
   const children = e.children ?? [];
   if (children.length === 0) return `${indent}<${e.name}${attrs}/>`;
   if (children.every((c) => typeof c === 'string')) {
-    return `${indent}<${e.name}${attrs}>${children.map((c) => escapeXml(c as string)).join('')}</${e.name}>`;
+    return `${indent}<${e.name}${attrs}>${children.map((c) => escapeXml(c)).join('')}</${e.name}>`;
   }
   const inner = children
     .map((c) => (typeof c === 'string' ? indent + '  ' + escapeXml(c) : renderElement(c, indent + '  ')))

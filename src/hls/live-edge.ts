@@ -14,7 +14,7 @@ export interface LiveEdge {
 
 export function liveEdge(t: RenditionTimeline): LiveEdge | undefined {
   for (let i = t.segments.length - 1; i >= 0; i--) {
-    const s = t.segments[i]!;
+    const s = t.segments[i];
     if (!s.complete && s.parts.length === 0) continue;
     const last = s.parts[s.parts.length - 1];
     return last ? { msn: s.number, part: last.index } : { msn: s.number };
@@ -69,6 +69,6 @@ export function inferTargets(t: RenditionTimeline): PartTargets | undefined {
   if (durations.length === 0 || part === 0) return undefined;
   durations.sort((a, b) => a - b);
   const mid = durations.length >> 1;
-  const segment = durations.length % 2 === 1 ? durations[mid]! : (durations[mid - 1]! + durations[mid]!) / 2;
+  const segment = durations.length % 2 === 1 ? durations[mid] : (durations[mid - 1] + durations[mid]) / 2;
   return { segment, part };
 }

@@ -57,7 +57,7 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
     // RFC 8216bis 6.2.5.1: segments further from the end of the last Parent Segment than the
     // Skip Boundary are replaced. We skip a segment only when all of it lies beyond the boundary.
     while (skipped < complete.length) {
-      const end = starts[skipped]! + seconds(complete[skipped]!.duration, ts);
+      const end = starts[skipped] + seconds(complete[skipped].duration, ts);
       if (parentEnd - end < timing.canSkipUntil - EPS) break;
       skipped++;
     }
@@ -111,9 +111,9 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
   };
 
   for (let i = skipped; i < complete.length; i++) {
-    const s = complete[i]!;
+    const s = complete[i];
     segmentTags(s);
-    if (lowLatency && playlistEnd - starts[i]! <= PART_WINDOW_TARGET_DURATIONS * timing.targetDuration + EPS) {
+    if (lowLatency && playlistEnd - starts[i] <= PART_WINDOW_TARGET_DURATIONS * timing.targetDuration + EPS) {
       partTags(s);
     }
     lines.push(`#EXTINF:${extinf(seconds(s.duration, ts))},`, withQuery(`seg-${s.number}.m4s`, opts));

@@ -41,7 +41,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
           attributeList([
             ['TYPE', 'AUDIO'],
             ['GROUP-ID', quoted(AUDIO_GROUP)],
-            ['NAME', quoted(names[i]!)],
+            ['NAME', quoted(names[i])],
             ['LANGUAGE', r.language ? quoted(r.language) : undefined],
             ['DEFAULT', i === 0 ? 'YES' : 'NO'],
             ['AUTOSELECT', 'YES'],

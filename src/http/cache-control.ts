@@ -14,10 +14,10 @@ function splitList(text: string): string[] {
   let cur = '';
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
+    const ch = text[i];
     if (quoted) {
       cur += ch;
-      if (ch === '\\' && i + 1 < text.length) cur += text[++i]!;
+      if (ch === '\\' && i + 1 < text.length) cur += text[++i];
       else if (ch === '"') quoted = false;
     } else if (ch === '"') {
       quoted = true;
@@ -56,9 +56,6 @@ export function parseCacheControl(value: string | string[] | undefined): Directi
   return out;
 }
 
-/** RFC 9213: CDN-Cache-Control is a structured dictionary; its directives read like Cache-Control. */
-export const parseCdnCacheControl = parseCacheControl;
-
 /** Surrogate-Control: `max-age=60, no-store, content="ESI/1.0"` (the `;target` suffix is ignored). */
 export function parseSurrogateControl(value: string | string[] | undefined): Directives {
   const text = value === undefined ? undefined : Array.isArray(value) ? value.join(',') : value;
@@ -84,8 +81,4 @@ export function deltaSeconds(d: Directives, name: string): number | undefined {
   if (v === undefined || v === true) return undefined;
   if (!/^\d+$/.test(v)) return undefined;
   return Math.min(Number(v), 2 ** 31);
-}
-
-export function has(d: Directives, name: string): boolean {
-  return d.has(name);
 }

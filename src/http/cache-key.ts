@@ -115,8 +115,8 @@ const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' }
 export function normalizeUrl(url: string, policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY): string {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
   if (!m) throw new TypeError(`not an absolute URL: ${url}`);
-  const scheme = m[1]!.toLowerCase();
-  let authority = m[2]!;
+  const scheme = m[1].toLowerCase();
+  let authority = m[2];
   const at = authority.lastIndexOf('@');
   const userinfo = at === -1 ? '' : authority.slice(0, at + 1);
   authority = at === -1 ? authority : authority.slice(at + 1);
@@ -129,7 +129,7 @@ export function normalizeUrl(url: string, policy: CacheKeyPolicy = DEFAULT_CACHE
   }
   host = normalizePercentEncoding(host).toLowerCase();
   if (port === DEFAULT_PORTS[`${scheme}:`] || port === '') port = '';
-  const target = normalizeTarget(m[3] === '' ? '/' : m[3]!, policy);
+  const target = normalizeTarget(m[3] === '' ? '/' : m[3], policy);
   return `${scheme}://${userinfo}${host}${port ? `:${port}` : ''}${target.pathAndQuery}`;
 }
 

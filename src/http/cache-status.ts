@@ -60,7 +60,7 @@ export function parseCacheStatus(value: string | undefined): CacheStatusEntry[] 
   let cur = '';
   let quoted = false;
   for (let i = 0; i < value.length; i++) {
-    const ch = value[i]!;
+    const ch = value[i];
     if (quoted && ch === '\\') {
       cur += ch + (value[++i] ?? '');
       continue;

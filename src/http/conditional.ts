@@ -11,7 +11,7 @@ export function parseEtagList(value: string): string[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(value)) !== null) {
     if (m[0] === '') break;
-    out.push(m[1]!);
+    out.push(m[1]);
   }
   return out;
 }

@@ -13,12 +13,12 @@ export function parseRange(value: string | undefined, size: number): RangeResult
   if (value === undefined) return { kind: 'none' };
   const m = /^\s*bytes\s*=\s*(.*)$/i.exec(value);
   if (!m) return { kind: 'none' };
-  const specs = m[1]!
+  const specs = m[1]
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
   if (specs.length !== 1) return { kind: 'none' };
-  const spec = specs[0]!;
+  const spec = specs[0];
   const r = /^(\d*)\s*-\s*(\d*)$/.exec(spec);
   if (!r || (r[1] === '' && r[2] === '')) return { kind: 'none' };
   if (r[1] === '') {

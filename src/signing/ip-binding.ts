@@ -16,7 +16,7 @@ const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 export function normalizeClientIp(ip: string | undefined): { address: string; family: 'ipv4' | 'ipv6' } | undefined {
   if (typeof ip !== 'string' || ip.length > 64) return undefined;
   const m = MAPPED_V4.exec(ip);
-  const address = m ? m[1]! : ip;
+  const address = m ? m[1] : ip;
   const v = isIP(address);
   if (v === 4) return { address, family: 'ipv4' };
   if (v === 6) return { address, family: 'ipv6' };

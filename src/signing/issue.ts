@@ -68,7 +68,7 @@ export function validateScope(scope: string): string {
  * can fetch the renditions, inits, segments and parts next to and below it.
  */
 export function defaultScopeFor(path: string): string {
-  const clean = path.split(/[?#]/, 1)[0]!;
+  const clean = path.split(/[?#]/, 1)[0];
   return clean.endsWith('/') ? clean : clean.slice(0, clean.lastIndexOf('/') + 1);
 }
 

@@ -64,7 +64,7 @@ export async function resolveVerificationKeys(cfg: VerificationKeyConfig): Promi
   const env = cfg.env ?? process.env;
   const staticKeys: VerificationKey[] = [];
   const useEnv =
-    (cfg.secretFromEnv ?? true) && typeof env[SECRET_ENV_VAR] === 'string' && env[SECRET_ENV_VAR]!.length > 0;
+    (cfg.secretFromEnv ?? true) && typeof env[SECRET_ENV_VAR] === 'string' && env[SECRET_ENV_VAR].length > 0;
   if (cfg.secretFile !== undefined || useEnv) {
     const secret = await loadHmacSecret({
       ...(cfg.secretFile !== undefined ? { secretFile: cfg.secretFile } : {}),
@@ -88,5 +88,5 @@ export async function resolveVerificationKeys(cfg: VerificationKeyConfig): Promi
       `signed URLs are required but no verification key is configured: set ${SECRET_ENV_VAR}, or pass a secret file, JWKS file or JWKS URL`,
     );
   }
-  return sources.length === 1 ? sources[0]! : new CombinedKeySource(sources);
+  return sources.length === 1 ? sources[0] : new CombinedKeySource(sources);
 }

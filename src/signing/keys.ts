@@ -231,7 +231,7 @@ export async function loadSigningKeyFile(path: string, kid?: string): Promise<Si
       const pkcs8 = text.includes('BEGIN PRIVATE KEY')
         ? text
         : (createPrivateKey(text).export({ type: 'pkcs8', format: 'pem' }) as string);
-      material = (await importPKCS8(pkcs8, alg, { extractable: false })) as KeyMaterial;
+      material = await importPKCS8(pkcs8, alg, { extractable: false });
     } catch {
       throw new StreamedgeError('BAD_KEY', `${path}: cannot import the private key`);
     }
@@ -263,7 +263,7 @@ export async function loadPublicKeyPemFile(path: string, kid?: string): Promise<
   const text = await readKeyFile(path);
   const alg = pemAlg(text, 'public', path);
   try {
-    return new VerificationKey(alg, kid, (await importSPKI(text, alg, { extractable: false })) as KeyMaterial);
+    return new VerificationKey(alg, kid, await importSPKI(text, alg, { extractable: false }));
   } catch {
     throw new StreamedgeError('BAD_KEY', `${path}: cannot import the public key`);
   }

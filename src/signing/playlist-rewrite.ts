@@ -159,7 +159,7 @@ export function addTokenToMpd(xml: string, token: string, opts: RewriteOptions =
     ELEMENT_WITH_ATTRS,
     (m, qname: string, local: string, attrs: string | undefined, selfClose: string) => {
       if (!attrs) return m;
-      const names = URL_ATTRS[local]!;
+      const names = URL_ATTRS[local];
       const newAttrs = attrs.replace(
         ATTR,
         (a, sp: string, name: string, eq: string, _v: string, dq?: string, sq?: string) => {

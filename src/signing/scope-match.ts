@@ -52,15 +52,6 @@ function startsWithSegments(path: readonly string[], prefix: readonly string[]):
 }
 
 /**
- * The normalized segments of a path (for cache keys or logs), or undefined when the path is not
- * acceptable (relative, undecodable, encoded separators).
- */
-export function normalizedSegments(path: string): string[] | undefined {
-  const segs = decodeSegments(path);
-  return segs && resolveDots(segs, false);
-}
-
-/**
  * Segment-wise prefix match: scope `/vod/asset1/` (or `/vod/asset1`) admits `/vod/asset1`,
  * `/vod/asset1/…`, but not `/vod/asset10/…`. Scope `/` admits everything. Empty segments are
  * ignored for the comparison (`/vod//asset1/x` is in `/vod/asset1/`).

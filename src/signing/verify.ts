@@ -105,8 +105,8 @@ function parseClaims(payload: Uint8Array): { claims: TokenClaims; ip: IpBinding 
     if (!ip) return undefined;
   }
   const claims: TokenClaims = { exp: p.exp, pfx };
-  if (p.nbf !== undefined) claims.nbf = p.nbf as number;
-  if (p.iat !== undefined) claims.iat = p.iat as number;
+  if (p.nbf !== undefined) claims.nbf = p.nbf;
+  if (p.iat !== undefined) claims.iat = p.iat;
   if (p.sub !== undefined) claims.sub = p.sub as string;
   if (p.sid !== undefined) claims.sid = p.sid as string;
   if (p.ip !== undefined) claims.ip = p.ip as string;
@@ -127,7 +127,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function checkSignature(token: string): Promise<CachedClaims | RejectReason> {
     let header: Record<string, unknown>;
     try {
-      header = decodeProtectedHeader(token) as Record<string, unknown>;
+      header = decodeProtectedHeader(token);
     } catch {
       return 'malformed';
     }

@@ -99,15 +99,6 @@ export async function get(url: string, headers: Record<string, string> = {}, met
   return { status: res.statusCode, headers: h, body };
 }
 
-/** Resolve when `cond` is true, checking every few ms up to a deadline (for conditions without events). */
-export async function until(cond: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** The store key the edge uses (default key policy) for a request of `path` sent without Accept-Encoding. */
 export function storedKey(path: string): string {
   return cacheKey(path, {}, { queryParams: DEFAULT_KEY_QUERY_PARAMS, headers: ['accept-encoding'] });

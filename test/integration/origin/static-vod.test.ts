@@ -116,6 +116,26 @@ describe('VOD static serving', () => {
     expect(stale.body.length).toBe(segment.length);
   });
 
+  it('judges Range and If-Range with the shared RFC 9110 rules (where the former origin copy differed)', async () => {
+    // last-byte-pos before first-byte-pos makes the range invalid: the header is ignored (200), even
+    // when the first byte is past the end (the origin's former parser answered 416 here)
+    const inverted = await get('/vod/a1/360p/seg-1.m4s', {
+      range: `bytes=${segment.length + 100}-${segment.length + 50}`,
+    });
+    expect(inverted.status).toBe(200);
+    expect(inverted.body.equals(segment)).toBe(true);
+    // If-Range with a date applies only on an exact Last-Modified match (§13.1.5); a later date
+    // used to be accepted as "not modified since"
+    const first = await get('/vod/a1/360p/seg-1.m4s');
+    const lastModified = first.headers['last-modified']!;
+    const exact = await get('/vod/a1/360p/seg-1.m4s', { range: 'bytes=0-9', 'if-range': lastModified });
+    expect(exact.status).toBe(206);
+    const later = new Date(Date.parse(lastModified) + 60_000).toUTCString();
+    const notExact = await get('/vod/a1/360p/seg-1.m4s', { range: 'bytes=0-9', 'if-range': later });
+    expect(notExact.status).toBe(200);
+    expect(notExact.body.length).toBe(segment.length);
+  });
+
   it('answers 304 to a matching If-None-Match or a current If-Modified-Since', async () => {
     const first = await get('/vod/a1/360p/seg-1.m4s');
     const inm = await get('/vod/a1/360p/seg-1.m4s', { 'if-none-match': first.headers.etag! });

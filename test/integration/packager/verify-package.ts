@@ -12,7 +12,7 @@ import { Parser } from 'm3u8-parser';
 import { parse as parseMpd } from 'mpd-parser';
 import { expect } from 'vitest';
 import { ffmpegPath, ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
-import { validateMpd } from '../../unit/dash/validate-mpd.js';
+import { validateMpd } from '../../support/xml-validate.js';
 
 export function run(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

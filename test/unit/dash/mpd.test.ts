@@ -12,7 +12,7 @@ import {
   vodVideoDurations,
 } from '../hls/fixture-presentations.js';
 import { parseMpd } from '../hls/parsers.js';
-import { hasXmllintBinary, validateMpd } from './validate-mpd.js';
+import { hasXmllintBinary, validateMpd } from '../../support/xml-validate.js';
 
 type Seg = { uri: string; resolvedUri: string; duration: number; map: { uri: string } };
 

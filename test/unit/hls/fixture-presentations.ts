@@ -14,7 +14,6 @@ import type {
 
 export const VIDEO_TS = 15360;
 export const AUDIO_TS = 48000;
-export const FRAME = 512; // one video frame at 30 fps
 export const AAC_FRAME = 1024;
 
 export const ladder: Rendition[] = [

@@ -1,55 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { parseRange } from '../../../packager/origin/http-range.js';
-import { etagFor, ifRangeHolds, notModified } from '../../../packager/origin/conditional.js';
+import { etagFor } from '../../../packager/origin/etag.js';
 import { checkRelativePath } from '../../../packager/origin/safe-path.js';
 import { advancePartLimit, parseDirectives } from '../../../packager/origin/blocking-reload.js';
 import { contentTypeFor } from '../../../packager/origin/content-type.js';
 
-describe('Range parsing (RFC 9110 §14)', () => {
-  it('reads first-last, open-ended and suffix ranges, clamped to the size', () => {
-    expect(parseRange('bytes=0-9', 100)).toEqual({ kind: 'range', start: 0, end: 9 });
-    expect(parseRange('bytes=90-', 100)).toEqual({ kind: 'range', start: 90, end: 99 });
-    expect(parseRange('bytes=-10', 100)).toEqual({ kind: 'range', start: 90, end: 99 });
-    expect(parseRange('bytes=-1000', 100)).toEqual({ kind: 'range', start: 0, end: 99 });
-    expect(parseRange('bytes=50-1000', 100)).toEqual({ kind: 'range', start: 50, end: 99 });
-  });
-  it('is unsatisfiable past the end, ignored when malformed or multiple', () => {
-    expect(parseRange('bytes=100-', 100)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=-0', 100)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=5-2', 100)).toEqual({ kind: 'none' });
-    expect(parseRange('bytes=0-1,5-6', 100)).toEqual({ kind: 'none' });
-    expect(parseRange('items=0-1', 100)).toEqual({ kind: 'none' });
-    expect(parseRange(undefined, 100)).toEqual({ kind: 'none' });
-  });
-});
-
-describe('conditional requests', () => {
-  const st = { size: 1234, mtimeMs: Date.parse('2024-01-02T03:04:05.678Z') };
-  const strong = etagFor(st, false);
-  const weak = etagFor(st, true);
-  it('matches If-None-Match weakly and If-Modified-Since by whole seconds', () => {
-    expect(weak).toBe(`W/${strong}`);
-    expect(notModified({ 'if-none-match': strong }, weak, st.mtimeMs)).toBe(true);
-    expect(notModified({ 'if-none-match': `"other", ${weak}` }, strong, st.mtimeMs)).toBe(true);
-    expect(notModified({ 'if-none-match': '"other"' }, strong, st.mtimeMs)).toBe(false);
-    expect(notModified({ 'if-modified-since': new Date(st.mtimeMs).toUTCString() }, strong, st.mtimeMs)).toBe(true);
-    expect(notModified({ 'if-modified-since': new Date(st.mtimeMs - 2000).toUTCString() }, strong, st.mtimeMs)).toBe(
-      false,
-    );
-    // If-None-Match wins over If-Modified-Since
-    expect(
-      notModified(
-        { 'if-none-match': '"x"', 'if-modified-since': new Date(st.mtimeMs).toUTCString() },
-        strong,
-        st.mtimeMs,
-      ),
-    ).toBe(false);
-  });
-  it('applies If-Range only with a strong matching validator', () => {
-    expect(ifRangeHolds(strong, strong, st.mtimeMs)).toBe(true);
-    expect(ifRangeHolds('"nope"', strong, st.mtimeMs)).toBe(false);
-    expect(ifRangeHolds(weak, weak, st.mtimeMs)).toBe(false);
-    expect(ifRangeHolds(undefined, strong, st.mtimeMs)).toBe(true);
+describe('origin entity-tags', () => {
+  it('are size + mtime, weak for manifests', () => {
+    const st = { size: 1234, mtimeMs: Date.parse('2024-01-02T03:04:05.678Z') };
+    expect(etagFor(st, false)).toBe(`"4d2-${Math.floor(st.mtimeMs).toString(16)}"`);
+    expect(etagFor(st, true)).toBe(`W/${etagFor(st, false)}`);
   });
 });
 

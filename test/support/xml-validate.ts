@@ -1,6 +1,7 @@
 /**
- * Validates an MPD against the ISO/IEC 23009-1 schema (../shared/schemas/dash/DASH-MPD.xsd,
- * offline). Uses the xmllint binary (Debian libxml2-utils) when present, else xmllint-wasm.
+ * The one place the tests validate XML: an MPD against the ISO/IEC 23009-1 schema kept in the
+ * repository (test/schemas/dash/DASH-MPD.xsd, offline). Uses the xmllint binary (Debian
+ * libxml2-utils) when present, else xmllint-wasm from npm, so a plain clone needs neither.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared/schemas/dash');
+export const SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../schemas/dash');
 export const MPD_XSD = join(SCHEMA_DIR, 'DASH-MPD.xsd');
 
 export interface MpdValidation {
