@@ -115,7 +115,7 @@ export function stripTokenForRouting(req: IncomingMessage): string {
  */
 export function redactingLogger(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
   if (logger === false) return false;
-  const base: FastifyLoggerOptions = logger === true || logger === undefined ? {} : (logger);
+  const base: FastifyLoggerOptions = logger === true || logger === undefined ? {} : logger;
   const own = base.serializers?.req;
   return {
     ...base,
