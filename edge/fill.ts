@@ -34,7 +34,7 @@ export type FillHead =
       headers: Record<string, string>;
       /** Body length when the upstream declared it. */
       length?: number;
-      /** The response is being stored. */
+      /** The fill means to store the response (whether it landed: `Fill.landedInStore`). */
       stored: boolean;
       /** Corrected initial age in seconds. */
       initialAge: number;
@@ -106,13 +106,24 @@ export class Fill {
   private resolveHead!: (h: FillHead) => void;
   private resolveFinished!: (ok: boolean) => void;
   private resolveStored!: (ok: boolean) => void;
+  private landed = false;
 
   constructor(private readonly o: FillOptions) {
     this.key = o.key;
     this.forward = o.stale ? 'stale' : 'uri-miss';
     this.head = new Promise((r) => (this.resolveHead = r));
     this.finished = new Promise((r) => (this.resolveFinished = r));
-    this.stored = new Promise((r) => (this.resolveStored = r));
+    this.stored = new Promise((r) => {
+      this.resolveStored = (ok) => {
+        this.landed = ok;
+        r(ok);
+      };
+    });
+  }
+
+  /** True once the store put (or the 304 refresh) has landed: only then may an answer say `stored`. */
+  get landedInStore(): boolean {
+    return this.landed;
   }
 
   /** Bytes received so far. */
