@@ -12,12 +12,15 @@ import {
   type PurgeSpec,
   adminTokenMatches,
   applyPurge,
+  checkPurgeSpecs,
   fanOutPurge,
   parsePurgeBody,
   presentedToken,
 } from './purge.js';
 
 const MAX_PURGE_BODY = 1024 * 1024;
+/** A client still sending after its 413 is read and discarded up to this much, then cut off. */
+const MAX_DISCARDED_BODY = 64 * 1024 * 1024;
 
 /** POST /_edge/purge */
 export async function purgeEndpoint(ctx: EdgeContext, ex: Exchange): Promise<void> {
@@ -28,6 +31,7 @@ export async function purgeEndpoint(ctx: EdgeContext, ex: Exchange): Promise<voi
   try {
     specs = parsePurgeBody(JSON.parse((await readBody(ex.req, MAX_PURGE_BODY)).toString('utf8')));
   } catch (e) {
+    if (e instanceof BodyTooLarge) return sendText(ex, 413, `purge: ${e.message}`, undefined);
     const msg = e instanceof StreamedgeError ? e.message : `bad JSON: ${(e as Error).message}`;
     return sendText(ex, 400, `purge: ${msg}`, undefined);
   }
@@ -57,6 +61,9 @@ function authorized(ctx: EdgeContext, ex: Exchange): boolean {
 }
 
 async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Promise<void> {
+  // every URL, prefix and tag within the limits before the store sees any of them
+  const limit = checkPurgeSpecs(specs, ctx.keyPolicy);
+  if (!limit.ok) return sendText(ex, limit.status, `purge: ${limit.reason}`, undefined);
   const store = ctx.openStore;
   ctx.coalescer.forgetRecent();
   let purged = 0;
@@ -70,15 +77,39 @@ async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Pro
   sendJson(ex, 200, { purged, items: specs, peers });
 }
 
+class BodyTooLarge extends StreamedgeError {
+  constructor(max: number) {
+    super('BAD_PURGE', `body larger than ${max} bytes`);
+  }
+}
+
+/**
+ * The request body, at most `max` bytes. A larger one (by Content-Length or as it arrives) rejects
+ * with BodyTooLarge at once; what the client still sends is read and discarded (so it can read its
+ * 413 instead of a reset), up to MAX_DISCARDED_BODY, past which the connection is cut.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
+    const declared = Number(req.headers['content-length']);
     let n = 0;
+    const discard = () => {
+      req.removeAllListeners('data');
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > MAX_DISCARDED_BODY) req.destroy();
+      });
+      req.on('error', () => undefined);
+      reject(new BodyTooLarge(max));
+    };
+    if (Number.isFinite(declared) && declared > max) {
+      discard();
+      return;
+    }
+    const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       n += c.length;
       if (n > max) {
-        reject(new StreamedgeError('BAD_PURGE', `body larger than ${max} bytes`));
-        req.destroy();
+        discard();
         return;
       }
       parts.push(c);

@@ -1,9 +1,11 @@
 /**
- * The admin endpoints under /_edge/: health, Prometheus metrics and POST /_edge/purge.
+ * The admin endpoints under /_edge/: health (upstream and peer URLs only with the admin token),
+ * Prometheus metrics and POST /_edge/purge.
  */
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendJson, sendText } from './exchange.js';
-import { healthReport } from './health.js';
+import { healthReport, publicHealth } from './health.js';
+import { adminTokenMatches, presentedToken } from './purge.js';
 import { purgeEndpoint } from './admin-purge.js';
 
 export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): Promise<void> {
@@ -21,7 +23,9 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
       upstreamActive: ctx.upstream.active,
       upstreamQueued: ctx.upstream.queued,
     });
-    return sendJson(ex, report.status === 'ok' ? 200 : 503, report);
+    // the upstream and peer URLs describe the network behind the edge: admin token only
+    const admin = adminTokenMatches(presentedToken(ex.req.headers), ctx.o.adminToken);
+    return sendJson(ex, report.status === 'ok' ? 200 : 503, admin ? report : publicHealth(report));
   }
   if (path === '/_edge/metrics' && (ex.method === 'GET' || ex.method === 'HEAD')) {
     const body = Buffer.from(await ctx.metrics.registry.metrics());

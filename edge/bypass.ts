@@ -5,6 +5,7 @@
  */
 import { pipeline } from 'node:stream';
 import { cacheKey } from '../src/http/cache-key.js';
+import { checkKey } from './request-limits.js';
 import { appendCacheStatus } from '../src/http/cache-status.js';
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendText } from './exchange.js';
@@ -73,7 +74,9 @@ export async function bypass(
     );
   }
   if (ex.method !== 'GET' && ex.method !== 'HEAD' && ex.method !== 'OPTIONS' && res.status < 400) {
-    await ctx.openStore.delete(cacheKey(target, {}, ctx.keyPolicy)).catch(() => false);
+    const key = cacheKey(target, {}, ctx.keyPolicy);
+    // a key over the limit was never stored: nothing to invalidate, and the store is not asked
+    if (checkKey(key).ok) await ctx.openStore.delete(key).catch(() => false);
   }
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(res.headers)) {

@@ -16,6 +16,7 @@ import { type Exchange, header, sendText } from './exchange.js';
 import { Fill, type FillHead } from './fill.js';
 import { fetchForFill, fillHeaders } from './fill-source.js';
 import { Prefetcher } from './prefetch.js';
+import { checkKey } from './request-limits.js';
 import { serveFill } from './serve-fill.js';
 import { serveStored } from './serve-stored.js';
 import { HOP_HEADER } from './tiering/peers.js';
@@ -37,6 +38,11 @@ export class Lookup {
     const { ctx } = this;
     const store = ctx.openStore;
     const key = cacheKey(target, ex.req.headers, ctx.keyPolicy);
+    const limit = checkKey(key);
+    if (!limit.ok) {
+      ex.result = 'bad-request';
+      return sendText(ex, limit.status, `edge: ${limit.reason}`, undefined);
+    }
     ex.key = key;
     const hopFrom = header(ex.req, HOP_HEADER);
     const fromPeer = ctx.router.isPeer(hopFrom);
@@ -223,7 +229,7 @@ export class Lookup {
     const { ctx } = this;
     if (ctx.closing) return;
     const key = cacheKey(target, {}, ctx.keyPolicy);
-    if (ctx.coalescer.get(key)) return;
+    if (!checkKey(key).ok || ctx.coalescer.get(key)) return;
     const entry = await ctx.openStore.head(key);
     if (entry && viewEntry(entry.meta, ctx.o.now()).state === 'fresh') return;
     if (ctx.coalescer.get(key)) return;

@@ -29,6 +29,7 @@ import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
 import { bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
+import { checkTarget } from './request-limits.js';
 import { PeerRouter } from './tiering/peers.js';
 import { Upstream } from './upstream.js';
 import {
@@ -227,6 +228,11 @@ class EdgeServer implements Edge, EdgeContext {
     };
     res.once('close', () => this.logDone(ex));
     const url = req.url ?? '/';
+    const limit = checkTarget(url);
+    if (!limit.ok) {
+      ex.result = 'bad-request';
+      return sendText(ex, limit.status, `edge: ${limit.reason}`, undefined);
+    }
 
     if (url.startsWith('/_edge/') || url === '/_edge') return handleAdmin(this, ex, url);
     if (ex.method === 'PURGE') return purgeMethod(this, ex, url);
@@ -279,7 +285,7 @@ class EdgeServer implements Edge, EdgeContext {
       {
         reqId: ex.id,
         method: ex.method,
-        url: this.input.signedAccess ? redactToken(ex.req.url) : ex.req.url,
+        url: redactToken(ex.req.url),
         status: ex.res.statusCode,
         result: ex.result,
         cacheStatus: ex.cacheStatus,

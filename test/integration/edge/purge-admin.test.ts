@@ -4,6 +4,7 @@
  * the upstream and peer URLs only to the admin token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { freePort } from '../../../bench/free-port.js';
 import { client, get, startEdge, startUpstream, storedKey, type TestEdge, type Upstream } from './helpers.js';
@@ -96,7 +97,7 @@ describe('purge body limit', () => {
       method: 'POST',
       dispatcher: client,
       headers: { 'content-type': 'application/json', ...auth },
-      body: chunks(),
+      body: Readable.from(chunks()),
     });
     expect(chunked.statusCode).toBe(413);
     expect(await chunked.body.text()).toMatch(/larger than 1048576 bytes/);
