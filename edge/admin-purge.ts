@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { StreamedgeError } from '../src/errors.js';
 import type { EdgeContext } from './context.js';
+import { redactTokens } from '../src/signing/redact.js';
 import { type Exchange, header, sendJson, sendText } from './exchange.js';
 import {
   PURGE_HOP_HEADER,
@@ -73,7 +74,8 @@ async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Pro
   }
   const forwarded = header(ex.req, PURGE_HOP_HEADER) !== undefined;
   const peers = forwarded ? [] : await fanOutPurge(ctx.router.others(), specs, ctx.o.adminToken, ex.id);
-  ctx.logger.info({ reqId: ex.id, specs, purged, peers }, 'purge');
+  const logged = specs.map((x) => (x.kind === 'tag' ? x : { ...x, value: redactTokens(x.value) }));
+  ctx.logger.info({ reqId: ex.id, specs: logged, purged, peers }, 'purge');
   sendJson(ex, 200, { purged, items: specs, peers });
 }
 

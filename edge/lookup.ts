@@ -17,6 +17,7 @@ import { Fill, type FillHead } from './fill.js';
 import { fetchForFill, fillHeaders } from './fill-source.js';
 import { Prefetcher } from './prefetch.js';
 import { checkKey } from './request-limits.js';
+import { redactTokens } from '../src/signing/redact.js';
 import { serveFill } from './serve-fill.js';
 import { serveStored } from './serve-stored.js';
 import { HOP_HEADER } from './tiering/peers.js';
@@ -90,7 +91,7 @@ export class Lookup {
       retainBytes: ctx.o.fillRetainBytes,
       storeQueueBytes: 8 * 1024 * 1024,
       now: ctx.o.now,
-      onStoreError: (e) => ctx.logger.warn({ err: e, key }, 'store put failed'),
+      onStoreError: (e) => ctx.logger.warn({ err: e, key: redactTokens(key) }, 'store put failed'),
       fetch: (conditional, signal) =>
         fetchForFill(ctx, key, target, { ...fwdHeaders, ...conditional }, signal, fromPeer),
     });
@@ -184,7 +185,10 @@ export class Lookup {
       ex.result = 'error';
       const status =
         head.error.code === 'UPSTREAM_TIMEOUT' ? 504 : head.error.code === 'UPSTREAM_BUSY' ? 503 : head.status;
-      ctx.logger.warn({ reqId: ex.id, key, code: head.error.code, msg: head.error.message }, 'upstream failed');
+      ctx.logger.warn(
+        { reqId: ex.id, key: redactTokens(key), code: head.error.code, msg: head.error.message },
+        'upstream failed',
+      );
       return sendText(
         ex,
         status,
