@@ -25,6 +25,7 @@ class LineSink extends Writable {
 let up: Upstream;
 let e: TestEdge;
 const log = new LineSink();
+const storeKeys: string[] = [];
 
 beforeAll(async () => {
   up = await startUpstream((req, res) => {
@@ -53,6 +54,15 @@ beforeAll(async () => {
     regionBytes: 64 * 1024,
     logger: pino({ level: 'trace' }, log),
   });
+  // record every key the edge hands the store (the real store still does the work)
+  const store = e.edge.store!;
+  for (const name of ['head', 'get', 'put', 'delete', 'updateMeta', 'purgePrefix'] as const) {
+    const real = store[name].bind(store) as (...a: unknown[]) => Promise<unknown>;
+    (store as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => {
+      storeKeys.push(String(a[0]));
+      return real(...a);
+    };
+  }
 });
 
 afterAll(async () => {
@@ -80,10 +90,11 @@ describe('URL and key limits', () => {
   const longPath = `/vod/${'a'.repeat(5 * 1024)}/seg-1.m4s`;
   const hugePath = `/vod/${'b'.repeat(9 * 1024)}/seg-1.m4s`;
   const longMsn = `/live/ch/v/index.m3u8?_HLS_msn=${'9'.repeat(5 * 1024)}`;
+  const overKeyLimit = `/vod/${'c'.repeat(1500)}/seg-1.m4s`; // a short target, a key the store cannot index
 
-  it('a 5 KB path, a 9 KB target and a 5 KB _HLS_msn get 414 on GET and HEAD; nothing goes upstream', async () => {
+  it('a 5 KB path, a 9 KB target, a 5 KB _HLS_msn and a 1.5 KB key get 414 on GET and HEAD; nothing goes upstream', async () => {
     const before = up.total();
-    for (const path of [longPath, hugePath, longMsn]) {
+    for (const path of [longPath, hugePath, longMsn, overKeyLimit]) {
       for (const method of ['GET', 'HEAD']) {
         const r = await get(`${e.url}${path}`, {}, method);
         expect(r.status, `${method} ${path.slice(0, 40)}`).toBe(414);
@@ -134,7 +145,9 @@ describe('URL and key limits', () => {
     expect(await e.edge.store!.head(storedKey(keep))).toBeUndefined();
   });
 
-  it('none of it logged an error or a stack trace', () => {
+  it('none of it reached the store or logged an error or a stack trace', () => {
+    expect(storeKeys.length).toBeGreaterThan(0);
+    expect(storeKeys.filter((k) => Buffer.byteLength(k) > 1024).map((k) => k.slice(0, 40))).toEqual([]);
     expect(log.lines.length).toBeGreaterThan(10);
     expect(errorLines()).toEqual([]);
   });
