@@ -8,7 +8,9 @@
  * - a cache key (the normalized URL plus its variant part) longer than MAX_KEY_BYTES, the store's
  *   own key limit, is refused with 414: such a key could be neither stored nor looked up;
  * - the same limits apply to every URL and prefix in a purge, and a surrogate key longer than
- *   MAX_TAG_BYTES is refused with 400.
+ *   MAX_TAG_BYTES is refused with 400;
+ * - a request head the HTTP parser itself refuses (over Node's 16 KiB header limit) gets 414 when
+ *   its request line alone is over MAX_TARGET_BYTES, 431 when the header fields are, else 400.
  *
  * Pure functions: the server answers with the verdict's status and reason. The key and tag
  * limits are the store's own (edge/store/record-format.ts), so what passes here can be stored.
@@ -53,4 +55,16 @@ export function checkTag(tag: string): LimitVerdict {
   return bytes > MAX_TAG_BYTES
     ? { ok: false, status: 400, reason: `a surrogate key is ${bytes} bytes; the store keeps at most ${MAX_TAG_BYTES}` }
     : OK;
+}
+
+/**
+ * The answer to a request the HTTP parser refused (node:http `clientError`): its code and what
+ * it had read of the request (`rawPacket`).
+ */
+export function parserErrorStatus(code: string | undefined, rawPacket: Buffer | undefined): 400 | 414 | 431 {
+  if (code !== 'HPE_HEADER_OVERFLOW') return 400;
+  const head = rawPacket ?? Buffer.alloc(0);
+  const eol = head.indexOf('\r\n');
+  const requestLine = eol >= 0 ? eol : head.length;
+  return requestLine > MAX_TARGET_BYTES ? 414 : 431;
 }

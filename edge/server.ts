@@ -8,7 +8,7 @@
  *     GET/HEAD → the lookup state machine (edge/lookup.ts; fills from edge/fill-source.ts)
  *     other methods, credentials → the bypass proxy (edge/bypass.ts)
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +29,7 @@ import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
 import { bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
-import { checkTarget } from './request-limits.js';
+import { checkTarget, parserErrorStatus } from './request-limits.js';
 import { PeerRouter } from './tiering/peers.js';
 import { Upstream } from './upstream.js';
 import {
@@ -154,8 +154,9 @@ class EdgeServer implements Edge, EdgeContext {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    server.on('clientError', (_e, socket: Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (e: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
+      const status = parserErrorStatus(e.code, e.rawPacket);
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
     this.server = server;

@@ -5,6 +5,7 @@
  * error-level log line; Cache-Status says `stored` only for an object the store really kept.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import pino from 'pino';
@@ -103,6 +104,22 @@ describe('URL and key limits', () => {
       }
     }
     expect(up.total()).toBe(before);
+  });
+
+  it('a request line over Node’s header limit gets 414, oversized header fields 431 (raw socket)', async () => {
+    const { port } = new URL(e.url);
+    const raw = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(port), '127.0.0.1', () => sock.write(head));
+        let got = '';
+        sock.on('data', (c: Buffer) => (got += c.toString('latin1')));
+        sock.on('end', () => resolve(got));
+        sock.on('error', reject);
+      });
+    const longLine = await raw(`GET /vod/${'d'.repeat(20 * 1024)}/seg-1.m4s HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(longLine.split('\r\n')[0]).toBe('HTTP/1.1 414 URI Too Long');
+    const bigHeader = await raw(`GET /vod/a/seg-1.m4s HTTP/1.1\r\nHost: x\r\nX-Big: ${'e'.repeat(20 * 1024)}\r\n\r\n`);
+    expect(bigHeader.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
   });
 
   it('a malformed percent-escape gets 400', async () => {
