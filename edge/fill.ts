@@ -27,6 +27,7 @@ import {
 import type { UpstreamResponse } from './upstream.js';
 import { parseVary } from '../src/http/cache-key.js';
 import { varyRecord } from './variants.js';
+import { checkKey } from './request-limits.js';
 
 export type FillHead =
   | {
@@ -328,7 +329,12 @@ export class Fill {
     const headers = storableHeaders(res.headers, connectionTokens(res.headers));
     const upstreamCacheStatus =
       typeof res.headers['cache-status'] === 'string' ? res.headers['cache-status'] : undefined;
-    const willStore = this.o.storeIt && res.viaPeer === undefined && built.meta !== undefined && this.purged !== 'hard';
+    const willStore =
+      this.o.storeIt &&
+      res.viaPeer === undefined &&
+      built.meta !== undefined &&
+      this.purged !== 'hard' &&
+      checkKey(this.storeKey).ok; // a variant key the store cannot index is never offered to it
     const meta = built.meta;
     if (meta && upstreamCacheStatus) meta.headers[':upstream-cache-status'] = upstreamCacheStatus;
     this.tags = meta?.tags ?? [];

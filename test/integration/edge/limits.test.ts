@@ -31,6 +31,15 @@ const storeKeys: string[] = [];
 beforeAll(async () => {
   up = await startUpstream((req, res) => {
     const url = req.url ?? '/';
+    if (url.startsWith('/vary/')) {
+      res.writeHead(200, {
+        'cache-control': 'public, max-age=600',
+        'content-type': 'text/plain',
+        vary: 'Accept-Language',
+      });
+      res.end(`${url} for ${String(req.headers['accept-language']).slice(0, 8)}`);
+      return;
+    }
     if (url.startsWith('/big-chunked')) {
       res.writeHead(200, { 'cache-control': 'public, max-age=600', 'content-type': 'video/mp4' });
       res.write(BIG.subarray(0, 1000));
@@ -120,6 +129,21 @@ describe('URL and key limits', () => {
     expect(longLine.split('\r\n')[0]).toBe('HTTP/1.1 414 URI Too Long');
     const bigHeader = await raw(`GET /vod/a/seg-1.m4s HTTP/1.1\r\nHost: x\r\nX-Big: ${'e'.repeat(20 * 1024)}\r\n\r\n`);
     expect(bigHeader.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+  });
+
+  it('request headers that make a Vary variant key too long: answered from upstream, never stored, no error', async () => {
+    const path = '/vary/seg.txt';
+    expect((await get(`${e.url}${path}`, { 'accept-language': 'en' })).status).toBe(200);
+    await e.edge.whenIdle();
+    const long = `en, ${Array.from({ length: 300 }, (_, i) => `x${i};q=0.1`).join(', ')}`;
+    for (let i = 0; i < 2; i++) {
+      const r = await get(`${e.url}${path}`, { 'accept-language': long });
+      expect(r.status).toBe(200);
+      expect(r.body.toString()).toBe(`${path} for en, x0;q`);
+      expect(parseCacheStatus(r.headers['cache-status'])[0].stored).toBeUndefined();
+      await e.edge.whenIdle();
+    }
+    expect(up.count(path)).toBe(3);
   });
 
   it('a malformed percent-escape gets 400', async () => {
