@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import pino from 'pino';
 import { createOrigin } from '../../../packager/origin/server.js';
+import { createEdge } from '../../../edge/server.js';
 import {
   es256,
   get,
@@ -155,6 +157,23 @@ describe('a signed origin checks the token before it parses the path', () => {
       expect((await get(`${base}${SEG}`)).status).toBe(200);
     } finally {
       await open.close();
+    }
+  });
+});
+
+describe('an edge that does not verify (the origin does)', () => {
+  it('passes the signed URL on and still redacts it in its own log', async () => {
+    const passthrough = createEdge({
+      upstream: stack.originUrl,
+      logger: pino({ level: 'trace' }, edgeLog),
+      store: { dir: join(dir, 'store-passthrough'), capacityBytes: 64 * 1024 * 1024, regionBytes: 1024 * 1024 },
+    });
+    try {
+      const base = await passthrough.listen(0, '127.0.0.1');
+      expect((await get(`${base}/t/${await token()}${SEG}`)).status).toBe(200);
+      expect((await get(`${base}${SEG}?TOKEN=${await token()}`)).status).toBe(403);
+    } finally {
+      await passthrough.close();
     }
   });
 });
