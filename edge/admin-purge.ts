@@ -4,7 +4,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { StreamedgeError } from '../src/errors.js';
+import { cacheKey } from '../src/http/cache-key.js';
 import type { EdgeContext } from './context.js';
+import { requestTargets } from './request-rules.js';
 import { redactTokens } from '../src/signing/redact.js';
 import { type Exchange, header, sendJson, sendText } from './exchange.js';
 import {
@@ -63,13 +65,14 @@ function authorized(ctx: EdgeContext, ex: Exchange): boolean {
 
 async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Promise<void> {
   // every URL, prefix and tag within the limits before the store sees any of them
-  const limit = checkPurgeSpecs(specs, ctx.keyPolicy);
+  const urlKey = (target: string) => cacheKey(requestTargets(target, {}, ctx.rules).keyTarget, {}, ctx.keyPolicy);
+  const limit = checkPurgeSpecs(specs, urlKey);
   if (!limit.ok) return sendText(ex, limit.status, `purge: ${limit.reason}`, undefined);
   const store = ctx.openStore;
   ctx.coalescer.forgetRecent();
   let purged = 0;
   for (const s of specs) {
-    purged += await applyPurge(s, store, ctx.coalescer.all(), ctx.keyPolicy);
+    purged += await applyPurge(s, store, ctx.coalescer.all(), urlKey);
     ctx.metrics.purges.inc({ kind: s.kind, mode: s.mode });
   }
   const forwarded = header(ex.req, PURGE_HOP_HEADER) !== undefined;

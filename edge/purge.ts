@@ -13,7 +13,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
 import { StreamedgeError } from '../src/errors.js';
-import { type CacheKeyPolicy, KEY_HEADER_SEPARATOR, cacheKey, normalizePath } from '../src/http/cache-key.js';
+import { KEY_HEADER_SEPARATOR, normalizePath } from '../src/http/cache-key.js';
 import type { LogStore } from './store/index.js';
 import { type LimitVerdict, checkKey, checkTag, checkTarget } from './request-limits.js';
 import type { Fill } from './fill.js';
@@ -132,7 +132,7 @@ function prefixMatches(key: string, prefix: PurgePrefix): boolean {
  * Checks every URL, prefix and surrogate key of a purge against the edge's limits before any of
  * them reaches the store: the first one over a limit decides the answer (414 or 400).
  */
-export function checkPurgeSpecs(specs: readonly PurgeSpec[], keyPolicy: CacheKeyPolicy): LimitVerdict {
+export function checkPurgeSpecs(specs: readonly PurgeSpec[], urlKey: UrlKey): LimitVerdict {
   for (const s of specs) {
     if (s.kind === 'tag') {
       const v = checkTag(s.value);
@@ -142,18 +142,24 @@ export function checkPurgeSpecs(specs: readonly PurgeSpec[], keyPolicy: CacheKey
     const target = purgeTarget(s.value);
     const t = checkTarget(target);
     if (!t.ok) return t;
-    const k = checkKey(s.kind === 'url' ? cacheKey(target, {}, keyPolicy) : parsePurgePrefix(s.value).text);
+    const k = checkKey(s.kind === 'url' ? urlKey(target) : parsePurgePrefix(s.value).text);
     if (!k.ok) return k;
   }
   return { ok: true };
 }
+
+/**
+ * The primary cache key of a purged URL, derived exactly as a lookup derives it (query rules
+ * included), so `{"url": "/vod/a/seg-1.m4s?session=x"}` reaches the copy stored for the segment.
+ */
+export type UrlKey = (target: string) => string;
 
 /** Apply one purge locally (store + fills in flight). Returns how many stored objects it touched. */
 export async function applyPurge(
   spec: PurgeSpec,
   store: LogStore,
   fills: Iterable<Fill>,
-  keyPolicy: CacheKeyPolicy,
+  urlKey: UrlKey,
 ): Promise<number> {
   if (spec.kind === 'tag') {
     for (const f of fills) if (f.tags.includes(spec.value)) f.purge(spec.mode);
@@ -172,7 +178,7 @@ export async function applyPurge(
     }
     return n;
   }
-  const key = cacheKey(purgeTarget(spec.value), {}, keyPolicy);
+  const key = urlKey(purgeTarget(spec.value));
   const base = key.split(KEY_HEADER_SEPARATOR)[0];
   for (const f of fills) if (f.key === base || f.key.startsWith(base + KEY_HEADER_SEPARATOR)) f.purge(spec.mode);
   let n = 0;

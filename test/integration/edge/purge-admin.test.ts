@@ -74,6 +74,31 @@ describe('prefix purge matches whole path segments', () => {
   });
 });
 
+describe('purge by URL keys the URL as a lookup does', () => {
+  it('a segment named with a query (media ignores it) is purged; a playlist keeps its _HLS_ directives', async () => {
+    expect((await get(`${e.url}/vod/q/v/seg-1.m4s?session=abc`)).status).toBe(200);
+    expect((await get(`${e.url}/vod/q/v/index.m3u8?_HLS_msn=4`)).status).toBe(200);
+    await e.edge.whenIdle();
+    expect(await isStored('/vod/q/v/seg-1.m4s')).toBe(true);
+    expect(await isStored('/vod/q/v/index.m3u8?_HLS_msn=4')).toBe(true);
+    const purge = async (url: string) => {
+      const r = await request(`${e.url}/_edge/purge`, {
+        method: 'POST',
+        dispatcher: client,
+        headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ url }),
+      });
+      expect(r.statusCode).toBe(200);
+      return ((await r.body.json()) as { purged: number }).purged;
+    };
+    expect(await purge('/vod/q/v/seg-1.m4s?utm_source=mail&session=zzz')).toBe(1);
+    expect(await isStored('/vod/q/v/seg-1.m4s')).toBe(false);
+    expect(await purge('/vod/q/v/index.m3u8?_HLS_msn=5')).toBe(0);
+    expect(await isStored('/vod/q/v/index.m3u8?_HLS_msn=4')).toBe(true);
+    expect(await purge('/vod/q/v/index.m3u8?_HLS_msn=4')).toBe(1);
+  });
+});
+
 describe('purge body limit', () => {
   const big = JSON.stringify({
     urls: Array.from({ length: 40_000 }, (_, i) => `/vod/x/seg-${i}.m4s-${'p'.repeat(20)}`),
