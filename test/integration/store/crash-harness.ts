@@ -60,7 +60,7 @@ export const WRITER_VIA_RUN_TS = ['bin/run-ts.js', fileURLToPath(new URL('./cras
 
 /**
  * The same writer pre-bundled with esbuild (lmdb left external), so a life starts in ~0.5 s instead
- * of ~2 s on a loaded 2-core box. Written under node_modules/.cache so `lmdb` resolves.
+ * of ~2 s on a loaded 2-core box. Written under node_modules/.cache so `lmdb` and the native CRC32C resolve.
  */
 export async function bundleWriter(): Promise<string[]> {
   const { build } = await import('esbuild');
@@ -71,7 +71,7 @@ export async function bundleWriter(): Promise<string[]> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['lmdb'],
+    external: ['lmdb', '@node-rs/crc32'],
     outfile: out,
     logLevel: 'silent',
   });
