@@ -66,6 +66,15 @@ export class StoreIndex {
     return this.env.transactionSync(fn);
   }
 
+  /**
+   * Like txn, but the commit (and its sync, when durable) runs on lmdb's write thread: the event
+   * loop keeps serving while the index is flushed. `fn` still runs synchronously inside the write
+   * transaction; the promise resolves once the transaction is committed.
+   */
+  txnAsync<T>(fn: () => T): Promise<T> {
+    return this.env.transaction(fn);
+  }
+
   get(key: string): IndexEntry | undefined {
     return this.entries.get(key);
   }
