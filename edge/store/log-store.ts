@@ -38,7 +38,11 @@ export class LogStore {
     this.commit = new GroupCommit(s, this.dir);
     this.eviction = new StoreEviction(s, this.dir, this.commit);
     this.writer = new StoreWriter(s, this.commit, this.eviction);
-    this.reader = new StoreReader(s, this.dir);
+    this.reader = new StoreReader(
+      s,
+      (id) => s.regions.get(id),
+      (key, e) => this.dir.dropIfSame(key, e),
+    );
   }
 
   get regionBytes(): number {
@@ -157,6 +161,16 @@ export class LogStore {
     if (this.s.closed) return [];
     assertStoreKey(prefix, 'prefix');
     return this.s.index.keysWithPrefix(prefix);
+  }
+
+  /**
+   * Frees the lmdb reader slots of processes that died holding a read transaction (a SIGKILLed
+   * worker): until then their snapshot pins pages the writer cannot reuse. Returns how many were
+   * cleared. The supervisor calls it whenever a child exits.
+   */
+  readerCheck(): number {
+    if (this.s.closed) return 0;
+    return this.s.index.readerCheck();
   }
 
   /** Stops or resumes admission of new objects (reads keep working). */

@@ -50,8 +50,8 @@ export class StoreIndex {
    * @param durable true: every commit is synced to disk (lmdb default); false: lmdb `noSync`
    * (commits reach the OS page cache — safe against a process crash, not against a power cut).
    */
-  static open(path: string, durable: boolean): StoreIndex {
-    const env = open({ path, compression: false, noSync: !durable });
+  static open(path: string, durable: boolean, readOnly = false): StoreIndex {
+    const env = open({ path, compression: false, noSync: !durable, readOnly });
     return new StoreIndex(
       env,
       env.openDB<IndexEntry, string>({ name: 'entries' }),
@@ -164,6 +164,20 @@ export class StoreIndex {
 
   setNextRegionId(n: number): void {
     this.state.putSync('nextRegionId', n);
+  }
+
+  /** Read-only openers: drop the cached read transaction so the next read sees the newest commit. */
+  refresh(): void {
+    this.env.resetReadTxn();
+  }
+
+  /** Clears reader slots left by dead processes; returns how many. */
+  readerCheck(): number {
+    return this.env.readerCheck();
+  }
+
+  region(id: number): RegionState | undefined {
+    return this.regions.get(id);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,6 @@ import { bufferStream, generatorStream } from './body-stream.js';
 import { crc32c } from './crc32c.js';
 import { HEADER_BYTES, decodeHeader, type RecordHeader } from './record-format.js';
 import type { Region } from './region-file.js';
-import type { StoreDirectory } from './store-directory.js';
 import type { IndexEntry } from './store-index.js';
 import { cloneMeta, type StoreState } from './store-state.js';
 import type { ByteRange, ObjectMeta, StoredObject } from './types.js';
@@ -18,9 +17,16 @@ const STREAM_CHUNK = 1024 * 1024;
  * StreamedgeError('STORE_CRC') if the checksum fails at the end. The entry is dropped either way.
  */
 export class StoreReader {
+  /**
+   * @param regionOf the region a record lives in (the writer's open regions; a read-only opener
+   * opens them lazily from the index rows).
+   * @param drop called for a record that turned out bad or gone (the writer drops it from the
+   * index; a read-only opener cannot, and leaves that to the writer).
+   */
   constructor(
     private readonly s: StoreState,
-    private readonly dir: StoreDirectory,
+    private readonly regionOf: (id: number) => Region | undefined,
+    private readonly drop: (key: string, e: IndexEntry) => void,
   ) {}
 
   async get(key: string, range?: ByteRange): Promise<StoredObject | undefined> {
@@ -36,14 +42,14 @@ export class StoreReader {
     for (let attempt = 0; attempt < 3; attempt++) {
       const e = s.index.get(key);
       if (!e) break;
-      const region = s.regions.get(e.r);
+      const region = this.regionOf(e.r);
       if (!region) {
-        this.dir.dropIfSame(key, e);
+        this.drop(key, e);
         break;
       }
       const r = clampRange(range, e.s);
       if (e.o + e.l > region.validEnd) {
-        this.dir.dropIfSame(key, e);
+        this.drop(key, e);
         break;
       }
       if (e.l <= s.verifyMax) {
@@ -75,7 +81,7 @@ export class StoreReader {
     const v = this.s.ram.peek(key);
     if (v) return { meta: cloneMeta(v.meta), size: v.body.length };
     const e = this.s.index.get(key);
-    if (!e || !this.s.regions.has(e.r)) return undefined;
+    if (!e || !this.regionOf(e.r)) return undefined;
     return { meta: cloneMeta(e.m), size: e.s };
   }
 
@@ -160,13 +166,13 @@ export class StoreReader {
   private onCorrupt(key: string, e: IndexEntry, region: Region): void {
     this.s.counters.crcErrors++;
     this.s.log.warn({ key, region: region.id, offset: e.o }, 'store: record failed its CRC check; dropped');
-    this.dir.dropIfSame(key, e);
+    this.drop(key, e);
   }
 
   private onReadError(key: string, e: IndexEntry, err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code;
     this.s.log.warn({ key, region: e.r, offset: e.o, err: String(err) }, 'store: read failed');
-    if (code === 'ESHORT' || code === 'ENOENT') this.dir.dropIfSame(key, e);
+    if (code === 'ESHORT' || code === 'ENOENT') this.drop(key, e);
   }
 }
 
