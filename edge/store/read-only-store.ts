@@ -95,6 +95,11 @@ export class ReadOnlyStore {
     for (const k of keys) this.s.ram.delete(k);
   }
 
+  /** Drops RAM-tier copies of every key under `prefix` (a purge announced by the writer). */
+  forgetPrefix(prefix: string): void {
+    for (const k of [...this.s.ram.keys()]) if (k.startsWith(prefix)) this.s.ram.delete(k);
+  }
+
   /** Closes the handle of a region the writer evicted (readers still using it finish first). */
   forgetRegion(id: number): void {
     const r = this.handles.get(id);
