@@ -24,14 +24,14 @@ interface Fill {
  * already received first). After the put commits, every worker is told (Committed) so it refreshes
  * its read-only snapshot. A prefix purge is applied here, then broadcast (Drop); the asker gets Purged
  * only once every live worker acknowledged. A worker that dies only loses its own subscriptions: the
- * fill goes on for the others and is stored.
+ * fill goes on for the others and is stored, and `readerCheck()` frees any lmdb reader slot it held.
  */
 export class StoreService {
   private readonly fills = new Map<string, Fill>();
   private readonly socks = new Set<Socket>();
   private dropSeq = 0;
   private readonly drops = new Map<number, { waiting: Set<Socket>; done: () => void }>();
-  readonly counters = { fills: 0, joined: 0, stored: 0, failed: 0 };
+  readonly counters = { fills: 0, joined: 0, stored: 0, failed: 0, readerChecks: 0, readerSlotsFreed: 0 };
 
   private constructor(
     private readonly server: Server,
@@ -55,6 +55,9 @@ export class StoreService {
     sock.on('error', () => undefined);
     sock.on('close', () => {
       this.socks.delete(sock);
+      // A worker gone (exit or SIGKILL) may have died inside a read transaction: free its lmdb slot.
+      this.counters.readerChecks++;
+      this.counters.readerSlotsFreed += this.store.readerCheck();
       for (const f of this.fills.values()) for (const s of f.subs) if (s.sock === sock) f.subs.delete(s);
       for (const [id, d] of this.drops) if (d.waiting.delete(sock) && d.waiting.size === 0) this.finishDrop(id);
     });

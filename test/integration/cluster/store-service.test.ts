@@ -153,6 +153,7 @@ describe('multi-worker edge: store process and workers', () => {
     const gone = once(a.proc, 'exit');
     a.proc.kill('SIGKILL');
     await gone;
+    await until(() => svc.counters.readerChecks === 1, 'the store process to notice the dead worker');
     origin.release();
     expect(await b.next()).toBe(`filled 3 ${body.length} ${crc32c(body)} true`);
     expect(origin.hits.get('/vod/b/seg-9.m4s')).toBe(1);
