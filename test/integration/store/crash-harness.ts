@@ -19,7 +19,8 @@ export const CRASH_STORE_OPTIONS: Omit<StoreOptions, 'dir'> = {
   verifyBeforeSendBytes: 64 * 1024, // 100 kB bodies take the streamed, verify-while-reading path
   // A SIGKILL loses nothing the kernel has accepted, so fsync adds nothing to what this experiment can
   // observe (only a power cut could), while it makes every life wait on a shared, busy disk.
-  durability: 'flush',
+  // STORE_CRASH_DURABILITY=fsync runs the same lives through the fsync path (index commit on lmdb's write thread).
+  durability: (process.env.STORE_CRASH_DURABILITY as 'fsync' | undefined) ?? 'flush',
 };
 
 export function crashBody(key: string, gen: number, size: number): Buffer {
