@@ -28,6 +28,8 @@ export const enum Frame {
   Drop = 9,
   /** worker -> store: the Drop with this id is applied here. */
   DropAck = 10,
+  /** store -> every worker (id 0): {keys, region}: evicted; drop RAM copies, close the region's handle. */
+  Evicted = 11,
 }
 
 const HEADER = 9;

@@ -116,6 +116,13 @@ export class StoreClient {
         writeFrame(this.sock, Frame.DropAck, id, {});
         break;
       }
+      case Frame.Evicted: {
+        const { keys, region } = json<{ keys: string[]; region: number }>(payload);
+        this.local.forget(keys);
+        this.local.forgetRegion(region);
+        this.local.refresh();
+        break;
+      }
       case Frame.Purged: {
         this.purges.get(id)?.resolve(json<{ count: number }>(payload).count);
         this.purges.delete(id);

@@ -43,6 +43,7 @@ export class StoreService {
     const server = createServer();
     const svc = new StoreService(server, store, fetchUpstream);
     server.on('connection', (sock) => svc.accept(sock));
+    store.onEvicted((keys, region) => svc.broadcast(Frame.Evicted, { keys, region }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path, () => resolve());

@@ -22,8 +22,6 @@ export interface CommitItem {
 export class GroupCommit {
   private queue: (CommitItem & { resolve: (ok: boolean) => void })[] = [];
   private running = false;
-  /** Called with the keys of every batch once it is indexed (the multi-process store announces them). */
-  onCommitted: ((keys: string[]) => void) | undefined;
 
   constructor(
     private readonly s: StoreState,
@@ -107,7 +105,6 @@ export class GroupCommit {
       }
       const ok = new Set<CommitItem>(applied);
       for (const i of batch) i.resolve(ok.has(i));
-      if (applied.length > 0) this.onCommitted?.(applied.map((i) => i.key));
     }
   }
 }

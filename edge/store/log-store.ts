@@ -173,6 +173,14 @@ export class LogStore {
     return this.s.index.readerCheck();
   }
 
+  /**
+   * Calls `listener` after each evicted region, with the keys it dropped and the region id (the store
+   * process broadcasts them so workers drop RAM copies and close the region's file handle).
+   */
+  onEvicted(listener: (keys: string[], regionId: number) => void): void {
+    this.eviction.onEvicted = listener;
+  }
+
   /** Stops or resumes admission of new objects (reads keep working). */
   setAdmitting(on: boolean): void {
     if (this.s.closed) return;

@@ -12,8 +12,8 @@ import type { StoreState } from './store-state.js';
  * not fit, the oldest sealed region is evicted in the background (hot records copied forward).
  */
 export class StoreEviction {
-  /** Called with the keys an eviction dropped, once they are out of the index. */
-  onEvicted: ((keys: string[]) => void) | undefined;
+  /** Called after a region is evicted, with the keys it dropped (the store process tells its workers). */
+  onEvicted: ((keys: string[], regionId: number) => void) | undefined;
 
   constructor(
     private readonly s: StoreState,
@@ -92,7 +92,7 @@ export class StoreEviction {
     s.unlinkRegionFile(victim.id);
     if (victim.refs === 0) await victim.close();
     s.counters.evictedRegions++;
-    if (dropped.length > 0) this.onEvicted?.(dropped);
+    this.onEvicted?.(dropped, victim.id);
   }
 
   /** Copies one verified record into free space of the active region; the commit item for it, or undefined. */

@@ -112,10 +112,10 @@ async function startWorker(sock: string, dir: string): Promise<Worker> {
   return { proc, send, next, ask: (l) => (send(l), next()) };
 }
 
-async function cluster(workers: number, body: Buffer) {
+async function cluster(workers: number, body: Buffer, size = { capacityBytes: 64 * MiB, regionBytes: 8 * MiB }) {
   const t = tempDir('cluster-');
   cleanups.push(t.cleanup);
-  const store = await LogStore.open({ dir: join(t.dir, 'store'), capacityBytes: 64 * MiB, regionBytes: 8 * MiB });
+  const store = await LogStore.open({ dir: join(t.dir, 'store'), ...size });
   cleanups.push(() => store.close());
   const sock = join(t.dir, 'store.sock');
   const svc = await StoreService.listen(sock, store, fetchUpstream);
@@ -173,5 +173,29 @@ describe('multi-worker edge: store process and workers', () => {
     for (const w of ws) for (let i = 0; i < 2; i++) expect(await w.ask('get /vod/c/seg-2.m4s')).toMatch(/^hit /);
     expect(await ws[1].ask('purge /vod/c/')).toBe('purged 1');
     for (const w of ws) expect(await w.ask('get /vod/c/seg-2.m4s')).toBe('miss');
+  });
+
+  it('an eviction reaches every worker: RAM copies of the dropped keys go and the region file handle is closed', async () => {
+    const body = bodyFor('/vod/d/seg-0.m4s', 100 * 1024);
+    const { store, origin, ws } = await cluster(2, body, { capacityBytes: 1024 * 1024, regionBytes: 256 * 1024 });
+    origin.release();
+    ws[0].send(`fill /vod/d/seg-0.m4s ${origin.url}/vod/d/seg-0.m4s 1`);
+    expect(await ws[0].next()).toBe('started');
+    expect(await ws[0].next()).toBe(`filled 1 ${body.length} ${crc32c(body)} true`);
+    for (const w of ws) {
+      for (let i = 0; i < 2; i++) expect(await w.ask('get /vod/d/seg-0.m4s')).toMatch(/^hit /); // disk, then RAM
+      expect(await w.ask('regions')).toBe('regions 1');
+    }
+    // the store process keeps writing until the region holding seg-0 is evicted
+    const filler = Buffer.alloc(100 * 1024, 7);
+    for (let i = 0; store.stats().evictedRegions === 0; i++) {
+      expect(i).toBeLessThan(100);
+      await store.put(`/vod/e/seg-${i}.m4s`, { status: 200, headers: {}, storedAt: 0, expiresAt: 0, tags: [] }, filler);
+    }
+    for (const w of ws) {
+      expect(await w.ask('purge /vod/none/')).toBe('purged 0'); // a round trip on the socket: Evicted came first
+      expect(await w.ask('get /vod/d/seg-0.m4s')).toBe('miss');
+      expect(await w.ask('regions')).toBe('regions 0');
+    }
   });
 });

@@ -5,6 +5,7 @@
  *     (all n must agree, else "differ ..."); "started" is printed first, when the head arrived
  *   "get <key>" -> "hit <len> <crc32c>" | "miss"    (the worker's own store view: RAM tier, lmdb, regions)
  *   "purge <prefix>" -> "purged <count>"
+ *   "regions" -> "regions <open region handles>"
  * usage: node bin/run-ts.js test/integration/cluster/worker-child.ts <socket> <storeDir>
  */
 import { createInterface } from 'node:readline';
@@ -47,6 +48,8 @@ for await (const line of createInterface({ input: process.stdin })) {
       const body = Buffer.concat(parts);
       out(`hit ${body.length} ${crc32c(body)}`);
     }
+  } else if (cmd === 'regions') {
+    out(`regions ${local.stats().openRegions}`);
   } else if (cmd === 'purge') {
     out(`purged ${await client.purgePrefix(a, 'hard')}`);
   }
