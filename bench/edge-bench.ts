@@ -21,7 +21,8 @@
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { join, resolve } from 'node:path';
 import { Pool, request } from 'undici';
 import { freePort } from './free-port.js';
@@ -271,7 +272,7 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
 // ------------------------------------------------------------------ run
 
 async function main(): Promise<void> {
-  const loadBefore = loadavg().map((x) => round(x));
+  const machineStart = startMachineInfo();
   const nginxBin = nginxBinary();
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
@@ -349,15 +350,8 @@ async function main(): Promise<void> {
     const out = {
       bench: 'edge',
       date: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        node: process.version,
-        nginx: nginx.version,
-        // the machine is shared: a load average far above the core count means noisy absolute numbers
-        loadAverageBefore: loadBefore,
-        loadAverageAfter: loadavg().map((x) => round(x)),
-      },
+      machine: finishMachineInfo(machineStart),
+      versions: { nginx: nginx.version },
       note: 'absolute figures depend on machine load; compare the ratios, measured in the same run. Stampede clients connect (and warm up on a cached playlist) before the stampede starts.',
       setup:
         'origin (node:http, own process), streamedge edge (one Node process, LogStore + RAM tier) and nginx proxy_cache (1 worker, proxy_cache_lock on) on loopback; load generator: undici Pool in the bench process',

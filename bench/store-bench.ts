@@ -24,7 +24,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open as openFile, readFile, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { finishMachineInfo, startMachineInfo, type MachineInfo } from './machine-info.js';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -604,7 +605,7 @@ if (args.includes('--startup-only')) {
 }
 // First, before the other sections leave the disk busy writing back their files.
 console.log('store bench: put vs raw write, same durability ...');
-const loadBefore = loadavg();
+const machineStart = startMachineInfo();
 const putRaw = await putVsRaw(MiB, 128);
 console.log('store bench: throughput 1 MiB ...');
 const big = await throughput(MiB, quick ? 32 : 128);
@@ -619,10 +620,9 @@ const boot = startup(ENTRIES);
 const result = {
   bench: 'edge/store',
   date: new Date(started).toISOString(),
-  node: process.version,
+  machine: {} as MachineInfo,
   concurrency: CONCURRENCY,
   note: 'Baselines run in the same process on the same disk right before the store runs; page cache is warm for reads on both sides.',
-  loadAverage: { beforePutVsRaw: loadBefore.map((x) => Math.round(x * 100) / 100), atEnd: [] as number[] },
   putVsRaw: putRaw,
   profileNotes: PROFILE_NOTES,
   throughput: [big, small],
@@ -632,7 +632,7 @@ const result = {
   peakRssMiB: Math.round((process.resourceUsage().maxRSS * 1024) / MiB),
   durationS: Math.round((Date.now() - started) / 1000),
 };
-result.loadAverage.atEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+result.machine = finishMachineInfo(machineStart);
 const outPath = join(ROOT, 'bench', 'results', 'store.json');
 mkdirSync(dirname(outPath), { recursive: true });
 writeFileSync(outPath, JSON.stringify(result, null, 2) + '\n');
