@@ -49,8 +49,25 @@ export interface LoadReport {
   >;
   errors: Record<string, number>;
   edge: EdgeReport | null;
-  loadTester: { cpuUserSec: number; cpuSystemSec: number; cpuSecPer1000Viewers: number; maxRssMB: number };
+  /** Live LL-HLS: how long after its program date-time + duration each part arrived (delivery lag). */
+  partLagMs: Percentiles | null;
+  loadTester: {
+    cpuUserSec: number;
+    cpuSystemSec: number;
+    cpuSecPer1000Viewers: number;
+    /** Cores of tester CPU used on average over the run. */
+    cores: number;
+    maxRssMB: number;
+    /** Event-loop delay p99 of the busiest viewer thread (ms). */
+    eventLoopDelayP99Ms: number;
+    /** The run counts as a measurement of the target only when the tester kept up (p99 below the limit). */
+    valid: boolean;
+    warning?: string;
+  };
 }
+
+/** Above this event-loop delay p99 the tester's own timing, not the target, shapes the numbers. */
+export const LOOP_DELAY_LIMIT_MS = 20;
 
 export interface ReportMeta {
   target: string;
@@ -81,6 +98,9 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
   const viewerHours = (t.playMs + t.stallMs) / 3_600_000;
   const latencyCount = s.count('latency');
   const cpuSec = (m.cpu.user + m.cpu.system) / 1e6;
+  const loopP99 = round(s.loopDelayP99Ms, 2);
+  const valid = loopP99 < LOOP_DELAY_LIMIT_MS;
+  const lagCount = s.count('partLag');
   return {
     target: m.target,
     startedAt: m.startedAt.toISOString(),
@@ -113,11 +133,28 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     byObject,
     errors: { ...s.errors },
     edge: m.edge,
+    partLagMs:
+      lagCount > 0
+        ? {
+            count: lagCount,
+            p50: r3(s.percentileMs('partLag', 50)),
+            p95: r3(s.percentileMs('partLag', 95)),
+            p99: r3(s.percentileMs('partLag', 99)),
+          }
+        : null,
     loadTester: {
       cpuUserSec: round(m.cpu.user / 1e6),
       cpuSystemSec: round(m.cpu.system / 1e6),
       cpuSecPer1000Viewers: t.started > 0 ? round((cpuSec * 1000) / t.started) : 0,
+      cores: m.elapsedSec > 0 ? round(cpuSec / m.elapsedSec, 2) : 0,
       maxRssMB: Math.round(m.maxRssMB),
+      eventLoopDelayP99Ms: loopP99,
+      valid,
+      ...(valid
+        ? {}
+        : {
+            warning: `the load tester itself was the bottleneck (event-loop delay p99 ${loopP99} ms ≥ ${LOOP_DELAY_LIMIT_MS} ms): its timings, stalls and latency are not the target's; use more --workers or machines (--nats)`,
+          }),
     },
   };
 }
@@ -147,9 +184,15 @@ export function formatReport(r: LoadReport): string {
       `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}`,
     );
   }
+  if (r.partLagMs) {
+    lines.push(
+      `  part arrival  p50 ${fmt(r.partLagMs.p50, ' ms', 0)}  p99 ${fmt(r.partLagMs.p99, ' ms', 0)} after the part's end (program date-time + duration)`,
+    );
+  }
   lines.push(
-    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), rss ${r.loadTester.maxRssMB} MB`,
+    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${r.loadTester.maxRssMB} MB`,
   );
+  if (r.loadTester.warning) lines.push(`  WARNING       ${r.loadTester.warning}`);
   return lines.join('\n') + '\n';
 }
 

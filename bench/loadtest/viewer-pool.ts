@@ -3,6 +3,7 @@
  * viewers started evenly over the ramp, all stopped together at the end, bounded in time.
  */
 import { setMaxListeners } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent } from 'undici';
 import type { AbrConfig } from '../../src/abr/abr-controller.js';
 import { LoadStats } from './load-stats.js';
@@ -47,6 +48,8 @@ export class ViewerPool {
   /** Resolves when the run is over and every viewer has stopped (or the grace period ran out). */
   async run(): Promise<LoadStats> {
     const o = this.o;
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const profile = parseProfile(o.profile);
     const total = o.totalViewers ?? o.viewers;
     const stride = o.viewerStride ?? 1;
@@ -94,6 +97,8 @@ export class ViewerPool {
     ]);
     clearTimeout(graceTimer);
     await this.agent.destroy().catch(() => undefined);
+    loop.disable();
+    this.stats.loopDelayP99Ms = Math.max(this.stats.loopDelayP99Ms, loop.percentile(99) / 1e6);
     return this.stats;
   }
 

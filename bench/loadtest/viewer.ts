@@ -119,6 +119,10 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           mediaDurationSec,
           isPart: chunk.kind === 'part',
         });
+        if (mode === 'low-latency' && chunk.kind === 'part' && chunk.programDateTimeMs !== undefined) {
+          // how long after the part was complete (per its program date-time) it had fully arrived
+          stats.recordMs('partLag', Math.max(0, Date.now() - chunk.programDateTimeMs - mediaDurationSec * 1000));
+        }
         ph.append(mediaDurationSec, chunk.programDateTimeMs);
         // stalls are counted as they are seen (progress lines show them during the run)
         stats.totals.stalls += ph.stalls - stallsCounted;
