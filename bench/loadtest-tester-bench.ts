@@ -40,9 +40,13 @@ const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
 const la = () => loadavg().map((v) => round(v, 2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const stub = spawn(process.execPath, [resolve(root, 'bin/run-ts.js'), resolve(root, 'bench/loadtest-stub-process.ts')], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const stub = spawn(
+  process.execPath,
+  [resolve(root, 'bin/run-ts.js'), resolve(root, 'bench/loadtest-stub-process.ts')],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const { url } = await new Promise<{ url: string }>((ok, fail) => {
   stub.once('exit', (c) => fail(new Error(`stub exited (${c})`)));
   createInterface({ input: stub.stdout! }).once('line', (l) => ok(JSON.parse(l) as { url: string }));
@@ -62,7 +66,9 @@ interface Scenario {
 
 async function scenario(name: string, viewers: number, lowLatency: boolean): Promise<Scenario> {
   const workers = WORKERS ?? defaultWorkers(viewers);
-  log(`${name}: ${viewers} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}, ${workers} worker(s), ramp ${RAMP}s hold ${HOLD}s`);
+  log(
+    `${name}: ${viewers} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}, ${workers} worker(s), ramp ${RAMP}s hold ${HOLD}s`,
+  );
   let mark: { cpu: NodeJS.CpuUsage; at: number } | undefined;
   const report = await runLoadTest({
     url,
@@ -101,9 +107,9 @@ async function scenario(name: string, viewers: number, lowLatency: boolean): Pro
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavgBefore: la() };
 const results: Scenario[] = [];
 try {
-  const baseline = await scenario('fidelity-baseline', BASELINE, true);
-  const fidelity = await scenario('fidelity', FIDELITY, true);
-  results.push(baseline, fidelity);
+  const baseline = FIDELITY > 0 ? await scenario('fidelity-baseline', BASELINE, true) : undefined;
+  const fidelity = FIDELITY > 0 ? await scenario('fidelity', FIDELITY, true) : undefined;
+  if (baseline && fidelity) results.push(baseline, fidelity);
   if (LL > 0) results.push(await scenario('ll-hls', LL, true));
   if (HLS > 0) results.push(await scenario('plain-hls', HLS, false));
   const p50 = (s: Scenario) => s.report.liveLatencySec?.p50 ?? NaN;
@@ -113,15 +119,16 @@ try {
     at: new Date().toISOString(),
     machine,
     goals: { llViewersPerCore: 3000, hlsViewersPerCore: 10000, fidelityLatencyMs: 100 },
-    fidelity: {
-      viewers: FIDELITY,
-      stalls: fidelity.report.stalls,
-      latencyP50Sec: p50(fidelity),
-      baselineViewers: BASELINE,
-      baselineLatencyP50Sec: p50(baseline),
-      latencyDifferenceMs: Math.round((p50(fidelity) - p50(baseline)) * 1000),
-      partLagP99Ms: fidelity.report.partLagMs?.p99 ?? null,
-    },
+    fidelity: fidelity &&
+      baseline && {
+        viewers: FIDELITY,
+        stalls: fidelity.report.stalls,
+        latencyP50Sec: p50(fidelity),
+        baselineViewers: BASELINE,
+        baselineLatencyP50Sec: p50(baseline),
+        latencyDifferenceMs: Math.round((p50(fidelity) - p50(baseline)) * 1000),
+        partLagP99Ms: fidelity.report.partLagMs?.p99 ?? null,
+      },
     perCore: Object.fromEntries(results.map((s) => [s.name, s.viewersPerCore])),
     scenarios: results,
   };

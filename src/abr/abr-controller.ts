@@ -112,6 +112,11 @@ export class AbrController {
     return this.estimator.ttfbEstimateMs;
   }
 
+  /** Downloads that became throughput samples so far. */
+  get sampleCount(): number {
+    return this.estimator.sampleCount;
+  }
+
   /** Level changes decided so far (startup choice excluded). */
   get switchCount(): number {
     return this.switches;
