@@ -14,6 +14,9 @@ function wholeNumber(name: string) {
   };
 }
 
+/** Exit code of a run that broke a --threshold (k6 uses 99 too). */
+const THRESHOLDS_FAILED_EXIT = 99;
+
 /** Registers the `loadtest` command(s). */
 export function registerLoadtestCommand(program: Command): void {
   program
@@ -32,7 +35,18 @@ export function registerLoadtestCommand(program: Command): void {
     )
     .option('--latency <duration>', 'added latency before each response body', '0ms')
     .option('--no-low-latency', 'play live HLS like a player without LL-HLS: whole segments, plain playlist reloads')
-    .option('--workers <n>', 'spread viewers over N worker threads (0 = main thread)', wholeNumber('--workers'))
+    .option(
+      '--workers <n>',
+      'spread viewers over N worker threads (default: one per spare core; 0 = main thread)',
+      wholeNumber('--workers'),
+    )
+    .option(
+      '--threshold <cond>',
+      "pass/fail condition, repeatable: 'stalls==0', 'latency.p95<3s', 'ttfb.part.p99<500ms' (exit code 99 when one fails)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--cmcd <mode>', 'send CMCD (CTA-5004) with each request: query, headers or off', 'off')
+    .option('--http2', 'offer HTTP/2 (ALPN h2) to https targets that support it')
     .option('--allow-host <host...>', "a non-loopback host to allow (this project's own test hosts only)")
     .option('--json <file>', 'also write the report as JSON')
     .option('--quiet', 'no progress line')
@@ -50,6 +64,9 @@ export function registerLoadtestCommand(program: Command): void {
           json?: string;
           quiet?: boolean;
           lowLatency: boolean;
+          threshold?: string[];
+          cmcd: string;
+          http2?: boolean;
         },
       ) => {
         const stop = new AbortController();
@@ -66,6 +83,9 @@ export function registerLoadtestCommand(program: Command): void {
             latencyMs: parseDuration(opts.latency) * 1000,
             workers: opts.workers ?? defaultWorkers(opts.viewers),
             lowLatency: opts.lowLatency,
+            thresholds: opts.threshold ?? [],
+            cmcd: opts.cmcd as 'query' | 'headers' | 'off',
+            http2: opts.http2 === true,
             allowHosts: opts.allowHost ?? [],
             signal: stop.signal,
             onProgress: opts.quiet ? undefined : (line) => process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`),
@@ -73,6 +93,11 @@ export function registerLoadtestCommand(program: Command): void {
           if (tty && !opts.quiet) process.stderr.write('\n');
           process.stdout.write(formatReport(report));
           if (opts.json) await writeFile(opts.json, JSON.stringify(report, null, 2) + '\n');
+          const failed = (report.thresholds ?? []).filter((t) => !t.ok);
+          if (failed.length > 0) {
+            process.stderr.write(`thresholds failed: ${failed.map((t) => t.threshold).join(', ')}\n`);
+            process.exitCode = THRESHOLDS_FAILED_EXIT;
+          }
         } finally {
           process.off('SIGINT', onSigint);
         }

@@ -49,7 +49,7 @@ const stub = spawn(
 );
 const { url } = await new Promise<{ url: string }>((ok, fail) => {
   stub.once('exit', (c) => fail(new Error(`stub exited (${c})`)));
-  createInterface({ input: stub.stdout! }).once('line', (l) => ok(JSON.parse(l) as { url: string }));
+  createInterface({ input: stub.stdout }).once('line', (l) => ok(JSON.parse(l) as { url: string }));
 });
 
 interface Scenario {

@@ -4,6 +4,7 @@
  */
 import type { EdgeReport } from './edge-metrics.js';
 import { OBJECT_KINDS, type LoadStats } from './load-stats.js';
+import type { ThresholdResult } from './thresholds.js';
 
 export interface Percentiles {
   count: number;
@@ -24,6 +25,8 @@ export interface LoadReport {
     latencyMs: number;
     workers: number;
     lowLatency: boolean;
+    http2: boolean;
+    cmcd: string;
   };
   viewers: { started: number; ended: number; failed: number; peakConcurrent: number };
   startupMs: Percentiles;
@@ -64,6 +67,8 @@ export interface LoadReport {
     valid: boolean;
     warning?: string;
   };
+  /** --threshold results, when any were given. */
+  thresholds?: ThresholdResult[];
 }
 
 /** Above this event-loop delay p99 the tester's own timing, not the target, shapes the numbers. */
@@ -193,6 +198,11 @@ export function formatReport(r: LoadReport): string {
     `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${r.loadTester.maxRssMB} MB`,
   );
   if (r.loadTester.warning) lines.push(`  WARNING       ${r.loadTester.warning}`);
+  for (const t of r.thresholds ?? []) {
+    lines.push(
+      `  threshold     ${t.ok ? 'ok  ' : 'FAIL'} ${t.threshold} (actual ${t.actual === null ? 'no data' : round(t.actual)})`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 

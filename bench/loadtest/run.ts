@@ -11,6 +11,8 @@ import { edgeDelta, scrapeEdge } from './edge-metrics.js';
 import { buildReport, progressLine, type LoadReport, type ProgressSnapshot } from './report.js';
 import { parseProfile } from './shaping.js';
 import { checkTarget } from './target-policy.js';
+import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.js';
+import type { CmcdMode } from './http-get.js';
 import { ViewerPool } from './viewer-pool.js';
 import { WorkerFleet } from './workers.js';
 
@@ -28,6 +30,12 @@ export interface LoadTestOptions {
   abrConfig?: Partial<AbrConfig>;
   /** false: live HLS viewers play like players without LL-HLS (whole segments, plain reloads). Default true. */
   lowLatency?: boolean;
+  /** k6-style pass/fail conditions (`stalls==0`, `latency.p95<3s`, ...), checked on the report. */
+  thresholds?: string[];
+  /** Offer HTTP/2 to https targets that support it (undici allowH2). */
+  http2?: boolean;
+  /** CMCD (CTA-5004) sent by every viewer: query argument, headers, or off (default). */
+  cmcd?: CmcdMode;
   /** Called about once a second with a one-line summary. */
   onProgress?: (line: string, snapshot: ProgressSnapshot) => void;
   /** Aborting this stops the run early (the report covers what ran). */
@@ -48,11 +56,15 @@ export function validateOptions(o: LoadTestOptions): void {
     bad(`--workers must be 0..${LIMITS.maxWorkers} (0 = run viewers in the main thread)`);
   if ((o.latencyMs ?? 0) < 0 || (o.latencyMs ?? 0) > 10_000) bad('--latency must be between 0 and 10s');
   parseProfile(o.profile); // throws on a bad profile
+  if (o.cmcd !== undefined && !['query', 'headers', 'off'].includes(o.cmcd))
+    bad(`--cmcd must be query, headers or off, got "${String(o.cmcd)}"`);
+  for (const t of o.thresholds ?? []) parseThreshold(t); // throws on a bad threshold
 }
 
 export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   validateOptions(o);
   const target = checkTarget(o.url, o.allowHosts);
+  const thresholds: Threshold[] = (o.thresholds ?? []).map(parseThreshold);
   const workers = Math.min(o.workers ?? 0, o.viewers);
   const profile = o.profile ?? 'unlimited';
   const latencyMs = o.latencyMs ?? 0;
@@ -71,6 +83,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     latencyMs,
     abrConfig: o.abrConfig,
     lowLatency: o.lowLatency,
+    http2: o.http2,
+    cmcd: o.cmcd,
   };
   const local = workers === 0 ? new ViewerPool(poolOptions) : undefined;
   const fleet = workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined;
@@ -120,7 +134,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     const elapsedSec = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const after = await scrapeEdge(target, scrapeAgent);
-    return buildReport(stats, {
+    const report = buildReport(stats, {
       target: target.href,
       startedAt,
       elapsedSec,
@@ -132,12 +146,16 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
         latencyMs,
         workers: Math.max(1, workers),
         lowLatency: o.lowLatency !== false,
+        http2: o.http2 === true,
+        cmcd: o.cmcd ?? 'off',
       },
       peakConcurrent: stats.totals.peakPlaying,
       edge: edgeDelta(before, after),
       cpu,
       maxRssMB: rss,
     });
+    if (thresholds.length > 0) report.thresholds = evaluateThresholds(thresholds, stats, report);
+    return report;
   } finally {
     if (progress) clearInterval(progress);
     o.signal?.removeEventListener('abort', onAbort);
@@ -145,7 +163,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   }
 }
 
-/** A sensible default for --workers on this machine: one per core beyond the first, for big runs. */
+/** The default for --workers: one worker thread per spare core (at least one; the main thread reports). */
 export function defaultWorkers(viewers: number): number {
-  return viewers >= 2000 ? Math.max(1, Math.min(cpus().length - 1, 4)) : 0;
+  return Math.max(1, Math.min(cpus().length - 1, LIMITS.maxWorkers, viewers));
 }

@@ -39,6 +39,8 @@ export interface StubServer {
   /** Epoch ms of part 0's start (media time 0). */
   epochMs: number;
   counts: Record<string, number>;
+  /** The first CMCD data seen (query payloads decoded, or the CMCD-* headers joined), up to 200. */
+  cmcd: string[];
   close(): Promise<void>;
 }
 
@@ -60,7 +62,18 @@ export async function startStubServer(port = 0): Promise<StubServer> {
   const producedParts = () => Math.floor((Date.now() - epochMs) / STUB.partMs) - 1;
   const held = new Map<number, Held[]>();
   let timer: NodeJS.Timeout | undefined;
-  const counts: Record<string, number> = { playlist: 0, part: 0, segment: 0, init: 0, held: 0, other: 0 };
+  const counts: Record<string, number> = {
+    playlist: 0,
+    part: 0,
+    segment: 0,
+    init: 0,
+    held: 0,
+    other: 0,
+    connections: 0,
+    cmcdQuery: 0,
+    cmcdHeaders: 0,
+  };
+  const cmcd: string[] = [];
 
   const armTimer = () => {
     if (timer || held.size === 0) return;
@@ -93,8 +106,11 @@ export async function startStubServer(port = 0): Promise<StubServer> {
     armTimer();
   };
 
+  // every viewer asks for the same few versions: build each once
+  let cached: { done: number; text: string } | undefined;
   const playlist = (): string => {
     const done = producedParts();
+    if (cached?.done === done) return cached.text;
     const lastFull = Math.floor((done + 1) / STUB.partsPerSegment) - 1; // last complete segment
     const first = Math.max(0, lastFull - STUB.windowSegments + 1);
     const partSec = (STUB.partMs / 1000).toFixed(3);
@@ -123,7 +139,8 @@ export async function startStubServer(port = 0): Promise<StubServer> {
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(epochMs + cur * SEGMENT_MS).toISOString()}`);
     partLines(cur, partsInCur);
     lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p${cur}.${partsInCur}.m4s"`);
-    return lines.join('\n') + '\n';
+    cached = { done, text: lines.join('\n') + '\n' };
+    return cached.text;
   };
 
   const multivariant = () => {
@@ -155,6 +172,17 @@ export async function startStubServer(port = 0): Promise<StubServer> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    const cq = q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get('CMCD');
+    if (cq !== null) {
+      counts.cmcdQuery++;
+      if (cmcd.length < 200) cmcd.push(cq);
+    } else if (req.headers['cmcd-session'] !== undefined) {
+      counts.cmcdHeaders++;
+      const h = ['cmcd-object', 'cmcd-request', 'cmcd-session', 'cmcd-status']
+        .map((k) => req.headers[k])
+        .filter(Boolean);
+      if (cmcd.length < 200) cmcd.push(h.join(','));
+    }
     if (path === '/live/master.m3u8') {
       counts.playlist++;
       return sendText(res, multivariant());
@@ -206,13 +234,16 @@ export async function startStubServer(port = 0): Promise<StubServer> {
 
   const server = createServer({ keepAliveTimeout: 60_000 }, handle);
   server.maxRequestsPerSocket = 0;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  server.on('connection', () => counts.connections++);
+  // a deep accept queue: a ramp opens thousands of connections at once (the default 511 drops SYNs, retried after 1 s)
+  await new Promise<void>((resolve) => server.listen({ port, host: '127.0.0.1', backlog: 65_535 }, resolve));
   const { port: bound } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${bound}/live/master.m3u8`,
     server,
     epochMs,
     counts,
+    cmcd,
     close: async () => {
       clearTimeout(timer);
       held.clear();
