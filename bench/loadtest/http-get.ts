@@ -11,6 +11,7 @@
  * through their handlers.
  */
 import type { Dispatcher } from 'undici';
+import { BurstMeter } from '../../src/abr/burst-meter.js';
 import { cmcdHeaders, withCmcdQuery, type CmcdData } from '../../src/abr/cmcd.js';
 import { StreamedgeError } from '../../src/errors.js';
 import type { LoadStats, ObjectKind } from './load-stats.js';
@@ -79,9 +80,6 @@ export class HintMissingError extends Error {
   }
 }
 
-/** A gap between two body chunks longer than this ends a burst (the sender was waiting, not sending). */
-const BURST_GAP_MS = 20;
-
 /** An absolute URL split once into what the dispatcher wants. */
 export function splitUrl(url: string): { origin: string; path: string } {
   const i = url.indexOf('/', url.indexOf('//') + 2);
@@ -93,9 +91,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
   bytes = 0;
   bytesTotal: number | undefined;
   ttfbMs = 0;
-  burstBytes = 0;
-  burstMs = 0;
-  private lastChunkAt = 0;
+  private readonly bursts = new BurstMeter();
   private chunks: Buffer[] | undefined;
   private controller: Dispatcher.DispatchController | undefined;
   private settled = false;
@@ -123,7 +119,6 @@ class GetHandler implements Dispatcher.DispatchHandler {
   ): void {
     this.status = statusCode;
     this.ttfbMs = performance.now() - this.t0;
-    this.lastChunkAt = performance.now();
     const len = headers['content-length'];
     if (typeof len === 'string') this.bytesTotal = Number(len);
     if (statusCode >= 400) this.chunks = undefined;
@@ -132,11 +127,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const now = performance.now();
     const n = chunk.length;
-    if (this.bytes > 0 && now - this.lastChunkAt <= BURST_GAP_MS) {
-      this.burstBytes += n;
-      this.burstMs += now - this.lastChunkAt;
-    }
-    this.lastChunkAt = now;
+    this.bursts.onChunk(n, now);
     this.bytes += n;
     if (this.status >= 400) return;
     if (this.chunks) this.chunks.push(chunk);
@@ -187,8 +178,8 @@ class GetHandler implements Dispatcher.DispatchHandler {
       bytes: this.bytes,
       ttfbMs: this.ttfbMs,
       durationMs,
-      burstBytes: this.burstBytes,
-      burstMs: this.burstMs,
+      burstBytes: this.bursts.burstBytes,
+      burstMs: this.bursts.burstMs,
       text: this.chunks ? Buffer.concat(this.chunks).toString('utf8') : undefined,
     });
   }

@@ -159,6 +159,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           level: lvl,
           mediaDurationSec,
           isPart: chunk.kind === 'part',
+          burstBytes: res.burstBytes,
+          burstMs: res.burstMs,
         });
         if (chunk.hinted && chunk.programDateTimeMs !== undefined) {
           // a part asked for before it existed: how long after it was complete (per its program

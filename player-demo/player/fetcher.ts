@@ -2,6 +2,7 @@
  * One HTTP fetch with what ABR and the page need: time to first byte, progress, an optional
  * bandwidth limiter applied to body reads, and the Cache-Status of the response.
  */
+import { BurstMeter } from '../../src/abr/burst-meter.js';
 import type { Throttle } from './throttle.js';
 
 export interface FetchProgress {
@@ -17,6 +18,9 @@ export interface FetchResult {
   durationMs: number;
   status: number;
   cacheStatus: string | null;
+  /** Bytes that arrived back-to-back and the time they took (the link's speed, without the encoder's gaps). */
+  burstBytes: number;
+  burstMs: number;
 }
 
 export interface RequestLogEntry {
@@ -59,11 +63,13 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   const bytesTotal = totalHeader ? Number(totalHeader) : undefined;
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
+  const bursts = new BurstMeter();
   let loaded = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     if (opts.throttle) await opts.throttle.take(value.byteLength, opts.signal);
+    bursts.onChunk(value.byteLength, performance.now());
     chunks.push(value);
     loaded += value.byteLength;
     opts.onChunk?.(value);
@@ -72,7 +78,15 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   const bytes = concat(chunks, loaded);
   const durationMs = performance.now() - t0;
   opts.log?.({ url, status: res.status, bytes: loaded, ms: durationMs, cacheStatus, at: Date.now() });
-  return { bytes, ttfbMs, durationMs, status: res.status, cacheStatus };
+  return {
+    bytes,
+    ttfbMs,
+    durationMs,
+    status: res.status,
+    cacheStatus,
+    burstBytes: bursts.burstBytes,
+    burstMs: bursts.burstMs,
+  };
 }
 
 export async function fetchText(url: string, opts: FetchOptions): Promise<{ text: string; url: string }> {

@@ -388,10 +388,13 @@ export class MsePlayer {
         this.abr.onDownloadComplete({
           bytes: res.bytes.byteLength,
           durationMs: res.durationMs,
-          ttfbMs: chunk.streaming ? res.durationMs : res.ttfbMs,
+          ttfbMs: res.ttfbMs,
           level,
           mediaDurationSec: chunk.duration,
-          isPart: chunk.part !== undefined,
+          // a part, or a segment streamed while it is produced: both can arrive at the media rate
+          isPart: chunk.part !== undefined || chunk.streaming === true,
+          burstBytes: res.burstBytes,
+          burstMs: res.burstMs,
         });
       }
       return 'ok';
