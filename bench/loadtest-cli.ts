@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { parseDuration } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
+import { renderHtmlReport } from './loadtest/html-report.js';
 import { formatReport } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
 
@@ -49,6 +50,7 @@ export function registerLoadtestCommand(program: Command): void {
     .option('--http2', 'offer HTTP/2 (ALPN h2) to https targets that support it')
     .option('--allow-host <host...>', "a non-loopback host to allow (this project's own test hosts only)")
     .option('--json <file>', 'also write the report as JSON')
+    .option('--html <file>', 'also write the report as one self-contained HTML page with charts')
     .option('--quiet', 'no progress line')
     .action(
       async (
@@ -62,6 +64,7 @@ export function registerLoadtestCommand(program: Command): void {
           workers?: number;
           allowHost?: string[];
           json?: string;
+          html?: string;
           quiet?: boolean;
           lowLatency: boolean;
           threshold?: string[];
@@ -93,6 +96,7 @@ export function registerLoadtestCommand(program: Command): void {
           if (tty && !opts.quiet) process.stderr.write('\n');
           process.stdout.write(formatReport(report));
           if (opts.json) await writeFile(opts.json, JSON.stringify(report, null, 2) + '\n');
+          if (opts.html) await writeFile(opts.html, renderHtmlReport(report));
           const failed = (report.thresholds ?? []).filter((t) => !t.ok);
           if (failed.length > 0) {
             process.stderr.write(`thresholds failed: ${failed.map((t) => t.threshold).join(', ')}\n`);

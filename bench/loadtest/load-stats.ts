@@ -32,6 +32,9 @@ export interface ViewerTotals {
   abandons: number;
   /** Preload-hinted parts the server answered 404 (the hint was withdrawn): the viewer reloaded the playlist. */
   hintMisses: number;
+  /** Σ live latency over its samples, and their count (for the timeline's mean latency per second). */
+  latencySumSec: number;
+  latencySamples: number;
   /** Most viewers playing at once (summed over workers when merged: an upper bound). */
   peakPlaying: number;
 }
@@ -60,6 +63,8 @@ export class LoadStats {
     switches: 0,
     abandons: 0,
     hintMisses: 0,
+    latencySumSec: 0,
+    latencySamples: 0,
     peakPlaying: 0,
   };
   requests = 0;

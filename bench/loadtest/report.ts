@@ -67,6 +67,10 @@ export interface LoadReport {
     valid: boolean;
     warning?: string;
   };
+  /** One point a second: viewers, requests/s, stalls, bitrate, latency. */
+  timeline: TimelinePoint[];
+  /** TTFB per object type, binned (the last edge, -1, is "above 10 s"). */
+  ttfbHistograms: Record<string, TtfbHistogram>;
   /** --threshold results, when any were given. */
   thresholds?: ThresholdResult[];
 }
@@ -80,6 +84,7 @@ export interface ReportMeta {
   elapsedSec: number;
   config: LoadReport['config'];
   peakConcurrent: number;
+  timeline?: TimelinePoint[];
   edge: EdgeReport | null;
   cpu: { user: number; system: number };
   maxRssMB: number;
@@ -106,6 +111,11 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
   const loopP99 = round(s.loopDelayP99Ms, 2);
   const valid = loopP99 < LOOP_DELAY_LIMIT_MS;
   const lagCount = s.count('partLag');
+  const ttfbHistograms: Record<string, TtfbHistogram> = {};
+  for (const k of OBJECT_KINDS) {
+    const h = ttfbHistogram(s, k);
+    if (h) ttfbHistograms[k] = h;
+  }
   return {
     target: m.target,
     startedAt: m.startedAt.toISOString(),
@@ -138,6 +148,8 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     byObject,
     errors: { ...s.errors },
     edge: m.edge,
+    timeline: m.timeline ?? [],
+    ttfbHistograms,
     partLagMs:
       lagCount > 0
         ? {
@@ -214,6 +226,80 @@ export interface ProgressSnapshot {
   requests: number;
   stalls: number;
   errors: number;
+  /** Cumulative: Σ bitrate × media seconds, media seconds, Σ latency and its sample count. */
+  bitrateSeconds: number;
+  mediaSec: number;
+  latencySumSec: number;
+  latencySamples: number;
+}
+
+/** The counters a viewer thread reports once a second (everything but the elapsed time). */
+export type ProgressCounters = Omit<ProgressSnapshot, 'elapsedSec'>;
+
+export function progressCounters(s: LoadStats): ProgressCounters {
+  const t = s.totals;
+  return {
+    started: t.started,
+    playing: t.playing,
+    ended: t.ended,
+    requests: s.requests,
+    stalls: t.stalls,
+    errors: Object.values(s.errors).reduce((a, b) => a + b, 0),
+    bitrateSeconds: t.bitrateSeconds,
+    mediaSec: t.mediaSec,
+    latencySumSec: t.latencySumSec,
+    latencySamples: t.latencySamples,
+  };
+}
+
+/** One second of the run, for the HTML report's charts. */
+export interface TimelinePoint {
+  t: number;
+  playing: number;
+  requestsPerSec: number;
+  /** Stalls counted so far. */
+  stalls: number;
+  errors: number;
+  /** Mean bitrate of the video downloaded in this second (bit/s), null if none. */
+  bitrateBps: number | null;
+  /** Mean live latency of this second's samples (s), null if none. */
+  latencySec: number | null;
+}
+
+export function timelinePoint(cur: ProgressSnapshot, prev: ProgressSnapshot | undefined): TimelinePoint {
+  const dt = cur.elapsedSec - (prev?.elapsedSec ?? 0);
+  const dMedia = cur.mediaSec - (prev?.mediaSec ?? 0);
+  const dLat = cur.latencySamples - (prev?.latencySamples ?? 0);
+  return {
+    t: round(cur.elapsedSec, 2),
+    playing: cur.playing,
+    requestsPerSec: dt > 0 ? round((cur.requests - (prev?.requests ?? 0)) / dt, 1) : 0,
+    stalls: cur.stalls,
+    errors: cur.errors,
+    bitrateBps: dMedia > 0 ? Math.round((cur.bitrateSeconds - (prev?.bitrateSeconds ?? 0)) / dMedia) : null,
+    latencySec: dLat > 0 ? round((cur.latencySumSec - (prev?.latencySumSec ?? 0)) / dLat) : null,
+  };
+}
+
+/** A TTFB distribution as log-spaced bins (upper edges in ms) with their counts. */
+export interface TtfbHistogram {
+  edgesMs: number[];
+  counts: number[];
+}
+
+/** Bins from the HDR histogram's quantiles: each of 400 quantiles stands for 1/400 of the samples. */
+function ttfbHistogram(s: LoadStats, kind: string): TtfbHistogram | undefined {
+  const n = s.count(`ttfb.${kind}`);
+  if (n === 0) return undefined;
+  const edgesMs = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, Infinity];
+  const counts = edgesMs.map(() => 0);
+  const Q = 400;
+  for (let i = 0; i < Q; i++) {
+    const v = s.percentileMs(`ttfb.${kind}`, ((i + 0.5) * 100) / Q) ?? 0;
+    const bin = edgesMs.findIndex((e) => v <= e);
+    counts[bin] += n / Q;
+  }
+  return { edgesMs: edgesMs.map((e) => (Number.isFinite(e) ? e : -1)), counts: counts.map((c) => Math.round(c)) };
 }
 
 export function progressLine(

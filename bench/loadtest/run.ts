@@ -8,7 +8,15 @@ import { Agent } from 'undici';
 import { StreamedgeError } from '../../src/errors.js';
 import type { AbrConfig } from '../../src/abr/abr-controller.js';
 import { edgeDelta, scrapeEdge } from './edge-metrics.js';
-import { buildReport, progressLine, type LoadReport, type ProgressSnapshot } from './report.js';
+import {
+  buildReport,
+  progressCounters,
+  progressLine,
+  timelinePoint,
+  type LoadReport,
+  type ProgressSnapshot,
+  type TimelinePoint,
+} from './report.js';
 import { parseProfile } from './shaping.js';
 import { checkTarget } from './target-policy.js';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.js';
@@ -91,35 +99,22 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   const onAbort = () => (local ? local.abort() : fleet!.stop());
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
-  let prevRequests = 0;
-  let prevAt = t0;
-  const progress = o.onProgress
-    ? setInterval(() => {
-        const now = performance.now();
-        const p = local
-          ? {
-              started: local.stats.totals.started,
-              playing: local.stats.totals.playing,
-              ended: local.stats.totals.ended,
-              requests: local.stats.requests,
-              stalls: local.stats.totals.stalls,
-              errors: Object.values(local.stats.errors).reduce((a, b) => a + b, 0),
-            }
-          : fleet!.progress();
-        const snap: ProgressSnapshot = {
-          elapsedSec: (now - t0) / 1000,
-          started: p.started,
-          playing: p.playing,
-          ended: p.ended,
-          requests: p.requests,
-          stalls: p.stalls,
-          errors: p.errors,
-        };
-        o.onProgress!(progressLine(snap, o.viewers, prevRequests, (now - prevAt) / 1000), snap);
-        prevRequests = p.requests;
-        prevAt = now;
-      }, 1000)
-    : undefined;
+  // once a second: the progress line, and a point of the report's timeline
+  let prev: ProgressSnapshot | undefined;
+  const timeline: TimelinePoint[] = [];
+  const progress = setInterval(() => {
+    const now = performance.now();
+    const snap: ProgressSnapshot = {
+      elapsedSec: (now - t0) / 1000,
+      ...(local ? progressCounters(local.stats) : fleet!.progress()),
+    };
+    timeline.push(timelinePoint(snap, prev));
+    o.onProgress?.(
+      progressLine(snap, o.viewers, prev?.requests ?? 0, snap.elapsedSec - (prev?.elapsedSec ?? 0) || 1),
+      snap,
+    );
+    prev = snap;
+  }, 1000);
 
   try {
     let stats, rss;
@@ -150,6 +145,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
         cmcd: o.cmcd ?? 'off',
       },
       peakConcurrent: stats.totals.peakPlaying,
+      timeline,
       edge: edgeDelta(before, after),
       cpu,
       maxRssMB: rss,
@@ -157,7 +153,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     if (thresholds.length > 0) report.thresholds = evaluateThresholds(thresholds, stats, report);
     return report;
   } finally {
-    if (progress) clearInterval(progress);
+    clearInterval(progress);
     o.signal?.removeEventListener('abort', onAbort);
     await scrapeAgent.close().catch(() => undefined);
   }

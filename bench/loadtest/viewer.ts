@@ -80,8 +80,6 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     : new HlsClient(http, o.url, { lowLatency: o.lowLatency });
   let switches = 0;
   let abandons = 0;
-  let bitrateSeconds = 0;
-  let mediaSec = 0;
   let failed = false;
   let counted = false;
   let stallsCounted = 0;
@@ -171,10 +169,15 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         // stalls are counted as they are seen (progress lines show them during the run)
         stats.totals.stalls += ph.stalls - stallsCounted;
         stallsCounted = ph.stalls;
-        bitrateSeconds += client.video[lvl].bitrate * mediaDurationSec;
-        mediaSec += mediaDurationSec;
+        // added as they come (not at the end), so the report's timeline can show bitrate over time
+        stats.totals.bitrateSeconds += client.video[lvl].bitrate * mediaDurationSec;
+        stats.totals.mediaSec += mediaDurationSec;
         const lat = ph.latencySec();
-        if (lat !== undefined && ph.playing) stats.recordMs('latency', lat * 1000);
+        if (lat !== undefined && ph.playing) {
+          stats.recordMs('latency', lat * 1000);
+          stats.totals.latencySumSec += lat;
+          stats.totals.latencySamples++;
+        }
         ph.rate = ctl.playbackRate({ latencySec: lat ?? 0, bufferSec: ph.bufferSec });
         cursor = chunk.next;
         errors = 0;
@@ -214,8 +217,6 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
       stats.totals.playMs += playhead.playMs;
     }
     if (counted) stats.totals.playing--;
-    stats.totals.bitrateSeconds += bitrateSeconds;
-    stats.totals.mediaSec += mediaSec;
     stats.totals.switches += switches;
     stats.totals.abandons += abandons;
     if (failed) stats.totals.failed++;
