@@ -12,7 +12,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { BurstMeter } from '../../src/abr/burst-meter.js';
-import { cmcdHeaders, withCmcdQuery, type CmcdData } from '../../src/abr/cmcd.js';
+import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import { StreamedgeError } from '../../src/errors.js';
 import type { LoadStats, ObjectKind } from './load-stats.js';
 import type { Shaper } from './shaping.js';
@@ -58,12 +58,6 @@ export interface GetOptions {
 
 /** How a viewer sends CMCD (CTA-5004): as the CMCD query argument, as CMCD-* headers, or not at all. */
 export type CmcdMode = 'query' | 'headers' | 'off';
-
-/** The viewer's side of CMCD: its mode and the keys it knows now (session, buffer, throughput). */
-export interface CmcdSource {
-  mode: CmcdMode;
-  keys(): CmcdData;
-}
 
 const OBJECT_TYPE = { playlist: 'm', manifest: 'm', init: 'i', segment: 'av', part: 'av' } as const;
 
@@ -227,10 +221,10 @@ export class HttpGetter {
     let headers: Record<string, string> | undefined;
     let target = url;
     const cmcd = this.cmcd;
-    if (cmcd && cmcd.mode !== 'off') {
-      const data: CmcdData = { ...cmcd.keys(), ot: OBJECT_TYPE[o.kind], ...o.cmcd };
-      if (cmcd.mode === 'query') target = withCmcdQuery(url, data);
-      else headers = cmcdHeaders(data);
+    if (cmcd) {
+      const out = applyCmcd(url, cmcd.mode, { ...cmcd.keys(), ot: OBJECT_TYPE[o.kind], ...o.cmcd });
+      target = out.url;
+      headers = out.headers;
     }
     const handler = new GetHandler(this, url, o, t0);
     const p = new Promise<GetResult>((resolve, reject) => {

@@ -3,6 +3,7 @@
  * bandwidth limiter applied to body reads, and the Cache-Status of the response.
  */
 import { BurstMeter } from '../../src/abr/burst-meter.js';
+import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 
 export interface FetchProgress {
@@ -48,11 +49,18 @@ export interface FetchOptions {
   /** Called with each complete body chunk as it arrives (streaming append). */
   onChunk?: (chunk: Uint8Array) => void;
   log?: (entry: RequestLogEntry) => void;
+  /** CMCD (CTA-5004) to send with the request: the player's keys plus `cmcdObject`. */
+  cmcd?: CmcdSource;
+  /** CMCD keys about this object (ot, br, d). */
+  cmcdObject?: CmcdData;
 }
 
 export async function fetchBytes(url: string, opts: FetchOptions): Promise<FetchResult> {
   const t0 = performance.now();
-  const res = await fetch(url, { signal: opts.signal, cache: 'no-store' });
+  const sent = opts.cmcd
+    ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })
+    : { url, headers: undefined };
+  const res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers: sent.headers });
   const ttfbMs = performance.now() - t0;
   const cacheStatus = res.headers.get('cache-status');
   if (!res.ok || !res.body) {
@@ -90,7 +98,7 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
 }
 
 export async function fetchText(url: string, opts: FetchOptions): Promise<{ text: string; url: string }> {
-  const r = await fetchBytes(url, opts);
+  const r = await fetchBytes(url, { ...opts, cmcdObject: { ot: 'm', ...opts.cmcdObject } });
   return { text: new TextDecoder().decode(r.bytes), url };
 }
 

@@ -7,7 +7,7 @@ import { Parser } from 'm3u8-parser';
 import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchText, type FetchOptions } from './fetcher.js';
 
-type Loader = Pick<FetchOptions, 'throttle' | 'log'>;
+type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
 
 interface PartEntry {
   uri: string;

@@ -108,3 +108,21 @@ export function cmcdHeaders(d: CmcdData): Record<string, string> {
   for (const [h, list] of Object.entries(groups)) out[h] = list.join(',');
   return out;
 }
+
+/** How a client sends CMCD: the `CMCD` query argument or the CMCD-* headers. */
+export type CmcdTransmission = 'query' | 'headers';
+
+/** A client's CMCD: how it sends it and the keys it knows now (session, buffer, throughput). */
+export interface CmcdSource {
+  mode: CmcdTransmission;
+  keys(): CmcdData;
+}
+
+/** The URL and headers of one request carrying `data` the way `mode` says. */
+export function applyCmcd(
+  url: string,
+  mode: CmcdTransmission,
+  data: CmcdData,
+): { url: string; headers?: Record<string, string> } {
+  return mode === 'query' ? { url: withCmcdQuery(url, data) } : { url, headers: cmcdHeaders(data) };
+}
