@@ -5,6 +5,7 @@ import { StreamedgeError } from '../src/errors.js';
 import { renderHtmlReport } from './loadtest/html-report.js';
 import { formatReport } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
+import { runAgent } from './loadtest/nats-agent.js';
 
 function wholeNumber(name: string) {
   return (v: string) => {
@@ -48,6 +49,8 @@ export function registerLoadtestCommand(program: Command): void {
     )
     .option('--cmcd <mode>', 'send CMCD (CTA-5004) with each request: query, headers or off', 'off')
     .option('--http2', 'offer HTTP/2 (ALPN h2) to https targets that support it')
+    .option('--nats <url>', 'coordinate load-test agents over NATS instead of playing here (with --agents)')
+    .option('--agents <n>', 'how many agents share the viewers (with --nats)', wholeNumber('--agents'))
     .option('--allow-host <host...>', "a non-loopback host to allow (this project's own test hosts only)")
     .option('--json <file>', 'also write the report as JSON')
     .option('--html <file>', 'also write the report as one self-contained HTML page with charts')
@@ -70,6 +73,8 @@ export function registerLoadtestCommand(program: Command): void {
           threshold?: string[];
           cmcd: string;
           http2?: boolean;
+          nats?: string;
+          agents?: number;
         },
       ) => {
         const stop = new AbortController();
@@ -89,6 +94,8 @@ export function registerLoadtestCommand(program: Command): void {
             thresholds: opts.threshold ?? [],
             cmcd: opts.cmcd as 'query' | 'headers' | 'off',
             http2: opts.http2 === true,
+            nats: opts.nats,
+            agents: opts.agents,
             allowHosts: opts.allowHost ?? [],
             signal: stop.signal,
             onProgress: opts.quiet ? undefined : (line) => process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`),
@@ -107,4 +114,34 @@ export function registerLoadtestCommand(program: Command): void {
         }
       },
     );
+}
+
+/** Registers `loadtest-agent`: a process that plays the viewers a `loadtest --nats` coordinator assigns. */
+export function registerLoadtestAgentCommand(program: Command): void {
+  program
+    .command('loadtest-agent')
+    .description(
+      'play the share of viewers a `loadtest --nats <url> --agents N` coordinator assigns (on this or another machine)',
+    )
+    .requiredOption('--nats <url>', 'the NATS server the coordinator uses, e.g. nats://10.0.0.5:4222')
+    .option('--workers <n>', 'worker threads (default: one per spare core)', wholeNumber('--workers'))
+    .option('--once', 'exit after one run')
+    .action(async (opts: { nats: string; workers?: number; once?: boolean }) => {
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await runAgent({
+          natsUrl: opts.nats,
+          workers: opts.workers,
+          once: opts.once === true,
+          signal: stop.signal,
+          onLog: (line) => process.stderr.write(`${line}\n`),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
 }

@@ -5,6 +5,7 @@
 import type { EdgeReport } from './edge-metrics.js';
 import { OBJECT_KINDS, type LoadStats } from './load-stats.js';
 import type { ThresholdResult } from './thresholds.js';
+import type { AgentReport } from './nats-protocol.js';
 
 export interface Percentiles {
   count: number;
@@ -71,6 +72,8 @@ export interface LoadReport {
   timeline: TimelinePoint[];
   /** TTFB per object type, binned (the last edge, -1, is "above 10 s"). */
   ttfbHistograms: Record<string, TtfbHistogram>;
+  /** With --nats: each agent's share and its own CPU and event-loop delay. */
+  agents?: AgentReport[];
   /** --threshold results, when any were given. */
   thresholds?: ThresholdResult[];
 }
@@ -209,6 +212,11 @@ export function formatReport(r: LoadReport): string {
   lines.push(
     `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${r.loadTester.maxRssMB} MB`,
   );
+  for (const a of r.agents ?? []) {
+    lines.push(
+      `    agent ${a.host} ${a.agentId.slice(0, 8)}  ${a.viewers} viewers, ${a.requests} requests, cpu ${a.cpuSec.toFixed(1)} s (${a.cores.toFixed(2)} cores), event-loop p99 ${a.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${a.maxRssMB} MB`,
+    );
+  }
   if (r.loadTester.warning) lines.push(`  WARNING       ${r.loadTester.warning}`);
   for (const t of r.thresholds ?? []) {
     lines.push(

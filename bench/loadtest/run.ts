@@ -23,8 +23,9 @@ import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds
 import type { CmcdMode } from './http-get.js';
 import { ViewerPool } from './viewer-pool.js';
 import { WorkerFleet } from './workers.js';
+import { NatsFleet } from './nats-coordinator.js';
 
-export const LIMITS = { maxViewers: 50_000, maxRunSec: 6 * 3600, maxWorkers: 32 } as const;
+export const LIMITS = { maxViewers: 50_000, maxRunSec: 6 * 3600, maxWorkers: 32, maxAgents: 64 } as const;
 
 export interface LoadTestOptions {
   url: string;
@@ -44,6 +45,10 @@ export interface LoadTestOptions {
   http2?: boolean;
   /** CMCD (CTA-5004) sent by every viewer: query argument, headers, or off (default). */
   cmcd?: CmcdMode;
+  /** Coordinate agents over NATS (`streamedge loadtest-agent --nats <url>`) instead of playing here. */
+  nats?: string;
+  /** How many agents share the viewers (with `nats`). */
+  agents?: number;
   /** Called about once a second with a one-line summary. */
   onProgress?: (line: string, snapshot: ProgressSnapshot) => void;
   /** Aborting this stops the run early (the report covers what ran). */
@@ -67,6 +72,13 @@ export function validateOptions(o: LoadTestOptions): void {
   if (o.cmcd !== undefined && !['query', 'headers', 'off'].includes(o.cmcd))
     bad(`--cmcd must be query, headers or off, got "${String(o.cmcd)}"`);
   for (const t of o.thresholds ?? []) parseThreshold(t); // throws on a bad threshold
+  if (o.nats !== undefined) {
+    if (!/^(nats|tls|wss?):\/\/\S+$/.test(o.nats)) bad(`--nats needs a nats:// URL, got "${o.nats}"`);
+    const n = o.agents ?? 0;
+    if (!Number.isInteger(n) || n < 1 || n > LIMITS.maxAgents)
+      bad(`--agents must be 1..${LIMITS.maxAgents} with --nats`);
+    if (n > o.viewers) bad(`--agents ${n} is more than --viewers ${o.viewers}`);
+  } else if (o.agents !== undefined) bad('--agents needs --nats <url>');
 }
 
 export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
@@ -94,8 +106,9 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     http2: o.http2,
     cmcd: o.cmcd,
   };
-  const local = workers === 0 ? new ViewerPool(poolOptions) : undefined;
-  const fleet = workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined;
+  const remote = o.nats ? new NatsFleet(o.nats, o.agents!, poolOptions, o.allowHosts ?? []) : undefined;
+  const local = !remote && workers === 0 ? new ViewerPool(poolOptions) : undefined;
+  const fleet = remote ?? (workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined);
   const onAbort = () => (local ? local.abort() : fleet!.stop());
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -127,7 +140,10 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       rss = Math.max(r.maxRssMB, process.resourceUsage().maxRSS / 1024);
     }
     const elapsedSec = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
+    const own = process.cpuUsage(cpu0);
+    // with agents, the tester's CPU is theirs (this process only coordinates)
+    const agentCpuUs = (remote?.agents ?? []).reduce((a, x) => a + x.cpuSec * 1e6, 0);
+    const cpu = { user: own.user + agentCpuUs, system: own.system };
     const after = await scrapeEdge(target, scrapeAgent);
     const report = buildReport(stats, {
       target: target.href,
@@ -150,6 +166,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       cpu,
       maxRssMB: rss,
     });
+    if (remote) report.agents = remote.agents;
     if (thresholds.length > 0) report.thresholds = evaluateThresholds(thresholds, stats, report);
     return report;
   } finally {
