@@ -47,7 +47,13 @@ export class OurEngine implements Engine {
   ) {}
 
   async start(url: string): Promise<void> {
-    const sid = crypto.randomUUID();
+    // randomUUID exists only in secure contexts (https, localhost): elsewhere a random v4-shaped id
+    const sid =
+      typeof crypto.randomUUID === 'function'
+        ? crypto.randomUUID()
+        : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+            (Number(c) ^ ((Math.random() * 16) >> (Number(c) / 4))).toString(16),
+          );
     const cmcd: CmcdSource | undefined = this.cmcdMode
       ? { mode: this.cmcdMode, keys: () => ({ sid, ...this.player?.cmcdKeys() }) }
       : undefined;
