@@ -1,16 +1,20 @@
 /**
  * `loadtest --html`: a real run (CLI, against the instant live stub on loopback) writes one
  * self-contained page; Debian's Chromium opens it with every network request refused, and the
- * charts are drawn: a line for each time series, bars for each TTFB histogram.
+ * charts are drawn: a line for each time series, bars for each TTFB histogram, and the edge's hit
+ * ratio when the target serves edge metrics.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../bench/chromium-launch.js';
+import { renderHtmlReport } from '../../../bench/loadtest/html-report.js';
+import { runLoadTest } from '../../../bench/loadtest/run.js';
+import { startFakeServer } from './fake-stream-server.js';
 import { startStubServer, type StubServer } from '../../../bench/loadtest/stub-live-server.js';
 
 describe('loadtest --html', () => {
@@ -90,5 +94,25 @@ describe('loadtest --html', () => {
       viewers?: { started?: number };
     };
     expect(data.viewers?.started).toBe(6);
+    expect(await page.locator('figure[data-chart="hit-ratio"]').count()).toBe(0); // the stub has no edge metrics
+  });
+
+  it("draws the edge's hit ratio when the target's metrics are reachable", async () => {
+    const edge = await startFakeServer(); // speaks /_edge/metrics: first fetch of a URL a miss, later ones hits
+    try {
+      const r = await runLoadTest({ url: `${edge.url}/vod/asset/master.m3u8`, viewers: 3, rampSec: 0, durationSec: 2 });
+      expect(r.edge?.hitRatio).toBeGreaterThan(0);
+      const html = join(dir, 'edge.html');
+      await writeFile(html, renderHtmlReport(r));
+      browser ??= await launchChromium();
+      const page = await browser.newPage();
+      await page.goto(pathToFileURL(html).href);
+      const width = await page
+        .locator('figure[data-chart="hit-ratio"] rect.bar')
+        .evaluate((el) => (el as SVGRectElement).getBBox().width);
+      expect(width).toBeCloseTo(560 * r.edge!.hitRatio!, 0);
+    } finally {
+      await edge.close();
+    }
   });
 });
