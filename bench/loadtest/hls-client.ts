@@ -100,6 +100,11 @@ interface ResolvedPlaylist {
   segments: SegmentInfo[];
   preload?: SegmentInfo;
   hint?: { msn: number; part: number; url: string };
+  /**
+   * A full playlist (no EXT-X-SKIP) whose every segment has its init: the segment map any viewer
+   * ends up with, built once and shared read-only (no per-viewer merge needed).
+   */
+  fullMap?: Map<number, SegmentInfo>;
 }
 
 const resolvedByText = new Map<string, ResolvedPlaylist>();
@@ -179,6 +184,8 @@ function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
     if (h) hint = { msn, part: parts.length, url: resolveUri(h.uri, dir) };
   }
   const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint };
+  const all = preload ? [...segments, preload] : segments;
+  if (skipped === 0 && all.every((x) => x.initUrl !== '')) r.fullMap = new Map(all.map((x) => [x.msn, x]));
   resolvedByText.set(key, r);
   if (resolvedByText.size > MEMO_ENTRIES) resolvedByText.delete(resolvedByText.keys().next().value!);
   return r;
@@ -190,6 +197,28 @@ const pdtOf = (s: HlsTimed): number | undefined =>
     : s.dateTimeString
       ? Date.parse(s.dateTimeString)
       : undefined;
+
+/** A delta update (or a playlist missing inits) merged into the viewer's segments (shared objects never mutated). */
+function mergeSegments(
+  prev: Map<number, SegmentInfo> | undefined,
+  r: ResolvedPlaylist,
+  seq: number,
+  lastMsn: number,
+): Map<number, SegmentInfo> {
+  const segs = new Map<number, SegmentInfo>(prev ?? []);
+  for (const seg of r.segments) segs.set(seg.msn, seg);
+  if (r.preload) segs.set(r.preload.msn, r.preload);
+  else segs.delete(lastMsn + 1);
+  for (const k of segs.keys()) if (k < seq) segs.delete(k);
+  // segments without their own EXT-X-MAP inherit the last one seen (on a copy)
+  let lastInit = '';
+  for (const k of [...segs.keys()].sort((a, b) => a - b)) {
+    const s = segs.get(k)!;
+    if (s.initUrl) lastInit = s.initUrl;
+    else if (lastInit) segs.set(k, { ...s, initUrl: lastInit });
+  }
+  return segs;
+}
 
 export class HlsClient implements StreamClient {
   readonly protocol = 'hls' as const;
@@ -279,26 +308,13 @@ export class HlsClient implements StreamClient {
   private ingest(id: string, r: ResolvedPlaylist): PlaylistState {
     const m = r.m;
     const prev = this.states.get(id);
-    const segs = new Map<number, SegmentInfo>(prev?.segments ?? []);
     const skipped = Number(m.skip?.skippedSegments ?? 0);
     const seq = r.firstMsn;
     if (skipped > 0 && !prev)
       throw new StreamedgeError('LOADTEST_STREAM', `delta playlist for ${id} without a full one first`);
-    const before = prev ? `${prev.lastMsn}/${prev.hint?.msn}.${prev.hint?.part}` : '';
-    // shared objects: never mutated here (a missing init is filled in on a copy)
-    for (const seg of r.segments) segs.set(seg.msn, seg);
     const lastMsn = seq + skipped + r.segments.length - 1;
     const hint = r.hint;
-    if (r.preload) segs.set(r.preload.msn, r.preload);
-    else segs.delete(lastMsn + 1);
-    for (const k of segs.keys()) if (k < seq) segs.delete(k);
-    // segments without their own EXT-X-MAP inherit the last one seen
-    let lastInit = '';
-    for (const k of [...segs.keys()].sort((a, b) => a - b)) {
-      const s = segs.get(k)!;
-      if (s.initUrl) lastInit = s.initUrl;
-      else if (lastInit) segs.set(k, { ...s, initUrl: lastInit });
-    }
+    const segs = r.fullMap ?? mergeSegments(prev?.segments, r, seq, lastMsn);
     const sc: HlsServerControl = m.serverControl ?? {};
     const state: PlaylistState = {
       url: this.playlistUrl.get(id)!,
@@ -314,7 +330,11 @@ export class HlsClient implements StreamClient {
       partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
       targetDuration: Number(m.targetDuration ?? 6),
       loadedAt: performance.now(),
-      unchanged: prev !== undefined && before === `${lastMsn}/${hint?.msn}.${hint?.part}`,
+      unchanged:
+        prev !== undefined &&
+        prev.lastMsn === lastMsn &&
+        prev.hint?.msn === hint?.msn &&
+        prev.hint?.part === hint?.part,
     };
     this.states.set(id, state);
     return state;
