@@ -92,7 +92,7 @@ interface HlsManifest {
 /**
  * Playlists parsed and resolved once per (directory, text), shared read-only by every viewer of
  * this thread: thousands of viewers fetch the same few playlist versions, and parsing one and
- * resolving its URIs costs far more than the lookup. A small LRU: live playlists change every part.
+ * resolving its URIs costs far more than the lookup. Bounded: live playlists change every part.
  */
 interface ResolvedPlaylist {
   m: HlsManifest;
@@ -107,8 +107,10 @@ interface ResolvedPlaylist {
   fullMap?: Map<number, SegmentInfo>;
 }
 
-const resolvedByText = new Map<string, ResolvedPlaylist>();
+/** By directory, then by text (no per-lookup key string built from the whole playlist). */
+const resolvedByText = new Map<string, Map<string, ResolvedPlaylist>>();
 const MEMO_ENTRIES = 256;
+let memoSize = 0;
 
 function parse(text: string): HlsManifest {
   const p = new Parser();
@@ -133,13 +135,9 @@ function resolveUri(uri: string, dir: string): string {
 
 function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
   const dir = dirOf(playlistUrl);
-  const key = `${dir}\n${text}`;
-  const known = resolvedByText.get(key);
-  if (known) {
-    resolvedByText.delete(key);
-    resolvedByText.set(key, known);
-    return known;
-  }
+  let byText = resolvedByText.get(dir);
+  const known = byText?.get(text);
+  if (known) return known;
   const m = parse(text);
   const skipped = Number(m.skip?.skippedSegments ?? 0);
   const seq = Number(m.mediaSequence ?? 0);
@@ -186,8 +184,15 @@ function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
   const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint };
   const all = preload ? [...segments, preload] : segments;
   if (skipped === 0 && all.every((x) => x.initUrl !== '')) r.fullMap = new Map(all.map((x) => [x.msn, x]));
-  resolvedByText.set(key, r);
-  if (resolvedByText.size > MEMO_ENTRIES) resolvedByText.delete(resolvedByText.keys().next().value!);
+  if (memoSize >= MEMO_ENTRIES) {
+    // live playlists change every part: dropping everything now and then is cheaper than an LRU
+    resolvedByText.clear();
+    memoSize = 0;
+    byText = undefined;
+  }
+  if (!byText) resolvedByText.set(dir, (byText = new Map()));
+  byText.set(text, r);
+  memoSize++;
   return r;
 }
 

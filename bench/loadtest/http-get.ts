@@ -174,7 +174,9 @@ class GetHandler implements Dispatcher.DispatchHandler {
       durationMs,
       burstBytes: this.bursts.burstBytes,
       burstMs: this.bursts.burstMs,
-      text: this.chunks ? Buffer.concat(this.chunks).toString('utf8') : undefined,
+      text: this.chunks
+        ? (this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)).toString('utf8')
+        : undefined,
     });
   }
 

@@ -31,14 +31,15 @@ describe('loadtest against the instant live stub', () => {
     await cliStub.close();
   });
 
-  it('50 LL-HLS viewers: no stalls, and hinted parts seen within 100 ms (median) of their end per PDT', async () => {
-    const r = await runLoadTest({ url: stub.url, viewers: 50, rampSec: 2, durationSec: 6, workers: 0 });
-    expect(r.viewers.started).toBe(50);
+  it('20 LL-HLS viewers: no stalls, and hinted parts seen within 100 ms (median) of their end per PDT', async () => {
+    const r = await runLoadTest({ url: stub.url, viewers: 20, rampSec: 2, durationSec: 6, workers: 0 });
+    expect(r.viewers.started).toBe(20);
     expect(r.viewers.failed).toBe(0);
     expect(r.errors).toEqual({});
     expect(r.stalls).toBe(0);
-    expect(r.partLagMs?.count).toBeGreaterThan(50 * 6);
-    // the median, not the tail: this box is shared; the tail at 1,000 viewers is the bench's
+    expect(r.partLagMs?.count).toBeGreaterThan(20 * 6);
+    // few viewers and the median, not the tail: the stub shares this thread and the box is shared;
+    // 1,000 viewers and the tail are the bench's (bench/loadtest-tester-bench.ts)
     expect(r.partLagMs!.p50!).toBeLessThan(100);
     expect(r.liveLatencySec!.p50!).toBeGreaterThan(0);
     expect(r.loadTester.eventLoopDelayP99Ms).toBeGreaterThanOrEqual(0);
