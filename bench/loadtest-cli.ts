@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { parseDuration } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
+import { renderHtmlReport } from './loadtest/html-report.js';
 import { formatReport } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
+import { runAgent } from './loadtest/nats-agent.js';
 
 function wholeNumber(name: string) {
   return (v: string) => {
@@ -13,6 +15,9 @@ function wholeNumber(name: string) {
     return n;
   };
 }
+
+/** Exit code of a run that broke a --threshold (k6 uses 99 too). */
+const THRESHOLDS_FAILED_EXIT = 99;
 
 /** Registers the `loadtest` command(s). */
 export function registerLoadtestCommand(program: Command): void {
@@ -32,9 +37,23 @@ export function registerLoadtestCommand(program: Command): void {
     )
     .option('--latency <duration>', 'added latency before each response body', '0ms')
     .option('--no-low-latency', 'play live HLS like a player without LL-HLS: whole segments, plain playlist reloads')
-    .option('--workers <n>', 'spread viewers over N worker threads (0 = main thread)', wholeNumber('--workers'))
+    .option(
+      '--workers <n>',
+      'spread viewers over N worker threads (default: one per spare core; 0 = main thread)',
+      wholeNumber('--workers'),
+    )
+    .option(
+      '--threshold <cond>',
+      "pass/fail condition, repeatable: 'stalls==0', 'latency.p95<3s', 'ttfb.part.p99<500ms' (exit code 99 when one fails)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--cmcd <mode>', 'send CMCD (CTA-5004) with each request: query, headers or off', 'off')
+    .option('--http2', 'offer HTTP/2 (ALPN h2) to https targets that support it')
+    .option('--nats <url>', 'coordinate load-test agents over NATS instead of playing here (with --agents)')
+    .option('--agents <n>', 'how many agents share the viewers (with --nats)', wholeNumber('--agents'))
     .option('--allow-host <host...>', "a non-loopback host to allow (this project's own test hosts only)")
     .option('--json <file>', 'also write the report as JSON')
+    .option('--html <file>', 'also write the report as one self-contained HTML page with charts')
     .option('--quiet', 'no progress line')
     .action(
       async (
@@ -48,8 +67,14 @@ export function registerLoadtestCommand(program: Command): void {
           workers?: number;
           allowHost?: string[];
           json?: string;
+          html?: string;
           quiet?: boolean;
           lowLatency: boolean;
+          threshold?: string[];
+          cmcd: string;
+          http2?: boolean;
+          nats?: string;
+          agents?: number;
         },
       ) => {
         const stop = new AbortController();
@@ -66,6 +91,11 @@ export function registerLoadtestCommand(program: Command): void {
             latencyMs: parseDuration(opts.latency) * 1000,
             workers: opts.workers ?? defaultWorkers(opts.viewers),
             lowLatency: opts.lowLatency,
+            thresholds: opts.threshold ?? [],
+            cmcd: opts.cmcd as 'query' | 'headers' | 'off',
+            http2: opts.http2 === true,
+            nats: opts.nats,
+            agents: opts.agents,
             allowHosts: opts.allowHost ?? [],
             signal: stop.signal,
             onProgress: opts.quiet ? undefined : (line) => process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`),
@@ -73,9 +103,45 @@ export function registerLoadtestCommand(program: Command): void {
           if (tty && !opts.quiet) process.stderr.write('\n');
           process.stdout.write(formatReport(report));
           if (opts.json) await writeFile(opts.json, JSON.stringify(report, null, 2) + '\n');
+          if (opts.html) await writeFile(opts.html, renderHtmlReport(report));
+          const failed = (report.thresholds ?? []).filter((t) => !t.ok);
+          if (failed.length > 0) {
+            process.stderr.write(`thresholds failed: ${failed.map((t) => t.threshold).join(', ')}\n`);
+            process.exitCode = THRESHOLDS_FAILED_EXIT;
+          }
         } finally {
           process.off('SIGINT', onSigint);
         }
       },
     );
+}
+
+/** Registers `loadtest-agent`: a process that plays the viewers a `loadtest --nats` coordinator assigns. */
+export function registerLoadtestAgentCommand(program: Command): void {
+  program
+    .command('loadtest-agent')
+    .description(
+      'play the share of viewers a `loadtest --nats <url> --agents N` coordinator assigns (on this or another machine)',
+    )
+    .requiredOption('--nats <url>', 'the NATS server the coordinator uses, e.g. nats://10.0.0.5:4222')
+    .option('--workers <n>', 'worker threads (default: one per spare core)', wholeNumber('--workers'))
+    .option('--once', 'exit after one run')
+    .action(async (opts: { nats: string; workers?: number; once?: boolean }) => {
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await runAgent({
+          natsUrl: opts.nats,
+          workers: opts.workers,
+          once: opts.once === true,
+          signal: stop.signal,
+          onLog: (line) => process.stderr.write(`${line}\n`),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
 }

@@ -3,7 +3,7 @@ import { registerPackageCommand } from '../packager/package-cli.js';
 import { registerOriginCommand } from '../packager/origin/cli.js';
 import { registerEdgeCommands } from '../edge/edge-cli.js';
 import { registerSignCommand } from '../src/cli/sign-command.js';
-import { registerLoadtestCommand } from '../bench/loadtest-cli.js';
+import { registerLoadtestAgentCommand, registerLoadtestCommand } from '../bench/loadtest-cli.js';
 import { registerDemoCommand } from '../player-demo/demo-cli.js';
 
 /** Every area registers its own commands; one line per area file. */
@@ -13,5 +13,6 @@ export function registerCommands(program: Command): void {
   registerEdgeCommands(program);
   registerSignCommand(program);
   registerLoadtestCommand(program);
+  registerLoadtestAgentCommand(program);
   registerDemoCommand(program);
 }

@@ -7,7 +7,7 @@
 import { parse } from 'mpd-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import type { HttpGetter } from './http-get.js';
-import { waitMs, type Chunk, type Cursor, type StreamClient, type StreamRendition } from './stream-client.js';
+import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
 
 interface DashSegment {
   number: number;
@@ -191,7 +191,7 @@ export class DashClient implements StreamClient {
         // LL-DASH: request the segment being produced, availabilityTimeOffset ahead of its end
         const start = lastSeg.presentationTime + lastSeg.duration;
         const availableAt = this.ast + (start + this.segmentSec - this.ato) * 1000;
-        await waitMs(availableAt - Date.now(), signal);
+        await this.http.wait(availableAt - Date.now(), signal);
         const url = lastSeg.url.replace(new RegExp(`${r.last}(\\.m4s)`), `${n}$1`);
         return {
           url,
@@ -203,7 +203,7 @@ export class DashClient implements StreamClient {
           initUrl: r.initUrl,
         };
       }
-      await waitMs(this.loadedAt + this.minimumUpdatePeriodSec * 500 - performance.now(), signal);
+      await this.http.wait(this.loadedAt + this.minimumUpdatePeriodSec * 500 - performance.now(), signal);
       await this.refresh(signal);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `MPD never listed segment ${cursor.msn} of ${id}`);

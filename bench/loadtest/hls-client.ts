@@ -6,7 +6,7 @@
 import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import type { HttpGetter } from './http-get.js';
-import { waitMs, type Chunk, type Cursor, type StreamClient, type StreamRendition } from './stream-client.js';
+import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
 
 interface PartInfo {
   url: string;
@@ -90,27 +90,110 @@ interface HlsManifest {
 }
 
 /**
- * Parsed playlists by their text, shared by every viewer of this process (read-only): thousands of
- * viewers fetch the same few playlist versions, and parsing one costs ~0.5 ms against ~0.01 ms
- * for the lookup. A small LRU: live playlists change every part.
+ * Playlists parsed and resolved once per (directory, text), shared read-only by every viewer of
+ * this thread: thousands of viewers fetch the same few playlist versions, and parsing one and
+ * resolving its URIs costs far more than the lookup. Bounded: live playlists change every part.
  */
-const parsedByText = new Map<string, HlsManifest>();
-const PARSE_MEMO_ENTRIES = 256;
+interface ResolvedPlaylist {
+  m: HlsManifest;
+  firstMsn: number;
+  segments: SegmentInfo[];
+  preload?: SegmentInfo;
+  hint?: { msn: number; part: number; url: string };
+  /**
+   * A full playlist (no EXT-X-SKIP) whose every segment has its init: the segment map any viewer
+   * ends up with, built once and shared read-only (no per-viewer merge needed).
+   */
+  fullMap?: Map<number, SegmentInfo>;
+}
+
+/** By directory, then by text (no per-lookup key string built from the whole playlist). */
+const resolvedByText = new Map<string, Map<string, ResolvedPlaylist>>();
+const MEMO_ENTRIES = 256;
+let memoSize = 0;
 
 function parse(text: string): HlsManifest {
-  const known = parsedByText.get(text);
-  if (known) {
-    parsedByText.delete(text);
-    parsedByText.set(text, known);
-    return known;
-  }
   const p = new Parser();
   p.push(text);
   p.end();
-  const m: HlsManifest = p.manifest;
-  parsedByText.set(text, m);
-  if (parsedByText.size > PARSE_MEMO_ENTRIES) parsedByText.delete(parsedByText.keys().next().value!);
-  return m;
+  return p.manifest as HlsManifest;
+}
+
+/** The directory of a URL (up to and including the last '/' of its path). */
+function dirOf(url: string): string {
+  const q = url.search(/[?#]/);
+  const path = q === -1 ? url : url.slice(0, q);
+  return path.slice(0, path.lastIndexOf('/') + 1);
+}
+
+/** Resolves a playlist URI against `dir` without URL parsing in the common cases. */
+function resolveUri(uri: string, dir: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) return uri;
+  if (uri.startsWith('/') || uri.startsWith('.') || uri.includes('/.')) return new URL(uri, dir).href;
+  return dir + uri;
+}
+
+function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
+  const dir = dirOf(playlistUrl);
+  let byText = resolvedByText.get(dir);
+  const known = byText?.get(text);
+  if (known) return known;
+  const m = parse(text);
+  const skipped = Number(m.skip?.skippedSegments ?? 0);
+  const seq = Number(m.mediaSequence ?? 0);
+  let msn = seq + skipped;
+  let map = '';
+  const segments: SegmentInfo[] = [];
+  const partsOf = (parts: HlsPart[] | undefined) =>
+    (parts ?? []).map((p) => ({
+      url: resolveUri(p.uri, dir),
+      duration: Number(p.duration),
+      independent: p.independent === true,
+    }));
+  for (const s of m.segments ?? []) {
+    if (s.map?.uri) map = resolveUri(s.map.uri, dir);
+    segments.push({
+      msn,
+      url: resolveUri(s.uri, dir),
+      duration: Number(s.duration),
+      pdt: pdtOf(s),
+      parts: partsOf(s.parts),
+      complete: true,
+      initUrl: map,
+    });
+    msn++;
+  }
+  let preload: SegmentInfo | undefined;
+  let hint: ResolvedPlaylist['hint'];
+  const pre = m.preloadSegment;
+  if (pre) {
+    if (pre.map?.uri) map = resolveUri(pre.map.uri, dir);
+    const parts = partsOf(pre.parts);
+    preload = {
+      msn,
+      url: '',
+      duration: parts.reduce((a, p) => a + p.duration, 0),
+      pdt: pdtOf(pre),
+      parts,
+      complete: false,
+      initUrl: map,
+    };
+    const h = (pre.preloadHints ?? []).find((x) => x.type === 'PART');
+    if (h) hint = { msn, part: parts.length, url: resolveUri(h.uri, dir) };
+  }
+  const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint };
+  const all = preload ? [...segments, preload] : segments;
+  if (skipped === 0 && all.every((x) => x.initUrl !== '')) r.fullMap = new Map(all.map((x) => [x.msn, x]));
+  if (memoSize >= MEMO_ENTRIES) {
+    // live playlists change every part: dropping everything now and then is cheaper than an LRU
+    resolvedByText.clear();
+    memoSize = 0;
+    byText = undefined;
+  }
+  if (!byText) resolvedByText.set(dir, (byText = new Map()));
+  byText.set(text, r);
+  memoSize++;
+  return r;
 }
 
 const pdtOf = (s: HlsTimed): number | undefined =>
@@ -119,6 +202,28 @@ const pdtOf = (s: HlsTimed): number | undefined =>
     : s.dateTimeString
       ? Date.parse(s.dateTimeString)
       : undefined;
+
+/** A delta update (or a playlist missing inits) merged into the viewer's segments (shared objects never mutated). */
+function mergeSegments(
+  prev: Map<number, SegmentInfo> | undefined,
+  r: ResolvedPlaylist,
+  seq: number,
+  lastMsn: number,
+): Map<number, SegmentInfo> {
+  const segs = new Map<number, SegmentInfo>(prev ?? []);
+  for (const seg of r.segments) segs.set(seg.msn, seg);
+  if (r.preload) segs.set(r.preload.msn, r.preload);
+  else segs.delete(lastMsn + 1);
+  for (const k of segs.keys()) if (k < seq) segs.delete(k);
+  // segments without their own EXT-X-MAP inherit the last one seen (on a copy)
+  let lastInit = '';
+  for (const k of [...segs.keys()].sort((a, b) => a - b)) {
+    const s = segs.get(k)!;
+    if (s.initUrl) lastInit = s.initUrl;
+    else if (lastInit) segs.set(k, { ...s, initUrl: lastInit });
+  }
+  return segs;
+}
 
 export class HlsClient implements StreamClient {
   readonly protocol = 'hls' as const;
@@ -143,13 +248,14 @@ export class HlsClient implements StreamClient {
 
   async open(signal: AbortSignal): Promise<void> {
     const res = await this.http.get(this.url, { kind: 'playlist', text: true, signal });
-    const m = parse(res.text!);
+    const r = resolvePlaylist(res.text!, this.url);
+    const m = r.m;
     const variants = m.playlists ?? [];
     if (variants.length === 0) {
       // a media playlist given directly: one rendition
       this.video = [{ id: 'main', kind: 'video', bitrate: 1_000_000 }];
       this.playlistUrl.set('main', this.url);
-      this.ingest('main', m, this.url);
+      this.ingest('main', r);
     } else {
       this.video = variants.map((v, i) => {
         const id = `v${i}`;
@@ -193,76 +299,27 @@ export class HlsClient implements StreamClient {
     const base = this.playlistUrl.get(id);
     if (!base) throw new StreamedgeError('LOADTEST_STREAM', `no rendition ${id}`);
     const prev = this.states.get(id);
-    const u = new URL(base);
+    let url = base;
+    let sep = base.includes('?') ? '&' : '?';
     if (block && prev?.canBlockReload) {
-      u.searchParams.set('_HLS_msn', String(block.msn));
-      u.searchParams.set('_HLS_part', String(block.part));
+      url += `${sep}_HLS_msn=${block.msn}&_HLS_part=${block.part}`;
+      sep = '&';
     }
-    if (prev?.canSkip && this.lowLatency) u.searchParams.set('_HLS_skip', 'YES');
-    const res = await this.http.get(u.href, { kind: 'playlist', text: true, signal });
-    return this.ingest(id, parse(res.text!), u.href);
+    if (prev?.canSkip && this.lowLatency) url += `${sep}_HLS_skip=YES`;
+    const res = await this.http.get(url, { kind: 'playlist', text: true, signal });
+    return this.ingest(id, resolvePlaylist(res.text!, base));
   }
 
-  private ingest(id: string, m: HlsManifest, playlistUrl: string): PlaylistState {
+  private ingest(id: string, r: ResolvedPlaylist): PlaylistState {
+    const m = r.m;
     const prev = this.states.get(id);
-    const segs = new Map<number, SegmentInfo>(prev?.segments ?? []);
     const skipped = Number(m.skip?.skippedSegments ?? 0);
-    const seq = Number(m.mediaSequence ?? 0);
+    const seq = r.firstMsn;
     if (skipped > 0 && !prev)
       throw new StreamedgeError('LOADTEST_STREAM', `delta playlist for ${id} without a full one first`);
-    let msn = seq + skipped;
-    const resolve = (uri: string) => new URL(uri, playlistUrl).href;
-    let map = '';
-    const before = prev ? `${prev.lastMsn}/${prev.hint?.msn}.${prev.hint?.part}` : '';
-    for (const s of m.segments ?? []) {
-      if (s.map?.uri) map = resolve(s.map.uri);
-      segs.set(msn, {
-        msn,
-        url: resolve(s.uri),
-        duration: Number(s.duration),
-        pdt: pdtOf(s),
-        parts: (s.parts ?? []).map((p) => ({
-          url: resolve(p.uri),
-          duration: Number(p.duration),
-          independent: p.independent === true,
-        })),
-        complete: true,
-        initUrl: map || (prev ? ([...prev.segments.values()][0]?.initUrl ?? '') : ''),
-      });
-      msn++;
-    }
-    const lastMsn = msn - 1;
-    let hint: PlaylistState['hint'];
-    const pre = m.preloadSegment;
-    if (pre) {
-      if (pre.map?.uri) map = resolve(pre.map.uri);
-      const parts = (pre.parts ?? []).map((p) => ({
-        url: resolve(p.uri),
-        duration: Number(p.duration),
-        independent: p.independent === true,
-      }));
-      segs.set(msn, {
-        msn,
-        url: '',
-        duration: parts.reduce((a, p) => a + p.duration, 0),
-        pdt: pdtOf(pre),
-        parts,
-        complete: false,
-        initUrl: map || segs.get(msn - 1)?.initUrl || '',
-      });
-      const h = (pre.preloadHints ?? []).find((x) => x.type === 'PART');
-      if (h) hint = { msn, part: parts.length, url: resolve(h.uri) };
-    } else {
-      segs.delete(msn);
-    }
-    for (const k of segs.keys()) if (k < seq) segs.delete(k);
-    // segments without their own EXT-X-MAP inherit the last one seen
-    let lastInit = '';
-    for (const k of [...segs.keys()].sort((a, b) => a - b)) {
-      const s = segs.get(k)!;
-      if (s.initUrl) lastInit = s.initUrl;
-      else s.initUrl = lastInit;
-    }
+    const lastMsn = seq + skipped + r.segments.length - 1;
+    const hint = r.hint;
+    const segs = r.fullMap ?? mergeSegments(prev?.segments, r, seq, lastMsn);
     const sc: HlsServerControl = m.serverControl ?? {};
     const state: PlaylistState = {
       url: this.playlistUrl.get(id)!,
@@ -278,7 +335,11 @@ export class HlsClient implements StreamClient {
       partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
       targetDuration: Number(m.targetDuration ?? 6),
       loadedAt: performance.now(),
-      unchanged: prev !== undefined && before === `${lastMsn}/${hint?.msn}.${hint?.part}`,
+      unchanged:
+        prev !== undefined &&
+        prev.lastMsn === lastMsn &&
+        prev.hint?.msn === hint?.msn &&
+        prev.hint?.part === hint?.part,
     };
     this.states.set(id, state);
     return state;
@@ -386,7 +447,7 @@ export class HlsClient implements StreamClient {
       }
       // live without blocking reload: wait a target duration (half of it if nothing changed)
       const interval = (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
-      await waitMs(st.loadedAt + interval - performance.now(), signal);
+      await this.http.wait(st.loadedAt + interval - performance.now(), signal);
       await this.load(id, signal);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);

@@ -1,11 +1,22 @@
 /**
- * One GET through undici, with the viewer's shaping applied to body reads, timings measured
- * (TTFB and total) and every outcome recorded in LoadStats by object kind or error class.
+ * One GET through undici's dispatcher, with the viewer's shaping applied to body reads, timings
+ * measured (TTFB, total, and the time bytes were actually flowing) and every outcome recorded in
+ * LoadStats by object kind or error class.
+ *
+ * Cheap by construction, since thousands of viewers make thousands of requests a second: the
+ * request goes straight to `dispatcher.dispatch()` with a handler object (no Readable stream, no
+ * per-request AbortController or listener on the run's signal, no URL parsing: the origin and path
+ * come precomputed), body chunks are counted and dropped without copying (kept only for playlists),
+ * and waits use the pool's timer wheel. Stopping the run aborts the viewer's in-flight requests
+ * through their handlers.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { BurstMeter } from '../../src/abr/burst-meter.js';
+import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import { StreamedgeError } from '../../src/errors.js';
 import type { LoadStats, ObjectKind } from './load-stats.js';
 import type { Shaper } from './shaping.js';
+import type { TimerWheel } from './timer-wheel.js';
 
 export interface GetProgress {
   bytesLoaded: number;
@@ -19,8 +30,13 @@ export interface GetResult {
   bytes: number;
   ttfbMs: number;
   durationMs: number;
+  /**
+   * Bytes that arrived back-to-back after the first chunk of each burst, and the time they took:
+   * the link's speed, without the idle gaps of a part streamed as it is produced.
+   */
+  burstBytes: number;
+  burstMs: number;
   text?: string;
-  headers: Record<string, string | string[] | undefined>;
 }
 
 export interface GetOptions {
@@ -36,7 +52,14 @@ export interface GetOptions {
   hinted?: boolean;
   /** Called after each body chunk; return true to abort the download (ABR abandon). */
   onProgress?: (p: GetProgress) => boolean;
+  /** CMCD keys about this object (br, d, ot); the viewer's session and buffer keys are added. */
+  cmcd?: CmcdData;
 }
+
+/** How a viewer sends CMCD (CTA-5004): as the CMCD query argument, as CMCD-* headers, or not at all. */
+export type CmcdMode = 'query' | 'headers' | 'off';
+
+const OBJECT_TYPE = { playlist: 'm', manifest: 'm', init: 'i', segment: 'av', part: 'av' } as const;
 
 export class AbandonedError extends Error {
   constructor() {
@@ -51,71 +74,200 @@ export class HintMissingError extends Error {
   }
 }
 
+/** An absolute URL split once into what the dispatcher wants. */
+export function splitUrl(url: string): { origin: string; path: string } {
+  const i = url.indexOf('/', url.indexOf('//') + 2);
+  return i === -1 ? { origin: url, path: '/' } : { origin: url.slice(0, i), path: url.slice(i) };
+}
+
+class GetHandler implements Dispatcher.DispatchHandler {
+  status = 0;
+  bytes = 0;
+  bytesTotal: number | undefined;
+  ttfbMs = 0;
+  private readonly bursts = new BurstMeter();
+  private chunks: Buffer[] | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  private resumeTimer: object | undefined;
+  resolve!: (r: GetResult) => void;
+  reject!: (e: unknown) => void;
+
+  constructor(
+    private readonly getter: HttpGetter,
+    readonly url: string,
+    readonly o: GetOptions,
+    readonly t0: number,
+  ) {
+    if (o.text) this.chunks = [];
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.status = statusCode;
+    this.ttfbMs = performance.now() - this.t0;
+    const len = headers['content-length'];
+    if (typeof len === 'string') this.bytesTotal = Number(len);
+    if (statusCode >= 400) this.chunks = undefined;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const now = performance.now();
+    const n = chunk.length;
+    this.bursts.onChunk(n, now);
+    this.bytes += n;
+    if (this.status >= 400) return;
+    if (this.chunks) this.chunks.push(chunk);
+    const shaper = this.getter.shaper;
+    if (!shaper.unlimited) {
+      const wait = shaper.delayAfter(n, now);
+      if (wait > 0) {
+        controller.pause();
+        this.resumeTimer = this.getter.wheel.after(wait, () => {
+          this.resumeTimer = undefined;
+          if (!this.settled) controller.resume();
+        });
+      }
+    }
+    const onProgress = this.o.onProgress;
+    if (
+      onProgress?.({
+        bytesLoaded: this.bytes,
+        bytesTotal: this.bytesTotal,
+        elapsedMs: now - this.t0,
+        ttfbMs: this.ttfbMs,
+      })
+    ) {
+      this.fail(new AbandonedError());
+      controller.abort(new AbandonedError());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.getter.inflight.delete(this);
+    const getter = this.getter;
+    if (this.status === 404 && this.o.hinted) {
+      getter.stats.totals.hintMisses++;
+      this.reject(new HintMissingError(this.url));
+      return;
+    }
+    if (this.status >= 400) {
+      getter.stats.error(`http_${this.status}`);
+      this.reject(new StreamedgeError('LOADTEST_HTTP', `GET ${this.url} → ${this.status}`));
+      return;
+    }
+    const durationMs = performance.now() - this.t0;
+    getter.stats.request(this.o.kind, this.ttfbMs, durationMs, this.bytes);
+    this.resolve({
+      status: this.status,
+      bytes: this.bytes,
+      ttfbMs: this.ttfbMs,
+      durationMs,
+      burstBytes: this.bursts.burstBytes,
+      burstMs: this.bursts.burstMs,
+      text: this.chunks
+        ? (this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)).toString('utf8')
+        : undefined,
+    });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, e: Error): void {
+    if (this.settled) return;
+    if (this.getter.stopped) return this.fail(e); // the run is over: not an error of the target
+    this.getter.stats.error(errorClass(e));
+    this.fail(new StreamedgeError('LOADTEST_NETWORK', `GET ${this.url} failed: ${e.message}`, { cause: e }));
+  }
+
+  /** Settles with an error (and forgets the request) once. */
+  fail(e: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.getter.inflight.delete(this);
+    if (this.resumeTimer) this.getter.wheel.cancel(this.resumeTimer);
+    this.reject(e);
+  }
+
+  abort(reason: Error): void {
+    this.fail(reason);
+    this.controller?.abort(reason);
+  }
+}
+
+const REQUEST_TIMEOUTS = { headersTimeout: 60_000, bodyTimeout: 30_000 };
+
 export class HttpGetter {
+  readonly inflight = new Set<GetHandler>();
+  private readonly waiting = new Set<(e: Error) => void>();
+  stopped = false;
+
   constructor(
     private readonly dispatcher: Dispatcher,
-    private readonly stats: LoadStats,
-    private readonly shaper: Shaper,
+    readonly stats: LoadStats,
+    readonly shaper: Shaper,
+    readonly wheel: TimerWheel,
+    private readonly cmcd?: CmcdSource,
   ) {}
 
-  async get(url: string, o: GetOptions): Promise<GetResult> {
+  get(url: string, o: GetOptions): Promise<GetResult> {
+    if (this.stopped) return Promise.reject(new Error('load test over'));
     const t0 = performance.now();
-    const local = new AbortController();
-    const onOuterAbort = () => local.abort();
-    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    try {
-      await this.shaper.beforeFirstByte();
-      const res = await request(url, {
-        method: 'GET',
-        dispatcher: this.dispatcher,
-        signal: local.signal,
-        headersTimeout: 60_000,
-        bodyTimeout: 30_000,
-      });
-      const ttfbMs = performance.now() - t0;
-      if (res.statusCode === 404 && o.hinted) {
-        await res.body.dump().catch(() => undefined);
-        this.stats.totals.hintMisses++;
-        throw new HintMissingError(url);
-      }
-      if (res.statusCode >= 400) {
-        await res.body.dump().catch(() => undefined);
-        const cls = `http_${res.statusCode}`;
-        this.stats.error(cls);
-        throw new StreamedgeError('LOADTEST_HTTP', `GET ${url} → ${res.statusCode}`);
-      }
-      const lenHeader = res.headers['content-length'];
-      const bytesTotal = typeof lenHeader === 'string' ? Number(lenHeader) : undefined;
-      let bytes = 0;
-      const chunks: Buffer[] = [];
-      const shaped = !this.shaper.unlimited;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        if (o.text) chunks.push(chunk);
-        if (shaped) await this.shaper.afterChunk(chunk.length);
-        if (o.onProgress?.({ bytesLoaded: bytes, bytesTotal, elapsedMs: performance.now() - t0, ttfbMs })) {
-          local.abort();
-          throw new AbandonedError();
-        }
-      }
-      const durationMs = performance.now() - t0;
-      this.stats.request(o.kind, ttfbMs, durationMs, bytes);
-      return {
-        status: res.statusCode,
-        bytes,
-        ttfbMs,
-        durationMs,
-        text: o.text ? Buffer.concat(chunks).toString('utf8') : undefined,
-        headers: res.headers,
-      };
-    } catch (e) {
-      if (e instanceof AbandonedError || e instanceof HintMissingError || e instanceof StreamedgeError) throw e;
-      if (o.signal?.aborted) throw e; // the run is over: not an error of the target
-      this.stats.error(errorClass(e));
-      throw new StreamedgeError('LOADTEST_NETWORK', `GET ${url} failed: ${(e as Error).message}`, { cause: e });
-    } finally {
-      o.signal?.removeEventListener('abort', onOuterAbort);
+    let headers: Record<string, string> | undefined;
+    let target = url;
+    const cmcd = this.cmcd;
+    if (cmcd) {
+      const out = applyCmcd(url, cmcd.mode, { ...cmcd.keys(), ot: OBJECT_TYPE[o.kind], ...o.cmcd });
+      target = out.url;
+      headers = out.headers;
     }
+    const handler = new GetHandler(this, url, o, t0);
+    const p = new Promise<GetResult>((resolve, reject) => {
+      handler.resolve = resolve;
+      handler.reject = reject;
+    });
+    this.inflight.add(handler);
+    const go = () => {
+      if (this.stopped) return handler.fail(new Error('load test over'));
+      const { origin, path } = splitUrl(target);
+      try {
+        this.dispatcher.dispatch({ origin, path, method: 'GET', headers, ...REQUEST_TIMEOUTS }, handler);
+      } catch (e) {
+        handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, e as Error);
+      }
+    };
+    if (this.shaper.latencyMs > 0) this.wheel.after(this.shaper.latencyMs, go);
+    else go();
+    return p;
+  }
+
+  /** Resolves after `ms`; rejects as soon as the run stops. */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.stopped) return Promise.reject(new Error('load test over'));
+    return new Promise((resolve, reject) => {
+      this.waiting.add(reject);
+      this.wheel.after(ms, () => {
+        this.waiting.delete(reject);
+        if (signal.aborted || this.stopped) reject(new Error('load test over'));
+        else resolve();
+      });
+    });
+  }
+
+  /** The run is over: aborts what is in flight; later calls reject at once. */
+  stop(): void {
+    this.stopped = true;
+    const reason = new Error('load test over');
+    for (const h of [...this.inflight]) h.abort(reason);
+    for (const reject of this.waiting) reject(reason);
+    this.waiting.clear();
   }
 }
 

@@ -32,6 +32,9 @@ export interface ViewerTotals {
   abandons: number;
   /** Preload-hinted parts the server answered 404 (the hint was withdrawn): the viewer reloaded the playlist. */
   hintMisses: number;
+  /** Σ live latency over its samples, and their count (for the timeline's mean latency per second). */
+  latencySumSec: number;
+  latencySamples: number;
   /** Most viewers playing at once (summed over workers when merged: an upper bound). */
   peakPlaying: number;
 }
@@ -42,6 +45,8 @@ export interface SerializedStats {
   bytes: number;
   errors: Record<string, number>;
   histograms: Record<string, string>;
+  /** Event-loop delay p99 (ms) of the worst thread. */
+  loopDelayP99Ms: number;
 }
 
 export class LoadStats {
@@ -58,11 +63,15 @@ export class LoadStats {
     switches: 0,
     abandons: 0,
     hintMisses: 0,
+    latencySumSec: 0,
+    latencySamples: 0,
     peakPlaying: 0,
   };
   requests = 0;
   bytes = 0;
   errors: Record<string, number> = {};
+  /** Event-loop delay p99 (ms) of the worst thread that ran viewers (0 when not measured). */
+  loopDelayP99Ms = 0;
   private readonly histograms = new Map<string, Histogram>();
 
   histogram(name: string): Histogram {
@@ -116,6 +125,7 @@ export class LoadStats {
       bytes: this.bytes,
       errors: { ...this.errors },
       histograms,
+      loopDelayP99Ms: this.loopDelayP99Ms,
     };
   }
 
@@ -123,6 +133,7 @@ export class LoadStats {
     for (const k of Object.keys(this.totals) as (keyof ViewerTotals)[]) this.totals[k] += s.totals[k] ?? 0;
     this.requests += s.requests;
     this.bytes += s.bytes;
+    this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, s.loopDelayP99Ms ?? 0);
     for (const [k, v] of Object.entries(s.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
     for (const [k, enc] of Object.entries(s.histograms)) {
       const decoded = hdr.decodeFromCompressedBase64(enc);

@@ -4,6 +4,8 @@
  */
 import type { EdgeReport } from './edge-metrics.js';
 import { OBJECT_KINDS, type LoadStats } from './load-stats.js';
+import type { ThresholdResult } from './thresholds.js';
+import type { AgentReport } from './nats-protocol.js';
 
 export interface Percentiles {
   count: number;
@@ -24,6 +26,8 @@ export interface LoadReport {
     latencyMs: number;
     workers: number;
     lowLatency: boolean;
+    http2: boolean;
+    cmcd: string;
   };
   viewers: { started: number; ended: number; failed: number; peakConcurrent: number };
   startupMs: Percentiles;
@@ -49,8 +53,33 @@ export interface LoadReport {
   >;
   errors: Record<string, number>;
   edge: EdgeReport | null;
-  loadTester: { cpuUserSec: number; cpuSystemSec: number; cpuSecPer1000Viewers: number; maxRssMB: number };
+  /** Live LL-HLS: how long after its program date-time + duration each part arrived (delivery lag). */
+  partLagMs: Percentiles | null;
+  loadTester: {
+    cpuUserSec: number;
+    cpuSystemSec: number;
+    cpuSecPer1000Viewers: number;
+    /** Cores of tester CPU used on average over the run. */
+    cores: number;
+    maxRssMB: number;
+    /** Event-loop delay p99 of the busiest viewer thread (ms). */
+    eventLoopDelayP99Ms: number;
+    /** The run counts as a measurement of the target only when the tester kept up (p99 below the limit). */
+    valid: boolean;
+    warning?: string;
+  };
+  /** One point a second: viewers, requests/s, stalls, bitrate, latency. */
+  timeline: TimelinePoint[];
+  /** TTFB per object type, binned (the last edge, -1, is "above 10 s"). */
+  ttfbHistograms: Record<string, TtfbHistogram>;
+  /** With --nats: each agent's share and its own CPU and event-loop delay. */
+  agents?: AgentReport[];
+  /** --threshold results, when any were given. */
+  thresholds?: ThresholdResult[];
 }
+
+/** Above this event-loop delay p99 the tester's own timing, not the target, shapes the numbers. */
+export const LOOP_DELAY_LIMIT_MS = 20;
 
 export interface ReportMeta {
   target: string;
@@ -58,6 +87,7 @@ export interface ReportMeta {
   elapsedSec: number;
   config: LoadReport['config'];
   peakConcurrent: number;
+  timeline?: TimelinePoint[];
   edge: EdgeReport | null;
   cpu: { user: number; system: number };
   maxRssMB: number;
@@ -81,6 +111,14 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
   const viewerHours = (t.playMs + t.stallMs) / 3_600_000;
   const latencyCount = s.count('latency');
   const cpuSec = (m.cpu.user + m.cpu.system) / 1e6;
+  const loopP99 = round(s.loopDelayP99Ms, 2);
+  const valid = loopP99 < LOOP_DELAY_LIMIT_MS;
+  const lagCount = s.count('partLag');
+  const ttfbHistograms: Record<string, TtfbHistogram> = {};
+  for (const k of OBJECT_KINDS) {
+    const h = ttfbHistogram(s, k);
+    if (h) ttfbHistograms[k] = h;
+  }
   return {
     target: m.target,
     startedAt: m.startedAt.toISOString(),
@@ -113,11 +151,30 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     byObject,
     errors: { ...s.errors },
     edge: m.edge,
+    timeline: m.timeline ?? [],
+    ttfbHistograms,
+    partLagMs:
+      lagCount > 0
+        ? {
+            count: lagCount,
+            p50: r3(s.percentileMs('partLag', 50)),
+            p95: r3(s.percentileMs('partLag', 95)),
+            p99: r3(s.percentileMs('partLag', 99)),
+          }
+        : null,
     loadTester: {
       cpuUserSec: round(m.cpu.user / 1e6),
       cpuSystemSec: round(m.cpu.system / 1e6),
       cpuSecPer1000Viewers: t.started > 0 ? round((cpuSec * 1000) / t.started) : 0,
+      cores: m.elapsedSec > 0 ? round(cpuSec / m.elapsedSec, 2) : 0,
       maxRssMB: Math.round(m.maxRssMB),
+      eventLoopDelayP99Ms: loopP99,
+      valid,
+      ...(valid
+        ? {}
+        : {
+            warning: `the load tester itself was the bottleneck (event-loop delay p99 ${loopP99} ms ≥ ${LOOP_DELAY_LIMIT_MS} ms): its timings, stalls and latency are not the target's; use more --workers or machines (--nats)`,
+          }),
     },
   };
 }
@@ -147,9 +204,25 @@ export function formatReport(r: LoadReport): string {
       `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}`,
     );
   }
+  if (r.partLagMs) {
+    lines.push(
+      `  part arrival  p50 ${fmt(r.partLagMs.p50, ' ms', 0)}  p99 ${fmt(r.partLagMs.p99, ' ms', 0)} after the part's end (program date-time + duration)`,
+    );
+  }
   lines.push(
-    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), rss ${r.loadTester.maxRssMB} MB`,
+    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${r.loadTester.maxRssMB} MB`,
   );
+  for (const a of r.agents ?? []) {
+    lines.push(
+      `    agent ${a.host} ${a.agentId.slice(0, 8)}  ${a.viewers} viewers, ${a.requests} requests, cpu ${a.cpuSec.toFixed(1)} s (${a.cores.toFixed(2)} cores), event-loop p99 ${a.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${a.maxRssMB} MB`,
+    );
+  }
+  if (r.loadTester.warning) lines.push(`  WARNING       ${r.loadTester.warning}`);
+  for (const t of r.thresholds ?? []) {
+    lines.push(
+      `  threshold     ${t.ok ? 'ok  ' : 'FAIL'} ${t.threshold} (actual ${t.actual === null ? 'no data' : round(t.actual)})`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -161,6 +234,80 @@ export interface ProgressSnapshot {
   requests: number;
   stalls: number;
   errors: number;
+  /** Cumulative: Σ bitrate × media seconds, media seconds, Σ latency and its sample count. */
+  bitrateSeconds: number;
+  mediaSec: number;
+  latencySumSec: number;
+  latencySamples: number;
+}
+
+/** The counters a viewer thread reports once a second (everything but the elapsed time). */
+export type ProgressCounters = Omit<ProgressSnapshot, 'elapsedSec'>;
+
+export function progressCounters(s: LoadStats): ProgressCounters {
+  const t = s.totals;
+  return {
+    started: t.started,
+    playing: t.playing,
+    ended: t.ended,
+    requests: s.requests,
+    stalls: t.stalls,
+    errors: Object.values(s.errors).reduce((a, b) => a + b, 0),
+    bitrateSeconds: t.bitrateSeconds,
+    mediaSec: t.mediaSec,
+    latencySumSec: t.latencySumSec,
+    latencySamples: t.latencySamples,
+  };
+}
+
+/** One second of the run, for the HTML report's charts. */
+export interface TimelinePoint {
+  t: number;
+  playing: number;
+  requestsPerSec: number;
+  /** Stalls counted so far. */
+  stalls: number;
+  errors: number;
+  /** Mean bitrate of the video downloaded in this second (bit/s), null if none. */
+  bitrateBps: number | null;
+  /** Mean live latency of this second's samples (s), null if none. */
+  latencySec: number | null;
+}
+
+export function timelinePoint(cur: ProgressSnapshot, prev: ProgressSnapshot | undefined): TimelinePoint {
+  const dt = cur.elapsedSec - (prev?.elapsedSec ?? 0);
+  const dMedia = cur.mediaSec - (prev?.mediaSec ?? 0);
+  const dLat = cur.latencySamples - (prev?.latencySamples ?? 0);
+  return {
+    t: round(cur.elapsedSec, 2),
+    playing: cur.playing,
+    requestsPerSec: dt > 0 ? round((cur.requests - (prev?.requests ?? 0)) / dt, 1) : 0,
+    stalls: cur.stalls,
+    errors: cur.errors,
+    bitrateBps: dMedia > 0 ? Math.round((cur.bitrateSeconds - (prev?.bitrateSeconds ?? 0)) / dMedia) : null,
+    latencySec: dLat > 0 ? round((cur.latencySumSec - (prev?.latencySumSec ?? 0)) / dLat) : null,
+  };
+}
+
+/** A TTFB distribution as log-spaced bins (upper edges in ms) with their counts. */
+export interface TtfbHistogram {
+  edgesMs: number[];
+  counts: number[];
+}
+
+/** Bins from the HDR histogram's quantiles: each of 400 quantiles stands for 1/400 of the samples. */
+function ttfbHistogram(s: LoadStats, kind: string): TtfbHistogram | undefined {
+  const n = s.count(`ttfb.${kind}`);
+  if (n === 0) return undefined;
+  const edgesMs = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, Infinity];
+  const counts = edgesMs.map(() => 0);
+  const Q = 400;
+  for (let i = 0; i < Q; i++) {
+    const v = s.percentileMs(`ttfb.${kind}`, ((i + 0.5) * 100) / Q) ?? 0;
+    const bin = edgesMs.findIndex((e) => v <= e);
+    counts[bin] += n / Q;
+  }
+  return { edgesMs: edgesMs.map((e) => (Number.isFinite(e) ? e : -1)), counts: counts.map((c) => Math.round(c)) };
 }
 
 export function progressLine(

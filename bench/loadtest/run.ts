@@ -8,13 +8,24 @@ import { Agent } from 'undici';
 import { StreamedgeError } from '../../src/errors.js';
 import type { AbrConfig } from '../../src/abr/abr-controller.js';
 import { edgeDelta, scrapeEdge } from './edge-metrics.js';
-import { buildReport, progressLine, type LoadReport, type ProgressSnapshot } from './report.js';
+import {
+  buildReport,
+  progressCounters,
+  progressLine,
+  timelinePoint,
+  type LoadReport,
+  type ProgressSnapshot,
+  type TimelinePoint,
+} from './report.js';
 import { parseProfile } from './shaping.js';
 import { checkTarget } from './target-policy.js';
+import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.js';
+import type { CmcdMode } from './http-get.js';
 import { ViewerPool } from './viewer-pool.js';
 import { WorkerFleet } from './workers.js';
+import { NatsFleet } from './nats-coordinator.js';
 
-export const LIMITS = { maxViewers: 50_000, maxRunSec: 6 * 3600, maxWorkers: 32 } as const;
+export const LIMITS = { maxViewers: 50_000, maxRunSec: 6 * 3600, maxWorkers: 32, maxAgents: 64 } as const;
 
 export interface LoadTestOptions {
   url: string;
@@ -28,6 +39,16 @@ export interface LoadTestOptions {
   abrConfig?: Partial<AbrConfig>;
   /** false: live HLS viewers play like players without LL-HLS (whole segments, plain reloads). Default true. */
   lowLatency?: boolean;
+  /** k6-style pass/fail conditions (`stalls==0`, `latency.p95<3s`, ...), checked on the report. */
+  thresholds?: string[];
+  /** Offer HTTP/2 to https targets that support it (undici allowH2). */
+  http2?: boolean;
+  /** CMCD (CTA-5004) sent by every viewer: query argument, headers, or off (default). */
+  cmcd?: CmcdMode;
+  /** Coordinate agents over NATS (`streamedge loadtest-agent --nats <url>`) instead of playing here. */
+  nats?: string;
+  /** How many agents share the viewers (with `nats`). */
+  agents?: number;
   /** Called about once a second with a one-line summary. */
   onProgress?: (line: string, snapshot: ProgressSnapshot) => void;
   /** Aborting this stops the run early (the report covers what ran). */
@@ -48,11 +69,22 @@ export function validateOptions(o: LoadTestOptions): void {
     bad(`--workers must be 0..${LIMITS.maxWorkers} (0 = run viewers in the main thread)`);
   if ((o.latencyMs ?? 0) < 0 || (o.latencyMs ?? 0) > 10_000) bad('--latency must be between 0 and 10s');
   parseProfile(o.profile); // throws on a bad profile
+  if (o.cmcd !== undefined && !['query', 'headers', 'off'].includes(o.cmcd))
+    bad(`--cmcd must be query, headers or off, got "${String(o.cmcd)}"`);
+  for (const t of o.thresholds ?? []) parseThreshold(t); // throws on a bad threshold
+  if (o.nats !== undefined) {
+    if (!/^(nats|tls|wss?):\/\/\S+$/.test(o.nats)) bad(`--nats needs a nats:// URL, got "${o.nats}"`);
+    const n = o.agents ?? 0;
+    if (!Number.isInteger(n) || n < 1 || n > LIMITS.maxAgents)
+      bad(`--agents must be 1..${LIMITS.maxAgents} with --nats`);
+    if (n > o.viewers) bad(`--agents ${n} is more than --viewers ${o.viewers}`);
+  } else if (o.agents !== undefined) bad('--agents needs --nats <url>');
 }
 
 export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   validateOptions(o);
   const target = checkTarget(o.url, o.allowHosts);
+  const thresholds: Threshold[] = (o.thresholds ?? []).map(parseThreshold);
   const workers = Math.min(o.workers ?? 0, o.viewers);
   const profile = o.profile ?? 'unlimited';
   const latencyMs = o.latencyMs ?? 0;
@@ -71,41 +103,31 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     latencyMs,
     abrConfig: o.abrConfig,
     lowLatency: o.lowLatency,
+    http2: o.http2,
+    cmcd: o.cmcd,
   };
-  const local = workers === 0 ? new ViewerPool(poolOptions) : undefined;
-  const fleet = workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined;
+  const remote = o.nats ? new NatsFleet(o.nats, o.agents!, poolOptions, o.allowHosts ?? []) : undefined;
+  const local = !remote && workers === 0 ? new ViewerPool(poolOptions) : undefined;
+  const fleet = remote ?? (workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined);
   const onAbort = () => (local ? local.abort() : fleet!.stop());
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
-  let prevRequests = 0;
-  let prevAt = t0;
-  const progress = o.onProgress
-    ? setInterval(() => {
-        const now = performance.now();
-        const p = local
-          ? {
-              started: local.stats.totals.started,
-              playing: local.stats.totals.playing,
-              ended: local.stats.totals.ended,
-              requests: local.stats.requests,
-              stalls: local.stats.totals.stalls,
-              errors: Object.values(local.stats.errors).reduce((a, b) => a + b, 0),
-            }
-          : fleet!.progress();
-        const snap: ProgressSnapshot = {
-          elapsedSec: (now - t0) / 1000,
-          started: p.started,
-          playing: p.playing,
-          ended: p.ended,
-          requests: p.requests,
-          stalls: p.stalls,
-          errors: p.errors,
-        };
-        o.onProgress!(progressLine(snap, o.viewers, prevRequests, (now - prevAt) / 1000), snap);
-        prevRequests = p.requests;
-        prevAt = now;
-      }, 1000)
-    : undefined;
+  // once a second: the progress line, and a point of the report's timeline
+  let prev: ProgressSnapshot | undefined;
+  const timeline: TimelinePoint[] = [];
+  const progress = setInterval(() => {
+    const now = performance.now();
+    const snap: ProgressSnapshot = {
+      elapsedSec: (now - t0) / 1000,
+      ...(local ? progressCounters(local.stats) : fleet!.progress()),
+    };
+    timeline.push(timelinePoint(snap, prev));
+    o.onProgress?.(
+      progressLine(snap, o.viewers, prev?.requests ?? 0, snap.elapsedSec - (prev?.elapsedSec ?? 0) || 1),
+      snap,
+    );
+    prev = snap;
+  }, 1000);
 
   try {
     let stats, rss;
@@ -118,9 +140,12 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       rss = Math.max(r.maxRssMB, process.resourceUsage().maxRSS / 1024);
     }
     const elapsedSec = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
+    const own = process.cpuUsage(cpu0);
+    // with agents, the tester's CPU is theirs (this process only coordinates)
+    const agentCpuUs = (remote?.agents ?? []).reduce((a, x) => a + x.cpuSec * 1e6, 0);
+    const cpu = { user: own.user + agentCpuUs, system: own.system };
     const after = await scrapeEdge(target, scrapeAgent);
-    return buildReport(stats, {
+    const report = buildReport(stats, {
       target: target.href,
       startedAt,
       elapsedSec,
@@ -132,20 +157,26 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
         latencyMs,
         workers: Math.max(1, workers),
         lowLatency: o.lowLatency !== false,
+        http2: o.http2 === true,
+        cmcd: o.cmcd ?? 'off',
       },
       peakConcurrent: stats.totals.peakPlaying,
+      timeline,
       edge: edgeDelta(before, after),
       cpu,
       maxRssMB: rss,
     });
+    if (remote) report.agents = remote.agents;
+    if (thresholds.length > 0) report.thresholds = evaluateThresholds(thresholds, stats, report);
+    return report;
   } finally {
-    if (progress) clearInterval(progress);
+    clearInterval(progress);
     o.signal?.removeEventListener('abort', onAbort);
     await scrapeAgent.close().catch(() => undefined);
   }
 }
 
-/** A sensible default for --workers on this machine: one per core beyond the first, for big runs. */
+/** The default for --workers: one worker thread per spare core (at least one; the main thread reports). */
 export function defaultWorkers(viewers: number): number {
-  return viewers >= 2000 ? Math.max(1, Math.min(cpus().length - 1, 4)) : 0;
+  return Math.max(1, Math.min(cpus().length - 1, LIMITS.maxWorkers, viewers));
 }

@@ -96,8 +96,6 @@ function traceProfile(file: string): BandwidthProfile {
   return stepProfile(file, steps, loop && end > 0 ? end : undefined);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** One viewer's link: a token bucket refilled at the profile's rate, shared by its requests. */
 export class Shaper {
   private linkFreeAt = 0;
@@ -115,11 +113,6 @@ export class Shaper {
     return this.profile.mbpsAt((now - this.startMs) / 1000);
   }
 
-  /** Added latency before the first byte of a response. */
-  async beforeFirstByte(): Promise<void> {
-    if (this.latencyMs > 0) await sleep(this.latencyMs);
-  }
-
   /** Time (ms) to wait after receiving `bytes` so that the link rate is respected. */
   delayAfter(bytes: number, now = performance.now()): number {
     const mbps = this.currentMbps(now);
@@ -128,10 +121,5 @@ export class Shaper {
     this.linkFreeAt = Math.max(now, this.linkFreeAt) + txMs;
     const wait = this.linkFreeAt - now;
     return wait >= 1 ? wait : 0;
-  }
-
-  async afterChunk(bytes: number): Promise<void> {
-    const wait = this.delayAfter(bytes);
-    if (wait > 0) await sleep(wait);
   }
 }

@@ -48,27 +48,3 @@ export interface StreamClient {
   /** A hinted part of this rendition got 404: forget the hint, so the next chunkAt reloads the playlist. */
   hintMissing?(renditionId: string): void;
 }
-
-/** Why the signal aborted, as an Error (abort() without a reason gives an AbortError DOMException). */
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
-}
-
-/** Waits `ms`, or less if the signal aborts (then rejects). */
-export function waitMs(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal));
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortReason(signal));
-    };
-    const t = setTimeout(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      Math.max(0, ms),
-    );
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -3,11 +3,13 @@
  * viewers started evenly over the ramp, all stopped together at the end, bounded in time.
  */
 import { setMaxListeners } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent } from 'undici';
 import type { AbrConfig } from '../../src/abr/abr-controller.js';
 import { LoadStats } from './load-stats.js';
 import { parseProfile } from './shaping.js';
-import { runViewer } from './viewer.js';
+import { TimerWheel } from './timer-wheel.js';
+import { runViewer, type CmcdMode } from './viewer.js';
 
 export interface PoolOptions {
   url: string;
@@ -20,6 +22,10 @@ export interface PoolOptions {
   abrConfig?: Partial<AbrConfig>;
   /** false: live HLS viewers ignore LL-HLS (whole segments, plain playlist reloads). */
   lowLatency?: boolean;
+  /** Offer HTTP/2 (ALPN h2) to https targets. */
+  http2?: boolean;
+  /** CMCD (CTA-5004) data sent with each request: as a query argument, as headers, or not at all. */
+  cmcd?: CmcdMode;
   /** This pool's viewers start at offsets i·(ramp/total) + offsetIndex… (interleaved across workers). */
   firstViewerIndex?: number;
   viewerStride?: number;
@@ -28,25 +34,33 @@ export interface PoolOptions {
 
 /** How long viewers get to wind down after the stop signal before we stop waiting for them. */
 const GRACE_MS = 5000;
+const LOOP_RESOLUTION_MS = 10;
 
 export class ViewerPool {
   readonly stats = new LoadStats();
   private readonly stop = new AbortController();
-  private readonly agent = new Agent({
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 60_000,
-    connect: { timeout: 10_000 },
-  });
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly wheel = new TimerWheel();
+  private readonly agent: Agent;
+  private endTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: PoolOptions) {
-    // every viewer (and each of its requests and waits) listens on this one stop signal
+    // every viewer listens on this one stop signal (once, not per request)
     setMaxListeners(0, this.stop.signal);
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout: 10_000 },
+      // held requests (blocking reloads, hinted parts) must never queue behind each other
+      pipelining: 1,
+      allowH2: o.http2 === true,
+    });
   }
 
   /** Resolves when the run is over and every viewer has stopped (or the grace period ran out). */
   async run(): Promise<LoadStats> {
     const o = this.o;
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loop.enable();
     const profile = parseProfile(o.profile);
     const total = o.totalViewers ?? o.viewers;
     const stride = o.viewerStride ?? 1;
@@ -54,36 +68,30 @@ export class ViewerPool {
     const viewers: Promise<void>[] = [];
     const endAt = (o.rampSec + o.durationSec) * 1000;
     const runEnded = new Promise<void>((resolve) => {
-      const t = setTimeout(() => resolve(), endAt);
-      this.timers.add(t);
+      this.endTimer = setTimeout(resolve, endAt);
       this.stop.signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    const allStarted = new Promise<void>((resolve) => {
-      if (o.viewers === 0) return resolve();
-      let started = 0;
-      for (let k = 0; k < o.viewers; k++) {
-        const globalIndex = first + k * stride;
-        const at = total > 1 ? (globalIndex * o.rampSec * 1000) / total : 0;
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          if (this.stop.signal.aborted) return;
-          const p = runViewer({
-            url: o.url,
-            dispatcher: this.agent,
-            stats: this.stats,
-            profile,
-            latencyMs: o.latencyMs,
-            signal: this.stop.signal,
-            abrConfig: o.abrConfig,
-            lowLatency: o.lowLatency,
-          });
-          viewers.push(p);
-          if (++started === o.viewers) resolve();
-        }, at);
-        this.timers.add(t);
-      }
-    });
-    await Promise.race([runEnded, allStarted.then(() => runEnded)]);
+    const viewerOptions = {
+      url: o.url,
+      dispatcher: this.agent,
+      stats: this.stats,
+      profile,
+      latencyMs: o.latencyMs,
+      signal: this.stop.signal,
+      wheel: this.wheel,
+      abrConfig: o.abrConfig,
+      lowLatency: o.lowLatency,
+      cmcd: o.cmcd,
+    };
+    const start = () => {
+      if (!this.stop.signal.aborted) viewers.push(runViewer(viewerOptions));
+    };
+    for (let k = 0; k < o.viewers; k++) {
+      const globalIndex = first + k * stride;
+      const at = total > 1 ? (globalIndex * o.rampSec * 1000) / total : 0;
+      this.wheel.after(at, start);
+    }
+    await runEnded;
     this.abort();
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -93,14 +101,18 @@ export class ViewerPool {
       }),
     ]);
     clearTimeout(graceTimer);
+    this.wheel.clear();
     await this.agent.destroy().catch(() => undefined);
+    loop.disable();
+    // the histogram holds the intervals between its own timer's runs: the delay is what exceeds the resolution
+    const p99 = Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);
+    this.stats.loopDelayP99Ms = Math.max(this.stats.loopDelayP99Ms, p99);
     return this.stats;
   }
 
   /** Stops every viewer now (Ctrl-C, or the end of the run). */
   abort(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    clearTimeout(this.endTimer);
     if (!this.stop.signal.aborted) this.stop.abort(new Error('load test over'));
   }
 }

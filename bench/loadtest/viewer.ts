@@ -7,12 +7,14 @@ import type { Dispatcher } from 'undici';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
-import { AbandonedError, HintMissingError, HttpGetter } from './http-get.js';
+import { randomUUID } from 'node:crypto';
+import { AbandonedError, HintMissingError, HttpGetter, type CmcdMode } from './http-get.js';
 import type { LoadStats } from './load-stats.js';
 import { Playhead } from './playhead.js';
 import type { BandwidthProfile } from './shaping.js';
 import { Shaper } from './shaping.js';
-import { waitMs, type Chunk, type Cursor, type StreamClient } from './stream-client.js';
+import type { Chunk, Cursor, StreamClient } from './stream-client.js';
+import type { TimerWheel } from './timer-wheel.js';
 
 export interface ViewerOptions {
   url: string;
@@ -22,12 +24,18 @@ export interface ViewerOptions {
   latencyMs: number;
   /** The run ends (viewer stops) when this signal aborts. */
   signal: AbortSignal;
+  /** The pool's timer wheel (all waits of all viewers). */
+  wheel: TimerWheel;
   abrConfig?: Partial<AbrConfig>;
   /** VOD: the player stops fetching ahead beyond this buffer. */
   maxBufferSec?: number;
   /** false: play live HLS like a player without LL-HLS (whole segments, plain reloads). Default true. */
   lowLatency?: boolean;
+  /** CMCD (CTA-5004) with every request: query argument, headers, or off (default). */
+  cmcd?: CmcdMode;
 }
+
+export type { CmcdMode };
 
 const MAX_CONSECUTIVE_ERRORS = 5;
 
@@ -35,15 +43,43 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
   const { stats, signal } = o;
   stats.totals.started++;
   const shaper = new Shaper(o.profile, o.latencyMs);
-  const http = new HttpGetter(o.dispatcher, stats, shaper);
-  const client: StreamClient = /\.mpd(\?|$)/.test(new URL(o.url).pathname)
+  let playhead: Playhead | undefined;
+  let abr: AbrController | undefined;
+  let topKbps: number | undefined;
+  let stallsSeen = 0;
+  const isDash = /\.mpd(\?|#|$)/.test(o.url.replace(/^[a-z]+:\/\/[^/]*/i, ''));
+  const sid = o.cmcd && o.cmcd !== 'off' ? randomUUID() : '';
+  const cmcd =
+    o.cmcd && o.cmcd !== 'off'
+      ? {
+          mode: o.cmcd,
+          keys: () => {
+            const ph = playhead;
+            ph?.update();
+            const starved = ph !== undefined && ph.stalls > stallsSeen;
+            if (ph) stallsSeen = ph.stalls;
+            return {
+              sid,
+              sf: isDash ? ('d' as const) : ('h' as const),
+              st: client.live ? ('l' as const) : ('v' as const),
+              bl: ph ? ph.bufferSec * 1000 : undefined,
+              bs: starved,
+              su: ph === undefined || !ph.playing,
+              pr: ph?.rate,
+              mtp: abr && abr.sampleCount > 0 ? abr.estimateBps / 1000 : undefined,
+              tb: topKbps,
+            };
+          },
+        }
+      : undefined;
+  const http = new HttpGetter(o.dispatcher, stats, shaper, o.wheel, cmcd);
+  const onStop = () => http.stop();
+  signal.addEventListener('abort', onStop, { once: true });
+  const client: StreamClient = isDash
     ? new DashClient(http, o.url)
     : new HlsClient(http, o.url, { lowLatency: o.lowLatency });
-  let playhead: Playhead | undefined;
   let switches = 0;
   let abandons = 0;
-  let bitrateSeconds = 0;
-  let mediaSec = 0;
   let failed = false;
   let counted = false;
   let stallsCounted = 0;
@@ -51,11 +87,13 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     await client.open(signal);
     const mode = client.live ? (client.lowLatency ? 'low-latency' : 'live') : 'vod';
     const levels = client.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height }));
-    const abr = new AbrController(
+    topKbps = Math.max(...levels.map((l) => l.bitrate)) / 1000;
+    const ctl = new AbrController(
       levels,
       { ...(client.targetLatencySec ? { targetLatencySec: client.targetLatencySec } : {}), ...o.abrConfig },
       mode,
     );
+    abr = ctl;
     const startThreshold = client.lowLatency ? Math.min(1, client.segmentSec) : Math.min(client.segmentSec, 4);
     playhead = new Playhead({ startThresholdSec: startThreshold });
     const ph = playhead;
@@ -69,18 +107,18 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
       initsFetched.add(url);
     };
 
-    let level = abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
+    let level = ctl.nextLevel({ bufferSec: 0, currentLevel: -1 });
     let cursor: Cursor = await client.startCursor(client.video[level].id, signal);
     let errors = 0;
 
     while (!signal.aborted) {
       ph.update();
       if (mode === 'vod' && ph.bufferSec > maxBuffer - client.segmentSec) {
-        await waitMs((ph.bufferSec - (maxBuffer - client.segmentSec)) * 1000 + 1, signal);
+        await http.wait((ph.bufferSec - (maxBuffer - client.segmentSec)) * 1000 + 1, signal);
         continue;
       }
       const latencySec = ph.latencySec();
-      const wanted = abr.nextLevel({ bufferSec: ph.bufferSec, currentLevel: level, latencySec, playbackRate: ph.rate });
+      const wanted = ctl.nextLevel({ bufferSec: ph.bufferSec, currentLevel: level, latencySec, playbackRate: ph.rate });
       let chunk: Chunk | null;
       try {
         chunk = await client.chunkAt(client.video[wanted].id, cursor, signal);
@@ -99,9 +137,10 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           kind: chunk.kind,
           signal,
           hinted: chunk.hinted,
+          cmcd: cmcd && { ot: 'v', br: client.video[lvl].bitrate / 1000, d: mediaDurationSec * 1000 },
           onProgress: (p) => {
             ph.update();
-            const advice = abr.onDownloadProgress({ ...p, level: lvl, mediaDurationSec, bufferSec: ph.bufferSec });
+            const advice = ctl.onDownloadProgress({ ...p, level: lvl, mediaDurationSec, bufferSec: ph.bufferSec });
             if (advice.abandon && advice.switchTo !== undefined && advice.switchTo !== lvl) {
               level = advice.switchTo;
               return true;
@@ -111,23 +150,35 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         });
         const audioGet = client.audio ? fetchAudio(client, http, cursor, chunk, signal, fetchInit) : Promise.resolve();
         const [res] = await Promise.all([videoGet, audioGet]);
-        abr.onDownloadComplete({
+        ctl.onDownloadComplete({
           bytes: res.bytes,
           durationMs: res.durationMs,
           ttfbMs: res.ttfbMs,
           level: lvl,
           mediaDurationSec,
           isPart: chunk.kind === 'part',
+          burstBytes: res.burstBytes,
+          burstMs: res.burstMs,
         });
+        if (chunk.hinted && chunk.programDateTimeMs !== undefined) {
+          // a part asked for before it existed: how long after it was complete (per its program
+          // date-time) it had fully arrived
+          stats.recordMs('partLag', Math.max(0, Date.now() - chunk.programDateTimeMs - mediaDurationSec * 1000));
+        }
         ph.append(mediaDurationSec, chunk.programDateTimeMs);
         // stalls are counted as they are seen (progress lines show them during the run)
         stats.totals.stalls += ph.stalls - stallsCounted;
         stallsCounted = ph.stalls;
-        bitrateSeconds += client.video[lvl].bitrate * mediaDurationSec;
-        mediaSec += mediaDurationSec;
+        // added as they come (not at the end), so the report's timeline can show bitrate over time
+        stats.totals.bitrateSeconds += client.video[lvl].bitrate * mediaDurationSec;
+        stats.totals.mediaSec += mediaDurationSec;
         const lat = ph.latencySec();
-        if (lat !== undefined && ph.playing) stats.recordMs('latency', lat * 1000);
-        ph.rate = abr.playbackRate({ latencySec: lat ?? 0, bufferSec: ph.bufferSec });
+        if (lat !== undefined && ph.playing) {
+          stats.recordMs('latency', lat * 1000);
+          stats.totals.latencySumSec += lat;
+          stats.totals.latencySamples++;
+        }
+        ph.rate = ctl.playbackRate({ latencySec: lat ?? 0, bufferSec: ph.bufferSec });
         cursor = chunk.next;
         errors = 0;
       } catch (e) {
@@ -143,13 +194,13 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           continue; // same cursor, lower level (set in onProgress)
         }
         if (++errors >= MAX_CONSECUTIVE_ERRORS) throw e;
-        await waitMs(200 * errors, signal).catch(() => undefined);
+        await http.wait(200 * errors, signal).catch(() => undefined);
       }
     }
     if (!signal.aborted) {
       // VOD fully downloaded: play out what is buffered (running dry now is the end, not a stall)
       ph.markEnded();
-      await waitMs((ph.bufferSec / ph.rate) * 1000, signal).catch(() => undefined);
+      await http.wait((ph.bufferSec / ph.rate) * 1000, signal).catch(() => undefined);
     }
   } catch (e) {
     if (!signal.aborted) {
@@ -157,6 +208,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
       if (!(e instanceof Error && 'code' in e)) stats.error('viewer_exception');
     }
   } finally {
+    signal.removeEventListener('abort', onStop);
     if (playhead) {
       playhead.finish();
       if (playhead.startupMs !== undefined) stats.recordMs('startup', playhead.startupMs);
@@ -165,8 +217,6 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
       stats.totals.playMs += playhead.playMs;
     }
     if (counted) stats.totals.playing--;
-    stats.totals.bitrateSeconds += bitrateSeconds;
-    stats.totals.mediaSec += mediaSec;
     stats.totals.switches += switches;
     stats.totals.abandons += abandons;
     if (failed) stats.totals.failed++;
@@ -191,6 +241,7 @@ async function fetchAudio(
       kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind,
       signal,
       hinted: a.hinted,
+      cmcd: { ot: 'a', br: client.audio!.bitrate / 1000, d: a.durationSec * 1000 },
     });
   } catch (e) {
     // audio parts need not line up with video parts: a withdrawn audio hint is skipped

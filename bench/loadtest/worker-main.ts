@@ -3,20 +3,12 @@
  * (small counters, once a second) and, at the end, its serialized stats.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { progressCounters } from './report.js';
 import { ViewerPool, type PoolOptions } from './viewer-pool.js';
 
 const pool = new ViewerPool(workerData as PoolOptions);
 const tick = setInterval(() => {
-  const t = pool.stats.totals;
-  parentPort!.postMessage({
-    type: 'progress',
-    started: t.started,
-    playing: t.playing,
-    ended: t.ended,
-    requests: pool.stats.requests,
-    stalls: t.stalls,
-    errors: Object.values(pool.stats.errors).reduce((a, b) => a + b, 0),
-  });
+  parentPort!.postMessage({ type: 'progress', ...progressCounters(pool.stats) });
 }, 1000);
 parentPort!.on('message', (m: { type: string }) => {
   if (m.type === 'stop') pool.abort();

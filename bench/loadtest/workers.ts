@@ -7,32 +7,34 @@ import { Worker } from 'node:worker_threads';
 import { StreamedgeError } from '../../src/errors.js';
 import { LoadStats, type SerializedStats } from './load-stats.js';
 import type { PoolOptions } from './viewer-pool.js';
-import type { ProgressSnapshot } from './report.js';
+import type { ProgressCounters } from './report.js';
 
 type WorkerMessage =
-  | {
-      type: 'progress';
-      started: number;
-      playing: number;
-      ended: number;
-      requests: number;
-      stalls: number;
-      errors: number;
-    }
-  | { type: 'done'; stats: SerializedStats; maxRssKB: number };
+  ({ type: 'progress' } & ProgressCounters) | { type: 'done'; stats: SerializedStats; maxRssKB: number };
 
 export class WorkerFleet {
   private readonly workers: Worker[] = [];
-  private readonly latest: Array<Omit<ProgressSnapshot, 'elapsedSec'>> = [];
+  private readonly latest: ProgressCounters[] = [];
 
   constructor(
     private readonly o: PoolOptions,
     private readonly count: number,
   ) {}
 
-  progress(): Omit<ProgressSnapshot, 'elapsedSec'> {
-    const sum = { started: 0, playing: 0, ended: 0, requests: 0, stalls: 0, errors: 0 };
-    for (const p of this.latest) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += p?.[k] ?? 0;
+  progress(): ProgressCounters {
+    const sum: ProgressCounters = {
+      started: 0,
+      playing: 0,
+      ended: 0,
+      requests: 0,
+      stalls: 0,
+      errors: 0,
+      bitrateSeconds: 0,
+      mediaSec: 0,
+      latencySumSec: 0,
+      latencySamples: 0,
+    };
+    for (const p of this.latest) for (const k of Object.keys(sum) as (keyof ProgressCounters)[]) sum[k] += p?.[k] ?? 0;
     return sum;
   }
 
@@ -52,8 +54,10 @@ export class WorkerFleet {
       this.workers.push(w);
       return new Promise<void>((resolve, reject) => {
         w.on('message', (m: WorkerMessage) => {
-          if (m.type === 'progress') this.latest[i] = m;
-          else {
+          if (m.type === 'progress') {
+            const { type: _type, ...counters } = m;
+            this.latest[i] = counters;
+          } else {
             merged.merge(m.stats);
             maxRssMB = Math.max(maxRssMB, m.maxRssKB / 1024);
             resolve();

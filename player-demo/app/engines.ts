@@ -5,6 +5,7 @@
 import Hls, { FetchLoader } from 'hls.js';
 import * as dashjs from 'dashjs';
 import { MsePlayer } from '../player/mse-player.js';
+import type { CmcdSource, CmcdTransmission } from '../../src/abr/cmcd.js';
 import { HlsSource } from '../player/hls-source.js';
 import { DashSource } from '../player/dash-source.js';
 import type { RequestLogEntry } from '../player/fetcher.js';
@@ -41,12 +42,24 @@ export class OurEngine implements Engine {
   constructor(
     private readonly video: HTMLVideoElement,
     private readonly onRequest: (e: RequestLogEntry) => void,
+    /** CMCD (CTA-5004) with every request (`?cmcd=query|headers` on the page URL). */
+    private readonly cmcdMode?: CmcdTransmission,
   ) {}
 
   async start(url: string): Promise<void> {
-    const loader = { log: this.onRequest };
+    // randomUUID exists only in secure contexts (https, localhost): elsewhere a random v4-shaped id
+    const sid =
+      typeof crypto.randomUUID === 'function'
+        ? crypto.randomUUID()
+        : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+            (Number(c) ^ ((Math.random() * 16) >> (Number(c) / 4))).toString(16),
+          );
+    const cmcd: CmcdSource | undefined = this.cmcdMode
+      ? { mode: this.cmcdMode, keys: () => ({ sid, ...this.player?.cmcdKeys() }) }
+      : undefined;
+    const loader = { log: this.onRequest, cmcd };
     const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
-    this.player = new MsePlayer(this.video, source, { onRequest: this.onRequest, vodBufferAhead: 12 });
+    this.player = new MsePlayer(this.video, source, { onRequest: this.onRequest, vodBufferAhead: 12, cmcd });
     await this.player.start();
   }
   stop(): void {

@@ -104,7 +104,7 @@ async function load(url: string, kind: string): Promise<void> {
       ? new HlsJsEngine(video)
       : kind === 'dashjs'
         ? new DashJsEngine(video)
-        : new OurEngine(video, logRequest);
+        : new OurEngine(video, logRequest, cmcdParam());
   try {
     await engine.start(url);
   } catch (e) {
@@ -158,6 +158,12 @@ $('load').addEventListener(
   'click',
   () => void load($<HTMLInputElement>('url').value, $<HTMLSelectElement>('engine').value),
 );
+
+/** `?cmcd=query` or `?cmcd=headers` on the page URL: our player sends CMCD (CTA-5004). */
+function cmcdParam(): 'query' | 'headers' | undefined {
+  const v = new URLSearchParams(location.search).get('cmcd');
+  return v === 'query' || v === 'headers' ? v : undefined;
+}
 
 async function init(): Promise<void> {
   const params = new URLSearchParams(location.search);

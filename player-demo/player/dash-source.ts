@@ -8,7 +8,7 @@ import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-mo
 import { fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './hls-source.js';
 
-type Loader = Pick<FetchOptions, 'throttle' | 'log'>;
+type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
 
 interface DashSeg {
   msn: number;

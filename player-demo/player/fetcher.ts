@@ -2,6 +2,8 @@
  * One HTTP fetch with what ABR and the page need: time to first byte, progress, an optional
  * bandwidth limiter applied to body reads, and the Cache-Status of the response.
  */
+import { BurstMeter } from '../../src/abr/burst-meter.js';
+import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 
 export interface FetchProgress {
@@ -17,6 +19,9 @@ export interface FetchResult {
   durationMs: number;
   status: number;
   cacheStatus: string | null;
+  /** Bytes that arrived back-to-back and the time they took (the link's speed, without the encoder's gaps). */
+  burstBytes: number;
+  burstMs: number;
 }
 
 export interface RequestLogEntry {
@@ -44,11 +49,18 @@ export interface FetchOptions {
   /** Called with each complete body chunk as it arrives (streaming append). */
   onChunk?: (chunk: Uint8Array) => void;
   log?: (entry: RequestLogEntry) => void;
+  /** CMCD (CTA-5004) to send with the request: the player's keys plus `cmcdObject`. */
+  cmcd?: CmcdSource;
+  /** CMCD keys about this object (ot, br, d). */
+  cmcdObject?: CmcdData;
 }
 
 export async function fetchBytes(url: string, opts: FetchOptions): Promise<FetchResult> {
   const t0 = performance.now();
-  const res = await fetch(url, { signal: opts.signal, cache: 'no-store' });
+  const sent = opts.cmcd
+    ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })
+    : { url, headers: undefined };
+  const res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers: sent.headers });
   const ttfbMs = performance.now() - t0;
   const cacheStatus = res.headers.get('cache-status');
   if (!res.ok || !res.body) {
@@ -59,11 +71,13 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   const bytesTotal = totalHeader ? Number(totalHeader) : undefined;
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
+  const bursts = new BurstMeter();
   let loaded = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     if (opts.throttle) await opts.throttle.take(value.byteLength, opts.signal);
+    bursts.onChunk(value.byteLength, performance.now());
     chunks.push(value);
     loaded += value.byteLength;
     opts.onChunk?.(value);
@@ -72,11 +86,19 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   const bytes = concat(chunks, loaded);
   const durationMs = performance.now() - t0;
   opts.log?.({ url, status: res.status, bytes: loaded, ms: durationMs, cacheStatus, at: Date.now() });
-  return { bytes, ttfbMs, durationMs, status: res.status, cacheStatus };
+  return {
+    bytes,
+    ttfbMs,
+    durationMs,
+    status: res.status,
+    cacheStatus,
+    burstBytes: bursts.burstBytes,
+    burstMs: bursts.burstMs,
+  };
 }
 
 export async function fetchText(url: string, opts: FetchOptions): Promise<{ text: string; url: string }> {
-  const r = await fetchBytes(url, opts);
+  const r = await fetchBytes(url, { ...opts, cmcdObject: { ot: 'm', ...opts.cmcdObject } });
   return { text: new TextDecoder().decode(r.bytes), url };
 }
 

@@ -7,7 +7,7 @@ import { Parser } from 'm3u8-parser';
 import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchText, type FetchOptions } from './fetcher.js';
 
-type Loader = Pick<FetchOptions, 'throttle' | 'log'>;
+type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
 
 interface PartEntry {
   uri: string;
@@ -149,12 +149,30 @@ export class HlsSource implements SourceModel {
     const st = this.media.get(renditionId) ?? (await this.reload(renditionId, signal));
     if (!this.live) return { msn: st.firstMsn, part: 0 };
     if (this.lowLatency) {
-      // The most recent independent part: lowest latency start on a key frame.
+      // PART-HOLD-BACK behind the end of the newest part, then back to an independent part (a key
+      // frame). Starting at the newest independent part instead put playback 0.5–1 s behind the
+      // edge, below PART-HOLD-BACK, where a 5 % playback-rate slow-down takes tens of seconds to
+      // get back to the advertised latency (the 1.25 s of bench/results/abr-qoe.json).
+      const hold = this.targetLatency ?? 3;
+      let acc = 0;
+      let newestIndependent: Cursor | undefined;
       for (let msn = st.lastMsn; msn >= st.firstMsn; msn--) {
         const seg = st.segments.get(msn);
         if (!seg) continue;
-        for (let p = seg.parts.length - 1; p >= 0; p--) if (seg.parts[p].independent) return { msn, part: p };
+        if (seg.parts.length === 0) {
+          // an older segment listed without its parts: whole, from its start
+          acc += seg.duration;
+          if (acc >= hold - 1e-6) return { msn, part: 0 };
+          continue;
+        }
+        for (let p = seg.parts.length - 1; p >= 0; p--) {
+          acc += seg.parts[p].duration;
+          if (!seg.parts[p].independent) continue;
+          newestIndependent ??= { msn, part: p };
+          if (acc >= hold - 1e-6) return { msn, part: p };
+        }
       }
+      if (newestIndependent) return newestIndependent;
     }
     // Classic live: three target durations from the end (HOLD-BACK).
     const lastComplete = st.segments.get(st.lastMsn)?.complete ? st.lastMsn : st.lastMsn - 1;

@@ -7,6 +7,7 @@ import { AbrController } from '../../src/abr/abr-controller.js';
 import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry } from './fetcher.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
+import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 
 export interface PlayerStats {
@@ -36,6 +37,8 @@ export interface PlayerOptions {
   onRequest?: (e: RequestLogEntry) => void;
   /** Seconds of media to keep ahead on VOD. */
   vodBufferAhead?: number;
+  /** CMCD (CTA-5004) on every media request; give the same source to the HLS/DASH loader for playlists. */
+  cmcd?: CmcdSource;
 }
 
 class AppendQueue {
@@ -128,6 +131,28 @@ export class MsePlayer {
       errors: [],
     };
   }
+
+  /** What CMCD says about this player now (the session keys come from the caller's source). */
+  cmcdKeys(): CmcdData {
+    const v = this.video;
+    const started = this.stats.startupMs !== null;
+    const starved = this.stats.stalls > this.cmcdStallsSeen;
+    this.cmcdStallsSeen = this.stats.stalls;
+    const top = Math.max(0, ...this.source.video.map((r) => r.bitrate));
+    const abr = this.abr as AbrController | undefined; // set in start()
+    return {
+      sf: this.source.protocol === 'dash' ? 'd' : 'h',
+      st: this.source.live ? 'l' : 'v',
+      bl: this.bufferAhead() * 1000,
+      bs: starved,
+      su: !started || this.stallStart !== null,
+      pr: v.playbackRate,
+      mtp: abr && abr.sampleCount > 0 ? abr.estimateBps / 1000 : undefined,
+      tb: top > 0 ? top / 1000 : undefined,
+    };
+  }
+
+  private cmcdStallsSeen = 0;
 
   getStats(): PlayerStats {
     const q = this.video.getVideoPlaybackQuality?.();
@@ -344,6 +369,8 @@ export class MsePlayer {
       signal: this.abort.signal,
       throttle: this.opts.throttle,
       log: this.opts.onRequest,
+      cmcd: this.opts.cmcd,
+      cmcdObject: { ot: 'i' },
     });
     const ts = initTimescale(res.bytes);
     if (ts) this.timescales.set(r.id, ts);
@@ -367,6 +394,12 @@ export class MsePlayer {
         signal: attempt.signal,
         throttle: this.opts.throttle,
         log: this.opts.onRequest,
+        cmcd: this.opts.cmcd,
+        cmcdObject: {
+          ot: r.kind === 'audio' ? 'a' : 'v',
+          br: r.bitrate / 1000,
+          d: chunk.duration * 1000,
+        },
         onChunk: splitter
           ? (bytes) =>
               splitter
@@ -388,10 +421,13 @@ export class MsePlayer {
         this.abr.onDownloadComplete({
           bytes: res.bytes.byteLength,
           durationMs: res.durationMs,
-          ttfbMs: chunk.streaming ? res.durationMs : res.ttfbMs,
+          ttfbMs: res.ttfbMs,
           level,
           mediaDurationSec: chunk.duration,
-          isPart: chunk.part !== undefined,
+          // a part, or a segment streamed while it is produced: both can arrive at the media rate
+          isPart: chunk.part !== undefined || chunk.streaming === true,
+          burstBytes: res.burstBytes,
+          burstMs: res.burstMs,
         });
       }
       return 'ok';

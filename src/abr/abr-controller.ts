@@ -52,6 +52,9 @@ export interface DownloadComplete {
   level: number;
   mediaDurationSec: number;
   isPart?: boolean;
+  /** Bytes that arrived back-to-back (after the first chunk of each burst) and the time they took. */
+  burstBytes?: number;
+  burstMs?: number;
 }
 
 export interface PlaybackState {
@@ -112,6 +115,11 @@ export class AbrController {
     return this.estimator.ttfbEstimateMs;
   }
 
+  /** Downloads that became throughput samples so far. */
+  get sampleCount(): number {
+    return this.estimator.sampleCount;
+  }
+
   /** Level changes decided so far (startup choice excluded). */
   get switchCount(): number {
     return this.switches;
@@ -124,6 +132,8 @@ export class AbrController {
       ttfbMs: s.ttfbMs,
       mediaDurationSec: s.mediaDurationSec,
       isPart: s.isPart,
+      burstBytes: s.burstBytes,
+      burstMs: s.burstMs,
     });
     if (s.mediaDurationSec > 0) this.mediaSinceDownSwitchSec += s.mediaDurationSec;
   }

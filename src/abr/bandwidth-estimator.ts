@@ -11,8 +11,12 @@
  *   is pooled with the following small ones (LL-HLS parts) and becomes one sample once the pool
  *   reaches the minimum.
  * - Media-paced parts: a part streamed while it is being produced arrives at the media rate, not
- *   the link rate. When such a part kept up with real time and reads below the current estimate,
- *   it only proves the link is at least that fast, so it is not a sample.
+ *   the link rate, so its download time is mostly the encoder's, not the link's. When the caller
+ *   measured the bursts (the bytes that arrived back-to-back, and the time they took, leaving out
+ *   the idle gaps between the encoder's chunks), those are the sample: that is the link's speed,
+ *   and it rises again when the link recovers. Without burst data, a part that kept up with real
+ *   time and reads below the current estimate only proves the link is at least that fast, so it
+ *   is not a sample.
  */
 export interface DownloadSample {
   bytes: number;
@@ -23,7 +27,14 @@ export interface DownloadSample {
   /** Media seconds carried by the download (0 if not media). */
   mediaDurationSec?: number;
   isPart?: boolean;
+  /** Bytes that arrived in bursts (back-to-back after the first chunk of each burst), if measured. */
+  burstBytes?: number;
+  /** Time those burst bytes took, milliseconds. */
+  burstMs?: number;
 }
+
+/** Below this many burst bytes a part says nothing about the link (one TCP window or so). */
+const MIN_BURST_BYTES = 2_000;
 
 export class Ewma {
   private readonly alpha: number;
@@ -82,16 +93,22 @@ export class BandwidthEstimator {
     if (!(s.bytes > 0) || !(s.durationMs >= 0)) return false;
     const ttfb = Math.min(Math.max(0, s.ttfbMs), s.durationMs);
     this.sampleTtfb(ttfb);
-    const transferMs = s.durationMs - ttfb;
+    let transferMs = s.durationMs - ttfb;
+    let sampleBytes = s.bytes;
 
-    if (s.isPart && this.canEstimate && s.mediaDurationSec && s.mediaDurationSec > 0) {
+    const paced = s.isPart && s.mediaDurationSec && transferMs >= s.mediaDurationSec * 1000 * 0.5;
+    if (paced && s.burstBytes !== undefined && s.burstMs !== undefined && s.burstBytes >= MIN_BURST_BYTES) {
+      // the link's own speed, from the bytes that flowed back-to-back
+      sampleBytes = s.burstBytes;
+      transferMs = s.burstMs;
+    } else if (s.isPart && this.canEstimate && s.mediaDurationSec && s.mediaDurationSec > 0) {
       const rate = (s.bytes * 8 * 1000) / Math.max(transferMs, this.opts.minTransferMs);
       const keptUp = transferMs <= s.mediaDurationSec * 1000;
       const looksPaced = transferMs >= s.mediaDurationSec * 1000 * 0.5;
       if (keptUp && looksPaced && rate < this.estimateBps) return false;
     }
 
-    this.pooledBytes += s.bytes;
+    this.pooledBytes += sampleBytes;
     this.pooledMs += transferMs;
     if (this.pooledBytes < this.opts.minSampleBytes) return false;
     const bytes = this.pooledBytes;

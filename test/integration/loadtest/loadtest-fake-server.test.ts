@@ -169,7 +169,11 @@ describe('loadtest against an in-test stream server', () => {
       latencyMs: 0,
       workers: 2,
       lowLatency: true,
+      http2: false,
+      cmcd: 'off',
     });
+    expect(r.loadTester.eventLoopDelayP99Ms).toBeGreaterThanOrEqual(0);
+    expect(r.loadTester.valid).toBe(r.loadTester.eventLoopDelayP99Ms < 20);
     expect(r.viewers).toMatchObject({ started: 4, ended: 4, failed: 0 });
     expect(r.viewers.peakConcurrent).toBeGreaterThanOrEqual(2);
     expect(r.startupMs.count).toBe(4);

@@ -186,3 +186,35 @@ describe('AbrController in low-latency mode (decisions per part)', () => {
     }
   });
 });
+
+describe('AbrController in low-latency mode with parts streamed as they are produced', () => {
+  /** A cascade: 10 Mbit/s, down to 1.5, then back up to 10 (the link recovers at t = 100 s). */
+  const cascade = (t: number) => (t < 40 ? 10e6 : t < 70 ? 3e6 : t < 100 ? 1.5e6 : 10e6);
+  const run = (reportBursts: boolean) =>
+    simulateLowLatency({
+      levels,
+      capacity: cascade,
+      durationSec: 160,
+      joinLatencySec: 2.5,
+      targetLatencySec: 2.5,
+      paced: true,
+      reportBursts,
+    });
+  /** Level index of the part fetched at virtual time ≈ t (parts are 0.5 s; the run starts at t = 20). */
+  const levelAt = (r: ReturnType<typeof simulateLowLatency>, t: number) => r.levels[Math.round((t - 20) / 0.5)];
+
+  it('measures the link from the bursts: steps down on the cascade and back up to the top after the link recovers', () => {
+    const r = run(true);
+    expect(levelAt(r, 35)).toBe(4); // 6 Mbit/s on a 10 Mbit/s link, though each part takes its 0.5 s to arrive
+    expect(levelAt(r, 95)).toBeLessThanOrEqual(1); // ≤ 1 Mbit/s on 1.5 Mbit/s
+    expect(levelAt(r, 150)).toBe(4); // recovered
+    expect(levelAt(r, 175)).toBe(4);
+    expect(r.stalls).toBe(0);
+  });
+
+  it('without the burst measurement, the same player mistakes the media rate for the link and never climbs back', () => {
+    const r = run(false);
+    expect(levelAt(r, 95)).toBeLessThanOrEqual(1);
+    expect(levelAt(r, 175)).toBeLessThan(4);
+  });
+});

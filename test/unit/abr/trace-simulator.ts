@@ -168,6 +168,15 @@ export interface LiveSimOptions {
   joinLatencySec: number;
   targetLatencySec: number;
   config?: Partial<AbrConfig>;
+  /**
+   * Parts streamed as they are produced (LL-HLS preload hint / chunked CMAF): the request for
+   * part k goes out when its production starts and its bytes arrive in `chunkSec` chunks as the
+   * encoder emits them, each at link speed. Default false: the part is requested and sent whole.
+   */
+  paced?: boolean;
+  chunkSec?: number;
+  /** false: do not pass the burst measurement to the controller (a player that cannot see it). */
+  reportBursts?: boolean;
 }
 
 export interface LiveSample {
@@ -235,13 +244,39 @@ export function simulateLowLatency(o: LiveSimOptions): LiveSimResult {
     levels.push(level);
     const total = Math.round((bitrateOf.get(level)! * part) / 8);
     const t0 = t;
-    const availableAt = (k + 1) * part;
-    while (t < Math.max(availableAt, t0 + rtt)) tick();
-    const ttfb = t - t0;
-    let loaded = 0;
-    while (loaded < total) {
-      loaded = Math.min(total, loaded + (o.capacity(t) * STEP) / 8);
-      tick();
+    let burstBytes = 0;
+    let burstSec = 0;
+    let ttfb: number;
+    if (o.paced) {
+      // bytes exist from the first chunk of part k on; the link moves what exists, up to its capacity
+      const chunk = o.chunkSec ?? 0.1;
+      const startsAt = k * part;
+      const produced = (at: number) =>
+        Math.min(total, Math.floor(Math.max(0, at - startsAt + 1e-9) / chunk) * ((total * chunk) / part));
+      while (t < Math.max(startsAt + chunk, t0 + rtt)) tick();
+      ttfb = t - t0;
+      let loaded = 0;
+      while (loaded < total) {
+        const can = (o.capacity(t) * STEP) / 8;
+        const waiting = produced(t) - loaded;
+        if (waiting >= can) {
+          loaded += can;
+          burstBytes += can;
+          burstSec += STEP;
+        } else {
+          loaded += Math.max(0, waiting);
+        }
+        tick();
+      }
+    } else {
+      const availableAt = (k + 1) * part;
+      while (t < Math.max(availableAt, t0 + rtt)) tick();
+      ttfb = t - t0;
+      let loaded = 0;
+      while (loaded < total) {
+        loaded = Math.min(total, loaded + (o.capacity(t) * STEP) / 8);
+        tick();
+      }
     }
     abr.onDownloadComplete({
       bytes: total,
@@ -250,6 +285,7 @@ export function simulateLowLatency(o: LiveSimOptions): LiveSimResult {
       level,
       mediaDurationSec: part,
       isPart: true,
+      ...(o.paced && o.reportBursts !== false ? { burstBytes, burstMs: burstSec * 1000 } : {}),
     });
     current = level;
     bufferedEnd += part;

@@ -1,0 +1,71 @@
+/**
+ * Where our browser player joins a live LL-HLS stream (player-demo/player/hls-source.ts, run in
+ * Node against a fixed playlist on a loopback server): PART-HOLD-BACK behind the newest part, then
+ * back to an independent part, never the newest independent part when that is closer to the edge
+ * than the playlist allows (the 1.25 s below PART-HOLD-BACK of bench/results/abr-qoe.json).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HlsSource } from '../../../player-demo/player/hls-source.js';
+
+const MASTER = `#EXTM3U
+#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"
+v/index.m3u8
+`;
+
+/** 2 s segments of 4 × 0.5 s parts, key frames on part 0 only; the newest segment has one part so far. */
+function media(): string {
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:9',
+    '#EXT-X-TARGETDURATION:2',
+    '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
+    '#EXT-X-PART-INF:PART-TARGET=0.5',
+    '#EXT-X-MEDIA-SEQUENCE:10',
+    '#EXT-X-MAP:URI="init.mp4"',
+  ];
+  for (let msn = 10; msn <= 12; msn++) {
+    for (let p = 0; p < 4; p++)
+      lines.push(`#EXT-X-PART:DURATION=0.5,URI="p${msn}.${p}.m4s"${p === 0 ? ',INDEPENDENT=YES' : ''}`);
+    lines.push('#EXTINF:2.0,', `s${msn}.m4s`);
+  }
+  lines.push('#EXT-X-PART:DURATION=0.5,URI="p13.0.m4s",INDEPENDENT=YES');
+  lines.push('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p13.1.m4s"');
+  return lines.join('\n') + '\n';
+}
+
+describe('our player joins live LL-HLS at PART-HOLD-BACK', () => {
+  let server: Server;
+  let base: string;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const body = req.url?.startsWith('/live/master.m3u8')
+        ? MASTER
+        : req.url?.startsWith('/live/v/index.m3u8')
+          ? media()
+          : null;
+      if (body === null) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('starts at the key frame at least PART-HOLD-BACK behind the newest part, not at the newest key frame', async () => {
+    const source = new HlsSource(`${base}/live/master.m3u8`, {});
+    const signal = new AbortController().signal;
+    await source.open(signal);
+    expect(source.lowLatency).toBe(true);
+    expect(source.targetLatency).toBe(1.5);
+    const cursor = await source.startCursor(source.video[0].id, signal);
+    // newest part ends 13.0 + 0.5 s; 1.5 s back lands inside segment 12, whose key frame is part 0:
+    // 2.5 s behind the edge. The newest key frame (13.0) would be only 0.5 s behind it.
+    expect(cursor).toEqual({ msn: 12, part: 0 });
+    source.close();
+  });
+});
