@@ -85,7 +85,7 @@ export class Membership {
   /** Joins the fleet: the first heartbeat is written and the current members are read before this resolves. */
   static async join(conn: FleetConnection, o: MembershipOptions): Promise<Membership> {
     checkPopName(o.self.pop);
-    const kv = await new Kvm(conn.nc).create(MEMBERS_BUCKET, { history: 1, max_age: 60_000 });
+    const kv = await new Kvm(conn.nc).create(MEMBERS_BUCKET, { history: 1, ttl: 60_000 });
     const m = new Membership(conn, kv, o);
     await m.beat();
     await m.startWatch();
