@@ -20,10 +20,12 @@ import {
   type VerificationCliOptions,
 } from '../src/cli/verification-options.js';
 import { EdgeSignedAccess, type ReloadingKeySource, type KeyLog } from './signed-access.js';
+import { addFleetOptions, joinFleet, openFleetPrelude, type FleetCliOptions } from './fleet/fleet-cli.js';
+import { fleetVerification } from './fleet/fleet-verification.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
 
-export interface EdgeCliOptions extends VerificationCliOptions {
+export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions {
   upstream: string;
   port: string;
   host: string;
@@ -99,10 +101,14 @@ function listOf(text: string | undefined): string[] {
 export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
   const logRef: { current?: KeyLog } = {};
-  const signing = await edgeSigningFromCli(o, upstreamCredential, process.env, {
+  const keyLog: KeyLog = {
     info: (x, m) => logRef.current?.info(x, m),
     warn: (x, m) => logRef.current?.warn(x, m),
-  });
+  };
+  const fleet = o.nats !== undefined ? await openFleetPrelude(o, o.name, keyLog) : undefined;
+  const signing = fleet?.keys
+    ? await fleetVerification(o, fleet.keys, upstreamCredential, process.env, keyLog)
+    : await edgeSigningFromCli(o, upstreamCredential, process.env, keyLog);
   const edge = createEdge({
     ...(signing ? { signedAccess: signing.access } : {}),
     ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
@@ -122,10 +128,13 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
     bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
   });
   logRef.current = edge.logger;
+  if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
   const url = await edge.listen(parsePort(o.port), o.host);
+  const joined = fleet ? await joinFleet(edge, fleet, o, o.self ?? url) : undefined;
   return {
     url,
-    close: () => {
+    close: async () => {
+      await joined?.close();
       signing?.close();
       return edge.close();
     },
@@ -179,8 +188,7 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
 /** Registers the `edge` and `purge` commands. */
 export function registerEdgeCommands(program: Command): void {
   addVerificationOptions(
-    program
-      .command('edge')
+    addFleetOptions(program.command('edge'))
       .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
       .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
       .option('--port <port>', 'port to listen on', '8080')

@@ -52,6 +52,7 @@ import {
 } from './signed-access.js';
 import { REJECT_REASONS } from '../src/signing/verify.js';
 import { checkCredential } from '../src/signing/upstream-credential.js';
+import { PURGE_FLOOR_HEADER, type FleetLink } from './fleet/fleet-link.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
 export interface EdgeServerOptions extends EdgeOptions {
@@ -71,6 +72,14 @@ export interface Edge {
   readonly logger: Logger;
   /** Resolves once no fill is in flight (every fill's outcome is settled in the store). */
   whenIdle(): Promise<void>;
+  /** Joins a fleet (edge/fleet): purge through it, wait for its replay before serving, health shows it. */
+  attachFleet(link: FleetLink): void;
+  /** Applies purges to this edge only (the fleet's consumer calls it). */
+  applyPurge(specs: PurgeSpec[]): Promise<number>;
+  /** Replaces the peers of this PoP (the fleet's live members; `self` is this edge's URL). */
+  setPeers(peers: string[], self: string): void;
+  /** Replaces the credential sent upstream (the fleet's, when it keeps one). */
+  setUpstreamCredential(credential: string | undefined): void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -123,7 +132,8 @@ class EdgeServer implements Edge {
   private readonly background = new Set<Promise<unknown>>();
   private readonly prefetcher: Prefetcher;
   private closing = false;
-  private readonly upstreamAuth: Record<string, string>;
+  private upstreamAuth: Record<string, string>;
+  private fleet: FleetLink | undefined;
 
   constructor(private readonly input: EdgeServerOptions) {
     this.o = resolveOptions(input);
@@ -158,6 +168,37 @@ class EdgeServer implements Edge {
 
   get store(): LogStore | undefined {
     return this.storeRef;
+  }
+
+  attachFleet(link: FleetLink): void {
+    this.fleet = link;
+  }
+
+  async applyPurge(specs: PurgeSpec[]): Promise<number> {
+    const store = this.storeRef;
+    if (!store) throw new StreamedgeError('EDGE_STATE', 'edge store is not open');
+    this.coalescer.forgetRecent();
+    let purged = 0;
+    for (const s of specs) {
+      purged += await applyPurge(s, store, this.coalescer.all(), this.keyPolicy);
+      this.metrics.purges.inc({ kind: s.kind, mode: s.mode });
+    }
+    return purged;
+  }
+
+  setPeers(peers: string[], self: string): void {
+    this.router.setPeers(peers, self);
+  }
+
+  setUpstreamCredential(credential: string | undefined): void {
+    const c = checkCredential(credential, 'the upstream credential');
+    this.upstreamAuth = c !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: c } : {};
+  }
+
+  /** Headers every upstream and peer request carries: the tier credential and this edge's purge floor. */
+  private tierHeaders(): Record<string, string> {
+    const floor = this.fleet?.purgeFloor() ?? 0;
+    return floor > 0 ? { ...this.upstreamAuth, [PURGE_FLOOR_HEADER]: String(floor) } : this.upstreamAuth;
   }
 
   async whenIdle(): Promise<void> {
@@ -257,6 +298,15 @@ class EdgeServer implements Edge {
 
     if (url.startsWith('/_edge/') || url === '/_edge') return this.admin(ex, url);
     if (ex.method === 'PURGE') return this.purgeMethod(ex, url);
+    if (this.fleet) {
+      // never serve what a missed purge covers: wait for the replay (bounded inside the fleet)
+      if (!this.fleet.ready) await this.fleet.whenReady();
+      // a lower tier that applied purge N asks us to have applied it too before we answer
+      const floor = Number(header(req, PURGE_FLOOR_HEADER));
+      if (Number.isSafeInteger(floor) && floor > 0 && !(await this.fleet.reachPurgeFloor(floor))) {
+        return this.bypass(ex, url, 'request', 'purge-floor-not-reached');
+      }
+    }
 
     let target = url;
     if (this.input.signedAccess) {
@@ -390,7 +440,7 @@ class EdgeServer implements Edge {
     fromPeer: boolean,
   ): Fill {
     const target = keyTarget(key);
-    const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge', ...this.upstreamAuth };
+    const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge', ...this.tierHeaders() };
     if (ex) {
       fwdHeaders['x-request-id'] = ex.id;
       for (const h of ['traceparent', 'tracestate']) {
@@ -651,7 +701,9 @@ class EdgeServer implements Edge {
     }
     headers['x-request-id'] = ex.id;
     delete headers[UPSTREAM_CREDENTIAL_HEADER];
-    Object.assign(headers, this.upstreamAuth);
+    const incomingFloor = Number(headers[PURGE_FLOOR_HEADER] ?? 0);
+    Object.assign(headers, this.tierHeaders());
+    if (incomingFloor > Number(headers[PURGE_FLOOR_HEADER] ?? 0)) headers[PURGE_FLOOR_HEADER] = String(incomingFloor);
     const hasBody = ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined;
     let res: UpstreamResponse;
     try {
@@ -710,6 +762,15 @@ class EdgeServer implements Edge {
         upstreamActive: this.upstream.active,
         upstreamQueued: this.upstream.queued,
       });
+      if (this.fleet) {
+        const f = this.fleet.health();
+        return sendJson(ex, report.status === 'ok' && f.reasons.length === 0 ? 200 : 503, {
+          ...report,
+          ...(f.reasons.length > 0 ? { status: 'degraded', reasons: [...report.reasons, ...f.reasons] } : {}),
+          peers: this.router.peers,
+          fleet: f.report,
+        });
+      }
       return sendJson(ex, report.status === 'ok' ? 200 : 503, report);
     }
     if (path === '/_edge/metrics' && (ex.method === 'GET' || ex.method === 'HEAD')) {
@@ -767,13 +828,12 @@ class EdgeServer implements Edge {
   }
 
   private async runPurge(ex: Exchange, specs: PurgeSpec[]): Promise<void> {
-    const store = this.storeRef!;
-    this.coalescer.forgetRecent();
-    let purged = 0;
-    for (const s of specs) {
-      purged += await applyPurge(s, store, this.coalescer.all(), this.keyPolicy);
-      this.metrics.purges.inc({ kind: s.kind, mode: s.mode });
+    if (this.fleet) {
+      const r = await this.fleet.purge(specs, ex.id);
+      for (const [k, v] of Object.entries(r.headers ?? {})) ex.res.setHeader(k, v);
+      return sendJson(ex, r.status, r.body);
     }
+    const purged = await this.applyPurge(specs);
     const forwarded = header(ex.req, PURGE_HOP_HEADER) !== undefined;
     const peers = forwarded ? [] : await fanOutPurge(this.router.others(), specs, this.o.adminToken, ex.id);
     this.logger.info({ reqId: ex.id, specs, purged, peers }, 'purge');

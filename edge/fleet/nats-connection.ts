@@ -20,9 +20,7 @@ export const NATS_TOKEN_ENV = 'STREAMEDGE_NATS_TOKEN';
 export const NATS_NKEY_ENV = 'STREAMEDGE_NATS_NKEY_SEED';
 
 export type NatsCredential =
-  | { kind: 'user'; user: string; password: string }
-  | { kind: 'token'; token: string }
-  | { kind: 'nkey'; seed: string };
+  { kind: 'user'; user: string; password: string } | { kind: 'token'; token: string } | { kind: 'nkey'; seed: string };
 
 export interface NatsTls {
   caFile?: string;
@@ -72,9 +70,7 @@ export function natsCredentialFrom(
   if (s.tokenFile !== undefined) return { kind: 'token', token: readSecret(s.tokenFile, 'the NATS token') };
   if (s.user !== undefined) {
     const password =
-      s.passwordFile !== undefined
-        ? readSecret(s.passwordFile, 'the NATS password')
-        : nonEmpty(env[NATS_PASSWORD_ENV]);
+      s.passwordFile !== undefined ? readSecret(s.passwordFile, 'the NATS password') : nonEmpty(env[NATS_PASSWORD_ENV]);
     if (password === undefined) {
       throw new StreamedgeError(
         'BAD_OPTION',

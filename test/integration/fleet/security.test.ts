@@ -67,9 +67,13 @@ describe('the fleet authenticates to NATS over TLS (real nats-server)', () => {
 
   it('credentials come from files or the environment, never from a URL', async () => {
     expect(natsCredentialFrom({}, { STREAMEDGE_NATS_TOKEN: 'tok-abc' })).toEqual({ kind: 'token', token: 'tok-abc' });
-    expect(() => natsCredentialFrom({ user: 'edge' }, {})).toThrow(/--nats-password-file or \$STREAMEDGE_NATS_PASSWORD/);
+    expect(() => natsCredentialFrom({ user: 'edge' }, {})).toThrow(
+      /--nats-password-file or \$STREAMEDGE_NATS_PASSWORD/,
+    );
     expect(natsCredentialFrom({}, {})).toBeUndefined();
-    await expect(FleetConnection.open({ url: 'nats://u:secret@127.0.0.1:1' })).rejects.toThrow(/no credential in the URL/);
+    await expect(FleetConnection.open({ url: 'nats://u:secret@127.0.0.1:1' })).rejects.toThrow(
+      /no credential in the URL/,
+    );
     expect(redactNatsUrl('nats://u:secret@h:4222,tls://x@h2:1')).toBe('nats://h:4222,tls://h2:1');
   });
 });
