@@ -130,7 +130,9 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
   logRef.current = edge.logger;
   if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
   const url = await edge.listen(parsePort(o.port), o.host);
-  const joined = fleet ? await joinFleet(edge, fleet, o, o.self ?? url) : undefined;
+  const joined = fleet
+    ? await joinFleet(edge, fleet, o, o.self ?? url, (c) => signing?.access.setTrustedCredential(c))
+    : undefined;
   return {
     url,
     close: async () => {

@@ -139,6 +139,7 @@ export async function joinFleet(
   prelude: FleetPrelude,
   o: FleetCliOptions & { name: string; store?: string },
   self: string,
+  onCredential?: (credential: string | undefined) => void,
 ): Promise<EdgeFleet> {
   try {
     const fleet = await EdgeFleet.start(
@@ -158,7 +159,10 @@ export async function joinFleet(
         applyPurge: (specs) => edge.applyPurge(specs),
         cacheIsEmpty: async () => (edge.store?.stats().objects ?? 0) === 0,
         setPeers: (urls) => edge.setPeers(urls, self),
-        setUpstreamCredential: (c) => edge.setUpstreamCredential(c),
+        setUpstreamCredential: (c) => {
+          edge.setUpstreamCredential(c);
+          onCredential?.(c);
+        },
       },
     );
     prelude.link.resolve(fleet);
