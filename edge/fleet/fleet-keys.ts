@@ -36,7 +36,7 @@ export async function verificationJwkFromKeyFile(path: string, kid?: string): Pr
   let jwk: Jwk;
   if (text.includes('-----BEGIN')) {
     try {
-      jwk = createPublicKey(createPrivateKey(text)).export({ format: 'jwk' }) as Jwk;
+      jwk = createPublicKey(createPrivateKey(text)).export({ format: 'jwk' });
     } catch {
       throw new StreamedgeError('BAD_KEY', `${path}: not a readable PEM private key`);
     }

@@ -29,7 +29,7 @@ export function edgeProcess(args: string[], port: number, env: NodeJS.ProcessEnv
         env: { ...process.env, ...env },
       });
       child = c;
-      c.stderr!.on('data', (d: Buffer) => {
+      c.stderr.on('data', (d: Buffer) => {
         if (err.length < 256 * 1024) err += d.toString('utf8');
       });
       // listening (any health answer, 200 or 503)

@@ -106,7 +106,7 @@ describe('an edge fleet on NATS JetStream (three edge processes, one nats-server
       expect(r.body.toString()).toBe(`v1 ${path}`);
     }
     expect(origin.count(path)).toBe(1);
-    const h = await health(edges[0]!.url);
+    const h = await health(edges[0].url);
     expect(h.status).toBe(200);
     expect(h.body.fleet!.members.length).toBe(3);
   });
@@ -114,11 +114,11 @@ describe('an edge fleet on NATS JetStream (three edge processes, one nats-server
   it('SIGKILL of an edge: its keys get a new owner within seconds and requests keep succeeding', async () => {
     const urls = edges.map((e) => e.url).sort();
     const paths = Array.from({ length: 40 }, (_, i) => `/vod/kill/seg-${i}.m4s`);
-    const victim = edges[1]!;
+    const victim = edges[1];
     const owned = paths.filter((p) => ownerOf(urls, storedKey(p)) === victim.url);
     expect(owned.length).toBeGreaterThan(0);
     const survivors = edges.filter((e) => e !== victim);
-    for (const p of paths) expect((await get(`${survivors[0]!.url}${p}`)).status).toBe(200);
+    for (const p of paths) expect((await get(`${survivors[0].url}${p}`)).status).toBe(200);
 
     const t0 = Date.now();
     await victim.stop('SIGKILL');
@@ -168,7 +168,7 @@ describe('an edge fleet on NATS JetStream (three edge processes, one nats-server
 
   it('a purge while an edge is stopped: on restart it replays before its health turns green and refetches', async () => {
     const urls = edges.map((e) => e.url).sort();
-    const stopped = edges[2]!;
+    const stopped = edges[2];
     const path = Array.from({ length: 50 }, (_, i) => `/vod/purged/seg-${i}.m4s`).find(
       (p) => ownerOf(urls, storedKey(p)) === stopped.url,
     )!;
@@ -179,7 +179,7 @@ describe('an edge fleet on NATS JetStream (three edge processes, one nats-server
       await waitFor('the stopped edge to leave', async () => !(await membersOf(e.url)).includes(stopped.url));
 
     version++;
-    const p = await purge(edges[0]!.url, { url: path });
+    const p = await purge(edges[0].url, { url: path });
     expect(p.status).toBe(200); // every live member applied it
     expect(p.json['missing']).toEqual([]);
     const seq = p.json['seq'] as number;
@@ -227,8 +227,8 @@ describe('an edge fleet on NATS JetStream (three edge processes, one nats-server
     }
     expect(origin.count(path)).toBe(fetched); // from cache, not the origin
     // new content still comes from the origin
-    expect((await get(`${edges[0]!.url}/vod/outage/new.m4s`)).status).toBe(200);
-    const refused = await purge(edges[0]!.url, { url: path });
+    expect((await get(`${edges[0].url}/vod/outage/new.m4s`)).status).toBe(200);
+    const refused = await purge(edges[0].url, { url: path });
     expect(refused.status).toBe(503);
     expect(String(refused.json['error'])).toMatch(/purge not published: disconnected from NATS.*nothing was purged/);
 
@@ -238,7 +238,7 @@ describe('an edge fleet on NATS JetStream (three edge processes, one nats-server
     const ok = await waitFor(
       'a purge to reach every member after the outage',
       async () => {
-        const r = await purge(edges[0]!.url, { url: path });
+        const r = await purge(edges[0].url, { url: path });
         return r.status === 200 ? r : undefined;
       },
       20_000,
@@ -246,6 +246,6 @@ describe('an edge fleet on NATS JetStream (three edge processes, one nats-server
     );
     expect((ok.json['applied'] as string[]).sort()).toEqual(edges.map((e) => e.url).sort());
     version++;
-    expect((await get(`${edges[1]!.url}${path}`)).body.toString()).toBe(`v${version} ${path}`);
+    expect((await get(`${edges[1].url}${path}`)).body.toString()).toBe(`v${version} ${path}`);
   });
 });

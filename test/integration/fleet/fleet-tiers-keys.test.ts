@@ -183,7 +183,7 @@ describe('keys rotated through KV reach every running edge without a restart', (
       signedUrl(
         edge,
         '/vod/keys/seg-1.m4s',
-        await issueToken({ scope: '/vod/keys/', ttlSec: 600, key: await signingKeyFromJwk(k.jwk as never) }),
+        await issueToken({ scope: '/vod/keys/', ttlSec: 600, key: await signingKeyFromJwk(k.jwk) }),
       );
     for (const e of edges) expect((await get(await url(e.url, a))).status).toBe(403); // nothing published
 
@@ -197,7 +197,7 @@ describe('keys rotated through KV reach every running edge without a restart', (
     for (const e of edges) await waitFor('kid-a refused', async () => (await get(await url(e.url, a))).status === 403);
     for (const e of edges) expect((await get(await url(e.url, b))).status).toBe(200);
     // health lists the kids, never key material
-    const h = (await (await request(`${edges[0]!.url}/_edge/health`)).body.text()).toString();
+    const h = (await (await request(`${edges[0].url}/_edge/health`)).body.text()).toString();
     expect(h).toContain('kid-b');
     expect(h).not.toContain(String(b.jwk['x']));
     expect(h).not.toContain('fleet-upstream-credential');

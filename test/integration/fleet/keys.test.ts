@@ -53,7 +53,7 @@ describe('fleet keys in a KV bucket (real nats-server)', () => {
       const k1 = privateJwkFile('k1');
       const k2 = privateJwkFile('k2');
       const token = async (k: { jwk: Record<string, unknown> }) =>
-        issueToken({ scope: '/vod/', ttlSec: 600, key: await signingKeyFromJwk(k.jwk as never) });
+        issueToken({ scope: '/vod/', ttlSec: 600, key: await signingKeyFromJwk(k.jwk) });
       const ctx = { path: '/vod/a/seg-1.m4s' };
       expect((await verifier.verify(await token(k1), ctx)).ok).toBe(false); // nothing published yet
 

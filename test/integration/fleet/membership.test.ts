@@ -45,27 +45,26 @@ describe('fleet membership (heartbeats in a KV bucket, real nats-server)', () =>
     const other = await join('http://127.0.0.1:2001', 'p2');
     try {
       for (const n of nodes) await waitFor('three members in the PoP', () => n.seen.length === 3);
-      expect(urls(nodes[0]!)).toEqual(['http://127.0.0.1:1001', 'http://127.0.0.1:1002', 'http://127.0.0.1:1003']);
+      expect(urls(nodes[0])).toEqual(['http://127.0.0.1:1001', 'http://127.0.0.1:1002', 'http://127.0.0.1:1003']);
       // the other PoP is visible fleet-wide, but never an owner in p1
-      expect(nodes[0]!.m.live().map((m) => m.url)).toContain('http://127.0.0.1:2001');
-      const health = nodes[0]!.m.live(pop)[0]!;
+      expect(nodes[0].m.live().map((m) => m.url)).toContain('http://127.0.0.1:2001');
+      const health = nodes[0].m.live(pop)[0];
       expect(health).toMatchObject({ pop, version: 'test' });
       expect(typeof health.startedAt).toBe('string');
 
-      const before = new Map(keys.map((k) => [k, ownerOf(urls(nodes[0]!), k)!]));
+      const before = new Map(keys.map((k) => [k, ownerOf(urls(nodes[0]), k)!]));
       const dead = 'http://127.0.0.1:1002';
       const deadOwned = [...before.values()].filter((o) => o === dead).length;
       expect(deadOwned).toBeGreaterThan(30); // it owned a real share
 
       // crash: the connection goes away without deleting the key (no clean leave)
       const t0 = Date.now();
-      await nodes[1]!.conn.nc.close();
-      for (const n of [nodes[0]!, nodes[2]!])
-        await waitFor('the dead member to leave', () => n.seen.length === 2, 8000);
+      await nodes[1].conn.nc.close();
+      for (const n of [nodes[0], nodes[2]]) await waitFor('the dead member to leave', () => n.seen.length === 2, 8000);
       expect(Date.now() - t0).toBeLessThan(5000);
-      expect(urls(nodes[0]!)).toEqual(['http://127.0.0.1:1001', 'http://127.0.0.1:1003']);
+      expect(urls(nodes[0])).toEqual(['http://127.0.0.1:1001', 'http://127.0.0.1:1003']);
 
-      const after = new Map(keys.map((k) => [k, ownerOf(urls(nodes[0]!), k)!]));
+      const after = new Map(keys.map((k) => [k, ownerOf(urls(nodes[0]), k)!]));
       let moved = 0;
       for (const k of keys) {
         if (before.get(k) === after.get(k)) continue;
@@ -74,11 +73,11 @@ describe('fleet membership (heartbeats in a KV bucket, real nats-server)', () =>
       }
       expect(moved).toBe(deadOwned);
       // both survivors agree on every owner
-      for (const k of keys) expect(ownerOf(urls(nodes[2]!), k)).toBe(after.get(k));
+      for (const k of keys) expect(ownerOf(urls(nodes[2]), k)).toBe(after.get(k));
 
       // a clean leave is seen at once (the key is deleted, no TTL wait)
-      await nodes[2]!.m.leave();
-      await waitFor('the clean leave', () => nodes[0]!.seen.length === 1, 3000);
+      await nodes[2].m.leave();
+      await waitFor('the clean leave', () => nodes[0].seen.length === 1, 3000);
     } finally {
       for (const n of [...nodes, other]) {
         await n.m.leave();

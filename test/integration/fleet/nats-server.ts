@@ -29,11 +29,6 @@ export interface NatsServer {
   close(): Promise<void>;
 }
 
-/** True when the nats-server binary is on PATH. */
-export function hasNatsServer(): boolean {
-  return spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
 async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -101,7 +96,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     let log = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server did not start in 10 s:\n${log}`)), 10_000);
-      c.stderr!.on('data', (d: Buffer) => {
+      c.stderr.on('data', (d: Buffer) => {
         if (log.length < 64 * 1024) log += d.toString('utf8');
         if (log.includes('Server is ready')) {
           clearTimeout(timer);
@@ -113,7 +108,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
         reject(new Error(`nats-server exited with ${code}:\n${log}`));
       });
     });
-    c.stderr!.resume();
+    c.stderr.resume();
   };
   const stop = async (): Promise<void> => {
     const c = child;

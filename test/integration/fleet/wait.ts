@@ -6,16 +6,16 @@ export async function waitFor<T>(
   everyMs = 25,
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: Error | undefined;
   for (;;) {
     try {
       const v = await check();
       if (v !== undefined && v !== false) return v;
     } catch (e) {
-      last = e;
+      last = e instanceof Error ? e : new Error(String(e));
     }
     if (Date.now() > end)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
