@@ -181,7 +181,8 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
     );
   }
   const text = await res.body.text();
-  if (res.statusCode !== 200) {
+  // 202: a fleet purge published and durable, not yet applied by every live member (they are named)
+  if (res.statusCode !== 200 && res.statusCode !== 202) {
     throw new StreamedgeError('PURGE_FAILED', `edge answered ${res.statusCode}: ${text.trim()}`);
   }
   return JSON.parse(text) as unknown;
