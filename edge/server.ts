@@ -42,7 +42,7 @@ import { REJECT_REASONS } from '../src/signing/verify.js';
 import { checkCredential } from '../src/signing/upstream-credential.js';
 import { PURGE_FLOOR_HEADER, type FleetLink } from './fleet/fleet-link.js';
 import { applyLocalPurge } from './admin-purge.js';
-import type { PurgeSpec } from './purge.js';
+import { adminTokenMatches, type PurgeSpec } from './purge.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
 export interface EdgeServerOptions extends EdgeOptions {
@@ -135,6 +135,12 @@ class EdgeServer implements Edge, EdgeContext {
   get upstreamAuth(): Readonly<Record<string, string>> {
     const floor = this.fleet?.purgeFloor() ?? 0;
     return floor > 0 ? { ...this.credentialAuth, [PURGE_FLOOR_HEADER]: String(floor) } : this.credentialAuth;
+  }
+
+  /** With a tier credential configured, only requests carrying it speak for a tier (purge floor). */
+  private fromTrustedTier(req: IncomingMessage): boolean {
+    const mine = this.credentialAuth[UPSTREAM_CREDENTIAL_HEADER];
+    return mine === undefined || adminTokenMatches(header(req, UPSTREAM_CREDENTIAL_HEADER), mine);
   }
 
   attachFleet(link: FleetLink): void {
@@ -270,7 +276,12 @@ class EdgeServer implements Edge, EdgeContext {
       if (!this.fleet.ready) await this.fleet.whenReady();
       // a lower tier that applied purge N asks this one to have applied it too before it answers
       const floor = Number(header(req, PURGE_FLOOR_HEADER));
-      if (Number.isSafeInteger(floor) && floor > 0 && !(await this.fleet.reachPurgeFloor(floor))) {
+      if (
+        Number.isSafeInteger(floor) &&
+        floor > 0 &&
+        this.fromTrustedTier(req) &&
+        !(await this.fleet.reachPurgeFloor(floor))
+      ) {
         return bypass(this, ex, url, 'request', 'purge-floor-not-reached');
       }
     }
