@@ -10,9 +10,7 @@ import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createEdge, type Edge } from '../../../edge/server.js';
-import { joinFleet, openFleetPrelude } from '../../../edge/fleet/fleet-cli.js';
-import type { EdgeFleet } from '../../../edge/fleet/edge-fleet.js';
+import { startFleetEdge, type FleetEdge } from './fleet-edge.js';
 import { runEdge, type EdgeCliOptions } from '../../../edge/edge-cli.js';
 import { FleetConnection } from '../../../edge/fleet/nats-connection.js';
 import {
@@ -50,45 +48,25 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const silent = { info: () => undefined, warn: () => undefined };
-
 /** An in-process fleet edge; `gate` (when set) holds its purge applications until released. */
 async function fleetEdge(
   upstream: string,
   pop: string,
   name: string,
   gate?: { wait: () => Promise<void> },
-): Promise<{ edge: Edge; url: string; fleet: EdgeFleet }> {
-  const prelude = await openFleetPrelude({ nats: nats.url, pop }, name, silent);
-  const edge = createEdge({
+): Promise<FleetEdge> {
+  const e = await startFleetEdge({
+    nats: nats.url,
     upstream,
+    pop,
     name,
+    dir,
     adminToken: TOKEN,
-    logLevel: 'silent',
-    store: { dir: join(dir, name), capacityBytes: 64 * 1024 * 1024 },
+    ...(gate ? { gate } : {}),
   });
-  edge.attachFleet(prelude.link);
-  const url = await edge.listen(0, '127.0.0.1');
-  const gated: Edge = gate
-    ? new Proxy(edge, {
-        get(target, prop, receiver) {
-          if (prop === 'applyPurge')
-            return async (specs: Parameters<Edge['applyPurge']>[0]) => {
-              await gate.wait();
-              return target.applyPurge(specs);
-            };
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      })
-    : edge;
-  const fleet = await joinFleet(gated, prelude, { pop, name }, url);
-  cleanups.push(async () => {
-    await fleet.close();
-    await edge.close();
-  });
-  await fleet.whenReady();
-  return { edge, url, fleet };
+  cleanups.push(() => e.close());
+  await e.fleet.whenReady();
+  return e;
 }
 
 function purge(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
