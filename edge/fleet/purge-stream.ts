@@ -33,6 +33,7 @@ export const PURGE_STREAM = 'STREAMEDGE_PURGE';
 export const PURGE_SUBJECT = 'streamedge.purge';
 const APPLIED_SUBJECT = 'streamedge.purge-applied';
 const MAX_DELIVER = 5;
+const DEFAULT_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /** One purge message on the stream. */
 export interface PurgeMessage {
@@ -176,7 +177,7 @@ export class PurgeStream {
   /** Opens this member's consumer and starts the replay (see `ready`). */
   static async open(conn: FleetConnection, o: PurgeStreamOptions, hooks: PurgeStreamHooks): Promise<PurgeStream> {
     const jsm = await jetstreamManager(conn.nc);
-    await PurgeStream.ensureStream(jsm, o.maxAgeMs ?? 24 * 3600 * 1000);
+    await PurgeStream.ensureStream(jsm, o.maxAgeMs ?? DEFAULT_MAX_AGE_MS);
     const p = new PurgeStream(conn, jetstream(conn.nc), jsm, o, hooks);
     await p.start();
     return p;
@@ -213,16 +214,21 @@ export class PurgeStream {
       ci = undefined;
     }
     if (ci === undefined) {
+      // Resume after the saved position when it is trustworthy (the consumer itself may have been
+      // removed for inactivity), else start after the last purge (nothing to doubt, or all doubted).
+      const from = doubt === undefined && saved !== undefined && saved.stream === si.created ? saved.seq : last;
       await this.jsm.consumers.add(PURGE_STREAM, {
         durable_name: this.o.consumer,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: last + 1,
+        opt_start_seq: from + 1,
         max_deliver: MAX_DELIVER,
         ack_wait: 10 * 1_000_000_000,
+        // a member gone longer than the stream keeps purges has nothing left to resume
+        inactive_threshold: (this.o.maxAgeMs ?? DEFAULT_MAX_AGE_MS) * 1_000_000,
       });
       ci = await this.jsm.consumers.info(PURGE_STREAM, this.o.consumer);
-      this.#appliedSeq = last;
+      this.#appliedSeq = from;
     } else this.#appliedSeq = Math.max(saved?.seq ?? 0, ci.ack_floor.stream_seq);
     if (doubt !== undefined) {
       this.hooks.log?.warn({ reason: doubt }, 'marking the whole cache stale');

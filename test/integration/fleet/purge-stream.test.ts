@@ -124,6 +124,26 @@ describe('purge through a JetStream stream (real nats-server)', () => {
     }
   });
 
+  it('a member whose consumer was removed resumes from its saved position (nothing skipped, nothing doubted)', async () => {
+    let a = await member('http://127.0.0.1:6201', { empty: false });
+    const b = await member('http://127.0.0.1:6202', { empty: true });
+    const jsm = await jetstreamManager(b.conn.nc);
+    try {
+      await Promise.all([a.stream.ready, b.stream.ready]);
+      expect(a.staleMarks.length).toBe(1); // its first start had a cache and no position
+      await stop(a);
+      await b.stream.publish(spec('/while-away.m4s'), () => [b.url], 5000);
+      await jsm.consumers.delete(PURGE_STREAM, 'edge_6201'); // e.g. removed for inactivity
+      a = await member('http://127.0.0.1:6201', { empty: false });
+      await a.stream.ready;
+      expect(a.applied).toEqual([spec('/while-away.m4s')]);
+      expect(a.staleMarks).toEqual([]); // the restart had a valid position: nothing doubted
+    } finally {
+      await stop(a);
+      await stop(b);
+    }
+  });
+
   it('a new member with a non-empty cache and no position marks it stale; with an empty cache it does not', async () => {
     const full = await member('http://127.0.0.1:6101', { empty: false });
     expect(positions.has('http://127.0.0.1:6102')).toBe(false);
