@@ -14,6 +14,7 @@ import type { EdgeMetrics } from './metrics.js';
 import type { PeerRouter } from './tiering/peers.js';
 import type { Upstream } from './upstream.js';
 import type { FleetLink } from './fleet/fleet-link.js';
+import type { EdgeRules } from './request-rules.js';
 
 export interface EdgeContext {
   readonly o: ResolvedEdgeOptions;
@@ -25,6 +26,8 @@ export interface EdgeContext {
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;
+  /** Query, CMCD and forwarding rules (edge/request-rules.ts). */
+  readonly rules: EdgeRules;
   readonly policy: EdgeCachePolicy;
   /** Headers every upstream and peer request carries (tier trust credential), possibly none. */
   readonly upstreamAuth: Readonly<Record<string, string>>;

@@ -29,6 +29,7 @@ import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
 import { bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
+import type { EdgeRules } from './request-rules.js';
 import { PeerRouter } from './tiering/peers.js';
 import { Upstream } from './upstream.js';
 import {
@@ -88,6 +89,7 @@ class EdgeServer implements Edge, EdgeContext {
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;
+  readonly rules: EdgeRules;
   readonly policy: EdgeCachePolicy;
   private readonly sockets = new Set<Socket>();
   private readonly background = new Set<Promise<unknown>>();
@@ -111,7 +113,8 @@ class EdgeServer implements Edge, EdgeContext {
     });
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
-    this.keyPolicy = { queryParams: this.o.keyQueryParams, headers: this.o.keyHeaders };
+    this.keyPolicy = { queryParams: 'all', headers: this.o.keyHeaders };
+    this.rules = this.o.rules;
     this.policy = {
       keyPolicy: this.keyPolicy,
       negativeTtl: this.o.negativeTtl,
@@ -338,6 +341,7 @@ class EdgeServer implements Edge, EdgeContext {
         status: ex.res.statusCode,
         result: ex.result,
         cacheStatus: ex.cacheStatus,
+        ...(ex.cmcd ? { cmcd: ex.cmcd } : {}),
         bytes: ex.bytes,
         ms,
         ...(aborted ? { aborted: true } : {}),
