@@ -10,10 +10,11 @@ import type { Logger } from 'pino';
 import { StreamedgeError } from '../../src/errors.js';
 import type { KvKeySource } from '../../src/signing/kv-key-source.js';
 import type { PurgeSpec } from '../purge.js';
-import { openKeysBucket, watchFleetCredential } from './fleet-keys.js';
+import { openKeysBucket } from '../../src/fleet/keys-bucket.js';
+import { watchFleetCredential } from './fleet-keys.js';
 import type { FleetEdgeHooks, FleetLink, FleetPurgeAnswer } from './fleet-link.js';
 import { Membership, checkPopName } from './membership.js';
-import type { FleetConnection } from './nats-connection.js';
+import type { FleetConnection } from '../../src/fleet/nats-connection.js';
 import { PurgeStream, consumerNameFor, type PurgePosition } from './purge-stream.js';
 
 export interface EdgeFleetOptions {

@@ -16,51 +16,22 @@ import type { KeyLog } from '../../src/signing/reloading-key-source.js';
 import type { Edge } from '../server.js';
 import { DeferredFleetLink } from './deferred-link.js';
 import { EdgeFleet } from './edge-fleet.js';
+import { openKeysBucket } from '../../src/fleet/keys-bucket.js';
 import {
   addFleetKey,
   listFleetKids,
-  openKeysBucket,
   setFleetCredential,
   verificationJwkFromKeyFile,
   withdrawFleetKey,
 } from './fleet-keys.js';
 import { checkPopName } from './membership.js';
-import {
-  FleetConnection,
-  NATS_NKEY_ENV,
-  NATS_PASSWORD_ENV,
-  NATS_TOKEN_ENV,
-  natsCredentialFrom,
-  type NatsTls,
-} from './nats-connection.js';
-
-export interface NatsCliOptions {
-  nats?: string;
-  natsUser?: string;
-  natsPasswordFile?: string;
-  natsTokenFile?: string;
-  natsNkeyFile?: string;
-  natsCa?: string;
-  natsCert?: string;
-  natsKey?: string;
-}
+import { addNatsOptions, openFleetConnection, type NatsCliOptions } from '../../src/cli/nats-options.js';
+import type { FleetConnection } from '../../src/fleet/nats-connection.js';
 
 export interface FleetCliOptions extends NatsCliOptions {
   pop?: string;
   fleetKeys?: boolean;
   fleetCredential?: boolean;
-}
-
-/** Adds the NATS connection options (credential only from files or the environment). */
-export function addNatsOptions(cmd: Command): Command {
-  return cmd
-    .option('--nats-user <user>', `NATS user (password from --nats-password-file or $${NATS_PASSWORD_ENV})`)
-    .option('--nats-password-file <file>', 'file holding the NATS password')
-    .option('--nats-token-file <file>', `file holding a NATS token (default: $${NATS_TOKEN_ENV})`)
-    .option('--nats-nkey-file <file>', `file holding an NKey seed (default: $${NATS_NKEY_ENV})`)
-    .option('--nats-ca <pem>', 'CA certificate to trust for tls:// NATS')
-    .option('--nats-cert <pem>', 'client certificate for NATS (mutual TLS)')
-    .option('--nats-key <pem>', 'client key for NATS (mutual TLS)');
 }
 
 /** Adds --nats, --pop and the fleet options to the `edge` command. */
@@ -75,28 +46,6 @@ export function addFleetOptions(cmd: Command): Command {
       .option('--fleet-keys', "verification keys (JWKS) from the fleet's KV bucket, rotated without restarts")
       .option('--fleet-credential', "the upstream credential from the fleet's KV bucket"),
   );
-}
-
-export async function openFleetConnection(o: NatsCliOptions, name: string, log?: KeyLog): Promise<FleetConnection> {
-  if (o.nats === undefined) throw new StreamedgeError('BAD_OPTION', 'give --nats <url>');
-  const credential = natsCredentialFrom({
-    ...(o.natsUser !== undefined ? { user: o.natsUser } : {}),
-    ...(o.natsPasswordFile !== undefined ? { passwordFile: o.natsPasswordFile } : {}),
-    ...(o.natsTokenFile !== undefined ? { tokenFile: o.natsTokenFile } : {}),
-    ...(o.natsNkeyFile !== undefined ? { nkeyFile: o.natsNkeyFile } : {}),
-  });
-  const tls: NatsTls = {
-    ...(o.natsCa !== undefined ? { caFile: o.natsCa } : {}),
-    ...(o.natsCert !== undefined ? { certFile: o.natsCert } : {}),
-    ...(o.natsKey !== undefined ? { keyFile: o.natsKey } : {}),
-  };
-  return FleetConnection.open({
-    url: o.nats,
-    name,
-    ...(credential ? { credential } : {}),
-    tls,
-    ...(log ? { log } : {}),
-  });
 }
 
 /** The streamedge version (from package.json), reported in the member heartbeat. */

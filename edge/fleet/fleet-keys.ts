@@ -7,20 +7,15 @@
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { StreamedgeError } from '../../src/errors.js';
-import { JWKS_ENTRY, KEYS_BUCKET } from '../../src/signing/kv-key-source.js';
+import { JWKS_ENTRY } from '../../src/signing/kv-key-source.js';
 import { verificationKeysFromJwks } from '../../src/signing/keys.js';
 import { checkCredential } from '../../src/signing/upstream-credential.js';
-import type { FleetConnection } from './nats-connection.js';
 
 export const CREDENTIAL_ENTRY = 'upstream-credential';
 
 type Jwk = Record<string, unknown> & { kid?: string; kty?: string };
-
-export async function openKeysBucket(conn: FleetConnection): Promise<KV> {
-  return new Kvm(conn.nc).create(KEYS_BUCKET, { history: 10 });
-}
 
 /** The verification (public, or oct) JWK of a private key file: JWK, one-key JWKS, or PKCS#8/SEC1 PEM. */
 export async function verificationJwkFromKeyFile(path: string, kid?: string): Promise<Jwk> {
@@ -67,6 +62,12 @@ async function updateJwks(kv: KV, change: (keys: Jwk[]) => Jwk[]): Promise<Jwk[]
     const cur = await kv.get(JWKS_ENTRY);
     const keys =
       cur && cur.operation === 'PUT' && cur.length > 0 ? (cur.json<{ keys?: Jwk[] }>().keys ?? []) : ([] as Jwk[]);
+    await verificationKeysFromJwks({ keys }, 'the fleet key set now in NATS').catch((e: unknown) => {
+      throw new StreamedgeError(
+        'BAD_KEY',
+        `${(e as Error).message}; repair it (put a valid JWKS under ${JWKS_ENTRY}) before rotating`,
+      );
+    });
     const next = change(keys);
     await verificationKeysFromJwks({ keys: next }, 'the new key set');
     const body = JSON.stringify({ keys: next });

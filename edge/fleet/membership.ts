@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
 import { StreamedgeError } from '../../src/errors.js';
-import type { FleetConnection } from './nats-connection.js';
+import type { FleetConnection } from '../../src/fleet/nats-connection.js';
 
 export const MEMBERS_BUCKET = 'streamedge_members';
 

@@ -27,7 +27,7 @@ import {
 } from '@nats-io/jetstream';
 import { StreamedgeError } from '../../src/errors.js';
 import type { PurgeSpec } from '../purge.js';
-import type { FleetConnection } from './nats-connection.js';
+import type { FleetConnection } from '../../src/fleet/nats-connection.js';
 
 export const PURGE_STREAM = 'STREAMEDGE_PURGE';
 export const PURGE_SUBJECT = 'streamedge.purge';

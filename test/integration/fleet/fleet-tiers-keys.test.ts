@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startFleetEdge, type FleetEdge } from './fleet-edge.js';
 import { runEdge, type EdgeCliOptions } from '../../../edge/edge-cli.js';
-import { FleetConnection } from '../../../edge/fleet/nats-connection.js';
+import { FleetConnection } from '../../../src/fleet/nats-connection.js';
+import { openKeysBucket } from '../../../src/fleet/keys-bucket.js';
 import {
   addFleetKey,
-  openKeysBucket,
   setFleetCredential,
   verificationJwkFromKeyFile,
   withdrawFleetKey,

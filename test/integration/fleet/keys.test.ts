@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetConnection } from '../../../edge/fleet/nats-connection.js';
+import { FleetConnection } from '../../../src/fleet/nats-connection.js';
+import { openKeysBucket } from '../../../src/fleet/keys-bucket.js';
 import {
   addFleetKey,
   listFleetKids,
-  openKeysBucket,
   setFleetCredential,
   verificationJwkFromKeyFile,
   watchFleetCredential,
@@ -17,6 +17,7 @@ import { KvKeySource } from '../../../src/signing/kv-key-source.js';
 import { issueToken } from '../../../src/signing/issue.js';
 import { signingKeyFromJwk } from '../../../src/signing/keys.js';
 import { createVerifier } from '../../../src/signing/verify.js';
+import { originSigningFromCli } from '../../../packager/origin/cli.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { waitFor } from './wait.js';
 
@@ -90,6 +91,35 @@ describe('fleet keys in a KV bucket (real nats-server)', () => {
       await keys.close();
       await admin.close();
       await edge.close();
+    }
+  });
+
+  it("the origin's verifier (origin --require-signed --nats … --fleet-keys) follows the fleet's keys", async () => {
+    const signed = await originSigningFromCli(
+      { requireSigned: true, nats: nats.url, fleetKeys: true, signPlacement: 'path', signMaxTtl: '1h' },
+      {},
+    );
+    const admin = await FleetConnection.open({ url: nats.url });
+    try {
+      const kv = await openKeysBucket(admin);
+      await kv.delete('jwks'); // the previous test left a broken value on purpose
+      const k = privateJwkFile('origin-k');
+      const token = await issueToken({ scope: '/vod/', ttlSec: 600, key: await signingKeyFromJwk(k.jwk) });
+      const verifier = signed.signing.verifier!;
+      expect((await verifier.verify(token, { path: '/vod/a/x.m4s' })).ok).toBe(false);
+      await addFleetKey(kv, await verificationJwkFromKeyFile(k.file));
+      await waitFor(
+        'the origin to accept the new kid',
+        async () => (await verifier.verify(token, { path: '/vod/a/x.m4s' })).ok,
+      );
+      await withdrawFleetKey(kv, 'origin-k');
+      await waitFor(
+        'the origin to refuse the withdrawn kid',
+        async () => !(await verifier.verify(token, { path: '/vod/a/x.m4s' })).ok,
+      );
+    } finally {
+      signed.close();
+      await admin.close();
     }
   });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetConnection } from '../../../edge/fleet/nats-connection.js';
+import { FleetConnection } from '../../../src/fleet/nats-connection.js';
 import { Membership, type LiveMember } from '../../../edge/fleet/membership.js';
 import { ownerOf } from '../../../edge/tiering/rendezvous.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { FleetConnection } from '../../../edge/fleet/nats-connection.js';
+import { FleetConnection } from '../../../src/fleet/nats-connection.js';
 import { PURGE_STREAM, PURGE_SUBJECT, PurgeStream, type PurgePosition } from '../../../edge/fleet/purge-stream.js';
 import type { PurgeSpec } from '../../../edge/purge.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetConnection, natsCredentialFrom, redactNatsUrl } from '../../../edge/fleet/nats-connection.js';
-import { openKeysBucket } from '../../../edge/fleet/fleet-keys.js';
+import { FleetConnection, natsCredentialFrom, redactNatsUrl } from '../../../src/fleet/nats-connection.js';
+
+import { openKeysBucket } from '../../../src/fleet/keys-bucket.js';
 import { PurgeStream } from '../../../edge/fleet/purge-stream.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 

@@ -13,7 +13,7 @@ import {
   type Authenticator,
   type NatsConnection,
 } from '@nats-io/transport-node';
-import { StreamedgeError } from '../../src/errors.js';
+import { StreamedgeError } from '../errors.js';
 
 export const NATS_PASSWORD_ENV = 'STREAMEDGE_NATS_PASSWORD';
 export const NATS_TOKEN_ENV = 'STREAMEDGE_NATS_TOKEN';
