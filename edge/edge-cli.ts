@@ -21,7 +21,13 @@ import {
   type VerificationCliOptions,
 } from '../src/cli/verification-options.js';
 import { EdgeSignedAccess, type ReloadingKeySource, type KeyLog } from './signed-access.js';
-import { addFleetOptions, joinFleet, openFleetPrelude, type FleetCliOptions } from './fleet/fleet-cli.js';
+import {
+  addFleetOptions,
+  joinFleet,
+  joinFleetInBackground,
+  openFleetPrelude,
+  type FleetCliOptions,
+} from './fleet/fleet-cli.js';
 import { fleetVerification } from './fleet/fleet-verification.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
@@ -134,9 +140,20 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
   logRef.current = edge.logger;
   if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
   const url = await edge.listen(parsePort(o.port), o.host);
-  const joined = fleet
-    ? await joinFleet(edge, fleet, o, o.self ?? url, (c) => signing?.access.setTrustedCredential(c))
-    : undefined;
+  const onCredential = (c: string | undefined) => signing?.access.setTrustedCredential(c);
+  const joined = !fleet
+    ? undefined
+    : fleet.conn
+      ? await joinFleet(edge, fleet, o, o.self ?? url, onCredential)
+      : joinFleetInBackground(
+          edge,
+          fleet,
+          o,
+          o.self ?? url,
+          keyLog,
+          onCredential,
+          parseDuration(o.fleetJoinWait ?? '30s') * 1000,
+        );
   return {
     url,
     close: async () => {

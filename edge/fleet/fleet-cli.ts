@@ -30,6 +30,8 @@ import type { FleetConnection } from '../../src/fleet/nats-connection.js';
 
 export interface FleetCliOptions extends NatsCliOptions {
   pop?: string;
+  /** How long requests wait for the fleet when NATS is unreachable at start-up (duration, default 30s). */
+  fleetJoinWait?: string;
   fleetKeys?: boolean;
   fleetCredential?: boolean;
 }
@@ -44,7 +46,12 @@ export function addFleetOptions(cmd: Command): Command {
       )
       .option('--pop <name>', "this edge's PoP in the fleet (with --nats); its live members share the keys")
       .option('--fleet-keys', "verification keys (JWKS) from the fleet's KV bucket, rotated without restarts")
-      .option('--fleet-credential', "the upstream credential from the fleet's KV bucket"),
+      .option('--fleet-credential', "the upstream credential from the fleet's KV bucket")
+      .option(
+        '--fleet-join-wait <duration>',
+        'when NATS is unreachable at start-up: how long requests wait before the edge serves with its cache marked stale',
+        '30s',
+      ),
   );
 }
 
@@ -64,7 +71,8 @@ export function streamedgeVersion(): string {
 
 /** The fleet side of an edge before it is created: the connection and (with --fleet-keys) the keys. */
 export interface FleetPrelude {
-  conn: FleetConnection;
+  /** Undefined when NATS was unreachable at start-up (the edge joins later: joinFleetInBackground). */
+  conn: FleetConnection | undefined;
   keys: KvKeySource | undefined;
   link: DeferredFleetLink;
 }
@@ -72,7 +80,15 @@ export interface FleetPrelude {
 export async function openFleetPrelude(o: FleetCliOptions, name: string, log: KeyLog): Promise<FleetPrelude> {
   if (o.pop === undefined) throw new StreamedgeError('BAD_OPTION', "--nats needs --pop <name> (this edge's PoP)");
   checkPopName(o.pop);
-  const conn = await openFleetConnection(o, name, log);
+  let conn: FleetConnection;
+  try {
+    conn = await openFleetConnection(o, name, log);
+  } catch (e) {
+    // without fleet keys the edge can start and serve (cache marked stale) while NATS is down
+    if (o.fleetKeys === true || !(e instanceof StreamedgeError && e.code === 'NATS_CONNECT')) throw e;
+    log.warn({ msg: e.message }, 'NATS unreachable at start-up: joining the fleet in the background');
+    return { conn: undefined, keys: undefined, link: new DeferredFleetLink() };
+  }
   try {
     const keys = o.fleetKeys === true ? await KvKeySource.open(await openKeysBucket(conn), { log }) : undefined;
     return { conn, keys, link: new DeferredFleetLink() };
@@ -90,36 +106,77 @@ export async function joinFleet(
   self: string,
   onCredential?: (credential: string | undefined) => void,
 ): Promise<EdgeFleet> {
-  try {
-    const fleet = await EdgeFleet.start(
-      {
-        connection: prelude.conn,
-        pop: o.pop!,
-        name: o.name,
-        url: self,
-        version: streamedgeVersion(),
-        ...(o.store !== undefined ? { positionFile: join(o.store, 'fleet-purge-position.json') } : {}),
-        ...(prelude.keys ? { keys: prelude.keys } : {}),
-        credential: o.fleetCredential === true,
-        registry: edge.metrics.registry,
-        logger: edge.logger,
+  if (!prelude.conn) throw new StreamedgeError('EDGE_STATE', 'no NATS connection: use joinFleetInBackground');
+  const fleet = await EdgeFleet.start(
+    {
+      connection: prelude.conn,
+      pop: o.pop!,
+      name: o.name,
+      url: self,
+      version: streamedgeVersion(),
+      ...(o.store !== undefined ? { positionFile: join(o.store, 'fleet-purge-position.json') } : {}),
+      ...(prelude.keys ? { keys: prelude.keys } : {}),
+      credential: o.fleetCredential === true,
+      registry: edge.metrics.registry,
+      logger: edge.logger,
+    },
+    {
+      applyPurge: (specs) => edge.applyPurge(specs),
+      cacheIsEmpty: async () => (edge.store?.stats().objects ?? 0) === 0,
+      setPeers: (urls) => edge.setPeers(urls, self),
+      setUpstreamCredential: (c) => {
+        edge.setUpstreamCredential(c);
+        onCredential?.(c);
       },
-      {
-        applyPurge: (specs) => edge.applyPurge(specs),
-        cacheIsEmpty: async () => (edge.store?.stats().objects ?? 0) === 0,
-        setPeers: (urls) => edge.setPeers(urls, self),
-        setUpstreamCredential: (c) => {
-          edge.setUpstreamCredential(c);
-          onCredential?.(c);
-        },
-      },
-    );
-    prelude.link.resolve(fleet);
-    return fleet;
-  } catch (e) {
-    prelude.link.resolve(undefined);
-    throw e;
-  }
+    },
+  );
+  prelude.link.resolve(fleet);
+  return fleet;
+}
+
+/**
+ * Joins when NATS becomes reachable (it was not at start-up): retries with backoff (250 ms → 5 s).
+ * Meanwhile requests wait up to `boundMs`, then the edge serves with its whole cache marked stale.
+ */
+export function joinFleetInBackground(
+  edge: Edge,
+  prelude: FleetPrelude,
+  o: FleetCliOptions & NatsCliOptions & { name: string; store?: string },
+  self: string,
+  log: KeyLog,
+  onCredential?: (credential: string | undefined) => void,
+  boundMs = 30_000,
+): { close(): Promise<void> } {
+  prelude.link.arm(boundMs, async () => {
+    log.warn({}, 'not joined to the fleet in time: serving with the whole cache marked stale');
+    await edge.applyPurge([{ kind: 'prefix', value: '/', mode: 'soft' }]);
+  });
+  let closed = false;
+  let fleet: EdgeFleet | undefined;
+  const loop = (async () => {
+    for (let delay = 250; !closed; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const conn = await openFleetConnection(o, o.name, log);
+        if (closed) {
+          await conn.close();
+          return;
+        }
+        fleet = await joinFleet(edge, { ...prelude, conn }, o, self, onCredential);
+        log.info({}, 'joined the fleet');
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  })();
+  return {
+    close: async () => {
+      closed = true;
+      prelude.link.disarm();
+      await loop;
+      await fleet?.close();
+    },
+  };
 }
 
 /** Registers `streamedge keys rotate|withdraw|list|set-credential --nats ...`. */

@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { freePort } from '../../../bench/free-port.js';
 import { get, startUpstream, type Upstream } from '../edge/helpers.js';
 import { startFleetEdge } from './fleet-edge.js';
+import { runEdge } from '../../../edge/edge-cli.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { waitFor } from './wait.js';
 
@@ -88,6 +89,71 @@ describe('replay before serving', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('an edge started while NATS is down', () => {
+  it('serves after the bounded wait (cache marked stale), refuses purge with a reason, and joins when NATS is back', async () => {
+    await nats.stop();
+    const e = await runEdge({
+      upstream: origin.url,
+      port: '0',
+      host: '127.0.0.1',
+      storeSize: '64MB',
+      ramSize: '8MB',
+      name: 'late',
+      negativeTtl: '5s',
+      logLevel: 'silent',
+      maxUpstream: '64',
+      headersTimeout: '10s',
+      bodyTimeout: '10s',
+      nats: nats.url,
+      pop: 'late',
+      fleetJoinWait: '500ms',
+      adminToken: TOKEN,
+    });
+    try {
+      const h0 = await request(`${e.url}/_edge/health`);
+      const b0 = (await h0.body.json()) as { fleet: { state: string } };
+      expect(b0.fleet.state).toMatch(/joining|not joined/);
+      // held until the bounded wait ends, then served
+      const r = await get(`${e.url}/vod/late/seg-1.m4s`);
+      expect(r.status).toBe(200);
+      const h1 = await request(`${e.url}/_edge/health`);
+      expect(h1.statusCode).toBe(200);
+      expect(((await h1.body.json()) as { fleet: { state: string } }).fleet.state).toMatch(
+        /not joined: NATS unreachable/,
+      );
+      const p = await request(`${e.url}/_edge/purge`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ url: '/vod/late/seg-1.m4s' }),
+      });
+      expect(p.statusCode).toBe(503);
+      expect(((await p.body.json()) as { error: string }).error).toMatch(/has not joined the fleet yet/);
+
+      await nats.start();
+      await waitFor(
+        'the edge to join the fleet',
+        async () => {
+          const h = (await (await request(`${e.url}/_edge/health`)).body.json()) as {
+            fleet: { members?: { url: string }[] };
+          };
+          return (h.fleet.members ?? []).some((m) => m.url === e.url);
+        },
+        20_000,
+        100,
+      );
+      const p2 = await request(`${e.url}/_edge/purge`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ url: '/vod/late/seg-1.m4s' }),
+      });
+      expect(p2.statusCode).toBe(200);
+      await p2.body.text();
+    } finally {
+      await e.close();
     }
   });
 });
