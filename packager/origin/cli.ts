@@ -111,26 +111,24 @@ function collect(value: string, previous: string[]): string[] {
  * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small]`.
  */
 export function registerOriginCommand(program: Command): void {
+  const originCommand = addFleetKeysOptions(program.command('origin'));
   addVerificationOptions(
-    addFleetKeysOptions(
-      program
-        .command('origin')
-        .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
-        .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
-        .option('--port <port>', 'TCP port', '8081')
-        .option('--host <host>', 'address to listen on', '127.0.0.1')
-        .option(
-          '--live <channel=source>',
-          'live channel (repeatable): source is lavfi, lavfi:<graph>, a file (looped in real time) or an ffmpeg URL (srt://, rtmp://, udp://)',
-          collect,
-          [],
-        )
-        .option('--segment <seconds>', 'live segment duration', String(LIVE_DEFAULTS.segmentDuration))
-        .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
-        .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
-        .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
-        .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
-    ),
+    originCommand
+      .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
+      .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
+      .option('--port <port>', 'TCP port', '8081')
+      .option('--host <host>', 'address to listen on', '127.0.0.1')
+      .option(
+        '--live <channel=source>',
+        'live channel (repeatable): source is lavfi, lavfi:<graph>, a file (looped in real time) or an ffmpeg URL (srt://, rtmp://, udp://)',
+        collect,
+        [],
+      )
+      .option('--segment <seconds>', 'live segment duration', String(LIVE_DEFAULTS.segmentDuration))
+      .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
+      .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
+      .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
+      .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
     'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
   )
     .option(
