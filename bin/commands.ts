@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerPackageCommand } from '../packager/package-cli.js';
 import { registerOriginCommand } from '../packager/origin/cli.js';
 import { registerEdgeCommands } from '../edge/edge-cli.js';
+import { registerKeysCommands } from '../edge/fleet/fleet-cli.js';
 import { registerSignCommand } from '../src/cli/sign-command.js';
 import { registerLoadtestAgentCommand, registerLoadtestCommand } from '../bench/loadtest-cli.js';
 import { registerDemoCommand } from '../player-demo/demo-cli.js';
@@ -11,6 +12,7 @@ export function registerCommands(program: Command): void {
   registerPackageCommand(program);
   registerOriginCommand(program);
   registerEdgeCommands(program);
+  registerKeysCommands(program);
   registerSignCommand(program);
   registerLoadtestCommand(program);
   registerLoadtestAgentCommand(program);

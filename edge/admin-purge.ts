@@ -63,11 +63,9 @@ function authorized(ctx: EdgeContext, ex: Exchange): boolean {
   return true;
 }
 
-async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Promise<void> {
-  // every URL, prefix and tag within the limits before the store sees any of them
+/** Applies purges to this edge's store and fills in flight only; returns how many objects they touched. */
+export async function applyLocalPurge(ctx: EdgeContext, specs: PurgeSpec[]): Promise<number> {
   const urlKey = (target: string) => cacheKey(requestTargets(target, {}, ctx.rules).keyTarget, {}, ctx.keyPolicy);
-  const limit = checkPurgeSpecs(specs, urlKey);
-  if (!limit.ok) return sendText(ex, limit.status, `purge: ${limit.reason}`, undefined);
   const store = ctx.openStore;
   ctx.coalescer.forgetRecent();
   let purged = 0;
@@ -75,6 +73,21 @@ async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Pro
     purged += await applyPurge(s, store, ctx.coalescer.all(), urlKey);
     ctx.metrics.purges.inc({ kind: s.kind, mode: s.mode });
   }
+  return purged;
+}
+
+async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Promise<void> {
+  // every URL, prefix and tag within the limits before the store sees any of them
+  const urlKey = (target: string) => cacheKey(requestTargets(target, {}, ctx.rules).keyTarget, {}, ctx.keyPolicy);
+  const limit = checkPurgeSpecs(specs, urlKey);
+  if (!limit.ok) return sendText(ex, limit.status, `purge: ${limit.reason}`, undefined);
+  if (ctx.fleet) {
+    // the fleet's stream reaches every member (this one included) and waits for them
+    const r = await ctx.fleet.purge(specs, ex.id);
+    for (const [k, v] of Object.entries(r.headers ?? {})) ex.res.setHeader(k, v);
+    return sendJson(ex, r.status, r.body);
+  }
+  const purged = await applyLocalPurge(ctx, specs);
   const forwarded = header(ex.req, PURGE_HOP_HEADER) !== undefined;
   const peers = forwarded ? [] : await fanOutPurge(ctx.router.others(), specs, ctx.o.adminToken, ex.id);
   const logged = specs.map((x) => (x.kind === 'tag' ? x : { ...x, value: redactTokens(x.value) }));

@@ -23,8 +23,16 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
       upstreamActive: ctx.upstream.active,
       upstreamQueued: ctx.upstream.queued,
     });
-    // the upstream and peer URLs describe the network behind the edge: admin token only
+    // the upstream, peer and member URLs describe the network behind the edge: admin token only
     const admin = adminTokenMatches(presentedToken(ex.req.headers), ctx.o.adminToken);
+    if (ctx.fleet) {
+      const f = ctx.fleet.health();
+      const reasons = [...report.reasons, ...f.reasons];
+      const status: 'ok' | 'degraded' = reasons.length === 0 ? 'ok' : 'degraded';
+      const full = { ...report, status, reasons, peers: [...ctx.router.peers] };
+      const body = admin ? { ...full, fleet: f.report } : { ...publicHealth(full), fleet: 'admin token required' };
+      return sendJson(ex, reasons.length === 0 ? 200 : 503, body);
+    }
     return sendJson(ex, report.status === 'ok' ? 200 : 503, admin ? report : publicHealth(report));
   }
   if (path === '/_edge/metrics' && (ex.method === 'GET' || ex.method === 'HEAD')) {

@@ -13,6 +13,7 @@ import type { Coalescer } from './coalesce.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { PeerRouter } from './tiering/peers.js';
 import type { Upstream } from './upstream.js';
+import type { FleetLink } from './fleet/fleet-link.js';
 import type { EdgeRules } from './request-rules.js';
 
 export interface EdgeContext {
@@ -31,6 +32,8 @@ export interface EdgeContext {
   /** Headers every upstream and peer request carries (tier trust credential), possibly none. */
   readonly upstreamAuth: Readonly<Record<string, string>>;
   readonly closing: boolean;
+  /** The fleet this edge belongs to (edge/fleet), if any: purge goes through it, health shows it. */
+  readonly fleet: FleetLink | undefined;
   /** Keep a background task (revalidation, prefetch) so close() waits for it. */
   track(p: Promise<unknown>): void;
   /** A Cache-Status member of this cache. */

@@ -21,10 +21,18 @@ import {
   type VerificationCliOptions,
 } from '../src/cli/verification-options.js';
 import { EdgeSignedAccess, type ReloadingKeySource, type KeyLog } from './signed-access.js';
+import {
+  addFleetOptions,
+  joinFleet,
+  joinFleetInBackground,
+  openFleetPrelude,
+  type FleetCliOptions,
+} from './fleet/fleet-cli.js';
+import { fleetVerification } from './fleet/fleet-verification.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
 
-export interface EdgeCliOptions extends VerificationCliOptions {
+export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions {
   upstream: string;
   /** The rules file (query policy, CMCD, forwarding deny list): edge/request-rules.ts. */
   config?: string;
@@ -102,10 +110,14 @@ function listOf(text: string | undefined): string[] {
 export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: () => Promise<void> }> {
   const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
   const logRef: { current?: KeyLog } = {};
-  const signing = await edgeSigningFromCli(o, upstreamCredential, process.env, {
+  const keyLog: KeyLog = {
     info: (x, m) => logRef.current?.info(x, m),
     warn: (x, m) => logRef.current?.warn(x, m),
-  });
+  };
+  const fleet = o.nats !== undefined ? await openFleetPrelude(o, o.name, keyLog) : undefined;
+  const signing = fleet?.keys
+    ? await fleetVerification(o, fleet.keys, upstreamCredential, process.env, keyLog)
+    : await edgeSigningFromCli(o, upstreamCredential, process.env, keyLog);
   const edge = createEdge({
     ...(signing ? { signedAccess: signing.access } : {}),
     ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
@@ -126,10 +138,26 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
     bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
   });
   logRef.current = edge.logger;
+  if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
   const url = await edge.listen(parsePort(o.port), o.host);
+  const onCredential = (c: string | undefined) => signing?.access.setTrustedCredential(c);
+  const joined = !fleet
+    ? undefined
+    : fleet.conn
+      ? await joinFleet(edge, fleet, o, o.self ?? url, onCredential)
+      : joinFleetInBackground(
+          edge,
+          fleet,
+          o,
+          o.self ?? url,
+          keyLog,
+          onCredential,
+          parseDuration(o.fleetJoinWait ?? '30s') * 1000,
+        );
   return {
     url,
-    close: () => {
+    close: async () => {
+      await joined?.close();
       signing?.close();
       return edge.close();
     },
@@ -174,7 +202,8 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
     );
   }
   const text = await res.body.text();
-  if (res.statusCode !== 200) {
+  // 202: a fleet purge published and durable, not yet applied by every live member (they are named)
+  if (res.statusCode !== 200 && res.statusCode !== 202) {
     throw new StreamedgeError('PURGE_FAILED', `edge answered ${res.statusCode}: ${text.trim()}`);
   }
   return JSON.parse(text) as unknown;
@@ -183,8 +212,7 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
 /** Registers the `edge` and `purge` commands. */
 export function registerEdgeCommands(program: Command): void {
   addVerificationOptions(
-    program
-      .command('edge')
+    addFleetOptions(program.command('edge'))
       .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
       .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
       .option('--config <file>', 'rules file (JSON): media/playlist path patterns, tracking params, CMCD, deny list')

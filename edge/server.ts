@@ -42,6 +42,9 @@ import {
 } from './signed-access.js';
 import { REJECT_REASONS } from '../src/signing/verify.js';
 import { checkCredential } from '../src/signing/upstream-credential.js';
+import { PURGE_FLOOR_HEADER, type FleetLink } from './fleet/fleet-link.js';
+import { applyLocalPurge } from './admin-purge.js';
+import { adminTokenMatches, type PurgeSpec } from './purge.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
 export interface EdgeServerOptions extends EdgeOptions {
@@ -61,6 +64,14 @@ export interface Edge {
   readonly logger: Logger;
   /** Resolves once no fill is in flight (every fill's outcome is settled in the store). */
   whenIdle(): Promise<void>;
+  /** Joins a fleet (edge/fleet): purge through it, wait for its replay before serving, health shows it. */
+  attachFleet(link: FleetLink): void;
+  /** Applies purges to this edge only (the fleet's purge consumer calls it). */
+  applyPurge(specs: PurgeSpec[]): Promise<number>;
+  /** Replaces the peers of this PoP (the fleet's live members; `self` is this edge's URL). */
+  setPeers(peers: string[], self: string): void;
+  /** Replaces the credential sent upstream (the fleet's, when it keeps one). */
+  setUpstreamCredential(credential: string | undefined): void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -85,7 +96,8 @@ class EdgeServer implements Edge, EdgeContext {
   private readonly background = new Set<Promise<unknown>>();
   private readonly lookup: Lookup;
   closing = false;
-  readonly upstreamAuth: Record<string, string>;
+  private credentialAuth: Record<string, string>;
+  fleet: FleetLink | undefined;
 
   constructor(private readonly input: EdgeServerOptions) {
     this.o = resolveOptions(input);
@@ -115,12 +127,41 @@ class EdgeServer implements Edge, EdgeContext {
     );
     this.lookup = new Lookup(this);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
-    this.upstreamAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
+    this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
   }
 
   get store(): LogStore | undefined {
     return this.storeRef;
+  }
+
+  /** Headers every upstream and peer request carries: the tier credential and this edge's purge floor. */
+  get upstreamAuth(): Readonly<Record<string, string>> {
+    const floor = this.fleet?.purgeFloor() ?? 0;
+    return floor > 0 ? { ...this.credentialAuth, [PURGE_FLOOR_HEADER]: String(floor) } : this.credentialAuth;
+  }
+
+  /** With a tier credential configured, only requests carrying it speak for a tier (purge floor). */
+  private fromTrustedTier(req: IncomingMessage): boolean {
+    const mine = this.credentialAuth[UPSTREAM_CREDENTIAL_HEADER];
+    return mine === undefined || adminTokenMatches(header(req, UPSTREAM_CREDENTIAL_HEADER), mine);
+  }
+
+  attachFleet(link: FleetLink): void {
+    this.fleet = link;
+  }
+
+  applyPurge(specs: PurgeSpec[]): Promise<number> {
+    return applyLocalPurge(this, specs);
+  }
+
+  setPeers(peers: string[], self: string): void {
+    this.router.setPeers(peers, self);
+  }
+
+  setUpstreamCredential(credential: string | undefined): void {
+    const c = checkCredential(credential, 'the upstream credential');
+    this.credentialAuth = c !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: c } : {};
   }
 
   get openStore(): LogStore {
@@ -240,6 +281,20 @@ class EdgeServer implements Edge, EdgeContext {
 
     if (url.startsWith('/_edge/') || url === '/_edge') return handleAdmin(this, ex, url);
     if (ex.method === 'PURGE') return purgeMethod(this, ex, url);
+    if (this.fleet) {
+      // never serve what a missed purge covers: wait for the replay (bounded inside the fleet)
+      if (!this.fleet.ready) await this.fleet.whenReady();
+      // a lower tier that applied purge N asks this one to have applied it too before it answers
+      const floor = Number(header(req, PURGE_FLOOR_HEADER));
+      if (
+        Number.isSafeInteger(floor) &&
+        floor > 0 &&
+        this.fromTrustedTier(req) &&
+        !(await this.fleet.reachPurgeFloor(floor))
+      ) {
+        return bypass(this, ex, url, 'request', 'purge-floor-not-reached');
+      }
+    }
 
     let target = url;
     if (this.input.signedAccess) {

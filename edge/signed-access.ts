@@ -62,13 +62,18 @@ export function redactToken(url: string | undefined): string | undefined {
 
 export class EdgeSignedAccess {
   readonly #verifier: Verifier;
-  readonly #credential: string | undefined;
+  #credential: string | undefined;
   readonly #unsigned: ReadonlySet<string>;
 
   constructor(opts: EdgeSignedAccessOptions) {
     this.#verifier = opts.verifier;
     this.#credential = checkCredential(opts.trustedCredential, 'the upstream credential');
     this.#unsigned = new Set(opts.unsignedPaths ?? ['/time']);
+  }
+
+  /** Replaces the credential accepted from peers and lower tiers (a fleet rotates it through NATS). */
+  setTrustedCredential(credential: string | undefined): void {
+    this.#credential = checkCredential(credential, 'the upstream credential');
   }
 
   /** Authorizes one request. Never throws. */

@@ -2,15 +2,20 @@
  * `streamedge demo` (what `npm start` runs): packages the sample once, starts the origin with a
  * live test channel, a shield edge and an edge in front of it, and the player page, all on
  * loopback; prints one URL. Ctrl-C stops everything.
+ *
+ * With --fleet: nats-server -js, the shield and three edges of one PoP joined through NATS
+ * (membership, purge stream), the player behind the first edge.
  */
 import type { Command } from 'commander';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePort } from '../src/cli/options.js';
 import { runCli, runNode, type ChildService } from './child-service.js';
 import { buildPlayer } from './build.js';
 import { startPageServer } from './page-server.js';
+import { startNatsServer } from './nats-service.js';
+import { randomBytes } from 'node:crypto';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '..', '..');
 
@@ -21,6 +26,8 @@ interface DemoOptions {
   shieldPort: string;
   originPort: string;
   live: boolean;
+  fleet?: boolean;
+  natsPort: string;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -33,6 +40,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--shield-port <port>', 'shield edge port', '8082')
     .option('--origin-port <port>', 'origin port', '8081')
     .option('--no-live', 'skip the live test channel')
+    .option('--fleet', 'a fleet on NATS JetStream: nats-server, the shield and three edges of one PoP')
+    .option('--nats-port <port>', 'nats-server port (with --fleet)', '4222')
     .action(async (o: DemoOptions) => runDemo(o));
 }
 
@@ -73,6 +82,12 @@ async function runDemo(o: DemoOptions): Promise<void> {
         timeoutMs: 600_000,
       });
     }
+    const nats = o.fleet ? await startNatsServer(dir, join(logs, 'nats.log'), parsePort(o.natsPort)) : undefined;
+    if (nats) services.push(nats);
+    const adminToken = randomBytes(18).toString('base64url');
+    const tokenFile = join(dir, 'admin-token');
+    writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
+    const fleetArgs = (pop: string): string[] => (nats ? ['--nats', nats.url, '--pop', pop] : []);
     const originArgs = ['origin', '--root', media, '--port', String(parsePort(o.originPort))];
     if (o.live) originArgs.push('--live', 'news=lavfi');
     const origin = await runCli('origin', originArgs, {
@@ -95,8 +110,9 @@ async function runDemo(o: DemoOptions): Promise<void> {
         '2GB',
         '--name',
         'shield',
+        ...fleetArgs('shield'),
       ],
-      { cwd: REPO, logFile: join(logs, 'shield.log'), waitForUrl: true },
+      { cwd: REPO, logFile: join(logs, 'shield.log'), waitForUrl: true, env: { STREAMEDGE_ADMIN_TOKEN: adminToken } },
     );
     services.push(shield);
     const edge = await runCli(
@@ -113,10 +129,39 @@ async function runDemo(o: DemoOptions): Promise<void> {
         '2GB',
         '--name',
         'edge',
+        ...fleetArgs('demo'),
       ],
-      { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true },
+      { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true, env: { STREAMEDGE_ADMIN_TOKEN: adminToken } },
     );
     services.push(edge);
+    const more: ChildService[] = [];
+    for (const [i, port] of (nats ? [parsePort(o.edgePort) + 3, parsePort(o.edgePort) + 4] : []).entries()) {
+      const e = await runCli(
+        `edge${i + 2}`,
+        [
+          'edge',
+          '--upstream',
+          shield.url,
+          '--port',
+          String(port),
+          '--store',
+          join(dir, `edge${i + 2}-store`),
+          '--store-size',
+          '2GB',
+          '--name',
+          `edge${i + 2}`,
+          ...fleetArgs('demo'),
+        ],
+        {
+          cwd: REPO,
+          logFile: join(logs, `edge${i + 2}.log`),
+          waitForUrl: true,
+          env: { STREAMEDGE_ADMIN_TOKEN: adminToken },
+        },
+      );
+      services.push(e);
+      more.push(e);
+    }
     await buildPlayer();
     const streams = [
       { name: 'VOD · HLS', url: `${edge.url}/vod/sample/master.m3u8` },
@@ -130,6 +175,13 @@ async function runDemo(o: DemoOptions): Promise<void> {
     ];
     const page = await startPageServer({ port: parsePort(o.port), streams });
     say(`origin ${origin.url}   shield ${shield.url}   edge ${edge.url}   (logs in ${logs})`);
+    if (nats) {
+      say(`fleet: ${nats.url}   more edges of PoP "demo": ${more.map((e) => e.url).join('  ')}`);
+      say(`  members:  curl ${edge.url}/_edge/health`);
+      say(
+        `  purge:    STREAMEDGE_ADMIN_TOKEN=$(cat ${tokenFile}) npx streamedge purge --prefix /vod/sample/ --edge ${edge.url}`,
+      );
+    }
     say(`streamedge demo is running: ${page.url}`);
     say('press Ctrl-C to stop');
   } catch (e) {

@@ -13,11 +13,25 @@ export class PeerRouter {
   private readonly deadUntil = new Map<string, number>();
 
   constructor(
-    readonly peers: readonly string[],
-    readonly self: string | undefined,
+    private peerList: readonly string[],
+    private selfUrl: string | undefined,
     private readonly retryMs: number,
     private readonly now: () => number = Date.now,
   ) {}
+
+  get peers(): readonly string[] {
+    return this.peerList;
+  }
+  get self(): string | undefined {
+    return this.selfUrl;
+  }
+
+  /** Replaces the peer list (fleet membership changed); `self` is added when missing. */
+  setPeers(peers: readonly string[], self: string): void {
+    this.selfUrl = self;
+    this.peerList = peers.includes(self) ? [...peers] : [...peers, self];
+    for (const p of this.deadUntil.keys()) if (!this.peerList.includes(p)) this.deadUntil.delete(p);
+  }
 
   get enabled(): boolean {
     return this.peers.length > 1 && this.self !== undefined;

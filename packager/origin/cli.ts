@@ -6,14 +6,18 @@ import {
   UPSTREAM_CREDENTIAL_ENV,
   addVerificationOptions,
   credentialFrom,
-  openVerification,
   type VerificationCliOptions,
 } from '../../src/cli/verification-options.js';
+import {
+  addFleetKeysOptions,
+  openVerificationWithFleet,
+  type FleetKeysCliOptions,
+} from '../../src/cli/fleet-verification.js';
 import { createOrigin } from './server.js';
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
 
-interface OriginCliOptions extends VerificationCliOptions {
+interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions {
   root: string;
   port: string;
   host: string;
@@ -36,6 +40,7 @@ export const SIGN_CREDENTIAL_ENV = 'STREAMEDGE_SIGN_CREDENTIAL';
 export { UPSTREAM_CREDENTIAL_ENV };
 
 export type OriginSigningCliOptions = VerificationCliOptions &
+  FleetKeysCliOptions &
   Pick<
     OriginCliOptions,
     | 'signCredentialFile'
@@ -59,7 +64,7 @@ export async function originSigningFromCli(
 ): Promise<{ signing: OriginSignedAccessOptions; keys?: ReloadingKeySource; close(): void }> {
   const signing: OriginSignedAccessOptions = {};
   let keys: ReloadingKeySource | undefined;
-  const opened = await openVerification(o, env, log);
+  const opened = await openVerificationWithFleet(o, env, log, 'streamedge-origin');
   if (opened) {
     keys = opened.keys;
     signing.verifier = opened.verifier;
@@ -94,7 +99,7 @@ export async function originSigningFromCli(
     if (o.signBase !== undefined) sign.baseUrl = o.signBase;
     signing.sign = sign;
   }
-  return { signing, ...(keys ? { keys } : {}), close: () => keys?.close() };
+  return { signing, ...(keys ? { keys } : {}), close: () => void opened?.close() };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -106,9 +111,9 @@ function collect(value: string, previous: string[]): string[] {
  * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small]`.
  */
 export function registerOriginCommand(program: Command): void {
+  const originCommand = addFleetKeysOptions(program.command('origin'));
   addVerificationOptions(
-    program
-      .command('origin')
+    originCommand
       .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
       .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
       .option('--port <port>', 'TCP port', '8081')
