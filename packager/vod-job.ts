@@ -35,8 +35,12 @@ import {
   createStaging,
   discardStaging,
   publishVersion,
+  releaseVersion,
+  reserveVersion,
   validateAssetId,
+  type VersionSlot,
 } from './publish.js';
+import { pruneVersions, type RetentionPolicy } from './version-retention.js';
 
 export interface PackageVodOptions {
   input: string;
@@ -49,6 +53,8 @@ export interface PackageVodOptions {
   /** Seconds (default 1). */
   partDuration?: number;
   force?: boolean;
+  /** Which old versions a re-publish keeps (default: the 2 newest, and any retired less than 24 h ago). */
+  retention?: RetentionPolicy;
   /** x264 preset (default 'veryfast'). */
   preset?: string;
   /** Called once the source is probed and the ladder planned. */
@@ -72,12 +78,14 @@ export interface RenditionSummary {
 
 export interface VodSummary {
   assetId: string;
-  /** <outDir>/<assetId>: the published link. */
+  /** <outDir>/<assetId>: the asset folder. */
   path: string;
   version: string;
   versionDir: string;
-  /** Version the link pointed at before (with force). */
+  /** The version that was current before (with force). */
   replaced?: string;
+  /** Old versions removed by retention during this publish. */
+  removedVersions: string[];
   renditions: RenditionSummary[];
   durationSec: number;
   segmentCount: number;
@@ -114,6 +122,8 @@ function checkDurations(segmentDuration: number, partDuration: number): void {
   }
 }
 
+const DEFAULT_RETENTION: RetentionPolicy = { keepVersions: 2, keepForMs: 24 * 3600_000 };
+
 function abortedError(): StreamedgeError {
   return new StreamedgeError('ABORTED', 'packaging interrupted; nothing was published');
 }
@@ -144,13 +154,16 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
 
   const createdOutDir = !existsSync(outDir);
   const staging = createStaging(outDir, opts.assetId);
+  let slot: VersionSlot | undefined;
   const logDir = join(outDir, LOGS_DIR);
   const logFile = join(logDir, `${opts.assetId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
   let encoder: EncoderRun | undefined;
   let keepLog = false;
   try {
+    slot = reserveVersion(outDir, opts.assetId);
+    const versionRoot = join(staging, slot.name);
     const states = outputs.map((output): RenditionState => {
-      const dir = join(staging, output.renditionId);
+      const dir = join(versionRoot, output.renditionId);
       mkdirSync(dir, { recursive: true });
       return { output, dir, segments: [], pending: [], bytes: 0 };
     });
@@ -165,13 +178,13 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         listener: {
           init(bytes, track) {
             state.track = track;
-            writeFileSync(join(staging, paths.init(output.renditionId)), bytes);
+            writeFileSync(join(versionRoot, paths.init(output.renditionId)), bytes);
           },
           part(_n, _part, bytes) {
             state.pending.push(bytes);
           },
           segment(segment) {
-            flushHeld(staging, state);
+            flushHeld(versionRoot, state);
             state.held = { segment, bytes: Buffer.concat(state.pending) };
             state.pending = [];
           },
@@ -202,7 +215,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       throw failure ?? encodeError;
     }
     if (failure) throw failure;
-    finishTails(staging, states, partDuration);
+    finishTails(versionRoot, states, partDuration);
 
     const presentation = buildPresentation(opts.assetId, segmentDuration, partDuration, plan, states, logFile);
     const durationSec = presentation.duration ?? 0;
@@ -212,10 +225,15 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         `${opts.input} ends early: only ${durationSec.toFixed(1)} s of its ${expectedSec.toFixed(1)} s of video could be decoded (truncated or corrupt file)`,
       );
     }
-    writeManifests(staging, presentation);
+    writeManifests(versionRoot, presentation);
+    writeEntryPoints(staging, presentation, slot.name);
     if (opts.signal?.aborted) throw abortedError();
 
-    const published = publishVersion(outDir, opts.assetId, staging, { force });
+    const published = publishVersion(outDir, opts.assetId, staging, slot, {
+      force,
+      renditionIds: states.map((s) => s.output.renditionId),
+    });
+    const removedVersions = pruneVersions(outDir, opts.assetId, opts.retention ?? DEFAULT_RETENTION);
     removeLog(logFile, logDir);
     const renditions = states.map((s): RenditionSummary => {
       const t = presentation.timelines.find((tl) => tl.rendition.id === s.output.renditionId)!;
@@ -237,6 +255,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       version: published.version,
       versionDir: published.versionDir,
       replaced: published.replaced,
+      removedVersions,
       renditions,
       durationSec,
       segmentCount: renditions[0]?.segments ?? 0,
@@ -250,6 +269,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     encoder?.kill();
     if (encoder) await encoder.done.catch(() => undefined);
     discardStaging(staging);
+    if (slot) releaseVersion(slot);
     if (!keepLog) removeLog(logFile, logDir);
     if (createdOutDir) {
       try {
@@ -396,6 +416,16 @@ function buildPresentation(
   );
   const duration = Math.max(...(videoDurations.length ? videoDurations : allDurations));
   return { id: assetId, type: 'vod', segmentDuration, partDuration, timelines, duration };
+}
+
+/**
+ * The stable entry points `/vod/<asset>/master.m3u8` and `manifest.mpd`: the same manifests as
+ * the version's own, with every URI inside `<version>/` (HLS: a path prefix; DASH: an MPD-level
+ * relative BaseURL). Served short-lived, they are the only URLs a re-publish changes.
+ */
+function writeEntryPoints(staging: string, p: Presentation, version: string): void {
+  writeFileSync(join(staging, paths.master), writeMultivariantPlaylist(p, { pathPrefix: `${version}/` }));
+  writeFileSync(join(staging, paths.mpd), writeMpd(p, { baseUrl: `${version}/` }));
 }
 
 function writeManifests(staging: string, p: Presentation): void {

@@ -7,6 +7,11 @@ import { withQuery, type UriOptions } from './uri-options.js';
 export interface MultivariantOptions extends UriOptions {
   /** Advertise I-frame playlists (EXT-X-I-FRAME-STREAM-INF) for VOD video renditions that have key frame indexes. Default true. */
   iframePlaylists?: boolean;
+  /**
+   * Relative path put in front of every playlist URI, e.g. "v3/" for a VOD entry point that names
+   * one published version's immutable URL space. Default none.
+   */
+  pathPrefix?: string;
 }
 
 const AUDIO_GROUP = 'audio';
@@ -46,7 +51,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['DEFAULT', i === 0 ? 'YES' : 'NO'],
             ['AUTOSELECT', 'YES'],
             ['CHANNELS', r.channels ? quoted(String(r.channels)) : undefined],
-            ['URI', quoted(withQuery(paths.mediaPlaylist(r.id), opts))],
+            ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts))],
           ]),
       );
     });
@@ -71,7 +76,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['AUDIO', audioGroup ? quoted(AUDIO_GROUP) : undefined],
             ['CLOSED-CAPTIONS', 'NONE'],
           ]),
-        withQuery(paths.mediaPlaylist(r.id), opts),
+        withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
       );
     }
   } else {
@@ -84,7 +89,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['AVERAGE-BANDWIDTH', Math.ceil(r.averageBandwidth)],
             ['CODECS', quoted(r.codecs)],
           ]),
-        withQuery(paths.mediaPlaylist(r.id), opts),
+        withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
       );
     }
   }
@@ -93,7 +98,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
   return lines.join('\n') + '\n';
 }
 
-function iframeStreamInf(t: RenditionTimeline, opts: UriOptions): string {
+function iframeStreamInf(t: RenditionTimeline, opts: MultivariantOptions): string {
   const r = t.rendition;
   const bw = iframeBandwidth(t);
   return (
@@ -104,7 +109,7 @@ function iframeStreamInf(t: RenditionTimeline, opts: UriOptions): string {
       ['CODECS', quoted(r.codecs)],
       ['RESOLUTION', resolution(r)],
       ['VIDEO-RANGE', 'SDR'],
-      ['URI', quoted(withQuery(paths.iframePlaylist(r.id), opts))],
+      ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.iframePlaylist(r.id)}`, opts))],
     ])
   );
 }
