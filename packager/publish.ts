@@ -37,7 +37,6 @@ import { basename, join } from 'node:path';
 import { StreamedgeError } from '../src/errors.js';
 import { paths } from '../src/media/presentation.js';
 
-export const LEGACY_VERSIONS_DIR = '.versions';
 export const LOGS_DIR = '.logs';
 export const STAGING_PREFIX = '.tmp-';
 /** Version history of a versioned asset (hidden: never served). */
