@@ -41,6 +41,12 @@ export interface Part {
   bytes: number;
   /** True when the part starts with a sync sample (EXT-X-PART INDEPENDENT=YES). */
   independent: boolean;
+  /**
+   * Live: whether the producer, as this part arrived, knew it to be the last of its segment (the
+   * next part opens the next segment). Drives the preload hint; absent when the producer cannot
+   * tell.
+   */
+  last?: boolean;
 }
 
 /** A key frame inside a segment file, for I-frame playlists (EXT-X-BYTERANGE). */
