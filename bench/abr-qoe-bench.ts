@@ -15,7 +15,7 @@ import type { Browser } from 'playwright-core';
 import { launchChromium } from './chromium-launch.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem, release, platform } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,9 @@ import { runSession, type EngineName } from './abr-qoe/session-run.js';
 import { liveQoe, ratios, vodQoe, type LiveQoe, type VodQoe } from './abr-qoe/qoe-metrics.js';
 import { LIVE_TRACE, VOD_TRACES } from './abr-qoe/traces.js';
 import { liveTable, vodTable } from './abr-qoe/report-table.js';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+
+const machineStart = startMachineInfo();
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ENGINES: EngineName[] = ['ours', 'hlsjs'];
@@ -111,7 +114,6 @@ async function main(): Promise<void> {
   const ownDir = !args.dir;
   const dir = args.dir ? resolve(args.dir) : mkdtempSync(join(tmpdir(), 'streamedge-abr-qoe-'));
   mkdirSync(dir, { recursive: true });
-  const loadBefore = loadavg();
   let stack: DemoStack | undefined;
   let browser: Browser | undefined;
   try {
@@ -259,17 +261,11 @@ async function main(): Promise<void> {
         '(ours reports the level it loads, hls.js the level playing; switch counters differ the same way). Wall-clock latency = now − PDT(playhead) for both engines.',
       generatedAt: new Date().toISOString(),
       benchSeconds: Math.round((performance.now() - benchStart) / 1000),
-      machine: {
-        cpu: cpus()[0]?.model ?? 'unknown',
-        cores: cpus().length,
-        memGB: Math.round(totalmem() / 2 ** 30),
-        platform: `${platform()} ${release()}`,
-        node: process.version,
+      machine: finishMachineInfo(machineStart),
+      versions: {
         chromium: browser.version(),
         hlsjs: pkgVersion('hls.js'),
         playwrightCore: pkgVersion('playwright-core'),
-        loadAvgBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
-        loadAvgAfter: loadavg().map((x) => Math.round(x * 100) / 100),
         commit: gitCommit(),
       },
       settings: {

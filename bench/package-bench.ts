@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixture, type FixtureName } from '../media-fixtures/generate.js';
@@ -25,6 +25,9 @@ import { buildEncodeArgs } from '../packager/encode-args.js';
 import { planLadder } from '../packager/ladder.js';
 import { probeSource } from '../packager/probe.js';
 import { packageVod, type VodSummary } from '../packager/vod-job.js';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+
+const machineStart = startMachineInfo();
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -157,7 +160,7 @@ const r1 = (xs: number[]): number[] => xs.map((x) => Number(x.toFixed(1)));
 const result = {
   bench: 'package',
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+  machine: finishMachineInfo(machineStart),
   ffmpeg: await ffmpegVersion(),
   source: {
     fixture: fixtureName,

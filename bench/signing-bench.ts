@@ -12,7 +12,6 @@
  * - rewrite_llhls_playlist: addTokenToPlaylist on a ~30-line LL-HLS playlist (query placement)
  * Reported: median µs per operation over the rounds, and the ratio to the baseline.
  */
-import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -27,6 +26,9 @@ import { issueToken, signedUrl } from '../src/signing/issue.js';
 import { extractToken } from '../src/signing/token-placement.js';
 import { authorizeRequest, createVerifier } from '../src/signing/verify.js';
 import { addTokenToPlaylist } from '../src/signing/playlist-rewrite.js';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+
+const machineStart = startMachineInfo();
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -138,10 +140,7 @@ const baseline = results[0].medianUs;
 const out = {
   bench: 'signing',
   date: new Date().toISOString(),
-  node: process.version,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
-  loadavg1m: loadavg()[0],
+  machine: finishMachineInfo(machineStart),
   method: `median of ${ROUNDS} rounds of ~${ROUND_MS} ms each, sequential awaits on one core; the machine is shared, compare ratios within one run`,
   unit: 'microseconds per request',
   baseline: 'baseline_parse_url',

@@ -24,7 +24,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +32,9 @@ import { Pool } from 'undici';
 import { hmacKeys } from '../src/signing/keys.js';
 import { issueToken, signedUrl } from '../src/signing/issue.js';
 import { freePort } from './free-port.js';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+
+const machineStart = startMachineInfo();
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -296,10 +299,7 @@ try {
   const out = {
     bench: 'signing-edge',
     date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    loadavg1m: Number(loadavg()[0].toFixed(2)),
+    machine: finishMachineInfo(machineStart),
     method: `two streamedge edge processes (plain; --require-signed HS256 + upstream credential) on loopback, caches warmed; ${CONNECTIONS} keep-alive connections for ${DURATION_S} s per round, alternating plain/signed (ABBA) for ${ROUNDS} rounds after one warm-up round each; median requests/s`,
     workload: {
       segmentBytes: SEGMENT_BYTES,
@@ -308,7 +308,7 @@ try {
       viewers: VIEWERS,
     },
     upstreamRequestsDuringMeasurement: upstream.requests() - upstreamAfterWarmup,
-    note: "The machine is shared (see loadavg1m): wall-clock req/s swings with other tenants, so the edge processes' own CPU time per request (from /proc, user+system) is reported too; ratioSignedToUnsignedCpuCapacity is the hit throughput a CPU-bound edge sustains with signing on relative to off. Compare ratios from one run, not absolute numbers.",
+    note: "The machine is shared (see machine.loadAverage*): wall-clock req/s swings with other tenants, so the edge processes' own CPU time per request (from /proc, user+system) is reported too; ratioSignedToUnsignedCpuCapacity is the hit throughput a CPU-bound edge sustains with signing on relative to off. Compare ratios from one run, not absolute numbers.",
     results,
   };
   mkdirSync(dirname(OUT), { recursive: true });

@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WRITER_VIA_RUN_TS, runCrashRounds } from '../test/integration/store/crash-harness.js';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+
+const machineStart = startMachineInfo();
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -30,6 +33,7 @@ try {
   const seconds = Math.round((performance.now() - started) / 100) / 10;
   const result = {
     bench: 'edge/store crash safety',
+    machine: finishMachineInfo(machineStart),
     date: new Date().toISOString(),
     seed,
     seconds,
