@@ -21,6 +21,32 @@ export interface HintAudit {
   /** Hints that named part 0 of the next segment / the next part of the segment in progress. */
   nextSegmentHints: number;
   nextPartHints: number;
+  /** Per playlist followed: the segment in progress (number, parts listed, seconds listed). */
+  inProgress: { msn: number; parts: number; seconds: number }[];
+  /** Parts each segment ended with (segments seen complete with their parts listed). */
+  finalParts: Map<number, number>;
+}
+
+/** The segment in progress of a playlist: after the last EXTINF, the EXT-X-PART lines of one msn. */
+function inProgressOf(playlist: string): { msn: number; parts: number; seconds: number } | undefined {
+  const tail = playlist.slice(playlist.lastIndexOf('#EXTINF'));
+  const parts = [...tail.matchAll(/#EXT-X-PART:DURATION=([\d.]+),URI="seg-(\d+)\.(\d+)\.m4s/g)];
+  if (parts.length === 0) return undefined;
+  return {
+    msn: Number(parts[0][2]),
+    parts: parts.length,
+    seconds: parts.reduce((a, m) => a + Number(m[1]), 0),
+  };
+}
+
+/** Complete segments whose parts are listed: msn → number of parts. */
+function completeParts(playlist: string, into: Map<number, number>): void {
+  const body = playlist.slice(0, playlist.lastIndexOf('#EXTINF'));
+  const counts = new Map<number, number>();
+  for (const m of body.matchAll(/#EXT-X-PART:[^\n]*URI="seg-(\d+)\.(\d+)\.m4s/g)) {
+    counts.set(Number(m[1]), Math.max(counts.get(Number(m[1])) ?? 0, Number(m[2]) + 1));
+  }
+  for (const [n, c] of counts) into.set(n, c);
 }
 
 const HINT = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-(\d+)\.(\d+)\.m4s[^"]*"/;
@@ -50,6 +76,8 @@ export async function auditHints(
     otherFailures: [],
     nextSegmentHints: 0,
     nextPartHints: 0,
+    inProgress: [],
+    finalParts: new Map(),
   };
   const prefix = `/live/${channel}/${rendition}`;
   try {
@@ -72,9 +100,12 @@ export async function auditHints(
       else if (!playlist.text.includes(`URI="${uri}"`)) audit.otherFailures.push(`${uri}: not listed after 200`);
       else audit.kept++;
       if (playlist.status !== 200) throw new Error(`blocking reload for ${uri}: ${playlist.status}`);
+      const cur = inProgressOf(playlist.text);
+      if (cur) audit.inProgress.push(cur);
+      completeParts(playlist.text, audit.finalParts);
       const next = hintOf(playlist.text);
       if (!next) throw new Error(`playlist after ${uri} has no preload hint`);
-      if (next[0] < n || (next[0] === n && next[1] <= p)) throw new Error(`hint went backwards: ${uri} → ${next}`);
+      if (next[0] < n || (next[0] === n && next[1] <= p)) throw new Error(`hint went backwards: ${uri} → seg-${next[0]}.${next[1]}.m4s`);
       hint = next;
     }
   } finally {
