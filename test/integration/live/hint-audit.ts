@@ -105,7 +105,8 @@ export async function auditHints(
       completeParts(playlist.text, audit.finalParts);
       const next = hintOf(playlist.text);
       if (!next) throw new Error(`playlist after ${uri} has no preload hint`);
-      if (next[0] < n || (next[0] === n && next[1] <= p)) throw new Error(`hint went backwards: ${uri} → seg-${next[0]}.${next[1]}.m4s`);
+      if (next[0] < n || (next[0] === n && next[1] <= p))
+        throw new Error(`hint went backwards: ${uri} → seg-${next[0]}.${next[1]}.m4s`);
       hint = next;
     }
   } finally {
