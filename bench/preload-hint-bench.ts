@@ -93,6 +93,8 @@ async function main(): Promise<void> {
         baselineDurationGuess: { hintsJudged: guess.hints, wouldHave404ed: guess.broken },
       };
     });
+    const notFound = renditions.reduce((n, r) => n + r.notFound, 0);
+    const baselineBroken = renditions.reduce((n, r) => n + r.baselineDurationGuess.wouldHave404ed, 0);
     const result = {
       bench: 'preload-hint',
       what: 'hinted parts that 404 on a live LL-HLS channel, video and audio, followed like a client',
@@ -105,9 +107,11 @@ async function main(): Promise<void> {
       renditions,
       totals: {
         hints: renditions.reduce((n, r) => n + r.hints, 0),
-        notFound: renditions.reduce((n, r) => n + r.notFound, 0),
-        baselineWouldHave404ed: renditions.reduce((n, r) => n + r.baselineDurationGuess.wouldHave404ed, 0),
+        notFound,
+        baselineWouldHave404ed: baselineBroken,
       },
+      // Broken hints of the current rule per broken hint of the duration guess (0 = none of them left).
+      ratios: { brokenHintsVsBaseline: baselineBroken > 0 ? notFound / baselineBroken : notFound === 0 ? 1 : Infinity },
       machine: finishMachineInfo(machineStart),
     };
     const out = join(here, 'results', 'preload-hint.json');
