@@ -4,6 +4,7 @@ import { parseDuration } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { packageVod, type VodSummary } from './vod-job.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
+import { parseSubtitleOption } from './subtitle-inputs.js';
 
 interface PackageCliOptions {
   out: string;
@@ -14,6 +15,7 @@ interface PackageCliOptions {
   force?: boolean;
   keepVersions: string;
   keepFor: string;
+  subtitles: string[];
   preset?: string;
 }
 
@@ -38,6 +40,12 @@ export function registerPackageCommand(program: Command): void {
       'with --force: keep older versions until retired this long (e.g. 0, 30m, 24h)',
       '24h',
     )
+    .option(
+      '--subtitles <lang=file>',
+      'a subtitle track: BCP 47 language = WebVTT (.vtt) or SubRip (.srt) file (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--preset <x264preset>', 'x264 speed preset', 'veryfast')
     .action(async (input: string, o: PackageCliOptions) => {
       const assetId = o.id ?? basename(input, extname(input));
@@ -61,6 +69,7 @@ export function registerPackageCommand(program: Command): void {
           partDuration: parseDuration(o.part),
           force: o.force ?? false,
           retention: { keepVersions, keepForMs },
+          subtitles: o.subtitles.map(parseSubtitleOption),
           preset: o.preset,
           signal: controller.signal,
           onPlan(plan, source) {

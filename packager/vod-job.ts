@@ -41,6 +41,9 @@ import {
   type VersionSlot,
 } from './publish.js';
 import { pruneVersions, type RetentionPolicy } from './version-retention.js';
+import { loadSubtitles, type LoadedSubtitles, type SubtitleInput } from './subtitle-inputs.js';
+import { writeSubtitlePlaylist } from '../src/hls/subtitle-playlist.js';
+import { segmentWebVtt, writeWebVtt } from '../src/media/webvtt.js';
 
 export interface PackageVodOptions {
   input: string;
@@ -55,6 +58,8 @@ export interface PackageVodOptions {
   force?: boolean;
   /** Which old versions a re-publish keeps (default: the 2 newest, and any retired less than 24 h ago). */
   retention?: RetentionPolicy;
+  /** Subtitle tracks (WebVTT or SRT files with a BCP 47 language), checked before encoding. */
+  subtitles?: SubtitleInput[];
   /** x264 preset (default 'veryfast'). */
   preset?: string;
   /** Called once the source is probed and the ladder planned. */
@@ -140,6 +145,10 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
 
   const source = await probeSource(opts.input);
   const plan = planLadder(source, opts.ladder);
+  if ((opts.subtitles?.length ?? 0) > 0 && !source.video) {
+    throw new StreamedgeError('BAD_SUBTITLES', `${opts.input} has no video: subtitles need one`);
+  }
+  const subtitles = loadSubtitles(opts.subtitles ?? [], source.video?.durationSec ?? source.durationSec);
   if (opts.signal?.aborted) throw abortedError();
   opts.onPlan?.(plan, source);
 
@@ -225,13 +234,17 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         `${opts.input} ends early: only ${durationSec.toFixed(1)} s of its ${expectedSec.toFixed(1)} s of video could be decoded (truncated or corrupt file)`,
       );
     }
+    if (subtitles.length > 0) {
+      presentation.subtitles = subtitles.map((s) => s.track);
+      writeSubtitles(versionRoot, presentation, subtitles);
+    }
     writeManifests(versionRoot, presentation);
     writeEntryPoints(staging, presentation, slot.name);
     if (opts.signal?.aborted) throw abortedError();
 
     const published = publishVersion(outDir, opts.assetId, staging, slot, {
       force,
-      renditionIds: states.map((s) => s.output.renditionId),
+      renditionIds: [...states.map((s) => s.output.renditionId), ...subtitles.map((s) => s.track.id)],
     });
     const removedVersions = pruneVersions(outDir, opts.assetId, opts.retention ?? DEFAULT_RETENTION);
     removeLog(logFile, logDir);
@@ -426,6 +439,29 @@ function buildPresentation(
 function writeEntryPoints(staging: string, p: Presentation, version: string): void {
   writeFileSync(join(staging, paths.master), writeMultivariantPlaylist(p, { pathPrefix: `${version}/` }));
   writeFileSync(join(staging, paths.mpd), writeMpd(p, { baseUrl: `${version}/` }));
+}
+
+/**
+ * Each subtitle track: HLS WebVTT segments cut on the video's segment boundaries (cue time 0 =
+ * the first video sample, mapped by X-TIMESTAMP-MAP to the video's first decode time in 90 kHz),
+ * their media playlist, and the whole file for DASH.
+ */
+function writeSubtitles(root: string, p: Presentation, subtitles: LoadedSubtitles[]): void {
+  const video = p.timelines.find((t) => t.rendition.kind === 'video')!;
+  const ts = video.rendition.timescale;
+  const first = video.segments[0].start;
+  const boundaries = video.segments.map((s) => (s.start - first) / ts);
+  const last = video.segments[video.segments.length - 1];
+  boundaries.push((last.start + last.duration - first) / ts);
+  const mpegts = Math.round((first / ts) * 90000);
+  for (const { track, vtt } of subtitles) {
+    mkdirSync(join(root, track.id), { recursive: true });
+    segmentWebVtt(vtt, boundaries, mpegts).forEach((text, i) =>
+      writeFileSync(join(root, paths.subtitleSegment(track.id, video.segments[i].number)), text),
+    );
+    writeFileSync(join(root, paths.mediaPlaylist(track.id)), writeSubtitlePlaylist(p, track.id));
+    writeFileSync(join(root, paths.subtitleFile(track.id)), writeWebVtt(vtt));
+  }
 }
 
 function writeManifests(staging: string, p: Presentation): void {

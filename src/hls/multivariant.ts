@@ -15,6 +15,7 @@ export interface MultivariantOptions extends UriOptions {
 }
 
 const AUDIO_GROUP = 'audio';
+const SUBTITLE_GROUP = 'subs';
 
 /**
  * The multivariant playlist (`master.m3u8`, RFC 8216bis 4.4.6, Apple HLS authoring spec):
@@ -33,7 +34,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
 
   const lines = [
     '#EXTM3U',
-    `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 ? 4 : 1}`,
+    `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 || (p.subtitles?.length ?? 0) > 0 ? 4 : 1}`,
     '#EXT-X-INDEPENDENT-SEGMENTS',
   ];
 
@@ -57,6 +58,23 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
     });
   }
 
+  const subtitles = videos.length > 0 ? (p.subtitles ?? []) : [];
+  for (const s of subtitles) {
+    lines.push(
+      '#EXT-X-MEDIA:' +
+        attributeList([
+          ['TYPE', 'SUBTITLES'],
+          ['GROUP-ID', quoted(SUBTITLE_GROUP)],
+          ['NAME', quoted(s.name)],
+          ['LANGUAGE', quoted(s.language)],
+          ['DEFAULT', s.default ? 'YES' : 'NO'],
+          ['AUTOSELECT', s.autoselect || s.default ? 'YES' : 'NO'],
+          ['FORCED', s.forced ? 'YES' : 'NO'],
+          ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(s.id)}`, opts))],
+        ]),
+    );
+  }
+
   if (videos.length > 0) {
     // Peak of the variant = peak of the worst playable combination (video + heaviest audio).
     const audioPeak = Math.max(0, ...audios.map((t) => t.rendition.bandwidth));
@@ -74,6 +92,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['FRAME-RATE', r.frameRate ? (r.frameRate[0] / r.frameRate[1]).toFixed(3) : undefined],
             ['VIDEO-RANGE', 'SDR'],
             ['AUDIO', audioGroup ? quoted(AUDIO_GROUP) : undefined],
+            ['SUBTITLES', subtitles.length > 0 ? quoted(SUBTITLE_GROUP) : undefined],
             ['CLOSED-CAPTIONS', 'NONE'],
           ]),
         withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
