@@ -12,12 +12,19 @@
  *    in the store's own record format, then spot-checked through get());
  *  - hit ratio of the W-TinyLFU RAM tier vs plain LRU at the same capacity on a Zipf(0.9) trace
  *    mixed with a one-pass scan;
- *  - peak RSS of this process.
+ *  - peak RSS of this process;
+ *  - put vs a raw sequential write of the same bytes with the same durability (`putVsRaw`): 1 MiB
+ *    objects, ABBA rounds (raw, store, store, raw), for 'flush' (written to the kernel) and 'fsync'
+ *    (fdatasync before the object is acknowledged: the raw side syncs after every object, the
+ *    store's group commit syncs once per batch, which is what makes it cheaper).
+ *
+ * --put-only runs just putVsRaw (for profiling: `node --cpu-prof --cpu-prof-dir=DIR bin/run-ts.js
+ * bench/store-bench.ts --put-only`); --top-frames FILE.cpuprofile prints the top self-time frames.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open as openFile, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +35,42 @@ import { RamTier } from '../edge/store/ram-tier.js';
 import { HEADER_BYTES, encodeHeader, encodeMeta } from '../edge/store/record-format.js';
 import type { RegionState } from '../edge/store/region-file.js';
 import { StoreIndex, type IndexEntry } from '../edge/store/store-index.js';
+
+/**
+ * CPU profile of the put path (`node --cpu-prof ... --put-only`, then --top-frames), before and after
+ * tuning, filled in by hand from those two runs.
+ */
+const PROFILE_NOTES = {
+  command:
+    'node --cpu-prof --cpu-prof-dir=/tmp/store-prof bin/run-ts.js bench/store-bench.ts --put-only --quick; node bin/run-ts.js bench/store-bench.ts --top-frames /tmp/store-prof/<file>.cpuprofile',
+  loadAverage: 'about 14-16 (1-minute) on 2 cores during both profiles: the box was shared and busy',
+  before: {
+    code: 'pure-JS CRC32C (STREAMEDGE_CRC32C=js, as on main), index commit with its sync inline on the event loop',
+    putVsRaw: 'flush 0.88x, fsync 1.71x (128 x 1 MiB, ABBA)',
+    top: [
+      '57.7% (idle)',
+      '18.0% crc32cJs edge/store/crc32c.ts',
+      '6.0% waitForWorker node:internal/modules/esm/hooks (tsx loader, start-up)',
+      '4.1% makeSyncRequest node:internal/modules/esm/hooks (tsx loader, start-up)',
+      '3.7% finishTxn node_modules/lmdb/write.js (commit + sync on the main thread)',
+      '1.9% writeBuffer',
+      '1.7% writeBuffers',
+    ],
+  },
+  after: {
+    code: "native CRC32C (@node-rs/crc32); with durability fsync the index commit runs on lmdb's write thread",
+    putVsRaw: 'flush 0.88x, fsync 1.73x (128 x 1 MiB, ABBA)',
+    top: [
+      '79.6% (idle)',
+      '4.7% waitForWorker node:internal/modules/esm/hooks (tsx loader, start-up)',
+      '3.1% writeBuffer',
+      '2.0% crc32c edge/store/crc32c.ts (native)',
+      '1.6% writeBuffers',
+      '1.2% makeSyncRequest node:internal/modules/esm/hooks (tsx loader, start-up)',
+      '0.6% finishTxn node_modules/lmdb/write.js',
+    ],
+  },
+};
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -459,13 +502,110 @@ function hitRatio(): HitRatio {
   };
 }
 
+// ------------------------------------------------------------------ put vs raw write, same durability
+
+interface PutVsRaw {
+  objectBytes: number;
+  objects: number;
+  rounds: string;
+  flush: { rawMiBps: number; storeMiBps: number; ratio: number };
+  fsync: { rawMiBps: number; storeMiBps: number; ratio: number };
+}
+
+async function putVsRaw(objectBytes: number, objects: number): Promise<PutVsRaw> {
+  const work = mkdtempSync(join(tmpdir(), 'store-put-'));
+  const bodies = Array.from({ length: 16 }, (_, i) => Buffer.alloc(objectBytes, i + 1));
+  const total = objectBytes * objects;
+  let run = 0;
+  const raw = async (durability: 'flush' | 'fsync'): Promise<number> => {
+    const fh = await openFile(join(work, `raw-${run++}.bin`), 'w');
+    const t = performance.now();
+    let pos = 0;
+    for (let i = 0; i < objects; i++) {
+      const b = bodies[i % 16];
+      await fh.write(b, 0, b.length, pos);
+      pos += b.length;
+      if (durability === 'fsync') await fh.datasync(); // acknowledged = on disk, like an acked put
+    }
+    const ms = performance.now() - t;
+    await fh.close();
+    return ms;
+  };
+  const store = async (durability: 'flush' | 'fsync'): Promise<number> => {
+    const s = await LogStore.open({
+      dir: join(work, `store-${run++}`),
+      capacityBytes: Math.max(256 * MiB, total * 2),
+      regionBytes: 64 * MiB,
+      durability,
+      ramBytes: 0,
+    });
+    const t = performance.now();
+    await pool(objects, (i) => s.put(`/vod/a/720p/seg-${i}.m4s`, meta(), bodies[i % 16]));
+    const ms = performance.now() - t;
+    await s.close();
+    return ms;
+  };
+  try {
+    const out = { objectBytes, objects, rounds: 'ABBA: raw, store, store, raw; MiB/s over the sums' } as PutVsRaw;
+    for (const d of ['flush', 'fsync'] as const) {
+      const r1 = await raw(d);
+      const s1 = await store(d);
+      const s2 = await store(d);
+      const r2 = await raw(d);
+      out[d] = {
+        rawMiBps: mibps(2 * total, r1 + r2),
+        storeMiBps: mibps(2 * total, s1 + s2),
+        ratio: ratio(r1 + r2, s1 + s2),
+      };
+    }
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Top self-time frames of a V8 .cpuprofile, as "share% function file:line". */
+function topFrames(file: string, n = 12): string[] {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] };
+  const byId = new Map(prof.nodes.map((nd) => [nd.id, nd]));
+  const counts = new Map<string, number>();
+  for (const id of prof.samples) {
+    const cf = byId.get(id)?.callFrame;
+    if (!cf) continue;
+    const where = cf.url ? `${cf.url.replace(/^.*\/(node_modules|edge|bench|src)\//, '$1/')}:${cf.lineNumber + 1}` : '';
+    const k = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, c]) => `${((100 * c) / prof.samples.length).toFixed(1)}% ${k}`);
+}
+
 // ------------------------------------------------------------------ main
 
 const started = Date.now();
+const topArg = args.indexOf('--top-frames');
+if (topArg >= 0) {
+  console.log(topFrames(args[topArg + 1]).join('\n'));
+  process.exit(0);
+}
+if (args.includes('--put-only')) {
+  console.log(JSON.stringify(await putVsRaw(MiB, quick ? 32 : 128), null, 2));
+  process.exit(0);
+}
 if (args.includes('--startup-only')) {
   console.log(JSON.stringify(startup(ENTRIES)));
   process.exit(0);
 }
+// First, before the other sections leave the disk busy writing back their files.
+console.log('store bench: put vs raw write, same durability ...');
+const loadBefore = loadavg();
+const putRaw = await putVsRaw(MiB, 128);
 console.log('store bench: throughput 1 MiB ...');
 const big = await throughput(MiB, quick ? 32 : 128);
 console.log('store bench: throughput 1 KiB ...');
@@ -482,6 +622,9 @@ const result = {
   node: process.version,
   concurrency: CONCURRENCY,
   note: 'Baselines run in the same process on the same disk right before the store runs; page cache is warm for reads on both sides.',
+  loadAverage: { beforePutVsRaw: loadBefore.map((x) => Math.round(x * 100) / 100), atEnd: [] as number[] },
+  putVsRaw: putRaw,
+  profileNotes: PROFILE_NOTES,
   throughput: [big, small],
   latency: lat,
   hitRatio: hits,
@@ -489,6 +632,7 @@ const result = {
   peakRssMiB: Math.round((process.resourceUsage().maxRSS * 1024) / MiB),
   durationS: Math.round((Date.now() - started) / 1000),
 };
+result.loadAverage.atEnd = loadavg().map((x) => Math.round(x * 100) / 100);
 const outPath = join(ROOT, 'bench', 'results', 'store.json');
 mkdirSync(dirname(outPath), { recursive: true });
 writeFileSync(outPath, JSON.stringify(result, null, 2) + '\n');
@@ -500,6 +644,9 @@ const line = (t: Throughput) =>
 console.log('\n== edge/store bench ==');
 console.log(line(big));
 console.log(line(small));
+console.log(
+  `put vs raw sequential write, 1 MiB x ${putRaw.objects} (ABBA): flush ${putRaw.flush.storeMiBps} vs ${putRaw.flush.rawMiBps} MiB/s = ${putRaw.flush.ratio}x; fsync ${putRaw.fsync.storeMiBps} vs ${putRaw.fsync.rawMiBps} MiB/s = ${putRaw.fsync.ratio}x`,
+);
 for (const l of lat)
   console.log(
     `get latency ${l.objectBytes / KiB} KiB: RAM p50 ${l.ramMs.p50} ms p99 ${l.ramMs.p99} ms | disk p50 ${l.diskMs.p50} ms p99 ${l.diskMs.p99} ms`,

@@ -5,13 +5,17 @@
  *   POST /_edge/purge   {"url": "/vod/a/seg-1.m4s"} | {"prefix": "/vod/a/"} | {"tag": "asset-a"}, "soft": true
  *   PURGE /vod/a/seg-1.m4s    (header x-streamedge-soft-purge: 1 for soft)
  *
+ * A prefix matches whole path segments (`/vod/a` never touches `/vod/ab`). URLs, prefixes and
+ * tags over the edge's limits are refused (414/400) before the store sees them.
+ *
  * Both need the admin token: `Authorization: Bearer <token>` or `x-streamedge-admin-token`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
 import { StreamedgeError } from '../src/errors.js';
-import { type CacheKeyPolicy, KEY_HEADER_SEPARATOR, cacheKey, normalizePath } from '../src/http/cache-key.js';
+import { KEY_HEADER_SEPARATOR, normalizePath } from '../src/http/cache-key.js';
 import type { LogStore } from './store/index.js';
+import { type LimitVerdict, checkKey, checkTag, checkTarget } from './request-limits.js';
 import type { Fill } from './fill.js';
 
 export type PurgeKind = 'url' | 'prefix' | 'tag';
@@ -96,33 +100,93 @@ export function parsePurgeBody(body: unknown): PurgeSpec[] {
   return specs;
 }
 
+/**
+ * A purge prefix. A path prefix matches whole path segments: `/vod/a` touches `/vod/a`,
+ * `/vod/a/…`, `/vod/a?…` and the header variants of `/vod/a`, never `/vod/ab/…`; `/vod/a/`
+ * touches what lies under `/vod/a/`. A prefix that reaches into the query (`/live/x.m3u8?_HLS_`)
+ * is compared character by character, as written.
+ */
+interface PurgePrefix {
+  text: string;
+  wholeSegments: boolean;
+}
+
+function parsePurgePrefix(value: string): PurgePrefix {
+  const target = purgeTarget(value);
+  return target.includes('?')
+    ? { text: target, wholeSegments: false }
+    : { text: normalizePath(target), wholeSegments: true };
+}
+
+/** The key prefixes that begin right after the last segment of `path` (one store scan each). */
+function segmentBoundaries(path: string): string[] {
+  return path.endsWith('/') ? [path] : [`${path}/`, `${path}?`, `${path}${KEY_HEADER_SEPARATOR}`];
+}
+
+function prefixMatches(key: string, prefix: PurgePrefix): boolean {
+  if (!prefix.wholeSegments) return key.startsWith(prefix.text);
+  return key === prefix.text || segmentBoundaries(prefix.text).some((b) => key.startsWith(b));
+}
+
+/**
+ * Checks every URL, prefix and surrogate key of a purge against the edge's limits before any of
+ * them reaches the store: the first one over a limit decides the answer (414 or 400).
+ */
+export function checkPurgeSpecs(specs: readonly PurgeSpec[], urlKey: UrlKey): LimitVerdict {
+  for (const s of specs) {
+    if (s.kind === 'tag') {
+      const v = checkTag(s.value);
+      if (!v.ok) return v;
+      continue;
+    }
+    const target = purgeTarget(s.value);
+    const t = checkTarget(target);
+    if (!t.ok) return t;
+    const k = checkKey(s.kind === 'url' ? urlKey(target) : parsePurgePrefix(s.value).text);
+    if (!k.ok) return k;
+  }
+  return { ok: true };
+}
+
+/**
+ * The primary cache key of a purged URL, derived exactly as a lookup derives it (query rules
+ * included), so `{"url": "/vod/a/seg-1.m4s?session=x"}` reaches the copy stored for the segment.
+ */
+export type UrlKey = (target: string) => string;
+
 /** Apply one purge locally (store + fills in flight). Returns how many stored objects it touched. */
 export async function applyPurge(
   spec: PurgeSpec,
   store: LogStore,
   fills: Iterable<Fill>,
-  keyPolicy: CacheKeyPolicy,
+  urlKey: UrlKey,
 ): Promise<number> {
   if (spec.kind === 'tag') {
     for (const f of fills) if (f.tags.includes(spec.value)) f.purge(spec.mode);
     return store.purgeTag(spec.value, spec.mode);
   }
   if (spec.kind === 'prefix') {
-    const target = purgeTarget(spec.value);
-    const q = target.indexOf('?');
-    const prefix = q === -1 ? normalizePath(target) : target;
-    for (const f of fills) if (f.key.startsWith(prefix)) f.purge(spec.mode);
-    return store.purgePrefix(prefix, spec.mode);
+    const prefix = parsePurgePrefix(spec.value);
+    for (const f of fills) if (prefixMatches(f.key, prefix)) f.purge(spec.mode);
+    if (!prefix.wholeSegments) return store.purgePrefix(prefix.text, spec.mode);
+    let n = 0;
+    for (const start of segmentBoundaries(prefix.text)) n += await store.purgePrefix(start, spec.mode);
+    if (!prefix.text.endsWith('/')) {
+      if (spec.mode === 'hard') {
+        if (await store.delete(prefix.text)) n++;
+      } else if (await store.updateMeta(prefix.text, { expiresAt: 0 })) n++;
+    }
+    return n;
   }
-  const key = cacheKey(purgeTarget(spec.value), {}, keyPolicy);
+  const key = urlKey(purgeTarget(spec.value));
   const base = key.split(KEY_HEADER_SEPARATOR)[0];
   for (const f of fills) if (f.key === base || f.key.startsWith(base + KEY_HEADER_SEPARATOR)) f.purge(spec.mode);
   let n = 0;
   if (spec.mode === 'hard') {
     if (await store.delete(base)) n++;
   } else if (await store.updateMeta(base, { expiresAt: 0 })) n++;
-  // header variants of the same URL
-  if (keyPolicy.headers.length > 0) n += await store.purgePrefix(base + KEY_HEADER_SEPARATOR, spec.mode);
+  // the variants of the same URL (Vary, edge/variants.ts)
+  n += await store.purgePrefix(base + KEY_HEADER_SEPARATOR, spec.mode);
   return n;
 }
 

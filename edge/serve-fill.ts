@@ -144,7 +144,8 @@ export async function serveFill(
   const headers: Record<string, string> = { ...head.headers };
   if (opts.stripSetCookie) delete headers['set-cookie'];
   const entry: CacheStatusEntry = { ...status };
-  if (head.stored) entry.stored = true;
+  // RFC 9211 `stored`: said only once the put has landed, never for a put still running or refused
+  if (head.stored && fill.landedInStore) entry.stored = true;
   if (head.ttl !== undefined) entry.ttl = head.ttl;
   const common = { age: head.initialAge, upstreamCacheStatus: head.upstreamCacheStatus };
   const req = ex.req;

@@ -22,6 +22,7 @@ import {
   credentialMatches,
   extractToken,
   forbiddenResponse,
+  redactTokens,
   splitUrl,
   type RejectReason,
   type Verifier,
@@ -51,10 +52,12 @@ export type EdgeAuthorization =
     }
   | { ok: false; reason: RejectReason; status: 403; headers: Record<string, string>; body: string };
 
-/** The URL for logs: tokens are bearer credentials and never written to a log. */
+/**
+ * The URL for logs: tokens are bearer credentials and never written to a log. Every spelling,
+ * accepted or refused, loses its value (src/signing/redact.ts), whether or not this edge verifies.
+ */
 export function redactToken(url: string | undefined): string | undefined {
-  if (url === undefined || (!url.startsWith('/t/') && !url.includes('token'))) return url;
-  return extractToken(url).strippedUrl;
+  return url === undefined ? undefined : redactTokens(url);
 }
 
 export class EdgeSignedAccess {

@@ -110,6 +110,8 @@ export class Upstream {
       body?: Readable;
       signal?: AbortSignal;
       headersTimeoutMs?: number;
+      /** Interim (1xx) responses, e.g. 103 Early Hints. */
+      onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
     },
   ): Promise<UpstreamResponse> {
     await this.slots.acquire();
@@ -130,6 +132,7 @@ export class Upstream {
         signal: init.signal,
         headersTimeout: init.headersTimeoutMs ?? this.opts.headersTimeoutMs,
         bodyTimeout: this.opts.bodyTimeoutMs,
+        ...(init.onInfo ? { onInfo: ({ statusCode, headers }) => init.onInfo!(statusCode, headers) } : {}),
       });
       const body = res.body as unknown as Readable;
       body.once('close', release);

@@ -50,6 +50,8 @@ export class Region {
     readonly state: RegionState,
     readonly path: string,
     validEnd: number,
+    /** Read-only openers (worker processes) open the file with O_RDONLY and never write. */
+    private readonly readOnly = false,
   ) {
     this.next = state.end;
     this.validEnd = validEnd;
@@ -64,7 +66,7 @@ export class Region {
     if (this.fh) return this.fh;
     if (this.shut) throw Object.assign(new Error(`region ${this.id} is closed`), { code: 'ECLOSED' });
     if (!this.opening) {
-      this.opening = open(this.path, create ? 'wx+' : 'r+').then(
+      this.opening = open(this.path, create ? 'wx+' : this.readOnly ? 'r' : 'r+').then(
         (fh) => {
           if (this.shut) void fh.close().catch(() => undefined);
           else this.fh = fh;

@@ -5,7 +5,7 @@ import type { ObjectMeta } from './types.js';
 /**
  * The lmdb index of the store. Databases inside one environment (`<dir>/index.lmdb`):
  *  - entries:  key -> IndexEntry (where the record is, its sizes and the authoritative meta)
- *  - tags:     "<tag>\0<key>" -> 1            (surrogate-key purge: a range scan per tag)
+ *  - tags:     [tag, key] -> 1                 (surrogate-key purge: a range scan per tag)
  *  - byRegion: [regionId, offset] -> key       (what an evicted or lost region held: no full scan)
  *  - regions:  regionId -> RegionState          (committed end, live counters, sealed)
  *  - state:    "nextRegionId" -> number
@@ -27,13 +27,20 @@ export interface IndexEntry {
   m: ObjectMeta;
 }
 
-const TAG_SEP = '\u0000';
+/**
+ * Tag rows are composite keys [tag, key]. Older stores wrote the string "<tag>\0<key>"; lmdb's key
+ * encoding reads long ones of those back as [tag, key] and its string range over them missed
+ * every key longer than ~50 bytes, so a tag purge left those objects behind. Both forms are still
+ * read and removed.
+ */
+const LEGACY_TAG_SEP = '\u0000';
+type TagRow = [string, string];
 
 export class StoreIndex {
   private constructor(
     private readonly env: RootDatabase,
     readonly entries: Database<IndexEntry, string>,
-    private readonly tags: Database<number, string>,
+    private readonly tags: Database<number, TagRow | string>,
     private readonly byRegion: Database<string, [number, number]>,
     readonly regions: Database<RegionState, number>,
     private readonly state: Database<number, string>,
@@ -43,12 +50,12 @@ export class StoreIndex {
    * @param durable true: every commit is synced to disk (lmdb default); false: lmdb `noSync`
    * (commits reach the OS page cache — safe against a process crash, not against a power cut).
    */
-  static open(path: string, durable: boolean): StoreIndex {
-    const env = open({ path, compression: false, noSync: !durable });
+  static open(path: string, durable: boolean, readOnly = false): StoreIndex {
+    const env = open({ path, compression: false, noSync: !durable, readOnly });
     return new StoreIndex(
       env,
       env.openDB<IndexEntry, string>({ name: 'entries' }),
-      env.openDB<number, string>({ name: 'tags' }),
+      env.openDB<number, TagRow | string>({ name: 'tags' }),
       env.openDB<string, [number, number]>({ name: 'byRegion' }),
       env.openDB<RegionState, number>({ name: 'regions' }),
       env.openDB<number, string>({ name: 'state' }),
@@ -59,6 +66,15 @@ export class StoreIndex {
     return this.env.transactionSync(fn);
   }
 
+  /**
+   * Like txn, but the commit (and its sync, when durable) runs on lmdb's write thread: the event
+   * loop keeps serving while the index is flushed. `fn` still runs synchronously inside the write
+   * transaction; the promise resolves once the transaction is committed.
+   */
+  txnAsync<T>(fn: () => T): Promise<T> {
+    return this.env.transaction(fn);
+  }
+
   get(key: string): IndexEntry | undefined {
     return this.entries.get(key);
   }
@@ -67,7 +83,7 @@ export class StoreIndex {
   putEntry(key: string, e: IndexEntry): void {
     this.entries.putSync(key, e);
     this.byRegion.putSync([e.r, e.o], key);
-    for (const t of e.m.tags) this.tags.putSync(t + TAG_SEP + key, 1);
+    for (const t of e.m.tags) this.tags.putSync([t, key], 1);
   }
 
   /** Inside txn: replaces only the meta of an entry (tags may change). */
@@ -81,45 +97,57 @@ export class StoreIndex {
   removeEntry(key: string, e: IndexEntry): void {
     this.entries.removeSync(key);
     this.byRegion.removeSync([e.r, e.o]);
-    for (const t of e.m.tags) this.tags.removeSync(t + TAG_SEP + key);
+    for (const t of e.m.tags) {
+      this.tags.removeSync([t, key]);
+      this.tags.removeSync(t + LEGACY_TAG_SEP + key);
+    }
   }
 
   keysForTag(tag: string): string[] {
-    const out: string[] = [];
-    for (const k of this.tags.getKeys({ start: tag + TAG_SEP, end: tag + '\u0001' })) {
-      out.push(k.slice(tag.length + 1));
-    }
-    return out;
+    const out = new Set<string>();
+    const add = (k: TagRow | string): void => {
+      if (Array.isArray(k)) {
+        if (k[0] === tag && typeof k[1] === 'string') out.add(k[1]);
+      } else if (k.startsWith(tag + LEGACY_TAG_SEP)) out.add(k.slice(tag.length + 1));
+    };
+    scan(this.tags.getKeys({ start: [tag], end: [tag + '\u0000'] }), add);
+    scan(this.tags.getKeys({ start: tag + LEGACY_TAG_SEP, end: tag + '\u0001' }), add);
+    return [...out];
   }
 
   keysWithPrefix(prefix: string): string[] {
     const out: string[] = [];
-    for (const k of this.entries.getKeys({ start: prefix })) {
-      const s = k;
-      if (!s.startsWith(prefix)) break;
-      out.push(s);
-    }
+    scan(this.entries.getKeys({ start: prefix }), (k) => {
+      if (!k.startsWith(prefix)) return false;
+      out.push(k);
+    });
     return out;
   }
 
   /** [offset, key] of every record indexed in a region, in offset order. */
   recordsOfRegion(regionId: number): { offset: number; key: string }[] {
     const out: { offset: number; key: string }[] = [];
-    for (const { key, value } of this.byRegion.getRange({ start: [regionId, 0], end: [regionId + 1, 0] })) {
+    scan(this.byRegion.getRange({ start: [regionId, 0], end: [regionId + 1, 0] }), ({ key, value }) => {
       out.push({ offset: key[1], key: value });
-    }
+    });
     return out;
   }
 
   /** Inside txn: drops leftover byRegion rows of a region (rows whose entry moved on). */
   clearRegionRows(regionId: number): void {
-    for (const { key } of this.byRegion.getRange({ start: [regionId, 0], end: [regionId + 1, 0] })) {
-      this.byRegion.removeSync(key);
-    }
+    const keys: [number, number][] = [];
+    scan(this.byRegion.getKeys({ start: [regionId, 0], end: [regionId + 1, 0] }), (k) => {
+      keys.push(k);
+    });
+    for (const k of keys) this.byRegion.removeSync(k);
   }
 
   allRegions(): RegionState[] {
-    return [...this.regions.getRange({})].map(({ value }) => value);
+    const out: RegionState[] = [];
+    scan(this.regions.getRange({}), ({ value }) => {
+      out.push(value);
+    });
+    return out;
   }
 
   putRegion(r: RegionState): void {
@@ -138,7 +166,37 @@ export class StoreIndex {
     this.state.putSync('nextRegionId', n);
   }
 
+  /** Read-only openers: drop the cached read transaction so the next read sees the newest commit. */
+  refresh(): void {
+    this.env.resetReadTxn();
+  }
+
+  /** Clears reader slots left by dead processes; returns how many. */
+  readerCheck(): number {
+    return this.env.readerCheck();
+  }
+
+  region(id: number): RegionState | undefined {
+    return this.regions.get(id);
+  }
+
   async close(): Promise<void> {
     await this.env.close();
+  }
+}
+
+/**
+ * Walks an lmdb range and always closes it: `return()` runs in `finally`, also when the range
+ * throws (a key lmdb cannot encode) or `visit` does. A cursor left open keeps its read transaction
+ * alive, and lmdb cannot reuse any page freed after that snapshot: the file then grows without bound.
+ * `visit` returns false to stop early.
+ */
+function scan<T>(range: Iterable<T>, visit: (item: T) => boolean | void): void {
+  let it: Iterator<T> | undefined;
+  try {
+    it = range[Symbol.iterator]();
+    for (let r = it.next(); !r.done; r = it.next()) if (visit(r.value) === false) break;
+  } finally {
+    it?.return?.();
   }
 }

@@ -10,6 +10,9 @@ import { StreamedgeError } from '../../src/errors.js';
  * is stale and taken over; a live holder — including this very process — makes open fail with
  * StreamedgeError('STORE_LOCKED'). (lmdb's own lock allows several processes by design, so it is
  * not enough to keep two stores from appending to the same region files.)
+ *
+ * The lock keeps out a second *writer* only. Read-only openers (ReadOnlyStore, in edge worker
+ * processes) never take or check it: they open lmdb read-only and the region files O_RDONLY.
  */
 export const LOCK_FILE = 'store.lock';
 

@@ -27,7 +27,12 @@ import { resolveChannelConfig, type ChannelConfig } from '../live/channel-config
 import { LiveChannel, type LiveChannelOptions, type StartRun } from '../live/live-channel.js';
 import { ChannelStateStore } from '../live/channel-state-store.js';
 import { startFfmpegLiveRun } from '../live/ffmpeg-live-run.js';
-import { registerSignedAccess, stripTokenForRouting, type OriginSignedAccessOptions } from './signed-access.js';
+import {
+  redactingLogger,
+  registerSignedAccess,
+  stripTokenForRouting,
+  type OriginSignedAccessOptions,
+} from './signed-access.js';
 
 export type { ChannelConfig } from '../live/channel-config.js';
 
@@ -86,7 +91,7 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
   }
   const metrics = new OriginMetrics({ defaultMetrics: opts.processMetrics ?? true });
   const app = Fastify({
-    logger: opts.logger ?? { level: 'info' },
+    logger: redactingLogger(opts.logger ?? { level: 'info' }),
     exposeHeadRoutes: false,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

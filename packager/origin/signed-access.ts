@@ -2,8 +2,13 @@
  * Signed URLs at the origin (fastify):
  *
  * - routing: `stripTokenForRouting` (fastify `rewriteUrl`) removes a `/t/<token>/` prefix or a
- *   `token=` parameter before the router sees the URL, so every route, log line and metric sees
- *   the token-free path; the token is remembered for the request;
+ *   `token=` parameter (the spellings `src/signing/token-placement.ts` accepts, the same as the
+ *   edge's) before the router sees the URL, so every route, log line and metric sees the
+ *   token-free path; the token is remembered for the request. A path the router could not decode
+ *   (`/vod/a/%ff`) is routed to one internal route that answers 400, so the token is checked first:
+ *   an unsigned request gets its 403 before anything parses the rest of the path;
+ * - logs: `redactingLogger` makes the request serializer pass every URL through `redactTokens`,
+ *   so no spelling of a token (accepted or refused) reaches a log line;
  * - `--require-signed`: an onRequest hook verifies that token against the token-free path and
  *   answers 403 `{"error":"forbidden","reason":...}` (no-store) with a metric
  *   `origin_signed_rejections_total{reason}`; never a 500;
@@ -19,7 +24,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyLoggerOptions,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerOptions,
+} from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import {
   REJECT_REASONS,
@@ -29,6 +40,7 @@ import {
   extractToken,
   forbiddenResponse,
   handleSignRequest,
+  redactTokens,
   splitUrl,
   type SignEndpointOptions,
   type TokenPlacement,
@@ -37,6 +49,7 @@ import {
   UPSTREAM_CREDENTIAL_HEADER,
   type KeyLog,
 } from '../../src/signing/index.js';
+import { sendError } from './errors-reply.js';
 
 /** The header an edge adds to every upstream request (same name in edge/signed-access.ts). */
 export const SIGN_PATH = '/_sign';
@@ -55,24 +68,75 @@ export interface OriginSignedAccessOptions {
 }
 
 interface RequestToken {
-  token: string;
-  placement: TokenPlacement;
+  /** The token-free path the request was made for (what the token's scope is checked against). */
+  path: string;
+  token?: string;
+  placement?: TokenPlacement;
   /** Set once the verifier accepted it (only then is it written into manifests). */
   verified?: boolean;
 }
 
 const tokens = new WeakMap<IncomingMessage, RequestToken>();
 
+/** Where `stripTokenForRouting` sends a path that does not percent-decode (the route answers 400). */
+const MALFORMED_PATH_ROUTE = '/_malformed-path';
+
+function decodes(path: string): boolean {
+  if (!path.includes('%')) return true;
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * fastify `rewriteUrl`: the URL without its token (path prefix or query parameter); the token
- * is kept for the verification hook. Cheap when there is no token.
+ * and the token-free path are kept for the verification hook. A path that does not decode goes to
+ * the internal 400 route, after the token check.
  */
 export function stripTokenForRouting(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  if (!url.startsWith('/t/') && !url.includes('token')) return url;
-  const ex = extractToken(url);
-  if (ex.token !== undefined) tokens.set(req, { token: ex.token, placement: ex.placement! });
-  return ex.strippedUrl === '' ? '/' : ex.strippedUrl;
+  const ex = extractToken(req.url ?? '/');
+  const url = ex.strippedUrl === '' ? '/' : ex.strippedUrl;
+  const path = splitUrl(url).path;
+  const info: RequestToken = { path };
+  if (ex.token !== undefined) {
+    info.token = ex.token;
+    info.placement = ex.placement!;
+  }
+  tokens.set(req, info);
+  return decodes(path) ? url : MALFORMED_PATH_ROUTE;
+}
+
+/**
+ * fastify logger options whose request serializer redacts tokens from the URL (`false` stays
+ * off). Other serializers and options are kept.
+ */
+export function redactingLogger(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === false) return false;
+  const base: FastifyLoggerOptions = logger === true || logger === undefined ? {} : logger;
+  const own = base.serializers?.req;
+  return {
+    ...base,
+    serializers: {
+      ...base.serializers,
+      req(req: FastifyRequest) {
+        const out = own ? (own(req) as Record<string, unknown>) : defaultRequestFields(req);
+        return { ...out, url: redactTokens(String(req.originalUrl ?? req.url)) };
+      },
+    },
+  };
+}
+
+function defaultRequestFields(req: FastifyRequest): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: req.url,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -133,16 +197,16 @@ export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAcc
   if (verifier) {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (req.method === 'OPTIONS') return;
-      const path = splitUrl(req.url).path;
+      const info = tokens.get(req.raw);
+      const path = info?.path ?? splitUrl(req.url).path;
       if (unsigned.has(path)) return;
       if (credential !== undefined) {
         const presented = headerValue(req.headers[UPSTREAM_CREDENTIAL_HEADER]);
         if (presented !== undefined && credentialMatches(presented, credential)) return;
       }
-      const info = tokens.get(req.raw);
       const r = await verifier.verify(info?.token, { path, clientIp: req.ip });
       if (r.ok) {
-        info!.verified = true;
+        if (info) info.verified = true;
         return;
       }
       rejections.inc({ reason: r.reason });
@@ -153,7 +217,8 @@ export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAcc
 
     app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       const info = tokens.get(req.raw);
-      if (!info?.verified || info.placement !== 'query' || reply.statusCode !== 200) return payload;
+      if (!info?.verified || info.token === undefined || info.placement !== 'query' || reply.statusCode !== 200)
+        return payload;
       const kind = manifestKind(String(reply.getHeader('content-type') ?? ''), splitUrl(req.url).path);
       if (!kind) return payload;
       reply.removeHeader('etag'); // the bytes differ per token: the token-free validator does not describe them
@@ -169,6 +234,8 @@ export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAcc
       return out;
     });
   }
+
+  app.all(MALFORMED_PATH_ROUTE, async (_req, reply) => sendError(reply, 400, 'malformed percent-encoding in the path'));
 
   if (opts.sign) {
     const signOpts = opts.sign;

@@ -3,6 +3,7 @@ export * from './keys.js';
 export * from './key-config.js';
 export * from './issue.js';
 export * from './token-placement.js';
+export * from './redact.js';
 export * from './scope-match.js';
 export * from './ip-binding.js';
 export * from './verify.js';

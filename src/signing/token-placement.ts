@@ -6,6 +6,13 @@
  * - path:  `/t/<token>/vod/asset1/master.m3u8` → `/vod/asset1/master.m3u8`
  * - query: `/vod/asset1/master.m3u8?a=1&token=<token>&b=2` → `/vod/asset1/master.m3u8?a=1&b=2`
  *
+ * Spelling: the canonical forms are the lowercase parameter name `token` and the lowercase first
+ * path segment `t`. Percent-encoded spellings of the same characters are the same URL (RFC 3986
+ * §6.2.2.2: `%74oken` is `token`, `/%74/` is `/t/`) and are accepted alike; other cases (`TOKEN`,
+ * `/T/`) are different names, never a token (a request carrying only those is unsigned). Origin and
+ * edge both call this function, so they accept exactly the same spellings; `redact.ts` hides every
+ * spelling, accepted or not, from logs.
+ *
  * Works on a request-target (`/path?query`, what node:http gives) or an absolute URL, and keeps
  * everything else byte-for-byte (no URL-class normalization, other parameters in order and
  * encoding). If both placements are present the path token wins and every `token=` parameter is
@@ -57,7 +64,17 @@ function safeDecode(s: string): string {
   }
 }
 
-const PATH_PREFIX = `/${TOKEN_PATH_SEGMENT}/`;
+/** Is this raw (still percent-encoded) query parameter name the token parameter? */
+export function isTokenParamName(rawName: string): boolean {
+  return rawName === TOKEN_PARAM || (rawName.includes('%') && safeDecode(rawName) === TOKEN_PARAM);
+}
+
+/** Is this raw (still percent-encoded) first path segment the one that introduces a path token? */
+export function isTokenPathSegment(rawSegment: string): boolean {
+  return (
+    rawSegment === TOKEN_PATH_SEGMENT || (rawSegment.includes('%') && safeDecode(rawSegment) === TOKEN_PATH_SEGMENT)
+  );
+}
 
 export function extractToken(rawUrl: string): ExtractedToken {
   if (typeof rawUrl !== 'string') return { strippedUrl: '' };
@@ -66,9 +83,10 @@ export function extractToken(rawUrl: string): ExtractedToken {
   let placement: TokenPlacement | undefined;
   let path = u.path;
 
-  if (path.startsWith(PATH_PREFIX)) {
-    const end = path.indexOf('/', PATH_PREFIX.length);
-    const seg = end >= 0 ? path.slice(PATH_PREFIX.length, end) : path.slice(PATH_PREFIX.length);
+  const first = path.startsWith('/') ? path.indexOf('/', 1) : -1;
+  if (first > 0 && isTokenPathSegment(path.slice(1, first))) {
+    const end = path.indexOf('/', first + 1);
+    const seg = end >= 0 ? path.slice(first + 1, end) : path.slice(first + 1);
     token = safeDecode(seg);
     placement = 'path';
     path = end >= 0 ? path.slice(end) : '/';
@@ -80,8 +98,7 @@ export function extractToken(rawUrl: string): ExtractedToken {
     let removed = false;
     for (const part of query.split('&')) {
       const eq = part.indexOf('=');
-      const name = safeDecode(eq >= 0 ? part.slice(0, eq) : part);
-      if (name === TOKEN_PARAM) {
+      if (isTokenParamName(eq >= 0 ? part.slice(0, eq) : part)) {
         if (token === undefined) {
           token = safeDecode(eq >= 0 ? part.slice(eq + 1) : '');
           placement = 'query';

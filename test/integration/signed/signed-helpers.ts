@@ -8,7 +8,9 @@ import type { Socket } from 'node:net';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import { Agent, request } from 'undici';
+import pino from 'pino';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
 import { originSigningFromCli } from '../../../packager/origin/cli.js';
@@ -173,6 +175,8 @@ export async function startStack(opts: {
   live?: ChannelConfig[];
   storeDir: string;
   edgeCredential?: string;
+  /** Capture every log line of both servers (level trace) into these streams. */
+  logs?: { origin: Writable; edge: Writable };
 }): Promise<Stack> {
   const env: NodeJS.ProcessEnv = { STREAMEDGE_UPSTREAM_CREDENTIAL: UPSTREAM_CREDENTIAL };
   const o = await originSigningFromCli(
@@ -191,7 +195,7 @@ export async function startStack(opts: {
   const origin = await createOrigin({
     root: opts.root,
     live: opts.live ?? [],
-    logger: false,
+    logger: opts.logs ? { level: 'trace', stream: opts.logs.origin } : false,
     processMetrics: false,
     signing: o.signing,
   });
@@ -212,7 +216,7 @@ export async function startStack(opts: {
   ))!;
   const edge = createEdge({
     upstream: proxy.url,
-    logLevel: 'silent',
+    ...(opts.logs ? { logger: pino({ level: 'trace' }, opts.logs.edge) } : { logLevel: 'silent' as const }),
     store: {
       dir: opts.storeDir,
       capacityBytes: 256 * 1024 * 1024,

@@ -19,7 +19,8 @@ export const CRASH_STORE_OPTIONS: Omit<StoreOptions, 'dir'> = {
   verifyBeforeSendBytes: 64 * 1024, // 100 kB bodies take the streamed, verify-while-reading path
   // A SIGKILL loses nothing the kernel has accepted, so fsync adds nothing to what this experiment can
   // observe (only a power cut could), while it makes every life wait on a shared, busy disk.
-  durability: 'flush',
+  // STORE_CRASH_DURABILITY=fsync runs the same lives through the fsync path (index commit on lmdb's write thread).
+  durability: (process.env.STORE_CRASH_DURABILITY as 'fsync' | undefined) ?? 'flush',
 };
 
 export function crashBody(key: string, gen: number, size: number): Buffer {
@@ -60,7 +61,7 @@ export const WRITER_VIA_RUN_TS = ['bin/run-ts.js', fileURLToPath(new URL('./cras
 
 /**
  * The same writer pre-bundled with esbuild (lmdb left external), so a life starts in ~0.5 s instead
- * of ~2 s on a loaded 2-core box. Written under node_modules/.cache so `lmdb` resolves.
+ * of ~2 s on a loaded 2-core box. Written under node_modules/.cache so `lmdb` and the native CRC32C resolve.
  */
 export async function bundleWriter(): Promise<string[]> {
   const { build } = await import('esbuild');
@@ -71,7 +72,7 @@ export async function bundleWriter(): Promise<string[]> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['lmdb'],
+    external: ['lmdb', '@node-rs/crc32'],
     outfile: out,
     logLevel: 'silent',
   });

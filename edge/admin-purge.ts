@@ -1,0 +1,125 @@
+/**
+ * The purge endpoints: POST /_edge/purge (JSON body) and the PURGE method, both behind the admin
+ * token; applied here, then fanned out to the other peers (edge/purge.ts holds the purge rules).
+ */
+import type { IncomingMessage } from 'node:http';
+import { StreamedgeError } from '../src/errors.js';
+import { cacheKey } from '../src/http/cache-key.js';
+import type { EdgeContext } from './context.js';
+import { requestTargets } from './request-rules.js';
+import { redactTokens } from '../src/signing/redact.js';
+import { type Exchange, header, sendJson, sendText } from './exchange.js';
+import {
+  PURGE_HOP_HEADER,
+  SOFT_PURGE_HEADER,
+  type PurgeSpec,
+  adminTokenMatches,
+  applyPurge,
+  checkPurgeSpecs,
+  fanOutPurge,
+  parsePurgeBody,
+  presentedToken,
+} from './purge.js';
+
+const MAX_PURGE_BODY = 1024 * 1024;
+/** A client still sending after its 413 is read and discarded up to this much, then cut off. */
+const MAX_DISCARDED_BODY = 64 * 1024 * 1024;
+
+/** POST /_edge/purge */
+export async function purgeEndpoint(ctx: EdgeContext, ex: Exchange): Promise<void> {
+  if (ex.method !== 'POST')
+    return sendText(ex, 405, 'use POST /_edge/purge with a JSON body', undefined, { allow: 'POST' });
+  if (!authorized(ctx, ex)) return;
+  let specs: PurgeSpec[];
+  try {
+    specs = parsePurgeBody(JSON.parse((await readBody(ex.req, MAX_PURGE_BODY)).toString('utf8')));
+  } catch (e) {
+    if (e instanceof BodyTooLarge) return sendText(ex, 413, `purge: ${e.message}`, undefined);
+    const msg = e instanceof StreamedgeError ? e.message : `bad JSON: ${(e as Error).message}`;
+    return sendText(ex, 400, `purge: ${msg}`, undefined);
+  }
+  return runPurge(ctx, ex, specs);
+}
+
+/** PURGE <url> */
+export async function purgeMethod(ctx: EdgeContext, ex: Exchange, url: string): Promise<void> {
+  ex.result = 'admin';
+  ex.req.resume();
+  if (!authorized(ctx, ex)) return;
+  const soft = /^(1|true|yes)$/i.test(header(ex.req, SOFT_PURGE_HEADER) ?? '');
+  return runPurge(ctx, ex, [{ kind: 'url', value: url, mode: soft ? 'soft' : 'hard' }]);
+}
+
+function authorized(ctx: EdgeContext, ex: Exchange): boolean {
+  if (ctx.o.adminToken === undefined) {
+    sendText(ex, 403, 'purge disabled: start the edge with --admin-token or STREAMEDGE_ADMIN_TOKEN', undefined);
+    return false;
+  }
+  if (!adminTokenMatches(presentedToken(ex.req.headers), ctx.o.adminToken)) {
+    ex.res.setHeader('www-authenticate', 'Bearer realm="streamedge-admin"');
+    sendText(ex, 401, 'admin token missing or wrong', undefined);
+    return false;
+  }
+  return true;
+}
+
+async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Promise<void> {
+  // every URL, prefix and tag within the limits before the store sees any of them
+  const urlKey = (target: string) => cacheKey(requestTargets(target, {}, ctx.rules).keyTarget, {}, ctx.keyPolicy);
+  const limit = checkPurgeSpecs(specs, urlKey);
+  if (!limit.ok) return sendText(ex, limit.status, `purge: ${limit.reason}`, undefined);
+  const store = ctx.openStore;
+  ctx.coalescer.forgetRecent();
+  let purged = 0;
+  for (const s of specs) {
+    purged += await applyPurge(s, store, ctx.coalescer.all(), urlKey);
+    ctx.metrics.purges.inc({ kind: s.kind, mode: s.mode });
+  }
+  const forwarded = header(ex.req, PURGE_HOP_HEADER) !== undefined;
+  const peers = forwarded ? [] : await fanOutPurge(ctx.router.others(), specs, ctx.o.adminToken, ex.id);
+  const logged = specs.map((x) => (x.kind === 'tag' ? x : { ...x, value: redactTokens(x.value) }));
+  ctx.logger.info({ reqId: ex.id, specs: logged, purged, peers }, 'purge');
+  sendJson(ex, 200, { purged, items: specs, peers });
+}
+
+class BodyTooLarge extends StreamedgeError {
+  constructor(max: number) {
+    super('BAD_PURGE', `body larger than ${max} bytes`);
+  }
+}
+
+/**
+ * The request body, at most `max` bytes. A larger one (by Content-Length or as it arrives) rejects
+ * with BodyTooLarge at once; what the client still sends is read and discarded (so it can read its
+ * 413 instead of a reset), up to MAX_DISCARDED_BODY, past which the connection is cut.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    let n = 0;
+    const discard = () => {
+      req.removeAllListeners('data');
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > MAX_DISCARDED_BODY) req.destroy();
+      });
+      req.on('error', () => undefined);
+      reject(new BodyTooLarge(max));
+    };
+    if (Number.isFinite(declared) && declared > max) {
+      discard();
+      return;
+    }
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > max) {
+        discard();
+        return;
+      }
+      parts.push(c);
+    });
+    req.once('end', () => resolve(Buffer.concat(parts)));
+    req.once('error', reject);
+  });
+}

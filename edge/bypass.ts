@@ -1,0 +1,71 @@
+/**
+ * The bypass proxy: requests the cache does not answer (unsafe methods, requests with
+ * credentials) go upstream as they came (edge/forwarding.ts), and the answer streams back
+ * uncached. A non-error answer to an unsafe method invalidates (edge/invalidate.ts).
+ */
+import { pipeline } from 'node:stream';
+import { appendCacheStatus } from '../src/http/cache-status.js';
+import type { EdgeContext } from './context.js';
+import { type Exchange, sendText } from './exchange.js';
+import { earlyHintsRelay, forwardHeaders } from './forwarding.js';
+import { invalidateTarget, sameOriginTarget } from './invalidate.js';
+import { type UpstreamResponse, upstreamError } from './upstream.js';
+
+/** RFC 9110 §9.2.1 safe methods: they never invalidate. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+export async function bypass(
+  ctx: EdgeContext,
+  ex: Exchange,
+  target: string,
+  reason: 'method' | 'request',
+  detail?: string,
+): Promise<void> {
+  ex.result = 'pass';
+  const headers = forwardHeaders(ctx, ex, false);
+  const hasBody = ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined;
+  let res: UpstreamResponse;
+  try {
+    res = await ctx.upstream.request(ctx.o.upstreamOrigin, `${ctx.o.upstreamPathPrefix}${target}`, {
+      method: ex.method,
+      headers,
+      onInfo: earlyHintsRelay(ex),
+      ...(hasBody ? { body: ex.req } : {}),
+    });
+    ctx.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });
+  } catch (e) {
+    const err = upstreamError(e, ctx.o.upstreamOrigin);
+    ex.result = 'error';
+    return sendText(
+      ex,
+      err.code === 'UPSTREAM_TIMEOUT' ? 504 : 502,
+      `edge: ${err.message}`,
+      ctx.cs({ fwd: reason, detail: err.code }),
+    );
+  }
+  if (!SAFE_METHODS.has(ex.method) && res.status < 400) {
+    const host = ex.req.headers.host;
+    await invalidateTarget(ctx, target);
+    for (const h of ['location', 'content-location']) {
+      const v = res.headers[h];
+      const other = sameOriginTarget(Array.isArray(v) ? v[0] : v, host);
+      if (other !== undefined) await invalidateTarget(ctx, other);
+    }
+  }
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (v === undefined || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding') continue;
+    out[k] = v;
+  }
+  const upstreamCs = typeof out['cache-status'] === 'string' ? out['cache-status'] : undefined;
+  out['cache-status'] = appendCacheStatus(upstreamCs, ctx.cs({ fwd: reason, ...(detail ? { detail } : {}) }));
+  out['x-request-id'] = ex.id;
+  ex.cacheStatus = out['cache-status'];
+  ex.res.writeHead(res.status, out);
+  res.body.on('data', (c: Buffer) => {
+    ex.bytes += c.length;
+  });
+  pipeline(res.body, ex.res, (err) => {
+    if (err) ex.res.destroy();
+  });
+}

@@ -1,0 +1,69 @@
+/**
+ * One fill's bytes as they arrive, for any number of readers that may join late: each reader gets
+ * every chunk from the first one on, then live chunks, then the end (or the error).
+ */
+export interface FillHead {
+  status: number;
+  headers: Record<string, string>;
+  length?: number;
+}
+
+export class FillBuffer {
+  head: FillHead | undefined;
+  readonly chunks: Buffer[] = [];
+  private ended: { stored: boolean } | undefined;
+  private failed: Error | undefined;
+  private wake: (() => void)[] = [];
+  private headWaiters: { resolve: (h: FillHead) => void; reject: (e: Error) => void }[] = [];
+
+  setHead(h: FillHead): void {
+    this.head = h;
+    for (const w of this.headWaiters.splice(0)) w.resolve(h);
+  }
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.notify();
+  }
+
+  end(stored: boolean): void {
+    this.ended = { stored };
+    this.notify();
+  }
+
+  fail(e: Error): void {
+    if (this.ended || this.failed) return;
+    this.failed = e;
+    for (const w of this.headWaiters.splice(0)) w.reject(e);
+    this.notify();
+  }
+
+  get done(): boolean {
+    return this.ended !== undefined || this.failed !== undefined;
+  }
+
+  get stored(): boolean {
+    return this.ended?.stored === true;
+  }
+
+  headReady(): Promise<FillHead> {
+    if (this.head) return Promise.resolve(this.head);
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => this.headWaiters.push({ resolve, reject }));
+  }
+
+  /** Every chunk from the start, then live ones; throws the fill's error if it failed. */
+  async *read(): AsyncGenerator<Buffer> {
+    let i = 0;
+    for (;;) {
+      while (i < this.chunks.length) yield this.chunks[i++];
+      if (this.failed) throw this.failed;
+      if (this.ended) return;
+      await new Promise<void>((r) => this.wake.push(r));
+    }
+  }
+
+  private notify(): void {
+    for (const w of this.wake.splice(0)) w();
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * The lookup state machine for a cacheable GET/HEAD:
+ *
+ *   request rules (edge/request-rules.ts) → primary key → vary record? → variant key (edge/variants.ts)
+ *     → fresh entry → serve from the store (hit)
+ *     stale entry in stale-while-revalidate → serve it, revalidate in the background
+ *     otherwise → join the one fill for the key (coalesced) → stream the upstream bytes to every
+ *     waiter as they arrive, store when complete; 304 refreshes the entry; errors may serve stale
+ *
+ * A waiter whose Vary-selected fields differ from the fill's starts or joins its own variant's
+ * fill. A conditional request with no stored copy and no fill in flight goes upstream with its
+ * conditionals, in a fill of its own (a 304 is only ever for the client that asked).
+ * Prefetch (next segment/part) starts fills through the same table, for the variant players use.
+ */
+import { cacheKey, variantKey } from '../src/http/cache-key.js';
+import { parseCacheControl } from '../src/http/cache-control.js';
+import { requestForcesRevalidation } from '../src/http/freshness.js';
+import type { ObjectMeta } from './store/index.js';
+import { viewEntry } from './cache-policy.js';
+import type { EdgeContext } from './context.js';
+import { type Exchange, header, sendText } from './exchange.js';
+import { Fill, type FillHead } from './fill.js';
+import { fetchForFill } from './fill-source.js';
+import { earlyHintsRelay, forwardHeaders, prefetchHeaders } from './forwarding.js';
+import { type ObjectKind, requestTargets } from './request-rules.js';
+import { resolveVariant } from './variants.js';
+import { LivePlaylists, deliveryDirectives } from './live-playlists.js';
+import { Prefetcher } from './prefetch.js';
+import { checkKey } from './request-limits.js';
+import { redactTokens } from '../src/signing/redact.js';
+import { serveFill } from './serve-fill.js';
+import { serveStored } from './serve-stored.js';
+import { HOP_HEADER } from './tiering/peers.js';
+
+type StoredEntry = { meta: ObjectMeta; size: number };
+
+/** What one request asks for, once the request rules are applied. */
+interface Wanted {
+  /** Primary key: the normalised URL as the rules key it. */
+  primary: string;
+  /** The target a fill requests upstream. */
+  upstreamTarget: string;
+  kind: ObjectKind;
+  /** The normalised target the rules key (prefetch resolves playlist URIs against it). */
+  keyTarget: string;
+  fromPeer: boolean;
+  /** Headers the variant is selected by (the client's; a prefetch's own). */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export class Lookup {
+  private readonly prefetcher: Prefetcher;
+  /** The Accept-Encoding players of this edge send lately: prefetch fills that variant. */
+  private playerAcceptEncoding: string | undefined;
+  private readonly live = new LivePlaylists();
+
+  constructor(private readonly ctx: EdgeContext) {
+    this.prefetcher = new Prefetcher((target, source) => this.prefetch(target, source));
+  }
+
+  private readonly countBytes = (tier: 'ram' | 'disk' | 'upstream', n: number): void => {
+    this.ctx.metrics.bytesSent.inc({ tier }, n);
+  };
+
+  async cached(ex: Exchange, target: string): Promise<void> {
+    const { ctx } = this;
+    const store = ctx.openStore;
+    const t = requestTargets(target, ex.req.headers, ctx.rules);
+    if (t.cmcd) ex.cmcd = t.cmcd;
+    const wanted: Wanted = {
+      primary: cacheKey(t.keyTarget, ex.req.headers, ctx.keyPolicy),
+      upstreamTarget: t.upstreamTarget,
+      kind: t.kind,
+      keyTarget: t.keyTarget,
+      fromPeer: ctx.router.isPeer(header(ex.req, HOP_HEADER)),
+      headers: ex.req.headers,
+    };
+    const limit = checkKey(wanted.primary);
+    if (!limit.ok) {
+      ex.result = 'bad-request';
+      return sendText(ex, limit.status, `edge: ${limit.reason}`, undefined);
+    }
+    if (t.kind === 'playlist') await this.pastDirectiveToNewest(wanted);
+    const reqCcText = header(ex.req, 'cache-control');
+    const reqCc = reqCcText !== undefined ? parseCacheControl(reqCcText) : undefined;
+    // only a request Cache-Control or Pragma can force a revalidation: skip the parse otherwise
+    const mayForce = t.kind !== 'media' && (reqCc !== undefined || ex.req.headers['pragma'] !== undefined);
+
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { key, entry } = await resolveVariant(store, wanted.primary, ex.req.headers);
+      ex.key = key;
+      const now = ctx.o.now();
+      if (entry) {
+        const view = viewEntry(entry.meta, now);
+        const fresh = view.state === 'fresh';
+        // a client's no-cache is honoured, except on media objects and immutable responses
+        // (the origin is protected from reload storms on segments: see edge/README.md)
+        const forced = mayForce && requestForcesRevalidation(ex.req.headers, { immutable: view.immutable, fresh });
+        if (fresh && !forced) {
+          ex.result = 'hit';
+          ctx.metrics.hits.inc();
+          if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), now, this.countBytes)) {
+            this.afterServe(ex, t.keyTarget);
+            return;
+          }
+          continue; // evicted meanwhile: look again
+        }
+        if (view.state === 'stale-while-revalidate' && !forced) {
+          this.revalidateInBackground(ex, key, entry, wanted);
+          ex.result = 'stale';
+          ctx.metrics.staleServed.inc({ reason: 'stale-while-revalidate' });
+          const cs = ctx.cs({ hit: true, detail: 'stale-while-revalidate' });
+          if (await serveStored(ex, store, entry.meta, entry.size, cs, now, this.countBytes)) return;
+          continue;
+        }
+      }
+      if (reqCc?.has('only-if-cached')) {
+        // RFC 9111 §5.2.1.7: nothing usable stored, and the client forbids going upstream
+        ex.result = 'miss';
+        return sendText(
+          ex,
+          504,
+          'edge: only-if-cached and no usable stored response',
+          ctx.cs({ detail: 'only-if-cached' }),
+        );
+      }
+      if (!entry && isConditional(ex) && !ctx.coalescer.get(key)) return this.conditionalFill(ex, key, wanted);
+      await this.fromFill(ex, key, entry, wanted);
+      return;
+    }
+    await this.fromFill(ex, ex.key ?? wanted.primary, undefined, wanted);
+  }
+
+  /**
+   * No stored copy and no fill in flight, and the client holds a copy (If-None-Match /
+   * If-Modified-Since): its conditional goes upstream in a fill of its own (RFC 9111 §4.3.2).
+   * A 304 goes to this client only; a 200 is stored as usual.
+   */
+  private async conditionalFill(ex: Exchange, key: string, wanted: Wanted): Promise<void> {
+    const { ctx } = this;
+    const fill = this.newFill(ex, key, undefined, wanted, false).start();
+    fill.readers++;
+    const head = await fill.head;
+    ex.key = fill.storeKey;
+    ex.result = 'miss';
+    ctx.metrics.misses.inc();
+    if (head.kind !== 'response') return this.answerHead(ex, fill, head, false, wanted);
+    await serveFill(ex, fill, head, ctx.openStore, ctx.cs({ fwd: fill.forward }), this.fillHooks, {
+      stripSetCookie: false,
+    });
+  }
+
+  private newFill(
+    ex: Exchange | undefined,
+    key: string,
+    stale: StoredEntry | undefined,
+    wanted: Wanted,
+    shared = true,
+  ): Fill {
+    const { ctx } = this;
+    const fwdHeaders = ex
+      ? forwardHeaders(ctx, ex, shared)
+      : prefetchHeaders(ctx, header1(wanted.headers['accept-encoding']));
+    const target = wanted.upstreamTarget;
+    // 103 Early Hints reach the request that started the fill (waiters join after it)
+    const onInfo = ex ? earlyHintsRelay(ex) : undefined;
+    return new Fill({
+      key,
+      primaryKey: wanted.primary,
+      variantKeyFor: (names) => variantKey(wanted.primary, names, wanted.headers),
+      store: ctx.openStore,
+      policy: ctx.policy,
+      reqHeaders: {},
+      ...(stale ? { stale } : {}),
+      storeIt: true,
+      retainBytes: ctx.o.fillRetainBytes,
+      storeQueueBytes: 8 * 1024 * 1024,
+      now: ctx.o.now,
+      onStoreError: (e) => ctx.logger.warn({ err: e, key: redactTokens(key) }, 'store put failed'),
+      fetch: (conditional, signal) =>
+        fetchForFill(ctx, key, target, { ...fwdHeaders, ...conditional }, signal, wanted.fromPeer, onInfo),
+    });
+  }
+
+  private revalidateInBackground(ex: Exchange, key: string, entry: StoredEntry, wanted: Wanted): void {
+    const { coalescer } = this.ctx;
+    if (coalescer.get(key)) return;
+    const { fill } = coalescer.join(key, () => this.newFill(ex, key, entry, wanted));
+    fill.readers--;
+    this.ctx.track(fill.stored);
+  }
+
+  /**
+   * A live playlist request whose `_HLS_msn`/`_HLS_part` the newest stored copy already
+   * satisfies is answered from that copy (edge/live-playlists.ts): past values make no new keys.
+   */
+  private async pastDirectiveToNewest(wanted: Wanted): Promise<void> {
+    const d = deliveryDirectives(wanted.keyTarget);
+    if (!d) return;
+    const newestKey = this.live.answering(d.base, d.msn, d.part);
+    if (newestKey === undefined || newestKey === wanted.primary) return;
+    // only a fresh copy answers: a stale one would be refilled with this request's target
+    const stored = await this.ctx.openStore.head(newestKey);
+    if (!stored || viewEntry(stored.meta, this.ctx.o.now()).state !== 'fresh') return;
+    wanted.primary = newestKey;
+  }
+
+  private readonly fillHooks = {
+    onBytes: this.countBytes,
+    onAbort: (reason: string) => this.ctx.metrics.clientAborts.inc({ reason }),
+  };
+
+  private async fromFill(
+    ex: Exchange,
+    key: string,
+    stale: StoredEntry | undefined,
+    wanted: Wanted,
+    rejoin = 0,
+  ): Promise<void> {
+    const { ctx } = this;
+    if (!ctx.coalescer.hold()) {
+      ex.result = 'overloaded';
+      return sendText(
+        ex,
+        503,
+        'edge busy: too many requests waiting for upstream',
+        ctx.cs({ detail: 'held-requests-cap' }),
+        { 'retry-after': '1' },
+      );
+    }
+    ctx.metrics.held.inc();
+    let head: FillHead;
+    let fill: Fill;
+    let leader: boolean;
+    let recent: boolean | undefined;
+    try {
+      ({ fill, leader, recent } = ctx.coalescer.join(
+        key,
+        () => this.newFill(ex, key, stale, wanted),
+        stale === undefined,
+      ));
+      if (leader) ctx.metrics.misses.inc();
+      else if (!recent && !fill.isComplete) ctx.metrics.collapsed.inc();
+      head = await fill.head;
+    } finally {
+      ctx.coalescer.release();
+      ctx.metrics.held.dec();
+    }
+    if (ex.res.destroyed) {
+      fill.readers--;
+      return;
+    }
+    if (!leader && head.kind === 'response') {
+      // The response's Vary decides who may share it: a waiter whose selected fields differ
+      // from the fill's own request starts or joins its variant's fill (RFC 9111 §4.1).
+      const mine = fill.varyAny ? undefined : variantKey(wanted.primary, fill.varyNames, wanted.headers);
+      if (mine !== fill.storeKey) {
+        fill.readers--;
+        if (mine === undefined || rejoin > 1) {
+          // Vary: * — nobody shares it: a fill of this waiter's own
+          const own = this.newFill(ex, key, undefined, wanted).start();
+          own.readers++;
+          const ownHead = await own.head;
+          ex.key = own.storeKey;
+          ex.result = 'miss';
+          return this.answerHead(ex, own, ownHead, false, wanted);
+        }
+        return this.fromFill(ex, mine, undefined, wanted, rejoin + 1);
+      }
+    }
+    const store = ctx.openStore;
+    ex.key = fill.storeKey;
+    if (recent || (!leader && fill.isComplete)) {
+      // The fill has its whole body (and is stored, or about to be): this is a hit on the cached object.
+      const storedNow = recent || (await fill.stored.catch(() => false));
+      const entry = storedNow ? await store.head(fill.storeKey) : undefined;
+      if (entry) {
+        fill.readers--;
+        ex.result = 'hit';
+        ctx.metrics.hits.inc();
+        if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), ctx.o.now(), this.countBytes))
+          return;
+        fill.readers++;
+      }
+    }
+    await this.answerHead(ex, fill, head, !leader, wanted);
+  }
+
+  /** Answer a request attached to `fill` whose head is known. */
+  private async answerHead(
+    ex: Exchange,
+    fill: Fill,
+    head: FillHead,
+    collapsed: boolean,
+    wanted: Wanted,
+  ): Promise<void> {
+    const { ctx } = this;
+    const fwd = fill.forward;
+    const store = ctx.openStore;
+    if (ex.result !== 'miss') ex.result = collapsed ? 'collapsed' : 'miss';
+
+    if (head.kind === 'revalidated' || head.kind === 'stale-on-error') {
+      const entry = await store.head(fill.storeKey);
+      const now = ctx.o.now();
+      if (entry) {
+        const status =
+          head.kind === 'revalidated'
+            ? ctx.cs({ fwd, fwdStatus: 304, stored: true, ...(collapsed ? { collapsed } : {}) })
+            : ctx.cs({
+                fwd: 'stale',
+                ...(head.fwdStatus !== undefined ? { fwdStatus: head.fwdStatus } : {}),
+                ...(collapsed ? { collapsed } : {}),
+                detail: 'stale-if-error',
+              });
+        if (head.kind === 'stale-on-error') {
+          ex.result = 'stale-if-error';
+          ctx.metrics.staleServed.inc({ reason: 'stale-if-error' });
+        } else ex.result = collapsed ? 'collapsed' : 'revalidated';
+        if (await serveStored(ex, store, entry.meta, entry.size, status, now, this.countBytes)) return;
+      }
+      ex.result = 'error';
+      return sendText(
+        ex,
+        502,
+        'edge: entry vanished during revalidation; retry',
+        ctx.cs({ fwd, detail: 'entry-vanished' }),
+      );
+    }
+    if (head.kind === 'error') {
+      ex.result = 'error';
+      const status =
+        head.error.code === 'UPSTREAM_TIMEOUT' ? 504 : head.error.code === 'UPSTREAM_BUSY' ? 503 : head.status;
+      ctx.logger.warn(
+        { reqId: ex.id, key: redactTokens(fill.key), code: head.error.code, msg: head.error.message },
+        'upstream failed',
+      );
+      return sendText(
+        ex,
+        status,
+        `edge: ${head.error.message}`,
+        ctx.cs({ fwd, ...(collapsed ? { collapsed } : {}), detail: head.error.code }),
+      );
+    }
+    await serveFill(ex, fill, head, store, ctx.cs({ fwd, ...(collapsed ? { collapsed } : {}) }), this.fillHooks, {
+      stripSetCookie: collapsed,
+    });
+    if (head.status === 200 && wanted.kind === 'playlist') this.trackLive(fill, wanted);
+    if (head.status === 200) this.afterFill(ex, fill, wanted.keyTarget, head.headers['content-type']);
+  }
+
+  private trackLive(fill: Fill, wanted: Wanted): void {
+    const d = deliveryDirectives(wanted.keyTarget);
+    const base = d?.base ?? wanted.keyTarget;
+    void fill.stored.then((stored) => {
+      const body = stored ? fill.retainedBody() : undefined;
+      if (body) this.live.seen(base, fill.storeKey, body.toString('utf8'));
+    });
+  }
+
+  // ------------------------------------------------------------------ prefetch hooks
+
+  private afterServe(ex: Exchange, target: string): void {
+    if (!this.ctx.o.prefetch) return;
+    this.playerAcceptEncoding = header(ex.req, 'accept-encoding');
+    this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
+  }
+
+  private afterFill(ex: Exchange, fill: Fill, target: string, contentType: string | undefined): void {
+    if (!this.ctx.o.prefetch) return;
+    this.playerAcceptEncoding = header(ex.req, 'accept-encoding');
+    this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
+    if (Prefetcher.isPlaylist(target, contentType)) {
+      void fill.finished.then((ok) => {
+        const body = ok ? fill.retainedBody() : undefined;
+        if (body) this.prefetcher.onPlaylist(target, body.toString('utf8'));
+      });
+    }
+  }
+
+  private async prefetch(target: string, source: string): Promise<void> {
+    const { ctx } = this;
+    if (ctx.closing) return;
+    const headers = { 'accept-encoding': this.playerAcceptEncoding };
+    const t = requestTargets(target, headers, ctx.rules);
+    const wanted: Wanted = {
+      primary: cacheKey(t.keyTarget, headers, ctx.keyPolicy),
+      upstreamTarget: t.upstreamTarget,
+      kind: t.kind,
+      keyTarget: t.keyTarget,
+      fromPeer: false,
+      headers,
+    };
+    if (!checkKey(wanted.primary).ok || ctx.coalescer.get(wanted.primary)) return;
+    const { key, entry } = await resolveVariant(ctx.openStore, wanted.primary, headers);
+    if (entry && viewEntry(entry.meta, ctx.o.now()).state === 'fresh') return;
+    if (ctx.coalescer.get(key)) return;
+    ctx.metrics.prefetches.inc({ source });
+    const { fill } = ctx.coalescer.join(key, () => this.newFill(undefined, key, entry, wanted));
+    fill.readers--;
+    ctx.track(fill.stored);
+  }
+}
+
+function header1(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function isConditional(ex: Exchange): boolean {
+  return ex.req.headers['if-none-match'] !== undefined || ex.req.headers['if-modified-since'] !== undefined;
+}
