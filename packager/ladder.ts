@@ -117,8 +117,16 @@ export function parseLadderSpec(doc: unknown, source: string): LadderSpec {
     }
     const spec: RungSpec = { height, bitrate: parseBitrate(rung.bitrate, `ladder ${source} video[${i}].bitrate`) };
     if (rung.id !== undefined) {
-      if (typeof rung.id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(rung.id) || rung.id === 'audio') {
-        throw badLadder(source, `video[${i}].id must be URL-safe letters, digits, _ or - (and not "audio")`);
+      if (
+        typeof rung.id !== 'string' ||
+        !/^[A-Za-z0-9_-]{1,32}$/.test(rung.id) ||
+        rung.id === 'audio' ||
+        /^v[0-9]+$/.test(rung.id)
+      ) {
+        throw badLadder(
+          source,
+          `video[${i}].id must be URL-safe letters, digits, _ or - (and not "audio" or a version name like "v2")`,
+        );
       }
       spec.id = rung.id;
     }

@@ -1,8 +1,10 @@
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../src/cli/options.js';
+import { StreamedgeError } from '../src/errors.js';
 import { packageVod, type VodSummary } from './vod-job.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
+import { parseSubtitleOption } from './subtitle-inputs.js';
 
 interface PackageCliOptions {
   out: string;
@@ -11,10 +13,16 @@ interface PackageCliOptions {
   segment: string;
   part: string;
   force?: boolean;
+  keepVersions: string;
+  keepFor: string;
+  subtitles: string[];
   preset?: string;
 }
 
-/** Registers `package <input> --out <dir> [--id <asset>] [--ladder <preset|file.json>] [--segment 4] [--part 1] [--force]`. */
+/**
+ * Registers `package <input> --out <dir> [--id <asset>] [--ladder <preset|file.json>] [--segment 4] [--part 1]
+ * [--force] [--keep-versions 2] [--keep-for 24h]`.
+ */
 export function registerPackageCommand(program: Command): void {
   program
     .command('package')
@@ -25,10 +33,27 @@ export function registerPackageCommand(program: Command): void {
     .option('--ladder <preset|file.json>', 'ladder preset (default, small) or a JSON ladder file', 'default')
     .option('--segment <seconds>', 'segment duration', '4')
     .option('--part <seconds>', 'part (fragment) duration', '1')
-    .option('--force', 'publish a new version even if the asset id exists (old files stay intact)')
+    .option('--force', 'publish a new version even if the asset id exists (old versions stay servable)')
+    .option('--keep-versions <n>', 'with --force: always keep this many newest versions', '2')
+    .option(
+      '--keep-for <duration>',
+      'with --force: keep older versions until retired this long (e.g. 0, 30m, 24h)',
+      '24h',
+    )
+    .option(
+      '--subtitles <lang=file>',
+      'a subtitle track: BCP 47 language = WebVTT (.vtt) or SubRip (.srt) file (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--preset <x264preset>', 'x264 speed preset', 'veryfast')
     .action(async (input: string, o: PackageCliOptions) => {
       const assetId = o.id ?? basename(input, extname(input));
+      const keepVersions = Number(o.keepVersions);
+      if (!Number.isInteger(keepVersions) || keepVersions < 1) {
+        throw new StreamedgeError('BAD_OPTION', `--keep-versions ${o.keepVersions}: use a whole number of at least 1`);
+      }
+      const keepForMs = parseDuration(o.keepFor) * 1000;
       const controller = new AbortController();
       const onSignal = (): void => controller.abort();
       process.once('SIGINT', onSignal);
@@ -43,6 +68,8 @@ export function registerPackageCommand(program: Command): void {
           segmentDuration: parseDuration(o.segment),
           partDuration: parseDuration(o.part),
           force: o.force ?? false,
+          retention: { keepVersions, keepForMs },
+          subtitles: o.subtitles.map(parseSubtitleOption),
           preset: o.preset,
           signal: controller.signal,
           onPlan(plan, source) {
@@ -102,5 +129,14 @@ export function formatSummary(s: VodSummary): string {
   lines.push(
     `  total ${bytesText(s.totalBytes)} in ${secs.toFixed(1)} s (${secs > 0 ? (s.durationSec / secs).toFixed(2) : '∞'}x realtime)`,
   );
+  if (s.removedVersions.length > 0) lines.push(`  removed old versions: ${s.removedVersions.join(', ')}`);
+  if (s.replaced) {
+    // Versioned URLs never change; only the two entry points need to leave edge caches now.
+    lines.push(
+      'purge the entry points from your edges (versioned URLs never need it):',
+      `  streamedge purge --edge <edge-url> /vod/${s.assetId}/master.m3u8`,
+      `  streamedge purge --edge <edge-url> /vod/${s.assetId}/manifest.mpd`,
+    );
+  }
   return lines.join('\n') + '\n';
 }

@@ -1,23 +1,48 @@
 /**
- * Atomic VOD publishing.
+ * Atomic, versioned VOD publishing. The disk layout mirrors the URL space the origin serves:
  *
  *   <outDir>/.tmp-<asset>-<pid>-<rand>/     staging: everything is written here first
- *   <outDir>/.versions/<asset>/<version>/   a published version; never modified afterwards
- *   <outDir>/<asset> -> .versions/<asset>/<version>   what the origin serves at /vod/<asset>/
+ *   <outDir>/<asset>/v<N>/                  published version N: never modified afterwards
+ *                                            (served immutable at /vod/<asset>/v<N>/...)
+ *   <outDir>/<asset>/master.m3u8            entry points of the current version (URIs "v<N>/...";
+ *   <outDir>/<asset>/manifest.mpd             the MPD has BaseURL "v<N>/"); short-lived when served
+ *   <outDir>/<asset>/<rendition> -> v<N>/<rendition>   the unversioned URL forms, kept working
+ *   <outDir>/<asset>/.asset.json            version history (publish times), for retention
  *
- * Publishing renames the staging folder to a new version folder, then points the asset symlink at
- * it: without force with symlink(2) (fails if the asset exists: no race), with force by renaming a
- * fresh symlink over the old one (rename(2) is atomic). Old versions stay on disk untouched, so a
- * player or edge fill in the middle of reading old bytes keeps reading the same bytes.
+ * First publish: the whole asset folder is built in staging and renamed into place (fails if the
+ * asset exists: no race). Re-publish (force): version N is reserved up front (mkdir of an empty
+ * `v<N>`, so two publishers never share a number), the finished version is renamed onto it, then
+ * each entry point and rendition link is replaced by rename(2) (atomic per file; each names a
+ * complete version). Old versions stay until retention (version-retention.ts) removes them.
+ *
+ * Assets published before versioned URLs (`<outDir>/<asset>` a symlink into
+ * `<outDir>/.versions/<asset>/<stamp>`) are still served; re-packaging one migrates it to this
+ * layout (its old folder under .versions is left for the operator to remove).
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { StreamedgeError } from '../src/errors.js';
+import { paths } from '../src/media/presentation.js';
 
-export const VERSIONS_DIR = '.versions';
 export const LOGS_DIR = '.logs';
 export const STAGING_PREFIX = '.tmp-';
+/** Version history of a versioned asset (hidden: never served). */
+export const ASSET_HISTORY = '.asset.json';
+/** A version folder name: v1, v2, ... */
+export const VERSION_NAME = /^v[1-9][0-9]*$/;
 
 const ASSET_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -34,31 +59,46 @@ export function assetPath(outDir: string, assetId: string): string {
   return join(outDir, assetId);
 }
 
-function exists(path: string): boolean {
+export function versionName(n: number): string {
+  return `v${n}`;
+}
+
+type Layout = 'none' | 'versioned' | 'legacy-link' | 'plain';
+
+function layoutOf(outDir: string, assetId: string): Layout {
+  const dir = assetPath(outDir, assetId);
+  let st;
   try {
-    lstatSync(path);
-    return true;
+    st = lstatSync(dir);
   } catch {
-    return false;
+    return 'none';
+  }
+  if (st.isSymbolicLink()) return 'legacy-link';
+  if (!st.isDirectory()) return 'plain';
+  try {
+    lstatSync(join(dir, ASSET_HISTORY));
+    return 'versioned';
+  } catch {
+    return 'plain';
   }
 }
 
 function assetExistsError(outDir: string, assetId: string): StreamedgeError {
   return new StreamedgeError(
     'ASSET_EXISTS',
-    `asset "${assetId}" already exists in ${outDir}; use --force to publish a new version (the old one stays intact)`,
+    `asset "${assetId}" already exists in ${outDir}; use --force to publish a new version (the old one stays servable)`,
   );
 }
 
 /** Throws ASSET_EXISTS unless force (checked early, before spending time encoding). */
 export function assertCanPublish(outDir: string, assetId: string, force: boolean): void {
-  const link = assetPath(outDir, assetId);
-  if (!exists(link)) return;
+  const layout = layoutOf(outDir, assetId);
+  if (layout === 'none') return;
   if (!force) throw assetExistsError(outDir, assetId);
-  if (!lstatSync(link).isSymbolicLink()) {
+  if (layout === 'plain') {
     throw new StreamedgeError(
       'ASSET_NOT_VERSIONED',
-      `${link} is a plain folder, not a published version link; move it away before re-packaging "${assetId}"`,
+      `${assetPath(outDir, assetId)} is a plain folder, not a published asset; move it away before re-packaging "${assetId}"`,
     );
   }
 }
@@ -75,80 +115,143 @@ export function discardStaging(stagingDir: string): void {
   rmSync(stagingDir, { recursive: true, force: true });
 }
 
-/** A sortable, unique version name: UTC time stamp plus a random suffix. */
-export function newVersionName(now = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${randomBytes(3).toString('hex')}`;
+export interface HistoryEntry {
+  version: number;
+  /** Epoch ms when this version became current. */
+  publishedAt: number;
+}
+
+export function readHistory(assetDir: string): HistoryEntry[] {
+  try {
+    const parsed = JSON.parse(readFileSync(join(assetDir, ASSET_HISTORY), 'utf8')) as { versions?: HistoryEntry[] };
+    return (parsed.versions ?? [])
+      .filter((e) => Number.isInteger(e.version) && e.version > 0 && Number.isFinite(e.publishedAt))
+      .sort((a, b) => a.version - b.version);
+  } catch {
+    return [];
+  }
+}
+
+/** Writes the history atomically (temporary file + rename) into dir. */
+export function writeHistory(dir: string, versions: HistoryEntry[]): void {
+  const tmp = join(dir, `${ASSET_HISTORY}.${randomBytes(4).toString('hex')}.tmp`);
+  writeFileSync(tmp, JSON.stringify({ versions }, null, 2) + '\n');
+  renameSync(tmp, join(dir, ASSET_HISTORY));
+}
+
+/** The version number a publish will use; `reserved` is the empty folder holding it (re-publish). */
+export interface VersionSlot {
+  number: number;
+  name: string;
+  reserved?: string;
+}
+
+/**
+ * Picks the version number of the next publish. For a versioned asset the number is reserved at
+ * once with an exclusive mkdir of `<asset>/v<N>` (empty: nothing is served from it yet).
+ */
+export function reserveVersion(outDir: string, assetId: string): VersionSlot {
+  if (layoutOf(outDir, assetId) !== 'versioned') return { number: 1, name: versionName(1) };
+  const dir = assetPath(outDir, assetId);
+  const taken = readdirSync(dir)
+    .filter((n) => VERSION_NAME.test(n))
+    .map((n) => Number(n.slice(1)));
+  const recorded = readHistory(dir).map((e) => e.version);
+  let n = Math.max(0, ...taken, ...recorded) + 1;
+  for (;;) {
+    const reserved = join(dir, versionName(n));
+    try {
+      mkdirSync(reserved);
+      return { number: n, name: versionName(n), reserved };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      n++;
+    }
+  }
+}
+
+/** Gives a reserved but unused version number back (on failure). */
+export function releaseVersion(slot: VersionSlot): void {
+  if (!slot.reserved) return;
+  try {
+    rmdirSync(slot.reserved); // only if still empty
+  } catch {
+    /* published after all, or already gone */
+  }
 }
 
 export interface Published {
+  /** "v<N>" */
   version: string;
-  /** <outDir>/.versions/<asset>/<version> */
+  /** <outDir>/<asset>/v<N> */
   versionDir: string;
-  /** <outDir>/<asset> (a symlink) */
+  /** <outDir>/<asset> */
   link: string;
-  /** The version the link pointed at before (force), if any. */
+  /** The version that was current before (force), if any. */
   replaced?: string;
 }
 
-/** Moves a complete staging folder into place and points the asset link at it, atomically. */
+/**
+ * Publishes a complete staging folder laid out as `<staging>/v<N>/...` (the version) plus
+ * `<staging>/master.m3u8` and `<staging>/manifest.mpd` (the entry points naming `v<N>/`).
+ */
 export function publishVersion(
   outDir: string,
   assetId: string,
   stagingDir: string,
-  opts: { force: boolean },
+  slot: VersionSlot,
+  opts: { force: boolean; renditionIds: string[]; now?: number },
 ): Published {
-  const version = newVersionName();
-  const versionsOfAsset = join(outDir, VERSIONS_DIR, assetId);
-  mkdirSync(versionsOfAsset, { recursive: true });
-  const versionDir = join(versionsOfAsset, version);
-  renameSync(stagingDir, versionDir);
-  const target = join(VERSIONS_DIR, assetId, version); // relative: the tree can be moved as a whole
-  const link = assetPath(outDir, assetId);
+  const dir = assetPath(outDir, assetId);
+  const now = opts.now ?? Date.now();
+  const layout = layoutOf(outDir, assetId);
+  const versionDir = join(dir, slot.name);
+  if (layout !== 'none' && !opts.force) throw assetExistsError(outDir, assetId);
+  if (layout === 'plain') assertCanPublish(outDir, assetId, true); // throws the clear error
 
-  const undo = (): void => {
-    rmSync(versionDir, { recursive: true, force: true });
-    try {
-      rmdirSync(versionsOfAsset); // only if empty
-    } catch {
-      /* other versions remain */
-    }
-  };
-
-  if (!opts.force) {
-    try {
-      symlinkSync(target, link, 'dir');
-    } catch (e) {
-      undo();
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw assetExistsError(outDir, assetId);
-      throw e;
-    }
-    return { version, versionDir, link };
+  if (layout === 'versioned') {
+    if (!slot.reserved) throw new StreamedgeError('PUBLISH_RACE', `asset "${assetId}" appeared while packaging; retry`);
+    const history = readHistory(dir);
+    const replaced = history.length > 0 ? versionName(history[history.length - 1].version) : undefined;
+    renameSync(join(stagingDir, slot.name), slot.reserved); // onto the empty reserved folder
+    writeHistory(dir, [...history, { version: slot.number, publishedAt: now }]);
+    for (const entry of [paths.master, paths.mpd]) renameSync(join(stagingDir, entry), join(dir, entry));
+    relinkRenditions(dir, slot.name, opts.renditionIds);
+    discardStaging(stagingDir);
+    return { version: slot.name, versionDir, link: dir, replaced };
   }
 
+  // A whole new asset folder, renamed into place in one step.
+  for (const id of opts.renditionIds) symlinkSync(join(slot.name, id), join(stagingDir, id), 'dir');
+  writeHistory(stagingDir, [{ version: slot.number, publishedAt: now }]);
   let replaced: string | undefined;
-  if (exists(link)) {
-    if (!lstatSync(link).isSymbolicLink()) {
-      undo();
-      assertCanPublish(outDir, assetId, true); // throws the clear error
-    }
-    replaced = basename(readlinkSync(link));
+  if (layout === 'legacy-link') {
+    // Migration from the symlinked layout: a directory cannot be renamed over a symlink, so the
+    // old link goes first (a request in that instant sees 404, never mixed bytes).
+    replaced = basename(readlinkSync(dir));
+    unlinkSync(dir);
   }
-  const tmpLink = join(outDir, `${STAGING_PREFIX}link-${assetId}-${randomBytes(4).toString('hex')}`);
   try {
-    symlinkSync(target, tmpLink, 'dir');
-    renameSync(tmpLink, link);
+    renameSync(stagingDir, dir);
   } catch (e) {
-    try {
-      unlinkSync(tmpLink);
-    } catch {
-      /* not created */
-    }
-    undo();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') throw assetExistsError(outDir, assetId);
     throw e;
   }
-  return { version, versionDir, link, replaced };
+  return { version: slot.name, versionDir, link: dir, replaced };
+}
+
+/** Points `<asset>/<rendition>` at the new version, and drops links to renditions it no longer has. */
+function relinkRenditions(dir: string, version: string, renditionIds: string[]): void {
+  for (const id of renditionIds) {
+    const tmp = join(dir, `${STAGING_PREFIX}link-${id}-${randomBytes(4).toString('hex')}`);
+    symlinkSync(join(version, id), tmp, 'dir');
+    renameSync(tmp, join(dir, id));
+  }
+  const keep = new Set(renditionIds);
+  for (const name of readdirSync(dir)) {
+    if (keep.has(name) || VERSION_NAME.test(name) || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (lstatSync(p).isSymbolicLink() && VERSION_NAME.test(readlinkSync(p).split('/')[0])) unlinkSync(p);
+  }
 }

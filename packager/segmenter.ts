@@ -204,11 +204,29 @@ export class Segmenter {
       }
     }
 
-    const part: Part = { index: seg.parts.length, duration: traf.duration, bytes: bytes.length, independent };
+    const part: Part = {
+      index: seg.parts.length,
+      duration: traf.duration,
+      bytes: bytes.length,
+      independent,
+      last: this.nextChunkOpensSegment(start + traf.duration),
+    };
     seg.parts.push(part);
     seg.duration += traf.duration;
     seg.bytes += bytes.length;
     this.opts.listener.part(seg.number, part, bytes);
+  }
+
+  /**
+   * Whether a fragment starting at `nextStart` (fragments are contiguous: the next one starts
+   * where this one ends) will open a new segment. Audio: exactly the cut rule of onChunk. Video:
+   * the cut also needs a key frame; the encoder forces one at the grid point, so a fragment past
+   * `boundary - tolerance` opens the next segment; if it does not (no key frame there), the
+   * answer was early but still true in the end: the next segment's part 0 does come. A preload
+   * hint built on this never names a part that will not exist (RFC 8216bis: hints are promises).
+   */
+  private nextChunkOpensSegment(nextStart: number): boolean {
+    return nextStart >= this.boundary - this.tolTicks;
   }
 
   private closeSegment(): void {

@@ -35,8 +35,15 @@ import {
   createStaging,
   discardStaging,
   publishVersion,
+  releaseVersion,
+  reserveVersion,
   validateAssetId,
+  type VersionSlot,
 } from './publish.js';
+import { pruneVersions, type RetentionPolicy } from './version-retention.js';
+import { loadSubtitles, type LoadedSubtitles, type SubtitleInput } from './subtitle-inputs.js';
+import { writeSubtitlePlaylist } from '../src/hls/subtitle-playlist.js';
+import { segmentWebVtt, writeWebVtt } from '../src/media/webvtt.js';
 
 export interface PackageVodOptions {
   input: string;
@@ -49,6 +56,10 @@ export interface PackageVodOptions {
   /** Seconds (default 1). */
   partDuration?: number;
   force?: boolean;
+  /** Which old versions a re-publish keeps (default: the 2 newest, and any retired less than 24 h ago). */
+  retention?: RetentionPolicy;
+  /** Subtitle tracks (WebVTT or SRT files with a BCP 47 language), checked before encoding. */
+  subtitles?: SubtitleInput[];
   /** x264 preset (default 'veryfast'). */
   preset?: string;
   /** Called once the source is probed and the ladder planned. */
@@ -72,12 +83,14 @@ export interface RenditionSummary {
 
 export interface VodSummary {
   assetId: string;
-  /** <outDir>/<assetId>: the published link. */
+  /** <outDir>/<assetId>: the asset folder. */
   path: string;
   version: string;
   versionDir: string;
-  /** Version the link pointed at before (with force). */
+  /** The version that was current before (with force). */
   replaced?: string;
+  /** Old versions removed by retention during this publish. */
+  removedVersions: string[];
   renditions: RenditionSummary[];
   durationSec: number;
   segmentCount: number;
@@ -114,6 +127,8 @@ function checkDurations(segmentDuration: number, partDuration: number): void {
   }
 }
 
+const DEFAULT_RETENTION: RetentionPolicy = { keepVersions: 2, keepForMs: 24 * 3600_000 };
+
 function abortedError(): StreamedgeError {
   return new StreamedgeError('ABORTED', 'packaging interrupted; nothing was published');
 }
@@ -130,6 +145,10 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
 
   const source = await probeSource(opts.input);
   const plan = planLadder(source, opts.ladder);
+  if ((opts.subtitles?.length ?? 0) > 0 && !source.video) {
+    throw new StreamedgeError('BAD_SUBTITLES', `${opts.input} has no video: subtitles need one`);
+  }
+  const subtitles = loadSubtitles(opts.subtitles ?? [], source.video?.durationSec ?? source.durationSec);
   if (opts.signal?.aborted) throw abortedError();
   opts.onPlan?.(plan, source);
 
@@ -144,13 +163,16 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
 
   const createdOutDir = !existsSync(outDir);
   const staging = createStaging(outDir, opts.assetId);
+  let slot: VersionSlot | undefined;
   const logDir = join(outDir, LOGS_DIR);
   const logFile = join(logDir, `${opts.assetId}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
   let encoder: EncoderRun | undefined;
   let keepLog = false;
   try {
+    slot = reserveVersion(outDir, opts.assetId);
+    const versionRoot = join(staging, slot.name);
     const states = outputs.map((output): RenditionState => {
-      const dir = join(staging, output.renditionId);
+      const dir = join(versionRoot, output.renditionId);
       mkdirSync(dir, { recursive: true });
       return { output, dir, segments: [], pending: [], bytes: 0 };
     });
@@ -165,13 +187,13 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         listener: {
           init(bytes, track) {
             state.track = track;
-            writeFileSync(join(staging, paths.init(output.renditionId)), bytes);
+            writeFileSync(join(versionRoot, paths.init(output.renditionId)), bytes);
           },
           part(_n, _part, bytes) {
             state.pending.push(bytes);
           },
           segment(segment) {
-            flushHeld(staging, state);
+            flushHeld(versionRoot, state);
             state.held = { segment, bytes: Buffer.concat(state.pending) };
             state.pending = [];
           },
@@ -202,7 +224,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       throw failure ?? encodeError;
     }
     if (failure) throw failure;
-    finishTails(staging, states, partDuration);
+    finishTails(versionRoot, states, partDuration);
 
     const presentation = buildPresentation(opts.assetId, segmentDuration, partDuration, plan, states, logFile);
     const durationSec = presentation.duration ?? 0;
@@ -212,10 +234,19 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         `${opts.input} ends early: only ${durationSec.toFixed(1)} s of its ${expectedSec.toFixed(1)} s of video could be decoded (truncated or corrupt file)`,
       );
     }
-    writeManifests(staging, presentation);
+    if (subtitles.length > 0) {
+      presentation.subtitles = subtitles.map((s) => s.track);
+      writeSubtitles(versionRoot, presentation, subtitles);
+    }
+    writeManifests(versionRoot, presentation);
+    writeEntryPoints(staging, presentation, slot.name);
     if (opts.signal?.aborted) throw abortedError();
 
-    const published = publishVersion(outDir, opts.assetId, staging, { force });
+    const published = publishVersion(outDir, opts.assetId, staging, slot, {
+      force,
+      renditionIds: [...states.map((s) => s.output.renditionId), ...subtitles.map((s) => s.track.id)],
+    });
+    const removedVersions = pruneVersions(outDir, opts.assetId, opts.retention ?? DEFAULT_RETENTION);
     removeLog(logFile, logDir);
     const renditions = states.map((s): RenditionSummary => {
       const t = presentation.timelines.find((tl) => tl.rendition.id === s.output.renditionId)!;
@@ -237,6 +268,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       version: published.version,
       versionDir: published.versionDir,
       replaced: published.replaced,
+      removedVersions,
       renditions,
       durationSec,
       segmentCount: renditions[0]?.segments ?? 0,
@@ -250,6 +282,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     encoder?.kill();
     if (encoder) await encoder.done.catch(() => undefined);
     discardStaging(staging);
+    if (slot) releaseVersion(slot);
     if (!keepLog) removeLog(logFile, logDir);
     if (createdOutDir) {
       try {
@@ -396,6 +429,39 @@ function buildPresentation(
   );
   const duration = Math.max(...(videoDurations.length ? videoDurations : allDurations));
   return { id: assetId, type: 'vod', segmentDuration, partDuration, timelines, duration };
+}
+
+/**
+ * The stable entry points `/vod/<asset>/master.m3u8` and `manifest.mpd`: the same manifests as
+ * the version's own, with every URI inside `<version>/` (HLS: a path prefix; DASH: an MPD-level
+ * relative BaseURL). Served short-lived, they are the only URLs a re-publish changes.
+ */
+function writeEntryPoints(staging: string, p: Presentation, version: string): void {
+  writeFileSync(join(staging, paths.master), writeMultivariantPlaylist(p, { pathPrefix: `${version}/` }));
+  writeFileSync(join(staging, paths.mpd), writeMpd(p, { baseUrl: `${version}/` }));
+}
+
+/**
+ * Each subtitle track: HLS WebVTT segments cut on the video's segment boundaries (cue time 0 =
+ * the first video sample, mapped by X-TIMESTAMP-MAP to the video's first decode time in 90 kHz),
+ * their media playlist, and the whole file for DASH.
+ */
+function writeSubtitles(root: string, p: Presentation, subtitles: LoadedSubtitles[]): void {
+  const video = p.timelines.find((t) => t.rendition.kind === 'video')!;
+  const ts = video.rendition.timescale;
+  const first = video.segments[0].start;
+  const boundaries = video.segments.map((s) => (s.start - first) / ts);
+  const last = video.segments[video.segments.length - 1];
+  boundaries.push((last.start + last.duration - first) / ts);
+  const mpegts = Math.round((first / ts) * 90000);
+  for (const { track, vtt } of subtitles) {
+    mkdirSync(join(root, track.id), { recursive: true });
+    segmentWebVtt(vtt, boundaries, mpegts).forEach((text, i) =>
+      writeFileSync(join(root, paths.subtitleSegment(track.id, video.segments[i].number)), text),
+    );
+    writeFileSync(join(root, paths.mediaPlaylist(track.id)), writeSubtitlePlaylist(p, track.id));
+    writeFileSync(join(root, paths.subtitleFile(track.id)), writeWebVtt(vtt));
+  }
 }
 
 function writeManifests(staging: string, p: Presentation): void {

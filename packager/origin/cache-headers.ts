@@ -2,8 +2,11 @@
  * Cache-Control values the origin sends (RFC 9111), in one place.
  *
  * - Init and media segments/parts never change once published: a year + immutable.
- * - VOD manifests: long TTL. A republish switches the asset symlink to a new version; an edge
- *   drops the old manifests at once through a purge by `Surrogate-Key: <asset>`.
+ * - Versioned VOD assets (packager/publish.ts): everything under `/vod/<asset>/v<N>/` never
+ *   changes, manifests included: immutable. The entry points (`master.m3u8`, `manifest.mpd`)
+ *   and the unversioned rendition URLs follow the current version: short-lived, revalidated by
+ *   ETag/Last-Modified; after a re-publish an edge drops them by a purge of those two URLs.
+ * - VOD manifests of an asset published before versioned URLs: long TTL, as before.
  * - Live playlists (non-blocking): "about half a part", for shared caches only. HTTP freshness is
  *   whole seconds, so `max-age=0, s-maxage=max(1, floor(part/2))`: an edge may reuse a playlist
  *   for (at least) a second, which turns every plain poller of one version into one origin
@@ -17,6 +20,7 @@
  */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const VOD_MANIFEST = 'public, max-age=86400';
+export const VOD_ENTRY_POINT = 'public, max-age=30';
 
 export function livePlaylistCacheControl(partDuration: number): string {
   const half = Math.max(1, Math.floor(partDuration / 2));

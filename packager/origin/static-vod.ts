@@ -1,7 +1,8 @@
 /**
- * VOD: `/vod/<asset>/...` served from `<root>/<asset>/...` (the asset entry is a symlink to the
- * published version). Range (206/416), ETag + Last-Modified with 304, HEAD, content types and
- * cache policy per file kind. Files are streamed, never read whole (manifests excepted: they
+ * VOD: `/vod/<asset>/...` served from `<root>/<asset>/...` (packager/publish.ts: the disk layout
+ * mirrors the URLs; assets published before versioned URLs are a symlink to their version).
+ * Range (206/416), ETag + Last-Modified with 304, HEAD, content types and cache policy per file
+ * kind and version. Files are streamed, never read whole (manifests excepted: they
  * are small and get compressed).
  */
 import { createReadStream } from 'node:fs';
@@ -9,7 +10,8 @@ import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkRelativePath, rawPathAfter, resolveInsideRoot } from './safe-path.js';
 import { contentTypeFor, isManifest, isMedia } from './content-type.js';
-import { IMMUTABLE, VOD_MANIFEST } from './cache-headers.js';
+import { IMMUTABLE, VOD_ENTRY_POINT, VOD_MANIFEST } from './cache-headers.js';
+import { ASSET_HISTORY, VERSION_NAME } from '../publish.js';
 import { etagFor } from './etag.js';
 import { notModified } from '../../src/http/conditional.js';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../../src/http/range.js';
@@ -50,7 +52,7 @@ async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string):
   reply.header('etag', etag);
   const lastModified = st.mtime.toUTCString();
   reply.header('last-modified', lastModified);
-  reply.header('cache-control', manifest ? VOD_MANIFEST : isMedia(name) ? IMMUTABLE : VOD_MANIFEST);
+  reply.header('cache-control', await cacheControlFor(root, segments, manifest, name));
   if (manifest) reply.header('vary', 'Accept-Encoding');
   else reply.header('accept-ranges', 'bytes');
 
@@ -83,4 +85,20 @@ async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string):
   reply.code(200).header('content-length', st.size);
   if (head) return reply.send();
   return reply.send(createReadStream(file));
+}
+
+/**
+ * Versioned asset: its `v<N>/` tree is immutable, the rest (entry points, unversioned aliases of
+ * the current version) short-lived. Older layout: media immutable, manifests a day.
+ */
+async function cacheControlFor(root: string, segments: string[], manifest: boolean, name: string): Promise<string> {
+  let versioned = false;
+  try {
+    await stat(`${root}/${segments[0]}/${ASSET_HISTORY}`);
+    versioned = true;
+  } catch {
+    /* an asset published before versioned URLs */
+  }
+  if (versioned) return segments.length >= 3 && VERSION_NAME.test(segments[1]) ? IMMUTABLE : VOD_ENTRY_POINT;
+  return manifest ? VOD_MANIFEST : isMedia(name) ? IMMUTABLE : VOD_MANIFEST;
 }

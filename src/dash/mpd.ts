@@ -1,4 +1,4 @@
-import { seconds, type Presentation, type Rendition, type RenditionTimeline } from '../media/presentation.js';
+import { paths, seconds, type Presentation, type Rendition, type RenditionTimeline } from '../media/presentation.js';
 import { normalizedQuery, type UriOptions } from '../hls/uri-options.js';
 import { dashFrameRate, ratio } from './frame-rate.js';
 import { segmentTimeline } from './segment-timeline.js';
@@ -13,6 +13,9 @@ export interface MpdOptions extends UriOptions {
 const PROFILES = 'urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019';
 const UTC_TIMING_SCHEME = 'urn:mpeg:dash:utc:http-iso:2014';
 const CHANNEL_CONFIG_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
+const ROLE_SCHEME = 'urn:mpeg:dash:role:2011';
+/** Nominal bit rate of a WebVTT track (bits/s): text is tiny; the attribute is required. */
+const SUBTITLE_BANDWIDTH = 256;
 
 /**
  * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
@@ -133,6 +136,39 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
         ['mimeType', 'audio/mp4'],
       ]),
     );
+  }
+
+  // Subtitles: one AdaptationSet per track, the whole WebVTT file as the Representation's
+  // BaseURL (a sidecar: what dash.js and Shaka read for text/vtt; segmented WebVTT in DASH is not).
+  const query = normalizedQuery(opts);
+  for (const s of p.type === 'vod' ? (p.subtitles ?? []) : []) {
+    sets.push({
+      name: 'AdaptationSet',
+      attrs: [
+        ['id', sets.length],
+        ['contentType', 'text'],
+        ['lang', s.language],
+        ['mimeType', 'text/vtt'],
+      ],
+      children: [
+        { name: 'Label', children: [s.name] },
+        {
+          name: 'Role',
+          attrs: [
+            ['schemeIdUri', ROLE_SCHEME],
+            ['value', s.forced ? 'forced-subtitle' : 'subtitle'],
+          ],
+        },
+        {
+          name: 'Representation',
+          attrs: [
+            ['id', s.id],
+            ['bandwidth', SUBTITLE_BANDWIDTH],
+          ],
+          children: [{ name: 'BaseURL', children: [`${paths.subtitleFile(s.id)}${query ? `?${query}` : ''}`] }],
+        },
+      ],
+    });
   }
   return sets;
 }

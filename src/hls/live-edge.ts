@@ -32,10 +32,11 @@ export interface PartTargets {
 
 /**
  * The next Partial Segment the server expects to produce (the EXT-X-PRELOAD-HINT target,
- * RFC 8216bis 4.4.5.3): part 0 of the next segment when the last segment is complete, or when
- * the segment in progress is within half a part of its target duration (it is about to close:
- * hinting another part of it would name a part that never comes); otherwise the part after the
- * last part of the segment in progress.
+ * RFC 8216bis 4.4.5.3): part 0 of the next segment when the last segment is complete or when
+ * the producer marked the newest part as its segment's last (`Part.last`: it knows the next
+ * fragment opens a new segment, from the frames it has); the next part of the segment in
+ * progress when the producer said more follow. Without that mark, a guess: part 0 of the next
+ * segment when the segment in progress is within half a part of its target duration.
  *
  * `targets` are the configured segment and part durations; without them they are inferred from
  * the window (median complete-segment duration, longest listed part), and when the window has
@@ -47,6 +48,9 @@ export function nextPart(t: RenditionTimeline, targets?: PartTargets): { msn: nu
   if (last.complete) return { msn: last.number + 1, part: 0 };
   const lastPart = last.parts[last.parts.length - 1];
   if (!lastPart) return { msn: last.number, part: 0 };
+  if (lastPart.last !== undefined) {
+    return lastPart.last ? { msn: last.number + 1, part: 0 } : { msn: last.number, part: lastPart.index + 1 };
+  }
   const tg = targets ?? inferTargets(t);
   if (tg) {
     const ts = t.rendition.timescale;

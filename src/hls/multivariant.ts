@@ -7,9 +7,15 @@ import { withQuery, type UriOptions } from './uri-options.js';
 export interface MultivariantOptions extends UriOptions {
   /** Advertise I-frame playlists (EXT-X-I-FRAME-STREAM-INF) for VOD video renditions that have key frame indexes. Default true. */
   iframePlaylists?: boolean;
+  /**
+   * Relative path put in front of every playlist URI, e.g. "v3/" for a VOD entry point that names
+   * one published version's immutable URL space. Default none.
+   */
+  pathPrefix?: string;
 }
 
 const AUDIO_GROUP = 'audio';
+const SUBTITLE_GROUP = 'subs';
 
 /**
  * The multivariant playlist (`master.m3u8`, RFC 8216bis 4.4.6, Apple HLS authoring spec):
@@ -28,7 +34,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
 
   const lines = [
     '#EXTM3U',
-    `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 ? 4 : 1}`,
+    `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 || (p.subtitles?.length ?? 0) > 0 ? 4 : 1}`,
     '#EXT-X-INDEPENDENT-SEGMENTS',
   ];
 
@@ -46,10 +52,27 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['DEFAULT', i === 0 ? 'YES' : 'NO'],
             ['AUTOSELECT', 'YES'],
             ['CHANNELS', r.channels ? quoted(String(r.channels)) : undefined],
-            ['URI', quoted(withQuery(paths.mediaPlaylist(r.id), opts))],
+            ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts))],
           ]),
       );
     });
+  }
+
+  const subtitles = videos.length > 0 ? (p.subtitles ?? []) : [];
+  for (const s of subtitles) {
+    lines.push(
+      '#EXT-X-MEDIA:' +
+        attributeList([
+          ['TYPE', 'SUBTITLES'],
+          ['GROUP-ID', quoted(SUBTITLE_GROUP)],
+          ['NAME', quoted(s.name)],
+          ['LANGUAGE', quoted(s.language)],
+          ['DEFAULT', s.default ? 'YES' : 'NO'],
+          ['AUTOSELECT', s.autoselect || s.default ? 'YES' : 'NO'],
+          ['FORCED', s.forced ? 'YES' : 'NO'],
+          ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(s.id)}`, opts))],
+        ]),
+    );
   }
 
   if (videos.length > 0) {
@@ -69,9 +92,10 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['FRAME-RATE', r.frameRate ? (r.frameRate[0] / r.frameRate[1]).toFixed(3) : undefined],
             ['VIDEO-RANGE', 'SDR'],
             ['AUDIO', audioGroup ? quoted(AUDIO_GROUP) : undefined],
+            ['SUBTITLES', subtitles.length > 0 ? quoted(SUBTITLE_GROUP) : undefined],
             ['CLOSED-CAPTIONS', 'NONE'],
           ]),
-        withQuery(paths.mediaPlaylist(r.id), opts),
+        withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
       );
     }
   } else {
@@ -84,7 +108,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['AVERAGE-BANDWIDTH', Math.ceil(r.averageBandwidth)],
             ['CODECS', quoted(r.codecs)],
           ]),
-        withQuery(paths.mediaPlaylist(r.id), opts),
+        withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
       );
     }
   }
@@ -93,7 +117,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
   return lines.join('\n') + '\n';
 }
 
-function iframeStreamInf(t: RenditionTimeline, opts: UriOptions): string {
+function iframeStreamInf(t: RenditionTimeline, opts: MultivariantOptions): string {
   const r = t.rendition;
   const bw = iframeBandwidth(t);
   return (
@@ -104,7 +128,7 @@ function iframeStreamInf(t: RenditionTimeline, opts: UriOptions): string {
       ['CODECS', quoted(r.codecs)],
       ['RESOLUTION', resolution(r)],
       ['VIDEO-RANGE', 'SDR'],
-      ['URI', quoted(withQuery(paths.iframePlaylist(r.id), opts))],
+      ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.iframePlaylist(r.id)}`, opts))],
     ])
   );
 }

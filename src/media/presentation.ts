@@ -41,6 +41,12 @@ export interface Part {
   bytes: number;
   /** True when the part starts with a sync sample (EXT-X-PART INDEPENDENT=YES). */
   independent: boolean;
+  /**
+   * Live: whether the producer, as this part arrived, knew it to be the last of its segment (the
+   * next part opens the next segment). Drives the preload hint; absent when the producer cannot
+   * tell.
+   */
+  last?: boolean;
 }
 
 /** A key frame inside a segment file, for I-frame playlists (EXT-X-BYTERANGE). */
@@ -93,6 +99,19 @@ export interface LiveState {
   lowLatency: boolean;
 }
 
+/** A subtitle track (WebVTT): HLS segments it on the video's boundaries, DASH uses the whole file. */
+export interface SubtitleTrack {
+  /** Folder name under the asset, e.g. "subs-en". */
+  id: string;
+  /** BCP 47 tag, canonical case. */
+  language: string;
+  /** Human-readable name (HLS NAME, DASH Label), unique per language. */
+  name: string;
+  default: boolean;
+  autoselect: boolean;
+  forced: boolean;
+}
+
 export interface Presentation {
   /** Asset id (VOD) or channel id (live). */
   id: string;
@@ -107,6 +126,8 @@ export interface Presentation {
   duration?: number;
   /** Live only. */
   live?: LiveState;
+  /** VOD subtitle tracks (WebVTT), if any. */
+  subtitles?: SubtitleTrack[];
 }
 
 /** Path layout shared by writers, packager, origin and edge (relative to the asset/channel root). */
@@ -118,6 +139,8 @@ export const paths = {
   init: (renditionId: string) => `${renditionId}/init.mp4`,
   segment: (renditionId: string, n: number) => `${renditionId}/seg-${n}.m4s`,
   part: (renditionId: string, n: number, p: number) => `${renditionId}/seg-${n}.${p}.m4s`,
+  subtitleSegment: (trackId: string, n: number) => `${trackId}/seg-${n}.vtt`,
+  subtitleFile: (trackId: string) => `${trackId}/subtitles.vtt`,
 } as const;
 
 export function seconds(units: number, timescale: number): number {

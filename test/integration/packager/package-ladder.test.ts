@@ -46,10 +46,21 @@ describe('packageVod on generated sources', () => {
     expect(progress.length).toBeGreaterThan(0);
     expect(Math.max(...progress)).toBeGreaterThan(3);
 
-    // Layout: <out>/small is a relative symlink to .versions/small/<version>; nothing else is left behind.
-    expect(lstatSync(join(out, 'small')).isSymbolicLink()).toBe(true);
-    expect(readlinkSync(join(out, 'small'))).toBe(join('.versions', 'small', summary.version));
-    expect(readdirSync(out).sort()).toEqual(['.versions', 'small']);
+    // Layout: <out>/small holds version v1, the entry points naming it and one link per rendition
+    // (the unversioned URL forms); nothing else is left behind.
+    expect(summary.version).toBe('v1');
+    expect(readdirSync(out)).toEqual(['small']);
+    expect(readdirSync(join(out, 'small')).sort()).toEqual([
+      '.asset.json',
+      '240p',
+      '360p',
+      'audio',
+      'manifest.mpd',
+      'master.m3u8',
+      'v1',
+    ]);
+    expect(readlinkSync(join(out, 'small', '360p'))).toBe(join('v1', '360p'));
+    expect(lstatSync(join(out, 'small', 'v1')).isDirectory()).toBe(true);
 
     const reports = await verifyPackage(join(out, 'small'), {
       segmentDuration: 2,

@@ -146,6 +146,11 @@ export interface VerifyOptions {
 }
 
 /** Verifies everything about one published asset folder; returns per-rendition facts for further checks. */
+/** The rendition folder a multivariant URI names (an entry point's URIs start with "v<N>/"). */
+function renditionOf(uri: string): string {
+  return uri.replace(/^v[0-9]+\//, '').split('/')[0];
+}
+
 export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise<RenditionReport[]> {
   const work = mkdtempSync(join(tmpdir(), 'se-verify-'));
   try {
@@ -173,14 +178,14 @@ export async function verifyPackage(assetDir: string, o: VerifyOptions): Promise
       mpdPlaylist: MpdPlaylist;
     }[] = [];
     for (const v of variants) {
-      const id = v.uri.split('/')[0];
+      const id = renditionOf(v.uri);
       const mpdPlaylist = mpd.playlists.find((p) => p.attributes.NAME === id);
       expect(mpdPlaylist, `MPD Representation ${id}`).toBeTruthy();
       renditions.push({ id, kind: 'video', attrs: v.attributes, mpdPlaylist: mpdPlaylist! });
     }
     if (o.hasAudio) {
       const uri = Object.values(audioGroup!)[0].uri;
-      renditions.push({ id: uri.split('/')[0], kind: 'audio', mpdPlaylist: mpdAudio[0].playlists[0] });
+      renditions.push({ id: renditionOf(uri), kind: 'audio', mpdPlaylist: mpdAudio[0].playlists[0] });
     }
 
     const reports: RenditionReport[] = [];

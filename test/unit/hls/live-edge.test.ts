@@ -51,6 +51,17 @@ describe('nextPart (EXT-X-PRELOAD-HINT target)', () => {
     expect(nextPart(timeline(3, [500, 500, 500, 249]), targets)).toEqual({ msn: 103, part: 4 });
   });
 
+  it("follows the producer's mark when the newest part carries one (Part.last), whatever the durations say", () => {
+    // AAC drift: 1.536 s produced of a 2 s target, yet the producer knows the next fragment opens segment 104.
+    const early = timeline(3, [512, 512, 512]);
+    early.segments[3].parts[2].last = true;
+    expect(nextPart(early, targets)).toEqual({ msn: 104, part: 0 });
+    // Past the duration guess, but the producer says another part of 103 follows.
+    const more = timeline(3, [500, 500, 500, 500]);
+    more.segments[3].parts[3].last = false;
+    expect(nextPart(more, targets)).toEqual({ msn: 103, part: 4 });
+  });
+
   it('hints part 0 of the next segment after a complete one, and part 0 of a segment with no part yet', () => {
     expect(nextPart(timeline(3), targets)).toEqual({ msn: 103, part: 0 });
     expect(nextPart(timeline(3, []), targets)).toEqual({ msn: 103, part: 0 });

@@ -104,6 +104,9 @@ describe('planLadder', () => {
     const f = join(dir, 'bad.json');
     writeFileSync(f, JSON.stringify({ video: [{ height: 'tall', bitrate: '1M' }] }));
     expect(() => planLadder(source(640, 360), f)).toThrow(/video\[0\]\.height must be an integer/);
+    // A rung id may not look like a version folder (v1, v2 …: /vod/<asset>/v<N>/ is a version's URL space).
+    writeFileSync(f, JSON.stringify({ video: [{ height: 360, bitrate: '1M', id: 'v2' }] }));
+    expect(() => planLadder(source(640, 360), f)).toThrow(/not "audio" or a version name like "v2"/);
     writeFileSync(f, '{not json');
     expect(() => planLadder(source(640, 360), f)).toThrow(
       expect.objectContaining({ code: 'BAD_LADDER', message: expect.stringMatching(/not valid JSON/) }),

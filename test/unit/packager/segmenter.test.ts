@@ -162,6 +162,26 @@ describe('Segmenter', () => {
     expect(c.segments[0].iframes).toBeUndefined();
   });
 
+  it('marks the last part of a segment as it is produced (preload hints): exact for audio, never late for video', () => {
+    const audioRun = segment(aac, 'audio', { seg: 1, part: 0.5 });
+    const videoRun = segment(keyEvery1, 'video', { seg: 1, part: 0.5 });
+    const gop2Run = segment(keyEvery2, 'video', { seg: 1, part: 0.5 });
+    for (const [c, exact] of [
+      [audioRun, true],
+      [videoRun, true],
+      [gop2Run, false],
+    ] as const) {
+      // Every segment but the stream's final one (closed by end(), not by a new fragment).
+      for (const seg of c.segments.slice(0, -1)) {
+        const parts = c.parts.filter((p) => p.n === seg.number).map((p) => p.part);
+        expect(parts[parts.length - 1].last, `segment ${seg.number}`).toBe(true);
+        if (exact) expect(parts.slice(0, -1).every((p) => p.last === false)).toBe(true);
+      }
+    }
+    // 2 s GOPs on a 1 s grid: the mark is early (the grid point has no key frame), never missing.
+    expect(gop2Run.parts.some((p, i) => p.part.last && gop2Run.parts[i + 1]?.n === p.n)).toBe(true);
+  });
+
   it('gives identical output however the pipe splits the bytes', () => {
     const whole = segment(keyEvery1, 'video', { seg: 2, part: 0.5 });
     for (const seed of [1, 2, 3]) {

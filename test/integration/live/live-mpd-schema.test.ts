@@ -1,0 +1,116 @@
+/**
+ * The dynamic MPD a running live channel serves (real ffmpeg lavfi source, real origin on
+ * loopback) validates against the ISO/IEC 23009-1 schema (test/schemas/dash, offline): the very
+ * first MPD the channel answers, and MPDs after the DVR window has rolled (oldest segments gone,
+ * startNumber moved on). The origin's live MPD is always the LL-DASH form, so the same documents
+ * prove the low-latency attributes valid: availabilityTimeOffset on every SegmentTemplate,
+ * ServiceDescription, UTCTiming.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateMpd } from '../../support/xml-validate.js';
+import { TEST_SOURCE, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
+
+const SEGMENT = 1;
+const PART = 0.5;
+const DVR = 4;
+
+let dir: string;
+let o: LiveOrigin;
+/** The first MPD the channel answered with 200, fetched as early as the origin serves one. */
+let firstMpd = '';
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-live-mpd-'));
+  const ladder = writeTinyLadder(dir);
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  o = await startLiveOrigin(root, [
+    { id: 'ch', source: TEST_SOURCE, segmentDuration: SEGMENT, partDuration: PART, dvrWindow: DVR, ladder },
+  ]);
+  firstMpd = await until(
+    async () => {
+      const r = await o.get('/live/ch/manifest.mpd');
+      return r.status === 200 ? r.text : undefined;
+    },
+    30_000,
+    'the first live MPD',
+  );
+});
+
+afterAll(async () => {
+  await o?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** startNumber of every SegmentTemplate, and the number of S entries (with @r) per timeline. */
+function timelineShape(mpd: string): { startNumbers: number[]; counts: number[] } {
+  const startNumbers = [...mpd.matchAll(/<SegmentTemplate[^>]*startNumber="(\d+)"/g)].map((m) => Number(m[1]));
+  const counts = [...mpd.matchAll(/<SegmentTimeline>([\s\S]*?)<\/SegmentTimeline>/g)].map((m) =>
+    [...m[1].matchAll(/<S\b[^>]*?(?:r="(\d+)")?[^>]*\/>/g)].reduce((n, s) => n + 1 + Number(s[1] ?? 0), 0),
+  );
+  return { startNumbers, counts };
+}
+
+async function expectValid(mpd: string): Promise<void> {
+  const v = await validateMpd(mpd);
+  expect(v.errors).toBe('');
+  expect(v.valid).toBe(true);
+}
+
+describe('live MPD against the DASH schema', () => {
+  it('the first MPD the channel serves is a valid dynamic LL-DASH MPD', async () => {
+    expect(firstMpd).toContain('type="dynamic"');
+    expect(firstMpd).toMatch(/timeShiftBufferDepth="PT4(\.0+)?S"/);
+    await expectValid(firstMpd);
+  });
+
+  it('after the DVR window has rolled, the MPD is still valid (startNumber moved, window bounded)', async () => {
+    const rolled = await until(
+      async () => {
+        const r = await o.get('/live/ch/manifest.mpd');
+        if (r.status !== 200) return undefined;
+        const shape = timelineShape(r.text);
+        return shape.startNumbers.length > 0 && shape.startNumbers.every((n) => n > 3) ? r.text : undefined;
+      },
+      60_000,
+      'the DVR window to roll past segment 3',
+    );
+    await expectValid(rolled);
+    const { startNumbers, counts } = timelineShape(rolled);
+    expect(startNumbers.length).toBe(2); // 180p video and audio
+    for (const c of counts) {
+      expect(c).toBeGreaterThan(0);
+      expect(c).toBeLessThanOrEqual(DVR / SEGMENT + 1);
+    }
+    // Two further MPD updates, each validated as served while the window keeps sliding.
+    let last = rolled;
+    for (let i = 0; i < 2; i++) {
+      const before = Math.max(...timelineShape(last).startNumbers);
+      last = await until(
+        async () => {
+          const r = await o.get('/live/ch/manifest.mpd');
+          return r.status === 200 && Math.max(...timelineShape(r.text).startNumbers) > before ? r.text : undefined;
+        },
+        30_000,
+        'the window to slide by a segment',
+      );
+      await expectValid(last);
+    }
+  });
+
+  it('the LL-DASH attributes are present on what was validated: availabilityTimeOffset, ServiceDescription, UTCTiming', async () => {
+    const r = await o.get('/live/ch/manifest.mpd');
+    expect(r.status).toBe(200);
+    await expectValid(r.text);
+    const offsets = [...r.text.matchAll(/<SegmentTemplate[^>]*availabilityTimeOffset="([\d.]+)"/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(offsets).toEqual([SEGMENT - PART, SEGMENT - PART]);
+    expect(r.text).toMatch(/<SegmentTemplate[^>]*availabilityTimeComplete="false"/);
+    expect(r.text).toContain('<ServiceDescription');
+    expect(r.text).toContain('<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014"');
+  });
+});

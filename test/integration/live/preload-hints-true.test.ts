@@ -1,0 +1,74 @@
+/**
+ * Preload hints that come true: a real live channel (ffmpeg lavfi video + AAC audio, 2 s segments
+ * of 0.5 s parts, as the origin runs by default) is played for a minute on its video and its
+ * audio rendition at once, following every EXT-X-PRELOAD-HINT. No hint may name a part that then
+ * 404s. AAC frames (1024 samples) do not divide a 0.5 s part, so audio fragments drift against
+ * the segment grid and some audio segments end a part early: the hint must know that from the
+ * frames already received (see Segmenter.nextChunkOpensSegment). The five-minute version of
+ * this check is bench/preload-hint-bench.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  TEST_SOURCE,
+  completeSegments,
+  startLiveOrigin,
+  until,
+  writeTinyLadder,
+  type LiveOrigin,
+} from './live-helpers.js';
+import { auditHints } from './hint-audit.js';
+
+const RUN_MS = 60_000;
+let dir: string;
+let o: LiveOrigin;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-hints-true-'));
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  o = await startLiveOrigin(root, [
+    {
+      id: 'ch',
+      source: TEST_SOURCE,
+      segmentDuration: 2,
+      partDuration: 0.5,
+      dvrWindow: 30,
+      ladder: writeTinyLadder(dir),
+    },
+  ]);
+  await until(
+    async () => (await completeSegments(o, 'ch', '180p')) >= 1 && (await completeSegments(o, 'ch', 'audio')) >= 1,
+    40_000,
+    'a complete segment on both renditions',
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await o?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('preload hints come true', () => {
+  it(
+    'for a minute, on video and audio at once, every hinted part arrives (none 404s)',
+    async () => {
+      const [video, audio] = await Promise.all([
+        auditHints(o.base, 'ch', '180p', RUN_MS),
+        auditHints(o.base, 'ch', 'audio', RUN_MS),
+      ]);
+      for (const a of [video, audio]) {
+        expect(a.notFound, `${a.rendition}: hinted parts that 404ed`).toEqual([]);
+        expect(a.otherFailures, a.rendition).toEqual([]);
+        // About two parts a second were followed, both kinds of hint among them.
+        expect(a.hints).toBeGreaterThan(RUN_MS / 1000);
+        expect(a.kept).toBe(a.hints);
+        expect(a.nextSegmentHints).toBeGreaterThan(10);
+        expect(a.nextPartHints).toBeGreaterThan(10);
+      }
+    },
+    RUN_MS + 60_000,
+  );
+});
