@@ -17,7 +17,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort } from './free-port.js';
@@ -184,7 +185,7 @@ async function zipfRun(urls: string[], prefix: string): Promise<number> {
 // ------------------------------------------------------------------ run
 
 async function main(): Promise<void> {
-  const loadBefore = loadavg().map((x) => round(x));
+  const machineStart = startMachineInfo();
   const body = Buffer.alloc(OBJECT_BYTES, 7);
   const fetches = new Map<string, number>();
   const origin = createServer((req, res) => {
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = {
     bench: 'fleet',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadAverageBefore: loadBefore },
+    machine: machineStart,
     note: 'one machine: NATS, three edges, the load generator and the origin share 2 cores; no network latency',
   };
   try {
@@ -341,7 +342,7 @@ async function main(): Promise<void> {
     for (const e of edges) await stopEdge(e);
     nats.proc.kill('SIGTERM');
     origin.close();
-    out['machine'] = { ...(out['machine'] as object), loadAverageAfter: loadavg().map((x) => round(x)) };
+    out['machine'] = finishMachineInfo(machineStart);
     mkdirSync(join(root, 'bench/results'), { recursive: true });
     writeFileSync(join(root, 'bench/results/fleet.json'), `${JSON.stringify(out, null, 2)}\n`);
     await agent.close();

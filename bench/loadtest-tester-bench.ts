@@ -13,7 +13,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LoadReport } from './loadtest/report.js';
@@ -119,7 +120,7 @@ async function scenario(name: string, viewers: number, lowLatency: boolean): Pro
   return s;
 }
 
-const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavgBefore: la() };
+const machineStart = startMachineInfo();
 const results: Scenario[] = [];
 try {
   const baseline = FIDELITY > 0 ? await scenario('fidelity-baseline', BASELINE, true) : undefined;
@@ -144,7 +145,7 @@ try {
     bench: 'loadtest-tester',
     command: `node bin/run-ts.js bench/loadtest-tester-bench.ts ${args.join(' ')}`.trim(),
     at: new Date().toISOString(),
-    machine,
+    machine: finishMachineInfo(machineStart),
     goals: { llViewersPerCore: 3000, hlsViewersPerCore: 10000, fidelityLatencyMs: 100 },
     fidelity: fidelity &&
       baseline && {
