@@ -30,7 +30,7 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
       const reasons = [...report.reasons, ...f.reasons];
       const status: 'ok' | 'degraded' = reasons.length === 0 ? 'ok' : 'degraded';
       const full = { ...report, status, reasons, peers: [...ctx.router.peers] };
-      const body = admin ? { ...full, fleet: f.report } : { ...publicHealth(full), fleet: 'admin token required' };
+      const body = admin ? { ...full, fleet: f.report } : { ...publicHealth(full), fleet: publicFleetReport(f.report) };
       return sendJson(ex, reasons.length === 0 ? 200 : 503, body);
     }
     return sendJson(ex, report.status === 'ok' ? 200 : 503, admin ? report : publicHealth(report));
@@ -49,4 +49,17 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
   }
   if (path === '/_edge/purge') return purgeEndpoint(ctx, ex);
   return sendText(ex, 404, 'unknown admin endpoint (try /_edge/health, /_edge/metrics, POST /_edge/purge)', undefined);
+}
+
+/** The fleet part of health without the URLs of the members and of NATS (admin token only). */
+function publicFleetReport(report: unknown): unknown {
+  if (typeof report !== 'object' || report === null) return report;
+  const { self: _self, members, nats, ...rest } = report as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...rest };
+  if (Array.isArray(members)) out.members = members.length;
+  if (typeof nats === 'object' && nats !== null) {
+    const { url: _url, ...natsRest } = nats as Record<string, unknown>;
+    out.nats = natsRest;
+  }
+  return out;
 }
