@@ -103,7 +103,7 @@ interface DashGlobal {
 interface PageGlobals {
   Hls: HlsGlobal;
   dashjs: DashGlobal;
-  cuesOf: (video: HTMLVideoElement, lang: string) => Promise<string>;
+  cuesOf: (video: HTMLVideoElement, lang: string, expected: string) => Promise<string>;
 }
 
 interface TrackResult {
@@ -114,19 +114,24 @@ interface TrackResult {
 
 /**
  * A page with both players loaded and `cuesOf(video, lang)`: resolves with the text of the cues
- * of the video's text track in `lang` once one is active (waits on the list's addtrack and the
+ * of the video's text track in `lang` once they include `expected` (a timeout fails the test) (waits on the list's addtrack and the
  * track's cuechange events, and the video's timeupdate).
  */
 async function newPage() {
   const page = await browser.newPage();
   await page.addInitScript(() => {
-    (window as unknown as { cuesOf: unknown }).cuesOf = (video: HTMLVideoElement, lang: string): Promise<string> =>
+    (window as unknown as { cuesOf: unknown }).cuesOf = (
+      video: HTMLVideoElement,
+      lang: string,
+      expected: string,
+    ): Promise<string> =>
       new Promise((resolve) => {
         const tryTrack = (t: TextTrack): void => {
           if (t.language !== lang) return;
           const done = (): boolean => {
             const cues = [...(t.cues ?? [])].map((c) => (c as VTTCue).text);
-            if (cues.length === 0) return false;
+            // dash.js may show the previous track's cues in the new track until its own file lands
+            if (cues.length === 0 || !cues.join(' ').includes(expected)) return false;
             resolve(cues.join(' '));
             return true;
           };
@@ -169,7 +174,7 @@ describe('subtitle tracks in Chromium', () => {
       );
       hls.subtitleTrack = tracks.findIndex((t) => t.lang === 'pt-BR');
       void video.play().catch(() => undefined);
-      const cue = cuesOf(video, 'pt-BR');
+      const cue = cuesOf(video, 'pt-BR', 'Olá');
       const [switchedTo, cueText] = await Promise.all([switched, cue]);
       hls.destroy();
       return { listed: tracks, switchedTo, cueText };
@@ -200,7 +205,7 @@ describe('subtitle tracks in Chromium', () => {
       player.setTextTrack(tracks.findIndex((t) => t.lang === 'pt-BR'));
       const current = player.getCurrentTrackFor('text');
       void video.play().catch(() => undefined);
-      const cueText = await cuesOf(video, 'pt-BR');
+      const cueText = await cuesOf(video, 'pt-BR', 'Olá');
       player.destroy();
       return {
         listed: tracks.map((t) => ({ lang: t.lang, name: t.labels[0]?.text ?? '' })),
