@@ -2,11 +2,11 @@
  * The edge: a caching reverse proxy for video (and any HTTP content) on raw node:http, so the
  * edge controls exactly how bytes reach each of many waiting clients.
  *
- *   request → admin (/_edge/*) | PURGE | filter (signing) → cache key →
- *     fresh entry → serve from the store (hit)
- *     stale entry in stale-while-revalidate → serve it, revalidate in the background
- *     otherwise → join the one fill for the key (coalesced) → stream the upstream bytes to every
- *     waiter as they arrive, store when complete; 304 refreshes the entry; errors may serve stale
+ * This file holds the lifecycle (store, sockets, close) and the dispatch of each request:
+ *
+ *   request → admin (/_edge/*, edge/admin.ts) | PURGE (edge/admin-purge.ts) | filter (signing) →
+ *     GET/HEAD → the lookup state machine (edge/lookup.ts; fills from edge/fill-source.ts)
+ *     other methods, credentials → the bypass proxy (edge/bypass.ts)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,35 +14,23 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { StreamedgeError } from '../src/errors.js';
-import { type CacheKeyPolicy, cacheKey, keyHeaderValue, keyTarget } from '../src/http/cache-key.js';
-import { type CacheStatusEntry, appendCacheStatus } from '../src/http/cache-status.js';
-import { LogStore, type ObjectMeta } from './store/index.js';
+import type { CacheKeyPolicy } from '../src/http/cache-key.js';
+import type { CacheStatusEntry } from '../src/http/cache-status.js';
+import { LogStore } from './store/index.js';
 import { type EdgeOptions, type ResolvedEdgeOptions, resolveOptions } from './config.js';
 import type { EdgeCachePolicy } from './cache-policy.js';
-import { viewEntry } from './cache-policy.js';
 import { Coalescer } from './coalesce.js';
-import { type Exchange, header, sendJson, sendText } from './exchange.js';
-import { Fill, type FillHead } from './fill.js';
+import type { EdgeContext } from './context.js';
+import { type Exchange, header, sendText } from './exchange.js';
 import { EdgeMetrics } from './metrics.js';
-import { healthReport } from './health.js';
-import {
-  PURGE_HOP_HEADER,
-  SOFT_PURGE_HEADER,
-  type PurgeSpec,
-  adminTokenMatches,
-  applyPurge,
-  fanOutPurge,
-  parsePurgeBody,
-  presentedToken,
-} from './purge.js';
-import { serveFill } from './serve-fill.js';
-import { serveStored } from './serve-stored.js';
-import { HOP_HEADER, PeerRouter } from './tiering/peers.js';
-import { Upstream, type UpstreamResponse, upstreamError } from './upstream.js';
-import { Prefetcher } from './prefetch.js';
+import { handleAdmin } from './admin.js';
+import { purgeMethod } from './admin-purge.js';
+import { bypass } from './bypass.js';
+import { Lookup } from './lookup.js';
+import { PeerRouter } from './tiering/peers.js';
+import { Upstream } from './upstream.js';
 import {
   type EdgeSignedAccess,
   UPSTREAM_CREDENTIAL_HEADER,
@@ -74,39 +62,10 @@ export interface Edge {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const MAX_PURGE_BODY = 1024 * 1024;
-/** Request headers a bypassed (uncached) request never forwards: hop-by-hop and proxy-identity ones. */
-const NOT_FORWARDED = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-  'x-forwarded-server',
-  'x-original-url',
-  'x-rewrite-url',
-  'x-http-method-override',
-  HOP_HEADER,
-  PURGE_HOP_HEADER,
-]);
-
 /** Conditional and range headers do not apply to a manifest rewritten per viewer. */
 const REWRITE_DROPS = ['if-none-match', 'if-modified-since', 'range', 'if-range'];
 
-function isBlockingReload(target: string): boolean {
-  return /[?&]_HLS_(msn|part)=/.test(target);
-}
-
-class EdgeServer implements Edge {
+class EdgeServer implements Edge, EdgeContext {
   readonly o: ResolvedEdgeOptions;
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
@@ -114,16 +73,16 @@ class EdgeServer implements Edge {
   private storeRef: LogStore | undefined;
   private ownsStore = false;
   private tempDir: string | undefined;
-  private readonly upstream: Upstream;
-  private readonly coalescer: Coalescer;
-  private readonly router: PeerRouter;
-  private readonly keyPolicy: CacheKeyPolicy;
-  private readonly policy: EdgeCachePolicy;
+  readonly upstream: Upstream;
+  readonly coalescer: Coalescer;
+  readonly router: PeerRouter;
+  readonly keyPolicy: CacheKeyPolicy;
+  readonly policy: EdgeCachePolicy;
   private readonly sockets = new Set<Socket>();
   private readonly background = new Set<Promise<unknown>>();
-  private readonly prefetcher: Prefetcher;
-  private closing = false;
-  private readonly upstreamAuth: Record<string, string>;
+  private readonly lookup: Lookup;
+  closing = false;
+  readonly upstreamAuth: Record<string, string>;
 
   constructor(private readonly input: EdgeServerOptions) {
     this.o = resolveOptions(input);
@@ -150,7 +109,7 @@ class EdgeServer implements Edge {
       () => this.storeRef,
       () => this.coalescer.size,
     );
-    this.prefetcher = new Prefetcher((target, source) => this.prefetch(target, source));
+    this.lookup = new Lookup(this);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.upstreamAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
@@ -158,6 +117,20 @@ class EdgeServer implements Edge {
 
   get store(): LogStore | undefined {
     return this.storeRef;
+  }
+
+  get openStore(): LogStore {
+    if (!this.storeRef) throw new StreamedgeError('EDGE_STATE', 'edge store is not open (call listen() first)');
+    return this.storeRef;
+  }
+
+  cs(extra: Omit<CacheStatusEntry, 'cache'>): CacheStatusEntry {
+    return { cache: this.o.name, ...extra };
+  }
+
+  track(p: Promise<unknown>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
   }
 
   async whenIdle(): Promise<void> {
@@ -170,7 +143,7 @@ class EdgeServer implements Edge {
 
   async listen(port = 8080, host = '127.0.0.1'): Promise<string> {
     if (this.server) throw new StreamedgeError('EDGE_STATE', 'edge is already listening');
-    await this.openStore();
+    await this.prepareStore();
     const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
     });
@@ -201,7 +174,7 @@ class EdgeServer implements Edge {
     return url;
   }
 
-  private async openStore(): Promise<void> {
+  private async prepareStore(): Promise<void> {
     const s = this.input.store;
     if (s instanceof LogStore) {
       this.storeRef = s;
@@ -255,8 +228,8 @@ class EdgeServer implements Edge {
     res.once('close', () => this.logDone(ex));
     const url = req.url ?? '/';
 
-    if (url.startsWith('/_edge/') || url === '/_edge') return this.admin(ex, url);
-    if (ex.method === 'PURGE') return this.purgeMethod(ex, url);
+    if (url.startsWith('/_edge/') || url === '/_edge') return handleAdmin(this, ex, url);
+    if (ex.method === 'PURGE') return purgeMethod(this, ex, url);
 
     let target = url;
     if (this.input.signedAccess) {
@@ -293,9 +266,9 @@ class EdgeServer implements Edge {
       ex.result = 'bad-request';
       return sendText(ex, 400, 'request target must be a path (origin-form)', undefined);
     }
-    if (ex.method !== 'GET' && ex.method !== 'HEAD') return this.bypass(ex, target, 'method');
-    if (req.headers['authorization'] !== undefined) return this.bypass(ex, target, 'request', 'authorization');
-    return this.cached(ex, target);
+    if (ex.method !== 'GET' && ex.method !== 'HEAD') return bypass(this, ex, target, 'method');
+    if (req.headers['authorization'] !== undefined) return bypass(this, ex, target, 'request', 'authorization');
+    return this.lookup.cached(ex, target);
   }
 
   private logDone(ex: Exchange): void {
@@ -325,478 +298,6 @@ class EdgeServer implements Edge {
       res.end('edge internal error\n');
     } else res.destroy();
   }
-
-  // ------------------------------------------------------------------ cached GET/HEAD
-
-  private cs(extra: Omit<CacheStatusEntry, 'cache'>): CacheStatusEntry {
-    return { cache: this.o.name, ...extra };
-  }
-
-  private async cached(ex: Exchange, target: string): Promise<void> {
-    const store = this.storeRef!;
-    const key = cacheKey(target, ex.req.headers, this.keyPolicy);
-    ex.key = key;
-    const hopFrom = header(ex.req, HOP_HEADER);
-    const fromPeer = this.router.isPeer(hopFrom);
-
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const entry = await store.head(key);
-      const now = this.o.now();
-      if (entry) {
-        const view = viewEntry(entry.meta, now);
-        if (view.state === 'fresh') {
-          ex.result = 'hit';
-          this.metrics.hits.inc();
-          if (await serveStored(ex, store, entry.meta, entry.size, this.cs({ hit: true }), now, this.countBytes)) {
-            this.afterServe(ex, keyTarget(key));
-            return;
-          }
-          continue; // evicted meanwhile: look again
-        }
-        if (view.state === 'stale-while-revalidate') {
-          this.revalidateInBackground(ex, key, entry, fromPeer);
-          ex.result = 'stale';
-          this.metrics.staleServed.inc({ reason: 'stale-while-revalidate' });
-          if (
-            await serveStored(
-              ex,
-              store,
-              entry.meta,
-              entry.size,
-              this.cs({ hit: true, detail: 'stale-while-revalidate' }),
-              now,
-              this.countBytes,
-            )
-          ) {
-            return;
-          }
-          continue;
-        }
-      }
-      await this.fromFill(ex, key, entry, fromPeer);
-      return;
-    }
-    await this.fromFill(ex, key, undefined, fromPeer);
-  }
-
-  private readonly countBytes = (tier: 'ram' | 'disk' | 'upstream', n: number): void => {
-    this.metrics.bytesSent.inc({ tier }, n);
-  };
-
-  private newFill(
-    ex: Exchange | undefined,
-    key: string,
-    stale: { meta: ObjectMeta; size: number } | undefined,
-    fromPeer: boolean,
-  ): Fill {
-    const target = keyTarget(key);
-    const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge', ...this.upstreamAuth };
-    if (ex) {
-      fwdHeaders['x-request-id'] = ex.id;
-      for (const h of ['traceparent', 'tracestate']) {
-        const v = header(ex.req, h);
-        if (v !== undefined) fwdHeaders[h] = v;
-      }
-      // Upstream sees exactly what the key says (e.g. one Accept-Encoding coding), so a stored
-      // variant is acceptable to every request that maps to its key.
-      for (const h of this.keyPolicy.headers) {
-        const v = header(ex.req, h);
-        if (v !== undefined || h === 'accept-encoding') fwdHeaders[h] = keyHeaderValue(h, v);
-      }
-    }
-    const blocking = isBlockingReload(target);
-    return new Fill({
-      key,
-      store: this.storeRef!,
-      policy: this.policy,
-      reqHeaders: {},
-      ...(stale ? { stale } : {}),
-      storeIt: true,
-      retainBytes: this.o.fillRetainBytes,
-      storeQueueBytes: 8 * 1024 * 1024,
-      now: this.o.now,
-      onStoreError: (e) => this.logger.warn({ err: e, key }, 'store put failed'),
-      fetch: (conditional, signal) =>
-        this.fetchUpstream(key, target, { ...fwdHeaders, ...conditional }, signal, fromPeer, blocking),
-    });
-  }
-
-  /** Fetch for a fill: from the owning peer if another peer owns the key, else from upstream. */
-  private async fetchUpstream(
-    key: string,
-    target: string,
-    headers: Record<string, string>,
-    signal: AbortSignal,
-    fromPeer: boolean,
-    blocking: boolean,
-  ): Promise<UpstreamResponse & { viaPeer?: string }> {
-    const timeouts = blocking ? { headersTimeoutMs: this.o.blockingHeadersTimeoutMs } : {};
-    if (!fromPeer) {
-      for (const peer of this.router.candidates(key)) {
-        const u = new URL(peer);
-        const t0 = performance.now();
-        try {
-          const res = await this.upstream.request(
-            `${u.protocol}//${u.host}`,
-            `${u.pathname.replace(/\/$/, '')}${target}`,
-            {
-              headers: { ...headers, [HOP_HEADER]: this.o.self! },
-              signal,
-              ...timeouts,
-            },
-          );
-          this.metrics.upstreamLatency.observe({ target: 'peer' }, (performance.now() - t0) / 1000);
-          this.metrics.upstreamRequests.inc({ target: 'peer', status: String(res.status) });
-          this.router.markAlive(peer);
-          return { ...res, viaPeer: peer };
-        } catch (e) {
-          const err = upstreamError(e, peer);
-          this.metrics.upstreamRequests.inc({ target: 'peer', status: err.code });
-          if (err.code !== 'UPSTREAM_UNREACHABLE' && err.code !== 'UPSTREAM_TIMEOUT') throw err;
-          this.logger.warn({ peer, code: err.code }, 'peer failed: skipping it for a while');
-          this.router.markDead(peer);
-        }
-      }
-    }
-    const t0 = performance.now();
-    try {
-      const res = await this.upstream.request(this.o.upstreamOrigin, `${this.o.upstreamPathPrefix}${target}`, {
-        headers,
-        signal,
-        ...timeouts,
-      });
-      this.metrics.upstreamLatency.observe({ target: 'upstream' }, (performance.now() - t0) / 1000);
-      this.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });
-      return res;
-    } catch (e) {
-      const err = upstreamError(e, this.o.upstreamOrigin);
-      this.metrics.upstreamRequests.inc({ target: 'upstream', status: err.code });
-      throw err;
-    }
-  }
-
-  private revalidateInBackground(
-    ex: Exchange,
-    key: string,
-    entry: { meta: ObjectMeta; size: number },
-    fromPeer: boolean,
-  ): void {
-    if (this.coalescer.get(key)) return;
-    const { fill } = this.coalescer.join(key, () => this.newFill(ex, key, entry, fromPeer));
-    fill.readers--;
-    this.track(fill.stored);
-  }
-
-  private track(p: Promise<unknown>): void {
-    this.background.add(p);
-    void p.finally(() => this.background.delete(p));
-  }
-
-  private async fromFill(
-    ex: Exchange,
-    key: string,
-    stale: { meta: ObjectMeta; size: number } | undefined,
-    fromPeer: boolean,
-  ): Promise<void> {
-    if (!this.coalescer.hold()) {
-      ex.result = 'overloaded';
-      return sendText(
-        ex,
-        503,
-        'edge busy: too many requests waiting for upstream',
-        this.cs({ detail: 'held-requests-cap' }),
-        { 'retry-after': '1' },
-      );
-    }
-    this.metrics.held.inc();
-    let head: FillHead;
-    let fill: Fill;
-    let leader: boolean;
-    let recent: boolean | undefined;
-    try {
-      ({ fill, leader, recent } = this.coalescer.join(
-        key,
-        () => this.newFill(ex, key, stale, fromPeer),
-        stale === undefined,
-      ));
-      if (leader) this.metrics.misses.inc();
-      else if (!recent && !fill.isComplete) this.metrics.collapsed.inc();
-      head = await fill.head;
-    } finally {
-      this.coalescer.release();
-      this.metrics.held.dec();
-    }
-    if (ex.res.destroyed) return;
-    if (recent || (!leader && fill.isComplete)) {
-      // The fill has its whole body (and is stored, or about to be): this is a hit on the cached object.
-      const storedNow = recent || (await fill.stored.catch(() => false));
-      const entry = storedNow ? await this.storeRef!.head(key) : undefined;
-      if (entry) {
-        fill.readers--;
-        ex.result = 'hit';
-        this.metrics.hits.inc();
-        if (
-          await serveStored(
-            ex,
-            this.storeRef!,
-            entry.meta,
-            entry.size,
-            this.cs({ hit: true }),
-            this.o.now(),
-            this.countBytes,
-          )
-        )
-          return;
-        fill.readers++;
-      }
-    }
-    const fwd = fill.forward;
-    const collapsed = !leader;
-    ex.result = collapsed ? 'collapsed' : 'miss';
-    const store = this.storeRef!;
-
-    if (head.kind === 'revalidated' || head.kind === 'stale-on-error') {
-      const entry = await store.head(key);
-      const now = this.o.now();
-      if (entry) {
-        const status =
-          head.kind === 'revalidated'
-            ? this.cs({ fwd, fwdStatus: 304, stored: true, ...(collapsed ? { collapsed } : {}) })
-            : this.cs({
-                fwd: 'stale',
-                ...(head.fwdStatus !== undefined ? { fwdStatus: head.fwdStatus } : {}),
-                ...(collapsed ? { collapsed } : {}),
-                detail: 'stale-if-error',
-              });
-        if (head.kind === 'stale-on-error') {
-          ex.result = 'stale-if-error';
-          this.metrics.staleServed.inc({ reason: 'stale-if-error' });
-        } else ex.result = collapsed ? 'collapsed' : 'revalidated';
-        if (await serveStored(ex, store, entry.meta, entry.size, status, now, this.countBytes)) return;
-      }
-      ex.result = 'error';
-      return sendText(
-        ex,
-        502,
-        'edge: entry vanished during revalidation; retry',
-        this.cs({ fwd, detail: 'entry-vanished' }),
-      );
-    }
-    if (head.kind === 'error') {
-      ex.result = 'error';
-      const status =
-        head.error.code === 'UPSTREAM_TIMEOUT' ? 504 : head.error.code === 'UPSTREAM_BUSY' ? 503 : head.status;
-      this.logger.warn({ reqId: ex.id, key, code: head.error.code, msg: head.error.message }, 'upstream failed');
-      return sendText(
-        ex,
-        status,
-        `edge: ${head.error.message}`,
-        this.cs({ fwd, ...(collapsed ? { collapsed } : {}), detail: head.error.code }),
-      );
-    }
-    await serveFill(
-      ex,
-      fill,
-      head,
-      store,
-      this.cs({ fwd, ...(collapsed ? { collapsed } : {}) }),
-      {
-        onBytes: this.countBytes,
-        onAbort: (reason) => this.metrics.clientAborts.inc({ reason }),
-      },
-      { stripSetCookie: collapsed },
-    );
-    if (head.status === 200) this.afterFill(ex, fill, keyTarget(key), head.headers['content-type']);
-  }
-
-  // ------------------------------------------------------------------ prefetch hooks
-
-  private afterServe(ex: Exchange, target: string): void {
-    if (!this.o.prefetch) return;
-    this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
-  }
-
-  private afterFill(ex: Exchange, fill: Fill, target: string, contentType: string | undefined): void {
-    if (!this.o.prefetch) return;
-    this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
-    if (Prefetcher.isPlaylist(target, contentType)) {
-      void fill.finished.then((ok) => {
-        const body = ok ? fill.retainedBody() : undefined;
-        if (body) this.prefetcher.onPlaylist(target, body.toString('utf8'));
-      });
-    }
-  }
-
-  private async prefetch(target: string, source: string): Promise<void> {
-    if (this.closing) return;
-    const key = cacheKey(target, {}, this.keyPolicy);
-    if (this.coalescer.get(key)) return;
-    const entry = await this.storeRef!.head(key);
-    if (entry && viewEntry(entry.meta, this.o.now()).state === 'fresh') return;
-    if (this.coalescer.get(key)) return;
-    this.metrics.prefetches.inc({ source });
-    const { fill } = this.coalescer.join(key, () => this.newFill(undefined, key, entry, false));
-    fill.readers--;
-    this.track(fill.stored);
-  }
-
-  // ------------------------------------------------------------------ bypass (uncached)
-
-  private async bypass(ex: Exchange, target: string, reason: 'method' | 'request', detail?: string): Promise<void> {
-    ex.result = 'pass';
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(ex.req.headers)) {
-      if (v === undefined || NOT_FORWARDED.has(k)) continue;
-      headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    headers['x-request-id'] = ex.id;
-    delete headers[UPSTREAM_CREDENTIAL_HEADER];
-    Object.assign(headers, this.upstreamAuth);
-    const hasBody = ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined;
-    let res: UpstreamResponse;
-    try {
-      res = await this.upstream.request(this.o.upstreamOrigin, `${this.o.upstreamPathPrefix}${target}`, {
-        method: ex.method,
-        headers,
-        ...(hasBody ? { body: ex.req } : {}),
-      });
-      this.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });
-    } catch (e) {
-      const err = upstreamError(e, this.o.upstreamOrigin);
-      ex.result = 'error';
-      return sendText(
-        ex,
-        err.code === 'UPSTREAM_TIMEOUT' ? 504 : 502,
-        `edge: ${err.message}`,
-        this.cs({ fwd: reason, detail: err.code }),
-      );
-    }
-    // an unsafe method that succeeded invalidates the stored response for the URL (RFC 9111 §4.4)
-    if (ex.method !== 'GET' && ex.method !== 'HEAD' && ex.method !== 'OPTIONS' && res.status < 400) {
-      await this.storeRef!.delete(cacheKey(target, {}, this.keyPolicy)).catch(() => false);
-    }
-    const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (v === undefined || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding') continue;
-      out[k] = v;
-    }
-    const upstreamCs = typeof out['cache-status'] === 'string' ? out['cache-status'] : undefined;
-    out['cache-status'] = appendCacheStatus(upstreamCs, this.cs({ fwd: reason, ...(detail ? { detail } : {}) }));
-    out['x-request-id'] = ex.id;
-    ex.cacheStatus = out['cache-status'];
-    ex.res.writeHead(res.status, out);
-    res.body.on('data', (c: Buffer) => {
-      ex.bytes += c.length;
-    });
-    pipeline(res.body, ex.res, (err) => {
-      if (err) ex.res.destroy();
-    });
-  }
-
-  // ------------------------------------------------------------------ admin
-
-  private async admin(ex: Exchange, url: string): Promise<void> {
-    ex.result = 'admin';
-    const path = url.split('?')[0];
-    if (path === '/_edge/health' && (ex.method === 'GET' || ex.method === 'HEAD')) {
-      const report = healthReport({
-        name: this.o.name,
-        upstream: this.o.upstream.href,
-        store: this.storeRef?.stats(),
-        peers: this.o.peers,
-        deadPeers: this.router.deadPeers(),
-        fillsInFlight: this.coalescer.size,
-        held: this.coalescer.held,
-        upstreamActive: this.upstream.active,
-        upstreamQueued: this.upstream.queued,
-      });
-      return sendJson(ex, report.status === 'ok' ? 200 : 503, report);
-    }
-    if (path === '/_edge/metrics' && (ex.method === 'GET' || ex.method === 'HEAD')) {
-      const body = Buffer.from(await this.metrics.registry.metrics());
-      ex.res.writeHead(200, {
-        'content-type': this.metrics.registry.contentType,
-        'cache-control': 'no-store',
-        'content-length': String(body.length),
-        'x-request-id': ex.id,
-      });
-      ex.bytes += body.length;
-      ex.res.end(ex.method === 'HEAD' ? undefined : body);
-      return;
-    }
-    if (path === '/_edge/purge') {
-      if (ex.method !== 'POST')
-        return sendText(ex, 405, 'use POST /_edge/purge with a JSON body', undefined, { allow: 'POST' });
-      if (!this.authorized(ex)) return;
-      let specs: PurgeSpec[];
-      try {
-        specs = parsePurgeBody(JSON.parse((await readBody(ex.req, MAX_PURGE_BODY)).toString('utf8')));
-      } catch (e) {
-        const msg = e instanceof StreamedgeError ? e.message : `bad JSON: ${(e as Error).message}`;
-        return sendText(ex, 400, `purge: ${msg}`, undefined);
-      }
-      return this.runPurge(ex, specs);
-    }
-    return sendText(
-      ex,
-      404,
-      'unknown admin endpoint (try /_edge/health, /_edge/metrics, POST /_edge/purge)',
-      undefined,
-    );
-  }
-
-  private authorized(ex: Exchange): boolean {
-    if (this.o.adminToken === undefined) {
-      sendText(ex, 403, 'purge disabled: start the edge with --admin-token or STREAMEDGE_ADMIN_TOKEN', undefined);
-      return false;
-    }
-    if (!adminTokenMatches(presentedToken(ex.req.headers), this.o.adminToken)) {
-      ex.res.setHeader('www-authenticate', 'Bearer realm="streamedge-admin"');
-      sendText(ex, 401, 'admin token missing or wrong', undefined);
-      return false;
-    }
-    return true;
-  }
-
-  private async purgeMethod(ex: Exchange, url: string): Promise<void> {
-    ex.result = 'admin';
-    ex.req.resume();
-    if (!this.authorized(ex)) return;
-    const soft = /^(1|true|yes)$/i.test(header(ex.req, SOFT_PURGE_HEADER) ?? '');
-    return this.runPurge(ex, [{ kind: 'url', value: url, mode: soft ? 'soft' : 'hard' }]);
-  }
-
-  private async runPurge(ex: Exchange, specs: PurgeSpec[]): Promise<void> {
-    const store = this.storeRef!;
-    this.coalescer.forgetRecent();
-    let purged = 0;
-    for (const s of specs) {
-      purged += await applyPurge(s, store, this.coalescer.all(), this.keyPolicy);
-      this.metrics.purges.inc({ kind: s.kind, mode: s.mode });
-    }
-    const forwarded = header(ex.req, PURGE_HOP_HEADER) !== undefined;
-    const peers = forwarded ? [] : await fanOutPurge(this.router.others(), specs, this.o.adminToken, ex.id);
-    this.logger.info({ reqId: ex.id, specs, purged, peers }, 'purge');
-    sendJson(ex, 200, { purged, items: specs, peers });
-  }
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > max) {
-        reject(new StreamedgeError('BAD_PURGE', `body larger than ${max} bytes`));
-        req.destroy();
-        return;
-      }
-      parts.push(c);
-    });
-    req.once('end', () => resolve(Buffer.concat(parts)));
-    req.once('error', reject);
-  });
 }
 
 /** Create an edge (call listen() to start it). */

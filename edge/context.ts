@@ -1,0 +1,35 @@
+/**
+ * What the parts of the edge share: resolved options, logger, metrics, the store, the upstream
+ * pool, the fill table and the peer router. The server owns their lifecycle; the request
+ * handlers (lookup, bypass, admin, purge) receive this view of them.
+ */
+import type { Logger } from 'pino';
+import type { CacheKeyPolicy } from '../src/http/cache-key.js';
+import type { CacheStatusEntry } from '../src/http/cache-status.js';
+import type { LogStore } from './store/index.js';
+import type { ResolvedEdgeOptions } from './config.js';
+import type { EdgeCachePolicy } from './cache-policy.js';
+import type { Coalescer } from './coalesce.js';
+import type { EdgeMetrics } from './metrics.js';
+import type { PeerRouter } from './tiering/peers.js';
+import type { Upstream } from './upstream.js';
+
+export interface EdgeContext {
+  readonly o: ResolvedEdgeOptions;
+  readonly logger: Logger;
+  readonly metrics: EdgeMetrics;
+  /** The open store (the server opens it before it accepts a request). */
+  readonly openStore: LogStore;
+  readonly upstream: Upstream;
+  readonly coalescer: Coalescer;
+  readonly router: PeerRouter;
+  readonly keyPolicy: CacheKeyPolicy;
+  readonly policy: EdgeCachePolicy;
+  /** Headers every upstream and peer request carries (tier trust credential), possibly none. */
+  readonly upstreamAuth: Readonly<Record<string, string>>;
+  readonly closing: boolean;
+  /** Keep a background task (revalidation, prefetch) so close() waits for it. */
+  track(p: Promise<unknown>): void;
+  /** A Cache-Status member of this cache. */
+  cs(extra: Omit<CacheStatusEntry, 'cache'>): CacheStatusEntry;
+}

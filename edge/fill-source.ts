@@ -1,0 +1,87 @@
+/**
+ * Where a fill gets its bytes and what it sends: the owning peer when another peer of the PoP
+ * owns the key, else the upstream; and the request headers a fill carries.
+ */
+import { keyHeaderValue } from '../src/http/cache-key.js';
+import type { EdgeContext } from './context.js';
+import { type Exchange, header } from './exchange.js';
+import { HOP_HEADER } from './tiering/peers.js';
+import { type UpstreamResponse, upstreamError } from './upstream.js';
+
+/** The request headers a fill for `key` sends upstream (before any conditional headers). */
+export function fillHeaders(ctx: EdgeContext, ex: Exchange | undefined): Record<string, string> {
+  const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge', ...ctx.upstreamAuth };
+  if (ex) {
+    fwdHeaders['x-request-id'] = ex.id;
+    for (const h of ['traceparent', 'tracestate']) {
+      const v = header(ex.req, h);
+      if (v !== undefined) fwdHeaders[h] = v;
+    }
+    // Upstream sees exactly what the key says (e.g. one Accept-Encoding coding), so a stored
+    // variant is acceptable to every request that maps to its key.
+    for (const h of ctx.keyPolicy.headers) {
+      const v = header(ex.req, h);
+      if (v !== undefined || h === 'accept-encoding') fwdHeaders[h] = keyHeaderValue(h, v);
+    }
+  }
+  return fwdHeaders;
+}
+
+/** LL-HLS blocking reloads are held by the origin: they get a longer header timeout. */
+function isBlockingReload(target: string): boolean {
+  return /[?&]_HLS_(msn|part)=/.test(target);
+}
+
+/** Fetch for a fill: from the owning peer if another peer owns the key, else from upstream. */
+export async function fetchForFill(
+  ctx: EdgeContext,
+  key: string,
+  target: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  fromPeer: boolean,
+): Promise<UpstreamResponse & { viaPeer?: string }> {
+  const timeouts = isBlockingReload(target) ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs } : {};
+  if (!fromPeer) {
+    for (const peer of ctx.router.candidates(key)) {
+      const u = new URL(peer);
+      const t0 = performance.now();
+      try {
+        const res = await ctx.upstream.request(
+          `${u.protocol}//${u.host}`,
+          `${u.pathname.replace(/\/$/, '')}${target}`,
+          {
+            headers: { ...headers, [HOP_HEADER]: ctx.o.self! },
+            signal,
+            ...timeouts,
+          },
+        );
+        ctx.metrics.upstreamLatency.observe({ target: 'peer' }, (performance.now() - t0) / 1000);
+        ctx.metrics.upstreamRequests.inc({ target: 'peer', status: String(res.status) });
+        ctx.router.markAlive(peer);
+        return { ...res, viaPeer: peer };
+      } catch (e) {
+        const err = upstreamError(e, peer);
+        ctx.metrics.upstreamRequests.inc({ target: 'peer', status: err.code });
+        if (err.code !== 'UPSTREAM_UNREACHABLE' && err.code !== 'UPSTREAM_TIMEOUT') throw err;
+        ctx.logger.warn({ peer, code: err.code }, 'peer failed: skipping it for a while');
+        ctx.router.markDead(peer);
+      }
+    }
+  }
+  const t0 = performance.now();
+  try {
+    const res = await ctx.upstream.request(ctx.o.upstreamOrigin, `${ctx.o.upstreamPathPrefix}${target}`, {
+      headers,
+      signal,
+      ...timeouts,
+    });
+    ctx.metrics.upstreamLatency.observe({ target: 'upstream' }, (performance.now() - t0) / 1000);
+    ctx.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });
+    return res;
+  } catch (e) {
+    const err = upstreamError(e, ctx.o.upstreamOrigin);
+    ctx.metrics.upstreamRequests.inc({ target: 'upstream', status: err.code });
+    throw err;
+  }
+}
