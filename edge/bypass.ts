@@ -37,6 +37,9 @@ const NOT_FORWARDED = new Set([
   PURGE_HOP_HEADER,
 ]);
 
+/** Response fields that belong to one connection (never relayed; forbidden in HTTP/2, RFC 9113 8.2.2). */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
 export async function bypass(
   ctx: EdgeContext,
   ex: Exchange,
@@ -47,7 +50,8 @@ export async function bypass(
   ex.result = 'pass';
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(ex.req.headers)) {
-    if (v === undefined || NOT_FORWARDED.has(k)) continue;
+    // HTTP/2 pseudo-headers (:path, :authority, ...) describe this hop only
+    if (v === undefined || NOT_FORWARDED.has(k) || k.startsWith(':')) continue;
     headers[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   headers['x-request-id'] = ex.id;
@@ -77,7 +81,7 @@ export async function bypass(
   }
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(res.headers)) {
-    if (v === undefined || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding') continue;
+    if (v === undefined || CONNECTION_SPECIFIC.has(k) || k.startsWith(':')) continue;
     out[k] = v;
   }
   const upstreamCs = typeof out['cache-status'] === 'string' ? out['cache-status'] : undefined;

@@ -41,7 +41,9 @@ export async function fetchForFill(
   signal: AbortSignal,
   fromPeer: boolean,
 ): Promise<UpstreamResponse & { viaPeer?: string }> {
-  const timeouts = isBlockingReload(target) ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs } : {};
+  const timeouts = isBlockingReload(target)
+    ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs, pool: 'held' as const }
+    : {};
   if (!fromPeer) {
     for (const peer of ctx.router.candidates(key)) {
       const u = new URL(peer);

@@ -24,7 +24,7 @@ export type SecureHandler = (req: SecureRequest, res: SecureResponse) => void;
 export interface SecureHttpServerOptions {
   limits?: Http2Limits;
   /** A TLS handshake failed (bad client, wrong protocol, no shared cipher, rejected certificate). */
-  onHandshakeFailure?(code: string): void;
+  onHandshakeFailure?: (code: string) => void;
   /** HTTP/1.1 keep-alive timeout on the same port (ms, default 72 s, as fastify). */
   keepAliveTimeoutMs?: number;
 }
