@@ -2,12 +2,17 @@
  * `streamedge demo` (what `npm start` runs): packages the sample once, starts the origin with a
  * live test channel, a shield edge and an edge in front of it, and the player page, all on
  * loopback; prints one URL. Ctrl-C stops everything.
+ *
+ * `--tls`: a throwaway self-signed certificate for localhost/127.0.0.1 (in <dir>/tls, made by
+ * openssl); the edge and the shield serve HTTPS with HTTP/2 (the edge verifies the shield with
+ * that certificate as its CA), and so does the page. The origin stays plain HTTP on loopback.
  */
 import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePort } from '../src/cli/options.js';
+import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { runCli, runNode, type ChildService } from './child-service.js';
 import { buildPlayer } from './build.js';
 import { startPageServer } from './page-server.js';
@@ -21,6 +26,7 @@ interface DemoOptions {
   shieldPort: string;
   originPort: string;
   live: boolean;
+  tls?: boolean;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -33,6 +39,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--shield-port <port>', 'shield edge port', '8082')
     .option('--origin-port <port>', 'origin port', '8081')
     .option('--no-live', 'skip the live test channel')
+    .option('--tls', 'serve the edge, shield and page over HTTPS + HTTP/2 with a throwaway self-signed certificate')
     .action(async (o: DemoOptions) => runDemo(o));
 }
 
@@ -81,6 +88,9 @@ async function runDemo(o: DemoOptions): Promise<void> {
       waitForUrl: true,
     });
     services.push(origin);
+    const tls = o.tls ? await createSelfSignedCertificate(join(dir, 'tls')) : undefined;
+    if (tls) say(`self-signed certificate for localhost/127.0.0.1: ${tls.certFile} (see README "HTTPS and HTTP/2")`);
+    const tlsArgs = tls ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : [];
     const shield = await runCli(
       'shield',
       [
@@ -95,6 +105,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
         '2GB',
         '--name',
         'shield',
+        ...tlsArgs,
       ],
       { cwd: REPO, logFile: join(logs, 'shield.log'), waitForUrl: true },
     );
@@ -113,6 +124,8 @@ async function runDemo(o: DemoOptions): Promise<void> {
         '2GB',
         '--name',
         'edge',
+        ...tlsArgs,
+        ...(tls ? ['--upstream-ca', tls.certFile] : []),
       ],
       { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true },
     );
@@ -128,7 +141,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
           ]
         : []),
     ];
-    const page = await startPageServer({ port: parsePort(o.port), streams });
+    const page = await startPageServer({ port: parsePort(o.port), streams, ...(tls ? { tls } : {}) });
     say(`origin ${origin.url}   shield ${shield.url}   edge ${edge.url}   (logs in ${logs})`);
     say(`streamedge demo is running: ${page.url}`);
     say('press Ctrl-C to stop');
