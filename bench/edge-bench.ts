@@ -3,6 +3,12 @@
  * same machine, same run. Writes bench/results/edge.json.
  *
  *   node bin/run-ts.js bench/edge-bench.ts [--duration 5] [--connections 32] [--stampede 500]
+ *     [--rounds 5] [--baseline <checkout dir>]
+ *
+ * --baseline: another checkout of streamedge (e.g. the previous commit, `git archive` into a
+ * temp dir with node_modules linked) whose edge runs in the same bench run: hit throughput is
+ * measured for both edges in alternating rounds, and the JSON gets the median of each and their
+ * ratio (the machine is shared and noisy: only a same-run ratio means something).
  *
  * 1. Hit throughput: 1 KiB playlists and 1 MiB segments (half the requests each), all cached,
  *    C keep-alive connections for D seconds: requests/s, bytes/s, latency p50/p99.
@@ -28,6 +34,9 @@ function arg(name: string, def: number): number {
 const DURATION_S = arg('duration', 5);
 const CONNECTIONS = arg('connections', 32);
 const STAMPEDE = arg('stampede', 500);
+const ROUNDS = arg('rounds', 5);
+const baselineAt = args.indexOf('--baseline');
+const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]);
 const PLAYLISTS = 20;
 const SEGMENTS = 20;
 const STAMPEDE_BYTES = 2 * 1024 * 1024;
@@ -103,12 +112,16 @@ function startEdgeNginx(
   return startNginx(bin, dir, config, '/pl/warmup');
 }
 
-async function startStreamedge(dir: string, originUrl: string): Promise<{ proc: ChildProcess; url: string }> {
+async function startStreamedge(
+  dir: string,
+  originUrl: string,
+  checkout = root,
+): Promise<{ proc: ChildProcess; url: string }> {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
     [
-      join(root, 'bin/streamedge.js'),
+      join(checkout, 'bin/streamedge.js'),
       'edge',
       '--upstream',
       originUrl,
@@ -263,11 +276,44 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
   const edge = await startStreamedge(join(dir, 'edge'), origin.url);
+  const baseline = BASELINE_DIR ? await startStreamedge(join(dir, 'baseline'), origin.url, BASELINE_DIR) : undefined;
   const nginx = await startEdgeNginx(nginxBin, join(dir, 'nginx'), origin.url);
   try {
     const results: Record<string, unknown> = {};
-    process.stderr.write('hit throughput: streamedge...\n');
-    const edgeHits = await hitThroughput(edge.url);
+    const rounds: Array<{ streamedge: Record<string, number>; baseline?: Record<string, number> }> = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      process.stderr.write(
+        `hit throughput round ${i + 1}/${ROUNDS}: streamedge${baseline ? ' and baseline' : ''}...\n`,
+      );
+      // alternate which edge goes first, so drifting machine load does not favour one
+      const first = i % 2 === 0 || !baseline ? await hitThroughput(edge.url) : undefined;
+      const base = baseline ? await hitThroughput(baseline.url) : undefined;
+      const mine = first ?? (await hitThroughput(edge.url));
+      rounds.push({ streamedge: mine, ...(base ? { baseline: base } : {}) });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const edgeHits = rounds.map((r) => r.streamedge).sort((a, b) => a['requestsPerSecond'] - b['requestsPerSecond'])[
+      Math.floor(rounds.length / 2)
+    ];
+    if (baseline) {
+      const mineRps = median(rounds.map((r) => r.streamedge['requestsPerSecond']));
+      const baseRps = median(rounds.map((r) => r.baseline!['requestsPerSecond']));
+      const mineBps = median(rounds.map((r) => r.streamedge['bytesPerSecond']));
+      const baseBps = median(rounds.map((r) => r.baseline!['bytesPerSecond']));
+      results['hitThroughputVsBaseline'] = {
+        baseline: BASELINE_DIR,
+        rounds: ROUNDS,
+        medianRequestsPerSecond: { streamedge: mineRps, baseline: baseRps },
+        ratioToBaseline: {
+          requestsPerSecond: round(mineRps / baseRps, 3),
+          bytesPerSecond: round(mineBps / baseBps, 3),
+        },
+        perRound: rounds.map((r) => ({
+          streamedge: r.streamedge['requestsPerSecond'],
+          baseline: r.baseline!['requestsPerSecond'],
+        })),
+      };
+    }
     process.stderr.write('hit throughput: nginx...\n');
     const nginxHits = await hitThroughput(nginx.url);
     process.stderr.write('stampede: streamedge...\n');
@@ -279,6 +325,7 @@ async function main(): Promise<void> {
         connections: CONNECTIONS,
         durationSeconds: DURATION_S,
         mix: '50% 1 KiB playlists, 50% 1 MiB segments',
+        streamedgeFigure: `median of ${ROUNDS} rounds (by requests/s)`,
         objects: PLAYLISTS + SEGMENTS,
       },
       streamedge: edgeHits,
@@ -321,6 +368,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } finally {
     await stop(edge.proc);
+    if (baseline) await stop(baseline.proc);
     await stop(nginx.proc);
     await stop(origin.proc);
     rmSync(dir, { recursive: true, force: true });

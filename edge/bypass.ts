@@ -1,41 +1,18 @@
 /**
  * The bypass proxy: requests the cache does not answer (unsafe methods, requests with
- * credentials) go upstream as they came, and the answer streams back uncached. A non-error
- * answer to an unsafe method invalidates the stored response for the URL (RFC 9111 §4.4).
+ * credentials) go upstream as they came (edge/forwarding.ts), and the answer streams back
+ * uncached. A non-error answer to an unsafe method invalidates (edge/invalidate.ts).
  */
 import { pipeline } from 'node:stream';
-import { cacheKey } from '../src/http/cache-key.js';
 import { appendCacheStatus } from '../src/http/cache-status.js';
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendText } from './exchange.js';
-import { PURGE_HOP_HEADER } from './purge.js';
-import { UPSTREAM_CREDENTIAL_HEADER } from './signed-access.js';
-import { HOP_HEADER } from './tiering/peers.js';
+import { forwardHeaders } from './forwarding.js';
+import { invalidateTarget, sameOriginTarget } from './invalidate.js';
 import { type UpstreamResponse, upstreamError } from './upstream.js';
 
-/** Request headers a bypassed (uncached) request never forwards: hop-by-hop and proxy-identity ones. */
-const NOT_FORWARDED = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-  'x-forwarded-server',
-  'x-original-url',
-  'x-rewrite-url',
-  'x-http-method-override',
-  HOP_HEADER,
-  PURGE_HOP_HEADER,
-]);
+/** RFC 9110 §9.2.1 safe methods: they never invalidate. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** Response fields that belong to one connection (never relayed; forbidden in HTTP/2, RFC 9113 8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -48,15 +25,7 @@ export async function bypass(
   detail?: string,
 ): Promise<void> {
   ex.result = 'pass';
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ex.req.headers)) {
-    // HTTP/2 pseudo-headers (:path, :authority, ...) describe this hop only
-    if (v === undefined || NOT_FORWARDED.has(k) || k.startsWith(':')) continue;
-    headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  headers['x-request-id'] = ex.id;
-  delete headers[UPSTREAM_CREDENTIAL_HEADER];
-  Object.assign(headers, ctx.upstreamAuth);
+  const headers = forwardHeaders(ctx, ex, false);
   const hasBody = ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined;
   let res: UpstreamResponse;
   try {
@@ -76,8 +45,14 @@ export async function bypass(
       ctx.cs({ fwd: reason, detail: err.code }),
     );
   }
-  if (ex.method !== 'GET' && ex.method !== 'HEAD' && ex.method !== 'OPTIONS' && res.status < 400) {
-    await ctx.openStore.delete(cacheKey(target, {}, ctx.keyPolicy)).catch(() => false);
+  if (!SAFE_METHODS.has(ex.method) && res.status < 400) {
+    const host = ex.req.headers.host;
+    await invalidateTarget(ctx, target);
+    for (const h of ['location', 'content-location']) {
+      const v = res.headers[h];
+      const other = sameOriginTarget(Array.isArray(v) ? v[0] : v, host);
+      if (other !== undefined) await invalidateTarget(ctx, other);
+    }
   }
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(res.headers)) {

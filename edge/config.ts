@@ -3,7 +3,7 @@
  */
 import type { Logger } from 'pino';
 import type { LogStore } from './store/index.js';
-import { DEFAULT_KEY_QUERY_PARAMS } from '../src/http/cache-key.js';
+import { type EdgeRules, type EdgeRulesInput, parseRules } from './request-rules.js';
 import { StreamedgeError } from '../src/errors.js';
 
 /** A hook run before caching logic (e.g. signed-URL verification): reject, or rewrite the target. */
@@ -42,9 +42,12 @@ export interface EdgeOptions {
   self?: string;
   /** Admin token for purge; default from STREAMEDGE_ADMIN_TOKEN. Without one, purge is disabled. */
   adminToken?: string;
-  /** Query parameters kept in cache keys (default: the LL-HLS delivery directives). */
-  keyQueryParams?: string[] | 'all';
-  /** Request headers (lowercase) that are part of cache keys and forwarded upstream. */
+  /** Query, CMCD and forwarding rules (the `--config` file; edge/request-rules.ts). */
+  rules?: EdgeRulesInput | EdgeRules;
+  /**
+   * Request headers (lowercase) always part of the primary key, whatever the response's Vary
+   * says (default none: variants follow Vary, edge/variants.ts).
+   */
   keyHeaders?: string[];
   /** Seconds a 404/410 without freshness info is cached (default 5; 0 disables). */
   negativeTtl?: number;
@@ -85,7 +88,7 @@ export interface ResolvedEdgeOptions {
   peers: string[];
   self: string | undefined;
   adminToken: string | undefined;
-  keyQueryParams: string[] | 'all';
+  rules: EdgeRules;
   keyHeaders: string[];
   negativeTtl: number;
   keepForRevalidation: number;
@@ -140,10 +143,8 @@ export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
     peers: [...new Set(peers)],
     self,
     adminToken: token !== undefined && token !== '' ? token : undefined,
-    keyQueryParams: o.keyQueryParams ?? [...DEFAULT_KEY_QUERY_PARAMS],
-    // Accept-Encoding is keyed by default (reduced to br/gzip/identity): origins compress
-    // manifests and answer Vary: Accept-Encoding, which an unkeyed cache may not share.
-    keyHeaders: (o.keyHeaders ?? ['accept-encoding']).map((h) => h.toLowerCase()),
+    rules: isRules(o.rules) ? o.rules : parseRules(o.rules),
+    keyHeaders: (o.keyHeaders ?? []).map((h) => h.toLowerCase()),
     negativeTtl: o.negativeTtl ?? 5,
     keepForRevalidation: o.keepForRevalidation ?? 3600,
     maxUpstreamConcurrent: o.maxUpstreamConcurrent ?? 256,
@@ -160,4 +161,8 @@ export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
     prefetch: o.prefetch ?? false,
     now: o.now ?? Date.now,
   };
+}
+
+function isRules(r: EdgeRulesInput | EdgeRules | undefined): r is EdgeRules {
+  return r !== undefined && r.mediaPathPattern instanceof RegExp;
 }

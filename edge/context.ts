@@ -13,6 +13,7 @@ import type { Coalescer } from './coalesce.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { PeerRouter } from './tiering/peers.js';
 import type { Upstream } from './upstream.js';
+import type { EdgeRules } from './request-rules.js';
 
 export interface EdgeContext {
   readonly o: ResolvedEdgeOptions;
@@ -24,6 +25,8 @@ export interface EdgeContext {
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;
+  /** Query, CMCD and forwarding rules (edge/request-rules.ts). */
+  readonly rules: EdgeRules;
   readonly policy: EdgeCachePolicy;
   /** Headers every upstream and peer request carries (tier trust credential), possibly none. */
   readonly upstreamAuth: Readonly<Record<string, string>>;

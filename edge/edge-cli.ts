@@ -14,6 +14,7 @@ import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
 import { createEdge } from './server.js';
+import { loadRulesFile } from './request-rules.js';
 import {
   UPSTREAM_CREDENTIAL_ENV,
   addVerificationOptions,
@@ -30,6 +31,8 @@ export interface EdgeCliOptions extends VerificationCliOptions, TlsCliOptions {
   upstreamHttp1?: boolean;
   timingAllowOrigin?: string;
   upstream: string;
+  /** The rules file (query policy, CMCD, forwarding deny list): edge/request-rules.ts. */
+  config?: string;
   port: string;
   host: string;
   store?: string;
@@ -136,6 +139,7 @@ export async function runEdge(
     ...(signing ? { signedAccess: signing.access } : {}),
     ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
     upstream: o.upstream,
+    ...(o.config !== undefined ? { rules: loadRulesFile(o.config) } : {}),
     ...(o.store !== undefined
       ? { store: { dir: o.store, capacityBytes: parseBytes(o.storeSize), ramBytes: parseBytes(o.ramSize) } }
       : {}),
@@ -216,6 +220,7 @@ export function registerEdgeCommands(program: Command): void {
         .command('edge')
         .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
         .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
+        .option('--config <file>', 'rules file (JSON): media/playlist path patterns, tracking params, CMCD, deny list')
         .option('--port <port>', 'port to listen on', '8080')
         .option('--host <host>', 'address to listen on', '127.0.0.1')
         .option('--store <dir>', 'cache directory (default: a temporary one, removed on exit)')

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CacheStatusEntry, appendCacheStatus } from '../src/http/cache-status.js';
 import { ageHeaderValue } from '../src/http/freshness.js';
+import type { CmcdLogFields } from '../src/http/cmcd.js';
 
 export interface Exchange {
   req: IncomingMessage;
@@ -16,6 +17,8 @@ export interface Exchange {
   /** Short result for logs and metrics: hit, miss, collapsed, stale, pass, error... */
   result: string;
   cacheStatus?: string;
+  /** CMCD keys the player sent (for the access log). */
+  cmcd?: CmcdLogFields;
   /** Body bytes written. */
   bytes: number;
   startedAt: number;

@@ -1,31 +1,10 @@
 /**
  * Where a fill gets its bytes and what it sends: the owning peer when another peer of the PoP
- * owns the key, else the upstream; and the request headers a fill carries.
+ * owns the key, else the upstream (edge/forwarding.ts builds the headers a fill carries).
  */
-import { keyHeaderValue } from '../src/http/cache-key.js';
 import type { EdgeContext } from './context.js';
-import { type Exchange, header } from './exchange.js';
 import { HOP_HEADER } from './tiering/peers.js';
 import { type UpstreamResponse, upstreamError } from './upstream.js';
-
-/** The request headers a fill for `key` sends upstream (before any conditional headers). */
-export function fillHeaders(ctx: EdgeContext, ex: Exchange | undefined): Record<string, string> {
-  const fwdHeaders: Record<string, string> = { 'user-agent': 'streamedge-edge', ...ctx.upstreamAuth };
-  if (ex) {
-    fwdHeaders['x-request-id'] = ex.id;
-    for (const h of ['traceparent', 'tracestate']) {
-      const v = header(ex.req, h);
-      if (v !== undefined) fwdHeaders[h] = v;
-    }
-    // Upstream sees exactly what the key says (e.g. one Accept-Encoding coding), so a stored
-    // variant is acceptable to every request that maps to its key.
-    for (const h of ctx.keyPolicy.headers) {
-      const v = header(ex.req, h);
-      if (v !== undefined || h === 'accept-encoding') fwdHeaders[h] = keyHeaderValue(h, v);
-    }
-  }
-  return fwdHeaders;
-}
 
 /** LL-HLS blocking reloads are held by the origin: they get a longer header timeout. */
 function isBlockingReload(target: string): boolean {

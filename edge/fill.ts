@@ -25,6 +25,8 @@ import {
   storableHeaders,
 } from './cache-policy.js';
 import type { UpstreamResponse } from './upstream.js';
+import { parseVary } from '../src/http/cache-key.js';
+import { varyRecord } from './variants.js';
 
 export type FillHead =
   | {
@@ -56,7 +58,12 @@ export interface FillFetch {
 }
 
 export interface FillOptions {
+  /** The fill's key in the coalescing table: a primary key, or a variant key when the Vary is known. */
   key: string;
+  /** The primary key (normalised URL): where the object goes without Vary, and the vary record with one. */
+  primaryKey: string;
+  /** The variant key the fill's own request selects under a response's Vary field names. */
+  variantKeyFor(varyNames: readonly string[]): string;
   store: LogStore;
   policy: EdgeCachePolicy;
   /** Request headers that decide storability (Authorization...). */
@@ -83,6 +90,12 @@ export type ReadResult =
 
 export class Fill {
   readonly key: string;
+  /** Where the response is stored (set before the head resolves): the variant its Vary selects. */
+  storeKey: string;
+  /** The response's Vary field names (set before the head resolves). */
+  varyNames: readonly string[] = [];
+  /** The response said `Vary: *`: it is for its own requester only (never stored). */
+  varyAny = false;
   readonly forward: ForwardReason;
   readonly head: Promise<FillHead>;
   /** Settles when the body is complete (true) or failed (false). */
@@ -109,6 +122,7 @@ export class Fill {
 
   constructor(private readonly o: FillOptions) {
     this.key = o.key;
+    this.storeKey = o.key;
     this.forward = o.stale ? 'stale' : 'uri-miss';
     this.head = new Promise((r) => (this.resolveHead = r));
     this.finished = new Promise((r) => (this.resolveFinished = r));
@@ -289,6 +303,14 @@ export class Fill {
       return;
     }
 
+    const vary = parseVary(
+      typeof res.headers['vary'] === 'string' ? res.headers['vary'] : res.headers['vary']?.join(','),
+    );
+    if (vary === '*') this.varyAny = true;
+    else {
+      this.varyNames = vary;
+      this.storeKey = this.o.variantKeyFor(vary);
+    }
     const lengthHeader = res.headers['content-length'];
     const declared = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const built = buildMeta(this.o.reqHeaders, res, requestTime, responseTime, this.o.policy);
@@ -315,9 +337,10 @@ export class Fill {
     if (willStore && meta) {
       const q = new ByteQueue(this.o.storeQueueBytes);
       queue = q;
-      putDone = this.o.store.put(this.key, meta, q, declared).then(
-        (ok) => {
+      putDone = this.o.store.put(this.storeKey, meta, q, declared).then(
+        async (ok) => {
           q.abandon();
+          if (ok && this.storeKey !== this.o.primaryKey) await this.putVaryRecord(meta);
           return ok;
         },
         (e: unknown) => {
@@ -357,11 +380,23 @@ export class Fill {
     this.wake();
     let ok = await putDone;
     if (ok && this.purged === 'hard') {
-      await this.o.store.delete(this.key).catch(() => false);
+      await this.o.store.delete(this.storeKey).catch(() => false);
       ok = false;
     } else if (ok && this.purged === 'soft') {
-      await this.o.store.updateMeta(this.key, { expiresAt: 0 }).catch(() => false);
+      await this.o.store.updateMeta(this.storeKey, { expiresAt: 0 }).catch(() => false);
     }
     this.resolveStored(ok);
+  }
+
+  /**
+   * The vary record under the primary key: which request fields select this URL's variants.
+   * It lives as long as the longest-lived variant stored under it so far.
+   */
+  private async putVaryRecord(variant: ObjectMeta): Promise<void> {
+    const current = await this.o.store.head(this.o.primaryKey).catch(() => undefined);
+    const until = Math.max(variant.staleUntil ?? variant.expiresAt, current?.meta.staleUntil ?? 0);
+    await this.o.store
+      .put(this.o.primaryKey, varyRecord(this.varyNames, variant.storedAt, until), Buffer.alloc(0), 0)
+      .catch((e: unknown) => this.o.onStoreError?.(e));
   }
 }

@@ -1,20 +1,29 @@
 /**
  * The lookup state machine for a cacheable GET/HEAD:
  *
- *   cache key → fresh entry → serve from the store (hit)
+ *   request rules (edge/request-rules.ts) → primary key → vary record? → variant key (edge/variants.ts)
+ *     → fresh entry → serve from the store (hit)
  *     stale entry in stale-while-revalidate → serve it, revalidate in the background
  *     otherwise → join the one fill for the key (coalesced) → stream the upstream bytes to every
  *     waiter as they arrive, store when complete; 304 refreshes the entry; errors may serve stale
  *
- * Prefetch (next segment/part) starts fills through the same table.
+ * A waiter whose Vary-selected fields differ from the fill's starts or joins its own variant's
+ * fill. A conditional request with no stored copy and no fill in flight goes upstream with its
+ * conditionals, in a fill of its own (a 304 is only ever for the client that asked).
+ * Prefetch (next segment/part) starts fills through the same table, for the variant players use.
  */
-import { cacheKey, keyTarget } from '../src/http/cache-key.js';
+import { cacheKey, variantKey } from '../src/http/cache-key.js';
+import { parseCacheControl } from '../src/http/cache-control.js';
+import { requestForcesRevalidation } from '../src/http/freshness.js';
 import type { ObjectMeta } from './store/index.js';
 import { viewEntry } from './cache-policy.js';
 import type { EdgeContext } from './context.js';
 import { type Exchange, header, sendText } from './exchange.js';
 import { Fill, type FillHead } from './fill.js';
-import { fetchForFill, fillHeaders } from './fill-source.js';
+import { fetchForFill } from './fill-source.js';
+import { forwardHeaders, prefetchHeaders } from './forwarding.js';
+import { type ObjectKind, requestTargets } from './request-rules.js';
+import { resolveVariant } from './variants.js';
 import { Prefetcher } from './prefetch.js';
 import { serveFill } from './serve-fill.js';
 import { serveStored } from './serve-stored.js';
@@ -22,8 +31,24 @@ import { HOP_HEADER } from './tiering/peers.js';
 
 type StoredEntry = { meta: ObjectMeta; size: number };
 
+/** What one request asks for, once the request rules are applied. */
+interface Wanted {
+  /** Primary key: the normalised URL as the rules key it. */
+  primary: string;
+  /** The target a fill requests upstream. */
+  upstreamTarget: string;
+  kind: ObjectKind;
+  /** The normalised target the rules key (prefetch resolves playlist URIs against it). */
+  keyTarget: string;
+  fromPeer: boolean;
+  /** Headers the variant is selected by (the client's; a prefetch's own). */
+  headers: Record<string, string | string[] | undefined>;
+}
+
 export class Lookup {
   private readonly prefetcher: Prefetcher;
+  /** The Accept-Encoding players of this edge send lately: prefetch fills that variant. */
+  private playerAcceptEncoding: string | undefined;
 
   constructor(private readonly ctx: EdgeContext) {
     this.prefetcher = new Prefetcher((target, source) => this.prefetch(target, source));
@@ -36,27 +61,40 @@ export class Lookup {
   async cached(ex: Exchange, target: string): Promise<void> {
     const { ctx } = this;
     const store = ctx.openStore;
-    const key = cacheKey(target, ex.req.headers, ctx.keyPolicy);
-    ex.key = key;
-    const hopFrom = header(ex.req, HOP_HEADER);
-    const fromPeer = ctx.router.isPeer(hopFrom);
+    const t = requestTargets(target, ex.req.headers, ctx.rules);
+    if (t.cmcd) ex.cmcd = t.cmcd;
+    const wanted: Wanted = {
+      primary: cacheKey(t.keyTarget, ex.req.headers, ctx.keyPolicy),
+      upstreamTarget: t.upstreamTarget,
+      kind: t.kind,
+      keyTarget: t.keyTarget,
+      fromPeer: ctx.router.isPeer(header(ex.req, HOP_HEADER)),
+      headers: ex.req.headers,
+    };
+    const reqCc = parseCacheControl(header(ex.req, 'cache-control'));
 
     for (let attempt = 0; attempt < 3; attempt++) {
-      const entry = await store.head(key);
+      const { key, entry } = await resolveVariant(store, wanted.primary, ex.req.headers);
+      ex.key = key;
       const now = ctx.o.now();
       if (entry) {
         const view = viewEntry(entry.meta, now);
-        if (view.state === 'fresh') {
+        const fresh = view.state === 'fresh';
+        // a client's no-cache is honoured, except on media objects and immutable responses
+        // (the origin is protected from reload storms on segments: see edge/README.md)
+        const forced =
+          t.kind !== 'media' && requestForcesRevalidation(ex.req.headers, { immutable: view.immutable, fresh });
+        if (fresh && !forced) {
           ex.result = 'hit';
           ctx.metrics.hits.inc();
           if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), now, this.countBytes)) {
-            this.afterServe(ex, keyTarget(key));
+            this.afterServe(ex, t.keyTarget);
             return;
           }
           continue; // evicted meanwhile: look again
         }
-        if (view.state === 'stale-while-revalidate') {
-          this.revalidateInBackground(ex, key, entry, fromPeer);
+        if (view.state === 'stale-while-revalidate' && !forced) {
+          this.revalidateInBackground(ex, key, entry, wanted);
           ex.result = 'stale';
           ctx.metrics.staleServed.inc({ reason: 'stale-while-revalidate' });
           const cs = ctx.cs({ hit: true, detail: 'stale-while-revalidate' });
@@ -64,18 +102,58 @@ export class Lookup {
           continue;
         }
       }
-      await this.fromFill(ex, key, entry, fromPeer);
+      if (reqCc.has('only-if-cached')) {
+        // RFC 9111 §5.2.1.7: nothing usable stored, and the client forbids going upstream
+        ex.result = 'miss';
+        return sendText(
+          ex,
+          504,
+          'edge: only-if-cached and no usable stored response',
+          ctx.cs({ detail: 'only-if-cached' }),
+        );
+      }
+      if (!entry && isConditional(ex) && !ctx.coalescer.get(key)) return this.conditionalFill(ex, key, wanted);
+      await this.fromFill(ex, key, entry, wanted);
       return;
     }
-    await this.fromFill(ex, key, undefined, fromPeer);
+    await this.fromFill(ex, ex.key ?? wanted.primary, undefined, wanted);
   }
 
-  private newFill(ex: Exchange | undefined, key: string, stale: StoredEntry | undefined, fromPeer: boolean): Fill {
+  /**
+   * No stored copy and no fill in flight, and the client holds a copy (If-None-Match /
+   * If-Modified-Since): its conditional goes upstream in a fill of its own (RFC 9111 §4.3.2).
+   * A 304 goes to this client only; a 200 is stored as usual.
+   */
+  private async conditionalFill(ex: Exchange, key: string, wanted: Wanted): Promise<void> {
     const { ctx } = this;
-    const target = keyTarget(key);
-    const fwdHeaders = fillHeaders(ctx, ex);
+    const fill = this.newFill(ex, key, undefined, wanted, false).start();
+    fill.readers++;
+    const head = await fill.head;
+    ex.key = fill.storeKey;
+    ex.result = 'miss';
+    ctx.metrics.misses.inc();
+    if (head.kind !== 'response') return this.answerHead(ex, fill, head, false, wanted);
+    await serveFill(ex, fill, head, ctx.openStore, ctx.cs({ fwd: fill.forward }), this.fillHooks, {
+      stripSetCookie: false,
+    });
+  }
+
+  private newFill(
+    ex: Exchange | undefined,
+    key: string,
+    stale: StoredEntry | undefined,
+    wanted: Wanted,
+    shared = true,
+  ): Fill {
+    const { ctx } = this;
+    const fwdHeaders = ex
+      ? forwardHeaders(ctx, ex, shared)
+      : prefetchHeaders(ctx, header1(wanted.headers['accept-encoding']));
+    const target = wanted.upstreamTarget;
     return new Fill({
       key,
+      primaryKey: wanted.primary,
+      variantKeyFor: (names) => variantKey(wanted.primary, names, wanted.headers),
       store: ctx.openStore,
       policy: ctx.policy,
       reqHeaders: {},
@@ -86,19 +164,30 @@ export class Lookup {
       now: ctx.o.now,
       onStoreError: (e) => ctx.logger.warn({ err: e, key }, 'store put failed'),
       fetch: (conditional, signal) =>
-        fetchForFill(ctx, key, target, { ...fwdHeaders, ...conditional }, signal, fromPeer),
+        fetchForFill(ctx, key, target, { ...fwdHeaders, ...conditional }, signal, wanted.fromPeer),
     });
   }
 
-  private revalidateInBackground(ex: Exchange, key: string, entry: StoredEntry, fromPeer: boolean): void {
+  private revalidateInBackground(ex: Exchange, key: string, entry: StoredEntry, wanted: Wanted): void {
     const { coalescer } = this.ctx;
     if (coalescer.get(key)) return;
-    const { fill } = coalescer.join(key, () => this.newFill(ex, key, entry, fromPeer));
+    const { fill } = coalescer.join(key, () => this.newFill(ex, key, entry, wanted));
     fill.readers--;
     this.ctx.track(fill.stored);
   }
 
-  private async fromFill(ex: Exchange, key: string, stale: StoredEntry | undefined, fromPeer: boolean): Promise<void> {
+  private readonly fillHooks = {
+    onBytes: this.countBytes,
+    onAbort: (reason: string) => this.ctx.metrics.clientAborts.inc({ reason }),
+  };
+
+  private async fromFill(
+    ex: Exchange,
+    key: string,
+    stale: StoredEntry | undefined,
+    wanted: Wanted,
+    rejoin = 0,
+  ): Promise<void> {
     const { ctx } = this;
     if (!ctx.coalescer.hold()) {
       ex.result = 'overloaded';
@@ -118,7 +207,7 @@ export class Lookup {
     try {
       ({ fill, leader, recent } = ctx.coalescer.join(
         key,
-        () => this.newFill(ex, key, stale, fromPeer),
+        () => this.newFill(ex, key, stale, wanted),
         stale === undefined,
       ));
       if (leader) ctx.metrics.misses.inc();
@@ -128,12 +217,34 @@ export class Lookup {
       ctx.coalescer.release();
       ctx.metrics.held.dec();
     }
-    if (ex.res.destroyed) return;
+    if (ex.res.destroyed) {
+      fill.readers--;
+      return;
+    }
+    if (!leader && head.kind === 'response') {
+      // The response's Vary decides who may share it: a waiter whose selected fields differ
+      // from the fill's own request starts or joins its variant's fill (RFC 9111 §4.1).
+      const mine = fill.varyAny ? undefined : variantKey(wanted.primary, fill.varyNames, wanted.headers);
+      if (mine !== fill.storeKey) {
+        fill.readers--;
+        if (mine === undefined || rejoin > 1) {
+          // Vary: * — nobody shares it: a fill of this waiter's own
+          const own = this.newFill(ex, key, undefined, wanted).start();
+          own.readers++;
+          const ownHead = await own.head;
+          ex.key = own.storeKey;
+          ex.result = 'miss';
+          return this.answerHead(ex, own, ownHead, false, wanted);
+        }
+        return this.fromFill(ex, mine, undefined, wanted, rejoin + 1);
+      }
+    }
     const store = ctx.openStore;
+    ex.key = fill.storeKey;
     if (recent || (!leader && fill.isComplete)) {
       // The fill has its whole body (and is stored, or about to be): this is a hit on the cached object.
       const storedNow = recent || (await fill.stored.catch(() => false));
-      const entry = storedNow ? await store.head(key) : undefined;
+      const entry = storedNow ? await store.head(fill.storeKey) : undefined;
       if (entry) {
         fill.readers--;
         ex.result = 'hit';
@@ -143,12 +254,24 @@ export class Lookup {
         fill.readers++;
       }
     }
+    await this.answerHead(ex, fill, head, !leader, wanted);
+  }
+
+  /** Answer a request attached to `fill` whose head is known. */
+  private async answerHead(
+    ex: Exchange,
+    fill: Fill,
+    head: FillHead,
+    collapsed: boolean,
+    wanted: Wanted,
+  ): Promise<void> {
+    const { ctx } = this;
     const fwd = fill.forward;
-    const collapsed = !leader;
-    ex.result = collapsed ? 'collapsed' : 'miss';
+    const store = ctx.openStore;
+    if (ex.result !== 'miss') ex.result = collapsed ? 'collapsed' : 'miss';
 
     if (head.kind === 'revalidated' || head.kind === 'stale-on-error') {
-      const entry = await store.head(key);
+      const entry = await store.head(fill.storeKey);
       const now = ctx.o.now();
       if (entry) {
         const status =
@@ -178,7 +301,10 @@ export class Lookup {
       ex.result = 'error';
       const status =
         head.error.code === 'UPSTREAM_TIMEOUT' ? 504 : head.error.code === 'UPSTREAM_BUSY' ? 503 : head.status;
-      ctx.logger.warn({ reqId: ex.id, key, code: head.error.code, msg: head.error.message }, 'upstream failed');
+      ctx.logger.warn(
+        { reqId: ex.id, key: fill.key, code: head.error.code, msg: head.error.message },
+        'upstream failed',
+      );
       return sendText(
         ex,
         status,
@@ -186,30 +312,23 @@ export class Lookup {
         ctx.cs({ fwd, ...(collapsed ? { collapsed } : {}), detail: head.error.code }),
       );
     }
-    await serveFill(
-      ex,
-      fill,
-      head,
-      store,
-      ctx.cs({ fwd, ...(collapsed ? { collapsed } : {}) }),
-      {
-        onBytes: this.countBytes,
-        onAbort: (reason) => ctx.metrics.clientAborts.inc({ reason }),
-      },
-      { stripSetCookie: collapsed },
-    );
-    if (head.status === 200) this.afterFill(ex, fill, keyTarget(key), head.headers['content-type']);
+    await serveFill(ex, fill, head, store, ctx.cs({ fwd, ...(collapsed ? { collapsed } : {}) }), this.fillHooks, {
+      stripSetCookie: collapsed,
+    });
+    if (head.status === 200) this.afterFill(ex, fill, wanted.keyTarget, head.headers['content-type']);
   }
 
   // ------------------------------------------------------------------ prefetch hooks
 
   private afterServe(ex: Exchange, target: string): void {
     if (!this.ctx.o.prefetch) return;
+    this.playerAcceptEncoding = header(ex.req, 'accept-encoding');
     this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
   }
 
   private afterFill(ex: Exchange, fill: Fill, target: string, contentType: string | undefined): void {
     if (!this.ctx.o.prefetch) return;
+    this.playerAcceptEncoding = header(ex.req, 'accept-encoding');
     this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
     if (Prefetcher.isPlaylist(target, contentType)) {
       void fill.finished.then((ok) => {
@@ -222,14 +341,31 @@ export class Lookup {
   private async prefetch(target: string, source: string): Promise<void> {
     const { ctx } = this;
     if (ctx.closing) return;
-    const key = cacheKey(target, {}, ctx.keyPolicy);
-    if (ctx.coalescer.get(key)) return;
-    const entry = await ctx.openStore.head(key);
+    const headers = { 'accept-encoding': this.playerAcceptEncoding };
+    const t = requestTargets(target, headers, ctx.rules);
+    const wanted: Wanted = {
+      primary: cacheKey(t.keyTarget, headers, ctx.keyPolicy),
+      upstreamTarget: t.upstreamTarget,
+      kind: t.kind,
+      keyTarget: t.keyTarget,
+      fromPeer: false,
+      headers,
+    };
+    if (ctx.coalescer.get(wanted.primary)) return;
+    const { key, entry } = await resolveVariant(ctx.openStore, wanted.primary, headers);
     if (entry && viewEntry(entry.meta, ctx.o.now()).state === 'fresh') return;
     if (ctx.coalescer.get(key)) return;
     ctx.metrics.prefetches.inc({ source });
-    const { fill } = ctx.coalescer.join(key, () => this.newFill(undefined, key, entry, false));
+    const { fill } = ctx.coalescer.join(key, () => this.newFill(undefined, key, entry, wanted));
     fill.readers--;
     ctx.track(fill.stored);
   }
+}
+
+function header1(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function isConditional(ex: Exchange): boolean {
+  return ex.req.headers['if-none-match'] !== undefined || ex.req.headers['if-modified-since'] !== undefined;
 }

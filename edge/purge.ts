@@ -121,8 +121,8 @@ export async function applyPurge(
   if (spec.mode === 'hard') {
     if (await store.delete(base)) n++;
   } else if (await store.updateMeta(base, { expiresAt: 0 })) n++;
-  // header variants of the same URL
-  if (keyPolicy.headers.length > 0) n += await store.purgePrefix(base + KEY_HEADER_SEPARATOR, spec.mode);
+  // the variants of the same URL (Vary, edge/variants.ts)
+  n += await store.purgePrefix(base + KEY_HEADER_SEPARATOR, spec.mode);
   return n;
 }
 

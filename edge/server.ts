@@ -31,6 +31,7 @@ import { Lookup } from './lookup.js';
 import { EdgeListener } from './listener.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { protocolOf } from '../src/tls/secure-http-server.js';
+import type { EdgeRules } from './request-rules.js';
 import { PeerRouter } from './tiering/peers.js';
 import { Upstream } from './upstream.js';
 import {
@@ -96,6 +97,7 @@ class EdgeServer implements Edge, EdgeContext {
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;
+  readonly rules: EdgeRules;
   readonly policy: EdgeCachePolicy;
   private readonly background = new Set<Promise<unknown>>();
   private readonly lookup: Lookup;
@@ -119,7 +121,8 @@ class EdgeServer implements Edge, EdgeContext {
     });
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
-    this.keyPolicy = { queryParams: this.o.keyQueryParams, headers: this.o.keyHeaders };
+    this.keyPolicy = { queryParams: 'all', headers: this.o.keyHeaders };
+    this.rules = this.o.rules;
     this.policy = {
       keyPolicy: this.keyPolicy,
       negativeTtl: this.o.negativeTtl,
@@ -305,6 +308,7 @@ class EdgeServer implements Edge, EdgeContext {
         status: ex.res.statusCode,
         result: ex.result,
         cacheStatus: ex.cacheStatus,
+        ...(ex.cmcd ? { cmcd: ex.cmcd } : {}),
         bytes: ex.bytes,
         ms,
         ...(aborted ? { aborted: true } : {}),

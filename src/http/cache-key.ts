@@ -198,17 +198,31 @@ export function keyTarget(key: string): string {
   return i === -1 ? key : key.slice(0, i);
 }
 
-/**
- * A response whose Vary names a header outside the key's allowlist is not shared:
- * the key cannot tell those viewers apart. `Vary: *` is never shared.
- */
-export function varyIsKeyed(vary: string | undefined, policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY): boolean {
-  if (!vary) return true;
+/** The field names of a Vary value, lowercased, sorted and unique; `'*'` for `Vary: *` (RFC 9111 §4.1). */
+export function parseVary(vary: string | undefined): string[] | '*' {
+  if (vary === undefined) return [];
+  const out = new Set<string>();
   for (const raw of vary.split(',')) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
-    if (name === '*') return false;
-    if (!policy.headers.includes(name)) return false;
+    if (name === '*') return '*';
+    out.add(name);
   }
-  return true;
+  return [...out].sort();
+}
+
+/**
+ * The key of one variant under a primary key (RFC 9111 §4.1, the Varnish hash-plus-Vary way):
+ * the primary key, a newline, then `name=value` for each field the response's Vary names, with
+ * the request's value normalised (Accept-Encoding reduced to br/gzip/identity, lists trimmed).
+ * No Vary: the primary key itself, one copy for everyone.
+ */
+export function variantKey(
+  primary: string,
+  varyNames: readonly string[],
+  headers: Record<string, string | string[] | undefined>,
+): string {
+  if (varyNames.length === 0) return primary;
+  const parts = varyNames.map((n) => `${n}=${encodeURIComponent(keyHeaderValue(n, headers[n]))}`);
+  return `${primary}${KEY_HEADER_SEPARATOR}${parts.join('&')}`;
 }

@@ -5,7 +5,7 @@
  * off: a response without an explicit lifetime is not stored (except negative caching).
  */
 import { type Directives, deltaSeconds, parseCacheControl, parseSurrogateControl } from './cache-control.js';
-import { type CacheKeyPolicy, DEFAULT_CACHE_KEY_POLICY, varyIsKeyed } from './cache-key.js';
+import { type CacheKeyPolicy, DEFAULT_CACHE_KEY_POLICY, parseVary } from './cache-key.js';
 
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
@@ -108,7 +108,8 @@ export function storageDecision(
       return { store: false, reason: 'authorization' };
     }
   }
-  if (!varyIsKeyed(header(res.headers, 'vary'), policy.keyPolicy)) return { store: false, reason: 'vary' };
+  // variants are keyed by the response's Vary (cache-key.ts variantKey); `Vary: *` matches nothing
+  if (parseVary(header(res.headers, 'vary')) === '*') return { store: false, reason: 'vary' };
   if (header(res.headers, 'set-cookie') !== undefined) return { store: false, reason: 'set-cookie' };
 
   let lifetime = freshnessLifetime(res.headers);

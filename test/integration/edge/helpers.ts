@@ -1,5 +1,5 @@
 /** Test helpers for the edge suites: a scriptable upstream on loopback and a small client. */
-import { cacheKey, DEFAULT_KEY_QUERY_PARAMS } from '../../../src/http/cache-key.js';
+import { cacheKey } from '../../../src/http/cache-key.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -99,7 +99,7 @@ export async function get(url: string, headers: Record<string, string> = {}, met
   return { status: res.statusCode, headers: h, body };
 }
 
-/** The store key the edge uses (default key policy) for a request of `path` sent without Accept-Encoding. */
+/** The store key the edge uses (default rules) for `path` when the response has no Vary. */
 export function storedKey(path: string): string {
-  return cacheKey(path, {}, { queryParams: DEFAULT_KEY_QUERY_PARAMS, headers: ['accept-encoding'] });
+  return cacheKey(path, {}, { queryParams: 'all', headers: [] });
 }

@@ -5,8 +5,9 @@ import {
   normalizePath,
   normalizeQuery,
   normalizeUrl,
+  parseVary,
   removeDotSegments,
-  varyIsKeyed,
+  variantKey,
 } from '../../../src/http/cache-key.js';
 
 describe('cache key normalization', () => {
@@ -58,10 +59,21 @@ describe('cache key normalization', () => {
     expect(cacheKey('/a', { 'x-forwarded-host': 'evil' })).toBe(cacheKey('/a', {}));
   });
 
-  it('a Vary on a header outside the allowlist is not shareable', () => {
-    expect(varyIsKeyed(undefined)).toBe(true);
-    expect(varyIsKeyed('Accept-Encoding')).toBe(false);
-    expect(varyIsKeyed('Accept-Encoding', { queryParams: [], headers: ['accept-encoding'] })).toBe(true);
-    expect(varyIsKeyed('*', { queryParams: [], headers: ['accept-encoding'] })).toBe(false);
+  it('variants follow the response Vary: names normalised, Accept-Encoding spellings share a variant', () => {
+    expect(parseVary(undefined)).toEqual([]);
+    expect(parseVary('Accept-Encoding, accept-language ,Accept-Encoding')).toEqual([
+      'accept-encoding',
+      'accept-language',
+    ]);
+    expect(parseVary('Accept-Encoding, *')).toBe('*');
+    expect(variantKey('/a', [], { 'accept-encoding': 'br' })).toBe('/a');
+    const k1 = variantKey('/a', ['accept-encoding'], { 'accept-encoding': 'gzip, br' });
+    const k2 = variantKey('/a', ['accept-encoding'], { 'accept-encoding': 'br, gzip' });
+    expect(k1).toBe(k2);
+    expect(variantKey('/a', ['accept-encoding'], { 'accept-encoding': 'gzip' })).not.toBe(k1);
+    expect(keyTarget(k1)).toBe('/a');
+    expect(variantKey('/a', ['accept-language'], { 'accept-language': 'fr&x=1' })).toBe(
+      '/a\naccept-language=fr%26x%3D1',
+    );
   });
 });

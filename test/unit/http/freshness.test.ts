@@ -42,7 +42,7 @@ describe('storability', () => {
     });
     expect(d).toEqual({ store: true, lifetime: 60, staleWhileRevalidate: 5, staleIfError: 30, immutable: true });
   });
-  it('never stores 5xx, no-store, private, Set-Cookie, unkeyed Vary, or no lifetime', () => {
+  it('never stores 5xx, no-store, private, Set-Cookie, Vary: *, or no lifetime; any other Vary is a variant', () => {
     const cc = { 'cache-control': 'max-age=60' };
     expect(storageDecision(req, { status: 503, headers: cc })).toMatchObject({ store: false, reason: 'status-5xx' });
     expect(storageDecision(req, { status: 200, headers: { 'cache-control': 'no-store, max-age=60' } })).toMatchObject({
@@ -55,7 +55,8 @@ describe('storability', () => {
     expect(storageDecision(req, { status: 200, headers: { ...cc, 'set-cookie': 'a=b' } })).toMatchObject({
       store: false,
     });
-    expect(storageDecision(req, { status: 200, headers: { ...cc, vary: 'Cookie' } })).toMatchObject({
+    expect(storageDecision(req, { status: 200, headers: { ...cc, vary: 'Cookie' } })).toMatchObject({ store: true });
+    expect(storageDecision(req, { status: 200, headers: { ...cc, vary: 'Accept-Encoding, *' } })).toMatchObject({
       store: false,
       reason: 'vary',
     });

@@ -1,0 +1,54 @@
+/**
+ * CMCD (CTA-5004) as a cache sees it: the data rides in the `CMCD` query parameter or in the
+ * `CMCD-Request`, `CMCD-Object`, `CMCD-Status` and `CMCD-Session` headers. It describes the
+ * player, never the content, so it is never part of a cache key; a few keys are worth logging.
+ */
+
+/** The CMCD request headers (CTA-5004 §2.2, lowercase). */
+export const CMCD_HEADERS: readonly string[] = ['cmcd-request', 'cmcd-object', 'cmcd-status', 'cmcd-session'];
+
+/** The CMCD keys the edge writes to its access log: session id, object type, buffer starvation. */
+export interface CmcdLogFields {
+  sid?: string;
+  ot?: string;
+  bs?: boolean;
+}
+
+/** Parse a CMCD payload (`bs,ot=v,sid="6e2f..."`) into key → value (true for a bare key). */
+export function parseCmcd(payload: string): Map<string, string | number | boolean> {
+  const out = new Map<string, string | number | boolean>();
+  const re = /\s*([a-z0-9-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,]*))?\s*(?:,|$)/giy;
+  let m: RegExpExecArray | null;
+  while (re.lastIndex < payload.length && (m = re.exec(payload)) !== null) {
+    if (m[0] === '') break;
+    const key = m[1].toLowerCase();
+    const raw = m[2];
+    if (raw === undefined) out.set(key, true);
+    else if (raw.startsWith('"')) out.set(key, raw.slice(1, -1).replace(/\\(.)/g, '$1'));
+    else if (/^-?\d+(\.\d+)?$/.test(raw.trim())) out.set(key, Number(raw));
+    else out.set(key, raw.trim());
+  }
+  return out;
+}
+
+/** The logged CMCD keys of a request (query payload, already percent-decoded, and/or headers). */
+export function cmcdLogFields(
+  queryPayload: string | undefined,
+  headers: Record<string, string | string[] | undefined>,
+): CmcdLogFields | undefined {
+  const parts: string[] = [];
+  if (queryPayload !== undefined) parts.push(queryPayload);
+  for (const h of CMCD_HEADERS) {
+    const v = headers[h];
+    if (v !== undefined) parts.push(Array.isArray(v) ? v.join(',') : v);
+  }
+  if (parts.length === 0) return undefined;
+  const all = parseCmcd(parts.join(','));
+  const out: CmcdLogFields = {};
+  const sid = all.get('sid');
+  if (typeof sid === 'string' && sid.length <= 64) out.sid = sid;
+  const ot = all.get('ot');
+  if (typeof ot === 'string' && /^[a-z]{1,2}$/.test(ot)) out.ot = ot;
+  if (all.has('bs')) out.bs = all.get('bs') === true;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
