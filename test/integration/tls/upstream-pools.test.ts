@@ -62,7 +62,7 @@ describe('upstream pools', () => {
     let released = 0;
     while (released < 4) {
       await until(() => parked.length > released, 10_000, 'next reload upstream');
-      answer(parked[released++]!, 'playlist');
+      answer(parked[released++], 'playlist');
     }
     expect(await Promise.all(held)).toEqual([200, 200, 200, 200]);
   });
