@@ -24,6 +24,7 @@ import { fetchForFill } from './fill-source.js';
 import { forwardHeaders, prefetchHeaders } from './forwarding.js';
 import { type ObjectKind, requestTargets } from './request-rules.js';
 import { resolveVariant } from './variants.js';
+import { LivePlaylists, deliveryDirectives } from './live-playlists.js';
 import { Prefetcher } from './prefetch.js';
 import { serveFill } from './serve-fill.js';
 import { serveStored } from './serve-stored.js';
@@ -49,6 +50,7 @@ export class Lookup {
   private readonly prefetcher: Prefetcher;
   /** The Accept-Encoding players of this edge send lately: prefetch fills that variant. */
   private playerAcceptEncoding: string | undefined;
+  private readonly live = new LivePlaylists();
 
   constructor(private readonly ctx: EdgeContext) {
     this.prefetcher = new Prefetcher((target, source) => this.prefetch(target, source));
@@ -71,7 +73,11 @@ export class Lookup {
       fromPeer: ctx.router.isPeer(header(ex.req, HOP_HEADER)),
       headers: ex.req.headers,
     };
-    const reqCc = parseCacheControl(header(ex.req, 'cache-control'));
+    if (t.kind === 'playlist') await this.pastDirectiveToNewest(wanted);
+    const reqCcText = header(ex.req, 'cache-control');
+    const reqCc = reqCcText !== undefined ? parseCacheControl(reqCcText) : undefined;
+    // only a request Cache-Control or Pragma can force a revalidation: skip the parse otherwise
+    const mayForce = t.kind !== 'media' && (reqCc !== undefined || ex.req.headers['pragma'] !== undefined);
 
     for (let attempt = 0; attempt < 3; attempt++) {
       const { key, entry } = await resolveVariant(store, wanted.primary, ex.req.headers);
@@ -82,8 +88,7 @@ export class Lookup {
         const fresh = view.state === 'fresh';
         // a client's no-cache is honoured, except on media objects and immutable responses
         // (the origin is protected from reload storms on segments: see edge/README.md)
-        const forced =
-          t.kind !== 'media' && requestForcesRevalidation(ex.req.headers, { immutable: view.immutable, fresh });
+        const forced = mayForce && requestForcesRevalidation(ex.req.headers, { immutable: view.immutable, fresh });
         if (fresh && !forced) {
           ex.result = 'hit';
           ctx.metrics.hits.inc();
@@ -102,7 +107,7 @@ export class Lookup {
           continue;
         }
       }
-      if (reqCc.has('only-if-cached')) {
+      if (reqCc?.has('only-if-cached')) {
         // RFC 9111 §5.2.1.7: nothing usable stored, and the client forbids going upstream
         ex.result = 'miss';
         return sendText(
@@ -174,6 +179,21 @@ export class Lookup {
     const { fill } = coalescer.join(key, () => this.newFill(ex, key, entry, wanted));
     fill.readers--;
     this.ctx.track(fill.stored);
+  }
+
+  /**
+   * A live playlist request whose `_HLS_msn`/`_HLS_part` the newest stored copy already
+   * satisfies is answered from that copy (edge/live-playlists.ts): past values make no new keys.
+   */
+  private async pastDirectiveToNewest(wanted: Wanted): Promise<void> {
+    const d = deliveryDirectives(wanted.keyTarget);
+    if (!d) return;
+    const newestKey = this.live.answering(d.base, d.msn, d.part);
+    if (newestKey === undefined || newestKey === wanted.primary) return;
+    // only a fresh copy answers: a stale one would be refilled with this request's target
+    const stored = await this.ctx.openStore.head(newestKey);
+    if (!stored || viewEntry(stored.meta, this.ctx.o.now()).state !== 'fresh') return;
+    wanted.primary = newestKey;
   }
 
   private readonly fillHooks = {
@@ -315,7 +335,17 @@ export class Lookup {
     await serveFill(ex, fill, head, store, ctx.cs({ fwd, ...(collapsed ? { collapsed } : {}) }), this.fillHooks, {
       stripSetCookie: collapsed,
     });
+    if (head.status === 200 && wanted.kind === 'playlist') this.trackLive(fill, wanted);
     if (head.status === 200) this.afterFill(ex, fill, wanted.keyTarget, head.headers['content-type']);
+  }
+
+  private trackLive(fill: Fill, wanted: Wanted): void {
+    const d = deliveryDirectives(wanted.keyTarget);
+    const base = d?.base ?? wanted.keyTarget;
+    void fill.stored.then((stored) => {
+      const body = stored ? fill.retainedBody() : undefined;
+      if (body) this.live.seen(base, fill.storeKey, body.toString('utf8'));
+    });
   }
 
   // ------------------------------------------------------------------ prefetch hooks

@@ -44,9 +44,10 @@ export function parseHttpDate(v: string | undefined): number | undefined {
 
 /**
  * Freshness lifetime in seconds (RFC 9111 §4.2.1 for a shared cache), or undefined when the
- * response carries none. An invalid Expires means "already expired" (0).
+ * response carries none. An invalid Expires (`0`, garbage) means "already expired" (0, §5.3);
+ * without Date, Expires counts from when the response arrived (`responseTime`).
  */
-export function freshnessLifetime(h: HeaderBag): number | undefined {
+export function freshnessLifetime(h: HeaderBag, responseTime = Date.now()): number | undefined {
   const { source, directives } = targetedDirectives(h);
   if (source !== 'cache-control') return deltaSeconds(directives, 'max-age');
   const sMax = deltaSeconds(directives, 's-maxage');
@@ -57,11 +58,28 @@ export function freshnessLifetime(h: HeaderBag): number | undefined {
   if (expiresRaw !== undefined) {
     const expires = parseHttpDate(expiresRaw);
     if (expires === undefined) return 0;
-    const date = parseHttpDate(header(h, 'date'));
-    if (date === undefined) return undefined;
+    const date = parseHttpDate(header(h, 'date')) ?? responseTime;
     return Math.max(0, Math.floor((expires - date) / 1000));
   }
   return undefined;
+}
+
+/** Statuses cacheable by default, so heuristic freshness may apply (RFC 9110 §15.1). */
+const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 410]);
+/** Longest heuristic lifetime: one day (the common practice; RFC 9111 §4.2.2 leaves it open). */
+const MAX_HEURISTIC_SECONDS = 86_400;
+
+/**
+ * Heuristic freshness (RFC 9111 §4.2.2) for a response with no explicit lifetime: 10% of the
+ * time since Last-Modified, at most a day; undefined without a usable Last-Modified.
+ */
+function heuristicLifetime(status: number, h: HeaderBag, responseTime = Date.now()): number | undefined {
+  if (!HEURISTIC_STATUSES.has(status)) return undefined;
+  const lm = parseHttpDate(header(h, 'last-modified'));
+  if (lm === undefined) return undefined;
+  const date = parseHttpDate(header(h, 'date')) ?? responseTime;
+  if (lm > date) return undefined;
+  return Math.min(MAX_HEURISTIC_SECONDS, Math.floor((date - lm) / 10_000));
 }
 
 /** Status codes this cache understands well enough to store (with explicit freshness). */
@@ -112,7 +130,7 @@ export function storageDecision(
   if (parseVary(header(res.headers, 'vary')) === '*') return { store: false, reason: 'vary' };
   if (header(res.headers, 'set-cookie') !== undefined) return { store: false, reason: 'set-cookie' };
 
-  let lifetime = freshnessLifetime(res.headers);
+  let lifetime = freshnessLifetime(res.headers) ?? heuristicLifetime(res.status, res.headers);
   if (directives.has('no-cache')) {
     // stored, but must be revalidated before every use: only worth it with a validator
     if (header(res.headers, 'etag') === undefined && header(res.headers, 'last-modified') === undefined) {
@@ -139,8 +157,9 @@ export function storageDecision(
  * for a request sent at `requestTime` (both epoch ms).
  */
 export function correctedInitialAge(h: HeaderBag, requestTime: number, responseTime: number): number {
-  const ageRaw = header(h, 'age');
-  const ageValue = ageRaw !== undefined && /^\s*\d+\s*$/.test(ageRaw) ? Number(ageRaw) : 0;
+  // §5.1: a list-valued Age uses its first member; an invalid one is ignored; overflow is 2^31
+  const ageRaw = header(h, 'age')?.split(',')[0];
+  const ageValue = ageRaw !== undefined && /^\s*\d+\s*$/.test(ageRaw) ? Math.min(Number(ageRaw.trim()), 2147483648) : 0;
   const date = parseHttpDate(header(h, 'date'));
   // Date has one-second resolution: take the latest instant it can denote, so a response
   // generated just now is not up to a second old on arrival (that would expire max-age=1 at once)

@@ -117,7 +117,9 @@ describe('LL-HLS through the edge', () => {
     };
     await Promise.all(Array.from({ length: VIEWERS }, viewer));
     const blocking = [...up.counts].filter(([u]) => u.includes('_HLS_msn'));
-    expect(blocking.length).toBeGreaterThanOrEqual(ROUNDS);
+    // blocking requests the newest stored copy already satisfies are answered from it (RFC 8216bis
+    // §6.2.5.2; edge/live-playlists.ts), so viewers behind the live point cost no upstream request
+    expect(blocking.length).toBeGreaterThanOrEqual(1);
     for (const [u, n] of blocking) expect(n, u).toBe(1);
     for (const [v, n] of plainVersions) expect(n, `version ${v}`).toBe(1);
     // the token-free, tracking-free URL is what went upstream
