@@ -39,6 +39,12 @@ const HELD_WAKE_NOTES = {
     'HTTP/1.1, 10,000 held (main at 695b2c9): writeBuffer (native write(2) per socket) 72.5 %, flush 6.6 %, OutgoingMessage.end 3.7 %, ' +
     'prom-client histogram observe 2.5 %, WakeBatch.write 1.5 %, writeOrBuffer 1.5 %, finish 1.5 %, onwrite 1.2 %, createWriteWrap 1.0 %, ' +
     'emit 1.0 %; 17.0 µs CPU per woken request (perRequestOriginCpuUs), loadavg 3.3',
+  after:
+    'this branch, 2026-12-01, loadavg ~15 on 2 cores (shared): HTTP/1.1 10,000 held: 14.2 µs CPU per woken request (median round; ' +
+    'rounds 18.2/14.2/16.2), against a bare write(2) floor of 15.5 µs per write measured in the same run (user 5.5 + sys 9.9) - the ' +
+    'HTTP/1.1 wake is at the syscall floor, its own work is the shared-bytes write and one res.end(). HTTP/2 (2,000 streams on 20 TLS ' +
+    'connections): 16.7 µs per woken stream in the flush (rounds 29.0/16.7/11.6), spent in node:http2 respond() (header validation ' +
+    'and nghttp2 submission per stream); the frames of a tick go out in one write per connection. The 8 µs goal is not met on this machine.',
   floor:
     'heldWakeFloor.cpuUsPerWrite: one write(2) of 600 bytes per loopback connection, nothing else, measured in the same run. The HTTP/1.1 ' +
     'wake cannot go below it (one connection per held request means one syscall per request, and loopback delivery runs inside it), so ' +
@@ -353,12 +359,16 @@ async function writeFloor(n: number): Promise<{ n: number; cpuUsPerWrite: number
   for (let i = 0; i < n; i++) {
     const c = connectNet({ port, host: '127.0.0.1' });
     c.on('data', () => {
-      if (++got === n) all();
+      if (++got === accepted.length) all();
     });
+    c.on('error', () => undefined);
     clients.push(c);
     if (i % 250 === 249) await new Promise((r) => setTimeout(r, 10));
   }
-  while (accepted.length < n) await new Promise((r) => setTimeout(r, 10));
+  // bounded: a connection refused under fd pressure is left out (n is what was measured)
+  const deadline = Date.now() + 20_000;
+  while (accepted.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  n = accepted.length;
   const buf = Buffer.alloc(600, 97); // about a brotli-compressed held playlist answer
   const c0 = process.cpuUsage();
   for (const s of accepted) s.write(buf);
@@ -469,8 +479,8 @@ const h2Sessions = Number(arg('h2-sessions', '20'));
 // shared machine at loadavg 16-20 (2026-12-01); see the notes in the JSON.
 const heldH2 = Number(arg('held-h2', '2000'));
 const heldH2Result = only === 'latency' ? previous.heldBlockingRequestsH2 : await heldRequests(heldH2, h2Sessions);
-// both ends in this process: 2 × n sockets (kept under the fd limit)
-const floorResult = only === 'latency' ? previous.heldWakeFloor : await writeFloor(Math.min(held, 8000));
+// both ends in this process: 2 × n sockets, well under the fd limit (the rounds' sockets may linger)
+const floorResult = only === 'latency' ? previous.heldWakeFloor : await writeFloor(Math.min(held, 3000));
 const latencyResult = only === 'all' || only === 'latency' ? await partLatency(liveSeconds) : previous.partAvailability;
 const out = {
   bench: 'origin',
