@@ -189,6 +189,8 @@ async function main(): Promise<void> {
     ssl_certificate_key ${files.keyFile};
     ssl_protocols TLSv1.2 TLSv1.3;
     http2_max_concurrent_streams 1000;
+    # nginx closes a connection after keepalive_requests (1000) requests and h2load does not reconnect
+    keepalive_requests 100000000;
     location / {
       proxy_pass ${originUrl};
       proxy_cache bench;
