@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream';
 import { appendCacheStatus } from '../src/http/cache-status.js';
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendText } from './exchange.js';
-import { forwardHeaders } from './forwarding.js';
+import { earlyHintsRelay, forwardHeaders } from './forwarding.js';
 import { invalidateTarget, sameOriginTarget } from './invalidate.js';
 import { type UpstreamResponse, upstreamError } from './upstream.js';
 
@@ -32,6 +32,7 @@ export async function bypass(
     res = await ctx.upstream.request(ctx.o.upstreamOrigin, `${ctx.o.upstreamPathPrefix}${target}`, {
       method: ex.method,
       headers,
+      onInfo: earlyHintsRelay(ex),
       ...(hasBody ? { body: ex.req } : {}),
     });
     ctx.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });

@@ -19,10 +19,12 @@ export async function fetchForFill(
   headers: Record<string, string>,
   signal: AbortSignal,
   fromPeer: boolean,
+  onInfo?: (status: number, headers: Record<string, string | string[]>) => void,
 ): Promise<UpstreamResponse & { viaPeer?: string }> {
-  const timeouts = isBlockingReload(target)
-    ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs, pool: 'held' as const }
-    : {};
+  const timeouts = {
+    ...(isBlockingReload(target) ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs, pool: 'held' as const } : {}),
+    ...(onInfo ? { onInfo } : {}),
+  };
   if (!fromPeer) {
     for (const peer of ctx.router.candidates(key)) {
       const u = new URL(peer);

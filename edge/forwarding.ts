@@ -108,3 +108,16 @@ export function prefetchHeaders(ctx: EdgeContext, acceptEncoding: string | undef
     ...ctx.upstreamAuth,
   };
 }
+
+/**
+ * Relay a 103 Early Hints from upstream to the client (RFC 8297), while its final response has
+ * not started. Other 1xx are not relayed (100 Continue is the server's own business).
+ */
+export function earlyHintsRelay(ex: Exchange): (status: number, headers: Record<string, string | string[]>) => void {
+  return (status, headers) => {
+    if (status !== 103 || ex.res.headersSent || ex.res.destroyed) return;
+    const link = headers['link'];
+    if (link === undefined) return;
+    ex.res.writeEarlyHints({ link: Array.isArray(link) ? link : [link] });
+  };
+}

@@ -21,7 +21,7 @@ import type { EdgeContext } from './context.js';
 import { type Exchange, header, sendText } from './exchange.js';
 import { Fill, type FillHead } from './fill.js';
 import { fetchForFill } from './fill-source.js';
-import { forwardHeaders, prefetchHeaders } from './forwarding.js';
+import { earlyHintsRelay, forwardHeaders, prefetchHeaders } from './forwarding.js';
 import { type ObjectKind, requestTargets } from './request-rules.js';
 import { resolveVariant } from './variants.js';
 import { LivePlaylists, deliveryDirectives } from './live-playlists.js';
@@ -155,6 +155,8 @@ export class Lookup {
       ? forwardHeaders(ctx, ex, shared)
       : prefetchHeaders(ctx, header1(wanted.headers['accept-encoding']));
     const target = wanted.upstreamTarget;
+    // 103 Early Hints reach the request that started the fill (waiters join after it)
+    const onInfo = ex ? earlyHintsRelay(ex) : undefined;
     return new Fill({
       key,
       primaryKey: wanted.primary,
@@ -169,7 +171,7 @@ export class Lookup {
       now: ctx.o.now,
       onStoreError: (e) => ctx.logger.warn({ err: e, key }, 'store put failed'),
       fetch: (conditional, signal) =>
-        fetchForFill(ctx, key, target, { ...fwdHeaders, ...conditional }, signal, wanted.fromPeer),
+        fetchForFill(ctx, key, target, { ...fwdHeaders, ...conditional }, signal, wanted.fromPeer, onInfo),
     });
   }
 

@@ -160,6 +160,8 @@ export class Upstream {
       headersTimeoutMs?: number;
       /** 'held' for requests the upstream holds (blocking reloads): their own connections and cap. */
       pool?: UpstreamPoolName;
+      /** Interim (1xx) responses, e.g. 103 Early Hints. */
+      onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
     },
   ): Promise<UpstreamResponse> {
     const pool = init.pool ?? 'fill';
@@ -182,6 +184,7 @@ export class Upstream {
         signal: init.signal,
         headersTimeout: init.headersTimeoutMs ?? this.opts.headersTimeoutMs,
         bodyTimeout: this.opts.bodyTimeoutMs,
+        ...(init.onInfo ? { onInfo: ({ statusCode, headers }) => init.onInfo!(statusCode, headers) } : {}),
       });
       const body = res.body as unknown as Readable;
       body.once('close', release);

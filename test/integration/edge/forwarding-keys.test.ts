@@ -6,6 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
 import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
@@ -52,6 +53,10 @@ beforeAll(async () => {
         }
         res.writeHead(200, { etag: '"e1"', 'cache-control': 'max-age=60' });
         res.end('0123456789');
+      } else if (u.pathname === '/hints' || u.pathname === '/hints-post') {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end('hinted');
       } else if (u.pathname === '/echo') {
         res.writeHead(200, { 'cache-control': 'max-age=60' });
         res.end(JSON.stringify(req.headers));
@@ -151,6 +156,21 @@ describe('defect 1: a miss forwards the request faithfully (RFC 9110 §7.6)', ()
     expect(keys().filter((k) => k.startsWith('/vary-ae/doc'))).toHaveLength(0);
     await get(`${e.url}/vary-ae/doc`, { 'accept-encoding': 'br' });
     expect(up.count('/vary-ae/doc')).toBe(before + 2); // the POST and a new fill
+  });
+});
+
+describe('1xx interim responses', () => {
+  it('103 Early Hints from the origin reach the client, on a fill and on a pass', async () => {
+    for (const [path, method] of [
+      ['/hints', 'GET'],
+      ['/hints-post', 'POST'],
+    ] as const) {
+      const infos: Array<{ statusCode: number; headers: Record<string, string | string[]> }> = [];
+      const r = await request(`${e.url}${path}`, { method, onInfo: (i) => infos.push(i) });
+      expect(await r.body.text()).toBe('hinted');
+      expect(infos.map((i) => i.statusCode)).toEqual([103]);
+      expect(String(infos[0].headers['link'])).toContain('</style.css>; rel=preload');
+    }
   });
 });
 
