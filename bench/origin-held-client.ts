@@ -9,6 +9,7 @@
  * sockets fit the fd limit and the client's work does not run on the origin's event loop.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectH2, type ClientHttp2Session } from 'node:http2';
 
 interface Job {
   host: string;
@@ -16,6 +17,8 @@ interface Job {
   path: string;
   n: number;
   acceptEncoding?: string;
+  /** HTTP/2 over TLS instead: the requests spread over this many sessions (streams of few connections). */
+  h2Sessions?: number;
 }
 
 const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -92,7 +95,60 @@ async function measure(job: Job): Promise<void> {
   process.send!({ type: 'result', done, statuses: Object.fromEntries(statuses), errors });
 }
 
+/** The same over HTTP/2: N streams spread over `h2Sessions` TLS connections (node:http2 client). */
+async function measureH2(job: Job): Promise<void> {
+  const done: (number | null)[] = new Array(job.n).fill(null);
+  const statuses = new Map<number, number>();
+  let errors = 0;
+  let finished = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const settle = (): void => {
+    if (++finished === job.n) resolveAll();
+  };
+  const sessions: ClientHttp2Session[] = [];
+  for (let i = 0; i < job.h2Sessions!; i++) {
+    const s = connectH2(`https://${job.host}:${job.port}`, { rejectUnauthorized: false });
+    s.on('error', () => undefined);
+    await new Promise<void>((r, j) => {
+      s.once('connect', () => r());
+      s.once('error', j);
+    });
+    sessions.push(s);
+  }
+  for (let i = 0; i < job.n; i++) {
+    const req = sessions[i % sessions.length].request({
+      ':path': job.path,
+      ...(job.acceptEncoding ? { 'accept-encoding': job.acceptEncoding } : {}),
+    });
+    let over = false;
+    req.on('response', (h) => {
+      const status = Number(h[':status']);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    });
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      if (over) return;
+      over = true;
+      done[i] = nowUs();
+      settle();
+    });
+    req.on('error', () => {
+      if (over) return;
+      over = true;
+      errors++;
+      settle();
+    });
+    req.end();
+    if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 10));
+  }
+  process.send!({ type: 'opened', connected: sessions.length });
+  await all;
+  for (const s of sessions) s.destroy();
+  process.send!({ type: 'result', done, statuses: Object.fromEntries(statuses), errors });
+}
+
 // A failure is left unhandled on purpose: it ends this child, and the bench sees the exit.
 process.on('message', (job: Job) => {
-  void measure(job);
+  void (job.h2Sessions ? measureH2(job) : measure(job));
 });

@@ -14,6 +14,9 @@ import { type UpstreamResponse, upstreamError } from './upstream.js';
 /** RFC 9110 §9.2.1 safe methods: they never invalidate. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
+/** Response fields that belong to one connection (never relayed; forbidden in HTTP/2, RFC 9113 8.2.2). */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
 export async function bypass(
   ctx: EdgeContext,
   ex: Exchange,
@@ -54,7 +57,7 @@ export async function bypass(
   }
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(res.headers)) {
-    if (v === undefined || k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding') continue;
+    if (v === undefined || CONNECTION_SPECIFIC.has(k) || k.startsWith(':')) continue;
     out[k] = v;
   }
   const upstreamCs = typeof out['cache-status'] === 'string' ? out['cache-status'] : undefined;

@@ -6,7 +6,9 @@
  *   streamedge purge /vod/asset1/seg-1.m4s --edge http://127.0.0.1:8080 --admin-token $TOKEN
  *   streamedge purge --prefix /vod/asset1/ --edge http://127.0.0.1:8080 --soft
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../src/cli/tls-options.js';
 import { request } from 'undici';
 import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
@@ -32,7 +34,10 @@ import { fleetVerification } from './fleet/fleet-verification.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
 
-export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions {
+export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions, TlsCliOptions {
+  upstreamCa?: string;
+  upstreamHttp1?: boolean;
+  timingAllowOrigin?: string;
   upstream: string;
   /** The rules file (query policy, CMCD, forwarding deny list): edge/request-rules.ts. */
   config?: string;
@@ -107,7 +112,9 @@ function listOf(text: string | undefined): string[] {
 }
 
 /** Start an edge from CLI options; resolves with its URL and a stop function. */
-export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: () => Promise<void> }> {
+export async function runEdge(
+  o: EdgeCliOptions,
+): Promise<{ url: string; plainUrl?: string; close: () => Promise<void> }> {
   const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
   const logRef: { current?: KeyLog } = {};
   const keyLog: KeyLog = {
@@ -118,7 +125,29 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
   const signing = fleet?.keys
     ? await fleetVerification(o, fleet.keys, upstreamCredential, process.env, keyLog)
     : await edgeSigningFromCli(o, upstreamCredential, process.env, keyLog);
+  const tls = await openTlsFromCli(o, {
+    info: (x, m) => logRef.current?.info(x, m),
+    warn: (x, m) => (logRef.current ? logRef.current.warn(x, m) : process.stderr.write(`warning: ${m}\n`)),
+  });
+  let upstreamCa: Buffer | undefined;
+  if (o.upstreamCa !== undefined) {
+    try {
+      upstreamCa = readFileSync(o.upstreamCa);
+    } catch (e) {
+      throw new StreamedgeError(
+        'BAD_OPTION',
+        `--upstream-ca ${o.upstreamCa}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      );
+    }
+    if (!upstreamCa.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new StreamedgeError('BAD_OPTION', `--upstream-ca ${o.upstreamCa}: not a PEM certificate`);
+    }
+  }
   const edge = createEdge({
+    ...(tls ? { tls } : {}),
+    ...(upstreamCa ? { upstreamCa } : {}),
+    ...(o.upstreamHttp1 ? { upstreamHttp2: false } : {}),
+    ...(o.timingAllowOrigin !== undefined ? { timingAllowOrigin: o.timingAllowOrigin } : {}),
     ...(signing ? { signedAccess: signing.access } : {}),
     ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
     upstream: o.upstream,
@@ -140,6 +169,7 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
   logRef.current = edge.logger;
   if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
   const url = await edge.listen(parsePort(o.port), o.host);
+  const plainUrl = o.httpPort !== undefined ? await edge.listenPlain(parsePort(o.httpPort), o.host) : undefined;
   const onCredential = (c: string | undefined) => signing?.access.setTrustedCredential(c);
   const joined = !fleet
     ? undefined
@@ -156,9 +186,11 @@ export async function runEdge(o: EdgeCliOptions): Promise<{ url: string; close: 
         );
   return {
     url,
+    ...(plainUrl !== undefined ? { plainUrl } : {}),
     close: async () => {
       await joined?.close();
       signing?.close();
+      tls?.close();
       return edge.close();
     },
   };
@@ -212,25 +244,30 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
 /** Registers the `edge` and `purge` commands. */
 export function registerEdgeCommands(program: Command): void {
   addVerificationOptions(
-    addFleetOptions(program.command('edge'))
-      .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
-      .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
-      .option('--config <file>', 'rules file (JSON): media/playlist path patterns, tracking params, CMCD, deny list')
-      .option('--port <port>', 'port to listen on', '8080')
-      .option('--host <host>', 'address to listen on', '127.0.0.1')
-      .option('--store <dir>', 'cache directory (default: a temporary one, removed on exit)')
-      .option('--store-size <bytes>', 'disk capacity of the cache, e.g. 10GB', '10GB')
-      .option('--ram-size <bytes>', 'RAM tier for hot objects', '256MiB')
-      .option('--peers <urls>', 'comma-separated edges of this PoP (each key is stored by one owner)')
-      .option('--self <url>', "this edge's own URL as the peers know it (with --peers)")
-      .option('--admin-token <token>', 'token for purge (default: env STREAMEDGE_ADMIN_TOKEN)')
-      .option('--name <token>', "this cache's name in Cache-Status", 'streamedge')
-      .option('--negative-ttl <duration>', 'how long 404/410 without freshness info are cached', '5s')
-      .option('--prefetch', 'fetch the next segment/part when one is served (playlist order or CMCD nor)')
-      .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
-      .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
-      .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
-      .option('--log-level <level>', 'pino log level', 'info'),
+    addTlsOptions(
+      addFleetOptions(program.command('edge'))
+        .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
+        .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
+        .option('--config <file>', 'rules file (JSON): media/playlist path patterns, tracking params, CMCD, deny list')
+        .option('--port <port>', 'port to listen on', '8080')
+        .option('--host <host>', 'address to listen on', '127.0.0.1')
+        .option('--store <dir>', 'cache directory (default: a temporary one, removed on exit)')
+        .option('--store-size <bytes>', 'disk capacity of the cache, e.g. 10GB', '10GB')
+        .option('--ram-size <bytes>', 'RAM tier for hot objects', '256MiB')
+        .option('--peers <urls>', 'comma-separated edges of this PoP (each key is stored by one owner)')
+        .option('--self <url>', "this edge's own URL as the peers know it (with --peers)")
+        .option('--admin-token <token>', 'token for purge (default: env STREAMEDGE_ADMIN_TOKEN)')
+        .option('--name <token>', "this cache's name in Cache-Status", 'streamedge')
+        .option('--negative-ttl <duration>', 'how long 404/410 without freshness info are cached', '5s')
+        .option('--prefetch', 'fetch the next segment/part when one is served (playlist order or CMCD nor)')
+        .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
+        .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
+        .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
+        .option('--log-level <level>', 'pino log level', 'info')
+        .option('--upstream-ca <pem>', 'CA certificate an https --upstream must chain to (default: the system store)')
+        .option('--upstream-http1', 'speak HTTP/1.1 to an https upstream even when it offers HTTP/2')
+        .option('--timing-allow-origin <value>', "Timing-Allow-Origin on every answer ('' for none)", '*'),
+    ),
     'every request needs a valid signed-URL token (or the upstream credential of a peer/lower tier)',
   )
     .option('--unsigned-path <path>', 'exact path served without a token (repeatable; default /time)', collect, [])

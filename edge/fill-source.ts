@@ -22,7 +22,7 @@ export async function fetchForFill(
   onInfo?: (status: number, headers: Record<string, string | string[]>) => void,
 ): Promise<UpstreamResponse & { viaPeer?: string }> {
   const timeouts = {
-    ...(isBlockingReload(target) ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs } : {}),
+    ...(isBlockingReload(target) ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs, pool: 'held' as const } : {}),
     ...(onInfo ? { onInfo } : {}),
   };
   if (!fromPeer) {

@@ -77,14 +77,16 @@ export function forwardHeaders(ctx: EdgeContext, ex: Exchange, shared: boolean):
   );
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(req.headers)) {
-    if (v === undefined || HOP_BY_HOP.has(name) || connectionNamed.has(name)) continue;
+    // HTTP/2 pseudo-headers (:path, :authority, ...) describe the client's hop only
+    if (v === undefined || HOP_BY_HOP.has(name) || connectionNamed.has(name) || name.startsWith(':')) continue;
     if (ctx.rules.denyHeaders.includes(name)) continue;
     if (!ctx.rules.forwardCmcd && CMCD_HEADERS.includes(name)) continue;
     if (shared && REQUEST_SPECIFIC.has(name)) continue;
     out[name] = Array.isArray(v) ? v.join(', ') : v;
   }
-  const proto = 'http';
-  out['via'] = join(req.headers['via'], `1.1 ${ctx.o.name}`);
+  const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  // Via names the protocol version the request was received with (RFC 9110 §7.6.3)
+  out['via'] = join(req.headers['via'], `${req.httpVersionMajor === 2 ? '2' : '1.1'} ${ctx.o.name}`);
   out['forwarded'] = join(req.headers['forwarded'], `${forwardedFor(req.socket.remoteAddress)};proto=${proto}`);
   const ip = req.socket.remoteAddress?.replace(/^::ffff:/, '');
   if (ip !== undefined) out['x-forwarded-for'] = join(req.headers['x-forwarded-for'], ip);

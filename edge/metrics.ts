@@ -20,6 +20,8 @@ export class EdgeMetrics {
   readonly clientAborts: Counter<'reason'>;
   readonly prefetches: Counter<'source'>;
   readonly signedRejections: Counter<'reason'>;
+  readonly requestsByProtocol: Counter<'protocol'>;
+  readonly tlsHandshakeFailures: Counter<'code'>;
 
   constructor(store: () => LogStore | undefined, fillsInFlight: () => number, defaultMetrics = false) {
     const r = this.registry;
@@ -100,6 +102,18 @@ export class EdgeMetrics {
       name: 'edge_signed_rejections_total',
       help: 'Requests refused for a missing or invalid signed-URL token, by reason',
       labelNames: ['reason'],
+      registers: [r],
+    });
+    this.requestsByProtocol = new Counter({
+      name: 'edge_requests_by_protocol_total',
+      help: 'Client requests by protocol (h1 = HTTP/1.x, h2 = HTTP/2)',
+      labelNames: ['protocol'],
+      registers: [r],
+    });
+    this.tlsHandshakeFailures = new Counter({
+      name: 'edge_tls_handshake_failures_total',
+      help: 'Client TLS handshakes that failed, by OpenSSL/Node error code',
+      labelNames: ['code'],
       registers: [r],
     });
     const storeStat = (name: string, help: string, pick: (s: ReturnType<LogStore['stats']>) => number) =>

@@ -8,8 +8,7 @@
  *     GET/HEAD → the lookup state machine (edge/lookup.ts; fills from edge/fill-source.ts)
  *     other methods, credentials → the bypass proxy (edge/bypass.ts)
  */
-import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +28,10 @@ import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
 import { bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
-import { checkTarget, parserErrorStatus } from './request-limits.js';
+import { checkTarget } from './request-limits.js';
+import { EdgeListener } from './listener.js';
+import type { ReloadingTls } from '../src/tls/reloading-tls.js';
+import { protocolOf } from '../src/tls/secure-http-server.js';
 import type { EdgeRules } from './request-rules.js';
 import { PeerRouter } from './tiering/peers.js';
 import { Upstream } from './upstream.js';
@@ -52,11 +54,28 @@ export interface EdgeServerOptions extends EdgeOptions {
   signedAccess?: EdgeSignedAccess;
   /** Sent as X-Streamedge-Upstream-Credential on every upstream and peer request (tier trust). */
   upstreamCredential?: string;
+  /**
+   * HTTPS with HTTP/2 and HTTP/1.1 on the listen port (edge/listener.ts); `listenPlain` adds a
+   * plain-HTTP port beside it. Everything (caching, coalescing, held reloads, purge, metrics)
+   * behaves the same on every listener.
+   */
+  tls?: ReloadingTls;
+  /**
+   * `Timing-Allow-Origin` on every answer (default `*`), so players on other origins can read
+   * protocol and timings from Resource Timing; '' sends none.
+   */
+  timingAllowOrigin?: string;
+  /** PEM CA an https upstream (and https peers) must chain to; default: the system store. */
+  upstreamCa?: string | Buffer;
+  /** HTTP/2 to https upstreams that offer it (default true). */
+  upstreamHttp2?: boolean;
 }
 
 export interface Edge {
-  /** Start listening; resolves with the base URL (http://host:port). */
+  /** Start listening; resolves with the base URL (http://host:port, https:// with TLS). */
   listen(port?: number, host?: string): Promise<string>;
+  /** With TLS: plain HTTP beside the HTTPS port (after listen()); resolves with its base URL. */
+  listenPlain(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
   readonly metrics: EdgeMetrics;
   /** The store (after listen()). */
@@ -82,7 +101,7 @@ class EdgeServer implements Edge, EdgeContext {
   readonly o: ResolvedEdgeOptions;
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
-  private server: Server | undefined;
+  private readonly listeners: EdgeListener[] = [];
   private storeRef: LogStore | undefined;
   private ownsStore = false;
   private tempDir: string | undefined;
@@ -92,7 +111,6 @@ class EdgeServer implements Edge, EdgeContext {
   readonly keyPolicy: CacheKeyPolicy;
   readonly rules: EdgeRules;
   readonly policy: EdgeCachePolicy;
-  private readonly sockets = new Set<Socket>();
   private readonly background = new Set<Promise<unknown>>();
   private readonly lookup: Lookup;
   closing = false;
@@ -111,6 +129,8 @@ class EdgeServer implements Edge, EdgeContext {
       connectTimeoutMs: this.o.connectTimeoutMs,
       headersTimeoutMs: this.o.headersTimeoutMs,
       bodyTimeoutMs: this.o.bodyTimeoutMs,
+      ...(input.upstreamCa !== undefined ? { ca: input.upstreamCa } : {}),
+      ...(input.upstreamHttp2 !== undefined ? { http2: input.upstreamHttp2 } : {}),
     });
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
@@ -187,37 +207,43 @@ class EdgeServer implements Edge, EdgeContext {
   }
 
   async listen(port = 8080, host = '127.0.0.1'): Promise<string> {
-    if (this.server) throw new StreamedgeError('EDGE_STATE', 'edge is already listening');
+    if (this.listeners.length > 0) throw new StreamedgeError('EDGE_STATE', 'edge is already listening');
     await this.prepareStore();
-    const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
-      this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
-    });
-    // slow-client protection: a socket that neither reads nor sends for this long is destroyed
-    server.setTimeout(this.o.clientTimeoutMs);
-    server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
-    });
-    server.on('clientError', (e: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
-      const status = parserErrorStatus(e.code, e.rawPacket);
-      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
-      else socket.destroy();
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port, host, backlog: 4096 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string')
-      throw new StreamedgeError('EDGE_LISTEN', 'edge did not get a TCP address');
-    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const url = `http://${h}:${addr.port}`;
-    this.logger.info({ url, upstream: this.o.upstream.href, peers: this.o.peers, self: this.o.self }, 'edge listening');
-    return url;
+    const l = await this.openListener(port, host, this.input.tls);
+    this.logger.info(
+      { url: l.url, upstream: this.o.upstream.href, peers: this.o.peers, self: this.o.self, tls: l.secure },
+      'edge listening',
+    );
+    return l.url;
+  }
+
+  async listenPlain(port: number, host = '127.0.0.1'): Promise<string> {
+    if (this.listeners.length === 0 || !this.input.tls) {
+      throw new StreamedgeError('EDGE_STATE', 'listenPlain is for a plain port beside HTTPS: listen() with tls first');
+    }
+    const l = await this.openListener(port, host, undefined);
+    this.logger.info({ url: l.url }, 'edge listening (plain HTTP beside HTTPS)');
+    return l.url;
+  }
+
+  private async openListener(port: number, host: string, tls: ReloadingTls | undefined): Promise<EdgeListener> {
+    const tao = this.input.timingAllowOrigin ?? '*';
+    const l = await EdgeListener.open(
+      (req, res) => {
+        this.metrics.requestsByProtocol.inc({ protocol: protocolOf(req) });
+        if (tao !== '') res.setHeader('timing-allow-origin', tao);
+        this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
+      },
+      {
+        port,
+        host,
+        clientTimeoutMs: this.o.clientTimeoutMs,
+        ...(tls ? { tls } : {}),
+        onHandshakeFailure: (code) => this.metrics.tlsHandshakeFailures.inc({ code }),
+      },
+    );
+    this.listeners.push(l);
+    return l;
   }
 
   private async prepareStore(): Promise<void> {
@@ -245,12 +271,7 @@ class EdgeServer implements Edge, EdgeContext {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const server = this.server;
-    if (server) {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      for (const s of this.sockets) s.destroy();
-      await closed;
-    }
+    await Promise.all(this.listeners.map((l) => l.close()));
     this.coalescer.cancelAll('edge closing');
     await Promise.allSettled([...this.background]);
     await this.upstream.close();

@@ -1,9 +1,19 @@
 /**
- * Upstream connections: one undici Agent (keep-alive pools per origin) behind a cap on
- * concurrent upstream requests. Errors come back typed: connection failures are
+ * Upstream connections: two undici Agents (keep-alive pools per origin), each behind its own cap
+ * on concurrent requests: one for fills, one for held requests (LL-HLS blocking reloads, which
+ * the upstream holds for up to 3 target durations), so held requests never take the connections
+ * or slots fills need.
+ *
+ * An `https://` upstream is verified against the system store, or `ca` (`--upstream-ca <pem>`)
+ * when given, and spoken to over HTTP/2 when it offers it (ALPN, undici `allowH2`): a few
+ * connections per origin (`h2ConnectionsPerOrigin`) each carrying up to `h2StreamsPerConnection`
+ * concurrent streams (a Node or nginx server allows about 100), so a whole PoP's upstream traffic
+ * rides a few connections. `http://` upstreams use HTTP/1.1 keep-alive pools as before.
+ *
+ * Errors come back typed: connection failures (TLS verification included) are
  * UPSTREAM_UNREACHABLE (→ 502), timeouts UPSTREAM_TIMEOUT (→ 504).
  */
-import { Agent } from 'undici';
+import { Agent, Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { StreamedgeError } from '../src/errors.js';
 
@@ -18,7 +28,18 @@ export interface UpstreamOptions {
   headersTimeoutMs: number;
   /** Longest silence between body chunks. */
   bodyTimeoutMs: number;
+  /** PEM CA certificate(s) an https upstream must chain to (default: the system store). */
+  ca?: string | Buffer;
+  /** HTTP/2 to https upstreams that offer it (default true). */
+  http2?: boolean;
+  /** HTTP/2 connections per origin and pool (default 2). */
+  h2ConnectionsPerOrigin?: number;
+  /** Concurrent streams per HTTP/2 connection (default 100). */
+  h2StreamsPerConnection?: number;
 }
+
+/** Which pool a request uses: fills, or requests the upstream holds (blocking reloads). */
+export type UpstreamPoolName = 'fill' | 'held';
 
 export interface UpstreamResponse {
   status: number;
@@ -75,26 +96,53 @@ export function upstreamError(e: unknown, origin: string): StreamedgeError {
 }
 
 export class Upstream {
-  private readonly agent: Agent;
-  private readonly slots: Slots;
+  private readonly agents: Record<UpstreamPoolName, Agent>;
+  private readonly slots: Record<UpstreamPoolName, Slots>;
 
   constructor(private readonly opts: UpstreamOptions) {
-    this.agent = new Agent({
-      connections: opts.connectionsPerOrigin,
-      connectTimeout: opts.connectTimeoutMs,
-      headersTimeout: opts.headersTimeoutMs,
-      bodyTimeout: opts.bodyTimeoutMs,
+    this.agents = { fill: this.agent(opts.connectionsPerOrigin), held: this.agent(null) };
+    this.slots = {
+      fill: new Slots(opts.maxConcurrent, opts.maxQueued),
+      held: new Slots(opts.maxConcurrent, opts.maxQueued),
+    };
+  }
+
+  /** One Agent whose per-origin pools speak h2 (ALPN) to https origins and HTTP/1.1 to http ones. */
+  private agent(h1Connections: number | null): Agent {
+    const o = this.opts;
+    const common = {
+      connectTimeout: o.connectTimeoutMs,
+      headersTimeout: o.headersTimeoutMs,
+      bodyTimeout: o.bodyTimeoutMs,
       keepAliveTimeout: 10_000,
-      pipelining: 1,
+      connect: { ...(o.ca !== undefined ? { ca: o.ca } : {}) },
+    };
+    const h2 = o.http2 ?? true;
+    const streams = o.h2StreamsPerConnection ?? 100;
+    return new Agent({
+      factory: (origin: string | URL, _opts: object): Dispatcher => {
+        const secure = String(origin).startsWith('https:');
+        if (secure && h2) {
+          return new Pool(origin, {
+            ...common,
+            allowH2: true,
+            connections: o.h2ConnectionsPerOrigin ?? 2,
+            // undici caps requests in flight per connection by `pipelining`, for h2 streams too;
+            // a server that negotiates HTTP/1.1 instead gets one request per connection.
+            pipelining: streams,
+            maxConcurrentStreams: streams,
+          });
+        }
+        return new Pool(origin, { ...common, connections: h1Connections, pipelining: 1 });
+      },
     });
-    this.slots = new Slots(opts.maxConcurrent, opts.maxQueued);
   }
 
   get active(): number {
-    return this.slots.active;
+    return this.slots.fill.active + this.slots.held.active;
   }
   get queued(): number {
-    return this.slots.waiting;
+    return this.slots.fill.waiting + this.slots.held.waiting;
   }
 
   /**
@@ -110,20 +158,24 @@ export class Upstream {
       body?: Readable;
       signal?: AbortSignal;
       headersTimeoutMs?: number;
+      /** 'held' for requests the upstream holds (blocking reloads): their own connections and cap. */
+      pool?: UpstreamPoolName;
       /** Interim (1xx) responses, e.g. 103 Early Hints. */
       onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
     },
   ): Promise<UpstreamResponse> {
-    await this.slots.acquire();
+    const pool = init.pool ?? 'fill';
+    const slots = this.slots[pool];
+    await slots.acquire();
     let released = false;
     const release = () => {
       if (!released) {
         released = true;
-        this.slots.release();
+        slots.release();
       }
     };
     try {
-      const res = await this.agent.request({
+      const res = await this.agents[pool].request({
         origin,
         path,
         method: init.method ?? 'GET',
@@ -146,6 +198,6 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
-    await this.agent.destroy().catch(() => undefined);
+    await Promise.all(Object.values(this.agents).map((a) => a.destroy().catch(() => undefined)));
   }
 }

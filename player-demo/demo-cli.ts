@@ -5,12 +5,16 @@
  *
  * With --fleet: nats-server -js, the shield and three edges of one PoP joined through NATS
  * (membership, purge stream), the player behind the first edge.
+ * `--tls`: a throwaway self-signed certificate for localhost/127.0.0.1 (in <dir>/tls, made by
+ * openssl); the edge and the shield serve HTTPS with HTTP/2 (the edge verifies the shield with
+ * that certificate as its CA), and so does the page. The origin stays plain HTTP on loopback.
  */
 import type { Command } from 'commander';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePort } from '../src/cli/options.js';
+import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { runCli, runNode, type ChildService } from './child-service.js';
 import { buildPlayer } from './build.js';
 import { startPageServer } from './page-server.js';
@@ -28,6 +32,7 @@ interface DemoOptions {
   live: boolean;
   fleet?: boolean;
   natsPort: string;
+  tls?: boolean;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -42,6 +47,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--no-live', 'skip the live test channel')
     .option('--fleet', 'a fleet on NATS JetStream: nats-server, the shield and three edges of one PoP')
     .option('--nats-port <port>', 'nats-server port (with --fleet)', '4222')
+    .option('--tls', 'serve the edge, shield and page over HTTPS + HTTP/2 with a throwaway self-signed certificate')
     .action(async (o: DemoOptions) => runDemo(o));
 }
 
@@ -96,6 +102,9 @@ async function runDemo(o: DemoOptions): Promise<void> {
       waitForUrl: true,
     });
     services.push(origin);
+    const tls = o.tls ? await createSelfSignedCertificate(join(dir, 'tls')) : undefined;
+    if (tls) say(`self-signed certificate for localhost/127.0.0.1: ${tls.certFile} (see README "HTTPS and HTTP/2")`);
+    const tlsArgs = tls ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : [];
     const shield = await runCli(
       'shield',
       [
@@ -111,6 +120,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
         '--name',
         'shield',
         ...fleetArgs('shield'),
+        ...tlsArgs,
       ],
       { cwd: REPO, logFile: join(logs, 'shield.log'), waitForUrl: true, env: { STREAMEDGE_ADMIN_TOKEN: adminToken } },
     );
@@ -130,6 +140,8 @@ async function runDemo(o: DemoOptions): Promise<void> {
         '--name',
         'edge',
         ...fleetArgs('demo'),
+        ...tlsArgs,
+        ...(tls ? ['--upstream-ca', tls.certFile] : []),
       ],
       { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true, env: { STREAMEDGE_ADMIN_TOKEN: adminToken } },
     );
@@ -151,6 +163,8 @@ async function runDemo(o: DemoOptions): Promise<void> {
           '--name',
           `edge${i + 2}`,
           ...fleetArgs('demo'),
+          ...tlsArgs,
+          ...(tls ? ['--upstream-ca', tls.certFile] : []),
         ],
         {
           cwd: REPO,
@@ -173,11 +187,11 @@ async function runDemo(o: DemoOptions): Promise<void> {
           ]
         : []),
     ];
-    const page = await startPageServer({ port: parsePort(o.port), streams });
+    const page = await startPageServer({ port: parsePort(o.port), streams, ...(tls ? { tls } : {}) });
     say(`origin ${origin.url}   shield ${shield.url}   edge ${edge.url}   (logs in ${logs})`);
     if (nats) {
       say(`fleet: ${nats.url}   more edges of PoP "demo": ${more.map((e) => e.url).join('  ')}`);
-      say(`  members:  curl ${edge.url}/_edge/health`);
+      say(`  members:  curl -H "authorization: Bearer $(cat ${tokenFile})" ${edge.url}/_edge/health`);
       say(
         `  purge:    STREAMEDGE_ADMIN_TOKEN=$(cat ${tokenFile}) npx streamedge purge --prefix /vod/sample/ --edge ${edge.url}`,
       );

@@ -1,7 +1,9 @@
 /**
  * Serves the demo page (player-demo/dist) and its config.json (the streams to offer) on loopback.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { DIST_DIR } from './build.js';
@@ -24,19 +26,23 @@ export async function startPageServer(opts: {
   port: number;
   host?: string;
   streams: { name: string; url: string }[];
+  /** Serve the page over HTTPS with this certificate (the demo's --tls). */
+  tls?: { certFile: string; keyFile: string };
 }): Promise<PageServer> {
   const host = opts.host ?? '127.0.0.1';
   const config = JSON.stringify({ streams: opts.streams });
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path === '/config.json') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      return res.end(config);
+      res.end(config);
+      return;
     }
     const rel = normalize(path === '/' ? '/index.html' : path).replace(/^([/\\])+/, '');
     if (rel.startsWith('..') || rel.includes('\0')) {
       res.writeHead(400);
-      return res.end('bad path');
+      res.end('bad path');
+      return;
     }
     readFile(join(DIST_DIR, rel)).then(
       (body) => {
@@ -51,7 +57,13 @@ export async function startPageServer(opts: {
         res.end('not found');
       },
     );
-  });
+  };
+  const server: Server = opts.tls
+    ? createHttpsServer(
+        { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), minVersion: 'TLSv1.2' },
+        handler,
+      )
+    : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, host, () => resolve());
@@ -59,7 +71,7 @@ export async function startPageServer(opts: {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   return {
-    url: `http://${host}:${port}/`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}/`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -14,10 +14,11 @@ import {
   type FleetKeysCliOptions,
 } from '../../src/cli/fleet-verification.js';
 import { createOrigin } from './server.js';
+import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../../src/cli/tls-options.js';
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
 
-interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions {
+interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, TlsCliOptions {
   root: string;
   port: string;
   host: string;
@@ -113,22 +114,24 @@ function collect(value: string, previous: string[]): string[] {
 export function registerOriginCommand(program: Command): void {
   const originCommand = addFleetKeysOptions(program.command('origin'));
   addVerificationOptions(
-    originCommand
-      .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
-      .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
-      .option('--port <port>', 'TCP port', '8081')
-      .option('--host <host>', 'address to listen on', '127.0.0.1')
-      .option(
-        '--live <channel=source>',
-        'live channel (repeatable): source is lavfi, lavfi:<graph>, a file (looped in real time) or an ffmpeg URL (srt://, rtmp://, udp://)',
-        collect,
-        [],
-      )
-      .option('--segment <seconds>', 'live segment duration', String(LIVE_DEFAULTS.segmentDuration))
-      .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
-      .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
-      .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
-      .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
+    addTlsOptions(
+      originCommand
+        .description('serve packaged VOD assets (/vod/) and live channels (/live/) with HLS, LL-HLS, DASH and LL-DASH')
+        .requiredOption('--root <dir>', 'folder of published assets (the package command --out)')
+        .option('--port <port>', 'TCP port', '8081')
+        .option('--host <host>', 'address to listen on', '127.0.0.1')
+        .option(
+          '--live <channel=source>',
+          'live channel (repeatable): source is lavfi, lavfi:<graph>, a file (looped in real time) or an ffmpeg URL (srt://, rtmp://, udp://)',
+          collect,
+          [],
+        )
+        .option('--segment <seconds>', 'live segment duration', String(LIVE_DEFAULTS.segmentDuration))
+        .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
+        .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
+        .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
+        .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
+    ),
     'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
   )
     .option(
@@ -163,7 +166,17 @@ export function registerOriginCommand(program: Command): void {
         info: (x, m) => logRef.current?.info(x, m),
         warn: (x, m) => logRef.current?.warn(x, m),
       });
-      const origin = await createOrigin({ root: o.root, live, logger: { level: o.logLevel }, signing: signed.signing });
+      const tls = await openTlsFromCli(o, {
+        info: (x, m) => logRef.current?.info(x, m),
+        warn: (x, m) => (logRef.current ? logRef.current.warn(x, m) : process.stderr.write(`warning: ${m}\n`)),
+      });
+      const origin = await createOrigin({
+        root: o.root,
+        live,
+        logger: { level: o.logLevel },
+        signing: signed.signing,
+        ...(tls ? { tls } : {}),
+      });
       logRef.current = origin.app.log;
       let stopping = false;
       const stop = (signal: string): void => {
@@ -171,6 +184,7 @@ export function registerOriginCommand(program: Command): void {
         stopping = true;
         origin.app.log.info({ signal }, 'stopping origin');
         signed.close();
+        tls?.close();
         origin.close().then(
           () => process.exit(0),
           () => process.exit(1),
@@ -179,7 +193,10 @@ export function registerOriginCommand(program: Command): void {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
       const url = await origin.listen(parsePort(o.port), o.host);
-      process.stdout.write(`origin listening on ${url}\n`);
+      process.stdout.write(`origin listening on ${url}${tls ? ' (HTTP/2 and HTTP/1.1)' : ''}\n`);
+      if (o.httpPort !== undefined) {
+        process.stdout.write(`origin plain HTTP on ${await origin.listenPlain(parsePort(o.httpPort), o.host)}\n`);
+      }
       for (const c of live) process.stdout.write(`live channel ${c.id}: ${url}/live/${c.id}/master.m3u8\n`);
     });
 }

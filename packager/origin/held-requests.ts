@@ -14,15 +14,15 @@
  * - A client that goes away is removed at once (its response's 'close').
  * - Closing the window answers everything still held.
  */
-import type { ServerResponse } from 'node:http';
 import type { RenditionWindow } from '../live/rendition-window.js';
-import { WakeBatch, type PreparedResponse } from './prepared-response.js';
+import type { PreparedResponse } from './prepared-response.js';
+import { WakeBatch, type HeldResponse } from './wake-batch.js';
 
 export interface HeldRequest<T> {
   readonly msn: number;
   /** Part index, or SEGMENT_END for "the whole segment". */
   readonly part: number;
-  readonly res: ServerResponse;
+  readonly res: HeldResponse;
   /** Requests with equal groups get byte-identical answers: one response is built per group and flush. */
   readonly group: string;
   readonly deadline: number;
@@ -83,7 +83,7 @@ export class HeldRequests<T> {
   }
 
   /** Parks a request (the caller has taken the response over from the framework). */
-  hold(msn: number, part: number, res: ServerResponse, group: string, timeoutMs: number, data: T): HeldRequest<T> {
+  hold(msn: number, part: number, res: HeldResponse, group: string, timeoutMs: number, data: T): HeldRequest<T> {
     const h: HeldRequest<T> = { msn, part, res, group, deadline: this.now() + timeoutMs, data, done: false };
     if (this.closed) {
       this.finish([h], () => this.opts.closed(h));

@@ -16,6 +16,8 @@ export class OriginMetrics {
   readonly wakeup: Histogram<'kind'>;
   readonly partsProduced: Counter<'channel'>;
   readonly sourceRestarts: Counter<'channel'>;
+  readonly requestsByProtocol: Counter<'protocol'>;
+  readonly tlsHandshakeFailures: Counter<'code'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -60,6 +62,18 @@ export class OriginMetrics {
       name: 'streamedge_live_source_restarts_total',
       help: 'Encoder restarts per channel',
       labelNames: ['channel'],
+      registers,
+    });
+    this.requestsByProtocol = new Counter({
+      name: 'streamedge_origin_requests_by_protocol_total',
+      help: 'HTTP requests answered, by protocol (h1 = HTTP/1.x, h2 = HTTP/2)',
+      labelNames: ['protocol'],
+      registers,
+    });
+    this.tlsHandshakeFailures = new Counter({
+      name: 'streamedge_origin_tls_handshake_failures_total',
+      help: 'TLS handshakes that failed, by OpenSSL/Node error code',
+      labelNames: ['code'],
       registers,
     });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });

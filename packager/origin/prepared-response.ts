@@ -1,20 +1,13 @@
 /**
  * A whole HTTP response built once and written to many requests: status, header list and body
  * (compressed when the request accepts it). Held requests that wake together (thousands of
- * blocking reloads for the same part) get the same object, so waking N of them is N socket
- * writes of ONE shared Buffer (status line + headers + body): no fastify reply pipeline, no
- * per-request rendering, compression or header serialisation.
- *
- * `WakeBatch` writes those bytes straight to each request's socket when that is safe (HTTP/1.1
- * keep-alive, GET, the response is the one the socket is serving, nothing sent yet), and then,
- * after the whole batch is on the wire, completes each ServerResponse (marks its head as sent and
- * ends it with no further bytes) so Node's keep-alive handling, pipelined requests and the
- * framework's onResponse accounting carry on as usual. That step uses Node's (v20) OutgoingMessage
- * fields `_header`/`_headerSent`; when they do not look as expected, or the request is not a
- * plain keep-alive GET, the response goes through `writeHead` + `end` instead (same bytes but the
- * head is serialised per request).
+ * blocking reloads for the same part) get the same object, so waking N of them writes ONE shared
+ * body (and, on HTTP/1.1, one shared head): no fastify reply pipeline, no per-request rendering,
+ * compression or header serialisation. The writers live in wake-batch.ts (HTTP/1.1: h1-wake.ts,
+ * HTTP/2: h2-wake.ts).
  */
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 
 export type ContentEncoding = 'br' | 'gzip' | 'identity';
@@ -24,9 +17,11 @@ export interface PreparedResponse {
   /** Flat header list [name, value, name, value, ...], content-length included. */
   headers: string[];
   body: Buffer;
-  /** Status line + headers (+ Date, Connection) + body, built on first raw write. */
+  /** HTTP/1.1: status line + headers (+ Date, Connection) + body, built on first raw write. */
   wire?: Buffer;
   head?: string;
+  /** HTTP/2: the header block as node:http2 takes it, built on first h2 write. */
+  h2Headers?: Record<string, string | string[] | number>;
 }
 
 /** Header pairs of a fastify reply (CORS, Surrogate-Key, ...), flattened. */
@@ -55,81 +50,11 @@ export function prepareResponse(status: number, headers: [string, string][], bod
 }
 
 /** Writes a prepared response to one request through the ServerResponse API (skipped when the client has gone). */
-export function writePrepared(res: ServerResponse, r: PreparedResponse): boolean {
+export function writePrepared(res: ServerResponse | Http2ServerResponse, r: PreparedResponse): boolean {
   if (res.headersSent || res.destroyed || res.writableEnded) return false;
-  res.writeHead(r.status, r.headers);
+  (res as ServerResponse).writeHead(r.status, r.headers);
   res.end(r.body);
   return true;
-}
-
-/** The Node internals a raw write relies on (OutgoingMessage of Node 20). */
-interface OutgoingInternals {
-  _header: string | null;
-  _headerSent: boolean;
-  shouldKeepAlive: boolean;
-  req?: { method?: string; httpVersion?: string };
-}
-
-function wireOf(r: PreparedResponse, date: string): Buffer {
-  if (!r.wire) {
-    let head = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n`;
-    for (let i = 0; i < r.headers.length; i += 2) head += `${r.headers[i]}: ${r.headers[i + 1]}\r\n`;
-    head += `date: ${date}\r\nconnection: keep-alive\r\n\r\n`;
-    r.head = head;
-    r.wire = Buffer.concat([Buffer.from(head, 'latin1'), r.body]);
-  }
-  return r.wire;
-}
-
-/** Writes prepared responses to many requests at once (see the file comment). */
-/** Node's private link from a socket to the response it is writing. */
-type SocketInternals = NonNullable<ServerResponse['socket']> & { _httpMessage?: unknown };
-
-export class WakeBatch {
-  private readonly raw: { res: ServerResponse; r: PreparedResponse }[] = [];
-  private readonly date = new Date().toUTCString();
-
-  /** Sends `r` to `res`; false when the client has gone. */
-  write(res: ServerResponse, r: PreparedResponse): boolean {
-    if (res.headersSent || res.destroyed || res.writableEnded) return false;
-    const o = res as unknown as OutgoingInternals;
-    const socket: SocketInternals | null = res.socket;
-    if (
-      socket &&
-      !socket.destroyed &&
-      socket._httpMessage === res &&
-      o._header === null &&
-      o._headerSent === false &&
-      o.shouldKeepAlive === true &&
-      o.req?.method === 'GET' &&
-      o.req.httpVersion === '1.1'
-    ) {
-      socket.write(wireOf(r, this.date));
-      // Sent: nothing may write a second head for this response before finish().
-      o._header = r.head!;
-      o._headerSent = true;
-      res.statusCode = r.status;
-      this.raw.push({ res, r });
-      return true;
-    }
-    return writePrepared(res, r);
-  }
-
-  /** Ends every raw-written response (no more bytes): Node's keep-alive and 'finish' bookkeeping. */
-  finish(): void {
-    for (const { res } of this.raw) {
-      try {
-        if (!res.writableEnded) res.end();
-      } catch {
-        /* the connection went away meanwhile */
-      }
-    }
-    this.raw.length = 0;
-  }
-
-  get pending(): number {
-    return this.raw.length;
-  }
 }
 
 /**

@@ -6,6 +6,7 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OriginMetrics } from './metrics.js';
+import { protocolOf } from '../../src/tls/secure-http-server.js';
 
 export function routeLabel(url: string): string {
   const path = url.split('?', 1)[0];
@@ -62,5 +63,6 @@ export function registerRequestHooks(app: FastifyInstance, metrics: OriginMetric
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.requests.inc({ route: routeLabel(req.raw.url ?? ''), status: String(reply.statusCode) });
+    metrics.requestsByProtocol.inc({ protocol: protocolOf(req.raw) });
   });
 }

@@ -33,6 +33,8 @@ import {
   stripTokenForRouting,
   type OriginSignedAccessOptions,
 } from './signed-access.js';
+import { OriginListeners } from './listeners.js';
+import type { ReloadingTls } from '../../src/tls/reloading-tls.js';
 
 export type { ChannelConfig } from '../live/channel-config.js';
 
@@ -54,14 +56,21 @@ export interface OriginOptions {
    * `POST /_sign`. See origin/signed-access.ts.
    */
   signing?: OriginSignedAccessOptions;
+  /**
+   * HTTPS with HTTP/2 and HTTP/1.1 on the listen port (see origin/listeners.ts); `listenPlain`
+   * then adds a plain-HTTP port beside it. Held requests and streams behave the same on both.
+   */
+  tls?: ReloadingTls;
 }
 
 export interface Origin {
   app: FastifyInstance;
   metrics: OriginMetrics;
   channels: Map<string, LiveChannel>;
-  /** Listens and returns the base URL, e.g. http://127.0.0.1:8081. */
+  /** Listens and returns the base URL, e.g. http://127.0.0.1:8081 (https:// with TLS). */
   listen(port?: number, host?: string): Promise<string>;
+  /** With TLS: plain HTTP beside the HTTPS port (`--http-port`); returns its base URL. */
+  listenPlain(port: number, host?: string): Promise<string>;
   /** Stops accepting requests, stops every live channel (and its ffmpeg), closes the state store. */
   close(): Promise<void>;
 }
@@ -90,7 +99,11 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     );
   }
   const metrics = new OriginMetrics({ defaultMetrics: opts.processMetrics ?? true });
+  const listeners = new OriginListeners(opts.tls, (code) => metrics.tlsHandshakeFailures.inc({ code }));
+  // With TLS, request.raw/reply.raw are node:http2 compatibility objects for HTTP/2 requests
+  // (typed as node:http's here): routes use the API both share, held answers go through wake-batch.ts.
   const app = Fastify({
+    ...listeners.fastifyOptions(),
     logger: redactingLogger(opts.logger ?? { level: 'info' }),
     exposeHeadRoutes: false,
     requestIdHeader: 'x-request-id',
@@ -163,6 +176,7 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     closed = true;
     // Channels first: held requests are released (503/aborted streams) so the server can drain.
     await Promise.all([...channels.values()].map((c) => c.close()));
+    await listeners.close();
     await app.close();
     await store?.close();
   };
@@ -173,7 +187,10 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     channels,
     async listen(port = 8081, host = '127.0.0.1') {
       // A deep backlog: thousands of players (re)connect at once after a live edge event.
-      return app.listen({ port, host, backlog: 4096 });
+      return listeners.baseUrl(await app.listen({ port, host, backlog: 4096 }));
+    },
+    listenPlain(port, host = '127.0.0.1') {
+      return listeners.listenPlain(port, host);
     },
     close,
   };

@@ -1,0 +1,287 @@
+/**
+ * HTTP/2 hit throughput over TLS, h2load as the client, same certificate, same machine, same run
+ * (ABBA order). Writes bench/results/edge-h2.json.
+ *
+ *   node bin/run-ts.js bench/edge-h2-bench.ts [--duration 5] [--connections 16] [--streams 16]
+ *
+ * Targets, each one process (one worker), serving a cached 1 KiB object over HTTPS + h2:
+ * - the streamedge edge (`streamedge edge --tls-cert ... --tls-key ...`), object already cached;
+ * - nginx 1.22 (Debian) with proxy_cache, `listen ... ssl http2;`, object already cached;
+ * - a plain node:http2 server answering every request with a constant 1 KiB buffer: the
+ *   runtime's own limit (the goal is edge >= 0.6x of it).
+ * Also the TLS handshake rate of each: h2load with one request per connection, so every request
+ * is a new TCP connection and a full TLS handshake (TLS 1.3, ECDSA P-256 certificate).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Agent, request } from 'undici';
+import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
+import { nginxBinary, nginxConfigHead } from './nginx-proxy-cache.js';
+import { freePort } from './free-port.js';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+function arg(name: string, def: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? def : Number(args[i + 1]);
+}
+const root = resolve(import.meta.dirname, '..');
+const BODY = Buffer.alloc(1024, 'x');
+const PATH = '/live/bench/v/index.m3u8';
+
+// A child mode: the node:http2 constant-buffer baseline in its own process.
+if (args[0] === '--serve-constant') {
+  const [, certFile, keyFile, port] = args;
+  const server = createSecureServer(
+    {
+      cert: readFileSync(certFile),
+      key: readFileSync(keyFile),
+      allowHTTP1: true,
+      settings: { maxConcurrentStreams: 1000 },
+    },
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'content-length': BODY.length });
+      res.end(BODY);
+    },
+  );
+  server.listen(Number(port), '127.0.0.1', () => process.stdout.write(`listening https://127.0.0.1:${port}\n`));
+} else {
+  await main();
+}
+
+interface H2loadResult {
+  reqPerSec: number;
+  succeeded: number;
+  failed: number;
+  meanLatencyMs: number | null;
+}
+
+async function h2load(url: string, extra: string[]): Promise<H2loadResult> {
+  const { stdout } = await run('h2load', [...extra, url], { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 });
+  const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout);
+  const req = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(stdout);
+  const lat = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(stdout);
+  if (!rps || !req) throw new Error(`cannot read h2load output:\n${stdout}`);
+  const mean = lat ? lat[1] : undefined;
+  const ms =
+    mean === undefined
+      ? null
+      : mean.endsWith('us')
+        ? parseFloat(mean) / 1000
+        : mean.endsWith('ms')
+          ? parseFloat(mean)
+          : parseFloat(mean) * 1000;
+  return { reqPerSec: Number(rps[1]), succeeded: Number(req[1]), failed: Number(req[2]), meanLatencyMs: ms };
+}
+
+async function waitReady(url: string, ca: Buffer, proc: ChildProcess): Promise<void> {
+  const dispatcher = new Agent({ connect: { ca } });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const r = await request(url, { dispatcher });
+      await r.body.arrayBuffer();
+      if (r.statusCode === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // twice: the second answer is a cache hit for the caching targets
+  const r = await request(url, { dispatcher });
+  await r.body.arrayBuffer();
+  await dispatcher.close();
+}
+
+function stop(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null) return Promise.resolve();
+  return new Promise((r) => {
+    p.once('exit', () => r());
+    p.kill('SIGTERM');
+  });
+}
+
+async function main(): Promise<void> {
+  const duration = arg('duration', 5);
+  const connections = arg('connections', 16);
+  const streams = arg('streams', 16);
+  const handshakes = arg('handshakes', 500);
+  const dir = mkdtempSync(join(tmpdir(), 'se-h2-bench-'));
+  const procs: ChildProcess[] = [];
+  const machineStart = startMachineInfo();
+  try {
+    const files = await createSelfSignedCertificate(join(dir, 'tls'));
+    const ca = readFileSync(files.certFile);
+    // the origin: one cacheable 1 KiB object
+    const origin = createHttpServer((_req, res) => {
+      res.writeHead(200, {
+        'content-type': 'application/vnd.apple.mpegurl',
+        'cache-control': 'public, max-age=3600',
+        'content-length': BODY.length,
+      });
+      res.end(BODY);
+    });
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    const originUrl = `http://127.0.0.1:${(origin.address() as { port: number }).port}`;
+
+    // edge
+    const edgePort = await freePort();
+    const edge = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/streamedge.js'),
+        'edge',
+        '--upstream',
+        originUrl,
+        '--port',
+        String(edgePort),
+        '--tls-cert',
+        files.certFile,
+        '--tls-key',
+        files.keyFile,
+        '--log-level',
+        'warn',
+        '--store',
+        join(dir, 'edge-store'),
+        '--store-size',
+        '1GB',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    procs.push(edge);
+    const edgeUrl = `https://127.0.0.1:${edgePort}`;
+
+    // node:http2 constant buffer
+    const constPort = await freePort();
+    const constant = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/run-ts.js'),
+        join(root, 'bench/edge-h2-bench.ts'),
+        '--serve-constant',
+        files.certFile,
+        files.keyFile,
+        String(constPort),
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    procs.push(constant);
+    const constUrl = `https://127.0.0.1:${constPort}`;
+
+    // nginx 1.22: proxy_cache, listen ssl http2, the same certificate, one worker
+    const nginxDir = join(dir, 'nginx');
+    for (const d of ['cache', 'tmp', 'logs']) mkdirSync(join(nginxDir, d), { recursive: true });
+    const nginxPort = await freePort();
+    writeFileSync(
+      join(nginxDir, 'nginx.conf'),
+      `${nginxConfigHead(nginxDir, { workerConnections: 4096 })}
+  proxy_cache_path ${nginxDir}/cache levels=1:2 keys_zone=bench:10m max_size=1g inactive=60m use_temp_path=off;
+  server {
+    listen 127.0.0.1:${nginxPort} ssl http2;
+    ssl_certificate ${files.certFile};
+    ssl_certificate_key ${files.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    http2_max_concurrent_streams 1000;
+    # nginx closes a connection after keepalive_requests (1000) requests and h2load does not reconnect
+    keepalive_requests 100000000;
+    location / {
+      proxy_pass ${originUrl};
+      proxy_cache bench;
+      proxy_cache_lock on;
+      proxy_http_version 1.1;
+      add_header Cache-Status $upstream_cache_status;
+    }
+  }
+}
+`,
+    );
+    const nginxBin = nginxBinary();
+    const nginx = spawn(nginxBin, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    procs.push(nginx);
+    const nginxUrl = `https://127.0.0.1:${nginxPort}`;
+    const nginxVersion = (await run('sh', ['-c', `${nginxBin} -v 2>&1`])).stdout.trim();
+
+    await waitReady(`${edgeUrl}${PATH}`, ca, edge);
+    await waitReady(`${constUrl}${PATH}`, ca, constant);
+    await waitReady(`${nginxUrl}${PATH}`, ca, nginx);
+
+    const targets: Record<string, string> = { edge: edgeUrl, nodeHttp2Constant: constUrl, nginx: nginxUrl };
+    const order = ['edge', 'nodeHttp2Constant', 'nginx', 'nginx', 'nodeHttp2Constant', 'edge'];
+    const hits: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
+    const hand: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
+    for (const name of order) {
+      process.stdout.write(`h2 hits: ${name}…\n`);
+      hits[name].push(
+        await h2load(`${targets[name]}${PATH}`, [
+          '-t',
+          '1',
+          '-c',
+          String(connections),
+          '-m',
+          String(streams),
+          '-D',
+          String(duration),
+          '--warm-up-time',
+          '1',
+        ]),
+      );
+    }
+    for (const name of order.slice(0, 3)) {
+      process.stdout.write(`handshakes: ${name}…\n`);
+      hand[name].push(
+        await h2load(`${targets[name]}${PATH}`, [
+          '-t',
+          '1',
+          '-c',
+          String(handshakes),
+          '-n',
+          String(handshakes),
+          '-m',
+          '1',
+        ]),
+      );
+    }
+    const mean = (xs: H2loadResult[]) => Math.round(xs.reduce((a, x) => a + x.reqPerSec, 0) / Math.max(1, xs.length));
+    const hitRps = Object.fromEntries(Object.entries(hits).map(([k, v]) => [k, mean(v)]));
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    const out = {
+      bench: 'edge-h2',
+      startedAt: new Date().toISOString(),
+      machine: finishMachineInfo(machineStart),
+      setup: {
+        object: '1 KiB, cached (cache-control max-age=3600), GET over HTTPS + HTTP/2',
+        client: `h2load -t 1 -c ${connections} -m ${streams} -D ${duration} --warm-up-time 1, ABBA order ${order.join(' ')}`,
+        handshakeClient: `h2load -t 1 -c ${handshakes} -n ${handshakes} -m 1: ${handshakes} connections opened at once, one request each, so req/s = full TLS handshakes (+ one h2 request) per second`,
+        processes: 'each target is one process (one worker); the origin runs in the bench process',
+        nginx: nginxVersion,
+        certificate: 'self-signed ECDSA P-256 (openssl), the same files for every target',
+      },
+      hitReqPerSec: hitRps,
+      hitRuns: hits,
+      ratios: {
+        edgeOverNodeHttp2Constant: r2(hitRps.edge / hitRps.nodeHttp2Constant),
+        edgeOverNginx: r2(hitRps.edge / hitRps.nginx),
+        goalEdgeOverNodeHttp2: 0.6,
+      },
+      handshakeRuns: hand,
+    };
+    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(root, 'bench', 'results', 'edge-h2.json'), `${JSON.stringify(out, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ hitReqPerSec: hitRps, ratios: out.ratios }, null, 2)}\n`);
+    origin.close();
+  } finally {
+    for (const p of procs) await stop(p);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}

@@ -1,0 +1,104 @@
+/**
+ * The edge's listening sockets, for the lifecycle code in server.ts: plain HTTP/1.1 (node:http),
+ * or HTTPS speaking HTTP/2 and HTTP/1.1 on one port (ALPN; src/tls/secure-http-server.ts: TLS 1.2+,
+ * documented HTTP/2 limits, the certificate following its files), each with slow-client
+ * protection, TLS handshake failures counted, and a close that stops accepting, sends GOAWAY to
+ * HTTP/2 sessions and drops every connection.
+ *
+ * The edge's request code is written against node:http's IncomingMessage/ServerResponse and uses
+ * only what node:http2's compatibility objects (Http2ServerRequest/Response) share with them
+ * (headers, url, method, socket address, writeHead/write/end, 'close'), so one handler serves both.
+ * Differences it must respect: HTTP/2 request headers carry pseudo-headers (`:path`, `:authority`;
+ * never forwarded), and connection-specific response headers are never sent (the cache policy
+ * already drops hop-by-hop fields).
+ */
+import {
+  STATUS_CODES,
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
+import type { Socket } from 'node:net';
+import { StreamedgeError } from '../src/errors.js';
+import { parserErrorStatus } from './request-limits.js';
+import type { ReloadingTls } from '../src/tls/reloading-tls.js';
+import { closeHttp2Sessions, createSecureHttpServer } from '../src/tls/secure-http-server.js';
+
+export type EdgeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface EdgeListenerOptions {
+  port: number;
+  host: string;
+  /** HTTPS + HTTP/2 with this certificate; plain HTTP/1.1 without. */
+  tls?: ReloadingTls;
+  /** A connection that neither reads nor sends for this long is destroyed (HTTP/1.1). */
+  clientTimeoutMs: number;
+  onHandshakeFailure?: (code: string) => void;
+}
+
+export class EdgeListener {
+  private readonly sockets = new Set<Socket>();
+  private url_ = '';
+
+  private constructor(
+    private readonly server: HttpServer | Http2SecureServer,
+    readonly secure: boolean,
+  ) {
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+  }
+
+  /** The base URL (http:// or https://host:port). */
+  get url(): string {
+    return this.url_;
+  }
+
+  static async open(handler: EdgeHandler, o: EdgeListenerOptions): Promise<EdgeListener> {
+    let server: HttpServer | Http2SecureServer;
+    if (o.tls) {
+      server = createSecureHttpServer(o.tls, handler as never, {
+        ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}),
+        keepAliveTimeoutMs: 5_000,
+      });
+    } else {
+      const plain = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
+      // slow-client protection: a socket that neither reads nor sends for this long is destroyed
+      plain.setTimeout(o.clientTimeoutMs);
+      // a request head the parser refuses: 414 for a long request line, 431 for header fields, else 400
+      plain.on('clientError', (e: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
+        const status = parserErrorStatus(e.code, e.rawPacket);
+        if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
+        else socket.destroy();
+      });
+      server = plain;
+    }
+    const l = new EdgeListener(server, o.tls !== undefined);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: o.port, host: o.host, backlog: 4096 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') {
+      throw new StreamedgeError('EDGE_LISTEN', 'edge did not get a TCP address');
+    }
+    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    l.url_ = `${l.secure ? 'https' : 'http'}://${h}:${addr.port}`;
+    return l;
+  }
+
+  /** Stops accepting, tells HTTP/2 clients (GOAWAY), drops every connection. */
+  async close(): Promise<void> {
+    const server = this.server;
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    if (this.secure) closeHttp2Sessions(server as Http2SecureServer);
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}

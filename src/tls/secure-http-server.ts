@@ -1,0 +1,70 @@
+/**
+ * One HTTPS port that speaks HTTP/2 and HTTP/1.1 (ALPN), for the origin and the edge alike: a
+ * node:http2 secure server with `allowHTTP1`, the documented limits (secure-server-options.ts),
+ * an idle timeout per HTTP/2 session, its certificate kept current by a ReloadingTls, and every
+ * failed TLS handshake counted (never logged with the peer's bytes).
+ */
+import {
+  createSecureServer,
+  type ServerHttp2Session,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { ReloadingTls } from './reloading-tls.js';
+import { HTTP2_LIMITS, secureServerOptions, type Http2Limits } from './secure-server-options.js';
+
+/** A request on the secure port: HTTP/2 (compat API) or HTTP/1.1 after ALPN fallback. */
+export type SecureRequest = Http2ServerRequest | IncomingMessage;
+export type SecureResponse = Http2ServerResponse | ServerResponse;
+export type SecureHandler = (req: SecureRequest, res: SecureResponse) => void;
+
+export interface SecureHttpServerOptions {
+  limits?: Http2Limits;
+  /** A TLS handshake failed (bad client, wrong protocol, no shared cipher, rejected certificate). */
+  onHandshakeFailure?: (code: string) => void;
+  /** HTTP/1.1 keep-alive timeout on the same port (ms, default 72 s, as fastify). */
+  keepAliveTimeoutMs?: number;
+}
+
+export function createSecureHttpServer(
+  tls: ReloadingTls,
+  handler: SecureHandler,
+  opts: SecureHttpServerOptions = {},
+): Http2SecureServer {
+  const limits = opts.limits ?? HTTP2_LIMITS;
+  const server = createSecureServer(secureServerOptions(tls.material, limits), handler as never);
+  tls.attach(server);
+  const sessions = new Set<ServerHttp2Session>();
+  SESSIONS.set(server, sessions);
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+  });
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    opts.onHandshakeFailure?.(err.code ?? 'TLS_ERROR');
+    socket.destroy();
+  });
+  // HTTP/1.1 connections on this port follow http.Server's timeouts.
+  const h1 = server as unknown as { keepAliveTimeout?: number };
+  h1.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 72_000;
+  return server;
+}
+
+const SESSIONS = new WeakMap<Http2SecureServer, Set<ServerHttp2Session>>();
+
+/**
+ * Sends GOAWAY on every HTTP/2 session of `server` (streams in flight finish, idle sessions close
+ * at once), so `server.close()` does not wait for clients that keep idle connections open.
+ */
+export function closeHttp2Sessions(server: Http2SecureServer): void {
+  for (const s of SESSIONS.get(server) ?? []) if (!s.closed && !s.destroyed) s.close();
+}
+
+/** "h2" or "h1" for a request on any listener. */
+export function protocolOf(req: { httpVersionMajor: number }): 'h2' | 'h1' {
+  return req.httpVersionMajor === 2 ? 'h2' : 'h1';
+}
