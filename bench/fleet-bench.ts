@@ -91,7 +91,10 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
 }
 
 async function health(url: string): Promise<{ status: number; members: string[] }> {
-  const r = await request(`${url}/_edge/health`, { dispatcher: agent });
+  const r = await request(`${url}/_edge/health`, {
+    dispatcher: agent,
+    headers: { authorization: `Bearer ${TOKEN}` }, // members are shown to the admin token only
+  });
   const b = (await r.body.json()) as { fleet?: { members?: { url: string }[] } };
   return { status: r.statusCode, members: (b.fleet?.members ?? []).map((m) => m.url) };
 }
