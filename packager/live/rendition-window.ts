@@ -68,6 +68,8 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
   /** performance.now() of the latest part/segment event (wake-up latency is measured from it). */
   lastEventAt = 0;
   private readonly retired: Retired[] = [];
+  /** Deletions of retired segment files still in flight. */
+  private readonly deleting = new Set<Promise<void>>();
   private pendingDiscontinuity = false;
   private readonly now: () => number;
 
@@ -232,8 +234,18 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
     const now = this.now();
     while (this.retired.length > 0 && this.retired[0].deleteAt <= now) {
       const r = this.retired.shift()!;
-      this.opts.files.deleteSegment(this.id, r.number).catch((e) => this.opts.onError?.(e));
+      const deleting = this.opts.files.deleteSegment(this.id, r.number).then(
+        () => undefined,
+        (e: unknown) => this.opts.onError?.(e),
+      );
+      this.deleting.add(deleting);
+      void deleting.finally(() => this.deleting.delete(deleting));
     }
+  }
+
+  /** Resolves once the segment files being deleted right now are gone (for orderly shutdown and tests). */
+  async deletionsSettled(): Promise<void> {
+    await Promise.all([...this.deleting]);
   }
 
   /** Numbers still servable: in the window, in progress, or retired but not yet deleted. */

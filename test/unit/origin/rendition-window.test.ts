@@ -32,6 +32,7 @@ describe('RenditionWindow', () => {
       w.completeSegment({ number: n, start: n * 1000, duration: 1000, bytes: 20, parts: [], complete: true });
       now += 1000;
       await Promise.all(w.segments.map((s) => s.written ?? Promise.resolve()));
+      await w.deletionsSettled();
       counts.push(readdirSync(files.renditionDir('v')).filter((f) => f.endsWith('.m4s')).length);
     }
     // window: 10 s of DVR → 10 segments; retention: segment + DVR = 11 s more on disk
