@@ -10,12 +10,10 @@ import { type Exchange, sendText } from './exchange.js';
 import { earlyHintsRelay, forwardHeaders } from './forwarding.js';
 import { invalidateTarget, sameOriginTarget } from './invalidate.js';
 import { type UpstreamResponse, upstreamError } from './upstream.js';
+import { CONNECTION_SPECIFIC_FIELDS as CONNECTION_SPECIFIC } from '../src/http/hop-by-hop.js';
 
 /** RFC 9110 §9.2.1 safe methods: they never invalidate. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-
-/** Response fields that belong to one connection (never relayed; forbidden in HTTP/2, RFC 9113 8.2.2). */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 export async function bypass(
   ctx: EdgeContext,

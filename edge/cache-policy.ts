@@ -18,6 +18,7 @@ import {
   storageDecision,
 } from '../src/http/freshness.js';
 import { NOT_MODIFIED_HEADERS } from '../src/http/conditional.js';
+import { HOP_BY_HOP_FIELDS } from '../src/http/hop-by-hop.js';
 
 const P_AGE = ':initial-age';
 const P_SWR = ':swr';
@@ -25,21 +26,7 @@ const P_SIE = ':sie';
 const P_IMMUTABLE = ':immutable';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) and fields a proxy recomputes: never stored or replayed. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'age',
-  'content-length',
-  'cache-status',
-  'x-request-id',
-]);
+const HOP_BY_HOP = new Set([...HOP_BY_HOP_FIELDS, 'age', 'content-length', 'cache-status', 'x-request-id']);
 
 export interface EdgeCachePolicy {
   keyPolicy: CacheKeyPolicy;

@@ -15,19 +15,12 @@ import type { Exchange } from './exchange.js';
 import { PURGE_HOP_HEADER } from './purge.js';
 import { UPSTREAM_CREDENTIAL_HEADER } from './signed-access.js';
 import { HOP_HEADER } from './tiering/peers.js';
+import { HOP_BY_HOP_FIELDS } from '../src/http/hop-by-hop.js';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) and the proxy-identity ones this edge recomputes. */
 const HOP_BY_HOP = new Set([
+  ...HOP_BY_HOP_FIELDS,
   'host',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-  'proxy-authenticate',
   'x-forwarded-proto',
   'x-forwarded-port',
   'x-forwarded-server',

@@ -18,7 +18,7 @@ import {
   type ProgressMessage,
   type ReadyMessage,
 } from './nats-protocol.js';
-import type { ProgressCounters } from './report.js';
+import { zeroProgressCounters, type ProgressCounters } from './report.js';
 import type { PoolOptions } from './viewer-pool.js';
 
 /** How long to wait for the agents to show up. */
@@ -27,19 +27,6 @@ const GATHER_MS = 30_000;
 const START_LEAD_MS = 1500;
 /** After the run's end, how long agents get to send their stats. */
 const COLLECT_GRACE_MS = 30_000;
-
-const ZERO: ProgressCounters = {
-  started: 0,
-  playing: 0,
-  ended: 0,
-  requests: 0,
-  stalls: 0,
-  errors: 0,
-  bitrateSeconds: 0,
-  mediaSec: 0,
-  latencySumSec: 0,
-  latencySamples: 0,
-};
 
 export class NatsFleet {
   readonly agents: AgentReport[] = [];
@@ -56,7 +43,7 @@ export class NatsFleet {
   ) {}
 
   progress(): ProgressCounters {
-    const sum = { ...ZERO };
+    const sum = zeroProgressCounters();
     for (const p of this.latest.values())
       for (const k of Object.keys(sum) as (keyof ProgressCounters)[]) sum[k] += p[k];
     return sum;

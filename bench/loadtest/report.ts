@@ -244,6 +244,22 @@ export interface ProgressSnapshot {
 /** The counters a viewer thread reports once a second (everything but the elapsed time). */
 export type ProgressCounters = Omit<ProgressSnapshot, 'elapsedSec'>;
 
+/** Counters of a run that has not started: the identity for summing several runs' counters. */
+export function zeroProgressCounters(): ProgressCounters {
+  return {
+    started: 0,
+    playing: 0,
+    ended: 0,
+    requests: 0,
+    stalls: 0,
+    errors: 0,
+    bitrateSeconds: 0,
+    mediaSec: 0,
+    latencySumSec: 0,
+    latencySamples: 0,
+  };
+}
+
 export function progressCounters(s: LoadStats): ProgressCounters {
   const t = s.totals;
   return {

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { StreamedgeError } from '../../src/errors.js';
 import { LoadStats, type SerializedStats } from './load-stats.js';
 import type { PoolOptions } from './viewer-pool.js';
-import type { ProgressCounters } from './report.js';
+import { zeroProgressCounters, type ProgressCounters } from './report.js';
 
 type WorkerMessage =
   ({ type: 'progress' } & ProgressCounters) | { type: 'done'; stats: SerializedStats; maxRssKB: number };
@@ -22,18 +22,7 @@ export class WorkerFleet {
   ) {}
 
   progress(): ProgressCounters {
-    const sum: ProgressCounters = {
-      started: 0,
-      playing: 0,
-      ended: 0,
-      requests: 0,
-      stalls: 0,
-      errors: 0,
-      bitrateSeconds: 0,
-      mediaSec: 0,
-      latencySumSec: 0,
-      latencySamples: 0,
-    };
+    const sum: ProgressCounters = zeroProgressCounters();
     for (const p of this.latest) for (const k of Object.keys(sum) as (keyof ProgressCounters)[]) sum[k] += p?.[k] ?? 0;
     return sum;
   }

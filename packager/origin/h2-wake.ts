@@ -9,9 +9,7 @@
 import type { Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
 import { writePrepared, type PreparedResponse } from './prepared-response.js';
 import type { WakeWriter } from './wake-batch.js';
-
-/** Connection-specific fields (RFC 9113 8.2.2) never go in an HTTP/2 header block. */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+import { CONNECTION_SPECIFIC_FIELDS as CONNECTION_SPECIFIC } from '../../src/http/hop-by-hop.js';
 
 function h2HeadersOf(r: PreparedResponse, date: string): OutgoingHttpHeaders {
   if (!r.h2Headers) {
