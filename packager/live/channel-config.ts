@@ -24,10 +24,18 @@ export interface ChannelConfig {
   ladder?: string;
   /** Target latency advertised to players, seconds (default 3 parts + a segment... see resolve). */
   targetLatency?: number;
+  /**
+   * Epoch lock (`--epoch`), epoch ms: segment n covers [epoch + n·segment, epoch + (n+1)·segment)
+   * of wall-clock time, whenever the origin started, so origins fed the same source with the same
+   * epoch number segments, parts and PDT alike. Without it the channel's clock starts at its
+   * first start (and continues across restarts).
+   */
+  epoch?: number;
 }
 
-export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency'>> {
+export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency' | 'epoch'>> {
   targetLatency: number;
+  epoch?: number;
 }
 
 export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;
@@ -44,6 +52,28 @@ export function parseLiveSpec(text: string): { id: string; source: string } {
     throw new StreamedgeError('BAD_OPTION', `--live "${text}": channel id must be letters, digits, _ or - (max 64)`);
   }
   return { id, source: text.slice(eq + 1) };
+}
+
+/**
+ * Parses `--epoch`: unix seconds (e.g. 1767225600) or an ISO-8601 date-time with its zone
+ * (e.g. 2026-01-01T00:00:00Z). Returns epoch ms. Must not be in the future (`now`, epoch ms).
+ */
+export function parseEpoch(text: string, now: number = Date.now()): number {
+  const t = text.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(t)) ms = Number(t) * 1000;
+  else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(t)) ms = Date.parse(t);
+  else ms = Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--epoch "${text}": expected unix seconds (e.g. 1767225600) or an ISO-8601 date-time with a zone (e.g. 2026-01-01T00:00:00Z)`,
+    );
+  }
+  if (ms > now) {
+    throw new StreamedgeError('BAD_OPTION', `--epoch "${text}" is in the future (${new Date(ms).toISOString()})`);
+  }
+  return Math.round(ms);
 }
 
 export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
@@ -68,6 +98,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ladder: c.ladder ?? LIVE_DEFAULTS.ladder,
     // PART-HOLD-BACK: RFC 8216bis requires ≥ 3 part targets; one more absorbs a part's jitter across edge tiers.
     targetLatency: c.targetLatency ?? 4 * partDuration,
+    ...(c.epoch !== undefined ? { epoch: c.epoch } : {}),
   };
 }
 

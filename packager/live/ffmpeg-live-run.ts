@@ -126,7 +126,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
         kind: o.kind,
         segmentDuration: config.segmentDuration,
         partDuration: config.partDuration,
-        firstSegmentNumber: req.firstSegmentNumber,
+        firstSegmentNumber: req.anchor.segmentNumber ?? req.firstSegmentNumber,
         originSec: offset,
         listener: {
           init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan)),

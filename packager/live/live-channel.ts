@@ -7,7 +7,10 @@
  *                               └──────────── first part of a new run ─────────────┘
  *
  * Every (re)start continues the segment numbering (persisted in lmdb, so an origin restart
- * does too) and the first segment of a new run carries a discontinuity.
+ * does too) and the first segment of a new run carries a discontinuity. With an epoch
+ * (`--epoch`, redundant origins) the numbering is the wall-clock time since the epoch divided by
+ * the segment duration: a run starts on the segment grid (run-anchor.ts), never before the end of
+ * the previous one, so numbers never go backwards and every origin of the epoch agrees.
  *
  * Timeline (HLS and DASH alike): media time is anchored to wall clock, with ONE anchor:
  * PDT = availabilityStartTime + media time for every segment, and DASH keeps one Period with one
@@ -169,8 +172,18 @@ export class LiveChannel {
 
   /** Restores the persisted window (if the encoding is unchanged) and starts the first run. */
   async start(): Promise<void> {
-    const saved = this.opts.store.get(this.id);
+    let saved = this.opts.store.get(this.id);
     const fp = fingerprint(this.config);
+    const epoch = this.config.epoch;
+    if (saved && epoch !== undefined && saved.availabilityStartTime !== epoch) {
+      // A new epoch renumbers the channel: the saved window (numbered on the old clock) is dropped.
+      this.opts.log?.warn(
+        { channel: this.id, savedEpoch: new Date(saved.availabilityStartTime).toISOString() },
+        `live channel ${this.id}: --epoch differs from the saved channel clock; its window is dropped`,
+      );
+      for (const rid of Object.keys(saved.renditions)) await this.files.sweep(rid, () => false);
+      saved = undefined;
+    }
     if (saved) {
       this.availabilityStartTime = saved.availabilityStartTime;
       this.nextSegmentNumber = saved.nextSegmentNumber;
@@ -189,7 +202,7 @@ export class LiveChannel {
         }
       }
     } else {
-      this.availabilityStartTime = this.now();
+      this.availabilityStartTime = epoch ?? this.now();
     }
     // Disk stays flat across restarts: drop files the restored window does not list.
     for (const [rid, w] of this.windows) {
@@ -231,6 +244,7 @@ export class LiveChannel {
       now: this.now,
       availabilityStartTime: this.availabilityStartTime,
       notBeforeSec: () => this.mediaEnd,
+      ...(this.config.epoch !== undefined ? { gridSec: this.config.segmentDuration } : {}),
     });
     this.gates = new Map();
     const sink = this.sinkFor(id);

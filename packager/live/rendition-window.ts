@@ -125,6 +125,8 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
       cur = undefined;
     }
     if (!cur) {
+      const newest = this.lastComplete()?.meta.number;
+      if (newest !== undefined && segmentNumber > newest + 1) this.dropForGap();
       const prev = this.lastComplete()?.meta;
       const tfdt = firstDecodeTime(bytes);
       const start = tfdt ?? (prev ? prev.start + prev.duration : 0);
@@ -207,6 +209,22 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
     if (abandoned) this.emit('abandoned', cur.meta.number);
     this.emit('complete', cur.meta.number);
     this.slide();
+  }
+
+  /**
+   * The numbering jumped: an epoch-locked channel (run-anchor.ts) was down for whole segments.
+   * HLS numbers a playlist's segments by position (EXT-X-MEDIA-SEQUENCE + index) and DASH by
+   * $Number$ from startNumber, so a window cannot list a hole: the old segments leave it (their
+   * files retire as usual) and the discontinuity before the new run counts as slid out.
+   */
+  private dropForGap(): void {
+    const now = this.now();
+    for (const gone of this.segments.splice(0)) {
+      if (gone.meta.discontinuity) this.discontinuitySequence++;
+      const retention = (gone.meta.duration / this.timescale + this.opts.dvrWindow) * 1000;
+      this.retired.push({ number: gone.meta.number, deleteAt: now + retention });
+    }
+    this.discontinuitySequence++;
   }
 
   /** Drops what left the DVR window (keeping at least MIN_WINDOW_SEGMENTS) and deletes expired files. */

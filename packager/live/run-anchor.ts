@@ -11,6 +11,12 @@
  * holds that segment back, see timeline-shift.ts) and fixes the offset to the minimum seen, never
  * before the end of the previous run. What start-up leaves over is caught by the availability
  * gate (availability-gate.ts): no part is published before its PDT end.
+ *
+ * Epoch-locked channels (`--epoch`, redundant origins): the offset is also rounded UP to the
+ * segment grid (`gridSec`), so the run's first segment starts on a multiple of the segment
+ * duration after the epoch and its number is that multiple. Every origin with the same epoch
+ * then numbers the same wall-clock interval alike, whenever it started. Rounding up (never down)
+ * keeps PDT honest; the gate holds the run's parts for what was added (less than one segment).
  */
 export interface RunAnchorOptions {
   /** Wall clock, epoch ms. */
@@ -19,6 +25,8 @@ export interface RunAnchorOptions {
   availabilityStartTime: number;
   /** The offset can never be below this (end of the previous run's media, seconds). */
   notBeforeSec: () => number;
+  /** Epoch lock: the offset is a multiple of this (the segment duration, seconds). */
+  gridSec?: number;
 }
 
 export class RunAnchor {
@@ -40,7 +48,10 @@ export class RunAnchor {
   fix(): number {
     if (this.fixed === undefined) {
       const seen = this.min ?? (this.opts.now() - this.opts.availabilityStartTime) / 1000;
-      this.fixed = Math.max(seen, this.opts.notBeforeSec());
+      const tight = Math.max(seen, this.opts.notBeforeSec());
+      const grid = this.opts.gridSec;
+      // 1e-9: a value already on the grid (float noise) stays where it is
+      this.fixed = grid !== undefined ? Math.ceil(tight / grid - 1e-9) * grid : tight;
     }
     return this.fixed;
   }
@@ -48,6 +59,12 @@ export class RunAnchor {
   /** The offset, once fixed. */
   get offsetSec(): number | undefined {
     return this.fixed;
+  }
+
+  /** Epoch lock: the number of the run's first segment (offset / grid), once fixed. */
+  get segmentNumber(): number | undefined {
+    const grid = this.opts.gridSec;
+    return grid !== undefined && this.fixed !== undefined ? Math.round(this.fixed / grid) : undefined;
   }
 
   /** Fragments observed before the offset was fixed. */

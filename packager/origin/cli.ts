@@ -16,7 +16,7 @@ import {
 import { createOrigin } from './server.js';
 import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../../src/cli/tls-options.js';
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
-import { parseLiveSpec, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
+import { parseLiveSpec, parseEpoch, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
 
 interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, TlsCliOptions {
   root: string;
@@ -27,6 +27,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   part: string;
   dvr: string;
   liveLadder: string;
+  epoch?: string;
   logLevel: string;
   signCredentialFile?: string;
   signingKeyFile?: string;
@@ -109,7 +110,7 @@ function collect(value: string, previous: string[]): string[] {
 
 /**
  * Registers `origin --root <dir> [--port 8081] [--host 127.0.0.1] [--live <channel>=<source>]...
- * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small]`.
+ * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small] [--epoch <time>]`.
  */
 export function registerOriginCommand(program: Command): void {
   const originCommand = addFleetKeysOptions(program.command('origin'));
@@ -130,6 +131,10 @@ export function registerOriginCommand(program: Command): void {
         .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
         .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
         .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
+        .option(
+          '--epoch <time>',
+          'lock live numbering and PDT to wall-clock time since this instant (unix seconds or ISO-8601 with zone): redundant origins with the same epoch serve interchangeable playlists',
+        )
         .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
     ),
     'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
@@ -154,12 +159,14 @@ export function registerOriginCommand(program: Command): void {
       const segmentDuration = parseDuration(o.segment);
       const partDuration = parseDuration(o.part);
       const dvrWindow = parseDuration(o.dvr);
+      const epoch = o.epoch !== undefined ? parseEpoch(o.epoch) : undefined;
       const live: ChannelConfig[] = o.live.map((spec) => ({
         ...parseLiveSpec(spec),
         segmentDuration,
         partDuration,
         dvrWindow,
         ladder: o.liveLadder,
+        ...(epoch !== undefined ? { epoch } : {}),
       }));
       const logRef: { current?: KeyLog } = {};
       const signed = await originSigningFromCli(o, process.env, {
