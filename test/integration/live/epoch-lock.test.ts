@@ -1,0 +1,158 @@
+/**
+ * Redundant live origins (`--epoch`): two origins fed the same source with the same epoch, the
+ * second started later, number segments and parts alike and give them the same
+ * PROGRAM-DATE-TIME and DASH availabilityStartTime/$Number$; a restarted origin continues
+ * forward on the same grid (real ffmpeg lavfi channels, real origins on loopback).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseMpd } from 'mpd-parser';
+import {
+  TEST_SOURCE,
+  completeSegments,
+  parseM3u8,
+  startLiveOrigin,
+  until,
+  writeTinyLadder,
+  type LiveOrigin,
+  type M3u8Manifest,
+  type MpdManifest,
+} from './live-helpers.js';
+
+const SEGMENT = 1;
+const PART = 0.5;
+// an hour ago, on a whole second: any instant in the past works
+const EPOCH = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
+
+let dir: string;
+let ladder: string;
+let a: LiveOrigin | undefined;
+let b: LiveOrigin | undefined;
+
+const channel = () => [
+  { id: 'ch', source: TEST_SOURCE, segmentDuration: SEGMENT, partDuration: PART, dvrWindow: 20, ladder, epoch: EPOCH },
+];
+
+function numberOf(uri: string): number {
+  return Number(/seg-(\d+)/.exec(uri)![1]);
+}
+
+async function playlist(o: LiveOrigin): Promise<M3u8Manifest> {
+  const r = await o.get('/live/ch/180p/index.m3u8');
+  expect(r.status).toBe(200);
+  return parseM3u8(r.text);
+}
+
+/** Newest (msn, part count) a playlist lists: the preload segment's parts, else the last segment. */
+function newest(m: M3u8Manifest): { msn: number; parts: number } {
+  const last = m.mediaSequence + m.segments.length - 1;
+  const pre = m.preloadSegment?.parts?.length ?? 0;
+  return pre > 0 ? { msn: last + 1, parts: pre } : { msn: last, parts: 0 };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'se-epoch-'));
+  ladder = writeTinyLadder(dir);
+  for (const r of ['a', 'b']) mkdirSync(join(dir, r));
+});
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('two origins with the same epoch', () => {
+  it('number segments and parts by wall-clock time since the epoch, whenever each started', async () => {
+    a = await startLiveOrigin(join(dir, 'a'), channel());
+    await until(async () => (await completeSegments(a!, 'ch', '180p')) >= 2, 30_000, 'origin A segments');
+    b = await startLiveOrigin(join(dir, 'b'), channel());
+    await until(async () => (await completeSegments(b!, 'ch', '180p')) >= 2, 30_000, 'origin B segments');
+    const [ma, mb] = await Promise.all([playlist(a), playlist(b)]);
+    // the segment numbers are (now − epoch) / segment: both are near it
+    const expected = Math.floor((Date.now() - EPOCH) / 1000 / SEGMENT);
+    for (const m of [ma, mb]) {
+      const msn = newest(m).msn;
+      expect(Math.abs(msn - expected)).toBeLessThanOrEqual(3);
+    }
+    // the newest position differs by at most one part (the two were read a moment apart)
+    const na = newest(ma);
+    const nb = newest(mb);
+    const partsPerSegment = SEGMENT / PART;
+    const pos = (n: { msn: number; parts: number }) => n.msn * partsPerSegment + n.parts;
+    expect(Math.abs(pos(na) - pos(nb))).toBeLessThanOrEqual(1);
+    // every segment both list has the same number ↔ PDT and the same parts
+    const byNumber = (m: M3u8Manifest) => new Map(m.segments.map((s, i) => [m.mediaSequence + i, s] as const));
+    const sa = byNumber(ma);
+    const sb = byNumber(mb);
+    const common = [...sa.keys()].filter((n) => sb.has(n));
+    expect(common.length).toBeGreaterThanOrEqual(2);
+    for (const n of common) {
+      expect(numberOf(sa.get(n)!.uri)).toBe(n);
+      expect(numberOf(sb.get(n)!.uri)).toBe(n);
+      expect(sa.get(n)!.programDateTime).toBe(EPOCH + n * SEGMENT * 1000);
+      expect(sb.get(n)!.programDateTime).toBe(EPOCH + n * SEGMENT * 1000);
+      expect(sa.get(n)!.duration).toBeCloseTo(sb.get(n)!.duration, 3);
+    }
+    // the newer parts of the in-progress segment carry the same names on both
+    const partsA = (ma.preloadSegment?.parts ?? []).map((p) => p.uri);
+    const partsB = (mb.preloadSegment?.parts ?? []).map((p) => p.uri);
+    if (na.msn === nb.msn) {
+      const k = Math.min(partsA.length, partsB.length);
+      expect(partsA.slice(0, k)).toEqual(partsB.slice(0, k));
+    }
+    // DASH: one availabilityStartTime (the epoch) and the same $Number$ at the same time
+    const mpds = await Promise.all(
+      [a, b].map(async (o) => {
+        const text = (await o.get('/live/ch/manifest.mpd')).text;
+        const ast = /availabilityStartTime="([^"]+)"/.exec(text)![1];
+        const mpd = parseMpd(text, { manifestUri: `${o.base}/live/ch/manifest.mpd`, NOW: Date.now() }) as MpdManifest;
+        return { ast, segs: mpd.playlists[0].segments };
+      }),
+    );
+    expect(Date.parse(mpds[0].ast)).toBe(EPOCH);
+    expect(mpds[1].ast).toBe(mpds[0].ast);
+    // ($Number$ is in the URI: mpd-parser's own `number` counts from 0 in the list)
+    const dashB = new Map(mpds[1].segs.map((s) => [numberOf(s.uri), s.presentationTime] as const));
+    let matched = 0;
+    for (const s of mpds[0].segs) {
+      const n = numberOf(s.uri);
+      expect(s.presentationTime).toBeCloseTo(n * SEGMENT, 3);
+      const t = dashB.get(n);
+      if (t === undefined) continue;
+      matched++;
+      expect(t).toBeCloseTo(s.presentationTime, 3);
+    }
+    expect(matched).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a restarted origin continues forward on the same grid (never backwards)', async () => {
+    const before = newest(await playlist(b!));
+    await b!.close();
+    b = undefined;
+    b = await startLiveOrigin(join(dir, 'b'), channel());
+    const after = await until(
+      async () => {
+        const r = await b!.get('/live/ch/180p/index.m3u8');
+        if (r.status !== 200) return undefined;
+        const m = parseM3u8(r.text);
+        return newest(m).msn > before.msn ? m : undefined;
+      },
+      30_000,
+      'origin B producing again',
+    );
+    expect(after.mediaSequence).toBeGreaterThanOrEqual(0);
+    // every segment listed is where the epoch puts it, and the same as origin A's
+    const ma = await playlist(a!);
+    const pdtA = new Map(ma.segments.map((s, i) => [ma.mediaSequence + i, s.programDateTime] as const));
+    after.segments.forEach((s, i) => {
+      const n = after.mediaSequence + i;
+      expect(numberOf(s.uri)).toBe(n);
+      expect(s.programDateTime).toBe(EPOCH + n * SEGMENT * 1000);
+      const onA = pdtA.get(n);
+      if (onA !== undefined) expect(s.programDateTime).toBe(onA);
+    });
+  });
+});
