@@ -15,6 +15,7 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
     const report = healthReport({
       name: ctx.o.name,
       upstream: ctx.o.upstream.href,
+      upstreams: ctx.upstreams.state(),
       store: ctx.openStore.stats(),
       peers: ctx.o.peers,
       deadPeers: ctx.router.deadPeers(),

@@ -27,7 +27,7 @@ export async function bypass(
   const hasBody = ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined;
   let res: UpstreamResponse;
   try {
-    res = await ctx.upstream.request(ctx.o.upstreamOrigin, `${ctx.o.upstreamPathPrefix}${target}`, {
+    res = await ctx.upstreams.request(target, {
       method: ex.method,
       headers,
       onInfo: earlyHintsRelay(ex),
@@ -35,7 +35,7 @@ export async function bypass(
     });
     ctx.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });
   } catch (e) {
-    const err = upstreamError(e, ctx.o.upstreamOrigin);
+    const err = upstreamError(e, ctx.upstreams.current);
     ex.result = 'error';
     return sendText(
       ex,

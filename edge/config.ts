@@ -21,8 +21,15 @@ export type RequestFilter = (req: {
     >;
 
 export interface EdgeOptions {
-  /** Origin or shield base URL (http://host:port, optionally with a path prefix). */
-  upstream: string;
+  /**
+   * Origin or shield base URL (http://host:port, optionally with a path prefix), or several
+   * (a comma-separated list or an array): primary first, then backups (edge/upstream-set.ts).
+   */
+  upstream: string | string[];
+  /** With backups: longest wait for an ordinary request's response head before failing over (default 3 s). */
+  upstreamTimeoutMs?: number;
+  /** With backups: first back-off before a failed upstream is tried again (default 1 s, doubling to 30 s). */
+  upstreamRetryMs?: number;
   /** A store to use (not closed by the edge), or where to open one; default: a temp dir removed on close. */
   store?:
     | LogStore
@@ -81,7 +88,12 @@ export interface EdgeOptions {
 }
 
 export interface ResolvedEdgeOptions {
+  /** The primary upstream. */
   upstream: URL;
+  /** Every upstream (base URLs), primary first. */
+  upstreams: string[];
+  upstreamTimeoutMs: number;
+  upstreamRetryMs: number;
   upstreamOrigin: string;
   upstreamPathPrefix: string;
   name: string;
@@ -122,8 +134,15 @@ export function baseUrl(text: string, what: string): string {
 }
 
 export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
-  const upstreamBase = baseUrl(o.upstream, '--upstream');
-  const upstream = new URL(upstreamBase);
+  const list = (Array.isArray(o.upstream) ? o.upstream : o.upstream.split(',')).map((t) => t.trim());
+  if (list.length === 0 || list.some((t) => t === '')) {
+    throw new StreamedgeError('BAD_OPTION', `--upstream "${String(o.upstream)}": expected <url>[,<url>...]`);
+  }
+  const upstreams = list.map((t) => baseUrl(t, '--upstream'));
+  if (new Set(upstreams).size !== upstreams.length) {
+    throw new StreamedgeError('BAD_OPTION', `--upstream "${String(o.upstream)}" names the same upstream twice`);
+  }
+  const upstream = new URL(upstreams[0]);
   const peers = (o.peers ?? []).map((p) => baseUrl(p, '--peers entry'));
   const self = o.self !== undefined ? baseUrl(o.self, '--self') : undefined;
   if (peers.length > 0 && self === undefined) {
@@ -135,8 +154,13 @@ export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
     throw new StreamedgeError('BAD_OPTION', `cache name "${name}" must be a token (letters, digits, -._~ ...)`);
   }
   const token = o.adminToken ?? process.env['STREAMEDGE_ADMIN_TOKEN'];
+  const upstreamTimeoutMs = o.upstreamTimeoutMs ?? 3_000;
+  if (!(upstreamTimeoutMs > 0)) throw new StreamedgeError('BAD_OPTION', '--upstream-timeout must be positive');
   return {
     upstream,
+    upstreams,
+    upstreamTimeoutMs,
+    upstreamRetryMs: o.upstreamRetryMs ?? 1_000,
     upstreamOrigin: `${upstream.protocol}//${upstream.host}`,
     upstreamPathPrefix: upstream.pathname === '/' ? '' : upstream.pathname,
     name,

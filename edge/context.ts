@@ -13,6 +13,7 @@ import type { Coalescer } from './coalesce.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { PeerRouter } from './tiering/peers.js';
 import type { Upstream } from './upstream.js';
+import type { UpstreamSet } from './upstream-set.js';
 import type { FleetLink } from './fleet/fleet-link.js';
 import type { EdgeRules } from './request-rules.js';
 
@@ -23,6 +24,8 @@ export interface EdgeContext {
   /** The open store (the server opens it before it accepts a request). */
   readonly openStore: LogStore;
   readonly upstream: Upstream;
+  /** The primary/backup upstreams (edge/upstream-set.ts): fills and bypasses go through it. */
+  readonly upstreams: UpstreamSet;
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;

@@ -56,6 +56,8 @@ export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions,
   maxUpstream: string;
   headersTimeout: string;
   bodyTimeout: string;
+  upstreamTimeout?: string;
+  upstreamRetry?: string;
   unsignedPath?: string[];
   upstreamCredentialFile?: string;
 }
@@ -165,6 +167,8 @@ export async function runEdge(
     maxUpstreamConcurrent: Number(o.maxUpstream),
     headersTimeoutMs: parseDuration(o.headersTimeout) * 1000,
     bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
+    ...(o.upstreamTimeout !== undefined ? { upstreamTimeoutMs: parseDuration(o.upstreamTimeout) * 1000 } : {}),
+    ...(o.upstreamRetry !== undefined ? { upstreamRetryMs: parseDuration(o.upstreamRetry) * 1000 } : {}),
   });
   logRef.current = edge.logger;
   if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
@@ -247,7 +251,10 @@ export function registerEdgeCommands(program: Command): void {
     addTlsOptions(
       addFleetOptions(program.command('edge'))
         .description('run a caching edge (coalescing, partial-segment streaming, LL-HLS collapse, tiers, purge)')
-        .requiredOption('--upstream <url>', 'origin or shield edge, e.g. http://127.0.0.1:8081')
+        .requiredOption(
+          '--upstream <url[,url]>',
+          'origin or shield edge, e.g. http://127.0.0.1:8081; several (comma-separated): primary, then backups it fails over to',
+        )
         .option('--config <file>', 'rules file (JSON): media/playlist path patterns, tracking params, CMCD, deny list')
         .option('--port <port>', 'port to listen on', '8080')
         .option('--host <host>', 'address to listen on', '127.0.0.1')
@@ -263,6 +270,16 @@ export function registerEdgeCommands(program: Command): void {
         .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
         .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
         .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')
+        .option(
+          '--upstream-timeout <duration>',
+          'with backups: longest wait for a response head before failing over (blocking reloads keep --headers-timeout)',
+          '3s',
+        )
+        .option(
+          '--upstream-retry <duration>',
+          'with backups: first back-off before a failed upstream is retried (doubles, max 30s)',
+          '1s',
+        )
         .option('--log-level <level>', 'pino log level', 'info')
         .option('--upstream-ca <pem>', 'CA certificate an https --upstream must chain to (default: the system store)')
         .option('--upstream-http1', 'speak HTTP/1.1 to an https upstream even when it offers HTTP/2')

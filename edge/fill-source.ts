@@ -1,6 +1,7 @@
 /**
  * Where a fill gets its bytes and what it sends: the owning peer when another peer of the PoP
- * owns the key, else the upstream (edge/forwarding.ts builds the headers a fill carries).
+ * owns the key, else the upstream set (edge/upstream-set.ts: primary/backup with failover;
+ * edge/forwarding.ts builds the headers a fill carries).
  */
 import type { EdgeContext } from './context.js';
 import { HOP_HEADER } from './tiering/peers.js';
@@ -54,16 +55,12 @@ export async function fetchForFill(
   }
   const t0 = performance.now();
   try {
-    const res = await ctx.upstream.request(ctx.o.upstreamOrigin, `${ctx.o.upstreamPathPrefix}${target}`, {
-      headers,
-      signal,
-      ...timeouts,
-    });
+    const res = await ctx.upstreams.request(target, { headers, signal, ...timeouts });
     ctx.metrics.upstreamLatency.observe({ target: 'upstream' }, (performance.now() - t0) / 1000);
     ctx.metrics.upstreamRequests.inc({ target: 'upstream', status: String(res.status) });
     return res;
   } catch (e) {
-    const err = upstreamError(e, ctx.o.upstreamOrigin);
+    const err = upstreamError(e, ctx.upstreams.current);
     ctx.metrics.upstreamRequests.inc({ target: 'upstream', status: err.code });
     throw err;
   }

@@ -4,10 +4,13 @@
  * The full report (upstream and peer URLs) needs the admin token; anyone else gets `publicHealth`.
  */
 import type { StoreStats } from './store/index.js';
+import type { UpstreamMemberState } from './upstream-set.js';
 
 export interface HealthInput {
   name: string;
   upstream: string;
+  /** The primary/backup set: which is current, which are down (edge/upstream-set.ts). */
+  upstreams: UpstreamMemberState[];
   store: StoreStats | undefined;
   peers: string[];
   deadPeers: string[];
@@ -34,12 +37,19 @@ export function healthReport(h: HealthInput): HealthReport {
  * What anyone may read: the status and the counts. The upstream URL and the peers' URLs describe
  * the network behind the edge and are shown only to a request carrying the admin token.
  */
-export interface PublicHealthReport extends Omit<HealthReport, 'upstream' | 'peers' | 'deadPeers'> {
+export interface PublicHealthReport extends Omit<HealthReport, 'upstream' | 'upstreams' | 'peers' | 'deadPeers'> {
+  /** The upstream set without URLs or errors: roles and states only. */
+  upstreams: Pick<UpstreamMemberState, 'role' | 'healthy' | 'current'>[];
   peers: number;
   deadPeers: number;
 }
 
 export function publicHealth(report: HealthReport): PublicHealthReport {
-  const { upstream: _upstream, peers, deadPeers, ...rest } = report;
-  return { ...rest, peers: peers.length, deadPeers: deadPeers.length };
+  const { upstream: _upstream, upstreams, peers, deadPeers, ...rest } = report;
+  return {
+    ...rest,
+    upstreams: upstreams.map(({ role, healthy, current }) => ({ role, healthy, current })),
+    peers: peers.length,
+    deadPeers: deadPeers.length,
+  };
 }

@@ -22,6 +22,8 @@ export class EdgeMetrics {
   readonly signedRejections: Counter<'reason'>;
   readonly requestsByProtocol: Counter<'protocol'>;
   readonly tlsHandshakeFailures: Counter<'code'>;
+  readonly upstreamCurrent: Gauge<'upstream'>;
+  readonly upstreamFailovers: Counter<'reason'>;
 
   constructor(store: () => LogStore | undefined, fillsInFlight: () => number, defaultMetrics = false) {
     const r = this.registry;
@@ -114,6 +116,18 @@ export class EdgeMetrics {
       name: 'edge_tls_handshake_failures_total',
       help: 'Client TLS handshakes that failed, by OpenSSL/Node error code',
       labelNames: ['code'],
+      registers: [r],
+    });
+    this.upstreamCurrent = new Gauge({
+      name: 'edge_upstream_current',
+      help: '1 for the upstream new requests go to (primary/backup set), 0 for the others',
+      labelNames: ['upstream'],
+      registers: [r],
+    });
+    this.upstreamFailovers = new Counter({
+      name: 'edge_upstream_failovers_total',
+      help: 'Switches of the current upstream, by reason (connect, timeout, 5xx, body; recovered = back to a preferred one)',
+      labelNames: ['reason'],
       registers: [r],
     });
     const storeStat = (name: string, help: string, pick: (s: ReturnType<LogStore['stats']>) => number) =>

@@ -35,6 +35,7 @@ import { protocolOf } from '../src/tls/secure-http-server.js';
 import type { EdgeRules } from './request-rules.js';
 import { PeerRouter } from './tiering/peers.js';
 import { Upstream } from './upstream.js';
+import { UpstreamSet } from './upstream-set.js';
 import {
   type EdgeSignedAccess,
   UPSTREAM_CREDENTIAL_HEADER,
@@ -106,6 +107,7 @@ class EdgeServer implements Edge, EdgeContext {
   private ownsStore = false;
   private tempDir: string | undefined;
   readonly upstream: Upstream;
+  readonly upstreams: UpstreamSet;
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;
@@ -145,10 +147,27 @@ class EdgeServer implements Edge, EdgeContext {
       () => this.storeRef,
       () => this.coalescer.size,
     );
+    this.upstreams = this.upstreamSet();
     this.lookup = new Lookup(this);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
+  }
+
+  private upstreamSet(): UpstreamSet {
+    const m = this.metrics;
+    for (const u of this.o.upstreams) m.upstreamCurrent.set({ upstream: u }, u === this.o.upstreams[0] ? 1 : 0);
+    return new UpstreamSet(this.upstream, {
+      bases: this.o.upstreams,
+      timeoutMs: this.o.upstreamTimeoutMs,
+      retryInitialMs: this.o.upstreamRetryMs,
+      onSwitch: (from, to, reason) => {
+        m.upstreamCurrent.set({ upstream: from }, 0);
+        m.upstreamCurrent.set({ upstream: to }, 1);
+        m.upstreamFailovers.inc({ reason });
+        this.logger.warn({ from, to, reason }, `upstream switched to ${to} (${reason})`);
+      },
+    });
   }
 
   get store(): LogStore | undefined {

@@ -1,0 +1,270 @@
+/**
+ * Primary/backup upstreams (`--upstream <a>,<b>`): which one a request goes to, and failover.
+ *
+ * Requests go to the first healthy upstream in the order given (the "current" one). An upstream
+ * is marked down when a request to it fails to connect (TLS verification included), times out
+ * before its response head (silence: `timeoutMs` for ordinary requests; requests the upstream
+ * holds, LL-HLS blocking reloads, keep their longer timeout), answers 5xx, or breaks off a body
+ * midway. A request that failed that way before its response head is retried at once on the next
+ * upstream: nothing has reached the client yet (an edge only sends what it got after the head).
+ * When an upstream is marked down, requests still waiting for its head (held blocking reloads,
+ * held parts) are cancelled and retried on the next one too. A body that breaks midway cannot be
+ * retried: the fill fails and its readers' responses are aborted (edge/fill.ts), never cached.
+ *
+ * Return to the primary is passive with back-off: once the back-off (1 s, doubling per failure
+ * in a row, at most 30 s) has passed, ONE request tries it again (the others stay on the
+ * backup); a good answer makes it current again, a failure doubles the back-off and the request
+ * goes on to the backup, so a viewer never waits for a probe. No extra traffic, no health path
+ * to agree on with the tier above (an origin and a shield edge answer health at different paths).
+ *
+ * Segment affinity: a live media segment and its parts (`seg-<n>.m4s`, `seg-<n>.<p>.m4s`) go to
+ * the upstream that served the segment's first piece while it is healthy, so the return to the
+ * primary never splits a segment between two encoders (their bytes differ, their timelines do
+ * not; see the README, "Redundant live origins"). Only a failover in the middle of a segment
+ * splits one: the old upstream is gone.
+ */
+import type { Readable } from 'node:stream';
+import { StreamedgeError } from '../src/errors.js';
+import { type Upstream, type UpstreamPoolName, type UpstreamResponse, upstreamError } from './upstream.js';
+
+export interface UpstreamSetOptions {
+  /** Base URLs (origin plus an optional path prefix, no trailing slash), primary first. */
+  bases: string[];
+  /** Longest wait for a response head before an ordinary request fails over (with a backup). */
+  timeoutMs: number;
+  /** Back-off before a failed upstream is tried again: first, and most (default 1 s, 30 s). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  now?: () => number;
+  /** `current` moved from one upstream to another (a failover, or the return to the primary). */
+  onSwitch?: (from: string, to: string, reason: string) => void;
+}
+
+export interface UpstreamRequestInit {
+  method?: string;
+  headers: Record<string, string>;
+  body?: Readable;
+  signal?: AbortSignal;
+  headersTimeoutMs?: number;
+  pool?: UpstreamPoolName;
+  onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
+}
+
+/** One upstream as health and the admin view show it. */
+export interface UpstreamMemberState {
+  url: string;
+  role: 'primary' | 'backup';
+  healthy: boolean;
+  current: boolean;
+  /** Failures in a row (0 when healthy). */
+  failures: number;
+  lastError?: string;
+  /** When it will be tried again (ISO time), while down. */
+  retryAt?: string;
+}
+
+interface Member {
+  base: string;
+  origin: string;
+  prefix: string;
+  index: number;
+  downUntil: number;
+  failures: number;
+  lastError?: string;
+  /** A request is trying it after its back-off. */
+  trial: boolean;
+  /** Requests waiting for a response head: cancelled (and retried elsewhere) if it goes down. */
+  pending: Set<AbortController>;
+}
+
+/** Path of a live media segment or part: its segment (`…/seg-<n>`) is the affinity key. */
+const SEGMENT_PIECE = /^([^?#]*\/seg-\d+)(?:\.\d+)?\.m4s(?:[?#]|$)/;
+const AFFINITY_LIMIT = 4096;
+const FAILOVER = 'upstream marked down';
+
+export class UpstreamSet {
+  private readonly members: Member[];
+  private readonly now: () => number;
+  private currentIndex = 0;
+  /** Segment → index of the upstream that served its first piece (insertion-ordered, bounded). */
+  private readonly affinity = new Map<string, number>();
+
+  constructor(
+    private readonly upstream: Pick<Upstream, 'request'>,
+    private readonly opts: UpstreamSetOptions,
+  ) {
+    if (opts.bases.length === 0) throw new StreamedgeError('BAD_OPTION', 'at least one upstream is needed');
+    this.now = opts.now ?? Date.now;
+    this.members = opts.bases.map((base, index) => {
+      const u = new URL(base);
+      return {
+        base,
+        origin: `${u.protocol}//${u.host}`,
+        prefix: u.pathname === '/' ? '' : u.pathname,
+        index,
+        downUntil: 0,
+        failures: 0,
+        trial: false,
+        pending: new Set(),
+      };
+    });
+  }
+
+  /** The upstream new requests go to. */
+  get current(): string {
+    return this.members[this.currentIndex].base;
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  state(): UpstreamMemberState[] {
+    const now = this.now();
+    return this.members.map((m) => ({
+      url: m.base,
+      role: m.index === 0 ? 'primary' : 'backup',
+      healthy: m.failures === 0,
+      current: m.index === this.currentIndex,
+      failures: m.failures,
+      ...(m.lastError !== undefined && m.failures > 0 ? { lastError: m.lastError } : {}),
+      ...(m.failures > 0 ? { retryAt: new Date(Math.max(now, m.downUntil)).toISOString() } : {}),
+    }));
+  }
+
+  /**
+   * Sends a request to the current upstream, failing over as described above. Only GET and HEAD
+   * without a body are retried; anything else goes to one upstream only.
+   */
+  async request(target: string, init: UpstreamRequestInit): Promise<UpstreamResponse & { upstream: string }> {
+    const method = (init.method ?? 'GET').toUpperCase();
+    const retryable = init.body === undefined && (method === 'GET' || method === 'HEAD');
+    const tried = new Set<number>();
+    let lastError: StreamedgeError | undefined;
+    for (;;) {
+      const m = this.pick(target, tried);
+      if (!m) break;
+      tried.add(m.index);
+      const last = !retryable || this.pick(target, tried, true) === undefined;
+      const own = new AbortController();
+      const signal = init.signal ? AbortSignal.any([init.signal, own.signal]) : own.signal;
+      const held = init.pool === 'held';
+      const headersTimeoutMs =
+        this.members.length > 1 && !held
+          ? Math.min(init.headersTimeoutMs ?? this.opts.timeoutMs, this.opts.timeoutMs)
+          : init.headersTimeoutMs;
+      m.pending.add(own);
+      let res: UpstreamResponse;
+      try {
+        res = await this.upstream.request(m.origin, `${m.prefix}${target}`, {
+          ...init,
+          signal,
+          ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
+        });
+      } catch (e) {
+        m.trial = false;
+        const err = upstreamError(e, m.origin);
+        if (init.signal?.aborted) throw err; // the caller gave up: not the upstream's fault
+        const failedOver = own.signal.aborted; // another request marked it down meanwhile
+        if (!failedOver) {
+          if (err.code !== 'UPSTREAM_UNREACHABLE' && err.code !== 'UPSTREAM_TIMEOUT') throw err;
+          this.markDown(m, err.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect', err.message);
+        }
+        lastError = err;
+        if (last) throw err;
+        continue;
+      } finally {
+        m.pending.delete(own);
+      }
+      if (res.status >= 500 && res.status <= 599) {
+        m.trial = false;
+        this.markDown(m, '5xx', `answered ${res.status}`);
+        if (!last) {
+          res.body.destroy();
+          continue;
+        }
+        return { ...res, upstream: m.base };
+      }
+      this.markUp(m);
+      this.remember(target, m.index);
+      this.watchBody(m, res.body, init.signal);
+      return { ...res, upstream: m.base };
+    }
+    throw lastError ?? new StreamedgeError('UPSTREAM_UNREACHABLE', 'no upstream to try');
+  }
+
+  /**
+   * The next upstream for `target`, skipping `tried`: the segment's upstream if it is healthy,
+   * else the first healthy one, or one whose back-off has passed (one trial at a time), or, when
+   * every one is down, the one that comes back soonest (a last resort beats a refusal).
+   * `peek`: only whether there is one (no trial is claimed).
+   */
+  private pick(target: string, tried: Set<number>, peek = false): Member | undefined {
+    const now = this.now();
+    const open = this.members.filter((m) => !tried.has(m.index));
+    if (open.length === 0) return undefined;
+    const pinned = this.affinityOf(target);
+    const healthy = open.filter((m) => m.failures === 0);
+    const pin = healthy.find((m) => m.index === pinned);
+    if (pin) return pin;
+    // earlier (preferred) members due for a trial come before a healthy backup
+    for (const m of open) {
+      if (m.failures === 0) return m;
+      if (!m.trial && m.downUntil <= now) {
+        if (!peek) m.trial = true;
+        return m;
+      }
+    }
+    if (peek) return open[0];
+    return [...open].sort((x, y) => x.downUntil - y.downUntil)[0];
+  }
+
+  private affinityOf(target: string): number | undefined {
+    const k = SEGMENT_PIECE.exec(target)?.[1];
+    return k === undefined ? undefined : this.affinity.get(k);
+  }
+
+  private remember(target: string, index: number): void {
+    if (this.members.length < 2) return;
+    const k = SEGMENT_PIECE.exec(target)?.[1];
+    if (k === undefined || this.affinity.has(k)) return;
+    this.affinity.set(k, index);
+    if (this.affinity.size > AFFINITY_LIMIT) this.affinity.delete(this.affinity.keys().next().value!);
+  }
+
+  private markDown(m: Member, reason: string, detail: string): void {
+    m.failures++;
+    m.lastError = detail;
+    const initial = this.opts.retryInitialMs ?? 1000;
+    const max = this.opts.retryMaxMs ?? 30_000;
+    m.downUntil = this.now() + Math.min(max, initial * 2 ** Math.min(m.failures - 1, 16));
+    if (m.failures === 1 && this.members.length > 1)
+      for (const a of m.pending) a.abort(new StreamedgeError('UPSTREAM_ABORTED', FAILOVER));
+    this.updateCurrent(reason);
+  }
+
+  private markUp(m: Member): void {
+    m.trial = false;
+    if (m.failures === 0) return;
+    m.failures = 0;
+    m.downUntil = 0;
+    this.updateCurrent('recovered');
+  }
+
+  private updateCurrent(reason: string): void {
+    const next = this.members.find((m) => m.failures === 0) ?? this.members[this.currentIndex];
+    if (next.index === this.currentIndex) return;
+    const from = this.members[this.currentIndex].base;
+    this.currentIndex = next.index;
+    this.opts.onSwitch?.(from, next.base, reason);
+  }
+
+  /** A body that breaks off (not by the caller) marks its upstream down for the next requests. */
+  private watchBody(m: Member, body: Readable, caller: AbortSignal | undefined): void {
+    body.once('error', (e: unknown) => {
+      if (caller?.aborted) return;
+      if (upstreamError(e, m.origin).code === 'UPSTREAM_ABORTED') return;
+      this.markDown(m, 'body', `body broke off: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+}
