@@ -1,0 +1,210 @@
+/**
+ * The primary/backup upstream set: which upstream a request goes to, failover on connect error,
+ * 5xx, silence and a broken body, retry of held requests cancelled by a failover, the passive
+ * return to the primary, segment affinity. The pools are replaced by a scripted fake (real
+ * sockets: test/integration/edge/upstream-failover.test.ts).
+ */
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { UpstreamSet } from '../../../edge/upstream-set.js';
+import type { UpstreamResponse } from '../../../edge/upstream.js';
+
+const A = 'http://a.test:1';
+const B = 'http://b.test:2';
+
+type Behaviour = (path: string, init: { signal?: AbortSignal; headersTimeoutMs?: number }) => Promise<UpstreamResponse>;
+
+function ok(body = 'ok', status = 200): Promise<UpstreamResponse> {
+  return Promise.resolve({ status, headers: {}, body: Readable.from([Buffer.from(body)]) });
+}
+function fail(code: string): Promise<never> {
+  return Promise.reject(Object.assign(new Error(code), { code }));
+}
+/** Never answers; rejects like undici when the signal aborts. */
+const silent: Behaviour = (_p, init) =>
+  new Promise((_r, reject) =>
+    init.signal?.addEventListener('abort', () =>
+      reject(Object.assign(new Error('aborted'), { code: 'UND_ERR_ABORTED' })),
+    ),
+  );
+
+function harness(behaviour: Record<string, Behaviour>, bases = [A, B]) {
+  let now = 1_000_000;
+  const calls: { origin: string; path: string; headersTimeoutMs?: number }[] = [];
+  const switches: [string, string, string][] = [];
+  const set = new UpstreamSet(
+    {
+      request: (origin, path, init) => {
+        calls.push({
+          origin,
+          path,
+          ...(init.headersTimeoutMs !== undefined ? { headersTimeoutMs: init.headersTimeoutMs } : {}),
+        });
+        return behaviour[origin](path, init);
+      },
+    },
+    { bases, timeoutMs: 500, retryInitialMs: 1000, now: () => now, onSwitch: (f, t, r) => switches.push([f, t, r]) },
+  );
+  return {
+    set,
+    calls,
+    switches,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+async function text(r: UpstreamResponse): Promise<string> {
+  let s = '';
+  for await (const c of r.body as AsyncIterable<Buffer>) s += c.toString();
+  return s;
+}
+
+describe('UpstreamSet', () => {
+  it('fails over to the backup on a connect error, within the same request', async () => {
+    const h = harness({ [A]: () => fail('ECONNREFUSED'), [B]: () => ok('from b') });
+    const r = await h.set.request('/live/ch/v/index.m3u8', { headers: {} });
+    expect(await text(r)).toBe('from b');
+    expect(r.upstream).toBe(B);
+    expect(h.set.current).toBe(B);
+    expect(h.switches).toEqual([[A, B, 'connect']]);
+    const st = h.set.state();
+    expect(st[0]).toMatchObject({ role: 'primary', healthy: false, current: false, failures: 1 });
+    expect(st[1]).toMatchObject({ role: 'backup', healthy: true, current: true });
+    // the next request goes straight to the backup (no new attempt on A during its back-off)
+    h.calls.length = 0;
+    await h.set.request('/x', { headers: {} });
+    expect(h.calls.map((c) => c.origin)).toEqual([B]);
+  });
+
+  it('fails over on a 5xx and on silence (ordinary requests get the short timeout, held ones keep theirs)', async () => {
+    let errorBody: Readable | undefined;
+    const h = harness({
+      [A]: () => {
+        errorBody = Readable.from([Buffer.from('oops')]);
+        return Promise.resolve({ status: 503, headers: {}, body: errorBody });
+      },
+      [B]: () => ok('b'),
+    });
+    const r = await h.set.request('/seg', { headers: {}, headersTimeoutMs: 10_000 });
+    expect(r.status).toBe(200);
+    expect(errorBody?.destroyed).toBe(true); // the 5xx body is dropped, its connection freed
+    expect(h.switches[0]).toEqual([A, B, '5xx']);
+    expect(h.calls[0].headersTimeoutMs).toBe(500);
+
+    const t = harness({ [A]: () => fail('UND_ERR_HEADERS_TIMEOUT'), [B]: () => ok('b') });
+    await t.set.request('/live/ch/v/index.m3u8?_HLS_msn=5', { headers: {}, pool: 'held', headersTimeoutMs: 30_000 });
+    expect(t.calls[0].headersTimeoutMs).toBe(30_000);
+    expect(t.switches[0]).toEqual([A, B, 'timeout']);
+  });
+
+  it('cancels requests still waiting on an upstream that goes down and retries them on the backup', async () => {
+    let first = true;
+    const h = harness({
+      [A]: (p, init) => {
+        if (p.includes('_HLS_msn')) return silent(p, init); // a held blocking reload
+        if (first) {
+          first = false;
+          return fail('ECONNRESET');
+        }
+        return ok('a');
+      },
+      [B]: () => ok('b'),
+    });
+    const held = h.set.request('/live/ch/v/index.m3u8?_HLS_msn=7&_HLS_part=1', { headers: {}, pool: 'held' });
+    await new Promise<void>((r) => setImmediate(r));
+    await h.set.request('/live/ch/v/seg-6.3.m4s', { headers: {} }); // fails on A → marks A down
+    const r = await held;
+    expect(r.upstream).toBe(B);
+    expect(await text(r)).toBe('b');
+  });
+
+  it('does not retry what the caller cancelled, nor requests that are not GET/HEAD', async () => {
+    const ac = new AbortController();
+    const h = harness({ [A]: silent, [B]: () => ok('b') });
+    const p = h.set.request('/x', { headers: {}, signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: 'UPSTREAM_ABORTED' });
+    expect(h.calls.map((c) => c.origin)).toEqual([A]);
+    expect(h.set.current).toBe(A);
+
+    const post = harness({ [A]: () => fail('ECONNREFUSED'), [B]: () => ok('b') });
+    await expect(post.set.request('/x', { headers: {}, method: 'POST' })).rejects.toMatchObject({
+      code: 'UPSTREAM_UNREACHABLE',
+    });
+    expect(post.calls.map((c) => c.origin)).toEqual([A]);
+  });
+
+  it('returns to the primary after the back-off with one trial request; a failed trial doubles the back-off', async () => {
+    let aUp = false;
+    const h = harness({ [A]: () => (aUp ? ok('a') : fail('ECONNREFUSED')), [B]: () => ok('b') });
+    await h.set.request('/1', { headers: {} });
+    expect(h.set.current).toBe(B);
+    h.advance(1000);
+    h.calls.length = 0;
+    const trial = await h.set.request('/2', { headers: {} }); // A still down: the trial fails over at once
+    expect(trial.upstream).toBe(B);
+    expect(h.calls.map((c) => c.origin)).toEqual([A, B]);
+    expect(h.set.state()[0].failures).toBe(2);
+    h.advance(1000); // back-off is now 2 s
+    h.calls.length = 0;
+    await h.set.request('/3', { headers: {} });
+    expect(h.calls.map((c) => c.origin)).toEqual([B]);
+    aUp = true;
+    h.advance(1000);
+    const back = await h.set.request('/4', { headers: {} });
+    expect(back.upstream).toBe(A);
+    expect(h.set.current).toBe(A);
+    expect(h.switches.map((s) => s[2])).toEqual(['connect', 'recovered']);
+    expect(h.set.state()[0]).toMatchObject({ healthy: true, current: true, failures: 0 });
+  });
+
+  it('keeps a segment on the upstream that served its first piece while it is healthy (the return never splits one)', async () => {
+    let aUp = false;
+    const h = harness({ [A]: () => (aUp ? ok('a') : fail('ECONNREFUSED')), [B]: () => ok('b') });
+    expect((await h.set.request('/live/ch/v/seg-40.0.m4s', { headers: {} })).upstream).toBe(B);
+    aUp = true;
+    h.advance(1000);
+    expect((await h.set.request('/live/ch/v/index.m3u8', { headers: {} })).upstream).toBe(A);
+    expect(h.set.current).toBe(A);
+    // segment 40 started on B: its later parts and the whole segment stay there
+    expect((await h.set.request('/live/ch/v/seg-40.1.m4s', { headers: {} })).upstream).toBe(B);
+    expect((await h.set.request('/live/ch/v/seg-40.m4s', { headers: {} })).upstream).toBe(B);
+    // the next segment starts on the primary
+    expect((await h.set.request('/live/ch/v/seg-41.0.m4s', { headers: {} })).upstream).toBe(A);
+  });
+
+  it('marks an upstream down when a body breaks off midway (the fill fails; the next requests go elsewhere)', async () => {
+    const h = harness({
+      [A]: () => {
+        const body = new Readable({ read() {} });
+        body.push(Buffer.from('half'));
+        setImmediate(() => body.destroy(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })));
+        return Promise.resolve({ status: 200, headers: {}, body });
+      },
+      [B]: () => ok('b'),
+    });
+    const r = await h.set.request('/live/ch/v/seg-9.m4s', { headers: {} });
+    expect(r.upstream).toBe(A);
+    await expect(text(r)).rejects.toThrow(/other side closed/);
+    expect(h.set.current).toBe(B);
+    expect(h.switches[0]).toEqual([A, B, 'body']);
+  });
+
+  it('with one upstream, a failure is the answer (no retry, nothing cancelled) and a 5xx passes through', async () => {
+    const h = harness({ [A]: () => fail('ECONNREFUSED') }, [A]);
+    await expect(h.set.request('/x', { headers: {} })).rejects.toMatchObject({ code: 'UPSTREAM_UNREACHABLE' });
+    expect(h.calls.length).toBe(1);
+    const five = harness({ [A]: () => ok('down', 502) }, [A]);
+    expect((await five.set.request('/x', { headers: {}, headersTimeoutMs: 10_000 })).status).toBe(502);
+    expect(five.calls[0].headersTimeoutMs).toBe(10_000);
+  });
+
+  it('when every upstream fails, the last answer or error is returned after trying each once', async () => {
+    const h = harness({ [A]: () => fail('ECONNREFUSED'), [B]: () => ok('bad gateway', 502) });
+    const r = await h.set.request('/x', { headers: {} });
+    expect(r.status).toBe(502);
+    expect(h.calls.map((c) => c.origin)).toEqual([A, B]);
+  });
+});
