@@ -319,6 +319,8 @@ export class HlsClient implements StreamClient {
       throw new StreamedgeError('LOADTEST_STREAM', `delta playlist for ${id} without a full one first`);
     const lastMsn = seq + skipped + r.segments.length - 1;
     const hint = r.hint;
+    // a live playlist never goes back (RFC 8216bis §6.2.2): counted, e.g. across an origin failover
+    if (prev !== undefined && lastMsn < prev.lastMsn) this.http.stats.error('playlist_msn_backwards');
     const segs = r.fullMap ?? mergeSegments(prev?.segments, r, seq, lastMsn);
     const sc: HlsServerControl = m.serverControl ?? {};
     const state: PlaylistState = {

@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
 import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
+import { createEdge } from '../../../edge/server.js';
 import { client, get, startEdge, startUpstream, type Upstream } from './helpers.js';
 import { until } from '../live/live-helpers.js';
 
@@ -221,8 +222,13 @@ describe('edge with a primary and a backup upstream', () => {
     }
     const [a, b] = servers;
     cleanups.push(() => b.close());
-    const e = await startEdge({ upstream: `${a.url},${b.url}`, upstreamCa: readFileSync(files.certFile) });
-    cleanups.push(() => e.close());
+    const edge = createEdge({
+      upstream: `${a.url},${b.url}`,
+      upstreamCa: readFileSync(files.certFile),
+      logLevel: 'silent',
+    });
+    cleanups.push(() => edge.close());
+    const e = { url: await edge.listen(0, '127.0.0.1') };
     expect((await get(`${e.url}/live/ch/v/seg-1.m4s`)).body.toString()).toBe('primary /live/ch/v/seg-1.m4s');
     await a.close();
     const r = await get(`${e.url}/live/ch/v/seg-2.m4s`);
