@@ -64,7 +64,7 @@ async function startOrigin(
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     if (err.length < 64 * 1024) err += d.toString();
   });
   const url = `http://127.0.0.1:${port}`;
