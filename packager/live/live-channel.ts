@@ -74,6 +74,8 @@ export interface ChannelStatus {
   renditions: string[];
   /** Newest segment number produced. */
   lastSegment?: number;
+  /** The `--epoch` numbering is locked to (ISO time), if any: redundant origins must show the same. */
+  epoch?: string;
   pid?: number;
 }
 
@@ -166,6 +168,7 @@ export class LiveChannel {
       ...(this.lastPartAt ? { lastPartAt: new Date(this.lastPartAt).toISOString() } : {}),
       renditions: [...this.windows.keys()],
       ...(lastSegment !== undefined ? { lastSegment } : {}),
+      ...(this.config.epoch !== undefined ? { epoch: new Date(this.config.epoch).toISOString() } : {}),
       ...(this.run?.pid ? { pid: this.run.pid } : {}),
     };
   }
@@ -400,10 +403,14 @@ export class LiveChannel {
 
   private runEnded(id: number, why: string): void {
     if (id !== this.runId) return;
-    // Parts still waiting for their PDT end belong to this run: publish them first.
-    if (!this.closing && [...this.gates.values()].some((g) => g.pending > 0)) {
-      this.whenGatesDrained(() => this.runEnded(id, why));
-      return;
+    // Parts still waiting for their PDT end belong to this run: publish them first (at once when
+    // the channel is closing), so the run's last segment is closed with all of them.
+    if ([...this.gates.values()].some((g) => g.pending > 0)) {
+      if (this.closing) for (const g of this.gates.values()) g.flushNow();
+      else {
+        this.whenGatesDrained(() => this.runEnded(id, why));
+        return;
+      }
     }
     this.run = undefined;
     if (this.startTimer) clearTimeout(this.startTimer);

@@ -126,6 +126,8 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
     }
     if (!cur) {
       const newest = this.lastComplete()?.meta.number;
+      // a late part of a segment already closed (the run ended first) never starts a second copy
+      if (newest !== undefined && segmentNumber <= newest) return;
       if (newest !== undefined && segmentNumber > newest + 1) this.dropForGap();
       const prev = this.lastComplete()?.meta;
       const tfdt = firstDecodeTime(bytes);

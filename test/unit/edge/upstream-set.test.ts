@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { UpstreamSet } from '../../../edge/upstream-set.js';
+import { resolveOptions } from '../../../edge/config.js';
 import type { UpstreamResponse } from '../../../edge/upstream.js';
 
 const A = 'http://a.test:1';
@@ -206,5 +207,18 @@ describe('UpstreamSet', () => {
     const r = await h.set.request('/x', { headers: {} });
     expect(r.status).toBe(502);
     expect(h.calls.map((c) => c.origin)).toEqual([A, B]);
+  });
+});
+
+describe('--upstream a,b', () => {
+  it('takes a comma-separated list (primary first) and refuses empty entries and duplicates', () => {
+    const o = resolveOptions({ upstream: 'http://127.0.0.1:8081, https://b.example:8443/prefix/' });
+    expect(o.upstreams).toEqual(['http://127.0.0.1:8081', 'https://b.example:8443/prefix']);
+    expect(o.upstream.href).toBe('http://127.0.0.1:8081/');
+    expect(o.upstreamTimeoutMs).toBe(3000);
+    expect(() => resolveOptions({ upstream: 'http://a:1,' })).toThrow(/expected <url>\[,<url>\.\.\.\]/);
+    expect(() => resolveOptions({ upstream: 'http://a:1,http://a:1/' })).toThrow(/names the same upstream twice/);
+    expect(() => resolveOptions({ upstream: 'http://a:1,ftp://b' })).toThrow(/must be http:\/\/ or https:\/\//);
+    expect(() => resolveOptions({ upstream: 'http://a:1', upstreamTimeoutMs: 0 })).toThrow(/--upstream-timeout/);
   });
 });
