@@ -59,6 +59,8 @@ const result = {
     testerValid: rep.loadTester.valid,
     testerEventLoopP99Ms: rep.loadTester.eventLoopDelayP99Ms,
   },
+  // one point a second: viewers playing, requests/s, cumulative stalls and errors, latency
+  series: rep.timeline,
   // The failover's stalls per 10 viewers against the goal of 1 (≤ 1 meets it).
   ratios: { failoverStallsPer10ViewersToGoal: r.failoverStallsPer10Viewers / 1 },
   machine: finishMachineInfo(machineStart),
