@@ -54,6 +54,7 @@ const result = {
     failoverStalls: r.failoverStalls,
     failoverStallsPer10Viewers: r.failoverStallsPer10Viewers,
     edgeFailovers: r.failovers,
+    edgeFailoversByReason: r.failoversByReason,
     rebufferRatio: rep.rebufferRatio,
     liveLatencyP50Seconds: rep.liveLatencySec?.p50 ?? null,
     testerValid: rep.loadTester.valid,

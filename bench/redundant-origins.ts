@@ -43,6 +43,8 @@ export interface RedundantOriginsResult {
   backupIsCurrent: boolean;
   /** edge_upstream_failovers_total{reason="connect"} after the run. */
   failovers: number;
+  /** Every edge_upstream_failovers_total after the run, by reason (timeout, 5xx, body, recovered...). */
+  failoversByReason: Record<string, number>;
   stallsBefore: number;
   stallsAfter: number;
   failoverStalls: number;
@@ -114,6 +116,16 @@ async function edgeMetric(edgeUrl: string, line: RegExp): Promise<number> {
   return l === undefined ? 0 : Number(l.split(' ').pop());
 }
 
+async function failoversByReason(edgeUrl: string): Promise<Record<string, number>> {
+  const r = await request(`${edgeUrl}/_edge/metrics`);
+  const out: Record<string, number> = {};
+  for (const l of (await r.body.text()).split('\n')) {
+    const m = /^edge_upstream_failovers_total\{reason="([^"]+)"\} (\S+)$/.exec(l);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
 const current = (u: string): RegExp => new RegExp(`^edge_upstream_current\\{upstream="${u}"\\}`);
 
 export async function runRedundantOrigins(o: RedundantOriginsOptions): Promise<RedundantOriginsResult> {
@@ -174,6 +186,7 @@ export async function runRedundantOrigins(o: RedundantOriginsOptions): Promise<R
       primaryWasCurrent,
       backupIsCurrent: (await edgeMetric(edgeUrl, current(b.url))) === 1,
       failovers: await edgeMetric(edgeUrl, /^edge_upstream_failovers_total\{reason="connect"\}/),
+      failoversByReason: await failoversByReason(edgeUrl),
       stallsBefore,
       stallsAfter,
       failoverStalls,

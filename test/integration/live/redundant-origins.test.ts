@@ -29,7 +29,7 @@ describe('a live channel on two epoch-locked origins behind one edge', () => {
       `redundant origins: ${VIEWERS} viewers, origin A SIGKILLed at ${r.killedAtSec} s of ${rep.elapsedSec.toFixed(1)} s; ` +
         `failed ${rep.viewers.failed}, stalls ${rep.stalls} (${((rep.stalls / VIEWERS) * 10).toFixed(2)} per 10 viewers), ` +
         `errors ${JSON.stringify(rep.errors)}, rebuffer ratio ${rep.rebufferRatio.toFixed(4)}, ` +
-        `latency p50 ${rep.liveLatencySec?.p50} s, edge failovers (connect) ${r.failovers}; ` +
+        `latency p50 ${rep.liveLatencySec?.p50} s, edge failovers ${JSON.stringify(r.failoversByReason)}; ` +
         `stalls in the ${WINDOW_SEC} s before the kill ${r.stallsBefore}, after ${r.stallsAfter}: ` +
         `${r.failoverStalls} from the failover = ${r.failoverStallsPer10Viewers.toFixed(2)} per 10 viewers; ` +
         `tester valid ${rep.loadTester.valid} (event-loop p99 ${rep.loadTester.eventLoopDelayP99Ms} ms), load ${loadavg()[0].toFixed(1)}`,
