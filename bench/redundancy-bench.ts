@@ -5,7 +5,7 @@
  * the kill; the failover's own stalls are those after it less that. Writes
  * bench/results/redundancy.json.
  *
- *   node bin/run-ts.js bench/redundancy-bench.ts [--viewers 200] [--seconds 22]
+ *   node bin/run-ts.js bench/redundancy-bench.ts [--viewers 200] [--seconds 24]
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,11 +22,11 @@ function arg(name: string, fallback: string): string {
 }
 
 const viewers = Number(arg('viewers', '200'));
-const seconds = Number(arg('seconds', '22'));
-const windowSec = 6;
+const seconds = Number(arg('seconds', '24'));
+const windowSec = 10;
 const r = await runRedundantOrigins({
   viewers,
-  killAfterSec: 10,
+  killAfterSec: 12,
   windowSec,
   rampSec: 3,
   durationSec: seconds,

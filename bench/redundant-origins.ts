@@ -68,7 +68,7 @@ async function startOrigin(root: string, ladder: string, epochSec: number): Prom
   mkdirSync(root);
   const port = await freePort();
   let err = '';
-  const args = ['--live', `ch=${SOURCE}`, '--segment', '1', '--part', '0.5', '--dvr', '12', '--live-ladder', ladder];
+  const args = ['--live', `ch=${SOURCE}`, '--segment', '1', '--part', '0.5', '--dvr', '30', '--live-ladder', ladder];
   const child = spawn(
     process.execPath,
     [
