@@ -84,20 +84,20 @@ export const FIXTURES = {
    * 880 Hz): the several-languages tests tell the tracks apart by their tone.
    */
   bilingual: {
-    file: 'bilingual-240p.mp4',
+    file: 'bilingual-240p-8s.mp4',
     args: (out) => [
       '-f',
       'lavfi',
       '-i',
-      'testsrc2=size=426x240:rate=30:duration=4',
+      'testsrc2=size=426x240:rate=30:duration=8',
       '-f',
       'lavfi',
       '-i',
-      'sine=frequency=440:sample_rate=48000:duration=4',
+      'sine=frequency=440:sample_rate=48000:duration=8',
       '-f',
       'lavfi',
       '-i',
-      'sine=frequency=880:sample_rate=48000:duration=4',
+      'sine=frequency=880:sample_rate=48000:duration=8',
       '-map',
       '0:v',
       '-map',
@@ -118,9 +118,9 @@ export const FIXTURES = {
       '+faststart',
       out,
     ],
-    about: '4 s 426x240 + AAC eng 440 Hz + AAC fre 880 Hz',
+    about: '8 s 426x240 + AAC eng 440 Hz + AAC fre 880 Hz',
   },
-  /** 3 s of AAC at 660 Hz, no video: an `--audio de=<file>` dub, one second shorter than `bilingual`. */
+  /** 3 s of AAC at 660 Hz, no video: an `--audio de=<file>` dub, shorter than `bilingual`. */
   dubShort: {
     file: 'dub-660hz-3s.m4a',
     args: (out) => ['-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=48000:duration=3', ...AAC, out],
