@@ -27,6 +27,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   part: string;
   dvr: string;
   liveLadder: string;
+  liveAudio?: string;
   logLevel: string;
   signCredentialFile?: string;
   signingKeyFile?: string;
@@ -109,7 +110,7 @@ function collect(value: string, previous: string[]): string[] {
 
 /**
  * Registers `origin --root <dir> [--port 8081] [--host 127.0.0.1] [--live <channel>=<source>]...
- * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small]`.
+ * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small] [--live-audio en,fr]`.
  */
 export function registerOriginCommand(program: Command): void {
   const originCommand = addFleetKeysOptions(program.command('origin'));
@@ -130,6 +131,10 @@ export function registerOriginCommand(program: Command): void {
         .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
         .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
         .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
+        .option(
+          '--live-audio <lang,lang>',
+          'lavfi channels: audio languages (BCP 47), one test tone each (440, 660, 880 Hz...), each its own rendition',
+        )
         .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
     ),
     'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
@@ -154,13 +159,18 @@ export function registerOriginCommand(program: Command): void {
       const segmentDuration = parseDuration(o.segment);
       const partDuration = parseDuration(o.part);
       const dvrWindow = parseDuration(o.dvr);
-      const live: ChannelConfig[] = o.live.map((spec) => ({
-        ...parseLiveSpec(spec),
-        segmentDuration,
-        partDuration,
-        dvrWindow,
-        ladder: o.liveLadder,
-      }));
+      const audioLanguages = o.liveAudio?.split(',').map((l) => l.trim());
+      const live: ChannelConfig[] = o.live.map((spec) => {
+        const parsed = parseLiveSpec(spec);
+        return {
+          ...parsed,
+          segmentDuration,
+          partDuration,
+          dvrWindow,
+          ladder: o.liveLadder,
+          ...(audioLanguages && parsed.source.startsWith('lavfi') ? { audioLanguages } : {}),
+        };
+      });
       const logRef: { current?: KeyLog } = {};
       const signed = await originSigningFromCli(o, process.env, {
         info: (x, m) => logRef.current?.info(x, m),
