@@ -158,6 +158,12 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       : source,
     opts.ladder,
   );
+  if (!plan.audio && (opts.audio?.length ?? 0) > 0) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--audio: the ladder ${opts.ladder ?? 'default'} has no audio ("audio": false)`,
+    );
+  }
   const tracks = plan.audio ? audioTracks : [];
   checkRenditionIds(plan, tracks);
   if ((opts.subtitles?.length ?? 0) > 0 && !source.video) {
