@@ -5,10 +5,11 @@
  * served by a real origin. For our player (HLS and DASH), hls.js and dash.js, the page lists the
  * three languages and both subtitle tracks; choosing French makes the player fetch the French
  * segments and the audio the page actually plays (Web Audio analyser on the video element)
- * changes from 440 Hz to 880 Hz; choosing French subtitles shows the French cue.
+ * changes from 440 Hz to 880 Hz; choosing French subtitles shows the French cue. Live: a
+ * lavfi channel with two languages (440 / 660 Hz) in our player (LL-HLS) and hls.js switches too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -18,10 +19,13 @@ import { packageVod } from '../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../packager/origin/server.js';
 import { buildPlayer } from '../../player-demo/build.js';
 import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+import { writeTinyLadder } from '../integration/live/live-helpers.js';
 
 let dir: string;
 let origin: Origin;
 let originUrl = '';
+let liveOrigin: Origin;
+let liveUrl = '';
 let pages: PageServer;
 let browser: Browser;
 
@@ -47,6 +51,24 @@ beforeAll(async () => {
   });
   origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
   originUrl = await origin.listen(0, '127.0.0.1');
+  mkdirSync(join(dir, 'live'));
+  liveOrigin = await createOrigin({
+    root: join(dir, 'live'),
+    logger: false,
+    processMetrics: false,
+    live: [
+      {
+        id: 'ch',
+        source: 'lavfi:testsrc2=size=320x180:rate=30',
+        segmentDuration: 2,
+        partDuration: 0.5,
+        dvrWindow: 30,
+        ladder: writeTinyLadder(dir),
+        audioLanguages: ['en', 'fr'],
+      },
+    ],
+  });
+  liveUrl = await liveOrigin.listen(0, '127.0.0.1');
   pages = await startPageServer({ port: 0, streams: [] });
   browser = await launchChromium();
 }, 180_000);
@@ -55,6 +77,7 @@ afterAll(async () => {
   await browser?.close();
   await pages?.close();
   await origin?.close();
+  await liveOrigin?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -124,14 +147,14 @@ async function hearTone(page: Page, hz: number, timeoutMs: number): Promise<void
   );
 }
 
-async function tracksListed(page: Page): Promise<{ audio: TrackInfo[]; text: TrackInfo[] }> {
+async function tracksListed(page: Page, audio = 3, text = 2): Promise<{ audio: TrackInfo[]; text: TrackInfo[] }> {
   await page.waitForFunction(
-    () => {
-      const t = (window as unknown as Win).__streamedge.tracks();
-      return t.audio.length === 3 && t.text.length === 2 && t.audio.some((a) => a.active);
+    ([a, t]: number[]) => {
+      const tracks = (window as unknown as Win).__streamedge.tracks();
+      return tracks.audio.length === a && tracks.text.length === t && tracks.audio.some((x) => x.active);
     },
-    undefined,
-    { timeout: 20_000 },
+    [audio, text],
+    { timeout: 30_000 },
   );
   return page.evaluate(() => (window as unknown as Win).__streamedge.tracks());
 }
@@ -194,5 +217,40 @@ describe('audio languages and subtitles on the demo page', () => {
         await page.close();
       }
     }, 60_000);
+  }
+});
+
+describe('a live channel with two audio languages', () => {
+  for (const c of [
+    { engine: 'ours', manifest: 'master.m3u8', label: 'our player (LL-HLS)' },
+    { engine: 'ours', manifest: 'manifest.mpd', label: 'our player (LL-DASH)' },
+    { engine: 'hlsjs', manifest: 'master.m3u8', label: 'hls.js' },
+    { engine: 'dashjs', manifest: 'manifest.mpd', label: 'dash.js' },
+  ]) {
+    it(`${c.label}: lists English and French, switches to French (660 Hz) and fetches its parts`, async () => {
+      const { page, requested } = await open(`${liveUrl}/live/ch/${c.manifest}`, c.engine);
+      try {
+        await attachProbe(page);
+        const listed = await tracksListed(page, 2, 0);
+        expect(listed.audio.map((a) => [a.language, a.name, a.active])).toEqual([
+          ['en', 'English', true],
+          ['fr', 'French', false],
+        ]);
+        await hearTone(page, 440, 30_000);
+        const fr = listed.audio.find((a) => a.language === 'fr')!.id;
+        await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), fr);
+        // live keeps the latency's worth of English already buffered, then the French parts play
+        await hearTone(page, 660, 15_000);
+        expect(requested.some((p) => /\/live\/ch\/audio-fr\/seg-\d+(\.\d+)?\.m4s$/.test(p))).toBe(true);
+        const [tracks, stats] = await page.evaluate(() => {
+          const api = (window as unknown as Win).__streamedge;
+          return [api.tracks(), api.stats()] as const;
+        });
+        expect(tracks.audio.find((a) => a.active)?.language).toBe('fr');
+        expect(stats.pageErrors).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    }, 90_000);
   }
 });
