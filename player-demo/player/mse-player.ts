@@ -438,7 +438,10 @@ export class MsePlayer {
         cursor = { msn: this.audioResyncMsn, part: 0 };
       this.audioResyncMsn = null;
       const chunk = await this.source.chunkAt(audio.id, cursor, signal);
-      if (!chunk) return;
+      if (!chunk) {
+        if (windowSet) await this.audioQueue!.windowStart(0); // switched past the last segment
+        return;
+      }
       await this.download(chunk, audio, this.audioQueue!, -1);
       if (windowSet) {
         windowSet = false;
