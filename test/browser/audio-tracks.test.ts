@@ -237,6 +237,7 @@ describe('a live channel with two audio languages', () => {
           ['fr', 'French', false],
         ]);
         await hearTone(page, 440, 30_000);
+        const before = await page.evaluate(() => (window as unknown as Win).__streamedge.stats());
         const fr = listed.audio.find((a) => a.language === 'fr')!.id;
         await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), fr);
         // live keeps the latency's worth of English already buffered, then the French parts play
@@ -248,6 +249,10 @@ describe('a live channel with two audio languages', () => {
         });
         expect(tracks.audio.find((a) => a.active)?.language).toBe('fr');
         expect(stats.pageErrors).toEqual([]);
+        if (c.engine === 'ours') {
+          expect(stats.audioSwitches).toBe(1);
+          expect(stats.stallMs - before.stallMs).toBeLessThan(SEGMENT_SEC * 1000);
+        }
       } finally {
         await page.close();
       }
