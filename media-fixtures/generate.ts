@@ -79,6 +79,53 @@ export const FIXTURES = {
     args: (out) => ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4', ...AAC, out],
     about: '4 s AAC without video',
   },
+  /**
+   * 4 s of 426x240 with TWO audio streams: English (language "eng", 440 Hz) and French ("fre",
+   * 880 Hz): the several-languages tests tell the tracks apart by their tone.
+   */
+  bilingual: {
+    file: 'bilingual-240p-8s.mp4',
+    args: (out) => [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=426x240:rate=30:duration=8',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000:duration=8',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=880:sample_rate=48000:duration=8',
+      '-map',
+      '0:v',
+      '-map',
+      '1:a',
+      '-map',
+      '2:a',
+      ...X264,
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '60',
+      ...AAC,
+      '-metadata:s:a:0',
+      'language=eng',
+      '-metadata:s:a:1',
+      'language=fre',
+      '-movflags',
+      '+faststart',
+      out,
+    ],
+    about: '8 s 426x240 + AAC eng 440 Hz + AAC fre 880 Hz',
+  },
+  /** 3 s of AAC at 660 Hz, no video: an `--audio de=<file>` dub, shorter than `bilingual`. */
+  dubShort: {
+    file: 'dub-660hz-3s.m4a',
+    args: (out) => ['-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=48000:duration=3', ...AAC, out],
+    about: '3 s AAC 660 Hz without video',
+  },
   yuv444: {
     file: 'yuv444.mp4',
     args: (out) => [

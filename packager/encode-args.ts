@@ -8,7 +8,7 @@
  * Works with the 2018 static ffmpeg that npm brings: only `frag_keyframe+empty_moov+default_base_moof`
  * and `-frag_duration` are used (no `-movflags cmaf`). Used by VOD and live jobs alike.
  */
-import type { LadderPlan } from './ladder.js';
+import type { AudioRung, LadderPlan } from './ladder.js';
 
 export interface EncodeOutput {
   renditionId: string;
@@ -24,6 +24,11 @@ export interface EncodeInput {
   videoMap?: string;
   /** Stream specifier of the audio input (default '0:a:0'); e.g. '1:a:0' for a second lavfi input. */
   audioMap?: string;
+  /**
+   * Several audio tracks (languages): each is encoded alike (the plan's audio settings) to its own
+   * output. Default: one track, `plan.audio.id` from `audioMap`.
+   */
+  audioTracks?: { id: string; map: string }[];
 }
 
 export interface EncodeOptions {
@@ -35,7 +40,10 @@ export interface EncodeOptions {
   live?: boolean;
   /** x264 preset (default 'veryfast'). */
   preset?: string;
-  /** Cut the audio output at this many seconds (VOD: the video length, so audio never adds a tail segment). */
+  /**
+   * Make every audio output exactly this many seconds (VOD: the video length): shorter audio is
+   * padded with silence, longer audio is cut, so audio never adds or lacks a tail segment.
+   */
   audioDurationSec?: number;
 }
 
@@ -139,32 +147,38 @@ export function buildEncodeArgs(
 
   if (plan.audio) {
     const a = plan.audio;
-    args.push(
-      '-map',
-      audioMap,
-      '-vn',
-      '-sn',
-      '-dn',
-      '-map_metadata',
-      '-1',
-      '-map_chapters',
-      '-1',
-      '-c:a',
-      'aac',
-      '-b:a',
-      String(a.bitrate),
-      '-ar',
-      String(a.sampleRate),
-      '-ac',
-      String(a.channels),
-      ...(opts.audioDurationSec !== undefined ? ['-t', fmtNumber(opts.audioDurationSec)] : []),
-      '-max_muxing_queue_size',
-      '4096',
-      ...fmp4MuxerArgs('audio', opts.partDuration, live),
-      `pipe:${fd}`,
-    );
-    outputs.push({ renditionId: a.id, kind: 'audio', fd });
-    fd++;
+    for (const track of input.audioTracks ?? [{ id: a.id, map: audioMap }]) {
+      args.push(...audioOutputArgs(a, track.map, opts, live), `pipe:${fd}`);
+      outputs.push({ renditionId: track.id, kind: 'audio', fd });
+      fd++;
+    }
   }
   return { args, outputs };
+}
+
+/** One AAC output (before its pipe): every audio track is encoded with the plan's settings. */
+function audioOutputArgs(a: AudioRung, map: string, opts: EncodeOptions, live: boolean): string[] {
+  return [
+    '-map',
+    map,
+    '-vn',
+    '-sn',
+    '-dn',
+    '-map_metadata',
+    '-1',
+    '-map_chapters',
+    '-1',
+    '-c:a',
+    'aac',
+    '-b:a',
+    String(a.bitrate),
+    '-ar',
+    String(a.sampleRate),
+    '-ac',
+    String(a.channels),
+    ...(opts.audioDurationSec !== undefined ? ['-af', 'apad', '-t', fmtNumber(opts.audioDurationSec)] : []),
+    '-max_muxing_queue_size',
+    '4096',
+    ...fmp4MuxerArgs('audio', opts.partDuration, live),
+  ];
 }

@@ -28,6 +28,7 @@ export interface VideoRung {
 }
 
 export interface AudioRung {
+  /** Rendition id of the single-track case (several languages get their own ids). */
   id: 'audio';
   bitrate: number;
   sampleRate: number;

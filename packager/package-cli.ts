@@ -5,6 +5,7 @@ import { StreamedgeError } from '../src/errors.js';
 import { packageVod, type VodSummary } from './vod-job.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 import { parseSubtitleOption } from './subtitle-inputs.js';
+import { parseAudioOption } from './audio-tracks.js';
 
 interface PackageCliOptions {
   out: string;
@@ -16,12 +17,13 @@ interface PackageCliOptions {
   keepVersions: string;
   keepFor: string;
   subtitles: string[];
+  audio: string[];
   preset?: string;
 }
 
 /**
  * Registers `package <input> --out <dir> [--id <asset>] [--ladder <preset|file.json>] [--segment 4] [--part 1]
- * [--force] [--keep-versions 2] [--keep-for 24h]`.
+ * [--force] [--keep-versions 2] [--keep-for 24h] [--subtitles <lang>=<file>]... [--audio <lang>=<file>]...`.
  */
 export function registerPackageCommand(program: Command): void {
   program
@@ -43,6 +45,12 @@ export function registerPackageCommand(program: Command): void {
     .option(
       '--subtitles <lang=file>',
       'a subtitle track: BCP 47 language = WebVTT (.vtt) or SubRip (.srt) file (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option(
+      '--audio <lang=file>',
+      "another audio language: BCP 47 language = a media file whose first audio stream is used, padded with silence or trimmed to the video's length (repeatable)",
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
@@ -70,6 +78,7 @@ export function registerPackageCommand(program: Command): void {
           force: o.force ?? false,
           retention: { keepVersions, keepForMs },
           subtitles: o.subtitles.map(parseSubtitleOption),
+          audio: o.audio.map(parseAudioOption),
           preset: o.preset,
           signal: controller.signal,
           onPlan(plan, source) {
@@ -122,13 +131,14 @@ export function formatSummary(s: VodSummary): string {
   for (const r of s.renditions) {
     const size = r.width && r.height ? `${r.width}x${r.height}` : '';
     lines.push(
-      `  ${r.id.padEnd(7)} ${size.padEnd(10)} ${r.codecs.padEnd(12)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
+      `  ${r.id.padEnd(7)} ${(size || r.language || '').padEnd(10)} ${r.codecs.padEnd(12)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
     );
   }
   const secs = s.elapsedMs / 1000;
   lines.push(
     `  total ${bytesText(s.totalBytes)} in ${secs.toFixed(1)} s (${secs > 0 ? (s.durationSec / secs).toFixed(2) : '∞'}x realtime)`,
   );
+  for (const note of s.audioNotes) lines.push(`  audio: ${note}`);
   if (s.removedVersions.length > 0) lines.push(`  removed old versions: ${s.removedVersions.join(', ')}`);
   if (s.replaced) {
     // Versioned URLs never change; only the two entry points need to leave edge caches now.

@@ -23,7 +23,23 @@ export interface SourceInfo {
     durationSec?: number;
   };
   audio?: { codec: string; sampleRate: number; channels: number };
+  /** Every audio stream, in order (`0:a:<index>`), with its container tags. */
+  audioTracks?: AudioStreamInfo[];
   formatName: string;
+}
+
+/** One audio stream of a file as ffprobe sees it. */
+export interface AudioStreamInfo {
+  /** Position among the file's audio streams: the ffmpeg specifier is `<input>:a:<index>`. */
+  index: number;
+  codec: string;
+  sampleRate: number;
+  channels: number;
+  /** `tags.language` as written in the container (often ISO 639-2, e.g. "eng"); absent or "und" when untagged. */
+  language?: string;
+  /** `tags.title`, e.g. "Director's commentary". */
+  title?: string;
+  durationSec?: number;
 }
 
 interface ProbeStream {
@@ -40,6 +56,7 @@ interface ProbeStream {
   channels?: number;
   duration?: string;
   disposition?: { attached_pic?: number };
+  tags?: Record<string, string>;
 }
 
 interface ProbeJson {
@@ -143,6 +160,70 @@ async function classifyProbeFailure(input: string, stderr: string): Promise<Stre
   );
 }
 
+function tag(s: ProbeStream, key: string): string | undefined {
+  if (!s.tags) return undefined;
+  const found = Object.entries(s.tags).find(([k]) => k.toLowerCase() === key);
+  const value = found?.[1].trim();
+  return value ? value : undefined;
+}
+
+function audioStreamsOf(streams: ProbeStream[]): AudioStreamInfo[] {
+  return streams
+    .filter((s) => s.codec_type === 'audio')
+    .map((s, index): AudioStreamInfo => {
+      const info: AudioStreamInfo = {
+        index,
+        codec: s.codec_name ?? 'unknown',
+        sampleRate: Number(s.sample_rate) || 48000,
+        channels: s.channels ?? 2,
+      };
+      const language = tag(s, 'language');
+      if (language) info.language = language;
+      const title = tag(s, 'title');
+      if (title) info.title = title;
+      const duration = positive(s.duration);
+      if (duration) info.durationSec = duration;
+      return info;
+    });
+}
+
+/**
+ * The audio streams of a file that only contributes audio (`--audio <lang>=<file>`): no video
+ * needed. Rejects SOURCE_MISSING / SOURCE_NOT_MEDIA, or BAD_AUDIO when it has no audio stream.
+ */
+export async function probeAudioFile(input: string, what: string): Promise<AudioStreamInfo[]> {
+  try {
+    const st = await stat(input);
+    if (!st.isFile()) throw new StreamedgeError('SOURCE_MISSING', `${what}: ${input} is not a file`);
+    if (st.size === 0) throw new StreamedgeError('SOURCE_NOT_MEDIA', `${what}: ${input} is empty (0 bytes)`);
+  } catch (e) {
+    if (e instanceof StreamedgeError) throw e;
+    throw new StreamedgeError('SOURCE_MISSING', `${what}: file not found: ${input}`, { cause: e });
+  }
+  const probe = await run(
+    ffprobePath(),
+    ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', input],
+    30_000,
+  );
+  let json: ProbeJson = {};
+  try {
+    json = JSON.parse(probe.stdout) as ProbeJson;
+  } catch {
+    /* handled below */
+  }
+  if (probe.code !== 0 || !json.format) {
+    const why = await classifyProbeFailure(input, probe.stderr);
+    throw new StreamedgeError(why.code, `${what}: ${why.message}`);
+  }
+  const tracks = audioStreamsOf(json.streams ?? []);
+  if (tracks.length === 0) {
+    throw new StreamedgeError('BAD_AUDIO', `${what}: ${input} has no audio stream`);
+  }
+  const fileDuration = positive(json.format.duration);
+  for (const t of tracks) t.durationSec ??= fileDuration;
+  return tracks;
+}
+
 /** Probes a source file; rejects with SOURCE_MISSING, SOURCE_NOT_MEDIA, SOURCE_TRUNCATED, SOURCE_NO_VIDEO or SOURCE_UNSUPPORTED. */
 export async function probeSource(input: string): Promise<SourceInfo> {
   let size: number;
@@ -175,6 +256,7 @@ export async function probeSource(input: string): Promise<SourceInfo> {
   const info: SourceInfo = {
     formatName: json.format.format_name ?? 'unknown',
     durationSec: positive(json.format.duration),
+    audioTracks: audioStreamsOf(streams),
   };
   if (a) {
     info.audio = {

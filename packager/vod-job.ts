@@ -41,6 +41,7 @@ import {
   type VersionSlot,
 } from './publish.js';
 import { pruneVersions, type RetentionPolicy } from './version-retention.js';
+import { audioFitNote, planAudioTracks, type AudioInput, type AudioTrackPlan } from './audio-tracks.js';
 import { loadSubtitles, type LoadedSubtitles, type SubtitleInput } from './subtitle-inputs.js';
 import { writeSubtitlePlaylist } from '../src/hls/subtitle-playlist.js';
 import { segmentWebVtt, writeWebVtt } from '../src/media/webvtt.js';
@@ -60,6 +61,8 @@ export interface PackageVodOptions {
   retention?: RetentionPolicy;
   /** Subtitle tracks (WebVTT or SRT files with a BCP 47 language), checked before encoding. */
   subtitles?: SubtitleInput[];
+  /** More audio languages: each file's first audio stream (padded or trimmed to the video's length). */
+  audio?: AudioInput[];
   /** x264 preset (default 'veryfast'). */
   preset?: string;
   /** Called once the source is probed and the ladder planned. */
@@ -72,6 +75,7 @@ export interface PackageVodOptions {
 export interface RenditionSummary {
   id: string;
   kind: 'video' | 'audio';
+  language?: string;
   codecs: string;
   width?: number;
   height?: number;
@@ -92,6 +96,8 @@ export interface VodSummary {
   /** Old versions removed by retention during this publish. */
   removedVersions: string[];
   renditions: RenditionSummary[];
+  /** Audio tracks whose length differed from the video's, and what was done (padded or trimmed). */
+  audioNotes: string[];
   durationSec: number;
   segmentCount: number;
   segmentDuration: number;
@@ -144,7 +150,22 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   assertCanPublish(outDir, opts.assetId, force);
 
   const source = await probeSource(opts.input);
-  const plan = planLadder(source, opts.ladder);
+  const audioTracks = await planAudioTracks(opts.input, source, opts.audio ?? []);
+  // Audio from --audio files alone (a silent source) still gets the ladder's audio settings.
+  const plan = planLadder(
+    !source.audio && audioTracks.length > 0
+      ? { ...source, audio: { codec: 'aac', sampleRate: 48000, channels: 2 } }
+      : source,
+    opts.ladder,
+  );
+  if (!plan.audio && (opts.audio?.length ?? 0) > 0) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--audio: the ladder ${opts.ladder ?? 'default'} has no audio ("audio": false)`,
+    );
+  }
+  const tracks = plan.audio ? audioTracks : [];
+  checkRenditionIds(plan, tracks);
   if ((opts.subtitles?.length ?? 0) > 0 && !source.video) {
     throw new StreamedgeError('BAD_SUBTITLES', `${opts.input} has no video: subtitles need one`);
   }
@@ -153,7 +174,8 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   opts.onPlan?.(plan, source);
 
   const expectedSec = source.video?.durationSec ?? source.durationSec;
-  const { args, outputs } = buildEncodeArgs({ args: ['-i', opts.input] }, plan, {
+  const inputArgs = ['-i', opts.input, ...(opts.audio ?? []).flatMap((a) => ['-i', a.file])];
+  const { args, outputs } = buildEncodeArgs({ args: inputArgs, audioTracks: tracks }, plan, {
     segmentDuration,
     partDuration,
     preset: opts.preset,
@@ -226,7 +248,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     if (failure) throw failure;
     finishTails(versionRoot, states, partDuration);
 
-    const presentation = buildPresentation(opts.assetId, segmentDuration, partDuration, plan, states, logFile);
+    const presentation = buildPresentation(opts.assetId, segmentDuration, partDuration, plan, states, tracks, logFile);
     const durationSec = presentation.duration ?? 0;
     if (expectedSec && source.video?.durationSec && durationSec < expectedSec * 0.9 - 0.5) {
       throw new StreamedgeError(
@@ -253,6 +275,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       return {
         id: s.output.renditionId,
         kind: s.output.kind,
+        ...(t.rendition.language ? { language: t.rendition.language } : {}),
         codecs: t.rendition.codecs,
         width: t.rendition.width,
         height: t.rendition.height,
@@ -270,6 +293,9 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       replaced: published.replaced,
       removedVersions,
       renditions,
+      audioNotes: tracks
+        .map((t) => audioFitNote(t, source.video?.durationSec))
+        .filter((n): n is string => n !== undefined),
       durationSec,
       segmentCount: renditions[0]?.segments ?? 0,
       segmentDuration,
@@ -293,6 +319,18 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     }
     if (opts.signal?.aborted) throw abortedError();
     throw e;
+  }
+}
+
+/** Audio ids ("audio-en") are derived; a ladder file's video id must not take one. */
+function checkRenditionIds(plan: LadderPlan, tracks: AudioTrackPlan[]): void {
+  const video = new Set(plan.video.map((r) => r.id));
+  const clash = tracks.find((t) => video.has(t.id));
+  if (clash) {
+    throw new StreamedgeError(
+      'BAD_LADDER',
+      `the ladder's video id "${clash.id}" is also the audio rendition id of ${clash.origin}; rename the video rung`,
+    );
   }
 }
 
@@ -375,6 +413,7 @@ function buildPresentation(
   partDuration: number,
   plan: LadderPlan,
   states: RenditionState[],
+  tracks: AudioTrackPlan[],
   logFile: string,
 ): Presentation {
   const timelines: RenditionTimeline[] = [];
@@ -401,6 +440,12 @@ function buildPresentation(
     } else {
       rendition.sampleRate = s.track.sampleRate ?? plan.audio?.sampleRate;
       rendition.channels = s.track.channels ?? plan.audio?.channels;
+      const audio = tracks.find((t) => t.id === id);
+      if (audio) {
+        if (audio.language) rendition.language = audio.language;
+        rendition.name = audio.name;
+        rendition.default = audio.default;
+      }
     }
     timelines.push({ rendition, segments: s.segments });
   }

@@ -95,7 +95,8 @@ async function runDemo(o: DemoOptions): Promise<void> {
     writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
     const fleetArgs = (pop: string): string[] => (nats ? ['--nats', nats.url, '--pop', pop] : []);
     const originArgs = ['origin', '--root', media, '--port', String(parsePort(o.originPort))];
-    if (o.live) originArgs.push('--live', 'news=lavfi');
+    // two audio languages (English 440 Hz, French 660 Hz): the page's Audio menu has something to switch
+    if (o.live) originArgs.push('--live', 'news=lavfi', '--live-audio', 'en,fr');
     const origin = await runCli('origin', originArgs, {
       cwd: REPO,
       logFile: join(logs, 'origin.log'),

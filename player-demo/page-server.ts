@@ -32,7 +32,15 @@ export async function startPageServer(opts: {
   const host = opts.host ?? '127.0.0.1';
   const config = JSON.stringify({ streams: opts.streams });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let path: string;
+    try {
+      // Prefixed, not resolved: a request for "//x" is a path here, not a protocol-relative URL.
+      path = decodeURIComponent(new URL(`http://x${req.url ?? '/'}`).pathname);
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end('bad path');
+      return;
+    }
     if (path === '/config.json') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(config);

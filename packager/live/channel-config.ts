@@ -2,13 +2,17 @@
  * Live channel configuration: `--live <channel>=<source>` plus the shared live options.
  *
  * Sources:
- *   lavfi                       testsrc2 1280x720 at 30 fps + a 440 Hz sine (demos, tests)
+ *   lavfi                       testsrc2 1280x720 at 30 fps + a 440 Hz sine (demos, tests); with
+ *                               audioLanguages (`--live-audio en,fr`) one sine per language
+ *                               (440, 660, 880 Hz, ...), each its own audio rendition
  *   lavfi:<video graph>         e.g. lavfi:testsrc2=size=640x360:rate=30 (+ the sine)
  *   <file path>                 looped forever in real time (-re -stream_loop -1)
  *   srt:// rtmp:// udp:// rtp:// tcp:// (any ffmpeg URL)   read as is; rtmp:// listens for a publisher
  */
 import { StreamedgeError } from '../../src/errors.js';
+import { parseLanguageTag } from '../../src/media/language-tag.js';
 import type { SourceInfo } from '../probe.js';
+import type { AudioTrackPlan } from '../audio-tracks.js';
 
 export interface ChannelConfig {
   /** URL-safe channel id: `/live/<id>/...`. */
@@ -24,6 +28,11 @@ export interface ChannelConfig {
   ladder?: string;
   /** Target latency advertised to players, seconds (default 3 parts + a segment... see resolve). */
   targetLatency?: number;
+  /**
+   * lavfi sources: the BCP 47 languages of the test signal's audio tracks, one sine tone each
+   * (default: one untagged track). A file source maps all of its own audio tracks instead.
+   */
+  audioLanguages?: string[];
   /**
    * Epoch lock (`--epoch`), epoch ms: segment n covers [epoch + n·segment, epoch + (n+1)·segment)
    * of wall-clock time, whenever the origin started, so origins fed the same source with the same
@@ -89,6 +98,17 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     );
   }
   if (!(dvrWindow > 0)) throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: --dvr must be positive`);
+  const audioLanguages = (c.audioLanguages ?? []).map((l) => parseLanguageTag(l, `channel ${c.id}: --live-audio`));
+  if (audioLanguages.length > 0 && !isLavfi(c.source)) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `channel ${c.id}: --live-audio names the lavfi test signal's tracks; a file source brings its own tagged tracks`,
+    );
+  }
+  const twice = audioLanguages.find(
+    (l, i) => audioLanguages.findIndex((x) => x.toLowerCase() === l.toLowerCase()) !== i,
+  );
+  if (twice) throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: --live-audio names "${twice}" twice`);
   return {
     id: c.id,
     source: c.source,
@@ -98,14 +118,21 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ladder: c.ladder ?? LIVE_DEFAULTS.ladder,
     // PART-HOLD-BACK: RFC 8216bis requires ≥ 3 part targets; one more absorbs a part's jitter across edge tiers.
     targetLatency: c.targetLatency ?? 4 * partDuration,
+    audioLanguages,
     ...(c.epoch !== undefined ? { epoch: c.epoch } : {}),
   };
+}
+
+function isLavfi(source: string): boolean {
+  return source === 'lavfi' || source.startsWith('lavfi:');
 }
 
 export interface SourceInput {
   /** ffmpeg input arguments. */
   args: string[];
   audioMap?: string;
+  /** Several audio languages (lavfi with audioLanguages): one rendition each. */
+  audioTracks?: AudioTrackPlan[];
   /** What the ladder planner assumes about the source (probed for files). */
   assumed?: SourceInfo;
   kind: 'lavfi' | 'file' | 'url';
@@ -114,6 +141,8 @@ export interface SourceInput {
 }
 
 const SINE = 'sine=frequency=440:sample_rate=48000';
+/** Tone of the n-th language of the test signal: 440, 660, 880, ... Hz (tells the tracks apart by ear). */
+const sine = (n: number): string => `sine=frequency=${440 + 220 * n}:sample_rate=48000`;
 const DEFAULT_LAVFI = 'testsrc2=size=1280x720:rate=30';
 
 function lavfiInfo(graph: string): SourceInfo {
@@ -139,11 +168,41 @@ export const ASSUMED_NETWORK_SOURCE: SourceInfo = {
   audio: { codec: 'aac', sampleRate: 48000, channels: 2 },
 };
 
-/** ffmpeg input arguments for a source string. */
-export function sourceInput(source: string): SourceInput {
-  if (source === 'lavfi' || source.startsWith('lavfi:')) {
+function displayName(language: string): string {
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'language' }).of(language) ?? language;
+  } catch {
+    return language;
+  }
+}
+
+/** ffmpeg input arguments for a source string (lavfi: one sine input per audio language). */
+export function sourceInput(source: string, audioLanguages: string[] = []): SourceInput {
+  if (isLavfi(source)) {
     const graph = source === 'lavfi' ? DEFAULT_LAVFI : source.slice('lavfi:'.length) || DEFAULT_LAVFI;
     const video = graph.includes('=') ? graph : `${graph}=size=1280x720:rate=30`;
+    if (audioLanguages.length > 0) {
+      return {
+        kind: 'lavfi',
+        args: [
+          '-re',
+          '-f',
+          'lavfi',
+          '-i',
+          video,
+          ...audioLanguages.flatMap((_, n) => ['-re', '-f', 'lavfi', '-i', sine(n)]),
+        ],
+        audioTracks: audioLanguages.map((language, n) => ({
+          id: audioLanguages.length > 1 ? `audio-${language}` : 'audio',
+          map: `${n + 1}:a:0`,
+          language,
+          name: displayName(language),
+          default: n === 0,
+          origin: `lavfi tone ${n + 1}`,
+        })),
+        assumed: lavfiInfo(video),
+      };
+    }
     return {
       kind: 'lavfi',
       args: ['-re', '-f', 'lavfi', '-i', video, '-re', '-f', 'lavfi', '-i', SINE],

@@ -14,14 +14,15 @@ import { runEncoder } from '../ffmpeg-run.js';
 import { planLadder, type LadderPlan } from '../ladder.js';
 import { probeSource } from '../probe.js';
 import { Segmenter } from '../segmenter.js';
-import { sourceInput } from './channel-config.js';
+import { sourceInput, type ResolvedChannelConfig, type SourceInput } from './channel-config.js';
+import { planAudioTracks, type AudioTrackPlan } from '../audio-tracks.js';
 import type { RunHandle, RunRequest, RunSink } from './live-channel.js';
 import { TimelineShift } from './timeline-shift.js';
 
 /** x264 preset for live: real time on two small cores matters more than compression. */
 const LIVE_PRESET = 'veryfast';
 
-function renditionOf(id: string, track: TrackInfo, plan: LadderPlan): Rendition {
+function renditionOf(id: string, track: TrackInfo, plan: LadderPlan, audioTracks: AudioTrackPlan[]): Rendition {
   const rung = plan.video.find((r) => r.id === id);
   if (rung) {
     return {
@@ -39,6 +40,7 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan): Rendition 
   }
   const a = plan.audio;
   const bitrate = a?.bitrate ?? 128_000;
+  const lang = audioTracks.find((t) => t.id === id);
   return {
     id,
     kind: 'audio',
@@ -48,18 +50,24 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan): Rendition 
     timescale: track.timescale,
     sampleRate: track.sampleRate ?? a?.sampleRate,
     channels: track.channels ?? a?.channels,
+    ...(lang ? { name: lang.name, default: lang.default, ...(lang.language ? { language: lang.language } : {}) } : {}),
   };
 }
 
 async function planFor(
-  source: string,
-  ladder: string,
-): Promise<{ plan: LadderPlan; input: ReturnType<typeof sourceInput> }> {
-  const input = sourceInput(source);
+  config: ResolvedChannelConfig,
+): Promise<{ plan: LadderPlan; input: SourceInput; audioTracks: AudioTrackPlan[] }> {
+  const input = sourceInput(config.source, config.audioLanguages);
   let info = input.assumed;
-  if (input.kind === 'file') info = await probeSource(input.path!);
-  if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${source}"`);
-  return { plan: planLadder(info, ladder), input };
+  let audioTracks = input.audioTracks ?? [];
+  if (input.kind === 'file') {
+    // A file brings its own audio tracks (container language tags): one rendition each.
+    info = await probeSource(input.path!);
+    audioTracks = await planAudioTracks(input.path!, info, []);
+  }
+  if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${config.source}"`);
+  const plan = planLadder(info, config.ladder);
+  return { plan, input, audioTracks: plan.audio ? audioTracks : [] };
 }
 
 /**
@@ -105,8 +113,13 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input } = await planFor(config.source, config.ladder);
-  const { args, outputs } = buildEncodeArgs({ args: input.args, audioMap: input.audioMap }, plan, {
+  const { plan, input, audioTracks } = await planFor(config);
+  const encodeInput = {
+    args: input.args,
+    audioMap: input.audioMap,
+    ...(audioTracks.length > 0 ? { audioTracks } : {}),
+  };
+  const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
     segmentDuration: config.segmentDuration,
     partDuration: config.partDuration,
     live: true,
@@ -129,7 +142,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
         firstSegmentNumber: req.anchor.segmentNumber ?? req.firstSegmentNumber,
         originSec: offset,
         listener: {
-          init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan)),
+          init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan, audioTracks)),
           part: (n, part, bytes) => sink.part(o.renditionId, n, part, bytes),
           segment: (s) => sink.segment(o.renditionId, s),
         },

@@ -98,7 +98,9 @@ export interface LiveChannelOptions {
 }
 
 function fingerprint(c: ResolvedChannelConfig): string {
-  return JSON.stringify([c.source, c.ladder, c.segmentDuration, c.partDuration]);
+  // The audio languages are part of the rendition set: a window saved with others is not restored.
+  const base = [c.source, c.ladder, c.segmentDuration, c.partDuration];
+  return JSON.stringify(c.audioLanguages.length > 0 ? [...base, c.audioLanguages] : base);
 }
 
 export class LiveChannel {

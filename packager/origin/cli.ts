@@ -28,6 +28,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   dvr: string;
   liveLadder: string;
   epoch?: string;
+  liveAudio?: string;
   logLevel: string;
   signCredentialFile?: string;
   signingKeyFile?: string;
@@ -110,7 +111,7 @@ function collect(value: string, previous: string[]): string[] {
 
 /**
  * Registers `origin --root <dir> [--port 8081] [--host 127.0.0.1] [--live <channel>=<source>]...
- * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small] [--epoch <time>]`.
+ * [--segment 2] [--part 0.5] [--dvr 120] [--live-ladder small] [--live-audio en,fr] [--epoch <time>]`.
  */
 export function registerOriginCommand(program: Command): void {
   const originCommand = addFleetKeysOptions(program.command('origin'));
@@ -131,6 +132,10 @@ export function registerOriginCommand(program: Command): void {
         .option('--part <seconds>', 'live part duration', String(LIVE_DEFAULTS.partDuration))
         .option('--dvr <seconds>', 'live DVR window', String(LIVE_DEFAULTS.dvrWindow))
         .option('--live-ladder <preset|file.json>', 'live ladder preset or JSON file', LIVE_DEFAULTS.ladder)
+        .option(
+          '--live-audio <lang,lang>',
+          'lavfi channels: audio languages (BCP 47), one test tone each (440, 660, 880 Hz...), each its own rendition',
+        )
         .option(
           '--epoch <time>',
           'lock live numbering and PDT to wall-clock time since this instant (unix seconds or ISO-8601 with zone): redundant origins with the same epoch serve interchangeable playlists',
@@ -159,15 +164,20 @@ export function registerOriginCommand(program: Command): void {
       const segmentDuration = parseDuration(o.segment);
       const partDuration = parseDuration(o.part);
       const dvrWindow = parseDuration(o.dvr);
+      const audioLanguages = o.liveAudio?.split(',').map((l) => l.trim());
       const epoch = o.epoch !== undefined ? parseEpoch(o.epoch) : undefined;
-      const live: ChannelConfig[] = o.live.map((spec) => ({
-        ...parseLiveSpec(spec),
-        segmentDuration,
-        partDuration,
-        dvrWindow,
-        ladder: o.liveLadder,
-        ...(epoch !== undefined ? { epoch } : {}),
-      }));
+      const live: ChannelConfig[] = o.live.map((spec) => {
+        const parsed = parseLiveSpec(spec);
+        return {
+          ...parsed,
+          segmentDuration,
+          partDuration,
+          dvrWindow,
+          ladder: o.liveLadder,
+          ...(audioLanguages && parsed.source.startsWith('lavfi') ? { audioLanguages } : {}),
+          ...(epoch !== undefined ? { epoch } : {}),
+        };
+      });
       const logRef: { current?: KeyLog } = {};
       const signed = await originSigningFromCli(o, process.env, {
         info: (x, m) => logRef.current?.info(x, m),

@@ -9,6 +9,8 @@ import type { CmcdSource, CmcdTransmission } from '../../src/abr/cmcd.js';
 import { HlsSource } from '../player/hls-source.js';
 import { DashSource } from '../player/dash-source.js';
 import type { RequestLogEntry } from '../player/fetcher.js';
+import type { SourceModel } from '../player/source-model.js';
+import { SubtitleDisplay } from '../player/text-track-loader.js';
 
 export interface EngineStats {
   levels: { id: string; bitrate: number; height?: number }[];
@@ -21,12 +23,31 @@ export interface EngineStats {
   errors: string[];
 }
 
+/** An audio language or subtitle track as the page lists it. */
+export interface TrackInfo {
+  /** What setAudioTrack / setTextTrack take. */
+  id: string;
+  language: string;
+  name: string;
+  active: boolean;
+}
+
+export interface EngineTracks {
+  audio: TrackInfo[];
+  text: TrackInfo[];
+}
+
 export interface Engine {
   readonly name: string;
   start(url: string): Promise<void>;
   stop(): void;
   stats(): EngineStats;
   setManualLevel(level: number | null): void;
+  /** The audio languages and subtitle tracks the engine found, and which are active. */
+  tracks(): EngineTracks;
+  setAudioTrack(id: string): void;
+  /** A subtitle track to show, or null for none. */
+  setTextTrack(id: string | null): void;
 }
 
 function bufferAhead(v: HTMLVideoElement): number {
@@ -39,6 +60,8 @@ function bufferAhead(v: HTMLVideoElement): number {
 export class OurEngine implements Engine {
   readonly name = 'ours';
   private player?: MsePlayer;
+  private source?: SourceModel;
+  private subtitles?: SubtitleDisplay;
   constructor(
     private readonly video: HTMLVideoElement,
     private readonly onRequest: (e: RequestLogEntry) => void,
@@ -59,12 +82,43 @@ export class OurEngine implements Engine {
       : undefined;
     const loader = { log: this.onRequest, cmcd };
     const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
+    this.source = source;
+    this.subtitles = new SubtitleDisplay(this.video);
     this.player = new MsePlayer(this.video, source, { onRequest: this.onRequest, vodBufferAhead: 12, cmcd });
     await this.player.start();
+    const initial = source.textTracks.find((t) => t.default);
+    if (initial) this.setTextTrack(initial.id);
   }
   stop(): void {
     this.player?.stop();
+    this.subtitles?.close();
   }
+  tracks(): EngineTracks {
+    const s = this.source;
+    const audioNow = this.player?.getStats().audioTrack ?? null;
+    return {
+      audio: (s?.audioTracks ?? []).map((t) => ({
+        id: t.id,
+        language: t.language ?? '',
+        name: t.name,
+        active: t.id === audioNow,
+      })),
+      text: (s?.textTracks ?? []).map((t) => ({
+        id: t.id,
+        language: t.language,
+        name: t.name,
+        active: t.id === this.subtitles?.activeId,
+      })),
+    };
+  }
+  setAudioTrack(id: string): void {
+    this.player?.setAudioTrack(id);
+  }
+  setTextTrack(id: string | null): void {
+    const ref = this.source?.textTracks.find((t) => t.id === id) ?? null;
+    this.subtitles?.show(ref).catch((e: unknown) => this.errors.push(`subtitles: ${String(e)}`));
+  }
+  private readonly errors: string[] = [];
   stats(): EngineStats {
     const s = this.player?.getStats();
     if (!s)
@@ -76,9 +130,9 @@ export class OurEngine implements Engine {
         latencySec: null,
         playbackRate: 1,
         switches: 0,
-        errors: [],
+        errors: [...this.errors],
       };
-    return s;
+    return { ...s, errors: [...s.errors, ...this.errors] };
   }
   setManualLevel(level: number | null): void {
     this.player?.setManualLevel(level);
@@ -108,6 +162,33 @@ export class HlsJsEngine implements Engine {
   stop(): void {
     this.hls?.destroy();
   }
+  tracks(): EngineTracks {
+    const h = this.hls;
+    if (!h) return { audio: [], text: [] };
+    return {
+      audio: h.audioTracks.map((t, i) => ({
+        id: String(i),
+        language: t.lang ?? '',
+        name: t.name,
+        active: i === h.audioTrack,
+      })),
+      text: h.subtitleTracks.map((t, i) => ({
+        id: String(i),
+        language: t.lang ?? '',
+        name: t.name,
+        active: i === h.subtitleTrack && h.subtitleDisplay,
+      })),
+    };
+  }
+  setAudioTrack(id: string): void {
+    if (this.hls) this.hls.audioTrack = Number(id);
+  }
+  setTextTrack(id: string | null): void {
+    const h = this.hls;
+    if (!h) return;
+    h.subtitleDisplay = id !== null;
+    h.subtitleTrack = id === null ? -1 : Number(id);
+  }
   stats(): EngineStats {
     const h = this.hls;
     return {
@@ -123,6 +204,14 @@ export class HlsJsEngine implements Engine {
   }
   setManualLevel(level: number | null): void {
     if (this.hls) this.hls.currentLevel = level ?? -1;
+  }
+}
+
+function textEnabled(p: dashjs.MediaPlayerClass): boolean {
+  try {
+    return p.isTextEnabled();
+  } catch {
+    return false;
   }
 }
 
@@ -147,6 +236,47 @@ export class DashJsEngine implements Engine {
   }
   stop(): void {
     this.player?.destroy();
+  }
+  tracks(): EngineTracks {
+    const p = this.player;
+    if (!p) return { audio: [], text: [] };
+    const list = (type: 'audio' | 'text', active: dashjs.MediaInfo | null, on: boolean): TrackInfo[] => {
+      try {
+        return p.getTracksFor(type).map((t, i) => ({
+          id: String(i),
+          language: t.lang ?? '',
+          name: t.labels[0]?.text ?? t.lang ?? String(i),
+          active: on && active !== null && t.id === active.id && t.lang === active.lang,
+        }));
+      } catch {
+        return []; // not initialised yet
+      }
+    };
+    const current = (type: 'audio' | 'text'): dashjs.MediaInfo | null => {
+      try {
+        return p.getCurrentTrackFor(type);
+      } catch {
+        return null;
+      }
+    };
+    return {
+      audio: list('audio', current('audio'), true),
+      text: list('text', current('text'), textEnabled(p)),
+    };
+  }
+  setAudioTrack(id: string): void {
+    const track = this.player?.getTracksFor('audio')[Number(id)];
+    if (track) this.player!.setCurrentTrack(track);
+  }
+  setTextTrack(id: string | null): void {
+    const p = this.player;
+    if (!p) return;
+    if (id === null) {
+      p.enableText(false);
+      return;
+    }
+    p.enableText(true);
+    p.setTextTrack(Number(id));
   }
   stats(): EngineStats {
     const p = this.player as unknown as Record<string, (...a: unknown[]) => unknown> | undefined;

@@ -3,7 +3,7 @@
  * Cache-Status of recent requests; limit bandwidth or pin a rendition. State for tests is on
  * `window.__streamedge`.
  */
-import { DashJsEngine, HlsJsEngine, OurEngine, type Engine } from './engines.js';
+import { DashJsEngine, HlsJsEngine, OurEngine, type Engine, type EngineTracks } from './engines.js';
 import { RollingChart } from './charts.js';
 import { PlaybackWatch } from './playback-watch.js';
 import { installThrottledFetch, pageThrottle } from './throttled-fetch.js';
@@ -84,11 +84,43 @@ function render(): void {
   $('ladder')
     .querySelectorAll('tbody tr')
     .forEach((tr) => tr.classList.toggle('current', (tr as HTMLElement).dataset.level === String(s.currentLevel)));
+  renderTracks(engine.tracks());
   charts.bitrate.push(s.levels[s.currentLevel] ? s.levels[s.currentLevel].bitrate / 1e6 : null);
   charts.buffer.push(s.bufferSec);
   charts.throughput.push(s.estimateBps / 1e6);
   charts.latency.push(s.latencySec);
   renderRequests();
+}
+
+let renderedTracks = '';
+/** The audio and subtitle menus (rebuilt when the engine's track list changes) and the cue now on screen. */
+function renderTracks(t: EngineTracks): void {
+  const key = JSON.stringify(t);
+  if (key !== renderedTracks) {
+    renderedTracks = key;
+    const label = (x: { name: string; language: string }) =>
+      escapeHtml(x.language && x.language !== x.name ? `${x.name} (${x.language})` : x.name);
+    $<HTMLSelectElement>('audio-track').innerHTML = t.audio
+      .map((a) => `<option value="${escapeHtml(a.id)}"${a.active ? ' selected' : ''}>${label(a)}</option>`)
+      .join('');
+    const activeText = t.text.find((x) => x.active);
+    $<HTMLSelectElement>('text-track').innerHTML =
+      `<option value="off"${activeText ? '' : ' selected'}>off</option>` +
+      t.text
+        .map((x) => `<option value="${escapeHtml(x.id)}"${x.active ? ' selected' : ''}>${label(x)}</option>`)
+        .join('');
+  }
+  $('cue').textContent = activeCues().join(' / ');
+}
+
+/** Text of the cues active now in the showing text tracks. */
+function activeCues(): string[] {
+  const out: string[] = [];
+  for (const track of [...video.textTracks]) {
+    if (track.mode !== 'showing') continue;
+    for (const cue of [...(track.activeCues ?? [])]) out.push((cue as VTTCue).text);
+  }
+  return out;
 }
 
 async function load(url: string, kind: string): Promise<void> {
@@ -98,6 +130,7 @@ async function load(url: string, kind: string): Promise<void> {
   video.load();
   requests.length = 0;
   renderedLevels = '';
+  renderedTracks = '';
   watch = new PlaybackWatch(video);
   engine =
     kind === 'hlsjs'
@@ -120,6 +153,10 @@ declare global {
       setBandwidth: (mbps: number | null) => void;
       setManualLevel: (level: number | null) => void;
       load: (url: string, engine: string) => Promise<void>;
+      tracks: () => EngineTracks;
+      setAudioTrack: (id: string) => void;
+      setTextTrack: (id: string | null) => void;
+      activeCues: () => string[];
     };
   }
 }
@@ -138,6 +175,10 @@ window.__streamedge = {
   setBandwidth: (mbps) => setBandwidth(mbps),
   setManualLevel: (level) => engine?.setManualLevel(level),
   load,
+  tracks: () => engine?.tracks() ?? { audio: [], text: [] },
+  setAudioTrack: (id) => engine?.setAudioTrack(id),
+  setTextTrack: (id) => engine?.setTextTrack(id),
+  activeCues,
 };
 
 function setBandwidth(mbps: number | null): void {
@@ -153,6 +194,13 @@ $<HTMLInputElement>('bw').addEventListener('input', (e) => {
 $<HTMLSelectElement>('manual').addEventListener('change', (e) => {
   const v = (e.target as HTMLSelectElement).value;
   engine?.setManualLevel(v === 'auto' ? null : Number(v));
+});
+$<HTMLSelectElement>('audio-track').addEventListener('change', (e) =>
+  engine?.setAudioTrack((e.target as HTMLSelectElement).value),
+);
+$<HTMLSelectElement>('text-track').addEventListener('change', (e) => {
+  const v = (e.target as HTMLSelectElement).value;
+  engine?.setTextTrack(v === 'off' ? null : v);
 });
 $('load').addEventListener(
   'click',

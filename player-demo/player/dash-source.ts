@@ -4,7 +4,7 @@
  * is reached, and its chunks are appended while the origin streams them (chunked transfer).
  */
 import { parse as parseMpd } from 'mpd-parser';
-import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
+import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
 import { fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './hls-source.js';
 
@@ -39,13 +39,21 @@ interface MpdPlaylist {
   }[];
 }
 
+interface MpdMediaGroup {
+  language?: string;
+  default?: boolean;
+  playlists: (MpdPlaylist & { resolvedUri?: string })[];
+}
+
 export class DashSource implements SourceModel {
   readonly protocol = 'dash' as const;
   live = false;
   lowLatency = false;
   targetLatency?: number;
   video: PlayerRendition[] = [];
-  audio?: PlayerRendition;
+  audio?: AudioTrack;
+  audioTracks: AudioTrack[] = [];
+  textTracks: TextTrackRef[] = [];
   private reps = new Map<string, RepState>();
   private availabilityStart = 0;
   private availabilityTimeOffset = 0;
@@ -69,7 +77,10 @@ export class DashSource implements SourceModel {
     const { text } = await fetchText(this.mpdUrl, { signal, ...this.loader });
     const m = parseMpd(text, { manifestUri: this.mpdUrl, NOW: Date.now(), clientOffset: 0 }) as unknown as {
       playlists: MpdPlaylist[];
-      mediaGroups?: { AUDIO?: Record<string, Record<string, { playlists: MpdPlaylist[] }>> };
+      mediaGroups?: {
+        AUDIO?: Record<string, Record<string, MpdMediaGroup>>;
+        SUBTITLES?: Record<string, Record<string, MpdMediaGroup>>;
+      };
       minimumUpdatePeriod?: number;
     };
     this.live = /type="dynamic"/.test(text);
@@ -99,18 +110,39 @@ export class DashSource implements SourceModel {
         });
       }
     }
-    const audioGroup = Object.values(m.mediaGroups?.AUDIO ?? {})[0];
-    const audioPl = audioGroup ? Object.values(audioGroup)[0]?.playlists[0] : undefined;
-    if (audioPl) {
-      const id = audioPl.attributes.NAME ?? 'audio';
-      this.reps.set(id, toRepState(audioPl));
-      this.audio ??= {
+    // One audio AdaptationSet per language (lang, Label, Role main/alternate).
+    const known = new Set(this.audioTracks.map((t) => t.id));
+    for (const [name, group] of Object.entries(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {})) {
+      const pl = group.playlists[0];
+      if (!pl) continue;
+      const id = pl.attributes.NAME ?? 'audio';
+      this.reps.set(id, toRepState(pl));
+      if (known.has(id)) continue;
+      this.audioTracks.push({
         id,
         kind: 'audio',
-        bitrate: audioPl.attributes.BANDWIDTH ?? 128_000,
-        codecs: audioPl.attributes.CODECS ?? 'mp4a.40.2',
+        bitrate: pl.attributes.BANDWIDTH ?? 128_000,
+        codecs: pl.attributes.CODECS ?? 'mp4a.40.2',
         initUrl: this.reps.get(id)!.initUrl,
-      };
+        name,
+        default: Boolean(group.default),
+        ...(group.language ? { language: group.language } : {}),
+      });
+    }
+    this.audio ??= this.audioTracks.find((t) => t.default) ?? this.audioTracks[0];
+    if (this.textTracks.length === 0) {
+      for (const [name, group] of Object.entries(Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {})) {
+        const pl = group.playlists[0];
+        const url = pl?.resolvedUri;
+        if (!pl || !url) continue;
+        this.textTracks.push({
+          id: pl.attributes.NAME ?? name,
+          language: group.language ?? 'und',
+          name,
+          default: Boolean(group.default),
+          files: async (signal) => [(await fetchText(url, { signal, ...this.loader })).text],
+        });
+      }
     }
   }
 

@@ -4,7 +4,7 @@
  * part is awaited with a blocking playlist reload (_HLS_msn/_HLS_part) rather than polling.
  */
 import { Parser } from 'm3u8-parser';
-import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
+import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
 import { fetchText, type FetchOptions } from './fetcher.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
@@ -52,9 +52,17 @@ interface ParsedSegment {
   parts?: ParsedPart[];
   map?: { uri: string };
 }
+interface ParsedMedia {
+  uri?: string;
+  default?: boolean;
+  language?: string;
+}
 interface ParsedManifest {
   playlists?: { uri: string; attributes: Record<string, unknown> }[];
-  mediaGroups?: { AUDIO?: Record<string, Record<string, { uri?: string; default?: boolean }>> };
+  mediaGroups?: {
+    AUDIO?: Record<string, Record<string, ParsedMedia>>;
+    SUBTITLES?: Record<string, Record<string, ParsedMedia>>;
+  };
   segments: ParsedSegment[];
   mediaSequence?: number;
   endList?: boolean;
@@ -78,7 +86,9 @@ export class HlsSource implements SourceModel {
   lowLatency = false;
   targetLatency?: number;
   video: PlayerRendition[] = [];
-  audio?: PlayerRendition;
+  audio?: AudioTrack;
+  audioTracks: AudioTrack[] = [];
+  textTracks: TextTrackRef[] = [];
   private media = new Map<string, MediaState>();
   private urls = new Map<string, string>();
   private closed = new AbortController();
@@ -92,10 +102,6 @@ export class HlsSource implements SourceModel {
     const { text } = await fetchText(this.masterUrl, { signal, ...this.loader });
     const m = parse(text);
     if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
-    let audioUri: string | undefined;
-    for (const group of Object.values(m.mediaGroups?.AUDIO ?? {})) {
-      for (const r of Object.values(group)) if (r.uri && (r.default || !audioUri)) audioUri = r.uri;
-    }
     for (const pl of m.playlists) {
       const a = pl.attributes as {
         BANDWIDTH?: number;
@@ -122,23 +128,60 @@ export class HlsSource implements SourceModel {
       });
     }
     this.video.sort((x, y) => x.bitrate - y.bitrate);
-    if (audioUri) {
-      const url = new URL(audioUri, this.masterUrl).href;
+    // The variants' AUDIO group: one track per language (EXT-X-MEDIA TYPE=AUDIO).
+    const audioCodecs =
+      (m.playlists[0].attributes as { CODECS?: string }).CODECS?.split(',')
+        .find((c) => c.trim().startsWith('mp4a'))
+        ?.trim() ?? 'mp4a.40.2';
+    const audioGroupId = (m.playlists[0].attributes as { AUDIO?: string }).AUDIO;
+    const audioGroup = m.mediaGroups?.AUDIO?.[audioGroupId ?? ''] ?? Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {};
+    for (const [name, r] of Object.entries(audioGroup)) {
+      if (!r.uri) continue;
+      const url = new URL(r.uri, this.masterUrl).href;
       const id = idFromUrl(url);
       this.urls.set(id, url);
-      const codecs = (m.playlists[0].attributes as { CODECS?: string }).CODECS?.split(',').find((c) =>
-        c.trim().startsWith('mp4a'),
-      );
-      this.audio = { id, kind: 'audio', bitrate: 128_000, codecs: codecs?.trim() ?? 'mp4a.40.2', initUrl: '' };
+      this.audioTracks.push({
+        id,
+        kind: 'audio',
+        bitrate: 128_000,
+        codecs: audioCodecs,
+        initUrl: '',
+        name,
+        default: Boolean(r.default),
+        ...(r.language ? { language: r.language } : {}),
+      });
+    }
+    this.audio = this.audioTracks.find((t) => t.default) ?? this.audioTracks[0];
+    const subtitleGroup = Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {};
+    for (const [name, r] of Object.entries(subtitleGroup)) {
+      if (!r.uri) continue;
+      const url = new URL(r.uri, this.masterUrl).href;
+      this.textTracks.push({
+        id: idFromUrl(url),
+        language: r.language ?? 'und',
+        name,
+        default: Boolean(r.default),
+        files: (signal) => this.subtitleFiles(url, signal),
+      });
     }
     // Learn live/LL from the lowest rendition's playlist, and the init URLs of all.
-    await Promise.all([...this.video, ...(this.audio ? [this.audio] : [])].map((r) => this.reload(r.id, signal)));
+    await Promise.all([...this.video, ...this.audioTracks].map((r) => this.reload(r.id, signal)));
     const first = this.media.get(this.video[0].id)!;
     this.live = !first.endList;
     this.lowLatency = this.live && first.partTarget !== undefined;
     if (this.live) this.targetLatency = first.partHoldBack ?? first.holdBack ?? 3 * first.targetDuration;
-    for (const r of [...this.video, ...(this.audio ? [this.audio] : [])])
-      r.initUrl = this.media.get(r.id)!.initUrl ?? '';
+    for (const r of [...this.video, ...this.audioTracks]) r.initUrl = this.media.get(r.id)!.initUrl ?? '';
+  }
+
+  /** A WebVTT media playlist's segments, fetched in order (VOD subtitles). */
+  private async subtitleFiles(playlistUrl: string, signal: AbortSignal): Promise<string[]> {
+    const { text } = await fetchText(playlistUrl, { signal, ...this.loader });
+    const segments = parse(text).segments;
+    return Promise.all(
+      segments.map(
+        async (seg) => (await fetchText(new URL(seg.uri, playlistUrl).href, { signal, ...this.loader })).text,
+      ),
+    );
   }
 
   close(): void {

@@ -4,7 +4,7 @@
  * playback-rate controller that holds the latency near its target.
  */
 import { AbrController } from '../../src/abr/abr-controller.js';
-import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
+import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry } from './fetcher.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
@@ -29,8 +29,18 @@ export interface PlayerStats {
   droppedFrames: number;
   totalFrames: number;
   currentTime: number;
+  /** The audio track being buffered now (its rendition id), and how many times the viewer switched. */
+  audioTrack: string | null;
+  audioSwitches: number;
   errors: string[];
 }
+
+/**
+ * VOD audio switch: the new language starts this far ahead of the playhead (the old language's
+ * buffer beyond it is removed), so the switch is heard at once without emptying the buffer
+ * under the playhead.
+ */
+const AUDIO_SWITCH_LEAD_SEC = 1;
 
 export interface PlayerOptions {
   throttle?: Throttle;
@@ -61,6 +71,23 @@ class AppendQueue {
       await this.trimBehind(10);
       await this.op(() => this.sb.appendBuffer(bytes as unknown as BufferSource));
     }
+  }
+
+  /** Removes everything buffered from `t` on (queued behind pending appends). */
+  removeFrom(t: number): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      const b = this.sb.buffered;
+      if (b.length > 0 && b.end(b.length - 1) > t) await this.op(() => this.sb.remove(t, Infinity));
+    });
+    return this.chain;
+  }
+
+  /** Frames before `t` are dropped from the following appends (MSE appendWindowStart); 0 to stop. */
+  windowStart(t: number): Promise<void> {
+    this.chain = this.chain.then(() => {
+      this.sb.appendWindowStart = t;
+    });
+    return this.chain;
   }
 
   async trimBehind(keepSec: number): Promise<void> {
@@ -103,6 +130,12 @@ export class MsePlayer {
   /** Live: set when the latency drifted far past target; the loops jump to the live edge. */
   private resync = false;
   private audioResyncMsn: number | null = null;
+  private mediaSource?: MediaSource;
+  /** The audio track buffered now, the one the viewer asked for, and whether its loop runs. */
+  private audioTrack?: AudioTrack;
+  private wantedAudio?: AudioTrack;
+  private audioRunning = false;
+  private videoEnded = false;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -128,6 +161,8 @@ export class MsePlayer {
       droppedFrames: 0,
       totalFrames: 0,
       currentTime: 0,
+      audioTrack: null,
+      audioSwitches: 0,
       errors: [],
     };
   }
@@ -165,6 +200,19 @@ export class MsePlayer {
     return { ...this.stats, levels: [...this.stats.levels], errors: [...this.stats.errors] };
   }
 
+  /**
+   * Switches the audio language (a rendition id from `source.audioTracks`): live continues with
+   * the new track from the next chunk; VOD replaces the buffered audio from just ahead of the
+   * playhead (AUDIO_SWITCH_LEAD_SEC) on, so the new language is heard within about a second.
+   */
+  setAudioTrack(id: string): void {
+    const track = this.source.audioTracks.find((t) => t.id === id);
+    if (!track || !this.audioQueue || track.id === (this.wantedAudio ?? this.audioTrack)?.id) return;
+    this.wantedAudio = track;
+    // VOD whose audio is all buffered: the loop has ended; run it again for the new language.
+    if (!this.audioRunning && this.audioTrack) this.startAudio(this.audioTrack, { msn: 0, part: 0 }, false);
+  }
+
   /** Pins a rendition (index into levels) or returns to automatic choice with null. */
   setManualLevel(level: number | null): void {
     this.manual = level;
@@ -190,6 +238,7 @@ export class MsePlayer {
       s.lowLatency ? 'low-latency' : s.live ? 'live' : 'vod',
     );
     const ms = new MediaSource();
+    this.mediaSource = ms;
     this.video.src = URL.createObjectURL(ms);
     await new Promise<void>((resolve) => ms.addEventListener('sourceopen', () => resolve(), { once: true }));
     const v0 = s.video[0];
@@ -202,14 +251,35 @@ export class MsePlayer {
     const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: 0 });
     this.stats.currentLevel = startLevel;
     const vStart = await s.startCursor(s.video[startLevel].id, signal);
-    const loops = [this.runVideo(vStart)];
-    if (s.audio) loops.push(this.runAudio(s.audio, { msn: vStart.msn, part: 0 }));
-    Promise.all(loops)
+    this.runVideo(vStart)
       .then(() => {
-        if (!s.live && ms.readyState === 'open') ms.endOfStream();
+        this.videoEnded = true;
+        this.endIfDone();
+      })
+      .catch((e) => this.fail(e));
+    if (s.audio) this.startAudio(s.audio, { msn: vStart.msn, part: 0 }, true);
+  }
+
+  private fail(e: unknown): void {
+    if (!this.abort.signal.aborted) this.stats.errors.push(String((e as Error).message ?? e));
+  }
+
+  /** VOD: end of stream once video and audio loops are both done (again after an audio switch). */
+  private endIfDone(): void {
+    const ms = this.mediaSource;
+    if (!this.source.live && this.videoEnded && !this.audioRunning && ms?.readyState === 'open') ms.endOfStream();
+  }
+
+  private startAudio(track: AudioTrack, start: Cursor, appendInit: boolean): void {
+    this.audioRunning = true;
+    this.runAudio(track, start, appendInit)
+      .then(() => {
+        this.audioRunning = false;
+        this.endIfDone();
       })
       .catch((e) => {
-        if (!signal.aborted) this.stats.errors.push(String((e as Error).message ?? e));
+        this.audioRunning = false;
+        this.fail(e);
       });
   }
 
@@ -347,21 +417,55 @@ export class MsePlayer {
     }
   }
 
-  private async runAudio(audio: PlayerRendition, start: Cursor): Promise<void> {
+  private async runAudio(first: AudioTrack, start: Cursor, appendInit: boolean): Promise<void> {
     const signal = this.abort.signal;
-    await this.appendInit(this.audioQueue!, audio);
+    let audio = first;
+    this.audioTrack = audio;
+    this.stats.audioTrack = audio.id;
+    if (appendInit) await this.appendInit(this.audioQueue!, audio);
     let cursor = start;
+    let windowSet = false;
     for (;;) {
       if (signal.aborted) return;
+      const wanted = this.wantedAudio;
+      if (wanted && wanted.id !== audio.id) {
+        cursor = await this.switchAudio(wanted, cursor);
+        windowSet = !this.source.live;
+        audio = wanted;
+      }
       await this.waitForRoom();
       if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn)
         cursor = { msn: this.audioResyncMsn, part: 0 };
       this.audioResyncMsn = null;
       const chunk = await this.source.chunkAt(audio.id, cursor, signal);
-      if (!chunk) return;
+      if (!chunk) {
+        if (windowSet) await this.audioQueue!.windowStart(0); // switched past the last segment
+        return;
+      }
       await this.download(chunk, audio, this.audioQueue!, -1);
+      if (windowSet) {
+        windowSet = false;
+        await this.audioQueue!.windowStart(0);
+      }
       cursor = chunk.next;
     }
+  }
+
+  /** New audio SourceBuffer content from the switch point: init of the new track, then its media. */
+  private async switchAudio(next: AudioTrack, cursor: Cursor): Promise<Cursor> {
+    const queue = this.audioQueue!;
+    let from = cursor;
+    if (!this.source.live && this.source.cursorForTime) {
+      const at = this.video.currentTime + AUDIO_SWITCH_LEAD_SEC;
+      from = this.source.cursorForTime(next.id, at);
+      await queue.removeFrom(at);
+      await queue.windowStart(at);
+    }
+    await this.appendInit(queue, next);
+    this.audioTrack = next;
+    this.stats.audioTrack = next.id;
+    this.stats.audioSwitches += 1;
+    return from;
   }
 
   private async appendInit(queue: AppendQueue, r: PlayerRendition): Promise<void> {

@@ -15,6 +15,27 @@ export interface PlayerRendition {
   initUrl: string;
 }
 
+/** An audio language the viewer can pick: a rendition of its own. */
+export interface AudioTrack extends PlayerRendition {
+  kind: 'audio';
+  /** BCP 47, when the manifest says. */
+  language?: string;
+  /** HLS NAME / DASH Label (or the language). */
+  name: string;
+  /** HLS DEFAULT=YES / DASH Role "main". */
+  default: boolean;
+}
+
+/** A subtitle track (WebVTT): the files that hold its cues, loaded on demand. */
+export interface TextTrackRef {
+  id: string;
+  language: string;
+  name: string;
+  default: boolean;
+  /** The WebVTT documents covering the presentation (HLS: the segments; DASH: one sidecar file). */
+  files(signal: AbortSignal): Promise<string[]>;
+}
+
 /** A position in the presentation: segment number and (LL-HLS) part index within it. */
 export interface Cursor {
   msn: number;
@@ -45,7 +66,12 @@ export interface SourceModel {
   /** Target latency the server suggests (seconds), for live. */
   readonly targetLatency?: number;
   readonly video: PlayerRendition[];
-  readonly audio?: PlayerRendition;
+  /** The default audio track (when there is audio). */
+  readonly audio?: AudioTrack;
+  /** Every audio language, the default among them. */
+  readonly audioTracks: AudioTrack[];
+  /** Subtitle tracks (VOD). */
+  readonly textTracks: TextTrackRef[];
   /** Loads the first manifests. */
   open(signal: AbortSignal): Promise<void>;
   /** Where a new viewer starts for this rendition (VOD: the start; live: near the edge on a key frame). */

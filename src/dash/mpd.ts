@@ -128,13 +128,39 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
     const key = t.rendition.language ?? '';
     byLanguage.set(key, [...(byLanguage.get(key) ?? []), t]);
   }
+  // With several languages, the default track's set is Role "main" and the others "alternate"
+  // (23009-1 5.8.5.5); a Label names each. One language alone needs neither.
+  const several = byLanguage.size > 1;
+  const defaultLanguage = (audios.find((t) => t.rendition.default === true) ?? audios[0])?.rendition.language ?? '';
   for (const [lang, group] of byLanguage) {
+    const r = group[0].rendition;
+    const extra: XmlElement[] = several
+      ? [
+          ...(r.name ? [{ name: 'Label', children: [r.name] }] : []),
+          {
+            name: 'Role',
+            attrs: [
+              ['schemeIdUri', ROLE_SCHEME],
+              ['value', lang === defaultLanguage ? 'main' : 'alternate'],
+            ],
+          },
+        ]
+      : [];
     sets.push(
-      adaptationSet(p, opts, live, ll, sets.length, group, [
-        ['contentType', 'audio'],
-        ['lang', lang || undefined],
-        ['mimeType', 'audio/mp4'],
-      ]),
+      adaptationSet(
+        p,
+        opts,
+        live,
+        ll,
+        sets.length,
+        group,
+        [
+          ['contentType', 'audio'],
+          ['lang', lang || undefined],
+          ['mimeType', 'audio/mp4'],
+        ],
+        extra,
+      ),
     );
   }
 
@@ -181,6 +207,8 @@ function adaptationSet(
   id: number,
   timelines: RenditionTimeline[],
   attrs: Array<[string, string | number | undefined]>,
+  /** Label, Role: the AdaptationSet's own descriptors, before any SegmentTemplate (schema order). */
+  descriptors: XmlElement[] = [],
 ): XmlElement {
   const templates = timelines.map((t) => segmentTemplate(p, opts, t, live, ll));
   // Identical templates (same timescale and timeline) are written once, on the AdaptationSet.
@@ -189,7 +217,7 @@ function adaptationSet(
   return {
     name: 'AdaptationSet',
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
-    children: shared && templates[0] ? [templates[0], ...representations] : representations,
+    children: [...descriptors, ...(shared && templates[0] ? [templates[0], ...representations] : representations)],
   };
 }
 

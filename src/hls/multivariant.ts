@@ -19,7 +19,9 @@ const SUBTITLE_GROUP = 'subs';
 
 /**
  * The multivariant playlist (`master.m3u8`, RFC 8216bis 4.4.6, Apple HLS authoring spec):
- * one EXT-X-STREAM-INF per video rendition, all sharing one alternate audio group; audio-only
+ * one EXT-X-STREAM-INF per video rendition, all sharing one alternate audio group (one
+ * EXT-X-MEDIA per audio rendition: a language each, exactly one DEFAULT=YES, all AUTOSELECT=YES
+ * with distinct LANGUAGE/NAME, CHANNELS on each); audio-only
  * presentations get one variant per audio rendition instead. Variants keep the order of
  * `p.timelines` (the first one is where clients start).
  *
@@ -40,6 +42,10 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
 
   if (audioGroup) {
     const names = audioNames(audios.map((t) => t.rendition));
+    const defaultIndex = Math.max(
+      0,
+      audios.findIndex((t) => t.rendition.default === true),
+    );
     audios.forEach((t, i) => {
       const r = t.rendition;
       lines.push(
@@ -49,7 +55,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
             ['GROUP-ID', quoted(AUDIO_GROUP)],
             ['NAME', quoted(names[i])],
             ['LANGUAGE', r.language ? quoted(r.language) : undefined],
-            ['DEFAULT', i === 0 ? 'YES' : 'NO'],
+            ['DEFAULT', i === defaultIndex ? 'YES' : 'NO'],
             ['AUTOSELECT', 'YES'],
             ['CHANNELS', r.channels ? quoted(String(r.channels)) : undefined],
             ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts))],
@@ -141,11 +147,11 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
-/** NAME values: the language's English name when known ("English"), else the rendition id; unique within the group. */
+/** NAME values: the rendition's name, else the language's English name ("English"), else the rendition id; unique within the group. */
 function audioNames(renditions: Rendition[]): string[] {
   const used = new Set<string>();
   return renditions.map((r) => {
-    let name = (r.language && languageName(r.language)) || r.id;
+    let name = r.name || (r.language && languageName(r.language)) || r.id;
     if (used.has(name)) name = `${name} (${r.id})`;
     used.add(name);
     return name;

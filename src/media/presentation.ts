@@ -31,6 +31,13 @@ export interface Rendition {
   channels?: number;
   /** BCP 47 language tag for audio, e.g. "en" (optional). */
   language?: string;
+  /** Audio: human-readable name (HLS NAME, DASH Label); default: the language's English name. */
+  name?: string;
+  /**
+   * Audio: the track players start with (HLS DEFAULT=YES, DASH Role "main"); the others are
+   * alternates. When no audio rendition says, the first one is the default.
+   */
+  default?: boolean;
 }
 
 export interface Part {

@@ -2,7 +2,7 @@
  * Subtitle tracks in real players: an asset packaged with `--subtitles en=… pt-BR=…` (real ffmpeg),
  * served by a real origin, opened in Debian's Chromium with hls.js and with dash.js. Each player
  * lists both tracks with their languages and switches to the second one, whose cues then arrive.
- * (The demo player's own track menu is not done yet.)
+ * (The demo page's own track menus, for all three engines: audio-tracks.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';

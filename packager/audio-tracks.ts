@@ -1,0 +1,132 @@
+/**
+ * The audio languages of a package: every audio stream of the source (with its container
+ * language tag) plus `--audio <lang>=<file>` (that file's first audio stream). Each becomes its
+ * own audio rendition. Checked before encoding, so bad input costs one line and publishes
+ * nothing: a language tag that is not BCP 47, two tracks with the same language and name, an
+ * --audio file with no audio stream.
+ *
+ * Rendition ids: one track keeps the id "audio" (as before); several are "audio-<lang>" (or
+ * "audio-<n>" when untagged), made unique with a "-2" suffix. The first track is the default.
+ */
+import { StreamedgeError } from '../src/errors.js';
+import { parseLanguageTag } from '../src/media/language-tag.js';
+import { probeAudioFile, type AudioStreamInfo, type SourceInfo } from './probe.js';
+
+export interface AudioInput {
+  language: string;
+  file: string;
+}
+
+export interface AudioTrackPlan {
+  /** Rendition id (folder name). */
+  id: string;
+  /** ffmpeg stream specifier, e.g. "0:a:1" (source) or "1:a:0" (the first --audio file). */
+  map: string;
+  /** BCP 47, canonical case; absent when the source track is untagged ("und"). */
+  language?: string;
+  /** HLS NAME / DASH Label, unique per language. */
+  name: string;
+  default: boolean;
+  /** Where it came from, for messages: "source audio 2" or "--audio fr=dub.m4a". */
+  origin: string;
+  /** The stream's own duration (seconds) when the container says. */
+  durationSec?: number;
+}
+
+/** `<lang>=<file>` as given on the command line. */
+export function parseAudioOption(text: string): AudioInput {
+  const eq = text.indexOf('=');
+  if (eq <= 0 || eq === text.length - 1) {
+    throw new StreamedgeError('BAD_OPTION', `--audio "${text}": expected <lang>=<file>, e.g. fr=movie.fr.m4a`);
+  }
+  return { language: text.slice(0, eq), file: text.slice(eq + 1) };
+}
+
+function displayName(language: string | undefined): string | undefined {
+  if (!language) return undefined;
+  try {
+    const name = new Intl.DisplayNames(['en'], { type: 'language' }).of(language);
+    return name && name !== language ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A container's language tag as BCP 47: "und" or none is untagged; ISO 639-2 codes ("eng",
+ * "fre") become their 2-letter form ("en", "fr"); anything else must be well-formed BCP 47.
+ */
+export function containerLanguage(tag: string | undefined, what: string): string | undefined {
+  if (!tag || tag.toLowerCase() === 'und') return undefined;
+  const wellFormed = parseLanguageTag(tag, what);
+  try {
+    return Intl.getCanonicalLocales(wellFormed)[0] ?? wellFormed;
+  } catch {
+    return wellFormed;
+  }
+}
+
+interface Candidate {
+  map: string;
+  language?: string;
+  title?: string;
+  origin: string;
+  durationSec?: number;
+}
+
+/** Plans the audio renditions; probes each --audio file (its first audio stream is used). */
+export async function planAudioTracks(
+  input: string,
+  source: SourceInfo,
+  extra: AudioInput[],
+): Promise<AudioTrackPlan[]> {
+  const candidates: Candidate[] = (source.audioTracks ?? []).map((a: AudioStreamInfo) => ({
+    map: `0:a:${a.index}`,
+    language: containerLanguage(a.language, `${input}: audio stream ${a.index + 1} language tag`),
+    title: a.title,
+    origin: `source audio ${a.index + 1}`,
+    durationSec: a.durationSec,
+  }));
+  for (const [i, e] of extra.entries()) {
+    const what = `--audio ${e.language}=${e.file}`;
+    const language = parseLanguageTag(e.language, what);
+    const [first] = await probeAudioFile(e.file, what);
+    candidates.push({ map: `${i + 1}:a:${first.index}`, language, origin: what, durationSec: first.durationSec });
+  }
+
+  const seen = new Map<string, string>();
+  const ids = new Set<string>();
+  return candidates.map((c, n): AudioTrackPlan => {
+    const name = c.title ?? displayName(c.language) ?? c.language ?? `Audio ${n + 1}`;
+    const key = `${(c.language ?? '').toLowerCase()}|${name}`;
+    const clash = seen.get(key);
+    if (clash) {
+      throw new StreamedgeError(
+        'BAD_AUDIO',
+        `two audio tracks with language "${c.language ?? 'und'}" and name "${name}" (${clash} and ${c.origin}); give them different languages or titles`,
+      );
+    }
+    seen.set(key, c.origin);
+    let id = 'audio';
+    if (candidates.length > 1) {
+      const base = `audio-${c.language ?? String(n + 1)}`;
+      id = base;
+      for (let k = 2; ids.has(id); k++) id = `${base}-${k}`;
+    }
+    ids.add(id);
+    const plan: AudioTrackPlan = { id, map: c.map, name, default: n === 0, origin: c.origin };
+    if (c.language) plan.language = c.language;
+    if (c.durationSec !== undefined) plan.durationSec = c.durationSec;
+    return plan;
+  });
+}
+
+/** What happened to a track whose length differs from the video's (> 0.1 s): padded or trimmed. */
+export function audioFitNote(track: AudioTrackPlan, videoSec: number | undefined): string | undefined {
+  if (track.durationSec === undefined || videoSec === undefined) return undefined;
+  const diff = track.durationSec - videoSec;
+  if (Math.abs(diff) <= 0.1) return undefined;
+  return diff < 0
+    ? `${track.id} (${track.origin}) is ${(-diff).toFixed(2)} s shorter than the video: padded with silence`
+    : `${track.id} (${track.origin}) is ${diff.toFixed(2)} s longer than the video: trimmed to ${videoSec.toFixed(2)} s`;
+}

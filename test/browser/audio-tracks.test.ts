@@ -1,0 +1,261 @@
+/**
+ * Audio languages and subtitles on the demo page, in Debian's Chromium: an asset with two source
+ * audio tracks (English at 440 Hz, French at 880 Hz, from their container language tags) plus a
+ * German dub (`--audio de=…`, 660 Hz) and two subtitle tracks, packaged by the real packager and
+ * served by a real origin. For our player (HLS and DASH), hls.js and dash.js, the page lists the
+ * three languages and both subtitle tracks; choosing French makes the player fetch the French
+ * segments and the audio the page actually plays (Web Audio analyser on the video element)
+ * changes from 440 Hz to 880 Hz; choosing French subtitles shows the French cue. Live: a
+ * lavfi channel with two languages (440 / 660 Hz) in our player (LL-HLS) and hls.js switches too.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../bench/chromium-launch.js';
+import { fixture } from '../../media-fixtures/generate.js';
+import { packageVod } from '../../packager/vod-job.js';
+import { createOrigin, type Origin } from '../../packager/origin/server.js';
+import { buildPlayer } from '../../player-demo/build.js';
+import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+import { writeTinyLadder } from '../integration/live/live-helpers.js';
+
+let dir: string;
+let origin: Origin;
+let originUrl = '';
+let liveOrigin: Origin;
+let liveUrl = '';
+let pages: PageServer;
+let browser: Browser;
+
+/** Segment duration: our player may keep the old language at most this long after a switch. */
+const SEGMENT_SEC = 2;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-audio-browser-'));
+  writeFileSync(join(dir, 'en.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:07.900\nHello from English\n');
+  writeFileSync(join(dir, 'fr.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:07.900\nBonjour en français\n');
+  const [input, dub] = await Promise.all([fixture('bilingual'), fixture('dubShort'), buildPlayer()]);
+  await packageVod({
+    input,
+    outDir: join(dir, 'root'),
+    assetId: 'movie',
+    ladder: 'small',
+    segmentDuration: SEGMENT_SEC,
+    audio: [{ language: 'de', file: dub }],
+    subtitles: [
+      { language: 'en', file: join(dir, 'en.vtt') },
+      { language: 'fr', file: join(dir, 'fr.vtt') },
+    ],
+  });
+  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
+  originUrl = await origin.listen(0, '127.0.0.1');
+  mkdirSync(join(dir, 'live'));
+  liveOrigin = await createOrigin({
+    root: join(dir, 'live'),
+    logger: false,
+    processMetrics: false,
+    live: [
+      {
+        id: 'ch',
+        source: 'lavfi:testsrc2=size=320x180:rate=30',
+        segmentDuration: 2,
+        partDuration: 0.5,
+        dvrWindow: 30,
+        ladder: writeTinyLadder(dir),
+        audioLanguages: ['en', 'fr'],
+      },
+    ],
+  });
+  liveUrl = await liveOrigin.listen(0, '127.0.0.1');
+  pages = await startPageServer({ port: 0, streams: [] });
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pages?.close();
+  await origin?.close();
+  await liveOrigin?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface TrackInfo {
+  id: string;
+  language: string;
+  name: string;
+  active: boolean;
+}
+interface DemoApi {
+  tracks(): { audio: TrackInfo[]; text: TrackInfo[] };
+  setAudioTrack(id: string): void;
+  setTextTrack(id: string | null): void;
+  activeCues(): string[];
+  stats(): { stallMs: number; stalls: number; currentTime: number; pageErrors: string[]; audioSwitches?: number };
+}
+interface Probe {
+  /** Frequency (Hz) of the loudest bin of what the video element plays now. */
+  peakHz(): number;
+}
+interface Win {
+  __streamedge: DemoApi;
+  __probe?: Probe;
+}
+
+/** Opens the demo page on `src` with `engine`; records every media request the page makes. */
+async function open(src: string, engine: string): Promise<{ page: Page; requested: string[] }> {
+  const page = await browser.newPage();
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  await page.goto(`${pages.url}?src=${encodeURIComponent(src)}&engine=${engine}`);
+  return { page, requested };
+}
+
+/** Routes the video element through a Web Audio analyser (unmuted: Chromium runs with autoplay allowed). */
+async function attachProbe(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const video = document.getElementById('video') as HTMLVideoElement;
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 4096;
+    ctx.createMediaElementSource(video).connect(analyser);
+    analyser.connect(ctx.destination);
+    video.muted = false;
+    void ctx.resume();
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    (window as unknown as Win).__probe = {
+      peakHz() {
+        analyser.getFloatFrequencyData(bins);
+        let best = 0;
+        for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+        return bins[best] > -90 ? (best * ctx.sampleRate) / analyser.fftSize : 0;
+      },
+    };
+  });
+}
+
+/** Waits until the page plays a tone within 5 % of `hz`. */
+async function hearTone(page: Page, hz: number, timeoutMs: number): Promise<void> {
+  await page.waitForFunction(
+    (want: number) => {
+      const got = (window as unknown as Win).__probe!.peakHz();
+      return Math.abs(got - want) < want * 0.05;
+    },
+    hz,
+    { timeout: timeoutMs, polling: 50 },
+  );
+}
+
+async function tracksListed(page: Page, audio = 3, text = 2): Promise<{ audio: TrackInfo[]; text: TrackInfo[] }> {
+  await page.waitForFunction(
+    ([a, t]: number[]) => {
+      const tracks = (window as unknown as Win).__streamedge.tracks();
+      return tracks.audio.length === a && tracks.text.length === t && tracks.audio.some((x) => x.active);
+    },
+    [audio, text],
+    { timeout: 30_000 },
+  );
+  return page.evaluate(() => (window as unknown as Win).__streamedge.tracks());
+}
+
+const CASES = [
+  { engine: 'ours', manifest: 'master.m3u8', label: 'our player (HLS)' },
+  { engine: 'ours', manifest: 'manifest.mpd', label: 'our player (DASH)' },
+  { engine: 'hlsjs', manifest: 'master.m3u8', label: 'hls.js' },
+  { engine: 'dashjs', manifest: 'manifest.mpd', label: 'dash.js' },
+];
+
+describe('audio languages and subtitles on the demo page', () => {
+  for (const c of CASES) {
+    it(`${c.label}: lists en/fr/de and both subtitle tracks, switches audio to French (880 Hz) and shows French cues`, async () => {
+      const { page, requested } = await open(`${originUrl}/vod/movie/${c.manifest}`, c.engine);
+      try {
+        await attachProbe(page);
+        const listed = await tracksListed(page);
+        expect(listed.audio.map((a) => [a.language, a.name])).toEqual([
+          ['en', 'English'],
+          ['fr', 'French'],
+          ['de', 'German'],
+        ]);
+        expect(listed.audio.find((a) => a.active)?.language).toBe('en'); // DEFAULT=YES / Role main
+        expect(listed.text.map((t) => [t.language, t.name])).toEqual([
+          ['en', 'English'],
+          ['fr', 'French'],
+        ]);
+
+        await hearTone(page, 440, 15_000);
+        expect(requested.some((p) => /\/audio-fr\/seg-\d+\.m4s$/.test(p))).toBe(false);
+        const before = await page.evaluate(() => (window as unknown as Win).__streamedge.stats());
+
+        const fr = listed.audio.find((a) => a.language === 'fr')!.id;
+        await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), fr);
+        await hearTone(page, 880, 6_000);
+        expect(requested.some((p) => /\/audio-fr\/seg-\d+\.m4s$/.test(p))).toBe(true);
+        const [tracksAfter, stats] = await page.evaluate(() => {
+          const api = (window as unknown as Win).__streamedge;
+          return [api.tracks(), api.stats()] as const;
+        });
+        expect(tracksAfter.audio.find((a) => a.active)?.language).toBe('fr');
+        expect(stats.pageErrors).toEqual([]);
+        if (c.engine === 'ours') {
+          // the switch replaced the buffered audio without starving the playhead for a segment
+          expect(stats.audioSwitches).toBe(1);
+          expect(stats.stallMs - before.stallMs).toBeLessThan(SEGMENT_SEC * 1000);
+        }
+
+        const frText = listed.text.find((t) => t.language === 'fr')!.id;
+        await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setTextTrack(id), frText);
+        await page.waitForFunction(
+          () => (window as unknown as Win).__streamedge.activeCues().some((t) => t.includes('Bonjour')),
+          undefined,
+          { timeout: 10_000 },
+        );
+        const textNow = await page.evaluate(() => (window as unknown as Win).__streamedge.tracks().text);
+        expect(textNow.find((t) => t.active)?.language).toBe('fr');
+      } finally {
+        await page.close();
+      }
+    }, 60_000);
+  }
+});
+
+describe('a live channel with two audio languages', () => {
+  for (const c of [
+    { engine: 'ours', manifest: 'master.m3u8', label: 'our player (LL-HLS)' },
+    { engine: 'ours', manifest: 'manifest.mpd', label: 'our player (LL-DASH)' },
+    { engine: 'hlsjs', manifest: 'master.m3u8', label: 'hls.js' },
+    { engine: 'dashjs', manifest: 'manifest.mpd', label: 'dash.js' },
+  ]) {
+    it(`${c.label}: lists English and French, switches to French (660 Hz) and fetches its parts`, async () => {
+      const { page, requested } = await open(`${liveUrl}/live/ch/${c.manifest}`, c.engine);
+      try {
+        await attachProbe(page);
+        const listed = await tracksListed(page, 2, 0);
+        expect(listed.audio.map((a) => [a.language, a.name, a.active])).toEqual([
+          ['en', 'English', true],
+          ['fr', 'French', false],
+        ]);
+        await hearTone(page, 440, 30_000);
+        const before = await page.evaluate(() => (window as unknown as Win).__streamedge.stats());
+        const fr = listed.audio.find((a) => a.language === 'fr')!.id;
+        await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), fr);
+        // live keeps the latency's worth of English already buffered, then the French parts play
+        await hearTone(page, 660, 15_000);
+        expect(requested.some((p) => /\/live\/ch\/audio-fr\/seg-\d+(\.\d+)?\.m4s$/.test(p))).toBe(true);
+        const [tracks, stats] = await page.evaluate(() => {
+          const api = (window as unknown as Win).__streamedge;
+          return [api.tracks(), api.stats()] as const;
+        });
+        expect(tracks.audio.find((a) => a.active)?.language).toBe('fr');
+        expect(stats.pageErrors).toEqual([]);
+        if (c.engine === 'ours') {
+          expect(stats.audioSwitches).toBe(1);
+          expect(stats.stallMs - before.stallMs).toBeLessThan(SEGMENT_SEC * 1000);
+        }
+      } finally {
+        await page.close();
+      }
+    }, 90_000);
+  }
+});

@@ -1,0 +1,140 @@
+/**
+ * Planning the audio languages of a package (no ffmpeg: the source is described as ffprobe would):
+ * container tags become BCP 47, ids and names are derived, the first track is the default, and
+ * bad input (a tag that is not BCP 47, two tracks with the same language and name) is refused.
+ * Also the ffmpeg mapping: one AAC output per track, padded/cut to the video's length on VOD,
+ * and the live lavfi signal's one tone per language.
+ */
+import { describe, expect, it } from 'vitest';
+import { audioFitNote, containerLanguage, parseAudioOption, planAudioTracks } from '../../../packager/audio-tracks.js';
+import { buildEncodeArgs } from '../../../packager/encode-args.js';
+import type { LadderPlan } from '../../../packager/ladder.js';
+import type { AudioStreamInfo, SourceInfo } from '../../../packager/probe.js';
+import { resolveChannelConfig, sourceInput } from '../../../packager/live/channel-config.js';
+
+function source(tracks: Partial<AudioStreamInfo>[]): SourceInfo {
+  return {
+    formatName: 'mov,mp4',
+    audioTracks: tracks.map((t, index) => ({ index, codec: 'aac', sampleRate: 48000, channels: 2, ...t })),
+  };
+}
+
+describe('audio track planning', () => {
+  it('container tags: ISO 639-2 becomes the 2-letter tag, "und" is untagged, a non-BCP 47 tag is refused', () => {
+    expect(containerLanguage('eng', 'x')).toBe('en');
+    expect(containerLanguage('fre', 'x')).toBe('fr');
+    expect(containerLanguage('pt-br', 'x')).toBe('pt-BR');
+    expect(containerLanguage('und', 'x')).toBeUndefined();
+    expect(containerLanguage(undefined, 'x')).toBeUndefined();
+    expect(() => containerLanguage('english', 'in.mkv: audio stream 2 language tag')).toThrow(
+      /in\.mkv: audio stream 2 language tag: "english" is not a BCP 47 language tag/,
+    );
+  });
+
+  it('one track keeps the id "audio"; several get audio-<lang>, the first is the default', async () => {
+    expect(await planAudioTracks('in.mp4', source([{ language: 'eng' }]), [])).toEqual([
+      { id: 'audio', map: '0:a:0', language: 'en', name: 'English', default: true, origin: 'source audio 1' },
+    ]);
+    const two = await planAudioTracks('in.mp4', source([{ language: 'eng' }, { language: 'fre', durationSec: 7 }]), []);
+    expect(two.map((t) => [t.id, t.map, t.language, t.name, t.default])).toEqual([
+      ['audio-en', '0:a:0', 'en', 'English', true],
+      ['audio-fr', '0:a:1', 'fr', 'French', false],
+    ]);
+  });
+
+  it('titles tell two tracks of one language apart; untagged tracks are numbered', async () => {
+    const commentary = await planAudioTracks(
+      'in.mp4',
+      source([{ language: 'eng' }, { language: 'eng', title: 'Commentary' }]),
+      [],
+    );
+    expect(commentary.map((t) => [t.id, t.name])).toEqual([
+      ['audio-en', 'English'],
+      ['audio-en-2', 'Commentary'],
+    ]);
+    const untagged = await planAudioTracks('in.mp4', source([{}, {}]), []);
+    expect(untagged.map((t) => [t.id, t.name, t.language])).toEqual([
+      ['audio-1', 'Audio 1', undefined],
+      ['audio-2', 'Audio 2', undefined],
+    ]);
+  });
+
+  it('two tracks with the same language and name, or a bad source tag, are refused with one line', async () => {
+    await expect(planAudioTracks('in.mp4', source([{ language: 'eng' }, { language: 'en' }]), [])).rejects.toThrow(
+      /two audio tracks with language "en" and name "English" \(source audio 1 and source audio 2\)/,
+    );
+    await expect(planAudioTracks('in.mkv', source([{ language: 'english' }]), [])).rejects.toThrow(
+      /in\.mkv: audio stream 1 language tag: "english" is not a BCP 47 language tag/,
+    );
+  });
+
+  it('--audio <lang>=<file> parsing, and the padded/trimmed note', () => {
+    expect(parseAudioOption('pt-BR=dub.m4a')).toEqual({ language: 'pt-BR', file: 'dub.m4a' });
+    expect(() => parseAudioOption('dub.m4a')).toThrow(/expected <lang>=<file>/);
+    const t = { id: 'audio-de', map: '1:a:0', name: 'German', default: false, origin: '--audio de=d.m4a' };
+    expect(audioFitNote({ ...t, durationSec: 3 }, 8)).toBe(
+      'audio-de (--audio de=d.m4a) is 5.00 s shorter than the video: padded with silence',
+    );
+    expect(audioFitNote({ ...t, durationSec: 9.5 }, 8)).toBe(
+      'audio-de (--audio de=d.m4a) is 1.50 s longer than the video: trimmed to 8.00 s',
+    );
+    expect(audioFitNote({ ...t, durationSec: 8.05 }, 8)).toBeUndefined();
+  });
+});
+
+const plan: LadderPlan = {
+  frameRate: [30, 1],
+  video: [
+    { id: '240p', width: 426, height: 240, bitrate: 300_000, maxrate: 360_000, bufsize: 600_000, profile: 'main' },
+  ],
+  audio: { id: 'audio', bitrate: 96_000, sampleRate: 48000, channels: 2 },
+};
+
+describe('ffmpeg mapping of several audio tracks', () => {
+  it('VOD: one AAC output per track, each padded with silence and cut to the video length', () => {
+    const { args, outputs } = buildEncodeArgs(
+      {
+        args: ['-i', 'in.mp4', '-i', 'de.m4a'],
+        audioTracks: [
+          { id: 'audio-en', map: '0:a:0' },
+          { id: 'audio-de', map: '1:a:0' },
+        ],
+      },
+      plan,
+      { segmentDuration: 2, partDuration: 1, audioDurationSec: 8 },
+    );
+    expect(outputs).toEqual([
+      { renditionId: '240p', kind: 'video', fd: 3 },
+      { renditionId: 'audio-en', kind: 'audio', fd: 4 },
+      { renditionId: 'audio-de', kind: 'audio', fd: 5 },
+    ]);
+    const maps = args.flatMap((a, i) => (a === '-map' ? [args[i + 1]] : []));
+    expect(maps).toEqual(['[v0]', '0:a:0', '1:a:0']);
+    expect(args.join(' ')).toContain('-af apad -t 8 -max_muxing_queue_size 4096 -f mp4');
+    expect(args.filter((a) => a === 'apad')).toHaveLength(2);
+  });
+
+  it('live lavfi: one sine input per language (440, 660 Hz), each mapped to its own rendition', () => {
+    const input = sourceInput('lavfi:testsrc2=size=320x180:rate=30', ['en', 'fr']);
+    expect(input.args.filter((a) => a.startsWith('sine='))).toEqual([
+      'sine=frequency=440:sample_rate=48000',
+      'sine=frequency=660:sample_rate=48000',
+    ]);
+    expect(input.audioTracks?.map((t) => [t.id, t.map, t.language, t.name, t.default])).toEqual([
+      ['audio-en', '1:a:0', 'en', 'English', true],
+      ['audio-fr', '2:a:0', 'fr', 'French', false],
+    ]);
+    expect(() => resolveChannelConfig({ id: 'c', source: 'movie.mp4', audioLanguages: ['en'] })).toThrow(
+      /--live-audio names the lavfi test signal's tracks/,
+    );
+    expect(() => resolveChannelConfig({ id: 'c', source: 'lavfi', audioLanguages: ['en', 'EN'] })).toThrow(
+      /names "en" twice/,
+    );
+    expect(() => resolveChannelConfig({ id: 'c', source: 'lavfi', audioLanguages: ['english'] })).toThrow(
+      /"english" is not a BCP 47 language tag/,
+    );
+    expect(resolveChannelConfig({ id: 'c', source: 'lavfi', audioLanguages: ['pt-br'] }).audioLanguages).toEqual([
+      'pt-BR',
+    ]);
+  });
+});
