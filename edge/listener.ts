@@ -93,10 +93,27 @@ export class EdgeListener {
     return l;
   }
 
+  /**
+   * Stops accepting (in a node:cluster worker the primary then sends new connections to the other
+   * workers) and tells HTTP/2 clients (GOAWAY); connections with a request in flight carry on.
+   */
+  stopAccepting(): void {
+    if (!this.server.listening) return;
+    this.server.close(); // calls back once every connection is gone: close() waits for that, not this
+    if (this.secure) closeHttp2Sessions(this.server as Http2SecureServer);
+    this.closeIdle();
+  }
+
+  /** Closes HTTP/1.1 keep-alive connections that carry no request now. */
+  closeIdle(): void {
+    const h1 = this.server as { closeIdleConnections?: () => void };
+    h1.closeIdleConnections?.();
+  }
+
   /** Stops accepting, tells HTTP/2 clients (GOAWAY), drops every connection. */
   async close(): Promise<void> {
     const server = this.server;
-    const closed = new Promise<void>((r) => server.close(() => r()));
+    const closed = server.listening ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     if (this.secure) closeHttp2Sessions(server as Http2SecureServer);
     for (const s of this.sockets) s.destroy();
     await closed;

@@ -2,7 +2,7 @@
  * Prometheus metrics of one edge (own registry, so several edges can live in one process).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LogStore } from './store/index.js';
+import type { StoreStats } from './store/index.js';
 
 export class EdgeMetrics {
   readonly registry = new Registry();
@@ -23,7 +23,7 @@ export class EdgeMetrics {
   readonly requestsByProtocol: Counter<'protocol'>;
   readonly tlsHandshakeFailures: Counter<'code'>;
 
-  constructor(store: () => LogStore | undefined, fillsInFlight: () => number, defaultMetrics = false) {
+  constructor(store: () => StoreStats | undefined, fillsInFlight: () => number, defaultMetrics = false) {
     const r = this.registry;
     this.requests = new Counter({
       name: 'edge_requests_total',
@@ -116,14 +116,14 @@ export class EdgeMetrics {
       labelNames: ['code'],
       registers: [r],
     });
-    const storeStat = (name: string, help: string, pick: (s: ReturnType<LogStore['stats']>) => number) =>
+    const storeStat = (name: string, help: string, pick: (s: StoreStats) => number) =>
       new Gauge({
         name,
         help,
         registers: [r],
         collect() {
           const s = store();
-          if (s) this.set(pick(s.stats()));
+          if (s) this.set(pick(s));
         },
       });
     storeStat('edge_store_objects', 'Objects in the store', (s) => s.objects);

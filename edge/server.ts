@@ -17,7 +17,7 @@ import pino, { type Logger } from 'pino';
 import { StreamedgeError } from '../src/errors.js';
 import type { CacheKeyPolicy } from '../src/http/cache-key.js';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
-import { LogStore } from './store/index.js';
+import { type EdgeStore, LogStore, ReadOnlyStore, type StoreStats } from './store/index.js';
 import { type EdgeOptions, type ResolvedEdgeOptions, resolveOptions } from './config.js';
 import type { EdgeCachePolicy } from './cache-policy.js';
 import { Coalescer } from './coalesce.js';
@@ -45,8 +45,10 @@ import {
 import { REJECT_REASONS } from '../src/signing/verify.js';
 import { checkCredential } from '../src/signing/upstream-credential.js';
 import { PURGE_FLOOR_HEADER, type FleetLink } from './fleet/fleet-link.js';
-import { applyLocalPurge } from './admin-purge.js';
 import { adminTokenMatches, type PurgeSpec } from './purge.js';
+import { applyLocalPurge, applyWorkerPurge } from './admin-purge.js';
+import { StoreClient } from './cluster/store-client.js';
+import { WorkerStore, ramDropTarget } from './cluster/worker-store.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
 export interface EdgeServerOptions extends EdgeOptions {
@@ -69,6 +71,12 @@ export interface EdgeServerOptions extends EdgeOptions {
   upstreamCa?: string | Buffer;
   /** HTTP/2 to https upstreams that offer it (default true). */
   upstreamHttp2?: boolean;
+  /**
+   * Run as one worker of a multi-worker edge (edge/cluster): the store in `store.dir` is opened
+   * read-only (hits never leave this process), fills and writes go through the store process on
+   * `socketPath`, and every answer carries `x-edge-worker: <index>`.
+   */
+  worker?: { index: number; socketPath: string };
 }
 
 export interface Edge {
@@ -77,6 +85,11 @@ export interface Edge {
   /** With TLS: plain HTTP beside the HTTPS port (after listen()); resolves with its base URL. */
   listenPlain(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
+  /**
+   * Graceful stop: stop accepting, let requests in flight and fills finish (at most `timeoutMs`),
+   * then close. New connections go to the other workers meanwhile.
+   */
+  drain(timeoutMs?: number): Promise<void>;
   readonly metrics: EdgeMetrics;
   /** The store (after listen()). */
   readonly store: LogStore | undefined;
@@ -104,6 +117,11 @@ class EdgeServer implements Edge, EdgeContext {
   private readonly listeners: EdgeListener[] = [];
   private storeRef: LogStore | undefined;
   private ownsStore = false;
+  private workerStore: WorkerStore | undefined;
+  private workerLocal: ReadOnlyStore | undefined;
+  cluster: StoreClient | undefined;
+  private inFlight = 0;
+  private draining = false;
   private tempDir: string | undefined;
   readonly upstream: Upstream;
   readonly coalescer: Coalescer;
@@ -122,16 +140,7 @@ class EdgeServer implements Edge, EdgeContext {
     this.logger =
       input.logger ??
       pino({ level: input.logLevel ?? 'info', base: { service: 'streamedge-edge', edge: this.o.name } });
-    this.upstream = new Upstream({
-      maxConcurrent: this.o.maxUpstreamConcurrent,
-      maxQueued: this.o.maxUpstreamQueued,
-      connectionsPerOrigin: this.o.connectionsPerOrigin,
-      connectTimeoutMs: this.o.connectTimeoutMs,
-      headersTimeoutMs: this.o.headersTimeoutMs,
-      bodyTimeoutMs: this.o.bodyTimeoutMs,
-      ...(input.upstreamCa !== undefined ? { ca: input.upstreamCa } : {}),
-      ...(input.upstreamHttp2 !== undefined ? { http2: input.upstreamHttp2 } : {}),
-    });
+    this.upstream = newUpstream(this.o, input);
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
     this.keyPolicy = { queryParams: 'all', headers: this.o.keyHeaders };
@@ -142,7 +151,7 @@ class EdgeServer implements Edge, EdgeContext {
       keepForRevalidation: this.o.keepForRevalidation,
     };
     this.metrics = new EdgeMetrics(
-      () => this.storeRef,
+      () => this.storeStats(),
       () => this.coalescer.size,
     );
     this.lookup = new Lookup(this);
@@ -184,9 +193,20 @@ class EdgeServer implements Edge, EdgeContext {
     this.credentialAuth = c !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: c } : {};
   }
 
-  get openStore(): LogStore {
-    if (!this.storeRef) throw new StreamedgeError('EDGE_STATE', 'edge store is not open (call listen() first)');
-    return this.storeRef;
+  get openStore(): EdgeStore {
+    const s = this.workerStore ?? this.storeRef;
+    if (!s) throw new StreamedgeError('EDGE_STATE', 'edge store is not open (call listen() first)');
+    return s;
+  }
+
+  /**
+   * The store gauges of this process. A worker reports its own RAM tier and reads only: the
+   * objects, bytes, capacity and admission of the shared store come from the store process, so
+   * that /_edge/metrics sums them once.
+   */
+  private storeStats(): StoreStats | undefined {
+    if (!this.workerStore) return this.storeRef?.stats();
+    return { ...this.workerStore.stats(), objects: 0, bytes: 0, capacity: 0, admitting: false };
   }
 
   cs(extra: Omit<CacheStatusEntry, 'cache'>): CacheStatusEntry {
@@ -228,10 +248,17 @@ class EdgeServer implements Edge, EdgeContext {
 
   private async openListener(port: number, host: string, tls: ReloadingTls | undefined): Promise<EdgeListener> {
     const tao = this.input.timingAllowOrigin ?? '*';
+    const worker = this.input.worker !== undefined ? String(this.input.worker.index) : undefined;
     const l = await EdgeListener.open(
       (req, res) => {
-        this.metrics.requestsByProtocol.inc({ protocol: protocolOf(req) });
+        const protocol = protocolOf(req);
+        this.metrics.requestsByProtocol.inc({ protocol });
         if (tao !== '') res.setHeader('timing-allow-origin', tao);
+        if (worker !== undefined) res.setHeader('x-edge-worker', worker);
+        // draining: an HTTP/1.1 client is told to open its next request elsewhere (another worker)
+        if (this.draining && protocol === 'h1') res.setHeader('connection', 'close');
+        this.inFlight++;
+        res.once('close', () => this.inFlight--);
         this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
       },
       {
@@ -248,6 +275,24 @@ class EdgeServer implements Edge, EdgeContext {
 
   private async prepareStore(): Promise<void> {
     const s = this.input.store;
+    const w = this.input.worker;
+    if (w) {
+      if (s === undefined || s instanceof LogStore) {
+        throw new StreamedgeError('EDGE_STATE', 'a worker edge needs store: { dir } (the store process owns it)');
+      }
+      const local = ReadOnlyStore.open({
+        dir: s.dir,
+        ...(s.ramBytes !== undefined ? { ramBytes: s.ramBytes } : {}),
+        logger: this.logger,
+      });
+      this.workerLocal = local;
+      this.cluster = await StoreClient.connect(w.socketPath, local, {
+        onDrop: (specs) => applyWorkerPurge(this, specs as PurgeSpec[], ramDropTarget(local)),
+        onCollect: () => this.metrics.registry.getMetricsAsJSON(),
+      });
+      this.workerStore = new WorkerStore(local, this.cluster);
+      return;
+    }
     if (s instanceof LogStore) {
       this.storeRef = s;
       return;
@@ -275,8 +320,24 @@ class EdgeServer implements Edge, EdgeContext {
     this.coalescer.cancelAll('edge closing');
     await Promise.allSettled([...this.background]);
     await this.upstream.close();
+    this.cluster?.close();
+    await this.workerLocal?.close();
     if (this.ownsStore) await this.storeRef?.close();
     if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
+  }
+
+  async drain(timeoutMs = 30_000): Promise<void> {
+    if (this.closing) return;
+    this.draining = true;
+    const end = Date.now() + timeoutMs;
+    for (const l of this.listeners) l.stopAccepting();
+    // requests in flight (held reloads, fills being streamed) finish; idle keep-alive ones close
+    while ((this.inFlight > 0 || this.coalescer.size > 0) && Date.now() < end) {
+      await new Promise<void>((r) => setTimeout(r, 20));
+      for (const l of this.listeners) l.closeIdle();
+    }
+    await this.whenIdle();
+    await this.close();
   }
 
   // ------------------------------------------------------------------ request entry
@@ -385,6 +446,23 @@ class EdgeServer implements Edge, EdgeContext {
       res.end('edge internal error\n');
     } else res.destroy();
   }
+}
+
+/** The upstream pool of an edge (the store process of a multi-worker edge builds the same one). */
+export function newUpstream(
+  o: ResolvedEdgeOptions,
+  input: Pick<EdgeServerOptions, 'upstreamCa' | 'upstreamHttp2'>,
+): Upstream {
+  return new Upstream({
+    maxConcurrent: o.maxUpstreamConcurrent,
+    maxQueued: o.maxUpstreamQueued,
+    connectionsPerOrigin: o.connectionsPerOrigin,
+    connectTimeoutMs: o.connectTimeoutMs,
+    headersTimeoutMs: o.headersTimeoutMs,
+    bodyTimeoutMs: o.bodyTimeoutMs,
+    ...(input.upstreamCa !== undefined ? { ca: input.upstreamCa } : {}),
+    ...(input.upstreamHttp2 !== undefined ? { http2: input.upstreamHttp2 } : {}),
+  });
 }
 
 /** Create an edge (call listen() to start it). */
