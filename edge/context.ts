@@ -37,6 +37,8 @@ export interface EdgeContext {
   readonly fleet: FleetLink | undefined;
   /** A worker's link to the store process when the edge runs several workers (edge/cluster). */
   readonly cluster: StoreClient | undefined;
+  /** A worker of a supervised edge: asks the supervisor to replace the workers one by one. */
+  readonly requestRollingRestart: (() => void) | undefined;
   /** Keep a background task (revalidation, prefetch) so close() waits for it. */
   track(p: Promise<unknown>): void;
   /** A Cache-Status member of this cache. */

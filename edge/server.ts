@@ -76,7 +76,7 @@ export interface EdgeServerOptions extends EdgeOptions {
    * read-only (hits never leave this process), fills and writes go through the store process on
    * `socketPath`, and every answer carries `x-edge-worker: <index>`.
    */
-  worker?: { index: number; socketPath: string };
+  worker?: { index: number; socketPath: string; requestRollingRestart?: () => void };
 }
 
 export interface Edge {
@@ -139,7 +139,14 @@ class EdgeServer implements Edge, EdgeContext {
     this.o = resolveOptions(input);
     this.logger =
       input.logger ??
-      pino({ level: input.logLevel ?? 'info', base: { service: 'streamedge-edge', edge: this.o.name } });
+      pino({
+        level: input.logLevel ?? 'info',
+        base: {
+          service: 'streamedge-edge',
+          edge: this.o.name,
+          ...(input.worker ? { worker: input.worker.index, pid: process.pid } : {}),
+        },
+      });
     this.upstream = newUpstream(this.o, input);
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
@@ -191,6 +198,10 @@ class EdgeServer implements Edge, EdgeContext {
   setUpstreamCredential(credential: string | undefined): void {
     const c = checkCredential(credential, 'the upstream credential');
     this.credentialAuth = c !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: c } : {};
+  }
+
+  get requestRollingRestart(): (() => void) | undefined {
+    return this.input.worker?.requestRollingRestart;
   }
 
   get openStore(): EdgeStore {

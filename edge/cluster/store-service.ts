@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { StreamedgeError } from '../../src/errors.js';
 import type { LogStore, ObjectMeta } from '../store/index.js';
 import { FillBuffer, type FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
@@ -240,8 +241,15 @@ export class StoreService {
     try {
       const up = await this.fetchUpstream(req, f.abort.signal);
       f.buf.setHead({ status: up.status, headers: up.headers, ...(up.viaPeer ? { viaPeer: up.viaPeer } : {}) });
+      const declared = up.headers['content-length'];
+      let n = 0;
       for await (const c of up.body) {
-        f.buf.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+        const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+        n += b.length;
+        f.buf.push(b);
+      }
+      if (typeof declared === 'string' && /^\d+$/.test(declared) && Number(declared) !== n) {
+        throw new StreamedgeError('UPSTREAM_TRUNCATED', `upstream sent ${n} of ${declared} bytes`);
       }
       f.buf.end();
       await Promise.allSettled(f.commits.values());

@@ -39,9 +39,7 @@ export class WorkerStore implements EdgeStore {
     }
     if (expectedLength !== undefined && bytes.length !== expectedLength) return false;
     if (!this.client.connected) return false;
-    return this.client
-      .call<boolean>({ op: 'put', key, meta, body: bytes.toString('base64') })
-      .catch(() => false);
+    return this.client.call<boolean>({ op: 'put', key, meta, body: bytes.toString('base64') }).catch(() => false);
   }
 
   async updateMeta(key: string, patch: MetaPatch): Promise<boolean> {
