@@ -17,6 +17,7 @@ import { type EdgeServerOptions, createEdge } from './server.js';
 import { EdgeSupervisor } from './cluster/supervisor.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
 import { loadRulesFile } from './request-rules.js';
 import {
   UPSTREAM_CREDENTIAL_ENV,
@@ -181,6 +182,7 @@ export async function runEdge(
   close: () => Promise<void>;
   drain: () => Promise<void>;
   tls: ReloadingTls | undefined;
+  logger: Logger;
 }> {
   const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
   const logRef: { current?: KeyLog } = {};
@@ -233,6 +235,7 @@ export async function runEdge(
     url,
     ...(plainUrl !== undefined ? { plainUrl } : {}),
     tls,
+    logger: edge.logger,
     close: () => stop(() => edge.close()),
     drain: () => stop(() => edge.drain(drainMs)),
   };

@@ -136,4 +136,17 @@ export class EdgeMetrics {
     storeStat('edge_store_admitting', '1 while the store admits new objects', (s) => (s.admitting ? 1 : 0));
     if (defaultMetrics) collectDefaultMetrics({ register: r });
   }
+
+  /**
+   * `edge_process_info{role, worker, pid} 1` for each process of a multi-worker edge, so the summed
+   * /_edge/metrics shows which processes answered (role "worker" or "store").
+   */
+  markProcess(role: 'worker' | 'store', worker?: number): void {
+    new Gauge({
+      name: 'edge_process_info',
+      help: 'One series per process of a multi-worker edge (role, worker index, pid)',
+      labelNames: ['role', 'worker', 'pid'],
+      registers: [this.registry],
+    }).set({ role, worker: worker === undefined ? '' : String(worker), pid: String(process.pid) }, 1);
+  }
 }

@@ -161,6 +161,7 @@ class EdgeServer implements Edge, EdgeContext {
       () => this.storeStats(),
       () => this.coalescer.size,
     );
+    if (input.worker) this.metrics.markProcess('worker', input.worker.index);
     this.lookup = new Lookup(this);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};

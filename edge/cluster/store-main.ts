@@ -40,6 +40,7 @@ const metrics = new EdgeMetrics(
   () => store.stats(),
   () => 0,
 );
+metrics.markProcess('store');
 const ctx: FillSourceContext = {
   o,
   logger,

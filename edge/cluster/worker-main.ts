@@ -19,6 +19,7 @@ let draining = false;
 function drain(): void {
   if (draining) return;
   draining = true;
+  edge.logger.info({}, 'edge worker draining');
   void edge.drain().finally(() => process.exit(0));
 }
 process.on('message', (m: SupervisorMessage) => {
