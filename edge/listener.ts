@@ -20,11 +20,13 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { StreamedgeError } from '../src/errors.js';
 import { parserErrorStatus } from './request-limits.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { closeHttp2Sessions, createSecureHttpServer } from '../src/tls/secure-http-server.js';
+
+const netServerClose = NetServer.prototype.close as (this: NetServer) => NetServer;
 
 export type EdgeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -40,6 +42,8 @@ export interface EdgeListenerOptions {
 
 export class EdgeListener {
   private readonly sockets = new Set<Socket>();
+  /** HTTP/1.1 connections that carried a request: how many answers are still open on each. */
+  private readonly used = new Map<Socket, { active: number }>();
   private url_ = '';
 
   private constructor(
@@ -50,6 +54,25 @@ export class EdgeListener {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.httpVersionMajor === 2) return;
+      const sock = req.socket;
+      let st = this.used.get(sock);
+      if (!st) {
+        const fresh = { active: 0 };
+        st = fresh;
+        this.used.set(sock, fresh);
+        sock.once('close', () => this.used.delete(sock));
+      }
+      const state = st;
+      state.active++;
+      res.once('close', () => state.active--);
+    });
+  }
+
+  /** Connections open now (any protocol, with or without a request). */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   /** The base URL (http:// or https://host:port). */
@@ -99,15 +122,18 @@ export class EdgeListener {
    */
   stopAccepting(): void {
     if (!this.server.listening) return;
-    this.server.close(); // calls back once every connection is gone: close() waits for that, not this
+    // net.Server's close, not http.Server's: that one also drops connections whose first request
+    // has not arrived yet (a client that just connected would see a reset instead of an answer)
+    netServerClose.call(this.server);
     if (this.secure) closeHttp2Sessions(this.server as Http2SecureServer);
-    this.closeIdle();
   }
 
-  /** Closes HTTP/1.1 keep-alive connections that carry no request now. */
+  /**
+   * Closes HTTP/1.1 connections that served a request and have no answer open now (idle
+   * keep-alive); connections still waiting for their first request are left alone.
+   */
   closeIdle(): void {
-    const h1 = this.server as { closeIdleConnections?: () => void };
-    h1.closeIdleConnections?.();
+    for (const [sock, st] of this.used) if (st.active === 0) sock.destroy();
   }
 
   /** Stops accepting, tells HTTP/2 clients (GOAWAY), drops every connection. */

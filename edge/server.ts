@@ -338,15 +338,21 @@ class EdgeServer implements Edge, EdgeContext {
     if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
   }
 
-  async drain(timeoutMs = 30_000): Promise<void> {
+  async drain(timeoutMs = 30_000, freshGraceMs = 2_000): Promise<void> {
     if (this.closing) return;
     this.draining = true;
-    const end = Date.now() + timeoutMs;
+    const start = Date.now();
     for (const l of this.listeners) l.stopAccepting();
-    // requests in flight (held reloads, fills being streamed) finish; idle keep-alive ones close
-    while ((this.inFlight > 0 || this.coalescer.size > 0) && Date.now() < end) {
-      await new Promise<void>((r) => setTimeout(r, 20));
+    // requests in flight (held reloads, fills being streamed) finish and their HTTP/1.1 connections
+    // close after the answer (connection: close); idle keep-alive connections close now; a connection
+    // that has not sent its first request yet gets `freshGraceMs` to do so
+    for (;;) {
       for (const l of this.listeners) l.closeIdle();
+      const open = this.listeners.reduce((n, l) => n + l.connections, 0);
+      const busy = this.inFlight > 0 || this.coalescer.size > 0;
+      const elapsed = Date.now() - start;
+      if (elapsed >= timeoutMs || (!busy && (open === 0 || elapsed >= freshGraceMs))) break;
+      await new Promise<void>((r) => setTimeout(r, 20));
     }
     await this.whenIdle();
     await this.close();

@@ -59,6 +59,7 @@ const svc = await StoreService.listen(
     own: () => metrics.registry.getMetricsAsJSON(),
     merge: (all) => AggregatorRegistry.aggregate(all).metrics(),
   },
+  logger,
 );
 logger.info({ socket: role.socketPath }, 'edge store process ready');
 process.send?.({ type: 'ready' });

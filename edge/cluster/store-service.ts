@@ -30,6 +30,12 @@ export type OwnMetrics = () => Promise<object[]>;
 /** Turns every process's prom-client JSON into one Prometheus text (sums by name and labels). */
 export type MergeMetrics = (all: object[][]) => Promise<string>;
 
+/** Where the service reports (a pino logger fits). */
+export interface StoreServiceLog {
+  debug(o: object, msg: string): void;
+  warn(o: object, msg: string): void;
+}
+
 interface UpstreamFill {
   map: string;
   buf: FillBuffer;
@@ -37,6 +43,9 @@ interface UpstreamFill {
   abort: AbortController;
   /** Commits asked for this fetch, one per key (a Vary'd response may be stored under a variant key). */
   commits: Map<string, Promise<boolean>>;
+  /** Resolves when the first commit is asked for. */
+  firstCommit: Promise<void>;
+  onCommit: () => void;
 }
 
 interface Sub {
@@ -48,6 +57,12 @@ interface Sub {
 
 /** How long a finished fetch stays addressable by a worker's Commit for it. */
 const COMMIT_LINGER_MS = 30_000;
+/**
+ * How long a finished fetch stays in the fill table waiting for its first Commit (a small body can
+ * end here before the worker's Commit arrives): a worker that looked the key up just before the
+ * commit then joins it instead of fetching again.
+ */
+const END_LINGER_MS = 1_000;
 
 /**
  * The store process's side of the cluster (edge/store/README.md draws it): the only LogStore writer,
@@ -87,6 +102,7 @@ export class StoreService {
     private readonly fetchUpstream: FetchUpstream,
     private readonly ownMetrics: OwnMetrics,
     private readonly mergeMetrics: MergeMetrics,
+    private readonly log: StoreServiceLog | undefined,
   ) {
     this.statsTimer = setInterval(() => this.broadcast(Frame.Stats, { stats: this.store.stats() }), 1000);
     this.statsTimer.unref();
@@ -97,9 +113,10 @@ export class StoreService {
     store: LogStore,
     fetchUpstream: FetchUpstream,
     metrics: { own: OwnMetrics; merge: MergeMetrics },
+    log?: StoreServiceLog,
   ): Promise<StoreService> {
     const server = createServer();
-    const svc = new StoreService(server, store, fetchUpstream, metrics.own, metrics.merge);
+    const svc = new StoreService(server, store, fetchUpstream, metrics.own, metrics.merge, log);
     server.on('connection', (sock) => svc.accept(sock));
     store.onEvicted((keys, region) => svc.broadcast(Frame.Evicted, { keys, region }));
     await new Promise<void>((resolve, reject) => {
@@ -195,9 +212,23 @@ export class StoreService {
     let f = this.fills.get(map);
     if (f) this.counters.joined++;
     else {
-      f = { map, buf: new FillBuffer(), subs: new Set(), abort: new AbortController(), commits: new Map() };
+      let onCommit!: () => void;
+      const firstCommit = new Promise<void>((r) => (onCommit = r));
+      f = {
+        map,
+        buf: new FillBuffer(),
+        subs: new Set(),
+        abort: new AbortController(),
+        commits: new Map(),
+        firstCommit,
+        onCommit,
+      };
       this.fills.set(map, f);
       this.counters.fetches++;
+      this.log?.debug(
+        { key: req.key, worker: this.socks.get(sock) ? 'linked' : 'gone' },
+        'store process: upstream fetch',
+      );
       void this.run(req, f);
     }
     const sub: Sub = { sock, id, fill: f, relaying: true };
@@ -252,6 +283,9 @@ export class StoreService {
         throw new StreamedgeError('UPSTREAM_TRUNCATED', `upstream sent ${n} of ${declared} bytes`);
       }
       f.buf.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([f.firstCommit, new Promise<void>((r) => (timer = setTimeout(r, END_LINGER_MS)))]);
+      clearTimeout(timer);
       await Promise.allSettled(f.commits.values());
     } catch (e) {
       this.counters.failed++;
@@ -274,7 +308,11 @@ export class StoreService {
         } catch {
           return false;
         }
-        const ok = await this.store.put(key, meta, Buffer.concat(f.buf.chunks)).catch(() => false);
+        const ok = await this.store.put(key, meta, Buffer.concat(f.buf.chunks)).catch((e: unknown) => {
+          this.log?.warn({ err: e, key }, 'store process: put failed');
+          return false;
+        });
+        this.log?.debug({ key, ok }, 'store process: commit');
         if (ok) {
           this.counters.stored++;
           this.broadcast(Frame.Committed, { keys: [key] });
@@ -282,14 +320,21 @@ export class StoreService {
         return ok;
       })();
       f.commits.set(key, p);
+      f.onCommit();
     }
     return p;
   }
 
   // ------------------------------------------------------------------ store calls, purge, metrics
 
+  /** Finished fetches leave the table at once (a purge: their bytes may be what was purged). */
+  private forgetFinished(): void {
+    for (const [k, f] of this.fills) if (f.buf.done) this.fills.delete(k);
+  }
+
   private async call(c: StoreCall): Promise<unknown> {
     const s = this.store;
+    if (c.op !== 'put') this.forgetFinished();
     switch (c.op) {
       case 'put': {
         const ok = await s.put(c.key, c.meta, Buffer.from(c.body, 'base64'));
@@ -321,6 +366,7 @@ export class StoreService {
 
   /** Every live worker applies `specs` locally; resolves once all acknowledged (or left). */
   private dropAll(specs: unknown[]): Promise<void> {
+    this.forgetFinished();
     const id = ++this.seq;
     const waiting = new Set([...this.socks.keys()].filter((s) => !s.destroyed));
     return new Promise<void>((done) => {
