@@ -26,8 +26,6 @@ import { parserErrorStatus } from './request-limits.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { closeHttp2Sessions, createSecureHttpServer } from '../src/tls/secure-http-server.js';
 
-const netServerClose = NetServer.prototype.close as (this: NetServer) => NetServer;
-
 export type EdgeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface EdgeListenerOptions {
@@ -124,7 +122,7 @@ export class EdgeListener {
     if (!this.server.listening) return;
     // net.Server's close, not http.Server's: that one also drops connections whose first request
     // has not arrived yet (a client that just connected would see a reset instead of an answer)
-    netServerClose.call(this.server);
+    NetServer.prototype.close.call(this.server);
     if (this.secure) closeHttp2Sessions(this.server as Http2SecureServer);
   }
 

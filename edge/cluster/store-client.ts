@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { StreamedgeError } from '../../src/errors.js';
+import { StreamedgeError, asError } from '../../src/errors.js';
 import type { ObjectMeta, ReadOnlyStore, StoreStats } from '../store/index.js';
 import type { FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
@@ -142,10 +142,10 @@ export class StoreClient {
       try {
         this.send(type, id, payload);
       } catch (e) {
-        reject(e as Error);
+        reject(asError(e));
         return;
       }
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: (v) => resolve(v as T), reject });
     });
   }
 
@@ -173,7 +173,7 @@ export class StoreClient {
       try {
         this.send(Frame.Fetch, id, req);
       } catch (e) {
-        reject(e as Error);
+        reject(asError(e));
         return;
       }
       this.streams.set(id, s);

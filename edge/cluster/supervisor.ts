@@ -245,7 +245,8 @@ export class EdgeSupervisor {
     this.stopping = true;
     clearInterval(this.ticketTimer);
     await this.rolling?.catch(() => undefined);
-    await Promise.all(Object.values(cluster.workers ?? {}).map((w) => (w ? this.retire(w) : undefined)));
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    await Promise.all(live.map((w) => this.retire(w)));
     const store = this.store;
     if (store && store.exitCode === null && store.signalCode === null) {
       await new Promise<void>((r) => {
