@@ -209,6 +209,9 @@ export async function runEdge(
   logRef.current = edge.logger;
   if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
   const url = await edge.listen(parsePort(o.port), o.host);
+  // node:cluster hands a worker the first worker's ticket keys when it listens: the supervisor's
+  // current keys (rotated since, perhaps) are the ones every worker must use
+  if (worker?.ticketKeys && tls) tls.setTicketKeys(worker.ticketKeys);
   const plainUrl = o.httpPort !== undefined ? await edge.listenPlain(parsePort(o.httpPort), o.host) : undefined;
   const onCredential = (c: string | undefined) => signing?.access.setTrustedCredential(c);
   const joined = !fleet

@@ -30,7 +30,6 @@ export async function fetchForFill(
   onInfo?: (status: number, headers: Record<string, string | string[]>) => void,
 ): Promise<FillResponse> {
   // a worker of a multi-worker edge: the store process fetches once for every worker (edge/cluster)
-  if (ctx.cluster) ctx.logger.debug({ key, linked: ctx.cluster.connected }, 'worker fill');
   if (ctx.cluster?.connected) {
     const dedupe = `${headers['if-none-match'] ?? ''}\u0000${headers['if-modified-since'] ?? ''}`;
     return ctx.cluster.fetch({ key, dedupe, target, headers, fromPeer }, signal);
