@@ -357,6 +357,7 @@ export function registerEdgeCommands(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         process.on('SIGHUP', () => void sup.rollingRestart());
+        process.on('SIGUSR2', () => sup.rotateTicketKeys());
         return;
       }
       const { drain } = await runEdge(o);

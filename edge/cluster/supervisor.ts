@@ -10,8 +10,8 @@
  *   process finishes its fills and closes.
  * - SIGHUP or POST /_edge/restart: rolling restart, one worker at a time: its replacement is
  *   listening before it drains, so some worker always accepts.
- * - TLS: one set of session ticket keys, made here and handed to every worker (rotated every
- *   `ticketRotateMs`), so a session resumes whichever worker answers.
+ * - TLS: one set of session ticket keys, made here and handed to every worker (rotated every 12 h
+ *   and on SIGUSR2), so a session resumes whichever worker answers.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -233,7 +233,9 @@ export class EdgeSupervisor {
     return this.rolling;
   }
 
-  private rotateTicketKeys(): void {
+  /** New TLS session ticket keys for every worker (every 12 h, and on SIGUSR2); old tickets stop resuming. */
+  rotateTicketKeys(): void {
+    if (!this.ticketKeys) return;
     this.ticketKeys = randomBytes(48);
     const msg: SupervisorMessage = { type: 'ticket-keys', hex: this.ticketKeys.toString('hex') };
     for (const s of this.slots) if (s.worker && !s.worker.isDead()) s.worker.send(msg);

@@ -24,6 +24,9 @@ function drain(): void {
 }
 process.on('message', (m: SupervisorMessage) => {
   if (m.type === 'drain') drain();
-  else if (m.type === 'ticket-keys') edge.tls?.setTicketKeys(Buffer.from(m.hex, 'hex'));
+  else if (m.type === 'ticket-keys' && edge.tls) {
+    edge.tls.setTicketKeys(Buffer.from(m.hex, 'hex'));
+    edge.logger.info({}, 'TLS session ticket keys rotated');
+  }
 });
 process.once('SIGTERM', drain);

@@ -5,12 +5,14 @@ import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
 import { startUpstream, type Upstream } from '../edge/helpers.js';
-import { startSupervisedEdge, type SupervisedEdge } from '../cluster/supervised-edge.js';
+import { eventually, startSupervisedEdge, type SupervisedEdge } from '../cluster/supervised-edge.js';
 
 /**
  * Issue 14, "with workers": a 2-worker HTTPS edge shares its TLS session ticket keys (made once by
  * the supervisor), so a session from one worker resumes on the other. A real node:tls client
  * resumes one session over many new connections, which node:cluster spreads over both workers.
+ * (node:cluster alone would hand every worker the first one's keys; the rotation test is what
+ * proves the supervisor's keys are the ones in use, in every worker.)
  */
 let dir: string;
 let up: Upstream;
@@ -86,5 +88,31 @@ describe('edge --workers 2 with TLS', () => {
       expect(v.status).toBe(200);
       expect(v.reused).toBe(true);
     }
+  });
+
+  it('rotates the shared ticket keys (SIGUSR2): old sessions stop resuming, new ones resume on every worker', async () => {
+    const old = await visit(edge.url);
+    expect(old.session).toBeDefined();
+    expect((await visit(edge.url, old.session)).reused).toBe(true);
+    const rotatedBefore = edge.logs.filter((l) => l.msg === 'TLS session ticket keys rotated').length;
+    edge.proc.kill('SIGUSR2');
+    await eventually(
+      async () =>
+        edge.logs.filter((l) => l.msg === 'TLS session ticket keys rotated').length >= rotatedBefore + 2
+          ? true
+          : undefined,
+      'both workers took the new keys',
+    );
+    const stale: Visit[] = [];
+    for (let i = 0; i < 40 && new Set(stale.map((v) => v.worker)).size < 2; i++)
+      stale.push(await visit(edge.url, old.session));
+    expect(new Set(stale.map((v) => v.worker))).toEqual(new Set(['0', '1']));
+    for (const v of stale) expect(v.reused).toBe(false);
+    const fresh = await visit(edge.url);
+    const resumed: Visit[] = [];
+    for (let i = 0; i < 40 && new Set(resumed.map((v) => v.worker)).size < 2; i++)
+      resumed.push(await visit(edge.url, fresh.session));
+    expect(new Set(resumed.map((v) => v.worker))).toEqual(new Set(['0', '1']));
+    for (const v of resumed) expect(v.reused).toBe(true);
   });
 });
