@@ -28,18 +28,16 @@ export class WorkerStore implements EdgeStore {
     return this.local.head(key);
   }
 
+  /**
+   * Small whole bodies only (vary records): a fill's bytes are stored through its fetch's commit. A
+   * streamed body is a fill that fetched upstream itself while the store process was away: it is
+   * not stored (false, the body left unconsumed, as LogStore.put may).
+   */
   async put(key: string, meta: ObjectMeta, body: PutBody, expectedLength?: number): Promise<boolean> {
     assertStoreKey(key);
-    let bytes: Buffer;
-    if (Buffer.isBuffer(body)) bytes = body;
-    else {
-      const parts: Buffer[] = [];
-      for await (const c of body) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-      bytes = Buffer.concat(parts);
-    }
-    if (expectedLength !== undefined && bytes.length !== expectedLength) return false;
-    if (!this.client.connected) return false;
-    return this.client.call<boolean>({ op: 'put', key, meta, body: bytes.toString('base64') }).catch(() => false);
+    if (!Buffer.isBuffer(body) || !this.client.connected) return false;
+    if (expectedLength !== undefined && body.length !== expectedLength) return false;
+    return this.client.call<boolean>({ op: 'put', key, meta, body: body.toString('base64') }).catch(() => false);
   }
 
   async updateMeta(key: string, patch: MetaPatch): Promise<boolean> {
