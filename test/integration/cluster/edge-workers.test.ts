@@ -227,7 +227,7 @@ describe('edge --workers 2', () => {
     expect(o.up.count('/open/seg-5.m4s')).toBe(1);
   }, 300_000);
 
-  it('the store process killed: hits are still served, misses still answered, and it is restarted', async () => {
+  it('the store process killed: hits are still served, it is restarted, and fills are stored again through it', async () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);
     await get(edge.url, '/open/seg-6.m4s');
