@@ -13,6 +13,7 @@ import {
   PURGE_HOP_HEADER,
   SOFT_PURGE_HEADER,
   type PurgeSpec,
+  type PurgeTarget,
   adminTokenMatches,
   applyPurge,
   checkPurgeSpecs,
@@ -73,7 +74,19 @@ export async function applyLocalPurge(ctx: EdgeContext, specs: PurgeSpec[]): Pro
     purged += await applyPurge(s, store, ctx.coalescer.all(), urlKey);
     ctx.metrics.purges.inc({ kind: s.kind, mode: s.mode });
   }
+  // several workers: each drops its RAM copies and marks its fills in flight before this answers
+  if (ctx.cluster?.connected) await ctx.cluster.dropAll(specs);
   return purged;
+}
+
+/**
+ * This worker's part of a purge another worker applied to the store (a Drop from the store
+ * process): RAM copies through `ram`, fills in flight marked, recently completed fills forgotten.
+ */
+export async function applyWorkerPurge(ctx: EdgeContext, specs: PurgeSpec[], ram: PurgeTarget): Promise<void> {
+  const urlKey = (target: string) => cacheKey(requestTargets(target, {}, ctx.rules).keyTarget, {}, ctx.keyPolicy);
+  ctx.coalescer.forgetRecent();
+  for (const s of specs) await applyPurge(s, ram, ctx.coalescer.all(), urlKey);
 }
 
 async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Promise<void> {

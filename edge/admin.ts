@@ -1,6 +1,6 @@
 /**
  * The admin endpoints under /_edge/: health (upstream and peer URLs only with the admin token),
- * Prometheus metrics and POST /_edge/purge.
+ * Prometheus metrics (summed over all workers), POST /_edge/purge and POST /_edge/restart.
  */
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendJson, sendText } from './exchange.js';
@@ -37,7 +37,11 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
     return sendJson(ex, report.status === 'ok' ? 200 : 503, admin ? report : publicHealth(report));
   }
   if (path === '/_edge/metrics' && (ex.method === 'GET' || ex.method === 'HEAD')) {
-    const body = Buffer.from(await ctx.metrics.registry.metrics());
+    // several workers: the store process collects every worker's registry and sums them with its own
+    const text = ctx.cluster?.connected
+      ? await ctx.cluster.metrics().catch(() => ctx.metrics.registry.metrics())
+      : await ctx.metrics.registry.metrics();
+    const body = Buffer.from(text);
     ex.res.writeHead(200, {
       'content-type': ctx.metrics.registry.contentType,
       'cache-control': 'no-store',
@@ -49,7 +53,13 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
     return;
   }
   if (path === '/_edge/purge') return purgeEndpoint(ctx, ex);
-  return sendText(ex, 404, 'unknown admin endpoint (try /_edge/health, /_edge/metrics, POST /_edge/purge)', undefined);
+  if (path === '/_edge/restart') return restartEndpoint(ctx, ex);
+  return sendText(
+    ex,
+    404,
+    'unknown admin endpoint (try /_edge/health, /_edge/metrics, POST /_edge/purge, POST /_edge/restart)',
+    undefined,
+  );
 }
 
 /** The fleet part of health without the URLs of the members and of NATS (admin token only). */
@@ -63,4 +73,18 @@ function publicFleetReport(report: unknown): unknown {
     out.nats = natsRest;
   }
   return out;
+}
+
+/** POST /_edge/restart (admin token): a rolling restart of the workers, one by one (202). */
+function restartEndpoint(ctx: EdgeContext, ex: Exchange): void {
+  if (ex.method !== 'POST') return sendText(ex, 405, 'use POST /_edge/restart', undefined, { allow: 'POST' });
+  if (ctx.o.adminToken === undefined || !adminTokenMatches(presentedToken(ex.req.headers), ctx.o.adminToken)) {
+    ex.res.setHeader('www-authenticate', 'Bearer realm="streamedge-admin"');
+    return sendText(ex, 401, 'admin token missing or wrong', undefined);
+  }
+  if (!ctx.requestRollingRestart) {
+    return sendText(ex, 409, 'this edge runs one process (--workers 1): nothing to restart in turn', undefined);
+  }
+  ctx.requestRollingRestart();
+  sendJson(ex, 202, { restarting: 'workers, one by one' });
 }

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { CacheKeyPolicy } from '../src/http/cache-key.js';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
-import type { LogStore } from './store/index.js';
+import type { EdgeStore } from './store/index.js';
 import type { ResolvedEdgeOptions } from './config.js';
 import type { EdgeCachePolicy } from './cache-policy.js';
 import type { Coalescer } from './coalesce.js';
@@ -16,13 +16,14 @@ import type { Upstream } from './upstream.js';
 import type { UpstreamSet } from './upstream-set.js';
 import type { FleetLink } from './fleet/fleet-link.js';
 import type { EdgeRules } from './request-rules.js';
+import type { StoreClient } from './cluster/store-client.js';
 
 export interface EdgeContext {
   readonly o: ResolvedEdgeOptions;
   readonly logger: Logger;
   readonly metrics: EdgeMetrics;
   /** The open store (the server opens it before it accepts a request). */
-  readonly openStore: LogStore;
+  readonly openStore: EdgeStore;
   readonly upstream: Upstream;
   /** The primary/backup upstreams (edge/upstream-set.ts): fills and bypasses go through it. */
   readonly upstreams: UpstreamSet;
@@ -37,6 +38,10 @@ export interface EdgeContext {
   readonly closing: boolean;
   /** The fleet this edge belongs to (edge/fleet), if any: purge goes through it, health shows it. */
   readonly fleet: FleetLink | undefined;
+  /** A worker's link to the store process when the edge runs several workers (edge/cluster). */
+  readonly cluster: StoreClient | undefined;
+  /** A worker of a supervised edge: asks the supervisor to replace the workers one by one. */
+  readonly requestRollingRestart: (() => void) | undefined;
   /** Keep a background task (revalidation, prefetch) so close() waits for it. */
   track(p: Promise<unknown>): void;
   /** A Cache-Status member of this cache. */

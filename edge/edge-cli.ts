@@ -13,7 +13,11 @@ import { request } from 'undici';
 import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
-import { createEdge } from './server.js';
+import { type EdgeServerOptions, createEdge } from './server.js';
+import { EdgeSupervisor } from './cluster/supervisor.js';
+import type { ReloadingTls } from '../src/tls/reloading-tls.js';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
 import { loadRulesFile } from './request-rules.js';
 import {
   UPSTREAM_CREDENTIAL_ENV,
@@ -60,6 +64,20 @@ export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions,
   upstreamRetry?: string;
   unsignedPath?: string[];
   upstreamCredentialFile?: string;
+  /** HTTP worker processes (default: one per core; 1 = a single process, no store process). */
+  workers?: string;
+  /** How long SIGTERM (and a rolling restart) waits for requests in flight before closing. */
+  drainTimeout?: string;
+}
+
+/** How this process runs the edge: alone, or as worker `index` of a supervisor (edge/cluster). */
+export interface WorkerRole {
+  index: number;
+  socketPath: string;
+  /** TLS session ticket keys shared by every worker (so resumption works whichever answers). */
+  ticketKeys?: Buffer;
+  /** POST /_edge/restart asks the supervisor for a rolling restart through this. */
+  requestRollingRestart?: () => void;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -113,45 +131,31 @@ function listOf(text: string | undefined): string[] {
     .filter((s) => s !== '');
 }
 
-/** Start an edge from CLI options; resolves with its URL and a stop function. */
-export async function runEdge(
-  o: EdgeCliOptions,
-): Promise<{ url: string; plainUrl?: string; close: () => Promise<void> }> {
-  const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
-  const logRef: { current?: KeyLog } = {};
-  const keyLog: KeyLog = {
-    info: (x, m) => logRef.current?.info(x, m),
-    warn: (x, m) => logRef.current?.warn(x, m),
-  };
-  const fleet = o.nats !== undefined ? await openFleetPrelude(o, o.name, keyLog) : undefined;
-  const signing = fleet?.keys
-    ? await fleetVerification(o, fleet.keys, upstreamCredential, process.env, keyLog)
-    : await edgeSigningFromCli(o, upstreamCredential, process.env, keyLog);
-  const tls = await openTlsFromCli(o, {
-    info: (x, m) => logRef.current?.info(x, m),
-    warn: (x, m) => (logRef.current ? logRef.current.warn(x, m) : process.stderr.write(`warning: ${m}\n`)),
-  });
-  let upstreamCa: Buffer | undefined;
-  if (o.upstreamCa !== undefined) {
-    try {
-      upstreamCa = readFileSync(o.upstreamCa);
-    } catch (e) {
-      throw new StreamedgeError(
-        'BAD_OPTION',
-        `--upstream-ca ${o.upstreamCa}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`,
-      );
-    }
-    if (!upstreamCa.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new StreamedgeError('BAD_OPTION', `--upstream-ca ${o.upstreamCa}: not a PEM certificate`);
-    }
+/** The upstream CA from --upstream-ca (checked: readable, PEM), or undefined. */
+export function upstreamCaFrom(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  let ca: Buffer;
+  try {
+    ca = readFileSync(file);
+  } catch (e) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--upstream-ca ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
   }
-  const edge = createEdge({
-    ...(tls ? { tls } : {}),
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new StreamedgeError('BAD_OPTION', `--upstream-ca ${file}: not a PEM certificate`);
+  }
+  return ca;
+}
+
+/** The edge options the CLI flags say (everything but TLS, signed access and credentials). */
+export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
+  const upstreamCa = upstreamCaFrom(o.upstreamCa);
+  return {
     ...(upstreamCa ? { upstreamCa } : {}),
     ...(o.upstreamHttp1 ? { upstreamHttp2: false } : {}),
     ...(o.timingAllowOrigin !== undefined ? { timingAllowOrigin: o.timingAllowOrigin } : {}),
-    ...(signing ? { signedAccess: signing.access } : {}),
-    ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
     upstream: o.upstream,
     ...(o.config !== undefined ? { rules: loadRulesFile(o.config) } : {}),
     ...(o.store !== undefined
@@ -169,10 +173,49 @@ export async function runEdge(
     bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
     ...(o.upstreamTimeout !== undefined ? { upstreamTimeoutMs: parseDuration(o.upstreamTimeout) * 1000 } : {}),
     ...(o.upstreamRetry !== undefined ? { upstreamRetryMs: parseDuration(o.upstreamRetry) * 1000 } : {}),
+  };
+}
+
+/** Start an edge from CLI options; resolves with its URL and stop functions (`drain`: graceful). */
+export async function runEdge(
+  o: EdgeCliOptions,
+  worker?: WorkerRole,
+): Promise<{
+  url: string;
+  plainUrl?: string;
+  close: () => Promise<void>;
+  drain: () => Promise<void>;
+  tls: ReloadingTls | undefined;
+  logger: Logger;
+}> {
+  const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
+  const logRef: { current?: KeyLog } = {};
+  const keyLog: KeyLog = {
+    info: (x, m) => logRef.current?.info(x, m),
+    warn: (x, m) => logRef.current?.warn(x, m),
+  };
+  const fleet = o.nats !== undefined ? await openFleetPrelude(o, o.name, keyLog) : undefined;
+  const signing = fleet?.keys
+    ? await fleetVerification(o, fleet.keys, upstreamCredential, process.env, keyLog)
+    : await edgeSigningFromCli(o, upstreamCredential, process.env, keyLog);
+  const tls = await openTlsFromCli(o, {
+    info: (x, m) => logRef.current?.info(x, m),
+    warn: (x, m) => (logRef.current ? logRef.current.warn(x, m) : process.stderr.write(`warning: ${m}\n`)),
+  });
+  if (worker?.ticketKeys && tls) tls.setTicketKeys(worker.ticketKeys);
+  const edge = createEdge({
+    ...edgeOptionsFromCli(o),
+    ...(tls ? { tls } : {}),
+    ...(signing ? { signedAccess: signing.access } : {}),
+    ...(upstreamCredential !== undefined ? { upstreamCredential } : {}),
+    ...(worker ? { worker } : {}),
   });
   logRef.current = edge.logger;
   if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
   const url = await edge.listen(parsePort(o.port), o.host);
+  // node:cluster hands a worker the first worker's ticket keys when it listens: the supervisor's
+  // current keys (rotated since, perhaps) are the ones every worker must use
+  if (worker?.ticketKeys && tls) tls.setTicketKeys(worker.ticketKeys);
   const plainUrl = o.httpPort !== undefined ? await edge.listenPlain(parsePort(o.httpPort), o.host) : undefined;
   const onCredential = (c: string | undefined) => signing?.access.setTrustedCredential(c);
   const joined = !fleet
@@ -188,15 +231,20 @@ export async function runEdge(
           onCredential,
           parseDuration(o.fleetJoinWait ?? '30s') * 1000,
         );
+  const stop = async (how: () => Promise<void>) => {
+    await joined?.close();
+    await how();
+    signing?.close();
+    tls?.close();
+  };
+  const drainMs = parseDuration(o.drainTimeout ?? '30s') * 1000;
   return {
     url,
     ...(plainUrl !== undefined ? { plainUrl } : {}),
-    close: async () => {
-      await joined?.close();
-      signing?.close();
-      tls?.close();
-      return edge.close();
-    },
+    tls,
+    logger: edge.logger,
+    close: () => stop(() => edge.close()),
+    drain: () => stop(() => edge.drain(drainMs)),
   };
 }
 
@@ -206,6 +254,25 @@ export interface PurgeCliOptions {
   tag?: string;
   soft?: boolean;
   adminToken?: string;
+}
+
+/**
+ * How many HTTP workers: --workers, else one per core. A fleet member (--nats) runs one process:
+ * the fleet's membership and purge stream are not shared across workers yet.
+ */
+export function workerCount(o: Pick<EdgeCliOptions, 'workers' | 'nats'>): number {
+  if (o.workers === undefined) return o.nats !== undefined ? 1 : Math.max(1, availableParallelism());
+  const n = Number(o.workers);
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new StreamedgeError('BAD_OPTION', `--workers must be a whole number from 1 to 256 (got "${o.workers}")`);
+  }
+  if (n > 1 && o.nats !== undefined) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--nats runs one edge process for now: use --workers 1 (the default with --nats)',
+    );
+  }
+  return n;
 }
 
 /** Send one purge to an edge; resolves with the edge's JSON answer. */
@@ -292,10 +359,27 @@ export function registerEdgeCommands(program: Command): void {
       '--upstream-credential-file <file>',
       `credential sent upstream and accepted from peers (default: $${UPSTREAM_CREDENTIAL_ENV})`,
     )
+    .option('--workers <n>', 'HTTP worker processes beside one store process (default: one per core; 1: one process)')
+    .option('--drain-timeout <duration>', 'SIGTERM / rolling restart: longest wait for requests in flight', '30s')
     .action(async (o: EdgeCliOptions) => {
-      const { close } = await runEdge(o);
+      const workers = workerCount(o);
+      if (workers > 1) {
+        const sup = await EdgeSupervisor.start(o, workers);
+        const stop = () => {
+          void sup.stop().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        process.on('SIGHUP', () => void sup.rollingRestart());
+        process.on('SIGUSR2', () => sup.rotateTicketKeys());
+        return;
+      }
+      const { drain } = await runEdge(o);
       const stop = () => {
-        void close().then(
+        void drain().then(
           () => process.exit(0),
           () => process.exit(1),
         );

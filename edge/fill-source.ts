@@ -1,11 +1,14 @@
 /**
  * Where a fill gets its bytes and what it sends: the owning peer when another peer of the PoP
  * owns the key, else the upstream set (edge/upstream-set.ts: primary/backup with failover;
- * edge/forwarding.ts builds the headers a fill carries).
+ * edge/forwarding.ts builds the headers a fill carries). In a worker of a multi-worker edge, the
+ * store process does this once for all workers (edge/cluster).
  */
 import type { EdgeContext } from './context.js';
 import { HOP_HEADER } from './tiering/peers.js';
-import { type UpstreamResponse, upstreamError } from './upstream.js';
+import { upstreamError } from './upstream.js';
+import type { FillResponse } from './fill.js';
+import type { StoreClient } from './cluster/store-client.js';
 
 /** LL-HLS blocking reloads are held by the origin: they get a longer header timeout. */
 function isBlockingReload(target: string): boolean {
@@ -13,15 +16,25 @@ function isBlockingReload(target: string): boolean {
 }
 
 /** Fetch for a fill: from the owning peer if another peer owns the key, else from upstream. */
+/** What a fill's fetch needs of the edge (the store process of a multi-worker edge has these too). */
+export type FillSourceContext = Pick<EdgeContext, 'o' | 'router' | 'upstream' | 'upstreams' | 'metrics' | 'logger'> & {
+  readonly cluster?: StoreClient | undefined;
+};
+
 export async function fetchForFill(
-  ctx: EdgeContext,
+  ctx: FillSourceContext,
   key: string,
   target: string,
   headers: Record<string, string>,
   signal: AbortSignal,
   fromPeer: boolean,
   onInfo?: (status: number, headers: Record<string, string | string[]>) => void,
-): Promise<UpstreamResponse & { viaPeer?: string }> {
+): Promise<FillResponse> {
+  // a worker of a multi-worker edge: the store process fetches once for every worker (edge/cluster)
+  if (ctx.cluster?.connected) {
+    const dedupe = `${headers['if-none-match'] ?? ''}\u0000${headers['if-modified-since'] ?? ''}`;
+    return ctx.cluster.fetch({ key, dedupe, target, headers, fromPeer }, signal);
+  }
   const timeouts = {
     ...(isBlockingReload(target) ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs, pool: 'held' as const } : {}),
     ...(onInfo ? { onInfo } : {}),

@@ -14,7 +14,7 @@
 import type { ForwardReason } from '../src/http/cache-status.js';
 import type { HeaderBag } from '../src/http/freshness.js';
 import { StreamedgeError } from '../src/errors.js';
-import type { LogStore, ObjectMeta } from './store/index.js';
+import type { EdgeStore, ObjectMeta } from './store/index.js';
 import { ByteQueue } from './byte-queue.js';
 import {
   type EdgeCachePolicy,
@@ -53,9 +53,18 @@ export type FillHead =
   /** The upstream failed and nothing can be served. */
   | { kind: 'error'; status: number; error: StreamedgeError };
 
+/**
+ * An upstream response for a fill. `viaPeer` set: it came from the owning peer, which stores it (we
+ * do not). `commit` set: the store process of a multi-worker edge fetched it and holds its bytes
+ * (edge/cluster): the fill asks it to store them instead of writing them itself.
+ */
+export type FillResponse = UpstreamResponse & {
+  viaPeer?: string;
+  commit?: (key: string, meta: ObjectMeta) => Promise<boolean>;
+};
+
 export interface FillFetch {
-  /** `viaPeer` set: the response came from the owning peer, which stores it (we do not). */
-  (conditional: Record<string, string>, signal: AbortSignal): Promise<UpstreamResponse & { viaPeer?: string }>;
+  (conditional: Record<string, string>, signal: AbortSignal): Promise<FillResponse>;
 }
 
 export interface FillOptions {
@@ -65,7 +74,7 @@ export interface FillOptions {
   primaryKey: string;
   /** The variant key the fill's own request selects under a response's Vary field names. */
   variantKeyFor(varyNames: readonly string[]): string;
-  store: LogStore;
+  store: EdgeStore;
   policy: EdgeCachePolicy;
   /** Request headers that decide storability (Authorization...). */
   reqHeaders: HeaderBag;
@@ -250,7 +259,7 @@ export class Fill {
       if (lm) conditional['if-modified-since'] = lm;
     }
     const requestTime = now();
-    let res: UpstreamResponse & { viaPeer?: string };
+    let res: FillResponse;
     try {
       res = await this.o.fetch(conditional, this.abort.signal);
     } catch (e) {
@@ -351,7 +360,12 @@ export class Fill {
 
     let queue: ByteQueue | undefined;
     let putDone: Promise<boolean> = Promise.resolve(false);
-    if (willStore && meta) {
+    if (willStore && meta && res.commit) {
+      putDone = res.commit(this.storeKey, meta).then(async (ok) => {
+        if (ok && this.storeKey !== this.o.primaryKey) await this.putVaryRecord(meta);
+        return ok;
+      });
+    } else if (willStore && meta) {
       const q = new ByteQueue(this.o.storeQueueBytes);
       queue = q;
       putDone = this.o.store.put(this.storeKey, meta, q, declared).then(

@@ -20,7 +20,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { StreamedgeError } from '../src/errors.js';
 import { parserErrorStatus } from './request-limits.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
@@ -40,6 +40,8 @@ export interface EdgeListenerOptions {
 
 export class EdgeListener {
   private readonly sockets = new Set<Socket>();
+  /** HTTP/1.1 connections that carried a request: how many answers are still open on each. */
+  private readonly used = new Map<Socket, { active: number }>();
   private url_ = '';
 
   private constructor(
@@ -50,6 +52,25 @@ export class EdgeListener {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.httpVersionMajor === 2) return;
+      const sock = req.socket;
+      let st = this.used.get(sock);
+      if (!st) {
+        const fresh = { active: 0 };
+        st = fresh;
+        this.used.set(sock, fresh);
+        sock.once('close', () => this.used.delete(sock));
+      }
+      const state = st;
+      state.active++;
+      res.once('close', () => state.active--);
+    });
+  }
+
+  /** Connections open now (any protocol, with or without a request). */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   /** The base URL (http:// or https://host:port). */
@@ -93,10 +114,30 @@ export class EdgeListener {
     return l;
   }
 
+  /**
+   * Stops accepting (in a node:cluster worker the primary then sends new connections to the other
+   * workers) and tells HTTP/2 clients (GOAWAY); connections with a request in flight carry on.
+   */
+  stopAccepting(): void {
+    if (!this.server.listening) return;
+    // net.Server's close, not http.Server's: that one also drops connections whose first request
+    // has not arrived yet (a client that just connected would see a reset instead of an answer)
+    NetServer.prototype.close.call(this.server);
+    if (this.secure) closeHttp2Sessions(this.server as Http2SecureServer);
+  }
+
+  /**
+   * Closes HTTP/1.1 connections that served a request and have no answer open now (idle
+   * keep-alive); connections still waiting for their first request are left alone.
+   */
+  closeIdle(): void {
+    for (const [sock, st] of this.used) if (st.active === 0) sock.destroy();
+  }
+
   /** Stops accepting, tells HTTP/2 clients (GOAWAY), drops every connection. */
   async close(): Promise<void> {
     const server = this.server;
-    const closed = new Promise<void>((r) => server.close(() => r()));
+    const closed = server.listening ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     if (this.secure) closeHttp2Sessions(server as Http2SecureServer);
     for (const s of this.sockets) s.destroy();
     await closed;

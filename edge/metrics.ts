@@ -2,7 +2,7 @@
  * Prometheus metrics of one edge (own registry, so several edges can live in one process).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LogStore } from './store/index.js';
+import type { StoreStats } from './store/index.js';
 
 export class EdgeMetrics {
   readonly registry = new Registry();
@@ -25,7 +25,7 @@ export class EdgeMetrics {
   readonly upstreamCurrent: Gauge<'upstream'>;
   readonly upstreamFailovers: Counter<'reason'>;
 
-  constructor(store: () => LogStore | undefined, fillsInFlight: () => number, defaultMetrics = false) {
+  constructor(store: () => StoreStats | undefined, fillsInFlight: () => number, defaultMetrics = false) {
     const r = this.registry;
     this.requests = new Counter({
       name: 'edge_requests_total',
@@ -130,14 +130,14 @@ export class EdgeMetrics {
       labelNames: ['reason'],
       registers: [r],
     });
-    const storeStat = (name: string, help: string, pick: (s: ReturnType<LogStore['stats']>) => number) =>
+    const storeStat = (name: string, help: string, pick: (s: StoreStats) => number) =>
       new Gauge({
         name,
         help,
         registers: [r],
         collect() {
           const s = store();
-          if (s) this.set(pick(s.stats()));
+          if (s) this.set(pick(s));
         },
       });
     storeStat('edge_store_objects', 'Objects in the store', (s) => s.objects);
@@ -149,5 +149,18 @@ export class EdgeMetrics {
     storeStat('edge_store_crc_errors', 'Records dropped on CRC mismatch', (s) => s.crcErrors);
     storeStat('edge_store_admitting', '1 while the store admits new objects', (s) => (s.admitting ? 1 : 0));
     if (defaultMetrics) collectDefaultMetrics({ register: r });
+  }
+
+  /**
+   * `edge_process_info{role, worker, pid} 1` for each process of a multi-worker edge, so the summed
+   * /_edge/metrics shows which processes answered (role "worker" or "store").
+   */
+  markProcess(role: 'worker' | 'store', worker?: number): void {
+    new Gauge({
+      name: 'edge_process_info',
+      help: 'One series per process of a multi-worker edge (role, worker index, pid)',
+      labelNames: ['role', 'worker', 'pid'],
+      registers: [this.registry],
+    }).set({ role, worker: worker === undefined ? '' : String(worker), pid: String(process.pid) }, 1);
   }
 }

@@ -14,7 +14,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
 import { StreamedgeError } from '../src/errors.js';
 import { KEY_HEADER_SEPARATOR, normalizePath } from '../src/http/cache-key.js';
-import type { LogStore } from './store/index.js';
+import type { EdgeStore } from './store/index.js';
 import { type LimitVerdict, checkKey, checkTag, checkTarget } from './request-limits.js';
 import type { Fill } from './fill.js';
 
@@ -155,9 +155,12 @@ export function checkPurgeSpecs(specs: readonly PurgeSpec[], urlKey: UrlKey): Li
 export type UrlKey = (target: string) => string;
 
 /** Apply one purge locally (store + fills in flight). Returns how many stored objects it touched. */
+/** What a purge changes: the store, or (in the other workers of a multi-worker edge) their RAM copies. */
+export type PurgeTarget = Pick<EdgeStore, 'purgeTag' | 'purgePrefix' | 'delete' | 'updateMeta'>;
+
 export async function applyPurge(
   spec: PurgeSpec,
-  store: LogStore,
+  store: PurgeTarget,
   fills: Iterable<Fill>,
   urlKey: UrlKey,
 ): Promise<number> {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
 import { notModified } from '../src/http/conditional.js';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../src/http/range.js';
-import type { LogStore } from './store/index.js';
+import type { EdgeStore } from './store/index.js';
 import type { Fill, FillHead } from './fill.js';
 import { notModifiedHeaders } from './cache-policy.js';
 import { type Exchange, header, writeHead } from './exchange.js';
@@ -27,7 +27,7 @@ export interface FillServeHooks {
 export function pumpFill(
   ex: Exchange,
   fill: Fill,
-  store: LogStore,
+  store: EdgeStore,
   start: number,
   end: number | undefined,
   hooks: FillServeHooks,
@@ -136,7 +136,7 @@ export async function serveFill(
   ex: Exchange,
   fill: Fill,
   head: ResponseHead,
-  store: LogStore,
+  store: EdgeStore,
   status: CacheStatusEntry,
   hooks: FillServeHooks,
   opts: { stripSetCookie: boolean },

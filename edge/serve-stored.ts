@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
 import { notModified } from '../src/http/conditional.js';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../src/http/range.js';
-import type { LogStore, ObjectMeta } from './store/index.js';
+import type { EdgeStore, ObjectMeta } from './store/index.js';
 import { notModifiedHeaders, replayHeaders, viewEntry } from './cache-policy.js';
 import { type Exchange, header, writeHead } from './exchange.js';
 
@@ -16,7 +16,7 @@ import { type Exchange, header, writeHead } from './exchange.js';
  */
 export async function serveStored(
   ex: Exchange,
-  store: LogStore,
+  store: EdgeStore,
   meta: ObjectMeta,
   size: number,
   status: CacheStatusEntry,

@@ -17,7 +17,7 @@ import pino, { type Logger } from 'pino';
 import { StreamedgeError } from '../src/errors.js';
 import type { CacheKeyPolicy } from '../src/http/cache-key.js';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
-import { LogStore } from './store/index.js';
+import { type EdgeStore, LogStore, ReadOnlyStore, type StoreStats } from './store/index.js';
 import { type EdgeOptions, type ResolvedEdgeOptions, resolveOptions } from './config.js';
 import type { EdgeCachePolicy } from './cache-policy.js';
 import { Coalescer } from './coalesce.js';
@@ -46,8 +46,10 @@ import {
 import { REJECT_REASONS } from '../src/signing/verify.js';
 import { checkCredential } from '../src/signing/upstream-credential.js';
 import { PURGE_FLOOR_HEADER, type FleetLink } from './fleet/fleet-link.js';
-import { applyLocalPurge } from './admin-purge.js';
 import { adminTokenMatches, type PurgeSpec } from './purge.js';
+import { applyLocalPurge, applyWorkerPurge } from './admin-purge.js';
+import { StoreClient } from './cluster/store-client.js';
+import { WorkerStore, ramDropTarget } from './cluster/worker-store.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
 export interface EdgeServerOptions extends EdgeOptions {
@@ -70,6 +72,12 @@ export interface EdgeServerOptions extends EdgeOptions {
   upstreamCa?: string | Buffer;
   /** HTTP/2 to https upstreams that offer it (default true). */
   upstreamHttp2?: boolean;
+  /**
+   * Run as one worker of a multi-worker edge (edge/cluster): the store in `store.dir` is opened
+   * read-only (hits never leave this process), fills and writes go through the store process on
+   * `socketPath`, and every answer carries `x-edge-worker: <index>`.
+   */
+  worker?: { index: number; socketPath: string; requestRollingRestart?: () => void };
 }
 
 export interface Edge {
@@ -78,6 +86,11 @@ export interface Edge {
   /** With TLS: plain HTTP beside the HTTPS port (after listen()); resolves with its base URL. */
   listenPlain(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
+  /**
+   * Graceful stop: stop accepting, let requests in flight and fills finish (at most `timeoutMs`),
+   * then close. New connections go to the other workers meanwhile.
+   */
+  drain(timeoutMs?: number): Promise<void>;
   readonly metrics: EdgeMetrics;
   /** The store (after listen()). */
   readonly store: LogStore | undefined;
@@ -105,6 +118,11 @@ class EdgeServer implements Edge, EdgeContext {
   private readonly listeners: EdgeListener[] = [];
   private storeRef: LogStore | undefined;
   private ownsStore = false;
+  private workerStore: WorkerStore | undefined;
+  private workerLocal: ReadOnlyStore | undefined;
+  cluster: StoreClient | undefined;
+  private inFlight = 0;
+  private draining = false;
   private tempDir: string | undefined;
   readonly upstream: Upstream;
   readonly upstreams: UpstreamSet;
@@ -123,17 +141,15 @@ class EdgeServer implements Edge, EdgeContext {
     this.o = resolveOptions(input);
     this.logger =
       input.logger ??
-      pino({ level: input.logLevel ?? 'info', base: { service: 'streamedge-edge', edge: this.o.name } });
-    this.upstream = new Upstream({
-      maxConcurrent: this.o.maxUpstreamConcurrent,
-      maxQueued: this.o.maxUpstreamQueued,
-      connectionsPerOrigin: this.o.connectionsPerOrigin,
-      connectTimeoutMs: this.o.connectTimeoutMs,
-      headersTimeoutMs: this.o.headersTimeoutMs,
-      bodyTimeoutMs: this.o.bodyTimeoutMs,
-      ...(input.upstreamCa !== undefined ? { ca: input.upstreamCa } : {}),
-      ...(input.upstreamHttp2 !== undefined ? { http2: input.upstreamHttp2 } : {}),
-    });
+      pino({
+        level: input.logLevel ?? 'info',
+        base: {
+          service: 'streamedge-edge',
+          edge: this.o.name,
+          ...(input.worker ? { worker: input.worker.index, pid: process.pid } : {}),
+        },
+      });
+    this.upstream = newUpstream(this.o, input);
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
     this.keyPolicy = { queryParams: 'all', headers: this.o.keyHeaders };
@@ -144,30 +160,15 @@ class EdgeServer implements Edge, EdgeContext {
       keepForRevalidation: this.o.keepForRevalidation,
     };
     this.metrics = new EdgeMetrics(
-      () => this.storeRef,
+      () => this.storeStats(),
       () => this.coalescer.size,
     );
-    this.upstreams = this.upstreamSet();
+    this.upstreams = newUpstreamSet(this.o, this.upstream, this.metrics, this.logger);
+    if (input.worker) this.metrics.markProcess('worker', input.worker.index);
     this.lookup = new Lookup(this);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
-  }
-
-  private upstreamSet(): UpstreamSet {
-    const m = this.metrics;
-    for (const u of this.o.upstreams) m.upstreamCurrent.set({ upstream: u }, u === this.o.upstreams[0] ? 1 : 0);
-    return new UpstreamSet(this.upstream, {
-      bases: this.o.upstreams,
-      timeoutMs: this.o.upstreamTimeoutMs,
-      retryInitialMs: this.o.upstreamRetryMs,
-      onSwitch: (from, to, reason) => {
-        m.upstreamCurrent.set({ upstream: from }, 0);
-        m.upstreamCurrent.set({ upstream: to }, 1);
-        m.upstreamFailovers.inc({ reason });
-        this.logger.warn({ from, to, reason }, `upstream switched to ${to} (${reason})`);
-      },
-    });
   }
 
   get store(): LogStore | undefined {
@@ -203,9 +204,24 @@ class EdgeServer implements Edge, EdgeContext {
     this.credentialAuth = c !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: c } : {};
   }
 
-  get openStore(): LogStore {
-    if (!this.storeRef) throw new StreamedgeError('EDGE_STATE', 'edge store is not open (call listen() first)');
-    return this.storeRef;
+  get requestRollingRestart(): (() => void) | undefined {
+    return this.input.worker?.requestRollingRestart;
+  }
+
+  get openStore(): EdgeStore {
+    const s = this.workerStore ?? this.storeRef;
+    if (!s) throw new StreamedgeError('EDGE_STATE', 'edge store is not open (call listen() first)');
+    return s;
+  }
+
+  /**
+   * The store gauges of this process. A worker reports its own RAM tier and reads only: the
+   * objects, bytes, capacity and admission of the shared store come from the store process, so
+   * that /_edge/metrics sums them once.
+   */
+  private storeStats(): StoreStats | undefined {
+    if (!this.workerStore) return this.storeRef?.stats();
+    return { ...this.workerStore.stats(), objects: 0, bytes: 0, capacity: 0, admitting: false };
   }
 
   cs(extra: Omit<CacheStatusEntry, 'cache'>): CacheStatusEntry {
@@ -247,10 +263,17 @@ class EdgeServer implements Edge, EdgeContext {
 
   private async openListener(port: number, host: string, tls: ReloadingTls | undefined): Promise<EdgeListener> {
     const tao = this.input.timingAllowOrigin ?? '*';
+    const worker = this.input.worker !== undefined ? String(this.input.worker.index) : undefined;
     const l = await EdgeListener.open(
       (req, res) => {
-        this.metrics.requestsByProtocol.inc({ protocol: protocolOf(req) });
+        const protocol = protocolOf(req);
+        this.metrics.requestsByProtocol.inc({ protocol });
         if (tao !== '') res.setHeader('timing-allow-origin', tao);
+        if (worker !== undefined) res.setHeader('x-edge-worker', worker);
+        // draining: an HTTP/1.1 client is told to open its next request elsewhere (another worker)
+        if (this.draining && protocol === 'h1') res.setHeader('connection', 'close');
+        this.inFlight++;
+        res.once('close', () => this.inFlight--);
         this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
       },
       {
@@ -267,6 +290,24 @@ class EdgeServer implements Edge, EdgeContext {
 
   private async prepareStore(): Promise<void> {
     const s = this.input.store;
+    const w = this.input.worker;
+    if (w) {
+      if (s === undefined || s instanceof LogStore) {
+        throw new StreamedgeError('EDGE_STATE', 'a worker edge needs store: { dir } (the store process owns it)');
+      }
+      const local = ReadOnlyStore.open({
+        dir: s.dir,
+        ...(s.ramBytes !== undefined ? { ramBytes: s.ramBytes } : {}),
+        logger: this.logger,
+      });
+      this.workerLocal = local;
+      this.cluster = await StoreClient.connect(w.socketPath, local, {
+        onDrop: (specs) => applyWorkerPurge(this, specs as PurgeSpec[], ramDropTarget(local)),
+        onCollect: () => this.metrics.registry.getMetricsAsJSON(),
+      });
+      this.workerStore = new WorkerStore(local, this.cluster);
+      return;
+    }
     if (s instanceof LogStore) {
       this.storeRef = s;
       return;
@@ -294,8 +335,30 @@ class EdgeServer implements Edge, EdgeContext {
     this.coalescer.cancelAll('edge closing');
     await Promise.allSettled([...this.background]);
     await this.upstream.close();
+    this.cluster?.close();
+    await this.workerLocal?.close();
     if (this.ownsStore) await this.storeRef?.close();
     if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
+  }
+
+  async drain(timeoutMs = 30_000, freshGraceMs = 2_000): Promise<void> {
+    if (this.closing) return;
+    this.draining = true;
+    const start = Date.now();
+    for (const l of this.listeners) l.stopAccepting();
+    // requests in flight (held reloads, fills being streamed) finish and their HTTP/1.1 connections
+    // close after the answer (connection: close); idle keep-alive connections close now; a connection
+    // that has not sent its first request yet gets `freshGraceMs` to do so
+    for (;;) {
+      for (const l of this.listeners) l.closeIdle();
+      const open = this.listeners.reduce((n, l) => n + l.connections, 0);
+      const busy = this.inFlight > 0 || this.coalescer.size > 0;
+      const elapsed = Date.now() - start;
+      if (elapsed >= timeoutMs || (!busy && (open === 0 || elapsed >= freshGraceMs))) break;
+      await new Promise<void>((r) => setTimeout(r, 20));
+    }
+    await this.whenIdle();
+    await this.close();
   }
 
   // ------------------------------------------------------------------ request entry
@@ -404,6 +467,44 @@ class EdgeServer implements Edge, EdgeContext {
       res.end('edge internal error\n');
     } else res.destroy();
   }
+}
+
+/** The upstream pool of an edge (the store process of a multi-worker edge builds the same one). */
+export function newUpstream(
+  o: ResolvedEdgeOptions,
+  input: Pick<EdgeServerOptions, 'upstreamCa' | 'upstreamHttp2'>,
+): Upstream {
+  return new Upstream({
+    maxConcurrent: o.maxUpstreamConcurrent,
+    maxQueued: o.maxUpstreamQueued,
+    connectionsPerOrigin: o.connectionsPerOrigin,
+    connectTimeoutMs: o.connectTimeoutMs,
+    headersTimeoutMs: o.headersTimeoutMs,
+    bodyTimeoutMs: o.bodyTimeoutMs,
+    ...(input.upstreamCa !== undefined ? { ca: input.upstreamCa } : {}),
+    ...(input.upstreamHttp2 !== undefined ? { http2: input.upstreamHttp2 } : {}),
+  });
+}
+
+/** The primary/backup upstream set, reporting its switches in metrics and the log. */
+export function newUpstreamSet(
+  o: ResolvedEdgeOptions,
+  upstream: Upstream,
+  metrics: EdgeMetrics,
+  logger: Logger,
+): UpstreamSet {
+  for (const u of o.upstreams) metrics.upstreamCurrent.set({ upstream: u }, u === o.upstreams[0] ? 1 : 0);
+  return new UpstreamSet(upstream, {
+    bases: o.upstreams,
+    timeoutMs: o.upstreamTimeoutMs,
+    retryInitialMs: o.upstreamRetryMs,
+    onSwitch: (from, to, reason) => {
+      metrics.upstreamCurrent.set({ upstream: from }, 0);
+      metrics.upstreamCurrent.set({ upstream: to }, 1);
+      metrics.upstreamFailovers.inc({ reason });
+      logger.warn({ from, to, reason }, `upstream switched to ${to} (${reason})`);
+    },
+  });
 }
 
 /** Create an edge (call listen() to start it). */

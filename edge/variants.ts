@@ -8,7 +8,7 @@
  * the variant its own request selects. See edge/README.md.
  */
 import { variantKey } from '../src/http/cache-key.js';
-import type { LogStore, ObjectMeta } from './store/index.js';
+import type { EdgeStore, ObjectMeta } from './store/index.js';
 import { checkKey } from './request-limits.js';
 
 const VARY_FIELD = ':vary';
@@ -41,7 +41,7 @@ export interface Resolved {
 
 /** Look a request up: the primary key, then the variant its headers select if the URL varies. */
 export async function resolveVariant(
-  store: LogStore,
+  store: EdgeStore,
   primary: string,
   headers: Record<string, string | string[] | undefined>,
 ): Promise<Resolved> {

@@ -4,14 +4,15 @@
  */
 export interface FillHead {
   status: number;
-  headers: Record<string, string>;
-  length?: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Set when the owning peer of the PoP answered (it stores the object, this edge does not). */
+  viaPeer?: string;
 }
 
 export class FillBuffer {
   head: FillHead | undefined;
   readonly chunks: Buffer[] = [];
-  private ended: { stored: boolean } | undefined;
+  private ended = false;
   private failed: Error | undefined;
   private wake: (() => void)[] = [];
   private headWaiters: { resolve: (h: FillHead) => void; reject: (e: Error) => void }[] = [];
@@ -26,8 +27,8 @@ export class FillBuffer {
     this.notify();
   }
 
-  end(stored: boolean): void {
-    this.ended = { stored };
+  end(): void {
+    this.ended = true;
     this.notify();
   }
 
@@ -39,11 +40,14 @@ export class FillBuffer {
   }
 
   get done(): boolean {
-    return this.ended !== undefined || this.failed !== undefined;
+    return this.ended || this.failed !== undefined;
   }
 
-  get stored(): boolean {
-    return this.ended?.stored === true;
+  /** Bytes received so far. */
+  get size(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.length;
+    return n;
   }
 
   headReady(): Promise<FillHead> {

@@ -1,35 +1,50 @@
 import type { Socket } from 'node:net';
 
 /**
- * Frames on the Unix socket between edge workers and the store process:
+ * Frames on the Unix socket between edge workers and the store process (edge/store/README.md
+ * draws the exchange):
  *
  *   u32 BE length of what follows | u8 type | u32 BE fill id | payload
  *
  * Control payloads are UTF-8 JSON; CHUNK payloads are body bytes as they came from upstream.
  */
 export const enum Frame {
-  /** worker -> store: {key, url}: fetch `url` once for `key` and stream it to me. */
-  Fill = 1,
-  /** store -> worker: {status, headers, length?}. */
+  /** worker -> store: {key, dedupe, target, headers, fromPeer}: fetch once per (key, dedupe), stream it to me. */
+  Fetch = 1,
+  /** store -> worker: {status, headers, viaPeer?}. */
   Head = 2,
   /** store -> worker: body bytes. */
   Chunk = 3,
-  /** store -> worker: {stored}: the body is complete; stored = committed to the store. */
+  /** store -> worker: {}: the body is complete. */
   End = 4,
-  /** store -> worker: {message}: the fill failed; nothing was stored. */
+  /** store -> worker: {message, code?}: the fetch or call failed. */
   Fail = 5,
-  /** store -> every worker (id 0): {keys}: committed; a worker refreshes its lmdb snapshot. */
+  /** store -> every worker (id 0): {keys}: committed; a worker drops RAM copies and refreshes its snapshot. */
   Committed = 6,
-  /** worker -> store: {prefix, mode}. */
-  Purge = 7,
-  /** store -> the asking worker: {count}, after every worker acknowledged the drop. */
-  Purged = 8,
-  /** store -> every worker: {prefix}: drop RAM copies under prefix, refresh, then answer DropAck. */
+  /** worker -> store: {fetch, key, meta}: store the bytes of my fetch `fetch` under key (once per fetch and key). */
+  Commit = 7,
+  /** store -> worker: {value}: the answer to a Commit, Call, DropAll or Metrics with this id. */
+  Reply = 8,
+  /** store -> every worker: {specs}: apply these purges locally (RAM copies, fills in flight), then DropAck. */
   Drop = 9,
   /** worker -> store: the Drop with this id is applied here. */
   DropAck = 10,
   /** store -> every worker (id 0): {keys, region}: evicted; drop RAM copies, close the region's handle. */
   Evicted = 11,
+  /** worker -> store: {}: stop streaming the fetch with this id to me (its waiters left). */
+  Cancel = 12,
+  /** worker -> store: {op, args, body?}: one store operation (put, updateMeta, delete, purge...). */
+  Call = 13,
+  /** worker -> store: {specs}: broadcast Drop to every worker; Reply once all acknowledged. */
+  DropAll = 14,
+  /** worker -> store: {}: Reply with the Prometheus text of every worker and the store process. */
+  Metrics = 15,
+  /** store -> worker: {}: answer with MetricsJson (same id). */
+  Collect = 16,
+  /** worker -> store: {metrics}: this worker's prom-client JSON for a Collect. */
+  MetricsJson = 17,
+  /** store -> every worker (id 0): {stats}: the store's StoreStats (every second, and on connect). */
+  Stats = 18,
 }
 
 const HEADER = 9;
@@ -48,7 +63,7 @@ export function writeFrame(sock: Socket, type: Frame, id: number, payload: Buffe
   return ok;
 }
 
-/** Splits a socket's byte stream into frames; calls `onFrame` for each. Throws on a corrupt length. */
+/** Splits a socket's byte stream into frames; calls `onFrame` for each. A corrupt frame destroys the socket. */
 export function readFrames(sock: Socket, onFrame: (type: Frame, id: number, payload: Buffer) => void): void {
   let pending: Buffer[] = [];
   let have = 0;
@@ -70,7 +85,13 @@ export function readFrames(sock: Socket, onFrame: (type: Frame, id: number, payl
       buf = buf.subarray(4 + len);
       pending = buf.length > 0 ? [buf] : [];
       have = buf.length;
-      onFrame(type, id, payload);
+      try {
+        onFrame(type, id, payload);
+      } catch (e) {
+        // a frame the other side should never have sent (bad JSON, unknown shape): drop the link
+        sock.destroy(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
     }
   });
 }

@@ -1,119 +1,262 @@
 import { connect, type Socket } from 'node:net';
-import type { ReadOnlyStore } from '../store/index.js';
-import { FillBuffer, type FillHead } from './fill-buffer.js';
+import { Readable } from 'node:stream';
+import { StreamedgeError, asError } from '../../src/errors.js';
+import type { ObjectMeta, ReadOnlyStore, StoreStats } from '../store/index.js';
+import type { FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
+import type { StoreCall } from './store-calls.js';
+import type { FetchRequest } from './store-service.js';
 
-export interface WorkerFill {
-  head: Promise<FillHead>;
-  /** A fresh reader over the fill's bytes (from the first chunk on). */
-  body(): AsyncGenerator<Buffer>;
-  /** Resolves with whether the object was stored once the fill ends; rejects if it failed. */
-  done: Promise<boolean>;
+/** A fetch answered by the store process: the head, the bytes as they arrive, and how to store them. */
+export interface ClusterFetched {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  viaPeer?: string;
+  /** Asks the store process to store this fetch's bytes under `key` (once per fetch and key). */
+  commit(key: string, meta: ObjectMeta): Promise<boolean>;
 }
 
+/** What the worker's edge does when the store process asks (purge broadcast, metrics collection). */
+export interface StoreClientHooks {
+  /** Apply purge specs locally (RAM copies, fills in flight); resolve when done. */
+  onDrop(specs: unknown[]): Promise<void>;
+  /** This worker's prom-client JSON. */
+  onCollect(): Promise<object[]>;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+interface Stream {
+  head?: (h: FillHead) => void;
+  fail(e: Error): void;
+  body?: Readable;
+}
+
+const RECONNECT_MS = 200;
+
 /**
- * An edge worker's side of the cluster. A miss coalesces here first (one request per key to the
- * store process, whatever the number of local waiters) and the store process streams the chunks
- * back. Commit announcements refresh the worker's read-only store so the next request is a local
- * hit; Drop broadcasts (purge) clear its RAM copies and are acknowledged after that.
+ * An edge worker's link to the store process (edge/store/README.md draws the exchange). The
+ * worker's Coalescer already makes one fill per key locally; each fill asks here once. The store
+ * process streams head and chunks back and stores the bytes when the worker commits them.
+ * Committed/Evicted announcements drop RAM copies and refresh the worker's read-only lmdb
+ * snapshot, so its next request is a local hit. If the store process goes away, `connected` turns
+ * false (the edge then fetches upstream itself and stores nothing) and the link reconnects.
  */
 export class StoreClient {
+  private sock: Socket | undefined;
   private seq = 0;
-  private readonly byId = new Map<number, FillBuffer>();
-  private readonly byKey = new Map<string, WorkerFill>();
-  private readonly purges = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
+  private readonly streams = new Map<number, Stream>();
+  private readonly pending = new Map<number, Pending>();
+  private remoteStats: StoreStats | undefined;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly sock: Socket,
+    private readonly path: string,
     private readonly local: ReadOnlyStore,
-  ) {
-    readFrames(sock, (type, id, payload) => this.onFrame(type, id, payload));
-    sock.on('close', () => {
-      const e = new Error('store process connection closed');
-      for (const b of this.byId.values()) b.fail(e);
-      this.byId.clear();
-      for (const p of this.purges.values()) p.reject(e);
-      this.purges.clear();
-    });
+    private readonly hooks: StoreClientHooks,
+  ) {}
+
+  /** Connects (retrying until `waitMs`); rejects if the store process cannot be reached by then. */
+  static async connect(
+    path: string,
+    local: ReadOnlyStore,
+    hooks: StoreClientHooks,
+    waitMs = 10_000,
+  ): Promise<StoreClient> {
+    const c = new StoreClient(path, local, hooks);
+    const end = Date.now() + waitMs;
+    for (;;) {
+      try {
+        await c.open();
+        return c;
+      } catch (e) {
+        if (Date.now() > end) {
+          throw new StreamedgeError('STORE_PROCESS', `cannot reach the store process at ${path}`, { cause: e });
+        }
+        await new Promise((r) => setTimeout(r, RECONNECT_MS));
+      }
+    }
   }
 
-  static connect(path: string, local: ReadOnlyStore): Promise<StoreClient> {
+  get connected(): boolean {
+    return this.sock !== undefined && !this.sock.destroyed;
+  }
+
+  /** The store process's last stats (objects, bytes, admitting...), undefined while disconnected. */
+  get stats(): StoreStats | undefined {
+    return this.connected ? this.remoteStats : undefined;
+  }
+
+  private open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const sock = connect(path);
+      const sock = connect(this.path);
       sock.once('error', reject);
       sock.once('connect', () => {
         sock.off('error', reject);
         sock.on('error', () => undefined);
-        resolve(new StoreClient(sock, local));
+        this.sock = sock;
+        readFrames(sock, (type, id, payload) => this.onFrame(sock, type, id, payload));
+        sock.on('close', () => this.lost(sock));
+        // what was committed while we were away
+        this.local.refresh();
+        resolve();
       });
     });
   }
 
-  /** One fill per key from this worker, shared by every local waiter. */
-  fill(key: string, url: string): WorkerFill {
-    const existing = this.byKey.get(key);
-    if (existing) return existing;
-    const id = ++this.seq;
-    const buf = new FillBuffer();
-    this.byId.set(id, buf);
-    const done = (async (): Promise<boolean> => {
-      for await (const c of buf.read()) void c; // wait for the end without holding bytes twice
-      return buf.stored;
-    })();
-    done.catch(() => undefined);
-    const wf: WorkerFill = { head: buf.headReady(), body: () => buf.read(), done };
-    wf.head.catch(() => undefined);
-    this.byKey.set(key, wf);
-    void done.finally(() => {
-      if (this.byKey.get(key) === wf) this.byKey.delete(key);
-      this.byId.delete(id);
-    });
-    writeFrame(this.sock, Frame.Fill, id, { key, url });
-    return wf;
+  private lost(sock: Socket): void {
+    if (this.sock !== sock) return;
+    this.sock = undefined;
+    const e = new StreamedgeError('STORE_PROCESS', 'store process connection closed');
+    for (const s of this.streams.values()) s.fail(e);
+    this.streams.clear();
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    if (!this.closed) this.scheduleReconnect();
   }
 
-  /** Purges a prefix through the store process; resolves once every worker dropped its copies. */
-  purgePrefix(prefix: string, mode: 'hard' | 'soft'): Promise<number> {
+  private scheduleReconnect(): void {
+    this.reconnectTimer = setTimeout(() => {
+      this.open().catch(() => {
+        if (!this.closed) this.scheduleReconnect();
+      });
+    }, RECONNECT_MS);
+    this.reconnectTimer.unref();
+  }
+
+  private send(type: Frame, id: number, payload: object): void {
+    if (!this.sock || this.sock.destroyed) {
+      throw new StreamedgeError('STORE_PROCESS', 'store process not connected');
+    }
+    writeFrame(this.sock, type, id, payload);
+  }
+
+  private request<T>(type: Frame, payload: object): Promise<T> {
     const id = ++this.seq;
-    return new Promise((resolve, reject) => {
-      this.purges.set(id, { resolve, reject });
-      writeFrame(this.sock, Frame.Purge, id, { prefix, mode });
+    return new Promise<T>((resolve, reject) => {
+      try {
+        this.send(type, id, payload);
+      } catch (e) {
+        reject(asError(e));
+        return;
+      }
+      this.pending.set(id, { resolve: (v) => resolve(v as T), reject });
     });
+  }
+
+  /** One upstream fetch through the store process (joined with every other worker's for the same key). */
+  fetch(req: FetchRequest, signal: AbortSignal): Promise<ClusterFetched> {
+    const id = ++this.seq;
+    return new Promise<ClusterFetched>((resolve, reject) => {
+      const s: Stream = {
+        fail: (e) => {
+          reject(e);
+          s.body?.destroy(e);
+        },
+      };
+      s.head = (h) => {
+        const body = new Readable({ read: () => undefined });
+        s.body = body;
+        resolve({
+          status: h.status,
+          headers: h.headers,
+          body,
+          ...(h.viaPeer !== undefined ? { viaPeer: h.viaPeer } : {}),
+          commit: (key, meta) => this.request<boolean>(Frame.Commit, { fetch: id, key, meta }).catch(() => false),
+        });
+      };
+      try {
+        this.send(Frame.Fetch, id, req);
+      } catch (e) {
+        reject(asError(e));
+        return;
+      }
+      this.streams.set(id, s);
+      signal.addEventListener(
+        'abort',
+        () => {
+          if (!this.streams.delete(id)) return;
+          if (this.connected) this.send(Frame.Cancel, id, {});
+          s.fail(signal.reason instanceof Error ? signal.reason : new Error('fetch aborted'));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  /** A store operation on the store process (the one writer). */
+  call<T>(c: StoreCall): Promise<T> {
+    return this.request<T>(Frame.Call, c);
+  }
+
+  /** Every worker (this one included) applies `specs` locally; resolves once all acknowledged. */
+  async dropAll(specs: unknown[]): Promise<void> {
+    await this.request<boolean>(Frame.DropAll, { specs });
+  }
+
+  /** Prometheus text summed over every worker and the store process. */
+  metrics(): Promise<string> {
+    return this.request<string>(Frame.Metrics, {});
   }
 
   close(): void {
-    this.sock.destroy();
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.sock?.destroy();
   }
 
-  private onFrame(type: Frame, id: number, payload: Buffer): void {
+  private onFrame(sock: Socket, type: Frame, id: number, payload: Buffer): void {
     switch (type) {
-      case Frame.Head:
-        this.byId.get(id)?.setHead(json<FillHead>(payload));
-        break;
-      case Frame.Chunk:
-        this.byId.get(id)?.push(Buffer.from(payload)); // own copy: the read buffer is reused
-        break;
-      case Frame.End:
-        this.byId.get(id)?.end(json<{ stored: boolean }>(payload).stored);
-        break;
-      case Frame.Fail: {
-        const e = new Error(json<{ message: string }>(payload).message);
-        this.byId.get(id)?.fail(e);
-        this.purges.get(id)?.reject(e);
-        this.purges.delete(id);
+      case Frame.Head: {
+        const s = this.streams.get(id);
+        if (s?.head) s.head(json<FillHead>(payload));
         break;
       }
+      case Frame.Chunk:
+        this.streams.get(id)?.body?.push(Buffer.from(payload)); // own copy: the read buffer is reused
+        break;
+      case Frame.End: {
+        const s = this.streams.get(id);
+        this.streams.delete(id);
+        s?.body?.push(null);
+        break;
+      }
+      case Frame.Fail: {
+        const f = json<{ message: string; code?: string }>(payload);
+        const e = new StreamedgeError(f.code ?? 'STORE_PROCESS', f.message);
+        const s = this.streams.get(id);
+        this.streams.delete(id);
+        s?.fail(e);
+        this.pending.get(id)?.reject(e);
+        this.pending.delete(id);
+        break;
+      }
+      case Frame.Reply:
+        this.pending.get(id)?.resolve(json<{ value: unknown }>(payload).value);
+        this.pending.delete(id);
+        break;
       case Frame.Committed: {
-        const { keys } = json<{ keys: string[] }>(payload);
-        this.local.forget(keys);
+        const c = json<{ keys: string[]; prefixes?: string[]; tags?: string[] }>(payload);
+        this.local.forget(c.keys);
+        for (const p of c.prefixes ?? []) this.local.forgetPrefix(p);
+        for (const t of c.tags ?? []) this.local.forgetTag(t);
         this.local.refresh();
         break;
       }
       case Frame.Drop: {
-        const { prefix } = json<{ prefix: string }>(payload);
-        this.local.forgetPrefix(prefix);
+        const { specs } = json<{ specs: unknown[] }>(payload);
         this.local.refresh();
-        writeFrame(this.sock, Frame.DropAck, id, {});
+        void this.hooks
+          .onDrop(specs)
+          .catch(() => undefined)
+          .then(() => {
+            if (!sock.destroyed) writeFrame(sock, Frame.DropAck, id, {});
+          });
         break;
       }
       case Frame.Evicted: {
@@ -123,11 +266,19 @@ export class StoreClient {
         this.local.refresh();
         break;
       }
-      case Frame.Purged: {
-        this.purges.get(id)?.resolve(json<{ count: number }>(payload).count);
-        this.purges.delete(id);
+      case Frame.Collect:
+        void this.hooks.onCollect().then(
+          (metrics) => {
+            if (!sock.destroyed) writeFrame(sock, Frame.MetricsJson, id, { metrics });
+          },
+          () => {
+            if (!sock.destroyed) writeFrame(sock, Frame.MetricsJson, id, { metrics: [] });
+          },
+        );
         break;
-      }
+      case Frame.Stats:
+        this.remoteStats = json<{ stats: StoreStats }>(payload).stats;
+        break;
       default:
         break;
     }

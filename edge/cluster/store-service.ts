@@ -1,98 +1,245 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { StreamedgeError } from '../../src/errors.js';
 import type { LogStore, ObjectMeta } from '../store/index.js';
 import { FillBuffer, type FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
+import type { StoreCall } from './store-calls.js';
 
-/** What the store process fetches from upstream for a fill (the edge's fill source plugs in here). */
-export interface UpstreamResponse extends FillHead {
+/** What a worker asks the store process to fetch (the arguments of edge/fill-source.ts). */
+export interface FetchRequest {
+  /** The fill's cache key (what peers route by). */
+  key: string;
+  /**
+   * Fetches with the same key and dedupe share one upstream request: the key plus the conditional
+   * headers, so a revalidation never joins a plain fetch (and a client's own conditional fill stays its own).
+   */
+  dedupe: string;
+  target: string;
+  headers: Record<string, string>;
+  fromPeer: boolean;
+}
+
+/** What the store process fetches from upstream (edge/fill-source.ts's fetchForFill plugs in here). */
+export interface UpstreamFetched extends FillHead {
   body: AsyncIterable<Buffer | Uint8Array>;
-  /** The meta to store the object under, or undefined if it must not be stored. */
-  meta: ObjectMeta | undefined;
 }
-export type FetchUpstream = (key: string, url: string) => Promise<UpstreamResponse>;
+export type FetchUpstream = (req: FetchRequest, signal: AbortSignal) => Promise<UpstreamFetched>;
 
-interface Fill {
-  buf: FillBuffer;
-  /** (socket, fill id on that socket) of every worker waiting for it. */
-  subs: Set<{ sock: Socket; id: number }>;
+/** Answers the store process adds to the workers' metrics (its own registry's JSON). */
+export type OwnMetrics = () => Promise<object[]>;
+/** Turns every process's prom-client JSON into one Prometheus text (sums by name and labels). */
+export type MergeMetrics = (all: object[][]) => Promise<string>;
+
+/** Where the service reports (a pino logger fits). */
+export interface StoreServiceLog {
+  debug(o: object, msg: string): void;
+  warn(o: object, msg: string): void;
 }
+
+interface UpstreamFill {
+  map: string;
+  buf: FillBuffer;
+  subs: Set<Sub>;
+  abort: AbortController;
+  /** Commits asked for this fetch, one per key (a Vary'd response may be stored under a variant key). */
+  commits: Map<string, Promise<boolean>>;
+  /** Resolves when the first commit is asked for. */
+  firstCommit: Promise<void>;
+  onCommit: () => void;
+}
+
+interface Sub {
+  sock: Socket;
+  id: number;
+  fill: UpstreamFill;
+  relaying: boolean;
+}
+
+/** How long a finished fetch stays addressable by a worker's Commit for it. */
+const COMMIT_LINGER_MS = 30_000;
+/**
+ * How long a finished fetch stays in the fill table waiting for its first Commit (a small body can
+ * end here before the worker's Commit arrives): a worker that looked the key up just before the
+ * commit then joins it instead of fetching again.
+ */
+const END_LINGER_MS = 1_000;
 
 /**
- * The store process's side of the cluster: the only LogStore writer, owner of the fill table and of
- * upstream fetching. Workers ask over a Unix socket; a key has at most one fill in flight however
- * many workers ask, and its chunks go to each of them as they arrive (a late asker gets the chunks
- * already received first). After the put commits, every worker is told (Committed) so it refreshes
- * its read-only snapshot. A prefix purge is applied here, then broadcast (Drop); the asker gets Purged
- * only once every live worker acknowledged. A worker that dies only loses its own subscriptions: the
- * fill goes on for the others and is stored, and `readerCheck()` frees any lmdb reader slot it held.
+ * The store process's side of the cluster (edge/store/README.md draws it): the only LogStore writer,
+ * owner of the fill table and of upstream fetching.
+ *
+ * - Fetch: a (key, dedupe) has at most one upstream request in flight however many workers ask;
+ *   its head and chunks go to each asking worker as they arrive (a late asker gets the chunks
+ *   already received first). A worker gone or cancelled only loses its own subscription.
+ * - Commit: a worker whose fill decided to store the response names the key and meta; the store
+ *   process puts the bytes it already holds, once per (fetch, key), and every worker hears
+ *   Committed so it drops RAM copies and refreshes its lmdb snapshot.
+ * - Call: the other store operations (304 refresh, delete, purges, vary records, stats).
+ * - DropAll: a purge's local part (RAM copies, fills in flight) broadcast to every worker; the
+ *   asker hears back once every live worker acknowledged.
+ * - Metrics: every worker's registry collected and summed with the store process's own.
+ * - A worker socket that closes (exit or SIGKILL) gets `readerCheck()`: its lmdb reader slot is freed.
  */
 export class StoreService {
-  private readonly fills = new Map<string, Fill>();
-  private readonly socks = new Set<Socket>();
-  private dropSeq = 0;
-  private readonly drops = new Map<number, { waiting: Set<Socket>; done: () => void }>();
-  readonly counters = { fills: 0, joined: 0, stored: 0, failed: 0, readerChecks: 0, readerSlotsFreed: 0 };
+  private readonly fills = new Map<string, UpstreamFill>();
+  private readonly socks = new Map<Socket, Map<number, Sub>>();
+  private seq = 0;
+  private readonly acks = new Map<number, { waiting: Set<Socket>; done: () => void }>();
+  private readonly collects = new Map<number, { waiting: Set<Socket>; got: object[][]; done: () => void }>();
+  private readonly statsTimer: NodeJS.Timeout;
+  readonly counters = {
+    fetches: 0,
+    joined: 0,
+    stored: 0,
+    failed: 0,
+    readerChecks: 0,
+    readerSlotsFreed: 0,
+  };
 
   private constructor(
     private readonly server: Server,
     private readonly store: LogStore,
     private readonly fetchUpstream: FetchUpstream,
-  ) {}
+    private readonly ownMetrics: OwnMetrics,
+    private readonly mergeMetrics: MergeMetrics,
+    private readonly log: StoreServiceLog | undefined,
+  ) {
+    this.statsTimer = setInterval(() => this.broadcast(Frame.Stats, { stats: this.store.stats() }), 1000);
+    this.statsTimer.unref();
+  }
 
-  static async listen(path: string, store: LogStore, fetchUpstream: FetchUpstream): Promise<StoreService> {
+  static async listen(
+    path: string,
+    store: LogStore,
+    fetchUpstream: FetchUpstream,
+    metrics: { own: OwnMetrics; merge: MergeMetrics },
+    log?: StoreServiceLog,
+  ): Promise<StoreService> {
     const server = createServer();
-    const svc = new StoreService(server, store, fetchUpstream);
+    const svc = new StoreService(server, store, fetchUpstream, metrics.own, metrics.merge, log);
     server.on('connection', (sock) => svc.accept(sock));
     store.onEvicted((keys, region) => svc.broadcast(Frame.Evicted, { keys, region }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => resolve());
+      // exclusive: in a node:cluster child the socket is this process's own, not the primary's
+      server.listen({ path, exclusive: true }, () => resolve());
     });
     return svc;
   }
 
-  private accept(sock: Socket): void {
-    this.socks.add(sock);
-    sock.on('error', () => undefined);
-    sock.on('close', () => {
-      this.socks.delete(sock);
-      // A worker gone (exit or SIGKILL) may have died inside a read transaction: free its lmdb slot.
-      this.counters.readerChecks++;
-      this.counters.readerSlotsFreed += this.store.readerCheck();
-      for (const f of this.fills.values()) for (const s of f.subs) if (s.sock === sock) f.subs.delete(s);
-      for (const [id, d] of this.drops) if (d.waiting.delete(sock) && d.waiting.size === 0) this.finishDrop(id);
-    });
-    readFrames(sock, (type, id, payload) => {
-      if (type === Frame.Fill) {
-        const { key, url } = json<{ key: string; url: string }>(payload);
-        this.fill(sock, id, key, url);
-      } else if (type === Frame.Purge) {
-        const { prefix, mode } = json<{ prefix: string; mode: 'hard' | 'soft' }>(payload);
-        void this.purge(sock, id, prefix, mode);
-      } else if (type === Frame.DropAck) {
-        const d = this.drops.get(id);
-        if (d && d.waiting.delete(sock) && d.waiting.size === 0) this.finishDrop(id);
-      }
-    });
+  /** Workers connected now. */
+  get workers(): number {
+    return this.socks.size;
   }
 
-  private fill(sock: Socket, id: number, key: string, url: string): void {
-    let f = this.fills.get(key);
-    const sub = { sock, id };
-    if (f) {
-      this.counters.joined++;
-      f.subs.add(sub);
-    } else {
-      f = { buf: new FillBuffer(), subs: new Set([sub]) };
-      this.fills.set(key, f);
-      this.counters.fills++;
-      void this.run(key, url, f);
+  /** Upstream fetches in flight. */
+  get inFlight(): number {
+    return this.fills.size;
+  }
+
+  private accept(sock: Socket): void {
+    this.socks.set(sock, new Map());
+    sock.on('error', () => undefined);
+    sock.on('close', () => this.gone(sock));
+    writeFrame(sock, Frame.Stats, 0, { stats: this.store.stats() });
+    readFrames(sock, (type, id, payload) => this.onFrame(sock, type, id, payload));
+  }
+
+  private gone(sock: Socket): void {
+    const subs = this.socks.get(sock);
+    this.socks.delete(sock);
+    // A worker gone (exit or SIGKILL) may have died inside a read transaction: free its lmdb slot.
+    this.counters.readerChecks++;
+    this.counters.readerSlotsFreed += this.store.readerCheck();
+    for (const s of subs?.values() ?? []) s.fill.subs.delete(s);
+    for (const [id, a] of this.acks) if (a.waiting.delete(sock) && a.waiting.size === 0) this.settle(id);
+    for (const [id, c] of this.collects) if (c.waiting.delete(sock) && c.waiting.size === 0) this.settleCollect(id);
+  }
+
+  private onFrame(sock: Socket, type: Frame, id: number, payload: Buffer): void {
+    switch (type) {
+      case Frame.Fetch:
+        this.fetch(sock, id, json<FetchRequest>(payload));
+        break;
+      case Frame.Cancel: {
+        const sub = this.socks.get(sock)?.get(id);
+        if (sub) sub.fill.subs.delete(sub);
+        this.socks.get(sock)?.delete(id);
+        break;
+      }
+      case Frame.Commit: {
+        const c = json<{ fetch: number; key: string; meta: ObjectMeta }>(payload);
+        void this.commit(sock, c.fetch, c.key, c.meta).then((value) => this.reply(sock, id, value));
+        break;
+      }
+      case Frame.Call:
+        void this.call(json<StoreCall>(payload)).then(
+          (value) => this.reply(sock, id, value),
+          (e: unknown) => this.failTo(sock, id, e),
+        );
+        break;
+      case Frame.DropAll:
+        void this.dropAll(json<{ specs: unknown[] }>(payload).specs).then(() => this.reply(sock, id, true));
+        break;
+      case Frame.DropAck: {
+        const a = this.acks.get(id);
+        if (a && a.waiting.delete(sock) && a.waiting.size === 0) this.settle(id);
+        break;
+      }
+      case Frame.Metrics:
+        void this.metrics().then(
+          (text) => this.reply(sock, id, text),
+          (e: unknown) => this.failTo(sock, id, e),
+        );
+        break;
+      case Frame.MetricsJson: {
+        const c = this.collects.get(id);
+        if (c && c.waiting.delete(sock)) {
+          c.got.push(json<{ metrics: object[] }>(payload).metrics);
+          if (c.waiting.size === 0) this.settleCollect(id);
+        }
+        break;
+      }
+      default:
+        break;
     }
-    void this.relay(f, sub);
+  }
+
+  // ------------------------------------------------------------------ fills
+
+  private fetch(sock: Socket, id: number, req: FetchRequest): void {
+    const map = `${req.key}\u0000${req.dedupe}`;
+    let f = this.fills.get(map);
+    if (f) this.counters.joined++;
+    else {
+      let onCommit!: () => void;
+      const firstCommit = new Promise<void>((r) => (onCommit = r));
+      f = {
+        map,
+        buf: new FillBuffer(),
+        subs: new Set(),
+        abort: new AbortController(),
+        commits: new Map(),
+        firstCommit,
+        onCommit,
+      };
+      this.fills.set(map, f);
+      this.counters.fetches++;
+      this.log?.debug(
+        { key: req.key, worker: this.socks.get(sock) ? 'linked' : 'gone' },
+        'store process: upstream fetch',
+      );
+      void this.run(req, f);
+    }
+    const sub: Sub = { sock, id, fill: f, relaying: true };
+    f.subs.add(sub);
+    this.socks.get(sock)?.set(id, sub);
+    void this.relay(sub);
   }
 
   /** Sends one subscriber the head, every chunk (from the first) and the end. */
-  private async relay(f: Fill, sub: { sock: Socket; id: number }): Promise<void> {
+  private async relay(sub: Sub): Promise<void> {
+    const f = sub.fill;
     const live = (): boolean => f.subs.has(sub) && !sub.sock.destroyed;
     try {
       const head = await f.buf.headReady();
@@ -107,72 +254,181 @@ export class StoreService {
           });
         }
       }
-      if (live()) writeFrame(sub.sock, Frame.End, sub.id, { stored: f.buf.stored });
+      if (live()) writeFrame(sub.sock, Frame.End, sub.id, {});
     } catch (e) {
-      if (live()) writeFrame(sub.sock, Frame.Fail, sub.id, { message: (e as Error).message });
+      if (live()) this.failTo(sub.sock, sub.id, e);
     } finally {
+      sub.relaying = false;
       f.subs.delete(sub);
+      // the worker may still ask to store this fetch's bytes (Commit) for a while
+      setTimeout(() => {
+        const m = this.socks.get(sub.sock);
+        if (m?.get(sub.id) === sub) m.delete(sub.id);
+      }, COMMIT_LINGER_MS).unref();
     }
   }
 
-  private async run(key: string, url: string, f: Fill): Promise<void> {
+  private async run(req: FetchRequest, f: UpstreamFill): Promise<void> {
     try {
-      const up = await this.fetchUpstream(key, url);
-      f.buf.setHead({ status: up.status, headers: up.headers, length: up.length });
+      const up = await this.fetchUpstream(req, f.abort.signal);
+      f.buf.setHead({ status: up.status, headers: up.headers, ...(up.viaPeer ? { viaPeer: up.viaPeer } : {}) });
+      const declared = up.headers['content-length'];
       let n = 0;
       for await (const c of up.body) {
         const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
         n += b.length;
         f.buf.push(b);
       }
-      if (up.length !== undefined && n !== up.length)
-        throw new Error(`upstream body ended after ${n} of ${up.length} bytes`);
-      let stored = false;
-      if (up.meta) stored = await this.store.put(key, up.meta, Buffer.concat(f.buf.chunks, n));
-      if (stored) {
-        this.counters.stored++;
-        this.broadcast(Frame.Committed, { keys: [key] });
+      if (typeof declared === 'string' && /^\d+$/.test(declared) && Number(declared) !== n) {
+        throw new StreamedgeError('UPSTREAM_TRUNCATED', `upstream sent ${n} of ${declared} bytes`);
       }
-      f.buf.end(stored);
+      f.buf.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([f.firstCommit, new Promise<void>((r) => (timer = setTimeout(r, END_LINGER_MS)))]);
+      clearTimeout(timer);
+      await Promise.allSettled(f.commits.values());
     } catch (e) {
       this.counters.failed++;
       f.buf.fail(e instanceof Error ? e : new Error(String(e)));
     } finally {
-      this.fills.delete(key);
+      if (this.fills.get(f.map) === f) this.fills.delete(f.map);
     }
   }
 
-  private async purge(sock: Socket, id: number, prefix: string, mode: 'hard' | 'soft'): Promise<void> {
-    let count: number;
-    try {
-      count = await this.store.purgePrefix(prefix, mode);
-    } catch (e) {
-      writeFrame(sock, Frame.Fail, id, { message: (e as Error).message });
-      return;
+  /** Stores fetch `fetchId`'s bytes (once per key) when its body is complete; false if it failed. */
+  private commit(sock: Socket, fetchId: number, key: string, meta: ObjectMeta): Promise<boolean> {
+    const sub = this.socks.get(sock)?.get(fetchId);
+    if (!sub) return Promise.resolve(false);
+    const f = sub.fill;
+    let p = f.commits.get(key);
+    if (!p) {
+      p = (async () => {
+        try {
+          for await (const c of f.buf.read()) void c; // until the end (throws if the fetch failed)
+        } catch {
+          return false;
+        }
+        const ok = await this.store.put(key, meta, Buffer.concat(f.buf.chunks)).catch((e: unknown) => {
+          this.log?.warn({ err: e, key }, 'store process: put failed');
+          return false;
+        });
+        this.log?.debug({ key, ok }, 'store process: commit');
+        if (ok) {
+          this.counters.stored++;
+          this.broadcast(Frame.Committed, { keys: [key] });
+        }
+        return ok;
+      })();
+      f.commits.set(key, p);
+      f.onCommit();
     }
-    const dropId = ++this.dropSeq;
-    const waiting = new Set([...this.socks].filter((s) => !s.destroyed));
-    await new Promise<void>((done) => {
-      this.drops.set(dropId, { waiting, done });
-      if (waiting.size === 0) this.finishDrop(dropId);
-      for (const s of waiting) writeFrame(s, Frame.Drop, dropId, { prefix });
+    return p;
+  }
+
+  // ------------------------------------------------------------------ store calls, purge, metrics
+
+  /** Finished fetches leave the table at once (a purge: their bytes may be what was purged). */
+  private forgetFinished(): void {
+    for (const [k, f] of this.fills) if (f.buf.done) this.fills.delete(k);
+  }
+
+  private async call(c: StoreCall): Promise<unknown> {
+    const s = this.store;
+    if (c.op !== 'put') this.forgetFinished();
+    switch (c.op) {
+      case 'put': {
+        const ok = await s.put(c.key, c.meta, Buffer.from(c.body, 'base64'));
+        if (ok) this.broadcast(Frame.Committed, { keys: [c.key] });
+        return ok;
+      }
+      case 'updateMeta': {
+        const ok = await s.updateMeta(c.key, c.patch);
+        if (ok) this.broadcast(Frame.Committed, { keys: [c.key] });
+        return ok;
+      }
+      case 'delete': {
+        const ok = await s.delete(c.key);
+        if (ok) this.broadcast(Frame.Committed, { keys: [c.key] });
+        return ok;
+      }
+      case 'purgePrefix': {
+        const n = await s.purgePrefix(c.prefix, c.mode);
+        this.broadcast(Frame.Committed, { keys: [], prefixes: [c.prefix] });
+        return n;
+      }
+      case 'purgeTag': {
+        const n = await s.purgeTag(c.tag, c.mode);
+        this.broadcast(Frame.Committed, { keys: [], tags: [c.tag] });
+        return n;
+      }
+    }
+  }
+
+  /** Every live worker applies `specs` locally; resolves once all acknowledged (or left). */
+  private dropAll(specs: unknown[]): Promise<void> {
+    this.forgetFinished();
+    const id = ++this.seq;
+    const waiting = new Set([...this.socks.keys()].filter((s) => !s.destroyed));
+    return new Promise<void>((done) => {
+      this.acks.set(id, { waiting, done });
+      if (waiting.size === 0) this.settle(id);
+      for (const s of waiting) writeFrame(s, Frame.Drop, id, { specs });
     });
-    if (!sock.destroyed) writeFrame(sock, Frame.Purged, id, { count });
   }
 
-  private finishDrop(id: number): void {
-    const d = this.drops.get(id);
-    if (!d) return;
-    this.drops.delete(id);
-    d.done();
+  private settle(id: number): void {
+    const a = this.acks.get(id);
+    if (!a) return;
+    this.acks.delete(id);
+    a.done();
+  }
+
+  private async metrics(): Promise<string> {
+    const id = ++this.seq;
+    const waiting = new Set([...this.socks.keys()].filter((s) => !s.destroyed));
+    const got: object[][] = [await this.ownMetrics()];
+    await new Promise<void>((done) => {
+      this.collects.set(id, { waiting, got, done });
+      if (waiting.size === 0) this.settleCollect(id);
+      for (const s of waiting) writeFrame(s, Frame.Collect, id, {});
+    });
+    return this.mergeMetrics(got);
+  }
+
+  private settleCollect(id: number): void {
+    const c = this.collects.get(id);
+    if (!c) return;
+    this.collects.delete(id);
+    c.done();
+  }
+
+  private reply(sock: Socket, id: number, value: unknown): void {
+    if (!sock.destroyed) writeFrame(sock, Frame.Reply, id, { value });
+  }
+
+  private failTo(sock: Socket, id: number, e: unknown): void {
+    const err = e as { message?: string; code?: string };
+    if (!sock.destroyed) writeFrame(sock, Frame.Fail, id, { message: err.message ?? String(e), code: err.code });
   }
 
   private broadcast(type: Frame, payload: object): void {
-    for (const s of this.socks) if (!s.destroyed) writeFrame(s, type, 0, payload);
+    for (const s of this.socks.keys()) if (!s.destroyed) writeFrame(s, type, 0, payload);
   }
 
+  /** Stops taking workers; waits for the fetches in flight and their commits. */
   async close(): Promise<void> {
-    for (const s of this.socks) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    clearInterval(this.statsTimer);
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    for (let i = 0; i < 100 && this.fills.size > 0; i++) {
+      await Promise.allSettled(
+        [...this.fills.values()].map(async (f) => {
+          for await (const c of f.buf.read()) void c;
+          await Promise.allSettled(f.commits.values());
+        }),
+      );
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    for (const s of this.socks.keys()) s.destroy();
+    await closed;
   }
 }

@@ -226,3 +226,12 @@ export class LogStore {
     this.lock.release();
   }
 }
+
+/**
+ * What the edge uses of a store: a LogStore in a single-process edge, or a worker's view of the
+ * store process (edge/cluster/worker-store.ts: reads local, writes forwarded).
+ */
+export type EdgeStore = Pick<
+  LogStore,
+  'get' | 'head' | 'put' | 'updateMeta' | 'delete' | 'purgeTag' | 'purgePrefix' | 'stats'
+>;

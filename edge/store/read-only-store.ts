@@ -24,7 +24,7 @@ export interface ReadOnlyStoreOptions {
  * read-only and the region files O_RDONLY, and never changes anything on disk.
  *
  * Reads see one lmdb snapshot until `refresh()` (lmdb-js `resetReadTxn()`), which the owner calls
- * when the writer announces commits; a miss refreshes once by itself before it answers, so a key
+ * when the writer announces commits; a miss (get or head) refreshes once by itself before it answers, so a key
  * committed a moment ago is found. Every disk read is CRC-checked like the writer's; a bad or
  * vanished record is a miss here (the writer drops it). `forget(keys)` drops RAM-tier copies after a
  * purge or eviction; `forgetRegion(id)` closes the handle of an evicted region.
@@ -80,6 +80,9 @@ export class ReadOnlyStore {
   async head(key: string): Promise<{ meta: ObjectMeta; size: number } | undefined> {
     if (this.closed) return undefined;
     assertStoreKey(key);
+    const found = this.reader.head(key);
+    if (found) return Promise.resolve(found);
+    this.refresh();
     return Promise.resolve(this.reader.head(key));
   }
 
@@ -100,6 +103,11 @@ export class ReadOnlyStore {
     for (const k of [...this.s.ram.keys()]) if (k.startsWith(prefix)) this.s.ram.delete(k);
   }
 
+  /** Drops RAM-tier copies of every object carrying surrogate key `tag` (a tag purge). */
+  forgetTag(tag: string): void {
+    for (const k of [...this.s.ram.keys()]) if (this.s.ram.peek(k)?.meta.tags.includes(tag)) this.s.ram.delete(k);
+  }
+
   /** Closes the handle of a region the writer evicted (readers still using it finish first). */
   forgetRegion(id: number): void {
     const r = this.handles.get(id);
@@ -109,9 +117,19 @@ export class ReadOnlyStore {
     if (r.refs === 0) void r.close();
   }
 
-  stats(): { ramHits: number; diskHits: number; misses: number; crcErrors: number; openRegions: number } {
+  stats(): {
+    ramHits: number;
+    diskHits: number;
+    misses: number;
+    crcErrors: number;
+    openRegions: number;
+    ramBytes: number;
+    ramObjects: number;
+  } {
     const c = this.s.counters;
     return {
+      ramBytes: this.s.ram.bytes,
+      ramObjects: this.s.ram.size,
       ramHits: c.ramHits,
       diskHits: c.diskHits,
       misses: c.misses,

@@ -24,6 +24,7 @@ export class ReloadingTls {
   readonly #servers = new Set<TlsServer>();
   readonly #listeners = new Set<(m: TlsMaterial) => void>();
   #closed = false;
+  #ticketKeys: Buffer | undefined;
 
   readonly #onChange = (cur: Stats, prev: Stats): void => {
     if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) void this.reload();
@@ -58,8 +59,25 @@ export class ReloadingTls {
     return this.#generation;
   }
 
+  /** The session ticket keys every attached server uses (undefined: each server its own random ones). */
+  get ticketKeys(): Buffer | undefined {
+    return this.#ticketKeys;
+  }
+
+  /**
+   * Shares TLS session ticket keys (48 bytes) with other processes serving the same name (the
+   * workers of one edge), so a session resumes whichever of them answers. Applies to every
+   * attached server now and to servers attached later, and survives certificate reloads.
+   */
+  setTicketKeys(keys: Buffer): void {
+    if (keys.length !== 48) throw new RangeError('TLS session ticket keys are 48 bytes');
+    this.#ticketKeys = Buffer.from(keys);
+    for (const s of this.#servers) s.setTicketKeys(this.#ticketKeys);
+  }
+
   /** Keeps `server`'s certificate current (until close()). */
   attach(server: TlsServer): void {
+    if (this.#ticketKeys) server.setTicketKeys(this.#ticketKeys);
     this.#servers.add(server);
     server.once('close', () => this.#servers.delete(server));
   }
@@ -87,7 +105,12 @@ export class ReloadingTls {
     this.#material = next;
     this.#generation++;
     for (const s of this.#servers) {
-      s.setSecureContext({ ...TLS_PROTOCOL_OPTIONS, cert: next.cert, key: next.key });
+      s.setSecureContext({
+        ...TLS_PROTOCOL_OPTIONS,
+        cert: next.cert,
+        key: next.key,
+        ...(this.#ticketKeys ? { ticketKeys: this.#ticketKeys } : {}),
+      });
     }
     this.#report('TLS certificate reloaded');
     for (const fn of this.#listeners) fn(next);

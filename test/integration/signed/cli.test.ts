@@ -82,6 +82,8 @@ beforeAll(async () => {
       'edge',
       '--upstream',
       originUrl,
+      '--workers',
+      '1',
       '--port',
       '0',
       '--store',

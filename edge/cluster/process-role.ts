@@ -1,0 +1,46 @@
+/**
+ * What the supervisor tells each child of a multi-worker edge (edge/cluster/supervisor.ts), through
+ * one environment variable, and the IPC messages they exchange afterwards.
+ */
+import { fileURLToPath } from 'node:url';
+import { StreamedgeError } from '../../src/errors.js';
+import type { EdgeCliOptions } from '../edge-cli.js';
+
+export const ROLE_ENV = 'STREAMEDGE_EDGE_ROLE';
+
+export interface RoleConfig {
+  options: EdgeCliOptions;
+  socketPath: string;
+  /** Workers only: the worker's index (0..N-1), shown as `x-edge-worker`. */
+  index?: number;
+  /** Workers only, with TLS: the shared session ticket keys (hex). */
+  ticketKeys?: string;
+}
+
+/** Child -> supervisor. */
+export type ChildMessage =
+  | { type: 'ready'; url?: string; plainUrl?: string }
+  /** A worker asks for a rolling restart (POST /_edge/restart). */
+  | { type: 'rolling-restart' };
+
+/** Supervisor -> worker. */
+export type SupervisorMessage = { type: 'drain' } | { type: 'ticket-keys'; hex: string };
+
+export function readRole(env: NodeJS.ProcessEnv = process.env): RoleConfig {
+  const text = env[ROLE_ENV];
+  if (text === undefined)
+    throw new StreamedgeError('EDGE_STATE', `${ROLE_ENV} is not set: start this through the supervisor`);
+  return JSON.parse(text) as RoleConfig;
+}
+
+/** How to start a child entry file (`store-main` or `worker-main`): through tsx in a checkout, plain node when built. */
+export function childEntry(name: 'store-main' | 'worker-main'): { exec: string; args: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.ts')) {
+    return {
+      exec: fileURLToPath(new URL('../../bin/run-ts.js', import.meta.url)),
+      args: [fileURLToPath(new URL(`./${name}.ts`, import.meta.url))],
+    };
+  }
+  return { exec: fileURLToPath(new URL(`./${name}.js`, import.meta.url)), args: [] };
+}

@@ -1,0 +1,280 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startUpstream, type Upstream } from '../edge/helpers.js';
+import {
+  ADMIN_TOKEN,
+  type Answer,
+  type SupervisedEdge,
+  eventually,
+  get,
+  metricsText,
+  processes,
+  series,
+  startSupervisedEdge,
+  total,
+} from './supervised-edge.js';
+
+/**
+ * `streamedge edge --workers 2` end to end: a real supervisor, store process and two HTTP workers
+ * (node:cluster) on loopback, a real lmdb store, a test origin that counts what it is asked.
+ * Which worker answered is read from `x-edge-worker`; process ids from the summed metrics.
+ */
+const BODY_BYTES = 256 * 1024;
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** An origin whose media bodies (`/m/...`) are sent in two halves; the second waits for release(). */
+async function gatedOrigin(): Promise<{ up: Upstream; release(): void; version: () => number }> {
+  let release!: () => void;
+  let gate = new Promise<void>((r) => (release = r));
+  let version = 0;
+  const up = await startUpstream((req, res) => {
+    version++;
+    const v = version;
+    const body = Buffer.alloc(BODY_BYTES, v & 0xff);
+    body.write(`v=${v};`, 0);
+    res.writeHead(200, {
+      'content-type': 'video/mp4',
+      'cache-control': 'max-age=300',
+      'content-length': String(body.length),
+      'x-version': String(v),
+    });
+    res.write(body.subarray(0, BODY_BYTES / 2));
+    if (req.url?.startsWith('/gated/')) void gate.then(() => res.end(body.subarray(BODY_BYTES / 2)));
+    else res.end(body.subarray(BODY_BYTES / 2));
+  });
+  cleanups.push(() => up.close());
+  return {
+    up,
+    release: () => {
+      release();
+      gate = new Promise<void>((r) => (release = r));
+    },
+    version: () => version,
+  };
+}
+
+async function edgeFor(up: Upstream): Promise<SupervisedEdge> {
+  const edge = await startSupervisedEdge(up.url, 2);
+  cleanups.push(() => edge.stop());
+  return edge;
+}
+
+/** Sends `n` requests on connections of their own; resolves with the answers as they complete. */
+function many(base: string, path: string, n: number): Promise<Answer>[] {
+  return Array.from({ length: n }, () => get(base, path));
+}
+
+/** Requests `path` until both workers have answered it (bounded); returns the answers. */
+async function fromBothWorkers(base: string, path: string): Promise<Answer[]> {
+  const seen: Answer[] = [];
+  for (let i = 0; i < 40 && new Set(seen.map((a) => a.worker)).size < 2; i++) {
+    seen.push(...(await Promise.all(many(base, path, 4))));
+  }
+  expect(new Set(seen.map((a) => a.worker))).toEqual(new Set(['0', '1']));
+  return seen;
+}
+
+describe('edge --workers 2', () => {
+  it('makes one upstream fill per key with waiters spread over both workers, bytes streamed to all', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    const waiters = many(edge.url, '/gated/seg-1.m4s', 24);
+    // every waiter attached (a miss or collapsed onto the fill) while the upstream still holds the body
+    await eventually(async () => {
+      const m = await metricsText(edge.url);
+      return series(m, 'edge_misses_total') + series(m, 'edge_collapsed_total') >= 24 ? true : undefined;
+    }, 'all 24 waiters attached');
+    expect(o.up.count('/gated/seg-1.m4s')).toBe(1);
+    o.release();
+    const answers = await Promise.all(waiters);
+    expect(new Set(answers.map((a) => a.worker))).toEqual(new Set(['0', '1']));
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.body.length).toBe(BODY_BYTES);
+      expect(a.body.subarray(0, 4).toString()).toBe('v=1;');
+    }
+    expect(o.up.count('/gated/seg-1.m4s')).toBe(1);
+    // stored once, announced: both workers now answer it as a hit without going upstream
+    const after = await fromBothWorkers(edge.url, '/gated/seg-1.m4s');
+    expect(after.every((a) => String(a.headers['cache-status']).includes('hit'))).toBe(true);
+    expect(o.up.count('/gated/seg-1.m4s')).toBe(1);
+  });
+
+  it('a worker SIGKILLed mid-fill: the other worker’s waiters get every byte, the object is stored, the worker respawns', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    const before = processes(await metricsText(edge.url));
+    const w0 = before.find((p) => p.role === 'worker' && p.worker === '0');
+    expect(w0).toBeDefined();
+    const waiters = many(edge.url, '/gated/seg-2.m4s', 16).map((p) =>
+      p.then(
+        (a) => ({ ok: true as const, a }),
+        () => ({ ok: false as const }),
+      ),
+    );
+    await eventually(async () => {
+      const m = await metricsText(edge.url);
+      return series(m, 'edge_misses_total') + series(m, 'edge_collapsed_total') >= 16 ? true : undefined;
+    }, 'all 16 waiters attached');
+    process.kill(w0!.pid, 'SIGKILL');
+    o.release();
+    const results = await Promise.all(waiters);
+    const served = results.flatMap((r) => (r.ok ? [r.a] : []));
+    // worker 1's waiters are whole; worker 0's were cut (never a short body presented as complete)
+    expect(served.some((a) => a.worker === '1')).toBe(true);
+    for (const a of served) {
+      expect(a.worker).toBe('1');
+      expect(a.body.length).toBe(BODY_BYTES);
+    }
+    // the fill completed for the survivors and was stored: a hit now, and still one upstream request
+    const again = await get(edge.url, '/gated/seg-2.m4s');
+    expect(again.status).toBe(200);
+    expect(String(again.headers['cache-status'])).toContain('hit');
+    expect(o.up.count('/gated/seg-2.m4s')).toBe(1);
+    // the supervisor respawned worker 0 (a new pid), and both serve the stored object
+    await eventually(async () => {
+      const ps = processes(await metricsText(edge.url));
+      const w = ps.find((p) => p.role === 'worker' && p.worker === '0');
+      return w && w.pid !== w0!.pid ? w : undefined;
+    }, 'worker 0 respawned');
+    await fromBothWorkers(edge.url, '/gated/seg-2.m4s');
+    expect(o.up.count('/gated/seg-2.m4s')).toBe(1);
+  });
+
+  it('a purge reaches every worker: no worker serves the purged copy afterwards', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    // both workers hold v1 (RAM tier after their first disk hit)
+    await get(edge.url, '/open/seg-3.m4s');
+    const warm = await fromBothWorkers(edge.url, '/open/seg-3.m4s');
+    expect(warm.every((a) => a.body.subarray(0, 4).toString() === 'v=1;')).toBe(true);
+    const purge = await get(edge.url, '/_edge/purge', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: '/open/seg-3.m4s' }),
+    });
+    expect(purge.status).toBe(200);
+    expect((JSON.parse(purge.body.toString()) as { purged: number }).purged).toBe(1);
+    const after = await fromBothWorkers(edge.url, '/open/seg-3.m4s');
+    for (const a of after) expect(a.body.subarray(0, 4).toString()).toBe('v=2;');
+    expect(o.up.count('/open/seg-3.m4s')).toBe(2);
+  });
+
+  it('sums metrics across workers and the store process', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    await get(edge.url, '/open/seg-4.m4s');
+    const answers = await fromBothWorkers(edge.url, '/open/seg-4.m4s');
+    const m = await metricsText(edge.url);
+    const ps = processes(m);
+    expect(
+      ps
+        .filter((p) => p.role === 'worker')
+        .map((p) => p.worker)
+        .sort(),
+    ).toEqual(['0', '1']);
+    expect(ps.filter((p) => p.role === 'store')).toHaveLength(1);
+    expect(new Set(ps.map((p) => p.pid)).size).toBe(3);
+    // every request so far, whichever worker answered it (the metrics request counts after it answers)
+    const cached = series(m, 'edge_requests_total{result="hit"}') + series(m, 'edge_requests_total{result="miss"}');
+    expect(cached).toBe(1 + answers.length);
+    expect(series(m, 'edge_hits_total')).toBe(answers.length);
+    // the one upstream request was made by the store process; the store's object count once, not per worker
+    expect(total(m, 'edge_upstream_requests_total')).toBe(1);
+    expect(series(m, 'edge_store_objects')).toBe(1);
+    expect(series(m, 'edge_store_admitting')).toBe(1);
+  });
+
+  it('a rolling restart (SIGHUP) under a client loop fails no request', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    await get(edge.url, '/open/seg-5.m4s');
+    const before = processes(await metricsText(edge.url)).filter((p) => p.role === 'worker');
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const loop = async () => {
+      while (!stop) {
+        try {
+          const a = await get(edge.url, '/open/seg-5.m4s');
+          if (a.status === 200 && a.body.length === BODY_BYTES) ok++;
+          else failures.push(`status ${a.status}, ${a.body.length} bytes`);
+        } catch (e) {
+          failures.push(String(e));
+        }
+      }
+    };
+    const loops = Array.from({ length: 4 }, loop);
+    await eventually(async () => (ok >= 50 ? true : undefined), 'the loop under way');
+    edge.proc.kill('SIGHUP');
+    await eventually(
+      async () => {
+        if (!edge.logs.some((l) => l.msg === 'rolling restart done')) return undefined;
+        const now = processes(await metricsText(edge.url)).filter((p) => p.role === 'worker');
+        return now.length === 2 && now.every((p) => !before.some((b) => b.pid === p.pid)) ? now : undefined;
+      },
+      'both workers replaced',
+      240_000,
+    );
+    const atRestart = ok;
+    await eventually(async () => (ok >= atRestart + 50 ? true : undefined), 'the loop served by the new workers');
+    stop = true;
+    await Promise.all(loops);
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(100);
+    expect(o.up.count('/open/seg-5.m4s')).toBe(1);
+  }, 300_000);
+
+  it('the store process killed: hits are still served, it is restarted, and fills are stored again through it', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    await get(edge.url, '/open/seg-6.m4s');
+    const store = processes(await metricsText(edge.url)).find((p) => p.role === 'store');
+    expect(store).toBeDefined();
+    process.kill(store!.pid, 'SIGKILL');
+    // hits on both workers while the store process is gone (or restarting)
+    const hits = await fromBothWorkers(edge.url, '/open/seg-6.m4s');
+    for (const a of hits) {
+      expect(a.status).toBe(200);
+      expect(String(a.headers['cache-status'])).toContain('hit');
+    }
+    expect(o.up.count('/open/seg-6.m4s')).toBe(1);
+    // restarted with a new pid; fills are stored again through it
+    await eventually(async () => {
+      // the metrics collection reaches only workers linked to it: both are back when both answer
+      const ps = processes(await metricsText(edge.url));
+      const s = ps.find((p) => p.role === 'store');
+      return s && s.pid !== store!.pid && ps.filter((p) => p.role === 'worker').length === 2 ? s : undefined;
+    }, 'store process restarted, both workers linked to it');
+    const first = await get(edge.url, '/open/seg-7.m4s');
+    const seen: string[] = [`${first.worker}: ${String(first.headers['cache-status'])}`];
+    await eventually(async () => {
+      const a = await get(edge.url, '/open/seg-7.m4s');
+      seen.push(`${a.worker}: ${String(a.headers['cache-status'])}`);
+      return String(a.headers['cache-status']).includes('hit') ? a : undefined;
+    }, 'a new fill stored through the restarted store process');
+    expect(
+      o.up.count('/open/seg-7.m4s'),
+      JSON.stringify({ seen, logs: edge.logs.filter((l) => Number(l.level) >= 40) }),
+    ).toBe(1);
+  });
+
+  it('SIGTERM drains: a request in flight is answered in full, then every process exits', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    const inFlight = get(edge.url, '/gated/seg-8.m4s');
+    await eventually(async () => (o.up.count('/gated/seg-8.m4s') === 1 ? true : undefined), 'the fill started');
+    edge.proc.kill('SIGTERM');
+    await eventually(
+      async () => (edge.logs.filter((l) => l.msg === 'edge worker draining').length === 2 ? true : undefined),
+      'both workers draining',
+    );
+    o.release();
+    const a = await inFlight;
+    expect(a.status).toBe(200);
+    expect(a.body.length).toBe(BODY_BYTES);
+    expect(await edge.exited).toBe(0);
+  });
+});
