@@ -330,7 +330,7 @@ async function heldRound(target: WakeTarget, n: number, h2Sessions?: number): Pr
   const child = fork(join(here, 'origin-held-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
   const profiling = n > 1 && target.histogram !== undefined; // the origin's big rounds
   let totalCpu: NodeJS.CpuUsage | undefined;
-  let cpu0: NodeJS.CpuUsage | undefined;
+  let cpu0 = process.cpuUsage(); // set again at the event
   const result = new Promise<{ done: (number | null)[]; statuses: Record<string, number>; errors: number }>(
     (resolve, reject) => {
       child.on('message', (m: HeldClientMessage) => {
