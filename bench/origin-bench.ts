@@ -23,6 +23,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync 
 import { createSecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import os, { tmpdir } from 'node:os';
 import { Session as InspectorSession } from 'node:inspector';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -325,6 +327,13 @@ async function stopWakeProfile(name: string): Promise<void> {
   writeFileSync(join(profileDir, `wake-${name}-${profileCount++}.cpuprofile`), JSON.stringify(profile));
 }
 
+/**
+ * A full GC before each wake (origin and floors alike): the garbage of the hold phase (10,000
+ * requests arriving) is not charged to the wake; GC that the wake's own allocations cause still is.
+ */
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+
 async function heldRound(target: WakeTarget, n: number, h2Sessions?: number): Promise<RoundResult> {
   const url = new URL(target.base);
   const child = fork(join(here, 'origin-held-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
@@ -369,6 +378,7 @@ async function heldRound(target: WakeTarget, n: number, h2Sessions?: number): Pr
     await new Promise((r) => setTimeout(r, 20));
   }
   const loadavg = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  fullGc();
   if (profiling) await startWakeProfile();
   const eventUs = Math.round(nowMs() * 1000);
   cpu0 = process.cpuUsage();
