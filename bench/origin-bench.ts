@@ -13,7 +13,7 @@
  *    run: one held request woken the same way (median of 5).
  *
  *   node bin/run-ts.js bench/origin-bench.ts [--held 10000] [--held-h2 2000] [--h2-sessions 20] [--live-seconds 20]
- *     [--only all|held|held-h2|latency]
+ *     [--only all|held|held-h2|latency] [--profile-wake <dir>]
  *
  * 3. The same held round over HTTP/2 + TLS (streams spread over a few connections). Each protocol's
  *    rounds are interleaved with its floor (`floors`): bare servers that wake the same held
