@@ -72,12 +72,24 @@ export class HeldRequests<T> {
   private readonly now: () => number;
   private readonly onEvent = (): void => this.schedule();
   private readonly onClosed = (): void => this.close();
+  /** The held request of each response, for the one shared 'close' listener (no closure per request). */
+  private readonly byResponse = new WeakMap<HeldResponse, HeldRequest<T>>();
+  /** A client that goes away while held is unlinked at once; after its answer this is a no-op. */
+  private readonly onResponseClose: (this: HeldResponse) => void;
 
   constructor(
     private readonly w: RenditionWindow,
     private readonly opts: HeldRequestsOptions<T>,
   ) {
     this.now = opts.now ?? Date.now;
+    const byResponse = this.byResponse;
+    const unlink = (h: HeldRequest<T>): void => this.unlink(h);
+    this.onResponseClose = function (this: HeldResponse) {
+      const h = byResponse.get(this);
+      if (!h || h.done) return;
+      h.done = true;
+      unlink(h);
+    };
     w.on('part', this.onEvent);
     w.on('complete', this.onEvent);
     w.on('closed', this.onClosed);
@@ -103,11 +115,8 @@ export class HeldRequests<T> {
     this.order.push(h);
     this.size_++;
     this.opts.onHeldChange?.(1);
-    res.once('close', () => {
-      if (h.done) return;
-      h.done = true;
-      this.unlink(h);
-    });
+    this.byResponse.set(res, h);
+    res.on('close', this.onResponseClose);
     this.arm();
     return h;
   }
