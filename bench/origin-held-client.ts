@@ -91,6 +91,7 @@ async function measure(job: Job): Promise<void> {
   }
   process.send!({ type: 'opened', connected });
   await all;
+  await receivedAndTeardown();
   for (const s of sockets) s.destroy();
   process.send!({ type: 'result', done, statuses: Object.fromEntries(statuses), errors });
 }
@@ -144,11 +145,30 @@ async function measureH2(job: Job): Promise<void> {
   }
   process.send!({ type: 'opened', connected: sessions.length });
   await all;
+  await receivedAndTeardown();
   for (const s of sessions) s.destroy();
   process.send!({ type: 'result', done, statuses: Object.fromEntries(statuses), errors });
 }
 
+/**
+ * Tells the parent every response is complete and waits for its go-ahead before closing the
+ * connections, so the origin's CPU up to this point is the wake's alone (not the teardown's).
+ */
+function receivedAndTeardown(): Promise<void> {
+  const go = new Promise<void>((resolve) => {
+    const onMessage = (m: unknown): void => {
+      if (m !== 'teardown') return;
+      process.off('message', onMessage);
+      resolve();
+    };
+    process.on('message', onMessage);
+  });
+  process.send!({ type: 'received' });
+  return go;
+}
+
 // A failure is left unhandled on purpose: it ends this child, and the bench sees the exit.
-process.on('message', (job: Job) => {
+process.on('message', (job: Job | 'teardown') => {
+  if (job === 'teardown') return;
   void (job.h2Sessions ? measureH2(job) : measure(job));
 });

@@ -4,6 +4,9 @@
  * segment event; every waiter whose position has been reached is resolved in the same tick.
  * Waiters are bucketed by position, so an advance touches only the buckets it satisfies (with
  * 10,000 players all waiting for the next part there is one bucket).
+ * Timeouts share ONE timer: waiters are kept in deadline order (they mostly arrive in it: one
+ * rendition's waits all last 3 target durations, so insertion is an append), the timer is armed
+ * for the earliest, and resolved waiters are skipped lazily. No timer per waiter.
  */
 
 /** Part index used for "the whole segment is complete" (sorts after every real part). */
@@ -13,8 +16,9 @@ export type WaitOutcome = 'reached' | 'timeout' | 'aborted' | 'closed';
 
 interface Waiter {
   resolve(outcome: WaitOutcome): void;
-  timer?: NodeJS.Timeout;
   key: number;
+  deadline: number;
+  done: boolean;
   signal?: AbortSignal;
   onAbort?: () => void;
 }
@@ -29,6 +33,11 @@ export class PositionWaiters {
   private size_ = 0;
   private reachedKey = -1;
   private closed = false;
+  /** Waiters by deadline, ascending; entries before `head` and resolved ones are spent. */
+  private queue: Waiter[] = [];
+  private head = 0;
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
   /** Called when the number of held waiters changes (metrics). */
   onSizeChange?: (delta: number) => void;
 
@@ -46,12 +55,12 @@ export class PositionWaiters {
     if (this.closed) return Promise.resolve('closed');
     if (signal?.aborted) return Promise.resolve('aborted');
     return new Promise<WaitOutcome>((resolve) => {
-      const w: Waiter = { key, resolve: () => undefined, signal };
+      const w: Waiter = { key, deadline: Date.now() + timeoutMs, done: false, resolve: () => undefined, signal };
       w.resolve = (outcome) => {
         this.remove(w);
         resolve(outcome);
       };
-      w.timer = setTimeout(() => w.resolve('timeout'), timeoutMs);
+      this.enqueue(w);
       if (signal) {
         w.onAbort = () => w.resolve('aborted');
         signal.addEventListener('abort', w.onAbort, { once: true });
@@ -61,7 +70,63 @@ export class PositionWaiters {
       bucket.add(w);
       this.size_++;
       this.onSizeChange?.(1);
+      this.arm();
     });
+  }
+
+  /** Inserts `w` in deadline order (an append when it is the latest, the usual case). */
+  private enqueue(w: Waiter): void {
+    const q = this.queue;
+    if (q.length === this.head || q[q.length - 1].deadline <= w.deadline) {
+      q.push(w);
+      return;
+    }
+    let lo = this.head;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (q[mid].deadline <= w.deadline) lo = mid + 1;
+      else hi = mid;
+    }
+    q.splice(lo, 0, w);
+  }
+
+  /** Arms the one timer for the earliest deadline still waiting (none when nobody waits). */
+  private arm(): void {
+    const q = this.queue;
+    while (this.head < q.length && q[this.head].done) this.head++;
+    if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    }
+    const next = this.queue[this.head];
+    if (!next) {
+      this.disarm();
+      return;
+    }
+    if (this.timer && this.timerAt <= next.deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next.deadline;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, next.deadline - Date.now()));
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    while (this.head < this.queue.length) {
+      const w = this.queue[this.head];
+      if (!w.done && w.deadline > now) break;
+      this.head++; // before resolving: the last resolve empties the queue
+      if (!w.done) w.resolve('timeout');
+    }
+    this.arm();
   }
 
   /** Whether the producer has reached (msn, part) or anything later. */
@@ -96,10 +161,16 @@ export class PositionWaiters {
   private remove(w: Waiter): void {
     const bucket = this.buckets.get(w.key);
     if (!bucket || !bucket.delete(w)) return;
+    w.done = true;
     if (bucket.size === 0) this.buckets.delete(w.key);
-    if (w.timer) clearTimeout(w.timer);
     if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
     this.size_--;
     this.onSizeChange?.(-1);
+    if (this.size_ === 0) {
+      // nobody waits: no timer keeps the process alive, and the queue starts afresh
+      this.disarm();
+      this.queue = [];
+      this.head = 0;
+    }
   }
 }

@@ -10,7 +10,8 @@
  * (same bytes, the head serialised per request).
  *
  * The cost floor is one write(2) per connection: on loopback the kernel delivers to the
- * receiver inside that call (bench/origin-bench.ts measures it as `rawWriteFloorCpuUs`).
+ * receiver inside that call (bench/origin-bench.ts measures it, `floors` of heldBlockingRequests:
+ * a bare server doing only that write, through socket.write and through fs.writeSync).
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { writePrepared, type PreparedResponse } from './prepared-response.js';

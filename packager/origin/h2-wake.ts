@@ -35,8 +35,10 @@ export class H2Wake implements WakeWriter<Http2ServerResponse> {
     const stream = res.stream;
     if (!stream || stream.destroyed || stream.closed || stream.headersSent) return false;
     try {
-      stream.respond(h2HeadersOf(r, this.date), { endStream: r.body.length === 0 });
-      if (r.body.length > 0) stream.end(r.body);
+      // HEAD: the GET's header block (content-length included) and no DATA frame.
+      const noBody = r.body.length === 0 || res.req.method === 'HEAD';
+      stream.respond(h2HeadersOf(r, this.date), { endStream: noBody });
+      if (!noBody) stream.end(r.body);
       return true;
     } catch {
       // The stream was reset between the check and the write: the compatibility path decides.

@@ -3,11 +3,13 @@
  * for part P of segment M, a request for the hinted part): Varnish's waiting list, with the
  * answer built once per group of equal requests.
  *
- * - Requests are bucketed by position. The window's part/segment events schedule one flush (in a
- *   microtask, after the channel has updated its state); the flush asks, per bucket, whether its
- *   requests can be answered now and, for each group of identical requests (same playlist
- *   variant, same encoding, same headers), builds ONE PreparedResponse and writes it to every
- *   request of the group. Waking N requests is N socket writes of shared bytes.
+ * - Requests are bucketed by position and, inside a position, grouped when they are held (same
+ *   playlist variant, same encoding, same headers: byte-identical answers). The window's
+ *   part/segment events schedule one flush (in a microtask, after the channel has updated its
+ *   state); the flush asks, per position, whether its requests can be answered now and, per
+ *   group, builds ONE PreparedResponse and writes it to every request of the group: the wake does
+ *   no per-request lookup, and waking N requests is N socket writes of shared bytes (HTTP/1.1) or
+ *   N streams answered with one shared header block and body (HTTP/2).
  * - Deadlines: requests are kept in arrival order with one timer for the oldest; since every
  *   request of a rendition waits the same time (3 target durations), arrival order is deadline
  *   order.
@@ -54,8 +56,11 @@ function keyOf(msn: number, part: number): number {
   return msn * 0x10000 + Math.min(part, 0xffff);
 }
 
+/** The held requests of one position, by group. */
+type Bucket<T> = Map<string, Set<HeldRequest<T>>>;
+
 export class HeldRequests<T> {
-  private readonly buckets = new Map<number, Set<HeldRequest<T>>>();
+  private readonly buckets = new Map<number, Bucket<T>>();
   /** Arrival (= deadline) order; answered entries are skipped lazily. */
   private order: HeldRequest<T>[] = [];
   private head = 0;
@@ -67,12 +72,24 @@ export class HeldRequests<T> {
   private readonly now: () => number;
   private readonly onEvent = (): void => this.schedule();
   private readonly onClosed = (): void => this.close();
+  /** The held request of each response, for the one shared 'close' listener (no closure per request). */
+  private readonly byResponse = new WeakMap<HeldResponse, HeldRequest<T>>();
+  /** A client that goes away while held is unlinked at once; after its answer this is a no-op. */
+  private readonly onResponseClose: (this: HeldResponse) => void;
 
   constructor(
     private readonly w: RenditionWindow,
     private readonly opts: HeldRequestsOptions<T>,
   ) {
     this.now = opts.now ?? Date.now;
+    const byResponse = this.byResponse;
+    const unlink = (h: HeldRequest<T>): void => this.unlink(h);
+    this.onResponseClose = function (this: HeldResponse) {
+      const h = byResponse.get(this);
+      if (!h || h.done) return;
+      h.done = true;
+      unlink(h);
+    };
     w.on('part', this.onEvent);
     w.on('complete', this.onEvent);
     w.on('closed', this.onClosed);
@@ -91,16 +108,15 @@ export class HeldRequests<T> {
     }
     const key = keyOf(msn, part);
     let bucket = this.buckets.get(key);
-    if (!bucket) this.buckets.set(key, (bucket = new Set()));
-    bucket.add(h);
+    if (!bucket) this.buckets.set(key, (bucket = new Map<string, Set<HeldRequest<T>>>()));
+    let members = bucket.get(group);
+    if (!members) bucket.set(group, (members = new Set<HeldRequest<T>>()));
+    members.add(h);
     this.order.push(h);
     this.size_++;
     this.opts.onHeldChange?.(1);
-    res.once('close', () => {
-      if (h.done) return;
-      h.done = true;
-      this.unlink(h);
-    });
+    this.byResponse.set(res, h);
+    res.on('close', this.onResponseClose);
     this.arm();
     return h;
   }
@@ -108,8 +124,10 @@ export class HeldRequests<T> {
   private unlink(h: HeldRequest<T>): void {
     const key = keyOf(h.msn, h.part);
     const bucket = this.buckets.get(key);
-    if (bucket?.delete(h)) {
-      if (bucket.size === 0) this.buckets.delete(key);
+    const members = bucket?.get(h.group);
+    if (members?.delete(h)) {
+      if (members.size === 0) bucket!.delete(h.group);
+      if (bucket!.size === 0) this.buckets.delete(key);
       this.size_--;
       this.opts.onHeldChange?.(-1);
     }
@@ -128,25 +146,28 @@ export class HeldRequests<T> {
   /** Answers every bucket whose position is now answerable. */
   flush(): void {
     if (this.size_ === 0) return;
-    const memo = new Map<string, PreparedResponse>();
     const since = this.w.lastEventAt;
     const batch = new WakeBatch();
     const delays: number[] = [];
     let bytes = 0;
     for (const [key, bucket] of this.buckets) {
-      const first = bucket.values().next().value as HeldRequest<T>;
-      const build = this.opts.answer(first.msn, first.part);
+      const any = bucket.values().next().value!.values().next().value!;
+      const build = this.opts.answer(any.msn, any.part);
       if (!build) continue;
       this.buckets.delete(key);
-      this.size_ -= bucket.size;
-      this.opts.onHeldChange?.(-bucket.size);
-      for (const h of bucket) {
-        h.done = true;
-        let r = memo.get(h.group);
-        if (!r) memo.set(h.group, (r = build(h)));
-        if (batch.write(h.res, r)) {
-          delays.push(performance.now() - since);
-          bytes += r.body.length;
+      let n = 0;
+      for (const members of bucket.values()) n += members.size;
+      this.size_ -= n;
+      this.opts.onHeldChange?.(-n);
+      for (const members of bucket.values()) {
+        let r: PreparedResponse | undefined;
+        for (const h of members) {
+          h.done = true;
+          r ??= build(h);
+          if (batch.write(h.res, r)) {
+            delays.push(performance.now() - since);
+            bytes += r.body.length;
+          }
         }
       }
     }
@@ -228,7 +249,8 @@ export class HeldRequests<T> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const all: HeldRequest<T>[] = [];
-    for (const bucket of this.buckets.values()) for (const h of bucket) all.push(h);
+    for (const bucket of this.buckets.values())
+      for (const members of bucket.values()) for (const h of members) all.push(h);
     this.buckets.clear();
     if (all.length > 0) {
       this.size_ = 0;

@@ -8,14 +8,29 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OriginMetrics } from './metrics.js';
 import { protocolOf } from '../../src/tls/secure-http-server.js';
 
+/** The path of a request URL (before `?`). */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+const PART = /^seg-\d+\.\d+\.m4s$/;
+
+/**
+ * The route label of a request URL: `<vod|live>-<manifest|part|segment|init|other>` for media
+ * (by the last path segment, from the third one on), `health`, `metrics`, `time` or `other`.
+ * Runs once per answered request, so it scans the string instead of splitting it.
+ */
 export function routeLabel(url: string): string {
-  const path = url.split('?', 1)[0];
-  const [, top, , ...rest] = path.split('/');
-  const last = rest[rest.length - 1] ?? '';
+  const path = pathOf(url);
+  const s1 = path.indexOf('/', 1);
+  const top = s1 < 0 ? path.slice(1) : path.slice(1, s1);
   if (top === 'vod' || top === 'live') {
+    // the last segment counts from /<top>/<x>/<last> on
+    const s2 = s1 < 0 ? -1 : path.indexOf('/', s1 + 1);
+    const last = s2 < 0 ? '' : path.slice(path.lastIndexOf('/') + 1);
     if (last.endsWith('.m3u8') || last.endsWith('.mpd')) return `${top}-manifest`;
-    if (/^seg-\d+\.\d+\.m4s$/.test(last)) return `${top}-part`;
-    if (last.endsWith('.m4s')) return `${top}-segment`;
+    if (last.endsWith('.m4s')) return PART.test(last) ? `${top}-part` : `${top}-segment`;
     if (last.endsWith('.mp4')) return `${top}-init`;
     return `${top}-other`;
   }
@@ -40,29 +55,34 @@ function isReadable(x: unknown): x is Readable {
 }
 
 export function registerRequestHooks(app: FastifyInstance, metrics: OriginMetrics): void {
-  app.addHook('onSend', async (req: FastifyRequest, reply, payload) => {
+  // Callback-style hooks (not async): no promise per request.
+  app.addHook('onSend', (req: FastifyRequest, reply, payload, done) => {
     if (!reply.hasHeader('surrogate-key')) reply.header('surrogate-key', surrogateKeyFor(req.raw.url ?? ''));
-    const route = routeLabel(req.raw.url ?? '');
-    if (req.method === 'HEAD') return payload;
-    if (typeof payload === 'string' || Buffer.isBuffer(payload)) {
-      metrics.bytes.inc({ route }, Buffer.byteLength(payload));
-      return payload;
-    }
-    if (isReadable(payload)) {
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          metrics.bytes.inc({ route }, chunk.length);
-          cb(null, chunk);
-        },
-      });
-      // pipeline: an error in the source (e.g. a dropped live segment) aborts the response.
-      pipeline(payload, counter, () => undefined);
-      return counter;
-    }
+    done(null, countedPayload(metrics, routeLabel(req.raw.url ?? ''), req.method, payload));
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.countRequest(routeLabel(req.raw.url ?? ''), reply.statusCode, protocolOf(req.raw));
+    done();
+  });
+}
+
+/** The payload to send, counting its bytes (streams as they flow). */
+function countedPayload(metrics: OriginMetrics, route: string, method: string, payload: unknown): unknown {
+  if (method === 'HEAD') return payload;
+  if (typeof payload === 'string' || Buffer.isBuffer(payload)) {
+    metrics.bytes.inc({ route }, Buffer.byteLength(payload));
     return payload;
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.requests.inc({ route: routeLabel(req.raw.url ?? ''), status: String(reply.statusCode) });
-    metrics.requestsByProtocol.inc({ protocol: protocolOf(req.raw) });
-  });
+  }
+  if (isReadable(payload)) {
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        metrics.bytes.inc({ route }, chunk.length);
+        cb(null, chunk);
+      },
+    });
+    // pipeline: an error in the source (e.g. a dropped live segment) aborts the response.
+    pipeline(payload, counter, () => undefined);
+    return counter;
+  }
+  return payload;
 }

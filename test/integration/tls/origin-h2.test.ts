@@ -153,6 +153,29 @@ describe('origin over TLS', () => {
     expect((await keep).status).toBe(200);
   });
 
+  it('answers held HEAD blocking reloads (h2 and HTTP/1.1) with the GET headers and no body, woken with GETs', async () => {
+    const before = await held('playlist');
+    const path = '/live/ch/v/index.m3u8?_HLS_msn=4&_HLS_part=1';
+    const get = h2Get(session, path);
+    const head = h2Get(session, path, { ':method': 'HEAD' });
+    const head1 = request(plain + path, { method: 'HEAD' });
+    await until(async () => (await held('playlist')) - before === 3, 5000, 'three held');
+    enc.part(4, 1);
+    const [g, h, h1] = await Promise.all([get, head, head1]);
+    expect(g.status).toBe(200);
+    expect(g.body.toString()).toContain('seg-4.1.m4s');
+    expect(h.status).toBe(200);
+    expect(h.body.length).toBe(0);
+    expect(h.headers['content-type']).toBe(g.headers['content-type']);
+    expect(h.headers['content-length']).toBe(String(g.body.length));
+    expect(h1.statusCode).toBe(200);
+    expect(Buffer.from(await h1.body.arrayBuffer()).length).toBe(0);
+    expect(h1.headers['content-length']).toBe(String(g.body.length));
+    // the session is still usable after the HEAD stream
+    expect((await h2Get(session, '/health')).status).toBe(200);
+    expect(await held('playlist')).toBe(before);
+  });
+
   it('counts requests by protocol', async () => {
     const m = (await origin.metrics.requestsByProtocol.get()).values;
     const of = (p: string) => m.find((v) => v.labels.protocol === p)?.value ?? 0;

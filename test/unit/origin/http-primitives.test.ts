@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { routeLabel } from '../../../packager/origin/request-metrics.js';
 import { etagFor } from '../../../packager/origin/etag.js';
 import { checkRelativePath } from '../../../packager/origin/safe-path.js';
 import { advancePartLimit, parseDirectives } from '../../../packager/origin/blocking-reload.js';
@@ -66,5 +67,31 @@ describe('content types', () => {
     expect(contentTypeFor('seg-3.m4s')).toBe('video/iso.segment');
     expect(contentTypeFor('init.mp4', '720p')).toBe('video/mp4');
     expect(contentTypeFor('init.mp4', 'audio')).toBe('audio/mp4');
+  });
+});
+
+describe('request route labels (the requests_total counter)', () => {
+  it('label media by the last path segment from the third on, the admin routes by name, the rest as other', () => {
+    const cases: [string, string][] = [
+      ['/vod/a/master.m3u8', 'vod-manifest'],
+      ['/vod/a/manifest.mpd?token=x', 'vod-manifest'],
+      ['/vod/a/v1/360p/index.m3u8', 'vod-manifest'],
+      ['/vod/a/360p/init.mp4', 'vod-init'],
+      ['/vod/a/360p/seg-3.m4s', 'vod-segment'],
+      ['/live/ch/v/seg-3.1.m4s', 'live-part'],
+      ['/live/ch/v/seg-3.m4s', 'live-segment'],
+      ['/live/ch/v/index.m3u8?_HLS_msn=4&_HLS_part=1', 'live-manifest'],
+      ['/live/ch/v/notes.txt', 'live-other'],
+      ['/live/ch', 'live-other'],
+      ['/live', 'live-other'],
+      ['/vod/master.m3u8', 'vod-other'],
+      ['/health', 'health'],
+      ['/metrics?x=1', 'metrics'],
+      ['/time/iso', 'time'],
+      ['/', 'other'],
+      ['/favicon.ico', 'other'],
+      ['*', 'other'],
+    ];
+    for (const [url, label] of cases) expect([url, routeLabel(url)]).toEqual([url, label]);
   });
 });

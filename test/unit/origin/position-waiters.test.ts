@@ -49,3 +49,23 @@ describe('PositionWaiters (the waiting list of held requests)', () => {
     expect(changes).toBe(0);
   });
 });
+
+describe('PositionWaiters timeouts (one timer, deadline order)', () => {
+  it('times out a later, shorter wait first and keeps the longer one held; no timer is left once nobody waits', async () => {
+    const w = new PositionWaiters();
+    const long = w.wait(7, 0, 200);
+    const short = w.wait(7, 1, 5);
+    let longOutcome: string | undefined;
+    void long.then((o) => (longOutcome = o));
+    expect(await short).toBe('timeout');
+    expect(longOutcome).toBeUndefined();
+    expect(w.size).toBe(1);
+    expect(await long).toBe('timeout');
+    expect(w.size).toBe(0);
+    // a wait answered before its deadline leaves nothing armed: reached, then a new short one times out alone
+    const p = w.wait(8, 0, 10_000);
+    w.advance(8, 0);
+    expect(await p).toBe('reached');
+    expect(await w.wait(9, 0, 1)).toBe('timeout');
+  });
+});
