@@ -3,7 +3,7 @@
  * downloads the real bytes (video, and audio when it is a separate rendition), and runs a
  * virtual playhead, so startup time, stalls and latency are measured. No decoding.
  */
-import type { Dispatcher } from 'undici';
+import { Agent } from 'undici';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
@@ -18,7 +18,10 @@ import type { TimerWheel } from './timer-wheel.js';
 
 export interface ViewerOptions {
   url: string;
-  dispatcher: Dispatcher;
+  /** Offer HTTP/2 (ALPN h2) to https targets: one multiplexed connection per viewer. */
+  http2?: boolean;
+  /** Extra CA certificates (PEM) to trust, e.g. a test edge's self-signed certificate. */
+  ca?: string;
   stats: LoadStats;
   profile: BandwidthProfile;
   latencyMs: number;
@@ -38,6 +41,25 @@ export interface ViewerOptions {
 export type { CmcdMode };
 
 const MAX_CONSECUTIVE_ERRORS = 5;
+
+/**
+ * A viewer's own connections, as a player has: keep-alive, at most 4 per origin over HTTP/1.1
+ * with no pipelining (a held blocking reload or hinted part must never hold up what queues
+ * behind it; a viewer has at most one request in flight per track), or one HTTP/2 connection
+ * whose streams are independent. Per viewer rather than one shared pool: undici's Pool looks
+ * for a free connection by scanning all of them, which with thousands of held requests was the
+ * tester's largest frame of its own.
+ */
+function viewerDispatcher(o: Pick<ViewerOptions, 'http2' | 'ca'>): Agent {
+  return new Agent({
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 60_000,
+    connect: { timeout: 10_000, ...(o.ca ? { ca: o.ca } : {}) },
+    connections: o.http2 ? 1 : 4,
+    pipelining: o.http2 ? 16 : 1,
+    allowH2: o.http2 === true,
+  });
+}
 
 export async function runViewer(o: ViewerOptions): Promise<void> {
   const { stats, signal } = o;
@@ -72,7 +94,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           },
         }
       : undefined;
-  const http = new HttpGetter(o.dispatcher, stats, shaper, o.wheel, cmcd);
+  const dispatcher = viewerDispatcher(o);
+  const http = new HttpGetter(dispatcher, stats, shaper, o.wheel, cmcd);
   const onStop = () => http.stop();
   signal.addEventListener('abort', onStop, { once: true });
   const client: StreamClient = isDash
@@ -209,6 +232,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     }
   } finally {
     signal.removeEventListener('abort', onStop);
+    void dispatcher.destroy().catch(() => undefined);
     if (playhead) {
       playhead.finish();
       if (playhead.startupMs !== undefined) stats.recordMs('startup', playhead.startupMs);
