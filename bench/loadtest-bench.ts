@@ -77,9 +77,9 @@ function stop(proc: ChildProcess | undefined): Promise<void> {
   });
 }
 
-function spawnNode(file: string, argv: string[], name: string): ChildProcess {
+function spawnNode(file: string, argv: string[], name: string) {
   const proc = spawn(process.execPath, [join(root, file), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d.toString()}`));
+  proc.stderr.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d.toString()}`));
   return proc;
 }
 
@@ -104,7 +104,7 @@ function startOrigin(dir: string, ladderFile: string): Promise<{ proc: ChildProc
       proc.kill('SIGKILL');
       fail(new Error('origin not ready within 90 s'));
     }, 90_000);
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (nl === -1) return;
@@ -168,7 +168,7 @@ async function startEdge(dir: string, originUrl: string): Promise<EdgeProc> {
     ],
     'edge',
   );
-  proc.stdout!.resume();
+  proc.stdout.resume();
   const url = `http://127.0.0.1:${httpPort}`;
   const exited = new Promise<never>((_, fail) =>
     proc.once('exit', (code) => fail(new Error(`edge exited (${code}) before it was ready`))),
