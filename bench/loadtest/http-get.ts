@@ -14,6 +14,7 @@ import type { Dispatcher } from 'undici';
 import { BurstMeter } from '../../src/abr/burst-meter.js';
 import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import { StreamedgeError } from '../../src/errors.js';
+import type { GetDispatcher } from './h1-client.js';
 import type { LoadStats, ObjectKind } from './load-stats.js';
 import type { Shaper } from './shaping.js';
 import type { TimerWheel } from './timer-wheel.js';
@@ -210,7 +211,7 @@ export class HttpGetter {
   stopped = false;
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: GetDispatcher,
     readonly stats: LoadStats,
     readonly shaper: Shaper,
     readonly wheel: TimerWheel,

@@ -3,7 +3,8 @@
  * downloads the real bytes (video, and audio when it is a separate rendition), and runs a
  * virtual playhead, so startup time, stalls and latency are measured. No decoding.
  */
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
@@ -48,17 +49,32 @@ const MAX_CONSECUTIVE_ERRORS = 5;
  * behind it; a viewer has at most one request in flight per track), or one HTTP/2 connection
  * whose streams are independent. Per viewer rather than one shared pool: undici's Pool looks
  * for a free connection by scanning all of them, which with thousands of held requests was the
- * tester's largest frame of its own.
+ * tester's largest frame of its own. Plain http goes through the lean H1Client; https (and
+ * HTTP/2) through undici.
  */
-function viewerDispatcher(o: Pick<ViewerOptions, 'http2' | 'ca'>): Agent {
-  return new Agent({
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 60_000,
-    connect: { timeout: 10_000, ...(o.ca ? { ca: o.ca } : {}) },
-    connections: o.http2 ? 1 : 4,
-    pipelining: o.http2 ? 16 : 1,
-    allowH2: o.http2 === true,
-  });
+class ViewerConnections implements GetDispatcher {
+  private h1: H1Client | undefined;
+  private tls: Agent | undefined;
+
+  constructor(private readonly o: Pick<ViewerOptions, 'http2' | 'ca'>) {}
+
+  dispatch(opts: GetRequest, handler: Dispatcher.DispatchHandler): boolean {
+    if (opts.origin.startsWith('http:') && this.o.http2 !== true)
+      return (this.h1 ??= new H1Client(4)).dispatch(opts, handler);
+    this.tls ??= new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout: 10_000, ...(this.o.ca ? { ca: this.o.ca } : {}) },
+      connections: this.o.http2 ? 1 : 4,
+      pipelining: this.o.http2 ? 16 : 1,
+      allowH2: this.o.http2 === true,
+    });
+    return this.tls.dispatch(opts, handler);
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([this.h1?.destroy(), this.tls?.destroy()]);
+  }
 }
 
 export async function runViewer(o: ViewerOptions): Promise<void> {
@@ -94,7 +110,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           },
         }
       : undefined;
-  const dispatcher = viewerDispatcher(o);
+  const dispatcher = new ViewerConnections(o);
   const http = new HttpGetter(dispatcher, stats, shaper, o.wheel, cmcd);
   const onStop = () => http.stop();
   signal.addEventListener('abort', onStop, { once: true });
