@@ -51,6 +51,14 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY_TRAILERS = {};
 
+/** The value of the first header field `name` (given as "\r\nname:", lower case) in a lower-cased head. */
+function fieldValue(head: string, name: string): string | undefined {
+  const i = head.indexOf(name);
+  if (i === -1) return undefined;
+  const end = head.indexOf('\r\n', i + name.length);
+  return head.slice(i + name.length, end === -1 ? head.length : end).trim();
+}
+
 /** One request in flight (the handler's controller too). */
 class H1Request implements Dispatcher.DispatchController {
   aborted = false;
@@ -136,10 +144,8 @@ class H1Connection {
   ) {
     this.socket = connect({ host, port, noDelay: true });
     this.socket.on('data', (d: Buffer) => this.onData(d));
-    this.socket.on('error', (e: Error & { code?: string }) =>
-      this.onClose(new H1Error(e.code ?? 'SOCKET', `${this.pool.origin}: ${e.message}`)),
-    );
-    this.socket.on('close', () => this.onClose(new H1Error('SOCKET', `${this.pool.origin}: connection closed`)));
+    this.socket.on('error', (e: Error & { code?: string }) => this.onClose(e.code ?? 'SOCKET', e.message));
+    this.socket.on('close', () => this.onClose('SOCKET', 'connection closed'));
   }
 
   send(req: H1Request): void {
@@ -151,13 +157,13 @@ class H1Connection {
     this.served++;
     busy.add(this);
     sweeper ??= setInterval(sweep, 1000).unref();
-    this.socket.write(req.head);
+    this.socket.write(req.head, 'latin1');
   }
 
   destroy(): void {
     if (this.closed) return;
     this.socket.destroy();
-    this.onClose(undefined);
+    this.onClose(undefined, 'connection destroyed');
   }
 
   checkTimeout(now: number): void {
@@ -205,36 +211,27 @@ class H1Connection {
       this.buf = b;
       return;
     }
-    const head = b.toString('latin1', 0, end);
-    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(head);
-    if (!m) return this.fail(new H1Error('HPE_INVALID_CONSTANT', 'not an HTTP/1.x response'));
-    const status = Number(m[2]);
-    let length = -1;
-    let chunked = false;
-    let close = m[1] === '0';
-    // header names are case-insensitive: scan each line's name once
-    let i = head.indexOf('\r\n');
-    while (i !== -1 && i < head.length) {
-      const next = head.indexOf('\r\n', i + 2);
-      const line = head.slice(i + 2, next === -1 ? head.length : next);
-      const colon = line.indexOf(':');
-      if (colon > 0) {
-        const name = line.slice(0, colon).toLowerCase();
-        if (name === 'content-length') length = Number(line.slice(colon + 1).trim());
-        else if (name === 'transfer-encoding') chunked = /chunked\s*$/i.test(line.slice(colon + 1));
-        else if (name === 'connection') {
-          const v = line.slice(colon + 1).toLowerCase();
-          if (v.includes('close')) close = true;
-          else if (v.includes('keep-alive')) close = false;
-        }
-      }
-      i = next;
-    }
+    // one lower-cased copy of the head, searched for the three fields that frame the body
+    const head = b.toString('latin1', 0, end).toLowerCase();
+    if (!head.startsWith('http/1.') || head.charCodeAt(8) !== 32)
+      return this.fail(new H1Error('HPE_INVALID_CONSTANT', 'not an HTTP/1.x response'));
+    const status = Number(head.slice(9, 12));
+    if (!(status >= 100 && status <= 999)) return this.fail(new H1Error('HPE_INVALID_STATUS', 'bad status code'));
+    const lengthText = fieldValue(head, '\r\ncontent-length:');
+    let length = lengthText === undefined ? -1 : Number(lengthText);
+    const chunked = /chunked\s*$/.test(fieldValue(head, '\r\ntransfer-encoding:') ?? '');
+    const connection = fieldValue(head, '\r\nconnection:');
+    const close = connection?.includes('close')
+      ? true
+      : connection?.includes('keep-alive')
+        ? false
+        : head.charCodeAt(7) === 48; /* HTTP/1.0 closes unless it says keep-alive */
+    if (chunked) length = -1;
     if (status < 200) {
       // 1xx: an interim answer; the real one follows
       return b.length > end + 4 ? this.parseHead(b.subarray(end + 4)) : undefined;
     }
-    if (length !== -1 && !(Number.isInteger(length) && length >= 0) && !chunked)
+    if (length !== -1 && !(Number.isInteger(length) && length >= 0))
       return this.fail(new H1Error('HPE_INVALID_CONTENT_LENGTH', 'bad Content-Length'));
     this.inHead = false;
     this.keepAlive = !close;
@@ -331,7 +328,8 @@ class H1Connection {
     if (req && !req.aborted) req.handler.onResponseError?.(req, e);
   }
 
-  private onClose(e: H1Error | undefined): void {
+  /** The connection is gone: `code` undefined when we closed it ourselves. */
+  private onClose(code: string | undefined, message: string): void {
     if (this.closed) return;
     this.closed = true;
     busy.delete(this);
@@ -341,18 +339,18 @@ class H1Connection {
     if (!req) return;
     req.conn = undefined;
     if (req.aborted) return;
-    if (this.body === Body.UntilClose && !this.inHead && e?.code === 'SOCKET') {
+    if (this.body === Body.UntilClose && !this.inHead && code === 'SOCKET') {
       // a body delimited by the close: this close is its end
       req.handler.onResponseEnd?.(req, EMPTY_TRAILERS);
       return;
     }
-    if (!req.answered && !req.retried && this.served > 1 && e) {
+    if (!req.answered && !req.retried && this.served > 1 && code !== undefined) {
       // a keep-alive connection the server closed as we reused it: once more on a new one
       req.retried = true;
       this.pool.enqueue(req);
       return;
     }
-    req.handler.onResponseError?.(req, e ?? new H1Error('SOCKET', `${this.pool.origin}: connection destroyed`));
+    req.handler.onResponseError?.(req, new H1Error(code ?? 'SOCKET', `${this.pool.origin}: ${message}`));
   }
 }
 
