@@ -5,6 +5,7 @@
  * written as one string, and a small response parser (status line, Content-Length,
  * Transfer-Encoding: chunked, Connection, a body read to the close) that hands body bytes to the
  * handler as slices of what the socket read, without copying and without building header objects.
+ * A slice is only valid during the handler's onResponseData call: keep a copy to keep the bytes.
  *
  * Why not undici here: at thousands of viewers the load tester spent more CPU in undici's
  * per-request machinery (request objects, the llhttp parser in wasm and its callbacks, header
@@ -48,6 +49,12 @@ class H1Error extends Error {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * Every connection of this thread reads into this one buffer (net's `onread`): no Buffer and no
+ * readable-stream push per read. What the handler gets is only valid during its callback; what
+ * the parser keeps across reads (a partial head or chunk line, bytes held while paused) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY_TRAILERS = {};
 
@@ -142,8 +149,18 @@ class H1Connection {
     host: string,
     port: number,
   ) {
-    this.socket = connect({ host, port, noDelay: true });
-    this.socket.on('data', (d: Buffer) => this.onData(d));
+    this.socket = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number) => {
+          this.onData(READ_BUFFER.subarray(0, n));
+          return true;
+        },
+      },
+    });
     this.socket.on('error', (e: Error & { code?: string }) => this.onClose(e.code ?? 'SOCKET', e.message));
     this.socket.on('close', () => this.onClose('SOCKET', 'connection closed'));
   }
@@ -208,7 +225,7 @@ class H1Connection {
     const end = b.indexOf(CRLFCRLF);
     if (end === -1) {
       if (b.length > MAX_HEAD_BYTES) return this.fail(new H1Error('HPE_HEADER_OVERFLOW', 'response head too large'));
-      this.buf = b;
+      this.buf = Buffer.from(b);
       return;
     }
     // one lower-cased copy of the head, searched for the three fields that frame the body
@@ -258,7 +275,7 @@ class H1Connection {
     const req = this.req!;
     while (at < b.length) {
       if (req.paused) {
-        this.buf = b.subarray(at);
+        this.buf = Buffer.from(b.subarray(at));
         return;
       }
       if (this.body === Body.Length || this.body === Body.UntilClose) {
@@ -285,7 +302,7 @@ class H1Connection {
       const eol = b.indexOf('\r\n', at, 'latin1');
       if (eol === -1) {
         if (b.length - at > 4096) return this.fail(new H1Error('HPE_INVALID_CHUNK_SIZE', 'chunk line too long'));
-        this.buf = b.subarray(at);
+        this.buf = Buffer.from(b.subarray(at));
         return;
       }
       if (this.chunkState === Chunk.DataEnd) {

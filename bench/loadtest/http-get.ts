@@ -119,7 +119,8 @@ class GetHandler implements Dispatcher.DispatchHandler {
     this.bursts.onChunk(n, now);
     this.bytes += n;
     if (this.status >= 400) return;
-    if (this.chunks) this.chunks.push(chunk);
+    // a lean client's chunk is a view of its read buffer, valid only now: playlists keep a copy
+    if (this.chunks) this.chunks.push(Buffer.from(chunk));
     const shaper = this.getter.shaper;
     if (!shaper.unlimited) {
       const wait = shaper.delayAfter(n, now);
