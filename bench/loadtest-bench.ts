@@ -474,8 +474,9 @@ const result = {
       'per process tree (the process and its live descendants) from /proc/<pid>/stat, cores = CPU seconds ÷ wall seconds of the run',
   },
   runs,
+  // h2 against h1 in the same run, only when both runs were valid (an invalid run's figures are the tester's)
   ratios:
-    ll && h2 && ll.liveLatencySec && h2.liveLatencySec
+    ll?.valid && h2?.valid && ll.liveLatencySec && h2.liveLatencySec
       ? {
           h2ToH1LatencyP50: round(h2.liveLatencySec.p50! / ll.liveLatencySec.p50!),
           h2ToH1TesterCpu: ll.tester.cpuSec > 0 ? round(h2.tester.cpuSec / ll.tester.cpuSec) : null,

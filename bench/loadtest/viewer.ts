@@ -3,6 +3,7 @@
  * downloads the real bytes (video, and audio when it is a separate rendition), and runs a
  * virtual playhead, so startup time, stalls and latency are measured. No decoding.
  */
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
@@ -52,6 +53,20 @@ const MAX_CONSECUTIVE_ERRORS = 5;
  * tester's largest frame of its own. Plain http goes through the lean H1Client; https (and
  * HTTP/2) through undici.
  */
+/**
+ * One TLS context per extra CA and thread: building one parses the PEM and sets up a trust store,
+ * which per viewer connection cost more than the handshake.
+ */
+const secureContexts = new Map<string, SecureContext>();
+function secureContextFor(ca: string): SecureContext {
+  let c = secureContexts.get(ca);
+  if (!c) {
+    c = createSecureContext({ ca: [...rootCertificates, ca] });
+    secureContexts.set(ca, c);
+  }
+  return c;
+}
+
 class ViewerConnections implements GetDispatcher {
   private h1: H1Client | undefined;
   private tls: Agent | undefined;
@@ -64,7 +79,7 @@ class ViewerConnections implements GetDispatcher {
     this.tls ??= new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
-      connect: { timeout: 10_000, ...(this.o.ca ? { ca: this.o.ca } : {}) },
+      connect: { timeout: 10_000, ...(this.o.ca ? { secureContext: secureContextFor(this.o.ca) } : {}) },
       connections: this.o.http2 ? 1 : 4,
       pipelining: this.o.http2 ? 16 : 1,
       allowH2: this.o.http2 === true,
