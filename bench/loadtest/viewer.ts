@@ -163,6 +163,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
 
     let level = ctl.nextLevel({ bufferSec: 0, currentLevel: -1 });
     let cursor: Cursor = await client.startCursor(client.video[level].id, signal);
+    // join at the hold-back: what lies between the key frame and that point is fetched, not played
+    if (cursor.skipSec) ph.seek(cursor.skipSec);
     let errors = 0;
 
     while (!signal.aborted) {
