@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseDuration } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { renderHtmlReport } from './loadtest/html-report.js';
@@ -49,6 +49,7 @@ export function registerLoadtestCommand(program: Command): void {
     )
     .option('--cmcd <mode>', 'send CMCD (CTA-5004) with each request: query, headers or off', 'off')
     .option('--http2', 'offer HTTP/2 (ALPN h2) to https targets that support it')
+    .option('--ca <pem>', "trust this CA certificate file too (e.g. a test edge's self-signed --tls-cert)")
     .option('--nats <url>', 'coordinate load-test agents over NATS instead of playing here (with --agents)')
     .option('--agents <n>', 'how many agents share the viewers (with --nats)', wholeNumber('--agents'))
     .option('--allow-host <host...>', "a non-loopback host to allow (this project's own test hosts only)")
@@ -73,6 +74,7 @@ export function registerLoadtestCommand(program: Command): void {
           threshold?: string[];
           cmcd: string;
           http2?: boolean;
+          ca?: string;
           nats?: string;
           agents?: number;
         },
@@ -94,6 +96,7 @@ export function registerLoadtestCommand(program: Command): void {
             thresholds: opts.threshold ?? [],
             cmcd: opts.cmcd as 'query' | 'headers' | 'off',
             http2: opts.http2 === true,
+            ca: opts.ca ? await readCa(opts.ca) : undefined,
             nats: opts.nats,
             agents: opts.agents,
             allowHosts: opts.allowHost ?? [],
@@ -144,4 +147,13 @@ export function registerLoadtestAgentCommand(program: Command): void {
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+async function readCa(file: string): Promise<string> {
+  const pem = await readFile(file, 'utf8').catch((e: unknown) => {
+    throw new StreamedgeError('BAD_OPTION', `--ca ${file}: ${(e as Error).message}`);
+  });
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new StreamedgeError('BAD_OPTION', `--ca ${file} holds no PEM certificate`);
+  return pem;
 }

@@ -10,6 +10,16 @@
  *
  * Viewers per core = viewers ÷ (tester CPU seconds ÷ wall seconds), over the hold period only
  * (CPU sampled when the ramp is over and at the end), so the ramp's start-up work is not mixed in.
+ * The CPU is process.cpuUsage(), i.e. getrusage(RUSAGE_SELF): every thread of this process (the
+ * viewers' worker threads included), and nothing of the stub's process.
+ *
+ * Fidelity baseline: a small run's latency depends on where in a segment each viewer started
+ * (a viewer starts PART-HOLD-BACK back, at the independent part before that: 0 to 2 s more). With
+ * 20 viewers over a 10 s ramp every viewer started 0.5 s (one part) after the previous one, so all
+ * shared one phase within the part, and that phase (where the run's start fell) moved the
+ * baseline's p50 by up to ±0.1 s from run to run, as much as the "error" being measured. The
+ * baselines therefore start their viewers (n + 1) parts apart over n, so their phases cover a
+ * whole segment, as the big run's do.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +29,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LoadReport } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
+import { STUB } from './loadtest/stub-live-server.js';
 
 const args = process.argv.slice(2);
 function arg(name: string, def: number): number {
@@ -73,8 +84,12 @@ interface Scenario {
   report: LoadReport;
 }
 
-async function scenario(name: string, viewers: number, lowLatency: boolean): Promise<Scenario> {
+/** A baseline's ramp: its viewers start (n + 1)/n parts apart, so their phases cover a segment. */
+const baselineRamp = (n: number) => ((n + 1) * STUB.partMs) / 1000;
+
+async function scenario(name: string, viewers: number, lowLatency: boolean, rampSec = RAMP): Promise<Scenario> {
   const workers = WORKERS ?? defaultWorkers(viewers);
+  const RAMP = rampSec;
   log(
     `${name}: ${viewers} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}, ${workers} worker(s), ramp ${RAMP}s hold ${HOLD}s`,
   );
@@ -120,15 +135,77 @@ async function scenario(name: string, viewers: number, lowLatency: boolean): Pro
   return s;
 }
 
+/**
+ * What the +111 ms of the last run (1,000 viewers vs a 20-viewer baseline, both against the
+ * instant stub) was made of, and what changed.
+ */
+const FIDELITY_EXPLAINED = [
+  'Not the clock: latency is Date.now() minus the program date-time at the playhead, and the stub stamps PDT from the same Date.now(); PDTs are parsed to the millisecond.',
+  "Not the timer wheel: its 10 ms slots only round waits (plain-HLS reloads, shaping); an LL-HLS viewer never waits on a timer, it is held by the server's blocking reload or hinted part.",
+  'The baseline: its 20 viewers started exactly one part (0.5 s) apart, so they all had the same phase within a part, set by where the run began; its p50 moved by about 0.2 s between identical runs on this box (2.17 to 2.37 s). The baselines now start (n+1)/n parts apart, covering every phase.',
+  "The tester's own delay: a viewer's latency at start is the time from reading the playlist to playing, so a slow start-up adds to latency until the catch-up rate removes it. With the shared undici pool the 1,000-viewer ramp had start-up p50 978 ms (baseline 3 ms); with per-viewer connections and the lean HTTP/1.1 client it was 129 to 494 ms on a box at load 8 to 13, and it falls with the tester's CPU per request.",
+  "Viewers now join at PART-HOLD-BACK and present from there (the media from the key frame before it is fetched, not played), as hls.js seeks to its live sync position; a viewer's latency no longer depends on where in a segment it started (before: 0 to 2 s above the hold-back), only on the time since the newest part ended (0 to 0.5 s) and its start-up.",
+  'What remains is the burst: the stub answers every held request of a part boundary at once (2 per viewer), and one thread works through them in turn; the last viewer of the burst gets its part that much later (partLagMs). Only more threads or less CPU per response shrink it; the run says whether the tester kept up (valid).',
+];
+
+/**
+ * CPU profiles of the tester (node --cpu-prof, 1,000 LL-HLS viewers against the instant stub, all
+ * in the main thread: `node --cpu-prof bin/streamedge.js loadtest <stub> --viewers 1000 --ramp 5s
+ * --duration 20s --workers 0`), top self-time frames as a share of non-idle samples. The box was
+ * at load average 8 to 13 on 2 cores (other engineers' work), so the sampled shares are wall-time
+ * shares (a syscall that wakes the stub may be descheduled inside it); the tester CPU figures are
+ * process.cpuUsage().
+ */
+const PROFILE = {
+  command:
+    'node --cpu-prof bin/streamedge.js loadtest <stub> --viewers 1000 --ramp 5s --duration 20s --workers 0 (2026-12-01, load average 8-13)',
+  before: {
+    commit: 'c70e393 (one undici Agent for all viewers of a thread, pipelining 1)',
+    testerCpuSec: 16.4,
+    requests: 139092,
+    cpuUsPerRequest: 118,
+    topFrames: [
+      '24.7 % undici, all frames (of which Pool kGetDispatcher, the scan for a free connection among thousands: 7.8 %; Client _resume 3.9 %; llhttp wasm 1.9 %; parseHeaders 1.4 %)',
+      '14.2 % garbage collector',
+      '12.5 % writeLatin1String (the request write syscall; on loopback it also runs the receiving side)',
+      '4.9 % (program)',
+      '2.7 % net internalConnect',
+      '3.5 % runViewer and its closures (viewer.ts)',
+      '1.4 % MessageChannel (undici)',
+      'small: histogram recording and progress percentiles 1.4 %, playlist parsing (resolvePlaylist) 0.7 %, ABR (AbrController) 0.6 %, timer wheel < 0.1 %',
+    ],
+  },
+  after: {
+    commit: 'per-viewer connections + bench/loadtest/h1-client.ts for plain http',
+    testerCpuSec: 10.1,
+    requests: 154801,
+    cpuUsPerRequest: 65,
+    topFrames: [
+      '27.4 % writeUtf8String (the request write syscall; now the largest frame: one write per request is the floor without pipelining)',
+      '10.3 % garbage collector',
+      '4.1 % (program)',
+      '6.3 % runViewer and its closures (viewer.ts)',
+      '2.9 % runMicrotasks (promise continuations of the viewers)',
+      '2.3 % H1Connection.parseHead (since made cheaper: one lower-cased head, three indexOf)',
+      '3.7 % GetHandler onResponseData + onResponseEnd (http-get.ts)',
+      '1.7 % resolvePlaylist (playlists shared by text per thread)',
+      '1.7 % H1Client.dispatch',
+      'small: ABR (AbrController.onDownloadComplete 1.2 %, onDownloadProgress 0.7 %, nextLevel 0.3 %), histogram recording and progress percentiles 2.6 %, esbuild keepNames __name on closures made per request 0.8 %, timer wheel < 0.2 %',
+    ],
+  },
+  abr: 'The ABR per request (src/abr AbrController) is about 2 % of the busy time after the changes (0.6 % before, when everything else cost more): not a hot frame.',
+};
+
 const machineStart = startMachineInfo();
 const results: Scenario[] = [];
 try {
-  const baseline = FIDELITY > 0 ? await scenario('fidelity-baseline', BASELINE, true) : undefined;
+  const baseline =
+    FIDELITY > 0 ? await scenario('fidelity-baseline', BASELINE, true, baselineRamp(BASELINE)) : undefined;
   const fidelity = FIDELITY > 0 ? await scenario('fidelity', FIDELITY, true) : undefined;
   if (baseline && fidelity) results.push(baseline, fidelity);
   if (LL > 0) results.push(await scenario('ll-hls', LL, true));
   if (HLS > 0) {
-    results.push(await scenario('plain-baseline', BASELINE, false));
+    results.push(await scenario('plain-baseline', BASELINE, false, baselineRamp(BASELINE)));
     results.push(await scenario('plain-hls', HLS, false));
   }
   const p50 = (s: Scenario) => s.report.liveLatencySec?.p50 ?? NaN;
@@ -155,8 +232,15 @@ try {
         baselineViewers: BASELINE,
         baselineLatencyP50Sec: p50(baseline),
         latencyDifferenceMs: Math.round((p50(fidelity) - p50(baseline)) * 1000),
+        startupP50Ms: fidelity.report.startupMs.p50,
+        baselineStartupP50Ms: baseline.report.startupMs.p50,
+        partLagP50Ms: fidelity.report.partLagMs?.p50 ?? null,
         partLagP99Ms: fidelity.report.partLagMs?.p99 ?? null,
+        baselinePartLagP99Ms: baseline.report.partLagMs?.p99 ?? null,
+        valid: fidelity.valid && baseline.valid,
       },
+    fidelityExplained: FIDELITY_EXPLAINED,
+    profile: PROFILE,
     perCore: Object.fromEntries(results.map((s) => [s.name, s.viewersPerCore])),
     valid: Object.fromEntries(results.map((s) => [s.name, s.valid])),
     derivedPerCore: derived,

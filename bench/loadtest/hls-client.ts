@@ -364,7 +364,8 @@ export class HlsClient implements StreamClient {
         const parts = s.parts.length > 0 ? s.parts : [{ url: s.url, duration: s.duration, independent: true }];
         for (let p = parts.length - 1; p >= 0; p--) {
           acc += parts[p].duration;
-          if (acc >= hold && parts[p].independent) return { msn: s.msn, part: s.parts.length > 0 ? p : 0 };
+          if (acc >= hold && parts[p].independent)
+            return { msn: s.msn, part: s.parts.length > 0 ? p : 0, skipSec: acc - hold };
         }
       }
       return { msn: ordered[0].msn, part: 0 };
@@ -374,7 +375,7 @@ export class HlsClient implements StreamClient {
     const complete = ordered.filter((s) => s.complete);
     for (let i = complete.length - 1; i >= 0; i--) {
       acc += complete[i].duration;
-      if (acc >= hold) return { msn: complete[i].msn, part: 0 };
+      if (acc >= hold) return { msn: complete[i].msn, part: 0, skipSec: acc - hold };
     }
     return { msn: st.firstMsn, part: 0 };
   }

@@ -14,6 +14,7 @@ import type { Dispatcher } from 'undici';
 import { BurstMeter } from '../../src/abr/burst-meter.js';
 import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import { StreamedgeError } from '../../src/errors.js';
+import type { GetDispatcher } from './h1-client.js';
 import type { LoadStats, ObjectKind } from './load-stats.js';
 import type { Shaper } from './shaping.js';
 import type { TimerWheel } from './timer-wheel.js';
@@ -74,12 +75,6 @@ export class HintMissingError extends Error {
   }
 }
 
-/** An absolute URL split once into what the dispatcher wants. */
-export function splitUrl(url: string): { origin: string; path: string } {
-  const i = url.indexOf('/', url.indexOf('//') + 2);
-  return i === -1 ? { origin: url, path: '/' } : { origin: url.slice(0, i), path: url.slice(i) };
-}
-
 class GetHandler implements Dispatcher.DispatchHandler {
   status = 0;
   bytes = 0;
@@ -124,7 +119,8 @@ class GetHandler implements Dispatcher.DispatchHandler {
     this.bursts.onChunk(n, now);
     this.bytes += n;
     if (this.status >= 400) return;
-    if (this.chunks) this.chunks.push(chunk);
+    // a lean client's chunk is a view of its read buffer, valid only now: playlists keep a copy
+    if (this.chunks) this.chunks.push(Buffer.from(chunk));
     const shaper = this.getter.shaper;
     if (!shaper.unlimited) {
       const wait = shaper.delayAfter(n, now);
@@ -210,7 +206,7 @@ export class HttpGetter {
   stopped = false;
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: GetDispatcher,
     readonly stats: LoadStats,
     readonly shaper: Shaper,
     readonly wheel: TimerWheel,
@@ -234,18 +230,21 @@ export class HttpGetter {
       handler.reject = reject;
     });
     this.inflight.add(handler);
-    const go = () => {
-      if (this.stopped) return handler.fail(new Error('load test over'));
-      const { origin, path } = splitUrl(target);
-      try {
-        this.dispatcher.dispatch({ origin, path, method: 'GET', headers, ...REQUEST_TIMEOUTS }, handler);
-      } catch (e) {
-        handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, e as Error);
-      }
-    };
-    if (this.shaper.latencyMs > 0) this.wheel.after(this.shaper.latencyMs, go);
-    else go();
+    if (this.shaper.latencyMs > 0) this.wheel.after(this.shaper.latencyMs, () => this.send(handler, target, headers));
+    else this.send(handler, target, headers);
     return p;
+  }
+
+  private send(handler: GetHandler, target: string, headers: Record<string, string> | undefined): void {
+    if (this.stopped) return handler.fail(new Error('load test over'));
+    const i = target.indexOf('/', target.indexOf('//') + 2);
+    const origin = i === -1 ? target : target.slice(0, i);
+    const path = i === -1 ? '/' : target.slice(i);
+    try {
+      this.dispatcher.dispatch({ origin, path, method: 'GET', headers, ...REQUEST_TIMEOUTS }, handler);
+    } catch (e) {
+      handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, e as Error);
+    }
   }
 
   /** Resolves after `ms`; rejects as soon as the run stops. */

@@ -57,6 +57,14 @@ export class Playhead {
     this.last = now;
   }
 
+  /**
+   * Before playback starts: begin presenting `sec` into the media about to be downloaded (the
+   * player fetches from a key frame and seeks to its join point). The skipped media is not played.
+   */
+  seek(sec: number): void {
+    if (this.startedAt === undefined && sec > 0) this.position = sec;
+  }
+
   /** A downloaded chunk of `mediaSec`; `programDateTimeMs` = wall clock of its first sample, if known. */
   append(mediaSec: number, programDateTimeMs?: number): void {
     this.update();

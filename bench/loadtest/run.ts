@@ -43,6 +43,8 @@ export interface LoadTestOptions {
   thresholds?: string[];
   /** Offer HTTP/2 to https targets that support it (undici allowH2). */
   http2?: boolean;
+  /** Extra CA certificates (PEM text) the viewers trust: a test edge's self-signed certificate. */
+  ca?: string;
   /** CMCD (CTA-5004) sent by every viewer: query argument, headers, or off (default). */
   cmcd?: CmcdMode;
   /** Coordinate agents over NATS (`streamedge loadtest-agent --nats <url>`) instead of playing here. */
@@ -85,7 +87,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   validateOptions(o);
   const target = checkTarget(o.url, o.allowHosts);
   const thresholds: Threshold[] = (o.thresholds ?? []).map(parseThreshold);
-  const workers = Math.min(o.workers ?? 0, o.viewers);
+  // viewers run in worker threads unless told otherwise (one per spare core)
+  const workers = Math.min(o.workers ?? defaultWorkers(o.viewers), o.viewers);
   const profile = o.profile ?? 'unlimited';
   const latencyMs = o.latencyMs ?? 0;
   const scrapeAgent = new Agent();
@@ -104,6 +107,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     abrConfig: o.abrConfig,
     lowLatency: o.lowLatency,
     http2: o.http2,
+    ca: o.ca,
     cmcd: o.cmcd,
   };
   const remote = o.nats ? new NatsFleet(o.nats, o.agents!, poolOptions, o.allowHosts ?? []) : undefined;
@@ -140,6 +144,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       rss = Math.max(r.maxRssMB, process.resourceUsage().maxRSS / 1024);
     }
     const elapsedSec = (performance.now() - t0) / 1000;
+    // process.cpuUsage() is getrusage(RUSAGE_SELF): every thread of the process, workers included
     const own = process.cpuUsage(cpu0);
     // with agents, the tester's CPU is theirs (this process only coordinates)
     const agentCpuUs = (remote?.agents ?? []).reduce((a, x) => a + x.cpuSec * 1e6, 0);

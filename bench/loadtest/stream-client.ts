@@ -15,6 +15,13 @@ export interface StreamRendition {
 export interface Cursor {
   msn: number;
   part: number;
+  /**
+   * At the start of live playback only: media seconds to seek past. A player joins at the hold-back
+   * (e.g. PART-HOLD-BACK behind the newest part) but must fetch from the key frame before it; it
+   * decodes from there and starts presenting at the hold-back, as hls.js seeks to its live sync
+   * position.
+   */
+  skipSec?: number;
 }
 
 export interface Chunk {

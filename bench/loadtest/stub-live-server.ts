@@ -12,6 +12,7 @@
  * rendition's size. `/stats` returns request counts as JSON.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
 export const STUB = {
@@ -35,7 +36,7 @@ interface Held {
 
 export interface StubServer {
   url: string;
-  server: Server;
+  server: Server | Http2SecureServer;
   /** Epoch ms of part 0's start (media time 0). */
   epochMs: number;
   counts: Record<string, number>;
@@ -54,8 +55,8 @@ function body(bytes: number): Buffer {
   return b;
 }
 
-/** Starts the stub on 127.0.0.1 (port 0 = any free port). */
-export async function startStubServer(port = 0): Promise<StubServer> {
+/** Starts the stub on 127.0.0.1 (port 0 = any free port); with `tls`, HTTPS with HTTP/2 and HTTP/1.1 (ALPN). */
+export async function startStubServer(port = 0, tls?: { cert: string; key: string }): Promise<StubServer> {
   // media time 0 a few minutes in the past, on a part boundary, so a full window exists at once
   const epochMs = Math.floor((Date.now() - 10 * SEGMENT_MS) / STUB.partMs) * STUB.partMs;
   /** Global index of the last complete part (−1 before the first). */
@@ -72,6 +73,7 @@ export async function startStubServer(port = 0): Promise<StubServer> {
     connections: 0,
     cmcdQuery: 0,
     cmcdHeaders: 0,
+    h2: 0,
   };
   const cmcd: string[] = [];
 
@@ -169,6 +171,7 @@ export async function startStubServer(port = 0): Promise<StubServer> {
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor === 2) counts.h2++;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -232,14 +235,31 @@ export async function startStubServer(port = 0): Promise<StubServer> {
     holdUntil(global, res, () => sendBytes(res, bytesPerPart));
   };
 
-  const server = createServer({ keepAliveTimeout: 60_000 }, handle);
-  server.maxRequestsPerSocket = 0;
-  server.on('connection', () => counts.connections++);
+  const sessions = new Set<Http2Session>();
+  let server: Server | Http2SecureServer;
+  if (tls) {
+    // the compatibility API gives the same req/res shapes the handler uses
+    const secure = createSecureServer(
+      { ...tls, allowHTTP1: true, settings: { maxConcurrentStreams: 1000 } },
+      handle as never,
+    );
+    secure.on('session', (s: Http2Session) => {
+      sessions.add(s);
+      s.once('close', () => sessions.delete(s));
+    });
+    secure.on('secureConnection', () => counts.connections++);
+    server = secure;
+  } else {
+    const plain = createServer({ keepAliveTimeout: 60_000 }, handle);
+    plain.maxRequestsPerSocket = 0;
+    plain.on('connection', () => counts.connections++);
+    server = plain;
+  }
   // a deep accept queue: a ramp opens thousands of connections at once (the default 511 drops SYNs, retried after 1 s)
   await new Promise<void>((resolve) => server.listen({ port, host: '127.0.0.1', backlog: 65_535 }, resolve));
   const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${bound}/live/master.m3u8`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${bound}/live/master.m3u8`,
     server,
     epochMs,
     counts,
@@ -247,7 +267,8 @@ export async function startStubServer(port = 0): Promise<StubServer> {
     close: async () => {
       clearTimeout(timer);
       held.clear();
-      server.closeAllConnections();
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      for (const s of sessions) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

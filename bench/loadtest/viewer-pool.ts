@@ -1,10 +1,10 @@
 /**
- * Runs a share of the viewers in this thread: one undici Agent (keep-alive pools per origin),
- * viewers started evenly over the ramp, all stopped together at the end, bounded in time.
+ * Runs a share of the viewers in this thread: viewers started evenly over the ramp (one timer
+ * wheel for all their waits), all stopped together at the end, bounded in time. Each viewer has
+ * its own keep-alive connections, as a player has (see viewerDispatcher in viewer.ts).
  */
 import { setMaxListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Agent } from 'undici';
 import type { AbrConfig } from '../../src/abr/abr-controller.js';
 import { LoadStats } from './load-stats.js';
 import { parseProfile } from './shaping.js';
@@ -24,6 +24,8 @@ export interface PoolOptions {
   lowLatency?: boolean;
   /** Offer HTTP/2 (ALPN h2) to https targets. */
   http2?: boolean;
+  /** Extra CA certificates (PEM) the viewers trust (a test edge's self-signed certificate). */
+  ca?: string;
   /** CMCD (CTA-5004) data sent with each request: as a query argument, as headers, or not at all. */
   cmcd?: CmcdMode;
   /** This pool's viewers start at offsets i·(ramp/total) + offsetIndex… (interleaved across workers). */
@@ -40,20 +42,11 @@ export class ViewerPool {
   readonly stats = new LoadStats();
   private readonly stop = new AbortController();
   private readonly wheel = new TimerWheel();
-  private readonly agent: Agent;
   private endTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: PoolOptions) {
     // every viewer listens on this one stop signal (once, not per request)
     setMaxListeners(0, this.stop.signal);
-    this.agent = new Agent({
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 60_000,
-      connect: { timeout: 10_000 },
-      // held requests (blocking reloads, hinted parts) must never queue behind each other
-      pipelining: 1,
-      allowH2: o.http2 === true,
-    });
   }
 
   /** Resolves when the run is over and every viewer has stopped (or the grace period ran out). */
@@ -73,7 +66,8 @@ export class ViewerPool {
     });
     const viewerOptions = {
       url: o.url,
-      dispatcher: this.agent,
+      http2: o.http2 === true,
+      ca: o.ca,
       stats: this.stats,
       profile,
       latencyMs: o.latencyMs,
@@ -102,7 +96,6 @@ export class ViewerPool {
     ]);
     clearTimeout(graceTimer);
     this.wheel.clear();
-    await this.agent.destroy().catch(() => undefined);
     loop.disable();
     // the histogram holds the intervals between its own timer's runs: the delay is what exceeds the resolution
     const p99 = Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);

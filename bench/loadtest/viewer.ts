@@ -3,7 +3,9 @@
  * downloads the real bytes (video, and audio when it is a separate rendition), and runs a
  * virtual playhead, so startup time, stalls and latency are measured. No decoding.
  */
-import type { Dispatcher } from 'undici';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { Agent, type Dispatcher } from 'undici';
+import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
@@ -18,7 +20,10 @@ import type { TimerWheel } from './timer-wheel.js';
 
 export interface ViewerOptions {
   url: string;
-  dispatcher: Dispatcher;
+  /** Offer HTTP/2 (ALPN h2) to https targets: one multiplexed connection per viewer. */
+  http2?: boolean;
+  /** Extra CA certificates (PEM) to trust, e.g. a test edge's self-signed certificate. */
+  ca?: string;
   stats: LoadStats;
   profile: BandwidthProfile;
   latencyMs: number;
@@ -38,6 +43,54 @@ export interface ViewerOptions {
 export type { CmcdMode };
 
 const MAX_CONSECUTIVE_ERRORS = 5;
+
+/**
+ * A viewer's own connections, as a player has: keep-alive, at most 4 per origin over HTTP/1.1
+ * with no pipelining (a held blocking reload or hinted part must never hold up what queues
+ * behind it; a viewer has at most one request in flight per track), or one HTTP/2 connection
+ * whose streams are independent. Per viewer rather than one shared pool: undici's Pool looks
+ * for a free connection by scanning all of them, which with thousands of held requests was the
+ * tester's largest frame of its own. Plain http goes through the lean H1Client; https (and
+ * HTTP/2) through undici.
+ */
+/**
+ * One TLS context per extra CA and thread: building one parses the PEM and sets up a trust store,
+ * which per viewer connection cost more than the handshake.
+ */
+const secureContexts = new Map<string, SecureContext>();
+function secureContextFor(ca: string): SecureContext {
+  let c = secureContexts.get(ca);
+  if (!c) {
+    c = createSecureContext({ ca: [...rootCertificates, ca] });
+    secureContexts.set(ca, c);
+  }
+  return c;
+}
+
+class ViewerConnections implements GetDispatcher {
+  private h1: H1Client | undefined;
+  private tls: Agent | undefined;
+
+  constructor(private readonly o: Pick<ViewerOptions, 'http2' | 'ca'>) {}
+
+  dispatch(opts: GetRequest, handler: Dispatcher.DispatchHandler): boolean {
+    if (opts.origin.startsWith('http:') && this.o.http2 !== true)
+      return (this.h1 ??= new H1Client(4)).dispatch(opts, handler);
+    this.tls ??= new Agent({
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout: 10_000, ...(this.o.ca ? { secureContext: secureContextFor(this.o.ca) } : {}) },
+      connections: this.o.http2 ? 1 : 4,
+      pipelining: this.o.http2 ? 16 : 1,
+      allowH2: this.o.http2 === true,
+    });
+    return this.tls.dispatch(opts, handler);
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([this.h1?.destroy(), this.tls?.destroy()]);
+  }
+}
 
 export async function runViewer(o: ViewerOptions): Promise<void> {
   const { stats, signal } = o;
@@ -72,7 +125,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           },
         }
       : undefined;
-  const http = new HttpGetter(o.dispatcher, stats, shaper, o.wheel, cmcd);
+  const dispatcher = new ViewerConnections(o);
+  const http = new HttpGetter(dispatcher, stats, shaper, o.wheel, cmcd);
   const onStop = () => http.stop();
   signal.addEventListener('abort', onStop, { once: true });
   const client: StreamClient = isDash
@@ -109,6 +163,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
 
     let level = ctl.nextLevel({ bufferSec: 0, currentLevel: -1 });
     let cursor: Cursor = await client.startCursor(client.video[level].id, signal);
+    // join at the hold-back: what lies between the key frame and that point is fetched, not played
+    if (cursor.skipSec) ph.seek(cursor.skipSec);
     let errors = 0;
 
     while (!signal.aborted) {
@@ -209,6 +265,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     }
   } finally {
     signal.removeEventListener('abort', onStop);
+    void dispatcher.destroy().catch(() => undefined);
     if (playhead) {
       playhead.finish();
       if (playhead.startupMs !== undefined) stats.recordMs('startup', playhead.startupMs);

@@ -46,6 +46,26 @@ describe('Playhead', () => {
     expect(ph.position).toBeCloseTo(1.05, 6);
     expect(ph.latencySec(1_003_000)).toBeCloseTo(3 - 1.05, 6);
   });
+
+  it('joins at the hold-back: media before the seek point is fetched but not played, and latency counts from it', () => {
+    let now = 0;
+    const ph = new Playhead({ startThresholdSec: 1, now: () => now });
+    ph.seek(1.5); // the key frame is 1.5 s before the join point
+    ph.append(1, 1_000_000); // media 0–1 s: all before the join point
+    ph.append(1, 1_001_000); // 1–2 s: 0.5 s past it
+    expect(ph.playing).toBe(false);
+    ph.append(1, 1_002_000); // 1.5 s past it: starts
+    expect(ph.playing).toBe(true);
+    expect(ph.bufferSec).toBeCloseTo(1.5, 6);
+    // presenting media time 1.5 s, whose wall clock is 1_001_500
+    expect(ph.latencySec(1_003_500)).toBeCloseTo(2, 6);
+    now = 1500;
+    ph.update();
+    expect(ph.bufferSec).toBeCloseTo(0, 6);
+    expect(ph.playMs).toBe(1500);
+    ph.seek(5); // once playing, a join point no longer applies
+    expect(ph.position).toBeCloseTo(3, 6);
+  });
 });
 
 describe('bandwidth profiles and shaping', () => {

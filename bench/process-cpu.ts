@@ -1,0 +1,83 @@
+/**
+ * CPU seconds of a process and all its descendants (cluster workers, ffmpeg), read from /proc,
+ * per command name, for benches that run servers in their own processes and must say what each
+ * one used. Linux only; elsewhere it returns null.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat's utime/stime (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+interface Stat {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cpuSec: number;
+}
+
+function readStat(pid: number): Stat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // gone meanwhile
+  }
+  // "pid (comm) state ppid ... utime stime": comm may hold spaces and parentheses
+  const close = text.lastIndexOf(')');
+  const comm = text.slice(text.indexOf('(') + 1, close);
+  const f = text.slice(close + 2).split(' ');
+  return { pid, ppid: Number(f[1]), comm, cpuSec: (Number(f[11]) + Number(f[12])) / USER_HZ };
+}
+
+export interface TreeCpu {
+  /** Σ CPU seconds of the process and its live descendants. */
+  cpuSec: number;
+  /** The same by command name (node, ffmpeg, ...). */
+  byCommand: Record<string, number>;
+  processes: number;
+}
+
+/** CPU used so far by `rootPid` and every live descendant; null when /proc is not there. */
+export function treeCpu(rootPid: number): TreeCpu | null {
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
+  } catch {
+    return null;
+  }
+  const stats = pids.map(readStat).filter((s): s is Stat => s !== undefined);
+  const children = new Map<number, Stat[]>();
+  for (const s of stats) {
+    const list = children.get(s.ppid);
+    if (list) list.push(s);
+    else children.set(s.ppid, [s]);
+  }
+  const root = stats.find((s) => s.pid === rootPid);
+  if (!root) return null;
+  const out: TreeCpu = { cpuSec: 0, byCommand: {}, processes: 0 };
+  const todo = [root];
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    out.cpuSec += s.cpuSec;
+    out.byCommand[s.comm] = (out.byCommand[s.comm] ?? 0) + s.cpuSec;
+    out.processes++;
+    todo.push(...(children.get(s.pid) ?? []));
+  }
+  return out;
+}
+
+/** What a process tree used between two readings. */
+export function cpuDelta(before: TreeCpu | null, after: TreeCpu | null): TreeCpu | null {
+  if (!before || !after) return null;
+  const byCommand: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.byCommand)) {
+    byCommand[k] = Math.round((v - (before.byCommand[k] ?? 0)) * 100) / 100;
+  }
+  return {
+    cpuSec: Math.round((after.cpuSec - before.cpuSec) * 100) / 100,
+    byCommand,
+    processes: after.processes,
+  };
+}
