@@ -9,7 +9,6 @@
  *     other methods, credentials → the bypass proxy (edge/bypass.ts)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +21,13 @@ import { type EdgeOptions, type ResolvedEdgeOptions, resolveOptions } from './co
 import type { EdgeCachePolicy } from './cache-policy.js';
 import { Coalescer } from './coalesce.js';
 import type { EdgeContext } from './context.js';
-import { type Exchange, header, sendText } from './exchange.js';
+import { type Exchange, header, requestIdOf, sendText } from './exchange.js';
 import { EdgeMetrics } from './metrics.js';
 import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
 import { bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
+import { HitPath } from './hit-path.js';
 import { checkTarget } from './request-limits.js';
 import { EdgeListener } from './listener.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
@@ -93,7 +93,6 @@ export interface Edge {
   setUpstreamCredential(credential: string | undefined): void;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Conditional and range headers do not apply to a manifest rewritten per viewer. */
 const REWRITE_DROPS = ['if-none-match', 'if-modified-since', 'range', 'if-range'];
 
@@ -113,6 +112,8 @@ class EdgeServer implements Edge, EdgeContext {
   readonly policy: EdgeCachePolicy;
   private readonly background = new Set<Promise<unknown>>();
   private readonly lookup: Lookup;
+  /** Fresh RAM-tier hits in one write (edge/hit-path.ts); undefined when signing or a filter must see every request. */
+  private readonly hitPath: HitPath | undefined;
   closing = false;
   private credentialAuth: Record<string, string>;
   fleet: FleetLink | undefined;
@@ -146,6 +147,10 @@ class EdgeServer implements Edge, EdgeContext {
       () => this.coalescer.size,
     );
     this.lookup = new Lookup(this);
+    this.hitPath =
+      input.signedAccess || input.requestFilter
+        ? undefined
+        : new HitPath(this, input.timingAllowOrigin ?? '*', this.o.prefetch ? this.lookup.noteServed : undefined);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
@@ -230,6 +235,7 @@ class EdgeServer implements Edge, EdgeContext {
     const tao = this.input.timingAllowOrigin ?? '*';
     const l = await EdgeListener.open(
       (req, res) => {
+        if (this.hitPath?.serve(req, res)) return;
         this.metrics.requestsByProtocol.inc({ protocol: protocolOf(req) });
         if (tao !== '') res.setHeader('timing-allow-origin', tao);
         this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
@@ -282,11 +288,10 @@ class EdgeServer implements Edge, EdgeContext {
   // ------------------------------------------------------------------ request entry
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const presented = header(req, 'x-request-id');
     const ex: Exchange = {
       req,
       res,
-      id: presented !== undefined && REQUEST_ID.test(presented) ? presented : randomUUID(),
+      id: requestIdOf(req),
       method: (req.method ?? 'GET').toUpperCase(),
       result: 'unknown',
       bytes: 0,
