@@ -21,7 +21,7 @@ const opt = (name: string): string | undefined => {
 const port = Number(opt('port'));
 const workers = Math.max(1, Number(opt('workers') ?? 1));
 const tlsAt = args.indexOf('--tls');
-const tls = tlsAt === -1 ? undefined : { cert: args[tlsAt + 1]!, key: args[tlsAt + 2]! };
+const tls = tlsAt === -1 ? undefined : { cert: args[tlsAt + 1], key: args[tlsAt + 2] };
 
 const small = Buffer.alloc(1024, '#EXTM3U\n');
 const big = Buffer.alloc(1024 * 1024, 7);

@@ -48,7 +48,7 @@ const CORES = cpus().length;
 const WORKERS = arg('workers', CORES);
 const PROFILE = args.includes('--profile');
 const baselineAt = args.indexOf('--baseline');
-const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]!);
+const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]);
 const STAMPEDE_BYTES = 2 * 1024 * 1024;
 const STAMPEDE_MS = 2000;
 const root = resolve(import.meta.dirname, '..');
@@ -215,7 +215,7 @@ const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 type HitRun = WrkResult & { cpuSeconds: number; cpuSecondsPer10k: number };
@@ -241,7 +241,7 @@ async function warm(s: Server, path: string): Promise<void> {
 function medianRun(runs: HitRun[]): Record<string, number> {
   const med = (f: (r: HitRun) => number) => {
     const xs = runs.map(f).sort((a, b) => a - b);
-    return xs.length % 2 === 1 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2;
+    return xs.length % 2 === 1 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
   };
   return {
     requestsPerSecond: round(
@@ -338,7 +338,7 @@ async function profileEdge(
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => join(profDir, f))
     .sort((a, b) => readFileSync(b).length - readFileSync(a).length);
-  const profile = JSON.parse(readFileSync(files[0]!, 'utf8')) as Parameters<typeof topFrames>[0];
+  const profile = JSON.parse(readFileSync(files[0], 'utf8')) as Parameters<typeof topFrames>[0];
   const all = topFrames(profile, 1000);
   const idle = all.find((f) => f.frame === '(idle)')?.selfPercent ?? 0;
   const busy = all
@@ -384,8 +384,8 @@ async function main(): Promise<void> {
         perRound.push(row);
       }
       const m = Object.fromEntries([...runs].map(([k, v]) => [k, medianRun(v)]));
-      const e = m['streamedge']!;
-      const to = (other: string, f: string) => round(e[f]! / m[other]![f]!, 3);
+      const e = m['streamedge'];
+      const to = (other: string, f: string) => round(e[f] / m[other][f], 3);
       sizes.push({
         name: obj.name,
         path: obj.path,
@@ -429,7 +429,7 @@ async function main(): Promise<void> {
       };
     }
 
-    const stEdge = st['streamedge']!;
+    const stEdge = st['streamedge'];
     const out = {
       bench: 'edge',
       date: new Date().toISOString(),
@@ -467,9 +467,9 @@ async function main(): Promise<void> {
         workload: { clients: STAMPEDE, bytes: STAMPEDE_BYTES, originTrickleMs: STAMPEDE_MS, encoding: 'chunked' },
         ...st,
         ratios: {
-          firstByteP99ToVarnish: round(stEdge['firstByteP99Ms']! / st['varnish']!['firstByteP99Ms']!, 3),
-          firstByteP99ToNginx: round(stEdge['firstByteP99Ms']! / st['nginx']!['firstByteP99Ms']!, 3),
-          upstreamRequestsToVarnish: round(stEdge['upstreamRequests']! / st['varnish']!['upstreamRequests']!, 3),
+          firstByteP99ToVarnish: round(stEdge['firstByteP99Ms'] / st['varnish']['firstByteP99Ms'], 3),
+          firstByteP99ToNginx: round(stEdge['firstByteP99Ms'] / st['nginx']['firstByteP99Ms'], 3),
+          upstreamRequestsToVarnish: round(stEdge['upstreamRequests'] / st['varnish']['upstreamRequests'], 3),
         },
       },
       ...(profile ? { notes: { profile } } : {}),

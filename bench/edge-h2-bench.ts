@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     const hand: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
     for (const name of order) {
       process.stdout.write(`h2 hits: ${name}…\n`);
-      const cpu0 = treeCpuSeconds(pids[name]!);
+      const cpu0 = treeCpuSeconds(pids[name]);
       const r = await h2load(`${targets[name]}${PATH}`, [
         '-t',
         '1',
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
         '--warm-up-time',
         '1',
       ]);
-      const cpu = treeCpuSeconds(pids[name]!) - cpu0;
+      const cpu = treeCpuSeconds(pids[name]) - cpu0;
       // the CPU window includes the 1 s warm-up: requests/s × (duration + 1) approximates its requests
       const served = r.reqPerSec * (duration + 1);
       r.cpuSecondsPer10k = Math.round((cpu / Math.max(1, served)) * 10_000 * 10_000) / 10_000;
@@ -289,8 +289,8 @@ async function main(): Promise<void> {
       ratios: {
         requestsPerSecondToNodeHttp2: r2(hitRps.edge / hitRps.nodeHttp2Constant),
         requestsPerSecondToNginx: r2(hitRps.edge / hitRps.nginx),
-        cpuPer10kToNodeHttp2: r2(cpuPer10k.edge! / cpuPer10k.nodeHttp2Constant!),
-        handshakeRequestsPerSecondToNginx: r2(handRps.edge! / handRps.nginx!),
+        cpuPer10kToNodeHttp2: r2(cpuPer10k.edge / cpuPer10k.nodeHttp2Constant),
+        handshakeRequestsPerSecondToNginx: r2(handRps.edge / handRps.nginx),
       },
       handshakeRuns: hand,
     };

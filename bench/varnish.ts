@@ -61,7 +61,7 @@ sub vcl_backend_response { set beresp.do_stream = true; }
     await new Promise((r) => setTimeout(r, 100));
   }
   const version = execFileSync(bin, ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    .split('\n')[0]!
+    .split('\n')[0]
     .trim();
   return { proc, url, version };
 }

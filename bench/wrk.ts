@@ -22,7 +22,7 @@ const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 
 
 function bytesOf(text: string): number {
   const m = /^([\d.]+)([KMGT]?B)$/.exec(text.trim());
-  return m ? Number(m[1]) * (UNITS[m[2]!] ?? 1) : Number.NaN;
+  return m ? Number(m[1]) * (UNITS[m[2]] ?? 1) : Number.NaN;
 }
 
 function msOf(text: string): number {
@@ -48,9 +48,9 @@ export function parseWrk(out: string): WrkResult {
     requests: Number(total[1]),
     seconds,
     requestsPerSecond: Number(rps[1]),
-    bytesPerSecond: Math.round(bytesOf(total[4]!) / seconds),
-    latencyP50Ms: msOf(p50[1]!),
-    latencyP99Ms: msOf(p99[1]!),
+    bytesPerSecond: Math.round(bytesOf(total[4]) / seconds),
+    latencyP50Ms: msOf(p50[1]),
+    latencyP99Ms: msOf(p99[1]),
     errors: (non2xx ? Number(non2xx[1]) : 0) + socketErrors,
   };
 }

@@ -92,7 +92,7 @@ export class HitPath {
     const { ctx } = this;
     if (req.method !== 'GET' || ctx.closing) return false;
     const h = req.headers;
-    for (let i = 0; i < FULL_LOOKUP_FIELDS.length; i++) if (h[FULL_LOOKUP_FIELDS[i]!] !== undefined) return false;
+    for (let i = 0; i < FULL_LOOKUP_FIELDS.length; i++) if (h[FULL_LOOKUP_FIELDS[i]] !== undefined) return false;
     if (ctx.fleet && !ctx.fleet.ready) return false;
     const url = req.url ?? '/';
     const memo = this.keyOf(url);
