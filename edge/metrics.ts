@@ -7,8 +7,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { LogStore } from './store/index.js';
 
 /**
- * Hits counted as plain numbers (no label lookup, no allocation per hit); `EdgeMetrics` adds them
- * to edge_requests_total{result="hit"}, edge_hits_total, edge_bytes_sent_total{tier="ram"} and
+ * Per-request counts kept as plain numbers (no label lookup, no allocation per request): hits of
+ * the one-write path, and every request's protocol. `EdgeMetrics` adds them to
+ * edge_requests_total{result="hit"}, edge_hits_total, edge_bytes_sent_total{tier="ram"} and
  * edge_requests_by_protocol_total when it is read.
  */
 export class HitTally {

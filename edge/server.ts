@@ -236,7 +236,7 @@ class EdgeServer implements Edge, EdgeContext {
     const l = await EdgeListener.open(
       (req, res) => {
         if (this.hitPath?.serve(req, res)) return;
-        this.metrics.requestsByProtocol.inc({ protocol: protocolOf(req) });
+        this.metrics.tally[protocolOf(req)]++;
         if (tao !== '') res.setHeader('timing-allow-origin', tao);
         this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
       },
