@@ -4,10 +4,17 @@
  * clock; a stale entry is not answered from the prepared block; hits are counted under the same
  * Prometheus names and sampled in the access log.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HIT_LOG_EVERY } from '../../../edge/hit-path.js';
+import { createEdge } from '../../../edge/server.js';
+import { ReloadingTls } from '../../../src/tls/reloading-tls.js';
+import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
+import { h2Get, h2Session } from '../../support/h2-client.js';
 import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
 
 let up: Upstream;
@@ -141,5 +148,60 @@ describe('one-write hit path', () => {
     expect(sampled.length).toBe(2);
     const one = sampled.find((l) => l['sampled'] === HIT_LOG_EVERY);
     expect(one).toMatchObject({ result: 'hit', status: 200, method: 'GET', cacheStatus: 'hp; hit; ttl=60' });
+  });
+});
+
+describe('one-write hit path over HTTP/2', () => {
+  it('answers RAM hits on h2 streams with the same fields as HTTP/1.1, counted and sampled', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-hit-h2-'));
+    const files = await createSelfSignedCertificate(join(dir, 'tls'));
+    const tls = await ReloadingTls.open(files);
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
+        cb();
+      },
+    });
+    const edge = createEdge({
+      upstream: up.url,
+      name: 'hp2',
+      tls,
+      now: () => clock,
+      logger: pino({ level: 'info' }, sink),
+      store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024, regionBytes: 4 * 1024 * 1024 },
+    });
+    const url = await edge.listen(0, '127.0.0.1');
+    const session = await h2Session(url, readFileSync(files.certFile));
+    try {
+      const first = await h2Get(session, '/h2.txt');
+      await edge.whenIdle();
+      await h2Get(session, '/h2.txt'); // read from its region into the RAM tier
+      const before = lines.filter((l) => l['url'] === '/h2.txt').length;
+      const n = HIT_LOG_EVERY * 2;
+      const answers = [];
+      for (let i = 0; i < n; i++) answers.push(await h2Get(session, '/h2.txt', { 'x-request-id': `h2-${i}` }));
+      expect(first.status).toBe(200);
+      expect(answers.every((a) => a.status === 200 && a.body.equals(first.body))).toBe(true);
+      const a = answers[0]!.headers;
+      expect(a['cache-status']).toBe('hp2; hit; ttl=60');
+      expect(a['age']).toBe('0');
+      expect(a['content-length']).toBe(String(first.body.length));
+      expect(a['etag']).toBe('"v1"');
+      expect(a['timing-allow-origin']).toBe('*');
+      expect(typeof a['date']).toBe('string');
+      expect(answers.map((x) => x.headers['x-request-id'])).toEqual(Array.from({ length: n }, (_, i) => `h2-${i}`));
+      // sampled, not one line each: these hits took the one-write path
+      const sampled = lines.filter((l) => l['url'] === '/h2.txt').slice(before);
+      expect(sampled).toHaveLength(2);
+      expect(sampled.every((l) => l['sampled'] === HIT_LOG_EVERY)).toBe(true);
+      const text = await edge.metrics.registry.metrics();
+      expect(Number(/^edge_requests_by_protocol_total\{protocol="h2"\} (\d+)/m.exec(text)?.[1])).toBe(n + 2);
+    } finally {
+      session.close();
+      await edge.close();
+      tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
