@@ -183,7 +183,7 @@ describe('one-write hit path over HTTP/2', () => {
       for (let i = 0; i < n; i++) answers.push(await h2Get(session, '/h2.txt', { 'x-request-id': `h2-${i}` }));
       expect(first.status).toBe(200);
       expect(answers.every((a) => a.status === 200 && a.body.equals(first.body))).toBe(true);
-      const a = answers[0]!.headers;
+      const a = answers[0].headers;
       expect(a['cache-status']).toBe('hp2; hit; ttl=60');
       expect(a['age']).toBe('0');
       expect(a['content-length']).toBe(String(first.body.length));
