@@ -13,7 +13,7 @@ import type { LogStore } from './store/index.js';
 import type { Fill, FillHead } from './fill.js';
 import { notModifiedHeaders } from './cache-policy.js';
 import { type Exchange, header, writeHead } from './exchange.js';
-import { GROUP_ANSWER_MAX_BYTES, answerFromGroup, groupBody } from './group-answer.js';
+import { GROUP_ANSWER_MAX_BYTES, answerFromGroup, groupBody, writeGroupHead } from './group-answer.js';
 
 type ResponseHead = Extract<FillHead, { kind: 'response' }>;
 
@@ -231,7 +231,8 @@ export async function serveFill(
       return;
     }
   }
-  writeHead(ex, head.status, headers, entry, { ...common, length: head.length });
+  if (ex.method === 'GET') writeGroupHead(ex, fill, head.status, headers, entry, { ...common, length: head.length });
+  else writeHead(ex, head.status, headers, entry, { ...common, length: head.length });
   if (ex.method === 'HEAD' || head.status === 204 || head.status === 304) {
     ex.res.end();
     return;
