@@ -87,8 +87,23 @@ export class HitPath {
     private readonly onServed: ((req: IncomingMessage, keyTarget: string) => void) | undefined,
   ) {}
 
-  /** Answers a fresh RAM-tier hit in one write; false, having written nothing, when it cannot. */
+  /**
+   * Answers a fresh RAM-tier hit in one write; false, having written nothing, when it cannot. It
+   * never throws (the caller is a socket's request event): a failure before anything was written
+   * hands the request to the full lookup, one after drops that response.
+   */
   serve(req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      return this.answer(req, res);
+    } catch (e) {
+      this.ctx.logger.warn({ err: e, url: redactToken(req.url) }, 'edge hit path failed');
+      if (!res.headersSent && !(res as unknown as Http2ServerResponse).stream?.headersSent) return false;
+      res.destroy();
+      return true;
+    }
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): boolean {
     const { ctx } = this;
     if (req.method !== 'GET' || ctx.closing) return false;
     const h = req.headers;
