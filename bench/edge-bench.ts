@@ -1,65 +1,96 @@
 /**
- * Edge benchmark, side by side with nginx proxy_cache (proxy_cache_lock on), same origin,
- * same machine, same run. Writes bench/results/edge.json.
+ * Edge benchmark: cached hits and a stampede, side by side with nginx proxy_cache, Varnish and a
+ * plain node:http cluster (the runtime's per-core limit), same origin, same machine, same run.
+ * Writes bench/results/edge.json (HTTP/2 over TLS: bench/edge-h2-bench.ts, edge-h2.json).
  *
- *   node bin/run-ts.js bench/edge-bench.ts [--duration 5] [--connections 32] [--stampede 500]
- *     [--rounds 5] [--baseline <checkout dir>]
+ *   node bin/run-ts.js bench/edge-bench.ts [--duration 8] [--connections 64] [--rounds 4]
+ *     [--stampede 1000] [--workers <n>] [--profile] [--baseline <checkout dir>]
  *
- * --baseline: another checkout of streamedge (e.g. the previous commit, `git archive` into a
- * temp dir with node_modules linked) whose edge runs in the same bench run: hit throughput is
- * measured for both edges in alternating rounds, and the JSON gets the median of each and their
- * ratio (the machine is shared and noisy: only a same-run ratio means something).
+ * Servers (each its own process tree, on loopback, in front of bench/edge-origin.ts):
+ * - streamedge edge with `--workers <cores>` when `streamedge edge --help` lists it, else one process;
+ * - nginx (Debian) with proxy_cache, `worker_processes` = cores, `sendfile on`, proxy_cache_lock;
+ * - Varnish (Debian `varnish`, installed with apt if missing), `-s malloc`, do_stream;
+ * - node:cluster with the same worker count answering a constant buffer (bench/constant-cluster.ts).
  *
- * 1. Hit throughput: 1 KiB playlists and 1 MiB segments (half the requests each), all cached,
- *    C keep-alive connections for D seconds: requests/s, bytes/s, latency p50/p99.
- * 2. Stampede: N concurrent requests for one uncached 2 MiB segment that the origin trickles
- *    out over 2 s (chunked): upstream requests, first-byte delay to waiters, completion time.
- *
- * nginx is installed from Debian when missing (apt-get install -y nginx), configured in a temp
- * dir, run on loopback with one worker (the edge is one Node process), and stopped afterwards.
+ * 1. Hits: wrk -t1 -c<C> -d<D>s --latency on one cached object, 1 KiB and 1 MiB, every server in
+ *    each round, ABBA order (round 2 runs the servers in reverse): req/s, bytes/s, p50/p99, and
+ *    CPU-seconds per 10k requests of the server's process tree (/proc utime+stime before and after).
+ *    The figures are medians over rounds; the ratios compare medians of the same run.
+ * 2. Stampede: N concurrent requests for one uncached 2 MiB object the origin trickles out over
+ *    2 s (chunked); upstream requests, first-byte delay to waiters, completion.
+ * 3. --profile: the edge (one process) under `node --cpu-prof`, wrk -t1 -c64 -d8s on the cached
+ *    1 KiB object; the top frames by self time go to notes.profile (with --baseline, the baseline
+ *    checkout is profiled the same way as "before").
  */
-import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool, request } from 'undici';
+import { topFrames, type TopFrame } from './cpu-profile-top.js';
 import { freePort } from './free-port.js';
+import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
+import { treeCpuSeconds } from './process-cpu.js';
+import { startVarnish } from './varnish.js';
+import { wrk, type WrkResult } from './wrk.js';
 
 const args = process.argv.slice(2);
 function arg(name: string, def: number): number {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? def : Number(args[i + 1]);
 }
-const DURATION_S = arg('duration', 5);
-const CONNECTIONS = arg('connections', 32);
-const STAMPEDE = arg('stampede', 500);
-const ROUNDS = arg('rounds', 5);
+const DURATION_S = arg('duration', 8);
+const CONNECTIONS = arg('connections', 64);
+const ROUNDS = arg('rounds', 4);
+const STAMPEDE = arg('stampede', 1000);
+const CORES = cpus().length;
+const WORKERS = arg('workers', CORES);
+const PROFILE = args.includes('--profile');
 const baselineAt = args.indexOf('--baseline');
 const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]);
-const PLAYLISTS = 20;
-const SEGMENTS = 20;
 const STAMPEDE_BYTES = 2 * 1024 * 1024;
 const STAMPEDE_MS = 2000;
 const root = resolve(import.meta.dirname, '..');
 
-// ------------------------------------------------------------------ origin (own process)
+const OBJECTS = [
+  { name: '1 KiB', path: '/pl/0.m3u8', bytes: 1024 },
+  { name: '1 MiB', path: '/seg/0.m4s', bytes: 1024 * 1024 },
+] as const;
+
+interface Server {
+  name: 'streamedge' | 'nginx' | 'varnish' | 'nodeClusterConstant';
+  proc: ChildProcess;
+  url: string;
+}
+
+// ------------------------------------------------------------------ processes
+
+function stop(proc: ChildProcess): Promise<void> {
+  return new Promise((r) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return r();
+    proc.once('exit', () => r());
+    proc.kill('SIGTERM');
+  });
+}
+
+async function firstLine(proc: ChildProcess, what: string): Promise<string> {
+  return new Promise<string>((res, rej) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) res(buf.slice(0, nl).trim());
+    });
+    proc.once('exit', (code) => rej(new Error(`${what} exited (${code})`)));
+  });
+}
 
 async function startOrigin(): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [join(root, 'bin/run-ts.js'), join(root, 'bench/edge-origin.ts')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((res, rej) => {
-    let buf = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl !== -1) res(buf.slice(0, nl).trim());
-    });
-    proc.once('exit', (code) => rej(new Error(`origin exited (${code})`)));
-  });
-  return { proc, url };
+  return { proc, url: await firstLine(proc, 'origin') };
 }
 
 async function originCounts(
@@ -69,59 +100,41 @@ async function originCounts(
   return (await r.body.json()) as { counts: Record<string, number>; finished: Record<string, number> };
 }
 
-// ------------------------------------------------------------------ proxies
-
-async function waitUp(url: string): Promise<void> {
-  const end = Date.now() + 20_000;
+async function waitUp(url: string, proc: ChildProcess): Promise<void> {
+  const end = Date.now() + 30_000;
   for (;;) {
     try {
       const r = await request(url);
       await r.body.text();
-      return;
+      if (r.statusCode === 200) return;
     } catch {
-      if (Date.now() > end) throw new Error(`${url} did not come up`);
-      await new Promise((r) => setTimeout(r, 100));
+      /* not up yet */
     }
+    if (Date.now() > end || proc.exitCode !== null) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-function startEdgeNginx(
-  bin: string,
-  dir: string,
-  originUrl: string,
-): Promise<{ proc: ChildProcess; url: string; version: string }> {
-  const origin = new URL(originUrl);
-  const config = (
-    port: number,
-  ) => `${nginxConfigHead(dir, { workerConnections: 8192 })}  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:16m max_size=2g inactive=60m use_temp_path=off;
-  upstream origin { server ${origin.host}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache edge;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 30s;
-      proxy_cache_lock_age 30s;
-      add_header X-Cache $upstream_cache_status;
-    }
-  }
-}
-`;
-  return startNginx(bin, dir, config, '/pl/warmup');
+/** Does this checkout's `streamedge edge` take --workers? */
+function edgeTakesWorkers(checkout: string): boolean {
+  const help = execFileSync(process.execPath, [join(checkout, 'bin/streamedge.js'), 'edge', '--help'], {
+    encoding: 'utf8',
+  });
+  return help.includes('--workers');
 }
 
 async function startStreamedge(
   dir: string,
   originUrl: string,
-  checkout = root,
+  o: { checkout?: string; workers?: number; cpuProfDir?: string },
 ): Promise<{ proc: ChildProcess; url: string }> {
+  const checkout = o.checkout ?? root;
   const port = await freePort();
+  const node = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
   const proc = spawn(
     process.execPath,
     [
+      ...node,
       join(checkout, 'bin/streamedge.js'),
       'edge',
       '--upstream',
@@ -138,83 +151,118 @@ async function startStreamedge(
       'warn',
       '--name',
       'streamedge',
+      ...(o.workers !== undefined ? ['--workers', String(o.workers)] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`edge: ${d.toString()}`));
   const url = `http://127.0.0.1:${port}`;
-  await waitUp(`${url}/_edge/health`);
+  await waitUp(`${url}/_edge/health`, proc);
   return { proc, url };
 }
 
-function stop(proc: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (proc.exitCode !== null) return r();
-    proc.once('exit', () => r());
-    proc.kill('SIGTERM');
-  });
+function startNginxCache(
+  dir: string,
+  originUrl: string,
+): Promise<{ proc: ChildProcess; url: string; version: string }> {
+  const origin = new URL(originUrl);
+  const config = (
+    port: number,
+  ) => `${nginxConfigHead(dir, { workerConnections: 8192, workerProcesses: CORES })}  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000000;
+  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:16m max_size=2g inactive=60m use_temp_path=off;
+  upstream origin { server ${origin.host}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache edge;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 30s;
+      proxy_cache_lock_age 30s;
+      add_header X-Cache $upstream_cache_status;
+    }
+  }
+}
+`;
+  return startNginx(nginxBinary(), dir, config, '/pl/warmup');
+}
+
+async function startConstantCluster(workers: number): Promise<{ proc: ChildProcess; url: string }> {
+  const port = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/run-ts.js'),
+      join(root, 'bench/constant-cluster.ts'),
+      '--port',
+      String(port),
+      '--workers',
+      String(workers),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await firstLine(proc, 'node:http cluster');
+  return { proc, url: `http://127.0.0.1:${port}` };
 }
 
 // ------------------------------------------------------------------ load
+
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
-const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
-async function hitThroughput(base: string): Promise<Record<string, number>> {
-  const paths = [
-    ...Array.from({ length: PLAYLISTS }, (_, i) => `/pl/${i}.m3u8`),
-    ...Array.from({ length: SEGMENTS }, (_, i) => `/seg/${i}.m4s`),
-  ];
-  const pool = new Pool(base, { connections: CONNECTIONS, pipelining: 1 });
-  // warm: every object fetched (and cached) before measuring
-  for (let pass = 0; pass < 2; pass++) {
-    for (const p of paths) {
-      const r = await pool.request({ path: p, method: 'GET' });
-      await r.body.arrayBuffer();
-    }
-    await new Promise((r) => setTimeout(r, 300)); // let both caches commit what they just stored
+type HitRun = WrkResult & { cpuSeconds: number; cpuSecondsPer10k: number };
+
+async function hitRun(s: Server, path: string, seconds = DURATION_S): Promise<HitRun> {
+  const pid = s.proc.pid!;
+  const before = treeCpuSeconds(pid);
+  const r = await wrk(`${s.url}${path}`, { threads: 1, connections: CONNECTIONS, seconds });
+  const cpu = treeCpuSeconds(pid) - before;
+  return { ...r, cpuSeconds: round(cpu, 3), cpuSecondsPer10k: round((cpu / Math.max(1, r.requests)) * 10_000, 4) };
+}
+
+/** Fetch until the server answers from its cache (every worker gets a warm-up run after this). */
+async function warm(s: Server, path: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const r = await request(`${s.url}${path}`);
+    await r.body.arrayBuffer();
+    await new Promise((res) => setTimeout(res, 200)); // let the caches commit what they just stored
   }
-  const latencies: number[] = [];
-  let requests = 0;
-  let bytes = 0;
-  let errors = 0;
-  const end = performance.now() + DURATION_S * 1000;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, w) => {
-      let i = w;
-      while (performance.now() < end) {
-        // alternate playlists and segments
-        const p = i % 2 === 0 ? paths[(i >> 1) % PLAYLISTS] : paths[PLAYLISTS + ((i >> 1) % SEGMENTS)];
-        i += CONNECTIONS;
-        const s = performance.now();
-        try {
-          const r = await pool.request({ path: p, method: 'GET' });
-          for await (const c of r.body as AsyncIterable<Buffer>) bytes += c.length;
-          if (r.statusCode !== 200) errors++;
-          requests++;
-          latencies.push(performance.now() - s);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
-  await pool.close();
-  latencies.sort((a, b) => a - b);
+  await wrk(`${s.url}${path}`, { threads: 1, connections: CONNECTIONS, seconds: 1 });
+}
+
+function medianRun(runs: HitRun[]): Record<string, number> {
+  const med = (f: (r: HitRun) => number) => {
+    const xs = runs.map(f).sort((a, b) => a - b);
+    return xs.length % 2 === 1 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
+  };
   return {
-    requests,
-    errors,
-    seconds: round(secs),
-    requestsPerSecond: round(requests / secs, 1),
-    bytesPerSecond: Math.round(bytes / secs),
-    mibPerSecond: round(bytes / secs / 1048576, 1),
-    latencyP50Ms: round(pct(latencies, 50)),
-    latencyP99Ms: round(pct(latencies, 99)),
+    requestsPerSecond: round(
+      med((r) => r.requestsPerSecond),
+      1,
+    ),
+    bytesPerSecond: Math.round(med((r) => r.bytesPerSecond)),
+    latencyP50Ms: round(
+      med((r) => r.latencyP50Ms),
+      3,
+    ),
+    latencyP99Ms: round(
+      med((r) => r.latencyP99Ms),
+      3,
+    ),
+    cpuSecondsPer10k: round(
+      med((r) => r.cpuSecondsPer10k),
+      4,
+    ),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    requests: runs.reduce((a, r) => a + r.requests, 0),
   };
 }
 
@@ -269,101 +317,168 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
   };
 }
 
+/** One edge process under --cpu-prof, wrk on the cached 1 KiB object; its top frames by self time. */
+async function profileEdge(
+  dir: string,
+  originUrl: string,
+  checkout: string,
+): Promise<{ checkout: string; requestsPerSecond: number; busyPercent: number; topFrames: TopFrame[] }> {
+  const profDir = join(dir, 'prof');
+  mkdirSync(profDir, { recursive: true });
+  const edge = await startStreamedge(join(dir, 'edge'), originUrl, { checkout, cpuProfDir: profDir });
+  const s: Server = { name: 'streamedge', ...edge };
+  await warm(s, OBJECTS[0].path);
+  const r = await wrk(`${s.url}${OBJECTS[0].path}`, { threads: 1, connections: 64, seconds: 8 });
+  await new Promise<void>((res) => {
+    edge.proc.once('exit', () => res());
+    edge.proc.kill('SIGINT'); // --cpu-prof writes the profile on a normal exit
+  });
+  // the main thread's profile is the largest (the other is tsx's loader thread)
+  const files = readdirSync(profDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(profDir, f))
+    .sort((a, b) => readFileSync(b).length - readFileSync(a).length);
+  const profile = JSON.parse(readFileSync(files[0], 'utf8')) as Parameters<typeof topFrames>[0];
+  const all = topFrames(profile, 1000);
+  const idle = all.find((f) => f.frame === '(idle)')?.selfPercent ?? 0;
+  const busy = all
+    .filter((f) => f.frame !== '(idle)')
+    .slice(0, 15)
+    .map((f) => ({ frame: f.frame, selfPercent: round((f.selfPercent / Math.max(1, 100 - idle)) * 100, 1) }));
+  return { checkout, requestsPerSecond: r.requestsPerSecond, busyPercent: round(100 - idle, 1), topFrames: busy };
+}
+
 // ------------------------------------------------------------------ run
 
 async function main(): Promise<void> {
   const machineStart = startMachineInfo();
-  const nginxBin = nginxBinary();
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
-  const edge = await startStreamedge(join(dir, 'edge'), origin.url);
-  const baseline = BASELINE_DIR ? await startStreamedge(join(dir, 'baseline'), origin.url, BASELINE_DIR) : undefined;
-  const nginx = await startEdgeNginx(nginxBin, join(dir, 'nginx'), origin.url);
+  const servers: Server[] = [];
+  const workersFlag = edgeTakesWorkers(root);
+  const edgeWorkers = workersFlag ? WORKERS : 1;
   try {
-    const results: Record<string, unknown> = {};
-    const rounds: Array<{ streamedge: Record<string, number>; baseline?: Record<string, number> }> = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      process.stderr.write(
-        `hit throughput round ${i + 1}/${ROUNDS}: streamedge${baseline ? ' and baseline' : ''}...\n`,
-      );
-      // alternate which edge goes first, so drifting machine load does not favour one
-      const first = i % 2 === 0 || !baseline ? await hitThroughput(edge.url) : undefined;
-      const base = baseline ? await hitThroughput(baseline.url) : undefined;
-      const mine = first ?? (await hitThroughput(edge.url));
-      rounds.push({ streamedge: mine, ...(base ? { baseline: base } : {}) });
-    }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const edgeHits = rounds.map((r) => r.streamedge).sort((a, b) => a['requestsPerSecond'] - b['requestsPerSecond'])[
-      Math.floor(rounds.length / 2)
-    ];
-    if (baseline) {
-      const mineRps = median(rounds.map((r) => r.streamedge['requestsPerSecond']));
-      const baseRps = median(rounds.map((r) => r.baseline!['requestsPerSecond']));
-      const mineBps = median(rounds.map((r) => r.streamedge['bytesPerSecond']));
-      const baseBps = median(rounds.map((r) => r.baseline!['bytesPerSecond']));
-      results['hitThroughputVsBaseline'] = {
-        baseline: BASELINE_DIR,
-        rounds: ROUNDS,
-        medianRequestsPerSecond: { streamedge: mineRps, baseline: baseRps },
-        ratioToBaseline: {
-          requestsPerSecond: round(mineRps / baseRps, 3),
-          bytesPerSecond: round(mineBps / baseBps, 3),
+    const edge = await startStreamedge(join(dir, 'edge'), origin.url, workersFlag ? { workers: WORKERS } : {});
+    servers.push({ name: 'streamedge', ...edge });
+    const nginx = await startNginxCache(join(dir, 'nginx'), origin.url);
+    servers.push({ name: 'nginx', proc: nginx.proc, url: nginx.url });
+    const varnish = await startVarnish(join(dir, 'varnish'), origin.url, '/pl/warmup');
+    servers.push({ name: 'varnish', proc: varnish.proc, url: varnish.url });
+    const constant = await startConstantCluster(WORKERS);
+    servers.push({ name: 'nodeClusterConstant', ...constant });
+
+    const sizes: unknown[] = [];
+    for (const obj of OBJECTS) {
+      for (const s of servers) await warm(s, obj.path);
+      const runs = new Map<string, HitRun[]>(servers.map((s) => [s.name, []]));
+      const perRound: Array<Record<string, number>> = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const order = i % 2 === 0 ? servers : [...servers].reverse();
+        const row: Record<string, number> = {};
+        for (const s of order) {
+          process.stderr.write(`${obj.name} hits, round ${i + 1}/${ROUNDS}: ${s.name}...\n`);
+          const r = await hitRun(s, obj.path);
+          runs.get(s.name)!.push(r);
+          row[s.name] = r.requestsPerSecond;
+        }
+        perRound.push(row);
+      }
+      const m = Object.fromEntries([...runs].map(([k, v]) => [k, medianRun(v)]));
+      const e = m['streamedge'];
+      const to = (other: string, f: string) => round(e[f] / m[other][f], 3);
+      sizes.push({
+        name: obj.name,
+        path: obj.path,
+        medians: m,
+        ratios: {
+          requestsPerSecondToNginx: to('nginx', 'requestsPerSecond'),
+          requestsPerSecondToVarnish: to('varnish', 'requestsPerSecond'),
+          requestsPerSecondToNodeCluster: to('nodeClusterConstant', 'requestsPerSecond'),
+          bytesPerSecondToNginx: to('nginx', 'bytesPerSecond'),
+          latencyP99ToNginx: to('nginx', 'latencyP99Ms'),
+          cpuPer10kToNodeCluster: to('nodeClusterConstant', 'cpuSecondsPer10k'),
+          cpuPer10kToNginx: to('nginx', 'cpuSecondsPer10k'),
+          cpuPer10kToVarnish: to('varnish', 'cpuSecondsPer10k'),
         },
-        perRound: rounds.map((r) => ({
-          streamedge: r.streamedge['requestsPerSecond'],
-          baseline: r.baseline!['requestsPerSecond'],
-        })),
+        perRoundRequestsPerSecond: perRound,
+      });
+    }
+
+    const st: Record<string, Record<string, number>> = {};
+    for (const s of servers) {
+      if (s.name === 'nodeClusterConstant') continue;
+      process.stderr.write(`stampede: ${s.name}...\n`);
+      st[s.name] = await stampede(s.url, s.name, origin.url);
+    }
+    for (const s of servers) await stop(s.proc);
+    servers.length = 0;
+
+    let profile: Record<string, unknown> | undefined;
+    if (PROFILE) {
+      process.stderr.write('profile: this checkout...\n');
+      const after = await profileEdge(join(dir, 'prof-after'), origin.url, root);
+      const before = BASELINE_DIR
+        ? (process.stderr.write('profile: baseline...\n'),
+          await profileEdge(join(dir, 'prof-before'), origin.url, BASELINE_DIR))
+        : undefined;
+      profile = {
+        command: 'node --cpu-prof bin/streamedge.js edge (one process); wrk -t1 -c64 -d8s on the cached 1 KiB object',
+        share: 'selfPercent: share of the busy (non-idle) samples of the main thread',
+        ...(before ? { before } : {}),
+        after,
       };
     }
-    process.stderr.write('hit throughput: nginx...\n');
-    const nginxHits = await hitThroughput(nginx.url);
-    process.stderr.write('stampede: streamedge...\n');
-    const edgeSt = await stampede(edge.url, 'edge', origin.url);
-    process.stderr.write('stampede: nginx...\n');
-    const nginxSt = await stampede(nginx.url, 'nginx', origin.url);
-    results['hitThroughput'] = {
-      workload: {
-        connections: CONNECTIONS,
-        durationSeconds: DURATION_S,
-        mix: '50% 1 KiB playlists, 50% 1 MiB segments',
-        streamedgeFigure: `median of ${ROUNDS} rounds (by requests/s)`,
-        objects: PLAYLISTS + SEGMENTS,
-      },
-      streamedge: edgeHits,
-      nginx: nginxHits,
-      ratioStreamedgeToNginx: {
-        requestsPerSecond: round(edgeHits['requestsPerSecond'] / nginxHits['requestsPerSecond'], 3),
-        bytesPerSecond: round(edgeHits['bytesPerSecond'] / nginxHits['bytesPerSecond'], 3),
-        latencyP99: round(edgeHits['latencyP99Ms'] / nginxHits['latencyP99Ms'], 3),
-      },
-    };
-    results['stampede'] = {
-      workload: { clients: STAMPEDE, bytes: STAMPEDE_BYTES, originTrickleMs: STAMPEDE_MS, encoding: 'chunked' },
-      streamedge: edgeSt,
-      nginx: nginxSt,
-      ratioStreamedgeToNginx: {
-        upstreamRequests: round(edgeSt['upstreamRequests'] / nginxSt['upstreamRequests'], 3),
-        firstByteP50: round(edgeSt['firstByteP50Ms'] / nginxSt['firstByteP50Ms'], 3),
-        firstByteP99: round(edgeSt['firstByteP99Ms'] / nginxSt['firstByteP99Ms'], 3),
-      },
-    };
+
+    const stEdge = st['streamedge'];
     const out = {
       bench: 'edge',
       date: new Date().toISOString(),
       machine: finishMachineInfo(machineStart),
-      versions: { nginx: nginx.version },
-      note: 'absolute figures depend on machine load; compare the ratios, measured in the same run. Stampede clients connect (and warm up on a cached playlist) before the stampede starts.',
-      setup:
-        'origin (node:http, own process), streamedge edge (one Node process, LogStore + RAM tier) and nginx proxy_cache (1 worker, proxy_cache_lock on) on loopback; load generator: undici Pool in the bench process',
-      ...results,
+      versions: {
+        nginx: nginx.version,
+        varnish: varnish.version,
+        wrk: execFileSync('sh', ['-c', 'wrk -v 2>&1 | head -1'], { encoding: 'utf8' }).trim(),
+      },
+      edge: {
+        workers: edgeWorkers,
+        workersFlag,
+        how: workersFlag
+          ? `streamedge edge --workers ${WORKERS}`
+          : 'one process: this checkout has no --workers (the bench passes it once `streamedge edge --help` lists it)',
+      },
+      setup: `origin (node:http, own process); on loopback in front of it: streamedge edge (${edgeWorkers} worker${edgeWorkers === 1 ? '' : 's'}), nginx ${nginx.version.replace(/^nginx version: /, '')} proxy_cache (worker_processes ${CORES}, sendfile on, proxy_cache_lock on), ${varnish.version} (-s malloc, do_stream), node:cluster constant buffer (${WORKERS} workers); client: wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s --latency, one cached object per run`,
+      note: 'absolute figures depend on machine load (2 shared cores: the client, the server and other work compete); compare the ratios, measured in the same run from medians of ABBA rounds. cpuSecondsPer10k: user+system CPU of the server process tree per 10,000 answered requests.',
+      goals: {
+        oneKiBRequestsPerSecondToNginx: 0.4,
+        oneKiBRequestsPerSecondToVarnish: 0.7,
+        cpuPer10kToNodeClusterAtMost: 1.5,
+        oneMiBRequestsPerSecondToNginxAndVarnish: 1.0,
+      },
+      hitThroughput: {
+        workload: {
+          connections: CONNECTIONS,
+          durationSeconds: DURATION_S,
+          rounds: ROUNDS,
+          order: 'round 1: streamedge, nginx, varnish, node cluster; round 2 reversed; and so on',
+        },
+        sizes,
+      },
+      stampede: {
+        workload: { clients: STAMPEDE, bytes: STAMPEDE_BYTES, originTrickleMs: STAMPEDE_MS, encoding: 'chunked' },
+        ...st,
+        ratios: {
+          firstByteP99ToVarnish: round(stEdge['firstByteP99Ms'] / st['varnish']['firstByteP99Ms'], 3),
+          firstByteP99ToNginx: round(stEdge['firstByteP99Ms'] / st['nginx']['firstByteP99Ms'], 3),
+          upstreamRequestsToVarnish: round(stEdge['upstreamRequests'] / st['varnish']['upstreamRequests'], 3),
+        },
+      },
+      ...(profile ? { notes: { profile } } : {}),
     };
     mkdirSync(join(root, 'bench/results'), { recursive: true });
     writeFileSync(join(root, 'bench/results/edge.json'), `${JSON.stringify(out, null, 2)}\n`);
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } finally {
-    await stop(edge.proc);
-    if (baseline) await stop(baseline.proc);
-    await stop(nginx.proc);
+    for (const s of servers) await stop(s.proc);
     await stop(origin.proc);
     rmSync(dir, { recursive: true, force: true });
   }

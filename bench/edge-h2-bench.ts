@@ -2,22 +2,23 @@
  * HTTP/2 hit throughput over TLS, h2load as the client, same certificate, same machine, same run
  * (ABBA order). Writes bench/results/edge-h2.json.
  *
- *   node bin/run-ts.js bench/edge-h2-bench.ts [--duration 5] [--connections 16] [--streams 16]
+ *   node bin/run-ts.js bench/edge-h2-bench.ts [--duration 5] [--connections 16] [--streams 16] [--workers <n>]
  *
- * Targets, each one process (one worker), serving a cached 1 KiB object over HTTPS + h2:
- * - the streamedge edge (`streamedge edge --tls-cert ... --tls-key ...`), object already cached;
- * - nginx 1.22 (Debian) with proxy_cache, `listen ... ssl http2;`, object already cached;
- * - a plain node:http2 server answering every request with a constant 1 KiB buffer: the
- *   runtime's own limit (the goal is edge >= 0.6x of it).
+ * Targets, each with the same number of workers (default: cores), serving a cached 1 KiB object
+ * over HTTPS + h2:
+ * - the streamedge edge (`streamedge edge --tls-cert ... --tls-key ...`, with `--workers <n>` when
+ *   `streamedge edge --help` lists it, else one process: the JSON says which), object already cached;
+ * - nginx 1.22 (Debian) with proxy_cache, `listen ... ssl http2;`, `worker_processes` = workers;
+ * - a node:cluster of node:http2 servers answering every request with a constant 1 KiB buffer
+ *   (bench/constant-cluster.ts): the runtime's own limit (the goal is edge >= 0.6x of it).
+ * CPU-seconds per 10k requests of each server's process tree are read from /proc around each run.
  * Also the TLS handshake rate of each: h2load with one request per connection, so every request
  * is a new TCP connection and a full TLS handshake (TLS 1.3, ECDSA P-256 certificate).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createSecureServer } from 'node:http2';
-import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,6 +26,7 @@ import { Agent, request } from 'undici';
 import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { nginxBinary, nginxConfigHead } from './nginx-proxy-cache.js';
 import { freePort } from './free-port.js';
+import { treeCpuSeconds } from './process-cpu.js';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -36,28 +38,12 @@ const root = resolve(import.meta.dirname, '..');
 const BODY = Buffer.alloc(1024, 'x');
 const PATH = '/live/bench/v/index.m3u8';
 
-// A child mode: the node:http2 constant-buffer baseline in its own process.
-if (args[0] === '--serve-constant') {
-  const [, certFile, keyFile, port] = args;
-  const server = createSecureServer(
-    {
-      cert: readFileSync(certFile),
-      key: readFileSync(keyFile),
-      allowHTTP1: true,
-      settings: { maxConcurrentStreams: 1000 },
-    },
-    (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'content-length': BODY.length });
-      res.end(BODY);
-    },
-  );
-  server.listen(Number(port), '127.0.0.1', () => process.stdout.write(`listening https://127.0.0.1:${port}\n`));
-} else {
-  await main();
-}
+await main();
 
 interface H2loadResult {
   reqPerSec: number;
+  /** CPU-seconds of the server's process tree per 10,000 requests (hit runs). */
+  cpuSecondsPer10k?: number;
   succeeded: number;
   failed: number;
   meanLatencyMs: number | null;
@@ -114,6 +100,12 @@ async function main(): Promise<void> {
   const connections = arg('connections', 16);
   const streams = arg('streams', 16);
   const handshakes = arg('handshakes', 500);
+  const workers = arg('workers', cpus().length);
+  const help = execFileSync(process.execPath, [join(root, 'bin/streamedge.js'), 'edge', '--help'], {
+    encoding: 'utf8',
+  });
+  const workersFlag = help.includes('--workers');
+  const edgeWorkers = workersFlag ? workers : 1;
   const dir = mkdtempSync(join(tmpdir(), 'se-h2-bench-'));
   const procs: ChildProcess[] = [];
   const machineStart = startMachineInfo();
@@ -153,36 +145,40 @@ async function main(): Promise<void> {
         join(dir, 'edge-store'),
         '--store-size',
         '1GB',
+        ...(workersFlag ? ['--workers', String(workers)] : []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     procs.push(edge);
     const edgeUrl = `https://127.0.0.1:${edgePort}`;
 
-    // node:http2 constant buffer
+    // node:http2 constant buffer, a node:cluster with the same workers
     const constPort = await freePort();
     const constant = spawn(
       process.execPath,
       [
         join(root, 'bin/run-ts.js'),
-        join(root, 'bench/edge-h2-bench.ts'),
-        '--serve-constant',
+        join(root, 'bench/constant-cluster.ts'),
+        '--port',
+        String(constPort),
+        '--workers',
+        String(workers),
+        '--tls',
         files.certFile,
         files.keyFile,
-        String(constPort),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     procs.push(constant);
     const constUrl = `https://127.0.0.1:${constPort}`;
 
-    // nginx 1.22: proxy_cache, listen ssl http2, the same certificate, one worker
+    // nginx 1.22: proxy_cache, listen ssl http2, the same certificate, the same workers
     const nginxDir = join(dir, 'nginx');
     for (const d of ['cache', 'tmp', 'logs']) mkdirSync(join(nginxDir, d), { recursive: true });
     const nginxPort = await freePort();
     writeFileSync(
       join(nginxDir, 'nginx.conf'),
-      `${nginxConfigHead(nginxDir, { workerConnections: 4096 })}
+      `${nginxConfigHead(nginxDir, { workerConnections: 4096, workerProcesses: workers })}
   proxy_cache_path ${nginxDir}/cache levels=1:2 keys_zone=bench:10m max_size=1g inactive=60m use_temp_path=off;
   server {
     listen 127.0.0.1:${nginxPort} ssl http2;
@@ -216,25 +212,30 @@ async function main(): Promise<void> {
     await waitReady(`${nginxUrl}${PATH}`, ca, nginx);
 
     const targets: Record<string, string> = { edge: edgeUrl, nodeHttp2Constant: constUrl, nginx: nginxUrl };
+    const pids: Record<string, number> = { edge: edge.pid!, nodeHttp2Constant: constant.pid!, nginx: nginx.pid! };
     const order = ['edge', 'nodeHttp2Constant', 'nginx', 'nginx', 'nodeHttp2Constant', 'edge'];
     const hits: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
     const hand: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
     for (const name of order) {
       process.stdout.write(`h2 hits: ${name}…\n`);
-      hits[name].push(
-        await h2load(`${targets[name]}${PATH}`, [
-          '-t',
-          '1',
-          '-c',
-          String(connections),
-          '-m',
-          String(streams),
-          '-D',
-          String(duration),
-          '--warm-up-time',
-          '1',
-        ]),
-      );
+      const cpu0 = treeCpuSeconds(pids[name]);
+      const r = await h2load(`${targets[name]}${PATH}`, [
+        '-t',
+        '1',
+        '-c',
+        String(connections),
+        '-m',
+        String(streams),
+        '-D',
+        String(duration),
+        '--warm-up-time',
+        '1',
+      ]);
+      const cpu = treeCpuSeconds(pids[name]) - cpu0;
+      // the CPU window includes the 1 s warm-up: requests/s × (duration + 1) approximates its requests
+      const served = r.reqPerSec * (duration + 1);
+      r.cpuSecondsPer10k = Math.round((cpu / Math.max(1, served)) * 10_000 * 10_000) / 10_000;
+      hits[name].push(r);
     }
     for (const name of order.slice(0, 3)) {
       process.stdout.write(`handshakes: ${name}…\n`);
@@ -253,25 +254,43 @@ async function main(): Promise<void> {
     }
     const mean = (xs: H2loadResult[]) => Math.round(xs.reduce((a, x) => a + x.reqPerSec, 0) / Math.max(1, xs.length));
     const hitRps = Object.fromEntries(Object.entries(hits).map(([k, v]) => [k, mean(v)]));
+    const meanCpu = (xs: H2loadResult[]) =>
+      xs.reduce((a, x) => a + (x.cpuSecondsPer10k ?? 0), 0) / Math.max(1, xs.length);
+    const cpuPer10k = Object.fromEntries(
+      Object.entries(hits).map(([k, v]) => [k, Math.round(meanCpu(v) * 10_000) / 10_000]),
+    );
+    const handRps = Object.fromEntries(Object.entries(hand).map(([k, v]) => [k, mean(v)]));
     const r2 = (x: number) => Math.round(x * 100) / 100;
     const out = {
       bench: 'edge-h2',
       startedAt: new Date().toISOString(),
       machine: finishMachineInfo(machineStart),
+      edge: {
+        workers: edgeWorkers,
+        workersFlag,
+        how: workersFlag
+          ? `streamedge edge --workers ${workers}`
+          : 'one process: this checkout has no --workers (the bench passes it once `streamedge edge --help` lists it)',
+      },
       setup: {
         object: '1 KiB, cached (cache-control max-age=3600), GET over HTTPS + HTTP/2',
         client: `h2load -t 1 -c ${connections} -m ${streams} -D ${duration} --warm-up-time 1, ABBA order ${order.join(' ')}`,
         handshakeClient: `h2load -t 1 -c ${handshakes} -n ${handshakes} -m 1: ${handshakes} connections opened at once, one request each, so req/s = full TLS handshakes (+ one h2 request) per second`,
-        processes: 'each target is one process (one worker); the origin runs in the bench process',
+        processes: `edge: ${edgeWorkers} process(es); nginx: worker_processes ${workers}; node:http2 constant: node:cluster of ${workers}; the origin runs in the bench process`,
         nginx: nginxVersion,
         certificate: 'self-signed ECDSA P-256 (openssl), the same files for every target',
+        cpu: 'cpuSecondsPer10k: user+system CPU of the target process tree per 10,000 requests (warm-up second included, at the measured rate)',
       },
+      goals: { requestsPerSecondToNodeHttp2: 0.6 },
       hitReqPerSec: hitRps,
+      hitCpuSecondsPer10k: cpuPer10k,
+      handshakesPerSec: handRps,
       hitRuns: hits,
       ratios: {
-        edgeOverNodeHttp2Constant: r2(hitRps.edge / hitRps.nodeHttp2Constant),
-        edgeOverNginx: r2(hitRps.edge / hitRps.nginx),
-        goalEdgeOverNodeHttp2: 0.6,
+        requestsPerSecondToNodeHttp2: r2(hitRps.edge / hitRps.nodeHttp2Constant),
+        requestsPerSecondToNginx: r2(hitRps.edge / hitRps.nginx),
+        cpuPer10kToNodeHttp2: r2(cpuPer10k.edge / cpuPer10k.nodeHttp2Constant),
+        handshakeRequestsPerSecondToNginx: r2(handRps.edge / handRps.nginx),
       },
       handshakeRuns: hand,
     };

@@ -22,9 +22,12 @@ export function nginxBinary(): string {
 }
 
 /** The main context and the start of the http block (temp paths inside `dir`); the caller closes `http {`. */
-export function nginxConfigHead(dir: string, opts: { workerConnections: number; rlimitNofile?: number }): string {
+export function nginxConfigHead(
+  dir: string,
+  opts: { workerConnections: number; rlimitNofile?: number; workerProcesses?: number },
+): string {
   return `
-worker_processes 1;
+worker_processes ${opts.workerProcesses ?? 1};
 daemon off;
 master_process on;
 pid ${dir}/nginx.pid;

@@ -81,3 +81,8 @@ export function cpuDelta(before: TreeCpu | null, after: TreeCpu | null): TreeCpu
     processes: after.processes,
   };
 }
+
+/** CPU-seconds (user + system) used so far by `root` and every live descendant (0 without /proc). */
+export function treeCpuSeconds(root: number): number {
+  return treeCpu(root)?.cpuSec ?? 0;
+}

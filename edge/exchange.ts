@@ -2,6 +2,7 @@
  * One client request/response pair as the edge handles it, and the header plumbing every
  * answer shares (Age, Cache-Status, X-Request-ID).
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CacheStatusEntry, appendCacheStatus } from '../src/http/cache-status.js';
 import { ageHeaderValue } from '../src/http/freshness.js';
@@ -22,6 +23,14 @@ export interface Exchange {
   /** Body bytes written. */
   bytes: number;
   startedAt: number;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's X-Request-ID when it is a sane token, else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const presented = req.headers['x-request-id'];
+  return typeof presented === 'string' && REQUEST_ID.test(presented) ? presented : randomUUID();
 }
 
 export function header(req: IncomingMessage, name: string): string | undefined {

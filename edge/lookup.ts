@@ -12,6 +12,7 @@
  * conditionals, in a fill of its own (a 304 is only ever for the client that asked).
  * Prefetch (next segment/part) starts fills through the same table, for the variant players use.
  */
+import type { IncomingMessage } from 'node:http';
 import { cacheKey, variantKey } from '../src/http/cache-key.js';
 import { parseCacheControl } from '../src/http/cache-control.js';
 import { requestForcesRevalidation } from '../src/http/freshness.js';
@@ -100,7 +101,7 @@ export class Lookup {
           ex.result = 'hit';
           ctx.metrics.hits.inc();
           if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), now, this.countBytes)) {
-            this.afterServe(ex, t.keyTarget);
+            this.noteServed(ex.req, t.keyTarget);
             return;
           }
           continue; // evicted meanwhile: look again
@@ -359,11 +360,12 @@ export class Lookup {
 
   // ------------------------------------------------------------------ prefetch hooks
 
-  private afterServe(ex: Exchange, target: string): void {
+  /** After a hit (here or on the one-write hit path): prefetch what a player asks for next. */
+  readonly noteServed = (req: IncomingMessage, target: string): void => {
     if (!this.ctx.o.prefetch) return;
-    this.playerAcceptEncoding = header(ex.req, 'accept-encoding');
-    this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
-  }
+    this.playerAcceptEncoding = header(req, 'accept-encoding');
+    this.prefetcher.onServed(target, req.url ?? target, req.headers);
+  };
 
   private afterFill(ex: Exchange, fill: Fill, target: string, contentType: string | undefined): void {
     if (!this.ctx.o.prefetch) return;

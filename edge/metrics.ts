@@ -1,10 +1,26 @@
 /**
  * Prometheus metrics of one edge (own registry, so several edges can live in one process).
+ * The one-write hit path (edge/hit-path.ts) counts into a HitTally of plain numbers, added to the
+ * counters of the same names whenever the registry is read.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from './store/index.js';
 
+/**
+ * Per-request counts kept as plain numbers (no label lookup, no allocation per request): hits of
+ * the one-write path, and every request's protocol. `EdgeMetrics` adds them to
+ * edge_requests_total{result="hit"}, edge_hits_total, edge_bytes_sent_total{tier="ram"} and
+ * edge_requests_by_protocol_total when it is read.
+ */
+export class HitTally {
+  hits = 0;
+  ramBytes = 0;
+  h1 = 0;
+  h2 = 0;
+}
+
 export class EdgeMetrics {
+  readonly tally = new HitTally();
   readonly registry = new Registry();
   readonly requests: Counter<'result'>;
   readonly hits: Counter;
@@ -27,13 +43,20 @@ export class EdgeMetrics {
 
   constructor(store: () => StoreStats | undefined, fillsInFlight: () => number, defaultMetrics = false) {
     const r = this.registry;
+    const flush = (): void => this.flushTally();
     this.requests = new Counter({
       name: 'edge_requests_total',
       help: 'Client requests by cache result',
       labelNames: ['result'],
       registers: [r],
+      collect: flush,
     });
-    this.hits = new Counter({ name: 'edge_hits_total', help: 'Requests answered from the cache', registers: [r] });
+    this.hits = new Counter({
+      name: 'edge_hits_total',
+      help: 'Requests answered from the cache',
+      registers: [r],
+      collect: flush,
+    });
     this.misses = new Counter({
       name: 'edge_misses_total',
       help: 'Requests that started an upstream fill',
@@ -55,6 +78,7 @@ export class EdgeMetrics {
       help: 'Body bytes sent to clients by source tier',
       labelNames: ['tier'],
       registers: [r],
+      collect: flush,
     });
     this.upstreamRequests = new Counter({
       name: 'edge_upstream_requests_total',
@@ -111,6 +135,7 @@ export class EdgeMetrics {
       help: 'Client requests by protocol (h1 = HTTP/1.x, h2 = HTTP/2)',
       labelNames: ['protocol'],
       registers: [r],
+      collect: flush,
     });
     this.tlsHandshakeFailures = new Counter({
       name: 'edge_tls_handshake_failures_total',
@@ -162,5 +187,27 @@ export class EdgeMetrics {
       labelNames: ['role', 'worker', 'pid'],
       registers: [this.registry],
     }).set({ role, worker: worker === undefined ? '' : String(worker), pid: String(process.pid) }, 1);
+  }
+
+  /** Moves what the hit path tallied into the Prometheus counters. */
+  private flushTally(): void {
+    const t = this.tally;
+    if (t.hits > 0) {
+      this.requests.inc({ result: 'hit' }, t.hits);
+      this.hits.inc(t.hits);
+      t.hits = 0;
+    }
+    if (t.ramBytes > 0) {
+      this.bytesSent.inc({ tier: 'ram' }, t.ramBytes);
+      t.ramBytes = 0;
+    }
+    if (t.h1 > 0) {
+      this.requestsByProtocol.inc({ protocol: 'h1' }, t.h1);
+      t.h1 = 0;
+    }
+    if (t.h2 > 0) {
+      this.requestsByProtocol.inc({ protocol: 'h2' }, t.h2);
+      t.h2 = 0;
+    }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Answer a request from a fill in flight: the response head as soon as the upstream's arrives,
- * then body bytes as they arrive, paced by this client's socket alone. A client that falls
+ * then body bytes as they arrive, paced by this client's socket alone; a small body of known
+ * length is sent whole, once complete, as one prepared answer for the group (group-answer.ts). A client that falls
  * behind what the fill retains finishes from the store once the object is stored, or is
  * aborted. A fill that fails aborts the client's connection.
  */
@@ -12,6 +13,7 @@ import type { EdgeStore } from './store/index.js';
 import type { Fill, FillHead } from './fill.js';
 import { notModifiedHeaders } from './cache-policy.js';
 import { type Exchange, header, writeHead } from './exchange.js';
+import { GROUP_ANSWER_MAX_BYTES, answerFromGroup, groupBody, writeGroupHead } from './group-answer.js';
 
 type ResponseHead = Extract<FillHead, { kind: 'response' }>;
 
@@ -209,7 +211,28 @@ export async function serveFill(
     }
   }
 
-  writeHead(ex, head.status, headers, entry, { ...common, length: head.length });
+  if (
+    ex.method === 'GET' &&
+    head.length !== undefined &&
+    head.length <= GROUP_ANSWER_MAX_BYTES &&
+    head.status !== 204 &&
+    head.status !== 304 &&
+    headers['set-cookie'] === undefined
+  ) {
+    // small and of known length: the whole body once complete, one prepared answer for every waiter
+    const body = await groupBody(fill, head.length);
+    if (ex.res.destroyed) {
+      hooks.onAbort('client-closed');
+      return;
+    }
+    if (body) {
+      answerFromGroup(ex, fill, head.status, headers, entry, common, body);
+      hooks.onBytes('upstream', body.length);
+      return;
+    }
+  }
+  if (ex.method === 'GET') writeGroupHead(ex, fill, head.status, headers, entry, { ...common, length: head.length });
+  else writeHead(ex, head.status, headers, entry, { ...common, length: head.length });
   if (ex.method === 'HEAD' || head.status === 204 || head.status === 304) {
     ex.res.end();
     return;

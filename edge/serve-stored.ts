@@ -1,6 +1,7 @@
 /**
  * Answer a request from a stored entry: 200, 206/416 for a Range, 304 for a matching
- * conditional, headers only for HEAD. The body streams from the store (RAM tier or region file).
+ * conditional, headers only for HEAD. A body in memory (RAM tier, small record) goes in one write;
+ * a large one streams from its region file.
  */
 import { pipeline } from 'node:stream';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
@@ -83,16 +84,23 @@ export async function serveStored(
   const obj = await store.get(key, range && size > 0 ? range : undefined).catch(() => undefined);
   if (!obj) return false;
   if (ex.res.destroyed) {
-    obj.body.destroy();
+    if (!obj.buffer) obj.body.destroy();
     return true;
   }
   // the entry may have been replaced between head() and get(): trust what get() returned
   if (obj.size !== size) {
-    obj.body.destroy();
+    if (!obj.buffer) obj.body.destroy();
     return serveStored(ex, store, obj.meta, obj.size, status, now, onBytes);
   }
   writeHead(ex, code, { ...headers, ...extra }, entry, { age: view.age, upstreamCacheStatus, length });
   const tier = obj.fromRam ? 'ram' : 'disk';
+  if (obj.buffer) {
+    // in memory already (RAM tier, or a small record read whole): one write, no stream
+    ex.bytes += obj.buffer.length;
+    onBytes(tier, obj.buffer.length);
+    ex.res.end(obj.buffer);
+    return true;
+  }
   obj.body.on('data', (c: Buffer) => {
     ex.bytes += c.length;
     onBytes(tier, c.length);

@@ -9,7 +9,6 @@
  *     other methods, credentials → the bypass proxy (edge/bypass.ts)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +21,13 @@ import { type EdgeOptions, type ResolvedEdgeOptions, resolveOptions } from './co
 import type { EdgeCachePolicy } from './cache-policy.js';
 import { Coalescer } from './coalesce.js';
 import type { EdgeContext } from './context.js';
-import { type Exchange, header, sendText } from './exchange.js';
+import { type Exchange, header, requestIdOf, sendText } from './exchange.js';
 import { EdgeMetrics } from './metrics.js';
 import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
 import { bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
+import { HitPath } from './hit-path.js';
 import { checkTarget } from './request-limits.js';
 import { EdgeListener } from './listener.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
@@ -107,7 +107,6 @@ export interface Edge {
   setUpstreamCredential(credential: string | undefined): void;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Conditional and range headers do not apply to a manifest rewritten per viewer. */
 const REWRITE_DROPS = ['if-none-match', 'if-modified-since', 'range', 'if-range'];
 
@@ -133,6 +132,8 @@ class EdgeServer implements Edge, EdgeContext {
   readonly policy: EdgeCachePolicy;
   private readonly background = new Set<Promise<unknown>>();
   private readonly lookup: Lookup;
+  /** Fresh RAM-tier hits in one write (edge/hit-path.ts); undefined when signing or a filter must see every request. */
+  private readonly hitPath: HitPath | undefined;
   closing = false;
   private credentialAuth: Record<string, string>;
   fleet: FleetLink | undefined;
@@ -166,6 +167,10 @@ class EdgeServer implements Edge, EdgeContext {
     this.upstreams = newUpstreamSet(this.o, this.upstream, this.metrics, this.logger);
     if (input.worker) this.metrics.markProcess('worker', input.worker.index);
     this.lookup = new Lookup(this);
+    this.hitPath =
+      input.signedAccess || input.requestFilter
+        ? undefined
+        : new HitPath(this, listenerHeaders(input), this.o.prefetch ? this.lookup.noteServed : undefined);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
@@ -266,8 +271,10 @@ class EdgeServer implements Edge, EdgeContext {
     const worker = this.input.worker !== undefined ? String(this.input.worker.index) : undefined;
     const l = await EdgeListener.open(
       (req, res) => {
+        // draining answers go through the full path, which tells HTTP/1.1 clients to go elsewhere
+        if (!this.draining && this.hitPath?.serve(req, res)) return;
         const protocol = protocolOf(req);
-        this.metrics.requestsByProtocol.inc({ protocol });
+        this.metrics.tally[protocol]++;
         if (tao !== '') res.setHeader('timing-allow-origin', tao);
         if (worker !== undefined) res.setHeader('x-edge-worker', worker);
         // draining: an HTTP/1.1 client is told to open its next request elsewhere (another worker)
@@ -364,11 +371,10 @@ class EdgeServer implements Edge, EdgeContext {
   // ------------------------------------------------------------------ request entry
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const presented = header(req, 'x-request-id');
     const ex: Exchange = {
       req,
       res,
-      id: presented !== undefined && REQUEST_ID.test(presented) ? presented : randomUUID(),
+      id: requestIdOf(req),
       method: (req.method ?? 'GET').toUpperCase(),
       result: 'unknown',
       bytes: 0,
@@ -484,6 +490,15 @@ export function newUpstream(
     ...(input.upstreamCa !== undefined ? { ca: input.upstreamCa } : {}),
     ...(input.upstreamHttp2 !== undefined ? { http2: input.upstreamHttp2 } : {}),
   });
+}
+
+/** Headers every answer of an edge carries: Timing-Allow-Origin and, in a worker, x-edge-worker. */
+function listenerHeaders(input: EdgeServerOptions): [string, string][] {
+  const tao = input.timingAllowOrigin ?? '*';
+  return [
+    ...(tao !== '' ? [['timing-allow-origin', tao] as [string, string]] : []),
+    ...(input.worker !== undefined ? [['x-edge-worker', String(input.worker.index)] as [string, string]] : []),
+  ];
 }
 
 /** The primary/backup upstream set, reporting its switches in metrics and the log. */

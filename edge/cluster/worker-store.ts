@@ -24,6 +24,11 @@ export class WorkerStore implements EdgeStore {
     return this.local.get(key, range);
   }
 
+  /** The worker's own RAM tier (the one-write hit path, edge/hit-path.ts). */
+  ramEntry(key: string, touch: boolean): ReturnType<EdgeStore['ramEntry']> {
+    return this.local.ramEntry(key, touch);
+  }
+
   head(key: string): ReturnType<EdgeStore['head']> {
     return this.local.head(key);
   }

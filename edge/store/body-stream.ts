@@ -1,7 +1,29 @@
 import { Readable } from 'node:stream';
+import type { ByteRange, ObjectMeta, StoredObject } from './types.js';
+
+/** A stored object whose body is in memory: `buffer` for one write, `body` made on first use only. */
+export function inMemoryObject(
+  meta: ObjectMeta,
+  size: number,
+  buf: Buffer,
+  fromRam: boolean,
+  range: ByteRange | undefined,
+): StoredObject {
+  let stream: Readable | undefined;
+  return {
+    meta,
+    size,
+    fromRam,
+    range,
+    buffer: buf,
+    get body(): Readable {
+      return (stream ??= bufferStream(buf));
+    },
+  };
+}
 
 /** A byte stream over one in-memory buffer (RAM hits and verified small disk reads). */
-export function bufferStream(buf: Buffer): Readable {
+function bufferStream(buf: Buffer): Readable {
   let sent = false;
   return new Readable({
     read() {

@@ -12,7 +12,7 @@ import { StoreReader } from './store-reader.js';
 import { recoverStore } from './store-recovery.js';
 import { StoreState } from './store-state.js';
 import { StoreWriter, type PutBody } from './store-writer.js';
-import type { ByteRange, ObjectMeta, StoreOptions, StoreStats, StoredObject } from './types.js';
+import type { ByteRange, ObjectMeta, RamEntry, StoreOptions, StoreStats, StoredObject } from './types.js';
 
 const MiB = 1024 * 1024;
 const MIN_REGION_BYTES = 64 * 1024;
@@ -112,6 +112,14 @@ export class LogStore {
     if (this.s.closed) return undefined;
     assertStoreKey(key);
     return this.reader.get(key, range);
+  }
+
+  /**
+   * The RAM tier's copy of `key`, shared and synchronous (see StoreReader.ramEntry): the edge's
+   * one-write hit path reads it; `touch` records the hit.
+   */
+  ramEntry(key: string, touch: boolean): RamEntry | undefined {
+    return this.s.closed ? undefined : this.reader.ramEntry(key, touch);
   }
 
   /** Index and meta only: no disk read, no CRC check. */
@@ -233,5 +241,5 @@ export class LogStore {
  */
 export type EdgeStore = Pick<
   LogStore,
-  'get' | 'head' | 'put' | 'updateMeta' | 'delete' | 'purgeTag' | 'purgePrefix' | 'stats'
+  'get' | 'head' | 'ramEntry' | 'put' | 'updateMeta' | 'delete' | 'purgeTag' | 'purgePrefix' | 'stats'
 >;

@@ -6,7 +6,7 @@ import { StoreIndex } from './store-index.js';
 import { assertStoreKey } from './store-key.js';
 import { StoreReader } from './store-reader.js';
 import { StoreState } from './store-state.js';
-import type { ByteRange, ObjectMeta, StoreLogger, StoredObject } from './types.js';
+import type { ByteRange, ObjectMeta, RamEntry, StoreLogger, StoredObject } from './types.js';
 
 export interface ReadOnlyStoreOptions {
   /** The directory a LogStore (the one writer) owns. */
@@ -75,6 +75,11 @@ export class ReadOnlyStore {
     if (hit) return hit;
     this.refresh();
     return this.reader.get(key, range);
+  }
+
+  /** The RAM tier's copy of `key`, shared and synchronous (see StoreReader.ramEntry). */
+  ramEntry(key: string, touch: boolean): RamEntry | undefined {
+    return this.closed ? undefined : this.reader.ramEntry(key, touch);
   }
 
   async head(key: string): Promise<{ meta: ObjectMeta; size: number } | undefined> {

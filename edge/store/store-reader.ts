@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
 import { StreamedgeError } from '../../src/errors.js';
-import { bufferStream, generatorStream } from './body-stream.js';
+import { generatorStream, inMemoryObject } from './body-stream.js';
 import { crc32c } from './crc32c.js';
 import { HEADER_BYTES, decodeHeader, type RecordHeader } from './record-format.js';
 import type { Region } from './region-file.js';
 import type { IndexEntry } from './store-index.js';
 import { cloneMeta, type StoreState } from './store-state.js';
-import type { ByteRange, ObjectMeta, StoredObject } from './types.js';
+import type { ByteRange, ObjectMeta, RamEntry, StoredObject } from './types.js';
 
 const STREAM_CHUNK = 1024 * 1024;
 
@@ -37,7 +37,7 @@ export class StoreReader {
       s.counters.ramHits++;
       const r = clampRange(range, hit.body.length);
       const body = r ? hit.body.subarray(r.start, r.end + 1) : hit.body;
-      return { meta: cloneMeta(hit.meta), size: hit.body.length, body: bufferStream(body), fromRam: true, range: r };
+      return inMemoryObject(cloneMeta(hit.meta), hit.body.length, body, true, r);
     }
     for (let attempt = 0; attempt < 3; attempt++) {
       const e = s.index.get(key);
@@ -64,7 +64,7 @@ export class StoreReader {
           s.ram.set(key, { meta: cur.m, body, r: e.r, o: e.o }, e.l);
         }
         const out = r ? body.subarray(r.start, r.end + 1) : body;
-        return { meta: cloneMeta(meta), size: e.s, body: bufferStream(out), fromRam: false, range: r };
+        return inMemoryObject(cloneMeta(meta), e.s, out, false, r);
       }
       const res = await this.openStreamed(key, e, region, r);
       if (res === 'retry') continue;
@@ -74,6 +74,20 @@ export class StoreReader {
     }
     s.counters.misses++;
     return undefined;
+  }
+
+  /**
+   * The RAM tier's copy of `key` as it is held: no clone, no stream (the caller must not change it),
+   * for the edge's one-write hit path. `touch` records the hit as get() does (recency, frequency
+   * sketch, ramHits); without it nothing changes.
+   */
+  ramEntry(key: string, touch: boolean): RamEntry | undefined {
+    const s = this.s;
+    if (!touch) return s.ram.peek(key);
+    s.sketch.increment(key);
+    const v = s.ram.get(key);
+    if (v) s.counters.ramHits++;
+    return v;
   }
 
   /** Index and meta only: no disk read, no CRC check. */

@@ -88,6 +88,11 @@ export interface StoredObject {
   /** The body (or the requested range), streamed from RAM or from the region file at its offset. */
   body: Readable;
   fromRam: boolean;
+  /**
+   * The body (or range) when it is already in memory (a RAM-tier hit, or a record small enough to be
+   * read and CRC-checked whole): one write sends it, and `body` is then only made if asked for.
+   */
+  buffer?: Buffer;
   /** The inclusive byte range actually returned, when a range was asked for. */
   range?: { start: number; end: number };
 }
@@ -96,4 +101,10 @@ export interface ByteRange {
   start: number;
   /** Inclusive. */
   end: number;
+}
+
+/** A RAM-tier entry as the store holds it (shared: never to be changed by a reader). */
+export interface RamEntry {
+  readonly meta: ObjectMeta;
+  readonly body: Buffer;
 }

@@ -1,0 +1,63 @@
+/**
+ * The per-core limit of this runtime for the edge benchmarks: a node:cluster of N workers that
+ * answer every request with a constant buffer (1 MiB under /seg/, else 1 KiB), over plain HTTP/1.1,
+ * or over HTTPS with HTTP/2 (and HTTP/1.1 by ALPN) when given a certificate.
+ *
+ *   node bin/run-ts.js bench/constant-cluster.ts --port <p> --workers <n> [--tls <cert.pem> <key.pem>]
+ *
+ * Prints `ready` on stdout once every worker listens. The bench reads its CPU time from /proc.
+ */
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { join, resolve } from 'node:path';
+
+const args = process.argv.slice(2);
+const opt = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? undefined : args[i + 1];
+};
+const port = Number(opt('port'));
+const workers = Math.max(1, Number(opt('workers') ?? 1));
+const tlsAt = args.indexOf('--tls');
+const tls = tlsAt === -1 ? undefined : { cert: args[tlsAt + 1], key: args[tlsAt + 2] };
+
+const small = Buffer.alloc(1024, '#EXTM3U\n');
+const big = Buffer.alloc(1024 * 1024, 7);
+
+function answer(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
+  const body = (req.url ?? '').startsWith('/seg/') ? big : small;
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'cache-control': 'public, max-age=3600',
+    'content-length': body.length,
+  });
+  res.end(body);
+}
+
+if (cluster.isPrimary) {
+  const root = resolve(import.meta.dirname, '..');
+  cluster.setupPrimary({ exec: join(root, 'bin/run-ts.js'), args: [import.meta.filename, ...args] });
+  let listening = 0;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('listening', () => {
+    if (++listening === workers) process.stdout.write('ready\n');
+  });
+  process.once('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    process.exit(0);
+  });
+} else if (tls) {
+  createSecureServer(
+    {
+      cert: readFileSync(tls.cert),
+      key: readFileSync(tls.key),
+      allowHTTP1: true,
+      settings: { maxConcurrentStreams: 1000 },
+    },
+    answer,
+  ).listen(port, '127.0.0.1');
+} else {
+  createServer({ keepAliveTimeout: 5_000 }, answer).listen({ port, host: '127.0.0.1', backlog: 4096 });
+}

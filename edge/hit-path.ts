@@ -1,0 +1,257 @@
+/**
+ * The one-write hit path: a GET for a fresh object held in the RAM tier, answered with one
+ * `res.end(buffer)` (HTTP/1.1) or one `stream.respond` + `end` (HTTP/2), from a header block
+ * prepared once per stored entry. Per hit only Age and Cache-Status (rebuilt when their
+ * whole-second values change) and X-Request-ID are filled in; no stream pipeline, no
+ * AbortController, no close listener. Counts go to plain-number tallies (edge/metrics.ts
+ * HitTally); the access log samples these hits: every `HIT_LOG_EVERY`th is logged with
+ * `sampled: N`, and every one at log level debug.
+ *
+ * It answers only what needs none of the full lookup's decisions: no conditional, Range, request
+ * Cache-Control/Pragma, Authorization, CMCD, peer hop, purge floor, HLS delivery directive; and
+ * only on an edge without signed access or a request filter (server.ts decides). Anything else
+ * returns false having written nothing, and the request takes the full lookup (edge/lookup.ts),
+ * whose answers are the same (serve-stored.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import { cacheKey, variantKey } from '../src/http/cache-key.js';
+import { appendCacheStatus } from '../src/http/cache-status.js';
+import { CMCD_HEADERS } from '../src/http/cmcd.js';
+import type { ObjectMeta, RamEntry } from './store/index.js';
+import { replayHeaders } from './cache-policy.js';
+import type { EdgeContext } from './context.js';
+import { requestIdOf } from './exchange.js';
+import { PURGE_FLOOR_HEADER } from './fleet/fleet-link.js';
+import { redactToken } from './signed-access.js';
+import { checkKey, checkTarget } from './request-limits.js';
+import { requestTargets } from './request-rules.js';
+import { HOP_HEADER } from './tiering/peers.js';
+import { varyNamesOf } from './variants.js';
+
+/** Fast hits logged: one in this many (all of them at log level debug). */
+export const HIT_LOG_EVERY = 100;
+/** Request targets whose cache key is remembered (the memo is dropped whole when it is full). */
+const KEY_MEMO_ENTRIES = 8192;
+const INITIAL_AGE = ':initial-age';
+const UPSTREAM_CACHE_STATUS = ':upstream-cache-status';
+
+/** Request fields that need the full lookup. */
+const FULL_LOOKUP_FIELDS = [
+  'range',
+  'if-none-match',
+  'if-modified-since',
+  'cache-control',
+  'pragma',
+  'authorization',
+  HOP_HEADER,
+  PURGE_FLOOR_HEADER,
+  ...CMCD_HEADERS,
+];
+
+/** A request target's cache key and rules target, or null when the target needs the full lookup. */
+type KeyMemo = { primary: string; keyTarget: string } | null;
+
+/** The prepared answer for one stored entry (keyed by its meta object, which a change replaces). */
+interface Prepared {
+  status: number;
+  length: number;
+  /** HTTP/1.1: flat [name, value, ...] pairs for writeHead, with slots for Age, Cache-Status, ID. */
+  h1: string[];
+  /** HTTP/2: the header object for stream.respond, same fields plus :status (and date). */
+  h2: Record<string, string | string[] | number>;
+  initialAge: number;
+  upstreamCacheStatus: string | undefined;
+  age: number;
+  ageText: string;
+  ttl: number;
+  cacheStatus: string;
+  /** Index in h1 of the Age value (Cache-Status and X-Request-ID follow it). */
+  slot: number;
+  /** Stored without a Date: HTTP/2 answers get one (node:http adds its own on HTTP/1.1). */
+  ownDate: boolean;
+}
+
+export class HitPath {
+  private readonly keys = new Map<string, KeyMemo>();
+  private readonly prepared = new WeakMap<ObjectMeta, Prepared>();
+  private logCountdown = HIT_LOG_EVERY;
+  private dateSecond = -1;
+  private dateText = '';
+
+  constructor(
+    private readonly ctx: EdgeContext,
+    /** Headers every answer of this listener carries (Timing-Allow-Origin, x-edge-worker). */
+    private readonly extraHeaders: readonly (readonly [string, string])[],
+    /** Called after each hit when prefetch is on (Lookup.noteServed). */
+    private readonly onServed: ((req: IncomingMessage, keyTarget: string) => void) | undefined,
+  ) {}
+
+  /**
+   * Answers a fresh RAM-tier hit in one write; false, having written nothing, when it cannot. It
+   * never throws (the caller is a socket's request event): a failure before anything was written
+   * hands the request to the full lookup, one after drops that response.
+   */
+  serve(req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      return this.answer(req, res);
+    } catch (e) {
+      this.ctx.logger.warn({ err: e, url: redactToken(req.url) }, 'edge hit path failed');
+      if (!res.headersSent && !(res as unknown as Http2ServerResponse).stream?.headersSent) return false;
+      res.destroy();
+      return true;
+    }
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): boolean {
+    const { ctx } = this;
+    if (req.method !== 'GET' || ctx.closing) return false;
+    const h = req.headers;
+    for (let i = 0; i < FULL_LOOKUP_FIELDS.length; i++) if (h[FULL_LOOKUP_FIELDS[i]] !== undefined) return false;
+    if (ctx.fleet && !ctx.fleet.ready) return false;
+    const url = req.url ?? '/';
+    const memo = this.keyOf(url);
+    if (memo === null) return false;
+    const store = ctx.openStore;
+    let key = memo.primary;
+    let entry: RamEntry | undefined = store.ramEntry(key, false);
+    if (!entry) return false;
+    const names = varyNamesOf(entry.meta);
+    if (names !== undefined) {
+      key = variantKey(memo.primary, names, h);
+      if (!checkKey(key).ok) return false;
+      entry = store.ramEntry(key, false);
+      if (!entry || varyNamesOf(entry.meta) !== undefined) return false;
+    }
+    const meta = entry.meta;
+    const now = ctx.o.now();
+    if (!(now < meta.expiresAt)) return false;
+    const body = entry.body;
+    let p = this.prepared.get(meta);
+    if (!p || p.length !== body.length) {
+      p = this.prepare(meta, body.length);
+      this.prepared.set(meta, p);
+    }
+    store.ramEntry(key, true);
+    const age = Math.floor(p.initialAge + Math.max(0, (now - meta.storedAt) / 1000));
+    const ttl = Math.trunc((meta.expiresAt - now) / 1000);
+    if (ttl !== p.ttl) {
+      p.ttl = ttl;
+      p.cacheStatus = appendCacheStatus(p.upstreamCacheStatus, { cache: ctx.o.name, hit: true, ttl });
+    }
+    if (age !== p.age) {
+      p.age = age;
+      p.ageText = String(age);
+    }
+    const id = requestIdOf(req);
+    const tally = ctx.metrics.tally;
+    if (req.httpVersionMajor === 2) {
+      const stream = (res as unknown as Http2ServerResponse).stream;
+      if (stream.destroyed || stream.headersSent) return false;
+      const h2 = p.h2;
+      h2['age'] = p.ageText;
+      h2['cache-status'] = p.cacheStatus;
+      h2['x-request-id'] = id;
+      if (p.ownDate) h2['date'] = this.date(now);
+      stream.respond(h2);
+      stream.end(body);
+      tally.h2++;
+    } else {
+      const h1 = p.h1;
+      h1[p.slot] = p.ageText;
+      h1[p.slot + 2] = p.cacheStatus;
+      h1[p.slot + 4] = id;
+      res.writeHead(p.status, h1);
+      res.end(body);
+      tally.h1++;
+    }
+    tally.hits++;
+    tally.ramBytes += body.length;
+    if (this.onServed) this.onServed(req, memo.keyTarget);
+    if (ctx.logger.isLevelEnabled('debug')) this.logHit(req, id, p, 1);
+    else if (--this.logCountdown <= 0) {
+      this.logCountdown = HIT_LOG_EVERY;
+      this.logHit(req, id, p, HIT_LOG_EVERY);
+    }
+    return true;
+  }
+
+  /** The cache key of a request target (memoised), or null when it needs the full lookup. */
+  private keyOf(url: string): KeyMemo {
+    const known = this.keys.get(url);
+    if (known !== undefined) return known;
+    let memo: KeyMemo = null;
+    if (url.startsWith('/') && !url.startsWith('/_edge') && !url.includes('CMCD') && checkTarget(url).ok) {
+      const { ctx } = this;
+      if (ctx.keyPolicy.headers.length > 0) return null; // keyed on request fields: no memo
+      const t = requestTargets(url, {}, ctx.rules);
+      const primary = cacheKey(t.keyTarget, {}, ctx.keyPolicy);
+      // a delivery directive may be answered by a newer playlist: the lookup decides
+      if (!t.keyTarget.includes('_HLS_') && checkKey(primary).ok) memo = { primary, keyTarget: t.keyTarget };
+    }
+    if (this.keys.size >= KEY_MEMO_ENTRIES) this.keys.clear();
+    this.keys.set(url, memo);
+    return memo;
+  }
+
+  /** The header block of an entry, as serve-stored.ts would write it for a 200 (or stored status). */
+  private prepare(meta: ObjectMeta, length: number): Prepared {
+    const stored = replayHeaders(meta);
+    delete stored['transfer-encoding'];
+    const h1: string[] = [];
+    const h2: Record<string, string | string[] | number> = { ':status': meta.status };
+    const add = (name: string, value: string | string[]): void => {
+      if (Array.isArray(value)) for (const v of value) h1.push(name, v);
+      else h1.push(name, value);
+      h2[name] = value;
+    };
+    for (const [name, value] of Object.entries(stored)) add(name, value);
+    if (meta.status === 200) add('accept-ranges', 'bytes');
+    for (const [name, value] of this.extraHeaders) add(name, value);
+    add('content-length', String(length));
+    const slot = h1.length + 1;
+    h1.push('age', '', 'cache-status', '', 'x-request-id', '');
+    return {
+      status: meta.status,
+      length,
+      h1,
+      h2,
+      initialAge: Number(meta.headers[INITIAL_AGE] ?? '0') || 0,
+      upstreamCacheStatus: meta.headers[UPSTREAM_CACHE_STATUS],
+      age: -1,
+      ageText: '',
+      ttl: Number.NaN,
+      cacheStatus: '',
+      slot,
+      ownDate: stored['date'] === undefined,
+    };
+  }
+
+  /** The Date field for HTTP/2 answers of entries stored without one, rebuilt once a second. */
+  private date(now: number): string {
+    const s = Math.floor(now / 1000);
+    if (s !== this.dateSecond) {
+      this.dateSecond = s;
+      this.dateText = new Date(s * 1000).toUTCString();
+    }
+    return this.dateText;
+  }
+
+  /** One access-log line, the shape server.ts writes, with `sampled`: how many hits it stands for. */
+  private logHit(req: IncomingMessage, id: string, p: Prepared, sampled: number): void {
+    this.ctx.logger.info(
+      {
+        reqId: id,
+        method: 'GET',
+        url: redactToken(req.url),
+        status: p.status,
+        result: 'hit',
+        cacheStatus: p.cacheStatus,
+        bytes: p.length,
+        ms: 0,
+        sampled,
+      },
+      'request',
+    );
+  }
+}

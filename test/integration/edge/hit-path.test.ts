@@ -1,0 +1,207 @@
+/**
+ * The one-write hit path (edge/hit-path.ts) against the full lookup: a fresh RAM-tier hit answers
+ * with the same status, headers and body the full lookup writes; Age and Cache-Status follow the
+ * clock; a stale entry is not answered from the prepared block; hits are counted under the same
+ * Prometheus names and sampled in the access log.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HIT_LOG_EVERY } from '../../../edge/hit-path.js';
+import { createEdge } from '../../../edge/server.js';
+import { ReloadingTls } from '../../../src/tls/reloading-tls.js';
+import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
+import { h2Get, h2Session } from '../../support/h2-client.js';
+import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+
+let up: Upstream;
+let e: TestEdge;
+let clock = Date.now();
+const logLines: Array<Record<string, unknown>> = [];
+
+beforeAll(async () => {
+  up = await startUpstream((req, res) => {
+    const body = Buffer.from(`body of ${req.url}\n`);
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'cache-control': 'public, max-age=60',
+      etag: '"v1"',
+      'surrogate-key': 'k1',
+      vary: 'accept-language',
+      // the edge's clock is the test's: a Date from the real clock would give the response an age
+      date: new Date(clock).toUTCString(),
+      'content-length': String(body.length),
+    });
+    res.end(body);
+  });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') logLines.push(JSON.parse(line) as never);
+      cb();
+    },
+  });
+  e = await startEdge({ upstream: up.url, name: 'hp', now: () => clock, logger: pino({ level: 'info' }, sink) });
+});
+
+afterAll(async () => {
+  await e.close();
+  await up.close();
+});
+
+/** Headers that differ per response by design. */
+function comparable(h: Record<string, string>): Record<string, string> {
+  const out = { ...h };
+  for (const k of ['x-request-id', 'date', 'connection', 'keep-alive']) delete out[k];
+  return out;
+}
+
+async function warm(path: string): Promise<void> {
+  await get(`${e.url}${path}`);
+  await e.edge.whenIdle();
+  // the first hit reads the record from its region and keeps it in the RAM tier
+  const second = await get(`${e.url}${path}`);
+  expect(second.headers['cache-status']).toContain('hit');
+}
+
+describe('one-write hit path', () => {
+  it('answers a RAM hit exactly as the full lookup does (headers, status, body)', async () => {
+    await warm('/same.txt');
+    const fast = await get(`${e.url}/same.txt`);
+    // a CMCD request header sends the same request through the full lookup (CMCD is not keyed)
+    const full = await get(`${e.url}/same.txt`, { 'cmcd-request': 'bl=1000' });
+    expect(fast.status).toBe(200);
+    expect(fast.body.toString()).toBe('body of /same.txt\n');
+    expect(full.body.equals(fast.body)).toBe(true);
+    expect(comparable(fast.headers)).toEqual(comparable(full.headers));
+    expect(fast.headers['cache-status']).toBe('hp; hit; ttl=60');
+    expect(fast.headers['vary']).toBe('accept-language');
+    expect(fast.headers['timing-allow-origin']).toBe('*');
+    expect(fast.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(up.count('/same.txt')).toBe(1);
+  });
+
+  it('echoes a sane X-Request-ID and replaces an odd one', async () => {
+    await warm('/ids.txt');
+    expect((await get(`${e.url}/ids.txt`, { 'x-request-id': 'abc-1' })).headers['x-request-id']).toBe('abc-1');
+    expect((await get(`${e.url}/ids.txt`, { 'x-request-id': 'no spaces' })).headers['x-request-id']).not.toBe(
+      'no spaces',
+    );
+  });
+
+  it('moves Age up and the Cache-Status ttl down as the clock moves, from one prepared block', async () => {
+    await warm('/clock.txt');
+    const a = await get(`${e.url}/clock.txt`);
+    clock += 1_500;
+    const b = await get(`${e.url}/clock.txt`);
+    clock += 10_000;
+    const c = await get(`${e.url}/clock.txt`);
+    expect([a.headers['age'], b.headers['age'], c.headers['age']]).toEqual(['0', '1', '11']);
+    expect([a.headers['cache-status'], b.headers['cache-status'], c.headers['cache-status']]).toEqual([
+      'hp; hit; ttl=60',
+      'hp; hit; ttl=58',
+      'hp; hit; ttl=48',
+    ]);
+    expect(up.count('/clock.txt')).toBe(1);
+  });
+
+  it('never answers a stale entry from the prepared block: the lookup revalidates it', async () => {
+    await warm('/stale.txt');
+    clock += 61_000;
+    const r = await get(`${e.url}/stale.txt`);
+    await e.edge.whenIdle();
+    expect(r.status).toBe(200);
+    expect(r.headers['cache-status']).not.toContain('; hit; ttl=');
+    expect(up.count('/stale.txt')).toBe(2);
+  });
+
+  it('keeps conditional, Range and HEAD answers of the full lookup', async () => {
+    await warm('/cond.txt');
+    expect((await get(`${e.url}/cond.txt`, { 'if-none-match': '"v1"' })).status).toBe(304);
+    const part = await get(`${e.url}/cond.txt`, { range: 'bytes=0-3' });
+    expect(part.status).toBe(206);
+    expect(part.body.toString()).toBe('body');
+    const head = await get(`${e.url}/cond.txt`, {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect(head.headers['content-length']).toBe(String('body of /cond.txt\n'.length));
+  });
+
+  it('counts its hits under the usual metric names and samples them in the access log', async () => {
+    await warm('/count.txt');
+    const before = await e.edge.metrics.registry.metrics();
+    const hits = (text: string) => Number(/^edge_hits_total (\d+)/m.exec(text)?.[1] ?? 0);
+    const ram = (text: string) => Number(/^edge_bytes_sent_total\{tier="ram"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const h1 = (text: string) =>
+      Number(/^edge_requests_by_protocol_total\{protocol="h1"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const linesBefore = logLines.filter((l) => l['url'] === '/count.txt').length;
+    for (let i = 0; i < HIT_LOG_EVERY * 2; i++) await get(`${e.url}/count.txt`);
+    const after = await e.edge.metrics.registry.metrics();
+    const n = HIT_LOG_EVERY * 2;
+    expect(hits(after) - hits(before)).toBe(n);
+    expect(ram(after) - ram(before)).toBe(n * 'body of /count.txt\n'.length);
+    expect(h1(after) - h1(before)).toBe(n);
+    expect(after).toMatch(/^edge_requests_total\{result="hit"\} \d+/m);
+    const sampled = logLines.filter((l) => l['url'] === '/count.txt').slice(linesBefore);
+    expect(sampled.length).toBe(2);
+    const one = sampled.find((l) => l['sampled'] === HIT_LOG_EVERY);
+    expect(one).toMatchObject({ result: 'hit', status: 200, method: 'GET', cacheStatus: 'hp; hit; ttl=60' });
+  });
+});
+
+describe('one-write hit path over HTTP/2', () => {
+  it('answers RAM hits on h2 streams with the same fields as HTTP/1.1, counted and sampled', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-hit-h2-'));
+    const files = await createSelfSignedCertificate(join(dir, 'tls'));
+    const tls = await ReloadingTls.open(files);
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
+        cb();
+      },
+    });
+    const edge = createEdge({
+      upstream: up.url,
+      name: 'hp2',
+      tls,
+      now: () => clock,
+      logger: pino({ level: 'info' }, sink),
+      store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024, regionBytes: 4 * 1024 * 1024 },
+    });
+    const url = await edge.listen(0, '127.0.0.1');
+    const session = await h2Session(url, readFileSync(files.certFile));
+    try {
+      const first = await h2Get(session, '/h2.txt');
+      await edge.whenIdle();
+      await h2Get(session, '/h2.txt'); // read from its region into the RAM tier
+      const before = lines.filter((l) => l['url'] === '/h2.txt').length;
+      const n = HIT_LOG_EVERY * 2;
+      const answers = [];
+      for (let i = 0; i < n; i++) answers.push(await h2Get(session, '/h2.txt', { 'x-request-id': `h2-${i}` }));
+      expect(first.status).toBe(200);
+      expect(answers.every((a) => a.status === 200 && a.body.equals(first.body))).toBe(true);
+      const a = answers[0].headers;
+      expect(a['cache-status']).toBe('hp2; hit; ttl=60');
+      expect(a['age']).toBe('0');
+      expect(a['content-length']).toBe(String(first.body.length));
+      expect(a['etag']).toBe('"v1"');
+      expect(a['timing-allow-origin']).toBe('*');
+      expect(typeof a['date']).toBe('string');
+      expect(answers.map((x) => x.headers['x-request-id'])).toEqual(Array.from({ length: n }, (_, i) => `h2-${i}`));
+      // sampled, not one line each: these hits took the one-write path
+      const sampled = lines.filter((l) => l['url'] === '/h2.txt').slice(before);
+      expect(sampled).toHaveLength(2);
+      expect(sampled.every((l) => l['sampled'] === HIT_LOG_EVERY)).toBe(true);
+      const text = await edge.metrics.registry.metrics();
+      expect(Number(/^edge_requests_by_protocol_total\{protocol="h2"\} (\d+)/m.exec(text)?.[1])).toBe(n + 2);
+    } finally {
+      session.close();
+      await edge.close();
+      tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
