@@ -18,6 +18,7 @@ interface HlsManifest {
   playlists?: { uri: string }[];
   segments?: { uri: string; programDateTime?: number; map?: { uri: string } }[];
   partTargetDuration?: number;
+  serverControl?: { partHoldBack?: number; holdBack?: number };
 }
 
 function parse(text: string): HlsManifest {
@@ -32,6 +33,9 @@ export interface LiveClock {
   anchorMs: number;
   segmentsInWindow: number;
   partTargetSec?: number;
+  /** The playlist's PART-HOLD-BACK and HOLD-BACK (seconds behind the playlist's end). */
+  partHoldBackSec?: number;
+  holdBackSec?: number;
 }
 
 /** Reads the anchor from the first variant's newest complete segment. */
@@ -54,6 +58,8 @@ export async function readLiveClock(masterUrl: string): Promise<LiveClock> {
     anchorMs: seg.programDateTime! - (traf.baseDecodeTime / video.timescale) * 1000,
     segmentsInWindow: segs.length,
     partTargetSec: media.partTargetDuration,
+    partHoldBackSec: media.serverControl?.partHoldBack,
+    holdBackSec: media.serverControl?.holdBack,
   };
 }
 

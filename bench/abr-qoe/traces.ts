@@ -46,12 +46,12 @@ function spikes(
 
 export const VOD_TRACES: BandwidthTrace[] = [
   steady('steady-5', 5),
-  cascade('cascade', [8, 4, 2, 1, 2, 4], 5),
-  spikes('spike', 6, 0.6, 7, 1, 60),
+  cascade('cascade', [6, 3, 1.5, 0.8, 1.5, 3, 6], 3),
+  spikes('spike', 6, 0.6, 5, 1, 60),
   steady('steady-1.5', 1.5),
 ];
 
-export const LIVE_TRACE: BandwidthTrace = steady('live-steady-5', 5);
+export const LIVE_TRACES: BandwidthTrace[] = [steady('live-steady-5', 5), cascade('live-cascade', [5, 1.5, 5], 6)];
 
 /** The limit in force at `tSec`. */
 export function bandwidthAt(trace: BandwidthTrace, tSec: number): number {
