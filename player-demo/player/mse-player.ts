@@ -4,6 +4,7 @@
  * playback-rate controller that holds the latency near its target.
  */
 import { AbrController } from '../../src/abr/abr-controller.js';
+import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import type { ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry } from './fetcher.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
@@ -19,8 +20,17 @@ export interface PlayerStats {
   manualLevel: number | null;
   bufferSec: number;
   estimateBps: number;
+  /** Wall-clock latency: now − PDT of the frame at the playhead. */
   latencySec: number | null;
   targetLatencySec: number | null;
+  /**
+   * Live: how long after its PDT end a chunk fetched at the live edge arrives (encoder, packager
+   * and edge delay; the smallest of the recent ones). Latency behind the playlist's end, which is
+   * what PART-HOLD-BACK is measured from, is latencySec − edgeDelaySec.
+   */
+  edgeDelaySec: number | null;
+  /** What the latency control did about the hold-back (joined, caught up, slowed down below it). */
+  latencyNotes: string[];
   playbackRate: number;
   startupMs: number | null;
   stalls: number;
@@ -103,6 +113,11 @@ export class MsePlayer {
   /** Live: set when the latency drifted far past target; the loops jump to the live edge. */
   private resync = false;
   private audioResyncMsn: number | null = null;
+  /** Recent (now − PDT end) of completed live video chunks, ms; the smallest is the edge delay. */
+  private edgeDelays: number[] = [];
+  private firstBufferedAt: number | null = null;
+  private belowHoldBack = false;
+  private joined = false;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -120,6 +135,8 @@ export class MsePlayer {
       estimateBps: 0,
       latencySec: null,
       targetLatencySec: null,
+      edgeDelaySec: null,
+      latencyNotes: [],
       playbackRate: 1,
       startupMs: null,
       stalls: 0,
@@ -162,7 +179,12 @@ export class MsePlayer {
     this.stats.currentTime = this.video.currentTime;
     this.stats.playbackRate = this.video.playbackRate;
     this.stats.estimateBps = this.abr?.estimateBps ?? 0;
-    return { ...this.stats, levels: [...this.stats.levels], errors: [...this.stats.errors] };
+    return {
+      ...this.stats,
+      levels: [...this.stats.levels],
+      errors: [...this.stats.errors],
+      latencyNotes: [...this.stats.latencyNotes],
+    };
   }
 
   /** Pins a rendition (index into levels) or returns to automatic choice with null. */
@@ -182,7 +204,12 @@ export class MsePlayer {
     this.abr = new AbrController(
       s.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height })),
       {
-        ...(s.targetLatency !== undefined ? { targetLatencySec: s.targetLatency } : {}),
+        // The hold-back is a floor: aim at the middle of the no-correction band above it, so the
+        // catch-up never settles below the hold-back and a join at the hold-back needs no correction.
+        ...(s.targetLatency !== undefined
+          ? { targetLatencySec: s.targetLatency + DEFAULT_ABR_CONFIG.latencyToleranceSec }
+          : {}),
+        ...startupEstimate(),
         // BOLA must be able to reach the top rung below the buffer we are willing to hold.
         bolaTargetBufferSec: Math.max(6, (this.opts.vodBufferAhead ?? 30) - 2),
         bolaMinBufferSec: Math.min(4, Math.max(2, ((this.opts.vodBufferAhead ?? 30) - 2) / 3)),
@@ -252,16 +279,47 @@ export class MsePlayer {
       // Live joins on a key frame at a segment start; play from the target latency behind the newest media.
       const end = v.buffered.end(0);
       const target = this.source.live ? (this.source.targetLatency ?? 3) : Infinity;
-      const at = Math.max(start + 0.05, end - target);
-      if (v.currentTime < at) v.currentTime = at;
-      v.play().catch(() => {});
+      this.firstBufferedAt ??= performance.now();
+      // LL-HLS joins PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and
+      // the parts up to the edge are already listed: wait until they are buffered, so the
+      // playhead can start exactly the hold-back behind the edge. Starting on the first part
+      // instead put it a second or more further back. (LL-DASH joins the segment in production:
+      // nothing more to wait for.) Bounded, so a slow link still starts.
+      const waitForEdge =
+        this.source.lowLatency &&
+        this.source.protocol === 'hls' &&
+        end - start < target - 0.05 &&
+        performance.now() - this.firstBufferedAt < 3000;
+      if (!waitForEdge) {
+        const at = Math.max(start + 0.05, end - target);
+        if (v.currentTime < at) v.currentTime = at;
+        if (this.source.lowLatency && !this.joined)
+          this.note(`joined ${(end - Math.max(v.currentTime, at)).toFixed(2)} s behind the newest buffered media`);
+        this.joined = true;
+        v.play().catch(() => {});
+      }
     }
     if (this.source.live && this.pdtMap.length) {
       const latency = this.latencyAt(v.currentTime);
       this.stats.latencySec = latency;
+      const edgeDelay = this.edgeDelays.length ? Math.min(...this.edgeDelays) / 1000 : null;
+      this.stats.edgeDelaySec = edgeDelay;
       if (latency !== null && this.source.lowLatency && !v.paused) {
-        const rate = this.abr.playbackRate({ latencySec: latency, bufferSec: this.bufferAhead() });
+        // Steer the distance behind the playlist's end (what PART-HOLD-BACK is measured from),
+        // not the wall-clock latency, which also holds the encoder's and packager's delay.
+        const behindEdge = latency - (edgeDelay ?? 0);
+        const rate = this.abr.playbackRate({ latencySec: behindEdge, bufferSec: this.bufferAhead() });
         if (Math.abs(v.playbackRate - rate) > 0.001) v.playbackRate = rate;
+        const hold = this.source.targetLatency;
+        const below = hold !== undefined && edgeDelay !== null && behindEdge < hold - 0.05;
+        if (below !== this.belowHoldBack) {
+          this.belowHoldBack = below;
+          this.note(
+            below
+              ? `${behindEdge.toFixed(2)} s behind the edge, below the hold-back ${hold}: playback rate ${rate.toFixed(3)}`
+              : `back at ${behindEdge.toFixed(2)} s behind the edge (hold-back ${hold})`,
+          );
+        }
       }
       // Far behind the live edge (slow start, long stall): resync instead of crawling back at +5 %.
       const target = this.source.targetLatency ?? 3;
@@ -284,6 +342,14 @@ export class MsePlayer {
         return;
       }
     }
+  }
+
+  /** Logs what the latency control did (console and stats), so a latency below the hold-back is always explained. */
+  private note(text: string): void {
+    const line = `${(this.video.currentTime ?? 0).toFixed(2)}s: ${text}`;
+    console.info(`[streamedge player] ${line}`);
+    this.stats.latencyNotes.push(line);
+    if (this.stats.latencyNotes.length > 50) this.stats.latencyNotes.splice(0, this.stats.latencyNotes.length - 50);
   }
 
   private latencyAt(t: number): number | null {
@@ -417,6 +483,10 @@ export class MsePlayer {
       });
       if (splitter) await Promise.all(appends);
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
+      if (this.source.live && r.kind === 'video' && chunk.programDateTime !== undefined) {
+        this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
+        if (this.edgeDelays.length > 16) this.edgeDelays.shift();
+      }
       if (level >= 0) {
         this.abr.onDownloadComplete({
           bytes: res.bytes.byteLength,
@@ -457,4 +527,13 @@ export class MsePlayer {
     await queue.append(bytes);
     if (this.source.live) await queue.trimBehind(30);
   }
+}
+
+/**
+ * The estimate to start from: the browser's own idea of the link (Network Information API's
+ * downlink, Mbit/s, in Chromium), as Shaka Player does; else the ABR default.
+ */
+function startupEstimate(): { defaultEstimateBps?: number } {
+  const downlink = (navigator as Navigator & { connection?: { downlink?: number } }).connection?.downlink;
+  return typeof downlink === 'number' && downlink > 0 ? { defaultEstimateBps: downlink * 1e6 } : {};
 }

@@ -4,7 +4,8 @@
  *
  * - Throughput rule at startup (and always for live), from a two-speed EWMA estimate.
  * - VOD: BOLA once the buffer is established, capped by the throughput rule on the way up
- *   (BOLA-O: never climb past what the link sustains), and not allowed to leave a level the link
+ *   (BOLA-O: never climb past what the link sustains; with a healthy buffer the cap is the
+ *   sustain factor, not the narrower up factor), and not allowed to leave a level the link
  *   sustains while the buffer is healthy. Result: a steady link settles and stays.
  * - Emergency rule during a download: if it will not finish before the buffer runs dry and a
  *   lower level would, abandon it and switch down.
@@ -204,7 +205,14 @@ export class AbrController {
       } else {
         const b = this.bola.choose(bufferSec);
         if (b > cur) {
-          rank = Math.min(b, Math.max(cur, t));
+          // With a healthy buffer the hysteresis band is not needed on the way up: a level the
+          // link sustains (estimate × safetyFactor) is safe to climb to, BOLA wants it, and the
+          // buffer absorbs a wrong guess. (The band stays for live and for a thin buffer.)
+          const cap =
+            bufferSec >= c.bolaMinBufferSec && allowUp
+              ? Math.max(t, highestFitting(this.bitrates, estimate * c.bandwidthSafetyFactor))
+              : t;
+          rank = Math.min(b, Math.max(cur, cap));
         } else if (b < cur) {
           const sustained = estimate * c.bandwidthSafetyFactor >= this.bitrates[cur];
           rank = sustained && bufferSec >= c.bolaMinBufferSec ? cur : Math.min(cur, Math.max(b, t));
