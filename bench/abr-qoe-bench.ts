@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { startDemoStack, type DemoStack } from './abr-qoe/demo-stack.js';
 import { buildProbeScript } from './abr-qoe/probe-script.js';
 import { allVodUrls, mapPresentation } from './abr-qoe/playlist-map.js';
-import { readLiveClock, type LiveClock } from './abr-qoe/live-clock.js';
+import { measureEdgeDelaySec, readLiveClock, type LiveClock } from './abr-qoe/live-clock.js';
 import { ENGINE_NAMES, runSession, type EngineName } from './abr-qoe/session-run.js';
 import { liveQoe, vodQoe, type LiveQoe, type VodQoe } from './abr-qoe/qoe-metrics.js';
 import { LIVE_TRACES, VOD_TRACES, type BandwidthTrace } from './abr-qoe/traces.js';
@@ -133,6 +133,7 @@ const LIVE_FIGURES: [string, boolean][] = [
   ['displayedSwitches', false],
   ['wallClockLatencyP50', false],
   ['wallClockLatencyP95', false],
+  ['behindEdgeP50', false],
   ['belowHoldBackShare', false],
   ['startupMs', false],
   ['engineLatencyP50', false],
@@ -278,7 +279,10 @@ async function main(): Promise<void> {
     let liveClock: LiveClock | undefined;
     if (liveTraces.length) {
       try {
-        liveClock = await waitForLive(liveUrls.hls);
+        const waited = await waitForLive(liveUrls.hls);
+        const edgeDelaySec = await measureEdgeDelaySec(liveUrls.hls);
+        liveClock = { ...waited, ...(edgeDelaySec !== null ? { edgeDelaySec } : {}) };
+        say(`[${elapsed()}] live edge delay (now − PDT of the newest part when listed): ${edgeDelaySec ?? '?'} s`);
         const clock = liveClock;
         const liveMap = await mapPresentation(liveUrls.hls, { vod: false });
         for (const trace of liveTraces) {
@@ -308,7 +312,9 @@ async function main(): Promise<void> {
         'ratios are ours / the best other engine (by mean) for the headline figures; versusBest says whether the bounds separate them. ' +
         'displayed* figures come from the height of the frame on screen (the same evidence for every engine); played* from the fetch log ' +
         '(not for dash.js, whose XHR it does not see); engine* from each engine’s own counters. Wall-clock latency = now − PDT(playhead), ' +
-        'the same computation for every engine; belowHoldBackShare = share of latency samples below the playlist’s PART-HOLD-BACK.',
+        'the same computation for every engine; behindEdge = that minus the edge delay (how long after its PDT end the newest part is listed, ' +
+        'measured by the bench), i.e. the distance behind the playlist’s end that PART-HOLD-BACK is measured from; ' +
+        'belowHoldBackShare = share of samples whose behindEdge is below PART-HOLD-BACK.',
       generatedAt: new Date().toISOString(),
       benchSeconds: Math.round((performance.now() - benchStart) / 1000),
       machine: finishMachineInfo(machineStart),
@@ -328,7 +334,11 @@ async function main(): Promise<void> {
         sampleEveryMs: 250,
         shaping: 'Network.emulateNetworkConditions (latency 0)',
         liveHoldBack: liveClock
-          ? { partHoldBackSec: liveClock.partHoldBackSec, holdBackSec: liveClock.holdBackSec }
+          ? {
+              partHoldBackSec: liveClock.partHoldBackSec,
+              holdBackSec: liveClock.holdBackSec,
+              edgeDelaySec: liveClock.edgeDelaySec,
+            }
           : null,
         ladder: vodMap.variants.map((v) => ({
           height: v.height,

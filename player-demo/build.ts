@@ -5,13 +5,12 @@
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { SHAKA_SCRIPT } from './app/shaka-engine.js';
 
 export const PLAYER_DIR = dirname(fileURLToPath(import.meta.url));
 export const DIST_DIR = join(PLAYER_DIR, 'dist');
-const SHAKA_BUILD = createRequire(import.meta.url).resolve('shaka-player/dist/shaka-player.compiled.js');
+const SHAKA_BUILD = fileURLToPath(import.meta.resolve('shaka-player/dist/shaka-player.compiled.js'));
 
 export async function buildPlayer(): Promise<string> {
   mkdirSync(DIST_DIR, { recursive: true });

@@ -113,8 +113,12 @@ export interface LiveQoe extends CommonQoe {
   /** Wall-clock latency at the first snapshot after playback started: where the engine chose to start. */
   wallClockLatencyAtStart: number | null;
   latencySamples: number;
-  /** Share of wall-clock latency samples below the playlist's PART-HOLD-BACK (else HOLD-BACK). */
+  /** Latency behind the playlist's end (wall-clock latency − the edge delay the bench measured), p50. */
+  behindEdgeP50: number | null;
+  /** Share of samples whose latency behind the playlist's end is below PART-HOLD-BACK (else HOLD-BACK). */
   belowHoldBackShare: number | null;
+  /** What our player's latency control logged (joins, hold-back events); empty for the other engines. */
+  latencyNotes: string[];
   avgPlaybackRate: number | null;
   series: {
     t: number;
@@ -373,6 +377,7 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
   });
   const r = (x: number | null) => (x === null ? null : round(x, 3));
   const holdBack = clock.partHoldBackSec ?? clock.holdBackSec;
+  const behind = clock.edgeDelaySec !== undefined ? wallLat.map((x) => x - clock.edgeDelaySec!) : [];
   return {
     ...base,
     engineLatencyP50: r(percentile(engineLat, 50)),
@@ -382,22 +387,19 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
     wallClockLatencyMax: r(wallLat.length ? Math.max(...wallLat) : null),
     wallClockLatencyAtStart: r(wallLat[0] ?? null),
     latencySamples: wallLat.length,
+    behindEdgeP50: r(behind.length ? percentile(behind, 50) : null),
     belowHoldBackShare:
-      holdBack !== undefined && wallLat.length
-        ? round(wallLat.filter((x) => x < holdBack).length / wallLat.length, 3)
+      holdBack !== undefined && behind.length
+        ? round(behind.filter((x) => x < holdBack - 0.02).length / behind.length, 3)
         : null,
+    latencyNotes: notesOf(rec),
     avgPlaybackRate: rateN ? round(rateSum / rateN, 4) : null,
     series,
   };
 }
 
-/** ours / hls.js for every numeric field both have (null when hls.js's figure is 0 or missing). */
-export function ratios(ours: object, theirs: object, keys: string[]): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  for (const k of keys) {
-    const a = (ours as Record<string, unknown>)[k];
-    const b = (theirs as Record<string, unknown>)[k];
-    out[k] = typeof a === 'number' && typeof b === 'number' && b !== 0 ? round(a / b, 3) : null;
-  }
-  return out;
+function notesOf(rec: SessionRecord): string[] {
+  const last = rec.samples[rec.samples.length - 1];
+  const notes = (last?.stats as { latencyNotes?: unknown } | null)?.latencyNotes;
+  return Array.isArray(notes) ? notes.filter((n): n is string => typeof n === 'string').slice(-20) : [];
 }

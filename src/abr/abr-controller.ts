@@ -79,6 +79,10 @@ export class AbrController {
   private lastDecisionBufferSec = 0;
   private switches = 0;
   private lastRank = -1;
+  /** Set by an abandon: the next decision goes no higher than the level the emergency rule chose. */
+  private capAfterAbandon: number | null = null;
+  /** Whether any decision has seen media in the buffer (before that: start-up, nothing to stall). */
+  private hadBuffer = false;
 
   constructor(levels: Level[], config?: Partial<AbrConfig>, mode: AbrMode = 'vod') {
     if (!Array.isArray(levels) || levels.length === 0) {
@@ -146,6 +150,9 @@ export class AbrController {
     const c = this.config;
     const ttfbEstMs = this.estimator.ttfbEstimateMs;
     if (p.elapsedMs < Math.max(c.abandonMinElapsedMs, ttfbEstMs)) return keep;
+    // Start-up: nothing is playing yet, so there is no stall to avoid; restarting lower would
+    // only throw away what arrived (and the first download is what the estimate learns from).
+    if (!this.hadBuffer && !(p.bufferSec !== undefined && p.bufferSec > 0)) return keep;
 
     const bufferSec = Math.max(0, p.bufferSec ?? this.lastDecisionBufferSec - p.elapsedMs / 1000);
     const expectedBytes = Math.max(p.bytesLoaded, p.bytesTotal ?? (this.bitrates[rank] * p.mediaDurationSec) / 8);
@@ -183,6 +190,7 @@ export class AbrController {
     }
     if (bwe < this.estimator.estimateBps) this.estimator.reset(bwe);
     this.mediaSinceDownSwitchSec = 0;
+    this.capAfterAbandon = target;
     this.noteDecision(target);
     return { abandon: true, switchTo: this.ladder[target].index };
   }
@@ -191,6 +199,7 @@ export class AbrController {
     const c = this.config;
     const bufferSec = Math.max(0, state.bufferSec);
     this.lastDecisionBufferSec = bufferSec;
+    if (bufferSec > 0) this.hadBuffer = true;
     const cur = this.rankByIndex.get(state.currentLevel) ?? -1;
     const estimate = this.estimator.estimateBps;
     const allowUp = this.mediaSinceDownSwitchSec >= c.upSwitchHoldSec;
@@ -228,6 +237,12 @@ export class AbrController {
       }
     }
 
+    if (this.capAfterAbandon !== null) {
+      // the emergency rule abandoned a download to fetch this level instead: the caller asks
+      // again for the same chunk, and must get what the rule chose, not the level it gave up
+      rank = Math.min(rank, this.capAfterAbandon);
+      this.capAfterAbandon = null;
+    }
     if (cur >= 0 && rank < cur) this.mediaSinceDownSwitchSec = 0;
     this.noteDecision(rank);
     return this.ladder[rank].index;

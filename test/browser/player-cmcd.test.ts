@@ -53,7 +53,9 @@ function edgeLines(sid: string): EdgeLogLine[] {
 }
 
 /** Opens the page with our player and CMCD on; records the CMCD the browser sent to the edge. */
-async function open(mode: 'query' | 'headers'): Promise<{ page: Page; sent: Map<string, string | number | boolean>[] }> {
+async function open(
+  mode: 'query' | 'headers',
+): Promise<{ page: Page; sent: Map<string, string | number | boolean>[] }> {
   const page = await browser.newPage();
   const sent: Map<string, string | number | boolean>[] = [];
   page.on('request', (r) => {
@@ -106,9 +108,9 @@ describe('CMCD from our player, seen by the edge', () => {
     }
     expect(video.some((m) => typeof m.get('bl') === 'number' && (m.get('bl') as number) > 0)).toBe(true);
     // The edge saw the same session, with manifest, init, video and audio object types.
-    await expect.poll(() => new Set(edgeLines(sid).map((l) => l.cmcd?.ot)), { timeout: 10_000 }).toEqual(
-      new Set(['m', 'i', 'v', 'a']),
-    );
+    await expect
+      .poll(() => new Set(edgeLines(sid).map((l) => l.cmcd?.ot)), { timeout: 10_000 })
+      .toEqual(new Set(['m', 'i', 'v', 'a']));
     expect(edgeLines(sid).every((l) => l.status === 200)).toBe(true);
     expect(edgeLines(sid).some((l) => l.cmcd?.bs)).toBe(false);
 
@@ -141,9 +143,9 @@ describe('CMCD from our player, seen by the edge', () => {
   it('headers mode: the CMCD-* headers reach the edge (CORS allows them) and it logs the session', async () => {
     const { page, sent } = await open('headers');
     const sid = sidOf(sent);
-    await expect.poll(() => new Set(edgeLines(sid).map((l) => l.cmcd?.ot)), { timeout: 10_000 }).toEqual(
-      new Set(['m', 'i', 'v', 'a']),
-    );
+    await expect
+      .poll(() => new Set(edgeLines(sid).map((l) => l.cmcd?.ot)), { timeout: 10_000 })
+      .toEqual(new Set(['m', 'i', 'v', 'a']));
     // Headers, not the query: the logged URLs carry no CMCD argument.
     expect(edgeLines(sid).every((l) => !/[?&]CMCD=/.test(l.url ?? ''))).toBe(true);
     const s = (await page.evaluate(() => window.__streamedge.stats())) as { pageErrors: string[]; stalls: number };

@@ -87,6 +87,39 @@ describe('AbrController on VOD traces', () => {
     expect(ignored.stallSec).toBeGreaterThan(5);
   });
 
+  it('after an abandon, the next decision is the level the emergency rule chose, not the one it gave up', () => {
+    const abr = new AbrController(levels);
+    abr.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
+    // 3.5 Mbit/s level (index 3) arriving at 4 Mbit/s with 0.6 s of buffer: it cannot finish in time
+    const d = abr.onDownloadProgress({
+      bytesLoaded: 100_000,
+      elapsedMs: 300,
+      ttfbMs: 100,
+      level: 3,
+      mediaDurationSec: 4,
+      bufferSec: 0.6,
+    });
+    expect(d.abandon).toBe(true);
+    expect(d.switchTo).toBe(0);
+    // the link itself sustains 3.5 Mbit/s, so the throughput rule alone would fetch level 3 again
+    // (and abandon it again, forever): the decision after an abandon honours the rule's choice
+    expect(abr.nextLevel({ bufferSec: 0.6, currentLevel: 3 })).toBe(0);
+  });
+
+  it('does not abandon the first download, before anything is buffered (start-up: no stall to avoid)', () => {
+    const abr = new AbrController(levels, { defaultEstimateBps: 5e6 });
+    const first = abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
+    expect(first).toBe(3);
+    const d = abr.onDownloadProgress({
+      bytesLoaded: 100_000,
+      elapsedMs: 300,
+      ttfbMs: 100,
+      level: 3,
+      mediaDurationSec: 4,
+    });
+    expect(d.abandon).toBe(false);
+  });
+
   it('derives the buffer from its last decision when progress events do not carry it', () => {
     const r = simulateVod({
       levels,
