@@ -51,6 +51,11 @@ export interface PlayerOptions {
   cmcd?: CmcdSource;
 }
 
+/** A live video chunk that arrives less than this after its PDT end came off the live edge. */
+const AT_EDGE_LAG_MS = 1000;
+/** How far (seconds of media) the audio loop may run ahead of the buffered video. */
+const AUDIO_LEAD_SEC = 2;
+
 class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
   constructor(
@@ -71,6 +76,12 @@ class AppendQueue {
       await this.trimBehind(10);
       await this.op(() => this.sb.appendBuffer(bytes as unknown as BufferSource));
     }
+  }
+
+  /** End of the last buffered range, or undefined while nothing is buffered. */
+  bufferedEnd(): number | undefined {
+    const b = this.sb.buffered;
+    return b.length ? b.end(b.length - 1) : undefined;
   }
 
   async trimBehind(keepSec: number): Promise<void> {
@@ -116,6 +127,10 @@ export class MsePlayer {
   /** Recent (now − PDT end) of completed live video chunks, ms; the smallest is the edge delay. */
   private edgeDelays: number[] = [];
   private firstBufferedAt: number | null = null;
+  /** now − PDT end of the newest completed live video chunk, ms (small: it came off the live edge). */
+  private lastVideoLagMs: number | null = null;
+  /** The video loop has ended (VOD end): audio no longer waits for it. */
+  private videoDone = false;
   private belowHoldBack = false;
   private joined = false;
 
@@ -229,7 +244,11 @@ export class MsePlayer {
     const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: 0 });
     this.stats.currentLevel = startLevel;
     const vStart = await s.startCursor(s.video[startLevel].id, signal);
-    const loops = [this.runVideo(vStart)];
+    const loops = [
+      this.runVideo(vStart).finally(() => {
+        this.videoDone = true;
+      }),
+    ];
     if (s.audio) loops.push(this.runAudio(s.audio, { msn: vStart.msn, part: 0 }));
     Promise.all(loops)
       .then(() => {
@@ -281,20 +300,29 @@ export class MsePlayer {
       const target = this.source.live ? (this.source.targetLatency ?? 3) : Infinity;
       this.firstBufferedAt ??= performance.now();
       // LL-HLS joins PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and
-      // the parts up to the edge are already listed: wait until they are buffered, so the
-      // playhead can start exactly the hold-back behind the edge. Starting on the first part
+      // the parts up to the edge are already listed: wait until they are buffered (the newest
+      // video chunk arrived fresh off the edge), so the playhead can start exactly the hold-back
+      // behind the edge. Starting on the first part
       // instead put it a second or more further back. (LL-DASH joins the segment in production:
       // nothing more to wait for.) Bounded, so a slow link still starts.
       const waitForEdge =
         this.source.lowLatency &&
         this.source.protocol === 'hls' &&
-        end - start < target - 0.05 &&
+        !(this.lastVideoLagMs !== null && this.lastVideoLagMs < AT_EDGE_LAG_MS) &&
         performance.now() - this.firstBufferedAt < 3000;
       if (!waitForEdge) {
-        const at = Math.max(start + 0.05, end - target);
+        // LL: the newest buffered chunk may end behind the live edge (it is older than the
+        // freshest one seen): start the hold-back behind the edge, not behind that chunk.
+        const lagSec =
+          this.source.lowLatency && this.lastVideoLagMs !== null && this.edgeDelays.length
+            ? Math.max(0, (this.lastVideoLagMs - Math.min(...this.edgeDelays)) / 1000)
+            : 0;
+        const at = Math.max(start + 0.05, end - Math.max(0, target - lagSec));
         if (v.currentTime < at) v.currentTime = at;
         if (this.source.lowLatency && !this.joined)
-          this.note(`joined ${(end - Math.max(v.currentTime, at)).toFixed(2)} s behind the newest buffered media`);
+          this.note(
+            `joined ${(end - Math.max(v.currentTime, at)).toFixed(2)} s behind the newest buffered media, which ends ${lagSec.toFixed(2)} s behind the live edge (hold-back ${target})`,
+          );
         this.joined = true;
         v.play().catch(() => {});
       }
@@ -367,6 +395,22 @@ export class MsePlayer {
     }
   }
 
+  /**
+   * Audio follows video: no audio fetch while the audio buffered ahead reaches past the video by
+   * more than AUDIO_LEAD_SEC. Racing ahead, the audio loop shared the link with the first video
+   * downloads (a dozen small segments in the first second), which made the link look slower
+   * than it is exactly when the start-up level is chosen.
+   */
+  private async waitForVideo(): Promise<void> {
+    const signal = this.abort.signal;
+    for (;;) {
+      const a = this.audioQueue?.bufferedEnd();
+      const v = this.videoQueue?.bufferedEnd();
+      if (signal.aborted || this.videoDone || a === undefined || (v !== undefined && a < v + AUDIO_LEAD_SEC)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   private async runVideo(start: Cursor): Promise<void> {
     const s = this.source;
     const signal = this.abort.signal;
@@ -420,6 +464,7 @@ export class MsePlayer {
     for (;;) {
       if (signal.aborted) return;
       await this.waitForRoom();
+      await this.waitForVideo();
       if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn)
         cursor = { msn: this.audioResyncMsn, part: 0 };
       this.audioResyncMsn = null;
@@ -484,7 +529,8 @@ export class MsePlayer {
       if (splitter) await Promise.all(appends);
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
       if (this.source.live && r.kind === 'video' && chunk.programDateTime !== undefined) {
-        this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
+        this.lastVideoLagMs = Date.now() - (chunk.programDateTime + chunk.duration * 1000);
+        this.edgeDelays.push(this.lastVideoLagMs);
         if (this.edgeDelays.length > 16) this.edgeDelays.shift();
       }
       if (level >= 0) {
@@ -531,9 +577,12 @@ export class MsePlayer {
 
 /**
  * The estimate to start from: the browser's own idea of the link (Network Information API's
- * downlink, Mbit/s, in Chromium), as Shaka Player does; else the ABR default.
+ * downlink, Mbit/s, in Chromium), as Shaka Player does; else the ABR default (no weight).
  */
-function startupEstimate(): { defaultEstimateBps?: number } {
+function startupEstimate(): { defaultEstimateBps?: number; defaultEstimateWeightSec?: number } {
   const downlink = (navigator as Navigator & { connection?: { downlink?: number } }).connection?.downlink;
-  return typeof downlink === 'number' && downlink > 0 ? { defaultEstimateBps: downlink * 1e6 } : {};
+  // an informed start: it keeps some weight (3 s of downloads) against a slow first download
+  return typeof downlink === 'number' && downlink > 0
+    ? { defaultEstimateBps: downlink * 1e6, defaultEstimateWeightSec: 3 }
+    : {};
 }

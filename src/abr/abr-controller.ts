@@ -106,6 +106,7 @@ export class AbrController {
       fastHalfLifeSec: mode === 'low-latency' ? c.lowLatencyEwmaFastHalfLifeSec : c.ewmaFastHalfLifeSec,
       slowHalfLifeSec: mode === 'low-latency' ? c.lowLatencyEwmaSlowHalfLifeSec : c.ewmaSlowHalfLifeSec,
       defaultEstimateBps: c.defaultEstimateBps,
+      priorWeightSec: c.defaultEstimateWeightSec,
       minSampleBytes: c.minSampleBytes,
       minTransferMs: c.minTransferMs,
     });
