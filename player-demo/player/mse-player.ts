@@ -521,7 +521,12 @@ export class MsePlayer {
           level >= 0
             ? (p) => {
                 if (!canAbandon || this.manual !== null) return;
-                const d = this.abr.onDownloadProgress({ ...p, level, mediaDurationSec: chunk.duration });
+                const d = this.abr.onDownloadProgress({
+                  ...p,
+                  level,
+                  mediaDurationSec: chunk.duration,
+                  draining: this.stats.startupMs !== null && !this.video.paused,
+                });
                 if (d.abandon) attempt.abort();
               }
             : undefined,

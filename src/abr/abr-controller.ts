@@ -44,6 +44,11 @@ export interface DownloadProgress {
   mediaDurationSec: number;
   /** Buffer ahead of the playhead now, if the caller knows it; else derived from the last nextLevel() call. */
   bufferSec?: number;
+  /**
+   * false while the buffer is not running down (playback not started yet, or paused): nothing
+   * can stall, so nothing is abandoned. Omitted: assumed draining.
+   */
+  draining?: boolean;
 }
 
 export interface DownloadComplete {
@@ -154,6 +159,7 @@ export class AbrController {
     // Start-up: nothing is playing yet, so there is no stall to avoid; restarting lower would
     // only throw away what arrived (and the first download is what the estimate learns from).
     if (!this.hadBuffer && !(p.bufferSec !== undefined && p.bufferSec > 0)) return keep;
+    if (p.draining === false) return keep;
 
     const bufferSec = Math.max(0, p.bufferSec ?? this.lastDecisionBufferSec - p.elapsedMs / 1000);
     const expectedBytes = Math.max(p.bytesLoaded, p.bytesTotal ?? (this.bitrates[rank] * p.mediaDurationSec) / 8);

@@ -120,6 +120,23 @@ describe('AbrController on VOD traces', () => {
     expect(d.abandon).toBe(false);
   });
 
+  it('does not abandon while the buffer is not draining (playback not started or paused)', () => {
+    const progress = {
+      bytesLoaded: 100_000,
+      elapsedMs: 300,
+      ttfbMs: 100,
+      level: 3,
+      mediaDurationSec: 4,
+      bufferSec: 0.6,
+    };
+    const paused = new AbrController(levels);
+    paused.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
+    expect(paused.onDownloadProgress({ ...progress, draining: false }).abandon).toBe(false);
+    const playing = new AbrController(levels);
+    playing.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
+    expect(playing.onDownloadProgress({ ...progress, draining: true }).abandon).toBe(true);
+  });
+
   it('derives the buffer from its last decision when progress events do not carry it', () => {
     const r = simulateVod({
       levels,
