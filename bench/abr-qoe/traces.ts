@@ -51,7 +51,10 @@ export const VOD_TRACES: BandwidthTrace[] = [
   steady('steady-1.5', 1.5),
 ];
 
-/** The live channel's ladder tops out below 1 Mbit/s, so a steady link is the latency test; the low-latency estimator's cascade is a unit test (test/unit/abr). */
+/**
+ * The live channel's ladder tops out below 1 Mbit/s, so a steady link is the latency test; the
+ * low-latency estimator's cascade is a unit test (test/unit/abr/abr-controller.test.ts).
+ */
 export const LIVE_TRACES: BandwidthTrace[] = [steady('live-steady-5', 5)];
 
 /** The limit in force at `tSec`. */
