@@ -1,15 +1,19 @@
 /**
- * ABR QoE bench: our player's ABR vs hls.js's on the same bandwidth traces, in Chromium, through
- * the full demo stack (origin → shield edge → edge), writing bench/results/abr-qoe.json.
+ * ABR QoE bench: our player's ABR (src/abr) against hls.js, dash.js and Shaka Player on the same
+ * bandwidth traces, in one Chromium, through the full demo stack (origin → shield edge → edge),
+ * writing bench/results/abr-qoe.json.
  *
- *   node bin/run-ts.js bench/abr-qoe-bench.ts [--dir <demo dir to reuse>] [--duration 25]
- *       [--live-duration 25] [--traces steady-5,cascade,...] [--no-live] [--out <file>]
- *       [--no-url-fix] [--slice-bytes 16384]   (bench-side workarounds for the page limiter; see abr-qoe/page-probe.ts)
+ *   node bin/run-ts.js bench/abr-qoe-bench.ts [--dir <demo dir to reuse>] [--sessions 5]
+ *       [--duration 20] [--live-duration 20] [--traces steady-5,cascade,...]
+ *       [--live-traces live-steady-5,...] [--engines ours,hlsjs,dashjs,shaka] [--no-live] [--out <file>]
  *
- * For each trace and engine, a fresh page plays the VOD sample for --duration seconds while the
- * bench applies the trace to the page's bandwidth limiter; every 250 ms it takes a snapshot. The
- * live LL-HLS channel is played once per engine on a steady link for the latency figures.
- * See bench/abr-qoe/qoe-metrics.ts for how each figure is computed.
+ * Every trace is played --sessions times by every engine, one session at a time, the engine order
+ * rotating from one round to the next (slow drift in machine load favours no engine). Each session
+ * is a fresh page; Chromium shapes the link to the trace (abr-qoe/session-run.ts); every 250 ms the
+ * bench takes a snapshot. HLS engines (ours, hls.js, Shaka) play the HLS presentation (LL-HLS on
+ * live), dash.js the DASH one (LL-DASH on live): the same CMAF segments behind both.
+ * Per trace and engine: mean and 95 % confidence bounds of each figure; then ours against the best
+ * of the others. See bench/abr-qoe/qoe-metrics.ts for how each figure is computed.
  */
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './chromium-launch.js';
@@ -22,27 +26,27 @@ import { parseArgs } from 'node:util';
 import { startDemoStack, type DemoStack } from './abr-qoe/demo-stack.js';
 import { buildProbeScript } from './abr-qoe/probe-script.js';
 import { allVodUrls, mapPresentation } from './abr-qoe/playlist-map.js';
-import { readLiveClock, type LiveClock } from './abr-qoe/live-clock.js';
-import { runSession, type EngineName } from './abr-qoe/session-run.js';
-import { liveQoe, ratios, vodQoe, type LiveQoe, type VodQoe } from './abr-qoe/qoe-metrics.js';
-import { LIVE_TRACE, VOD_TRACES } from './abr-qoe/traces.js';
-import { liveTable, vodTable } from './abr-qoe/report-table.js';
+import { measureEdgeDelaySec, readLiveClock, type LiveClock } from './abr-qoe/live-clock.js';
+import { ENGINE_NAMES, runSession, type EngineName } from './abr-qoe/session-run.js';
+import { liveQoe, vodQoe, type LiveQoe, type VodQoe } from './abr-qoe/qoe-metrics.js';
+import { LIVE_TRACES, VOD_TRACES, type BandwidthTrace } from './abr-qoe/traces.js';
+import { summaryTable } from './abr-qoe/report-table.js';
+import { summarize, versusBest, type Interval, type Versus } from './abr-qoe/confidence.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 
 const machineStart = startMachineInfo();
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ENGINES: EngineName[] = ['ours', 'hlsjs'];
-
 const { values: args } = parseArgs({
   options: {
     dir: { type: 'string' },
-    duration: { type: 'string', default: '25' },
-    'live-duration': { type: 'string', default: '25' },
+    sessions: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '20' },
+    'live-duration': { type: 'string', default: '20' },
     traces: { type: 'string' },
+    'live-traces': { type: 'string' },
+    engines: { type: 'string' },
     'no-live': { type: 'boolean', default: false },
-    'no-url-fix': { type: 'boolean', default: false },
-    'slice-bytes': { type: 'string', default: String(16 * 1024) },
     out: { type: 'string', default: join(REPO, 'bench', 'results', 'abr-qoe.json') },
   },
 });
@@ -101,15 +105,86 @@ async function prime(urls: string[]): Promise<void> {
 const errorCell = (e: unknown) => ({ error: String((e as Error)?.message ?? e).slice(0, 500) });
 type Cell<T> = T | { error: string };
 
+function pick(all: BandwidthTrace[], list: string | undefined): BandwidthTrace[] {
+  if (!list) return all;
+  const wanted = list.split(',').map((s) => s.trim());
+  const out = all.filter((t) => wanted.includes(t.name));
+  if (out.length !== wanted.length)
+    throw new Error(`unknown trace in ${list}; known: ${all.map((t) => t.name).join(', ')}`);
+  return out;
+}
+
+/** Figures summarised per engine, and which way is better (for the comparison with the best other engine). */
+const VOD_FIGURES: [string, boolean][] = [
+  ['displayedAvgBitrateBps', true],
+  ['rebufferRatio', false],
+  ['stalls', false],
+  ['displayedSwitches', false],
+  ['startupMs', false],
+  ['displayedTopShare', true],
+  ['playedAvgBitrateBps', true],
+  ['engineAvgBitrateBps', true],
+  ['videoBytes', false],
+];
+const LIVE_FIGURES: [string, boolean][] = [
+  ['displayedAvgBitrateBps', true],
+  ['rebufferRatio', false],
+  ['stalls', false],
+  ['displayedSwitches', false],
+  ['wallClockLatencyP50', false],
+  ['wallClockLatencyP95', false],
+  ['behindEdgeP50', false],
+  ['belowHoldBackShare', false],
+  ['startupMs', false],
+  ['engineLatencyP50', false],
+  ['avgPlaybackRate', false],
+];
+/** The goals of issue 16 are read off these (ours vs the best other engine). */
+const HEADLINE = new Set(['displayedAvgBitrateBps', 'rebufferRatio', 'wallClockLatencyP50']);
+
+interface TraceResult {
+  trace: string;
+  about: string;
+  steps: unknown;
+  urls: Record<string, string>;
+  summary: Record<string, Record<string, Interval | null>>;
+  /** ours vs the best other engine on each figure (ratio of means, and whether the 95 % bounds separate them). */
+  versusBest: Record<string, Versus>;
+  /** ours / best other engine's mean, for the headline figures (the README figures table reads these). */
+  ratios: Record<string, number | null>;
+  sessions: Record<string, Cell<VodQoe | LiveQoe>[]>;
+}
+
+function compare(
+  summary: TraceResult['summary'],
+  figures: [string, boolean][],
+): Pick<TraceResult, 'versusBest' | 'ratios'> {
+  const vs: Record<string, Versus> = {};
+  const r: Record<string, number | null> = {};
+  for (const [k, higher] of figures) {
+    vs[k] = versusBest(summary, 'ours', k, higher);
+    if (HEADLINE.has(k)) r[k] = vs[k].ratio;
+  }
+  return { versusBest: vs, ratios: r };
+}
+
+/** The series are per second and long; keep them for the first session of each engine only. */
+function slim<T extends object>(c: Cell<T>, keepSeries: boolean): Cell<T> {
+  if ('error' in c || keepSeries) return c;
+  const { series: _s, videoDownloads: _v, ...rest } = c as T & { series?: unknown; videoDownloads?: unknown };
+  return rest as T;
+}
+
 async function main(): Promise<void> {
+  const sessions = Number(args.sessions);
   const durationSec = Number(args.duration);
   const liveDurationSec = Number(args['live-duration']);
-  const wanted = args.traces ? args.traces.split(',').map((s) => s.trim()) : null;
-  const traces = wanted ? VOD_TRACES.filter((t) => wanted.includes(t.name)) : VOD_TRACES;
-  if (wanted && traces.length !== wanted.length)
-    throw new Error(`unknown trace; known: ${VOD_TRACES.map((t) => t.name).join(', ')}`);
-  const urlFix = !args['no-url-fix'];
-  const sliceBytes = Number(args['slice-bytes']);
+  const vodTraces = pick(VOD_TRACES, args.traces);
+  const liveTraces = args['no-live'] ? [] : pick(LIVE_TRACES, args['live-traces']);
+  const engines = (args.engines ? args.engines.split(',').map((s) => s.trim()) : [...ENGINE_NAMES]) as EngineName[];
+  for (const e of engines)
+    if (!ENGINE_NAMES.includes(e)) throw new Error(`unknown engine ${e}; known: ${ENGINE_NAMES.join(', ')}`);
+  if (!engines.includes('ours')) throw new Error('--engines must include ours');
 
   const ownDir = !args.dir;
   const dir = args.dir ? resolve(args.dir) : mkdtempSync(join(tmpdir(), 'streamedge-abr-qoe-'));
@@ -120,132 +195,108 @@ async function main(): Promise<void> {
     say(`starting the demo stack in ${dir} (packages the sample on first use)…`);
     stack = await startDemoStack(dir);
     say(`[${elapsed()}] edge ${stack.edgeUrl}   page ${stack.pageUrl}`);
-    const vodUrl = `${stack.edgeUrl}/vod/sample/master.m3u8`;
-    const liveUrl = `${stack.edgeUrl}/live/news/master.m3u8`;
-    const vodMap = await mapPresentation(vodUrl, { vod: true });
-    const primeUrls = await allVodUrls(vodUrl);
+    const vodUrls = {
+      hls: `${stack.edgeUrl}/vod/sample/master.m3u8`,
+      dash: `${stack.edgeUrl}/vod/sample/manifest.mpd`,
+    };
+    const liveUrls = { hls: `${stack.edgeUrl}/live/news/master.m3u8`, dash: `${stack.edgeUrl}/live/news/manifest.mpd` };
+    const urlFor = (urls: { hls: string; dash: string }, e: EngineName) => (e === 'dashjs' ? urls.dash : urls.hls);
+    const vodMap = await mapPresentation(vodUrls.hls, { vod: true });
+    const primeUrls = [...(await allVodUrls(vodUrls.hls)), vodUrls.dash];
     await prime(primeUrls);
     say(
       `[${elapsed()}] edge primed with ${primeUrls.length} VOD objects; ladder ${vodMap.variants.map((v) => `${v.height}p@${(v.bandwidth / 1e6).toFixed(2)}`).join(' ')}`,
     );
     const probeScript = await buildProbeScript();
     browser = await launchChromium();
+    const b = browser;
+    const pageUrl = stack.pageUrl;
 
-    const vodResults: {
-      trace: string;
-      about: string;
-      steps: unknown;
-      ours: Cell<VodQoe>;
-      hlsjs: Cell<VodQoe>;
-      ratios: Record<string, number | null> | null;
-    }[] = [];
-    for (const [i, trace] of traces.entries()) {
-      // Alternate who goes first, so slow drift in machine load does not favour one engine.
-      const order = i % 2 === 0 ? ENGINES : [...ENGINES].reverse();
-      const cells: Partial<Record<EngineName, Cell<VodQoe>>> = {};
-      for (const engine of order) {
-        try {
-          const rec = await runSession({
-            browser,
-            pageUrl: stack.pageUrl,
-            streamUrl: vodUrl,
-            engine,
-            trace,
-            durationSec,
-            probeScript,
-            urlFix,
-            sliceBytes,
-          });
-          cells[engine] = vodQoe(rec, vodMap);
-        } catch (e) {
-          cells[engine] = errorCell(e);
+    const runTrace = async <T extends VodQoe | LiveQoe>(
+      trace: BandwidthTrace,
+      urls: { hls: string; dash: string },
+      seconds: number,
+      figures: [string, boolean][],
+      measure: (rec: Awaited<ReturnType<typeof runSession>>) => T,
+      label: string,
+    ): Promise<TraceResult> => {
+      const cells: Record<string, Cell<T>[]> = Object.fromEntries(engines.map((e) => [e, []]));
+      for (let round = 0; round < sessions; round++) {
+        const order = engines.map((_, i) => engines[(i + round) % engines.length]);
+        for (const engine of order) {
+          try {
+            const rec = await runSession({
+              browser: b,
+              pageUrl,
+              streamUrl: urlFor(urls, engine),
+              engine,
+              trace,
+              durationSec: seconds,
+              probeScript,
+              sliceBytes: 0,
+            });
+            cells[engine].push(measure(rec));
+          } catch (e) {
+            cells[engine].push(errorCell(e));
+          }
         }
-        say(`[${elapsed()}] vod ${trace.name} ${engine} done`);
+        say(`[${elapsed()}] ${label} ${trace.name} round ${round + 1}/${sessions} done`);
       }
-      const ours = cells.ours!;
-      const hlsjs = cells.hlsjs!;
-      vodResults.push({
+      const summary: TraceResult['summary'] = {};
+      for (const e of engines) {
+        const ok = cells[e].filter((c): c is T => !('error' in c));
+        summary[e] = summarize(
+          ok,
+          figures.map(([k]) => k),
+        );
+      }
+      const result: TraceResult = {
         trace: trace.name,
         about: trace.about,
         steps: trace.steps,
-        ours,
-        hlsjs,
-        ratios:
-          'error' in ours || 'error' in hlsjs
-            ? null
-            : ratios(ours, hlsjs, [
-                'playedAvgBitrateBps',
-                'engineAvgBitrateBps',
-                'rebufferRatio',
-                'stallMs',
-                'stalls',
-                'playedSwitches',
-                'engineSwitches',
-                'startupMs',
-                'videoBytes',
-              ]),
-      });
-      say(vodTable(trace.name, trace.about, ours, hlsjs));
+        urls: Object.fromEntries(engines.map((e) => [e, new URL(urlFor(urls, e)).pathname])),
+        summary,
+        ...compare(summary, figures),
+        sessions: Object.fromEntries(engines.map((e) => [e, cells[e].map((c, i) => slim(c, i === 0))])),
+      };
+      say(
+        summaryTable(
+          `${label} · ${trace.name} (${trace.about})`,
+          engines,
+          figures.map(([k]) => k),
+          result,
+        ),
+      );
+      return result;
+    };
+
+    const vod: TraceResult[] = [];
+    for (const trace of vodTraces) {
+      vod.push(await runTrace(trace, vodUrls, durationSec, VOD_FIGURES, (rec) => vodQoe(rec, vodMap), 'VOD'));
     }
 
-    let live:
-      | {
-          trace: string;
-          about: string;
-          anchorMs?: number;
-          ours: Cell<LiveQoe>;
-          hlsjs: Cell<LiveQoe>;
-          ratios: Record<string, number | null> | null;
-        }
-      | { error: string }
-      | null = null;
-    if (!args['no-live']) {
+    let live: TraceResult[] | { error: string } = [];
+    let liveClock: LiveClock | undefined;
+    if (liveTraces.length) {
       try {
-        const clock = await waitForLive(liveUrl);
-        const liveMap = await mapPresentation(liveUrl, { vod: false });
-        const cells: Partial<Record<EngineName, Cell<LiveQoe>>> = {};
-        for (const engine of ENGINES) {
-          try {
-            const rec = await runSession({
-              browser,
-              pageUrl: stack.pageUrl,
-              streamUrl: liveUrl,
-              engine,
-              trace: LIVE_TRACE,
-              durationSec: liveDurationSec,
-              probeScript,
-              urlFix,
-              sliceBytes,
-            });
-            cells[engine] = liveQoe(rec, liveMap, clock);
-          } catch (e) {
-            cells[engine] = errorCell(e);
-          }
-          say(`[${elapsed()}] live ${engine} done`);
+        const waited = await waitForLive(liveUrls.hls);
+        const edgeDelaySec = await measureEdgeDelaySec(liveUrls.hls);
+        liveClock = { ...waited, ...(edgeDelaySec !== null ? { edgeDelaySec } : {}) };
+        say(`[${elapsed()}] live edge delay (now − PDT of the newest part when listed): ${edgeDelaySec ?? '?'} s`);
+        const clock = liveClock;
+        const liveMap = await mapPresentation(liveUrls.hls, { vod: false });
+        for (const trace of liveTraces) {
+          live.push(
+            await runTrace(
+              trace,
+              liveUrls,
+              liveDurationSec,
+              LIVE_FIGURES,
+              (rec) => liveQoe(rec, liveMap, clock),
+              'LIVE',
+            ),
+          );
         }
-        const ours = cells.ours!;
-        const hlsjs = cells.hlsjs!;
-        live = {
-          trace: LIVE_TRACE.name,
-          about: LIVE_TRACE.about,
-          anchorMs: clock.anchorMs,
-          ours,
-          hlsjs,
-          ratios:
-            'error' in ours || 'error' in hlsjs
-              ? null
-              : ratios(ours, hlsjs, [
-                  'wallClockLatencyP50',
-                  'wallClockLatencyP95',
-                  'engineLatencyP50',
-                  'engineLatencyP95',
-                  'rebufferRatio',
-                  'stallMs',
-                  'startupMs',
-                  'engineAvgBitrateBps',
-                ]),
-        };
-        say(liveTable(LIVE_TRACE.name, LIVE_TRACE.about, ours, hlsjs));
       } catch (e) {
         live = errorCell(e);
         say(`live: ${live.error}`);
@@ -255,34 +306,47 @@ async function main(): Promise<void> {
     const result = {
       bench: 'abr-qoe',
       about:
-        'QoE of our player (src/abr) vs hls.js on the same bandwidth traces, in Chromium, through origin → shield edge → edge on loopback. ' +
-        'Bandwidth is limited inside the page (one token bucket on every fetch body). Ratios are ours / hls.js. ' +
-        'played* figures come from the download log (which rendition’s segment was under the playhead), engine* figures from each engine’s own counters ' +
-        '(ours reports the level it loads, hls.js the level playing; switch counters differ the same way). Wall-clock latency = now − PDT(playhead) for both engines.',
+        'QoE of our player (src/abr) against hls.js, dash.js and Shaka Player on the same bandwidth traces, in one Chromium, ' +
+        'through origin → shield edge → edge on loopback; the link shaped by Chromium (DevTools network emulation, one pipe for the page). ' +
+        'Each trace played `sessions` times per engine; every figure is the mean with 95 % confidence bounds (Student t). ' +
+        'ratios are ours / the best other engine (by mean) for the headline figures; versusBest says whether the bounds separate them. ' +
+        'displayed* figures come from the height of the frame on screen (the same evidence for every engine); played* from the fetch log ' +
+        '(not for dash.js, whose XHR it does not see); engine* from each engine’s own counters. Wall-clock latency = now − PDT(playhead), ' +
+        'the same computation for every engine; behindEdge = that minus the edge delay (how long after its PDT end the newest part is listed, ' +
+        'measured by the bench), i.e. the distance behind the playlist’s end that PART-HOLD-BACK is measured from; ' +
+        'belowHoldBackShare = share of samples whose behindEdge is below PART-HOLD-BACK.',
       generatedAt: new Date().toISOString(),
       benchSeconds: Math.round((performance.now() - benchStart) / 1000),
       machine: finishMachineInfo(machineStart),
       versions: {
         chromium: browser.version(),
         hlsjs: pkgVersion('hls.js'),
+        dashjs: pkgVersion('dashjs'),
+        shaka: pkgVersion('shaka-player'),
         playwrightCore: pkgVersion('playwright-core'),
         commit: gitCommit(),
       },
       settings: {
-        vodUrl: '<edge>/vod/sample/master.m3u8',
-        liveUrl: '<edge>/live/news/master.m3u8',
+        engines,
+        sessions,
         vodDurationSec: durationSec,
         liveDurationSec,
         sampleEveryMs: 250,
-        responseUrlWorkaround: urlFix,
-        limiterSliceBytes: sliceBytes,
+        shaping: 'Network.emulateNetworkConditions (latency 0)',
+        liveHoldBack: liveClock
+          ? {
+              partHoldBackSec: liveClock.partHoldBackSec,
+              holdBackSec: liveClock.holdBackSec,
+              edgeDelaySec: liveClock.edgeDelaySec,
+            }
+          : null,
         ladder: vodMap.variants.map((v) => ({
           height: v.height,
           bandwidth: v.bandwidth,
           averageBandwidth: v.averageBandwidth,
         })),
       },
-      vod: vodResults,
+      vod,
       live,
     };
     mkdirSync(dirname(resolve(args.out)), { recursive: true });

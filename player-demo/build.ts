@@ -1,14 +1,16 @@
 /**
- * Bundles the demo page (app/main.ts with our player, hls.js and dash.js) with esbuild into
+ * Bundles the demo page (app/main.ts with our player, hls.js, dash.js; Shaka is copied beside it) with esbuild into
  * player-demo/dist/, next to the static page files.
  */
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SHAKA_SCRIPT } from './app/shaka-engine.js';
 
 export const PLAYER_DIR = dirname(fileURLToPath(import.meta.url));
 export const DIST_DIR = join(PLAYER_DIR, 'dist');
+const SHAKA_BUILD = fileURLToPath(import.meta.resolve('shaka-player/dist/shaka-player.compiled.js'));
 
 export async function buildPlayer(): Promise<string> {
   mkdirSync(DIST_DIR, { recursive: true });
@@ -25,6 +27,9 @@ export async function buildPlayer(): Promise<string> {
     logLevel: 'error',
   });
   for (const f of readdirSync(join(PLAYER_DIR, 'page'))) copyFileSync(join(PLAYER_DIR, 'page', f), join(DIST_DIR, f));
+  // Shaka Player's compiled build, served beside the page (the page loads it on first use; no CDN)
+  mkdirSync(join(DIST_DIR, 'vendor'), { recursive: true });
+  copyFileSync(SHAKA_BUILD, join(DIST_DIR, SHAKA_SCRIPT));
   return DIST_DIR;
 }
 

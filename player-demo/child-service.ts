@@ -59,16 +59,18 @@ export function runNode(name: string, args: string[], opts: RunOptions): Promise
     };
     child.once('exit', onExit);
     if (!opts.waitForUrl) return;
-    child.stdout.on('data', (d: Buffer) => {
+    const onData = (d: Buffer) => {
       out += d.toString();
       const m = /https?:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d+/.exec(out);
       if (m) {
         clearTimeout(timer);
         child.off('exit', onExit);
-        child.stdout.removeAllListeners('data');
-        child.stdout.resume();
+        // only this listener: the pipe into the log file listens on 'data' too, and removing
+        // every listener silently ended the service's log at its URL line (no access log)
+        child.stdout.off('data', onData);
         resolve({ name, url: m[0], child, stop });
       }
-    });
+    };
+    child.stdout.on('data', onData);
   });
 }

@@ -28,7 +28,10 @@ export interface ProbeSample {
   paused: boolean;
   ended: boolean;
   readyState: number;
+  /** timestampOffset of the video SourceBuffer now (read live: MSE 'sequence' mode moves it itself). */
   videoTimestampOffset: number;
+  /** Height of the frame on screen: which rendition is being shown, whatever the engine. */
+  videoHeight: number;
   droppedFrames: number;
   totalFrames: number;
   fetches: ProbeFetch[];
@@ -51,6 +54,7 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 const sliceBytes = (window as unknown as { __qoeSliceBytes?: number }).__qoeSliceBytes ?? 16 * 1024;
 const done: ProbeFetch[] = [];
 let videoOffset = 0;
+let videoBuffer: SourceBuffer | undefined;
 
 function urlOf(input: RequestInfo | URL): string {
   if (typeof input === 'string') return new URL(input, location.href).href;
@@ -166,6 +170,7 @@ MediaSource.prototype.addSourceBuffer = function (this: MediaSource, type: strin
   const sb = addSourceBuffer.call(this, type);
   if (/^video\//i.test(type)) {
     videoBuffers.add(sb);
+    videoBuffer = sb;
     videoOffset = sb.timestampOffset;
   }
   return sb;
@@ -187,6 +192,14 @@ if (offsetProp?.set && offsetProp.get) {
       if (videoBuffers.has(this)) videoOffset = v;
     },
   });
+}
+
+function liveOffset(): number {
+  try {
+    return videoBuffer ? videoBuffer.timestampOffset : videoOffset;
+  } catch {
+    return videoOffset; // the SourceBuffer was removed from its MediaSource
+  }
 }
 
 window.__qoeProbe = {
@@ -213,7 +226,8 @@ window.__qoeProbe = {
       paused: video?.paused ?? true,
       ended: video?.ended ?? false,
       readyState: video?.readyState ?? 0,
-      videoTimestampOffset: videoOffset,
+      videoTimestampOffset: liveOffset(),
+      videoHeight: video?.videoHeight ?? 0,
       droppedFrames: q?.droppedVideoFrames ?? 0,
       totalFrames: q?.totalVideoFrames ?? 0,
       fetches: done.splice(0, done.length),

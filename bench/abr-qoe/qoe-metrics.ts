@@ -56,6 +56,16 @@ export interface CommonQoe {
   failedRequests: string[];
   /** 1-minute load average of the machine when the session started (2 cores are shared). */
   loadAvg1: number;
+  /**
+   * Time-weighted (wall time while the playhead moves) BANDWIDTH of the rendition on screen, told by
+   * video.videoHeight (every rung has its own height): the same evidence for every engine, whatever
+   * it loads with (dash.js loads VOD with XHR, which the probe's fetch log does not see).
+   */
+  displayedAvgBitrateBps: number | null;
+  /** Changes of the rendition on screen. */
+  displayedSwitches: number;
+  /** Share of that time on the top rung. */
+  displayedTopShare: number | null;
 }
 
 export interface VodQoe extends CommonQoe {
@@ -103,6 +113,12 @@ export interface LiveQoe extends CommonQoe {
   /** Wall-clock latency at the first snapshot after playback started: where the engine chose to start. */
   wallClockLatencyAtStart: number | null;
   latencySamples: number;
+  /** Latency behind the playlist's end (wall-clock latency − the edge delay the bench measured), p50. */
+  behindEdgeP50: number | null;
+  /** Share of samples whose latency behind the playlist's end is below PART-HOLD-BACK (else HOLD-BACK). */
+  belowHoldBackShare: number | null;
+  /** What our player's latency control logged (joins, hold-back events); empty for the other engines. */
+  latencyNotes: string[];
   avgPlaybackRate: number | null;
   series: {
     t: number;
@@ -157,6 +173,7 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
     videoBytes += f.bytes;
     if (f.outcome !== 'ok') aborted += 1;
   }
+  const shown = displayed(rec, map, startSec);
   const stallMs = lv.stallMs ?? 0;
   const watchSec = startSec === null ? null : sessionSec - startSec;
   return {
@@ -176,6 +193,43 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
     pageErrors: [...new Set([...(lv.pageErrors ?? []), ...rec.consoleErrors])].slice(0, 20),
     loadAvg1: rec.loadAvg1,
     failedRequests: [...new Set(rec.failedResponses.map((r) => `${r.status} ${new URL(r.url).pathname}`))].slice(0, 20),
+    ...shown,
+  };
+}
+
+/** The rendition on screen over the session, from videoHeight (see CommonQoe.displayedAvgBitrateBps). */
+function displayed(
+  rec: SessionRecord,
+  map: PresentationMap,
+  startSec: number | null,
+): Pick<CommonQoe, 'displayedAvgBitrateBps' | 'displayedSwitches' | 'displayedTopShare'> {
+  const byHeight = new Map<number, number>();
+  for (const v of map.variants) if (v.height) byHeight.set(v.height, v.bandwidth);
+  const top = Math.max(...map.variants.map((v) => v.bandwidth));
+  let weighted = 0;
+  let weight = 0;
+  let topTime = 0;
+  let switches = 0;
+  let last: number | undefined;
+  const samples = rec.samples;
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1];
+    const b = samples[i];
+    const bw = byHeight.get(b.videoHeight);
+    if (bw === undefined) continue;
+    if (last !== undefined && bw !== last) switches += 1;
+    last = bw;
+    if (startSec === null || a.tSec < startSec || b.paused || b.ended) continue;
+    const dWall = (b.perfNow - a.perfNow) / 1000;
+    if (b.currentTime - a.currentTime < 0.1 * dWall) continue; // stalled: nothing shown moves
+    weighted += bw * dWall;
+    weight += dWall;
+    if (bw === top) topTime += dWall;
+  }
+  return {
+    displayedAvgBitrateBps: weight > 0 ? Math.round(weighted / weight) : null,
+    displayedSwitches: switches,
+    displayedTopShare: weight > 0 ? round(topTime / weight, 3) : null,
   };
 }
 
@@ -322,6 +376,8 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
     }
   });
   const r = (x: number | null) => (x === null ? null : round(x, 3));
+  const holdBack = clock.partHoldBackSec ?? clock.holdBackSec;
+  const behind = clock.edgeDelaySec !== undefined ? wallLat.map((x) => x - clock.edgeDelaySec!) : [];
   return {
     ...base,
     engineLatencyP50: r(percentile(engineLat, 50)),
@@ -331,18 +387,19 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
     wallClockLatencyMax: r(wallLat.length ? Math.max(...wallLat) : null),
     wallClockLatencyAtStart: r(wallLat[0] ?? null),
     latencySamples: wallLat.length,
+    behindEdgeP50: r(behind.length ? percentile(behind, 50) : null),
+    belowHoldBackShare:
+      holdBack !== undefined && behind.length
+        ? round(behind.filter((x) => x < holdBack - 0.02).length / behind.length, 3)
+        : null,
+    latencyNotes: notesOf(rec),
     avgPlaybackRate: rateN ? round(rateSum / rateN, 4) : null,
     series,
   };
 }
 
-/** ours / hls.js for every numeric field both have (null when hls.js's figure is 0 or missing). */
-export function ratios(ours: object, theirs: object, keys: string[]): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  for (const k of keys) {
-    const a = (ours as Record<string, unknown>)[k];
-    const b = (theirs as Record<string, unknown>)[k];
-    out[k] = typeof a === 'number' && typeof b === 'number' && b !== 0 ? round(a / b, 3) : null;
-  }
-  return out;
+function notesOf(rec: SessionRecord): string[] {
+  const last = rec.samples[rec.samples.length - 1];
+  const notes = (last?.stats as { latencyNotes?: unknown } | null)?.latencyNotes;
+  return Array.isArray(notes) ? notes.filter((n): n is string => typeof n === 'string').slice(-20) : [];
 }

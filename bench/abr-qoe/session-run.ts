@@ -2,13 +2,19 @@
  * One playback session: a fresh browser context with the probe, the demo page (no autoplay), the
  * trace's first limit, then `load(url, engine)`; every 250 ms the limit due at that moment is
  * applied and one snapshot taken. Returns the raw snapshots and the download log.
+ *
+ * The link is shaped by Chromium itself (DevTools Network.emulateNetworkConditions on the page),
+ * not by the page's fetch wrapper: dash.js loads VOD segments with XMLHttpRequest, which a fetch
+ * wrapper never sees, and every engine must meet the same link. Chromium's throttle is one
+ * shared pipe for all of the page's requests.
  */
 import type { Browser } from 'playwright-core';
 import { loadavg } from 'node:os';
 import type { ProbeFetch, ProbeSample } from './page-probe.js';
 import { bandwidthAt, type BandwidthTrace } from './traces.js';
 
-export type EngineName = 'ours' | 'hlsjs';
+export const ENGINE_NAMES = ['ours', 'hlsjs', 'dashjs', 'shaka'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export interface RunSample extends Omit<ProbeSample, 'fetches'> {
   /** Seconds since load() was called (bench clock). */
@@ -40,9 +46,7 @@ export interface SessionOptions {
   durationSec: number;
   probeScript: string;
   sampleEveryMs?: number;
-  /** false: leave the page's limiter as it is (no response.url restore; see page-probe.ts). */
-  urlFix?: boolean;
-  /** Bytes per slice handed to the page's limiter (0 = whole network reads; see page-probe.ts). */
+  /** Bytes per slice the probe hands up (0 = whole network reads; see page-probe.ts). */
   sliceBytes?: number;
 }
 
@@ -53,7 +57,6 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
   const every = o.sampleEveryMs ?? 250;
   const context = await o.browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
-    if (o.urlFix === false) await context.addInitScript({ content: 'window.__qoeUrlFix = false;' });
     if (o.sliceBytes !== undefined)
       await context.addInitScript({ content: `window.__qoeSliceBytes = ${Number(o.sliceBytes)};` });
     await context.addInitScript({ content: o.probeScript });
@@ -74,8 +77,17 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
     page0.searchParams.set('autoplay', '0');
     await page.goto(page0.href);
     await page.waitForFunction('!!window.__streamedge && !!window.__qoeProbe', undefined, { timeout: 30_000 });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const shape = (mbps: number) =>
+      cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: (mbps * 1e6) / 8,
+        uploadThroughput: -1,
+      });
     let limit = bandwidthAt(o.trace, 0);
-    await page.evaluate(`window.__streamedge.setBandwidth(${limit})`);
+    await shape(limit);
     const t0 = performance.now();
     const loadPerf = await page.evaluate<number>(
       `(() => { const t = performance.now(); void window.__streamedge.load(${JSON.stringify(o.streamUrl)}, ${JSON.stringify(o.engine)}); return t; })()`,
@@ -88,7 +100,7 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
       const due = bandwidthAt(o.trace, tSec);
       if (due !== limit) {
         limit = due;
-        await page.evaluate(`window.__streamedge.setBandwidth(${limit})`);
+        await shape(limit);
       }
       const s = await page.evaluate<ProbeSample>('window.__qoeProbe.sample()');
       const { fetches: f, ...rest } = s;

@@ -4,6 +4,7 @@
  * `window.__streamedge`.
  */
 import { DashJsEngine, HlsJsEngine, OurEngine, type Engine, type EngineTracks } from './engines.js';
+import { ShakaEngine } from './shaka-engine.js';
 import { RollingChart } from './charts.js';
 import { PlaybackWatch } from './playback-watch.js';
 import { installThrottledFetch, pageThrottle } from './throttled-fetch.js';
@@ -137,7 +138,9 @@ async function load(url: string, kind: string): Promise<void> {
       ? new HlsJsEngine(video)
       : kind === 'dashjs'
         ? new DashJsEngine(video)
-        : new OurEngine(video, logRequest, cmcdParam());
+        : kind === 'shaka'
+          ? new ShakaEngine(video)
+          : new OurEngine(video, logRequest, cmcdParam());
   try {
     await engine.start(url);
   } catch (e) {

@@ -4,6 +4,7 @@
  * playback-rate controller that holds the latency near its target.
  */
 import { AbrController } from '../../src/abr/abr-controller.js';
+import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry } from './fetcher.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
@@ -19,8 +20,17 @@ export interface PlayerStats {
   manualLevel: number | null;
   bufferSec: number;
   estimateBps: number;
+  /** Wall-clock latency: now − PDT of the frame at the playhead. */
   latencySec: number | null;
   targetLatencySec: number | null;
+  /**
+   * Live: how long after its PDT end a chunk fetched at the live edge arrives (encoder, packager
+   * and edge delay; the smallest of the recent ones). Latency behind the playlist's end, which is
+   * what PART-HOLD-BACK is measured from, is latencySec − edgeDelaySec.
+   */
+  edgeDelaySec: number | null;
+  /** What the latency control did about the hold-back (joined, caught up, slowed down below it). */
+  latencyNotes: string[];
   playbackRate: number;
   startupMs: number | null;
   stalls: number;
@@ -50,6 +60,11 @@ export interface PlayerOptions {
   /** CMCD (CTA-5004) on every media request; give the same source to the HLS/DASH loader for playlists. */
   cmcd?: CmcdSource;
 }
+
+/** A live video chunk that arrives less than this after its PDT end came off the live edge. */
+const AT_EDGE_LAG_MS = 1000;
+/** How far (seconds of media) the audio loop may run ahead of the buffered video. */
+const AUDIO_LEAD_SEC = 2;
 
 class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
@@ -88,6 +103,12 @@ class AppendQueue {
       this.sb.appendWindowStart = t;
     });
     return this.chain;
+  }
+
+  /** End of the last buffered range, or undefined while nothing is buffered. */
+  bufferedEnd(): number | undefined {
+    const b = this.sb.buffered;
+    return b.length ? b.end(b.length - 1) : undefined;
   }
 
   async trimBehind(keepSec: number): Promise<void> {
@@ -136,6 +157,15 @@ export class MsePlayer {
   private wantedAudio?: AudioTrack;
   private audioRunning = false;
   private videoEnded = false;
+  /** Recent (now − PDT end) of completed live video chunks, ms; the smallest is the edge delay. */
+  private edgeDelays: number[] = [];
+  private firstBufferedAt: number | null = null;
+  /** now − PDT end of the newest completed live video chunk, ms (small: it came off the live edge). */
+  private lastVideoLagMs: number | null = null;
+  /** The video loop has ended (VOD end): audio no longer waits for it. */
+  private videoDone = false;
+  private belowHoldBack = false;
+  private joined = false;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -153,6 +183,8 @@ export class MsePlayer {
       estimateBps: 0,
       latencySec: null,
       targetLatencySec: null,
+      edgeDelaySec: null,
+      latencyNotes: [],
       playbackRate: 1,
       startupMs: null,
       stalls: 0,
@@ -197,7 +229,12 @@ export class MsePlayer {
     this.stats.currentTime = this.video.currentTime;
     this.stats.playbackRate = this.video.playbackRate;
     this.stats.estimateBps = this.abr?.estimateBps ?? 0;
-    return { ...this.stats, levels: [...this.stats.levels], errors: [...this.stats.errors] };
+    return {
+      ...this.stats,
+      levels: [...this.stats.levels],
+      errors: [...this.stats.errors],
+      latencyNotes: [...this.stats.latencyNotes],
+    };
   }
 
   /**
@@ -230,7 +267,12 @@ export class MsePlayer {
     this.abr = new AbrController(
       s.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height })),
       {
-        ...(s.targetLatency !== undefined ? { targetLatencySec: s.targetLatency } : {}),
+        // The hold-back is a floor: aim at the middle of the no-correction band above it, so the
+        // catch-up never settles below the hold-back and a join at the hold-back needs no correction.
+        ...(s.targetLatency !== undefined
+          ? { targetLatencySec: s.targetLatency + DEFAULT_ABR_CONFIG.latencyToleranceSec }
+          : {}),
+        ...startupEstimate(),
         // BOLA must be able to reach the top rung below the buffer we are willing to hold.
         bolaTargetBufferSec: Math.max(6, (this.opts.vodBufferAhead ?? 30) - 2),
         bolaMinBufferSec: Math.min(4, Math.max(2, ((this.opts.vodBufferAhead ?? 30) - 2) / 3)),
@@ -252,6 +294,9 @@ export class MsePlayer {
     this.stats.currentLevel = startLevel;
     const vStart = await s.startCursor(s.video[startLevel].id, signal);
     this.runVideo(vStart)
+      .finally(() => {
+        this.videoDone = true;
+      })
       .then(() => {
         this.videoEnded = true;
         this.endIfDone();
@@ -322,16 +367,56 @@ export class MsePlayer {
       // Live joins on a key frame at a segment start; play from the target latency behind the newest media.
       const end = v.buffered.end(0);
       const target = this.source.live ? (this.source.targetLatency ?? 3) : Infinity;
-      const at = Math.max(start + 0.05, end - target);
-      if (v.currentTime < at) v.currentTime = at;
-      v.play().catch(() => {});
+      this.firstBufferedAt ??= performance.now();
+      // LL-HLS joins PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and
+      // the parts up to the edge are already listed: wait until they are buffered (the newest
+      // video chunk arrived fresh off the edge), so the playhead can start exactly the hold-back
+      // behind the edge. Starting on the first part
+      // instead put it a second or more further back. (LL-DASH joins the segment in production:
+      // nothing more to wait for.) Bounded, so a slow link still starts.
+      const waitForEdge =
+        this.source.lowLatency &&
+        this.source.protocol === 'hls' &&
+        !(this.lastVideoLagMs !== null && this.lastVideoLagMs < AT_EDGE_LAG_MS) &&
+        performance.now() - this.firstBufferedAt < 3000;
+      if (!waitForEdge) {
+        // LL: the newest buffered chunk may end behind the live edge (it is older than the
+        // freshest one seen): start the hold-back behind the edge, not behind that chunk.
+        const lagSec =
+          this.source.lowLatency && this.lastVideoLagMs !== null && this.edgeDelays.length
+            ? Math.max(0, (this.lastVideoLagMs - Math.min(...this.edgeDelays)) / 1000)
+            : 0;
+        const at = Math.max(start + 0.05, end - Math.max(0, target - lagSec));
+        if (v.currentTime < at) v.currentTime = at;
+        if (this.source.lowLatency && !this.joined)
+          this.note(
+            `joined ${(end - Math.max(v.currentTime, at)).toFixed(2)} s behind the newest buffered media, which ends ${lagSec.toFixed(2)} s behind the live edge (hold-back ${target})`,
+          );
+        this.joined = true;
+        v.play().catch(() => {});
+      }
     }
     if (this.source.live && this.pdtMap.length) {
       const latency = this.latencyAt(v.currentTime);
       this.stats.latencySec = latency;
+      const edgeDelay = this.edgeDelays.length ? Math.min(...this.edgeDelays) / 1000 : null;
+      this.stats.edgeDelaySec = edgeDelay;
       if (latency !== null && this.source.lowLatency && !v.paused) {
-        const rate = this.abr.playbackRate({ latencySec: latency, bufferSec: this.bufferAhead() });
+        // Steer the distance behind the playlist's end (what PART-HOLD-BACK is measured from),
+        // not the wall-clock latency, which also holds the encoder's and packager's delay.
+        const behindEdge = latency - (edgeDelay ?? 0);
+        const rate = this.abr.playbackRate({ latencySec: behindEdge, bufferSec: this.bufferAhead() });
         if (Math.abs(v.playbackRate - rate) > 0.001) v.playbackRate = rate;
+        const hold = this.source.targetLatency;
+        const below = hold !== undefined && edgeDelay !== null && behindEdge < hold - 0.05;
+        if (below !== this.belowHoldBack) {
+          this.belowHoldBack = below;
+          this.note(
+            below
+              ? `${behindEdge.toFixed(2)} s behind the edge, below the hold-back ${hold}: playback rate ${rate.toFixed(3)}`
+              : `back at ${behindEdge.toFixed(2)} s behind the edge (hold-back ${hold})`,
+          );
+        }
       }
       // Far behind the live edge (slow start, long stall): resync instead of crawling back at +5 %.
       const target = this.source.targetLatency ?? 3;
@@ -356,6 +441,14 @@ export class MsePlayer {
     }
   }
 
+  /** Logs what the latency control did (console and stats), so a latency below the hold-back is always explained. */
+  private note(text: string): void {
+    const line = `${(this.video.currentTime ?? 0).toFixed(2)}s: ${text}`;
+    console.info(`[streamedge player] ${line}`);
+    this.stats.latencyNotes.push(line);
+    if (this.stats.latencyNotes.length > 50) this.stats.latencyNotes.splice(0, this.stats.latencyNotes.length - 50);
+  }
+
   private latencyAt(t: number): number | null {
     let best: { mediaStart: number; pdt: number } | undefined;
     for (const m of this.pdtMap) if (m.mediaStart <= t + 0.001) best = m;
@@ -368,6 +461,22 @@ export class MsePlayer {
     const signal = this.abort.signal;
     while (!this.source.live && this.bufferAhead() > ahead && !signal.aborted) {
       await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /**
+   * Audio follows video: no audio fetch while the audio buffered ahead reaches past the video by
+   * more than AUDIO_LEAD_SEC. Racing ahead, the audio loop shared the link with the first video
+   * downloads (a dozen small segments in the first second), which made the link look slower
+   * than it is exactly when the start-up level is chosen.
+   */
+  private async waitForVideo(): Promise<void> {
+    const signal = this.abort.signal;
+    for (;;) {
+      const a = this.audioQueue?.bufferedEnd();
+      const v = this.videoQueue?.bufferedEnd();
+      if (signal.aborted || this.videoDone || a === undefined || (v !== undefined && a < v + AUDIO_LEAD_SEC)) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
@@ -434,6 +543,7 @@ export class MsePlayer {
         audio = wanted;
       }
       await this.waitForRoom();
+      await this.waitForVideo();
       if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn)
         cursor = { msn: this.audioResyncMsn, part: 0 };
       this.audioResyncMsn = null;
@@ -514,13 +624,23 @@ export class MsePlayer {
           level >= 0
             ? (p) => {
                 if (!canAbandon || this.manual !== null) return;
-                const d = this.abr.onDownloadProgress({ ...p, level, mediaDurationSec: chunk.duration });
+                const d = this.abr.onDownloadProgress({
+                  ...p,
+                  level,
+                  mediaDurationSec: chunk.duration,
+                  draining: this.stats.startupMs !== null && !this.video.paused,
+                });
                 if (d.abandon) attempt.abort();
               }
             : undefined,
       });
       if (splitter) await Promise.all(appends);
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
+      if (this.source.live && r.kind === 'video' && chunk.programDateTime !== undefined) {
+        this.lastVideoLagMs = Date.now() - (chunk.programDateTime + chunk.duration * 1000);
+        this.edgeDelays.push(this.lastVideoLagMs);
+        if (this.edgeDelays.length > 16) this.edgeDelays.shift();
+      }
       if (level >= 0) {
         this.abr.onDownloadComplete({
           bytes: res.bytes.byteLength,
@@ -561,4 +681,16 @@ export class MsePlayer {
     await queue.append(bytes);
     if (this.source.live) await queue.trimBehind(30);
   }
+}
+
+/**
+ * The estimate to start from: the browser's own idea of the link (Network Information API's
+ * downlink, Mbit/s, in Chromium), as Shaka Player does; else the ABR default (no weight).
+ */
+function startupEstimate(): { defaultEstimateBps?: number; defaultEstimateWeightSec?: number } {
+  const downlink = (navigator as Navigator & { connection?: { downlink?: number } }).connection?.downlink;
+  // an informed start: it keeps some weight (3 s of downloads) against a slow first download
+  return typeof downlink === 'number' && downlink > 0
+    ? { defaultEstimateBps: downlink * 1e6, defaultEstimateWeightSec: 3 }
+    : {};
 }

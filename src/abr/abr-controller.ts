@@ -4,7 +4,8 @@
  *
  * - Throughput rule at startup (and always for live), from a two-speed EWMA estimate.
  * - VOD: BOLA once the buffer is established, capped by the throughput rule on the way up
- *   (BOLA-O: never climb past what the link sustains), and not allowed to leave a level the link
+ *   (BOLA-O: never climb past what the link sustains; with a healthy buffer the cap is the
+ *   sustain factor, not the narrower up factor), and not allowed to leave a level the link
  *   sustains while the buffer is healthy. Result: a steady link settles and stays.
  * - Emergency rule during a download: if it will not finish before the buffer runs dry and a
  *   lower level would, abandon it and switch down.
@@ -43,6 +44,11 @@ export interface DownloadProgress {
   mediaDurationSec: number;
   /** Buffer ahead of the playhead now, if the caller knows it; else derived from the last nextLevel() call. */
   bufferSec?: number;
+  /**
+   * false while the buffer is not running down (playback not started yet, or paused): nothing
+   * can stall, so nothing is abandoned. Omitted: assumed draining.
+   */
+  draining?: boolean;
 }
 
 export interface DownloadComplete {
@@ -78,6 +84,10 @@ export class AbrController {
   private lastDecisionBufferSec = 0;
   private switches = 0;
   private lastRank = -1;
+  /** Set by an abandon: the next decision goes no higher than the level the emergency rule chose. */
+  private capAfterAbandon: number | null = null;
+  /** Whether any decision has seen media in the buffer (before that: start-up, nothing to stall). */
+  private hadBuffer = false;
 
   constructor(levels: Level[], config?: Partial<AbrConfig>, mode: AbrMode = 'vod') {
     if (!Array.isArray(levels) || levels.length === 0) {
@@ -101,6 +111,7 @@ export class AbrController {
       fastHalfLifeSec: mode === 'low-latency' ? c.lowLatencyEwmaFastHalfLifeSec : c.ewmaFastHalfLifeSec,
       slowHalfLifeSec: mode === 'low-latency' ? c.lowLatencyEwmaSlowHalfLifeSec : c.ewmaSlowHalfLifeSec,
       defaultEstimateBps: c.defaultEstimateBps,
+      priorWeightSec: c.defaultEstimateWeightSec,
       minSampleBytes: c.minSampleBytes,
       minTransferMs: c.minTransferMs,
     });
@@ -145,6 +156,10 @@ export class AbrController {
     const c = this.config;
     const ttfbEstMs = this.estimator.ttfbEstimateMs;
     if (p.elapsedMs < Math.max(c.abandonMinElapsedMs, ttfbEstMs)) return keep;
+    // Start-up: nothing is playing yet, so there is no stall to avoid; restarting lower would
+    // only throw away what arrived (and the first download is what the estimate learns from).
+    if (!this.hadBuffer && !(p.bufferSec !== undefined && p.bufferSec > 0)) return keep;
+    if (p.draining === false) return keep;
 
     const bufferSec = Math.max(0, p.bufferSec ?? this.lastDecisionBufferSec - p.elapsedMs / 1000);
     const expectedBytes = Math.max(p.bytesLoaded, p.bytesTotal ?? (this.bitrates[rank] * p.mediaDurationSec) / 8);
@@ -182,6 +197,7 @@ export class AbrController {
     }
     if (bwe < this.estimator.estimateBps) this.estimator.reset(bwe);
     this.mediaSinceDownSwitchSec = 0;
+    this.capAfterAbandon = target;
     this.noteDecision(target);
     return { abandon: true, switchTo: this.ladder[target].index };
   }
@@ -190,6 +206,7 @@ export class AbrController {
     const c = this.config;
     const bufferSec = Math.max(0, state.bufferSec);
     this.lastDecisionBufferSec = bufferSec;
+    if (bufferSec > 0) this.hadBuffer = true;
     const cur = this.rankByIndex.get(state.currentLevel) ?? -1;
     const estimate = this.estimator.estimateBps;
     const allowUp = this.mediaSinceDownSwitchSec >= c.upSwitchHoldSec;
@@ -204,7 +221,14 @@ export class AbrController {
       } else {
         const b = this.bola.choose(bufferSec);
         if (b > cur) {
-          rank = Math.min(b, Math.max(cur, t));
+          // With a healthy buffer the hysteresis band is not needed on the way up: a level the
+          // link sustains (estimate × safetyFactor) is safe to climb to, BOLA wants it, and the
+          // buffer absorbs a wrong guess. (The band stays for live and for a thin buffer.)
+          const cap =
+            bufferSec >= c.bolaMinBufferSec && allowUp
+              ? Math.max(t, highestFitting(this.bitrates, estimate * c.bandwidthSafetyFactor))
+              : t;
+          rank = Math.min(b, Math.max(cur, cap));
         } else if (b < cur) {
           const sustained = estimate * c.bandwidthSafetyFactor >= this.bitrates[cur];
           rank = sustained && bufferSec >= c.bolaMinBufferSec ? cur : Math.min(cur, Math.max(b, t));
@@ -220,6 +244,12 @@ export class AbrController {
       }
     }
 
+    if (this.capAfterAbandon !== null) {
+      // the emergency rule abandoned a download to fetch this level instead: the caller asks
+      // again for the same chunk, and must get what the rule chose, not the level it gave up
+      rank = Math.min(rank, this.capAfterAbandon);
+      this.capAfterAbandon = null;
+    }
     if (cur >= 0 && rank < cur) this.mediaSinceDownSwitchSec = 0;
     this.noteDecision(rank);
     return this.ladder[rank].index;

@@ -70,6 +70,12 @@ export interface BandwidthEstimatorOptions {
   minSampleBytes: number;
   minTransferMs: number;
   defaultTtfbMs?: number;
+  /**
+   * Seconds of download time the default estimate counts for once real samples arrive (0: none,
+   * the first sample replaces it). For an informed default (the browser's own link estimate), so
+   * one slow first download (connection warm-up) does not stand for the link alone.
+   */
+  priorWeightSec?: number;
 }
 
 export class BandwidthEstimator {
@@ -82,9 +88,13 @@ export class BandwidthEstimator {
   private readonly opts: Required<BandwidthEstimatorOptions>;
 
   constructor(opts: BandwidthEstimatorOptions) {
-    this.opts = { defaultTtfbMs: 100, ...opts };
+    this.opts = { defaultTtfbMs: 100, priorWeightSec: 0, ...opts };
     this.fast = new Ewma(opts.fastHalfLifeSec);
     this.slow = new Ewma(opts.slowHalfLifeSec);
+    if (this.opts.priorWeightSec > 0) {
+      this.fast.add(this.opts.priorWeightSec, opts.defaultEstimateBps);
+      this.slow.add(this.opts.priorWeightSec, opts.defaultEstimateBps);
+    }
     this.ttfb = new Ewma(opts.slowHalfLifeSec);
   }
 

@@ -5,6 +5,8 @@
 export interface AbrConfig {
   /** Estimate used before any sample has been taken (bits/s). */
   defaultEstimateBps: number;
+  /** Download seconds that default counts for among the first samples (0: replaced by the first sample). */
+  defaultEstimateWeightSec: number;
   /** Half-life of the fast EWMA, in seconds of download time. Reacts to drops. */
   ewmaFastHalfLifeSec: number;
   /** Half-life of the slow EWMA, in seconds of download time. Damps rises. */
@@ -51,6 +53,7 @@ export interface AbrConfig {
 
 export const DEFAULT_ABR_CONFIG: Readonly<AbrConfig> = Object.freeze({
   defaultEstimateBps: 500_000,
+  defaultEstimateWeightSec: 0,
   ewmaFastHalfLifeSec: 3,
   ewmaSlowHalfLifeSec: 9,
   lowLatencyEwmaFastHalfLifeSec: 1,

@@ -54,7 +54,8 @@ describe('AbrController on VOD traces', () => {
   it('steps down within a few segments after the link drops, without a stall', () => {
     const r = simulateVod({ levels, capacity: (t) => (t < 60 ? 8e6 : 1.5e6), segments: 60 });
     const firstAfterDrop = r.log.findIndex((s) => s.startSec >= 60);
-    expect(r.log[firstAfterDrop - 1].level).toBe(3);
+    // 6 Mbit/s on an 8 Mbit/s link: sustained (estimate × 0.9), and the buffer is healthy
+    expect(r.log[firstAfterDrop - 1].level).toBe(4);
     const down = r.log.findIndex((s, i) => i >= firstAfterDrop && s.level <= 1);
     expect(down - firstAfterDrop).toBeLessThanOrEqual(4);
     expect(r.log.at(-1)!.level).toBe(1);
@@ -65,9 +66,11 @@ describe('AbrController on VOD traces', () => {
     const r = simulateVod({ levels, capacity: (t) => (t < 60 ? 1.5e6 : 8e6), segments: 60 });
     const firstAfterRise = r.log.findIndex((s) => s.startSec >= 60);
     expect(r.log[firstAfterRise - 1].level).toBe(1);
-    expect(r.log.at(-1)!.level).toBe(3);
-    const up = r.log.findIndex((s, i) => i >= firstAfterRise && s.level === 3);
+    expect(r.log.at(-1)!.level).toBe(4);
+    const up = r.log.findIndex((s, i) => i >= firstAfterRise && s.level >= 3);
     expect(up - firstAfterRise).toBeLessThanOrEqual(15);
+    const top = r.log.findIndex((s, i) => i >= firstAfterRise && s.level === 4);
+    expect(top - firstAfterRise).toBeLessThanOrEqual(20);
     expect(r.stalls).toBe(0);
   });
 
@@ -82,6 +85,56 @@ describe('AbrController on VOD traces', () => {
     // the same trace, with the advice ignored, stalls
     expect(ignored.stalls).toBeGreaterThan(0);
     expect(ignored.stallSec).toBeGreaterThan(5);
+  });
+
+  it('after an abandon, the next decision is the level the emergency rule chose, not the one it gave up', () => {
+    const abr = new AbrController(levels);
+    abr.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
+    // 3.5 Mbit/s level (index 3) arriving at 4 Mbit/s with 0.6 s of buffer: it cannot finish in time
+    const d = abr.onDownloadProgress({
+      bytesLoaded: 100_000,
+      elapsedMs: 300,
+      ttfbMs: 100,
+      level: 3,
+      mediaDurationSec: 4,
+      bufferSec: 0.6,
+    });
+    expect(d.abandon).toBe(true);
+    expect(d.switchTo).toBe(0);
+    // the link itself sustains 3.5 Mbit/s, so the throughput rule alone would fetch level 3 again
+    // (and abandon it again, forever): the decision after an abandon honours the rule's choice
+    expect(abr.nextLevel({ bufferSec: 0.6, currentLevel: 3 })).toBe(0);
+  });
+
+  it('does not abandon the first download, before anything is buffered (start-up: no stall to avoid)', () => {
+    const abr = new AbrController(levels, { defaultEstimateBps: 5e6 });
+    const first = abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
+    expect(first).toBe(3);
+    const d = abr.onDownloadProgress({
+      bytesLoaded: 100_000,
+      elapsedMs: 300,
+      ttfbMs: 100,
+      level: 3,
+      mediaDurationSec: 4,
+    });
+    expect(d.abandon).toBe(false);
+  });
+
+  it('does not abandon while the buffer is not draining (playback not started or paused)', () => {
+    const progress = {
+      bytesLoaded: 100_000,
+      elapsedMs: 300,
+      ttfbMs: 100,
+      level: 3,
+      mediaDurationSec: 4,
+      bufferSec: 0.6,
+    };
+    const paused = new AbrController(levels);
+    paused.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
+    expect(paused.onDownloadProgress({ ...progress, draining: false }).abandon).toBe(false);
+    const playing = new AbrController(levels);
+    playing.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
+    expect(playing.onDownloadProgress({ ...progress, draining: true }).abandon).toBe(true);
   });
 
   it('derives the buffer from its last decision when progress events do not carry it', () => {

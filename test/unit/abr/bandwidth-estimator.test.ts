@@ -24,6 +24,23 @@ describe('Ewma', () => {
 });
 
 describe('BandwidthEstimator', () => {
+  it('an informed default with a weight blends with a slow first download instead of being replaced by it', () => {
+    // a 1.5 Mbit/s link; the first download (connection warm-up) reads 0.75 Mbit/s over 1.9 s
+    const first = { bytes: (0.75e6 / 8) * 1.9, durationMs: 1900, ttfbMs: 0 };
+    const plain = new BandwidthEstimator({ ...opts, defaultEstimateBps: 1.5e6 });
+    plain.sample(first);
+    expect(plain.estimateBps).toBeCloseTo(0.75e6, -3);
+    const weighted = new BandwidthEstimator({ ...opts, defaultEstimateBps: 1.5e6, priorWeightSec: 3 });
+    expect(weighted.estimateBps).toBe(1.5e6);
+    weighted.sample(first);
+    // fast EWMA, bias-corrected: ≈ 1.1 Mbit/s, still enough for a 0.93 Mbit/s level at × 0.9
+    expect(weighted.estimateBps).toBeGreaterThan(0.93e6 / 0.9);
+    expect(weighted.estimateBps).toBeLessThan(1.2e6);
+    // and real samples take over: ten seconds at 0.75 Mbit/s bring it down near the link
+    for (let i = 0; i < 5; i++) weighted.sample({ ...first, bytes: (0.75e6 / 8) * 2, durationMs: 2000 });
+    expect(weighted.estimateBps).toBeLessThan(0.9e6);
+  });
+
   it('returns the default estimate until a sample arrives', () => {
     const b = new BandwidthEstimator(opts);
     expect(b.canEstimate).toBe(false);
