@@ -249,8 +249,15 @@ export class StoreService {
         if (!live()) return;
         if (!writeFrame(sub.sock, Frame.Chunk, sub.id, chunk)) {
           await new Promise<void>((r) => {
-            sub.sock.once('drain', r);
-            sub.sock.once('close', r);
+            // both listeners go when either fires: fills share a worker's socket, and a listener
+            // left per backpressure wait would pile up on it for the socket's life
+            const done = (): void => {
+              sub.sock.off('drain', done);
+              sub.sock.off('close', done);
+              r();
+            };
+            sub.sock.on('drain', done);
+            sub.sock.on('close', done);
           });
         }
       }
