@@ -47,6 +47,8 @@ const STAMPEDE = arg('stampede', 1000);
 const CORES = cpus().length;
 const WORKERS = arg('workers', CORES);
 const PROFILE = args.includes('--profile');
+/** Only the stampede, edge and Varnish, printed and not written (to study the stampede alone). */
+const STAMPEDE_ONLY = args.includes('--stampede-only');
 const baselineAt = args.indexOf('--baseline');
 const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]);
 const STAMPEDE_BYTES = 2 * 1024 * 1024;
@@ -350,7 +352,31 @@ async function profileEdge(
 
 // ------------------------------------------------------------------ run
 
+async function stampedeOnly(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
+  const origin = await startOrigin();
+  const workersFlag = edgeTakesWorkers(root);
+  const servers: Server[] = [];
+  try {
+    const edge = await startStreamedge(join(dir, 'edge'), origin.url, workersFlag ? { workers: WORKERS } : {});
+    servers.push({ name: 'streamedge', ...edge });
+    const varnish = await startVarnish(join(dir, 'varnish'), origin.url, '/pl/warmup');
+    servers.push({ name: 'varnish', proc: varnish.proc, url: varnish.url });
+    for (const s of servers) {
+      await warm(s, '/pl/0.m3u8');
+      process.stdout.write(
+        `${s.name} (edge workers ${WORKERS}): ${JSON.stringify(await stampede(s.url, s.name, origin.url))}\n`,
+      );
+    }
+  } finally {
+    for (const s of servers) await stop(s.proc);
+    await stop(origin.proc);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  if (STAMPEDE_ONLY) return stampedeOnly();
   const machineStart = startMachineInfo();
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
