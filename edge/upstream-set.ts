@@ -25,7 +25,7 @@
  */
 import type { Readable } from 'node:stream';
 import { StreamedgeError } from '../src/errors.js';
-import { type Upstream, type UpstreamPoolName, type UpstreamResponse, upstreamError } from './upstream.js';
+import { type Upstream, type UpstreamRequestInit, type UpstreamResponse, upstreamError } from './upstream.js';
 
 export interface UpstreamSetOptions {
   /** Base URLs (origin plus an optional path prefix, no trailing slash), primary first. */
@@ -38,16 +38,6 @@ export interface UpstreamSetOptions {
   now?: () => number;
   /** `current` moved from one upstream to another (a failover, or the return to the primary). */
   onSwitch?: (from: string, to: string, reason: string) => void;
-}
-
-export interface UpstreamRequestInit {
-  method?: string;
-  headers: Record<string, string>;
-  body?: Readable;
-  signal?: AbortSignal;
-  headersTimeoutMs?: number;
-  pool?: UpstreamPoolName;
-  onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
 }
 
 /** One upstream as health and the admin view show it. */

@@ -95,6 +95,19 @@ export function upstreamError(e: unknown, origin: string): StreamedgeError {
   return new StreamedgeError('UPSTREAM_UNREACHABLE', `upstream ${origin} failed: ${code || msg}`, { cause: e });
 }
 
+/** One request to an upstream (edge/upstream-set.ts passes it on to the upstream it picks). */
+export interface UpstreamRequestInit {
+  method?: string;
+  headers: Record<string, string>;
+  body?: Readable;
+  signal?: AbortSignal;
+  headersTimeoutMs?: number;
+  /** 'held' for requests the upstream holds (blocking reloads): their own connections and cap. */
+  pool?: UpstreamPoolName;
+  /** Interim (1xx) responses, e.g. 103 Early Hints. */
+  onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
+}
+
 export class Upstream {
   private readonly agents: Record<UpstreamPoolName, Agent>;
   private readonly slots: Record<UpstreamPoolName, Slots>;
@@ -149,21 +162,7 @@ export class Upstream {
    * Send a request; resolves with status, headers and a body stream once headers arrive.
    * The concurrency slot is held until the body ends, errors or is destroyed.
    */
-  async request(
-    origin: string,
-    path: string,
-    init: {
-      method?: string;
-      headers: Record<string, string>;
-      body?: Readable;
-      signal?: AbortSignal;
-      headersTimeoutMs?: number;
-      /** 'held' for requests the upstream holds (blocking reloads): their own connections and cap. */
-      pool?: UpstreamPoolName;
-      /** Interim (1xx) responses, e.g. 103 Early Hints. */
-      onInfo?: (status: number, headers: Record<string, string | string[]>) => void;
-    },
-  ): Promise<UpstreamResponse> {
+  async request(origin: string, path: string, init: UpstreamRequestInit): Promise<UpstreamResponse> {
     const pool = init.pool ?? 'fill';
     const slots = this.slots[pool];
     await slots.acquire();

@@ -187,6 +187,20 @@ function audioStreamsOf(streams: ProbeStream[]): AudioStreamInfo[] {
     });
 }
 
+/** ffprobe's format and streams of a file ({} when ffprobe printed no JSON), and how ffprobe ended. */
+async function ffprobeJson(input: string): Promise<{ probe: RunResult; json: ProbeJson }> {
+  const probe = await run(
+    ffprobePath(),
+    ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', input],
+    30_000,
+  );
+  try {
+    return { probe, json: JSON.parse(probe.stdout) as ProbeJson };
+  } catch {
+    return { probe, json: {} };
+  }
+}
+
 /**
  * The audio streams of a file that only contributes audio (`--audio <lang>=<file>`): no video
  * needed. Rejects SOURCE_MISSING / SOURCE_NOT_MEDIA, or BAD_AUDIO when it has no audio stream.
@@ -200,17 +214,7 @@ export async function probeAudioFile(input: string, what: string): Promise<Audio
     if (e instanceof StreamedgeError) throw e;
     throw new StreamedgeError('SOURCE_MISSING', `${what}: file not found: ${input}`, { cause: e });
   }
-  const probe = await run(
-    ffprobePath(),
-    ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', input],
-    30_000,
-  );
-  let json: ProbeJson = {};
-  try {
-    json = JSON.parse(probe.stdout) as ProbeJson;
-  } catch {
-    /* handled below */
-  }
+  const { probe, json } = await ffprobeJson(input);
   if (probe.code !== 0 || !json.format) {
     const why = await classifyProbeFailure(input, probe.stderr);
     throw new StreamedgeError(why.code, `${what}: ${why.message}`);
@@ -237,17 +241,7 @@ export async function probeSource(input: string): Promise<SourceInfo> {
   }
   if (size === 0) throw new StreamedgeError('SOURCE_NOT_MEDIA', `${input} is empty (0 bytes)`);
 
-  const probe = await run(
-    ffprobePath(),
-    ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', input],
-    30_000,
-  );
-  let json: ProbeJson = {};
-  try {
-    json = JSON.parse(probe.stdout) as ProbeJson;
-  } catch {
-    /* handled below */
-  }
+  const { probe, json } = await ffprobeJson(input);
   if (probe.code !== 0 || !json.format) throw await classifyProbeFailure(input, probe.stderr);
 
   const streams = json.streams ?? [];
