@@ -153,10 +153,18 @@ describe('edge --workers 2', () => {
   it('a purge reaches every worker: no worker serves the purged copy afterwards', async () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);
-    // both workers hold v1 (RAM tier after their first disk hit)
+    // both workers hold the same stored copy (RAM tier after their first disk hit). A request in the
+    // window between a fill's end and its commit's announcement can still make a second fill (a known
+    // gap, see the closing note of 2026-12-01), so the version is read, not assumed to be v=1.
     await get(edge.url, '/open/seg-3.m4s');
-    const warm = await fromBothWorkers(edge.url, '/open/seg-3.m4s');
-    expect(warm.every((a) => a.body.subarray(0, 4).toString() === 'v=1;')).toBe(true);
+    const version = (a: Answer): number => Number(/^v=(\d+);/.exec(a.body.subarray(0, 8).toString())?.[1]);
+    const warm = await eventually(async () => {
+      const both = await fromBothWorkers(edge.url, '/open/seg-3.m4s');
+      const hits = both.every((a) => String(a.headers['cache-status']).includes('; hit'));
+      return hits && new Set(both.map(version)).size === 1 ? both : undefined;
+    }, 'both workers answer the same stored copy');
+    const stored = version(warm[0]);
+    const fills = o.up.count('/open/seg-3.m4s');
     const purge = await get(edge.url, '/_edge/purge', {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -164,9 +172,10 @@ describe('edge --workers 2', () => {
     });
     expect(purge.status).toBe(200);
     expect((JSON.parse(purge.body.toString()) as { purged: number }).purged).toBe(1);
+    // no worker serves the purged copy: every answer is a newer version, fetched again
     const after = await fromBothWorkers(edge.url, '/open/seg-3.m4s');
-    for (const a of after) expect(a.body.subarray(0, 4).toString()).toBe('v=2;');
-    expect(o.up.count('/open/seg-3.m4s')).toBe(2);
+    for (const a of after) expect(version(a)).toBeGreaterThan(stored);
+    expect(o.up.count('/open/seg-3.m4s')).toBeGreaterThan(fills);
   });
 
   it('sums metrics across workers and the store process', async () => {
