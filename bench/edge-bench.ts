@@ -347,7 +347,13 @@ async function profileEdge(
     .filter((f) => f.frame !== '(idle)')
     .slice(0, 15)
     .map((f) => ({ frame: f.frame, selfPercent: round((f.selfPercent / Math.max(1, 100 - idle)) * 100, 1) }));
-  return { checkout, requestsPerSecond: r.requestsPerSecond, busyPercent: round(100 - idle, 1), topFrames: busy };
+  return {
+    // the commit profiled, not a path of this machine
+    checkout: execFileSync('git', ['-C', checkout, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+    requestsPerSecond: r.requestsPerSecond,
+    busyPercent: round(100 - idle, 1),
+    topFrames: busy,
+  };
 }
 
 // ------------------------------------------------------------------ run
