@@ -8,55 +8,31 @@
  * segments carry the French tone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
 import { run } from '../packager/verify-package.js';
-import {
-  TEST_SOURCE,
-  completeSegments,
-  startLiveOrigin,
-  until,
-  writeTinyLadder,
-  type LiveOrigin,
-} from './live-helpers.js';
+import { type LiveOrigin, startTestChannel, type TestChannel } from './live-helpers.js';
 import { auditHints } from './hint-audit.js';
 
 const AUDIT_MS = 20_000;
+let ch: TestChannel;
 let dir: string;
 let o: LiveOrigin;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-live-langs-'));
-  const root = join(dir, 'root');
-  mkdirSync(root);
-  o = await startLiveOrigin(root, [
-    {
-      id: 'ch',
-      source: TEST_SOURCE,
-      segmentDuration: 2,
-      partDuration: 0.5,
-      dvrWindow: 30,
-      ladder: writeTinyLadder(dir),
-      audioLanguages: ['en', 'fr'],
-    },
+  ch = await startTestChannel('se-live-langs-', { audioLanguages: ['en', 'fr'] }, [
+    ['180p', 1],
+    ['audio-en', 1],
+    ['audio-fr', 1],
   ]);
-  await until(
-    async () =>
-      (await completeSegments(o, 'ch', '180p')) >= 1 &&
-      (await completeSegments(o, 'ch', 'audio-en')) >= 1 &&
-      (await completeSegments(o, 'ch', 'audio-fr')) >= 1,
-    40_000,
-    'a complete segment on video and both audio languages',
-  );
+  ({ dir, o } = ch);
 }, 60_000);
 
 afterAll(async () => {
-  await o?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await ch?.close();
 });
 
 /** Tone of a live audio segment: init + segment decoded to PCM, zero crossings per second / 2. */

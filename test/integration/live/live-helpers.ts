@@ -1,5 +1,6 @@
 /** Shared pieces of the live integration suites: a tiny ladder, a real origin, HTTP helpers. */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
@@ -137,4 +138,55 @@ export async function completeSegments(o: LiveOrigin, channel: string, rendition
   const r = await o.get(`/live/${channel}/${rendition}/index.m3u8`);
   if (r.status !== 200) return 0;
   return parseM3u8(r.text).segments.length;
+}
+
+/** A temp folder with one lavfi channel `ch` on the tiny ladder, served by a real origin. */
+export interface TestChannel {
+  dir: string;
+  o: LiveOrigin;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts channel `ch` (TEST_SOURCE, tiny ladder; `channel` overrides the segment/part/window figures
+ * and adds options) in a fresh temp folder named after `prefix`, and waits until each rendition in
+ * `waitFor` ([rendition, segments]) has that many complete segments.
+ */
+export async function startTestChannel(
+  prefix: string,
+  channel: Omit<Partial<ChannelConfig>, 'id' | 'source' | 'ladder'>,
+  waitFor: [string, number][],
+): Promise<TestChannel> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  const o = await startLiveOrigin(root, [
+    {
+      id: 'ch',
+      source: TEST_SOURCE,
+      segmentDuration: 2,
+      partDuration: 0.5,
+      dvrWindow: 30,
+      ladder: writeTinyLadder(dir),
+      ...channel,
+    },
+  ]);
+  const close = async () => {
+    await o.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await until(
+      async () => {
+        for (const [rendition, n] of waitFor) if ((await completeSegments(o, 'ch', rendition)) < n) return false;
+        return true;
+      },
+      40_000,
+      `complete segments on ${waitFor.map(([r, n]) => `${r} (${n})`).join(', ')}`,
+    );
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { dir, o, close };
 }

@@ -8,47 +8,23 @@
  * this check is bench/preload-hint-bench.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  TEST_SOURCE,
-  completeSegments,
-  startLiveOrigin,
-  until,
-  writeTinyLadder,
-  type LiveOrigin,
-} from './live-helpers.js';
+import { type LiveOrigin, startTestChannel, type TestChannel } from './live-helpers.js';
 import { auditHints } from './hint-audit.js';
 
 const RUN_MS = 60_000;
-let dir: string;
+let ch: TestChannel;
 let o: LiveOrigin;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-hints-true-'));
-  const root = join(dir, 'root');
-  mkdirSync(root);
-  o = await startLiveOrigin(root, [
-    {
-      id: 'ch',
-      source: TEST_SOURCE,
-      segmentDuration: 2,
-      partDuration: 0.5,
-      dvrWindow: 30,
-      ladder: writeTinyLadder(dir),
-    },
+  ch = await startTestChannel('se-hints-true-', {}, [
+    ['180p', 1],
+    ['audio', 1],
   ]);
-  await until(
-    async () => (await completeSegments(o, 'ch', '180p')) >= 1 && (await completeSegments(o, 'ch', 'audio')) >= 1,
-    40_000,
-    'a complete segment on both renditions',
-  );
+  o = ch.o;
 }, 60_000);
 
 afterAll(async () => {
-  await o?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await ch?.close();
 });
 
 describe('preload hints come true', () => {

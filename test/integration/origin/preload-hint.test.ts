@@ -6,42 +6,18 @@
  * closes (not after the 3-target-duration timeout).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  TEST_SOURCE,
-  completeSegments,
-  parseM3u8,
-  startLiveOrigin,
-  until,
-  writeTinyLadder,
-  type LiveOrigin,
-} from '../live/live-helpers.js';
+import { parseM3u8, type LiveOrigin, startTestChannel, type TestChannel } from '../live/live-helpers.js';
 
-let dir: string;
+let ch: TestChannel;
 let o: LiveOrigin;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-hint-'));
-  const root = join(dir, 'root');
-  mkdirSync(root);
-  o = await startLiveOrigin(root, [
-    {
-      id: 'ch',
-      source: TEST_SOURCE,
-      segmentDuration: 1,
-      partDuration: 0.5,
-      dvrWindow: 10,
-      ladder: writeTinyLadder(dir),
-    },
-  ]);
-  await until(async () => (await completeSegments(o, 'ch', '180p')) >= 2, 40_000, 'two complete segments');
+  ch = await startTestChannel('se-hint-', { segmentDuration: 1, dvrWindow: 10 }, [['180p', 2]]);
+  o = ch.o;
 }, 60_000);
 
 afterAll(async () => {
-  await o?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await ch?.close();
 });
 
 interface View {

@@ -63,3 +63,32 @@ export function oneLine(stderr: string): string {
   expect(lines, `stderr: ${stderr}`).toHaveLength(1);
   return lines[0];
 }
+
+/**
+ * Runs `package <input> --ladder small` once per case with the case's values after `flag`, and asserts
+ * that each is refused with exit 1, one line of stderr matching the case, and nothing left in its folder.
+ */
+export async function expectEachRefused(
+  root: string,
+  input: string,
+  flag: string,
+  cases: [string[], RegExp][],
+): Promise<void> {
+  for (const [values, message] of cases) {
+    const dir = join(root, `bad-${listing(root).length}`);
+    const r = await runCli([
+      'package',
+      input,
+      '--out',
+      dir,
+      '--id',
+      'm',
+      '--ladder',
+      'small',
+      ...values.flatMap((v) => [flag, v]),
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(message);
+    expect(listing(dir)).toEqual([]);
+  }
+}

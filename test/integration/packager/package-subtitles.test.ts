@@ -13,7 +13,7 @@ import { fixture } from '../../../media-fixtures/generate.js';
 import { packageVod } from '../../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { validateMpd } from '../../support/xml-validate.js';
-import { listing, oneLine, runCli } from './cli-run.js';
+import { expectEachRefused } from './cli-run.js';
 import { parseM3u8 } from './verify-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-subs-'));
@@ -121,22 +121,6 @@ describe('VOD subtitles', () => {
       ],
       [['en=' + bad('subs.txt', 'x')], /use a \.vtt \(WebVTT\) or \.srt \(SubRip\) file/],
     ];
-    for (const [subs, message] of cases) {
-      const dir = join(root, `bad-${listing(root).length}`);
-      const r = await runCli([
-        'package',
-        input,
-        '--out',
-        dir,
-        '--id',
-        'm',
-        '--ladder',
-        'small',
-        ...subs.flatMap((s) => ['--subtitles', s]),
-      ]);
-      expect(r.code, r.stderr).toBe(1);
-      expect(oneLine(r.stderr)).toMatch(message);
-      expect(listing(dir)).toEqual([]);
-    }
+    await expectEachRefused(root, input, '--subtitles', cases);
   }, 120_000);
 });
