@@ -12,14 +12,14 @@ export interface EmsgInfo {
   schemeIdUri: string;
   value: string;
   timescale: number;
-  /** Version 1 only. */
+  /** Version 1 only (absolute; required when writing version 1). */
   presentationTime?: number;
-  /** Version 0 only. */
+  /** Version 0 only (relative to the segment's earliest presentation time; required when writing version 0). */
   presentationTimeDelta?: number;
   /** 0xFFFFFFFF means unknown duration. */
   eventDuration: number;
   id: number;
-  /** A view of the box payload. */
+  /** A view of the box payload when read. */
   messageData: Buffer;
 }
 

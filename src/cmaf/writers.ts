@@ -3,6 +3,7 @@
  * and the movie-fragment boxes (mfhd, tfhd, tfdt, trun, trex) a segmenter needs. Everything
  * returns a fresh Buffer; mdatHeader() lets callers send media payloads without concatenating.
  */
+import type { EmsgInfo } from './emsg.js';
 import { StreamedgeError } from '../errors.js';
 import type { SidxReference } from './sidx.js';
 import {
@@ -148,19 +149,8 @@ export function sidx(opts: SidxOptions): Buffer {
   );
 }
 
-export interface EmsgOptions {
-  version: 0 | 1;
-  schemeIdUri: string;
-  value: string;
-  timescale: number;
-  /** Required for version 1 (absolute). */
-  presentationTime?: number;
-  /** Required for version 0 (relative to the segment's earliest presentation time). */
-  presentationTimeDelta?: number;
-  eventDuration: number;
-  id: number;
-  messageData: Buffer;
-}
+/** What `emsg` writes: the fields `parseEmsg` reads back. */
+type EmsgOptions = EmsgInfo;
 
 function cstr(s: string): Buffer {
   if (s.includes('\0')) throw badArg('emsg strings cannot contain NUL characters');
