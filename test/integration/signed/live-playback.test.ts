@@ -4,9 +4,10 @@
  * (and a blocking reload for the next part) through the edge, with path and query placement.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeTinyLadder } from '../live/live-helpers.js';
 import { crawlHls, playlistUris } from './crawl.js';
 import {
   UPSTREAM_CREDENTIAL,
@@ -37,14 +38,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-signed-live-'));
   const root = join(dir, 'root');
   mkdirSync(root);
-  const ladder = join(dir, 'ladder.json');
-  writeFileSync(
-    ladder,
-    JSON.stringify({
-      video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
-      audio: { bitrate: '64k' },
-    }),
-  );
+  const ladder = writeTinyLadder(dir);
   key = await es256('live-1');
   const jwksFile = join(dir, 'jwks.json');
   writeJwks(jwksFile, [key]);

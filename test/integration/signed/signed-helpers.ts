@@ -256,17 +256,4 @@ export async function metricValue(metricsUrl: string, series: string): Promise<n
   return 0;
 }
 
-/** Polls a real condition until true (bounded). */
-export async function until<T>(
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { until } from '../live/live-helpers.js';
