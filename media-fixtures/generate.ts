@@ -80,7 +80,7 @@ export const FIXTURES = {
     about: '4 s AAC without video',
   },
   /**
-   * 4 s of 426x240 with TWO audio streams: English (language "eng", 440 Hz) and French ("fre",
+   * 8 s of 426x240 with TWO audio streams: English (language "eng", 440 Hz) and French ("fre",
    * 880 Hz): the several-languages tests tell the tracks apart by their tone.
    */
   bilingual: {
