@@ -1,31 +1,17 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LogStore, type StoreOptions } from '../../../edge/store/index.js';
-import { bodyFor, meta, readAll, regionFileBytes, regionFiles, tempDir } from './store-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { LogStore } from '../../../edge/store/index.js';
+import { bodyFor, meta, readAll, regionFileBytes, regionFiles, deferredCleanup, storeOpener } from './store-helpers.js';
 
 const KiB = 1024;
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = deferredCleanup();
 
-async function openStore(
-  extra: Partial<StoreOptions> = {},
-): Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
-  const t = tempDir('store-evict-');
-  const opts: StoreOptions = {
-    dir: t.dir,
-    capacityBytes: 1024 * KiB,
-    regionBytes: 256 * KiB,
-    durability: 'flush',
-    ...extra,
-  };
-  const store = await LogStore.open(opts);
-  cleanups.push(t.cleanup);
-  cleanups.push(() => store.close());
-  return { store, dir: t.dir, opts };
-}
+const openStore = storeOpener(defer, 'store-evict-', {
+  capacityBytes: 1024 * KiB,
+  regionBytes: 256 * KiB,
+  durability: 'flush',
+});
 
 describe('LogStore eviction', () => {
   it('stays within capacity by evicting whole regions, oldest first; never touches foreign files', async () => {
@@ -122,7 +108,7 @@ describe('LogStore eviction', () => {
     const before = store.stats();
     await store.close();
     const again = await LogStore.open(opts);
-    cleanups.push(() => again.close());
+    defer(() => again.close());
     const after = again.stats();
     expect(after.objects).toBe(before.objects);
     expect(after.bytes).toBe(before.bytes);
@@ -145,7 +131,7 @@ describe('LogStore eviction', () => {
     appendFileSync(last, Buffer.alloc(5000, 0xab)); // a torn tail after the committed end
     writeFileSync(join(dir, 'regions', 'r-9999999999.seg'), 'stray'); // a region file the index does not know
     const again = await LogStore.open(opts);
-    cleanups.push(() => again.close());
+    defer(() => again.close());
     const after = again.stats();
     expect(after.objects).toBeLessThan(before.objects);
     expect(after.objects).toBeGreaterThan(0);

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LogStore } from '../../../edge/store/index.js';
 import { StoreIndex, type IndexEntry } from '../../../edge/store/store-index.js';
-import { meta, tempDir } from './store-helpers.js';
+import { meta, tempDir, deferredCleanup } from './store-helpers.js';
 
 /**
  * Issue 12 defect 5 at the store level: an over-long key is a typed error before any database call,
@@ -11,10 +11,7 @@ import { meta, tempDir } from './store-helpers.js';
  * stays flat across many put/purge cycles.
  */
 const KiB = 1024;
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = deferredCleanup();
 
 const CYCLES = 10_000;
 /** "Flat": the file after 10,000 cycles may exceed its size after 1,000 by at most this much. */
@@ -27,10 +24,10 @@ function entry(i: number): IndexEntry {
 describe('store index: limits and page reuse', () => {
   it('a range scan that throws is closed: after it, 10,000 put/remove cycles keep the index file flat', async () => {
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    defer(t.cleanup);
     const path = join(t.dir, 'index.lmdb');
     const index = StoreIndex.open(path, false);
-    cleanups.push(() => index.close());
+    defer(() => index.close());
     // lmdb cannot encode a 5,000-byte range start: the scan throws part-way through opening its cursor.
     expect(() => index.keysWithPrefix('/p'.repeat(2500))).toThrow();
     expect(() => index.keysForTag('t'.repeat(5000))).toThrow();
@@ -49,14 +46,14 @@ describe('store index: limits and page reuse', () => {
 
   it('10,000 put/purge cycles through LogStore (prefix and tag purges of long keys) keep index.lmdb flat', async () => {
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    defer(t.cleanup);
     const store = await LogStore.open({
       dir: t.dir,
       capacityBytes: 1024 * KiB,
       regionBytes: 256 * KiB,
       durability: 'flush',
     });
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     const path = join(t.dir, 'index.lmdb');
     let after1k = 0;
     for (let i = 0; i < CYCLES; i++) {
@@ -72,9 +69,9 @@ describe('store index: limits and page reuse', () => {
 
   it('a key, prefix or tag over the limit is a typed error before any database call, and the store goes on', async () => {
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    defer(t.cleanup);
     const store = await LogStore.open({ dir: t.dir, capacityBytes: 1024 * KiB, regionBytes: 256 * KiB });
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     const long = '/vod/' + 'a'.repeat(5000);
     const tooLong = { name: 'StoreKeyError', code: 'STORE_KEY_TOO_LONG', bytes: Buffer.byteLength(long) };
     await expect(store.get(long)).rejects.toMatchObject(tooLong);

@@ -1,26 +1,14 @@
 import { openSync, readFileSync, readSync, writeSync, closeSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StreamedgeError } from '../../../src/errors.js';
-import { LogStore, type StoreOptions } from '../../../edge/store/index.js';
-import { bodyFor, meta, readAll, regionFiles, tempDir } from './store-helpers.js';
+import { LogStore } from '../../../edge/store/index.js';
+import { bodyFor, meta, readAll, regionFiles, tempDir, deferredCleanup, storeOpener } from './store-helpers.js';
 
 const KiB = 1024;
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = deferredCleanup();
 
-async function openStore(
-  extra: Partial<StoreOptions> = {},
-): Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
-  const t = tempDir();
-  const opts: StoreOptions = { dir: t.dir, capacityBytes: 4 * 1024 * KiB, regionBytes: 256 * KiB, ...extra };
-  const store = await LogStore.open(opts);
-  cleanups.push(t.cleanup);
-  cleanups.push(() => store.close());
-  return { store, dir: t.dir, opts };
-}
+const openStore = storeOpener(defer, 'store-', { capacityBytes: 4 * 1024 * KiB, regionBytes: 256 * KiB });
 
 async function* chunks(buf: Buffer, size: number, failAfter?: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += size) {
@@ -122,7 +110,7 @@ describe('LogStore basics (real lmdb, real region files)', () => {
     expect(await store.put('ok', meta(), body.subarray(0, 1000))).toBe(true);
     await store.close();
     const again = await LogStore.open(opts);
-    cleanups.push(() => again.close());
+    defer(() => again.close());
     expect(again.stats().objects).toBe(1);
     expect((await readAll((await again.get('ok'))!.body)).equals(body.subarray(0, 1000))).toBe(true);
     expect(await again.get('failing')).toBeUndefined();
@@ -140,7 +128,7 @@ describe('LogStore basics (real lmdb, real region files)', () => {
     expect((await store.get('m'))!.meta).toEqual(expected); // RAM copy updated
     await store.close();
     const again = await LogStore.open({ ...opts, ramBytes: 0 });
-    cleanups.push(() => again.close());
+    defer(() => again.close());
     const g = await again.get('m');
     expect(g!.fromRam).toBe(false);
     expect(g!.meta).toEqual(expected);
@@ -253,7 +241,7 @@ describe('LogStore basics (real lmdb, real region files)', () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     writeFileSync(join(dir, 'store.lock'), `${dead} ${(await import('node:os')).hostname()} stale\n`);
     const third = await LogStore.open(opts);
-    cleanups.push(() => third.close());
+    defer(() => third.close());
     expect(third.stats().admitting).toBe(true);
   });
 
@@ -271,7 +259,7 @@ describe('LogStore basics (real lmdb, real region files)', () => {
 
   it('too small a capacity is a clear config error', async () => {
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    defer(t.cleanup);
     await expect(LogStore.open({ dir: t.dir, capacityBytes: 100_000 })).rejects.toMatchObject({ code: 'STORE_CONFIG' });
   });
 

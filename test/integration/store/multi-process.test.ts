@@ -2,10 +2,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../../edge/store/crc32c.js';
 import { LogStore } from '../../../edge/store/index.js';
-import { bodyFor, meta, tempDir } from './store-helpers.js';
+import { bodyFor, meta, tempDir, deferredCleanup } from './store-helpers.js';
 
 /**
  * The store across processes: one writer (LogStore, holding store.lock) and read-only openers in
@@ -14,10 +14,7 @@ import { bodyFor, meta, tempDir } from './store-helpers.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const READER = fileURLToPath(new URL('./reader-child.ts', import.meta.url));
 const KiB = 1024;
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = deferredCleanup();
 
 interface Child {
   proc: ChildProcessWithoutNullStreams;
@@ -32,7 +29,7 @@ async function startReader(dir: string): Promise<Child> {
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = once(proc, 'exit');
-  cleanups.push(async () => {
+  defer(async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     await exited;
   });
@@ -67,9 +64,9 @@ const expectHit = (body: Buffer, gen: number): string => `hit ${gen} ${body.leng
 describe('store across processes: one writer, read-only openers', () => {
   it('a read-only opener works while the writer holds store.lock, and sees commits after a refresh', async () => {
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    defer(t.cleanup);
     const store = await LogStore.open({ dir: t.dir, capacityBytes: 4096 * KiB, regionBytes: 256 * KiB });
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     const a1 = bodyFor('/a', 3000);
     expect(await store.put('/a', withGen(1), a1)).toBe(true);
 
@@ -96,14 +93,14 @@ describe('store across processes: one writer, read-only openers', () => {
 
   it('readerCheck() frees the slot of a reader process SIGKILLed inside a read', async () => {
     const t = tempDir();
-    cleanups.push(t.cleanup);
+    defer(t.cleanup);
     const store = await LogStore.open({
       dir: t.dir,
       capacityBytes: 4096 * KiB,
       regionBytes: 1024 * KiB,
       verifyBeforeSendBytes: 16 * KiB,
     });
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     const big = bodyFor('/big', 600 * KiB);
     expect(await store.put('/big', withGen(1), big)).toBe(true);
     const reader = await startReader(t.dir);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { crc32c } from '../../../edge/store/crc32c.js';
-import type { ObjectMeta } from '../../../edge/store/index.js';
+import { afterEach } from 'vitest';
+import { LogStore, type ObjectMeta, type StoreOptions } from '../../../edge/store/index.js';
 
 export function tempDir(prefix = 'store-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -50,4 +51,34 @@ export function regionFiles(dir: string): string[] {
   return readdirSync(join(dir, 'regions'))
     .filter((n) => n.endsWith('.seg'))
     .sort();
+}
+
+type Cleanup = () => Promise<void> | void;
+
+/** Registers an afterEach that runs, last first, every clean-up handed to the returned `defer`. */
+export function deferredCleanup(): (fn: Cleanup) => void {
+  const fns: Cleanup[] = [];
+  afterEach(async () => {
+    for (const c of fns.splice(0).reverse()) await c();
+  });
+  return (fn) => void fns.push(fn);
+}
+
+/**
+ * `openStore(extra)` for one test file: a fresh temp folder and a LogStore opened on it with
+ * `defaults` then `extra`; both are closed and removed after the test through `defer`.
+ */
+export function storeOpener(
+  defer: (fn: Cleanup) => void,
+  prefix: string,
+  defaults: Omit<StoreOptions, 'dir'>,
+): (extra?: Partial<StoreOptions>) => Promise<{ store: LogStore; dir: string; opts: StoreOptions }> {
+  return async (extra = {}) => {
+    const t = tempDir(prefix);
+    const opts: StoreOptions = { dir: t.dir, ...defaults, ...extra };
+    const store = await LogStore.open(opts);
+    defer(t.cleanup);
+    defer(() => store.close());
+    return { store, dir: t.dir, opts };
+  };
 }
