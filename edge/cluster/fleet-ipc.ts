@@ -18,6 +18,9 @@ export interface FleetState {
   ready: boolean;
   floor: number;
   health: { reasons: string[]; report: unknown };
+  /** Live members of the PoP and purge messages dead-lettered (the workers' fleet metrics). */
+  members: number;
+  deadLetters: number;
 }
 
 /** Worker -> supervisor questions. */
@@ -42,7 +45,9 @@ export type FleetMessage =
   | { type: 'fleet-state'; state: FleetState }
   | { type: 'fleet-peers'; urls: string[]; self: string }
   | { type: 'fleet-credential'; credential: string | null }
-  | { type: 'fleet-keys'; entry: RelayedJwksEntry };
+  | { type: 'fleet-keys'; entry: RelayedJwksEntry }
+  /** A purge applied, with its lag: observed by one worker (the summed metrics count it once). */
+  | { type: 'fleet-lag'; seconds: number };
 
 export function isFleetMessage(m: unknown): m is FleetMessage {
   const t = (m as { type?: unknown } | null)?.type;

@@ -91,6 +91,10 @@ export class SupervisorFleet {
   async join(self: string): Promise<void> {
     const host: FleetHost = {
       logger: this.logger,
+      onPurgeApplied: (seconds) => {
+        const we = this.boundWorker();
+        if (we) safeSend(we.end, { type: 'fleet-lag', seconds });
+      },
       applyPurge: (specs) => this.apply(specs),
       cacheIsEmpty: async () => (await this.objects()) === 0,
       setPeers: (urls) => {
@@ -172,9 +176,15 @@ export class SupervisorFleet {
   }
 
   /** A live worker that can apply purges (the first that said hello and is still running). */
-  private worker(): WorkerEnd {
+  private boundWorker(): WorkerEnd | undefined {
     for (const [w, we] of this.#workers) if (we.bound && !w.isDead() && w.isConnected()) return we;
-    throw new StreamedgeError('EDGE_WORKER', 'no edge worker is running to apply the purge');
+    return undefined;
+  }
+
+  private worker(): WorkerEnd {
+    const we = this.boundWorker();
+    if (!we) throw new StreamedgeError('EDGE_WORKER', 'no edge worker is running to apply the purge');
+    return we;
   }
 
   private async apply(specs: PurgeSpec[]): Promise<number> {
@@ -195,7 +205,15 @@ export class SupervisorFleet {
 
   private state(): FleetState {
     const link = this.#prelude.link;
-    return { ready: link.ready, floor: link.purgeFloor(), health: link.health() };
+    const health = link.health();
+    const report = health.report as { members?: unknown[]; purge?: { deadLetters?: number } };
+    return {
+      ready: link.ready,
+      floor: link.purgeFloor(),
+      health,
+      members: Array.isArray(report.members) ? report.members.length : 0,
+      deadLetters: report.purge?.deadLetters ?? 0,
+    };
   }
 
   private pushState(): void {

@@ -26,6 +26,7 @@ import {
   isFleetMessage,
 } from './fleet-ipc.js';
 import { RelayedBucket } from './keys-relay.js';
+import { type FleetMetrics, fleetMetrics } from '../fleet/fleet-metrics.js';
 
 /** What the worker does when the fleet asks (set once its edge exists). */
 export interface WorkerFleetEdge {
@@ -43,7 +44,10 @@ export class WorkerFleetLink implements FleetLink {
     ready: false,
     floor: 0,
     health: { reasons: ['joining the fleet'], report: { state: 'joining' } },
+    members: 0,
+    deadLetters: 0,
   };
+  #metrics: FleetMetrics | undefined;
   #readyWaiters: Array<() => void> = [];
   #bound: WorkerFleetEdge | undefined;
   readonly #asks: IpcAsks;
@@ -82,6 +86,10 @@ export class WorkerFleetLink implements FleetLink {
   /** The edge exists: the supervisor may now ask it to apply purges, and sends the fleet's state. */
   bind(b: WorkerFleetEdge): Promise<void> {
     this.#bound = b;
+    this.#metrics = fleetMetrics(b.edge.metrics.registry, {
+      members: () => this.#state.members,
+      deadLetters: () => this.#state.deadLetters,
+    });
     return this.#asks.ask({ op: 'hello' }, REACH_ASK_MS);
   }
 
@@ -108,6 +116,9 @@ export class WorkerFleetLink implements FleetLink {
       }
       case 'fleet-keys':
         this.keys.push(m.entry);
+        break;
+      case 'fleet-lag':
+        this.#metrics?.lag.observe(m.seconds);
         break;
     }
   }

@@ -118,8 +118,10 @@ export async function openFleetPrelude(
  */
 export interface FleetHost extends FleetEdgeHooks {
   readonly logger: Logger;
-  /** Where the fleet's metrics go (none: not exported). */
+  /** Where the fleet's metrics go (none: the host reports them its own way). */
   readonly registry?: Registry;
+  /** Each purge applied, with its lag (publish → applied) in seconds. */
+  onPurgeApplied?(lagSeconds: number): void;
 }
 
 /** A single-process edge as the fleet's host. */
@@ -171,6 +173,7 @@ export async function joinFleetAs(
       ...(prelude.keys ? { keys: prelude.keys } : {}),
       credential: o.fleetCredential === true,
       ...(host.registry ? { registry: host.registry } : {}),
+      ...(host.onPurgeApplied ? { onPurgeApplied: (s: number) => host.onPurgeApplied?.(s) } : {}),
       logger: host.logger,
     },
     host,

@@ -17,7 +17,7 @@ import { addFleetKey, verificationJwkFromKeyFile } from '../../../edge/fleet/fle
 import { issueToken, signedUrl } from '../../../src/signing/issue.js';
 import { signingKeyFromJwk } from '../../../src/signing/keys.js';
 import { startUpstream, type Upstream } from '../edge/helpers.js';
-import { ADMIN_TOKEN, type Answer, get, startSupervisedEdge } from '../cluster/supervised-edge.js';
+import { ADMIN_TOKEN, type Answer, get, metricsText, series, startSupervisedEdge } from '../cluster/supervised-edge.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { waitFor } from './wait.js';
 
@@ -145,6 +145,12 @@ describe('a fleet member with --workers 2', () => {
       expect(x.body.toString()).toBe(`v3 ${paths[i]}`);
     }
     expect((await get(a.url, paths[0])).body.toString()).toBe(`v3 ${paths[0]}`);
+
+    // the summed metrics count the fleet once, not once per worker
+    await waitFor('both purges in B’s lag histogram', async () => {
+      const m = await metricsText(b.url);
+      return series(m, 'edge_fleet_purge_lag_seconds_count') === 2 && series(m, 'edge_fleet_members') === 2;
+    });
 
     await b.stop();
     // B left the fleet when it stopped (a clean leave): A sees itself alone

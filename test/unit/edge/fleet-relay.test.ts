@@ -4,6 +4,7 @@
  * and floors are asked of it, a fleet purge is refused while the store process is away, and the
  * relayed keys lose no entry pushed between the first read and the watch.
  */
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { WorkerFleetLink } from '../../../edge/cluster/worker-fleet.js';
 import type { FleetMessage } from '../../../edge/cluster/fleet-ipc.js';
@@ -36,7 +37,7 @@ function harness() {
 
 const state = (ready: boolean, floor = 0): FleetMessage => ({
   type: 'fleet-state',
-  state: { ready, floor, health: { reasons: [], report: { pop: 'p1' } } },
+  state: { ready, floor, health: { reasons: [], report: { pop: 'p1' } }, members: 2, deadLetters: 0 },
 });
 
 describe('WorkerFleetLink', () => {
@@ -89,7 +90,9 @@ describe('WorkerFleetLink', () => {
     let objects: number | undefined = 5;
     const applied: PurgeSpec[][] = [];
     const peers: string[][] = [];
+    const registry = new Registry();
     const edge = {
+      metrics: { registry },
       storeObjects: () => objects,
       applyPurge: (s: PurgeSpec[]) => {
         applied.push(s);
@@ -118,6 +121,13 @@ describe('WorkerFleetLink', () => {
 
     h.deliver({ type: 'fleet-peers', urls: ['http://a', 'http://b'], self: 'http://b' });
     expect(peers).toEqual([['http://a', 'http://b']]);
+
+    // the fleet's figures, as the supervisor says them; each purge's lag observed here
+    h.deliver(state(true, 4));
+    h.deliver({ type: 'fleet-lag', seconds: 0.02 });
+    const text = await registry.metrics();
+    expect(text).toMatch(/^edge_fleet_members 2$/m);
+    expect(text).toMatch(/^edge_fleet_purge_lag_seconds_count 1$/m);
   });
 
   it('relayed keys: an entry pushed between the first read and the watch is not lost', async () => {
