@@ -12,6 +12,7 @@
  *   listening before it drains, so some worker always accepts.
  * - TLS: one set of session ticket keys, made here and handed to every worker (rotated every 12 h
  *   and on SIGUSR2), so a session resumes whichever worker answers.
+ * - --nats: the edge's one fleet membership lives here (supervisor-fleet.ts), relayed to the workers.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fork, type ChildProcess } from 'node:child_process';
