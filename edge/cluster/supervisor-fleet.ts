@@ -100,7 +100,7 @@ export class SupervisorFleet {
       setPeers: (urls) => {
         this.#peers = { urls, self };
         this.broadcast({ type: 'fleet-peers', ...this.#peers });
-        if (this.#store?.connected) this.#store.send({ type: 'fleet-peers', ...this.#peers });
+        if (this.#store) sendTo(this.#store, { type: 'fleet-peers', ...this.#peers });
       },
       setUpstreamCredential: (c) => {
         this.#credential = c ?? null;
@@ -127,7 +127,7 @@ export class SupervisorFleet {
   /** The store process (re)started: it routes fills to the owning peers, so it needs the members. */
   storeStarted(child: ChildProcess): void {
     this.#store = child;
-    if (this.#peers) child.send({ type: 'fleet-peers', ...this.#peers });
+    if (this.#peers) sendTo(child, { type: 'fleet-peers', ...this.#peers });
   }
 
   /** A message from a worker; false when it is not the fleet's. */
@@ -148,7 +148,7 @@ export class SupervisorFleet {
   private endOf(w: Worker): WorkerEnd {
     let we = this.#workers.get(w);
     if (!we) {
-      const end: IpcEnd = { send: (m) => w.send(m) };
+      const end: IpcEnd = { send: (m) => sendTo(w, m) };
       we = { end, asks: new IpcAsks(end), bound: false };
       this.#workers.set(w, we);
     }
@@ -238,4 +238,16 @@ export class SupervisorFleet {
     }
     for (const we of this.#workers.values()) we.asks.failAll('the edge is stopping');
   }
+}
+
+/**
+ * Sends over a child's IPC channel; a channel that closed meanwhile (the child exiting) is not an
+ * error here (without the callback it would be an 'error' event nobody listens to).
+ */
+function sendTo(
+  child: { connected?: boolean; isConnected?: () => boolean; send: Worker['send'] },
+  m: FleetMessage,
+): void {
+  const open = child.isConnected ? child.isConnected() : child.connected;
+  if (open) child.send(m, undefined, () => undefined);
 }

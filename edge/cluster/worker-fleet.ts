@@ -73,7 +73,7 @@ export class WorkerFleetLink implements FleetLink {
         send: (m) => {
           if (!process.send)
             throw new StreamedgeError('EDGE_STATE', 'no IPC channel: start this through the supervisor');
-          process.send(m);
+          process.send(m, undefined, undefined, () => undefined);
         },
       },
       (fn) => {
