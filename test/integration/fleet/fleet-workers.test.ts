@@ -160,6 +160,43 @@ describe('a fleet member with --workers 2', () => {
     });
   });
 
+  it('NATS unreachable at start: every worker serves after the bounded wait, purge is refused with a reason, and the edge joins when NATS is back', async () => {
+    const late = await startNatsServer();
+    cleanups.push(() => late.close());
+    await late.stop();
+    const d = await startSupervisedEdge(origin.url, 2, [
+      '--nats',
+      late.url,
+      '--pop',
+      'late',
+      '--name',
+      'd',
+      '--fleet-join-wait',
+      '500ms',
+    ]);
+    cleanups.push(() => d.stop());
+    const served = [await get(d.url, '/vod/late/seg-1.m4s'), await get(d.url, '/vod/late/seg-2.m4s')];
+    expect(new Set(served.map((x) => x.worker))).toEqual(new Set(['0', '1']));
+    for (const x of served) expect(x.status).toBe(200);
+    const h = await get(d.url, '/_edge/health');
+    expect(h.status).toBe(200);
+    expect(h.body.toString()).toMatch(/not joined: NATS unreachable/);
+    const p = await purge(d.url, { url: '/vod/late/seg-1.m4s' });
+    expect(p.status).toBe(503);
+    expect(String(p.json['error'])).toMatch(/has not joined the fleet yet/);
+
+    await late.start();
+    await waitFor(
+      'the edge to join the fleet',
+      async () => {
+        const x = JSON.parse((await get(d.url, '/_edge/health', { headers: auth })).body.toString()) as FleetHealth;
+        return x.fleet?.members.some((m) => m.url === d.url) === true && x.fleet.purge.state === 'caught-up';
+      },
+      20_000,
+    );
+    expect((await purge(d.url, { url: '/vod/late/seg-1.m4s' })).status).toBe(200);
+  });
+
   it('keys rotated through KV are accepted by every worker', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'kid-w', alg: 'ES256' };
