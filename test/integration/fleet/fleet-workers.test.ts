@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEdge, type EdgeCliOptions } from '../../../edge/edge-cli.js';
 import { FleetConnection } from '../../../src/fleet/nats-connection.js';
 import { openKeysBucket } from '../../../src/fleet/keys-bucket.js';
-import { addFleetKey, verificationJwkFromKeyFile } from '../../../edge/fleet/fleet-keys.js';
+import { addFleetKey, setFleetCredential, verificationJwkFromKeyFile } from '../../../edge/fleet/fleet-keys.js';
+import { UPSTREAM_CREDENTIAL_HEADER } from '../../../src/signing/upstream-credential.js';
 import { issueToken, signedUrl } from '../../../src/signing/issue.js';
 import { signingKeyFromJwk } from '../../../src/signing/keys.js';
 import { startUpstream, type Upstream } from '../edge/helpers.js';
@@ -197,7 +198,7 @@ describe('a fleet member with --workers 2', () => {
     expect((await purge(d.url, { url: '/vod/late/seg-1.m4s' })).status).toBe(200);
   });
 
-  it('keys rotated through KV are accepted by every worker', async () => {
+  it('keys rotated through KV, and the fleet credential, reach every worker', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'kid-w', alg: 'ES256' };
     const file = join(dir, 'kid-w.jwk');
@@ -211,6 +212,7 @@ describe('a fleet member with --workers 2', () => {
       'c',
       '--require-signed',
       '--fleet-keys',
+      '--fleet-credential',
     ]);
     cleanups.push(() => c.stop());
     const url = new URL(
@@ -237,5 +239,18 @@ describe('a fleet member with --workers 2', () => {
     // the kids every worker reports are the supervisor's
     const h = await get(c.url, '/_edge/health', { headers: auth });
     expect(h.body.toString()).toContain('kid-w');
+
+    // the fleet's upstream credential (what peers and lower tiers present) reaches every worker too
+    const credential = 'fleet-upstream-credential-0123456789';
+    const byCredential = () =>
+      get(c.url, '/vod/keys/seg-2.m4s', { headers: { [UPSTREAM_CREDENTIAL_HEADER]: credential } });
+    expect((await byCredential()).status).toBe(403);
+    await setFleetCredential(await openKeysBucket(admin), credential);
+    const trusted = new Set<string>();
+    await waitFor('both workers to trust the fleet credential', async () => {
+      const x = await byCredential();
+      if (x.status === 200 && x.worker !== undefined) trusted.add(x.worker);
+      return trusted.size === 2;
+    });
   });
 });
