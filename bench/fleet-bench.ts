@@ -211,6 +211,9 @@ async function main(): Promise<void> {
     '16MB',
     '--ram-size',
     '2MB',
+    // one process per edge, as when the recorded figures were taken (--nats now defaults to one worker per core)
+    '--workers',
+    '1',
     ...(fleet ? ['--nats', nats.url, '--pop', 'bench'] : []),
   ];
   const edges: EdgeProc[] = [];

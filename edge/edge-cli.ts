@@ -29,12 +29,15 @@ import {
 import { EdgeSignedAccess, type ReloadingKeySource, type KeyLog } from './signed-access.js';
 import {
   addFleetOptions,
+  edgeFleetHost,
   joinFleet,
   joinFleetInBackground,
   openFleetPrelude,
   type FleetCliOptions,
 } from './fleet/fleet-cli.js';
 import { fleetVerification } from './fleet/fleet-verification.js';
+import { WorkerFleetLink } from './cluster/worker-fleet.js';
+import { KvKeySource } from '../src/signing/kv-key-source.js';
 
 export { UPSTREAM_CREDENTIAL_ENV };
 
@@ -194,9 +197,16 @@ export async function runEdge(
     info: (x, m) => logRef.current?.info(x, m),
     warn: (x, m) => logRef.current?.warn(x, m),
   };
-  const fleet = o.nats !== undefined ? await openFleetPrelude(o, o.name, keyLog) : undefined;
-  const signing = fleet?.keys
-    ? await fleetVerification(o, fleet.keys, upstreamCredential, process.env, keyLog)
+  // a worker of a multi-worker fleet member: the supervisor holds the fleet, this relays to it
+  const relayed = worker && o.nats !== undefined ? WorkerFleetLink.overProcess() : undefined;
+  const fleet = o.nats !== undefined && !relayed ? await openFleetPrelude(o, o.name, keyLog) : undefined;
+  const fleetKeys = relayed
+    ? o.fleetKeys === true
+      ? await KvKeySource.open(relayed.keys, { log: keyLog })
+      : undefined
+    : fleet?.keys;
+  const signing = fleetKeys
+    ? await fleetVerification(o, fleetKeys, upstreamCredential, process.env, keyLog)
     : await edgeSigningFromCli(o, upstreamCredential, process.env, keyLog);
   const tls = await openTlsFromCli(o, {
     info: (x, m) => logRef.current?.info(x, m),
@@ -211,30 +221,34 @@ export async function runEdge(
     ...(worker ? { worker } : {}),
   });
   logRef.current = edge.logger;
-  if (fleet) edge.attachFleet(fleet.link); // nothing is served before the fleet's purge replay
+  const onCredential = (c: string | undefined) => signing?.access.setTrustedCredential(c);
+  // nothing is served before the fleet's purge replay
+  if (fleet) edge.attachFleet(fleet.link);
+  if (relayed) edge.attachFleet(relayed);
   const url = await edge.listen(parsePort(o.port), o.host);
   // node:cluster hands a worker the first worker's ticket keys when it listens: the supervisor's
   // current keys (rotated since, perhaps) are the ones every worker must use
   if (worker?.ticketKeys && tls) tls.setTicketKeys(worker.ticketKeys);
   const plainUrl = o.httpPort !== undefined ? await edge.listenPlain(parsePort(o.httpPort), o.host) : undefined;
-  const onCredential = (c: string | undefined) => signing?.access.setTrustedCredential(c);
+  if (relayed) await relayed.bind({ edge, onCredential });
   const joined = !fleet
     ? undefined
     : fleet.conn
       ? await joinFleet(edge, fleet, o, o.self ?? url, onCredential)
       : joinFleetInBackground(
-          edge,
+          edgeFleetHost(edge, o.self ?? url, onCredential),
           fleet,
           o,
           o.self ?? url,
           keyLog,
-          onCredential,
           parseDuration(o.fleetJoinWait ?? '30s') * 1000,
         );
   const stop = async (how: () => Promise<void>) => {
     await joined?.close();
+    relayed?.close();
     await how();
     signing?.close();
+    if (relayed) await fleetKeys?.close();
     tls?.close();
   };
   const drainMs = parseDuration(o.drainTimeout ?? '30s') * 1000;
@@ -257,20 +271,14 @@ export interface PurgeCliOptions {
 }
 
 /**
- * How many HTTP workers: --workers, else one per core. A fleet member (--nats) runs one process:
- * the fleet's membership and purge stream are not shared across workers yet.
+ * How many HTTP workers: --workers, else one per core (a fleet member too: its supervisor holds
+ * the one membership, edge/cluster/supervisor-fleet.ts).
  */
-export function workerCount(o: Pick<EdgeCliOptions, 'workers' | 'nats'>): number {
-  if (o.workers === undefined) return o.nats !== undefined ? 1 : Math.max(1, availableParallelism());
+export function workerCount(o: Pick<EdgeCliOptions, 'workers'>): number {
+  if (o.workers === undefined) return Math.max(1, availableParallelism());
   const n = Number(o.workers);
   if (!Number.isInteger(n) || n < 1 || n > 256) {
     throw new StreamedgeError('BAD_OPTION', `--workers must be a whole number from 1 to 256 (got "${o.workers}")`);
-  }
-  if (n > 1 && o.nats !== undefined) {
-    throw new StreamedgeError(
-      'BAD_OPTION',
-      '--nats runs one edge process for now: use --workers 1 (the default with --nats)',
-    );
   }
   return n;
 }

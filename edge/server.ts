@@ -105,6 +105,11 @@ export interface Edge {
   setPeers(peers: string[], self: string): void;
   /** Replaces the credential sent upstream (the fleet's, when it keeps one). */
   setUpstreamCredential(credential: string | undefined): void;
+  /**
+   * Objects in the store (after listen()); in a worker, as the store process last reported them,
+   * undefined while it is not connected.
+   */
+  storeObjects(): number | undefined;
 }
 
 /** Conditional and range headers do not apply to a manifest rewritten per viewer. */
@@ -207,6 +212,11 @@ class EdgeServer implements Edge, EdgeContext {
   setUpstreamCredential(credential: string | undefined): void {
     const c = checkCredential(credential, 'the upstream credential');
     this.credentialAuth = c !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: c } : {};
+  }
+
+  storeObjects(): number | undefined {
+    if (this.workerStore) return this.cluster?.stats?.objects;
+    return this.storeRef?.stats().objects;
   }
 
   get requestRollingRestart(): (() => void) | undefined {

@@ -62,6 +62,11 @@ const svc = await StoreService.listen(
   },
   logger,
 );
+// a fleet member: the supervisor tells the live members of the PoP (fills go to the owning peer)
+process.on('message', (m: { type?: string; urls?: string[]; self?: string }) => {
+  if (m.type === 'fleet-peers' && Array.isArray(m.urls) && typeof m.self === 'string')
+    ctx.router.setPeers(m.urls, m.self);
+});
 logger.info({ socket: role.socketPath }, 'edge store process ready');
 process.send?.({ type: 'ready' });
 

@@ -12,6 +12,7 @@
  *   listening before it drains, so some worker always accepts.
  * - TLS: one set of session ticket keys, made here and handed to every worker (rotated every 12 h
  *   and on SIGUSR2), so a session resumes whichever worker answers.
+ * - --nats: the edge's one fleet membership lives here (supervisor-fleet.ts), relayed to the workers.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -23,6 +24,7 @@ import pino, { type Logger } from 'pino';
 import { StreamedgeError } from '../../src/errors.js';
 import type { EdgeCliOptions } from '../edge-cli.js';
 import { type ChildMessage, ROLE_ENV, type RoleConfig, type SupervisorMessage, childEntry } from './process-role.js';
+import { SupervisorFleet } from './supervisor-fleet.js';
 
 interface Slot {
   index: number;
@@ -43,6 +45,8 @@ export class EdgeSupervisor {
   private storeFailures = 0;
   private ticketKeys: Buffer | undefined;
   private ticketTimer: NodeJS.Timeout | undefined;
+  /** With --nats: the edge's one fleet membership (edge/cluster/supervisor-fleet.ts). */
+  private fleet: SupervisorFleet | undefined;
   url = '';
   plainUrl: string | undefined;
 
@@ -69,11 +73,13 @@ export class EdgeSupervisor {
     cluster.setupPrimary({ exec: entry.exec, args: entry.args });
     cluster.on('exit', (w, code, signal) => sup.onWorkerExit(w, code, signal));
     try {
+      if (o.nats !== undefined) sup.fleet = await SupervisorFleet.open(options, logger);
       await sup.startStore();
       for (let i = 0; i < n; i++) sup.slots.push({ index: i, worker: undefined, failures: 0 });
       const first = await Promise.all(sup.slots.map((s) => sup.spawn(s)));
       sup.url = first[0].url ?? '';
       sup.plainUrl = first[0].plainUrl;
+      await sup.fleet?.join(o.self ?? sup.url);
     } catch (e) {
       await sup.stop();
       throw e;
@@ -118,6 +124,7 @@ export class EdgeSupervisor {
         if (m.type !== 'ready') return;
         child.off('exit', onExit);
         child.once('exit', (code, signal) => this.onStoreExit(child, code, signal, startedAt));
+        this.fleet?.storeStarted(child);
         resolve();
       });
     });
@@ -161,6 +168,7 @@ export class EdgeSupervisor {
       };
       w.once('exit', onExit);
       w.on('message', (m: ChildMessage) => {
+        if (this.fleet?.onWorkerMessage(w, m)) return;
         if (m.type === 'ready') {
           w.off('exit', onExit);
           resolve({ ...(m.url !== undefined ? { url: m.url } : {}), ...(m.plainUrl ? { plainUrl: m.plainUrl } : {}) });
@@ -172,6 +180,7 @@ export class EdgeSupervisor {
   }
 
   private onWorkerExit(w: Worker, code: number, signal: string): void {
+    this.fleet?.workerGone(w);
     if (this.retiring.delete(w)) return;
     const slot = this.slots.find((s) => s.worker === w);
     if (!slot || this.stopping) return;
@@ -247,6 +256,8 @@ export class EdgeSupervisor {
     this.stopping = true;
     clearInterval(this.ticketTimer);
     await this.rolling?.catch(() => undefined);
+    // leave the fleet first (as a single-process edge does), then drain
+    await this.fleet?.close().catch((e: unknown) => this.logger.warn({ err: e }, 'leaving the fleet failed'));
     const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     await Promise.all(live.map((w) => this.retire(w)));
     const store = this.store;

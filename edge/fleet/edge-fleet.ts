@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
+import { fleetMetrics } from './fleet-metrics.js';
 import type { Logger } from 'pino';
 import { StreamedgeError } from '../../src/errors.js';
 import type { KvKeySource } from '../../src/signing/kv-key-source.js';
@@ -41,6 +42,8 @@ export interface EdgeFleetOptions {
   /** Follow the upstream credential in the fleet's KV bucket. */
   credential?: boolean;
   registry?: Registry;
+  /** Each purge applied here, with its lag (publish → applied) in seconds. */
+  onPurgeApplied?: (lagSeconds: number) => void;
   logger: Logger;
 }
 
@@ -68,21 +71,7 @@ export class EdgeFleet implements FleetLink {
     const cleanup: Array<() => Promise<void>> = [() => conn.close()];
     if (o.keys) cleanup.push(() => o.keys!.close());
     try {
-      const lag = o.registry
-        ? new Histogram({
-            name: 'edge_fleet_purge_lag_seconds',
-            help: 'Purge published (JetStream timestamp) → applied on this edge',
-            buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 60],
-            registers: [o.registry],
-          })
-        : undefined;
-      const dead = o.registry
-        ? new Counter({
-            name: 'edge_fleet_purge_dead_letters_total',
-            help: 'Purge messages skipped as invalid or failing',
-            registers: [o.registry],
-          })
-        : undefined;
+      const metrics = o.registry ? fleetMetrics(o.registry) : undefined;
       let memory: PurgePosition | undefined; // a temporary cache keeps its position in memory
       let stopCredential: (() => Promise<void>) | undefined;
       if (o.credential === true) {
@@ -115,8 +104,11 @@ export class EdgeFleet implements FleetLink {
             if (o.positionFile === undefined) memory = p;
             else await savePosition(o.positionFile, p);
           },
-          onApplied: (s) => lag?.observe(s),
-          onDeadLetter: () => dead?.inc(),
+          onApplied: (s) => {
+            metrics?.lag.observe(s);
+            o.onPurgeApplied?.(s);
+          },
+          onDeadLetter: () => metrics?.deadLetters.inc(),
           log,
         },
       );
@@ -129,13 +121,7 @@ export class EdgeFleet implements FleetLink {
       const f = new EdgeFleet(o, conn, membership, purges);
       f.#keys = o.keys;
       f.#stopCredential = stopCredential;
-      if (o.registry) {
-        f.#memberGauge = new Gauge({
-          name: 'edge_fleet_members',
-          help: 'Live members of this PoP as this edge sees them',
-          registers: [o.registry],
-        });
-      }
+      f.#memberGauge = metrics?.members;
       membership.onChange((members) => {
         f.#memberGauge?.set(members.length);
         log.info({ members: members.map((m) => m.url) }, 'PoP members');

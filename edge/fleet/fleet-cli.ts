@@ -10,8 +10,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { StreamedgeError } from '../../src/errors.js';
-import { KvKeySource } from '../../src/signing/kv-key-source.js';
+import { KvKeySource, type JwksBucket } from '../../src/signing/kv-key-source.js';
 import type { KeyLog } from '../../src/signing/reloading-key-source.js';
 import type { Edge } from '../server.js';
 import { DeferredFleetLink } from './deferred-link.js';
@@ -27,6 +29,7 @@ import {
 import { checkPopName } from './membership.js';
 import { addNatsOptions, openFleetConnection, type NatsCliOptions } from '../../src/cli/nats-options.js';
 import type { FleetConnection } from '../../src/fleet/nats-connection.js';
+import type { FleetEdgeHooks } from './fleet-link.js';
 
 export interface FleetCliOptions extends NatsCliOptions {
   pop?: string;
@@ -77,7 +80,16 @@ export interface FleetPrelude {
   link: DeferredFleetLink;
 }
 
-export async function openFleetPrelude(o: FleetCliOptions, name: string, log: KeyLog): Promise<FleetPrelude> {
+/**
+ * Connects to NATS and (with --fleet-keys) loads the keys. `keysBucket` wraps the KV bucket the
+ * keys are read from (a multi-worker edge's supervisor relays each entry to its workers).
+ */
+export async function openFleetPrelude(
+  o: FleetCliOptions,
+  name: string,
+  log: KeyLog,
+  keysBucket: (b: JwksBucket) => JwksBucket = (b) => b,
+): Promise<FleetPrelude> {
   if (o.pop === undefined) throw new StreamedgeError('BAD_OPTION', "--nats needs --pop <name> (this edge's PoP)");
   checkPopName(o.pop);
   let conn: FleetConnection;
@@ -90,7 +102,8 @@ export async function openFleetPrelude(o: FleetCliOptions, name: string, log: Ke
     return { conn: undefined, keys: undefined, link: new DeferredFleetLink() };
   }
   try {
-    const keys = o.fleetKeys === true ? await KvKeySource.open(await openKeysBucket(conn), { log }) : undefined;
+    const keys =
+      o.fleetKeys === true ? await KvKeySource.open(keysBucket(await openKeysBucket(conn)), { log }) : undefined;
     return { conn, keys, link: new DeferredFleetLink() };
   } catch (e) {
     await conn.close();
@@ -98,13 +111,55 @@ export async function openFleetPrelude(o: FleetCliOptions, name: string, log: Ke
   }
 }
 
+/**
+ * What joins the fleet: a single-process edge (edgeFleetHost), or the supervisor of a multi-worker
+ * edge, which holds the one membership and relays purges, peers and credential to its workers
+ * (edge/cluster/supervisor-fleet.ts).
+ */
+export interface FleetHost extends FleetEdgeHooks {
+  readonly logger: Logger;
+  /** Where the fleet's metrics go (none: the host reports them its own way). */
+  readonly registry?: Registry;
+  /** Each purge applied, with its lag (publish → applied) in seconds. */
+  onPurgeApplied?(lagSeconds: number): void;
+}
+
+/** A single-process edge as the fleet's host. */
+export function edgeFleetHost(
+  edge: Edge,
+  self: string,
+  onCredential?: (credential: string | undefined) => void,
+): FleetHost {
+  return {
+    logger: edge.logger,
+    registry: edge.metrics.registry,
+    applyPurge: (specs) => edge.applyPurge(specs),
+    cacheIsEmpty: async () => (edge.store?.stats().objects ?? 0) === 0,
+    setPeers: (urls) => edge.setPeers(urls, self),
+    setUpstreamCredential: (c) => {
+      edge.setUpstreamCredential(c);
+      onCredential?.(c);
+    },
+  };
+}
+
 /** Joins a listening edge to the fleet (membership → peers, purge stream → cache, health). */
-export async function joinFleet(
+export function joinFleet(
   edge: Edge,
   prelude: FleetPrelude,
   o: FleetCliOptions & { name: string; store?: string },
   self: string,
   onCredential?: (credential: string | undefined) => void,
+): Promise<EdgeFleet> {
+  return joinFleetAs(edgeFleetHost(edge, self, onCredential), prelude, o, self);
+}
+
+/** Joins `host` to the fleet as the member `self`; resolves once the purge stream is opened (not replayed). */
+export async function joinFleetAs(
+  host: FleetHost,
+  prelude: FleetPrelude,
+  o: FleetCliOptions & { name: string; store?: string },
+  self: string,
 ): Promise<EdgeFleet> {
   if (!prelude.conn) throw new StreamedgeError('EDGE_STATE', 'no NATS connection: use joinFleetInBackground');
   const fleet = await EdgeFleet.start(
@@ -117,18 +172,11 @@ export async function joinFleet(
       ...(o.store !== undefined ? { positionFile: join(o.store, 'fleet-purge-position.json') } : {}),
       ...(prelude.keys ? { keys: prelude.keys } : {}),
       credential: o.fleetCredential === true,
-      registry: edge.metrics.registry,
-      logger: edge.logger,
+      ...(host.registry ? { registry: host.registry } : {}),
+      ...(host.onPurgeApplied ? { onPurgeApplied: (s: number) => host.onPurgeApplied?.(s) } : {}),
+      logger: host.logger,
     },
-    {
-      applyPurge: (specs) => edge.applyPurge(specs),
-      cacheIsEmpty: async () => (edge.store?.stats().objects ?? 0) === 0,
-      setPeers: (urls) => edge.setPeers(urls, self),
-      setUpstreamCredential: (c) => {
-        edge.setUpstreamCredential(c);
-        onCredential?.(c);
-      },
-    },
+    host,
   );
   prelude.link.resolve(fleet);
   return fleet;
@@ -139,17 +187,16 @@ export async function joinFleet(
  * Meanwhile requests wait up to `boundMs`, then the edge serves with its whole cache marked stale.
  */
 export function joinFleetInBackground(
-  edge: Edge,
+  host: FleetHost,
   prelude: FleetPrelude,
   o: FleetCliOptions & NatsCliOptions & { name: string; store?: string },
   self: string,
   log: KeyLog,
-  onCredential?: (credential: string | undefined) => void,
   boundMs = 30_000,
 ): { close(): Promise<void> } {
   prelude.link.arm(boundMs, async () => {
     log.warn({}, 'not joined to the fleet in time: serving with the whole cache marked stale');
-    await edge.applyPurge([{ kind: 'prefix', value: '/', mode: 'soft' }]);
+    await host.applyPurge([{ kind: 'prefix', value: '/', mode: 'soft' }]);
   });
   let closed = false;
   let fleet: EdgeFleet | undefined;
@@ -161,7 +208,7 @@ export function joinFleetInBackground(
           await conn.close();
           return;
         }
-        fleet = await joinFleet(edge, { ...prelude, conn }, o, self, onCredential);
+        fleet = await joinFleetAs(host, { ...prelude, conn }, o, self);
         log.info({}, 'joined the fleet');
         return;
       } catch {

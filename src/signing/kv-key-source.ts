@@ -4,13 +4,28 @@
  * that is not a valid JWKS keeps the previous keys (logged without content). An empty or absent
  * entry means no keys (every token is refused until one is published).
  */
-import type { KV } from '@nats-io/kv';
 import { StaticKeySet, verificationKeysFromJwks, type KeyLookup, type KeySource, type TokenAlg } from './keys.js';
 import type { KeyLog } from './reloading-key-source.js';
 
 /** The bucket and entry the fleet keeps its JWKS in. */
 export const KEYS_BUCKET = 'streamedge_keys';
 export const JWKS_ENTRY = 'jwks';
+
+/** One value of the JWKS entry: a NATS KV entry, or one relayed from the process that watches it. */
+export interface JwksEntry {
+  operation: string;
+  value: Uint8Array;
+  revision: number;
+}
+
+/**
+ * What KvKeySource reads the JWKS from: a NATS KV bucket (`@nats-io/kv`'s KV fits), or the
+ * relay a multi-worker edge's worker reads its supervisor's bucket through (edge/cluster).
+ */
+export interface JwksBucket {
+  get(key: string): Promise<JwksEntry | null>;
+  watch(opts: { key: string; include: 'updates' }): Promise<AsyncIterable<JwksEntry> & { stop(): void }>;
+}
 
 export class KvKeySource implements KeySource {
   readonly #set = new StaticKeySet();
@@ -22,7 +37,7 @@ export class KvKeySource implements KeySource {
   private constructor(private readonly log: KeyLog | undefined) {}
 
   /** Reads the current JWKS and follows changes; resolves once the current value is loaded. */
-  static async open(kv: KV, opts: { log?: KeyLog; entry?: string } = {}): Promise<KvKeySource> {
+  static async open(kv: JwksBucket, opts: { log?: KeyLog; entry?: string } = {}): Promise<KvKeySource> {
     const src = new KvKeySource(opts.log);
     const entry = opts.entry ?? JWKS_ENTRY;
     const first = await kv.get(entry);

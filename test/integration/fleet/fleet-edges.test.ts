@@ -1,6 +1,6 @@
 /**
- * The issue's fleet tests: three edge processes and one nats-server on loopback. A key is filled
- * once in the PoP; SIGKILL of an edge moves its keys within seconds while requests keep succeeding;
+ * The issue's fleet tests: three edges (two of them with two workers each) and one nats-server on
+ * loopback. A key is filled once in the PoP; SIGKILL of an edge moves its keys within seconds while requests keep succeeding;
  * a purge reaches an edge that was stopped (it replays before its health turns green); NATS down:
  * cached content is served and purge answers 503 with a reason; NATS back: the fleet recovers.
  */
@@ -80,6 +80,9 @@ beforeAll(async () => {
           '64MB',
           '--ram-size',
           '8MB',
+          // a mixed PoP: e1 one process, e0 and e2 a supervisor with two workers (one member each)
+          '--workers',
+          i === 1 ? '1' : '2',
         ],
         port,
         { STREAMEDGE_ADMIN_TOKEN: TOKEN },
