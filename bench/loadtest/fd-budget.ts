@@ -100,6 +100,14 @@ export function listensInProcess(port: number): boolean {
   return false;
 }
 
+/** The most viewers of `connectionsPerViewer` that fit this process's `ulimit -n` now (target in another process). */
+export function viewersThatFit(connectionsPerViewer: number): number {
+  const limit = readFdLimit();
+  const fds = ownFds();
+  if (limit === null || fds === null) return Number.POSITIVE_INFINITY;
+  return Math.max(0, Math.floor((limit - fds.length - FD_RESERVE) / connectionsPerViewer));
+}
+
 /**
  * Checks a run of `viewers` against this process's `ulimit -n` (see checkFdBudget); skipped where
  * /proc does not say. `target` is the URL the viewers will connect to.
