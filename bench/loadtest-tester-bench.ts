@@ -99,7 +99,7 @@ async function startStub(tlsDir?: string): Promise<StubProcess> {
     : spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<{ url: string; ca?: string }>((ok, fail) => {
     child.once('exit', (c) => fail(new Error(`stub exited (${c})`)));
-    createInterface({ input: child.stdout! }).once('line', (l) => ok(JSON.parse(l) as { url: string; ca?: string }));
+    createInterface({ input: child.stdout }).once('line', (l) => ok(JSON.parse(l) as { url: string; ca?: string }));
   });
   return { ...line, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
@@ -113,7 +113,6 @@ const affinity = {
   ...(tlsStub ? { tlsStub: allowedCores(tlsStub.pid) } : {}),
   pinned: PIN,
 };
-const url = stub.url;
 
 interface Scenario {
   name: string;
