@@ -276,6 +276,62 @@ const PROFILE = {
   abr: 'The ABR per request (src/abr AbrController) is about 2 % of the busy time after the changes (0.6 % before, when everything else cost more): not a hot frame.',
 };
 
+/**
+ * Plain HLS (issue 16's 10,000 viewers per core), profiled the same way with `--no-low-latency`,
+ * 3,000 viewers, on a box at load average 7 to 21 (other engineers' runs): shares of non-idle
+ * samples, so of wall time as much as of CPU. The per-request work was already lean; what grew
+ * with the viewer count was a listener per viewer on the run's one AbortSignal: Node's EventTarget
+ * walks its listener list on every add (duplicate check) and every remove, so the ramp and the end
+ * of a run cost O(viewers²): 0.7 % of busy samples at 3,000 viewers, 3.3 % at 6,000, in long
+ * blocking stretches. The pool now keeps the viewers' stop hooks in a Set with one listener.
+ */
+const PLAIN_HLS_PROFILE = {
+  command:
+    'node --cpu-prof bin/streamedge.js loadtest <stub> --viewers 3000 --ramp 5s --duration 20s --workers 0 --no-low-latency (2026-12-01, load average 7-21)',
+  before: {
+    commit: '23211c2',
+    cpuUsPerRequestWholeRun: 81,
+    topFrames: [
+      '25.5 % writeLatin1String (the request write syscall; on loopback the kernel runs the stub side of TCP in it too)',
+      '9.2 % garbage collector',
+      '4.3 % (program)',
+      '3.6 % internalConnect (the ramp: two connections per viewer)',
+      '3.2 % runViewer + 2.1 % its closures (viewer.ts)',
+      '2.1 % GetHandler.onResponseEnd, 1.2 % onResponseData (http-get.ts)',
+      '1.8 % resolvePlaylist (a Map lookup by the playlist text: hashes it), 1.4 % chunkAt, 1.3 % ingest',
+      '1.5 % H1Client.dispatch, 1.4 % parseHead, 1.0 % parseBody',
+      '0.7 % addEventListener (one per viewer on the run signal; 3.3 % at 6,000 viewers: O(n²))',
+    ],
+  },
+  after: {
+    commit: 'stop hooks in a Set (viewer-pool.ts)',
+    cpuUsPerRequestWholeRun: 74,
+    topFrames: [
+      '18.0 % writeLatin1String',
+      '20.1 % garbage collector (the run was starved: load average 21; shares of wall time)',
+      '3.9 % runViewer + 2.2 % its closures',
+      '3.2 % internalConnect',
+      '1.9 % H1Client.dispatch, 1.5 % parseHead',
+      '1.4 % GetHandler.onResponseEnd, 1.2 % onResponseData',
+      '1.3 % resolvePlaylist, 1.1 % chunkAt',
+      'addEventListener from runViewer: gone (0 samples)',
+    ],
+  },
+  holdCpuUsPerRequest:
+    '45 µs per request over the hold (bench, 2,000 plain-HLS viewers, --workers 0, load average 7.9) at 1.94 requests per viewer-second: 1 / (45 µs × 1.94) ≈ 11,400 viewers per core of tester CPU, above the 10,000 goal, but the run was not valid (event-loop p99 132 ms on a box at load 8).',
+};
+
+/**
+ * The lean h2 client (node:http2) against undici, LL-HLS viewers against the TLS stub, 300 viewers,
+ * ramp 3 s, 15 s, --workers 0, whole-run CPU (TLS handshakes included), same minute, load 8-9.
+ */
+const H2_NOTES = [
+  'lean node:http2 client: 31,227 requests, 8.3 CPU-s (266 µs per request), 0 stalls, event-loop p99 276 ms',
+  'undici allowH2 (the previous --http2, commit 1b86ec3 of main): 14,020 requests, 5.1 CPU-s (364 µs per request), 329 stalls, event-loop p99 1,032 ms: it could not keep 300 viewers fed',
+  'undici HTTP/1.1 over TLS (https without --http2), same stub: 744 µs per request (load 9)',
+  'against the lean HTTP/1.1 client on plain http: 56 µs per request (ll-hls), so h2 over TLS costs about 5 to 6.6× per request; node:http2 request() itself (AsyncResource binding, header validation and copying, a Duplex per stream) is most of its JavaScript time, TLS records the rest',
+];
+
 const machineStart = startMachineInfo();
 const results: Scenario[] = [];
 try {
@@ -334,6 +390,8 @@ try {
       },
     fidelityExplained: FIDELITY_EXPLAINED,
     profile: PROFILE,
+    plainHlsProfile: PLAIN_HLS_PROFILE,
+    h2Notes: H2_NOTES,
     affinity,
     h2VsH1: h2VsH1(),
     perCore: Object.fromEntries(results.map((s) => [s.name, s.viewersPerCore])),
