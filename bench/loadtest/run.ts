@@ -73,6 +73,8 @@ export function validateOptions(o: LoadTestOptions): void {
     bad(`--workers must be 0..${LIMITS.maxWorkers} (0 = run viewers in the main thread)`);
   if ((o.latencyMs ?? 0) < 0 || (o.latencyMs ?? 0) > 10_000) bad('--latency must be between 0 and 10s');
   parseProfile(o.profile); // throws on a bad profile
+  if (o.http2 === true && !/^https:/i.test(o.url))
+    bad(`--http2 needs an https:// target (h2 is spoken over TLS here), got "${o.url}"`);
   if (o.cmcd !== undefined && !['query', 'headers', 'off'].includes(o.cmcd))
     bad(`--cmcd must be query, headers or off, got "${String(o.cmcd)}"`);
   for (const t of o.thresholds ?? []) parseThreshold(t); // throws on a bad threshold

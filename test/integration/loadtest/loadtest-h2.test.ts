@@ -75,6 +75,12 @@ describe('loadtest over HTTP/2', () => {
     }
   });
 
+  it('refuses --http2 with a plain http target before the run', async () => {
+    await expect(
+      runLoadTest({ url: 'http://127.0.0.1:9/live/master.m3u8', viewers: 1, rampSec: 0, durationSec: 1, http2: true }),
+    ).rejects.toThrow(/--http2 needs an https:\/\/ target/);
+  });
+
   it('without the CA every viewer fails the TLS handshake, and the report counts it', async () => {
     const r = await runLoadTest({ url: stub.url, viewers: 2, rampSec: 0, durationSec: 2, workers: 0, http2: true });
     expect(r.viewers.failed).toBe(2);
