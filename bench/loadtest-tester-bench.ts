@@ -325,6 +325,16 @@ const PLAIN_HLS_PROFILE = {
  * The lean h2 client (node:http2) against undici, LL-HLS viewers against the TLS stub, 300 viewers,
  * ramp 3 s, 15 s, --workers 0, whole-run CPU (TLS handshakes included), same minute, load 8-9.
  */
+/**
+ * Worker threads against validity, measured on the loaded box (load average 13 to 19 on 2 cores),
+ * ABAB: `--ll 1000 --fidelity 0 --hls 0 --h2 0 --ramp 5 --hold 15 --workers 1|3`.
+ */
+const WORKER_NOTES = [
+  '--workers 1: event-loop p99 1,914 and 2,928 ms, 1,379 and 2,288 stalls, 53.4 and 54.1 µs per request, tester 0.21 and 0.18 cores',
+  '--workers 3: event-loop p99 251 and 220 ms, 0 and 201 stalls, 63.6 and 68.7 µs per request, tester 0.27 cores both',
+  'Three threads split each part-boundary burst in three and, on a contended box, get more of the CPU (the scheduler shares by thread), for about 20 % more CPU per request. Neither run was valid at that load; on a quiet box re-run both before changing the default (one thread per spare core).',
+];
+
 const H2_NOTES = [
   'lean node:http2 client: 31,227 requests, 8.3 CPU-s (266 µs per request), 0 stalls, event-loop p99 276 ms',
   'undici allowH2 (the previous --http2, commit 1b86ec3 of main): 14,020 requests, 5.1 CPU-s (364 µs per request), 329 stalls, event-loop p99 1,032 ms: it could not keep 300 viewers fed',
@@ -392,6 +402,7 @@ try {
     profile: PROFILE,
     plainHlsProfile: PLAIN_HLS_PROFILE,
     h2Notes: H2_NOTES,
+    workerNotes: WORKER_NOTES,
     affinity,
     h2VsH1: h2VsH1(),
     perCore: Object.fromEntries(results.map((s) => [s.name, s.viewersPerCore])),
