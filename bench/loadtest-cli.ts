@@ -48,7 +48,7 @@ export function registerLoadtestCommand(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--cmcd <mode>', 'send CMCD (CTA-5004) with each request: query, headers or off', 'off')
-    .option('--http2', 'offer HTTP/2 (ALPN h2) to https targets that support it')
+    .option('--http2', 'speak HTTP/2 to https targets (one session per viewer; a target without h2 in ALPN fails)')
     .option('--ca <pem>', "trust this CA certificate file too (e.g. a test edge's self-signed --tls-cert)")
     .option('--nats <url>', 'coordinate load-test agents over NATS instead of playing here (with --agents)')
     .option('--agents <n>', 'how many agents share the viewers (with --nats)', wholeNumber('--agents'))

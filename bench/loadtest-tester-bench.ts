@@ -6,7 +6,19 @@
  * latency is the tester's own). Writes bench/results/loadtest-tester.json.
  *
  *   node bin/run-ts.js bench/loadtest-tester-bench.ts [--ll 3000] [--hls 10000] [--fidelity 1000]
- *        [--baseline 20] [--ramp 10] [--hold 20] [--workers N] [--out bench/results/loadtest-tester.json]
+ *        [--h2 1000] [--baseline 20] [--ramp 10] [--hold 20] [--workers N] [--pin]
+ *        [--out bench/results/loadtest-tester.json]
+ *
+ * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS pair
+ * only). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
+ * viewer) against a second stub serving HTTPS, for the CPU per request against the HTTP/1.1
+ * `ll-hls` run. `--pin`: the stubs run on core 0 (`taskset -c 0`) and this process, all its
+ * threads, on core 1 (`taskset -a -p -c 1`), so the tester's threads do not compete with the
+ * stub; the cores each process may use are recorded either way (`affinity`).
+ *
+ * A plain-HLS viewer holds up to 2 connections: when `--hls` viewers do not fit this process's
+ * `ulimit -n` (10,000 × 2 plus what is open, against 20,000 here), the run uses the most that fit
+ * and says so (`viewersRequested`); viewers per core is a ratio, so it stays comparable.
  *
  * Viewers per core = viewers ÷ (tester CPU seconds ÷ wall seconds), over the hold period only
  * (CPU sampled when the ramp is over and at the end), so the ramp's start-up work is not mixed in.
@@ -21,15 +33,18 @@
  * baselines therefore start their viewers (n + 1) parts apart over n, so their phases cover a
  * whole segment, as the big run's do.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LoadReport } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
 import { STUB } from './loadtest/stub-live-server.js';
+import { viewersThatFit } from './loadtest/fd-budget.js';
+import { connectionsPerViewer } from './loadtest/viewer.js';
+import { treeCpu } from './process-cpu.js';
 
 const args = process.argv.slice(2);
 function arg(name: string, def: number): number {
@@ -42,6 +57,8 @@ function arg(name: string, def: number): number {
 const LL = arg('ll', 3000);
 const HLS = arg('hls', 10000);
 const FIDELITY = arg('fidelity', 1000);
+const H2 = arg('h2', 1000);
+const PIN = args.includes('--pin');
 const BASELINE = arg('baseline', 20);
 const RAMP = arg('ramp', 10);
 const HOLD = arg('hold', 20);
@@ -53,23 +70,61 @@ const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
 const la = () => loadavg().map((v) => round(v, 2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const stub = spawn(
-  process.execPath,
-  [resolve(root, 'bin/run-ts.js'), resolve(root, 'bench/loadtest-stub-process.ts')],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const { url } = await new Promise<{ url: string }>((ok, fail) => {
-  stub.once('exit', (c) => fail(new Error(`stub exited (${c})`)));
-  createInterface({ input: stub.stdout }).once('line', (l) => ok(JSON.parse(l) as { url: string }));
-});
+/** The cores a process may run on (its affinity), from /proc: "0-1", "1". */
+function allowedCores(pid: number): string | null {
+  try {
+    return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+if (PIN) {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`--pin: taskset failed: ${r.stderr || r.error?.message}`);
+}
+
+interface StubProcess {
+  url: string;
+  ca?: string;
+  pid: number;
+  stop(): void;
+}
+
+async function startStub(tlsDir?: string): Promise<StubProcess> {
+  const node = [resolve(root, 'bin/run-ts.js'), resolve(root, 'bench/loadtest-stub-process.ts')];
+  if (tlsDir) node.push('--tls', tlsDir);
+  const child = PIN
+    ? spawn('taskset', ['-c', '0', process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<{ url: string; ca?: string }>((ok, fail) => {
+    child.once('exit', (c) => fail(new Error(`stub exited (${c})`)));
+    createInterface({ input: child.stdout }).once('line', (l) => ok(JSON.parse(l) as { url: string; ca?: string }));
+  });
+  return { ...line, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+}
+
+const stub = await startStub();
+const tlsDir = H2 > 0 ? mkdtempSync(join(tmpdir(), 'se-tester-bench-')) : undefined;
+const tlsStub = tlsDir ? await startStub(tlsDir) : undefined;
+const affinity = {
+  tester: allowedCores(process.pid),
+  stub: allowedCores(stub.pid),
+  ...(tlsStub ? { tlsStub: allowedCores(tlsStub.pid) } : {}),
+  pinned: PIN,
+};
 
 interface Scenario {
   name: string;
   viewers: number;
+  /** When fewer viewers than asked for fit `ulimit -n`: how many were asked for. */
+  viewersRequested?: number;
   lowLatency: boolean;
+  http2: boolean;
   workers: number;
+  /** Tester CPU ÷ wall over the hold (cores), and the stub's. */
+  testerCores: number;
+  stubCores: number | null;
   holdCpuSec: number;
   holdWallSec: number;
   holdRequests: number;
@@ -87,28 +142,48 @@ interface Scenario {
 /** A baseline's ramp: its viewers start (n + 1)/n parts apart, so their phases cover a segment. */
 const baselineRamp = (n: number) => ((n + 1) * STUB.partMs) / 1000;
 
-async function scenario(name: string, viewers: number, lowLatency: boolean, rampSec = RAMP): Promise<Scenario> {
+async function scenario(
+  name: string,
+  asked: number,
+  lowLatency: boolean,
+  rampSec = RAMP,
+  target: StubProcess = stub,
+): Promise<Scenario> {
+  const http2 = target.ca !== undefined;
+  const viewers = Math.min(asked, viewersThatFit(connectionsPerViewer({ url: target.url, lowLatency, http2 })));
   const workers = WORKERS ?? defaultWorkers(viewers);
   const RAMP = rampSec;
   log(
-    `${name}: ${viewers} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}, ${workers} worker(s), ramp ${RAMP}s hold ${HOLD}s`,
+    `${name}: ${viewers}${viewers < asked ? ` (of ${asked} asked: the most that fit ulimit -n)` : ''} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}${http2 ? ' over HTTP/2 (TLS)' : ''}, ${workers} worker(s), ramp ${RAMP}s hold ${HOLD}s`,
   );
-  let mark: { cpu: NodeJS.CpuUsage; at: number; requests: number } | undefined;
+  let mark: { cpu: NodeJS.CpuUsage; at: number; requests: number; stubCpu: number | undefined } | undefined;
   const report = await runLoadTest({
-    url,
+    url: target.url,
     viewers,
     rampSec: RAMP,
     durationSec: HOLD,
     workers,
     lowLatency,
+    http2,
+    ...(target.ca ? { ca: target.ca } : {}),
     onProgress: (line, snap) => {
       if (!mark && snap.elapsedSec >= RAMP + 1)
-        mark = { cpu: process.cpuUsage(), at: performance.now(), requests: snap.requests };
+        mark = {
+          cpu: process.cpuUsage(),
+          at: performance.now(),
+          requests: snap.requests,
+          stubCpu: treeCpu(target.pid)?.cpuSec,
+        };
       if (Math.round(snap.elapsedSec) % 5 === 0) log(`  ${line}`);
     },
   });
-  const end = { cpu: process.cpuUsage(), at: performance.now() };
-  const m = mark ?? { cpu: { user: 0, system: 0 }, at: end.at - report.elapsedSec * 1000, requests: 0 };
+  const end = { cpu: process.cpuUsage(), at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec };
+  const m = mark ?? {
+    cpu: { user: 0, system: 0 },
+    at: end.at - report.elapsedSec * 1000,
+    requests: 0,
+    stubCpu: undefined,
+  };
   const holdRequests = report.requests.total - m.requests;
   const holdCpuSec = (end.cpu.user - m.cpu.user + end.cpu.system - m.cpu.system) / 1e6;
   const holdWallSec = (end.at - m.at) / 1000;
@@ -116,8 +191,13 @@ async function scenario(name: string, viewers: number, lowLatency: boolean, ramp
   const s: Scenario = {
     name,
     viewers,
+    ...(viewers < asked ? { viewersRequested: asked } : {}),
     lowLatency,
+    http2,
     workers,
+    testerCores: round(cores, 2),
+    stubCores:
+      m.stubCpu !== undefined && end.stubCpu !== undefined ? round((end.stubCpu - m.stubCpu) / holdWallSec, 2) : null,
     holdCpuSec: round(holdCpuSec),
     holdWallSec: round(holdWallSec),
     holdRequests,
@@ -196,6 +276,72 @@ const PROFILE = {
   abr: 'The ABR per request (src/abr AbrController) is about 2 % of the busy time after the changes (0.6 % before, when everything else cost more): not a hot frame.',
 };
 
+/**
+ * Plain HLS (issue 16's 10,000 viewers per core), profiled the same way with `--no-low-latency`,
+ * 3,000 viewers, on a box at load average 7 to 21 (other engineers' runs): shares of non-idle
+ * samples, so of wall time as much as of CPU. The per-request work was already lean; what grew
+ * with the viewer count was a listener per viewer on the run's one AbortSignal: Node's EventTarget
+ * walks its listener list on every add (duplicate check) and every remove, so the ramp and the end
+ * of a run cost O(viewers²): 0.7 % of busy samples at 3,000 viewers, 3.3 % at 6,000, in long
+ * blocking stretches. The pool now keeps the viewers' stop hooks in a Set with one listener.
+ */
+const PLAIN_HLS_PROFILE = {
+  command:
+    'node --cpu-prof bin/streamedge.js loadtest <stub> --viewers 3000 --ramp 5s --duration 20s --workers 0 --no-low-latency (2026-12-01, load average 7-21)',
+  before: {
+    commit: '23211c2',
+    cpuUsPerRequestWholeRun: 81,
+    topFrames: [
+      '25.5 % writeLatin1String (the request write syscall; on loopback the kernel runs the stub side of TCP in it too)',
+      '9.2 % garbage collector',
+      '4.3 % (program)',
+      '3.6 % internalConnect (the ramp: two connections per viewer)',
+      '3.2 % runViewer + 2.1 % its closures (viewer.ts)',
+      '2.1 % GetHandler.onResponseEnd, 1.2 % onResponseData (http-get.ts)',
+      '1.8 % resolvePlaylist (a Map lookup by the playlist text: hashes it), 1.4 % chunkAt, 1.3 % ingest',
+      '1.5 % H1Client.dispatch, 1.4 % parseHead, 1.0 % parseBody',
+      '0.7 % addEventListener (one per viewer on the run signal; 3.3 % at 6,000 viewers: O(n²))',
+    ],
+  },
+  after: {
+    commit: 'stop hooks in a Set (viewer-pool.ts)',
+    cpuUsPerRequestWholeRun: 74,
+    topFrames: [
+      '18.0 % writeLatin1String',
+      '20.1 % garbage collector (the run was starved: load average 21; shares of wall time)',
+      '3.9 % runViewer + 2.2 % its closures',
+      '3.2 % internalConnect',
+      '1.9 % H1Client.dispatch, 1.5 % parseHead',
+      '1.4 % GetHandler.onResponseEnd, 1.2 % onResponseData',
+      '1.3 % resolvePlaylist, 1.1 % chunkAt',
+      'addEventListener from runViewer: gone (0 samples)',
+    ],
+  },
+  holdCpuUsPerRequest:
+    '45 µs per request over the hold (bench, 2,000 plain-HLS viewers, --workers 0, load average 7.9) at 1.94 requests per viewer-second: 1 / (45 µs × 1.94) ≈ 11,400 viewers per core of tester CPU, above the 10,000 goal, but the run was not valid (event-loop p99 132 ms on a box at load 8).',
+};
+
+/**
+ * The lean h2 client (node:http2) against undici, LL-HLS viewers against the TLS stub, 300 viewers,
+ * ramp 3 s, 15 s, --workers 0, whole-run CPU (TLS handshakes included), same minute, load 8-9.
+ */
+/**
+ * Worker threads against validity, measured on the loaded box (load average 13 to 19 on 2 cores),
+ * ABAB: `--ll 1000 --fidelity 0 --hls 0 --h2 0 --ramp 5 --hold 15 --workers 1|3`.
+ */
+const WORKER_NOTES = [
+  '--workers 1: event-loop p99 1,914 and 2,928 ms, 1,379 and 2,288 stalls, 53.4 and 54.1 µs per request, tester 0.21 and 0.18 cores',
+  '--workers 3: event-loop p99 251 and 220 ms, 0 and 201 stalls, 63.6 and 68.7 µs per request, tester 0.27 cores both',
+  'Three threads split each part-boundary burst in three and, on a contended box, get more of the CPU (the scheduler shares by thread), for about 20 % more CPU per request. Neither run was valid at that load; on a quiet box re-run both before changing the default (one thread per spare core).',
+];
+
+const H2_NOTES = [
+  'lean node:http2 client: 31,227 requests, 8.3 CPU-s (266 µs per request), 0 stalls, event-loop p99 276 ms',
+  'undici allowH2 (the previous --http2, commit 1b86ec3 of main): 14,020 requests, 5.1 CPU-s (364 µs per request), 329 stalls, event-loop p99 1,032 ms: it could not keep 300 viewers fed',
+  'undici HTTP/1.1 over TLS (https without --http2), same stub: 744 µs per request (load 9)',
+  'against the lean HTTP/1.1 client on plain http: 56 µs per request (ll-hls), so h2 over TLS costs about 5 to 6.6× per request; node:http2 request() itself (AsyncResource binding, header validation and copying, a Duplex per stream) is most of its JavaScript time, TLS records the rest',
+];
+
 const machineStart = startMachineInfo();
 const results: Scenario[] = [];
 try {
@@ -204,6 +350,7 @@ try {
   const fidelity = FIDELITY > 0 ? await scenario('fidelity', FIDELITY, true) : undefined;
   if (baseline && fidelity) results.push(baseline, fidelity);
   if (LL > 0) results.push(await scenario('ll-hls', LL, true));
+  if (H2 > 0 && tlsStub) results.push(await scenario('ll-h2', H2, true, RAMP, tlsStub));
   if (HLS > 0) {
     results.push(await scenario('plain-baseline', BASELINE, false, baselineRamp(BASELINE)));
     results.push(await scenario('plain-hls', HLS, false));
@@ -213,6 +360,18 @@ try {
   // less work than their viewers need, which flatters viewers/core). CPU per request stays a fair
   // measure of the tester's cost; with the request rate a viewer needs when the tester keeps up
   // (the valid baseline), it gives the viewers one core could carry.
+  // the lean h2 client against the lean h1 client: tester CPU per request of the same LL-HLS viewers
+  const h2VsH1 = () => {
+    const h1 = results.find((s) => s.name === 'll-hls');
+    const h2 = results.find((s) => s.name === 'll-h2');
+    if (!h1 || !h2) return null;
+    return {
+      h1CpuUsPerRequest: round(h1.cpuMsPerRequest * 1000, 1),
+      h2CpuUsPerRequest: round(h2.cpuMsPerRequest * 1000, 1),
+      ratio: round(h2.cpuMsPerRequest / h1.cpuMsPerRequest, 2),
+      note: 'h2 includes TLS (the h1 run is plain http): the ratio is an upper bound of the h2 framing cost',
+    };
+  };
   const needRate = (ll: boolean) =>
     results.find((s) => s.lowLatency === ll && s.valid)?.requestsPerViewerSec ?? (ll ? 8 : 1.5);
   const derived = Object.fromEntries(
@@ -241,6 +400,11 @@ try {
       },
     fidelityExplained: FIDELITY_EXPLAINED,
     profile: PROFILE,
+    plainHlsProfile: PLAIN_HLS_PROFILE,
+    h2Notes: H2_NOTES,
+    workerNotes: WORKER_NOTES,
+    affinity,
+    h2VsH1: h2VsH1(),
     perCore: Object.fromEntries(results.map((s) => [s.name, s.viewersPerCore])),
     valid: Object.fromEntries(results.map((s) => [s.name, s.valid])),
     derivedPerCore: derived,
@@ -252,5 +416,7 @@ try {
   writeFileSync(resolve(root, OUT), JSON.stringify(out, null, 2) + '\n');
   log(JSON.stringify({ perCore: out.perCore, valid: out.valid, derivedPerCore: derived, fidelity: out.fidelity }));
 } finally {
-  stub.kill('SIGTERM');
+  stub.stop();
+  tlsStub?.stop();
+  if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
 }

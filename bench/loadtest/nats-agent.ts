@@ -12,6 +12,8 @@ import { SUBJECT, type AssignMessage, type DoneMessage, type FailedMessage } fro
 import { progressCounters, type ProgressCounters } from './report.js';
 import { checkTarget } from './target-policy.js';
 import { ViewerPool } from './viewer-pool.js';
+import { connectionsPerViewer } from './viewer.js';
+import { checkRunFits } from './fd-budget.js';
 import { WorkerFleet } from './workers.js';
 import { defaultWorkers } from './run.js';
 import type { LoadStats } from './load-stats.js';
@@ -72,7 +74,8 @@ async function waitForAssignment(
 
 async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessage, workersOpt?: number) {
   try {
-    checkTarget(a.pool.url, a.allowHosts); // an agent applies the same target policy as a local run
+    const target = checkTarget(a.pool.url, a.allowHosts); // an agent applies the same target policy as a local run
+    checkRunFits(a.pool.viewers, connectionsPerViewer(a.pool), target); // its share must fit its ulimit -n
     const workers = Math.min(a.workers ?? workersOpt ?? defaultWorkers(a.pool.viewers), a.pool.viewers);
     const local = workers === 0 ? new ViewerPool(a.pool) : undefined;
     const fleet = workers > 0 ? new WorkerFleet(a.pool, workers) : undefined;

@@ -22,6 +22,8 @@ import { checkTarget } from './target-policy.js';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.js';
 import type { CmcdMode } from './http-get.js';
 import { ViewerPool } from './viewer-pool.js';
+import { connectionsPerViewer } from './viewer.js';
+import { checkRunFits } from './fd-budget.js';
 import { WorkerFleet } from './workers.js';
 import { NatsFleet } from './nats-coordinator.js';
 
@@ -41,7 +43,7 @@ export interface LoadTestOptions {
   lowLatency?: boolean;
   /** k6-style pass/fail conditions (`stalls==0`, `latency.p95<3s`, ...), checked on the report. */
   thresholds?: string[];
-  /** Offer HTTP/2 to https targets that support it (undici allowH2). */
+  /** HTTP/2 to https targets (bench/loadtest/h2-client.ts: one session per viewer). */
   http2?: boolean;
   /** Extra CA certificates (PEM text) the viewers trust: a test edge's self-signed certificate. */
   ca?: string;
@@ -71,6 +73,8 @@ export function validateOptions(o: LoadTestOptions): void {
     bad(`--workers must be 0..${LIMITS.maxWorkers} (0 = run viewers in the main thread)`);
   if ((o.latencyMs ?? 0) < 0 || (o.latencyMs ?? 0) > 10_000) bad('--latency must be between 0 and 10s');
   parseProfile(o.profile); // throws on a bad profile
+  if (o.http2 === true && !/^https:/i.test(o.url))
+    bad(`--http2 needs an https:// target (h2 is spoken over TLS here), got "${o.url}"`);
   if (o.cmcd !== undefined && !['query', 'headers', 'off'].includes(o.cmcd))
     bad(`--cmcd must be query, headers or off, got "${String(o.cmcd)}"`);
   for (const t of o.thresholds ?? []) parseThreshold(t); // throws on a bad threshold
@@ -87,6 +91,8 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   validateOptions(o);
   const target = checkTarget(o.url, o.allowHosts);
   const thresholds: Threshold[] = (o.thresholds ?? []).map(parseThreshold);
+  // before any socket opens: a run too big for `ulimit -n` fails now, with the numbers (agents check their share)
+  if (!o.nats) checkRunFits(o.viewers, connectionsPerViewer({ ...o, url: target.href }), target);
   // viewers run in worker threads unless told otherwise (one per spare core)
   const workers = Math.min(o.workers ?? defaultWorkers(o.viewers), o.viewers);
   const profile = o.profile ?? 'unlimited';

@@ -42,11 +42,20 @@ export class ViewerPool {
   readonly stats = new LoadStats();
   private readonly stop = new AbortController();
   private readonly wheel = new TimerWheel();
+  /** Each running viewer's stop hook (a Set: O(1) add and delete, one abort listener for all). */
+  private readonly stopHooks = new Set<() => void>();
   private endTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: PoolOptions) {
-    // every viewer listens on this one stop signal (once, not per request)
+    // viewers read this signal; the pool's one listener calls their stop hooks
     setMaxListeners(0, this.stop.signal);
+    this.stop.signal.addEventListener(
+      'abort',
+      () => {
+        for (const hook of [...this.stopHooks]) hook();
+      },
+      { once: true },
+    );
   }
 
   /** Resolves when the run is over and every viewer has stopped (or the grace period ran out). */
@@ -72,6 +81,7 @@ export class ViewerPool {
       profile,
       latencyMs: o.latencyMs,
       signal: this.stop.signal,
+      stopHooks: this.stopHooks,
       wheel: this.wheel,
       abrConfig: o.abrConfig,
       lowLatency: o.lowLatency,
@@ -86,6 +96,12 @@ export class ViewerPool {
       this.wheel.after(at, start);
     }
     await runEnded;
+    // the loop's delay while viewers played; tearing thousands of connections down afterwards
+    // (one close() each) delays the loop too, but no viewer measures anything then
+    loop.disable();
+    // the histogram holds the intervals between its own timer's runs: the delay is what exceeds the resolution
+    const p99 = Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);
+    this.stats.loopDelayP99Ms = Math.max(this.stats.loopDelayP99Ms, p99);
     this.abort();
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -96,10 +112,6 @@ export class ViewerPool {
     ]);
     clearTimeout(graceTimer);
     this.wheel.clear();
-    loop.disable();
-    // the histogram holds the intervals between its own timer's runs: the delay is what exceeds the resolution
-    const p99 = Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);
-    this.stats.loopDelayP99Ms = Math.max(this.stats.loopDelayP99Ms, p99);
     return this.stats;
   }
 

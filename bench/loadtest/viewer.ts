@@ -6,6 +6,7 @@
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
+import { H2Client } from './h2-client.js';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
@@ -20,7 +21,7 @@ import type { TimerWheel } from './timer-wheel.js';
 
 export interface ViewerOptions {
   url: string;
-  /** Offer HTTP/2 (ALPN h2) to https targets: one multiplexed connection per viewer. */
+  /** HTTP/2 to https targets (ALPN h2, node:http2): one session per viewer, a stream per request. */
   http2?: boolean;
   /** Extra CA certificates (PEM) to trust, e.g. a test edge's self-signed certificate. */
   ca?: string;
@@ -29,6 +30,13 @@ export interface ViewerOptions {
   latencyMs: number;
   /** The run ends (viewer stops) when this signal aborts. */
   signal: AbortSignal;
+  /**
+   * Where the viewer registers its stop hook; the pool calls every hook once when the run ends.
+   * Not a listener on `signal` each: an EventTarget checks its listener list for duplicates on
+   * every add and walks it on every remove, O(viewers) each, so 10,000 viewers spent seconds of
+   * their ramp (and of the end) with the event loop blocked in addEventListener/removeEventListener.
+   */
+  stopHooks: Set<() => void>;
   /** The pool's timer wheel (all waits of all viewers). */
   wheel: TimerWheel;
   abrConfig?: Partial<AbrConfig>;
@@ -45,13 +53,29 @@ export type { CmcdMode };
 const MAX_CONSECUTIVE_ERRORS = 5;
 
 /**
- * A viewer's own connections, as a player has: keep-alive, at most 4 per origin over HTTP/1.1
- * with no pipelining (a held blocking reload or hinted part must never hold up what queues
- * behind it; a viewer has at most one request in flight per track), or one HTTP/2 connection
- * whose streams are independent. Per viewer rather than one shared pool: undici's Pool looks
- * for a free connection by scanning all of them, which with thousands of held requests was the
- * tester's largest frame of its own. Plain http goes through the lean H1Client; https (and
- * HTTP/2) through undici.
+ * The most connections one viewer opens (they open as needed, and stay open: keep-alive), as a
+ * player has its own. Each descriptor counts against `ulimit -n` (fd-budget.ts checks a run before
+ * it starts), so the count is kept to what the viewer's requests in flight need:
+ *
+ * - HTTP/2: 1. One session per origin, as a browser shares one h2 connection per origin; held
+ *   requests are concurrent streams, with no head-of-line blocking between them.
+ * - Plain HLS, DASH and VOD over HTTP/1.1: 2. A viewer has at most two requests in flight, a video
+ *   and an audio one (playlist or media), one after the other on each; 10,000 viewers then fit in
+ *   20,000 descriptors less the reserve, with the server in its own process.
+ * - LL-HLS over HTTP/1.1: 4. A blocking playlist reload or a hinted part is held by the server
+ *   until the part exists, so nothing may queue behind it (no pipelining): the held video and
+ *   audio requests each need their own connection, and the next requests of the other track theirs.
+ */
+export function connectionsPerViewer(o: { lowLatency?: boolean; http2?: boolean; url: string }): number {
+  if (o.http2 === true && o.url.startsWith('https:')) return 1;
+  return o.lowLatency === false ? 2 : 4;
+}
+
+/**
+ * A viewer's own connections: plain http through the lean H1Client, https with --http2 through the
+ * lean H2Client (node:http2, one session), other https through undici (keep-alive, no pipelining).
+ * Per viewer rather than one shared pool: undici's Pool looks for a free connection by scanning
+ * all of them, which with thousands of held requests was the tester's largest frame of its own.
  */
 /**
  * One TLS context per extra CA and thread: building one parses the PEM and sets up a trust store,
@@ -69,26 +93,30 @@ function secureContextFor(ca: string): SecureContext {
 
 class ViewerConnections implements GetDispatcher {
   private h1: H1Client | undefined;
+  private h2: H2Client | undefined;
   private tls: Agent | undefined;
+  private readonly perOrigin: number;
 
-  constructor(private readonly o: Pick<ViewerOptions, 'http2' | 'ca'>) {}
+  constructor(private readonly o: Pick<ViewerOptions, 'http2' | 'ca' | 'lowLatency'>) {
+    this.perOrigin = connectionsPerViewer({ lowLatency: o.lowLatency, url: 'http:' });
+  }
 
   dispatch(opts: GetRequest, handler: Dispatcher.DispatchHandler): boolean {
-    if (opts.origin.startsWith('http:') && this.o.http2 !== true)
-      return (this.h1 ??= new H1Client(4)).dispatch(opts, handler);
+    if (opts.origin.startsWith('http:')) return (this.h1 ??= new H1Client(this.perOrigin)).dispatch(opts, handler);
+    const secureContext = this.o.ca ? secureContextFor(this.o.ca) : undefined;
+    if (this.o.http2 === true) return (this.h2 ??= new H2Client(secureContext)).dispatch(opts, handler);
     this.tls ??= new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 60_000,
-      connect: { timeout: 10_000, ...(this.o.ca ? { secureContext: secureContextFor(this.o.ca) } : {}) },
-      connections: this.o.http2 ? 1 : 4,
-      pipelining: this.o.http2 ? 16 : 1,
-      allowH2: this.o.http2 === true,
+      connect: { timeout: 10_000, ...(secureContext ? { secureContext } : {}) },
+      connections: this.perOrigin,
+      pipelining: 1,
     });
     return this.tls.dispatch(opts, handler);
   }
 
   async destroy(): Promise<void> {
-    await Promise.all([this.h1?.destroy(), this.tls?.destroy()]);
+    await Promise.all([this.h1?.destroy(), this.h2?.destroy(), this.tls?.destroy()]);
   }
 }
 
@@ -128,7 +156,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
   const dispatcher = new ViewerConnections(o);
   const http = new HttpGetter(dispatcher, stats, shaper, o.wheel, cmcd);
   const onStop = () => http.stop();
-  signal.addEventListener('abort', onStop, { once: true });
+  o.stopHooks.add(onStop);
   const client: StreamClient = isDash
     ? new DashClient(http, o.url)
     : new HlsClient(http, o.url, { lowLatency: o.lowLatency });
@@ -264,7 +292,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
       if (!(e instanceof Error && 'code' in e)) stats.error('viewer_exception');
     }
   } finally {
-    signal.removeEventListener('abort', onStop);
+    o.stopHooks.delete(onStop);
     void dispatcher.destroy().catch(() => undefined);
     if (playhead) {
       playhead.finish();
