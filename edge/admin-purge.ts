@@ -3,7 +3,7 @@
  * token; applied here, then fanned out to the other peers (edge/purge.ts holds the purge rules).
  */
 import type { IncomingMessage } from 'node:http';
-import { StreamedgeError } from '../src/errors.js';
+import { StreamedgeError, asError } from '../src/errors.js';
 import { cacheKey } from '../src/http/cache-key.js';
 import type { EdgeContext } from './context.js';
 import { requestTargets } from './request-rules.js';
@@ -64,10 +64,17 @@ function authorized(ctx: EdgeContext, ex: Exchange): boolean {
   return true;
 }
 
-/** Applies purges to this edge's store and fills in flight only; returns how many objects they touched. */
+/**
+ * Applies purges to this edge's store and fills in flight only; returns how many objects they touched.
+ * In a worker of a multi-worker edge the store's index lives in the store process and RAM copies in
+ * every worker: while the store process is away (restarting) a purge could reach neither, so it
+ * throws `STORE_PROCESS` instead of answering as if it had been applied (a purge is idempotent:
+ * the caller retries, the fleet's stream redelivers).
+ */
 export async function applyLocalPurge(ctx: EdgeContext, specs: PurgeSpec[]): Promise<number> {
   const urlKey = (target: string) => cacheKey(requestTargets(target, {}, ctx.rules).keyTarget, {}, ctx.keyPolicy);
   const store = ctx.openStore;
+  assertStoreProcess(ctx);
   ctx.coalescer.forgetRecent();
   let purged = 0;
   for (const s of specs) {
@@ -75,8 +82,20 @@ export async function applyLocalPurge(ctx: EdgeContext, specs: PurgeSpec[]): Pro
     ctx.metrics.purges.inc({ kind: s.kind, mode: s.mode });
   }
   // several workers: each drops its RAM copies and marks its fills in flight before this answers
-  if (ctx.cluster?.connected) await ctx.cluster.dropAll(specs);
+  if (ctx.cluster) {
+    assertStoreProcess(ctx);
+    await ctx.cluster.dropAll(specs);
+  }
   return purged;
+}
+
+function assertStoreProcess(ctx: EdgeContext): void {
+  if (ctx.cluster && !ctx.cluster.connected) {
+    throw new StreamedgeError(
+      'STORE_PROCESS',
+      'the store process is restarting: purge not applied (or not on every worker); retry',
+    );
+  }
 }
 
 /**
@@ -100,7 +119,16 @@ async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Pro
     for (const [k, v] of Object.entries(r.headers ?? {})) ex.res.setHeader(k, v);
     return sendJson(ex, r.status, r.body);
   }
-  const purged = await applyLocalPurge(ctx, specs);
+  let purged: number;
+  try {
+    purged = await applyLocalPurge(ctx, specs);
+  } catch (e) {
+    const err = asError(e);
+    if (!(err instanceof StreamedgeError) || err.code !== 'STORE_PROCESS') throw err;
+    ctx.logger.warn({ reqId: ex.id, err: err.message }, 'purge refused');
+    ex.res.setHeader('retry-after', '1');
+    return sendText(ex, 503, `purge: ${err.message}`, undefined);
+  }
   const forwarded = header(ex.req, PURGE_HOP_HEADER) !== undefined;
   const peers = forwarded ? [] : await fanOutPurge(ctx.router.others(), specs, ctx.o.adminToken, ex.id);
   const logged = specs.map((x) => (x.kind === 'tag' ? x : { ...x, value: redactTokens(x.value) }));

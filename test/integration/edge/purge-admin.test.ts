@@ -149,3 +149,62 @@ describe('health', () => {
     });
   });
 });
+
+describe('a worker whose store process is away', () => {
+  /** Stands in for a worker's link to the store process (edge/cluster/store-client.ts). */
+  function fakeLink(connected: boolean) {
+    const drops: unknown[] = [];
+    return {
+      drops,
+      link: {
+        connected,
+        dropAll: (specs: unknown[]) => {
+          drops.push(specs);
+          return Promise.resolve();
+        },
+      },
+    };
+  }
+  const withLink = async (link: unknown, fn: () => Promise<void>) => {
+    const edge = e.edge as unknown as { cluster: unknown };
+    const before = edge.cluster;
+    edge.cluster = link;
+    try {
+      await fn();
+    } finally {
+      edge.cluster = before;
+    }
+  };
+  const purge = (body: object) =>
+    request(`${e.url}/_edge/purge`, {
+      method: 'POST',
+      dispatcher: client,
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify(body),
+    });
+
+  it('refuses a purge with 503 and Retry-After, touching nothing, instead of answering 200 unapplied', async () => {
+    await cached(['/vod/away/seg-1.m4s']);
+    const { link, drops } = fakeLink(false);
+    await withLink(link, async () => {
+      const r = await purge({ urls: ['/vod/away/seg-1.m4s'] });
+      expect(r.statusCode).toBe(503);
+      expect(r.headers['retry-after']).toBe('1');
+      expect(await r.body.text()).toMatch(/store process is restarting: purge not applied/);
+    });
+    expect(drops).toEqual([]);
+    expect(await isStored('/vod/away/seg-1.m4s')).toBe(true);
+  });
+
+  it('once linked, the same purge applies and is broadcast to every worker before the 200', async () => {
+    await cached(['/vod/away/seg-2.m4s']);
+    const { link, drops } = fakeLink(true);
+    await withLink(link, async () => {
+      const r = await purge({ urls: ['/vod/away/seg-2.m4s'] });
+      expect(r.statusCode).toBe(200);
+      await r.body.text();
+    });
+    expect(drops).toHaveLength(1);
+    expect(await isStored('/vod/away/seg-2.m4s')).toBe(false);
+  });
+});
