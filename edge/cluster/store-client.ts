@@ -52,6 +52,8 @@ export class StoreClient {
   private readonly streams = new Map<number, Stream>();
   private readonly pending = new Map<number, Pending>();
   private remoteStats: StoreStats | undefined;
+  /** The last Committed `seq` applied on this link (sent with each Fetch: see FetchRequest.seen). */
+  private seen = 0;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -100,6 +102,7 @@ export class StoreClient {
         sock.off('error', reject);
         sock.on('error', () => undefined);
         this.sock = sock;
+        this.seen = 0;
         readFrames(sock, (type, id, payload) => this.onFrame(sock, type, id, payload));
         sock.on('close', () => this.lost(sock));
         // what was committed while we were away
@@ -171,7 +174,7 @@ export class StoreClient {
         });
       };
       try {
-        this.send(Frame.Fetch, id, req);
+        this.send(Frame.Fetch, id, { ...req, seen: this.seen });
       } catch (e) {
         reject(asError(e));
         return;
@@ -241,11 +244,12 @@ export class StoreClient {
         this.pending.delete(id);
         break;
       case Frame.Committed: {
-        const c = json<{ keys: string[]; prefixes?: string[]; tags?: string[] }>(payload);
+        const c = json<{ keys: string[]; prefixes?: string[]; tags?: string[]; seq?: number }>(payload);
         this.local.forget(c.keys);
         for (const p of c.prefixes ?? []) this.local.forgetPrefix(p);
         for (const t of c.tags ?? []) this.local.forgetTag(t);
         this.local.refresh();
+        this.seen = Math.max(this.seen, c.seq ?? 0);
         break;
       }
       case Frame.Drop: {
@@ -277,7 +281,11 @@ export class StoreClient {
         );
         break;
       case Frame.Stats:
-        this.remoteStats = json<{ stats: StoreStats }>(payload).stats;
+        {
+          const st = json<{ stats: StoreStats; seq?: number }>(payload);
+          this.remoteStats = st.stats;
+          this.seen = Math.max(this.seen, st.seq ?? 0);
+        }
         break;
       default:
         break;
