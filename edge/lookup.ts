@@ -130,12 +130,21 @@ export class Lookup {
       if (await this.fromFill(ex, key, entry, wanted)) continue;
       return;
     }
-    if (await this.fromFill(ex, ex.key ?? wanted.primary, undefined, wanted)) {
-      ex.result = 'error';
-      sendText(ex, 503, 'edge: the object changed while it was looked up; retry', ctx.cs({ detail: 'lookup-race' }), {
+    if (await this.fromFill(ex, ex.key ?? wanted.primary, undefined, wanted)) this.lookupRace(ex);
+  }
+
+  /** The key was stored, then gone (purged, evicted) each time this request looked: it may retry. */
+  private lookupRace(ex: Exchange): void {
+    ex.result = 'error';
+    sendText(
+      ex,
+      503,
+      'edge: the object changed while it was looked up; retry',
+      this.ctx.cs({ detail: 'lookup-race' }),
+      {
         'retry-after': '1',
-      });
-    }
+      },
+    );
   }
 
   /**
@@ -322,16 +331,7 @@ export class Lookup {
         const now = ctx.o.now();
         if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), now, this.countBytes)) return;
       }
-      ex.result = 'error';
-      return sendText(
-        ex,
-        503,
-        'edge: the object changed while it was looked up; retry',
-        ctx.cs({ detail: 'lookup-race' }),
-        {
-          'retry-after': '1',
-        },
-      );
+      return this.lookupRace(ex);
     }
     if (head.kind === 'revalidated' || head.kind === 'stale-on-error') {
       const entry = await store.head(fill.storeKey);
