@@ -48,6 +48,8 @@ export const enum Frame {
   MetricsJson = 17,
   /** store -> every worker (id 0): {stats, seq}: the store's StoreStats and last Committed seq (every second, and on connect). */
   Stats = 18,
+  /** store -> worker: {status, headers}: a 1xx interim response (103 Early Hints) of the fetch with this id. */
+  Info = 19,
 }
 
 /** The Fail code answering a Fetch whose key was committed after the asker looked it up: look again. */

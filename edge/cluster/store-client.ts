@@ -5,7 +5,7 @@ import type { ObjectMeta, ReadOnlyStore, StoreStats } from '../store/index.js';
 import type { FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
 import type { StoreCall } from './store-calls.js';
-import type { FetchRequest } from './store-service.js';
+import type { FetchRequest, OnInfo } from './store-service.js';
 
 /** A fetch answered by the store process: the head, the bytes as they arrive, and how to store them. */
 export interface ClusterFetched {
@@ -32,6 +32,7 @@ interface Pending {
 
 interface Stream {
   head?: (h: FillHead) => void;
+  info?: OnInfo;
   fail(e: Error): void;
   body?: Readable;
 }
@@ -152,8 +153,11 @@ export class StoreClient {
     });
   }
 
-  /** One upstream fetch through the store process (joined with every other worker's for the same key). */
-  fetch(req: FetchRequest, signal: AbortSignal): Promise<ClusterFetched> {
+  /**
+   * One upstream fetch through the store process (joined with every other worker's for the same key).
+   * `onInfo` hears the 1xx interim responses (103 Early Hints) the upstream sends before the head.
+   */
+  fetch(req: FetchRequest, signal: AbortSignal, onInfo?: OnInfo): Promise<ClusterFetched> {
     const id = ++this.seq;
     return new Promise<ClusterFetched>((resolve, reject) => {
       const s: Stream = {
@@ -161,6 +165,7 @@ export class StoreClient {
           reject(e);
           s.body?.destroy(e);
         },
+        ...(onInfo ? { info: onInfo } : {}),
       };
       s.head = (h) => {
         const body = new Readable({ read: () => undefined });
@@ -218,6 +223,14 @@ export class StoreClient {
       case Frame.Head: {
         const s = this.streams.get(id);
         if (s?.head) s.head(json<FillHead>(payload));
+        break;
+      }
+      case Frame.Info: {
+        const s = this.streams.get(id);
+        if (s?.info && !s.body) {
+          const i = json<{ status: number; headers: Record<string, string | string[]> }>(payload);
+          s.info(i.status, i.headers);
+        }
         break;
       }
       case Frame.Chunk:

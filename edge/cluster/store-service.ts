@@ -29,7 +29,9 @@ export interface FetchRequest {
 export interface UpstreamFetched extends FillHead {
   body: AsyncIterable<Buffer | Uint8Array>;
 }
-export type FetchUpstream = (req: FetchRequest, signal: AbortSignal) => Promise<UpstreamFetched>;
+/** A 1xx interim response the upstream sent before the head (103 Early Hints). */
+export type OnInfo = (status: number, headers: Record<string, string | string[]>) => void;
+export type FetchUpstream = (req: FetchRequest, signal: AbortSignal, onInfo: OnInfo) => Promise<UpstreamFetched>;
 
 /** Answers the store process adds to the workers' metrics (its own registry's JSON). */
 export type OwnMetrics = () => Promise<object[]>;
@@ -326,7 +328,11 @@ export class StoreService {
 
   private async run(req: FetchRequest, f: UpstreamFill): Promise<void> {
     try {
-      const up = await this.fetchUpstream(req, f.abort.signal);
+      // 103 Early Hints go to every worker asking now (a later asker joins after the head: too late for hints)
+      const onInfo: OnInfo = (status, headers) => {
+        for (const s of f.subs) if (!s.sock.destroyed) writeFrame(s.sock, Frame.Info, s.id, { status, headers });
+      };
+      const up = await this.fetchUpstream(req, f.abort.signal, onInfo);
       f.buf.setHead({ status: up.status, headers: up.headers, ...(up.viaPeer ? { viaPeer: up.viaPeer } : {}) });
       const declared = up.headers['content-length'];
       let n = 0;

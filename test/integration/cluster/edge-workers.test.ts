@@ -34,6 +34,7 @@ async function gatedOrigin(): Promise<{ up: Upstream; release(): void; version: 
     const v = version;
     const body = Buffer.alloc(BODY_BYTES, v & 0xff);
     body.write(`v=${v};`, 0);
+    if (req.url?.startsWith('/hints/')) res.writeEarlyHints({ link: '</init.mp4>; rel=preload' });
     res.writeHead(200, {
       'content-type': 'video/mp4',
       'cache-control': 'max-age=300',
@@ -314,6 +315,16 @@ describe('edge --workers 2', () => {
     const seen = after.map((a) => `${a.worker}: ${String(a.headers['cache-status'])}`);
     for (const a of after) expect(String(a.headers['cache-status']), seen.join('\n')).toContain('; hit');
     expect(o.up.count('/open/seg-7.m4s'), seen.join('\n')).toBe(1);
+  });
+
+  it('103 Early Hints from the origin reach the client whose request started the fill, through the store process', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    const a = await get(edge.url, '/hints/seg-10.m4s');
+    expect(a.status).toBe(200);
+    expect(a.body.length).toBe(BODY_BYTES);
+    expect(a.infos).toEqual([{ status: 103, link: '</init.mp4>; rel=preload' }]);
+    expect(o.up.count('/hints/seg-10.m4s')).toBe(1);
   });
 
   it('SIGTERM drains: a request in flight is answered in full, then every process exits', async () => {
