@@ -33,7 +33,7 @@ export async function fetchForFill(
   // a worker of a multi-worker edge: the store process fetches once for every worker (edge/cluster)
   if (ctx.cluster?.connected) {
     const dedupe = `${headers['if-none-match'] ?? ''}\u0000${headers['if-modified-since'] ?? ''}`;
-    return ctx.cluster.fetch({ key, dedupe, target, headers, fromPeer }, signal);
+    return ctx.cluster.fetch({ key, dedupe, target, headers, fromPeer }, signal, onInfo);
   }
   const timeouts = {
     ...(isBlockingReload(target) ? { headersTimeoutMs: ctx.o.blockingHeadersTimeoutMs, pool: 'held' as const } : {}),

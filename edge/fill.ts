@@ -28,6 +28,7 @@ import type { UpstreamResponse } from './upstream.js';
 import { parseVary } from '../src/http/cache-key.js';
 import { varyRecord } from './variants.js';
 import { checkKey } from './request-limits.js';
+import { FILL_STORED } from './cluster/frames.js';
 
 export type FillHead =
   | {
@@ -48,6 +49,11 @@ export type FillHead =
     }
   /** 304 from upstream: the stored entry was refreshed; serve it from the store. */
   | { kind: 'revalidated' }
+  /**
+   * The store process of a multi-worker edge answered that the key was stored after this fill's
+   * request looked it up (edge/cluster: FILL_STORED): look it up again, a hit. Nothing was fetched.
+   */
+  | { kind: 'stored-meanwhile' }
   /** The upstream failed and the stale entry may be served (stale-if-error). */
   | { kind: 'stale-on-error'; fwdStatus?: number; reason: string }
   /** The upstream failed and nothing can be served. */
@@ -265,7 +271,9 @@ export class Fill {
     } catch (e) {
       const err =
         e instanceof StreamedgeError ? e : new StreamedgeError('UPSTREAM_UNREACHABLE', String(e), { cause: e });
-      if (stale && staleUsableOnError(stale.meta, now())) {
+      if (err.code === FILL_STORED) {
+        this.resolveHead({ kind: 'stored-meanwhile' });
+      } else if (stale && staleUsableOnError(stale.meta, now())) {
         this.resolveHead({ kind: 'stale-on-error', reason: err.code });
       } else {
         this.resolveHead({

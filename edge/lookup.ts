@@ -126,10 +126,25 @@ export class Lookup {
         );
       }
       if (!entry && isConditional(ex) && !ctx.coalescer.get(key)) return this.conditionalFill(ex, key, wanted);
-      await this.fromFill(ex, key, entry, wanted);
+      // stored meanwhile (a multi-worker edge's store process said so): look again, a hit
+      if (await this.fromFill(ex, key, entry, wanted)) continue;
       return;
     }
-    await this.fromFill(ex, ex.key ?? wanted.primary, undefined, wanted);
+    if (await this.fromFill(ex, ex.key ?? wanted.primary, undefined, wanted)) this.lookupRace(ex);
+  }
+
+  /** The key was stored, then gone (purged, evicted) each time this request looked: it may retry. */
+  private lookupRace(ex: Exchange): void {
+    ex.result = 'error';
+    sendText(
+      ex,
+      503,
+      'edge: the object changed while it was looked up; retry',
+      this.ctx.cs({ detail: 'lookup-race' }),
+      {
+        'retry-after': '1',
+      },
+    );
   }
 
   /**
@@ -211,23 +226,24 @@ export class Lookup {
     onAbort: (reason: string) => this.ctx.metrics.clientAborts.inc({ reason }),
   };
 
+  /**
+   * Answer from the key's fill (joined or started). Resolves true, having answered nothing, when the
+   * fill says the key was stored after this request looked it up (`stored-meanwhile`): look again.
+   */
   private async fromFill(
     ex: Exchange,
     key: string,
     stale: StoredEntry | undefined,
     wanted: Wanted,
     rejoin = 0,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { ctx } = this;
     if (!ctx.coalescer.hold()) {
       ex.result = 'overloaded';
-      return sendText(
-        ex,
-        503,
-        'edge busy: too many requests waiting for upstream',
-        ctx.cs({ detail: 'held-requests-cap' }),
-        { 'retry-after': '1' },
-      );
+      sendText(ex, 503, 'edge busy: too many requests waiting for upstream', ctx.cs({ detail: 'held-requests-cap' }), {
+        'retry-after': '1',
+      });
+      return false;
     }
     ctx.metrics.held.inc();
     let head: FillHead;
@@ -249,7 +265,11 @@ export class Lookup {
     }
     if (ex.res.destroyed) {
       fill.readers--;
-      return;
+      return false;
+    }
+    if (head.kind === 'stored-meanwhile') {
+      fill.readers--;
+      return true;
     }
     if (!leader && head.kind === 'response') {
       // The response's Vary decides who may share it: a waiter whose selected fields differ
@@ -264,7 +284,8 @@ export class Lookup {
           const ownHead = await own.head;
           ex.key = own.storeKey;
           ex.result = 'miss';
-          return this.answerHead(ex, own, ownHead, false, wanted);
+          await this.answerHead(ex, own, ownHead, false, wanted);
+          return false;
         }
         return this.fromFill(ex, mine, undefined, wanted, rejoin + 1);
       }
@@ -280,11 +301,12 @@ export class Lookup {
         ex.result = 'hit';
         ctx.metrics.hits.inc();
         if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), ctx.o.now(), this.countBytes))
-          return;
+          return false;
         fill.readers++;
       }
     }
     await this.answerHead(ex, fill, head, !leader, wanted);
+    return false;
   }
 
   /** Answer a request attached to `fill` whose head is known. */
@@ -300,6 +322,17 @@ export class Lookup {
     const store = ctx.openStore;
     if (ex.result !== 'miss') ex.result = collapsed ? 'collapsed' : 'miss';
 
+    if (head.kind === 'stored-meanwhile') {
+      // a fill of this request's own (conditional, or Vary: *) found the key stored meanwhile
+      const entry = await store.head(fill.storeKey);
+      if (entry) {
+        ex.result = 'hit';
+        ctx.metrics.hits.inc();
+        const now = ctx.o.now();
+        if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), now, this.countBytes)) return;
+      }
+      return this.lookupRace(ex);
+    }
     if (head.kind === 'revalidated' || head.kind === 'stale-on-error') {
       const entry = await store.head(fill.storeKey);
       const now = ctx.o.now();

@@ -39,6 +39,11 @@ export class FillBuffer {
     this.notify();
   }
 
+  /** The body arrived whole (not failed). */
+  get complete(): boolean {
+    return this.ended;
+  }
+
   get done(): boolean {
     return this.ended || this.failed !== undefined;
   }

@@ -9,7 +9,10 @@ import type { Socket } from 'node:net';
  * Control payloads are UTF-8 JSON; CHUNK payloads are body bytes as they came from upstream.
  */
 export const enum Frame {
-  /** worker -> store: {key, dedupe, target, headers, fromPeer}: fetch once per (key, dedupe), stream it to me. */
+  /**
+   * worker -> store: {key, dedupe, target, headers, fromPeer, seen}: fetch once per (key, dedupe), stream
+   * it to me. Answered Fail `FILL_STORED` instead when the key was committed after the Committed `seen`.
+   */
   Fetch = 1,
   /** store -> worker: {status, headers, viaPeer?}. */
   Head = 2,
@@ -17,9 +20,9 @@ export const enum Frame {
   Chunk = 3,
   /** store -> worker: {}: the body is complete. */
   End = 4,
-  /** store -> worker: {message, code?}: the fetch or call failed. */
+  /** store -> worker: {message, code?}: the fetch or call failed (or `FILL_STORED`: look the key up again). */
   Fail = 5,
-  /** store -> every worker (id 0): {keys}: committed; a worker drops RAM copies and refreshes its snapshot. */
+  /** store -> every worker (id 0): {keys, prefixes?, tags?, seq}: committed; a worker drops RAM copies and refreshes its snapshot. */
   Committed = 6,
   /** worker -> store: {fetch, key, meta}: store the bytes of my fetch `fetch` under key (once per fetch and key). */
   Commit = 7,
@@ -43,9 +46,14 @@ export const enum Frame {
   Collect = 16,
   /** worker -> store: {metrics}: this worker's prom-client JSON for a Collect. */
   MetricsJson = 17,
-  /** store -> every worker (id 0): {stats}: the store's StoreStats (every second, and on connect). */
+  /** store -> every worker (id 0): {stats, seq}: the store's StoreStats and last Committed seq (every second, and on connect). */
   Stats = 18,
+  /** store -> worker: {status, headers}: a 1xx interim response (103 Early Hints) of the fetch with this id. */
+  Info = 19,
 }
+
+/** The Fail code answering a Fetch whose key was committed after the asker looked it up: look again. */
+export const FILL_STORED = 'FILL_STORED';
 
 const HEADER = 9;
 const MAX_FRAME = 64 * 1024 * 1024;

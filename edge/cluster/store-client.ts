@@ -5,7 +5,7 @@ import type { ObjectMeta, ReadOnlyStore, StoreStats } from '../store/index.js';
 import type { FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
 import type { StoreCall } from './store-calls.js';
-import type { FetchRequest } from './store-service.js';
+import type { FetchRequest, OnInfo } from './store-service.js';
 
 /** A fetch answered by the store process: the head, the bytes as they arrive, and how to store them. */
 export interface ClusterFetched {
@@ -32,6 +32,7 @@ interface Pending {
 
 interface Stream {
   head?: (h: FillHead) => void;
+  info?: OnInfo;
   fail(e: Error): void;
   body?: Readable;
 }
@@ -52,6 +53,8 @@ export class StoreClient {
   private readonly streams = new Map<number, Stream>();
   private readonly pending = new Map<number, Pending>();
   private remoteStats: StoreStats | undefined;
+  /** The last Committed `seq` applied on this link (sent with each Fetch: see FetchRequest.seen). */
+  private seen = 0;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -100,6 +103,7 @@ export class StoreClient {
         sock.off('error', reject);
         sock.on('error', () => undefined);
         this.sock = sock;
+        this.seen = 0;
         readFrames(sock, (type, id, payload) => this.onFrame(sock, type, id, payload));
         sock.on('close', () => this.lost(sock));
         // what was committed while we were away
@@ -149,8 +153,11 @@ export class StoreClient {
     });
   }
 
-  /** One upstream fetch through the store process (joined with every other worker's for the same key). */
-  fetch(req: FetchRequest, signal: AbortSignal): Promise<ClusterFetched> {
+  /**
+   * One upstream fetch through the store process (joined with every other worker's for the same key).
+   * `onInfo` hears the 1xx interim responses (103 Early Hints) the upstream sends before the head.
+   */
+  fetch(req: FetchRequest, signal: AbortSignal, onInfo?: OnInfo): Promise<ClusterFetched> {
     const id = ++this.seq;
     return new Promise<ClusterFetched>((resolve, reject) => {
       const s: Stream = {
@@ -158,6 +165,7 @@ export class StoreClient {
           reject(e);
           s.body?.destroy(e);
         },
+        ...(onInfo ? { info: onInfo } : {}),
       };
       s.head = (h) => {
         const body = new Readable({ read: () => undefined });
@@ -171,7 +179,7 @@ export class StoreClient {
         });
       };
       try {
-        this.send(Frame.Fetch, id, req);
+        this.send(Frame.Fetch, id, { ...req, seen: this.seen });
       } catch (e) {
         reject(asError(e));
         return;
@@ -217,6 +225,14 @@ export class StoreClient {
         if (s?.head) s.head(json<FillHead>(payload));
         break;
       }
+      case Frame.Info: {
+        const s = this.streams.get(id);
+        if (s?.info && !s.body) {
+          const i = json<{ status: number; headers: Record<string, string | string[]> }>(payload);
+          s.info(i.status, i.headers);
+        }
+        break;
+      }
       case Frame.Chunk:
         this.streams.get(id)?.body?.push(Buffer.from(payload)); // own copy: the read buffer is reused
         break;
@@ -241,11 +257,12 @@ export class StoreClient {
         this.pending.delete(id);
         break;
       case Frame.Committed: {
-        const c = json<{ keys: string[]; prefixes?: string[]; tags?: string[] }>(payload);
+        const c = json<{ keys: string[]; prefixes?: string[]; tags?: string[]; seq?: number }>(payload);
         this.local.forget(c.keys);
         for (const p of c.prefixes ?? []) this.local.forgetPrefix(p);
         for (const t of c.tags ?? []) this.local.forgetTag(t);
         this.local.refresh();
+        this.seen = Math.max(this.seen, c.seq ?? 0);
         break;
       }
       case Frame.Drop: {
@@ -277,7 +294,11 @@ export class StoreClient {
         );
         break;
       case Frame.Stats:
-        this.remoteStats = json<{ stats: StoreStats }>(payload).stats;
+        {
+          const st = json<{ stats: StoreStats; seq?: number }>(payload);
+          this.remoteStats = st.stats;
+          this.seen = Math.max(this.seen, st.seq ?? 0);
+        }
         break;
       default:
         break;

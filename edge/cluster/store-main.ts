@@ -52,8 +52,8 @@ const ctx: FillSourceContext = {
 const svc = await StoreService.listen(
   role.socketPath,
   store,
-  async (req, signal) => {
-    const r = await fetchForFill(ctx, req.key, req.target, req.headers, signal, req.fromPeer);
+  async (req, signal, onInfo) => {
+    const r = await fetchForFill(ctx, req.key, req.target, req.headers, signal, req.fromPeer, onInfo);
     return { status: r.status, headers: r.headers, body: r.body, ...(r.viaPeer ? { viaPeer: r.viaPeer } : {}) };
   },
   {

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { StreamedgeError } from '../../src/errors.js';
 import type { LogStore, ObjectMeta } from '../store/index.js';
 import { FillBuffer, type FillHead } from './fill-buffer.js';
-import { Frame, json, readFrames, writeFrame } from './frames.js';
+import { FILL_STORED, Frame, json, readFrames, writeFrame } from './frames.js';
 import type { StoreCall } from './store-calls.js';
 
 /** What a worker asks the store process to fetch (the arguments of edge/fill-source.ts). */
@@ -17,13 +17,21 @@ export interface FetchRequest {
   target: string;
   headers: Record<string, string>;
   fromPeer: boolean;
+  /**
+   * The `seq` of the last Committed this worker had applied when it asked (0 before any on this
+   * link). A fetch whose key was committed after that was looked up before the commit was visible:
+   * it is answered `FILL_STORED` (look again: a hit), never fetched a second time.
+   */
+  seen?: number;
 }
 
 /** What the store process fetches from upstream (edge/fill-source.ts's fetchForFill plugs in here). */
 export interface UpstreamFetched extends FillHead {
   body: AsyncIterable<Buffer | Uint8Array>;
 }
-export type FetchUpstream = (req: FetchRequest, signal: AbortSignal) => Promise<UpstreamFetched>;
+/** A 1xx interim response the upstream sent before the head (103 Early Hints). */
+export type OnInfo = (status: number, headers: Record<string, string | string[]>) => void;
+export type FetchUpstream = (req: FetchRequest, signal: AbortSignal, onInfo: OnInfo) => Promise<UpstreamFetched>;
 
 /** Answers the store process adds to the workers' metrics (its own registry's JSON). */
 export type OwnMetrics = () => Promise<object[]>;
@@ -38,6 +46,8 @@ export interface StoreServiceLog {
 
 interface UpstreamFill {
   map: string;
+  /** The key the fetch was asked for (a commit under it is what a late asker of the key wants). */
+  key: string;
   buf: FillBuffer;
   subs: Set<Sub>;
   abort: AbortController;
@@ -53,7 +63,16 @@ interface Sub {
   id: number;
   fill: UpstreamFill;
   relaying: boolean;
+  /**
+   * Set when the sub joined a fetch whose body was already complete and whose commit under the
+   * asked key was under way: once that commit lands the asker is told `FILL_STORED` (a hit in its
+   * worker) instead of being streamed the bytes as a miss; if it fails, the bytes are streamed.
+   */
+  afterCommit?: Promise<boolean>;
 }
+
+/** How many recent commits (fetch → Committed seq) the store process remembers for late askers. */
+const RECENT_COMMITS = 10_000;
 
 /** How long a finished fetch stays addressable by a worker's Commit for it. */
 const COMMIT_LINGER_MS = 30_000;
@@ -82,6 +101,16 @@ const END_LINGER_MS = 1_000;
  */
 export class StoreService {
   private readonly fills = new Map<string, UpstreamFill>();
+  /**
+   * Fetches committed under their own key, by fill-table entry, with the `seq` of the Committed that
+   * announced it (oldest first, at most RECENT_COMMITS). A Fetch for one of them from a worker that
+   * had not applied that Committed when it asked is answered FILL_STORED: its lookup ran before the
+   * commit was visible, and looking again is a hit. Without this the fetch has left the table and
+   * the late asker would make a second upstream request.
+   */
+  private readonly recentCommits = new Map<string, number>();
+  /** Numbers every Committed broadcast; workers send back the last one they applied (`seen`). */
+  private commitSeq = 0;
   private readonly socks = new Map<Socket, Map<number, Sub>>();
   private seq = 0;
   private readonly acks = new Map<number, { waiting: Set<Socket>; done: () => void }>();
@@ -90,6 +119,8 @@ export class StoreService {
   readonly counters = {
     fetches: 0,
     joined: 0,
+    /** Fetches answered FILL_STORED: the key had been committed since the asker looked. */
+    answeredStored: 0,
     stored: 0,
     failed: 0,
     readerChecks: 0,
@@ -104,7 +135,7 @@ export class StoreService {
     private readonly mergeMetrics: MergeMetrics,
     private readonly log: StoreServiceLog | undefined,
   ) {
-    this.statsTimer = setInterval(() => this.broadcast(Frame.Stats, { stats: this.store.stats() }), 1000);
+    this.statsTimer = setInterval(() => this.broadcast(Frame.Stats, this.statsPayload()), 1000);
     this.statsTimer.unref();
   }
 
@@ -141,7 +172,7 @@ export class StoreService {
     this.socks.set(sock, new Map());
     sock.on('error', () => undefined);
     sock.on('close', () => this.gone(sock));
-    writeFrame(sock, Frame.Stats, 0, { stats: this.store.stats() });
+    writeFrame(sock, Frame.Stats, 0, this.statsPayload());
     readFrames(sock, (type, id, payload) => this.onFrame(sock, type, id, payload));
   }
 
@@ -210,12 +241,25 @@ export class StoreService {
   private fetch(sock: Socket, id: number, req: FetchRequest): void {
     const map = `${req.key}\u0000${req.dedupe}`;
     let f = this.fills.get(map);
-    if (f) this.counters.joined++;
-    else {
+    if (!f) {
+      const seq = this.recentCommits.get(map);
+      if (seq !== undefined && (req.seen ?? 0) < seq) {
+        // the Committed (seq) went out on this socket before this answer: the worker applies it first
+        this.counters.answeredStored++;
+        this.failTo(sock, id, storedMeanwhile(req.key));
+        return;
+      }
+    }
+    let afterCommit: Promise<boolean> | undefined;
+    if (f) {
+      this.counters.joined++;
+      if (f.buf.complete) afterCommit = f.commits.get(req.key);
+    } else {
       let onCommit!: () => void;
       const firstCommit = new Promise<void>((r) => (onCommit = r));
       f = {
         map,
+        key: req.key,
         buf: new FillBuffer(),
         subs: new Set(),
         abort: new AbortController(),
@@ -231,7 +275,7 @@ export class StoreService {
       );
       void this.run(req, f);
     }
-    const sub: Sub = { sock, id, fill: f, relaying: true };
+    const sub: Sub = { sock, id, fill: f, relaying: true, ...(afterCommit ? { afterCommit } : {}) };
     f.subs.add(sub);
     this.socks.get(sock)?.set(id, sub);
     void this.relay(sub);
@@ -242,6 +286,13 @@ export class StoreService {
     const f = sub.fill;
     const live = (): boolean => f.subs.has(sub) && !sub.sock.destroyed;
     try {
+      if (sub.afterCommit && (await sub.afterCommit)) {
+        if (live()) {
+          this.counters.answeredStored++;
+          this.failTo(sub.sock, sub.id, storedMeanwhile(f.key));
+        }
+        return;
+      }
       const head = await f.buf.headReady();
       if (!live()) return;
       writeFrame(sub.sock, Frame.Head, sub.id, head);
@@ -277,7 +328,11 @@ export class StoreService {
 
   private async run(req: FetchRequest, f: UpstreamFill): Promise<void> {
     try {
-      const up = await this.fetchUpstream(req, f.abort.signal);
+      // 103 Early Hints go to every worker asking now (a later asker joins after the head: too late for hints)
+      const onInfo: OnInfo = (status, headers) => {
+        for (const s of f.subs) if (!s.sock.destroyed) writeFrame(s.sock, Frame.Info, s.id, { status, headers });
+      };
+      const up = await this.fetchUpstream(req, f.abort.signal, onInfo);
       f.buf.setHead({ status: up.status, headers: up.headers, ...(up.viaPeer ? { viaPeer: up.viaPeer } : {}) });
       const declared = up.headers['content-length'];
       let n = 0;
@@ -322,7 +377,8 @@ export class StoreService {
         this.log?.debug({ key, ok }, 'store process: commit');
         if (ok) {
           this.counters.stored++;
-          this.broadcast(Frame.Committed, { keys: [key] });
+          const seq = this.announce({ keys: [key] });
+          if (key === f.key) this.rememberCommit(f.map, seq);
         }
         return ok;
       })();
@@ -334,9 +390,36 @@ export class StoreService {
 
   // ------------------------------------------------------------------ store calls, purge, metrics
 
-  /** Finished fetches leave the table at once (a purge: their bytes may be what was purged). */
+  /**
+   * Finished fetches leave the table at once, and recent commits are forgotten (a purge: their
+   * bytes may be what was purged; a late asker then fetches anew).
+   */
   private forgetFinished(): void {
     for (const [k, f] of this.fills) if (f.buf.done) this.fills.delete(k);
+    this.recentCommits.clear();
+  }
+
+  /** Broadcasts Committed with the next `seq`; returns it. */
+  private announce(payload: { keys: string[]; prefixes?: string[]; tags?: string[] }): number {
+    const seq = ++this.commitSeq;
+    this.broadcast(Frame.Committed, { ...payload, seq });
+    return seq;
+  }
+
+  private rememberCommit(map: string, seq: number): void {
+    this.recentCommits.delete(map);
+    this.recentCommits.set(map, seq);
+    if (this.recentCommits.size > RECENT_COMMITS) {
+      for (const k of this.recentCommits.keys()) {
+        this.recentCommits.delete(k);
+        break;
+      }
+    }
+  }
+
+  /** The Stats frame: the store's figures and the last Committed `seq` sent (a new link starts there). */
+  private statsPayload(): object {
+    return { stats: this.store.stats(), seq: this.commitSeq };
   }
 
   private async call(c: StoreCall): Promise<unknown> {
@@ -345,27 +428,27 @@ export class StoreService {
     switch (c.op) {
       case 'put': {
         const ok = await s.put(c.key, c.meta, Buffer.from(c.body, 'base64'));
-        if (ok) this.broadcast(Frame.Committed, { keys: [c.key] });
+        if (ok) this.announce({ keys: [c.key] });
         return ok;
       }
       case 'updateMeta': {
         const ok = await s.updateMeta(c.key, c.patch);
-        if (ok) this.broadcast(Frame.Committed, { keys: [c.key] });
+        if (ok) this.announce({ keys: [c.key] });
         return ok;
       }
       case 'delete': {
         const ok = await s.delete(c.key);
-        if (ok) this.broadcast(Frame.Committed, { keys: [c.key] });
+        if (ok) this.announce({ keys: [c.key] });
         return ok;
       }
       case 'purgePrefix': {
         const n = await s.purgePrefix(c.prefix, c.mode);
-        this.broadcast(Frame.Committed, { keys: [], prefixes: [c.prefix] });
+        this.announce({ keys: [], prefixes: [c.prefix] });
         return n;
       }
       case 'purgeTag': {
         const n = await s.purgeTag(c.tag, c.mode);
-        this.broadcast(Frame.Committed, { keys: [], tags: [c.tag] });
+        this.announce({ keys: [], tags: [c.tag] });
         return n;
       }
     }
@@ -438,4 +521,8 @@ export class StoreService {
     for (const s of this.socks.keys()) s.destroy();
     await closed;
   }
+}
+
+function storedMeanwhile(key: string): StreamedgeError {
+  return new StreamedgeError(FILL_STORED, `${key} was stored since it was looked up: look again`);
 }

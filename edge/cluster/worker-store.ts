@@ -1,6 +1,7 @@
 import type { EdgeStore, ObjectMeta, ReadOnlyStore, StoreStats } from '../store/index.js';
 import { MAX_TAG_BYTES } from '../store/record-format.js';
 import { assertStoreKey } from '../store/store-key.js';
+import { zeroCounters } from '../store/store-state.js';
 import type { StoreClient } from './store-client.js';
 import type { PurgeTarget } from '../purge.js';
 
@@ -79,14 +80,7 @@ export class WorkerStore implements EdgeStore {
       regionBytes: 0,
       ramBytes: 0,
       ramObjects: 0,
-      ramHits: 0,
-      diskHits: 0,
-      misses: 0,
-      crcErrors: 0,
-      evictedRegions: 0,
-      copiedForward: 0,
-      admissionRejects: 0,
-      writeErrors: 0,
+      ...zeroCounters(),
       admitting: false,
       lastError: 'store process unavailable (hits are served; misses are fetched but not stored)',
     };

@@ -37,6 +37,20 @@ export interface StoreCounters {
   writeErrors: number;
 }
 
+/** Every counter at zero: a new store's, and a worker's stand-in while the store process is away. */
+export function zeroCounters(): StoreCounters {
+  return {
+    ramHits: 0,
+    diskHits: 0,
+    misses: 0,
+    crcErrors: 0,
+    evictedRegions: 0,
+    copiedForward: 0,
+    admissionRejects: 0,
+    writeErrors: 0,
+  };
+}
+
 /**
  * The one state object every phase of the store (write, group commit, read, eviction, directory,
  * recovery) works on. It holds data and the few rules that are about the state itself (region file
@@ -57,16 +71,7 @@ export class StoreState {
   closed = false;
   admitting = true;
   lastError: string | undefined;
-  readonly counters: StoreCounters = {
-    ramHits: 0,
-    diskHits: 0,
-    misses: 0,
-    crcErrors: 0,
-    evictedRegions: 0,
-    copiedForward: 0,
-    admissionRejects: 0,
-    writeErrors: 0,
-  };
+  readonly counters: StoreCounters = zeroCounters();
   /** Work in flight that close() waits for. */
   rolling: Promise<void> | undefined;
   evicting: Promise<void> | undefined;

@@ -96,6 +96,8 @@ export interface Answer {
   body: Buffer;
   /** The `x-edge-worker` that answered. */
   worker: string | undefined;
+  /** 1xx interim responses received before the answer (103 Early Hints), with their Link field. */
+  infos: Array<{ status: number; link: string | undefined }>;
 }
 
 /** One request on a connection of its own (so node:cluster spreads them over the workers). */
@@ -105,6 +107,7 @@ export function get(
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<Answer> {
   const u = new URL(path, base);
+  const infos: Answer['infos'] = [];
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
@@ -126,10 +129,15 @@ export function get(
             headers: res.headers,
             body: Buffer.concat(parts),
             worker: typeof w === 'string' ? w : undefined,
+            infos,
           });
         });
       },
     );
+    req.on('information', (i) => {
+      const link = i.headers['link'];
+      infos.push({ status: i.statusCode, link: Array.isArray(link) ? link.join(', ') : link });
+    });
     req.once('error', reject);
     req.end(init.body);
   });
