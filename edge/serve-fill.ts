@@ -84,8 +84,18 @@ export function pumpFill(
       });
     };
 
+    // every chunk available now goes out in one writev (a late joiner has many; a worker of a
+    // multi-worker edge receives several relayed chunks per read): corked for this synchronous pass
     const step = (): void => {
       if (done) return;
+      res.cork();
+      try {
+        pass();
+      } finally {
+        res.uncork();
+      }
+    };
+    const pass = (): void => {
       for (;;) {
         if (res.destroyed) return finish();
         if (end !== undefined && pos >= end) {
