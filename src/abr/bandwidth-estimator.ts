@@ -159,15 +159,4 @@ export class BandwidthEstimator {
   get ttfbEstimateMs(): number {
     return this.ttfb.totalWeight > 0 ? this.ttfb.estimate : this.opts.defaultTtfbMs;
   }
-
-  /** Forget the slow history and restart from a value (after an emergency down-switch). */
-  reset(estimateBps: number): void {
-    this.fast = new Ewma(this.opts.fastHalfLifeSec);
-    this.slow = new Ewma(this.opts.slowHalfLifeSec);
-    this.fast.add(1, estimateBps);
-    this.slow.add(1, estimateBps);
-    this.samples = Math.max(this.samples, 1);
-    this.pooledBytes = 0;
-    this.pooledMs = 0;
-  }
 }
