@@ -98,6 +98,47 @@ describe('AbrController on VOD traces', () => {
     expect(r.stalls).toBe(0);
   });
 
+  /** A VOD controller configured as the browser player configures it for a 12 s buffer. */
+  const playerLike = () => new AbrController(levels, { bolaTargetBufferSec: 10, bolaMinBufferSec: 10 / 3 });
+
+  it('short dips (1 s at 0.6 Mbit/s every 5 s on 8 Mbit/s) neither abandon a download nor leave the top rung', () => {
+    // the bench's spike trace: each dip is far shorter than the buffer, so nothing is at risk
+    const spiky = (t: number) => (t % 5 < 1 && t > 5 ? 0.6e6 : 8e6);
+    const r = simulateVod({
+      levels,
+      capacity: spiky,
+      segments: 40,
+      segmentSec: 2,
+      maxBufferSec: 12,
+      abr: playerLike(),
+    });
+    expect(r.stalls).toBe(0);
+    expect(r.abandons).toHaveLength(0);
+    // it climbs to the 6 Mbit/s top rung (the buffer absorbs each dip) and stays there
+    const settled = r.log.slice(10);
+    expect(settled.every((s) => s.level === 4)).toBe(true);
+  });
+
+  it('after the trough of a cascade the estimate recovers and the player climbs back within a few segments', () => {
+    // the bench's cascade, slowed down: 6 → 3 → 1.5 → 0.8 → 1.5 → 3 → 6 Mbit/s, 12 s a step
+    const steps = [6e6, 3e6, 1.5e6, 0.8e6, 1.5e6, 3e6, 6e6];
+    const cascade = (t: number) => steps[Math.min(steps.length - 1, Math.floor(t / 12))];
+    const r = simulateVod({
+      levels,
+      capacity: cascade,
+      segments: 60,
+      segmentSec: 2,
+      maxBufferSec: 12,
+      abr: playerLike(),
+    });
+    expect(r.stalls).toBe(0);
+    const trough = r.log.filter((s) => s.startSec >= 40 && s.startSec < 48);
+    expect(Math.max(...trough.map((s) => s.level))).toBeLessThanOrEqual(1);
+    // the link is back at 6 Mbit/s from t = 72: the 3.5 Mbit/s rung within 6 segments (12 s of media)
+    const recovered = r.log.filter((s) => s.startSec >= 72);
+    expect(recovered.slice(0, 6).some((s) => s.level >= 3)).toBe(true);
+  });
+
   it('abandons a download that cannot finish before the buffer runs dry, and so avoids the stall', () => {
     const capacity = (t: number) => (t < 30 ? 8e6 : 0.6e6);
     const honoured = simulateVod({ levels, capacity, segments: 30, maxBufferSec: 12 });
