@@ -290,7 +290,7 @@ export class MsePlayer {
       this.audioQueue = new AppendQueue(ms.addSourceBuffer(`audio/mp4; codecs="${s.audio.codecs}"`), this.video);
     if (!s.live) ms.duration = Infinity;
     this.watchPlayback();
-    const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: 0 });
+    const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
     this.stats.currentLevel = startLevel;
     const vStart = await s.startCursor(s.video[startLevel].id, signal);
     this.runVideo(vStart)

@@ -155,7 +155,12 @@ export class AbrController {
     if (rank === undefined || rank === 0) return keep;
     const c = this.config;
     const ttfbEstMs = this.estimator.ttfbEstimateMs;
-    if (p.elapsedMs < Math.max(c.abandonMinElapsedMs, ttfbEstMs)) return keep;
+    const judgeAfterMs = Math.max(
+      c.abandonMinElapsedMs,
+      ttfbEstMs,
+      p.mediaDurationSec * 1000 * c.abandonMinElapsedShare,
+    );
+    if (p.elapsedMs < judgeAfterMs) return keep;
     // Start-up: nothing is playing yet, so there is no stall to avoid; restarting lower would
     // only throw away what arrived (and the first download is what the estimate learns from).
     if (!this.hadBuffer && !(p.bufferSec !== undefined && p.bufferSec > 0)) return keep;
@@ -192,10 +197,12 @@ export class AbrController {
     // an absurd prediction (nothing loading at all yet) is no basis for a switch
     if (timeFor(target) > p.mediaDurationSec * 10) return keep;
 
+    // What arrived is a sample like any other (weighted by its transfer time). The estimate is
+    // not reset to this one reading: a dip of a second would otherwise stand for the link until
+    // many fast downloads had outweighed it (the next choice is capped below, not the estimate).
     if (started) {
       this.estimator.sample({ bytes: p.bytesLoaded, durationMs: p.elapsedMs, ttfbMs: p.ttfbMs });
     }
-    if (bwe < this.estimator.estimateBps) this.estimator.reset(bwe);
     this.mediaSinceDownSwitchSec = 0;
     this.capAfterAbandon = target;
     this.noteDecision(target);
@@ -207,7 +214,9 @@ export class AbrController {
     const bufferSec = Math.max(0, state.bufferSec);
     this.lastDecisionBufferSec = bufferSec;
     if (bufferSec > 0) this.hadBuffer = true;
-    const cur = this.rankByIndex.get(state.currentLevel) ?? -1;
+    // The first decision is the start-up choice whatever level the caller names: nothing plays
+    // yet, so there is no level to hold on to (no hysteresis band to stay in).
+    const cur = this.lastRank < 0 ? -1 : (this.rankByIndex.get(state.currentLevel) ?? -1);
     const estimate = this.estimator.estimateBps;
     const allowUp = this.mediaSinceDownSwitchSec >= c.upSwitchHoldSec;
     const rule = { safetyFactor: c.bandwidthSafetyFactor, upFactor: c.bandwidthUpFactor };

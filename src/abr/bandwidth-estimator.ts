@@ -10,6 +10,12 @@
  * - Tiny downloads say more about timers than about the link: a download below `minSampleBytes`
  *   is pooled with the following small ones (LL-HLS parts) and becomes one sample once the pool
  *   reaches the minimum.
+ * - Weight: a sample counts for its transfer time, but a whole segment for at least the media
+ *   seconds it carried. On a fast link a segment arrives in a fraction of its duration; weighted
+ *   by transfer time alone, such samples were nearly weightless, and after a trough (a cascade
+ *   back up from 0.8 to 6 Mbit/s) the estimate took dozens of segments to climb back. Slow
+ *   downloads still weigh their (longer) transfer time, so drops are seen as fast as before.
+ *   (Parts keep the transfer-time weight: the low-latency half-lives are tuned for it.)
  * - Media-paced parts: a part streamed while it is being produced arrives at the media rate, not
  *   the link rate, so its download time is mostly the encoder's, not the link's. When the caller
  *   measured the bursts (the bytes that arrived back-to-back, and the time they took, leaving out
@@ -84,6 +90,7 @@ export class BandwidthEstimator {
   private ttfb: Ewma;
   private pooledBytes = 0;
   private pooledMs = 0;
+  private pooledMediaSec = 0;
   private samples = 0;
   private readonly opts: Required<BandwidthEstimatorOptions>;
 
@@ -120,13 +127,16 @@ export class BandwidthEstimator {
 
     this.pooledBytes += sampleBytes;
     this.pooledMs += transferMs;
+    // a whole segment counts for at least the media it carried (see the class comment)
+    if (!s.isPart && s.mediaDurationSec) this.pooledMediaSec += s.mediaDurationSec;
     if (this.pooledBytes < this.opts.minSampleBytes) return false;
     const bytes = this.pooledBytes;
     const ms = Math.max(this.pooledMs, this.opts.minTransferMs);
+    const weightSec = Math.max(ms / 1000, this.pooledMediaSec);
     this.pooledBytes = 0;
     this.pooledMs = 0;
+    this.pooledMediaSec = 0;
     const bps = (bytes * 8 * 1000) / ms;
-    const weightSec = ms / 1000;
     this.fast.add(weightSec, bps);
     this.slow.add(weightSec, bps);
     this.samples++;
@@ -158,16 +168,5 @@ export class BandwidthEstimator {
 
   get ttfbEstimateMs(): number {
     return this.ttfb.totalWeight > 0 ? this.ttfb.estimate : this.opts.defaultTtfbMs;
-  }
-
-  /** Forget the slow history and restart from a value (after an emergency down-switch). */
-  reset(estimateBps: number): void {
-    this.fast = new Ewma(this.opts.fastHalfLifeSec);
-    this.slow = new Ewma(this.opts.slowHalfLifeSec);
-    this.fast.add(1, estimateBps);
-    this.slow.add(1, estimateBps);
-    this.samples = Math.max(this.samples, 1);
-    this.pooledBytes = 0;
-    this.pooledMs = 0;
   }
 }

@@ -35,6 +35,12 @@ export interface AbrConfig {
   bolaTargetBufferSec: number;
   /** Emergency rule: do not judge a download before this much time has passed. */
   abandonMinElapsedMs: number;
+  /**
+   * Emergency rule: nor before this share of the chunk's media duration has passed (hls.js waits
+   * half of it). The first few hundred ms of a transfer (one TCP window, a throttle's first burst,
+   * a short dip) say little about how the rest will go.
+   */
+  abandonMinElapsedShare: number;
   /** Emergency rule: keep this much buffer (seconds) in hand when predicting a stall. */
   abandonSafetySec: number;
   /** Live (non-LL): below this buffer, the throughput rule uses only the fast EWMA-safe level. */
@@ -68,6 +74,7 @@ export const DEFAULT_ABR_CONFIG: Readonly<AbrConfig> = Object.freeze({
   bolaMinBufferSec: 4,
   bolaTargetBufferSec: 20,
   abandonMinElapsedMs: 250,
+  abandonMinElapsedShare: 0.5,
   abandonSafetySec: 0.5,
   liveLowBufferSec: 2,
   targetLatencySec: 2.5,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbrController } from '../../../src/abr/abr-controller.js';
+import { AbrController, type AbrConfig, type DownloadProgress } from '../../../src/abr/abr-controller.js';
 import { seeded, simulateLowLatency, simulateVod, switchesFrom } from './trace-simulator.js';
 
 // deliberately not in index order, to prove the controller maps by Level.index
@@ -14,6 +14,30 @@ const rnd = seeded(7);
 const noise = Array.from({ length: 20_000 }, () => rnd());
 /** ±20 % jitter every half second around a mean. */
 const jittery = (mean: number) => (t: number) => mean * (0.8 + 0.4 * noise[Math.floor(t * 2)]);
+
+/**
+ * A progress event for the 3.5 Mbit/s level (index 3, 4 s segments) arriving at about 4 Mbit/s,
+ * judged 2.1 s into the download (past half the segment's duration, when the emergency rule may
+ * judge it), with 0.6 s of buffer: it cannot finish in time.
+ */
+function slowProgress(over: Partial<DownloadProgress> = {}): DownloadProgress {
+  return {
+    bytesLoaded: 1_000_000,
+    elapsedMs: 2100,
+    ttfbMs: 100,
+    level: 3,
+    mediaDurationSec: 4,
+    bufferSec: 0.6,
+    ...over,
+  };
+}
+
+/** A VOD controller that has made its start-up choice with `bufferSec` buffered. */
+function startedVod(bufferSec: number, config: Partial<AbrConfig> = {}): AbrController {
+  const abr = new AbrController(levels, config);
+  abr.nextLevel({ bufferSec, currentLevel: -1 });
+  return abr;
+}
 
 describe('AbrController on VOD traces', () => {
   it('a steady link converges to the highest sustainable level and stays there', () => {
@@ -74,6 +98,47 @@ describe('AbrController on VOD traces', () => {
     expect(r.stalls).toBe(0);
   });
 
+  /** A VOD controller configured as the browser player configures it for a 12 s buffer. */
+  const playerLike = () => new AbrController(levels, { bolaTargetBufferSec: 10, bolaMinBufferSec: 10 / 3 });
+
+  it('short dips (1 s at 0.6 Mbit/s every 5 s on 8 Mbit/s) neither abandon a download nor leave the top rung', () => {
+    // the bench's spike trace: each dip is far shorter than the buffer, so nothing is at risk
+    const spiky = (t: number) => (t % 5 < 1 && t > 5 ? 0.6e6 : 8e6);
+    const r = simulateVod({
+      levels,
+      capacity: spiky,
+      segments: 40,
+      segmentSec: 2,
+      maxBufferSec: 12,
+      abr: playerLike(),
+    });
+    expect(r.stalls).toBe(0);
+    expect(r.abandons).toHaveLength(0);
+    // it climbs to the 6 Mbit/s top rung (the buffer absorbs each dip) and stays there
+    const settled = r.log.slice(10);
+    expect(settled.every((s) => s.level === 4)).toBe(true);
+  });
+
+  it('after the trough of a cascade the estimate recovers and the player climbs back within a few segments', () => {
+    // the bench's cascade, slowed down: 6 → 3 → 1.5 → 0.8 → 1.5 → 3 → 6 Mbit/s, 12 s a step
+    const steps = [6e6, 3e6, 1.5e6, 0.8e6, 1.5e6, 3e6, 6e6];
+    const cascade = (t: number) => steps[Math.min(steps.length - 1, Math.floor(t / 12))];
+    const r = simulateVod({
+      levels,
+      capacity: cascade,
+      segments: 60,
+      segmentSec: 2,
+      maxBufferSec: 12,
+      abr: playerLike(),
+    });
+    expect(r.stalls).toBe(0);
+    const trough = r.log.filter((s) => s.startSec >= 40 && s.startSec < 48);
+    expect(Math.max(...trough.map((s) => s.level))).toBeLessThanOrEqual(1);
+    // the link is back at 6 Mbit/s from t = 72: the 3.5 Mbit/s rung within 6 segments (12 s of media)
+    const recovered = r.log.filter((s) => s.startSec >= 72);
+    expect(recovered.slice(0, 6).some((s) => s.level >= 3)).toBe(true);
+  });
+
   it('abandons a download that cannot finish before the buffer runs dry, and so avoids the stall', () => {
     const capacity = (t: number) => (t < 30 ? 8e6 : 0.6e6);
     const honoured = simulateVod({ levels, capacity, segments: 30, maxBufferSec: 12 });
@@ -88,17 +153,8 @@ describe('AbrController on VOD traces', () => {
   });
 
   it('after an abandon, the next decision is the level the emergency rule chose, not the one it gave up', () => {
-    const abr = new AbrController(levels);
-    abr.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
-    // 3.5 Mbit/s level (index 3) arriving at 4 Mbit/s with 0.6 s of buffer: it cannot finish in time
-    const d = abr.onDownloadProgress({
-      bytesLoaded: 100_000,
-      elapsedMs: 300,
-      ttfbMs: 100,
-      level: 3,
-      mediaDurationSec: 4,
-      bufferSec: 0.6,
-    });
+    const abr = startedVod(0.6);
+    const d = abr.onDownloadProgress(slowProgress());
     expect(d.abandon).toBe(true);
     expect(d.switchTo).toBe(0);
     // the link itself sustains 3.5 Mbit/s, so the throughput rule alone would fetch level 3 again
@@ -106,35 +162,60 @@ describe('AbrController on VOD traces', () => {
     expect(abr.nextLevel({ bufferSec: 0.6, currentLevel: 3 })).toBe(0);
   });
 
+  it('the start-up choice is the level the estimate sustains, whatever level the caller names as current', () => {
+    // 1.3 Mbit/s (the browser's link estimate) sustains the 1 Mbit/s level (index 1) at the
+    // safety factor, but not at the narrower up factor: naming the lowest level as "current" on
+    // the first call must not hold the start on it (nothing plays yet, there is nothing to keep)
+    const abr = new AbrController(levels, { defaultEstimateBps: 1.3e6 });
+    expect(abr.nextLevel({ bufferSec: 0, currentLevel: 0 })).toBe(1);
+    // afterwards the band applies: the same estimate does not climb from the lowest level
+    expect(abr.nextLevel({ bufferSec: 2, currentLevel: 0 })).toBe(0);
+  });
+
   it('does not abandon the first download, before anything is buffered (start-up: no stall to avoid)', () => {
     const abr = new AbrController(levels, { defaultEstimateBps: 5e6 });
     const first = abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
     expect(first).toBe(3);
-    const d = abr.onDownloadProgress({
-      bytesLoaded: 100_000,
-      elapsedMs: 300,
-      ttfbMs: 100,
-      level: 3,
-      mediaDurationSec: 4,
-    });
-    expect(d.abandon).toBe(false);
+    expect(abr.onDownloadProgress(slowProgress({ bufferSec: undefined })).abandon).toBe(false);
   });
 
   it('does not abandon while the buffer is not draining (playback not started or paused)', () => {
-    const progress = {
-      bytesLoaded: 100_000,
-      elapsedMs: 300,
-      ttfbMs: 100,
-      level: 3,
-      mediaDurationSec: 4,
-      bufferSec: 0.6,
-    };
-    const paused = new AbrController(levels);
-    paused.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
-    expect(paused.onDownloadProgress({ ...progress, draining: false }).abandon).toBe(false);
-    const playing = new AbrController(levels);
-    playing.nextLevel({ bufferSec: 0.6, currentLevel: -1 });
-    expect(playing.onDownloadProgress({ ...progress, draining: true }).abandon).toBe(true);
+    expect(startedVod(0.6).onDownloadProgress(slowProgress({ draining: false })).abandon).toBe(false);
+    expect(startedVod(0.6).onDownloadProgress(slowProgress({ draining: true })).abandon).toBe(true);
+  });
+
+  it('does not judge a download before half its media duration has passed (a slow first burst is no verdict)', () => {
+    // 30 kB of a 2 s, 2 MB-per-segment-at-top level after 250 ms: hopeless by the load rate alone,
+    // but far too early to tell (one throttle burst, a short dip); with 10 s buffered, nothing to fear
+    const early = { bytesLoaded: 30_000, elapsedMs: 250, ttfbMs: 20, mediaDurationSec: 2 };
+    expect(startedVod(10).onDownloadProgress(slowProgress({ ...early, bufferSec: 10 })).abandon).toBe(false);
+    // the same reading with a thin buffer: still too early to judge
+    expect(startedVod(0.6).onDownloadProgress(slowProgress({ ...early })).abandon).toBe(false);
+    // at half the duration, with the same thin buffer and still only 30 kB in, it is abandoned
+    expect(startedVod(0.6).onDownloadProgress(slowProgress({ ...early, elapsedMs: 1000 })).abandon).toBe(true);
+  });
+
+  it('a download that will finish before the buffer runs dry is never abandoned, however slow it starts', () => {
+    // 1.5 Mbit/s for a 3.5 Mbit/s, 4 s segment (1.75 MB): ~9.3 s to go, 12 s buffered
+    const d = startedVod(12).onDownloadProgress(
+      slowProgress({ bytesLoaded: 375_000, elapsedMs: 2100, bytesTotal: 1_750_000, bufferSec: 12 }),
+    );
+    expect(d.abandon).toBe(false);
+  });
+
+  it('an abandon in a short dip does not pin the estimate to the dip', () => {
+    const abr = startedVod(8);
+    // 5 Mbit/s established over a few downloads
+    for (let i = 0; i < 5; i++)
+      abr.onDownloadComplete({ bytes: 1_250_000, durationMs: 2000, ttfbMs: 0, level: 3, mediaDurationSec: 4 });
+    const before = abr.estimateBps;
+    // a 1 s dip to 0.3 Mbit/s with a thin buffer: abandoned
+    const d = abr.onDownloadProgress(
+      slowProgress({ bytesLoaded: 40_000, elapsedMs: 2100, ttfbMs: 1000, bufferSec: 1.5 }),
+    );
+    expect(d.abandon).toBe(true);
+    // the dip is one sample among the others (weighted by its second), not the new estimate
+    expect(abr.estimateBps).toBeGreaterThan(before * 0.6);
   });
 
   it('derives the buffer from its last decision when progress events do not carry it', () => {
@@ -179,15 +260,12 @@ describe('AbrController on VOD traces', () => {
 describe('AbrController in low-latency mode (decisions per part)', () => {
   const target = 2.5;
   const settled = (r: ReturnType<typeof simulateLowLatency>) => r.samples.filter((s) => s.t >= 20 + 90);
+  /** Two minutes of low-latency playback on `capacity`, joined `joinLatencySec` behind the edge. */
+  const play = (capacity: (t: number) => number, joinLatencySec = target) =>
+    simulateLowLatency({ levels, capacity, durationSec: 120, joinLatencySec, targetLatencySec: target });
 
   it('catches up from a late join to near the target latency, playback rate within [0.95, 1.05]', () => {
-    const r = simulateLowLatency({
-      levels,
-      capacity: () => 10e6,
-      durationSec: 120,
-      joinLatencySec: 5,
-      targetLatencySec: target,
-    });
+    const r = play(() => 10e6, 5);
     const rates = r.samples.map((s) => s.rate);
     expect(Math.max(...rates)).toBeGreaterThan(1.01); // it did speed up
     expect(Math.max(...rates)).toBeLessThanOrEqual(1.05);
@@ -197,26 +275,14 @@ describe('AbrController in low-latency mode (decisions per part)', () => {
   });
 
   it('slows down from a join too close to the edge', () => {
-    const r = simulateLowLatency({
-      levels,
-      capacity: () => 10e6,
-      durationSec: 120,
-      joinLatencySec: 1,
-      targetLatencySec: target,
-    });
+    const r = play(() => 10e6, 1);
     expect(Math.min(...r.samples.map((s) => s.rate))).toBeLessThan(0.99);
     expect(Math.min(...r.samples.map((s) => s.rate))).toBeGreaterThanOrEqual(0.95);
     for (const s of settled(r)) expect(Math.abs(s.latency - target)).toBeLessThan(0.4);
   });
 
   it('switches down per part when the link drops, without stalling, and keeps latency near target', () => {
-    const r = simulateLowLatency({
-      levels,
-      capacity: (t) => (t < 60 ? 10e6 : 2.5e6),
-      durationSec: 120,
-      joinLatencySec: target,
-      targetLatencySec: target,
-    });
+    const r = play((t) => (t < 60 ? 10e6 : 2.5e6));
     expect(r.stalls).toBe(0);
     expect(r.levels[40]).toBe(4);
     expect(r.levels.at(-1)).toBeLessThanOrEqual(2);
@@ -225,13 +291,7 @@ describe('AbrController in low-latency mode (decisions per part)', () => {
 
   it('does not oscillate on a jittery steady link', () => {
     for (const mean of [3e6, 5e6]) {
-      const r = simulateLowLatency({
-        levels,
-        capacity: jittery(mean),
-        durationSec: 120,
-        joinLatencySec: target,
-        targetLatencySec: target,
-      });
+      const r = play(jittery(mean));
       let switches = 0;
       for (let i = 41; i < r.levels.length; i++) if (r.levels[i] !== r.levels[i - 1]) switches++;
       expect(switches).toBeLessThanOrEqual(1);
