@@ -18,7 +18,7 @@ import {
   type ProgressMessage,
   type ReadyMessage,
 } from './nats-protocol.js';
-import { zeroProgressCounters, type ProgressCounters } from './report.js';
+import { agentWarning, LOOP_DELAY_LIMIT_MS, zeroProgressCounters, type ProgressCounters } from './report.js';
 import type { PoolOptions } from './viewer-pool.js';
 
 /** How long to wait for the agents to show up. */
@@ -78,17 +78,7 @@ export class NatsFleet {
               if (!pending.delete(d.agentId)) return;
               merged.merge(d.stats);
               maxRssMB = Math.max(maxRssMB, d.maxRssMB);
-              this.agents.push({
-                agentId: d.agentId,
-                host: d.host,
-                viewers: d.viewers,
-                workers: d.workers,
-                cpuSec: Math.round(d.cpuSec * 1000) / 1000,
-                cores: d.elapsedSec > 0 ? Math.round((d.cpuSec / d.elapsedSec) * 100) / 100 : 0,
-                eventLoopDelayP99Ms: Math.round(d.stats.loopDelayP99Ms * 100) / 100,
-                maxRssMB: Math.round(d.maxRssMB),
-                requests: d.stats.requests,
-              });
+              this.agents.push(agentReport(d));
               this.latest.delete(d.agentId);
               if (pending.size === 0) resolve();
             },
@@ -175,4 +165,29 @@ export class NatsFleet {
     this.stopped = true;
     this.nc?.publish(SUBJECT.stop(this.runId), '{}');
   }
+}
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+/** What the report says of one agent, from its last message: CPU (whole run and hold) and whether it kept up. */
+function agentReport(d: DoneMessage): AgentReport {
+  const loopP99 = r2(d.stats.loopDelayP99Ms);
+  const valid = loopP99 < LOOP_DELAY_LIMIT_MS;
+  return {
+    agentId: d.agentId,
+    host: d.host,
+    viewers: d.viewers,
+    workers: d.workers,
+    cpuSec: Math.round(d.cpuSec * 1000) / 1000,
+    cores: d.elapsedSec > 0 ? r2(d.cpuSec / d.elapsedSec) : 0,
+    holdCpuSec: Math.round(d.holdCpuSec * 1000) / 1000,
+    holdCores: d.holdSec > 0 ? r2(d.holdCpuSec / d.holdSec) : 0,
+    holdSec: Math.round(d.holdSec * 1000) / 1000,
+    holdRequests: d.holdRequests,
+    eventLoopDelayP99Ms: loopP99,
+    valid,
+    ...(valid ? {} : { warning: agentWarning(d.host, d.agentId, loopP99) }),
+    maxRssMB: Math.round(d.maxRssMB),
+    requests: d.stats.requests,
+  };
 }
