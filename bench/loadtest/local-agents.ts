@@ -59,7 +59,7 @@ async function startNats(): Promise<{ url: string; child: ChildProcess }> {
         clearTimeout(timer);
         fail(new Error(`exited (${code}): ${log}`));
       });
-      child.stderr!.on('data', (d: Buffer) => {
+      child.stderr.on('data', (d: Buffer) => {
         if (log.length < 16_384) log += d.toString('utf8');
         if (log.includes('Server is ready')) {
           clearTimeout(timer);
@@ -73,7 +73,7 @@ async function startNats(): Promise<{ url: string; child: ChildProcess }> {
       cause: e,
     });
   }
-  child.stderr!.resume();
+  child.stderr.resume();
   return { url: `nats://127.0.0.1:${port}`, child };
 }
 
@@ -100,7 +100,7 @@ export async function runLocalAgents(o: LocalAgentsOptions): Promise<LoadReport>
         { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       const a = { child, stderr: '' };
-      child.stderr!.on('data', (d: Buffer) => {
+      child.stderr.on('data', (d: Buffer) => {
         if (a.stderr.length < 16_384) a.stderr += d.toString('utf8');
       });
       agents.push(a);
