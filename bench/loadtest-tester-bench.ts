@@ -248,7 +248,7 @@ async function agentScenario(
   const http2 = target.ca !== undefined;
   const workers = WORKERS ?? 0;
   log(
-    `${name}: ${viewers}${viewers < asked ? ` (of ${asked} asked)` : ''} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}${http2 ? ' over HTTP/2 (TLS)' : ''}, ${processes} tester processes (loadtest-agent over a local nats-server; they do not fit one process's ulimit -n), ${workers} worker(s) each, ramp ${rampSec}s hold ${HOLD}s`,
+    `${name}: ${viewers}${viewers < asked ? ` (of ${asked} asked)` : ''} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}${http2 ? ' over HTTP/2 (TLS)' : ''}, ${processes} tester processes (loadtest-agent over a local nats-server${HLS_PROCESSES && name === 'plain-hls' ? ', as --hls-processes asks' : ": the viewers do not fit one process's ulimit -n"}), ${workers} worker(s) each, ramp ${rampSec}s hold ${HOLD}s`,
   );
   let mark: { at: number; stubCpu: number | undefined } | undefined;
   const report = await runLocalAgents({
