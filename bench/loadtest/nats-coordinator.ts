@@ -170,7 +170,7 @@ export class NatsFleet {
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
 /** What the report says of one agent, from its last message: CPU (whole run and hold) and whether it kept up. */
-function agentReport(d: DoneMessage): AgentReport {
+export function agentReport(d: DoneMessage): AgentReport {
   const loopP99 = r2(d.stats.loopDelayP99Ms);
   const valid = loopP99 < LOOP_DELAY_LIMIT_MS;
   return {
