@@ -7,7 +7,7 @@
  *
  *   node bin/run-ts.js bench/loadtest-tester-bench.ts [--ll 3000] [--hls 10000] [--fidelity 1000]
  *        [--h2 1000] [--baseline 20] [--ramp 10] [--hold 20] [--workers N] [--pin]
- *        [--out bench/results/loadtest-tester.json]
+ *        [--hls-processes N] [--out bench/results/loadtest-tester.json]
  *
  * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS pair
  * only). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
@@ -16,9 +16,13 @@
  * threads, on core 1 (`taskset -a -p -c 1`), so the tester's threads do not compete with the
  * stub; the cores each process may use are recorded either way (`affinity`).
  *
- * A plain-HLS viewer holds up to 2 connections: when `--hls` viewers do not fit this process's
- * `ulimit -n` (10,000 × 2 plus what is open, against 20,000 here), the run uses the most that fit
- * and says so (`viewersRequested`); viewers per core is a ratio, so it stays comparable.
+ * A plain-HLS viewer holds up to 2 connections: when a scenario's viewers do not fit this
+ * process's `ulimit -n` (10,000 × 2 plus what is open, against 20,000 here, which cannot be
+ * raised; worker threads share it), the scenario is played by several tester processes
+ * (bench/loadtest/local-agents.ts: `loadtest-agent`s over a local nats-server, this process
+ * coordinating), each within its own `ulimit -n`; `processes` in the JSON says how many
+ * (`--hls-processes N` forces N for plain HLS). Their cost is the agents' hold CPU from the merged
+ * report, summed; valid when every agent's event-loop p99 is under the limit.
  *
  * Viewers per core = viewers ÷ (tester CPU seconds ÷ wall seconds), over the hold period only
  * (CPU sampled when the ramp is over and at the end), so the ramp's start-up work is not mixed in.
