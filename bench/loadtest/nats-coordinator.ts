@@ -34,6 +34,8 @@ export class NatsFleet {
   private nc: NatsConnection | undefined;
   private readonly runId = randomUUID().slice(0, 8);
   private stopped = false;
+  /** While waiting for agents: stopping ends the wait at once. */
+  private gathering: Subscription | undefined;
 
   constructor(
     private readonly natsUrl: string,
@@ -140,6 +142,7 @@ export class NatsFleet {
   private async gather(nc: NatsConnection): Promise<ReadyMessage[]> {
     const seen = new Map<string, ReadyMessage>();
     const sub = nc.subscribe(SUBJECT.ready);
+    this.gathering = sub;
     const timer = setTimeout(() => sub.unsubscribe(), GATHER_MS);
     try {
       for await (const m of sub) {
@@ -151,7 +154,9 @@ export class NatsFleet {
     } finally {
       clearTimeout(timer);
       sub.unsubscribe();
+      this.gathering = undefined;
     }
+    if (this.stopped) throw new StreamedgeError('LOADTEST_AGENT', 'stopped while waiting for load-test agents');
     if (seen.size < this.agentCount) {
       throw new StreamedgeError(
         'LOADTEST_AGENT',
@@ -163,6 +168,7 @@ export class NatsFleet {
 
   stop(): void {
     this.stopped = true;
+    this.gathering?.unsubscribe();
     this.nc?.publish(SUBJECT.stop(this.runId), '{}');
   }
 }

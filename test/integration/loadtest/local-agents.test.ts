@@ -60,4 +60,13 @@ describe('tester bench: plain HLS over two tester processes', () => {
     expect(h.viewersPerCore).toBe(Math.round(100 / h.testerCores));
     expect(h.valid).toBe(agents.every((a) => a.valid));
   }, 30_000);
+
+  it('fails at once with the error of a tester process that cannot start', async () => {
+    // `--workers -1` is refused by the agent's CLI: it exits 1 before announcing itself. The
+    // coordinator would wait 30 s for it; the run must fail on the exit instead (the test's
+    // timeout is below that wait).
+    await expect(
+      runLocalAgents({ url: stub.url, viewers: 4, processes: 2, agentWorkers: -1, rampSec: 0, durationSec: 1 }),
+    ).rejects.toThrow(/tester process \d+ exited \(1\).*--workers/);
+  }, 20_000);
 });
