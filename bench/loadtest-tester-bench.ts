@@ -236,7 +236,7 @@ async function scenario(
 /**
  * A scenario played by `processes` tester processes (`loadtest-agent` over a local nats-server,
  * this process coordinating): each agent plays viewers ÷ processes against its own `ulimit -n`.
- * The tester's cost is the agents' CPU over their hold (from the end of the ramp to the end,
+ * The tester's cost is the agents' CPU over their hold (from 1 s after the ramp to the end,
  * measured by each agent and carried in the merged report), summed; valid when every agent's
  * event-loop p99 is below the limit.
  */

@@ -92,11 +92,12 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       () => nc.publish(SUBJECT.progress(a.runId), JSON.stringify({ agentId, counters: counters() })),
       1000,
     );
-    // the hold starts when the ramp ends: its CPU is the steady cost of all the viewers, without start-up work
+    // the hold starts a second after the ramp ends (the last viewers' start-up done): its CPU is the
+    // steady cost of all the viewers, measured as the tester bench measures a single process
     let hold: { cpu: NodeJS.CpuUsage; at: number; requests: number } | undefined;
     const holdTimer = setTimeout(
       () => (hold = { cpu: process.cpuUsage(), at: performance.now(), requests: counters().requests }),
-      a.pool.rampSec * 1000,
+      (a.pool.rampSec + Math.min(1, a.pool.durationSec / 2)) * 1000,
     );
     let stats: LoadStats;
     let maxRssMB: number;

@@ -50,7 +50,7 @@ export interface DoneMessage {
   cpuSec: number;
   elapsedSec: number;
   maxRssMB: number;
-  /** Over the hold (from the end of the ramp to the end): CPU seconds, wall seconds, requests. */
+  /** Over the hold (from 1 s after the ramp's end to the end): CPU seconds, wall seconds, requests. */
   holdCpuSec: number;
   holdSec: number;
   holdRequests: number;
@@ -69,7 +69,7 @@ export interface AgentReport {
   workers: number;
   cpuSec: number;
   cores: number;
-  /** The agent's CPU over the hold only (from the end of the ramp), seconds and cores. */
+  /** The agent's CPU over the hold only (from 1 s after the ramp's end), seconds and cores. */
   holdCpuSec: number;
   holdCores: number;
   holdSec: number;
