@@ -81,7 +81,8 @@ export class NatsFleet {
               merged.merge(d.stats);
               maxRssMB = Math.max(maxRssMB, d.maxRssMB);
               this.agents.push(agentReport(d));
-              this.latest.delete(d.agentId);
+              // its last progress counters stay in the sum: dropping them made the last second of the
+              // progress line and timeline fall to 0 viewers and a negative request rate
               if (pending.size === 0) resolve();
             },
           }),
