@@ -7,7 +7,7 @@
  *
  *   node bin/run-ts.js bench/loadtest-tester-bench.ts [--ll 3000] [--hls 10000] [--fidelity 1000]
  *        [--h2 1000] [--baseline 20] [--ramp 10] [--hold 20] [--workers N] [--pin]
- *        [--out bench/results/loadtest-tester.json]
+ *        [--hls-processes N] [--out bench/results/loadtest-tester.json]
  *
  * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS pair
  * only). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
@@ -16,9 +16,13 @@
  * threads, on core 1 (`taskset -a -p -c 1`), so the tester's threads do not compete with the
  * stub; the cores each process may use are recorded either way (`affinity`).
  *
- * A plain-HLS viewer holds up to 2 connections: when `--hls` viewers do not fit this process's
- * `ulimit -n` (10,000 × 2 plus what is open, against 20,000 here), the run uses the most that fit
- * and says so (`viewersRequested`); viewers per core is a ratio, so it stays comparable.
+ * A plain-HLS viewer holds up to 2 connections: when a scenario's viewers do not fit this
+ * process's `ulimit -n` (10,000 × 2 plus what is open, against 20,000 here, which cannot be
+ * raised; worker threads share it), the scenario is played by several tester processes
+ * (bench/loadtest/local-agents.ts: `loadtest-agent`s over a local nats-server, this process
+ * coordinating), each within its own `ulimit -n`; `processes` in the JSON says how many
+ * (`--hls-processes N` forces N for plain HLS). Their cost is the agents' hold CPU from the merged
+ * report, summed; valid when every agent's event-loop p99 is under the limit.
  *
  * Viewers per core = viewers ÷ (tester CPU seconds ÷ wall seconds), over the hold period only
  * (CPU sampled when the ramp is over and at the end), so the ramp's start-up work is not mixed in.
@@ -43,6 +47,7 @@ import type { LoadReport } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
 import { STUB } from './loadtest/stub-live-server.js';
 import { viewersThatFit } from './loadtest/fd-budget.js';
+import { agentsHoldFigures, runLocalAgents } from './loadtest/local-agents.js';
 import { connectionsPerViewer } from './loadtest/viewer.js';
 import { treeCpu } from './process-cpu.js';
 
@@ -63,6 +68,7 @@ const BASELINE = arg('baseline', 20);
 const RAMP = arg('ramp', 10);
 const HOLD = arg('hold', 20);
 const WORKERS = args.includes('--workers') ? arg('workers', 0) : undefined;
+const HLS_PROCESSES = args.includes('--hls-processes') ? arg('hls-processes', 1) : undefined;
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/loadtest-tester.json';
 
 const root = resolve(import.meta.dirname, '..');
@@ -119,8 +125,14 @@ interface Scenario {
   viewers: number;
   /** When fewer viewers than asked for fit `ulimit -n`: how many were asked for. */
   viewersRequested?: number;
+  /**
+   * Tester processes: 1 is this process (its worker threads); N > 1 are N `loadtest-agent`
+   * processes over a local nats-server, this process coordinating (their CPU is the tester's).
+   */
+  processes: number;
   lowLatency: boolean;
   http2: boolean;
+  /** Worker threads of each tester process (0: its main thread plays). */
   workers: number;
   /** Tester CPU ÷ wall over the hold (cores), and the stub's. */
   testerCores: number;
@@ -133,7 +145,7 @@ interface Scenario {
   /** Requests per viewer per second over the hold. */
   requestsPerViewerSec: number;
   viewersPerCore: number;
-  /** The tester kept up (event-loop delay p99 < 20 ms): only then is viewersPerCore a measurement. */
+  /** The tester kept up (event-loop delay p99 < 20 ms; with agents, every agent's): only then is viewersPerCore a measurement. */
   valid: boolean;
   loadavg: number[];
   report: LoadReport;
@@ -150,7 +162,12 @@ async function scenario(
   target: StubProcess = stub,
 ): Promise<Scenario> {
   const http2 = target.ca !== undefined;
-  const viewers = Math.min(asked, viewersThatFit(connectionsPerViewer({ url: target.url, lowLatency, http2 })));
+  const fit = viewersThatFit(connectionsPerViewer({ url: target.url, lowLatency, http2 }));
+  // more viewers than one process's descriptors hold: split them over tester processes (agents)
+  const processes = (name === 'plain-hls' ? HLS_PROCESSES : undefined) ?? Math.min(8, Math.ceil(asked / fit));
+  if (processes > 1)
+    return agentScenario(name, asked, Math.min(asked, processes * fit), processes, lowLatency, rampSec, target);
+  const viewers = Math.min(asked, fit);
   const workers = WORKERS ?? defaultWorkers(viewers);
   const RAMP = rampSec;
   log(
@@ -192,6 +209,7 @@ async function scenario(
     name,
     viewers,
     ...(viewers < asked ? { viewersRequested: asked } : {}),
+    processes: 1,
     lowLatency,
     http2,
     workers,
@@ -211,6 +229,76 @@ async function scenario(
   };
   log(
     `  → ${s.viewersPerCore} viewers per core (${round(cores, 2)} cores), stalls ${report.stalls}, latency p50 ${report.liveLatencySec?.p50} s, errors ${JSON.stringify(report.errors)}, event-loop p99 ${report.loadTester.eventLoopDelayP99Ms ?? '-'} ms`,
+  );
+  return s;
+}
+
+/**
+ * A scenario played by `processes` tester processes (`loadtest-agent` over a local nats-server,
+ * this process coordinating): each agent plays viewers ÷ processes against its own `ulimit -n`.
+ * The tester's cost is the agents' CPU over their hold (from 1 s after the ramp to the end,
+ * measured by each agent and carried in the merged report), summed; valid when every agent's
+ * event-loop p99 is below the limit.
+ */
+async function agentScenario(
+  name: string,
+  asked: number,
+  viewers: number,
+  processes: number,
+  lowLatency: boolean,
+  rampSec: number,
+  target: StubProcess,
+): Promise<Scenario> {
+  const http2 = target.ca !== undefined;
+  const workers = WORKERS ?? 0;
+  log(
+    `${name}: ${viewers}${viewers < asked ? ` (of ${asked} asked)` : ''} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}${http2 ? ' over HTTP/2 (TLS)' : ''}, ${processes} tester processes (loadtest-agent over a local nats-server${HLS_PROCESSES && name === 'plain-hls' ? ', as --hls-processes asks' : ": the viewers do not fit one process's ulimit -n"}), ${workers} worker(s) each, ramp ${rampSec}s hold ${HOLD}s`,
+  );
+  let mark: { at: number; stubCpu: number | undefined } | undefined;
+  const report = await runLocalAgents({
+    url: target.url,
+    viewers,
+    processes,
+    agentWorkers: workers,
+    rampSec,
+    durationSec: HOLD,
+    lowLatency,
+    http2,
+    ...(target.ca ? { ca: target.ca } : {}),
+    onProgress: (line, snap) => {
+      // the agents' hold starts when their ramp ends: mark the stub's CPU when every viewer has started
+      if (!mark && snap.started >= viewers) mark = { at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec };
+      if (Math.round(snap.elapsedSec) % 5 === 0) log(`  ${line}`);
+    },
+  });
+  const end = { at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec };
+  const h = agentsHoldFigures(report);
+  const stubWall = mark ? (end.at - mark.at) / 1000 : 0;
+  const s: Scenario = {
+    name,
+    viewers,
+    ...(viewers < asked ? { viewersRequested: asked } : {}),
+    processes,
+    lowLatency,
+    http2,
+    workers,
+    testerCores: round(h.testerCores, 2),
+    stubCores:
+      mark?.stubCpu !== undefined && end.stubCpu !== undefined && stubWall > 0
+        ? round((end.stubCpu - mark.stubCpu) / stubWall, 2)
+        : null,
+    holdCpuSec: round(h.holdCpuSec),
+    holdWallSec: round(h.holdWallSec),
+    holdRequests: h.holdRequests,
+    cpuMsPerRequest: round((h.holdCpuSec * 1000) / Math.max(1, h.holdRequests), 4),
+    requestsPerViewerSec: round(h.holdRequests / viewers / Math.max(1e-9, h.holdWallSec), 2),
+    viewersPerCore: h.viewersPerCore,
+    valid: h.valid,
+    loadavg: la(),
+    report: { ...report, timeline: [], ttfbHistograms: {} },
+  };
+  log(
+    `  → ${s.viewersPerCore} viewers per core (${s.testerCores} cores over ${processes} processes), stalls ${report.stalls}, errors ${JSON.stringify(report.errors)}, agents' event-loop p99 ${(report.agents ?? []).map((a) => a.eventLoopDelayP99Ms).join(', ')} ms`,
   );
   return s;
 }
@@ -406,6 +494,7 @@ try {
     affinity,
     h2VsH1: h2VsH1(),
     perCore: Object.fromEntries(results.map((s) => [s.name, s.viewersPerCore])),
+    processes: Object.fromEntries(results.map((s) => [s.name, s.processes])),
     valid: Object.fromEntries(results.map((s) => [s.name, s.valid])),
     derivedPerCore: derived,
     derivedFrom:

@@ -92,6 +92,13 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       () => nc.publish(SUBJECT.progress(a.runId), JSON.stringify({ agentId, counters: counters() })),
       1000,
     );
+    // the hold starts a second after the ramp ends (the last viewers' start-up done): its CPU is the
+    // steady cost of all the viewers, measured as the tester bench measures a single process
+    let hold: { cpu: NodeJS.CpuUsage; at: number; requests: number } | undefined;
+    const holdTimer = setTimeout(
+      () => (hold = { cpu: process.cpuUsage(), at: performance.now(), requests: counters().requests }),
+      (a.pool.rampSec + Math.min(1, a.pool.durationSec / 2)) * 1000,
+    );
     let stats: LoadStats;
     let maxRssMB: number;
     try {
@@ -105,9 +112,13 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       }
     } finally {
       clearInterval(tick);
+      clearTimeout(holdTimer);
       stopSub.unsubscribe();
     }
     const cpu = process.cpuUsage(cpu0);
+    const end = performance.now();
+    const h = hold ?? { cpu: cpu0, at: t0, requests: 0 }; // stopped during the ramp: the whole run
+    const holdCpu = process.cpuUsage(h.cpu);
     const done: DoneMessage = {
       agentId,
       host: hostname(),
@@ -115,8 +126,11 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       workers: Math.max(1, workers),
       stats: stats.serialize(),
       cpuSec: (cpu.user + cpu.system) / 1e6,
-      elapsedSec: (performance.now() - t0) / 1000,
+      elapsedSec: (end - t0) / 1000,
       maxRssMB,
+      holdCpuSec: (holdCpu.user + holdCpu.system) / 1e6,
+      holdSec: (end - h.at) / 1000,
+      holdRequests: stats.requests - h.requests,
     };
     nc.publish(SUBJECT.done(a.runId), JSON.stringify(done));
   } catch (e) {

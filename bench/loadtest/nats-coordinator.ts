@@ -18,7 +18,7 @@ import {
   type ProgressMessage,
   type ReadyMessage,
 } from './nats-protocol.js';
-import { zeroProgressCounters, type ProgressCounters } from './report.js';
+import { agentWarning, LOOP_DELAY_LIMIT_MS, zeroProgressCounters, type ProgressCounters } from './report.js';
 import type { PoolOptions } from './viewer-pool.js';
 
 /** How long to wait for the agents to show up. */
@@ -34,6 +34,8 @@ export class NatsFleet {
   private nc: NatsConnection | undefined;
   private readonly runId = randomUUID().slice(0, 8);
   private stopped = false;
+  /** While waiting for agents: stopping ends the wait at once. */
+  private gathering: Subscription | undefined;
 
   constructor(
     private readonly natsUrl: string,
@@ -78,18 +80,9 @@ export class NatsFleet {
               if (!pending.delete(d.agentId)) return;
               merged.merge(d.stats);
               maxRssMB = Math.max(maxRssMB, d.maxRssMB);
-              this.agents.push({
-                agentId: d.agentId,
-                host: d.host,
-                viewers: d.viewers,
-                workers: d.workers,
-                cpuSec: Math.round(d.cpuSec * 1000) / 1000,
-                cores: d.elapsedSec > 0 ? Math.round((d.cpuSec / d.elapsedSec) * 100) / 100 : 0,
-                eventLoopDelayP99Ms: Math.round(d.stats.loopDelayP99Ms * 100) / 100,
-                maxRssMB: Math.round(d.maxRssMB),
-                requests: d.stats.requests,
-              });
-              this.latest.delete(d.agentId);
+              this.agents.push(agentReport(d));
+              // its last progress counters stay in the sum: dropping them made the last second of the
+              // progress line and timeline fall to 0 viewers and a negative request rate
               if (pending.size === 0) resolve();
             },
           }),
@@ -150,6 +143,7 @@ export class NatsFleet {
   private async gather(nc: NatsConnection): Promise<ReadyMessage[]> {
     const seen = new Map<string, ReadyMessage>();
     const sub = nc.subscribe(SUBJECT.ready);
+    this.gathering = sub;
     const timer = setTimeout(() => sub.unsubscribe(), GATHER_MS);
     try {
       for await (const m of sub) {
@@ -161,7 +155,9 @@ export class NatsFleet {
     } finally {
       clearTimeout(timer);
       sub.unsubscribe();
+      this.gathering = undefined;
     }
+    if (this.stopped) throw new StreamedgeError('LOADTEST_AGENT', 'stopped while waiting for load-test agents');
     if (seen.size < this.agentCount) {
       throw new StreamedgeError(
         'LOADTEST_AGENT',
@@ -173,6 +169,32 @@ export class NatsFleet {
 
   stop(): void {
     this.stopped = true;
+    this.gathering?.unsubscribe();
     this.nc?.publish(SUBJECT.stop(this.runId), '{}');
   }
+}
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+/** What the report says of one agent, from its last message: CPU (whole run and hold) and whether it kept up. */
+export function agentReport(d: DoneMessage): AgentReport {
+  const loopP99 = r2(d.stats.loopDelayP99Ms);
+  const valid = loopP99 < LOOP_DELAY_LIMIT_MS;
+  return {
+    agentId: d.agentId,
+    host: d.host,
+    viewers: d.viewers,
+    workers: d.workers,
+    cpuSec: Math.round(d.cpuSec * 1000) / 1000,
+    cores: d.elapsedSec > 0 ? r2(d.cpuSec / d.elapsedSec) : 0,
+    holdCpuSec: Math.round(d.holdCpuSec * 1000) / 1000,
+    holdCores: d.holdSec > 0 ? r2(d.holdCpuSec / d.holdSec) : 0,
+    holdSec: Math.round(d.holdSec * 1000) / 1000,
+    holdRequests: d.holdRequests,
+    eventLoopDelayP99Ms: loopP99,
+    valid,
+    ...(valid ? {} : { warning: agentWarning(d.host, d.agentId, loopP99) }),
+    maxRssMB: Math.round(d.maxRssMB),
+    requests: d.stats.requests,
+  };
 }

@@ -50,6 +50,10 @@ export interface DoneMessage {
   cpuSec: number;
   elapsedSec: number;
   maxRssMB: number;
+  /** Over the hold (from 1 s after the ramp's end to the end): CPU seconds, wall seconds, requests. */
+  holdCpuSec: number;
+  holdSec: number;
+  holdRequests: number;
 }
 
 export interface FailedMessage {
@@ -65,7 +69,15 @@ export interface AgentReport {
   workers: number;
   cpuSec: number;
   cores: number;
+  /** The agent's CPU over the hold only (from 1 s after the ramp's end), seconds and cores. */
+  holdCpuSec: number;
+  holdCores: number;
+  holdSec: number;
+  holdRequests: number;
   eventLoopDelayP99Ms: number;
+  /** This agent kept up (event-loop delay p99 below the limit); otherwise `warning` says it was the bottleneck. */
+  valid: boolean;
+  warning?: string;
   maxRssMB: number;
   requests: number;
 }

@@ -81,6 +81,11 @@ export interface LoadReport {
 /** Above this event-loop delay p99 the tester's own timing, not the target, shapes the numbers. */
 export const LOOP_DELAY_LIMIT_MS = 20;
 
+/** The warning of an agent (`loadtest-agent`) that could not keep up with its share. */
+export function agentWarning(host: string, agentId: string, loopP99Ms: number): string {
+  return `load-test agent ${host} ${agentId.slice(0, 8)} was the bottleneck (event-loop delay p99 ${loopP99Ms} ms ≥ ${LOOP_DELAY_LIMIT_MS} ms): the timings, stalls and latency of its viewers are its own, not the target's; give it fewer viewers or more cores`;
+}
+
 export interface ReportMeta {
   target: string;
   startedAt: Date;
@@ -214,10 +219,11 @@ export function formatReport(r: LoadReport): string {
   );
   for (const a of r.agents ?? []) {
     lines.push(
-      `    agent ${a.host} ${a.agentId.slice(0, 8)}  ${a.viewers} viewers, ${a.requests} requests, cpu ${a.cpuSec.toFixed(1)} s (${a.cores.toFixed(2)} cores), event-loop p99 ${a.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${a.maxRssMB} MB`,
+      `    agent ${a.host} ${a.agentId.slice(0, 8)}  ${a.viewers} viewers, ${a.requests} requests, cpu ${a.cpuSec.toFixed(1)} s (${a.cores.toFixed(2)} cores; hold ${a.holdCores.toFixed(2)}), event-loop p99 ${a.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${a.maxRssMB} MB`,
     );
   }
   if (r.loadTester.warning) lines.push(`  WARNING       ${r.loadTester.warning}`);
+  for (const a of r.agents ?? []) if (a.warning) lines.push(`  WARNING       ${a.warning}`);
   for (const t of r.thresholds ?? []) {
     lines.push(
       `  threshold     ${t.ok ? 'ok  ' : 'FAIL'} ${t.threshold} (actual ${t.actual === null ? 'no data' : round(t.actual)})`,
