@@ -1,7 +1,7 @@
 import { MAX_COUNT } from '../store/count-min-sketch.js';
 
 /** How many distinct keys a worker counts between two reports (a scan cannot grow it past this). */
-export const HIT_COUNT_KEYS = 8192;
+const HIT_COUNT_KEYS = 8192;
 
 /**
  * The hits one edge worker served since its last report, per key, for the store process's W-TinyLFU
