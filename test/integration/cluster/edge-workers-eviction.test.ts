@@ -114,10 +114,16 @@ describe('edge --workers 2, eviction', () => {
       expect(isHit(a), 'the hot key is still stored').toBe(true);
     }
     expect(up.count('/hot')).toBe(1);
-    const cold = await get(edge.url, '/cold');
-    expectIntact(cold, '/cold');
-    expect(isHit(cold)).toBe(false);
-    expect(up.count('/cold')).toBe(2);
+    // (within 2 s of its fill a worker may answer it from that fill's bytes: a miss as well)
+    const cold: Answer[] = [];
+    await eventually(async () => {
+      cold.push(await get(edge.url, '/cold'));
+      return up.count('/cold') === 2 ? true : undefined;
+    }, 'the cold key fetched again');
+    for (const a of cold) {
+      expectIntact(a, '/cold');
+      expect(isHit(a)).toBe(false);
+    }
   });
 
   it('evictions under hits from both workers: every answer intact, evicted keys fetched again, every worker acknowledged', async () => {
@@ -159,13 +165,19 @@ describe('edge --workers 2, eviction', () => {
     for (const { path, a } of answers) expectIntact(a, path);
     const st = await storeStats(edge.url);
     expect(st.evictedRegions).toBeGreaterThanOrEqual(2);
-    // an evicted key that was not read meanwhile is a miss, then fetched again and a hit
+    // an evicted key that was not read meanwhile is a miss, fetched again, then a hit. (For up to 2 s
+    // after its fill a worker may still answer it from that fill's bytes, "collapsed": a miss too.)
     const gone = '/fill/100';
     const before = up.count(gone);
-    const miss = await get(edge.url, gone);
-    expectIntact(miss, gone);
-    expect(isHit(miss)).toBe(false);
-    expect(up.count(gone)).toBe(before + 1);
+    const misses: Answer[] = [];
+    await eventually(async () => {
+      misses.push(await get(edge.url, gone));
+      return up.count(gone) === before + 1 ? true : undefined;
+    }, 'the evicted key fetched again');
+    for (const m of misses) {
+      expectIntact(m, gone);
+      expect(isHit(m), 'an evicted key is not a hit').toBe(false);
+    }
     const again = await eventually(async () => {
       const a = await get(edge.url, gone);
       return isHit(a) ? a : undefined;
