@@ -32,7 +32,10 @@ export const enum Frame {
   Drop = 9,
   /** worker -> store: the Drop with this id is applied here. */
   DropAck = 10,
-  /** store -> every worker (id 0): {keys, region}: evicted; drop RAM copies, close the region's handle. */
+  /**
+   * store -> every worker: {keys, region}: evicted; drop RAM copies, close the region's handle, then
+   * EvictedAck with the same id (the store process unlinks the region file once every live worker acked).
+   */
   Evicted = 11,
   /** worker -> store: {}: stop streaming the fetch with this id to me (its waiters left). */
   Cancel = 12,
@@ -50,6 +53,13 @@ export const enum Frame {
   Stats = 18,
   /** store -> worker: {status, headers}: a 1xx interim response (103 Early Hints) of the fetch with this id. */
   Info = 19,
+  /**
+   * worker -> store (id 0): {keys, counts}: hits this worker served since its last report (each count
+   * capped at the sketch's counter maximum); the store process adds them to its W-TinyLFU sketch.
+   */
+  HitCounts = 20,
+  /** worker -> store: the Evicted with this id is applied here (RAM copies gone, region handle closed). */
+  EvictedAck = 21,
 }
 
 /** The Fail code answering a Fetch whose key was committed after the asker looked it up: look again. */

@@ -4,6 +4,7 @@ import { StreamedgeError, asError } from '../../src/errors.js';
 import type { ObjectMeta, ReadOnlyStore, StoreStats } from '../store/index.js';
 import type { FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
+import { HitCounts } from './hit-counts.js';
 import type { StoreCall } from './store-calls.js';
 import type { FetchRequest, OnInfo } from './store-service.js';
 
@@ -38,13 +39,17 @@ interface Stream {
 }
 
 const RECONNECT_MS = 200;
+/** How often a worker reports the hits it served to the store process's sketch. */
+const HIT_REPORT_MS = 1000;
 
 /**
  * An edge worker's link to the store process (edge/store/README.md draws the exchange). The
  * worker's Coalescer already makes one fill per key locally; each fill asks here once. The store
  * process streams head and chunks back and stores the bytes when the worker commits them.
  * Committed/Evicted announcements drop RAM copies and refresh the worker's read-only lmdb
- * snapshot, so its next request is a local hit. If the store process goes away, `connected` turns
+ * snapshot, so its next request is a local hit; an Evicted is acknowledged once the region's handle
+ * is closed. The hits the worker serves are counted and reported every second (HitCounts) to the
+ * store process's W-TinyLFU sketch. If the store process goes away, `connected` turns
  * false (the edge then fetches upstream itself and stores nothing) and the link reconnects.
  */
 export class StoreClient {
@@ -57,12 +62,29 @@ export class StoreClient {
   private seen = 0;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Hits served here since the last report (flushed every HIT_REPORT_MS as one HitCounts frame). */
+  private readonly hits = new HitCounts();
+  private readonly hitTimer: NodeJS.Timeout;
 
   private constructor(
     private readonly path: string,
     private readonly local: ReadOnlyStore,
     private readonly hooks: StoreClientHooks,
-  ) {}
+  ) {
+    this.hitTimer = setInterval(() => this.reportHits(), HIT_REPORT_MS);
+    this.hitTimer.unref();
+  }
+
+  /** Counts one hit served by this worker (O(1); reported to the store process's sketch every second). */
+  countHit(key: string): void {
+    this.hits.add(key);
+  }
+
+  /** Sends the hits counted so far; while the store process is away they are dropped (the sketch only estimates). */
+  private reportHits(): void {
+    const report = this.hits.take();
+    if (report && this.sock && !this.sock.destroyed) writeFrame(this.sock, Frame.HitCounts, 0, report);
+  }
 
   /** Connects (retrying until `waitMs`); rejects if the store process cannot be reached by then. */
   static async connect(
@@ -215,6 +237,7 @@ export class StoreClient {
   close(): void {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.hitTimer);
     this.sock?.destroy();
   }
 
@@ -277,10 +300,16 @@ export class StoreClient {
         break;
       }
       case Frame.Evicted: {
+        // RAM copies go and the region's handle closes (after readers using it finish); then ack
         const { keys, region } = json<{ keys: string[]; region: number }>(payload);
         this.local.forget(keys);
-        this.local.forgetRegion(region);
+        const closed = this.local.forgetRegion(region);
         this.local.refresh();
+        void closed
+          .catch(() => undefined)
+          .then(() => {
+            if (id !== 0 && !sock.destroyed) writeFrame(sock, Frame.EvictedAck, id, {});
+          });
         break;
       }
       case Frame.Collect:

@@ -71,6 +71,12 @@ interface Sub {
   afterCommit?: Promise<boolean>;
 }
 
+/**
+ * How long an eviction waits for the workers' EvictedAck before the region file is unlinked anyway
+ * (a hung worker must not stop eviction; an unlinked file stays readable through open descriptors).
+ */
+const EVICT_ACK_MS = 5_000;
+
 /** How many recent commits (fetch → Committed seq) the store process remembers for late askers. */
 const RECENT_COMMITS = 10_000;
 
@@ -97,6 +103,8 @@ const END_LINGER_MS = 1_000;
  * - DropAll: a purge's local part (RAM copies, fills in flight) broadcast to every worker; the
  *   asker hears back once every live worker acknowledged.
  * - Metrics: every worker's registry collected and summed with the store process's own.
+ * - HitCounts: the hits a worker served, added to the store's sketch (admission, copy-forward).
+ * - Eviction: Evicted to every worker, the region file unlinked once each acknowledged (bounded wait).
  * - A worker socket that closes (exit or SIGKILL) gets `readerCheck()`: its lmdb reader slot is freed.
  */
 export class StoreService {
@@ -125,6 +133,8 @@ export class StoreService {
     failed: 0,
     readerChecks: 0,
     readerSlotsFreed: 0,
+    /** Evictions that went ahead without every worker's EvictedAck (EVICT_ACK_MS passed). */
+    evictAckTimeouts: 0,
   };
 
   private constructor(
@@ -149,7 +159,7 @@ export class StoreService {
     const server = createServer();
     const svc = new StoreService(server, store, fetchUpstream, metrics.own, metrics.merge, log);
     server.on('connection', (sock) => svc.accept(sock));
-    store.onEvicted((keys, region) => svc.broadcast(Frame.Evicted, { keys, region }));
+    store.onEvicted((keys, region) => svc.evicted(keys, region));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       // exclusive: in a node:cluster child the socket is this process's own, not the primary's
@@ -212,6 +222,19 @@ export class StoreService {
       case Frame.DropAll:
         void this.dropAll(json<{ specs: unknown[] }>(payload).specs).then(() => this.reply(sock, id, true));
         break;
+      case Frame.HitCounts: {
+        const h = json<{ keys: unknown; counts: unknown }>(payload);
+        if (!Array.isArray(h.keys) || !Array.isArray(h.counts) || h.keys.length !== h.counts.length) {
+          throw new Error('HitCounts: keys and counts must be arrays of the same length');
+        }
+        for (let i = 0; i < h.keys.length; i++) {
+          const k: unknown = h.keys[i];
+          const n: unknown = h.counts[i];
+          if (typeof k === 'string' && typeof n === 'number') this.store.recordHits(k, n);
+        }
+        break;
+      }
+      case Frame.EvictedAck:
       case Frame.DropAck: {
         const a = this.acks.get(id);
         if (a && a.waiting.delete(sock) && a.waiting.size === 0) this.settle(id);
@@ -463,6 +486,34 @@ export class StoreService {
       this.acks.set(id, { waiting, done });
       if (waiting.size === 0) this.settle(id);
       for (const s of waiting) writeFrame(s, Frame.Drop, id, { specs });
+    });
+  }
+
+  /**
+   * An evicted region (its records already out of the index): every live worker drops its RAM
+   * copies and closes its handle, and acknowledges; resolves once all did, left, or EVICT_ACK_MS
+   * passed. The store then unlinks the region file.
+   */
+  private evicted(keys: string[], region: number): Promise<void> {
+    const id = ++this.seq;
+    const waiting = new Set([...this.socks.keys()].filter((s) => !s.destroyed));
+    return new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        if (!this.acks.has(id)) return;
+        this.counters.evictAckTimeouts++;
+        this.log?.warn({ region, waiting: waiting.size }, 'store process: eviction not acknowledged by every worker');
+        this.settle(id);
+      }, EVICT_ACK_MS);
+      timer.unref();
+      this.acks.set(id, {
+        waiting,
+        done: () => {
+          clearTimeout(timer);
+          done();
+        },
+      });
+      if (waiting.size === 0) this.settle(id);
+      for (const s of waiting) writeFrame(s, Frame.Evicted, id, { keys, region });
     });
   }
 

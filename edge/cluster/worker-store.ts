@@ -21,13 +21,21 @@ export class WorkerStore implements EdgeStore {
     private readonly client: StoreClient,
   ) {}
 
-  get(key: string, range?: { start: number; end: number }): ReturnType<EdgeStore['get']> {
-    return this.local.get(key, range);
+  /** A hit is counted for the store process's sketch (reported every second). */
+  async get(key: string, range?: { start: number; end: number }): ReturnType<EdgeStore['get']> {
+    const hit = await this.local.get(key, range);
+    if (hit) this.client.countHit(key);
+    return hit;
   }
 
-  /** The worker's own RAM tier (the one-write hit path, edge/hit-path.ts). */
+  /**
+   * The worker's own RAM tier (the one-write hit path, edge/hit-path.ts); `touch` is the hit being
+   * served, counted for the store process's sketch.
+   */
   ramEntry(key: string, touch: boolean): ReturnType<EdgeStore['ramEntry']> {
-    return this.local.ramEntry(key, touch);
+    const e = this.local.ramEntry(key, touch);
+    if (touch && e) this.client.countHit(key);
+    return e;
   }
 
   head(key: string): ReturnType<EdgeStore['head']> {

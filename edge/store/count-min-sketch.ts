@@ -4,7 +4,8 @@
  * follows recent popularity instead of all-time popularity.
  */
 const DEPTH = 4;
-const MAX_COUNT = 15;
+/** A counter's maximum: more increments of one key than this change nothing. */
+export const MAX_COUNT = 15;
 
 /** murmur3's fmix32: every output bit depends on every input bit. */
 function fmix32(h: number): number {

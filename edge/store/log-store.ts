@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StreamedgeError } from '../../src/errors.js';
+import { MAX_COUNT } from './count-min-sketch.js';
 import { MAX_TAG_BYTES } from './record-format.js';
 import { GroupCommit } from './group-commit.js';
 import { StoreDirectory } from './store-directory.js';
@@ -182,11 +183,23 @@ export class LogStore {
   }
 
   /**
-   * Calls `listener` after each evicted region, with the keys it dropped and the region id (the store
-   * process broadcasts them so workers drop RAM copies and close the region's file handle).
+   * Calls `listener` for each evicted region, with the keys it dropped and the region id, once they
+   * are out of the index and before the region file is unlinked; eviction awaits what it returns (the
+   * store process broadcasts them and waits until its workers dropped RAM copies and closed the handle).
    */
-  onEvicted(listener: (keys: string[], regionId: number) => void): void {
+  onEvicted(listener: (keys: string[], regionId: number) => Promise<void> | void): void {
     this.eviction.onEvicted = listener;
+  }
+
+  /**
+   * Adds hits served elsewhere (an edge worker's own reads) to the sketch that decides RAM admission
+   * and copy-forward at eviction: `count` increments of `key` (at most the counter maximum).
+   */
+  recordHits(key: string, count: number): void {
+    if (this.s.closed) return;
+    const n = Math.min(Math.max(0, Math.floor(count)), MAX_COUNT);
+    for (let i = 0; i < n; i++) this.s.sketch.increment(key);
+    this.s.counters.hitsReported += n;
   }
 
   /** Stops or resumes admission of new objects (reads keep working). */

@@ -32,6 +32,8 @@ export interface ReadOnlyStoreOptions {
 export class ReadOnlyStore {
   private readonly reader: StoreReader;
   private readonly handles = new Map<number, Region>();
+  /** Evicted regions whose handle is closing (readers still on it), until it is closed. */
+  private readonly closing = new Map<number, Promise<void>>();
   private closed = false;
 
   private constructor(private readonly s: StoreState) {
@@ -95,7 +97,7 @@ export class ReadOnlyStore {
   refresh(): void {
     if (this.closed) return;
     this.s.index.refresh();
-    for (const id of [...this.handles.keys()]) if (!this.s.index.region(id)) this.forgetRegion(id);
+    for (const id of [...this.handles.keys()]) if (!this.s.index.region(id)) void this.forgetRegion(id);
   }
 
   /** Drops RAM-tier copies (after a purge, overwrite or eviction announced by the writer). */
@@ -113,13 +115,18 @@ export class ReadOnlyStore {
     for (const k of [...this.s.ram.keys()]) if (this.s.ram.peek(k)?.meta.tags.includes(tag)) this.s.ram.delete(k);
   }
 
-  /** Closes the handle of a region the writer evicted (readers still using it finish first). */
-  forgetRegion(id: number): void {
+  /**
+   * Closes the handle of a region the writer evicted; resolves once it is closed (readers still
+   * using it finish first: the last one closes it), also when a refresh() already started closing it.
+   */
+  forgetRegion(id: number): Promise<void> {
     const r = this.handles.get(id);
-    if (!r) return;
+    if (!r) return this.closing.get(id) ?? Promise.resolve();
     this.handles.delete(id);
     r.deleted = true;
-    if (r.refs === 0) void r.close();
+    const p = (r.refs === 0 ? r.close() : r.whenClosed()).finally(() => this.closing.delete(id));
+    this.closing.set(id, p);
+    return p;
   }
 
   stats(): {

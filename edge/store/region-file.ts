@@ -45,6 +45,8 @@ export class Region {
   private queue: PendingWrite[] = [];
   private flushing = false;
   private idleWaiters: (() => void)[] = [];
+  private closeWaiters: (() => void)[] = [];
+  private isClosed = false;
 
   constructor(
     readonly state: RegionState,
@@ -185,6 +187,14 @@ export class Region {
     this.fh = undefined;
     this.opening = undefined;
     if (fh) await fh.close().catch(() => undefined);
+    this.isClosed = true;
+    for (const w of this.closeWaiters.splice(0)) w();
+  }
+
+  /** Resolves once close() has finished (a deleted region closes when its last reader is done). */
+  whenClosed(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((r) => this.closeWaiters.push(r));
   }
 }
 

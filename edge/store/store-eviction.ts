@@ -12,8 +12,12 @@ import type { StoreState } from './store-state.js';
  * not fit, the oldest sealed region is evicted in the background (hot records copied forward).
  */
 export class StoreEviction {
-  /** Called after a region is evicted, with the keys it dropped (the store process tells its workers). */
-  onEvicted: ((keys: string[], regionId: number) => void) | undefined;
+  /**
+   * Called once a region's records are out of the index, with the keys it dropped, before its file
+   * is unlinked: the store process tells its workers and waits (bounded) until each has dropped its
+   * RAM copies and closed its handle of the region.
+   */
+  onEvicted: ((keys: string[], regionId: number) => Promise<void> | void) | undefined;
 
   constructor(
     private readonly s: StoreState,
@@ -45,7 +49,8 @@ export class StoreEviction {
   /**
    * Frees a whole region: live records the sketch considers hot are copied forward into the
    * active region (bounded by copyForwardFraction of a region, and only if they fit without
-   * opening another region), the rest are dropped; then the file is unlinked. Readers that
+   * opening another region), the rest are dropped; the listener (onEvicted) is awaited; then the
+   * file is unlinked. Readers that
    * already hold the region keep reading from the open descriptor.
    */
   private async evict(victim: Region): Promise<void> {
@@ -86,13 +91,17 @@ export class StoreEviction {
       this.dir.flushDirtyRegions();
     });
     for (const key of dropped) s.ram.delete(key);
+    try {
+      await this.onEvicted?.(dropped, victim.id);
+    } catch (e) {
+      s.log.warn({ err: String(e), region: victim.id }, 'store: eviction listener failed');
+    }
     s.regions.delete(victim.id);
     s.diskBytes -= victim.state.size;
     victim.deleted = true;
     s.unlinkRegionFile(victim.id);
     if (victim.refs === 0) await victim.close();
     s.counters.evictedRegions++;
-    this.onEvicted?.(dropped, victim.id);
   }
 
   /** Copies one verified record into free space of the active region; the commit item for it, or undefined. */

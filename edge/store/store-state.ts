@@ -35,6 +35,7 @@ export interface StoreCounters {
   copiedForward: number;
   admissionRejects: number;
   writeErrors: number;
+  hitsReported: number;
 }
 
 /** Every counter at zero: a new store's, and a worker's stand-in while the store process is away. */
@@ -48,6 +49,7 @@ export function zeroCounters(): StoreCounters {
     copiedForward: 0,
     admissionRejects: 0,
     writeErrors: 0,
+    hitsReported: 0,
   };
 }
 

@@ -76,6 +76,8 @@ export interface StoreStats {
   copiedForward: number;
   admissionRejects: number;
   writeErrors: number;
+  /** Hits served elsewhere (edge workers' own reads) added to this store's sketch by recordHits(). */
+  hitsReported: number;
   /** False after ENOSPC / an I/O error until admission is resumed. */
   admitting: boolean;
   lastError?: string;
