@@ -5,6 +5,7 @@
  *
  *   node bin/run-ts.js bench/edge-bench.ts [--duration 8] [--connections 64] [--rounds 4]
  *     [--stampede 1000] [--workers <n>] [--profile] [--baseline <checkout dir>]
+ *     [--stampede-only] [--profile-only]
  *
  * Servers (each its own process tree, on loopback, in front of bench/edge-origin.ts):
  * - streamedge edge with `--workers <cores>` when `streamedge edge --help` lists it, else one process;
@@ -49,6 +50,8 @@ const WORKERS = arg('workers', CORES);
 const PROFILE = args.includes('--profile');
 /** Only the stampede, edge and Varnish, printed and not written (to study the stampede alone). */
 const STAMPEDE_ONLY = args.includes('--stampede-only');
+/** Only the profile (with --baseline, of both checkouts), written into the existing edge.json's notes. */
+const PROFILE_ONLY = args.includes('--profile-only');
 const baselineAt = args.indexOf('--baseline');
 const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]);
 const STAMPEDE_BYTES = 2 * 1024 * 1024;
@@ -327,7 +330,12 @@ async function profileEdge(
 ): Promise<{ checkout: string; requestsPerSecond: number; busyPercent: number; topFrames: TopFrame[] }> {
   const profDir = join(dir, 'prof');
   mkdirSync(profDir, { recursive: true });
-  const edge = await startStreamedge(join(dir, 'edge'), originUrl, { checkout, cpuProfDir: profDir });
+  // one process: a multi-worker edge writes a profile per process and the largest is not a worker's
+  const edge = await startStreamedge(join(dir, 'edge'), originUrl, {
+    checkout,
+    cpuProfDir: profDir,
+    ...(edgeTakesWorkers(checkout) ? { workers: 1 } : {}),
+  });
   const s: Server = { name: 'streamedge', ...edge };
   await warm(s, OBJECTS[0].path);
   const r = await wrk(`${s.url}${OBJECTS[0].path}`, { threads: 1, connections: 64, seconds: 8 });
@@ -354,6 +362,40 @@ async function profileEdge(
     busyPercent: round(100 - idle, 1),
     topFrames: busy,
   };
+}
+
+/** notes.profile: this checkout (and the --baseline checkout, as "before") profiled the same way. */
+async function profileNotes(dir: string, originUrl: string): Promise<Record<string, unknown>> {
+  process.stderr.write('profile: this checkout...\n');
+  const after = await profileEdge(join(dir, 'prof-after'), originUrl, root);
+  const before = BASELINE_DIR
+    ? (process.stderr.write('profile: baseline...\n'),
+      await profileEdge(join(dir, 'prof-before'), originUrl, BASELINE_DIR))
+    : undefined;
+  return {
+    command:
+      'node --cpu-prof bin/streamedge.js edge (one process: --workers 1 where the checkout has it); wrk -t1 -c64 -d8s on the cached 1 KiB object',
+    share: 'selfPercent: share of the busy (non-idle) samples of the main thread',
+    ...(before ? { before } : {}),
+    after,
+  };
+}
+
+/** --profile-only: re-profile and replace notes.profile in the existing bench/results/edge.json. */
+async function profileOnly(): Promise<void> {
+  const file = join(root, 'bench/results/edge.json');
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as { notes?: Record<string, unknown> };
+  const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
+  const origin = await startOrigin();
+  try {
+    const profile = await profileNotes(dir, origin.url);
+    const out = { ...previous, notes: { ...previous.notes, profile } };
+    writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(profile, null, 2)}\n`);
+  } finally {
+    await stop(origin.proc);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ------------------------------------------------------------------ run
@@ -383,6 +425,7 @@ async function stampedeOnly(): Promise<void> {
 
 async function main(): Promise<void> {
   if (STAMPEDE_ONLY) return stampedeOnly();
+  if (PROFILE_ONLY) return profileOnly();
   const machineStart = startMachineInfo();
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
@@ -445,21 +488,7 @@ async function main(): Promise<void> {
     for (const s of servers) await stop(s.proc);
     servers.length = 0;
 
-    let profile: Record<string, unknown> | undefined;
-    if (PROFILE) {
-      process.stderr.write('profile: this checkout...\n');
-      const after = await profileEdge(join(dir, 'prof-after'), origin.url, root);
-      const before = BASELINE_DIR
-        ? (process.stderr.write('profile: baseline...\n'),
-          await profileEdge(join(dir, 'prof-before'), origin.url, BASELINE_DIR))
-        : undefined;
-      profile = {
-        command: 'node --cpu-prof bin/streamedge.js edge (one process); wrk -t1 -c64 -d8s on the cached 1 KiB object',
-        share: 'selfPercent: share of the busy (non-idle) samples of the main thread',
-        ...(before ? { before } : {}),
-        after,
-      };
-    }
+    const profile = PROFILE ? await profileNotes(dir, origin.url) : undefined;
 
     const stEdge = st['streamedge'];
     const out = {
