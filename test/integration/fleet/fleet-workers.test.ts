@@ -236,9 +236,12 @@ describe('a fleet member with --workers 2', () => {
       if (x.status === 200 && x.worker !== undefined) accepted.add(x.worker);
       return accepted.size === 2;
     });
-    // the kids every worker reports are the supervisor's
-    const h = await get(c.url, '/_edge/health', { headers: auth });
-    expect(h.body.toString()).toContain('kid-w');
+    // the kids health reports are the supervisor's: its report reaches the workers with its next
+    // state push (checked every 250 ms), which may come after the workers' own key sources took kid-w
+    await waitFor('health to list kid-w', async () => {
+      const h = await get(c.url, '/_edge/health', { headers: auth });
+      return h.body.toString().includes('kid-w');
+    });
 
     // the fleet's upstream credential (what peers and lower tiers present) reaches every worker too
     const credential = 'fleet-upstream-credential-0123456789';
