@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Frame, json, readFrames, writeFrame } from '../../../edge/cluster/frames.js';
+import { Frame, json } from '../../../edge/cluster/frames.js';
 import { StoreService } from '../../../edge/cluster/store-service.js';
 import { LogStore } from '../../../edge/store/index.js';
 import { meta, tempDir } from '../store/store-helpers.js';
+import { Link } from './store-link.js';
 
 /**
  * The store process's side of eviction and hit reports over its real Unix socket, with a real
@@ -16,52 +16,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-interface Got {
-  type: Frame;
-  id: number;
-  payload: Buffer;
-}
-
-class Link {
-  readonly frames: Got[] = [];
-  private readonly waiters = new Set<() => void>();
-  private constructor(readonly sock: Socket) {
-    readFrames(sock, (type, id, payload) => {
-      this.frames.push({ type, id, payload: Buffer.from(payload) });
-      for (const w of [...this.waiters]) w();
-    });
-  }
-
-  static async open(path: string): Promise<Link> {
-    const sock = connect(path);
-    await new Promise<void>((resolve, reject) => {
-      sock.once('connect', resolve);
-      sock.once('error', reject);
-    });
-    const link = new Link(sock);
-    cleanups.push(() => void sock.destroy());
-    await link.next((f) => f.type === Frame.Stats);
-    return link;
-  }
-
-  send(type: Frame, id: number, payload: object): void {
-    writeFrame(this.sock, type, id, payload);
-  }
-
-  next(match: (f: Got) => boolean): Promise<Got> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        const f = this.frames.find(match);
-        if (!f) return;
-        this.waiters.delete(check);
-        resolve(f);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-}
 
 async function setUp() {
   const tmp = tempDir('store-service-evict-');
@@ -77,8 +31,8 @@ async function setUp() {
     await store.close();
     tmp.cleanup();
   });
-  const a = await Link.open(path);
-  const b = await Link.open(path);
+  const a = await Link.open(path, (fn) => cleanups.push(fn));
+  const b = await Link.open(path, (fn) => cleanups.push(fn));
   const regionFile = (id: number): string => join(dir, 'regions', `r-${String(id).padStart(10, '0')}.seg`);
   return { store, svc, a, b, regionFile };
 }

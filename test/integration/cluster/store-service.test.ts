@@ -1,10 +1,10 @@
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FILL_STORED, Frame, json, readFrames, writeFrame } from '../../../edge/cluster/frames.js';
+import { FILL_STORED, Frame, json } from '../../../edge/cluster/frames.js';
 import { type FetchRequest, StoreService, type UpstreamFetched } from '../../../edge/cluster/store-service.js';
 import { LogStore } from '../../../edge/store/index.js';
 import { meta, tempDir } from '../store/store-helpers.js';
+import { Link, type Got } from './store-link.js';
 
 /**
  * The store process's fill table over its real Unix socket, with a real LogStore, and two raw
@@ -15,58 +15,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-interface Got {
-  type: Frame;
-  id: number;
-  payload: Buffer;
-}
-
-/** One worker's end of the socket: every frame received, in order, and a way to wait for one. */
-class Link {
-  readonly frames: Got[] = [];
-  private readonly waiters = new Set<() => void>();
-  private constructor(private readonly sock: Socket) {
-    readFrames(sock, (type, id, payload) => {
-      this.frames.push({ type, id, payload: Buffer.from(payload) });
-      for (const w of [...this.waiters]) w();
-    });
-  }
-
-  static async open(path: string): Promise<Link> {
-    const sock = connect(path);
-    await new Promise<void>((resolve, reject) => {
-      sock.once('connect', resolve);
-      sock.once('error', reject);
-    });
-    const link = new Link(sock);
-    cleanups.push(() => void sock.destroy());
-    await link.next((f) => f.type === Frame.Stats); // accepted
-    return link;
-  }
-
-  send(type: Frame, id: number, payload: object): void {
-    writeFrame(this.sock, type, id, payload);
-  }
-
-  /** The first frame (already received or to come) that matches. */
-  next(match: (f: Got) => boolean): Promise<Got> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        const f = this.frames.find(match);
-        if (!f) return;
-        this.waiters.delete(check);
-        resolve(f);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  index(f: Got): number {
-    return this.frames.indexOf(f);
-  }
-}
 
 /** An upstream double: each fetch sends `first`, then waits for release() and sends `rest` (or fails). */
 function upstreamDouble() {
@@ -114,8 +62,8 @@ async function setUp() {
     await store.close();
     tmp.cleanup();
   });
-  const a = await Link.open(path);
-  const b = await Link.open(path);
+  const a = await Link.open(path, (fn) => cleanups.push(fn));
+  const b = await Link.open(path, (fn) => cleanups.push(fn));
   return { store, up, svc, a, b };
 }
 
