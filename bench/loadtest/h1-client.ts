@@ -39,7 +39,7 @@ export interface GetDispatcher {
 }
 
 /** An error with a code, as errorClass() in http-get.ts groups errors by it. */
-class H1Error extends Error {
+export class CodedError extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -188,7 +188,7 @@ class H1Connection {
     if (!req) return;
     if (this.inHead ? now - req.sentAt > req.headersTimeout : now - this.lastByteAt > req.bodyTimeout) {
       const what = this.inHead ? 'HeadersTimeout' : 'BodyTimeout';
-      this.fail(new H1Error(what === 'HeadersTimeout' ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT', what));
+      this.fail(new CodedError(what === 'HeadersTimeout' ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT', what));
     }
   }
 
@@ -224,16 +224,16 @@ class H1Connection {
   private parseHead(b: Buffer): void {
     const end = b.indexOf(CRLFCRLF);
     if (end === -1) {
-      if (b.length > MAX_HEAD_BYTES) return this.fail(new H1Error('HPE_HEADER_OVERFLOW', 'response head too large'));
+      if (b.length > MAX_HEAD_BYTES) return this.fail(new CodedError('HPE_HEADER_OVERFLOW', 'response head too large'));
       this.buf = Buffer.from(b);
       return;
     }
     // one lower-cased copy of the head, searched for the three fields that frame the body
     const head = b.toString('latin1', 0, end).toLowerCase();
     if (!head.startsWith('http/1.') || head.charCodeAt(8) !== 32)
-      return this.fail(new H1Error('HPE_INVALID_CONSTANT', 'not an HTTP/1.x response'));
+      return this.fail(new CodedError('HPE_INVALID_CONSTANT', 'not an HTTP/1.x response'));
     const status = Number(head.slice(9, 12));
-    if (!(status >= 100 && status <= 999)) return this.fail(new H1Error('HPE_INVALID_STATUS', 'bad status code'));
+    if (!(status >= 100 && status <= 999)) return this.fail(new CodedError('HPE_INVALID_STATUS', 'bad status code'));
     const lengthText = fieldValue(head, '\r\ncontent-length:');
     let length = lengthText === undefined ? -1 : Number(lengthText);
     const chunked = /chunked\s*$/.test(fieldValue(head, '\r\ntransfer-encoding:') ?? '');
@@ -249,7 +249,7 @@ class H1Connection {
       return b.length > end + 4 ? this.parseHead(b.subarray(end + 4)) : undefined;
     }
     if (length !== -1 && !(Number.isInteger(length) && length >= 0))
-      return this.fail(new H1Error('HPE_INVALID_CONTENT_LENGTH', 'bad Content-Length'));
+      return this.fail(new CodedError('HPE_INVALID_CONTENT_LENGTH', 'bad Content-Length'));
     this.inHead = false;
     this.keepAlive = !close;
     if (status === 204 || status === 304) this.body = Body.None;
@@ -301,19 +301,19 @@ class H1Connection {
       }
       const eol = b.indexOf('\r\n', at, 'latin1');
       if (eol === -1) {
-        if (b.length - at > 4096) return this.fail(new H1Error('HPE_INVALID_CHUNK_SIZE', 'chunk line too long'));
+        if (b.length - at > 4096) return this.fail(new CodedError('HPE_INVALID_CHUNK_SIZE', 'chunk line too long'));
         this.buf = Buffer.from(b.subarray(at));
         return;
       }
       if (this.chunkState === Chunk.DataEnd) {
-        if (eol !== at) return this.fail(new H1Error('HPE_INVALID_CHUNK_SIZE', 'no CRLF after chunk data'));
+        if (eol !== at) return this.fail(new CodedError('HPE_INVALID_CHUNK_SIZE', 'no CRLF after chunk data'));
         this.chunkState = Chunk.Size;
       } else if (this.chunkState === Chunk.Size) {
         const sizeText = b.toString('latin1', at, eol);
         const semi = sizeText.indexOf(';');
         const size = parseInt(semi === -1 ? sizeText : sizeText.slice(0, semi), 16);
         if (!Number.isInteger(size) || size < 0 || !/^[0-9a-f]+/i.test(sizeText))
-          return this.fail(new H1Error('HPE_INVALID_CHUNK_SIZE', `bad chunk size "${sizeText}"`));
+          return this.fail(new CodedError('HPE_INVALID_CHUNK_SIZE', `bad chunk size "${sizeText}"`));
         this.remaining = size;
         this.chunkState = size === 0 ? Chunk.Trailers : Chunk.Data;
       } else if (eol === at) {
@@ -367,7 +367,7 @@ class H1Connection {
       this.pool.enqueue(req);
       return;
     }
-    req.handler.onResponseError?.(req, new H1Error(code ?? 'SOCKET', `${this.pool.origin}: ${message}`));
+    req.handler.onResponseError?.(req, new CodedError(code ?? 'SOCKET', `${this.pool.origin}: ${message}`));
   }
 }
 
@@ -385,7 +385,8 @@ class OriginPool {
     private readonly maxConnections: number,
   ) {
     const u = new URL(origin);
-    if (u.protocol !== 'http:') throw new H1Error('UNSUPPORTED', `H1Client speaks plain http only, not ${u.protocol}`);
+    if (u.protocol !== 'http:')
+      throw new CodedError('UNSUPPORTED', `H1Client speaks plain http only, not ${u.protocol}`);
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(u.port || 80);
     this.hostHeader = u.host;
@@ -430,7 +431,7 @@ export class H1Client implements GetDispatcher {
   constructor(private readonly maxConnections = 4) {}
 
   dispatch(opts: GetRequest, handler: Dispatcher.DispatchHandler): boolean {
-    if (this.destroyed) throw new H1Error('UND_ERR_DESTROYED', 'client destroyed');
+    if (this.destroyed) throw new CodedError('UND_ERR_DESTROYED', 'client destroyed');
     let pool = this.pools.get(opts.origin);
     if (!pool) {
       pool = new OriginPool(opts.origin, this.maxConnections);

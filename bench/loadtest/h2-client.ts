@@ -23,17 +23,7 @@ import {
 } from 'node:http2';
 import type { SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
-import type { GetDispatcher, GetRequest } from './h1-client.js';
-
-/** An error with a code, as errorClass() in http-get.ts groups errors by it. */
-class H2Error extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { CodedError, type GetDispatcher, type GetRequest } from './h1-client.js';
 
 /** Flow-control windows: a segment arrives without waiting for WINDOW_UPDATEs (browsers use MBs too). */
 const STREAM_WINDOW = 1 << 20;
@@ -103,7 +93,7 @@ function sweep(): void {
     if (r.inHead ? now - r.sentAt > r.headersTimeout : now - r.lastByteAt > r.bodyTimeout) {
       const headers = r.inHead;
       r.fail(
-        new H2Error(
+        new CodedError(
           headers ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT',
           headers ? 'HeadersTimeout' : 'BodyTimeout',
         ),
@@ -139,7 +129,7 @@ function onData(this: TaggedStream, chunk: Buffer): void {
 function onEnd(this: TaggedStream): void {
   const r = this[kReq]!;
   if (r.done) return;
-  if (r.inHead) return r.fail(new H2Error('ERR_HTTP2_STREAM_ERROR', 'stream ended without a response'));
+  if (r.inHead) return r.fail(new CodedError('ERR_HTTP2_STREAM_ERROR', 'stream ended without a response'));
   r.finish();
   r.handler.onResponseEnd?.(r, EMPTY_TRAILERS);
 }
@@ -156,7 +146,7 @@ function onStreamClose(this: TaggedStream): void {
   if (r.done) return;
   r.fail(
     r.session.error ??
-      new H2Error('ERR_HTTP2_STREAM_ERROR', `${r.session.origin}: stream closed (code ${this.rstCode ?? 'none'})`),
+      new CodedError('ERR_HTTP2_STREAM_ERROR', `${r.session.origin}: stream closed (code ${this.rstCode ?? 'none'})`),
   );
 }
 
@@ -175,7 +165,7 @@ class OriginSession {
   ) {
     const u = new URL(origin);
     if (u.protocol !== 'https:')
-      throw new H2Error('UNSUPPORTED', `H2Client speaks HTTP/2 over TLS (https) only, not ${u.protocol}`);
+      throw new CodedError('UNSUPPORTED', `H2Client speaks HTTP/2 over TLS (https) only, not ${u.protocol}`);
     this.authority = u.host;
     this.session = connect(origin, {
       ...(secureContext ? { secureContext } : {}),
@@ -183,7 +173,7 @@ class OriginSession {
     });
     this.session.once('connect', (s: ClientHttp2Session) => {
       if (s.alpnProtocol !== 'h2')
-        this.onError(new H2Error('ALPN_NO_H2', `${origin} did not offer HTTP/2 (ALPN ${String(s.alpnProtocol)})`));
+        this.onError(new CodedError('ALPN_NO_H2', `${origin} did not offer HTTP/2 (ALPN ${String(s.alpnProtocol)})`));
       else s.setLocalWindowSize(SESSION_WINDOW);
     });
     this.session.on('error', (e: Error) => this.onError(e));
@@ -239,7 +229,7 @@ export class H2Client implements GetDispatcher {
   constructor(private readonly secureContext: SecureContext | undefined) {}
 
   dispatch(opts: GetRequest, handler: Dispatcher.DispatchHandler): boolean {
-    if (this.destroyed) throw new H2Error('UND_ERR_DESTROYED', 'client destroyed');
+    if (this.destroyed) throw new CodedError('UND_ERR_DESTROYED', 'client destroyed');
     let s = this.sessions.get(opts.origin);
     if (!s || s.closed || s.session.destroyed || s.session.closed) {
       s = new OriginSession(this, opts.origin, this.secureContext);

@@ -5,7 +5,7 @@
  * edge on parts with blocking reloads, latency is measured, and the origin sees far fewer
  * playlist requests than the viewers sent (the edge collapses them).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../../edge/server.js';
+import { writeTinyLadder } from '../live/live-helpers.js';
 
 const VIEWERS = 20;
 let dir: string;
@@ -39,14 +40,7 @@ beforeAll(async () => {
   const root = join(dir, 'root');
   mkdirSync(root);
   // one 180p rung + audio from a 320x180 test signal: cheap enough for a shared 2-core box
-  const ladder = join(dir, 'ladder.json');
-  writeFileSync(
-    ladder,
-    JSON.stringify({
-      video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
-      audio: { bitrate: '64k' },
-    }),
-  );
+  const ladder = writeTinyLadder(dir);
   origin = await createOrigin({
     root,
     live: [
