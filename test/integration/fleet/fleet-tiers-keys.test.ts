@@ -4,11 +4,9 @@
  * or bypass its cache when the wait runs out). And keys rotated through KV reach every running edge.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startFleetEdge, type FleetEdge } from './fleet-edge.js';
 import { runEdge, type EdgeCliOptions } from '../../../edge/edge-cli.js';
@@ -22,31 +20,12 @@ import {
 } from '../../../edge/fleet/fleet-keys.js';
 import { issueToken, signedUrl } from '../../../src/signing/issue.js';
 import { signingKeyFromJwk } from '../../../src/signing/keys.js';
-import { get, startUpstream, type Upstream } from '../edge/helpers.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { get } from '../edge/helpers.js';
+import { useFleetFixture } from './fleet-fixture.js';
 import { waitFor } from './wait.js';
 
 const TOKEN = 'fleet-admin-token-0123456789';
-let nats: NatsServer;
-let origin: Upstream;
-let dir: string;
-let version = 1;
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  origin = await startUpstream((req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, { 'cache-control': 'public, max-age=600', 'content-type': 'video/mp4' });
-    res.end(`v${version} ${req.url}`);
-  });
-  dir = mkdtempSync(join(tmpdir(), 'fleet-tiers-'));
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await origin.close();
-  await nats.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useFleetFixture('fleet-tiers-');
 
 /** An in-process fleet edge; `gate` (when set) holds its purge applications until released. */
 async function fleetEdge(
@@ -56,15 +35,15 @@ async function fleetEdge(
   gate?: { wait: () => Promise<void> },
 ): Promise<FleetEdge> {
   const e = await startFleetEdge({
-    nats: nats.url,
+    nats: fx.nats.url,
     upstream,
     pop,
     name,
-    dir,
+    dir: fx.dir,
     adminToken: TOKEN,
     ...(gate ? { gate } : {}),
   });
-  cleanups.push(() => e.close());
+  fx.onCleanup(() => e.close());
   await e.fleet.whenReady();
   return e;
 }
@@ -83,13 +62,13 @@ describe('a purge is never undone by a lower tier (edge → shield → origin, b
     let held = new Promise<void>((r) => (open = r));
     let holding = true;
     const gate = { wait: () => (holding ? held : Promise.resolve()) };
-    const shield = await fleetEdge(origin.url, 'shield', 'shield1', gate);
+    const shield = await fleetEdge(fx.origin.url, 'shield', 'shield1', gate);
     const edge = await fleetEdge(shield.url, 'p1', 'edge1');
     const path = '/vod/tier/seg-1.m4s';
     expect((await get(`${edge.url}${path}`)).body.toString()).toBe(`v1 ${path}`);
-    expect(origin.count(path)).toBe(1);
+    expect(fx.origin.count(path)).toBe(1);
 
-    version = 2;
+    fx.version = 2;
     const floorBefore = edge.fleet.purgeFloor();
     const answer = purge(edge.url, { url: path });
     await waitFor('the edge to apply the purge', () => edge.fleet.purgeFloor() > floorBefore);
@@ -98,11 +77,11 @@ describe('a purge is never undone by a lower tier (edge → shield → origin, b
     const refetch = get(`${edge.url}${path}`);
     let settled = false;
     void refetch.finally(() => (settled = true));
-    await waitFor('the refetch to reach the shield', () => origin.count(path) === 1 && !settled);
+    await waitFor('the refetch to reach the shield', () => fx.origin.count(path) === 1 && !settled);
     open();
     const r = await refetch;
     expect(r.body.toString()).toBe(`v2 ${path}`);
-    expect(origin.count(path)).toBe(2);
+    expect(fx.origin.count(path)).toBe(2);
     const a = await answer;
     expect(a.status).toBe(200);
     expect((a.json['applied'] as string[]).sort()).toEqual([edge.url, shield.url].sort());
@@ -110,7 +89,7 @@ describe('a purge is never undone by a lower tier (edge → shield → origin, b
     // the shield never applies in time (its wait runs out): it bypasses its cache instead
     holding = true;
     held = new Promise<void>((res) => (open = res));
-    version = 3;
+    fx.version = 3;
     const floor2 = edge.fleet.purgeFloor();
     const answer2 = purge(edge.url, { url: path });
     await waitFor('the edge to apply purge 2', () => edge.fleet.purgeFloor() > floor2);
@@ -127,12 +106,12 @@ describe('keys rotated through KV reach every running edge without a restart', (
     const keyFile = (kid: string): { file: string; jwk: Record<string, unknown> } => {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'ES256' };
-      const file = join(dir, `${kid}.jwk`);
+      const file = join(fx.dir, `${kid}.jwk`);
       writeFileSync(file, JSON.stringify(jwk));
       return { file, jwk };
     };
     const base: EdgeCliOptions = {
-      upstream: origin.url,
+      upstream: fx.origin.url,
       port: '0',
       host: '127.0.0.1',
       storeSize: '64MB',
@@ -143,18 +122,18 @@ describe('keys rotated through KV reach every running edge without a restart', (
       maxUpstream: '64',
       headersTimeout: '10s',
       bodyTimeout: '10s',
-      nats: nats.url,
+      nats: fx.nats.url,
       pop: 'keys',
       requireSigned: true,
       fleetKeys: true,
       fleetCredential: true, // peers of the PoP trust each other with the fleet's upstream credential
     };
-    const admin = await FleetConnection.open({ url: nats.url });
-    cleanups.push(() => admin.close());
+    const admin = await FleetConnection.open({ url: fx.nats.url });
+    fx.onCleanup(() => admin.close());
     const kv = await openKeysBucket(admin);
     await setFleetCredential(kv, 'fleet-upstream-credential-0123456789');
     const edges = [await runEdge({ ...base, name: 'k1' }), await runEdge({ ...base, name: 'k2' })];
-    for (const e of edges) cleanups.push(() => e.close());
+    for (const e of edges) fx.onCleanup(() => e.close());
     const a = keyFile('kid-a');
     const b = keyFile('kid-b');
     const url = async (edge: string, k: { jwk: Record<string, unknown> }) =>

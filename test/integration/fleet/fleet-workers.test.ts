@@ -5,11 +5,9 @@
  * worker. Real nats-server, real processes (supervisor, store process, workers) on loopback.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runEdge, type EdgeCliOptions } from '../../../edge/edge-cli.js';
 import { FleetConnection } from '../../../src/fleet/nats-connection.js';
 import { openKeysBucket } from '../../../src/fleet/keys-bucket.js';
@@ -17,31 +15,12 @@ import { addFleetKey, setFleetCredential, verificationJwkFromKeyFile } from '../
 import { UPSTREAM_CREDENTIAL_HEADER } from '../../../src/signing/upstream-credential.js';
 import { issueToken, signedUrl } from '../../../src/signing/issue.js';
 import { signingKeyFromJwk } from '../../../src/signing/keys.js';
-import { startUpstream, type Upstream } from '../edge/helpers.js';
 import { ADMIN_TOKEN, type Answer, get, metricsText, series, startSupervisedEdge } from '../cluster/supervised-edge.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { useFleetFixture } from './fleet-fixture.js';
+import { startNatsServer } from './nats-server.js';
 import { waitFor } from './wait.js';
 
-let nats: NatsServer;
-let origin: Upstream;
-let dir: string;
-let version = 1;
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  origin = await startUpstream((req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, { 'cache-control': 'public, max-age=600', 'content-type': 'video/mp4' });
-    res.end(`v${version} ${req.url}`);
-  });
-  dir = mkdtempSync(join(tmpdir(), 'fleet-workers-'));
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await origin.close();
-  await nats.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useFleetFixture('fleet-workers-');
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const isHit = (a: Answer): boolean => String(a.headers['cache-status']).includes('; hit');
@@ -75,10 +54,10 @@ interface FleetHealth {
 }
 
 const edgeOptions = (name: string, extra: Partial<EdgeCliOptions> = {}): EdgeCliOptions => ({
-  upstream: origin.url,
+  upstream: fx.origin.url,
   port: '0',
   host: '127.0.0.1',
-  store: join(dir, name),
+  store: join(fx.dir, name),
   storeSize: '64MB',
   ramSize: '8MB',
   name,
@@ -88,7 +67,7 @@ const edgeOptions = (name: string, extra: Partial<EdgeCliOptions> = {}): EdgeCli
   headersTimeout: '10s',
   bodyTimeout: '10s',
   adminToken: ADMIN_TOKEN,
-  nats: nats.url,
+  nats: fx.nats.url,
   pop: 'p1',
   ...extra,
 });
@@ -96,9 +75,9 @@ const edgeOptions = (name: string, extra: Partial<EdgeCliOptions> = {}): EdgeCli
 describe('a fleet member with --workers 2', () => {
   it('is one member; purges reach its store and both workers before they are acknowledged, whichever worker is asked', async () => {
     const a = await runEdge(edgeOptions('a'));
-    cleanups.push(() => a.close());
-    const b = await startSupervisedEdge(origin.url, 2, ['--nats', nats.url, '--pop', 'p1', '--name', 'b']);
-    cleanups.push(() => b.stop());
+    fx.onCleanup(() => a.close());
+    const b = await startSupervisedEdge(fx.origin.url, 2, ['--nats', fx.nats.url, '--pop', 'p1', '--name', 'b']);
+    fx.onCleanup(() => b.stop());
 
     // one member per edge, whatever its worker count; every worker of B reports the fleet
     await waitFor('A and B to see each other', async () => {
@@ -119,7 +98,7 @@ describe('a fleet member with --workers 2', () => {
     for (const p of paths) await hitOnBothWorkers(b.url, p);
 
     // a purge sent to A: when it answers 200, B's store process and both workers applied it
-    version = 2;
+    fx.version = 2;
     const viaA = await purge(a.url, { prefix: '/vod/fw/' });
     expect(viaA.status).toBe(200);
     expect((viaA.json['applied'] as string[]).sort()).toEqual([a.url, b.url].sort());
@@ -134,7 +113,7 @@ describe('a fleet member with --workers 2', () => {
     // a purge sent to a worker of B goes through the fleet: A and both workers of B apply it
     for (const p of paths) await hitOnBothWorkers(b.url, p);
     expect((await get(a.url, paths[0])).body.toString()).toBe(`v2 ${paths[0]}`);
-    version = 3;
+    fx.version = 3;
     const viaB = await purge(b.url, { prefix: '/vod/fw/' });
     expect(viaB.status).toBe(200);
     expect((viaB.json['applied'] as string[]).sort()).toEqual([a.url, b.url].sort());
@@ -163,9 +142,9 @@ describe('a fleet member with --workers 2', () => {
 
   it('NATS unreachable at start: every worker serves after the bounded wait, purge is refused with a reason, and the edge joins when NATS is back', async () => {
     const late = await startNatsServer();
-    cleanups.push(() => late.close());
+    fx.onCleanup(() => late.close());
     await late.stop();
-    const d = await startSupervisedEdge(origin.url, 2, [
+    const d = await startSupervisedEdge(fx.origin.url, 2, [
       '--nats',
       late.url,
       '--pop',
@@ -175,7 +154,7 @@ describe('a fleet member with --workers 2', () => {
       '--fleet-join-wait',
       '500ms',
     ]);
-    cleanups.push(() => d.stop());
+    fx.onCleanup(() => d.stop());
     const served = [await get(d.url, '/vod/late/seg-1.m4s'), await get(d.url, '/vod/late/seg-2.m4s')];
     expect(new Set(served.map((x) => x.worker))).toEqual(new Set(['0', '1']));
     for (const x of served) expect(x.status).toBe(200);
@@ -201,11 +180,11 @@ describe('a fleet member with --workers 2', () => {
   it('keys rotated through KV, and the fleet credential, reach every worker', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'kid-w', alg: 'ES256' };
-    const file = join(dir, 'kid-w.jwk');
+    const file = join(fx.dir, 'kid-w.jwk');
     writeFileSync(file, JSON.stringify(jwk));
-    const c = await startSupervisedEdge(origin.url, 2, [
+    const c = await startSupervisedEdge(fx.origin.url, 2, [
       '--nats',
-      nats.url,
+      fx.nats.url,
       '--pop',
       'keys',
       '--name',
@@ -214,7 +193,7 @@ describe('a fleet member with --workers 2', () => {
       '--fleet-keys',
       '--fleet-credential',
     ]);
-    cleanups.push(() => c.stop());
+    fx.onCleanup(() => c.stop());
     const url = new URL(
       signedUrl(
         c.url,
@@ -227,8 +206,8 @@ describe('a fleet member with --workers 2', () => {
     expect(new Set(refused.map((x) => x.worker))).toEqual(new Set(['0', '1']));
     for (const x of refused) expect(x.status).toBe(403); // nothing published yet
 
-    const admin = await FleetConnection.open({ url: nats.url });
-    cleanups.push(() => admin.close());
+    const admin = await FleetConnection.open({ url: fx.nats.url });
+    fx.onCleanup(() => admin.close());
     await addFleetKey(await openKeysBucket(admin), await verificationJwkFromKeyFile(file));
     const accepted = new Set<string>();
     await waitFor('both workers to accept kid-w', async () => {
