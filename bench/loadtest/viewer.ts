@@ -8,12 +8,13 @@ import { Agent, type Dispatcher } from 'undici';
 import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
 import { H2Client } from './h2-client.js';
 import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
+import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
 import { randomUUID } from 'node:crypto';
 import { AbandonedError, HintMissingError, HttpGetter, type CmcdMode } from './http-get.js';
 import type { LoadStats } from './load-stats.js';
-import { Playhead } from './playhead.js';
+import { catchUpTargetSec, Playhead } from './playhead.js';
 import type { BandwidthProfile } from './shaping.js';
 import { Shaper } from './shaping.js';
 import type { Chunk, Cursor, StreamClient } from './stream-client.js';
@@ -172,7 +173,17 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     topKbps = Math.max(...levels.map((l) => l.bitrate)) / 1000;
     const ctl = new AbrController(
       levels,
-      { ...(client.targetLatencySec ? { targetLatencySec: client.targetLatencySec } : {}), ...o.abrConfig },
+      {
+        ...(client.targetLatencySec
+          ? {
+              targetLatencySec: catchUpTargetSec(
+                client.targetLatencySec,
+                o.abrConfig?.latencyToleranceSec ?? DEFAULT_ABR_CONFIG.latencyToleranceSec,
+              ),
+            }
+          : {}),
+        ...o.abrConfig,
+      },
       mode,
     );
     abr = ctl;
@@ -201,7 +212,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         await http.wait((ph.bufferSec - (maxBuffer - client.segmentSec)) * 1000 + 1, signal);
         continue;
       }
-      const latencySec = ph.latencySec();
+      const latencySec = ph.edgeLatencySec();
       const wanted = ctl.nextLevel({ bufferSec: ph.bufferSec, currentLevel: level, latencySec, playbackRate: ph.rate });
       let chunk: Chunk | null;
       try {
@@ -250,6 +261,12 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           stats.recordMs('partLag', Math.max(0, Date.now() - chunk.programDateTimeMs - mediaDurationSec * 1000));
         }
         ph.append(mediaDurationSec, chunk.programDateTimeMs);
+        // the live edge as the player knows it: the newest part its playlists listed, or this
+        // hinted part, which exists from the moment it arrived
+        const edge = client.liveEdge?.(client.video[lvl].id);
+        if (edge) ph.noteLiveEdge(edge.pdtMs, edge.seenAtMs);
+        if (chunk.hinted && chunk.programDateTimeMs !== undefined)
+          ph.noteLiveEdge(chunk.programDateTimeMs + mediaDurationSec * 1000);
         // stalls are counted as they are seen (progress lines show them during the run)
         stats.totals.stalls += ph.stalls - stallsCounted;
         stallsCounted = ph.stalls;
@@ -262,7 +279,11 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           stats.totals.latencySumSec += lat;
           stats.totals.latencySamples++;
         }
-        ph.rate = ctl.playbackRate({ latencySec: lat ?? 0, bufferSec: ph.bufferSec });
+        const delay = ph.listingDelaySec;
+        if (delay !== undefined && ph.playing) stats.recordMs('listingDelay', Math.max(0, delay * 1000));
+        // steered as a player steers: toward its target behind the live edge it sees (the
+        // wall-clock latency less the listing delay, which no player can remove)
+        ph.rate = ctl.playbackRate({ latencySec: ph.edgeLatencySec() ?? 0, bufferSec: ph.bufferSec });
         cursor = chunk.next;
         errors = 0;
       } catch (e) {
