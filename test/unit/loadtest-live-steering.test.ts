@@ -82,7 +82,7 @@ const wallClock = (ph: Playhead, now: number) => ph.latencySec(now)!;
 
 describe('Playhead live edge', () => {
   it('splits the wall-clock latency into the distance behind the known edge and the listing delay', () => {
-    let now = 0;
+    const now = 0;
     const ph = new Playhead({ startThresholdSec: 1, now: () => now });
     ph.append(1, 1_000_000); // media 1_000_000 to 1_001_000
     ph.append(1, 1_001_000);
