@@ -409,9 +409,10 @@ export class HlsClient implements StreamClient {
   }
 
   async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
-    let cur = { ...cursor };
+    // cursors are never mutated: `cur` is replaced, not copied (this runs once per request)
+    let cur: Cursor = cursor;
     for (let guard = 0; guard < 10_000; guard++) {
-      const st = await this.state(id, signal);
+      const st = this.states.get(id) ?? (await this.load(id, signal));
       if (cur.msn < st.firstMsn) cur = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
       const seg = st.segments.get(cur.msn);
       if (seg && !seg.complete && !this.lowLatency) {
@@ -432,7 +433,8 @@ export class HlsClient implements StreamClient {
         }
         if (cur.part < seg.parts.length) {
           const part = seg.parts[cur.part];
-          const offset = seg.parts.slice(0, cur.part).reduce((a, p) => a + p.duration, 0);
+          let offset = 0;
+          for (let p = 0; p < cur.part; p++) offset += seg.parts[p].duration;
           const last = seg.complete && cur.part === seg.parts.length - 1;
           return {
             url: part.url,
@@ -455,7 +457,8 @@ export class HlsClient implements StreamClient {
       if (this.lowLatency) {
         if (st.hint && st.hint.msn === cur.msn && st.hint.part === cur.part) {
           const prevSeg = st.segments.get(cur.msn);
-          const offset = prevSeg ? prevSeg.parts.reduce((a, p) => a + p.duration, 0) : 0;
+          let offset = 0;
+          if (prevSeg) for (const p of prevSeg.parts) offset += p.duration;
           const dur = st.partTarget ?? 1;
           return {
             url: st.hint.url,

@@ -7,7 +7,7 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import { Agent, type Dispatcher } from 'undici';
 import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
 import { H2Client } from './h2-client.js';
-import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
+import { AbrController, type AbrConfig, type DownloadProgress } from '../../src/abr/abr-controller.js';
 import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
@@ -194,8 +194,10 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     counted = true;
     const maxBuffer = o.maxBufferSec ?? 30;
     const initsFetched = new Set<string>();
-    const fetchInit = async (url: string) => {
-      if (!url || initsFetched.has(url)) return;
+    // called for every chunk: a synchronous no-op (no promise) once the init is in hand
+    const fetchInit = (url: string): Promise<void> | undefined =>
+      !url || initsFetched.has(url) ? undefined : fetchNewInit(url);
+    const fetchNewInit = async (url: string) => {
       await http.get(url, { kind: 'init', signal });
       initsFetched.add(url);
     };
@@ -205,6 +207,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     // join at the hold-back: what lies between the key frame and that point is fetched, not played
     if (cursor.skipSec) ph.seek(cursor.skipSec);
     let errors = 0;
+    // the ABR's view of a download in progress: one object per viewer, refreshed per chunk of bytes
+    const progress: DownloadProgress = { bytesLoaded: 0, elapsedMs: 0, ttfbMs: 0, level: 0, mediaDurationSec: 0 };
 
     while (!signal.aborted) {
       ph.update();
@@ -225,7 +229,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           switches++;
         }
         if (chunk === null) break;
-        await fetchInit(chunk.initUrl);
+        const init = fetchInit(chunk.initUrl);
+        if (init) await init;
         const mediaDurationSec = chunk.durationSec;
         const lvl = level;
         const videoGet = http.get(chunk.url, {
@@ -235,7 +240,14 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           cmcd: cmcd && { ot: 'v', br: client.video[lvl].bitrate / 1000, d: mediaDurationSec * 1000 },
           onProgress: (p) => {
             ph.update();
-            const advice = ctl.onDownloadProgress({ ...p, level: lvl, mediaDurationSec, bufferSec: ph.bufferSec });
+            progress.bytesLoaded = p.bytesLoaded;
+            progress.bytesTotal = p.bytesTotal;
+            progress.elapsedMs = p.elapsedMs;
+            progress.ttfbMs = p.ttfbMs;
+            progress.level = lvl;
+            progress.mediaDurationSec = mediaDurationSec;
+            progress.bufferSec = ph.bufferSec;
+            const advice = ctl.onDownloadProgress(progress);
             if (advice.abandon && advice.switchTo !== undefined && advice.switchTo !== lvl) {
               level = advice.switchTo;
               return true;
@@ -243,7 +255,9 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
             return false;
           },
         });
-        const audioGet = client.audio ? fetchAudio(client, http, cursor, chunk, signal, fetchInit) : Promise.resolve();
+        const audioGet = client.audio
+          ? fetchAudio(client, http, cursor, chunk, signal, fetchInit, cmcd !== undefined)
+          : undefined;
         const [res] = await Promise.all([videoGet, audioGet]);
         ctl.onDownloadComplete({
           bytes: res.bytes,
@@ -337,17 +351,19 @@ async function fetchAudio(
   cursor: Cursor,
   video: Chunk,
   signal: AbortSignal,
-  fetchInit: (u: string) => Promise<void>,
+  fetchInit: (u: string) => Promise<void> | undefined,
+  withCmcd: boolean,
 ): Promise<void> {
   const a = await client.chunkAt(client.audio!.id, cursor, signal);
   if (!a) return;
-  await fetchInit(a.initUrl);
+  const init = fetchInit(a.initUrl);
+  if (init) await init;
   try {
     await http.get(a.url, {
       kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind,
       signal,
       hinted: a.hinted,
-      cmcd: { ot: 'a', br: client.audio!.bitrate / 1000, d: a.durationSec * 1000 },
+      cmcd: withCmcd ? { ot: 'a', br: client.audio!.bitrate / 1000, d: a.durationSec * 1000 } : undefined,
     });
   } catch (e) {
     // audio parts need not line up with video parts: a withdrawn audio hint is skipped
