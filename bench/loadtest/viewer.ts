@@ -216,7 +216,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         await http.wait((ph.bufferSec - (maxBuffer - client.segmentSec)) * 1000 + 1, signal);
         continue;
       }
-      const latencySec = ph.edgeLatencySec();
+      // as the browser player gives it: the wall-clock latency (only the catch-up steers the edge distance)
+      const latencySec = ph.latencySec();
       const wanted = ctl.nextLevel({ bufferSec: ph.bufferSec, currentLevel: level, latencySec, playbackRate: ph.rate });
       let chunk: Chunk | null;
       try {
