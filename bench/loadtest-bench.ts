@@ -241,6 +241,12 @@ interface Run {
   liveLatencySec: LoadReport['liveLatencySec'];
   partHoldBackSec: number | null;
   latencyP50OverPartHoldBackSec: number | null;
+  /**
+   * The latency's parts (LL-HLS): the listing delay (how late the newest part reached the viewers
+   * after its program date-time end: encoder, packager, edge) and the distance behind the edge the
+   * viewers saw (p50 latency − p50 listing delay), which they steer toward PART-HOLD-BACK.
+   */
+  latencyBreakdown: { listingDelayP50Sec: number; behindEdgeP50Sec: number | null } | null;
   playedBitrateBps: number;
   requests: LoadReport['requests'];
   byObject: LoadReport['byObject'];
@@ -352,6 +358,13 @@ async function run(
     liveLatencySec: report.liveLatencySec,
     partHoldBackSec: holdBack,
     latencyP50OverPartHoldBackSec: over,
+    latencyBreakdown:
+      spec.lowLatency && report.listingDelaySec?.p50 != null
+        ? {
+            listingDelayP50Sec: report.listingDelaySec.p50,
+            behindEdgeP50Sec: p50 === null ? null : round(p50 - report.listingDelaySec.p50),
+          }
+        : null,
     playedBitrateBps: report.averageBitrateBps,
     requests: report.requests,
     byObject: report.byObject,
@@ -388,7 +401,7 @@ async function run(
   };
   log(
     `${spec.name}: ${r.valid ? 'VALID' : `NOT VALID (tester event-loop p99 ${r.tester.eventLoopDelayP99Ms} ms ≥ ${VALID_LOOP_P99_MS})`}; ` +
-      `stalls ${r.stalls}, latency p50 ${p50 ?? '-'} s (PART-HOLD-BACK ${holdBack ?? '-'} s), bitrate ${(r.playedBitrateBps / 1e3).toFixed(0)} kbit/s, ` +
+      `stalls ${r.stalls}, latency p50 ${p50 ?? '-'} s (PART-HOLD-BACK ${holdBack ?? '-'} s${r.latencyBreakdown ? `; listing delay p50 ${r.latencyBreakdown.listingDelayP50Sec} s, behind the edge ${r.latencyBreakdown.behindEdgeP50Sec} s` : ''}), bitrate ${(r.playedBitrateBps / 1e3).toFixed(0)} kbit/s, ` +
       `cores: tester ${r.tester.cores} edge ${r.processes.edge?.cores ?? '-'} origin ${r.processes.origin?.cores ?? '-'}; goals ${r.goals.met ? 'met' : 'NOT met'}`,
   );
   return r;

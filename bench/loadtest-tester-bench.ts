@@ -7,7 +7,7 @@
  *
  *   node bin/run-ts.js bench/loadtest-tester-bench.ts [--ll 3000] [--hls 10000] [--fidelity 1000]
  *        [--h2 1000] [--baseline 20] [--ramp 10] [--hold 20] [--workers N] [--pin]
- *        [--hls-processes N] [--out bench/results/loadtest-tester.json]
+ *        [--hls-processes N] [--stub-processes N] [--out bench/results/loadtest-tester.json]
  *
  * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS pair
  * only). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
@@ -23,6 +23,11 @@
  * coordinating), each within its own `ulimit -n`; `processes` in the JSON says how many
  * (`--hls-processes N` forces N for plain HLS). Their cost is the agents' hold CPU from the merged
  * report, summed; valid when every agent's event-loop p99 is under the limit.
+ *
+ * The plain-http stub runs as `--stub-processes` processes (node:cluster on one port; default: as
+ * many as the plain-HLS viewers' connections need, each within its own `ulimit -n`): one stub
+ * process at 10,000 plain-HLS viewers met its 20,000 descriptors and reset connections. The
+ * stub's CPU (stubCores) is the whole process tree's.
  *
  * Viewers per core = viewers ÷ (tester CPU seconds ÷ wall seconds), over the hold period only
  * (CPU sampled when the ramp is over and at the end), so the ramp's start-up work is not mixed in.
@@ -69,6 +74,13 @@ const RAMP = arg('ramp', 10);
 const HOLD = arg('hold', 20);
 const WORKERS = args.includes('--workers') ? arg('workers', 0) : undefined;
 const HLS_PROCESSES = args.includes('--hls-processes') ? arg('hls-processes', 1) : undefined;
+/**
+ * Stub processes (node:cluster, one port): each holds its share of the connections within its own
+ * `ulimit -n`, on its own thread. Default: as many as the plain-HLS viewers' connections need.
+ */
+const STUB_PROCESSES = args.includes('--stub-processes')
+  ? Math.max(1, arg('stub-processes', 1))
+  : Math.max(1, Math.ceil(HLS / viewersThatFit(connectionsPerViewer({ url: 'http:', lowLatency: false }))));
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/loadtest-tester.json';
 
 const root = resolve(import.meta.dirname, '..');
@@ -100,6 +112,7 @@ interface StubProcess {
 async function startStub(tlsDir?: string): Promise<StubProcess> {
   const node = [resolve(root, 'bin/run-ts.js'), resolve(root, 'bench/loadtest-stub-process.ts')];
   if (tlsDir) node.push('--tls', tlsDir);
+  else if (STUB_PROCESSES > 1) node.push('--processes', String(STUB_PROCESSES));
   const child = PIN
     ? spawn('taskset', ['-c', '0', process.execPath, ...node], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(process.execPath, node, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -118,6 +131,8 @@ const affinity = {
   stub: allowedCores(stub.pid),
   ...(tlsStub ? { tlsStub: allowedCores(tlsStub.pid) } : {}),
   pinned: PIN,
+  /** Processes serving the plain-http stub (node:cluster; their CPU is summed in stubCores). */
+  stubProcesses: STUB_PROCESSES,
 };
 
 interface Scenario {
@@ -313,6 +328,7 @@ const FIDELITY_EXPLAINED = [
   'The baseline: its 20 viewers started exactly one part (0.5 s) apart, so they all had the same phase within a part, set by where the run began; its p50 moved by about 0.2 s between identical runs on this box (2.17 to 2.37 s). The baselines now start (n+1)/n parts apart, covering every phase.',
   "The tester's own delay: a viewer's latency at start is the time from reading the playlist to playing, so a slow start-up adds to latency until the catch-up rate removes it. With the shared undici pool the 1,000-viewer ramp had start-up p50 978 ms (baseline 3 ms); with per-viewer connections and the lean HTTP/1.1 client it was 129 to 494 ms on a box at load 8 to 13, and it falls with the tester's CPU per request.",
   "Viewers now join at PART-HOLD-BACK and present from there (the media from the key frame before it is fetched, not played), as hls.js seeks to its live sync position; a viewer's latency no longer depends on where in a segment it started (before: 0 to 2 s above the hold-back), only on the time since the newest part ended (0 to 0.5 s) and its start-up.",
+  "Viewers steer the distance behind the live edge they see (the wall-clock latency less the listing delay, how late the newest part reached them) toward PART-HOLD-BACK + 0.25 s with no correction within ± 0.25 s, as the browser player does; the stub lists a part the instant it ends, so its listing delay is the tester's own lag, and a viewer's latency is PART-HOLD-BACK plus its join phase (0 to 0.5 s) plus that lag.",
   'What remains is the burst: the stub answers every held request of a part boundary at once (2 per viewer), and one thread works through them in turn; the last viewer of the burst gets its part that much later (partLagMs). Only more threads or less CPU per response shrink it; the run says whether the tester kept up (valid).',
 ];
 

@@ -39,6 +39,8 @@ interface PlaylistState {
   partTarget?: number;
   targetDuration: number;
   loadedAt: number;
+  /** The newest edge this rendition's playlists showed (program date-time, epoch ms) and when it was first seen (epoch ms). */
+  edge?: { pdtMs: number; seenAtMs: number };
   /** A reload that did not change the playlist halves the next reload interval (RFC 8216bis 6.3.4). */
   unchanged: boolean;
 }
@@ -100,6 +102,8 @@ interface ResolvedPlaylist {
   segments: SegmentInfo[];
   preload?: SegmentInfo;
   hint?: { msn: number; part: number; url: string };
+  /** Program date-time (epoch ms) where the newest listed segment or part ends, when known. */
+  edgePdtMs?: number;
   /**
    * A full playlist (no EXT-X-SKIP) whose every segment has its init: the segment map any viewer
    * ends up with, built once and shared read-only (no per-viewer merge needed).
@@ -181,7 +185,7 @@ function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
     const h = (pre.preloadHints ?? []).find((x) => x.type === 'PART');
     if (h) hint = { msn, part: parts.length, url: resolveUri(h.uri, dir) };
   }
-  const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint };
+  const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint, edgePdtMs: edgeOf(segments, preload) };
   const all = preload ? [...segments, preload] : segments;
   if (skipped === 0 && all.every((x) => x.initUrl !== '')) r.fullMap = new Map(all.map((x) => [x.msn, x]));
   if (memoSize >= MEMO_ENTRIES) {
@@ -194,6 +198,16 @@ function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
   byText.set(text, r);
   memoSize++;
   return r;
+}
+
+/** Where the newest listed media ends, in program date-time (the live edge the playlist shows). */
+function edgeOf(segments: SegmentInfo[], preload: SegmentInfo | undefined): number | undefined {
+  const last = segments.at(-1);
+  if (preload && preload.parts.length > 0) {
+    const start = preload.pdt ?? (last?.pdt !== undefined ? last.pdt + last.duration * 1000 : undefined);
+    return start === undefined ? undefined : start + preload.duration * 1000;
+  }
+  return last?.pdt === undefined ? undefined : last.pdt + last.duration * 1000;
 }
 
 const pdtOf = (s: HlsTimed): number | undefined =>
@@ -323,6 +337,10 @@ export class HlsClient implements StreamClient {
     if (prev !== undefined && lastMsn < prev.lastMsn) this.http.stats.error('playlist_msn_backwards');
     const segs = r.fullMap ?? mergeSegments(prev?.segments, r, seq, lastMsn);
     const sc: HlsServerControl = m.serverControl ?? {};
+    const edge =
+      r.edgePdtMs !== undefined && (prev?.edge === undefined || r.edgePdtMs > prev.edge.pdtMs)
+        ? { pdtMs: r.edgePdtMs, seenAtMs: Date.now() }
+        : prev?.edge;
     const state: PlaylistState = {
       url: this.playlistUrl.get(id)!,
       segments: segs,
@@ -337,6 +355,7 @@ export class HlsClient implements StreamClient {
       partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
       targetDuration: Number(m.targetDuration ?? 6),
       loadedAt: performance.now(),
+      edge,
       unchanged:
         prev !== undefined &&
         prev.lastMsn === lastMsn &&
@@ -380,15 +399,20 @@ export class HlsClient implements StreamClient {
     return { msn: st.firstMsn, part: 0 };
   }
 
+  liveEdge(id: string): { pdtMs: number; seenAtMs: number } | undefined {
+    return this.live ? this.states.get(id)?.edge : undefined;
+  }
+
   hintMissing(id: string): void {
     const st = this.states.get(id);
     if (st) st.hint = undefined;
   }
 
   async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
-    let cur = { ...cursor };
+    // cursors are never mutated: `cur` is replaced, not copied (this runs once per request)
+    let cur: Cursor = cursor;
     for (let guard = 0; guard < 10_000; guard++) {
-      const st = await this.state(id, signal);
+      const st = this.states.get(id) ?? (await this.load(id, signal));
       if (cur.msn < st.firstMsn) cur = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
       const seg = st.segments.get(cur.msn);
       if (seg && !seg.complete && !this.lowLatency) {
@@ -409,7 +433,8 @@ export class HlsClient implements StreamClient {
         }
         if (cur.part < seg.parts.length) {
           const part = seg.parts[cur.part];
-          const offset = seg.parts.slice(0, cur.part).reduce((a, p) => a + p.duration, 0);
+          let offset = 0;
+          for (let p = 0; p < cur.part; p++) offset += seg.parts[p].duration;
           const last = seg.complete && cur.part === seg.parts.length - 1;
           return {
             url: part.url,
@@ -432,7 +457,8 @@ export class HlsClient implements StreamClient {
       if (this.lowLatency) {
         if (st.hint && st.hint.msn === cur.msn && st.hint.part === cur.part) {
           const prevSeg = st.segments.get(cur.msn);
-          const offset = prevSeg ? prevSeg.parts.reduce((a, p) => a + p.duration, 0) : 0;
+          let offset = 0;
+          if (prevSeg) for (const p of prevSeg.parts) offset += p.duration;
           const dur = st.partTarget ?? 1;
           return {
             url: st.hint.url,

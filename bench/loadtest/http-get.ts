@@ -83,6 +83,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
   private readonly bursts = new BurstMeter();
   private chunks: Buffer[] | undefined;
   private controller: Dispatcher.DispatchController | undefined;
+  private progress: GetProgress | undefined;
   private settled = false;
   private resumeTimer: object | undefined;
   resolve!: (r: GetResult) => void;
@@ -133,14 +134,14 @@ class GetHandler implements Dispatcher.DispatchHandler {
       }
     }
     const onProgress = this.o.onProgress;
-    if (
-      onProgress?.({
-        bytesLoaded: this.bytes,
-        bytesTotal: this.bytesTotal,
-        elapsedMs: now - this.t0,
-        ttfbMs: this.ttfbMs,
-      })
-    ) {
+    if (!onProgress) return;
+    // one progress object per request, refreshed per chunk (the callback reads it, never keeps it)
+    const p = (this.progress ??= { bytesLoaded: 0, bytesTotal: undefined, elapsedMs: 0, ttfbMs: 0 });
+    p.bytesLoaded = this.bytes;
+    p.bytesTotal = this.bytesTotal;
+    p.elapsedMs = now - this.t0;
+    p.ttfbMs = this.ttfbMs;
+    if (onProgress(p)) {
       this.fail(new AbandonedError());
       controller.abort(new AbandonedError());
     }

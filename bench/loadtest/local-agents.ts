@@ -8,6 +8,7 @@
  * checks its own share against its own `ulimit -n`. Everything started here is stopped by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { YOUNG_GENERATION_MB } from './workers.js';
 import { resolve } from 'node:path';
 import { StreamedgeError } from '../../src/errors.js';
 import { freePort } from '../free-port.js';
@@ -89,6 +90,8 @@ export async function runLocalAgents(o: LocalAgentsOptions): Promise<LoadReport>
       const child = spawn(
         process.execPath,
         [
+          // viewers in the agent's main thread (agentWorkers 0): the same young generation as a viewer thread
+          `--max-semi-space-size=${YOUNG_GENERATION_MB / 3}`,
           resolve(root, 'bin/streamedge.js'),
           'loadtest-agent',
           '--nats',

@@ -3,6 +3,17 @@
  * (× playback rate). No decoding and no timers: state is advanced lazily to "now" whenever the
  * viewer looks at it, and a stall's start is placed at the exact moment the buffer ran dry.
  */
+/**
+ * The latency (behind the live edge the player sees) that the catch-up aims at, given the
+ * playlist's hold-back and the controller's no-correction band (± tolerance): as our browser
+ * player does (player-demo/player/mse-player.ts), the middle of the band above the hold-back, so
+ * the catch-up never pushes a viewer closer than the hold-back (RFC 8216bis 4.4.3.8 says a client
+ * SHOULD NOT) and a viewer that joined at the hold-back needs no correction.
+ */
+export function catchUpTargetSec(holdBackSec: number, toleranceSec: number): number {
+  return holdBackSec + toleranceSec;
+}
+
 export interface PlayheadOptions {
   /** Buffer needed to start (and to resume after a stall), seconds. */
   startThresholdSec: number;
@@ -26,6 +37,12 @@ export class Playhead {
   private stalledSince: number | undefined;
   /** Epoch ms of media position 0 (from the first chunk's program date-time), for live latency. */
   private anchorEpochMs: number | undefined;
+  /**
+   * The live edge as the player knows it: the program date-time where the newest listed (or
+   * arrived) part ends, and the wall clock at which the player first learned of it.
+   */
+  private edgePdtMs: number | undefined;
+  private edgeSeenAtMs = 0;
   ended = false;
 
   constructor(o: PlayheadOptions) {
@@ -103,6 +120,38 @@ export class Playhead {
   latencySec(epochNowMs = Date.now()): number | undefined {
     if (this.anchorEpochMs === undefined || this.startedAt === undefined) return undefined;
     return (epochNowMs - (this.anchorEpochMs + this.position * 1000)) / 1000;
+  }
+
+  /**
+   * The player learned at `seenAtEpochMs` that media up to program date-time `edgePdtMs` exists
+   * (a playlist's newest part, or a hinted part that arrived). Only a newer edge counts: what
+   * matters is when the newest part was first known.
+   */
+  noteLiveEdge(edgePdtMs: number | undefined, seenAtEpochMs = Date.now()): void {
+    if (edgePdtMs === undefined || !Number.isFinite(edgePdtMs)) return;
+    if (this.edgePdtMs !== undefined && edgePdtMs <= this.edgePdtMs) return;
+    this.edgePdtMs = edgePdtMs;
+    this.edgeSeenAtMs = seenAtEpochMs;
+  }
+
+  /**
+   * How late the newest part reached the player (s): the wall clock when it was first known minus
+   * the program date-time where it ends. The chain's own delay (encoder, packager, edge); the
+   * player cannot play closer to real time than this.
+   */
+  get listingDelaySec(): number | undefined {
+    return this.edgePdtMs === undefined ? undefined : (this.edgeSeenAtMs - this.edgePdtMs) / 1000;
+  }
+
+  /**
+   * Seconds behind the live edge as a player sees it (hls.js's `latency`: the newest known part's
+   * end, advanced by the time since it was learned, minus the playhead): the wall-clock latency
+   * less the listing delay. What PART-HOLD-BACK is measured against, so what the catch-up steers.
+   */
+  edgeLatencySec(epochNowMs = Date.now()): number | undefined {
+    const lat = this.latencySec(epochNowMs);
+    const delay = this.listingDelaySec;
+    return lat === undefined || delay === undefined ? lat : lat - delay;
   }
 
   /** Closes the books: an ongoing stall counts up to now. */

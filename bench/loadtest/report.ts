@@ -42,6 +42,12 @@ export interface LoadReport {
   /** Preload-hinted parts withdrawn by the server (404), followed by a playlist reload: not errors. */
   preloadHintMisses: number;
   liveLatencySec: Percentiles | null;
+  /**
+   * Live: how late the newest part reached the viewers (wall clock when first known minus the
+   * program date-time where it ends): the chain's own delay, part of the latency no player removes.
+   * The latency a player steers (behind the edge it sees) is liveLatencySec less this.
+   */
+  listingDelaySec?: Percentiles | null;
   requests: { total: number; perSec: number; bytes: number };
   byObject: Record<
     string,
@@ -152,6 +158,14 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
             p95: r3((s.percentileMs('latency', 95) ?? 0) / 1000),
           }
         : null,
+    listingDelaySec:
+      s.count('listingDelay') > 0
+        ? {
+            count: s.count('listingDelay'),
+            p50: r3((s.percentileMs('listingDelay', 50) ?? 0) / 1000),
+            p95: r3((s.percentileMs('listingDelay', 95) ?? 0) / 1000),
+          }
+        : null,
     requests: { total: s.requests, perSec: m.elapsedSec > 0 ? round(s.requests / m.elapsedSec, 1) : 0, bytes: s.bytes },
     byObject,
     errors: { ...s.errors },
@@ -194,7 +208,7 @@ export function formatReport(r: LoadReport): string {
     `  startup       p50 ${fmt(r.startupMs.p50, ' ms', 0)}  p95 ${fmt(r.startupMs.p95, ' ms', 0)}  (${r.startupMs.count} viewers)`,
     `  rebuffering   ratio ${(r.rebufferRatio * 100).toFixed(3)} %  stalls ${r.stalls} (${r.stallsPerViewerHour.toFixed(1)} per viewer-hour, ${r.stallSec.toFixed(1)} s)`,
     `  bitrate       average ${(r.averageBitrateBps / 1e6).toFixed(2)} Mbit/s  switches ${r.switches} (abandons ${r.abandons})`,
-    `  live latency  ${r.liveLatencySec ? `p50 ${fmt(r.liveLatencySec.p50, ' s', 2)}  p95 ${fmt(r.liveLatencySec.p95, ' s', 2)}` : 'n/a (VOD)'}`,
+    `  live latency  ${r.liveLatencySec ? `p50 ${fmt(r.liveLatencySec.p50, ' s', 2)}  p95 ${fmt(r.liveLatencySec.p95, ' s', 2)}${r.listingDelaySec ? `  (of which listing delay p50 ${fmt(r.listingDelaySec.p50, ' s', 2)})` : ''}` : 'n/a (VOD)'}`,
     `  requests      ${r.requests.total} (${r.requests.perSec.toFixed(1)}/s), ${(r.requests.bytes / 1e6).toFixed(1)} MB`,
   ];
   for (const [k, o] of Object.entries(r.byObject)) {

@@ -52,6 +52,11 @@ export interface StreamClient {
   startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor>;
   /** The chunk at `cursor`, waiting for it on live; null at the end of VOD. */
   chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null>;
+  /**
+   * Live: the newest media this rendition's playlists listed, as the program date-time where it
+   * ends, and the wall clock (epoch ms) when the client first saw it listed.
+   */
+  liveEdge?(renditionId: string): { pdtMs: number; seenAtMs: number } | undefined;
   /** A hinted part of this rendition got 404: forget the hint, so the next chunkAt reloads the playlist. */
   hintMissing?(renditionId: string): void;
 }

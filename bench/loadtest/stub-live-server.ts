@@ -9,7 +9,7 @@
  * carries PDT T − 0.5 s and becomes available at T exactly. Blocking playlist reloads
  * (_HLS_msn/_HLS_part) and preload-hinted parts are held until the part exists (one timer per
  * part boundary for all held requests), then answered at once. Bodies are filler bytes of the
- * rendition's size. `/stats` returns request counts as JSON.
+ * rendition's size. `/stats` returns request counts (and the serving process's pid) as JSON.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
@@ -55,10 +55,21 @@ function body(bytes: number): Buffer {
   return b;
 }
 
-/** Starts the stub on 127.0.0.1 (port 0 = any free port); with `tls`, HTTPS with HTTP/2 and HTTP/1.1 (ALPN). */
-export async function startStubServer(port = 0, tls?: { cert: string; key: string }): Promise<StubServer> {
-  // media time 0 a few minutes in the past, on a part boundary, so a full window exists at once
-  const epochMs = Math.floor((Date.now() - 10 * SEGMENT_MS) / STUB.partMs) * STUB.partMs;
+/** Media time 0 for a stub starting now: 10 segments ago, on a part boundary, so a full window exists at once. */
+export function stubEpochMs(now = Date.now()): number {
+  return Math.floor((now - 10 * SEGMENT_MS) / STUB.partMs) * STUB.partMs;
+}
+
+/**
+ * Starts the stub on 127.0.0.1 (port 0 = any free port); with `tls`, HTTPS with HTTP/2 and
+ * HTTP/1.1 (ALPN). Several stub processes serving one channel (bench/loadtest-stub-process.ts
+ * --processes) share its `epochMs`.
+ */
+export async function startStubServer(
+  port = 0,
+  tls?: { cert: string; key: string },
+  epochMs = stubEpochMs(),
+): Promise<StubServer> {
   /** Global index of the last complete part (−1 before the first). */
   const producedParts = () => Math.floor((Date.now() - epochMs) / STUB.partMs) - 1;
   const held = new Map<number, Held[]>();
@@ -190,7 +201,7 @@ export async function startStubServer(port = 0, tls?: { cert: string; key: strin
       counts.playlist++;
       return sendText(res, multivariant());
     }
-    if (path === '/stats') return sendText(res, JSON.stringify(counts));
+    if (path === '/stats') return sendText(res, JSON.stringify({ ...counts, pid: process.pid }));
     const m = /^\/live\/([va])\/(index\.m3u8|init\.mp4|s(\d+)\.m4s|p(\d+)\.(\d+)\.m4s)$/.exec(path);
     const rendition = STUB.renditions.find((r) => r.id === m?.[1]);
     if (!m || !rendition) {

@@ -7,13 +7,14 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import { Agent, type Dispatcher } from 'undici';
 import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
 import { H2Client } from './h2-client.js';
-import { AbrController, type AbrConfig } from '../../src/abr/abr-controller.js';
+import { AbrController, type AbrConfig, type DownloadProgress } from '../../src/abr/abr-controller.js';
+import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
 import { randomUUID } from 'node:crypto';
 import { AbandonedError, HintMissingError, HttpGetter, type CmcdMode } from './http-get.js';
 import type { LoadStats } from './load-stats.js';
-import { Playhead } from './playhead.js';
+import { catchUpTargetSec, Playhead } from './playhead.js';
 import type { BandwidthProfile } from './shaping.js';
 import { Shaper } from './shaping.js';
 import type { Chunk, Cursor, StreamClient } from './stream-client.js';
@@ -172,7 +173,17 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     topKbps = Math.max(...levels.map((l) => l.bitrate)) / 1000;
     const ctl = new AbrController(
       levels,
-      { ...(client.targetLatencySec ? { targetLatencySec: client.targetLatencySec } : {}), ...o.abrConfig },
+      {
+        ...(client.targetLatencySec
+          ? {
+              targetLatencySec: catchUpTargetSec(
+                client.targetLatencySec,
+                o.abrConfig?.latencyToleranceSec ?? DEFAULT_ABR_CONFIG.latencyToleranceSec,
+              ),
+            }
+          : {}),
+        ...o.abrConfig,
+      },
       mode,
     );
     abr = ctl;
@@ -183,8 +194,10 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     counted = true;
     const maxBuffer = o.maxBufferSec ?? 30;
     const initsFetched = new Set<string>();
-    const fetchInit = async (url: string) => {
-      if (!url || initsFetched.has(url)) return;
+    // called for every chunk: a synchronous no-op (no promise) once the init is in hand
+    const fetchInit = (url: string): Promise<void> | undefined =>
+      !url || initsFetched.has(url) ? undefined : fetchNewInit(url);
+    const fetchNewInit = async (url: string) => {
       await http.get(url, { kind: 'init', signal });
       initsFetched.add(url);
     };
@@ -194,6 +207,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     // join at the hold-back: what lies between the key frame and that point is fetched, not played
     if (cursor.skipSec) ph.seek(cursor.skipSec);
     let errors = 0;
+    // the ABR's view of a download in progress: one object per viewer, refreshed per chunk of bytes
+    const progress: DownloadProgress = { bytesLoaded: 0, elapsedMs: 0, ttfbMs: 0, level: 0, mediaDurationSec: 0 };
 
     while (!signal.aborted) {
       ph.update();
@@ -201,6 +216,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
         await http.wait((ph.bufferSec - (maxBuffer - client.segmentSec)) * 1000 + 1, signal);
         continue;
       }
+      // as the browser player gives it: the wall-clock latency (only the catch-up steers the edge distance)
       const latencySec = ph.latencySec();
       const wanted = ctl.nextLevel({ bufferSec: ph.bufferSec, currentLevel: level, latencySec, playbackRate: ph.rate });
       let chunk: Chunk | null;
@@ -214,7 +230,8 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           switches++;
         }
         if (chunk === null) break;
-        await fetchInit(chunk.initUrl);
+        const init = fetchInit(chunk.initUrl);
+        if (init) await init;
         const mediaDurationSec = chunk.durationSec;
         const lvl = level;
         const videoGet = http.get(chunk.url, {
@@ -224,7 +241,14 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           cmcd: cmcd && { ot: 'v', br: client.video[lvl].bitrate / 1000, d: mediaDurationSec * 1000 },
           onProgress: (p) => {
             ph.update();
-            const advice = ctl.onDownloadProgress({ ...p, level: lvl, mediaDurationSec, bufferSec: ph.bufferSec });
+            progress.bytesLoaded = p.bytesLoaded;
+            progress.bytesTotal = p.bytesTotal;
+            progress.elapsedMs = p.elapsedMs;
+            progress.ttfbMs = p.ttfbMs;
+            progress.level = lvl;
+            progress.mediaDurationSec = mediaDurationSec;
+            progress.bufferSec = ph.bufferSec;
+            const advice = ctl.onDownloadProgress(progress);
             if (advice.abandon && advice.switchTo !== undefined && advice.switchTo !== lvl) {
               level = advice.switchTo;
               return true;
@@ -232,7 +256,9 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
             return false;
           },
         });
-        const audioGet = client.audio ? fetchAudio(client, http, cursor, chunk, signal, fetchInit) : Promise.resolve();
+        const audioGet = client.audio
+          ? fetchAudio(client, http, cursor, chunk, signal, fetchInit, cmcd !== undefined)
+          : undefined;
         const [res] = await Promise.all([videoGet, audioGet]);
         ctl.onDownloadComplete({
           bytes: res.bytes,
@@ -250,6 +276,12 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           stats.recordMs('partLag', Math.max(0, Date.now() - chunk.programDateTimeMs - mediaDurationSec * 1000));
         }
         ph.append(mediaDurationSec, chunk.programDateTimeMs);
+        // the live edge as the player knows it: the newest part its playlists listed, or this
+        // hinted part, which exists from the moment it arrived
+        const edge = client.liveEdge?.(client.video[lvl].id);
+        if (edge) ph.noteLiveEdge(edge.pdtMs, edge.seenAtMs);
+        if (chunk.hinted && chunk.programDateTimeMs !== undefined)
+          ph.noteLiveEdge(chunk.programDateTimeMs + mediaDurationSec * 1000);
         // stalls are counted as they are seen (progress lines show them during the run)
         stats.totals.stalls += ph.stalls - stallsCounted;
         stallsCounted = ph.stalls;
@@ -262,7 +294,11 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
           stats.totals.latencySumSec += lat;
           stats.totals.latencySamples++;
         }
-        ph.rate = ctl.playbackRate({ latencySec: lat ?? 0, bufferSec: ph.bufferSec });
+        const delay = ph.listingDelaySec;
+        if (delay !== undefined && ph.playing) stats.recordMs('listingDelay', Math.max(0, delay * 1000));
+        // steered as a player steers: toward its target behind the live edge it sees (the
+        // wall-clock latency less the listing delay, which no player can remove)
+        ph.rate = ctl.playbackRate({ latencySec: ph.edgeLatencySec() ?? 0, bufferSec: ph.bufferSec });
         cursor = chunk.next;
         errors = 0;
       } catch (e) {
@@ -316,17 +352,19 @@ async function fetchAudio(
   cursor: Cursor,
   video: Chunk,
   signal: AbortSignal,
-  fetchInit: (u: string) => Promise<void>,
+  fetchInit: (u: string) => Promise<void> | undefined,
+  withCmcd: boolean,
 ): Promise<void> {
   const a = await client.chunkAt(client.audio!.id, cursor, signal);
   if (!a) return;
-  await fetchInit(a.initUrl);
+  const init = fetchInit(a.initUrl);
+  if (init) await init;
   try {
     await http.get(a.url, {
       kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind,
       signal,
       hinted: a.hinted,
-      cmcd: { ot: 'a', br: client.audio!.bitrate / 1000, d: a.durationSec * 1000 },
+      cmcd: withCmcd ? { ot: 'a', br: client.audio!.bitrate / 1000, d: a.durationSec * 1000 } : undefined,
     });
   } catch (e) {
     // audio parts need not line up with video parts: a withdrawn audio hint is skipped
