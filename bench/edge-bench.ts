@@ -5,7 +5,7 @@
  *
  *   node bin/run-ts.js bench/edge-bench.ts [--duration 8] [--connections 64] [--rounds 4]
  *     [--stampede 1000] [--workers <n>] [--profile] [--baseline <checkout dir>]
- *     [--stampede-only] [--profile-only]
+ *     [--stampede-only] [--profile-only] [--profile-stampede [--write]]
  *
  * Servers (each its own process tree, on loopback, in front of bench/edge-origin.ts):
  * - streamedge edge with `--workers <cores>` when `streamedge edge --help` lists it, else one process;
@@ -22,6 +22,9 @@
  * 3. --profile: the edge (one process) under `node --cpu-prof`, wrk -t1 -c64 -d8s on the cached
  *    1 KiB object; the top frames by self time go to notes.profile (with --baseline, the baseline
  *    checkout is profiled the same way as "before").
+ * 4. --profile-stampede: the stampede alone against the multi-worker edge under `node --cpu-prof`:
+ *    per process (primary, store process, each worker) its CPU during the stampede and top frames
+ *    (with --write, into notes.stampedeProfile of the existing edge.json).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +55,10 @@ const PROFILE = args.includes('--profile');
 const STAMPEDE_ONLY = args.includes('--stampede-only');
 /** Only the profile (with --baseline, of both checkouts), written into the existing edge.json's notes. */
 const PROFILE_ONLY = args.includes('--profile-only');
+/** Only the stampede against the multi-worker edge under --cpu-prof (per process); see profileStampede. */
+const PROFILE_STAMPEDE = args.includes('--profile-stampede');
+/** With --profile-stampede: write it into the existing edge.json's notes.stampedeProfile (else print only). */
+const WRITE_PROFILE = args.includes('--write');
 const baselineAt = args.indexOf('--baseline');
 const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]);
 const STAMPEDE_BYTES = 2 * 1024 * 1024;
@@ -271,7 +278,12 @@ function medianRun(runs: HitRun[]): Record<string, number> {
   };
 }
 
-async function stampede(base: string, name: string, originUrl: string): Promise<Record<string, number>> {
+async function stampede(
+  base: string,
+  name: string,
+  originUrl: string,
+  serverPid?: number,
+): Promise<Record<string, number>> {
   const path = `/stampede/${name}.m4s`;
   const pool = new Pool(base, { connections: STAMPEDE + 16, pipelining: 1 });
   // open every client connection first (concurrent requests for a cached playlist), so first-byte
@@ -285,6 +297,8 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
   const firstByte: number[] = [];
   const done: number[] = [];
   let identical = 0;
+  const serverCpu0 = serverPid !== undefined ? treeCpuSeconds(serverPid) : 0;
+  const clientCpu0 = process.cpuUsage();
   const t0 = Date.now(); // epoch ms: comparable with the origin process's finish time
   await Promise.all(
     Array.from({ length: STAMPEDE }, async () => {
@@ -303,6 +317,8 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
       done.push(Date.now() - s);
     }),
   );
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const serverCpu = serverPid !== undefined ? treeCpuSeconds(serverPid) - serverCpu0 : NaN;
   await pool.close();
   const origin = await originCounts(originUrl);
   const upstreamDone = origin.finished[path] ?? NaN;
@@ -319,6 +335,9 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
     upstreamFinishedAtMs: round(upstreamDone - t0),
     completeP50Ms: round(pct(done, 50)),
     completeMaxMs: round(done[done.length - 1] ?? NaN),
+    // the client (this Node process, undici) shares the cores with the server: what each used
+    clientCpuSeconds: round((clientCpu.user + clientCpu.system) / 1e6, 3),
+    ...(serverPid !== undefined ? { serverCpuSeconds: round(serverCpu, 3) } : {}),
   };
 }
 
@@ -381,6 +400,101 @@ async function profileNotes(dir: string, originUrl: string): Promise<Record<stri
   };
 }
 
+/** CPU seconds (user + system) of one process so far (not its children). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+  } catch {
+    return NaN;
+  }
+}
+
+/** The direct children of `pid` by role (from their command lines): the edge's store process and workers. */
+function edgeRoles(pid: number): Map<number, string> {
+  const roles = new Map<number, string>([[pid, 'primary']]);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes('store-main')) roles.set(Number(d), 'store');
+      else if (cmd.includes('worker-main')) roles.set(Number(d), 'worker');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return roles;
+}
+
+/**
+ * --profile-stampede: the edge with --workers under `node --cpu-prof` (primary, store process and
+ * every worker), one stampede; per process, its CPU seconds during the stampede and its top frames
+ * by self time. Written to notes.stampedeProfile of the existing edge.json (printed too).
+ */
+async function profileStampede(): Promise<void> {
+  const file = join(root, 'bench/results/edge.json');
+  const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
+  const origin = await startOrigin();
+  const profDir = join(dir, 'prof');
+  mkdirSync(profDir, { recursive: true });
+  try {
+    const edge = await startStreamedge(join(dir, 'edge'), origin.url, { workers: WORKERS, cpuProfDir: profDir });
+    const s: Server = { name: 'streamedge', ...edge };
+    await warm(s, '/pl/0.m3u8');
+    const roles = edgeRoles(edge.proc.pid!);
+    const cpu0 = new Map([...roles.keys()].map((pid) => [pid, processCpuSeconds(pid)]));
+    const from = Number(process.hrtime.bigint() / 1000n);
+    const result = await stampede(s.url, 'profiled', origin.url, edge.proc.pid);
+    const window = { from, to: Number(process.hrtime.bigint() / 1000n) };
+    const cpu = new Map([...roles.keys()].map((pid) => [pid, round(processCpuSeconds(pid) - cpu0.get(pid)!, 3)]));
+    await stop(edge.proc);
+    const processes: unknown[] = [];
+    for (const [pid, role] of roles) {
+      // the main thread's profile is the largest of the pid's (the other is tsx's loader thread)
+      const files = readdirSync(profDir)
+        .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`))
+        .map((f) => join(profDir, f))
+        .sort((a, b) => readFileSync(b).length - readFileSync(a).length);
+      if (files.length === 0) continue;
+      const profile = JSON.parse(readFileSync(files[0], 'utf8')) as Parameters<typeof topFrames>[0];
+      const all = topFrames(profile, 1000, window);
+      const idle = all.find((f) => f.frame === '(idle)')?.selfPercent ?? 0;
+      processes.push({
+        role,
+        cpuSecondsDuringStampede: cpu.get(pid),
+        busyPercent: round(100 - idle, 1),
+        topFrames: all
+          .filter((f) => f.frame !== '(idle)')
+          .slice(0, 12)
+          .map((f) => ({ frame: f.frame, selfPercent: round((f.selfPercent / Math.max(1, 100 - idle)) * 100, 1) })),
+      });
+    }
+    const notes = {
+      command: `node --cpu-prof bin/streamedge.js edge --workers ${WORKERS}; one stampede (${STAMPEDE} waiters, 2 MiB trickled over 2 s)`,
+      checkout: execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+      share:
+        'selfPercent: share of the busy (non-idle) samples of the process main thread during the stampede; busyPercent: non-idle share of its samples then',
+      stampede: result,
+      processes,
+    };
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as { notes?: Record<string, unknown> };
+    if (WRITE_PROFILE) {
+      writeFileSync(
+        file,
+        `${JSON.stringify({ ...previous, notes: { ...previous.notes, stampedeProfile: notes } }, null, 2)}\n`,
+      );
+    }
+    process.stdout.write(`${JSON.stringify(notes, null, 2)}\n`);
+  } finally {
+    await stop(origin.proc);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** --profile-only: re-profile and replace notes.profile in the existing bench/results/edge.json. */
 async function profileOnly(): Promise<void> {
   const file = join(root, 'bench/results/edge.json');
@@ -413,7 +527,7 @@ async function stampedeOnly(): Promise<void> {
     for (const s of servers) {
       await warm(s, '/pl/0.m3u8');
       process.stdout.write(
-        `${s.name} (edge workers ${WORKERS}): ${JSON.stringify(await stampede(s.url, s.name, origin.url))}\n`,
+        `${s.name} (edge workers ${WORKERS}): ${JSON.stringify(await stampede(s.url, s.name, origin.url, s.proc.pid))}\n`,
       );
     }
   } finally {
@@ -426,6 +540,7 @@ async function stampedeOnly(): Promise<void> {
 async function main(): Promise<void> {
   if (STAMPEDE_ONLY) return stampedeOnly();
   if (PROFILE_ONLY) return profileOnly();
+  if (PROFILE_STAMPEDE) return profileStampede();
   const machineStart = startMachineInfo();
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
@@ -483,7 +598,7 @@ async function main(): Promise<void> {
     for (const s of servers) {
       if (s.name === 'nodeClusterConstant') continue;
       process.stderr.write(`stampede: ${s.name}...\n`);
-      st[s.name] = await stampede(s.url, s.name, origin.url);
+      st[s.name] = await stampede(s.url, s.name, origin.url, s.proc.pid);
     }
     for (const s of servers) await stop(s.proc);
     servers.length = 0;
