@@ -5,7 +5,7 @@
  *
  *   node bin/run-ts.js bench/edge-bench.ts [--duration 8] [--connections 64] [--rounds 4]
  *     [--stampede 1000] [--workers <n>] [--profile] [--baseline <checkout dir>]
- *     [--stampede-only] [--profile-only] [--profile-stampede [--write]]
+ *     [--stampede-only] [--profile-only] [--profile-stampede [--write]] [--undici-client]
  *
  * Servers (each its own process tree, on loopback, in front of bench/edge-origin.ts):
  * - streamedge edge with `--workers <cores>` when `streamedge edge --help` lists it, else one process;
@@ -18,7 +18,9 @@
  *    CPU-seconds per 10k requests of the server's process tree (/proc utime+stime before and after).
  *    The figures are medians over rounds; the ratios compare medians of the same run.
  * 2. Stampede: N concurrent requests for one uncached 2 MiB object the origin trickles out over
- *    2 s (chunked); upstream requests, first-byte delay to waiters, completion.
+ *    2 s (chunked); upstream requests, first-byte delay to waiters, completion, and the CPU the
+ *    client and the server used. The client is bench/stampede-client.ts (raw sockets, every
+ *    connection warmed first, all requests written in one pass); --undici-client: undici, as before.
  * 3. --profile: the edge (one process) under `node --cpu-prof`, wrk -t1 -c64 -d8s on the cached
  *    1 KiB object; the top frames by self time go to notes.profile (with --baseline, the baseline
  *    checkout is profiled the same way as "before").
@@ -36,6 +38,7 @@ import { freePort } from './free-port.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
 import { treeCpuSeconds } from './process-cpu.js';
+import { type StampedeTimings, stampedeRequests } from './stampede-client.js';
 import { startVarnish } from './varnish.js';
 import { wrk, type WrkResult } from './wrk.js';
 
@@ -57,6 +60,8 @@ const STAMPEDE_ONLY = args.includes('--stampede-only');
 const PROFILE_ONLY = args.includes('--profile-only');
 /** Only the stampede against the multi-worker edge under --cpu-prof (per process); see profileStampede. */
 const PROFILE_STAMPEDE = args.includes('--profile-stampede');
+/** The stampede's client: undici in this process (as before) rather than bench/stampede-client.ts. */
+const UNDICI_CLIENT = args.includes('--undici-client');
 /** With --profile-stampede: write it into the existing edge.json's notes.stampedeProfile (else print only). */
 const WRITE_PROFILE = args.includes('--write');
 const baselineAt = args.indexOf('--baseline');
@@ -278,13 +283,8 @@ function medianRun(runs: HitRun[]): Record<string, number> {
   };
 }
 
-async function stampede(
-  base: string,
-  name: string,
-  originUrl: string,
-  serverPid?: number,
-): Promise<Record<string, number>> {
-  const path = `/stampede/${name}.m4s`;
+/** The stampede's requests through undici (the client before bench/stampede-client.ts: --undici-client). */
+async function undiciStampede(base: string, path: string): Promise<StampedeTimings> {
   const pool = new Pool(base, { connections: STAMPEDE + 16, pipelining: 1 });
   // open every client connection first (concurrent requests for a cached playlist), so first-byte
   // delays measure the proxies, not TCP connection setup on a busy machine
@@ -294,40 +294,57 @@ async function stampede(
       await r.body.arrayBuffer();
     }),
   );
-  const firstByte: number[] = [];
-  const done: number[] = [];
-  let identical = 0;
-  const serverCpu0 = serverPid !== undefined ? treeCpuSeconds(serverPid) : 0;
-  const clientCpu0 = process.cpuUsage();
-  const t0 = Date.now(); // epoch ms: comparable with the origin process's finish time
+  const out: StampedeTimings = {
+    firstByteAt: [],
+    doneMs: [],
+    status: [],
+    bodyBytes: [],
+    sentAt: Date.now(),
+    clientCpuSeconds: 0,
+  };
+  const cpu0 = process.cpuUsage();
   await Promise.all(
-    Array.from({ length: STAMPEDE }, async () => {
+    Array.from({ length: STAMPEDE }, async (_, i) => {
       const s = Date.now();
       const r = await pool.request({ path, method: 'GET' });
-      let first = true;
       let n = 0;
       for await (const c of r.body as AsyncIterable<Buffer>) {
-        if (first) {
-          first = false;
-          firstByte.push(Date.now());
-        }
+        if (n === 0) out.firstByteAt[i] = Date.now();
         n += c.length;
       }
-      if (n === STAMPEDE_BYTES && r.statusCode === 200) identical++;
-      done.push(Date.now() - s);
+      out.status[i] = r.statusCode;
+      out.bodyBytes[i] = n;
+      out.doneMs[i] = Date.now() - s;
     }),
   );
-  const clientCpu = process.cpuUsage(clientCpu0);
-  const serverCpu = serverPid !== undefined ? treeCpuSeconds(serverPid) - serverCpu0 : NaN;
+  const cpu = process.cpuUsage(cpu0);
+  out.clientCpuSeconds = (cpu.user + cpu.system) / 1e6;
   await pool.close();
+  return out;
+}
+
+async function stampede(
+  base: string,
+  name: string,
+  originUrl: string,
+  serverPid?: number,
+): Promise<Record<string, number>> {
+  const path = `/stampede/${name}.m4s`;
+  const serverCpu0 = serverPid !== undefined ? treeCpuSeconds(serverPid) : 0;
+  const r = UNDICI_CLIENT
+    ? await undiciStampede(base, path)
+    : await stampedeRequests(base, path, '/pl/0.m3u8', STAMPEDE);
+  const serverCpu = serverPid !== undefined ? treeCpuSeconds(serverPid) - serverCpu0 : NaN;
+  const t0 = r.sentAt; // epoch ms: comparable with the origin process's finish time
   const origin = await originCounts(originUrl);
   const upstreamDone = origin.finished[path] ?? NaN;
+  const firstByte = r.firstByteAt.filter((t): t is number => t !== undefined);
   const fb = firstByte.map((t) => t - t0).sort((a, b) => a - b);
-  done.sort((a, b) => a - b);
+  const done = r.doneMs.filter((t): t is number => t !== undefined).sort((a, b) => a - b);
   return {
     clients: STAMPEDE,
     upstreamRequests: origin.counts[path] ?? 0,
-    completeBodies: identical,
+    completeBodies: r.status.filter((st, i) => st === 200 && r.bodyBytes[i] === STAMPEDE_BYTES).length,
     firstByteP50Ms: round(pct(fb, 50)),
     firstByteP99Ms: round(pct(fb, 99)),
     firstByteMaxMs: round(fb[fb.length - 1] ?? NaN),
@@ -335,8 +352,8 @@ async function stampede(
     upstreamFinishedAtMs: round(upstreamDone - t0),
     completeP50Ms: round(pct(done, 50)),
     completeMaxMs: round(done[done.length - 1] ?? NaN),
-    // the client (this Node process, undici) shares the cores with the server: what each used
-    clientCpuSeconds: round((clientCpu.user + clientCpu.system) / 1e6, 3),
+    // the client (this process) shares the cores with the server: what each used meanwhile
+    clientCpuSeconds: round(r.clientCpuSeconds, 3),
     ...(serverPid !== undefined ? { serverCpuSeconds: round(serverCpu, 3) } : {}),
   };
 }
