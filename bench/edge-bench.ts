@@ -54,7 +54,7 @@ const STAMPEDE = arg('stampede', 1000);
 const CORES = cpus().length;
 const WORKERS = arg('workers', CORES);
 const PROFILE = args.includes('--profile');
-/** Only the stampede, edge and Varnish, printed and not written (to study the stampede alone). */
+/** Only the stampede (edge, Varnish, nginx; ABBA rounds), printed and not written (to study the stampede alone). */
 const STAMPEDE_ONLY = args.includes('--stampede-only');
 /** Only the profile (with --baseline, of both checkouts), written into the existing edge.json's notes. */
 const PROFILE_ONLY = args.includes('--profile-only');
@@ -299,6 +299,7 @@ async function undiciStampede(base: string, path: string): Promise<StampedeTimin
     doneMs: [],
     status: [],
     bodyBytes: [],
+    byWorker: {},
     sentAt: Date.now(),
     clientCpuSeconds: 0,
   };
@@ -323,12 +324,23 @@ async function undiciStampede(base: string, path: string): Promise<StampedeTimin
   return out;
 }
 
-async function stampede(
-  base: string,
-  name: string,
-  originUrl: string,
-  serverPid?: number,
-): Promise<Record<string, number>> {
+interface StampedeResult {
+  clients: number;
+  upstreamRequests: number;
+  completeBodies: number;
+  firstByteP50Ms: number;
+  firstByteP99Ms: number;
+  firstByteMaxMs: number;
+  waitersWithBytesBeforeUpstreamFinished: number;
+  upstreamFinishedAtMs: number;
+  completeP50Ms: number;
+  completeMaxMs: number;
+  clientCpuSeconds: number;
+  serverCpuSeconds?: number;
+  answersByWorker?: Record<string, number>;
+}
+
+async function stampede(base: string, name: string, originUrl: string, serverPid?: number): Promise<StampedeResult> {
   const path = `/stampede/${name}.m4s`;
   const serverCpu0 = serverPid !== undefined ? treeCpuSeconds(serverPid) : 0;
   const r = UNDICI_CLIENT
@@ -355,6 +367,8 @@ async function stampede(
     // the client (this process) shares the cores with the server: what each used meanwhile
     clientCpuSeconds: round(r.clientCpuSeconds, 3),
     ...(serverPid !== undefined ? { serverCpuSeconds: round(serverCpu, 3) } : {}),
+    // a multi-worker edge: how the waiters' connections were spread over its workers
+    ...(Object.keys(r.byWorker).length > 0 ? { answersByWorker: r.byWorker } : {}),
   };
 }
 
@@ -531,6 +545,10 @@ async function profileOnly(): Promise<void> {
 
 // ------------------------------------------------------------------ run
 
+/**
+ * --stampede-only: the stampede alone, streamedge, Varnish and nginx, --rounds rounds in ABBA order
+ * (a new object each round); each round and the medians printed, nothing written.
+ */
 async function stampedeOnly(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
@@ -541,12 +559,50 @@ async function stampedeOnly(): Promise<void> {
     servers.push({ name: 'streamedge', ...edge });
     const varnish = await startVarnish(join(dir, 'varnish'), origin.url, '/pl/warmup');
     servers.push({ name: 'varnish', proc: varnish.proc, url: varnish.url });
-    for (const s of servers) {
-      await warm(s, '/pl/0.m3u8');
-      process.stdout.write(
-        `${s.name} (edge workers ${WORKERS}): ${JSON.stringify(await stampede(s.url, s.name, origin.url, s.proc.pid))}\n`,
-      );
+    const nginx = await startNginxCache(join(dir, 'nginx'), origin.url);
+    servers.push({ name: 'nginx', proc: nginx.proc, url: nginx.url });
+    for (const s of servers) await warm(s, '/pl/0.m3u8');
+    const runs = new Map<string, StampedeResult[]>(servers.map((s) => [s.name, []]));
+    for (let i = 0; i < ROUNDS; i++) {
+      const order = i % 2 === 0 ? servers : [...servers].reverse();
+      for (const s of order) {
+        const r = await stampede(s.url, `${s.name}-${i}`, origin.url, s.proc.pid);
+        runs.get(s.name)!.push(r);
+        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+        process.stdout.write(`round ${i + 1} ${s.name} (load ${load}): ${JSON.stringify(r)}\n`);
+      }
     }
+    const med = (xs: number[]) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    };
+    const medians = Object.fromEntries(
+      [...runs].map(([name, rs]) => [
+        name,
+        {
+          firstByteP50Ms: med(rs.map((r) => r.firstByteP50Ms)),
+          firstByteP99Ms: med(rs.map((r) => r.firstByteP99Ms)),
+          completeBodies: Math.min(...rs.map((r) => r.completeBodies)),
+          serverCpuSeconds: med(rs.map((r) => r.serverCpuSeconds ?? NaN)),
+          clientCpuSeconds: med(rs.map((r) => r.clientCpuSeconds)),
+        },
+      ]),
+    );
+    const p99 = (n: string) => medians[n].firstByteP99Ms;
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          edgeWorkers: workersFlag ? WORKERS : 1,
+          rounds: ROUNDS,
+          client: UNDICI_CLIENT ? 'undici' : 'bench/stampede-client.ts',
+          medians,
+          firstByteP99ToVarnish: round(p99('streamedge') / p99('varnish'), 3),
+          firstByteP99ToNginx: round(p99('streamedge') / p99('nginx'), 3),
+        },
+        null,
+        2,
+      )}\n`,
+    );
   } finally {
     for (const s of servers) await stop(s.proc);
     await stop(origin.proc);
@@ -611,7 +667,7 @@ async function main(): Promise<void> {
       });
     }
 
-    const st: Record<string, Record<string, number>> = {};
+    const st: Record<string, StampedeResult> = {};
     for (const s of servers) {
       if (s.name === 'nodeClusterConstant') continue;
       process.stderr.write(`stampede: ${s.name}...\n`);
@@ -660,9 +716,9 @@ async function main(): Promise<void> {
         workload: { clients: STAMPEDE, bytes: STAMPEDE_BYTES, originTrickleMs: STAMPEDE_MS, encoding: 'chunked' },
         ...st,
         ratios: {
-          firstByteP99ToVarnish: round(stEdge['firstByteP99Ms'] / st['varnish']['firstByteP99Ms'], 3),
-          firstByteP99ToNginx: round(stEdge['firstByteP99Ms'] / st['nginx']['firstByteP99Ms'], 3),
-          upstreamRequestsToVarnish: round(stEdge['upstreamRequests'] / st['varnish']['upstreamRequests'], 3),
+          firstByteP99ToVarnish: round(stEdge.firstByteP99Ms / st['varnish'].firstByteP99Ms, 3),
+          firstByteP99ToNginx: round(stEdge.firstByteP99Ms / st['nginx'].firstByteP99Ms, 3),
+          upstreamRequestsToVarnish: round(stEdge.upstreamRequests / st['varnish'].upstreamRequests, 3),
         },
       },
       ...(profile ? { notes: { profile } } : {}),

@@ -16,6 +16,8 @@ export interface StampedeTimings {
   doneMs: (number | undefined)[];
   status: number[];
   bodyBytes: number[];
+  /** Responses by `x-edge-worker` (a multi-worker streamedge edge: how its connections were spread). */
+  byWorker: Record<string, number>;
   /** Epoch ms when the requests were written. */
   sentAt: number;
   /** User + system CPU seconds this process spent from the requests' write to the last response. */
@@ -26,6 +28,8 @@ export interface StampedeTimings {
 class ResponseReader {
   status = 0;
   bodyBytes = 0;
+  /** The answering worker of a multi-worker streamedge edge (`x-edge-worker`). */
+  worker: string | undefined;
   private head: Buffer[] = [];
   private headBytes = 0;
   private inHead = true;
@@ -110,6 +114,7 @@ class ResponseReader {
         .toLowerCase();
       if (name === 'content-length') this.length = Number(value);
       if (name === 'transfer-encoding' && value.includes('chunked')) this.chunked = true;
+      if (name === 'x-edge-worker') this.worker = value;
     }
   }
 
@@ -177,6 +182,7 @@ export async function stampedeRequests(
       doneMs: new Array<number | undefined>(n).fill(undefined),
       status: new Array<number>(n).fill(0),
       bodyBytes: new Array<number>(n).fill(0),
+      byWorker: {},
       sentAt: 0,
       clientCpuSeconds: 0,
     };
@@ -197,6 +203,7 @@ export async function stampedeRequests(
           out.doneMs[i] = performance.now() - t0;
           out.status[i] = r.status;
           out.bodyBytes[i] = r.bodyBytes;
+          if (r.worker !== undefined) out.byWorker[r.worker] = (out.byWorker[r.worker] ?? 0) + 1;
           settle();
         },
       );
