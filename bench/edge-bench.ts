@@ -26,7 +26,7 @@
  *    checkout is profiled the same way as "before").
  * 4. --profile-stampede: the stampede alone against the multi-worker edge under `node --cpu-prof`:
  *    per process (primary, store process, each worker) its CPU during the stampede and top frames
- *    (with --write, into notes.stampedeProfile of the existing edge.json).
+ *    (with --write, into notes.stampedeProfile of the existing edge.json, keyed by the client used).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -284,7 +284,7 @@ function medianRun(runs: HitRun[]): Record<string, number> {
 }
 
 /** The stampede's requests through undici (the client before bench/stampede-client.ts: --undici-client). */
-async function undiciStampede(base: string, path: string): Promise<StampedeTimings> {
+async function undiciStampede(base: string, path: string, onSend?: () => void): Promise<StampedeTimings> {
   const pool = new Pool(base, { connections: STAMPEDE + 16, pipelining: 1 });
   // open every client connection first (concurrent requests for a cached playlist), so first-byte
   // delays measure the proxies, not TCP connection setup on a busy machine
@@ -303,6 +303,8 @@ async function undiciStampede(base: string, path: string): Promise<StampedeTimin
     sentAt: Date.now(),
     clientCpuSeconds: 0,
   };
+  onSend?.();
+  out.sentAt = Date.now();
   const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: STAMPEDE }, async (_, i) => {
@@ -340,12 +342,23 @@ interface StampedeResult {
   answersByWorker?: Record<string, number>;
 }
 
-async function stampede(base: string, name: string, originUrl: string, serverPid?: number): Promise<StampedeResult> {
+/** One stampede on `base`; `onSend` runs as the requests go out (after the connections' warm-up). */
+async function stampede(
+  base: string,
+  name: string,
+  originUrl: string,
+  serverPid?: number,
+  onSend?: () => void,
+): Promise<StampedeResult> {
   const path = `/stampede/${name}.m4s`;
-  const serverCpu0 = serverPid !== undefined ? treeCpuSeconds(serverPid) : 0;
+  let serverCpu0 = 0;
+  const sending = (): void => {
+    if (serverPid !== undefined) serverCpu0 = treeCpuSeconds(serverPid);
+    onSend?.();
+  };
   const r = UNDICI_CLIENT
-    ? await undiciStampede(base, path)
-    : await stampedeRequests(base, path, '/pl/0.m3u8', STAMPEDE);
+    ? await undiciStampede(base, path, sending)
+    : await stampedeRequests(base, path, '/pl/0.m3u8', STAMPEDE, sending);
   const serverCpu = serverPid !== undefined ? treeCpuSeconds(serverPid) - serverCpu0 : NaN;
   const t0 = r.sentAt; // epoch ms: comparable with the origin process's finish time
   const origin = await originCounts(originUrl);
@@ -477,9 +490,13 @@ async function profileStampede(): Promise<void> {
     const s: Server = { name: 'streamedge', ...edge };
     await warm(s, '/pl/0.m3u8');
     const roles = edgeRoles(edge.proc.pid!);
-    const cpu0 = new Map([...roles.keys()].map((pid) => [pid, processCpuSeconds(pid)]));
-    const from = Number(process.hrtime.bigint() / 1000n);
-    const result = await stampede(s.url, 'profiled', origin.url, edge.proc.pid);
+    // from the moment the requests are written (connections were opened and warmed before)
+    let cpu0 = new Map<number, number>();
+    let from = 0;
+    const result = await stampede(s.url, 'profiled', origin.url, edge.proc.pid, () => {
+      cpu0 = new Map([...roles.keys()].map((pid) => [pid, processCpuSeconds(pid)]));
+      from = Number(process.hrtime.bigint() / 1000n);
+    });
     const window = { from, to: Number(process.hrtime.bigint() / 1000n) };
     const cpu = new Map([...roles.keys()].map((pid) => [pid, round(processCpuSeconds(pid) - cpu0.get(pid)!, 3)]));
     await stop(edge.proc);
@@ -509,14 +526,19 @@ async function profileStampede(): Promise<void> {
       checkout: execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
       share:
         'selfPercent: share of the busy (non-idle) samples of the process main thread during the stampede; busyPercent: non-idle share of its samples then',
+      client: UNDICI_CLIENT ? 'undici, in the bench process (--undici-client)' : 'bench/stampede-client.ts',
+      load1: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
       stampede: result,
       processes,
     };
     const previous = JSON.parse(readFileSync(file, 'utf8')) as { notes?: Record<string, unknown> };
     if (WRITE_PROFILE) {
+      // one entry per client: the undici one is how the stampede was measured before stampede-client.ts
+      const was = (previous.notes?.['stampedeProfile'] ?? {}) as Record<string, unknown>;
+      const stampedeProfile = { ...was, [UNDICI_CLIENT ? 'undiciClient' : 'rawSocketClient']: notes };
       writeFileSync(
         file,
-        `${JSON.stringify({ ...previous, notes: { ...previous.notes, stampedeProfile: notes } }, null, 2)}\n`,
+        `${JSON.stringify({ ...previous, notes: { ...previous.notes, stampedeProfile } }, null, 2)}\n`,
       );
     }
     process.stdout.write(`${JSON.stringify(notes, null, 2)}\n`);

@@ -149,13 +149,14 @@ function exchange(s: Socket, request: string, reader: ResponseReader): void {
 /**
  * Opens `n` connections to `base`, warms each with one GET of `warmPath` (so connection set-up is
  * not timed), then GETs `path` on all of them at once. Resolves when every response ended or failed
- * (at most `timeoutMs`).
+ * (at most `timeoutMs`). `onSend` runs just before the requests are written.
  */
 export async function stampedeRequests(
   base: string,
   path: string,
   warmPath: string,
   n: number,
+  onSend?: () => void,
   timeoutMs = 120_000,
 ): Promise<StampedeTimings> {
   const u = new URL(base);
@@ -193,6 +194,7 @@ export async function stampedeRequests(
     const settle = (): void => {
       if (--left === 0) finishAll();
     };
+    onSend?.();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     out.sentAt = Date.now();
