@@ -11,7 +11,8 @@ import { type SupervisorMessage, readRole } from './process-role.js';
 type RunningEdge = Awaited<ReturnType<typeof RunEdge>>;
 
 const role = readRole();
-let edge: RunningEdge | undefined;
+/** The edge, once runEdge resolved. */
+const up: { edge?: RunningEdge } = {};
 let draining = false;
 /** Ticket keys rotated while starting (applied once up). */
 let ticketKeysHex = role.ticketKeys;
@@ -19,6 +20,7 @@ let ticketKeysHex = role.ticketKeys;
 function drain(): void {
   if (draining) return;
   draining = true;
+  const { edge } = up;
   if (!edge) return; // still starting: drained (nothing in flight yet) as soon as runEdge resolves
   edge.logger.info({}, 'edge worker draining');
   void edge.drain().finally(() => process.exit(0));
@@ -27,9 +29,9 @@ process.on('message', (m: SupervisorMessage) => {
   if (m.type === 'drain') drain();
   else if (m.type === 'ticket-keys') {
     ticketKeysHex = m.hex;
-    if (edge?.tls) {
-      edge.tls.setTicketKeys(Buffer.from(m.hex, 'hex'));
-      edge.logger.info({}, 'TLS session ticket keys rotated');
+    if (up.edge?.tls) {
+      up.edge.tls.setTicketKeys(Buffer.from(m.hex, 'hex'));
+      up.edge.logger.info({}, 'TLS session ticket keys rotated');
     }
   }
 });
@@ -43,7 +45,7 @@ const started = await runEdge(role.options, {
   ...(ticketKeysHex !== undefined ? { ticketKeys: Buffer.from(ticketKeysHex, 'hex') } : {}),
   requestRollingRestart: () => process.send?.({ type: 'rolling-restart' }),
 });
-edge = started;
+up.edge = started;
 if (draining) {
   started.logger.info({}, 'edge worker asked to drain while starting: exiting');
   void started.close().finally(() => process.exit(0));
