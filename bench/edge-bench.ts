@@ -300,8 +300,10 @@ async function undiciStampede(base: string, path: string, onSend?: () => void): 
     status: [],
     bodyBytes: [],
     byWorker: {},
+    worker: [],
     sentAt: Date.now(),
     clientCpuSeconds: 0,
+    reopenedBeforeSend: 0,
   };
   onSend?.();
   out.sentAt = Date.now();
@@ -339,7 +341,9 @@ interface StampedeResult {
   completeMaxMs: number;
   clientCpuSeconds: number;
   serverCpuSeconds?: number;
+  connectionsReopenedBeforeSend?: number;
   answersByWorker?: Record<string, number>;
+  firstByteByWorker?: Record<string, { p50Ms: number; p99Ms: number }>;
 }
 
 /** One stampede on `base`; `onSend` runs as the requests go out (after the connections' warm-up). */
@@ -380,8 +384,22 @@ async function stampede(
     // the client (this process) shares the cores with the server: what each used meanwhile
     clientCpuSeconds: round(r.clientCpuSeconds, 3),
     ...(serverPid !== undefined ? { serverCpuSeconds: round(serverCpu, 3) } : {}),
-    // a multi-worker edge: how the waiters' connections were spread over its workers
-    ...(Object.keys(r.byWorker).length > 0 ? { answersByWorker: r.byWorker } : {}),
+    ...(r.reopenedBeforeSend > 0 ? { connectionsReopenedBeforeSend: r.reopenedBeforeSend } : {}),
+    // a multi-worker edge: how the waiters' connections were spread over its workers, and the
+    // first-byte p50/p99 of each worker's waiters
+    ...(Object.keys(r.byWorker).length > 0
+      ? {
+          answersByWorker: r.byWorker,
+          firstByteByWorker: Object.fromEntries(
+            Object.keys(r.byWorker).map((w) => {
+              const xs = r.firstByteAt
+                .flatMap((t, i) => (t !== undefined && r.worker[i] === w ? [t - t0] : []))
+                .sort((a, b) => a - b);
+              return [w, { p50Ms: round(pct(xs, 50)), p99Ms: round(pct(xs, 99)) }];
+            }),
+          ),
+        }
+      : {}),
   };
 }
 

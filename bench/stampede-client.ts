@@ -18,10 +18,14 @@ export interface StampedeTimings {
   bodyBytes: number[];
   /** Responses by `x-edge-worker` (a multi-worker streamedge edge: how its connections were spread). */
   byWorker: Record<string, number>;
+  /** Each response's `x-edge-worker`. */
+  worker: (string | undefined)[];
   /** Epoch ms when the requests were written. */
   sentAt: number;
   /** User + system CPU seconds this process spent from the requests' write to the last response. */
   clientCpuSeconds: number;
+  /** Warmed connections the server closed (keep-alive timeout) before the requests: opened again. */
+  reopenedBeforeSend: number;
 }
 
 /** Reads one HTTP/1.1 response off a socket: head, then a body framed by Content-Length or chunked. */
@@ -163,29 +167,39 @@ export async function stampedeRequests(
   const port = Number(u.port);
   const host = u.hostname;
   const req = (p: string) => `GET ${p} HTTP/1.1\r\nhost: ${u.host}\r\n\r\n`;
-  const socks = await Promise.all(Array.from({ length: n }, () => open(host, port)));
+  const closed = new WeakSet<Socket>();
+  const warm = async (): Promise<Socket> => {
+    const s = await open(host, port);
+    s.once('close', () => closed.add(s));
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      exchange(s, req(warmPath), new ResponseReader(() => undefined, resolve));
+    });
+    return s;
+  };
+  const socks: Socket[] = [];
   try {
-    await Promise.all(
-      socks.map(
-        (s) =>
-          new Promise<void>((resolve, reject) => {
-            s.once('error', reject);
-            const r = new ResponseReader(
-              () => undefined,
-              () => resolve(),
-            );
-            exchange(s, req(warmPath), r);
-          }),
-      ),
-    );
+    socks.push(...(await Promise.all(Array.from({ length: n }, warm))));
+    // a connection warmed early may have been closed by the server's keep-alive timeout while the
+    // others were opened: open and warm those again, so every request goes out on a live connection
+    let reopened = 0;
+    for (let pass = 0; pass < 5; pass++) {
+      const dead = socks.flatMap((s, i) => (closed.has(s) || s.destroyed || s.readyState !== 'open' ? [i] : []));
+      if (dead.length === 0) break;
+      reopened += dead.length;
+      const fresh = await Promise.all(dead.map(() => warm()));
+      dead.forEach((i, k) => (socks[i] = fresh[k]));
+    }
     const out: StampedeTimings = {
       firstByteAt: new Array<number | undefined>(n).fill(undefined),
       doneMs: new Array<number | undefined>(n).fill(undefined),
       status: new Array<number>(n).fill(0),
       bodyBytes: new Array<number>(n).fill(0),
       byWorker: {},
+      worker: new Array<string | undefined>(n).fill(undefined),
       sentAt: 0,
       clientCpuSeconds: 0,
+      reopenedBeforeSend: reopened,
     };
     let left = n;
     let finishAll!: () => void;
@@ -205,6 +219,7 @@ export async function stampedeRequests(
           out.doneMs[i] = performance.now() - t0;
           out.status[i] = r.status;
           out.bodyBytes[i] = r.bodyBytes;
+          out.worker[i] = r.worker;
           if (r.worker !== undefined) out.byWorker[r.worker] = (out.byWorker[r.worker] ?? 0) + 1;
           settle();
         },
