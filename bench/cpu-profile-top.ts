@@ -17,6 +17,9 @@ interface ProfileNode {
 interface CpuProfile {
   nodes: ProfileNode[];
   samples?: number[];
+  /** Microseconds on the monotonic clock (process.hrtime's). */
+  startTime?: number;
+  timeDeltas?: number[];
 }
 
 export interface TopFrame {
@@ -24,12 +27,20 @@ export interface TopFrame {
   selfPercent: number;
 }
 
-/** Self-time share of each frame (same name and location merged), highest first. */
-export function topFrames(profile: CpuProfile, top: number): TopFrame[] {
+/**
+ * Self-time share of each frame (same name and location merged), highest first. `window`: only the
+ * samples taken within [from, to] (microseconds of process.hrtime's clock, as the profile's times).
+ */
+export function topFrames(profile: CpuProfile, top: number, window?: { from: number; to: number }): TopFrame[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const counts = new Map<number, number>();
   if (profile.samples && profile.samples.length > 0) {
-    for (const id of profile.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+    let t = profile.startTime ?? 0;
+    profile.samples.forEach((id, i) => {
+      t += profile.timeDeltas?.[i] ?? 0;
+      if (window && (t < window.from || t > window.to)) return;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    });
   } else {
     for (const n of profile.nodes) counts.set(n.id, n.hitCount ?? 0);
   }

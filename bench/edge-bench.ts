@@ -5,7 +5,7 @@
  *
  *   node bin/run-ts.js bench/edge-bench.ts [--duration 8] [--connections 64] [--rounds 4]
  *     [--stampede 1000] [--workers <n>] [--profile] [--baseline <checkout dir>]
- *     [--stampede-only] [--profile-only]
+ *     [--stampede-only] [--profile-only] [--profile-stampede [--write]] [--undici-client]
  *
  * Servers (each its own process tree, on loopback, in front of bench/edge-origin.ts):
  * - streamedge edge with `--workers <cores>` when `streamedge edge --help` lists it, else one process;
@@ -18,10 +18,15 @@
  *    CPU-seconds per 10k requests of the server's process tree (/proc utime+stime before and after).
  *    The figures are medians over rounds; the ratios compare medians of the same run.
  * 2. Stampede: N concurrent requests for one uncached 2 MiB object the origin trickles out over
- *    2 s (chunked); upstream requests, first-byte delay to waiters, completion.
+ *    2 s (chunked); upstream requests, first-byte delay to waiters, completion, and the CPU the
+ *    client and the server used. The client is bench/stampede-client.ts (raw sockets, every
+ *    connection warmed first, all requests written in one pass); --undici-client: undici, as before.
  * 3. --profile: the edge (one process) under `node --cpu-prof`, wrk -t1 -c64 -d8s on the cached
  *    1 KiB object; the top frames by self time go to notes.profile (with --baseline, the baseline
  *    checkout is profiled the same way as "before").
+ * 4. --profile-stampede: the stampede alone against the multi-worker edge under `node --cpu-prof`:
+ *    per process (primary, store process, each worker) its CPU during the stampede and top frames
+ *    (with --write, into notes.stampedeProfile of the existing edge.json, keyed by the client used).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +38,7 @@ import { freePort } from './free-port.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
 import { treeCpuSeconds } from './process-cpu.js';
+import { type StampedeTimings, stampedeRequests } from './stampede-client.js';
 import { startVarnish } from './varnish.js';
 import { wrk, type WrkResult } from './wrk.js';
 
@@ -48,10 +54,16 @@ const STAMPEDE = arg('stampede', 1000);
 const CORES = cpus().length;
 const WORKERS = arg('workers', CORES);
 const PROFILE = args.includes('--profile');
-/** Only the stampede, edge and Varnish, printed and not written (to study the stampede alone). */
+/** Only the stampede (edge, Varnish, nginx; ABBA rounds), printed and not written (to study the stampede alone). */
 const STAMPEDE_ONLY = args.includes('--stampede-only');
 /** Only the profile (with --baseline, of both checkouts), written into the existing edge.json's notes. */
 const PROFILE_ONLY = args.includes('--profile-only');
+/** Only the stampede against the multi-worker edge under --cpu-prof (per process); see profileStampede. */
+const PROFILE_STAMPEDE = args.includes('--profile-stampede');
+/** The stampede's client: undici in this process (as before) rather than bench/stampede-client.ts. */
+const UNDICI_CLIENT = args.includes('--undici-client');
+/** With --profile-stampede: write it into the existing edge.json's notes.stampedeProfile (else print only). */
+const WRITE_PROFILE = args.includes('--write');
 const baselineAt = args.indexOf('--baseline');
 const BASELINE_DIR = baselineAt === -1 ? undefined : resolve(args[baselineAt + 1]);
 const STAMPEDE_BYTES = 2 * 1024 * 1024;
@@ -271,8 +283,8 @@ function medianRun(runs: HitRun[]): Record<string, number> {
   };
 }
 
-async function stampede(base: string, name: string, originUrl: string): Promise<Record<string, number>> {
-  const path = `/stampede/${name}.m4s`;
+/** The stampede's requests through undici (the client before bench/stampede-client.ts: --undici-client). */
+async function undiciStampede(base: string, path: string, onSend?: () => void): Promise<StampedeTimings> {
   const pool = new Pool(base, { connections: STAMPEDE + 16, pipelining: 1 });
   // open every client connection first (concurrent requests for a cached playlist), so first-byte
   // delays measure the proxies, not TCP connection setup on a busy machine
@@ -282,36 +294,86 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
       await r.body.arrayBuffer();
     }),
   );
-  const firstByte: number[] = [];
-  const done: number[] = [];
-  let identical = 0;
-  const t0 = Date.now(); // epoch ms: comparable with the origin process's finish time
+  const out: StampedeTimings = {
+    firstByteAt: [],
+    doneMs: [],
+    status: [],
+    bodyBytes: [],
+    byWorker: {},
+    worker: [],
+    sentAt: Date.now(),
+    clientCpuSeconds: 0,
+    reopenedBeforeSend: 0,
+  };
+  onSend?.();
+  out.sentAt = Date.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
-    Array.from({ length: STAMPEDE }, async () => {
+    Array.from({ length: STAMPEDE }, async (_, i) => {
       const s = Date.now();
       const r = await pool.request({ path, method: 'GET' });
-      let first = true;
       let n = 0;
       for await (const c of r.body as AsyncIterable<Buffer>) {
-        if (first) {
-          first = false;
-          firstByte.push(Date.now());
-        }
+        if (n === 0) out.firstByteAt[i] = Date.now();
         n += c.length;
       }
-      if (n === STAMPEDE_BYTES && r.statusCode === 200) identical++;
-      done.push(Date.now() - s);
+      out.status[i] = r.statusCode;
+      out.bodyBytes[i] = n;
+      out.doneMs[i] = Date.now() - s;
     }),
   );
+  const cpu = process.cpuUsage(cpu0);
+  out.clientCpuSeconds = (cpu.user + cpu.system) / 1e6;
   await pool.close();
+  return out;
+}
+
+interface StampedeResult {
+  clients: number;
+  upstreamRequests: number;
+  completeBodies: number;
+  firstByteP50Ms: number;
+  firstByteP99Ms: number;
+  firstByteMaxMs: number;
+  waitersWithBytesBeforeUpstreamFinished: number;
+  upstreamFinishedAtMs: number;
+  completeP50Ms: number;
+  completeMaxMs: number;
+  clientCpuSeconds: number;
+  serverCpuSeconds?: number;
+  connectionsReopenedBeforeSend?: number;
+  answersByWorker?: Record<string, number>;
+  firstByteByWorker?: Record<string, { p50Ms: number; p99Ms: number }>;
+}
+
+/** One stampede on `base`; `onSend` runs as the requests go out (after the connections' warm-up). */
+async function stampede(
+  base: string,
+  name: string,
+  originUrl: string,
+  serverPid?: number,
+  onSend?: () => void,
+): Promise<StampedeResult> {
+  const path = `/stampede/${name}.m4s`;
+  let serverCpu0 = 0;
+  const sending = (): void => {
+    if (serverPid !== undefined) serverCpu0 = treeCpuSeconds(serverPid);
+    onSend?.();
+  };
+  const r = UNDICI_CLIENT
+    ? await undiciStampede(base, path, sending)
+    : await stampedeRequests(base, path, '/pl/0.m3u8', STAMPEDE, sending);
+  const serverCpu = serverPid !== undefined ? treeCpuSeconds(serverPid) - serverCpu0 : NaN;
+  const t0 = r.sentAt; // epoch ms: comparable with the origin process's finish time
   const origin = await originCounts(originUrl);
   const upstreamDone = origin.finished[path] ?? NaN;
+  const firstByte = r.firstByteAt.filter((t): t is number => t !== undefined);
   const fb = firstByte.map((t) => t - t0).sort((a, b) => a - b);
-  done.sort((a, b) => a - b);
+  const done = r.doneMs.filter((t): t is number => t !== undefined).sort((a, b) => a - b);
   return {
     clients: STAMPEDE,
     upstreamRequests: origin.counts[path] ?? 0,
-    completeBodies: identical,
+    completeBodies: r.status.filter((st, i) => st === 200 && r.bodyBytes[i] === STAMPEDE_BYTES).length,
     firstByteP50Ms: round(pct(fb, 50)),
     firstByteP99Ms: round(pct(fb, 99)),
     firstByteMaxMs: round(fb[fb.length - 1] ?? NaN),
@@ -319,6 +381,25 @@ async function stampede(base: string, name: string, originUrl: string): Promise<
     upstreamFinishedAtMs: round(upstreamDone - t0),
     completeP50Ms: round(pct(done, 50)),
     completeMaxMs: round(done[done.length - 1] ?? NaN),
+    // the client (this process) shares the cores with the server: what each used meanwhile
+    clientCpuSeconds: round(r.clientCpuSeconds, 3),
+    ...(serverPid !== undefined ? { serverCpuSeconds: round(serverCpu, 3) } : {}),
+    ...(r.reopenedBeforeSend > 0 ? { connectionsReopenedBeforeSend: r.reopenedBeforeSend } : {}),
+    // a multi-worker edge: how the waiters' connections were spread over its workers, and the
+    // first-byte p50/p99 of each worker's waiters
+    ...(Object.keys(r.byWorker).length > 0
+      ? {
+          answersByWorker: r.byWorker,
+          firstByteByWorker: Object.fromEntries(
+            Object.keys(r.byWorker).map((w) => {
+              const xs = r.firstByteAt
+                .flatMap((t, i) => (t !== undefined && r.worker[i] === w ? [t - t0] : []))
+                .sort((a, b) => a - b);
+              return [w, { p50Ms: round(pct(xs, 50)), p99Ms: round(pct(xs, 99)) }];
+            }),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -381,6 +462,110 @@ async function profileNotes(dir: string, originUrl: string): Promise<Record<stri
   };
 }
 
+/** CPU seconds (user + system) of one process so far (not its children). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+  } catch {
+    return NaN;
+  }
+}
+
+/** The direct children of `pid` by role (from their command lines): the edge's store process and workers. */
+function edgeRoles(pid: number): Map<number, string> {
+  const roles = new Map<number, string>([[pid, 'primary']]);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes('store-main')) roles.set(Number(d), 'store');
+      else if (cmd.includes('worker-main')) roles.set(Number(d), 'worker');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return roles;
+}
+
+/**
+ * --profile-stampede: the edge with --workers under `node --cpu-prof` (primary, store process and
+ * every worker), one stampede; per process, its CPU seconds during the stampede and its top frames
+ * by self time. Written to notes.stampedeProfile of the existing edge.json (printed too).
+ */
+async function profileStampede(): Promise<void> {
+  const file = join(root, 'bench/results/edge.json');
+  const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
+  const origin = await startOrigin();
+  const profDir = join(dir, 'prof');
+  mkdirSync(profDir, { recursive: true });
+  try {
+    const edge = await startStreamedge(join(dir, 'edge'), origin.url, { workers: WORKERS, cpuProfDir: profDir });
+    const s: Server = { name: 'streamedge', ...edge };
+    await warm(s, '/pl/0.m3u8');
+    const roles = edgeRoles(edge.proc.pid!);
+    // from the moment the requests are written (connections were opened and warmed before)
+    let cpu0 = new Map<number, number>();
+    let from = 0;
+    const result = await stampede(s.url, 'profiled', origin.url, edge.proc.pid, () => {
+      cpu0 = new Map([...roles.keys()].map((pid) => [pid, processCpuSeconds(pid)]));
+      from = Number(process.hrtime.bigint() / 1000n);
+    });
+    const window = { from, to: Number(process.hrtime.bigint() / 1000n) };
+    const cpu = new Map([...roles.keys()].map((pid) => [pid, round(processCpuSeconds(pid) - cpu0.get(pid)!, 3)]));
+    await stop(edge.proc);
+    const processes: unknown[] = [];
+    for (const [pid, role] of roles) {
+      // the main thread's profile is the largest of the pid's (the other is tsx's loader thread)
+      const files = readdirSync(profDir)
+        .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`))
+        .map((f) => join(profDir, f))
+        .sort((a, b) => readFileSync(b).length - readFileSync(a).length);
+      if (files.length === 0) continue;
+      const profile = JSON.parse(readFileSync(files[0], 'utf8')) as Parameters<typeof topFrames>[0];
+      const all = topFrames(profile, 1000, window);
+      const idle = all.find((f) => f.frame === '(idle)')?.selfPercent ?? 0;
+      processes.push({
+        role,
+        cpuSecondsDuringStampede: cpu.get(pid),
+        busyPercent: round(100 - idle, 1),
+        topFrames: all
+          .filter((f) => f.frame !== '(idle)')
+          .slice(0, 12)
+          .map((f) => ({ frame: f.frame, selfPercent: round((f.selfPercent / Math.max(1, 100 - idle)) * 100, 1) })),
+      });
+    }
+    const notes = {
+      command: `node --cpu-prof bin/streamedge.js edge --workers ${WORKERS}; one stampede (${STAMPEDE} waiters, 2 MiB trickled over 2 s)`,
+      checkout: execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+      share:
+        'selfPercent: share of the busy (non-idle) samples of the process main thread during the stampede; busyPercent: non-idle share of its samples then',
+      client: UNDICI_CLIENT ? 'undici, in the bench process (--undici-client)' : 'bench/stampede-client.ts',
+      load1: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+      stampede: result,
+      processes,
+    };
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as { notes?: Record<string, unknown> };
+    if (WRITE_PROFILE) {
+      // one entry per client: the undici one is how the stampede was measured before stampede-client.ts
+      const was = (previous.notes?.['stampedeProfile'] ?? {}) as Record<string, unknown>;
+      const stampedeProfile = { ...was, [UNDICI_CLIENT ? 'undiciClient' : 'rawSocketClient']: notes };
+      writeFileSync(
+        file,
+        `${JSON.stringify({ ...previous, notes: { ...previous.notes, stampedeProfile } }, null, 2)}\n`,
+      );
+    }
+    process.stdout.write(`${JSON.stringify(notes, null, 2)}\n`);
+  } finally {
+    await stop(origin.proc);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** --profile-only: re-profile and replace notes.profile in the existing bench/results/edge.json. */
 async function profileOnly(): Promise<void> {
   const file = join(root, 'bench/results/edge.json');
@@ -400,6 +585,10 @@ async function profileOnly(): Promise<void> {
 
 // ------------------------------------------------------------------ run
 
+/**
+ * --stampede-only: the stampede alone, streamedge, Varnish and nginx, --rounds rounds in ABBA order
+ * (a new object each round); each round and the medians printed, nothing written.
+ */
 async function stampedeOnly(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
@@ -410,12 +599,50 @@ async function stampedeOnly(): Promise<void> {
     servers.push({ name: 'streamedge', ...edge });
     const varnish = await startVarnish(join(dir, 'varnish'), origin.url, '/pl/warmup');
     servers.push({ name: 'varnish', proc: varnish.proc, url: varnish.url });
-    for (const s of servers) {
-      await warm(s, '/pl/0.m3u8');
-      process.stdout.write(
-        `${s.name} (edge workers ${WORKERS}): ${JSON.stringify(await stampede(s.url, s.name, origin.url))}\n`,
-      );
+    const nginx = await startNginxCache(join(dir, 'nginx'), origin.url);
+    servers.push({ name: 'nginx', proc: nginx.proc, url: nginx.url });
+    for (const s of servers) await warm(s, '/pl/0.m3u8');
+    const runs = new Map<string, StampedeResult[]>(servers.map((s) => [s.name, []]));
+    for (let i = 0; i < ROUNDS; i++) {
+      const order = i % 2 === 0 ? servers : [...servers].reverse();
+      for (const s of order) {
+        const r = await stampede(s.url, `${s.name}-${i}`, origin.url, s.proc.pid);
+        runs.get(s.name)!.push(r);
+        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+        process.stdout.write(`round ${i + 1} ${s.name} (load ${load}): ${JSON.stringify(r)}\n`);
+      }
     }
+    const med = (xs: number[]) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    };
+    const medians = Object.fromEntries(
+      [...runs].map(([name, rs]) => [
+        name,
+        {
+          firstByteP50Ms: med(rs.map((r) => r.firstByteP50Ms)),
+          firstByteP99Ms: med(rs.map((r) => r.firstByteP99Ms)),
+          completeBodies: Math.min(...rs.map((r) => r.completeBodies)),
+          serverCpuSeconds: med(rs.map((r) => r.serverCpuSeconds ?? NaN)),
+          clientCpuSeconds: med(rs.map((r) => r.clientCpuSeconds)),
+        },
+      ]),
+    );
+    const p99 = (n: string) => medians[n].firstByteP99Ms;
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          edgeWorkers: workersFlag ? WORKERS : 1,
+          rounds: ROUNDS,
+          client: UNDICI_CLIENT ? 'undici' : 'bench/stampede-client.ts',
+          medians,
+          firstByteP99ToVarnish: round(p99('streamedge') / p99('varnish'), 3),
+          firstByteP99ToNginx: round(p99('streamedge') / p99('nginx'), 3),
+        },
+        null,
+        2,
+      )}\n`,
+    );
   } finally {
     for (const s of servers) await stop(s.proc);
     await stop(origin.proc);
@@ -426,6 +653,7 @@ async function stampedeOnly(): Promise<void> {
 async function main(): Promise<void> {
   if (STAMPEDE_ONLY) return stampedeOnly();
   if (PROFILE_ONLY) return profileOnly();
+  if (PROFILE_STAMPEDE) return profileStampede();
   const machineStart = startMachineInfo();
   const dir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
   const origin = await startOrigin();
@@ -479,11 +707,11 @@ async function main(): Promise<void> {
       });
     }
 
-    const st: Record<string, Record<string, number>> = {};
+    const st: Record<string, StampedeResult> = {};
     for (const s of servers) {
       if (s.name === 'nodeClusterConstant') continue;
       process.stderr.write(`stampede: ${s.name}...\n`);
-      st[s.name] = await stampede(s.url, s.name, origin.url);
+      st[s.name] = await stampede(s.url, s.name, origin.url, s.proc.pid);
     }
     for (const s of servers) await stop(s.proc);
     servers.length = 0;
@@ -528,9 +756,9 @@ async function main(): Promise<void> {
         workload: { clients: STAMPEDE, bytes: STAMPEDE_BYTES, originTrickleMs: STAMPEDE_MS, encoding: 'chunked' },
         ...st,
         ratios: {
-          firstByteP99ToVarnish: round(stEdge['firstByteP99Ms'] / st['varnish']['firstByteP99Ms'], 3),
-          firstByteP99ToNginx: round(stEdge['firstByteP99Ms'] / st['nginx']['firstByteP99Ms'], 3),
-          upstreamRequestsToVarnish: round(stEdge['upstreamRequests'] / st['varnish']['upstreamRequests'], 3),
+          firstByteP99ToVarnish: round(stEdge.firstByteP99Ms / st['varnish'].firstByteP99Ms, 3),
+          firstByteP99ToNginx: round(stEdge.firstByteP99Ms / st['nginx'].firstByteP99Ms, 3),
+          upstreamRequestsToVarnish: round(stEdge.upstreamRequests / st['varnish'].upstreamRequests, 3),
         },
       },
       ...(profile ? { notes: { profile } } : {}),

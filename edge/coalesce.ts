@@ -38,9 +38,18 @@ export class Coalescer {
     return this.fills.values();
   }
 
-  /** Forget recently completed fills (after a purge: their bytes may be what was purged). */
-  forgetRecent(): void {
-    this.recent.clear();
+  /**
+   * Forget recently completed fills: all of them (after a purge: their bytes may be what was
+   * purged), or those stored under one of `storeKeys` (evicted: the object is gone from the store,
+   * so its bytes are not answered from the fill either).
+   */
+  forgetRecent(storeKeys?: readonly string[]): void {
+    if (storeKeys === undefined) {
+      this.recent.clear();
+      return;
+    }
+    const gone = new Set(storeKeys);
+    for (const [key, fill] of this.recent) if (gone.has(key) || gone.has(fill.storeKey)) this.recent.delete(key);
   }
 
   /**

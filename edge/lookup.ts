@@ -18,6 +18,7 @@ import { parseCacheControl } from '../src/http/cache-control.js';
 import { requestForcesRevalidation } from '../src/http/freshness.js';
 import type { ObjectMeta } from './store/index.js';
 import { viewEntry } from './cache-policy.js';
+import type { CacheStatusEntry } from '../src/http/cache-status.js';
 import type { EdgeContext } from './context.js';
 import { type Exchange, header, sendText } from './exchange.js';
 import { Fill, type FillHead } from './fill.js';
@@ -34,6 +35,8 @@ import { serveStored } from './serve-stored.js';
 import { HOP_HEADER } from './tiering/peers.js';
 
 type StoredEntry = { meta: ObjectMeta; size: number };
+/** A fill's outcome that is answered from the stored entry. */
+type StoredHead = Extract<FillHead, { kind: 'stored-meanwhile' | 'revalidated' | 'stale-on-error' }>;
 
 /** What one request asks for, once the request rules are applied. */
 interface Wanted {
@@ -322,43 +325,17 @@ export class Lookup {
     const store = ctx.openStore;
     if (ex.result !== 'miss') ex.result = collapsed ? 'collapsed' : 'miss';
 
-    if (head.kind === 'stored-meanwhile') {
-      // a fill of this request's own (conditional, or Vary: *) found the key stored meanwhile
+    if (head.kind === 'stored-meanwhile' || head.kind === 'revalidated' || head.kind === 'stale-on-error') {
+      // one path: the answer is the stored entry (stored meanwhile, refreshed by a 304, stale-if-error)
+      const stored = this.storedAnswer(head, fwd, collapsed);
       const entry = await store.head(fill.storeKey);
       if (entry) {
-        ex.result = 'hit';
-        ctx.metrics.hits.inc();
+        ex.result = stored.result;
+        stored.count();
         const now = ctx.o.now();
-        if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), now, this.countBytes)) return;
+        if (await serveStored(ex, store, entry.meta, entry.size, stored.cacheStatus, now, this.countBytes)) return;
       }
-      return this.lookupRace(ex);
-    }
-    if (head.kind === 'revalidated' || head.kind === 'stale-on-error') {
-      const entry = await store.head(fill.storeKey);
-      const now = ctx.o.now();
-      if (entry) {
-        const status =
-          head.kind === 'revalidated'
-            ? ctx.cs({ fwd, fwdStatus: 304, stored: true, ...(collapsed ? { collapsed } : {}) })
-            : ctx.cs({
-                fwd: 'stale',
-                ...(head.fwdStatus !== undefined ? { fwdStatus: head.fwdStatus } : {}),
-                ...(collapsed ? { collapsed } : {}),
-                detail: 'stale-if-error',
-              });
-        if (head.kind === 'stale-on-error') {
-          ex.result = 'stale-if-error';
-          ctx.metrics.staleServed.inc({ reason: 'stale-if-error' });
-        } else ex.result = collapsed ? 'collapsed' : 'revalidated';
-        if (await serveStored(ex, store, entry.meta, entry.size, status, now, this.countBytes)) return;
-      }
-      ex.result = 'error';
-      return sendText(
-        ex,
-        502,
-        'edge: entry vanished during revalidation; retry',
-        ctx.cs({ fwd, detail: 'entry-vanished' }),
-      );
+      return stored.vanished(ex);
     }
     if (head.kind === 'error') {
       ex.result = 'error';
@@ -380,6 +357,52 @@ export class Lookup {
     });
     if (head.status === 200 && wanted.kind === 'playlist') this.trackLive(fill, wanted);
     if (head.status === 200) this.afterFill(ex, fill, wanted.keyTarget, head.headers['content-type']);
+  }
+
+  /**
+   * How a request is answered whose fill's outcome is the stored entry: its result, Cache-Status
+   * and metric, and the answer when the entry is gone by the time it is read.
+   */
+  private storedAnswer(
+    head: StoredHead,
+    fwd: Fill['forward'],
+    collapsed: boolean,
+  ): { result: string; cacheStatus: CacheStatusEntry; count(): void; vanished(ex: Exchange): void } {
+    const { ctx } = this;
+    const c = collapsed ? { collapsed } : {};
+    const vanished = (ex: Exchange): void => {
+      ex.result = 'error';
+      sendText(ex, 502, 'edge: entry vanished during revalidation; retry', ctx.cs({ fwd, detail: 'entry-vanished' }));
+    };
+    switch (head.kind) {
+      case 'stored-meanwhile':
+        // a fill of this request's own (conditional, or Vary: *) found the key stored meanwhile
+        return {
+          result: 'hit',
+          cacheStatus: ctx.cs({ hit: true }),
+          count: () => ctx.metrics.hits.inc(),
+          vanished: (ex) => this.lookupRace(ex),
+        };
+      case 'revalidated':
+        return {
+          result: collapsed ? 'collapsed' : 'revalidated',
+          cacheStatus: ctx.cs({ fwd, fwdStatus: 304, stored: true, ...c }),
+          count: () => undefined,
+          vanished,
+        };
+      case 'stale-on-error':
+        return {
+          result: 'stale-if-error',
+          cacheStatus: ctx.cs({
+            fwd: 'stale',
+            ...(head.fwdStatus !== undefined ? { fwdStatus: head.fwdStatus } : {}),
+            ...c,
+            detail: 'stale-if-error',
+          }),
+          count: () => ctx.metrics.staleServed.inc({ reason: 'stale-if-error' }),
+          vanished,
+        };
+    }
   }
 
   private trackLive(fill: Fill, wanted: Wanted): void {

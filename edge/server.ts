@@ -321,6 +321,7 @@ class EdgeServer implements Edge, EdgeContext {
       this.cluster = await StoreClient.connect(w.socketPath, local, {
         onDrop: (specs) => applyWorkerPurge(this, specs as PurgeSpec[], ramDropTarget(local)),
         onCollect: () => this.metrics.registry.getMetricsAsJSON(),
+        onEvicted: (keys) => this.coalescer.forgetRecent(keys),
       });
       this.workerStore = new WorkerStore(local, this.cluster);
       return;

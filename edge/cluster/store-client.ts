@@ -24,6 +24,8 @@ export interface StoreClientHooks {
   onDrop(specs: unknown[]): Promise<void>;
   /** This worker's prom-client JSON. */
   onCollect(): Promise<object[]>;
+  /** These keys were evicted: drop what this worker still answers them from besides the store (fills just finished). */
+  onEvicted(keys: string[]): void;
 }
 
 interface Pending {
@@ -300,9 +302,11 @@ export class StoreClient {
         break;
       }
       case Frame.Evicted: {
-        // RAM copies go and the region's handle closes (after readers using it finish); then ack
+        // RAM copies and just-finished fills of the keys go, the region's handle closes (after
+        // readers using it finish); then ack
         const { keys, region } = json<{ keys: string[]; region: number }>(payload);
         this.local.forget(keys);
+        this.hooks.onEvicted(keys);
         const closed = this.local.forgetRegion(region);
         this.local.refresh();
         void closed

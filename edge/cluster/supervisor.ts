@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { parseDuration } from '../../src/cli/options.js';
 import { StreamedgeError } from '../../src/errors.js';
 import type { EdgeCliOptions } from '../edge-cli.js';
 import { type ChildMessage, ROLE_ENV, type RoleConfig, type SupervisorMessage, childEntry } from './process-role.js';
@@ -34,12 +35,16 @@ interface Slot {
 }
 
 const TICKET_ROTATE_MS = 12 * 3600 * 1000;
+/** Past its drain timeout, a retiring worker (or a stopping store process) gets this long before SIGKILL. */
+const EXIT_GRACE_MS = 5_000;
 
 export class EdgeSupervisor {
   private store: ChildProcess | undefined;
   private readonly slots: Slot[] = [];
   /** Workers asked to drain (their exit is expected). */
   private readonly retiring = new Set<Worker>();
+  /** Workers that said `ready` (listening); the others are still starting. */
+  private readonly ready = new WeakSet<Worker>();
   private stopping = false;
   private rolling: Promise<void> | undefined;
   private storeFailures = 0;
@@ -170,6 +175,7 @@ export class EdgeSupervisor {
       w.on('message', (m: ChildMessage) => {
         if (this.fleet?.onWorkerMessage(w, m)) return;
         if (m.type === 'ready') {
+          this.ready.add(w);
           w.off('exit', onExit);
           resolve({ ...(m.url !== undefined ? { url: m.url } : {}), ...(m.plainUrl ? { plainUrl: m.plainUrl } : {}) });
         } else if (m.type === 'rolling-restart') {
@@ -200,7 +206,16 @@ export class EdgeSupervisor {
     }, delay).unref();
   }
 
-  /** Asks `w` to drain and waits for its exit. */
+  /** How long a drain may take (--drain-timeout) plus a grace, before the process is killed. */
+  private get exitDeadlineMs(): number {
+    return parseDuration(this.o.drainTimeout ?? '30s') * 1000 + EXIT_GRACE_MS;
+  }
+
+  /**
+   * Asks `w` to drain and waits for its exit: bounded, whatever state it is in. A worker still
+   * starting (a respawn, not listening yet) has nothing in flight: SIGTERM (it exits, or drains as
+   * soon as it is up). Past the drain timeout and a grace, any worker is SIGKILLed.
+   */
   private retire(w: Worker): Promise<void> {
     this.retiring.add(w);
     return new Promise<void>((resolve) => {
@@ -209,11 +224,25 @@ export class EdgeSupervisor {
         resolve();
         return;
       }
-      w.once('exit', () => resolve());
+      const timer = setTimeout(() => {
+        this.logger.warn(
+          { workerPid: w.process.pid, afterMs: this.exitDeadlineMs },
+          'edge worker did not exit after drain: killing it',
+        );
+        w.process.kill('SIGKILL');
+      }, this.exitDeadlineMs);
+      w.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (!this.ready.has(w)) {
+        w.process.kill('SIGTERM');
+        return;
+      }
       try {
         w.send({ type: 'drain' } satisfies SupervisorMessage);
       } catch {
-        w.kill('SIGTERM');
+        w.process.kill('SIGTERM');
       }
     });
   }
@@ -263,7 +292,14 @@ export class EdgeSupervisor {
     const store = this.store;
     if (store && store.exitCode === null && store.signalCode === null) {
       await new Promise<void>((r) => {
-        store.once('exit', () => r());
+        const timer = setTimeout(() => {
+          this.logger.warn({ storePid: store.pid }, 'store process did not exit: killing it');
+          store.kill('SIGKILL');
+        }, this.exitDeadlineMs);
+        store.once('exit', () => {
+          clearTimeout(timer);
+          r();
+        });
         store.kill('SIGTERM');
       });
     }

@@ -345,4 +345,30 @@ describe('edge --workers 2', () => {
     expect(a.body.length).toBe(BODY_BYTES);
     expect(await edge.exited).toBe(0);
   });
+
+  it('stopped while a worker is respawning: every process exits (the starting worker too), bounded', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    const ps = processes(await metricsText(edge.url));
+    const w0 = ps.find((p) => p.role === 'worker' && p.worker === '0')!;
+    process.kill(w0.pid, 'SIGKILL');
+    // the supervisor forks the replacement at once (a first death): stop it while that one loads
+    await eventually(
+      async () => (edge.logs.some((l) => l.msg === 'edge worker died: respawning it') ? true : undefined),
+      'the respawn',
+    );
+    edge.proc.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      edge.exited,
+      new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 60_000))),
+    ]).finally(() => clearTimeout(timer));
+    expect(code, 'the supervisor exits on SIGTERM while a worker is starting').toBe(0);
+    // no child left behind: the store process and the surviving worker are gone
+    for (const p of ps) {
+      if (p.pid === w0.pid) continue;
+      expect(() => process.kill(p.pid, 0), `${p.role} ${p.worker} (${p.pid}) exited`).toThrow();
+    }
+    expect(edge.logs.some((l) => String(l.msg).includes('did not exit'))).toBe(false);
+  });
 });
