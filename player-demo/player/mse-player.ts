@@ -5,6 +5,7 @@
  */
 import { AbrController } from '../../src/abr/abr-controller.js';
 import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
+import { holdBackSteering } from '../../src/abr/low-latency.js';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry } from './fetcher.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
@@ -65,12 +66,6 @@ export interface PlayerOptions {
 
 /** LL join: media buffered ahead of the join point before playback starts (seconds). */
 const JOIN_MIN_BUFFER_SEC = 1;
-/**
- * LL: the latency control aims this far above PART-HOLD-BACK, within ± LL_LATENCY_TOLERANCE_SEC
- * (its no-correction band), so it settles just above the hold-back and never below it.
- */
-const HOLD_BACK_MARGIN_SEC = 0.15;
-const LL_LATENCY_TOLERANCE_SEC = 0.1;
 /** How far (seconds of media) the audio loop may run ahead of the buffered video. */
 const AUDIO_LEAD_SEC = 2;
 
@@ -277,7 +272,7 @@ export class MsePlayer {
         // The hold-back is a floor: aim just above it, with a no-correction band that ends above
         // it, so the catch-up never settles below the hold-back. (Classic live: the default band.)
         ...(s.targetLatency !== undefined && s.lowLatency
-          ? { targetLatencySec: s.targetLatency + HOLD_BACK_MARGIN_SEC, latencyToleranceSec: LL_LATENCY_TOLERANCE_SEC }
+          ? holdBackSteering(s.targetLatency)
           : s.targetLatency !== undefined
             ? { targetLatencySec: s.targetLatency + DEFAULT_ABR_CONFIG.latencyToleranceSec }
             : {}),
