@@ -386,8 +386,10 @@ export class MsePlayer {
       // playback a second or more further back. Bounded, so a slow link still starts.
       const edgeAt = ll ? this.mediaTimeAtEdge() : null;
       const wantAt = (edgeAt ?? end) - target;
+      // (LL-DASH lists no edge and joins the segment in production: nothing to wait for.)
       const waitForEdge =
         ll &&
+        this.source.liveEdgePdtMs !== undefined &&
         (edgeAt === null || wantAt > end - JOIN_MIN_BUFFER_SEC) &&
         performance.now() - this.firstBufferedAt < 3000;
       if (!waitForEdge) {

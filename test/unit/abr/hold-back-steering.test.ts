@@ -35,12 +35,12 @@ describe('hold-back steering (LL-HLS)', () => {
     expect(s.targetLatencySec + s.latencyToleranceSec).toBeLessThanOrEqual(HOLD + 0.3);
   });
 
-  it('holds the target against a playback running 2 % slow; the default gain lets it drift 0.4 s further', () => {
+  it('holds the target against a playback running 2 % slow; at the default gain it settles 0.2 s higher', () => {
     const held = steer(holdBackSteering(HOLD).targetLatencySec, 0.98, 60);
     expect(held.at(-1)!).toBeLessThan(HOLD + 0.35);
     expect(Math.min(...held)).toBeGreaterThanOrEqual(HOLD);
     const weak = steer(holdBackSteering(HOLD).targetLatencySec, 0.98, 60, DEFAULT_ABR_CONFIG.catchUpGain);
-    expect(weak.at(-1)!).toBeGreaterThan(HOLD + 0.6);
+    expect(weak.at(-1)!).toBeGreaterThan(HOLD + 0.4);
   });
 
   it('a late join converges to the band from above without dropping below the hold-back', () => {
@@ -53,5 +53,27 @@ describe('hold-back steering (LL-HLS)', () => {
     const path = steer(HOLD - 0.4, 1, 30);
     expect(path.at(-1)!).toBeGreaterThanOrEqual(HOLD);
     expect(path.at(-1)!).toBeLessThan(HOLD + 0.3);
+  });
+});
+
+describe('hold-back steering: rate bound', () => {
+  it('holds a playback running 5 % slow within 0.35 s of the hold-back; a ± 0.05 bound cannot hold it at all', () => {
+    expect(steer(HOLD + 0.15, 0.95, 120).at(-1)!).toBeLessThan(HOLD + 0.35);
+    const narrow = { ...DEFAULT_ABR_CONFIG, ...holdBackSteering(HOLD), maxPlaybackRateDelta: 0.05 };
+    let behind = HOLD + 0.15;
+    for (let t = 0; t < 120; t += 0.25) {
+      const rate = catchUpPlaybackRate({ latencySec: behind, bufferSec: behind - ARRIVAL_LAG_SEC }, narrow);
+      behind += 0.25 * (1 - rate * 0.95);
+    }
+    expect(behind).toBeGreaterThan(HOLD + 0.5); // and still drifting: 1.05 × 0.95 < 1
+  });
+
+  it('never leaves 1 ± 0.1', () => {
+    const o = { ...DEFAULT_ABR_CONFIG, ...holdBackSteering(HOLD) };
+    for (const latencySec of [0, 1, 1.9, 2.1, 2.5, 4, 10]) {
+      const r = catchUpPlaybackRate({ latencySec, bufferSec: 2 }, o);
+      expect(r).toBeGreaterThanOrEqual(0.9);
+      expect(r).toBeLessThanOrEqual(1.1);
+    }
   });
 });
