@@ -5,7 +5,8 @@
  *
  *   node bin/run-ts.js bench/abr-qoe-bench.ts [--dir <demo dir to reuse>] [--sessions 5]
  *       [--duration 20] [--live-duration 20] [--traces steady-5,cascade,...]
- *       [--live-traces live-steady-5,...] [--engines ours,hlsjs,dashjs,shaka] [--no-live] [--out <file>]
+ *       [--live-traces live-steady-5,...] [--engines ours,hlsjs,dashjs,shaka] [--no-live] [--no-vod]
+ *       [--out <file>]
  *
  * Every trace is played --sessions times by every engine, one session at a time, the engine order
  * rotating from one round to the next (slow drift in machine load favours no engine). Each session
@@ -47,6 +48,7 @@ const { values: args } = parseArgs({
     'live-traces': { type: 'string' },
     engines: { type: 'string' },
     'no-live': { type: 'boolean', default: false },
+    'no-vod': { type: 'boolean', default: false },
     out: { type: 'string', default: join(REPO, 'bench', 'results', 'abr-qoe.json') },
   },
 });
@@ -179,7 +181,7 @@ async function main(): Promise<void> {
   const sessions = Number(args.sessions);
   const durationSec = Number(args.duration);
   const liveDurationSec = Number(args['live-duration']);
-  const vodTraces = pick(VOD_TRACES, args.traces);
+  const vodTraces = args['no-vod'] ? [] : pick(VOD_TRACES, args.traces);
   const liveTraces = args['no-live'] ? [] : pick(LIVE_TRACES, args['live-traces']);
   const engines = (args.engines ? args.engines.split(',').map((s) => s.trim()) : [...ENGINE_NAMES]) as EngineName[];
   for (const e of engines)

@@ -6,6 +6,7 @@
 import { Parser } from 'm3u8-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
 import { fetchText, type FetchOptions } from './fetcher.js';
+import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
 
@@ -92,6 +93,8 @@ export class HlsSource implements SourceModel {
   private media = new Map<string, MediaState>();
   private urls = new Map<string, string>();
   private closed = new AbortController();
+  /** Live: where the playlist's end is, from every media playlist that arrives (all renditions share one clock). */
+  private readonly edge = new LiveEdgeClock();
 
   constructor(
     private readonly masterUrl: string,
@@ -186,6 +189,10 @@ export class HlsSource implements SourceModel {
 
   close(): void {
     this.closed.abort();
+  }
+
+  liveEdgePdtMs(nowMs: number): number | null {
+    return this.live ? this.edge.edgePdtAt(nowMs) : null;
   }
 
   async startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor> {
@@ -297,6 +304,7 @@ export class HlsSource implements SourceModel {
     const url = new URL(base);
     for (const [k, v] of params ?? []) url.searchParams.set(k, v);
     const { text } = await fetchText(url.href, { signal, ...this.loader });
+    const arrivedAt = Date.now();
     const m = parse(text);
     const prev = this.media.get(renditionId);
     const skipped = m.skip?.skippedSegments ?? 0;
@@ -347,6 +355,17 @@ export class HlsSource implements SourceModel {
     // A reply older than what we hold (a slower parallel reload) must not roll us back.
     if (prev && prev.lastMsn > st.lastMsn) return prev;
     this.media.set(renditionId, st);
+    const newest = segments.get(lastMsn);
+    const endPdt =
+      !st.endList && newest
+        ? newestListedEndPdt({
+            pdtMs: newest.pdt,
+            complete: newest.complete,
+            durationSec: newest.duration,
+            partDurationsSec: newest.parts.map((p) => p.duration),
+          })
+        : undefined;
+    if (endPdt !== undefined) this.edge.observe(endPdt, arrivedAt);
     return st;
   }
 }

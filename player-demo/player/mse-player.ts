@@ -5,6 +5,7 @@
  */
 import { AbrController } from '../../src/abr/abr-controller.js';
 import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
+import { holdBackSteering } from '../../src/abr/low-latency.js';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry } from './fetcher.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
@@ -24,11 +25,13 @@ export interface PlayerStats {
   latencySec: number | null;
   targetLatencySec: number | null;
   /**
-   * Live: how long after its PDT end a chunk fetched at the live edge arrives (encoder, packager
-   * and edge delay; the smallest of the recent ones). Latency behind the playlist's end, which is
-   * what PART-HOLD-BACK is measured from, is latencySec − edgeDelaySec.
+   * Live: now − PDT of the live edge, i.e. how long after its PDT end the newest part is listed
+   * (HLS: from the playlists' arrival; LL-DASH: from the freshest chunk's arrival). The distance
+   * behind the playlist's end, which is what PART-HOLD-BACK is measured from, is latencySec − edgeDelaySec.
    */
   edgeDelaySec: number | null;
+  /** Low-latency live: seconds behind the live edge at the playhead (what the playback rate steers). */
+  behindEdgeSec: number | null;
   /** What the latency control did about the hold-back (joined, caught up, slowed down below it). */
   latencyNotes: string[];
   playbackRate: number;
@@ -61,8 +64,8 @@ export interface PlayerOptions {
   cmcd?: CmcdSource;
 }
 
-/** A live video chunk that arrives less than this after its PDT end came off the live edge. */
-const AT_EDGE_LAG_MS = 1000;
+/** LL join: media buffered ahead of the join point before playback starts (seconds). */
+const JOIN_MIN_BUFFER_SEC = 1;
 /** How far (seconds of media) the audio loop may run ahead of the buffered video. */
 const AUDIO_LEAD_SEC = 2;
 
@@ -157,11 +160,9 @@ export class MsePlayer {
   private wantedAudio?: AudioTrack;
   private audioRunning = false;
   private videoEnded = false;
-  /** Recent (now − PDT end) of completed live video chunks, ms; the smallest is the edge delay. */
+  /** Recent (arrival − PDT end) of completed live video chunks, ms: the edge when the source lists none (LL-DASH). */
   private edgeDelays: number[] = [];
   private firstBufferedAt: number | null = null;
-  /** now − PDT end of the newest completed live video chunk, ms (small: it came off the live edge). */
-  private lastVideoLagMs: number | null = null;
   /** The video loop has ended (VOD end): audio no longer waits for it. */
   private videoDone = false;
   private belowHoldBack = false;
@@ -184,6 +185,7 @@ export class MsePlayer {
       latencySec: null,
       targetLatencySec: null,
       edgeDelaySec: null,
+      behindEdgeSec: null,
       latencyNotes: [],
       playbackRate: 1,
       startupMs: null,
@@ -267,11 +269,13 @@ export class MsePlayer {
     this.abr = new AbrController(
       s.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height })),
       {
-        // The hold-back is a floor: aim at the middle of the no-correction band above it, so the
-        // catch-up never settles below the hold-back and a join at the hold-back needs no correction.
-        ...(s.targetLatency !== undefined
-          ? { targetLatencySec: s.targetLatency + DEFAULT_ABR_CONFIG.latencyToleranceSec }
-          : {}),
+        // The hold-back is a floor: aim just above it, with a no-correction band that ends above
+        // it, so the catch-up never settles below the hold-back. (Classic live: the default band.)
+        ...(s.targetLatency !== undefined && s.lowLatency
+          ? holdBackSteering(s.targetLatency)
+          : s.targetLatency !== undefined
+            ? { targetLatencySec: s.targetLatency + DEFAULT_ABR_CONFIG.latencyToleranceSec }
+            : {}),
         ...startupEstimate(),
         // BOLA must be able to reach the top rung below the buffer we are willing to hold.
         bolaTargetBufferSec: Math.max(6, (this.opts.vodBufferAhead ?? 30) - 2),
@@ -366,49 +370,55 @@ export class MsePlayer {
       const start = v.buffered.start(0);
       // Live joins on a key frame at a segment start; play from the target latency behind the newest media.
       const end = v.buffered.end(0);
-      const target = this.source.live ? (this.source.targetLatency ?? 3) : Infinity;
+      const ll = this.source.lowLatency;
+      // LL: the latency control's target (just above PART-HOLD-BACK); classic live: the hold-back.
+      const target = ll
+        ? this.abr.config.targetLatencySec
+        : this.source.live
+          ? (this.source.targetLatency ?? 3)
+          : Infinity;
       this.firstBufferedAt ??= performance.now();
-      // LL-HLS joins PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and
-      // the parts up to the edge are already listed: wait until they are buffered (the newest
-      // video chunk arrived fresh off the edge), so the playhead can start exactly the hold-back
-      // behind the edge. Starting on the first part
-      // instead put it a second or more further back. (LL-DASH joins the segment in production:
-      // nothing more to wait for.) Bounded, so a slow link still starts.
+      // LL joins the target behind the live edge (the playlist's end, advanced by the wall clock),
+      // not behind the newest buffered chunk, which may end behind the edge. The source starts
+      // fetching PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and the
+      // parts up to the edge are already listed: wait until enough of them are buffered that the
+      // join point has JOIN_MIN_BUFFER_SEC ahead of it. Starting on the first part instead put
+      // playback a second or more further back. Bounded, so a slow link still starts.
+      const edgeAt = ll ? this.mediaTimeAtEdge() : null;
+      const wantAt = (edgeAt ?? end) - target;
+      // (LL-DASH lists no edge and joins the segment in production: nothing to wait for.)
       const waitForEdge =
-        this.source.lowLatency &&
-        this.source.protocol === 'hls' &&
-        !(this.lastVideoLagMs !== null && this.lastVideoLagMs < AT_EDGE_LAG_MS) &&
+        ll &&
+        this.source.liveEdgePdtMs !== undefined &&
+        (edgeAt === null || wantAt > end - JOIN_MIN_BUFFER_SEC) &&
         performance.now() - this.firstBufferedAt < 3000;
       if (!waitForEdge) {
-        // LL: the newest buffered chunk may end behind the live edge (it is older than the
-        // freshest one seen): start the hold-back behind the edge, not behind that chunk.
-        const lagSec =
-          this.source.lowLatency && this.lastVideoLagMs !== null && this.edgeDelays.length
-            ? Math.max(0, (this.lastVideoLagMs - Math.min(...this.edgeDelays)) / 1000)
-            : 0;
-        const at = Math.max(start + 0.05, end - Math.max(0, target - lagSec));
+        const at = Math.max(start + 0.05, Math.min(end - JOIN_MIN_BUFFER_SEC, wantAt));
         if (v.currentTime < at) v.currentTime = at;
-        if (this.source.lowLatency && !this.joined)
+        if (ll && !this.joined)
           this.note(
-            `joined ${(end - Math.max(v.currentTime, at)).toFixed(2)} s behind the newest buffered media, which ends ${lagSec.toFixed(2)} s behind the live edge (hold-back ${target})`,
+            `joined ${((edgeAt ?? end) - Math.max(v.currentTime, at)).toFixed(2)} s behind the live edge, the newest buffered media ending ${edgeAt === null ? '?' : (edgeAt - end).toFixed(2)} s behind it (hold-back ${this.source.targetLatency}, target ${target})`,
           );
         this.joined = true;
         v.play().catch(() => {});
       }
     }
     if (this.source.live && this.pdtMap.length) {
-      const latency = this.latencyAt(v.currentTime);
+      const now = Date.now();
+      const latency = this.latencyAt(v.currentTime, now);
       this.stats.latencySec = latency;
-      const edgeDelay = this.edgeDelays.length ? Math.min(...this.edgeDelays) / 1000 : null;
-      this.stats.edgeDelaySec = edgeDelay;
-      if (latency !== null && this.source.lowLatency && !v.paused) {
+      const edgePdt = this.edgePdtMs(now);
+      this.stats.edgeDelaySec = edgePdt === null ? null : (now - edgePdt) / 1000;
+      const playheadPdt = this.pdtAt(v.currentTime);
+      if (playheadPdt !== null && edgePdt !== null && this.source.lowLatency && !v.paused) {
         // Steer the distance behind the playlist's end (what PART-HOLD-BACK is measured from),
         // not the wall-clock latency, which also holds the encoder's and packager's delay.
-        const behindEdge = latency - (edgeDelay ?? 0);
+        const behindEdge = (edgePdt - playheadPdt) / 1000;
+        this.stats.behindEdgeSec = behindEdge;
         const rate = this.abr.playbackRate({ latencySec: behindEdge, bufferSec: this.bufferAhead() });
         if (Math.abs(v.playbackRate - rate) > 0.001) v.playbackRate = rate;
         const hold = this.source.targetLatency;
-        const below = hold !== undefined && edgeDelay !== null && behindEdge < hold - 0.05;
+        const below = hold !== undefined && behindEdge < hold;
         if (below !== this.belowHoldBack) {
           this.belowHoldBack = below;
           this.note(
@@ -449,11 +459,34 @@ export class MsePlayer {
     if (this.stats.latencyNotes.length > 50) this.stats.latencyNotes.splice(0, this.stats.latencyNotes.length - 50);
   }
 
-  private latencyAt(t: number): number | null {
+  /** PDT (epoch ms) of the frame at media time `t`, from the chunks appended so far. */
+  private pdtAt(t: number): number | null {
     let best: { mediaStart: number; pdt: number } | undefined;
     for (const m of this.pdtMap) if (m.mediaStart <= t + 0.001) best = m;
-    if (!best) return null;
-    return (Date.now() - (best.pdt + (t - best.mediaStart) * 1000)) / 1000;
+    return best ? best.pdt + (t - best.mediaStart) * 1000 : null;
+  }
+
+  private latencyAt(t: number, nowMs: number): number | null {
+    const pdt = this.pdtAt(t);
+    return pdt === null ? null : (nowMs - pdt) / 1000;
+  }
+
+  /**
+   * PDT (epoch ms) of the live edge now. HLS: the playlist's end as listed, advanced by the wall
+   * clock (src/abr/live-edge.ts). A protocol that lists no edge (LL-DASH): the freshest recent
+   * chunk's arrival, i.e. now − the smallest (arrival − PDT end).
+   */
+  private edgePdtMs(nowMs: number): number | null {
+    const listed = this.source.liveEdgePdtMs?.(nowMs);
+    if (listed !== undefined && listed !== null) return listed;
+    return this.edgeDelays.length ? nowMs - Math.min(...this.edgeDelays) : null;
+  }
+
+  /** Media time of the live edge now (it may lie past what is buffered); null when unknown. */
+  private mediaTimeAtEdge(): number | null {
+    const edge = this.edgePdtMs(Date.now());
+    const m = this.pdtMap[this.pdtMap.length - 1];
+    return edge === null || !m ? null : m.mediaStart + (edge - m.pdt) / 1000;
   }
 
   private async waitForRoom(): Promise<void> {
@@ -637,8 +670,7 @@ export class MsePlayer {
       if (splitter) await Promise.all(appends);
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
       if (this.source.live && r.kind === 'video' && chunk.programDateTime !== undefined) {
-        this.lastVideoLagMs = Date.now() - (chunk.programDateTime + chunk.duration * 1000);
-        this.edgeDelays.push(this.lastVideoLagMs);
+        this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
         if (this.edgeDelays.length > 16) this.edgeDelays.shift();
       }
       if (level >= 0) {

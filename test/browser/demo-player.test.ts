@@ -162,7 +162,7 @@ describe('player demo in Chromium', () => {
     await page.close();
   });
 
-  it('our player plays live LL-HLS through the edge and settles under 3 s behind it, never below PART-HOLD-BACK', async () => {
+  it('our player plays live LL-HLS through the edge and settles just above PART-HOLD-BACK behind it (under 2.6 s), never below it', async () => {
     const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
     const first = await waitForPlayback(page, 0);
     // Let it settle on the latency target, then read what the page shows over a few seconds.
@@ -174,15 +174,15 @@ describe('player demo in Chromium', () => {
         polling: 250,
       },
     );
-    // Wall-clock latency = how far behind the edge the player sits + how late the edge's chunks
-    // reach it (encoder, packager, edge and, on a loaded machine, this browser). The player steers
-    // the first toward PART-HOLD-BACK (2 s) with a playback rate of at most 1.05, so a start-up that
-    // a loaded machine delayed takes longer to win back (a suite on 2 busy cores joined 3.5 s
-    // behind; a quiet run sits at 2.5 s from the start): wait, bounded, until it has converged.
+    // Wall-clock latency = how far behind the playlist's end the player sits + how late the edge
+    // lists its parts (edgeDelaySec: the player measures it from the playlists' arrival). The
+    // player steers the first to 2.15 s (PART-HOLD-BACK 2 s + 0.15) with a playback rate within
+    // 1 ± 0.1; a start-up that a loaded machine delayed takes a few seconds to win back: wait,
+    // bounded, until it has converged.
     await page.waitForFunction(
       () => {
         const st = window.__streamedge.stats() as { latencySec: number | null; edgeDelaySec: number | null };
-        return st.latencySec !== null && st.edgeDelaySec !== null && st.latencySec - st.edgeDelaySec < 2.9;
+        return st.latencySec !== null && st.edgeDelaySec !== null && st.latencySec - st.edgeDelaySec < 2.4;
       },
       undefined,
       { timeout: 60_000, polling: 250 },
@@ -206,7 +206,7 @@ describe('player demo in Chromium', () => {
     const s = await stats(page);
     expect(s.pageErrors).toEqual([]);
     expect(median(behind)).toBeGreaterThan(1.9); // not below PART-HOLD-BACK
-    expect(median(behind)).toBeLessThan(3);
+    expect(median(behind)).toBeLessThan(2.6);
     expect(median(latencies)).toBeLessThan(5);
     expect(s.requests.some((r) => /seg-\d+\.\d+\.m4s/.test(r.url))).toBe(true); // parts, not just segments
     await page.close();
