@@ -3,6 +3,7 @@
  * LL-HLS: parts, preload hints, blocking playlist reload (_HLS_msn/_HLS_part, RFC 8216bis
  * 6.2.5.2) and delta updates (_HLS_skip=YES, 6.2.5.1) merged into the playlist we hold.
  */
+import { holdBackSteering } from '../../src/abr/low-latency.js';
 import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import type { HttpGetter } from './http-get.js';
@@ -375,8 +376,9 @@ export class HlsClient implements StreamClient {
     if (!this.live) return { msn: st.firstMsn, part: 0 };
     const ordered = [...st.segments.values()].sort((a, b) => a.msn - b.msn);
     if (this.lowLatency) {
-      // go back PART-HOLD-BACK from the end of the last part, then to an independent part
-      const hold = this.targetLatencySec ?? 3;
+      // go back the hold-back steering's target (PART-HOLD-BACK and a margin, as the browser player
+      // joins) from the end of the last part, then to an independent part
+      const hold = holdBackSteering(this.targetLatencySec ?? 3).targetLatencySec;
       let acc = 0;
       for (let i = ordered.length - 1; i >= 0; i--) {
         const s = ordered[i];

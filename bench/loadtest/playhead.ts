@@ -3,17 +3,6 @@
  * (× playback rate). No decoding and no timers: state is advanced lazily to "now" whenever the
  * viewer looks at it, and a stall's start is placed at the exact moment the buffer ran dry.
  */
-/**
- * The latency (behind the live edge the player sees) that the catch-up aims at, given the
- * playlist's hold-back and the controller's no-correction band (± tolerance): as our browser
- * player does (player-demo/player/mse-player.ts), the middle of the band above the hold-back, so
- * the catch-up never pushes a viewer closer than the hold-back (RFC 8216bis 4.4.3.8 says a client
- * SHOULD NOT) and a viewer that joined at the hold-back needs no correction.
- */
-export function catchUpTargetSec(holdBackSec: number, toleranceSec: number): number {
-  return holdBackSec + toleranceSec;
-}
-
 export interface PlayheadOptions {
   /** Buffer needed to start (and to resume after a stall), seconds. */
   startThresholdSec: number;

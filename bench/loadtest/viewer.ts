@@ -14,7 +14,8 @@ import { HlsClient } from './hls-client.js';
 import { randomUUID } from 'node:crypto';
 import { AbandonedError, HintMissingError, HttpGetter, type CmcdMode } from './http-get.js';
 import type { LoadStats } from './load-stats.js';
-import { catchUpTargetSec, Playhead } from './playhead.js';
+import { Playhead } from './playhead.js';
+import { holdBackSteering } from '../../src/abr/low-latency.js';
 import type { BandwidthProfile } from './shaping.js';
 import { Shaper } from './shaping.js';
 import type { Chunk, Cursor, StreamClient } from './stream-client.js';
@@ -174,14 +175,13 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
     const ctl = new AbrController(
       levels,
       {
-        ...(client.targetLatencySec
-          ? {
-              targetLatencySec: catchUpTargetSec(
-                client.targetLatencySec,
-                o.abrConfig?.latencyToleranceSec ?? DEFAULT_ABR_CONFIG.latencyToleranceSec,
-              ),
-            }
-          : {}),
+        // as the browser player steers (player-demo/player/mse-player.ts): LL just above the hold-back,
+        // which is a floor; classic live in the middle of the default no-correction band above it
+        ...(client.targetLatencySec !== undefined && client.lowLatency
+          ? holdBackSteering(client.targetLatencySec)
+          : client.targetLatencySec !== undefined
+            ? { targetLatencySec: client.targetLatencySec + DEFAULT_ABR_CONFIG.latencyToleranceSec }
+            : {}),
         ...o.abrConfig,
       },
       mode,

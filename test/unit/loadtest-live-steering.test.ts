@@ -10,12 +10,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AbrController } from '../../src/abr/abr-controller.js';
-import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
-import { catchUpTargetSec, Playhead } from '../../bench/loadtest/playhead.js';
+import { holdBackSteering } from '../../src/abr/low-latency.js';
+import { Playhead } from '../../bench/loadtest/playhead.js';
 
 const PART_MS = 500;
 const HOLD_BACK_SEC = 1.5;
-const TOLERANCE = DEFAULT_ABR_CONFIG.latencyToleranceSec;
+/** What the viewer is given (bench/loadtest/viewer.ts), as the browser player is. */
+const STEERING = holdBackSteering(HOLD_BACK_SEC);
+/** The top of the no-correction band above the hold-back. */
+const BAND_TOP_SEC = STEERING.targetLatencySec + STEERING.latencyToleranceSec;
 
 interface Run {
   stalls: number;
@@ -29,7 +32,8 @@ interface Run {
 }
 
 /**
- * A viewer joins at `joinMs`, PART-HOLD-BACK behind the newest part listed then; its first parts
+ * A viewer joins at `joinMs`, the steering's target (PART-HOLD-BACK and a margin, as
+ * hls-client.ts startCursor does) behind the newest part listed then; its first parts
  * arrive after `startupMs`, then each new part as soon as it is known. `steer` picks the latency
  * the catch-up is given.
  */
@@ -42,14 +46,10 @@ function simulate(o: {
 }): Run {
   let now = o.joinMs;
   const ph = new Playhead({ startThresholdSec: 1, now: () => now });
-  const ctl = new AbrController(
-    [{ index: 0, bitrate: 200_000 }],
-    { targetLatencySec: catchUpTargetSec(HOLD_BACK_SEC, TOLERANCE) },
-    'low-latency',
-  );
+  const ctl = new AbrController([{ index: 0, bitrate: 200_000 }], STEERING, 'low-latency');
   // the newest part listed at the join: the last one known by then
   const newest = Math.floor((o.joinMs - o.listingDelayMs) / PART_MS) - 1;
-  const joinPdt = (newest + 1) * PART_MS - HOLD_BACK_SEC * 1000;
+  const joinPdt = (newest + 1) * PART_MS - STEERING.targetLatencySec * 1000;
   const first = Math.floor(joinPdt / PART_MS); // every part independent here
   ph.seek((joinPdt - first * PART_MS) / 1000);
   // the playlist read at the join shows that edge (first seen then, not when the chain listed it)
@@ -103,16 +103,16 @@ describe('Playhead live edge', () => {
     // joined 0.45 s after a part became known, first parts 0.4 s later: 0.35 s above the band
     const r = simulate({ listingDelayMs: 300, joinMs: 100_750, startupMs: 400, seconds: 60, steer: behindEdge });
     expect(r.stalls).toBe(0);
-    expect(r.edgeEarlyMax).toBeGreaterThan(HOLD_BACK_SEC + 2 * TOLERANCE + 0.2);
+    expect(r.edgeEarlyMax).toBeGreaterThan(BAND_TOP_SEC + 0.2);
     const last = r.edge.at(-1)!;
-    expect(last).toBeLessThanOrEqual(HOLD_BACK_SEC + 2 * TOLERANCE + 0.05);
+    expect(last).toBeLessThanOrEqual(BAND_TOP_SEC + 0.05);
     expect(Math.min(...r.edge)).toBeGreaterThanOrEqual(HOLD_BACK_SEC - 0.01);
     // the wall-clock latency is the distance behind the edge plus the chain's delay, which stays
     expect(r.listingDelaySec).toBeCloseTo(0.3, 6);
     for (let i = 0; i < r.edge.length; i++) expect(r.wall[i] - r.edge[i]).toBeCloseTo(0.3, 6);
   });
 
-  it('a viewer that joined on the hold-back is not moved', () => {
+  it('a viewer that joined on the target above the hold-back is not moved', () => {
     const r = simulate({ listingDelayMs: 300, joinMs: 100_801, startupMs: 5, seconds: 30, steer: behindEdge });
     expect(r.stalls).toBe(0);
     expect(r.edge.at(-1)!).toBeCloseTo(r.edgeFirst, 2);
