@@ -28,7 +28,7 @@ import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { freePort } from './free-port.js';
 import { edgeDelta, scrapeEdge, type EdgeReport } from './loadtest/edge-metrics.js';
 import type { LoadReport, ProgressSnapshot } from './loadtest/report.js';
-import { defaultWorkers, LIMITS, runLoadTest } from './loadtest/run.js';
+import { burstBoundWorkers, runLoadTest } from './loadtest/run.js';
 import type { OriginCounts } from './loadtest-origin-process.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { cpuDelta, treeCpu, type TreeCpu } from './process-cpu.js';
@@ -120,21 +120,6 @@ function startOrigin(dir: string, ladderFile: string): Promise<{ proc: ChildProc
       fail(new Error(`origin exited (${code}) before it was ready`));
     });
   });
-}
-
-/**
- * Tester threads for a run (unless --workers): LL-HLS viewers wake together at every part boundary
- * (a blocking reload and the hinted part answered for each), so one event loop's burst grows with
- * the viewers it holds; at most LL_VIEWERS_PER_THREAD per thread keeps that burst, and with it the
- * tester's event-loop p99, under the 20 ms validity limit on this 2-core box (measured: 1,000 LL
- * viewers on 1, 2 and 4 threads gave p99 45.9, 20.1 and 13.8 ms). More threads than cores cost a
- * little CPU (0.33 → 0.45 cores) and buy shorter bursts, not throughput.
- */
-const LL_VIEWERS_PER_THREAD = 250;
-function benchWorkers(spec: { viewers: number; lowLatency: boolean }): number {
-  const byCores = defaultWorkers(spec.viewers);
-  if (!spec.lowLatency) return byCores;
-  return Math.min(LIMITS.maxWorkers, Math.max(byCores, Math.ceil(spec.viewers / LL_VIEWERS_PER_THREAD)));
 }
 
 /** Whether `streamedge edge` has --workers yet (it arrives with the edge-workers change). */
@@ -296,7 +281,7 @@ async function run(
 ): Promise<Run> {
   const base = spec.http2 ? edge.tlsUrl : edge.url;
   const url = `${base}/live/news/master.m3u8`;
-  const workers = WORKERS ?? benchWorkers(spec);
+  const workers = WORKERS ?? burstBoundWorkers(spec.viewers, spec.lowLatency);
   log(
     `${spec.name}: ${spec.viewers} ${spec.lowLatency ? 'LL-HLS' : 'plain HLS'} viewers over ${spec.http2 ? 'HTTP/2 (TLS)' : 'HTTP/1.1'}, ${workers} tester worker(s), ramp ${RAMP_SEC}s hold ${HOLD_SEC}s`,
   );
