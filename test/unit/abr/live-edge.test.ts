@@ -5,9 +5,8 @@
  * that arrive as a part is listed, and reloads answered at once (their newest part listed a while
  * ago). Then HlsSource against a loopback playlist.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useLivePlaylistServer } from './live-playlist-server.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../../src/abr/live-edge.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
 
@@ -80,8 +79,6 @@ describe('LiveEdgeClock', () => {
 });
 
 describe('HlsSource: the live edge from the playlists it loads', () => {
-  let server: Server;
-  let base: string;
   /** PDT of segment 10's start; the newest listed part (13.1) ends 7 s later. */
   let pdt0 = 0;
 
@@ -107,28 +104,16 @@ describe('HlsSource: the live edge from the playlists it loads', () => {
     return lines.join('\n') + '\n';
   }
 
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      const body = req.url?.startsWith('/live/master.m3u8')
-        ? '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"\nv/index.m3u8\n'
-        : req.url?.startsWith('/live/v/index.m3u8')
-          ? media()
-          : null;
-      if (body === null) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end(body);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  const playlists = useLivePlaylistServer(
+    '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"\nv/index.m3u8\n',
+    media,
+  );
 
   it('reports the newest listed part end, advanced by the wall clock since the playlist arrived', async () => {
     // 3 segments × 2 s + 2 parts × 0.5 s: the newest part ended 60 ms before the playlist is served
     pdt0 = Date.now() - 7000 - 60;
     const before = Date.now();
-    const source = new HlsSource(`${base}/live/master.m3u8`, {});
+    const source = new HlsSource(playlists.url(), {});
     await source.open(new AbortController().signal);
     const after = Date.now();
     expect(source.lowLatency).toBe(true);

@@ -4,9 +4,8 @@
  * back to an independent part, never the newest independent part when that is closer to the edge
  * than the playlist allows (the 1.25 s below PART-HOLD-BACK of bench/results/abr-qoe.json).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useLivePlaylistServer } from './live-playlist-server.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
 
 const MASTER = `#EXTM3U
@@ -36,28 +35,10 @@ function media(): string {
 }
 
 describe('our player joins live LL-HLS at PART-HOLD-BACK', () => {
-  let server: Server;
-  let base: string;
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      const body = req.url?.startsWith('/live/master.m3u8')
-        ? MASTER
-        : req.url?.startsWith('/live/v/index.m3u8')
-          ? media()
-          : null;
-      if (body === null) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end(body);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  const playlists = useLivePlaylistServer(MASTER, media);
 
   it('starts at the key frame at least PART-HOLD-BACK behind the newest part, not at the newest key frame', async () => {
-    const source = new HlsSource(`${base}/live/master.m3u8`, {});
+    const source = new HlsSource(playlists.url(), {});
     const signal = new AbortController().signal;
     await source.open(signal);
     expect(source.lowLatency).toBe(true);
