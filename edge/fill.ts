@@ -130,6 +130,7 @@ export class Fill {
   private complete = false;
   private failure: Error | undefined;
   private readonly wakers = new Set<() => void>();
+  private wakeQueued = false;
   private purged: 'hard' | 'soft' | undefined;
   private readonly abort = new AbortController();
   private resolveHead!: (h: FillHead) => void;
@@ -212,17 +213,30 @@ export class Fill {
     return { kind: 'data', chunk: chunk.subarray(pos - this.starts[lo]) };
   }
 
-  /** Call `cb` once when more bytes arrive, or the fill ends or fails. */
+  /**
+   * Call `cb` once when more bytes arrive, or the fill ends or fails: on the event-loop turn's
+   * check phase (setImmediate), once for everything that arrived in the turn.
+   */
   onProgress(cb: () => void): () => void {
     this.wakers.add(cb);
     return () => this.wakers.delete(cb);
   }
 
+  /**
+   * Readers are woken once per event-loop turn, after its I/O: the chunks that arrived in the
+   * turn go to each reader in one pass (one write each), and the requests read in the same turn
+   * join and get their first bytes before the waiters already served get more (a stampede's
+   * last joiners wait for no fan-out of later chunks that arrived with them).
+   */
   private wake(): void {
-    if (this.wakers.size === 0) return;
-    const list = [...this.wakers];
-    this.wakers.clear();
-    for (const cb of list) cb();
+    if (this.wakers.size === 0 || this.wakeQueued) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      const list = [...this.wakers];
+      this.wakers.clear();
+      for (const cb of list) cb();
+    });
   }
 
   private append(chunk: Buffer): void {

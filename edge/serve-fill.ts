@@ -23,6 +23,12 @@ export interface FillServeHooks {
 }
 
 /**
+ * Bytes a reader's pass may leave queued on its response (not yet taken by the kernel) before it
+ * waits for 'drain': a late joiner catches up in few writes, a slow client pins little.
+ */
+const PASS_QUEUE_BYTES = 1024 * 1024;
+
+/**
  * Stream fill bytes [start, end) to the client; resolves when the response is over.
  * `end` undefined: until the fill completes.
  */
@@ -38,11 +44,13 @@ export function pumpFill(
     const res = ex.res;
     let pos = start;
     let unsubscribe: (() => void) | undefined;
+    let catchUp: NodeJS.Immediate | undefined;
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       unsubscribe?.();
+      clearImmediate(catchUp);
       res.off('close', onClose);
       res.off('drain', step);
       resolve();
@@ -84,18 +92,25 @@ export function pumpFill(
       });
     };
 
-    // every chunk available now goes out in one writev (a late joiner has many; a worker of a
-    // multi-worker edge receives several relayed chunks per read): corked for this synchronous pass
-    const step = (): void => {
+    // A pass is corked: what it writes goes out in one writev. Every chunk available goes in it
+    // (the fill wakes its readers once per event-loop turn with all that arrived in it), up to
+    // PASS_QUEUE_BYTES queued on the response: beyond, this reader waits for 'drain' (a client
+    // that does not keep up holds no more than that). The first pass runs in the request's own
+    // turn and sends the head and ONE chunk: a joiner that finds more (it came late) catches up
+    // on the next turn (setImmediate), so the other requests read in this turn get their first
+    // bytes before anyone's catch-up.
+    const step = (): void => run(false);
+    const run = (firstPass: boolean): void => {
       if (done) return;
       res.cork();
       try {
-        pass();
+        pass(firstPass);
       } finally {
         res.uncork();
       }
     };
-    const pass = (): void => {
+    const pass = (firstPass: boolean): void => {
+      let wrote = false;
       for (;;) {
         if (res.destroyed) return finish();
         if (end !== undefined && pos >= end) {
@@ -104,15 +119,21 @@ export function pumpFill(
         }
         const r = fill.read(pos);
         if (r.kind === 'data') {
+          if (firstPass && wrote) {
+            catchUp = setImmediate(step);
+            return;
+          }
+          if (res.writableLength >= PASS_QUEUE_BYTES) {
+            res.once('drain', step);
+            return;
+          }
+          wrote = true;
           let c = r.chunk;
           if (end !== undefined && pos + c.length > end) c = c.subarray(0, end - pos);
           pos += c.length;
           ex.bytes += c.length;
           hooks.onBytes('upstream', c.length);
-          if (!res.write(c)) {
-            res.once('drain', step);
-            return;
-          }
+          res.write(c); // false past the 16 KiB high-water mark: PASS_QUEUE_BYTES bounds the queue instead
           continue;
         }
         if (r.kind === 'wait') {
@@ -139,7 +160,7 @@ export function pumpFill(
         return;
       }
     };
-    step();
+    run(true);
   });
 }
 

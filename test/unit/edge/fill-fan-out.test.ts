@@ -1,0 +1,143 @@
+/**
+ * How a fill's bytes reach its waiters (edge/fill.ts, edge/serve-fill.ts): readers are woken once
+ * per event-loop turn with everything that arrived in it, and a waiter that joins a fill with
+ * several chunks already there sends the head and the first chunk in one socket write in its own
+ * turn, then catches up on a later turn (one more write), so the other requests read in its turn
+ * get their first bytes before anyone's catch-up.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CACHE_KEY_POLICY } from '../../../src/http/cache-key.js';
+import { Fill, type FillHead } from '../../../edge/fill.js';
+import { serveFill } from '../../../edge/serve-fill.js';
+import type { EdgeStore } from '../../../edge/store/index.js';
+
+type ResponseHead = Extract<FillHead, { kind: 'response' }>;
+
+/** A fill (nothing stored) whose upstream body yields `chunks`, all within one event-loop turn. */
+function fillOf(chunks: Buffer[]): Fill {
+  return new Fill({
+    key: '/k',
+    primaryKey: '/k',
+    variantKeyFor: () => '/k',
+    store: {} as EdgeStore, // storeIt false: never used
+    policy: { keyPolicy: DEFAULT_CACHE_KEY_POLICY, negativeTtl: 0, keepForRevalidation: 0 },
+    reqHeaders: {},
+    storeIt: false,
+    retainBytes: 64 * 1024 * 1024,
+    storeQueueBytes: 8 * 1024 * 1024,
+    fetch: () =>
+      Promise.resolve({
+        status: 200,
+        headers: { 'content-type': 'video/mp4', 'cache-control': 'public, max-age=60' }, // no length: streamed
+        body: Readable.from(chunks),
+      }),
+  }).start();
+}
+
+const bytes = (n: number, v: number) => Buffer.alloc(n, v);
+
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  server = undefined;
+});
+
+describe('fill fan-out', () => {
+  it('wakes a waiting reader once per event-loop turn, with every chunk that arrived in the turn', async () => {
+    const a = bytes(1000, 1);
+    const b = bytes(2000, 2);
+    const fill = fillOf([a, b]);
+    await fill.head;
+    expect(fill.size).toBe(0); // the body is read after the head resolves
+    const sizeAtWake: number[] = [];
+    const woken = new Promise<void>((resolve) =>
+      fill.onProgress(() => {
+        sizeAtWake.push(fill.size);
+        resolve();
+      }),
+    );
+    await woken;
+    expect(sizeAtWake).toEqual([a.length + b.length]); // one wake, both chunks there (not one wake per chunk)
+    const first = fill.read(0);
+    expect(first.kind).toBe('data');
+  });
+
+  it('sends late joiners the head and the first chunk in their own turn, each catch-up in one write on a later turn', async () => {
+    const chunks = [bytes(16 * 1024, 1), bytes(16 * 1024, 2), bytes(16 * 1024, 3)];
+    const fill = fillOf(chunks);
+    const head = (await fill.head) as ResponseHead;
+    expect(head.kind).toBe('response');
+    await fill.finished; // every chunk is there before the requests: late joiners
+
+    /** Each write a response's socket hands to the kernel (a corked pass is one writev), in order. */
+    const writes: { req: string; bytes: number }[] = [];
+    const held: { req: IncomingMessage; res: ServerResponse }[] = [];
+    let bothHeld!: () => void;
+    const both = new Promise<void>((r) => (bothHeld = r));
+    server = createServer((req, res) => {
+      const name = req.url!.slice(1);
+      const sock = res.socket as Socket & {
+        _writev(chunks: { chunk: Buffer | string }[], cb: (e?: Error) => void): void;
+        _write(chunk: Buffer | string, enc: BufferEncoding, cb: (e?: Error) => void): void;
+      };
+      const writev = sock._writev.bind(sock);
+      const write = sock._write.bind(sock);
+      sock._writev = (cs, cb) => {
+        writes.push({ req: name, bytes: cs.reduce((n, c) => n + Buffer.byteLength(c.chunk), 0) });
+        writev(cs, cb);
+      };
+      sock._write = (c, enc, cb) => {
+        writes.push({ req: name, bytes: Buffer.byteLength(c) });
+        write(c, enc, cb);
+      };
+      held.push({ req, res });
+      if (held.length === 2) bothHeld();
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+          res.on('error', reject);
+        })
+          .on('error', reject)
+          .end();
+      });
+    const answers = Promise.all([get('/a'), get('/b')]);
+    await both;
+    held.sort((x, y) => x.req.url!.localeCompare(y.req.url!));
+    // the two requests are answered in two callbacks of one turn, as two sockets read in one poll
+    for (const { req, res } of held) {
+      setImmediate(
+        () =>
+          void serveFill(
+            { req, res, id: req.url!, method: 'GET', result: 'collapsed', bytes: 0, startedAt: Date.now() },
+            fill,
+            head,
+            {} as EdgeStore,
+            { cache: 'test' },
+            { onBytes: () => undefined, onAbort: () => undefined },
+            { stripSetCookie: false },
+          ),
+      );
+    }
+    for (const got of await answers) {
+      expect(got.status).toBe(200);
+      expect(got.body.equals(Buffer.concat(chunks))).toBe(true);
+    }
+    // each: the head and the first chunk in one write, both before either catch-up; each
+    // catch-up (the two other chunks and the end) in one write
+    expect(writes.map((w) => w.req)).toEqual(['a', 'b', 'a', 'b']);
+    for (const w of writes.slice(0, 2)) {
+      expect(w.bytes).toBeGreaterThan(chunks[0].length);
+      expect(w.bytes).toBeLessThan(chunks[0].length + chunks[1].length);
+    }
+    for (const w of writes.slice(2)) expect(w.bytes).toBeGreaterThan(chunks[1].length + chunks[2].length);
+  });
+});
