@@ -130,6 +130,7 @@ export class Fill {
   private complete = false;
   private failure: Error | undefined;
   private readonly wakers = new Set<() => void>();
+  private readonly firstWakers = new Set<() => void>();
   private wakeQueued = false;
   private purged: 'hard' | 'soft' | undefined;
   private readonly abort = new AbortController();
@@ -214,21 +215,29 @@ export class Fill {
   }
 
   /**
-   * Call `cb` once when more bytes arrive, or the fill ends or fails: on the event-loop turn's
-   * check phase (setImmediate), once for everything that arrived in the turn.
+   * Call `cb` once when more bytes arrive, or the fill ends or fails. A reader that has sent its
+   * client nothing yet (`firstBytes`) is called as they arrive; one already streaming, on the
+   * event-loop turn's check phase (setImmediate), once for everything that arrived in the turn.
    */
-  onProgress(cb: () => void): () => void {
-    this.wakers.add(cb);
-    return () => this.wakers.delete(cb);
+  onProgress(cb: () => void, firstBytes = false): () => void {
+    const set = firstBytes ? this.firstWakers : this.wakers;
+    set.add(cb);
+    return () => set.delete(cb);
   }
 
   /**
-   * Readers are woken once per event-loop turn, after its I/O: the chunks that arrived in the
-   * turn go to each reader in one pass (one write each), and the requests read in the same turn
-   * join and get their first bytes before the waiters already served get more (a stampede's
-   * last joiners wait for no fan-out of later chunks that arrived with them).
+   * First bytes first. Readers still waiting for their first bytes are woken at once (the chunk's
+   * own callback). Readers already streaming are woken once per event-loop turn, after its I/O:
+   * the chunks that arrived in the turn go to each in one pass (one write), and the requests read
+   * in the same turn join and get their first bytes before the readers already served get more
+   * (a stampede's last joiners wait for no fan-out of later chunks that arrived with them).
    */
   private wake(): void {
+    if (this.firstWakers.size > 0) {
+      const first = [...this.firstWakers];
+      this.firstWakers.clear();
+      for (const cb of first) cb();
+    }
     if (this.wakers.size === 0 || this.wakeQueued) return;
     this.wakeQueued = true;
     setImmediate(() => {

@@ -98,7 +98,8 @@ export function pumpFill(
     // that does not keep up holds no more than that). The first pass runs in the request's own
     // turn and sends the head and ONE chunk: a joiner that finds more (it came late) catches up
     // on the next turn (setImmediate), so the other requests read in this turn get their first
-    // bytes before anyone's catch-up.
+    // bytes before anyone's catch-up. A reader that has sent nothing yet is woken as soon as bytes
+    // arrive (Fill.onProgress `firstBytes`).
     const step = (): void => run(false);
     const run = (firstPass: boolean): void => {
       if (done) return;
@@ -137,7 +138,7 @@ export function pumpFill(
           continue;
         }
         if (r.kind === 'wait') {
-          unsubscribe = fill.onProgress(step);
+          unsubscribe = fill.onProgress(step, pos === start);
           return;
         }
         if (r.kind === 'end') {

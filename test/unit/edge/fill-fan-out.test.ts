@@ -1,6 +1,7 @@
 /**
- * How a fill's bytes reach its waiters (edge/fill.ts, edge/serve-fill.ts): readers are woken once
- * per event-loop turn with everything that arrived in it, and a waiter that joins a fill with
+ * How a fill's bytes reach its waiters (edge/fill.ts, edge/serve-fill.ts): readers already
+ * streaming are woken once per event-loop turn with everything that arrived in it, readers still
+ * waiting for their first bytes as soon as they arrive, and a waiter that joins a fill with
  * several chunks already there sends the head and the first chunk in one socket write in its own
  * turn, then catches up on a later turn (one more write), so the other requests read in its turn
  * get their first bytes before anyone's catch-up.
@@ -63,6 +64,23 @@ describe('fill fan-out', () => {
     expect(sizeAtWake).toEqual([a.length + b.length]); // one wake, both chunks there (not one wake per chunk)
     const first = fill.read(0);
     expect(first.kind).toBe('data');
+  });
+
+  it('wakes a reader still waiting for its first bytes as soon as they arrive', async () => {
+    const a = bytes(1000, 1);
+    const b = bytes(2000, 2);
+    const fill = fillOf([a, b]);
+    await fill.head;
+    expect(fill.size).toBe(0);
+    const sizeAtWake: number[] = [];
+    const woken = new Promise<void>((resolve) =>
+      fill.onProgress(() => {
+        sizeAtWake.push(fill.size);
+        resolve();
+      }, true),
+    );
+    await woken;
+    expect(sizeAtWake).toEqual([a.length]); // at the first chunk, not after the turn
   });
 
   it('sends late joiners the head and the first chunk in their own turn, each catch-up in one write on a later turn', async () => {
