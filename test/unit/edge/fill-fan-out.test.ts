@@ -8,17 +8,17 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CACHE_KEY_POLICY } from '../../../src/http/cache-key.js';
 import { Fill, type FillHead } from '../../../edge/fill.js';
-import { serveFill } from '../../../edge/serve-fill.js';
+import { pumpFill, serveFill } from '../../../edge/serve-fill.js';
 import type { EdgeStore } from '../../../edge/store/index.js';
 
 type ResponseHead = Extract<FillHead, { kind: 'response' }>;
 
-/** A fill (nothing stored) whose upstream body yields `chunks`, all within one event-loop turn. */
-function fillOf(chunks: Buffer[]): Fill {
+/** A fill (nothing stored) whose upstream body yields `chunks` (all within one event-loop turn), or is `chunks`. */
+function fillOf(chunks: Buffer[] | Readable): Fill {
   return new Fill({
     key: '/k',
     primaryKey: '/k',
@@ -33,7 +33,7 @@ function fillOf(chunks: Buffer[]): Fill {
       Promise.resolve({
         status: 200,
         headers: { 'content-type': 'video/mp4', 'cache-control': 'public, max-age=60' }, // no length: streamed
-        body: Readable.from(chunks),
+        body: Array.isArray(chunks) ? Readable.from(chunks) : chunks,
       }),
   }).start();
 }
@@ -42,6 +42,7 @@ const bytes = (n: number, v: number) => Buffer.alloc(n, v);
 
 let server: Server | undefined;
 afterEach(async () => {
+  server?.closeAllConnections(); // a failed test may leave a response open
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
   server = undefined;
 });
@@ -157,5 +158,87 @@ describe('fill fan-out', () => {
       expect(w.bytes).toBeLessThan(chunks[0].length + chunks[1].length);
     }
     for (const w of writes.slice(2)) expect(w.bytes).toBeGreaterThan(chunks[1].length + chunks[2].length);
+  });
+
+  it('writes a new chunk to a waiter still without bytes before the waiters already streaming', async () => {
+    const body = new PassThrough();
+    const fill = fillOf(body);
+    await fill.head;
+    const c1 = bytes(4096, 1);
+    const c2 = bytes(4096, 2);
+    const arrived = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = (): void => (fill.size >= n ? resolve() : void fill.onProgress(check));
+        check();
+      });
+    body.write(c1);
+    await arrived(c1.length);
+
+    const writes: string[] = [];
+    const held = new Map<string, ServerResponse>();
+    let bothHeld!: () => void;
+    const both = new Promise<void>((r) => (bothHeld = r));
+    server = createServer((req, res) => {
+      const name = req.url!.slice(1);
+      const sock = res.socket as Socket & {
+        _writev(chunks: unknown[], cb: (e?: Error) => void): void;
+        _write(chunk: unknown, enc: BufferEncoding, cb: (e?: Error) => void): void;
+      };
+      const writev = sock._writev.bind(sock);
+      const write = sock._write.bind(sock);
+      sock._writev = (cs, cb) => {
+        writes.push(name);
+        writev(cs, cb);
+      };
+      sock._write = (c, enc, cb) => {
+        writes.push(name);
+        write(c, enc, cb);
+      };
+      held.set(name, res);
+      if (held.size === 2) bothHeld();
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+        })
+          .on('error', reject)
+          .end();
+      });
+    const answers = Promise.all([get('/streaming'), get('/first')]);
+    await both;
+    const pump = (name: string, start: number) =>
+      void pumpFill(
+        {
+          req: {} as IncomingMessage,
+          res: held.get(name)!,
+          id: name,
+          method: 'GET',
+          result: 'collapsed',
+          bytes: 0,
+          startedAt: Date.now(),
+        },
+        fill,
+        {} as EdgeStore,
+        start,
+        undefined,
+        { onBytes: () => undefined, onAbort: () => undefined },
+      );
+    pump('streaming', 0); // sends c1 now, then waits for more: already streaming
+    pump('first', c1.length); // nothing to send yet: waits for its first bytes
+    expect(writes).toEqual(['streaming']);
+    body.write(c2);
+    await arrived(c1.length + c2.length);
+    await new Promise<void>((r) => setImmediate(r));
+    expect(writes).toEqual(['streaming', 'first', 'streaming']); // c2: first to the waiter without bytes
+    body.end();
+    const [streaming, first] = await answers;
+    expect(streaming.equals(Buffer.concat([c1, c2]))).toBe(true);
+    expect(first.equals(c2)).toBe(true);
   });
 });
