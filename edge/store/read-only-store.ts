@@ -24,8 +24,8 @@ export interface ReadOnlyStoreOptions {
  * read-only and the region files O_RDONLY, and never changes anything on disk.
  *
  * Reads see one lmdb snapshot until `refresh()` (lmdb-js `resetReadTxn()`), which the owner calls
- * when the writer announces commits; a miss (get or head) refreshes once by itself before it answers, so a key
- * committed a moment ago is found. Every disk read is CRC-checked like the writer's; a bad or
+ * when the writer announces commits; a miss (get or head) refreshes once by itself before it answers
+ * (unless a refresh already ran in this event-loop turn), so a key committed a moment ago is found. Every disk read is CRC-checked like the writer's; a bad or
  * vanished record is a miss here (the writer drops it). `forget(keys)` drops RAM-tier copies after a
  * purge or eviction; `forgetRegion(id)` closes the handle of an evicted region.
  */
@@ -35,6 +35,8 @@ export class ReadOnlyStore {
   /** Evicted regions whose handle is closing (readers still on it), until it is closed. */
   private readonly closing = new Map<number, Promise<void>>();
   private closed = false;
+  /** A refresh ran in this event-loop turn (cleared on its check phase). */
+  private refreshedThisTurn = false;
 
   private constructor(private readonly s: StoreState) {
     this.reader = new StoreReader(
@@ -74,8 +76,7 @@ export class ReadOnlyStore {
     if (this.closed) return undefined;
     assertStoreKey(key);
     const hit = await this.reader.get(key, range);
-    if (hit) return hit;
-    this.refresh();
+    if (hit || !this.refreshForMiss()) return hit;
     return this.reader.get(key, range);
   }
 
@@ -88,14 +89,29 @@ export class ReadOnlyStore {
     if (this.closed) return undefined;
     assertStoreKey(key);
     const found = this.reader.head(key);
-    if (found) return Promise.resolve(found);
-    this.refresh();
+    if (found || !this.refreshForMiss()) return Promise.resolve(found);
     return Promise.resolve(this.reader.head(key));
+  }
+
+  /**
+   * A miss refreshes the snapshot unless one was taken in this event-loop turn already (a stampede's
+   * misses read in one turn cost one refresh, not one each); true if it did. A commit landing later
+   * in the turn is still safe: the announcement refreshes explicitly, and the store process answers
+   * a fetch for a key committed since the `seen` it carries with FILL_STORED (edge/store/README.md).
+   */
+  private refreshForMiss(): boolean {
+    if (this.refreshedThisTurn) return false;
+    this.refresh();
+    return true;
   }
 
   /** Sees the newest commit from the next read on; closes handles of regions that are gone. */
   refresh(): void {
     if (this.closed) return;
+    if (!this.refreshedThisTurn) {
+      this.refreshedThisTurn = true;
+      setImmediate(() => (this.refreshedThisTurn = false));
+    }
     this.s.index.refresh();
     for (const id of [...this.handles.keys()]) if (!this.s.index.region(id)) void this.forgetRegion(id);
   }
