@@ -25,8 +25,9 @@ export interface ReadOnlyStoreOptions {
  *
  * Reads see one lmdb snapshot until `refresh()` (lmdb-js `resetReadTxn()`), which the owner calls
  * when the writer announces commits; a miss (get or head) refreshes once by itself before it answers
- * (unless a refresh already ran in this event-loop turn), so a key committed a moment ago is found. Every disk read is CRC-checked like the writer's; a bad or
- * vanished record is a miss here (the writer drops it). `forget(keys)` drops RAM-tier copies after a
+ * (unless a refresh already ran in this event-loop turn), so a key committed a moment ago is found.
+ * Every disk read is CRC-checked like the writer's; a bad or vanished record is a miss here (the
+ * writer drops it). `forget(keys)` drops RAM-tier copies after a
  * purge or eviction; `forgetRegion(id)` closes the handle of an evicted region.
  */
 export class ReadOnlyStore {
