@@ -12,6 +12,10 @@ export function installThrottledFetch(): void {
   window.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const res = await original(input, init);
     if (pageThrottle.rateBps <= 0 || !res.body) return res;
+    // The caller's abort must stop the limited body too, not only the network read under it:
+    // an abandoned download that went on draining its buffered bytes through the bucket kept the
+    // link busy for seconds after the player had given it up (and starved the replacement).
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
     const reader = res.body.getReader();
     let pending: Uint8Array | null = null;
     const body = new ReadableStream<Uint8Array>({
@@ -25,7 +29,12 @@ export function installThrottledFetch(): void {
         }
         const slice = pending.subarray(0, SLICE_BYTES);
         pending = pending.subarray(slice.byteLength);
-        await pageThrottle.take(slice.byteLength);
+        try {
+          await pageThrottle.take(slice.byteLength, signal);
+        } catch (e) {
+          await reader.cancel(e).catch(() => {});
+          throw e;
+        }
         controller.enqueue(slice);
       },
       cancel(reason) {

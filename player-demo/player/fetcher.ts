@@ -74,6 +74,12 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   const bursts = new BurstMeter();
   let loaded = 0;
   for (;;) {
+    // A body that keeps delivering after the abort (a read served from bytes already buffered
+    // below, which the signal does not reach) is not read on: an abandoned download stops here.
+    if (opts.signal.aborted) {
+      await reader.cancel(opts.signal.reason).catch(() => {});
+      throw opts.signal.reason instanceof Error ? opts.signal.reason : new DOMException('aborted', 'AbortError');
+    }
     const { done, value } = await reader.read();
     if (done) break;
     if (opts.throttle) await opts.throttle.take(value.byteLength, opts.signal);

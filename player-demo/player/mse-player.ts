@@ -656,7 +656,8 @@ export class MsePlayer {
         onProgress:
           level >= 0
             ? (p) => {
-                if (!canAbandon || this.manual !== null) return;
+                // given up once: judged no more (its bytes were one sample, not one per late event)
+                if (!canAbandon || this.manual !== null || attempt.signal.aborted) return;
                 const d = this.abr.onDownloadProgress({
                   ...p,
                   level,

@@ -27,28 +27,45 @@ export class Throttle {
 
   /**
    * Charges `bytes`, waiting while the bucket is in debt. The wait is re-checked in short steps,
-   * so a rate change (or lifting the limit) applies to reads already waiting.
+   * so a rate change (or lifting the limit) applies to reads already waiting. Aborted, it
+   * rejects at once and hands back what it had not paid off yet: bytes a caller gave up never
+   * cross the limited link, so they must not hold up the others.
    */
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
     if (this.rateBps <= 0) return;
+    if (signal?.aborted) throw abortReason(signal);
     this.refill();
     this.tokens -= bytes;
     while (this.rateBps > 0) {
       this.refill();
       if (this.tokens >= 0) return;
       const waitMs = Math.min(100, (-this.tokens / (this.rateBps / 8)) * 1000);
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, waitMs);
-        signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            reject(signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
-          },
-          { once: true },
-        );
-      });
+      try {
+        await wait(waitMs, signal);
+      } catch (e) {
+        this.refill();
+        if (this.tokens < 0) this.tokens += Math.min(bytes, -this.tokens);
+        throw e;
+      }
     }
     this.tokens = Math.max(this.tokens, 0);
   }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError');
+}
+
+function wait(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortReason(signal!));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -39,6 +39,12 @@ export interface DownloadSample {
   burstMs?: number;
 }
 
+/**
+ * A whole segment whose transfer took more than this many times its media duration restarts
+ * the averages (see sample()).
+ */
+const SLOWER_THAN_REAL_TIME = 2;
+
 /** Below this many burst bytes a part says nothing about the link (one TCP window or so). */
 const MIN_BURST_BYTES = 2_000;
 
@@ -125,6 +131,11 @@ export class BandwidthEstimator {
       if (keptUp && looksPaced && rate < this.estimateBps) return false;
     }
 
+    if (!s.isPart && s.mediaDurationSec && transferMs > s.mediaDurationSec * 1000 * SLOWER_THAN_REAL_TIME) {
+      // The link carried this segment at under half its media rate, for longer than twice its
+      // duration: not a dip but a link that is now this slow. Start the averages again from it.
+      this.restart();
+    }
     this.pooledBytes += sampleBytes;
     this.pooledMs += transferMs;
     // a whole segment counts for at least the media it carried (see the class comment)
@@ -141,6 +152,15 @@ export class BandwidthEstimator {
     this.slow.add(weightSec, bps);
     this.samples++;
     return true;
+  }
+
+  /** Forgets the throughput history (not the TTFB's): the next sample is the estimate. */
+  private restart(): void {
+    this.fast = new Ewma(this.opts.fastHalfLifeSec);
+    this.slow = new Ewma(this.opts.slowHalfLifeSec);
+    this.pooledBytes = 0;
+    this.pooledMs = 0;
+    this.pooledMediaSec = 0;
   }
 
   sampleTtfb(ms: number): void {

@@ -139,6 +139,29 @@ describe('AbrController on VOD traces', () => {
     expect(recovered.slice(0, 6).some((s) => s.level >= 3)).toBe(true);
   });
 
+  it('after a harsh cut (3.7x below the top rung, from loopback speed) the next segment is at a rung the link carries', () => {
+    // the demo's ladder and its page-throttle cut: ~200 Mbit/s, then 0.79 Mbit/s for video
+    // (0.86 less the audio) once the player holds 12 s at the top rung
+    const ladder = [0.5e6, 0.94e6, 2.2e6, 3.19e6].map((bitrate, index) => ({ index, bitrate }));
+    const r = simulateVod({
+      levels: ladder,
+      capacity: (t) => (t < 16 ? 200e6 : 0.79e6),
+      segments: 30,
+      segmentSec: 2,
+      maxBufferSec: 14,
+      abr: new AbrController(ladder, { bolaTargetBufferSec: 10, bolaMinBufferSec: 10 / 3 }),
+    });
+    expect(r.stalls).toBe(0);
+    // the top-rung segment in flight at the cut takes 8 s; the next choice is the lowest rung, the
+    // only one under 0.79 Mbit/s (it was the 0.94 Mbit/s rung five times over while a fast history
+    // held the estimate at 25, 12, 7 Mbit/s), and no rung above the link's comes after it
+    const cutAt = r.log.findIndex((s) => s.endSec > 16);
+    expect(r.log[cutAt].endSec - r.log[cutAt].startSec).toBeGreaterThan(7);
+    const after = r.log.slice(cutAt + 1);
+    expect(after.map((s) => s.level)).toEqual(after.map(() => 0));
+    expect(r.log[cutAt + 1].estimateAtStart).toBeLessThan(0.94e6 * 0.9);
+  });
+
   it('abandons a download that cannot finish before the buffer runs dry, and so avoids the stall', () => {
     const capacity = (t: number) => (t < 30 ? 8e6 : 0.6e6);
     const honoured = simulateVod({ levels, capacity, segments: 30, maxBufferSec: 12 });

@@ -41,6 +41,23 @@ describe('BandwidthEstimator', () => {
     expect(weighted.estimateBps).toBeLessThan(0.9e6);
   });
 
+  it('a segment that took over twice its media duration is the estimate, however fast the link was before', () => {
+    // the demo's harsh cut: ten 2 s segments at loopback speed (~200 Mbit/s, each weighing its
+    // 2 s of media), then the link drops to 0.86 Mbit/s and a 750 kB segment takes 7 s
+    const b = new BandwidthEstimator(opts);
+    for (let i = 0; i < 10; i++) b.sample({ bytes: 750_000, durationMs: 30, ttfbMs: 0, mediaDurationSec: 2 });
+    expect(b.estimateBps).toBeGreaterThan(100e6);
+    b.sample({ bytes: 750_000, durationMs: 7000, ttfbMs: 20, mediaDurationSec: 2 });
+    // the averages restart there: ≈ 0.86 Mbit/s, not the 25+ Mbit/s the fast history left
+    expect(b.estimateBps).toBeGreaterThan(0.8e6);
+    expect(b.estimateBps).toBeLessThan(0.9e6);
+    // a slow segment within twice its duration is one sample among the others (a dip, not a cut)
+    const dip = new BandwidthEstimator(opts);
+    for (let i = 0; i < 5; i++) dip.sample({ bytes: 1_500_000, durationMs: 2000, ttfbMs: 0, mediaDurationSec: 2 });
+    dip.sample({ bytes: 750_000, durationMs: 3500, ttfbMs: 0, mediaDurationSec: 2 });
+    expect(dip.estimateBps).toBeGreaterThan(2.5e6);
+  });
+
   it('returns the default estimate until a sample arrives', () => {
     const b = new BandwidthEstimator(opts);
     expect(b.canEstimate).toBe(false);

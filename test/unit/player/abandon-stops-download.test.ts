@@ -1,0 +1,83 @@
+/**
+ * An abandoned download stops at once: the demo's bandwidth limiter hands back the bytes a
+ * caller gave up, and the player's fetcher reads no further after its abort even from a body
+ * that keeps delivering (the page's limited body served bytes it already held, so an abandoned
+ * top-rung segment went on through the limited link for seconds and starved its replacement).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Throttle } from '../../../player-demo/player/throttle.js';
+import { fetchBytes } from '../../../player-demo/player/fetcher.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe('Throttle', () => {
+  it('an aborted take rejects at once and its unpaid bytes do not delay the next one', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const throttle = new Throttle(8_000); // 1,000 bytes/s
+    const abort = new AbortController();
+    const given = throttle.take(10_000, abort.signal); // 10 s of debt
+    const outcome = given.then(
+      () => 'paid',
+      (e: unknown) => (e as Error).name,
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    abort.abort();
+    expect(await outcome).toBe('AbortError');
+    // 500 bytes take half a second, not the 9 s the given-up bytes still owed
+    let done = false;
+    void throttle.take(500).then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(450);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(done).toBe(true);
+  });
+
+  it('a take whose signal is already aborted charges nothing', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const throttle = new Throttle(8_000);
+    let outcome = 'pending';
+    void throttle.take(10_000, AbortSignal.abort()).then(
+      () => (outcome = 'paid'),
+      (e: unknown) => (outcome = (e as Error).name),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(outcome).toBe('AbortError');
+    let done = false;
+    void throttle.take(500).then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(550);
+    expect(done).toBe(true);
+  });
+});
+
+describe('fetchBytes', () => {
+  it('stops reading at the abort even when the body keeps delivering', async () => {
+    let pulled = 0;
+    // a body that ignores the request's signal, as the page's limited body did
+    vi.stubGlobal('fetch', () =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              pulled += 1;
+              if (pulled > 100) controller.close();
+              else controller.enqueue(new Uint8Array(16_384));
+            },
+          }),
+        ),
+      ),
+    );
+    const attempt = new AbortController();
+    const result = fetchBytes('http://127.0.0.1:9/seg.m4s', {
+      signal: attempt.signal,
+      onProgress: (p) => {
+        if (p.bytesLoaded >= 2 * 16_384) attempt.abort();
+      },
+    });
+    await expect(result).rejects.toThrow(/abort/i);
+    // the chunk read when the abort came, and at most the one the stream had queued ahead
+    expect(pulled).toBeLessThanOrEqual(4);
+  });
+});
