@@ -39,7 +39,12 @@ interface PlaylistState {
   partHoldBack?: number;
   partTarget?: number;
   targetDuration: number;
-  loadedAt: number;
+  /**
+   * When the load that gave this state began (performance.now() ms): RFC 8216bis 6.3.4 measures
+   * the reload interval from the time the client began loading the playlist. A reload that waited
+   * for its due time counts from that due time, not from when the timer got to run: see reloadAt.
+   */
+  loadBegunAt: number;
   /** The newest edge this rendition's playlists showed (program date-time, epoch ms) and when it was first seen (epoch ms). */
   edge?: { pdtMs: number; seenAtMs: number };
   /** A reload that did not change the playlist halves the next reload interval (RFC 8216bis 6.3.4). */
@@ -240,6 +245,25 @@ function mergeSegments(
   return segs;
 }
 
+/**
+ * When a live playlist without blocking reload is reloaded next: a target duration (half of one
+ * when the last reload changed nothing) after the last load began (RFC 8216bis 6.3.4).
+ *
+ * The next load counts from this due time, not from when the viewer's timer got to run: thousands
+ * of viewers share one thread, and when that thread is late (a GC pause, a busy turn, a core
+ * taken by the server under test) every viewer due in the meantime runs in the same turn. Counted
+ * from then, those viewers would keep that common phase for the rest of the run, every hiccup
+ * would merge more of them, and the spread-out reloads of viewers joined over a ramp would
+ * clump into bursts that keep the thread late: a feedback loop of the tester's own making. A
+ * player on its own device would have reloaded on time, so its schedule is kept. The same holds
+ * when the viewer reaches its reload already late (its segment downloads were answered late):
+ * the reload goes out at once but counts from its due time, so the next one is back on the
+ * viewer's phase; only a viewer a whole interval or more behind starts a new schedule from now.
+ */
+function reloadAt(st: Pick<PlaylistState, 'loadBegunAt' | 'targetDuration' | 'unchanged'>): number {
+  return st.loadBegunAt + (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
+}
+
 export class HlsClient implements StreamClient {
   readonly protocol = 'hls' as const;
   live = false;
@@ -258,10 +282,15 @@ export class HlsClient implements StreamClient {
   constructor(
     private readonly http: HttpGetter,
     private readonly url: string,
-    private readonly o: { lowLatency?: boolean } = {},
-  ) {}
+    private readonly o: { lowLatency?: boolean; now?: () => number } = {},
+  ) {
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  private readonly now: () => number;
 
   async open(signal: AbortSignal): Promise<void> {
+    const begunAt = this.now();
     const res = await this.http.get(this.url, { kind: 'playlist', text: true, signal });
     const r = resolvePlaylist(res.text!, this.url);
     const m = r.m;
@@ -270,7 +299,7 @@ export class HlsClient implements StreamClient {
       // a media playlist given directly: one rendition
       this.video = [{ id: 'main', kind: 'video', bitrate: 1_000_000 }];
       this.playlistUrl.set('main', this.url);
-      this.ingest('main', r);
+      this.ingest('main', r, begunAt);
     } else {
       this.video = variants.map((v, i) => {
         const id = `v${i}`;
@@ -310,7 +339,8 @@ export class HlsClient implements StreamClient {
     }
   }
 
-  private async load(id: string, signal: AbortSignal, block?: Cursor): Promise<PlaylistState> {
+  /** `begunAt`: the due time of a scheduled reload (default: now). */
+  private async load(id: string, signal: AbortSignal, block?: Cursor, begunAt = this.now()): Promise<PlaylistState> {
     const base = this.playlistUrl.get(id);
     if (!base) throw new StreamedgeError('LOADTEST_STREAM', `no rendition ${id}`);
     const prev = this.states.get(id);
@@ -322,10 +352,10 @@ export class HlsClient implements StreamClient {
     }
     if (prev?.canSkip && this.lowLatency) url += `${sep}_HLS_skip=YES`;
     const res = await this.http.get(url, { kind: 'playlist', text: true, signal });
-    return this.ingest(id, resolvePlaylist(res.text!, base));
+    return this.ingest(id, resolvePlaylist(res.text!, base), begunAt);
   }
 
-  private ingest(id: string, r: ResolvedPlaylist): PlaylistState {
+  private ingest(id: string, r: ResolvedPlaylist, begunAt: number): PlaylistState {
     const m = r.m;
     const prev = this.states.get(id);
     const skipped = Number(m.skip?.skippedSegments ?? 0);
@@ -355,7 +385,7 @@ export class HlsClient implements StreamClient {
       partHoldBack: sc.partHoldBack,
       partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
       targetDuration: Number(m.targetDuration ?? 6),
-      loadedAt: performance.now(),
+      loadBegunAt: begunAt,
       edge,
       unchanged:
         prev !== undefined &&
@@ -477,9 +507,11 @@ export class HlsClient implements StreamClient {
         continue;
       }
       // live without blocking reload: wait a target duration (half of it if nothing changed)
-      const interval = (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
-      await this.http.wait(st.loadedAt + interval - performance.now(), signal);
-      await this.load(id, signal);
+      const due = reloadAt(st);
+      const now = this.now();
+      if (due > now) await this.http.wait(due - now, signal);
+      // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
+      await this.load(id, signal, undefined, now - due < due - st.loadBegunAt ? due : now);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);
   }
