@@ -282,15 +282,24 @@ export class HlsClient implements StreamClient {
   constructor(
     private readonly http: HttpGetter,
     private readonly url: string,
-    private readonly o: { lowLatency?: boolean; now?: () => number } = {},
+    private readonly o: {
+      lowLatency?: boolean;
+      now?: () => number;
+      /** When the viewer was due to join (its reload schedule starts then; default: when open() runs). */
+      joinAt?: number;
+    } = {},
   ) {
     this.now = o.now ?? (() => performance.now());
   }
 
   private readonly now: () => number;
+  /** The viewer's reload schedule: points `everyMs` apart from `at` (set by open()). */
+  private schedule: { at: number; everyMs: number } | undefined;
 
   async open(signal: AbortSignal): Promise<void> {
-    const begunAt = this.now();
+    const now = this.now();
+    // the viewer's reload schedule starts when it was due to join (see reloadAt)
+    const begunAt = this.o.joinAt !== undefined && this.o.joinAt < now ? this.o.joinAt : now;
     const res = await this.http.get(this.url, { kind: 'playlist', text: true, signal });
     const r = resolvePlaylist(res.text!, this.url);
     const m = r.m;
@@ -325,9 +334,12 @@ export class HlsClient implements StreamClient {
       }
       // the lowest rendition's playlist tells us live/LL and timing
       const lowest = [...this.video].sort((a, b) => a.bitrate - b.bitrate)[0];
-      await this.load(lowest.id, signal);
+      await this.load(lowest.id, signal, undefined, begunAt);
     }
     const first = [...this.states.values()][0];
+    // started a whole target duration or more after it was due: a schedule of its own from now
+    if (now - first.loadBegunAt >= first.targetDuration * 1000) first.loadBegunAt = now;
+    this.schedule = { at: first.loadBegunAt, everyMs: Math.max(1, first.targetDuration) * 1000 };
     this.live = !first.endList;
     this.lowLatency =
       this.o.lowLatency !== false && this.live && first.partTarget !== undefined && first.canBlockReload;
@@ -339,11 +351,20 @@ export class HlsClient implements StreamClient {
     }
   }
 
-  /** `begunAt`: the due time of a scheduled reload (default: now). */
-  private async load(id: string, signal: AbortSignal, block?: Cursor, begunAt = this.now()): Promise<PlaylistState> {
+  /**
+   * `begunAt`: the due time of a scheduled reload. Default: now, or for a rendition's first load
+   * after open() (the audio playlist, an ABR switch) the viewer's last schedule point (see reloadAt).
+   */
+  private async load(id: string, signal: AbortSignal, block?: Cursor, begunAt?: number): Promise<PlaylistState> {
     const base = this.playlistUrl.get(id);
     if (!base) throw new StreamedgeError('LOADTEST_STREAM', `no rendition ${id}`);
     const prev = this.states.get(id);
+    const now = this.now();
+    const phase = this.schedule;
+    begunAt ??=
+      prev === undefined && phase !== undefined && now >= phase.at
+        ? phase.at + Math.floor((now - phase.at) / phase.everyMs) * phase.everyMs
+        : now;
     let url = base;
     let sep = base.includes('?') ? '&' : '?';
     if (block && prev?.canBlockReload) {

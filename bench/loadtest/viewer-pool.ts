@@ -87,13 +87,15 @@ export class ViewerPool {
       lowLatency: o.lowLatency,
       cmcd: o.cmcd,
     };
-    const start = () => {
-      if (!this.stop.signal.aborted) viewers.push(runViewer(viewerOptions));
-    };
+    const rampStart = performance.now();
     for (let k = 0; k < o.viewers; k++) {
       const globalIndex = first + k * stride;
       const at = total > 1 ? (globalIndex * o.rampSec * 1000) / total : 0;
-      this.wheel.after(at, start);
+      // the viewer's schedule starts when it was due to join, however late this thread gets to it
+      const joinAt = rampStart + at;
+      this.wheel.after(at, () => {
+        if (!this.stop.signal.aborted) viewers.push(runViewer(viewerOptions, joinAt));
+      });
     }
     await runEnded;
     // the loop's delay while viewers played; tearing thousands of connections down afterwards

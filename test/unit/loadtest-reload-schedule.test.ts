@@ -37,6 +37,8 @@ async function reloadTimes(
   reloads: number,
   /** Time the viewer spends after getting its k-th chunk (its downloads answered late). */
   busyMs: (chunk: number) => number = () => 0,
+  /** When the ramp had the viewer join (it opens at `joinMs`). */
+  joinAt?: number,
 ): Promise<number[]> {
   let now = joinMs;
   const sent: number[] = [];
@@ -63,7 +65,7 @@ async function reloadTimes(
       return Promise.resolve();
     },
   } as unknown as HttpGetter;
-  const client = new HlsClient(http, URL, { lowLatency: false, now: () => now });
+  const client = new HlsClient(http, URL, { lowLatency: false, now: () => now, joinAt });
   const signal = new AbortController().signal;
   await client.open(signal);
   let cursor: Cursor = await client.startCursor('main', signal);
@@ -112,5 +114,13 @@ describe('plain live-HLS reload schedule (tester lateness does not move it)', ()
       if (k === 4) expect(offsets[k]).toBeCloseTo(RESPONSE_MS + 2300 - SEGMENT_MS, 6);
       else expect(offsets[k]).toBeCloseTo(0, 6);
     }
+  });
+
+  it('a viewer its thread started late keeps the schedule of the time it was due to join', async () => {
+    // due to join at 10.0 s, started by a busy thread at 10.3 s: reloads at 12.0 s, 14.0 s, ...
+    const dueAt = JOIN_MS - 300;
+    const sent = await reloadTimes(JOIN_MS, () => 0, 6, undefined, dueAt);
+    expect(sent[0]).toBe(JOIN_MS);
+    for (let k = 1; k < sent.length; k++) expect(sent[k]).toBeCloseTo(dueAt + k * SEGMENT_MS, 6);
   });
 });
