@@ -117,10 +117,16 @@ interface ResolvedPlaylist {
   fullMap?: Map<number, SegmentInfo>;
 }
 
-/** By directory, then by text (no per-lookup key string built from the whole playlist). */
-const resolvedByText = new Map<string, Map<string, ResolvedPlaylist>>();
-const MEMO_ENTRIES = 256;
-let memoSize = 0;
+/**
+ * By directory, the playlists parsed lately, newest first, with their bytes: a response is
+ * compared byte for byte (memcmp) with those, so a known playlist is never decoded to a string,
+ * hashed or parsed again; thousands of viewers fetch the few versions a live playlist goes through.
+ */
+const resolvedByDir = new Map<string, { bytes: Buffer; r: ResolvedPlaylist }[]>();
+/** Versions kept per directory (a live playlist changes every part: the viewers' reloads span a few). */
+const MEMO_PER_DIR = 16;
+/** Directories kept (one per rendition of the stream under test; a bound, not a working size). */
+const MEMO_DIRS = 64;
 
 function parse(text: string): HlsManifest {
   const p = new Parser();
@@ -143,12 +149,13 @@ function resolveUri(uri: string, dir: string): string {
   return dir + uri;
 }
 
-function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
+function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
   const dir = dirOf(playlistUrl);
-  let byText = resolvedByText.get(dir);
-  const known = byText?.get(text);
-  if (known) return known;
-  const m = parse(text);
+  let known = resolvedByDir.get(dir);
+  if (known) {
+    for (const k of known) if (k.bytes.length === bytes.length && k.bytes.equals(bytes)) return k.r;
+  }
+  const m = parse(bytes.toString('utf8'));
   const skipped = Number(m.skip?.skippedSegments ?? 0);
   const seq = Number(m.mediaSequence ?? 0);
   let msn = seq + skipped;
@@ -194,15 +201,12 @@ function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
   const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint, edgePdtMs: edgeOf(segments, preload) };
   const all = preload ? [...segments, preload] : segments;
   if (skipped === 0 && all.every((x) => x.initUrl !== '')) r.fullMap = new Map(all.map((x) => [x.msn, x]));
-  if (memoSize >= MEMO_ENTRIES) {
-    // live playlists change every part: dropping everything now and then is cheaper than an LRU
-    resolvedByText.clear();
-    memoSize = 0;
-    byText = undefined;
+  if (!known) {
+    if (resolvedByDir.size >= MEMO_DIRS) resolvedByDir.clear();
+    resolvedByDir.set(dir, (known = []));
   }
-  if (!byText) resolvedByText.set(dir, (byText = new Map()));
-  byText.set(text, r);
-  memoSize++;
+  known.unshift({ bytes, r });
+  if (known.length > MEMO_PER_DIR) known.pop();
   return r;
 }
 
@@ -300,8 +304,8 @@ export class HlsClient implements StreamClient {
     const now = this.now();
     // the viewer's reload schedule starts when it was due to join (see reloadAt)
     const begunAt = this.o.joinAt !== undefined && this.o.joinAt < now ? this.o.joinAt : now;
-    const res = await this.http.get(this.url, { kind: 'playlist', text: true, signal });
-    const r = resolvePlaylist(res.text!, this.url);
+    const res = await this.http.get(this.url, { kind: 'playlist', bytes: true, signal });
+    const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
     const variants = m.playlists ?? [];
     if (variants.length === 0) {
@@ -372,8 +376,8 @@ export class HlsClient implements StreamClient {
       sep = '&';
     }
     if (prev?.canSkip && this.lowLatency) url += `${sep}_HLS_skip=YES`;
-    const res = await this.http.get(url, { kind: 'playlist', text: true, signal });
-    return this.ingest(id, resolvePlaylist(res.text!, base), begunAt);
+    const res = await this.http.get(url, { kind: 'playlist', bytes: true, signal });
+    return this.ingest(id, resolvePlaylist(res.body!, base), begunAt);
   }
 
   private ingest(id: string, r: ResolvedPlaylist, begunAt: number): PlaylistState {

@@ -57,7 +57,7 @@ async function reloadTimes(
         durationMs: 0,
         burstBytes: 0,
         burstMs: 0,
-        text,
+        body: Buffer.from(text),
       });
     },
     wait: (ms: number) => {
