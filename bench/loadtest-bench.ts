@@ -541,7 +541,7 @@ const lines = [
 ];
 for (const r of runs) {
   lines.push(
-    `${r.name.padEnd(7)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
+    `${(r.carriedFrom ? `${r.name}*` : r.name).padEnd(7)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
       `${pad(r.liveLatencySec?.p50?.toFixed(2), 7)}${pad(r.partHoldBackSec, 6)}${pad((r.playedBitrateBps / 1e3).toFixed(0), 7)}` +
       `${pad(r.tester.eventLoopDelayP99Ms?.toFixed(1), 8)}${pad(r.tester.cores, 7)}${pad(r.processes.edge?.cores, 6)}${pad(r.processes.origin?.cores, 7)}${pad(r.tester.viewersPerCore, 7)}`,
   );
@@ -550,6 +550,7 @@ lines.push(
   'columns: valid = tester event-loop p99 < 20 ms; goals = 0 stalls (and LL latency p50 within 0.5 s of PART-HOLD-BACK);',
   '         live latency p50 (s), PART-HOLD-BACK (s), bitrate played, tester event-loop p99 (ms), cores used by tester / edge / origin (+ffmpeg), viewers per tester core',
 );
+for (const r of runs) if (r.carriedFrom) lines.push(`${r.name}*: not run now; kept from ${r.carriedFrom}`);
 for (const n of notes) lines.push(`note: ${n}`);
 lines.push(`wrote ${out} (${elapsedSec().toFixed(0)} s)`);
 process.stdout.write(lines.join('\n') + '\n');
