@@ -65,8 +65,7 @@ export class DashClient implements StreamClient {
   private ast = 0;
   private ato = 0;
   private minimumUpdatePeriodSec = 2;
-  /** When the last MPD load began; a scheduled refresh counts from its due time (as hls-client.ts reloadAt). */
-  private loadBegunAt = 0;
+  private loadedAt = 0;
   private readonly reps = new Map<string, RepState>();
 
   constructor(
@@ -80,11 +79,11 @@ export class DashClient implements StreamClient {
       throw new StreamedgeError('LOADTEST_STREAM', `${this.url}: the MPD has no video Representation`);
   }
 
-  private async refresh(signal: AbortSignal, begunAt = performance.now()): Promise<void> {
+  private async refresh(signal: AbortSignal): Promise<void> {
     const res = await this.http.get(this.url, { kind: 'manifest', text: true, signal });
     const xml = res.text!;
     const m: MpdManifest = parse(xml, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
-    this.loadBegunAt = begunAt;
+    this.loadedAt = performance.now();
     this.live = attr(xml, 'type') === 'dynamic';
     const ast = attr(xml, 'availabilityStartTime');
     this.ast = ast ? Date.parse(ast) : 0;
@@ -204,12 +203,8 @@ export class DashClient implements StreamClient {
           initUrl: r.initUrl,
         };
       }
-      const due = this.loadBegunAt + this.minimumUpdatePeriodSec * 500;
-      const wait = due - performance.now();
-      if (wait > 0) {
-        await this.http.wait(wait, signal);
-        await this.refresh(signal, due);
-      } else await this.refresh(signal);
+      await this.http.wait(this.loadedAt + this.minimumUpdatePeriodSec * 500 - performance.now(), signal);
+      await this.refresh(signal);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `MPD never listed segment ${cursor.msn} of ${id}`);
   }
