@@ -10,7 +10,7 @@
  *        [--hls-processes N] [--stub-processes N] [--out bench/results/loadtest-tester.json]
  *
  * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS pair
- * only). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
+ * only); its result in the existing results file is kept, marked `carriedFrom` (when it was measured). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
  * viewer) against a second stub serving HTTPS, for the CPU per request against the HTTP/1.1
  * `ll-hls` run. `--pin`: the stubs run on core 0 (`taskset -c 0`) and this process, all its
  * threads, on core 1 (`taskset -a -p -c 1`), so the tester's threads do not compete with the
@@ -164,6 +164,8 @@ interface Scenario {
   valid: boolean;
   loadavg: number[];
   report: LoadReport;
+  /** Set on a scenario kept from the previous results file (skipped this time): when it was measured. */
+  carriedFrom?: string;
 }
 
 /** A baseline's ramp: its viewers start (n + 1)/n parts apart, so their phases cover a segment. */
@@ -536,6 +538,32 @@ try {
     results.push(await scenario('plain-baseline', BASELINE, false, baselineRamp(BASELINE)));
     results.push(await scenario('plain-hls', HLS, false));
   }
+  // a skipped scenario (size 0) keeps its result from the previous results file, marked with when
+  // it was measured, so iterating on one scenario does not erase the others
+  const previous = (() => {
+    try {
+      return JSON.parse(readFileSync(resolve(root, OUT), 'utf8')) as {
+        at?: string;
+        scenarios?: Scenario[];
+        fidelity?: unknown;
+        h2VsH1?: unknown;
+      };
+    } catch {
+      return undefined;
+    }
+  })();
+  const skipped = [
+    ...(FIDELITY > 0 ? [] : ['fidelity-baseline', 'fidelity']),
+    ...(LL > 0 ? [] : ['ll-hls']),
+    ...(H2 > 0 ? [] : ['ll-h2']),
+    ...(HLS > 0 ? [] : ['plain-baseline', 'plain-hls']),
+  ];
+  for (const old of previous?.scenarios ?? []) {
+    if (skipped.includes(old.name) && !results.some((r) => r.name === old.name))
+      results.push({ ...old, carriedFrom: old.carriedFrom ?? previous?.at ?? 'unknown' });
+  }
+  const order = ['fidelity-baseline', 'fidelity', 'll-hls', 'll-h2', 'plain-baseline', 'plain-hls'];
+  results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const p50 = (s: Scenario) => s.report.liveLatencySec?.p50 ?? NaN;
   // When the box is oversubscribed the tester is starved of CPU and falls behind (invalid runs do
   // less work than their viewers need, which flatters viewers/core). CPU per request stays a fair
@@ -546,6 +574,8 @@ try {
     const h1 = results.find((s) => s.name === 'll-hls');
     const h2 = results.find((s) => s.name === 'll-h2');
     if (!h1 || !h2) return null;
+    if (h1.carriedFrom && h2.carriedFrom) return previous?.h2VsH1 ?? null;
+    if (h1.carriedFrom || h2.carriedFrom) return null; // not measured together
     return {
       h1CpuUsPerRequest: round(h1.cpuMsPerRequest * 1000, 1),
       h2CpuUsPerRequest: round(h2.cpuMsPerRequest * 1000, 1),
@@ -564,21 +594,25 @@ try {
     at: new Date().toISOString(),
     machine: finishMachineInfo(machineStart),
     goals: { llViewersPerCore: 3000, hlsViewersPerCore: 10000, fidelityLatencyMs: 100 },
-    fidelity: fidelity &&
-      baseline && {
-        viewers: FIDELITY,
-        stalls: fidelity.report.stalls,
-        latencyP50Sec: p50(fidelity),
-        baselineViewers: BASELINE,
-        baselineLatencyP50Sec: p50(baseline),
-        latencyDifferenceMs: Math.round((p50(fidelity) - p50(baseline)) * 1000),
-        startupP50Ms: fidelity.report.startupMs.p50,
-        baselineStartupP50Ms: baseline.report.startupMs.p50,
-        partLagP50Ms: fidelity.report.partLagMs?.p50 ?? null,
-        partLagP99Ms: fidelity.report.partLagMs?.p99 ?? null,
-        baselinePartLagP99Ms: baseline.report.partLagMs?.p99 ?? null,
-        valid: fidelity.valid && baseline.valid,
-      },
+    fidelity:
+      (fidelity &&
+        baseline && {
+          viewers: FIDELITY,
+          stalls: fidelity.report.stalls,
+          latencyP50Sec: p50(fidelity),
+          baselineViewers: BASELINE,
+          baselineLatencyP50Sec: p50(baseline),
+          latencyDifferenceMs: Math.round((p50(fidelity) - p50(baseline)) * 1000),
+          startupP50Ms: fidelity.report.startupMs.p50,
+          baselineStartupP50Ms: baseline.report.startupMs.p50,
+          partLagP50Ms: fidelity.report.partLagMs?.p50 ?? null,
+          partLagP99Ms: fidelity.report.partLagMs?.p99 ?? null,
+          baselinePartLagP99Ms: baseline.report.partLagMs?.p99 ?? null,
+          valid: fidelity.valid && baseline.valid,
+        }) ??
+      (FIDELITY === 0 && previous?.fidelity
+        ? { ...(previous.fidelity as object), carriedFrom: results.find((r) => r.name === 'fidelity')?.carriedFrom }
+        : undefined),
     fidelityExplained: FIDELITY_EXPLAINED,
     profile: PROFILE,
     plainHlsProfile: PLAIN_HLS_PROFILE,
