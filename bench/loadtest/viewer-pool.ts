@@ -102,7 +102,12 @@ export class ViewerPool {
     // (one close() each) delays the loop too, but no viewer measures anything then
     loop.disable();
     // the histogram holds the intervals between its own timer's runs: the delay is what exceeds the resolution
-    const p99 = Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);
+    const p99 = Math.max(
+      0,
+      loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS,
+      // the viewers' own timers, when a late batch was spread over several short turns
+      this.wheel.lateness.count > 0 ? this.wheel.lateness.percentile(99) / 1000 : 0,
+    );
     this.stats.loopDelayP99Ms = Math.max(this.stats.loopDelayP99Ms, p99);
     this.abort();
     let graceTimer: NodeJS.Timeout | undefined;
