@@ -10,7 +10,8 @@
  *        [--hls-processes N] [--stub-processes N] [--out bench/results/loadtest-tester.json]
  *
  * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS pair
- * only); its result in the existing results file is kept, marked `carriedFrom` (when it was measured). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
+ * only); its result in the existing results file is kept, marked `carriedFrom` (when it was
+ * measured). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
  * viewer) against a second stub serving HTTPS, for the CPU per request against the HTTP/1.1
  * `ll-hls` run. `--pin`: the stubs run on core 0 (`taskset -c 0`) and this process, all its
  * threads, on core 1 (`taskset -a -p -c 1`), so the tester's threads do not compete with the
@@ -545,7 +546,7 @@ try {
       return JSON.parse(readFileSync(resolve(root, OUT), 'utf8')) as {
         at?: string;
         scenarios?: Scenario[];
-        fidelity?: unknown;
+        fidelity?: object;
         h2VsH1?: unknown;
       };
     } catch {
@@ -611,7 +612,7 @@ try {
           valid: fidelity.valid && baseline.valid,
         }) ??
       (FIDELITY === 0 && previous?.fidelity
-        ? { ...(previous.fidelity as object), carriedFrom: results.find((r) => r.name === 'fidelity')?.carriedFrom }
+        ? { ...previous.fidelity, carriedFrom: results.find((r) => r.name === 'fidelity')?.carriedFrom }
         : undefined),
     fidelityExplained: FIDELITY_EXPLAINED,
     profile: PROFILE,
