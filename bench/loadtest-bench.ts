@@ -16,7 +16,8 @@
  *   node bin/run-ts.js bench/loadtest-bench.ts [--ll 1000] [--hls 5000] [--h2 1000] [--ramp 15]
  *        [--hold 30] [--workers N] [--edge-workers N] [--out bench/results/loadtest.json]
  *
- * A size of 0 skips that run. The lead runs the defaults on a quiet machine; small sizes prove the
+ * A size of 0 skips that run (its run in the existing results file is kept, with `carriedFrom`,
+ * the date it was measured). The lead runs the defaults on a quiet machine; small sizes prove the
  * bench works on a busy one.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -232,6 +233,8 @@ interface Run {
   valid: boolean;
   goals: { zeroStalls: boolean; latencyWithinHalfSecondOfPartHoldBack: boolean | null; met: boolean };
   stoppedEarly: string | null;
+  /** Set on a run kept from the previous results file (its scenario was skipped this time): when it was measured. */
+  carriedFrom?: string;
   wallSec: number;
   loadAverage: { before: number[]; after: number[] };
   viewersSummary: LoadReport['viewers'];
@@ -455,8 +458,26 @@ try {
   await cleanup();
 }
 
+// a skipped scenario (size 0) keeps its run from the previous results, marked with when it was
+// measured, so iterating on one scenario does not erase the others
+const previous = (() => {
+  try {
+    return JSON.parse(readFileSync(resolve(root, OUT), 'utf8')) as { at?: string; runs?: Run[] };
+  } catch {
+    return undefined;
+  }
+})();
+for (const name of ['ll', 'hls', 'll-h2'] as const) {
+  const size = name === 'll' ? SIZES.ll : name === 'hls' ? SIZES.hls : SIZES.h2;
+  const old = previous?.runs?.find((r) => r.name === name);
+  if (size === 0 && old && !runs.some((r) => r.name === name))
+    runs.push({ ...old, carriedFrom: old.carriedFrom ?? previous?.at ?? 'unknown' });
+}
+const order = ['ll', 'hls', 'll-h2'];
+runs.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+
 for (const r of runs) {
-  if (!r.valid)
+  if (!r.valid && r.carriedFrom === undefined)
     notes.push(
       `${r.name}: not a valid run: the load tester's event-loop delay p99 was ${r.tester.eventLoopDelayP99Ms} ms (limit ${VALID_LOOP_P99_MS} ms), so its stalls and latency are partly the tester's` +
         (r.stoppedEarly ? `; stopped early (${r.stoppedEarly})` : ''),
@@ -487,9 +508,14 @@ const result = {
       'per process tree (the process and its live descendants) from /proc/<pid>/stat, cores = CPU seconds ÷ wall seconds of the run',
   },
   runs,
-  // h2 against h1 in the same run, only when both runs were valid (an invalid run's figures are the tester's)
+  // h2 against h1 in the same run, only when both runs were valid and measured now (an invalid run's figures are the tester's)
   ratios:
-    ll?.valid && h2?.valid && ll.liveLatencySec && h2.liveLatencySec
+    ll?.valid &&
+    h2?.valid &&
+    ll.carriedFrom === undefined &&
+    h2.carriedFrom === undefined &&
+    ll.liveLatencySec &&
+    h2.liveLatencySec
       ? {
           h2ToH1LatencyP50: round(h2.liveLatencySec.p50! / ll.liveLatencySec.p50!),
           h2ToH1TesterCpu: ll.tester.cpuSec > 0 ? round(h2.tester.cpuSec / ll.tester.cpuSec) : null,
@@ -515,7 +541,7 @@ const lines = [
 ];
 for (const r of runs) {
   lines.push(
-    `${r.name.padEnd(7)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
+    `${(r.carriedFrom ? `${r.name}*` : r.name).padEnd(7)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
       `${pad(r.liveLatencySec?.p50?.toFixed(2), 7)}${pad(r.partHoldBackSec, 6)}${pad((r.playedBitrateBps / 1e3).toFixed(0), 7)}` +
       `${pad(r.tester.eventLoopDelayP99Ms?.toFixed(1), 8)}${pad(r.tester.cores, 7)}${pad(r.processes.edge?.cores, 6)}${pad(r.processes.origin?.cores, 7)}${pad(r.tester.viewersPerCore, 7)}`,
   );
@@ -524,6 +550,7 @@ lines.push(
   'columns: valid = tester event-loop p99 < 20 ms; goals = 0 stalls (and LL latency p50 within 0.5 s of PART-HOLD-BACK);',
   '         live latency p50 (s), PART-HOLD-BACK (s), bitrate played, tester event-loop p99 (ms), cores used by tester / edge / origin (+ffmpeg), viewers per tester core',
 );
+for (const r of runs) if (r.carriedFrom) lines.push(`${r.name}*: not run now; kept from ${r.carriedFrom}`);
 for (const n of notes) lines.push(`note: ${n}`);
 lines.push(`wrote ${out} (${elapsedSec().toFixed(0)} s)`);
 process.stdout.write(lines.join('\n') + '\n');

@@ -10,7 +10,8 @@
  *        [--hls-processes N] [--stub-processes N] [--out bench/results/loadtest-tester.json]
  *
  * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS pair
- * only). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
+ * only); its result in the existing results file is kept, marked `carriedFrom` (when it was
+ * measured). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
  * viewer) against a second stub serving HTTPS, for the CPU per request against the HTTP/1.1
  * `ll-hls` run. `--pin`: the stubs run on core 0 (`taskset -c 0`) and this process, all its
  * threads, on core 1 (`taskset -a -p -c 1`), so the tester's threads do not compete with the
@@ -164,6 +165,8 @@ interface Scenario {
   valid: boolean;
   loadavg: number[];
   report: LoadReport;
+  /** Set on a scenario kept from the previous results file (skipped this time): when it was measured. */
+  carriedFrom?: string;
 }
 
 /** A baseline's ramp: its viewers start (n + 1)/n parts apart, so their phases cover a segment. */
@@ -429,6 +432,82 @@ const PLAIN_HLS_PROFILE = {
 };
 
 /**
+ * Why plain-HLS viewers made the tester's event loop late, measured (session 6) with an
+ * instrumented ViewerPool (timer-wheel due times and turn sizes, playlist GET times) and the CPU
+ * and allocation profilers, against the stub in its own process; the box was shared (load 5 to 13).
+ */
+const PLAIN_HLS_BURSTS = {
+  finding:
+    "Viewers' plain-HLS reloads were counted from when the viewer's timer actually ran (and the load's response arrived), so every hiccup of the tester's thread (GC, a busy turn, a core taken by the server) gave all viewers due meanwhile one common phase for the rest of the run; the ramp's even spread clumped into bursts recurring every target duration. Now a reload counts from its due time, a viewer's schedule starts when the ramp had it due to join, and a rendition loaded later joins that schedule (hls-client.ts reloadAt; test/unit/loadtest-reload-schedule.test.ts).",
+  wheelTurns:
+    "Also: the timer wheel records how late it ran the viewers' timers, and the event-loop p99 a pool reports is the larger of that and the loop's delay (test/unit/loadtest-timer-wheel.test.ts). A bound of 64 entries per turn (the rest next turn) was tried and removed: it capped the waits a thread can end per second (64 per loop iteration), and 5,000 viewers per thread outran it on a loaded box (tester bench plain 10,000: 0.21 requests per viewer-second instead of 2.05, 6,533 stalls).",
+  command:
+    'ViewerPool, 2,000 plain-HLS viewers in one thread, ramp 5 s, hold 30 s, against bench/loadtest-stub-process.ts; reload phase = GET time mod 2 s in 20 ms bins',
+  before: {
+    commit: 'b8ac64a',
+    busiestTenthOfReloadCycleShare:
+      '24 to 53 % of playlist GETs and of timer-wheel due times (an even spread: about 12 %)',
+    wheelTurnEntriesP99: '178 to 234 (max 931 to 964)',
+    eventLoopP99Ms: '106 to 145 (load 4.6 to 9.7)',
+  },
+  after: {
+    commit: 'reloads from their due time and the join schedule',
+    busiestTenthOfReloadCycleShare: '14.5 to 17.3 % of timer-wheel due times, early and late in the hold',
+    wheelTurnEntriesP99: '38 to 64',
+    eventLoopP99Ms: '12.2 (load 5.7, 0 stalls) to 101 (load 6.4): at that load the box sets the delay; not a clean A/B',
+  },
+  allocation: {
+    command:
+      'V8 HeapProfiler.startSampling keeping objects collected by minor and major GC, 1,000 plain-HLS viewers, 8 s of the hold',
+    beforeKBPerRequest: 5.83,
+    afterKBPerRequest: 4.59,
+    beforeTopSites: [
+      "12.3 % the playlist body's UTF-8 decoding (GetHandler.onResponseEnd)",
+      "10.6 % the response head's strings (H1Connection.parseHead: latin1 copy, lower-cased copy, field slices, trim)",
+      '5.5 % GetHandler and its promise per playlist GET, 5.2 % runViewer per chunk, 5.1 % net write requests',
+    ],
+    change:
+      'playlists matched byte for byte against the versions already parsed (no decoding or hashing per viewer); the response head read in place from the bytes',
+    heapPerViewerKB: '27 (heap snapshot of 1,000 viewers in the hold; 4.5 of it shared code)',
+  },
+  cpuProfile: {
+    command:
+      'node --cpu-prof bin/streamedge.js loadtest <stub> --viewers 3000 --ramp 5s --duration 20s --workers 0 --no-low-latency',
+    before: {
+      commit: 'b8ac64a (load 8.9)',
+      cpuUsPerRequestWholeRun: 73,
+      topFrames: [
+        '25.2 % writeLatin1String',
+        '10.6 % garbage collector',
+        '4.6 % runViewer',
+        '4.5 % (program)',
+        '4.5 % internalConnect (ramp)',
+        '2.4 % resolvePlaylist',
+        '1.9 % ingest',
+        '1.8 % histogram (load-stats)',
+        '1.6 % parseHead',
+      ],
+    },
+    after: {
+      commit: 'this session (load 13)',
+      cpuUsPerRequestWholeRun: 79.5,
+      topFrames: [
+        '21.8 % writeLatin1String',
+        '11.0 % garbage collector',
+        '5.2 % (program)',
+        '3.6 % internalConnect (ramp)',
+        '3.5 % runViewer',
+        '1.7 % onResponseEnd',
+        '1.6 % ingest, 1.6 % H1Client.dispatch',
+        '1.1 % parseHead',
+        'resolvePlaylist under 0.8 %',
+      ],
+    },
+    note: 'CPU per request rose with the load (8.9 to 13 between the two runs): not comparable; the shares are. The GC share did not fall with the allocation: its cost is what survives a scavenge.',
+  },
+};
+
+/**
  * The lean h2 client (node:http2) against undici, LL-HLS viewers against the TLS stub, 300 viewers,
  * ramp 3 s, 15 s, --workers 0, whole-run CPU (TLS handshakes included), same minute, load 8-9.
  */
@@ -462,6 +541,32 @@ try {
     results.push(await scenario('plain-baseline', BASELINE, false, baselineRamp(BASELINE)));
     results.push(await scenario('plain-hls', HLS, false));
   }
+  // a skipped scenario (size 0) keeps its result from the previous results file, marked with when
+  // it was measured, so iterating on one scenario does not erase the others
+  const previous = (() => {
+    try {
+      return JSON.parse(readFileSync(resolve(root, OUT), 'utf8')) as {
+        at?: string;
+        scenarios?: Scenario[];
+        fidelity?: object;
+        h2VsH1?: unknown;
+      };
+    } catch {
+      return undefined;
+    }
+  })();
+  const skipped = [
+    ...(FIDELITY > 0 ? [] : ['fidelity-baseline', 'fidelity']),
+    ...(LL > 0 ? [] : ['ll-hls']),
+    ...(H2 > 0 ? [] : ['ll-h2']),
+    ...(HLS > 0 ? [] : ['plain-baseline', 'plain-hls']),
+  ];
+  for (const old of previous?.scenarios ?? []) {
+    if (skipped.includes(old.name) && !results.some((r) => r.name === old.name))
+      results.push({ ...old, carriedFrom: old.carriedFrom ?? previous?.at ?? 'unknown' });
+  }
+  const order = ['fidelity-baseline', 'fidelity', 'll-hls', 'll-h2', 'plain-baseline', 'plain-hls'];
+  results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const p50 = (s: Scenario) => s.report.liveLatencySec?.p50 ?? NaN;
   // When the box is oversubscribed the tester is starved of CPU and falls behind (invalid runs do
   // less work than their viewers need, which flatters viewers/core). CPU per request stays a fair
@@ -472,6 +577,8 @@ try {
     const h1 = results.find((s) => s.name === 'll-hls');
     const h2 = results.find((s) => s.name === 'll-h2');
     if (!h1 || !h2) return null;
+    if (h1.carriedFrom && h2.carriedFrom) return previous?.h2VsH1 ?? null;
+    if (h1.carriedFrom || h2.carriedFrom) return null; // not measured together
     return {
       h1CpuUsPerRequest: round(h1.cpuMsPerRequest * 1000, 1),
       h2CpuUsPerRequest: round(h2.cpuMsPerRequest * 1000, 1),
@@ -490,24 +597,29 @@ try {
     at: new Date().toISOString(),
     machine: finishMachineInfo(machineStart),
     goals: { llViewersPerCore: 3000, hlsViewersPerCore: 10000, fidelityLatencyMs: 100 },
-    fidelity: fidelity &&
-      baseline && {
-        viewers: FIDELITY,
-        stalls: fidelity.report.stalls,
-        latencyP50Sec: p50(fidelity),
-        baselineViewers: BASELINE,
-        baselineLatencyP50Sec: p50(baseline),
-        latencyDifferenceMs: Math.round((p50(fidelity) - p50(baseline)) * 1000),
-        startupP50Ms: fidelity.report.startupMs.p50,
-        baselineStartupP50Ms: baseline.report.startupMs.p50,
-        partLagP50Ms: fidelity.report.partLagMs?.p50 ?? null,
-        partLagP99Ms: fidelity.report.partLagMs?.p99 ?? null,
-        baselinePartLagP99Ms: baseline.report.partLagMs?.p99 ?? null,
-        valid: fidelity.valid && baseline.valid,
-      },
+    fidelity:
+      (fidelity &&
+        baseline && {
+          viewers: FIDELITY,
+          stalls: fidelity.report.stalls,
+          latencyP50Sec: p50(fidelity),
+          baselineViewers: BASELINE,
+          baselineLatencyP50Sec: p50(baseline),
+          latencyDifferenceMs: Math.round((p50(fidelity) - p50(baseline)) * 1000),
+          startupP50Ms: fidelity.report.startupMs.p50,
+          baselineStartupP50Ms: baseline.report.startupMs.p50,
+          partLagP50Ms: fidelity.report.partLagMs?.p50 ?? null,
+          partLagP99Ms: fidelity.report.partLagMs?.p99 ?? null,
+          baselinePartLagP99Ms: baseline.report.partLagMs?.p99 ?? null,
+          valid: fidelity.valid && baseline.valid,
+        }) ??
+      (FIDELITY === 0 && previous?.fidelity
+        ? { ...previous.fidelity, carriedFrom: results.find((r) => r.name === 'fidelity')?.carriedFrom }
+        : undefined),
     fidelityExplained: FIDELITY_EXPLAINED,
     profile: PROFILE,
     plainHlsProfile: PLAIN_HLS_PROFILE,
+    plainHlsBursts: PLAIN_HLS_BURSTS,
     h2Notes: H2_NOTES,
     workerNotes: WORKER_NOTES,
     affinity,

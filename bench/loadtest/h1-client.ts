@@ -58,12 +58,94 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY_TRAILERS = {};
 
-/** The value of the first header field `name` (given as "\r\nname:", lower case) in a lower-cased head. */
-function fieldValue(head: string, name: string): string | undefined {
-  const i = head.indexOf(name);
-  if (i === -1) return undefined;
-  const end = head.indexOf('\r\n', i + name.length);
-  return head.slice(i + name.length, end === -1 ? head.length : end).trim();
+/**
+ * The response head is read in place, in the bytes (no string per response): the status and the
+ * three fields that frame the body, names and tokens compared case-insensitively (ASCII).
+ */
+const CONTENT_LENGTH = Buffer.from('content-length');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const CONNECTION = Buffer.from('connection');
+const CHUNKED = Buffer.from('chunked');
+const CLOSE = Buffer.from('close');
+const KEEP_ALIVE = Buffer.from('keep-alive');
+const HTTP_1 = Buffer.from('http/1.');
+
+/** ASCII lower case of a byte (letters only). */
+const lower = (c: number) => (c >= 65 && c <= 90 ? c | 0x20 : c);
+
+/** Whether b[at, at + word.length) is `word` (lower case), ignoring ASCII case. */
+function matchesAt(b: Buffer, at: number, word: Buffer): boolean {
+  if (at + word.length > b.length) return false;
+  for (let i = 0; i < word.length; i++) if (lower(b[at + i]) !== word[i]) return false;
+  return true;
+}
+
+/** Whether `word` (lower case) occurs in b[from, to), ignoring ASCII case. */
+function containsWord(b: Buffer, from: number, to: number, word: Buffer): boolean {
+  for (let i = from; i + word.length <= to; i++) if (matchesAt(b, i, word)) return true;
+  return false;
+}
+
+const isSpace = (c: number) => c === 32 || c === 9;
+
+interface HeadFields {
+  status: number;
+  /** Content-Length (-1 when absent, NaN when not a whole number). */
+  length: number;
+  chunked: boolean;
+  /** Connection: close (true), keep-alive (false), or absent/other (undefined). */
+  close: boolean | undefined;
+}
+
+/**
+ * The status line and framing fields of the head in b[0, end) (end: where its CRLFCRLF starts);
+ * undefined when it is not an HTTP/1.x status line. The first of each field counts.
+ */
+function readHead(b: Buffer, end: number, out: HeadFields): boolean {
+  if (!matchesAt(b, 0, HTTP_1) || end < 12 || b[8] !== 32) return false;
+  out.status = (b[9] - 48) * 100 + (b[10] - 48) * 10 + (b[11] - 48);
+  if (!(b[9] >= 48 && b[9] <= 57 && b[10] >= 48 && b[10] <= 57 && b[11] >= 48 && b[11] <= 57)) out.status = NaN;
+  out.length = -1;
+  out.chunked = false;
+  out.close = undefined;
+  let seenLength = false;
+  let seenEncoding = false;
+  let seenConnection = false;
+  let line = b.indexOf(13, 12); // the CR that ends the status line
+  while (line !== -1 && line < end) {
+    const start = line + 2;
+    let eol = b.indexOf(13, start);
+    if (eol === -1 || eol > end) eol = end;
+    const colon = b.indexOf(58, start);
+    if (colon !== -1 && colon < eol) {
+      let v = colon + 1;
+      while (v < eol && isSpace(b[v])) v++;
+      let ve = eol;
+      while (ve > v && isSpace(b[ve - 1])) ve--;
+      const nameLen = colon - start;
+      if (!seenLength && nameLen === CONTENT_LENGTH.length && matchesAt(b, start, CONTENT_LENGTH)) {
+        seenLength = true;
+        let n = ve > v ? 0 : NaN;
+        for (let i = v; i < ve; i++) {
+          const d = b[i] - 48;
+          if (d < 0 || d > 9) {
+            n = NaN;
+            break;
+          }
+          n = n * 10 + d;
+        }
+        out.length = n;
+      } else if (!seenEncoding && nameLen === TRANSFER_ENCODING.length && matchesAt(b, start, TRANSFER_ENCODING)) {
+        seenEncoding = true;
+        out.chunked = ve - v >= CHUNKED.length && matchesAt(b, ve - CHUNKED.length, CHUNKED);
+      } else if (!seenConnection && nameLen === CONNECTION.length && matchesAt(b, start, CONNECTION)) {
+        seenConnection = true;
+        out.close = containsWord(b, v, ve, CLOSE) ? true : containsWord(b, v, ve, KEEP_ALIVE) ? false : undefined;
+      }
+    }
+    line = eol === end ? -1 : eol;
+  }
+  return true;
 }
 
 /** One request in flight (the handler's controller too). */
@@ -143,6 +225,8 @@ class H1Connection {
   private chunkState = Chunk.Size;
   private keepAlive = true;
   private lastByteAt = 0;
+  /** The fields of the response head being read (one object per connection, refilled per response). */
+  private readonly head: HeadFields = { status: 0, length: -1, chunked: false, close: undefined };
 
   constructor(
     private readonly pool: OriginPool,
@@ -228,21 +312,13 @@ class H1Connection {
       this.buf = Buffer.from(b);
       return;
     }
-    // one lower-cased copy of the head, searched for the three fields that frame the body
-    const head = b.toString('latin1', 0, end).toLowerCase();
-    if (!head.startsWith('http/1.') || head.charCodeAt(8) !== 32)
-      return this.fail(new CodedError('HPE_INVALID_CONSTANT', 'not an HTTP/1.x response'));
-    const status = Number(head.slice(9, 12));
+    const h = this.head;
+    if (!readHead(b, end, h)) return this.fail(new CodedError('HPE_INVALID_CONSTANT', 'not an HTTP/1.x response'));
+    const status = h.status;
     if (!(status >= 100 && status <= 999)) return this.fail(new CodedError('HPE_INVALID_STATUS', 'bad status code'));
-    const lengthText = fieldValue(head, '\r\ncontent-length:');
-    let length = lengthText === undefined ? -1 : Number(lengthText);
-    const chunked = /chunked\s*$/.test(fieldValue(head, '\r\ntransfer-encoding:') ?? '');
-    const connection = fieldValue(head, '\r\nconnection:');
-    const close = connection?.includes('close')
-      ? true
-      : connection?.includes('keep-alive')
-        ? false
-        : head.charCodeAt(7) === 48; /* HTTP/1.0 closes unless it says keep-alive */
+    let length = h.length;
+    const chunked = h.chunked;
+    const close = h.close ?? b[7] === 48; /* HTTP/1.0 closes unless it says keep-alive */
     if (chunked) length = -1;
     if (status < 200) {
       // 1xx: an interim answer; the real one follows

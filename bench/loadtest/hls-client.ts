@@ -39,7 +39,12 @@ interface PlaylistState {
   partHoldBack?: number;
   partTarget?: number;
   targetDuration: number;
-  loadedAt: number;
+  /**
+   * When the load that gave this state began (performance.now() ms): RFC 8216bis 6.3.4 measures
+   * the reload interval from the time the client began loading the playlist. A reload that waited
+   * for its due time counts from that due time, not from when the timer got to run: see reloadAt.
+   */
+  loadBegunAt: number;
   /** The newest edge this rendition's playlists showed (program date-time, epoch ms) and when it was first seen (epoch ms). */
   edge?: { pdtMs: number; seenAtMs: number };
   /** A reload that did not change the playlist halves the next reload interval (RFC 8216bis 6.3.4). */
@@ -112,10 +117,16 @@ interface ResolvedPlaylist {
   fullMap?: Map<number, SegmentInfo>;
 }
 
-/** By directory, then by text (no per-lookup key string built from the whole playlist). */
-const resolvedByText = new Map<string, Map<string, ResolvedPlaylist>>();
-const MEMO_ENTRIES = 256;
-let memoSize = 0;
+/**
+ * By directory, the playlists parsed lately, newest first, with their bytes: a response is
+ * compared byte for byte (memcmp) with those, so a known playlist is never decoded to a string,
+ * hashed or parsed again; thousands of viewers fetch the few versions a live playlist goes through.
+ */
+const resolvedByDir = new Map<string, { bytes: Buffer; r: ResolvedPlaylist }[]>();
+/** Versions kept per directory (a live playlist changes every part: the viewers' reloads span a few). */
+const MEMO_PER_DIR = 16;
+/** Directories kept (one per rendition of the stream under test; a bound, not a working size). */
+const MEMO_DIRS = 64;
 
 function parse(text: string): HlsManifest {
   const p = new Parser();
@@ -138,12 +149,13 @@ function resolveUri(uri: string, dir: string): string {
   return dir + uri;
 }
 
-function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
+function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
   const dir = dirOf(playlistUrl);
-  let byText = resolvedByText.get(dir);
-  const known = byText?.get(text);
-  if (known) return known;
-  const m = parse(text);
+  let known = resolvedByDir.get(dir);
+  if (known) {
+    for (const k of known) if (k.bytes.length === bytes.length && k.bytes.equals(bytes)) return k.r;
+  }
+  const m = parse(bytes.toString('utf8'));
   const skipped = Number(m.skip?.skippedSegments ?? 0);
   const seq = Number(m.mediaSequence ?? 0);
   let msn = seq + skipped;
@@ -189,15 +201,12 @@ function resolvePlaylist(text: string, playlistUrl: string): ResolvedPlaylist {
   const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint, edgePdtMs: edgeOf(segments, preload) };
   const all = preload ? [...segments, preload] : segments;
   if (skipped === 0 && all.every((x) => x.initUrl !== '')) r.fullMap = new Map(all.map((x) => [x.msn, x]));
-  if (memoSize >= MEMO_ENTRIES) {
-    // live playlists change every part: dropping everything now and then is cheaper than an LRU
-    resolvedByText.clear();
-    memoSize = 0;
-    byText = undefined;
+  if (!known) {
+    if (resolvedByDir.size >= MEMO_DIRS) resolvedByDir.clear();
+    resolvedByDir.set(dir, (known = []));
   }
-  if (!byText) resolvedByText.set(dir, (byText = new Map()));
-  byText.set(text, r);
-  memoSize++;
+  known.unshift({ bytes, r });
+  if (known.length > MEMO_PER_DIR) known.pop();
   return r;
 }
 
@@ -240,6 +249,25 @@ function mergeSegments(
   return segs;
 }
 
+/**
+ * When a live playlist without blocking reload is reloaded next: a target duration (half of one
+ * when the last reload changed nothing) after the last load began (RFC 8216bis 6.3.4).
+ *
+ * The next load counts from this due time, not from when the viewer's timer got to run: thousands
+ * of viewers share one thread, and when that thread is late (a GC pause, a busy turn, a core
+ * taken by the server under test) every viewer due in the meantime runs in the same turn. Counted
+ * from then, those viewers would keep that common phase for the rest of the run, every hiccup
+ * would merge more of them, and the spread-out reloads of viewers joined over a ramp would
+ * clump into bursts that keep the thread late: a feedback loop of the tester's own making. A
+ * player on its own device would have reloaded on time, so its schedule is kept. The same holds
+ * when the viewer reaches its reload already late (its segment downloads were answered late):
+ * the reload goes out at once but counts from its due time, so the next one is back on the
+ * viewer's phase; only a viewer a whole interval or more behind starts a new schedule from now.
+ */
+function reloadAt(st: Pick<PlaylistState, 'loadBegunAt' | 'targetDuration' | 'unchanged'>): number {
+  return st.loadBegunAt + (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
+}
+
 export class HlsClient implements StreamClient {
   readonly protocol = 'hls' as const;
   live = false;
@@ -258,19 +286,33 @@ export class HlsClient implements StreamClient {
   constructor(
     private readonly http: HttpGetter,
     private readonly url: string,
-    private readonly o: { lowLatency?: boolean } = {},
-  ) {}
+    private readonly o: {
+      lowLatency?: boolean;
+      now?: () => number;
+      /** When the viewer was due to join (its reload schedule starts then; default: when open() runs). */
+      joinAt?: number;
+    } = {},
+  ) {
+    this.now = o.now ?? (() => performance.now());
+  }
+
+  private readonly now: () => number;
+  /** The viewer's reload schedule: points `everyMs` apart from `at` (set by open()). */
+  private schedule: { at: number; everyMs: number } | undefined;
 
   async open(signal: AbortSignal): Promise<void> {
-    const res = await this.http.get(this.url, { kind: 'playlist', text: true, signal });
-    const r = resolvePlaylist(res.text!, this.url);
+    const now = this.now();
+    // the viewer's reload schedule starts when it was due to join (see reloadAt)
+    const begunAt = this.o.joinAt !== undefined && this.o.joinAt < now ? this.o.joinAt : now;
+    const res = await this.http.get(this.url, { kind: 'playlist', bytes: true, signal });
+    const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
     const variants = m.playlists ?? [];
     if (variants.length === 0) {
       // a media playlist given directly: one rendition
       this.video = [{ id: 'main', kind: 'video', bitrate: 1_000_000 }];
       this.playlistUrl.set('main', this.url);
-      this.ingest('main', r);
+      this.ingest('main', r, begunAt);
     } else {
       this.video = variants.map((v, i) => {
         const id = `v${i}`;
@@ -296,9 +338,12 @@ export class HlsClient implements StreamClient {
       }
       // the lowest rendition's playlist tells us live/LL and timing
       const lowest = [...this.video].sort((a, b) => a.bitrate - b.bitrate)[0];
-      await this.load(lowest.id, signal);
+      await this.load(lowest.id, signal, undefined, begunAt);
     }
     const first = [...this.states.values()][0];
+    // started a whole target duration or more after it was due: a schedule of its own from now
+    if (now - first.loadBegunAt >= first.targetDuration * 1000) first.loadBegunAt = now;
+    this.schedule = { at: first.loadBegunAt, everyMs: Math.max(1, first.targetDuration) * 1000 };
     this.live = !first.endList;
     this.lowLatency =
       this.o.lowLatency !== false && this.live && first.partTarget !== undefined && first.canBlockReload;
@@ -310,10 +355,20 @@ export class HlsClient implements StreamClient {
     }
   }
 
-  private async load(id: string, signal: AbortSignal, block?: Cursor): Promise<PlaylistState> {
+  /**
+   * `begunAt`: the due time of a scheduled reload. Default: now, or for a rendition's first load
+   * after open() (the audio playlist, an ABR switch) the viewer's last schedule point (see reloadAt).
+   */
+  private async load(id: string, signal: AbortSignal, block?: Cursor, begunAt?: number): Promise<PlaylistState> {
     const base = this.playlistUrl.get(id);
     if (!base) throw new StreamedgeError('LOADTEST_STREAM', `no rendition ${id}`);
     const prev = this.states.get(id);
+    const now = this.now();
+    const phase = this.schedule;
+    begunAt ??=
+      prev === undefined && phase !== undefined && now >= phase.at
+        ? phase.at + Math.floor((now - phase.at) / phase.everyMs) * phase.everyMs
+        : now;
     let url = base;
     let sep = base.includes('?') ? '&' : '?';
     if (block && prev?.canBlockReload) {
@@ -321,11 +376,11 @@ export class HlsClient implements StreamClient {
       sep = '&';
     }
     if (prev?.canSkip && this.lowLatency) url += `${sep}_HLS_skip=YES`;
-    const res = await this.http.get(url, { kind: 'playlist', text: true, signal });
-    return this.ingest(id, resolvePlaylist(res.text!, base));
+    const res = await this.http.get(url, { kind: 'playlist', bytes: true, signal });
+    return this.ingest(id, resolvePlaylist(res.body!, base), begunAt);
   }
 
-  private ingest(id: string, r: ResolvedPlaylist): PlaylistState {
+  private ingest(id: string, r: ResolvedPlaylist, begunAt: number): PlaylistState {
     const m = r.m;
     const prev = this.states.get(id);
     const skipped = Number(m.skip?.skippedSegments ?? 0);
@@ -355,7 +410,7 @@ export class HlsClient implements StreamClient {
       partHoldBack: sc.partHoldBack,
       partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
       targetDuration: Number(m.targetDuration ?? 6),
-      loadedAt: performance.now(),
+      loadBegunAt: begunAt,
       edge,
       unchanged:
         prev !== undefined &&
@@ -477,9 +532,11 @@ export class HlsClient implements StreamClient {
         continue;
       }
       // live without blocking reload: wait a target duration (half of it if nothing changed)
-      const interval = (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
-      await this.http.wait(st.loadedAt + interval - performance.now(), signal);
-      await this.load(id, signal);
+      const due = reloadAt(st);
+      const now = this.now();
+      if (due > now) await this.http.wait(due - now, signal);
+      // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
+      await this.load(id, signal, undefined, now - due < due - st.loadBegunAt ? due : now);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);
   }

@@ -38,13 +38,17 @@ export interface GetResult {
   burstBytes: number;
   burstMs: number;
   text?: string;
+  /** The body's bytes (with `bytes`). */
+  body?: Buffer;
 }
 
 export interface GetOptions {
   kind: ObjectKind;
   signal?: AbortSignal;
-  /** Keep the body as text (playlists, manifests). */
+  /** Keep the body as text (manifests). */
   text?: boolean;
+  /** Keep the body as bytes (playlists: compared with the ones already parsed before any decoding). */
+  bytes?: boolean;
   /**
    * A preload-hinted part: the server may answer 404 when the hinted part never came to be
    * (RFC 8216bis 6.2.5.3; e.g. the segment ended a part early). That throws HintMissingError and
@@ -95,7 +99,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
     readonly o: GetOptions,
     readonly t0: number,
   ) {
-    if (o.text) this.chunks = [];
+    if (o.text || o.bytes) this.chunks = [];
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -164,6 +168,15 @@ class GetHandler implements Dispatcher.DispatchHandler {
     }
     const durationMs = performance.now() - this.t0;
     getter.stats.request(this.o.kind, this.ttfbMs, durationMs, this.bytes);
+    let body: Buffer | undefined;
+    let text: string | undefined;
+    if (this.chunks) {
+      body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+      if (!this.o.bytes) {
+        text = body.toString('utf8');
+        body = undefined;
+      }
+    }
     this.resolve({
       status: this.status,
       bytes: this.bytes,
@@ -171,9 +184,8 @@ class GetHandler implements Dispatcher.DispatchHandler {
       durationMs,
       burstBytes: this.bursts.burstBytes,
       burstMs: this.bursts.burstMs,
-      text: this.chunks
-        ? (this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)).toString('utf8')
-        : undefined,
+      text,
+      body,
     });
   }
 

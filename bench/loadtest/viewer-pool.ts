@@ -87,20 +87,27 @@ export class ViewerPool {
       lowLatency: o.lowLatency,
       cmcd: o.cmcd,
     };
-    const start = () => {
-      if (!this.stop.signal.aborted) viewers.push(runViewer(viewerOptions));
-    };
+    const rampStart = performance.now();
     for (let k = 0; k < o.viewers; k++) {
       const globalIndex = first + k * stride;
       const at = total > 1 ? (globalIndex * o.rampSec * 1000) / total : 0;
-      this.wheel.after(at, start);
+      // the viewer's schedule starts when it was due to join, however late this thread gets to it
+      const joinAt = rampStart + at;
+      this.wheel.after(at, () => {
+        if (!this.stop.signal.aborted) viewers.push(runViewer(viewerOptions, joinAt));
+      });
     }
     await runEnded;
     // the loop's delay while viewers played; tearing thousands of connections down afterwards
     // (one close() each) delays the loop too, but no viewer measures anything then
     loop.disable();
     // the histogram holds the intervals between its own timer's runs: the delay is what exceeds the resolution
-    const p99 = Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS);
+    const p99 = Math.max(
+      0,
+      loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS,
+      // the viewers' own timers, when a late batch was spread over several short turns
+      this.wheel.lateness.count > 0 ? this.wheel.lateness.percentile(99) / 1000 : 0,
+    );
     this.stats.loopDelayP99Ms = Math.max(this.stats.loopDelayP99Ms, p99);
     this.abort();
     let graceTimer: NodeJS.Timeout | undefined;

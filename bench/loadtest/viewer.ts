@@ -122,7 +122,11 @@ class ViewerConnections implements GetDispatcher {
   }
 }
 
-export async function runViewer(o: ViewerOptions): Promise<void> {
+/**
+ * `joinAt` (performance.now() ms): when the ramp had this viewer join; its playlist reload
+ * schedule starts then, not when its thread got round to starting it (see hls-client.ts reloadAt).
+ */
+export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void> {
   const { stats, signal } = o;
   stats.totals.started++;
   const shaper = new Shaper(o.profile, o.latencyMs);
@@ -161,7 +165,7 @@ export async function runViewer(o: ViewerOptions): Promise<void> {
   o.stopHooks.add(onStop);
   const client: StreamClient = isDash
     ? new DashClient(http, o.url)
-    : new HlsClient(http, o.url, { lowLatency: o.lowLatency });
+    : new HlsClient(http, o.url, { lowLatency: o.lowLatency, joinAt });
   let switches = 0;
   let abandons = 0;
   let failed = false;
