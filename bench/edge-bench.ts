@@ -18,8 +18,9 @@
  *    CPU-seconds per 10k requests of the server's process tree (/proc utime+stime before and after).
  *    The figures are medians over rounds; the ratios compare medians of the same run.
  * 2. Stampede: N concurrent requests for one uncached 2 MiB object the origin trickles out over
- *    2 s (chunked); upstream requests, first-byte delay to waiters, completion, and the CPU the
- *    client and the server used. The client is bench/stampede-client.ts (raw sockets, every
+ *    2 s (chunked), --rounds rounds in ABBA order (every round and the medians in the JSON):
+ *    upstream requests, first-byte delay to waiters, completion, and the CPU the client and the
+ *    server used. The client is bench/stampede-client.ts (raw sockets, every
  *    connection warmed first, all requests written in one pass); --undici-client: undici, as before.
  * 3. --profile: the edge (one process) under `node --cpu-prof`, wrk -t1 -c64 -d8s on the cached
  *    1 KiB object; the top frames by self time go to notes.profile (with --baseline, the baseline
@@ -585,6 +586,60 @@ async function profileOnly(): Promise<void> {
 
 // ------------------------------------------------------------------ run
 
+/** Medians over the rounds of one server's stampedes. */
+interface StampedeMedians {
+  firstByteP50Ms: number;
+  firstByteP99Ms: number;
+  completeBodies: number;
+  upstreamRequests: number;
+  serverCpuSeconds: number;
+  clientCpuSeconds: number;
+}
+
+/**
+ * The stampede on every server, ROUNDS rounds in ABBA order (a new object each round), each round
+ * printed; the per-round results and each server's medians.
+ */
+async function stampedeRounds(
+  servers: Server[],
+  originUrl: string,
+): Promise<{ perRound: Array<Record<string, StampedeResult>>; medians: Record<string, StampedeMedians> }> {
+  const runs = new Map<string, StampedeResult[]>(servers.map((s) => [s.name, []]));
+  const perRound: Array<Record<string, StampedeResult>> = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const order = i % 2 === 0 ? servers : [...servers].reverse();
+    const row: Record<string, StampedeResult> = {};
+    for (const s of order) {
+      const r = await stampede(s.url, `${s.name}-${i}`, originUrl, s.proc.pid);
+      runs.get(s.name)!.push(r);
+      row[s.name] = r;
+      const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+      process.stderr.write(
+        `stampede round ${i + 1}/${ROUNDS} ${s.name} (load ${load}): first byte p99 ${r.firstByteP99Ms} ms\n`,
+      );
+    }
+    perRound.push(row);
+  }
+  const med = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  const medians = Object.fromEntries(
+    [...runs].map(([name, rs]) => [
+      name,
+      {
+        firstByteP50Ms: med(rs.map((r) => r.firstByteP50Ms)),
+        firstByteP99Ms: med(rs.map((r) => r.firstByteP99Ms)),
+        completeBodies: Math.min(...rs.map((r) => r.completeBodies)),
+        upstreamRequests: Math.max(...rs.map((r) => r.upstreamRequests)),
+        serverCpuSeconds: med(rs.map((r) => r.serverCpuSeconds ?? NaN)),
+        clientCpuSeconds: med(rs.map((r) => r.clientCpuSeconds)),
+      },
+    ]),
+  );
+  return { perRound, medians };
+}
+
 /**
  * --stampede-only: the stampede alone, streamedge, Varnish and nginx, --rounds rounds in ABBA order
  * (a new object each round); each round and the medians printed, nothing written.
@@ -602,32 +657,7 @@ async function stampedeOnly(): Promise<void> {
     const nginx = await startNginxCache(join(dir, 'nginx'), origin.url);
     servers.push({ name: 'nginx', proc: nginx.proc, url: nginx.url });
     for (const s of servers) await warm(s, '/pl/0.m3u8');
-    const runs = new Map<string, StampedeResult[]>(servers.map((s) => [s.name, []]));
-    for (let i = 0; i < ROUNDS; i++) {
-      const order = i % 2 === 0 ? servers : [...servers].reverse();
-      for (const s of order) {
-        const r = await stampede(s.url, `${s.name}-${i}`, origin.url, s.proc.pid);
-        runs.get(s.name)!.push(r);
-        const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-        process.stdout.write(`round ${i + 1} ${s.name} (load ${load}): ${JSON.stringify(r)}\n`);
-      }
-    }
-    const med = (xs: number[]) => {
-      const v = [...xs].sort((a, b) => a - b);
-      return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-    };
-    const medians = Object.fromEntries(
-      [...runs].map(([name, rs]) => [
-        name,
-        {
-          firstByteP50Ms: med(rs.map((r) => r.firstByteP50Ms)),
-          firstByteP99Ms: med(rs.map((r) => r.firstByteP99Ms)),
-          completeBodies: Math.min(...rs.map((r) => r.completeBodies)),
-          serverCpuSeconds: med(rs.map((r) => r.serverCpuSeconds ?? NaN)),
-          clientCpuSeconds: med(rs.map((r) => r.clientCpuSeconds)),
-        },
-      ]),
-    );
+    const { medians } = await stampedeRounds(servers, origin.url);
     const p99 = (n: string) => medians[n].firstByteP99Ms;
     process.stdout.write(
       `${JSON.stringify(
@@ -707,18 +737,14 @@ async function main(): Promise<void> {
       });
     }
 
-    const st: Record<string, StampedeResult> = {};
-    for (const s of servers) {
-      if (s.name === 'nodeClusterConstant') continue;
-      process.stderr.write(`stampede: ${s.name}...\n`);
-      st[s.name] = await stampede(s.url, s.name, origin.url, s.proc.pid);
-    }
+    const stampedeServers = servers.filter((s) => s.name !== 'nodeClusterConstant');
+    const st = await stampedeRounds(stampedeServers, origin.url);
     for (const s of servers) await stop(s.proc);
     servers.length = 0;
 
     const profile = PROFILE ? await profileNotes(dir, origin.url) : undefined;
 
-    const stEdge = st['streamedge'];
+    const stP99 = (n: string): number => st.medians[n].firstByteP99Ms;
     const out = {
       bench: 'edge',
       date: new Date().toISOString(),
@@ -754,11 +780,22 @@ async function main(): Promise<void> {
       },
       stampede: {
         workload: { clients: STAMPEDE, bytes: STAMPEDE_BYTES, originTrickleMs: STAMPEDE_MS, encoding: 'chunked' },
-        ...st,
+        rounds: ROUNDS,
+        order: 'ABBA: round 1 streamedge, nginx, varnish; round 2 reversed; a new object each round',
+        client: UNDICI_CLIENT ? 'undici' : 'bench/stampede-client.ts',
+        medians: st.medians,
+        perRound: st.perRound,
         ratios: {
-          firstByteP99ToVarnish: round(stEdge.firstByteP99Ms / st['varnish'].firstByteP99Ms, 3),
-          firstByteP99ToNginx: round(stEdge.firstByteP99Ms / st['nginx'].firstByteP99Ms, 3),
-          upstreamRequestsToVarnish: round(stEdge.upstreamRequests / st['varnish'].upstreamRequests, 3),
+          firstByteP99ToVarnish: round(stP99('streamedge') / stP99('varnish'), 3),
+          firstByteP99ToNginx: round(stP99('streamedge') / stP99('nginx'), 3),
+          firstByteP50ToVarnish: round(
+            st.medians['streamedge'].firstByteP50Ms / st.medians['varnish'].firstByteP50Ms,
+            3,
+          ),
+          upstreamRequestsToVarnish: round(
+            st.medians['streamedge'].upstreamRequests / st.medians['varnish'].upstreamRequests,
+            3,
+          ),
         },
       },
       ...(profile ? { notes: { profile } } : {}),
