@@ -586,6 +586,11 @@ async function profileOnly(): Promise<void> {
 
 // ------------------------------------------------------------------ run
 
+/** ABBA order: round 0 as listed, round 1 reversed, and so on. */
+function abba<T>(list: T[], round: number): T[] {
+  return round % 2 === 0 ? list : [...list].reverse();
+}
+
 /** Medians over the rounds of one server's stampedes. */
 interface StampedeMedians {
   firstByteP50Ms: number;
@@ -607,7 +612,7 @@ async function stampedeRounds(
   const runs = new Map<string, StampedeResult[]>(servers.map((s) => [s.name, []]));
   const perRound: Array<Record<string, StampedeResult>> = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const order = i % 2 === 0 ? servers : [...servers].reverse();
+    const order = abba(servers, i);
     const row: Record<string, StampedeResult> = {};
     for (const s of order) {
       const r = await stampede(s.url, `${s.name}-${i}`, originUrl, s.proc.pid);
@@ -706,7 +711,7 @@ async function main(): Promise<void> {
       const runs = new Map<string, HitRun[]>(servers.map((s) => [s.name, []]));
       const perRound: Array<Record<string, number>> = [];
       for (let i = 0; i < ROUNDS; i++) {
-        const order = i % 2 === 0 ? servers : [...servers].reverse();
+        const order = abba(servers, i);
         const row: Record<string, number> = {};
         for (const s of order) {
           process.stderr.write(`${obj.name} hits, round ${i + 1}/${ROUNDS}: ${s.name}...\n`);

@@ -31,6 +31,7 @@ import { edgeDelta, scrapeEdge, type EdgeReport } from './loadtest/edge-metrics.
 import type { LoadReport, ProgressSnapshot } from './loadtest/report.js';
 import { burstBoundWorkers, runLoadTest } from './loadtest/run.js';
 import type { OriginCounts } from './loadtest-origin-process.js';
+import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { cpuDelta, treeCpu, type TreeCpu } from './process-cpu.js';
 
@@ -458,23 +459,18 @@ try {
   await cleanup();
 }
 
-// a skipped scenario (size 0) keeps its run from the previous results, marked with when it was
-// measured, so iterating on one scenario does not erase the others
-const previous = (() => {
-  try {
-    return JSON.parse(readFileSync(resolve(root, OUT), 'utf8')) as { at?: string; runs?: Run[] };
-  } catch {
-    return undefined;
-  }
-})();
-for (const name of ['ll', 'hls', 'll-h2'] as const) {
-  const size = name === 'll' ? SIZES.ll : name === 'hls' ? SIZES.hls : SIZES.h2;
-  const old = previous?.runs?.find((r) => r.name === name);
-  if (size === 0 && old && !runs.some((r) => r.name === name))
-    runs.push({ ...old, carriedFrom: old.carriedFrom ?? previous?.at ?? 'unknown' });
-}
-const order = ['ll', 'hls', 'll-h2'];
-runs.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+// a skipped scenario (size 0) keeps its run from the previous results (bench/carried-runs.ts)
+const previous = readPreviousResults<{ at?: string; runs?: Run[] }>(resolve(root, OUT));
+const skippedRuns = [
+  ...(SIZES.ll > 0 ? [] : ['ll']),
+  ...(SIZES.hls > 0 ? [] : ['hls']),
+  ...(SIZES.h2 > 0 ? [] : ['ll-h2']),
+];
+runs.splice(
+  0,
+  runs.length,
+  ...withCarriedRuns(runs, previous && { runs: previous.runs, at: previous.at }, skippedRuns, ['ll', 'hls', 'll-h2']),
+);
 
 for (const r of runs) {
   if (!r.valid && r.carriedFrom === undefined)

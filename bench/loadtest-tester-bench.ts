@@ -46,6 +46,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -541,32 +542,25 @@ try {
     results.push(await scenario('plain-baseline', BASELINE, false, baselineRamp(BASELINE)));
     results.push(await scenario('plain-hls', HLS, false));
   }
-  // a skipped scenario (size 0) keeps its result from the previous results file, marked with when
-  // it was measured, so iterating on one scenario does not erase the others
-  const previous = (() => {
-    try {
-      return JSON.parse(readFileSync(resolve(root, OUT), 'utf8')) as {
-        at?: string;
-        scenarios?: Scenario[];
-        fidelity?: object;
-        h2VsH1?: unknown;
-      };
-    } catch {
-      return undefined;
-    }
-  })();
+  // a skipped scenario (size 0) keeps its result from the previous results file (bench/carried-runs.ts)
+  const previous = readPreviousResults<{
+    at?: string;
+    scenarios?: Scenario[];
+    fidelity?: object;
+    h2VsH1?: unknown;
+  }>(resolve(root, OUT));
   const skipped = [
     ...(FIDELITY > 0 ? [] : ['fidelity-baseline', 'fidelity']),
     ...(LL > 0 ? [] : ['ll-hls']),
     ...(H2 > 0 ? [] : ['ll-h2']),
     ...(HLS > 0 ? [] : ['plain-baseline', 'plain-hls']),
   ];
-  for (const old of previous?.scenarios ?? []) {
-    if (skipped.includes(old.name) && !results.some((r) => r.name === old.name))
-      results.push({ ...old, carriedFrom: old.carriedFrom ?? previous?.at ?? 'unknown' });
-  }
   const order = ['fidelity-baseline', 'fidelity', 'll-hls', 'll-h2', 'plain-baseline', 'plain-hls'];
-  results.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  results.splice(
+    0,
+    results.length,
+    ...withCarriedRuns(results, previous && { runs: previous.scenarios, at: previous.at }, skipped, order),
+  );
   const p50 = (s: Scenario) => s.report.liveLatencySec?.p50 ?? NaN;
   // When the box is oversubscribed the tester is starved of CPU and falls behind (invalid runs do
   // less work than their viewers need, which flatters viewers/core). CPU per request stays a fair
