@@ -305,6 +305,7 @@ async function undiciStampede(base: string, path: string, onSend?: () => void): 
     sentAt: Date.now(),
     clientCpuSeconds: 0,
     reopenedBeforeSend: 0,
+    writePassMs: 0,
   };
   onSend?.();
   out.sentAt = Date.now();
@@ -341,6 +342,8 @@ interface StampedeResult {
   completeP50Ms: number;
   completeMaxMs: number;
   clientCpuSeconds: number;
+  /** How long the client's one pass writing every request took (long: the client was starved of CPU). */
+  clientWritePassMs?: number;
   serverCpuSeconds?: number;
   connectionsReopenedBeforeSend?: number;
   answersByWorker?: Record<string, number>;
@@ -384,6 +387,7 @@ async function stampede(
     completeMaxMs: round(done[done.length - 1] ?? NaN),
     // the client (this process) shares the cores with the server: what each used meanwhile
     clientCpuSeconds: round(r.clientCpuSeconds, 3),
+    ...(UNDICI_CLIENT ? {} : { clientWritePassMs: round(r.writePassMs, 1) }),
     ...(serverPid !== undefined ? { serverCpuSeconds: round(serverCpu, 3) } : {}),
     ...(r.reopenedBeforeSend > 0 ? { connectionsReopenedBeforeSend: r.reopenedBeforeSend } : {}),
     // a multi-worker edge: how the waiters' connections were spread over its workers, and the

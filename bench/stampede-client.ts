@@ -26,6 +26,8 @@ export interface StampedeTimings {
   clientCpuSeconds: number;
   /** Warmed connections the server closed (keep-alive timeout) before the requests: opened again. */
   reopenedBeforeSend: number;
+  /** Ms the client's one pass writing every request took (the client shares the cores: a starved client sends late). */
+  writePassMs: number;
 }
 
 /** Reads one HTTP/1.1 response off a socket: head, then a body framed by Content-Length or chunked. */
@@ -200,6 +202,7 @@ export async function stampedeRequests(
       sentAt: 0,
       clientCpuSeconds: 0,
       reopenedBeforeSend: reopened,
+      writePassMs: 0,
     };
     let left = n;
     let finishAll!: () => void;
@@ -231,6 +234,7 @@ export async function stampedeRequests(
       });
       exchange(s, req(path), r);
     });
+    out.writePassMs = performance.now() - t0;
     await all;
     clearTimeout(timer);
     const cpu = process.cpuUsage(cpu0);

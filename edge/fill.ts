@@ -104,6 +104,12 @@ export type ReadResult =
   | { kind: 'failed'; error: Error }
   | { kind: 'lagging' };
 
+/**
+ * How many turns in a row a fill's bulk (more bytes to readers already streaming) may be put off
+ * while new readers keep joining (Fill.bulkTurn).
+ */
+const MAX_BULK_DEFERRALS = 8;
+
 export class Fill {
   readonly key: string;
   /** Where the response is stored (set before the head resolves): the variant its Vary selects. */
@@ -131,7 +137,16 @@ export class Fill {
   private failure: Error | undefined;
   private readonly wakers = new Set<() => void>();
   private readonly firstWakers = new Set<() => void>();
-  private wakeQueued = false;
+  /** Readers to run on the next bulk turn whether or not bytes arrived (a catch-up, a drained socket). */
+  private readonly turnWaiters = new Set<() => void>();
+  /** A bulk turn is queued (setImmediate). */
+  private bulkQueued = false;
+  /** Bytes arrived (or the fill ended) since the last bulk turn ran the streaming readers. */
+  private bytesPending = false;
+  /** A reader was sent its first bytes since the last bulk turn. */
+  private joined = false;
+  /** Bulk turns put off in a row because readers were still joining. */
+  private deferred = 0;
   private purged: 'hard' | 'soft' | undefined;
   private readonly abort = new AbortController();
   private resolveHead!: (h: FillHead) => void;
@@ -216,8 +231,8 @@ export class Fill {
 
   /**
    * Call `cb` once when more bytes arrive, or the fill ends or fails. A reader that has sent its
-   * client nothing yet (`firstBytes`) is called as they arrive; one already streaming, on the
-   * event-loop turn's check phase (setImmediate), once for everything that arrived in the turn.
+   * client nothing yet (`firstBytes`) is called as they arrive; one already streaming, on a bulk
+   * turn (see bulkTurn), once for everything that arrived since its last pass.
    */
   onProgress(cb: () => void, firstBytes = false): () => void {
     const set = firstBytes ? this.firstWakers : this.wakers;
@@ -226,11 +241,29 @@ export class Fill {
   }
 
   /**
+   * Call `cb` once on the next bulk turn, bytes or not: a reader with more to send than its first
+   * pass took (a late joiner's catch-up) or whose socket drained.
+   */
+  nextBulkTurn(cb: () => void): () => void {
+    this.turnWaiters.add(cb);
+    this.queueBulk();
+    return () => this.turnWaiters.delete(cb);
+  }
+
+  /**
+   * A reader is sending its client its first bytes now: the bulk (more bytes to readers already
+   * served) waits for a turn in which no reader joins (bulkTurn).
+   */
+  noteFirstBytes(): void {
+    this.joined = true;
+    this.queueBulk();
+  }
+
+  /**
    * First bytes first. Readers still waiting for their first bytes are woken at once (the chunk's
-   * own callback). Readers already streaming are woken once per event-loop turn, after its I/O:
-   * the chunks that arrived in the turn go to each in one pass (one write), and the requests read
-   * in the same turn join and get their first bytes before the readers already served get more
-   * (a stampede's last joiners wait for no fan-out of later chunks that arrived with them).
+   * own callback). Readers already streaming are woken on a bulk turn, after the turn's I/O: the
+   * chunks that arrived go to each in one pass (one write), and the requests read in the same turn
+   * join and get their first bytes before the readers already served get more.
    */
   private wake(): void {
     if (this.firstWakers.size > 0) {
@@ -238,15 +271,49 @@ export class Fill {
       this.firstWakers.clear();
       for (const cb of first) cb();
     }
-    if (this.wakers.size === 0 || this.wakeQueued) return;
-    this.wakeQueued = true;
-    setImmediate(() => {
-      this.wakeQueued = false;
-      const list = [...this.wakers];
-      this.wakers.clear();
-      for (const cb of list) cb();
-    });
+    if (this.wakers.size === 0) return;
+    this.bytesPending = true;
+    this.queueBulk();
   }
+
+  private queueBulk(): void {
+    if (this.bulkQueued) return;
+    this.bulkQueued = true;
+    setImmediate(this.bulkTurn);
+  }
+
+  /**
+   * The check phase (setImmediate) of a turn: if readers got their first bytes in the turn (a
+   * burst of requests is being read), the bulk is put off to the next turn, so the requests still
+   * arriving are read and sent their first bytes before the readers already served are sent more
+   * (a stampede's last joiners do not wait behind the fan-out of later chunks and catch-ups). At
+   * most MAX_BULK_DEFERRALS turns in a row: a steady stream of joiners does not starve the readers
+   * already streaming. The bytes wait in the fill meanwhile (retainBytes bounds it as for any
+   * slow reader).
+   */
+  private readonly bulkTurn = (): void => {
+    this.bulkQueued = false;
+    const work = this.turnWaiters.size > 0 || (this.bytesPending && this.wakers.size > 0);
+    if (this.joined && this.deferred < MAX_BULK_DEFERRALS) {
+      this.joined = false;
+      if (work) {
+        this.deferred++;
+        this.queueBulk();
+      } else this.deferred = 0;
+      return;
+    }
+    this.joined = false;
+    this.deferred = 0;
+    if (!work) return;
+    const list = [...this.turnWaiters];
+    this.turnWaiters.clear();
+    if (this.bytesPending) {
+      this.bytesPending = false;
+      for (const cb of this.wakers) list.push(cb);
+      this.wakers.clear();
+    }
+    for (const cb of list) cb();
+  };
 
   private append(chunk: Buffer): void {
     this.chunks.push(chunk);

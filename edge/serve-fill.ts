@@ -44,15 +44,13 @@ export function pumpFill(
     const res = ex.res;
     let pos = start;
     let unsubscribe: (() => void) | undefined;
-    let catchUp: NodeJS.Immediate | undefined;
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       unsubscribe?.();
-      clearImmediate(catchUp);
       res.off('close', onClose);
-      res.off('drain', step);
+      res.off('drain', onDrain);
       resolve();
     };
     const onClose = () => {
@@ -92,15 +90,18 @@ export function pumpFill(
       });
     };
 
-    // A pass is corked: what it writes goes out in one writev. Every chunk available goes in it
-    // (the fill wakes its readers once per event-loop turn with all that arrived in it), up to
-    // PASS_QUEUE_BYTES queued on the response: beyond, this reader waits for 'drain' (a client
+    // A pass is corked: what it writes goes out in one writev. Every chunk available goes in it,
+    // up to PASS_QUEUE_BYTES queued on the response: beyond, this reader waits for 'drain' (a client
     // that does not keep up holds no more than that). The first pass runs in the request's own
-    // turn and sends the head and ONE chunk: a joiner that finds more (it came late) catches up
-    // on the next turn (setImmediate), so the other requests read in this turn get their first
-    // bytes before anyone's catch-up. A reader that has sent nothing yet is woken as soon as bytes
-    // arrive (Fill.onProgress `firstBytes`).
+    // turn and sends the head and ONE chunk. The rest is bulk, sent on the fill's bulk turns
+    // (Fill.bulkTurn): a late joiner's catch-up, more bytes to a reader already streaming, a pass
+    // after 'drain'; a turn in which readers got their first bytes puts the bulk off to the next
+    // one, so the requests of a burst get their first bytes before anyone gets more. A reader
+    // that has sent nothing yet is woken as soon as bytes arrive (Fill.onProgress `firstBytes`).
     const step = (): void => run(false);
+    const onDrain = (): void => {
+      if (!done) unsubscribe = fill.nextBulkTurn(step);
+    };
     const run = (firstPass: boolean): void => {
       if (done) return;
       res.cork();
@@ -121,13 +122,14 @@ export function pumpFill(
         const r = fill.read(pos);
         if (r.kind === 'data') {
           if (firstPass && wrote) {
-            catchUp = setImmediate(step);
+            unsubscribe = fill.nextBulkTurn(step);
             return;
           }
           if (res.writableLength >= PASS_QUEUE_BYTES) {
-            res.once('drain', step);
+            res.once('drain', onDrain);
             return;
           }
+          if (pos === start) fill.noteFirstBytes();
           wrote = true;
           let c = r.chunk;
           if (end !== undefined && pos + c.length > end) c = c.subarray(0, end - pos);

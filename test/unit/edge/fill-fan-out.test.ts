@@ -4,7 +4,9 @@
  * waiting for their first bytes as soon as they arrive, and a waiter that joins a fill with
  * several chunks already there sends the head and the first chunk in one socket write in its own
  * turn, then catches up on a later turn (one more write), so the other requests read in its turn
- * get their first bytes before anyone's catch-up.
+ * get their first bytes before anyone's catch-up. A turn in which readers got their first bytes
+ * puts the bulk (more bytes to readers already served, catch-ups) off to the next turn, a bounded
+ * number of turns in a row.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { Socket } from 'node:net';
@@ -240,5 +242,117 @@ describe('fill fan-out', () => {
     const [streaming, first] = await answers;
     expect(streaming.equals(Buffer.concat([c1, c2]))).toBe(true);
     expect(first.equals(c2)).toBe(true);
+  });
+
+  it('puts the bulk off while readers are joining: a burst gets its first bytes before anyone gets more', async () => {
+    const body = new PassThrough();
+    const fill = fillOf(body);
+    await fill.head;
+    const c1 = bytes(4096, 1);
+    const c2 = bytes(4096, 2);
+    body.write(c1);
+    await new Promise<void>((resolve) => {
+      const check = (): void => (fill.size >= c1.length ? resolve() : void fill.onProgress(check, true));
+      check();
+    });
+
+    const writes: string[] = [];
+    const held = new Map<string, ServerResponse>();
+    let allHeld!: () => void;
+    const all = new Promise<void>((r) => (allHeld = r));
+    server = createServer((req, res) => {
+      const name = req.url!.slice(1);
+      const sock = res.socket as Socket & {
+        _writev(chunks: unknown[], cb: (e?: Error) => void): void;
+        _write(chunk: unknown, enc: BufferEncoding, cb: (e?: Error) => void): void;
+      };
+      const writev = sock._writev.bind(sock);
+      const write = sock._write.bind(sock);
+      sock._writev = (cs, cb) => {
+        writes.push(name);
+        writev(cs, cb);
+      };
+      sock._write = (c, enc, cb) => {
+        writes.push(name);
+        write(c, enc, cb);
+      };
+      held.set(name, res);
+      if (held.size === 3) allHeld();
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+        })
+          .on('error', reject)
+          .end();
+      });
+    const answers = Promise.all([get('/early'), get('/join1'), get('/join2')]);
+    await all;
+    const pump = (name: string) =>
+      void pumpFill(
+        {
+          req: {} as IncomingMessage,
+          res: held.get(name)!,
+          id: name,
+          method: 'GET',
+          result: 'collapsed',
+          bytes: 0,
+          startedAt: Date.now(),
+        },
+        fill,
+        {} as EdgeStore,
+        0,
+        undefined,
+        { onBytes: () => undefined, onAbort: () => undefined },
+      );
+    const turn = () => new Promise<void>((r) => setImmediate(r));
+    pump('early'); // c1, then streaming
+    await turn();
+    await turn(); // a turn without joiners: nothing held back
+    body.write(c2); // more bytes for 'early' (a bulk turn is queued)...
+    await new Promise<void>((r) => process.nextTick(r)); // (the body's chunk reaches the fill)
+    pump('join1'); // ...and a reader joins in the same turn: head + c1, its catch-up (c2) is bulk
+    await turn();
+    expect(writes).toEqual(['early', 'join1']); // the bulk waited: this turn had a joiner
+    pump('join2'); // another joiner in the next turn
+    await turn();
+    expect(writes).toEqual(['early', 'join1', 'join2']);
+    await turn(); // a turn without joiners: the bulk goes (c2 to 'early', the catch-ups)
+    expect(writes.slice(0, 3)).toEqual(['early', 'join1', 'join2']);
+    expect([...writes.slice(3)].sort()).toEqual(['early', 'join1', 'join2']);
+    body.end();
+    for (const got of await answers) expect(got.equals(Buffer.concat([c1, c2]))).toBe(true);
+  });
+
+  it('does not put the bulk off for ever when readers join on every turn', async () => {
+    const body = new PassThrough();
+    const fill = fillOf(body);
+    await fill.head;
+    body.write(bytes(1000, 1));
+    let woken = false;
+    let turns = 0;
+    await new Promise<void>((resolve) => {
+      const check = (): void => (fill.size > 0 ? resolve() : void fill.onProgress(check, true));
+      check();
+    });
+    fill.onProgress(() => (woken = true)); // a reader already streaming waits for more
+    body.write(bytes(1000, 2));
+    await new Promise<void>((r) => process.nextTick(r));
+    // a reader gets its first bytes on every turn (a steady stream of joiners)
+    while (!woken && turns < 100) {
+      fill.noteFirstBytes();
+      await new Promise<void>((r) => setImmediate(r));
+      turns++;
+    }
+    expect(woken).toBe(true);
+    expect(turns).toBeGreaterThan(1); // it was put off...
+    expect(turns).toBeLessThan(20); // ...a bounded number of turns
+    body.end();
   });
 });
