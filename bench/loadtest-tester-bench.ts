@@ -52,7 +52,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LoadReport } from './loadtest/report.js';
 import { burstBoundWorkers, defaultWorkers, runLoadTest } from './loadtest/run.js';
-import { STUB } from './loadtest/stub-live-server.js';
+import { STUB } from './loadtest/stub-channel.js';
 import { viewersThatFit } from './loadtest/fd-budget.js';
 import { agentsHoldFigures, runLocalAgents } from './loadtest/local-agents.js';
 import { connectionsPerViewer } from './loadtest/viewer.js';
