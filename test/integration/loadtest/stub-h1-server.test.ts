@@ -54,7 +54,7 @@ describe('stub HTTP/1.1 front end', () => {
   });
 
   it('answers pipelined requests in order, the ones behind a held blocking reload after it', async () => {
-    const now = (await fetch(stub.url.replace('master.m3u8', 'v/index.m3u8')).then((r) => r.text())) as string;
+    const now = await (await fetch(stub.url.replace('master.m3u8', 'v/index.m3u8'))).text();
     const hint = /PRELOAD-HINT:TYPE=PART,URI="p(\d+)\.(\d+)\.m4s"/.exec(now)!;
     const held = `GET /live/v/index.m3u8?_HLS_msn=${hint[1]}&_HLS_part=${hint[2]} HTTP/1.1\r\nhost: x\r\n\r\n`;
     const part = `GET /live/a/p${hint[1]}.${hint[2]}.m4s HTTP/1.1\r\nhost: x\r\n\r\n`;
