@@ -650,6 +650,35 @@ const LL_BURST_BOUND = {
   viewersPerThreadForP99Under20Ms: 170,
 };
 
+/**
+ * Timers starved by the poll phase (session 7): with the stub answering at once, one tester thread
+ * holding thousands of connections saw its 10 ms interval timer late by 1.2 to 3.5 s, again and
+ * again, while its CPU profile had no JavaScript frame that long, and its timer wheel ran 22 turns
+ * in a 17 s run of 3,000 plain-HLS viewers. libuv runs timers between poll phases only, and a poll
+ * phase goes on for up to 48 rounds of epoll_wait as long as each returns a full 1,024 ready
+ * sockets: up to 49,152 I/O callbacks, about 3 s at 60 µs each, and each response makes its viewer
+ * send the next request, which the instant stub answers within the same phase. The viewers'
+ * reloads and ramp starts (all on the timer wheel) waited for it. The wheel now also runs its due
+ * entries from the viewers' I/O callbacks (TimerWheel.runDue at each response start). The
+ * event-loop monitor is still a libuv timer, so a thread that is behind still shows it and the
+ * run is still not valid: validity is unchanged.
+ */
+const POLL_PHASE_STARVATION = {
+  command:
+    'ViewerPool in one thread, 3,000 plain-HLS viewers, ramp 5 s, 12 s, against bench/loadtest-stub-process.ts, a 10 ms setInterval logging its gaps (load average 10 to 11)',
+  gapsOver100Ms:
+    '140, 169, 263, 577, 701, 1,226, 2,596, 3,050, 3,547, 1,227, 2,821, 1,357 ms; wheel turns in the run: 22',
+  cliAB: {
+    command:
+      'streamedge loadtest <stub> --viewers 3000 --ramp 5s --duration 12s --no-low-latency --workers 1 (load average 11 to 16: not clean)',
+    before: 'event-loop p99 5,854 and 4,860 ms, 478 and 333 stalls, 81,582 and 81,883 requests (97 µs per request)',
+    after:
+      'event-loop p99 2,500 and 8,689 ms, 0 and 131 stalls, 130,187 and 86,523 requests (76 and 87 µs per request)',
+    workers6Before:
+      '--workers 6 (500 viewers, 1,000 connections per thread, so no epoll round can come back full): p99 908 and 652 ms, 0 stalls, but 42,194 and 31,781 requests at 318 and 375 µs per request: on a starved box six threads did half the work at 3 to 4 times the CPU',
+  },
+};
+
 const machineStart = startMachineInfo();
 const results: Scenario[] = [];
 try {
@@ -737,6 +766,7 @@ try {
     plainHlsBursts: PLAIN_HLS_BURSTS,
     stubCost: STUB_COST,
     llBurstBound: LL_BURST_BOUND,
+    pollPhaseStarvation: POLL_PHASE_STARVATION,
     h2Notes: H2_NOTES,
     workerNotes: WORKER_NOTES,
     affinity,
