@@ -57,7 +57,7 @@ import { viewersThatFit } from './loadtest/fd-budget.js';
 import { agentsHoldFigures, runLocalAgents } from './loadtest/local-agents.js';
 import { connectionsPerViewer } from './loadtest/viewer.js';
 import { treeCpu } from './process-cpu.js';
-import { busyCores, machineTicks, startIdleLoopProbe } from './box-load-probe.js';
+import { busyCores, machineTicks, startIdleLoopProbe } from './loadtest/box-load-probe.js';
 
 const args = process.argv.slice(2);
 function arg(name: string, def: number): number {
@@ -165,7 +165,7 @@ interface Scenario {
   viewersPerCore: number;
   /** The tester kept up (event-loop delay p99 < 20 ms; with agents, every agent's): only then is viewersPerCore a measurement. */
   valid: boolean;
-  /** The rest of the box over the same run (bench/box-load-probe.ts); absent on runs before session 7. */
+  /** The rest of the box over the same run (bench/loadtest/box-load-probe.ts); absent on runs before session 7. */
   box?: BoxFigures;
   loadavg: number[];
   report: LoadReport;

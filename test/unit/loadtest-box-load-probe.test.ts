@@ -1,10 +1,10 @@
 /**
- * bench/box-load-probe.ts: the busy cores between two /proc/stat readings, and an idle child
+ * bench/loadtest/box-load-probe.ts: the busy cores between two /proc/stat readings, and an idle child
  * process that reports its event-loop delay p99 when stopped.
  */
 import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { busyCores, machineTicks, startIdleLoopProbe } from '../../../bench/box-load-probe.js';
+import { busyCores, machineTicks, startIdleLoopProbe } from '../../bench/loadtest/box-load-probe.js';
 
 describe('box load probe', () => {
   it('busy cores: the busy share of the ticks between two readings, times the cores', () => {
