@@ -17,7 +17,8 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
-import { startStubServer, stubEpochMs } from './loadtest/stub-live-server.js';
+import { stubEpochMs } from './loadtest/stub-channel.js';
+import { startStubServer } from './loadtest/stub-live-server.js';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);

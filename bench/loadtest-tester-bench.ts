@@ -52,11 +52,12 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LoadReport } from './loadtest/report.js';
 import { burstBoundWorkers, defaultWorkers, runLoadTest } from './loadtest/run.js';
-import { STUB } from './loadtest/stub-live-server.js';
+import { STUB } from './loadtest/stub-channel.js';
 import { viewersThatFit } from './loadtest/fd-budget.js';
 import { agentsHoldFigures, runLocalAgents } from './loadtest/local-agents.js';
 import { connectionsPerViewer } from './loadtest/viewer.js';
 import { treeCpu } from './process-cpu.js';
+import { busyCores, machineTicks, startIdleLoopProbe } from './loadtest/box-load-probe.js';
 
 const args = process.argv.slice(2);
 function arg(name: string, def: number): number {
@@ -164,10 +165,40 @@ interface Scenario {
   viewersPerCore: number;
   /** The tester kept up (event-loop delay p99 < 20 ms; with agents, every agent's): only then is viewersPerCore a measurement. */
   valid: boolean;
+  /** The rest of the box over the same run (bench/loadtest/box-load-probe.ts); absent on runs before session 7. */
+  box?: BoxFigures;
   loadavg: number[];
   report: LoadReport;
   /** Set on a scenario kept from the previous results file (skipped this time): when it was measured. */
   carriedFrom?: string;
+}
+
+interface BoxFigures {
+  /** Busy cores of the whole machine over the hold (/proc/stat). */
+  machineCores: number | null;
+  /** Of which neither the tester's nor the stub's: other sessions' processes. */
+  otherCores: number | null;
+  /** An idle Node process's event-loop delay p99 over the whole run (ramp and hold), ms: the box's share of the tester's. */
+  idleLoopP99Ms: number | null;
+}
+
+function boxFigures(
+  t0: ReturnType<typeof machineTicks>,
+  t1: ReturnType<typeof machineTicks>,
+  testerCores: number,
+  stubCpu0: number | undefined,
+  stubCpu1: number | undefined,
+  wallSec: number,
+  idleLoopP99Ms: number | null,
+): BoxFigures {
+  const machineCores = busyCores(t0, t1);
+  const stubCores =
+    stubCpu0 !== undefined && stubCpu1 !== undefined && wallSec > 0 ? (stubCpu1 - stubCpu0) / wallSec : 0;
+  return {
+    machineCores,
+    otherCores: machineCores === null ? null : round(Math.max(0, machineCores - testerCores - stubCores), 2),
+    idleLoopP99Ms,
+  };
 }
 
 /** A baseline's ramp: its viewers start (n + 1)/n parts apart, so their phases cover a segment. */
@@ -195,7 +226,16 @@ async function scenario(
   log(
     `${name}: ${viewers}${viewers < asked ? ` (of ${asked} asked: the most that fit ulimit -n)` : ''} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}${http2 ? ' over HTTP/2 (TLS)' : ''}, ${workers} worker(s), ramp ${RAMP}s hold ${HOLD}s`,
   );
-  let mark: { cpu: NodeJS.CpuUsage; at: number; requests: number; stubCpu: number | undefined } | undefined;
+  let mark:
+    | {
+        cpu: NodeJS.CpuUsage;
+        at: number;
+        requests: number;
+        stubCpu: number | undefined;
+        ticks: ReturnType<typeof machineTicks>;
+      }
+    | undefined;
+  const probe = startIdleLoopProbe();
   const report = await runLoadTest({
     url: target.url,
     viewers,
@@ -212,16 +252,24 @@ async function scenario(
           at: performance.now(),
           requests: snap.requests,
           stubCpu: treeCpu(target.pid)?.cpuSec,
+          ticks: machineTicks(),
         };
       if (Math.round(snap.elapsedSec) % 5 === 0) log(`  ${line}`);
     },
   });
-  const end = { cpu: process.cpuUsage(), at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec };
+  const end = {
+    cpu: process.cpuUsage(),
+    at: performance.now(),
+    stubCpu: treeCpu(target.pid)?.cpuSec,
+    ticks: machineTicks(),
+  };
+  const idleLoopP99Ms = await probe.stop();
   const m = mark ?? {
     cpu: { user: 0, system: 0 },
     at: end.at - report.elapsedSec * 1000,
     requests: 0,
     stubCpu: undefined,
+    ticks: null,
   };
   const holdRequests = report.requests.total - m.requests;
   const holdCpuSec = (end.cpu.user - m.cpu.user + end.cpu.system - m.cpu.system) / 1e6;
@@ -245,12 +293,13 @@ async function scenario(
     requestsPerViewerSec: round(holdRequests / viewers / holdWallSec, 2),
     viewersPerCore: Math.round(viewers / cores),
     valid: report.loadTester.valid,
+    box: boxFigures(m.ticks, end.ticks, cores, m.stubCpu, end.stubCpu, holdWallSec, idleLoopP99Ms),
     loadavg: la(),
     // the per-second timeline and TTFB bins are for the HTML report; the bench keeps the summary
     report: { ...report, timeline: [], ttfbHistograms: {} },
   };
   log(
-    `  → ${s.viewersPerCore} viewers per core (${round(cores, 2)} cores), stalls ${report.stalls}, latency p50 ${report.liveLatencySec?.p50} s, errors ${JSON.stringify(report.errors)}, event-loop p99 ${report.loadTester.eventLoopDelayP99Ms ?? '-'} ms`,
+    `  → ${s.viewersPerCore} viewers per core (${round(cores, 2)} cores), stalls ${report.stalls}, latency p50 ${report.liveLatencySec?.p50} s, errors ${JSON.stringify(report.errors)}, event-loop p99 ${report.loadTester.eventLoopDelayP99Ms ?? '-'} ms; box ${s.box?.machineCores} cores busy (others ${s.box?.otherCores}), an idle process's loop p99 ${s.box?.idleLoopP99Ms} ms`,
   );
   return s;
 }
@@ -276,7 +325,8 @@ async function agentScenario(
   log(
     `${name}: ${viewers}${viewers < asked ? ` (of ${asked} asked)` : ''} viewers, ${lowLatency ? 'LL-HLS' : 'plain HLS'}${http2 ? ' over HTTP/2 (TLS)' : ''}, ${processes} tester processes (loadtest-agent over a local nats-server${HLS_PROCESSES && name === 'plain-hls' ? ', as --hls-processes asks' : ": the viewers do not fit one process's ulimit -n"}), ${workers} worker(s) each, ramp ${rampSec}s hold ${HOLD}s`,
   );
-  let mark: { at: number; stubCpu: number | undefined } | undefined;
+  let mark: { at: number; stubCpu: number | undefined; ticks: ReturnType<typeof machineTicks> } | undefined;
+  const probe = startIdleLoopProbe();
   const report = await runLocalAgents({
     url: target.url,
     viewers,
@@ -289,11 +339,13 @@ async function agentScenario(
     ...(target.ca ? { ca: target.ca } : {}),
     onProgress: (line, snap) => {
       // the agents' hold starts when their ramp ends: mark the stub's CPU when every viewer has started
-      if (!mark && snap.started >= viewers) mark = { at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec };
+      if (!mark && snap.started >= viewers)
+        mark = { at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec, ticks: machineTicks() };
       if (Math.round(snap.elapsedSec) % 5 === 0) log(`  ${line}`);
     },
   });
-  const end = { at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec };
+  const end = { at: performance.now(), stubCpu: treeCpu(target.pid)?.cpuSec, ticks: machineTicks() };
+  const idleLoopP99Ms = await probe.stop();
   const h = agentsHoldFigures(report);
   const stubWall = mark ? (end.at - mark.at) / 1000 : 0;
   const s: Scenario = {
@@ -316,11 +368,12 @@ async function agentScenario(
     requestsPerViewerSec: round(h.holdRequests / viewers / Math.max(1e-9, h.holdWallSec), 2),
     viewersPerCore: h.viewersPerCore,
     valid: h.valid,
+    box: boxFigures(mark?.ticks ?? null, end.ticks, h.testerCores, mark?.stubCpu, end.stubCpu, stubWall, idleLoopP99Ms),
     loadavg: la(),
     report: { ...report, timeline: [], ttfbHistograms: {} },
   };
   log(
-    `  → ${s.viewersPerCore} viewers per core (${s.testerCores} cores over ${processes} processes), stalls ${report.stalls}, errors ${JSON.stringify(report.errors)}, agents' event-loop p99 ${(report.agents ?? []).map((a) => a.eventLoopDelayP99Ms).join(', ')} ms`,
+    `  → ${s.viewersPerCore} viewers per core (${s.testerCores} cores over ${processes} processes), stalls ${report.stalls}, errors ${JSON.stringify(report.errors)}, agents' event-loop p99 ${(report.agents ?? []).map((a) => a.eventLoopDelayP99Ms).join(', ')} ms; stub ${s.stubCores} cores; box ${s.box?.machineCores} cores busy (others ${s.box?.otherCores}), an idle process's loop p99 ${s.box?.idleLoopP99Ms} ms`,
   );
   return s;
 }
@@ -529,6 +582,103 @@ const H2_NOTES = [
   'against the lean HTTP/1.1 client on plain http: 56 µs per request (ll-hls), so h2 over TLS costs about 5 to 6.6× per request; node:http2 request() itself (AsyncResource binding, header validation and copying, a Duplex per stream) is most of its JavaScript time, TLS records the rest',
 ];
 
+/**
+ * The stub's own cost (session 7): it is not the system under test, but on this 2-core box it took
+ * as much CPU as the tester (plain-hls 10,000: tester 1.04 cores, stub 0.92; ll-hls 3,000: tester
+ * 0.73, stub 0.92), so the two together saturated the box. It now serves prepared buffers (one
+ * per object, one per playlist version, the same one to every held waiter) from a plain `net`
+ * HTTP/1.1 front end (bench/loadtest/stub-channel.ts, stub-h1-server.ts) instead of node:http.
+ */
+const STUB_COST = {
+  wrk: {
+    command:
+      'wrk -t1 -c100 -d4s per URL against the stub alone (its own process, CPU from /proc/<pid>/stat), old and new stubs ABBA, load average 9.4 -> 7.5',
+    usPerRequestOldNew: {
+      mediaPlaylist: '41.6, 45.2 -> 18.9, 18.3',
+      segment50KB: '67.8, 59.0 -> 32.2, 38.3',
+      multivariant: '36.5, 31.6 -> 13.4, 20.4',
+    },
+  },
+  ll1000: {
+    command:
+      'node --cpu-prof <stub>; streamedge loadtest <stub> --viewers 1000 --ramp 5s --duration 20s --workers 1 (LL-HLS), new then old stub, load average 10.4 -> 14.7',
+    old: {
+      commit: 'fc42f68 (node:http)',
+      stubUsPerRequest: 80.3,
+      topFrames: [
+        '20.3 % writev (node:http writes head and body as two chunks)',
+        '6.6 % garbage collector',
+        '3.4 % (program)',
+        '2.0 % the request handler (URL parsing, URLSearchParams, the route regex, header objects)',
+        '1.5 % writevGeneric, 1.4 % parserOnHeadersComplete, 1.0 % parserOnIncoming, 0.8 % clearBuffer, 0.7 % emit',
+        '45.2 % idle',
+      ],
+    },
+    new: {
+      commit: 'prepared buffers + net front end',
+      stubUsPerRequest: 47.7,
+      topFrames: [
+        '11.8 % writeBuffer (one write per response; on loopback the kernel runs the receiving side of TCP in it)',
+        '1.6 % garbage collector',
+        '1.5 % (program)',
+        '0.5 % StubChannel.request, 0.2 % the front end (onData, pump)',
+        '78.1 % idle',
+      ],
+    },
+    note: 'Both runs on a box at load 10 to 15 (other sessions), so the absolute figures are inflated; the JavaScript of the stub is now under 2 % of its samples and its cost is the syscalls (read, write, epoll), the floor for one response per request.',
+  },
+};
+
+/**
+ * Why an LL-HLS run of 3,000 viewers cannot be valid (event-loop p99 < 20 ms) on 2 cores, whatever
+ * the stub costs: the server answers every held request of a part boundary at once, and a
+ * viewer holds about 3 (video playlist and part, the audio's) at each boundary of 0.5 s
+ * (requestsPerViewerSec ≈ 6.1). 3,000 viewers × 3 × 40 µs (the tester's CPU per request of the
+ * recorded ll-hls run) = 360 ms of tester CPU arriving at the same instant every 500 ms: 180 ms on
+ * 2 cores if the tester had both, and it recurs once in every 50 samples of the 10 ms loop
+ * monitor, so the p99 is that burst (ll-hls recorded 406 ms at 0.73 cores). Under 20 ms, a burst
+ * needs 360 ms ÷ 20 ms = 18 cores, or a thread of at most 20 ms ÷ (3 × 40 µs) ≈ 170 viewers per
+ * core. At 3,000 viewers per core the tester is busy 72 % of the core and most of that in the
+ * bursts: the CPU goal and the 20 ms bound are not compatible for LL-HLS on one machine; plain
+ * HLS (requests spread evenly over the reload cycle) has no such burst.
+ */
+const LL_BURST_BOUND = {
+  responsesPerViewerPerBoundary: 3,
+  testerUsPerRequest: 40,
+  burstCpuMsAt3000: 360,
+  coresForP99Under20Ms: 18,
+  viewersPerThreadForP99Under20Ms: 170,
+};
+
+/**
+ * Timers starved by the poll phase (session 7): with the stub answering at once, one tester thread
+ * holding thousands of connections saw its 10 ms interval timer late by 1.2 to 3.5 s, again and
+ * again, while its CPU profile had no JavaScript frame that long, and its timer wheel ran 22 turns
+ * in a 17 s run of 3,000 plain-HLS viewers. libuv runs timers between poll phases only, and a poll
+ * phase goes on for up to 48 rounds of epoll_wait as long as each returns a full 1,024 ready
+ * sockets: up to 49,152 I/O callbacks, about 3 s at 60 µs each, and each response makes its viewer
+ * send the next request, which the instant stub answers within the same phase. The viewers'
+ * reloads and ramp starts (all on the timer wheel) waited for it. The wheel now also runs its due
+ * entries from the viewers' I/O callbacks (TimerWheel.runDue at each response start). The
+ * event-loop monitor is still a libuv timer, so a thread that is behind still shows it and the
+ * run is still not valid: validity is unchanged.
+ */
+const POLL_PHASE_STARVATION = {
+  command:
+    'ViewerPool in one thread, 3,000 plain-HLS viewers, ramp 5 s, 12 s, against bench/loadtest-stub-process.ts, a 10 ms setInterval logging its gaps (load average 10 to 11)',
+  gapsOver100Ms:
+    '140, 169, 263, 577, 701, 1,226, 2,596, 3,050, 3,547, 1,227, 2,821, 1,357 ms; wheel turns in the run: 22',
+  cliAB: {
+    command:
+      'streamedge loadtest <stub> --viewers 3000 --ramp 5s --duration 12s --no-low-latency --workers 1 (load average 11 to 16: not clean)',
+    before: 'event-loop p99 5,854 and 4,860 ms, 478 and 333 stalls, 81,582 and 81,883 requests (97 µs per request)',
+    after:
+      'event-loop p99 2,500 and 8,689 ms, 0 and 131 stalls, 130,187 and 86,523 requests (76 and 87 µs per request)',
+    workers6Before:
+      '--workers 6 (500 viewers, 1,000 connections per thread, so no epoll round can come back full): p99 908 and 652 ms, 0 stalls, but 42,194 and 31,781 requests at 318 and 375 µs per request: on a starved box six threads did half the work at 3 to 4 times the CPU',
+  },
+};
+
 const machineStart = startMachineInfo();
 const results: Scenario[] = [];
 try {
@@ -614,6 +764,9 @@ try {
     profile: PROFILE,
     plainHlsProfile: PLAIN_HLS_PROFILE,
     plainHlsBursts: PLAIN_HLS_BURSTS,
+    stubCost: STUB_COST,
+    llBurstBound: LL_BURST_BOUND,
+    pollPhaseStarvation: POLL_PHASE_STARVATION,
     h2Notes: H2_NOTES,
     workerNotes: WORKER_NOTES,
     affinity,

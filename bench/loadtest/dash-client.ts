@@ -7,6 +7,7 @@
 import { parse } from 'mpd-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import type { HttpGetter } from './http-get.js';
+import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
 
 interface DashSegment {
@@ -65,25 +66,54 @@ export class DashClient implements StreamClient {
   private ast = 0;
   private ato = 0;
   private minimumUpdatePeriodSec = 2;
-  private loadedAt = 0;
+  /**
+   * When the fetch that gave the MPD we hold began (performance.now() ms, or the clock given):
+   * its due time when it was a scheduled refresh (see refreshDueAt).
+   */
+  private fetchBegunAt = 0;
   private readonly reps = new Map<string, RepState>();
+  private readonly now: () => number;
+  private readonly joinAt: number | undefined;
 
   constructor(
     private readonly http: HttpGetter,
     private readonly url: string,
-  ) {}
+    o: {
+      now?: () => number;
+      /** When the viewer was due to join (its refresh schedule starts then; default: when open() runs). */
+      joinAt?: number;
+    } = {},
+  ) {
+    this.now = o.now ?? (() => performance.now());
+    this.joinAt = o.joinAt;
+  }
 
   async open(signal: AbortSignal): Promise<void> {
-    await this.refresh(signal);
+    const now = this.now();
+    // the viewer's refresh schedule starts when it was due to join (bench/loadtest/reload-schedule.ts)
+    await this.refresh(signal, scheduleStart(this.joinAt, now));
+    // started a whole update period or more after it was due: a schedule of its own from now
+    if (now - this.fetchBegunAt >= this.minimumUpdatePeriodSec * 1000) this.fetchBegunAt = now;
     if (this.video.length === 0)
       throw new StreamedgeError('LOADTEST_STREAM', `${this.url}: the MPD has no video Representation`);
   }
 
-  private async refresh(signal: AbortSignal): Promise<void> {
+  /**
+   * When a dynamic MPD is fetched next: no later than minimumUpdatePeriod after the previous fetch
+   * (ISO/IEC 23009-1 5.4: the MPD is valid until its fetch time plus minimumUpdatePeriod).
+   * Counted from the previous fetch's due time, not from when the viewer's
+   * thread got to run it (bench/loadtest/reload-schedule.ts). (This client used to poll at half
+   * the period, counted from when the previous response had arrived: every late timer moved it.)
+   */
+  private refreshDueAt(): number {
+    return this.fetchBegunAt + this.minimumUpdatePeriodSec * 1000;
+  }
+
+  private async refresh(signal: AbortSignal, begunAt: number): Promise<void> {
     const res = await this.http.get(this.url, { kind: 'manifest', text: true, signal });
     const xml = res.text!;
     const m: MpdManifest = parse(xml, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
-    this.loadedAt = performance.now();
+    this.fetchBegunAt = begunAt;
     this.live = attr(xml, 'type') === 'dynamic';
     const ast = attr(xml, 'availabilityStartTime');
     this.ast = ast ? Date.parse(ast) : 0;
@@ -203,8 +233,10 @@ export class DashClient implements StreamClient {
           initUrl: r.initUrl,
         };
       }
-      await this.http.wait(this.loadedAt + this.minimumUpdatePeriodSec * 500 - performance.now(), signal);
-      await this.refresh(signal);
+      const due = this.refreshDueAt();
+      const now = this.now();
+      if (due > now) await this.http.wait(due - now, signal);
+      await this.refresh(signal, reloadBegunAt(due, this.fetchBegunAt, now));
     }
     throw new StreamedgeError('LOADTEST_STREAM', `MPD never listed segment ${cursor.msn} of ${id}`);
   }

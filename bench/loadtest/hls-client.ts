@@ -7,6 +7,7 @@ import { holdBackSteering } from '../../src/abr/low-latency.js';
 import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import type { HttpGetter } from './http-get.js';
+import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
 
 interface PartInfo {
@@ -253,16 +254,11 @@ function mergeSegments(
  * When a live playlist without blocking reload is reloaded next: a target duration (half of one
  * when the last reload changed nothing) after the last load began (RFC 8216bis 6.3.4).
  *
- * The next load counts from this due time, not from when the viewer's timer got to run: thousands
- * of viewers share one thread, and when that thread is late (a GC pause, a busy turn, a core
- * taken by the server under test) every viewer due in the meantime runs in the same turn. Counted
- * from then, those viewers would keep that common phase for the rest of the run, every hiccup
- * would merge more of them, and the spread-out reloads of viewers joined over a ramp would
- * clump into bursts that keep the thread late: a feedback loop of the tester's own making. A
- * player on its own device would have reloaded on time, so its schedule is kept. The same holds
- * when the viewer reaches its reload already late (its segment downloads were answered late):
- * the reload goes out at once but counts from its due time, so the next one is back on the
- * viewer's phase; only a viewer a whole interval or more behind starts a new schedule from now.
+ * The next load counts from this due time, not from when the viewer's timer got to run, and a
+ * viewer that reaches its reload already late (its segment downloads were answered late) sends
+ * it at once but counts it from its due time, so the next one is back on the viewer's phase;
+ * only a viewer a whole interval or more behind starts a new schedule from now
+ * (bench/loadtest/reload-schedule.ts says why).
  */
 function reloadAt(st: Pick<PlaylistState, 'loadBegunAt' | 'targetDuration' | 'unchanged'>): number {
   return st.loadBegunAt + (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
@@ -303,7 +299,7 @@ export class HlsClient implements StreamClient {
   async open(signal: AbortSignal): Promise<void> {
     const now = this.now();
     // the viewer's reload schedule starts when it was due to join (see reloadAt)
-    const begunAt = this.o.joinAt !== undefined && this.o.joinAt < now ? this.o.joinAt : now;
+    const begunAt = scheduleStart(this.o.joinAt, now);
     const res = await this.http.get(this.url, { kind: 'playlist', bytes: true, signal });
     const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
@@ -536,7 +532,7 @@ export class HlsClient implements StreamClient {
       const now = this.now();
       if (due > now) await this.http.wait(due - now, signal);
       // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
-      await this.load(id, signal, undefined, now - due < due - st.loadBegunAt ? due : now);
+      await this.load(id, signal, undefined, reloadBegunAt(due, st.loadBegunAt, now));
     }
     throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);
   }

@@ -112,7 +112,10 @@ class GetHandler implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     this.status = statusCode;
-    this.ttfbMs = performance.now() - this.t0;
+    const now = performance.now();
+    this.ttfbMs = now - this.t0;
+    // the viewers' timers, when this thread's poll phase has kept them from running (timer-wheel.ts)
+    this.getter.wheel.runDue(now);
     const len = headers['content-length'];
     if (typeof len === 'string') this.bytesTotal = Number(len);
     if (statusCode >= 400) this.chunks = undefined;

@@ -27,6 +27,8 @@ export class TimerWheel {
   private timer: NodeJS.Timeout | undefined;
   /** Entries of the first slot in `order` already run. */
   private ran = 0;
+  /** A turn is running (runDue from inside an entry does nothing). */
+  private ticking = false;
   private readonly fire = () => this.tick();
 
   /** Runs `fn` after `ms` (rounded up to the next 10 ms slot). Returns a handle for cancel(). */
@@ -66,6 +68,19 @@ export class TimerWheel {
     this.armedSlot = Infinity;
   }
 
+  /**
+   * Runs the entries already due, between the wheel's own timer turns: called from I/O callbacks
+   * (each response a viewer gets) with their `performance.now()`. libuv runs timers only between
+   * poll phases, and one poll phase handles up to 48 rounds of 1,024 ready sockets when each round
+   * comes back full: with thousands of busy connections in one thread (and a server that answers
+   * at once) that is seconds of I/O callbacks during which no timer runs, and every viewer's
+   * reload and ramp start waited for it. Driven from the I/O as well, the viewers' waits end on
+   * time; `lateness` records these turns too.
+   */
+  runDue(now: number): void {
+    if (!this.ticking && now >= this.armedSlot * SLOT_MS) this.tick(now);
+  }
+
   get pending(): number {
     let n = 0;
     for (const l of this.slots.values()) n += l.length;
@@ -78,11 +93,20 @@ export class TimerWheel {
     this.timer = setTimeout(this.fire, Math.max(0, slot * SLOT_MS - performance.now()));
   }
 
-  private tick(): void {
+  private tick(at = performance.now()): void {
+    this.ticking = true;
+    try {
+      this.turn(at);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private turn(at: number): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedSlot = Infinity;
-    const now = performance.now() / SLOT_MS;
+    const now = at / SLOT_MS;
     let lastSlot = -1;
     // slots in order; entries added while firing land in a later slot or at the end of this one
     while (this.order.length > 0 && this.order[0] <= now) {

@@ -124,7 +124,8 @@ class ViewerConnections implements GetDispatcher {
 
 /**
  * `joinAt` (performance.now() ms): when the ramp had this viewer join; its playlist reload
- * schedule starts then, not when its thread got round to starting it (see hls-client.ts reloadAt).
+ * (or MPD refresh) schedule starts then, not when its thread got round to starting it
+ * (bench/loadtest/reload-schedule.ts).
  */
 export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void> {
   const { stats, signal } = o;
@@ -164,7 +165,7 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
   const onStop = () => http.stop();
   o.stopHooks.add(onStop);
   const client: StreamClient = isDash
-    ? new DashClient(http, o.url)
+    ? new DashClient(http, o.url, { joinAt })
     : new HlsClient(http, o.url, { lowLatency: o.lowLatency, joinAt });
   let switches = 0;
   let abandons = 0;

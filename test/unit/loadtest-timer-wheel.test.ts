@@ -45,4 +45,28 @@ describe('TimerWheel', () => {
     expect(ran).toEqual(['b']);
     expect(wheel.pending).toBe(0);
   });
+
+  it('runDue() runs the entries already due from an I/O callback, before the wheel timer can, and only those', () => {
+    const wheel = new TimerWheel();
+    const ran: string[] = [];
+    const t0 = performance.now();
+    wheel.after(0, () => ran.push('due'));
+    wheel.after(50, () => ran.push('later'));
+    // still inside this synchronous turn: the wheel's own timer cannot have run; an I/O callback
+    // 20 ms on (its performance.now()) finds the first entry due and runs it, not the second
+    wheel.runDue(t0 + 5); // the first entry's slot (rounded up to 10 ms) is not due yet
+    expect(ran).toEqual([]);
+    wheel.runDue(t0 + 20);
+    expect(ran).toEqual(['due']);
+    expect(wheel.pending).toBe(1);
+    expect(wheel.lateness.count).toBe(1);
+    // from inside an entry (a turn running) it does nothing: no turn within a turn
+    wheel.after(0, () => {
+      wheel.runDue(t0 + 1e9);
+      ran.push('outer');
+    });
+    wheel.runDue(t0 + 30);
+    expect(ran).toEqual(['due', 'outer']);
+    wheel.clear();
+  });
 });
