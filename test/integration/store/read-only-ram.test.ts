@@ -60,10 +60,7 @@ describe('read-only store: RAM tier', () => {
     expect(st.ramHits).toBe(2);
     // a range asked for while the read runs gets its slice from the RAM copy
     ro.forget(['/seg-1.m4s']);
-    const [whole, part] = await Promise.all([
-      ro.get('/seg-1.m4s'),
-      ro.get('/seg-1.m4s', { start: 100, end: 199 }),
-    ]);
+    const [whole, part] = await Promise.all([ro.get('/seg-1.m4s'), ro.get('/seg-1.m4s', { start: 100, end: 199 })]);
     expect(reads).toHaveBeenCalledTimes(2);
     expect(whole?.buffer?.equals(body)).toBe(true);
     expect(part?.buffer?.equals(body.subarray(100, 200))).toBe(true);
