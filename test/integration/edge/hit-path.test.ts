@@ -23,15 +23,18 @@ import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './h
 let up: Upstream;
 let e: TestEdge;
 let clock = Date.now();
+/** The upstream's version of /gen/… objects (a purge and re-fill brings the next one). */
+let generation = 1;
 const logLines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
   up = await startUpstream((req, res) => {
-    const body = Buffer.from(`body of ${req.url}\n`);
+    const gen = req.url?.startsWith('/gen/') ? generation : 1;
+    const body = Buffer.from(`${gen > 1 ? `v${gen} ` : ''}body of ${req.url}\n`);
     res.writeHead(200, {
       'content-type': 'text/plain',
       'cache-control': 'public, max-age=60',
-      etag: '"v1"',
+      etag: `"v${gen}"`,
       'surrogate-key': 'k1',
       vary: 'accept-language',
       // the edge's clock is the test's: a Date from the real clock would give the response an age
@@ -120,6 +123,21 @@ describe('one-write hit path', () => {
     expect(up.count('/stale.txt')).toBe(2);
   });
 
+  it('prepares a new head after a purge and re-fill: new ETag, Content-Length and body', async () => {
+    await warm('/gen/a.txt');
+    const before = await get(`${e.url}/gen/a.txt`);
+    expect(before.headers['etag']).toBe('"v1"');
+    generation = 2;
+    expect(await e.edge.applyPurge([{ kind: 'url', value: '/gen/a.txt', mode: 'hard' }])).toBeGreaterThan(0);
+    await warm('/gen/a.txt');
+    const after = await get(`${e.url}/gen/a.txt`);
+    expect(after.headers['etag']).toBe('"v2"');
+    expect(after.body.toString()).toBe('v2 body of /gen/a.txt\n');
+    expect(after.headers['content-length']).toBe(String(after.body.length));
+    expect(after.headers['cache-status']).toBe('hp; hit; ttl=60');
+    expect(up.count('/gen/a.txt')).toBe(2);
+  });
+
   it('keeps conditional, Range and HEAD answers of the full lookup', async () => {
     await warm('/cond.txt');
     expect((await get(`${e.url}/cond.txt`, { 'if-none-match': '"v1"' })).status).toBe(304);
@@ -204,6 +222,7 @@ describe('one-write hit path on the wire (HTTP/1.1)', () => {
     expect(lines[0]).toBe('HTTP/1.1 200 OK');
     const names = lines.slice(1).map((l) => l.slice(0, l.indexOf(':')).toLowerCase());
     expect(new Set(names).size).toBe(names.length); // no field twice (Date above all)
+    // lower-case, as the prepared head spells it (writeHead's head says 'Connection: keep-alive')
     expect(lines).toContain('connection: keep-alive');
     expect(lines).toContain(`content-length: ${body.length}`);
     expect(lines).toContain('cache-status: hp; hit; ttl=60');
