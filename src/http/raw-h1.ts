@@ -42,7 +42,7 @@ let lastFields = '';
  */
 export function rawConnectionFields(res: ServerResponse): string | undefined {
   const o = res as unknown as OutgoingInternals;
-  const socket = res.socket as SocketInternals | null;
+  const socket: SocketInternals | null = res.socket;
   if (
     socket === null ||
     socket.destroyed ||
