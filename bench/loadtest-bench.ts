@@ -489,7 +489,7 @@ try {
 }
 
 // a skipped scenario (size 0) keeps its run from the previous results (bench/carried-runs.ts)
-const previous = readPreviousResults<{ at?: string; runs?: Run[] }>(resolve(root, OUT));
+const previous = readPreviousResults<{ at?: string; runs?: Run[]; hlsProfile?: unknown }>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
   ...(SIZES.hls > 0 ? [] : ['hls']),
@@ -575,6 +575,9 @@ const result = {
         }
       : null,
   notes,
+  // the edge workers' CPU profile of plain-HLS viewers before and after the hit-path work (made by
+  // hand with --cpu-prof, see the README's bench notes): kept from the previous file as it is
+  hlsProfile: previous?.hlsProfile ?? null,
 };
 const out = resolve(root, OUT);
 mkdirSync(dirname(out), { recursive: true });
