@@ -567,11 +567,26 @@ const result = {
     hlsNginx.carriedFrom === undefined &&
     hls.processes.edge &&
     hlsNginx.processes.edge &&
-    hlsNginx.processes.edge.cpuSec > 0
+    hlsNginx.processes.edge.cpuSec > 0 &&
+    hls.requests.total > 0 &&
+    hlsNginx.requests.total > 0
       ? {
-          ratioEdgeToNginxCores: round(hls.processes.edge.cores / hlsNginx.processes.edge.cores),
-          edge: { valid: hls.valid, stalls: hls.stalls, cores: hls.processes.edge.cores },
-          nginx: { valid: hlsNginx.valid, stalls: hlsNginx.stalls, cores: hlsNginx.processes.edge.cores },
+          // per request the viewers made (the two runs' request counts differ when the tester lags)
+          ratioEdgeToNginxCpuPerRequest: round(
+            hls.processes.edge.cpuSec / hls.requests.total / (hlsNginx.processes.edge.cpuSec / hlsNginx.requests.total),
+          ),
+          edge: {
+            valid: hls.valid,
+            stalls: hls.stalls,
+            cores: hls.processes.edge.cores,
+            cpuUsPerRequest: round((hls.processes.edge.cpuSec / hls.requests.total) * 1e6, 1),
+          },
+          nginx: {
+            valid: hlsNginx.valid,
+            stalls: hlsNginx.stalls,
+            cores: hlsNginx.processes.edge.cores,
+            cpuUsPerRequest: round((hlsNginx.processes.edge.cpuSec / hlsNginx.requests.total) * 1e6, 1),
+          },
         }
       : null,
   notes,
