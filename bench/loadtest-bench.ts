@@ -6,6 +6,9 @@
  * - `hls`: 5,000 plain live HLS viewers (whole segments, plain reloads). Goal: 0 stalls.
  * - `ll-h2`: 1,000 LL-HLS viewers over HTTP/2 (TLS edge, self-signed certificate; one h2
  *   connection per viewer). Same goals as `ll`.
+ * - `hls-nginx`: the `hls` viewers again, through nginx proxy_cache (worker_processes = cores,
+ *   sendfile, proxy_cache_lock) in front of the same origin, right after `hls`: the same-run
+ *   baseline that says whether this box carries the run at all (`--no-nginx` skips it).
  *
  * Processes: the origin (bench/loadtest-origin-process.ts, ffmpeg encoding a lavfi channel as its
  * child), the edge (`streamedge edge`, given `--workers` when its --help lists the option; TLS on
@@ -33,6 +36,7 @@ import { burstBoundWorkers, runLoadTest } from './loadtest/run.js';
 import type { OriginCounts } from './loadtest-origin-process.js';
 import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { startNginxHlsCache } from './nginx-proxy-cache.js';
 import { cpuDelta, treeCpu, type TreeCpu } from './process-cpu.js';
 
 // ------------------------------------------------------------------ options
@@ -50,6 +54,7 @@ const RAMP_SEC = arg('ramp', 15);
 const HOLD_SEC = arg('hold', 30);
 const WORKERS = args.includes('--workers') ? arg('workers', 1) : undefined;
 const EDGE_WORKERS = arg('edge-workers', cpus().length);
+const NGINX_BASELINE = !args.includes('--no-nginx');
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/loadtest.json';
 /** The tester kept up: its event-loop delay p99 stayed under this (issue 13, "valid viewer runs"). */
 const VALID_LOOP_P99_MS = 20;
@@ -212,7 +217,7 @@ async function partHoldBack(originUrl: string): Promise<number | null> {
 // ------------------------------------------------------------------ one run
 
 interface RunSpec {
-  name: 'll' | 'hls' | 'll-h2';
+  name: 'll' | 'hls' | 'll-h2' | 'hls-nginx';
   viewers: number;
   lowLatency: boolean;
   http2: boolean;
@@ -227,6 +232,8 @@ interface ProcessUse {
 
 interface Run {
   name: RunSpec['name'];
+  /** The cache the viewers played through (its process tree is `processes.edge`). */
+  via: 'streamedge' | 'nginx';
   viewers: number;
   lowLatency: boolean;
   http2: boolean;
@@ -277,9 +284,12 @@ function use(d: TreeCpu | null, wallSec: number): ProcessUse | null {
   return d && { cpuSec: d.cpuSec, cores: round(d.cpuSec / wallSec, 2), byCommand: d.byCommand, processes: d.processes };
 }
 
+/** What the viewers play through: the edge, or nginx for the baseline (plain HTTP only). */
+type Target = Pick<EdgeProc, 'proc' | 'url' | 'tlsUrl' | 'ca'> & { via: Run['via'] };
+
 async function run(
   spec: RunSpec,
-  edge: EdgeProc,
+  edge: Target,
   origin: { proc: ChildProcess; url: string },
   holdBack: number | null,
 ): Promise<Run> {
@@ -343,6 +353,7 @@ async function run(
   const latencyOk = spec.lowLatency ? (over === null ? null : Math.abs(over) <= GOAL_LATENCY_OVER_HOLD_BACK_SEC) : null;
   const r: Run = {
     name: spec.name,
+    via: edge.via,
     viewers: spec.viewers,
     lowLatency: spec.lowLatency,
     http2: spec.http2,
@@ -406,7 +417,7 @@ async function run(
   log(
     `${spec.name}: ${r.valid ? 'VALID' : `NOT VALID (tester event-loop p99 ${r.tester.eventLoopDelayP99Ms} ms ≥ ${VALID_LOOP_P99_MS})`}; ` +
       `stalls ${r.stalls}, latency p50 ${p50 ?? '-'} s (PART-HOLD-BACK ${holdBack ?? '-'} s${r.latencyBreakdown ? `; listing delay p50 ${r.latencyBreakdown.listingDelayP50Sec} s, behind the edge ${r.latencyBreakdown.behindEdgeP50Sec} s` : ''}), bitrate ${(r.playedBitrateBps / 1e3).toFixed(0)} kbit/s, ` +
-      `cores: tester ${r.tester.cores} edge ${r.processes.edge?.cores ?? '-'} origin ${r.processes.origin?.cores ?? '-'}; goals ${r.goals.met ? 'met' : 'NOT met'}`,
+      `cores: tester ${r.tester.cores} ${r.via === 'nginx' ? 'nginx' : 'edge'} ${r.processes.edge?.cores ?? '-'} origin ${r.processes.origin?.cores ?? '-'}; goals ${r.goals.met ? 'met' : 'NOT met'}`,
   );
   return r;
 }
@@ -417,12 +428,15 @@ const machineStart = startMachineInfo();
 const dir = mkdtempSync(join(tmpdir(), 'loadtest-bench-'));
 let originProc: ChildProcess | undefined;
 let edgeProc: ChildProcess | undefined;
+let nginxProc: ChildProcess | undefined;
+let nginxVersion: string | null = null;
 const runs: Run[] = [];
 const notes: string[] = [];
 let edgeWorkers: number | null = null;
 let exitCode = 0;
 
 const cleanup = async () => {
+  await stop(nginxProc);
   await stop(edgeProc);
   await stop(originProc);
   rmSync(dir, { recursive: true, force: true });
@@ -450,7 +464,22 @@ try {
     { name: 'hls', viewers: SIZES.hls, lowLatency: false, http2: false },
     { name: 'll-h2', viewers: SIZES.h2, lowLatency: true, http2: true },
   ];
-  for (const spec of specs) if (spec.viewers > 0) runs.push(await run(spec, edge, origin, holdBack));
+  const viaEdge: Target = { ...edge, via: 'streamedge' };
+  for (const spec of specs) {
+    if (spec.viewers === 0) continue;
+    runs.push(await run(spec, viaEdge, origin, holdBack));
+    if (spec.name === 'hls' && NGINX_BASELINE) {
+      // the same viewers through nginx in front of the same origin, right after (the edge idles)
+      const nginx = await startNginxHlsCache(join(dir, 'nginx'), origin.url, cpus().length, '/live/news/master.m3u8');
+      nginxProc = nginx.proc;
+      nginxVersion = nginx.version;
+      log(`hls-nginx: ${nginx.version} at ${nginx.url}, worker_processes ${cpus().length}`);
+      const viaNginx: Target = { proc: nginx.proc, url: nginx.url, tlsUrl: nginx.url, ca: '', via: 'nginx' };
+      runs.push(await run({ ...spec, name: 'hls-nginx' }, viaNginx, origin, holdBack));
+      await stop(nginxProc);
+      nginxProc = undefined;
+    }
+  }
 } catch (e) {
   exitCode = 1;
   notes.push(`bench error: ${(e as Error).message}`);
@@ -460,16 +489,22 @@ try {
 }
 
 // a skipped scenario (size 0) keeps its run from the previous results (bench/carried-runs.ts)
-const previous = readPreviousResults<{ at?: string; runs?: Run[] }>(resolve(root, OUT));
+const previous = readPreviousResults<{ at?: string; runs?: Run[]; hlsProfile?: unknown }>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
   ...(SIZES.hls > 0 ? [] : ['hls']),
   ...(SIZES.h2 > 0 ? [] : ['ll-h2']),
+  ...(SIZES.hls > 0 && NGINX_BASELINE ? [] : ['hls-nginx']),
 ];
 runs.splice(
   0,
   runs.length,
-  ...withCarriedRuns(runs, previous && { runs: previous.runs, at: previous.at }, skippedRuns, ['ll', 'hls', 'll-h2']),
+  ...withCarriedRuns(runs, previous && { runs: previous.runs, at: previous.at }, skippedRuns, [
+    'll',
+    'hls',
+    'll-h2',
+    'hls-nginx',
+  ]),
 );
 
 for (const r of runs) {
@@ -482,6 +517,8 @@ for (const r of runs) {
 const byName = (n: Run['name']) => runs.find((r) => r.name === n);
 const ll = byName('ll');
 const h2 = byName('ll-h2');
+const hls = byName('hls');
+const hlsNginx = byName('hls-nginx');
 const result = {
   bench: 'loadtest',
   command: `node bin/run-ts.js bench/loadtest-bench.ts ${args.join(' ')}`.trim(),
@@ -500,6 +537,7 @@ const result = {
     origin: 'bench/loadtest-origin-process.ts in its own process (packager/origin), ffmpeg as its child',
     tester:
       'this process: viewers in worker threads, each viewer with its own keep-alive connections (one h2 connection with --http2); CPU from process.cpuUsage() (all threads)',
+    nginx: `hls-nginx: ${nginxVersion ?? 'nginx'} proxy_cache, worker_processes = cores, sendfile, proxy_cache_lock, playlists cached 1 s (the origin's s-maxage), segments by their Cache-Control; run right after hls with the edge idle; its process tree is processes.edge`,
     processCpu:
       'per process tree (the process and its live descendants) from /proc/<pid>/stat, cores = CPU seconds ÷ wall seconds of the run',
   },
@@ -521,7 +559,40 @@ const result = {
               : null,
         }
       : null,
+  // the edge against nginx on the same viewers, same origin, same run (both measured now)
+  hlsBaseline:
+    hls &&
+    hlsNginx &&
+    hls.carriedFrom === undefined &&
+    hlsNginx.carriedFrom === undefined &&
+    hls.processes.edge &&
+    hlsNginx.processes.edge &&
+    hlsNginx.processes.edge.cpuSec > 0 &&
+    hls.requests.total > 0 &&
+    hlsNginx.requests.total > 0
+      ? {
+          // per request the viewers made (the two runs' request counts differ when the tester lags)
+          ratioEdgeToNginxCpuPerRequest: round(
+            hls.processes.edge.cpuSec / hls.requests.total / (hlsNginx.processes.edge.cpuSec / hlsNginx.requests.total),
+          ),
+          edge: {
+            valid: hls.valid,
+            stalls: hls.stalls,
+            cores: hls.processes.edge.cores,
+            cpuUsPerRequest: round((hls.processes.edge.cpuSec / hls.requests.total) * 1e6, 1),
+          },
+          nginx: {
+            valid: hlsNginx.valid,
+            stalls: hlsNginx.stalls,
+            cores: hlsNginx.processes.edge.cores,
+            cpuUsPerRequest: round((hlsNginx.processes.edge.cpuSec / hlsNginx.requests.total) * 1e6, 1),
+          },
+        }
+      : null,
   notes,
+  // the edge workers' CPU profile of plain-HLS viewers before and after the hit-path work (made by
+  // hand with --cpu-prof, see the README's bench notes): kept from the previous file as it is
+  hlsProfile: previous?.hlsProfile ?? null,
 };
 const out = resolve(root, OUT);
 mkdirSync(dirname(out), { recursive: true });
@@ -533,11 +604,11 @@ const pad = (s: string | number | null | undefined, n: number) => String(s ?? '-
 const lines = [
   '',
   `loadtest bench: ${result.machine.cpus} cores, load ${result.machine.loadAverageBefore?.join(' ')} → ${result.machine.loadAverageAfter?.join(' ')}; ramp ${RAMP_SEC}s hold ${HOLD_SEC}s`,
-  `${'run'.padEnd(7)}${pad('viewers', 8)}${pad('valid', 6)}${pad('goals', 6)}${pad('stalls', 7)}${pad('lat50', 7)}${pad('PHB', 6)}${pad('kbit/s', 7)}${pad('loopP99', 8)}${pad('tester', 7)}${pad('edge', 6)}${pad('origin', 7)}${pad('v/core', 7)}`,
+  `${'run'.padEnd(10)}${pad('viewers', 8)}${pad('valid', 6)}${pad('goals', 6)}${pad('stalls', 7)}${pad('lat50', 7)}${pad('PHB', 6)}${pad('kbit/s', 7)}${pad('loopP99', 8)}${pad('tester', 7)}${pad('edge', 6)}${pad('origin', 7)}${pad('v/core', 7)}`,
 ];
 for (const r of runs) {
   lines.push(
-    `${(r.carriedFrom ? `${r.name}*` : r.name).padEnd(7)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
+    `${(r.carriedFrom ? `${r.name}*` : r.name).padEnd(10)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
       `${pad(r.liveLatencySec?.p50?.toFixed(2), 7)}${pad(r.partHoldBackSec, 6)}${pad((r.playedBitrateBps / 1e3).toFixed(0), 7)}` +
       `${pad(r.tester.eventLoopDelayP99Ms?.toFixed(1), 8)}${pad(r.tester.cores, 7)}${pad(r.processes.edge?.cores, 6)}${pad(r.processes.origin?.cores, 7)}${pad(r.tester.viewersPerCore, 7)}`,
   );

@@ -72,3 +72,47 @@ export async function startNginx(
   const version = execFileSync('sh', ['-c', `${bin} -v 2>&1`], { encoding: 'utf8' }).trim();
   return { proc, url, version };
 }
+
+/**
+ * nginx proxy_cache in front of a live HLS origin (bench/loadtest-bench.ts's same-run baseline):
+ * worker_processes = `workers`, sendfile, proxy_cache_lock (one fill per key, as the edge
+ * coalesces). Media playlists are cached 1 s (`proxy_cache_valid 200 1s`, the origin's
+ * `s-maxage=1`, set explicitly rather than left to how this nginx reads s-maxage); everything else
+ * as its Cache-Control says (segments: a year, immutable).
+ */
+export function startNginxHlsCache(
+  dir: string,
+  originUrl: string,
+  workers: number,
+  readyPath: string,
+): Promise<{ proc: ChildProcess; url: string; version: string }> {
+  const origin = new URL(originUrl);
+  const location = (extra: string) => `
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache hls;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 30s;
+      proxy_cache_lock_age 30s;${extra}
+      add_header X-Cache $upstream_cache_status;`;
+  const config = (
+    port: number,
+  ) => `${nginxConfigHead(dir, { workerConnections: 16384, rlimitNofile: 65536, workerProcesses: workers })}  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000000;
+  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=hls:16m max_size=2g inactive=60m use_temp_path=off;
+  upstream origin { server ${origin.host}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location ~ \\.m3u8$ {${location(`
+      proxy_ignore_headers Cache-Control Expires;
+      proxy_cache_valid 200 1s;`)}
+    }
+    location / {${location('')}
+    }
+  }
+}
+`;
+  return startNginx(nginxBinary(), dir, config, readyPath);
+}

@@ -18,6 +18,7 @@ import type { Http2ServerResponse } from 'node:http2';
 import { cacheKey, variantKey } from '../src/http/cache-key.js';
 import { appendCacheStatus } from '../src/http/cache-status.js';
 import { CMCD_HEADERS } from '../src/http/cmcd.js';
+import { prepareRawHead, rawConnectionFields, writeRaw } from '../src/http/raw-h1.js';
 import type { ObjectMeta, RamEntry } from './store/index.js';
 import { replayHeaders } from './cache-policy.js';
 import type { EdgeContext } from './context.js';
@@ -58,6 +59,11 @@ interface Prepared {
   length: number;
   /** HTTP/1.1: flat [name, value, ...] pairs for writeHead, with slots for Age, Cache-Status, ID. */
   h1: string[];
+  /**
+   * HTTP/1.1 written raw (src/http/raw-h1.ts): the status line and fixed fields as bytes, ahead of
+   * the per-hit fields (undefined when a stored field would not pass writeHead's checks).
+   */
+  h1Head: Buffer | undefined;
   /** HTTP/2: the header object for stream.respond, same fields plus :status (and date). */
   h2: Record<string, string | string[] | number>;
   initialAge: number;
@@ -68,7 +74,7 @@ interface Prepared {
   cacheStatus: string;
   /** Index in h1 of the Age value (Cache-Status and X-Request-ID follow it). */
   slot: number;
-  /** Stored without a Date: HTTP/2 answers get one (node:http adds its own on HTTP/1.1). */
+  /** Stored without a Date: answers get the current one (node:http adds it to writeHead's). */
   ownDate: boolean;
 }
 
@@ -157,12 +163,22 @@ export class HitPath {
       stream.end(body);
       tally.h2++;
     } else {
-      const h1 = p.h1;
-      h1[p.slot] = p.ageText;
-      h1[p.slot + 2] = p.cacheStatus;
-      h1[p.slot + 4] = id;
-      res.writeHead(p.status, h1);
-      res.end(body);
+      const connection = p.h1Head !== undefined ? rawConnectionFields(res) : undefined;
+      if (connection !== undefined) {
+        // the prepared head as bytes; only Age, Cache-Status, X-Request-ID (and Date) per hit
+        const tail =
+          `age: ${p.ageText}\r\ncache-status: ${p.cacheStatus}\r\nx-request-id: ${id}\r\n` +
+          (p.ownDate ? `date: ${this.date(Date.now())}\r\n` : '') +
+          `${connection}\r\n`;
+        writeRaw(res, p.status, p.h1Head!, tail, body);
+      } else {
+        const h1 = p.h1;
+        h1[p.slot] = p.ageText;
+        h1[p.slot + 2] = p.cacheStatus;
+        h1[p.slot + 4] = id;
+        res.writeHead(p.status, h1);
+        res.end(body);
+      }
       tally.h1++;
     }
     tally.hits++;
@@ -210,11 +226,13 @@ export class HitPath {
     for (const [name, value] of this.extraHeaders) add(name, value);
     add('content-length', String(length));
     const slot = h1.length + 1;
+    const h1Head = prepareRawHead(meta.status, h1);
     h1.push('age', '', 'cache-status', '', 'x-request-id', '');
     return {
       status: meta.status,
       length,
       h1,
+      h1Head,
       h2,
       initialAge: Number(meta.headers[INITIAL_AGE] ?? '0') || 0,
       upstreamCacheStatus: meta.headers[UPSTREAM_CACHE_STATUS],
@@ -227,7 +245,10 @@ export class HitPath {
     };
   }
 
-  /** The Date field for HTTP/2 answers of entries stored without one, rebuilt once a second. */
+  /**
+   * The Date field for answers of entries stored without one (HTTP/2: the edge's clock; raw
+   * HTTP/1.1: the wall clock, as node:http adds it), rebuilt once a second.
+   */
   private date(now: number): string {
     const s = Math.floor(now / 1000);
     if (s !== this.dateSecond) {

@@ -9,6 +9,7 @@ import { cloneMeta, type StoreState } from './store-state.js';
 import type { ByteRange, ObjectMeta, RamEntry, StoredObject } from './types.js';
 
 const STREAM_CHUNK = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The read phase: RAM tier first, then the region file. Every disk read is CRC-checked: records
@@ -17,6 +18,9 @@ const STREAM_CHUNK = 1024 * 1024;
  * StreamedgeError('STORE_CRC') if the checksum fails at the end. The entry is dropped either way.
  */
 export class StoreReader {
+  /** Whole-record reads in flight, by key: a concurrent get() of the same key waits for it (one read). */
+  private readonly reading = new Map<string, Promise<unknown>>();
+
   /**
    * @param regionOf the region a record lives in (the writer's open regions; a read-only opener
    * opens them lazily from the index rows).
@@ -32,12 +36,15 @@ export class StoreReader {
   async get(key: string, range?: ByteRange): Promise<StoredObject | undefined> {
     const s = this.s;
     s.sketch.increment(key);
-    const hit = s.ram.get(key);
-    if (hit) {
-      s.counters.ramHits++;
-      const r = clampRange(range, hit.body.length);
-      const body = r ? hit.body.subarray(r.start, r.end + 1) : hit.body;
-      return inMemoryObject(cloneMeta(hit.meta), hit.body.length, body, true, r);
+    const hit = this.fromRam(key, range);
+    if (hit) return hit;
+    const reading = this.reading.get(key);
+    if (reading) {
+      // the same record is being read (a new segment asked for by many viewers at once): its
+      // read puts it in the RAM tier, so wait for that rather than read it again
+      await reading.catch(() => undefined);
+      const after = this.fromRam(key, range);
+      if (after) return after;
     }
     for (let attempt = 0; attempt < 3; attempt++) {
       const e = s.index.get(key);
@@ -53,18 +60,16 @@ export class StoreReader {
         break;
       }
       if (e.l <= s.verifyMax) {
-        const res = await this.readWhole(key, e, region);
+        const read = this.readToRam(key, e, region);
+        this.reading.set(key, read);
+        const res = await read.finally(() => {
+          if (this.reading.get(key) === read) this.reading.delete(key);
+        });
         if (res === 'retry') continue;
         if (res === 'miss') break;
         s.counters.diskHits++;
-        const body = res.subarray(e.b);
-        const cur = s.index.get(key);
-        const meta = cur && cur.r === e.r && cur.o === e.o ? cur.m : e.m;
-        if (cur && cur.r === e.r && cur.o === e.o && e.s <= s.ramMax) {
-          s.ram.set(key, { meta: cur.m, body, r: e.r, o: e.o }, e.l);
-        }
-        const out = r ? body.subarray(r.start, r.end + 1) : body;
-        return inMemoryObject(cloneMeta(meta), e.s, out, false, r);
+        const out = r ? res.body.subarray(r.start, r.end + 1) : res.body;
+        return inMemoryObject(cloneMeta(res.meta), e.s, out, false, r);
       }
       const res = await this.openStreamed(key, e, region, r);
       if (res === 'retry') continue;
@@ -74,6 +79,16 @@ export class StoreReader {
     }
     s.counters.misses++;
     return undefined;
+  }
+
+  /** A RAM-tier hit (recency and counter updated), as a StoredObject of its own. */
+  private fromRam(key: string, range: ByteRange | undefined): StoredObject | undefined {
+    const hit = this.s.ram.get(key);
+    if (!hit) return undefined;
+    this.s.counters.ramHits++;
+    const r = clampRange(range, hit.body.length);
+    const body = r ? hit.body.subarray(r.start, r.end + 1) : hit.body;
+    return inMemoryObject(cloneMeta(hit.meta), hit.body.length, body, true, r);
   }
 
   /**
@@ -90,13 +105,39 @@ export class StoreReader {
     return v;
   }
 
-  /** Index and meta only: no disk read, no CRC check. */
+  /**
+   * Index and meta only: no disk read, no CRC check. A record without a body (a vary record, an
+   * empty response) is complete in its index entry: it goes into the RAM tier here, so the edge's
+   * one-write hit path finds a varying URL's vary record in RAM, as it finds the variant once a
+   * get() has read it (nothing else would put it there in a process that does not write).
+   */
   head(key: string): { meta: ObjectMeta; size: number } | undefined {
-    const v = this.s.ram.peek(key);
+    const s = this.s;
+    const v = s.ram.peek(key);
     if (v) return { meta: cloneMeta(v.meta), size: v.body.length };
-    const e = this.s.index.get(key);
+    const e = s.index.get(key);
     if (!e || !this.regionOf(e.r)) return undefined;
+    if (e.s === 0 && e.l <= s.ramMax) s.ram.set(key, { meta: e.m, body: EMPTY, r: e.r, o: e.o }, e.l);
     return { meta: cloneMeta(e.m), size: e.s };
+  }
+
+  /**
+   * Reads and verifies a whole record, and puts its body in the RAM tier (when it is still the
+   * indexed copy and small enough) before it resolves: a get() that waited for it finds it there.
+   */
+  private async readToRam(
+    key: string,
+    e: IndexEntry,
+    region: Region,
+  ): Promise<{ meta: ObjectMeta; body: Buffer } | 'retry' | 'miss'> {
+    const res = await this.readWhole(key, e, region);
+    if (res === 'retry' || res === 'miss') return res;
+    const s = this.s;
+    const body = res.subarray(e.b);
+    const cur = s.index.get(key);
+    const current = cur !== undefined && cur.r === e.r && cur.o === e.o;
+    if (current && e.s <= s.ramMax) s.ram.set(key, { meta: cur.m, body, r: e.r, o: e.o }, e.l);
+    return { meta: current ? cur.m : e.m, body };
   }
 
   /** Reads and verifies a whole record. */

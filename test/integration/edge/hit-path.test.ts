@@ -2,9 +2,12 @@
  * The one-write hit path (edge/hit-path.ts) against the full lookup: a fresh RAM-tier hit answers
  * with the same status, headers and body the full lookup writes; Age and Cache-Status follow the
  * clock; a stale entry is not answered from the prepared block; hits are counted under the same
- * Prometheus names and sampled in the access log.
+ * Prometheus names and sampled in the access log. On HTTP/1.1 keep-alive GETs the prepared head
+ * goes to the socket as bytes (src/http/raw-h1.ts): the wire shows it, pipelined requests are
+ * answered in order, and a request that asks to close gets Node's own head and a closed socket.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -20,15 +23,18 @@ import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './h
 let up: Upstream;
 let e: TestEdge;
 let clock = Date.now();
+/** The upstream's version of /gen/… objects (a purge and re-fill brings the next one). */
+let generation = 1;
 const logLines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
   up = await startUpstream((req, res) => {
-    const body = Buffer.from(`body of ${req.url}\n`);
+    const gen = req.url?.startsWith('/gen/') ? generation : 1;
+    const body = Buffer.from(`${gen > 1 ? `v${gen} ` : ''}body of ${req.url}\n`);
     res.writeHead(200, {
       'content-type': 'text/plain',
       'cache-control': 'public, max-age=60',
-      etag: '"v1"',
+      etag: `"v${gen}"`,
       'surrogate-key': 'k1',
       vary: 'accept-language',
       // the edge's clock is the test's: a Date from the real clock would give the response an age
@@ -117,6 +123,21 @@ describe('one-write hit path', () => {
     expect(up.count('/stale.txt')).toBe(2);
   });
 
+  it('prepares a new head after a purge and re-fill: new ETag, Content-Length and body', async () => {
+    await warm('/gen/a.txt');
+    const before = await get(`${e.url}/gen/a.txt`);
+    expect(before.headers['etag']).toBe('"v1"');
+    generation = 2;
+    expect(await e.edge.applyPurge([{ kind: 'url', value: '/gen/a.txt', mode: 'hard' }])).toBeGreaterThan(0);
+    await warm('/gen/a.txt');
+    const after = await get(`${e.url}/gen/a.txt`);
+    expect(after.headers['etag']).toBe('"v2"');
+    expect(after.body.toString()).toBe('v2 body of /gen/a.txt\n');
+    expect(after.headers['content-length']).toBe(String(after.body.length));
+    expect(after.headers['cache-status']).toBe('hp; hit; ttl=60');
+    expect(up.count('/gen/a.txt')).toBe(2);
+  });
+
   it('keeps conditional, Range and HEAD answers of the full lookup', async () => {
     await warm('/cond.txt');
     expect((await get(`${e.url}/cond.txt`, { 'if-none-match': '"v1"' })).status).toBe(304);
@@ -148,6 +169,84 @@ describe('one-write hit path', () => {
     expect(sampled.length).toBe(2);
     const one = sampled.find((l) => l['sampled'] === HIT_LOG_EVERY);
     expect(one).toMatchObject({ result: 'hit', status: 200, method: 'GET', cacheStatus: 'hp; hit; ttl=60' });
+  });
+});
+
+/** Writes `raw` to the edge on one connection; resolves with all it reads until `until` matches or it closes. */
+function exchangeRaw(raw: string, until: (text: string) => boolean): Promise<{ text: string; closed: boolean }> {
+  const { port } = new URL(e.url);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(port), '127.0.0.1');
+    let text = '';
+    let done = false;
+    const finish = (closed: boolean): void => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ text, closed });
+    };
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      text += d;
+      if (until(text)) finish(false);
+    });
+    sock.on('end', () => finish(true));
+    sock.on('error', reject);
+    sock.write(raw);
+  });
+}
+
+/** The heads (status line + fields) of every response in `text`, bodies of `bodyLength` bytes each. */
+function heads(text: string, bodyLength: number): string[] {
+  const out: string[] = [];
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at);
+    if (end === -1) break;
+    out.push(text.slice(at, end));
+    at = end + 4 + bodyLength;
+  }
+  return out;
+}
+
+describe('one-write hit path on the wire (HTTP/1.1)', () => {
+  const body = 'body of /wire.txt\n';
+  const request = (extra = ''): string => `GET /wire.txt HTTP/1.1\r\nhost: edge\r\n${extra}\r\n`;
+
+  it('writes the prepared head as Node would: keep-alive fields, one Date, the body after it', async () => {
+    await warm('/wire.txt');
+    const { text, closed } = await exchangeRaw(request(), (t) => t.endsWith(body));
+    expect(closed).toBe(false);
+    const [head] = heads(text, body.length);
+    const lines = head.split('\r\n');
+    expect(lines[0]).toBe('HTTP/1.1 200 OK');
+    const names = lines.slice(1).map((l) => l.slice(0, l.indexOf(':')).toLowerCase());
+    expect(new Set(names).size).toBe(names.length); // no field twice (Date above all)
+    // lower-case, as the prepared head spells it (writeHead's head says 'Connection: keep-alive')
+    expect(lines).toContain('connection: keep-alive');
+    expect(lines).toContain(`content-length: ${body.length}`);
+    expect(lines).toContain('cache-status: hp; hit; ttl=60');
+    expect(lines.some((l) => /^keep-alive: timeout=\d+$/i.test(l))).toBe(true);
+    expect(text.endsWith(`\r\n\r\n${body}`)).toBe(true);
+  });
+
+  it('answers pipelined requests in order, each with its own X-Request-ID', async () => {
+    await warm('/wire.txt');
+    const raw = [1, 2, 3].map((i) => request(`x-request-id: pipe-${i}\r\n`)).join('');
+    const { text } = await exchangeRaw(raw, (t) => t.split(body).length === 4);
+    const got = heads(text, body.length);
+    expect(got).toHaveLength(3);
+    expect(got.map((h) => /x-request-id: (\S+)/.exec(h)?.[1])).toEqual(['pipe-1', 'pipe-2', 'pipe-3']);
+    expect(text.split(body)).toHaveLength(4);
+  });
+
+  it('leaves a request that asks to close to Node: Connection: close, and the socket closes', async () => {
+    await warm('/wire.txt');
+    const { text, closed } = await exchangeRaw(request('connection: close\r\n'), () => false);
+    expect(closed).toBe(true);
+    expect(text.toLowerCase()).toContain('connection: close');
+    expect(text.endsWith(body)).toBe(true);
+    expect(text).toContain('cache-status: hp; hit; ttl=60');
   });
 });
 
