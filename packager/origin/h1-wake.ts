@@ -4,36 +4,27 @@
  * (HTTP/1.1 keep-alive GET, the response is the one the socket is serving, nothing sent yet), and
  * then, after the whole batch is on the wire, completes each ServerResponse (marks its head as
  * sent and ends it with no further bytes) so Node's keep-alive handling, pipelined requests and
- * the framework's onResponse accounting carry on as usual. That step uses Node's (v20)
- * OutgoingMessage fields `_header`/`_headerSent`; when they do not look as expected, or the
- * request is not a plain keep-alive GET, the response goes through `writeHead` + `end` instead
- * (same bytes, the head serialised per request).
+ * the framework's onResponse accounting carry on as usual. The check and that step are
+ * src/http/raw-h1.ts's (Node 20's OutgoingMessage internals, shared with the edge's hit path);
+ * when it says no, the response goes through `writeHead` + `end` instead (same bytes, the head
+ * serialised per request).
  *
  * The cost floor is one write(2) per connection: on loopback the kernel delivers to the
  * receiver inside that call (bench/origin-bench.ts measures it, `floors` of heldBlockingRequests:
  * a bare server doing only that write, through socket.write and through fs.writeSync).
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { markRawSent, rawConnectionFields } from '../../src/http/raw-h1.js';
 import { writePrepared, type PreparedResponse } from './prepared-response.js';
 import type { WakeWriter } from './wake-batch.js';
 
-/** The Node internals a raw write relies on (OutgoingMessage of Node 20). */
-interface OutgoingInternals {
-  _header: string | null;
-  _headerSent: boolean;
-  shouldKeepAlive: boolean;
-  req?: { method?: string; httpVersion?: string };
-}
-
-/** Node's private link from a socket to the response it is writing. */
-type SocketInternals = NonNullable<ServerResponse['socket']> & { _httpMessage?: unknown };
-
-function wireOf(r: PreparedResponse, date: string): Buffer {
-  if (!r.wire) {
+/** The response's bytes with this batch's Date and the connection fields Node would write. */
+function wireOf(r: PreparedResponse, date: string, connection: string): Buffer {
+  if (!r.wire || r.wireTail !== connection) {
     let head = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n`;
     for (let i = 0; i < r.headers.length; i += 2) head += `${r.headers[i]}: ${r.headers[i + 1]}\r\n`;
-    head += `date: ${date}\r\nconnection: keep-alive\r\n\r\n`;
-    r.head = head;
+    head += `date: ${date}\r\n${connection}\r\n`;
+    r.wireTail = connection;
     r.wire = Buffer.concat([Buffer.from(head, 'latin1'), r.body]);
   }
   return r.wire;
@@ -46,29 +37,16 @@ export class H1Wake implements WakeWriter<ServerResponse> {
 
   write(res: ServerResponse, r: PreparedResponse): boolean {
     if (res.headersSent || res.destroyed || res.writableEnded) return false;
-    const o = res as unknown as OutgoingInternals;
-    const socket: SocketInternals | null = res.socket;
-    if (
-      socket &&
-      !socket.destroyed &&
-      socket._httpMessage === res &&
-      o._header === null &&
-      o._headerSent === false &&
-      o.shouldKeepAlive === true &&
-      o.req?.method === 'GET' &&
-      o.req.httpVersion === '1.1'
-    ) {
-      socket.write(wireOf(r, this.date));
+    const connection = rawConnectionFields(res);
+    if (connection !== undefined) {
+      res.socket!.write(wireOf(r, this.date, connection));
       // Sent: nothing may write a second head for this response before finish().
-      o._header = r.head!;
-      o._headerSent = true;
-      res.statusCode = r.status;
+      markRawSent(res, r.status);
       this.raw.push(res);
       return true;
     }
     return writePrepared(res, r);
   }
-
   finish(): void {
     const raw = this.raw;
     for (let i = 0; i < raw.length; i++) {

@@ -19,7 +19,8 @@ export interface PreparedResponse {
   body: Buffer;
   /** HTTP/1.1: status line + headers (+ Date, Connection) + body, built on first raw write. */
   wire?: Buffer;
-  head?: string;
+  /** The connection fields `wire` was built with (Node's, per server keep-alive settings). */
+  wireTail?: string;
   /** HTTP/2: the header block as node:http2 takes it, built on first h2 write. */
   h2Headers?: Record<string, string | string[] | number>;
 }

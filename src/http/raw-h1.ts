@@ -32,6 +32,9 @@ type SocketInternals = NonNullable<ServerResponse['socket']> & { _httpMessage?: 
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 
+/** What `_header` holds after a raw write: Node only checks that it is set. */
+const RAW_SENT = 'raw';
+
 let lastTimeout = -1;
 let lastMax = -1;
 let lastFields = '';
@@ -94,9 +97,17 @@ export function writeRaw(res: ServerResponse, status: number, head: Buffer, tail
   socket.write(tail, 'latin1');
   if (body.length > 0) socket.write(body);
   socket.uncork();
+  markRawSent(res, status);
+  res.end();
+}
+
+/**
+ * Marks `res` as having its head on the wire (written raw after `rawConnectionFields(res)` said
+ * yes), so nothing writes a second head and `end()` finishes it with no further bytes.
+ */
+export function markRawSent(res: ServerResponse, status: number): void {
   const o = res as unknown as OutgoingInternals;
-  o._header = tail; // non-null: the head is sent (its text is not read again)
+  o._header = RAW_SENT; // non-null: the head is sent (its text is not read again)
   o._headerSent = true;
   res.statusCode = status;
-  res.end();
 }

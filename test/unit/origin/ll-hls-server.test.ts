@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { connect, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
@@ -17,6 +18,7 @@ import { FakeEncoder, until } from './fake-encoder.js';
 let dir: string;
 let origin: Origin;
 let client: Pool;
+let originUrl: string;
 const enc = new FakeEncoder();
 
 /**
@@ -55,6 +57,26 @@ async function get(path: string) {
   };
 }
 
+/** One response read off a raw socket: its head's lines and its body (Content-Length framed). */
+function readResponse(socket: Socket): Promise<{ lines: string[]; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+      const length = Number(/^content-length: *(\d+)$/im.exec(lines.join('\n'))?.[1] ?? NaN);
+      if (buf.length < end + 4 + length) return;
+      socket.off('data', onData);
+      socket.off('error', reject);
+      resolve({ lines, body: buf.subarray(end + 4, end + 4 + length) });
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+  });
+}
+
 const channel = () => origin.channels.get('ch')!;
 /** Requests the origin holds right now (its requests-held gauge), of one kind or all. */
 async function held(kind?: 'playlist' | 'part' | 'segment'): Promise<number> {
@@ -79,7 +101,8 @@ beforeAll(async () => {
       return enc.start(req);
     },
   });
-  client = new Pool(await origin.listen(0, '127.0.0.1'), { connections: 32 });
+  originUrl = await origin.listen(0, '127.0.0.1');
+  client = new Pool(originUrl, { connections: 32 });
   await enc.runStarted(1);
   enc.init();
   enc.segments(0, 19); // 20 complete segments of 1 s
@@ -348,5 +371,33 @@ describe('waking many held blocking reloads', () => {
     });
     const metrics = (await get('/metrics')).text;
     expect(metrics).toMatch(/streamedge_origin_requests_total\{route="live-manifest",status="200"\} \d+/);
+  });
+  // after the previous test the window ends with part 26.0: hold a reload for 26.1 on a raw socket
+  it('a woken reload is written raw with the connection fields Node would write, and its connection serves the next request', async () => {
+    const { hostname, port } = new URL(originUrl);
+    const socket = connect(Number(port), hostname);
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const held0 = await held('playlist');
+      const first = readResponse(socket);
+      socket.write('GET /live/ch/v/index.m3u8?_HLS_msn=26&_HLS_part=1 HTTP/1.1\r\nhost: t\r\n\r\n');
+      await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
+      enc.part(26, 1);
+      const r = await first;
+      expect(r.lines[0]).toBe('HTTP/1.1 200 OK');
+      const fields = r.lines.slice(1).map((l) => l.slice(0, l.indexOf(':')).toLowerCase());
+      expect(fields.filter((f) => f === 'connection')).toHaveLength(1);
+      expect(new Set(fields).size).toBe(fields.length);
+      expect(r.lines).toContain('connection: keep-alive');
+      expect(r.lines.some((l) => /^keep-alive: timeout=\d+/.test(l))).toBe(true);
+      expect(r.body.toString()).toContain('seg-26.1.m4s');
+      const second = readResponse(socket);
+      socket.write('GET /live/ch/v/seg-26.1.m4s HTTP/1.1\r\nhost: t\r\n\r\n');
+      const s2 = await second;
+      expect(s2.lines[0]).toBe('HTTP/1.1 200 OK');
+      expect(s2.body.equals((await get('/live/ch/v/seg-26.1.m4s')).body)).toBe(true);
+    } finally {
+      socket.destroy();
+    }
   });
 });
