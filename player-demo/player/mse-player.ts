@@ -45,6 +45,14 @@ export interface PlayerStats {
   /** The audio track being buffered now (its rendition id), and how many times the viewer switched. */
   audioTrack: string | null;
   audioSwitches: number;
+  /**
+   * VOD fast switching: buffered lower-level chunks fetched again at a higher level and appended
+   * over the old ones (the last 20), and how many in all.
+   */
+  replacements: { startSec: number; endSec: number; from: number; to: number }[];
+  fastSwitches: number;
+  /** The level of the buffered chunk at the playhead, by the player's own bookkeeping (-1: unknown; VOD). */
+  playingLevel: number;
   errors: string[];
 }
 
@@ -167,6 +175,14 @@ export class MsePlayer {
   private videoDone = false;
   private belowHoldBack = false;
   private joined = false;
+  /** The video level whose init segment the SourceBuffer was given last (-1: none yet). */
+  private videoInitLevel = -1;
+  /** VOD: the video chunks in the buffer, in media order, and the level each was fetched at. */
+  private videoChunks: { msn: number; startSec: number; endSec: number; level: number }[] = [];
+  /** VOD fast switching: chunks already tried at a level (`msn:level`), never tried twice. */
+  private replaceTried = new Set<string>();
+  /** VOD fast switching: a replacement was given up; none until a forward chunk has arrived. */
+  private replaceHeld = false;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -197,6 +213,9 @@ export class MsePlayer {
       currentTime: 0,
       audioTrack: null,
       audioSwitches: 0,
+      replacements: [],
+      fastSwitches: 0,
+      playingLevel: -1,
       errors: [],
     };
   }
@@ -231,9 +250,12 @@ export class MsePlayer {
     this.stats.currentTime = this.video.currentTime;
     this.stats.playbackRate = this.video.playbackRate;
     this.stats.estimateBps = this.abr?.estimateBps ?? 0;
+    const t = this.video.currentTime;
+    this.stats.playingLevel = this.videoChunks.find((c) => c.startSec <= t + 0.001 && t < c.endSec)?.level ?? -1;
     return {
       ...this.stats,
       levels: [...this.stats.levels],
+      replacements: this.stats.replacements.map((r) => ({ ...r })),
       errors: [...this.stats.errors],
       latencyNotes: [...this.stats.latencyNotes],
     };
@@ -518,9 +540,11 @@ export class MsePlayer {
     const signal = this.abort.signal;
     let cursor = start;
     let level = this.stats.currentLevel;
-    let initLevel = -1;
     for (;;) {
       if (signal.aborted) return;
+      // VOD fast switching before waiting for room: a full buffer of a lower level is exactly
+      // when replacing it pays.
+      if (!s.live && this.manual === null && (await this.replaceAhead(level))) continue;
       await this.waitForRoom();
       if (this.resync && s.live) {
         this.resync = false;
@@ -548,14 +572,81 @@ export class MsePlayer {
       const rendition = s.video[level];
       const chunk = await s.chunkAt(rendition.id, cursor, signal);
       if (!chunk) return;
-      if (initLevel !== level) {
-        await this.appendInit(this.videoQueue!, rendition);
-        initLevel = level;
-      }
+      await this.videoInit(level);
       this.stats.currentLevel = level;
       const outcome = await this.download(chunk, rendition, this.videoQueue!, level);
-      if (outcome === 'abandoned') continue; // same cursor, a lower level is chosen at the boundary
+      if (outcome === 'abandoned') {
+        // same cursor, a lower level is chosen at the boundary; nothing is replaced at the level
+        // just given up (the loop's level is still that one) until a forward chunk has arrived
+        this.replaceHeld = true;
+        continue;
+      }
+      this.replaceHeld = false;
       cursor = chunk.next;
+    }
+  }
+
+  private async videoInit(level: number): Promise<void> {
+    if (this.videoInitLevel === level) return;
+    await this.appendInit(this.videoQueue!, this.source.video[level]);
+    this.videoInitLevel = level;
+  }
+
+  /**
+   * VOD fast switching: when src/abr's rule names a buffered chunk of a lower level than `level`
+   * (far enough ahead, the link and the buffer able to spare the download), fetches that chunk
+   * again at `level` and appends it over the old one: MSE replaces the coded frames it overlaps
+   * (every chunk starts on a key frame; the rungs share timestamps), and the old chunk stays
+   * until the new one is appended whole, so a replacement given up loses nothing. Audio is
+   * untouched. Returns whether it tried one (the loop asks again before fetching forward).
+   */
+  private async replaceAhead(level: number): Promise<boolean> {
+    if (this.replaceHeld || this.videoChunks.length === 0) return false;
+    const v = this.video;
+    const t = v.currentTime;
+    this.videoChunks = this.videoChunks.filter((c) => c.endSec > t);
+    const chunks = this.videoChunks.map((c) => ({
+      startSec: c.startSec,
+      endSec: c.endSec,
+      // a chunk tried once at this level is not judged again (named at the level itself: never chosen)
+      level: this.replaceTried.has(`${c.msn}:${level}`) ? level : c.level,
+    }));
+    const i = this.abr.replacementFor({ playheadSec: t, bufferSec: this.bufferAhead(), chunks, level });
+    if (i < 0) return false;
+    const old = this.videoChunks[i];
+    this.replaceTried.add(`${old.msn}:${level}`);
+    const rendition = this.source.video[level];
+    const signal = this.abort.signal;
+    const chunk = await this.source.chunkAt(rendition.id, { msn: old.msn, part: 0 }, signal);
+    if (!chunk) return false;
+    await this.videoInit(level);
+    const outcome = await this.download(chunk, rendition, this.videoQueue!, level, () =>
+      this.abr.keepReplacing({
+        playheadSec: v.currentTime,
+        bufferSec: this.bufferAhead(),
+        chunkStartSec: old.startSec,
+      }),
+    );
+    if (outcome === 'abandoned') {
+      this.replaceHeld = true;
+      return true;
+    }
+    this.stats.fastSwitches += 1;
+    this.stats.replacements.push({ startSec: old.startSec, endSec: old.endSec, from: old.level, to: level });
+    if (this.stats.replacements.length > 20) this.stats.replacements.shift();
+    return true;
+  }
+
+  /** VOD: notes a video chunk now in the buffer (a replacement takes the old one's place). */
+  private noteVideoChunk(msn: number, level: number, bytes: Uint8Array, durationSec: number, id: string): void {
+    const start = firstDecodeTime(bytes, this.timescales.get(id) ?? 90000);
+    if (start === undefined) return;
+    const entry = { msn, startSec: start, endSec: start + durationSec, level };
+    const at = this.videoChunks.findIndex((c) => c.msn === msn);
+    if (at >= 0) this.videoChunks[at] = entry;
+    else {
+      this.videoChunks.push(entry);
+      this.videoChunks.sort((a, b) => a.startSec - b.startSec);
     }
   }
 
@@ -624,18 +715,29 @@ export class MsePlayer {
     await queue.append(res.bytes);
   }
 
+  /**
+   * One chunk: fetched, appended, a sample for the ABR. `keepGoing` (a replacement): checked
+   * every 100 ms; when it turns false the download is given up (the emergency rule is not asked:
+   * a replacement never holds up the buffer).
+   */
   private async download(
     chunk: ChunkRef,
     r: PlayerRendition,
     queue: AppendQueue,
     level: number,
+    keepGoing?: () => boolean,
   ): Promise<'ok' | 'abandoned'> {
     const attempt = new AbortController();
     const onAbort = () => attempt.abort();
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     const splitter = chunk.streaming ? new ChunkSplitter() : undefined;
     const appends: Promise<void>[] = [];
-    const canAbandon = level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
+    const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
+    const watch = keepGoing
+      ? setInterval(() => {
+          if (!keepGoing()) attempt.abort();
+        }, 100)
+      : undefined;
     try {
       const res = await fetchBytes(chunk.url, {
         signal: attempt.signal,
@@ -668,8 +770,13 @@ export class MsePlayer {
               }
             : undefined,
       });
+      clearInterval(watch);
+      // a replacement the playhead caught up with while it was being fetched is not appended
+      if (keepGoing && !keepGoing()) return 'abandoned';
       if (splitter) await Promise.all(appends);
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
+      if (!this.source.live && r.kind === 'video' && !splitter)
+        this.noteVideoChunk(chunk.msn, level, res.bytes, chunk.duration, r.id);
       if (this.source.live && r.kind === 'video' && chunk.programDateTime !== undefined) {
         this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
         if (this.edgeDelays.length > 16) this.edgeDelays.shift();
@@ -692,6 +799,7 @@ export class MsePlayer {
       if (attempt.signal.aborted && !this.abort.signal.aborted) return 'abandoned';
       throw e;
     } finally {
+      clearInterval(watch);
       this.abort.signal.removeEventListener('abort', onAbort);
     }
   }

@@ -12,6 +12,8 @@
  * - Hysteresis: a wide up/keep band in the throughput rule, and no up-switch for
  *   `upSwitchHoldSec` of downloaded media after a down-switch.
  * - Low-latency: decisions per part, playback-rate catch-up toward the latency target.
+ * - VOD fast switching: after an up-switch, which buffered lower-rung chunk to fetch again at the
+ *   new level (src/abr/fast-switch.ts); the player appends it over the old one.
  *
  * Browser-safe: no Node built-ins, no clock (time comes from the caller's events).
  */
@@ -19,6 +21,7 @@ import { StreamedgeError } from '../errors.js';
 import { BandwidthEstimator } from './bandwidth-estimator.js';
 import { BolaRule } from './bola.js';
 import { resolveAbrConfig, type AbrConfig } from './config.js';
+import { chooseReplacement, replacementStillWorth } from './fast-switch.js';
 import { catchUpPlaybackRate } from './low-latency.js';
 import { highestFitting, throughputRank } from './throughput-rule.js';
 
@@ -61,6 +64,23 @@ export interface DownloadComplete {
   /** Bytes that arrived back-to-back (after the first chunk of each burst) and the time they took. */
   burstBytes?: number;
   burstMs?: number;
+}
+
+/** A chunk the player holds in its buffer, and the level it was fetched at. */
+export interface BufferedLevelChunk {
+  startSec: number;
+  endSec: number;
+  level: number;
+}
+
+export interface ReplacementQuery {
+  playheadSec: number;
+  /** Seconds buffered contiguously ahead of the playhead. */
+  bufferSec: number;
+  /** The buffered chunks, in media order. */
+  chunks: readonly BufferedLevelChunk[];
+  /** The level the player now fetches (what nextLevel() returned). */
+  level: number;
 }
 
 export interface PlaybackState {
@@ -262,6 +282,48 @@ export class AbrController {
     if (cur >= 0 && rank < cur) this.mediaSinceDownSwitchSec = 0;
     this.noteDecision(rank);
     return this.ladder[rank].index;
+  }
+
+  /**
+   * VOD fast switching: the index (into `q.chunks`) of a buffered chunk of a lower level to fetch
+   * again at `q.level` and append over the old one, or -1 (live, a link that does not sustain
+   * the level with margin, a buffer too thin to spare the download, nothing far enough ahead).
+   */
+  replacementFor(q: ReplacementQuery): number {
+    const c = this.config;
+    if (this.mode !== 'vod' || c.fastSwitchSafetyFactor <= 0) return -1;
+    const rank = this.rankByIndex.get(q.level);
+    if (rank === undefined) return -1;
+    const chunks = q.chunks.map((ch) => {
+      const r = this.rankByIndex.get(ch.level);
+      // a level this controller does not know is never replaced
+      const bitrate = r === undefined ? Infinity : this.bitrates[r];
+      return { startSec: ch.startSec, endSec: ch.endSec, bitrate };
+    });
+    return chooseReplacement(
+      {
+        playheadSec: q.playheadSec,
+        bufferAheadSec: q.bufferSec,
+        chunks,
+        targetBitrate: this.bitrates[rank],
+        estimateBps: this.estimator.estimateBps,
+        ttfbMs: this.estimator.ttfbEstimateMs,
+      },
+      {
+        minLeadSec: c.fastSwitchMinLeadSec,
+        minBufferSec: c.fastSwitchMinBufferSec,
+        safetyFactor: c.fastSwitchSafetyFactor,
+      },
+    );
+  }
+
+  /** VOD fast switching: whether a replacement under way (of the chunk starting at chunkStartSec) is still worth finishing. */
+  keepReplacing(q: { playheadSec: number; bufferSec: number; chunkStartSec: number }): boolean {
+    const c = this.config;
+    return replacementStillWorth(
+      { playheadSec: q.playheadSec, bufferAheadSec: q.bufferSec, chunkStartSec: q.chunkStartSec },
+      { minLeadSec: c.fastSwitchMinLeadSec, minBufferSec: c.fastSwitchMinBufferSec },
+    );
   }
 
   playbackRate(state: { latencySec: number; bufferSec: number }): number {

@@ -45,6 +45,15 @@ export interface AbrConfig {
   abandonSafetySec: number;
   /** Live (non-LL): below this buffer, the throughput rule uses only the fast EWMA-safe level. */
   liveLowBufferSec: number;
+  /**
+   * VOD fast switching (src/abr/fast-switch.ts): buffered lower-rung media starting within this
+   * of the playhead (seconds) is never replaced.
+   */
+  fastSwitchMinLeadSec: number;
+  /** VOD fast switching: buffer that must remain ahead once a replacement has arrived (seconds). */
+  fastSwitchMinBufferSec: number;
+  /** VOD fast switching: replace only while estimate × this sustains the new rung (0: never replace). */
+  fastSwitchSafetyFactor: number;
   /** Low-latency: live latency to hold (seconds behind the live edge). */
   targetLatencySec: number;
   /** Low-latency: no rate change while |latency − target| is within this (seconds). */
@@ -77,6 +86,9 @@ export const DEFAULT_ABR_CONFIG: Readonly<AbrConfig> = Object.freeze({
   abandonMinElapsedShare: 0.5,
   abandonSafetySec: 0.5,
   liveLowBufferSec: 2,
+  fastSwitchMinLeadSec: 2,
+  fastSwitchMinBufferSec: 4,
+  fastSwitchSafetyFactor: 0.8,
   targetLatencySec: 2.5,
   latencyToleranceSec: 0.25,
   maxPlaybackRateDelta: 0.05,

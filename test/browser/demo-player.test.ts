@@ -175,6 +175,55 @@ describe('player demo in Chromium', () => {
     await page.close();
   });
 
+  it('fast switching: after the link recovers, buffered lower-rung media ahead is replaced and plays at the higher rung', async () => {
+    const page = await open(`${edgeUrl}/vod/sample/master.m3u8`, 'ours');
+    await waitForPlayback(page, 0.5);
+    const { levels } = await stats(page);
+    const top = levels.length - 1;
+    // A link that carries the second rung from the bottom and not the one above it: the player
+    // goes down and fills its buffer with lower-rung media.
+    const limitMbps = ((levels[1].bitrate + levels[2].bitrate) / 2 / 1e6) * 0.9;
+    await page.evaluate((m) => window.__streamedge.setBandwidth(m), limitMbps);
+    await page.waitForFunction(
+      (t) => {
+        const s = window.__streamedge.stats() as { currentLevel: number; bufferSec: number; playingLevel: number };
+        return s.currentLevel < t && s.playingLevel < t && s.bufferSec >= 8;
+      },
+      top,
+      { timeout: 60_000, polling: 250 },
+    );
+    await page.evaluate(() => window.__streamedge.setBandwidth(null));
+    await page.waitForFunction(
+      () => (window.__streamedge.stats() as { fastSwitches: number }).fastSwitches >= 1,
+      null,
+      { timeout: 40_000, polling: 250 },
+    );
+    const after = (await page.evaluate(() => window.__streamedge.stats())) as PageStats & {
+      replacements: { startSec: number; endSec: number; from: number; to: number }[];
+      levels: { height?: number }[];
+    };
+    const r = after.replacements[0];
+    expect(r.to).toBeGreaterThan(r.from);
+    // the replaced range was ahead of the playhead when it was replaced; wait until it plays
+    await page.waitForFunction(
+      (at) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= at,
+      r.startSec + 0.5,
+      { timeout: 30_000, polling: 100 },
+    );
+    const shown = await page.evaluate(() => {
+      const s = window.__streamedge.stats() as { currentTime: number; playingLevel: number };
+      return { height: document.querySelector('video')!.videoHeight, ...s };
+    });
+    expect(shown.currentTime).toBeLessThan(r.endSec); // still inside the replaced range
+    expect(shown.playingLevel).toBe(r.to);
+    expect(shown.height).toBe(after.levels[r.to].height);
+    expect(after.levels[r.from].height).not.toBe(after.levels[r.to].height);
+    const end = await stats(page);
+    expect(end.stalls).toBe(0);
+    expect(end.pageErrors).toEqual([]);
+    await page.close();
+  });
+
   it('our player plays live LL-HLS through the edge and settles just above PART-HOLD-BACK behind it (under 2.6 s), never below it', async () => {
     const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
     const first = await waitForPlayback(page, 0);

@@ -21,6 +21,12 @@ export interface VodSimOptions {
   /** false: do not tell onDownloadProgress the buffer (the controller derives it). */
   reportBuffer?: boolean;
   abr?: AbrController;
+  /**
+   * Fast switching as the player does it (src/abr/fast-switch.ts): before each forward fetch, a
+   * buffered chunk of a lower level that the rule names is fetched again at the current level
+   * (checked every 0.1 s against keepReplacing) and takes the old one's place on arrival.
+   */
+  fastSwitch?: boolean;
 }
 
 export interface SegmentLog {
@@ -40,6 +46,10 @@ export interface VodSimResult {
   abandons: { n: number; from: number; to: number; atSec: number }[];
   abr: AbrController;
   endSec: number;
+  /** The level on screen every 0.1 s of virtual time while playing. */
+  onScreen: { t: number; level: number }[];
+  /** Chunks replaced by fast switching (chunk number, old level, new level, when). */
+  replacements: { n: number; from: number; to: number; atSec: number }[];
 }
 
 export function simulateVod(o: VodSimOptions): VodSimResult {
@@ -57,9 +67,20 @@ export function simulateVod(o: VodSimOptions): VodSimResult {
   let current = -1;
   const log: SegmentLog[] = [];
   const abandons: VodSimResult['abandons'] = [];
+  const replacements: VodSimResult['replacements'] = [];
+  const onScreen: VodSimResult['onScreen'] = [];
+  /** Level of each chunk appended so far (chunk n covers media [n·segSec, (n+1)·segSec)). */
+  const chunkLevels: number[] = [];
+  const playhead = () => chunkLevels.length * segSec - buffer;
+  let nextScreenSample = 0;
 
   const tick = () => {
     t += STEP;
+    if (playing && t >= nextScreenSample) {
+      nextScreenSample = t + 0.1 - 1e-9;
+      const idx = Math.min(chunkLevels.length - 1, Math.floor(playhead() / segSec + 1e-9));
+      onScreen.push({ t, level: chunkLevels[idx] });
+    }
     if (playing) {
       buffer -= STEP;
       if (buffer <= 0) {
@@ -72,7 +93,56 @@ export function simulateVod(o: VodSimOptions): VodSimResult {
     }
   };
 
+  /** Chunks tried at a level (`n:level`): as in the player, never tried twice. */
+  const tried = new Set<string>();
+  /** One fast-switching replacement, if the rule names a chunk. */
+  const replaceOne = (): 'none' | 'done' | 'gave-up' => {
+    const from = Math.floor(playhead() / segSec + 1e-9);
+    const chunks = chunkLevels
+      .map((level, n) => ({
+        startSec: n * segSec,
+        endSec: (n + 1) * segSec,
+        level: tried.has(`${n}:${current}`) ? current : level,
+      }))
+      .slice(Math.max(0, from));
+    const i = abr.replacementFor({ playheadSec: playhead(), bufferSec: buffer, chunks, level: current });
+    if (i < 0) return 'none';
+    const n = from + i;
+    tried.add(`${n}:${current}`);
+    const total = Math.round((bitrateOf.get(current)! * segSec) / 8);
+    const t0 = t;
+    let loaded = 0;
+    let firstByteAt = -1;
+    let nextCheck = 0.1;
+    while (loaded < total) {
+      if (t - t0 >= rtt) {
+        if (firstByteAt < 0) firstByteAt = t - t0;
+        loaded = Math.min(total, loaded + (o.capacity(t) * STEP) / 8);
+      }
+      tick();
+      if (t - t0 >= nextCheck) {
+        nextCheck += 0.1;
+        if (!abr.keepReplacing({ playheadSec: playhead(), bufferSec: buffer, chunkStartSec: n * segSec }))
+          return 'gave-up';
+      }
+    }
+    abr.onDownloadComplete({
+      bytes: total,
+      durationMs: (t - t0) * 1000,
+      ttfbMs: firstByteAt * 1000,
+      level: current,
+      mediaDurationSec: segSec,
+    });
+    if (n * segSec > playhead()) {
+      replacements.push({ n, from: chunkLevels[n], to: current, atSec: t });
+      chunkLevels[n] = current;
+    }
+    return 'done';
+  };
+
   for (let n = 0; n < o.segments; n++) {
+    // as in the player: replacements until none is named or one is given up, then forward
+    if (o.fastSwitch && current >= 0) while (replaceOne() === 'done');
     while (buffer > maxBuffer - segSec) tick();
     let level = abr.nextLevel({ bufferSec: buffer, currentLevel: current });
     const entry: SegmentLog = {
@@ -130,13 +200,14 @@ export function simulateVod(o: VodSimOptions): VodSimResult {
     entry.endSec = t;
     log.push(entry);
     current = level;
+    chunkLevels.push(level);
     buffer += segSec;
     if (!playing && buffer >= segSec) {
       playing = true;
       started = true;
     }
   }
-  return { log, stalls, stallSec, abandons, abr, endSec: t };
+  return { log, stalls, stallSec, abandons, abr, endSec: t, onScreen, replacements };
 }
 
 /** Level changes between consecutive segments after segment `from`. */
