@@ -698,10 +698,13 @@ const resultsFile = join(here, 'results', 'origin.json');
 /** The previous results file: a partial run keeps the section it does not re-measure. */
 interface PreviousResults {
   startedAt?: string;
+  sectionDates?: Partial<Record<Section, string>>;
   heldBlockingRequestsH2?: Awaited<ReturnType<typeof heldRequests>>;
   partAvailability?: Awaited<ReturnType<typeof partLatency>>;
   heldBlockingRequests?: Awaited<ReturnType<typeof heldRequests>>;
 }
+const SECTIONS = ['partAvailability', 'heldBlockingRequests', 'heldBlockingRequestsH2'] as const;
+type Section = (typeof SECTIONS)[number];
 let previous: PreviousResults;
 try {
   previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
@@ -717,11 +720,24 @@ const h2Sessions = Number(arg('h2-sessions', '20'));
 const heldH2 = Number(arg('held-h2', '2000'));
 const heldH2Result = only === 'latency' ? previous.heldBlockingRequestsH2 : await heldRequests(heldH2, h2Sessions);
 const latencyResult = only === 'all' || only === 'latency' ? await partLatency(liveSeconds) : previous.partAvailability;
+/** When each section was measured: now, or as the previous results said (a carried section keeps its own date). */
+const measured: Record<Section, boolean> = {
+  partAvailability: only === 'all' || only === 'latency',
+  heldBlockingRequests: only !== 'latency' && only !== 'held-h2',
+  heldBlockingRequestsH2: only !== 'latency',
+};
+const sectionDates = Object.fromEntries(
+  SECTIONS.map((k) => [k, measured[k] ? startedAt : (previous.sectionDates?.[k] ?? previous.startedAt)]),
+) as Record<Section, string | undefined>;
+const carried = SECTIONS.filter((k) => !measured[k]);
 const out = {
   bench: 'origin',
   startedAt,
-  ...(only !== 'all'
-    ? { partialRun: `only ${only} re-measured in this run; the other section is from ${previous.startedAt}` }
+  sectionDates,
+  ...(carried.length > 0
+    ? {
+        partialRun: `only ${only} re-measured in this run; carried: ${carried.map((k) => `${k} from ${sectionDates[k]}`).join(', ')}`,
+      }
     : {}),
   machine: finishMachineInfo(machineStart),
   partAvailability: latencyResult,
