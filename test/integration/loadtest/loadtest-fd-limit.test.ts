@@ -78,8 +78,9 @@ describe('loadtest checks ulimit -n before opening sockets', () => {
     expect(r.code).toBe(0);
     const used = stub.counts.connections - before;
     expect(used).toBeGreaterThanOrEqual(viewers);
-    // + 1: the report's look for edge metrics (/_edge/metrics, before and after, one keep-alive connection)
-    expect(used).toBeLessThanOrEqual(2 * viewers + 1);
+    // + 2: the report's look for edge metrics (/_edge/metrics) before and after the run. They are
+    // about 4 s apart, undici's keep-alive timeout, so the second look may need a connection of its own.
+    expect(used).toBeLessThanOrEqual(2 * viewers + 2);
     const report = JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
     expect(report.viewers.failed).toBe(0);
     expect(report.errors).toEqual({});
