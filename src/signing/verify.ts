@@ -113,6 +113,25 @@ function parseClaims(payload: Uint8Array): { claims: TokenClaims; ip: IpBinding 
   return { claims, ip };
 }
 
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether each dot-separated base64url segment is the one canonical text of its bytes (RFC 4648
+ * 3.5: the unused bits of the last character are zero). Decoders ignore those bits, so without
+ * this check one signature has up to four token strings.
+ */
+function canonicalSegments(token: string): boolean {
+  let end = token.length;
+  while (end > 0) {
+    const start = token.lastIndexOf('.', end - 1) + 1;
+    const rem = (end - start) % 4;
+    if (rem === 1) return false;
+    if (rem !== 0 && (B64URL.indexOf(token[end - 1]) & (rem === 2 ? 0x0f : 0x03)) !== 0) return false;
+    end = start - 1;
+  }
+  return true;
+}
+
 export function createVerifier(options: VerifierOptions): Verifier {
   const source: KeySource = Array.isArray(options.keys)
     ? new StaticKeySet(options.keys as readonly VerificationKey[])
@@ -162,6 +181,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (token === undefined || token === null || token === '') return { ok: false, reason: 'missing' };
     if (typeof token !== 'string') return { ok: false, reason: 'malformed' };
     if (token.length > maxLen || !COMPACT_JWS.test(token)) return { ok: false, reason: 'malformed' };
+    if (!canonicalSegments(token)) return { ok: false, reason: 'malformed' };
 
     let entry = cacheSize > 0 ? cache.get(token) : undefined;
     if (entry && entry.generation !== source.generation) {

@@ -124,6 +124,21 @@ describe('every rejection case gives its reason and never throws', () => {
     await expectReason(v.verify(other, { path: PATH, now: NOW }), 'bad_signature');
   });
 
+  it('malformed: a segment whose last character differs only in the bits base64url leaves unused (same bytes, another string)', async () => {
+    const a = await hmacPair();
+    const v = createVerifier({ keys: [a.verification] });
+    const token = await issueToken({ scope: '/vod/asset1/', ttlSec: 600, key: a.signing, now: NOW });
+    expect((await v.verify(token, { path: PATH, now: NOW })).ok).toBe(true);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    expect(s.length % 4).not.toBe(0); // a 32-byte HMAC: 43 characters, the last carries 2 unused bits
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = s.slice(0, -1) + alphabet[alphabet.indexOf(s.at(-1)!) ^ 1];
+    expect(Buffer.from(twin, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
+    await expectReason(v.verify(`${h}.${p}.${twin}`, { path: PATH, now: NOW }), 'malformed');
+    const pTwin = p.length % 4 === 0 ? p : p.slice(0, -1) + alphabet[alphabet.indexOf(p.at(-1)!) ^ 1];
+    if (pTwin !== p) await expectReason(v.verify(`${h}.${pTwin}.${s}`, { path: PATH, now: NOW }), 'malformed');
+  });
+
   it('bad_signature for ES256 and EdDSA signed by a different key with the same kid', async () => {
     for (const alg of ['ES256', 'EdDSA'] as const) {
       const real = await asymmetricPair(alg, 'k1');
