@@ -12,11 +12,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DashClient } from '../../bench/loadtest/dash-client.js';
-import type { HttpGetter } from '../../bench/loadtest/http-get.js';
 import type { Cursor } from '../../bench/loadtest/stream-client.js';
+import { JOIN_MS, SEGMENT_MS, requestTimes, sharedScheduleCases } from './loadtest-schedule-harness.js';
 
-const SEGMENT_MS = 2000;
-const RESPONSE_MS = 5;
 const URL = 'http://127.0.0.1:1/live/manifest.mpd';
 
 /** The MPD at `nowMs`: the last 6 complete segments (segment k covers [k·2 s, (k+1)·2 s)). */
@@ -39,76 +37,31 @@ function mpd(nowMs: number): string {
 `;
 }
 
-/** Plays `refreshes` MPD refreshes at the live edge; returns when each MPD GET was sent. */
-async function refreshTimes(
-  joinMs: number,
-  lateMs: (wait: number) => number,
-  refreshes: number,
-  /** Time the viewer spends after getting its k-th segment (its downloads answered late). */
-  busyMs: (chunk: number) => number = () => 0,
-  /** When the ramp had the viewer join (it opens at `joinMs`). */
-  joinAt?: number,
-): Promise<number[]> {
-  let now = joinMs;
-  const sent: number[] = [];
-  let waits = 0;
-  const http = {
-    stats: { error: () => undefined },
-    get: (url: string) => {
-      expect(url).toBe(URL);
-      sent.push(now);
-      const text = mpd(now);
-      now += RESPONSE_MS;
-      return Promise.resolve({
-        status: 200,
-        bytes: text.length,
-        ttfbMs: 0,
-        durationMs: 0,
-        burstBytes: 0,
-        burstMs: 0,
-        text,
-      });
-    },
-    wait: (ms: number) => {
-      now += Math.max(0, ms) + lateMs(waits++);
-      return Promise.resolve();
-    },
-  } as unknown as HttpGetter;
-  const client = new DashClient(http, URL, { now: () => now, joinAt });
-  const signal = new AbortController().signal;
-  await client.open(signal);
-  expect(client.live).toBe(true);
-  const id = client.video[0].id;
-  let cursor: Cursor = await client.startCursor(id);
-  for (let k = 0; sent.length <= refreshes; k++) {
-    const chunk = await client.chunkAt(id, cursor, signal);
-    expect(chunk).not.toBeNull();
-    cursor = chunk!.next;
-    now += busyMs(k);
-  }
-  return sent.slice(0, refreshes + 1);
-}
+const refreshTimes = requestTimes({
+  url: URL,
+  document: mpd,
+  viewer: (http, now, joinAt) => {
+    const client = new DashClient(http, URL, { now, joinAt });
+    let id: string;
+    let cursor: Cursor;
+    return {
+      start: async (signal) => {
+        await client.open(signal);
+        expect(client.live).toBe(true);
+        id = client.video[0].id;
+        cursor = await client.startCursor(id);
+      },
+      step: async (signal) => {
+        const chunk = await client.chunkAt(id, cursor, signal);
+        expect(chunk).not.toBeNull();
+        cursor = chunk!.next;
+      },
+    };
+  },
+});
 
 describe('live DASH MPD refresh schedule (tester lateness does not move it)', () => {
-  const JOIN_MS = 10_300; // 0.3 s after segment 4 completed
-
-  it('refreshes every minimumUpdatePeriod from the first fetch, though each timer runs 30 ms late', async () => {
-    const sent = await refreshTimes(JOIN_MS, () => 30, 12);
-    expect(sent).toHaveLength(13);
-    for (let k = 1; k < sent.length; k++) {
-      // due at join + k·2 s; sent when the late timer ran: 30 ms after, never more
-      expect(sent[k] - (JOIN_MS + k * SEGMENT_MS)).toBeCloseTo(30, 6);
-    }
-  });
-
-  it("after one 700 ms stall of the thread, the following refreshes are back on the viewer's own phase", async () => {
-    const sent = await refreshTimes(JOIN_MS, (w) => (w === 3 ? 700 : 0), 10);
-    const offsets = sent.map((t, k) => t - (JOIN_MS + k * SEGMENT_MS));
-    for (let k = 0; k < offsets.length; k++) {
-      if (k === 4) expect(offsets[k]).toBeCloseTo(700, 6);
-      else expect(offsets[k]).toBeCloseTo(0, 6);
-    }
-  });
+  sharedScheduleCases('refresh', refreshTimes);
 
   it('a viewer that reaches its refresh late refreshes at once and is back on its phase after it', async () => {
     // the viewer is busy 2.3 s after one segment: that refresh goes out late, the next on time
@@ -124,13 +77,6 @@ describe('live DASH MPD refresh schedule (tester lateness does not move it)', ()
     expect(offsets[late]).toBeGreaterThan(0);
     expect(offsets[late]).toBeLessThan(SEGMENT_MS);
     for (let k = 0; k < offsets.length; k++) if (k !== late) expect(offsets[k]).toBeCloseTo(0, 6);
-  });
-
-  it('a viewer its thread started late keeps the schedule of the time it was due to join', async () => {
-    const dueAt = JOIN_MS - 300;
-    const sent = await refreshTimes(JOIN_MS, () => 0, 6, undefined, dueAt);
-    expect(sent[0]).toBe(JOIN_MS);
-    for (let k = 1; k < sent.length; k++) expect(sent[k]).toBeCloseTo(dueAt + k * SEGMENT_MS, 6);
   });
 
   it('a viewer a whole period or more behind its schedule starts a new one from then', async () => {

@@ -12,11 +12,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HlsClient } from '../../bench/loadtest/hls-client.js';
-import type { HttpGetter } from '../../bench/loadtest/http-get.js';
 import type { Cursor } from '../../bench/loadtest/stream-client.js';
+import { JOIN_MS, RESPONSE_MS, SEGMENT_MS, requestTimes, sharedScheduleCases } from './loadtest-schedule-harness.js';
 
-const SEGMENT_MS = 2000;
-const RESPONSE_MS = 5;
 const URL = 'http://127.0.0.1:1/live/index.m3u8';
 
 /** The live playlist at `nowMs`: the last 6 complete segments (segment k covers [k·2 s, (k+1)·2 s)). */
@@ -30,75 +28,28 @@ function playlist(nowMs: number): string {
   return text;
 }
 
-/** Plays `reloads` playlist reloads at the live edge; returns when each playlist GET was sent. */
-async function reloadTimes(
-  joinMs: number,
-  lateMs: (wait: number) => number,
-  reloads: number,
-  /** Time the viewer spends after getting its k-th chunk (its downloads answered late). */
-  busyMs: (chunk: number) => number = () => 0,
-  /** When the ramp had the viewer join (it opens at `joinMs`). */
-  joinAt?: number,
-): Promise<number[]> {
-  let now = joinMs;
-  const sent: number[] = [];
-  let waits = 0;
-  const http = {
-    stats: { error: () => undefined },
-    get: (url: string) => {
-      expect(url).toBe(URL);
-      sent.push(now);
-      const text = playlist(now);
-      now += RESPONSE_MS;
-      return Promise.resolve({
-        status: 200,
-        bytes: text.length,
-        ttfbMs: 0,
-        durationMs: 0,
-        burstBytes: 0,
-        burstMs: 0,
-        body: Buffer.from(text),
-      });
-    },
-    wait: (ms: number) => {
-      now += Math.max(0, ms) + lateMs(waits++);
-      return Promise.resolve();
-    },
-  } as unknown as HttpGetter;
-  const client = new HlsClient(http, URL, { lowLatency: false, now: () => now, joinAt });
-  const signal = new AbortController().signal;
-  await client.open(signal);
-  let cursor: Cursor = await client.startCursor('main', signal);
-  for (let k = 0; sent.length <= reloads; k++) {
-    const chunk = await client.chunkAt('main', cursor, signal);
-    expect(chunk).not.toBeNull();
-    cursor = chunk!.next;
-    now += busyMs(k);
-  }
-  return sent.slice(0, reloads + 1);
-}
+const reloadTimes = requestTimes({
+  url: URL,
+  document: playlist,
+  viewer: (http, now, joinAt) => {
+    const client = new HlsClient(http, URL, { lowLatency: false, now, joinAt });
+    let cursor: Cursor;
+    return {
+      start: async (signal) => {
+        await client.open(signal);
+        cursor = await client.startCursor('main', signal);
+      },
+      step: async (signal) => {
+        const chunk = await client.chunkAt('main', cursor, signal);
+        expect(chunk).not.toBeNull();
+        cursor = chunk!.next;
+      },
+    };
+  },
+});
 
 describe('plain live-HLS reload schedule (tester lateness does not move it)', () => {
-  const JOIN_MS = 10_300; // 0.3 s after segment 4 completed
-
-  it('reloads every target duration from the first load, though each timer runs 30 ms late', async () => {
-    const sent = await reloadTimes(JOIN_MS, () => 30, 12);
-    expect(sent).toHaveLength(13);
-    for (let k = 1; k < sent.length; k++) {
-      // due at join + k·2 s; sent when the late timer ran: 30 ms after, never more
-      expect(sent[k] - (JOIN_MS + k * SEGMENT_MS)).toBeCloseTo(30, 6);
-    }
-  });
-
-  it("after one 700 ms stall of the thread, the following reloads are back on the viewer's own phase", async () => {
-    const sent = await reloadTimes(JOIN_MS, (w) => (w === 3 ? 700 : 0), 10);
-    const offsets = sent.map((t, k) => t - (JOIN_MS + k * SEGMENT_MS));
-    // the reload after the stalled wait is late; the others are on time
-    for (let k = 0; k < offsets.length; k++) {
-      if (k === 4) expect(offsets[k]).toBeCloseTo(700, 6);
-      else expect(offsets[k]).toBeCloseTo(0, 6);
-    }
-  });
+  sharedScheduleCases('reload', reloadTimes);
 
   it('a viewer that reaches its reload late reloads at once and is back on its phase after it', async () => {
     // chunks 0-2 come from the join's playlist; chunk 5 is the one of reload 3 (sent at join + 6 s):
@@ -114,13 +65,5 @@ describe('plain live-HLS reload schedule (tester lateness does not move it)', ()
       if (k === 4) expect(offsets[k]).toBeCloseTo(RESPONSE_MS + 2300 - SEGMENT_MS, 6);
       else expect(offsets[k]).toBeCloseTo(0, 6);
     }
-  });
-
-  it('a viewer its thread started late keeps the schedule of the time it was due to join', async () => {
-    // due to join at 10.0 s, started by a busy thread at 10.3 s: reloads at 12.0 s, 14.0 s, ...
-    const dueAt = JOIN_MS - 300;
-    const sent = await reloadTimes(JOIN_MS, () => 0, 6, undefined, dueAt);
-    expect(sent[0]).toBe(JOIN_MS);
-    for (let k = 1; k < sent.length; k++) expect(sent[k]).toBeCloseTo(dueAt + k * SEGMENT_MS, 6);
   });
 });

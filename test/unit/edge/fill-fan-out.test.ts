@@ -49,6 +49,76 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** One write a response's socket handed to the kernel (a corked pass is one writev). */
+interface SocketWrite {
+  name: string;
+  bytes: number;
+}
+
+/**
+ * A server on `server` that holds each request's response (keyed by its path without the slash)
+ * and records every socket write, in order; `all` resolves once `count` requests are held.
+ */
+async function recordingServer(count: number) {
+  const writes: SocketWrite[] = [];
+  const held = new Map<string, { req: IncomingMessage; res: ServerResponse }>();
+  let allHeld!: () => void;
+  const all = new Promise<void>((r) => (allHeld = r));
+  server = createServer((req, res) => {
+    const name = req.url!.slice(1);
+    const sock = res.socket as Socket & {
+      _writev(chunks: { chunk: Buffer | string }[], cb: (e?: Error) => void): void;
+      _write(chunk: Buffer | string, enc: BufferEncoding, cb: (e?: Error) => void): void;
+    };
+    const writev = sock._writev.bind(sock);
+    const write = sock._write.bind(sock);
+    sock._writev = (cs, cb) => {
+      writes.push({ name, bytes: cs.reduce((n, c) => n + Buffer.byteLength(c.chunk), 0) });
+      writev(cs, cb);
+    };
+    sock._write = (c, enc, cb) => {
+      writes.push({ name, bytes: Buffer.byteLength(c) });
+      write(c, enc, cb);
+    };
+    held.set(name, { req, res });
+    if (held.size === count) allHeld();
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const get = (path: string) =>
+    new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+        res.on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+  return { writes, held, all, get };
+}
+
+/** A collapsed waiter's pass over `fill` from byte `start`, answering on `res`. */
+function pumpWaiter(fill: Fill, name: string, res: ServerResponse, start: number): void {
+  void pumpFill(
+    {
+      req: {} as IncomingMessage,
+      res,
+      id: name,
+      method: 'GET',
+      result: 'collapsed',
+      bytes: 0,
+      startedAt: Date.now(),
+    },
+    fill,
+    {} as EdgeStore,
+    start,
+    undefined,
+    { onBytes: () => undefined, onAbort: () => undefined },
+  );
+}
+
 describe('fill fan-out', () => {
   it('wakes a waiting reader once per event-loop turn, with every chunk that arrived in the turn', async () => {
     const a = bytes(1000, 1);
@@ -93,48 +163,11 @@ describe('fill fan-out', () => {
     expect(head.kind).toBe('response');
     await fill.finished; // every chunk is there before the requests: late joiners
 
-    /** Each write a response's socket hands to the kernel (a corked pass is one writev), in order. */
-    const writes: { req: string; bytes: number }[] = [];
-    const held: { req: IncomingMessage; res: ServerResponse }[] = [];
-    let bothHeld!: () => void;
-    const both = new Promise<void>((r) => (bothHeld = r));
-    server = createServer((req, res) => {
-      const name = req.url!.slice(1);
-      const sock = res.socket as Socket & {
-        _writev(chunks: { chunk: Buffer | string }[], cb: (e?: Error) => void): void;
-        _write(chunk: Buffer | string, enc: BufferEncoding, cb: (e?: Error) => void): void;
-      };
-      const writev = sock._writev.bind(sock);
-      const write = sock._write.bind(sock);
-      sock._writev = (cs, cb) => {
-        writes.push({ req: name, bytes: cs.reduce((n, c) => n + Buffer.byteLength(c.chunk), 0) });
-        writev(cs, cb);
-      };
-      sock._write = (c, enc, cb) => {
-        writes.push({ req: name, bytes: Buffer.byteLength(c) });
-        write(c, enc, cb);
-      };
-      held.push({ req, res });
-      if (held.length === 2) bothHeld();
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as { port: number }).port;
-    const get = (path: string) =>
-      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
-          res.on('error', reject);
-        })
-          .on('error', reject)
-          .end();
-      });
+    const { writes, held, all, get } = await recordingServer(2);
     const answers = Promise.all([get('/a'), get('/b')]);
-    await both;
-    held.sort((x, y) => x.req.url!.localeCompare(y.req.url!));
+    await all;
     // the two requests are answered in two callbacks of one turn, as two sockets read in one poll
-    for (const { req, res } of held) {
+    for (const { req, res } of ['a', 'b'].map((n) => held.get(n)!)) {
       setImmediate(
         () =>
           void serveFill(
@@ -154,7 +187,7 @@ describe('fill fan-out', () => {
     }
     // each: the head and the first chunk in one write, both before either catch-up; each
     // catch-up (the two other chunks and the end) in one write
-    expect(writes.map((w) => w.req)).toEqual(['a', 'b', 'a', 'b']);
+    expect(writes.map((w) => w.name)).toEqual(['a', 'b', 'a', 'b']);
     for (const w of writes.slice(0, 2)) {
       expect(w.bytes).toBeGreaterThan(chunks[0].length);
       expect(w.bytes).toBeLessThan(chunks[0].length + chunks[1].length);
@@ -176,72 +209,22 @@ describe('fill fan-out', () => {
     body.write(c1);
     await arrived(c1.length);
 
-    const writes: string[] = [];
-    const held = new Map<string, ServerResponse>();
-    let bothHeld!: () => void;
-    const both = new Promise<void>((r) => (bothHeld = r));
-    server = createServer((req, res) => {
-      const name = req.url!.slice(1);
-      const sock = res.socket as Socket & {
-        _writev(chunks: unknown[], cb: (e?: Error) => void): void;
-        _write(chunk: unknown, enc: BufferEncoding, cb: (e?: Error) => void): void;
-      };
-      const writev = sock._writev.bind(sock);
-      const write = sock._write.bind(sock);
-      sock._writev = (cs, cb) => {
-        writes.push(name);
-        writev(cs, cb);
-      };
-      sock._write = (c, enc, cb) => {
-        writes.push(name);
-        write(c, enc, cb);
-      };
-      held.set(name, res);
-      if (held.size === 2) bothHeld();
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as { port: number }).port;
-    const get = (path: string) =>
-      new Promise<Buffer>((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => resolve(Buffer.concat(parts)));
-          res.on('error', reject);
-        })
-          .on('error', reject)
-          .end();
-      });
+    const { writes: recorded, held, all, get } = await recordingServer(2);
+    const writes = () => recorded.map((w) => w.name);
     const answers = Promise.all([get('/streaming'), get('/first')]);
-    await both;
-    const pump = (name: string, start: number) =>
-      void pumpFill(
-        {
-          req: {} as IncomingMessage,
-          res: held.get(name)!,
-          id: name,
-          method: 'GET',
-          result: 'collapsed',
-          bytes: 0,
-          startedAt: Date.now(),
-        },
-        fill,
-        {} as EdgeStore,
-        start,
-        undefined,
-        { onBytes: () => undefined, onAbort: () => undefined },
-      );
+    await all;
+    const pump = (name: string, start: number) => pumpWaiter(fill, name, held.get(name)!.res, start);
     pump('streaming', 0); // sends c1 now, then waits for more: already streaming
     pump('first', c1.length); // nothing to send yet: waits for its first bytes
-    expect(writes).toEqual(['streaming']);
+    expect(writes()).toEqual(['streaming']);
     body.write(c2);
     await arrived(c1.length + c2.length);
     await new Promise<void>((r) => setImmediate(r));
-    expect(writes).toEqual(['streaming', 'first', 'streaming']); // c2: first to the waiter without bytes
+    expect(writes()).toEqual(['streaming', 'first', 'streaming']); // c2: first to the waiter without bytes
     body.end();
     const [streaming, first] = await answers;
-    expect(streaming.equals(Buffer.concat([c1, c2]))).toBe(true);
-    expect(first.equals(c2)).toBe(true);
+    expect(streaming.body.equals(Buffer.concat([c1, c2]))).toBe(true);
+    expect(first.body.equals(c2)).toBe(true);
   });
 
   it('puts the bulk off while readers are joining: a burst gets its first bytes before anyone gets more', async () => {
@@ -256,61 +239,11 @@ describe('fill fan-out', () => {
       check();
     });
 
-    const writes: string[] = [];
-    const held = new Map<string, ServerResponse>();
-    let allHeld!: () => void;
-    const all = new Promise<void>((r) => (allHeld = r));
-    server = createServer((req, res) => {
-      const name = req.url!.slice(1);
-      const sock = res.socket as Socket & {
-        _writev(chunks: unknown[], cb: (e?: Error) => void): void;
-        _write(chunk: unknown, enc: BufferEncoding, cb: (e?: Error) => void): void;
-      };
-      const writev = sock._writev.bind(sock);
-      const write = sock._write.bind(sock);
-      sock._writev = (cs, cb) => {
-        writes.push(name);
-        writev(cs, cb);
-      };
-      sock._write = (c, enc, cb) => {
-        writes.push(name);
-        write(c, enc, cb);
-      };
-      held.set(name, res);
-      if (held.size === 3) allHeld();
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as { port: number }).port;
-    const get = (path: string) =>
-      new Promise<Buffer>((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => resolve(Buffer.concat(parts)));
-          res.on('error', reject);
-        })
-          .on('error', reject)
-          .end();
-      });
+    const { writes: recorded, held, all, get } = await recordingServer(3);
+    const writes = () => recorded.map((w) => w.name);
     const answers = Promise.all([get('/early'), get('/join1'), get('/join2')]);
     await all;
-    const pump = (name: string) =>
-      void pumpFill(
-        {
-          req: {} as IncomingMessage,
-          res: held.get(name)!,
-          id: name,
-          method: 'GET',
-          result: 'collapsed',
-          bytes: 0,
-          startedAt: Date.now(),
-        },
-        fill,
-        {} as EdgeStore,
-        0,
-        undefined,
-        { onBytes: () => undefined, onAbort: () => undefined },
-      );
+    const pump = (name: string) => pumpWaiter(fill, name, held.get(name)!.res, 0);
     const turn = () => new Promise<void>((r) => setImmediate(r));
     pump('early'); // c1, then streaming
     await turn();
@@ -319,15 +252,15 @@ describe('fill fan-out', () => {
     await new Promise<void>((r) => process.nextTick(r)); // (the body's chunk reaches the fill)
     pump('join1'); // ...and a reader joins in the same turn: head + c1, its catch-up (c2) is bulk
     await turn();
-    expect(writes).toEqual(['early', 'join1']); // the bulk waited: this turn had a joiner
+    expect(writes()).toEqual(['early', 'join1']); // the bulk waited: this turn had a joiner
     pump('join2'); // another joiner in the next turn
     await turn();
-    expect(writes).toEqual(['early', 'join1', 'join2']);
+    expect(writes()).toEqual(['early', 'join1', 'join2']);
     await turn(); // a turn without joiners: the bulk goes (c2 to 'early', the catch-ups)
-    expect(writes.slice(0, 3)).toEqual(['early', 'join1', 'join2']);
-    expect([...writes.slice(3)].sort()).toEqual(['early', 'join1', 'join2']);
+    expect(writes().slice(0, 3)).toEqual(['early', 'join1', 'join2']);
+    expect(writes().slice(3).sort()).toEqual(['early', 'join1', 'join2']);
     body.end();
-    for (const got of await answers) expect(got.equals(Buffer.concat([c1, c2]))).toBe(true);
+    for (const got of await answers) expect(got.body.equals(Buffer.concat([c1, c2]))).toBe(true);
   });
 
   it('does not put the bulk off for ever when readers join on every turn', async () => {
