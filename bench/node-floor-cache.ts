@@ -11,8 +11,9 @@
  *
  *   node bin/run-ts.js bench/node-floor-cache.ts --port <p> --workers <n> --origin <url> [--sched none|rr]
  *
- * `--sched` sets cluster.schedulingPolicy (node's default on Linux: rr, the primary accepts and
- * hands each connection to a worker; none: the workers accept on the shared socket themselves).
+ * `--sched` sets cluster.schedulingPolicy: none (the default, as the edge's: the workers accept
+ * on the shared socket themselves) or rr (node's default on Linux: the primary accepts and hands
+ * each connection to a worker; also when NODE_CLUSTER_SCHED_POLICY=rr, as the edge).
  * Prints `ready` on stdout once every worker listens. The bench reads its CPU time from /proc.
  */
 import cluster from 'node:cluster';
@@ -28,7 +29,8 @@ const opt = (name: string): string | undefined => {
 const port = Number(opt('port'));
 const workers = Math.max(1, Number(opt('workers') ?? 1));
 const origin = opt('origin') ?? '';
-const sched = opt('sched') ?? 'rr';
+/** The edge's rule (edge/cluster/supervisor.ts): SCHED_NONE unless NODE_CLUSTER_SCHED_POLICY=rr. */
+const sched = opt('sched') ?? (process.env.NODE_CLUSTER_SCHED_POLICY === 'rr' ? 'rr' : 'none');
 /** How long a playlist is held (the nginx baseline's proxy_cache_valid for .m3u8). */
 const PLAYLIST_MS = 1000;
 
