@@ -548,7 +548,12 @@ try {
 }
 
 // a skipped scenario (size 0) keeps its run from the previous results (bench/carried-runs.ts)
-const previous = readPreviousResults<{ at?: string; runs?: Run[]; hlsProfile?: unknown }>(resolve(root, OUT));
+const previous = readPreviousResults<{
+  at?: string;
+  runs?: Run[];
+  hlsProfile?: unknown;
+  hlsProfile5000Viewers?: unknown;
+}>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
   ...(SIZES.hls > 0 ? [] : ['hls']),
@@ -678,6 +683,8 @@ const result = {
   // the edge workers' CPU profile of plain-HLS viewers before and after the hit-path work (made by
   // hand with --cpu-prof, see the README's bench notes): kept from the previous file as it is
   hlsProfile: previous?.hlsProfile ?? null,
+  // the same for the 5,000 plain-HLS viewers of `hls` (`--edge-cpu-prof`, by hand into the JSON): kept as it is
+  hlsProfile5000Viewers: previous?.hlsProfile5000Viewers ?? null,
 };
 const out = resolve(root, OUT);
 mkdirSync(dirname(out), { recursive: true });
