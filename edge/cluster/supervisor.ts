@@ -40,7 +40,7 @@ const EXIT_GRACE_MS = 5_000;
 
 /**
  * How the workers get their connections: SCHED_NONE (the workers accept on the shared listening
- * socket themselves) unless NODE_CLUSTER_SCHED_POLICY says `rr` (node's default elsewhere: this
+ * socket themselves) unless NODE_CLUSTER_SCHED_POLICY says `rr` (node's own default on Linux: this
  * process accepts each connection and hands it to a worker over IPC, which cost the supervisor and
  * the workers' IPC acks about a fifth of the edge's CPU under 5,000 plain-HLS viewers).
  */
