@@ -9,6 +9,10 @@
  * - `hls-nginx`: the `hls` viewers again, through nginx proxy_cache (worker_processes = cores,
  *   sendfile, proxy_cache_lock) in front of the same origin, right after `hls`: the same-run
  *   baseline that says whether this box carries the run at all (`--no-nginx` skips it).
+ * - `hls-node`: the `hls` viewers again, through a plain node:http cluster with the edge's worker
+ *   count holding the origin's objects in memory (bench/node-floor-cache.ts), right after: the
+ *   runtime's floor, so that the edge's CPU per request over it is the part that is ours
+ *   (`--no-node-floor` skips it).
  *
  * Processes: the origin (bench/loadtest-origin-process.ts, ffmpeg encoding a lavfi channel as its
  * child), the edge (`streamedge edge`, given `--workers` when its --help lists the option; TLS on
@@ -17,7 +21,12 @@
  * the tester's event-loop delay p99: a run counts only when it stayed under 20 ms (`valid`).
  *
  *   node bin/run-ts.js bench/loadtest-bench.ts [--ll 1000] [--hls 5000] [--h2 1000] [--ramp 15]
- *        [--hold 30] [--workers N] [--edge-workers N] [--out bench/results/loadtest.json]
+ *        [--hold 30] [--workers N] [--edge-workers N] [--no-nginx] [--no-node-floor]
+ *        [--edge-cpu-prof <dir>] [--out bench/results/loadtest.json]
+ *
+ * `--workers` is the tester's worker threads; `--edge-workers` the edge's (and the node floor's)
+ * HTTP workers. `--edge-cpu-prof <dir>`: the edge's processes run with `node --cpu-prof` and write
+ * their profiles there when they exit (bench/cpu-profile-top.ts prints their top frames).
  *
  * A size of 0 skips that run (its run in the existing results file is kept, with `carriedFrom`,
  * the date it was measured). The lead runs the defaults on a quiet machine; small sizes prove the
@@ -55,6 +64,8 @@ const HOLD_SEC = arg('hold', 30);
 const WORKERS = args.includes('--workers') ? arg('workers', 1) : undefined;
 const EDGE_WORKERS = arg('edge-workers', cpus().length);
 const NGINX_BASELINE = !args.includes('--no-nginx');
+const NODE_FLOOR = !args.includes('--no-node-floor');
+const EDGE_CPU_PROF = args.includes('--edge-cpu-prof') ? args[args.indexOf('--edge-cpu-prof') + 1] : undefined;
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/loadtest.json';
 /** The tester kept up: its event-loop delay p99 stayed under this (issue 13, "valid viewer runs"). */
 const VALID_LOOP_P99_MS = 20;
@@ -84,8 +95,8 @@ function stop(proc: ChildProcess | undefined): Promise<void> {
   });
 }
 
-function spawnNode(file: string, argv: string[], name: string) {
-  const proc = spawn(process.execPath, [join(root, file), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnNode(file: string, argv: string[], name: string, nodeArgs: string[] = []) {
+  const proc = spawn(process.execPath, [...nodeArgs, join(root, file), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stderr.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d.toString()}`));
   return proc;
 }
@@ -174,6 +185,8 @@ async function startEdge(dir: string, originUrl: string): Promise<EdgeProc> {
       ...(workers !== null ? ['--workers', String(workers)] : []),
     ],
     'edge',
+    // node:cluster and child_process.fork pass execArgv on: the workers and the store process profile too
+    EDGE_CPU_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(EDGE_CPU_PROF)] : [],
   );
   proc.stdout.resume();
   const url = `http://127.0.0.1:${httpPort}`;
@@ -199,6 +212,29 @@ async function startEdge(dir: string, originUrl: string): Promise<EdgeProc> {
   return { proc, url, tlsUrl: `https://127.0.0.1:${tlsPort}`, ca: readFileSync(tls.certFile, 'utf8'), workers };
 }
 
+/** The node floor (bench/node-floor-cache.ts) in front of the origin, `workers` HTTP workers. */
+async function startNodeFloor(originUrl: string, workers: number): Promise<{ proc: ChildProcess; url: string }> {
+  const port = await freePort();
+  const proc = spawnNode(
+    'bin/run-ts.js',
+    ['bench/node-floor-cache.ts', '--port', String(port), '--workers', String(workers), '--origin', originUrl],
+    'node-floor',
+  );
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('node floor not ready within 30 s')), 30_000);
+    proc.stdout.on('data', (d: Buffer) => {
+      if (!d.toString().includes('ready')) return;
+      clearTimeout(timer);
+      ok();
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`node floor exited (${code}) before it was ready`));
+    });
+  });
+  return { proc, url: `http://127.0.0.1:${port}` };
+}
+
 async function originCounts(originUrl: string): Promise<OriginCounts> {
   const r = await request(`${originUrl}/_bench/counts`);
   return (await r.body.json()) as OriginCounts;
@@ -217,7 +253,7 @@ async function partHoldBack(originUrl: string): Promise<number | null> {
 // ------------------------------------------------------------------ one run
 
 interface RunSpec {
-  name: 'll' | 'hls' | 'll-h2' | 'hls-nginx';
+  name: 'll' | 'hls' | 'll-h2' | 'hls-nginx' | 'hls-node';
   viewers: number;
   lowLatency: boolean;
   http2: boolean;
@@ -227,13 +263,15 @@ interface ProcessUse {
   cpuSec: number;
   cores: number;
   byCommand: Record<string, number>;
+  /** CPU seconds per process ("<pid> <script or command>"): supervisor, store process, each worker. */
+  byProcess: Record<string, number>;
   processes: number;
 }
 
 interface Run {
   name: RunSpec['name'];
   /** The cache the viewers played through (its process tree is `processes.edge`). */
-  via: 'streamedge' | 'nginx';
+  via: 'streamedge' | 'nginx' | 'node';
   viewers: number;
   lowLatency: boolean;
   http2: boolean;
@@ -281,10 +319,18 @@ interface Run {
 }
 
 function use(d: TreeCpu | null, wallSec: number): ProcessUse | null {
-  return d && { cpuSec: d.cpuSec, cores: round(d.cpuSec / wallSec, 2), byCommand: d.byCommand, processes: d.processes };
+  return (
+    d && {
+      cpuSec: d.cpuSec,
+      cores: round(d.cpuSec / wallSec, 2),
+      byCommand: d.byCommand,
+      byProcess: d.byProcess,
+      processes: d.processes,
+    }
+  );
 }
 
-/** What the viewers play through: the edge, or nginx for the baseline (plain HTTP only). */
+/** What the viewers play through: the edge, or nginx / the node floor for the baselines (plain HTTP only). */
 type Target = Pick<EdgeProc, 'proc' | 'url' | 'tlsUrl' | 'ca'> & { via: Run['via'] };
 
 async function run(
@@ -301,7 +347,8 @@ async function run(
   );
   const loadBefore = loadavg().map((v) => round(v, 2));
   const scrapeAgent = new Agent();
-  const edgeBefore = await scrapeEdge(new URL(edge.url), scrapeAgent);
+  const scrape = () => (edge.via === 'node' ? Promise.resolve(null) : scrapeEdge(new URL(edge.url), scrapeAgent));
+  const edgeBefore = await scrape();
   const countsBefore = await originCounts(origin.url);
   const cpu0 = { origin: treeCpu(origin.proc.pid!), edge: treeCpu(edge.proc.pid!) };
   const stopper = new AbortController();
@@ -342,7 +389,7 @@ async function run(
   });
   const wallSec = (performance.now() - t0) / 1000;
   const cpu1 = { origin: treeCpu(origin.proc.pid!), edge: treeCpu(edge.proc.pid!) };
-  const edgeAfter = await scrapeEdge(new URL(edge.url), scrapeAgent);
+  const edgeAfter = await scrape();
   await scrapeAgent.close();
   const countsAfter = await originCounts(origin.url);
   const d = (k: keyof Omit<OriginCounts, 'channel'>) => countsAfter[k] - countsBefore[k];
@@ -417,7 +464,7 @@ async function run(
   log(
     `${spec.name}: ${r.valid ? 'VALID' : `NOT VALID (tester event-loop p99 ${r.tester.eventLoopDelayP99Ms} ms ≥ ${VALID_LOOP_P99_MS})`}; ` +
       `stalls ${r.stalls}, latency p50 ${p50 ?? '-'} s (PART-HOLD-BACK ${holdBack ?? '-'} s${r.latencyBreakdown ? `; listing delay p50 ${r.latencyBreakdown.listingDelayP50Sec} s, behind the edge ${r.latencyBreakdown.behindEdgeP50Sec} s` : ''}), bitrate ${(r.playedBitrateBps / 1e3).toFixed(0)} kbit/s, ` +
-      `cores: tester ${r.tester.cores} ${r.via === 'nginx' ? 'nginx' : 'edge'} ${r.processes.edge?.cores ?? '-'} origin ${r.processes.origin?.cores ?? '-'}; goals ${r.goals.met ? 'met' : 'NOT met'}`,
+      `cores: tester ${r.tester.cores} ${r.via === 'streamedge' ? 'edge' : r.via} ${r.processes.edge?.cores ?? '-'} origin ${r.processes.origin?.cores ?? '-'}; goals ${r.goals.met ? 'met' : 'NOT met'}`,
   );
   return r;
 }
@@ -429,6 +476,7 @@ const dir = mkdtempSync(join(tmpdir(), 'loadtest-bench-'));
 let originProc: ChildProcess | undefined;
 let edgeProc: ChildProcess | undefined;
 let nginxProc: ChildProcess | undefined;
+let floorProc: ChildProcess | undefined;
 let nginxVersion: string | null = null;
 const runs: Run[] = [];
 const notes: string[] = [];
@@ -437,6 +485,7 @@ let exitCode = 0;
 
 const cleanup = async () => {
   await stop(nginxProc);
+  await stop(floorProc);
   await stop(edgeProc);
   await stop(originProc);
   rmSync(dir, { recursive: true, force: true });
@@ -479,6 +528,16 @@ try {
       await stop(nginxProc);
       nginxProc = undefined;
     }
+    if (spec.name === 'hls' && NODE_FLOOR) {
+      // the same viewers through plain node:http holding the objects in memory, same worker count (the edge idles)
+      const floor = await startNodeFloor(origin.url, EDGE_WORKERS);
+      floorProc = floor.proc;
+      log(`hls-node: node:http floor at ${floor.url}, ${EDGE_WORKERS} worker(s)`);
+      const viaNode: Target = { proc: floor.proc, url: floor.url, tlsUrl: floor.url, ca: '', via: 'node' };
+      runs.push(await run({ ...spec, name: 'hls-node' }, viaNode, origin, holdBack));
+      await stop(floorProc);
+      floorProc = undefined;
+    }
   }
 } catch (e) {
   exitCode = 1;
@@ -489,12 +548,18 @@ try {
 }
 
 // a skipped scenario (size 0) keeps its run from the previous results (bench/carried-runs.ts)
-const previous = readPreviousResults<{ at?: string; runs?: Run[]; hlsProfile?: unknown }>(resolve(root, OUT));
+const previous = readPreviousResults<{
+  at?: string;
+  runs?: Run[];
+  hlsProfile?: unknown;
+  hlsProfile5000Viewers?: unknown;
+}>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
   ...(SIZES.hls > 0 ? [] : ['hls']),
   ...(SIZES.h2 > 0 ? [] : ['ll-h2']),
   ...(SIZES.hls > 0 && NGINX_BASELINE ? [] : ['hls-nginx']),
+  ...(SIZES.hls > 0 && NODE_FLOOR ? [] : ['hls-node']),
 ];
 runs.splice(
   0,
@@ -504,6 +569,7 @@ runs.splice(
     'hls',
     'll-h2',
     'hls-nginx',
+    'hls-node',
   ]),
 );
 
@@ -519,6 +585,19 @@ const ll = byName('ll');
 const h2 = byName('ll-h2');
 const hls = byName('hls');
 const hlsNginx = byName('hls-nginx');
+const hlsNode = byName('hls-node');
+/** CPU µs per request the viewers made, of a run measured now; null when carried or empty. */
+const usPerRequest = (r: Run | undefined): number | null =>
+  r && r.carriedFrom === undefined && r.processes.edge && r.requests.total > 0 && r.processes.edge.cpuSec > 0
+    ? (r.processes.edge.cpuSec / r.requests.total) * 1e6
+    : null;
+const side = (r: Run) => ({
+  valid: r.valid,
+  stalls: r.stalls,
+  cores: r.processes.edge?.cores ?? null,
+  cpuUsPerRequest: round(usPerRequest(r) ?? 0, 1),
+});
+const [edgeUs, nginxUs, nodeUs] = [usPerRequest(hls), usPerRequest(hlsNginx), usPerRequest(hlsNode)];
 const result = {
   bench: 'loadtest',
   command: `node bin/run-ts.js bench/loadtest-bench.ts ${args.join(' ')}`.trim(),
@@ -537,6 +616,7 @@ const result = {
     origin: 'bench/loadtest-origin-process.ts in its own process (packager/origin), ffmpeg as its child',
     tester:
       'this process: viewers in worker threads, each viewer with its own keep-alive connections (one h2 connection with --http2); CPU from process.cpuUsage() (all threads)',
+    nodeFloor: `hls-node: bench/node-floor-cache.ts, a node:cluster of ${EDGE_WORKERS} plain node:http worker(s) (the edge's count and cluster scheduling) holding the origin's objects in memory (playlists 1 s, the rest for the run; one fetch per object per worker), writeHead + end(buffer), no cache logic, run right after hls-nginx with the edge idle; its process tree is processes.edge`,
     nginx: `hls-nginx: ${nginxVersion ?? 'nginx'} proxy_cache, worker_processes = cores, sendfile, proxy_cache_lock, playlists cached 1 s (the origin's s-maxage), segments by their Cache-Control; run right after hls with the edge idle; its process tree is processes.edge`,
     processCpu:
       'per process tree (the process and its live descendants) from /proc/<pid>/stat, cores = CPU seconds ÷ wall seconds of the run',
@@ -589,10 +669,22 @@ const result = {
           },
         }
       : null,
+  // the edge against the plain node:http floor on the same viewers, same origin, same run: what is ours
+  hlsNodeFloor:
+    hls && hlsNode && edgeUs !== null && nodeUs !== null
+      ? {
+          ratioEdgeToNodeFloorCpuPerRequest: round(edgeUs / nodeUs),
+          ...(nginxUs !== null ? { ratioNginxToNodeFloorCpuPerRequest: round(nginxUs / nodeUs) } : {}),
+          edge: side(hls),
+          node: side(hlsNode),
+        }
+      : null,
   notes,
   // the edge workers' CPU profile of plain-HLS viewers before and after the hit-path work (made by
   // hand with --cpu-prof, see the README's bench notes): kept from the previous file as it is
   hlsProfile: previous?.hlsProfile ?? null,
+  // the same for the 5,000 plain-HLS viewers of `hls` (`--edge-cpu-prof`, by hand into the JSON): kept as it is
+  hlsProfile5000Viewers: previous?.hlsProfile5000Viewers ?? null,
 };
 const out = resolve(root, OUT);
 mkdirSync(dirname(out), { recursive: true });

@@ -34,7 +34,23 @@ export interface TreeCpu {
   cpuSec: number;
   /** The same by command name (node, ffmpeg, ...). */
   byCommand: Record<string, number>;
+  /**
+   * The same per process, keyed "<pid> <what>": the script a node process runs (its last .ts/.js
+   * argument: worker-main.ts, store-main.ts, streamedge.js), else its command name.
+   */
+  byProcess: Record<string, number>;
   processes: number;
+}
+
+/** What a process runs, for `byProcess`: its script's file name, else `comm`. */
+function processLabel(pid: number, comm: string): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const script = argv.findLast((a) => /\.(ts|js)$/.test(a));
+    return script ? (script.split('/').pop() ?? comm) : comm;
+  } catch {
+    return comm;
+  }
 }
 
 /** CPU used so far by `rootPid` and every live descendant; null when /proc is not there. */
@@ -56,12 +72,13 @@ export function treeCpu(rootPid: number): TreeCpu | null {
   }
   const root = stats.find((s) => s.pid === rootPid);
   if (!root) return null;
-  const out: TreeCpu = { cpuSec: 0, byCommand: {}, processes: 0 };
+  const out: TreeCpu = { cpuSec: 0, byCommand: {}, byProcess: {}, processes: 0 };
   const todo = [root];
   while (todo.length > 0) {
     const s = todo.pop()!;
     out.cpuSec += s.cpuSec;
     out.byCommand[s.comm] = (out.byCommand[s.comm] ?? 0) + s.cpuSec;
+    out.byProcess[`${s.pid} ${processLabel(s.pid, s.comm)}`] = s.cpuSec;
     out.processes++;
     todo.push(...(children.get(s.pid) ?? []));
   }
@@ -75,9 +92,14 @@ export function cpuDelta(before: TreeCpu | null, after: TreeCpu | null): TreeCpu
   for (const [k, v] of Object.entries(after.byCommand)) {
     byCommand[k] = Math.round((v - (before.byCommand[k] ?? 0)) * 100) / 100;
   }
+  const byProcess: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.byProcess)) {
+    byProcess[k] = Math.round((v - (before.byProcess[k] ?? 0)) * 100) / 100;
+  }
   return {
     cpuSec: Math.round((after.cpuSec - before.cpuSec) * 100) / 100,
     byCommand,
+    byProcess,
     processes: after.processes,
   };
 }

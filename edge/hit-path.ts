@@ -28,7 +28,7 @@ import { redactToken } from './signed-access.js';
 import { checkKey, checkTarget } from './request-limits.js';
 import { requestTargets } from './request-rules.js';
 import { HOP_HEADER } from './tiering/peers.js';
-import { varyNamesOf } from './variants.js';
+import { VARY_FIELD, varyNamesOf } from './variants.js';
 
 /** Fast hits logged: one in this many (all of them at log level debug). */
 export const HIT_LOG_EVERY = 100;
@@ -50,8 +50,20 @@ const FULL_LOOKUP_FIELDS = [
   ...CMCD_HEADERS,
 ];
 
+/**
+ * The variant key the last request for a target selected (Vary: Accept-Encoding on playlists):
+ * reused while the vary record and the one request field it names are the same, so a hit on a
+ * varying URL builds no key.
+ */
+interface VariantMemo {
+  record: ObjectMeta;
+  names: string[];
+  value: string | undefined;
+  key: string;
+}
+
 /** A request target's cache key and rules target, or null when the target needs the full lookup. */
-type KeyMemo = { primary: string; keyTarget: string } | null;
+type KeyMemo = { primary: string; keyTarget: string; variant?: VariantMemo } | null;
 
 /** The prepared answer for one stored entry (keyed by its meta object, which a change replaces). */
 interface Prepared {
@@ -122,12 +134,12 @@ export class HitPath {
     let key = memo.primary;
     let entry: RamEntry | undefined = store.ramEntry(key, false);
     if (!entry) return false;
-    const names = varyNamesOf(entry.meta);
-    if (names !== undefined) {
-      key = variantKey(memo.primary, names, h);
-      if (!checkKey(key).ok) return false;
+    if (entry.meta.headers[VARY_FIELD] !== undefined) {
+      const variant = this.variantOf(memo, entry.meta, h);
+      if (variant === undefined) return false;
+      key = variant;
       entry = store.ramEntry(key, false);
-      if (!entry || varyNamesOf(entry.meta) !== undefined) return false;
+      if (!entry || entry.meta.headers[VARY_FIELD] !== undefined) return false;
     }
     const meta = entry.meta;
     const now = ctx.o.now();
@@ -190,6 +202,22 @@ export class HitPath {
       this.logHit(req, id, p, HIT_LOG_EVERY);
     }
     return true;
+  }
+
+  /**
+   * The variant key `h` selects under the vary record `record` (undefined when the store cannot
+   * index it); memoised per target when the record names one field (present once, or absent).
+   */
+  private variantOf(memo: NonNullable<KeyMemo>, record: ObjectMeta, h: IncomingMessage['headers']): string | undefined {
+    const last = memo.variant;
+    const names = last !== undefined && last.record === record ? last.names : varyNamesOf(record)!;
+    // the one named field's value (absent: undefined); a repeated field (an array) is not memoised
+    const value = names.length === 1 ? h[names[0]] : [];
+    if (last !== undefined && last.record === record && last.value === value) return last.key;
+    const key = variantKey(memo.primary, names, h);
+    if (!checkKey(key).ok) return undefined;
+    if (!Array.isArray(value)) memo.variant = { record, names, value, key };
+    return key;
   }
 
   /** The cache key of a request target (memoised), or null when it needs the full lookup. */

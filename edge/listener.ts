@@ -38,10 +38,19 @@ export interface EdgeListenerOptions {
   onHandshakeFailure?: (code: string) => void;
 }
 
+/**
+ * Whether an HTTP/1.1 connection has an answer open: node:http links the socket to the response
+ * it is writing (`_httpMessage`, the field src/http/raw-h1.ts relies on too) from the request's
+ * arrival until that response finished, then to the next pipelined one, else null.
+ */
+function answering(sock: Socket): boolean {
+  return (sock as Socket & { _httpMessage?: unknown })._httpMessage != null;
+}
+
 export class EdgeListener {
   private readonly sockets = new Set<Socket>();
-  /** HTTP/1.1 connections that carried a request: how many answers are still open on each. */
-  private readonly used = new Map<Socket, { active: number }>();
+  /** HTTP/1.1 connections that carried a request (closeIdle closes those with no answer open). */
+  private readonly used = new Set<Socket>();
   private url_ = '';
 
   private constructor(
@@ -52,19 +61,13 @@ export class EdgeListener {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // once per connection, nothing per request (a hit allocates no listener)
+    server.on('request', (req: IncomingMessage) => {
       if (req.httpVersionMajor === 2) return;
       const sock = req.socket;
-      let st = this.used.get(sock);
-      if (!st) {
-        const fresh = { active: 0 };
-        st = fresh;
-        this.used.set(sock, fresh);
-        sock.once('close', () => this.used.delete(sock));
-      }
-      const state = st;
-      state.active++;
-      res.once('close', () => state.active--);
+      if (this.used.has(sock)) return;
+      this.used.add(sock);
+      sock.once('close', () => this.used.delete(sock));
     });
   }
 
@@ -131,7 +134,7 @@ export class EdgeListener {
    * keep-alive); connections still waiting for their first request are left alone.
    */
   closeIdle(): void {
-    for (const [sock, st] of this.used) if (st.active === 0) sock.destroy();
+    for (const sock of this.used) if (!answering(sock)) sock.destroy();
   }
 
   /** Stops accepting, tells HTTP/2 clients (GOAWAY), drops every connection. */

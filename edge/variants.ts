@@ -11,7 +11,7 @@ import { variantKey } from '../src/http/cache-key.js';
 import type { EdgeStore, ObjectMeta } from './store/index.js';
 import { checkKey } from './request-limits.js';
 
-const VARY_FIELD = ':vary';
+export const VARY_FIELD = ':vary';
 
 /** The stored record naming a URL's Vary fields. */
 export function varyRecord(varyNames: readonly string[], storedAt: number, until: number): ObjectMeta {

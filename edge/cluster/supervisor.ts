@@ -38,6 +38,16 @@ const TICKET_ROTATE_MS = 12 * 3600 * 1000;
 /** Past its drain timeout, a retiring worker (or a stopping store process) gets this long before SIGKILL. */
 const EXIT_GRACE_MS = 5_000;
 
+/**
+ * How the workers get their connections: SCHED_NONE (the workers accept on the shared listening
+ * socket themselves) unless NODE_CLUSTER_SCHED_POLICY says `rr` (node's own default on Linux: this
+ * process accepts each connection and hands it to a worker over IPC, which cost the supervisor and
+ * the workers' IPC acks about a fifth of the edge's CPU under 5,000 plain-HLS viewers).
+ */
+export function schedulingPolicy(env: string | undefined): number {
+  return env === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
+}
+
 export class EdgeSupervisor {
   private store: ChildProcess | undefined;
   private readonly slots: Slot[] = [];
@@ -74,6 +84,7 @@ export class EdgeSupervisor {
     const socketPath = join(tmpdir(), `streamedge-edge-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
     const sup = new EdgeSupervisor(options, socketPath, tempDir, logger);
     if (o.tlsCert !== undefined) sup.ticketKeys = randomBytes(48);
+    cluster.schedulingPolicy = schedulingPolicy(process.env.NODE_CLUSTER_SCHED_POLICY);
     const entry = childEntry('worker-main');
     cluster.setupPrimary({ exec: entry.exec, args: entry.args });
     cluster.on('exit', (w, code, signal) => sup.onWorkerExit(w, code, signal));

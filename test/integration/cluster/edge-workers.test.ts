@@ -329,6 +329,32 @@ describe('edge --workers 2', () => {
     expect(o.up.count('/hints/seg-10.m4s')).toBe(1);
   });
 
+  it('the workers accept their connections themselves (SCHED_NONE): with the supervisor stopped, fresh connections are answered', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    await fromBothWorkers(edge.url, '/m/seg-accept.m4s');
+    // under node's round-robin the supervisor accepts every connection and hands it over: stopped,
+    // nothing new would be answered; here the workers take them from the shared socket
+    process.kill(edge.proc.pid!, 'SIGSTOP');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const answers = await Promise.race([
+        Promise.all(many(edge.url, '/m/seg-accept.m4s', 8)),
+        new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 15_000))),
+      ]);
+      expect(answers, 'fresh connections answered while the supervisor is stopped').not.toBe('hung');
+      for (const a of answers as Answer[]) {
+        expect(a.status).toBe(200);
+        expect(a.body.length).toBe(BODY_BYTES);
+        expect(String(a.headers['cache-status'])).toContain('; hit');
+      }
+    } finally {
+      clearTimeout(timer);
+      process.kill(edge.proc.pid!, 'SIGCONT');
+    }
+    expect(o.up.count('/m/seg-accept.m4s')).toBe(1);
+  });
+
   it('SIGTERM drains: a request in flight is answered in full, then every process exits', async () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);

@@ -30,7 +30,9 @@ const logLines: Array<Record<string, unknown>> = [];
 beforeAll(async () => {
   up = await startUpstream((req, res) => {
     const gen = req.url?.startsWith('/gen/') ? generation : 1;
-    const body = Buffer.from(`${gen > 1 ? `v${gen} ` : ''}body of ${req.url}\n`);
+    // /lang/… bodies name the Accept-Language they were made for (one variant per value)
+    const lang = req.url?.startsWith('/lang/') ? ` (${String(req.headers['accept-language'] ?? 'none')})` : '';
+    const body = Buffer.from(`${gen > 1 ? `v${gen} ` : ''}body of ${req.url}${lang}\n`);
     res.writeHead(200, {
       'content-type': 'text/plain',
       'cache-control': 'public, max-age=60',
@@ -148,6 +150,25 @@ describe('one-write hit path', () => {
     expect(head.status).toBe(200);
     expect(head.body.length).toBe(0);
     expect(head.headers['content-length']).toBe(String('body of /cond.txt\n'.length));
+  });
+
+  it('a varying URL: each hit answers the variant its request field selects, values alternating, absent included', async () => {
+    const url = `${e.url}/lang/v.txt`;
+    const langs = ['en', 'fr', undefined];
+    const ask = (lang: string | undefined) => get(url, lang === undefined ? {} : { 'accept-language': lang });
+    for (const lang of langs) {
+      await ask(lang);
+      await e.edge.whenIdle();
+    }
+    // the hit path remembers the last variant key per URL: every switch of the value must miss that memo
+    for (let round = 0; round < 3; round++) {
+      for (const lang of [...langs, 'en', 'en', undefined, 'fr']) {
+        const r = await ask(lang);
+        expect(r.body.toString()).toBe(`body of /lang/v.txt (${lang ?? 'none'})\n`);
+        expect(r.headers['cache-status']).toContain('hit');
+      }
+    }
+    expect(up.count('/lang/v.txt')).toBe(3);
   });
 
   it('counts its hits under the usual metric names and samples them in the access log', async () => {
