@@ -13,7 +13,8 @@
  *    run: one held request woken the same way (median of 5).
  *
  *   node bin/run-ts.js bench/origin-bench.ts [--held 10000] [--held-h2 2000] [--h2-sessions 20] [--live-seconds 20]
- *     [--only all|held|held-h2|latency] [--profile-wake <dir>]
+ *     [--only all|held|held-h1|held-h2|latency] [--profile-wake <dir>]
+ *   (held = both protocols' held rounds, held-h1 / held-h2 = one of them; the other sections are carried)
  *
  * 3. The same held round over HTTP/2 + TLS (streams spread over a few connections). Each protocol's
  *    rounds are interleaved with its floor (`floors`): bare servers that wake the same held
@@ -40,6 +41,8 @@ import { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
 import { secureServerOptions } from '../src/tls/secure-server-options.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { rawSocketWrite } from '../src/http/raw-socket-write.js';
+import { kernelWriteFloor, type KernelFloorRound } from './loopback-write-floor.js';
 
 /** CPU profile notes (--profile-wake: the wake window only, event → every response complete), written into the JSON. */
 const HELD_WAKE_NOTES = {
@@ -453,15 +456,23 @@ const FLOOR_HEADERS: Record<string, string> = {
 /**
  * The floor of the HTTP/1.1 wake: a bare TCP server that holds each request (reads its head,
  * nothing else) and wakes them all with ONE write of a prepared response Buffer per socket,
- * either through `socket.write` or, the cheapest write Node has, `fs.writeSync` on the socket's
- * fd (no stream machinery at all: one binding call and write(2)). Same client as the origin's
- * rounds. What is left above this in the origin's wake is its own work.
+ * through `socket.write`, through `fs.writeSync` on the socket's fd (no stream machinery at all:
+ * one binding call and write(2)), or through the TCP handle's `writeBuffer` (libuv try-write:
+ * src/http/raw-socket-write.ts, the write the origin's HTTP/1.1 wake uses). Same client as the
+ * origin's rounds. What is left above this in the origin's wake is its own work.
  */
-async function h1FloorTarget(how: 'socket.write' | 'fs.writeSync'): Promise<WakeTarget & { close(): Promise<void> }> {
+type H1FloorWrite = 'socket.write' | 'fs.writeSync' | 'handle.writeBuffer';
+
+/** The floors' prepared response: status line, FLOOR_HEADERS, Date, Connection, FLOOR_BODY. */
+function floorWire(): Buffer {
   let head = 'HTTP/1.1 200 OK\r\n';
   for (const [k, v] of Object.entries(FLOOR_HEADERS)) head += `${k}: ${v}\r\n`;
   head += `date: ${new Date().toUTCString()}\r\nconnection: keep-alive\r\n\r\n`;
-  const wire = Buffer.concat([Buffer.from(head, 'latin1'), FLOOR_BODY]);
+  return Buffer.concat([Buffer.from(head, 'latin1'), FLOOR_BODY]);
+}
+
+async function h1FloorTarget(how: H1FloorWrite): Promise<WakeTarget & { close(): Promise<void> }> {
+  const wire = floorWire();
   const waiting: Socket[] = [];
   const all = new Set<Socket>();
   const server = createNetServer({ noDelay: true }, (s) => {
@@ -485,6 +496,7 @@ async function h1FloorTarget(how: 'socket.write' | 'fs.writeSync'): Promise<Wake
     heldNow: () => Promise.resolve(waiting.length),
     wake: () => {
       if (how === 'socket.write') for (const s of waiting) s.write(wire);
+      else if (how === 'handle.writeBuffer') for (const s of waiting) rawSocketWrite(s, wire);
       else for (const s of waiting) writeSync((s as unknown as { _handle: { fd: number } })._handle.fd, wire);
       waiting.length = 0;
     },
@@ -566,6 +578,20 @@ function perRequest(rounds: RoundResult[]): FloorStats {
   };
 }
 
+/** The C floor's rounds: medians of CPU per write and of delivery, and every round. */
+function kernelFloorStats(rounds: KernelFloorRound[], n: number, bytes: number) {
+  return {
+    program: 'bench/native/loopback-write-floor.c (gcc -O2): write(2) to each accepted socket, reader = forked process on epoll',
+    n,
+    bytes,
+    cpuUsPerWrite: r2(median(rounds.map((r) => r.cpuUsPerWrite))),
+    sysUsPerWrite: r2(median(rounds.map((r) => r.sysUsPerWrite))),
+    wallUsPerWrite: r2(median(rounds.map((r) => r.wallUsPerWrite))),
+    deliveredP99Ms: r2(median(rounds.map((r) => r.deliveredMs.p99))),
+    perRound: rounds,
+  };
+}
+
 /** One round against a fresh floor server. */
 async function floorRound(
   make: () => Promise<WakeTarget & { close(): Promise<void> }>,
@@ -620,14 +646,23 @@ async function heldRequests(n: number, h2Sessions?: number) {
     // origin's rounds: origin, floors, origin, floors, ...
     const floors: Record<string, () => Promise<WakeTarget & { close(): Promise<void> }>> = tls
       ? { 'node:http2 respond+end': () => h2FloorTarget(tls) }
-      : { 'socket.write': () => h1FloorTarget('socket.write'), 'fs.writeSync': () => h1FloorTarget('fs.writeSync') };
+      : {
+          'socket.write': () => h1FloorTarget('socket.write'),
+          'fs.writeSync': () => h1FloorTarget('fs.writeSync'),
+          'handle.writeBuffer': () => h1FloorTarget('handle.writeBuffer'),
+        };
     const bigRounds: RoundResult[] = [];
     const floorRoundsBy: Record<string, RoundResult[]> = {};
+    const kernelRounds: KernelFloorRound[] = [];
+    const wireBytes = floorWire().length;
     for (let i = 0; i < 3; i++) {
       bigRounds.push(await heldRound(target(), n, h2Sessions));
       for (const [name, make] of Object.entries(floors))
         (floorRoundsBy[name] ??= []).push(await floorRound(make, n, h2Sessions));
+      // HTTP/1.1: the kernel's floor too (a C program, write(2) alone), in the same interleave
+      if (!tls) kernelRounds.push(...kernelWriteFloor(n, wireBytes));
     }
+    const kernel = kernelRounds.length > 0 ? kernelFloorStats(kernelRounds, n, wireBytes) : undefined;
     const origin1 = perRequest(bigRounds);
     const floorStats = Object.fromEntries(Object.entries(floorRoundsBy).map(([k, v]) => [k, perRequest(v)]));
     const floor = floorStats[tls ? 'node:http2 respond+end' : 'socket.write'];
@@ -654,6 +689,22 @@ async function heldRequests(n: number, h2Sessions?: number) {
       originCpuPerRequest: origin1,
       /** The same wake by bare servers in the same run (see heldWakeNotes.floor). */
       floors: floorStats,
+      ...(kernel
+        ? {
+            /** write(2) alone, from C, same n, same bytes, interleaved with the rounds above (see heldWakeNotes.floor). */
+            kernelFloor: kernel,
+            /** CPU per woken request, µs, median of 3 interleaved rounds each: the kernel's, Node's and ours. */
+            floorLadder: {
+              kernelWriteUs: kernel.cpuUsPerWrite,
+              nodeHandleWriteUs: floorStats['handle.writeBuffer'].cpuUsPerRequest,
+              nodeFsWriteSyncUs: floorStats['fs.writeSync'].cpuUsPerRequest,
+              nodeSocketWriteUs: floorStats['socket.write'].cpuUsPerRequest,
+              oursUs: origin1.cpuUsPerRequest,
+              goalUs: 8,
+              goalBelowKernelFloor: kernel.cpuUsPerWrite > 8,
+            },
+          }
+        : {}),
       rounds: bigRounds.map((r) => ({
         wakeupMs: { p50: stats(r.wake).p50, p99: stats(r.wake).p99, max: stats(r.wake).max },
         originFlushMs: r.serverFlushMs,
@@ -674,6 +725,17 @@ async function heldRequests(n: number, h2Sessions?: number) {
         perRequestOriginTotalCpuUs: origin1.totalCpuUsPerRequest,
         flushCpuOverFloor: r2(origin1.cpuUsPerRequest / Math.max(0.01, floor.cpuUsPerRequest)),
         totalCpuOverFloor: r2(origin1.totalCpuUsPerRequest / Math.max(0.01, floor.totalCpuUsPerRequest)),
+        ...(kernel
+          ? {
+              flushCpuOverKernelFloor: r2(origin1.cpuUsPerRequest / Math.max(0.01, kernel.cpuUsPerWrite)),
+              flushCpuOverHandleWriteFloor: r2(
+                origin1.cpuUsPerRequest / Math.max(0.01, floorStats['handle.writeBuffer'].cpuUsPerRequest),
+              ),
+              socketWriteFloorOverKernelFloor: r2(
+                floorStats['socket.write'].cpuUsPerRequest / Math.max(0.01, kernel.cpuUsPerWrite),
+              ),
+            }
+          : {}),
       },
       originRssMiB: Math.round(rss / 1024 / 1024),
       note:
@@ -693,7 +755,7 @@ async function heldRequests(n: number, h2Sessions?: number) {
 
 const held = Number(arg('held', '10000'));
 const liveSeconds = Number(arg('live-seconds', '20'));
-const only = arg('only', 'all'); // all | held | held-h2 | latency (a partial run keeps the other sections of the previous results)
+const only = arg('only', 'all'); // all | held | held-h1 | held-h2 | latency (a partial run keeps the other sections of the previous results)
 const resultsFile = join(here, 'results', 'origin.json');
 /** The previous results file: a partial run keeps the section it does not re-measure. */
 interface PreviousResults {
@@ -718,13 +780,13 @@ const h2Sessions = Number(arg('h2-sessions', '20'));
 // HTTP/2: 2,000 by default. 10,000 streams on 20 connections did not finish within 5 min on the
 // shared machine at loadavg 16-20 (2026-12-01); see the notes in the JSON.
 const heldH2 = Number(arg('held-h2', '2000'));
-const heldH2Result = only === 'latency' ? previous.heldBlockingRequestsH2 : await heldRequests(heldH2, h2Sessions);
+const heldH2Result = only === 'latency' || only === 'held-h1' ? previous.heldBlockingRequestsH2 : await heldRequests(heldH2, h2Sessions);
 const latencyResult = only === 'all' || only === 'latency' ? await partLatency(liveSeconds) : previous.partAvailability;
 /** When each section was measured: now, or as the previous results said (a carried section keeps its own date). */
 const measured: Record<Section, boolean> = {
   partAvailability: only === 'all' || only === 'latency',
   heldBlockingRequests: only !== 'latency' && only !== 'held-h2',
-  heldBlockingRequestsH2: only !== 'latency',
+  heldBlockingRequestsH2: only !== 'latency' && only !== 'held-h1',
 };
 const sectionDates = Object.fromEntries(
   SECTIONS.map((k) => [k, measured[k] ? startedAt : (previous.sectionDates?.[k] ?? previous.startedAt)]),
