@@ -284,6 +284,12 @@ interface RoundResult {
   /** The kernel's share of it (system time), ms. */
   serverFlushSysMs: number;
   /**
+   * CPU time of the server's main thread alone in that flush (/proc/thread-self/schedstat, ns
+   * exact), ms: without V8's background threads (concurrent sweeping after the pre-wake GC, JIT)
+   * that the process figures include. NaN where /proc has no schedstat.
+   */
+  serverFlushThreadCpuMs: number;
+  /**
    * CPU time of the server process from the wake event until the client had every response
    * complete (the flush plus the deferred work it causes: Node's response completion, nghttp2
    * frame sending, stream closes), ms. The client closes nothing before it is read.
@@ -353,6 +359,15 @@ async function stopWakeProfile(name: string): Promise<void> {
 setFlagsFromString('--expose-gc');
 const fullGc = runInNewContext('gc') as () => void;
 
+/** CPU time of the calling thread, ns (Linux schedstat: exact, unlike getrusage's tick split); NaN elsewhere. */
+function threadCpuNs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);
+  } catch {
+    return NaN;
+  }
+}
+
 async function heldRound(target: WakeTarget, n: number, h2Sessions?: number): Promise<RoundResult> {
   const url = new URL(target.base);
   const child = fork(join(here, 'origin-held-client.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
@@ -400,12 +415,14 @@ async function heldRound(target: WakeTarget, n: number, h2Sessions?: number): Pr
   fullGc();
   if (profiling) await startWakeProfile();
   const eventUs = Math.round(nowMs() * 1000);
+  const thread0 = threadCpuNs();
   cpu0 = process.cpuUsage();
   const t0 = performance.now();
   target.wake();
   // The origin's flush is a microtask queued by the part event: this one runs right after it.
   const serverFlushMs = await new Promise<number>((r) => queueMicrotask(() => r(performance.now() - t0)));
   const cpu = process.cpuUsage(cpu0);
+  const threadCpuMs = (threadCpuNs() - thread0) / 1e6;
   const r = await result;
   child.removeAllListeners('exit');
   child.disconnect();
@@ -421,6 +438,7 @@ async function heldRound(target: WakeTarget, n: number, h2Sessions?: number): Pr
     serverFlushMs: Math.round(serverFlushMs * 1000) / 1000,
     serverFlushCpuMs: ms2(cpu),
     serverFlushSysMs: Math.round(cpu.system / 10) / 100,
+    serverFlushThreadCpuMs: Math.round(threadCpuMs * 100) / 100,
     serverTotalCpuMs: ms2(totalCpu),
     ...(after && before
       ? {
@@ -554,7 +572,9 @@ interface FloorStats {
   sysUsPerRequest: number;
   /** Median over rounds of CPU from the wake until the client had every response, per request, µs. */
   totalCpuUsPerRequest: number;
-  perRound: { cpuUs: number; sysUs: number; totalCpuUs: number }[];
+  /** Median over rounds of the main thread's CPU in the synchronous wake, per request, µs (see serverFlushThreadCpuMs). */
+  mainThreadCpuUsPerRequest: number;
+  perRound: { cpuUs: number; sysUs: number; totalCpuUs: number; mainThreadCpuUs: number }[];
 }
 
 const median = (xs: number[]): number => {
@@ -568,12 +588,14 @@ function perRequest(rounds: RoundResult[]): FloorStats {
     cpuUs: r2((r.serverFlushCpuMs * 1000) / Math.max(1, r.held)),
     sysUs: r2((r.serverFlushSysMs * 1000) / Math.max(1, r.held)),
     totalCpuUs: r2((r.serverTotalCpuMs * 1000) / Math.max(1, r.held)),
+    mainThreadCpuUs: r2((r.serverFlushThreadCpuMs * 1000) / Math.max(1, r.held)),
   }));
   return {
     n: rounds[0]?.held ?? 0,
     cpuUsPerRequest: r2(median(perRound.map((x) => x.cpuUs))),
     sysUsPerRequest: r2(median(perRound.map((x) => x.sysUs))),
     totalCpuUsPerRequest: r2(median(perRound.map((x) => x.totalCpuUs))),
+    mainThreadCpuUsPerRequest: r2(median(perRound.map((x) => x.mainThreadCpuUs))),
     perRound,
   };
 }
@@ -700,6 +722,13 @@ async function heldRequests(n: number, h2Sessions?: number) {
               nodeFsWriteSyncUs: floorStats['fs.writeSync'].cpuUsPerRequest,
               nodeSocketWriteUs: floorStats['socket.write'].cpuUsPerRequest,
               oursUs: origin1.cpuUsPerRequest,
+              /** The same, the main thread alone (no V8 background threads). */
+              mainThread: {
+                nodeHandleWriteUs: floorStats['handle.writeBuffer'].mainThreadCpuUsPerRequest,
+                nodeFsWriteSyncUs: floorStats['fs.writeSync'].mainThreadCpuUsPerRequest,
+                nodeSocketWriteUs: floorStats['socket.write'].mainThreadCpuUsPerRequest,
+                oursUs: origin1.mainThreadCpuUsPerRequest,
+              },
               goalUs: 8,
               goalBelowKernelFloor: kernel.cpuUsPerWrite > 8,
             },
@@ -710,6 +739,7 @@ async function heldRequests(n: number, h2Sessions?: number) {
         originFlushMs: r.serverFlushMs,
         originFlushCpuMs: r.serverFlushCpuMs,
         originFlushSysMs: r.serverFlushSysMs,
+        originFlushMainThreadCpuMs: r.serverFlushThreadCpuMs,
         originTotalCpuMs: r.serverTotalCpuMs,
         held: r.held,
         errors: r.errors,
