@@ -603,7 +603,8 @@ function perRequest(rounds: RoundResult[]): FloorStats {
 /** The C floor's rounds: medians of CPU per write and of delivery, and every round. */
 function kernelFloorStats(rounds: KernelFloorRound[], n: number, bytes: number) {
   return {
-    program: 'bench/native/loopback-write-floor.c (gcc -O2): write(2) to each accepted socket, reader = forked process on epoll',
+    program:
+      'bench/native/loopback-write-floor.c (gcc -O2): write(2) to each accepted socket, reader = forked process on epoll',
     n,
     bytes,
     cpuUsPerWrite: r2(median(rounds.map((r) => r.cpuUsPerWrite))),
@@ -810,7 +811,8 @@ const h2Sessions = Number(arg('h2-sessions', '20'));
 // HTTP/2: 2,000 by default. 10,000 streams on 20 connections did not finish within 5 min on the
 // shared machine at loadavg 16-20 (2026-12-01); see the notes in the JSON.
 const heldH2 = Number(arg('held-h2', '2000'));
-const heldH2Result = only === 'latency' || only === 'held-h1' ? previous.heldBlockingRequestsH2 : await heldRequests(heldH2, h2Sessions);
+const heldH2Result =
+  only === 'latency' || only === 'held-h1' ? previous.heldBlockingRequestsH2 : await heldRequests(heldH2, h2Sessions);
 const latencyResult = only === 'all' || only === 'latency' ? await partLatency(liveSeconds) : previous.partAvailability;
 /** When each section was measured: now, or as the previous results said (a carried section keeps its own date). */
 const measured: Record<Section, boolean> = {

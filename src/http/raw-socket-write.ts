@@ -65,7 +65,12 @@ function load(): Internals | undefined {
       typeof (tcp.TCP.prototype as Partial<TcpHandle>).writeBuffer !== 'function'
     )
       return undefined;
-    return { WriteWrap: sw.WriteWrap, state: sw.streamBaseState, lastWriteWasAsync: sw.kLastWriteWasAsync, TCP: tcp.TCP };
+    return {
+      WriteWrap: sw.WriteWrap,
+      state: sw.streamBaseState,
+      lastWriteWasAsync: sw.kLastWriteWasAsync,
+      TCP: tcp.TCP,
+    };
   } catch {
     return undefined;
   }
