@@ -489,7 +489,14 @@ const FLOOR_HEADERS: Record<string, string> = {
  * src/http/raw-socket-write.ts, the write the origin's HTTP/1.1 wake uses). Same client as the
  * origin's rounds. What is left above this in the origin's wake is its own work.
  */
-type H1FloorWrite = 'socket.write' | 'fs.writeSync' | 'handle.writeBuffer';
+type H1FloorWrite = 'socket.write' | 'fs.writeSync' | 'handle.writeBuffer' | 'handle.writeBuffer, yielding';
+
+/**
+ * The yielding variant writes YIELD_EVERY sockets per turn of the event loop (setImmediate between
+ * chunks), so other work could run in between: does that change the wake's p99? Its cpuUs covers
+ * the first chunk only; read its totalCpuUs and wakeupP99Ms.
+ */
+const YIELD_EVERY = 1000;
 
 /** The floors' prepared response: status line, FLOOR_HEADERS, Date, Connection, FLOOR_BODY. */
 function floorWire(): Buffer {
@@ -525,7 +532,15 @@ async function h1FloorTarget(how: H1FloorWrite): Promise<WakeTarget & { close():
     wake: () => {
       if (how === 'socket.write') for (const s of waiting) s.write(wire);
       else if (how === 'handle.writeBuffer') for (const s of waiting) rawSocketWrite(s, wire);
-      else for (const s of waiting) writeSync((s as unknown as { _handle: { fd: number } })._handle.fd, wire);
+      else if (how === 'handle.writeBuffer, yielding') {
+        const list = waiting.slice();
+        let i = 0;
+        const chunk = (): void => {
+          for (const end = Math.min(list.length, i + YIELD_EVERY); i < end; i++) rawSocketWrite(list[i], wire);
+          if (i < list.length) setImmediate(chunk);
+        };
+        chunk();
+      } else for (const s of waiting) writeSync((s as unknown as { _handle: { fd: number } })._handle.fd, wire);
       waiting.length = 0;
     },
     close: () =>
@@ -584,6 +599,8 @@ interface FloorStats {
   totalCpuUsPerRequest: number;
   /** Median over rounds of the main thread's CPU in the synchronous wake, per request, µs (see serverFlushThreadCpuMs). */
   mainThreadCpuUsPerRequest: number;
+  /** Median over rounds of the client's wake-up p99 (event → response complete), ms. */
+  wakeupP99Ms: number;
   perRound: { cpuUs: number; sysUs: number; totalCpuUs: number; mainThreadCpuUs: number }[];
 }
 
@@ -606,6 +623,7 @@ function perRequest(rounds: RoundResult[]): FloorStats {
     sysUsPerRequest: r2(median(perRound.map((x) => x.sysUs))),
     totalCpuUsPerRequest: r2(median(perRound.map((x) => x.totalCpuUs))),
     mainThreadCpuUsPerRequest: r2(median(perRound.map((x) => x.mainThreadCpuUs))),
+    wakeupP99Ms: r2(median(rounds.map((r) => stats(r.wake).p99))),
     perRound,
   };
 }
@@ -683,6 +701,7 @@ async function heldRequests(n: number, h2Sessions?: number) {
           'socket.write': () => h1FloorTarget('socket.write'),
           'fs.writeSync': () => h1FloorTarget('fs.writeSync'),
           'handle.writeBuffer': () => h1FloorTarget('handle.writeBuffer'),
+          'handle.writeBuffer, yielding': () => h1FloorTarget('handle.writeBuffer, yielding'),
         };
     const bigRounds: RoundResult[] = [];
     const floorRoundsBy: Record<string, RoundResult[]> = {};
@@ -739,6 +758,13 @@ async function heldRequests(n: number, h2Sessions?: number) {
                 nodeFsWriteSyncUs: floorStats['fs.writeSync'].mainThreadCpuUsPerRequest,
                 nodeSocketWriteUs: floorStats['socket.write'].mainThreadCpuUsPerRequest,
                 oursUs: origin1.mainThreadCpuUsPerRequest,
+              },
+              /** Wake-up p99 at the client, ms (median of rounds): one loop of writes vs yielding every YIELD_EVERY, the C floor, ours. */
+              wakeupP99Ms: {
+                kernel: kernel.deliveredP99Ms,
+                nodeHandleWriteOneLoop: floorStats['handle.writeBuffer'].wakeupP99Ms,
+                [`nodeHandleWriteYieldingEvery${YIELD_EVERY}`]: floorStats['handle.writeBuffer, yielding'].wakeupP99Ms,
+                ours: r2(median(bigRounds.map((r) => stats(r.wake).p99))),
               },
               goalUs: 8,
               goalBelowKernelFloor: kernel.cpuUsPerWrite > 8,
