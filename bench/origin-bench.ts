@@ -75,14 +75,15 @@ const HELD_WAKE_NOTES = {
     "requests, one write per socket through socket.write, fs.writeSync on the fd, or the TCP handle's writeBuffer (libuv try-write, " +
     'what the origin now uses). floorLadder lists them with ours, process CPU (all threads) and the main thread alone ' +
     "(/proc/thread-self/schedstat: V8's background GC threads excluded). On this 2-core VM one write(2) to a loopback TCP socket costs " +
-    "7-13 µs of system time from C (loopback delivery into the receiving socket and the reader's wake-up run inside the sender's " +
+    "9-14 µs of system time from C (loopback delivery into the receiving socket and the reader's wake-up run inside the sender's " +
     "syscall), so the goal of 8 µs CPU per woken HTTP/1.1 request is at or below this machine's kernel floor: one connection per held " +
-    'request means one write(2) per request (floorLadder.goalBelowKernelFloor). Node adds about 3-5 µs to the syscall on the main thread ' +
+    'request means one write(2) per request (floorLadder.goalBelowKernelFloor). Node adds 0-5 µs to the syscall on the main thread ' +
     '(handle write) and 4-5 µs more on background threads. The p99 goal (< 100 ms) needs the last of 10,000 writes to leave within 100 ' +
     "ms, i.e. under 10 µs of wall time per write on one thread: the C floor's own delivery p99 (kernelFloor.deliveredP99Ms) is at " +
     "about that bound on this box when it is quiet and well above it under load. The wake's p99 tracks the flush's wall time " +
     '(originFlushMs), during which the event loop runs nothing else; yielding between chunks of writes would bound that stall for ' +
     "other traffic but cannot lower this batch's p99 (the writes are the cost and go in arrival order), so the wake stays one loop. " +
+    "The yielding floor ('handle.writeBuffer, yielding': 1,000 writes per event-loop turn) measures it; its cpuUs covers the first chunk only (read totalCpuUs). " +
     "HTTP/2 pays node:http2's per-stream respond+end (floor node:http2 respond+end), also above 8 µs; its wake path was not changed.",
 };
 
