@@ -9,12 +9,17 @@
  * when it says no, the response goes through `writeHead` + `end` instead (same bytes, the head
  * serialised per request).
  *
+ * The bytes go through src/http/raw-socket-write.ts: straight to the TCP handle (libuv's
+ * try-write, one write(2)) when nothing is queued on the socket, else `socket.write`.
+ *
  * The cost floor is one write(2) per connection: on loopback the kernel delivers to the
  * receiver inside that call (bench/origin-bench.ts measures it, `floors` of heldBlockingRequests:
- * a bare server doing only that write, through socket.write and through fs.writeSync).
+ * bare servers doing only that write through socket.write, fs.writeSync and the handle write, and
+ * `kernelFloor`, a C program doing only write(2)).
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { markRawSent, rawConnectionFields } from '../../src/http/raw-h1.js';
+import { rawSocketWrite } from '../../src/http/raw-socket-write.js';
 import { writePrepared, type PreparedResponse } from './prepared-response.js';
 import type { WakeWriter } from './wake-batch.js';
 
@@ -39,7 +44,8 @@ export class H1Wake implements WakeWriter<ServerResponse> {
     if (res.headersSent || res.destroyed || res.writableEnded) return false;
     const connection = rawConnectionFields(res);
     if (connection !== undefined) {
-      res.socket!.write(wireOf(r, this.date, connection));
+      // One write(2) of the shared bytes, below the socket's Writable when nothing is queued on it.
+      rawSocketWrite(res.socket!, wireOf(r, this.date, connection));
       // Sent: nothing may write a second head for this response before finish().
       markRawSent(res, r.status);
       this.raw.push(res);

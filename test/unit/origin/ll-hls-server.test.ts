@@ -3,12 +3,12 @@
  * checked over real HTTP against a live channel whose encoder is driven by the test, so each
  * event happens exactly when the test says.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
@@ -71,6 +71,34 @@ function readResponse(socket: Socket): Promise<{ lines: string[]; body: Buffer }
       socket.off('data', onData);
       socket.off('error', reject);
       resolve({ lines, body: buf.subarray(end + 4, end + 4 + length) });
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+  });
+}
+
+/** `count` responses read off a raw socket in order (pipelined answers may share a chunk). */
+function readResponses(socket: Socket, count: number): Promise<{ lines: string[]; body: Buffer }[]> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const out: { lines: string[]; body: Buffer }[] = [];
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+        const length = Number(/^content-length: *(\d+)$/im.exec(lines.join('\n'))?.[1] ?? NaN);
+        if (buf.length < end + 4 + length) return;
+        out.push({ lines, body: buf.subarray(end + 4, end + 4 + length) });
+        buf = buf.subarray(end + 4 + length);
+        if (out.length === count) {
+          socket.off('data', onData);
+          socket.off('error', reject);
+          resolve(out);
+          return;
+        }
+      }
     };
     socket.on('data', onData);
     socket.on('error', reject);
@@ -382,8 +410,13 @@ describe('waking many held blocking reloads', () => {
       const first = readResponse(socket);
       socket.write('GET /live/ch/v/index.m3u8?_HLS_msn=26&_HLS_part=1 HTTP/1.1\r\nhost: t\r\n\r\n');
       await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
+      // the wake writes below the socket's Writable (src/http/raw-socket-write.ts): no socket.write of a head
+      const streamWrite = vi.spyOn(Socket.prototype, 'write');
       enc.part(26, 1);
       const r = await first;
+      const heads = streamWrite.mock.calls.filter(([chunk]) => String(chunk).startsWith('HTTP/1.1'));
+      streamWrite.mockRestore();
+      expect(heads).toHaveLength(0);
       expect(r.lines[0]).toBe('HTTP/1.1 200 OK');
       const fields = r.lines.slice(1).map((l) => l.slice(0, l.indexOf(':')).toLowerCase());
       expect(fields.filter((f) => f === 'connection')).toHaveLength(1);
@@ -396,6 +429,56 @@ describe('waking many held blocking reloads', () => {
       const s2 = await second;
       expect(s2.lines[0]).toBe('HTTP/1.1 200 OK');
       expect(s2.body.equals((await get('/live/ch/v/seg-26.1.m4s')).body)).toBe(true);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  // the window now ends with part 26.1
+  it('a held reload pipelined with a second request: the woken answer comes first, then the second, on one connection', async () => {
+    const { hostname, port } = new URL(originUrl);
+    const socket = connect(Number(port), hostname);
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const held0 = await held('playlist');
+      const seg = (await get('/live/ch/v/seg-26.1.m4s')).body;
+      const both = readResponses(socket, 2);
+      socket.write(
+        'GET /live/ch/v/index.m3u8?_HLS_msn=27&_HLS_part=0 HTTP/1.1\r\nhost: t\r\n\r\n' +
+          'GET /live/ch/v/seg-26.1.m4s HTTP/1.1\r\nhost: t\r\n\r\n',
+      );
+      await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
+      enc.segment(26);
+      enc.part(27, 0);
+      const [r, s2] = await both;
+      expect(r.lines[0]).toBe('HTTP/1.1 200 OK');
+      expect(r.body.toString()).toContain('seg-27.0.m4s');
+      expect(s2.lines[0]).toBe('HTTP/1.1 200 OK');
+      expect(s2.body.equals(seg)).toBe(true);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  // the window now ends with part 27.0
+  it('a held reload asking for Connection: close is answered with connection: close, and the origin then closes', async () => {
+    const { hostname, port } = new URL(originUrl);
+    const socket = connect(Number(port), hostname);
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const held0 = await held('playlist');
+      const first = readResponse(socket);
+      const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+      socket.write(
+        'GET /live/ch/v/index.m3u8?_HLS_msn=27&_HLS_part=1 HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n',
+      );
+      await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
+      enc.part(27, 1);
+      const r = await first;
+      expect(r.lines[0]).toBe('HTTP/1.1 200 OK');
+      expect(r.lines.map((l) => l.toLowerCase())).toContain('connection: close');
+      expect(r.body.toString()).toContain('seg-27.1.m4s');
+      await ended;
     } finally {
       socket.destroy();
     }
