@@ -214,7 +214,8 @@ class GetHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-const REQUEST_TIMEOUTS = { headersTimeout: 60_000, bodyTimeout: 30_000 };
+const HEADERS_TIMEOUT_MS = 60_000;
+const BODY_TIMEOUT_MS = 30_000;
 
 export class HttpGetter {
   readonly inflight = new Set<GetHandler>();
@@ -257,7 +258,10 @@ export class HttpGetter {
     const origin = i === -1 ? target : target.slice(0, i);
     const path = i === -1 ? '/' : target.slice(i);
     try {
-      this.dispatcher.dispatch({ origin, path, method: 'GET', headers, ...REQUEST_TIMEOUTS }, handler);
+      this.dispatcher.dispatch(
+        { origin, path, method: 'GET', headers, headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: BODY_TIMEOUT_MS },
+        handler,
+      );
     } catch (e) {
       handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, e as Error);
     }
