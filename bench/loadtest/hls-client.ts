@@ -389,10 +389,34 @@ export class HlsClient implements StreamClient {
     if (prev !== undefined && lastMsn < prev.lastMsn) this.http.stats.error('playlist_msn_backwards');
     const segs = r.fullMap ?? mergeSegments(prev?.segments, r, seq, lastMsn);
     const sc: HlsServerControl = m.serverControl ?? {};
-    const edge =
-      r.edgePdtMs !== undefined && (prev?.edge === undefined || r.edgePdtMs > prev.edge.pdtMs)
-        ? { pdtMs: r.edgePdtMs, seenAtMs: Date.now() }
-        : prev?.edge;
+    const newEdge = r.edgePdtMs !== undefined && (prev?.edge === undefined || r.edgePdtMs > prev.edge.pdtMs);
+    const unchanged =
+      prev !== undefined && prev.lastMsn === lastMsn && prev.hint?.msn === hint?.msn && prev.hint?.part === hint?.part;
+    if (prev) {
+      // the rendition's state is updated in place: a viewer reloads every few seconds for the whole
+      // run, and a new state object per reload lived a whole reload interval, long enough to be
+      // copied by the young-generation GC and often promoted (readers never keep it across a reload)
+      prev.segments = segs;
+      prev.firstMsn = seq;
+      prev.lastMsn = lastMsn;
+      prev.endList = m.endList === true;
+      prev.hint = hint;
+      prev.canBlockReload = sc.canBlockReload === true;
+      prev.canSkip = typeof sc.canSkipUntil === 'number' && sc.canSkipUntil > 0;
+      prev.holdBack = sc.holdBack;
+      prev.partHoldBack = sc.partHoldBack;
+      prev.partTarget = m.partInf?.partTarget ?? m.partTargetDuration;
+      prev.targetDuration = Number(m.targetDuration ?? 6);
+      prev.loadBegunAt = begunAt;
+      if (newEdge) {
+        if (prev.edge) {
+          prev.edge.pdtMs = r.edgePdtMs!;
+          prev.edge.seenAtMs = Date.now();
+        } else prev.edge = { pdtMs: r.edgePdtMs!, seenAtMs: Date.now() };
+      }
+      prev.unchanged = unchanged;
+      return prev;
+    }
     const state: PlaylistState = {
       url: this.playlistUrl.get(id)!,
       segments: segs,
@@ -407,12 +431,8 @@ export class HlsClient implements StreamClient {
       partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
       targetDuration: Number(m.targetDuration ?? 6),
       loadBegunAt: begunAt,
-      edge,
-      unchanged:
-        prev !== undefined &&
-        prev.lastMsn === lastMsn &&
-        prev.hint?.msn === hint?.msn &&
-        prev.hint?.part === hint?.part,
+      edge: newEdge ? { pdtMs: r.edgePdtMs!, seenAtMs: Date.now() } : undefined,
+      unchanged,
     };
     this.states.set(id, state);
     return state;
@@ -452,6 +472,7 @@ export class HlsClient implements StreamClient {
     return { msn: st.firstMsn, part: 0 };
   }
 
+  /** The rendition state's own edge, updated in place by later reloads: read it at once, do not keep it. */
   liveEdge(id: string): { pdtMs: number; seenAtMs: number } | undefined {
     return this.live ? this.states.get(id)?.edge : undefined;
   }
