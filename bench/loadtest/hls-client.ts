@@ -482,11 +482,28 @@ export class HlsClient implements StreamClient {
     if (st) st.hint = undefined;
   }
 
-  async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
+  /**
+   * Synchronous when the playlist in hand lists the chunk; otherwise a promise from a small async
+   * step (reload, then look again). The look-up itself is not an async function: its frame would be
+   * allocated per call and, for a viewer at the live edge, kept through the reload wait (seconds),
+   * long enough for the young-generation GC to copy it.
+   */
+  chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> | Chunk | null {
+    return this.lookUp(id, cursor, cursor, signal, 0);
+  }
+
+  private lookUp(
+    id: string,
+    cursor: Cursor,
+    from: Cursor,
+    signal: AbortSignal,
+    guard0: number,
+  ): Promise<Chunk | null> | Chunk | null {
     // cursors are never mutated: `cur` is replaced, not copied (this runs once per request)
-    let cur: Cursor = cursor;
-    for (let guard = 0; guard < 10_000; guard++) {
-      const st = this.states.get(id) ?? (await this.load(id, signal));
+    let cur: Cursor = from;
+    for (let guard = guard0; guard < 10_000; guard++) {
+      const st = this.states.get(id);
+      if (!st) return this.loadThenLookUp(this.load(id, signal), id, cursor, cur, signal, guard);
       if (cur.msn < st.firstMsn) cur = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
       const seg = st.segments.get(cur.msn);
       if (seg && !seg.complete && !this.lowLatency) {
@@ -545,16 +562,41 @@ export class HlsClient implements StreamClient {
             hinted: true,
           };
         }
-        await this.load(id, signal, cur);
-        continue;
+        return this.loadThenLookUp(this.load(id, signal, cur), id, cursor, cur, signal, guard);
       }
       // live without blocking reload: wait a target duration (half of it if nothing changed)
-      const due = reloadAt(st);
-      const now = this.now();
-      if (due > now) await this.http.wait(due - now, signal);
-      // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
-      await this.load(id, signal, undefined, reloadBegunAt(due, st.loadBegunAt, now));
+      return this.reloadThenLookUp(st, id, cursor, cur, signal, guard);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);
+  }
+
+  private async loadThenLookUp(
+    loading: Promise<PlaylistState>,
+    id: string,
+    cursor: Cursor,
+    cur: Cursor,
+    signal: AbortSignal,
+    guard: number,
+  ): Promise<Chunk | null> {
+    await loading;
+    return this.lookUp(id, cursor, cur, signal, guard + 1);
+  }
+
+  /** A plain live reload on the viewer's schedule (reloadAt), then the look-up again. */
+  private async reloadThenLookUp(
+    st: PlaylistState,
+    id: string,
+    cursor: Cursor,
+    cur: Cursor,
+    signal: AbortSignal,
+    guard: number,
+  ): Promise<Chunk | null> {
+    const due = reloadAt(st);
+    const now = this.now();
+    const begunAt = st.loadBegunAt;
+    if (due > now) await this.http.wait(due - now, signal);
+    // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
+    await this.load(id, signal, undefined, reloadBegunAt(due, begunAt, now));
+    return this.lookUp(id, cursor, cur, signal, guard + 1);
   }
 }
