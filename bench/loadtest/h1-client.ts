@@ -57,7 +57,7 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY_TRAILERS = {};
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_HEADERS: Record<string, string> = Object.freeze({});
 
 /**
  * The response head is read in place, in the bytes (no string per response): the status and the
