@@ -585,7 +585,7 @@ const PLAIN_HLS_CUTS = {
   abab: [
     'A 48df259: 66.1 (39.1 + 18.8 + 8.2) and 56.3 (35.0 + 14.9 + 6.3); B 25503e7 (histograms per kind, one progress callback per viewer, playlist state in place): 54.4 (31.9 + 17.3 + 5.4) and 51.1 (29.9 + 16.0 + 5.3)',
     'B d38845e (and intrusive lists, a wait is its own wheel entry): 59.2 (33.2 + 18.6 + 7.2) against A 70.6 (38.4 + 23.4 + 8.7), load 4.3 to 6.6',
-    '__C_ABAB__',
+    'C d1770a3 (and chunkAt synchronous): C 63.6, A 58.9, C 52.6, A 58.6 at load 9 to 29 (a lint of this session ran beside the first pair; the second pair had event-loop gaps of 2 to 5.6 s): inconclusive, not counted',
   ],
   changes: [
     'LoadStats.request records into per-kind TTFB and download histograms looked up once (it built `ttfb.${kind}` and hashed it twice per request)',
@@ -629,7 +629,16 @@ const PLAIN_HLS_CUTS = {
       '7.3 % Set.delete of the waits (the table reallocated), 5.5 % Set.delete of the requests in flight',
       '7.7 % GetHandler.onResponseEnd (the result)',
     ],
-    after: '__C_HEAP__',
+    after: {
+      commit: 'd1770a3',
+      bytesPerViewer: 1153,
+      topSites: [
+        '47.5 % the reload step (HlsClient.reloadThenLookUp: its small async frame and the wait inlined into it)',
+        '20.0 % runViewer (per-chunk objects)',
+        '9.7 % GetHandler.onResponseEnd (the result)',
+        'Set tables: gone; chunkAt: gone (its look-up is synchronous)',
+      ],
+    },
     scavengePauses:
       'before, 2,500 viewers (--trace-gc-nvp): 31 scavenges in 20 s, pauses 16 to 133 ms (most 20 to 40), 1 to 8 MB promoted each; 5 mark-compacts',
   },
