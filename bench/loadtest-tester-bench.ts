@@ -586,6 +586,7 @@ const PLAIN_HLS_CUTS = {
     'A 48df259: 66.1 (39.1 + 18.8 + 8.2) and 56.3 (35.0 + 14.9 + 6.3); B 25503e7 (histograms per kind, one progress callback per viewer, playlist state in place): 54.4 (31.9 + 17.3 + 5.4) and 51.1 (29.9 + 16.0 + 5.3)',
     'B d38845e (and intrusive lists, a wait is its own wheel entry): 59.2 (33.2 + 18.6 + 7.2) against A 70.6 (38.4 + 23.4 + 8.7), load 4.3 to 6.6',
     'C d1770a3 (and chunkAt synchronous): C 63.6, A 58.9, C 52.6, A 58.6 at load 9 to 29 (a lint of this session ran beside the first pair; the second pair had event-loop gaps of 2 to 5.6 s): inconclusive, not counted',
+    'final, D 920a210 (everything) against A 48df259, three pairs at load 6.0 falling to 2.2: A 65.2 (37.5 + 19.8 + 8.0), 61.0 (35.5 + 18.5 + 7.0), 62.7 (36.4 + 18.3 + 8.1); D 56.1 (31.9 + 19.2 + 5.0), 53.6 (33.6 + 14.4 + 5.3), 62.9 (33.3 + 21.4 + 8.1): mean 63.0 against 57.5 µs (−9 %), main-thread user time 36.5 against 32.9 µs (−10 %), other threads 7.7 against 6.1 µs; event-loop p99 A 54, 20, 7 ms and D 55, 5, 8 ms (as the load fell: at load 3 both kept 2,500 viewers on one thread valid)',
   ],
   changes: [
     'LoadStats.request records into per-kind TTFB and download histograms looked up once (it built `ttfb.${kind}` and hashed it twice per request)',
