@@ -57,6 +57,7 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY_TRAILERS = {};
+const NO_HEADERS: Record<string, string> = Object.freeze({});
 
 /**
  * The response head is read in place, in the bytes (no string per response): the status and the
@@ -227,6 +228,8 @@ class H1Connection {
   private lastByteAt = 0;
   /** The fields of the response head being read (one object per connection, refilled per response). */
   private readonly head: HeadFields = { status: 0, length: -1, chunked: false, close: undefined };
+  /** The headers handed to onResponseStart when the response has a length (refilled per response). */
+  private readonly lengthHeader: Record<string, string> = { 'content-length': '0' };
 
   constructor(
     private readonly pool: OriginPool,
@@ -340,7 +343,14 @@ class H1Connection {
       this.keepAlive = false;
     }
     const req = this.req!;
-    req.handler.onResponseStart?.(req, status, length >= 0 ? { 'content-length': String(length) } : {});
+    // the one field a handler reads, in an object of the connection's refilled per response (a
+    // handler reads it during the call and keeps nothing)
+    let headers = NO_HEADERS;
+    if (length >= 0) {
+      headers = this.lengthHeader;
+      headers['content-length'] = String(length);
+    }
+    req.handler.onResponseStart?.(req, status, headers);
     if (req.aborted || this.req !== req) return;
     if (this.body === Body.None) return this.complete(b.length > end + 4);
     if (b.length > end + 4) this.parseBody(b, end + 4);

@@ -389,10 +389,34 @@ export class HlsClient implements StreamClient {
     if (prev !== undefined && lastMsn < prev.lastMsn) this.http.stats.error('playlist_msn_backwards');
     const segs = r.fullMap ?? mergeSegments(prev?.segments, r, seq, lastMsn);
     const sc: HlsServerControl = m.serverControl ?? {};
-    const edge =
-      r.edgePdtMs !== undefined && (prev?.edge === undefined || r.edgePdtMs > prev.edge.pdtMs)
-        ? { pdtMs: r.edgePdtMs, seenAtMs: Date.now() }
-        : prev?.edge;
+    const newEdge = r.edgePdtMs !== undefined && (prev?.edge === undefined || r.edgePdtMs > prev.edge.pdtMs);
+    const unchanged =
+      prev !== undefined && prev.lastMsn === lastMsn && prev.hint?.msn === hint?.msn && prev.hint?.part === hint?.part;
+    if (prev) {
+      // the rendition's state is updated in place: a viewer reloads every few seconds for the whole
+      // run, and a new state object per reload lived a whole reload interval, long enough to be
+      // copied by the young-generation GC and often promoted (readers never keep it across a reload)
+      prev.segments = segs;
+      prev.firstMsn = seq;
+      prev.lastMsn = lastMsn;
+      prev.endList = m.endList === true;
+      prev.hint = hint;
+      prev.canBlockReload = sc.canBlockReload === true;
+      prev.canSkip = typeof sc.canSkipUntil === 'number' && sc.canSkipUntil > 0;
+      prev.holdBack = sc.holdBack;
+      prev.partHoldBack = sc.partHoldBack;
+      prev.partTarget = m.partInf?.partTarget ?? m.partTargetDuration;
+      prev.targetDuration = Number(m.targetDuration ?? 6);
+      prev.loadBegunAt = begunAt;
+      if (newEdge) {
+        if (prev.edge) {
+          prev.edge.pdtMs = r.edgePdtMs!;
+          prev.edge.seenAtMs = Date.now();
+        } else prev.edge = { pdtMs: r.edgePdtMs!, seenAtMs: Date.now() };
+      }
+      prev.unchanged = unchanged;
+      return prev;
+    }
     const state: PlaylistState = {
       url: this.playlistUrl.get(id)!,
       segments: segs,
@@ -407,12 +431,8 @@ export class HlsClient implements StreamClient {
       partTarget: m.partInf?.partTarget ?? m.partTargetDuration,
       targetDuration: Number(m.targetDuration ?? 6),
       loadBegunAt: begunAt,
-      edge,
-      unchanged:
-        prev !== undefined &&
-        prev.lastMsn === lastMsn &&
-        prev.hint?.msn === hint?.msn &&
-        prev.hint?.part === hint?.part,
+      edge: newEdge ? { pdtMs: r.edgePdtMs!, seenAtMs: Date.now() } : undefined,
+      unchanged,
     };
     this.states.set(id, state);
     return state;
@@ -452,6 +472,7 @@ export class HlsClient implements StreamClient {
     return { msn: st.firstMsn, part: 0 };
   }
 
+  /** The rendition state's own edge, updated in place by later reloads: read it at once, do not keep it. */
   liveEdge(id: string): { pdtMs: number; seenAtMs: number } | undefined {
     return this.live ? this.states.get(id)?.edge : undefined;
   }
@@ -461,11 +482,28 @@ export class HlsClient implements StreamClient {
     if (st) st.hint = undefined;
   }
 
-  async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
+  /**
+   * Synchronous when the playlist in hand lists the chunk; otherwise a promise from a small async
+   * step (reload, then look again). The look-up itself is not an async function: its frame would be
+   * allocated per call and, for a viewer at the live edge, kept through the reload wait (seconds),
+   * long enough for the young-generation GC to copy it.
+   */
+  chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> | Chunk | null {
+    return this.lookUp(id, cursor, cursor, signal, 0);
+  }
+
+  private lookUp(
+    id: string,
+    cursor: Cursor,
+    from: Cursor,
+    signal: AbortSignal,
+    guard0: number,
+  ): Promise<Chunk | null> | Chunk | null {
     // cursors are never mutated: `cur` is replaced, not copied (this runs once per request)
-    let cur: Cursor = cursor;
-    for (let guard = 0; guard < 10_000; guard++) {
-      const st = this.states.get(id) ?? (await this.load(id, signal));
+    let cur: Cursor = from;
+    for (let guard = guard0; guard < 10_000; guard++) {
+      const st = this.states.get(id);
+      if (!st) return this.loadThenLookUp(this.load(id, signal), id, cursor, cur, signal, guard);
       if (cur.msn < st.firstMsn) cur = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
       const seg = st.segments.get(cur.msn);
       if (seg && !seg.complete && !this.lowLatency) {
@@ -524,16 +562,41 @@ export class HlsClient implements StreamClient {
             hinted: true,
           };
         }
-        await this.load(id, signal, cur);
-        continue;
+        return this.loadThenLookUp(this.load(id, signal, cur), id, cursor, cur, signal, guard);
       }
       // live without blocking reload: wait a target duration (half of it if nothing changed)
-      const due = reloadAt(st);
-      const now = this.now();
-      if (due > now) await this.http.wait(due - now, signal);
-      // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
-      await this.load(id, signal, undefined, reloadBegunAt(due, st.loadBegunAt, now));
+      return this.reloadThenLookUp(st, id, cursor, cur, signal, guard);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);
+  }
+
+  private async loadThenLookUp(
+    loading: Promise<PlaylistState>,
+    id: string,
+    cursor: Cursor,
+    cur: Cursor,
+    signal: AbortSignal,
+    guard: number,
+  ): Promise<Chunk | null> {
+    await loading;
+    return this.lookUp(id, cursor, cur, signal, guard + 1);
+  }
+
+  /** A plain live reload on the viewer's schedule (reloadAt), then the look-up again. */
+  private async reloadThenLookUp(
+    st: PlaylistState,
+    id: string,
+    cursor: Cursor,
+    cur: Cursor,
+    signal: AbortSignal,
+    guard: number,
+  ): Promise<Chunk | null> {
+    const due = reloadAt(st);
+    const now = this.now();
+    const begunAt = st.loadBegunAt;
+    if (due > now) await this.http.wait(due - now, signal);
+    // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
+    await this.load(id, signal, undefined, reloadBegunAt(due, begunAt, now));
+    return this.lookUp(id, cursor, cur, signal, guard + 1);
   }
 }

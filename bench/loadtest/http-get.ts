@@ -17,7 +17,8 @@ import { StreamedgeError } from '../../src/errors.js';
 import type { GetDispatcher } from './h1-client.js';
 import type { LoadStats, ObjectKind } from './load-stats.js';
 import type { Shaper } from './shaping.js';
-import type { TimerWheel } from './timer-wheel.js';
+import { IntrusiveList } from './intrusive-list.js';
+import type { TimerWheel, WheelEntry } from './timer-wheel.js';
 
 export interface GetProgress {
   bytesLoaded: number;
@@ -80,6 +81,9 @@ export class HintMissingError extends Error {
 }
 
 class GetHandler implements Dispatcher.DispatchHandler {
+  /** The getter's in-flight list (intrusive-list.ts). */
+  prev: GetHandler | undefined = undefined;
+  next: GetHandler | undefined = undefined;
   status = 0;
   bytes = 0;
   bytesTotal: number | undefined;
@@ -157,7 +161,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.settled) return;
     this.settled = true;
-    this.getter.inflight.delete(this);
+    this.getter.inflight.remove(this);
     const getter = this.getter;
     if (this.status === 404 && this.o.hinted) {
       getter.stats.totals.hintMisses++;
@@ -203,7 +207,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
   fail(e: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.getter.inflight.delete(this);
+    this.getter.inflight.remove(this);
     if (this.resumeTimer) this.getter.wheel.cancel(this.resumeTimer);
     this.reject(e);
   }
@@ -214,11 +218,45 @@ class GetHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-const REQUEST_TIMEOUTS = { headersTimeout: 60_000, bodyTimeout: 30_000 };
+const HEADERS_TIMEOUT_MS = 60_000;
+const BODY_TIMEOUT_MS = 30_000;
+
+/**
+ * One wait of a viewer (HttpGetter.wait): its own timer-wheel entry (the wheel calls `fn()`) and a
+ * member of the getter's list of waits, so a wait allocates its promise and this, nothing more.
+ */
+class Waiter implements WheelEntry {
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  settled = false;
+
+  constructor(
+    private readonly getter: HttpGetter,
+    private readonly signal: AbortSignal,
+    private readonly resolve: () => void,
+    private readonly reject: (e: Error) => void,
+  ) {}
+
+  /** The wait is over (the wheel's call). */
+  fn(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.getter.waiting.remove(this);
+    if (this.signal.aborted || this.getter.stopped) this.reject(new Error('load test over'));
+    else this.resolve();
+  }
+
+  /** The run stopped first. */
+  cancel(reason: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(reason);
+  }
+}
 
 export class HttpGetter {
-  readonly inflight = new Set<GetHandler>();
-  private readonly waiting = new Set<(e: Error) => void>();
+  readonly inflight = new IntrusiveList<GetHandler>();
+  readonly waiting = new IntrusiveList<Waiter>();
   stopped = false;
 
   constructor(
@@ -257,7 +295,10 @@ export class HttpGetter {
     const origin = i === -1 ? target : target.slice(0, i);
     const path = i === -1 ? '/' : target.slice(i);
     try {
-      this.dispatcher.dispatch({ origin, path, method: 'GET', headers, ...REQUEST_TIMEOUTS }, handler);
+      this.dispatcher.dispatch(
+        { origin, path, method: 'GET', headers, headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: BODY_TIMEOUT_MS },
+        handler,
+      );
     } catch (e) {
       handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, e as Error);
     }
@@ -267,12 +308,9 @@ export class HttpGetter {
   wait(ms: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted || this.stopped) return Promise.reject(new Error('load test over'));
     return new Promise((resolve, reject) => {
-      this.waiting.add(reject);
-      this.wheel.after(ms, () => {
-        this.waiting.delete(reject);
-        if (signal.aborted || this.stopped) reject(new Error('load test over'));
-        else resolve();
-      });
+      const w = new Waiter(this, signal, resolve, reject);
+      this.waiting.add(w);
+      this.wheel.schedule(ms, w);
     });
   }
 
@@ -280,9 +318,8 @@ export class HttpGetter {
   stop(): void {
     this.stopped = true;
     const reason = new Error('load test over');
-    for (const h of [...this.inflight]) h.abort(reason);
-    for (const reject of this.waiting) reject(reason);
-    this.waiting.clear();
+    for (const h of this.inflight.drain()) h.abort(reason);
+    for (const w of this.waiting.drain()) w.cancel(reason);
   }
 }
 

@@ -17,6 +17,12 @@ function newHistogram(): Histogram {
   });
 }
 
+/** Records `ms` in microseconds (1 µs to one hour); a non-finite or negative value is dropped. */
+function record(h: Histogram, ms: number): void {
+  if (!Number.isFinite(ms) || ms < 0) return;
+  h.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000))));
+}
+
 export interface ViewerTotals {
   started: number;
   ended: number;
@@ -85,15 +91,26 @@ export class LoadStats {
 
   /** Record a duration in milliseconds (kept with microsecond resolution). */
   recordMs(name: string, ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) return;
-    this.histogram(name).recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000))));
+    record(this.histogram(name), ms);
   }
+
+  /**
+   * The TTFB and download histograms of each object kind, looked up once: a request records into
+   * them directly (no key string built and hashed per request). Created on first use, so a kind
+   * never requested has no histogram (the report lists the kinds seen).
+   */
+  private readonly perKind = new Map<ObjectKind, { ttfb: Histogram; download: Histogram }>();
 
   request(kind: ObjectKind, ttfbMs: number, downloadMs: number, bytes: number): void {
     this.requests++;
     this.bytes += bytes;
-    this.recordMs(`ttfb.${kind}`, ttfbMs);
-    this.recordMs(`download.${kind}`, downloadMs);
+    let h = this.perKind.get(kind);
+    if (!h) {
+      h = { ttfb: this.histogram(`ttfb.${kind}`), download: this.histogram(`download.${kind}`) };
+      this.perKind.set(kind, h);
+    }
+    record(h.ttfb, ttfbMs);
+    record(h.download, downloadMs);
   }
 
   viewerPlaying(): void {

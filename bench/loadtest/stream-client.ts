@@ -51,7 +51,7 @@ export interface StreamClient {
   open(signal: AbortSignal): Promise<void>;
   startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor>;
   /** The chunk at `cursor`, waiting for it on live; null at the end of VOD. */
-  chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null>;
+  chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> | Chunk | null;
   /**
    * Live: the newest media this rendition's playlists listed, as the program date-time where it
    * ends, and the wall clock (epoch ms) when the client first saw it listed.

@@ -7,9 +7,15 @@ import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 const SLOT_MS = 10;
 
-interface Entry {
-  fn: () => void;
+/**
+ * What the wheel runs: `fn` is called as a method of the entry (`entry.fn()`), so a caller's own
+ * object with an `fn` method can be the entry itself (schedule()), with no closure or wrapper
+ * allocated per wait.
+ */
+export interface WheelEntry {
+  fn(): void;
 }
+type Entry = WheelEntry;
 
 export class TimerWheel {
   /**
@@ -33,8 +39,17 @@ export class TimerWheel {
 
   /** Runs `fn` after `ms` (rounded up to the next 10 ms slot). Returns a handle for cancel(). */
   after(ms: number, fn: () => void): object {
-    const slot = Math.ceil((performance.now() + Math.max(0, ms)) / SLOT_MS);
     const entry: Entry = { fn };
+    this.schedule(ms, entry);
+    return entry;
+  }
+
+  /**
+   * Calls `entry.fn()` after `ms` (rounded up to the next 10 ms slot): the entry is its own handle
+   * for cancel(). An entry is scheduled once at a time.
+   */
+  schedule(ms: number, entry: WheelEntry): void {
+    const slot = Math.ceil((performance.now() + Math.max(0, ms)) / SLOT_MS);
     const list = this.slots.get(slot);
     if (list) list.push(entry);
     else {
@@ -50,7 +65,6 @@ export class TimerWheel {
       this.order.splice(lo, 0, slot);
     }
     if (slot < this.armedSlot) this.arm(slot);
-    return entry;
   }
 
   /** Makes a pending `after` do nothing. */

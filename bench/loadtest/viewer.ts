@@ -12,7 +12,7 @@ import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
 import { randomUUID } from 'node:crypto';
-import { AbandonedError, HintMissingError, HttpGetter, type CmcdMode } from './http-get.js';
+import { AbandonedError, HintMissingError, HttpGetter, type CmcdMode, type GetProgress } from './http-get.js';
 import type { LoadStats } from './load-stats.js';
 import { Playhead } from './playhead.js';
 import { holdBackSteering } from '../../src/abr/low-latency.js';
@@ -214,6 +214,26 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
     let errors = 0;
     // the ABR's view of a download in progress: one object per viewer, refreshed per chunk of bytes
     const progress: DownloadProgress = { bytesLoaded: 0, elapsedMs: 0, ttfbMs: 0, level: 0, mediaDurationSec: 0 };
+    // the video download in progress (one at a time per viewer): its level and media duration, read
+    // by one progress callback made once per viewer rather than a closure per request
+    let dlLevel = 0;
+    let dlDurationSec = 0;
+    const onVideoProgress = (p: GetProgress): boolean => {
+      ph.update();
+      progress.bytesLoaded = p.bytesLoaded;
+      progress.bytesTotal = p.bytesTotal;
+      progress.elapsedMs = p.elapsedMs;
+      progress.ttfbMs = p.ttfbMs;
+      progress.level = dlLevel;
+      progress.mediaDurationSec = dlDurationSec;
+      progress.bufferSec = ph.bufferSec;
+      const advice = ctl.onDownloadProgress(progress);
+      if (advice.abandon && advice.switchTo !== undefined && advice.switchTo !== dlLevel) {
+        level = advice.switchTo;
+        return true;
+      }
+      return false;
+    };
 
     while (!signal.aborted) {
       ph.update();
@@ -239,27 +259,14 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
         if (init) await init;
         const mediaDurationSec = chunk.durationSec;
         const lvl = level;
+        dlLevel = lvl;
+        dlDurationSec = mediaDurationSec;
         const videoGet = http.get(chunk.url, {
           kind: chunk.kind,
           signal,
           hinted: chunk.hinted,
           cmcd: cmcd && { ot: 'v', br: client.video[lvl].bitrate / 1000, d: mediaDurationSec * 1000 },
-          onProgress: (p) => {
-            ph.update();
-            progress.bytesLoaded = p.bytesLoaded;
-            progress.bytesTotal = p.bytesTotal;
-            progress.elapsedMs = p.elapsedMs;
-            progress.ttfbMs = p.ttfbMs;
-            progress.level = lvl;
-            progress.mediaDurationSec = mediaDurationSec;
-            progress.bufferSec = ph.bufferSec;
-            const advice = ctl.onDownloadProgress(progress);
-            if (advice.abandon && advice.switchTo !== undefined && advice.switchTo !== lvl) {
-              level = advice.switchTo;
-              return true;
-            }
-            return false;
-          },
+          onProgress: onVideoProgress,
         });
         const audioGet = client.audio
           ? fetchAudio(client, http, cursor, chunk, signal, fetchInit, cmcd !== undefined)
