@@ -21,7 +21,7 @@
  * the tester's event-loop delay p99: a run counts only when it stayed under 20 ms (`valid`).
  *
  *   node bin/run-ts.js bench/loadtest-bench.ts [--ll 1000] [--hls 5000] [--h2 1000] [--ramp 15]
- *        [--hold 30] [--workers N] [--edge-workers N] [--no-nginx] [--no-node-floor]
+ *        [--hold 30] [--workers N] [--edge-workers N] [--no-nginx] [--no-node-floor] [--sut-nice N]
  *        [--edge-cpu-prof <dir>] [--out bench/results/loadtest.json]
  *
  * `--workers` is the tester's worker threads; `--edge-workers` the edge's (and the node floor's)
@@ -46,7 +46,7 @@ import type { OriginCounts } from './loadtest-origin-process.js';
 import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { startNginxHlsCache } from './nginx-proxy-cache.js';
-import { cpuDelta, treeCpu, type TreeCpu } from './process-cpu.js';
+import { cpuDelta, reniceTree, treeCpu, type TreeCpu } from './process-cpu.js';
 
 // ------------------------------------------------------------------ options
 
@@ -66,6 +66,13 @@ const EDGE_WORKERS = arg('edge-workers', cpus().length);
 const NGINX_BASELINE = !args.includes('--no-nginx');
 const NODE_FLOOR = !args.includes('--no-node-floor');
 const EDGE_CPU_PROF = args.includes('--edge-cpu-prof') ? args[args.indexOf('--edge-cpu-prof') + 1] : undefined;
+/**
+ * `--sut-nice N`: after the usual runs, the plain-HLS trio again with every thread of the chain
+ * (origin + ffmpeg, and the edge / nginx / node floor) at nice N, the tester at 0, so that on a box
+ * the tester shares, the tester is served first and its figures count (issue 13: a run is valid
+ * only when the tester keeps up); the chain gets what is left, so its stalls are its own.
+ */
+const SUT_NICE = arg('sut-nice', 0);
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/loadtest.json';
 /** The tester kept up: its event-loop delay p99 stayed under this (issue 13, "valid viewer runs"). */
 const VALID_LOOP_P99_MS = 20;
@@ -253,7 +260,7 @@ async function partHoldBack(originUrl: string): Promise<number | null> {
 // ------------------------------------------------------------------ one run
 
 interface RunSpec {
-  name: 'll' | 'hls' | 'll-h2' | 'hls-nginx' | 'hls-node';
+  name: 'll' | 'hls' | 'll-h2' | 'hls-nginx' | 'hls-node' | 'hls-sut-nice' | 'hls-nginx-sut-nice' | 'hls-node-sut-nice';
   viewers: number;
   lowLatency: boolean;
   http2: boolean;
@@ -514,30 +521,48 @@ try {
     { name: 'll-h2', viewers: SIZES.h2, lowLatency: true, http2: true },
   ];
   const viaEdge: Target = { ...edge, via: 'streamedge' };
-  for (const spec of specs) {
-    if (spec.viewers === 0) continue;
-    runs.push(await run(spec, viaEdge, origin, holdBack));
-    if (spec.name === 'hls' && NGINX_BASELINE) {
-      // the same viewers through nginx in front of the same origin, right after (the edge idles)
+  /** The plain-HLS trio: the edge, then nginx and the node floor right after it (the edge idles). */
+  const hlsTrio = async (spec: RunSpec, suffix: '' | '-sut-nice') => {
+    const named = (name: 'hls' | 'hls-nginx' | 'hls-node') => ({
+      ...spec,
+      name: `${name}${suffix}` as RunSpec['name'],
+    });
+    const chainNice = (pid: number) => (suffix === '' ? 0 : reniceTree(pid, SUT_NICE));
+    chainNice(origin.proc.pid!);
+    chainNice(edge.proc.pid!);
+    runs.push(await run(named('hls'), viaEdge, origin, holdBack));
+    if (NGINX_BASELINE) {
       const nginx = await startNginxHlsCache(join(dir, 'nginx'), origin.url, cpus().length, '/live/news/master.m3u8');
       nginxProc = nginx.proc;
       nginxVersion = nginx.version;
-      log(`hls-nginx: ${nginx.version} at ${nginx.url}, worker_processes ${cpus().length}`);
+      chainNice(nginx.proc.pid!);
+      log(`hls-nginx${suffix}: ${nginx.version} at ${nginx.url}, worker_processes ${cpus().length}`);
       const viaNginx: Target = { proc: nginx.proc, url: nginx.url, tlsUrl: nginx.url, ca: '', via: 'nginx' };
-      runs.push(await run({ ...spec, name: 'hls-nginx' }, viaNginx, origin, holdBack));
+      runs.push(await run(named('hls-nginx'), viaNginx, origin, holdBack));
       await stop(nginxProc);
       nginxProc = undefined;
     }
-    if (spec.name === 'hls' && NODE_FLOOR) {
-      // the same viewers through plain node:http holding the objects in memory, same worker count (the edge idles)
+    if (NODE_FLOOR) {
       const floor = await startNodeFloor(origin.url, EDGE_WORKERS);
       floorProc = floor.proc;
-      log(`hls-node: node:http floor at ${floor.url}, ${EDGE_WORKERS} worker(s)`);
+      chainNice(floor.proc.pid!);
+      log(`hls-node${suffix}: node:http floor at ${floor.url}, ${EDGE_WORKERS} worker(s)`);
       const viaNode: Target = { proc: floor.proc, url: floor.url, tlsUrl: floor.url, ca: '', via: 'node' };
-      runs.push(await run({ ...spec, name: 'hls-node' }, viaNode, origin, holdBack));
+      runs.push(await run(named('hls-node'), viaNode, origin, holdBack));
       await stop(floorProc);
       floorProc = undefined;
     }
+  };
+  for (const spec of specs) {
+    if (spec.viewers === 0) continue;
+    if (spec.name === 'hls') await hlsTrio(spec, '');
+    else runs.push(await run(spec, viaEdge, origin, holdBack));
+  }
+  // last, because a raised nice value cannot be lowered again without privilege
+  const hlsSpec = specs.find((sp) => sp.name === 'hls')!;
+  if (SUT_NICE > 0 && hlsSpec.viewers > 0) {
+    log(`the plain-HLS runs again with the chain at nice ${SUT_NICE} and the tester at 0`);
+    await hlsTrio(hlsSpec, '-sut-nice');
   }
 } catch (e) {
   exitCode = 1;
@@ -553,6 +578,7 @@ const previous = readPreviousResults<{
   runs?: Run[];
   hlsProfile?: unknown;
   hlsProfile5000Viewers?: unknown;
+  hlsSutNice?: unknown;
 }>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
@@ -560,6 +586,9 @@ const skippedRuns = [
   ...(SIZES.h2 > 0 ? [] : ['ll-h2']),
   ...(SIZES.hls > 0 && NGINX_BASELINE ? [] : ['hls-nginx']),
   ...(SIZES.hls > 0 && NODE_FLOOR ? [] : ['hls-node']),
+  ...(SIZES.hls > 0 && SUT_NICE > 0 ? [] : ['hls-sut-nice']),
+  ...(SIZES.hls > 0 && SUT_NICE > 0 && NGINX_BASELINE ? [] : ['hls-nginx-sut-nice']),
+  ...(SIZES.hls > 0 && SUT_NICE > 0 && NODE_FLOOR ? [] : ['hls-node-sut-nice']),
 ];
 runs.splice(
   0,
@@ -570,6 +599,9 @@ runs.splice(
     'll-h2',
     'hls-nginx',
     'hls-node',
+    'hls-sut-nice',
+    'hls-nginx-sut-nice',
+    'hls-node-sut-nice',
   ]),
 );
 
@@ -618,6 +650,10 @@ const result = {
       'this process: viewers in worker threads, each viewer with its own keep-alive connections (one h2 connection with --http2); CPU from process.cpuUsage() (all threads)',
     nodeFloor: `hls-node: bench/node-floor-cache.ts, a node:cluster of ${EDGE_WORKERS} plain node:http worker(s) (the edge's count and cluster scheduling) holding the origin's objects in memory (playlists 1 s, the rest for the run; one fetch per object per worker), writeHead + end(buffer), no cache logic, run right after hls-nginx with the edge idle; its process tree is processes.edge`,
     nginx: `hls-nginx: ${nginxVersion ?? 'nginx'} proxy_cache, worker_processes = cores, sendfile, proxy_cache_lock, playlists cached 1 s (the origin's s-maxage), segments by their Cache-Control; run right after hls with the edge idle; its process tree is processes.edge`,
+    sutNice:
+      SUT_NICE > 0
+        ? `the *-sut-nice runs: every thread of the origin (+ffmpeg) and of the cache under test at nice ${SUT_NICE}, the tester at 0`
+        : 'no *-sut-nice runs measured now (--sut-nice N adds them)',
     processCpu:
       'per process tree (the process and its live descendants) from /proc/<pid>/stat, cores = CPU seconds ÷ wall seconds of the run',
   },
@@ -679,6 +715,20 @@ const result = {
           node: side(hlsNode),
         }
       : null,
+  // the same trio with the chain at nice N and the tester at 0 (`--sut-nice N`): the tester served first
+  hlsSutNice: (() => {
+    const [e, x, n] = [byName('hls-sut-nice'), byName('hls-nginx-sut-nice'), byName('hls-node-sut-nice')];
+    if (!e || e.carriedFrom !== undefined) return previous?.hlsSutNice ?? null;
+    const [eUs, xUs, nUs] = [usPerRequest(e), usPerRequest(x), usPerRequest(n)];
+    return {
+      nice: SUT_NICE,
+      ...(eUs !== null && xUs !== null ? { ratioEdgeToNginxCpuPerRequest: round(eUs / xUs) } : {}),
+      ...(eUs !== null && nUs !== null ? { ratioEdgeToNodeFloorCpuPerRequest: round(eUs / nUs) } : {}),
+      edge: side(e),
+      ...(x ? { nginx: side(x) } : {}),
+      ...(n ? { node: side(n) } : {}),
+    };
+  })(),
   notes,
   // the edge workers' CPU profile of plain-HLS viewers before and after the hit-path work (made by
   // hand with --cpu-prof, see the README's bench notes): kept from the previous file as it is
@@ -696,11 +746,11 @@ const pad = (s: string | number | null | undefined, n: number) => String(s ?? '-
 const lines = [
   '',
   `loadtest bench: ${result.machine.cpus} cores, load ${result.machine.loadAverageBefore?.join(' ')} → ${result.machine.loadAverageAfter?.join(' ')}; ramp ${RAMP_SEC}s hold ${HOLD_SEC}s`,
-  `${'run'.padEnd(10)}${pad('viewers', 8)}${pad('valid', 6)}${pad('goals', 6)}${pad('stalls', 7)}${pad('lat50', 7)}${pad('PHB', 6)}${pad('kbit/s', 7)}${pad('loopP99', 8)}${pad('tester', 7)}${pad('edge', 6)}${pad('origin', 7)}${pad('v/core', 7)}`,
+  `${'run'.padEnd(19)}${pad('viewers', 8)}${pad('valid', 6)}${pad('goals', 6)}${pad('stalls', 7)}${pad('lat50', 7)}${pad('PHB', 6)}${pad('kbit/s', 7)}${pad('loopP99', 8)}${pad('tester', 7)}${pad('edge', 6)}${pad('origin', 7)}${pad('v/core', 7)}`,
 ];
 for (const r of runs) {
   lines.push(
-    `${(r.carriedFrom ? `${r.name}*` : r.name).padEnd(10)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
+    `${(r.carriedFrom ? `${r.name}*` : r.name).padEnd(19)}${pad(r.viewers, 8)}${pad(r.valid ? 'yes' : 'no', 6)}${pad(r.goals.met ? 'met' : 'no', 6)}${pad(r.stalls, 7)}` +
       `${pad(r.liveLatencySec?.p50?.toFixed(2), 7)}${pad(r.partHoldBackSec, 6)}${pad((r.playedBitrateBps / 1e3).toFixed(0), 7)}` +
       `${pad(r.tester.eventLoopDelayP99Ms?.toFixed(1), 8)}${pad(r.tester.cores, 7)}${pad(r.processes.edge?.cores, 6)}${pad(r.processes.origin?.cores, 7)}${pad(r.tester.viewersPerCore, 7)}`,
   );

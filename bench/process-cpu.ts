@@ -1,9 +1,10 @@
 /**
  * CPU seconds of a process and all its descendants (cluster workers, ffmpeg), read from /proc,
  * per command name, for benches that run servers in their own processes and must say what each
- * one used. Linux only; elsewhere it returns null.
+ * one used, and sets a tree's nice value (`reniceTree`). Linux only; elsewhere it returns null.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime/stime (USER_HZ: 100 on Linux). */
 const USER_HZ = 100;
@@ -53,8 +54,8 @@ function processLabel(pid: number, comm: string): string {
   }
 }
 
-/** CPU used so far by `rootPid` and every live descendant; null when /proc is not there. */
-export function treeCpu(rootPid: number): TreeCpu | null {
+/** `rootPid` and every live descendant's stat, root first; null when /proc or the process is not there. */
+function treeStats(rootPid: number): Stat[] | null {
   let pids: number[];
   try {
     pids = readdirSync('/proc')
@@ -72,17 +73,54 @@ export function treeCpu(rootPid: number): TreeCpu | null {
   }
   const root = stats.find((s) => s.pid === rootPid);
   if (!root) return null;
-  const out: TreeCpu = { cpuSec: 0, byCommand: {}, byProcess: {}, processes: 0 };
+  const out: Stat[] = [];
   const todo = [root];
   while (todo.length > 0) {
     const s = todo.pop()!;
+    out.push(s);
+    todo.push(...(children.get(s.pid) ?? []));
+  }
+  return out;
+}
+
+/** CPU used so far by `rootPid` and every live descendant; null when /proc is not there. */
+export function treeCpu(rootPid: number): TreeCpu | null {
+  const stats = treeStats(rootPid);
+  if (!stats) return null;
+  const out: TreeCpu = { cpuSec: 0, byCommand: {}, byProcess: {}, processes: 0 };
+  for (const s of stats) {
     out.cpuSec += s.cpuSec;
     out.byCommand[s.comm] = (out.byCommand[s.comm] ?? 0) + s.cpuSec;
     out.byProcess[`${s.pid} ${processLabel(s.pid, s.comm)}`] = s.cpuSec;
     out.processes++;
-    todo.push(...(children.get(s.pid) ?? []));
   }
   return out;
+}
+
+/**
+ * Sets the nice value of every thread of `rootPid` and its live descendants (Linux nice is per
+ * thread: a process's libuv and V8 threads keep theirs unless each is set). Threads they create
+ * later inherit it. Raising nice needs no privilege; lowering it does. Returns the threads set.
+ */
+export function reniceTree(rootPid: number, nice: number): number {
+  let count = 0;
+  for (const s of treeStats(rootPid) ?? []) {
+    let tids: number[];
+    try {
+      tids = readdirSync(`/proc/${s.pid}/task`).map(Number);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        setPriority(tid, nice);
+        count++;
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  }
+  return count;
 }
 
 /** What a process tree used between two readings. */
