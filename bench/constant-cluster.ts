@@ -11,7 +11,7 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { join, resolve } from 'node:path';
+import { runClusterPrimary } from './bench-cluster.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -37,17 +37,7 @@ function answer(req: IncomingMessage | Http2ServerRequest, res: ServerResponse |
 }
 
 if (cluster.isPrimary) {
-  const root = resolve(import.meta.dirname, '..');
-  cluster.setupPrimary({ exec: join(root, 'bin/run-ts.js'), args: [import.meta.filename, ...args] });
-  let listening = 0;
-  for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on('listening', () => {
-    if (++listening === workers) process.stdout.write('ready\n');
-  });
-  process.once('SIGTERM', () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
-  });
+  runClusterPrimary(import.meta.filename, args, workers);
 } else if (tls) {
   createSecureServer(
     {

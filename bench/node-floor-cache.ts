@@ -18,8 +18,8 @@
  */
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
+import { runClusterPrimary } from './bench-cluster.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -89,18 +89,7 @@ if (cluster.isPrimary) {
     process.stderr.write('usage: node-floor-cache.ts --port <p> --workers <n> --origin <url> [--sched none|rr]\n');
     process.exit(2);
   }
-  cluster.schedulingPolicy = sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
-  const root = resolve(import.meta.dirname, '..');
-  cluster.setupPrimary({ exec: join(root, 'bin/run-ts.js'), args: [import.meta.filename, ...args] });
-  let listening = 0;
-  for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on('listening', () => {
-    if (++listening === workers) process.stdout.write('ready\n');
-  });
-  process.once('SIGTERM', () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
-  });
+  runClusterPrimary(import.meta.filename, args, workers, sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR);
 } else {
   startWorker();
 }

@@ -400,16 +400,28 @@ describe('waking many held blocking reloads', () => {
     const metrics = (await get('/metrics')).text;
     expect(metrics).toMatch(/streamedge_origin_requests_total\{route="live-manifest",status="200"\} \d+/);
   });
-  // after the previous test the window ends with part 26.0: hold a reload for 26.1 on a raw socket
-  it('a woken reload is written raw with the connection fields Node would write, and its connection serves the next request', async () => {
+  /** A raw TCP connection to the origin for `use`, destroyed after it. */
+  async function withRawSocket(use: (socket: Socket) => Promise<void>): Promise<void> {
     const { hostname, port } = new URL(originUrl);
     const socket = connect(Number(port), hostname);
     try {
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-      const held0 = await held('playlist');
+      await use(socket);
+    } finally {
+      socket.destroy();
+    }
+  }
+  /** Writes `requests` and returns once the origin holds one more playlist request than before. */
+  async function writeHeld(socket: Socket, requests: string): Promise<void> {
+    const held0 = await held('playlist');
+    socket.write(requests);
+    await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
+  }
+  // after the previous test the window ends with part 26.0: hold a reload for 26.1 on a raw socket
+  it('a woken reload is written raw with the connection fields Node would write, and its connection serves the next request', async () => {
+    await withRawSocket(async (socket) => {
       const first = readResponse(socket);
-      socket.write('GET /live/ch/v/index.m3u8?_HLS_msn=26&_HLS_part=1 HTTP/1.1\r\nhost: t\r\n\r\n');
-      await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
+      await writeHeld(socket, 'GET /live/ch/v/index.m3u8?_HLS_msn=26&_HLS_part=1 HTTP/1.1\r\nhost: t\r\n\r\n');
       // the wake writes below the socket's Writable (src/http/raw-socket-write.ts): no socket.write of a head
       const streamWrite = vi.spyOn(Socket.prototype, 'write');
       enc.part(26, 1);
@@ -429,25 +441,19 @@ describe('waking many held blocking reloads', () => {
       const s2 = await second;
       expect(s2.lines[0]).toBe('HTTP/1.1 200 OK');
       expect(s2.body.equals((await get('/live/ch/v/seg-26.1.m4s')).body)).toBe(true);
-    } finally {
-      socket.destroy();
-    }
+    });
   });
 
   // the window now ends with part 26.1
   it('a held reload pipelined with a second request: the woken answer comes first, then the second, on one connection', async () => {
-    const { hostname, port } = new URL(originUrl);
-    const socket = connect(Number(port), hostname);
-    try {
-      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-      const held0 = await held('playlist');
+    await withRawSocket(async (socket) => {
       const seg = (await get('/live/ch/v/seg-26.1.m4s')).body;
       const both = readResponses(socket, 2);
-      socket.write(
+      await writeHeld(
+        socket,
         'GET /live/ch/v/index.m3u8?_HLS_msn=27&_HLS_part=0 HTTP/1.1\r\nhost: t\r\n\r\n' +
           'GET /live/ch/v/seg-26.1.m4s HTTP/1.1\r\nhost: t\r\n\r\n',
       );
-      await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
       enc.segment(26);
       enc.part(27, 0);
       const [r, s2] = await both;
@@ -455,32 +461,24 @@ describe('waking many held blocking reloads', () => {
       expect(r.body.toString()).toContain('seg-27.0.m4s');
       expect(s2.lines[0]).toBe('HTTP/1.1 200 OK');
       expect(s2.body.equals(seg)).toBe(true);
-    } finally {
-      socket.destroy();
-    }
+    });
   });
 
   // the window now ends with part 27.0
   it('a held reload asking for Connection: close is answered with connection: close, and the origin then closes', async () => {
-    const { hostname, port } = new URL(originUrl);
-    const socket = connect(Number(port), hostname);
-    try {
-      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-      const held0 = await held('playlist');
+    await withRawSocket(async (socket) => {
       const first = readResponse(socket);
       const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
-      socket.write(
+      await writeHeld(
+        socket,
         'GET /live/ch/v/index.m3u8?_HLS_msn=27&_HLS_part=1 HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n',
       );
-      await until(async () => (await held('playlist')) > held0, 5000, 'the request to be held');
       enc.part(27, 1);
       const r = await first;
       expect(r.lines[0]).toBe('HTTP/1.1 200 OK');
       expect(r.lines.map((l) => l.toLowerCase())).toContain('connection: close');
       expect(r.body.toString()).toContain('seg-27.1.m4s');
       await ended;
-    } finally {
-      socket.destroy();
-    }
+    });
   });
 });
