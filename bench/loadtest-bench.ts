@@ -579,6 +579,8 @@ const previous = readPreviousResults<{
   hlsProfile?: unknown;
   hlsProfile5000Viewers?: unknown;
   hlsSutNice?: unknown;
+  hlsBaseline?: unknown;
+  hlsNodeFloor?: unknown;
 }>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
@@ -704,7 +706,9 @@ const result = {
             cpuUsPerRequest: round((hlsNginx.processes.edge.cpuSec / hlsNginx.requests.total) * 1e6, 1),
           },
         }
-      : null,
+      : hls?.carriedFrom !== undefined
+        ? (previous?.hlsBaseline ?? null) // the hls runs were carried: so is their comparison
+        : null,
   // the edge against the plain node:http floor on the same viewers, same origin, same run: what is ours
   hlsNodeFloor:
     hls && hlsNode && edgeUs !== null && nodeUs !== null
@@ -714,7 +718,9 @@ const result = {
           edge: side(hls),
           node: side(hlsNode),
         }
-      : null,
+      : hls?.carriedFrom !== undefined
+        ? (previous?.hlsNodeFloor ?? null)
+        : null,
   // the same trio with the chain at nice N and the tester at 0 (`--sut-nice N`): the tester served first
   hlsSutNice: (() => {
     const [e, x, n] = [byName('hls-sut-nice'), byName('hls-nginx-sut-nice'), byName('hls-node-sut-nice')];
