@@ -6,6 +6,19 @@
 import cluster from 'node:cluster';
 import { join, resolve } from 'node:path';
 
+/** The command line both servers share: `--port <p> --workers <n>`, and `opt(name)` for the rest. */
+export function clusterArgs(args: string[]): {
+  opt: (name: string) => string | undefined;
+  port: number;
+  workers: number;
+} {
+  const opt = (name: string): string | undefined => {
+    const i = args.indexOf(`--${name}`);
+    return i === -1 ? undefined : args[i + 1];
+  };
+  return { opt, port: Number(opt('port')), workers: Math.max(1, Number(opt('workers') ?? 1)) };
+}
+
 /**
  * Runs `script` (its `import.meta.filename`) with `args` in `workers` cluster workers.
  * `schedulingPolicy`: node:cluster's (SCHED_NONE / SCHED_RR); node's own default when omitted.

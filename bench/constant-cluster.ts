@@ -11,15 +11,10 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { runClusterPrimary } from './bench-cluster.js';
+import { clusterArgs, runClusterPrimary } from './bench-cluster.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
-};
-const port = Number(opt('port'));
-const workers = Math.max(1, Number(opt('workers') ?? 1));
+const { port, workers } = clusterArgs(args);
 const tlsAt = args.indexOf('--tls');
 const tls = tlsAt === -1 ? undefined : { cert: args[tlsAt + 1], key: args[tlsAt + 2] };
 

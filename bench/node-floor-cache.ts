@@ -19,15 +19,10 @@
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Agent, request } from 'undici';
-import { runClusterPrimary } from './bench-cluster.js';
+import { clusterArgs, runClusterPrimary } from './bench-cluster.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
-};
-const port = Number(opt('port'));
-const workers = Math.max(1, Number(opt('workers') ?? 1));
+const { opt, port, workers } = clusterArgs(args);
 const origin = opt('origin') ?? '';
 /** The edge's rule (edge/cluster/supervisor.ts): SCHED_NONE unless NODE_CLUSTER_SCHED_POLICY=rr. */
 const sched = opt('sched') ?? (process.env.NODE_CLUSTER_SCHED_POLICY === 'rr' ? 'rr' : 'none');

@@ -25,6 +25,7 @@ import { StreamedgeError } from '../src/errors.js';
 import { parserErrorStatus } from './request-limits.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { closeHttp2Sessions, createSecureHttpServer } from '../src/tls/secure-http-server.js';
+import { socketAnswering } from '../src/http/raw-h1.js';
 
 export type EdgeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -36,15 +37,6 @@ export interface EdgeListenerOptions {
   /** A connection that neither reads nor sends for this long is destroyed (HTTP/1.1). */
   clientTimeoutMs: number;
   onHandshakeFailure?: (code: string) => void;
-}
-
-/**
- * Whether an HTTP/1.1 connection has an answer open: node:http links the socket to the response
- * it is writing (`_httpMessage`, the field src/http/raw-h1.ts relies on too) from the request's
- * arrival until that response finished, then to the next pipelined one, else null.
- */
-function answering(sock: Socket): boolean {
-  return (sock as Socket & { _httpMessage?: unknown })._httpMessage != null;
 }
 
 export class EdgeListener {
@@ -134,7 +126,7 @@ export class EdgeListener {
    * keep-alive); connections still waiting for their first request are left alone.
    */
   closeIdle(): void {
-    for (const sock of this.used) if (!answering(sock)) sock.destroy();
+    for (const sock of this.used) if (!socketAnswering(sock)) sock.destroy();
   }
 
   /** Stops accepting, tells HTTP/2 clients (GOAWAY), drops every connection. */

@@ -565,13 +565,13 @@ export class HlsClient implements StreamClient {
         return this.loadThenLookUp(this.load(id, signal, cur), id, cursor, cur, signal, guard);
       }
       // live without blocking reload: wait a target duration (half of it if nothing changed)
-      return this.reloadThenLookUp(st, id, cursor, cur, signal, guard);
+      return this.loadThenLookUp(this.reloadOnSchedule(st, id, signal), id, cursor, cur, signal, guard);
     }
     throw new StreamedgeError('LOADTEST_STREAM', `playlist of ${id} never reached ${cursor.msn}.${cursor.part}`);
   }
 
   private async loadThenLookUp(
-    loading: Promise<PlaylistState>,
+    loading: Promise<unknown>,
     id: string,
     cursor: Cursor,
     cur: Cursor,
@@ -582,21 +582,13 @@ export class HlsClient implements StreamClient {
     return this.lookUp(id, cursor, cur, signal, guard + 1);
   }
 
-  /** A plain live reload on the viewer's schedule (reloadAt), then the look-up again. */
-  private async reloadThenLookUp(
-    st: PlaylistState,
-    id: string,
-    cursor: Cursor,
-    cur: Cursor,
-    signal: AbortSignal,
-    guard: number,
-  ): Promise<Chunk | null> {
+  /** A plain live reload on the viewer's schedule (reloadAt). */
+  private async reloadOnSchedule(st: PlaylistState, id: string, signal: AbortSignal): Promise<void> {
     const due = reloadAt(st);
     const now = this.now();
     const begunAt = st.loadBegunAt;
     if (due > now) await this.http.wait(due - now, signal);
     // on the viewer's own schedule unless a whole interval behind it (see reloadAt)
     await this.load(id, signal, undefined, reloadBegunAt(due, begunAt, now));
-    return this.lookUp(id, cursor, cur, signal, guard + 1);
   }
 }

@@ -40,6 +40,15 @@ let lastMax = -1;
 let lastFields = '';
 
 /**
+ * Whether an HTTP/1.1 connection has an answer open: node:http links the socket to the response
+ * it is writing from the request's arrival until that response finished (then to the next
+ * pipelined one), else null.
+ */
+export function socketAnswering(socket: SocketInternals): boolean {
+  return socket._httpMessage != null;
+}
+
+/**
  * The Connection (and Keep-Alive) fields Node would write for `res` ("connection: keep-alive\r\n
  * keep-alive: timeout=5\r\n"), or undefined when `res` cannot take a raw write.
  */
