@@ -24,11 +24,17 @@ export interface SupervisedEdge {
   stop(): Promise<void>;
 }
 
-/** Starts `streamedge edge --workers <workers> ...extra` and waits for the supervisor's ready line. */
+/**
+ * Starts `streamedge edge --workers <workers> ...extra` and waits for the supervisor's ready line.
+ * `env` adds to the process environment: `NODE_CLUSTER_SCHED_POLICY: 'rr'` makes consecutive
+ * connections alternate between the workers, for a test that must reach each of them from outside
+ * (with the default SCHED_NONE, whichever worker runs first accepts).
+ */
 export async function startSupervisedEdge(
   upstream: string,
   workers = 2,
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<SupervisedEdge> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-workers-'));
   const proc = spawn(
@@ -52,7 +58,7 @@ export async function startSupervisedEdge(
       ADMIN_TOKEN,
       ...extra,
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   const logs: Array<Record<string, unknown>> = [];
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));

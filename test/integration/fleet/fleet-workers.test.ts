@@ -23,6 +23,11 @@ import { waitFor } from './wait.js';
 const fx = useFleetFixture('fleet-workers-');
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+/**
+ * These tests reach each worker from outside with consecutive connections: node's round-robin
+ * hand-over alternates them (the edge's default, SCHED_NONE, lets whichever worker runs first accept).
+ */
+const ROUND_ROBIN = { NODE_CLUSTER_SCHED_POLICY: 'rr' };
 const isHit = (a: Answer): boolean => String(a.headers['cache-status']).includes('; hit');
 
 /** Asks `path` until both workers answered it as a hit (each then holds it in its RAM tier). */
@@ -76,7 +81,12 @@ describe('a fleet member with --workers 2', () => {
   it('is one member; purges reach its store and both workers before they are acknowledged, whichever worker is asked', async () => {
     const a = await runEdge(edgeOptions('a'));
     fx.onCleanup(() => a.close());
-    const b = await startSupervisedEdge(fx.origin.url, 2, ['--nats', fx.nats.url, '--pop', 'p1', '--name', 'b']);
+    const b = await startSupervisedEdge(
+      fx.origin.url,
+      2,
+      ['--nats', fx.nats.url, '--pop', 'p1', '--name', 'b'],
+      ROUND_ROBIN,
+    );
     fx.onCleanup(() => b.stop());
 
     // one member per edge, whatever its worker count; every worker of B reports the fleet
@@ -144,16 +154,12 @@ describe('a fleet member with --workers 2', () => {
     const late = await startNatsServer();
     fx.onCleanup(() => late.close());
     await late.stop();
-    const d = await startSupervisedEdge(fx.origin.url, 2, [
-      '--nats',
-      late.url,
-      '--pop',
-      'late',
-      '--name',
-      'd',
-      '--fleet-join-wait',
-      '500ms',
-    ]);
+    const d = await startSupervisedEdge(
+      fx.origin.url,
+      2,
+      ['--nats', late.url, '--pop', 'late', '--name', 'd', '--fleet-join-wait', '500ms'],
+      ROUND_ROBIN,
+    );
     fx.onCleanup(() => d.stop());
     const served = [await get(d.url, '/vod/late/seg-1.m4s'), await get(d.url, '/vod/late/seg-2.m4s')];
     expect(new Set(served.map((x) => x.worker))).toEqual(new Set(['0', '1']));
@@ -182,17 +188,12 @@ describe('a fleet member with --workers 2', () => {
     const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'kid-w', alg: 'ES256' };
     const file = join(fx.dir, 'kid-w.jwk');
     writeFileSync(file, JSON.stringify(jwk));
-    const c = await startSupervisedEdge(fx.origin.url, 2, [
-      '--nats',
-      fx.nats.url,
-      '--pop',
-      'keys',
-      '--name',
-      'c',
-      '--require-signed',
-      '--fleet-keys',
-      '--fleet-credential',
-    ]);
+    const c = await startSupervisedEdge(
+      fx.origin.url,
+      2,
+      ['--nats', fx.nats.url, '--pop', 'keys', '--name', 'c', '--require-signed', '--fleet-keys', '--fleet-credential'],
+      ROUND_ROBIN,
+    );
     fx.onCleanup(() => c.stop());
     const url = new URL(
       signedUrl(
