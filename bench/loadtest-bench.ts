@@ -22,6 +22,7 @@
  *
  *   node bin/run-ts.js bench/loadtest-bench.ts [--ll 1000] [--hls 5000] [--h2 1000] [--ramp 15]
  *        [--hold 30] [--workers N] [--edge-workers N] [--no-nginx] [--no-node-floor] [--sut-nice N]
+ *        [--split-cpus]
  *        [--edge-cpu-prof <dir>] [--out bench/results/loadtest.json]
  *
  * `--workers` is the tester's worker threads; `--edge-workers` the edge's (and the node floor's)
@@ -46,7 +47,7 @@ import type { OriginCounts } from './loadtest-origin-process.js';
 import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { startNginxHlsCache } from './nginx-proxy-cache.js';
-import { cpuDelta, reniceTree, treeCpu, type TreeCpu } from './process-cpu.js';
+import { cpuDelta, pinTree, reniceTree, treeCpu, type TreeCpu } from './process-cpu.js';
 
 // ------------------------------------------------------------------ options
 
@@ -73,6 +74,16 @@ const EDGE_CPU_PROF = args.includes('--edge-cpu-prof') ? args[args.indexOf('--ed
  * only when the tester keeps up); the chain gets what is left, so its stalls are its own.
  */
 const SUT_NICE = arg('sut-nice', 0);
+/**
+ * `--split-cpus`: after the usual runs, the plain-HLS trio again with the tester's threads pinned
+ * to CPU 0 and every thread of the chain (origin + ffmpeg, and the edge / nginx / node floor) to
+ * the other CPUs: two machines in one, as a load test is run in practice (the tester never shares
+ * the cache's cores), so that neither takes the other's CPU; the chain gets the fewer cores.
+ */
+const SPLIT_CPUS = args.includes('--split-cpus');
+const TESTER_CPUS = '0';
+const CHAIN_CPUS = cpus().length > 2 ? `1-${cpus().length - 1}` : '1';
+const ALL_CPUS = `0-${cpus().length - 1}`;
 const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/results/loadtest.json';
 /** The tester kept up: its event-loop delay p99 stayed under this (issue 13, "valid viewer runs"). */
 const VALID_LOOP_P99_MS = 20;
@@ -260,7 +271,7 @@ async function partHoldBack(originUrl: string): Promise<number | null> {
 // ------------------------------------------------------------------ one run
 
 interface RunSpec {
-  name: 'll' | 'hls' | 'll-h2' | 'hls-nginx' | 'hls-node' | 'hls-sut-nice' | 'hls-nginx-sut-nice' | 'hls-node-sut-nice';
+  name: 'll' | 'll-h2' | `hls${'' | '-nginx' | '-node'}` | `hls${'' | '-nginx' | '-node'}${'-sut-nice' | '-split'}`;
   viewers: number;
   lowLatency: boolean;
   http2: boolean;
@@ -522,12 +533,14 @@ try {
   ];
   const viaEdge: Target = { ...edge, via: 'streamedge' };
   /** The plain-HLS trio: the edge, then nginx and the node floor right after it (the edge idles). */
-  const hlsTrio = async (spec: RunSpec, suffix: '' | '-sut-nice') => {
+  const hlsTrio = async (spec: RunSpec, suffix: '' | '-sut-nice' | '-split') => {
     const named = (name: 'hls' | 'hls-nginx' | 'hls-node') => ({
       ...spec,
       name: `${name}${suffix}` as RunSpec['name'],
     });
-    const chainNice = (pid: number) => (suffix === '' ? 0 : reniceTree(pid, SUT_NICE));
+    const chainNice = (pid: number) =>
+      suffix === '-sut-nice' ? reniceTree(pid, SUT_NICE) : suffix === '-split' ? pinTree(pid, CHAIN_CPUS) : 0;
+    if (suffix === '-split') pinTree(process.pid, TESTER_CPUS, false); // worker threads started later inherit it
     chainNice(origin.proc.pid!);
     chainNice(edge.proc.pid!);
     runs.push(await run(named('hls'), viaEdge, origin, holdBack));
@@ -552,14 +565,23 @@ try {
       await stop(floorProc);
       floorProc = undefined;
     }
+    if (suffix === '-split') {
+      pinTree(process.pid, ALL_CPUS, false);
+      pinTree(origin.proc.pid!, ALL_CPUS);
+      pinTree(edge.proc.pid!, ALL_CPUS);
+    }
   };
   for (const spec of specs) {
     if (spec.viewers === 0) continue;
     if (spec.name === 'hls') await hlsTrio(spec, '');
     else runs.push(await run(spec, viaEdge, origin, holdBack));
   }
-  // last, because a raised nice value cannot be lowered again without privilege
   const hlsSpec = specs.find((sp) => sp.name === 'hls')!;
+  if (SPLIT_CPUS && hlsSpec.viewers > 0) {
+    log(`the plain-HLS runs again with the tester on CPU ${TESTER_CPUS} and the chain on CPU ${CHAIN_CPUS}`);
+    await hlsTrio(hlsSpec, '-split');
+  }
+  // last, because a raised nice value cannot be lowered again without privilege
   if (SUT_NICE > 0 && hlsSpec.viewers > 0) {
     log(`the plain-HLS runs again with the chain at nice ${SUT_NICE} and the tester at 0`);
     await hlsTrio(hlsSpec, '-sut-nice');
@@ -579,6 +601,7 @@ const previous = readPreviousResults<{
   hlsProfile?: unknown;
   hlsProfile5000Viewers?: unknown;
   hlsSutNice?: unknown;
+  hlsSplitCpus?: unknown;
   hlsBaseline?: unknown;
   hlsNodeFloor?: unknown;
 }>(resolve(root, OUT));
@@ -591,6 +614,9 @@ const skippedRuns = [
   ...(SIZES.hls > 0 && SUT_NICE > 0 ? [] : ['hls-sut-nice']),
   ...(SIZES.hls > 0 && SUT_NICE > 0 && NGINX_BASELINE ? [] : ['hls-nginx-sut-nice']),
   ...(SIZES.hls > 0 && SUT_NICE > 0 && NODE_FLOOR ? [] : ['hls-node-sut-nice']),
+  ...(SIZES.hls > 0 && SPLIT_CPUS ? [] : ['hls-split']),
+  ...(SIZES.hls > 0 && SPLIT_CPUS && NGINX_BASELINE ? [] : ['hls-nginx-split']),
+  ...(SIZES.hls > 0 && SPLIT_CPUS && NODE_FLOOR ? [] : ['hls-node-split']),
 ];
 runs.splice(
   0,
@@ -604,6 +630,9 @@ runs.splice(
     'hls-sut-nice',
     'hls-nginx-sut-nice',
     'hls-node-sut-nice',
+    'hls-split',
+    'hls-nginx-split',
+    'hls-node-split',
   ]),
 );
 
@@ -632,6 +661,20 @@ const side = (r: Run) => ({
   cpuUsPerRequest: round(usPerRequest(r) ?? 0, 1),
 });
 const [edgeUs, nginxUs, nodeUs] = [usPerRequest(hls), usPerRequest(hlsNginx), usPerRequest(hlsNode)];
+/** A variant trio's comparison (the edge, nginx and the node floor, each measured now), else the previous one. */
+function trioSummary(suffix: '-sut-nice' | '-split', previousOne: unknown, how: Record<string, unknown>) {
+  const [e, x, n] = [byName(`hls${suffix}`), byName(`hls-nginx${suffix}`), byName(`hls-node${suffix}`)];
+  if (!e || e.carriedFrom !== undefined) return previousOne ?? null;
+  const [eUs, xUs, nUs] = [usPerRequest(e), usPerRequest(x), usPerRequest(n)];
+  return {
+    ...how,
+    ...(eUs !== null && xUs !== null ? { ratioEdgeToNginxCpuPerRequest: round(eUs / xUs) } : {}),
+    ...(eUs !== null && nUs !== null ? { ratioEdgeToNodeFloorCpuPerRequest: round(eUs / nUs) } : {}),
+    edge: side(e),
+    ...(x ? { nginx: side(x) } : {}),
+    ...(n ? { node: side(n) } : {}),
+  };
+}
 const result = {
   bench: 'loadtest',
   command: `node bin/run-ts.js bench/loadtest-bench.ts ${args.join(' ')}`.trim(),
@@ -656,6 +699,9 @@ const result = {
       SUT_NICE > 0
         ? `the *-sut-nice runs: every thread of the origin (+ffmpeg) and of the cache under test at nice ${SUT_NICE}, the tester at 0`
         : 'no *-sut-nice runs measured now (--sut-nice N adds them)',
+    splitCpus: SPLIT_CPUS
+      ? `the *-split runs: the tester's threads pinned to CPU ${TESTER_CPUS}, every thread of the origin (+ffmpeg) and of the cache under test to CPU ${CHAIN_CPUS} (taskset)`
+      : 'no *-split runs measured now (--split-cpus adds them)',
     processCpu:
       'per process tree (the process and its live descendants) from /proc/<pid>/stat, cores = CPU seconds ÷ wall seconds of the run',
   },
@@ -722,19 +768,9 @@ const result = {
         ? (previous?.hlsNodeFloor ?? null)
         : null,
   // the same trio with the chain at nice N and the tester at 0 (`--sut-nice N`): the tester served first
-  hlsSutNice: (() => {
-    const [e, x, n] = [byName('hls-sut-nice'), byName('hls-nginx-sut-nice'), byName('hls-node-sut-nice')];
-    if (!e || e.carriedFrom !== undefined) return previous?.hlsSutNice ?? null;
-    const [eUs, xUs, nUs] = [usPerRequest(e), usPerRequest(x), usPerRequest(n)];
-    return {
-      nice: SUT_NICE,
-      ...(eUs !== null && xUs !== null ? { ratioEdgeToNginxCpuPerRequest: round(eUs / xUs) } : {}),
-      ...(eUs !== null && nUs !== null ? { ratioEdgeToNodeFloorCpuPerRequest: round(eUs / nUs) } : {}),
-      edge: side(e),
-      ...(x ? { nginx: side(x) } : {}),
-      ...(n ? { node: side(n) } : {}),
-    };
-  })(),
+  hlsSutNice: trioSummary('-sut-nice', previous?.hlsSutNice, { nice: SUT_NICE }),
+  // the same trio with the tester and the chain on CPUs of their own (`--split-cpus`)
+  hlsSplitCpus: trioSummary('-split', previous?.hlsSplitCpus, { testerCpus: TESTER_CPUS, chainCpus: CHAIN_CPUS }),
   notes,
   // the edge workers' CPU profile of plain-HLS viewers before and after the hit-path work (made by
   // hand with --cpu-prof, see the README's bench notes): kept from the previous file as it is

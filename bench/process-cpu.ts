@@ -1,8 +1,9 @@
 /**
  * CPU seconds of a process and all its descendants (cluster workers, ffmpeg), read from /proc,
  * per command name, for benches that run servers in their own processes and must say what each
- * one used, and sets a tree's nice value (`reniceTree`). Linux only; elsewhere it returns null.
+ * one used, sets a tree's nice value (`reniceTree`) and pins it to CPUs (`pinTree`). Linux only; elsewhere it returns null.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
@@ -121,6 +122,37 @@ export function reniceTree(rootPid: number, nice: number): number {
     }
   }
   return count;
+}
+
+/**
+ * Pins every thread of `rootPid` and its live descendants to the CPUs in `cpuList` (taskset's
+ * list form: "1", "0-1"); processes and threads they start later inherit it. `rootPid` alone, not
+ * its descendants, with `treeWide` false (the bench pins its own threads apart from the chain it
+ * started). Returns the processes pinned; throws when taskset (util-linux) is missing.
+ */
+export function pinTree(rootPid: number, cpuList: string, treeWide = true): number {
+  const pids = treeWide ? (treeStats(rootPid) ?? []).map((s) => s.pid) : [rootPid];
+  let count = 0;
+  for (const pid of pids) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
+      count++;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new Error('pinTree needs taskset (util-linux)', { cause: e });
+      // the process ended meanwhile
+    }
+  }
+  return count;
+}
+
+/** The CPUs a thread may run on (/proc's Cpus_allowed_list, "0-1"); undefined when it is gone. */
+export function allowedCpus(tid: number): string | undefined {
+  try {
+    return /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${tid}/status`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a process tree used between two readings. */
