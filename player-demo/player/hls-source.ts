@@ -71,7 +71,13 @@ interface ParsedManifest {
   partTargetDuration?: number;
   serverControl?: { canBlockReload?: boolean; canSkipUntil?: number; partHoldBack?: number; holdBack?: number };
   skip?: { skippedSegments: number };
-  preloadSegment?: { parts?: ParsedPart[]; preloadHints?: { uri: string; type: string }[]; map?: { uri: string } };
+  preloadSegment?: {
+    parts?: ParsedPart[];
+    preloadHints?: { uri: string; type: string }[];
+    map?: { uri: string };
+    /** Its own EXT-X-PROGRAM-DATE-TIME, when listed (m3u8-parser keeps the tag's text). */
+    dateTimeString?: string;
+  };
 }
 
 function parse(text: string): ParsedManifest {
@@ -333,7 +339,15 @@ export class HlsSource implements SourceModel {
     if (pre?.parts?.length) {
       lastMsn += 1;
       const prevSeg = segments.get(lastMsn - 1);
-      const pdt = prevSeg?.pdt !== undefined ? prevSeg.pdt + prevSeg.duration * 1000 : undefined;
+      // Its own EXT-X-PROGRAM-DATE-TIME first: after a discontinuity (an encoder restart) it
+      // starts after a gap, and the previous segment's end would date its parts (and so the live
+      // edge and the latency) too early by the whole outage.
+      const listed = pre.dateTimeString !== undefined ? Date.parse(pre.dateTimeString) : NaN;
+      const pdt = Number.isFinite(listed)
+        ? listed
+        : prevSeg?.pdt !== undefined
+          ? prevSeg.pdt + prevSeg.duration * 1000
+          : undefined;
       segments.set(lastMsn, { msn: lastMsn, uri: '', duration: 0, pdt, parts: pre.parts.map(toPart), complete: false });
     }
     initUri ??= pre?.map?.uri ?? prev?.initUrl;
