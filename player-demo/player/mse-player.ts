@@ -471,7 +471,8 @@ export class MsePlayer {
       liveTargetSec: this.source.live ? (this.source.targetLatency ?? 3) : undefined,
     });
     if (to === null) return;
-    if (this.source.live) this.note(`skipped a buffer gap: ${v.currentTime.toFixed(2)} s → ${to.toFixed(2)} s`);
+    if (this.source.live && this.stats.startupMs !== null)
+      this.note(`skipped a buffer gap: ${v.currentTime.toFixed(2)} s → ${to.toFixed(2)} s`);
     v.currentTime = to;
   }
 
