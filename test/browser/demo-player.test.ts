@@ -414,3 +414,95 @@ describe('player demo in Chromium', () => {
     });
   }
 });
+
+// Last in the file: it restarts the demo's live encoder, which the tests above do not expect.
+describe('live channel encoder restart', () => {
+  interface ChannelHealth {
+    channels: { pid?: number; restarts: number; state: string }[];
+  }
+  const health = async () => (await (await fetch(`${originUrl}/health`)).json()) as ChannelHealth;
+
+  it('our LL-HLS player rides out an encoder restart: stalls, skips the gap and is back just above PART-HOLD-BACK', async () => {
+    expect(originUrl).not.toBe('');
+    const openedAt = Date.now();
+    const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
+    await waitForPlayback(page, 0);
+    await page.waitForFunction(
+      () => {
+        const st = window.__streamedge.stats() as { latencySec: number | null; edgeDelaySec: number | null };
+        return st.latencySec !== null && st.edgeDelaySec !== null && st.latencySec - st.edgeDelaySec < 2.4;
+      },
+      undefined,
+      { timeout: 60_000, polling: 250 },
+    );
+    const before = (await health()).channels[0]!;
+    expect(before.pid).toBeDefined();
+    // The encoder hangs (as a starved or wedged ffmpeg does): no media until the origin gives up on
+    // it after its stall timeout and starts a new run, after a gap, with a discontinuity. Meanwhile
+    // the player's blocking reload is answered 503 (not satisfied within 3 target durations).
+    process.kill(before.pid!, 'SIGSTOP');
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await health()).channels[0]!.restarts <= before.restarts) {
+        if (Date.now() > deadline) throw new Error('the origin did not restart the stopped encoder within 60 s');
+        await new Promise((r) => setTimeout(r, 250)); // polling the origin's state, bounded above
+      }
+    } finally {
+      try {
+        process.kill(before.pid!, 'SIGCONT'); // if the origin has not already ended it
+      } catch {
+        /* already gone */
+      }
+    }
+    // The player stalled at the end of the old run's media; it must jump the gap and steer back.
+    await page
+      .waitForFunction(
+        () => {
+          const st = window.__streamedge.stats() as {
+            stalls: number;
+            paused: boolean;
+            latencySec: number | null;
+            edgeDelaySec: number | null;
+          };
+          return (
+            st.stalls >= 1 &&
+            !st.paused &&
+            st.latencySec !== null &&
+            st.edgeDelaySec !== null &&
+            st.latencySec - st.edgeDelaySec < 2.4
+          );
+        },
+        undefined,
+        { timeout: 60_000, polling: 250 },
+      )
+      .catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\n${JSON.stringify(await liveFacts(page, openedAt), null, 1)}`);
+      });
+    const latencies: number[] = [];
+    const behind: number[] = [];
+    while (latencies.length < 4) {
+      const t = (await stats(page)).currentTime;
+      await page.waitForFunction(
+        (t0) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t0 + 0.5,
+        t,
+        { timeout: 10_000 },
+      );
+      const s = await stats(page);
+      latencies.push(s.latencySec!);
+      behind.push(s.latencySec! - s.edgeDelaySec!);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const why = JSON.stringify({ latencies, behind, ...(await liveFacts(page, openedAt)) }, null, 1);
+    const s = (await stats(page)) as PageStats & { errors: string[]; latencyNotes: string[] };
+    expect(s.errors, why).toEqual([]); // the 503s were retried, not fatal
+    expect(
+      s.latencyNotes.some((n) => n.includes('skipped a buffer gap')),
+      why,
+    ).toBe(true);
+    expect(median(behind), why).toBeGreaterThan(1.9);
+    expect(median(behind), why).toBeLessThan(2.6);
+    expect(median(latencies), why).toBeLessThan(5);
+    expect((await health()).channels[0]!.state).toBe('running');
+    await page.close();
+  });
+});
