@@ -435,7 +435,7 @@ describe('live channel encoder restart', () => {
       undefined,
       { timeout: 60_000, polling: 250 },
     );
-    const before = (await health()).channels[0]!;
+    const before = (await health()).channels[0];
     expect(before.pid).toBeDefined();
     // The encoder hangs (as a starved or wedged ffmpeg does): no media until the origin gives up on
     // it after its stall timeout and starts a new run, after a gap, with a discontinuity. Meanwhile
@@ -443,7 +443,7 @@ describe('live channel encoder restart', () => {
     process.kill(before.pid!, 'SIGSTOP');
     try {
       const deadline = Date.now() + 60_000;
-      while ((await health()).channels[0]!.restarts <= before.restarts) {
+      while ((await health()).channels[0].restarts <= before.restarts) {
         if (Date.now() > deadline) throw new Error('the origin did not restart the stopped encoder within 60 s');
         await new Promise((r) => setTimeout(r, 250)); // polling the origin's state, bounded above
       }
@@ -502,7 +502,7 @@ describe('live channel encoder restart', () => {
     expect(median(behind), why).toBeGreaterThan(1.9);
     expect(median(behind), why).toBeLessThan(2.6);
     expect(median(latencies), why).toBeLessThan(5);
-    expect((await health()).channels[0]!.state).toBe('running');
+    expect((await health()).channels[0].state).toBe('running');
     await page.close();
   });
 });
