@@ -37,9 +37,16 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly url: string,
+    /** The response's Retry-After, in seconds (RFC 9110 10.2.3, delay-seconds form), when it carried one. */
+    readonly retryAfterSec?: number,
   ) {
     super(`HTTP ${status} for ${url}`);
   }
+}
+
+/** Retry-After as delay-seconds (the form our origin and edge send); undefined when absent or an HTTP-date. */
+function retryAfterSeconds(value: string | null): number | undefined {
+  return value !== null && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
 }
 
 export interface FetchOptions {
@@ -65,7 +72,7 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   const cacheStatus = res.headers.get('cache-status');
   if (!res.ok || !res.body) {
     opts.log?.({ url, status: res.status, bytes: 0, ms: ttfbMs, cacheStatus, at: Date.now() });
-    throw new HttpError(res.status, url);
+    throw new HttpError(res.status, url, retryAfterSeconds(res.headers.get('retry-after')));
   }
   const totalHeader = res.headers.get('content-length');
   const bytesTotal = totalHeader ? Number(totalHeader) : undefined;

@@ -5,10 +5,13 @@
  */
 import { Parser } from 'm3u8-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
-import { fetchText, type FetchOptions } from './fetcher.js';
+import { fetchText, HttpError, type FetchOptions } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
+
+/** How long a playlist answered 503 is retried (a live channel restarting its encoder) before the error stands. */
+const RELOAD_RETRY_MS = 30_000;
 
 interface PartEntry {
   uri: string;
@@ -71,7 +74,13 @@ interface ParsedManifest {
   partTargetDuration?: number;
   serverControl?: { canBlockReload?: boolean; canSkipUntil?: number; partHoldBack?: number; holdBack?: number };
   skip?: { skippedSegments: number };
-  preloadSegment?: { parts?: ParsedPart[]; preloadHints?: { uri: string; type: string }[]; map?: { uri: string } };
+  preloadSegment?: {
+    parts?: ParsedPart[];
+    preloadHints?: { uri: string; type: string }[];
+    map?: { uri: string };
+    /** Its own EXT-X-PROGRAM-DATE-TIME, when listed (m3u8-parser keeps the tag's text). */
+    dateTimeString?: string;
+  };
 }
 
 function parse(text: string): ParsedManifest {
@@ -298,12 +307,30 @@ export class HlsSource implements SourceModel {
     await this.reload(renditionId, signal);
   }
 
+  /**
+   * A media playlist's text. A 503 is retried after its Retry-After (1 s without one), for up to
+   * RELOAD_RETRY_MS: the origin answers 503 to a blocking reload that its channel could not
+   * satisfy within three target durations (RFC 8216bis 6.2.5.2), which is what an encoder
+   * restart looks like from here. Giving up at once stopped playback for good at every restart.
+   */
+  private async fetchPlaylist(url: string, signal: AbortSignal): Promise<string> {
+    const giveUpAt = Date.now() + RELOAD_RETRY_MS;
+    for (;;) {
+      try {
+        return (await fetchText(url, { signal, ...this.loader })).text;
+      } catch (e) {
+        if (!(e instanceof HttpError) || e.status !== 503 || Date.now() >= giveUpAt) throw e;
+        await delay(Math.min((e.retryAfterSec ?? 1) * 1000, Math.max(0, giveUpAt - Date.now())), signal);
+      }
+    }
+  }
+
   private async reload(renditionId: string, signal: AbortSignal, params?: URLSearchParams): Promise<MediaState> {
     const base = this.urls.get(renditionId);
     if (!base) throw new Error(`unknown rendition ${renditionId}`);
     const url = new URL(base);
     for (const [k, v] of params ?? []) url.searchParams.set(k, v);
-    const { text } = await fetchText(url.href, { signal, ...this.loader });
+    const text = await this.fetchPlaylist(url.href, signal);
     const arrivedAt = Date.now();
     const m = parse(text);
     const prev = this.media.get(renditionId);
@@ -333,7 +360,15 @@ export class HlsSource implements SourceModel {
     if (pre?.parts?.length) {
       lastMsn += 1;
       const prevSeg = segments.get(lastMsn - 1);
-      const pdt = prevSeg?.pdt !== undefined ? prevSeg.pdt + prevSeg.duration * 1000 : undefined;
+      // Its own EXT-X-PROGRAM-DATE-TIME first: after a discontinuity (an encoder restart) it
+      // starts after a gap, and the previous segment's end would date its parts (and so the live
+      // edge and the latency) too early by the whole outage.
+      const listed = pre.dateTimeString !== undefined ? Date.parse(pre.dateTimeString) : NaN;
+      const pdt = Number.isFinite(listed)
+        ? listed
+        : prevSeg?.pdt !== undefined
+          ? prevSeg.pdt + prevSeg.duration * 1000
+          : undefined;
       segments.set(lastMsn, { msn: lastMsn, uri: '', duration: 0, pdt, parts: pre.parts.map(toPart), complete: false });
     }
     initUri ??= pre?.map?.uri ?? prev?.initUrl;

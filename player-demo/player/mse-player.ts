@@ -8,6 +8,7 @@ import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { holdBackSteering } from '../../src/abr/low-latency.js';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry } from './fetcher.js';
+import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
@@ -458,19 +459,21 @@ export class MsePlayer {
     this.skipGap();
   }
 
-  /** When the playhead sits before buffered media (a resync, a hole), jump to that media. */
+  /** When playback cannot go on by itself (before buffered media, or stalled at a hole), jump (gap-skip.ts). */
   private skipGap(): void {
     const v = this.video;
     const b = v.buffered;
-    if (!b.length || this.bufferAhead() > 0) return;
-    for (let i = 0; i < b.length; i++) {
-      if (b.start(i) > v.currentTime && b.end(i) - b.start(i) > 0.2) {
-        // Live: land the target latency behind the newest buffered media, not at the oldest.
-        const target = this.source.live ? (this.source.targetLatency ?? 3) : Infinity;
-        v.currentTime = Math.max(b.start(i) + 0.05, b.end(i) - target);
-        return;
-      }
-    }
+    if (!b.length) return;
+    const ranges = Array.from({ length: b.length }, (_, i) => ({ start: b.start(i), end: b.end(i) }));
+    const to = gapSkipTarget(ranges, v.currentTime, {
+      stalled: this.stallStart !== null,
+      // Live: land the target latency behind the newest buffered media, not at the oldest.
+      liveTargetSec: this.source.live ? (this.source.targetLatency ?? 3) : undefined,
+    });
+    if (to === null) return;
+    if (this.source.live && this.stats.startupMs !== null)
+      this.note(`skipped a buffer gap: ${v.currentTime.toFixed(2)} s → ${to.toFixed(2)} s`);
+    v.currentTime = to;
   }
 
   /** Logs what the latency control did (console and stats), so a latency below the hold-back is always explained. */

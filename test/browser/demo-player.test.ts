@@ -32,6 +32,7 @@ let demo: ChildProcess;
 let dir: string;
 let pageUrl = '';
 let edgeUrl = '';
+let originUrl = '';
 let browser: Browser;
 let demoOutput = '';
 
@@ -51,9 +52,11 @@ beforeAll(async () => {
       demoOutput += d.toString();
       const page = /streamedge demo is running: (http:\/\/\S+)/.exec(demoOutput);
       const edge = /\bedge (http:\/\/127\.0\.0\.1:\d+)/.exec(demoOutput);
+      const origin = /\borigin (http:\/\/127\.0\.0\.1:\d+)/.exec(demoOutput);
       if (page && edge) {
         pageUrl = page[1]!;
         edgeUrl = edge[1]!;
+        originUrl = origin?.[1] ?? '';
         resolve();
       }
     };
@@ -98,6 +101,79 @@ async function waitForPlayback(page: Page, seconds: number, timeoutMs = 90_000):
     { timeout: timeoutMs, polling: 250 },
   );
   return stats(page);
+}
+
+/**
+ * How far behind the wall clock a live media playlist's end is, fetched now (no blocking reload):
+ * from the origin, the encoder's own lag; from the edge, that plus what the edge tiers add.
+ */
+async function listedLagSec(base: string, renditionId: string): Promise<{ lagSec: number; lastMsn: number } | string> {
+  try {
+    const text = await (await fetch(`${base}/live/news/${renditionId}/index.m3u8`)).text();
+    let msn = -1;
+    let pdt: number | undefined;
+    let partsSec = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) msn = Number(line.slice(22)) - 1;
+      else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(line.slice(25));
+      else if (line.startsWith('#EXT-X-PART:')) partsSec += Number(/DURATION=([\d.]+)/.exec(line)?.[1] ?? 0);
+      else if (line.startsWith('#EXTINF:')) {
+        if (pdt !== undefined) pdt += Number(line.slice(8).split(',')[0]) * 1000;
+        partsSec = 0;
+        msn++;
+      }
+    }
+    if (pdt === undefined) return 'no EXT-X-PROGRAM-DATE-TIME';
+    // parts after the last EXTINF belong to the segment in progress (msn + 1)
+    return { lagSec: (Date.now() - (pdt + partsSec * 1000)) / 1000, lastMsn: partsSec > 0 ? msn + 1 : msn };
+  } catch (e) {
+    return String(e);
+  }
+}
+
+/**
+ * What a live-latency failure needs to explain itself: the player's state and buffer, what it
+ * measured, and where the lag is (the origin's playlist end vs the wall clock is the encoder's
+ * own lag; the edge's adds the tiers; the player's edgeDelaySec adds its reloads), with the
+ * channel's health (an encoder restart shows as restarts/lastError).
+ */
+async function liveFacts(page: Page, openedAt: number): Promise<Record<string, unknown>> {
+  const st = (await page.evaluate(() => ({
+    stats: window.__streamedge.stats(),
+    buffered: (() => {
+      const b = document.querySelector('video')!.buffered;
+      return Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]);
+    })(),
+  }))) as { stats: PageStats & Record<string, unknown>; buffered: number[][] };
+  const s = st.stats;
+  const id = s.levels[Math.max(0, s.currentLevel)]?.id ?? '';
+  const health = originUrl
+    ? await fetch(`${originUrl}/health`)
+        .then((r) => r.json())
+        .catch((e: unknown) => String(e))
+    : 'origin URL unknown';
+  return {
+    sinceOpenSec: (Date.now() - openedAt) / 1000,
+    player: {
+      currentTime: s.currentTime,
+      paused: s.paused,
+      playbackRate: s['playbackRate'],
+      bufferSec: s['bufferSec'],
+      buffered: st.buffered,
+      stalls: s.stalls,
+      stallMs: s['stallMs'],
+      level: id,
+      latencySec: s.latencySec,
+      edgeDelaySec: s.edgeDelaySec,
+      behindEdgeSec: s['behindEdgeSec'],
+      latencyNotes: s['latencyNotes'],
+      errors: s['errors'],
+    },
+    originPlaylistLag: originUrl ? await listedLagSec(originUrl, id) : 'origin URL unknown',
+    edgePlaylistLag: await listedLagSec(edgeUrl, id),
+    originHealth: health,
+    recentRequests: s.requests.slice(0, 6).map((r) => `${r.status} ${r.url}`),
+  };
 }
 
 describe('npm start', () => {
@@ -235,6 +311,7 @@ describe('player demo in Chromium', () => {
   });
 
   it('our player plays live LL-HLS through the edge and settles just above PART-HOLD-BACK behind it (under 2.6 s), never below it', async () => {
+    const openedAt = Date.now();
     const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
     const first = await waitForPlayback(page, 0);
     // Let it settle on the latency target, then read what the page shows over a few seconds.
@@ -251,16 +328,21 @@ describe('player demo in Chromium', () => {
     // player steers the first to 2.15 s (PART-HOLD-BACK 2 s + 0.15) with a playback rate within
     // 1 ± 0.1; a start-up that a loaded machine delayed takes a few seconds to win back: wait,
     // bounded, until it has converged.
-    await page.waitForFunction(
-      () => {
-        const st = window.__streamedge.stats() as { latencySec: number | null; edgeDelaySec: number | null };
-        return st.latencySec !== null && st.edgeDelaySec !== null && st.latencySec - st.edgeDelaySec < 2.4;
-      },
-      undefined,
-      { timeout: 60_000, polling: 250 },
-    );
+    await page
+      .waitForFunction(
+        () => {
+          const st = window.__streamedge.stats() as { latencySec: number | null; edgeDelaySec: number | null };
+          return st.latencySec !== null && st.edgeDelaySec !== null && st.latencySec - st.edgeDelaySec < 2.4;
+        },
+        undefined,
+        { timeout: 60_000, polling: 250 },
+      )
+      .catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\n${JSON.stringify(await liveFacts(page, openedAt), null, 1)}`);
+      });
     const latencies: number[] = [];
     const behind: number[] = [];
+    const samples: { t: number; latency: number | null; edgeDelay: number | null; currentTime: number }[] = [];
     while (latencies.length < 8) {
       const before = (await stats(page)).currentTime;
       await page.waitForFunction(
@@ -269,6 +351,12 @@ describe('player demo in Chromium', () => {
         { timeout: 10_000 },
       );
       const s = await stats(page);
+      samples.push({
+        t: (Date.now() - openedAt) / 1000,
+        latency: s.latencySec,
+        edgeDelay: s.edgeDelaySec ?? null,
+        currentTime: s.currentTime,
+      });
       expect(s.latencySec).not.toBeNull();
       expect(s.edgeDelaySec).not.toBeNull();
       latencies.push(s.latencySec!);
@@ -276,10 +364,13 @@ describe('player demo in Chromium', () => {
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     const s = await stats(page);
-    expect(s.pageErrors).toEqual([]);
-    expect(median(behind)).toBeGreaterThan(1.9); // not below PART-HOLD-BACK
-    expect(median(behind)).toBeLessThan(2.6);
-    expect(median(latencies)).toBeLessThan(5);
+    // On failure, the facts a future engineer needs (this once failed at 15.0 s with the
+    // distance behind the playlist's end in range, i.e. edgeDelaySec ~13 s, and was not caught).
+    const why = JSON.stringify({ samples, ...(await liveFacts(page, openedAt)) }, null, 1);
+    expect(s.pageErrors, why).toEqual([]);
+    expect(median(behind), why).toBeGreaterThan(1.9); // not below PART-HOLD-BACK
+    expect(median(behind), why).toBeLessThan(2.6);
+    expect(median(latencies), why).toBeLessThan(5);
     expect(s.requests.some((r) => /seg-\d+\.\d+\.m4s/.test(r.url))).toBe(true); // parts, not just segments
     await page.close();
   });
@@ -322,4 +413,96 @@ describe('player demo in Chromium', () => {
       }
     });
   }
+});
+
+// Last in the file: it restarts the demo's live encoder, which the tests above do not expect.
+describe('live channel encoder restart', () => {
+  interface ChannelHealth {
+    channels: { pid?: number; restarts: number; state: string }[];
+  }
+  const health = async () => (await (await fetch(`${originUrl}/health`)).json()) as ChannelHealth;
+
+  it('our LL-HLS player rides out an encoder restart: stalls, skips the gap and is back just above PART-HOLD-BACK', async () => {
+    expect(originUrl).not.toBe('');
+    const openedAt = Date.now();
+    const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
+    await waitForPlayback(page, 0);
+    await page.waitForFunction(
+      () => {
+        const st = window.__streamedge.stats() as { latencySec: number | null; edgeDelaySec: number | null };
+        return st.latencySec !== null && st.edgeDelaySec !== null && st.latencySec - st.edgeDelaySec < 2.4;
+      },
+      undefined,
+      { timeout: 60_000, polling: 250 },
+    );
+    const before = (await health()).channels[0];
+    expect(before.pid).toBeDefined();
+    // The encoder hangs (as a starved or wedged ffmpeg does): no media until the origin gives up on
+    // it after its stall timeout and starts a new run, after a gap, with a discontinuity. Meanwhile
+    // the player's blocking reload is answered 503 (not satisfied within 3 target durations).
+    process.kill(before.pid!, 'SIGSTOP');
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await health()).channels[0].restarts <= before.restarts) {
+        if (Date.now() > deadline) throw new Error('the origin did not restart the stopped encoder within 60 s');
+        await new Promise((r) => setTimeout(r, 250)); // polling the origin's state, bounded above
+      }
+    } finally {
+      try {
+        process.kill(before.pid!, 'SIGCONT'); // if the origin has not already ended it
+      } catch {
+        /* already gone */
+      }
+    }
+    // The player stalled at the end of the old run's media; it must jump the gap and steer back.
+    await page
+      .waitForFunction(
+        () => {
+          const st = window.__streamedge.stats() as {
+            stalls: number;
+            paused: boolean;
+            latencySec: number | null;
+            edgeDelaySec: number | null;
+          };
+          return (
+            st.stalls >= 1 &&
+            !st.paused &&
+            st.latencySec !== null &&
+            st.edgeDelaySec !== null &&
+            st.latencySec - st.edgeDelaySec < 2.4
+          );
+        },
+        undefined,
+        { timeout: 60_000, polling: 250 },
+      )
+      .catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\n${JSON.stringify(await liveFacts(page, openedAt), null, 1)}`);
+      });
+    const latencies: number[] = [];
+    const behind: number[] = [];
+    while (latencies.length < 4) {
+      const t = (await stats(page)).currentTime;
+      await page.waitForFunction(
+        (t0) => (window.__streamedge.stats() as { currentTime: number }).currentTime >= t0 + 0.5,
+        t,
+        { timeout: 10_000 },
+      );
+      const s = await stats(page);
+      latencies.push(s.latencySec!);
+      behind.push(s.latencySec! - s.edgeDelaySec!);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const why = JSON.stringify({ latencies, behind, ...(await liveFacts(page, openedAt)) }, null, 1);
+    const s = (await stats(page)) as PageStats & { errors: string[]; latencyNotes: string[] };
+    expect(s.errors, why).toEqual([]); // the 503s were retried, not fatal
+    expect(
+      s.latencyNotes.some((n) => n.includes('skipped a buffer gap')),
+      why,
+    ).toBe(true);
+    expect(median(behind), why).toBeGreaterThan(1.9);
+    expect(median(behind), why).toBeLessThan(2.6);
+    expect(median(latencies), why).toBeLessThan(5);
+    expect((await health()).channels[0].state).toBe('running');
+    await page.close();
+  });
 });

@@ -1,0 +1,65 @@
+/**
+ * Where our browser player dates live LL-HLS media (player-demo/player/hls-source.ts, run in Node
+ * against a fixed playlist on a loopback server) when the segment still being produced follows a
+ * discontinuity: an encoder restart leaves a gap in the timeline, and the in-progress segment's
+ * own EXT-X-PROGRAM-DATE-TIME, not the previous segment's end, says when its parts happened.
+ * Dated by the previous segment, every part of it (and the live edge) came out a whole outage
+ * early, so the player reported the outage as extra latency while it looked in step with the edge.
+ */
+import { describe, expect, it } from 'vitest';
+import { useLivePlaylistServer } from './live-playlist-server.js';
+import { HlsSource } from '../../../player-demo/player/hls-source.js';
+
+const MASTER = `#EXTM3U
+#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"
+v/index.m3u8
+`;
+
+const OUTAGE_MS = 13_000;
+/** The in-progress segment 13 starts OUTAGE_MS after segment 12 ends; its newest part ends 2 s ago. */
+let restartPdt = 0;
+
+function media(): string {
+  const t0 = restartPdt - OUTAGE_MS - 6_000; // segments 10–12 end where the outage starts
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:9',
+    '#EXT-X-TARGETDURATION:2',
+    '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
+    '#EXT-X-PART-INF:PART-TARGET=0.5',
+    '#EXT-X-MEDIA-SEQUENCE:10',
+    '#EXT-X-MAP:URI="init.mp4"',
+  ];
+  for (let msn = 10; msn <= 12; msn++) {
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(t0 + (msn - 10) * 2000).toISOString()}`);
+    for (let p = 0; p < 4; p++)
+      lines.push(`#EXT-X-PART:DURATION=0.5,URI="p${msn}.${p}.m4s"${p === 0 ? ',INDEPENDENT=YES' : ''}`);
+    lines.push('#EXTINF:2.0,', `s${msn}.m4s`);
+  }
+  lines.push('#EXT-X-DISCONTINUITY', `#EXT-X-PROGRAM-DATE-TIME:${new Date(restartPdt).toISOString()}`);
+  lines.push('#EXT-X-PART:DURATION=0.5,URI="p13.0.m4s",INDEPENDENT=YES');
+  lines.push('#EXT-X-PART:DURATION=0.5,URI="p13.1.m4s"');
+  lines.push('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p13.2.m4s"');
+  return lines.join('\n') + '\n';
+}
+
+describe('our player dates the in-progress segment after a discontinuity by its own PDT', () => {
+  const playlists = useLivePlaylistServer(MASTER, media);
+
+  it('parts and the live edge carry the listed PDT, not the end of the segment before the gap', async () => {
+    restartPdt = Date.now() - 3_000; // two 0.5 s parts listed: the newest ends 2 s ago
+    const source = new HlsSource(playlists.url(), {});
+    const signal = new AbortController().signal;
+    const opened = Date.now();
+    await source.open(signal);
+    const id = source.video[0].id;
+    const part = await source.chunkAt(id, { msn: 13, part: 1 }, signal);
+    expect(part?.part).toBe(1);
+    expect(part?.programDateTime).toBe(restartPdt + 500);
+    // the edge: the newest part's PDT end (restartPdt + 1 s), advanced by the wall clock since it arrived
+    const edge = source.liveEdgePdtMs(Date.now())!;
+    expect(edge).toBeGreaterThanOrEqual(restartPdt + 1_000);
+    expect(edge).toBeLessThanOrEqual(restartPdt + 1_000 + (Date.now() - opened));
+    source.close();
+  });
+});
