@@ -304,6 +304,19 @@ describe('the fast path', () => {
   }, 20_000);
 });
 
+describe('slow clients', () => {
+  it('a head that stops half-way is dropped after the slow-client timeout, with no answer', async () => {
+    const slow = await startEdge({ upstream: up.url, clientTimeoutMs: 300 });
+    try {
+      const c = await Raw.open(Number(new URL(slow.url).port));
+      c.send('GET /obj/1 HTTP/1.1\r\nHo');
+      expect(await c.rest()).toBe('');
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe('requests outside the subset are handed to node:http on the same connection', () => {
   it('a POST and a PURGE after hits are answered as node:http answers them; node:http keeps the connection', async () => {
     await warm('/obj/6');
