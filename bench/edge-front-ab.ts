@@ -6,7 +6,8 @@
  *   node bin/run-ts.js bench/edge-front-ab.ts --baseline <checkout dir> [--rounds 3] [--duration 6]
  *     [--workers 2] [--connections 64] [--profile] [--out <file>]
  *
- * - Three servers with the same worker count in front of one local origin, each warmed first:
+ * - Three servers with the same worker count in front of one local origin (in this process: the
+ *   edges fill before wrk, which runs synchronously, starts), each warmed first:
  *   `base` (the baseline checkout's edge), `front` (this checkout's edge), `nodeCluster` (a plain
  *   node:http cluster answering a constant 1 KiB buffer: bench/constant-cluster.ts, the runtime's
  *   per-request floor with node:http).
@@ -115,6 +116,12 @@ async function startEdge(checkout: string, origin: string, store: string, profDi
   );
   const url = `http://127.0.0.1:${port}`;
   await waitUp(`${url}/_edge/health`, proc);
+  // filled now, while this process's origin can answer (wrk runs synchronously below)
+  for (let i = 0; i < 4; i++) {
+    const r = await fetch(`${url}${PATH}`);
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`${url}${PATH} answered ${r.status}`);
+  }
   return { proc, url };
 }
 
@@ -235,8 +242,8 @@ origin.close();
 rmSync(dir, { recursive: true, force: true });
 
 const summary = (name: Name) => ({
-  cpuUsPerRequest: median(runs.filter((r) => r.server === name).map((r) => r.cpuUsPerRequest)),
-  requestsPerSecond: median(runs.filter((r) => r.server === name).map((r) => r.requestsPerSecond)),
+  cpuUsPerRequest: round(median(runs.filter((r) => r.server === name).map((r) => r.cpuUsPerRequest))),
+  requestsPerSecond: round(median(runs.filter((r) => r.server === name).map((r) => r.requestsPerSecond)), 0),
 });
 const base = summary('base');
 const front = summary('front');
