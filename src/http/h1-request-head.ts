@@ -39,9 +39,10 @@ export interface RequestHead {
 
 export type HeadParse = RequestHead | 'incomplete' | 'refused';
 
-const END = '\r\n\r\n';
+const END = Buffer.from('\r\n\r\n', 'latin1');
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
-const FIELD = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+/** A field line: token name, colon, value of visible ASCII, SP, HTAB (a stray CR or LF fails it). */
+const FIELD = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([\t\x20-\x7e]*)$/;
 /** A byte outside the subset, a CR not before LF, or an LF not after CR. */
 const OUTSIDE = /[^\t\r\n\x20-\x7e]|\r(?!\n)|(?<!\r)\n/;
 const REFUSED_FIELDS = new Set(['transfer-encoding', 'upgrade', 'expect']);
@@ -51,13 +52,13 @@ const REFUSED_FIELDS = new Set(['transfer-encoding', 'upgrade', 'expect']);
  * previous requests consumed).
  */
 export function parseRequestHead(buf: Buffer, start = 0): HeadParse {
-  const end = buf.indexOf(END, start, 'latin1');
+  const end = buf.indexOf(END, start);
   if (end === -1) return incomplete(buf, start);
   const length = end + 4 - start;
   if (length > MAX_HEAD_BYTES) return 'refused';
-  const head = buf.toString('latin1', start, end);
-  if (OUTSIDE.test(head)) return 'refused';
-  const lines = head.split('\r\n');
+  // each line is checked whole by its pattern below: a byte outside the subset, or a CR or LF
+  // not part of a CRLF (left inside a line by the split), fails it
+  const lines = buf.toString('latin1', start, end).split('\r\n');
   if (lines.length - 1 > MAX_HEAD_FIELDS) return 'refused';
   const line = REQUEST_LINE.exec(lines[0]);
   if (line === null) return 'refused';
@@ -67,8 +68,9 @@ export function parseRequestHead(buf: Buffer, start = 0): HeadParse {
   for (let i = 1; i < lines.length; i++) {
     const f = FIELD.exec(lines[i]);
     if (f === null) return 'refused';
-    const name = f[1].toLowerCase();
-    const value = f[2];
+    const name = lowerName(f[1]);
+    // surrounding SP/HTAB trimmed (the value holds no other whitespace trim() would take)
+    const value = f[2].trim();
     if (headers[name] !== undefined || REFUSED_FIELDS.has(name)) return 'refused';
     if (name === 'content-length' && value !== '0') return 'refused';
     if (name === 'connection') {
@@ -97,8 +99,23 @@ function incomplete(buf: Buffer, start: number): HeadParse {
   return 'incomplete';
 }
 
+/** Field names as received → lowercased (a few dozen distinct ones in practice; dropped whole when full). */
+const lowered = new Map<string, string>();
+const LOWERED_MAX = 512;
+
+function lowerName(name: string): string {
+  let l = lowered.get(name);
+  if (l === undefined) {
+    if (lowered.size >= LOWERED_MAX) lowered.clear();
+    l = name.toLowerCase();
+    lowered.set(name, l);
+  }
+  return l;
+}
+
 /** The Connection options: whether they say close; 'refused' when they name upgrade. */
 function connectionOptions(value: string): boolean | 'refused' {
+  if (value === 'keep-alive' || value === 'Keep-Alive') return false;
   let close = false;
   for (const raw of value.split(',')) {
     const o = raw.trim().toLowerCase();
