@@ -9,9 +9,10 @@
  *   (src/http/node-h1-exchange.ts) and is emitted as the node:http server's 'request', so the
  *   edge's handler runs unchanged.
  * - Anything outside the subset (a request with a body, HTTP/1.0, Upgrade, odd framing, a head
- *   too long) hands the connection to node:http for the rest of its life, at that request's
- *   boundary with no answer in flight: node:http's parser then gives exactly its usual answers
- *   (400/414/431 through the listener's clientError handler, bodies, pipelining).
+ *   too long, a head still incomplete after MAX_PARTIAL_READS reads) hands the connection to
+ *   node:http for the rest of its life, at that request's boundary with no answer in flight:
+ *   node:http's parser then gives exactly its usual answers (400/414/431 through the
+ *   listener's clientError handler, bodies, pipelining).
  *
  * Per connection, as node:http does: answers in request order (the next head is parsed only once
  * the answer in flight finished); the slow-client timeout while a request is awaited or answered,
@@ -49,6 +50,8 @@ export interface H1FrontOptions {
 
 /** Unparsed bytes held while an answer is in flight before reading stops. */
 const MAX_PENDING = 64 * 1024;
+/** Reads ending in the same incomplete head before node:http takes the connection. */
+const MAX_PARTIAL_READS = 4;
 /** node:http's socket timeout margin over the advertised keep-alive timeout. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 
@@ -74,6 +77,8 @@ class FrontConnection {
   private used = false;
   private done = false;
   private headTimer: NodeJS.Timeout | undefined;
+  /** Reads that ended in an incomplete head since the last complete one. */
+  private partialReads = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -116,9 +121,16 @@ class FrontConnection {
       while (this.pending !== null && this.res === null && !this.waitingDrain && !this.done && !s.destroyed) {
         const head = parseRequestHead(this.pending);
         if (head === 'incomplete') {
+          // a head trickling in many pieces: node:http's incremental parser takes it (each piece
+          // here would re-copy and re-scan what came before)
+          if (++this.partialReads > MAX_PARTIAL_READS) {
+            this.handOver();
+            break;
+          }
           this.armHeadTimer();
           break;
         }
+        this.partialReads = 0;
         if (head === 'refused') {
           this.handOver();
           break;

@@ -317,6 +317,24 @@ describe('slow clients', () => {
   });
 });
 
+describe('heads in pieces', () => {
+  it('a head sent a few bytes at a time is answered (node:http takes it after a few pieces)', async () => {
+    await warm('/obj/8');
+    const c = await Raw.open();
+    c.sock.setNoDelay(true);
+    const text = req('/obj/8', 'X-Request-ID: pieces\r\n');
+    for (let i = 0; i < text.length; i += 6) {
+      await new Promise<void>((r) => c.sock.write(text.slice(i, i + 6), () => r()));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const r = await c.read();
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('body of /obj/8\n');
+    expect(r.headers['x-request-id']).toBe('pieces');
+    c.close();
+  });
+});
+
 describe('requests outside the subset are handed to node:http on the same connection', () => {
   it('a POST and a PURGE after hits are answered as node:http answers them; node:http keeps the connection', async () => {
     await warm('/obj/6');
