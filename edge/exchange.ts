@@ -28,12 +28,12 @@ export interface Exchange {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The client's X-Request-ID when it is a sane token, else a new one. */
-export function requestIdOf(req: IncomingMessage): string {
+export function requestIdOf(req: Pick<IncomingMessage, 'headers'>): string {
   const presented = req.headers['x-request-id'];
   return typeof presented === 'string' && REQUEST_ID.test(presented) ? presented : randomUUID();
 }
 
-export function header(req: IncomingMessage, name: string): string | undefined {
+export function header(req: Pick<IncomingMessage, 'headers'>, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(', ') : v;
 }

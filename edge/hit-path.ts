@@ -1,6 +1,7 @@
 /**
  * The one-write hit path: a GET for a fresh object held in the RAM tier, answered with one
- * `res.end(buffer)` (HTTP/1.1) or one `stream.respond` + `end` (HTTP/2), from a header block
+ * `res.end(buffer)` (HTTP/1.1) or one `stream.respond` + `end` (HTTP/2), or, for a GET or HEAD the
+ * edge's HTTP/1.1 front parsed itself (edge/h1-front.ts), one writev on its socket, from a header block
  * prepared once per stored entry. Per hit only Age and Cache-Status (rebuilt when their
  * whole-second values change) and X-Request-ID are filled in; no stream pipeline, no
  * AbortController, no close listener. Counts go to plain-number tallies (edge/metrics.ts
@@ -13,12 +14,13 @@
  * returns false having written nothing, and the request takes the full lookup (edge/lookup.ts),
  * whose answers are the same (serve-stored.ts).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import { cacheKey, variantKey } from '../src/http/cache-key.js';
 import { appendCacheStatus } from '../src/http/cache-status.js';
 import { CMCD_HEADERS } from '../src/http/cmcd.js';
-import { prepareRawHead, rawConnectionFields, writeRaw } from '../src/http/raw-h1.js';
+import { prepareRawHead, rawConnectionFields, writeRaw, writeRawTo } from '../src/http/raw-h1.js';
 import type { ObjectMeta, RamEntry } from './store/index.js';
 import { replayHeaders } from './cache-policy.js';
 import type { EdgeContext } from './context.js';
@@ -90,6 +92,25 @@ interface Prepared {
   ownDate: boolean;
 }
 
+/**
+ * What the hit path reads of a request: node:http's IncomingMessage and the HTTP/1.1 front's
+ * parsed head (src/http/h1-request-head.ts) both have it.
+ */
+export interface HitRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** A hit found: its prepared answer (Age and Cache-Status current), body and request ID. */
+interface Hit {
+  p: Prepared;
+  body: Buffer;
+  id: string;
+  keyTarget: string;
+  now: number;
+}
+
 export class HitPath {
   private readonly keys = new Map<string, KeyMemo>();
   private readonly prepared = new WeakMap<ObjectMeta, Prepared>();
@@ -102,7 +123,7 @@ export class HitPath {
     /** Headers every answer of this listener carries (Timing-Allow-Origin, x-edge-worker). */
     private readonly extraHeaders: readonly (readonly [string, string])[],
     /** Called after each hit when prefetch is on (Lookup.noteServed). */
-    private readonly onServed: ((req: IncomingMessage, keyTarget: string) => void) | undefined,
+    private readonly onServed: ((req: HitRequest, keyTarget: string) => void) | undefined,
   ) {}
 
   /**
@@ -121,35 +142,101 @@ export class HitPath {
     }
   }
 
+  /**
+   * The same for a request the edge's HTTP/1.1 front parsed itself (edge/h1-front.ts): a GET or
+   * HEAD answered straight on `socket` (head + body in one writev; HEAD: the head only), with the
+   * keep-alive fields `connection`. False, having written nothing, when it cannot; never throws.
+   */
+  serveRaw(req: HitRequest, socket: Socket, connection: string): boolean {
+    let written = false;
+    try {
+      const method = req.method;
+      if (method !== 'GET' && method !== 'HEAD') return false;
+      const hit = this.find(req, true);
+      if (hit === undefined) return false;
+      written = true;
+      writeRawTo(socket, hit.p.h1Head!, this.tail(hit, connection), method === 'GET' ? hit.body : undefined);
+      this.ctx.metrics.tally.h1++;
+      this.served(req, hit, method);
+      return true;
+    } catch (e) {
+      this.ctx.logger.warn({ err: e, url: redactToken(req.url) }, 'edge hit path failed');
+      if (!written) return false;
+      socket.destroy();
+      return true;
+    }
+  }
+
   private answer(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'GET') return false;
+    const hit = this.find(req, false);
+    if (hit === undefined) return false;
+    const { p, body, id } = hit;
+    const tally = this.ctx.metrics.tally;
+    if (req.httpVersionMajor === 2) {
+      const stream = (res as unknown as Http2ServerResponse).stream;
+      if (stream.destroyed || stream.headersSent) return false;
+      const h2 = p.h2;
+      h2['age'] = p.ageText;
+      h2['cache-status'] = p.cacheStatus;
+      h2['x-request-id'] = id;
+      if (p.ownDate) h2['date'] = this.date(hit.now);
+      stream.respond(h2);
+      stream.end(body);
+      tally.h2++;
+    } else {
+      const connection = p.h1Head !== undefined ? rawConnectionFields(res) : undefined;
+      if (connection !== undefined) {
+        // the prepared head as bytes; only Age, Cache-Status, X-Request-ID (and Date) per hit
+        writeRaw(res, p.status, p.h1Head!, this.tail(hit, connection), body);
+      } else {
+        const h1 = p.h1;
+        h1[p.slot] = p.ageText;
+        h1[p.slot + 2] = p.cacheStatus;
+        h1[p.slot + 4] = id;
+        res.writeHead(p.status, h1);
+        res.end(body);
+      }
+      tally.h1++;
+    }
+    this.served(req, hit, 'GET');
+    return true;
+  }
+
+  /**
+   * The fresh RAM-tier entry `req` asks for, its prepared answer brought up to date (Age,
+   * Cache-Status) and the entry touched; undefined when the full lookup must answer (or, with
+   * `raw`, when the entry's head cannot be written raw).
+   */
+  private find(req: HitRequest, raw: boolean): Hit | undefined {
     const { ctx } = this;
-    if (req.method !== 'GET' || ctx.closing) return false;
+    if (ctx.closing) return undefined;
     const h = req.headers;
-    for (let i = 0; i < FULL_LOOKUP_FIELDS.length; i++) if (h[FULL_LOOKUP_FIELDS[i]] !== undefined) return false;
-    if (ctx.fleet && !ctx.fleet.ready) return false;
-    const url = req.url ?? '/';
-    const memo = this.keyOf(url);
-    if (memo === null) return false;
+    for (let i = 0; i < FULL_LOOKUP_FIELDS.length; i++) if (h[FULL_LOOKUP_FIELDS[i]] !== undefined) return undefined;
+    if (ctx.fleet && !ctx.fleet.ready) return undefined;
+    const memo = this.keyOf(req.url ?? '/');
+    if (memo === null) return undefined;
     const store = ctx.openStore;
     let key = memo.primary;
     let entry: RamEntry | undefined = store.ramEntry(key, false);
-    if (!entry) return false;
+    if (!entry) return undefined;
     if (entry.meta.headers[VARY_FIELD] !== undefined) {
       const variant = this.variantOf(memo, entry.meta, h);
-      if (variant === undefined) return false;
+      if (variant === undefined) return undefined;
       key = variant;
       entry = store.ramEntry(key, false);
-      if (!entry || entry.meta.headers[VARY_FIELD] !== undefined) return false;
+      if (!entry || entry.meta.headers[VARY_FIELD] !== undefined) return undefined;
     }
     const meta = entry.meta;
     const now = ctx.o.now();
-    if (!(now < meta.expiresAt)) return false;
+    if (!(now < meta.expiresAt)) return undefined;
     const body = entry.body;
     let p = this.prepared.get(meta);
     if (!p || p.length !== body.length) {
       p = this.prepare(meta, body.length);
       this.prepared.set(meta, p);
     }
+    if (raw && p.h1Head === undefined) return undefined;
     store.ramEntry(key, true);
     const age = Math.floor(p.initialAge + Math.max(0, (now - meta.storedAt) / 1000));
     const ttl = Math.trunc((meta.expiresAt - now) / 1000);
@@ -161,54 +248,37 @@ export class HitPath {
       p.age = age;
       p.ageText = String(age);
     }
-    const id = requestIdOf(req);
-    const tally = ctx.metrics.tally;
-    if (req.httpVersionMajor === 2) {
-      const stream = (res as unknown as Http2ServerResponse).stream;
-      if (stream.destroyed || stream.headersSent) return false;
-      const h2 = p.h2;
-      h2['age'] = p.ageText;
-      h2['cache-status'] = p.cacheStatus;
-      h2['x-request-id'] = id;
-      if (p.ownDate) h2['date'] = this.date(now);
-      stream.respond(h2);
-      stream.end(body);
-      tally.h2++;
-    } else {
-      const connection = p.h1Head !== undefined ? rawConnectionFields(res) : undefined;
-      if (connection !== undefined) {
-        // the prepared head as bytes; only Age, Cache-Status, X-Request-ID (and Date) per hit
-        const tail =
-          `age: ${p.ageText}\r\ncache-status: ${p.cacheStatus}\r\nx-request-id: ${id}\r\n` +
-          (p.ownDate ? `date: ${this.date(Date.now())}\r\n` : '') +
-          `${connection}\r\n`;
-        writeRaw(res, p.status, p.h1Head!, tail, body);
-      } else {
-        const h1 = p.h1;
-        h1[p.slot] = p.ageText;
-        h1[p.slot + 2] = p.cacheStatus;
-        h1[p.slot + 4] = id;
-        res.writeHead(p.status, h1);
-        res.end(body);
-      }
-      tally.h1++;
-    }
+    return { p, body, id: requestIdOf(req), keyTarget: memo.keyTarget, now };
+  }
+
+  /** The per-hit fields of a raw HTTP/1.1 answer, the keep-alive fields and the empty line. */
+  private tail(hit: Hit, connection: string): string {
+    const p = hit.p;
+    return (
+      `age: ${p.ageText}\r\ncache-status: ${p.cacheStatus}\r\nx-request-id: ${hit.id}\r\n` +
+      (p.ownDate ? `date: ${this.date(Date.now())}\r\n` : '') +
+      `${connection}\r\n`
+    );
+  }
+
+  /** Counts, prefetch and the sampled access log after a hit was written. */
+  private served(req: HitRequest, hit: Hit, method: 'GET' | 'HEAD'): void {
+    const tally = this.ctx.metrics.tally;
     tally.hits++;
-    tally.ramBytes += body.length;
-    if (this.onServed) this.onServed(req, memo.keyTarget);
-    if (ctx.logger.isLevelEnabled('debug')) this.logHit(req, id, p, 1);
+    if (method === 'GET') tally.ramBytes += hit.body.length;
+    if (this.onServed) this.onServed(req, hit.keyTarget);
+    if (this.ctx.logger.isLevelEnabled('debug')) this.logHit(req, method, hit, 1);
     else if (--this.logCountdown <= 0) {
       this.logCountdown = HIT_LOG_EVERY;
-      this.logHit(req, id, p, HIT_LOG_EVERY);
+      this.logHit(req, method, hit, HIT_LOG_EVERY);
     }
-    return true;
   }
 
   /**
    * The variant key `h` selects under the vary record `record` (undefined when the store cannot
    * index it); memoised per target when the record names one field (present once, or absent).
    */
-  private variantOf(memo: NonNullable<KeyMemo>, record: ObjectMeta, h: IncomingMessage['headers']): string | undefined {
+  private variantOf(memo: NonNullable<KeyMemo>, record: ObjectMeta, h: IncomingHttpHeaders): string | undefined {
     const last = memo.variant;
     const names = last !== undefined && last.record === record ? last.names : varyNamesOf(record)!;
     // the one named field's value (absent: undefined); a repeated field (an array) is not memoised
@@ -287,16 +357,17 @@ export class HitPath {
   }
 
   /** One access-log line, the shape server.ts writes, with `sampled`: how many hits it stands for. */
-  private logHit(req: IncomingMessage, id: string, p: Prepared, sampled: number): void {
+  private logHit(req: HitRequest, method: 'GET' | 'HEAD', hit: Hit, sampled: number): void {
+    const p = hit.p;
     this.ctx.logger.info(
       {
-        reqId: id,
-        method: 'GET',
+        reqId: hit.id,
+        method,
         url: redactToken(req.url),
         status: p.status,
         result: 'hit',
         cacheStatus: p.cacheStatus,
-        bytes: p.length,
+        bytes: method === 'GET' ? p.length : 0,
         ms: 0,
         sampled,
       },

@@ -1,5 +1,6 @@
 /**
- * The edge's listening sockets, for the lifecycle code in server.ts: plain HTTP/1.1 (node:http),
+ * The edge's listening sockets, for the lifecycle code in server.ts: plain HTTP/1.1 (the edge's
+ * own front, edge/h1-front.ts, answering fresh RAM hits itself and the rest through node:http),
  * or HTTPS speaking HTTP/2 and HTTP/1.1 on one port (ALPN; src/tls/secure-http-server.ts: TLS 1.2+,
  * documented HTTP/2 limits, the certificate following its files), each with slow-client
  * protection, TLS handshake failures counted, and a close that stops accepting, sends GOAWAY to
@@ -26,6 +27,7 @@ import { parserErrorStatus } from './request-limits.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { closeHttp2Sessions, createSecureHttpServer } from '../src/tls/secure-http-server.js';
 import { socketAnswering } from '../src/http/raw-h1.js';
+import { createH1Front, type FrontHit } from './h1-front.js';
 
 export type EdgeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -37,7 +39,15 @@ export interface EdgeListenerOptions {
   /** A connection that neither reads nor sends for this long is destroyed (HTTP/1.1). */
   clientTimeoutMs: number;
   onHandshakeFailure?: (code: string) => void;
+  /**
+   * Plain HTTP/1.1: requests the front (edge/h1-front.ts) parsed itself are offered here first;
+   * true when it answered on the socket (no node:http objects are made for them).
+   */
+  frontHit?: FrontHit;
 }
+
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const HEADERS_TIMEOUT_MS = 30_000;
 
 export class EdgeListener {
   private readonly sockets = new Set<Socket>();
@@ -46,7 +56,10 @@ export class EdgeListener {
   private url_ = '';
 
   private constructor(
-    private readonly server: HttpServer | Http2SecureServer,
+    /** The listening server: the plain front, or the TLS server. */
+    private readonly server: NetServer,
+    /** The node:http(s) server whose handler answers (plain: not listening; the front feeds it). */
+    private readonly http: HttpServer | Http2SecureServer,
     readonly secure: boolean,
   ) {
     server.on('connection', (s: Socket) => {
@@ -54,13 +67,16 @@ export class EdgeListener {
       s.once('close', () => this.sockets.delete(s));
     });
     // once per connection, nothing per request (a hit allocates no listener)
-    server.on('request', (req: IncomingMessage) => {
+    http.on('request', (req: IncomingMessage) => {
       if (req.httpVersionMajor === 2) return;
-      const sock = req.socket;
-      if (this.used.has(sock)) return;
-      this.used.add(sock);
-      sock.once('close', () => this.used.delete(sock));
+      this.markUsed(req.socket);
     });
+  }
+
+  private markUsed(sock: Socket): void {
+    if (this.used.has(sock)) return;
+    this.used.add(sock);
+    sock.once('close', () => this.used.delete(sock));
   }
 
   /** Connections open now (any protocol, with or without a request). */
@@ -74,14 +90,19 @@ export class EdgeListener {
   }
 
   static async open(handler: EdgeHandler, o: EdgeListenerOptions): Promise<EdgeListener> {
-    let server: HttpServer | Http2SecureServer;
+    let l: EdgeListener;
     if (o.tls) {
-      server = createSecureHttpServer(o.tls, handler as never, {
+      const secure = createSecureHttpServer(o.tls, handler as never, {
         ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}),
-        keepAliveTimeoutMs: 5_000,
+        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
       });
+      l = new EdgeListener(secure, secure, true);
     } else {
-      const plain = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, handler);
+      // node:http answers what the front hands it (it never listens itself)
+      const plain = createServer(
+        { requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
+        handler,
+      );
       // slow-client protection: a socket that neither reads nor sends for this long is destroyed
       plain.setTimeout(o.clientTimeoutMs);
       // a request head the parser refuses: 414 for a long request line, 431 for header fields, else 400
@@ -90,9 +111,18 @@ export class EdgeListener {
         if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
         else socket.destroy();
       });
-      server = plain;
+      const holder: { l?: EdgeListener } = {};
+      const front = createH1Front({
+        http: plain,
+        clientTimeoutMs: o.clientTimeoutMs,
+        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeoutMs: HEADERS_TIMEOUT_MS,
+        hit: o.frontHit,
+        onFirstRequest: (s) => holder.l?.markUsed(s),
+      });
+      l = holder.l = new EdgeListener(front, plain, false);
     }
-    const l = new EdgeListener(server, o.tls !== undefined);
+    const server = l.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: o.port, host: o.host, backlog: 4096 }, () => {
@@ -100,6 +130,8 @@ export class EdgeListener {
         resolve();
       });
     });
+    // node:http's headers-timeout tracking for the connections handed to it starts on 'listening'
+    if (server !== l.http) l.http.emit('listening');
     const addr = server.address();
     if (addr === null || typeof addr === 'string') {
       throw new StreamedgeError('EDGE_LISTEN', 'edge did not get a TCP address');
@@ -133,6 +165,8 @@ export class EdgeListener {
   async close(): Promise<void> {
     const server = this.server;
     const closed = server.listening ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    // the plain node:http server never listened: its close only stops its connection checks
+    if (server !== this.http) this.http.close(() => {});
     if (this.secure) closeHttp2Sessions(server as Http2SecureServer);
     for (const s of this.sockets) s.destroy();
     await closed;

@@ -417,7 +417,7 @@ export class Lookup {
   // ------------------------------------------------------------------ prefetch hooks
 
   /** After a hit (here or on the one-write hit path): prefetch what a player asks for next. */
-  readonly noteServed = (req: IncomingMessage, target: string): void => {
+  readonly noteServed = (req: Pick<IncomingMessage, 'headers' | 'url'>, target: string): void => {
     if (!this.ctx.o.prefetch) return;
     this.playerAcceptEncoding = header(req, 'accept-encoding');
     this.prefetcher.onServed(target, req.url ?? target, req.headers);

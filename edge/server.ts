@@ -298,6 +298,11 @@ class EdgeServer implements Edge, EdgeContext {
         host,
         clientTimeoutMs: this.o.clientTimeoutMs,
         ...(tls ? { tls } : {}),
+        ...(this.hitPath
+          ? {
+              frontHit: (req, socket, connection) => !this.draining && this.hitPath!.serveRaw(req, socket, connection),
+            }
+          : {}),
         onHandshakeFailure: (code) => this.metrics.tlsHandshakeFailures.inc({ code }),
       },
     );

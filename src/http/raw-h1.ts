@@ -12,6 +12,7 @@
  * says no (undefined) and the caller uses `writeHead` + `end`.
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** The Node internals a raw write relies on (OutgoingMessage of Node 20). */
 interface OutgoingInternals {
@@ -74,11 +75,20 @@ export function rawConnectionFields(res: ServerResponse): string | undefined {
   if (timeout !== lastTimeout || max !== lastMax) {
     lastTimeout = timeout;
     lastMax = max;
-    lastFields =
-      'connection: keep-alive\r\n' +
-      (timeout > 0 ? `keep-alive: timeout=${Math.floor(timeout / 1000)}${max > 0 ? `, max=${max}` : ''}\r\n` : '');
+    lastFields = keepAliveFields(timeout, max);
   }
   return lastFields;
+}
+
+/**
+ * The Connection and Keep-Alive fields node:http writes on a keep-alive response of a server with
+ * this keep-alive timeout (ms; 0: none) and requests-per-socket limit (0: none).
+ */
+export function keepAliveFields(timeoutMs: number, max: number): string {
+  return (
+    'connection: keep-alive\r\n' +
+    (timeoutMs > 0 ? `keep-alive: timeout=${Math.floor(timeoutMs / 1000)}${max > 0 ? `, max=${max}` : ''}\r\n` : '')
+  );
 }
 
 /**
@@ -100,14 +110,18 @@ export function prepareRawHead(status: number, fields: readonly string[]): Buffe
  * `tail` carries its answer); `tail` must hold only characters `prepareRawHead` allows.
  */
 export function writeRaw(res: ServerResponse, status: number, head: Buffer, tail: string, body: Buffer): void {
-  const socket = res.socket!;
+  writeRawTo(res.socket!, head, tail, body);
+  markRawSent(res, status);
+  res.end();
+}
+
+/** `head` + `tail` + `body` on `socket` in one writev (no body: a HEAD answer or an empty one). */
+export function writeRawTo(socket: Socket, head: Buffer, tail: string, body: Buffer | undefined): void {
   socket.cork();
   socket.write(head);
   socket.write(tail, 'latin1');
-  if (body.length > 0) socket.write(body);
+  if (body !== undefined && body.length > 0) socket.write(body);
   socket.uncork();
-  markRawSent(res, status);
-  res.end();
 }
 
 /**
