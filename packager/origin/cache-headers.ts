@@ -13,6 +13,13 @@
  *   request (with s-maxage=0 an edge could only collapse requests arriving while a fetch was in
  *   flight: ~6 origin requests per version in bench/loadtest). LL-HLS players are not slowed by
  *   it: they ask for new parts with blocking reloads, whose URLs are distinct cache keys.
+ *   For CDN caches only (RFC 9213 `CDN-Cache-Control`, which such a cache obeys over
+ *   Cache-Control, and browsers ignore), the same freshness plus as long again of
+ *   `stale-while-revalidate` (RFC 5861): the requests that reach an edge at a version's expiry
+ *   are answered from the copy it holds while one refetch runs, instead of all waiting for that
+ *   refetch (with 5,000 plain-HLS viewers on one edge, 0.6–1.5 % of all requests, and its
+ *   playlist TTFB tail). A poller gets a copy at most the refetch's time older than without it;
+ *   a browser player never gets a stale playlist from its own cache.
  * - Blocking-reload responses (`_HLS_msn` in the URL): the URL names a playlist version that
  *   contains at least the requested part, so any later copy answers it equally well; cacheable
  *   for several target durations (Apple's LL-HLS guidance: edge caches key them by full URL).
@@ -25,6 +32,12 @@ export const VOD_ENTRY_POINT = 'public, max-age=30';
 export function livePlaylistCacheControl(partDuration: number): string {
   const half = Math.max(1, Math.floor(partDuration / 2));
   return `public, max-age=0, s-maxage=${half}`;
+}
+
+/** The `CDN-Cache-Control` of a live playlist (see above). */
+export function livePlaylistCdnCacheControl(partDuration: number): string {
+  const half = Math.max(1, Math.floor(partDuration / 2));
+  return `max-age=${half}, stale-while-revalidate=${half}`;
 }
 
 export function blockingReloadCacheControl(targetDuration: number): string {

@@ -17,7 +17,12 @@ import type { RenditionWindow } from '../live/rendition-window.js';
 import { checkRelativePath } from './safe-path.js';
 import { rawPathAfter } from './safe-path.js';
 import { sendError } from './errors-reply.js';
-import { IMMUTABLE, blockingReloadCacheControl, livePlaylistCacheControl } from './cache-headers.js';
+import {
+  IMMUTABLE,
+  blockingReloadCacheControl,
+  livePlaylistCacheControl,
+  livePlaylistCdnCacheControl,
+} from './cache-headers.js';
 import { advancePartLimit, parseDirectives, satisfied, tooFarAhead } from './blocking-reload.js';
 import { ManifestCache } from './manifest-cache.js';
 import { partIsComing, streamGrowingSegment } from './part-holder.js';
@@ -306,6 +311,7 @@ function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
   const body = ctx.cache.get(ctx.channel.version, `mpd|${query ?? ''}`, () => writeMpd(p, { query }));
   reply.header('content-type', MPD);
   reply.header('cache-control', livePlaylistCacheControl(p.partDuration));
+  reply.header('cdn-cache-control', livePlaylistCdnCacheControl(p.partDuration));
   reply.header('vary', 'Accept-Encoding');
   return reply.send(body);
 }
@@ -378,10 +384,11 @@ async function mediaPlaylist(
     return notReady(reply, ctx);
   }
   reply.header('content-type', M3U8);
-  reply.header(
-    'cache-control',
-    msn !== undefined ? blockingReloadCacheControl(td) : livePlaylistCacheControl(p.partDuration),
-  );
+  if (msn !== undefined) reply.header('cache-control', blockingReloadCacheControl(td));
+  else {
+    reply.header('cache-control', livePlaylistCacheControl(p.partDuration));
+    reply.header('cdn-cache-control', livePlaylistCdnCacheControl(p.partDuration));
+  }
   reply.header('vary', 'Accept-Encoding');
   return reply.send(body);
 }

@@ -81,6 +81,11 @@ beforeAll(async () => {
         return send({ 'cache-control': 'max-age=60', etag: 'W/"w1"' }, '0123456789');
       case '/swr':
         return send({ 'cache-control': 'max-age=1, stale-while-revalidate=600' });
+      case '/live.m3u8': // the origin's live playlist headers (packager/origin/cache-headers.ts)
+        return send({
+          'cache-control': 'public, max-age=0, s-maxage=1',
+          'cdn-cache-control': 'max-age=1, stale-while-revalidate=1',
+        });
       default:
         return send({ 'cache-control': 'max-age=60' });
     }
@@ -258,5 +263,25 @@ describe('RFC 9111 storing and reuse (§3, §4)', () => {
     expect(hit(fresh)).toBe(true);
     expect(fresh.body.toString()).toBe('/swr v2');
     expect(up.count('/swr')).toBe(2);
+  });
+
+  it("a live playlist's CDN-Cache-Control stale-while-revalidate: served stale for its 1 s past expiry while one refetch runs, not after", async () => {
+    await get(`${e.url}/live.m3u8`);
+    await e.edge.whenIdle();
+    skew += 1500; // 0.5 s into the stale window
+    const [s1, s2] = await Promise.all([get(`${e.url}/live.m3u8`), get(`${e.url}/live.m3u8`)]);
+    for (const s of [s1, s2]) {
+      expect(s.body.toString()).toBe('/live.m3u8 v1');
+      expect(parseCacheStatus(s.headers['cache-status'])[0].detail).toBe('stale-while-revalidate');
+    }
+    await e.edge.whenIdle();
+    expect(up.count('/live.m3u8')).toBe(2); // one refetch for both
+    const fresh = await get(`${e.url}/live.m3u8`);
+    expect(hit(fresh)).toBe(true);
+    expect(fresh.body.toString()).toBe('/live.m3u8 v2');
+    skew += 2500; // past the refreshed copy's freshness and stale window
+    const late = await get(`${e.url}/live.m3u8`);
+    expect(hit(late)).toBe(false);
+    expect(late.body.toString()).toBe('/live.m3u8 v3');
   });
 });

@@ -150,6 +150,8 @@ describe('live playlists', () => {
     expect(r.headers['content-type']).toBe('application/vnd.apple.mpegurl');
     expect(r.headers['surrogate-key']).toBe('ch');
     expect(r.headers['cache-control']).toBe('public, max-age=0, s-maxage=1');
+    // CDN caches may answer from their copy for as long again while one refetch runs (RFC 9213, RFC 5861)
+    expect(r.headers['cdn-cache-control']).toBe('max-age=1, stale-while-revalidate=1');
     const m = parse(r.text);
     expect(m.mediaSequence).toBe(0);
     expect(m.segments.length).toBe(20);
@@ -190,6 +192,7 @@ describe('live playlists', () => {
     const r = await get('/live/ch/v/index.m3u8?_HLS_msn=20&_HLS_part=0');
     expect(r.status).toBe(200);
     expect(r.headers['cache-control']).toMatch(/^public, max-age=\d+$/);
+    expect(r.headers['cdn-cache-control']).toBeUndefined(); // a blocking reload's answer is never stale
   });
 });
 
