@@ -35,6 +35,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool, request } from 'undici';
 import { topFrames, type TopFrame } from './cpu-profile-top.js';
+import { startConstantCluster } from './bench-cluster.js';
 import { freePort } from './free-port.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
@@ -207,24 +208,6 @@ function startNginxCache(
 }
 `;
   return startNginx(nginxBinary(), dir, config, '/pl/warmup');
-}
-
-async function startConstantCluster(workers: number): Promise<{ proc: ChildProcess; url: string }> {
-  const port = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [
-      join(root, 'bin/run-ts.js'),
-      join(root, 'bench/constant-cluster.ts'),
-      '--port',
-      String(port),
-      '--workers',
-      String(workers),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await firstLine(proc, 'node:http cluster');
-  return { proc, url: `http://127.0.0.1:${port}` };
 }
 
 // ------------------------------------------------------------------ load

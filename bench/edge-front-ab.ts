@@ -24,6 +24,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { topFrames, type TopFrame } from './cpu-profile-top.js';
+import { startConstantCluster } from './bench-cluster.js';
 import { freePort } from './free-port.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { treeCpuSeconds } from './process-cpu.js';
@@ -125,24 +126,6 @@ async function startEdge(checkout: string, origin: string, store: string, profDi
   return { proc, url };
 }
 
-async function startNodeCluster(): Promise<Server> {
-  const port = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [
-      join(root, 'bin/run-ts.js'),
-      join(root, 'bench/constant-cluster.ts'),
-      '--port',
-      String(port),
-      '--workers',
-      String(WORKERS),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((r) => proc.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && r()));
-  return { proc, url: `http://127.0.0.1:${port}` };
-}
-
 async function stop(s: Server): Promise<void> {
   const exited = new Promise<void>((r) => s.proc.once('exit', () => r()));
   s.proc.kill('SIGTERM');
@@ -209,7 +192,7 @@ const origin = await startOrigin();
 const servers: Record<Name, Server> = {
   base: await startEdge(resolve(BASELINE), origin.url, join(dir, 'base')),
   front: await startEdge(root, origin.url, join(dir, 'front')),
-  nodeCluster: await startNodeCluster(),
+  nodeCluster: await startConstantCluster(WORKERS),
 };
 const order: Name[] = ['base', 'front', 'nodeCluster'];
 const runs: Run[] = [];

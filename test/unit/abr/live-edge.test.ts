@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { useLivePlaylistServer } from './live-playlist-server.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../../src/abr/live-edge.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
+import { LL_MEDIA_HEAD } from './ll-media-head.js';
 
 const PART_MS = 500;
 const T0 = 1_800_000_000_000;
@@ -83,16 +84,7 @@ describe('HlsSource: the live edge from the playlists it loads', () => {
   let pdt0 = 0;
 
   function media(): string {
-    const lines = [
-      '#EXTM3U',
-      '#EXT-X-VERSION:9',
-      '#EXT-X-TARGETDURATION:2',
-      '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
-      '#EXT-X-PART-INF:PART-TARGET=0.5',
-      '#EXT-X-MEDIA-SEQUENCE:10',
-      '#EXT-X-MAP:URI="init.mp4"',
-      '#EXT-X-PROGRAM-DATE-TIME:' + new Date(pdt0).toISOString(),
-    ];
+    const lines = [...LL_MEDIA_HEAD, '#EXT-X-PROGRAM-DATE-TIME:' + new Date(pdt0).toISOString()];
     for (let msn = 10; msn <= 12; msn++) {
       for (let p = 0; p < 4; p++)
         lines.push(`#EXT-X-PART:DURATION=0.5,URI="p${msn}.${p}.m4s"${p === 0 ? ',INDEPENDENT=YES' : ''}`);

@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { useLivePlaylistServer } from './live-playlist-server.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
+import { LL_MEDIA_HEAD } from './ll-media-head.js';
 
 const MASTER = `#EXTM3U
 #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"
@@ -21,15 +22,7 @@ let restartPdt = 0;
 
 function media(): string {
   const t0 = restartPdt - OUTAGE_MS - 6_000; // segments 10–12 end where the outage starts
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:9',
-    '#EXT-X-TARGETDURATION:2',
-    '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
-    '#EXT-X-PART-INF:PART-TARGET=0.5',
-    '#EXT-X-MEDIA-SEQUENCE:10',
-    '#EXT-X-MAP:URI="init.mp4"',
-  ];
+  const lines = [...LL_MEDIA_HEAD];
   for (let msn = 10; msn <= 12; msn++) {
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(t0 + (msn - 10) * 2000).toISOString()}`);
     for (let p = 0; p < 4; p++)

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
+import { LL_MEDIA_HEAD } from './ll-media-head.js';
 
 const MASTER = `#EXTM3U
 #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"
@@ -18,13 +19,7 @@ v/index.m3u8
 /** Segment 10 complete, segment 11 in progress with `parts` parts. */
 function media(parts: number): string {
   const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:9',
-    '#EXT-X-TARGETDURATION:2',
-    '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
-    '#EXT-X-PART-INF:PART-TARGET=0.5',
-    '#EXT-X-MEDIA-SEQUENCE:10',
-    '#EXT-X-MAP:URI="init.mp4"',
+    ...LL_MEDIA_HEAD,
     '#EXT-X-PART:DURATION=0.5,URI="p10.0.m4s",INDEPENDENT=YES',
     '#EXTINF:0.5,',
     's10.m4s',

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { useLivePlaylistServer } from './live-playlist-server.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
+import { LL_MEDIA_HEAD } from './ll-media-head.js';
 
 const MASTER = `#EXTM3U
 #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"
@@ -15,15 +16,7 @@ v/index.m3u8
 
 /** 2 s segments of 4 × 0.5 s parts, key frames on part 0 only; the newest segment has one part so far. */
 function media(): string {
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:9',
-    '#EXT-X-TARGETDURATION:2',
-    '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
-    '#EXT-X-PART-INF:PART-TARGET=0.5',
-    '#EXT-X-MEDIA-SEQUENCE:10',
-    '#EXT-X-MAP:URI="init.mp4"',
-  ];
+  const lines = [...LL_MEDIA_HEAD];
   for (let msn = 10; msn <= 12; msn++) {
     for (let p = 0; p < 4; p++)
       lines.push(`#EXT-X-PART:DURATION=0.5,URI="p${msn}.${p}.m4s"${p === 0 ? ',INDEPENDENT=YES' : ''}`);
