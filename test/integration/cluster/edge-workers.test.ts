@@ -309,13 +309,28 @@ describe('edge --workers 2', () => {
       return s && s.pid !== store!.pid && ps.filter((p) => p.role === 'worker').length === 2 ? s : undefined;
     }, 'store process restarted, both workers linked to it');
     // What is promised once both workers are linked to the restarted store process: one upstream fill
-    // per key, stored through it, and every request after the first one's end a hit on both workers.
-    // (Before both are linked, a worker without a link fetches for itself and stores nothing.)
+    // per key, stored through it, and every request after the first one's end whole, without going
+    // upstream: a hit, or (within the filling worker's 2 s linger of its finished fill, before the
+    // commit's announcement reached it) answered from that finished fill, "collapsed", as in the
+    // worker-SIGKILL test above; then a hit on both workers. (Before both are linked, a worker
+    // without a link fetches for itself and stores nothing.)
     const first = await get(edge.url, '/open/seg-7.m4s');
     expect(first.status).toBe(200);
     const after = await fromBothWorkers(edge.url, '/open/seg-7.m4s');
     const seen = after.map((a) => `${a.worker}: ${String(a.headers['cache-status'])}`);
-    for (const a of after) expect(String(a.headers['cache-status']), seen.join('\n')).toContain('; hit');
+    for (const a of after) {
+      expect(a.status).toBe(200);
+      expect(a.body.equals(first.body)).toBe(true);
+      expect(String(a.headers['cache-status']), seen.join('\n')).toMatch(/; hit|fwd=uri-miss; ttl=\d+; collapsed/);
+    }
+    // stored through the restarted store process: both workers come to answer it as a hit
+    await eventually(async () => {
+      const again = await fromBothWorkers(edge.url, '/open/seg-7.m4s');
+      const hitOn = new Set(
+        again.filter((a) => String(a.headers['cache-status']).includes('; hit')).map((a) => a.worker),
+      );
+      return hitOn.size === 2 ? true : undefined;
+    }, 'both workers answering seg-7 as a hit');
     expect(o.up.count('/open/seg-7.m4s'), seen.join('\n')).toBe(1);
   });
 
