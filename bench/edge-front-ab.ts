@@ -233,7 +233,10 @@ const front = summary('front');
 const nodeCluster = summary('nodeCluster');
 const result = {
   bench: 'edge-front-ab',
-  command: `node bin/run-ts.js bench/edge-front-ab.ts ${args.join(' ')}`,
+  // the checkout and output paths are this machine's: the baseline is named by its commit in setup
+  command: `node bin/run-ts.js bench/edge-front-ab.ts ${args
+    .map((a, i) => (args[i - 1] === '--baseline' ? '<baseline checkout>' : args[i - 1] === '--out' ? '<out.json>' : a))
+    .join(' ')}`,
   at: new Date().toISOString(),
   machine: finishMachineInfo(machine),
   workload: { object: '1 KiB cached', client: 'wrk -t1', connections: CONNECTIONS, durationSeconds: DURATION_S },

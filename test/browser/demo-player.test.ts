@@ -137,6 +137,36 @@ async function listedLagSec(base: string, renditionId: string): Promise<{ lagSec
  * own lag; the edge's adds the tiers; the player's edgeDelaySec adds its reloads), with the
  * channel's health (an encoder restart shows as restarts/lastError).
  */
+/**
+ * Waits (bounded) until the live player sits within 2.4 s of the playlist's end (its steering target
+ * is PART-HOLD-BACK + 0.15 s) and, with `afterStall`, is playing again after at least one stall;
+ * on a timeout the error carries the live facts.
+ */
+async function settledNearHoldBack(page: Page, openedAt: number, afterStall: boolean): Promise<void> {
+  await page
+    .waitForFunction(
+      (stalled) => {
+        const st = window.__streamedge.stats() as {
+          stalls: number;
+          paused: boolean;
+          latencySec: number | null;
+          edgeDelaySec: number | null;
+        };
+        return (
+          (!stalled || (st.stalls >= 1 && !st.paused)) &&
+          st.latencySec !== null &&
+          st.edgeDelaySec !== null &&
+          st.latencySec - st.edgeDelaySec < 2.4
+        );
+      },
+      afterStall,
+      { timeout: 60_000, polling: 250 },
+    )
+    .catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\n${JSON.stringify(await liveFacts(page, openedAt), null, 1)}`);
+    });
+}
+
 async function liveFacts(page: Page, openedAt: number): Promise<Record<string, unknown>> {
   const st = (await page.evaluate(() => ({
     stats: window.__streamedge.stats(),
@@ -328,18 +358,7 @@ describe('player demo in Chromium', () => {
     // player steers the first to 2.15 s (PART-HOLD-BACK 2 s + 0.15) with a playback rate within
     // 1 ± 0.1; a start-up that a loaded machine delayed takes a few seconds to win back: wait,
     // bounded, until it has converged.
-    await page
-      .waitForFunction(
-        () => {
-          const st = window.__streamedge.stats() as { latencySec: number | null; edgeDelaySec: number | null };
-          return st.latencySec !== null && st.edgeDelaySec !== null && st.latencySec - st.edgeDelaySec < 2.4;
-        },
-        undefined,
-        { timeout: 60_000, polling: 250 },
-      )
-      .catch(async (e: unknown) => {
-        throw new Error(`${String(e)}\n${JSON.stringify(await liveFacts(page, openedAt), null, 1)}`);
-      });
+    await settledNearHoldBack(page, openedAt, false);
     const latencies: number[] = [];
     const behind: number[] = [];
     const samples: { t: number; latency: number | null; edgeDelay: number | null; currentTime: number }[] = [];
@@ -455,29 +474,7 @@ describe('live channel encoder restart', () => {
       }
     }
     // The player stalled at the end of the old run's media; it must jump the gap and steer back.
-    await page
-      .waitForFunction(
-        () => {
-          const st = window.__streamedge.stats() as {
-            stalls: number;
-            paused: boolean;
-            latencySec: number | null;
-            edgeDelaySec: number | null;
-          };
-          return (
-            st.stalls >= 1 &&
-            !st.paused &&
-            st.latencySec !== null &&
-            st.edgeDelaySec !== null &&
-            st.latencySec - st.edgeDelaySec < 2.4
-          );
-        },
-        undefined,
-        { timeout: 60_000, polling: 250 },
-      )
-      .catch(async (e: unknown) => {
-        throw new Error(`${String(e)}\n${JSON.stringify(await liveFacts(page, openedAt), null, 1)}`);
-      });
+    await settledNearHoldBack(page, openedAt, true);
     const latencies: number[] = [];
     const behind: number[] = [];
     while (latencies.length < 4) {
