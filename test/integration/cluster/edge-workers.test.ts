@@ -7,8 +7,10 @@ import {
   eventually,
   get,
   metricsText,
+  type Pending,
   processes,
   series,
+  startGet,
   startSupervisedEdge,
   total,
 } from './supervised-edge.js';
@@ -67,6 +69,26 @@ function many(base: string, path: string, n: number): Promise<Answer>[] {
   return Array.from({ length: n }, () => get(base, path));
 }
 
+/**
+ * Waiters on one fill, on both workers: fires requests for `path` in batches of 4 on connections of
+ * their own until at least `perWorker` of them stream from each worker (their response heads
+ * arrived, so each is attached to the fill), bounded. Which worker accepts a connection is the
+ * kernel's choice (SCHED_NONE), so the count needed is not known in advance.
+ */
+async function waitersOnBothWorkers(base: string, path: string, perWorker: number): Promise<Pending[]> {
+  const out: Pending[] = [];
+  const on = new Map<string, number>();
+  for (let i = 0; i < 24 && !((on.get('0') ?? 0) >= perWorker && (on.get('1') ?? 0) >= perWorker); i++) {
+    const batch = Array.from({ length: 4 }, () => startGet(base, path));
+    out.push(...batch);
+    for (const w of await Promise.all(batch.map((p) => p.head))) on.set(w ?? '?', (on.get(w ?? '?') ?? 0) + 1);
+  }
+  const tally = [...on].map(([w, n]) => `worker ${w}: ${n}`).join(', ');
+  expect(on.get('0') ?? 0, `waiters streaming per worker (${tally})`).toBeGreaterThanOrEqual(perWorker);
+  expect(on.get('1') ?? 0, `waiters streaming per worker (${tally})`).toBeGreaterThanOrEqual(perWorker);
+  return out;
+}
+
 /** Requests `path` until both workers have answered it (bounded); returns the answers. */
 async function fromBothWorkers(base: string, path: string): Promise<Answer[]> {
   const seen: Answer[] = [];
@@ -81,15 +103,17 @@ describe('edge --workers 2', () => {
   it('makes one upstream fill per key with waiters spread over both workers, bytes streamed to all', async () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);
-    const waiters = many(edge.url, '/gated/seg-1.m4s', 24);
-    // every waiter attached (a miss or collapsed onto the fill) while the upstream still holds the body
-    await eventually(async () => {
-      const m = await metricsText(edge.url);
-      return series(m, 'edge_misses_total') + series(m, 'edge_collapsed_total') >= 24 ? true : undefined;
-    }, 'all 24 waiters attached');
-    expect(o.up.count('/gated/seg-1.m4s')).toBe(1);
+    // every waiter streams the fill's first half (its head arrived) while the upstream holds the rest
+    const waiters = await waitersOnBothWorkers(edge.url, '/gated/seg-1.m4s', 8);
+    const m = await metricsText(edge.url);
+    const facts = m
+      .split('\n')
+      .filter((l) => /^edge_(misses|collapsed|upstream_requests|requests)_total/.test(l))
+      .join('\n');
+    expect(series(m, 'edge_misses_total') + series(m, 'edge_collapsed_total'), facts).toBe(waiters.length);
+    expect(o.up.count('/gated/seg-1.m4s'), facts).toBe(1);
     o.release();
-    const answers = await Promise.all(waiters);
+    const answers = await Promise.all(waiters.map((p) => p.answer));
     expect(new Set(answers.map((a) => a.worker))).toEqual(new Set(['0', '1']));
     for (const a of answers) {
       expect(a.status).toBe(200);
@@ -152,16 +176,12 @@ describe('edge --workers 2', () => {
     const before = processes(await metricsText(edge.url));
     const w0 = before.find((p) => p.role === 'worker' && p.worker === '0');
     expect(w0).toBeDefined();
-    const waiters = many(edge.url, '/gated/seg-2.m4s', 16).map((p) =>
-      p.then(
+    const waiters = (await waitersOnBothWorkers(edge.url, '/gated/seg-2.m4s', 4)).map((p) =>
+      p.answer.then(
         (a) => ({ ok: true as const, a }),
         () => ({ ok: false as const }),
       ),
     );
-    await eventually(async () => {
-      const m = await metricsText(edge.url);
-      return series(m, 'edge_misses_total') + series(m, 'edge_collapsed_total') >= 16 ? true : undefined;
-    }, 'all 16 waiters attached');
     process.kill(w0!.pid, 'SIGKILL');
     o.release();
     const results = await Promise.all(waiters);

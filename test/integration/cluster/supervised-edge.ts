@@ -106,15 +106,31 @@ export interface Answer {
   infos: Array<{ status: number; link: string | undefined }>;
 }
 
-/** One request on a connection of its own (so node:cluster spreads them over the workers). */
-export function get(
+/** A request under way: `head` resolves with the answering worker once the response head arrived. */
+export interface Pending {
+  head: Promise<string | undefined>;
+  answer: Promise<Answer>;
+}
+
+/**
+ * One request on a connection of its own (so node:cluster spreads them over the workers), with the
+ * moment its response head arrived (a waiter on a fill is streaming from then on). Both promises
+ * are marked handled, so a test that fails before awaiting them reports its own failure.
+ */
+export function startGet(
   base: string,
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
+): Pending {
   const u = new URL(path, base);
   const infos: Answer['infos'] = [];
-  return new Promise((resolve, reject) => {
+  let onHead!: (worker: string | undefined) => void;
+  let onHeadError!: (e: unknown) => void;
+  const head = new Promise<string | undefined>((resolve, reject) => {
+    onHead = resolve;
+    onHeadError = reject;
+  });
+  const answer = new Promise<Answer>((resolve, reject) => {
     const req = httpRequest(
       {
         host: u.hostname,
@@ -125,18 +141,14 @@ export function get(
         agent: false,
       },
       (res) => {
+        const w = res.headers['x-edge-worker'];
+        const worker = typeof w === 'string' ? w : undefined;
+        onHead(worker);
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
         res.once('error', reject);
         res.once('end', () => {
-          const w = res.headers['x-edge-worker'];
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(parts),
-            worker: typeof w === 'string' ? w : undefined,
-            infos,
-          });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), worker, infos });
         });
       },
     );
@@ -144,9 +156,24 @@ export function get(
       const link = i.headers['link'];
       infos.push({ status: i.statusCode, link: Array.isArray(link) ? link.join(', ') : link });
     });
-    req.once('error', reject);
+    req.once('error', (e) => {
+      onHeadError(e);
+      reject(e);
+    });
     req.end(init.body);
   });
+  head.catch(() => undefined);
+  answer.catch(() => undefined);
+  return { head, answer };
+}
+
+/** One request on a connection of its own; resolves with the whole answer. */
+export function get(
+  base: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  return startGet(base, path, init).answer;
 }
 
 /** The summed Prometheus text of every process. */
