@@ -75,6 +75,8 @@ export interface EdgeOptions {
   fillRetainBytes?: number;
   /** Client socket inactivity limit (slow-client protection). */
   clientTimeoutMs?: number;
+  /** Longest a client may take to send a request head once begun (plain HTTP/1.1): then 408. */
+  clientHeadTimeoutMs?: number;
   /** How long a peer that failed is skipped. */
   peerRetryMs?: number;
   /** Prefetch the next segment/part (from the last playlist seen, or CMCD `nor`). */
@@ -114,6 +116,7 @@ export interface ResolvedEdgeOptions {
   maxHeldRequests: number;
   fillRetainBytes: number;
   clientTimeoutMs: number;
+  clientHeadTimeoutMs: number;
   peerRetryMs: number;
   prefetch: boolean;
   now: () => number;
@@ -181,6 +184,7 @@ export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
     maxHeldRequests: o.maxHeldRequests ?? 20_000,
     fillRetainBytes: o.fillRetainBytes ?? 64 * 1024 * 1024,
     clientTimeoutMs: o.clientTimeoutMs ?? 60_000,
+    clientHeadTimeoutMs: o.clientHeadTimeoutMs ?? 30_000,
     peerRetryMs: o.peerRetryMs ?? 10_000,
     prefetch: o.prefetch ?? false,
     now: o.now ?? Date.now,

@@ -38,6 +38,8 @@ export interface EdgeListenerOptions {
   tls?: ReloadingTls;
   /** A connection that neither reads nor sends for this long is destroyed (HTTP/1.1). */
   clientTimeoutMs: number;
+  /** A request head begun and not complete within this long gets 408 (plain HTTP/1.1). */
+  clientHeadTimeoutMs: number;
   onHandshakeFailure?: (code: string) => void;
   /**
    * Plain HTTP/1.1: requests the front (edge/h1-front.ts) parsed itself are offered here first;
@@ -47,7 +49,6 @@ export interface EdgeListenerOptions {
 }
 
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-const HEADERS_TIMEOUT_MS = 30_000;
 
 export class EdgeListener {
   private readonly sockets = new Set<Socket>();
@@ -100,12 +101,19 @@ export class EdgeListener {
     } else {
       // node:http answers what the front hands it (it never listens itself)
       const plain = createServer(
-        { requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
+        {
+          requestTimeout: 0,
+          headersTimeout: o.clientHeadTimeoutMs,
+          // node:http checks the head timeout of the connections it was handed on this interval
+          connectionsCheckingInterval: Math.min(30_000, o.clientHeadTimeoutMs),
+          keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        },
         handler,
       );
       // slow-client protection: a socket that neither reads nor sends for this long is destroyed
       plain.setTimeout(o.clientTimeoutMs);
-      // a request head the parser refuses: 414 for a long request line, 431 for header fields, else 400
+      // a request head the parser refuses: 414 for a long request line, 431 for header fields, 408
+      // for a head not complete in time, else 400
       plain.on('clientError', (e: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
         const status = parserErrorStatus(e.code, e.rawPacket);
         if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
@@ -116,7 +124,7 @@ export class EdgeListener {
         http: plain,
         clientTimeoutMs: o.clientTimeoutMs,
         keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
-        headersTimeoutMs: HEADERS_TIMEOUT_MS,
+        headersTimeoutMs: o.clientHeadTimeoutMs,
         hit: o.frontHit,
         onFirstRequest: (s) => holder.l?.markUsed(s),
       });

@@ -61,7 +61,9 @@ export function checkTag(tag: string): LimitVerdict {
  * The answer to a request the HTTP parser refused (node:http `clientError`): its code and what
  * it had read of the request (`rawPacket`).
  */
-export function parserErrorStatus(code: string | undefined, rawPacket: Buffer | undefined): 400 | 414 | 431 {
+export function parserErrorStatus(code: string | undefined, rawPacket: Buffer | undefined): 400 | 408 | 414 | 431 {
+  // the head did not arrive within the client head timeout (RFC 9110 §15.5.9), as node:http answers it
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
   if (code !== 'HPE_HEADER_OVERFLOW') return 400;
   const head = rawPacket ?? Buffer.alloc(0);
   const eol = head.indexOf('\r\n');

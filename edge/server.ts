@@ -297,6 +297,7 @@ class EdgeServer implements Edge, EdgeContext {
         port,
         host,
         clientTimeoutMs: this.o.clientTimeoutMs,
+        clientHeadTimeoutMs: this.o.clientHeadTimeoutMs,
         ...(tls ? { tls } : {}),
         ...(this.hitPath
           ? {

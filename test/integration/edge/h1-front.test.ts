@@ -317,6 +317,52 @@ describe('slow clients', () => {
   });
 });
 
+describe('request heads not completed in time', () => {
+  let timed: TestEdge;
+  let timedPort: number;
+  beforeAll(async () => {
+    timed = await startEdge({ upstream: up.url, clientHeadTimeoutMs: 300, clientTimeoutMs: 20_000 });
+    timedPort = Number(new URL(timed.url).port);
+  });
+  afterAll(() => timed.close());
+
+  it('a head begun and not completed within the client head timeout gets 408 and the connection closes', async () => {
+    const c = await Raw.open(timedPort);
+    const t0 = Date.now();
+    c.send('GET /obj/1 HTTP/1.1\r\nHo');
+    const rest = await c.rest();
+    expect(rest.startsWith('HTTP/1.1 408 Request Timeout\r\n'), rest).toBe(true);
+    // the head timeout answered, not the 20 s slow-client timeout
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('a head node:http took over (trickled in many pieces) gets 408 from node:http with the same timeout', async () => {
+    const c = await Raw.open(timedPort);
+    c.sock.setNoDelay(true);
+    const t0 = Date.now();
+    // more reads of one unfinished head than the front parses itself: node:http's parser takes the connection
+    for (const piece of ['GET /ob', 'j/1 HT', 'TP/1.1', '\r\nHost', ': x\r\n', 'X-A: 1', '\r\nX-B']) {
+      await new Promise<void>((r) => c.sock.write(piece, () => r()));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const rest = await c.rest();
+    expect(rest.startsWith('HTTP/1.1 408 Request Timeout\r\n'), rest).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('a head completed within the timeout, over two reads, is answered', async () => {
+    await get(`${timed.url}/obj/2`);
+    const c = await Raw.open(timedPort);
+    c.send('GET /obj/2 HTTP/1.1\r\nHo');
+    await new Promise<void>((r) => setImmediate(r));
+    c.send('st: x\r\n\r\n');
+    const r = await c.read();
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('body of /obj/2\n');
+    c.close();
+  });
+});
+
 describe('heads in pieces', () => {
   it('a head sent a few bytes at a time is answered (node:http takes it after a few pieces)', async () => {
     await warm('/obj/8');
