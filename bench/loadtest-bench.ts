@@ -46,6 +46,7 @@ import { burstBoundWorkers, runLoadTest } from './loadtest/run.js';
 import type { OriginCounts } from './loadtest-origin-process.js';
 import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { startIdleLoopProbe } from './loadtest/box-load-probe.js';
 import { startNginxHlsCache } from './nginx-proxy-cache.js';
 import { cpuDelta, pinTree, reniceTree, treeCpu, type TreeCpu } from './process-cpu.js';
 
@@ -334,6 +335,12 @@ interface Run {
     encoderRealTime: number;
   };
   edge: EdgeReport | null;
+  /**
+   * The box beside the run: the event-loop delay p99 (ms) of an idle Node process over the ramp and
+   * hold. Over 20 ms, the box itself delayed every process's turns (the tester's too); under it
+   * with the tester over, the tester's own work was the cause.
+   */
+  box: { idleLoopP99Ms: number | null };
 }
 
 function use(d: TreeCpu | null, wallSec: number): ProcessUse | null {
@@ -392,6 +399,7 @@ async function run(
     );
     last = { ...now, tester: process.cpuUsage() };
   };
+  const idleProbe = startIdleLoopProbe();
   const t0 = performance.now();
   const report = await runLoadTest({
     url,
@@ -406,6 +414,7 @@ async function run(
     onProgress,
   });
   const wallSec = (performance.now() - t0) / 1000;
+  const idleLoopP99Ms = await idleProbe.stop();
   const cpu1 = { origin: treeCpu(origin.proc.pid!), edge: treeCpu(edge.proc.pid!) };
   const edgeAfter = await scrape();
   await scrapeAgent.close();
@@ -478,11 +487,13 @@ async function run(
       encoderRealTime: round(d('partsProduced') / ((wallSec * RENDITIONS) / CHANNEL.partSec)),
     },
     edge: edgeDelta(edgeBefore, edgeAfter),
+    box: { idleLoopP99Ms },
   };
   log(
     `${spec.name}: ${r.valid ? 'VALID' : `NOT VALID (tester event-loop p99 ${r.tester.eventLoopDelayP99Ms} ms ≥ ${VALID_LOOP_P99_MS})`}; ` +
       `stalls ${r.stalls}, latency p50 ${p50 ?? '-'} s (PART-HOLD-BACK ${holdBack ?? '-'} s${r.latencyBreakdown ? `; listing delay p50 ${r.latencyBreakdown.listingDelayP50Sec} s, behind the edge ${r.latencyBreakdown.behindEdgeP50Sec} s` : ''}), bitrate ${(r.playedBitrateBps / 1e3).toFixed(0)} kbit/s, ` +
-      `cores: tester ${r.tester.cores} ${r.via === 'streamedge' ? 'edge' : r.via} ${r.processes.edge?.cores ?? '-'} origin ${r.processes.origin?.cores ?? '-'}; goals ${r.goals.met ? 'met' : 'NOT met'}`,
+      `cores: tester ${r.tester.cores} ${r.via === 'streamedge' ? 'edge' : r.via} ${r.processes.edge?.cores ?? '-'} origin ${r.processes.origin?.cores ?? '-'}; ` +
+      `event-loop p99: idle process ${idleLoopP99Ms ?? '-'} ms, edge ≤ ${r.edge?.eventLoopDelayP99Ms ?? '-'} ms; goals ${r.goals.met ? 'met' : 'NOT met'}`,
   );
   return r;
 }

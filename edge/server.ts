@@ -355,6 +355,7 @@ class EdgeServer implements Edge, EdgeContext {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.metrics.close();
     await Promise.all(this.listeners.map((l) => l.close()));
     this.coalescer.cancelAll('edge closing');
     await Promise.allSettled([...this.background]);

@@ -12,6 +12,8 @@ export interface EdgeCounters {
   requests: number;
   upstreamRequests: number;
   collapsed: number;
+  /** edge_event_loop_delay_seconds: cumulative count per bucket upper bound (s), summed over the edge's processes. */
+  loopDelayBuckets: Map<number, number>;
 }
 
 /** Sums of every sample of each metric name in a Prometheus text exposition. */
@@ -33,6 +35,34 @@ function pick(sums: Map<string, number>, suffix: string): number | undefined {
   return undefined;
 }
 
+const LOOP_BUCKET = /^(?:streamedge_)?edge_event_loop_delay_seconds_bucket\{(?:[^}]*,)?le="([^"]+)"[^}]*\}\s+(\S+)/;
+
+/** The event-loop delay histogram's cumulative bucket counts (le → count, +Inf as Infinity), summed over label sets. */
+export function loopDelayBuckets(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    const m = LOOP_BUCKET.exec(line);
+    if (!m) continue;
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    out.set(le, (out.get(le) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+/**
+ * The p99 of the samples between two scrapes of a cumulative histogram, as the upper bound of the
+ * bucket it falls in (ms; Infinity past the last bound); null without samples.
+ */
+export function histogramP99Ms(before: Map<number, number>, after: Map<number, number>): number | null {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (bounds.length === 0 || total <= 0) return null;
+  for (const le of bounds) {
+    if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= 0.99 * total) return le === Infinity ? Infinity : le * 1000;
+  }
+  return Infinity;
+}
+
 export function edgeCounters(text: string): EdgeCounters | null {
   const s = parsePromText(text);
   const hits = pick(s, 'hits_total');
@@ -44,6 +74,7 @@ export function edgeCounters(text: string): EdgeCounters | null {
     requests: pick(s, 'requests_total') ?? 0,
     upstreamRequests: upstream ?? 0,
     collapsed: pick(s, 'collapsed_total') ?? 0,
+    loopDelayBuckets: loopDelayBuckets(text),
   };
 }
 
@@ -69,11 +100,24 @@ export interface EdgeReport {
   misses: number;
   collapsed: number;
   upstreamRequests: number;
+  /**
+   * The edge's event-loop delay p99 over the run (ms, the upper bound of its histogram bucket; all
+   * processes' samples together), null when the edge does not export it: a high figure with a
+   * valid tester says the edge's own turns were long.
+   */
+  eventLoopDelayP99Ms: number | null;
 }
 
 export function edgeDelta(before: EdgeCounters | null, after: EdgeCounters | null): EdgeReport | null {
   if (!after) return null;
-  const b = before ?? { hits: 0, misses: 0, requests: 0, upstreamRequests: 0, collapsed: 0 };
+  const b = before ?? {
+    hits: 0,
+    misses: 0,
+    requests: 0,
+    upstreamRequests: 0,
+    collapsed: 0,
+    loopDelayBuckets: new Map(),
+  };
   const hits = after.hits - b.hits;
   const misses = after.misses - b.misses;
   const collapsed = after.collapsed - b.collapsed;
@@ -85,5 +129,6 @@ export function edgeDelta(before: EdgeCounters | null, after: EdgeCounters | nul
     misses,
     collapsed,
     upstreamRequests: after.upstreamRequests - b.upstreamRequests,
+    eventLoopDelayP99Ms: histogramP99Ms(b.loopDelayBuckets, after.loopDelayBuckets),
   };
 }

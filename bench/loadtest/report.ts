@@ -220,7 +220,8 @@ export function formatReport(r: LoadReport): string {
   lines.push(`  errors        ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (r.edge) {
     lines.push(
-      `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}`,
+      `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}` +
+        (r.edge.eventLoopDelayP99Ms === null ? '' : `  event-loop p99 ≤ ${r.edge.eventLoopDelayP99Ms} ms`),
     );
   }
   if (r.partLagMs) {
