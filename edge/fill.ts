@@ -110,6 +110,15 @@ export type ReadResult =
  */
 const MAX_BULK_DEFERRALS = 8;
 
+/**
+ * A bulk turn runs readers for at most this long, then lets the event loop read and answer what
+ * arrived meanwhile before it runs the rest (Fill.bulkTurn). Without a bound, one turn writing a
+ * stampede's later chunks and catch-ups to every reader held the loop for 100-490 ms (measured
+ * under load on 2 cores, 500 readers per worker), and requests that arrived meanwhile, the
+ * stampede's last joiners, were not even read until it ended.
+ */
+const BULK_SLICE_MS = 4;
+
 export class Fill {
   readonly key: string;
   /** Where the response is stored (set before the head resolves): the variant its Vary selects. */
@@ -147,6 +156,8 @@ export class Fill {
   private joined = false;
   /** Bulk turns put off in a row because readers were still joining. */
   private deferred = 0;
+  /** The bulk round in progress: readers still to run, in order (a round runs in slices). */
+  private readonly round = new Set<() => void>();
   private purged: 'hard' | 'soft' | undefined;
   private readonly abort = new AbortController();
   private resolveHead!: (h: FillHead) => void;
@@ -237,7 +248,10 @@ export class Fill {
   onProgress(cb: () => void, firstBytes = false): () => void {
     const set = firstBytes ? this.firstWakers : this.wakers;
     set.add(cb);
-    return () => set.delete(cb);
+    return () => {
+      set.delete(cb);
+      this.round.delete(cb);
+    };
   }
 
   /**
@@ -247,7 +261,10 @@ export class Fill {
   nextBulkTurn(cb: () => void): () => void {
     this.turnWaiters.add(cb);
     this.queueBulk();
-    return () => this.turnWaiters.delete(cb);
+    return () => {
+      this.turnWaiters.delete(cb);
+      this.round.delete(cb);
+    };
   }
 
   /**
@@ -290,29 +307,46 @@ export class Fill {
    * most MAX_BULK_DEFERRALS turns in a row: a steady stream of joiners does not starve the readers
    * already streaming. The bytes wait in the fill meanwhile (retainBytes bounds it as for any
    * slow reader).
+   *
+   * A round (every reader due) runs in slices of BULK_SLICE_MS, each in its own turn, so the
+   * loop reads and answers new requests between them; a round once begun is not put off again
+   * (the starvation bound above holds per round). Readers that more bytes reach meanwhile are in
+   * the next round, with all that arrived by then.
    */
   private readonly bulkTurn = (): void => {
     this.bulkQueued = false;
-    const work = this.turnWaiters.size > 0 || (this.bytesPending && this.wakers.size > 0);
-    if (this.joined && this.deferred < MAX_BULK_DEFERRALS) {
+    if (this.round.size === 0) {
+      const work = this.turnWaiters.size > 0 || (this.bytesPending && this.wakers.size > 0);
+      if (this.joined && this.deferred < MAX_BULK_DEFERRALS) {
+        this.joined = false;
+        if (work) {
+          this.deferred++;
+          this.queueBulk();
+        } else this.deferred = 0;
+        return;
+      }
       this.joined = false;
-      if (work) {
-        this.deferred++;
+      this.deferred = 0;
+      if (!work) return;
+      for (const cb of this.turnWaiters) this.round.add(cb);
+      this.turnWaiters.clear();
+      if (this.bytesPending) {
+        this.bytesPending = false;
+        for (const cb of this.wakers) this.round.add(cb);
+        this.wakers.clear();
+      }
+    }
+    const until = performance.now() + BULK_SLICE_MS;
+    for (const cb of this.round) {
+      this.round.delete(cb);
+      cb();
+      if (this.round.size > 0 && performance.now() >= until) {
         this.queueBulk();
-      } else this.deferred = 0;
-      return;
+        return;
+      }
     }
-    this.joined = false;
-    this.deferred = 0;
-    if (!work) return;
-    const list = [...this.turnWaiters];
-    this.turnWaiters.clear();
-    if (this.bytesPending) {
-      this.bytesPending = false;
-      for (const cb of this.wakers) list.push(cb);
-      this.wakers.clear();
-    }
-    for (const cb of list) cb();
+    // what became due while the round ran in slices (bytes, drained sockets) found this turn queued
+    if (this.turnWaiters.size > 0 || (this.bytesPending && this.wakers.size > 0)) this.queueBulk();
   };
 
   private append(chunk: Buffer): void {

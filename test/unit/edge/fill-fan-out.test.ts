@@ -6,7 +6,8 @@
  * turn, then catches up on a later turn (one more write), so the other requests read in its turn
  * get their first bytes before anyone's catch-up. A turn in which readers got their first bytes
  * puts the bulk (more bytes to readers already served, catch-ups) off to the next turn, a bounded
- * number of turns in a row.
+ * number of turns in a row. A bulk round runs in slices of a few ms, the event loop serving what
+ * arrived between them (every reader once per round, in order; one that left is not run).
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { Socket } from 'node:net';
@@ -286,6 +287,90 @@ describe('fill fan-out', () => {
     expect(woken).toBe(true);
     expect(turns).toBeGreaterThan(1); // it was put off...
     expect(turns).toBeLessThan(20); // ...a bounded number of turns
+    body.end();
+  });
+
+  /** A fill with one chunk arrived and `n` readers waiting for more (already streaming), in order. */
+  async function streamingReaders(n: number, onRun: (i: number) => void) {
+    const body = new PassThrough();
+    const fill = fillOf(body);
+    await fill.head;
+    body.write(bytes(1000, 1));
+    await new Promise<void>((resolve) => {
+      const check = (): void => (fill.size > 0 ? resolve() : void fill.onProgress(check, true));
+      check();
+    });
+    const unsubscribe = Array.from({ length: n }, (_, i) => fill.onProgress(() => onRun(i)));
+    return { fill, body, unsubscribe };
+  }
+
+  /** Busy for `ms` (a reader whose pass writes a lot: the time a bulk round spends on it). */
+  const busy = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+
+  it('runs a bulk round in slices: the event loop serves what arrived between them, every reader once, in order', async () => {
+    const order: (number | 'io')[] = [];
+    const n = 12;
+    let ranAll!: () => void;
+    const all = new Promise<void>((r) => (ranAll = r));
+    const { body } = await streamingReaders(n, (i) => {
+      if (i === 0) setImmediate(() => order.push('io')); // work queued while the round runs
+      order.push(i);
+      busy(2);
+      if (i === n - 1) ranAll();
+    });
+    body.write(bytes(1000, 2)); // more bytes: every reader is due on the next bulk turn
+    await all;
+    const readers = order.filter((x) => x !== 'io');
+    expect(readers).toEqual(Array.from({ length: n }, (_, i) => i)); // each once, in order
+    const io = order.indexOf('io');
+    // 24 ms of readers in slices of a few ms: the queued work ran before the round's end
+    expect(io).toBeGreaterThan(0);
+    expect(io).toBeLessThan(order.length - 1);
+    body.end();
+  });
+
+  it('does not run a reader that unsubscribed while its bulk round was in progress', async () => {
+    const ran: number[] = [];
+    const n = 12;
+    let unsubscribeLast: () => void = () => undefined;
+    const { body, unsubscribe } = await streamingReaders(n, (i) => {
+      ran.push(i);
+      if (i === 0) unsubscribeLast(); // e.g. its client went away during the round
+      busy(2);
+    });
+    unsubscribeLast = unsubscribe[n - 1];
+    body.write(bytes(1000, 2));
+    // the round is done once a turn passes with the second-to-last reader run
+    await new Promise<void>((resolve) => {
+      const check = (): void => (ran.includes(n - 2) ? resolve() : void setImmediate(check));
+      check();
+    });
+    await new Promise<void>((r) => setImmediate(r));
+    expect(ran).toEqual(Array.from({ length: n - 1 }, (_, i) => i));
+    body.end();
+  });
+
+  it('runs again the readers that bytes reached while their round was running in slices', async () => {
+    const runs = new Map<number, number>();
+    const n = 12;
+    const live: { fill?: Fill; body?: PassThrough } = {};
+    const onRun = (i: number): void => {
+      runs.set(i, (runs.get(i) ?? 0) + 1);
+      if (runs.get(i) === 1) live.fill!.onProgress(() => onRun(i)); // waits for more, as a streaming reader does
+      if (i === 0 && runs.get(0) === 1) live.body!.write(bytes(1000, 3)); // reaches the fill between slices
+      busy(2);
+    };
+    const { fill, body } = await streamingReaders(n, onRun);
+    live.fill = fill;
+    live.body = body;
+    body.write(bytes(1000, 2));
+    // nothing else arrives: the bytes that came during the round must still reach reader 0
+    for (let turn = 0; turn < 500 && (runs.get(0) ?? 0) < 2; turn++) await new Promise<void>((r) => setImmediate(r));
+    expect(runs.get(0)).toBe(2);
+    expect(runs.get(n - 1)).toBeGreaterThanOrEqual(1);
     body.end();
   });
 });
