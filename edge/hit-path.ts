@@ -1,5 +1,8 @@
 /**
- * The one-write hit path: a GET for a fresh object held in the RAM tier, answered with one
+ * The one-write hit path: a GET for a fresh object held in the RAM tier (or an expired one within
+ * stale-while-revalidate while this worker's revalidation of it is under way: the stale answer the
+ * lookup gives then, so a playlist's refresh window does not send every viewer's request through
+ * the full lookup), answered with one
  * `res.end(buffer)` (HTTP/1.1) or one `stream.respond` + `end` (HTTP/2), or, for a GET or HEAD the
  * edge's HTTP/1.1 front parsed itself (edge/h1-front.ts), one writev on its socket, from a header block
  * prepared once per stored entry. Per hit only Age and Cache-Status (rebuilt when their
@@ -22,7 +25,7 @@ import { appendCacheStatus } from '../src/http/cache-status.js';
 import { CMCD_HEADERS } from '../src/http/cmcd.js';
 import { prepareRawHead, rawConnectionFields, writeRaw, writeRawTo } from '../src/http/raw-h1.js';
 import type { ObjectMeta, RamEntry } from './store/index.js';
-import { replayHeaders } from './cache-policy.js';
+import { replayHeaders, viewEntry } from './cache-policy.js';
 import type { EdgeContext } from './context.js';
 import { requestIdOf } from './exchange.js';
 import { PURGE_FLOOR_HEADER } from './fleet/fleet-link.js';
@@ -86,6 +89,9 @@ interface Prepared {
   ageText: string;
   ttl: number;
   cacheStatus: string;
+  /** The same for a stale-while-revalidate answer (its own ttl, below 0, and detail). */
+  staleTtl: number;
+  staleCacheStatus: string;
   /** Index in h1 of the Age value (Cache-Status and X-Request-ID follow it). */
   slot: number;
   /** Stored without a Date: answers get the current one (node:http adds it to writeHead's). */
@@ -105,6 +111,10 @@ export interface HitRequest {
 /** A hit found: its prepared answer (Age and Cache-Status current), body and request ID. */
 interface Hit {
   p: Prepared;
+  /** Answered stale (stale-while-revalidate, its revalidation under way) rather than fresh. */
+  stale: boolean;
+  /** The Cache-Status value of this answer. */
+  cacheStatus: string;
   body: Buffer;
   id: string;
   keyTarget: string;
@@ -178,7 +188,7 @@ export class HitPath {
       if (stream.destroyed || stream.headersSent) return false;
       const h2 = p.h2;
       h2['age'] = p.ageText;
-      h2['cache-status'] = p.cacheStatus;
+      h2['cache-status'] = hit.cacheStatus;
       h2['x-request-id'] = id;
       if (p.ownDate) h2['date'] = this.date(hit.now);
       stream.respond(h2);
@@ -192,7 +202,7 @@ export class HitPath {
       } else {
         const h1 = p.h1;
         h1[p.slot] = p.ageText;
-        h1[p.slot + 2] = p.cacheStatus;
+        h1[p.slot + 2] = hit.cacheStatus;
         h1[p.slot + 4] = id;
         res.writeHead(p.status, h1);
         res.end(body);
@@ -229,7 +239,13 @@ export class HitPath {
     }
     const meta = entry.meta;
     const now = ctx.o.now();
-    if (!(now < meta.expiresAt)) return undefined;
+    // expired: answered here only within stale-while-revalidate while this worker's revalidation
+    // of the key is under way (a fill for it in the coalescer), as the lookup answers it then;
+    // the request that finds none starts it through the lookup
+    const stale = !(now < meta.expiresAt);
+    if (stale && (ctx.coalescer.get(key) === undefined || viewEntry(meta, now).state !== 'stale-while-revalidate')) {
+      return undefined;
+    }
     const body = entry.body;
     let p = this.prepared.get(meta);
     if (!p || p.length !== body.length) {
@@ -240,7 +256,17 @@ export class HitPath {
     store.ramEntry(key, true);
     const age = Math.floor(p.initialAge + Math.max(0, (now - meta.storedAt) / 1000));
     const ttl = Math.trunc((meta.expiresAt - now) / 1000);
-    if (ttl !== p.ttl) {
+    if (stale) {
+      if (ttl !== p.staleTtl) {
+        p.staleTtl = ttl;
+        p.staleCacheStatus = appendCacheStatus(p.upstreamCacheStatus, {
+          cache: ctx.o.name,
+          hit: true,
+          ttl,
+          detail: 'stale-while-revalidate',
+        });
+      }
+    } else if (ttl !== p.ttl) {
       p.ttl = ttl;
       p.cacheStatus = appendCacheStatus(p.upstreamCacheStatus, { cache: ctx.o.name, hit: true, ttl });
     }
@@ -248,14 +274,15 @@ export class HitPath {
       p.age = age;
       p.ageText = String(age);
     }
-    return { p, body, id: requestIdOf(req), keyTarget: memo.keyTarget, now };
+    const cacheStatus = stale ? p.staleCacheStatus : p.cacheStatus;
+    return { p, stale, cacheStatus, body, id: requestIdOf(req), keyTarget: memo.keyTarget, now };
   }
 
   /** The per-hit fields of a raw HTTP/1.1 answer, the keep-alive fields and the empty line. */
   private tail(hit: Hit, connection: string): string {
     const p = hit.p;
     return (
-      `age: ${p.ageText}\r\ncache-status: ${p.cacheStatus}\r\nx-request-id: ${hit.id}\r\n` +
+      `age: ${p.ageText}\r\ncache-status: ${hit.cacheStatus}\r\nx-request-id: ${hit.id}\r\n` +
       (p.ownDate ? `date: ${this.date(Date.now())}\r\n` : '') +
       `${connection}\r\n`
     );
@@ -264,9 +291,11 @@ export class HitPath {
   /** Counts, prefetch and the sampled access log after a hit was written. */
   private served(req: HitRequest, hit: Hit, method: 'GET' | 'HEAD'): void {
     const tally = this.ctx.metrics.tally;
-    tally.hits++;
+    if (hit.stale) tally.stale++;
+    else tally.hits++;
     if (method === 'GET') tally.ramBytes += hit.body.length;
-    if (this.onServed) this.onServed(req, hit.keyTarget);
+    // prefetch follows fresh hits, as the lookup's noteServed does
+    if (this.onServed && !hit.stale) this.onServed(req, hit.keyTarget);
     if (this.ctx.logger.isLevelEnabled('debug')) this.logHit(req, method, hit, 1);
     else if (--this.logCountdown <= 0) {
       this.logCountdown = HIT_LOG_EVERY;
@@ -338,6 +367,8 @@ export class HitPath {
       ageText: '',
       ttl: Number.NaN,
       cacheStatus: '',
+      staleTtl: Number.NaN,
+      staleCacheStatus: '',
       slot,
       ownDate: stored['date'] === undefined,
     };
@@ -365,8 +396,8 @@ export class HitPath {
         method,
         url: redactToken(req.url),
         status: p.status,
-        result: 'hit',
-        cacheStatus: p.cacheStatus,
+        result: hit.stale ? 'stale' : 'hit',
+        cacheStatus: hit.cacheStatus,
         bytes: method === 'GET' ? p.length : 0,
         ms: 0,
         sampled,

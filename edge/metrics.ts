@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of one edge (own registry, so several edges can live in one process).
- * The one-write hit path (edge/hit-path.ts) counts into a HitTally of plain numbers, added to the
- * counters of the same names whenever the registry is read.
+ * The one-write hit path (edge/hit-path.ts) counts into a HitTally of plain numbers (fresh hits,
+ * stale-while-revalidate answers, bytes, protocols), added to the counters of the same names
+ * whenever the registry is read.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from './store/index.js';
@@ -14,6 +15,8 @@ import type { StoreStats } from './store/index.js';
  */
 export class HitTally {
   hits = 0;
+  /** Stale-while-revalidate answers of the one-write path (its revalidation under way). */
+  stale = 0;
   ramBytes = 0;
   h1 = 0;
   h2 = 0;
@@ -78,6 +81,7 @@ export class EdgeMetrics {
       help: 'Stale responses served',
       labelNames: ['reason'],
       registers: [r],
+      collect: flush,
     });
     this.bytesSent = new Counter({
       name: 'edge_bytes_sent_total',
@@ -222,6 +226,11 @@ export class EdgeMetrics {
       this.requests.inc({ result: 'hit' }, t.hits);
       this.hits.inc(t.hits);
       t.hits = 0;
+    }
+    if (t.stale > 0) {
+      this.requests.inc({ result: 'stale' }, t.stale);
+      this.staleServed.inc({ reason: 'stale-while-revalidate' }, t.stale);
+      t.stale = 0;
     }
     if (t.ramBytes > 0) {
       this.bytesSent.inc({ tier: 'ram' }, t.ramBytes);
