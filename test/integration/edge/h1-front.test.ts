@@ -7,14 +7,13 @@
  * clientError handler gives), Connection: close, the keep-alive idle close, a client gone
  * mid-fill (the handler's response is told 'close'), and a client pipelining without reading.
  */
-import { STATUS_CODES, Server as HttpServer, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { EventEmitter } from 'node:events';
+import { STATUS_CODES, type Server as HttpServer, createServer, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parserErrorStatus } from '../../../edge/request-limits.js';
-import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+import { get, recordNodeRequests, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
 
 let up: Upstream;
 let e: TestEdge;
@@ -26,6 +25,7 @@ const logWaiters: Array<() => void> = [];
 /** /slow/… upstream answers: their first bytes are out, the rest never comes until released. */
 const slowResponses: ServerResponse[] = [];
 let reference: HttpServer;
+let stopRecording: () => void = () => undefined;
 let referencePort: number;
 
 const BIG = 256 * 1024;
@@ -64,14 +64,8 @@ beforeAll(async () => {
   });
   e = await startEdge({ upstream: up.url, name: 'fr', adminToken: 'sekret', logger: pino({ level: 'info' }, sink) });
   port = Number(new URL(e.url).port);
-  // every node:http server's 'request' events on the edge's port (http.Server inherits emit)
-  HttpServer.prototype.emit = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'request') {
-      const req = args[0] as IncomingMessage;
-      if (req.socket.localPort === port) nodeRequests.push(req.url ?? '');
-    }
-    return EventEmitter.prototype.emit.call(this, event, ...args);
-  } as HttpServer['emit'];
+  // every node:http server's 'request' events on the edge's port
+  stopRecording = recordNodeRequests(port, nodeRequests);
   // today's answers to heads node:http refuses: a plain node:http server with the edge's clientError handler
   reference = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
     req.resume();
@@ -87,7 +81,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  delete (HttpServer.prototype as Partial<HttpServer>).emit;
+  stopRecording();
   for (const r of slowResponses) r.destroy();
   await new Promise<void>((r) => reference.close(() => r()));
   await e.close();

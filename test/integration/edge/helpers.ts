@@ -1,6 +1,7 @@
 /** Test helpers for the edge suites: a scriptable upstream on loopback and a small client. */
 import { cacheKey } from '../../../src/http/cache-key.js';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { createServer, Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,4 +103,21 @@ export async function get(url: string, headers: Record<string, string> = {}, met
 /** The store key the edge uses (default rules) for `path` when the response has no Vary. */
 export function storedKey(path: string): string {
   return cacheKey(path, {}, { queryParams: 'all', headers: [] });
+}
+
+/**
+ * Records the target of every node:http 'request' event on `port` (any http.Server of this
+ * process: the edge's handler runs on one), so a test can tell the edge's one-write hit path (no
+ * such event) from the full lookup. Returns the function that stops recording.
+ */
+export function recordNodeRequests(port: number, into: string[]): () => void {
+  HttpServer.prototype.emit = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request') {
+      const req = args[0] as IncomingMessage;
+      if (req.socket.localPort === port) into.push(req.url ?? '');
+    }
+    return EventEmitter.prototype.emit.call(this, event, ...args);
+  } as HttpServer['emit'];
+  // the patch is an own property: deleting it restores the inherited EventEmitter emit
+  return () => delete (HttpServer.prototype as Partial<HttpServer>).emit;
 }

@@ -4,11 +4,17 @@
  * without node:http objects, with the same fields the full lookup gives, and counted as stale.
  * A real edge (fake clock) in front of a real origin whose revalidation is held until released.
  */
-import { EventEmitter } from 'node:events';
-import { Server as HttpServer, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { get, startEdge, startUpstream, type Got, type TestEdge, type Upstream } from './helpers.js';
+import {
+  get,
+  recordNodeRequests,
+  startEdge,
+  startUpstream,
+  type Got,
+  type TestEdge,
+  type Upstream,
+} from './helpers.js';
 
 let up: Upstream;
 let e: TestEdge;
@@ -19,6 +25,7 @@ let version = 0;
 let release: () => void = () => undefined;
 /** Targets of node:http 'request' events on the edge's port (the fast path makes none). */
 const nodeRequests: string[] = [];
+let stopRecording: () => void = () => undefined;
 
 beforeAll(async () => {
   up = await startUpstream((_req, res) => {
@@ -37,18 +44,11 @@ beforeAll(async () => {
   });
   e = await startEdge({ upstream: up.url, name: 'swr', now: () => clock });
   port = Number(new URL(e.url).port);
-  HttpServer.prototype.emit = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'request') {
-      const req = args[0] as IncomingMessage;
-      if (req.socket.localPort === port) nodeRequests.push(req.url ?? '');
-    }
-    return EventEmitter.prototype.emit.call(this, event, ...args);
-  } as HttpServer['emit'];
+  stopRecording = recordNodeRequests(port, nodeRequests);
 });
 
 afterAll(async () => {
-  // the patch is an own property: deleting it restores the inherited EventEmitter emit
-  delete (HttpServer.prototype as Partial<HttpServer>).emit;
+  stopRecording();
   await e.close();
   await up.close();
 });
