@@ -50,6 +50,21 @@ function av(size: string, rate: string, seconds: number, extra: string[] = []): 
   ];
 }
 
+/** 426x240 with two AAC tracks, English ("eng", 440 Hz) and French ("fre", 880 Hz), `seconds` long. */
+function bilingualArgs(seconds: number, out: string): string[] {
+  return [
+    ...['-f', 'lavfi', '-i', `testsrc2=size=426x240:rate=30:duration=${seconds}`],
+    ...['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`],
+    ...['-f', 'lavfi', '-i', `sine=frequency=880:sample_rate=48000:duration=${seconds}`],
+    ...['-map', '0:v', '-map', '1:a', '-map', '2:a'],
+    ...X264,
+    ...['-pix_fmt', 'yuv420p', '-g', '60'],
+    ...AAC,
+    ...['-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fre'],
+    ...['-movflags', '+faststart', out],
+  ];
+}
+
 export const FIXTURES = {
   /** 8 s of 1280x720 at 30 fps with stereo AAC: the demo sample and the ladder tests. */
   sample: { file: 'sample-720p30.mp4', args: av('1280x720', '30', 8), about: '8 s 1280x720 30 fps + AAC' },
@@ -85,40 +100,18 @@ export const FIXTURES = {
    */
   bilingual: {
     file: 'bilingual-240p-8s.mp4',
-    args: (out) => [
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=426x240:rate=30:duration=8',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=48000:duration=8',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=880:sample_rate=48000:duration=8',
-      '-map',
-      '0:v',
-      '-map',
-      '1:a',
-      '-map',
-      '2:a',
-      ...X264,
-      '-pix_fmt',
-      'yuv420p',
-      '-g',
-      '60',
-      ...AAC,
-      '-metadata:s:a:0',
-      'language=eng',
-      '-metadata:s:a:1',
-      'language=fre',
-      '-movflags',
-      '+faststart',
-      out,
-    ],
+    args: (out) => bilingualArgs(8, out),
     about: '8 s 426x240 + AAC eng 440 Hz + AAC fre 880 Hz',
+  },
+  /**
+   * The same, 20 s long: the browser's audio-switch test, which must still have content to play
+   * after the first tone, the switch and the segment of the old language a player keeps, even when
+   * a loaded machine makes each of those slow.
+   */
+  bilingualLong: {
+    file: 'bilingual-240p-20s.mp4',
+    args: (out) => bilingualArgs(20, out),
+    about: '20 s 426x240 + AAC eng 440 Hz + AAC fre 880 Hz',
   },
   /** 3 s of AAC at 660 Hz, no video: an `--audio de=<file>` dub, shorter than `bilingual`. */
   dubShort: {

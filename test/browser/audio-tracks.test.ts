@@ -34,9 +34,9 @@ const SEGMENT_SEC = 2;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-audio-browser-'));
-  writeFileSync(join(dir, 'en.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:07.900\nHello from English\n');
-  writeFileSync(join(dir, 'fr.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:07.900\nBonjour en français\n');
-  const [input, dub] = await Promise.all([fixture('bilingual'), fixture('dubShort'), buildPlayer()]);
+  writeFileSync(join(dir, 'en.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:19.900\nHello from English\n');
+  writeFileSync(join(dir, 'fr.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:19.900\nBonjour en français\n');
+  const [input, dub] = await Promise.all([fixture('bilingualLong'), fixture('dubShort'), buildPlayer()]);
   await packageVod({
     input,
     outDir: join(dir, 'root'),
@@ -135,16 +135,31 @@ async function attachProbe(page: Page): Promise<void> {
   });
 }
 
-/** Waits until the page plays a tone within 5 % of `hz`. */
+/**
+ * Waits until the page plays a tone within 5 % of `hz`; on a timeout, says what was heard and where
+ * the playhead was, so a failure tells a slow switch from content that ran out.
+ */
 async function hearTone(page: Page, hz: number, timeoutMs: number): Promise<void> {
-  await page.waitForFunction(
-    (want: number) => {
-      const got = (window as unknown as Win).__probe!.peakHz();
-      return Math.abs(got - want) < want * 0.05;
-    },
-    hz,
-    { timeout: timeoutMs, polling: 50 },
-  );
+  try {
+    await page.waitForFunction(
+      (want: number) => {
+        const got = (window as unknown as Win).__probe!.peakHz();
+        return Math.abs(got - want) < want * 0.05;
+      },
+      hz,
+      { timeout: timeoutMs, polling: 50 },
+    );
+  } catch (err) {
+    const at = await page.evaluate(() => {
+      const video = document.getElementById('video') as HTMLVideoElement;
+      const ranges = Array.from({ length: video.buffered.length }, (_, i) => [
+        video.buffered.start(i),
+        video.buffered.end(i),
+      ]);
+      return { peakHz: (window as unknown as Win).__probe!.peakHz(), t: video.currentTime, ended: video.ended, ranges };
+    });
+    throw new Error(`no ${hz} Hz tone within ${timeoutMs} ms: ${JSON.stringify(at)}`, { cause: err });
+  }
 }
 
 async function tracksListed(page: Page, audio = 3, text = 2): Promise<{ audio: TrackInfo[]; text: TrackInfo[] }> {
@@ -190,7 +205,9 @@ describe('audio languages and subtitles on the demo page', () => {
 
         const fr = listed.audio.find((a) => a.language === 'fr')!.id;
         await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), fr);
-        await hearTone(page, 880, 6_000);
+        // the switch keeps at most a segment of English; on a loaded machine fetching the French
+        // segments and refilling the buffer can take a few seconds more (the asset is 20 s long)
+        await hearTone(page, 880, 12_000);
         expect(requested.some((p) => /\/audio-fr\/seg-\d+\.m4s$/.test(p))).toBe(true);
         const [tracksAfter, stats] = await page.evaluate(() => {
           const api = (window as unknown as Win).__streamedge;
