@@ -3,6 +3,10 @@
  *
  * - `ll`: 1,000 LL-HLS viewers (parts, blocking reloads, preload hints, delta updates) over HTTP/1.1.
  *   Goal: 0 stalls and live latency p50 within 0.5 s of the playlist's PART-HOLD-BACK.
+ * - `ll-rate`: 500 LL-HLS viewers, the same otherwise: the tester's cost per viewer against this
+ *   channel's 0.5 s parts (issue 16: ≥ 3,000 viewers per core of tester CPU, over the hold), in a
+ *   run sized to leave the 2-core box room so that it can be valid (`llRate` in the JSON). At 1,000
+ *   the part-boundary bursts of the tester and the edge together outgrow 2 cores (`ll`).
  * - `hls`: 5,000 plain live HLS viewers (whole segments, plain reloads). Goal: 0 stalls.
  * - `ll-h2`: 1,000 LL-HLS viewers over HTTP/2 (TLS edge, self-signed certificate; one h2
  *   connection per viewer). Same goals as `ll`.
@@ -20,7 +24,7 @@
  * threads). The CPU seconds and cores of each process tree (from /proc) are recorded per run, with
  * the tester's event-loop delay p99: a run counts only when it stayed under 20 ms (`valid`).
  *
- *   node bin/run-ts.js bench/loadtest-bench.ts [--ll 1000] [--hls 5000] [--h2 1000] [--ramp 15]
+ *   node bin/run-ts.js bench/loadtest-bench.ts [--ll 1000] [--ll-rate 500] [--hls 5000] [--h2 1000] [--ramp 15]
  *        [--hold 30] [--workers N] [--edge-workers N] [--no-nginx] [--no-node-floor] [--sut-nice N]
  *        [--split-cpus]
  *        [--edge-cpu-prof <dir>] [--out bench/results/loadtest.json]
@@ -60,7 +64,7 @@ function arg(name: string, def: number): number {
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number ≥ 0`);
   return v;
 }
-const SIZES = { ll: arg('ll', 1000), hls: arg('hls', 5000), h2: arg('h2', 1000) };
+const SIZES = { ll: arg('ll', 1000), llRate: arg('ll-rate', 500), hls: arg('hls', 5000), h2: arg('h2', 1000) };
 const RAMP_SEC = arg('ramp', 15);
 const HOLD_SEC = arg('hold', 30);
 const WORKERS = args.includes('--workers') ? arg('workers', 1) : undefined;
@@ -89,6 +93,8 @@ const OUT = args.includes('--out') ? args[args.indexOf('--out') + 1] : 'bench/re
 /** The tester kept up: its event-loop delay p99 stayed under this (issue 13, "valid viewer runs"). */
 const VALID_LOOP_P99_MS = 20;
 const GOAL_LATENCY_OVER_HOLD_BACK_SEC = 0.5;
+/** Issue 16's LL-HLS goal: viewers per core of tester CPU. */
+const LL_RATE_GOAL_VIEWERS_PER_CORE = 3000;
 /** The live channel: small, so that ffmpeg keeps real time on a shared 2-core box. */
 const CHANNEL = { source: 'lavfi:testsrc2=size=320x180:rate=30', segmentSec: 2, partSec: 0.5, dvrSec: 12 };
 const LADDER = { video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }], audio: { bitrate: '64k' } };
@@ -98,6 +104,8 @@ const root = resolve(import.meta.dirname, '..');
 const benchStart = performance.now();
 const elapsedSec = () => (performance.now() - benchStart) / 1000;
 const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
+/** Viewers per core of tester CPU (0 when no CPU was measured). */
+const perCore = (viewers: number, cores: number) => (cores > 0 ? Math.round(viewers / cores) : 0);
 const log = (line: string) => process.stderr.write(`[${elapsedSec().toFixed(0).padStart(4)}s] ${line}\n`);
 
 // ------------------------------------------------------------------ processes
@@ -272,7 +280,12 @@ async function partHoldBack(originUrl: string): Promise<number | null> {
 // ------------------------------------------------------------------ one run
 
 interface RunSpec {
-  name: 'll' | 'll-h2' | `hls${'' | '-nginx' | '-node'}` | `hls${'' | '-nginx' | '-node'}${'-sut-nice' | '-split'}`;
+  name:
+    | 'll'
+    | 'll-rate'
+    | 'll-h2'
+    | `hls${'' | '-nginx' | '-node'}`
+    | `hls${'' | '-nginx' | '-node'}${'-sut-nice' | '-split'}`;
   viewers: number;
   lowLatency: boolean;
   http2: boolean;
@@ -325,7 +338,13 @@ interface Run {
     cpuSec: number;
     cores: number;
     eventLoopDelayP99Ms: number | null;
+    /** Over the hold (every viewer playing; start-up and ramp left out): cores and µs per request. */
+    holdCores: number | null;
+    holdCpuUsPerRequest: number | null;
+    /** Viewers per core of tester CPU over the hold (the steady cost, as the tester bench measures it). */
     viewersPerCore: number;
+    /** The same over the whole run, start-up and ramp included (the figure before session 11). */
+    viewersPerCoreWholeRun: number;
     maxRssMB: number;
   };
   processes: { origin: ProcessUse | null; edge: ProcessUse | null };
@@ -464,7 +483,10 @@ async function run(
       cpuSec: round(testerCpuSec, 2),
       cores: report.loadTester.cores,
       eventLoopDelayP99Ms: report.loadTester.eventLoopDelayP99Ms,
-      viewersPerCore: report.loadTester.cores > 0 ? Math.round(spec.viewers / report.loadTester.cores) : 0,
+      holdCores: report.loadTester.hold?.cores ?? null,
+      holdCpuUsPerRequest: report.loadTester.hold?.cpuUsPerRequest ?? null,
+      viewersPerCore: perCore(spec.viewers, report.loadTester.hold?.cores ?? report.loadTester.cores),
+      viewersPerCoreWholeRun: perCore(spec.viewers, report.loadTester.cores),
       maxRssMB: report.loadTester.maxRssMB,
     },
     processes: {
@@ -539,6 +561,7 @@ try {
   );
   const specs: RunSpec[] = [
     { name: 'll', viewers: SIZES.ll, lowLatency: true, http2: false },
+    { name: 'll-rate', viewers: SIZES.llRate, lowLatency: true, http2: false },
     { name: 'hls', viewers: SIZES.hls, lowLatency: false, http2: false },
     { name: 'll-h2', viewers: SIZES.h2, lowLatency: true, http2: true },
   ];
@@ -618,6 +641,7 @@ const previous = readPreviousResults<{
 }>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
+  ...(SIZES.llRate > 0 ? [] : ['ll-rate']),
   ...(SIZES.hls > 0 ? [] : ['hls']),
   ...(SIZES.h2 > 0 ? [] : ['ll-h2']),
   ...(SIZES.hls > 0 && NGINX_BASELINE ? [] : ['hls-nginx']),
@@ -634,6 +658,7 @@ runs.splice(
   runs.length,
   ...withCarriedRuns(runs, previous && { runs: previous.runs, at: previous.at }, skippedRuns, [
     'll',
+    'll-rate',
     'hls',
     'll-h2',
     'hls-nginx',
@@ -656,6 +681,7 @@ for (const r of runs) {
 }
 const byName = (n: Run['name']) => runs.find((r) => r.name === n);
 const ll = byName('ll');
+const llRate = byName('ll-rate');
 const h2 = byName('ll-h2');
 const hls = byName('hls');
 const hlsNginx = byName('hls-nginx');
@@ -695,6 +721,7 @@ const result = {
     ll: `${SIZES.ll} LL-HLS viewers: 0 stalls, live latency p50 within ${GOAL_LATENCY_OVER_HOLD_BACK_SEC} s of PART-HOLD-BACK`,
     hls: `${SIZES.hls} plain HLS viewers: 0 stalls`,
     llH2: `${SIZES.h2} LL-HLS viewers over HTTP/2: as ll`,
+    llRate: `issue 16: ≥ ${LL_RATE_GOAL_VIEWERS_PER_CORE} LL-HLS viewers per core of tester CPU (over the hold) against this live lavfi channel's 0.5 s parts, in a valid run (ll-rate: ${SIZES.llRate} viewers, sized to leave the box room, as the tester bench's plain-rate)`,
     valid: `a run counts only when the load tester's event-loop delay p99 < ${VALID_LOOP_P99_MS} ms`,
   },
   setup: {
@@ -734,6 +761,22 @@ const result = {
               : null,
         }
       : null,
+  // issue 16's per-core figure against this channel: the tester's CPU over the hold of a valid run
+  llRate: llRate
+    ? {
+        viewers: llRate.viewers,
+        testerWorkers: llRate.tester.workers,
+        valid: llRate.valid,
+        eventLoopDelayP99Ms: llRate.tester.eventLoopDelayP99Ms,
+        stalls: llRate.stalls,
+        holdCores: llRate.tester.holdCores,
+        holdCpuUsPerRequest: llRate.tester.holdCpuUsPerRequest,
+        viewersPerCore: llRate.tester.viewersPerCore,
+        goal: LL_RATE_GOAL_VIEWERS_PER_CORE,
+        met: llRate.valid && llRate.tester.viewersPerCore >= LL_RATE_GOAL_VIEWERS_PER_CORE,
+        ...(llRate.carriedFrom !== undefined ? { carriedFrom: llRate.carriedFrom } : {}),
+      }
+    : null,
   // the edge against nginx on the same viewers, same origin, same run (both measured now)
   hlsBaseline:
     hls &&
@@ -810,7 +853,7 @@ for (const r of runs) {
 }
 lines.push(
   'columns: valid = tester event-loop p99 < 20 ms; goals = 0 stalls (and LL latency p50 within 0.5 s of PART-HOLD-BACK);',
-  '         live latency p50 (s), PART-HOLD-BACK (s), bitrate played, tester event-loop p99 (ms), cores used by tester / edge / origin (+ffmpeg), viewers per tester core',
+  '         live latency p50 (s), PART-HOLD-BACK (s), bitrate played, tester event-loop p99 (ms), cores used by tester / edge / origin (+ffmpeg), viewers per tester core over the hold',
 );
 for (const r of runs) if (r.carriedFrom) lines.push(`${r.name}*: not run now; kept from ${r.carriedFrom}`);
 for (const n of notes) lines.push(`note: ${n}`);

@@ -15,6 +15,7 @@ import { ViewerPool } from './viewer-pool.js';
 import { connectionsPerViewer } from './viewer.js';
 import { checkRunFits } from './fd-budget.js';
 import { WorkerFleet } from './workers.js';
+import { markHold } from './hold-mark.js';
 import { defaultWorkers } from './run.js';
 import type { LoadStats } from './load-stats.js';
 
@@ -92,13 +93,7 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       () => nc.publish(SUBJECT.progress(a.runId), JSON.stringify({ agentId, counters: counters() })),
       1000,
     );
-    // the hold starts a second after the ramp ends (the last viewers' start-up done): its CPU is the
-    // steady cost of all the viewers, measured as the tester bench measures a single process
-    let hold: { cpu: NodeJS.CpuUsage; at: number; requests: number } | undefined;
-    const holdTimer = setTimeout(
-      () => (hold = { cpu: process.cpuUsage(), at: performance.now(), requests: counters().requests }),
-      (a.pool.rampSec + Math.min(1, a.pool.durationSec / 2)) * 1000,
-    );
+    const hold = markHold(a.pool.rampSec, a.pool.durationSec, () => counters().requests);
     let stats: LoadStats;
     let maxRssMB: number;
     try {
@@ -112,13 +107,12 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       }
     } finally {
       clearInterval(tick);
-      clearTimeout(holdTimer);
       stopSub.unsubscribe();
     }
     const cpu = process.cpuUsage(cpu0);
     const end = performance.now();
-    const h = hold ?? { cpu: cpu0, at: t0, requests: 0 }; // stopped during the ramp: the whole run
-    const holdCpu = process.cpuUsage(h.cpu);
+    // stopped during the ramp: the whole run
+    const h = hold.finish() ?? { sec: (end - t0) / 1000, cpuUs: cpu.user + cpu.system, requests: stats.requests };
     const done: DoneMessage = {
       agentId,
       host: hostname(),
@@ -128,9 +122,9 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       cpuSec: (cpu.user + cpu.system) / 1e6,
       elapsedSec: (end - t0) / 1000,
       maxRssMB,
-      holdCpuSec: (holdCpu.user + holdCpu.system) / 1e6,
-      holdSec: (end - h.at) / 1000,
-      holdRequests: stats.requests - h.requests,
+      holdCpuSec: h.cpuUs / 1e6,
+      holdSec: h.sec,
+      holdRequests: h.requests,
     };
     nc.publish(SUBJECT.done(a.runId), JSON.stringify(done));
   } catch (e) {

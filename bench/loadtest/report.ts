@@ -65,8 +65,14 @@ export interface LoadReport {
     cpuUserSec: number;
     cpuSystemSec: number;
     cpuSecPer1000Viewers: number;
-    /** Cores of tester CPU used on average over the run. */
+    /** Cores of tester CPU used on average over the run (start-up and ramp included). */
     cores: number;
+    /**
+     * The steady cost: tester CPU over the hold (from a second after the ramp ended, every viewer
+     * playing, to the end), in cores and µs per request; null when the run stopped in its ramp. With
+     * --nats, the agents' hold CPU summed.
+     */
+    hold: { sec: number; cores: number; cpuUsPerRequest: number } | null;
     maxRssMB: number;
     /** Event-loop delay p99 of the busiest viewer thread (ms). */
     eventLoopDelayP99Ms: number;
@@ -101,6 +107,8 @@ export interface ReportMeta {
   timeline?: TimelinePoint[];
   edge: EdgeReport | null;
   cpu: { user: number; system: number };
+  /** Tester CPU (µs) and requests over the hold, and its length. */
+  hold: { sec: number; cpuUs: number; requests: number } | null;
   maxRssMB: number;
 }
 
@@ -186,6 +194,14 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
       cpuSystemSec: round(m.cpu.system / 1e6),
       cpuSecPer1000Viewers: t.started > 0 ? round((cpuSec * 1000) / t.started) : 0,
       cores: m.elapsedSec > 0 ? round(cpuSec / m.elapsedSec, 2) : 0,
+      hold:
+        m.hold && m.hold.sec > 0
+          ? {
+              sec: round(m.hold.sec, 1),
+              cores: round(m.hold.cpuUs / 1e6 / m.hold.sec, 3),
+              cpuUsPerRequest: m.hold.requests > 0 ? round(m.hold.cpuUs / m.hold.requests, 1) : 0,
+            }
+          : null,
       maxRssMB: Math.round(m.maxRssMB),
       eventLoopDelayP99Ms: loopP99,
       valid,
@@ -230,7 +246,7 @@ export function formatReport(r: LoadReport): string {
     );
   }
   lines.push(
-    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${r.loadTester.maxRssMB} MB`,
+    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers${r.loadTester.hold ? `; hold ${r.loadTester.hold.cores.toFixed(2)} cores, ${r.loadTester.hold.cpuUsPerRequest.toFixed(1)} µs per request` : ''}), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${r.loadTester.maxRssMB} MB`,
   );
   for (const a of r.agents ?? []) {
     lines.push(

@@ -26,6 +26,8 @@ import { connectionsPerViewer } from './viewer.js';
 import { checkRunFits } from './fd-budget.js';
 import { WorkerFleet } from './workers.js';
 import { NatsFleet } from './nats-coordinator.js';
+import type { AgentReport } from './nats-protocol.js';
+import { markHold, type HoldFigures } from './hold-mark.js';
 
 export const LIMITS = { maxViewers: 50_000, maxRunSec: 6 * 3600, maxWorkers: 32, maxAgents: 64 } as const;
 
@@ -119,6 +121,9 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   const remote = o.nats ? new NatsFleet(o.nats, o.agents!, poolOptions, o.allowHosts ?? []) : undefined;
   const local = !remote && workers === 0 ? new ViewerPool(poolOptions) : undefined;
   const fleet = remote ?? (workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined);
+  const counters = () => (local ? progressCounters(local.stats) : fleet!.progress());
+  // local viewers only: agents mark their own hold
+  const hold = remote ? undefined : markHold(o.rampSec, o.durationSec, () => counters().requests);
   const onAbort = () => (local ? local.abort() : fleet!.stop());
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -129,7 +134,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     const now = performance.now();
     const snap: ProgressSnapshot = {
       elapsedSec: (now - t0) / 1000,
-      ...(local ? progressCounters(local.stats) : fleet!.progress()),
+      ...counters(),
     };
     timeline.push(timelinePoint(snap, prev));
     o.onProgress?.(
@@ -150,6 +155,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       rss = Math.max(r.maxRssMB, process.resourceUsage().maxRSS / 1024);
     }
     const elapsedSec = (performance.now() - t0) / 1000;
+    const holdFigures = remote ? agentsHold(remote.agents) : (hold?.finish() ?? null);
     // process.cpuUsage() is getrusage(RUSAGE_SELF): every thread of the process, workers included
     const own = process.cpuUsage(cpu0);
     // with agents, the tester's CPU is theirs (this process only coordinates)
@@ -175,6 +181,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
       timeline,
       edge: edgeDelta(before, after),
       cpu,
+      hold: holdFigures,
       maxRssMB: rss,
     });
     if (remote) report.agents = remote.agents;
@@ -185,6 +192,16 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     o.signal?.removeEventListener('abort', onAbort);
     await scrapeAgent.close().catch(() => undefined);
   }
+}
+
+/** The agents' holds as one: their CPU and requests summed, over the longest hold. */
+function agentsHold(agents: AgentReport[]): HoldFigures | null {
+  if (agents.length === 0) return null;
+  return {
+    sec: Math.max(...agents.map((a) => a.holdSec)),
+    cpuUs: agents.reduce((s, a) => s + a.holdCpuSec * 1e6, 0),
+    requests: agents.reduce((s, a) => s + a.holdRequests, 0),
+  };
 }
 
 /** The default for --workers: one worker thread per spare core (at least one; the main thread reports). */

@@ -28,6 +28,37 @@ function done(agentId: string, loopDelayP99Ms: number): DoneMessage {
   };
 }
 
+describe("the report's hold figures", () => {
+  it('gives the steady cost over the hold apart from the whole run (start-up and ramp included)', () => {
+    const meta = {
+      target: 'http://127.0.0.1:1/live.m3u8',
+      startedAt: new Date(0),
+      elapsedSec: 40,
+      config: {
+        viewers: 1000,
+        rampSec: 10,
+        durationSec: 30,
+        profile: 'unlimited',
+        latencyMs: 0,
+        workers: 2,
+        lowLatency: true,
+        http2: false,
+        cmcd: 'off',
+      },
+      peakConcurrent: 1000,
+      edge: null,
+      cpu: { user: 16e6, system: 4e6 },
+      maxRssMB: 0,
+    };
+    const report = buildReport(new LoadStats(), { ...meta, hold: { sec: 29, cpuUs: 8.7e6, requests: 145_000 } });
+    expect(report.loadTester.cores).toBe(0.5);
+    expect(report.loadTester.hold).toEqual({ sec: 29, cores: 0.3, cpuUsPerRequest: 60 });
+    expect(formatReport(report)).toContain('hold 0.30 cores, 60.0 µs per request');
+    // a run stopped in its ramp has no hold
+    expect(buildReport(new LoadStats(), { ...meta, hold: null }).loadTester.hold).toBeNull();
+  });
+});
+
 describe('agentReport', () => {
   it('gives whole-run and hold cores, and a valid agent no warning', () => {
     const a = agentReport(done('aaaaaaaa-1', 4.5));
@@ -63,6 +94,7 @@ describe('agentReport', () => {
       peakConcurrent: 0,
       edge: null,
       cpu: { user: 0, system: 0 },
+      hold: null,
       maxRssMB: 0,
     });
     report.agents = [agentReport(done('aaaaaaaa-1', 3)), agentReport(done('bbbbbbbb-2', 150))];

@@ -63,6 +63,7 @@ describe('evaluateThresholds', () => {
       peakConcurrent: 10,
       edge: null,
       cpu: { user: 1e6, system: 0 },
+      hold: null,
       maxRssMB: 100,
     });
     const results = evaluateThresholds(
