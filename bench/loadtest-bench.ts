@@ -338,6 +338,8 @@ interface Run {
     cpuSec: number;
     cores: number;
     eventLoopDelayP99Ms: number | null;
+    /** The same over the hold alone (the ramp's start-ups left out): which phase made a run not valid. */
+    holdEventLoopDelayP99Ms: number | null;
     /** Over the hold (every viewer playing; start-up and ramp left out): cores and µs per request. */
     holdCores: number | null;
     holdCpuUsPerRequest: number | null;
@@ -483,6 +485,7 @@ async function run(
       cpuSec: round(testerCpuSec, 2),
       cores: report.loadTester.cores,
       eventLoopDelayP99Ms: report.loadTester.eventLoopDelayP99Ms,
+      holdEventLoopDelayP99Ms: report.loadTester.holdEventLoopDelayP99Ms,
       holdCores: report.loadTester.hold?.cores ?? null,
       holdCpuUsPerRequest: report.loadTester.hold?.cpuUsPerRequest ?? null,
       viewersPerCore: perCore(spec.viewers, report.loadTester.hold?.cores ?? report.loadTester.cores),

@@ -53,6 +53,8 @@ export interface SerializedStats {
   histograms: Record<string, string>;
   /** Event-loop delay p99 (ms) of the worst thread. */
   loopDelayP99Ms: number;
+  /** The same over the hold alone (every viewer playing; the ramp's start-ups left out). */
+  holdLoopDelayP99Ms?: number;
 }
 
 export class LoadStats {
@@ -78,6 +80,8 @@ export class LoadStats {
   errors: Record<string, number> = {};
   /** Event-loop delay p99 (ms) of the worst thread that ran viewers (0 when not measured). */
   loopDelayP99Ms = 0;
+  /** The same over the hold alone (from a second after the ramp ended); 0 when the run had none. */
+  holdLoopDelayP99Ms = 0;
   private readonly histograms = new Map<string, Histogram>();
 
   histogram(name: string): Histogram {
@@ -143,6 +147,7 @@ export class LoadStats {
       errors: { ...this.errors },
       histograms,
       loopDelayP99Ms: this.loopDelayP99Ms,
+      holdLoopDelayP99Ms: this.holdLoopDelayP99Ms,
     };
   }
 
@@ -151,6 +156,7 @@ export class LoadStats {
     this.requests += s.requests;
     this.bytes += s.bytes;
     this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, s.loopDelayP99Ms ?? 0);
+    this.holdLoopDelayP99Ms = Math.max(this.holdLoopDelayP99Ms, s.holdLoopDelayP99Ms ?? 0);
     for (const [k, v] of Object.entries(s.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
     for (const [k, enc] of Object.entries(s.histograms)) {
       const decoded = hdr.decodeFromCompressedBase64(enc);

@@ -76,6 +76,8 @@ export interface LoadReport {
     maxRssMB: number;
     /** Event-loop delay p99 of the busiest viewer thread (ms). */
     eventLoopDelayP99Ms: number;
+    /** The same over the hold alone (ms; null without a hold): whether a late loop was the ramp's. */
+    holdEventLoopDelayP99Ms: number | null;
     /** The run counts as a measurement of the target only when the tester kept up (p99 below the limit). */
     valid: boolean;
     warning?: string;
@@ -204,11 +206,16 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
           : null,
       maxRssMB: Math.round(m.maxRssMB),
       eventLoopDelayP99Ms: loopP99,
+      holdEventLoopDelayP99Ms: s.holdLoopDelayP99Ms > 0 ? round(s.holdLoopDelayP99Ms, 2) : null,
       valid,
       ...(valid
         ? {}
         : {
-            warning: `the load tester itself was the bottleneck (event-loop delay p99 ${loopP99} ms ≥ ${LOOP_DELAY_LIMIT_MS} ms): its timings, stalls and latency are not the target's; use more --workers or machines (--nats)`,
+            warning:
+              `the load tester itself was the bottleneck (event-loop delay p99 ${loopP99} ms ≥ ${LOOP_DELAY_LIMIT_MS} ms): its timings, stalls and latency are not the target's; use more --workers or machines (--nats)` +
+              (s.holdLoopDelayP99Ms > 0 && s.holdLoopDelayP99Ms < LOOP_DELAY_LIMIT_MS
+                ? `; over the hold alone it kept up (p99 ${round(s.holdLoopDelayP99Ms, 2)} ms): the ramp's start-ups were its limit, which a longer --ramp spreads`
+                : ''),
           }),
     },
   };
@@ -246,7 +253,7 @@ export function formatReport(r: LoadReport): string {
     );
   }
   lines.push(
-    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers${r.loadTester.hold ? `; hold ${r.loadTester.hold.cores.toFixed(2)} cores, ${r.loadTester.hold.cpuUsPerRequest.toFixed(1)} µs per request` : ''}), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms, rss ${r.loadTester.maxRssMB} MB`,
+    `  load tester   cpu ${(r.loadTester.cpuUserSec + r.loadTester.cpuSystemSec).toFixed(1)} s (${r.loadTester.cores.toFixed(2)} cores, ${r.loadTester.cpuSecPer1000Viewers.toFixed(2)} s per 1000 viewers${r.loadTester.hold ? `; hold ${r.loadTester.hold.cores.toFixed(2)} cores, ${r.loadTester.hold.cpuUsPerRequest.toFixed(1)} µs per request` : ''}), event-loop delay p99 ${r.loadTester.eventLoopDelayP99Ms.toFixed(1)} ms${r.loadTester.holdEventLoopDelayP99Ms === null ? '' : ` (hold ${r.loadTester.holdEventLoopDelayP99Ms.toFixed(1)} ms)`}, rss ${r.loadTester.maxRssMB} MB`,
   );
   for (const a of r.agents ?? []) {
     lines.push(

@@ -63,6 +63,9 @@ export class ViewerPool {
     const o = this.o;
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loop.enable();
+    // the hold alone (as hold-mark.ts marks it): says whether a late loop was the ramp's start-ups
+    const holdLoop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    const holdTimer = setTimeout(() => holdLoop.enable(), (o.rampSec + Math.min(1, o.durationSec / 2)) * 1000);
     const profile = parseProfile(o.profile);
     const total = o.totalViewers ?? o.viewers;
     const stride = o.viewerStride ?? 1;
@@ -101,6 +104,8 @@ export class ViewerPool {
     // the loop's delay while viewers played; tearing thousands of connections down afterwards
     // (one close() each) delays the loop too, but no viewer measures anything then
     loop.disable();
+    holdLoop.disable();
+    clearTimeout(holdTimer);
     // the histogram holds the intervals between its own timer's runs: the delay is what exceeds the resolution
     const p99 = Math.max(
       0,
@@ -109,6 +114,11 @@ export class ViewerPool {
       this.wheel.lateness.count > 0 ? this.wheel.lateness.percentile(99) / 1000 : 0,
     );
     this.stats.loopDelayP99Ms = Math.max(this.stats.loopDelayP99Ms, p99);
+    if (holdLoop.count > 0)
+      this.stats.holdLoopDelayP99Ms = Math.max(
+        this.stats.holdLoopDelayP99Ms,
+        holdLoop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS,
+      );
     this.abort();
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([

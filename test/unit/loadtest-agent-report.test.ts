@@ -29,33 +29,50 @@ function done(agentId: string, loopDelayP99Ms: number): DoneMessage {
 }
 
 describe("the report's hold figures", () => {
+  const meta = {
+    target: 'http://127.0.0.1:1/live.m3u8',
+    startedAt: new Date(0),
+    elapsedSec: 40,
+    config: {
+      viewers: 1000,
+      rampSec: 10,
+      durationSec: 30,
+      profile: 'unlimited',
+      latencyMs: 0,
+      workers: 2,
+      lowLatency: true,
+      http2: false,
+      cmcd: 'off',
+    },
+    peakConcurrent: 1000,
+    edge: null,
+    cpu: { user: 16e6, system: 4e6 },
+    maxRssMB: 0,
+  };
   it('gives the steady cost over the hold apart from the whole run (start-up and ramp included)', () => {
-    const meta = {
-      target: 'http://127.0.0.1:1/live.m3u8',
-      startedAt: new Date(0),
-      elapsedSec: 40,
-      config: {
-        viewers: 1000,
-        rampSec: 10,
-        durationSec: 30,
-        profile: 'unlimited',
-        latencyMs: 0,
-        workers: 2,
-        lowLatency: true,
-        http2: false,
-        cmcd: 'off',
-      },
-      peakConcurrent: 1000,
-      edge: null,
-      cpu: { user: 16e6, system: 4e6 },
-      maxRssMB: 0,
-    };
     const report = buildReport(new LoadStats(), { ...meta, hold: { sec: 29, cpuUs: 8.7e6, requests: 145_000 } });
     expect(report.loadTester.cores).toBe(0.5);
     expect(report.loadTester.hold).toEqual({ sec: 29, cores: 0.3, cpuUsPerRequest: 60 });
     expect(formatReport(report)).toContain('hold 0.30 cores, 60.0 µs per request');
     // a run stopped in its ramp has no hold
     expect(buildReport(new LoadStats(), { ...meta, hold: null }).loadTester.hold).toBeNull();
+  });
+
+  it('tells a tester that fell behind only in the ramp from one that fell behind in the hold', () => {
+    const late = (whole: number, hold: number) => {
+      const s = new LoadStats();
+      s.loopDelayP99Ms = whole;
+      s.holdLoopDelayP99Ms = hold;
+      return buildReport(s, { ...meta, hold: null }).loadTester;
+    };
+    const rampOnly = late(45, 8);
+    expect(rampOnly.valid).toBe(false);
+    expect(rampOnly.holdEventLoopDelayP99Ms).toBe(8);
+    expect(rampOnly.warning).toContain('over the hold alone it kept up (p99 8 ms)');
+    const both = late(45, 30);
+    expect(both.valid).toBe(false);
+    expect(both.warning).not.toContain('over the hold alone');
+    expect(late(5, 4).warning).toBeUndefined();
   });
 });
 
