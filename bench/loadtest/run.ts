@@ -27,7 +27,7 @@ import { checkRunFits } from './fd-budget.js';
 import { WorkerFleet } from './workers.js';
 import { NatsFleet } from './nats-coordinator.js';
 import type { AgentReport } from './nats-protocol.js';
-import { markHold, type HoldFigures } from './hold-mark.js';
+import { markHold, type HoldFigures, type HoldMark } from './hold-mark.js';
 
 export const LIMITS = { maxViewers: 50_000, maxRunSec: 6 * 3600, maxWorkers: 32, maxAgents: 64 } as const;
 
@@ -120,10 +120,12 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   };
   const remote = o.nats ? new NatsFleet(o.nats, o.agents!, poolOptions, o.allowHosts ?? []) : undefined;
   const local = !remote && workers === 0 ? new ViewerPool(poolOptions) : undefined;
-  const fleet = remote ?? (workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined);
+  const threads = !remote && workers > 0 ? new WorkerFleet(poolOptions, workers) : undefined;
+  const fleet = remote ?? threads;
   const counters = () => (local ? progressCounters(local.stats) : fleet!.progress());
-  // local viewers only: agents mark their own hold
-  const hold = remote ? undefined : markHold(o.rampSec, o.durationSec, () => counters().requests);
+  // the hold of local viewers, marked when their ramp starts (agents mark their own)
+  let hold: HoldMark | undefined;
+  const markHoldNow = () => (hold = markHold(o.rampSec, o.durationSec, () => counters().requests));
   const onAbort = () => (local ? local.abort() : fleet!.stop());
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -147,10 +149,12 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
   try {
     let stats, rss;
     if (local) {
+      markHoldNow();
       stats = await local.run();
       rss = process.resourceUsage().maxRSS / 1024;
     } else {
-      const r = await fleet!.run();
+      // worker threads start their ramps together once all are loaded: the hold is counted from then
+      const r = threads ? await threads.run(markHoldNow) : await remote!.run();
       stats = r.stats;
       rss = Math.max(r.maxRssMB, process.resourceUsage().maxRSS / 1024);
     }

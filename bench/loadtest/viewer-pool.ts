@@ -60,6 +60,7 @@ export class ViewerPool {
 
   /** Resolves when the run is over and every viewer has stopped (or the grace period ran out). */
   async run(): Promise<LoadStats> {
+    if (this.stop.signal.aborted) return this.stats; // stopped before it started
     const o = this.o;
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loop.enable();

@@ -10,7 +10,9 @@ import type { PoolOptions } from './viewer-pool.js';
 import { zeroProgressCounters, type ProgressCounters } from './report.js';
 
 type WorkerMessage =
-  ({ type: 'progress' } & ProgressCounters) | { type: 'done'; stats: SerializedStats; maxRssKB: number };
+  | { type: 'ready' }
+  | ({ type: 'progress' } & ProgressCounters)
+  | { type: 'done'; stats: SerializedStats; maxRssKB: number };
 
 /**
  * A viewer thread's young generation (V8: three semi-spaces' worth). Viewers allocate about 7 KB
@@ -37,9 +39,36 @@ export class WorkerFleet {
     return sum;
   }
 
-  async run(): Promise<{ stats: LoadStats; maxRssMB: number }> {
-    const merged = new LoadStats();
-    let maxRssMB = 0;
+  /** Spawns the threads (each loads its modules) and resolves when every one of them is loaded. */
+  ready(): Promise<void> {
+    this.spawned ??= this.spawn();
+    return this.spawned.ready;
+  }
+
+  /**
+   * Runs the viewers: the threads start their ramps together, once all are loaded (`onStart` is
+   * called then), and the run resolves with their merged stats.
+   */
+  async run(onStart?: () => void): Promise<{ stats: LoadStats; maxRssMB: number }> {
+    this.spawned ??= this.spawn();
+    const { ready, done } = this.spawned;
+    try {
+      await Promise.race([ready, done.then(() => undefined)]);
+      for (const w of this.workers) w.postMessage({ type: 'start' });
+      onStart?.();
+      await done;
+    } finally {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+    return { stats: this.merged, maxRssMB: this.maxRssMB };
+  }
+
+  private spawned: { ready: Promise<void>; done: Promise<unknown> } | undefined;
+  private readonly merged = new LoadStats();
+  private maxRssMB = 0;
+
+  private spawn(): { ready: Promise<void>; done: Promise<unknown> } {
+    const readies: Promise<void>[] = [];
     const done = Array.from({ length: this.count }, (_, i) => {
       const share = Math.floor(this.o.viewers / this.count) + (i < this.o.viewers % this.count ? 1 : 0);
       const data: PoolOptions = {
@@ -54,14 +83,17 @@ export class WorkerFleet {
         resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });
       this.workers.push(w);
+      let loaded!: () => void;
+      readies.push(new Promise<void>((r) => (loaded = r)));
       return new Promise<void>((resolve, reject) => {
         w.on('message', (m: WorkerMessage) => {
-          if (m.type === 'progress') {
+          if (m.type === 'ready') loaded();
+          else if (m.type === 'progress') {
             const { type: _type, ...counters } = m;
             this.latest[i] = counters;
           } else {
-            merged.merge(m.stats);
-            maxRssMB = Math.max(maxRssMB, m.maxRssKB / 1024);
+            this.merged.merge(m.stats);
+            this.maxRssMB = Math.max(this.maxRssMB, m.maxRssKB / 1024);
             resolve();
           }
         });
@@ -75,12 +107,9 @@ export class WorkerFleet {
         );
       });
     });
-    try {
-      await Promise.all(done);
-    } finally {
-      await Promise.all(this.workers.map((w) => w.terminate()));
-    }
-    return { stats: merged, maxRssMB };
+    const all = Promise.all(done);
+    all.catch(() => undefined); // awaited by run(); a thread failing while others load is reported there
+    return { ready: Promise.all(readies).then(() => undefined), done: all };
   }
 
   stop(): void {
