@@ -219,25 +219,30 @@ async function main(): Promise<void> {
       urls: { hls: string; dash: string },
       seconds: number,
       figures: [string, boolean][],
-      measure: (rec: Awaited<ReturnType<typeof runSession>>) => T,
+      measure: (rec: Awaited<ReturnType<typeof runSession>>, edgeDelaySec: number | null) => T,
       label: string,
+      /** Live: the edge delay is measured during each session (it drifts with the encoder's lag). */
+      edgeDelayUrl?: string,
     ): Promise<TraceResult> => {
       const cells: Record<string, Cell<T>[]> = Object.fromEntries(engines.map((e) => [e, []]));
       for (let round = 0; round < sessions; round++) {
         const order = engines.map((_, i) => engines[(i + round) % engines.length]);
         for (const engine of order) {
           try {
-            const rec = await runSession({
-              browser: b,
-              pageUrl,
-              streamUrl: urlFor(urls, engine),
-              engine,
-              trace,
-              durationSec: seconds,
-              probeScript,
-              sliceBytes: 0,
-            });
-            cells[engine].push(measure(rec));
+            const [rec, edgeDelaySec] = await Promise.all([
+              runSession({
+                browser: b,
+                pageUrl,
+                streamUrl: urlFor(urls, engine),
+                engine,
+                trace,
+                durationSec: seconds,
+                probeScript,
+                sliceBytes: 0,
+              }),
+              edgeDelayUrl ? measureEdgeDelaySec(edgeDelayUrl, seconds * 1000).catch(() => null) : null,
+            ]);
+            cells[engine].push(measure(rec, edgeDelaySec));
           } catch (e) {
             cells[engine].push(errorCell(e));
           }
@@ -294,8 +299,10 @@ async function main(): Promise<void> {
               liveUrls,
               liveDurationSec,
               LIVE_FIGURES,
-              (rec) => liveQoe(rec, liveMap, clock),
+              // this session's own edge delay; the one measured before the live traces if that failed
+              (rec, edgeDelaySec) => liveQoe(rec, liveMap, edgeDelaySec === null ? clock : { ...clock, edgeDelaySec }),
               'LIVE',
+              liveUrls.hls,
             ),
           );
         }

@@ -113,6 +113,8 @@ export interface LiveQoe extends CommonQoe {
   /** Wall-clock latency at the first snapshot after playback started: where the engine chose to start. */
   wallClockLatencyAtStart: number | null;
   latencySamples: number;
+  /** The edge delay this session's behindEdge figures subtract (s; measured during the session). */
+  edgeDelaySec: number | null;
   /** Latency behind the playlist's end (wall-clock latency − the edge delay the bench measured), p50. */
   behindEdgeP50: number | null;
   /** Share of samples whose latency behind the playlist's end is below PART-HOLD-BACK (else HOLD-BACK). */
@@ -387,6 +389,7 @@ export function liveQoe(rec: SessionRecord, map: PresentationMap, clock: LiveClo
     wallClockLatencyMax: r(wallLat.length ? Math.max(...wallLat) : null),
     wallClockLatencyAtStart: r(wallLat[0] ?? null),
     latencySamples: wallLat.length,
+    edgeDelaySec: clock.edgeDelaySec ?? null,
     behindEdgeP50: r(behind.length ? percentile(behind, 50) : null),
     belowHoldBackShare:
       holdBack !== undefined && behind.length

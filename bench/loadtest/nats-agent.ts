@@ -84,8 +84,9 @@ async function runAssignment(nc: NatsConnection, agentId: string, a: AssignMessa
       max: 1,
       callback: () => (local ? local.abort() : fleet!.stop()),
     });
-    // load the threads before the common start, so that the ramp begins on time
-    await fleet?.ready();
+    // load the threads before the common start, so that the ramp begins on time (a thread that
+    // failed to load fails fleet.run() below, which ends the others)
+    await fleet?.ready().catch(() => undefined);
     const wait = a.startAt - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const cpu0 = process.cpuUsage();

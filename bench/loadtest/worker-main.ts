@@ -11,18 +11,16 @@ const pool = new ViewerPool(workerData as PoolOptions);
 const tick = setInterval(() => {
   parentPort!.postMessage({ type: 'progress', ...progressCounters(pool.stats) });
 }, 1000);
-parentPort!.on('message', (m: { type: string }) => {
-  if (m.type === 'stop') {
-    pool.abort();
-    start(); // stopped before it started: run() returns at once
-  }
-});
 // loaded: tell the fleet, and start the ramp when every thread is loaded too (a thread still
 // compiling its modules would take the CPU from the first ones' viewers)
 let start!: () => void;
 const started = new Promise<void>((r) => (start = r));
 parentPort!.on('message', (m: { type: string }) => {
   if (m.type === 'start') start();
+  else if (m.type === 'stop') {
+    pool.abort();
+    start(); // stopped before it started: run() returns at once
+  }
 });
 parentPort!.postMessage({ type: 'ready' });
 await started;

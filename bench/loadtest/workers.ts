@@ -39,10 +39,14 @@ export class WorkerFleet {
     return sum;
   }
 
-  /** Spawns the threads (each loads its modules) and resolves when every one of them is loaded. */
+  /**
+   * Spawns the threads (each loads its modules) and resolves when every one of them is loaded, or
+   * when all have ended (stopped while loading); rejects when one fails.
+   */
   ready(): Promise<void> {
     this.spawned ??= this.spawn();
-    return this.spawned.ready;
+    const { ready, done } = this.spawned;
+    return Promise.race([ready, done.then(() => undefined)]);
   }
 
   /**
@@ -50,10 +54,10 @@ export class WorkerFleet {
    * called then), and the run resolves with their merged stats.
    */
   async run(onStart?: () => void): Promise<{ stats: LoadStats; maxRssMB: number }> {
-    this.spawned ??= this.spawn();
-    const { ready, done } = this.spawned;
+    const ready = this.ready();
+    const { done } = this.spawned!;
     try {
-      await Promise.race([ready, done.then(() => undefined)]);
+      await ready;
       for (const w of this.workers) w.postMessage({ type: 'start' });
       onStart?.();
       await done;
