@@ -57,10 +57,6 @@ export class StoreEviction {
     const s = this.s;
     victim.evicting = true;
     await victim.idle();
-    // The victim's last records were written and queued for the group commit in the same turn
-    // (store-writer releases the region, then enqueues): let that commit index them first, or
-    // they would be missed below and dropped by the commit as records of a deleted region.
-    if (s.committing) await s.committing;
     const budget = Math.floor(s.regionBytes * s.copyFraction);
     let copied = 0;
     const copies: Promise<boolean>[] = [];
