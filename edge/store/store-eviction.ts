@@ -56,7 +56,12 @@ export class StoreEviction {
   private async evict(victim: Region): Promise<void> {
     const s = this.s;
     victim.evicting = true;
-    await victim.idle();
+    // Its last writes, then their group commit (a writer releases its reservation and queues the
+    // record in one turn: the index names the record only after that batch). No await when there
+    // is nothing to wait for: hot records go into the active region before the puts that woke
+    // with this eviction fill it.
+    if (victim.inflight > 0) await victim.idle();
+    if (this.commit.unsettled(victim)) await this.commit.settled(victim);
     const budget = Math.floor(s.regionBytes * s.copyFraction);
     let copied = 0;
     const copies: Promise<boolean>[] = [];

@@ -42,6 +42,52 @@ describe('LogStore eviction', () => {
     expect(existsSync(join(dir, 'keep.me'))).toBe(true);
   });
 
+  it('a region evicted while its last write is still finishing drops that record too: the put is acknowledged and its key named to the listener', async () => {
+    const { store, dir } = await openStore({ ramBytes: 0 });
+    const evicted: string[] = [];
+    const firstEviction = new Promise<number>((resolve) =>
+      store.onEvicted((keys, region) => {
+        evicted.push(...keys);
+        resolve(region);
+      }),
+    );
+    // A streamed put into the first region whose body the test holds open: the region stays busy
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const late = bodyFor('late', 16 * KiB);
+    async function* lateBody() {
+      yield late.subarray(0, 4 * KiB);
+      await held;
+      yield late.subarray(4 * KiB);
+    }
+    const latePut = store.put('/r/late', meta(), lateBody(), late.length);
+    // fill the first three regions and start the fourth: its roll starts evicting the first,
+    // which waits for the held put
+    const n = 50;
+    for (let i = 0; i < n; i++) expect(await store.put(`/r/k${i}`, meta(), bodyFor(`k${i}`, 16 * KiB))).toBe(true);
+    expect(store.stats().regions).toBe(4);
+    expect(store.stats().evictedRegions).toBe(0);
+    // the held put finishes: it releases its reservation and queues for the group commit in one
+    // turn, and the eviction resumes before that commit has indexed it
+    release();
+    expect(await latePut).toBe(true);
+    const region = await firstEviction;
+    for (let i = 0; i < 1000 && store.stats().evictedRegions === 0; i++) await new Promise((r) => setImmediate(r));
+    expect(store.stats().evictedRegions).toBe(1);
+    expect(regionFiles(dir)).not.toContain(`r-${String(region).padStart(10, '0')}.seg`);
+    expect(evicted).toContain('/r/late');
+    expect(evicted).toContain('/r/k0');
+    expect(await store.get('/r/late')).toBeUndefined();
+    // every key is either named as evicted or reads back intact
+    for (let i = 0; i < n; i++) {
+      const k = `/r/k${i}`;
+      const g = await store.get(k);
+      expect(g === undefined, k).toBe(evicted.includes(k));
+      if (g) expect((await readAll(g.body)).equals(bodyFor(`k${i}`, 16 * KiB))).toBe(true);
+    }
+    expect(evicted.length + store.stats().objects).toBe(n + 1);
+  });
+
   it('copy-forward keeps hot keys alive through many evictions; cold keys of the same age are dropped', async () => {
     const { store } = await openStore({ ramBytes: 0 });
     const hot = ['/vod/a/init.mp4', '/vod/a/index.m3u8', '/vod/a/master.m3u8'];
