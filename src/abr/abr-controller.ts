@@ -223,7 +223,11 @@ export class AbrController {
     if (started) {
       this.estimator.sample({ bytes: p.bytesLoaded, durationMs: p.elapsedMs, ttfbMs: p.ttfbMs });
     }
-    this.mediaSinceDownSwitchSec = 0;
+    // The up-switch hold is for a link that fell. A transfer that sustains the level it gave up
+    // (a thin buffer made it urgent: the second chunk of a start-up) is no such sign; holding the
+    // next chunks on the emergency level would put seconds of it on screen for nothing.
+    const sustained = loadRate * c.bandwidthSafetyFactor >= this.bitrates[rank];
+    if (!sustained) this.mediaSinceDownSwitchSec = 0;
     this.capAfterAbandon = target;
     this.noteDecision(target);
     return { abandon: true, switchTo: this.ladder[target].index };
@@ -276,10 +280,12 @@ export class AbrController {
     if (this.capAfterAbandon !== null) {
       // the emergency rule abandoned a download to fetch this level instead: the caller asks
       // again for the same chunk, and must get what the rule chose, not the level it gave up
+      // (whether that starts the up-switch hold was the rule's call)
       rank = Math.min(rank, this.capAfterAbandon);
       this.capAfterAbandon = null;
+    } else if (cur >= 0 && rank < cur) {
+      this.mediaSinceDownSwitchSec = 0;
     }
-    if (cur >= 0 && rank < cur) this.mediaSinceDownSwitchSec = 0;
     this.noteDecision(rank);
     return this.ladder[rank].index;
   }

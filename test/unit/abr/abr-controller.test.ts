@@ -185,6 +185,50 @@ describe('AbrController on VOD traces', () => {
     expect(abr.nextLevel({ bufferSec: 0.6, currentLevel: 3 })).toBe(0);
   });
 
+  it('an abandon forced by a thin start-up buffer on a link that sustains the level does not hold the next chunks on the emergency level', () => {
+    // the ABR bench's ladder and a session of its steady 5 Mbit/s trace (Chromium's shaping gives
+    // about 4.2): 720p first, then the second 720p chunk abandoned with ~1.1 s buffered, 469 of
+    // ~850 kB in after 1 s (3.75 Mbit/s, which sustains 720p at the safety factor)
+    const ladder = [
+      { index: 0, bitrate: 3_248_881, height: 720 },
+      { index: 1, bitrate: 2_259_521, height: 540 },
+      { index: 2, bitrate: 990_989, height: 360 },
+      { index: 3, bitrate: 556_113, height: 240 },
+    ];
+    const abr = new AbrController(ladder, { defaultEstimateBps: 4.6e6 });
+    expect(abr.nextLevel({ bufferSec: 0, currentLevel: -1 })).toBe(0);
+    abr.onDownloadComplete({ bytes: 722_000, durationMs: 1392, ttfbMs: 20, level: 0, mediaDurationSec: 2 });
+    expect(abr.nextLevel({ bufferSec: 2, currentLevel: 0 })).toBe(0);
+    const d = abr.onDownloadProgress({
+      bytesLoaded: 469_000,
+      bytesTotal: 850_000,
+      elapsedMs: 1002,
+      ttfbMs: 2,
+      level: 0,
+      mediaDurationSec: 2,
+      bufferSec: 1.1,
+    });
+    expect(d.abandon).toBe(true);
+    const low = d.switchTo!;
+    expect(ladder[low].height).toBeLessThanOrEqual(360);
+    expect(abr.nextLevel({ bufferSec: 1.1, currentLevel: 0 })).toBe(low); // the same chunk, lower
+    abr.onDownloadComplete({ bytes: 180_000, durationMs: 380, ttfbMs: 10, level: low, mediaDurationSec: 2 });
+    // the link was never the problem: the next chunk climbs (within the hysteresis band) instead of
+    // three more low chunks (6 s on screen) that an up-switch hold after a down-switch gave
+    const next = abr.nextLevel({ bufferSec: 2.7, currentLevel: low });
+    expect(ladder[next].height).toBeGreaterThanOrEqual(540);
+  });
+
+  it('an abandon on a link that cannot sustain the level holds the up-switch as a down-switch does', () => {
+    const abr = startedVod(0.6);
+    // 1 MB of the 3.5 Mbit/s level in 2 s: 4 Mbit/s sustains it; 400 kB: 1.6 Mbit/s does not
+    expect(abr.onDownloadProgress(slowProgress({ bytesLoaded: 400_000 })).abandon).toBe(true);
+    expect(abr.nextLevel({ bufferSec: 0.6, currentLevel: 3 })).toBe(0);
+    abr.onDownloadComplete({ bytes: 200_000, durationMs: 300, ttfbMs: 20, level: 0, mediaDurationSec: 4 });
+    // one fast small download after a collapse is no reason to climb yet
+    expect(abr.nextLevel({ bufferSec: 4.3, currentLevel: 0 })).toBe(0);
+  });
+
   it('the start-up choice is the level the estimate sustains, whatever level the caller names as current', () => {
     // 1.3 Mbit/s (the browser's link estimate) sustains the 1 Mbit/s level (index 1) at the
     // safety factor, but not at the narrower up factor: naming the lowest level as "current" on
