@@ -268,6 +268,12 @@ export class AbrController {
         } else {
           rank = cur;
         }
+        // BOLA climbs only as the buffer nears its target: with a healthy buffer and a link that
+        // carries a higher level with margin, waiting for that leaves seconds of a lower level on
+        // screen for nothing (a 14 s buffer on 540p over a link that carries 720p, in the simulator)
+        if (allowUp && bufferSec >= c.bolaStartupBufferSec) {
+          rank = Math.max(rank, highestFitting(this.bitrates, estimate * c.bufferedUpFactor));
+        }
       }
     } else {
       rank = t;

@@ -29,6 +29,12 @@ export interface AbrConfig {
   bolaStartupBufferSec: number;
   /** VOD: samples needed before BOLA decides (the estimate must be real first). */
   bolaStartupSamples: number;
+  /**
+   * VOD: with at least bolaStartupBufferSec buffered, climb to a level while estimate × this
+   * covers it, even where BOLA would wait for a fuller buffer (between bandwidthUpFactor and
+   * bandwidthSafetyFactor: a level is kept down to the safety factor, so this is a band too).
+   */
+  bufferedUpFactor: number;
   /** BOLA: buffer level at which the lowest level is preferred. */
   bolaMinBufferSec: number;
   /** BOLA: buffer level at which the highest level is preferred. */
@@ -80,6 +86,7 @@ export const DEFAULT_ABR_CONFIG: Readonly<AbrConfig> = Object.freeze({
   upSwitchHoldSec: 8,
   bolaStartupBufferSec: 8,
   bolaStartupSamples: 2,
+  bufferedUpFactor: 0.8,
   bolaMinBufferSec: 4,
   bolaTargetBufferSec: 20,
   abandonMinElapsedMs: 250,

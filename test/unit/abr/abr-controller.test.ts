@@ -219,6 +219,30 @@ describe('AbrController on VOD traces', () => {
     expect(ladder[next].height).toBeGreaterThanOrEqual(540);
   });
 
+  it('with a healthy buffer it climbs to the level the link carries with margin, not only when BOLA wants a fuller buffer', () => {
+    // the ABR bench's ladder on a steady 4.2 Mbit/s link: 720p (3.25) is carried at 0.8 of the
+    // link; BOLA alone preferred 540p with 14 s buffered, and the player stayed there
+    const ladder = [
+      { index: 0, bitrate: 3_248_881, height: 720 },
+      { index: 1, bitrate: 2_259_521, height: 540 },
+      { index: 2, bitrate: 990_989, height: 360 },
+      { index: 3, bitrate: 556_113, height: 240 },
+    ];
+    const r = simulateVod({ levels: ladder, capacity: () => 4.2e6, segments: 30, segmentSec: 2 });
+    expect(r.stalls).toBe(0);
+    const top = r.log.findIndex((s) => s.level === 0);
+    expect(top).toBeGreaterThan(0);
+    expect(r.log[top].bufferAtStart).toBeLessThan(10);
+    expect(switchesFrom(r.log, top)).toBe(0);
+    // on a link that does not carry it with that margin (3.8 Mbit/s: 0.85), only BOLA climbs,
+    // when the buffer is near its target
+    const lower = simulateVod({ levels: ladder, capacity: () => 3.8e6, segments: 30, segmentSec: 2 });
+    expect(lower.stalls).toBe(0);
+    const lowerTop = lower.log.findIndex((s) => s.level === 0);
+    expect(lowerTop).toBeGreaterThan(top);
+    expect(lower.log[lowerTop].bufferAtStart).toBeGreaterThan(15);
+  });
+
   it('an abandon on a link that cannot sustain the level holds the up-switch as a down-switch does', () => {
     const abr = startedVod(0.6);
     // 1 MB of the 3.5 Mbit/s level in 2 s: 4 Mbit/s sustains it; 400 kB: 1.6 Mbit/s does not
