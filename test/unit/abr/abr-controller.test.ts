@@ -32,6 +32,14 @@ function slowProgress(over: Partial<DownloadProgress> = {}): DownloadProgress {
   };
 }
 
+/** The ABR bench's ladder (bench/results/abr-qoe.json `settings.ladder`), top rung first. */
+const benchLadder = [
+  { index: 0, bitrate: 3_248_881, height: 720 },
+  { index: 1, bitrate: 2_259_521, height: 540 },
+  { index: 2, bitrate: 990_989, height: 360 },
+  { index: 3, bitrate: 556_113, height: 240 },
+];
+
 /** A VOD controller that has made its start-up choice with `bufferSec` buffered. */
 function startedVod(bufferSec: number, config: Partial<AbrConfig> = {}): AbrController {
   const abr = new AbrController(levels, config);
@@ -189,13 +197,7 @@ describe('AbrController on VOD traces', () => {
     // the ABR bench's ladder and a session of its steady 5 Mbit/s trace (Chromium's shaping gives
     // about 4.2): 720p first, then the second 720p chunk abandoned with ~1.1 s buffered, 469 of
     // ~850 kB in after 1 s (3.75 Mbit/s, which sustains 720p at the safety factor)
-    const ladder = [
-      { index: 0, bitrate: 3_248_881, height: 720 },
-      { index: 1, bitrate: 2_259_521, height: 540 },
-      { index: 2, bitrate: 990_989, height: 360 },
-      { index: 3, bitrate: 556_113, height: 240 },
-    ];
-    const abr = new AbrController(ladder, { defaultEstimateBps: 4.6e6 });
+    const abr = new AbrController(benchLadder, { defaultEstimateBps: 4.6e6 });
     expect(abr.nextLevel({ bufferSec: 0, currentLevel: -1 })).toBe(0);
     abr.onDownloadComplete({ bytes: 722_000, durationMs: 1392, ttfbMs: 20, level: 0, mediaDurationSec: 2 });
     expect(abr.nextLevel({ bufferSec: 2, currentLevel: 0 })).toBe(0);
@@ -210,25 +212,19 @@ describe('AbrController on VOD traces', () => {
     });
     expect(d.abandon).toBe(true);
     const low = d.switchTo!;
-    expect(ladder[low].height).toBeLessThanOrEqual(360);
+    expect(benchLadder[low].height).toBeLessThanOrEqual(360);
     expect(abr.nextLevel({ bufferSec: 1.1, currentLevel: 0 })).toBe(low); // the same chunk, lower
     abr.onDownloadComplete({ bytes: 180_000, durationMs: 380, ttfbMs: 10, level: low, mediaDurationSec: 2 });
     // the link was never the problem: the next chunk climbs (within the hysteresis band) instead of
     // three more low chunks (6 s on screen) that an up-switch hold after a down-switch gave
     const next = abr.nextLevel({ bufferSec: 2.7, currentLevel: low });
-    expect(ladder[next].height).toBeGreaterThanOrEqual(540);
+    expect(benchLadder[next].height).toBeGreaterThanOrEqual(540);
   });
 
   it('with a healthy buffer it climbs to the level the link carries with margin, not only when BOLA wants a fuller buffer', () => {
     // the ABR bench's ladder on a steady 4.2 Mbit/s link: 720p (3.25) is carried at 0.8 of the
     // link; BOLA alone preferred 540p with 14 s buffered, and the player stayed there
-    const ladder = [
-      { index: 0, bitrate: 3_248_881, height: 720 },
-      { index: 1, bitrate: 2_259_521, height: 540 },
-      { index: 2, bitrate: 990_989, height: 360 },
-      { index: 3, bitrate: 556_113, height: 240 },
-    ];
-    const r = simulateVod({ levels: ladder, capacity: () => 4.2e6, segments: 30, segmentSec: 2 });
+    const r = simulateVod({ levels: benchLadder, capacity: () => 4.2e6, segments: 30, segmentSec: 2 });
     expect(r.stalls).toBe(0);
     const top = r.log.findIndex((s) => s.level === 0);
     expect(top).toBeGreaterThan(0);
@@ -236,7 +232,7 @@ describe('AbrController on VOD traces', () => {
     expect(switchesFrom(r.log, top)).toBe(0);
     // on a link that does not carry it with that margin (3.8 Mbit/s: 0.85), only BOLA climbs,
     // when the buffer is near its target
-    const lower = simulateVod({ levels: ladder, capacity: () => 3.8e6, segments: 30, segmentSec: 2 });
+    const lower = simulateVod({ levels: benchLadder, capacity: () => 3.8e6, segments: 30, segmentSec: 2 });
     expect(lower.stalls).toBe(0);
     const lowerTop = lower.log.findIndex((s) => s.level === 0);
     expect(lowerTop).toBeGreaterThan(top);
