@@ -14,18 +14,14 @@ export interface CommitItem {
   expect?: { r: number; o: number };
 }
 
-type Queued = CommitItem & { resolve: (ok: boolean) => void };
-
 /**
  * The aggregation phase: records whose bytes are written wait here; each batch is made durable
  * (one fdatasync per region touched, durability 'fsync') and then indexed in one lmdb transaction,
  * so an index entry never points at bytes that are not on disk.
  */
 export class GroupCommit {
-  private queue: Queued[] = [];
+  private queue: (CommitItem & { resolve: (ok: boolean) => void })[] = [];
   private running = false;
-  /** Items queued or being applied, per region, and who waits for that region to have none. */
-  private readonly pending = new Map<Region, { items: number; waiters: (() => void)[] }>();
 
   constructor(
     private readonly s: StoreState,
@@ -35,9 +31,6 @@ export class GroupCommit {
   /** Resolves true once the item is durable and indexed, false if it was dropped (cancelled, closed, error). */
   enqueue(item: CommitItem): Promise<boolean> {
     if (this.s.closed) return Promise.resolve(false);
-    const u = this.pending.get(item.region);
-    if (u) u.items++;
-    else this.pending.set(item.region, { items: 1, waiters: [] });
     return new Promise<boolean>((resolve) => {
       this.queue.push({ ...item, resolve });
       if (!this.running) {
@@ -45,30 +38,6 @@ export class GroupCommit {
         this.s.committing = this.run();
       }
     });
-  }
-
-  /** Whether a record of `region` is queued or being applied. */
-  unsettled(region: Region): boolean {
-    return this.pending.has(region);
-  }
-
-  /**
-   * Resolves once no record of `region` is waiting to be committed. A record's writer releases its
-   * region reservation and queues here in the same turn, so an eviction that waited only for the
-   * reservations would read the region's keys before their batch indexed them.
-   */
-  settled(region: Region): Promise<void> {
-    const u = this.pending.get(region);
-    if (!u) return Promise.resolve();
-    return new Promise((r) => u.waiters.push(r));
-  }
-
-  private finish(i: Queued, ok: boolean): void {
-    i.resolve(ok);
-    const u = this.pending.get(i.region);
-    if (!u || --u.items > 0) return;
-    this.pending.delete(i.region);
-    for (const w of u.waiters) w();
   }
 
   private async run(): Promise<void> {
@@ -87,7 +56,7 @@ export class GroupCommit {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0);
       if (s.closed) {
-        for (const i of batch) this.finish(i, false);
+        for (const i of batch) i.resolve(false);
         continue;
       }
       if (s.fsync) {
@@ -95,7 +64,7 @@ export class GroupCommit {
           await Promise.all([...new Set(batch.map((i) => i.region))].map((r) => r.sync()));
         } catch (e) {
           s.onWriteError(e, 'fdatasync');
-          for (const i of batch) this.finish(i, false);
+          for (const i of batch) i.resolve(false);
           continue;
         }
       }
@@ -122,7 +91,7 @@ export class GroupCommit {
       } catch (e) {
         this.dir.reloadCounters();
         s.onWriteError(e, 'index');
-        for (const i of batch) this.finish(i, false);
+        for (const i of batch) i.resolve(false);
         continue;
       }
       for (const item of applied) {
@@ -135,7 +104,7 @@ export class GroupCommit {
         }
       }
       const ok = new Set<CommitItem>(applied);
-      for (const i of batch) this.finish(i, ok.has(i));
+      for (const i of batch) i.resolve(ok.has(i));
     }
   }
 }

@@ -34,7 +34,7 @@ export class Region {
   next: number;
   /** Bytes actually present in the file (reads past it are invalid). */
   validEnd: number;
-  /** Reservations whose bytes are not completely written yet. */
+  /** Reservations not finished yet: written and indexed (or refused), or abandoned. */
   inflight = 0;
   refs = 0;
   deleted = false;
@@ -92,7 +92,7 @@ export class Region {
     return off;
   }
 
-  /** Marks a reservation finished (written or abandoned). */
+  /** Marks a reservation finished (its record indexed or refused, or the write abandoned). */
   release(): void {
     this.inflight--;
     if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();

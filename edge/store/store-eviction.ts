@@ -56,12 +56,10 @@ export class StoreEviction {
   private async evict(victim: Region): Promise<void> {
     const s = this.s;
     victim.evicting = true;
-    // Its last writes, then their group commit (a writer releases its reservation and queues the
-    // record in one turn: the index names the record only after that batch). No await when there
-    // is nothing to wait for: hot records go into the active region before the puts that woke
-    // with this eviction fill it.
+    // Its last puts (a writer holds its reservation until the group commit has indexed the
+    // record). No await when there is nothing to wait for: hot records go into the active region
+    // before the puts that woke with this eviction fill it.
     if (victim.inflight > 0) await victim.idle();
-    if (this.commit.unsettled(victim)) await this.commit.settled(victim);
     const budget = Math.floor(s.regionBytes * s.copyFraction);
     let copied = 0;
     const copies: Promise<boolean>[] = [];

@@ -98,9 +98,14 @@ export class StoreWriter {
         s.onWriteError(e, 'write');
         return false;
       }
-      region.release();
+      // The reservation is held until the group commit has indexed (or refused) the record: an
+      // eviction waits for the region's reservations and then reads its keys from the index.
       const entry: IndexEntry = { r: region.id, o: offset, l: total, b: fixed, s: size, m: ownMeta };
-      return await this.commit.enqueue({ key, region, entry, body: bodyBuf, pending });
+      try {
+        return await this.commit.enqueue({ key, region, entry, body: bodyBuf, pending });
+      } finally {
+        region.release();
+      }
     } finally {
       s.pendingPuts.delete(pending);
     }
