@@ -37,7 +37,9 @@ export class StoreEviction {
       .filter((r) => r.state.sealed && r !== s.active && !r.evicting)
       .sort((a, b) => a.id - b.id)[0];
     if (!victim) return false;
-    s.evicting = this.evict(victim)
+    victim.evicting = true;
+    const plan = this.planCopies(victim);
+    s.evicting = this.evict(victim, plan)
       .catch((e: unknown) => s.log.warn({ err: String(e), region: victim.id }, 'store: eviction failed'))
       .finally(() => {
         s.evicting = undefined;
@@ -47,38 +49,89 @@ export class StoreEviction {
   }
 
   /**
-   * Frees a whole region: live records the sketch considers hot are copied forward into the
-   * active region (bounded by copyForwardFraction of a region, and only if they fit without
-   * opening another region), the rest are dropped; the listener (onEvicted) is awaited; then the
-   * file is unlinked. Readers that
-   * already hold the region keep reading from the open descriptor.
+   * The hot records the victim holds now, within the copy budget, and one block of the active
+   * region reserved for all of them in this same turn, so the puts that woke with the roll (or
+   * arrive while the copies read the victim) cannot take that room first.
    */
-  private async evict(victim: Region): Promise<void> {
+  private planCopies(victim: Region): CopyPlan {
     const s = this.s;
-    victim.evicting = true;
-    // Its last puts (a writer holds its reservation until the group commit has indexed the
-    // record). No await when there is nothing to wait for: hot records go into the active region
-    // before the puts that woke with this eviction fill it.
-    if (victim.inflight > 0) await victim.idle();
     const budget = Math.floor(s.regionBytes * s.copyFraction);
-    let copied = 0;
-    const copies: Promise<boolean>[] = [];
-    for (const { key, offset } of s.index.recordsOfRegion(victim.id)) {
-      const e = s.index.get(key);
-      if (!e || e.r !== victim.id || e.o !== offset) continue;
-      if (s.closed || !s.admitting || copied + e.l > budget) continue;
-      if (s.sketch.frequency(key) < s.hotThreshold) continue;
-      const buf = await this.copyForward(victim, key, e);
-      if (!buf) continue;
-      copied += e.l;
-      copies.push(
-        this.commit.enqueue(buf).then((ok) => {
-          if (ok) s.counters.copiedForward++;
-          return ok;
-        }),
-      );
+    const records: PlannedCopy[] = [];
+    let bytes = 0;
+    if (!s.closed && s.admitting && s.active) {
+      for (const { key, offset } of s.index.recordsOfRegion(victim.id)) {
+        const e = s.index.get(key);
+        if (!e || e.r !== victim.id || e.o !== offset) continue;
+        if (bytes + e.l > budget || s.sketch.frequency(key) < s.hotThreshold) continue;
+        records.push({ key, e });
+        bytes += e.l;
+      }
     }
-    await Promise.all(copies);
+    const target = s.active;
+    const at = bytes > 0 ? target?.reserve(bytes) : undefined;
+    if (!target || at === undefined) return { records: [], budget, bytes: 0 };
+    return { records, budget, bytes, block: { target, at } };
+  }
+
+  /**
+   * Frees a whole region: live records the sketch considers hot are copied forward into the
+   * active region, within copyForwardFraction of a region (into the block planned when the
+   * eviction started; records indexed after that only into room still free there, never opening
+   * another region); the rest are dropped; the listener (onEvicted) is awaited; then the file is
+   * unlinked. Readers that already hold the region keep reading from the open descriptor.
+   */
+  private async evict(victim: Region, plan: CopyPlan): Promise<void> {
+    const s = this.s;
+    const copies: Promise<boolean>[] = [];
+    const enqueue = (item: CommitItem | undefined, settled?: () => void) => {
+      if (!item) return settled?.();
+      copies.push(
+        this.commit
+          .enqueue(item)
+          .then((ok) => {
+            if (ok) s.counters.copiedForward++;
+            return ok;
+          })
+          .finally(settled),
+      );
+    };
+    const usable = (key: string, offset: number): IndexEntry | undefined => {
+      const e = s.index.get(key);
+      return e && e.r === victim.id && e.o === offset && !s.closed && s.admitting ? e : undefined;
+    };
+    try {
+      // Its last puts (a writer holds its reservation until the group commit has indexed the
+      // record). No await when there is nothing to wait for.
+      if (victim.inflight > 0) await victim.idle();
+      const planned = new Set<string>();
+      if (plan.block) {
+        let at = plan.block.at;
+        for (const { key, e } of plan.records) {
+          planned.add(key);
+          const off = at;
+          at += e.l;
+          // purged or replaced since the plan: its slot in the block stays a hole
+          const now = usable(key, e.o);
+          if (now) enqueue(await this.copyForward(victim, key, now, plan.block.target, off));
+        }
+      }
+      let copied = plan.bytes;
+      for (const { key, offset } of s.index.recordsOfRegion(victim.id)) {
+        if (planned.has(key)) continue;
+        const e = usable(key, offset);
+        if (!e || copied + e.l > plan.budget || s.sketch.frequency(key) < s.hotThreshold) continue;
+        const target = s.active;
+        const off = target?.reserve(e.l);
+        if (!target || off === undefined) continue;
+        copied += e.l;
+        // its slot is held until the commit has indexed or refused it, as a put's is
+        enqueue(await this.copyForward(victim, key, e, target, off), () => target.release());
+      }
+      await Promise.all(copies);
+    } finally {
+      // the planned block is held, like a put's slot, until its records are indexed or refused
+      plan.block?.target.release();
+    }
     const dropped: string[] = [];
     s.index.txn(() => {
       for (const { key } of s.index.recordsOfRegion(victim.id)) {
@@ -107,31 +160,44 @@ export class StoreEviction {
     s.counters.evictedRegions++;
   }
 
-  /** Copies one verified record into free space of the active region; the commit item for it, or undefined. */
-  private async copyForward(victim: Region, key: string, e: IndexEntry): Promise<CommitItem | undefined> {
+  /** Copies one verified record into its reserved slot of `target`; the commit item for it, or undefined. */
+  private async copyForward(
+    victim: Region,
+    key: string,
+    e: IndexEntry,
+    target: Region,
+    off: number,
+  ): Promise<CommitItem | undefined> {
     const s = this.s;
-    const target = s.active;
-    const off = target?.reserve(e.l);
-    if (!target || off === undefined) return undefined;
-    let buf: Buffer | undefined;
+    const buf = Buffer.allocUnsafe(e.l);
     try {
-      buf = Buffer.allocUnsafe(e.l);
       await victim.read(buf, e.o);
       const h = checkRecordHeader(buf, key, e);
       if (!h || crc32c(buf.subarray(HEADER_BYTES)) !== h.crc) {
         s.counters.crcErrors++;
-        buf = undefined;
-      } else {
-        await target.write(off, [buf]);
+        return undefined;
       }
+      await target.write(off, [buf]);
     } catch (err) {
       s.log.warn({ err: String(err), key }, 'store: copy-forward failed');
-      buf = undefined;
-    } finally {
-      target.release();
+      return undefined;
     }
-    if (!buf) return undefined;
     const entry: IndexEntry = { ...e, r: target.id, o: off };
     return { key, region: target, entry, body: buf.subarray(e.b), expect: { r: e.r, o: e.o } };
   }
+}
+
+interface PlannedCopy {
+  key: string;
+  e: IndexEntry;
+}
+
+/** The copies an eviction planned as it started, and the block of the active region kept for them. */
+interface CopyPlan {
+  records: PlannedCopy[];
+  /** copyForwardFraction of a region, in bytes */
+  budget: number;
+  /** the planned records' bytes (the block's length) */
+  bytes: number;
+  block?: { target: Region; at: number };
 }

@@ -108,6 +108,26 @@ describe('LogStore eviction', () => {
     for (let i = 0; i < 5; i++) expect(await store.get(`/cold-peer-${i}`)).toBeUndefined();
   });
 
+  it('hot records are copied forward although concurrent puts would fill the active region first', async () => {
+    const { store } = await openStore({ ramBytes: 0 });
+    const hot = ['/hot/init.mp4', '/hot/master.m3u8', '/hot/index.m3u8', '/hot/key.bin'];
+    for (const k of hot) expect(await store.put(k, meta(), bodyFor(k, 3 * KiB))).toBe(true);
+    for (let i = 0; i < 3; i++) for (const k of hot) expect(await store.get(k)).toBeDefined(); // disk hits: the sketch counts them
+    // 80 puts of 16 KiB at once (1.25 MiB against 1 MiB): each roll wakes dozens of puts queued
+    // behind it, enough to fill the new region in the same moment
+    const puts = Array.from({ length: 80 }, (_, i) => store.put(`/seg/${i}`, meta(), bodyFor(`s${i}`, 16 * KiB)));
+    expect((await Promise.all(puts)).every(Boolean)).toBe(true);
+    const s = store.stats();
+    expect(s.evictedRegions).toBeGreaterThanOrEqual(1);
+    expect(s.copiedForward).toBeGreaterThanOrEqual(hot.length);
+    for (const k of hot) {
+      const g = await store.get(k);
+      expect(g, k).toBeDefined();
+      expect((await readAll(g!.body)).equals(bodyFor(k, 3 * KiB))).toBe(true);
+    }
+    expect(await store.get('/seg/0')).toBeUndefined(); // a cold record of the same region was dropped
+  });
+
   it('concurrent readers during eviction never see a torn or wrong object', async () => {
     const { store } = await openStore({ ramBytes: 0, verifyBeforeSendBytes: 8 * KiB });
     const sizeOf = (i: number) => (i % 3 === 0 ? 24 * KiB : 6 * KiB); // some verified whole, some streamed
