@@ -641,6 +641,7 @@ const previous = readPreviousResults<{
   hlsSplitCpus?: unknown;
   hlsBaseline?: unknown;
   hlsNodeFloor?: unknown;
+  setup?: { nginx?: string };
 }>(resolve(root, OUT));
 const skippedRuns = [
   ...(SIZES.ll > 0 ? [] : ['ll']),
@@ -715,16 +716,18 @@ function trioSummary(suffix: '-sut-nice' | '-split', previousOne: unknown, how: 
     ...(n ? { node: side(n) } : {}),
   };
 }
+/** A goal names the size of the run it is about: a run carried from the previous file keeps its own. */
+const sizeOf = (name: string, now: number): number => runs.find((r) => r.name === name)?.viewers ?? now;
 const result = {
   bench: 'loadtest',
   command: `node bin/run-ts.js bench/loadtest-bench.ts ${args.join(' ')}`.trim(),
   at: new Date().toISOString(),
   machine: finishMachineInfo(machineStart),
   goals: {
-    ll: `${SIZES.ll} LL-HLS viewers: 0 stalls, live latency p50 within ${GOAL_LATENCY_OVER_HOLD_BACK_SEC} s of PART-HOLD-BACK`,
-    hls: `${SIZES.hls} plain HLS viewers: 0 stalls`,
-    llH2: `${SIZES.h2} LL-HLS viewers over HTTP/2: as ll`,
-    llRate: `issue 16: ≥ ${LL_RATE_GOAL_VIEWERS_PER_CORE} LL-HLS viewers per core of tester CPU (over the hold) against this live lavfi channel's 0.5 s parts, in a valid run (ll-rate: ${SIZES.llRate} viewers, sized to leave the box room, as the tester bench's plain-rate)`,
+    ll: `${sizeOf('ll', SIZES.ll)} LL-HLS viewers: 0 stalls, live latency p50 within ${GOAL_LATENCY_OVER_HOLD_BACK_SEC} s of PART-HOLD-BACK`,
+    hls: `${sizeOf('hls', SIZES.hls)} plain HLS viewers: 0 stalls`,
+    llH2: `${sizeOf('ll-h2', SIZES.h2)} LL-HLS viewers over HTTP/2: as ll`,
+    llRate: `issue 16: ≥ ${LL_RATE_GOAL_VIEWERS_PER_CORE} LL-HLS viewers per core of tester CPU (over the hold) against this live lavfi channel's 0.5 s parts, in a valid run (ll-rate: ${sizeOf('ll-rate', SIZES.llRate)} viewers, sized to leave the box room, as the tester bench's plain-rate)`,
     valid: `a run counts only when the load tester's event-loop delay p99 < ${VALID_LOOP_P99_MS} ms`,
   },
   setup: {
@@ -735,7 +738,11 @@ const result = {
     tester:
       'this process: viewers in worker threads, each viewer with its own keep-alive connections (one h2 connection with --http2); CPU from process.cpuUsage() (all threads)',
     nodeFloor: `hls-node: bench/node-floor-cache.ts, a node:cluster of ${EDGE_WORKERS} plain node:http worker(s) (the edge's count and cluster scheduling) holding the origin's objects in memory (playlists 1 s, the rest for the run; one fetch per object per worker), writeHead + end(buffer), no cache logic, run right after hls-nginx with the edge idle; its process tree is processes.edge`,
-    nginx: `hls-nginx: ${nginxVersion ?? 'nginx'} proxy_cache, worker_processes = cores, sendfile, proxy_cache_lock, playlists cached 1 s (the origin's s-maxage), segments by their Cache-Control; run right after hls with the edge idle; its process tree is processes.edge`,
+    nginx:
+      (nginxVersion === null &&
+        !runs.find((r) => r.name === 'hls-nginx' && !r.carriedFrom) &&
+        previous?.setup?.nginx) ||
+      `hls-nginx: ${nginxVersion ?? 'nginx'} proxy_cache, worker_processes = cores, sendfile, proxy_cache_lock, playlists cached 1 s (the origin's s-maxage), segments by their Cache-Control; run right after hls with the edge idle; its process tree is processes.edge`,
     sutNice:
       SUT_NICE > 0
         ? `the *-sut-nice runs: every thread of the origin (+ffmpeg) and of the cache under test at nice ${SUT_NICE}, the tester at 0`
