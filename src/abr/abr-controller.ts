@@ -6,7 +6,9 @@
  * - VOD: BOLA once the buffer is established, capped by the throughput rule on the way up
  *   (BOLA-O: never climb past what the link sustains; with a healthy buffer the cap is the
  *   sustain factor, not the narrower up factor), and not allowed to leave a level the link
- *   sustains while the buffer is healthy. Result: a steady link settles and stays.
+ *   sustains while the buffer is healthy. Result: a steady link settles and stays. Except that a
+ *   full buffer pays for long runs one rung above what the link sustains (fundedClimb), so a link
+ *   between two far-apart rungs is not left half unused.
  * - Emergency rule during a download: if it will not finish before the buffer runs dry and a
  *   lower level would, abandon it and switch down.
  * - Hysteresis: a wide up/keep band in the throughput rule, and no up-switch for
@@ -274,6 +276,14 @@ export class AbrController {
         if (allowUp && bufferSec >= c.bolaStartupBufferSec) {
           rank = Math.max(rank, highestFitting(this.bitrates, estimate * c.bufferedUpFactor));
         }
+        if (
+          allowUp &&
+          rank === cur &&
+          bufferSec >= c.bolaTargetBufferSec &&
+          this.fundedClimb(cur, bufferSec, estimate)
+        ) {
+          rank = cur + 1;
+        }
       }
     } else {
       rank = t;
@@ -294,6 +304,25 @@ export class AbrController {
     }
     this.noteDecision(rank);
     return this.ladder[rank].index;
+  }
+
+  /**
+   * Whether a full buffer can pay for a run on the level above `cur` that the link does not
+   * sustain: fetching it drains the buffer by (bitrate ÷ (estimate × safetyFactor) − 1) seconds
+   * per second of media, and BOLA leaves the level once the buffer is down to its threshold for
+   * it, so the run lasts (buffer − threshold) ÷ that drain. Only a run of at least
+   * fundedClimbMinRunSec is worth its two switches. (Spiteri et al.'s BOLA-O, which the rules above
+   * follow, never climbs past what the link sustains: on a link between two rungs it sits on the
+   * lower one for good, as hls.js, dash.js and Shaka do — 360p over a 2 Mbit/s link with a full
+   * buffer on the bench's ladder.)
+   */
+  private fundedClimb(cur: number, bufferSec: number, estimate: number): boolean {
+    const c = this.config;
+    const next = cur + 1;
+    if (c.fundedClimbMinRunSec <= 0 || cur < 0 || next >= this.bitrates.length || !(estimate > 0)) return false;
+    const drain = this.bitrates[next] / (estimate * c.bandwidthSafetyFactor) - 1;
+    if (drain <= 0) return true;
+    return (bufferSec - this.bola.minBufferFor(next)) / drain >= c.fundedClimbMinRunSec;
   }
 
   /**

@@ -31,6 +31,23 @@ export class BolaRule {
     }
   }
 
+  /**
+   * The lowest buffer level (seconds) at which BOLA still prefers `rank` or above: below it, BOLA
+   * leaves that level. (The score's preference rises with the buffer, so one crossing.)
+   */
+  minBufferFor(rank: number): number {
+    if (rank <= 0) return 0;
+    // the buffer at which level `rank` and the one below score the same
+    const [ua, ub, ba, bb] = [
+      this.utilities[rank - 1],
+      this.utilities[rank],
+      this.bitrates[rank - 1],
+      this.bitrates[rank],
+    ];
+    if (bb === ba) return 0;
+    return Math.max(0, (this.vp * ((ub + this.gp) * ba - (ua + this.gp) * bb)) / (ba - bb));
+  }
+
   /** The rank (index into the ascending bitrates) BOLA prefers at this buffer level. */
   choose(bufferSec: number): number {
     let best = 0;

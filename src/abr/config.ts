@@ -35,6 +35,13 @@ export interface AbrConfig {
    * bandwidthSafetyFactor: a level is kept down to the safety factor, so this is a band too).
    */
   bufferedUpFactor: number;
+  /**
+   * VOD: with at least bolaTargetBufferSec buffered, climb one level above what the link sustains
+   * when the buffer can pay for at least this many seconds of it (media fetched) before BOLA would
+   * leave it again. 0 turns it off. A link between two rungs is then used by long runs on the
+   * upper one, funded by the buffer, instead of sitting on the lower one for good.
+   */
+  fundedClimbMinRunSec: number;
   /** BOLA: buffer level at which the lowest level is preferred. */
   bolaMinBufferSec: number;
   /** BOLA: buffer level at which the highest level is preferred. */
@@ -87,6 +94,7 @@ export const DEFAULT_ABR_CONFIG: Readonly<AbrConfig> = Object.freeze({
   bolaStartupBufferSec: 8,
   bolaStartupSamples: 2,
   bufferedUpFactor: 0.8,
+  fundedClimbMinRunSec: 40,
   bolaMinBufferSec: 4,
   bolaTargetBufferSec: 20,
   abandonMinElapsedMs: 250,

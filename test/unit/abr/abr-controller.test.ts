@@ -58,6 +58,52 @@ describe('AbrController on VOD traces', () => {
     expect(switchesFrom(r.log, converged)).toBe(0);
   });
 
+  it('a link between two far-apart rungs is used by long runs on the upper one that a full buffer pays for', () => {
+    // the ABR bench's ladder (360p 0.99, 540p 2.26 Mbit/s) over a steady 2 Mbit/s link, 3 minutes
+    const run = (config: Partial<AbrConfig>) =>
+      simulateVod({
+        levels: benchLadder,
+        capacity: () => 2e6,
+        segments: 90,
+        segmentSec: 2,
+        maxBufferSec: 30,
+        abr: new AbrController(benchLadder, config, 'vod'),
+      });
+    const meanBitrate = (r: ReturnType<typeof simulateVod>) =>
+      r.log.reduce((a, s) => a + benchLadder[s.level].bitrate, 0) / r.log.length;
+    const funded = run({});
+    const sitting = run({ fundedClimbMinRunSec: 0 }); // BOLA-O alone: never past what the link sustains
+    expect(sitting.log.slice(10).every((s) => s.level === 2)).toBe(true); // 360p for good
+    expect(funded.stalls).toBe(0);
+    expect(meanBitrate(funded)).toBeGreaterThan(1.5 * meanBitrate(sitting));
+    expect(funded.log.filter((s) => s.level === 1).length).toBeGreaterThan(40); // 540p, most of the time
+    // long runs, not an oscillation: each stretch on 540p is at least 20 chunks (40 s)
+    const runs: number[] = [];
+    funded.log.forEach((s, i) => {
+      if (s.level !== 1) return;
+      if (i > 0 && funded.log[i - 1].level === 1) runs[runs.length - 1]++;
+      else runs.push(1);
+    });
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    expect(runs.slice(0, -1).every((n) => n >= 20)).toBe(true); // the last one may end with the media
+    expect(switchesFrom(funded.log, 10)).toBeLessThanOrEqual(6);
+    // the buffer pays: it never falls below where BOLA leaves 540p (12.5 s with this config) by more than a chunk
+    expect(Math.min(...funded.log.slice(20).map((s) => s.bufferAtStart))).toBeGreaterThan(10);
+  });
+
+  it('a run the buffer cannot pay for long enough is not started: 360p stays over a steady 1.5 Mbit/s', () => {
+    const r = simulateVod({
+      levels: benchLadder,
+      capacity: () => 1.5e6,
+      segments: 90,
+      segmentSec: 2,
+      maxBufferSec: 30,
+    });
+    expect(r.stalls).toBe(0);
+    // 540p drains 0.67 s of buffer per second fetched at 1.5 × 0.9: a 30 s buffer pays for about 26 s, under 40
+    expect(r.log.slice(10).every((s) => s.level === 2)).toBe(true);
+  });
+
   it('a jittery but steady link does not oscillate (≤ 1 switch after convergence)', () => {
     for (const mean of [2.5e6, 5e6, 9e6]) {
       const r = simulateVod({ levels, capacity: jittery(mean), segments: 60 });

@@ -28,6 +28,21 @@ describe('BolaRule', () => {
   it('copes with a single-level ladder', () => {
     expect(new BolaRule([1e6], 4, 20).choose(10)).toBe(0);
   });
+  it('names the buffer below which it leaves a level, where choose() does', () => {
+    for (const [min, target] of [
+      [4, 20],
+      [4, 28],
+      [10 / 3, 10],
+    ]) {
+      const b = new BolaRule(bitrates, min, target);
+      expect(b.minBufferFor(0)).toBe(0);
+      for (let rank = 1; rank < bitrates.length; rank++) {
+        const at = b.minBufferFor(rank);
+        expect(b.choose(at + 0.01)).toBeGreaterThanOrEqual(rank);
+        expect(b.choose(at - 0.01)).toBeLessThan(rank);
+      }
+    }
+  });
 });
 
 describe('throughput rule', () => {
