@@ -19,7 +19,7 @@
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './chromium-launch.js';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ import { allVodUrls, mapPresentation } from './abr-qoe/playlist-map.js';
 import { measureEdgeDelaySec, readLiveClock, type LiveClock } from './abr-qoe/live-clock.js';
 import { ENGINE_NAMES, runSession, type EngineName } from './abr-qoe/session-run.js';
 import { liveQoe, vodQoe, type LiveQoe, type VodQoe } from './abr-qoe/qoe-metrics.js';
-import { LIVE_TRACES, VOD_TRACES, type BandwidthTrace } from './abr-qoe/traces.js';
+import { LIVE_TRACES, NAMED_VOD_TRACES, VOD_TRACES, type BandwidthTrace } from './abr-qoe/traces.js';
 import { summaryTable } from './abr-qoe/report-table.js';
 import { summarize, versusBest, type Interval, type Versus } from './abr-qoe/confidence.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     engines: { type: 'string' },
     'no-live': { type: 'boolean', default: false },
     'no-vod': { type: 'boolean', default: false },
+    'long-sample': { type: 'boolean', default: false },
     out: { type: 'string', default: join(REPO, 'bench', 'results', 'abr-qoe.json') },
   },
 });
@@ -107,10 +108,43 @@ async function prime(urls: string[]): Promise<void> {
 const errorCell = (e: unknown) => ({ error: String((e as Error)?.message ?? e).slice(0, 500) });
 type Cell<T> = T | { error: string };
 
-function pick(all: BandwidthTrace[], list: string | undefined): BandwidthTrace[] {
+/**
+ * `--long-sample`: the demo's signal, 180 s instead of 60, packaged as the demo packages its
+ * sample into `<dir>/media/sample` (the demo then serves it instead of making its own), so that
+ * sessions can be long enough for a player's full-buffer behaviour to show.
+ */
+function packageLongSample(dir: string): void {
+  const media = join(dir, 'media');
+  if (existsSync(join(media, 'sample', 'master.m3u8'))) {
+    say(`using the sample already packaged in ${media}`);
+    return;
+  }
+  say('generating and packaging the 180 s sample (a few minutes)…');
+  execFileSync(process.execPath, ['bin/run-ts.js', 'media-fixtures/generate.ts', 'demoLong'], {
+    cwd: REPO,
+    stdio: 'inherit',
+  });
+  const src = join(REPO, 'media-fixtures', '.cache', 'demo-720p30-180s.mp4');
+  const pkg = [
+    'bin/streamedge.js',
+    'package',
+    src,
+    '--out',
+    media,
+    '--id',
+    'sample',
+    '--segment',
+    '2',
+    '--part',
+    '0.5',
+  ];
+  execFileSync(process.execPath, pkg, { cwd: REPO, stdio: 'inherit' });
+}
+
+function pick(all: BandwidthTrace[], list: string | undefined, namedOnly: BandwidthTrace[] = []): BandwidthTrace[] {
   if (!list) return all;
   const wanted = list.split(',').map((s) => s.trim());
-  const out = all.filter((t) => wanted.includes(t.name));
+  const out = [...all, ...namedOnly].filter((t) => wanted.includes(t.name));
   if (out.length !== wanted.length)
     throw new Error(`unknown trace in ${list}; known: ${all.map((t) => t.name).join(', ')}`);
   return out;
@@ -181,7 +215,7 @@ async function main(): Promise<void> {
   const sessions = Number(args.sessions);
   const durationSec = Number(args.duration);
   const liveDurationSec = Number(args['live-duration']);
-  const vodTraces = args['no-vod'] ? [] : pick(VOD_TRACES, args.traces);
+  const vodTraces = args['no-vod'] ? [] : pick(VOD_TRACES, args.traces, NAMED_VOD_TRACES);
   const liveTraces = args['no-live'] ? [] : pick(LIVE_TRACES, args['live-traces']);
   const engines = (args.engines ? args.engines.split(',').map((s) => s.trim()) : [...ENGINE_NAMES]) as EngineName[];
   for (const e of engines)
@@ -195,6 +229,7 @@ async function main(): Promise<void> {
   let browser: Browser | undefined;
   try {
     say(`starting the demo stack in ${dir} (packages the sample on first use)…`);
+    if (args['long-sample']) packageLongSample(dir);
     stack = await startDemoStack(dir);
     say(`[${elapsed()}] edge ${stack.edgeUrl}   page ${stack.pageUrl}`);
     const vodUrls = {
@@ -339,6 +374,7 @@ async function main(): Promise<void> {
         engines,
         sessions,
         vodDurationSec: durationSec,
+        vodSampleSec: args['long-sample'] ? 180 : 60,
         liveDurationSec,
         sampleEveryMs: 250,
         shaping: 'Network.emulateNetworkConditions (latency 0)',

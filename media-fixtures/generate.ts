@@ -70,6 +70,8 @@ export const FIXTURES = {
   sample: { file: 'sample-720p30.mp4', args: av('1280x720', '30', 8), about: '8 s 1280x720 30 fps + AAC' },
   /** 60 s of 1280x720 at 30 fps with AAC: what `npm start` packages (long enough to watch ABR switch down and up). */
   demo: { file: 'demo-720p30-60s.mp4', args: av('1280x720', '30', 60), about: '60 s 1280x720 30 fps + AAC' },
+  /** 180 s of the demo's signal: the ABR bench's long sessions (`--long-sample`), where a full buffer counts. */
+  demoLong: { file: 'demo-720p30-180s.mp4', args: av('1280x720', '30', 180), about: '180 s 1280x720 30 fps + AAC' },
   /** 4 s of 640x360 at 30 fps with AAC: the small, fast default for integration tests. */
   small: { file: 'small-360p30.mp4', args: av('640x360', '30', 4), about: '4 s 640x360 30 fps + AAC' },
   fps25: { file: 'fps25-360p.mp4', args: av('640x360', '25', 4), about: '4 s 640x360 25 fps + AAC' },
@@ -211,7 +213,9 @@ async function generate(name: FixtureName): Promise<string> {
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   const wanted = (process.argv.slice(2) as FixtureName[]).filter(Boolean);
-  const names = wanted.length ? wanted : (Object.keys(FIXTURES) as FixtureName[]).filter((n) => n !== 'long1080');
+  const names = wanted.length
+    ? wanted
+    : (Object.keys(FIXTURES) as FixtureName[]).filter((n) => n !== 'long1080' && n !== 'demoLong');
   for (const n of names) {
     if (!(n in FIXTURES)) {
       process.stderr.write(`unknown fixture "${n}"; known: ${Object.keys(FIXTURES).join(', ')}\n`);

@@ -52,6 +52,13 @@ export const VOD_TRACES: BandwidthTrace[] = [
 ];
 
 /**
+ * Run only when named (`--traces steady-2.5`), with long sessions on the long sample
+ * (`--long-sample --duration 150`): links between two far-apart rungs (360p 0.99, 540p 2.26
+ * Mbit/s), where what a player does with a full buffer decides; 20 s sessions never fill it.
+ */
+export const NAMED_VOD_TRACES: BandwidthTrace[] = [steady('steady-2', 2), steady('steady-2.5', 2.5)];
+
+/**
  * The live channel's ladder tops out below 1 Mbit/s, so a steady link is the latency test; the
  * low-latency estimator's cascade is a unit test (test/unit/abr/abr-controller.test.ts).
  */
