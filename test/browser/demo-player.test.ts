@@ -261,8 +261,11 @@ describe('player demo in Chromium', () => {
     // ignored the abort), and a segment that took 7 s left the estimate at tens of Mbit/s (a fast
     // history outweighed it), so the top rung was chosen again. (A limit just under the top rung is
     // not acted on within 30 s while the buffer is deep, rightly.)
+    // (About 3.5x below the top rung: the encode's bitrates move by a fraction of a percent from one
+    // packaging to the next, and a fresh clone once measured 3.4999, so the bound leaves room.)
     const limitMbps = Math.max(0.5, ((levels[0].bitrate + levels[1].bitrate) / 2 / 1e6) * 1.2);
-    expect(levels[top].bitrate / 1e6 / limitMbps).toBeGreaterThanOrEqual(3.5);
+    expect(levels[top].bitrate / 1e6 / limitMbps).toBeGreaterThanOrEqual(3);
+    expect(limitMbps * 1e6).toBeLessThan(levels[1].bitrate); // only the lowest rung fits
     await page.evaluate((m) => window.__streamedge.setBandwidth(m), limitMbps);
     await page.waitForFunction((t) => (window.__streamedge.stats() as { currentLevel: number }).currentLevel < t, top, {
       timeout: 30_000,
