@@ -19,7 +19,7 @@
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './chromium-launch.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,7 @@ import { LIVE_TRACES, NAMED_VOD_TRACES, VOD_TRACES, type BandwidthTrace } from '
 import { summaryTable } from './abr-qoe/report-table.js';
 import { summarize, versusBest, type Interval, type Versus } from './abr-qoe/confidence.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { packageDemoSample } from '../player-demo/demo-sample.js';
 
 const machineStart = startMachineInfo();
 
@@ -107,39 +108,6 @@ async function prime(urls: string[]): Promise<void> {
 
 const errorCell = (e: unknown) => ({ error: String((e as Error)?.message ?? e).slice(0, 500) });
 type Cell<T> = T | { error: string };
-
-/**
- * `--long-sample`: the demo's signal, 180 s instead of 60, packaged as the demo packages its
- * sample into `<dir>/media/sample` (the demo then serves it instead of making its own), so that
- * sessions can be long enough for a player's full-buffer behaviour to show.
- */
-function packageLongSample(dir: string): void {
-  const media = join(dir, 'media');
-  if (existsSync(join(media, 'sample', 'master.m3u8'))) {
-    say(`using the sample already packaged in ${media}`);
-    return;
-  }
-  say('generating and packaging the 180 s sample (a few minutes)…');
-  execFileSync(process.execPath, ['bin/run-ts.js', 'media-fixtures/generate.ts', 'demoLong'], {
-    cwd: REPO,
-    stdio: 'inherit',
-  });
-  const src = join(REPO, 'media-fixtures', '.cache', 'demo-720p30-180s.mp4');
-  const pkg = [
-    'bin/streamedge.js',
-    'package',
-    src,
-    '--out',
-    media,
-    '--id',
-    'sample',
-    '--segment',
-    '2',
-    '--part',
-    '0.5',
-  ];
-  execFileSync(process.execPath, pkg, { cwd: REPO, stdio: 'inherit' });
-}
 
 function pick(all: BandwidthTrace[], list: string | undefined, namedOnly: BandwidthTrace[] = []): BandwidthTrace[] {
   if (!list) return all;
@@ -229,7 +197,9 @@ async function main(): Promise<void> {
   let browser: Browser | undefined;
   try {
     say(`starting the demo stack in ${dir} (packages the sample on first use)…`);
-    if (args['long-sample']) packageLongSample(dir);
+    // --long-sample: the demo's signal, 180 s instead of 60, where the demo looks for its sample
+    if (args['long-sample'] && !(await packageDemoSample(join(dir, 'media'), join(dir, 'logs'), 'demoLong', say)))
+      say(`using the sample already packaged in ${join(dir, 'media')}`);
     stack = await startDemoStack(dir);
     say(`[${elapsed()}] edge ${stack.edgeUrl}   page ${stack.pageUrl}`);
     const vodUrls = {

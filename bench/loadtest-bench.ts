@@ -739,9 +739,7 @@ const result = {
       'this process: viewers in worker threads, each viewer with its own keep-alive connections (one h2 connection with --http2); CPU from process.cpuUsage() (all threads)',
     nodeFloor: `hls-node: bench/node-floor-cache.ts, a node:cluster of ${EDGE_WORKERS} plain node:http worker(s) (the edge's count and cluster scheduling) holding the origin's objects in memory (playlists 1 s, the rest for the run; one fetch per object per worker), writeHead + end(buffer), no cache logic, run right after hls-nginx with the edge idle; its process tree is processes.edge`,
     nginx:
-      (nginxVersion === null &&
-        !runs.find((r) => r.name === 'hls-nginx' && !r.carriedFrom) &&
-        previous?.setup?.nginx) ||
+      (skippedRuns.includes('hls-nginx') && previous?.setup?.nginx) ||
       `hls-nginx: ${nginxVersion ?? 'nginx'} proxy_cache, worker_processes = cores, sendfile, proxy_cache_lock, playlists cached 1 s (the origin's s-maxage), segments by their Cache-Control; run right after hls with the edge idle; its process tree is processes.edge`,
     sutNice:
       SUT_NICE > 0

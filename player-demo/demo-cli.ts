@@ -10,13 +10,14 @@
  * that certificate as its CA), and so does the page. The origin stays plain HTTP on loopback.
  */
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePort } from '../src/cli/options.js';
 import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
-import { runCli, runNode, type ChildService } from './child-service.js';
+import { runCli, type ChildService } from './child-service.js';
 import { buildPlayer } from './build.js';
+import { packageDemoSample } from './demo-sample.js';
 import { startPageServer } from './page-server.js';
 import { startNatsServer } from './nats-service.js';
 import { randomBytes } from 'node:crypto';
@@ -71,23 +72,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     const say = (m: string) => process.stdout.write(`${m}\n`);
-    if (!existsSync(join(media, 'sample', 'master.m3u8'))) {
-      say('generating the sample source (60 s of 720p30 test signal)…');
-      await runNode('fixtures', ['bin/run-ts.js', 'media-fixtures/generate.ts', 'demo'], {
-        cwd: REPO,
-        logFile: join(logs, 'fixtures.log'),
-        waitForUrl: false,
-        timeoutMs: 300_000,
-      });
-      const src = join(REPO, 'media-fixtures', '.cache', 'demo-720p30-60s.mp4');
-      say('packaging it into a CMAF ladder…');
-      await runCli('package', ['package', src, '--out', media, '--id', 'sample', '--segment', '2', '--part', '0.5'], {
-        cwd: REPO,
-        logFile: join(logs, 'package.log'),
-        waitForUrl: false,
-        timeoutMs: 600_000,
-      });
-    }
+    await packageDemoSample(media, logs, 'demo', say);
     const nats = o.fleet ? await startNatsServer(dir, join(logs, 'nats.log'), parsePort(o.natsPort)) : undefined;
     if (nats) services.push(nats);
     const adminToken = randomBytes(18).toString('base64url');

@@ -58,11 +58,10 @@ export class StoreEviction {
     const budget = Math.floor(s.regionBytes * s.copyFraction);
     const records: PlannedCopy[] = [];
     let bytes = 0;
-    if (!s.closed && s.admitting && s.active) {
+    if (s.active) {
       for (const { key, offset } of s.index.recordsOfRegion(victim.id)) {
-        const e = s.index.get(key);
-        if (!e || e.r !== victim.id || e.o !== offset) continue;
-        if (bytes + e.l > budget || s.sketch.frequency(key) < s.hotThreshold) continue;
+        const e = this.hotRecord(victim, key, offset);
+        if (!e || bytes + e.l > budget) continue;
         records.push({ key, e });
         bytes += e.l;
       }
@@ -95,10 +94,6 @@ export class StoreEviction {
           .finally(settled),
       );
     };
-    const usable = (key: string, offset: number): IndexEntry | undefined => {
-      const e = s.index.get(key);
-      return e && e.r === victim.id && e.o === offset && !s.closed && s.admitting ? e : undefined;
-    };
     try {
       // Its last puts (a writer holds its reservation until the group commit has indexed the
       // record). No await when there is nothing to wait for.
@@ -111,15 +106,15 @@ export class StoreEviction {
           const off = at;
           at += e.l;
           // purged or replaced since the plan: its slot in the block stays a hole
-          const now = usable(key, e.o);
+          const now = this.hotRecord(victim, key, e.o);
           if (now) enqueue(await this.copyForward(victim, key, now, plan.block.target, off));
         }
       }
       let copied = plan.bytes;
       for (const { key, offset } of s.index.recordsOfRegion(victim.id)) {
         if (planned.has(key)) continue;
-        const e = usable(key, offset);
-        if (!e || copied + e.l > plan.budget || s.sketch.frequency(key) < s.hotThreshold) continue;
+        const e = this.hotRecord(victim, key, offset);
+        if (!e || copied + e.l > plan.budget) continue;
         const target = s.active;
         const off = target?.reserve(e.l);
         if (!target || off === undefined) continue;
@@ -158,6 +153,15 @@ export class StoreEviction {
     s.unlinkRegionFile(victim.id);
     if (victim.refs === 0) await victim.close();
     s.counters.evictedRegions++;
+  }
+
+  /** The record's index entry if it is still the victim's at `offset`, hot, and the store admits copies. */
+  private hotRecord(victim: Region, key: string, offset: number): IndexEntry | undefined {
+    const s = this.s;
+    if (s.closed || !s.admitting) return undefined;
+    const e = s.index.get(key);
+    if (!e || e.r !== victim.id || e.o !== offset) return undefined;
+    return s.sketch.frequency(key) >= s.hotThreshold ? e : undefined;
   }
 
   /** Copies one verified record into its reserved slot of `target`; the commit item for it, or undefined. */

@@ -1,0 +1,40 @@
+/**
+ * The demo's VOD sample: a test-signal source from media-fixtures, packaged once into
+ * `<media>/sample` (2 s segments, 0.5 s parts). `npm start` packages the 60 s one; the ABR bench's
+ * `--long-sample` the 180 s one into its own folder, which the demo then serves as it is.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FIXTURES } from '../media-fixtures/generate.js';
+import { runCli, runNode } from './child-service.js';
+
+const REPO = resolve(fileURLToPath(import.meta.url), '..', '..');
+
+/** Packages the fixture into `<media>/sample` unless a sample is there already; false if it was. */
+export async function packageDemoSample(
+  media: string,
+  logs: string,
+  fixture: 'demo' | 'demoLong',
+  say: (m: string) => void,
+): Promise<boolean> {
+  if (existsSync(join(media, 'sample', 'master.m3u8'))) return false;
+  mkdirSync(logs, { recursive: true });
+  const spec = FIXTURES[fixture];
+  say(`generating the sample source (${spec.about} test signal)…`);
+  await runNode('fixtures', ['bin/run-ts.js', 'media-fixtures/generate.ts', fixture], {
+    cwd: REPO,
+    logFile: join(logs, 'fixtures.log'),
+    waitForUrl: false,
+    timeoutMs: 300_000,
+  });
+  say('packaging it into a CMAF ladder…');
+  const src = join(REPO, 'media-fixtures', '.cache', spec.file);
+  await runCli('package', ['package', src, '--out', media, '--id', 'sample', '--segment', '2', '--part', '0.5'], {
+    cwd: REPO,
+    logFile: join(logs, 'package.log'),
+    waitForUrl: false,
+    timeoutMs: 600_000,
+  });
+  return true;
+}
