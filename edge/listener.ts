@@ -27,6 +27,7 @@ import { parserErrorStatus } from './request-limits.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
 import { closeHttp2Sessions, createSecureHttpServer } from '../src/tls/secure-http-server.js';
 import { socketAnswering } from '../src/http/raw-h1.js';
+import { answerConnect } from '../src/http/request-framing.js';
 import { createH1Front, type FrontHit } from './h1-front.js';
 
 export type EdgeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -112,6 +113,7 @@ export class EdgeListener {
       );
       // slow-client protection: a socket that neither reads nor sends for this long is destroyed
       plain.setTimeout(o.clientTimeoutMs);
+      answerConnect(plain);
       // a request head the parser refuses: 414 for a long request line, 431 for header fields, 408
       // for a head not complete in time, else 400
       plain.on('clientError', (e: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {

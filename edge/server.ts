@@ -49,6 +49,7 @@ import { PURGE_FLOOR_HEADER, type FleetLink } from './fleet/fleet-link.js';
 import { adminTokenMatches, type PurgeSpec } from './purge.js';
 import { applyLocalPurge, applyWorkerPurge } from './admin-purge.js';
 import { StoreClient } from './cluster/store-client.js';
+import { framingRefusal, type FramingRefusal } from '../src/http/request-framing.js';
 import { WorkerStore, ramDropTarget } from './cluster/worker-store.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
@@ -281,8 +282,11 @@ class EdgeServer implements Edge, EdgeContext {
     const worker = this.input.worker !== undefined ? String(this.input.worker.index) : undefined;
     const l = await EdgeListener.open(
       (req, res) => {
+        // a request node:http let through that HTTP/1.1 refuses (two Host fields, HTTP/2.0 in
+        // text) is answered in handle(), never from the RAM tier
+        const framing = framingRefusal(req);
         // draining answers go through the full path, which tells HTTP/1.1 clients to go elsewhere
-        if (!this.draining && this.hitPath?.serve(req, res)) return;
+        if (framing === undefined && !this.draining && this.hitPath?.serve(req, res)) return;
         const protocol = protocolOf(req);
         this.metrics.tally[protocol]++;
         if (tao !== '') res.setHeader('timing-allow-origin', tao);
@@ -291,7 +295,7 @@ class EdgeServer implements Edge, EdgeContext {
         if (this.draining && protocol === 'h1') res.setHeader('connection', 'close');
         this.inFlight++;
         res.once('close', () => this.inFlight--);
-        this.handle(req, res).catch((e: unknown) => this.internalError(req, res, e));
+        this.handle(req, res, framing).catch((e: unknown) => this.internalError(req, res, e));
       },
       {
         port,
@@ -388,7 +392,7 @@ class EdgeServer implements Edge, EdgeContext {
 
   // ------------------------------------------------------------------ request entry
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, framing?: FramingRefusal): Promise<void> {
     const ex: Exchange = {
       req,
       res,
@@ -399,6 +403,10 @@ class EdgeServer implements Edge, EdgeContext {
       startedAt: Date.now(),
     };
     res.once('close', () => this.logDone(ex));
+    if (framing !== undefined) {
+      ex.result = 'bad-request';
+      return sendText(ex, framing.status, `edge: ${framing.reason}`, undefined, { connection: 'close' });
+    }
     const url = req.url ?? '/';
     const limit = checkTarget(url);
     if (!limit.ok) {

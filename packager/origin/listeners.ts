@@ -10,6 +10,7 @@ import type { Http2SecureServer } from 'node:http2';
 import type { FastifyServerOptions } from 'fastify';
 import type { ReloadingTls } from '../../src/tls/reloading-tls.js';
 import { closeHttp2Sessions, createSecureHttpServer, type SecureHandler } from '../../src/tls/secure-http-server.js';
+import { answerConnect } from '../../src/http/request-framing.js';
 
 type Handler = SecureHandler;
 
@@ -49,6 +50,7 @@ export class OriginListeners {
     if (!this.handler) throw new Error('listenPlain needs the TLS listener (--tls-cert/--tls-key)');
     const server = createHttpServer(this.handler as unknown as Parameters<typeof createHttpServer>[0]);
     server.keepAliveTimeout = 72_000;
+    answerConnect(server);
     this.plain = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -34,6 +34,7 @@ import {
   type OriginSignedAccessOptions,
 } from './signed-access.js';
 import { OriginListeners } from './listeners.js';
+import { answerConnect, framingRefusal } from '../../src/http/request-framing.js';
 import type { ReloadingTls } from '../../src/tls/reloading-tls.js';
 
 export type { ChannelConfig } from '../live/channel-config.js';
@@ -111,6 +112,20 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     routerOptions: { maxParamLength: 1024 },
     rewriteUrl: (req) => stripTokenForRouting(req),
   });
+
+  // before anything routes: what HTTP/1.1 refuses and node:http let through (two Host fields,
+  // HTTP/2.0 in a text request line), and CONNECT answered rather than the connection dropped
+  app.addHook('onRequest', (req, reply, done) => {
+    const f = framingRefusal(req.raw);
+    if (f === undefined) return done();
+    void reply
+      .code(f.status)
+      .header('connection', 'close')
+      .header('cache-control', 'no-store')
+      .type('text/plain; charset=utf-8')
+      .send(`origin: ${f.reason}\n`);
+  });
+  if (!opts.tls) answerConnect(app.server);
 
   await app.register(cors, {
     origin: '*',

@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ReloadingTls } from './reloading-tls.js';
 import { HTTP2_LIMITS, secureServerOptions, type Http2Limits } from './secure-server-options.js';
+import { answerConnect } from '../http/request-framing.js';
 
 /** A request on the secure port: HTTP/2 (compat API) or HTTP/1.1 after ALPN fallback. */
 export type SecureRequest = Http2ServerRequest | IncomingMessage;
@@ -37,6 +38,7 @@ export function createSecureHttpServer(
   const limits = opts.limits ?? HTTP2_LIMITS;
   const server = createSecureServer(secureServerOptions(tls.material, limits), handler as never);
   tls.attach(server);
+  answerConnect(server);
   const sessions = new Set<ServerHttp2Session>();
   SESSIONS.set(server, sessions);
   server.on('session', (session) => {
@@ -64,7 +66,10 @@ export function closeHttp2Sessions(server: Http2SecureServer): void {
   for (const s of SESSIONS.get(server) ?? []) if (!s.closed && !s.destroyed) s.close();
 }
 
-/** "h2" or "h1" for a request on any listener. */
+/**
+ * "h2" or "h1" for a request on any listener: by the object (node:http2's compatibility request
+ * carries its stream), not by the version a plain-text request line may claim (`HTTP/2.0`).
+ */
 export function protocolOf(req: { httpVersionMajor: number }): 'h2' | 'h1' {
-  return req.httpVersionMajor === 2 ? 'h2' : 'h1';
+  return (req as { stream?: unknown }).stream !== undefined ? 'h2' : 'h1';
 }
