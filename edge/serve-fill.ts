@@ -12,7 +12,7 @@ import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../sr
 import type { EdgeStore } from './store/index.js';
 import type { Fill, FillHead } from './fill.js';
 import { notModifiedHeaders } from './cache-policy.js';
-import { type Exchange, header, writeHead } from './exchange.js';
+import { type Exchange, header, sendText, writeHead } from './exchange.js';
 import { GROUP_ANSWER_MAX_BYTES, answerFromGroup, groupBody, writeGroupHead } from './group-answer.js';
 
 type ResponseHead = Extract<FillHead, { kind: 'response' }>;
@@ -262,6 +262,22 @@ export async function serveFill(
     if (body) {
       answerFromGroup(ex, fill, head.status, headers, entry, common, body);
       hooks.onBytes('upstream', body.length);
+      return;
+    }
+    const failure = fill.error;
+    if (failure !== undefined) {
+      // the upstream broke off (or stalled past the body timeout) before the body was whole, and
+      // this client has been sent nothing yet: a clear 502/504 rather than a connection dropped
+      // without a word
+      ex.result = 'error';
+      const c = (failure as { code?: unknown }).code;
+      const code = typeof c === 'string' ? c : 'FILL_FAILED';
+      const timedOut = code === 'UND_ERR_BODY_TIMEOUT' || code === 'UPSTREAM_TIMEOUT';
+      const what = timedOut ? 'stalled' : 'broke off';
+      sendText(ex, timedOut ? 504 : 502, `edge: the upstream response ${what} before its end (${failure.message})`, {
+        ...status,
+        detail: code,
+      });
       return;
     }
   }

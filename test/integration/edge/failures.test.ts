@@ -73,7 +73,7 @@ describe('upstream down or hanging', () => {
     expect(sockets.size).toBe(1); // the two viewers collapsed into one upstream request
   });
 
-  it('a body that stalls is aborted by the body timeout: waiters are aborted, nothing stored', async () => {
+  it('a body that stalls is ended by the body timeout: small-answer waiters get 504, nothing stored', async () => {
     let stalls = true;
     const up = await startUpstream((_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '1000' });
@@ -84,8 +84,13 @@ describe('upstream down or hanging', () => {
     cleanups.push(() => up.close());
     const e = await startEdge({ upstream: up.url, bodyTimeoutMs: 300 });
     cleanups.push(() => e.close());
-    const outs = await Promise.all(Array.from({ length: 5 }, () => fetchOutcome(`${e.url}/stall`)));
-    expect(outs.every((o) => !o.ok)).toBe(true);
+    const outs = await Promise.all(Array.from({ length: 5 }, () => get(`${e.url}/stall`)));
+    // the edge answers a small body of known length whole, once complete: nothing was sent yet
+    for (const o of outs) {
+      expect(o.status).toBe(504);
+      expect(o.body.toString()).toMatch(/the upstream response stalled before its end/);
+      expect(parseCacheStatus(o.headers['cache-status'])[0].detail).toBe('UND_ERR_BODY_TIMEOUT');
+    }
     expect(up.count('/stall')).toBe(1);
     await e.edge.whenIdle();
     expect(await e.edge.store!.head(storedKey('/stall'))).toBeUndefined();
@@ -156,6 +161,37 @@ describe('upstream resets mid-body', () => {
       expect(up.count(path)).toBe(2);
     });
   }
+});
+
+describe('upstream breaks off a small answer', () => {
+  it('a small body of known length that breaks off before its end gets a 502 naming it, not a dropped connection; nothing stored', async () => {
+    let breakOff = true;
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '1000' });
+      if (!breakOff) return void res.end(Buffer.alloc(1000, 5));
+      // half the body, then the connection dies (the edge answers small bodies whole, once complete)
+      res.write(Buffer.alloc(500, 5), () => res.socket?.destroy());
+    });
+    const e = await startEdge({ upstream: up.url });
+    cleanups.push(async () => {
+      await e.close();
+      await up.close();
+    });
+    const path = '/live/ch/v/part-1.m4s';
+    const r = await get(`${e.url}${path}`);
+    expect(r.status).toBe(502);
+    expect(r.body.toString()).toMatch(/the upstream response broke off before its end/);
+    const cs = parseCacheStatus(r.headers['cache-status'])[0];
+    expect(cs).toMatchObject({ fwd: 'uri-miss' });
+    expect(cs.detail).toBeTruthy();
+    expect(cs.stored).toBeUndefined();
+    await e.edge.whenIdle();
+    expect(await e.edge.store!.head(storedKey(path))).toBeUndefined();
+    breakOff = false;
+    const next = await fetchOutcome(`${e.url}${path}`);
+    expect(next).toMatchObject({ status: 200, ok: true, bytes: 1000 });
+    expect(up.count(path)).toBe(2);
+  });
 });
 
 describe('stale-if-error', () => {
