@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, rmdirSync, writeFileSync
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { asError, StreamedgeError } from '../src/errors.js';
+import { asError, StreamedgeError, storageWriteError } from '../src/errors.js';
 import {
   paths,
   seconds,
@@ -318,7 +318,13 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       }
     }
     if (opts.signal?.aborted) throw abortedError();
-    throw e;
+    throw (
+      storageWriteError(
+        e,
+        `the output in ${outDir}`,
+        'nothing was published; free space there or choose another --out',
+      ) ?? e
+    );
   }
 }
 

@@ -77,6 +77,13 @@ export interface ChannelStatus {
   /** The `--epoch` numbering is locked to (ISO time), if any: redundant origins must show the same. */
   epoch?: string;
   pid?: number;
+  /**
+   * Segment files cannot be written (disk full, I/O error) since `since`: the window is served
+   * from memory meanwhile (its segments keep their bytes), and a restart of the origin would
+   * lose what is not on disk. Summed over the renditions failing; cleared once each of them has
+   * written a file again.
+   */
+  diskWriteError?: { since: string; failures: number; message: string };
 }
 
 export interface LiveChannelOptions {
@@ -93,6 +100,8 @@ export interface LiveChannelOptions {
   onStateChange?: (state: ChannelState) => void;
   onPart?: () => void;
   onRestart?: () => void;
+  /** A segment file could not be written. */
+  onDiskWriteError?: () => void;
   log?: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void };
   now?: () => number;
 }
@@ -113,6 +122,8 @@ export class LiveChannel {
   private restarts = 0;
   private attempts = 0;
   private lastPartAt?: number;
+  /** Renditions whose files fail to be written: since when, how often, the latest error. */
+  private readonly diskFailing = new Map<string, { since: number; failures: number; message: string }>();
   private run?: RunHandle;
   private runId = 0;
   private runProduced = false;
@@ -172,6 +183,7 @@ export class LiveChannel {
       ...(lastSegment !== undefined ? { lastSegment } : {}),
       ...(this.config.epoch !== undefined ? { epoch: new Date(this.config.epoch).toISOString() } : {}),
       ...(this.run?.pid ? { pid: this.run.pid } : {}),
+      ...(this.diskFailing.size > 0 ? { diskWriteError: this.diskWriteError() } : {}),
     };
   }
 
@@ -224,11 +236,59 @@ export class LiveChannel {
       dvrWindow: this.config.dvrWindow,
       files: this.files,
       availabilityStartTime: this.availabilityStartTime,
-      onError: (e) => this.opts.log?.error({ channel: this.id, err: e }, 'live segment file write failed'),
+      onError: (e) => this.onDiskError(rid, e),
+      onWritten: () => this.onDiskWritten(rid),
       now: this.now,
     });
     this.windows.set(rid, w);
     return w;
+  }
+
+  /**
+   * A file of the window could not be written: logged once when writing starts failing (not per
+   * file: a full disk fails every segment of every rendition), counted, and shown in status().
+   */
+  private onDiskError(rid: string, e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    let f = this.diskFailing.get(rid);
+    if (!f) {
+      if (this.diskFailing.size === 0) {
+        this.opts.log?.error(
+          { channel: this.id, rendition: rid, err: e },
+          `live channel ${this.id}: segment files cannot be written; the window is served from memory until they can`,
+        );
+      }
+      f = { since: this.now(), failures: 0, message };
+      this.diskFailing.set(rid, f);
+    }
+    f.failures++;
+    f.message = message;
+    this.opts.onDiskWriteError?.();
+  }
+
+  private onDiskWritten(rid: string): void {
+    const f = this.diskFailing.get(rid);
+    if (!f) return;
+    this.diskFailing.delete(rid);
+    if (this.diskFailing.size > 0) return;
+    this.opts.log?.info(
+      { channel: this.id, failures: f.failures, since: new Date(f.since).toISOString() },
+      `live channel ${this.id}: segment files are written again`,
+    );
+  }
+
+  /** The renditions' write failures as one figure for status(), or undefined when all write. */
+  private diskWriteError(): ChannelStatus['diskWriteError'] {
+    if (this.diskFailing.size === 0) return undefined;
+    let since = Infinity;
+    let failures = 0;
+    const messages: string[] = [];
+    for (const [rid, f] of this.diskFailing) {
+      since = Math.min(since, f.since);
+      failures += f.failures;
+      messages.push(`${rid}: ${f.message}`);
+    }
+    return { since: new Date(since).toISOString(), failures, message: messages.join('; ') };
   }
 
   private setState(s: ChannelState, error?: string): void {

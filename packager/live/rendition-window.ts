@@ -52,7 +52,10 @@ export interface RenditionWindowOptions {
   files: SegmentFiles;
   /** Epoch ms of media time 0 (PDT anchor). */
   availabilityStartTime: number;
+  /** A segment or init file could not be written (or an expired one deleted). */
   onError?: (e: unknown) => void;
+  /** A segment or init file was written. */
+  onWritten?: () => void;
   now?: () => number;
 }
 
@@ -93,7 +96,10 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
   setInit(bytes: Buffer, rendition: Rendition): void {
     this.init = bytes;
     this.rendition = rendition;
-    this.opts.files.writeInit(this.id, bytes).catch((e) => this.opts.onError?.(e));
+    this.opts.files.writeInit(this.id, bytes).then(
+      () => this.opts.onWritten?.(),
+      (e: unknown) => this.opts.onError?.(e),
+    );
   }
 
   /** The next segment to arrive starts a new encoder run. */
@@ -202,8 +208,9 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
     cur.written = this.opts.files.writeSegment(this.id, cur.meta.number, cur.body).then(
       () => {
         cur.onDisk = true;
+        this.opts.onWritten?.();
       },
-      (e) => this.opts.onError?.(e),
+      (e: unknown) => this.opts.onError?.(e),
     );
     this.segments.push(cur);
     this.lastEventAt = performance.now();

@@ -1,4 +1,7 @@
-/** `/health`: the origin is up; each live channel's state and last error. */
+/**
+ * `/health`: the origin is up; each live channel's state and last error. Degraded when a channel
+ * is not running or cannot write its segment files (served from memory meanwhile).
+ */
 import type { FastifyInstance } from 'fastify';
 import type { LiveChannel } from '../live/live-channel.js';
 
@@ -8,7 +11,7 @@ export function registerHealthRoute(app: FastifyInstance, channels: Map<string, 
     url: '/health',
     handler: async (_req, reply) => {
       const list = [...channels.values()].map((c) => c.status());
-      const degraded = list.some((c) => c.state !== 'running');
+      const degraded = list.some((c) => c.state !== 'running' || c.diskWriteError !== undefined);
       reply.header('cache-control', 'no-store');
       return reply.send({
         status: degraded ? 'degraded' : 'ok',

@@ -47,6 +47,7 @@ export class OriginMetrics {
   readonly wakeup: Histogram<'kind'>;
   readonly partsProduced: Counter<'channel'>;
   readonly sourceRestarts: Counter<'channel'>;
+  readonly diskWriteErrors: Counter<'channel'>;
   readonly requestsByProtocol: Counter<'protocol'>;
   readonly tlsHandshakeFailures: Counter<'code'>;
 
@@ -93,6 +94,12 @@ export class OriginMetrics {
     this.sourceRestarts = new Counter({
       name: 'streamedge_live_source_restarts_total',
       help: 'Encoder restarts per channel',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.diskWriteErrors = new Counter({
+      name: 'streamedge_live_disk_write_errors_total',
+      help: 'Live segment and init files that could not be written (disk full, I/O error), per channel',
       labelNames: ['channel'],
       registers,
     });

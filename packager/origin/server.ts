@@ -161,6 +161,7 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
         onStateChange: (s) => metrics.setChannelState(cfg.id, s),
         onPart: () => metrics.partsProduced.inc({ channel: cfg.id }),
         onRestart: () => metrics.sourceRestarts.inc({ channel: cfg.id }),
+        onDiskWriteError: () => metrics.diskWriteErrors.inc({ channel: cfg.id }),
         log: app.log,
       });
       channels.set(cfg.id, channel);
