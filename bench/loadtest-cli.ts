@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseDuration } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { renderHtmlReport } from './loadtest/html-report.js';
-import { formatReport } from './loadtest/report.js';
+import { formatReport, nothingMeasured } from './loadtest/report.js';
 import { defaultWorkers, runLoadTest } from './loadtest/run.js';
 import { runAgent } from './loadtest/nats-agent.js';
 
@@ -18,6 +18,8 @@ function wholeNumber(name: string) {
 
 /** Exit code of a run that broke a --threshold (k6 uses 99 too). */
 const THRESHOLDS_FAILED_EXIT = 99;
+/** Exit code of a run in which every viewer failed: the target did not play, nothing was measured. */
+const NOTHING_MEASURED_EXIT = 1;
 
 /** Registers the `loadtest` command(s). */
 export function registerLoadtestCommand(program: Command): void {
@@ -111,6 +113,11 @@ export function registerLoadtestCommand(program: Command): void {
           if (failed.length > 0) {
             process.stderr.write(`thresholds failed: ${failed.map((t) => t.threshold).join(', ')}\n`);
             process.exitCode = THRESHOLDS_FAILED_EXIT;
+          }
+          const nothing = nothingMeasured(report);
+          if (nothing !== undefined) {
+            process.stderr.write(`streamedge: ${nothing}\n`);
+            if (process.exitCode === undefined) process.exitCode = NOTHING_MEASURED_EXIT;
           }
         } finally {
           process.off('SIGINT', onSigint);

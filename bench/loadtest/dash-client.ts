@@ -112,6 +112,10 @@ export class DashClient implements StreamClient {
   private async refresh(signal: AbortSignal, begunAt: number): Promise<void> {
     const res = await this.http.get(this.url, { kind: 'manifest', text: true, signal });
     const xml = res.text!;
+    // an error page or the wrong URL fails the viewer by name (mpd-parser would throw its own words)
+    if (!/<(?:[\w-]+:)?MPD[\s>]/.test(xml)) {
+      throw new StreamedgeError('LOADTEST_NOT_MPD', `${this.url} is not a DASH MPD: it has no <MPD> element`);
+    }
     const m: MpdManifest = parse(xml, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
     this.fetchBegunAt = begunAt;
     this.live = attr(xml, 'type') === 'dynamic';

@@ -129,6 +129,8 @@ const MEMO_PER_DIR = 16;
 /** Directories kept (one per rendition of the stream under test; a bound, not a working size). */
 const MEMO_DIRS = 64;
 
+const EXTM3U = Buffer.from('#EXTM3U', 'latin1');
+
 function parse(text: string): HlsManifest {
   const p = new Parser();
   p.push(text);
@@ -155,6 +157,14 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
   let known = resolvedByDir.get(dir);
   if (known) {
     for (const k of known) if (k.bytes.length === bytes.length && k.bytes.equals(bytes)) return k.r;
+  }
+  // RFC 8216bis 4.1: a playlist's first line is #EXTM3U (what hls.js checks too): anything else
+  // (an error page, the wrong URL) fails the viewer by name instead of playing nothing
+  if (!bytes.subarray(0, EXTM3U.length).equals(EXTM3U)) {
+    throw new StreamedgeError(
+      'LOADTEST_NOT_PLAYLIST',
+      `${playlistUrl} is not an HLS playlist: it does not begin with #EXTM3U`,
+    );
   }
   const m = parse(bytes.toString('utf8'));
   const skipped = Number(m.skip?.skippedSegments ?? 0);
@@ -337,6 +347,9 @@ export class HlsClient implements StreamClient {
       await this.load(lowest.id, signal, undefined, begunAt);
     }
     const first = [...this.states.values()][0];
+    if (first.endList && first.segments.size === 0) {
+      throw new StreamedgeError('LOADTEST_EMPTY_PLAYLIST', `${first.url} is a VOD playlist with no segments`);
+    }
     // started a whole target duration or more after it was due: a schedule of its own from now
     if (now - first.loadBegunAt >= first.targetDuration * 1000) first.loadBegunAt = now;
     this.schedule = { at: first.loadBegunAt, everyMs: Math.max(1, first.targetDuration) * 1000 };

@@ -224,6 +224,20 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
 const fmt = (v: number | null | undefined, unit = '', d = 1) =>
   v === null || v === undefined ? '-' : `${v.toFixed(d)}${unit}`;
 
+/**
+ * Why a run measured nothing, or undefined when it did: every viewer that started failed (the
+ * target refused, answered errors, or served something no viewer could play), so its figures
+ * describe no playback and `loadtest` exits non-zero saying so.
+ */
+export function nothingMeasured(r: LoadReport): string | undefined {
+  if (r.viewers.started === 0 || r.viewers.failed < r.viewers.started) return undefined;
+  const errors = Object.entries(r.errors)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return `every viewer failed (${errors || 'no error recorded'}): the target did not play, so nothing was measured`;
+}
+
 export function formatReport(r: LoadReport): string {
   const lines = [
     `streamedge loadtest ${r.target}`,

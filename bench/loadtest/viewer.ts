@@ -337,7 +337,8 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
   } catch (e) {
     if (!signal.aborted) {
       failed = true;
-      if (!(e instanceof Error && 'code' in e)) stats.error('viewer_exception');
+      const counted = failureClass(e);
+      if (counted !== undefined) stats.error(counted);
     }
   } finally {
     o.stopHooks.delete(onStop);
@@ -355,6 +356,19 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
     if (failed) stats.totals.failed++;
     stats.totals.ended++;
   }
+}
+
+/**
+ * The error class a viewer's failure is counted under in the report, or undefined when the HTTP
+ * layer counted it already (a status or a network error, where it happened: http-get.ts). A
+ * stream the viewer cannot play counts by what was wrong (`not_playlist`, `empty_playlist`,
+ * `stream`), anything else as `viewer_exception`.
+ */
+export function failureClass(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'LOADTEST_HTTP' || code === 'LOADTEST_NETWORK') return undefined;
+  if (typeof code === 'string' && code.startsWith('LOADTEST_')) return code.slice('LOADTEST_'.length).toLowerCase();
+  return 'viewer_exception';
 }
 
 /** The audio chunk at the same position (segments are aligned across renditions in CMAF ladders). */
