@@ -14,26 +14,30 @@ import { EdgeMetrics } from '../metrics.js';
 import { newUpstream, newUpstreamSet } from '../server.js';
 import { LogStore } from '../store/index.js';
 import { PeerRouter } from '../tiering/peers.js';
-import { readRole } from './process-role.js';
+import { failStart, readRole } from './process-role.js';
 import { StoreService } from './store-service.js';
 
 const role = readRole();
-const input = edgeOptionsFromCli(role.options);
-const o = resolveOptions(input);
-const logger = pino({
-  level: role.options.logLevel,
-  base: { service: 'streamedge-edge', edge: o.name, role: 'store', pid: process.pid },
-});
-const dir = role.options.store;
-if (dir === undefined) throw new Error('the store process needs a store directory');
-// the workers keep the RAM tiers; the store process only writes (and reads for copy-forward)
-const store = await LogStore.open({
-  dir,
-  capacityBytes: parseBytes(role.options.storeSize),
-  ramBytes: 0,
-  durability: 'flush',
-  logger,
-});
+// an option or a store that fails here is told to the supervisor (failStart), which fails with it
+const { input, o, logger, store } = await (async () => {
+  const input = edgeOptionsFromCli(role.options);
+  const o = resolveOptions(input);
+  const logger = pino({
+    level: role.options.logLevel,
+    base: { service: 'streamedge-edge', edge: o.name, role: 'store', pid: process.pid },
+  });
+  const dir = role.options.store;
+  if (dir === undefined) throw new Error('the store process needs a store directory');
+  // the workers keep the RAM tiers; the store process only writes (and reads for copy-forward)
+  const store = await LogStore.open({
+    dir,
+    capacityBytes: parseBytes(role.options.storeSize),
+    ramBytes: 0,
+    durability: 'flush',
+    logger,
+  });
+  return { input, o, logger, store };
+})().catch(failStart);
 const upstream = newUpstream(o, input);
 // fills in flight are reported by the workers (each its own); the store process adds upstream figures
 const metrics = new EdgeMetrics(

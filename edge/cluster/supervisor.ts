@@ -130,13 +130,19 @@ export class EdgeSupervisor {
     this.store = child;
     const startedAt = Date.now();
     return new Promise<void>((resolve, reject) => {
+      let failed: StreamedgeError | undefined;
       const onExit = (code: number | null, signal: string | null) => {
         reject(
-          new StreamedgeError('EDGE_STORE_PROCESS', `the store process exited (${signal ?? code}) before it was ready`),
+          failed ??
+            new StreamedgeError(
+              'EDGE_STORE_PROCESS',
+              `the store process exited (${signal ?? code}) before it was ready`,
+            ),
         );
       };
       child.once('exit', onExit);
       child.on('message', (m: ChildMessage) => {
+        if (m.type === 'failed') failed = new StreamedgeError(m.code, m.message);
         if (m.type !== 'ready') return;
         child.off('exit', onExit);
         child.once('exit', (code, signal) => this.onStoreExit(child, code, signal, startedAt));
@@ -176,16 +182,19 @@ export class EdgeSupervisor {
     slot.worker = w;
     (w as Worker & { startedAt?: number }).startedAt = startedAt;
     return new Promise((resolve, reject) => {
+      let failed: StreamedgeError | undefined;
       const onExit = (code: number | null, signal: string | null) => {
         if (slot.worker === w) slot.worker = previous;
         reject(
-          new StreamedgeError('EDGE_WORKER', `worker ${slot.index} exited (${signal ?? code}) before it listened`),
+          failed ??
+            new StreamedgeError('EDGE_WORKER', `worker ${slot.index} exited (${signal ?? code}) before it listened`),
         );
       };
       w.once('exit', onExit);
       w.on('message', (m: ChildMessage) => {
         if (this.fleet?.onWorkerMessage(w, m)) return;
-        if (m.type === 'ready') {
+        if (m.type === 'failed') failed = new StreamedgeError(m.code, m.message);
+        else if (m.type === 'ready') {
           this.ready.add(w);
           w.off('exit', onExit);
           resolve({ ...(m.url !== undefined ? { url: m.url } : {}), ...(m.plainUrl ? { plainUrl: m.plainUrl } : {}) });

@@ -6,7 +6,7 @@
  * is still starting (a respawn the supervisor stops) exits as soon as it is up, without serving.
  */
 import type { runEdge as RunEdge } from '../edge-cli.js';
-import { type SupervisorMessage, readRole } from './process-role.js';
+import { type SupervisorMessage, failStart, readRole } from './process-role.js';
 
 type RunningEdge = Awaited<ReturnType<typeof RunEdge>>;
 
@@ -44,7 +44,7 @@ const started = await runEdge(role.options, {
   socketPath: role.socketPath,
   ...(ticketKeysHex !== undefined ? { ticketKeys: Buffer.from(ticketKeysHex, 'hex') } : {}),
   requestRollingRestart: () => process.send?.({ type: 'rolling-restart' }),
-});
+}).catch(failStart);
 up.edge = started;
 if (draining) {
   started.logger.info({}, 'edge worker asked to drain while starting: exiting');
