@@ -263,7 +263,8 @@ export async function runEdge(
 }
 
 export interface PurgeCliOptions {
-  edge: string;
+  /** The edge to send the purge to; by default the origin of a full <url>. */
+  edge?: string;
   prefix?: string;
   tag?: string;
   soft?: boolean;
@@ -290,7 +291,14 @@ export async function runPurge(url: string | undefined, o: PurgeCliOptions): Pro
     throw new StreamedgeError('BAD_OPTION', 'give exactly one of <url>, --prefix <p> or --tag <t>');
   const token = o.adminToken ?? process.env['STREAMEDGE_ADMIN_TOKEN'];
   if (!token) throw new StreamedgeError('BAD_OPTION', 'purge needs --admin-token or STREAMEDGE_ADMIN_TOKEN');
-  const edge = baseUrl(o.edge, '--edge');
+  const edgeText = o.edge ?? (url !== undefined && /^https?:\/\//i.test(url) ? new URL(url).origin : undefined);
+  if (edgeText === undefined) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      'purge needs --edge <url> (or a full URL to purge, whose edge it then asks)',
+    );
+  }
+  const edge = baseUrl(edgeText, '--edge');
   const body = {
     ...(url !== undefined ? { url } : {}),
     ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
@@ -400,7 +408,7 @@ export function registerEdgeCommands(program: Command): void {
     .command('purge')
     .description('purge cached objects by URL, prefix or surrogate key (reaches every peer of the edge)')
     .argument('[url]', 'URL or path to purge')
-    .requiredOption('--edge <url>', 'edge to send the purge to, e.g. http://127.0.0.1:8080')
+    .option('--edge <url>', 'edge to send the purge to, e.g. http://127.0.0.1:8080 (default: that of a full <url>)')
     .option('--prefix <prefix>', 'purge every object whose path starts with this')
     .option('--tag <key>', 'purge every object carrying this surrogate key')
     .option('--soft', 'mark stale (revalidate on next request) instead of dropping')
