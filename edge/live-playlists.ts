@@ -14,6 +14,8 @@ export interface PlaylistPosition {
   /** The segment the trailing parts belong to, and the last part index (-1: no trailing parts). */
   partSegment: number;
   lastPart: number;
+  /** EXT-X-PART lines the playlist lists for the last complete segment (0: none listed). */
+  lastSegmentParts: number;
 }
 
 /** Where a media playlist stands (EXT-X-MEDIA-SEQUENCE, EXTINF count, trailing EXT-X-PART lines). */
@@ -22,19 +24,27 @@ export function playlistPosition(text: string): PlaylistPosition | undefined {
   if (!seq) return undefined;
   let segments = 0;
   let trailingParts = 0;
+  let lastSegmentParts = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('#EXTINF:')) {
       segments++;
+      lastSegmentParts = trailingParts; // the parts listed before a segment's EXTINF are its own
       trailingParts = 0;
     } else if (line.startsWith('#EXT-X-PART:')) trailingParts++;
   }
   const lastSegment = Number(seq[1]) + segments - 1;
-  return { lastSegment, partSegment: lastSegment + 1, lastPart: trailingParts - 1 };
+  return { lastSegment, partSegment: lastSegment + 1, lastPart: trailingParts - 1, lastSegmentParts };
 }
 
 /** Does a playlist at `pos` already satisfy `_HLS_msn=msn` (and `_HLS_part=part`)? */
 export function satisfies(pos: PlaylistPosition, msn: number, part: number | undefined): boolean {
-  if (msn <= pos.lastSegment) return true;
+  if (msn < pos.lastSegment) return true;
+  if (msn === pos.lastSegment) {
+    // RFC 8216bis 6.2.5.2: a Part Index beyond the final part of its segment asks for part 0 of the
+    // next segment, which this copy holds only once it lists a trailing part
+    if (part === undefined || pos.lastSegmentParts === 0 || part < pos.lastSegmentParts) return true;
+    return pos.lastPart >= 0;
+  }
   if (part === undefined) return false;
   return msn === pos.partSegment && part <= pos.lastPart;
 }

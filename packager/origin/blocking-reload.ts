@@ -3,7 +3,9 @@
  * reload) and `_HLS_skip` (delta update), and the server rules around them:
  *   - `_HLS_part` without `_HLS_msn`, or a malformed value → 400;
  *   - `_HLS_msn` more than 2 beyond the last Media Segment of the playlist, or `_HLS_part` more
- *     than the Advance Part Limit beyond the last Partial Segment → 400 at once;
+ *     than the Advance Part Limit beyond the last Partial Segment → 400 at once (a Part Index
+ *     beyond the final Partial Segment of a complete Parent Segment counts as Part Index 0 of
+ *     the next one, 6.2.5.2);
  *   - otherwise the request is held until the playlist contains the requested Partial Segment
  *     (or, without `_HLS_part`, the complete Media Segment) or anything later, and answered
  *     503 if that has not happened within 3 target durations (held-requests.ts holds them;
@@ -64,6 +66,13 @@ export function tooFarAhead(
   const lastComplete = w.lastComplete()?.meta.number ?? (w.current ? w.current.meta.number - 1 : -1);
   if (msn > lastComplete + 2) return `_HLS_msn=${msn} is more than two segments beyond the last one (${lastComplete})`;
   if (part === undefined) return undefined;
+  // RFC 8216bis 6.2.5.2: a Part Index beyond the final Partial Segment of its Parent Segment is a
+  // request for Part Index 0 of the following one (so it is never "ahead" by its raw number)
+  const parent = msn <= lastComplete ? w.find(msn) : undefined;
+  if (parent !== undefined && parent !== 'retired' && part >= parent.meta.parts.length) {
+    msn++;
+    part = 0;
+  }
   const edge = w.edge();
   let edgeMsn: number;
   let edgePart: number;

@@ -188,6 +188,15 @@ describe('live playlists', () => {
     expect((await get('/live/ch/v/index.m3u8?_HLS_skip=NO')).status).toBe(400);
   });
 
+  it('takes a Part Index beyond the last part of a complete segment as part 0 of the next (RFC 8216bis 6.2.5.2)', async () => {
+    // segments have 2 parts: 19.9 is 20.0 and 10.99 is 11.0, both produced: answered at once, not 400
+    for (const q of ['_HLS_msn=19&_HLS_part=9', '_HLS_msn=10&_HLS_part=99']) {
+      const r = await get(`/live/ch/v/index.m3u8?${q}`);
+      expect(r.status, q).toBe(200);
+      expect(r.text, q).toContain('#EXT-X-PART:');
+    }
+  });
+
   it('answers a blocking reload for a part that exists at once', async () => {
     const r = await get('/live/ch/v/index.m3u8?_HLS_msn=20&_HLS_part=0');
     expect(r.status).toBe(200);
