@@ -143,6 +143,27 @@ export const FIXTURES = {
     ],
     about: 'H.264 High 4:4:4 (the ladder must convert it to 4:2:0)',
   },
+  /**
+   * 3 s of 640x360 + AAC stored with a quarter-turn display matrix, as a phone stores a portrait
+   * clip: players (and ffmpeg when it decodes) show it 360x640.
+   */
+  rotated: {
+    file: 'rotated-640x360-quarter-turn.mp4',
+    make: async (out) => {
+      const plain = `${out}.plain.mp4`;
+      await runFfmpeg(av('640x360', '30', 3)(plain));
+      try {
+        // ffmpeg 6 and later: a display matrix given on the input, copied into the output
+        await runFfmpeg(['-display_rotation', '90', '-i', plain, '-c', 'copy', '-f', 'mp4', out]);
+      } catch {
+        // before ffmpeg 6 the mp4 muxer writes the display matrix from the `rotate` tag
+        await runFfmpeg(['-i', plain, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', '-f', 'mp4', out]);
+      } finally {
+        rmSync(plain, { force: true });
+      }
+    },
+    about: '3 s 640x360 + AAC with a quarter-turn display matrix (shown 360x640)',
+  },
   zero: { file: 'broken-zero.mp4', make: (out) => writeFileSync(out, Buffer.alloc(0)), about: 'zero bytes' },
   text: {
     file: 'broken-text.mp4',

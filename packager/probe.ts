@@ -19,6 +19,14 @@ export interface SourceInfo {
     bitDepth?: number;
     /** Sample aspect ratio of the source pixels (1:1 when unknown). */
     sar?: [number, number];
+    /**
+     * The turn the source asks players to apply, in degrees (0, 90, 180, 270), from its display
+     * matrix or `rotate` tag as ffprobe reports it (a phone's portrait clip: a quarter turn; the
+     * sign convention differs between ffprobe versions, and only whether it is a quarter turn
+     * matters here). ffmpeg turns the frames the same way as it decodes them, so width, height
+     * and sar above are already those of the turned picture, what the ladder plans for.
+     */
+    rotation?: number;
     /** Duration of the video stream alone, when the container says. */
     durationSec?: number;
   };
@@ -57,6 +65,7 @@ interface ProbeStream {
   duration?: string;
   disposition?: { attached_pic?: number };
   tags?: Record<string, string>;
+  side_data_list?: { side_data_type?: string; rotation?: number }[];
 }
 
 interface ProbeJson {
@@ -272,19 +281,36 @@ export async function probeSource(input: string): Promise<SourceInfo> {
     );
   }
   const pixFmt = v.pix_fmt ?? 'unknown';
+  const rotation = rotationOf(v);
+  const sar = parseRational(v.sample_aspect_ratio) ?? [1, 1];
+  // a quarter turn swaps the sides (and the pixel aspect) of what the encoder is given
+  const turned = rotation === 90 || rotation === 270;
   info.video = {
-    width: v.width,
-    height: v.height,
+    width: turned ? v.height : v.width,
+    height: turned ? v.width : v.height,
     frameRate: frameRateOf(v),
     codec: v.codec_name,
     pixFmt,
     bitDepth: bitDepthOf(pixFmt, v.bits_per_raw_sample),
-    sar: parseRational(v.sample_aspect_ratio) ?? [1, 1],
+    sar: turned ? [sar[1], sar[0]] : sar,
     durationSec: positive(v.duration),
+    ...(rotation !== 0 ? { rotation } : {}),
   };
 
   await checkDecodable(input, info);
   return info;
+}
+
+/**
+ * The turn a player applies to the stream, in degrees (0, 90, 180 or 270): from its display
+ * matrix (ffprobe's `rotation`) or the older `rotate` tag.
+ */
+export function rotationOf(v: Pick<ProbeStream, 'side_data_list' | 'tags'>): number {
+  const matrix = v.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation;
+  const degrees = matrix ?? Number(v.tags?.rotate ?? 0);
+  if (!Number.isFinite(degrees)) return 0;
+  const quarter = Math.round(degrees / 90) * 90;
+  return ((quarter % 360) + 360) % 360;
 }
 
 /** Decodes the first video frame with the encoding ffmpeg: proves it has a decoder for the source. */
