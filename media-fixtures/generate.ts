@@ -164,6 +164,20 @@ export const FIXTURES = {
     },
     about: '3 s 640x360 + AAC with a quarter-turn display matrix (shown 360x640)',
   },
+  /**
+   * 3 s of 720x576 interlaced, top field first, 25 frames (50 fields) a second, as a broadcast
+   * SD feed: the two fields of a frame show different moments of the moving pattern.
+   */
+  interlaced: {
+    file: 'interlaced-576i25.mp4',
+    args: (out) => [
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=50:duration=3,tinterlace=interleave_top,fieldorder=tff'],
+      ...X264,
+      ...['-pix_fmt', 'yuv420p', '-flags', '+ildct+ilme', '-x264opts', 'tff=1'],
+      out,
+    ],
+    about: '3 s 720x576 interlaced (TFF, 25 frames/s), no audio',
+  },
   zero: { file: 'broken-zero.mp4', make: (out) => writeFileSync(out, Buffer.alloc(0)), about: 'zero bytes' },
   text: {
     file: 'broken-text.mp4',

@@ -29,6 +29,13 @@ export interface EncodeInput {
    * output. Default: one track, `plan.audio.id` from `audioMap`.
    */
   audioTracks?: { id: string; map: string }[];
+  /**
+   * Deinterlace before scaling (HLS and DASH renditions are progressive; a scaled interlaced
+   * frame mixes its two fields into combs): `all` frames, for a source probed as interlaced;
+   * `flagged`, only frames the decoder marks interlaced, for a live network source that cannot
+   * be probed ahead (progressive frames pass through, one frame later). Default: none.
+   */
+  deinterlace?: 'all' | 'flagged';
 }
 
 export interface EncodeOptions {
@@ -91,7 +98,11 @@ export function buildEncodeArgs(
   const n = plan.video.length;
   const graph: string[] = [];
   const splitLabels = plan.video.map((_, i) => `[s${i}]`).join('');
-  graph.push(`[${videoMap}]format=yuv420p${n > 1 ? `,split=${n}${splitLabels}` : '[s0]'}`);
+  // bwdif in send_frame mode keeps the frame rate (50i → 25p), field parity from the stream
+  const deint = input.deinterlace
+    ? `bwdif=mode=send_frame:parity=auto:deint=${input.deinterlace === 'all' ? 'all' : 'interlaced'},`
+    : '';
+  graph.push(`[${videoMap}]${deint}format=yuv420p${n > 1 ? `,split=${n}${splitLabels}` : '[s0]'}`);
   plan.video.forEach((r, i) => {
     graph.push(`[s${i}]scale=w=${r.width}:h=${r.height}:flags=bicubic,setsar=1[v${i}]`);
   });

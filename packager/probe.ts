@@ -27,6 +27,8 @@ export interface SourceInfo {
      * and sar above are already those of the turned picture, what the ladder plans for.
      */
     rotation?: number;
+    /** The stream is coded as interlaced fields (ffprobe's field_order tt, bb, tb or bt). */
+    interlaced?: boolean;
     /** Duration of the video stream alone, when the container says. */
     durationSec?: number;
   };
@@ -66,6 +68,7 @@ interface ProbeStream {
   disposition?: { attached_pic?: number };
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
+  field_order?: string;
 }
 
 interface ProbeJson {
@@ -295,11 +298,15 @@ export async function probeSource(input: string): Promise<SourceInfo> {
     sar: turned ? [sar[1], sar[0]] : sar,
     durationSec: positive(v.duration),
     ...(rotation !== 0 ? { rotation } : {}),
+    ...(INTERLACED_FIELD_ORDERS.has(v.field_order ?? '') ? { interlaced: true } : {}),
   };
 
   await checkDecodable(input, info);
   return info;
 }
+
+/** ffprobe field orders of interlaced video (top or bottom field first, coded and displayed). */
+const INTERLACED_FIELD_ORDERS = new Set(['tt', 'bb', 'tb', 'bt']);
 
 /**
  * The turn a player applies to the stream, in degrees (0, 90, 180 or 270): from its display

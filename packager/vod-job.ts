@@ -175,7 +175,12 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
 
   const expectedSec = source.video?.durationSec ?? source.durationSec;
   const inputArgs = ['-i', opts.input, ...(opts.audio ?? []).flatMap((a) => ['-i', a.file])];
-  const { args, outputs } = buildEncodeArgs({ args: inputArgs, audioTracks: tracks }, plan, {
+  const encodeInput = {
+    args: inputArgs,
+    audioTracks: tracks,
+    ...(source.video?.interlaced ? { deinterlace: 'all' as const } : {}),
+  };
+  const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
     segmentDuration,
     partDuration,
     preset: opts.preset,

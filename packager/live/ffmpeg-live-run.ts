@@ -54,9 +54,12 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan, audioTracks
   };
 }
 
-async function planFor(
-  config: ResolvedChannelConfig,
-): Promise<{ plan: LadderPlan; input: SourceInput; audioTracks: AudioTrackPlan[] }> {
+async function planFor(config: ResolvedChannelConfig): Promise<{
+  plan: LadderPlan;
+  input: SourceInput;
+  audioTracks: AudioTrackPlan[];
+  deinterlace?: 'all' | 'flagged';
+}> {
   const input = sourceInput(config.source, config.audioLanguages);
   let info = input.assumed;
   let audioTracks = input.audioTracks ?? [];
@@ -67,7 +70,10 @@ async function planFor(
   }
   if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${config.source}"`);
   const plan = planLadder(info, config.ladder);
-  return { plan, input, audioTracks: plan.audio ? audioTracks : [] };
+  // a network feed is not probed ahead (it may be broadcast 1080i): its frames marked interlaced are
+  const deinterlace =
+    input.kind === 'url' ? ('flagged' as const) : info.video?.interlaced ? ('all' as const) : undefined;
+  return { plan, input, audioTracks: plan.audio ? audioTracks : [], ...(deinterlace ? { deinterlace } : {}) };
 }
 
 /**
@@ -113,11 +119,12 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input, audioTracks } = await planFor(config);
+  const { plan, input, audioTracks, deinterlace } = await planFor(config);
   const encodeInput = {
     args: input.args,
     audioMap: input.audioMap,
     ...(audioTracks.length > 0 ? { audioTracks } : {}),
+    ...(deinterlace ? { deinterlace } : {}),
   };
   const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
     segmentDuration: config.segmentDuration,

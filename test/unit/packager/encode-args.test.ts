@@ -85,4 +85,20 @@ describe('buildEncodeArgs', () => {
     );
     expect(after(vod.args, '-t', vod.args.indexOf('0:a:0'))).toBe('8.5');
   });
+
+  it('deinterlaces before the split: every frame of an interlaced source, the flagged ones of an unprobed feed', () => {
+    const opts = { segmentDuration: 2, partDuration: 0.5 };
+    const graph = (deinterlace?: 'all' | 'flagged') =>
+      after(
+        buildEncodeArgs({ args: ['-i', 'in.ts'], ...(deinterlace ? { deinterlace } : {}) }, plan, opts).args,
+        '-filter_complex',
+      )!;
+    expect(graph('all').startsWith('[0:v:0]bwdif=mode=send_frame:parity=auto:deint=all,format=yuv420p,split=2')).toBe(
+      true,
+    );
+    expect(
+      graph('flagged').startsWith('[0:v:0]bwdif=mode=send_frame:parity=auto:deint=interlaced,format=yuv420p'),
+    ).toBe(true);
+    expect(graph()).not.toContain('bwdif');
+  });
 });
