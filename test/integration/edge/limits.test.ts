@@ -6,22 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import { request } from 'undici';
 import pino from 'pino';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
 import { client, get, startEdge, startUpstream, storedKey, type TestEdge, type Upstream } from './helpers.js';
+import { LineSink } from '../../support/line-sink.js';
 
 const ADMIN = 'limits-admin-token-0123456789';
 const BIG = Buffer.alloc(200 * 1024, 7); // larger than the 64 KiB store region below: never storable
-
-class LineSink extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    for (const l of chunk.toString('utf8').split('\n')) if (l !== '') this.lines.push(l);
-    cb();
-  }
-}
 
 let up: Upstream;
 let e: TestEdge;

@@ -34,11 +34,14 @@ describe('an interlaced source', () => {
     expect(before.tff).toBeGreaterThan(60); // the fixture is what it says: 75 frames, combed
 
     const out = join(root, 'out');
+    // one rung at the source's own size: nothing but deinterlacing can remove the combs
+    const ladderFile = join(root, 'ladder.json');
+    writeFileSync(ladderFile, JSON.stringify({ video: [{ height: 576, bitrate: '3000k' }], audio: false }));
     const summary = await packageVod({
       input,
       outDir: out,
       assetId: 'sd',
-      ladder: { video: [{ height: 576, bitrate: 3_000_000 }], audio: false },
+      ladder: ladderFile,
       segmentDuration: 2,
       partDuration: 0.5,
     });

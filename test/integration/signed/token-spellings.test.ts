@@ -14,7 +14,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createOrigin } from '../../../packager/origin/server.js';
 import { createEdge } from '../../../edge/server.js';
@@ -29,14 +28,7 @@ import {
   type KeyPairFiles,
   type Stack,
 } from './signed-helpers.js';
-
-class LineSink extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    for (const l of chunk.toString('utf8').split('\n')) if (l !== '') this.lines.push(l);
-    cb();
-  }
-}
+import { LineSink } from '../../support/line-sink.js';
 
 let dir: string;
 let root: string;

@@ -8,23 +8,15 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { FakeEncoder, until } from './fake-encoder.js';
+import { LineSink } from '../../support/line-sink.js';
 
 interface Health {
   status: string;
   channels: { id: string; state: string; diskWriteError?: { since: string; failures: number; message: string } }[];
-}
-
-class LineSink extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    for (const l of chunk.toString('utf8').split('\n')) if (l !== '') this.lines.push(l);
-    cb();
-  }
 }
 
 let dir: string;
