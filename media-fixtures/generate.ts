@@ -178,6 +178,26 @@ export const FIXTURES = {
     ],
     about: '3 s 720x576 interlaced (TFF, 25 frames/s), no audio',
   },
+  /** 2 s of 640x360 10-bit H.264 tagged HDR10 (PQ transfer, BT.2020 primaries and matrix), no audio. */
+  hdrPq: {
+    file: 'hdr-pq-360p.mp4',
+    args: (out) => [
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=2'],
+      ...X264,
+      ...[
+        '-pix_fmt',
+        'yuv420p10le',
+        '-color_primaries',
+        'bt2020',
+        '-color_trc',
+        'smpte2084',
+        '-colorspace',
+        'bt2020nc',
+      ],
+      out,
+    ],
+    about: '2 s 640x360 10-bit, tagged PQ / BT.2020 (HDR10), no audio',
+  },
   zero: { file: 'broken-zero.mp4', make: (out) => writeFileSync(out, Buffer.alloc(0)), about: 'zero bytes' },
   text: {
     file: 'broken-text.mp4',

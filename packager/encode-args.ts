@@ -36,6 +36,13 @@ export interface EncodeInput {
    * be probed ahead (progressive frames pass through, one frame later). Default: none.
    */
   deinterlace?: 'all' | 'flagged';
+  /**
+   * The source is HDR (PQ or HLG, BT.2020): tone-map it to SDR BT.709 before scaling and say so
+   * in every video output's colour tags. The renditions are 8-bit H.264 that playlists list as
+   * VIDEO-RANGE=SDR; passed through, the PQ/BT.2020 tags of the source came out on 8-bit SDR
+   * pictures, which players show with wrong colours.
+   */
+  toneMap?: boolean;
 }
 
 export interface EncodeOptions {
@@ -102,7 +109,11 @@ export function buildEncodeArgs(
   const deint = input.deinterlace
     ? `bwdif=mode=send_frame:parity=auto:deint=${input.deinterlace === 'all' ? 'all' : 'interlaced'},`
     : '';
-  graph.push(`[${videoMap}]${deint}format=yuv420p${n > 1 ? `,split=${n}${splitLabels}` : '[s0]'}`);
+  // HDR → SDR: to linear light, BT.709 primaries, Hable's curve, then BT.709 transfer and matrix
+  const toSdr = input.toneMap
+    ? 'zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,'
+    : '';
+  graph.push(`[${videoMap}]${deint}${toSdr}format=yuv420p${n > 1 ? `,split=${n}${splitLabels}` : '[s0]'}`);
   plan.video.forEach((r, i) => {
     graph.push(`[s${i}]scale=w=${r.width}:h=${r.height}:flags=bicubic,setsar=1[v${i}]`);
   });
@@ -121,6 +132,7 @@ export function buildEncodeArgs(
       '-1',
       '-r',
       `${fpsNum}/${fpsDen}`,
+      ...(input.toneMap ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709'] : []),
       '-c:v',
       'libx264',
       '-preset',

@@ -29,6 +29,8 @@ export interface SourceInfo {
     rotation?: number;
     /** The stream is coded as interlaced fields (ffprobe's field_order tt, bb, tb or bt). */
     interlaced?: boolean;
+    /** High dynamic range by its transfer function: PQ (SMPTE ST 2084, HDR10) or HLG (ARIB STD-B67). */
+    hdr?: 'pq' | 'hlg';
     /** Duration of the video stream alone, when the container says. */
     durationSec?: number;
   };
@@ -69,6 +71,7 @@ interface ProbeStream {
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
   field_order?: string;
+  color_transfer?: string;
 }
 
 interface ProbeJson {
@@ -299,6 +302,8 @@ export async function probeSource(input: string): Promise<SourceInfo> {
     durationSec: positive(v.duration),
     ...(rotation !== 0 ? { rotation } : {}),
     ...(INTERLACED_FIELD_ORDERS.has(v.field_order ?? '') ? { interlaced: true } : {}),
+    ...(v.color_transfer === 'smpte2084' ? { hdr: 'pq' as const } : {}),
+    ...(v.color_transfer === 'arib-std-b67' ? { hdr: 'hlg' as const } : {}),
   };
 
   await checkDecodable(input, info);

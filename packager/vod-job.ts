@@ -179,6 +179,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     args: inputArgs,
     audioTracks: tracks,
     ...(source.video?.interlaced ? { deinterlace: 'all' as const } : {}),
+    ...(source.video?.hdr ? { toneMap: true } : {}),
   };
   const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
     segmentDuration,

@@ -59,6 +59,7 @@ async function planFor(config: ResolvedChannelConfig): Promise<{
   input: SourceInput;
   audioTracks: AudioTrackPlan[];
   deinterlace?: 'all' | 'flagged';
+  toneMap?: boolean;
 }> {
   const input = sourceInput(config.source, config.audioLanguages);
   let info = input.assumed;
@@ -73,7 +74,13 @@ async function planFor(config: ResolvedChannelConfig): Promise<{
   // a network feed is not probed ahead (it may be broadcast 1080i): its frames marked interlaced are
   const deinterlace =
     input.kind === 'url' ? ('flagged' as const) : info.video?.interlaced ? ('all' as const) : undefined;
-  return { plan, input, audioTracks: plan.audio ? audioTracks : [], ...(deinterlace ? { deinterlace } : {}) };
+  return {
+    plan,
+    input,
+    audioTracks: plan.audio ? audioTracks : [],
+    ...(deinterlace ? { deinterlace } : {}),
+    ...(info.video?.hdr ? { toneMap: true } : {}),
+  };
 }
 
 /**
@@ -119,12 +126,13 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input, audioTracks, deinterlace } = await planFor(config);
+  const { plan, input, audioTracks, deinterlace, toneMap } = await planFor(config);
   const encodeInput = {
     args: input.args,
     audioMap: input.audioMap,
     ...(audioTracks.length > 0 ? { audioTracks } : {}),
     ...(deinterlace ? { deinterlace } : {}),
+    ...(toneMap ? { toneMap } : {}),
   };
   const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
     segmentDuration: config.segmentDuration,

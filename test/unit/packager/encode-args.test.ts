@@ -101,4 +101,15 @@ describe('buildEncodeArgs', () => {
     ).toBe(true);
     expect(graph()).not.toContain('bwdif');
   });
+
+  it('tone-maps an HDR source to SDR BT.709 before the split, and tags every video output BT.709', () => {
+    const opts = { segmentDuration: 2, partDuration: 0.5 };
+    const { args } = buildEncodeArgs({ args: ['-i', 'hdr.mp4'], toneMap: true }, plan, opts);
+    expect(after(args, '-filter_complex')).toMatch(
+      /^\[0:v:0\]zscale=t=linear:npl=100,.*tonemap=tonemap=hable.*zscale=t=bt709:m=bt709:r=tv,format=yuv420p,split=2/,
+    );
+    const tagged = args.filter((a, i) => a === '-color_trc' && args[i + 1] === 'bt709');
+    expect(tagged).toHaveLength(plan.video.length);
+    expect(buildEncodeArgs({ args: ['-i', 'sdr.mp4'] }, plan, opts).args).not.toContain('-color_trc');
+  });
 });
