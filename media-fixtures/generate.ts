@@ -65,6 +65,11 @@ function bilingualArgs(seconds: number, out: string): string[] {
   ];
 }
 
+/** Video alone from a lavfi graph, encoded with x264 and the given output options. */
+function videoOnly(graph: string, extra: string[]): (out: string) => string[] {
+  return (out) => ['-f', 'lavfi', '-i', graph, ...X264, ...extra, out];
+}
+
 export const FIXTURES = {
   /** 8 s of 1280x720 at 30 fps with stereo AAC: the demo sample and the ladder tests. */
   sample: { file: 'sample-720p30.mp4', args: av('1280x720', '30', 8), about: '8 s 1280x720 30 fps + AAC' },
@@ -79,16 +84,7 @@ export const FIXTURES = {
   odd: { file: 'odd-642x362.mp4', args: av('642x362', '30', 4), about: '4 s 642x362 (odd-ish, not mod 4) + AAC' },
   videoOnly: {
     file: 'video-only.mp4',
-    args: (out) => [
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=640x360:rate=30:duration=4',
-      ...X264,
-      '-pix_fmt',
-      'yuv420p',
-      out,
-    ],
+    args: videoOnly('testsrc2=size=640x360:rate=30:duration=4', ['-pix_fmt', 'yuv420p']),
     about: '4 s 640x360 without audio',
   },
   audioOnly: {
@@ -170,32 +166,24 @@ export const FIXTURES = {
    */
   interlaced: {
     file: 'interlaced-576i25.mp4',
-    args: (out) => [
-      ...['-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=50:duration=3,tinterlace=interleave_top,fieldorder=tff'],
-      ...X264,
+    args: videoOnly('testsrc2=size=720x576:rate=50:duration=3,tinterlace=interleave_top,fieldorder=tff', [
       ...['-pix_fmt', 'yuv420p', '-flags', '+ildct+ilme', '-x264opts', 'tff=1'],
-      out,
-    ],
+    ]),
     about: '3 s 720x576 interlaced (TFF, 25 frames/s), no audio',
   },
   /** 2 s of 640x360 10-bit H.264 tagged HDR10 (PQ transfer, BT.2020 primaries and matrix), no audio. */
   hdrPq: {
     file: 'hdr-pq-360p.mp4',
-    args: (out) => [
-      ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=2'],
-      ...X264,
-      ...[
-        '-pix_fmt',
-        'yuv420p10le',
-        '-color_primaries',
-        'bt2020',
-        '-color_trc',
-        'smpte2084',
-        '-colorspace',
-        'bt2020nc',
-      ],
-      out,
-    ],
+    args: videoOnly('testsrc2=size=640x360:rate=30:duration=2', [
+      '-pix_fmt',
+      'yuv420p10le',
+      '-color_primaries',
+      'bt2020',
+      '-color_trc',
+      'smpte2084',
+      '-colorspace',
+      'bt2020nc',
+    ]),
     about: '2 s 640x360 10-bit, tagged PQ / BT.2020 (HDR10), no audio',
   },
   zero: { file: 'broken-zero.mp4', make: (out) => writeFileSync(out, Buffer.alloc(0)), about: 'zero bytes' },
