@@ -171,6 +171,17 @@ export const FIXTURES = {
     ]),
     about: '3 s 720x576 interlaced (TFF, 25 frames/s), no audio',
   },
+  /**
+   * 4 s of 640x360 at a variable frame rate, as a phone records: 1 s at 30 frames a second, 1 s
+   * at 15 (every other frame dropped), 2 s at 30; 105 frames, an average of 26.25 a second.
+   */
+  vfr: {
+    file: 'vfr-360p-30-15-30.mp4',
+    args: videoOnly("testsrc2=size=640x360:rate=30:duration=4,select='lt(n\\,30)+gte(n\\,60)+not(mod(n\\,2))'", [
+      ...['-pix_fmt', 'yuv420p', '-vsync', 'vfr'],
+    ]),
+    about: '4 s 640x360 variable frame rate (30, 15, 30 fps; average 26.25), no audio',
+  },
   /** 2 s of 640x360 10-bit H.264 tagged HDR10 (PQ transfer, BT.2020 primaries and matrix), no audio. */
   hdrPq: {
     file: 'hdr-pq-360p.mp4',

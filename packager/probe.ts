@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import { StreamedgeError } from '../src/errors.js';
 import { ffmpegPath, ffprobePath } from '../src/media/ffmpeg-binaries.js';
+import { type FrameRateVerdict, judgeFrameRate } from './frame-rate.js';
 
 export interface SourceInfo {
   durationSec?: number;
@@ -31,6 +32,11 @@ export interface SourceInfo {
     interlaced?: boolean;
     /** High dynamic range by its transfer function: PQ (SMPTE ST 2084, HDR10) or HLG (ARIB STD-B67). */
     hdr?: 'pq' | 'hlg';
+    /**
+     * The source's frames come at a variable rate (a phone's recording): frameRate above is its
+     * full rate, which the ladder is encoded at, and this is its average over the first 20 s.
+     */
+    variableFrameRate?: { averageFps: number };
     /** Duration of the video stream alone, when the container says. */
     durationSec?: number;
   };
@@ -55,6 +61,7 @@ export interface AudioStreamInfo {
 }
 
 interface ProbeStream {
+  index?: number;
   codec_type?: string;
   codec_name?: string;
   width?: number;
@@ -123,20 +130,53 @@ function bitDepthOf(pixFmt: string, raw?: string): number | undefined {
   return /^(yuv|yuvj|nv|gray)/.test(pixFmt) ? 8 : undefined;
 }
 
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
 function positive(text: string | undefined): number | undefined {
   const n = Number(text);
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
-/** Picks a plausible constant frame rate: avg_frame_rate when sane, else r_frame_rate. */
-function frameRateOf(s: ProbeStream): [number, number] {
+/** The rate the container states: avg_frame_rate when plausible, else r_frame_rate. */
+function statedFrameRate(s: ProbeStream): [number, number] | undefined {
   for (const candidate of [parseRational(s.avg_frame_rate), parseRational(s.r_frame_rate)]) {
     if (candidate) {
       const fps = candidate[0] / candidate[1];
       if (fps >= 1 && fps <= 120) return candidate;
     }
   }
-  return [30, 1];
+  return undefined;
+}
+
+/** How long of the source's start is read for its frame timestamps (demuxed, not decoded). */
+const TIMESTAMP_SCAN_SEC = 20;
+
+/**
+ * The frame rate to encode at, from the stream's first frame timestamps (see frame-rate.ts);
+ * the stated rate when ffprobe cannot list them.
+ */
+async function frameRateOf(input: string, s: ProbeStream): Promise<FrameRateVerdict> {
+  const stated = statedFrameRate(s);
+  const r = await run(
+    ffprobePath(),
+    [
+      '-v',
+      'error',
+      ...['-select_streams', String(s.index ?? 'v:0')],
+      ...['-read_intervals', `%+${TIMESTAMP_SCAN_SEC}`],
+      ...['-show_entries', 'packet=pts_time', '-of', 'csv=p=0'],
+      input,
+    ],
+    30_000,
+  );
+  if (r.code !== 0) return { frameRate: stated ?? [30, 1] };
+  const pts = r.stdout
+    .split('\n')
+    .map((line) => Number.parseFloat(line))
+    .filter((t) => Number.isFinite(t));
+  return judgeFrameRate(pts, stated);
 }
 
 function firstLine(stderr: string): string {
@@ -291,10 +331,12 @@ export async function probeSource(input: string): Promise<SourceInfo> {
   const sar = parseRational(v.sample_aspect_ratio) ?? [1, 1];
   // a quarter turn swaps the sides (and the pixel aspect) of what the encoder is given
   const turned = rotation === 90 || rotation === 270;
+  const rate = await frameRateOf(input, v);
   info.video = {
     width: turned ? v.height : v.width,
     height: turned ? v.width : v.height,
-    frameRate: frameRateOf(v),
+    frameRate: rate.frameRate,
+    ...(rate.variable ? { variableFrameRate: { averageFps: round3(rate.variable.averageFps) } } : {}),
     codec: v.codec_name,
     pixFmt,
     bitDepth: bitDepthOf(pixFmt, v.bits_per_raw_sample),
