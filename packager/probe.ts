@@ -4,7 +4,9 @@
  * StreamedgeError with a stable code and one line the user can act on.
  */
 import { spawn } from 'node:child_process';
-import { open, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StreamedgeError } from '../src/errors.js';
 import { ffmpegPath, ffprobePath } from '../src/media/ffmpeg-binaries.js';
 import { type FrameRateVerdict, judgeFrameRate } from './frame-rate.js';
@@ -88,6 +90,10 @@ interface ProbeJson {
 
 interface RunResult {
   code: number | null;
+  /** The signal that ended it (a crash, or our kill when timedOut). */
+  signal: NodeJS.Signals | null;
+  /** Killed for taking longer than its time limit. */
+  timedOut: boolean;
   stdout: string;
   stderr: string;
 }
@@ -97,16 +103,20 @@ function run(bin: string, args: string[], timeoutMs: number): Promise<RunResult>
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new StreamedgeError('FFMPEG_MISSING', `cannot run ${bin}: ${e.message}`, { cause: e }));
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, timedOut, stdout, stderr });
     });
   });
 }
@@ -297,14 +307,79 @@ export async function probeSource(input: string): Promise<SourceInfo> {
   if (size === 0) throw new StreamedgeError('SOURCE_NOT_MEDIA', `${input} is empty (0 bytes)`);
 
   const { probe, json } = await ffprobeJson(input);
+  if (probe.signal && !probe.timedOut) {
+    throw new StreamedgeError(
+      'SOURCE_UNSUPPORTED',
+      `ffprobe crashed (${probe.signal}) reading ${input} (the static ffprobe from npm crashes on MPEG-TS: install the system's ffmpeg, e.g. apt-get install ffmpeg, or set FFPROBE_PATH)`,
+    );
+  }
   if (probe.code !== 0 || !json.format) throw await classifyProbeFailure(input, probe.stderr);
 
+  const info = await sourceInfoOf(input, json, (v) => frameRateOf(input, v));
+  await checkDecodable(input, info);
+  return info;
+}
+
+/** How long the probe waits for a network feed's first seconds before it gives up. */
+const FEED_PROBE_MS = 10_000;
+/** Seconds of a network feed copied for the probe. */
+const FEED_SAMPLE_SEC = 2;
+
+/**
+ * Probes a live network feed (a URL ffmpeg reads: udp://, srt:// as caller, http(s)://, ...) as
+ * the encoder will see it: the encoding ffmpeg copies its first seconds (audio and video, not
+ * re-encoded) into a Matroska file, which is probed as a source file is (frame rate from the
+ * frame timestamps, interlacing, HDR, rotation). Going through a file also keeps ffprobe off the
+ * network and off MPEG-TS, which the static npm ffprobe build crashes on.
+ * Rejects LIVE_SOURCE when nothing came within FEED_PROBE_MS (the feed is not up yet), when
+ * ffmpeg cannot read the feed (with its reason), or when the feed has no usable video.
+ * Only for feeds a second reader does not disturb: a feed that connects to a listening encoder
+ * (rtmp://, srt:// as listener) cannot be probed ahead.
+ */
+export async function probeFeed(url: string, inputArgs: string[] = []): Promise<SourceInfo> {
+  const dir = await mkdtemp(join(tmpdir(), 'streamedge-feed-probe-'));
+  try {
+    const sample = join(dir, 'sample.mkv');
+    const copy = await run(
+      ffmpegPath(),
+      [
+        ...['-hide_banner', '-nostdin', '-v', 'error', ...inputArgs, '-i', url],
+        ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-t', String(FEED_SAMPLE_SEC), '-f', 'matroska', sample],
+      ],
+      FEED_PROBE_MS,
+    );
+    if (copy.timedOut) {
+      throw new StreamedgeError(
+        'LIVE_SOURCE',
+        `cannot probe the feed ${url}: nothing within ${FEED_PROBE_MS / 1000} s`,
+      );
+    }
+    if (copy.code !== 0) {
+      throw new StreamedgeError('LIVE_SOURCE', `cannot probe the feed ${url}: ${firstLine(copy.stderr)}`);
+    }
+    try {
+      return await probeSource(sample);
+    } catch (e) {
+      const why = (e as Error).message.replaceAll(sample, 'the feed');
+      throw new StreamedgeError('LIVE_SOURCE', `${url}: ${why}`, { cause: e });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** SourceInfo from ffprobe's streams; rejects SOURCE_NO_VIDEO or SOURCE_UNSUPPORTED. */
+async function sourceInfoOf(
+  input: string,
+  json: ProbeJson,
+  judgeRate: (v: ProbeStream) => Promise<FrameRateVerdict>,
+): Promise<SourceInfo> {
   const streams = json.streams ?? [];
   const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   const a = streams.find((s) => s.codec_type === 'audio');
   const info: SourceInfo = {
-    formatName: json.format.format_name ?? 'unknown',
-    durationSec: positive(json.format.duration),
+    formatName: json.format?.format_name ?? 'unknown',
+    durationSec: positive(json.format?.duration),
     audioTracks: audioStreamsOf(streams),
   };
   if (a) {
@@ -331,7 +406,7 @@ export async function probeSource(input: string): Promise<SourceInfo> {
   const sar = parseRational(v.sample_aspect_ratio) ?? [1, 1];
   // a quarter turn swaps the sides (and the pixel aspect) of what the encoder is given
   const turned = rotation === 90 || rotation === 270;
-  const rate = await frameRateOf(input, v);
+  const rate = await judgeRate(v);
   info.video = {
     width: turned ? v.height : v.width,
     height: turned ? v.width : v.height,
@@ -348,7 +423,6 @@ export async function probeSource(input: string): Promise<SourceInfo> {
     ...(v.color_transfer === 'arib-std-b67' ? { hdr: 'hlg' as const } : {}),
   };
 
-  await checkDecodable(input, info);
   return info;
 }
 

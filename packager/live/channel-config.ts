@@ -135,6 +135,13 @@ export interface SourceInput {
   audioTracks?: AudioTrackPlan[];
   /** What the ladder planner assumes about the source (probed for files). */
   assumed?: SourceInfo;
+  /**
+   * Network feeds: the feed can be probed before the encoder reads it (a second reader does not
+   * disturb it: udp, rtp, srt as caller, tcp as client, http). Not when the encoder listens for a
+   * publisher (rtmp://, srt://…?mode=listener, tcp://…?listen): the probe would take the
+   * publisher's connection.
+   */
+  probeable?: boolean;
   kind: 'lavfi' | 'file' | 'url';
   /** Files: the path. */
   path?: string;
@@ -161,7 +168,10 @@ function lavfiInfo(graph: string): SourceInfo {
   };
 }
 
-/** Network sources cannot be probed before they start: the ladder assumes 1080p30 with audio. */
+/**
+ * What the ladder assumes of a network feed that cannot be probed before it starts (one that
+ * connects to the listening encoder: rtmp://, srt:// as listener): 1080p30 with audio.
+ */
 export const ASSUMED_NETWORK_SOURCE: SourceInfo = {
   formatName: 'network',
   video: { width: 1920, height: 1080, frameRate: [30, 1], codec: 'h264', pixFmt: 'yuv420p' },
@@ -174,6 +184,13 @@ function displayName(language: string): string {
   } catch {
     return language;
   }
+}
+
+/** A URL whose reader waits for the sender to connect (SRT listener mode, a listening TCP socket). */
+function listensForPublisher(source: string): boolean {
+  const query = source.includes('?') ? new URLSearchParams(source.slice(source.indexOf('?') + 1)) : undefined;
+  if (!query) return false;
+  return query.get('mode')?.toLowerCase() === 'listener' || (query.has('listen') && query.get('listen') !== '0');
 }
 
 /** ffmpeg input arguments for a source string (lavfi: one sine input per audio language). */
@@ -212,8 +229,14 @@ export function sourceInput(source: string, audioLanguages: string[] = []): Sour
   }
   const url = /^([a-z][a-z0-9+.-]*):\/\//i.exec(source);
   if (url && url[1].toLowerCase() !== 'file') {
-    const listen = url[1].toLowerCase() === 'rtmp' ? ['-listen', '1'] : [];
-    return { kind: 'url', args: [...listen, '-fflags', '+genpts', '-i', source], assumed: ASSUMED_NETWORK_SOURCE };
+    const scheme = url[1].toLowerCase();
+    const listen = scheme === 'rtmp' ? ['-listen', '1'] : [];
+    return {
+      kind: 'url',
+      args: [...listen, '-fflags', '+genpts', '-i', source],
+      assumed: ASSUMED_NETWORK_SOURCE,
+      probeable: scheme !== 'rtmp' && !listensForPublisher(source),
+    };
   }
   const path = source.startsWith('file://') ? source.slice('file://'.length) : source;
   // A missing file is not fatal for the origin: the channel reports it (state failed).

@@ -12,7 +12,7 @@ import { asError, StreamedgeError } from '../../src/errors.js';
 import { buildEncodeArgs } from '../encode-args.js';
 import { runEncoder } from '../ffmpeg-run.js';
 import { planLadder, type LadderPlan } from '../ladder.js';
-import { probeSource } from '../probe.js';
+import { probeFeed, probeSource, type SourceInfo } from '../probe.js';
 import { Segmenter } from '../segmenter.js';
 import { sourceInput, type ResolvedChannelConfig, type SourceInput } from './channel-config.js';
 import { planAudioTracks, type AudioTrackPlan } from '../audio-tracks.js';
@@ -54,6 +54,22 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan, audioTracks
   };
 }
 
+/**
+ * What a channel's network feed carries, probed before its first run and kept for the channel's
+ * later runs: the ladder, frame rate and renditions stay those the channel started with (a
+ * restarted feed that comes back in another format is converted to them).
+ */
+const feeds = new WeakMap<ResolvedChannelConfig, SourceInfo>();
+
+async function feedInfo(config: ResolvedChannelConfig, input: SourceInput): Promise<SourceInfo> {
+  const known = feeds.get(config);
+  if (known) return known;
+  // the feed's input options (e.g. -fflags +genpts) without its -i <url>
+  const info = await probeFeed(config.source, input.args.slice(0, input.args.lastIndexOf('-i')));
+  feeds.set(config, info);
+  return info;
+}
+
 async function planFor(config: ResolvedChannelConfig): Promise<{
   plan: LadderPlan;
   input: SourceInput;
@@ -68,12 +84,19 @@ async function planFor(config: ResolvedChannelConfig): Promise<{
     // A file brings its own audio tracks (container language tags): one rendition each.
     info = await probeSource(input.path!);
     audioTracks = await planAudioTracks(input.path!, info, []);
+  } else if (input.kind === 'url' && input.probeable) {
+    // A probed feed brings its audio tracks too (a broadcast feed's languages): one rendition each.
+    info = await feedInfo(config, input);
+    audioTracks = await planAudioTracks(config.source, info, []);
   }
   if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${config.source}"`);
   const plan = planLadder(info, config.ladder);
-  // a network feed is not probed ahead (it may be broadcast 1080i): its frames marked interlaced are
-  const deinterlace =
-    input.kind === 'url' ? ('flagged' as const) : info.video?.interlaced ? ('all' as const) : undefined;
+  // a feed may switch to interlaced (or be 1080i and not probed ahead): frames marked so are deinterlaced
+  const deinterlace = info.video?.interlaced
+    ? ('all' as const)
+    : input.kind === 'url'
+      ? ('flagged' as const)
+      : undefined;
   return {
     plan,
     input,

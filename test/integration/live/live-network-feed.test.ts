@@ -1,0 +1,149 @@
+/**
+ * A live channel fed over the network: an ffmpeg sender pushes MPEG-TS (640x360, 25 frames a
+ * second, H.264 + AAC in English and French) over UDP on loopback, as a contribution encoder does, and the origin's
+ * channel reads `udp://127.0.0.1:<port>`. The channel probes the feed before planning its ladder:
+ * the renditions keep the feed's 25 frames a second (FRAME-RATE=25.000, 50 frames in a 2 s
+ * segment) and no rung is larger than the feed (the ladder's 720p rung is left out). Before,
+ * a network feed was planned as an assumed 1080p30: a 25 fps feed was converted to 30 and the
+ * 720p rung upscaled from 360p, and only the feed's first audio track was kept (its two languages
+ * are now one rendition each). The channel waits for a feed that is not up yet, and a feed that
+ * is not media fails with ffprobe's reason. Real ffmpeg on both sides, real UDP on loopback.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceInput } from '../../../packager/live/channel-config.js';
+import { probeFeed } from '../../../packager/probe.js';
+import { ffmpegPath, ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
+import { run } from '../packager/verify-package.js';
+import { completeSegments, type LiveOrigin, parseM3u8, startLiveOrigin, until } from './live-helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'se-live-feed-'));
+let o: LiveOrigin | undefined;
+let sender: ChildProcess | undefined;
+let port = 0;
+
+/** A UDP port free on loopback a moment ago (the sender sends to it, the channel binds it). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const p = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return p;
+}
+
+function startSender(): ChildProcess {
+  const child = spawn(
+    ffmpegPath(),
+    [
+      ...['-hide_banner', '-nostdin', '-v', 'error', '-re'],
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+      ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+      ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=48000'],
+      ...['-map', '0:v', '-map', '1:a', '-map', '2:a'],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
+      ...['-c:a', 'aac', '-b:a', '64k', '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fre'],
+      ...['-f', 'mpegts', `udp://127.0.0.1:${port}?pkt_size=1316`],
+    ],
+    { stdio: 'ignore' },
+  );
+  child.on('error', () => undefined);
+  return child;
+}
+
+beforeAll(async () => {
+  port = await freeUdpPort();
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  const ladder = join(dir, 'ladder.json');
+  writeFileSync(
+    ladder,
+    JSON.stringify({
+      video: [
+        { height: 720, bitrate: '1500k', id: '720p' },
+        { height: 360, bitrate: '500k', id: '360p' },
+      ],
+      audio: { bitrate: '64k' },
+    }),
+  );
+  o = await startLiveOrigin(root, [
+    { id: 'feed', source: `udp://127.0.0.1:${port}`, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder },
+  ]);
+}, 30_000);
+
+afterAll(async () => {
+  sender?.kill('SIGKILL');
+  await o?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a live channel fed over UDP', () => {
+  it('waits for the feed, then keeps its frame rate and audio languages and never upscales it', async () => {
+    // no feed yet: the channel is probing it, nothing is published
+    const health = JSON.parse((await o!.get('/health')).text) as { channels: { id: string; state: string }[] };
+    expect(health.channels.find((c) => c.id === 'feed')?.state).toBe('starting');
+    expect((await o!.get('/live/feed/master.m3u8')).status).not.toBe(200);
+
+    sender = startSender();
+    await until(async () => (await completeSegments(o!, 'feed', '360p')) >= 2, 45_000, 'two segments of 360p');
+
+    const master = (await o!.get('/live/feed/master.m3u8')).text;
+    const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants).toHaveLength(1); // 720p would be an upscale of the 360p feed
+    expect(variants[0]).toContain('RESOLUTION=640x360');
+    expect(variants[0]).toContain('FRAME-RATE=25.000');
+    expect((await o!.get('/live/feed/manifest.mpd')).text).toMatch(/frameRate="25"/);
+    // the feed's two audio languages, one rendition each
+    expect(master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toEqual([
+      expect.stringContaining('NAME="English",LANGUAGE="en",DEFAULT=YES'),
+      expect.stringContaining('NAME="French",LANGUAGE="fr",DEFAULT=NO'),
+    ]);
+
+    // a whole segment is 2 s of the feed's frames: 50 of them, a frame every 40 ms
+    const media = parseM3u8((await o!.get('/live/feed/360p/index.m3u8')).text);
+    const seg = media.segments[media.segments.length - 1];
+    const init = await o!.get('/live/feed/360p/init.mp4');
+    const body = await o!.get(`/live/feed/360p/${seg.uri}`);
+    expect(body.status).toBe(200);
+    const file = join(dir, 'seg.mp4');
+    writeFileSync(file, Buffer.concat([init.body, body.body]));
+    const r = await run(ffprobePath(), [
+      ...['-v', 'error', '-count_packets', '-select_streams', 'v:0'],
+      ...['-show_entries', 'stream=nb_read_packets,avg_frame_rate', '-of', 'json', file],
+    ]);
+    const stream = (JSON.parse(r.stdout) as { streams: { nb_read_packets: string; avg_frame_rate: string }[] })
+      .streams[0];
+    expect(Number(stream.nb_read_packets)).toBe(50);
+    expect(stream.avg_frame_rate).toBe('25/1');
+  }, 90_000);
+
+  it('says why a feed that is not media cannot be probed', async () => {
+    const server: Server = createServer((_req, res) => res.writeHead(404).end('no such stream'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port: httpPort } = server.address() as { port: number };
+    try {
+      await expect(probeFeed(`http://127.0.0.1:${httpPort}/live.ts`)).rejects.toMatchObject({
+        code: 'LIVE_SOURCE',
+        message: expect.stringMatching(/cannot probe the feed http:\/\/127\.0\.0\.1:\d+\/live\.ts: .*404/),
+      });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('probes only feeds a second reader does not disturb', () => {
+    expect(sourceInput('udp://127.0.0.1:5000').probeable).toBe(true);
+    expect(sourceInput('srt://10.0.0.1:9000?latency=200').probeable).toBe(true);
+    expect(sourceInput('http://cam.example/live.ts').probeable).toBe(true);
+    // the encoder listens for a publisher: a probe would take its connection
+    expect(sourceInput('rtmp://0.0.0.0:1935/live/key').probeable).toBe(false);
+    expect(sourceInput('srt://0.0.0.0:9000?mode=listener').probeable).toBe(false);
+    expect(sourceInput('tcp://0.0.0.0:9000?listen').probeable).toBe(false);
+    expect(sourceInput('tcp://0.0.0.0:9000?listen=1').probeable).toBe(false);
+    expect(sourceInput('lavfi').probeable).toBeUndefined();
+  });
+});
