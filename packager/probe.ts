@@ -280,6 +280,9 @@ export async function probeAudioFile(input: string, what: string): Promise<Audio
     throw new StreamedgeError('SOURCE_MISSING', `${what}: file not found: ${input}`, { cause: e });
   }
   const { probe, json } = await ffprobeJson(input);
+  if (probe.signal && !probe.timedOut) {
+    return probeThroughCopy(input, probe.signal, (copy) => probeAudioFile(copy, what));
+  }
   if (probe.code !== 0 || !json.format) {
     const why = await classifyProbeFailure(input, probe.stderr);
     throw new StreamedgeError(why.code, `${what}: ${why.message}`);
@@ -308,16 +311,49 @@ export async function probeSource(input: string): Promise<SourceInfo> {
 
   const { probe, json } = await ffprobeJson(input);
   if (probe.signal && !probe.timedOut) {
-    throw new StreamedgeError(
-      'SOURCE_UNSUPPORTED',
-      `ffprobe crashed (${probe.signal}) reading ${input} (the static ffprobe from npm crashes on MPEG-TS: install the system's ffmpeg, e.g. apt-get install ffmpeg, or set FFPROBE_PATH)`,
-    );
+    return probeThroughCopy(input, probe.signal, async (copy) => {
+      const info = await probeSource(copy);
+      return { ...info, formatName: `${info.formatName} (a copy: ffprobe crashed on the source)` };
+    });
   }
   if (probe.code !== 0 || !json.format) throw await classifyProbeFailure(input, probe.stderr);
 
   const info = await sourceInfoOf(input, json, (v) => frameRateOf(input, v));
   await checkDecodable(input, info);
   return info;
+}
+
+/** How long copying a whole source for a crashed ffprobe may take. */
+const COPY_PROBE_MS = 30 * 60_000;
+
+/**
+ * ffprobe crashed on the source (the static ffprobe from npm does on every MPEG-TS file, a
+ * broadcast recording's usual container): the encoding ffmpeg copies its audio and video (not
+ * re-encoded) into a Matroska file, which is probed instead; the encode still reads the source.
+ * Costs a copy of the source in the temp folder for as long as the probe takes.
+ */
+async function probeThroughCopy<T>(input: string, signal: string, probeCopy: (copy: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'streamedge-probe-copy-'));
+  try {
+    const copy = join(dir, 'source.mkv');
+    const r = await run(
+      ffmpegPath(),
+      [
+        ...['-hide_banner', '-nostdin', '-v', 'error', '-i', input],
+        ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-f', 'matroska', copy],
+      ],
+      COPY_PROBE_MS,
+    );
+    if (r.code !== 0) {
+      throw new StreamedgeError(
+        'SOURCE_UNSUPPORTED',
+        `ffprobe crashed (${signal}) reading ${input}, and ffmpeg could not copy it for a second look (${firstLine(r.stderr)}); install the system's ffmpeg (apt-get install ffmpeg) or set FFPROBE_PATH`,
+      );
+    }
+    return await probeCopy(copy);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** How long the probe waits for a network feed's first seconds before it gives up. */

@@ -41,5 +41,10 @@ export function ffmpegPath(): string {
 }
 
 export function ffprobePath(): string {
-  return (ffprobe ??= resolveBinary('FFPROBE_PATH', 'ffprobe', '@ffprobe-installer/ffprobe'));
+  return (ffprobe ??= locateFfprobe());
+}
+
+/** Where ffprobe is found now (FFPROBE_PATH, PATH, the npm build), without remembering it. */
+export function locateFfprobe(): string {
+  return resolveBinary('FFPROBE_PATH', 'ffprobe', '@ffprobe-installer/ffprobe');
 }
