@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { StreamedgeError } from '../src/errors.js';
 import { ffmpegPath } from '../src/media/ffmpeg-binaries.js';
 import type { EncodeOutput } from './encode-args.js';
@@ -28,6 +28,8 @@ export interface EncoderRunOptions {
   signal?: AbortSignal;
   /** ffmpeg binary (default ffmpegPath()). */
   ffmpeg?: string;
+  /** Gives ffmpeg's stdin (an input read as `pipe:0`) to whoever feeds it; ignored otherwise. */
+  stdin?: (sink: Writable) => void;
 }
 
 const TAIL_LINES = 30;
@@ -75,7 +77,7 @@ function lastErrorLine(lines: string[]): string {
 
 export function runEncoder(args: string[], outputs: EncodeOutput[], opts: EncoderRunOptions): EncoderRun {
   const maxFd = outputs.reduce((m, o) => Math.max(m, o.fd), 2);
-  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];
+  const stdio: ('ignore' | 'pipe')[] = [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
   for (let fd = 3; fd <= maxFd; fd++) stdio.push(outputs.some((o) => o.fd === fd) ? 'pipe' : 'ignore');
 
   mkdirSync(dirname(opts.logFile), { recursive: true });
@@ -85,6 +87,11 @@ export function runEncoder(args: string[], outputs: EncodeOutput[], opts: Encode
 
   let aborted = false;
   const child: ChildProcess = spawn(opts.ffmpeg ?? ffmpegPath(), args, { stdio });
+
+  if (opts.stdin && child.stdin) {
+    child.stdin.on('error', () => undefined); // ffmpeg exited while being fed (EPIPE): its exit says why
+    opts.stdin(child.stdin);
+  }
 
   const streams = new Map<string, Readable>();
   for (const o of outputs) {

@@ -4,7 +4,7 @@
  * StreamedgeError with a stable code and one line the user can act on.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamedgeError } from '../src/errors.js';
@@ -397,6 +397,27 @@ export async function probeFeed(url: string, inputArgs: string[] = []): Promise<
       return await probeSource(sample);
     } catch (e) {
       const why = (e as Error).message.replaceAll(sample, 'the feed');
+      throw new StreamedgeError('LIVE_SOURCE', `${url}: ${why}`, { cause: e });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Probes the first seconds of a feed held in memory (MPEG-TS, as a feed relay copies it): written
+ * to a temp file and probed as a source file is. Rejects LIVE_SOURCE with what was wrong.
+ */
+export async function probeFeedSample(url: string, sample: Buffer): Promise<SourceInfo> {
+  if (sample.length === 0) throw new StreamedgeError('LIVE_SOURCE', `the feed ${url} sent nothing before it left`);
+  const dir = await mkdtemp(join(tmpdir(), 'streamedge-feed-sample-'));
+  try {
+    const file = join(dir, 'sample.ts');
+    await writeFile(file, sample);
+    try {
+      return await probeSource(file);
+    } catch (e) {
+      const why = (e as Error).message.replaceAll(file, 'the feed');
       throw new StreamedgeError('LIVE_SOURCE', `${url}: ${why}`, { cause: e });
     }
   } finally {

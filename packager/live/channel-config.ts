@@ -142,6 +142,12 @@ export interface SourceInput {
    * publisher's connection.
    */
   probeable?: boolean;
+  /**
+   * Network feeds that connect to us (rtmp://, srt://…?mode=listener, tcp://…?listen): a relay
+   * ffmpeg listens for the publisher and the encoder reads from it (live/feed-relay.ts); `args`
+   * are the relay's input options and URL.
+   */
+  listens?: boolean;
   kind: 'lavfi' | 'file' | 'url';
   /** Files: the path. */
   path?: string;
@@ -235,7 +241,7 @@ export function sourceInput(source: string, audioLanguages: string[] = []): Sour
       kind: 'url',
       args: [...listen, '-fflags', '+genpts', '-i', source],
       assumed: ASSUMED_NETWORK_SOURCE,
-      probeable: scheme !== 'rtmp' && !listensForPublisher(source),
+      ...(scheme === 'rtmp' || listensForPublisher(source) ? { listens: true } : { probeable: true }),
     };
   }
   const path = source.startsWith('file://') ? source.slice('file://'.length) : source;

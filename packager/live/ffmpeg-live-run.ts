@@ -5,14 +5,16 @@
  * moment each fragment arrives.
  */
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
+import { dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import type { Rendition } from '../../src/media/presentation.js';
 import type { TrackInfo } from '../../src/cmaf/init-segment.js';
 import { asError, StreamedgeError } from '../../src/errors.js';
 import { buildEncodeArgs } from '../encode-args.js';
 import { runEncoder } from '../ffmpeg-run.js';
 import { planLadder, type LadderPlan } from '../ladder.js';
-import { probeFeed, probeSource, type SourceInfo } from '../probe.js';
+import { probeFeed, probeFeedSample, probeSource, type SourceInfo } from '../probe.js';
+import { FeedRelay } from './feed-relay.js';
 import { Segmenter } from '../segmenter.js';
 import { sourceInput, type ResolvedChannelConfig, type SourceInput } from './channel-config.js';
 import { planAudioTracks, type AudioTrackPlan } from '../audio-tracks.js';
@@ -61,33 +63,77 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan, audioTracks
  */
 const feeds = new WeakMap<ResolvedChannelConfig, SourceInfo>();
 
-async function feedInfo(config: ResolvedChannelConfig, input: SourceInput): Promise<SourceInfo> {
+/** The relay of each channel whose feed connects to us (created at its first run). */
+const relays = new Map<ResolvedChannelConfig, FeedRelay>();
+
+function relayFor(config: ResolvedChannelConfig, input: SourceInput, logDir: string): FeedRelay {
+  let relay = relays.get(config);
+  if (!relay) {
+    relay = new FeedRelay({
+      url: config.source,
+      inputArgs: inputOptions(input),
+      logFile: join(logDir, 'ingest.log'),
+    });
+    relays.set(config, relay);
+    relay.start();
+  }
+  return relay;
+}
+
+/** Stops the channel's feed relay, if it has one (the origin closing the channel). */
+export async function closeFeedRelay(config: ResolvedChannelConfig): Promise<void> {
+  const relay = relays.get(config);
+  relays.delete(config);
+  await relay?.close();
+}
+
+/** A feed's input options (e.g. -fflags +genpts, -listen 1) without its `-i <url>`. */
+function inputOptions(input: SourceInput): string[] {
+  return input.args.slice(0, input.args.lastIndexOf('-i'));
+}
+
+async function feedInfo(
+  config: ResolvedChannelConfig,
+  input: SourceInput,
+  relay: FeedRelay | undefined,
+): Promise<SourceInfo> {
   const known = feeds.get(config);
   if (known) return known;
-  // the feed's input options (e.g. -fflags +genpts) without its -i <url>
-  const info = await probeFeed(config.source, input.args.slice(0, input.args.lastIndexOf('-i')));
+  const info = relay
+    ? await probeFeedSample(config.source, await relay.sample())
+    : await probeFeed(config.source, inputOptions(input));
   feeds.set(config, info);
   return info;
 }
 
-async function planFor(config: ResolvedChannelConfig): Promise<{
+/** What the encoder reads from a relay: MPEG-TS on its stdin. */
+const RELAYED_INPUT = ['-f', 'mpegts', '-fflags', '+genpts', '-i', 'pipe:0'];
+
+async function planFor(
+  config: ResolvedChannelConfig,
+  logDir: string,
+): Promise<{
   plan: LadderPlan;
   input: SourceInput;
+  relay?: FeedRelay;
   audioTracks: AudioTrackPlan[];
   deinterlace?: 'all' | 'flagged';
   toneMap?: boolean;
 }> {
-  const input = sourceInput(config.source, config.audioLanguages);
+  let input = sourceInput(config.source, config.audioLanguages);
   let info = input.assumed;
   let audioTracks = input.audioTracks ?? [];
+  let relay: FeedRelay | undefined;
   if (input.kind === 'file') {
     // A file brings its own audio tracks (container language tags): one rendition each.
     info = await probeSource(input.path!);
     audioTracks = await planAudioTracks(input.path!, info, []);
-  } else if (input.kind === 'url' && input.probeable) {
+  } else if (input.kind === 'url') {
     // A probed feed brings its audio tracks too (a broadcast feed's languages): one rendition each.
-    info = await feedInfo(config, input);
+    if (input.listens) relay = relayFor(config, input, logDir);
+    info = await feedInfo(config, input, relay);
     audioTracks = await planAudioTracks(config.source, info, []);
+    if (relay) input = { ...input, args: RELAYED_INPUT };
   }
   if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${config.source}"`);
   const plan = planLadder(info, config.ladder);
@@ -100,6 +146,7 @@ async function planFor(config: ResolvedChannelConfig): Promise<{
   return {
     plan,
     input,
+    ...(relay ? { relay } : {}),
     audioTracks: plan.audio ? audioTracks : [],
     ...(deinterlace ? { deinterlace } : {}),
     ...(info.video?.hdr ? { toneMap: true } : {}),
@@ -149,7 +196,7 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input, audioTracks, deinterlace, toneMap } = await planFor(config);
+  const { plan, input, relay, audioTracks, deinterlace, toneMap } = await planFor(config, dirname(req.logFile));
   const encodeInput = {
     args: input.args,
     audioMap: input.audioMap,
@@ -163,7 +210,11 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
     live: true,
     preset: LIVE_PRESET,
   });
-  const run = runEncoder(args, outputs, { logFile: req.logFile });
+  let detach: (() => void) | undefined;
+  const run = runEncoder(args, outputs, {
+    logFile: req.logFile,
+    ...(relay ? { stdin: (sink: Writable) => (detach = relay.attach(sink)) } : {}),
+  });
   let failure: Error | undefined;
   const fail = (e: unknown): void => {
     failure ??= asError(e);
@@ -194,6 +245,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
     await run.done.catch((e: unknown) => {
       err = asError(e);
     });
+    detach?.();
     await Promise.all(fed);
     if (failure) throw failure;
     if (err) throw err;

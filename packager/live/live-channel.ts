@@ -120,6 +120,8 @@ export class LiveChannel {
   private since = Date.now();
   private lastError?: string;
   private restarts = 0;
+  /** The run that ended last (its start may still come back: it is killed then). */
+  private endedRunId = 0;
   private attempts = 0;
   private lastPartAt?: number;
   /** Renditions whose files fail to be written: since when, how often, the latest error. */
@@ -323,7 +325,9 @@ export class LiveChannel {
     }, this.startTimeoutMs);
     this.opts.startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, anchor, sink, logFile }).then(
       (run) => {
-        if (id !== this.runId || this.closing) {
+        // (a run whose start took longer than the start timeout has ended already: the channel
+        // is restarting it; this late one would run unobserved)
+        if (id !== this.runId || this.closing || this.endedRunId === id) {
           run.kill();
           return;
         }
@@ -475,6 +479,7 @@ export class LiveChannel {
       }
     }
     this.run = undefined;
+    this.endedRunId = id;
     if (this.startTimer) clearTimeout(this.startTimer);
     if (this.stallTimer) {
       clearTimeout(this.stallTimer);

@@ -135,15 +135,21 @@ describe('a live channel fed over UDP', () => {
     }
   });
 
-  it('probes only feeds a second reader does not disturb', () => {
-    expect(sourceInput('udp://127.0.0.1:5000').probeable).toBe(true);
-    expect(sourceInput('srt://10.0.0.1:9000?latency=200').probeable).toBe(true);
-    expect(sourceInput('http://cam.example/live.ts').probeable).toBe(true);
-    // the encoder listens for a publisher: a probe would take its connection
-    expect(sourceInput('rtmp://0.0.0.0:1935/live/key').probeable).toBe(false);
-    expect(sourceInput('srt://0.0.0.0:9000?mode=listener').probeable).toBe(false);
-    expect(sourceInput('tcp://0.0.0.0:9000?listen').probeable).toBe(false);
-    expect(sourceInput('tcp://0.0.0.0:9000?listen=1').probeable).toBe(false);
+  it('probes only feeds a second reader does not disturb; relays those that connect to us', () => {
+    for (const pulled of ['udp://127.0.0.1:5000', 'srt://10.0.0.1:9000?latency=200', 'http://cam.example/live.ts']) {
+      expect(sourceInput(pulled), pulled).toMatchObject({ kind: 'url', probeable: true });
+      expect(sourceInput(pulled).listens, pulled).toBeUndefined();
+    }
+    // the feed connects to a listener: a probe would take its connection (live-rtmp-feed.test.ts)
+    for (const pushed of [
+      'rtmp://0.0.0.0:1935/live/key',
+      'srt://0.0.0.0:9000?mode=listener',
+      'tcp://0.0.0.0:9000?listen',
+      'tcp://0.0.0.0:9000?listen=1',
+    ]) {
+      expect(sourceInput(pushed), pushed).toMatchObject({ kind: 'url', listens: true });
+      expect(sourceInput(pushed).probeable, pushed).toBeUndefined();
+    }
     expect(sourceInput('lavfi').probeable).toBeUndefined();
   });
 });

@@ -1,0 +1,184 @@
+/**
+ * The ingest of a feed that connects to us (rtmp://, srt://…?mode=listener, tcp://…?listen):
+ * one ffmpeg per channel listens for the publisher and copies its audio and video, not
+ * re-encoded, into MPEG-TS on its stdout, and the channel's encoder runs read that on their
+ * stdin. So the publisher stays connected while an encoder restarts (when the encoder itself
+ * listened, every restart dropped the publisher and refused it until the next listen), and the
+ * feed's first seconds can be probed before the ladder is planned (a listening encoder had to
+ * assume 1080p30).
+ *
+ * A new reader joins at the next 188-byte MPEG-TS packet boundary (its decoder waits for the
+ * next key frame). When the publisher leaves, the ingest ffmpeg ends: every reader's stdin ends
+ * (its run ends as "source ended") and the relay listens again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
+import { ffmpegPath } from '../../src/media/ffmpeg-binaries.js';
+
+const TS_PACKET = 188;
+/** A reader further behind than this (its encoder stuck) is dropped: its stdin ends. */
+const MAX_READER_BACKLOG = 32 * 1024 * 1024;
+/** How long the relay waits before listening again after the ingest ended. */
+const RELISTEN_MS = 300;
+
+interface Reader {
+  sink: Writable;
+  aligned: boolean;
+}
+
+interface SampleWait {
+  chunks: Buffer[];
+  bytes: number;
+  started: boolean;
+  timer?: NodeJS.Timeout;
+  resolve: (sample: Buffer) => void;
+}
+
+export interface FeedRelayOptions {
+  /** The feed's URL as ffmpeg reads it. */
+  url: string;
+  /** Input options before `-i <url>` (e.g. -listen 1 for rtmp). */
+  inputArgs: string[];
+  /** The ingest ffmpeg's stderr (appended). */
+  logFile: string;
+  /** Seconds of the feed a sample() holds (default 2). */
+  sampleSec?: number;
+}
+
+export class FeedRelay {
+  private child?: ChildProcess;
+  private log?: WriteStream;
+  private readonly readers = new Set<Reader>();
+  private readonly samples: SampleWait[] = [];
+  /** Bytes of the current ingest run so far (for MPEG-TS packet alignment). */
+  private offset = 0;
+  private closed = false;
+  private relisten?: NodeJS.Timeout;
+  private exited?: Promise<void>;
+
+  constructor(private readonly opts: FeedRelayOptions) {}
+
+  /** Starts listening for the publisher (idempotent). */
+  start(): void {
+    if (this.closed || this.child) return;
+    mkdirSync(dirname(this.opts.logFile), { recursive: true });
+    this.log ??= createWriteStream(this.opts.logFile, { flags: 'a' });
+    const args = [
+      ...['-hide_banner', '-nostdin', '-loglevel', 'warning'],
+      ...this.opts.inputArgs,
+      ...['-i', this.opts.url],
+      ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-f', 'mpegts', 'pipe:1'],
+    ];
+    this.log.write(`# ${new Date().toISOString()} ${ffmpegPath()} ${args.join(' ')}\n`);
+    const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.offset = 0;
+    child.stderr.on('data', (d: Buffer) => this.log?.write(d));
+    child.stdout.on('data', (chunk: Buffer) => this.deliver(chunk));
+    this.exited = new Promise<void>((resolve) => {
+      child.on('error', (e) => {
+        this.log?.write(`# cannot start ffmpeg: ${e.message}\n`);
+      });
+      child.on('close', (code, signal) => {
+        this.log?.write(`# ingest ended (${signal ?? `code ${code}`})\n`);
+        this.child = undefined;
+        this.endReaders();
+        for (const s of this.samples) if (s.started) this.finishSample(s);
+        if (!this.closed) this.relisten = setTimeout(() => this.start(), RELISTEN_MS);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Feeds `sink` (an encoder's stdin) from the next MPEG-TS packet on; returns the detach. Its
+   * end comes when the ingest ends or the reader falls too far behind.
+   */
+  attach(sink: Writable): () => void {
+    const reader: Reader = { sink, aligned: false };
+    sink.on('error', () => this.readers.delete(reader)); // the encoder went away (EPIPE)
+    this.readers.add(reader);
+    this.start();
+    return () => {
+      this.readers.delete(reader);
+    };
+  }
+
+  /**
+   * The first seconds of the feed from the next packet on (from the publisher's connection when
+   * none is connected yet): what a probe of the feed reads. Resolves when that much has arrived,
+   * or with what came when the publisher left sooner; waits for a publisher however long.
+   */
+  sample(): Promise<Buffer> {
+    this.start();
+    return new Promise<Buffer>((resolve) => {
+      this.samples.push({ chunks: [], bytes: 0, started: false, resolve });
+    });
+  }
+
+  /** Stops listening and ends every reader. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.relisten) clearTimeout(this.relisten);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await this.exited;
+    this.endReaders();
+    for (const s of this.samples.splice(0)) {
+      if (s.timer) clearTimeout(s.timer);
+      s.resolve(Buffer.concat(s.chunks));
+    }
+    await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
+  }
+
+  private deliver(chunk: Buffer): void {
+    const start = this.offset;
+    this.offset += chunk.length;
+    // where the first whole packet of this chunk starts
+    const boundary = (TS_PACKET - (start % TS_PACKET)) % TS_PACKET;
+    for (const r of this.readers) {
+      let bytes = chunk;
+      if (!r.aligned) {
+        if (boundary >= chunk.length) continue;
+        bytes = chunk.subarray(boundary);
+        r.aligned = true;
+      }
+      if (r.sink.destroyed || r.sink.writableEnded) {
+        this.readers.delete(r);
+        continue;
+      }
+      r.sink.write(bytes);
+      if (r.sink.writableLength > MAX_READER_BACKLOG) {
+        this.readers.delete(r);
+        r.sink.destroy(new Error('the encoder fell too far behind the feed'));
+      }
+    }
+    for (const s of [...this.samples]) {
+      if (!s.started) {
+        if (boundary >= chunk.length) continue;
+        s.started = true;
+        s.chunks.push(chunk.subarray(boundary));
+        s.bytes += chunk.length - boundary;
+        s.timer = setTimeout(() => this.finishSample(s), (this.opts.sampleSec ?? 2) * 1000);
+      } else {
+        s.chunks.push(chunk);
+        s.bytes += chunk.length;
+      }
+    }
+  }
+
+  private finishSample(s: SampleWait): void {
+    const i = this.samples.indexOf(s);
+    if (i < 0) return;
+    this.samples.splice(i, 1);
+    if (s.timer) clearTimeout(s.timer);
+    s.resolve(Buffer.concat(s.chunks));
+  }
+
+  private endReaders(): void {
+    for (const r of this.readers) if (!r.sink.destroyed && !r.sink.writableEnded) r.sink.end();
+    this.readers.clear();
+  }
+}

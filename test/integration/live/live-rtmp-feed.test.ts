@@ -1,0 +1,161 @@
+/**
+ * A live channel whose feed connects to it, as a contribution encoder (OBS, a hardware encoder)
+ * publishes over RTMP: the channel's relay ffmpeg listens on `rtmp://127.0.0.1:<port>/live/key`
+ * and an ffmpeg publisher sends 640x360 at 25 frames a second. The relay's first seconds are
+ * probed: the renditions keep 25 frames a second and no rung is larger than the feed (before,
+ * a listening encoder assumed 1080p30: 25 fps converted to 30, the 720p rung upscaled). An
+ * encoder restart no longer drops the publisher: the publisher stays connected and the channel
+ * comes back from the same connection (before, the encoder itself was the RTMP server, and its
+ * restart cut the publisher off). A publisher that leaves and comes back is taken again, and
+ * closing the origin leaves no ffmpeg behind.
+ * Real ffmpeg on both sides, real RTMP on loopback.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
+import { completeSegments, type LiveOrigin, startLiveOrigin, until } from './live-helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'se-live-rtmp-'));
+let o: LiveOrigin | undefined;
+let publisher: ChildProcess | undefined;
+let url = '';
+
+async function freeTcpPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** An ffmpeg publishing the test signal to `url` until killed; resolves once it has stayed up 2 s. */
+async function publish(): Promise<ChildProcess> {
+  // the relay may not listen yet: a publisher refused at once is started again (bounded)
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const child = spawn(
+      ffmpegPath(),
+      [
+        ...['-hide_banner', '-nostdin', '-v', 'error', '-re'],
+        ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+        ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+        ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
+        ...['-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url],
+      ],
+      { stdio: 'ignore' },
+    );
+    const exited = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 2000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!exited) return child;
+  }
+  throw new Error(`no RTMP listener at ${url}`);
+}
+
+/** Processes whose command line names `text` (read from /proc). */
+function processesNaming(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  url = `rtmp://127.0.0.1:${await freeTcpPort()}/live/key`;
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  const ladder = join(dir, 'ladder.json');
+  writeFileSync(
+    ladder,
+    JSON.stringify({
+      video: [
+        { height: 720, bitrate: '1500k', id: '720p' },
+        { height: 360, bitrate: '500k', id: '360p' },
+      ],
+      audio: { bitrate: '64k' },
+    }),
+  );
+  o = await startLiveOrigin(root, [
+    { id: 'feed', source: url, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder },
+  ]);
+}, 30_000);
+
+afterAll(async () => {
+  publisher?.kill('SIGKILL');
+  await o?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a live channel fed over RTMP', () => {
+  it('plans its ladder from the published feed and keeps the publisher through an encoder restart', async () => {
+    publisher = await publish();
+    await until(async () => (await completeSegments(o!, 'feed', '360p')) >= 2, 45_000, 'two segments of 360p');
+
+    const master = (await o!.get('/live/feed/master.m3u8')).text;
+    const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants).toHaveLength(1); // 720p would be an upscale of the 360p feed
+    expect(variants[0]).toContain('RESOLUTION=640x360');
+    expect(variants[0]).toContain('FRAME-RATE=25.000');
+
+    // the encoder dies; the publisher's connection is the relay's, and stays
+    const channel = o!.origin.channels.get('feed')!;
+    const before = channel.status();
+    channel.killSource();
+    await until(
+      () => {
+        const s = channel.status();
+        return (
+          s.restarts > before.restarts && s.state === 'running' && (s.lastSegment ?? 0) >= (before.lastSegment ?? 0) + 2
+        );
+      },
+      45_000,
+      'the channel running again, two segments on',
+    );
+    expect(publisher.exitCode).toBeNull();
+    expect(publisher.signalCode).toBeNull();
+  }, 120_000);
+
+  it('takes the publisher again after it left', async () => {
+    const channel = o!.origin.channels.get('feed')!;
+    const gone = new Promise((resolve) => publisher!.once('exit', resolve));
+    publisher!.kill('SIGKILL');
+    await gone;
+    // the relay's ffmpeg ends with the connection: the run ends as the source's end
+    await until(() => channel.status().state !== 'running', 30_000, 'the channel to notice the publisher left');
+    const before = channel.status().lastSegment ?? 0;
+    publisher = await publish();
+    await until(
+      () => channel.status().state === 'running' && (channel.status().lastSegment ?? 0) >= before + 2,
+      45_000,
+      'the channel running again from the new connection',
+    );
+    const variants = (await o!.get('/live/feed/master.m3u8')).text
+      .split('\n')
+      .filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants).toEqual([expect.stringContaining('FRAME-RATE=25.000')]);
+  }, 120_000);
+
+  it('leaves no ffmpeg behind when the origin closes', async () => {
+    if (publisher && publisher.exitCode === null && publisher.signalCode === null) {
+      const gone = new Promise((resolve) => publisher!.once('exit', resolve));
+      publisher.kill('SIGKILL');
+      await gone;
+    }
+    await o!.close();
+    o = undefined;
+    expect(processesNaming(url)).toEqual([]);
+  }, 30_000);
+});
