@@ -92,26 +92,67 @@ function inputOptions(input: SourceInput): string[] {
   return input.args.slice(0, input.args.lastIndexOf('-i'));
 }
 
+/** Probes in progress, one per channel: every run start waiting for the feed shares it. */
+const probing = new Map<ResolvedChannelConfig, Promise<SourceInfo>>();
+
 async function feedInfo(
   config: ResolvedChannelConfig,
   input: SourceInput,
   relay: FeedRelay | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<SourceInfo> {
   const known = feeds.get(config);
   if (known) return known;
-  const info = relay
-    ? await probeFeedSample(config.source, await relay.sample())
-    : await probeFeed(config.source, inputOptions(input));
-  feeds.set(config, info);
-  return info;
+  let pending = probing.get(config);
+  if (!pending) {
+    pending = (async () => {
+      try {
+        const info = relay
+          ? await probeFeedSample(config.source, await relay.sample())
+          : await probeFeed(config.source, inputOptions(input));
+        feeds.set(config, info);
+        return info;
+      } finally {
+        probing.delete(config);
+      }
+    })();
+    probing.set(config, pending);
+  }
+  return untilAborted(pending, signal);
 }
 
-/** What the encoder reads from a relay: MPEG-TS on its stdin. */
-const RELAYED_INPUT = ['-f', 'mpegts', '-fflags', '+genpts', '-i', 'pipe:0'];
+/** `p`, or ABORTED as soon as `signal` is (the run start was given up: the channel moved on). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  const aborted = () => new StreamedgeError('ABORTED', 'run start given up');
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+/**
+ * What the encoder reads from a relay: MPEG-TS on its stdin. The feed was probed already, so
+ * the encoder analyses 1 s of it, not ffmpeg's 5 s (MPEG-TS may add streams later, so ffmpeg
+ * reads all of its analyse time): an encoder restart joins the feed that much sooner.
+ */
+const RELAYED_INPUT = ['-f', 'mpegts', '-analyzeduration', '1000000', '-fflags', '+genpts', '-i', 'pipe:0'];
 
 async function planFor(
   config: ResolvedChannelConfig,
   logDir: string,
+  signal: AbortSignal | undefined,
 ): Promise<{
   plan: LadderPlan;
   input: SourceInput;
@@ -131,7 +172,7 @@ async function planFor(
   } else if (input.kind === 'url') {
     // A probed feed brings its audio tracks too (a broadcast feed's languages): one rendition each.
     if (input.listens) relay = relayFor(config, input, logDir);
-    info = await feedInfo(config, input, relay);
+    info = await feedInfo(config, input, relay, signal);
     audioTracks = await planAudioTracks(config.source, info, []);
     if (relay) input = { ...input, args: RELAYED_INPUT };
   }
@@ -196,7 +237,13 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input, relay, audioTracks, deinterlace, toneMap } = await planFor(config, dirname(req.logFile));
+  const { plan, input, relay, audioTracks, deinterlace, toneMap } = await planFor(
+    config,
+    dirname(req.logFile),
+    req.signal,
+  );
+  // given up while it planned (a feed that took longer than the start timeout): start nothing
+  if (req.signal?.aborted) throw new StreamedgeError('ABORTED', 'run start given up');
   const encodeInput = {
     args: input.args,
     audioMap: input.audioMap,

@@ -60,6 +60,8 @@ export interface RunRequest {
   anchor: RunAnchor;
   sink: RunSink;
   logFile: string;
+  /** Aborted when the channel gives this run up before it started (start timeout, close). */
+  signal?: AbortSignal;
 }
 
 export type StartRun = (req: RunRequest) => Promise<RunHandle>;
@@ -122,6 +124,8 @@ export class LiveChannel {
   private restarts = 0;
   /** The run that ended last (its start may still come back: it is killed then). */
   private endedRunId = 0;
+  /** Aborts the start of the newest run (when it ends before it started). */
+  private startAbort?: AbortController;
   private attempts = 0;
   private lastPartAt?: number;
   /** Renditions whose files fail to be written: since when, how often, the latest error. */
@@ -316,6 +320,8 @@ export class LiveChannel {
     this.gates = new Map();
     const sink = this.sinkFor(id);
     const logFile = join(this.opts.liveDir, this.id, `ffmpeg-${id}.log`);
+    this.startAbort = new AbortController();
+    const signal = this.startAbort.signal;
     this.startTimer = setTimeout(() => {
       if (id === this.runId && !this.runProduced)
         this.failRun(
@@ -323,22 +329,24 @@ export class LiveChannel {
           `no media from source "${this.config.source}" within ${Math.round(this.startTimeoutMs / 1000)} s`,
         );
     }, this.startTimeoutMs);
-    this.opts.startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, anchor, sink, logFile }).then(
-      (run) => {
-        // (a run whose start took longer than the start timeout has ended already: the channel
-        // is restarting it; this late one would run unobserved)
-        if (id !== this.runId || this.closing || this.endedRunId === id) {
-          run.kill();
-          return;
-        }
-        this.run = run;
-        run.done.then(
-          () => this.runEnded(id, `source ended`),
-          (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
-        );
-      },
-      (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
-    );
+    this.opts
+      .startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, anchor, sink, logFile, signal })
+      .then(
+        (run) => {
+          // (a run whose start took longer than the start timeout has ended already: the channel
+          // is restarting it; this late one would run unobserved)
+          if (id !== this.runId || this.closing || this.endedRunId === id) {
+            run.kill();
+            return;
+          }
+          this.run = run;
+          run.done.then(
+            () => this.runEnded(id, `source ended`),
+            (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
+          );
+        },
+        (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
+      );
   }
 
   private get startTimeoutMs(): number {
@@ -480,6 +488,7 @@ export class LiveChannel {
     }
     this.run = undefined;
     this.endedRunId = id;
+    this.startAbort?.abort();
     if (this.startTimer) clearTimeout(this.startTimer);
     if (this.stallTimer) {
       clearTimeout(this.stallTimer);
@@ -570,6 +579,7 @@ export class LiveChannel {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.startAbort?.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.startTimer) clearTimeout(this.startTimer);
     if (this.stallTimer) clearTimeout(this.stallTimer);

@@ -98,7 +98,10 @@ describe('a live channel fed over UDP', () => {
     expect(variants[0]).toContain('FRAME-RATE=25.000');
     expect((await o!.get('/live/feed/manifest.mpd')).text).toMatch(/frameRate="25"/);
     // the feed's two audio languages, one rendition each
-    expect(master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toEqual([
+    expect(
+      master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO')),
+      master,
+    ).toEqual([
       expect.stringContaining('NAME="English",LANGUAGE="en",DEFAULT=YES'),
       expect.stringContaining('NAME="French",LANGUAGE="fr",DEFAULT=NO'),
     ]);

@@ -8,6 +8,8 @@
  * comes back from the same connection (before, the encoder itself was the RTMP server, and its
  * restart cut the publisher off). A publisher that leaves and comes back is taken again, and
  * closing the origin leaves no ffmpeg behind.
+ * While nobody publishes, the channel gives up run starts (its start timeout) and retries; none
+ * of those leaves an encoder behind once the publisher comes.
  * Real ffmpeg on both sides, real RTMP on loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -73,6 +75,17 @@ function processesNaming(text: string): number[] {
   return found;
 }
 
+/** This machine's encoder runs that read a feed relay (MPEG-TS on their stdin). */
+function encodersReadingRelay(): number[] {
+  return processesNaming('pipe:0').filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('mpegts');
+    } catch {
+      return false;
+    }
+  });
+}
+
 beforeAll(async () => {
   url = `rtmp://127.0.0.1:${await freeTcpPort()}/live/key`;
   const root = join(dir, 'root');
@@ -88,9 +101,12 @@ beforeAll(async () => {
       audio: { bitrate: '64k' },
     }),
   );
-  o = await startLiveOrigin(root, [
-    { id: 'feed', source: url, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder },
-  ]);
+  // a short start timeout: the channel gives up run starts while no publisher is there
+  o = await startLiveOrigin(
+    root,
+    [{ id: 'feed', source: url, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder }],
+    { startTimeoutMs: 8000, backoffMaxMs: 1000 },
+  );
 }, 30_000);
 
 afterAll(async () => {
@@ -101,8 +117,15 @@ afterAll(async () => {
 
 describe('a live channel fed over RTMP', () => {
   it('plans its ladder from the published feed and keeps the publisher through an encoder restart', async () => {
+    // nobody publishes yet: the relay listens while the channel gives up run starts and retries
+    const channel = o!.origin.channels.get('feed')!;
+    await until(() => channel.status().restarts >= 1, 30_000, 'a run start given up');
+    expect(channel.status().state).toBe('failed');
+
     publisher = await publish();
     await until(async () => (await completeSegments(o!, 'feed', '360p')) >= 2, 45_000, 'two segments of 360p');
+    // the starts given up meanwhile left no encoder behind: one reads the relay
+    expect(encodersReadingRelay()).toHaveLength(1);
 
     const master = (await o!.get('/live/feed/master.m3u8')).text;
     const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
@@ -111,7 +134,6 @@ describe('a live channel fed over RTMP', () => {
     expect(variants[0]).toContain('FRAME-RATE=25.000');
 
     // the encoder dies; the publisher's connection is the relay's, and stays
-    const channel = o!.origin.channels.get('feed')!;
     const before = channel.status();
     channel.killSource();
     await until(
