@@ -393,12 +393,7 @@ export async function probeFeed(url: string, inputArgs: string[] = []): Promise<
     if (copy.code !== 0) {
       throw new StreamedgeError('LIVE_SOURCE', `cannot probe the feed ${url}: ${firstLine(copy.stderr)}`);
     }
-    try {
-      return await probeSource(sample);
-    } catch (e) {
-      const why = (e as Error).message.replaceAll(sample, 'the feed');
-      throw new StreamedgeError('LIVE_SOURCE', `${url}: ${why}`, { cause: e });
-    }
+    return await probeAsFeed(url, sample);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -414,14 +409,19 @@ export async function probeFeedSample(url: string, sample: Buffer): Promise<Sour
   try {
     const file = join(dir, 'sample.ts');
     await writeFile(file, sample);
-    try {
-      return await probeSource(file);
-    } catch (e) {
-      const why = (e as Error).message.replaceAll(file, 'the feed');
-      throw new StreamedgeError('LIVE_SOURCE', `${url}: ${why}`, { cause: e });
-    }
+    return await probeAsFeed(url, file);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Probes a file holding a feed's first seconds; its failures are the feed's (LIVE_SOURCE). */
+async function probeAsFeed(url: string, file: string): Promise<SourceInfo> {
+  try {
+    return await probeSource(file);
+  } catch (e) {
+    const why = (e as Error).message.replaceAll(file, 'the feed');
+    throw new StreamedgeError('LIVE_SOURCE', `${url}: ${why}`, { cause: e });
   }
 }
 

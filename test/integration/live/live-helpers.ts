@@ -190,3 +190,49 @@ export async function startTestChannel(
   }
   return { dir, o, close };
 }
+
+/**
+ * A contribution encoder's command line: ffmpeg sends a 640x360 test signal at 25 frames a second
+ * (H.264, key frame every second) with one AAC tone per language (440, 660, ... Hz; tagged when
+ * more than one) to `url` as `format` (mpegts over UDP, flv over RTMP), until killed.
+ */
+export function contributionEncoderArgs(format: 'mpegts' | 'flv', url: string, languages: string[] = []): string[] {
+  const tones = Math.max(1, languages.length);
+  return [
+    ...['-hide_banner', '-nostdin', '-v', 'error', '-re'],
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+    ...Array.from({ length: tones }, (_, n) => [
+      ...['-re', '-f', 'lavfi', '-i', `sine=frequency=${440 + 220 * n}:sample_rate=48000`],
+    ]).flat(),
+    ...['-map', '0:v', ...Array.from({ length: tones }, (_, n) => ['-map', `${n + 1}:a`]).flat()],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
+    ...['-c:a', 'aac', '-b:a', '64k'],
+    ...(languages.length > 1 ? languages.flatMap((l, n) => [`-metadata:s:a:${n}`, `language=${l}`]) : []),
+    ...['-f', format, url],
+  ];
+}
+
+/**
+ * An origin in `dir` with one channel `feed` reading `source` on a 720p + 360p ladder (a 360p
+ * feed must come out as 360p alone: 720p would be an upscale), 2 s segments, 0.5 s parts.
+ */
+export async function startFeedOrigin(dir: string, source: string, channelOptions = {}): Promise<LiveOrigin> {
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  const ladder = join(dir, 'ladder.json');
+  writeFileSync(
+    ladder,
+    JSON.stringify({
+      video: [
+        { height: 720, bitrate: '1500k', id: '720p' },
+        { height: 360, bitrate: '500k', id: '360p' },
+      ],
+      audio: { bitrate: '64k' },
+    }),
+  );
+  return startLiveOrigin(
+    root,
+    [{ id: 'feed', source, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder }],
+    channelOptions,
+  );
+}

@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,14 @@ import { sourceInput } from '../../../packager/live/channel-config.js';
 import { probeFeed } from '../../../packager/probe.js';
 import { ffmpegPath, ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
 import { run } from '../packager/verify-package.js';
-import { completeSegments, type LiveOrigin, parseM3u8, startLiveOrigin, until } from './live-helpers.js';
+import {
+  completeSegments,
+  contributionEncoderArgs,
+  type LiveOrigin,
+  parseM3u8,
+  startFeedOrigin,
+  until,
+} from './live-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'se-live-feed-'));
 let o: LiveOrigin | undefined;
@@ -39,16 +46,7 @@ async function freeUdpPort(): Promise<number> {
 function startSender(): ChildProcess {
   const child = spawn(
     ffmpegPath(),
-    [
-      ...['-hide_banner', '-nostdin', '-v', 'error', '-re'],
-      ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
-      ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
-      ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=48000'],
-      ...['-map', '0:v', '-map', '1:a', '-map', '2:a'],
-      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
-      ...['-c:a', 'aac', '-b:a', '64k', '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fre'],
-      ...['-f', 'mpegts', `udp://127.0.0.1:${port}?pkt_size=1316`],
-    ],
+    contributionEncoderArgs('mpegts', `udp://127.0.0.1:${port}?pkt_size=1316`, ['eng', 'fre']),
     { stdio: 'ignore' },
   );
   child.on('error', () => undefined);
@@ -57,22 +55,7 @@ function startSender(): ChildProcess {
 
 beforeAll(async () => {
   port = await freeUdpPort();
-  const root = join(dir, 'root');
-  mkdirSync(root);
-  const ladder = join(dir, 'ladder.json');
-  writeFileSync(
-    ladder,
-    JSON.stringify({
-      video: [
-        { height: 720, bitrate: '1500k', id: '720p' },
-        { height: 360, bitrate: '500k', id: '360p' },
-      ],
-      audio: { bitrate: '64k' },
-    }),
-  );
-  o = await startLiveOrigin(root, [
-    { id: 'feed', source: `udp://127.0.0.1:${port}`, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder },
-  ]);
+  o = await startFeedOrigin(dir, `udp://127.0.0.1:${port}`);
 }, 30_000);
 
 afterAll(async () => {

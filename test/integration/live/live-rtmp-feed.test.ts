@@ -13,13 +13,13 @@
  * Real ffmpeg on both sides, real RTMP on loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
-import { completeSegments, type LiveOrigin, startLiveOrigin, until } from './live-helpers.js';
+import { completeSegments, contributionEncoderArgs, type LiveOrigin, startFeedOrigin, until } from './live-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'se-live-rtmp-'));
 let o: LiveOrigin | undefined;
@@ -38,17 +38,7 @@ async function freeTcpPort(): Promise<number> {
 async function publish(): Promise<ChildProcess> {
   // the relay may not listen yet: a publisher refused at once is started again (bounded)
   for (let attempt = 0; attempt < 40; attempt++) {
-    const child = spawn(
-      ffmpegPath(),
-      [
-        ...['-hide_banner', '-nostdin', '-v', 'error', '-re'],
-        ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
-        ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
-        ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
-        ...['-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url],
-      ],
-      { stdio: 'ignore' },
-    );
+    const child = spawn(ffmpegPath(), contributionEncoderArgs('flv', url), { stdio: 'ignore' });
     const exited = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 2000);
       child.once('exit', () => {
@@ -88,25 +78,8 @@ function encodersReadingRelay(): number[] {
 
 beforeAll(async () => {
   url = `rtmp://127.0.0.1:${await freeTcpPort()}/live/key`;
-  const root = join(dir, 'root');
-  mkdirSync(root);
-  const ladder = join(dir, 'ladder.json');
-  writeFileSync(
-    ladder,
-    JSON.stringify({
-      video: [
-        { height: 720, bitrate: '1500k', id: '720p' },
-        { height: 360, bitrate: '500k', id: '360p' },
-      ],
-      audio: { bitrate: '64k' },
-    }),
-  );
   // a short start timeout: the channel gives up run starts while no publisher is there
-  o = await startLiveOrigin(
-    root,
-    [{ id: 'feed', source: url, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder }],
-    { startTimeoutMs: 8000, backoffMaxMs: 1000 },
-  );
+  o = await startFeedOrigin(dir, url, { startTimeoutMs: 8000, backoffMaxMs: 1000 });
 }, 30_000);
 
 afterAll(async () => {
