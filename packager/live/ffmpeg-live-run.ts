@@ -143,11 +143,19 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
 }
 
 /**
- * What the encoder reads from a relay: MPEG-TS on its stdin. The feed was probed already, so
- * the encoder analyses 1 s of it, not ffmpeg's 5 s (MPEG-TS may add streams later, so ffmpeg
- * reads all of its analyse time): an encoder restart joins the feed that much sooner.
+ * How long an encoder analyses a feed it joins: the feed was probed already, so 1 s, not ffmpeg's
+ * 5 s (MPEG-TS may add streams later, so ffmpeg reads all of its analyse time there): an encoder
+ * (re)start joins the feed that much sooner.
  */
-const RELAYED_INPUT = ['-f', 'mpegts', '-analyzeduration', '1000000', '-fflags', '+genpts', '-i', 'pipe:0'];
+const FEED_ANALYZE = ['-analyzeduration', '1000000'];
+
+/** What the encoder reads from a relay: MPEG-TS on its stdin. */
+const RELAYED_INPUT = ['-f', 'mpegts', ...FEED_ANALYZE, '-fflags', '+genpts', '-i', 'pipe:0'];
+
+/** A pulled feed's input, analysed for FEED_ANALYZE only. */
+function probedFeedInput(input: SourceInput): string[] {
+  return [...inputOptions(input), ...FEED_ANALYZE, ...input.args.slice(input.args.lastIndexOf('-i'))];
+}
 
 async function planFor(
   config: ResolvedChannelConfig,
@@ -174,7 +182,7 @@ async function planFor(
     if (input.listens) relay = relayFor(config, input, logDir);
     info = await feedInfo(config, input, relay, signal);
     audioTracks = await planAudioTracks(config.source, info, []);
-    if (relay) input = { ...input, args: RELAYED_INPUT };
+    input = { ...input, args: relay ? RELAYED_INPUT : probedFeedInput(input) };
   }
   if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${config.source}"`);
   const plan = planLadder(info, config.ladder);

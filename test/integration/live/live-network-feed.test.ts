@@ -65,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('a live channel fed over UDP', () => {
-  it('waits for the feed, then keeps its frame rate and audio languages and never upscales it', async () => {
+  it('waits for the feed, keeps its frame rate and audio languages, never upscales it, and rejoins it after a restart', async () => {
     // no feed yet: the channel is probing it, nothing is published
     const health = JSON.parse((await o!.get('/health')).text) as { channels: { id: string; state: string }[] };
     expect(health.channels.find((c) => c.id === 'feed')?.state).toBe('starting');
@@ -105,7 +105,22 @@ describe('a live channel fed over UDP', () => {
       .streams[0];
     expect(Number(stream.nb_read_packets)).toBe(50);
     expect(stream.avg_frame_rate).toBe('25/1');
-  }, 90_000);
+
+    // an encoder restart joins the feed again (it analyses 1 s of it: the feed was probed)
+    const channel = o!.origin.channels.get('feed')!;
+    const before = channel.status();
+    channel.killSource();
+    await until(
+      () => {
+        const s = channel.status();
+        return (
+          s.restarts > before.restarts && s.state === 'running' && (s.lastSegment ?? 0) >= (before.lastSegment ?? 0) + 2
+        );
+      },
+      45_000,
+      'the channel running again, two segments on',
+    );
+  }, 120_000);
 
   it('says why a feed that is not media cannot be probed', async () => {
     const server: Server = createServer((_req, res) => res.writeHead(404).end('no such stream'));
