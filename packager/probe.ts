@@ -98,7 +98,8 @@ interface RunResult {
   stderr: string;
 }
 
-function run(bin: string, args: string[], timeoutMs: number): Promise<RunResult> {
+/** Runs a probe command; killed after timeoutMs, or at once when `signal` aborts. */
+function run(bin: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -108,6 +109,12 @@ function run(bin: string, args: string[], timeoutMs: number): Promise<RunResult>
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
+    const onAbort = (): void => {
+      child.kill('SIGKILL');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    child.on('close', () => signal?.removeEventListener('abort', onAbort));
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', (e) => {
@@ -370,9 +377,10 @@ const FEED_SAMPLE_SEC = 2;
  * Rejects LIVE_SOURCE when nothing came within FEED_PROBE_MS (the feed is not up yet), when
  * ffmpeg cannot read the feed (with its reason), or when the feed has no usable video.
  * Only for feeds a second reader does not disturb: a feed that connects to a listening encoder
- * (rtmp://, srt:// as listener) cannot be probed ahead.
+ * (rtmp://, srt:// as listener) cannot be probed ahead. `signal` stops it (the channel closing:
+ * ffmpeg would otherwise wait on a silent feed after the origin is gone).
  */
-export async function probeFeed(url: string, inputArgs: string[] = []): Promise<SourceInfo> {
+export async function probeFeed(url: string, inputArgs: string[] = [], signal?: AbortSignal): Promise<SourceInfo> {
   const dir = await mkdtemp(join(tmpdir(), 'streamedge-feed-probe-'));
   try {
     const sample = join(dir, 'sample.mkv');
@@ -383,7 +391,9 @@ export async function probeFeed(url: string, inputArgs: string[] = []): Promise<
         ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-t', String(FEED_SAMPLE_SEC), '-f', 'matroska', sample],
       ],
       FEED_PROBE_MS,
+      signal,
     );
+    if (signal?.aborted) throw new StreamedgeError('ABORTED', `probing the feed ${url} was stopped`);
     if (copy.timedOut) {
       throw new StreamedgeError(
         'LIVE_SOURCE',

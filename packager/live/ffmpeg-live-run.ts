@@ -80,16 +80,28 @@ function relayFor(config: ResolvedChannelConfig, input: SourceInput, logDir: str
   return relay;
 }
 
-/** Stops the channel's feed relay, if it has one (the origin closing the channel). */
-export async function closeFeedRelay(config: ResolvedChannelConfig): Promise<void> {
+/** Stops the channel's feed probe and feed relay, if it has them (the origin closing the channel). */
+export async function closeFeed(config: ResolvedChannelConfig): Promise<void> {
+  probeAborts.get(config)?.abort();
+  probeAborts.delete(config);
   const relay = relays.get(config);
   relays.delete(config);
   await relay?.close();
+  await probing.get(config)?.catch(() => undefined);
 }
+
+/** Stops a channel's feed probe when the channel closes (its ffmpeg may wait on a silent feed). */
+const probeAborts = new Map<ResolvedChannelConfig, AbortController>();
 
 /** A feed's input options (e.g. -fflags +genpts, -listen 1) without its `-i <url>`. */
 function inputOptions(input: SourceInput): string[] {
   return input.args.slice(0, input.args.lastIndexOf('-i'));
+}
+
+function probeAbortFor(config: ResolvedChannelConfig): AbortSignal {
+  let c = probeAborts.get(config);
+  if (!c) probeAborts.set(config, (c = new AbortController()));
+  return c.signal;
 }
 
 /** Probes in progress, one per channel: every run start waiting for the feed shares it. */
@@ -109,7 +121,7 @@ async function feedInfo(
       try {
         const info = relay
           ? await probeFeedSample(config.source, await relay.sample())
-          : await probeFeed(config.source, inputOptions(input));
+          : await probeFeed(config.source, inputOptions(input), probeAbortFor(config));
         feeds.set(config, info);
         return info;
       } finally {

@@ -26,7 +26,7 @@ import { sendError } from './errors-reply.js';
 import { resolveChannelConfig, type ChannelConfig } from '../live/channel-config.js';
 import { LiveChannel, type LiveChannelOptions, type StartRun } from '../live/live-channel.js';
 import { ChannelStateStore } from '../live/channel-state-store.js';
-import { closeFeedRelay, startFfmpegLiveRun } from '../live/ffmpeg-live-run.js';
+import { closeFeed, startFfmpegLiveRun } from '../live/ffmpeg-live-run.js';
 import {
   redactingLogger,
   registerSignedAccess,
@@ -192,7 +192,7 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     closed = true;
     // Channels first: held requests are released (503/aborted streams) so the server can drain.
     await Promise.all([...channels.values()].map((c) => c.close()));
-    await Promise.all(configs.map(closeFeedRelay));
+    await Promise.all(configs.map(closeFeed));
     await listeners.close();
     await app.close();
     await store?.close();

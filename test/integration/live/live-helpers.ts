@@ -1,5 +1,5 @@
 /** Shared pieces of the live integration suites: a tiny ladder, a real origin, HTTP helpers. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -235,4 +235,18 @@ export async function startFeedOrigin(dir: string, source: string, channelOption
     [{ id: 'feed', source, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder }],
     channelOptions,
   );
+}
+
+/** Processes on this machine whose command line names `text` (read from /proc). */
+export function processesNaming(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
 }

@@ -25,6 +25,7 @@ import {
   contributionEncoderArgs,
   type LiveOrigin,
   parseM3u8,
+  processesNaming,
   startFeedOrigin,
   until,
 } from './live-helpers.js';
@@ -121,6 +122,21 @@ describe('a live channel fed over UDP', () => {
       'the channel running again, two segments on',
     );
   }, 120_000);
+
+  it('stops probing a feed that never came when the origin closes (no ffmpeg left waiting on it)', async () => {
+    const silentDir = mkdtempSync(join(tmpdir(), 'se-live-feed-silent-'));
+    const silent = `udp://127.0.0.1:${await freeUdpPort()}`;
+    const origin = await startFeedOrigin(silentDir, silent);
+    try {
+      // the probe's ffmpeg is waiting on the silent port
+      await until(() => processesNaming(silent).length > 0, 10_000, 'the probe of the silent feed');
+      expect(origin.origin.channels.get('feed')!.status().state).toBe('starting');
+    } finally {
+      await origin.close();
+      rmSync(silentDir, { recursive: true, force: true });
+    }
+    expect(processesNaming(silent)).toEqual([]);
+  });
 
   it('says why a feed that is not media cannot be probed', async () => {
     const server: Server = createServer((_req, res) => res.writeHead(404).end('no such stream'));

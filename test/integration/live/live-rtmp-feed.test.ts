@@ -13,13 +13,20 @@
  * Real ffmpeg on both sides, real RTMP on loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
-import { completeSegments, contributionEncoderArgs, type LiveOrigin, startFeedOrigin, until } from './live-helpers.js';
+import {
+  completeSegments,
+  contributionEncoderArgs,
+  type LiveOrigin,
+  processesNaming,
+  startFeedOrigin,
+  until,
+} from './live-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'se-live-rtmp-'));
 let o: LiveOrigin | undefined;
@@ -49,20 +56,6 @@ async function publish(): Promise<ChildProcess> {
     if (!exited) return child;
   }
   throw new Error(`no RTMP listener at ${url}`);
-}
-
-/** Processes whose command line names `text` (read from /proc). */
-function processesNaming(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return found;
 }
 
 /** This machine's encoder runs that read a feed relay (MPEG-TS on their stdin). */
