@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
 import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
+import type { LiveChannel } from '../../../packager/live/live-channel.js';
 
 /** A 320x180 test signal with a 180p rung + audio: two renditions, cheap enough for a shared 2-core box. */
 export const TEST_SOURCE = 'lavfi:testsrc2=size=320x180:rate=30';
@@ -249,4 +250,20 @@ export function processesNaming(text: string): number[] {
     }
   }
   return found;
+}
+
+/** Kills the channel's encoder and waits until it runs again and has completed two more segments. */
+export async function restartEncoder(channel: LiveChannel): Promise<void> {
+  const before = channel.status();
+  channel.killSource();
+  await until(
+    () => {
+      const s = channel.status();
+      return (
+        s.restarts > before.restarts && s.state === 'running' && (s.lastSegment ?? 0) >= (before.lastSegment ?? 0) + 2
+      );
+    },
+    45_000,
+    'the channel running again, two segments on',
+  );
 }

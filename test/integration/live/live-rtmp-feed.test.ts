@@ -24,6 +24,7 @@ import {
   contributionEncoderArgs,
   type LiveOrigin,
   processesNaming,
+  restartEncoder,
   startFeedOrigin,
   until,
 } from './live-helpers.js';
@@ -100,18 +101,7 @@ describe('a live channel fed over RTMP', () => {
     expect(variants[0]).toContain('FRAME-RATE=25.000');
 
     // the encoder dies; the publisher's connection is the relay's, and stays
-    const before = channel.status();
-    channel.killSource();
-    await until(
-      () => {
-        const s = channel.status();
-        return (
-          s.restarts > before.restarts && s.state === 'running' && (s.lastSegment ?? 0) >= (before.lastSegment ?? 0) + 2
-        );
-      },
-      45_000,
-      'the channel running again, two segments on',
-    );
+    await restartEncoder(channel);
     expect(publisher.exitCode).toBeNull();
     expect(publisher.signalCode).toBeNull();
   }, 120_000);
