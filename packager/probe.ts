@@ -340,24 +340,43 @@ const COPY_PROBE_MS = 30 * 60_000;
  * Costs a copy of the source in the temp folder for as long as the probe takes.
  */
 async function probeThroughCopy<T>(input: string, signal: string, probeCopy: (copy: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'streamedge-probe-copy-'));
+  return withMatroskaCopy(input, { timeoutMs: COPY_PROBE_MS }, async (copy) => {
+    if (copy.run.code !== 0) {
+      throw new StreamedgeError(
+        'SOURCE_UNSUPPORTED',
+        `ffprobe crashed (${signal}) reading ${input}, and ffmpeg could not copy it for a second look (${firstLine(copy.run.stderr)}); install the system's ffmpeg (apt-get install ffmpeg) or set FFPROBE_PATH`,
+      );
+    }
+    return probeCopy(copy.file);
+  });
+}
+
+/**
+ * Has the encoding ffmpeg copy `input`'s audio and video (not re-encoded; the first `seconds`
+ * only, when given) into a Matroska file in a temp folder, hands `use` that file and how the copy
+ * went, and removes the folder once `use` is done. The one way a source or feed ffprobe must not
+ * (or cannot) read itself is looked at.
+ */
+async function withMatroskaCopy<T>(
+  input: string,
+  o: { timeoutMs: number; inputArgs?: string[]; seconds?: number; signal?: AbortSignal },
+  use: (copy: { file: string; run: RunResult }) => Promise<T>,
+): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'streamedge-copy-'));
   try {
-    const copy = join(dir, 'source.mkv');
+    const file = join(dir, 'copy.mkv');
     const r = await run(
       ffmpegPath(),
       [
-        ...['-hide_banner', '-nostdin', '-v', 'error', '-i', input],
-        ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-f', 'matroska', copy],
+        ...['-hide_banner', '-nostdin', '-v', 'error', ...(o.inputArgs ?? []), '-i', input],
+        ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy'],
+        ...(o.seconds === undefined ? [] : ['-t', String(o.seconds)]),
+        ...['-f', 'matroska', file],
       ],
-      COPY_PROBE_MS,
+      o.timeoutMs,
+      o.signal,
     );
-    if (r.code !== 0) {
-      throw new StreamedgeError(
-        'SOURCE_UNSUPPORTED',
-        `ffprobe crashed (${signal}) reading ${input}, and ffmpeg could not copy it for a second look (${firstLine(r.stderr)}); install the system's ffmpeg (apt-get install ffmpeg) or set FFPROBE_PATH`,
-      );
-    }
-    return await probeCopy(copy);
+    return await use({ file, run: r });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -381,32 +400,23 @@ const FEED_SAMPLE_SEC = 2;
  * ffmpeg would otherwise wait on a silent feed after the origin is gone).
  */
 export async function probeFeed(url: string, inputArgs: string[] = [], signal?: AbortSignal): Promise<SourceInfo> {
-  const dir = await mkdtemp(join(tmpdir(), 'streamedge-feed-probe-'));
-  try {
-    const sample = join(dir, 'sample.mkv');
-    const copy = await run(
-      ffmpegPath(),
-      [
-        ...['-hide_banner', '-nostdin', '-v', 'error', ...inputArgs, '-i', url],
-        ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-t', String(FEED_SAMPLE_SEC), '-f', 'matroska', sample],
-      ],
-      FEED_PROBE_MS,
-      signal,
-    );
-    if (signal?.aborted) throw new StreamedgeError('ABORTED', `probing the feed ${url} was stopped`);
-    if (copy.timedOut) {
-      throw new StreamedgeError(
-        'LIVE_SOURCE',
-        `cannot probe the feed ${url}: nothing within ${FEED_PROBE_MS / 1000} s`,
-      );
-    }
-    if (copy.code !== 0) {
-      throw new StreamedgeError('LIVE_SOURCE', `cannot probe the feed ${url}: ${firstLine(copy.stderr)}`);
-    }
-    return await probeAsFeed(url, sample);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return withMatroskaCopy(
+    url,
+    { timeoutMs: FEED_PROBE_MS, inputArgs, seconds: FEED_SAMPLE_SEC, signal },
+    async ({ file, run: copy }) => {
+      if (signal?.aborted) throw new StreamedgeError('ABORTED', `probing the feed ${url} was stopped`);
+      if (copy.timedOut) {
+        throw new StreamedgeError(
+          'LIVE_SOURCE',
+          `cannot probe the feed ${url}: nothing within ${FEED_PROBE_MS / 1000} s`,
+        );
+      }
+      if (copy.code !== 0) {
+        throw new StreamedgeError('LIVE_SOURCE', `cannot probe the feed ${url}: ${firstLine(copy.stderr)}`);
+      }
+      return probeAsFeed(url, file);
+    },
+  );
 }
 
 /**
