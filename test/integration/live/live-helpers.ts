@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
 import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
-import type { LiveChannel } from '../../../packager/live/live-channel.js';
 
 /** A 320x180 test signal with a 180p rung + audio: two renditions, cheap enough for a shared 2-core box. */
 export const TEST_SOURCE = 'lavfi:testsrc2=size=320x180:rate=30';
@@ -195,9 +194,14 @@ export async function startTestChannel(
 /**
  * A contribution encoder's command line: ffmpeg sends a 640x360 test signal at 25 frames a second
  * (H.264, key frame every second) with one AAC tone per language (440, 660, ... Hz; tagged when
- * more than one) to `url` as `format` (mpegts over UDP, flv over RTMP), until killed.
+ * more than one) to `url` as `format` (mpegts over UDP, flv over RTMP; hls writes a live media
+ * playlist of 2 s segments, the newest 6 listed, to the path `url`), until killed.
  */
-export function contributionEncoderArgs(format: 'mpegts' | 'flv', url: string, languages: string[] = []): string[] {
+export function contributionEncoderArgs(
+  format: 'mpegts' | 'flv' | 'hls',
+  url: string,
+  languages: string[] = [],
+): string[] {
   const tones = Math.max(1, languages.length);
   return [
     ...['-hide_banner', '-nostdin', '-v', 'error', '-re'],
@@ -209,6 +213,7 @@ export function contributionEncoderArgs(format: 'mpegts' | 'flv', url: string, l
     ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
     ...['-c:a', 'aac', '-b:a', '64k'],
     ...(languages.length > 1 ? languages.flatMap((l, n) => [`-metadata:s:a:${n}`, `language=${l}`]) : []),
+    ...(format === 'hls' ? ['-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'delete_segments'] : []),
     ...['-f', format, url],
   ];
 }
@@ -252,18 +257,27 @@ export function processesNaming(text: string): number[] {
   return found;
 }
 
-/** Kills the channel's encoder and waits until it runs again and has completed two more segments. */
-export async function restartEncoder(channel: LiveChannel): Promise<void> {
+/**
+ * Kills the channel's encoder and waits until the run that replaces it has completed two
+ * segments of `rendition`: two whole segments after the newest EXT-X-DISCONTINUITY, dated after
+ * the kill. (Counting segments alone is not enough: the parts the old run had made but the
+ * channel had not yet published, held to their PDT, go on being published after the kill.)
+ */
+export async function restartEncoder(o: LiveOrigin, channelId: string, rendition: string): Promise<void> {
+  const channel = o.origin.channels.get(channelId)!;
   const before = channel.status();
+  const killedAt = Date.now();
   channel.killSource();
   await until(
-    () => {
-      const s = channel.status();
-      return (
-        s.restarts > before.restarts && s.state === 'running' && (s.lastSegment ?? 0) >= (before.lastSegment ?? 0) + 2
-      );
+    async () => {
+      if (channel.status().restarts <= before.restarts) return false;
+      const res = await o.get(`/live/${channelId}/${rendition}/index.m3u8`);
+      if (res.status !== 200) return false;
+      const segments = parseM3u8(res.text).segments;
+      const from = segments.findLastIndex((s) => s.discontinuity);
+      return from >= 0 && (segments[from].programDateTime ?? 0) > killedAt && segments.length - from >= 2;
     },
     45_000,
-    'the channel running again, two segments on',
+    'two segments of the run after the restart',
   );
 }

@@ -109,7 +109,7 @@ describe('a live channel fed over UDP', () => {
     expect(stream.avg_frame_rate).toBe('25/1');
 
     // an encoder restart joins the feed again (it analyses 1 s of it: the feed was probed)
-    await restartEncoder(o!.origin.channels.get('feed')!);
+    await restartEncoder(o!, 'feed', '360p');
   }, 120_000);
 
   it('stops probing a feed that never came when the origin closes (no ffmpeg left waiting on it)', async () => {

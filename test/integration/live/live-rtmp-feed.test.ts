@@ -101,7 +101,7 @@ describe('a live channel fed over RTMP', () => {
     expect(variants[0]).toContain('FRAME-RATE=25.000');
 
     // the encoder dies; the publisher's connection is the relay's, and stays
-    await restartEncoder(channel);
+    await restartEncoder(o!, 'feed', '360p');
     expect(publisher.exitCode).toBeNull();
     expect(publisher.signalCode).toBeNull();
   }, 120_000);

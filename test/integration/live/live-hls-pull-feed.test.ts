@@ -1,0 +1,96 @@
+/**
+ * A live channel that pulls another service's live HLS (`http://…/index.m3u8`), as a media team
+ * re-packages a partner's or a cloud encoder's stream: an ffmpeg sender writes a live media
+ * playlist of 2 s MPEG-TS segments (640x360, 25 frames a second, H.264 + AAC), served over HTTP on
+ * loopback, and the origin's channel reads that URL. The channel probes it like any pulled feed
+ * (the renditions keep its 25 frames a second, no rung is larger than it), its parts are dated no
+ * later than the wall clock (ffmpeg's HLS reader starts three segments back and reads them at
+ * once: the encoder must not publish media from the future), and an encoder restart joins the
+ * feed again. Real ffmpeg on both sides, real HTTP on loopback.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
+import {
+  completeSegments,
+  contributionEncoderArgs,
+  type LiveOrigin,
+  parseM3u8,
+  restartEncoder,
+  startFeedOrigin,
+  until,
+} from './live-helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'se-live-hls-pull-'));
+const feedDir = join(dir, 'feed');
+let o: LiveOrigin | undefined;
+let sender: ChildProcess | undefined;
+let server: Server | undefined;
+
+/** Serves the sender's playlist and segments; anything not (yet) written is a 404. */
+async function serveFeed(): Promise<string> {
+  server = createServer((req, res) => {
+    const name = (req.url ?? '').split('?')[0].replace(/^\/+/, '');
+    if (!/^[\w.-]+$/.test(name)) return void res.writeHead(400).end();
+    readFile(join(feedDir, name)).then(
+      (body) =>
+        res
+          .writeHead(200, {
+            'content-type': name.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t',
+            'cache-control': 'no-cache',
+          })
+          .end(body),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}/index.m3u8`;
+}
+
+beforeAll(async () => {
+  mkdirSync(feedDir);
+  const url = await serveFeed();
+  o = await startFeedOrigin(dir, url);
+  const args = contributionEncoderArgs('hls', join(feedDir, 'index.m3u8'));
+  // segments appear whole (written aside, then renamed), as a real HLS packager publishes them
+  args.splice(args.indexOf('delete_segments'), 1, 'delete_segments+temp_file');
+  sender = spawn(ffmpegPath(), args, { stdio: 'ignore' });
+  sender.on('error', () => undefined);
+}, 30_000);
+
+afterAll(async () => {
+  sender?.kill('SIGKILL');
+  await o?.close();
+  server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a live channel pulling HLS over HTTP', () => {
+  it('keeps the feed frame rate and size, dates no part ahead of the wall clock, and rejoins after a restart', async () => {
+    await until(async () => (await completeSegments(o!, 'feed', '360p')) >= 3, 60_000, 'three segments of 360p');
+
+    const master = (await o!.get('/live/feed/master.m3u8')).text;
+    const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants, master).toHaveLength(1); // 720p would be an upscale of the 360p feed
+    expect(variants[0]).toContain('RESOLUTION=640x360');
+    expect(variants[0]).toContain('FRAME-RATE=25.000');
+    expect(master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toHaveLength(1);
+
+    // every part listed has ended by the time the playlist says so: none is dated in the future
+    const text = (await o!.get('/live/feed/360p/index.m3u8')).text;
+    const now = Date.now();
+    const media = parseM3u8(text);
+    const last = media.segments[media.segments.length - 1];
+    expect(last.programDateTime, text).toBeDefined();
+    const lastEnd = last.programDateTime! + last.duration * 1000;
+    expect(lastEnd, text).toBeLessThanOrEqual(now + 500);
+
+    await restartEncoder(o!, 'feed', '360p');
+    expect((await o!.get('/live/feed/360p/index.m3u8')).status).toBe(200);
+  }, 150_000);
+});
