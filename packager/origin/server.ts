@@ -37,6 +37,9 @@ import { OriginListeners } from './listeners.js';
 import { answerConnect, framingRefusal } from '../../src/http/request-framing.js';
 import type { ReloadingTls } from '../../src/tls/reloading-tls.js';
 
+/** What the origin's media paths answer; anything else there is 405. */
+const READ_METHODS = ['GET', 'HEAD', 'OPTIONS'] as const;
+
 export type { ChannelConfig } from '../live/channel-config.js';
 
 export interface OriginOptions {
@@ -127,11 +130,19 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
   });
   if (!opts.tls) answerConnect(app.server);
 
+  // before CORS's own hook, which answers OPTIONS
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.method === 'OPTIONS') reply.header('allow', READ_METHODS.join(', '));
+    done();
+  });
   await app.register(cors, {
     origin: '*',
-    methods: ['GET', 'HEAD', 'OPTIONS'],
+    methods: [...READ_METHODS],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 86400,
+    // an OPTIONS that is not a CORS preflight asks what the resource allows (RFC 9110 §9.3.7):
+    // 204 with Allow, not 400
+    strictPreflight: false,
   });
   // after CORS (a 403 keeps its CORS headers), before compression (manifests rewritten first)
   registerSignedAccess(app, opts.signing ?? {}, metrics.registry);
@@ -177,7 +188,14 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     reply.header('cache-control', 'no-store');
     return reply.send(await metrics.registry.metrics());
   });
-  app.setNotFoundHandler((_req, reply) => sendError(reply, 404, 'not found'));
+  app.setNotFoundHandler((req, reply) => {
+    // the media paths are read-only: another method on them is 405 with what they allow (RFC 9110 §15.5.6)
+    if (/^\/(vod|live)\//.test(req.url) && !(READ_METHODS as readonly string[]).includes(req.method)) {
+      reply.header('allow', READ_METHODS.join(', '));
+      return sendError(reply, 405, `${req.method} is not allowed here: the origin's media is read-only`);
+    }
+    return sendError(reply, 404, 'not found');
+  });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'request failed');

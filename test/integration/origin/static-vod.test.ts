@@ -18,7 +18,11 @@ let client: Client;
 const segment = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
 let master: string;
 
-async function get(path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'OPTIONS' = 'GET') {
+async function get(
+  path: string,
+  headers: Record<string, string> = {},
+  method: 'GET' | 'HEAD' | 'OPTIONS' | 'POST' | 'PUT' | 'DELETE' = 'GET',
+) {
   const res = await client.request({ path, method, headers });
   const body = Buffer.from(await res.body.arrayBuffer());
   return { status: res.statusCode, headers: res.headers as Record<string, string | undefined>, body };
@@ -171,6 +175,23 @@ describe('VOD static serving', () => {
     );
     expect(pre.status).toBe(204);
     expect(pre.headers['access-control-allow-methods']).toContain('GET');
+  });
+
+  it('answers an OPTIONS that is not a preflight with what the media allows, and 405 to the methods it does not', async () => {
+    const options = await get('/vod/a1/master.m3u8', {}, 'OPTIONS');
+    expect(options.status).toBe(204);
+    expect(options.headers.allow).toBe('GET, HEAD, OPTIONS');
+    for (const method of ['POST', 'PUT', 'DELETE'] as const) {
+      for (const path of ['/vod/a1/master.m3u8', '/live/none/master.m3u8']) {
+        const r = await get(path, {}, method);
+        expect(r.status, `${method} ${path}`).toBe(405);
+        expect(r.headers.allow).toBe('GET, HEAD, OPTIONS');
+        expect(r.headers['cache-control']).toBe('no-store');
+        expect(JSON.parse(r.body.toString()).error).toMatch(new RegExp(`^${method} is not allowed`));
+      }
+    }
+    // outside the media paths an unknown route stays 404
+    expect((await get('/nothing-here', {}, 'POST')).status).toBe(404);
   });
 
   it('never serves a file outside the root, whatever the encoding', async () => {
