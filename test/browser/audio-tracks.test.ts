@@ -103,11 +103,18 @@ interface Win {
   __probe?: Probe;
 }
 
+/** Each open page's answers (status and path, or why the request failed), in arrival order. */
+const answersOf = new WeakMap<Page, string[]>();
+
 /** Opens the demo page on `src` with `engine`; records every media request the page makes. */
 async function open(src: string, engine: string): Promise<{ page: Page; requested: string[] }> {
   const page = await browser.newPage();
   const requested: string[] = [];
+  const answers: string[] = [];
+  answersOf.set(page, answers);
   page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  page.on('response', (r) => answers.push(`${r.status()} ${new URL(r.url()).pathname}`));
+  page.on('requestfailed', (r) => answers.push(`failed (${r.failure()?.errorText}) ${new URL(r.url()).pathname}`));
   await page.goto(`${pages.url}?src=${encodeURIComponent(src)}&engine=${engine}`);
   return { page, requested };
 }
@@ -158,7 +165,9 @@ async function hearTone(page: Page, hz: number, timeoutMs: number): Promise<void
       ]);
       return { peakHz: (window as unknown as Win).__probe!.peakHz(), t: video.currentTime, ended: video.ended, ranges };
     });
-    throw new Error(`no ${hz} Hz tone within ${timeoutMs} ms: ${JSON.stringify(at)}`, { cause: err });
+    // the audio requests last answered, so a switch that stalled says whether the server or the player held it
+    const audio = (answersOf.get(page) ?? []).filter((a) => /\/audio|\.mpd|\.m3u8/.test(a)).slice(-16);
+    throw new Error(`no ${hz} Hz tone within ${timeoutMs} ms: ${JSON.stringify({ ...at, audio })}`, { cause: err });
   }
 }
 
