@@ -5,7 +5,7 @@ import { CountMinSketch } from './count-min-sketch.js';
 import { RamTier } from './ram-tier.js';
 import type { Region } from './region-file.js';
 import type { StoreIndex } from './store-index.js';
-import type { ObjectMeta, StoreLogger, StoreOptions } from './types.js';
+import type { ObjectMeta, StoreCounters, StoreLogger, StoreOptions } from './types.js';
 
 const MiB = 1024 * 1024;
 export const REGION_FILE = /^r-(\d{10})\.seg$/;
@@ -23,19 +23,6 @@ export interface PendingPut {
   key: string;
   meta: ObjectMeta;
   cancelled: boolean;
-}
-
-/** Counters reported by stats(). */
-export interface StoreCounters {
-  ramHits: number;
-  diskHits: number;
-  misses: number;
-  crcErrors: number;
-  evictedRegions: number;
-  copiedForward: number;
-  admissionRejects: number;
-  writeErrors: number;
-  hitsReported: number;
 }
 
 /** Every counter at zero: a new store's, and a worker's stand-in while the store process is away. */

@@ -53,7 +53,21 @@ export interface StoreOptions {
   logger?: StoreLogger;
 }
 
-export interface StoreStats {
+/** Counters reported by stats(). */
+export interface StoreCounters {
+  ramHits: number;
+  diskHits: number;
+  misses: number;
+  crcErrors: number;
+  evictedRegions: number;
+  copiedForward: number;
+  admissionRejects: number;
+  writeErrors: number;
+  /** Hits served elsewhere (edge workers' own reads) added to this store's sketch by recordHits(). */
+  hitsReported: number;
+}
+
+export interface StoreStats extends StoreCounters {
   /** Indexed objects. */
   objects: number;
   /** Bytes of indexed records (header + key + meta + body). */
@@ -68,16 +82,6 @@ export interface StoreStats {
   ramBytes: number;
   /** Objects held by the RAM tier. */
   ramObjects: number;
-  ramHits: number;
-  diskHits: number;
-  misses: number;
-  crcErrors: number;
-  evictedRegions: number;
-  copiedForward: number;
-  admissionRejects: number;
-  writeErrors: number;
-  /** Hits served elsewhere (edge workers' own reads) added to this store's sketch by recordHits(). */
-  hitsReported: number;
   /** False after ENOSPC / an I/O error until admission is resumed. */
   admitting: boolean;
   lastError?: string;
