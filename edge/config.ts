@@ -81,6 +81,11 @@ export interface EdgeOptions {
   peerRetryMs?: number;
   /** Prefetch the next segment/part (from the last playlist seen, or CMCD `nor`). */
   prefetch?: boolean;
+  /**
+   * CORS preflights for GET/HEAD: answered by the edge (default 'edge'; edge/cors-preflight.ts)
+   * or forwarded upstream like any OPTIONS ('forward').
+   */
+  corsPreflight?: 'edge' | 'forward';
   /** pino logger, or a level for a new one writing JSON to stdout. */
   logger?: Logger;
   logLevel?: string;
@@ -119,6 +124,7 @@ export interface ResolvedEdgeOptions {
   clientHeadTimeoutMs: number;
   peerRetryMs: number;
   prefetch: boolean;
+  corsPreflight: 'edge' | 'forward';
   now: () => number;
 }
 
@@ -187,8 +193,14 @@ export function resolveOptions(o: EdgeOptions): ResolvedEdgeOptions {
     clientHeadTimeoutMs: o.clientHeadTimeoutMs ?? 30_000,
     peerRetryMs: o.peerRetryMs ?? 10_000,
     prefetch: o.prefetch ?? false,
+    corsPreflight: corsPreflightOf(o.corsPreflight),
     now: o.now ?? Date.now,
   };
+}
+
+function corsPreflightOf(v: string | undefined): 'edge' | 'forward' {
+  if (v === undefined || v === 'edge' || v === 'forward') return v ?? 'edge';
+  throw new StreamedgeError('BAD_OPTION', `--cors-preflight must be edge or forward (got "${v}")`);
 }
 
 function isRules(r: EdgeRulesInput | EdgeRules | undefined): r is EdgeRules {

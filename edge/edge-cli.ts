@@ -59,6 +59,7 @@ export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions,
   name: string;
   negativeTtl: string;
   prefetch?: boolean;
+  corsPreflight?: string;
   logLevel: string;
   maxUpstream: string;
   headersTimeout: string;
@@ -170,6 +171,7 @@ export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
     name: o.name,
     negativeTtl: parseDuration(o.negativeTtl),
     prefetch: o.prefetch === true,
+    ...(o.corsPreflight !== undefined ? { corsPreflight: o.corsPreflight as 'edge' | 'forward' } : {}),
     logLevel: o.logLevel,
     maxUpstreamConcurrent: Number(o.maxUpstream),
     headersTimeoutMs: parseDuration(o.headersTimeout) * 1000,
@@ -350,6 +352,11 @@ export function registerEdgeCommands(program: Command): void {
         .option('--name <token>', "this cache's name in Cache-Status", 'streamedge')
         .option('--negative-ttl <duration>', 'how long 404/410 without freshness info are cached', '5s')
         .option('--prefetch', 'fetch the next segment/part when one is served (playlist order or CMCD nor)')
+        .option(
+          '--cors-preflight <edge|forward>',
+          'CORS preflights for GET/HEAD: answered by the edge (one per media URL from players sending CMCD headers) or forwarded upstream',
+          'edge',
+        )
         .option('--max-upstream <n>', 'cap on concurrent upstream requests', '256')
         .option('--headers-timeout <duration>', 'upstream response header timeout', '10s')
         .option('--body-timeout <duration>', 'longest silence in an upstream body', '15s')

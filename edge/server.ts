@@ -21,7 +21,8 @@ import { type EdgeOptions, type ResolvedEdgeOptions, resolveOptions } from './co
 import type { EdgeCachePolicy } from './cache-policy.js';
 import { Coalescer } from './coalesce.js';
 import type { EdgeContext } from './context.js';
-import { type Exchange, header, requestIdOf, sendText } from './exchange.js';
+import { type Exchange, header, requestIdOf, sendText, writeHead } from './exchange.js';
+import { preflightAnswer } from './cors-preflight.js';
 import { EdgeMetrics } from './metrics.js';
 import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
@@ -465,6 +466,15 @@ class EdgeServer implements Edge, EdgeContext {
     if (!target.startsWith('/')) {
       ex.result = 'bad-request';
       return sendText(ex, 400, 'request target must be a path (origin-form)', undefined);
+    }
+    if (ex.method === 'OPTIONS' && this.o.corsPreflight === 'edge') {
+      const answer = preflightAnswer(req.headers);
+      if (answer) {
+        ex.result = 'preflight';
+        writeHead(ex, 204, answer, { cache: this.o.name, detail: 'preflight' }, {});
+        ex.res.end();
+        return;
+      }
     }
     if (ex.method !== 'GET' && ex.method !== 'HEAD') return bypass(this, ex, target, 'method');
     if (req.headers['authorization'] !== undefined) return bypass(this, ex, target, 'request', 'authorization');

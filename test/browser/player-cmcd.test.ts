@@ -16,6 +16,9 @@ import { parseCmcd } from '../../src/http/cmcd.js';
 
 interface EdgeLogLine {
   msg?: string;
+  method?: string;
+  result?: string;
+  cacheStatus?: string;
   url?: string;
   status?: number;
   cmcd?: { sid?: string; ot?: string; bs?: boolean };
@@ -37,19 +40,24 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-/** The edge's access-log lines for requests whose CMCD carried `sid`. */
-function edgeLines(sid: string): EdgeLogLine[] {
+/** The edge's access-log lines (one per request) so far. */
+function edgeRequests(): EdgeLogLine[] {
   const out: EdgeLogLine[] = [];
   for (const line of readFileSync(join(dir, 'logs', 'edge.log'), 'utf8').split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
       const j = JSON.parse(line) as EdgeLogLine;
-      if (j.msg === 'request' && j.cmcd?.sid === sid) out.push(j);
+      if (j.msg === 'request') out.push(j);
     } catch {
       /* a line still being written */
     }
   }
   return out;
+}
+
+/** The edge's access-log lines for requests whose CMCD carried `sid`. */
+function edgeLines(sid: string): EdgeLogLine[] {
+  return edgeRequests().filter((l) => l.cmcd?.sid === sid);
 }
 
 /** Opens the page with our player and CMCD on; records the CMCD the browser sent to the edge. */
@@ -148,6 +156,14 @@ describe('CMCD from our player, seen by the edge', () => {
       .toEqual(new Set(['m', 'i', 'v', 'a']));
     // Headers, not the query: the logged URLs carry no CMCD argument.
     expect(edgeLines(sid).every((l) => !/[?&]CMCD=/.test(l.url ?? ''))).toBe(true);
+    // the page is on another origin: Chromium preflights each media URL, and the edge answers
+    // those itself (before, each went through the shield to the origin)
+    const preflights = edgeRequests().filter((l) => l.method === 'OPTIONS');
+    expect(preflights.length).toBeGreaterThan(0);
+    for (const p of preflights) {
+      expect(p.result).toBe('preflight');
+      expect(p.cacheStatus).toBe('edge; detail=preflight');
+    }
     const s = (await page.evaluate(() => window.__streamedge.stats())) as { pageErrors: string[]; stalls: number };
     expect(s.pageErrors).toEqual([]);
     await page.close();
