@@ -41,6 +41,12 @@ export interface SourceInfo {
     variableFrameRate?: { averageFps: number };
     /** Duration of the video stream alone, when the container says. */
     durationSec?: number;
+    /**
+     * Position of this stream among the source's video streams (the ffmpeg specifier is
+     * `0:v:<index>`): the largest picture when there are several, such as the variants of a
+     * multivariant HLS feed, which may list its smallest first. Absent: the first (0).
+     */
+    index?: number;
   };
   audio?: { codec: string; sampleRate: number; channels: number };
   /** Every audio stream, in order (`0:a:<index>`), with its container tags. */
@@ -76,6 +82,7 @@ interface ProbeStream {
   sample_rate?: string;
   channels?: number;
   duration?: string;
+  bit_rate?: string;
   disposition?: { attached_pic?: number };
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
@@ -239,10 +246,46 @@ function tag(s: ProbeStream, key: string): string | undefined {
   return value ? value : undefined;
 }
 
-function audioStreamsOf(streams: ProbeStream[]): AudioStreamInfo[] {
+/**
+ * The video stream to encode from: not a cover picture; the largest picture, then the highest
+ * variant or stream bit rate. A multivariant HLS feed is one stream per variant (ffmpeg tags each
+ * with its variant's `variant_bitrate`), and a master playlist often lists its smallest first.
+ */
+function mainVideoOf(streams: ProbeStream[]): { stream: ProbeStream; index: number } | undefined {
+  let best: { stream: ProbeStream; index: number } | undefined;
+  const rate = (s: ProbeStream) => Number(tag(s, 'variant_bitrate') ?? s.bit_rate) || 0;
+  const area = (s: ProbeStream) => (s.width ?? 0) * (s.height ?? 0);
+  streams
+    .filter((s) => s.codec_type === 'video')
+    .forEach((stream, index) => {
+      if (stream.disposition?.attached_pic) return;
+      if (
+        !best ||
+        area(stream) > area(best.stream) ||
+        (area(stream) === area(best.stream) && rate(stream) > rate(best.stream))
+      ) {
+        best = { stream, index };
+      }
+    });
+  return best;
+}
+
+/**
+ * The audio streams, each with its position among all of them (`0:a:<index>`). With `video`
+ * given, the audio of other HLS variants than the video's is left out: each variant of a
+ * multivariant feed carries its own copy of the same sound (tagged with the variant's
+ * `variant_bitrate`); alternative renditions shared by the variants carry no such tag and stay.
+ */
+function audioStreamsOf(streams: ProbeStream[], video?: ProbeStream): AudioStreamInfo[] {
+  const variant = video ? tag(video, 'variant_bitrate') : undefined;
   return streams
     .filter((s) => s.codec_type === 'audio')
-    .map((s, index): AudioStreamInfo => {
+    .map((s, index) => ({ s, index }))
+    .filter(({ s }) => {
+      const own = tag(s, 'variant_bitrate');
+      return variant === undefined || own === undefined || own === variant;
+    })
+    .map(({ s, index }): AudioStreamInfo => {
       const info: AudioStreamInfo = {
         index,
         codec: s.codec_name ?? 'unknown',
@@ -452,12 +495,14 @@ async function sourceInfoOf(
   judgeRate: (v: ProbeStream) => Promise<FrameRateVerdict>,
 ): Promise<SourceInfo> {
   const streams = json.streams ?? [];
-  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
-  const a = streams.find((s) => s.codec_type === 'audio');
+  const main = mainVideoOf(streams);
+  const v = main?.stream;
+  const audioTracks = audioStreamsOf(streams, v);
+  const a = streams.filter((s) => s.codec_type === 'audio')[audioTracks[0]?.index ?? 0];
   const info: SourceInfo = {
     formatName: json.format?.format_name ?? 'unknown',
     durationSec: positive(json.format?.duration),
-    audioTracks: audioStreamsOf(streams),
+    audioTracks,
   };
   if (a) {
     info.audio = {
@@ -466,7 +511,7 @@ async function sourceInfoOf(
       channels: a.channels ?? 2,
     };
   }
-  if (!v) {
+  if (!v || !main) {
     throw new StreamedgeError(
       'SOURCE_NO_VIDEO',
       `${input} has no video stream (${a ? 'audio only' : 'no audio/video streams'}); streamedge packages video sources`,
@@ -498,6 +543,7 @@ async function sourceInfoOf(
     ...(INTERLACED_FIELD_ORDERS.has(v.field_order ?? '') ? { interlaced: true } : {}),
     ...(v.color_transfer === 'smpte2084' ? { hdr: 'pq' as const } : {}),
     ...(v.color_transfer === 'arib-std-b67' ? { hdr: 'hlg' as const } : {}),
+    index: main.index,
   };
 
   return info;
@@ -522,7 +568,10 @@ export function rotationOf(v: Pick<ProbeStream, 'side_data_list' | 'tags'>): num
 async function checkDecodable(input: string, info: SourceInfo): Promise<void> {
   const r = await run(
     ffmpegPath(),
-    ['-hide_banner', '-nostdin', '-v', 'error', '-i', input, '-map', '0:v:0', '-frames:v', '1', '-f', 'null', '-'],
+    [
+      ...['-hide_banner', '-nostdin', '-v', 'error', '-i', input],
+      ...['-map', `0:v:${info.video?.index ?? 0}`, '-frames:v', '1', '-f', 'null', '-'],
+    ],
     60_000,
   );
   if (r.code === 0) return;

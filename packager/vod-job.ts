@@ -178,6 +178,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   const encodeInput = {
     args: inputArgs,
     audioTracks: tracks,
+    videoMap: `0:v:${source.video?.index ?? 0}`,
     ...(source.video?.interlaced ? { deinterlace: 'all' as const } : {}),
     ...(source.video?.hdr ? { toneMap: true } : {}),
   };

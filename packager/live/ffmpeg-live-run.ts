@@ -178,6 +178,7 @@ async function planFor(
   input: SourceInput;
   relay?: FeedRelay;
   audioTracks: AudioTrackPlan[];
+  videoMap: string;
   deinterlace?: 'all' | 'flagged';
   toneMap?: boolean;
 }> {
@@ -209,6 +210,7 @@ async function planFor(
     input,
     ...(relay ? { relay } : {}),
     audioTracks: plan.audio ? audioTracks : [],
+    videoMap: `0:v:${info.video?.index ?? 0}`,
     ...(deinterlace ? { deinterlace } : {}),
     ...(info.video?.hdr ? { toneMap: true } : {}),
   };
@@ -257,7 +259,7 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input, relay, audioTracks, deinterlace, toneMap } = await planFor(
+  const { plan, input, relay, audioTracks, videoMap, deinterlace, toneMap } = await planFor(
     config,
     dirname(req.logFile),
     req.signal,
@@ -267,6 +269,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const encodeInput = {
     args: input.args,
     audioMap: input.audioMap,
+    videoMap,
     ...(audioTracks.length > 0 ? { audioTracks } : {}),
     ...(deinterlace ? { deinterlace } : {}),
     ...(toneMap ? { toneMap } : {}),

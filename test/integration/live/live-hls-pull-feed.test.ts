@@ -31,8 +31,10 @@ const feedDir = join(dir, 'feed');
 let o: LiveOrigin | undefined;
 let sender: ChildProcess | undefined;
 let server: Server | undefined;
+let variantsSender: ChildProcess | undefined;
+let variantsOrigin: LiveOrigin | undefined;
 
-/** Serves the sender's playlist and segments; anything not (yet) written is a 404. */
+/** Serves the sender's playlists and segments from `feedDir`; anything not (yet) written is a 404. */
 async function serveFeed(): Promise<string> {
   server = createServer((req, res) => {
     const name = (req.url ?? '').split('?')[0].replace(/^\/+/, '');
@@ -49,13 +51,15 @@ async function serveFeed(): Promise<string> {
     );
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}/index.m3u8`;
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
+
+let base = '';
 
 beforeAll(async () => {
   mkdirSync(feedDir);
-  const url = await serveFeed();
-  o = await startFeedOrigin(dir, url);
+  base = await serveFeed();
+  o = await startFeedOrigin(dir, `${base}/index.m3u8`);
   const args = contributionEncoderArgs('hls', join(feedDir, 'index.m3u8'));
   // segments appear whole (written aside, then renamed), as a real HLS packager publishes them
   args.splice(args.indexOf('delete_segments'), 1, 'delete_segments+temp_file');
@@ -65,7 +69,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   sender?.kill('SIGKILL');
+  variantsSender?.kill('SIGKILL');
   await o?.close();
+  await variantsOrigin?.close();
   server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -93,4 +99,44 @@ describe('a live channel pulling HLS over HTTP', () => {
     await restartEncoder(o!, 'feed', '360p');
     expect((await o!.get('/live/feed/360p/index.m3u8')).status).toBe(200);
   }, 150_000);
+
+  it('takes the largest variant of a multivariant playlist that lists its smallest first, and one copy of its sound', async () => {
+    // 320x180 listed first, 640x360 second, each variant with its own copy of the sound (muxed)
+    variantsSender = spawn(
+      ffmpegPath(),
+      [
+        ...['-hide_banner', '-nostdin', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+        ...['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+        ...['-filter_complex', '[0:v]split=2[a][b];[a]scale=320:180[lo];[b]null[hi]'],
+        ...['-map', '[lo]', '-map', '[hi]', '-map', '1:a', '-map', '1:a'],
+        ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
+        ...['-b:v:0', '200k', '-b:v:1', '800k', '-c:a', 'aac', '-b:a', '64k'],
+        ...['-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file'],
+        ...['-master_pl_name', 'variants.m3u8', '-var_stream_map', 'v:0,a:0 v:1,a:1'],
+        join(feedDir, 'variant_%v.m3u8'),
+      ],
+      { stdio: 'ignore' },
+    );
+    variantsSender.on('error', () => undefined);
+    const variantsDir = join(dir, 'variants');
+    mkdirSync(variantsDir);
+    variantsOrigin = await startFeedOrigin(variantsDir, `${base}/variants.m3u8`);
+    await until(
+      async () => (await completeSegments(variantsOrigin!, 'feed', '360p')) >= 2,
+      60_000,
+      'two segments of 360p from the variants',
+    );
+    const master = (await variantsOrigin.get('/live/feed/master.m3u8')).text;
+    const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants, master).toHaveLength(1);
+    // planned and encoded from the 640x360 variant: before, from the first listed (320x180)
+    expect(variants[0], master).toContain('RESOLUTION=640x360');
+    // the other variant's copy of the sound is not a second audio rendition
+    expect(
+      master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO')),
+      master,
+    ).toHaveLength(1);
+    const init = await variantsOrigin.get('/live/feed/360p/init.mp4');
+    expect(init.status).toBe(200);
+  }, 120_000);
 });
