@@ -137,17 +137,19 @@ export interface SourceInput {
   assumed?: SourceInfo;
   /**
    * Network feeds: the feed can be probed before the encoder reads it (a second reader does not
-   * disturb it: udp, rtp, srt as caller, tcp as client, http). Not when the encoder listens for a
-   * publisher (rtmp://, srt://…?mode=listener, tcp://…?listen): the probe would take the
-   * publisher's connection.
+   * disturb it: udp, rtp, tcp as client, http). Not for relayed feeds (below): a probe would take
+   * their one connection.
    */
   probeable?: boolean;
   /**
-   * Network feeds that connect to us (rtmp://, srt://…?mode=listener, tcp://…?listen): a relay
-   * ffmpeg listens for the publisher and the encoder reads from it (live/feed-relay.ts); `args`
-   * are the relay's input options and URL.
+   * Network feeds with one connection to keep: those that connect to us (rtmp://,
+   * srt://…?mode=listener, tcp://…?listen) and SRT in any mode (a contribution encoder or
+   * gateway listening for SRT takes one caller; ffmpeg's listener ends when its caller leaves).
+   * A relay ffmpeg holds that connection and the encoder runs read from it
+   * (live/feed-relay.ts), so neither a probe nor an encoder restart opens another; `args` are
+   * the relay's input options and URL.
    */
-  listens?: boolean;
+  relayed?: boolean;
   kind: 'lavfi' | 'file' | 'url';
   /** Files: the path. */
   path?: string;
@@ -241,7 +243,9 @@ export function sourceInput(source: string, audioLanguages: string[] = []): Sour
       kind: 'url',
       args: [...listen, '-fflags', '+genpts', '-i', source],
       assumed: ASSUMED_NETWORK_SOURCE,
-      ...(scheme === 'rtmp' || listensForPublisher(source) ? { listens: true } : { probeable: true }),
+      ...(scheme === 'rtmp' || scheme === 'srt' || listensForPublisher(source)
+        ? { relayed: true }
+        : { probeable: true }),
     };
   }
   const path = source.startsWith('file://') ? source.slice('file://'.length) : source;

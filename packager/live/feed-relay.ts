@@ -1,16 +1,21 @@
 /**
- * The ingest of a feed that connects to us (rtmp://, srt://…?mode=listener, tcp://…?listen):
- * one ffmpeg per channel listens for the publisher and copies its audio and video, not
- * re-encoded, into MPEG-TS on its stdout, and the channel's encoder runs read that on their
- * stdin. So the publisher stays connected while an encoder restarts (when the encoder itself
- * listened, every restart dropped the publisher and refused it until the next listen), and the
- * feed's first seconds can be probed before the ladder is planned (a listening encoder had to
- * assume 1080p30).
+ * The ingest of a feed with one connection to keep: one that connects to us (rtmp://,
+ * srt://…?mode=listener, tcp://…?listen), or SRT as caller (the remote listener takes one
+ * caller). One ffmpeg per channel holds the connection and copies the feed's audio and video,
+ * not re-encoded, into MPEG-TS on its stdout, and the channel's encoder runs read that on their
+ * stdin. So the connection stays up while an encoder restarts (when the encoder itself
+ * listened, every restart dropped the publisher and refused it until the next listen; an SRT
+ * probe or restart opened a second connection the remote would not take), and the feed's first
+ * seconds can be probed before the ladder is planned (a listening encoder had to assume 1080p30).
  *
  * A new reader joins at the next 188-byte MPEG-TS packet boundary (its decoder waits for the
  * next key frame). When the publisher leaves, the ingest ffmpeg ends: every reader's stdin ends
- * (its run ends as "source ended") and the relay listens again.
+ * (its run ends as "source ended") and the relay listens (or calls) again. An ingest that ends
+ * before any byte arrived (the remote is down, the port taken, a protocol this ffmpeg lacks)
+ * fails the samples waiting for the feed with ffmpeg's reason, and the next attempt waits
+ * longer (0.3 s doubling to 5 s).
  */
+import { StreamedgeError } from '../../src/errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,8 +25,10 @@ import { ffmpegPath } from '../../src/media/ffmpeg-binaries.js';
 const TS_PACKET = 188;
 /** A reader further behind than this (its encoder stuck) is dropped: its stdin ends. */
 const MAX_READER_BACKLOG = 32 * 1024 * 1024;
-/** How long the relay waits before listening again after the ingest ended. */
+/** How long the relay waits before listening (calling) again after the ingest ended. */
 const RELISTEN_MS = 300;
+/** The longest wait between ingests that brought nothing. */
+const RELISTEN_MAX_MS = 5_000;
 
 interface Reader {
   sink: Writable;
@@ -34,6 +41,7 @@ interface SampleWait {
   started: boolean;
   timer?: NodeJS.Timeout;
   resolve: (sample: Buffer) => void;
+  reject: (e: Error) => void;
 }
 
 export interface FeedRelayOptions {
@@ -57,6 +65,10 @@ export class FeedRelay {
   private closed = false;
   private relisten?: NodeJS.Timeout;
   private exited?: Promise<void>;
+  /** Ingests in a row that ended before any byte of the feed arrived. */
+  private emptyIngests = 0;
+  /** The ingest ffmpeg's last stderr line (why it ended, when it ends early). */
+  private lastLine = '';
 
   constructor(private readonly opts: FeedRelayOptions) {}
 
@@ -75,7 +87,12 @@ export class FeedRelay {
     const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.offset = 0;
-    child.stderr.on('data', (d: Buffer) => this.log?.write(d));
+    child.stderr.on('data', (d: Buffer) => {
+      this.log?.write(d);
+      const lines = d.toString('utf8').trim().split('\n');
+      const last = lines[lines.length - 1]?.trim();
+      if (last) this.lastLine = last.slice(0, 300);
+    });
     child.stdout.on('data', (chunk: Buffer) => this.deliver(chunk));
     this.exited = new Promise<void>((resolve) => {
       child.on('error', (e) => {
@@ -85,8 +102,18 @@ export class FeedRelay {
         this.log?.write(`# ingest ended (${signal ?? `code ${code}`})\n`);
         this.child = undefined;
         this.endReaders();
-        for (const s of this.samples) if (s.started) this.finishSample(s);
-        if (!this.closed) this.relisten = setTimeout(() => this.start(), RELISTEN_MS);
+        for (const s of [...this.samples]) if (s.started) this.finishSample(s);
+        if (this.offset === 0 && !this.closed) {
+          // nothing came: say why to whoever waits for the feed, and wait longer before the next try
+          this.emptyIngests++;
+          const why = new StreamedgeError(
+            'LIVE_SOURCE',
+            `the feed ${this.opts.url} could not be received: ${this.lastLine || `ffmpeg ended (${signal ?? `code ${code}`})`}`,
+          );
+          for (const s of this.samples.splice(0)) s.reject(why);
+        } else this.emptyIngests = 0;
+        const wait = Math.min(RELISTEN_MAX_MS, RELISTEN_MS * 2 ** Math.max(0, this.emptyIngests - 1));
+        if (!this.closed) this.relisten = setTimeout(() => this.start(), wait);
         resolve();
       });
     });
@@ -110,11 +137,12 @@ export class FeedRelay {
    * The first seconds of the feed from the next packet on (from the publisher's connection when
    * none is connected yet): what a probe of the feed reads. Resolves when that much has arrived,
    * or with what came when the publisher left sooner; waits for a publisher however long.
+   * Rejects LIVE_SOURCE with ffmpeg's reason when an ingest ends before any byte arrived.
    */
   sample(): Promise<Buffer> {
     this.start();
-    return new Promise<Buffer>((resolve) => {
-      this.samples.push({ chunks: [], bytes: 0, started: false, resolve });
+    return new Promise<Buffer>((resolve, reject) => {
+      this.samples.push({ chunks: [], bytes: 0, started: false, resolve, reject });
     });
   }
 

@@ -192,7 +192,7 @@ async function planFor(
     audioTracks = await planAudioTracks(input.path!, info, []);
   } else if (input.kind === 'url') {
     // A probed feed brings its audio tracks too (a broadcast feed's languages): one rendition each.
-    if (input.listens) relay = relayFor(config, input, logDir);
+    if (input.relayed) relay = relayFor(config, input, logDir);
     info = await feedInfo(config, input, relay, signal);
     audioTracks = await planAudioTracks(config.source, info, []);
     input = { ...input, args: relay ? RELAYED_INPUT : probedFeedInput(input) };

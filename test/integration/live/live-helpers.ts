@@ -1,4 +1,5 @@
 /** Shared pieces of the live integration suites: a tiny ladder, a real origin, HTTP helpers. */
+import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -280,4 +281,30 @@ export async function restartEncoder(o: LiveOrigin, channelId: string, rendition
     45_000,
     'two segments of the run after the restart',
   );
+}
+
+/** A UDP port free on loopback a moment ago (a sender sends to it, or an SRT listener binds it). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const p = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return p;
+}
+
+/**
+ * This process's encoder runs that read a feed relay (MPEG-TS on their stdin): children of this
+ * test process only, so a relayed channel of a suite running beside it does not count.
+ */
+export function encodersReadingRelay(): number[] {
+  return processesNaming('pipe:0').filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // the parent pid is the second field after the command name (which may hold spaces)
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('mpegts');
+    } catch {
+      return false;
+    }
+  });
 }

@@ -10,7 +10,6 @@
  * is not media fails with ffprobe's reason. Real ffmpeg on both sides, real UDP on loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import { run } from '../packager/verify-package.js';
 import {
   completeSegments,
   contributionEncoderArgs,
+  freeUdpPort,
   type LiveOrigin,
   parseM3u8,
   processesNaming,
@@ -35,15 +35,6 @@ const dir = mkdtempSync(join(tmpdir(), 'se-live-feed-'));
 let o: LiveOrigin | undefined;
 let sender: ChildProcess | undefined;
 let port = 0;
-
-/** A UDP port free on loopback a moment ago (the sender sends to it, the channel binds it). */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const p = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return p;
-}
 
 function startSender(): ChildProcess {
   const child = spawn(
@@ -141,20 +132,22 @@ describe('a live channel fed over UDP', () => {
     }
   });
 
-  it('probes only feeds a second reader does not disturb; relays those that connect to us', () => {
-    for (const pulled of ['udp://127.0.0.1:5000', 'srt://10.0.0.1:9000?latency=200', 'http://cam.example/live.ts']) {
+  it('probes only feeds a second reader does not disturb; relays those with one connection to keep', () => {
+    for (const pulled of ['udp://127.0.0.1:5000', 'tcp://10.0.0.1:9000', 'http://cam.example/live.ts']) {
       expect(sourceInput(pulled), pulled).toMatchObject({ kind: 'url', probeable: true });
-      expect(sourceInput(pulled).listens, pulled).toBeUndefined();
+      expect(sourceInput(pulled).relayed, pulled).toBeUndefined();
     }
-    // the feed connects to a listener: a probe would take its connection (live-rtmp-feed.test.ts)
-    for (const pushed of [
+    // the feed connects to a listener, or SRT's one connection: a probe would take it
+    // (live-rtmp-feed.test.ts, live-srt-feed.test.ts)
+    for (const relayed of [
       'rtmp://0.0.0.0:1935/live/key',
       'srt://0.0.0.0:9000?mode=listener',
+      'srt://10.0.0.1:9000?latency=200',
       'tcp://0.0.0.0:9000?listen',
       'tcp://0.0.0.0:9000?listen=1',
     ]) {
-      expect(sourceInput(pushed), pushed).toMatchObject({ kind: 'url', listens: true });
-      expect(sourceInput(pushed).probeable, pushed).toBeUndefined();
+      expect(sourceInput(relayed), relayed).toMatchObject({ kind: 'url', relayed: true });
+      expect(sourceInput(relayed).probeable, relayed).toBeUndefined();
     }
     expect(sourceInput('lavfi').probeable).toBeUndefined();
   });

@@ -13,7 +13,7 @@
  * Real ffmpeg on both sides, real RTMP on loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import {
   completeSegments,
   contributionEncoderArgs,
+  encodersReadingRelay,
   type LiveOrigin,
   processesNaming,
   restartEncoder,
@@ -57,17 +58,6 @@ async function publish(): Promise<ChildProcess> {
     if (!exited) return child;
   }
   throw new Error(`no RTMP listener at ${url}`);
-}
-
-/** This machine's encoder runs that read a feed relay (MPEG-TS on their stdin). */
-function encodersReadingRelay(): number[] {
-  return processesNaming('pipe:0').filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('mpegts');
-    } catch {
-      return false;
-    }
-  });
 }
 
 beforeAll(async () => {
