@@ -67,8 +67,8 @@ export class FeedRelay {
   private exited?: Promise<void>;
   /** Ingests in a row that ended before any byte of the feed arrived. */
   private emptyIngests = 0;
-  /** The ingest ffmpeg's last stderr line (why it ended, when it ends early). */
-  private lastLine = '';
+  /** The ingest ffmpeg's last stderr lines (why it ended, when it ends early). */
+  private lastLines: string[] = [];
 
   constructor(private readonly opts: FeedRelayOptions) {}
 
@@ -87,11 +87,15 @@ export class FeedRelay {
     const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.offset = 0;
+    this.lastLines = [];
     child.stderr.on('data', (d: Buffer) => {
       this.log?.write(d);
-      const lines = d.toString('utf8').trim().split('\n');
-      const last = lines[lines.length - 1]?.trim();
-      if (last) this.lastLine = last.slice(0, 300);
+      const lines = d
+        .toString('utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+      this.lastLines = [...this.lastLines, ...lines].slice(-6);
     });
     child.stdout.on('data', (chunk: Buffer) => this.deliver(chunk));
     this.exited = new Promise<void>((resolve) => {
@@ -108,7 +112,7 @@ export class FeedRelay {
           this.emptyIngests++;
           const why = new StreamedgeError(
             'LIVE_SOURCE',
-            `the feed ${this.opts.url} could not be received: ${this.lastLine || `ffmpeg ended (${signal ?? `code ${code}`})`}`,
+            `the feed ${this.opts.url} could not be received: ${whyIngestEnded(this.lastLines) ?? `ffmpeg ended (${signal ?? `code ${code}`})`}`,
           );
           for (const s of this.samples.splice(0)) s.reject(why);
         } else this.emptyIngests = 0;
@@ -209,4 +213,16 @@ export class FeedRelay {
     for (const r of this.readers) if (!r.sink.destroyed && !r.sink.writableEnded) r.sink.end();
     this.readers.clear();
   }
+}
+
+/**
+ * The reason in an ingest ffmpeg's last stderr lines: its last component message (`[srt @ 0x…]
+ * Connection to … failed: …`, without the prefix), else its last line; never a "Did you mean"
+ * hint.
+ */
+export function whyIngestEnded(lines: string[]): string | undefined {
+  const told = lines.filter((l) => !l.startsWith('Did you mean'));
+  const component = told.filter((l) => /^\[[^\]]+ @ 0x[0-9a-f]+\] /.test(l)).pop();
+  const line = component?.replace(/^\[[^\]]+ @ 0x[0-9a-f]+\] /, '') ?? told.pop();
+  return line?.slice(0, 300);
 }
