@@ -137,13 +137,13 @@ export interface SourceInput {
   assumed?: SourceInfo;
   /**
    * Network feeds: the feed can be probed before the encoder reads it (a second reader does not
-   * disturb it: udp, rtp, tcp as client, http). Not for relayed feeds (below): a probe would take
-   * their one connection.
+   * disturb it: udp, rtp, http). Not for relayed feeds (below): a probe would take their one
+   * connection.
    */
   probeable?: boolean;
   /**
    * Network feeds with one connection to keep: those that connect to us (rtmp://,
-   * srt://…?mode=listener, tcp://…?listen) and SRT in any mode (a contribution encoder or
+   * srt://…?mode=listener, tcp://…?listen) and SRT or TCP as caller (a contribution encoder or
    * gateway listening for SRT takes one caller; ffmpeg's listener ends when its caller leaves).
    * A relay ffmpeg holds that connection and the encoder runs read from it
    * (live/feed-relay.ts), so neither a probe nor an encoder restart opens another; `args` are
@@ -154,6 +154,12 @@ export interface SourceInput {
   /** Files: the path. */
   path?: string;
 }
+
+/**
+ * Feeds over one connection, in either direction (the publisher connects to us, or we call a
+ * sender that takes one caller): held by a feed relay, never opened twice.
+ */
+const CONNECTED_SCHEMES = new Set(['rtmp', 'srt', 'tcp']);
 
 const SINE = 'sine=frequency=440:sample_rate=48000';
 /** Tone of the n-th language of the test signal: 440, 660, 880, ... Hz (tells the tracks apart by ear). */
@@ -192,13 +198,6 @@ function displayName(language: string): string {
   } catch {
     return language;
   }
-}
-
-/** A URL whose reader waits for the sender to connect (SRT listener mode, a listening TCP socket). */
-function listensForPublisher(source: string): boolean {
-  const query = source.includes('?') ? new URLSearchParams(source.slice(source.indexOf('?') + 1)) : undefined;
-  if (!query) return false;
-  return query.get('mode')?.toLowerCase() === 'listener' || (query.has('listen') && query.get('listen') !== '0');
 }
 
 /** ffmpeg input arguments for a source string (lavfi: one sine input per audio language). */
@@ -243,9 +242,7 @@ export function sourceInput(source: string, audioLanguages: string[] = []): Sour
       kind: 'url',
       args: [...listen, '-fflags', '+genpts', '-i', source],
       assumed: ASSUMED_NETWORK_SOURCE,
-      ...(scheme === 'rtmp' || scheme === 'srt' || listensForPublisher(source)
-        ? { relayed: true }
-        : { probeable: true }),
+      ...(CONNECTED_SCHEMES.has(scheme) ? { relayed: true } : { probeable: true }),
     };
   }
   const path = source.startsWith('file://') ? source.slice('file://'.length) : source;

@@ -1,5 +1,6 @@
 /** Shared pieces of the live integration suites: a tiny ladder, a real origin, HTTP helpers. */
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -307,4 +308,13 @@ export function encodersReadingRelay(): number[] {
       return false;
     }
   });
+}
+
+/** A TCP port free on loopback a moment ago (an RTMP or TCP listener binds it). */
+export async function freeTcpPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }

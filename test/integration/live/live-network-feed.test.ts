@@ -133,16 +133,17 @@ describe('a live channel fed over UDP', () => {
   });
 
   it('probes only feeds a second reader does not disturb; relays those with one connection to keep', () => {
-    for (const pulled of ['udp://127.0.0.1:5000', 'tcp://10.0.0.1:9000', 'http://cam.example/live.ts']) {
+    for (const pulled of ['udp://127.0.0.1:5000', 'rtp://239.0.0.1:5004', 'http://cam.example/live.ts']) {
       expect(sourceInput(pulled), pulled).toMatchObject({ kind: 'url', probeable: true });
       expect(sourceInput(pulled).relayed, pulled).toBeUndefined();
     }
-    // the feed connects to a listener, or SRT's one connection: a probe would take it
-    // (live-rtmp-feed.test.ts, live-srt-feed.test.ts)
+    // the feed connects to a listener, or a sender takes one caller: a probe would take its one
+    // connection (live-rtmp-feed.test.ts, live-srt-feed.test.ts)
     for (const relayed of [
       'rtmp://0.0.0.0:1935/live/key',
       'srt://0.0.0.0:9000?mode=listener',
       'srt://10.0.0.1:9000?latency=200',
+      'tcp://10.0.0.1:9000',
       'tcp://0.0.0.0:9000?listen',
       'tcp://0.0.0.0:9000?listen=1',
     ]) {

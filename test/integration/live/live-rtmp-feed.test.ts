@@ -14,7 +14,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +22,7 @@ import {
   completeSegments,
   contributionEncoderArgs,
   encodersReadingRelay,
+  freeTcpPort,
   type LiveOrigin,
   processesNaming,
   restartEncoder,
@@ -34,14 +34,6 @@ const dir = mkdtempSync(join(tmpdir(), 'se-live-rtmp-'));
 let o: LiveOrigin | undefined;
 let publisher: ChildProcess | undefined;
 let url = '';
-
-async function freeTcpPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** An ffmpeg publishing the test signal to `url` until killed; resolves once it has stayed up 2 s. */
 async function publish(): Promise<ChildProcess> {
