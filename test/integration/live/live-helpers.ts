@@ -1,6 +1,7 @@
 /** Shared pieces of the live integration suites: a tiny ladder, a real origin, HTTP helpers. */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
+import { expect } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -317,4 +318,18 @@ export async function freeTcpPort(): Promise<number> {
   const { port } = s.address() as { port: number };
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+/**
+ * The multivariant playlist of the channel `feed` of startFeedOrigin, checked to hold the
+ * 640x360, 25 fps contribution feed as it came: one variant (720p would be an upscale of it) at
+ * its size and frame rate (30 would be a conversion). Returns the playlist.
+ */
+export async function feedVariantAsSent(o: LiveOrigin): Promise<string> {
+  const master = (await o.get('/live/feed/master.m3u8')).text;
+  const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+  expect(variants, master).toHaveLength(1);
+  expect(variants[0], master).toContain('RESOLUTION=640x360');
+  expect(variants[0], master).toContain('FRAME-RATE=25.000');
+  return master;
 }
