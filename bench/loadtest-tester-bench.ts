@@ -16,7 +16,7 @@
  *
  * A size of 0 skips that scenario (e.g. `--ll 0 --fidelity 0 --h2 0` runs the plain-HLS runs
  * only); its result in the existing results file is kept, marked `carriedFrom` (when it was
- * measured). `--h2 N`: N LL-HLS viewers over HTTP/2 (the lean node:http2 client, one TLS session per
+ * measured). `--h2 N`: N LL-HLS viewers over HTTP/2 (the tester's own h2 framing, one TLS connection per
  * viewer) against a second stub serving HTTPS, for the CPU per request against the HTTP/1.1
  * `ll-hls` run. `--pin`: the stubs run on core 0 (`taskset -c 0`) and this process, all its
  * threads, on core 1 (`taskset -a -p -c 1`), so the tester's threads do not compete with the
@@ -648,8 +648,10 @@ const PLAIN_HLS_CUTS = {
 };
 
 /**
- * The HTTP/2 tester (lean node:http2 client), profiled (session 8): 300 LL-HLS viewers against the
- * TLS stub, --workers 0, ramp 3 s, 15 s, main thread, samples of the hold only (from 6 s).
+ * The HTTP/2 tester profiled: before (session 8), the lean node:http2 client, 300 LL-HLS viewers
+ * against the TLS stub, --workers 0, ramp 3 s, 15 s, main thread, samples of the hold only (from
+ * 6 s); after (session 17), its own HTTP/2 framing over TLS (bench/loadtest/h2-client.ts,
+ * bench/loadtest/hpack.ts), 300 viewers, ramp 5 s, 20 s, whole run.
  */
 const H2_PROFILE = {
   command:
@@ -662,7 +664,19 @@ const H2_PROFILE = {
     "ours: 2.9 % in H2Client's request (five listeners and the request object), onEnd 2.9 %, onData 2.0 %, onResponse 1.0 % (each including the shared GET handler)",
   ],
   verdict:
-    "Node's http2 client machinery dominates; what is ours is about 4 % of the busy thread and was left as it is. The TLS records and the per-stream Duplex are the rest of the 3 to 4× against plain-http HTTP/1.1; a leaner h2 would need a client below node:http2 (an HTTP/2 framer over a TLS socket), not a change to ours.",
+    "Node's http2 client machinery dominates; what is ours is about 4 % of the busy thread. The TLS records and the per-stream Duplex are the rest of the 3 to 4× against plain-http HTTP/1.1; a leaner h2 needs a client below node:http2 (an HTTP/2 framer over a TLS socket).",
+  after: {
+    command:
+      'node --cpu-prof bin/streamedge.js loadtest <tls stub> --http2 --ca <pem> --viewers 300 --ramp 5s --duration 20s --workers 0 (2026-12-03, load average 0.8)',
+    selfOfBusyThread: [
+      '23.7 % writeBuffer (the TLS record and its write syscall: one per request, the floor without batching requests of one connection)',
+      '8.3 % garbage collector',
+      '4.5 % (program)',
+      '2.6 % TLSSocket.getPeerCertificate (the handshakes of the ramp)',
+      'ours: about 3 % (H2Client.dispatch, H2Connection.onData, beginFrame, onHeaderBlock, HpackDecoder.decode, 0.6 % of samples each or less)',
+    ],
+    abba: 'streamedge loadtest <tls stub> --http2 --viewers 300 --ramp 5s --duration 20s --workers 0, hold CPU per request, old client / new / new / old (load 1.4 to 2.0, a live origin with ffmpeg running beside): 149.5 / 90.8 / 98.9 / 186.4 µs; event-loop p99 35.9 / 13.9 / 20.1 / 62.4 ms; 0 stalls in all four',
+  },
 };
 
 /**
@@ -676,6 +690,7 @@ const WORKER_NOTES = [
 ];
 
 const H2_NOTES = [
+  'own HTTP/2 framing over TLS (session 17): 91 and 99 µs per request against 150 and 186 for the node:http2 client below, in one ABBA (H2_PROFILE.after.abba)',
   'lean node:http2 client: 31,227 requests, 8.3 CPU-s (266 µs per request), 0 stalls, event-loop p99 276 ms',
   'undici allowH2 (the previous --http2, commit 1b86ec3 of main): 14,020 requests, 5.1 CPU-s (364 µs per request), 329 stalls, event-loop p99 1,032 ms: it could not keep 300 viewers fed',
   'undici HTTP/1.1 over TLS (https without --http2), same stub: 744 µs per request (load 9)',
