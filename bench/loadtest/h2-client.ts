@@ -18,8 +18,10 @@
  * WINDOW_UPDATEs as DATA is consumed (a paused stream's only when it resumes: shaping holds the
  * server back as TCP would); PING answered; the server's SETTINGS acknowledged and its
  * MAX_CONCURRENT_STREAMS kept (requests beyond it queue); CONTINUATION, padding and priority
- * fields read; trailers end the stream; RST_STREAM fails its request; GOAWAY fails the streams it
- * did not take and sends new requests to a new connection; anything malformed ends the connection
+ * fields read; trailers end the stream; RST_STREAM fails its request (REFUSED_STREAM and the
+ * streams a GOAWAY did not take go once more, on a new connection after a GOAWAY: the server did
+ * not process them, RFC 9113 §8.7), new requests after a GOAWAY open a new connection; anything
+ * malformed ends the connection
  * (GOAWAY with the error code) and fails what it carried with a coded error.
  *
  * The handler interface is undici's (Dispatcher.DispatchHandler), as H1Client's, so HttpGetter
@@ -61,6 +63,7 @@ const PRIORITY = 0x20;
 const PROTOCOL_ERROR = 0x1;
 const FLOW_CONTROL_ERROR = 0x3;
 const FRAME_SIZE_ERROR = 0x6;
+const REFUSED_STREAM = 0x7;
 const CANCEL = 0x8;
 const COMPRESSION_ERROR = 0x9;
 
@@ -97,6 +100,8 @@ class H2Request implements Dispatcher.DispatchController {
   reason: Error | null = null;
   done = false;
   inHead = true;
+  /** Sent once more after a GOAWAY or REFUSED_STREAM left it unprocessed. */
+  retried = false;
   id = 0;
   sentAt = 0;
   lastByteAt = 0;
@@ -318,6 +323,14 @@ class H2Connection {
     }
   }
 
+  /** A request the server did not process: once more, on the origin's current connection. */
+  private retry(r: H2Request): void {
+    r.retried = true;
+    r.id = 0;
+    r.sentAt = 0;
+    this.client.requeue(r);
+  }
+
   private next(): void {
     while (this.queue.length > 0 && this.streams.size < this.maxStreams && !this.draining)
       this.open(this.queue.shift()!);
@@ -496,7 +509,10 @@ class H2Connection {
         const r = this.streams.get(this.id);
         if (!r) return;
         this.streams.delete(this.id);
-        r.fail(new CodedError('ERR_HTTP2_STREAM_ERROR', `${this.origin}: stream reset (code ${p.readUInt32BE(0)})`));
+        const code = p.readUInt32BE(0);
+        // REFUSED_STREAM: the server did nothing with it, so it may go again (once)
+        if (code === REFUSED_STREAM && r.inHead && !r.retried) this.retry(r);
+        else r.fail(new CodedError('ERR_HTTP2_STREAM_ERROR', `${this.origin}: stream reset (code ${code})`));
         this.next();
         return;
       }
@@ -525,10 +541,13 @@ class H2Connection {
         const code = p.readUInt32BE(4);
         this.drain();
         const e = new CodedError('ERR_HTTP2_GOAWAY_SESSION', `${this.origin}: the server went away (code ${code})`);
+        // streams past `last` were not processed (RFC 9113 §6.8): once more on a new connection,
+        // as a browser does, unless this one already was a retry
         for (const [id, r] of this.streams)
           if (id > last) {
             this.streams.delete(id);
-            r.fail(e);
+            if (r.retried) r.fail(e);
+            else this.retry(r);
           }
         // queued requests go to the next connection
         for (const r of this.queue.splice(0)) this.client.requeue(r);

@@ -332,6 +332,36 @@ describe('H2Client', () => {
     await client.destroy();
   });
 
+  it('sends a stream the server did not process once more: past the last stream of a GOAWAY (new connection), or REFUSED_STREAM', async () => {
+    let refusals = 0;
+    const srv = await h2Server((stream, headers, session) => {
+      const path = String(headers[':path']);
+      if (path === '/b' && srv.sessions() === 1) {
+        // stream 3 arrives: go away, keeping stream 1 only (3 is left unprocessed)
+        session.goaway(constants.NGHTTP2_NO_ERROR, 1);
+        return;
+      }
+      if (path === '/refused' && refusals++ === 0) return void stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      stream.respond({ ':status': 200 });
+      stream.end(path);
+    });
+    closers.push(srv.close);
+    const client = new H2Client(ca);
+    const [a, b] = await Promise.all([get(client, srv.origin, '/a'), get(client, srv.origin, '/b')]);
+    expect(a.error).toBeUndefined();
+    expect(a.body.toString()).toBe('/a');
+    expect(b.error).toBeUndefined();
+    expect(b.body.toString()).toBe('/b');
+    expect(srv.sessions()).toBe(2);
+    expect(srv.requests.filter((h) => h[':path'] === '/b')).toHaveLength(2);
+    const refused = await get(client, srv.origin, '/refused');
+    expect(refused.error).toBeUndefined();
+    expect(refused.body.toString()).toBe('/refused');
+    expect(refusals).toBe(2);
+    expect(srv.sessions()).toBe(2);
+    await client.destroy();
+  });
+
   it('reads through an interim 103 answer and ends a stream at its trailers', async () => {
     const srv = await h2Server((stream, headers) => {
       if (String(headers[':path']) === '/early')
