@@ -7,47 +7,9 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { H1Client, type GetRequest } from '../../../bench/loadtest/h1-client.js';
-
-interface Outcome {
-  status: number;
-  contentLength?: string;
-  body: string;
-  chunks: number;
-  error?: Error & { code?: string };
-}
-
-type Hooks = { onData?: (c: Dispatcher.DispatchController, seen: number) => void };
-
-function get(client: H1Client, origin: string, path: string, extra: Partial<GetRequest> = {}, hooks: Hooks = {}) {
-  return new Promise<Outcome>((resolve) => {
-    const out: Outcome = { status: 0, body: '', chunks: 0 };
-    const parts: Buffer[] = [];
-    const handler: Dispatcher.DispatchHandler = {
-      onResponseStart: (_c, status, headers) => {
-        out.status = status;
-        out.contentLength = headers['content-length'] as string | undefined;
-      },
-      onResponseData: (c, chunk) => {
-        parts.push(Buffer.from(chunk));
-        out.chunks++;
-        hooks.onData?.(c, out.chunks);
-      },
-      onResponseEnd: () => {
-        out.body = Buffer.concat(parts).toString();
-        resolve(out);
-      },
-      onResponseError: (_c, e) => {
-        out.error = e;
-        out.body = Buffer.concat(parts).toString();
-        resolve(out);
-      },
-    };
-    client.dispatch({ origin, path, method: 'GET', ...extra }, handler);
-  });
-}
+import { H1Client } from '../../../bench/loadtest/h1-client.js';
+import { get, getAbortingAtFirstChunk, getPausingEachChunk } from './get-outcome.js';
 
 /** A raw TCP server: `answer` gets each connection and the request heads it sends. */
 async function rawServer(answer: (socket: Socket, head: string) => void) {
@@ -180,20 +142,7 @@ describe('H1Client', () => {
     );
     closers.push(srv.close);
     const client = new H1Client(4);
-    let pauses = 0;
-    const r = await get(
-      client,
-      srv.origin,
-      '/s',
-      {},
-      {
-        onData: (c) => {
-          pauses++;
-          c.pause();
-          setImmediate(() => c.resume());
-        },
-      },
-    );
+    const { outcome: r, pauses } = await getPausingEachChunk(client, srv.origin, '/s');
     expect(r.error).toBeUndefined();
     expect(r.body).toBe(body);
     expect(pauses).toBe(r.chunks);
@@ -210,31 +159,13 @@ describe('H1Client', () => {
     });
     closers.push(srv.close);
     const client = new H1Client(4);
-    let after = 0;
-    let aborted = false;
-    const settled = new Promise<string>((resolve) => {
-      client.dispatch(
-        { origin: srv.origin, path: '/long', method: 'GET' },
-        {
-          onResponseData: (c) => {
-            if (aborted) after++;
-            else {
-              aborted = true;
-              c.abort(new Error('abandon'));
-              resolve('aborted');
-            }
-          },
-          onResponseEnd: () => resolve('ended'),
-          onResponseError: () => resolve('error'),
-        },
-      );
-    });
-    expect(await settled).toBe('aborted');
+    const aborting = await getAbortingAtFirstChunk(client, srv.origin, '/long');
+    expect(aborting.settled).toBe('aborted');
     await new Promise<void>((r) => {
       const wait = () => (closed > 0 ? r() : setImmediate(wait));
       wait();
     });
-    expect(after).toBe(0);
+    expect(aborting.callbacksAfter()).toBe(0);
     expect(await get(client, srv.origin, '/short')).toMatchObject({ status: 200, body: 'ok' });
     await client.destroy();
   });

@@ -19,51 +19,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import type { Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { GetRequest } from '../../../bench/loadtest/h1-client.js';
 import { H2Client } from '../../../bench/loadtest/h2-client.js';
 import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
-
-interface Outcome {
-  status: number;
-  contentLength?: string;
-  body: Buffer;
-  chunks: number;
-  error?: Error & { code?: string };
-}
-
-type Hooks = { onData?: (c: Dispatcher.DispatchController, seen: number) => void };
-
-function get(client: H2Client, origin: string, path: string, extra: Partial<GetRequest> = {}, hooks: Hooks = {}) {
-  return new Promise<Outcome>((resolve) => {
-    const out: Outcome = { status: 0, body: Buffer.alloc(0), chunks: 0 };
-    const parts: Buffer[] = [];
-    client.dispatch(
-      { origin, path, method: 'GET', ...extra },
-      {
-        onResponseStart: (_c, status, headers) => {
-          out.status = status;
-          out.contentLength = headers['content-length'] as string | undefined;
-        },
-        onResponseData: (c, chunk) => {
-          parts.push(Buffer.from(chunk));
-          out.chunks++;
-          hooks.onData?.(c, out.chunks);
-        },
-        onResponseEnd: () => {
-          out.body = Buffer.concat(parts);
-          resolve(out);
-        },
-        onResponseError: (_c, e) => {
-          out.error = e;
-          out.body = Buffer.concat(parts);
-          resolve(out);
-        },
-      },
-    );
-  });
-}
+import { get, getAbortingAtFirstChunk, getPausingEachChunk } from './get-outcome.js';
 
 /** `n` deterministic bytes (so a lost or reordered chunk shows). */
 function pattern(n: number): Buffer {
@@ -167,10 +126,10 @@ describe('H2Client', () => {
       expect(r.error).toBeUndefined();
       expect(r.status).toBe(200);
       expect(r.contentLength).toBe(String(big.length));
-      expect(r.body.length).toBe(big.length);
-      expect(sha(r.body)).toBe(sha(big));
+      expect(r.bytes.length).toBe(big.length);
+      expect(sha(r.bytes)).toBe(sha(big));
     }
-    expect(c.body.toString()).toBe('small');
+    expect(c.body).toBe('small');
     expect(srv.sessions()).toBe(1);
     const first = srv.requests.find((h) => String(h[':path']).startsWith('/big/1'))!;
     expect(first[':path']).toBe('/big/1?x=y');
@@ -198,23 +157,10 @@ describe('H2Client', () => {
     });
     closers.push(srv.close);
     const client = new H2Client(ca);
-    let pauses = 0;
-    const r = await get(
-      client,
-      srv.origin,
-      '/s',
-      {},
-      {
-        onData: (c) => {
-          pauses++;
-          c.pause();
-          setImmediate(() => c.resume());
-        },
-      },
-    );
+    const { outcome: r, pauses } = await getPausingEachChunk(client, srv.origin, '/s');
     expect(r.error).toBeUndefined();
     expect(r.contentLength).toBeUndefined();
-    expect(sha(r.body)).toBe(sha(body));
+    expect(sha(r.bytes)).toBe(sha(body));
     expect(pauses).toBe(r.chunks);
     await client.destroy();
   });
@@ -233,32 +179,14 @@ describe('H2Client', () => {
     });
     closers.push(srv.close);
     const client = new H2Client(ca);
-    let after = 0;
-    let aborted = false;
-    const settled = await new Promise<string>((resolve) => {
-      client.dispatch(
-        { origin: srv.origin, path: '/long', method: 'GET' },
-        {
-          onResponseData: (c) => {
-            if (aborted) after++;
-            else {
-              aborted = true;
-              c.abort(new Error('abandon'));
-              resolve('aborted');
-            }
-          },
-          onResponseEnd: () => resolve('ended'),
-          onResponseError: () => resolve('error'),
-        },
-      );
-    });
-    expect(settled).toBe('aborted');
+    const aborting = await getAbortingAtFirstChunk(client, srv.origin, '/long');
+    expect(aborting.settled).toBe('aborted');
     await until(() => rstCode !== undefined);
     expect(rstCode).toBe(constants.NGHTTP2_CANCEL);
     const next = await get(client, srv.origin, '/short');
     expect(next.status).toBe(200);
-    expect(next.body.toString()).toBe('ok');
-    expect(after).toBe(0);
+    expect(next.body).toBe('ok');
+    expect(aborting.callbacksAfter()).toBe(0);
     expect(srv.sessions()).toBe(1);
     await client.destroy();
   });
@@ -277,7 +205,7 @@ describe('H2Client', () => {
     expect(reset.error?.code).toBe('ERR_HTTP2_STREAM_ERROR');
     expect(reset.error?.message).toMatch(/reset \(code 2\)/);
     expect(other.status).toBe(404);
-    expect(other.body.toString()).toBe('nope');
+    expect(other.body).toBe('nope');
     expect(srv.sessions()).toBe(1);
     await client.destroy();
   });
@@ -349,14 +277,14 @@ describe('H2Client', () => {
     const client = new H2Client(ca);
     const [a, b] = await Promise.all([get(client, srv.origin, '/a'), get(client, srv.origin, '/b')]);
     expect(a.error).toBeUndefined();
-    expect(a.body.toString()).toBe('/a');
+    expect(a.body).toBe('/a');
     expect(b.error).toBeUndefined();
-    expect(b.body.toString()).toBe('/b');
+    expect(b.body).toBe('/b');
     expect(srv.sessions()).toBe(2);
     expect(srv.requests.filter((h) => h[':path'] === '/b')).toHaveLength(2);
     const refused = await get(client, srv.origin, '/refused');
     expect(refused.error).toBeUndefined();
-    expect(refused.body.toString()).toBe('/refused');
+    expect(refused.body).toBe('/refused');
     expect(refusals).toBe(2);
     expect(srv.sessions()).toBe(2);
     await client.destroy();
@@ -375,7 +303,7 @@ describe('H2Client', () => {
     const r = await get(client, srv.origin, '/early');
     expect(r.error).toBeUndefined();
     expect(r.status).toBe(200);
-    expect(r.body.toString()).toBe('body');
+    expect(r.body).toBe('body');
     await client.destroy();
   });
 
