@@ -8,13 +8,9 @@
  * segments carry the French tone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
-import { run } from '../packager/verify-package.js';
-import { type LiveOrigin, startTestChannel, type TestChannel } from './live-helpers.js';
+import { type LiveOrigin, startTestChannel, type TestChannel, toneOf } from './live-helpers.js';
 import { auditHints } from './hint-audit.js';
 
 const AUDIT_MS = 20_000;
@@ -34,23 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ch?.close();
 });
-
-/** Tone of a live audio segment: init + segment decoded to PCM, zero crossings per second / 2. */
-async function toneOf(rendition: string, n: number): Promise<number> {
-  const init = await o.get(`/live/ch/${rendition}/init.mp4`);
-  const seg = await o.get(`/live/ch/${rendition}/seg-${n}.m4s`);
-  expect(seg.status).toBe(200);
-  const file = join(dir, `${rendition}-${n}.mp4`);
-  writeFileSync(file, Buffer.concat([init.body, seg.body]));
-  const pcm = join(dir, `${rendition}-${n}.raw`);
-  const r = await run(ffmpegPath(), ['-v', 'error', '-y', '-i', file, '-ac', '1', '-ar', '48000', '-f', 's16le', pcm]);
-  expect(r.code, r.stderr).toBe(0);
-  const b = readFileSync(pcm);
-  const s = new Int16Array(b.buffer, b.byteOffset, Math.floor(b.length / 2)).subarray(2400);
-  let crossings = 0;
-  for (let i = 1; i < s.length; i++) if (s[i - 1] < 0 !== s[i] < 0) crossings++;
-  return crossings / 2 / (s.length / 48000);
-}
 
 describe('live channel with two audio languages', () => {
   it('HLS: both languages are EXT-X-MEDIA renditions (English DEFAULT), each an LL-HLS playlist with parts and a hint', async () => {
@@ -88,8 +67,8 @@ describe('live channel with two audio languages', () => {
     const pl = (await o.get('/live/ch/audio-fr/index.m3u8')).text;
     const n = Number(/seg-(\d+)\.m4s\s*$/m.exec(pl)?.[1]);
     expect(n).toBeGreaterThanOrEqual(0);
-    expect(Math.abs((await toneOf('audio-en', n)) - 440)).toBeLessThan(15);
-    expect(Math.abs((await toneOf('audio-fr', n)) - 660)).toBeLessThan(20);
+    expect(Math.abs((await toneOf(o, dir, 'ch', 'audio-en', n)) - 440)).toBeLessThan(15);
+    expect(Math.abs((await toneOf(o, dir, 'ch', 'audio-fr', n)) - 660)).toBeLessThan(20);
   });
 
   it(
