@@ -3,7 +3,7 @@
  * length (a blocking playlist reload, a playlist or a hinted part that many viewers wait for on one
  * upstream request), every waiter is sent the same prepared response: the header block is built
  * once per fill and Cache-Status member (leader, collapsed waiter, stored or not), the body is one
- * buffer, and each waiter costs one writeHead + end on its socket (HTTP/1.1) or stream (HTTP/2),
+ * buffer, and each waiter costs one head + end on its socket (HTTP/1.1) or stream (HTTP/2),
  * instead of a stream pump with its own listeners per waiter. Blocks are plain objects, so the
  * signed-URL manifest rewrite (signed-access.ts) sees them as it sees any other answer.
  *
@@ -13,7 +13,8 @@
  */
 import { type CacheStatusEntry, appendCacheStatus } from '../src/http/cache-status.js';
 import { ageHeaderValue } from '../src/http/freshness.js';
-import type { Exchange } from './exchange.js';
+import type { Writable } from 'node:stream';
+import { type Exchange, sendHead } from './exchange.js';
 import type { Fill } from './fill.js';
 
 /**
@@ -54,9 +55,10 @@ export async function groupBody(fill: Fill, length: number): Promise<Buffer | un
 }
 
 /**
- * Writes the status line and the group's prepared header block for this waiter's variant (built
- * once per fill and variant, as exchange.ts writeHead would build it); only X-Request-ID is filled
- * in per waiter. Used for whole answers here and for the head of streamed ones (serve-fill.ts).
+ * Sends the group's prepared header block for this waiter's variant (built once per fill and
+ * variant, as exchange.ts writeHead would build it; only X-Request-ID is filled in per waiter) and
+ * returns where the body goes. Used for whole answers here and for the head of streamed ones
+ * (serve-fill.ts).
  */
 export function writeGroupHead(
   ex: Exchange,
@@ -65,7 +67,7 @@ export function writeGroupHead(
   headers: Record<string, string>,
   entry: CacheStatusEntry,
   common: { age?: number; upstreamCacheStatus?: string | undefined; length?: number | undefined },
-): void {
+): Writable {
   const g = stateOf(fill);
   const cs = appendCacheStatus(common.upstreamCacheStatus, entry);
   const variant = `${status}\n${common.length ?? ''}\n${headers['set-cookie'] === undefined ? 0 : 1}\n${cs}`;
@@ -83,10 +85,10 @@ export function writeGroupHead(
     if (common.length !== undefined) block['content-length'] = String(common.length);
     g.blocks.set(variant, block);
   }
-  // writeHead reads the block before it returns (a manifest rewrite copies it): reused per waiter
+  // sendHead reads the block before it returns (a manifest rewrite copies it): reused per waiter
   block['x-request-id'] = ex.id;
   ex.cacheStatus = cs;
-  ex.res.writeHead(status, block);
+  return sendHead(ex, status, block);
 }
 
 /** Sends `body` (from groupBody) whole, after the group's prepared head. */
@@ -99,7 +101,7 @@ export function answerFromGroup(
   common: { age?: number; upstreamCacheStatus?: string | undefined },
   body: Buffer,
 ): void {
-  writeGroupHead(ex, fill, status, headers, entry, { ...common, length: body.length });
+  const sink = writeGroupHead(ex, fill, status, headers, entry, { ...common, length: body.length });
   ex.bytes += body.length;
-  ex.res.end(body);
+  sink.end(body);
 }

@@ -5,7 +5,7 @@
  * behind what the fill retains finishes from the store once the object is stored, or is
  * aborted. A fill that fails aborts the client's connection.
  */
-import { pipeline } from 'node:stream';
+import { type Writable, pipeline } from 'node:stream';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
 import { notModified } from '../src/http/conditional.js';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../src/http/range.js';
@@ -29,11 +29,12 @@ export interface FillServeHooks {
 const PASS_QUEUE_BYTES = 1024 * 1024;
 
 /**
- * Stream fill bytes [start, end) to the client; resolves when the response is over.
- * `end` undefined: until the fill completes.
+ * Stream fill bytes [start, end) to `res`, where the answer's body goes (after its head: sendHead);
+ * resolves when the response is over. `end` undefined: until the fill completes.
  */
 export function pumpFill(
   ex: Exchange,
+  res: Writable,
   fill: Fill,
   store: EdgeStore,
   start: number,
@@ -41,7 +42,6 @@ export function pumpFill(
   hooks: FillServeHooks,
 ): Promise<void> {
   return new Promise((resolve) => {
-    const res = ex.res;
     let pos = start;
     let unsubscribe: (() => void) | undefined;
     let done = false;
@@ -202,8 +202,7 @@ export async function serveFill(
         },
       )
     ) {
-      writeHead(ex, 304, notModifiedHeaders(headers), entry, common);
-      ex.res.end();
+      writeHead(ex, 304, notModifiedHeaders(headers), entry, common).end();
       return;
     }
   }
@@ -227,20 +226,22 @@ export async function serveFill(
     }
     const r = parseRange(rangeHeader, size);
     if (r.kind === 'unsatisfiable') {
-      writeHead(ex, 416, { ...headers, 'content-range': unsatisfiedRange(size) }, entry, { ...common, length: 0 });
-      ex.res.end();
+      writeHead(ex, 416, { ...headers, 'content-range': unsatisfiedRange(size) }, entry, {
+        ...common,
+        length: 0,
+      }).end();
       return;
     }
     if (r.kind === 'satisfiable') {
-      writeHead(ex, 206, { ...headers, 'content-range': contentRange(r.start, r.end, size) }, entry, {
+      const body = writeHead(ex, 206, { ...headers, 'content-range': contentRange(r.start, r.end, size) }, entry, {
         ...common,
         length: r.end - r.start + 1,
       });
       if (ex.method === 'HEAD') {
-        ex.res.end();
+        body.end();
         return;
       }
-      await pumpFill(ex, fill, store, r.start, r.end + 1, hooks);
+      await pumpFill(ex, body, fill, store, r.start, r.end + 1, hooks);
       return;
     }
   }
@@ -281,11 +282,13 @@ export async function serveFill(
       return;
     }
   }
-  if (ex.method === 'GET') writeGroupHead(ex, fill, head.status, headers, entry, { ...common, length: head.length });
-  else writeHead(ex, head.status, headers, entry, { ...common, length: head.length });
+  const body =
+    ex.method === 'GET'
+      ? writeGroupHead(ex, fill, head.status, headers, entry, { ...common, length: head.length })
+      : writeHead(ex, head.status, headers, entry, { ...common, length: head.length });
   if (ex.method === 'HEAD' || head.status === 204 || head.status === 304) {
-    ex.res.end();
+    body.end();
     return;
   }
-  await pumpFill(ex, fill, store, 0, head.length, hooks);
+  await pumpFill(ex, body, fill, store, 0, head.length, hooks);
 }

@@ -43,8 +43,7 @@ export async function serveStored(
         lastModified: view.lastModified,
       })
     ) {
-      writeHead(ex, 304, notModifiedHeaders(headers), entry, { age: view.age, upstreamCacheStatus });
-      ex.res.end();
+      writeHead(ex, 304, notModifiedHeaders(headers), entry, { age: view.age, upstreamCacheStatus }).end();
       return true;
     }
   }
@@ -62,8 +61,7 @@ export async function serveStored(
           age: view.age,
           upstreamCacheStatus,
           length: 0,
-        });
-        ex.res.end();
+        }).end();
         return true;
       }
       if (r.kind === 'satisfiable') {
@@ -76,8 +74,7 @@ export async function serveStored(
   const length = range ? range.end - range.start + 1 : size;
 
   if (ex.method === 'HEAD') {
-    writeHead(ex, code, { ...headers, ...extra }, entry, { age: view.age, upstreamCacheStatus, length });
-    ex.res.end();
+    writeHead(ex, code, { ...headers, ...extra }, entry, { age: view.age, upstreamCacheStatus, length }).end();
     return true;
   }
 
@@ -92,21 +89,21 @@ export async function serveStored(
     if (!obj.buffer) obj.body.destroy();
     return serveStored(ex, store, obj.meta, obj.size, status, now, onBytes);
   }
-  writeHead(ex, code, { ...headers, ...extra }, entry, { age: view.age, upstreamCacheStatus, length });
+  const sink = writeHead(ex, code, { ...headers, ...extra }, entry, { age: view.age, upstreamCacheStatus, length });
   const tier = obj.fromRam ? 'ram' : 'disk';
   if (obj.buffer) {
     // in memory already (RAM tier, or a small record read whole): one write, no stream
     ex.bytes += obj.buffer.length;
     onBytes(tier, obj.buffer.length);
-    ex.res.end(obj.buffer);
+    sink.end(obj.buffer);
     return true;
   }
   obj.body.on('data', (c: Buffer) => {
     ex.bytes += c.length;
     onBytes(tier, c.length);
   });
-  pipeline(obj.body, ex.res, (err) => {
-    if (err) ex.res.destroy();
+  pipeline(obj.body, sink, (err) => {
+    if (err) sink.destroy();
   });
   return true;
 }

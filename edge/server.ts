@@ -9,6 +9,7 @@
  *     other methods, credentials → the bypass proxy (edge/bypass.ts)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -403,6 +404,7 @@ class EdgeServer implements Edge, EdgeContext {
       bytes: 0,
       startedAt: Date.now(),
     };
+    if (req.httpVersionMajor === 2) ex.h2 = (res as unknown as Http2ServerResponse).stream;
     res.once('close', () => this.logDone(ex));
     if (framing !== undefined) {
       ex.result = 'bad-request';
@@ -447,6 +449,7 @@ class EdgeServer implements Edge, EdgeContext {
         (ex.method === 'GET' || ex.method === 'HEAD')
       ) {
         for (const h of REWRITE_DROPS) delete req.headers[h];
+        delete ex.h2; // the rewrite wraps res: answers go through it
         rewriteManifestOnTheWayOut(res, a.queryToken, ex.method);
       }
     }
@@ -471,8 +474,7 @@ class EdgeServer implements Edge, EdgeContext {
       const answer = preflightAnswer(req.headers);
       if (answer) {
         ex.result = 'preflight';
-        writeHead(ex, 204, answer, { cache: this.o.name, detail: 'preflight' }, {});
-        ex.res.end();
+        writeHead(ex, 204, answer, { cache: this.o.name, detail: 'preflight' }, {}).end();
         return;
       }
     }

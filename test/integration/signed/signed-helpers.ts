@@ -15,6 +15,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
 import { originSigningFromCli } from '../../../packager/origin/cli.js';
 import { createEdge, type Edge } from '../../../edge/server.js';
+import type { ReloadingTls } from '../../../src/tls/reloading-tls.js';
 import { edgeSigningFromCli } from '../../../edge/edge-cli.js';
 import {
   issueToken,
@@ -157,7 +158,10 @@ export interface Stack {
   originUrl: string;
   proxy: Awaited<ReturnType<typeof recordingProxy>>;
   edge: Edge;
+  /** The edge's plain HTTP port (beside its HTTPS one when `edgeTls` was given). */
   edgeUrl: string;
+  /** The edge's HTTPS port (HTTP/2 and HTTP/1.1), when `edgeTls` was given. */
+  edgeTlsUrl?: string;
   /** Key sources of origin and edge (they re-read the JWKS file when it changes). */
   originKeys: NonNullable<Awaited<ReturnType<typeof originSigningFromCli>>['keys']>;
   edgeKeys: NonNullable<Awaited<ReturnType<typeof edgeSigningFromCli>>>['keys'];
@@ -177,6 +181,8 @@ export async function startStack(opts: {
   edgeCredential?: string;
   /** Capture every log line of both servers (level trace) into these streams. */
   logs?: { origin: Writable; edge: Writable };
+  /** The edge listens on HTTPS (HTTP/2 and HTTP/1.1) with these, and on plain HTTP beside. */
+  edgeTls?: ReloadingTls;
 }): Promise<Stack> {
   const env: NodeJS.ProcessEnv = { STREAMEDGE_UPSTREAM_CREDENTIAL: UPSTREAM_CREDENTIAL };
   const o = await originSigningFromCli(
@@ -227,14 +233,17 @@ export async function startStack(opts: {
     keyHeaders: ['accept-encoding'],
     signedAccess: e.access,
     upstreamCredential: edgeCredential,
+    ...(opts.edgeTls ? { tls: opts.edgeTls } : {}),
   });
-  const edgeUrl = await edge.listen(0, '127.0.0.1');
+  const first = await edge.listen(0, '127.0.0.1');
+  const edgeUrl = opts.edgeTls ? await edge.listenPlain(0, '127.0.0.1') : first;
   return {
     origin,
     originUrl,
     proxy,
     edge,
     edgeUrl,
+    ...(opts.edgeTls ? { edgeTlsUrl: first } : {}),
     originKeys: o.keys!,
     edgeKeys: e.keys,
     async close() {

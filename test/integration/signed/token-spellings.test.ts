@@ -7,10 +7,12 @@
  *   `/T/` and friends are not tokens (403 missing) at either;
  * - a signed origin checks the token before it parses the path: `/vod/a/%ff` unsigned is 403;
  * - no issued token (nor its signature half) appears in any log line of either server, whatever
- *   the spelling, the method or the answer.
+ *   the spelling, the method or the answer;
+ * - over HTTP/2 (the edge's HTTPS port) the playlist rewrite holds too: the token written in, the
+ *   length that of the rewritten body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -29,12 +31,17 @@ import {
   type Stack,
 } from './signed-helpers.js';
 import { LineSink } from '../../support/line-sink.js';
+import { h2Frames } from '../../support/h2-frames.js';
+import { ReloadingTls } from '../../../src/tls/reloading-tls.js';
+import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
 
 let dir: string;
 let root: string;
 let stack: Stack;
 let hs: KeyPairFiles;
 let es: KeyPairFiles;
+let edgeTls: ReloadingTls;
+let ca: Buffer;
 const originLog = new LineSink();
 const edgeLog = new LineSink();
 /** Every token this suite issued (each request gets its own, so a leak is traced to its request). */
@@ -51,16 +58,21 @@ beforeAll(async () => {
   es = await es256('es1');
   const jwksFile = join(dir, 'jwks.json');
   writeJwks(jwksFile, [hs, es]);
+  const tlsFiles = await createSelfSignedCertificate(join(dir, 'tls'));
+  ca = readFileSync(tlsFiles.certFile);
+  edgeTls = await ReloadingTls.open(tlsFiles);
   stack = await startStack({
     root,
     jwksFile,
     storeDir: join(dir, 'store'),
     logs: { origin: originLog, edge: edgeLog },
+    edgeTls,
   });
 });
 
 afterAll(async () => {
   await stack?.close();
+  edgeTls?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -118,6 +130,19 @@ describe('token spellings: origin and edge agree', () => {
       expect(r.status).toBe(200);
       expect(r.text).toContain(`seg-1.m4s?token=${t}`);
     }
+  });
+
+  it('over HTTP/2 too: the token written into the playlist, the length that of the rewritten body', async () => {
+    const t = await token();
+    const [playlist, segment] = await h2Frames(stack.edgeTlsUrl!, ca, [`${PLAYLIST}?token=${t}`, `/t/${t}${SEG}`]);
+    expect(playlist.fields[':status']).toBe('200');
+    const text = playlist.body.toString();
+    expect(text).toContain(`seg-1.m4s?token=${t}`);
+    expect(Number(playlist.fields['content-length'])).toBe(playlist.body.length);
+    expect(playlist.fields['cache-control']).toMatch(/private/);
+    expect(playlist.fields['etag']).toBeUndefined();
+    expect(segment.fields[':status']).toBe('200');
+    expect(segment.body.equals(readFileSync(join(root, 'a/v/seg-1.m4s')))).toBe(true);
   });
 
   it('refused tokens (expired, out of scope) are not logged either', async () => {

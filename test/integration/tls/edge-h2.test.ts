@@ -4,13 +4,17 @@
  * for with identical bodies and Cache-Status; blocking reloads held and answered over h2 (curl,
  * and 200 streams on one node:http2 connection); a client resetting its stream mid-fill breaks
  * nothing for the other waiters and the store keeps the object; Timing-Allow-Origin, purge and
- * metrics over h2. Real sockets on loopback, a live channel driven by a fake encoder.
+ * metrics over h2; answers that end on their body's last DATA frame, not on an empty one, with
+ * the status and byte count in the access log. Real sockets on loopback, a live channel driven by
+ * a fake encoder.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import pino from 'pino';
 import type { ClientHttp2Session } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
@@ -19,6 +23,7 @@ import { ReloadingTls } from '../../../src/tls/reloading-tls.js';
 import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
 import { FakeEncoder, until } from '../../unit/origin/fake-encoder.js';
 import { h2Get, h2Session } from '../../support/h2-client.js';
+import { END_STREAM, type FramedAnswer, FrameType, h2Frames } from '../../support/h2-frames.js';
 
 const run = promisify(execFile);
 const TOKEN = 'edge-h2-admin-token';
@@ -32,6 +37,8 @@ let certFile: string;
 let ca: Buffer;
 let session: ClientHttp2Session;
 const enc = new FakeEncoder();
+/** The edge's access log ('request' lines). */
+const accessLog: { reqId: string; url: string; status: number; bytes: number; aborted?: boolean }[] = [];
 
 async function curl(args: string[]): Promise<{ version: string; status: number; headers: string; body: string }> {
   const out = join(dir, `curl-${Math.random().toString(36).slice(2)}`);
@@ -91,7 +98,18 @@ beforeAll(async () => {
     upstreamCa: ca,
     tls: edgeTls,
     adminToken: TOKEN,
-    logLevel: 'silent',
+    logger: pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          for (const line of chunk.toString().split('\n')) {
+            const o = line === '' ? undefined : (JSON.parse(line) as { msg?: string });
+            if (o?.msg === 'request') accessLog.push(o as never);
+          }
+          cb();
+        },
+      }),
+    ),
   });
   edgeUrl = await edge.listen(0, '127.0.0.1');
   session = await h2Session(edgeUrl, ca);
@@ -217,5 +235,55 @@ describe('edge over TLS in front of a TLS origin', () => {
   it('fetches from the TLS origin over h2 (undici allowH2, verified with the given CA)', async () => {
     const v = (await origin.metrics.requestsByProtocol.get()).values;
     expect(v.find((x) => x.labels.protocol === 'h2')?.value ?? 0).toBeGreaterThan(0);
+  });
+
+  it('ends each answer on its last DATA frame, not an empty one, and logs its status and bytes', async () => {
+    // the first answers come from fills (prepared group answers, one of them a 404 from the origin),
+    // then from the store through the full lookup (a request Cache-Control skips the RAM hit path)
+    const paths = ['/live/ch/a/seg-0.m4s', '/live/ch/a/seg-1.m4s', '/live/ch/a/seg-99999.m4s'];
+    const fills = await h2Frames(edgeUrl, ca, paths);
+    await edge.whenIdle();
+    const stored = await h2Frames(edgeUrl, ca, paths.slice(0, 2), { 'cache-control': 'max-age=60' });
+    // a held blocking reload, answered when the part appears
+    const before = await held('playlist');
+    const reload = h2Frames(edgeUrl, ca, ['/live/ch/a/index.m3u8?_HLS_msn=4&_HLS_part=0']);
+    await until(async () => (await held('playlist')) > before, 10_000, 'reload held at the origin');
+    enc.part(4, 0);
+    const [playlist] = await reload;
+
+    const endsOnItsBody = (a: FramedAnswer) => {
+      expect(a.reset).toBeUndefined();
+      const data = a.frames.filter((f) => f.type === FrameType.Data);
+      expect(data.length).toBeGreaterThan(0);
+      expect(data.every((f) => f.length > 0)).toBe(true); // no empty frame just to end the stream
+      expect(data[data.length - 1].flags & END_STREAM).toBe(END_STREAM);
+      expect(a.frames[a.frames.length - 1].type).toBe(FrameType.Data);
+      expect(a.fields['timing-allow-origin']).toBe('*'); // set on res by the listener, sent with it
+      expect(a.fields['date']).toMatch(/GMT$/);
+      expect(Number(a.fields['content-length'])).toBe(a.body.length);
+    };
+    for (const [i, n] of [0, 1].entries()) {
+      for (const a of [fills[i], stored[i]]) {
+        endsOnItsBody(a);
+        expect(a.fields[':status']).toBe('200');
+        expect(a.body.equals(enc.bytesOf('a', n))).toBe(true);
+      }
+      expect(fills[i].fields['cache-status']).toMatch(/streamedge; fwd=uri-miss/);
+      expect(stored[i].fields['cache-status']).toMatch(/streamedge; hit/);
+    }
+    endsOnItsBody(fills[2]);
+    expect(fills[2].fields[':status']).toBe('404');
+    endsOnItsBody(playlist);
+    expect(playlist.fields[':status']).toBe('200');
+    expect(playlist.body.toString()).toContain('seg-4.0.m4s');
+
+    // the access log has each answer's status and byte count, none aborted
+    for (const a of [...fills, ...stored, playlist]) {
+      const line = accessLog.find((l) => l.reqId === a.fields['x-request-id']);
+      expect(line, a.path).toBeDefined();
+      expect(line!.status).toBe(Number(a.fields[':status']));
+      expect(line!.bytes).toBe(a.body.length);
+      expect(line!.aborted).toBeUndefined();
+    }
   });
 });

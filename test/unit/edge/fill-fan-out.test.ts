@@ -112,6 +112,7 @@ function pumpWaiter(fill: Fill, name: string, res: ServerResponse, start: number
       bytes: 0,
       startedAt: Date.now(),
     },
+    res,
     fill,
     {} as EdgeStore,
     start,
