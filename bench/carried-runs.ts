@@ -31,3 +31,23 @@ export function withCarriedRuns<R extends { name: string; carriedFrom?: string }
   }
   return out.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
+
+/**
+ * `out` plus every top-level field of `previous` that this bench does not write itself (repeats
+ * and notes added to the file by hand, figures it only carries): kept as they were and named in
+ * `keptFields`, so that re-running a bench never silently drops them.
+ */
+export function withKeptFields(
+  out: Record<string, unknown>,
+  previous: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const kept: string[] = [];
+  const result: Record<string, unknown> = { ...out };
+  for (const [name, value] of Object.entries(previous ?? {})) {
+    if (name === 'keptFields' || name in out) continue;
+    result[name] = value;
+    kept.push(name);
+  }
+  if (kept.length > 0) result['keptFields'] = kept;
+  return result;
+}

@@ -3,6 +3,7 @@
  * (ABBA order). Writes bench/results/edge-h2.json.
  *
  *   node bin/run-ts.js bench/edge-h2-bench.ts [--duration 5] [--connections 16] [--streams 16] [--workers <n>]
+ *     [--edge-root <checkout>] [--out <json>]
  *
  * Targets, each with the same number of workers (default: cores), serving a cached 1 KiB object
  * over HTTPS + h2:
@@ -11,7 +12,13 @@
  * - nginx 1.22 (Debian) with proxy_cache, `listen ... ssl http2;`, `worker_processes` = workers;
  * - a node:cluster of node:http2 servers answering every request with a constant 1 KiB buffer
  *   (bench/constant-cluster.ts): the runtime's own limit (the goal is edge >= 0.6x of it).
+ * The same object is then asked for with a request `Cache-Control: max-age=3600`: the edge answers
+ * it from its full lookup (request directives are honoured there, not on the RAM-hit path: the path
+ * blocking reloads, parts and fills take, answered through exchange.ts), nginx as a plain hit (it
+ * ignores request Cache-Control), the constant server as before.
  * CPU-seconds per 10k requests of each server's process tree are read from /proc around each run.
+ * `--edge-root` measures the edge of another checkout (two revisions compared with one bench);
+ * `--out` writes the JSON elsewhere than bench/results/edge-h2.json.
  * Also the TLS handshake rate of each: h2load with one request per connection, so every request
  * is a new TCP connection and a full TLS handshake (TLS 1.3, ECDSA P-256 certificate).
  */
@@ -20,7 +27,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer as createHttpServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
@@ -35,6 +42,13 @@ function arg(name: string, def: number): number {
   return i === -1 ? def : Number(args[i + 1]);
 }
 const root = resolve(import.meta.dirname, '..');
+const edgeRootAt = args.indexOf('--edge-root');
+/** The checkout whose `bin/streamedge.js` is measured. */
+const edgeRoot = edgeRootAt === -1 ? root : resolve(args[edgeRootAt + 1]);
+const outAt = args.indexOf('--out');
+const outFile = outAt === -1 ? join(root, 'bench', 'results', 'edge-h2.json') : resolve(args[outAt + 1]);
+/** Sends the edge's answer through its full lookup instead of the RAM-hit path. */
+const FULL_LOOKUP_HEADER = 'cache-control: max-age=3600';
 const BODY = Buffer.alloc(1024, 'x');
 const PATH = '/live/bench/v/index.m3u8';
 
@@ -101,7 +115,7 @@ async function main(): Promise<void> {
   const streams = arg('streams', 16);
   const handshakes = arg('handshakes', 500);
   const workers = arg('workers', cpus().length);
-  const help = execFileSync(process.execPath, [join(root, 'bin/streamedge.js'), 'edge', '--help'], {
+  const help = execFileSync(process.execPath, [join(edgeRoot, 'bin/streamedge.js'), 'edge', '--help'], {
     encoding: 'utf8',
   });
   const workersFlag = help.includes('--workers');
@@ -129,7 +143,7 @@ async function main(): Promise<void> {
     const edge = spawn(
       process.execPath,
       [
-        join(root, 'bin/streamedge.js'),
+        join(edgeRoot, 'bin/streamedge.js'),
         'edge',
         '--upstream',
         originUrl,
@@ -215,9 +229,9 @@ async function main(): Promise<void> {
     const pids: Record<string, number> = { edge: edge.pid!, nodeHttp2Constant: constant.pid!, nginx: nginx.pid! };
     const order = ['edge', 'nodeHttp2Constant', 'nginx', 'nginx', 'nodeHttp2Constant', 'edge'];
     const hits: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
+    const full: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
     const hand: Record<string, H2loadResult[]> = { edge: [], nodeHttp2Constant: [], nginx: [] };
-    for (const name of order) {
-      process.stdout.write(`h2 hits: ${name}…\n`);
+    const measure = async (name: string, extra: string[]): Promise<H2loadResult> => {
       const cpu0 = treeCpuSeconds(pids[name]);
       const r = await h2load(`${targets[name]}${PATH}`, [
         '-t',
@@ -230,12 +244,21 @@ async function main(): Promise<void> {
         String(duration),
         '--warm-up-time',
         '1',
+        ...extra,
       ]);
       const cpu = treeCpuSeconds(pids[name]) - cpu0;
       // the CPU window includes the 1 s warm-up: requests/s × (duration + 1) approximates its requests
       const served = r.reqPerSec * (duration + 1);
       r.cpuSecondsPer10k = Math.round((cpu / Math.max(1, served)) * 10_000 * 10_000) / 10_000;
-      hits[name].push(r);
+      return r;
+    };
+    for (const name of order) {
+      process.stdout.write(`h2 hits: ${name}…\n`);
+      hits[name].push(await measure(name, []));
+    }
+    for (const name of order) {
+      process.stdout.write(`h2 answers through the full lookup: ${name}…\n`);
+      full[name].push(await measure(name, ['-H', FULL_LOOKUP_HEADER]));
     }
     for (const name of order.slice(0, 3)) {
       process.stdout.write(`handshakes: ${name}…\n`);
@@ -260,12 +283,17 @@ async function main(): Promise<void> {
       Object.entries(hits).map(([k, v]) => [k, Math.round(meanCpu(v) * 10_000) / 10_000]),
     );
     const handRps = Object.fromEntries(Object.entries(hand).map(([k, v]) => [k, mean(v)]));
+    const fullRps = Object.fromEntries(Object.entries(full).map(([k, v]) => [k, mean(v)]));
+    const fullCpuPer10k = Object.fromEntries(
+      Object.entries(full).map(([k, v]) => [k, Math.round(meanCpu(v) * 10_000) / 10_000]),
+    );
     const r2 = (x: number) => Math.round(x * 100) / 100;
     const out = {
       bench: 'edge-h2',
       startedAt: new Date().toISOString(),
       machine: finishMachineInfo(machineStart),
       edge: {
+        checkout: edgeRoot === root ? 'this one' : edgeRoot,
         workers: edgeWorkers,
         workersFlag,
         how: workersFlag
@@ -276,6 +304,7 @@ async function main(): Promise<void> {
         object: '1 KiB, cached (cache-control max-age=3600), GET over HTTPS + HTTP/2',
         client: `h2load -t 1 -c ${connections} -m ${streams} -D ${duration} --warm-up-time 1, ABBA order ${order.join(' ')}`,
         handshakeClient: `h2load -t 1 -c ${handshakes} -n ${handshakes} -m 1: ${handshakes} connections opened at once, one request each, so req/s = full TLS handshakes (+ one h2 request) per second`,
+        fullLookup: `the same GET with the request header '${FULL_LOOKUP_HEADER}': the edge answers from its full lookup (not the RAM-hit path), nginx and the constant server as without it`,
         processes: `edge: ${edgeWorkers} process(es); nginx: worker_processes ${workers}; node:http2 constant: node:cluster of ${workers}; the origin runs in the bench process`,
         nginx: nginxVersion,
         certificate: 'self-signed ECDSA P-256 (openssl), the same files for every target',
@@ -284,19 +313,27 @@ async function main(): Promise<void> {
       goals: { requestsPerSecondToNodeHttp2: 0.6 },
       hitReqPerSec: hitRps,
       hitCpuSecondsPer10k: cpuPer10k,
+      fullLookupReqPerSec: fullRps,
+      fullLookupCpuSecondsPer10k: fullCpuPer10k,
       handshakesPerSec: handRps,
       hitRuns: hits,
+      fullLookupRuns: full,
       ratios: {
         requestsPerSecondToNodeHttp2: r2(hitRps.edge / hitRps.nodeHttp2Constant),
         requestsPerSecondToNginx: r2(hitRps.edge / hitRps.nginx),
         cpuPer10kToNodeHttp2: r2(cpuPer10k.edge / cpuPer10k.nodeHttp2Constant),
+        fullLookupRequestsPerSecondToNodeHttp2: r2(fullRps.edge / fullRps.nodeHttp2Constant),
+        fullLookupRequestsPerSecondToNginx: r2(fullRps.edge / fullRps.nginx),
+        fullLookupCpuPer10kToNodeHttp2: r2(fullCpuPer10k.edge / fullCpuPer10k.nodeHttp2Constant),
         handshakeRequestsPerSecondToNginx: r2(handRps.edge / handRps.nginx),
       },
       handshakeRuns: hand,
     };
-    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-    writeFileSync(join(root, 'bench', 'results', 'edge-h2.json'), `${JSON.stringify(out, null, 2)}\n`);
-    process.stdout.write(`${JSON.stringify({ hitReqPerSec: hitRps, ratios: out.ratios }, null, 2)}\n`);
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, `${JSON.stringify(out, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ hitReqPerSec: hitRps, fullLookupReqPerSec: fullRps, ratios: out.ratios }, null, 2)}\n`,
+    );
     origin.close();
   } finally {
     for (const p of procs) await stop(p);

@@ -48,7 +48,7 @@ import { edgeDelta, scrapeEdge, type EdgeReport } from './loadtest/edge-metrics.
 import type { LoadReport, ProgressSnapshot } from './loadtest/report.js';
 import { burstBoundWorkers, runLoadTest } from './loadtest/run.js';
 import type { OriginCounts } from './loadtest-origin-process.js';
-import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
+import { readPreviousResults, withCarriedRuns, withKeptFields } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { startIdleLoopProbe } from './loadtest/box-load-probe.js';
 import { startNginxHlsCache } from './nginx-proxy-cache.js';
@@ -842,7 +842,8 @@ const result = {
 };
 const out = resolve(root, OUT);
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+// fields added to the file by hand (repeats, notes) stay: bench/carried-runs.ts withKeptFields
+writeFileSync(out, JSON.stringify(withKeptFields(result, previous), null, 2) + '\n');
 
 // ------------------------------------------------------------------ summary table
 

@@ -51,7 +51,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { readPreviousResults, withCarriedRuns } from './carried-runs.js';
+import { readPreviousResults, withCarriedRuns, withKeptFields } from './carried-runs.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -898,7 +898,9 @@ try {
     scenarios: results,
   };
   mkdirSync(dirname(resolve(root, OUT)), { recursive: true });
-  writeFileSync(resolve(root, OUT), JSON.stringify(out, null, 2) + '\n');
+  // fields added to the file by hand (repeats, notes) stay: bench/carried-runs.ts withKeptFields
+  const kept = withKeptFields(out, readPreviousResults<Record<string, unknown>>(resolve(root, OUT)));
+  writeFileSync(resolve(root, OUT), JSON.stringify(kept, null, 2) + '\n');
   log(JSON.stringify({ perCore: out.perCore, valid: out.valid, derivedPerCore: derived, fidelity: out.fidelity }));
 } finally {
   stub.stop();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readPreviousResults, withCarriedRuns } from '../../../bench/carried-runs.js';
+import { readPreviousResults, withCarriedRuns, withKeptFields } from '../../../bench/carried-runs.js';
 
 interface R {
   name: string;
@@ -48,5 +48,19 @@ describe('bench runs carried from the previous results file', () => {
     expect(readPreviousResults<{ at?: string }>(file)?.at).toBe('a');
     writeFileSync(file, '{not json');
     expect(readPreviousResults(file)).toBeUndefined();
+  });
+
+  it('keeps the fields a bench does not write (added by hand), named in keptFields; its own fields win', () => {
+    const previous = { at: 'old', runs: [1], llRateRepeats: [4098, 3472], notes: ['old'], keptFields: ['x'] };
+    const out = withKeptFields({ at: 'new', runs: [2], notes: [] }, previous);
+    expect(out).toEqual({
+      at: 'new',
+      runs: [2],
+      notes: [],
+      llRateRepeats: [4098, 3472],
+      keptFields: ['llRateRepeats'],
+    });
+    expect(withKeptFields({ at: 'new' }, undefined)).toEqual({ at: 'new' });
+    expect(withKeptFields({ at: 'new' }, { at: 'old' })).toEqual({ at: 'new' });
   });
 });
