@@ -63,7 +63,7 @@ export function sendHead(ex: Exchange, status: number, headers: Record<string, s
     >;
     Object.assign(block, headers);
     block[':status'] = status;
-    delete block['connection']; // HTTP/1.1 only (as the compatibility layer drops it)
+    if (block['connection'] !== undefined) delete block['connection']; // HTTP/1.1 only (as the compatibility layer drops it)
     stream.respond(block);
     return stream;
   }
@@ -82,11 +82,13 @@ export function writeHead(
   status_: CacheStatusEntry,
   opts: { age?: number; upstreamCacheStatus?: string | undefined; length?: number | undefined },
 ): Writable {
-  const out: Record<string, string | string[] | number> = { ...headers };
-  delete out['cache-status'];
-  delete out['age'];
-  delete out['content-length'];
-  delete out['transfer-encoding'];
+  // copied without the fields we set (a copy and deletes would leave a slow dictionary object)
+  const out: Record<string, string | string[] | number> = {};
+  for (const name in headers) {
+    if (name === 'cache-status' || name === 'age' || name === 'content-length' || name === 'transfer-encoding')
+      continue;
+    out[name] = headers[name];
+  }
   if (opts.age !== undefined) out['age'] = ageHeaderValue(opts.age);
   const cs = appendCacheStatus(opts.upstreamCacheStatus, status_);
   out['cache-status'] = cs;

@@ -26,23 +26,36 @@ function sfString(s: string): string {
   return `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, '?')}"`;
 }
 
+const SF_TOKEN = /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/;
+
 function sfItem(name: string): string {
-  return /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/.test(name) ? name : sfString(name);
+  return SF_TOKEN.test(name) ? name : sfString(name);
+}
+
+/** Serialized cache names (a process names a handful of caches; every answer names one). */
+const cacheNames = new Map<string, string>();
+
+function cacheName(name: string): string {
+  let s = cacheNames.get(name);
+  if (s === undefined) {
+    s = sfItem(name);
+    if (cacheNames.size < 64) cacheNames.set(name, s);
+  }
+  return s;
 }
 
 /** Serialize one list member. */
 export function formatCacheStatus(e: CacheStatusEntry): string {
-  const params: string[] = [sfItem(e.cache)];
-  if (e.hit) params.push('hit');
-  if (e.fwd) params.push(`fwd=${e.fwd}`);
-  if (e.fwdStatus !== undefined) params.push(`fwd-status=${Math.trunc(e.fwdStatus)}`);
-  if (e.ttl !== undefined) params.push(`ttl=${Math.trunc(e.ttl)}`);
-  if (e.stored) params.push('stored');
-  if (e.collapsed) params.push('collapsed');
-  if (e.key !== undefined) params.push(`key=${sfString(e.key)}`);
-  if (e.detail !== undefined)
-    params.push(`detail=${/^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/.test(e.detail) ? e.detail : sfString(e.detail)}`);
-  return params.join('; ');
+  let out = cacheName(e.cache);
+  if (e.hit) out += '; hit';
+  if (e.fwd) out += `; fwd=${e.fwd}`;
+  if (e.fwdStatus !== undefined) out += `; fwd-status=${Math.trunc(e.fwdStatus)}`;
+  if (e.ttl !== undefined) out += `; ttl=${Math.trunc(e.ttl)}`;
+  if (e.stored) out += '; stored';
+  if (e.collapsed) out += '; collapsed';
+  if (e.key !== undefined) out += `; key=${sfString(e.key)}`;
+  if (e.detail !== undefined) out += `; detail=${sfItem(e.detail)}`;
+  return out;
 }
 
 /** Append our member to an upstream Cache-Status value (if any). */

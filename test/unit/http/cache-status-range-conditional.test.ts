@@ -14,6 +14,8 @@ describe('Cache-Status (RFC 9211)', () => {
       formatCacheStatus({ cache: 'streamedge', fwd: 'uri-miss', collapsed: true, detail: 'upstream timeout' }),
     ).toBe('streamedge; fwd=uri-miss; collapsed; detail="upstream timeout"');
     expect(formatCacheStatus({ cache: 'edge 1', hit: true })).toBe('"edge 1"; hit');
+    // names are serialized once and remembered: the second answer reads the same
+    expect(formatCacheStatus({ cache: 'edge 1', fwd: 'miss', key: 'a"b' })).toBe('"edge 1"; fwd=miss; key="a\\"b"');
   });
   it('appends after upstream members and parses back', () => {
     const v = appendCacheStatus('shield; fwd=miss; stored', { cache: 'edge', hit: true, ttl: 5 });
