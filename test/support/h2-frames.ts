@@ -20,6 +20,9 @@ export interface FrameSeen {
   length: number;
 }
 
+/** A request: a path (GET), or a path with its method and own fields. */
+export type FramedRequest = string | { path: string; method?: 'GET' | 'HEAD'; headers?: Record<string, string> };
+
 export interface FramedAnswer {
   path: string;
   fields: Record<string, string>;
@@ -38,19 +41,29 @@ function frame(type: number, flags: number, id: number, payload: Buffer): Buffer
   return Buffer.concat([h, payload]);
 }
 
+/** A request's header block: the load tester's GET block, its `:method` swapped when not GET. */
+function requestBlock(r: Exclude<FramedRequest, string>, authority: string, headers: Record<string, string>): Buffer {
+  const block = encodeGetRequest(r.path, authority, { ...headers, ...r.headers });
+  if ((r.method ?? 'GET') === 'GET') return block;
+  // block[0] is the static entry ":method: GET"; a literal on the name ":method" (index 2) instead
+  const method = Buffer.from(r.method!);
+  return Buffer.concat([Buffer.from([0x02, method.length]), method, block.subarray(1)]);
+}
+
 /**
- * GETs `paths` over one HTTP/2 connection to `origin` (https://host:port), trusting `ca`, with
- * windows large enough that flow control never holds a body back. Resolves when every stream has
- * ended or been reset; rejects after `timeoutMs`.
+ * Sends `requests` over one HTTP/2 connection to `origin` (https://host:port), trusting `ca`, with
+ * windows large enough that flow control never holds a body back; `headers` go with every
+ * request. Resolves when every stream has ended or been reset; rejects after `timeoutMs`.
  */
 export function h2Frames(
   origin: string,
   ca: Buffer,
-  paths: readonly string[],
+  requests: readonly FramedRequest[],
   headers: Record<string, string> = {},
   timeoutMs = 10_000,
 ): Promise<FramedAnswer[]> {
   const url = new URL(origin);
+  const paths = requests.map((r) => (typeof r === 'string' ? r : r.path));
   return new Promise((resolve, reject) => {
     const socket = connect({
       host: url.hostname,
@@ -91,10 +104,10 @@ export function h2Frames(
         frame(FrameType.Settings, 0, 0, settings),
         frame(8, 0, 0, increment),
       ];
-      paths.forEach((path, i) => {
+      requests.forEach((r, i) => {
         const id = 2 * i + 1;
         byStream.set(id, answers[i]);
-        const block = encodeGetRequest(path, `${url.hostname}:${url.port}`, headers);
+        const block = requestBlock(typeof r === 'string' ? { path: r } : r, `${url.hostname}:${url.port}`, headers);
         out.push(frame(FrameType.Headers, END_STREAM | END_HEADERS, id, block));
       });
       socket.write(Buffer.concat(out));

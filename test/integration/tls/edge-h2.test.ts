@@ -5,7 +5,8 @@
  * and 200 streams on one node:http2 connection); a client resetting its stream mid-fill breaks
  * nothing for the other waiters and the store keeps the object; Timing-Allow-Origin, purge and
  * metrics over h2; answers that end on their body's last DATA frame, not on an empty one, with
- * the status and byte count in the access log. Real sockets on loopback, a live channel driven by
+ * the status and byte count in the access log; HEAD and a 416 as a head alone, a Range as its
+ * slice. Real sockets on loopback, a live channel driven by
  * a fake encoder.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -285,5 +286,35 @@ describe('edge over TLS in front of a TLS origin', () => {
       expect(line!.bytes).toBe(a.body.length);
       expect(line!.aborted).toBeUndefined();
     }
+  });
+
+  it('answers HEAD, an unsatisfiable Range and a Range on the stream: head only, 416, the slice', async () => {
+    const path = '/live/ch/v/seg-0.m4s';
+    const whole = enc.bytesOf('v', 0);
+    const [first] = await h2Frames(edgeUrl, ca, [path]);
+    expect(first.body.equals(whole)).toBe(true);
+    await edge.whenIdle();
+    // live objects carry no validators (no 304 here): the 416 is the other answer without a body
+    const [head, unsatisfiable, range] = await h2Frames(edgeUrl, ca, [
+      { path, method: 'HEAD' },
+      { path, headers: { range: `bytes=${whole.length + 10}-` } },
+      { path, headers: { range: 'bytes=2-5' } },
+    ]);
+    for (const a of [head, unsatisfiable]) {
+      expect(a.reset).toBeUndefined();
+      expect(a.body.length).toBe(0);
+      expect(a.frames.filter((f) => f.type === FrameType.Data && f.length > 0)).toEqual([]);
+      expect(a.frames[a.frames.length - 1].flags & END_STREAM).toBe(END_STREAM);
+    }
+    expect(head.fields[':status']).toBe('200');
+    expect(Number(head.fields['content-length'])).toBe(whole.length);
+    expect(unsatisfiable.fields[':status']).toBe('416');
+    expect(unsatisfiable.fields['content-range']).toBe(`bytes */${whole.length}`);
+    expect(range.fields[':status']).toBe('206');
+    expect(range.fields['content-range']).toBe(`bytes 2-5/${whole.length}`);
+    expect(range.body.equals(whole.subarray(2, 6))).toBe(true);
+    const data = range.frames.filter((f) => f.type === FrameType.Data);
+    expect(data.every((f) => f.length > 0)).toBe(true);
+    expect(data[data.length - 1].flags & END_STREAM).toBe(END_STREAM);
   });
 });
