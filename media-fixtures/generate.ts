@@ -25,6 +25,8 @@ interface Spec {
 
 const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-threads', '1', '-bf', '0'];
 const AAC = ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000'];
+/** The `surround` fixture's tone per channel, in 5.1 order (L R C LFE Ls Rs), Hz. */
+export const SURROUND_TONES = [440, 550, 660, 110, 770, 880];
 
 function av(size: string, rate: string, seconds: number, extra: string[] = []): (out: string) => string[] {
   return (out) => [
@@ -110,6 +112,27 @@ export const FIXTURES = {
     file: 'bilingual-240p-20s.mp4',
     args: (out) => bilingualArgs(20, out),
     about: '20 s 426x240 + AAC eng 440 Hz + AAC fre 880 Hz',
+  },
+  /**
+   * 8 s 426x240 with 5.1 AAC, a tone of its own on each channel (L 440, R 550, C 660, LFE 110,
+   * Ls 770, Rs 880 Hz): the packager's 5.1 twin must keep them apart.
+   */
+  surround: {
+    file: 'surround-240p-8s.mp4',
+    args: (out) => [
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=426x240:rate=30:duration=8'],
+      ...[
+        '-f',
+        'lavfi',
+        '-i',
+        `aevalsrc=${SURROUND_TONES.map((hz) => `0.5*sin(${hz}*2*PI*t)`).join('|')}:c=5.1:s=48000:d=8`,
+      ],
+      ...X264,
+      ...['-pix_fmt', 'yuv420p', '-g', '60'],
+      ...['-c:a', 'aac', '-b:a', '384k', '-ar', '48000'],
+      ...['-movflags', '+faststart', out],
+    ],
+    about: '8 s 426x240 + AAC 5.1, one tone per channel (L 440, R 550, C 660, LFE 110, Ls 770, Rs 880 Hz)',
   },
   /** 3 s of AAC at 660 Hz, no video: an `--audio de=<file>` dub, shorter than `bilingual`. */
   dubShort: {

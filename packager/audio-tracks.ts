@@ -7,6 +7,10 @@
  *
  * Rendition ids: one track keeps the id "audio" (as before); several are "audio-<lang>" (or
  * "audio-<n>" when untagged), made unique with a "-2" suffix. The first track is the default.
+ *
+ * A track with 5.1 or more channels also gets a 5.1 twin (withSurroundTwins): the same source
+ * stream encoded to 6 channels beside the stereo one, id "<id>-5.1" (Apple's HLS authoring spec
+ * asks for stereo beside any multichannel audio; players that cannot use 6 channels keep stereo).
  */
 import { StreamedgeError } from '../src/errors.js';
 import { parseLanguageTag } from '../src/media/language-tag.js';
@@ -31,6 +35,29 @@ export interface AudioTrackPlan {
   origin: string;
   /** The stream's own duration (seconds) when the container says. */
   durationSec?: number;
+  /** The source stream's channel count, when known. */
+  sourceChannels?: number;
+  /** Encoded to this many channels instead of the ladder's (the 5.1 twin: 6). */
+  channels?: number;
+}
+
+/** Channels of the multichannel twin (5.1: L R C LFE Ls Rs). */
+export const SURROUND_CHANNELS = 6;
+
+/**
+ * `tracks` with a 5.1 twin after each track whose source has 6 or more channels (7.1 is mixed down
+ * to 5.1): the same stream, language and name, id "<id>-5.1", default in its own group as its
+ * stereo track is in the stereo group.
+ */
+export function withSurroundTwins(tracks: AudioTrackPlan[]): AudioTrackPlan[] {
+  const ids = new Set(tracks.map((t) => t.id));
+  return tracks.flatMap((t) => {
+    if ((t.sourceChannels ?? 0) < SURROUND_CHANNELS) return [t];
+    let id = `${t.id}-5.1`;
+    for (let k = 2; ids.has(id); k++) id = `${t.id}-5.1-${k}`;
+    ids.add(id);
+    return [t, { ...t, id, channels: SURROUND_CHANNELS, origin: `${t.origin} (5.1)` }];
+  });
 }
 
 /** `<lang>=<file>` as given on the command line. */
@@ -68,6 +95,7 @@ export function containerLanguage(tag: string | undefined, what: string): string
 
 interface Candidate {
   map: string;
+  channels?: number;
   language?: string;
   title?: string;
   origin: string;
@@ -82,6 +110,7 @@ export async function planAudioTracks(
 ): Promise<AudioTrackPlan[]> {
   const candidates: Candidate[] = (source.audioTracks ?? []).map((a: AudioStreamInfo) => ({
     map: `0:a:${a.index}`,
+    channels: a.channels,
     language: containerLanguage(a.language, `${input}: audio stream ${a.index + 1} language tag`),
     title: a.title,
     origin: `source audio ${a.index + 1}`,
@@ -91,7 +120,13 @@ export async function planAudioTracks(
     const what = `--audio ${e.language}=${e.file}`;
     const language = parseLanguageTag(e.language, what);
     const [first] = await probeAudioFile(e.file, what);
-    candidates.push({ map: `${i + 1}:a:${first.index}`, language, origin: what, durationSec: first.durationSec });
+    candidates.push({
+      map: `${i + 1}:a:${first.index}`,
+      channels: first.channels,
+      language,
+      origin: what,
+      durationSec: first.durationSec,
+    });
   }
 
   const seen = new Map<string, string>();
@@ -117,6 +152,7 @@ export async function planAudioTracks(
     const plan: AudioTrackPlan = { id, map: c.map, name, default: n === 0, origin: c.origin };
     if (c.language) plan.language = c.language;
     if (c.durationSec !== undefined) plan.durationSec = c.durationSec;
+    if (c.channels !== undefined) plan.sourceChannels = c.channels;
     return plan;
   });
 }

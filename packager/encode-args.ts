@@ -28,7 +28,7 @@ export interface EncodeInput {
    * Several audio tracks (languages): each is encoded alike (the plan's audio settings) to its own
    * output. Default: one track, `plan.audio.id` from `audioMap`.
    */
-  audioTracks?: { id: string; map: string }[];
+  audioTracks?: { id: string; map: string; channels?: number }[];
   /**
    * Deinterlace before scaling (HLS and DASH renditions are progressive; a scaled interlaced
    * frame mixes its two fields into combs): `all` frames, for a source probed as interlaced;
@@ -171,7 +171,11 @@ export function buildEncodeArgs(
   if (plan.audio) {
     const a = plan.audio;
     for (const track of input.audioTracks ?? [{ id: a.id, map: audioMap }]) {
-      args.push(...audioOutputArgs(a, track.map, opts, live), `pipe:${fd}`);
+      const rung =
+        track.channels !== undefined && track.channels > a.channels
+          ? { ...a, channels: track.channels, bitrate: a.surroundBitrate ?? a.bitrate }
+          : a;
+      args.push(...audioOutputArgs(rung, track.map, opts, live), `pipe:${fd}`);
       outputs.push({ renditionId: track.id, kind: 'audio', fd });
       fd++;
     }
@@ -179,7 +183,10 @@ export function buildEncodeArgs(
   return { args, outputs };
 }
 
-/** One AAC output (before its pipe): every audio track is encoded with the plan's settings. */
+/**
+ * One AAC output (before its pipe): every audio track is encoded with the plan's settings, a 5.1
+ * twin with six channels at the plan's surround bit rate.
+ */
 function audioOutputArgs(a: AudioRung, map: string, opts: EncodeOptions, live: boolean): string[] {
   return [
     '-map',

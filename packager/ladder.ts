@@ -5,7 +5,10 @@
  *
  * JSON ladder file:
  *   { "video": [ { "height": 360, "bitrate": "800k", "id"?: "360p", "maxrate"?: ..., "bufsize"?: ..., "profile"?: "main" } ],
- *     "audio"?: { "bitrate": "96k" } | false }
+ *     "audio"?: { "bitrate": "96k", "surroundBitrate"?: "384k" | false } | false }
+ *
+ * A source audio track of 5.1 or more channels is encoded twice: stereo at "bitrate" and 5.1 at
+ * "surroundBitrate" (default 384k; false: stereo only).
  */
 import { readFileSync } from 'node:fs';
 import { StreamedgeError } from '../src/errors.js';
@@ -33,6 +36,8 @@ export interface AudioRung {
   bitrate: number;
   sampleRate: number;
   channels: number;
+  /** Bit rate of the 5.1 twin of a multichannel source track; absent: stereo only. */
+  surroundBitrate?: number;
 }
 
 export interface LadderPlan {
@@ -54,8 +59,8 @@ export interface RungSpec {
 
 export interface LadderSpec {
   video: RungSpec[];
-  /** Audio bit rate (bits/s); false to drop audio. */
-  audio?: { bitrate: number } | false;
+  /** Audio bit rate (bits/s), and the 5.1 twin's (false: none); false to drop audio. */
+  audio?: { bitrate: number; surroundBitrate?: number | false } | false;
 }
 
 /** Bit rates follow the spirit of Apple's HLS authoring table (30 fps; 1.5x above 30 fps). */
@@ -81,6 +86,8 @@ export const PRESETS: Record<string, LadderSpec> = {
 };
 
 const DEFAULT_AUDIO_BITRATE = 128_000;
+/** AAC 5.1 (six channels): 64 kbit/s a channel, as the stereo default is per pair at 128k. */
+const DEFAULT_SURROUND_BITRATE = 384_000;
 
 /** "800k", "1.5M", "800000" or a number → bits/s. */
 export function parseBitrate(value: unknown, what: string): number {
@@ -147,6 +154,10 @@ export function parseLadderSpec(doc: unknown, source: string): LadderSpec {
     const a = obj.audio as Record<string, unknown> | null;
     if (!a || typeof a !== 'object') throw badLadder(source, 'audio must be {"bitrate": "128k"} or false');
     audio = { bitrate: parseBitrate(a.bitrate, `ladder ${source} audio.bitrate`) };
+    if (a.surroundBitrate === false) audio.surroundBitrate = false;
+    else if (a.surroundBitrate !== undefined) {
+      audio.surroundBitrate = parseBitrate(a.surroundBitrate, `ladder ${source} audio.surroundBitrate`);
+    }
   }
   return { video, audio };
 }
@@ -283,6 +294,8 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
       sampleRate: source.audio.sampleRate === 44100 ? 44100 : 48000,
       channels: Math.min(2, Math.max(1, source.audio.channels)),
     };
+    const surround = spec.audio?.surroundBitrate;
+    if (surround !== false) plan.audio.surroundBitrate = surround ?? DEFAULT_SURROUND_BITRATE;
   }
   return plan;
 }

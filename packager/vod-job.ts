@@ -41,7 +41,13 @@ import {
   type VersionSlot,
 } from './publish.js';
 import { pruneVersions, type RetentionPolicy } from './version-retention.js';
-import { audioFitNote, planAudioTracks, type AudioInput, type AudioTrackPlan } from './audio-tracks.js';
+import {
+  audioFitNote,
+  planAudioTracks,
+  withSurroundTwins,
+  type AudioInput,
+  type AudioTrackPlan,
+} from './audio-tracks.js';
 import { loadSubtitles, type LoadedSubtitles, type SubtitleInput } from './subtitle-inputs.js';
 import { writeSubtitlePlaylist } from '../src/hls/subtitle-playlist.js';
 import { segmentWebVtt, writeWebVtt } from '../src/media/webvtt.js';
@@ -164,7 +170,12 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       `--audio: the ladder ${opts.ladder ?? 'default'} has no audio ("audio": false)`,
     );
   }
-  const tracks = plan.audio ? audioTracks : [];
+  // a 5.1 twin beside each multichannel track, unless the ladder says stereo only
+  const tracks = !plan.audio
+    ? []
+    : plan.audio.surroundBitrate !== undefined
+      ? withSurroundTwins(audioTracks)
+      : audioTracks;
   checkRenditionIds(plan, tracks);
   if ((opts.subtitles?.length ?? 0) > 0 && !source.video) {
     throw new StreamedgeError('BAD_SUBTITLES', `${opts.input} has no video: subtitles need one`);
@@ -452,8 +463,9 @@ function buildPresentation(
       rendition.sar = '1:1';
     } else {
       rendition.sampleRate = s.track.sampleRate ?? plan.audio?.sampleRate;
-      rendition.channels = s.track.channels ?? plan.audio?.channels;
       const audio = tracks.find((t) => t.id === id);
+      // ffmpeg writes channelcount 2 in an AAC sample entry whatever the layout (the esds has it): the plan knows the twin's
+      rendition.channels = audio?.channels ?? s.track.channels ?? plan.audio?.channels;
       if (audio) {
         if (audio.language) rendition.language = audio.language;
         rendition.name = audio.name;

@@ -85,7 +85,10 @@ interface HlsServerControl {
 }
 
 interface HlsManifest {
-  playlists?: { uri: string; attributes?: { BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number } } }[];
+  playlists?: {
+    uri: string;
+    attributes?: { BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number }; AUDIO?: string };
+  }[];
   mediaGroups?: { AUDIO?: Record<string, Record<string, { default?: boolean; uri?: string }>> };
   skip?: { skippedSegments?: number };
   mediaSequence?: number;
@@ -313,7 +316,10 @@ export class HlsClient implements StreamClient {
     const res = await this.http.get(this.url, { kind: 'playlist', bytes: true, signal });
     const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
-    const variants = m.playlists ?? [];
+    // the variants of the first one's audio group (the stereo one): a 5.1 group lists every video
+    // variant again, which would double the ladder
+    const firstGroup = m.playlists?.[0]?.attributes?.AUDIO;
+    const variants = (m.playlists ?? []).filter((v) => v.attributes?.AUDIO === firstGroup);
     if (variants.length === 0) {
       // a media playlist given directly: one rendition
       this.video = [{ id: 'main', kind: 'video', bitrate: 1_000_000 }];
@@ -333,7 +339,8 @@ export class HlsClient implements StreamClient {
         };
       });
       const groups = m.mediaGroups?.AUDIO ?? {};
-      for (const group of Object.values(groups)) {
+      const inOrder = firstGroup !== undefined && groups[firstGroup] ? [groups[firstGroup]] : Object.values(groups);
+      for (const group of inOrder) {
         const renditions = Object.values(group);
         const pick = renditions.find((r) => r.default && r.uri) ?? renditions.find((r) => r.uri);
         if (pick?.uri) {

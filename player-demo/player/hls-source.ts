@@ -114,7 +114,11 @@ export class HlsSource implements SourceModel {
     const { text } = await fetchText(this.masterUrl, { signal, ...this.loader });
     const m = parse(text);
     if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
+    // the variants of the first one's audio group (stereo): a 5.1 group lists every video variant
+    // again, for players that take six channels
+    const firstGroup = (m.playlists[0].attributes as { AUDIO?: string }).AUDIO;
     for (const pl of m.playlists) {
+      if ((pl.attributes as { AUDIO?: string }).AUDIO !== firstGroup) continue;
       const a = pl.attributes as {
         BANDWIDTH?: number;
         CODECS?: string;

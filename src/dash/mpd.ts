@@ -122,26 +122,31 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
     );
   }
 
-  // One audio AdaptationSet per language (lang is an AdaptationSet property).
+  // One audio AdaptationSet per language (lang is an AdaptationSet property) and channel layout
+  // (a 5.1 twin is not seamlessly switchable with its stereo track: a set of its own, after them).
   const byLanguage = new Map<string, RenditionTimeline[]>();
-  for (const t of audios) {
-    const key = t.rendition.language ?? '';
+  const surroundLast = [...audios].sort((a, b) => Number(isMultichannel(a)) - Number(isMultichannel(b)));
+  for (const t of surroundLast) {
+    const key = `${t.rendition.language ?? ''}\n${isMultichannel(t) ? t.rendition.channels : 2}`;
     byLanguage.set(key, [...(byLanguage.get(key) ?? []), t]);
   }
-  // With several languages, the default track's set is Role "main" and the others "alternate"
-  // (23009-1 5.8.5.5); a Label names each. One language alone needs neither.
+  // With several sets (languages, 5.1 twins), the default language's stereo set is Role "main"
+  // and the others "alternate" (23009-1 5.8.5.5); a Label names each. One set alone needs neither.
   const several = byLanguage.size > 1;
   const defaultLanguage = (audios.find((t) => t.rendition.default === true) ?? audios[0])?.rendition.language ?? '';
-  for (const [lang, group] of byLanguage) {
+  for (const [key, group] of byLanguage) {
+    const lang = key.slice(0, key.indexOf('\n'));
     const r = group[0].rendition;
+    const surround = isMultichannel(group[0]);
+    const label = r.name ? (surround ? `${r.name} (${channelLayoutName(r.channels!)})` : r.name) : undefined;
     const extra: XmlElement[] = several
       ? [
-          ...(r.name ? [{ name: 'Label', children: [r.name] }] : []),
+          ...(label ? [{ name: 'Label', children: [label] }] : []),
           {
             name: 'Role',
             attrs: [
               ['schemeIdUri', ROLE_SCHEME],
-              ['value', lang === defaultLanguage ? 'main' : 'alternate'],
+              ['value', lang === defaultLanguage && !surround ? 'main' : 'alternate'],
             ],
           },
         ]
@@ -219,6 +224,15 @@ function adaptationSet(
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
     children: [...descriptors, ...(shared && templates[0] ? [templates[0], ...representations] : representations)],
   };
+}
+
+function isMultichannel(t: RenditionTimeline): boolean {
+  return (t.rendition.channels ?? 2) > 2;
+}
+
+/** "5.1" for six channels, "7.1" for eight, else "<n> channels". */
+function channelLayoutName(n: number): string {
+  return n === 6 ? '5.1' : n === 8 ? '7.1' : `${n} channels`;
 }
 
 function representation(r: Rendition, template: XmlElement | undefined): XmlElement {

@@ -21,7 +21,9 @@ const SUBTITLE_GROUP = 'subs';
  * The multivariant playlist (`master.m3u8`, RFC 8216bis 4.4.6, Apple HLS authoring spec):
  * one EXT-X-STREAM-INF per video rendition, all sharing one alternate audio group (one
  * EXT-X-MEDIA per audio rendition: a language each, exactly one DEFAULT=YES, all AUTOSELECT=YES
- * with distinct LANGUAGE/NAME, CHANNELS on each); audio-only
+ * with distinct LANGUAGE/NAME, CHANNELS on each). Multichannel renditions (the 5.1 twins) form a
+ * group of their own ("audio-6ch"), and every video variant is listed again for it, after the
+ * stereo ones (where clients start), with that group's bandwidth and codecs; audio-only
  * presentations get one variant per audio rendition instead. Variants keep the order of
  * `p.timelines` (the first one is where clients start).
  *
@@ -40,28 +42,33 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
     '#EXT-X-INDEPENDENT-SEGMENTS',
   ];
 
+  // stereo (and mono) renditions in the group "audio", each multichannel layout in its own
+  // ("audio-6ch"): a variant names one group, so each video variant is listed once per group
+  const groups = audioGroups(audios);
   if (audioGroup) {
-    const names = audioNames(audios.map((t) => t.rendition));
-    const defaultIndex = Math.max(
-      0,
-      audios.findIndex((t) => t.rendition.default === true),
-    );
-    audios.forEach((t, i) => {
-      const r = t.rendition;
-      lines.push(
-        '#EXT-X-MEDIA:' +
-          attributeList([
-            ['TYPE', 'AUDIO'],
-            ['GROUP-ID', quoted(AUDIO_GROUP)],
-            ['NAME', quoted(names[i])],
-            ['LANGUAGE', r.language ? quoted(r.language) : undefined],
-            ['DEFAULT', i === defaultIndex ? 'YES' : 'NO'],
-            ['AUTOSELECT', 'YES'],
-            ['CHANNELS', r.channels ? quoted(String(r.channels)) : undefined],
-            ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts))],
-          ]),
+    for (const [groupId, members] of groups) {
+      const names = audioNames(members.map((t) => t.rendition));
+      const defaultIndex = Math.max(
+        0,
+        members.findIndex((t) => t.rendition.default === true),
       );
-    });
+      members.forEach((t, i) => {
+        const r = t.rendition;
+        lines.push(
+          '#EXT-X-MEDIA:' +
+            attributeList([
+              ['TYPE', 'AUDIO'],
+              ['GROUP-ID', quoted(groupId)],
+              ['NAME', quoted(names[i])],
+              ['LANGUAGE', r.language ? quoted(r.language) : undefined],
+              ['DEFAULT', i === defaultIndex ? 'YES' : 'NO'],
+              ['AUTOSELECT', 'YES'],
+              ['CHANNELS', r.channels ? quoted(String(r.channels)) : undefined],
+              ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts))],
+            ]),
+        );
+      });
+    }
   }
 
   const subtitles = videos.length > 0 ? (p.subtitles ?? []) : [];
@@ -82,27 +89,29 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
   }
 
   if (videos.length > 0) {
-    // Peak of the variant = peak of the worst playable combination (video + heaviest audio).
-    const audioPeak = Math.max(0, ...audios.map((t) => t.rendition.bandwidth));
-    const audioAverage = Math.max(0, ...audios.map((t) => t.rendition.averageBandwidth));
-    const audioCodecs = unique(audios.map((t) => t.rendition.codecs));
-    for (const t of videos) {
-      const r = t.rendition;
-      lines.push(
-        '#EXT-X-STREAM-INF:' +
-          attributeList([
-            ['BANDWIDTH', Math.ceil(r.bandwidth + audioPeak)],
-            ['AVERAGE-BANDWIDTH', Math.ceil(r.averageBandwidth + audioAverage)],
-            ['CODECS', quoted([r.codecs, ...audioCodecs].join(','))],
-            ['RESOLUTION', resolution(r)],
-            ['FRAME-RATE', r.frameRate ? (r.frameRate[0] / r.frameRate[1]).toFixed(3) : undefined],
-            ['VIDEO-RANGE', 'SDR'],
-            ['AUDIO', audioGroup ? quoted(AUDIO_GROUP) : undefined],
-            ['SUBTITLES', subtitles.length > 0 ? quoted(SUBTITLE_GROUP) : undefined],
-            ['CLOSED-CAPTIONS', 'NONE'],
-          ]),
-        withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
-      );
+    for (const [groupId, members] of audioGroup ? groups : new Map([[AUDIO_GROUP, audios]])) {
+      // Peak of the variant = peak of the worst playable combination (video + heaviest audio of its group).
+      const audioPeak = Math.max(0, ...members.map((t) => t.rendition.bandwidth));
+      const audioAverage = Math.max(0, ...members.map((t) => t.rendition.averageBandwidth));
+      const audioCodecs = unique(members.map((t) => t.rendition.codecs));
+      for (const t of videos) {
+        const r = t.rendition;
+        lines.push(
+          '#EXT-X-STREAM-INF:' +
+            attributeList([
+              ['BANDWIDTH', Math.ceil(r.bandwidth + audioPeak)],
+              ['AVERAGE-BANDWIDTH', Math.ceil(r.averageBandwidth + audioAverage)],
+              ['CODECS', quoted([r.codecs, ...audioCodecs].join(','))],
+              ['RESOLUTION', resolution(r)],
+              ['FRAME-RATE', r.frameRate ? (r.frameRate[0] / r.frameRate[1]).toFixed(3) : undefined],
+              ['VIDEO-RANGE', 'SDR'],
+              ['AUDIO', audioGroup ? quoted(groupId) : undefined],
+              ['SUBTITLES', subtitles.length > 0 ? quoted(SUBTITLE_GROUP) : undefined],
+              ['CLOSED-CAPTIONS', 'NONE'],
+            ]),
+          withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
+        );
+      }
     }
   } else {
     for (const t of audios) {
@@ -141,6 +150,21 @@ function iframeStreamInf(t: RenditionTimeline, opts: MultivariantOptions): strin
 
 function resolution(r: Rendition): string | undefined {
   return r.width && r.height ? `${r.width}x${r.height}` : undefined;
+}
+
+/** Audio renditions by group: "audio" (up to 2 channels) first, then "audio-<n>ch" by channel count. */
+function audioGroups(audios: RenditionTimeline[]): Map<string, RenditionTimeline[]> {
+  const groups = new Map<string, RenditionTimeline[]>();
+  const channelsOf = (t: RenditionTimeline) => t.rendition.channels ?? 2;
+  const sorted = [...audios].sort(
+    (a, b) => Math.min(3, channelsOf(a)) - Math.min(3, channelsOf(b)) || channelsOf(a) - channelsOf(b),
+  );
+  for (const t of sorted) {
+    const n = channelsOf(t);
+    const id = n > 2 ? `${AUDIO_GROUP}-${n}ch` : AUDIO_GROUP;
+    groups.set(id, [...(groups.get(id) ?? []), t]);
+  }
+  return groups;
 }
 
 function unique(values: string[]): string[] {

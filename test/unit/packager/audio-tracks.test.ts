@@ -6,7 +6,13 @@
  * and the live lavfi signal's one tone per language.
  */
 import { describe, expect, it } from 'vitest';
-import { audioFitNote, containerLanguage, parseAudioOption, planAudioTracks } from '../../../packager/audio-tracks.js';
+import {
+  audioFitNote,
+  containerLanguage,
+  parseAudioOption,
+  planAudioTracks,
+  withSurroundTwins,
+} from '../../../packager/audio-tracks.js';
 import { buildEncodeArgs } from '../../../packager/encode-args.js';
 import type { LadderPlan } from '../../../packager/ladder.js';
 import type { AudioStreamInfo, SourceInfo } from '../../../packager/probe.js';
@@ -33,13 +39,39 @@ describe('audio track planning', () => {
 
   it('one track keeps the id "audio"; several get audio-<lang>, the first is the default', async () => {
     expect(await planAudioTracks('in.mp4', source([{ language: 'eng' }]), [])).toEqual([
-      { id: 'audio', map: '0:a:0', language: 'en', name: 'English', default: true, origin: 'source audio 1' },
+      {
+        id: 'audio',
+        map: '0:a:0',
+        language: 'en',
+        name: 'English',
+        default: true,
+        origin: 'source audio 1',
+        sourceChannels: 2,
+      },
     ]);
     const two = await planAudioTracks('in.mp4', source([{ language: 'eng' }, { language: 'fre', durationSec: 7 }]), []);
     expect(two.map((t) => [t.id, t.map, t.language, t.name, t.default])).toEqual([
       ['audio-en', '0:a:0', 'en', 'English', true],
       ['audio-fr', '0:a:1', 'fr', 'French', false],
     ]);
+  });
+
+  it('a track of 5.1 or more channels gets a 5.1 twin after it: same stream, language and name', async () => {
+    const tracks = await planAudioTracks('in.mp4', source([{ language: 'eng', channels: 6 }, { language: 'fre' }]), []);
+    const twins = withSurroundTwins(tracks);
+    expect(twins.map((t) => [t.id, t.map, t.language, t.name, t.default, t.channels])).toEqual([
+      ['audio-en', '0:a:0', 'en', 'English', true, undefined],
+      ['audio-en-5.1', '0:a:0', 'en', 'English', true, 6],
+      ['audio-fr', '0:a:1', 'fr', 'French', false, undefined],
+    ]);
+    // 7.1 is mixed down to a 5.1 twin; stereo and mono get none
+    const one = await planAudioTracks('in.mp4', source([{ channels: 8 }]), []);
+    expect(withSurroundTwins(one).map((t) => [t.id, t.channels])).toEqual([
+      ['audio', undefined],
+      ['audio-5.1', 6],
+    ]);
+    const mono = await planAudioTracks('in.mp4', source([{ channels: 1 }]), []);
+    expect(withSurroundTwins(mono)).toEqual(mono);
   });
 
   it('titles tell two tracks of one language apart; untagged tracks are numbered', async () => {
@@ -112,6 +144,26 @@ describe('ffmpeg mapping of several audio tracks', () => {
     expect(maps).toEqual(['[v0]', '0:a:0', '1:a:0']);
     expect(args.join(' ')).toContain('-af apad -t 8 -max_muxing_queue_size 4096 -f mp4');
     expect(args.filter((a) => a === 'apad')).toHaveLength(2);
+  });
+
+  it('a 5.1 twin: the same stream to six channels at the surround bit rate, stereo beside it', () => {
+    const { args, outputs } = buildEncodeArgs(
+      {
+        args: ['-i', 'in.mp4'],
+        audioTracks: [
+          { id: 'audio', map: '0:a:0' },
+          { id: 'audio-5.1', map: '0:a:0', channels: 6 },
+        ],
+      },
+      { ...plan, audio: { ...plan.audio!, surroundBitrate: 384_000 } },
+      { segmentDuration: 2, partDuration: 1 },
+    );
+    expect(outputs.map((o) => o.renditionId)).toEqual(['240p', 'audio', 'audio-5.1']);
+    const outputOf = (n: number) => args.join(' ').split(' pipe:')[n + 1]; // after -progress pipe:1
+    expect(outputOf(1)).toContain('-map 0:a:0');
+    expect(outputOf(1)).toContain('-b:a 96000 -ar 48000 -ac 2');
+    expect(outputOf(2)).toContain('-map 0:a:0');
+    expect(outputOf(2)).toContain('-b:a 384000 -ar 48000 -ac 6');
   });
 
   it('live lavfi: one sine input per language (440, 660 Hz), each mapped to its own rendition', () => {

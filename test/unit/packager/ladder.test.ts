@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { h264Level, parseBitrate, planLadder } from '../../../packager/ladder.js';
+import { h264Level, parseBitrate, parseLadderSpec, planLadder } from '../../../packager/ladder.js';
 import type { SourceInfo } from '../../../packager/probe.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'se-ladder-'));
@@ -40,7 +40,13 @@ describe('planLadder', () => {
       ['240p', 426, 240],
     ]);
     expect(p.frameRate).toEqual([30000, 1001]);
-    expect(p.audio).toEqual({ id: 'audio', bitrate: 128_000, sampleRate: 48000, channels: 2 });
+    expect(p.audio).toEqual({
+      id: 'audio',
+      bitrate: 128_000,
+      sampleRate: 48000,
+      channels: 2,
+      surroundBitrate: 384_000,
+    });
     for (const r of p.video) {
       expect(r.maxrate).toBeGreaterThan(r.bitrate);
       expect(r.bufsize).toBeGreaterThanOrEqual(r.maxrate);
@@ -98,6 +104,18 @@ describe('planLadder', () => {
       expect.objectContaining({ id: 'sd', width: 854, height: 480, bitrate: 1_200_000, profile: 'main' }),
     ]);
     expect(p.audio).toBeUndefined();
+  });
+
+  it("reads the 5.1 twin's bit rate, or false for stereo only", () => {
+    const spec = (audio: unknown) => parseLadderSpec({ video: [{ height: 360, bitrate: '800k' }], audio }, 'l.json');
+    expect(planLadder(source(640, 360), spec({ bitrate: '96k', surroundBitrate: '256k' })).audio).toMatchObject({
+      bitrate: 96_000,
+      surroundBitrate: 256_000,
+    });
+    expect(planLadder(source(640, 360), spec({ bitrate: '96k', surroundBitrate: false })).audio?.surroundBitrate).toBe(
+      undefined,
+    );
+    expect(() => spec({ bitrate: '96k', surroundBitrate: 'loud' })).toThrow(/audio\.surroundBitrate/);
   });
 
   it('explains bad ladders', () => {

@@ -1,0 +1,152 @@
+/**
+ * A package with 5.1 audio (a stereo track and its 5.1 twin, from the `surround` fixture) on the
+ * demo page, in Debian's Chromium, served by a real origin. Our HLS player keeps to the stereo
+ * group (the 5.1 group lists every video variant again: its ladder must not double) and never
+ * fetches the twin; hls.js plays it; our DASH player lists stereo and 5.1, starts on stereo (Role
+ * main) and, switched to 5.1, fetches the twin's segments and plays on; dash.js plays it. No page
+ * error anywhere.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../bench/chromium-launch.js';
+import { fixture } from '../../media-fixtures/generate.js';
+import { packageVod } from '../../packager/vod-job.js';
+import { createOrigin, type Origin } from '../../packager/origin/server.js';
+import { buildPlayer } from '../../player-demo/build.js';
+import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+
+let dir: string;
+let origin: Origin;
+let originUrl = '';
+let pages: PageServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-surround-browser-'));
+  const [input] = await Promise.all([fixture('surround'), buildPlayer()]);
+  await packageVod({ input, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
+  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
+  originUrl = await origin.listen(0, '127.0.0.1');
+  pages = await startPageServer({ port: 0, streams: [] });
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pages?.close();
+  await origin?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface TrackInfo {
+  id: string;
+  name: string;
+  active: boolean;
+}
+interface DemoApi {
+  tracks(): { audio: TrackInfo[] };
+  setAudioTrack(id: string): void;
+  stats(): { currentTime: number; pageErrors: string[]; levels: { id: string }[] };
+}
+interface Win {
+  __streamedge: DemoApi;
+}
+
+async function open(engine: string, manifest: string): Promise<{ page: Page; requested: string[] }> {
+  const page = await browser.newPage();
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  await page.goto(`${pages.url}?src=${encodeURIComponent(`${originUrl}/vod/movie/${manifest}`)}&engine=${engine}`);
+  return { page, requested };
+}
+
+/** Waits until the playhead has passed `sec`. */
+async function playedPast(page: Page, sec: number): Promise<void> {
+  await page.waitForFunction(
+    (t: number) => (document.getElementById('video') as HTMLVideoElement).currentTime > t,
+    sec,
+    { timeout: 30_000, polling: 100 },
+  );
+}
+
+async function tracks(page: Page, count: number): Promise<TrackInfo[]> {
+  await page.waitForFunction(
+    (n: number) => {
+      const audio = (window as unknown as Win).__streamedge.tracks().audio;
+      return audio.length === n && audio.some((a) => a.active);
+    },
+    count,
+    { timeout: 30_000 },
+  );
+  return page.evaluate(() => (window as unknown as Win).__streamedge.tracks().audio);
+}
+
+const twinSegment = /\/audio-5\.1\/seg-\d+\.m4s$/;
+const stereoSegment = /\/audio\/seg-\d+\.m4s$/;
+
+describe('5.1 audio on the demo page', () => {
+  for (const c of [
+    { engine: 'ours', manifest: 'master.m3u8', label: 'our player (HLS)' },
+    { engine: 'hlsjs', manifest: 'master.m3u8', label: 'hls.js' },
+  ]) {
+    it(`${c.label}: plays the stereo group`, async () => {
+      const { page, requested } = await open(c.engine, c.manifest);
+      try {
+        const audio = await tracks(page, 1);
+        expect(audio[0].active).toBe(true);
+        await playedPast(page, 3);
+        expect(requested.some((p) => stereoSegment.test(p))).toBe(true);
+        const stats = await page.evaluate(() => (window as unknown as Win).__streamedge.stats());
+        expect(stats.pageErrors).toEqual([]);
+        if (c.engine === 'ours') {
+          expect(requested.some((p) => twinSegment.test(p))).toBe(false);
+          // one level per video rendition, not one per variant (each is listed once per audio group)
+          const master = await (await fetch(`${originUrl}/vod/movie/master.m3u8`)).text();
+          const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+          expect(variants.filter((l) => l.includes('AUDIO="audio-6ch"')).length).toBeGreaterThan(0);
+          expect(stats.levels).toHaveLength(variants.filter((l) => l.includes('AUDIO="audio"')).length);
+        }
+      } finally {
+        await page.close();
+      }
+    }, 60_000);
+  }
+
+  it('our player (DASH): lists stereo and 5.1, starts on stereo, switches to the twin and plays on', async () => {
+    const { page, requested } = await open('ours', 'manifest.mpd');
+    try {
+      const audio = await tracks(page, 2);
+      expect(audio.map((a) => [a.name, a.active])).toEqual([
+        ['Audio 1', true],
+        ['Audio 1 (5.1)', false],
+      ]);
+      await playedPast(page, 1);
+      expect(requested.some((p) => stereoSegment.test(p))).toBe(true);
+      await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), audio[1].id);
+      await playedPast(page, 6);
+      expect(requested.some((p) => twinSegment.test(p))).toBe(true);
+      const [now, stats] = await page.evaluate(() => {
+        const api = (window as unknown as Win).__streamedge;
+        return [api.tracks().audio, api.stats()] as const;
+      });
+      expect(now.find((a) => a.active)?.name).toBe('Audio 1 (5.1)');
+      expect(stats.pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('dash.js: plays', async () => {
+    const { page } = await open('dashjs', 'manifest.mpd');
+    try {
+      await playedPast(page, 3);
+      const stats = await page.evaluate(() => (window as unknown as Win).__streamedge.stats());
+      expect(stats.pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,149 @@
+/**
+ * 5.1 audio through the real packager (ffmpeg) and origin: a source whose AAC 5.1 track has a tone
+ * of its own on each channel is packaged as stereo (as before) and as a 5.1 twin that keeps the
+ * six channels apart. HLS: the twin in a group of its own ("audio-6ch", CHANNELS="6"), every video
+ * variant listed once per group, stereo first, the rendition rules passing. DASH: a second audio
+ * AdaptationSet with AudioChannelConfiguration 6, schema-valid. A ladder with
+ * "surroundBitrate": false packages stereo only.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from 'undici';
+import { fixture, SURROUND_TONES } from '../../../media-fixtures/generate.js';
+import { packageVod, type VodSummary } from '../../../packager/vod-job.js';
+import { createOrigin, type Origin } from '../../../packager/origin/server.js';
+import { ffmpegPath, ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
+import { validateMpd } from '../../support/xml-validate.js';
+import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
+import { run } from './verify-package.js';
+
+const root = mkdtempSync(join(tmpdir(), 'se-pkg-surround-'));
+const out = join(root, 'out');
+let origin: Origin;
+let client: Client;
+let summary: VodSummary;
+
+async function get(path: string) {
+  const res = await client.request({ path, method: 'GET' });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+/** init + segment `n` of a rendition as one playable file. */
+function joined(asset: string, rendition: string, n: number): string {
+  const dir = join(out, asset, 'v1', rendition);
+  const file = join(root, `${asset}-${rendition}-${n}.mp4`);
+  writeFileSync(file, Buffer.concat([readFileSync(join(dir, 'init.mp4')), readFileSync(join(dir, `seg-${n}.m4s`))]));
+  return file;
+}
+
+/** What ffprobe says of the file's audio stream. */
+async function audioStream(file: string): Promise<{ channels: number; channel_layout: string; codec_name: string }> {
+  const r = await run(ffprobePath(), ['-v', 'error', '-select_streams', 'a:0', '-show_streams', '-of', 'json', file]);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { streams: { channels: number; channel_layout: string; codec_name: string }[] })
+    .streams[0];
+}
+
+/** The tone (zero crossings / 2 / s) of one channel of the file, after the first 50 ms. */
+async function toneOfChannel(file: string, channel: number): Promise<number> {
+  const pcm = `${file}.c${channel}.raw`;
+  const r = await run(ffmpegPath(), [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    file,
+    '-af',
+    `pan=mono|c0=c${channel}`,
+    '-ar',
+    '48000',
+    '-f',
+    's16le',
+    pcm,
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+  const b = readFileSync(pcm);
+  const s = new Int16Array(b.buffer, b.byteOffset, Math.floor(b.length / 2)).subarray(2400);
+  let crossings = 0;
+  for (let i = 1; i < s.length; i++) if (s[i - 1] < 0 !== s[i] < 0) crossings++;
+  return crossings / 2 / (s.length / 48000);
+}
+
+beforeAll(async () => {
+  const input = await fixture('surround');
+  summary = await packageVod({ input, outDir: out, assetId: 'movie', ladder: 'small', segmentDuration: 2 });
+  const stereoOnly = join(root, 'stereo-only.json');
+  writeFileSync(
+    stereoOnly,
+    JSON.stringify({ video: [{ height: 240, bitrate: '300k' }], audio: { bitrate: '96k', surroundBitrate: false } }),
+  );
+  await packageVod({ input, outDir: out, assetId: 'stereo', ladder: stereoOnly, segmentDuration: 2 });
+  origin = await createOrigin({ root: out, logger: false, processMetrics: false });
+  client = new Client(await origin.listen(0, '127.0.0.1'));
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close();
+  await origin?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('VOD with 5.1 audio', () => {
+  it('packages stereo and a 5.1 twin from the one source track; the twin keeps its six channels apart', async () => {
+    const audio = summary.renditions.filter((r) => r.kind === 'audio').map((r) => r.id);
+    expect(audio).toEqual(['audio', 'audio-5.1']);
+    const stereo = joined('movie', 'audio', 1);
+    const surround = joined('movie', 'audio-5.1', 1);
+    expect(await audioStream(stereo)).toMatchObject({ codec_name: 'aac', channels: 2 });
+    expect(await audioStream(surround)).toMatchObject({ codec_name: 'aac', channels: 6, channel_layout: '5.1' });
+    // L, R, C and the surrounds each carry their own tone (LFE is band-limited by AAC: not checked)
+    for (const c of [0, 1, 2, 4, 5]) {
+      expect(Math.abs((await toneOfChannel(surround, c)) - SURROUND_TONES[c]), `channel ${c}`).toBeLessThan(15);
+    }
+  });
+
+  it('HLS: the twin in its own group with CHANNELS="6", each video variant once per group, stereo first', async () => {
+    const entry = (await get('/vod/movie/master.m3u8')).text;
+    expect(entry.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toEqual([
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio 1",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="v1/audio/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-6ch",NAME="Audio 1",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6",URI="v1/audio-5.1/index.m3u8"',
+    ]);
+    const lines = entry.split('\n');
+    const variants = lines
+      .map((l, i) => (l.startsWith('#EXT-X-STREAM-INF:') ? { inf: l, uri: lines[i + 1] } : undefined))
+      .filter((v) => v !== undefined);
+    const videos = summary.renditions.filter((r) => r.kind === 'video').length;
+    expect(variants).toHaveLength(2 * videos);
+    const stereo = variants.slice(0, videos);
+    const surround = variants.slice(videos);
+    expect(stereo.every((v) => v.inf.includes('AUDIO="audio"'))).toBe(true);
+    expect(surround.every((v) => v.inf.includes('AUDIO="audio-6ch"'))).toBe(true);
+    expect(surround.map((v) => v.uri)).toEqual(stereo.map((v) => v.uri));
+    const bandwidth = (inf: string) => Number(/BANDWIDTH=(\d+)/.exec(inf)![1]);
+    stereo.forEach((v, i) => expect(bandwidth(surround[i].inf)).toBeGreaterThan(bandwidth(v.inf) + 150_000));
+    expect(checkRenditionRules(entry)).toEqual([]);
+  });
+
+  it('DASH: a second audio AdaptationSet with AudioChannelConfiguration 6; schema-valid', async () => {
+    const mpd = (await get('/vod/movie/manifest.mpd')).text;
+    const v = await validateMpd(mpd);
+    expect(v.valid, v.errors).toBe(true);
+    const sets = mpd.split('<AdaptationSet').slice(1);
+    const audioSets = sets.filter((s) => s.includes('contentType="audio"'));
+    expect(audioSets).toHaveLength(2);
+    expect(audioSets[0]).toMatch(/AudioChannelConfiguration schemeIdUri="[^"]+" value="2"/);
+    expect(audioSets[0]).toContain('value="main"');
+    expect(audioSets[1]).toMatch(/AudioChannelConfiguration schemeIdUri="[^"]+" value="6"/);
+    expect(audioSets[1]).toContain('value="alternate"');
+    expect(audioSets[1]).toContain('<Label>Audio 1 (5.1)</Label>');
+  });
+
+  it('a ladder with "surroundBitrate": false packages stereo only', async () => {
+    const entry = (await get('/vod/stereo/master.m3u8')).text;
+    expect(entry).not.toContain('audio-6ch');
+    expect(entry.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toHaveLength(1);
+    expect(await audioStream(joined('stereo', 'audio', 1))).toMatchObject({ channels: 2 });
+  });
+});
