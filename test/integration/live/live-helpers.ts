@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
 import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
-import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
-import { run } from '../packager/verify-package.js';
+import { decodedTone } from '../../support/decoded-tone.js';
 
 /** A 320x180 test signal with a 180p rung + audio: two renditions, cheap enough for a shared 2-core box. */
 export const TEST_SOURCE = 'lavfi:testsrc2=size=320x180:rate=30';
@@ -352,14 +351,7 @@ export async function toneOf(
   expect(seg.status).toBe(200);
   const file = join(dir, `${rendition}-${n}.mp4`);
   writeFileSync(file, Buffer.concat([init.body, seg.body]));
-  const pcm = join(dir, `${rendition}-${n}.raw`);
-  const r = await run(ffmpegPath(), ['-v', 'error', '-y', '-i', file, '-ac', '1', '-ar', '48000', '-f', 's16le', pcm]);
-  expect(r.code, r.stderr).toBe(0);
-  const b = readFileSync(pcm);
-  const s = new Int16Array(b.buffer, b.byteOffset, Math.floor(b.length / 2)).subarray(2400);
-  let crossings = 0;
-  for (let i = 1; i < s.length; i++) if (s[i - 1] < 0 !== s[i] < 0) crossings++;
-  return crossings / 2 / (s.length / 48000);
+  return (await decodedTone(file)).hz;
 }
 
 /** The multivariant playlist's audio renditions are the feed's English (the default) and French. */

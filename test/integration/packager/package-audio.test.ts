@@ -15,11 +15,10 @@ import { Client } from 'undici';
 import { fixture } from '../../../media-fixtures/generate.js';
 import { packageVod, type VodSummary } from '../../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
-import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
+import { decodedTone } from '../../support/decoded-tone.js';
 import { expectEachRefused, runCli } from './cli-run.js';
-import { run } from './verify-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-audio-'));
 const out = join(root, 'out');
@@ -33,24 +32,11 @@ async function get(path: string) {
 }
 
 /** Decodes init + one segment of an audio rendition; returns its tone (zero crossings / 2 / s) and RMS level. */
-async function tone(rendition: string, n: number): Promise<{ hz: number; rms: number }> {
+function tone(rendition: string, n: number): Promise<{ hz: number; rms: number }> {
   const dir = join(out, 'movie', 'v1', rendition);
   const file = join(root, `${rendition}-${n}.mp4`);
   writeFileSync(file, Buffer.concat([readFileSync(join(dir, 'init.mp4')), readFileSync(join(dir, `seg-${n}.m4s`))]));
-  const pcm = join(root, `${rendition}-${n}.raw`);
-  const r = await run(ffmpegPath(), ['-v', 'error', '-y', '-i', file, '-ac', '1', '-ar', '48000', '-f', 's16le', pcm]);
-  expect(r.code, r.stderr).toBe(0);
-  const b = readFileSync(pcm);
-  const samples = new Int16Array(b.buffer, b.byteOffset, Math.floor(b.length / 2));
-  // skip the first 50 ms (AAC priming, the edge of the segment)
-  const s = samples.subarray(2400);
-  let crossings = 0;
-  let sum = 0;
-  for (let i = 1; i < s.length; i++) {
-    if (s[i - 1] < 0 !== s[i] < 0) crossings++;
-    sum += s[i] * s[i];
-  }
-  return { hz: crossings / 2 / (s.length / 48000), rms: Math.sqrt(sum / s.length) };
+  return decodedTone(file);
 }
 
 beforeAll(async () => {

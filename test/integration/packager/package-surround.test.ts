@@ -14,9 +14,10 @@ import { Client } from 'undici';
 import { fixture, SURROUND_TONES } from '../../../media-fixtures/generate.js';
 import { packageVod, type VodSummary } from '../../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
-import { ffmpegPath, ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
+import { ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
+import { decodedTone } from '../../support/decoded-tone.js';
 import { run } from './verify-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-surround-'));
@@ -44,31 +45,6 @@ async function audioStream(file: string): Promise<{ channels: number; channel_la
   expect(r.code, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { streams: { channels: number; channel_layout: string; codec_name: string }[] })
     .streams[0];
-}
-
-/** The tone (zero crossings / 2 / s) of one channel of the file, after the first 50 ms. */
-async function toneOfChannel(file: string, channel: number): Promise<number> {
-  const pcm = `${file}.c${channel}.raw`;
-  const r = await run(ffmpegPath(), [
-    '-v',
-    'error',
-    '-y',
-    '-i',
-    file,
-    '-af',
-    `pan=mono|c0=c${channel}`,
-    '-ar',
-    '48000',
-    '-f',
-    's16le',
-    pcm,
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  const b = readFileSync(pcm);
-  const s = new Int16Array(b.buffer, b.byteOffset, Math.floor(b.length / 2)).subarray(2400);
-  let crossings = 0;
-  for (let i = 1; i < s.length; i++) if (s[i - 1] < 0 !== s[i] < 0) crossings++;
-  return crossings / 2 / (s.length / 48000);
 }
 
 beforeAll(async () => {
@@ -100,7 +76,7 @@ describe('VOD with 5.1 audio', () => {
     expect(await audioStream(surround)).toMatchObject({ codec_name: 'aac', channels: 6, channel_layout: '5.1' });
     // L, R, C and the surrounds each carry their own tone (LFE is band-limited by AAC: not checked)
     for (const c of [0, 1, 2, 4, 5]) {
-      expect(Math.abs((await toneOfChannel(surround, c)) - SURROUND_TONES[c]), `channel ${c}`).toBeLessThan(15);
+      expect(Math.abs((await decodedTone(surround, c)).hz - SURROUND_TONES[c]), `channel ${c}`).toBeLessThan(15);
     }
   });
 
