@@ -11,10 +11,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from 'undici';
 import { fixture } from '../../../media-fixtures/generate.js';
+import { serveVod, type VodOrigin } from './vod-origin.js';
 import { packageVod, type VodSummary } from '../../../packager/vod-job.js';
-import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
 import { decodedTone } from '../../support/decoded-tone.js';
@@ -22,14 +21,10 @@ import { expectEachRefused, runCli } from './cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-audio-'));
 const out = join(root, 'out');
-let origin: Origin;
-let client: Client;
+let origin: VodOrigin;
 let summary: VodSummary;
 
-async function get(path: string) {
-  const res = await client.request({ path, method: 'GET' });
-  return { status: res.statusCode, text: await res.body.text() };
-}
+const get = (path: string) => origin.get(path);
 
 /** Decodes init + one segment of an audio rendition; returns its tone (zero crossings / 2 / s) and RMS level. */
 function tone(rendition: string, n: number): Promise<{ hz: number; rms: number }> {
@@ -54,12 +49,10 @@ beforeAll(async () => {
       { language: 'fr', file: join(root, 'fr.vtt') },
     ],
   });
-  origin = await createOrigin({ root: out, logger: false, processMetrics: false });
-  client = new Client(await origin.listen(0, '127.0.0.1'));
+  origin = await serveVod(out);
 }, 120_000);
 
 afterAll(async () => {
-  await client?.close();
   await origin?.close();
   rmSync(root, { recursive: true, force: true });
 });

@@ -8,26 +8,21 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from 'undici';
 import { fixture } from '../../../media-fixtures/generate.js';
+import { serveVod, type VodOrigin } from './vod-origin.js';
 import { packageVod } from '../../../packager/vod-job.js';
-import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { expectEachRefused } from './cli-run.js';
 import { parseM3u8 } from './verify-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-subs-'));
 const out = join(root, 'out');
-let origin: Origin;
-let client: Client;
+let origin: VodOrigin;
 
 const EN = 'WEBVTT\n\n00:00:00.500 --> 00:00:01.500\nHello\n\n00:00:01.800 --> 00:00:02.600\nAcross the boundary\n';
 const PT = '1\n00:00:03,000 --> 00:00:03,900\nOlá\n';
 
-async function get(path: string) {
-  const res = await client.request({ path, method: 'GET' });
-  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
-}
+const get = (path: string) => origin.get(path);
 
 beforeAll(async () => {
   writeFileSync(join(root, 'en.vtt'), EN);
@@ -43,12 +38,10 @@ beforeAll(async () => {
       { language: 'pt-br', file: join(root, 'pt.srt') },
     ],
   });
-  origin = await createOrigin({ root: out, logger: false, processMetrics: false });
-  client = new Client(await origin.listen(0, '127.0.0.1'));
+  origin = await serveVod(out);
 }, 120_000);
 
 afterAll(async () => {
-  await client?.close();
   await origin?.close();
   rmSync(root, { recursive: true, force: true });
 });

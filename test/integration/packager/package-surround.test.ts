@@ -10,10 +10,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from 'undici';
 import { fixture, SURROUND_TONES } from '../../../media-fixtures/generate.js';
+import { serveVod, type VodOrigin } from './vod-origin.js';
 import { packageVod, type VodSummary } from '../../../packager/vod-job.js';
-import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
@@ -22,14 +21,10 @@ import { run } from './verify-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-surround-'));
 const out = join(root, 'out');
-let origin: Origin;
-let client: Client;
+let origin: VodOrigin;
 let summary: VodSummary;
 
-async function get(path: string) {
-  const res = await client.request({ path, method: 'GET' });
-  return { status: res.statusCode, text: await res.body.text() };
-}
+const get = (path: string) => origin.get(path);
 
 /** init + segment `n` of a rendition as one playable file. */
 function joined(asset: string, rendition: string, n: number): string {
@@ -56,12 +51,10 @@ beforeAll(async () => {
     JSON.stringify({ video: [{ height: 240, bitrate: '300k' }], audio: { bitrate: '96k', surroundBitrate: false } }),
   );
   await packageVod({ input, outDir: out, assetId: 'stereo', ladder: stereoOnly, segmentDuration: 2 });
-  origin = await createOrigin({ root: out, logger: false, processMetrics: false });
-  client = new Client(await origin.listen(0, '127.0.0.1'));
+  origin = await serveVod(out);
 }, 120_000);
 
 afterAll(async () => {
-  await client?.close();
   await origin?.close();
   rmSync(root, { recursive: true, force: true });
 });

@@ -1,0 +1,27 @@
+/**
+ * A real origin serving a packager output folder on loopback, for the packager suites that read
+ * their playlists and manifests back over HTTP.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { Client } from 'undici';
+import { createOrigin } from '../../../packager/origin/server.js';
+
+export interface VodOrigin {
+  get(path: string): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>;
+  close(): Promise<void>;
+}
+
+export async function serveVod(root: string): Promise<VodOrigin> {
+  const origin = await createOrigin({ root, logger: false, processMetrics: false });
+  const client = new Client(await origin.listen(0, '127.0.0.1'));
+  return {
+    async get(path) {
+      const res = await client.request({ path, method: 'GET' });
+      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+    },
+    async close() {
+      await client.close();
+      await origin.close();
+    },
+  };
+}
