@@ -6,7 +6,7 @@
 import { pipeline } from 'node:stream';
 import { appendCacheStatus } from '../src/http/cache-status.js';
 import type { EdgeContext } from './context.js';
-import { type Exchange, sendText } from './exchange.js';
+import { type Exchange, breakOff, sendText } from './exchange.js';
 import { earlyHintsRelay, forwardHeaders } from './forwarding.js';
 import { invalidateTarget, sameOriginTarget } from './invalidate.js';
 import { type UpstreamResponse, upstreamError } from './upstream.js';
@@ -67,6 +67,6 @@ export async function bypass(
     ex.bytes += c.length;
   });
   pipeline(res.body, ex.res, (err) => {
-    if (err) ex.res.destroy();
+    if (err) breakOff(ex.res);
   });
 }

@@ -72,6 +72,20 @@ export function sendHead(ex: Exchange, status: number, headers: Record<string, s
 }
 
 /**
+ * Breaks off an answer already begun (the fill failed, a stored read broke): HTTP/1.1 closes the
+ * connection; HTTP/2 resets the stream with INTERNAL_ERROR. `destroy()` alone would reset it with
+ * NO_ERROR, which a client may take for the end of a complete response (RFC 9113 §8.1: a response
+ * ends with END_STREAM; this one must read as cut short).
+ */
+export function breakOff(sink: Writable): void {
+  const stream =
+    'session' in sink ? (sink as unknown as ServerHttp2Stream) : (sink as { stream?: ServerHttp2Stream }).stream;
+  // destroyed with an error: RST_STREAM INTERNAL_ERROR (close(code) ends the writable side first)
+  if (stream !== undefined && !stream.destroyed) stream.destroy(new Error('edge: answer broken off'));
+  else sink.destroy();
+}
+
+/**
  * Sends the head with our Age and Cache-Status member appended (sendHead); returns where the
  * body goes.
  */

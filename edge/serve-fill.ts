@@ -12,7 +12,7 @@ import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../sr
 import type { EdgeStore } from './store/index.js';
 import type { Fill, FillHead } from './fill.js';
 import { notModifiedHeaders } from './cache-policy.js';
-import { type Exchange, header, sendText, writeHead } from './exchange.js';
+import { type Exchange, breakOff, header, sendText, writeHead } from './exchange.js';
 import { GROUP_ANSWER_MAX_BYTES, answerFromGroup, groupBody, writeGroupHead } from './group-answer.js';
 
 type ResponseHead = Extract<FillHead, { kind: 'response' }>;
@@ -66,7 +66,7 @@ export function pumpFill(
       if (done) return;
       if (!stored) {
         hooks.onAbort('lagging-not-stored');
-        res.destroy();
+        breakOff(res);
         return finish();
       }
       const last = end !== undefined ? end - 1 : undefined;
@@ -75,7 +75,7 @@ export function pumpFill(
         obj?.body.destroy();
         if (!done) {
           hooks.onAbort('lagging-evicted');
-          res.destroy();
+          breakOff(res);
         }
         return finish();
       }
@@ -85,7 +85,7 @@ export function pumpFill(
         hooks.onBytes(tier, c.length);
       });
       pipeline(obj.body, res, (err) => {
-        if (err) res.destroy();
+        if (err) breakOff(res);
         finish();
       });
     };
@@ -147,7 +147,7 @@ export function pumpFill(
           if (end !== undefined && pos < end) {
             // declared length not reached: never present a truncated body as complete
             hooks.onAbort('fill-short');
-            res.destroy();
+            breakOff(res);
             return finish();
           }
           res.end();
@@ -155,7 +155,7 @@ export function pumpFill(
         }
         if (r.kind === 'failed') {
           hooks.onAbort('fill-failed');
-          res.destroy();
+          breakOff(res);
           return finish();
         }
         // lagging

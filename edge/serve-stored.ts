@@ -9,7 +9,7 @@ import { notModified } from '../src/http/conditional.js';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../src/http/range.js';
 import type { EdgeStore, ObjectMeta } from './store/index.js';
 import { notModifiedHeaders, replayHeaders, viewEntry } from './cache-policy.js';
-import { type Exchange, header, writeHead } from './exchange.js';
+import { type Exchange, breakOff, header, writeHead } from './exchange.js';
 
 /**
  * Serve the stored entry for `ex.key`. Resolves false, having written nothing, when the entry
@@ -103,7 +103,7 @@ export async function serveStored(
     onBytes(tier, c.length);
   });
   pipeline(obj.body, sink, (err) => {
-    if (err) sink.destroy();
+    if (err) breakOff(sink);
   });
   return true;
 }
