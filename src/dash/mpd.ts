@@ -1,4 +1,11 @@
-import { paths, seconds, type Presentation, type Rendition, type RenditionTimeline } from '../media/presentation.js';
+import {
+  isMultichannel,
+  paths,
+  seconds,
+  type Presentation,
+  type Rendition,
+  type RenditionTimeline,
+} from '../media/presentation.js';
 import { normalizedQuery, type UriOptions } from '../hls/uri-options.js';
 import { dashFrameRate, ratio } from './frame-rate.js';
 import { segmentTimeline } from './segment-timeline.js';
@@ -124,20 +131,22 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
 
   // One audio AdaptationSet per language (lang is an AdaptationSet property) and channel layout
   // (a 5.1 twin is not seamlessly switchable with its stereo track: a set of its own, after them).
-  const byLanguage = new Map<string, RenditionTimeline[]>();
-  const surroundLast = [...audios].sort((a, b) => Number(isMultichannel(a)) - Number(isMultichannel(b)));
+  const audioSets = new Map<string, RenditionTimeline[]>();
+  const surroundLast = [...audios].sort(
+    (a, b) => Number(isMultichannel(a.rendition)) - Number(isMultichannel(b.rendition)),
+  );
   for (const t of surroundLast) {
-    const key = `${t.rendition.language ?? ''}\n${isMultichannel(t) ? t.rendition.channels : 2}`;
-    byLanguage.set(key, [...(byLanguage.get(key) ?? []), t]);
+    const key = `${t.rendition.language ?? ''}\n${isMultichannel(t.rendition) ? t.rendition.channels : 2}`;
+    audioSets.set(key, [...(audioSets.get(key) ?? []), t]);
   }
   // With several sets (languages, 5.1 twins), the default language's stereo set is Role "main"
   // and the others "alternate" (23009-1 5.8.5.5); a Label names each. One set alone needs neither.
-  const several = byLanguage.size > 1;
+  const several = audioSets.size > 1;
   const defaultLanguage = (audios.find((t) => t.rendition.default === true) ?? audios[0])?.rendition.language ?? '';
-  for (const [key, group] of byLanguage) {
+  for (const [key, group] of audioSets) {
     const lang = key.slice(0, key.indexOf('\n'));
     const r = group[0].rendition;
-    const surround = isMultichannel(group[0]);
+    const surround = isMultichannel(group[0].rendition);
     const label = r.name ? (surround ? `${r.name} (${channelLayoutName(r.channels!)})` : r.name) : undefined;
     const extra: XmlElement[] = several
       ? [
@@ -224,10 +233,6 @@ function adaptationSet(
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
     children: [...descriptors, ...(shared && templates[0] ? [templates[0], ...representations] : representations)],
   };
-}
-
-function isMultichannel(t: RenditionTimeline): boolean {
-  return (t.rendition.channels ?? 2) > 2;
 }
 
 /** "5.1" for six channels, "7.1" for eight, else "<n> channels". */

@@ -1,5 +1,5 @@
 import type { Presentation, Rendition, RenditionTimeline } from '../media/presentation.js';
-import { paths } from '../media/presentation.js';
+import { isMultichannel, paths } from '../media/presentation.js';
 import { attributeList, quoted } from './attribute-list.js';
 import { hasIFrames, iframeBandwidth } from './iframe-playlist.js';
 import { withQuery, type UriOptions } from './uri-options.js';
@@ -155,13 +155,10 @@ function resolution(r: Rendition): string | undefined {
 /** Audio renditions by group: "audio" (up to 2 channels) first, then "audio-<n>ch" by channel count. */
 function audioGroups(audios: RenditionTimeline[]): Map<string, RenditionTimeline[]> {
   const groups = new Map<string, RenditionTimeline[]>();
-  const channelsOf = (t: RenditionTimeline) => t.rendition.channels ?? 2;
-  const sorted = [...audios].sort(
-    (a, b) => Math.min(3, channelsOf(a)) - Math.min(3, channelsOf(b)) || channelsOf(a) - channelsOf(b),
-  );
-  for (const t of sorted) {
-    const n = channelsOf(t);
-    const id = n > 2 ? `${AUDIO_GROUP}-${n}ch` : AUDIO_GROUP;
+  // stable: stereo in the order given, then each multichannel layout by channel count
+  const layout = (t: RenditionTimeline) => (isMultichannel(t.rendition) ? t.rendition.channels! : 0);
+  for (const t of [...audios].sort((a, b) => layout(a) - layout(b))) {
+    const id = layout(t) > 0 ? `${AUDIO_GROUP}-${layout(t)}ch` : AUDIO_GROUP;
     groups.set(id, [...(groups.get(id) ?? []), t]);
   }
   return groups;

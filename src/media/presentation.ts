@@ -150,6 +150,11 @@ export const paths = {
   subtitleFile: (trackId: string) => `${trackId}/subtitles.vtt`,
 } as const;
 
+/** More than two channels (a 5.1 twin): HLS and DASH keep such audio apart from stereo. */
+export function isMultichannel(r: Rendition): boolean {
+  return (r.channels ?? 2) > 2;
+}
+
 export function seconds(units: number, timescale: number): number {
   return units / timescale;
 }

@@ -3,6 +3,7 @@ import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
 import { audio, ladder, livePresentation, VIDEO_TS, vodPresentation } from './fixture-presentations.js';
 import { parseM3u8 } from './parsers.js';
 import { playlistUris } from './uri-check.js';
+import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
 
 describe('writeMultivariantPlaylist', () => {
   const vod = vodPresentation();
@@ -123,5 +124,46 @@ describe('writeMultivariantPlaylist', () => {
     expect(parsed.playlists[2].attributes.BANDWIDTH).toBe(900_000 + 200_000);
     expect(Number(parsed.playlists[2].attributes['AVERAGE-BANDWIDTH'])).toBe(700_000 + 190_000);
     expect(parsed.playlists[2].attributes.CODECS).toBe('avc1.64001e,mp4a.40.2,ec-3');
+  });
+});
+
+describe('writeMultivariantPlaylist with a 5.1 twin', () => {
+  const vod = vodPresentation();
+  const stereo = vod.timelines.find((t) => t.rendition.kind === 'audio')!;
+  const twin = {
+    rendition: { ...audio, id: 'audio-5.1', channels: 6, bandwidth: 396_000, averageBandwidth: 384_000 },
+    segments: stereo.segments,
+  };
+  // the twin listed before its stereo track: the groups still come out stereo first
+  const text = writeMultivariantPlaylist({
+    ...vod,
+    timelines: [...vod.timelines.filter((t) => t !== stereo), twin, stereo],
+  });
+  const m = parseM3u8(text);
+
+  it('puts the twin in group audio-6ch, each with its own DEFAULT, and passes the rendition rules', () => {
+    expect(text.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toEqual([
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-6ch",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6",URI="audio-5.1/index.m3u8"',
+    ]);
+    expect(checkRenditionRules(text)).toEqual([]);
+  });
+
+  it('lists every video variant once per group, stereo first, each with its group bandwidth', () => {
+    expect(m.playlists).toHaveLength(2 * ladder.length);
+    ladder.forEach((r, i) => {
+      const s = m.playlists[i];
+      const t = m.playlists[ladder.length + i];
+      expect([s.uri, s.attributes.AUDIO, s.attributes.BANDWIDTH]).toEqual([
+        `${r.id}/index.m3u8`,
+        'audio',
+        r.bandwidth + audio.bandwidth,
+      ]);
+      expect([t.uri, t.attributes.AUDIO, t.attributes.BANDWIDTH]).toEqual([
+        `${r.id}/index.m3u8`,
+        'audio-6ch',
+        r.bandwidth + 396_000,
+      ]);
+    });
   });
 });
