@@ -22,7 +22,8 @@ const SUBTITLE_GROUP = 'subs';
  * one EXT-X-STREAM-INF per video rendition, all sharing one alternate audio group (one
  * EXT-X-MEDIA per audio rendition: a language each, exactly one DEFAULT=YES, all AUTOSELECT=YES
  * with distinct LANGUAGE/NAME, CHANNELS on each). Multichannel renditions (the 5.1 twins) form a
- * group of their own ("audio-6ch"), and every video variant is listed again for it, after the
+ * group of their own ("audio-6ch", with the stereo rendition of any language that has no twin),
+ * and every video variant is listed again for it, after the
  * stereo ones (where clients start), with that group's bandwidth and codecs; audio-only
  * presentations get one variant per audio rendition instead. Variants keep the order of
  * `p.timelines` (the first one is where clients start).
@@ -152,15 +153,25 @@ function resolution(r: Rendition): string | undefined {
   return r.width && r.height ? `${r.width}x${r.height}` : undefined;
 }
 
-/** Audio renditions by group: "audio" (up to 2 channels) first, then "audio-<n>ch" by channel count. */
+/**
+ * Audio renditions by group: "audio" (up to 2 channels, in the order given) first, then one group
+ * per multichannel layout ("audio-6ch"). A multichannel group offers every language of the stereo
+ * group, in its order: the twin where there is one (same LANGUAGE and NAME, as renditions of one
+ * source are named alike), else the stereo rendition itself, so a client on that group can still
+ * pick any language.
+ */
 function audioGroups(audios: RenditionTimeline[]): Map<string, RenditionTimeline[]> {
-  const groups = new Map<string, RenditionTimeline[]>();
-  // stable: stereo in the order given, then each multichannel layout by channel count
-  const layout = (t: RenditionTimeline) => (isMultichannel(t.rendition) ? t.rendition.channels! : 0);
-  for (const t of [...audios].sort((a, b) => layout(a) - layout(b))) {
-    const id = layout(t) > 0 ? `${AUDIO_GROUP}-${layout(t)}ch` : AUDIO_GROUP;
-    groups.set(id, [...(groups.get(id) ?? []), t]);
+  const stereo = audios.filter((t) => !isMultichannel(t.rendition));
+  const groups = new Map<string, RenditionTimeline[]>([[AUDIO_GROUP, stereo]]);
+  const same = (a: Rendition, b: Rendition) => a.language === b.language && a.name === b.name;
+  const layouts = [...new Set(audios.filter((t) => isMultichannel(t.rendition)).map((t) => t.rendition.channels!))];
+  for (const n of layouts.sort((a, b) => a - b)) {
+    const twins = audios.filter((t) => t.rendition.channels === n && isMultichannel(t.rendition));
+    const members = stereo.map((s) => twins.find((t) => same(t.rendition, s.rendition)) ?? s);
+    for (const t of twins) if (!members.includes(t)) members.push(t);
+    groups.set(`${AUDIO_GROUP}-${n}ch`, members);
   }
+  if (stereo.length === 0) groups.delete(AUDIO_GROUP);
   return groups;
 }
 

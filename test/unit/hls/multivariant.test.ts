@@ -167,3 +167,29 @@ describe('writeMultivariantPlaylist with a 5.1 twin', () => {
     });
   });
 });
+
+describe('writeMultivariantPlaylist with a 5.1 twin for one language of two', () => {
+  it('offers every language in the 5.1 group: the twin where there is one, else the stereo rendition', () => {
+    const vod = vodPresentation();
+    const en = vod.timelines.find((t) => t.rendition.kind === 'audio')!;
+    const fr = { rendition: { ...audio, id: 'audio-fr', language: 'fr', name: 'French' }, segments: en.segments };
+    const twin = { rendition: { ...audio, id: 'audio-5.1', channels: 6, name: 'English' }, segments: en.segments };
+    const withName = { ...en, rendition: { ...en.rendition, name: 'English', default: true } };
+    const text = writeMultivariantPlaylist({
+      ...vod,
+      timelines: [...vod.timelines.filter((t) => t !== en), withName, fr, twin],
+    });
+    const media = text.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'));
+    expect(
+      media.map((l) =>
+        /GROUP-ID="([^"]+)".*NAME="([^"]+)".*DEFAULT=(\w+).*CHANNELS="(\d)",URI="([^"]+)"/.exec(l)!.slice(1),
+      ),
+    ).toEqual([
+      ['audio', 'English', 'YES', '2', 'audio/index.m3u8'],
+      ['audio', 'French', 'NO', '2', 'audio-fr/index.m3u8'],
+      ['audio-6ch', 'English', 'YES', '6', 'audio-5.1/index.m3u8'],
+      ['audio-6ch', 'French', 'NO', '2', 'audio-fr/index.m3u8'],
+    ]);
+    expect(checkRenditionRules(text)).toEqual([]);
+  });
+});
