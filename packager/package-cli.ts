@@ -5,7 +5,9 @@ import { StreamedgeError } from '../src/errors.js';
 import { packageVod, type VodSummary } from './vod-job.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 import { parseSubtitleOption } from './subtitle-inputs.js';
-import { parseAudioOption } from './audio-tracks.js';
+import { parseAudioOption, SURROUND_CHANNELS } from './audio-tracks.js';
+import type { AudioRung } from './ladder.js';
+import type { SourceInfo } from './probe.js';
 
 interface PackageCliOptions {
   out: string;
@@ -85,7 +87,7 @@ export function registerPackageCommand(program: Command): void {
             const rungs = plan.video.map((r) => `${r.id} ${r.width}x${r.height} ${kbps(r.bitrate)}`).join(', ');
             process.stdout.write(
               `packaging ${input} (${source.video!.width}x${source.video!.height} ${source.video!.codec}, ` +
-                `${(source.durationSec ?? 0).toFixed(1)} s) → ${rungs}${plan.audio ? `, audio ${kbps(plan.audio.bitrate)}` : ''}\n`,
+                `${(source.durationSec ?? 0).toFixed(1)} s) → ${rungs}${plan.audio ? `, audio ${audioText(plan.audio, source)}` : ''}\n`,
             );
             progress = createProgressReporter({
               totalSec: source.video?.durationSec ?? source.durationSec,
@@ -112,6 +114,13 @@ export function registerPackageCommand(program: Command): void {
     });
 }
 
+/** "96 kb/s", or "96 kb/s + 5.1 384 kb/s" when a source track gets a 5.1 twin. */
+function audioText(a: AudioRung, source: SourceInfo): string {
+  const surround =
+    a.surroundBitrate !== undefined && (source.audioTracks ?? []).some((t) => t.channels >= SURROUND_CHANNELS);
+  return surround ? `${kbps(a.bitrate)} + 5.1 ${kbps(a.surroundBitrate!)}` : kbps(a.bitrate);
+}
+
 function kbps(bits: number): string {
   return bits >= 1e6 ? `${(bits / 1e6).toFixed(1)} Mb/s` : `${Math.round(bits / 1e3)} kb/s`;
 }
@@ -128,10 +137,11 @@ export function formatSummary(s: VodSummary): string {
     `published ${s.assetId} → ${s.path} (version ${s.version}${s.replaced ? `, replaces ${s.replaced}` : ''})`,
     `  duration ${s.durationSec.toFixed(2)} s, ${s.segmentCount} segment${s.segmentCount === 1 ? '' : 's'} of ${s.segmentDuration} s (parts ${s.partDuration} s)`,
   ];
+  const idWidth = Math.max(7, ...s.renditions.map((r) => r.id.length));
   for (const r of s.renditions) {
     const size = r.width && r.height ? `${r.width}x${r.height}` : '';
     lines.push(
-      `  ${r.id.padEnd(7)} ${(size || r.language || '').padEnd(10)} ${r.codecs.padEnd(12)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
+      `  ${r.id.padEnd(idWidth)} ${(size || r.language || '').padEnd(10)} ${r.codecs.padEnd(12)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
     );
   }
   const secs = s.elapsedMs / 1000;
