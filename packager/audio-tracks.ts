@@ -44,6 +44,11 @@ export interface AudioTrackPlan {
 /** Channels of the multichannel twin (5.1: L R C LFE Ls Rs). */
 export const SURROUND_CHANNELS = 6;
 
+/** Does a track of `channels` channels get a 5.1 twin (5.1 or more)? */
+export function getsSurroundTwin(channels: number | undefined): boolean {
+  return (channels ?? 0) >= SURROUND_CHANNELS;
+}
+
 /**
  * `tracks` with a 5.1 twin after each track whose source has 6 or more channels (7.1 is mixed down
  * to 5.1): the same stream, language and name, id "<id>-5.1", default in its own group as its
@@ -52,7 +57,7 @@ export const SURROUND_CHANNELS = 6;
 export function withSurroundTwins(tracks: AudioTrackPlan[]): AudioTrackPlan[] {
   const ids = new Set(tracks.map((t) => t.id));
   return tracks.flatMap((t) => {
-    if ((t.sourceChannels ?? 0) < SURROUND_CHANNELS) return [t];
+    if (!getsSurroundTwin(t.sourceChannels)) return [t];
     let id = `${t.id}-5.1`;
     for (let k = 2; ids.has(id); k++) id = `${t.id}-5.1-${k}`;
     ids.add(id);

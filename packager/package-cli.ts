@@ -5,7 +5,7 @@ import { StreamedgeError } from '../src/errors.js';
 import { packageVod, type VodSummary } from './vod-job.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 import { parseSubtitleOption } from './subtitle-inputs.js';
-import { parseAudioOption, SURROUND_CHANNELS } from './audio-tracks.js';
+import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
 import type { AudioRung } from './ladder.js';
 import type { SourceInfo } from './probe.js';
 
@@ -117,7 +117,7 @@ export function registerPackageCommand(program: Command): void {
 /** "96 kb/s", or "96 kb/s + 5.1 384 kb/s" when a source track gets a 5.1 twin. */
 function audioText(a: AudioRung, source: SourceInfo): string {
   const surround =
-    a.surroundBitrate !== undefined && (source.audioTracks ?? []).some((t) => t.channels >= SURROUND_CHANNELS);
+    a.surroundBitrate !== undefined && (source.audioTracks ?? []).some((t) => getsSurroundTwin(t.channels));
   return surround ? `${kbps(a.bitrate)} + 5.1 ${kbps(a.surroundBitrate!)}` : kbps(a.bitrate);
 }
 

@@ -6,6 +6,7 @@
 import { holdBackSteering } from '../../src/abr/low-latency.js';
 import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
+import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
@@ -316,10 +317,8 @@ export class HlsClient implements StreamClient {
     const res = await this.http.get(this.url, { kind: 'playlist', bytes: true, signal });
     const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
-    // the variants of the first one's audio group (the stereo one): a 5.1 group lists every video
-    // variant again, which would double the ladder
-    const firstGroup = m.playlists?.[0]?.attributes?.AUDIO;
-    const variants = (m.playlists ?? []).filter((v) => v.attributes?.AUDIO === firstGroup);
+    const variants = firstAudioGroupVariants(m.playlists ?? []);
+    const firstGroup = variants[0]?.attributes?.AUDIO;
     if (variants.length === 0) {
       // a media playlist given directly: one rendition
       this.video = [{ id: 'main', kind: 'video', bitrate: 1_000_000 }];

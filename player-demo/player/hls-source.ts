@@ -7,6 +7,7 @@ import { Parser } from 'm3u8-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
 import { fetchText, HttpError, type FetchOptions } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
+import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
 
@@ -114,11 +115,7 @@ export class HlsSource implements SourceModel {
     const { text } = await fetchText(this.masterUrl, { signal, ...this.loader });
     const m = parse(text);
     if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
-    // the variants of the first one's audio group (stereo): a 5.1 group lists every video variant
-    // again, for players that take six channels
-    const firstGroup = (m.playlists[0].attributes as { AUDIO?: string }).AUDIO;
-    for (const pl of m.playlists) {
-      if ((pl.attributes as { AUDIO?: string }).AUDIO !== firstGroup) continue;
+    for (const pl of firstAudioGroupVariants(m.playlists)) {
       const a = pl.attributes as {
         BANDWIDTH?: number;
         CODECS?: string;

@@ -214,12 +214,13 @@ describe('edge --workers 2', () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);
     // both workers hold the one stored copy, v=1 (RAM tier after their first disk hit): the requests
-    // right after the first one's end are hits, never a second fill
+    // right after the first one's end are hits, never a second fill (the worker that filled may
+    // answer within its 2 s linger from the finished fill, "collapsed", as in the test above)
     await get(edge.url, '/open/seg-3.m4s');
     const version = (a: Answer): number => Number(/^v=(\d+);/.exec(a.body.subarray(0, 8).toString())?.[1]);
     const warm = await fromBothWorkers(edge.url, '/open/seg-3.m4s');
     for (const a of warm) {
-      expect(String(a.headers['cache-status'])).toContain('; hit');
+      expect(String(a.headers['cache-status'])).toMatch(/; hit|fwd=uri-miss; ttl=\d+; collapsed/);
       expect(version(a)).toBe(1);
     }
     expect(o.up.count('/open/seg-3.m4s')).toBe(1);
