@@ -70,7 +70,10 @@ export class Lookup {
     const { ctx } = this;
     const store = ctx.openStore;
     const t = requestTargets(target, ex.req.headers, ctx.rules);
-    if (t.cmcd) ex.cmcd = t.cmcd;
+    if (t.cmcd) {
+      ex.cmcd = t.cmcd;
+      ctx.metrics.cmcd.note(t.cmcd);
+    }
     const wanted: Wanted = {
       primary: cacheKey(t.keyTarget, ex.req.headers, ctx.keyPolicy),
       upstreamTarget: t.upstreamTarget,

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from './store/index.js';
+import { CmcdMetrics } from './cmcd-metrics.js';
 
 /**
  * Per-request counts kept as plain numbers (no label lookup, no allocation per request): hits of
@@ -46,11 +47,18 @@ export class EdgeMetrics {
   readonly tlsHandshakeFailures: Counter<'code'>;
   readonly upstreamCurrent: Gauge<'upstream'>;
   readonly upstreamFailovers: Counter<'reason'>;
+  /** The players' CMCD: requests, buffer starvation, sessions (edge/cmcd-metrics.ts). */
+  readonly cmcd: CmcdMetrics;
   /** How late this process ran a timer due every LOOP_SAMPLE_MS (its event loop's delay). */
   readonly loopDelay: Histogram;
   private readonly loopTimer: NodeJS.Timeout;
 
-  constructor(store: () => StoreStats | undefined, fillsInFlight: () => number, defaultMetrics = false) {
+  constructor(
+    store: () => StoreStats | undefined,
+    fillsInFlight: () => number,
+    defaultMetrics = false,
+    now: () => number = Date.now,
+  ) {
     const r = this.registry;
     const flush = (): void => this.flushTally();
     this.requests = new Counter({
@@ -165,6 +173,7 @@ export class EdgeMetrics {
       labelNames: ['reason'],
       registers: [r],
     });
+    this.cmcd = new CmcdMetrics(r, now);
     const storeStat = (name: string, help: string, pick: (s: StoreStats) => number) =>
       new Gauge({
         name,

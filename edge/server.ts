@@ -171,6 +171,8 @@ class EdgeServer implements Edge, EdgeContext {
     this.metrics = new EdgeMetrics(
       () => this.storeStats(),
       () => this.coalescer.size,
+      false,
+      this.o.now,
     );
     this.upstreams = newUpstreamSet(this.o, this.upstream, this.metrics, this.logger);
     if (input.worker) this.metrics.markProcess('worker', input.worker.index);

@@ -3,7 +3,7 @@
  * the page in Chromium with `?cmcd=query` or `?cmcd=headers`, and the edge's access log
  * (logs/edge.log, one JSON line per request). The edge must see the session id the player sent,
  * the object types, and, after the link is starved until the player stalls, the buffer-starvation
- * flag (bs) on a later request of the same session.
+ * flag (bs) on a later request of the same session, and count it in its metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -145,6 +145,16 @@ describe('CMCD from our player, seen by the edge', () => {
     await expect.poll(() => edgeLines(sid).some((l) => l.cmcd?.bs === true), { timeout: 30_000 }).toBe(true);
     expect(sent.some((m) => m.get('bs') === true)).toBe(true);
     expect(sent.some((m) => m.get('su') === true)).toBe(true);
+    // ... and its metrics count the signal and the starved session (summed over the demo edge's workers)
+    const metrics = await (await fetch(`${stack.edgeUrl}/_edge/metrics`)).text();
+    const total = (name: string): number =>
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith(name) && /^[a-z_]+(\{[^}]*\})? /.test(l) && l.split(/[{ ]/)[0] === name)
+        .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(total('edge_cmcd_buffer_starvation_total')).toBeGreaterThanOrEqual(1);
+    expect(total('edge_cmcd_starved_sessions')).toBeGreaterThanOrEqual(1);
+    expect(total('edge_cmcd_requests_total')).toBeGreaterThanOrEqual(edgeLines(sid).length);
     await page.close();
   });
 

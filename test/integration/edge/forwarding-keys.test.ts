@@ -264,6 +264,18 @@ describe('defect 4: query strings cannot multiply copies of media', () => {
       { sid: '6e2fb550-c457-11e9-bb97-0800200c9a66', ot: 'v', bs: true },
       { sid: 'other', ot: 'm' },
     ]);
+    // and its metrics: requests and starvation by object type, the two sessions, one starved
+    const metrics = (await get(`${e.url}/_edge/metrics`)).body.toString();
+    const sample = (series: string): number | undefined => {
+      const at = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+      return at === undefined ? undefined : Number(at.slice(series.length + 1));
+    };
+    expect(sample('edge_cmcd_requests_total{ot="v"}')).toBe(1);
+    expect(sample('edge_cmcd_requests_total{ot="m"}')).toBe(1);
+    expect(sample('edge_cmcd_buffer_starvation_total{ot="v"}')).toBe(1);
+    expect(sample('edge_cmcd_buffer_starvation_total{ot="m"}')).toBeUndefined();
+    expect(sample('edge_cmcd_sessions')).toBe(2);
+    expect(sample('edge_cmcd_starved_sessions')).toBe(1);
   });
 });
 
