@@ -29,16 +29,22 @@
  *    per process (primary, store process, each worker) its CPU during the stampede and top frames
  *    (with --write, into notes.stampedeProfile of the existing edge.json, keyed by the client used).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool, request } from 'undici';
 import { topFrames, type TopFrame } from './cpu-profile-top.js';
 import { startConstantCluster } from './bench-cluster.js';
-import { freePort } from './free-port.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
-import { nginxBinary, nginxConfigHead, startNginx } from './nginx-proxy-cache.js';
+import {
+  edgeTakesWorkers,
+  originCounts,
+  startNginxCache,
+  startOrigin,
+  startStreamedge,
+  stop,
+} from './edge-bench-servers.js';
 import { treeCpuSeconds } from './process-cpu.js';
 import { type StampedeTimings, stampedeRequests } from './stampede-client.js';
 import { startVarnish } from './varnish.js';
@@ -84,131 +90,6 @@ interface Server {
 }
 
 // ------------------------------------------------------------------ processes
-
-function stop(proc: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return r();
-    proc.once('exit', () => r());
-    proc.kill('SIGTERM');
-  });
-}
-
-async function firstLine(proc: ChildProcess, what: string): Promise<string> {
-  return new Promise<string>((res, rej) => {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl !== -1) res(buf.slice(0, nl).trim());
-    });
-    proc.once('exit', (code) => rej(new Error(`${what} exited (${code})`)));
-  });
-}
-
-async function startOrigin(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [join(root, 'bin/run-ts.js'), join(root, 'bench/edge-origin.ts')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return { proc, url: await firstLine(proc, 'origin') };
-}
-
-async function originCounts(
-  originUrl: string,
-): Promise<{ counts: Record<string, number>; finished: Record<string, number> }> {
-  const r = await request(`${originUrl}/_counts`);
-  return (await r.body.json()) as { counts: Record<string, number>; finished: Record<string, number> };
-}
-
-async function waitUp(url: string, proc: ChildProcess): Promise<void> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const r = await request(url);
-      await r.body.text();
-      if (r.statusCode === 200) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > end || proc.exitCode !== null) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Does this checkout's `streamedge edge` take --workers? */
-function edgeTakesWorkers(checkout: string): boolean {
-  const help = execFileSync(process.execPath, [join(checkout, 'bin/streamedge.js'), 'edge', '--help'], {
-    encoding: 'utf8',
-  });
-  return help.includes('--workers');
-}
-
-async function startStreamedge(
-  dir: string,
-  originUrl: string,
-  o: { checkout?: string; workers?: number; cpuProfDir?: string },
-): Promise<{ proc: ChildProcess; url: string }> {
-  const checkout = o.checkout ?? root;
-  const port = await freePort();
-  const node = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
-  const proc = spawn(
-    process.execPath,
-    [
-      ...node,
-      join(checkout, 'bin/streamedge.js'),
-      'edge',
-      '--upstream',
-      originUrl,
-      '--port',
-      String(port),
-      '--store',
-      join(dir, 'store'),
-      '--store-size',
-      '2GB',
-      '--ram-size',
-      '256MiB',
-      '--log-level',
-      'warn',
-      '--name',
-      'streamedge',
-      ...(o.workers !== undefined ? ['--workers', String(o.workers)] : []),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`edge: ${d.toString()}`));
-  const url = `http://127.0.0.1:${port}`;
-  await waitUp(`${url}/_edge/health`, proc);
-  return { proc, url };
-}
-
-function startNginxCache(
-  dir: string,
-  originUrl: string,
-): Promise<{ proc: ChildProcess; url: string; version: string }> {
-  const origin = new URL(originUrl);
-  const config = (
-    port: number,
-  ) => `${nginxConfigHead(dir, { workerConnections: 8192, workerProcesses: CORES })}  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000000;
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=edge:16m max_size=2g inactive=60m use_temp_path=off;
-  upstream origin { server ${origin.host}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache edge;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 30s;
-      proxy_cache_lock_age 30s;
-      add_header X-Cache $upstream_cache_status;
-    }
-  }
-}
-`;
-  return startNginx(nginxBinary(), dir, config, '/pl/warmup');
-}
 
 // ------------------------------------------------------------------ load
 

@@ -55,14 +55,19 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
-/** `wrk -t<threads> -c<connections> -d<seconds>s --latency <url>`. */
+/** `wrk -t<threads> -c<connections> -d<seconds>s --latency [-s <script>] <url>`. */
 export async function wrk(
   url: string,
-  o: { threads: number; connections: number; seconds: number },
+  o: { threads: number; connections: number; seconds: number; script?: string },
 ): Promise<WrkResult> {
-  const { stdout } = await run('wrk', [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', url], {
-    maxBuffer: 1 << 20,
-    timeout: (o.seconds + 60) * 1000,
-  });
+  const script = o.script !== undefined ? ['-s', o.script] : [];
+  const { stdout } = await run(
+    'wrk',
+    [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...script, url],
+    {
+      maxBuffer: 1 << 20,
+      timeout: (o.seconds + 60) * 1000,
+    },
+  );
   return parseWrk(stdout);
 }

@@ -9,10 +9,10 @@
  * whole-second values change) and X-Request-ID are filled in; no stream pipeline, no
  * AbortController, no close listener. Counts go to plain-number tallies (edge/metrics.ts
  * HitTally); the access log samples these hits: every `HIT_LOG_EVERY`th is logged with
- * `sampled: N`, and every one at log level debug.
+ * `sampled: N`, and every one at log level debug or with CMCD keys (logged whole, with them).
  *
  * It answers only what needs none of the full lookup's decisions: no conditional, Range, request
- * Cache-Control/Pragma, Authorization, CMCD, peer hop, purge floor, HLS delivery directive; and
+ * Cache-Control/Pragma, Authorization, peer hop, purge floor, HLS delivery directive; and
  * only on an edge without signed access or a request filter (server.ts decides). Anything else
  * returns false having written nothing, and the request takes the full lookup (edge/lookup.ts),
  * whose answers are the same (serve-stored.ts).
@@ -22,7 +22,7 @@ import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { cacheKey, variantKey } from '../src/http/cache-key.js';
 import { appendCacheStatus } from '../src/http/cache-status.js';
-import { CMCD_HEADERS } from '../src/http/cmcd.js';
+import { type CmcdLogFields, cmcdLogFields, cmcdQueryValue, splitCmcdArgument } from '../src/http/cmcd.js';
 import { prepareRawHead, rawConnectionFields, writeRaw, writeRawTo } from '../src/http/raw-h1.js';
 import type { ObjectMeta, RamEntry } from './store/index.js';
 import { replayHeaders, viewEntry } from './cache-policy.js';
@@ -52,7 +52,6 @@ const FULL_LOOKUP_FIELDS = [
   'authorization',
   HOP_HEADER,
   PURGE_FLOOR_HEADER,
-  ...CMCD_HEADERS,
 ];
 
 /**
@@ -119,6 +118,8 @@ interface Hit {
   id: string;
   keyTarget: string;
   now: number;
+  /** The CMCD keys the request carried (query argument or headers), as the lookup reads them. */
+  cmcd: CmcdLogFields | undefined;
 }
 
 export class HitPath {
@@ -224,7 +225,16 @@ export class HitPath {
     const h = req.headers;
     for (let i = 0; i < FULL_LOOKUP_FIELDS.length; i++) if (h[FULL_LOOKUP_FIELDS[i]] !== undefined) return undefined;
     if (ctx.fleet && !ctx.fleet.ready) return undefined;
-    const memo = this.keyOf(req.url ?? '/');
+    let url = req.url ?? '/';
+    // CMCD is never keyed: its query argument comes off before the key (request-rules.ts does the same)
+    let cmcdRaw: string | undefined;
+    if (url.includes('CMCD')) {
+      const split = splitCmcdArgument(url);
+      if (split === undefined) return undefined;
+      url = split.target;
+      cmcdRaw = split.raw;
+    }
+    const memo = this.keyOf(url);
     if (memo === null) return undefined;
     const store = ctx.openStore;
     let key = memo.primary;
@@ -275,7 +285,15 @@ export class HitPath {
       p.ageText = String(age);
     }
     const cacheStatus = stale ? p.staleCacheStatus : p.cacheStatus;
-    return { p, stale, cacheStatus, body, id: requestIdOf(req), keyTarget: memo.keyTarget, now };
+    const cmcd =
+      cmcdRaw !== undefined ||
+      h['cmcd-request'] !== undefined ||
+      h['cmcd-object'] !== undefined ||
+      h['cmcd-status'] !== undefined ||
+      h['cmcd-session'] !== undefined
+        ? cmcdLogFields(cmcdRaw === undefined ? undefined : cmcdQueryValue(cmcdRaw), h)
+        : undefined;
+    return { p, stale, cacheStatus, body, id: requestIdOf(req), keyTarget: memo.keyTarget, now, cmcd };
   }
 
   /** The per-hit fields of a raw HTTP/1.1 answer, the keep-alive fields and the empty line. */
@@ -296,7 +314,9 @@ export class HitPath {
     if (method === 'GET') tally.ramBytes += hit.body.length;
     // prefetch follows fresh hits, as the lookup's noteServed does
     if (this.onServed && !hit.stale) this.onServed(req, hit.keyTarget);
-    if (this.ctx.logger.isLevelEnabled('debug')) this.logHit(req, method, hit, 1);
+    // a request with CMCD is counted in the CMCD metrics and logged whole, as the lookup logs it
+    if (hit.cmcd !== undefined) this.ctx.metrics.cmcd.note(hit.cmcd);
+    if (hit.cmcd !== undefined || this.ctx.logger.isLevelEnabled('debug')) this.logHit(req, method, hit, 1);
     else if (--this.logCountdown <= 0) {
       this.logCountdown = HIT_LOG_EVERY;
       this.logHit(req, method, hit, HIT_LOG_EVERY);
@@ -398,6 +418,7 @@ export class HitPath {
         status: p.status,
         result: hit.stale ? 'stale' : 'hit',
         cacheStatus: hit.cacheStatus,
+        ...(hit.cmcd ? { cmcd: hit.cmcd } : {}),
         bytes: method === 'GET' ? p.length : 0,
         ms: 0,
         sampled,

@@ -6,6 +6,7 @@
  * and the preload hint of LL-HLS).
  */
 import { normalizePath } from '../src/http/cache-key.js';
+import { cmcdQueryValue } from '../src/http/cmcd.js';
 
 const MAX_ENTRIES = 20_000;
 
@@ -86,13 +87,7 @@ export class Prefetcher {
     let cmcd: string | undefined;
     if (q !== -1) {
       for (const part of rawUrl.slice(q + 1).split('&')) {
-        if (part.startsWith('CMCD=')) {
-          try {
-            cmcd = decodeURIComponent(part.slice(5).replace(/\+/g, ' '));
-          } catch {
-            cmcd = undefined;
-          }
-        }
+        if (part.startsWith('CMCD=')) cmcd = cmcdQueryValue(part.slice(5));
       }
     }
     const h = headers['cmcd-request'];

@@ -24,7 +24,7 @@
 import { readFileSync } from 'node:fs';
 import { StreamedgeError } from '../src/errors.js';
 import { normalizePath, normalizePercentEncoding } from '../src/http/cache-key.js';
-import { type CmcdLogFields, cmcdLogFields } from '../src/http/cmcd.js';
+import { type CmcdLogFields, cmcdLogFields, cmcdQueryValue } from '../src/http/cmcd.js';
 
 export interface EdgeRules {
   mediaPathPattern: RegExp;
@@ -161,11 +161,7 @@ export function requestTargets(
     const name = decodedName(eq === -1 ? part : part.slice(0, eq));
     if (TOKEN_PARAM.test(name)) continue;
     if (name === 'CMCD') {
-      try {
-        cmcdPayload = decodeURIComponent(eq === -1 ? '' : part.slice(eq + 1).replace(/\+/g, '%20'));
-      } catch {
-        cmcdPayload = undefined;
-      }
+      cmcdPayload = cmcdQueryValue(eq === -1 ? '' : part.slice(eq + 1));
       if (rules.forwardCmcd && kind !== 'media') upParts.push(part);
       continue;
     }

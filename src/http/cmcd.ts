@@ -14,6 +14,41 @@ export interface CmcdLogFields {
   bs?: boolean;
 }
 
+/** The value of a `CMCD=` query argument, percent-decoded (`+` is a space); undefined when malformed. */
+export function cmcdQueryValue(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A request target (`/a/seg.m4s?x=1&CMCD=...`) split into the target without its `CMCD=` query
+ * argument and that argument's raw (still percent-encoded) value; undefined when it has no such
+ * argument, more than one, or a fragment (callers then take the general path, which handles them).
+ */
+export function splitCmcdArgument(target: string): { target: string; raw: string } | undefined {
+  const q = target.indexOf('?');
+  if (q === -1 || target.includes('#')) return undefined;
+  let at = target.indexOf('CMCD=', q + 1);
+  while (at !== -1 && target.charCodeAt(at - 1) !== 0x3f /* ? */ && target.charCodeAt(at - 1) !== 0x26 /* & */) {
+    at = target.indexOf('CMCD=', at + 5);
+  }
+  if (at === -1) return undefined;
+  const amp = target.indexOf('&', at);
+  const raw = target.slice(at + 5, amp === -1 ? target.length : amp);
+  // drop the argument and the separator before it (or, first in the query, the one after it)
+  const rest =
+    amp === -1
+      ? target.slice(0, at - 1)
+      : target.charCodeAt(at - 1) === 0x3f
+        ? target.slice(0, at) + target.slice(amp + 1)
+        : target.slice(0, at - 1) + target.slice(amp);
+  if (rest.includes('CMCD')) return undefined;
+  return { target: rest, raw };
+}
+
 /** Parse a CMCD payload (`bs,ot=v,sid="6e2f..."`) into key → value (true for a bare key). */
 export function parseCmcd(payload: string): Map<string, string | number | boolean> {
   const out = new Map<string, string | number | boolean>();

@@ -75,11 +75,64 @@ async function warm(path: string): Promise<void> {
 }
 
 describe('one-write hit path', () => {
+  it('answers requests with CMCD (query argument or headers), keyed without it, each logged whole and counted', async () => {
+    await warm('/cmcd.txt');
+    await warm('/cmcd.txt?x=1');
+    const lines = logLines.length;
+    const metric = async (series: string): Promise<number> => {
+      const text = await e.edge.metrics.registry.metrics();
+      const at = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return at === undefined ? 0 : Number(at.slice(series.length + 1));
+    };
+    const videoBefore = await metric('edge_cmcd_requests_total{ot="v"}');
+    const starvedBefore = await metric('edge_cmcd_buffer_starvation_total{ot="none"}');
+    const q = (payload: string): string => `CMCD=${encodeURIComponent(payload)}`;
+    // (reading the registry moves the hit path's tally into the counters: taken after it)
+    let tally = e.edge.metrics.tally.hits;
+    const answers = [
+      await get(`${e.url}/cmcd.txt?${q('bl=1200,ot=v,sid="s-1"')}`),
+      await get(`${e.url}/cmcd.txt?${q('bl=900,ot=v,sid="s-1"')}`),
+      await get(`${e.url}/cmcd.txt`, { 'cmcd-session': 'sid="s-1"', 'cmcd-status': 'bs' }),
+      await get(`${e.url}/cmcd.txt?${q('ot=v,sid="s-2"')}&x=1`),
+      await get(`${e.url}/cmcd.txt?x=1&${q('ot=v,sid="s-2"')}`),
+    ];
+    expect(answers.map((a) => a.body.toString())).toEqual([
+      'body of /cmcd.txt\n',
+      'body of /cmcd.txt\n',
+      'body of /cmcd.txt\n',
+      'body of /cmcd.txt?x=1\n',
+      'body of /cmcd.txt?x=1\n',
+    ]);
+    expect(answers.every((a) => a.headers['cache-status'] === 'hp; hit; ttl=60')).toBe(true);
+    expect(e.edge.metrics.tally.hits - tally).toBe(5); // all five on the one-write path
+    expect(up.count('/cmcd.txt')).toBe(1);
+    expect(up.count('/cmcd.txt?x=1')).toBe(1);
+    const logged = logLines.slice(lines).filter((l) => String(l['url']).startsWith('/cmcd.txt'));
+    expect(logged.map((l) => l['cmcd'])).toEqual([
+      { sid: 's-1', ot: 'v' },
+      { sid: 's-1', ot: 'v' },
+      { sid: 's-1', bs: true },
+      { sid: 's-2', ot: 'v' },
+      { sid: 's-2', ot: 'v' },
+    ]);
+    expect(logged.every((l) => l['result'] === 'hit' && l['sampled'] === 1)).toBe(true);
+    expect((await metric('edge_cmcd_requests_total{ot="v"}')) - videoBefore).toBe(4);
+    expect((await metric('edge_cmcd_buffer_starvation_total{ot="none"}')) - starvedBefore).toBe(1);
+    // a malformed or repeated argument goes to the full lookup, which answers it the same way
+    tally = e.edge.metrics.tally.hits;
+    const odd = await get(`${e.url}/cmcd.txt?${q('ot=v')}&${q('ot=a')}`);
+    expect(odd.body.toString()).toBe('body of /cmcd.txt\n');
+    expect(odd.headers['cache-status']).toBe('hp; hit; ttl=60');
+    expect(e.edge.metrics.tally.hits).toBe(tally);
+  });
+
   it('answers a RAM hit exactly as the full lookup does (headers, status, body)', async () => {
     await warm('/same.txt');
     const fast = await get(`${e.url}/same.txt`);
-    // a CMCD request header sends the same request through the full lookup (CMCD is not keyed)
-    const full = await get(`${e.url}/same.txt`, { 'cmcd-request': 'bl=1000' });
+    // a request Cache-Control sends the same request through the full lookup (this one allows the entry)
+    const hitsBefore = e.edge.metrics.tally.hits;
+    const full = await get(`${e.url}/same.txt`, { 'cache-control': 'max-age=3600' });
+    expect(e.edge.metrics.tally.hits).toBe(hitsBefore);
     expect(fast.status).toBe(200);
     expect(fast.body.toString()).toBe('body of /same.txt\n');
     expect(full.body.equals(fast.body)).toBe(true);
