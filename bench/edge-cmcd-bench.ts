@@ -2,7 +2,7 @@
  * Cached hits of players that send CMCD (CTA-5004), HTTP/1.1, wrk as the client, same machine,
  * same run (ABBA order). Writes bench/results/edge-cmcd.json.
  *
- *   node bin/run-ts.js bench/edge-cmcd-bench.ts [--duration 6] [--connections 64] [--rounds 2]
+ *   node bin/run-ts.js bench/edge-cmcd-bench.ts [--duration 6] [--connections 64] [--rounds 4]
  *     [--workers <n>] [--baseline <checkout dir>] [--out <json>]
  *
  * One cached 1 KiB playlist (bench/edge-origin.ts `/pl/0.m3u8`), asked three ways by wrk Lua
@@ -16,8 +16,10 @@
  * - nginx 1.22 (Debian) proxy_cache, `worker_processes` = workers, sendfile, with
  *   `proxy_cache_key $scheme$proxy_host$uri` (the query is not keyed, as a CMCD edge must not key
  *   it), access log off (its default in this bench).
- * Per run: requests/s and CPU-seconds per 10k requests of the server's process tree (/proc). The
- * figures are medians over rounds; ratios compare medians of the same run.
+ * Each server and mode first gets a discarded 2 s run (warm-up), then rounds of every server and
+ * mode, the order reversed every other round. Per run: requests/s and CPU-seconds per 10k requests
+ * of the server's process tree (/proc). The figures are medians over rounds; ratios compare
+ * medians of the same run.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +44,7 @@ function argText(name: string): string | undefined {
 const root = resolve(import.meta.dirname, '..');
 const DURATION_S = arg('duration', 6);
 const CONNECTIONS = arg('connections', 64);
-const ROUNDS = arg('rounds', 2);
+const ROUNDS = arg('rounds', 4);
 const WORKERS = arg('workers', cpus().length);
 const BASELINE = argText('baseline') !== undefined ? resolve(argText('baseline')!) : undefined;
 const OUT = resolve(argText('out') ?? join(root, 'bench', 'results', 'edge-cmcd.json'));
@@ -144,6 +146,17 @@ async function main(): Promise<void> {
     const nginx = await startNginxCache(join(dir, 'nginx'), origin.url, '$scheme$proxy_host$uri');
     servers.push({ name: 'nginx', proc: nginx.proc, url: nginx.url });
     for (const s of servers) await warm(s.url);
+    // a discarded 2 s run per server and mode first: JIT and caches warm before any measured run
+    for (const s of servers) {
+      for (const mode of MODES) {
+        await wrk(`${s.url}${PATH}`, {
+          threads: 1,
+          connections: CONNECTIONS,
+          seconds: 2,
+          script: join(dir, `${mode}.lua`),
+        });
+      }
+    }
 
     const runs: Run[] = [];
     const order = servers.flatMap((s) => MODES.map((mode) => ({ s, mode })));
@@ -189,19 +202,19 @@ async function main(): Promise<void> {
     const e = medians['edge'];
     const n = medians['nginx'];
     const ratios: Record<string, number> = {
-      edgeCmcdQueryVsNginxCmcdQuery: ratio(e.cmcdQuery.reqPerSec, n.cmcdQuery.reqPerSec),
-      edgeCmcdHeadersVsNginxCmcdHeaders: ratio(e.cmcdHeaders.reqPerSec, n.cmcdHeaders.reqPerSec),
-      edgeCmcdQueryVsEdgePlain: ratio(e.cmcdQuery.reqPerSec, e.plain.reqPerSec),
-      edgeCmcdHeadersVsEdgePlain: ratio(e.cmcdHeaders.reqPerSec, e.plain.reqPerSec),
-      edgePlainVsNginxPlain: ratio(e.plain.reqPerSec, n.plain.reqPerSec),
-      edgeCpuPer10kCmcdQueryVsNginx: ratio(e.cmcdQuery.cpuSecondsPer10k, n.cmcdQuery.cpuSecondsPer10k),
+      edgeCmcdQueryRequestsPerSecondToNginx: ratio(e.cmcdQuery.reqPerSec, n.cmcdQuery.reqPerSec),
+      edgeCmcdHeadersRequestsPerSecondToNginx: ratio(e.cmcdHeaders.reqPerSec, n.cmcdHeaders.reqPerSec),
+      edgeCmcdQueryRequestsPerSecondToPlain: ratio(e.cmcdQuery.reqPerSec, e.plain.reqPerSec),
+      edgeCmcdHeadersRequestsPerSecondToPlain: ratio(e.cmcdHeaders.reqPerSec, e.plain.reqPerSec),
+      edgePlainRequestsPerSecondToNginx: ratio(e.plain.reqPerSec, n.plain.reqPerSec),
+      edgeCmcdQueryCpuPer10kToNginx: ratio(e.cmcdQuery.cpuSecondsPer10k, n.cmcdQuery.cpuSecondsPer10k),
     };
     const b = medians['baseline'];
     if (b) {
-      ratios['cmcdQueryVsBaseline'] = ratio(e.cmcdQuery.reqPerSec, b.cmcdQuery.reqPerSec);
-      ratios['cmcdHeadersVsBaseline'] = ratio(e.cmcdHeaders.reqPerSec, b.cmcdHeaders.reqPerSec);
-      ratios['plainVsBaseline'] = ratio(e.plain.reqPerSec, b.plain.reqPerSec);
-      ratios['cpuPer10kCmcdQueryVsBaseline'] = ratio(e.cmcdQuery.cpuSecondsPer10k, b.cmcdQuery.cpuSecondsPer10k);
+      ratios['cmcdQueryRequestsPerSecondToBaseline'] = ratio(e.cmcdQuery.reqPerSec, b.cmcdQuery.reqPerSec);
+      ratios['cmcdHeadersRequestsPerSecondToBaseline'] = ratio(e.cmcdHeaders.reqPerSec, b.cmcdHeaders.reqPerSec);
+      ratios['plainRequestsPerSecondToBaseline'] = ratio(e.plain.reqPerSec, b.plain.reqPerSec);
+      ratios['cmcdQueryCpuPer10kToBaseline'] = ratio(e.cmcdQuery.cpuSecondsPer10k, b.cmcdQuery.cpuSecondsPer10k);
     }
     const out = {
       bench: 'edge-cmcd',
