@@ -12,6 +12,9 @@ export interface EdgeCounters {
   requests: number;
   upstreamRequests: number;
   collapsed: number;
+  /** edge_cmcd_requests_total and edge_cmcd_buffer_starvation_total (all object types); undefined: not exported. */
+  cmcdRequests?: number;
+  cmcdStarvations?: number;
   /** edge_event_loop_delay_seconds: cumulative count per bucket upper bound (s), summed over the edge's processes. */
   loopDelayBuckets: Map<number, number>;
 }
@@ -63,6 +66,18 @@ export function histogramP99Ms(before: Map<number, number>, after: Map<number, n
   return Infinity;
 }
 
+/**
+ * The edge's CMCD counters; a labelled counter shows no sample until its first count, so an edge
+ * that declares them (its `# TYPE` line) counts 0 before then.
+ */
+function cmcdCounts(s: Map<string, number>, text: string): Pick<EdgeCounters, 'cmcdRequests' | 'cmcdStarvations'> {
+  if (!/^# TYPE (?:streamedge_)?edge_cmcd_requests_total /m.test(text)) return {};
+  return {
+    cmcdRequests: pick(s, 'cmcd_requests_total') ?? 0,
+    cmcdStarvations: pick(s, 'cmcd_buffer_starvation_total') ?? 0,
+  };
+}
+
 export function edgeCounters(text: string): EdgeCounters | null {
   const s = parsePromText(text);
   const hits = pick(s, 'hits_total');
@@ -74,6 +89,7 @@ export function edgeCounters(text: string): EdgeCounters | null {
     requests: pick(s, 'requests_total') ?? 0,
     upstreamRequests: upstream ?? 0,
     collapsed: pick(s, 'collapsed_total') ?? 0,
+    ...cmcdCounts(s, text),
     loopDelayBuckets: loopDelayBuckets(text),
   };
 }
@@ -106,11 +122,18 @@ export interface EdgeReport {
    * valid tester says the edge's own turns were long.
    */
   eventLoopDelayP99Ms: number | null;
+  /**
+   * What the players' CMCD told the edge over the run (null when the edge does not count CMCD):
+   * requests with CMCD keys and buffer-starvation signals (`bs`). Viewers sending CMCD (`--cmcd`)
+   * flag the first request after each stall, so the signals should match the tester's stalls,
+   * less those at the very end of the run (no request after them).
+   */
+  cmcd: { requests: number; starvations: number } | null;
 }
 
 export function edgeDelta(before: EdgeCounters | null, after: EdgeCounters | null): EdgeReport | null {
   if (!after) return null;
-  const b = before ?? {
+  const b: EdgeCounters = before ?? {
     hits: 0,
     misses: 0,
     requests: 0,
@@ -130,5 +153,12 @@ export function edgeDelta(before: EdgeCounters | null, after: EdgeCounters | nul
     collapsed,
     upstreamRequests: after.upstreamRequests - b.upstreamRequests,
     eventLoopDelayP99Ms: histogramP99Ms(b.loopDelayBuckets, after.loopDelayBuckets),
+    cmcd:
+      after.cmcdRequests === undefined
+        ? null
+        : {
+            requests: after.cmcdRequests - (b.cmcdRequests ?? 0),
+            starvations: (after.cmcdStarvations ?? 0) - (b.cmcdStarvations ?? 0),
+          },
   };
 }

@@ -149,6 +149,14 @@ export function renderHtmlReport(r: LoadReport): string {
           : `${(r.edge.hitRatio * 100).toFixed(1)} %`
         : 'edge metrics not reachable',
     ),
+    ...(r.edge?.cmcd && r.edge.cmcd.requests > 0
+      ? [
+          row(
+            'edge CMCD',
+            `${r.edge.cmcd.requests} requests with CMCD, ${r.edge.cmcd.starvations} buffer-starvation signals (the viewers counted ${r.stalls} stalls)`,
+          ),
+        ]
+      : []),
     row(
       'load tester',
       `${(lt.cpuUserSec + lt.cpuSystemSec).toFixed(1)} CPU s (${lt.cores} cores), event-loop delay p99 ${lt.eventLoopDelayP99Ms} ms`,

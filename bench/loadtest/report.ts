@@ -260,6 +260,11 @@ export function formatReport(r: LoadReport): string {
       `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}` +
         (r.edge.eventLoopDelayP99Ms === null ? '' : `  event-loop p99 ≤ ${r.edge.eventLoopDelayP99Ms} ms`),
     );
+    if (r.edge.cmcd && r.edge.cmcd.requests > 0) {
+      lines.push(
+        `  edge CMCD     ${r.edge.cmcd.requests} requests with CMCD, ${r.edge.cmcd.starvations} buffer-starvation signals (the viewers counted ${r.stalls} stalls)`,
+      );
+    }
   }
   if (r.partLagMs) {
     lines.push(

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
+import { formatReport } from '../../../bench/loadtest/report.js';
+import { renderHtmlReport } from '../../../bench/loadtest/html-report.js';
 import { writeMpd } from '../../../src/dash/mpd.js';
 import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
@@ -67,5 +69,30 @@ describe('loadtest through our origin and edge', () => {
     expect(r.edge!.hitRatio).toBeGreaterThan(0);
     // four viewers of one asset: the origin sees each object about once, not once per viewer
     expect(r.edge!.upstreamRequests).toBeLessThan(r.requests.total);
+    expect(r.edge!.cmcd).toEqual({ requests: 0, starvations: 0 }); // the edge counts CMCD; none was sent
+  });
+
+  it('with --cmcd, the edge section says how many requests carried CMCD and how many signalled starvation', async () => {
+    const r = await runLoadTest({
+      url: `${edgeUrl}/vod/asset/master.m3u8`,
+      viewers: 3,
+      rampSec: 0,
+      durationSec: 2,
+      cmcd: 'query',
+    });
+    expect(r.viewers.failed).toBe(0);
+    expect(r.stalls).toBe(0);
+    // every request of every viewer named its session, so the edge counted each one (and any a
+    // viewer still had in flight when the run stopped: at most a few per viewer)
+    const cmcd = r.edge!.cmcd!;
+    expect(cmcd.requests).toBeGreaterThanOrEqual(r.requests.total);
+    expect(cmcd.requests).toBeLessThanOrEqual(r.requests.total + 3 * 3);
+    expect(cmcd.starvations).toBe(0);
+    expect(formatReport(r)).toContain(
+      `edge CMCD     ${cmcd.requests} requests with CMCD, 0 buffer-starvation signals (the viewers counted 0 stalls)`,
+    );
+    expect(renderHtmlReport(r)).toContain(
+      `<tr><th>edge CMCD</th><td>${cmcd.requests} requests with CMCD, 0 buffer-starvation signals`,
+    );
   });
 });
