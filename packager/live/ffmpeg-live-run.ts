@@ -17,7 +17,7 @@ import { probeFeed, probeFeedSample, probeSource, type SourceInfo } from '../pro
 import { FeedRelay } from './feed-relay.js';
 import { Segmenter } from '../segmenter.js';
 import { sourceInput, type ResolvedChannelConfig, type SourceInput } from './channel-config.js';
-import { planAudioTracks, type AudioTrackPlan } from '../audio-tracks.js';
+import { planAudioTracks, SURROUND_CHANNELS, withSurroundTwins, type AudioTrackPlan } from '../audio-tracks.js';
 import type { RunHandle, RunRequest, RunSink } from './live-channel.js';
 import { TimelineShift } from './timeline-shift.js';
 
@@ -41,8 +41,9 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan, audioTracks
     };
   }
   const a = plan.audio;
-  const bitrate = a?.bitrate ?? 128_000;
   const lang = audioTracks.find((t) => t.id === id);
+  // the 5.1 twin at the ladder's surround bit rate
+  const bitrate = (lang?.channels === SURROUND_CHANNELS ? a?.surroundBitrate : a?.bitrate) ?? a?.bitrate ?? 128_000;
   return {
     id,
     kind: 'audio',
@@ -209,7 +210,12 @@ async function planFor(
     plan,
     input,
     ...(relay ? { relay } : {}),
-    audioTracks: plan.audio ? audioTracks : [],
+    // a 5.1 twin beside each multichannel track (a file's or a feed's), unless the ladder says stereo only
+    audioTracks: !plan.audio
+      ? []
+      : plan.audio.surroundBitrate !== undefined
+        ? withSurroundTwins(audioTracks)
+        : audioTracks,
     videoMap: `0:v:${info.video?.index ?? 0}`,
     ...(deinterlace ? { deinterlace } : {}),
     ...(info.video?.hdr ? { toneMap: true } : {}),

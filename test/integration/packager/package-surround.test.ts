@@ -13,11 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, SURROUND_TONES } from '../../../media-fixtures/generate.js';
 import { serveVod, type VodOrigin } from './vod-origin.js';
 import { packageVod, type VodSummary } from '../../../packager/vod-job.js';
-import { ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
-import { decodedTone } from '../../support/decoded-tone.js';
-import { run } from './verify-package.js';
+import { audioStream, decodedTone } from '../../support/decoded-tone.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-surround-'));
 const out = join(root, 'out');
@@ -32,14 +30,6 @@ function joined(asset: string, rendition: string, n: number): string {
   const file = join(root, `${asset}-${rendition}-${n}.mp4`);
   writeFileSync(file, Buffer.concat([readFileSync(join(dir, 'init.mp4')), readFileSync(join(dir, `seg-${n}.m4s`))]));
   return file;
-}
-
-/** What ffprobe says of the file's audio stream. */
-async function audioStream(file: string): Promise<{ channels: number; channel_layout: string; codec_name: string }> {
-  const r = await run(ffprobePath(), ['-v', 'error', '-select_streams', 'a:0', '-show_streams', '-of', 'json', file]);
-  expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as { streams: { channels: number; channel_layout: string; codec_name: string }[] })
-    .streams[0];
 }
 
 beforeAll(async () => {
