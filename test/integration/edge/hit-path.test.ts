@@ -370,6 +370,17 @@ describe('one-write hit path over HTTP/2', () => {
       expect(sampled.every((l) => l['sampled'] === HIT_LOG_EVERY)).toBe(true);
       const text = await edge.metrics.registry.metrics();
       expect(Number(/^edge_requests_by_protocol_total\{protocol="h2"\} (\d+)/m.exec(text)?.[1])).toBe(n + 2);
+      // with CMCD (argument and headers) too: the one-write path, each one logged whole and counted
+      const tally = edge.metrics.tally.hits;
+      const cmcd = await h2Get(session, `/h2.txt?CMCD=${encodeURIComponent('ot=v,sid="h2-s"')}`, {
+        'cmcd-status': 'bs',
+      });
+      expect(cmcd.status).toBe(200);
+      expect(cmcd.body.equals(first.body)).toBe(true);
+      expect(edge.metrics.tally.hits - tally).toBe(1);
+      expect(lines.at(-1)).toMatchObject({ result: 'hit', sampled: 1, cmcd: { sid: 'h2-s', ot: 'v', bs: true } });
+      const after = await edge.metrics.registry.metrics();
+      expect(after).toMatch(/^edge_cmcd_buffer_starvation_total\{ot="v"\} 1$/m);
     } finally {
       session.close();
       await edge.close();
