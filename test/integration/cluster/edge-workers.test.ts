@@ -265,6 +265,26 @@ describe('edge --workers 2', () => {
     expect(series(m, 'edge_store_admitting')).toBe(1);
   });
 
+  it('sums the CMCD metrics across workers; a session both reached counts once in each', async () => {
+    const o = await gatedOrigin();
+    const edge = await edgeFor(o.up);
+    const cmcd = `CMCD=${encodeURIComponent('ot=v,sid="both"')}`;
+    await get(edge.url, `/open/seg-5.m4s?${cmcd}`);
+    const answers = await fromBothWorkers(edge.url, `/open/seg-5.m4s?${cmcd}`);
+    const starved = await get(
+      edge.url,
+      `/open/seg-5.m4s?${encodeURIComponent('x')}&CMCD=${encodeURIComponent('bs,ot=v,sid="one"')}`,
+    );
+    expect(starved.status).toBe(200);
+    const m = await metricsText(edge.url);
+    expect(series(m, 'edge_cmcd_requests_total{ot="v"}')).toBe(1 + answers.length + 1);
+    expect(series(m, 'edge_cmcd_buffer_starvation_total{ot="v"}')).toBe(1);
+    expect(series(m, 'edge_cmcd_starved_sessions')).toBe(1);
+    // "both" reached both workers (per-process session tables), "one" one of them
+    expect(series(m, 'edge_cmcd_sessions')).toBe(3);
+    expect(o.up.count('/open/seg-5.m4s')).toBe(1); // CMCD is not keyed
+  });
+
   it('a rolling restart (SIGHUP) under a client loop fails no request', async () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);
