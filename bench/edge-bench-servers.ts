@@ -72,7 +72,7 @@ export function edgeTakesWorkers(checkout: string): boolean {
 export async function startStreamedge(
   dir: string,
   originUrl: string,
-  o: { checkout?: string; workers?: number; cpuProfDir?: string },
+  o: { checkout?: string; workers?: number; cpuProfDir?: string; logLevel?: string },
 ): Promise<{ proc: ChildProcess; url: string }> {
   const checkout = o.checkout ?? root;
   const port = await freePort();
@@ -94,7 +94,7 @@ export async function startStreamedge(
       '--ram-size',
       '256MiB',
       '--log-level',
-      'warn',
+      o.logLevel ?? 'warn',
       '--name',
       'streamedge',
       ...(o.workers !== undefined ? ['--workers', String(o.workers)] : []),

@@ -21,13 +21,12 @@
  * of the server's process tree (/proc). The figures are medians over rounds; ratios compare
  * medians of the same run.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
-import { startNginxCache, startOrigin, stop, waitUp } from './edge-bench-servers.js';
-import { freePort } from './free-port.js';
+import { startNginxCache, startOrigin, startStreamedge, stop } from './edge-bench-servers.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { treeCpuSeconds } from './process-cpu.js';
 import { wrk } from './wrk.js';
@@ -92,31 +91,9 @@ interface Run {
 }
 
 async function startEdge(dir: string, checkout: string, originUrl: string, name: string): Promise<Server> {
-  const port = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [
-      join(checkout, 'bin/streamedge.js'),
-      'edge',
-      '--upstream',
-      originUrl,
-      '--port',
-      String(port),
-      '--store',
-      join(dir, 'store'),
-      '--store-size',
-      '1GB',
-      '--log-level',
-      'info',
-      '--workers',
-      String(WORKERS),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  proc.stderr?.on('data', (d: Buffer) => process.stderr.write(`${name}: ${d.toString()}`));
-  const url = `http://127.0.0.1:${port}`;
-  await waitUp(`${url}/_edge/health`, proc);
-  return { name, proc, url };
+  // the access log on (to /dev/null): CMCD requests are logged whole, which is part of their cost
+  const edge = await startStreamedge(dir, originUrl, { checkout, workers: WORKERS, logLevel: 'info' });
+  return { name, ...edge };
 }
 
 async function warm(url: string): Promise<void> {
