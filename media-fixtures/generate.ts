@@ -28,6 +28,12 @@ const AAC = ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000'];
 /** The `surround` fixture's tone per channel, in 5.1 order (L R C LFE Ls Rs), Hz. */
 export const SURROUND_TONES = [440, 550, 660, 110, 770, 880];
 
+/** The lavfi graph of a 5.1 signal with SURROUND_TONES, one per channel (for `seconds`, else endless). */
+export function surroundToneGraph(seconds?: number): string {
+  const sines = SURROUND_TONES.map((hz) => `0.5*sin(${hz}*2*PI*t)`).join('|');
+  return `aevalsrc=${sines}:c=5.1:s=48000${seconds === undefined ? '' : `:d=${seconds}`}`;
+}
+
 function av(size: string, rate: string, seconds: number, extra: string[] = []): (out: string) => string[] {
   return (out) => [
     '-f',
@@ -121,12 +127,7 @@ export const FIXTURES = {
     file: 'surround-240p-8s.mp4',
     args: (out) => [
       ...['-f', 'lavfi', '-i', 'testsrc2=size=426x240:rate=30:duration=8'],
-      ...[
-        '-f',
-        'lavfi',
-        '-i',
-        `aevalsrc=${SURROUND_TONES.map((hz) => `0.5*sin(${hz}*2*PI*t)`).join('|')}:c=5.1:s=48000:d=8`,
-      ],
+      ...['-f', 'lavfi', '-i', surroundToneGraph(8)],
       ...X264,
       ...['-pix_fmt', 'yuv420p', '-g', '60'],
       ...['-c:a', 'aac', '-b:a', '384k', '-ar', '48000'],

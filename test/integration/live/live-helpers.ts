@@ -9,6 +9,7 @@ import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
 import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
 import { decodedTone } from '../../support/decoded-tone.js';
+import { surroundToneGraph } from '../../../media-fixtures/generate.js';
 
 /** A 320x180 test signal with a 180p rung + audio: two renditions, cheap enough for a shared 2-core box. */
 export const TEST_SOURCE = 'lavfi:testsrc2=size=320x180:rate=30';
@@ -199,23 +200,29 @@ export async function startTestChannel(
  * A contribution encoder's command line: ffmpeg sends a 640x360 test signal at 25 frames a second
  * (H.264, key frame every second) with one AAC tone per language (440, 660, ... Hz; tagged when
  * more than one) to `url` as `format` (mpegts over UDP, flv over RTMP; hls writes a live media
- * playlist of 2 s segments, the newest 6 listed, to the path `url`), until killed.
+ * playlist of 2 s segments, the newest 6 listed, to the path `url`), until killed. `surround`:
+ * one AAC 5.1 track instead, each channel its own tone (media-fixtures' `SURROUND_TONES`).
  */
 export function contributionEncoderArgs(
   format: 'mpegts' | 'flv' | 'hls',
   url: string,
   languages: string[] = [],
+  o: { surround?: boolean } = {},
 ): string[] {
   const tones = Math.max(1, languages.length);
+  const audioInputs = o.surround
+    ? ['-re', '-f', 'lavfi', '-i', surroundToneGraph()]
+    : Array.from({ length: tones }, (_, n) => [
+        ...['-re', '-f', 'lavfi', '-i', `sine=frequency=${440 + 220 * n}:sample_rate=48000`],
+      ]).flat();
+  const audioTracks = o.surround ? 1 : tones;
   return [
     ...['-hide_banner', '-nostdin', '-v', 'error', '-re'],
     ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
-    ...Array.from({ length: tones }, (_, n) => [
-      ...['-re', '-f', 'lavfi', '-i', `sine=frequency=${440 + 220 * n}:sample_rate=48000`],
-    ]).flat(),
-    ...['-map', '0:v', ...Array.from({ length: tones }, (_, n) => ['-map', `${n + 1}:a`]).flat()],
+    ...audioInputs,
+    ...['-map', '0:v', ...Array.from({ length: audioTracks }, (_, n) => ['-map', `${n + 1}:a`]).flat()],
     ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'],
-    ...['-c:a', 'aac', '-b:a', '64k'],
+    ...['-c:a', 'aac', '-b:a', o.surround ? '256k' : '64k'],
     ...(languages.length > 1 ? languages.flatMap((l, n) => [`-metadata:s:a:${n}`, `language=${l}`]) : []),
     ...(format === 'hls' ? ['-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'delete_segments'] : []),
     ...['-f', format, url],

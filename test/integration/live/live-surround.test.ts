@@ -1,11 +1,13 @@
 /**
  * 5.1 audio on a live channel: a file source (looped in real time) whose AAC 5.1 track has a tone
- * of its own on each channel is encoded live as stereo and as a 5.1 twin, as VOD is. HLS: the
- * twin in its own group ("audio-6ch", CHANNELS="6"), the video variant listed once per group,
- * the rendition rules passing; the twin is an LL-HLS playlist with parts and a preload hint, and
- * its segments keep the six channels apart. DASH: the live MPD has a second audio
+ * of its own on each channel is encoded live as stereo and as a 5.1 twin, as VOD is; and so is a
+ * network feed (MPEG-TS over UDP from a contribution encoder) carrying AAC 5.1, after its probe.
+ * HLS: the twin in its own group ("audio-6ch", CHANNELS="6"), the video variant listed once per
+ * group, the rendition rules passing; the twin is an LL-HLS playlist with parts and a preload
+ * hint, and its segments keep the six channels apart. DASH: the live MPD has a second audio
  * AdaptationSet with AudioChannelConfiguration 6 and is schema-valid.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, SURROUND_TONES } from '../../../media-fixtures/generate.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { checkRenditionRules } from '../../support/hls-rendition-rules.js';
+import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { audioStream, decodedTone } from '../../support/decoded-tone.js';
 import {
   completeSegments,
+  contributionEncoderArgs,
+  freeUdpPort,
   type LiveOrigin,
   parseM3u8,
+  startFeedOrigin,
   startLiveOrigin,
   until,
   writeTinyLadder,
@@ -50,13 +56,13 @@ afterAll(async () => {
 });
 
 /** init + the newest complete segment of a rendition, as one file. */
-async function newestSegment(rendition: string): Promise<string> {
-  const pl = parseM3u8((await o.get(`/live/ch/${rendition}/index.m3u8`)).text);
+async function newestSegment(rendition: string, origin = o, channel = 'ch'): Promise<string> {
+  const pl = parseM3u8((await origin.get(`/live/${channel}/${rendition}/index.m3u8`)).text);
   const uri = pl.segments[pl.segments.length - 1].uri;
-  const init = await o.get(`/live/ch/${rendition}/init.mp4`);
-  const seg = await o.get(`/live/ch/${rendition}/${uri}`);
+  const init = await origin.get(`/live/${channel}/${rendition}/init.mp4`);
+  const seg = await origin.get(`/live/${channel}/${rendition}/${uri}`);
   expect(seg.status).toBe(200);
-  const file = join(dir, `${rendition}-${uri}.mp4`);
+  const file = join(dir, `${channel}-${rendition}-${uri}.mp4`);
   writeFileSync(file, Buffer.concat([init.body, seg.body]));
   return file;
 }
@@ -93,5 +99,47 @@ describe('live channel with 5.1 audio', () => {
     expect(v.errors).toBe('');
     const sets = [...mpd.matchAll(/<AdaptationSet[^>]*contentType="audio"[^>]*>([\s\S]*?)<\/AdaptationSet>/g)];
     expect(sets.map((s) => /<AudioChannelConfiguration [^>]*value="(\d+)"/.exec(s[1])?.[1])).toEqual(['2', '6']);
+  });
+});
+
+describe('live channel fed 5.1 over the network', () => {
+  let feedDir: string;
+  let feedOrigin: LiveOrigin;
+  let sender: ChildProcess;
+
+  beforeAll(async () => {
+    feedDir = mkdtempSync(join(tmpdir(), 'se-live-surround-feed-'));
+    const port = await freeUdpPort();
+    feedOrigin = await startFeedOrigin(feedDir, `udp://127.0.0.1:${port}`);
+    sender = spawn(
+      ffmpegPath(),
+      contributionEncoderArgs('mpegts', `udp://127.0.0.1:${port}?pkt_size=1316`, [], { surround: true }),
+      { stdio: 'ignore' },
+    );
+    sender.on('error', () => undefined);
+    await until(
+      async () =>
+        (await completeSegments(feedOrigin, 'feed', '360p')) >= 1 &&
+        (await completeSegments(feedOrigin, 'feed', 'audio-5.1')) >= 1,
+      45_000,
+      'a complete segment on 360p and audio-5.1 of the feed',
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    sender?.kill('SIGKILL');
+    await feedOrigin?.close();
+    if (feedDir) rmSync(feedDir, { recursive: true, force: true });
+  });
+
+  it('the probed feed gets the twin: group audio-6ch, AAC 5.1 with each channel its own tone', async () => {
+    const master = (await feedOrigin.get('/live/feed/master.m3u8')).text;
+    expect(master).toMatch(/#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-6ch",.*CHANNELS="6",URI="audio-5\.1\/index\.m3u8"/);
+    expect(checkRenditionRules(master)).toEqual([]);
+    const twin = await newestSegment('audio-5.1', feedOrigin, 'feed');
+    expect(await audioStream(twin)).toMatchObject({ codec_name: 'aac', channels: 6, channel_layout: '5.1' });
+    for (const c of [0, 2, 5]) {
+      expect(Math.abs((await decodedTone(twin, c)).hz - SURROUND_TONES[c]), `channel ${c}`).toBeLessThan(15);
+    }
   });
 });
