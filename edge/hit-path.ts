@@ -349,8 +349,11 @@ export class HitPath {
       if (ctx.keyPolicy.headers.length > 0) return null; // keyed on request fields: no memo
       const t = requestTargets(url, {}, ctx.rules);
       const primary = cacheKey(t.keyTarget, {}, ctx.keyPolicy);
-      // a delivery directive may be answered by a newer playlist: the lookup decides
-      if (!t.keyTarget.includes('_HLS_') && checkKey(primary).ok) memo = { primary, keyTarget: t.keyTarget };
+      // a delivery directive may be answered by a newer playlist: the lookup decides; so does a
+      // CMCD argument spelled so that find() did not take it off (a percent-encoded name)
+      if (!t.keyTarget.includes('_HLS_') && t.cmcd === undefined && checkKey(primary).ok) {
+        memo = { primary, keyTarget: t.keyTarget };
+      }
     }
     if (this.keys.size >= KEY_MEMO_ENTRIES) this.keys.clear();
     this.keys.set(url, memo);

@@ -120,10 +120,15 @@ describe('one-write hit path', () => {
     expect((await metric('edge_cmcd_buffer_starvation_total{ot="none"}')) - starvedBefore).toBe(1);
     // a malformed or repeated argument goes to the full lookup, which answers it the same way
     tally = e.edge.metrics.tally.hits;
-    const odd = await get(`${e.url}/cmcd.txt?${q('ot=v')}&${q('ot=a')}`);
-    expect(odd.body.toString()).toBe('body of /cmcd.txt\n');
-    expect(odd.headers['cache-status']).toBe('hp; hit; ttl=60');
+    const lookupLines = logLines.length;
+    for (const odd of [`${q('ot=v')}&${q('ot=a')}`, `%43MCD=${encodeURIComponent('ot=a,sid="s-3"')}`]) {
+      const a = await get(`${e.url}/cmcd.txt?${odd}`);
+      expect(a.body.toString()).toBe('body of /cmcd.txt\n');
+      expect(a.headers['cache-status']).toBe('hp; hit; ttl=60');
+    }
     expect(e.edge.metrics.tally.hits).toBe(tally);
+    // the lookup read the percent-encoded name as CMCD too
+    expect(logLines.slice(lookupLines).map((l) => l['cmcd'])).toEqual([{ ot: 'a' }, { sid: 's-3', ot: 'a' }]);
   });
 
   it('answers a RAM hit exactly as the full lookup does (headers, status, body)', async () => {
