@@ -9,7 +9,8 @@
  * whole-second values change) and X-Request-ID are filled in; no stream pipeline, no
  * AbortController, no close listener. Counts go to plain-number tallies (edge/metrics.ts
  * HitTally); the access log samples these hits: every `HIT_LOG_EVERY`th is logged with
- * `sampled: N`, and every one at log level debug or with CMCD keys (logged whole, with them).
+ * `sampled: N`, and every one at log level debug or with CMCD keys (logged whole, with them,
+ * unless the rules' `cmcdHitLog` is "sampled").
  *
  * It answers only what needs none of the full lookup's decisions: no conditional, Range, request
  * Cache-Control/Pragma, Authorization, peer hop, purge floor, HLS delivery directive; and
@@ -316,7 +317,8 @@ export class HitPath {
     if (this.onServed && !hit.stale) this.onServed(req, hit.keyTarget);
     // a request with CMCD is counted in the CMCD metrics and logged whole, as the lookup logs it
     if (hit.cmcd !== undefined) this.ctx.metrics.cmcd.note(hit.cmcd);
-    if (hit.cmcd !== undefined || this.ctx.logger.isLevelEnabled('debug')) this.logHit(req, method, hit, 1);
+    const whole = hit.cmcd !== undefined && this.ctx.rules.cmcdHitLog === 'every';
+    if (whole || this.ctx.logger.isLevelEnabled('debug')) this.logHit(req, method, hit, 1);
     else if (--this.logCountdown <= 0) {
       this.logCountdown = HIT_LOG_EVERY;
       this.logHit(req, method, hit, HIT_LOG_EVERY);

@@ -7,6 +7,7 @@
  *     "playlistPathPattern": "\\.(m3u8|mpd)$",
  *     "trackingParams": ["utm_*", "fbclid", "gclid", "msclkid"],
  *     "forwardCmcd": false,
+ *     "cmcdHitLog": "every",
  *     "denyHeaders": ["x-forwarded-host", "x-original-url", "x-rewrite-url", "x-http-method-override"]
  *   }
  *
@@ -15,7 +16,9 @@
  *   the key and for upstream: no query string can multiply copies of a segment;
  * - `_HLS_msn`, `_HLS_part`, `_HLS_skip` count only on playlist URLs (`playlistPathPattern`);
  * - CMCD (`CMCD=` query, `CMCD-*` headers) is never keyed and, unless `forwardCmcd`, never sent
- *   upstream; its sid, ot and bs keys go to the access log;
+ *   upstream; its sid, ot and bs keys go to the access log (`cmcdHitLog`: "every" request, the
+ *   default, or "sampled": hits of the one-write path logged one in 100 like other hits, the
+ *   CMCD metrics still counting every one);
  * - everything else is keyed on the full normalised query minus tracking parameters and the
  *   signing token, and upstream gets that same query (a fill is shared by every viewer of the
  *   key, so it carries what selects the content and nothing one viewer added);
@@ -31,6 +34,8 @@ export interface EdgeRules {
   playlistPathPattern: RegExp;
   trackingParams: RegExp[];
   forwardCmcd: boolean;
+  /** CMCD hits of the one-write path in the access log: every one, or sampled as other hits. */
+  cmcdHitLog: 'every' | 'sampled';
   denyHeaders: string[];
 }
 
@@ -40,6 +45,7 @@ export interface EdgeRulesInput {
   playlistPathPattern?: string;
   trackingParams?: string[];
   forwardCmcd?: boolean;
+  cmcdHitLog?: 'every' | 'sampled';
   denyHeaders?: string[];
 }
 
@@ -48,6 +54,7 @@ const DEFAULTS: Required<EdgeRulesInput> = {
   playlistPathPattern: '\\.(m3u8|mpd)$',
   trackingParams: ['utm_*', 'fbclid', 'gclid', 'msclkid'],
   forwardCmcd: false,
+  cmcdHitLog: 'every',
   denyHeaders: ['x-forwarded-host', 'x-original-url', 'x-rewrite-url', 'x-http-method-override'],
 };
 
@@ -89,11 +96,14 @@ export function parseRules(input: unknown, where = 'edge rules'): EdgeRules {
   }
   const forwardCmcd = o['forwardCmcd'] ?? DEFAULTS.forwardCmcd;
   if (typeof forwardCmcd !== 'boolean') fail(where, '"forwardCmcd" must be true or false');
+  const cmcdHitLog = o['cmcdHitLog'] ?? DEFAULTS.cmcdHitLog;
+  if (cmcdHitLog !== 'every' && cmcdHitLog !== 'sampled') fail(where, '"cmcdHitLog" must be "every" or "sampled"');
   return {
     mediaPathPattern: regex(where, 'mediaPathPattern', o['mediaPathPattern'] ?? DEFAULTS.mediaPathPattern),
     playlistPathPattern: regex(where, 'playlistPathPattern', o['playlistPathPattern'] ?? DEFAULTS.playlistPathPattern),
     trackingParams: names(where, 'trackingParams', o['trackingParams'] ?? DEFAULTS.trackingParams).map(wildcard),
     forwardCmcd,
+    cmcdHitLog,
     denyHeaders: names(where, 'denyHeaders', o['denyHeaders'] ?? DEFAULTS.denyHeaders).map((h) => h.toLowerCase()),
   };
 }

@@ -330,6 +330,46 @@ describe('one-write hit path on the wire (HTTP/1.1)', () => {
 });
 
 describe('one-write hit path over HTTP/2', () => {
+  it('with "cmcdHitLog": "sampled", CMCD hits are logged one in HIT_LOG_EVERY (with their keys) and all counted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-hit-cmcd-sampled-'));
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
+        cb();
+      },
+    });
+    const edge = createEdge({
+      upstream: up.url,
+      name: 'hps',
+      now: () => clock,
+      rules: { cmcdHitLog: 'sampled' },
+      logger: pino({ level: 'info' }, sink),
+      store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024, regionBytes: 4 * 1024 * 1024 },
+    });
+    const url = await edge.listen(0, '127.0.0.1');
+    try {
+      await get(`${url}/sampled.txt`);
+      await edge.whenIdle();
+      await get(`${url}/sampled.txt`); // into the RAM tier
+      const before = lines.length;
+      const n = HIT_LOG_EVERY * 2;
+      for (let i = 0; i < n; i++) {
+        const a = await get(`${url}/sampled.txt?CMCD=${encodeURIComponent(`bl=${i},ot=v,sid="s"`)}`);
+        expect(a.headers['cache-status']).toBe('hps; hit; ttl=60');
+      }
+      const logged = lines.slice(before).filter((l) => l['msg'] === 'request');
+      expect(logged).toHaveLength(2);
+      expect(logged.every((l) => l['sampled'] === HIT_LOG_EVERY)).toBe(true);
+      expect(logged[0]['cmcd']).toEqual({ sid: 's', ot: 'v' });
+      const text = await edge.metrics.registry.metrics();
+      expect(text).toMatch(new RegExp(`^edge_cmcd_requests_total\\{ot="v"\\} ${n}$`, 'm'));
+    } finally {
+      await edge.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers RAM hits on h2 streams with the same fields as HTTP/1.1, counted and sampled', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-hit-h2-'));
     const files = await createSelfSignedCertificate(join(dir, 'tls'));

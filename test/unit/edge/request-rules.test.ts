@@ -25,6 +25,10 @@ describe('edge rules file', () => {
       expect(() => loadRulesFile(f)).toThrow(/"mediaPathPattern" is not a valid regular expression/);
       writeFileSync(f, '{"forwardCmcd": "yes"}');
       expect(() => loadRulesFile(f)).toThrow(/"forwardCmcd" must be true or false/);
+      writeFileSync(f, '{"cmcdHitLog": "all"}');
+      expect(() => loadRulesFile(f)).toThrow(/"cmcdHitLog" must be "every" or "sampled"/);
+      writeFileSync(f, '{"cmcdHitLog": "sampled"}');
+      expect(loadRulesFile(f).cmcdHitLog).toBe('sampled');
       writeFileSync(f, '{"trackingParams": ["utm_*", 3]}');
       expect(() => loadRulesFile(f)).toThrow(/"trackingParams" must be a list of names/);
       writeFileSync(f, 'not json');
