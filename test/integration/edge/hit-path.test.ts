@@ -45,14 +45,19 @@ beforeAll(async () => {
     });
     res.end(body);
   });
+  e = await startEdge({ upstream: up.url, name: 'hp', now: () => clock, logger: jsonLogger(logLines) });
+});
+
+/** A pino logger at level info whose lines are parsed into `lines`. */
+function jsonLogger(lines: Array<Record<string, unknown>>): pino.Logger {
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') logLines.push(JSON.parse(line) as never);
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
       cb();
     },
   });
-  e = await startEdge({ upstream: up.url, name: 'hp', now: () => clock, logger: pino({ level: 'info' }, sink) });
-});
+  return pino({ level: 'info' }, sink);
+}
 
 afterAll(async () => {
   await e.close();
@@ -329,22 +334,16 @@ describe('one-write hit path on the wire (HTTP/1.1)', () => {
   });
 });
 
-describe('one-write hit path over HTTP/2', () => {
+describe('CMCD hits in the access log', () => {
   it('with "cmcdHitLog": "sampled", CMCD hits are logged one in HIT_LOG_EVERY (with their keys) and all counted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-hit-cmcd-sampled-'));
     const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
-        cb();
-      },
-    });
     const edge = createEdge({
       upstream: up.url,
       name: 'hps',
       now: () => clock,
       rules: { cmcdHitLog: 'sampled' },
-      logger: pino({ level: 'info' }, sink),
+      logger: jsonLogger(lines),
       store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024, regionBytes: 4 * 1024 * 1024 },
     });
     const url = await edge.listen(0, '127.0.0.1');
@@ -369,24 +368,20 @@ describe('one-write hit path over HTTP/2', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
 
+describe('one-write hit path over HTTP/2', () => {
   it('answers RAM hits on h2 streams with the same fields as HTTP/1.1, counted and sampled', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-hit-h2-'));
     const files = await createSelfSignedCertificate(join(dir, 'tls'));
     const tls = await ReloadingTls.open(files);
     const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
-        cb();
-      },
-    });
     const edge = createEdge({
       upstream: up.url,
       name: 'hp2',
       tls,
       now: () => clock,
-      logger: pino({ level: 'info' }, sink),
+      logger: jsonLogger(lines),
       store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024, regionBytes: 4 * 1024 * 1024 },
     });
     const url = await edge.listen(0, '127.0.0.1');

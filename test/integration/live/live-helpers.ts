@@ -353,12 +353,23 @@ export async function toneOf(
   rendition: string,
   n: number,
 ): Promise<number> {
+  return (await decodedTone(await segmentFile(o, dir, channel, rendition, n))).hz;
+}
+
+/** init + segment `n` of a live rendition, written to one playable file in `dir`; its path. */
+export async function segmentFile(
+  o: LiveOrigin,
+  dir: string,
+  channel: string,
+  rendition: string,
+  n: number,
+): Promise<string> {
   const init = await o.get(`/live/${channel}/${rendition}/init.mp4`);
   const seg = await o.get(`/live/${channel}/${rendition}/seg-${n}.m4s`);
   expect(seg.status).toBe(200);
-  const file = join(dir, `${rendition}-${n}.mp4`);
+  const file = join(dir, `${channel}-${rendition}-${n}.mp4`);
   writeFileSync(file, Buffer.concat([init.body, seg.body]));
-  return (await decodedTone(file)).hz;
+  return file;
 }
 
 /** The multivariant playlist's audio renditions are the feed's English (the default) and French. */

@@ -8,7 +8,7 @@
  * AdaptationSet with AudioChannelConfiguration 6 and is schema-valid.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import {
   freeUdpPort,
   type LiveOrigin,
   parseM3u8,
+  segmentFile,
   startFeedOrigin,
   startLiveOrigin,
   until,
@@ -58,13 +59,8 @@ afterAll(async () => {
 /** init + the newest complete segment of a rendition, as one file. */
 async function newestSegment(rendition: string, origin = o, channel = 'ch'): Promise<string> {
   const pl = parseM3u8((await origin.get(`/live/${channel}/${rendition}/index.m3u8`)).text);
-  const uri = pl.segments[pl.segments.length - 1].uri;
-  const init = await origin.get(`/live/${channel}/${rendition}/init.mp4`);
-  const seg = await origin.get(`/live/${channel}/${rendition}/${uri}`);
-  expect(seg.status).toBe(200);
-  const file = join(dir, `${channel}-${rendition}-${uri}.mp4`);
-  writeFileSync(file, Buffer.concat([init.body, seg.body]));
-  return file;
+  const n = Number(/seg-(\d+)\.m4s$/.exec(pl.segments[pl.segments.length - 1].uri)?.[1]);
+  return segmentFile(origin, dir, channel, rendition, n);
 }
 
 describe('live channel with 5.1 audio', () => {
