@@ -1,12 +1,14 @@
 /**
  * The admin endpoints under /_edge/: health (upstream and peer URLs only with the admin token),
- * Prometheus metrics (summed over all workers), POST /_edge/purge and POST /_edge/restart.
+ * Prometheus metrics (summed over all workers), the CMCD sessions (edge/admin-cmcd.ts),
+ * POST /_edge/purge and POST /_edge/restart.
  */
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendJson, sendText } from './exchange.js';
 import { healthReport, publicHealth } from './health.js';
 import { adminTokenMatches, presentedToken } from './purge.js';
 import { purgeEndpoint } from './admin-purge.js';
+import { cmcdSessionsEndpoint } from './admin-cmcd.js';
 
 export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): Promise<void> {
   ex.result = 'admin';
@@ -53,11 +55,12 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
     return;
   }
   if (path === '/_edge/purge') return purgeEndpoint(ctx, ex);
+  if (path === '/_edge/cmcd/sessions') return cmcdSessionsEndpoint(ctx, ex, url);
   if (path === '/_edge/restart') return restartEndpoint(ctx, ex);
   return sendText(
     ex,
     404,
-    'unknown admin endpoint (try /_edge/health, /_edge/metrics, POST /_edge/purge, POST /_edge/restart)',
+    'unknown admin endpoint (try /_edge/health, /_edge/metrics, /_edge/cmcd/sessions, POST /_edge/purge, POST /_edge/restart)',
     undefined,
   );
 }

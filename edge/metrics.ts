@@ -58,6 +58,8 @@ export class EdgeMetrics {
     fillsInFlight: () => number,
     defaultMetrics = false,
     now: () => number = Date.now,
+    /** A worker of a multi-worker edge: its CMCD sessions go to the store process (CmcdMetrics.relayed). */
+    cmcdRelayed = false,
   ) {
     const r = this.registry;
     const flush = (): void => this.flushTally();
@@ -173,7 +175,7 @@ export class EdgeMetrics {
       labelNames: ['reason'],
       registers: [r],
     });
-    this.cmcd = new CmcdMetrics(r, now);
+    this.cmcd = new CmcdMetrics(r, now, cmcdRelayed);
     const storeStat = (name: string, help: string, pick: (s: StoreStats) => number) =>
       new Gauge({
         name,

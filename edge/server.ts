@@ -173,6 +173,7 @@ class EdgeServer implements Edge, EdgeContext {
       () => this.coalescer.size,
       false,
       this.o.now,
+      input.worker !== undefined,
     );
     this.upstreams = newUpstreamSet(this.o, this.upstream, this.metrics, this.logger);
     if (input.worker) this.metrics.markProcess('worker', input.worker.index);
@@ -335,6 +336,7 @@ class EdgeServer implements Edge, EdgeContext {
       this.cluster = await StoreClient.connect(w.socketPath, local, {
         onDrop: (specs) => applyWorkerPurge(this, specs as PurgeSpec[], ramDropTarget(local)),
         onCollect: () => this.metrics.registry.getMetricsAsJSON(),
+        takeCmcdSessions: () => this.metrics.cmcd.takeReport(),
         onEvicted: (keys) => this.coalescer.forgetRecent(keys),
       });
       this.workerStore = new WorkerStore(local, this.cluster);

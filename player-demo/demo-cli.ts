@@ -179,6 +179,9 @@ async function runDemo(o: DemoOptions): Promise<void> {
     ];
     const page = await startPageServer({ port: parsePort(o.port), streams, ...(tls ? { tls } : {}) });
     say(`origin ${origin.url}   shield ${shield.url}   edge ${edge.url}   (logs in ${logs})`);
+    say(
+      `players' CMCD sessions (?cmcd=query on the page): curl -H "authorization: Bearer $(cat ${tokenFile})" ${edge.url}/_edge/cmcd/sessions`,
+    );
     if (nats) {
       say(`fleet: ${nats.url}   more edges of PoP "demo": ${more.map((e) => e.url).join('  ')}`);
       say(`  members:  curl -H "authorization: Bearer $(cat ${tokenFile})" ${edge.url}/_edge/health`);

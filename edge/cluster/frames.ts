@@ -60,6 +60,16 @@ export const enum Frame {
   HitCounts = 20,
   /** worker -> store: the Evicted with this id is applied here (RAM copies gone, region handle closed). */
   EvictedAck = 21,
+  /**
+   * worker -> store: {sessions}: this worker's CMCD session activity since its last report
+   * (edge/cmcd-sessions.ts): every second with id 0, before each MetricsJson, and as the answer
+   * (same id) to a FlushCmcd.
+   */
+  CmcdSessions = 22,
+  /** worker -> store: {limit, starvedOnly?, sid?}: Reply with /_edge/cmcd/sessions once every worker reported. */
+  CmcdView = 23,
+  /** store -> every worker: {}: answer with CmcdSessions (same id). */
+  FlushCmcd = 24,
 }
 
 /** The Fail code answering a Fetch whose key was committed after the asker looked it up: look again. */

@@ -6,7 +6,8 @@ import type { FillHead } from './fill-buffer.js';
 import { Frame, json, readFrames, writeFrame } from './frames.js';
 import { HitCounts } from './hit-counts.js';
 import type { StoreCall } from './store-calls.js';
-import type { FetchRequest, OnInfo } from './store-service.js';
+import type { CmcdViewQuery, FetchRequest, OnInfo } from './store-service.js';
+import type { SessionActivity } from '../cmcd-sessions.js';
 
 /** A fetch answered by the store process: the head, the bytes as they arrive, and how to store them. */
 export interface ClusterFetched {
@@ -24,6 +25,8 @@ export interface StoreClientHooks {
   onDrop(specs: unknown[]): Promise<void>;
   /** This worker's prom-client JSON. */
   onCollect(): Promise<object[]>;
+  /** This worker's CMCD session activity since the last call (sent to the store process), undefined if none. */
+  takeCmcdSessions?(): SessionActivity[] | undefined;
   /** These keys were evicted: drop what this worker still answers them from besides the store (fills just finished). */
   onEvicted(keys: string[]): void;
 }
@@ -73,7 +76,7 @@ export class StoreClient {
     private readonly local: ReadOnlyStore,
     private readonly hooks: StoreClientHooks,
   ) {
-    this.hitTimer = setInterval(() => this.reportHits(), HIT_REPORT_MS);
+    this.hitTimer = setInterval(() => this.report(), HIT_REPORT_MS);
     this.hitTimer.unref();
   }
 
@@ -82,10 +85,22 @@ export class StoreClient {
     this.hits.add(key);
   }
 
-  /** Sends the hits counted so far; while the store process is away they are dropped (the sketch only estimates). */
-  private reportHits(): void {
-    const report = this.hits.take();
-    if (report && this.sock && !this.sock.destroyed) writeFrame(this.sock, Frame.HitCounts, 0, report);
+  /**
+   * Sends the hits counted so far and the CMCD sessions' activity. While the store process is away
+   * the hits are dropped (the sketch only estimates); the sessions wait in the worker's bounded table.
+   */
+  private report(): void {
+    const hits = this.hits.take();
+    if (hits && this.sock && !this.sock.destroyed) writeFrame(this.sock, Frame.HitCounts, 0, hits);
+    this.reportCmcd(0);
+  }
+
+  /** This worker's CMCD session activity to the store process (id 0: periodic; else answering FlushCmcd). */
+  private reportCmcd(id: number): void {
+    if (!this.sock || this.sock.destroyed) return; // kept (bounded) until the link is back
+    const sessions = this.hooks.takeCmcdSessions?.();
+    if (sessions === undefined && id === 0) return;
+    writeFrame(this.sock, Frame.CmcdSessions, id, { sessions: sessions ?? [] });
   }
 
   /** Connects (retrying until `waitMs`); rejects if the store process cannot be reached by then. */
@@ -236,6 +251,11 @@ export class StoreClient {
     return this.request<string>(Frame.Metrics, {});
   }
 
+  /** The body of /_edge/cmcd/sessions from the store process's table (every worker's activity in it). */
+  cmcdSessions(query: CmcdViewQuery): Promise<unknown> {
+    return this.request<unknown>(Frame.CmcdView, query);
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
@@ -316,7 +336,12 @@ export class StoreClient {
           });
         break;
       }
+      case Frame.FlushCmcd:
+        this.reportCmcd(id);
+        break;
       case Frame.Collect:
+        // the sessions first: the store process merges them before it reads its session gauges
+        this.reportCmcd(0);
         void this.hooks.onCollect().then(
           (metrics) => {
             if (!sock.destroyed) writeFrame(sock, Frame.MetricsJson, id, { metrics });

@@ -63,6 +63,9 @@ const svc = await StoreService.listen(
   {
     own: () => metrics.registry.getMetricsAsJSON(),
     merge: (all) => AggregatorRegistry.aggregate(all).metrics(),
+    // the edge's one CMCD session table lives here: the workers report into it
+    cmcdSessions: (report) => metrics.cmcd.merge(report),
+    cmcdView: (query) => metrics.cmcd.view(query),
   },
   logger,
 );

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { StreamedgeError } from '../../src/errors.js';
 import type { LogStore, ObjectMeta } from '../store/index.js';
+import { type SessionActivity, sessionReport } from '../cmcd-sessions.js';
 import { FillBuffer, type FillHead } from './fill-buffer.js';
 import { FILL_STORED, Frame, json, readFrames, writeFrame } from './frames.js';
 import type { StoreCall } from './store-calls.js';
@@ -37,6 +38,23 @@ export type FetchUpstream = (req: FetchRequest, signal: AbortSignal, onInfo: OnI
 export type OwnMetrics = () => Promise<object[]>;
 /** Turns every process's prom-client JSON into one Prometheus text (sums by name and labels). */
 export type MergeMetrics = (all: object[][]) => Promise<string>;
+
+/** What the store process does with the workers' metrics and CMCD sessions. */
+export interface StoreMetricsHooks {
+  own: OwnMetrics;
+  merge: MergeMetrics;
+  /** One worker's CMCD session report (the store process keeps the edge's one session table; absent: dropped). */
+  cmcdSessions?(report: SessionActivity[]): void;
+  /** The body of /_edge/cmcd/sessions from that table (absent: null). */
+  cmcdView?(query: CmcdViewQuery): unknown;
+}
+
+/** What /_edge/cmcd/sessions asks for (edge/admin.ts). */
+export interface CmcdViewQuery {
+  limit: number;
+  starvedOnly?: boolean;
+  sid?: string;
+}
 
 /** Where the service reports (a pino logger fits). */
 export interface StoreServiceLog {
@@ -103,6 +121,8 @@ const END_LINGER_MS = 1_000;
  * - DropAll: a purge's local part (RAM copies, fills in flight) broadcast to every worker; the
  *   asker hears back once every live worker acknowledged.
  * - Metrics: every worker's registry collected and summed with the store process's own.
+ * - CmcdSessions: a worker's CMCD session activity, merged into the edge's one session table
+ *   (edge/cmcd-sessions.ts); CmcdView answers /_edge/cmcd/sessions after a FlushCmcd round.
  * - HitCounts: the hits a worker served, added to the store's sketch (admission, copy-forward).
  * - Eviction: Evicted to every worker, the region file unlinked once each acknowledged (bounded wait).
  * - A worker socket that closes (exit or SIGKILL) gets `readerCheck()`: its lmdb reader slot is freed.
@@ -141,8 +161,7 @@ export class StoreService {
     private readonly server: Server,
     private readonly store: LogStore,
     private readonly fetchUpstream: FetchUpstream,
-    private readonly ownMetrics: OwnMetrics,
-    private readonly mergeMetrics: MergeMetrics,
+    private readonly hooks: StoreMetricsHooks,
     private readonly log: StoreServiceLog | undefined,
   ) {
     this.statsTimer = setInterval(() => this.broadcast(Frame.Stats, this.statsPayload()), 1000);
@@ -153,11 +172,11 @@ export class StoreService {
     path: string,
     store: LogStore,
     fetchUpstream: FetchUpstream,
-    metrics: { own: OwnMetrics; merge: MergeMetrics },
+    hooks: StoreMetricsHooks,
     log?: StoreServiceLog,
   ): Promise<StoreService> {
     const server = createServer();
-    const svc = new StoreService(server, store, fetchUpstream, metrics.own, metrics.merge, log);
+    const svc = new StoreService(server, store, fetchUpstream, hooks, log);
     server.on('connection', (sock) => svc.accept(sock));
     store.onEvicted((keys, region) => svc.evicted(keys, region));
     await new Promise<void>((resolve, reject) => {
@@ -252,6 +271,26 @@ export class StoreService {
           c.got.push(json<{ metrics: object[] }>(payload).metrics);
           if (c.waiting.size === 0) this.settleCollect(id);
         }
+        break;
+      }
+      case Frame.CmcdSessions: {
+        this.hooks.cmcdSessions?.(sessionReport(json<{ sessions?: unknown }>(payload).sessions));
+        const c = id === 0 ? undefined : this.collects.get(id);
+        if (c && c.waiting.delete(sock) && c.waiting.size === 0) this.settleCollect(id);
+        break;
+      }
+      case Frame.CmcdView: {
+        const q = json<{ limit?: unknown; starvedOnly?: unknown; sid?: unknown }>(payload);
+        const query: CmcdViewQuery = {
+          limit: typeof q.limit === 'number' && q.limit >= 0 ? Math.min(q.limit, 1000) : 100,
+          ...(q.starvedOnly === true ? { starvedOnly: true } : {}),
+          ...(typeof q.sid === 'string' ? { sid: q.sid } : {}),
+        };
+        // every worker's activity so far first: the view is exact, not up to a second behind
+        void this.gather(Frame.FlushCmcd).then(
+          () => this.reply(sock, id, this.hooks.cmcdView?.(query) ?? null),
+          (e: unknown) => this.failTo(sock, id, e),
+        );
         break;
       }
       default:
@@ -525,15 +564,22 @@ export class StoreService {
   }
 
   private async metrics(): Promise<string> {
+    const got = await this.gather(Frame.Collect);
+    // own last: each worker sent its CMCD sessions before its metrics, so the session gauges count them
+    return this.hooks.merge([await this.hooks.own(), ...got]);
+  }
+
+  /** Sends `type` to every live worker; resolves with their answers (MetricsJson) once each answered or left. */
+  private async gather(type: Frame.Collect | Frame.FlushCmcd): Promise<object[][]> {
     const id = ++this.seq;
     const waiting = new Set([...this.socks.keys()].filter((s) => !s.destroyed));
-    const got: object[][] = [await this.ownMetrics()];
+    const got: object[][] = [];
     await new Promise<void>((done) => {
       this.collects.set(id, { waiting, got, done });
       if (waiting.size === 0) this.settleCollect(id);
-      for (const s of waiting) writeFrame(s, Frame.Collect, id, {});
+      for (const s of waiting) writeFrame(s, type, id, {});
     });
-    return this.mergeMetrics(got);
+    return got;
   }
 
   private settleCollect(id: number): void {

@@ -7,11 +7,34 @@
 /** The CMCD request headers (CTA-5004 §2.2, lowercase). */
 export const CMCD_HEADERS: readonly string[] = ['cmcd-request', 'cmcd-object', 'cmcd-status', 'cmcd-session'];
 
-/** The CMCD keys the edge writes to its access log: session id, object type, buffer starvation. */
+/**
+ * The CMCD keys the edge writes to its access log and keeps per session (CTA-5004 §3.3): session
+ * and content ids, object type, buffer starvation, streaming format and stream type, and the
+ * player's encoded bitrate, buffer length and measured throughput.
+ */
 export interface CmcdLogFields {
   sid?: string;
+  cid?: string;
   ot?: string;
   bs?: boolean;
+  /** Streaming format: d (DASH), h (HLS), s (Smooth), o (other). */
+  sf?: string;
+  /** Stream type: v (VOD), l (live). */
+  st?: string;
+  /** Encoded bitrate of the object, kbit/s. */
+  br?: number;
+  /** Buffer length, ms. */
+  bl?: number;
+  /** Measured throughput, kbit/s. */
+  mtp?: number;
+}
+
+/** Longest sid and cid kept (CTA-5004 recommends at most 64 characters). */
+const MAX_ID = 64;
+
+/** A CMCD integer key's value when it is a non-negative integer in a sane range, else undefined. */
+function count(v: string | number | boolean | undefined): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1e9 ? v : undefined;
 }
 
 /** The value of a `CMCD=` query argument, percent-decoded (`+` is a space); undefined when malformed. */
@@ -81,9 +104,21 @@ export function cmcdLogFields(
   const all = parseCmcd(parts.join(','));
   const out: CmcdLogFields = {};
   const sid = all.get('sid');
-  if (typeof sid === 'string' && sid.length <= 64) out.sid = sid;
+  if (typeof sid === 'string' && sid.length <= MAX_ID) out.sid = sid;
+  const cid = all.get('cid');
+  if (typeof cid === 'string' && cid.length <= MAX_ID) out.cid = cid;
   const ot = all.get('ot');
   if (typeof ot === 'string' && /^[a-z]{1,2}$/.test(ot)) out.ot = ot;
   if (all.has('bs')) out.bs = all.get('bs') === true;
+  const sf = all.get('sf');
+  if (typeof sf === 'string' && /^[a-z]$/.test(sf)) out.sf = sf;
+  const st = all.get('st');
+  if (typeof st === 'string' && /^[a-z]$/.test(st)) out.st = st;
+  const br = count(all.get('br'));
+  if (br !== undefined) out.br = br;
+  const bl = count(all.get('bl'));
+  if (bl !== undefined) out.bl = bl;
+  const mtp = count(all.get('mtp'));
+  if (mtp !== undefined) out.mtp = mtp;
   return Object.keys(out).length > 0 ? out : undefined;
 }

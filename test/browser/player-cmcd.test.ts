@@ -3,7 +3,8 @@
  * the page in Chromium with `?cmcd=query` or `?cmcd=headers`, and the edge's access log
  * (logs/edge.log, one JSON line per request). The edge must see the session id the player sent,
  * the object types, and, after the link is starved until the player stalls, the buffer-starvation
- * flag (bs) on a later request of the same session, and count it in its metrics.
+ * flag (bs) on a later request of the same session, count it in its metrics and list the session
+ * in /_edge/cmcd/sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -158,6 +159,23 @@ describe('CMCD from our player, seen by the edge', () => {
     expect(total('edge_cmcd_buffer_starvation_total')).toBeGreaterThanOrEqual(1);
     expect(total('edge_cmcd_starved_sessions')).toBeGreaterThanOrEqual(1);
     expect(total('edge_cmcd_requests_total')).toBeGreaterThanOrEqual(logged);
+    // ... and its per-session view (admin token) lists this session with the signal and the
+    // player's latest bitrate and buffer, its requests counted across the edge's workers
+    const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
+    const sessions = (await (
+      await fetch(`${stack.edgeUrl}/_edge/cmcd/sessions?sid=${encodeURIComponent(sid)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as {
+      list: { sid: string; requests: number; starvations: number; br?: number; bl?: number; st?: string }[];
+    };
+    expect(sessions.list).toHaveLength(1);
+    const mine = sessions.list[0];
+    expect(mine.starvations).toBeGreaterThanOrEqual(1);
+    expect(mine.requests).toBeGreaterThanOrEqual(logged);
+    expect(mine.st).toBe('v');
+    expect(typeof mine.br).toBe('number');
+    expect(typeof mine.bl).toBe('number');
     await page.close();
   });
 

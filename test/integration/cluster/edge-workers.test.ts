@@ -265,10 +265,10 @@ describe('edge --workers 2', () => {
     expect(series(m, 'edge_store_admitting')).toBe(1);
   });
 
-  it('sums the CMCD metrics across workers; a session both reached counts once in each', async () => {
+  it('counts a CMCD session once across workers (the store process merges their reports) and lists it whole', async () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);
-    const cmcd = `CMCD=${encodeURIComponent('ot=v,sid="both"')}`;
+    const cmcd = `CMCD=${encodeURIComponent('ot=v,sid="both",br=990')}`;
     await get(edge.url, `/open/seg-5.m4s?${cmcd}`);
     const answers = await fromBothWorkers(edge.url, `/open/seg-5.m4s?${cmcd}`);
     const starved = await get(
@@ -280,9 +280,25 @@ describe('edge --workers 2', () => {
     expect(series(m, 'edge_cmcd_requests_total{ot="v"}')).toBe(1 + answers.length + 1);
     expect(series(m, 'edge_cmcd_buffer_starvation_total{ot="v"}')).toBe(1);
     expect(series(m, 'edge_cmcd_starved_sessions')).toBe(1);
-    // "both" reached both workers (per-process session tables), "one" one of them
-    expect(series(m, 'edge_cmcd_sessions')).toBe(3);
+    // "both" reached both workers and is one session; "one" the other
+    expect(series(m, 'edge_cmcd_sessions')).toBe(2);
     expect(o.up.count('/open/seg-5.m4s')).toBe(1); // CMCD is not keyed
+    // the per-session view, asked of either worker, has every worker's requests (no second's delay)
+    const more = await fromBothWorkers(edge.url, `/open/seg-5.m4s?${cmcd}`);
+    const view = await get(edge.url, '/_edge/cmcd/sessions', {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(view.status).toBe(200);
+    const v = JSON.parse(view.body.toString()) as {
+      sessions: number;
+      starvedSessions: number;
+      list: { sid: string; requests: number; starvations: number; br?: number }[];
+    };
+    expect(v.sessions).toBe(2);
+    expect(v.starvedSessions).toBe(1);
+    expect(v.list.map((s) => s.sid)).toEqual(['one', 'both']);
+    expect(v.list[1]).toMatchObject({ requests: 1 + answers.length + more.length, starvations: 0, br: 990 });
+    expect((await get(edge.url, '/_edge/cmcd/sessions')).status).toBe(401);
   });
 
   it('a rolling restart (SIGHUP) under a client loop fails no request', async () => {

@@ -261,7 +261,7 @@ describe('defect 4: query strings cannot multiply copies of media', () => {
     await waitUntil(() => Promise.resolve(mine().length >= 2));
     const lines = mine();
     expect(lines.map((l) => l['cmcd'])).toEqual([
-      { sid: '6e2fb550-c457-11e9-bb97-0800200c9a66', ot: 'v', bs: true },
+      { sid: '6e2fb550-c457-11e9-bb97-0800200c9a66', ot: 'v', bs: true, sf: 'h' },
       { sid: 'other', ot: 'm' },
     ]);
     // and its metrics: requests and starvation by object type, the two sessions, one starved

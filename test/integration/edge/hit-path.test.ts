@@ -114,8 +114,8 @@ describe('one-write hit path', () => {
     expect(up.count('/cmcd.txt?x=1')).toBe(1);
     const logged = logLines.slice(lines).filter((l) => String(l['url']).startsWith('/cmcd.txt'));
     expect(logged.map((l) => l['cmcd'])).toEqual([
-      { sid: 's-1', ot: 'v' },
-      { sid: 's-1', ot: 'v' },
+      { sid: 's-1', ot: 'v', bl: 1200 },
+      { sid: 's-1', ot: 'v', bl: 900 },
       { sid: 's-1', bs: true },
       { sid: 's-2', ot: 'v' },
       { sid: 's-2', ot: 'v' },
@@ -360,7 +360,7 @@ describe('CMCD hits in the access log', () => {
       const logged = lines.slice(before).filter((l) => l['msg'] === 'request');
       expect(logged).toHaveLength(2);
       expect(logged.every((l) => l['sampled'] === HIT_LOG_EVERY)).toBe(true);
-      expect(logged[0]['cmcd']).toEqual({ sid: 's', ot: 'v' });
+      expect(logged[0]['cmcd']).toEqual({ sid: 's', ot: 'v', bl: HIT_LOG_EVERY - 1 });
       const text = await edge.metrics.registry.metrics();
       expect(text).toMatch(new RegExp(`^edge_cmcd_requests_total\\{ot="v"\\} ${n}$`, 'm'));
     } finally {
