@@ -8,7 +8,7 @@
  * Works with the 2018 static ffmpeg that npm brings: only `frag_keyframe+empty_moov+default_base_moof`
  * and `-frag_duration` are used (no `-movflags cmaf`). Used by VOD and live jobs alike.
  */
-import type { AudioRung, LadderPlan } from './ladder.js';
+import type { AudioRung, LadderPlan, SurroundCodec } from './ladder.js';
 
 export interface EncodeOutput {
   renditionId: string;
@@ -68,9 +68,13 @@ function fmtNumber(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(6).replace(/0+$/, '');
 }
 
-/** The fragmented-MP4 muxer options (pipe-friendly, no trailer). */
-export function fmp4MuxerArgs(kind: 'video' | 'audio', partDuration: number, live: boolean): string[] {
-  const flags = ['empty_moov', 'default_base_moof', 'skip_trailer'];
+/**
+ * The fragmented-MP4 muxer options (pipe-friendly, no trailer). `delayMoov`: the init segment
+ * waits for the first fragment (ffmpeg builds the dec3/dac3 box of E-AC-3 and AC-3 from the
+ * frames, so it cannot write an empty moov up front).
+ */
+function fmp4MuxerArgs(kind: 'video' | 'audio', partDuration: number, live: boolean, delayMoov = false): string[] {
+  const flags = [delayMoov ? 'delay_moov' : 'empty_moov', 'default_base_moof', 'skip_trailer'];
   if (kind === 'video') flags.unshift('frag_keyframe');
   return [
     '-f',
@@ -173,8 +177,8 @@ export function buildEncodeArgs(
     for (const track of input.audioTracks ?? [{ id: a.id, map: audioMap }]) {
       const rung =
         track.channels !== undefined && track.channels > a.channels
-          ? { ...a, channels: track.channels, bitrate: a.surroundBitrate ?? a.bitrate }
-          : a;
+          ? { ...a, channels: track.channels, bitrate: a.surroundBitrate ?? a.bitrate, codec: a.surroundCodec ?? 'aac' }
+          : { ...a, codec: 'aac' as const };
       args.push(...audioOutputArgs(rung, track.map, opts, live), `pipe:${fd}`);
       outputs.push({ renditionId: track.id, kind: 'audio', fd });
       fd++;
@@ -184,10 +188,15 @@ export function buildEncodeArgs(
 }
 
 /**
- * One AAC output (before its pipe): every audio track is encoded with the plan's settings, a 5.1
- * twin with six channels at the plan's surround bit rate.
+ * One audio output (before its pipe): every audio track is encoded to AAC with the plan's
+ * settings, a 5.1 twin with six channels at the plan's surround bit rate in its surround codec.
  */
-function audioOutputArgs(a: AudioRung, map: string, opts: EncodeOptions, live: boolean): string[] {
+function audioOutputArgs(
+  a: AudioRung & { codec: SurroundCodec },
+  map: string,
+  opts: EncodeOptions,
+  live: boolean,
+): string[] {
   return [
     '-map',
     map,
@@ -199,7 +208,7 @@ function audioOutputArgs(a: AudioRung, map: string, opts: EncodeOptions, live: b
     '-map_chapters',
     '-1',
     '-c:a',
-    'aac',
+    a.codec,
     '-b:a',
     String(a.bitrate),
     '-ar',
@@ -209,6 +218,6 @@ function audioOutputArgs(a: AudioRung, map: string, opts: EncodeOptions, live: b
     ...(opts.audioDurationSec !== undefined ? ['-af', 'apad', '-t', fmtNumber(opts.audioDurationSec)] : []),
     '-max_muxing_queue_size',
     '4096',
-    ...fmp4MuxerArgs('audio', opts.partDuration, live),
+    ...fmp4MuxerArgs('audio', opts.partDuration, live, a.codec !== 'aac'),
   ];
 }

@@ -5,10 +5,13 @@
  *
  * JSON ladder file:
  *   { "video": [ { "height": 360, "bitrate": "800k", "id"?: "360p", "maxrate"?: ..., "bufsize"?: ..., "profile"?: "main" } ],
- *     "audio"?: { "bitrate": "96k", "surroundBitrate"?: "384k" | false } | false }
+ *     "audio"?: { "bitrate": "96k", "surroundBitrate"?: "384k" | false, "surroundCodec"?: "aac" | "eac3" | "ac3" } | false }
  *
- * A source audio track of 5.1 or more channels is encoded twice: stereo at "bitrate" and 5.1 at
- * "surroundBitrate" (default 384k; false: stereo only).
+ * A source audio track of 5.1 or more channels is encoded twice: stereo AAC at "bitrate" and 5.1
+ * at "surroundBitrate" (default 384k; false: stereo only) in "surroundCodec": AAC (the default:
+ * every browser's MSE plays it), or Dolby Digital Plus (E-AC-3) or Dolby Digital (AC-3), the
+ * multichannel codecs Apple's devices and living-room players expect; the stereo AAC stays for the
+ * players that cannot use them.
  */
 import { readFileSync } from 'node:fs';
 import { StreamedgeError } from '../src/errors.js';
@@ -38,7 +41,15 @@ export interface AudioRung {
   channels: number;
   /** Bit rate of the 5.1 twin of a multichannel source track; absent: stereo only. */
   surroundBitrate?: number;
+  /** The 5.1 twin's codec (ffmpeg encoder name); absent: aac. */
+  surroundCodec?: SurroundCodec;
 }
+
+/** Codecs of the 5.1 twin, by ffmpeg encoder name: AAC, E-AC-3 (Dolby Digital Plus), AC-3 (Dolby Digital). */
+export type SurroundCodec = 'aac' | 'eac3' | 'ac3';
+
+/** Highest bit rate each surround codec allows (AC-3: 640 kbit/s, ATSC A/52 Table 5.18; E-AC-3: 6,144 kbit/s). */
+const SURROUND_MAX_BITRATE: Record<SurroundCodec, number> = { aac: 2_000_000, eac3: 6_144_000, ac3: 640_000 };
 
 export interface LadderPlan {
   video: VideoRung[];
@@ -59,8 +70,8 @@ export interface RungSpec {
 
 export interface LadderSpec {
   video: RungSpec[];
-  /** Audio bit rate (bits/s), and the 5.1 twin's (false: none); false to drop audio. */
-  audio?: { bitrate: number; surroundBitrate?: number | false } | false;
+  /** Audio bit rate (bits/s), the 5.1 twin's (false: none) and its codec; false to drop audio. */
+  audio?: { bitrate: number; surroundBitrate?: number | false; surroundCodec?: SurroundCodec } | false;
 }
 
 /** Bit rates follow the spirit of Apple's HLS authoring table (30 fps; 1.5x above 30 fps). */
@@ -157,6 +168,19 @@ export function parseLadderSpec(doc: unknown, source: string): LadderSpec {
     if (a.surroundBitrate === false) audio.surroundBitrate = false;
     else if (a.surroundBitrate !== undefined) {
       audio.surroundBitrate = parseBitrate(a.surroundBitrate, `ladder ${source} audio.surroundBitrate`);
+    }
+    if (a.surroundCodec !== undefined) {
+      if (a.surroundCodec !== 'aac' && a.surroundCodec !== 'eac3' && a.surroundCodec !== 'ac3') {
+        throw badLadder(
+          source,
+          `audio.surroundCodec must be "aac", "eac3" (Dolby Digital Plus) or "ac3" (Dolby Digital)`,
+        );
+      }
+      audio.surroundCodec = a.surroundCodec;
+      const max = SURROUND_MAX_BITRATE[a.surroundCodec];
+      if ((audio.surroundBitrate || DEFAULT_SURROUND_BITRATE) > max) {
+        throw badLadder(source, `audio.surroundBitrate is above ${max / 1000}k, the most ${a.surroundCodec} allows`);
+      }
     }
   }
   return { video, audio };
@@ -295,7 +319,11 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
       channels: Math.min(2, Math.max(1, source.audio.channels)),
     };
     const surround = spec.audio?.surroundBitrate;
-    if (surround !== false) plan.audio.surroundBitrate = surround ?? DEFAULT_SURROUND_BITRATE;
+    if (surround !== false) {
+      plan.audio.surroundBitrate = surround ?? DEFAULT_SURROUND_BITRATE;
+      const codec = spec.audio?.surroundCodec;
+      if (codec !== undefined && codec !== 'aac') plan.audio.surroundCodec = codec;
+    }
   }
   return plan;
 }

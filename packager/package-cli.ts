@@ -118,7 +118,8 @@ export function registerPackageCommand(program: Command): void {
 function audioText(a: AudioRung, source: SourceInfo): string {
   const surround =
     a.surroundBitrate !== undefined && (source.audioTracks ?? []).some((t) => getsSurroundTwin(t.channels));
-  return surround ? `${kbps(a.bitrate)} + 5.1 ${kbps(a.surroundBitrate!)}` : kbps(a.bitrate);
+  const codec = a.surroundCodec === 'eac3' ? 'E-AC-3 ' : a.surroundCodec === 'ac3' ? 'AC-3 ' : '';
+  return surround ? `${kbps(a.bitrate)} + 5.1 ${codec}${kbps(a.surroundBitrate!)}` : kbps(a.bitrate);
 }
 
 function kbps(bits: number): string {

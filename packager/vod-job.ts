@@ -466,6 +466,7 @@ function buildPresentation(
       const audio = tracks.find((t) => t.id === id);
       // ffmpeg writes channelcount 2 in an AAC sample entry whatever the layout (the esds has it): the plan knows the twin's
       rendition.channels = audio?.channels ?? s.track.channels ?? plan.audio?.channels;
+      if (s.track.channelMask !== undefined) rendition.channelMask = s.track.channelMask;
       if (audio) {
         if (audio.language) rendition.language = audio.language;
         rendition.name = audio.name;

@@ -53,6 +53,7 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan, audioTracks
     timescale: track.timescale,
     sampleRate: track.sampleRate ?? a?.sampleRate,
     channels: track.channels ?? a?.channels,
+    ...(track.channelMask !== undefined ? { channelMask: track.channelMask } : {}),
     ...(lang ? { name: lang.name, default: lang.default, ...(lang.language ? { language: lang.language } : {}) } : {}),
   };
 }

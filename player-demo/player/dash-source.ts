@@ -116,6 +116,8 @@ export class DashSource implements SourceModel {
       const pl = group.playlists[0];
       if (!pl) continue;
       const id = pl.attributes.NAME ?? 'audio';
+      // a codec this browser's MSE cannot play (E-AC-3, AC-3 in Chromium) is not offered
+      if (!playable(pl.attributes.CODECS)) continue;
       this.reps.set(id, toRepState(pl));
       if (known.has(id)) continue;
       this.audioTracks.push({
@@ -220,4 +222,10 @@ function toRepState(pl: MpdPlaylist): RepState {
       duration: s.duration,
     })),
   };
+}
+
+/** Can this browser's MSE play audio of `codecs` (true outside a browser, and when unsaid)? */
+function playable(codecs: string | undefined): boolean {
+  if (codecs === undefined || typeof MediaSource === 'undefined') return true;
+  return MediaSource.isTypeSupported(`audio/mp4; codecs="${codecs}"`);
 }

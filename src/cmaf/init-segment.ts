@@ -6,6 +6,7 @@
 import { StreamedgeError } from '../errors.js';
 import { type Box, type BoxHeader, childBox, readBox, readBoxHeader } from './box.js';
 import { ByteReader } from './byte-reader.js';
+import { ac3Channels, ec3Channels } from './dolby-audio.js';
 import { avcCodecString, hevcCodecString, mp4aCodecString, parseEsds } from './codec-string.js';
 import { parseFileType } from './file-type.js';
 import type { TrexDefaults } from './trex.js';
@@ -28,6 +29,8 @@ export interface TrackInfo {
   height?: number;
   sampleRate?: number;
   channels?: number;
+  /** AC-3/E-AC-3: the channel mask of its dac3/dec3 (src/cmaf/dolby-audio.ts), for DASH. */
+  channelMask?: number;
   /** From the track's trex (mvex), when present and non-zero. */
   defaultSampleDuration?: number;
   /** mdhd language (ISO 639-2/T), e.g. "und", "eng". */
@@ -174,7 +177,10 @@ function parseTrak(trak: Box, trex: Map<number, TrexDefaults>): TrackInfo {
   return info;
 }
 
-type EntryInfo = Pick<TrackInfo, 'codec' | 'codecFourcc' | 'width' | 'height' | 'sampleRate' | 'channels'>;
+type EntryInfo = Pick<
+  TrackInfo,
+  'codec' | 'codecFourcc' | 'width' | 'height' | 'sampleRate' | 'channels' | 'channelMask'
+>;
 
 /** Reads the first sample entry of stsd: its fields and the configuration boxes after them. */
 function parseSampleEntry(stsd: Box, kind: TrackInfo['kind']): EntryInfo {
@@ -224,6 +230,10 @@ function parseSampleEntry(stsd: Box, kind: TrackInfo['kind']): EntryInfo {
     const cfg = parseEsds(esds.payload);
     if (cfg.sampleRate) out.sampleRate = cfg.sampleRate;
     if (cfg.channelConfiguration && cfg.channelConfiguration < 7) out.channels = cfg.channelConfiguration;
+  } else if ((fourcc === 'ec-3' && child('dec3')) || (fourcc === 'ac-3' && child('dac3'))) {
+    const d = fourcc === 'ec-3' ? ec3Channels(child('dec3')!.payload) : ac3Channels(child('dac3')!.payload);
+    out.channels = d.channels;
+    out.channelMask = d.mask;
   } else if (fourcc === 'Opus') out.codec = 'opus';
   else if (fourcc === 'fLaC') out.codec = 'flac';
   return out;

@@ -1,3 +1,4 @@
+import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
   isMultichannel,
   paths,
@@ -20,6 +21,8 @@ export interface MpdOptions extends UriOptions {
 const PROFILES = 'urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019';
 const UTC_TIMING_SCHEME = 'urn:mpeg:dash:utc:http-iso:2014';
 const CHANNEL_CONFIG_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
+/** AC-3 and E-AC-3 signal their channel mask instead (DASH-IF IOP, ETSI TS 103 285 §6.3.1). */
+const DOLBY_CHANNEL_CONFIG_SCHEME = 'tag:dolby.com,2014:dash:audio_channel_configuration:2011';
 const ROLE_SCHEME = 'urn:mpeg:dash:role:2011';
 /** Nominal bit rate of a WebVTT track (bits/s): text is tiny; the attribute is required. */
 const SUBTITLE_BANDWIDTH = 256;
@@ -243,7 +246,15 @@ function channelLayoutName(n: number): string {
 function representation(r: Rendition, template: XmlElement | undefined): XmlElement {
   const video = r.kind === 'video';
   const children: XmlElement[] = [];
-  if (!video && r.channels) {
+  if (!video && r.channelMask !== undefined) {
+    children.push({
+      name: 'AudioChannelConfiguration',
+      attrs: [
+        ['schemeIdUri', DOLBY_CHANNEL_CONFIG_SCHEME],
+        ['value', dolbyMaskHex(r.channelMask)],
+      ],
+    });
+  } else if (!video && r.channels) {
     children.push({
       name: 'AudioChannelConfiguration',
       attrs: [

@@ -29,6 +29,8 @@ export interface Rendition {
   sar?: string;
   sampleRate?: number;
   channels?: number;
+  /** AC-3/E-AC-3: the Dolby channel mask (DASH signals it instead of the channel count). */
+  channelMask?: number;
   /** BCP 47 language tag for audio, e.g. "en" (optional). */
   language?: string;
   /** Audio: human-readable name (HLS NAME, DASH Label); default: the language's English name. */

@@ -5,10 +5,12 @@
  * HLS: the twin in its own group ("audio-6ch", CHANNELS="6"), the video variant listed once per
  * group, the rendition rules passing; the twin is an LL-HLS playlist with parts and a preload
  * hint, and its segments keep the six channels apart. DASH: the live MPD has a second audio
- * AdaptationSet with AudioChannelConfiguration 6 and is schema-valid.
+ * AdaptationSet with AudioChannelConfiguration 6 and is schema-valid. A second channel's ladder
+ * asks for an E-AC-3 twin ("surroundCodec": "eac3"): its LL-HLS parts and segments are Dolby
+ * Digital Plus 5.1, CODECS "ec-3", the MPD carries the Dolby channel mask.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,18 +40,28 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-live-surround-'));
   const root = join(dir, 'root');
   mkdirSync(root);
+  const dolbyLadder = join(dir, 'dolby-ladder.json');
+  writeFileSync(
+    dolbyLadder,
+    JSON.stringify({
+      video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
+      audio: { bitrate: '64k', surroundBitrate: '256k', surroundCodec: 'eac3' },
+    }),
+  );
   o = await startLiveOrigin(root, [
     { id: 'ch', source, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder: writeTinyLadder(dir) },
+    { id: 'dolby', source, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder: dolbyLadder },
   ]);
   await until(
     async () =>
       (await completeSegments(o, 'ch', '180p')) >= 1 &&
       (await completeSegments(o, 'ch', 'audio')) >= 1 &&
-      (await completeSegments(o, 'ch', 'audio-5.1')) >= 1,
-    40_000,
-    'a complete segment on 180p, audio and audio-5.1',
+      (await completeSegments(o, 'ch', 'audio-5.1')) >= 1 &&
+      (await completeSegments(o, 'dolby', 'audio-5.1')) >= 1,
+    60_000,
+    'a complete segment on 180p, audio and audio-5.1 (and the E-AC-3 channel’s twin)',
   );
-}, 90_000);
+}, 120_000);
 
 afterAll(async () => {
   await o?.close();
@@ -95,6 +107,27 @@ describe('live channel with 5.1 audio', () => {
     expect(v.errors).toBe('');
     const sets = [...mpd.matchAll(/<AdaptationSet[^>]*contentType="audio"[^>]*>([\s\S]*?)<\/AdaptationSet>/g)];
     expect(sets.map((s) => /<AudioChannelConfiguration [^>]*value="(\d+)"/.exec(s[1])?.[1])).toEqual(['2', '6']);
+  });
+
+  it('an E-AC-3 twin ("surroundCodec": "eac3"): LL-HLS parts of Dolby Digital Plus 5.1, CODECS ec-3, the Dolby mask in DASH', async () => {
+    const master = (await o.get('/live/dolby/master.m3u8')).text;
+    const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants.map((l) => /CODECS="[^,"]+,([^"]+)"/.exec(l)?.[1])).toEqual(['mp4a.40.2', 'ec-3']);
+    expect(master).toMatch(/GROUP-ID="audio-6ch",.*CHANNELS="6",URI="audio-5\.1\/index\.m3u8"/);
+    expect(checkRenditionRules(master)).toEqual([]);
+    const twin = (await o.get('/live/dolby/audio-5.1/index.m3u8')).text;
+    expect(twin).toContain('#EXT-X-PART:');
+    expect(twin).toMatch(/#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-\d+\.\d+\.m4s"/);
+    const segment = await newestSegment('audio-5.1', o, 'dolby');
+    expect(await audioStream(segment)).toMatchObject({ codec_name: 'eac3', channels: 6 });
+    for (const c of [0, 1, 2, 4, 5]) {
+      expect(Math.abs((await decodedTone(segment, c)).hz - SURROUND_TONES[c]), `channel ${c}`).toBeLessThan(15);
+    }
+    const mpd = (await o.get('/live/dolby/manifest.mpd')).text;
+    expect((await validateMpd(mpd)).errors).toBe('');
+    expect(mpd).toContain(
+      '<AudioChannelConfiguration schemeIdUri="tag:dolby.com,2014:dash:audio_channel_configuration:2011" value="F801"/>',
+    );
   });
 });
 

@@ -4,7 +4,8 @@
  * six channels apart. HLS: the twin in a group of its own ("audio-6ch", CHANNELS="6"), every video
  * variant listed once per group, stereo first, the rendition rules passing. DASH: a second audio
  * AdaptationSet with AudioChannelConfiguration 6, schema-valid. A ladder with
- * "surroundBitrate": false packages stereo only.
+ * "surroundBitrate": false packages stereo only. With "surroundCodec": "eac3" or "ac3" the twin is
+ * Dolby Digital Plus or Dolby Digital (CODECS "ec-3"/"ac-3"; DASH signals the Dolby channel mask).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,8 +42,16 @@ beforeAll(async () => {
     JSON.stringify({ video: [{ height: 240, bitrate: '300k' }], audio: { bitrate: '96k', surroundBitrate: false } }),
   );
   await packageVod({ input, outDir: out, assetId: 'stereo', ladder: stereoOnly, segmentDuration: 2 });
+  for (const codec of ['eac3', 'ac3']) {
+    const ladder = join(root, `${codec}.json`);
+    writeFileSync(
+      ladder,
+      JSON.stringify({ video: [{ height: 240, bitrate: '300k' }], audio: { bitrate: '96k', surroundCodec: codec } }),
+    );
+    await packageVod({ input, outDir: out, assetId: codec, ladder, segmentDuration: 2 });
+  }
   origin = await serveVod(out);
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await origin?.close();
@@ -104,5 +113,47 @@ describe('VOD with 5.1 audio', () => {
     expect(entry).not.toContain('audio-6ch');
     expect(entry.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toHaveLength(1);
     expect(await audioStream(joined('stereo', 'audio', 1))).toMatchObject({ channels: 2 });
+  });
+
+  it('Dolby twins ("surroundCodec": "eac3" or "ac3"): six channels apart, CODECS ec-3/ac-3, DASH with the Dolby channel mask', async () => {
+    for (const [asset, codec, name] of [
+      ['eac3', 'ec-3', 'eac3'],
+      ['ac3', 'ac-3', 'ac3'],
+    ]) {
+      const surround = joined(asset, 'audio-5.1', 1);
+      expect(await audioStream(surround)).toMatchObject({ codec_name: name, channels: 6 });
+      for (const c of [0, 1, 2, 4, 5]) {
+        const tone = await decodedTone(surround, c);
+        expect(Math.abs(tone.hz - SURROUND_TONES[c]), `${asset} channel ${c}`).toBeLessThan(15);
+      }
+      expect(await audioStream(joined(asset, 'audio', 1))).toMatchObject({ codec_name: 'aac', channels: 2 });
+
+      const entry = (await get(`/vod/${asset}/master.m3u8`)).text;
+      expect(entry).toContain(
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-6ch",NAME="Audio 1",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6",URI="v1/audio-5.1/index.m3u8"',
+      );
+      const infs = entry.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+      expect(infs).toHaveLength(2);
+      expect(infs[0]).toMatch(/CODECS="avc1\.[0-9a-f]+,mp4a\.40\.2"/);
+      expect(infs[1]).toMatch(new RegExp(`CODECS="avc1\\.[0-9a-f]+,${codec}"`));
+      expect(infs[1]).toContain('AUDIO="audio-6ch"');
+      expect(checkRenditionRules(entry)).toEqual([]);
+
+      const mpd = (await get(`/vod/${asset}/manifest.mpd`)).text;
+      const v = await validateMpd(mpd);
+      expect(v.valid, v.errors).toBe(true);
+      const audioSets = mpd
+        .split('<AdaptationSet')
+        .slice(1)
+        .filter((s) => s.includes('contentType="audio"'));
+      expect(audioSets).toHaveLength(2);
+      expect(audioSets[0]).toContain(
+        '<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>',
+      );
+      expect(audioSets[1]).toContain(`codecs="${codec}"`);
+      expect(audioSets[1]).toContain(
+        '<AudioChannelConfiguration schemeIdUri="tag:dolby.com,2014:dash:audio_channel_configuration:2011" value="F801"/>',
+      );
+    }
   });
 });

@@ -164,6 +164,28 @@ describe('ffmpeg mapping of several audio tracks', () => {
     expect(outputOf(1)).toContain('-b:a 96000 -ar 48000 -ac 2');
     expect(outputOf(2)).toContain('-map 0:a:0');
     expect(outputOf(2)).toContain('-b:a 384000 -ar 48000 -ac 6');
+    expect(outputOf(1)).toContain('-c:a aac');
+    expect(outputOf(2)).toContain('-c:a aac');
+  });
+
+  it('a 5.1 twin in E-AC-3: the twin alone changes codec, and its init waits for its first frames', () => {
+    const { args } = buildEncodeArgs(
+      {
+        args: ['-i', 'in.mp4'],
+        audioTracks: [
+          { id: 'audio', map: '0:a:0' },
+          { id: 'audio-5.1', map: '0:a:0', channels: 6 },
+        ],
+      },
+      { ...plan, audio: { ...plan.audio!, surroundBitrate: 384_000, surroundCodec: 'eac3' } },
+      { segmentDuration: 2, partDuration: 1 },
+    );
+    const outputOf = (n: number) => args.join(' ').split(' pipe:')[n + 1];
+    expect(outputOf(1)).toContain('-c:a aac');
+    expect(outputOf(1)).toContain('+empty_moov');
+    expect(outputOf(2)).toContain('-c:a eac3 -b:a 384000 -ar 48000 -ac 6');
+    expect(outputOf(2)).toContain('+delay_moov');
+    expect(outputOf(2)).not.toContain('empty_moov');
   });
 
   it('live lavfi: one sine input per language (440, 660 Hz), each mapped to its own rendition', () => {

@@ -118,6 +118,22 @@ describe('planLadder', () => {
     expect(() => spec({ bitrate: '96k', surroundBitrate: 'loud' })).toThrow(/audio\.surroundBitrate/);
   });
 
+  it("reads the 5.1 twin's codec (AAC by default, E-AC-3 or AC-3) and refuses a rate the codec cannot carry", () => {
+    const spec = (audio: unknown) => parseLadderSpec({ video: [{ height: 360, bitrate: '800k' }], audio }, 'l.json');
+    expect(planLadder(source(640, 360), spec({ bitrate: '96k' })).audio?.surroundCodec).toBeUndefined();
+    expect(planLadder(source(640, 360), spec({ bitrate: '96k', surroundCodec: 'eac3' })).audio).toMatchObject({
+      surroundBitrate: 384_000,
+      surroundCodec: 'eac3',
+    });
+    expect(
+      planLadder(source(640, 360), spec({ bitrate: '96k', surroundCodec: 'ac3', surroundBitrate: '640k' })).audio,
+    ).toMatchObject({ surroundBitrate: 640_000, surroundCodec: 'ac3' });
+    expect(() => spec({ bitrate: '96k', surroundCodec: 'dts' })).toThrow(/surroundCodec must be "aac", "eac3"/);
+    expect(() => spec({ bitrate: '96k', surroundCodec: 'ac3', surroundBitrate: '768k' })).toThrow(
+      /above 640k, the most ac3 allows/,
+    );
+  });
+
   it('explains bad ladders', () => {
     const f = join(dir, 'bad.json');
     writeFileSync(f, JSON.stringify({ video: [{ height: 'tall', bitrate: '1M' }] }));
