@@ -34,6 +34,9 @@ export interface UpstreamFetched extends FillHead {
 export type OnInfo = (status: number, headers: Record<string, string | string[]>) => void;
 export type FetchUpstream = (req: FetchRequest, signal: AbortSignal, onInfo: OnInfo) => Promise<UpstreamFetched>;
 
+/** How long /_edge/metrics and /_edge/cmcd/sessions wait for every worker's answer. */
+export const GATHER_MS = 3000;
+
 /** Answers the store process adds to the workers' metrics (its own registry's JSON). */
 export type OwnMetrics = () => Promise<object[]>;
 /** Turns every process's prom-client JSON into one Prometheus text (sums by name and labels). */
@@ -569,16 +572,29 @@ export class StoreService {
     return this.hooks.merge([await this.hooks.own(), ...got]);
   }
 
-  /** Sends `type` to every live worker; resolves with their answers (MetricsJson) once each answered or left. */
+  /**
+   * Sends `type` to every live worker; resolves with their answers (MetricsJson) once each answered
+   * or left, or after GATHER_MS without the rest (a stopped or wedged worker must not hang
+   * /_edge/metrics and /_edge/cmcd/sessions: they answer with the workers that did).
+   */
   private async gather(type: Frame.Collect | Frame.FlushCmcd): Promise<object[][]> {
     const id = ++this.seq;
     const waiting = new Set([...this.socks.keys()].filter((s) => !s.destroyed));
     const got: object[][] = [];
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((done) => {
       this.collects.set(id, { waiting, got, done });
       if (waiting.size === 0) this.settleCollect(id);
       for (const s of waiting) writeFrame(s, type, id, {});
+      timer = setTimeout(() => {
+        this.log?.warn(
+          { missing: waiting.size, frame: type === Frame.Collect ? 'Collect' : 'FlushCmcd' },
+          'workers did not answer in time',
+        );
+        this.settleCollect(id);
+      }, GATHER_MS);
     });
+    clearTimeout(timer);
     return got;
   }
 
