@@ -7,7 +7,7 @@
  */
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendJson, sendText } from './exchange.js';
-import { adminTokenMatches, presentedToken } from './purge.js';
+import { adminAuthorized } from './admin-auth.js';
 import type { CmcdViewQuery } from './cluster/store-service.js';
 
 const DEFAULT_LIMIT = 100;
@@ -17,10 +17,7 @@ export async function cmcdSessionsEndpoint(ctx: EdgeContext, ex: Exchange, url: 
   if (ex.method !== 'GET' && ex.method !== 'HEAD') {
     return sendText(ex, 405, 'use GET /_edge/cmcd/sessions', undefined, { allow: 'GET, HEAD' });
   }
-  if (ctx.o.adminToken === undefined || !adminTokenMatches(presentedToken(ex.req.headers), ctx.o.adminToken)) {
-    ex.res.setHeader('www-authenticate', 'Bearer realm="streamedge-admin"');
-    return sendText(ex, 401, 'admin token missing or wrong (the sessions are viewers’ data)', undefined);
-  }
+  if (!adminAuthorized(ctx, ex, 'the CMCD sessions view')) return; // the ids are viewers' data
   const q = viewQuery(url);
   if (typeof q === 'string') return sendText(ex, 400, q, undefined);
   if (ctx.cluster) {

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { StreamedgeError, asError } from '../src/errors.js';
 import { cacheKey } from '../src/http/cache-key.js';
 import type { EdgeContext } from './context.js';
+import { adminAuthorized } from './admin-auth.js';
 import { requestTargets } from './request-rules.js';
 import { redactTokens } from '../src/signing/redact.js';
 import { type Exchange, header, sendJson, sendText } from './exchange.js';
@@ -14,12 +15,10 @@ import {
   SOFT_PURGE_HEADER,
   type PurgeSpec,
   type PurgeTarget,
-  adminTokenMatches,
   applyPurge,
   checkPurgeSpecs,
   fanOutPurge,
   parsePurgeBody,
-  presentedToken,
 } from './purge.js';
 
 const MAX_PURGE_BODY = 1024 * 1024;
@@ -30,7 +29,7 @@ const MAX_DISCARDED_BODY = 64 * 1024 * 1024;
 export async function purgeEndpoint(ctx: EdgeContext, ex: Exchange): Promise<void> {
   if (ex.method !== 'POST')
     return sendText(ex, 405, 'use POST /_edge/purge with a JSON body', undefined, { allow: 'POST' });
-  if (!authorized(ctx, ex)) return;
+  if (!adminAuthorized(ctx, ex, 'purge')) return;
   let specs: PurgeSpec[];
   try {
     specs = parsePurgeBody(JSON.parse((await readBody(ex.req, MAX_PURGE_BODY)).toString('utf8')));
@@ -46,22 +45,9 @@ export async function purgeEndpoint(ctx: EdgeContext, ex: Exchange): Promise<voi
 export async function purgeMethod(ctx: EdgeContext, ex: Exchange, url: string): Promise<void> {
   ex.result = 'admin';
   ex.req.resume();
-  if (!authorized(ctx, ex)) return;
+  if (!adminAuthorized(ctx, ex, 'purge')) return;
   const soft = /^(1|true|yes)$/i.test(header(ex.req, SOFT_PURGE_HEADER) ?? '');
   return runPurge(ctx, ex, [{ kind: 'url', value: url, mode: soft ? 'soft' : 'hard' }]);
-}
-
-function authorized(ctx: EdgeContext, ex: Exchange): boolean {
-  if (ctx.o.adminToken === undefined) {
-    sendText(ex, 403, 'purge disabled: start the edge with --admin-token or STREAMEDGE_ADMIN_TOKEN', undefined);
-    return false;
-  }
-  if (!adminTokenMatches(presentedToken(ex.req.headers), ctx.o.adminToken)) {
-    ex.res.setHeader('www-authenticate', 'Bearer realm="streamedge-admin"');
-    sendText(ex, 401, 'admin token missing or wrong', undefined);
-    return false;
-  }
-  return true;
 }
 
 /**

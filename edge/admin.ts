@@ -9,6 +9,7 @@ import { healthReport, publicHealth } from './health.js';
 import { adminTokenMatches, presentedToken } from './purge.js';
 import { purgeEndpoint } from './admin-purge.js';
 import { cmcdSessionsEndpoint } from './admin-cmcd.js';
+import { adminAuthorized } from './admin-auth.js';
 
 export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): Promise<void> {
   ex.result = 'admin';
@@ -81,10 +82,7 @@ function publicFleetReport(report: unknown): unknown {
 /** POST /_edge/restart (admin token): a rolling restart of the workers, one by one (202). */
 function restartEndpoint(ctx: EdgeContext, ex: Exchange): void {
   if (ex.method !== 'POST') return sendText(ex, 405, 'use POST /_edge/restart', undefined, { allow: 'POST' });
-  if (ctx.o.adminToken === undefined || !adminTokenMatches(presentedToken(ex.req.headers), ctx.o.adminToken)) {
-    ex.res.setHeader('www-authenticate', 'Bearer realm="streamedge-admin"');
-    return sendText(ex, 401, 'admin token missing or wrong', undefined);
-  }
+  if (!adminAuthorized(ctx, ex, 'restart')) return;
   if (!ctx.requestRollingRestart) {
     return sendText(ex, 409, 'this edge runs one process (--workers 1): nothing to restart in turn', undefined);
   }

@@ -1,6 +1,10 @@
 /** A raw worker link to the store process's Unix socket, speaking edge/cluster/frames.ts, for tests. */
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Frame, readFrames, writeFrame } from '../../../edge/cluster/frames.js';
+import { type FetchUpstream, StoreService, type StoreMetricsHooks } from '../../../edge/cluster/store-service.js';
+import { LogStore } from '../../../edge/store/index.js';
+import { tempDir } from '../store/store-helpers.js';
 
 export interface Got {
   type: Frame;
@@ -53,4 +57,40 @@ export class Link {
   index(f: Got): number {
     return this.frames.indexOf(f);
   }
+}
+
+/**
+ * A store process's service for tests: a real LogStore (RAM tier off) and StoreService on its
+ * Unix socket, and two raw links speaking frames.ts as two workers would. Cleanups go to `defer`.
+ */
+export async function serviceWithTwoLinks(o: {
+  prefix: string;
+  defer: (fn: () => Promise<void> | void) => void;
+  capacityBytes?: number;
+  fetchUpstream?: FetchUpstream;
+  hooks?: StoreMetricsHooks;
+}): Promise<{ store: LogStore; svc: StoreService; a: Link; b: Link; dir: string }> {
+  const tmp = tempDir(o.prefix);
+  const dir = join(tmp.dir, 'store');
+  const store = await LogStore.open({
+    dir,
+    capacityBytes: o.capacityBytes ?? 16 * 1024 * 1024,
+    ramBytes: 0,
+    durability: 'flush',
+  });
+  const path = join(tmp.dir, 'store.sock');
+  const svc = await StoreService.listen(
+    path,
+    store,
+    o.fetchUpstream ?? (() => Promise.reject(new Error('no upstream here'))),
+    o.hooks ?? { own: () => Promise.resolve([]), merge: () => Promise.resolve('') },
+  );
+  o.defer(async () => {
+    await svc.close();
+    await store.close();
+    tmp.cleanup();
+  });
+  const a = await Link.open(path, o.defer);
+  const b = await Link.open(path, o.defer);
+  return { store, svc, a, b, dir };
 }

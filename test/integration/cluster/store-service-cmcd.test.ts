@@ -4,15 +4,12 @@
  * asks every worker for its latest activity (FlushCmcd), and a worker that never answers, which
  * delays the view and the metrics by GATHER_MS at most instead of hanging them.
  */
-import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CmcdMetrics, type CmcdSessionsView } from '../../../edge/cmcd-metrics.js';
 import { Frame, json } from '../../../edge/cluster/frames.js';
-import { GATHER_MS, StoreService } from '../../../edge/cluster/store-service.js';
-import { LogStore } from '../../../edge/store/index.js';
-import { tempDir } from '../store/store-helpers.js';
-import { Link } from './store-link.js';
+import { GATHER_MS } from '../../../edge/cluster/store-service.js';
+import { serviceWithTwoLinks } from './store-link.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -20,29 +17,18 @@ afterEach(async () => {
 });
 
 async function setUp() {
-  const tmp = tempDir('store-service-cmcd-');
-  const store = await LogStore.open({
-    dir: join(tmp.dir, 'store'),
-    capacityBytes: 16 * 1024 * 1024,
-    ramBytes: 0,
-    durability: 'flush',
-  });
   const registry = new Registry();
   const cmcd = new CmcdMetrics(registry, Date.now);
-  const path = join(tmp.dir, 'store.sock');
-  const svc = await StoreService.listen(path, store, () => Promise.reject(new Error('no upstream here')), {
-    own: () => registry.getMetricsAsJSON(),
-    merge: () => registry.metrics(),
-    cmcdSessions: (report) => cmcd.merge(report),
-    cmcdView: (query) => cmcd.view(query),
+  const { a, b } = await serviceWithTwoLinks({
+    prefix: 'store-service-cmcd-',
+    defer: (fn) => cleanups.push(fn),
+    hooks: {
+      own: () => registry.getMetricsAsJSON(),
+      merge: () => registry.metrics(),
+      cmcdSessions: (report) => cmcd.merge(report),
+      cmcdView: (query) => cmcd.view(query),
+    },
   });
-  cleanups.push(async () => {
-    await svc.close();
-    await store.close();
-    tmp.cleanup();
-  });
-  const a = await Link.open(path, (fn) => cleanups.push(fn));
-  const b = await Link.open(path, (fn) => cleanups.push(fn));
   return { a, b };
 }
 

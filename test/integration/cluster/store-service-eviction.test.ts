@@ -2,10 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Frame, json } from '../../../edge/cluster/frames.js';
-import { StoreService } from '../../../edge/cluster/store-service.js';
-import { LogStore } from '../../../edge/store/index.js';
-import { meta, tempDir } from '../store/store-helpers.js';
-import { Link } from './store-link.js';
+import { meta } from '../store/store-helpers.js';
+import type { LogStore } from '../../../edge/store/index.js';
+import { type Link, serviceWithTwoLinks } from './store-link.js';
 
 /**
  * The store process's side of eviction and hit reports over its real Unix socket, with a real
@@ -18,21 +17,11 @@ afterEach(async () => {
 });
 
 async function setUp() {
-  const tmp = tempDir('store-service-evict-');
-  const dir = join(tmp.dir, 'store');
-  const store = await LogStore.open({ dir, capacityBytes: 1024 * KiB, ramBytes: 0, durability: 'flush' });
-  const path = join(tmp.dir, 'store.sock');
-  const svc = await StoreService.listen(path, store, () => Promise.reject(new Error('no upstream here')), {
-    own: () => Promise.resolve([]),
-    merge: () => Promise.resolve(''),
+  const { store, svc, a, b, dir } = await serviceWithTwoLinks({
+    prefix: 'store-service-evict-',
+    defer: (fn) => cleanups.push(fn),
+    capacityBytes: 1024 * KiB,
   });
-  cleanups.push(async () => {
-    await svc.close();
-    await store.close();
-    tmp.cleanup();
-  });
-  const a = await Link.open(path, (fn) => cleanups.push(fn));
-  const b = await Link.open(path, (fn) => cleanups.push(fn));
   const regionFile = (id: number): string => join(dir, 'regions', `r-${String(id).padStart(10, '0')}.seg`);
   return { store, svc, a, b, regionFile };
 }

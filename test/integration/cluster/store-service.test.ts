@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FILL_STORED, Frame, json } from '../../../edge/cluster/frames.js';
-import { type FetchRequest, StoreService, type UpstreamFetched } from '../../../edge/cluster/store-service.js';
-import { LogStore } from '../../../edge/store/index.js';
-import { meta, tempDir } from '../store/store-helpers.js';
-import { Link, type Got } from './store-link.js';
+import type { FetchRequest, UpstreamFetched } from '../../../edge/cluster/store-service.js';
+import { meta } from '../store/store-helpers.js';
+import { type Got, type Link, serviceWithTwoLinks } from './store-link.js';
 
 /**
  * The store process's fill table over its real Unix socket, with a real LogStore, and two raw
@@ -43,27 +41,14 @@ function upstreamDouble() {
 }
 
 async function setUp() {
-  const tmp = tempDir('store-service-');
-  const store = await LogStore.open({
-    dir: join(tmp.dir, 'store'),
-    capacityBytes: 16 * 1024 * 1024,
-    ramBytes: 0,
-    durability: 'flush',
-  });
   const up = upstreamDouble();
-  const path = join(tmp.dir, 'store.sock');
-  const svc = await StoreService.listen(path, store, up.fetchUpstream, {
-    own: () => Promise.resolve([]),
-    merge: () => Promise.resolve(''),
+  const { store, svc, a, b } = await serviceWithTwoLinks({
+    prefix: 'store-service-',
+    defer: (fn) => cleanups.push(fn),
+    fetchUpstream: up.fetchUpstream,
   });
-  cleanups.push(async () => {
-    up.release(new Error('test over')); // close() waits for fetches in flight
-    await svc.close();
-    await store.close();
-    tmp.cleanup();
-  });
-  const a = await Link.open(path, (fn) => cleanups.push(fn));
-  const b = await Link.open(path, (fn) => cleanups.push(fn));
+  // pushed last, so run first: the service's close() waits for the fetches in flight
+  cleanups.push(() => up.release(new Error('test over')));
   return { store, up, svc, a, b };
 }
 

@@ -81,5 +81,14 @@ describe('/_edge/cmcd/sessions', () => {
       expect(r.body.toString()).toMatch(/limit|starved/);
     }
     expect((await get(`${e.url}/_edge/cmcd/sessions`, auth, 'POST')).status).toBe(405);
+    // an edge started without an admin token says how to enable it
+    const open = await startEdge({ upstream: up.url });
+    try {
+      const r = await get(`${open.url}/_edge/cmcd/sessions`, auth);
+      expect(r.status).toBe(403);
+      expect(r.body.toString()).toMatch(/disabled: start the edge with --admin-token/);
+    } finally {
+      await open.close();
+    }
   });
 });
