@@ -11,9 +11,11 @@
  * A track with 5.1 or more channels also gets a 5.1 twin (withSurroundTwins): the same source
  * stream encoded to 6 channels beside the stereo one, id "<id>-5.1" (Apple's HLS authoring spec
  * asks for stereo beside any multichannel audio; players that cannot use 6 channels keep stereo).
+ * A ladder that lists several surround codecs gets one twin per codec, "<id>-5.1-<codec>".
  */
 import { StreamedgeError } from '../src/errors.js';
 import { parseLanguageTag } from '../src/media/language-tag.js';
+import type { SurroundCodec } from './ladder.js';
 import { probeAudioFile, type AudioStreamInfo, type SourceInfo } from './probe.js';
 
 export interface AudioInput {
@@ -39,6 +41,8 @@ export interface AudioTrackPlan {
   sourceChannels?: number;
   /** Encoded to this many channels instead of the ladder's (the 5.1 twin: 6). */
   channels?: number;
+  /** The 5.1 twin's codec; absent: AAC, as every stereo track. */
+  codec?: SurroundCodec;
 }
 
 /** Channels of the multichannel twin (5.1: L R C LFE Ls Rs). */
@@ -51,17 +55,23 @@ export function getsSurroundTwin(channels: number | undefined): boolean {
 
 /**
  * `tracks` with a 5.1 twin after each track whose source has 6 or more channels (7.1 is mixed down
- * to 5.1): the same stream, language and name, id "<id>-5.1", default in its own group as its
- * stereo track is in the stereo group.
+ * to 5.1), one per surround codec (default AAC alone): the same stream, language and name, id
+ * "<id>-5.1" (one codec) or "<id>-5.1-<codec>" (several), default in its own group as its stereo
+ * track is in the stereo group.
  */
-export function withSurroundTwins(tracks: AudioTrackPlan[]): AudioTrackPlan[] {
+export function withSurroundTwins(tracks: AudioTrackPlan[], codecs: SurroundCodec[] = ['aac']): AudioTrackPlan[] {
   const ids = new Set(tracks.map((t) => t.id));
   return tracks.flatMap((t) => {
     if (!getsSurroundTwin(t.sourceChannels)) return [t];
-    let id = `${t.id}-5.1`;
-    for (let k = 2; ids.has(id); k++) id = `${t.id}-5.1-${k}`;
-    ids.add(id);
-    return [t, { ...t, id, channels: SURROUND_CHANNELS, origin: `${t.origin} (5.1)` }];
+    const twins = codecs.map((codec): AudioTrackPlan => {
+      const base = codecs.length > 1 ? `${t.id}-5.1-${codec}` : `${t.id}-5.1`;
+      let id = base;
+      for (let k = 2; ids.has(id); k++) id = `${base}-${k}`;
+      ids.add(id);
+      const label = codecs.length > 1 ? `5.1 ${codec}` : '5.1';
+      return { ...t, id, channels: SURROUND_CHANNELS, codec, origin: `${t.origin} (${label})` };
+    });
+    return [t, ...twins];
   });
 }
 

@@ -28,7 +28,7 @@ export interface EncodeInput {
    * Several audio tracks (languages): each is encoded alike (the plan's audio settings) to its own
    * output. Default: one track, `plan.audio.id` from `audioMap`.
    */
-  audioTracks?: { id: string; map: string; channels?: number }[];
+  audioTracks?: { id: string; map: string; channels?: number; codec?: SurroundCodec }[];
   /**
    * Deinterlace before scaling (HLS and DASH renditions are progressive; a scaled interlaced
    * frame mixes its two fields into combs): `all` frames, for a source probed as interlaced;
@@ -177,7 +177,7 @@ export function buildEncodeArgs(
     for (const track of input.audioTracks ?? [{ id: a.id, map: audioMap }]) {
       const rung =
         track.channels !== undefined && track.channels > a.channels
-          ? { ...a, channels: track.channels, bitrate: a.surroundBitrate ?? a.bitrate, codec: a.surroundCodec ?? 'aac' }
+          ? { ...a, channels: track.channels, bitrate: a.surroundBitrate ?? a.bitrate, codec: track.codec ?? 'aac' }
           : { ...a, codec: 'aac' as const };
       args.push(...audioOutputArgs(rung, track.map, opts, live), `pipe:${fd}`);
       outputs.push({ renditionId: track.id, kind: 'audio', fd });

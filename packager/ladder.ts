@@ -5,13 +5,15 @@
  *
  * JSON ladder file:
  *   { "video": [ { "height": 360, "bitrate": "800k", "id"?: "360p", "maxrate"?: ..., "bufsize"?: ..., "profile"?: "main" } ],
- *     "audio"?: { "bitrate": "96k", "surroundBitrate"?: "384k" | false, "surroundCodec"?: "aac" | "eac3" | "ac3" } | false }
+ *     "audio"?: { "bitrate": "96k", "surroundBitrate"?: "384k" | false,
+ *                 "surroundCodec"?: "aac" | "eac3" | "ac3" | ["eac3", "aac", ...] } | false }
  *
  * A source audio track of 5.1 or more channels is encoded twice: stereo AAC at "bitrate" and 5.1
  * at "surroundBitrate" (default 384k; false: stereo only) in "surroundCodec": AAC (the default:
  * every browser's MSE plays it), or Dolby Digital Plus (E-AC-3) or Dolby Digital (AC-3), the
  * multichannel codecs Apple's devices and living-room players expect; the stereo AAC stays for the
- * players that cannot use them.
+ * players that cannot use them. A list of codecs makes one 5.1 twin in each (e.g. E-AC-3 for the
+ * living room and AAC for browsers), each in its own HLS audio group and DASH AdaptationSet.
  */
 import { readFileSync } from 'node:fs';
 import { StreamedgeError } from '../src/errors.js';
@@ -41,8 +43,8 @@ export interface AudioRung {
   channels: number;
   /** Bit rate of the 5.1 twin of a multichannel source track; absent: stereo only. */
   surroundBitrate?: number;
-  /** The 5.1 twin's codec (ffmpeg encoder name); absent: aac. */
-  surroundCodec?: SurroundCodec;
+  /** The 5.1 twins' codecs (ffmpeg encoder names), one twin each, in the ladder's order; absent: aac alone. */
+  surroundCodecs?: SurroundCodec[];
 }
 
 /** Codecs of the 5.1 twin, by ffmpeg encoder name: AAC, E-AC-3 (Dolby Digital Plus), AC-3 (Dolby Digital). */
@@ -70,8 +72,8 @@ export interface RungSpec {
 
 export interface LadderSpec {
   video: RungSpec[];
-  /** Audio bit rate (bits/s), the 5.1 twin's (false: none) and its codec; false to drop audio. */
-  audio?: { bitrate: number; surroundBitrate?: number | false; surroundCodec?: SurroundCodec } | false;
+  /** Audio bit rate (bits/s), the 5.1 twin's (false: none) and its codecs; false to drop audio. */
+  audio?: { bitrate: number; surroundBitrate?: number | false; surroundCodecs?: SurroundCodec[] } | false;
 }
 
 /** Bit rates follow the spirit of Apple's HLS authoring table (30 fps; 1.5x above 30 fps). */
@@ -170,20 +172,32 @@ export function parseLadderSpec(doc: unknown, source: string): LadderSpec {
       audio.surroundBitrate = parseBitrate(a.surroundBitrate, `ladder ${source} audio.surroundBitrate`);
     }
     if (a.surroundCodec !== undefined) {
-      if (a.surroundCodec !== 'aac' && a.surroundCodec !== 'eac3' && a.surroundCodec !== 'ac3') {
-        throw badLadder(
-          source,
-          `audio.surroundCodec must be "aac", "eac3" (Dolby Digital Plus) or "ac3" (Dolby Digital)`,
-        );
-      }
-      audio.surroundCodec = a.surroundCodec;
-      const max = SURROUND_MAX_BITRATE[a.surroundCodec];
-      if ((audio.surroundBitrate || DEFAULT_SURROUND_BITRATE) > max) {
-        throw badLadder(source, `audio.surroundBitrate is above ${max / 1000}k, the most ${a.surroundCodec} allows`);
+      audio.surroundCodecs = surroundCodecs(a.surroundCodec, source);
+      for (const codec of audio.surroundCodecs) {
+        const max = SURROUND_MAX_BITRATE[codec];
+        if ((audio.surroundBitrate || DEFAULT_SURROUND_BITRATE) > max) {
+          throw badLadder(source, `audio.surroundBitrate is above ${max / 1000}k, the most ${codec} allows`);
+        }
       }
     }
   }
   return { video, audio };
+}
+
+/** "surroundCodec" of a ladder file: one codec, or a list of distinct codecs (a twin each). */
+function surroundCodecs(value: unknown, source: string): SurroundCodec[] {
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  const valid = (c: unknown): c is SurroundCodec => c === 'aac' || c === 'eac3' || c === 'ac3';
+  if (list.length === 0 || !list.every(valid)) {
+    throw badLadder(
+      source,
+      `audio.surroundCodec must be "aac", "eac3" (Dolby Digital Plus) or "ac3" (Dolby Digital), or a list of them`,
+    );
+  }
+  if (new Set(list).size !== list.length) {
+    throw badLadder(source, `audio.surroundCodec lists ${list.join(', ')}: each codec at most once`);
+  }
+  return list;
 }
 
 /** A preset name or a path to a JSON ladder file. */
@@ -321,8 +335,8 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
     const surround = spec.audio?.surroundBitrate;
     if (surround !== false) {
       plan.audio.surroundBitrate = surround ?? DEFAULT_SURROUND_BITRATE;
-      const codec = spec.audio?.surroundCodec;
-      if (codec !== undefined && codec !== 'aac') plan.audio.surroundCodec = codec;
+      const codecs = spec.audio?.surroundCodecs;
+      if (codecs !== undefined && (codecs.length > 1 || codecs[0] !== 'aac')) plan.audio.surroundCodecs = codecs;
     }
   }
   return plan;

@@ -118,8 +118,9 @@ export function registerPackageCommand(program: Command): void {
 function audioText(a: AudioRung, source: SourceInfo): string {
   const surround =
     a.surroundBitrate !== undefined && (source.audioTracks ?? []).some((t) => getsSurroundTwin(t.channels));
-  const codec = a.surroundCodec === 'eac3' ? 'E-AC-3 ' : a.surroundCodec === 'ac3' ? 'AC-3 ' : '';
-  return surround ? `${kbps(a.bitrate)} + 5.1 ${codec}${kbps(a.surroundBitrate!)}` : kbps(a.bitrate);
+  const names = { aac: 'AAC', eac3: 'E-AC-3', ac3: 'AC-3' };
+  const codecs = (a.surroundCodecs ?? ['aac']).map((c) => names[c]).join(' + ');
+  return surround ? `${kbps(a.bitrate)} + 5.1 ${codecs} ${kbps(a.surroundBitrate!)}` : kbps(a.bitrate);
 }
 
 function kbps(bits: number): string {

@@ -174,7 +174,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   const tracks = !plan.audio
     ? []
     : plan.audio.surroundBitrate !== undefined
-      ? withSurroundTwins(audioTracks)
+      ? withSurroundTwins(audioTracks, plan.audio.surroundCodecs)
       : audioTracks;
   checkRenditionIds(plan, tracks);
   if ((opts.subtitles?.length ?? 0) > 0 && !source.video) {

@@ -215,7 +215,7 @@ async function planFor(
     audioTracks: !plan.audio
       ? []
       : plan.audio.surroundBitrate !== undefined
-        ? withSurroundTwins(audioTracks)
+        ? withSurroundTwins(audioTracks, plan.audio.surroundCodecs)
         : audioTracks,
     videoMap: `0:v:${info.video?.index ?? 0}`,
     ...(deinterlace ? { deinterlace } : {}),

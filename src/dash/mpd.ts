@@ -1,5 +1,6 @@
 import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
+  audioCodecFamily,
   isMultichannel,
   paths,
   seconds,
@@ -132,15 +133,23 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
     );
   }
 
-  // One audio AdaptationSet per language (lang is an AdaptationSet property) and channel layout
-  // (a 5.1 twin is not seamlessly switchable with its stereo track: a set of its own, after them).
+  // One audio AdaptationSet per language (lang is an AdaptationSet property), channel layout and
+  // codec (a 5.1 twin is not seamlessly switchable with its stereo track, nor E-AC-3 with AAC: a
+  // set of its own, after them).
   const audioSets = new Map<string, RenditionTimeline[]>();
   const surroundLast = [...audios].sort(
     (a, b) => Number(isMultichannel(a.rendition)) - Number(isMultichannel(b.rendition)),
   );
+  const layoutOf = (r: Rendition) => `${r.language ?? ''}\n${isMultichannel(r) ? r.channels : 2}`;
   for (const t of surroundLast) {
-    const key = `${t.rendition.language ?? ''}\n${isMultichannel(t.rendition) ? t.rendition.channels : 2}`;
+    const key = `${layoutOf(t.rendition)}\n${audioCodecFamily(t.rendition)}`;
     audioSets.set(key, [...(audioSets.get(key) ?? []), t]);
+  }
+  // a language's layout in several codecs: each Label names its codec, so they read apart
+  const codecsPerLayout = new Map<string, number>();
+  for (const group of audioSets.values()) {
+    const layout = layoutOf(group[0].rendition);
+    codecsPerLayout.set(layout, (codecsPerLayout.get(layout) ?? 0) + 1);
   }
   // With several sets (languages, 5.1 twins), the default language's stereo set is Role "main"
   // and the others "alternate" (23009-1 5.8.5.5); a Label names each. One set alone needs neither.
@@ -150,7 +159,11 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
     const lang = key.slice(0, key.indexOf('\n'));
     const r = group[0].rendition;
     const surround = isMultichannel(group[0].rendition);
-    const label = r.name ? (surround ? `${r.name} (${channelLayoutName(r.channels!)})` : r.name) : undefined;
+    const described = [
+      ...(surround ? [channelLayoutName(r.channels!)] : []),
+      ...(codecsPerLayout.get(layoutOf(r))! > 1 ? [codecName(r)] : []),
+    ];
+    const label = r.name ? (described.length > 0 ? `${r.name} (${described.join(', ')})` : r.name) : undefined;
     const extra: XmlElement[] = several
       ? [
           ...(label ? [{ name: 'Label', children: [label] }] : []),
@@ -236,6 +249,18 @@ function adaptationSet(
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
     children: [...descriptors, ...(shared && templates[0] ? [templates[0], ...representations] : representations)],
   };
+}
+
+/** What a listener calls the rendition's codec: "AAC", "Dolby Digital Plus", "Dolby Digital", else its CODECS. */
+function codecName(r: Rendition): string {
+  const family = audioCodecFamily(r);
+  return family === 'aac'
+    ? 'AAC'
+    : family === 'ec-3'
+      ? 'Dolby Digital Plus'
+      : family === 'ac-3'
+        ? 'Dolby Digital'
+        : family;
 }
 
 /** "5.1" for six channels, "7.1" for eight, else "<n> channels". */

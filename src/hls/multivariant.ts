@@ -1,5 +1,5 @@
 import type { Presentation, Rendition, RenditionTimeline } from '../media/presentation.js';
-import { isMultichannel, paths } from '../media/presentation.js';
+import { audioCodecFamily, isMultichannel, paths } from '../media/presentation.js';
 import { attributeList, quoted } from './attribute-list.js';
 import { hasIFrames, iframeBandwidth } from './iframe-playlist.js';
 import { withQuery, type UriOptions } from './uri-options.js';
@@ -22,8 +22,10 @@ const SUBTITLE_GROUP = 'subs';
  * one EXT-X-STREAM-INF per video rendition, all sharing one alternate audio group (one
  * EXT-X-MEDIA per audio rendition: a language each, exactly one DEFAULT=YES, all AUTOSELECT=YES
  * with distinct LANGUAGE/NAME, CHANNELS on each). Multichannel renditions (the 5.1 twins) form a
- * group of their own ("audio-6ch", with the stereo rendition of any language that has no twin),
- * and every video variant is listed again for it, after the
+ * group of their own ("audio-6ch", with the stereo rendition of any language that has no twin;
+ * one group per codec when the twins come in several, "audio-6ch-ec-3", "audio-6ch-aac": a
+ * group is what a client switches within, and it cannot switch codecs), and every video variant
+ * is listed again for each, after the
  * stereo ones (where clients start), with that group's bandwidth and codecs; audio-only
  * presentations get one variant per audio rendition instead. Variants keep the order of
  * `p.timelines` (the first one is where clients start).
@@ -155,21 +157,27 @@ function resolution(r: Rendition): string | undefined {
 
 /**
  * Audio renditions by group: "audio" (up to 2 channels, in the order given) first, then one group
- * per multichannel layout ("audio-6ch"). A multichannel group offers every language of the stereo
- * group, in its order: the twin where there is one (same LANGUAGE and NAME, as renditions of one
- * source are named alike), else the stereo rendition itself, so a client on that group can still
- * pick any language.
+ * per multichannel layout ("audio-6ch"), or per layout and codec when one layout comes in several
+ * codecs ("audio-6ch-ec-3", "audio-6ch-aac", in the order the twins are listed). A multichannel
+ * group offers every language of the stereo group, in its order: its twin where there is one (same
+ * LANGUAGE and NAME, as renditions of one source are named alike, whatever the codec), else the
+ * stereo rendition itself, so a client on that group can still pick any language.
  */
 function audioGroups(audios: RenditionTimeline[]): Map<string, RenditionTimeline[]> {
   const stereo = audios.filter((t) => !isMultichannel(t.rendition));
   const groups = new Map<string, RenditionTimeline[]>([[AUDIO_GROUP, stereo]]);
   const same = (a: Rendition, b: Rendition) => a.language === b.language && a.name === b.name;
-  const layouts = [...new Set(audios.filter((t) => isMultichannel(t.rendition)).map((t) => t.rendition.channels!))];
+  const multichannel = audios.filter((t) => isMultichannel(t.rendition));
+  const layouts = [...new Set(multichannel.map((t) => t.rendition.channels!))];
   for (const n of layouts.sort((a, b) => a - b)) {
-    const twins = audios.filter((t) => t.rendition.channels === n && isMultichannel(t.rendition));
-    const members = stereo.map((s) => twins.find((t) => same(t.rendition, s.rendition)) ?? s);
-    for (const t of twins) if (!members.includes(t)) members.push(t);
-    groups.set(`${AUDIO_GROUP}-${n}ch`, members);
+    const layout = multichannel.filter((t) => t.rendition.channels === n);
+    const codecs = [...new Set(layout.map((t) => audioCodecFamily(t.rendition)))];
+    for (const codec of codecs) {
+      const twins = layout.filter((t) => audioCodecFamily(t.rendition) === codec);
+      const members = stereo.map((s) => twins.find((t) => same(t.rendition, s.rendition)) ?? s);
+      for (const t of twins) if (!members.includes(t)) members.push(t);
+      groups.set(codecs.length > 1 ? `${AUDIO_GROUP}-${n}ch-${codec}` : `${AUDIO_GROUP}-${n}ch`, members);
+    }
   }
   if (stereo.length === 0) groups.delete(AUDIO_GROUP);
   return groups;

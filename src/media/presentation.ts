@@ -157,6 +157,15 @@ export function isMultichannel(r: Rendition): boolean {
   return (r.channels ?? 2) > 2;
 }
 
+/**
+ * The audio codec of a rendition, by family ("aac" for every mp4a.40.x, "ec-3", "ac-3", else the
+ * CODECS value's first member): renditions of different families are never one switching set.
+ */
+export function audioCodecFamily(r: Rendition): string {
+  const codec = r.codecs.split(',')[0].trim();
+  return codec.startsWith('mp4a.40.') ? 'aac' : codec;
+}
+
 export function seconds(units: number, timescale: number): number {
   return units / timescale;
 }

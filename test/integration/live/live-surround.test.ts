@@ -6,8 +6,9 @@
  * group, the rendition rules passing; the twin is an LL-HLS playlist with parts and a preload
  * hint, and its segments keep the six channels apart. DASH: the live MPD has a second audio
  * AdaptationSet with AudioChannelConfiguration 6 and is schema-valid. A second channel's ladder
- * asks for an E-AC-3 twin ("surroundCodec": "eac3"): its LL-HLS parts and segments are Dolby
- * Digital Plus 5.1, CODECS "ec-3", the MPD carries the Dolby channel mask.
+ * asks for twins in E-AC-3 and AAC ("surroundCodec": ["eac3", "aac"]): the E-AC-3 twin's LL-HLS
+ * parts and segments are Dolby Digital Plus 5.1, CODECS "ec-3", the MPD carries the Dolby channel
+ * mask; each twin has its own HLS group and DASH AdaptationSet.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +46,7 @@ beforeAll(async () => {
     dolbyLadder,
     JSON.stringify({
       video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
-      audio: { bitrate: '64k', surroundBitrate: '256k', surroundCodec: 'eac3' },
+      audio: { bitrate: '64k', surroundBitrate: '256k', surroundCodec: ['eac3', 'aac'] },
     }),
   );
   o = await startLiveOrigin(root, [
@@ -57,9 +58,10 @@ beforeAll(async () => {
       (await completeSegments(o, 'ch', '180p')) >= 1 &&
       (await completeSegments(o, 'ch', 'audio')) >= 1 &&
       (await completeSegments(o, 'ch', 'audio-5.1')) >= 1 &&
-      (await completeSegments(o, 'dolby', 'audio-5.1')) >= 1,
+      (await completeSegments(o, 'dolby', 'audio-5.1-eac3')) >= 1 &&
+      (await completeSegments(o, 'dolby', 'audio-5.1-aac')) >= 1,
     60_000,
-    'a complete segment on 180p, audio and audio-5.1 (and the E-AC-3 channel’s twin)',
+    'a complete segment on 180p, audio and audio-5.1 (and the Dolby channel’s two twins)',
   );
 }, 120_000);
 
@@ -109,23 +111,32 @@ describe('live channel with 5.1 audio', () => {
     expect(sets.map((s) => /<AudioChannelConfiguration [^>]*value="(\d+)"/.exec(s[1])?.[1])).toEqual(['2', '6']);
   });
 
-  it('an E-AC-3 twin ("surroundCodec": "eac3"): LL-HLS parts of Dolby Digital Plus 5.1, CODECS ec-3, the Dolby mask in DASH', async () => {
+  it('twins in E-AC-3 and AAC ("surroundCodec": ["eac3", "aac"]): LL-HLS parts of Dolby Digital Plus 5.1, a group and an AdaptationSet per codec', async () => {
     const master = (await o.get('/live/dolby/master.m3u8')).text;
     const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
-    expect(variants.map((l) => /CODECS="[^,"]+,([^"]+)"/.exec(l)?.[1])).toEqual(['mp4a.40.2', 'ec-3']);
-    expect(master).toMatch(/GROUP-ID="audio-6ch",.*CHANNELS="6",URI="audio-5\.1\/index\.m3u8"/);
+    expect(variants.map((l) => [/CODECS="[^,"]+,([^"]+)"/.exec(l)?.[1], /AUDIO="([^"]+)"/.exec(l)?.[1]])).toEqual([
+      ['mp4a.40.2', 'audio'],
+      ['ec-3', 'audio-6ch-ec-3'],
+      ['mp4a.40.2', 'audio-6ch-aac'],
+    ]);
+    expect(master).toMatch(/GROUP-ID="audio-6ch-ec-3",.*CHANNELS="6",URI="audio-5\.1-eac3\/index\.m3u8"/);
+    expect(master).toMatch(/GROUP-ID="audio-6ch-aac",.*CHANNELS="6",URI="audio-5\.1-aac\/index\.m3u8"/);
     expect(checkRenditionRules(master)).toEqual([]);
-    const twin = (await o.get('/live/dolby/audio-5.1/index.m3u8')).text;
+    const twin = (await o.get('/live/dolby/audio-5.1-eac3/index.m3u8')).text;
     expect(twin).toContain('#EXT-X-PART:');
     expect(twin).toMatch(/#EXT-X-PRELOAD-HINT:TYPE=PART,URI="seg-\d+\.\d+\.m4s"/);
-    const segment = await newestSegment('audio-5.1', o, 'dolby');
+    const segment = await newestSegment('audio-5.1-eac3', o, 'dolby');
     expect(await audioStream(segment)).toMatchObject({ codec_name: 'eac3', channels: 6 });
     for (const c of [0, 1, 2, 4, 5]) {
       expect(Math.abs((await decodedTone(segment, c)).hz - SURROUND_TONES[c]), `channel ${c}`).toBeLessThan(15);
     }
+    const aac = await newestSegment('audio-5.1-aac', o, 'dolby');
+    expect(await audioStream(aac)).toMatchObject({ codec_name: 'aac', channels: 6, channel_layout: '5.1' });
     const mpd = (await o.get('/live/dolby/manifest.mpd')).text;
     expect((await validateMpd(mpd)).errors).toBe('');
-    expect(mpd).toContain(
+    const sets = [...mpd.matchAll(/<AdaptationSet[^>]*contentType="audio"[^>]*>([\s\S]*?)<\/AdaptationSet>/g)];
+    expect(sets.map((m) => /codecs="([^"]+)"/.exec(m[1])?.[1])).toEqual(['mp4a.40.2', 'ec-3', 'mp4a.40.2']);
+    expect(sets[1][1]).toContain(
       '<AudioChannelConfiguration schemeIdUri="tag:dolby.com,2014:dash:audio_channel_configuration:2011" value="F801"/>',
     );
   });

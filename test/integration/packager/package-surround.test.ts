@@ -6,6 +6,8 @@
  * AdaptationSet with AudioChannelConfiguration 6, schema-valid. A ladder with
  * "surroundBitrate": false packages stereo only. With "surroundCodec": "eac3" or "ac3" the twin is
  * Dolby Digital Plus or Dolby Digital (CODECS "ec-3"/"ac-3"; DASH signals the Dolby channel mask).
+ * With a list ("surroundCodec": ["eac3", "aac"]) each codec gets its twin, its own HLS group and
+ * its own DASH AdaptationSet.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ const root = mkdtempSync(join(tmpdir(), 'se-pkg-surround-'));
 const out = join(root, 'out');
 let origin: VodOrigin;
 let summary: VodSummary;
+let bothSummary: VodSummary;
 
 const get = (path: string) => origin.get(path);
 
@@ -50,6 +53,15 @@ beforeAll(async () => {
     );
     await packageVod({ input, outDir: out, assetId: codec, ladder, segmentDuration: 2 });
   }
+  const both = join(root, 'both.json');
+  writeFileSync(
+    both,
+    JSON.stringify({
+      video: [{ height: 240, bitrate: '300k' }],
+      audio: { bitrate: '96k', surroundCodec: ['eac3', 'aac'] },
+    }),
+  );
+  bothSummary = await packageVod({ input, outDir: out, assetId: 'both', ladder: both, segmentDuration: 2 });
   origin = await serveVod(out);
 }, 180_000);
 
@@ -155,5 +167,52 @@ describe('VOD with 5.1 audio', () => {
         '<AudioChannelConfiguration schemeIdUri="tag:dolby.com,2014:dash:audio_channel_configuration:2011" value="F801"/>',
       );
     }
+  });
+
+  it('twins in two codecs ("surroundCodec": ["eac3", "aac"]): each decodes, its own HLS group and DASH AdaptationSet', async () => {
+    const audio = bothSummary.renditions.filter((r) => r.kind === 'audio').map((r) => r.id);
+    expect(audio).toEqual(['audio', 'audio-5.1-eac3', 'audio-5.1-aac']);
+    for (const [id, name] of [
+      ['audio-5.1-eac3', 'eac3'],
+      ['audio-5.1-aac', 'aac'],
+    ]) {
+      const surround = joined('both', id, 1);
+      expect(await audioStream(surround)).toMatchObject({ codec_name: name, channels: 6 });
+      for (const c of [0, 1, 2, 4, 5]) {
+        const tone = await decodedTone(surround, c);
+        expect(Math.abs(tone.hz - SURROUND_TONES[c]), `${id} channel ${c}`).toBeLessThan(15);
+      }
+    }
+
+    const entry = (await get('/vod/both/master.m3u8')).text;
+    expect(entry.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'))).toEqual([
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio 1",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="v1/audio/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-6ch-ec-3",NAME="Audio 1",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6",URI="v1/audio-5.1-eac3/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-6ch-aac",NAME="Audio 1",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6",URI="v1/audio-5.1-aac/index.m3u8"',
+    ]);
+    const infs = entry.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(infs.map((l) => [/CODECS="avc1\.[0-9a-f]+,([^"]+)"/.exec(l)?.[1], /AUDIO="([^"]+)"/.exec(l)?.[1]])).toEqual([
+      ['mp4a.40.2', 'audio'],
+      ['ec-3', 'audio-6ch-ec-3'],
+      ['mp4a.40.2', 'audio-6ch-aac'],
+    ]);
+    expect(checkRenditionRules(entry)).toEqual([]);
+
+    const mpd = (await get('/vod/both/manifest.mpd')).text;
+    const v = await validateMpd(mpd);
+    expect(v.valid, v.errors).toBe(true);
+    const audioSets = mpd
+      .split('<AdaptationSet')
+      .slice(1)
+      .filter((s) => s.includes('contentType="audio"'));
+    expect(audioSets.map((s) => [/<Label>([^<]+)</.exec(s)?.[1], /codecs="([^"]+)"/.exec(s)?.[1]])).toEqual([
+      ['Audio 1', 'mp4a.40.2'],
+      ['Audio 1 (5.1, Dolby Digital Plus)', 'ec-3'],
+      ['Audio 1 (5.1, AAC)', 'mp4a.40.2'],
+    ]);
+    expect(audioSets[1]).toContain('value="F801"');
+    expect(audioSets[2]).toMatch(
+      /AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="6"/,
+    );
   });
 });

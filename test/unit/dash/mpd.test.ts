@@ -126,6 +126,40 @@ describe('writeMpd: VOD', () => {
   });
 });
 
+describe('writeMpd: 5.1 twins in two codecs', () => {
+  const vod = vodPresentation();
+  const en = vod.timelines.find((t) => t.rendition.kind === 'audio')!;
+  const stereo = { ...en, rendition: { ...en.rendition, name: 'English' } };
+  const twin = (id: string, codecs: string, channelMask?: number) => ({
+    rendition: { ...en.rendition, id, codecs, channels: 6, name: 'English', ...(channelMask ? { channelMask } : {}) },
+    segments: en.segments,
+  });
+  const xml = writeMpd({
+    ...vod,
+    timelines: [
+      ...vod.timelines.filter((t) => t !== en),
+      stereo,
+      twin('audio-5.1-eac3', 'ec-3', 0xf801),
+      twin('audio-5.1-aac', 'mp4a.40.2'),
+    ],
+  });
+
+  it('one AdaptationSet per codec, each Label naming its codec, schema-valid', async () => {
+    const sets = [
+      ...xml.matchAll(
+        /<AdaptationSet id="(\d)" contentType="audio"[^]*?<Label>([^<]+)<\/Label>[^]*?<Representation id="([^"]+)"[^>]*codecs="([^"]+)"/g,
+      ),
+    ];
+    expect(sets.map((x) => x.slice(2))).toEqual([
+      ['English', 'audio', 'mp4a.40.2'],
+      ['English (5.1, Dolby Digital Plus)', 'audio-5.1-eac3', 'ec-3'],
+      ['English (5.1, AAC)', 'audio-5.1-aac', 'mp4a.40.2'],
+    ]);
+    expect(xml).toContain('schemeIdUri="tag:dolby.com,2014:dash:audio_channel_configuration:2011" value="F801"');
+    await expectSchemaValid(xml);
+  });
+});
+
 describe('writeMpd: live', () => {
   const p = livePresentation();
   const xml = writeMpd(p, { baseUrl: 'https://origin.test/live/channel1/' });

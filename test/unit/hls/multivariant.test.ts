@@ -193,3 +193,61 @@ describe('writeMultivariantPlaylist with a 5.1 twin for one language of two', ()
     expect(checkRenditionRules(text)).toEqual([]);
   });
 });
+
+describe('writeMultivariantPlaylist with 5.1 twins in two codecs', () => {
+  const vod = vodPresentation();
+  const en = vod.timelines.find((t) => t.rendition.kind === 'audio')!;
+  const stereo = { ...en, rendition: { ...en.rendition, name: 'English', default: true } };
+  const fr = { rendition: { ...audio, id: 'audio-fr', language: 'fr', name: 'French' }, segments: en.segments };
+  const twin = (id: string, codecs: string, bandwidth: number) => ({
+    rendition: { ...audio, id, codecs, channels: 6, name: 'English', default: true, bandwidth },
+    segments: en.segments,
+  });
+  const text = writeMultivariantPlaylist({
+    ...vod,
+    timelines: [
+      ...vod.timelines.filter((t) => t !== en),
+      stereo,
+      fr,
+      twin('audio-5.1-eac3', 'ec-3', 420_000),
+      twin('audio-5.1-aac', 'mp4a.40.2', 400_000),
+    ],
+  });
+  const m = parseM3u8(text);
+
+  it('one group per codec, named alike across codecs (a client cannot switch codecs within a group)', () => {
+    const media = text.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'));
+    expect(
+      media.map((l) => /GROUP-ID="([^"]+)",NAME="([^"]+)".*CHANNELS="(\d)",URI="([^"]+)"/.exec(l)!.slice(1)),
+    ).toEqual([
+      ['audio', 'English', '2', 'audio/index.m3u8'],
+      ['audio', 'French', '2', 'audio-fr/index.m3u8'],
+      ['audio-6ch-ec-3', 'English', '6', 'audio-5.1-eac3/index.m3u8'],
+      ['audio-6ch-ec-3', 'French', '2', 'audio-fr/index.m3u8'],
+      ['audio-6ch-aac', 'English', '6', 'audio-5.1-aac/index.m3u8'],
+      ['audio-6ch-aac', 'French', '2', 'audio-fr/index.m3u8'],
+    ]);
+    expect(checkRenditionRules(text)).toEqual([]);
+  });
+
+  it("lists every video variant once per group, each with its group's codecs and bandwidth", () => {
+    expect(m.playlists).toHaveLength(3 * ladder.length);
+    const variant = (g: number, i: number) => m.playlists[g * ladder.length + i];
+    ladder.forEach((r, i) => {
+      expect([variant(0, i).attributes.AUDIO, variant(0, i).attributes.CODECS]).toEqual([
+        'audio',
+        `${r.codecs},mp4a.40.2`,
+      ]);
+      expect([
+        variant(1, i).attributes.AUDIO,
+        variant(1, i).attributes.CODECS,
+        variant(1, i).attributes.BANDWIDTH,
+      ]).toEqual(['audio-6ch-ec-3', `${r.codecs},ec-3,mp4a.40.2`, r.bandwidth + 420_000]);
+      expect([
+        variant(2, i).attributes.AUDIO,
+        variant(2, i).attributes.CODECS,
+        variant(2, i).attributes.BANDWIDTH,
+      ]).toEqual(['audio-6ch-aac', `${r.codecs},mp4a.40.2`, r.bandwidth + 400_000]);
+    });
+  });
+});

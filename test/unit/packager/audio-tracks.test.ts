@@ -174,10 +174,10 @@ describe('ffmpeg mapping of several audio tracks', () => {
         args: ['-i', 'in.mp4'],
         audioTracks: [
           { id: 'audio', map: '0:a:0' },
-          { id: 'audio-5.1', map: '0:a:0', channels: 6 },
+          { id: 'audio-5.1', map: '0:a:0', channels: 6, codec: 'eac3' },
         ],
       },
-      { ...plan, audio: { ...plan.audio!, surroundBitrate: 384_000, surroundCodec: 'eac3' } },
+      { ...plan, audio: { ...plan.audio!, surroundBitrate: 384_000, surroundCodecs: ['eac3'] } },
       { segmentDuration: 2, partDuration: 1 },
     );
     const outputOf = (n: number) => args.join(' ').split(' pipe:')[n + 1];
@@ -186,6 +186,58 @@ describe('ffmpeg mapping of several audio tracks', () => {
     expect(outputOf(2)).toContain('-c:a eac3 -b:a 384000 -ar 48000 -ac 6');
     expect(outputOf(2)).toContain('+delay_moov');
     expect(outputOf(2)).not.toContain('empty_moov');
+  });
+
+  it('several surround codecs: a twin per codec after each multichannel track, "<id>-5.1-<codec>", each encoded in its codec', () => {
+    const tracks = withSurroundTwins(
+      [
+        {
+          id: 'audio-en',
+          map: '0:a:0',
+          language: 'en',
+          name: 'English',
+          default: true,
+          origin: 'source audio 1',
+          sourceChannels: 6,
+        },
+        {
+          id: 'audio-fr',
+          map: '0:a:1',
+          language: 'fr',
+          name: 'French',
+          default: false,
+          origin: 'source audio 2',
+          sourceChannels: 2,
+        },
+      ],
+      ['eac3', 'aac'],
+    );
+    expect(tracks.map((t) => [t.id, t.channels, t.codec, t.origin])).toEqual([
+      ['audio-en', undefined, undefined, 'source audio 1'],
+      ['audio-en-5.1-eac3', 6, 'eac3', 'source audio 1 (5.1 eac3)'],
+      ['audio-en-5.1-aac', 6, 'aac', 'source audio 1 (5.1 aac)'],
+      ['audio-fr', undefined, undefined, 'source audio 2'],
+    ]);
+    expect(tracks[1]).toMatchObject({ language: 'en', name: 'English', default: true });
+    const { args, outputs } = buildEncodeArgs(
+      { args: ['-i', 'in.mp4'], audioTracks: tracks },
+      { ...plan, audio: { ...plan.audio!, surroundBitrate: 384_000, surroundCodecs: ['eac3', 'aac'] } },
+      { segmentDuration: 2, partDuration: 1 },
+    );
+    expect(outputs.map((o) => o.renditionId)).toEqual([
+      '240p',
+      'audio-en',
+      'audio-en-5.1-eac3',
+      'audio-en-5.1-aac',
+      'audio-fr',
+    ]);
+    const outputOf = (n: number) => args.join(' ').split(' pipe:')[n + 1];
+    expect(outputOf(1)).toContain('-map 0:a:0 -vn');
+    expect(outputOf(1)).toContain('-c:a aac -b:a 96000 -ar 48000 -ac 2');
+    expect(outputOf(2)).toContain('-c:a eac3 -b:a 384000 -ar 48000 -ac 6');
+    expect(outputOf(3)).toContain('-c:a aac -b:a 384000 -ar 48000 -ac 6');
+    expect(outputOf(4)).toContain('-map 0:a:1 -vn');
+    expect(outputOf(4)).toContain('-c:a aac -b:a 96000 -ar 48000 -ac 2');
   });
 
   it('live lavfi: one sine input per language (440, 660 Hz), each mapped to its own rendition', () => {

@@ -118,18 +118,30 @@ describe('planLadder', () => {
     expect(() => spec({ bitrate: '96k', surroundBitrate: 'loud' })).toThrow(/audio\.surroundBitrate/);
   });
 
-  it("reads the 5.1 twin's codec (AAC by default, E-AC-3 or AC-3) and refuses a rate the codec cannot carry", () => {
+  it("reads the 5.1 twin's codecs (AAC by default, E-AC-3, AC-3 or a list) and refuses a rate a codec cannot carry", () => {
     const spec = (audio: unknown) => parseLadderSpec({ video: [{ height: 360, bitrate: '800k' }], audio }, 'l.json');
-    expect(planLadder(source(640, 360), spec({ bitrate: '96k' })).audio?.surroundCodec).toBeUndefined();
+    expect(planLadder(source(640, 360), spec({ bitrate: '96k' })).audio?.surroundCodecs).toBeUndefined();
+    expect(
+      planLadder(source(640, 360), spec({ bitrate: '96k', surroundCodec: 'aac' })).audio?.surroundCodecs,
+    ).toBeUndefined();
     expect(planLadder(source(640, 360), spec({ bitrate: '96k', surroundCodec: 'eac3' })).audio).toMatchObject({
       surroundBitrate: 384_000,
-      surroundCodec: 'eac3',
+      surroundCodecs: ['eac3'],
     });
     expect(
       planLadder(source(640, 360), spec({ bitrate: '96k', surroundCodec: 'ac3', surroundBitrate: '640k' })).audio,
-    ).toMatchObject({ surroundBitrate: 640_000, surroundCodec: 'ac3' });
+    ).toMatchObject({ surroundBitrate: 640_000, surroundCodecs: ['ac3'] });
+    expect(
+      planLadder(source(640, 360), spec({ bitrate: '96k', surroundCodec: ['eac3', 'aac'] })).audio?.surroundCodecs,
+    ).toEqual(['eac3', 'aac']);
     expect(() => spec({ bitrate: '96k', surroundCodec: 'dts' })).toThrow(/surroundCodec must be "aac", "eac3"/);
+    expect(() => spec({ bitrate: '96k', surroundCodec: ['eac3', 'dts'] })).toThrow(/or a list of them/);
+    expect(() => spec({ bitrate: '96k', surroundCodec: [] })).toThrow(/or a list of them/);
+    expect(() => spec({ bitrate: '96k', surroundCodec: ['eac3', 'eac3'] })).toThrow(/each codec at most once/);
     expect(() => spec({ bitrate: '96k', surroundCodec: 'ac3', surroundBitrate: '768k' })).toThrow(
+      /above 640k, the most ac3 allows/,
+    );
+    expect(() => spec({ bitrate: '96k', surroundCodec: ['eac3', 'ac3'], surroundBitrate: '768k' })).toThrow(
       /above 640k, the most ac3 allows/,
     );
   });
