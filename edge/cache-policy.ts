@@ -19,14 +19,25 @@ import {
 } from '../src/http/freshness.js';
 import { NOT_MODIFIED_HEADERS } from '../src/http/conditional.js';
 import { HOP_BY_HOP_FIELDS } from '../src/http/hop-by-hop.js';
+import { CMSD_DYNAMIC } from '../src/http/cmsd.js';
 
 const P_AGE = ':initial-age';
 const P_SWR = ':swr';
 const P_SIE = ':sie';
 const P_IMMUTABLE = ':immutable';
 
-/** Hop-by-hop fields (RFC 9110 §7.6.1) and fields a proxy recomputes: never stored or replayed. */
-const HOP_BY_HOP = new Set([...HOP_BY_HOP_FIELDS, 'age', 'content-length', 'cache-status', 'x-request-id']);
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1), fields a proxy recomputes, and `CMSD-Dynamic` (CTA-5006:
+ * each hop's own, true of the moment it was sent): never stored or replayed.
+ */
+const HOP_BY_HOP = new Set([
+  ...HOP_BY_HOP_FIELDS,
+  'age',
+  'content-length',
+  'cache-status',
+  'x-request-id',
+  CMSD_DYNAMIC,
+]);
 
 export interface EdgeCachePolicy {
   keyPolicy: CacheKeyPolicy;

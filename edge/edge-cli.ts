@@ -45,6 +45,7 @@ export interface EdgeCliOptions extends VerificationCliOptions, FleetCliOptions,
   upstreamCa?: string;
   upstreamHttp1?: boolean;
   timingAllowOrigin?: string;
+  cmsdMaxBitrate?: string;
   upstream: string;
   /** The rules file (query policy, CMCD, forwarding deny list): edge/request-rules.ts. */
   config?: string;
@@ -153,6 +154,16 @@ export function upstreamCaFrom(file: string | undefined): Buffer | undefined {
   return ca;
 }
 
+/** `--cmsd-max-bitrate`: kbit/s, as a number ("3000") or a bit rate ("3M", "800k"). */
+function kbpsOption(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM])?\s*$/.exec(text);
+  const kbps = m ? Number(m[1]) * (m[2] === undefined ? 1 : m[2].toLowerCase() === 'm' ? 1000 : 1) : Number.NaN;
+  if (!Number.isFinite(kbps) || kbps < 1 || kbps > 1e9) {
+    throw new StreamedgeError('BAD_OPTION', `--cmsd-max-bitrate ${text}: expected kbit/s, e.g. 3000, 800k or 3M`);
+  }
+  return Math.round(kbps);
+}
+
 /** The edge options the CLI flags say (everything but TLS, signed access and credentials). */
 export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
   const upstreamCa = upstreamCaFrom(o.upstreamCa);
@@ -160,6 +171,7 @@ export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
     ...(upstreamCa ? { upstreamCa } : {}),
     ...(o.upstreamHttp1 ? { upstreamHttp2: false } : {}),
     ...(o.timingAllowOrigin !== undefined ? { timingAllowOrigin: o.timingAllowOrigin } : {}),
+    ...(o.cmsdMaxBitrate !== undefined ? { cmsdMaxBitrateKbps: kbpsOption(o.cmsdMaxBitrate) } : {}),
     upstream: o.upstream,
     ...(o.config !== undefined ? { rules: loadRulesFile(o.config) } : {}),
     ...(o.store !== undefined
@@ -373,7 +385,11 @@ export function registerEdgeCommands(program: Command): void {
         .option('--log-level <level>', 'pino log level', 'info')
         .option('--upstream-ca <pem>', 'CA certificate an https --upstream must chain to (default: the system store)')
         .option('--upstream-http1', 'speak HTTP/1.1 to an https upstream even when it offers HTTP/2')
-        .option('--timing-allow-origin <value>', "Timing-Allow-Origin on every answer ('' for none)", '*'),
+        .option('--timing-allow-origin <value>', "Timing-Allow-Origin on every answer ('' for none)", '*')
+        .option(
+          '--cmsd-max-bitrate <kbps>',
+          'CMSD-Dynamic on every answer: the highest bitrate players should play (CTA-5006 mb, kbit/s, e.g. 3000 or 3M)',
+        ),
     ),
     'every request needs a valid signed-URL token (or the upstream credential of a peer/lower tier)',
   )

@@ -27,7 +27,8 @@ import { earlyHintsRelay, forwardHeaders, prefetchHeaders } from './forwarding.j
 import { type ObjectKind, requestTargets } from './request-rules.js';
 import { resolveVariant } from './variants.js';
 import { LivePlaylists, deliveryDirectives } from './live-playlists.js';
-import { Prefetcher } from './prefetch.js';
+import { Prefetcher, type PrefetchSource } from './prefetch.js';
+import { CMSD_STATIC } from '../src/http/cmsd.js';
 import { checkKey } from './request-limits.js';
 import { redactTokens } from '../src/signing/redact.js';
 import { serveFill } from './serve-fill.js';
@@ -359,7 +360,7 @@ export class Lookup {
       stripSetCookie: collapsed,
     });
     if (head.status === 200 && wanted.kind === 'playlist') this.trackLive(fill, wanted);
-    if (head.status === 200) this.afterFill(ex, fill, wanted.keyTarget, head.headers['content-type']);
+    if (head.status === 200) this.afterFill(ex, fill, wanted.keyTarget, head.headers);
   }
 
   /**
@@ -426,11 +427,12 @@ export class Lookup {
     this.prefetcher.onServed(target, req.url ?? target, req.headers);
   };
 
-  private afterFill(ex: Exchange, fill: Fill, target: string, contentType: string | undefined): void {
+  private afterFill(ex: Exchange, fill: Fill, target: string, headers: Record<string, string>): void {
     if (!this.ctx.o.prefetch) return;
     this.playerAcceptEncoding = header(ex.req, 'accept-encoding');
+    this.prefetcher.onObject(target, headers[CMSD_STATIC]);
     this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
-    if (Prefetcher.isPlaylist(target, contentType)) {
+    if (Prefetcher.isPlaylist(target, headers['content-type'])) {
       void fill.finished.then((ok) => {
         const body = ok ? fill.retainedBody() : undefined;
         if (body) this.prefetcher.onPlaylist(target, body.toString('utf8'));
@@ -438,7 +440,7 @@ export class Lookup {
     }
   }
 
-  private async prefetch(target: string, source: string): Promise<void> {
+  private async prefetch(target: string, source: PrefetchSource): Promise<void> {
     const { ctx } = this;
     if (ctx.closing) return;
     const headers = { 'accept-encoding': this.playerAcceptEncoding };

@@ -1,12 +1,14 @@
 /**
  * Prefetch: when a segment or part is served, fetch the next one before a viewer asks, so the
  * second viewer never waits on the origin. "Next" comes from a CMCD `nor` key (Next Object
- * Request, CTA-5004) on the request — query `CMCD=` or header `CMCD-Request` — or else from
- * the order of URIs in the last playlist the edge filled for that directory (segments, parts
- * and the preload hint of LL-HLS).
+ * Request, CTA-5004) on the request — query `CMCD=` or header `CMCD-Request` — or else from what
+ * the edge learnt when it filled the object: the origin's `CMSD-Static` `nor` (CTA-5006; the one
+ * source for DASH, whose segment templates the edge does not read) or the order of URIs in the
+ * last playlist it filled for that directory (segments, parts and the preload hint of LL-HLS).
  */
 import { normalizePath } from '../src/http/cache-key.js';
 import { cmcdQueryValue } from '../src/http/cmcd.js';
+import { cmsdNextObject } from '../src/http/cmsd.js';
 
 const MAX_ENTRIES = 20_000;
 
@@ -55,28 +57,45 @@ export function cmcdNextObject(payload: string | undefined): string | undefined 
   }
 }
 
-export class Prefetcher {
-  private readonly next = new Map<string, string>();
+/** Where the next object's name came from (the `source` label of edge_prefetches_total). */
+export type PrefetchSource = 'cmcd' | 'cmsd' | 'playlist';
 
-  constructor(private readonly start: (target: string, source: 'cmcd' | 'playlist') => Promise<void>) {}
+export class Prefetcher {
+  private readonly next = new Map<string, { path: string; source: PrefetchSource }>();
+
+  constructor(private readonly start: (target: string, source: PrefetchSource) => Promise<void>) {}
+
+  /** An object was filled: its `CMSD-Static` names the next object (origin's `nor`), if it says. */
+  onObject(target: string, cmsdStatic: string | undefined): void {
+    const nor = cmsdNextObject(cmsdStatic);
+    if (nor === undefined) return;
+    const path = target.split('?')[0];
+    const next = resolveAgainst(path, nor);
+    if (next === undefined || next === path || isManifestPath(next)) return;
+    this.remember(path, { path: next, source: 'cmsd' });
+  }
+
+  private remember(path: string, next: { path: string; source: PrefetchSource }): void {
+    this.next.delete(path);
+    this.next.set(path, next);
+    while (this.next.size > MAX_ENTRIES) this.next.delete(this.next.keys().next().value!);
+  }
 
   static isPlaylist(target: string, contentType: string | undefined): boolean {
     const path = target.split('?')[0];
     return /\.m3u8$/i.test(path) || /mpegurl/i.test(contentType ?? '');
   }
 
-  /** Remember the order of a playlist's URIs (paths without query). */
+  /** Remember the order of a playlist's URIs (paths without query); what the origin said (CMSD) stands. */
   onPlaylist(target: string, text: string): void {
     const base = target.split('?')[0];
     const uris = playlistUris(text)
       .map((u) => resolveAgainst(base, u))
       .filter((u): u is string => u !== undefined && !isManifestPath(u));
     for (let i = 0; i + 1 < uris.length; i++) {
-      if (uris[i] === uris[i + 1]) continue;
-      this.next.delete(uris[i]);
-      this.next.set(uris[i], uris[i + 1]);
+      if (uris[i] === uris[i + 1] || this.next.get(uris[i])?.source === 'cmsd') continue;
+      this.remember(uris[i], { path: uris[i + 1], source: 'playlist' });
     }
-    while (this.next.size > MAX_ENTRIES) this.next.delete(this.next.keys().next().value!);
   }
 
   /** A request was served: prefetch what it says comes next. */
@@ -99,6 +118,6 @@ export class Prefetcher {
       return;
     }
     const n = this.next.get(path);
-    if (n !== undefined) void this.start(n, 'playlist').catch(() => undefined);
+    if (n !== undefined) void this.start(n.path, n.source).catch(() => undefined);
   }
 }

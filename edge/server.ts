@@ -52,6 +52,7 @@ import { adminTokenMatches, type PurgeSpec } from './purge.js';
 import { applyLocalPurge, applyWorkerPurge } from './admin-purge.js';
 import { StoreClient } from './cluster/store-client.js';
 import { framingRefusal, type FramingRefusal } from '../src/http/request-framing.js';
+import { CMSD_DYNAMIC, formatCmsdDynamicEntry } from '../src/http/cmsd.js';
 import { WorkerStore, ramDropTarget } from './cluster/worker-store.js';
 
 /** Edge options plus signed-URL access (edge/signed-access.ts). */
@@ -71,6 +72,11 @@ export interface EdgeServerOptions extends EdgeOptions {
    * protocol and timings from Resource Timing; '' sends none.
    */
   timingAllowOrigin?: string;
+  /**
+   * `CMSD-Dynamic: "<name>";mb=<kbps>` on every answer (CTA-5006): the highest bitrate this edge
+   * suggests players play (an operator's cap for a busy event). Absent: no CMSD-Dynamic.
+   */
+  cmsdMaxBitrateKbps?: number;
   /** PEM CA an https upstream (and https peers) must chain to; default: the system store. */
   upstreamCa?: string | Buffer;
   /** HTTP/2 to https upstreams that offer it (default true). */
@@ -181,7 +187,7 @@ class EdgeServer implements Edge, EdgeContext {
     this.hitPath =
       input.signedAccess || input.requestFilter
         ? undefined
-        : new HitPath(this, listenerHeaders(input), this.o.prefetch ? this.lookup.noteServed : undefined);
+        : new HitPath(this, listenerHeaders(input, this.o.name), this.o.prefetch ? this.lookup.noteServed : undefined);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
@@ -283,8 +289,7 @@ class EdgeServer implements Edge, EdgeContext {
   }
 
   private async openListener(port: number, host: string, tls: ReloadingTls | undefined): Promise<EdgeListener> {
-    const tao = this.input.timingAllowOrigin ?? '*';
-    const worker = this.input.worker !== undefined ? String(this.input.worker.index) : undefined;
+    const every = listenerHeaders(this.input, this.o.name);
     const l = await EdgeListener.open(
       (req, res) => {
         // a request node:http let through that HTTP/1.1 refuses (two Host fields, HTTP/2.0 in
@@ -294,8 +299,7 @@ class EdgeServer implements Edge, EdgeContext {
         if (framing === undefined && !this.draining && this.hitPath?.serve(req, res)) return;
         const protocol = protocolOf(req);
         this.metrics.tally[protocol]++;
-        if (tao !== '') res.setHeader('timing-allow-origin', tao);
-        if (worker !== undefined) res.setHeader('x-edge-worker', worker);
+        for (const [name, value] of every) res.setHeader(name, value);
         // draining: an HTTP/1.1 client is told to open its next request elsewhere (another worker)
         if (this.draining && protocol === 'h1') res.setHeader('connection', 'close');
         this.inFlight++;
@@ -534,12 +538,17 @@ export function newUpstream(
   });
 }
 
-/** Headers every answer of an edge carries: Timing-Allow-Origin and, in a worker, x-edge-worker. */
-function listenerHeaders(input: EdgeServerOptions): [string, string][] {
+/**
+ * Headers every answer of an edge carries: Timing-Allow-Origin, in a worker x-edge-worker, and
+ * with a CMSD cap this edge's CMSD-Dynamic entry.
+ */
+function listenerHeaders(input: EdgeServerOptions, name: string): [string, string][] {
   const tao = input.timingAllowOrigin ?? '*';
+  const mb = input.cmsdMaxBitrateKbps;
   return [
     ...(tao !== '' ? [['timing-allow-origin', tao] as [string, string]] : []),
     ...(input.worker !== undefined ? [['x-edge-worker', String(input.worker.index)] as [string, string]] : []),
+    ...(mb !== undefined ? [[CMSD_DYNAMIC, formatCmsdDynamicEntry({ server: name, mb })] as [string, string]] : []),
   ];
 }
 

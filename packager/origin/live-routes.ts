@@ -27,6 +27,8 @@ import { advancePartLimit, parseDirectives, satisfied, tooFarAhead } from './blo
 import { ManifestCache } from './manifest-cache.js';
 import { partIsComing, streamGrowingSegment } from './part-holder.js';
 import type { OriginMetrics } from './metrics.js';
+import { LIVE_INIT_CMSD, livePartCmsd, liveSegmentCmsd, manifestCmsd } from './cmsd-static.js';
+import { CMSD_STATIC } from '../../src/http/cmsd.js';
 import { SEGMENT_END } from '../live/position-waiters.js';
 import { HeldRequests, type HeldRequest } from './held-requests.js';
 import {
@@ -39,6 +41,8 @@ import {
 } from './prepared-response.js';
 
 const M3U8 = 'application/vnd.apple.mpegurl';
+const LIVE_PLAYLIST_CMSD = manifestCmsd('index.m3u8', true);
+const LIVE_MPD_CMSD = manifestCmsd('manifest.mpd', true);
 const MPD = 'application/dash+xml';
 const SEGMENT = 'video/iso.segment';
 
@@ -299,6 +303,7 @@ function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyRepl
     writeMultivariantPlaylist(p, { query }),
   );
   reply.header('content-type', M3U8);
+  reply.header(CMSD_STATIC, LIVE_PLAYLIST_CMSD);
   reply.header('cache-control', `public, max-age=${Math.max(1, Math.round(p.segmentDuration))}`);
   reply.header('vary', 'Accept-Encoding');
   return reply.send(body);
@@ -310,6 +315,7 @@ function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
   const query = passThroughQuery(req.raw.url ?? '');
   const body = ctx.cache.get(ctx.channel.version, `mpd|${query ?? ''}`, () => writeMpd(p, { query }));
   reply.header('content-type', MPD);
+  reply.header(CMSD_STATIC, LIVE_MPD_CMSD);
   reply.header('cache-control', livePlaylistCacheControl(p.partDuration));
   reply.header('cdn-cache-control', livePlaylistCdnCacheControl(p.partDuration));
   reply.header('vary', 'Accept-Encoding');
@@ -341,6 +347,7 @@ async function mediaPlaylist(
   const d = parseDirectives(req.query as Record<string, unknown>);
   if (!d.ok) return sendError(reply, 400, d.message);
   const { msn, part, skip } = d.value;
+  reply.header(CMSD_STATIC, LIVE_PLAYLIST_CMSD);
   const td = targetDurationOf(ctx, w);
   const query = passThroughQuery(req.raw.url ?? '');
   if (msn !== undefined) {
@@ -397,6 +404,7 @@ function init(reply: FastifyReply, w: RenditionWindow): FastifyReply {
   if (!w.init) return sendError(reply, 404, 'init segment not produced yet');
   reply.header('content-type', w.rendition?.kind === 'audio' ? 'audio/mp4' : 'video/mp4');
   reply.header('cache-control', IMMUTABLE);
+  reply.header(CMSD_STATIC, LIVE_INIT_CMSD);
   return reply.send(w.init);
 }
 
@@ -414,6 +422,11 @@ function partRequest(
   n: number,
   p: number,
 ): FastifyReply {
+  const seg = w.find(n);
+  reply.header(
+    CMSD_STATIC,
+    livePartCmsd(w.rendition, seg && seg !== 'retired' ? seg.meta : undefined, p, ctx.channel.config.partDuration),
+  );
   const have = w.partBytes(n, p);
   if (have) return sendPart(reply, have);
   const limit = advancePartLimit(ctx.channel.config.partDuration);
@@ -464,6 +477,7 @@ async function segmentRequest(
   reply.header('content-type', SEGMENT);
   reply.header('cache-control', IMMUTABLE);
   if (found === 'retired') return sendFile(reply, w.filePath(n));
+  reply.header(CMSD_STATIC, liveSegmentCmsd(w.rendition, found.meta, ctx.channel.config.segmentDuration));
   if (!found.meta.complete) {
     // In progress: chunked transfer as parts arrive (no Content-Length).
     return reply.send(streamGrowingSegment(w, found, clientGone(req, reply)));

@@ -88,6 +88,9 @@ const EXPOSED_HEADERS = [
   'ETag',
   'Last-Modified',
   'Surrogate-Key',
+  // CTA-5006: what players (and the demo's ABR) read of the object and of each hop
+  'CMSD-Static',
+  'CMSD-Dynamic',
 ];
 const COMPRESSIBLE = /mpegurl|dash\+xml|json|^text\//;
 

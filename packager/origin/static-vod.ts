@@ -16,18 +16,21 @@ import { etagFor } from './etag.js';
 import { notModified } from '../../src/http/conditional.js';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../../src/http/range.js';
 import { sendError } from './errors-reply.js';
+import { VodCmsd } from './cmsd-static.js';
+import { CMSD_STATIC } from '../../src/http/cmsd.js';
 
 const PREFIX = '/vod/';
 
 export function registerVodRoutes(app: FastifyInstance, opts: { realRoot: () => string }): void {
+  const cmsd = new VodCmsd();
   app.route({
     method: ['GET', 'HEAD'],
     url: '/vod/*',
-    handler: (req, reply) => serveVod(req, reply, opts.realRoot()),
+    handler: (req, reply) => serveVod(req, reply, opts.realRoot(), cmsd),
   });
 }
 
-async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string): Promise<FastifyReply> {
+async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string, cmsd: VodCmsd): Promise<FastifyReply> {
   const raw = rawPathAfter(req.raw.url ?? '', PREFIX);
   if (raw === undefined) return sendError(reply, 404, 'not found');
   const check = checkRelativePath(raw);
@@ -55,6 +58,8 @@ async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string):
   reply.header('cache-control', await cacheControlFor(root, segments, manifest, name));
   if (manifest) reply.header('vary', 'Accept-Encoding');
   else reply.header('accept-ranges', 'bytes');
+  const facts = await cmsd.forFile(file, name, st.size);
+  if (facts) reply.header(CMSD_STATIC, facts);
 
   if (notModified(req.headers, { etag, lastModified })) {
     return reply.code(304).send();

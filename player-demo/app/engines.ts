@@ -8,7 +8,7 @@ import { MsePlayer } from '../player/mse-player.js';
 import type { CmcdSource, CmcdTransmission } from '../../src/abr/cmcd.js';
 import { HlsSource } from '../player/hls-source.js';
 import { DashSource } from '../player/dash-source.js';
-import type { RequestLogEntry } from '../player/fetcher.js';
+import { ServerAdvice, type RequestLogEntry } from '../player/fetcher.js';
 import type { SourceModel } from '../player/source-model.js';
 import { SubtitleDisplay } from '../player/text-track-loader.js';
 
@@ -80,11 +80,18 @@ export class OurEngine implements Engine {
     const cmcd: CmcdSource | undefined = this.cmcdMode
       ? { mode: this.cmcdMode, keys: () => ({ sid, ...this.player?.cmcdKeys() }) }
       : undefined;
-    const loader = { log: this.onRequest, cmcd };
+    // the edge's CMSD-Dynamic advice, from playlists and media alike
+    const serverAdvice = new ServerAdvice();
+    const loader = { log: this.onRequest, cmcd, serverAdvice };
     const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
     this.source = source;
     this.subtitles = new SubtitleDisplay(this.video);
-    this.player = new MsePlayer(this.video, source, { onRequest: this.onRequest, vodBufferAhead: 12, cmcd });
+    this.player = new MsePlayer(this.video, source, {
+      onRequest: this.onRequest,
+      vodBufferAhead: 12,
+      cmcd,
+      serverAdvice,
+    });
     await this.player.start();
     const initial = source.textTracks.find((t) => t.default);
     if (initial) this.setTextTrack(initial.id);

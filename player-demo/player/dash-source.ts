@@ -8,7 +8,7 @@ import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTr
 import { fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './hls-source.js';
 
-type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
+type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
 
 interface DashSeg {
   msn: number;

@@ -5,6 +5,7 @@
 import { BurstMeter } from '../../src/abr/burst-meter.js';
 import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
+import { cmsdAdvice } from '../../src/http/cmsd.js';
 
 export interface FetchProgress {
   bytesLoaded: number;
@@ -60,6 +61,22 @@ export interface FetchOptions {
   cmcd?: CmcdSource;
   /** CMCD keys about this object (ot, br, d). */
   cmcdObject?: CmcdData;
+  /** Told every response's CMSD-Dynamic (CTA-5006: each hop's advice, e.g. the edge's highest bitrate). */
+  serverAdvice?: ServerAdvice;
+}
+
+/** The CMSD-Dynamic of the latest response, shared by a player's loaders and its ABR. */
+export class ServerAdvice {
+  private latest: string | undefined;
+
+  note(cmsdDynamic: string | null): void {
+    this.latest = cmsdDynamic ?? undefined;
+  }
+
+  /** What the latest response advised: the lowest `mb` of its hops (kbit/s), duress. */
+  current(): { maxBitrateKbps?: number; duress: boolean } {
+    return cmsdAdvice(this.latest);
+  }
 }
 
 export async function fetchBytes(url: string, opts: FetchOptions): Promise<FetchResult> {
@@ -70,6 +87,7 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   const res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers: sent.headers });
   const ttfbMs = performance.now() - t0;
   const cacheStatus = res.headers.get('cache-status');
+  opts.serverAdvice?.note(res.headers.get('cmsd-dynamic'));
   if (!res.ok || !res.body) {
     opts.log?.({ url, status: res.status, bytes: 0, ms: ttfbMs, cacheStatus, at: Date.now() });
     throw new HttpError(res.status, url, retryAfterSeconds(res.headers.get('retry-after')));

@@ -9,7 +9,7 @@ import { fetchText, HttpError, type FetchOptions } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 
-type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd'>;
+type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
 
 /** How long a playlist answered 503 is retried (a live channel restarting its encoder) before the error stands. */
 const RELOAD_RETRY_MS = 30_000;

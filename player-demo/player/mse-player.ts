@@ -7,7 +7,7 @@ import { AbrController } from '../../src/abr/abr-controller.js';
 import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { holdBackSteering } from '../../src/abr/low-latency.js';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
-import { fetchBytes, type RequestLogEntry } from './fetcher.js';
+import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.js';
 import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
@@ -54,6 +54,8 @@ export interface PlayerStats {
   fastSwitches: number;
   /** The level of the buffered chunk at the playhead, by the player's own bookkeeping (-1: unknown; VOD). */
   playingLevel: number;
+  /** The highest bitrate the edge suggests (CMSD-Dynamic mb, kbit/s) as of the latest media response; null: none. */
+  serverCapKbps: number | null;
   errors: string[];
 }
 
@@ -71,6 +73,12 @@ export interface PlayerOptions {
   vodBufferAhead?: number;
   /** CMCD (CTA-5004) on every media request; give the same source to the HLS/DASH loader for playlists. */
   cmcd?: CmcdSource;
+  /**
+   * Every response's CMSD-Dynamic (CTA-5006); give the same one to the HLS/DASH loader, so the
+   * start-up choice already knows the edge's cap from the playlists. Each ABR decision keeps to
+   * the latest response's `mb`.
+   */
+  serverAdvice?: ServerAdvice;
 }
 
 /** LL join: media buffered ahead of the join point before playback starts (seconds). */
@@ -217,6 +225,7 @@ export class MsePlayer {
       replacements: [],
       fastSwitches: 0,
       playingLevel: -1,
+      serverCapKbps: null,
       errors: [],
     };
   }
@@ -281,6 +290,14 @@ export class MsePlayer {
     this.stats.manualLevel = level;
   }
 
+  /** The latest response's CMSD-Dynamic cap, for the next ABR decision. */
+  private takeServerAdvice(): void {
+    const advice = this.opts.serverAdvice;
+    if (!advice) return;
+    this.abr.onServerAdvice(advice.current());
+    this.stats.serverCapKbps = this.abr.serverCap !== undefined ? this.abr.serverCap / 1000 : null;
+  }
+
   async start(): Promise<void> {
     const signal = this.abort.signal;
     await this.source.open(signal);
@@ -317,6 +334,7 @@ export class MsePlayer {
       this.audioQueue = new AppendQueue(ms.addSourceBuffer(`audio/mp4; codecs="${s.audio.codecs}"`), this.video);
     if (!s.live) ms.duration = Infinity;
     this.watchPlayback();
+    this.takeServerAdvice();
     const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
     this.stats.currentLevel = startLevel;
     const vStart = await s.startCursor(s.video[startLevel].id, signal);
@@ -560,6 +578,7 @@ export class MsePlayer {
       }
       const atBoundary = cursor.part === 0;
       if (atBoundary) {
+        this.takeServerAdvice();
         const wanted =
           this.manual ??
           this.abr.nextLevel({
@@ -747,6 +766,7 @@ export class MsePlayer {
         throttle: this.opts.throttle,
         log: this.opts.onRequest,
         cmcd: this.opts.cmcd,
+        serverAdvice: this.opts.serverAdvice,
         cmcdObject: {
           ot: r.kind === 'audio' ? 'a' : 'v',
           br: r.bitrate / 1000,

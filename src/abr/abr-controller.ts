@@ -110,6 +110,8 @@ export class AbrController {
   private capAfterAbandon: number | null = null;
   /** Whether any decision has seen media in the buffer (before that: start-up, nothing to stall). */
   private hadBuffer = false;
+  /** The highest bitrate the server suggests (CMSD-Dynamic `mb`), bits/s; undefined: no cap. */
+  private serverCapBps: number | undefined;
 
   constructor(levels: Level[], config?: Partial<AbrConfig>, mode: AbrMode = 'vod') {
     if (!Array.isArray(levels) || levels.length === 0) {
@@ -156,6 +158,20 @@ export class AbrController {
   /** Level changes decided so far (startup choice excluded). */
   get switchCount(): number {
     return this.switches;
+  }
+
+  /** The server's cap (CMSD `mb`, CTA-5006) as of the latest response; undefined lifts it. */
+  get serverCap(): number | undefined {
+    return this.serverCapBps;
+  }
+
+  /**
+   * What the latest response's CMSD-Dynamic said (src/http/cmsd.ts `cmsdAdvice`): with `mb`, no
+   * decision goes above the highest level within it (the lowest level if none is), down-switching
+   * at the next decision as CTA-5006 asks; a response without it lifts the cap.
+   */
+  onServerAdvice(advice: { maxBitrateKbps?: number }): void {
+    this.serverCapBps = advice.maxBitrateKbps !== undefined ? advice.maxBitrateKbps * 1000 : undefined;
   }
 
   onDownloadComplete(s: DownloadComplete): void {
@@ -293,6 +309,7 @@ export class AbrController {
       }
     }
 
+    if (this.serverCapBps !== undefined) rank = Math.min(rank, highestFitting(this.bitrates, this.serverCapBps));
     if (this.capAfterAbandon !== null) {
       // the emergency rule abandoned a download to fetch this level instead: the caller asks
       // again for the same chunk, and must get what the rule chose, not the level it gave up

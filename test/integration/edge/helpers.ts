@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { createEdge, type Edge } from '../../../edge/server.js';
-import type { EdgeOptions } from '../../../edge/config.js';
+import { createEdge, type Edge, type EdgeServerOptions } from '../../../edge/server.js';
 
 export interface Upstream {
   url: string;
@@ -59,7 +58,7 @@ export interface TestEdge {
 }
 
 export async function startEdge(
-  opts: Omit<EdgeOptions, 'store'> & { storeDir?: string; regionBytes?: number; port?: number },
+  opts: Omit<EdgeServerOptions, 'store'> & { storeDir?: string; regionBytes?: number; port?: number },
 ): Promise<TestEdge> {
   const dir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'edge-test-'));
   const edge = createEdge({

@@ -464,3 +464,36 @@ describe('AbrController in low-latency mode with parts streamed as they are prod
     expect(levelAt(r, 175)).toBeLessThan(4);
   });
 });
+
+describe("AbrController and the server's cap (CMSD-Dynamic mb)", () => {
+  /** A controller on a 20 Mbit/s link with a full buffer: left alone it plays the top level. */
+  function onFastLink(mode: 'vod' | 'live'): AbrController {
+    const abr = new AbrController(levels, {}, mode);
+    for (let i = 0; i < 12; i++) {
+      abr.onDownloadComplete({ bytes: 5_000_000, durationMs: 2000, ttfbMs: 20, level: 4, mediaDurationSec: 4 });
+    }
+    return abr;
+  }
+
+  for (const mode of ['vod', 'live'] as const) {
+    it(`${mode}: no decision above the cap; down at once from a higher level; lifted by a response without it`, () => {
+      const abr = onFastLink(mode);
+      expect(abr.nextLevel({ bufferSec: 20, currentLevel: -1 })).toBe(4);
+      expect(abr.nextLevel({ bufferSec: 20, currentLevel: 4 })).toBe(4);
+      abr.onServerAdvice({ maxBitrateKbps: 2500 });
+      expect(abr.serverCap).toBe(2_500_000);
+      expect(abr.nextLevel({ bufferSec: 20, currentLevel: 4 })).toBe(2); // 2 Mbit/s, the highest within 2.5
+      expect(abr.nextLevel({ bufferSec: 20, currentLevel: 2 })).toBe(2);
+      // a cap below every level leaves the lowest
+      abr.onServerAdvice({ maxBitrateKbps: 100 });
+      expect(abr.nextLevel({ bufferSec: 20, currentLevel: 2 })).toBe(0);
+      abr.onServerAdvice({});
+      expect(abr.serverCap).toBeUndefined();
+      // lifted: the climb resumes once the down-switch hold has passed
+      for (let i = 0; i < 3; i++) {
+        abr.onDownloadComplete({ bytes: 5_000_000, durationMs: 2000, ttfbMs: 20, level: 0, mediaDurationSec: 4 });
+      }
+      expect(abr.nextLevel({ bufferSec: 20, currentLevel: 0 })).toBeGreaterThan(2);
+    });
+  }
+});

@@ -1,0 +1,110 @@
+/**
+ * An edge's cap reaches our player (CMSD-Dynamic `mb`, CTA-5006), in Debian's Chromium, through a
+ * real origin and two real edges on loopback: behind the edge started with a cap of 600 kbit/s the
+ * player never fetches the 360p rung (its variant needs about 830 kbit/s), from its very first
+ * segment (the playlists already carry the cap) and says so in its stats; behind the same kind of
+ * edge without a cap it climbs to 360p on this fast link. The page reads the header across origins
+ * (the origin lists CMSD-Dynamic in Access-Control-Expose-Headers).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../../bench/chromium-launch.js';
+import { fixture } from '../../media-fixtures/generate.js';
+import { packageVod } from '../../packager/vod-job.js';
+import { createOrigin, type Origin } from '../../packager/origin/server.js';
+import { createEdge, type Edge } from '../../edge/server.js';
+import { buildPlayer } from '../../player-demo/build.js';
+import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+
+let dir: string;
+let origin: Origin;
+const edges: Edge[] = [];
+let capped = '';
+let open = '';
+let pages: PageServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-player-cmsd-'));
+  const [input] = await Promise.all([fixture('sample'), buildPlayer()]);
+  await packageVod({ input, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
+  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
+  const upstream = await origin.listen(0, '127.0.0.1');
+  for (const [name, cap] of [
+    ['edge-capped', 600],
+    ['edge-open', undefined],
+  ] as const) {
+    const edge = createEdge({
+      upstream,
+      name,
+      logLevel: 'silent',
+      store: { dir: join(dir, name), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
+      ...(cap !== undefined ? { cmsdMaxBitrateKbps: cap } : {}),
+    });
+    edges.push(edge);
+    const url = await edge.listen(0, '127.0.0.1');
+    if (cap !== undefined) capped = url;
+    else open = url;
+  }
+  pages = await startPageServer({ port: 0, streams: [] });
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pages?.close();
+  for (const e of edges) await e.close();
+  await origin?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Stats {
+  currentTime: number;
+  serverCapKbps: number | null;
+  pageErrors: string[];
+  levels: { id: string; bitrate: number }[];
+}
+
+/** Plays the asset through `edge` with our player until 6 s have played; the video segments it fetched. */
+async function play(edge: string): Promise<{ renditions: Set<string>; stats: Stats }> {
+  const page = await browser.newPage();
+  const renditions = new Set<string>();
+  page.on('request', (r) => {
+    const m = /\/vod\/movie\/(?:v\d+\/)?(\d+p)\/seg-\d+\.m4s$/.exec(new URL(r.url()).pathname);
+    if (m) renditions.add(m[1]);
+  });
+  try {
+    await page.goto(`${pages.url}?src=${encodeURIComponent(`${edge}/vod/movie/master.m3u8`)}&engine=ours`);
+    await page.waitForFunction(
+      () => (document.getElementById('video') as HTMLVideoElement).currentTime > 6,
+      undefined,
+      { timeout: 60_000, polling: 100 },
+    );
+    const stats = await page.evaluate(() =>
+      (window as unknown as { __streamedge: { stats(): Stats } }).__streamedge.stats(),
+    );
+    return { renditions, stats };
+  } finally {
+    await page.close();
+  }
+}
+
+describe("our player and the edge's CMSD cap", () => {
+  it('behind the capped edge: never the 360p rung, the cap in its stats', async () => {
+    const { renditions, stats } = await play(capped);
+    expect(stats.pageErrors).toEqual([]);
+    expect(stats.serverCapKbps).toBe(600);
+    expect([...renditions]).toEqual(['240p']);
+    expect(stats.levels.map((l) => l.bitrate).some((b) => b > 600_000)).toBe(true);
+  }, 90_000);
+
+  it('behind the edge without a cap: 360p on this fast link, no cap in its stats', async () => {
+    const { renditions, stats } = await play(open);
+    expect(stats.pageErrors).toEqual([]);
+    expect(stats.serverCapKbps).toBeNull();
+    expect(renditions.has('360p')).toBe(true);
+  }, 90_000);
+});
