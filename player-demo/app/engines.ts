@@ -233,7 +233,13 @@ export class DashJsEngine implements Engine {
     const p = dashjs.MediaPlayer().create();
     this.player = p;
     p.updateSettings({
-      streaming: { delay: { liveDelay: 2 }, liveCatchup: { enabled: true }, buffer: { bufferTimeAtTopQuality: 30 } },
+      streaming: {
+        delay: { liveDelay: 2 },
+        liveCatchup: { enabled: true },
+        buffer: { bufferTimeAtTopQuality: 30 },
+        // an edge's CMSD-Dynamic cap (mb) is honoured, as by our player; no throughput blending
+        cmsd: { enabled: true, abr: { applyMb: true, etpWeightRatio: 0 } },
+      },
     });
     p.on(dashjs.MediaPlayer.events.QUALITY_CHANGE_RENDERED, () => (this.switches += 1));
     p.on(dashjs.MediaPlayer.events.ERROR, (e: unknown) =>

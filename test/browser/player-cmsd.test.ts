@@ -4,7 +4,9 @@
  * player never fetches the 360p rung (its variant needs about 830 kbit/s), from its very first
  * segment (the playlists already carry the cap) and says so in its stats; behind the same kind of
  * edge without a cap it climbs to 360p on this fast link. The page reads the header across origins
- * (the origin lists CMSD-Dynamic in Access-Control-Expose-Headers).
+ * (the origin lists CMSD-Dynamic in Access-Control-Expose-Headers). dash.js, with the demo's
+ * `streaming.cmsd.abr.applyMb`, keeps under the cap from its second segment on (it reads CMSD
+ * from media responses only).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -69,15 +71,23 @@ interface Stats {
 }
 
 /** Plays the asset through `edge` with our player until 6 s have played; the video segments it fetched. */
-async function play(edge: string): Promise<{ renditions: Set<string>; stats: Stats }> {
+async function play(
+  edge: string,
+  engine = 'ours',
+): Promise<{ renditions: Set<string>; order: string[]; stats: Stats }> {
   const page = await browser.newPage();
   const renditions = new Set<string>();
+  const order: string[] = [];
   page.on('request', (r) => {
     const m = /\/vod\/movie\/(?:v\d+\/)?(\d+p)\/seg-\d+\.m4s$/.exec(new URL(r.url()).pathname);
-    if (m) renditions.add(m[1]);
+    if (m) {
+      renditions.add(m[1]);
+      order.push(m[1]);
+    }
   });
   try {
-    await page.goto(`${pages.url}?src=${encodeURIComponent(`${edge}/vod/movie/master.m3u8`)}&engine=ours`);
+    const manifest = engine === 'dashjs' ? 'manifest.mpd' : 'master.m3u8';
+    await page.goto(`${pages.url}?src=${encodeURIComponent(`${edge}/vod/movie/${manifest}`)}&engine=${engine}`);
     await page.waitForFunction(
       () => (document.getElementById('video') as HTMLVideoElement).currentTime > 6,
       undefined,
@@ -86,7 +96,7 @@ async function play(edge: string): Promise<{ renditions: Set<string>; stats: Sta
     const stats = await page.evaluate(() =>
       (window as unknown as { __streamedge: { stats(): Stats } }).__streamedge.stats(),
     );
-    return { renditions, stats };
+    return { renditions, order, stats };
   } finally {
     await page.close();
   }
@@ -107,4 +117,15 @@ describe("our player and the edge's CMSD cap", () => {
     expect(stats.serverCapKbps).toBeNull();
     expect(renditions.has('360p')).toBe(true);
   }, 90_000);
+
+  it('dash.js (streaming.cmsd.abr.applyMb) keeps under the cap after its first segment; without it, it climbs', async () => {
+    // dash.js reads CMSD from media responses only: its first segment is chosen before it has seen
+    // one (360p on this link), every later one is within the cap
+    const under = await play(capped, 'dashjs');
+    expect(under.stats.pageErrors).toEqual([]);
+    expect(under.order.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(under.order.slice(1))).toEqual(new Set(['240p']));
+    const open_ = await play(open, 'dashjs');
+    expect(open_.order.slice(1)).toContain('360p');
+  }, 120_000);
 });
