@@ -7,6 +7,7 @@ import { Parser } from 'm3u8-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
 import { fetchText, HttpError, type FetchOptions } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
+import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
@@ -165,6 +166,24 @@ export class HlsSource implements SourceModel {
       });
     }
     this.audio = this.audioTracks.find((t) => t.default) ?? this.audioTracks[0];
+    // the 5.1 twins of the other groups, in a codec this browser's MSE plays, as extra tracks
+    for (const r of extraAudioRenditions(text, m.playlists)) {
+      if (!MediaSource.isTypeSupported(`audio/mp4; codecs="${r.codec}"`)) continue;
+      const url = new URL(r.uri, this.masterUrl).href;
+      const id = idFromUrl(url);
+      if (this.urls.has(id)) continue;
+      this.urls.set(id, url);
+      this.audioTracks.push({
+        id,
+        kind: 'audio',
+        bitrate: 384_000,
+        codecs: r.codec,
+        initUrl: '',
+        name: multichannelName(r.name, r.channels),
+        default: false,
+        ...(r.language ? { language: r.language } : {}),
+      });
+    }
     const subtitleGroup = Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {};
     for (const [name, r] of Object.entries(subtitleGroup)) {
       if (!r.uri) continue;
