@@ -66,6 +66,7 @@ const NO_HEADERS: Record<string, string> = Object.freeze({});
 const CONTENT_LENGTH = Buffer.from('content-length');
 const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 const CONNECTION = Buffer.from('connection');
+const CMSD_DYNAMIC = Buffer.from('cmsd-dynamic');
 const CHUNKED = Buffer.from('chunked');
 const CLOSE = Buffer.from('close');
 const KEEP_ALIVE = Buffer.from('keep-alive');
@@ -96,6 +97,8 @@ interface HeadFields {
   chunked: boolean;
   /** Connection: close (true), keep-alive (false), or absent/other (undefined). */
   close: boolean | undefined;
+  /** CMSD-Dynamic (CTA-5006: the edge's advice to the player's ABR), when the head has one. */
+  cmsd: string | undefined;
 }
 
 /**
@@ -109,6 +112,7 @@ function readHead(b: Buffer, end: number, out: HeadFields): boolean {
   out.length = -1;
   out.chunked = false;
   out.close = undefined;
+  out.cmsd = undefined;
   let seenLength = false;
   let seenEncoding = false;
   let seenConnection = false;
@@ -142,6 +146,10 @@ function readHead(b: Buffer, end: number, out: HeadFields): boolean {
       } else if (!seenConnection && nameLen === CONNECTION.length && matchesAt(b, start, CONNECTION)) {
         seenConnection = true;
         out.close = containsWord(b, v, ve, CLOSE) ? true : containsWord(b, v, ve, KEEP_ALIVE) ? false : undefined;
+      } else if (nameLen === CMSD_DYNAMIC.length && matchesAt(b, start, CMSD_DYNAMIC)) {
+        // every hop adds its own field line: joined as one list
+        const value = b.toString('latin1', v, ve);
+        out.cmsd = out.cmsd === undefined ? value : `${out.cmsd}, ${value}`;
       }
     }
     line = eol === end ? -1 : eol;
@@ -227,9 +235,12 @@ class H1Connection {
   private keepAlive = true;
   private lastByteAt = 0;
   /** The fields of the response head being read (one object per connection, refilled per response). */
-  private readonly head: HeadFields = { status: 0, length: -1, chunked: false, close: undefined };
+  private readonly head: HeadFields = { status: 0, length: -1, chunked: false, close: undefined, cmsd: undefined };
   /** The headers handed to onResponseStart when the response has a length (refilled per response). */
   private readonly lengthHeader: Record<string, string> = { 'content-length': '0' };
+  /** With the edge's CMSD-Dynamic (each object keeps one shape; refilled per response, as lengthHeader). */
+  private readonly lengthAndCmsd: Record<string, string> = { 'content-length': '0', 'cmsd-dynamic': '' };
+  private readonly cmsdHeader: Record<string, string> = { 'cmsd-dynamic': '' };
 
   constructor(
     private readonly pool: OriginPool,
@@ -346,7 +357,11 @@ class H1Connection {
     // the one field a handler reads, in an object of the connection's refilled per response (a
     // handler reads it during the call and keeps nothing)
     let headers = NO_HEADERS;
-    if (length >= 0) {
+    if (h.cmsd !== undefined) {
+      headers = length >= 0 ? this.lengthAndCmsd : this.cmsdHeader;
+      if (length >= 0) headers['content-length'] = String(length);
+      headers['cmsd-dynamic'] = h.cmsd;
+    } else if (length >= 0) {
       headers = this.lengthHeader;
       headers['content-length'] = String(length);
     }

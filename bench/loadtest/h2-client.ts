@@ -211,8 +211,11 @@ class H2Connection {
   private nextId = 1;
   private maxStreams = Infinity;
   private readonly decoder = new HpackDecoder();
-  private readonly fields: ResponseFields = { status: NaN, contentLength: undefined };
+  private readonly fields: ResponseFields = { status: NaN, contentLength: undefined, cmsd: undefined };
   private readonly lengthHeader: Record<string, string> = { 'content-length': '0' };
+  /** With the edge's CMSD-Dynamic (each object keeps one shape; refilled per response, as lengthHeader). */
+  private readonly lengthAndCmsd: Record<string, string> = { 'content-length': '0', 'cmsd-dynamic': '' };
+  private readonly cmsdHeader: Record<string, string> = { 'cmsd-dynamic': '' };
   private connectionUnacked = 0;
   /** What to write once the TLS handshake is done: the opening bytes and the first requests. */
   private beforeConnect: Buffer[] | undefined = [OPENING];
@@ -612,7 +615,11 @@ class H2Connection {
     r.inHead = false;
     r.lastByteAt = performance.now();
     let headers = NO_HEADERS;
-    if (f.contentLength !== undefined) {
+    if (f.cmsd !== undefined) {
+      headers = f.contentLength !== undefined ? this.lengthAndCmsd : this.cmsdHeader;
+      if (f.contentLength !== undefined) headers['content-length'] = f.contentLength;
+      headers['cmsd-dynamic'] = f.cmsd;
+    } else if (f.contentLength !== undefined) {
       headers = this.lengthHeader;
       headers['content-length'] = f.contentLength;
     }

@@ -150,6 +150,8 @@ export interface ResponseFields {
   status: number;
   /** `content-length` as sent (undefined when absent). */
   contentLength: string | undefined;
+  /** `cmsd-dynamic` (CTA-5006: the edge's advice to the player's ABR), fields joined; undefined when absent. */
+  cmsd: string | undefined;
 }
 
 /** One HPACK decoding context (one per connection: the dynamic table lives as long as it). */
@@ -185,6 +187,7 @@ export class HpackDecoder {
     this.end = block.length;
     out.status = NaN;
     out.contentLength = undefined;
+    out.cmsd = undefined;
     let fieldSeen = false;
     while (this.pos < this.end) {
       const first = block[this.pos];
@@ -216,6 +219,7 @@ export class HpackDecoder {
       each?.(name, value);
       if (name === ':status') out.status = value.length === 3 && /^\d{3}$/.test(value) ? Number(value) : NaN;
       else if (name === 'content-length') out.contentLength = value;
+      else if (name === 'cmsd-dynamic') out.cmsd = out.cmsd === undefined ? value : `${out.cmsd}, ${value}`;
     }
   }
 

@@ -41,6 +41,8 @@ export interface GetResult {
   text?: string;
   /** The body's bytes (with `bytes`). */
   body?: Buffer;
+  /** The response's CMSD-Dynamic (CTA-5006: the edge's advice to the ABR, e.g. its cap), when it had one. */
+  cmsd?: string;
 }
 
 export interface GetOptions {
@@ -88,6 +90,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
   bytes = 0;
   bytesTotal: number | undefined;
   ttfbMs = 0;
+  cmsd: string | undefined;
   private readonly bursts = new BurstMeter();
   private chunks: Buffer[] | undefined;
   private controller: Dispatcher.DispatchController | undefined;
@@ -122,6 +125,8 @@ class GetHandler implements Dispatcher.DispatchHandler {
     this.getter.wheel.runDue(now);
     const len = headers['content-length'];
     if (typeof len === 'string') this.bytesTotal = Number(len);
+    const cmsd = headers['cmsd-dynamic'];
+    if (cmsd !== undefined) this.cmsd = Array.isArray(cmsd) ? cmsd.join(', ') : cmsd;
     if (statusCode >= 400) this.chunks = undefined;
   }
 
@@ -193,6 +198,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
       burstMs: this.bursts.burstMs,
       text,
       body,
+      ...(this.cmsd !== undefined ? { cmsd: this.cmsd } : {}),
     });
   }
 

@@ -43,6 +43,8 @@ export interface ViewerTotals {
   latencySamples: number;
   /** Most viewers playing at once (summed over workers when merged: an upper bound). */
   peakPlaying: number;
+  /** Video downloads after which the viewer's ABR kept to an edge's CMSD-Dynamic cap (mb). */
+  cmsdCapped: number;
 }
 
 export interface SerializedStats {
@@ -74,6 +76,7 @@ export class LoadStats {
     latencySumSec: 0,
     latencySamples: 0,
     peakPlaying: 0,
+    cmsdCapped: 0,
   };
   requests = 0;
   bytes = 0;

@@ -39,6 +39,8 @@ export interface LoadReport {
   averageBitrateBps: number;
   switches: number;
   abandons: number;
+  /** Video downloads whose response carried an edge's CMSD-Dynamic cap (mb), which the viewers kept to. */
+  cmsdCappedDownloads: number;
   /** Preload-hinted parts withdrawn by the server (404), followed by a playlist reload: not errors. */
   preloadHintMisses: number;
   liveLatencySec: Percentiles | null;
@@ -159,6 +161,7 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     averageBitrateBps: t.mediaSec > 0 ? Math.round(t.bitrateSeconds / t.mediaSec) : 0,
     switches: t.switches,
     abandons: t.abandons,
+    cmsdCappedDownloads: t.cmsdCapped,
     preloadHintMisses: t.hintMisses,
     liveLatencySec:
       latencyCount > 0
@@ -244,7 +247,8 @@ export function formatReport(r: LoadReport): string {
     `  viewers       started ${r.viewers.started}, ended ${r.viewers.ended}, failed ${r.viewers.failed}, peak ${r.viewers.peakConcurrent} (${r.config.workers} worker${r.config.workers === 1 ? '' : 's'}, profile ${r.config.profile}, +${r.config.latencyMs} ms)`,
     `  startup       p50 ${fmt(r.startupMs.p50, ' ms', 0)}  p95 ${fmt(r.startupMs.p95, ' ms', 0)}  (${r.startupMs.count} viewers)`,
     `  rebuffering   ratio ${(r.rebufferRatio * 100).toFixed(3)} %  stalls ${r.stalls} (${r.stallsPerViewerHour.toFixed(1)} per viewer-hour, ${r.stallSec.toFixed(1)} s)`,
-    `  bitrate       average ${(r.averageBitrateBps / 1e6).toFixed(2)} Mbit/s  switches ${r.switches} (abandons ${r.abandons})`,
+    `  bitrate       average ${(r.averageBitrateBps / 1e6).toFixed(2)} Mbit/s  switches ${r.switches} (abandons ${r.abandons})` +
+      (r.cmsdCappedDownloads > 0 ? `  capped by the edge (CMSD mb) on ${r.cmsdCappedDownloads} downloads` : ''),
     `  live latency  ${r.liveLatencySec ? `p50 ${fmt(r.liveLatencySec.p50, ' s', 2)}  p95 ${fmt(r.liveLatencySec.p95, ' s', 2)}${r.listingDelaySec ? `  (of which listing delay p50 ${fmt(r.listingDelaySec.p50, ' s', 2)})` : ''}` : 'n/a (VOD)'}`,
     `  requests      ${r.requests.total} (${r.requests.perSec.toFixed(1)}/s), ${(r.requests.bytes / 1e6).toFixed(1)} MB`,
   ];

@@ -9,6 +9,7 @@ import { H1Client, type GetDispatcher, type GetRequest } from './h1-client.js';
 import { H2Client } from './h2-client.js';
 import { AbrController, type AbrConfig, type DownloadProgress } from '../../src/abr/abr-controller.js';
 import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
+import { cmsdAdvice } from '../../src/http/cmsd.js';
 import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
 import { randomUUID } from 'node:crypto';
@@ -272,6 +273,11 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
           ? fetchAudio(client, http, cursor, chunk, signal, fetchInit, cmcd !== undefined)
           : undefined;
         const [res] = await Promise.all([videoGet, audioGet]);
+        // the edge's cap (CMSD-Dynamic mb) as of this response: kept to, as our browser player does
+        if (res.cmsd !== undefined || ctl.serverCap !== undefined) {
+          ctl.onServerAdvice(cmsdAdvice(res.cmsd));
+          if (ctl.serverCap !== undefined) stats.totals.cmsdCapped++;
+        }
         ctl.onDownloadComplete({
           bytes: res.bytes,
           durationMs: res.durationMs,

@@ -141,9 +141,13 @@ export function h2Frames(
           blocks.set(id, parts);
           if (flags & END_HEADERS) {
             blocks.delete(id);
-            decoder.decode(Buffer.concat(parts), { status: NaN, contentLength: undefined }, (name, value) => {
-              a.fields[name] = value;
-            });
+            decoder.decode(
+              Buffer.concat(parts),
+              { status: NaN, contentLength: undefined, cmsd: undefined },
+              (name, value) => {
+                a.fields[name] = value;
+              },
+            );
           }
         }
         if (type === FrameType.RstStream) a.reset = payload.readUInt32BE(0);

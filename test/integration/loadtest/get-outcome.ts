@@ -9,6 +9,8 @@ import type { GetDispatcher, GetRequest } from '../../../bench/loadtest/h1-clien
 export interface Outcome {
   status: number;
   contentLength?: string;
+  /** CMSD-Dynamic as handed over (the one other field the clients pass on). */
+  cmsd?: string;
   /** The body as text (UTF-8). */
   body: string;
   bytes: Buffer;
@@ -39,6 +41,7 @@ export function get(
         onResponseStart: (_c, status, headers) => {
           out.status = status;
           out.contentLength = headers['content-length'] as string | undefined;
+          out.cmsd = headers['cmsd-dynamic'] as string | undefined;
         },
         onResponseData: (c, chunk) => {
           parts.push(Buffer.from(chunk));

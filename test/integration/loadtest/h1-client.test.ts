@@ -80,6 +80,32 @@ describe('H1Client', () => {
     await client.destroy();
   });
 
+  it("hands over CMSD-Dynamic (every hop's field line, joined), with or without a Content-Length", async () => {
+    const srv = await rawServer((socket, head) => {
+      if (head.startsWith('GET /len'))
+        socket.write(
+          'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCMSD-Dynamic: "shield";mb=5000\r\ncmsd-dynamic: "edge-a";mb=3000\r\n\r\nok',
+        );
+      else if (head.startsWith('GET /chunked'))
+        socket.write(
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCMSD-Dynamic: "edge-a";du\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+        );
+      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    closers.push(srv.close);
+    const client = new H1Client(1);
+    expect(await get(client, srv.origin, '/len')).toMatchObject({
+      body: 'ok',
+      contentLength: '2',
+      cmsd: '"shield";mb=5000, "edge-a";mb=3000',
+    });
+    expect(await get(client, srv.origin, '/chunked')).toMatchObject({ body: 'ok', cmsd: '"edge-a";du' });
+    const plain = await get(client, srv.origin, '/plain');
+    expect(plain).toMatchObject({ body: 'ok', contentLength: '2' });
+    expect(plain.cmsd).toBeUndefined();
+    await client.destroy();
+  });
+
   it('decodes a chunked body whose head, size lines and trailers arrive in 3-byte pieces', async () => {
     const srv = await rawServer((socket) =>
       dribble(

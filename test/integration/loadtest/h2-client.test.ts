@@ -140,6 +140,23 @@ describe('H2Client', () => {
     await client.destroy();
   });
 
+  it('hands over CMSD-Dynamic with the Content-Length, and neither when the answer has none', async () => {
+    const srv = await h2Server((stream, headers) => {
+      if (String(headers[':path']) === '/capped') {
+        stream.respond({ ':status': 200, 'content-length': 2, 'cmsd-dynamic': '"edge-a";mb=3000' });
+      } else stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
+    closers.push(srv.close);
+    const client = new H2Client(ca);
+    expect(await get(client, srv.origin, '/capped')).toMatchObject({ contentLength: '2', cmsd: '"edge-a";mb=3000' });
+    const plain = await get(client, srv.origin, '/plain');
+    expect(plain.body).toBe('ok');
+    expect(plain.cmsd).toBeUndefined();
+    expect(plain.contentLength).toBeUndefined();
+    await client.destroy();
+  });
+
   it('pauses and resumes delivery (shaping) without losing or reordering bytes', async () => {
     const body = pattern(300_000);
     const srv = await h2Server((stream) => {

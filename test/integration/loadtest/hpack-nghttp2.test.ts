@@ -125,7 +125,7 @@ describe('HPACK against nghttp2', () => {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const raw = new RawH2(socket);
     const decoder = new HpackDecoder();
-    const out: ResponseFields = { status: NaN, contentLength: undefined };
+    const out: ResponseFields = { status: NaN, contentLength: undefined, cmsd: undefined };
     let continuations = 0;
     let maxTable = 0;
     try {
@@ -169,7 +169,7 @@ describe('HPACK against nghttp2', () => {
     // 0x07 (00000 111): "0" then 3 one-bits of padding
     expect(huffmanDecode(Buffer.from([0x07]), 0, 1)).toBe('0');
     const d = new HpackDecoder();
-    const out: ResponseFields = { status: NaN, contentLength: undefined };
+    const out: ResponseFields = { status: NaN, contentLength: undefined, cmsd: undefined };
     expect(() => d.decode(Buffer.from([0xbe]), out)).toThrow(/past the table/); // index 62, empty table
     expect(() => d.decode(Buffer.from([0x80]), out)).toThrow(/index 0/);
     expect(() => d.decode(Buffer.from([0x3f, 0xe2, 0x1f]), out)).toThrow(/table size/); // 4097 > 4096

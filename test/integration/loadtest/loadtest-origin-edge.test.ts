@@ -3,6 +3,8 @@
  * published on disk the way the packager lays it out (manifests from our writers, filler media
  * bytes), and our edge (edge/server.ts) in front. Viewers play through the edge without stalls,
  * and the report's edge section, scraped from /_edge/metrics, shows the cache absorbing them.
+ * Behind a second edge started with a CMSD cap (CMSD-Dynamic mb), the viewers' ABR keeps to it,
+ * through the load tester's own lean HTTP/1.1 client, and the report says so.
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,8 @@ let dir: string;
 let origin: Origin;
 let edge: Edge;
 let edgeUrl: string;
+let capped: Edge;
+let cappedUrl: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'loadtest-chain-'));
@@ -48,9 +52,18 @@ beforeAll(async () => {
     store: { dir: join(dir, 'store'), capacityBytes: 256 * 1024 * 1024 },
   });
   edgeUrl = await edge.listen(0, '127.0.0.1');
+  capped = createEdge({
+    upstream: originUrl,
+    logLevel: 'silent',
+    name: 'capped',
+    cmsdMaxBitrateKbps: 1500,
+    store: { dir: join(dir, 'store-capped'), capacityBytes: 256 * 1024 * 1024 },
+  });
+  cappedUrl = await capped.listen(0, '127.0.0.1');
 });
 
 afterAll(async () => {
+  await capped?.close();
   await edge?.close();
   await origin?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -94,5 +107,19 @@ describe('loadtest through our origin and edge', () => {
     expect(renderHtmlReport(r)).toContain(
       `<tr><th>edge CMCD</th><td>${cmcd.requests} requests with CMCD, 0 buffer-starvation signals`,
     );
+  });
+
+  it("keeps to an edge's CMSD cap: 360p only behind the capped edge, 720p behind the other", async () => {
+    const run = (url: string) =>
+      runLoadTest({ url: `${url}/vod/asset/master.m3u8`, viewers: 3, rampSec: 0, durationSec: 4 });
+    const [under, open] = [await run(cappedUrl), await run(edgeUrl)];
+    expect(under.viewers.failed).toBe(0);
+    expect(under.stalls).toBe(0);
+    // the 360p variant is 0.928 Mbit/s, the 720p one 2.528: only 360p fits in 1,500 kbit/s
+    expect(under.averageBitrateBps).toBe(928_000);
+    expect(under.cmsdCappedDownloads).toBeGreaterThanOrEqual(3);
+    expect(formatReport(under)).toContain(`capped by the edge (CMSD mb) on ${under.cmsdCappedDownloads} downloads`);
+    expect(open.averageBitrateBps).toBeGreaterThan(928_000);
+    expect(open.cmsdCappedDownloads).toBe(0);
   });
 });
