@@ -6,7 +6,7 @@
  * `st` says VOD or live; browsers may read both CMSD headers (CORS). In front of it, an edge that
  * prefetches fetches a DASH player's next segment from that `nor` alone.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,12 +15,13 @@ import { packageVod } from '../../../packager/vod-job.js';
 import { parseCmcd } from '../../../src/http/cmcd.js';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
 import { serveVod, type VodOrigin } from '../packager/vod-origin.js';
-import { startLiveOrigin, TEST_SOURCE, until, writeTinyLadder, type LiveOrigin } from '../live/live-helpers.js';
+import { startTestChannel, type LiveOrigin, type TestChannel } from '../live/live-helpers.js';
 import { get, startEdge, type TestEdge } from '../edge/helpers.js';
 
 let dir: string;
 let vod: VodOrigin;
 let live: LiveOrigin;
+let channel: TestChannel;
 let edge: TestEdge;
 let requested: string[] = [];
 
@@ -34,30 +35,13 @@ beforeAll(async () => {
   const input = await fixture('small');
   await packageVod({ input, outDir: join(dir, 'vod'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
   vod = await serveVod(join(dir, 'vod'));
-  mkdirSync(join(dir, 'live'));
-  live = await startLiveOrigin(join(dir, 'live'), [
-    {
-      id: 'ch',
-      source: TEST_SOURCE,
-      segmentDuration: 2,
-      partDuration: 0.5,
-      dvrWindow: 30,
-      ladder: writeTinyLadder(dir),
-    },
-  ]);
-  await until(
-    async () => {
-      const pl = (await live.get('/live/ch/180p/index.m3u8')).text;
-      return (pl.match(/#EXTINF/g)?.length ?? 0) >= 1 && pl.includes('#EXT-X-PART:');
-    },
-    60_000,
-    'a complete segment and parts on 180p',
-  );
+  channel = await startTestChannel('se-origin-cmsd-live-', {}, [['180p', 1]]);
+  live = channel.o;
 }, 120_000);
 
 afterAll(async () => {
   await edge?.close();
-  await live?.close();
+  await channel?.close();
   await vod?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -36,6 +36,17 @@ function joined(asset: string, rendition: string, n: number): string {
   return file;
 }
 
+/** The audio AdaptationSets of an asset's MPD (as text), after checking it against the schema. */
+async function validAudioSets(asset: string): Promise<string[]> {
+  const mpd = (await get(`/vod/${asset}/manifest.mpd`)).text;
+  const v = await validateMpd(mpd);
+  expect(v.valid, v.errors).toBe(true);
+  return mpd
+    .split('<AdaptationSet')
+    .slice(1)
+    .filter((s) => s.includes('contentType="audio"'));
+}
+
 beforeAll(async () => {
   const input = await fixture('surround');
   summary = await packageVod({ input, outDir: out, assetId: 'movie', ladder: 'small', segmentDuration: 2 });
@@ -107,11 +118,7 @@ describe('VOD with 5.1 audio', () => {
   });
 
   it('DASH: a second audio AdaptationSet with AudioChannelConfiguration 6; schema-valid', async () => {
-    const mpd = (await get('/vod/movie/manifest.mpd')).text;
-    const v = await validateMpd(mpd);
-    expect(v.valid, v.errors).toBe(true);
-    const sets = mpd.split('<AdaptationSet').slice(1);
-    const audioSets = sets.filter((s) => s.includes('contentType="audio"'));
+    const audioSets = await validAudioSets('movie');
     expect(audioSets).toHaveLength(2);
     expect(audioSets[0]).toMatch(/AudioChannelConfiguration schemeIdUri="[^"]+" value="2"/);
     expect(audioSets[0]).toContain('value="main"');
@@ -151,13 +158,7 @@ describe('VOD with 5.1 audio', () => {
       expect(infs[1]).toContain('AUDIO="audio-6ch"');
       expect(checkRenditionRules(entry)).toEqual([]);
 
-      const mpd = (await get(`/vod/${asset}/manifest.mpd`)).text;
-      const v = await validateMpd(mpd);
-      expect(v.valid, v.errors).toBe(true);
-      const audioSets = mpd
-        .split('<AdaptationSet')
-        .slice(1)
-        .filter((s) => s.includes('contentType="audio"'));
+      const audioSets = await validAudioSets(asset);
       expect(audioSets).toHaveLength(2);
       expect(audioSets[0]).toContain(
         '<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>',
@@ -198,13 +199,7 @@ describe('VOD with 5.1 audio', () => {
     ]);
     expect(checkRenditionRules(entry)).toEqual([]);
 
-    const mpd = (await get('/vod/both/manifest.mpd')).text;
-    const v = await validateMpd(mpd);
-    expect(v.valid, v.errors).toBe(true);
-    const audioSets = mpd
-      .split('<AdaptationSet')
-      .slice(1)
-      .filter((s) => s.includes('contentType="audio"'));
+    const audioSets = await validAudioSets('both');
     expect(audioSets.map((s) => [/<Label>([^<]+)</.exec(s)?.[1], /codecs="([^"]+)"/.exec(s)?.[1]])).toEqual([
       ['Audio 1', 'mp4a.40.2'],
       ['Audio 1 (5.1, Dolby Digital Plus)', 'ec-3'],
