@@ -52,6 +52,11 @@ export function liveSegmentCmsd(rendition: Rendition | undefined, seg: Segment, 
   return formatCmsdStatic(seg.complete ? withBitrate(s, seg.bytes) : s);
 }
 
+/** A live segment that has left the window (still served from disk for a while): its type alone. */
+export function liveRetiredCmsd(rendition: Rendition | undefined): string {
+  return formatCmsdStatic({ ot: mediaType(rendition?.kind), st: 'l' });
+}
+
 /**
  * A live part that exists: its duration and bitrate, and the next part (the first of the next
  * segment after a segment's last part). A held part (not produced yet) gets the part target as

@@ -27,7 +27,7 @@ import { advancePartLimit, parseDirectives, satisfied, tooFarAhead } from './blo
 import { ManifestCache } from './manifest-cache.js';
 import { partIsComing, streamGrowingSegment } from './part-holder.js';
 import type { OriginMetrics } from './metrics.js';
-import { LIVE_INIT_CMSD, livePartCmsd, liveSegmentCmsd, manifestCmsd } from './cmsd-static.js';
+import { LIVE_INIT_CMSD, livePartCmsd, liveRetiredCmsd, liveSegmentCmsd, manifestCmsd } from './cmsd-static.js';
 import { CMSD_STATIC } from '../../src/http/cmsd.js';
 import { SEGMENT_END } from '../live/position-waiters.js';
 import { HeldRequests, type HeldRequest } from './held-requests.js';
@@ -476,7 +476,11 @@ async function segmentRequest(
   }
   reply.header('content-type', SEGMENT);
   reply.header('cache-control', IMMUTABLE);
-  if (found === 'retired') return sendFile(reply, w.filePath(n));
+  if (found === 'retired') {
+    // out of the window, still on disk for a while: its facts are gone with it but its type
+    reply.header(CMSD_STATIC, liveRetiredCmsd(w.rendition));
+    return sendFile(reply, w.filePath(n));
+  }
   reply.header(CMSD_STATIC, liveSegmentCmsd(w.rendition, found.meta, ctx.channel.config.segmentDuration));
   if (!found.meta.complete) {
     // In progress: chunked transfer as parts arrive (no Content-Length).
