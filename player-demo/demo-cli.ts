@@ -34,6 +34,7 @@ interface DemoOptions {
   fleet?: boolean;
   natsPort: string;
   tls?: boolean;
+  cmsdMaxBitrate?: string;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -49,6 +50,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--fleet', 'a fleet on NATS JetStream: nats-server, the shield and three edges of one PoP')
     .option('--nats-port <port>', 'nats-server port (with --fleet)', '4222')
     .option('--tls', 'serve the edge, shield and page over HTTPS + HTTP/2 with a throwaway self-signed certificate')
+    .option(
+      '--cmsd-max-bitrate <kbps>',
+      "the viewer-facing edges cap players at this bitrate (CMSD-Dynamic mb), e.g. 1000: watch the player's levels",
+    )
     .action(async (o: DemoOptions) => runDemo(o));
 }
 
@@ -91,6 +96,8 @@ async function runDemo(o: DemoOptions): Promise<void> {
     const tls = o.tls ? await createSelfSignedCertificate(join(dir, 'tls')) : undefined;
     if (tls) say(`self-signed certificate for localhost/127.0.0.1: ${tls.certFile} (see README "HTTPS and HTTP/2")`);
     const tlsArgs = tls ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : [];
+    // the edges players meet (not the shield) send the cap
+    const capArgs = o.cmsdMaxBitrate !== undefined ? ['--cmsd-max-bitrate', o.cmsdMaxBitrate] : [];
     const shield = await runCli(
       'shield',
       [
@@ -132,6 +139,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
         ...fleetArgs('demo'),
         ...tlsArgs,
         ...(tls ? ['--upstream-ca', tls.certFile] : []),
+        ...capArgs,
       ],
       { cwd: REPO, logFile: join(logs, 'edge.log'), waitForUrl: true, env: { STREAMEDGE_ADMIN_TOKEN: adminToken } },
     );
@@ -155,6 +163,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
           ...fleetArgs('demo'),
           ...tlsArgs,
           ...(tls ? ['--upstream-ca', tls.certFile] : []),
+          ...capArgs,
         ],
         {
           cwd: REPO,
