@@ -127,7 +127,11 @@ export function renderHtmlReport(r: LoadReport): string {
     row('viewers', `${r.viewers.started} started, ${r.viewers.failed} failed, peak ${r.viewers.peakConcurrent}`),
     row('stalls', `${r.stalls} (rebuffering ${(r.rebufferRatio * 100).toFixed(3)} %)`),
     row('startup', `p50 ${r.startupMs.p50 ?? '-'} ms, p95 ${r.startupMs.p95 ?? '-'} ms`),
-    row('bitrate', `${(r.averageBitrateBps / 1e6).toFixed(2)} Mbit/s average, ${r.switches} switches`),
+    row(
+      'bitrate',
+      `${(r.averageBitrateBps / 1e6).toFixed(2)} Mbit/s average, ${r.switches} switches` +
+        (r.cmsdCappedDownloads > 0 ? `, capped by the edge (CMSD mb) on ${r.cmsdCappedDownloads} downloads` : ''),
+    ),
     row(
       'live latency',
       r.liveLatencySec ? `p50 ${r.liveLatencySec.p50} s, p95 ${r.liveLatencySec.p95} s` : 'n/a (VOD)',

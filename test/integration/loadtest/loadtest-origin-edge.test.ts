@@ -119,6 +119,7 @@ describe('loadtest through our origin and edge', () => {
     expect(under.averageBitrateBps).toBe(928_000);
     expect(under.cmsdCappedDownloads).toBeGreaterThanOrEqual(3);
     expect(formatReport(under)).toContain(`capped by the edge (CMSD mb) on ${under.cmsdCappedDownloads} downloads`);
+    expect(renderHtmlReport(under)).toContain(`capped by the edge (CMSD mb) on ${under.cmsdCappedDownloads} downloads`);
     expect(open.averageBitrateBps).toBeGreaterThan(928_000);
     expect(open.cmsdCappedDownloads).toBe(0);
   });
