@@ -68,7 +68,8 @@ export class Prefetcher {
   /** An object was filled: its `CMSD-Static` names the next object (origin's `nor`), if it says. */
   onObject(target: string, cmsdStatic: string | undefined): void {
     const nor = cmsdNextObject(cmsdStatic);
-    if (nor === undefined) return;
+    // CTA-5006: a path relative to the object; an absolute URL (another host) is not followed
+    if (nor === undefined || /^([a-z][a-z0-9+.-]*:|\/\/)/i.test(nor)) return;
     const path = target.split('?')[0];
     const next = resolveAgainst(path, nor);
     if (next === undefined || next === path || isManifestPath(next)) return;

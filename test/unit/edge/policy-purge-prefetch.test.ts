@@ -110,6 +110,29 @@ describe('prefetch', () => {
     p.onServed('/live/c/v/seg-20.m4s', '/live/c/v/seg-20.m4s', { 'cmcd-request': 'nor="seg-21.m4s"' });
     expect(started).toEqual(['/live/c/v/seg-2.m4s', '/live/c/v/seg-10.m4s', '/live/c/v/seg-21.m4s']);
   });
+  it("learns the next object from the origin's CMSD-Static nor, which a playlist does not overrule", () => {
+    const started: [string, string][] = [];
+    const p = new Prefetcher(async (t, source) => {
+      started.push([t, source]);
+    });
+    p.onObject('/dash/a/v/seg-1.m4s', 'br=800,d=2000,nor="seg-2.m4s",ot=v,st=v');
+    // what a nor may not name: the object itself, a manifest; absent or malformed: nothing learnt
+    p.onObject('/dash/a/v/seg-5.m4s', 'nor="seg-5.m4s"');
+    p.onObject('/dash/a/v/seg-6.m4s', 'nor="../manifest.mpd"');
+    p.onObject('/dash/a/v/seg-7.m4s', 'ot=v');
+    p.onObject('/dash/a/v/seg-8.m4s', undefined);
+    p.onObject('/dash/a/v/seg-9.m4s', 'nor="%E0%A4%A"');
+    // an absolute URL (CTA-5006 asks for a relative path) is not followed; a root-relative path is
+    p.onObject('/dash/a/v/seg-10.m4s', 'nor="http://elsewhere.test/x/seg-11.m4s"');
+    p.onObject('/dash/a/v/seg-11.m4s', 'nor="//elsewhere.test/x/seg-12.m4s"');
+    p.onObject('/dash/a/v/seg-12.m4s', 'nor="/dash/a/v/seg-13.m4s"');
+    p.onPlaylist('/dash/a/v/index.m3u8', '#EXTM3U\nseg-1.m4s\nseg-3.m4s\n');
+    for (const n of [1, 5, 6, 7, 8, 9, 10, 11, 12]) p.onServed(`/dash/a/v/seg-${n}.m4s`, `/dash/a/v/seg-${n}.m4s`, {});
+    expect(started).toEqual([
+      ['/dash/a/v/seg-2.m4s', 'cmsd'],
+      ['/dash/a/v/seg-13.m4s', 'cmsd'],
+    ]);
+  });
 });
 
 describe('byte queue', () => {
