@@ -156,7 +156,7 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
       this.current = cur;
     }
     const index = cur.meta.parts.length;
-    cur.meta.parts.push({ ...part, index });
+    cur.meta.parts.push({ ...part, index, availableAt: this.now() });
     cur.meta.duration += part.duration;
     cur.meta.bytes += bytes.length;
     cur.partBytes!.push(bytes);

@@ -3,7 +3,8 @@
  * (`ot=m` with their streaming format), init segments (`ot=i`), segments and parts (`ot=v` or
  * `a`, their duration `d` and encoded bitrate `br` when known, and `nor`, the next object a
  * player asks for, which an edge may prefetch: the one source of "next" for a DASH player, whose
- * segment template an edge does not read), subtitles (`ot=c`); `st` says VOD or live. Segments
+ * segment template an edge does not read), subtitles (`ot=c`); `st` says VOD or live; live
+ * segments and parts their availability time `at` (when the origin had their first byte). Segments
  * are CMAF, shared by HLS and DASH, so they carry no `sf`.
  *
  * VOD facts come from the rendition's own files: its media playlist (segment durations, which
@@ -49,6 +50,9 @@ export function liveSegmentCmsd(rendition: Rendition | undefined, seg: Segment, 
   const timescale = rendition?.timescale ?? 0;
   const d = seg.complete && timescale > 0 ? (seg.duration / timescale) * 1000 : targetSec * 1000;
   const s: CmsdStatic = { d, nor: `seg-${seg.number + 1}.m4s`, ot: mediaType(rendition?.kind), st: 'l' };
+  // its first byte was there when its first part was
+  const at = seg.parts[0]?.availableAt;
+  if (at !== undefined) s.at = at;
   return formatCmsdStatic(seg.complete ? withBitrate(s, seg.bytes) : s);
 }
 
@@ -74,7 +78,9 @@ export function livePartCmsd(
   if (!seg || !part || timescale <= 0) return formatCmsdStatic({ d: partTargetSec * 1000, ot, st: 'l' });
   const last = part.last ?? (seg.complete && p === seg.parts.length - 1);
   const nor = last ? `seg-${seg.number + 1}.0.m4s` : `seg-${seg.number}.${p + 1}.m4s`;
-  return formatCmsdStatic(withBitrate({ d: (part.duration / timescale) * 1000, nor, ot, st: 'l' }, part.bytes));
+  const s: CmsdStatic = { d: (part.duration / timescale) * 1000, nor, ot, st: 'l' };
+  if (part.availableAt !== undefined) s.at = part.availableAt;
+  return formatCmsdStatic(withBitrate(s, part.bytes));
 }
 
 // ------------------------------------------------------------------------------------ VOD

@@ -56,6 +56,8 @@ export interface Part {
    * tell.
    */
   last?: boolean;
+  /** Live: when the origin had the part (epoch ms): CMSD's availability time (`at`). */
+  availableAt?: number;
 }
 
 /** A key frame inside a segment file, for I-frame playlists (EXT-X-BYTERANGE). */

@@ -97,6 +97,7 @@ describe('CMSD-Static from the origin: live', () => {
     const n = Number(seg[2]);
     const s = await live.get(`/live/ch/180p/seg-${n}.m4s`);
     expect(cmsdOf(s.headers)).toEqual({
+      at: expect.any(Number),
       br: Math.round((s.body.length * 8) / Math.round(Number(seg[1]) * 1000)),
       d: Math.round(Number(seg[1]) * 1000),
       nor: `seg-${n + 1}.m4s`,
@@ -106,6 +107,9 @@ describe('CMSD-Static from the origin: live', () => {
     const part = /#EXT-X-PART:DURATION=([\d.]+),URI="seg-(\d+)\.(\d+)\.m4s"/.exec(pl)!;
     const p = await live.get(`/live/ch/180p/seg-${part[2]}.${part[3]}.m4s`);
     const got = cmsdOf(p.headers);
+    // when the origin had it: a moment ago, never ahead of now
+    expect(got.at).toBeLessThanOrEqual(Date.now());
+    expect(got.at).toBeGreaterThan(Date.now() - 60_000);
     expect(got).toMatchObject({ d: Math.round(Number(part[1]) * 1000), ot: 'v', st: 'l' });
     expect(got.br).toBe(Math.round((p.body.length * 8) / (got.d as number)));
     expect([`seg-${part[2]}.${Number(part[3]) + 1}.m4s`, `seg-${Number(part[2]) + 1}.0.m4s`]).toContain(got.nor);

@@ -65,6 +65,13 @@ describe('CMSD-Static of live objects', () => {
     expect(livePartCmsd(video, undefined, 0, 0.5)).toBe('d=500,ot=v,st=l');
   });
 
+  it('the availability time: a part when the origin had it, a segment when it had its first part', () => {
+    const seg = segment(true);
+    seg.parts = seg.parts.map((p, i) => ({ ...p, availableAt: 1_700_000_000_000 + i * 500 }));
+    expect(livePartCmsd(video, seg, 2, 0.5)).toBe('at=1700000001000,br=240,d=500,nor="seg-7.3.m4s",ot=v,st=l');
+    expect(liveSegmentCmsd(video, seg, 2)).toBe('at=1700000000000,br=240,d=2000,nor="seg-8.m4s",ot=v,st=l');
+  });
+
   it('a segment out of the window: its type alone', () => {
     expect(liveRetiredCmsd(audio)).toBe('ot=a,st=l');
   });
