@@ -17,6 +17,11 @@
  * goes on to the backup, so a viewer never waits for a probe. No extra traffic, no health path
  * to agree on with the tier above (an origin and a shield edge answer health at different paths).
  *
+ * Duress (CTA-5006 CMSD-Dynamic `du`: "move to another server if you can"): an upstream whose
+ * answer says it is under duress is used for that answer (it is a good one) but new requests go
+ * to the next upstream, as after a failure, with the same back-off and trial return (in-flight
+ * requests to it are not cancelled). With a single upstream it changes nothing.
+ *
  * Segment affinity: a live media segment and its parts (`seg-<n>.m4s`, `seg-<n>.<p>.m4s`) go to
  * the upstream that served the segment's first piece while it is healthy, so the return to the
  * primary never splits a segment between two encoders (their bytes differ, their timelines do
@@ -26,6 +31,14 @@
 import type { Readable } from 'node:stream';
 import { StreamedgeError } from '../src/errors.js';
 import { type Upstream, type UpstreamRequestInit, type UpstreamResponse, upstreamError } from './upstream.js';
+import { CMSD_DYNAMIC, cmsdAdvice } from '../src/http/cmsd.js';
+
+/** Whether a response's CMSD-Dynamic has a hop under duress. */
+function underDuress(headers: UpstreamResponse['headers']): boolean {
+  const v = headers[CMSD_DYNAMIC];
+  if (v === undefined) return false;
+  return cmsdAdvice(Array.isArray(v) ? v.join(', ') : v).duress;
+}
 
 export interface UpstreamSetOptions {
   /** Base URLs (origin plus an optional path prefix, no trailing slash), primary first. */
@@ -175,7 +188,8 @@ export class UpstreamSet {
         }
         return { ...res, upstream: m.base };
       }
-      this.markUp(m);
+      if (this.members.length > 1 && underDuress(res.headers)) this.markDuress(m);
+      else this.markUp(m);
       this.remember(target, m.index);
       this.watchBody(m, res.body, init.signal);
       return { ...res, upstream: m.base };
@@ -231,6 +245,17 @@ export class UpstreamSet {
     if (m.failures === 1 && this.members.length > 1)
       for (const a of m.pending) a.abort(new StreamedgeError('UPSTREAM_ABORTED', FAILOVER));
     this.updateCurrent(reason);
+  }
+
+  /** The upstream said it is under duress: new requests go elsewhere until its back-off passes. */
+  private markDuress(m: Member): void {
+    m.trial = false;
+    m.failures++;
+    m.lastError = 'under duress (CMSD-Dynamic du)';
+    const initial = this.opts.retryInitialMs ?? 1000;
+    const max = this.opts.retryMaxMs ?? 30_000;
+    m.downUntil = this.now() + Math.min(max, initial * 2 ** Math.min(m.failures - 1, 16));
+    this.updateCurrent('duress');
   }
 
   private markUp(m: Member): void {

@@ -128,6 +128,8 @@ export class LiveChannel {
   private startAbort?: AbortController;
   private attempts = 0;
   private lastPartAt?: number;
+  /** The newest PDT end (epoch ms) of any part the encoder delivered (0: none yet). */
+  private newestPdtEnd = 0;
   /** Renditions whose files fail to be written: since when, how often, the latest error. */
   private readonly diskFailing = new Map<string, { since: number; failures: number; message: string }>();
   private run?: RunHandle;
@@ -166,6 +168,26 @@ export class LiveChannel {
   /** Bumps on every event: cache key for rendered manifests. */
   get version(): number {
     return this.version_;
+  }
+
+  /**
+   * How far behind real time the encoder is: now − the PDT end of the newest part it delivered
+   * (ms); undefined before its first part. Normally the encoder's own delay (under a second); it
+   * grows when the encoder cannot keep up or has stopped.
+   */
+  lagMs(): number | undefined {
+    return this.newestPdtEnd > 0 ? this.now() - this.newestPdtEnd : undefined;
+  }
+
+  /**
+   * Under duress (CTA-5006 `du`, for the tier above): running but behind real time by more than a
+   * segment and two parts, or stalled. An edge with a backup origin then takes new requests there.
+   */
+  underDuress(): boolean {
+    if (this.state_ === 'stalled') return true;
+    if (this.state_ !== 'running') return false;
+    const lag = this.lagMs();
+    return lag !== undefined && lag > (this.config.segmentDuration + 2 * this.config.partDuration) * 1000;
   }
 
   get stallTimeoutMs(): number {
@@ -382,7 +404,9 @@ export class LiveChannel {
         this.mediaArrived();
         const gate = this.gateOf(rid);
         const before = gate.held;
-        gate.push(this.pdtEnd(w, part, bytes), () => {
+        const pdtEnd = this.pdtEnd(w, part, bytes);
+        if (pdtEnd > this.newestPdtEnd) this.newestPdtEnd = pdtEnd;
+        gate.push(pdtEnd, () => {
           if (id !== this.runId) return;
           this.touch(); // version first: anything rendered from here on sees the new part
           w.addPart(n, part, bytes);

@@ -28,7 +28,7 @@ import { ManifestCache } from './manifest-cache.js';
 import { partIsComing, streamGrowingSegment } from './part-holder.js';
 import type { OriginMetrics } from './metrics.js';
 import { LIVE_INIT_CMSD, livePartCmsd, liveRetiredCmsd, liveSegmentCmsd, manifestCmsd } from './cmsd-static.js';
-import { CMSD_STATIC } from '../../src/http/cmsd.js';
+import { CMSD_DYNAMIC, CMSD_STATIC, formatCmsdDynamicEntry } from '../../src/http/cmsd.js';
 import { SEGMENT_END } from '../live/position-waiters.js';
 import { HeldRequests, type HeldRequest } from './held-requests.js';
 import {
@@ -43,6 +43,7 @@ import {
 const M3U8 = 'application/vnd.apple.mpegurl';
 const LIVE_PLAYLIST_CMSD = manifestCmsd('index.m3u8', true);
 const LIVE_MPD_CMSD = manifestCmsd('manifest.mpd', true);
+const ORIGIN_DURESS = formatCmsdDynamicEntry({ server: 'streamedge-origin', du: true });
 const MPD = 'application/dash+xml';
 const SEGMENT = 'video/iso.segment';
 
@@ -253,6 +254,8 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
       reply.header('surrogate-key', channelId);
       const channel = opts.channels.get(channelId);
       if (!channel) return sendError(reply, 404, `no live channel "${channelId}"`);
+      // behind real time or stalled: the tier above should move to another origin if it has one
+      if (channel.underDuress()) reply.header(CMSD_DYNAMIC, ORIGIN_DURESS);
       let cache = caches.get(channel.id);
       if (!cache) caches.set(channel.id, (cache = new ManifestCache()));
       let held = helds.get(channel.id);

@@ -193,6 +193,59 @@ describe('UpstreamSet', () => {
     expect(h.switches[0]).toEqual([A, B, 'body']);
   });
 
+  it('an upstream under duress (CMSD-Dynamic du): its answer is used, new requests go to the backup until a trial finds it well', async () => {
+    let duress = true;
+    const held: AbortSignal[] = [];
+    const h = harness({
+      [A]: (p, init) => {
+        if (p.includes('_HLS_msn')) {
+          if (init.signal) held.push(init.signal);
+          return silent(p, init);
+        }
+        return Promise.resolve({
+          status: 200,
+          headers: duress ? { 'cmsd-dynamic': '"origin-a";du' } : {},
+          body: Readable.from([Buffer.from('from a')]),
+        });
+      },
+      [B]: () => ok('from b'),
+    });
+    // a held request on A, then an answer that says A is under duress
+    void h.set.request('/live/ch/v/index.m3u8?_HLS_msn=9', { headers: {}, pool: 'held' }).catch(() => undefined);
+    const r = await h.set.request('/live/ch/v/seg-1.m4s', { headers: {} });
+    expect([r.upstream, await text(r)]).toEqual([A, 'from a']);
+    expect(h.switches).toEqual([[A, B, 'duress']]);
+    expect(h.set.state()[0]).toMatchObject({ healthy: false, lastError: 'under duress (CMSD-Dynamic du)' });
+    expect(held[0].aborted).toBe(false); // in-flight requests to A carry on
+    h.calls.length = 0;
+    expect((await h.set.request('/live/ch/v/seg-2.m4s', { headers: {} })).upstream).toBe(B);
+    // after the back-off one trial goes to A: still under duress, back to B with a doubled back-off
+    h.advance(1000);
+    expect((await h.set.request('/live/ch/v/seg-3.m4s', { headers: {} })).upstream).toBe(A);
+    expect(h.set.current).toBe(B);
+    h.advance(1000);
+    expect((await h.set.request('/live/ch/v/seg-4.m4s', { headers: {} })).upstream).toBe(B);
+    duress = false;
+    h.advance(1000);
+    expect((await h.set.request('/live/ch/v/seg-5.m4s', { headers: {} })).upstream).toBe(A);
+    expect(h.set.current).toBe(A);
+    expect(h.switches.at(-1)).toEqual([B, A, 'recovered']);
+    // with one upstream, duress changes nothing
+    const one = harness(
+      {
+        [A]: () =>
+          Promise.resolve({
+            status: 200,
+            headers: { 'cmsd-dynamic': '"a";du' },
+            body: Readable.from([Buffer.from('a')]),
+          }),
+      },
+      [A],
+    );
+    await one.set.request('/x', { headers: {} });
+    expect(one.set.state()[0]).toMatchObject({ healthy: true, current: true });
+  });
+
   it('with one upstream, a failure is the answer (no retry, nothing cancelled) and a 5xx passes through', async () => {
     const h = harness({ [A]: () => fail('ECONNREFUSED') }, [A]);
     await expect(h.set.request('/x', { headers: {} })).rejects.toMatchObject({ code: 'UPSTREAM_UNREACHABLE' });
