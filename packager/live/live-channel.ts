@@ -86,6 +86,10 @@ export interface ChannelStatus {
    * written a file again.
    */
   diskWriteError?: { since: string; failures: number; message: string };
+  /** How far behind real time the encoder is (ms): now − the PDT end of its newest part. */
+  lagMs?: number;
+  /** Under duress: its answers carry CMSD-Dynamic `du` (behind real time, or stalled). */
+  duress?: true;
 }
 
 export interface LiveChannelOptions {
@@ -195,6 +199,7 @@ export class LiveChannel {
   }
 
   status(): ChannelStatus {
+    const lag = this.lagMs();
     let lastSegment: number | undefined;
     for (const w of this.windows.values()) {
       const e = w.edge();
@@ -212,6 +217,8 @@ export class LiveChannel {
       ...(this.config.epoch !== undefined ? { epoch: new Date(this.config.epoch).toISOString() } : {}),
       ...(this.run?.pid ? { pid: this.run.pid } : {}),
       ...(this.diskFailing.size > 0 ? { diskWriteError: this.diskWriteError() } : {}),
+      ...(lag !== undefined ? { lagMs: Math.round(lag) } : {}),
+      ...(this.underDuress() ? { duress: true as const } : {}),
     };
   }
 

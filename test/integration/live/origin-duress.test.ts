@@ -113,6 +113,10 @@ describe('an origin under duress, an edge with a backup', () => {
       "origin A's answers under duress",
     );
     expect(channel.lagMs()!).toBeGreaterThan(3000);
+    // the origin's health says why
+    const health = JSON.parse((await a.get('/health')).text) as { channels: { lagMs?: number; duress?: boolean }[] };
+    expect(health.channels[0].duress).toBe(true);
+    expect(health.channels[0].lagMs).toBeGreaterThan(3000);
     // the edge's next upstream request meets A's du: that answer is served, new ones go to B
     await until(
       async () => {
