@@ -7,8 +7,7 @@
  * last playlist it filled for that directory (segments, parts and the preload hint of LL-HLS).
  */
 import { normalizePath } from '../src/http/cache-key.js';
-import { cmcdQueryValue } from '../src/http/cmcd.js';
-import { cmsdNextObject } from '../src/http/cmsd.js';
+import { cmcdQueryValue, nextObjectOf } from '../src/http/cmcd.js';
 
 const MAX_ENTRIES = 20_000;
 
@@ -45,18 +44,6 @@ export function playlistUris(text: string): string[] {
   return out;
 }
 
-/** The `nor` value of a CMCD payload (`a=1,nor="seg-5.m4s",ot=v`). */
-export function cmcdNextObject(payload: string | undefined): string | undefined {
-  if (!payload) return undefined;
-  const m = /(?:^|,)\s*nor\s*=\s*"([^"]*)"/.exec(payload);
-  if (!m || m[1] === '') return undefined;
-  try {
-    return decodeURIComponent(m[1]);
-  } catch {
-    return m[1];
-  }
-}
-
 /** Where the next object's name came from (the `source` label of edge_prefetches_total). */
 export type PrefetchSource = 'cmcd' | 'cmsd' | 'playlist';
 
@@ -67,7 +54,7 @@ export class Prefetcher {
 
   /** An object was filled: its `CMSD-Static` names the next object (origin's `nor`), if it says. */
   onObject(target: string, cmsdStatic: string | undefined): void {
-    const nor = cmsdNextObject(cmsdStatic);
+    const nor = nextObjectOf(cmsdStatic);
     // CTA-5006: a path relative to the object; an absolute URL (another host) is not followed
     if (nor === undefined || /^([a-z][a-z0-9+.-]*:|\/\/)/i.test(nor)) return;
     const path = target.split('?')[0];
@@ -112,7 +99,7 @@ export class Prefetcher {
     }
     const h = headers['cmcd-request'];
     cmcd ??= Array.isArray(h) ? h.join(',') : h;
-    const nor = cmcdNextObject(cmcd);
+    const nor = nextObjectOf(cmcd);
     if (nor !== undefined) {
       const t = resolveAgainst(path, nor);
       if (t !== undefined) void this.start(t, 'cmcd').catch(() => undefined);

@@ -139,6 +139,8 @@ class EdgeServer implements Edge, EdgeContext {
   private tempDir: string | undefined;
   readonly upstream: Upstream;
   readonly upstreams: UpstreamSet;
+  /** Headers every answer carries (listenerHeaders): on the hit path's prepared blocks and set on every other answer. */
+  private readonly everyAnswer: [string, string][];
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;
@@ -184,10 +186,11 @@ class EdgeServer implements Edge, EdgeContext {
     this.upstreams = newUpstreamSet(this.o, this.upstream, this.metrics, this.logger);
     if (input.worker) this.metrics.markProcess('worker', input.worker.index);
     this.lookup = new Lookup(this);
+    this.everyAnswer = listenerHeaders(input, this.o.name);
     this.hitPath =
       input.signedAccess || input.requestFilter
         ? undefined
-        : new HitPath(this, listenerHeaders(input, this.o.name), this.o.prefetch ? this.lookup.noteServed : undefined);
+        : new HitPath(this, this.everyAnswer, this.o.prefetch ? this.lookup.noteServed : undefined);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
@@ -289,7 +292,6 @@ class EdgeServer implements Edge, EdgeContext {
   }
 
   private async openListener(port: number, host: string, tls: ReloadingTls | undefined): Promise<EdgeListener> {
-    const every = listenerHeaders(this.input, this.o.name);
     const l = await EdgeListener.open(
       (req, res) => {
         // a request node:http let through that HTTP/1.1 refuses (two Host fields, HTTP/2.0 in
@@ -299,7 +301,7 @@ class EdgeServer implements Edge, EdgeContext {
         if (framing === undefined && !this.draining && this.hitPath?.serve(req, res)) return;
         const protocol = protocolOf(req);
         this.metrics.tally[protocol]++;
-        for (const [name, value] of every) res.setHeader(name, value);
+        for (const [name, value] of this.everyAnswer) res.setHeader(name, value);
         // draining: an HTTP/1.1 client is told to open its next request elsewhere (another worker)
         if (this.draining && protocol === 'h1') res.setHeader('connection', 'close');
         this.inFlight++;

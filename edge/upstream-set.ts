@@ -236,12 +236,17 @@ export class UpstreamSet {
     if (this.affinity.size > AFFINITY_LIMIT) this.affinity.delete(this.affinity.keys().next().value!);
   }
 
-  private markDown(m: Member, reason: string, detail: string): void {
+  /** One more failure in a row: the back-off before it is tried again doubles (1 s, 2 s, … 30 s). */
+  private backOff(m: Member, detail: string): void {
     m.failures++;
     m.lastError = detail;
     const initial = this.opts.retryInitialMs ?? 1000;
     const max = this.opts.retryMaxMs ?? 30_000;
     m.downUntil = this.now() + Math.min(max, initial * 2 ** Math.min(m.failures - 1, 16));
+  }
+
+  private markDown(m: Member, reason: string, detail: string): void {
+    this.backOff(m, detail);
     if (m.failures === 1 && this.members.length > 1)
       for (const a of m.pending) a.abort(new StreamedgeError('UPSTREAM_ABORTED', FAILOVER));
     this.updateCurrent(reason);
@@ -250,11 +255,7 @@ export class UpstreamSet {
   /** The upstream said it is under duress: new requests go elsewhere until its back-off passes. */
   private markDuress(m: Member): void {
     m.trial = false;
-    m.failures++;
-    m.lastError = 'under duress (CMSD-Dynamic du)';
-    const initial = this.opts.retryInitialMs ?? 1000;
-    const max = this.opts.retryMaxMs ?? 30_000;
-    m.downUntil = this.now() + Math.min(max, initial * 2 ** Math.min(m.failures - 1, 16));
+    this.backOff(m, 'under duress (CMSD-Dynamic du)');
     this.updateCurrent('duress');
   }
 

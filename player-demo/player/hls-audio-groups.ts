@@ -8,6 +8,7 @@
  * the first group's own). CHANNELS comes from the EXT-X-MEDIA line itself (the parsed playlist
  * does not keep it).
  */
+import { channelLayoutName } from '../../src/media/presentation.js';
 
 export interface ExtraAudioRendition {
   uri: string;
@@ -75,8 +76,7 @@ export function extraAudioRenditions(text: string, variants: readonly Variant[])
   return out;
 }
 
-/** A track name for a multichannel rendition: "English (5.1)", "English (8 ch)". */
+/** A track name for a multichannel rendition, as the MPD's Label has it: "English (5.1)". */
 export function multichannelName(name: string, channels: number | undefined): string {
-  if (channels === undefined || channels <= 2) return name;
-  return `${name} (${channels === 6 ? '5.1' : channels === 8 ? '7.1' : `${channels} ch`})`;
+  return channels === undefined || channels <= 2 ? name : `${name} (${channelLayoutName(channels)})`;
 }

@@ -1,6 +1,7 @@
 import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
   audioCodecFamily,
+  channelLayoutName,
   isMultichannel,
   paths,
   seconds,
@@ -261,11 +262,6 @@ function codecName(r: Rendition): string {
       : family === 'ac-3'
         ? 'Dolby Digital'
         : family;
-}
-
-/** "5.1" for six channels, "7.1" for eight, else "<n> channels". */
-function channelLayoutName(n: number): string {
-  return n === 6 ? '5.1' : n === 8 ? '7.1' : `${n} channels`;
 }
 
 function representation(r: Rendition, template: XmlElement | undefined): XmlElement {

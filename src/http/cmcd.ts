@@ -89,6 +89,22 @@ export function parseCmcd(payload: string): Map<string, string | number | boolea
   return out;
 }
 
+/**
+ * The `nor` (next object request) of a CMCD payload or a CMSD-Static value, both RFC 8941
+ * dictionaries: a path relative to the object, percent-decoded; undefined when absent, empty or
+ * malformed.
+ */
+export function nextObjectOf(dictionary: string | undefined): string | undefined {
+  if (!dictionary) return undefined;
+  const nor = parseCmcd(dictionary).get('nor');
+  if (typeof nor !== 'string' || nor === '') return undefined;
+  try {
+    return decodeURIComponent(nor);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The logged CMCD keys of a request (query payload, already percent-decoded, and/or headers). */
 export function cmcdLogFields(
   queryPayload: string | undefined,

@@ -140,15 +140,3 @@ export function cmsdAdvice(text: string | undefined): { maxBitrateKbps?: number;
   }
   return { ...(max !== undefined ? { maxBitrateKbps: max } : {}), duress };
 }
-
-/** The `nor` of a `CMSD-Static` value, percent-decoded; undefined when absent or malformed. */
-export function cmsdNextObject(text: string | undefined): string | undefined {
-  if (!text) return undefined;
-  const m = /(?:^|,)\s*nor\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(text);
-  if (!m) return undefined;
-  try {
-    return decodeURIComponent(m[1].replace(/\\(.)/g, '$1'));
-  } catch {
-    return undefined;
-  }
-}

@@ -159,6 +159,11 @@ export function isMultichannel(r: Rendition): boolean {
   return (r.channels ?? 2) > 2;
 }
 
+/** "5.1" for six channels, "7.1" for eight, else "<n> channels". */
+export function channelLayoutName(n: number): string {
+  return n === 6 ? '5.1' : n === 8 ? '7.1' : `${n} channels`;
+}
+
 /**
  * The audio codec of a rendition, by family ("aac" for every mp4a.40.x, "ec-3", "ac-3", else the
  * CODECS value's first member): renditions of different families are never one switching set.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildMeta, refreshedMeta, replayHeaders, viewEntry } from '../../../edge/cache-policy.js';
 import { adminTokenMatches, parsePurgeBody, presentedToken, purgeTarget } from '../../../edge/purge.js';
-import { cmcdNextObject, playlistUris, Prefetcher, resolveAgainst } from '../../../edge/prefetch.js';
+import { playlistUris, Prefetcher, resolveAgainst } from '../../../edge/prefetch.js';
+import { nextObjectOf } from '../../../src/http/cmcd.js';
 import { ByteQueue } from '../../../edge/byte-queue.js';
 
 const policy = { keyPolicy: { queryParams: [], headers: [] }, negativeTtl: 5, keepForRevalidation: 3600 };
@@ -96,8 +97,8 @@ describe('prefetch', () => {
     expect(playlistUris(pl)).toEqual(['seg-1.m4s', 'seg-2.0.m4s', 'seg-2.1.m4s']);
     expect(resolveAgainst('/live/c/v/index.m3u8', 'seg-1.m4s')).toBe('/live/c/v/seg-1.m4s');
     expect(resolveAgainst('/live/c/v/index.m3u8', '../a/seg-1.m4s')).toBe('/live/c/a/seg-1.m4s');
-    expect(cmcdNextObject('bl=2000,nor="seg-5.m4s",ot=v')).toBe('seg-5.m4s');
-    expect(cmcdNextObject('bl=2000')).toBeUndefined();
+    expect(nextObjectOf('bl=2000,nor="seg-5.m4s",ot=v')).toBe('seg-5.m4s');
+    expect(nextObjectOf('bl=2000')).toBeUndefined();
   });
   it('prefetches the next object after one is served', () => {
     const started: string[] = [];

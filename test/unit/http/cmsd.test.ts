@@ -3,14 +3,8 @@
  * entry, and what a player and an edge read back (the cap, duress, the next object).
  */
 import { describe, expect, it } from 'vitest';
-import {
-  cmsdAdvice,
-  cmsdNextObject,
-  formatCmsdDynamicEntry,
-  formatCmsdStatic,
-  parseCmsdDynamic,
-} from '../../../src/http/cmsd.js';
-import { parseCmcd } from '../../../src/http/cmcd.js';
+import { cmsdAdvice, formatCmsdDynamicEntry, formatCmsdStatic, parseCmsdDynamic } from '../../../src/http/cmsd.js';
+import { nextObjectOf, parseCmcd } from '../../../src/http/cmcd.js';
 
 describe('CMSD-Static', () => {
   it('writes keys in alphabetical order: tokens bare, strings quoted and escaped, integers rounded', () => {
@@ -26,11 +20,11 @@ describe('CMSD-Static', () => {
   it('reads back with the dictionary parser, and gives the next object percent-decoded', () => {
     const text = formatCmsdStatic({ br: 900, d: 2000, nor: 'seg-6.m4s', ot: 'v', st: 'v' });
     expect(Object.fromEntries(parseCmcd(text))).toEqual({ br: 900, d: 2000, nor: 'seg-6.m4s', ot: 'v', st: 'v' });
-    expect(cmsdNextObject(text)).toBe('seg-6.m4s');
-    expect(cmsdNextObject('nor="seg%201.m4s",ot=v')).toBe('seg 1.m4s');
-    expect(cmsdNextObject('ot=v')).toBeUndefined();
-    expect(cmsdNextObject('nor="%E0%A4%A"')).toBeUndefined();
-    expect(cmsdNextObject(undefined)).toBeUndefined();
+    expect(nextObjectOf(text)).toBe('seg-6.m4s');
+    expect(nextObjectOf('nor="seg%201.m4s",ot=v')).toBe('seg 1.m4s');
+    expect(nextObjectOf('ot=v')).toBeUndefined();
+    expect(nextObjectOf('nor="%E0%A4%A"')).toBeUndefined();
+    expect(nextObjectOf(undefined)).toBeUndefined();
   });
 });
 

@@ -62,10 +62,10 @@ describe('extraAudioRenditions', () => {
     expect(extraAudioRenditions(text, variantsOf(text))).toEqual([]);
   });
 
-  it('names a layout: 5.1, 7.1, else a channel count', () => {
+  it('names a layout as the MPD Label does: 5.1, 7.1, else a channel count', () => {
     expect(multichannelName('English', 6)).toBe('English (5.1)');
     expect(multichannelName('English', 8)).toBe('English (7.1)');
-    expect(multichannelName('English', 4)).toBe('English (4 ch)');
+    expect(multichannelName('English', 4)).toBe('English (4 channels)');
     expect(multichannelName('English', 2)).toBe('English');
   });
 });
