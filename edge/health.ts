@@ -38,8 +38,11 @@ export function healthReport(h: HealthInput): HealthReport {
  * the network behind the edge and are shown only to a request carrying the admin token.
  */
 export interface PublicHealthReport extends Omit<HealthReport, 'upstream' | 'upstreams' | 'peers' | 'deadPeers'> {
-  /** The upstream set without URLs or errors: roles and states only. */
-  upstreams: Pick<UpstreamMemberState, 'role' | 'healthy' | 'current'>[];
+  /**
+   * The upstream set without URLs or errors: roles and states, and the live channels (paths, as
+   * viewers request them) an upstream is under duress for.
+   */
+  upstreams: (Pick<UpstreamMemberState, 'role' | 'healthy' | 'current'> & { duress?: string[] })[];
   peers: number;
   deadPeers: number;
 }
@@ -48,7 +51,12 @@ export function publicHealth(report: HealthReport): PublicHealthReport {
   const { upstream: _upstream, upstreams, peers, deadPeers, ...rest } = report;
   return {
     ...rest,
-    upstreams: upstreams.map(({ role, healthy, current }) => ({ role, healthy, current })),
+    upstreams: upstreams.map(({ role, healthy, current, duress }) => ({
+      role,
+      healthy,
+      current,
+      ...(duress ? { duress: duress.map((d) => d.scope) } : {}),
+    })),
     peers: peers.length,
     deadPeers: deadPeers.length,
   };

@@ -171,7 +171,7 @@ export class EdgeMetrics {
     });
     this.upstreamFailovers = new Counter({
       name: 'edge_upstream_failovers_total',
-      help: 'Switches of the current upstream, by reason (connect, timeout, 5xx, body; recovered = back to a preferred one)',
+      help: 'Switches of the current upstream, or of one live channel under duress, by reason (connect, timeout, 5xx, body, duress; recovered = back to a preferred one)',
       labelNames: ['reason'],
       registers: [r],
     });

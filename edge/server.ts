@@ -566,10 +566,14 @@ export function newUpstreamSet(
     bases: o.upstreams,
     timeoutMs: o.upstreamTimeoutMs,
     retryInitialMs: o.upstreamRetryMs,
-    onSwitch: (from, to, reason) => {
+    onSwitch: (from, to, reason, scope) => {
+      metrics.upstreamFailovers.inc({ reason });
+      if (scope !== undefined) {
+        logger.warn({ from, to, reason, scope }, `live channel ${scope} switched to upstream ${to} (${reason})`);
+        return;
+      }
       metrics.upstreamCurrent.set({ upstream: from }, 0);
       metrics.upstreamCurrent.set({ upstream: to }, 1);
-      metrics.upstreamFailovers.inc({ reason });
       logger.warn({ from, to, reason }, `upstream switched to ${to} (${reason})`);
     },
   });

@@ -20,7 +20,10 @@
  * Duress (CTA-5006 CMSD-Dynamic `du`: "move to another server if you can"): an upstream whose
  * answer says it is under duress is used for that answer (it is a good one) but new requests go
  * to the next upstream, as after a failure, with the same back-off and trial return (in-flight
- * requests to it are not cancelled). With a single upstream it changes nothing.
+ * requests to it are not cancelled). Duress said on a live channel's answer (`/live/<channel>/…`,
+ * also behind `/t/<token>`) moves that channel alone: an origin says `du` for one lagging
+ * encoder, and its other channels (and VOD) stay where they are. On any other path it moves the
+ * whole upstream. With a single upstream it changes nothing.
  *
  * Segment affinity: a live media segment and its parts (`seg-<n>.m4s`, `seg-<n>.<p>.m4s`) go to
  * the upstream that served the segment's first piece while it is healthy, so the return to the
@@ -40,6 +43,15 @@ function underDuress(headers: UpstreamResponse['headers']): boolean {
   return cmsdAdvice(Array.isArray(v) ? v.join(', ') : v).duress;
 }
 
+/**
+ * The part of the URL space a `du` applies to: a live channel (`/live/<channel>/`, the origin's
+ * URL layout, also behind a signed path `/t/<token>/`), or '' (the whole upstream).
+ */
+export function duressScope(target: string): string {
+  return LIVE_CHANNEL.exec(target)?.[1] ?? '';
+}
+const LIVE_CHANNEL = /^(?:\/t\/[^/?#]+)?(\/live\/[^/?#]+\/)/;
+
 export interface UpstreamSetOptions {
   /** Base URLs (origin plus an optional path prefix, no trailing slash), primary first. */
   bases: string[];
@@ -49,8 +61,11 @@ export interface UpstreamSetOptions {
   retryInitialMs?: number;
   retryMaxMs?: number;
   now?: () => number;
-  /** `current` moved from one upstream to another (a failover, or the return to the primary). */
-  onSwitch?: (from: string, to: string, reason: string) => void;
+  /**
+   * `current` moved from one upstream to another (a failover, or the return to the primary); with
+   * `scope`, only that live channel's requests moved (duress, or its return).
+   */
+  onSwitch?: (from: string, to: string, reason: string, scope?: string) => void;
 }
 
 /** One upstream as health and the admin view show it. */
@@ -64,18 +79,26 @@ export interface UpstreamMemberState {
   lastError?: string;
   /** When it will be tried again (ISO time), while down. */
   retryAt?: string;
+  /** Live channels it said it is under duress for: their requests go elsewhere until retryAt. */
+  duress?: { scope: string; failures: number; retryAt: string }[];
 }
 
-interface Member {
-  base: string;
-  origin: string;
-  prefix: string;
-  index: number;
+/** Back-off state: of an upstream as a whole, or of one live channel on it (duress). */
+interface Health {
   downUntil: number;
   failures: number;
   lastError?: string;
   /** A request is trying it after its back-off. */
   trial: boolean;
+}
+
+interface Member extends Health {
+  base: string;
+  origin: string;
+  prefix: string;
+  index: number;
+  /** Live channel (duressScope) → its duress back-off on this upstream. */
+  scopes: Map<string, Health>;
   /** Requests waiting for a response head: cancelled (and retried elsewhere) if it goes down. */
   pending: Set<AbortController>;
 }
@@ -83,7 +106,10 @@ interface Member {
 /** Path of a live media segment or part: its segment (`…/seg-<n>`) is the affinity key. */
 const SEGMENT_PIECE = /^([^?#]*\/seg-\d+)(?:\.\d+)?\.m4s(?:[?#]|$)/;
 const AFFINITY_LIMIT = 4096;
+/** Live channels under duress remembered per upstream (the oldest is forgotten beyond this). */
+const SCOPE_LIMIT = 1024;
 const FAILOVER = 'upstream marked down';
+const DURESS = 'under duress (CMSD-Dynamic du)';
 
 export class UpstreamSet {
   private readonly members: Member[];
@@ -108,6 +134,7 @@ export class UpstreamSet {
         downUntil: 0,
         failures: 0,
         trial: false,
+        scopes: new Map(),
         pending: new Set(),
       };
     });
@@ -132,6 +159,15 @@ export class UpstreamSet {
       failures: m.failures,
       ...(m.lastError !== undefined && m.failures > 0 ? { lastError: m.lastError } : {}),
       ...(m.failures > 0 ? { retryAt: new Date(Math.max(now, m.downUntil)).toISOString() } : {}),
+      ...(m.scopes.size > 0
+        ? {
+            duress: [...m.scopes].map(([scope, h]) => ({
+              scope,
+              failures: h.failures,
+              retryAt: new Date(Math.max(now, h.downUntil)).toISOString(),
+            })),
+          }
+        : {}),
     }));
   }
 
@@ -143,12 +179,13 @@ export class UpstreamSet {
     const method = (init.method ?? 'GET').toUpperCase();
     const retryable = init.body === undefined && (method === 'GET' || method === 'HEAD');
     const tried = new Set<number>();
+    const scope = this.members.length > 1 ? duressScope(target) : '';
     let lastError: StreamedgeError | undefined;
     for (;;) {
-      const m = this.pick(target, tried);
+      const m = this.pick(target, scope, tried);
       if (!m) break;
       tried.add(m.index);
-      const last = !retryable || this.pick(target, tried, true) === undefined;
+      const last = !retryable || this.pick(target, scope, tried, true) === undefined;
       const own = new AbortController();
       const signal = init.signal ? AbortSignal.any([init.signal, own.signal]) : own.signal;
       const held = init.pool === 'held';
@@ -165,7 +202,7 @@ export class UpstreamSet {
           ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
         });
       } catch (e) {
-        m.trial = false;
+        this.endTrial(m, scope);
         const err = upstreamError(e, m.origin);
         if (init.signal?.aborted) throw err; // the caller gave up: not the upstream's fault
         const failedOver = own.signal.aborted; // another request marked it down meanwhile
@@ -180,7 +217,7 @@ export class UpstreamSet {
         m.pending.delete(own);
       }
       if (res.status >= 500 && res.status <= 599) {
-        m.trial = false;
+        this.endTrial(m, scope);
         this.markDown(m, '5xx', `answered ${res.status}`);
         if (!last) {
           res.body.destroy();
@@ -188,8 +225,8 @@ export class UpstreamSet {
         }
         return { ...res, upstream: m.base };
       }
-      if (this.members.length > 1 && underDuress(res.headers)) this.markDuress(m);
-      else this.markUp(m);
+      if (this.members.length > 1 && underDuress(res.headers)) this.markDuress(m, scope);
+      else this.markUp(m, scope);
       this.remember(target, m.index);
       this.watchBody(m, res.body, init.signal);
       return { ...res, upstream: m.base };
@@ -198,29 +235,44 @@ export class UpstreamSet {
   }
 
   /**
-   * The next upstream for `target`, skipping `tried`: the segment's upstream if it is healthy,
-   * else the first healthy one, or one whose back-off has passed (one trial at a time), or, when
-   * every one is down, the one that comes back soonest (a last resort beats a refusal).
+   * The next upstream for `target` (in live channel `scope`), skipping `tried`: the segment's
+   * upstream if it is healthy (duress does not split a segment), else the first one neither down
+   * nor under duress for the channel, or one whose back-off has passed (one trial at a time), or,
+   * when every one is held back, the one that comes back soonest (a last resort beats a refusal).
    * `peek`: only whether there is one (no trial is claimed).
    */
-  private pick(target: string, tried: Set<number>, peek = false): Member | undefined {
+  private pick(target: string, scope: string, tried: Set<number>, peek = false): Member | undefined {
     const now = this.now();
     const open = this.members.filter((m) => !tried.has(m.index));
     if (open.length === 0) return undefined;
     const pinned = this.affinityOf(target);
-    const healthy = open.filter((m) => m.failures === 0);
-    const pin = healthy.find((m) => m.index === pinned);
+    const pin = open.find((m) => m.index === pinned && m.failures === 0);
     if (pin) return pin;
     // earlier (preferred) members due for a trial come before a healthy backup
     for (const m of open) {
-      if (m.failures === 0) return m;
-      if (!m.trial && m.downUntil <= now) {
-        if (!peek) m.trial = true;
+      const h = this.holding(m, scope);
+      if (!h) return m;
+      if (!h.trial && h.downUntil <= now) {
+        if (!peek) h.trial = true;
         return m;
       }
     }
     if (peek) return open[0];
-    return [...open].sort((x, y) => x.downUntil - y.downUntil)[0];
+    const until = (m: Member): number => this.holding(m, scope)!.downUntil;
+    return [...open].sort((x, y) => until(x) - until(y))[0];
+  }
+
+  /** What holds requests of `scope` back from `m`: its own failures, else its duress for the channel. */
+  private holding(m: Member, scope: string): Health | undefined {
+    if (m.failures > 0) return m;
+    return scope === '' ? undefined : m.scopes.get(scope);
+  }
+
+  /** A request ended without a good answer: a trial it was is over. */
+  private endTrial(m: Member, scope: string): void {
+    m.trial = false;
+    const h = scope === '' ? undefined : m.scopes.get(scope);
+    if (h) h.trial = false;
   }
 
   private affinityOf(target: string): number | undefined {
@@ -237,7 +289,7 @@ export class UpstreamSet {
   }
 
   /** One more failure in a row: the back-off before it is tried again doubles (1 s, 2 s, … 30 s). */
-  private backOff(m: Member, detail: string): void {
+  private backOff(m: Health, detail: string): void {
     m.failures++;
     m.lastError = detail;
     const initial = this.opts.retryInitialMs ?? 1000;
@@ -252,15 +304,49 @@ export class UpstreamSet {
     this.updateCurrent(reason);
   }
 
-  /** The upstream said it is under duress: new requests go elsewhere until its back-off passes. */
-  private markDuress(m: Member): void {
-    m.trial = false;
-    this.backOff(m, 'under duress (CMSD-Dynamic du)');
-    this.updateCurrent('duress');
+  /**
+   * The upstream said it is under duress: new requests (of that live channel, when the answer was
+   * one of a channel's) go elsewhere until its back-off passes.
+   */
+  private markDuress(m: Member, scope: string): void {
+    if (scope === '') {
+      m.trial = false;
+      if (this.held(m)) return;
+      this.backOff(m, DURESS);
+      this.updateCurrent('duress');
+      return;
+    }
+    let h = m.scopes.get(scope);
+    if (!h) {
+      h = { downUntil: 0, failures: 0, trial: false };
+      m.scopes.set(scope, h);
+      if (m.scopes.size > SCOPE_LIMIT) m.scopes.delete(m.scopes.keys().next().value!);
+    }
+    h.trial = false;
+    if (this.held(h)) return;
+    this.backOff(h, DURESS);
+    if (h.failures !== 1) return;
+    const to = this.members.find((x) => x !== m && !this.holding(x, scope));
+    if (to) this.opts.onSwitch?.(m.base, to.base, 'duress', scope);
   }
 
-  private markUp(m: Member): void {
+  /**
+   * Already held back: a `du` on a request that was in flight (or pinned to its segment's upstream)
+   * when the back-off began says nothing new, and must not lengthen it; only a trial's does.
+   */
+  private held(h: Health): boolean {
+    return h.failures > 0 && h.downUntil > this.now();
+  }
+
+  private markUp(m: Member, scope: string): void {
     m.trial = false;
+    const h = scope === '' ? undefined : m.scopes.get(scope);
+    if (h) {
+      m.scopes.delete(scope);
+      // the channel comes back here when this is where it would go without its duress
+      const from = this.members.find((x) => x !== m && !this.holding(x, scope));
+      if (from && from.index > m.index) this.opts.onSwitch?.(from.base, m.base, 'recovered', scope);
+    }
     if (m.failures === 0) return;
     m.failures = 0;
     m.downUntil = 0;

@@ -40,6 +40,12 @@ export interface ChannelConfig {
    * first start (and continues across restarts).
    */
   epoch?: number;
+  /**
+   * Seconds behind real time (now − the PDT end of the newest part) past which the channel says
+   * it is under duress (CMSD-Dynamic `du`) so that an edge with a backup origin moves it there
+   * (`--duress-lag`; default a segment and two parts).
+   */
+  duressLag?: number;
 }
 
 export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency' | 'epoch'>> {
@@ -98,6 +104,13 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     );
   }
   if (!(dvrWindow > 0)) throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: --dvr must be positive`);
+  const duressLag = c.duressLag ?? segmentDuration + 2 * partDuration;
+  if (!(duressLag >= partDuration) || !Number.isFinite(duressLag)) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `channel ${c.id}: --duress-lag (${duressLag}) must be at least a part (${partDuration} s): an encoder is always about a part behind`,
+    );
+  }
   const audioLanguages = (c.audioLanguages ?? []).map((l) => parseLanguageTag(l, `channel ${c.id}: --live-audio`));
   if (audioLanguages.length > 0 && !isLavfi(c.source)) {
     throw new StreamedgeError(
@@ -119,6 +132,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     // PART-HOLD-BACK: RFC 8216bis requires ≥ 3 part targets; one more absorbs a part's jitter across edge tiers.
     targetLatency: c.targetLatency ?? 4 * partDuration,
     audioLanguages,
+    duressLag,
     ...(c.epoch !== undefined ? { epoch: c.epoch } : {}),
   };
 }

@@ -90,6 +90,8 @@ export interface ChannelStatus {
   lagMs?: number;
   /** Under duress: its answers carry CMSD-Dynamic `du` (behind real time, or stalled). */
   duress?: true;
+  /** The lag (ms) past which it says it is under duress (`--duress-lag`). */
+  duressLagMs: number;
 }
 
 export interface LiveChannelOptions {
@@ -184,14 +186,15 @@ export class LiveChannel {
   }
 
   /**
-   * Under duress (CTA-5006 `du`, for the tier above): running but behind real time by more than a
-   * segment and two parts, or stalled. An edge with a backup origin then takes new requests there.
+   * Under duress (CTA-5006 `du`, for the tier above): running but behind real time by more than
+   * `duressLag` (default a segment and two parts), or stalled. An edge with a backup origin then
+   * takes this channel's new requests there.
    */
   underDuress(): boolean {
     if (this.state_ === 'stalled') return true;
     if (this.state_ !== 'running') return false;
     const lag = this.lagMs();
-    return lag !== undefined && lag > (this.config.segmentDuration + 2 * this.config.partDuration) * 1000;
+    return lag !== undefined && lag > this.config.duressLag * 1000;
   }
 
   get stallTimeoutMs(): number {
@@ -219,6 +222,7 @@ export class LiveChannel {
       ...(this.diskFailing.size > 0 ? { diskWriteError: this.diskWriteError() } : {}),
       ...(lag !== undefined ? { lagMs: Math.round(lag) } : {}),
       ...(this.underDuress() ? { duress: true as const } : {}),
+      duressLagMs: Math.round(this.config.duressLag * 1000),
     };
   }
 

@@ -28,6 +28,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   dvr: string;
   liveLadder: string;
   epoch?: string;
+  duressLag?: string;
   liveAudio?: string;
   logLevel: string;
   signCredentialFile?: string;
@@ -140,6 +141,10 @@ export function registerOriginCommand(program: Command): void {
           '--epoch <time>',
           'lock live numbering and PDT to wall-clock time since this instant (unix seconds or ISO-8601 with zone): redundant origins with the same epoch serve interchangeable playlists',
         )
+        .option(
+          '--duress-lag <seconds>',
+          'a live channel this far behind real time says it is under duress (CMSD-Dynamic du), so an edge with a backup origin moves it there (default: a segment and two parts)',
+        )
         .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
     ),
     'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
@@ -164,6 +169,7 @@ export function registerOriginCommand(program: Command): void {
       const segmentDuration = parseDuration(o.segment);
       const partDuration = parseDuration(o.part);
       const dvrWindow = parseDuration(o.dvr);
+      const duressLag = o.duressLag !== undefined ? parseDuration(o.duressLag) : undefined;
       const audioLanguages = o.liveAudio?.split(',').map((l) => l.trim());
       const epoch = o.epoch !== undefined ? parseEpoch(o.epoch) : undefined;
       const live: ChannelConfig[] = o.live.map((spec) => {
@@ -176,6 +182,7 @@ export function registerOriginCommand(program: Command): void {
           ladder: o.liveLadder,
           ...(audioLanguages && parsed.source.startsWith('lavfi') ? { audioLanguages } : {}),
           ...(epoch !== undefined ? { epoch } : {}),
+          ...(duressLag !== undefined ? { duressLag } : {}),
         };
       });
       const logRef: { current?: KeyLog } = {};

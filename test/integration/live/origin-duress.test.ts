@@ -3,10 +3,11 @@
  * each run the lavfi channel, an edge has them as primary and backup. While origin A's encoder
  * keeps up, A's answers carry no CMSD-Dynamic and the edge stays on A. Once A's encoder is
  * stopped (SIGSTOP) and A falls more than a segment and two parts behind real time, A's answers
- * say `du`; the edge uses that answer, then takes new requests to B (the failover counted with
- * reason "duress"), and its clients never see A's CMSD-Dynamic.
+ * on that channel say `du`; the edge uses that answer, then takes the channel's new requests to B
+ * (the failover counted with reason "duress") while everything else stays on A, and its clients
+ * never see A's CMSD-Dynamic.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,12 +27,18 @@ const origins: LiveOrigin[] = [];
 let edge: Edge;
 let edgeUrl: string;
 let stopped: number | undefined;
+/** A VOD file on origin A only: which upstream answered a path outside the channel. */
+const ONLY_A = '#EXTM3U\n#EXT-X-VERSION:7\n';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-origin-duress-'));
   for (const name of ['a', 'b']) {
     const root = join(dir, name);
     mkdirSync(root);
+    if (name === 'a') {
+      mkdirSync(join(root, 'only-a'));
+      writeFileSync(join(root, 'only-a', 'master.m3u8'), ONLY_A);
+    }
     origins.push(
       await startLiveOrigin(root, [
         {
@@ -87,7 +94,7 @@ async function failovers(reason: string): Promise<number> {
 }
 
 describe('an origin under duress, an edge with a backup', () => {
-  it('A says du once its encoder falls behind; the edge moves to B', async () => {
+  it('A says du once its encoder falls behind; the edge moves that channel to B and nothing else', async () => {
     const a = origins[0];
     // a distinct query on each request: a new key, so each goes upstream
     let n = 0;
@@ -103,6 +110,8 @@ describe('an origin under duress, an edge with a backup', () => {
       { role: 'primary', healthy: true, current: true },
       { role: 'backup', healthy: true, current: false },
     ]);
+    // nothing but the channel's own answers would say du (VOD, health)
+    expect((await a.get('/health')).headers['cmsd-dynamic']).toBeUndefined();
 
     const channel = a.origin.channels.get('ch')!;
     stopped = channel.status().pid!;
@@ -114,8 +123,11 @@ describe('an origin under duress, an edge with a backup', () => {
     );
     expect(channel.lagMs()!).toBeGreaterThan(3000);
     // the origin's health says why
-    const health = JSON.parse((await a.get('/health')).text) as { channels: { lagMs?: number; duress?: boolean }[] };
+    const health = JSON.parse((await a.get('/health')).text) as {
+      channels: { lagMs?: number; duress?: boolean; duressLagMs: number }[];
+    };
     expect(health.channels[0].duress).toBe(true);
+    expect(health.channels[0].duressLagMs).toBe(3000); // a segment and two parts
     expect(health.channels[0].lagMs).toBeGreaterThan(3000);
     // the edge's next upstream request meets A's du: that answer is served, new ones go to B
     await until(
@@ -128,11 +140,26 @@ describe('an origin under duress, an edge with a backup', () => {
       10_000,
       'a failover for duress',
     );
+    // the channel alone moved: the primary stays current for everything else
     expect(await upstreams()).toEqual([
-      { role: 'primary', healthy: false, current: false },
-      { role: 'backup', healthy: true, current: true },
+      { role: 'primary', healthy: true, current: true, duress: ['/live/ch/'] },
+      { role: 'backup', healthy: true, current: false },
     ]);
-    expect((await viaEdge()).status).toBe(200);
+    // the channel's playlist now comes from B, whose encoder runs on past A's last segment
+    const newest = (playlist: string) =>
+      Math.max(...[...playlist.matchAll(/seg-(\d+)\.m4s/g)].map((m) => Number(m[1])));
+    const stuckAt = newest((await a.get('/live/ch/180p/index.m3u8')).text);
+    await until(
+      async () => newest((await origins[1].get('/live/ch/180p/index.m3u8')).text) > stuckAt,
+      20_000,
+      "origin B past A's last segment",
+    );
+    const moved = await viaEdge();
+    expect(moved.status).toBe(200);
+    expect(newest(moved.body.toString())).toBeGreaterThan(stuckAt);
+    // a path outside the channel still goes to A: a VOD file only A has
+    const vod = await get(`${edgeUrl}/vod/only-a/master.m3u8`);
+    expect([vod.status, vod.body.toString()]).toEqual([200, ONLY_A]);
     expect(await failovers('duress')).toBe(1);
   }, 60_000);
 });

@@ -32,7 +32,7 @@ const silent: Behaviour = (_p, init) =>
 function harness(behaviour: Record<string, Behaviour>, bases = [A, B]) {
   let now = 1_000_000;
   const calls: { origin: string; path: string; headersTimeoutMs?: number }[] = [];
-  const switches: [string, string, string][] = [];
+  const switches: string[][] = [];
   const set = new UpstreamSet(
     {
       request: (origin, path, init) => {
@@ -44,7 +44,13 @@ function harness(behaviour: Record<string, Behaviour>, bases = [A, B]) {
         return behaviour[origin](path, init);
       },
     },
-    { bases, timeoutMs: 500, retryInitialMs: 1000, now: () => now, onSwitch: (f, t, r) => switches.push([f, t, r]) },
+    {
+      bases,
+      timeoutMs: 500,
+      retryInitialMs: 1000,
+      now: () => now,
+      onSwitch: (f, t, r, scope) => switches.push(scope === undefined ? [f, t, r] : [f, t, r, scope]),
+    },
   );
   return {
     set,
@@ -193,8 +199,9 @@ describe('UpstreamSet', () => {
     expect(h.switches[0]).toEqual([A, B, 'body']);
   });
 
-  it('an upstream under duress (CMSD-Dynamic du): its answer is used, new requests go to the backup until a trial finds it well', async () => {
+  it('an upstream under duress (CMSD-Dynamic du) outside a live channel: its answer is used, new requests go to the backup until a trial finds it well', async () => {
     let duress = true;
+    let release: (() => void) | undefined;
     const held: AbortSignal[] = [];
     const h = harness({
       [A]: (p, init) => {
@@ -202,32 +209,39 @@ describe('UpstreamSet', () => {
           if (init.signal) held.push(init.signal);
           return silent(p, init);
         }
-        return Promise.resolve({
+        const answer = () => ({
           status: 200,
           headers: duress ? { 'cmsd-dynamic': '"origin-a";du' } : {},
           body: Readable.from([Buffer.from('from a')]),
         });
+        if (p.endsWith('/late.m4s')) return new Promise((resolve) => (release = () => resolve(answer())));
+        return Promise.resolve(answer());
       },
       [B]: () => ok('from b'),
     });
-    // a held request on A, then an answer that says A is under duress
+    // a held request on A and one slow to answer, then an answer that says A is under duress
     void h.set.request('/live/ch/v/index.m3u8?_HLS_msn=9', { headers: {}, pool: 'held' }).catch(() => undefined);
-    const r = await h.set.request('/live/ch/v/seg-1.m4s', { headers: {} });
+    const late = h.set.request('/vod/a/v/late.m4s', { headers: {} });
+    const r = await h.set.request('/vod/a/v/seg-1.m4s', { headers: {} });
     expect([r.upstream, await text(r)]).toEqual([A, 'from a']);
     expect(h.switches).toEqual([[A, B, 'duress']]);
     expect(h.set.state()[0]).toMatchObject({ healthy: false, lastError: 'under duress (CMSD-Dynamic du)' });
     expect(held[0].aborted).toBe(false); // in-flight requests to A carry on
+    // an answer of A in flight since before says du too: the back-off is not lengthened
+    release!();
+    expect((await late).upstream).toBe(A);
+    expect(h.set.state()[0]).toMatchObject({ failures: 1 });
     h.calls.length = 0;
-    expect((await h.set.request('/live/ch/v/seg-2.m4s', { headers: {} })).upstream).toBe(B);
+    expect((await h.set.request('/vod/a/v/seg-2.m4s', { headers: {} })).upstream).toBe(B);
     // after the back-off one trial goes to A: still under duress, back to B with a doubled back-off
     h.advance(1000);
-    expect((await h.set.request('/live/ch/v/seg-3.m4s', { headers: {} })).upstream).toBe(A);
+    expect((await h.set.request('/vod/a/v/seg-3.m4s', { headers: {} })).upstream).toBe(A);
     expect(h.set.current).toBe(B);
     h.advance(1000);
-    expect((await h.set.request('/live/ch/v/seg-4.m4s', { headers: {} })).upstream).toBe(B);
+    expect((await h.set.request('/vod/a/v/seg-4.m4s', { headers: {} })).upstream).toBe(B);
     duress = false;
     h.advance(1000);
-    expect((await h.set.request('/live/ch/v/seg-5.m4s', { headers: {} })).upstream).toBe(A);
+    expect((await h.set.request('/vod/a/v/seg-5.m4s', { headers: {} })).upstream).toBe(A);
     expect(h.set.current).toBe(A);
     expect(h.switches.at(-1)).toEqual([B, A, 'recovered']);
     // with one upstream, duress changes nothing
@@ -244,6 +258,52 @@ describe('UpstreamSet', () => {
     );
     await one.set.request('/x', { headers: {} });
     expect(one.set.state()[0]).toMatchObject({ healthy: true, current: true });
+  });
+
+  it("duress on a live channel's answer moves that channel alone, also behind a signed path; its segment in progress stays", async () => {
+    let duress = true;
+    const h = harness({
+      [A]: (p) =>
+        Promise.resolve({
+          status: 200,
+          headers: duress && p.startsWith('/live/ch/') ? { 'cmsd-dynamic': '"origin-a";du' } : {},
+          body: Readable.from([Buffer.from('from a')]),
+        }),
+      [B]: () => ok('from b'),
+    });
+    const r = await h.set.request('/live/ch/v/seg-1.0.m4s', { headers: {} });
+    expect([r.upstream, await text(r)]).toEqual([A, 'from a']);
+    expect(h.switches).toEqual([[A, B, 'duress', '/live/ch/']]);
+    expect(h.set.current).toBe(A);
+    expect(h.set.state()[0]).toMatchObject({
+      healthy: true,
+      current: true,
+      duress: [{ scope: '/live/ch/', failures: 1, retryAt: new Date(1_001_000).toISOString() }],
+    });
+    const via = async (target: string) => (await h.set.request(target, { headers: {} })).upstream;
+    expect(await via('/live/ch/v/seg-2.m4s')).toBe(B);
+    expect(await via('/live/ch/v/index.m3u8?_HLS_msn=3')).toBe(B);
+    expect(await via('/t/abc.def/live/ch/v/index.m3u8')).toBe(B);
+    expect(await via('/live/other/v/seg-2.m4s')).toBe(A);
+    expect(await via('/vod/a/master.m3u8')).toBe(A);
+    // the segment A started is not split between two encoders; its du does not lengthen the back-off
+    expect(await via('/live/ch/v/seg-1.1.m4s')).toBe(A);
+    expect(h.set.state()[0].duress).toMatchObject([{ failures: 1 }]);
+    // the trial after the back-off: still under duress, a doubled back-off, no second switch
+    h.advance(1000);
+    expect(await via('/live/ch/v/seg-3.m4s')).toBe(A);
+    expect(h.set.state()[0].duress).toMatchObject([{ failures: 2 }]);
+    h.advance(1000);
+    expect(await via('/live/ch/v/seg-4.m4s')).toBe(B);
+    duress = false;
+    h.advance(1000);
+    expect(await via('/live/ch/v/seg-5.m4s')).toBe(A);
+    expect(h.switches).toEqual([
+      [A, B, 'duress', '/live/ch/'],
+      [B, A, 'recovered', '/live/ch/'],
+    ]);
+    expect(h.set.state()[0].duress).toBeUndefined();
+    expect(await via('/live/ch/v/seg-6.m4s')).toBe(A);
   });
 
   it('with one upstream, a failure is the answer (no retry, nothing cancelled) and a 5xx passes through', async () => {
