@@ -1,5 +1,5 @@
 /**
- * The admin token check of the endpoints that need it (purge, restart, the CMCD sessions): 403
+ * The admin token check of the endpoints that need it (purge, restart, the CMCD sessions, the CMSD cap): 403
  * with how to enable them when the edge has no admin token, 401 with a Bearer challenge when the
  * request's token is missing or wrong. Answers the request itself when it refuses.
  */

@@ -2,11 +2,11 @@
  * The purge endpoints: POST /_edge/purge (JSON body) and the PURGE method, both behind the admin
  * token; applied here, then fanned out to the other peers (edge/purge.ts holds the purge rules).
  */
-import type { IncomingMessage } from 'node:http';
 import { StreamedgeError, asError } from '../src/errors.js';
 import { cacheKey } from '../src/http/cache-key.js';
 import type { EdgeContext } from './context.js';
 import { adminAuthorized } from './admin-auth.js';
+import { BodyTooLarge, readBody } from './admin-body.js';
 import { requestTargets } from './request-rules.js';
 import { redactTokens } from '../src/signing/redact.js';
 import { type Exchange, header, sendJson, sendText } from './exchange.js';
@@ -22,8 +22,6 @@ import {
 } from './purge.js';
 
 const MAX_PURGE_BODY = 1024 * 1024;
-/** A client still sending after its 413 is read and discarded up to this much, then cut off. */
-const MAX_DISCARDED_BODY = 64 * 1024 * 1024;
 
 /** POST /_edge/purge */
 export async function purgeEndpoint(ctx: EdgeContext, ex: Exchange): Promise<void> {
@@ -32,7 +30,7 @@ export async function purgeEndpoint(ctx: EdgeContext, ex: Exchange): Promise<voi
   if (!adminAuthorized(ctx, ex, 'purge')) return;
   let specs: PurgeSpec[];
   try {
-    specs = parsePurgeBody(JSON.parse((await readBody(ex.req, MAX_PURGE_BODY)).toString('utf8')));
+    specs = parsePurgeBody(JSON.parse((await readBody(ex.req, MAX_PURGE_BODY, 'BAD_PURGE')).toString('utf8')));
   } catch (e) {
     if (e instanceof BodyTooLarge) return sendText(ex, 413, `purge: ${e.message}`, undefined);
     const msg = e instanceof StreamedgeError ? e.message : `bad JSON: ${(e as Error).message}`;
@@ -120,46 +118,4 @@ async function runPurge(ctx: EdgeContext, ex: Exchange, specs: PurgeSpec[]): Pro
   const logged = specs.map((x) => (x.kind === 'tag' ? x : { ...x, value: redactTokens(x.value) }));
   ctx.logger.info({ reqId: ex.id, specs: logged, purged, peers }, 'purge');
   sendJson(ex, 200, { purged, items: specs, peers });
-}
-
-class BodyTooLarge extends StreamedgeError {
-  constructor(max: number) {
-    super('BAD_PURGE', `body larger than ${max} bytes`);
-  }
-}
-
-/**
- * The request body, at most `max` bytes. A larger one (by Content-Length or as it arrives) rejects
- * with BodyTooLarge at once; what the client still sends is read and discarded (so it can read its
- * 413 instead of a reset), up to MAX_DISCARDED_BODY, past which the connection is cut.
- */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    let n = 0;
-    const discard = () => {
-      req.removeAllListeners('data');
-      req.on('data', (c: Buffer) => {
-        n += c.length;
-        if (n > MAX_DISCARDED_BODY) req.destroy();
-      });
-      req.on('error', () => undefined);
-      reject(new BodyTooLarge(max));
-    };
-    if (Number.isFinite(declared) && declared > max) {
-      discard();
-      return;
-    }
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > max) {
-        discard();
-        return;
-      }
-      parts.push(c);
-    });
-    req.once('end', () => resolve(Buffer.concat(parts)));
-    req.once('error', reject);
-  });
 }

@@ -1,7 +1,7 @@
 /**
  * The admin endpoints under /_edge/: health (upstream and peer URLs only with the admin token),
  * Prometheus metrics (summed over all workers), the CMCD sessions (edge/admin-cmcd.ts),
- * POST /_edge/purge and POST /_edge/restart.
+ * the CMSD cap (edge/admin-cmsd.ts), POST /_edge/purge and POST /_edge/restart.
  */
 import type { EdgeContext } from './context.js';
 import { type Exchange, sendJson, sendText } from './exchange.js';
@@ -9,6 +9,7 @@ import { healthReport, publicHealth } from './health.js';
 import { adminTokenMatches, presentedToken } from './purge.js';
 import { purgeEndpoint } from './admin-purge.js';
 import { cmcdSessionsEndpoint } from './admin-cmcd.js';
+import { cmsdCapEndpoint } from './admin-cmsd.js';
 import { adminAuthorized } from './admin-auth.js';
 
 export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): Promise<void> {
@@ -58,10 +59,11 @@ export async function handleAdmin(ctx: EdgeContext, ex: Exchange, url: string): 
   if (path === '/_edge/purge') return purgeEndpoint(ctx, ex);
   if (path === '/_edge/cmcd/sessions') return cmcdSessionsEndpoint(ctx, ex, url);
   if (path === '/_edge/restart') return restartEndpoint(ctx, ex);
+  if (path === '/_edge/cmsd') return cmsdCapEndpoint(ctx, ex);
   return sendText(
     ex,
     404,
-    'unknown admin endpoint (try /_edge/health, /_edge/metrics, /_edge/cmcd/sessions, POST /_edge/purge, POST /_edge/restart)',
+    'unknown admin endpoint (try /_edge/health, /_edge/metrics, /_edge/cmcd/sessions, /_edge/cmsd, POST /_edge/purge, POST /_edge/restart)',
     undefined,
   );
 }

@@ -42,6 +42,10 @@ export interface EdgeContext {
   readonly cluster: StoreClient | undefined;
   /** A worker of a supervised edge: asks the supervisor to replace the workers one by one. */
   readonly requestRollingRestart: (() => void) | undefined;
+  /** The CMSD cap (kbit/s) every answer suggests (`CMSD-Dynamic` `mb`); undefined: none. */
+  readonly cmsdMaxBitrateKbps: number | undefined;
+  /** Changes it from the next answer on (edge/admin-cmsd.ts); in a worker, for every worker. */
+  setCmsdMaxBitrate(kbps: number | undefined, from: 'admin' | 'supervisor'): void;
   /** Keep a background task (revalidation, prefetch) so close() waits for it. */
   track(p: Promise<unknown>): void;
   /** A Cache-Status member of this cache. */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../src/cli/tls-options.js';
 import { request } from 'undici';
-import { parseBytes, parseDuration, parsePort } from '../src/cli/options.js';
+import { parseBytes, parseDuration, parseKbps, parsePort } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { baseUrl } from './config.js';
 import { type EdgeServerOptions, createEdge } from './server.js';
@@ -83,6 +83,8 @@ export interface WorkerRole {
   ticketKeys?: Buffer;
   /** POST /_edge/restart asks the supervisor for a rolling restart through this. */
   requestRollingRestart?: () => void;
+  /** PUT /_edge/cmsd hands the new cap to the supervisor (for the other workers) through this. */
+  shareCmsdCap?: (kbps: number | undefined) => void;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -154,16 +156,6 @@ export function upstreamCaFrom(file: string | undefined): Buffer | undefined {
   return ca;
 }
 
-/** `--cmsd-max-bitrate`: kbit/s, as a number ("3000") or a bit rate ("3M", "800k"). */
-function kbpsOption(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM])?\s*$/.exec(text);
-  const kbps = m ? Number(m[1]) * (m[2] === undefined ? 1 : m[2].toLowerCase() === 'm' ? 1000 : 1) : Number.NaN;
-  if (!Number.isFinite(kbps) || kbps < 1 || kbps > 1e9) {
-    throw new StreamedgeError('BAD_OPTION', `--cmsd-max-bitrate ${text}: expected kbit/s, e.g. 3000, 800k or 3M`);
-  }
-  return Math.round(kbps);
-}
-
 /** The edge options the CLI flags say (everything but TLS, signed access and credentials). */
 export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
   const upstreamCa = upstreamCaFrom(o.upstreamCa);
@@ -171,7 +163,9 @@ export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
     ...(upstreamCa ? { upstreamCa } : {}),
     ...(o.upstreamHttp1 ? { upstreamHttp2: false } : {}),
     ...(o.timingAllowOrigin !== undefined ? { timingAllowOrigin: o.timingAllowOrigin } : {}),
-    ...(o.cmsdMaxBitrate !== undefined ? { cmsdMaxBitrateKbps: kbpsOption(o.cmsdMaxBitrate) } : {}),
+    ...(o.cmsdMaxBitrate !== undefined
+      ? { cmsdMaxBitrateKbps: parseKbps(o.cmsdMaxBitrate, '--cmsd-max-bitrate') }
+      : {}),
     upstream: o.upstream,
     ...(o.config !== undefined ? { rules: loadRulesFile(o.config) } : {}),
     ...(o.store !== undefined
@@ -204,6 +198,8 @@ export async function runEdge(
   drain: () => Promise<void>;
   tls: ReloadingTls | undefined;
   logger: Logger;
+  /** The supervisor passes on a CMSD cap another worker took (PUT /_edge/cmsd). */
+  setCmsdMaxBitrate: (kbps: number | undefined) => void;
 }> {
   const upstreamCredential = upstreamCredentialFrom(o.upstreamCredentialFile);
   const logRef: { current?: KeyLog } = {};
@@ -271,6 +267,7 @@ export async function runEdge(
     ...(plainUrl !== undefined ? { plainUrl } : {}),
     tls,
     logger: edge.logger,
+    setCmsdMaxBitrate: (kbps) => edge.setCmsdMaxBitrate(kbps, 'supervisor'),
     close: () => stop(() => edge.close()),
     drain: () => stop(() => edge.drain(drainMs)),
   };

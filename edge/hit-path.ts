@@ -125,7 +125,7 @@ interface Hit {
 
 export class HitPath {
   private readonly keys = new Map<string, KeyMemo>();
-  private readonly prepared = new WeakMap<ObjectMeta, Prepared>();
+  private prepared = new WeakMap<ObjectMeta, Prepared>();
   private logCountdown = HIT_LOG_EVERY;
   private dateSecond = -1;
   private dateText = '';
@@ -152,6 +152,11 @@ export class HitPath {
       res.destroy();
       return true;
     }
+  }
+
+  /** Every prepared answer is built again on its next hit (the headers every answer carries changed). */
+  forgetPrepared(): void {
+    this.prepared = new WeakMap();
   }
 
   /**

@@ -86,7 +86,13 @@ export interface EdgeServerOptions extends EdgeOptions {
    * read-only (hits never leave this process), fills and writes go through the store process on
    * `socketPath`, and every answer carries `x-edge-worker: <index>`.
    */
-  worker?: { index: number; socketPath: string; requestRollingRestart?: () => void };
+  worker?: {
+    index: number;
+    socketPath: string;
+    requestRollingRestart?: () => void;
+    /** Hands a CMSD cap set here (PUT /_edge/cmsd) to the supervisor, for the other workers. */
+    shareCmsdCap?: (kbps: number | undefined) => void;
+  };
 }
 
 export interface Edge {
@@ -110,6 +116,8 @@ export interface Edge {
   attachFleet(link: FleetLink): void;
   /** Applies purges to this edge only (the fleet's purge consumer calls it). */
   applyPurge(specs: PurgeSpec[]): Promise<number>;
+  /** Changes the CMSD cap of every answer from the next one on (see EdgeContext). */
+  setCmsdMaxBitrate(kbps: number | undefined, from: 'admin' | 'supervisor'): void;
   /** Replaces the peers of this PoP (the fleet's live members; `self` is this edge's URL). */
   setPeers(peers: string[], self: string): void;
   /** Replaces the credential sent upstream (the fleet's, when it keeps one). */
@@ -141,6 +149,7 @@ class EdgeServer implements Edge, EdgeContext {
   readonly upstreams: UpstreamSet;
   /** Headers every answer carries (listenerHeaders): on the hit path's prepared blocks and set on every other answer. */
   private readonly everyAnswer: [string, string][];
+  private cmsdCapKbps: number | undefined;
   readonly coalescer: Coalescer;
   readonly router: PeerRouter;
   readonly keyPolicy: CacheKeyPolicy;
@@ -186,7 +195,8 @@ class EdgeServer implements Edge, EdgeContext {
     this.upstreams = newUpstreamSet(this.o, this.upstream, this.metrics, this.logger);
     if (input.worker) this.metrics.markProcess('worker', input.worker.index);
     this.lookup = new Lookup(this);
-    this.everyAnswer = listenerHeaders(input, this.o.name);
+    this.cmsdCapKbps = input.cmsdMaxBitrateKbps;
+    this.everyAnswer = listenerHeaders(input, this.o.name, this.cmsdCapKbps);
     this.hitPath =
       input.signedAccess || input.requestFilter
         ? undefined
@@ -232,6 +242,27 @@ class EdgeServer implements Edge, EdgeContext {
   storeObjects(): number | undefined {
     if (this.workerStore) return this.cluster?.stats?.objects;
     return this.storeRef?.stats().objects;
+  }
+
+  get cmsdMaxBitrateKbps(): number | undefined {
+    return this.cmsdCapKbps;
+  }
+
+  /**
+   * The CMSD cap from the next answer on (hits included: their prepared heads are rebuilt). Set
+   * by the admin (PUT /_edge/cmsd), a worker also hands it to the supervisor, which tells the
+   * other workers (`from: 'supervisor'`) and starts new workers with it.
+   */
+  setCmsdMaxBitrate(kbps: number | undefined, from: 'admin' | 'supervisor'): void {
+    const was = this.cmsdCapKbps;
+    this.cmsdCapKbps = kbps;
+    this.everyAnswer.splice(0, this.everyAnswer.length, ...listenerHeaders(this.input, this.o.name, kbps));
+    this.hitPath?.forgetPrepared();
+    if (from === 'admin') this.input.worker?.shareCmsdCap?.(kbps);
+    this.logger.info(
+      { cmsdMaxBitrateKbps: kbps ?? null, was: was ?? null, from },
+      kbps === undefined ? 'CMSD cap removed' : `CMSD cap set to ${kbps} kbit/s`,
+    );
   }
 
   get requestRollingRestart(): (() => void) | undefined {
@@ -544,9 +575,8 @@ export function newUpstream(
  * Headers every answer of an edge carries: Timing-Allow-Origin, in a worker x-edge-worker, and
  * with a CMSD cap this edge's CMSD-Dynamic entry.
  */
-function listenerHeaders(input: EdgeServerOptions, name: string): [string, string][] {
+function listenerHeaders(input: EdgeServerOptions, name: string, mb: number | undefined): [string, string][] {
   const tao = input.timingAllowOrigin ?? '*';
-  const mb = input.cmsdMaxBitrateKbps;
   return [
     ...(tao !== '' ? [['timing-allow-origin', tao] as [string, string]] : []),
     ...(input.worker !== undefined ? [['x-edge-worker', String(input.worker.index)] as [string, string]] : []),

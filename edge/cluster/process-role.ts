@@ -22,11 +22,17 @@ export type ChildMessage =
   | { type: 'ready'; url?: string; plainUrl?: string }
   /** A worker asks for a rolling restart (POST /_edge/restart). */
   | { type: 'rolling-restart' }
+  /** A worker took a new CMSD cap (PUT /_edge/cmsd; null: none) for every worker. */
+  | { type: 'cmsd-cap'; kbps: number | null }
   /** A child could not start: why, in the error's own words (the supervisor fails with them). */
   | { type: 'failed'; code: string; message: string };
 
 /** Supervisor -> worker. */
-export type SupervisorMessage = { type: 'drain' } | { type: 'ticket-keys'; hex: string };
+export type SupervisorMessage =
+  | { type: 'drain' }
+  | { type: 'ticket-keys'; hex: string }
+  /** Another worker took this CMSD cap (null: none): apply it. */
+  | { type: 'cmsd-cap'; kbps: number | null };
 
 export function readRole(env: NodeJS.ProcessEnv = process.env): RoleConfig {
   const text = env[ROLE_ENV];

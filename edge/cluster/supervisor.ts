@@ -66,7 +66,7 @@ export class EdgeSupervisor {
   plainUrl: string | undefined;
 
   private constructor(
-    private readonly o: EdgeCliOptions,
+    private o: EdgeCliOptions,
     private readonly socketPath: string,
     private readonly tempDir: string | undefined,
     private readonly logger: Logger,
@@ -200,6 +200,8 @@ export class EdgeSupervisor {
           resolve({ ...(m.url !== undefined ? { url: m.url } : {}), ...(m.plainUrl ? { plainUrl: m.plainUrl } : {}) });
         } else if (m.type === 'rolling-restart') {
           void this.rollingRestart();
+        } else if (m.type === 'cmsd-cap') {
+          this.shareCmsdCap(w, m.kbps);
         }
       });
     });
@@ -289,6 +291,18 @@ export class EdgeSupervisor {
       this.logger.info({ workerPids: this.workerPids }, 'rolling restart done');
     })().finally(() => (this.rolling = undefined));
     return this.rolling;
+  }
+
+  /**
+   * A worker took a new CMSD cap (PUT /_edge/cmsd): the other workers apply it, and workers
+   * started from now on (respawns, rolling restarts) start with it.
+   */
+  private shareCmsdCap(from: Worker, kbps: number | null): void {
+    const { cmsdMaxBitrate: _old, ...rest } = this.o;
+    this.o = kbps === null ? rest : { ...rest, cmsdMaxBitrate: String(kbps) };
+    const msg: SupervisorMessage = { type: 'cmsd-cap', kbps };
+    for (const s of this.slots) if (s.worker && s.worker !== from && !s.worker.isDead()) s.worker.send(msg);
+    this.logger.info({ cmsdMaxBitrateKbps: kbps }, 'CMSD cap passed to every worker');
   }
 
   /** New TLS session ticket keys for every worker (every 12 h, and on SIGUSR2); old tickets stop resuming. */

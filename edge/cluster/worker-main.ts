@@ -16,6 +16,8 @@ const up: { edge?: RunningEdge } = {};
 let draining = false;
 /** Ticket keys rotated while starting (applied once up). */
 let ticketKeysHex = role.ticketKeys;
+/** A CMSD cap another worker took while this one was starting (applied once up; null: none). */
+let cmsdCapWhileStarting: { kbps: number | null } | undefined;
 
 function drain(): void {
   if (draining) return;
@@ -33,6 +35,9 @@ process.on('message', (m: SupervisorMessage) => {
       up.edge.tls.setTicketKeys(Buffer.from(m.hex, 'hex'));
       up.edge.logger.info({}, 'TLS session ticket keys rotated');
     }
+  } else if (m.type === 'cmsd-cap') {
+    if (up.edge) up.edge.setCmsdMaxBitrate(m.kbps ?? undefined);
+    else cmsdCapWhileStarting = { kbps: m.kbps };
   }
 });
 process.once('SIGTERM', drain);
@@ -44,6 +49,7 @@ const started = await runEdge(role.options, {
   socketPath: role.socketPath,
   ...(ticketKeysHex !== undefined ? { ticketKeys: Buffer.from(ticketKeysHex, 'hex') } : {}),
   requestRollingRestart: () => process.send?.({ type: 'rolling-restart' }),
+  shareCmsdCap: (kbps) => process.send?.({ type: 'cmsd-cap', kbps: kbps ?? null }),
 }).catch(failStart);
 up.edge = started;
 if (draining) {
@@ -53,6 +59,7 @@ if (draining) {
   if (ticketKeysHex !== role.ticketKeys && ticketKeysHex !== undefined && started.tls) {
     started.tls.setTicketKeys(Buffer.from(ticketKeysHex, 'hex'));
   }
+  if (cmsdCapWhileStarting) started.setCmsdMaxBitrate(cmsdCapWhileStarting.kbps ?? undefined);
   process.send?.({
     type: 'ready',
     url: started.url,

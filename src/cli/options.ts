@@ -28,6 +28,19 @@ export function parseBytes(text: string): number {
   return Math.round(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]);
 }
 
+/**
+ * A bit rate in kbit/s: "3000", "800k", "3M" → kbit/s (rounded; 1 to 10⁹). `what` names the
+ * option or field in the error, e.g. "--cmsd-max-bitrate".
+ */
+export function parseKbps(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM])?\s*$/.exec(text);
+  const kbps = m ? Number(m[1]) * (m[2] === undefined ? 1 : m[2].toLowerCase() === 'm' ? 1000 : 1) : Number.NaN;
+  if (!Number.isFinite(kbps) || kbps < 1 || kbps > 1e9) {
+    throw new StreamedgeError('BAD_OPTION', `${what} ${text}: expected kbit/s, e.g. 3000, 800k or 3M`);
+  }
+  return Math.round(kbps);
+}
+
 export function parsePort(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new StreamedgeError('BAD_OPTION', `not a TCP port: "${text}"`);

@@ -237,6 +237,39 @@ describe('edge --workers 2', () => {
     expect(o.up.count('/open/seg-3.m4s')).toBe(2);
   });
 
+  it('a CMSD cap PUT to one worker reaches every worker, and the worker respawned after it starts with it', async () => {
+    const o = await gatedOrigin();
+    const edge = await startSupervisedEdge(o.up.url, 2, ['--cmsd-max-bitrate', '4000']);
+    cleanups.push(() => edge.stop());
+    // the cap each answer carries, from both workers: `mb=<kbps>`
+    const caps = async () =>
+      new Set(
+        (await fromBothWorkers(edge.url, '/open/seg-8.m4s')).map((a) =>
+          String(a.headers['cmsd-dynamic']).replace(/^"[^"]*";/, ''),
+        ),
+      );
+    expect(await caps()).toEqual(new Set(['mb=4000']));
+    const put = await get(edge.url, '/_edge/cmsd', {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: '{"maxBitrateKbps": 1500}',
+    });
+    expect([put.status, JSON.parse(put.body.toString())]).toEqual([200, { maxBitrateKbps: 1500 }]);
+    await eventually(async () => {
+      const c = await caps();
+      return c.size === 1 && c.has('mb=1500') ? c : undefined;
+    }, 'both workers on the new cap');
+    // the worker that took the PUT dies; its replacement starts with the cap the supervisor kept
+    const took = processes(await metricsText(edge.url)).find((p) => p.role === 'worker' && p.worker === put.worker);
+    expect(took).toBeDefined();
+    process.kill(took!.pid, 'SIGKILL');
+    await eventually(async () => {
+      const w = processes(await metricsText(edge.url)).find((p) => p.role === 'worker' && p.worker === put.worker);
+      return w && w.pid !== took!.pid ? w : undefined;
+    }, 'the worker respawned');
+    expect(await caps()).toEqual(new Set(['mb=1500']));
+  });
+
   it('sums metrics across workers and the store process', async () => {
     const o = await gatedOrigin();
     const edge = await edgeFor(o.up);
