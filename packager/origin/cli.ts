@@ -1,3 +1,4 @@
+import { parseSteeringPathways } from './content-steering.js';
 import type { Command } from 'commander';
 import { parseDuration, parsePort } from '../../src/cli/options.js';
 import { StreamedgeError } from '../../src/errors.js';
@@ -29,6 +30,9 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   liveLadder: string;
   epoch?: string;
   duressLag?: string;
+  steering: string[];
+  steeringTtl?: string;
+  steeringUri?: string;
   liveAudio?: string;
   logLevel: string;
   signCredentialFile?: string;
@@ -145,6 +149,17 @@ export function registerOriginCommand(program: Command): void {
           '--duress-lag <seconds>',
           'a live channel this far behind real time says it is under duress (CMSD-Dynamic du), so an edge with a backup origin moves it there (default: a segment and two parts)',
         )
+        .option(
+          '--steering <pathway=url>',
+          'HLS content steering (repeatable, preferred first): a CDN the players may use, e.g. cdn-a=https://a.example.com; GET /steering orders them by health',
+          collect,
+          [],
+        )
+        .option('--steering-ttl <seconds>', 'how long a player keeps to a steering manifest', '10')
+        .option(
+          '--steering-uri <uri>',
+          'SERVER-URI the playlists name (default /steering, asked of the CDN that served them)',
+        )
         .option('--log-level <level>', 'pino log level (fatal, error, warn, info, debug)', 'info'),
     ),
     'every /vod/ and /live/ request needs a valid signed-URL token (or the upstream credential)',
@@ -194,10 +209,20 @@ export function registerOriginCommand(program: Command): void {
         info: (x, m) => logRef.current?.info(x, m),
         warn: (x, m) => (logRef.current ? logRef.current.warn(x, m) : process.stderr.write(`warning: ${m}\n`)),
       });
+      const pathways = parseSteeringPathways(o.steering);
       const origin = await createOrigin({
         root: o.root,
         live,
         logger: { level: o.logLevel },
+        ...(pathways.length > 0
+          ? {
+              steering: {
+                pathways,
+                ttlSec: parseDuration(o.steeringTtl ?? '10'),
+                ...(o.steeringUri !== undefined ? { serverUri: o.steeringUri } : {}),
+              },
+            }
+          : {}),
         signing: signed.signing,
         ...(tls ? { tls } : {}),
       });

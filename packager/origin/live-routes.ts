@@ -3,6 +3,7 @@
  * delta updates), the dynamic MPD, init segments, parts (held when not yet produced) and
  * segments (streamed with chunked transfer while in progress, from memory or disk when done).
  */
+import type { SteeringService } from './content-steering.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -50,12 +51,15 @@ const SEGMENT = 'video/iso.segment';
 export interface LiveRoutesOptions {
   channels: Map<string, LiveChannel>;
   metrics: OriginMetrics;
+  /** Content steering: multivariant playlists name the steering server (origin/content-steering.ts). */
+  steering?: SteeringService;
 }
 
 interface Ctx {
   channel: LiveChannel;
   cache: ManifestCache;
   metrics: OriginMetrics;
+  steering: SteeringService | undefined;
   held: HeldLists;
 }
 
@@ -260,7 +264,7 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
       if (!cache) caches.set(channel.id, (cache = new ManifestCache()));
       let held = helds.get(channel.id);
       if (!held) helds.set(channel.id, (held = new HeldLists(channel, cache, opts.metrics)));
-      const ctx: Ctx = { channel, cache, metrics: opts.metrics, held };
+      const ctx: Ctx = { channel, cache, metrics: opts.metrics, held, steering: opts.steering };
       if (rest.length === 1) {
         if (rest[0] === 'master.m3u8') return master(req, reply, ctx);
         if (rest[0] === 'manifest.mpd') return mpd(req, reply, ctx);
@@ -302,9 +306,10 @@ function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyRepl
   const p = presentationOr503(reply, ctx);
   if (!p) return reply;
   const query = passThroughQuery(req.raw.url ?? '');
-  const body = ctx.cache.get(ctx.channel.version, `master|${query ?? ''}`, () =>
-    writeMultivariantPlaylist(p, { query }),
-  );
+  const body = ctx.cache.get(ctx.channel.version, `master|${query ?? ''}`, () => {
+    const text = writeMultivariantPlaylist(p, { query });
+    return ctx.steering ? ctx.steering.apply(text) : text;
+  });
   reply.header('content-type', M3U8);
   reply.header(CMSD_STATIC, LIVE_PLAYLIST_CMSD);
   reply.header('cache-control', `public, max-age=${Math.max(1, Math.round(p.segmentDuration))}`);

@@ -20,6 +20,7 @@ import { realRoot } from './safe-path.js';
 import { registerVodRoutes } from './static-vod.js';
 import { registerLiveRoutes } from './live-routes.js';
 import { registerHealthRoute } from './health.js';
+import { SteeringService, registerSteeringRoute, type SteeringOptions } from './content-steering.js';
 import { registerTimeRoute } from './time-route.js';
 import { registerRequestHooks } from './request-metrics.js';
 import { sendError } from './errors-reply.js';
@@ -65,6 +66,11 @@ export interface OriginOptions {
    * then adds a plain-HTTP port beside it. Held requests and streams behave the same on both.
    */
   tls?: ReloadingTls;
+  /**
+   * HLS Content Steering over several CDNs (origin/content-steering.ts): multivariant playlists
+   * name `GET /steering`, which orders the CDNs by their health.
+   */
+  steering?: SteeringOptions;
 }
 
 export interface Origin {
@@ -178,9 +184,11 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     }
   }
 
-  registerVodRoutes(app, { realRoot: () => rootReal });
-  registerLiveRoutes(app, { channels, metrics });
-  registerHealthRoute(app, channels, Date.now());
+  const steering = opts.steering ? new SteeringService(opts.steering, app.log) : undefined;
+  if (steering) registerSteeringRoute(app, steering);
+  registerVodRoutes(app, { realRoot: () => rootReal, ...(steering ? { steering } : {}) });
+  registerLiveRoutes(app, { channels, metrics, ...(steering ? { steering } : {}) });
+  registerHealthRoute(app, channels, Date.now(), steering);
   registerTimeRoute(app);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
@@ -202,12 +210,14 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
   });
 
   for (const channel of channels.values()) await channel.start();
+  steering?.start();
 
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     // Channels first: held requests are released (503/aborted streams) so the server can drain.
+    await steering?.close();
     await Promise.all([...channels.values()].map((c) => c.close()));
     await Promise.all(configs.map(closeFeed));
     await listeners.close();

@@ -16,21 +16,31 @@ import { etagFor } from './etag.js';
 import { notModified } from '../../src/http/conditional.js';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange } from '../../src/http/range.js';
 import { sendError } from './errors-reply.js';
+import type { SteeringService } from './content-steering.js';
 import { VodCmsd } from './cmsd-static.js';
 import { CMSD_STATIC } from '../../src/http/cmsd.js';
 
 const PREFIX = '/vod/';
 
-export function registerVodRoutes(app: FastifyInstance, opts: { realRoot: () => string }): void {
+export function registerVodRoutes(
+  app: FastifyInstance,
+  opts: { realRoot: () => string; steering?: SteeringService },
+): void {
   const cmsd = new VodCmsd();
   app.route({
     method: ['GET', 'HEAD'],
     url: '/vod/*',
-    handler: (req, reply) => serveVod(req, reply, opts.realRoot(), cmsd),
+    handler: (req, reply) => serveVod(req, reply, opts.realRoot(), cmsd, opts.steering),
   });
 }
 
-async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string, cmsd: VodCmsd): Promise<FastifyReply> {
+async function serveVod(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  root: string,
+  cmsd: VodCmsd,
+  steering: SteeringService | undefined,
+): Promise<FastifyReply> {
   const raw = rawPathAfter(req.raw.url ?? '', PREFIX);
   if (raw === undefined) return sendError(reply, 404, 'not found');
   const check = checkRelativePath(raw);
@@ -50,7 +60,9 @@ async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string, 
 
   const name = segments[segments.length - 1];
   const manifest = isManifest(name);
-  const etag = etagFor(st, manifest);
+  // a multivariant playlist names the steering server: its validator says which one
+  const steered = steering !== undefined && name === 'master.m3u8' ? steering : undefined;
+  const etag = steered ? steered.etagOf(etagFor(st, manifest)) : etagFor(st, manifest);
   reply.header('content-type', contentTypeFor(name, segments.length >= 3 ? segments[segments.length - 2] : undefined));
   reply.header('etag', etag);
   const lastModified = st.mtime.toUTCString();
@@ -67,7 +79,7 @@ async function serveVod(req: FastifyRequest, reply: FastifyReply, root: string, 
 
   const head = req.method === 'HEAD';
   if (manifest) {
-    const body = await readFile(file);
+    const body = steered ? Buffer.from(steered.apply((await readFile(file)).toString('utf8'))) : await readFile(file);
     reply.header('content-length', body.length);
     return reply.code(200).send(head ? undefined : body);
   }

@@ -1,0 +1,225 @@
+/**
+ * The origin as an HLS Content Steering server (src/hls/content-steering.ts): with `--steering
+ * <id>=<url>` (one per CDN, in order of preference) every multivariant playlist it serves names
+ * `GET /steering` as its steering server, and that answers a Steering Manifest whose Pathway
+ * Clones offer the playlist's own (relative) URIs on each CDN's host, ordered by what the origin
+ * sees of each CDN right now:
+ *
+ * - it asks each CDN's `/_edge/health` every `probeMs` (a streamedge edge answers 200 when well,
+ *   503 when degraded); 2xx or 4xx (another CDN, which has no such path, answering at all) is
+ *   well, 503 is degraded, no answer within `probeTimeoutMs` or another 5xx is down;
+ * - the Pathway Priority is the well CDNs in the configured order, then the degraded ones, then
+ *   the down ones, then "." (wherever the player got its playlist from), so a player never runs
+ *   out of Pathways while any CDN answers.
+ *
+ * Clones replace the hostname only (as hls.js does): the CDNs share the scheme and port of the URL
+ * the player loaded, and differ by host name, as CDNs do. The manifest is `no-store`: it is the
+ * state of the CDNs at that moment. Its TTL (`--steering-ttl`) is how long a player keeps to it.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { request } from 'undici';
+import { StreamedgeError } from '../../src/errors.js';
+import {
+  DEFAULT_PATHWAY,
+  PATHWAY_ID,
+  type SteeringManifest,
+  contentSteeringTag,
+  withContentSteering,
+} from '../../src/hls/content-steering.js';
+
+export interface SteeringPathway {
+  id: string;
+  /** The CDN's base URL, e.g. https://cdn-a.example.com (its hostname is what clones use). */
+  url: string;
+}
+
+export interface SteeringOptions {
+  pathways: SteeringPathway[];
+  /** Seconds a player keeps to a manifest before it asks again (default 10). */
+  ttlSec?: number;
+  /** SERVER-URI written in the playlists (default `/steering`: asked of the CDN that served it). */
+  serverUri?: string;
+  /** How often each CDN's health is asked (default 2 s), and how long an answer may take (1 s). */
+  probeMs?: number;
+  probeTimeoutMs?: number;
+}
+
+export type PathwayState = 'ok' | 'degraded' | 'down' | 'unknown';
+
+interface Tracked extends SteeringPathway {
+  host: string;
+  state: PathwayState;
+  /** The last probe's outcome, for /steering's JSON view and the log. */
+  detail: string;
+  since: number;
+}
+
+const RANK: Record<PathwayState, number> = { ok: 0, unknown: 1, degraded: 2, down: 3 };
+
+/** Parses `--steering <id>=<url>` values; throws BAD_OPTION naming the fault. */
+export function parseSteeringPathways(values: string[]): SteeringPathway[] {
+  const out: SteeringPathway[] = [];
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const id = eq > 0 ? v.slice(0, eq) : '';
+    const url = eq > 0 ? v.slice(eq + 1) : '';
+    if (!PATHWAY_ID.test(id) || id === DEFAULT_PATHWAY) {
+      throw new StreamedgeError(
+        'BAD_OPTION',
+        `--steering "${v}": expected <pathway>=<url>, the pathway letters, digits, ".", "-", "_" (not ".")`,
+      );
+    }
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new StreamedgeError('BAD_OPTION', `--steering "${v}": "${url}" is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      throw new StreamedgeError('BAD_OPTION', `--steering "${v}": http or https only`);
+    }
+    if (out.some((p) => p.id === id)) throw new StreamedgeError('BAD_OPTION', `--steering names "${id}" twice`);
+    out.push({ id, url: u.origin });
+  }
+  const ports = new Set(out.map((p) => new URL(p.url).port));
+  if (ports.size > 1) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--steering: the CDNs must share one port (a Pathway Clone replaces the host name only; players keep the port)',
+    );
+  }
+  return out;
+}
+
+export class SteeringService {
+  readonly tag: string;
+  private readonly tagDigest: string;
+  private readonly pathways: Tracked[];
+  private readonly ttl: number;
+  private timer: NodeJS.Timeout | undefined;
+  private probing: Promise<void> | undefined;
+
+  constructor(
+    private readonly opts: SteeringOptions,
+    private readonly log: { warn(o: object, m: string): void; info(o: object, m: string): void },
+    private readonly now: () => number = Date.now,
+  ) {
+    if (opts.pathways.length === 0) throw new StreamedgeError('BAD_OPTION', 'content steering needs a pathway');
+    this.ttl = opts.ttlSec ?? 10;
+    if (!(this.ttl >= 1)) throw new StreamedgeError('BAD_OPTION', '--steering-ttl must be at least 1 s');
+    this.tag = contentSteeringTag(opts.serverUri ?? '/steering');
+    this.tagDigest = createHash('sha256').update(this.tag).digest('hex').slice(0, 8);
+    this.pathways = opts.pathways.map((p) => ({
+      ...p,
+      host: new URL(p.url).hostname,
+      state: 'unknown',
+      detail: 'not asked yet',
+      since: this.now(),
+    }));
+  }
+
+  /** Probes now and every probeMs after. */
+  start(): void {
+    if (this.timer) return;
+    void this.probe();
+    this.timer = setInterval(() => void this.probe(), this.opts.probeMs ?? 2000);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.probing;
+  }
+
+  /** A multivariant playlist naming this steering server. */
+  apply(playlist: string): string {
+    return withContentSteering(playlist, this.tag);
+  }
+
+  /**
+   * The entity-tag of a playlist file as served with the tag: the file's own plus a digest of the
+   * tag, so a copy cached before steering was turned on (or another steering server named) is
+   * not revalidated as current.
+   */
+  etagOf(fileEtag: string): string {
+    return fileEtag.replace(/"$/, `-cs${this.tagDigest}"`);
+  }
+
+  /** The manifest as of now: healthy CDNs first (in the configured order), "." last. */
+  manifest(): SteeringManifest {
+    const order = [...this.pathways].sort((a, b) => RANK[a.state] - RANK[b.state]);
+    return {
+      VERSION: 1,
+      TTL: this.ttl,
+      'PATHWAY-PRIORITY': [...order.map((p) => p.id), DEFAULT_PATHWAY],
+      'PATHWAY-CLONES': this.pathways.map((p) => ({
+        'BASE-ID': DEFAULT_PATHWAY,
+        ID: p.id,
+        'URI-REPLACEMENT': { HOST: p.host },
+      })),
+    };
+  }
+
+  /** Each CDN's state as last probed. */
+  states(): { id: string; url: string; state: PathwayState; detail: string; since: string }[] {
+    return this.pathways.map((p) => ({
+      id: p.id,
+      url: p.url,
+      state: p.state,
+      detail: p.detail,
+      since: new Date(p.since).toISOString(),
+    }));
+  }
+
+  /** Asks every CDN once (a probe still running is not doubled). */
+  probe(): Promise<void> {
+    this.probing ??= Promise.all(this.pathways.map((p) => this.probeOne(p))).then(
+      () => {
+        this.probing = undefined;
+      },
+      () => {
+        this.probing = undefined;
+      },
+    );
+    return this.probing;
+  }
+
+  private async probeOne(p: Tracked): Promise<void> {
+    let state: PathwayState;
+    let detail: string;
+    try {
+      const res = await request(`${p.url}/_edge/health`, {
+        method: 'GET',
+        signal: AbortSignal.timeout(this.opts.probeTimeoutMs ?? 1000),
+        headersTimeout: this.opts.probeTimeoutMs ?? 1000,
+      });
+      await res.body.dump();
+      const s = res.statusCode;
+      state = s === 503 ? 'degraded' : s >= 500 ? 'down' : 'ok';
+      detail = `answered ${s}`;
+    } catch (e) {
+      state = 'down';
+      detail = (e as { code?: string }).code ?? (e instanceof Error ? e.message : String(e));
+    }
+    if (state !== p.state) {
+      const from = p.state;
+      p.state = state;
+      p.since = this.now();
+      const msg = `content steering: pathway ${p.id} is ${state} (${detail})`;
+      if (from !== 'unknown' || state !== 'ok')
+        this.log[state === 'ok' ? 'info' : 'warn']({ pathway: p.id, from, state, detail }, msg);
+    }
+    p.detail = detail;
+  }
+}
+
+/** GET /steering: the manifest (no-store: the CDNs' state at this moment). */
+export function registerSteeringRoute(app: FastifyInstance, steering: SteeringService): void {
+  app.get('/steering', (_req, reply: FastifyReply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('content-type', 'application/json');
+    return reply.send(JSON.stringify(steering.manifest()));
+  });
+}

@@ -1,0 +1,157 @@
+/**
+ * The origin as an HLS Content Steering server, on loopback: two stand-in CDNs answer
+ * `/_edge/health` on 127.0.0.2 and 127.0.0.3 (one port, as CDNs reached by host name share one);
+ * every multivariant playlist the origin serves (VOD files, live) names `/steering`, media
+ * playlists do not; `/steering` answers a Steering Manifest whose clones put the playlist's URIs on
+ * each CDN's host, and whose priority follows each CDN's health as the origin probes it (well
+ * first in the configured order, then degraded, then down, "." last). hls.js steered between two
+ * real edges in Chromium: test/browser/content-steering.test.ts.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createOrigin, type Origin } from '../../../packager/origin/server.js';
+import { FakeEncoder, until } from '../../unit/origin/fake-encoder.js';
+import { listenOnOnePort } from '../../support/one-port.js';
+import { parseSteeringManifest } from '../../../src/hls/content-steering.js';
+import { runCli } from '../packager/cli-run.js';
+
+const MASTER = '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n';
+const MEDIA = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg-1.m4s\n#EXT-X-ENDLIST\n';
+
+let dir: string;
+let origin: Origin;
+let url: string;
+let cdns: Server[] = [];
+let port = 0;
+/** What each stand-in CDN's /_edge/health answers. */
+const health: Record<string, number> = { a: 200, b: 503 };
+const enc = new FakeEncoder();
+
+async function get(path: string): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  const res = await request(`${url}${path}`);
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+}
+
+async function priority(): Promise<string[]> {
+  return parseSteeringManifest(JSON.parse((await get('/steering')).text))['PATHWAY-PRIORITY'];
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-steering-'));
+  mkdirSync(join(dir, 'movie', '360p'), { recursive: true });
+  writeFileSync(join(dir, 'movie', 'master.m3u8'), MASTER);
+  writeFileSync(join(dir, 'movie', '360p', 'index.m3u8'), MEDIA);
+  const started = await listenOnOnePort<Server>(
+    ['127.0.0.2', '127.0.0.3'],
+    (host, p) =>
+      new Promise((resolve, reject) => {
+        const id = host === '127.0.0.2' ? 'a' : 'b';
+        const s = createServer((req, res) => {
+          res.writeHead(req.url === '/_edge/health' ? health[id] : 404).end();
+        });
+        s.once('error', reject);
+        s.listen(p, host, () => resolve({ server: s, port: (s.address() as { port: number }).port }));
+      }),
+    (s) => new Promise((r) => s.close(() => r())),
+  );
+  cdns = started.servers;
+  port = started.port;
+  origin = await createOrigin({
+    root: dir,
+    logger: false,
+    processMetrics: false,
+    live: [{ id: 'ch', source: 'fake', segmentDuration: 1, partDuration: 0.5, dvrWindow: 120 }],
+    channelOptions: { stallTimeoutMs: 60_000 },
+    startRun: enc.start,
+    // b preferred, when it is well
+    steering: {
+      pathways: [
+        { id: 'b', url: `http://127.0.0.3:${port}` },
+        { id: 'a', url: `http://127.0.0.2:${port}` },
+      ],
+      ttlSec: 5,
+      probeMs: 50,
+      probeTimeoutMs: 500,
+    },
+  });
+  url = await origin.listen(0, '127.0.0.1');
+  await enc.runStarted(1);
+  enc.init();
+  enc.segments(0, 1);
+});
+
+afterAll(async () => {
+  await origin?.close();
+  for (const s of cdns) await new Promise((r) => s.close(() => r(undefined)));
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('content steering from the origin', () => {
+  it('names /steering in every multivariant playlist (VOD and live), never in a media playlist', async () => {
+    const vod = await get('/vod/movie/master.m3u8');
+    expect(vod.status).toBe(200);
+    expect(vod.text.split('\n').slice(0, 3)).toEqual([
+      '#EXTM3U',
+      '#EXT-X-VERSION:4',
+      '#EXT-X-CONTENT-STEERING:SERVER-URI="/steering"',
+    ]);
+    // the served body has its own validator (the file's, with the steering tag's digest)
+    expect(vod.headers.etag).toMatch(/^W\/"[0-9a-f]+-[0-9a-f]+-cs[0-9a-f]{8}"$/);
+    expect(Number(vod.headers['content-length'] ?? vod.text.length)).toBe(Buffer.byteLength(vod.text));
+    expect((await get('/vod/movie/360p/index.m3u8')).text).toBe(MEDIA);
+    await until(async () => (await get('/live/ch/master.m3u8')).status === 200, 5000, 'the live master');
+    const live = (await get('/live/ch/master.m3u8')).text;
+    expect(live.split('\n').filter((l) => l.startsWith('#EXT-X-CONTENT-STEERING'))).toEqual([
+      '#EXT-X-CONTENT-STEERING:SERVER-URI="/steering"',
+    ]);
+  });
+
+  it('answers a Steering Manifest: clones on each CDN host, ordered by their health as probed', async () => {
+    // b degraded (503), a well: a first although b is preferred
+    await until(async () => (await priority()).join() === 'a,b,.', 5000, 'a before a degraded b');
+    const res = await get('/steering?_HLS_pathway=.&_HLS_throughput=2000000');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(res.text)).toEqual({
+      VERSION: 1,
+      TTL: 5,
+      'PATHWAY-PRIORITY': ['a', 'b', '.'],
+      'PATHWAY-CLONES': [
+        { 'BASE-ID': '.', ID: 'b', 'URI-REPLACEMENT': { HOST: '127.0.0.3' } },
+        { 'BASE-ID': '.', ID: 'a', 'URI-REPLACEMENT': { HOST: '127.0.0.2' } },
+      ],
+    });
+    // b well again: the configured order
+    health.b = 200;
+    await until(async () => (await priority()).join() === 'b,a,.', 5000, 'b first once well');
+    // b gone (nothing listens): last of the CDNs, and the origin's health says why
+    await new Promise((r) => cdns[1].close(() => r(undefined)));
+    await until(async () => (await priority()).join() === 'a,b,.', 5000, 'a first once b is down');
+    const h = JSON.parse((await get('/health')).text) as { steering: { id: string; state: string; detail: string }[] };
+    expect(h.steering.map((p) => [p.id, p.state])).toEqual([
+      ['b', 'down'],
+      ['a', 'ok'],
+    ]);
+    expect(h.steering[0].detail).toMatch(/ECONNREFUSED/);
+  });
+
+  it('streamedge origin --steering refuses a bad value with one clear line', async () => {
+    const r = await runCli([
+      'origin',
+      '--root',
+      dir,
+      '--port',
+      '0',
+      '--steering',
+      'a=http://a:1',
+      '--steering',
+      'b=http://b:2',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the CDNs must share one port');
+  });
+});
