@@ -1,0 +1,180 @@
+/**
+ * HLS Content Steering end to end, in Debian's Chromium with hls.js: an asset packaged by real
+ * ffmpeg, an origin that steers (`steering` pathways b then a), and two real edges in front of it
+ * on 127.0.0.2 and 127.0.0.3 (one port: a Pathway Clone replaces the host name only). The player
+ * loads the playlist from edge a; the Steering Manifest (through edge a, from the origin) puts b
+ * first, so the media comes from edge b. Edge b is then stopped mid-play: the origin's probe
+ * finds it down and puts it last, hls.js moves to a, and playback goes on to the end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../../bench/chromium-launch.js';
+import { fixture } from '../../media-fixtures/generate.js';
+import { packageVod } from '../../packager/vod-job.js';
+import { createOrigin, type Origin } from '../../packager/origin/server.js';
+import { createEdge, type Edge } from '../../edge/server.js';
+import { listenOnOnePort } from '../support/one-port.js';
+
+const HOST_A = '127.0.0.2';
+const HOST_B = '127.0.0.3';
+
+let dir: string;
+let origin: Origin;
+const edges = new Map<string, Edge>();
+let port = 0;
+let pages: Server;
+let pagesUrl = '';
+let browser: Browser;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-steering-browser-'));
+  await packageVod({
+    input: await fixture('sample'),
+    outDir: join(dir, 'root'),
+    assetId: 'movie',
+    ladder: 'small',
+    segmentDuration: 2,
+  });
+  // the edges' port first (the origin names it), held by placeholders until the edges start
+  const held = await listenOnOnePort<TcpServer>(
+    [HOST_A, HOST_B],
+    (host, p) =>
+      new Promise((resolve, reject) => {
+        const s = createTcpServer();
+        s.once('error', reject);
+        s.listen(p, host, () => resolve({ server: s, port: (s.address() as { port: number }).port }));
+      }),
+    (s) => new Promise((r) => s.close(() => r())),
+  );
+  port = held.port;
+  origin = await createOrigin({
+    root: join(dir, 'root'),
+    logger: false,
+    processMetrics: false,
+    steering: {
+      pathways: [
+        { id: 'b', url: `http://${HOST_B}:${port}` },
+        { id: 'a', url: `http://${HOST_A}:${port}` },
+      ],
+      ttlSec: 1,
+      probeMs: 100,
+      probeTimeoutMs: 500,
+    },
+  });
+  const upstream = await origin.listen(0, '127.0.0.1');
+  for (const s of held.servers) await new Promise((r) => s.close(() => r(undefined)));
+  for (const [id, host] of [
+    ['a', HOST_A],
+    ['b', HOST_B],
+  ] as const) {
+    const edge = createEdge({
+      upstream,
+      name: `edge-${id}`,
+      logLevel: 'silent',
+      store: { dir: join(dir, `edge-${id}`), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
+    });
+    await edge.listen(port, host);
+    edges.set(id, edge);
+  }
+  pages = createServer((req, res) => {
+    if (req.url === '/hls.js') {
+      res
+        .writeHead(200, { 'content-type': 'text/javascript' })
+        .end(readFileSync('node_modules/hls.js/dist/hls.min.js'));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><video id="v" muted></video><script src="/hls.js"></script>');
+  });
+  await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
+  pagesUrl = `http://127.0.0.1:${(pages.address() as { port: number }).port}/`;
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise<void>((r) => (pages ? pages.close(() => r()) : r()));
+  for (const e of edges.values()) await e.close();
+  await origin?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface HlsPlayer {
+  on(event: string, cb: (event: string, data: { fatal?: boolean; details?: string }) => void): void;
+  loadSource(src: string): void;
+  attachMedia(video: HTMLVideoElement): void;
+  pathwayPriority: string[] | null;
+  levels: { pathwayId: string }[];
+  currentLevel: number;
+}
+interface PageGlobals {
+  Hls: {
+    new (config: Record<string, unknown>): HlsPlayer;
+    Events: Record<'ERROR', string>;
+  };
+  hls: HlsPlayer;
+  fatal: string[];
+}
+
+describe('content steering in Chromium (hls.js)', () => {
+  it('plays from the CDN the steering server puts first, and moves to the other when it goes down', async () => {
+    const page = await browser.newPage();
+    const media: { host: string; at: number }[] = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.endsWith('.m4s')) media.push({ host: u.hostname, at: Date.now() });
+    });
+    await page.goto(pagesUrl);
+    await page.evaluate((src) => {
+      const g = window as unknown as PageGlobals;
+      g.fatal = [];
+      // a short buffer: media is fetched as it plays, so a CDN stopped mid-play is felt
+      const hls = new g.Hls({ maxBufferLength: 2, maxMaxBufferLength: 3 });
+      g.hls = hls;
+      hls.on(g.Hls.Events.ERROR, (_e, d) => {
+        if (d.fatal) g.fatal.push(String(d.details));
+      });
+      const video = document.getElementById('v') as HTMLVideoElement;
+      hls.loadSource(src);
+      hls.attachMedia(video);
+      void video.play();
+    }, `http://${HOST_A}:${port}/vod/movie/master.m3u8`);
+
+    // steered to b: the Steering Manifest came through edge a, the media from edge b
+    await page.waitForFunction(() => (document.getElementById('v') as HTMLVideoElement).currentTime > 1, undefined, {
+      timeout: 30_000,
+    });
+    expect(await page.evaluate(() => (window as unknown as PageGlobals).hls.pathwayPriority)).toEqual(['b', 'a', '.']);
+    expect(media.length).toBeGreaterThan(0);
+    expect(new Set(media.map((m) => m.host))).toEqual(new Set([HOST_B]));
+
+    // b goes down mid-play
+    const stoppedAt = Date.now();
+    await edges.get('b')!.close();
+    edges.delete('b');
+    await page.waitForFunction(
+      () => {
+        const v = document.getElementById('v') as HTMLVideoElement;
+        return v.ended || v.currentTime > 7;
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
+    const after = media.filter((m) => m.at > stoppedAt);
+    expect(after.some((m) => m.host === HOST_A)).toBe(true);
+    const state = await page.evaluate(() => {
+      const g = window as unknown as PageGlobals;
+      return { fatal: g.fatal, priority: g.hls.pathwayPriority, pathway: g.hls.levels[0]?.pathwayId };
+    });
+    expect(state.fatal).toEqual([]);
+    expect(state.pathway).toBe('a');
+    // the origin's probe found b down: its manifest now puts a first
+    expect(state.priority).toEqual(['a', 'b', '.']);
+    await page.close();
+  }, 90_000);
+});
