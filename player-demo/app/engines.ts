@@ -2,6 +2,7 @@
  * The three engines the page can compare on one stream, behind one small interface:
  * our MSE player (src/abr), hls.js and dash.js.
  */
+import { PathwaySteering } from '../player/pathway-steering.js';
 import Hls, { FetchLoader } from 'hls.js';
 import * as dashjs from 'dashjs';
 import { MsePlayer } from '../player/mse-player.js';
@@ -82,7 +83,9 @@ export class OurEngine implements Engine {
       : undefined;
     // the edge's CMSD-Dynamic advice, from playlists and media alike
     const serverAdvice = new ServerAdvice();
-    const loader = { log: this.onRequest, cmcd, serverAdvice };
+    // content steering, when the multivariant playlist names a steering server (HLS)
+    const steering = new PathwaySteering();
+    const loader = { log: this.onRequest, cmcd, serverAdvice, steering };
     const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
     this.source = source;
     this.subtitles = new SubtitleDisplay(this.video);
@@ -91,6 +94,7 @@ export class OurEngine implements Engine {
       vodBufferAhead: 12,
       cmcd,
       serverAdvice,
+      steering,
     });
     await this.player.start();
     const initial = source.textTracks.find((t) => t.default);

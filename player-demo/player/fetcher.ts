@@ -6,6 +6,7 @@ import { BurstMeter } from '../../src/abr/burst-meter.js';
 import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 import { cmsdAdvice } from '../../src/http/cmsd.js';
+import type { PathwaySteering } from './pathway-steering.js';
 
 export interface FetchProgress {
   bytesLoaded: number;
@@ -63,6 +64,26 @@ export interface FetchOptions {
   cmcdObject?: CmcdData;
   /** Told every response's CMSD-Dynamic (CTA-5006: each hop's advice, e.g. the edge's highest bitrate). */
   serverAdvice?: ServerAdvice;
+  /**
+   * Content steering (pathway-steering.ts): the request goes to the current Pathway's host, and
+   * one that fails there before any byte arrived is tried on the next Pathway.
+   */
+  steering?: Pick<PathwaySteering, 'route' | 'failed'>;
+}
+
+/** At most this many Pathways are tried for one request. */
+const MAX_PATHWAY_TRIES = 4;
+
+/**
+ * A failure another CDN may not have: no answer at all (fetch rejects with a TypeError), or a
+ * 5xx other than a 503 that says when to come back (a live origin restarting its encoder says
+ * that to every CDN alike).
+ */
+function pathwayFailure(e: unknown): string | undefined {
+  if (e instanceof HttpError) {
+    return e.status >= 500 && !(e.status === 503 && e.retryAfterSec !== undefined) ? `HTTP ${e.status}` : undefined;
+  }
+  return e instanceof TypeError ? e.message : undefined;
 }
 
 /** The CMSD-Dynamic of the latest response, shared by a player's loaders and its ABR. */
@@ -80,6 +101,31 @@ export class ServerAdvice {
 }
 
 export async function fetchBytes(url: string, opts: FetchOptions): Promise<FetchResult> {
+  const steering = opts.steering;
+  if (!steering) return fetchOnce(url, opts);
+  let delivered = false;
+  const onChunk = opts.onChunk;
+  const tracked: FetchOptions = onChunk
+    ? {
+        ...opts,
+        onChunk: (c) => {
+          delivered = true;
+          onChunk(c);
+        },
+      }
+    : opts;
+  for (let tries = 1; ; tries++) {
+    const target = steering.route(url);
+    try {
+      return await fetchOnce(target, tracked);
+    } catch (e) {
+      const why = opts.signal.aborted || delivered ? undefined : pathwayFailure(e);
+      if (why === undefined || tries >= MAX_PATHWAY_TRIES || !steering.failed(target, why)) throw e;
+    }
+  }
+}
+
+async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> {
   const t0 = performance.now();
   const sent = opts.cmcd
     ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })

@@ -9,8 +9,12 @@ import { fetchText, HttpError, type FetchOptions } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
+import type { PathwaySteering } from './pathway-steering.js';
 
-type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
+type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
+  /** Content steering: started from the multivariant playlist, it routes every request (give the player the same one). */
+  steering?: PathwaySteering;
+};
 
 /** How long a playlist answered 503 is retried (a live channel restarting its encoder) before the error stands. */
 const RELOAD_RETRY_MS = 30_000;
@@ -116,6 +120,7 @@ export class HlsSource implements SourceModel {
     const { text } = await fetchText(this.masterUrl, { signal, ...this.loader });
     const m = parse(text);
     if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
+    this.loader.steering?.start(text, this.masterUrl, this.closed.signal);
     for (const pl of firstAudioGroupVariants(m.playlists)) {
       const a = pl.attributes as {
         BANDWIDTH?: number;

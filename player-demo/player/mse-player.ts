@@ -8,6 +8,7 @@ import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { holdBackSteering } from '../../src/abr/low-latency.js';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.js';
+import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
@@ -56,6 +57,8 @@ export interface PlayerStats {
   playingLevel: number;
   /** The highest bitrate the edge suggests (CMSD-Dynamic mb, kbit/s) as of the latest media response; null: none. */
   serverCapKbps: number | null;
+  /** Content steering: the Pathway requests go to, its priority, and what happened (null: no steering). */
+  steering: { pathway: string; priority: string[]; notes: string[] } | null;
   errors: string[];
 }
 
@@ -79,6 +82,8 @@ export interface PlayerOptions {
    * the latest response's `mb`.
    */
   serverAdvice?: ServerAdvice;
+  /** Content steering (pathway-steering.ts): give the same one to the HLS loader, which starts it. */
+  steering?: PathwaySteering;
 }
 
 /** LL join: media buffered ahead of the join point before playback starts (seconds). */
@@ -226,6 +231,7 @@ export class MsePlayer {
       fastSwitches: 0,
       playingLevel: -1,
       serverCapKbps: null,
+      steering: null,
       errors: [],
     };
   }
@@ -262,6 +268,10 @@ export class MsePlayer {
     this.stats.estimateBps = this.abr?.estimateBps ?? 0;
     const t = this.video.currentTime;
     this.stats.playingLevel = this.videoChunks.find((c) => c.startSec <= t + 0.001 && t < c.endSec)?.level ?? -1;
+    const steering = this.opts.steering;
+    this.stats.steering = steering?.active
+      ? { pathway: steering.pathway, priority: [...steering.pathwayPriority], notes: [...steering.notes] }
+      : null;
     return {
       ...this.stats,
       levels: [...this.stats.levels],
@@ -731,6 +741,7 @@ export class MsePlayer {
       log: this.opts.onRequest,
       cmcd: this.opts.cmcd,
       cmcdObject: { ot: 'i' },
+      steering: this.opts.steering,
     });
     const ts = initTimescale(res.bytes);
     if (ts) this.timescales.set(r.id, ts);
@@ -767,6 +778,7 @@ export class MsePlayer {
         log: this.opts.onRequest,
         cmcd: this.opts.cmcd,
         serverAdvice: this.opts.serverAdvice,
+        steering: this.opts.steering,
         cmcdObject: {
           ot: r.kind === 'audio' ? 'a' : 'v',
           br: r.bitrate / 1000,

@@ -1,10 +1,14 @@
 /**
- * HLS Content Steering end to end, in Debian's Chromium with hls.js: an asset packaged by real
- * ffmpeg, an origin that steers (`steering` pathways b then a), and two real edges in front of it
- * on 127.0.0.2 and 127.0.0.3 (one port: a Pathway Clone replaces the host name only). The player
- * loads the playlist from edge a; the Steering Manifest (through edge a, from the origin) puts b
- * first, so the media comes from edge b. Edge b is then stopped mid-play: the origin's probe
- * finds it down and puts it last, hls.js moves to a, and playback goes on to the end.
+ * HLS Content Steering end to end, in Debian's Chromium with hls.js and with our player: assets
+ * packaged by real ffmpeg, an origin that steers (`steering` pathways b then a), and two real
+ * edges in front of it on 127.0.0.2 and 127.0.0.3 (one port: a Pathway Clone replaces the host
+ * name only). The player loads the playlist from edge a; the Steering Manifest (through edge a,
+ * from the origin) puts b first, so the media comes from edge b. Then:
+ * - hls.js: edge b is stopped mid-play; the origin's probe finds it down and puts it last, hls.js
+ *   moves to a and plays to the end with no fatal error;
+ * - our player: edge b stops answering this page only (the steering server still finds it well
+ *   and keeps it first); the player's own failover puts b in its penalty box, goes on from a and
+ *   stays there, with no error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
@@ -19,6 +23,8 @@ import { packageVod } from '../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../edge/server.js';
 import { listenOnOnePort } from '../support/one-port.js';
+import { buildPlayer } from '../../player-demo/build.js';
+import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
 
 const HOST_A = '127.0.0.2';
 const HOST_B = '127.0.0.3';
@@ -29,17 +35,40 @@ const edges = new Map<string, Edge>();
 let port = 0;
 let pages: Server;
 let pagesUrl = '';
+let demo: PageServer;
+let upstream = '';
+let edgeStarts = 0;
 let browser: Browser;
+
+/** Starts edge `id` on its host and the shared port (again, after a test stopped it). */
+async function startEdgeOn(id: 'a' | 'b'): Promise<void> {
+  if (edges.has(id)) return;
+  const edge = createEdge({
+    upstream,
+    name: `edge-${id}`,
+    logLevel: 'silent',
+    store: {
+      dir: join(dir, `edge-${id}-${edgeStarts++}`),
+      capacityBytes: 64 * 1024 * 1024,
+      ramBytes: 16 * 1024 * 1024,
+    },
+  });
+  await edge.listen(port, id === 'a' ? HOST_A : HOST_B);
+  edges.set(id, edge);
+}
+
+/** The origin's current Pathway Priority. */
+async function priority(): Promise<string[]> {
+  const res = await fetch(`${upstream}/steering`);
+  return ((await res.json()) as { 'PATHWAY-PRIORITY': string[] })['PATHWAY-PRIORITY'];
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-steering-browser-'));
-  await packageVod({
-    input: await fixture('sample'),
-    outDir: join(dir, 'root'),
-    assetId: 'movie',
-    ladder: 'small',
-    segmentDuration: 2,
-  });
+  const [sample, long] = await Promise.all([fixture('sample'), fixture('bilingualLong'), buildPlayer()]);
+  await packageVod({ input: sample, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
+  // 20 s: our player buffers 12 s ahead, so media is still fetched after edge b stops
+  await packageVod({ input: long, outDir: join(dir, 'root'), assetId: 'long', ladder: 'small', segmentDuration: 2 });
   // the edges' port first (the origin names it), held by placeholders until the edges start
   const held = await listenOnOnePort<TcpServer>(
     [HOST_A, HOST_B],
@@ -66,21 +95,10 @@ beforeAll(async () => {
       probeTimeoutMs: 500,
     },
   });
-  const upstream = await origin.listen(0, '127.0.0.1');
-  for (const s of held.servers) await new Promise((r) => s.close(() => r(undefined)));
-  for (const [id, host] of [
-    ['a', HOST_A],
-    ['b', HOST_B],
-  ] as const) {
-    const edge = createEdge({
-      upstream,
-      name: `edge-${id}`,
-      logLevel: 'silent',
-      store: { dir: join(dir, `edge-${id}`), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
-    });
-    await edge.listen(port, host);
-    edges.set(id, edge);
-  }
+  upstream = await origin.listen(0, '127.0.0.1');
+  for (const h of held.servers) await new Promise((r) => h.close(() => r(undefined)));
+  await startEdgeOn('a');
+  await startEdgeOn('b');
   pages = createServer((req, res) => {
     if (req.url === '/hls.js') {
       res
@@ -93,12 +111,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
   pagesUrl = `http://127.0.0.1:${(pages.address() as { port: number }).port}/`;
+  demo = await startPageServer({ port: 0, streams: [] });
   browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
   await new Promise<void>((r) => (pages ? pages.close(() => r()) : r()));
+  await demo?.close();
   for (const e of edges.values()) await e.close();
   await origin?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -121,8 +141,10 @@ interface PageGlobals {
   fatal: string[];
 }
 
-describe('content steering in Chromium (hls.js)', () => {
-  it('plays from the CDN the steering server puts first, and moves to the other when it goes down', async () => {
+describe('content steering in Chromium', () => {
+  it('hls.js plays from the CDN the steering server puts first, and moves to the other when it goes down', async () => {
+    await startEdgeOn('b');
+    await until(async () => (await priority()).join() === 'b,a,.', 'b first again');
     const page = await browser.newPage();
     const media: { host: string; at: number }[] = [];
     page.on('request', (r) => {
@@ -177,4 +199,62 @@ describe('content steering in Chromium (hls.js)', () => {
     expect(state.priority).toEqual(['a', 'b', '.']);
     await page.close();
   }, 90_000);
+
+  it('our player: steered to b; when b stops answering this viewer (while the steering server still finds it well), it fails over to a and stays there', async () => {
+    await startEdgeOn('b');
+    await until(async () => (await priority()).join() === 'b,a,.', 'b first again');
+    const page = await browser.newPage();
+    const media: { host: string; at: number }[] = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.endsWith('.m4s')) media.push({ host: u.hostname, at: Date.now() });
+    });
+    const src = `http://${HOST_A}:${port}/vod/long/master.m3u8`;
+    await page.goto(`${demo.url}?src=${encodeURIComponent(src)}&engine=ours`);
+    const stats = () =>
+      page.evaluate(() => (window as unknown as { __streamedge: { stats(): OurStats } }).__streamedge.stats());
+    await page.waitForFunction(
+      () => (document.getElementById('video') as HTMLVideoElement).currentTime > 1,
+      undefined,
+      { timeout: 30_000, polling: 100 },
+    );
+    const before = await stats();
+    expect(before.steering).toMatchObject({ pathway: 'b', priority: ['b', 'a', '.'] });
+    expect(new Set(media.map((m) => m.host))).toEqual(new Set([HOST_B]));
+
+    // b unreachable from this page alone: the origin's probe still finds it well and keeps it first
+    const stoppedAt = Date.now();
+    await page.route(`http://${HOST_B}:${port}/**`, (r) => r.abort('connectionrefused'));
+    await page.waitForFunction(
+      () => {
+        const v = document.getElementById('video') as HTMLVideoElement;
+        return v.ended || v.currentTime > 16;
+      },
+      undefined,
+      { timeout: 40_000, polling: 100 },
+    );
+    const after = await stats();
+    expect(after.pageErrors).toEqual([]);
+    expect(after.steering?.pathway).toBe('a');
+    expect(after.steering?.priority).toEqual(['b', 'a', '.']);
+    expect(after.steering?.notes).toContain('pathway a (failover)');
+    expect(after.steering?.notes.some((n) => n.startsWith('b failed: '))).toBe(true);
+    expect(media.filter((m) => m.at > stoppedAt).some((m) => m.host === HOST_A)).toBe(true);
+    expect(await priority()).toEqual(['b', 'a', '.']);
+    await page.close();
+  }, 90_000);
 });
+
+interface OurStats {
+  pageErrors: string[];
+  steering: { pathway: string; priority: string[]; notes: string[] } | null;
+}
+
+/** Polls a real condition until true (bounded). */
+async function until(cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
