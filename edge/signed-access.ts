@@ -38,7 +38,10 @@ export interface EdgeSignedAccessOptions {
   verifier: Verifier;
   /** Requests presenting this credential (peers, edges below a shield) need no token. */
   trustedCredential?: string;
-  /** Exact paths served without a token (default: /time, the DASH UTCTiming clock). */
+  /**
+   * Exact paths served without a token (default: /time, the DASH UTCTiming clock, and /steering,
+   * the origin's HLS Steering Manifest: a signed playlist's relative SERVER-URI carries no token).
+   */
   unsignedPaths?: readonly string[];
 }
 
@@ -68,7 +71,7 @@ export class EdgeSignedAccess {
   constructor(opts: EdgeSignedAccessOptions) {
     this.#verifier = opts.verifier;
     this.#credential = checkCredential(opts.trustedCredential, 'the upstream credential');
-    this.#unsigned = new Set(opts.unsignedPaths ?? ['/time']);
+    this.#unsigned = new Set(opts.unsignedPaths ?? ['/time', '/steering']);
   }
 
   /** Replaces the credential accepted from peers and lower tiers (a fleet rotates it through NATS). */

@@ -208,6 +208,10 @@ describe('signed URLs: every rejection case', () => {
     expect((await get(`${stack.originUrl}/health`)).status).toBeLessThan(500);
     expect((await get(`${stack.originUrl}/time`)).status).toBe(200);
     expect((await get(`${stack.edgeUrl}/time`)).status).toBe(200);
+    // the HLS Steering Manifest too (a signed playlist's relative SERVER-URI has no token): this
+    // origin steers nothing, so its 404 comes through where a token check would answer 403
+    const steering = await get(`${stack.edgeUrl}/steering?_HLS_pathway=.`);
+    expect(steering.status).toBe(404);
   });
 
   it('an edge with the wrong upstream credential is refused by the origin (tiers must authenticate)', async () => {
