@@ -1,4 +1,4 @@
-import { parseSteeringPathways } from './content-steering.js';
+import { applySteeringWeights, parseSteeringPathways } from './content-steering.js';
 import type { Command } from 'commander';
 import { parseDuration, parsePort } from '../../src/cli/options.js';
 import { StreamedgeError } from '../../src/errors.js';
@@ -31,6 +31,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   epoch?: string;
   duressLag?: string;
   steering: string[];
+  steeringWeight: string[];
   steeringTtl?: string;
   steeringUri?: string;
   liveAudio?: string;
@@ -155,6 +156,12 @@ export function registerOriginCommand(program: Command): void {
           collect,
           [],
         )
+        .option(
+          '--steering-weight <pathway=weight>',
+          'content steering (repeatable): the share of new players a CDN gets, e.g. cdn-a=70 (0: none, and its players move off)',
+          collect,
+          [],
+        )
         .option('--steering-ttl <seconds>', 'how long a player keeps to a steering manifest', '10')
         .option(
           '--steering-uri <uri>',
@@ -209,7 +216,7 @@ export function registerOriginCommand(program: Command): void {
         info: (x, m) => logRef.current?.info(x, m),
         warn: (x, m) => (logRef.current ? logRef.current.warn(x, m) : process.stderr.write(`warning: ${m}\n`)),
       });
-      const pathways = parseSteeringPathways(o.steering);
+      const pathways = applySteeringWeights(parseSteeringPathways(o.steering), o.steeringWeight);
       const origin = await createOrigin({
         root: o.root,
         live,

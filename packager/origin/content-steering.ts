@@ -8,16 +8,23 @@
  * - it asks each CDN's `/_edge/health` every `probeMs` (a streamedge edge answers 200 when well,
  *   503 when degraded); 2xx or 4xx (another CDN, which has no such path, answering at all) is
  *   well, 503 is degraded, no answer within `probeTimeoutMs` or another 5xx is down;
- * - the Pathway Priority is the well CDNs in the configured order, then the degraded ones, then
- *   the down ones, then "." (wherever the player got its playlist from), so a player never runs
- *   out of Pathways while any CDN answers.
+ * - first comes the CDN the player already uses (`_HLS_pathway`, which every player sends with
+ *   each reload) while it is well, so a player is not moved between CDNs at every reload; a player
+ *   that has none yet (or whose CDN is no longer well) gets the first well CDN in the configured
+ *   order, or, with weights (`--steering-weight cdn-a=70`), a well CDN drawn by weight, which is
+ *   how traffic is split between CDNs (a weight of 0 takes a CDN out of new draws and moves its
+ *   players off at their next reload, while it stays listed for failover);
+ * - then the other well CDNs in the configured order, the degraded ones, the down ones, and "."
+ *   (wherever the player got its playlist from), so a player never runs out of Pathways while any
+ *   CDN answers.
  *
  * Clones replace the hostname only (as hls.js does): the CDNs share the scheme and port of the URL
  * the player loaded, and differ by host name, as CDNs do. The manifest is `no-store`: it is the
- * state of the CDNs at that moment. Its TTL (`--steering-ttl`) is how long a player keeps to it.
+ * state of the CDNs at that moment, for that player. Its TTL (`--steering-ttl`) is how long a
+ * player keeps to it.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request } from 'undici';
 import { StreamedgeError } from '../../src/errors.js';
 import {
@@ -32,6 +39,11 @@ export interface SteeringPathway {
   id: string;
   /** The CDN's base URL, e.g. https://cdn-a.example.com (its hostname is what clones use). */
   url: string;
+  /**
+   * Its share of the players that choose a CDN (any weight set: CDNs without one weigh 0);
+   * no weights at all: the first well CDN in order takes them.
+   */
+  weight?: number;
 }
 
 export interface SteeringOptions {
@@ -56,6 +68,25 @@ interface Tracked extends SteeringPathway {
 }
 
 const RANK: Record<PathwayState, number> = { ok: 0, unknown: 1, degraded: 2, down: 3 };
+
+/** Parses `--steering-weight <id>=<n>` values onto the pathways; throws BAD_OPTION naming the fault. */
+export function applySteeringWeights(pathways: SteeringPathway[], values: string[]): SteeringPathway[] {
+  const weights = new Map<string, number>();
+  for (const v of values) {
+    const m = /^([^=]+)=(\d+(?:\.\d+)?)$/.exec(v);
+    if (!m)
+      throw new StreamedgeError('BAD_OPTION', `--steering-weight "${v}": expected <pathway>=<weight>, e.g. cdn-a=70`);
+    if (!pathways.some((p) => p.id === m[1])) {
+      throw new StreamedgeError('BAD_OPTION', `--steering-weight "${v}": no --steering pathway "${m[1]}"`);
+    }
+    if (weights.has(m[1])) throw new StreamedgeError('BAD_OPTION', `--steering-weight names "${m[1]}" twice`);
+    weights.set(m[1], Number(m[2]));
+  }
+  if (weights.size > 0 && [...weights.values()].every((w) => w === 0)) {
+    throw new StreamedgeError('BAD_OPTION', '--steering-weight: every weight is 0, no CDN would take new players');
+  }
+  return pathways.map((p) => (weights.has(p.id) ? { ...p, weight: weights.get(p.id)! } : p));
+}
 
 /** Parses `--steering <id>=<url>` values; throws BAD_OPTION naming the fault. */
 export function parseSteeringPathways(values: string[]): SteeringPathway[] {
@@ -147,9 +178,18 @@ export class SteeringService {
     return fileEtag.replace(/"$/, `-cs${this.tagDigest}"`);
   }
 
-  /** The manifest as of now: healthy CDNs first (in the configured order), "." last. */
-  manifest(): SteeringManifest {
+  /**
+   * The manifest as of now for a player on Pathway `current` (its `_HLS_pathway`): its CDN first
+   * while well, else one chosen for it; the other CDNs by state, "." last. `random` draws by
+   * weight (tests pass their own).
+   */
+  manifest(current?: string, random: () => number = Math.random): SteeringManifest {
     const order = [...this.pathways].sort((a, b) => RANK[a.state] - RANK[b.state]);
+    const first = this.firstFor(current, random);
+    if (first) {
+      order.splice(order.indexOf(first), 1);
+      order.unshift(first);
+    }
     return {
       VERSION: 1,
       TTL: this.ttl,
@@ -162,11 +202,30 @@ export class SteeringService {
     };
   }
 
+  /** The CDN a player on `current` should use first: its own while well (and not weighed out), else a draw. */
+  private firstFor(current: string | undefined, random: () => number): Tracked | undefined {
+    const well = this.pathways.filter((p) => p.state === 'ok');
+    const weighed = this.pathways.some((p) => p.weight !== undefined);
+    const weightOf = (p: Tracked): number => (weighed ? (p.weight ?? 0) : 1);
+    const mine = well.find((p) => p.id === current);
+    if (mine && weightOf(mine) > 0) return mine;
+    if (!weighed) return well[0];
+    const total = well.reduce((a, p) => a + weightOf(p), 0);
+    if (total <= 0) return well[0];
+    let r = random() * total;
+    for (const p of well) {
+      r -= weightOf(p);
+      if (r < 0 && weightOf(p) > 0) return p;
+    }
+    return well.filter((p) => weightOf(p) > 0).at(-1);
+  }
+
   /** Each CDN's state as last probed. */
-  states(): { id: string; url: string; state: PathwayState; detail: string; since: string }[] {
+  states(): { id: string; url: string; weight?: number; state: PathwayState; detail: string; since: string }[] {
     return this.pathways.map((p) => ({
       id: p.id,
       url: p.url,
+      ...(p.weight !== undefined ? { weight: p.weight } : {}),
       state: p.state,
       detail: p.detail,
       since: new Date(p.since).toISOString(),
@@ -217,9 +276,10 @@ export class SteeringService {
 
 /** GET /steering: the manifest (no-store: the CDNs' state at this moment). */
 export function registerSteeringRoute(app: FastifyInstance, steering: SteeringService): void {
-  app.get('/steering', (_req, reply: FastifyReply) => {
+  app.get('/steering', (req: FastifyRequest<{ Querystring: { _HLS_pathway?: unknown } }>, reply: FastifyReply) => {
+    const current = req.query._HLS_pathway;
     reply.header('cache-control', 'no-store');
     reply.header('content-type', 'application/json');
-    return reply.send(JSON.stringify(steering.manifest()));
+    return reply.send(JSON.stringify(steering.manifest(typeof current === 'string' ? current : undefined)));
   });
 }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
+import { SteeringService } from '../../../packager/origin/content-steering.js';
 import { FakeEncoder, until } from '../../unit/origin/fake-encoder.js';
 import { listenOnOnePort } from '../../support/one-port.js';
 import { parseSteeringManifest } from '../../../src/hls/content-steering.js';
@@ -28,7 +29,7 @@ let url: string;
 let cdns: Server[] = [];
 let port = 0;
 /** What each stand-in CDN's /_edge/health answers. */
-const health: Record<string, number> = { a: 200, b: 503 };
+const health: Record<string, number> = { a: 200, b: 503, c: 200 };
 const enc = new FakeEncoder();
 
 async function get(path: string): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
@@ -46,10 +47,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'movie', 'master.m3u8'), MASTER);
   writeFileSync(join(dir, 'movie', '360p', 'index.m3u8'), MEDIA);
   const started = await listenOnOnePort<Server>(
-    ['127.0.0.2', '127.0.0.3'],
+    ['127.0.0.2', '127.0.0.3', '127.0.0.4'],
     (host, p) =>
       new Promise((resolve, reject) => {
-        const id = host === '127.0.0.2' ? 'a' : 'b';
+        const id = { '127.0.0.2': 'a', '127.0.0.3': 'b' }[host] ?? 'c';
         const s = createServer((req, res) => {
           res.writeHead(req.url === '/_edge/health' ? health[id] : 404).end();
         });
@@ -136,7 +137,40 @@ describe('content steering from the origin', () => {
       ['b', 'down'],
       ['a', 'ok'],
     ]);
+    // a player on a stays on a; one still on b is moved to a
+    const forPlayer = async (on: string) =>
+      (JSON.parse((await get(`/steering?_HLS_pathway=${on}`)).text) as { 'PATHWAY-PRIORITY': string[] })[
+        'PATHWAY-PRIORITY'
+      ];
+    expect(await forPlayer('a')).toEqual(['a', 'b', '.']);
+    expect(await forPlayer('b')).toEqual(['a', 'b', '.']);
     expect(h.steering[0].detail).toMatch(/ECONNREFUSED/);
+  });
+
+  it('keeps a player on its CDN while well, splits new players by weight, and moves players off a CDN weighed 0', async () => {
+    const log = { info: () => undefined, warn: () => undefined };
+    const cdn = (id: string, host: string, weight: number) => ({ id, url: `http://${host}:${port}`, weight });
+    const split = new SteeringService({ pathways: [cdn('a', '127.0.0.2', 1), cdn('c', '127.0.0.4', 3)] }, log);
+    await split.probe();
+    const first = (s: SteeringService, current: string | undefined, r: number) =>
+      s.manifest(current, () => r)['PATHWAY-PRIORITY'];
+    // a new player ("." or none): drawn by weight, 1 : 3
+    expect(first(split, undefined, 0.1)).toEqual(['a', 'c', '.']);
+    expect(first(split, '.', 0.5)).toEqual(['c', 'a', '.']);
+    // a player already on a stays there whatever the draw
+    expect(first(split, 'a', 0.99)).toEqual(['a', 'c', '.']);
+    // a weighed 0: no new players, and its players move to c at their next reload; a stays for failover
+    const drain = new SteeringService({ pathways: [cdn('a', '127.0.0.2', 0), cdn('c', '127.0.0.4', 1)] }, log);
+    await drain.probe();
+    expect(first(drain, 'a', 0)).toEqual(['c', 'a', '.']);
+    expect(first(drain, undefined, 0)).toEqual(['c', 'a', '.']);
+    // c not well: a, weighed 0, still beats nothing
+    health.c = 503;
+    await drain.probe();
+    expect(first(drain, undefined, 0)).toEqual(['a', 'c', '.']);
+    health.c = 200;
+    await split.close();
+    await drain.close();
   });
 
   it('streamedge origin --steering refuses a bad value with one clear line', async () => {

@@ -12,7 +12,7 @@ import {
   readContentSteering,
   withContentSteering,
 } from '../../../src/hls/content-steering.js';
-import { parseSteeringPathways } from '../../../packager/origin/content-steering.js';
+import { applySteeringWeights, parseSteeringPathways } from '../../../packager/origin/content-steering.js';
 
 const MASTER = [
   '#EXTM3U',
@@ -99,6 +99,24 @@ describe('content steering', () => {
       [['a=http://a:1', 'b=http://b:2'], /share one port/],
     ] as const) {
       expect(() => parseSteeringPathways([...values]), values.join(' ')).toThrow(why);
+    }
+  });
+
+  it('--steering-weight: <pathway>=<n> on a named pathway, once, not all 0', () => {
+    const two = parseSteeringPathways(['a=http://a.example', 'b=http://b.example']);
+    expect(applySteeringWeights(two, ['a=70', 'b=30.5'])).toEqual([
+      { id: 'a', url: 'http://a.example', weight: 70 },
+      { id: 'b', url: 'http://b.example', weight: 30.5 },
+    ]);
+    expect(applySteeringWeights(two, [])).toEqual(two);
+    for (const [values, why] of [
+      [['a'], /expected <pathway>=<weight>/],
+      [['a=-1'], /expected <pathway>=<weight>/],
+      [['z=1'], /no --steering pathway "z"/],
+      [['a=1', 'a=2'], /names "a" twice/],
+      [['a=0', 'b=0'], /every weight is 0/],
+    ] as const) {
+      expect(() => applySteeringWeights(two, [...values]), values.join(' ')).toThrow(why);
     }
   });
 });
