@@ -236,10 +236,12 @@ describe('content steering in Chromium', () => {
     const after = await stats();
     expect(after.pageErrors).toEqual([]);
     expect(after.steering?.pathway).toBe('a');
-    expect(after.steering?.priority).toEqual(['b', 'a', '.']);
+    // its next manifest (asked with `_HLS_pathway=a`) keeps it on a, where it is now
+    expect(after.steering?.priority).toEqual(['a', 'b', '.']);
     expect(after.steering?.notes).toContain('pathway a (failover)');
     expect(after.steering?.notes.some((n) => n.startsWith('b failed: '))).toBe(true);
     expect(media.filter((m) => m.at > stoppedAt).some((m) => m.host === HOST_A)).toBe(true);
+    // while a new player is still sent to b, which the origin finds well
     expect(await priority()).toEqual(['b', 'a', '.']);
     await page.close();
   }, 90_000);
