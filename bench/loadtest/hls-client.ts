@@ -7,6 +7,7 @@ import { holdBackSteering } from '../../src/abr/low-latency.js';
 import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
+import { readContentSteering } from '../../src/hls/content-steering.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
@@ -278,6 +279,8 @@ function reloadAt(st: Pick<PlaylistState, 'loadBegunAt' | 'targetDuration' | 'un
   return st.loadBegunAt + (st.unchanged ? st.targetDuration / 2 : st.targetDuration) * 1000;
 }
 
+const STEERING_TAG = '#EXT-X-CONTENT-STEERING:';
+
 export class HlsClient implements StreamClient {
   readonly protocol = 'hls' as const;
   live = false;
@@ -288,6 +291,8 @@ export class HlsClient implements StreamClient {
   audio?: StreamRendition;
   private readonly playlistUrl = new Map<string, string>();
   private readonly states = new Map<string, PlaylistState>();
+  /** The multivariant playlist's steering server (EXT-X-CONTENT-STEERING SERVER-URI), when it names one. */
+  steeringServer?: string;
 
   /**
    * `lowLatency: false` plays like a player without LL-HLS support: whole segments only, plain
@@ -315,6 +320,8 @@ export class HlsClient implements StreamClient {
     // the viewer's reload schedule starts when it was due to join (see reloadAt)
     const begunAt = scheduleStart(this.o.joinAt, now);
     const res = await this.http.get(this.url, { kind: 'playlist', bytes: true, signal });
+    if (res.body!.includes(STEERING_TAG))
+      this.steeringServer = readContentSteering(res.body!.toString('utf8'))?.serverUri;
     const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
     const variants = firstAudioGroupVariants(m.playlists ?? []);

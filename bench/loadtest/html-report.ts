@@ -4,7 +4,7 @@
  * requests/s, stalls, bitrate and latency; TTFB histograms per object type), the styles inline,
  * the data also embedded as JSON for anyone who wants to re-plot it.
  */
-import type { LoadReport, TimelinePoint, TtfbHistogram } from './report.js';
+import { formatPathways, type LoadReport, type TimelinePoint, type TtfbHistogram } from './report.js';
 
 const W = 560;
 const H = 180;
@@ -145,6 +145,7 @@ export function renderHtmlReport(r: LoadReport): string {
             .map(([k, v]) => `${k} ${v}`)
             .join(', '),
     ),
+    ...(r.pathways ? [row('steering', formatPathways(r.pathways))] : []),
     row(
       'edge hit ratio',
       r.edge

@@ -67,7 +67,7 @@ export interface GetOptions {
 /** How a viewer sends CMCD (CTA-5004): as the CMCD query argument, as CMCD-* headers, or not at all. */
 export type CmcdMode = 'query' | 'headers' | 'off';
 
-const OBJECT_TYPE = { playlist: 'm', manifest: 'm', init: 'i', segment: 'av', part: 'av' } as const;
+const OBJECT_TYPE = { playlist: 'm', manifest: 'm', init: 'i', segment: 'av', part: 'av', steering: 'o' } as const;
 
 export class AbandonedError extends Error {
   constructor() {
@@ -264,6 +264,8 @@ export class HttpGetter {
   readonly inflight = new IntrusiveList<GetHandler>();
   readonly waiting = new IntrusiveList<Waiter>();
   stopped = false;
+  /** Content steering (steering.ts): every request's URL on the current Pathway's host. */
+  route: ((url: string) => string) | undefined;
 
   constructor(
     private readonly dispatcher: GetDispatcher,
@@ -277,10 +279,10 @@ export class HttpGetter {
     if (this.stopped) return Promise.reject(new Error('load test over'));
     const t0 = performance.now();
     let headers: Record<string, string> | undefined;
-    let target = url;
+    let target = this.route === undefined ? url : this.route(url);
     const cmcd = this.cmcd;
     if (cmcd) {
-      const out = applyCmcd(url, cmcd.mode, { ...cmcd.keys(), ot: OBJECT_TYPE[o.kind], ...o.cmcd });
+      const out = applyCmcd(target, cmcd.mode, { ...cmcd.keys(), ot: OBJECT_TYPE[o.kind], ...o.cmcd });
       target = out.url;
       headers = out.headers;
     }

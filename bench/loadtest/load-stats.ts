@@ -5,8 +5,9 @@
 import hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 
-export type ObjectKind = 'playlist' | 'manifest' | 'init' | 'segment' | 'part';
-export const OBJECT_KINDS: ObjectKind[] = ['playlist', 'manifest', 'init', 'segment', 'part'];
+/** `steering`: an HLS Steering Manifest (bench/loadtest/steering.ts). */
+export type ObjectKind = 'playlist' | 'manifest' | 'init' | 'segment' | 'part' | 'steering';
+export const OBJECT_KINDS: ObjectKind[] = ['playlist', 'manifest', 'init', 'segment', 'part', 'steering'];
 
 /** Values are recorded in microseconds, up to one hour. */
 function newHistogram(): Histogram {
@@ -52,6 +53,8 @@ export interface SerializedStats {
   requests: number;
   bytes: number;
   errors: Record<string, number>;
+  /** Content steering: viewers by the Pathway they were on when they ended. */
+  pathways?: Record<string, number>;
   histograms: Record<string, string>;
   /** Event-loop delay p99 (ms) of the worst thread. */
   loopDelayP99Ms: number;
@@ -81,6 +84,8 @@ export class LoadStats {
   requests = 0;
   bytes = 0;
   errors: Record<string, number> = {};
+  /** Content steering: viewers by the Pathway they were on when they ended (none without steering). */
+  pathways: Record<string, number> = {};
   /** Event-loop delay p99 (ms) of the worst thread that ran viewers (0 when not measured). */
   loopDelayP99Ms = 0;
   /** The same over the hold alone (from a second after the ramp ended); 0 when the run had none. */
@@ -148,6 +153,7 @@ export class LoadStats {
       requests: this.requests,
       bytes: this.bytes,
       errors: { ...this.errors },
+      pathways: { ...this.pathways },
       histograms,
       loopDelayP99Ms: this.loopDelayP99Ms,
       holdLoopDelayP99Ms: this.holdLoopDelayP99Ms,
@@ -161,6 +167,7 @@ export class LoadStats {
     this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, s.loopDelayP99Ms ?? 0);
     this.holdLoopDelayP99Ms = Math.max(this.holdLoopDelayP99Ms, s.holdLoopDelayP99Ms ?? 0);
     for (const [k, v] of Object.entries(s.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.pathways ?? {})) this.pathways[k] = (this.pathways[k] ?? 0) + v;
     for (const [k, enc] of Object.entries(s.histograms)) {
       const decoded = hdr.decodeFromCompressedBase64(enc);
       this.histogram(k).add(decoded);

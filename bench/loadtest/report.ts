@@ -60,6 +60,11 @@ export interface LoadReport {
     }
   >;
   errors: Record<string, number>;
+  /**
+   * HLS content steering (the playlist named a steering server): viewers by the Pathway (CDN)
+   * they were on when they ended; null without steering.
+   */
+  pathways: Record<string, number> | null;
   edge: EdgeReport | null;
   /** Live LL-HLS: how long after its program date-time + duration each part arrived (delivery lag). */
   partLagMs: Percentiles | null;
@@ -182,6 +187,7 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     requests: { total: s.requests, perSec: m.elapsedSec > 0 ? round(s.requests / m.elapsedSec, 1) : 0, bytes: s.bytes },
     byObject,
     errors: { ...s.errors },
+    pathways: Object.keys(s.pathways).length > 0 ? { ...s.pathways } : null,
     edge: m.edge,
     timeline: m.timeline ?? [],
     ttfbHistograms,
@@ -241,6 +247,12 @@ export function nothingMeasured(r: LoadReport): string | undefined {
   return `every viewer failed (${errors || 'no error recorded'}): the target did not play, so nothing was measured`;
 }
 
+/** "b 612, a 388 viewers at the end (content steering)". */
+export function formatPathways(p: Record<string, number>): string {
+  const by = Object.entries(p).sort((x, y) => y[1] - x[1]);
+  return `${by.map(([k, v]) => `${k} ${v}`).join(', ')} viewers on each Pathway at the end (content steering)`;
+}
+
 export function formatReport(r: LoadReport): string {
   const lines = [
     `streamedge loadtest ${r.target}`,
@@ -259,6 +271,7 @@ export function formatReport(r: LoadReport): string {
   }
   const errs = Object.entries(r.errors);
   lines.push(`  errors        ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.pathways) lines.push(`  steering      ${formatPathways(r.pathways)}`);
   if (r.edge) {
     lines.push(
       `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}` +

@@ -117,6 +117,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     http2: o.http2,
     ca: o.ca,
     cmcd: o.cmcd,
+    allowHosts: o.allowHosts,
   };
   const remote = o.nats ? new NatsFleet(o.nats, o.agents!, poolOptions, o.allowHosts ?? []) : undefined;
   const local = !remote && workers === 0 ? new ViewerPool(poolOptions) : undefined;

@@ -28,6 +28,8 @@ export interface PoolOptions {
   ca?: string;
   /** CMCD (CTA-5004) data sent with each request: as a query argument, as headers, or not at all. */
   cmcd?: CmcdMode;
+  /** Hosts besides loopback a viewer may be steered to (HLS content steering). */
+  allowHosts?: string[];
   /** This pool's viewers start at offsets i·(ramp/total) + offsetIndex… (interleaved across workers). */
   firstViewerIndex?: number;
   viewerStride?: number;
@@ -90,6 +92,7 @@ export class ViewerPool {
       abrConfig: o.abrConfig,
       lowLatency: o.lowLatency,
       cmcd: o.cmcd,
+      allowHosts: o.allowHosts,
     };
     const rampStart = performance.now();
     for (let k = 0; k < o.viewers; k++) {

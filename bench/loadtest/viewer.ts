@@ -14,6 +14,7 @@ import { DashClient } from './dash-client.js';
 import { HlsClient } from './hls-client.js';
 import { randomUUID } from 'node:crypto';
 import { AbandonedError, HintMissingError, HttpGetter, type CmcdMode, type GetProgress } from './http-get.js';
+import { ViewerSteering } from './steering.js';
 import type { LoadStats } from './load-stats.js';
 import { Playhead } from './playhead.js';
 import { holdBackSteering } from '../../src/abr/low-latency.js';
@@ -49,6 +50,8 @@ export interface ViewerOptions {
   lowLatency?: boolean;
   /** CMCD (CTA-5004) with every request: query argument, headers, or off (default). */
   cmcd?: CmcdMode;
+  /** Hosts besides loopback the viewer may be steered to (the run's `--allow-host`). */
+  allowHosts?: readonly string[];
 }
 
 export type { CmcdMode };
@@ -173,8 +176,16 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
   let failed = false;
   let counted = false;
   let stallsCounted = 0;
+  let steering: ViewerSteering | undefined;
   try {
     await client.open(signal);
+    // content steering: the first manifest before the first media request, as a player waits
+    // for its first playlist; the reloads follow on the wheel
+    if (client instanceof HlsClient && client.steeringServer !== undefined) {
+      steering = new ViewerSteering(http, o.url, client.steeringServer, o.allowHosts);
+      http.route = steering.route;
+      await steering.start();
+    }
     const mode = client.live ? (client.lowLatency ? 'low-latency' : 'live') : 'vod';
     const levels = client.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height }));
     topKbps = Math.max(...levels.map((l) => l.bitrate)) / 1000;
@@ -348,6 +359,10 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
     }
   } finally {
     o.stopHooks.delete(onStop);
+    if (steering) {
+      steering.stop();
+      stats.pathways[steering.pathway] = (stats.pathways[steering.pathway] ?? 0) + 1;
+    }
     void dispatcher.destroy().catch(() => undefined);
     if (playhead) {
       playhead.finish();

@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../bench/chromium-launch.js';
 import { fixture } from '../../media-fixtures/generate.js';
 import { packageVod } from '../../packager/vod-job.js';
@@ -143,14 +143,7 @@ interface PageGlobals {
 
 describe('content steering in Chromium', () => {
   it('hls.js plays from the CDN the steering server puts first, and moves to the other when it goes down', async () => {
-    await startEdgeOn('b');
-    await until(async () => (await priority()).join() === 'b,a,.', 'b first again');
-    const page = await browser.newPage();
-    const media: { host: string; at: number }[] = [];
-    page.on('request', (r) => {
-      const u = new URL(r.url());
-      if (u.pathname.endsWith('.m4s')) media.push({ host: u.hostname, at: Date.now() });
-    });
+    const { page, media } = await steeredPage();
     await page.goto(pagesUrl);
     await page.evaluate((src) => {
       const g = window as unknown as PageGlobals;
@@ -201,14 +194,7 @@ describe('content steering in Chromium', () => {
   }, 90_000);
 
   it('our player: steered to b; when b stops answering this viewer (while the steering server still finds it well), it fails over to a and stays there', async () => {
-    await startEdgeOn('b');
-    await until(async () => (await priority()).join() === 'b,a,.', 'b first again');
-    const page = await browser.newPage();
-    const media: { host: string; at: number }[] = [];
-    page.on('request', (r) => {
-      const u = new URL(r.url());
-      if (u.pathname.endsWith('.m4s')) media.push({ host: u.hostname, at: Date.now() });
-    });
+    const { page, media } = await steeredPage();
     const src = `http://${HOST_A}:${port}/vod/long/master.m3u8`;
     await page.goto(`${demo.url}?src=${encodeURIComponent(src)}&engine=ours`);
     const stats = () =>
@@ -250,6 +236,22 @@ describe('content steering in Chromium', () => {
 interface OurStats {
   pageErrors: string[];
   steering: { pathway: string; priority: string[]; notes: string[] } | null;
+}
+
+/**
+ * Both edges up and the origin putting b first again (a test before may have stopped b), then a
+ * new page whose media requests (host, time) are recorded.
+ */
+async function steeredPage(): Promise<{ page: Page; media: { host: string; at: number }[] }> {
+  await startEdgeOn('b');
+  await until(async () => (await priority()).join() === 'b,a,.', 'b first again');
+  const page = await browser.newPage();
+  const media: { host: string; at: number }[] = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.endsWith('.m4s')) media.push({ host: u.hostname, at: Date.now() });
+  });
+  return { page, media };
 }
 
 /** Polls a real condition until true (bounded). */
