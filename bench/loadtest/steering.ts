@@ -2,10 +2,11 @@
  * HLS Content Steering for a virtual viewer (src/hls/content-steering.ts has the formats): when
  * the multivariant playlist names a steering server, the viewer loads its Steering Manifest (a
  * `steering` request in the report) right after the playlist and every TTL after (RELOAD-URI,
- * `_HLS_pathway`; a 410 stops the reloads), and sends every request to the host of the first
- * Pathway it can use: the default "." (the playlist's own host) or a clone of it whose host the
- * target policy allows (loopback, or an `--allow-host`); a clone elsewhere is skipped, as an
- * unreachable CDN would be. Routing is a prefix swap on the URL string (no URL parsing per request).
+ * `_HLS_pathway`, `_HLS_throughput` once its ABR has an estimate; a 410 stops the reloads), and
+ * sends every request to the host of the first Pathway it can use: the default "." (the
+ * playlist's own host) or a clone of it whose host the target policy allows (loopback, or an
+ * `--allow-host`); a clone elsewhere is skipped, as an unreachable CDN would be. Routing is a
+ * prefix swap on the URL string (no URL parsing per request).
  *
  * The viewer does not fail over on its own when a request fails (our browser player does:
  * player-demo/player/pathway-steering.ts); it follows the manifest, whose priority the steering
@@ -41,6 +42,8 @@ export class ViewerSteering {
     playlistUrl: string,
     serverUri: string,
     private readonly allowHosts: readonly string[] = [],
+    /** The viewer's throughput estimate (bit/s), sent as `_HLS_throughput`; 0: not sent. */
+    private readonly throughput: () => number = () => 0,
   ) {
     const u = new URL(playlistUrl);
     this.home = `${u.protocol}//${u.host}`;
@@ -93,6 +96,8 @@ export class ViewerSteering {
     if (this.stopped) return;
     const url = new URL(this.uri);
     url.searchParams.set('_HLS_pathway', this.current);
+    const bps = this.throughput();
+    if (bps > 0) url.searchParams.set('_HLS_throughput', String(Math.round(bps)));
     let nextMs = RETRY_MS;
     try {
       const res = await this.http.get(url.href, { kind: 'steering', text: true });

@@ -182,7 +182,9 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
     // content steering: the first manifest before the first media request, as a player waits
     // for its first playlist; the reloads follow on the wheel
     if (client instanceof HlsClient && client.steeringServer !== undefined) {
-      steering = new ViewerSteering(http, o.url, client.steeringServer, o.allowHosts);
+      steering = new ViewerSteering(http, o.url, client.steeringServer, o.allowHosts, () =>
+        abr && abr.sampleCount > 0 ? abr.estimateBps : 0,
+      );
       http.route = steering.route;
       await steering.start();
     }

@@ -84,7 +84,7 @@ export class OurEngine implements Engine {
     // the edge's CMSD-Dynamic advice, from playlists and media alike
     const serverAdvice = new ServerAdvice();
     // content steering, when the multivariant playlist names a steering server (HLS)
-    const steering = new PathwaySteering();
+    const steering = new PathwaySteering(undefined, undefined, () => this.player?.getStats().estimateBps ?? 0);
     const loader = { log: this.onRequest, cmcd, serverAdvice, steering };
     const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
     this.source = source;

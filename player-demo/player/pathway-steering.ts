@@ -3,7 +3,8 @@
  * EXT-X-CONTENT-STEERING names a steering server; its Steering Manifest, reloaded every TTL,
  * orders the Pathways and clones the default one ("." : wherever the playlist came from) onto
  * other CDN hosts. Every request of the player goes through `route`: the URL as the playlists
- * resolve it, on the host of the current Pathway. A request that fails there (no answer, or a
+ * resolve it, on the host of the current Pathway. Each reload says which Pathway the player is on
+ * (`_HLS_pathway`) and, once it has one, its throughput estimate (`_HLS_throughput`). A request that fails there (no answer, or a
  * 5xx other than a 503 that says when to come back) puts that Pathway in the penalty box for
  * 5 minutes, as hls.js does, and `failed` says whether another one is left to try; the fetcher
  * then retries the same request there (`fetcher.ts`) when no byte of it had reached the player.
@@ -37,6 +38,8 @@ export class PathwaySteering {
   constructor(
     private readonly fetchManifest: SteeringFetch = (url, signal) => fetch(url, { signal, cache: 'no-store' }),
     private readonly now: () => number = Date.now,
+    /** The player's throughput estimate (bit/s), sent as `_HLS_throughput`; 0 or none: not sent. */
+    private readonly throughput?: () => number,
   ) {}
 
   /** Whether the playlist named a steering server (start found the tag). */
@@ -123,6 +126,8 @@ export class PathwaySteering {
     if (!signal || signal.aborted || this.uri === undefined) return;
     const url = new URL(this.uri);
     url.searchParams.set('_HLS_pathway', this.current);
+    const bps = this.throughput?.() ?? 0;
+    if (bps > 0) url.searchParams.set('_HLS_throughput', String(Math.round(bps)));
     let nextMs = RETRY_MS;
     try {
       const res = await this.fetchManifest(url.href, signal);

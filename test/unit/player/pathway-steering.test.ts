@@ -105,6 +105,30 @@ describe('content steering in our player', () => {
     stop.abort();
   });
 
+  it("sends the player's throughput estimate once it has one", async () => {
+    vi.useFakeTimers();
+    let bps = 0;
+    const asked: string[] = [];
+    const steering = new PathwaySteering(
+      (url) => {
+        asked.push(url);
+        return Promise.resolve(json(manifest(['a'])));
+      },
+      Date.now,
+      () => bps,
+    );
+    steering.start(MASTER, 'http://a.test:8080/m.m3u8', new AbortController().signal);
+    await vi.advanceTimersByTimeAsync(0);
+    await settle();
+    bps = 2_512_345.6;
+    await vi.advanceTimersByTimeAsync(5000);
+    await settle();
+    expect(asked).toEqual([
+      'http://a.test:8080/steering?_HLS_pathway=.',
+      'http://a.test:8080/steering?_HLS_pathway=a&_HLS_throughput=2512346',
+    ]);
+  });
+
   it('follows RELOAD-URI, stops on 410, retries later after an error', async () => {
     vi.useFakeTimers();
     let n = 0;
