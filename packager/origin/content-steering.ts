@@ -62,7 +62,7 @@ export type PathwayState = 'ok' | 'degraded' | 'down' | 'unknown';
 interface Tracked extends SteeringPathway {
   host: string;
   state: PathwayState;
-  /** The last probe's outcome, for /steering's JSON view and the log. */
+  /** The last probe's outcome, for the origin's /health and the log. */
   detail: string;
   since: number;
 }
@@ -113,11 +113,11 @@ export function parseSteeringPathways(values: string[]): SteeringPathway[] {
     if (out.some((p) => p.id === id)) throw new StreamedgeError('BAD_OPTION', `--steering names "${id}" twice`);
     out.push({ id, url: u.origin });
   }
-  const ports = new Set(out.map((p) => new URL(p.url).port));
-  if (ports.size > 1) {
+  const endpoints = new Set(out.map((p) => `${new URL(p.url).protocol}${new URL(p.url).port}`));
+  if (endpoints.size > 1) {
     throw new StreamedgeError(
       'BAD_OPTION',
-      '--steering: the CDNs must share one port (a Pathway Clone replaces the host name only; players keep the port)',
+      '--steering: the CDNs must share one scheme and port (a Pathway Clone replaces the host name only; players keep the rest)',
     );
   }
   return out;

@@ -186,6 +186,6 @@ describe('content steering from the origin', () => {
       'b=http://b:2',
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('the CDNs must share one port');
+    expect(r.stderr).toContain('the CDNs must share one scheme and port');
   });
 });

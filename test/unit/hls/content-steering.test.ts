@@ -96,7 +96,8 @@ describe('content steering', () => {
       [['a=nope'], /not a URL/],
       [['a=ftp://a'], /http or https only/],
       [['a=http://a', 'a=http://b'], /names "a" twice/],
-      [['a=http://a:1', 'b=http://b:2'], /share one port/],
+      [['a=http://a:1', 'b=http://b:2'], /share one scheme and port/],
+      [['a=http://a', 'b=https://b'], /share one scheme and port/],
     ] as const) {
       expect(() => parseSteeringPathways([...values]), values.join(' ')).toThrow(why);
     }
