@@ -11,7 +11,6 @@
  *   stays there, with no error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +21,7 @@ import { fixture } from '../../media-fixtures/generate.js';
 import { packageVod } from '../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../edge/server.js';
-import { listenOnOnePort } from '../support/one-port.js';
+import { portFreeOn } from '../support/one-port.js';
 import { buildPlayer } from '../../player-demo/build.js';
 import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
 
@@ -69,18 +68,8 @@ beforeAll(async () => {
   await packageVod({ input: sample, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
   // 20 s: our player buffers 12 s ahead, so media is still fetched after edge b stops
   await packageVod({ input: long, outDir: join(dir, 'root'), assetId: 'long', ladder: 'small', segmentDuration: 2 });
-  // the edges' port first (the origin names it), held by placeholders until the edges start
-  const held = await listenOnOnePort<TcpServer>(
-    [HOST_A, HOST_B],
-    (host, p) =>
-      new Promise((resolve, reject) => {
-        const s = createTcpServer();
-        s.once('error', reject);
-        s.listen(p, host, () => resolve({ server: s, port: (s.address() as { port: number }).port }));
-      }),
-    (s) => new Promise((r) => s.close(() => r())),
-  );
-  port = held.port;
+  // the edges' port first: the origin names it
+  port = await portFreeOn([HOST_A, HOST_B]);
   origin = await createOrigin({
     root: join(dir, 'root'),
     logger: false,
@@ -96,7 +85,6 @@ beforeAll(async () => {
     },
   });
   upstream = await origin.listen(0, '127.0.0.1');
-  for (const h of held.servers) await new Promise((r) => h.close(() => r(undefined)));
   await startEdgeOn('a');
   await startEdgeOn('b');
   pages = createServer((req, res) => {

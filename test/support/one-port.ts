@@ -3,6 +3,7 @@
  * Linux) sharing one port, as CDNs reached by host name on one port are: what an HLS Pathway
  * Clone expects (it replaces the host name and keeps the port).
  */
+import { createServer, type Server } from 'node:net';
 
 /**
  * Starts one server per host on a shared port: the first on a free port, the others on that one.
@@ -26,4 +27,24 @@ export async function listenOnOnePort<S>(
     }
   }
   throw new Error(`no port free on all of ${hosts.join(', ')} after 20 tries`);
+}
+
+/**
+ * A port free on every one of `hosts` at this moment, for servers that must be configured with it
+ * before they start (an origin naming its CDNs): placeholders hold it on each host, and are
+ * closed before this returns, so the real servers can take it.
+ */
+export async function portFreeOn(hosts: string[]): Promise<number> {
+  const held = await listenOnOnePort<Server>(
+    hosts,
+    (host, p) =>
+      new Promise((resolve, reject) => {
+        const s = createServer();
+        s.once('error', reject);
+        s.listen(p, host, () => resolve({ server: s, port: (s.address() as { port: number }).port }));
+      }),
+    (s) => new Promise((r) => s.close(() => r())),
+  );
+  for (const s of held.servers) await new Promise((r) => s.close(() => r(undefined)));
+  return held.port;
 }

@@ -7,12 +7,14 @@
  * It also exposes a Prometheus `/_edge/metrics` with edge-style counters (first fetch of a path
  * = miss + upstream request, later fetches = hits) so the report's edge section can be checked.
  */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { writeMpd } from '../../../src/dash/mpd.js';
 import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
-import type { Part, Presentation, Rendition, Segment } from '../../../src/media/presentation.js';
+import { paths, type Part, type Presentation, type Rendition, type Segment } from '../../../src/media/presentation.js';
 
 const TS = 1000; // timescale: milliseconds, to keep the arithmetic obvious
 
@@ -66,6 +68,27 @@ interface Waiter {
 }
 
 /** Live LL-HLS channel: 2 s segments of 4 × 0.5 s parts, a sliding window. */
+/**
+ * A VOD asset `asset` of `segments` 2 s segments published under `root` as the packager lays it
+ * out (a version folder and the asset's symlink to it): manifests from our writers (the MPD too
+ * unless `mpd: false`), filler media bytes. For a real origin to serve.
+ */
+export function writeFakeVodAsset(root: string, segments: number, o: { mpd?: boolean } = {}): void {
+  const version = join(root, '.versions', 'asset', 'v1');
+  const p = vodPresentation(segments);
+  mkdirSync(version, { recursive: true });
+  writeFileSync(join(version, paths.master), writeMultivariantPlaylist(p));
+  if (o.mpd !== false) writeFileSync(join(version, paths.mpd), writeMpd(p));
+  for (const t of p.timelines) {
+    const id = t.rendition.id;
+    mkdirSync(join(version, id));
+    writeFileSync(join(version, paths.mediaPlaylist(id)), writeMediaPlaylist(p, id));
+    writeFileSync(join(version, paths.init(id)), Buffer.alloc(900, 1));
+    for (const s of t.segments) writeFileSync(join(version, paths.segment(id, s.number)), Buffer.alloc(s.bytes, 3));
+  }
+  symlinkSync(version, join(root, 'asset'));
+}
+
 export class FakeLiveChannel {
   readonly partMs = 500;
   readonly partsPerSegment = 4;

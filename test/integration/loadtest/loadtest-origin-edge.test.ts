@@ -6,20 +6,16 @@
  * Behind a second edge started with a CMSD cap (CMSD-Dynamic mb), the viewers' ABR keeps to it,
  * through the load tester's own lean HTTP/1.1 client, and the report says so.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
 import { formatReport } from '../../../bench/loadtest/report.js';
 import { renderHtmlReport } from '../../../bench/loadtest/html-report.js';
-import { writeMpd } from '../../../src/dash/mpd.js';
-import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
-import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
-import { paths } from '../../../src/media/presentation.js';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../../edge/server.js';
-import { vodPresentation } from './fake-stream-server.js';
+import { writeFakeVodAsset } from './fake-stream-server.js';
 
 let dir: string;
 let origin: Origin;
@@ -31,19 +27,7 @@ let cappedUrl: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'loadtest-chain-'));
   const root = join(dir, 'root');
-  const version = join(root, '.versions', 'asset', 'v1');
-  const p = vodPresentation(8);
-  mkdirSync(version, { recursive: true });
-  writeFileSync(join(version, paths.master), writeMultivariantPlaylist(p));
-  writeFileSync(join(version, paths.mpd), writeMpd(p));
-  for (const t of p.timelines) {
-    const id = t.rendition.id;
-    mkdirSync(join(version, id));
-    writeFileSync(join(version, paths.mediaPlaylist(id)), writeMediaPlaylist(p, id));
-    writeFileSync(join(version, paths.init(id)), Buffer.alloc(900, 1));
-    for (const s of t.segments) writeFileSync(join(version, paths.segment(id, s.number)), Buffer.alloc(s.bytes, 3));
-  }
-  symlinkSync(version, join(root, 'asset'));
+  writeFakeVodAsset(root, 8);
   origin = await createOrigin({ root, logger: false, processMetrics: false });
   const originUrl = await origin.listen(0, '127.0.0.1');
   edge = createEdge({

@@ -6,21 +6,17 @@
  * (`pathways`) and times the manifests (`steering`). With weights, new viewers are split
  * between the CDNs.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
 import { formatReport } from '../../../bench/loadtest/report.js';
-import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
-import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
-import { paths } from '../../../src/media/presentation.js';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../../edge/server.js';
 import type { SteeringPathway } from '../../../packager/origin/content-steering.js';
-import { vodPresentation } from './fake-stream-server.js';
-import { listenOnOnePort } from '../../support/one-port.js';
+import { writeFakeVodAsset } from './fake-stream-server.js';
+import { portFreeOn } from '../../support/one-port.js';
 
 const HOST_A = '127.0.0.2';
 const HOST_B = '127.0.0.3';
@@ -34,31 +30,9 @@ const origins: Origin[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'loadtest-steering-'));
   root = join(dir, 'root');
-  const version = join(root, '.versions', 'asset', 'v1');
-  const p = vodPresentation(8);
-  mkdirSync(version, { recursive: true });
-  writeFileSync(join(version, paths.master), writeMultivariantPlaylist(p));
-  for (const t of p.timelines) {
-    const id = t.rendition.id;
-    mkdirSync(join(version, id));
-    writeFileSync(join(version, paths.mediaPlaylist(id)), writeMediaPlaylist(p, id));
-    writeFileSync(join(version, paths.init(id)), Buffer.alloc(900, 1));
-    for (const s of t.segments) writeFileSync(join(version, paths.segment(id, s.number)), Buffer.alloc(s.bytes, 3));
-  }
-  symlinkSync(version, join(root, 'asset'));
-  // the edges' shared port, held until they start
-  const held = await listenOnOnePort<TcpServer>(
-    [HOST_A, HOST_B],
-    (host, p) =>
-      new Promise((resolve, reject) => {
-        const s = createTcpServer();
-        s.once('error', reject);
-        s.listen(p, host, () => resolve({ server: s, port: (s.address() as { port: number }).port }));
-      }),
-    (s) => new Promise((r) => s.close(() => r())),
-  );
-  port = held.port;
-  for (const s of held.servers) await new Promise((r) => s.close(() => r(undefined)));
+  writeFakeVodAsset(root, 8, { mpd: false });
+  // the edges' shared port (free now; the edges take it once the origin names it)
+  port = await portFreeOn([HOST_A, HOST_B]);
 });
 
 afterAll(async () => {
