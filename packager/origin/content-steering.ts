@@ -125,6 +125,8 @@ export function parseSteeringPathways(values: string[]): SteeringPathway[] {
 
 export class SteeringService {
   readonly tag: string;
+  /** When this steering began (epoch ms): a served playlist is modified as of then at the earliest. */
+  readonly since: number;
   private readonly tagDigest: string;
   private readonly pathways: Tracked[];
   private readonly ttl: number;
@@ -140,6 +142,7 @@ export class SteeringService {
     this.ttl = opts.ttlSec ?? 10;
     if (!(this.ttl >= 1)) throw new StreamedgeError('BAD_OPTION', '--steering-ttl must be at least 1 s');
     this.tag = contentSteeringTag(opts.serverUri ?? '/steering');
+    this.since = now();
     this.tagDigest = createHash('sha256').update(this.tag).digest('hex').slice(0, 8);
     this.pathways = opts.pathways.map((p) => ({
       ...p,

@@ -65,7 +65,8 @@ async function serveVod(
   const etag = steered ? steered.etagOf(etagFor(st, manifest)) : etagFor(st, manifest);
   reply.header('content-type', contentTypeFor(name, segments.length >= 3 ? segments[segments.length - 2] : undefined));
   reply.header('etag', etag);
-  const lastModified = st.mtime.toUTCString();
+  // a steered playlist changed when steering began (a copy from before has no tag), if not since
+  const lastModified = new Date(steered ? Math.max(st.mtimeMs, steered.since) : st.mtimeMs).toUTCString();
   reply.header('last-modified', lastModified);
   reply.header('cache-control', await cacheControlFor(root, segments, manifest, name));
   if (manifest) reply.header('vary', 'Accept-Encoding');

@@ -8,7 +8,7 @@
  * real edges in Chromium: test/browser/content-steering.test.ts.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { parseSteeringManifest } from '../../../src/hls/content-steering.js';
 import { runCli } from '../packager/cli-run.js';
 
 const MASTER = '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n';
+const PUBLISHED = Math.floor(Date.now() / 1000) * 1000 - 3600_000;
 const MEDIA = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg-1.m4s\n#EXT-X-ENDLIST\n';
 
 let dir: string;
@@ -46,6 +47,10 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'movie', '360p'), { recursive: true });
   writeFileSync(join(dir, 'movie', 'master.m3u8'), MASTER);
   writeFileSync(join(dir, 'movie', '360p', 'index.m3u8'), MEDIA);
+  // published an hour before steering was turned on
+  for (const f of ['master.m3u8', '360p/index.m3u8']) {
+    utimesSync(join(dir, 'movie', f), new Date(PUBLISHED), new Date(PUBLISHED));
+  }
   const started = await listenOnOnePort<Server>(
     ['127.0.0.2', '127.0.0.3', '127.0.0.4'],
     (host, p) =>
@@ -102,6 +107,15 @@ describe('content steering from the origin', () => {
     ]);
     // the served body has its own validator (the file's, with the steering tag's digest)
     expect(vod.headers.etag).toMatch(/^W\/"[0-9a-f]+-[0-9a-f]+-cs[0-9a-f]{8}"$/);
+    // and is modified as of when steering began: a cache's copy from before (no tag) is not current
+    expect(Date.parse(String(vod.headers['last-modified']))).toBeGreaterThan(PUBLISHED);
+    const older = await request(`${url}/vod/movie/master.m3u8`, {
+      headers: { 'if-modified-since': new Date(PUBLISHED).toUTCString() },
+    });
+    expect(older.statusCode).toBe(200);
+    await older.body.dump();
+    // the media playlist keeps its own
+    expect(Date.parse(String((await get('/vod/movie/360p/index.m3u8')).headers['last-modified']))).toBe(PUBLISHED);
     expect(Number(vod.headers['content-length'] ?? vod.text.length)).toBe(Buffer.byteLength(vod.text));
     expect((await get('/vod/movie/360p/index.m3u8')).text).toBe(MEDIA);
     await until(async () => (await get('/live/ch/master.m3u8')).status === 200, 5000, 'the live master');
