@@ -75,6 +75,16 @@ export class AbandonedError extends Error {
   }
 }
 
+/** A response with an error status (counted as `http_<status>` where it happened). */
+export class HttpStatusError extends StreamedgeError {
+  constructor(
+    url: string,
+    readonly status: number,
+  ) {
+    super('LOADTEST_HTTP', `GET ${url} → ${status}`);
+  }
+}
+
 /** A preload-hinted resource the server says does not exist (404): reload the playlist instead. */
 export class HintMissingError extends Error {
   constructor(readonly url: string) {
@@ -175,7 +185,7 @@ class GetHandler implements Dispatcher.DispatchHandler {
     }
     if (this.status >= 400) {
       getter.stats.error(`http_${this.status}`);
-      this.reject(new StreamedgeError('LOADTEST_HTTP', `GET ${this.url} → ${this.status}`));
+      this.reject(new HttpStatusError(this.url, this.status));
       return;
     }
     const durationMs = performance.now() - this.t0;

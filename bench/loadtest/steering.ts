@@ -14,12 +14,14 @@
  */
 import {
   DEFAULT_PATHWAY,
+  learnClones,
+  nextSteeringUri,
   parseSteeringManifest,
+  steeringRequestUrl,
   type SteeringManifest,
   type UriReplacement,
 } from '../../src/hls/content-steering.js';
-import { StreamedgeError } from '../../src/errors.js';
-import type { HttpGetter } from './http-get.js';
+import { HttpStatusError, type HttpGetter } from './http-get.js';
 import { isLoopbackHost } from './target-policy.js';
 
 /** A manifest that cannot be had is asked for again after this long. */
@@ -72,9 +74,7 @@ export class ViewerSteering {
 
   /** Applies a manifest: the first Pathway of its priority this viewer may use. */
   apply(m: SteeringManifest): void {
-    for (const c of m['PATHWAY-CLONES'] ?? []) {
-      if (c['BASE-ID'] === DEFAULT_PATHWAY && !this.clones.has(c.ID)) this.clones.set(c.ID, c['URI-REPLACEMENT']);
-    }
+    learnClones(this.clones, m);
     const next = m['PATHWAY-PRIORITY'].find((id) => id === DEFAULT_PATHWAY || this.usable(this.clones.get(id)));
     if (next === undefined || next === this.current) return;
     this.current = next;
@@ -94,20 +94,17 @@ export class ViewerSteering {
 
   private async load(): Promise<void> {
     if (this.stopped) return;
-    const url = new URL(this.uri);
-    url.searchParams.set('_HLS_pathway', this.current);
-    const bps = this.throughput();
-    if (bps > 0) url.searchParams.set('_HLS_throughput', String(Math.round(bps)));
+    const url = steeringRequestUrl(this.uri, this.current, this.throughput());
     let nextMs = RETRY_MS;
     try {
       const res = await this.http.get(url.href, { kind: 'steering', text: true });
       const m = parseSteeringManifest(JSON.parse(res.text ?? ''));
-      if (m['RELOAD-URI'] !== undefined) this.uri = new URL(m['RELOAD-URI'], url).href;
+      this.uri = nextSteeringUri(m, url, this.uri);
       this.apply(m);
       nextMs = m.TTL * 1000;
     } catch (e) {
       // the steering server is gone for good: keep the last priority
-      if (e instanceof StreamedgeError && e.message.endsWith('→ 410')) return;
+      if (e instanceof HttpStatusError && e.status === 410) return;
       // counted by the getter (an HTTP error, a network error) or a manifest we cannot read: try later
     }
     if (this.stopped) return;

@@ -12,8 +12,11 @@
 import {
   DEFAULT_PATHWAY,
   cloneUri,
+  learnClones,
+  nextSteeringUri,
   parseSteeringManifest,
   readContentSteering,
+  steeringRequestUrl,
   type SteeringManifest,
   type UriReplacement,
 } from '../../src/hls/content-steering.js';
@@ -94,10 +97,7 @@ export class PathwaySteering {
 
   /** Applies a Steering Manifest (exposed for tests; the player's own come from `load`). */
   apply(m: SteeringManifest): void {
-    for (const c of m['PATHWAY-CLONES'] ?? []) {
-      // a clone of the default Pathway (the only one our playlists have) names a host
-      if (c['BASE-ID'] === DEFAULT_PATHWAY && !this.clones.has(c.ID)) this.clones.set(c.ID, c['URI-REPLACEMENT']);
-    }
+    learnClones(this.clones, m);
     this.priority = m['PATHWAY-PRIORITY'];
     this.choose('steering manifest');
   }
@@ -124,10 +124,7 @@ export class PathwaySteering {
   private async load(): Promise<void> {
     const signal = this.signal;
     if (!signal || signal.aborted || this.uri === undefined) return;
-    const url = new URL(this.uri);
-    url.searchParams.set('_HLS_pathway', this.current);
-    const bps = this.throughput?.() ?? 0;
-    if (bps > 0) url.searchParams.set('_HLS_throughput', String(Math.round(bps)));
+    const url = steeringRequestUrl(this.uri, this.current, this.throughput?.() ?? 0);
     let nextMs = RETRY_MS;
     try {
       const res = await this.fetchManifest(url.href, signal);
@@ -141,7 +138,7 @@ export class PathwaySteering {
         throw new Error(`HTTP ${res.status}`);
       }
       const m = parseSteeringManifest(await res.json());
-      if (m['RELOAD-URI'] !== undefined) this.uri = new URL(m['RELOAD-URI'], url).href;
+      this.uri = nextSteeringUri(m, url, this.uri);
       this.apply(m);
       nextMs = m.TTL * 1000;
     } catch (e) {

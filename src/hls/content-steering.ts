@@ -122,6 +122,36 @@ export function parseSteeringManifest(json: unknown): SteeringManifest {
   return out;
 }
 
+// ------------------------------------------------------------------------- a client's side
+// (our browser player, player-demo/player/pathway-steering.ts, and the load tester's viewers,
+// bench/loadtest/steering.ts)
+
+/**
+ * Where a client asks its steering server: the manifest's URI with the Pathway it is on
+ * (`_HLS_pathway`) and, once it has one, its throughput estimate in bit/s (`_HLS_throughput`).
+ */
+export function steeringRequestUrl(uri: string, pathway: string, throughputBps: number): URL {
+  const url = new URL(uri);
+  url.searchParams.set('_HLS_pathway', pathway);
+  if (throughputBps > 0) url.searchParams.set('_HLS_throughput', String(Math.round(throughputBps)));
+  return url;
+}
+
+/** Where the next reload goes: the manifest's RELOAD-URI (relative to the URL asked), else `uri` as it was. */
+export function nextSteeringUri(m: SteeringManifest, asked: URL, uri: string): string {
+  return m['RELOAD-URI'] !== undefined ? new URL(m['RELOAD-URI'], asked).href : uri;
+}
+
+/**
+ * Adds a manifest's clones of the default Pathway (the only base our playlists have) to
+ * `clones`; a clone already known keeps its first definition, as the specification asks.
+ */
+export function learnClones(clones: Map<string, UriReplacement>, m: SteeringManifest): void {
+  for (const c of m['PATHWAY-CLONES'] ?? []) {
+    if (c['BASE-ID'] === DEFAULT_PATHWAY && !clones.has(c.ID)) clones.set(c.ID, c['URI-REPLACEMENT']);
+  }
+}
+
 /** A URI of a base Pathway as its clone has it: the hostname replaced, the clone's parameters added. */
 export function cloneUri(absoluteUri: string, replacement: UriReplacement): string {
   const url = new URL(absoluteUri);

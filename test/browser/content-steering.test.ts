@@ -22,6 +22,7 @@ import { packageVod } from '../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../packager/origin/server.js';
 import { createEdge, type Edge } from '../../edge/server.js';
 import { portFreeOn } from '../support/one-port.js';
+import { until } from '../integration/live/live-helpers.js';
 import { buildPlayer } from '../../player-demo/build.js';
 import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
 
@@ -232,7 +233,7 @@ interface OurStats {
  */
 async function steeredPage(): Promise<{ page: Page; media: { host: string; at: number }[] }> {
   await startEdgeOn('b');
-  await until(async () => (await priority()).join() === 'b,a,.', 'b first again');
+  await until(async () => (await priority()).join() === 'b,a,.', 10_000, 'b first again');
   const page = await browser.newPage();
   const media: { host: string; at: number }[] = [];
   page.on('request', (r) => {
@@ -240,13 +241,4 @@ async function steeredPage(): Promise<{ page: Page; media: { host: string; at: n
     if (u.pathname.endsWith('.m4s')) media.push({ host: u.hostname, at: Date.now() });
   });
   return { page, media };
-}
-
-/** Polls a real condition until true (bounded). */
-async function until(cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -17,6 +17,7 @@ import { createEdge, type Edge } from '../../../edge/server.js';
 import type { SteeringPathway } from '../../../packager/origin/content-steering.js';
 import { writeFakeVodAsset } from './fake-stream-server.js';
 import { portFreeOn } from '../../support/one-port.js';
+import { until } from '../live/live-helpers.js';
 
 const HOST_A = '127.0.0.2';
 const HOST_B = '127.0.0.3';
@@ -71,13 +72,14 @@ async function chain(weights?: { a: number; b: number }): Promise<void> {
     edges.set(id, edge);
   }
   // both edges found well before the viewers come
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const h = (await (await fetch(`${upstream}/health`)).json()) as { steering: { state: string }[] };
-    if (h.steering.every((s) => s.state === 'ok')) break;
-    if (Date.now() > deadline) throw new Error('the steering probes did not find both edges well');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(
+    async () =>
+      ((await (await fetch(`${upstream}/health`)).json()) as { steering: { state: string }[] }).steering.every(
+        (c) => c.state === 'ok',
+      ),
+    10_000,
+    'the steering probes finding both edges well',
+  );
 }
 
 /** Requests an edge answered, as its metrics count them (its admin space, which the report scrapes, aside). */
