@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createOrigin, type Origin } from '../../../packager/origin/server.js';
+import type { Origin } from '../../../packager/origin/server.js';
 import { SteeringService } from '../../../packager/origin/content-steering.js';
-import { FakeEncoder, until } from '../../unit/origin/fake-encoder.js';
+import { FakeEncoder, originWithFakeChannel, until } from '../../unit/origin/fake-encoder.js';
 import { listenOnOnePort } from '../../support/one-port.js';
 import { parseSteeringManifest } from '../../../src/hls/content-steering.js';
 import { runCli } from '../packager/cli-run.js';
@@ -66,13 +66,9 @@ beforeAll(async () => {
   );
   cdns = started.servers;
   port = started.port;
-  origin = await createOrigin({
+  ({ origin, url } = await originWithFakeChannel(enc, {
     root: dir,
     logger: false,
-    processMetrics: false,
-    live: [{ id: 'ch', source: 'fake', segmentDuration: 1, partDuration: 0.5, dvrWindow: 120 }],
-    channelOptions: { stallTimeoutMs: 60_000 },
-    startRun: enc.start,
     // b preferred, when it is well
     steering: {
       pathways: [
@@ -83,11 +79,7 @@ beforeAll(async () => {
       probeMs: 50,
       probeTimeoutMs: 500,
     },
-  });
-  url = await origin.listen(0, '127.0.0.1');
-  await enc.runStarted(1);
-  enc.init();
-  enc.segments(0, 1);
+  }));
 });
 
 afterAll(async () => {

@@ -4,6 +4,7 @@
  */
 import type { Part, Rendition, Segment } from '../../../src/media/presentation.js';
 import type { RunHandle, RunRequest, RunSink, StartRun } from '../../../packager/live/live-channel.js';
+import { createOrigin, type Origin, type OriginOptions } from '../../../packager/origin/server.js';
 
 export const TIMESCALE = 1000;
 
@@ -129,4 +130,26 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * An origin on loopback with one live channel `ch` (1 s segments, 0.5 s parts) that `enc` drives,
+ * its init and segments 0–1 already produced; `opts` adds to the origin's options.
+ */
+export async function originWithFakeChannel(
+  enc: FakeEncoder,
+  opts: Omit<OriginOptions, 'live' | 'startRun' | 'channelOptions'>,
+): Promise<{ origin: Origin; url: string }> {
+  const origin = await createOrigin({
+    processMetrics: false,
+    ...opts,
+    live: [{ id: 'ch', source: 'fake', segmentDuration: 1, partDuration: 0.5, dvrWindow: 120 }],
+    channelOptions: { stallTimeoutMs: 60_000 },
+    startRun: enc.start,
+  });
+  const url = await origin.listen(0, '127.0.0.1');
+  await enc.runStarted(1);
+  enc.init();
+  enc.segments(0, 1);
+  return { origin, url };
 }

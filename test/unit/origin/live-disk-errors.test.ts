@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createOrigin, type Origin } from '../../../packager/origin/server.js';
-import { FakeEncoder, until } from './fake-encoder.js';
+import type { Origin } from '../../../packager/origin/server.js';
+import { FakeEncoder, originWithFakeChannel, until } from './fake-encoder.js';
 import { LineSink } from '../../support/line-sink.js';
 
 interface Health {
@@ -36,18 +36,7 @@ async function health(): Promise<Health> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-live-disk-'));
-  origin = await createOrigin({
-    root: dir,
-    logger: { level: 'info', stream: log },
-    processMetrics: false,
-    live: [{ id: 'ch', source: 'fake', segmentDuration: 1, partDuration: 0.5, dvrWindow: 120 }],
-    channelOptions: { stallTimeoutMs: 60_000 },
-    startRun: enc.start,
-  });
-  url = await origin.listen(0, '127.0.0.1');
-  await enc.runStarted(1);
-  enc.init();
-  enc.segments(0, 1);
+  ({ origin, url } = await originWithFakeChannel(enc, { root: dir, logger: { level: 'info', stream: log } }));
 });
 
 afterAll(async () => {
