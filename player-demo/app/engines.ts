@@ -21,6 +21,8 @@ export interface EngineStats {
   latencySec: number | null;
   playbackRate: number;
   switches: number;
+  /** Media requests tried again after a failure (our player only). */
+  retries?: number;
   errors: string[];
 }
 

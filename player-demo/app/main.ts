@@ -61,6 +61,7 @@ function render(): void {
   $('c-stalls').textContent = String(watch.stalls);
   $('c-stallms').textContent = `${watch.currentStallMs().toFixed(0)} ms`;
   $('c-switches').textContent = String(s.switches);
+  $('c-retries').textContent = s.retries === undefined ? '–' : String(s.retries);
   const q = video.getVideoPlaybackQuality?.();
   $('c-dropped').textContent = q ? `${q.droppedVideoFrames} / ${q.totalVideoFrames}` : '–';
   $('c-buffer').textContent = `${s.bufferSec.toFixed(2)} s`;

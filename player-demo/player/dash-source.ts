@@ -6,7 +6,8 @@
 import { parse as parseMpd } from 'mpd-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
 import { fetchText, type FetchOptions } from './fetcher.js';
-import { delay } from './hls-source.js';
+import { delay } from './delay.js';
+import { fetchPlaylistText } from './request-retry.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
 
@@ -74,7 +75,7 @@ export class DashSource implements SourceModel {
   close(): void {}
 
   private async reload(signal: AbortSignal): Promise<void> {
-    const { text } = await fetchText(this.mpdUrl, { signal, ...this.loader });
+    const text = await fetchPlaylistText(this.mpdUrl, { signal, ...this.loader });
     const m = parseMpd(text, { manifestUri: this.mpdUrl, NOW: Date.now(), clientOffset: 0 }) as unknown as {
       playlists: MpdPlaylist[];
       mediaGroups?: {
@@ -161,6 +162,12 @@ export class DashSource implements SourceModel {
     // LL: join the segment being produced; otherwise stay a couple of segments behind the edge.
     if (this.lowLatency) return { msn: last.msn + 1, part: 0 };
     return { msn: Math.max(segs[0].msn, last.msn - 1), part: 0 };
+  }
+
+  vodDurationSec(renditionId: string): number | undefined {
+    const segs = this.reps.get(renditionId)?.segments ?? [];
+    const last = segs[segs.length - 1];
+    return this.live || !last ? undefined : last.start + last.duration;
   }
 
   cursorForTime(renditionId: string, t: number): Cursor {

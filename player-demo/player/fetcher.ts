@@ -46,6 +46,22 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The request got no answer (fetch rejected) or its body broke off (a read rejected): the
+ * browser's TypeError, wrapped so that a bug elsewhere is not mistaken for a network failure.
+ */
+export class NetworkError extends Error {
+  constructor(
+    readonly url: string,
+    /** Body bytes that had arrived when it broke; undefined: no answer at all (no status, no headers). */
+    readonly bytesLoaded: number | undefined,
+    cause: unknown,
+  ) {
+    const what = bytesLoaded === undefined ? 'no answer' : `body broke off after ${bytesLoaded} bytes`;
+    super(`${what} (${String((cause as Error)?.message ?? cause)})`);
+  }
+}
+
 /** Retry-After as delay-seconds (the form our origin and edge send); undefined when absent or an HTTP-date. */
 function retryAfterSeconds(value: string | null): number | undefined {
   return value !== null && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
@@ -75,15 +91,14 @@ export interface FetchOptions {
 const MAX_PATHWAY_TRIES = 4;
 
 /**
- * A failure another CDN may not have: no answer at all (fetch rejects with a TypeError), or a
- * 5xx other than a 503 that says when to come back (a live origin restarting its encoder says
- * that to every CDN alike).
+ * A failure another CDN may not have: no answer at all, or a 5xx other than a 503 that says when
+ * to come back (a live origin restarting its encoder says that to every CDN alike).
  */
 function pathwayFailure(e: unknown): string | undefined {
   if (e instanceof HttpError) {
     return e.status >= 500 && !(e.status === 503 && e.retryAfterSec !== undefined) ? `HTTP ${e.status}` : undefined;
   }
-  return e instanceof TypeError ? e.message : undefined;
+  return e instanceof NetworkError ? e.message : undefined;
 }
 
 /** The CMSD-Dynamic of the latest response, shared by a player's loaders and its ABR. */
@@ -130,7 +145,12 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
   const sent = opts.cmcd
     ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })
     : { url, headers: undefined };
-  const res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers: sent.headers });
+  let res: Response;
+  try {
+    res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers: sent.headers });
+  } catch (e) {
+    throw opts.signal.aborted || !(e instanceof TypeError) ? e : new NetworkError(url, undefined, e);
+  }
   const ttfbMs = performance.now() - t0;
   const cacheStatus = res.headers.get('cache-status');
   opts.serverAdvice?.note(res.headers.get('cmsd-dynamic'));
@@ -151,7 +171,13 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
       await reader.cancel(opts.signal.reason).catch(() => {});
       throw opts.signal.reason instanceof Error ? opts.signal.reason : new DOMException('aborted', 'AbortError');
     }
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (e) {
+      throw opts.signal.aborted || !(e instanceof TypeError) ? e : new NetworkError(url, loaded, e);
+    }
+    const { done, value } = next;
     if (done) break;
     if (opts.throttle) await opts.throttle.take(value.byteLength, opts.signal);
     bursts.onChunk(value.byteLength, performance.now());

@@ -5,19 +5,18 @@
  */
 import { Parser } from 'm3u8-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
-import { fetchText, HttpError, type FetchOptions } from './fetcher.js';
+import { fetchText, type FetchOptions } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
+import { delay } from './delay.js';
+import { fetchPlaylistText } from './request-retry.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
   /** Content steering: started from the multivariant playlist, it routes every request (give the player the same one). */
   steering?: PathwaySteering;
 };
-
-/** How long a playlist answered 503 is retried (a live channel restarting its encoder) before the error stands. */
-const RELOAD_RETRY_MS = 30_000;
 
 interface PartEntry {
   uri: string;
@@ -117,7 +116,7 @@ export class HlsSource implements SourceModel {
   ) {}
 
   async open(signal: AbortSignal): Promise<void> {
-    const { text } = await fetchText(this.masterUrl, { signal, ...this.loader });
+    const text = await fetchPlaylistText(this.masterUrl, { signal, ...this.loader });
     const m = parse(text);
     if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
     this.loader.steering?.start(text, this.masterUrl, this.closed.signal);
@@ -263,6 +262,14 @@ export class HlsSource implements SourceModel {
     return { msn: Math.max(st.firstMsn, lastComplete - 2), part: 0 };
   }
 
+  vodDurationSec(renditionId: string): number | undefined {
+    const st = this.media.get(renditionId);
+    if (!st || this.live) return undefined;
+    let sum = 0;
+    for (let msn = st.firstMsn; msn <= st.lastMsn; msn++) sum += st.segments.get(msn)?.duration ?? 0;
+    return sum;
+  }
+
   cursorForTime(renditionId: string, t: number): Cursor {
     const st = this.media.get(renditionId)!;
     let acc = 0;
@@ -332,30 +339,12 @@ export class HlsSource implements SourceModel {
     await this.reload(renditionId, signal);
   }
 
-  /**
-   * A media playlist's text. A 503 is retried after its Retry-After (1 s without one), for up to
-   * RELOAD_RETRY_MS: the origin answers 503 to a blocking reload that its channel could not
-   * satisfy within three target durations (RFC 8216bis 6.2.5.2), which is what an encoder
-   * restart looks like from here. Giving up at once stopped playback for good at every restart.
-   */
-  private async fetchPlaylist(url: string, signal: AbortSignal): Promise<string> {
-    const giveUpAt = Date.now() + RELOAD_RETRY_MS;
-    for (;;) {
-      try {
-        return (await fetchText(url, { signal, ...this.loader })).text;
-      } catch (e) {
-        if (!(e instanceof HttpError) || e.status !== 503 || Date.now() >= giveUpAt) throw e;
-        await delay(Math.min((e.retryAfterSec ?? 1) * 1000, Math.max(0, giveUpAt - Date.now())), signal);
-      }
-    }
-  }
-
   private async reload(renditionId: string, signal: AbortSignal, params?: URLSearchParams): Promise<MediaState> {
     const base = this.urls.get(renditionId);
     if (!base) throw new Error(`unknown rendition ${renditionId}`);
     const url = new URL(base);
     for (const [k, v] of params ?? []) url.searchParams.set(k, v);
-    const text = await this.fetchPlaylist(url.href, signal);
+    const text = await fetchPlaylistText(url.href, { signal, ...this.loader });
     const arrivedAt = Date.now();
     const m = parse(text);
     const prev = this.media.get(renditionId);
@@ -438,18 +427,4 @@ function toPart(p: ParsedPart): PartEntry {
 function idFromUrl(url: string): string {
   const parts = new URL(url).pathname.split('/');
   return parts[parts.length - 2] ?? url;
-}
-
-export function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
-      },
-      { once: true },
-    );
-  });
 }

@@ -11,6 +11,7 @@ import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.j
 import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
+import { withRetries, type RetryNote } from './request-retry.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 
@@ -59,6 +60,11 @@ export interface PlayerStats {
   serverCapKbps: number | null;
   /** Content steering: the Pathway requests go to, its priority, and what happened (null: no steering). */
   steering: { pathway: string; priority: string[]; notes: string[] } | null;
+  /** VOD seeks that left the buffered media (the fetches moved to the new position). */
+  seeks: number;
+  /** Media requests tried again after a failure (request-retry.ts), and the last 20 of them. */
+  retries: number;
+  retryNotes: string[];
   errors: string[];
 }
 
@@ -130,6 +136,13 @@ class AppendQueue {
     return this.chain;
   }
 
+  /** The end of the buffered range holding media time `t` (within 0.1 s), or undefined. */
+  rangeEndAt(t: number): number | undefined {
+    const b = this.sb.buffered;
+    for (let i = 0; i < b.length; i++) if (t >= b.start(i) - 0.1 && t <= b.end(i)) return b.end(i);
+    return undefined;
+  }
+
   /** End of the last buffered range, or undefined while nothing is buffered. */
   bufferedEnd(): number | undefined {
     const b = this.sb.buffered;
@@ -197,6 +210,14 @@ export class MsePlayer {
   private replaceTried = new Set<string>();
   /** VOD fast switching: a replacement was given up; none until a forward chunk has arrived. */
   private replaceHeld = false;
+  /**
+   * VOD seeking: the media time of the latest seek, and how many there were; each fetch loop
+   * moves (cursorAtSeek) when the count moves.
+   */
+  private seekTarget = 0;
+  private seeks = 0;
+  /** Aborted by each seek out of the buffer: ends the fetches (and their retry waits) under way. */
+  private seekAbort = new AbortController();
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -232,6 +253,9 @@ export class MsePlayer {
       playingLevel: -1,
       serverCapKbps: null,
       steering: null,
+      seeks: 0,
+      retries: 0,
+      retryNotes: [],
       errors: [],
     };
   }
@@ -276,6 +300,7 @@ export class MsePlayer {
       ...this.stats,
       levels: [...this.stats.levels],
       replacements: this.stats.replacements.map((r) => ({ ...r })),
+      retryNotes: [...this.stats.retryNotes],
       errors: [...this.stats.errors],
       latencyNotes: [...this.stats.latencyNotes],
     };
@@ -348,7 +373,19 @@ export class MsePlayer {
     const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
     this.stats.currentLevel = startLevel;
     const vStart = await s.startCursor(s.video[startLevel].id, signal);
-    this.runVideo(vStart)
+    if (!s.live) {
+      // the real length, so the seek bar spans the whole presentation (not only what is buffered)
+      const duration = s.vodDurationSec?.(s.video[startLevel].id);
+      ms.duration = duration !== undefined && duration > 0 ? duration : Infinity;
+    }
+    this.startVideo(vStart);
+    if (s.audio) this.startAudio(s.audio, { msn: vStart.msn, part: 0 }, true);
+  }
+
+  private startVideo(from: Cursor): void {
+    this.videoDone = false;
+    this.videoEnded = false;
+    this.runVideo(from)
       .finally(() => {
         this.videoDone = true;
       })
@@ -357,7 +394,47 @@ export class MsePlayer {
         this.endIfDone();
       })
       .catch((e) => this.fail(e));
-    if (s.audio) this.startAudio(s.audio, { msn: vStart.msn, part: 0 }, true);
+  }
+
+  /**
+   * VOD: every seek moves the fetches to where the media buffered from the new position ends (the
+   * new position itself when nothing is buffered there), so a seek back into the buffer goes on
+   * filling from the end of that range instead of from wherever the loops had got to. A seek out
+   * of the buffer also ends the downloads under way (and their retry waits), a loop that had
+   * reached the end runs again, and the ABR chooses afresh with an empty buffer.
+   */
+  private onSeeking(): void {
+    const s = this.source;
+    // before playback starts the only seek is the player's own start position (set while the
+    // element has no metadata yet, it takes effect later, when nothing may be buffered for video)
+    if (s.live || !s.cursorForTime || !this.abr || this.stats.startupMs === null) return;
+    const t = this.video.currentTime;
+    this.seekTarget = t;
+    this.seeks += 1;
+    if (this.bufferAhead() < Math.min(1, Math.max(0, this.video.duration - t - 0.1))) {
+      this.stats.seeks += 1;
+      const ended = this.seekAbort;
+      this.seekAbort = new AbortController();
+      ended.abort();
+    }
+    // a loop that had fetched to the end runs again when there is a hole after the new position
+    // (left by an earlier seek past the buffer)
+    const unfetched = (q: AppendQueue | undefined) => (q?.rangeEndAt(t) ?? t) < this.video.duration - 0.1;
+    if (this.videoDone && unfetched(this.videoQueue))
+      this.startVideo(this.cursorAtSeek(s.video[this.stats.currentLevel].id, this.videoQueue));
+    if (!this.audioRunning && this.audioTrack && unfetched(this.audioQueue))
+      this.startAudio(this.audioTrack, this.cursorAtSeek(this.audioTrack.id, this.audioQueue), false);
+  }
+
+  /**
+   * Where a fetch loop goes on after the latest seek: the segment holding the end of what `queue`
+   * has buffered from the seek position on (a little past it, so a range ending on a segment
+   * boundary gives the next segment), or the segment holding the seek position.
+   */
+  private cursorAtSeek(renditionId: string, queue: AppendQueue | undefined): Cursor {
+    const end = queue?.rangeEndAt(this.seekTarget);
+    const at = end === undefined ? this.seekTarget : Math.min(end + 0.05, this.video.duration);
+    return this.source.cursorForTime!(renditionId, at);
   }
 
   private fail(e: unknown): void {
@@ -398,6 +475,7 @@ export class MsePlayer {
 
   private watchPlayback(): void {
     const v = this.video;
+    v.addEventListener('seeking', () => this.onSeeking());
     v.addEventListener('waiting', () => {
       if (this.stats.startupMs !== null && this.stallStart === null && !v.seeking) {
         this.stats.stalls += 1;
@@ -571,12 +649,18 @@ export class MsePlayer {
     const signal = this.abort.signal;
     let cursor = start;
     let level = this.stats.currentLevel;
+    let seenSeeks = this.seeks;
     for (;;) {
       if (signal.aborted) return;
       // VOD fast switching before waiting for room: a full buffer of a lower level is exactly
       // when replacing it pays.
-      if (!s.live && this.manual === null && (await this.replaceAhead(level))) continue;
+      if (seenSeeks === this.seeks && !s.live && this.manual === null && (await this.replaceAhead(level))) continue;
       await this.waitForRoom();
+      if (seenSeeks !== this.seeks) {
+        seenSeeks = this.seeks;
+        cursor = this.cursorAtSeek(s.video[level].id, this.videoQueue);
+        this.replaceHeld = false;
+      }
       if (this.resync && s.live) {
         this.resync = false;
         const edge = await s.startCursor(s.video[level].id, signal);
@@ -607,6 +691,7 @@ export class MsePlayer {
       await this.videoInit(level);
       this.stats.currentLevel = level;
       const outcome = await this.download(chunk, rendition, this.videoQueue!, level);
+      if (outcome === 'seek') continue;
       if (outcome === 'abandoned') {
         // same cursor, a lower level is chosen at the boundary; nothing is replaced at the level
         // just given up (the loop's level is still that one) until a forward chunk has arrived
@@ -659,6 +744,7 @@ export class MsePlayer {
         chunkStartSec: old.startSec,
       }),
     );
+    if (outcome === 'seek') return true;
     if (outcome === 'abandoned') {
       this.replaceHeld = true;
       return true;
@@ -690,6 +776,7 @@ export class MsePlayer {
     if (appendInit) await this.appendInit(this.audioQueue!, audio);
     let cursor = start;
     let windowSet = false;
+    let seenSeeks = this.seeks;
     for (;;) {
       if (signal.aborted) return;
       const wanted = this.wantedAudio;
@@ -700,6 +787,10 @@ export class MsePlayer {
       }
       await this.waitForRoom();
       await this.waitForVideo();
+      if (seenSeeks !== this.seeks) {
+        seenSeeks = this.seeks;
+        cursor = this.cursorAtSeek(audio.id, this.audioQueue);
+      }
       if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn)
         cursor = { msn: this.audioResyncMsn, part: 0 };
       this.audioResyncMsn = null;
@@ -708,7 +799,7 @@ export class MsePlayer {
         if (windowSet) await this.audioQueue!.windowStart(0); // switched past the last segment
         return;
       }
-      await this.download(chunk, audio, this.audioQueue!, -1);
+      if ((await this.download(chunk, audio, this.audioQueue!, -1)) === 'seek') continue;
       if (windowSet) {
         windowSet = false;
         await this.audioQueue!.windowStart(0);
@@ -735,23 +826,36 @@ export class MsePlayer {
   }
 
   private async appendInit(queue: AppendQueue, r: PlayerRendition): Promise<void> {
-    const res = await fetchBytes(r.initUrl, {
-      signal: this.abort.signal,
-      throttle: this.opts.throttle,
-      log: this.opts.onRequest,
-      cmcd: this.opts.cmcd,
-      cmcdObject: { ot: 'i' },
-      steering: this.opts.steering,
-    });
+    const signal = this.abort.signal;
+    const res = await withRetries(
+      r.initUrl,
+      () =>
+        fetchBytes(r.initUrl, {
+          signal,
+          throttle: this.opts.throttle,
+          log: this.opts.onRequest,
+          cmcd: this.opts.cmcd,
+          cmcdObject: { ot: 'i' },
+          steering: this.opts.steering,
+        }),
+      { signal, onRetry: this.onRetry },
+    );
     const ts = initTimescale(res.bytes);
     if (ts) this.timescales.set(r.id, ts);
     await queue.append(res.bytes);
   }
 
+  /** A failed media request about to be tried again (request-retry.ts): counted and noted in the stats. */
+  private readonly onRetry = (n: RetryNote): void => {
+    this.stats.retries += 1;
+    const path = n.url.replace(/^[a-z]+:\/\/[^/]+/i, '').replace(/\?.*$/, '');
+    this.stats.retryNotes.push(`${path}: ${n.why}; try ${n.failures + 1} in ${n.waitMs} ms`);
+    if (this.stats.retryNotes.length > 20) this.stats.retryNotes.shift();
+  };
+
   /**
-   * One chunk: fetched, appended, a sample for the ABR. `keepGoing` (a replacement): checked
-   * every 100 ms; when it turns false the download is given up (the emergency rule is not asked:
-   * a replacement never holds up the buffer).
+   * One chunk, tried again after a failure a retry can cure (request-retry.ts): a replacement is
+   * not tried again once it is no longer worth it.
    */
   private async download(
     chunk: ChunkRef,
@@ -759,10 +863,40 @@ export class MsePlayer {
     queue: AppendQueue,
     level: number,
     keepGoing?: () => boolean,
-  ): Promise<'ok' | 'abandoned'> {
+  ): Promise<'ok' | 'abandoned' | 'seek'> {
+    const seek = this.seekAbort.signal;
+    try {
+      return await withRetries(chunk.url, () => this.downloadOnce(chunk, r, queue, level, seek, keepGoing), {
+        signal: AbortSignal.any([this.abort.signal, seek]),
+        onRetry: this.onRetry,
+        stillWanted: keepGoing,
+        gaveUpValue: 'abandoned' as const,
+      });
+    } catch (e) {
+      if (seek.aborted && !this.abort.signal.aborted) return 'seek';
+      throw e;
+    }
+  }
+
+  /**
+   * One try at a chunk: fetched, appended, a sample for the ABR. `keepGoing` (a replacement):
+   * checked every 100 ms; when it turns false the download is given up (the emergency rule is not
+   * asked: a replacement never holds up the buffer). A seek out of the buffer (`seek` aborts)
+   * ends it too.
+   */
+  private async downloadOnce(
+    chunk: ChunkRef,
+    r: PlayerRendition,
+    queue: AppendQueue,
+    level: number,
+    seek: AbortSignal,
+    keepGoing?: () => boolean,
+  ): Promise<'ok' | 'abandoned' | 'seek'> {
     const attempt = new AbortController();
     const onAbort = () => attempt.abort();
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    seek.addEventListener('abort', onAbort, { once: true });
+    if (seek.aborted) attempt.abort();
     const splitter = chunk.streaming ? new ChunkSplitter() : undefined;
     const appends: Promise<void>[] = [];
     const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
@@ -831,11 +965,12 @@ export class MsePlayer {
       }
       return 'ok';
     } catch (e) {
-      if (attempt.signal.aborted && !this.abort.signal.aborted) return 'abandoned';
+      if (attempt.signal.aborted && !this.abort.signal.aborted) return seek.aborted ? 'seek' : 'abandoned';
       throw e;
     } finally {
       clearInterval(watch);
       this.abort.signal.removeEventListener('abort', onAbort);
+      seek.removeEventListener('abort', onAbort);
     }
   }
 

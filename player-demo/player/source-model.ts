@@ -86,5 +86,7 @@ export interface SourceModel {
   liveEdgePdtMs?(nowMs: number): number | null;
   /** The segment containing media time `t` (VOD seeking). */
   cursorForTime?(renditionId: string, t: number): Cursor;
+  /** VOD: the presentation's length in seconds, from this rendition's segments (its manifest loaded). */
+  vodDurationSec?(renditionId: string): number | undefined;
   close(): void;
 }

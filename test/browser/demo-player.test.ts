@@ -343,6 +343,60 @@ describe('player demo in Chromium', () => {
     await page.close();
   });
 
+  it('our player seeks (HLS and DASH): the seek bar spans the whole asset; a seek past the buffer fetches from there, nothing between; a seek back into the buffer fetches nothing', async () => {
+    for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+      const page = await open(`${edgeUrl}/vod/sample/${manifest}`, 'ours');
+      const videoSegs: number[] = [];
+      page.on('request', (r) => {
+        const m = /\/\d+p\/seg-(\d+)\.m4s$/.exec(new URL(r.url()).pathname);
+        if (m) videoSegs.push(Number(m[1]));
+      });
+      await waitForPlayback(page, 1);
+      const video = () =>
+        page.evaluate(() => {
+          const v = document.getElementById('video') as HTMLVideoElement;
+          return { duration: v.duration, currentTime: v.currentTime, seeking: v.seeking };
+        });
+      // the demo's sample is 60 s long, not "as long as what is buffered"
+      expect((await video()).duration).toBeCloseTo(60, 0);
+      const before = videoSegs.length;
+      expect(Math.max(...videoSegs)).toBeLessThan(12); // 12 s ahead of a 1 s playhead at most
+      await page.evaluate(() => {
+        (document.getElementById('video') as HTMLVideoElement).currentTime = 45;
+      });
+      await page.waitForFunction(
+        () => {
+          const v = document.getElementById('video') as HTMLVideoElement;
+          return !v.seeking && v.currentTime >= 46.5;
+        },
+        undefined,
+        { timeout: 30_000, polling: 100 },
+      );
+      const after = videoSegs.slice(before);
+      // 2 s segments from seg-1: 45 s is in seg-23; what lies between was never asked for
+      expect(after).toContain(23);
+      expect(after.filter((n) => n >= 12 && n <= 22)).toEqual([]);
+      // back to 1.5 s, still buffered: plays on with no new request for it
+      const beforeBack = videoSegs.length;
+      await page.evaluate(() => {
+        (document.getElementById('video') as HTMLVideoElement).currentTime = 1.5;
+      });
+      await page.waitForFunction(
+        () => {
+          const v = document.getElementById('video') as HTMLVideoElement;
+          return !v.seeking && v.currentTime >= 2.5 && v.currentTime < 10;
+        },
+        undefined,
+        { timeout: 30_000, polling: 100 },
+      );
+      expect(videoSegs.slice(beforeBack).filter((n) => n <= 2)).toEqual([]);
+      const s = (await stats(page)) as PageStats & { seeks: number };
+      expect(s.pageErrors).toEqual([]);
+      expect(s.seeks).toBe(1); // the seek back stayed in the buffer
+      await page.close();
+    }
+  });
+
   it('our player plays live LL-HLS through the edge and settles just above PART-HOLD-BACK behind it (under 2.6 s), never below it', async () => {
     const openedAt = Date.now();
     const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');

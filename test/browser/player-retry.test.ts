@@ -1,0 +1,128 @@
+/**
+ * Our player in Debian's Chromium rides out the failures networks and servers produce: a real
+ * origin and edge on loopback (an asset packaged by real ffmpeg), with the fault proxy
+ * (test/support/fault-proxy.ts) between the page and the edge. It closes the first three
+ * connections for each video init segment without an answer (Chromium tries once more by itself
+ * when a reused connection closes so), cuts the body of each video rendition's second segment
+ * halfway (the Content-Length promised more), and answers 502 to each third segment and 503 to
+ * the second audio segment, once each. The player plays to the end with no error; each kind of
+ * fault shows in its retry notes, and every retry it made was of a path the proxy broke. A
+ * segment that fails every time ends playback after four tries with an error naming it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../bench/chromium-launch.js';
+import { fixture } from '../../media-fixtures/generate.js';
+import { packageVod } from '../../packager/vod-job.js';
+import { createOrigin, type Origin } from '../../packager/origin/server.js';
+import { createEdge, type Edge } from '../../edge/server.js';
+import { buildPlayer } from '../../player-demo/build.js';
+import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+import { startFaultProxy, type FaultProxy, type FaultRule } from '../support/fault-proxy.js';
+
+let dir: string;
+let origin: Origin;
+let edge: Edge;
+let edgeUrl = '';
+let pages: PageServer;
+let browser: Browser;
+const proxies: FaultProxy[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-player-retry-'));
+  const [input] = await Promise.all([fixture('sample'), buildPlayer()]);
+  await packageVod({ input, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
+  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
+  const upstream = await origin.listen(0, '127.0.0.1');
+  edge = createEdge({
+    upstream,
+    name: 'edge-retry',
+    logLevel: 'silent',
+    store: { dir: join(dir, 'edge'), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
+  });
+  edgeUrl = await edge.listen(0, '127.0.0.1');
+  pages = await startPageServer({ port: 0, streams: [] });
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pages?.close();
+  for (const p of proxies) await p.close();
+  await edge?.close();
+  await origin?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Stats {
+  currentTime: number;
+  retries: number;
+  retryNotes: string[];
+  pageErrors: string[];
+}
+
+const stats = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __streamedge: { stats(): Stats } }).__streamedge.stats());
+
+/** Opens our player on the asset through a fault proxy with `rules`; waits until `done` holds. */
+async function play(rules: FaultRule[], done: string): Promise<{ proxy: FaultProxy; stats: Stats }> {
+  const proxy = await startFaultProxy(edgeUrl, rules);
+  proxies.push(proxy);
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${pages.url}?src=${encodeURIComponent(`${proxy.url}/vod/movie/master.m3u8`)}&engine=ours`);
+    await page.waitForFunction(done, undefined, { timeout: 60_000, polling: 100 });
+    return { proxy, stats: await stats(page) };
+  } finally {
+    await page.close();
+  }
+}
+
+const VIDEO = String.raw`\/vod\/movie\/v\d+\/\d+p\/`;
+
+describe('our player retries failed media requests', () => {
+  it('a closed connection, a cut body, a 502 and a 503: plays to the end, one retry per fault, no error', async () => {
+    const { proxy, stats: s } = await play(
+      [
+        // Chromium itself tries a request again once when a reused connection closes with no
+        // answer; three in a row reach the player whether or not the browser did
+        { path: new RegExp(`${VIDEO}init\\.mp4$`), fault: 'no-answer', times: 3 },
+        { path: new RegExp(`${VIDEO}seg-2\\.m4s$`), fault: 'cut-body', times: 1 },
+        { path: new RegExp(`${VIDEO}seg-3\\.m4s$`), fault: { status: 502 }, times: 1 },
+        { path: /\/vod\/movie\/v\d+\/audio[^/]*\/seg-2\.m4s$/, fault: { status: 503 }, times: 1 },
+      ],
+      `(() => { const v = document.getElementById('video'); return v.ended || v.currentTime > 7.5; })()`,
+    );
+    expect(s.pageErrors).toEqual([]);
+    const kinds = new Set(proxy.injected.map((f) => f.fault));
+    expect(kinds).toEqual(new Set(['no-answer', 'cut-body', 'status 502', 'status 503']));
+    // every fault met was retried once, and nothing else was
+    // one note per retry, each on a path the proxy broke: nothing else was retried
+    expect(s.retryNotes).toHaveLength(s.retries);
+    const faulted = new Set(proxy.injected.map((f) => f.path));
+    for (const n of s.retryNotes) expect(faulted.has(n.slice(0, n.indexOf(':')))).toBe(true);
+    // each kind of fault reached the player and was retried
+    expect(s.retryNotes.some((n) => /init\.mp4: no answer/.test(n))).toBe(true);
+    expect(s.retryNotes.some((n) => /\/\d+p\/seg-2\.m4s: body broke off after \d+ bytes/.test(n))).toBe(true);
+    expect(s.retryNotes.some((n) => /\/\d+p\/seg-3\.m4s: HTTP 502; try 2 in 500 ms/.test(n))).toBe(true);
+    expect(s.retryNotes.some((n) => /audio[^/]*\/seg-2\.m4s: HTTP 503; try 2 in 500 ms/.test(n))).toBe(true);
+  }, 120_000);
+
+  it('a segment that fails every time: four tries, then an error that names it', async () => {
+    const { proxy, stats: s } = await play(
+      [{ path: new RegExp(`${VIDEO}seg-3\\.m4s$`), fault: { status: 500 }, times: Infinity }],
+      `window.__streamedge.stats().pageErrors.length > 0`,
+    );
+    const failed = proxy.injected[0].path;
+    expect(proxy.requests.get(failed)).toBe(4);
+    expect(s.pageErrors).toEqual([
+      expect.stringMatching(new RegExp(`HTTP 500 for .*${failed}, gave up after 4 tries$`)),
+    ]);
+    expect(s.retries).toBe(3);
+    // it played what came before: two segments
+    expect(s.currentTime).toBeGreaterThan(1);
+  }, 120_000);
+});
