@@ -3,7 +3,8 @@
  * servers do: a body cut off midway (the Content-Length promises more), a connection closed with
  * no answer, or a 5xx. Every other request, and every header, passes through unchanged. It keeps
  * a count of the requests per path and a list of the faults it injected, so a test can hold the
- * player's account (its retries) against what really happened on the wire.
+ * player's account (its retries) against what really happened on the wire. Every answer closes
+ * its connection, so each request is on a fresh one.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +56,9 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
   };
 
   const server: Server = createServer((req, res) => {
+    // one request per connection: a browser tries a request again by itself when a connection
+    // it reused closes with no answer, which would hide a fault from the player under test
+    res.shouldKeepAlive = false;
     const path = (req.url ?? '/').replace(/\?.*$/, '');
     const seen = (requests.get(path) ?? 0) + 1;
     requests.set(path, seen);
