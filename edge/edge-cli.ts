@@ -390,7 +390,12 @@ export function registerEdgeCommands(program: Command): void {
     ),
     'every request needs a valid signed-URL token (or the upstream credential of a peer/lower tier)',
   )
-    .option('--unsigned-path <path>', 'exact path served without a token (repeatable; default /time)', collect, [])
+    .option(
+      '--unsigned-path <path>',
+      'exact path served without a token (repeatable; default /time, /steering and /steering/dash)',
+      collect,
+      [],
+    )
     .option(
       '--upstream-credential-file <file>',
       `credential sent upstream and accepted from peers (default: $${UPSTREAM_CREDENTIAL_ENV})`,

@@ -39,8 +39,9 @@ export interface EdgeSignedAccessOptions {
   /** Requests presenting this credential (peers, edges below a shield) need no token. */
   trustedCredential?: string;
   /**
-   * Exact paths served without a token (default: /time, the DASH UTCTiming clock, and /steering,
-   * the origin's HLS Steering Manifest: a signed playlist's relative SERVER-URI carries no token).
+   * Exact paths served without a token (default: /time, the DASH UTCTiming clock, and /steering
+   * and /steering/dash, the origin's Steering Manifests: a signed playlist's relative SERVER-URI
+   * and an MPD's ContentSteering URL carry no token).
    */
   unsignedPaths?: readonly string[];
 }
@@ -71,7 +72,7 @@ export class EdgeSignedAccess {
   constructor(opts: EdgeSignedAccessOptions) {
     this.#verifier = opts.verifier;
     this.#credential = checkCredential(opts.trustedCredential, 'the upstream credential');
-    this.#unsigned = new Set(opts.unsignedPaths ?? ['/time', '/steering']);
+    this.#unsigned = new Set(opts.unsignedPaths ?? ['/time', '/steering', '/steering/dash']);
   }
 
   /** Replaces the credential accepted from peers and lower tiers (a fleet rotates it through NATS). */

@@ -152,7 +152,7 @@ export function registerOriginCommand(program: Command): void {
         )
         .option(
           '--steering <pathway=url>',
-          'HLS content steering (repeatable, preferred first): a CDN the players may use, e.g. cdn-a=https://a.example.com; GET /steering orders them by health',
+          'HLS and DASH content steering (repeatable, preferred first): a CDN the players may use, e.g. cdn-a=https://a.example.com; GET /steering (HLS) and /steering/dash order them by health',
           collect,
           [],
         )

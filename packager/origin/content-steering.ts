@@ -34,6 +34,7 @@ import {
   contentSteeringTag,
   withContentSteering,
 } from '../../src/hls/content-steering.js';
+import { dashPathways, withDashContentSteering } from '../../src/dash/content-steering.js';
 
 export interface SteeringPathway {
   id: string;
@@ -125,6 +126,13 @@ export function parseSteeringPathways(values: string[]): SteeringPathway[] {
 
 export class SteeringService {
   readonly tag: string;
+  /**
+   * The steering server DASH MPDs name: the HLS one with `/dash` after its path, absolute (on the
+   * first CDN when the HLS one is relative).
+   */
+  readonly dashServerUri: string;
+  /** The DASH steering path on each CDN (when the server is the origin behind them, not a host of its own). */
+  private readonly dashServerPath: string | undefined;
   /** When this steering began (epoch ms): a served playlist is modified as of then at the earliest. */
   readonly since: number;
   private readonly tagDigest: string;
@@ -142,8 +150,21 @@ export class SteeringService {
     this.ttl = opts.ttlSec ?? 10;
     if (!(this.ttl >= 1)) throw new StreamedgeError('BAD_OPTION', '--steering-ttl must be at least 1 s');
     this.tag = contentSteeringTag(opts.serverUri ?? '/steering');
+    // dash.js resolves a relative ContentSteering URL against the page, not the MPD: the MPD names
+    // the server absolutely, on the first CDN unless --steering-uri is absolute
+    const hlsUri = opts.serverUri ?? '/steering';
+    if (/^https?:\/\//i.test(hlsUri)) {
+      this.dashServerUri = dashSteeringUri(hlsUri);
+    } else {
+      this.dashServerPath = dashSteeringUri(hlsUri.startsWith('/') ? hlsUri : `/${hlsUri}`);
+      this.dashServerUri = `${new URL(opts.pathways[0].url).origin}${this.dashServerPath}`;
+    }
     this.since = now();
-    this.tagDigest = createHash('sha256').update(this.tag).digest('hex').slice(0, 8);
+    this.tagDigest = createHash('sha256')
+      .update(this.tag)
+      .update(JSON.stringify(opts.pathways.map((p) => [p.id, p.url])))
+      .digest('hex')
+      .slice(0, 8);
     this.pathways = opts.pathways.map((p) => ({
       ...p,
       host: new URL(p.url).hostname,
@@ -173,9 +194,21 @@ export class SteeringService {
   }
 
   /**
-   * The entity-tag of a playlist file as served with the tag: the file's own plus a digest of the
-   * tag, so a copy cached before steering was turned on (or another steering server named) is
-   * not revalidated as current.
+   * An MPD naming this steering server, with one absolute BaseURL per CDN (src/dash/content-steering.ts);
+   * `requestPath` is the path it was asked for.
+   */
+  applyDash(mpd: string, requestPath: string): string {
+    return withDashContentSteering(mpd, {
+      serverUri: this.dashServerUri,
+      locations: this.pathways.map((p) => ({ id: p.id, url: p.url })),
+      requestPath,
+    });
+  }
+
+  /**
+   * The entity-tag of a playlist or MPD file as served steered: the file's own plus a digest of
+   * the tag and the CDNs, so a copy cached before steering was turned on (or with another
+   * steering server or other CDNs named) is not revalidated as current.
    */
   etagOf(fileEtag: string): string {
     return fileEtag.replace(/"$/, `-cs${this.tagDigest}"`);
@@ -202,6 +235,35 @@ export class SteeringService {
         ID: p.id,
         'URI-REPLACEMENT': { HOST: p.host },
       })),
+    };
+  }
+
+  /**
+   * The manifest for a DASH client on `current` (its `_DASH_pathway`): the same priority, with
+   * the CDNs' own service locations only. Every CDN is a BaseURL of the MPD, so there is nothing
+   * to clone, and no "." (a DASH client has no default Pathway).
+   */
+  dashManifest(current?: string[], random: () => number = Math.random): SteeringManifest {
+    // `_DASH_pathway` lists every service location the client has used: it stays on one that is well
+    const listed = (current ?? []).filter((id) => this.pathways.some((p) => p.id === id && p.state === 'ok'));
+    const m = this.manifest(listed[0], random);
+    const priority = m['PATHWAY-PRIORITY'].filter((id) => id !== DEFAULT_PATHWAY);
+    // the next manifest from a well CDN other than the one the client is sent to (that one when no
+    // other is well): one CDN going down then never takes both its media and the news that it is
+    // down (dash.js asks the URL the MPD names, on the first CDN, until a manifest says otherwise)
+    const byId = (id: string | undefined) => this.pathways.find((p) => p.id === id);
+    const reload =
+      this.dashServerPath &&
+      (priority
+        .slice(1)
+        .map(byId)
+        .find((p) => p?.state === 'ok') ??
+        byId(priority[0]));
+    return {
+      VERSION: 1,
+      TTL: m.TTL,
+      ...(reload ? { 'RELOAD-URI': `${new URL(reload.url).origin}${this.dashServerPath}` } : {}),
+      'PATHWAY-PRIORITY': priority,
     };
   }
 
@@ -277,12 +339,28 @@ export class SteeringService {
   }
 }
 
-/** GET /steering: the manifest (no-store: the CDNs' state at this moment). */
+/** The DASH steering server's URI from the HLS one: `/steering` → `/steering/dash` (a query stays last). */
+export function dashSteeringUri(serverUri: string): string {
+  const q = serverUri.indexOf('?');
+  const path = q < 0 ? serverUri : serverUri.slice(0, q);
+  return `${path.replace(/\/+$/, '')}/dash${q < 0 ? '' : serverUri.slice(q)}`;
+}
+
+/**
+ * GET /steering (HLS) and /steering/dash (DASH): the manifest (no-store: the CDNs' state at this
+ * moment, for this player).
+ */
 export function registerSteeringRoute(app: FastifyInstance, steering: SteeringService): void {
-  app.get('/steering', (req: FastifyRequest<{ Querystring: { _HLS_pathway?: unknown } }>, reply: FastifyReply) => {
-    const current = req.query._HLS_pathway;
+  const send = (reply: FastifyReply, manifest: SteeringManifest) => {
     reply.header('cache-control', 'no-store');
     reply.header('content-type', 'application/json');
-    return reply.send(JSON.stringify(steering.manifest(typeof current === 'string' ? current : undefined)));
+    return reply.send(JSON.stringify(manifest));
+  };
+  app.get('/steering', (req: FastifyRequest<{ Querystring: { _HLS_pathway?: unknown } }>, reply: FastifyReply) => {
+    const current = req.query._HLS_pathway;
+    return send(reply, steering.manifest(typeof current === 'string' ? current : undefined));
   });
+  app.get('/steering/dash', (req: FastifyRequest<{ Querystring: { _DASH_pathway?: unknown } }>, reply: FastifyReply) =>
+    send(reply, steering.dashManifest(dashPathways(req.query._DASH_pathway))),
+  );
 }

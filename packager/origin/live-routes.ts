@@ -321,7 +321,12 @@ function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
   const p = presentationOr503(reply, ctx);
   if (!p) return reply;
   const query = passThroughQuery(req.raw.url ?? '');
-  const body = ctx.cache.get(ctx.channel.version, `mpd|${query ?? ''}`, () => writeMpd(p, { query }));
+  const path = (req.raw.url ?? '/').replace(/\?.*$/, '');
+  const body = ctx.cache.get(ctx.channel.version, `mpd|${path}|${query ?? ''}`, () => {
+    const text = writeMpd(p, { query });
+    // content steering: a BaseURL per CDN, absolute, so built from the path the MPD was asked at
+    return ctx.steering ? ctx.steering.applyDash(text, path) : text;
+  });
   reply.header('content-type', MPD);
   reply.header(CMSD_STATIC, LIVE_MPD_CMSD);
   reply.header('cache-control', livePlaylistCacheControl(p.partDuration));

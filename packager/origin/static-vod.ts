@@ -60,8 +60,8 @@ async function serveVod(
 
   const name = segments[segments.length - 1];
   const manifest = isManifest(name);
-  // a multivariant playlist names the steering server: its validator says which one
-  const steered = steering !== undefined && name === 'master.m3u8' ? steering : undefined;
+  // a multivariant playlist or an MPD names the steering server: its validator says which one
+  const steered = steering !== undefined && (name === 'master.m3u8' || name.endsWith('.mpd')) ? steering : undefined;
   const etag = steered ? steered.etagOf(etagFor(st, manifest)) : etagFor(st, manifest);
   reply.header('content-type', contentTypeFor(name, segments.length >= 3 ? segments[segments.length - 2] : undefined));
   reply.header('etag', etag);
@@ -80,7 +80,9 @@ async function serveVod(
 
   const head = req.method === 'HEAD';
   if (manifest) {
-    const body = steered ? Buffer.from(steered.apply((await readFile(file)).toString('utf8'))) : await readFile(file);
+    const body = steered
+      ? Buffer.from(steer(steered, name, (await readFile(file)).toString('utf8'), req))
+      : await readFile(file);
     reply.header('content-length', body.length);
     return reply.code(200).send(head ? undefined : body);
   }
@@ -103,6 +105,12 @@ async function serveVod(
   reply.code(200).header('content-length', st.size);
   if (head) return reply.send();
   return reply.send(createReadStream(file));
+}
+
+/** A multivariant playlist gets the steering tag; an MPD a BaseURL per CDN and the ContentSteering element. */
+function steer(steering: SteeringService, name: string, text: string, req: FastifyRequest): string {
+  if (!name.endsWith('.mpd')) return steering.apply(text);
+  return steering.applyDash(text, (req.raw.url ?? '/').replace(/\?.*$/, ''));
 }
 
 /**

@@ -27,6 +27,8 @@ interface MpdPlaylist {
   attributes: {
     NAME?: string;
     BANDWIDTH?: number;
+    /** The CDN of the BaseURL this copy of the Representation resolves against (content steering). */
+    serviceLocation?: string;
     CODECS?: string;
     RESOLUTION?: { width: number; height: number };
     'FRAME-RATE'?: number;
@@ -95,7 +97,11 @@ export class DashSource implements SourceModel {
     this.minimumUpdatePeriod = (m.minimumUpdatePeriod ?? 2000) / 1000;
     this.loadedAt = Date.now();
     const seen = new Set(this.video.map((v) => v.id));
+    // an MPD with a BaseURL per CDN (content steering) has each Representation once per CDN: we
+    // play from the first (the default service location), as we do not steer DASH
+    const location = m.playlists[0]?.attributes.serviceLocation;
     for (const pl of m.playlists) {
+      if (pl.attributes.serviceLocation !== location) continue;
       const id = pl.attributes.NAME ?? `v${pl.attributes.BANDWIDTH}`;
       this.reps.set(id, toRepState(pl));
       if (!seen.has(id)) {

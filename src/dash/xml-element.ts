@@ -15,6 +15,18 @@ export function escapeXml(text: string): string {
   );
 }
 
+/** Text or an attribute value with its entities (named and numeric) turned back into characters. */
+export function unescapeXml(s: string): string {
+  return s.replace(
+    /&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g,
+    (m, name: string, dec?: string, hex?: string) => {
+      if (dec) return String.fromCodePoint(Number(dec));
+      if (hex) return String.fromCodePoint(parseInt(hex, 16));
+      return ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' } as Record<string, string>)[name] ?? m;
+    },
+  );
+}
+
 export function renderXml(root: XmlElement): string {
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + renderElement(root, '') + '\n';
 }

@@ -23,6 +23,7 @@
  * leaks to a third-party host.
  */
 import { TOKEN_PARAM } from './issue.js';
+import { escapeXml, unescapeXml } from '../dash/xml-element.js';
 
 export interface RewriteOptions {
   /** The query parameter name (default `token`). */
@@ -104,26 +105,6 @@ export function addTokenToPlaylist(m3u8Text: string, token: string, opts: Rewrit
   });
 }
 
-function xmlUnescape(s: string): string {
-  return s.replace(
-    /&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g,
-    (m, name: string, dec?: string, hex?: string) => {
-      if (dec) return String.fromCodePoint(Number(dec));
-      if (hex) return String.fromCodePoint(parseInt(hex, 16));
-      return ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' } as Record<string, string>)[name] ?? m;
-    },
-  );
-}
-
-function xmlEscape(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
-}
-
 /** Elements whose URL attributes carry the token, and those attributes. */
 const URL_ATTRS: Record<string, readonly string[]> = {
   SegmentTemplate: ['media', 'initialization', 'index', 'bitstreamSwitching'],
@@ -151,9 +132,9 @@ const ATTR = /(\s)([A-Za-z_][\w.:-]*)(\s*=\s*)("([^"]*)"|'([^']*)')/g;
  */
 export function addTokenToMpd(xml: string, token: string, opts: RewriteOptions = {}): string {
   const rewrite = (escaped: string): string => {
-    const raw = xmlUnescape(escaped);
+    const raw = unescapeXml(escaped);
     const out = addTokenToUri(raw.trim(), token, opts);
-    return out === raw.trim() ? escaped : xmlEscape(out);
+    return out === raw.trim() ? escaped : escapeXml(out);
   };
   let out = xml.replace(
     ELEMENT_WITH_ATTRS,

@@ -89,14 +89,17 @@ beforeAll(async () => {
   await startEdgeOn('a');
   await startEdgeOn('b');
   pages = createServer((req, res) => {
-    if (req.url === '/hls.js') {
-      res
-        .writeHead(200, { 'content-type': 'text/javascript' })
-        .end(readFileSync('node_modules/hls.js/dist/hls.min.js'));
+    if (req.url === '/hls.js' || req.url === '/dash.js') {
+      const file =
+        req.url === '/hls.js'
+          ? 'node_modules/hls.js/dist/hls.min.js'
+          : 'node_modules/dashjs/dist/modern/umd/dash.all.min.js';
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
       return;
     }
     res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><video id="v" muted></video><script src="/hls.js"></script>');
+    const lib = req.url === '/dash' ? '/dash.js' : '/hls.js';
+    res.end(`<!doctype html><video id="v" muted></video><script src="${lib}"></script>`);
   });
   await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
   pagesUrl = `http://127.0.0.1:${(pages.address() as { port: number }).port}/`;
@@ -221,6 +224,105 @@ describe('content steering in Chromium', () => {
     await page.close();
   }, 90_000);
 });
+
+describe('DASH content steering in Chromium', () => {
+  it('dash.js plays from the CDN /steering/dash puts first (the MPD lists both as BaseURLs), and moves to the other when it goes down', async () => {
+    const { page, media } = await steeredPage();
+    const steeringAsked: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/steering/dash') steeringAsked.push(r.url());
+    });
+    await page.goto(`${pagesUrl}dash`);
+    await page.evaluate((src) => {
+      const g = window as unknown as DashGlobals;
+      g.errors = [];
+      const player = g.dashjs.MediaPlayer().create();
+      // a short buffer: media is fetched as it plays, so a CDN stopped mid-play is felt
+      player.updateSettings({
+        streaming: { buffer: { bufferTimeAtTopQuality: 3, bufferTimeAtTopQualityLongForm: 3, stableBufferTime: 3 } },
+      });
+      player.on(g.dashjs.MediaPlayer.events.ERROR, (e) => g.errors.push(JSON.stringify(e).slice(0, 300)));
+      player.initialize(document.getElementById('v') as HTMLVideoElement, src, true);
+    }, `http://${HOST_A}:${port}/vod/long/manifest.mpd`);
+    await page.waitForFunction(() => (document.getElementById('v') as HTMLVideoElement).currentTime > 1, undefined, {
+      timeout: 30_000,
+      polling: 100,
+    });
+    // asked before the first segment (queryBeforeStart), of the first CDN (b: the MPD names the
+    // server absolutely), and steered to b
+    expect(steeringAsked.length).toBeGreaterThan(0);
+    expect(new URL(steeringAsked[0]).hostname).toBe(HOST_B);
+    expect(new Set(media.map((m) => m.host))).toEqual(new Set([HOST_B]));
+    // dash.js says where it is (the Pathway it sends with each reload)
+    await until(
+      async () => steeringAsked.some((u) => /_DASH_pathway=%22b%22|_DASH_pathway="b"/.test(u)),
+      10_000,
+      'a reload from b',
+    );
+
+    // b goes down mid-play: the origin's probe finds it, and its manifest puts a first
+    const stoppedAt = Date.now();
+    await edges.get('b')!.close();
+    edges.delete('b');
+    await page.waitForFunction(
+      () => {
+        const v = document.getElementById('v') as HTMLVideoElement;
+        return v.ended || v.currentTime > 16;
+      },
+      undefined,
+      { timeout: 40_000, polling: 100 },
+    );
+    expect(media.filter((m) => m.at > stoppedAt).some((m) => m.host === HOST_A)).toBe(true);
+    // dash.js reports the segment it could not get from b as it went (non-fatal: it went on from
+    // a); nothing else failed, and no steering manifest was asked of the CDN that was down
+    const errors = await page.evaluate(() => (window as unknown as DashGlobals).errors);
+    expect(errors.length).toBeLessThanOrEqual(3);
+    for (const e of errors)
+      expect(e).toMatch(
+        new RegExp(`http://${HOST_B.replace(/\./g, '\\.')}:\\d+/vod/long/[^"]+\\.m4s is not available`),
+      );
+    expect(await dashPriority()).toEqual(['a', 'b']);
+    await page.close();
+  }, 90_000);
+  it('our player on a steered MPD: plays from its first BaseURL (the default CDN), each Representation once', async () => {
+    const { page, media } = await steeredPage();
+    const src = `http://${HOST_A}:${port}/vod/movie/manifest.mpd`;
+    await page.goto(`${demo.url}?src=${encodeURIComponent(src)}&engine=ours`);
+    await page.waitForFunction(
+      () => (document.getElementById('video') as HTMLVideoElement).currentTime > 2,
+      undefined,
+      { timeout: 30_000, polling: 100 },
+    );
+    const s = await page.evaluate(() =>
+      (
+        window as unknown as { __streamedge: { stats(): OurStats & { levels: { id: string }[] } } }
+      ).__streamedge.stats(),
+    );
+    expect(s.pageErrors).toEqual([]);
+    expect(new Set(media.map((m) => m.host))).toEqual(new Set([HOST_B]));
+    expect(s.levels.map((l) => l.id)).toEqual([...new Set(s.levels.map((l) => l.id))]);
+    await page.close();
+  }, 60_000);
+});
+
+/** The origin's current priority for DASH clients. */
+async function dashPriority(): Promise<string[]> {
+  const res = await fetch(`${upstream}/steering/dash`);
+  return ((await res.json()) as { 'PATHWAY-PRIORITY': string[] })['PATHWAY-PRIORITY'];
+}
+
+interface DashGlobals {
+  dashjs: {
+    MediaPlayer: (() => {
+      create(): {
+        updateSettings(s: Record<string, unknown>): void;
+        on(event: string, cb: (e: unknown) => void): void;
+        initialize(video: HTMLVideoElement, src: string, autoplay: boolean): void;
+      };
+    }) & { events: Record<'ERROR', string> };
+  };
+  errors: string[];
+}
 
 interface OurStats {
   pageErrors: string[];

@@ -23,6 +23,18 @@ import { runCli } from '../packager/cli-run.js';
 const MASTER = '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n';
 const PUBLISHED = Math.floor(Date.now() / 1000) * 1000 - 3600_000;
 const MEDIA = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg-1.m4s\n#EXT-X-ENDLIST\n';
+/** An entry-point MPD, as `package` writes it: its BaseURL points into the current version. */
+const MPD_FILE = `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT2S">
+  <BaseURL>v1/</BaseURL>
+  <Period id="0" start="PT0S">
+    <AdaptationSet id="0" contentType="video">
+      <SegmentTemplate media="$RepresentationID$/seg-$Number$.m4s" initialization="$RepresentationID$/init.mp4"/>
+      <Representation id="360p" bandwidth="800000"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`;
 
 let dir: string;
 let origin: Origin;
@@ -47,6 +59,7 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'movie', '360p'), { recursive: true });
   writeFileSync(join(dir, 'movie', 'master.m3u8'), MASTER);
   writeFileSync(join(dir, 'movie', '360p', 'index.m3u8'), MEDIA);
+  writeFileSync(join(dir, 'movie', 'manifest.mpd'), MPD_FILE);
   // published an hour before steering was turned on
   for (const f of ['master.m3u8', '360p/index.m3u8']) {
     utimesSync(join(dir, 'movie', f), new Date(PUBLISHED), new Date(PUBLISHED));
@@ -115,6 +128,40 @@ describe('content steering from the origin', () => {
     expect(live.split('\n').filter((l) => l.startsWith('#EXT-X-CONTENT-STEERING'))).toEqual([
       '#EXT-X-CONTENT-STEERING:SERVER-URI="/steering"',
     ]);
+  });
+
+  it('DASH: every MPD (VOD and live) offers each CDN as a BaseURL with its serviceLocation and names /steering/dash, which orders them alike', async () => {
+    const vod = await get('/vod/movie/manifest.mpd');
+    expect(vod.status).toBe(200);
+    expect(vod.text.split('\n').slice(2, 5)).toEqual([
+      `  <BaseURL serviceLocation="b">http://127.0.0.3:${port}/vod/movie/v1/</BaseURL>`,
+      `  <BaseURL serviceLocation="a">http://127.0.0.2:${port}/vod/movie/v1/</BaseURL>`,
+      `  <ContentSteering defaultServiceLocation="b" queryBeforeStart="true">http://127.0.0.3:${port}/steering/dash</ContentSteering>`,
+    ]);
+    expect(vod.headers.etag).toMatch(/-cs[0-9a-f]{8}"$/);
+    expect(Number(vod.headers['content-length'])).toBe(Buffer.byteLength(vod.text));
+    await until(async () => (await get('/live/ch/manifest.mpd')).status === 200, 5000, 'the live MPD');
+    const live = (await get('/live/ch/manifest.mpd')).text;
+    expect(live.match(/<BaseURL[^>]*>[^<]*<\/BaseURL>/g)?.slice(0, 2)).toEqual([
+      `<BaseURL serviceLocation="b">http://127.0.0.3:${port}/live/ch/</BaseURL>`,
+      `<BaseURL serviceLocation="a">http://127.0.0.2:${port}/live/ch/</BaseURL>`,
+    ]);
+    expect(live).toContain(
+      `<ContentSteering defaultServiceLocation="b" queryBeforeStart="true">http://127.0.0.3:${port}/steering/dash</ContentSteering>`,
+    );
+    // b degraded (503), a well: a first, as for HLS; no "." and no clones (each CDN is a BaseURL)
+    const dash = async (q = '') => JSON.parse((await get(`/steering/dash${q}`)).text) as Record<string, unknown>;
+    await until(async () => String((await dash())['PATHWAY-PRIORITY']) === 'a,b', 5000, 'a before a degraded b');
+    const res = await get('/steering/dash?_DASH_pathway=%22b%22&_DASH_throughput=2000000');
+    expect(res.headers['cache-control']).toBe('no-store');
+    // the next manifest from a well CDN other than the one the client is sent to; none is (b is
+    // degraded), so from a itself
+    expect(JSON.parse(res.text)).toEqual({
+      VERSION: 1,
+      TTL: 5,
+      'RELOAD-URI': `http://127.0.0.2:${port}/steering/dash`,
+      'PATHWAY-PRIORITY': ['a', 'b'],
+    });
   });
 
   it('answers a Steering Manifest: clones on each CDN host, ordered by their health as probed', async () => {

@@ -212,6 +212,10 @@ describe('signed URLs: every rejection case', () => {
     // origin steers nothing, so its 404 comes through where a token check would answer 403
     const steering = await get(`${stack.edgeUrl}/steering?_HLS_pathway=.`);
     expect(steering.status).toBe(404);
+    // and the DASH one (an MPD's ContentSteering URL has none either)
+    expect((await get(`${stack.edgeUrl}/steering/dash?_DASH_pathway=%22a%22`)).status).toBe(404);
+    // a path that only starts like it is not open
+    expect((await get(`${stack.edgeUrl}/steering/dash/x`)).status).toBe(403);
   });
 
   it('an edge with the wrong upstream credential is refused by the origin (tiers must authenticate)', async () => {
