@@ -161,17 +161,7 @@ describe('content steering in Chromium', () => {
     expect(new Set(media.map((m) => m.host))).toEqual(new Set([HOST_B]));
 
     // b goes down mid-play
-    const stoppedAt = Date.now();
-    await edges.get('b')!.close();
-    edges.delete('b');
-    await page.waitForFunction(
-      () => {
-        const v = document.getElementById('v') as HTMLVideoElement;
-        return v.ended || v.currentTime > 7;
-      },
-      undefined,
-      { timeout: 30_000 },
-    );
+    const stoppedAt = await stopBThenPlayPast(page, 7, 30_000);
     const after = media.filter((m) => m.at > stoppedAt);
     expect(after.some((m) => m.host === HOST_A)).toBe(true);
     const state = await page.evaluate(() => {
@@ -261,17 +251,7 @@ describe('DASH content steering in Chromium', () => {
     );
 
     // b goes down mid-play: the origin's probe finds it, and its manifest puts a first
-    const stoppedAt = Date.now();
-    await edges.get('b')!.close();
-    edges.delete('b');
-    await page.waitForFunction(
-      () => {
-        const v = document.getElementById('v') as HTMLVideoElement;
-        return v.ended || v.currentTime > 16;
-      },
-      undefined,
-      { timeout: 40_000, polling: 100 },
-    );
+    const stoppedAt = await stopBThenPlayPast(page, 16, 40_000);
     expect(media.filter((m) => m.at > stoppedAt).some((m) => m.host === HOST_A)).toBe(true);
     // dash.js reports the segment it could not get from b as it went (non-fatal: it went on from
     // a); nothing else failed, and no steering manifest was asked of the CDN that was down
@@ -304,6 +284,22 @@ describe('DASH content steering in Chromium', () => {
     await page.close();
   }, 60_000);
 });
+
+/** Stops edge b mid-play; when it stopped, once the page's video has ended or played past `sec`. */
+async function stopBThenPlayPast(page: Page, sec: number, timeout: number): Promise<number> {
+  const stoppedAt = Date.now();
+  await edges.get('b')!.close();
+  edges.delete('b');
+  await page.waitForFunction(
+    (t) => {
+      const v = document.getElementById('v') as HTMLVideoElement;
+      return v.ended || v.currentTime > t;
+    },
+    sec,
+    { timeout, polling: 100 },
+  );
+  return stoppedAt;
+}
 
 /** The origin's current priority for DASH clients. */
 async function dashPriority(): Promise<string[]> {

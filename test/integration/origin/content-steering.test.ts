@@ -17,24 +17,13 @@ import type { Origin } from '../../../packager/origin/server.js';
 import { SteeringService } from '../../../packager/origin/content-steering.js';
 import { FakeEncoder, originWithFakeChannel, until } from '../../unit/origin/fake-encoder.js';
 import { listenOnOnePort } from '../../support/one-port.js';
+import { ENTRY_MPD } from '../../support/entry-mpd.js';
 import { parseSteeringManifest } from '../../../src/hls/content-steering.js';
 import { runCli } from '../packager/cli-run.js';
 
 const MASTER = '#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n';
 const PUBLISHED = Math.floor(Date.now() / 1000) * 1000 - 3600_000;
 const MEDIA = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg-1.m4s\n#EXT-X-ENDLIST\n';
-/** An entry-point MPD, as `package` writes it: its BaseURL points into the current version. */
-const MPD_FILE = `<?xml version="1.0" encoding="UTF-8"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT2S">
-  <BaseURL>v1/</BaseURL>
-  <Period id="0" start="PT0S">
-    <AdaptationSet id="0" contentType="video">
-      <SegmentTemplate media="$RepresentationID$/seg-$Number$.m4s" initialization="$RepresentationID$/init.mp4"/>
-      <Representation id="360p" bandwidth="800000"/>
-    </AdaptationSet>
-  </Period>
-</MPD>
-`;
 
 let dir: string;
 let origin: Origin;
@@ -59,7 +48,7 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'movie', '360p'), { recursive: true });
   writeFileSync(join(dir, 'movie', 'master.m3u8'), MASTER);
   writeFileSync(join(dir, 'movie', '360p', 'index.m3u8'), MEDIA);
-  writeFileSync(join(dir, 'movie', 'manifest.mpd'), MPD_FILE);
+  writeFileSync(join(dir, 'movie', 'manifest.mpd'), ENTRY_MPD);
   // published an hour before steering was turned on
   for (const f of ['master.m3u8', '360p/index.m3u8']) {
     utimesSync(join(dir, 'movie', f), new Date(PUBLISHED), new Date(PUBLISHED));

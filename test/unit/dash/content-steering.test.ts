@@ -5,18 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { dashPathways, withDashContentSteering } from '../../../src/dash/content-steering.js';
 import { dashSteeringUri } from '../../../packager/origin/content-steering.js';
-
-const ENTRY = `<?xml version="1.0" encoding="UTF-8"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S">
-  <BaseURL>v1/</BaseURL>
-  <Period id="0" start="PT0S">
-    <AdaptationSet id="0" contentType="video">
-      <SegmentTemplate media="$RepresentationID$/seg-$Number$.m4s" initialization="$RepresentationID$/init.mp4"/>
-      <Representation id="360p" bandwidth="800000"/>
-    </AdaptationSet>
-  </Period>
-</MPD>
-`;
+import { ENTRY_MPD as ENTRY } from '../../support/entry-mpd.js';
 
 const cdns = [
   { id: 'cdn-b', url: 'https://b.example.com' },
