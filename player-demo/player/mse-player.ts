@@ -11,7 +11,7 @@ import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.j
 import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
-import { withRetries, type RetryNote } from './request-retry.js';
+import { describeFailure, isRequestFailure, withRetries, type RetryNote } from './request-retry.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 
@@ -650,6 +650,9 @@ export class MsePlayer {
     let cursor = start;
     let level = this.stats.currentLevel;
     let seenSeeks = this.seeks;
+    /** VOD: levels that could not deliver the chunk at `cursor`, and the one to try next. */
+    const failedHere = new Set<number>();
+    let forced: number | null = null;
     for (;;) {
       if (signal.aborted) return;
       // VOD fast switching before waiting for room: a full buffer of a lower level is exactly
@@ -660,6 +663,8 @@ export class MsePlayer {
         seenSeeks = this.seeks;
         cursor = this.cursorAtSeek(s.video[level].id, this.videoQueue);
         this.replaceHeld = false;
+        failedHere.clear();
+        forced = null;
       }
       if (this.resync && s.live) {
         this.resync = false;
@@ -673,13 +678,15 @@ export class MsePlayer {
       const atBoundary = cursor.part === 0;
       if (atBoundary) {
         this.takeServerAdvice();
-        const wanted =
+        const wanted: number =
+          forced ??
           this.manual ??
           this.abr.nextLevel({
             bufferSec: this.bufferAhead(),
             currentLevel: level,
             latencySec: this.stats.latencySec ?? undefined,
           });
+        forced = null;
         if (wanted !== level) {
           level = wanted;
           this.stats.switches += 1;
@@ -688,9 +695,22 @@ export class MsePlayer {
       const rendition = s.video[level];
       const chunk = await s.chunkAt(rendition.id, cursor, signal);
       if (!chunk) return;
-      await this.videoInit(level);
-      this.stats.currentLevel = level;
-      const outcome = await this.download(chunk, rendition, this.videoQueue!, level);
+      let outcome: 'ok' | 'abandoned' | 'seek';
+      try {
+        await this.videoInit(level);
+        this.stats.currentLevel = level;
+        outcome = await this.download(chunk, rendition, this.videoQueue!, level);
+      } catch (e) {
+        // VOD: a chunk one rendition cannot deliver (not there, or still failing after its
+        // retries) is asked of another before playback gives up, as hls.js does
+        failedHere.add(level);
+        const other: number | undefined =
+          s.live || signal.aborted || !isRequestFailure(e) ? undefined : this.fallbackLevel(level, failedHere);
+        if (other === undefined) throw e;
+        this.onRetry({ url: chunk.url, why: describeFailure(e), failures: 0, waitMs: 0, instead: s.video[other].id });
+        forced = other;
+        continue;
+      }
       if (outcome === 'seek') continue;
       if (outcome === 'abandoned') {
         // same cursor, a lower level is chosen at the boundary; nothing is replaced at the level
@@ -699,8 +719,18 @@ export class MsePlayer {
         continue;
       }
       this.replaceHeld = false;
+      failedHere.clear();
       cursor = chunk.next;
     }
+  }
+
+  /** Another video level to ask for a chunk `level` could not deliver: the nearest below, else above; none tried yet. */
+  private fallbackLevel(level: number, failed: ReadonlySet<number>): number | undefined {
+    const here = this.source.video[level].bitrate;
+    const others = this.source.video.map((v, i) => ({ i, b: v.bitrate })).filter((x) => !failed.has(x.i));
+    const below = others.filter((x) => x.b <= here).sort((a, b) => b.b - a.b);
+    const above = others.filter((x) => x.b > here).sort((a, b) => a.b - b.b);
+    return (below[0] ?? above[0])?.i;
   }
 
   private async videoInit(level: number): Promise<void> {
@@ -849,7 +879,11 @@ export class MsePlayer {
   private readonly onRetry = (n: RetryNote): void => {
     this.stats.retries += 1;
     const path = n.url.replace(/^[a-z]+:\/\/[^/]+/i, '').replace(/\?.*$/, '');
-    this.stats.retryNotes.push(`${path}: ${n.why}; try ${n.failures + 1} in ${n.waitMs} ms`);
+    this.stats.retryNotes.push(
+      n.instead !== undefined
+        ? `${path}: ${n.why}; asking ${n.instead} instead`
+        : `${path}: ${n.why}; try ${n.failures + 1} in ${n.waitMs} ms`,
+    );
     if (this.stats.retryNotes.length > 20) this.stats.retryNotes.shift();
   };
 

@@ -44,6 +44,8 @@ export interface RetryNote {
   /** Tries so far, all failed. */
   failures: number;
   waitMs: number;
+  /** Set when the chunk is asked of another rendition instead (its id), not tried again. */
+  instead?: string;
 }
 
 /** A request that failed every try; its message names the URL, the last failure and the tries. */
@@ -55,6 +57,11 @@ export class GaveUpError extends Error {
   ) {
     super(`${describeFailure(last)} for ${url}, gave up after ${tries} tries`);
   }
+}
+
+/** A request that failed on the network or at the server (as opposed to a bug or an abort). */
+export function isRequestFailure(e: unknown): boolean {
+  return e instanceof HttpError || e instanceof NetworkError || e instanceof GaveUpError;
 }
 
 export function describeFailure(e: unknown): string {

@@ -7,7 +7,9 @@
  * the second audio segment, once each. The player plays to the end with no error, with one retry
  * per fault that reached it, each of a path the proxy broke (Chromium retries a connection closed
  * with no answer by itself, so those may not reach it). A
- * segment that fails every time ends playback after four tries with an error naming it.
+ * segment one rendition answers 404 for is asked of the other, and playback goes on. One that
+ * fails every time, at every rendition, ends playback after four tries at each with an error
+ * naming it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -113,17 +115,31 @@ describe('our player retries failed media requests', () => {
     expect(s.retryNotes.some((n) => /audio[^/]*\/seg-2\.m4s: HTTP 503; try 2 in 500 ms/.test(n))).toBe(true);
   }, 120_000);
 
-  it('a segment that fails every time: four tries, then an error that names it', async () => {
+  it('a segment one rendition cannot deliver (404) is asked of the other: plays to the end with no error', async () => {
+    const { proxy, stats: s } = await play(
+      [{ path: /\/vod\/movie\/v\d+\/360p\/seg-3\.m4s$/, fault: { status: 404 }, times: Infinity }],
+      `(() => { const v = document.getElementById('video'); return v.ended || v.currentTime > 7.5; })()`,
+    );
+    expect(s.pageErrors).toEqual([]);
+    // a 404 is not tried again at 360p: the chunk came from 240p
+    expect(proxy.injected.map((f) => f.path)).toEqual([expect.stringMatching(/360p\/seg-3\.m4s$/)]);
+    expect([...proxy.requests.keys()].some((p) => /240p\/seg-3\.m4s$/.test(p))).toBe(true);
+    expect(s.retryNotes).toEqual([expect.stringMatching(/360p\/seg-3\.m4s: HTTP 404; asking 240p instead$/)]);
+  }, 120_000);
+
+  it('a segment that fails every time, at every rendition: four tries at each, then an error that names it', async () => {
     const { proxy, stats: s } = await play(
       [{ path: new RegExp(`${VIDEO}seg-3\\.m4s$`), fault: { status: 500 }, times: Infinity }],
       `window.__streamedge.stats().pageErrors.length > 0`,
     );
-    const failed = proxy.injected[0].path;
-    expect(proxy.requests.get(failed)).toBe(4);
+    const failed = [...new Set(proxy.injected.map((f) => f.path))];
+    expect(failed).toHaveLength(2); // 360p, then 240p
+    for (const path of failed) expect(proxy.requests.get(path)).toBe(4);
     expect(s.pageErrors).toEqual([
-      expect.stringMatching(new RegExp(`HTTP 500 for .*${failed}, gave up after 4 tries$`)),
+      expect.stringMatching(new RegExp(`HTTP 500 for .*${failed[1]}, gave up after 4 tries$`)),
     ]);
-    expect(s.retries).toBe(3);
+    // three retries at each, and one move to the other rendition
+    expect(s.retries).toBe(7);
     // it played what came before: two segments
     expect(s.currentTime).toBeGreaterThan(1);
   }, 120_000);
