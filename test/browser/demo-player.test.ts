@@ -360,7 +360,10 @@ describe('player demo in Chromium', () => {
       // the demo's sample is 60 s long, not "as long as what is buffered"
       expect((await video()).duration).toBeCloseTo(60, 0);
       const before = videoSegs.length;
-      expect(Math.max(...videoSegs)).toBeLessThan(12); // 12 s ahead of a 1 s playhead at most
+      // what was fetched before the seek (more than the 12 s buffer target when audio lags: the
+      // video loop measures what both tracks hold); there must be segments between it and 45 s
+      const fetchedBefore = Math.max(...videoSegs);
+      expect(fetchedBefore).toBeLessThan(20);
       await page.evaluate(() => {
         (document.getElementById('video') as HTMLVideoElement).currentTime = 45;
       });
@@ -373,9 +376,10 @@ describe('player demo in Chromium', () => {
         { timeout: 30_000, polling: 100 },
       );
       const after = videoSegs.slice(before);
-      // 2 s segments from seg-1: 45 s is in seg-23; what lies between was never asked for
+      // 2 s segments from seg-1: 45 s is in seg-23; what lies between was never asked for (but the
+      // one next segment the loop may have asked for as the seek was made)
       expect(after).toContain(23);
-      expect(after.filter((n) => n >= 12 && n <= 22)).toEqual([]);
+      expect(after.filter((n) => n > fetchedBefore + 1 && n <= 22)).toEqual([]);
       // back to 1.5 s, still buffered: plays on with no new request for it
       const beforeBack = videoSegs.length;
       await page.evaluate(() => {
