@@ -65,6 +65,8 @@ export interface PlayerStats {
   /** Media requests tried again after a failure (request-retry.ts), and the last 20 of them. */
   retries: number;
   retryNotes: string[];
+  /** VOD: video levels left out of the ABR's choices for now, having failed a chunk (indexes into levels). */
+  disabledLevels: number[];
   errors: string[];
 }
 
@@ -96,6 +98,12 @@ export interface PlayerOptions {
 const JOIN_MIN_BUFFER_SEC = 1;
 /** How far (seconds of media) the audio loop may run ahead of the buffered video. */
 const AUDIO_LEAD_SEC = 2;
+/**
+ * VOD: how long a video level that could not deliver a chunk is left out of the ABR's choices
+ * (Shaka Player's streaming.maxDisabledTime is the same 30 s). A rendition whose segments are
+ * missing is not asked for each next chunk only to fall back again.
+ */
+const LEVEL_DISABLED_MS = 30_000;
 
 class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
@@ -208,6 +216,8 @@ export class MsePlayer {
   private videoChunks: { msn: number; startSec: number; endSec: number; level: number }[] = [];
   /** VOD fast switching: chunks already tried at a level (`msn:level`), never tried twice. */
   private replaceTried = new Set<string>();
+  /** VOD: video levels that failed a chunk lately, and until when (epoch ms) they are not chosen. */
+  private disabledUntil = new Map<number, number>();
   /** VOD fast switching: a replacement was given up; none until a forward chunk has arrived. */
   private replaceHeld = false;
   /**
@@ -256,6 +266,7 @@ export class MsePlayer {
       seeks: 0,
       retries: 0,
       retryNotes: [],
+      disabledLevels: [],
       errors: [],
     };
   }
@@ -301,6 +312,7 @@ export class MsePlayer {
       levels: [...this.stats.levels],
       replacements: this.stats.replacements.map((r) => ({ ...r })),
       retryNotes: [...this.stats.retryNotes],
+      disabledLevels: this.stats.levels.map((_, i) => i).filter((i) => this.isDisabled(i)),
       errors: [...this.stats.errors],
       latencyNotes: [...this.stats.latencyNotes],
     };
@@ -620,10 +632,20 @@ export class MsePlayer {
     return edge === null || !m ? null : m.mediaStart + (edge - m.pdt) / 1000;
   }
 
-  private async waitForRoom(): Promise<void> {
+  /**
+   * VOD: waits while `queue`'s own buffer reaches more than the target ahead of the playhead.
+   * Measured per SourceBuffer, not on the media element's buffered ranges (the intersection of
+   * audio and video): while audio lagged, that read short and the video loop fetched far past
+   * its target.
+   */
+  private async waitForRoom(queue: AppendQueue | undefined): Promise<void> {
     const ahead = this.opts.vodBufferAhead ?? 30;
     const signal = this.abort.signal;
-    while (!this.source.live && this.bufferAhead() > ahead && !signal.aborted) {
+    const room = () => {
+      const t = this.video.currentTime;
+      return queue ? (queue.rangeEndAt(t) ?? t) - t : this.bufferAhead();
+    };
+    while (!this.source.live && room() > ahead && !signal.aborted) {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -658,7 +680,7 @@ export class MsePlayer {
       // VOD fast switching before waiting for room: a full buffer of a lower level is exactly
       // when replacing it pays.
       if (seenSeeks === this.seeks && !s.live && this.manual === null && (await this.replaceAhead(level))) continue;
-      await this.waitForRoom();
+      await this.waitForRoom(this.videoQueue);
       if (seenSeeks !== this.seeks) {
         seenSeeks = this.seeks;
         cursor = this.cursorAtSeek(s.video[level].id, this.videoQueue);
@@ -681,11 +703,13 @@ export class MsePlayer {
         const wanted: number =
           forced ??
           this.manual ??
-          this.abr.nextLevel({
-            bufferSec: this.bufferAhead(),
-            currentLevel: level,
-            latencySec: this.stats.latencySec ?? undefined,
-          });
+          this.enabledLevel(
+            this.abr.nextLevel({
+              bufferSec: this.bufferAhead(),
+              currentLevel: level,
+              latencySec: this.stats.latencySec ?? undefined,
+            }),
+          );
         forced = null;
         if (wanted !== level) {
           level = wanted;
@@ -707,6 +731,8 @@ export class MsePlayer {
         const other: number | undefined =
           s.live || signal.aborted || !isRequestFailure(e) ? undefined : this.fallbackLevel(level, failedHere);
         if (other === undefined) throw e;
+        this.disableLevel(level);
+        this.replaceTried.add(`${chunk.msn}:${level}`); // nor is it asked again as a replacement
         this.onRetry({ url: chunk.url, why: describeFailure(e), failures: 0, waitMs: 0, instead: s.video[other].id });
         forced = other;
         continue;
@@ -724,13 +750,34 @@ export class MsePlayer {
     }
   }
 
-  /** Another video level to ask for a chunk `level` could not deliver: the nearest below, else above; none tried yet. */
+  /**
+   * Another video level to ask for a chunk `level` could not deliver: the nearest below, else
+   * above; none tried for it yet, and one not disabled if there is such.
+   */
   private fallbackLevel(level: number, failed: ReadonlySet<number>): number | undefined {
+    const untried = (i: number) => !failed.has(i) && i !== level;
+    return this.nearestLevel(level, (i) => untried(i) && !this.isDisabled(i)) ?? this.nearestLevel(level, untried);
+  }
+
+  /** `level`, or when it is disabled the nearest enabled one (below, else above); `level` if none is. */
+  private enabledLevel(level: number): number {
+    return this.isDisabled(level) ? (this.nearestLevel(level, (i) => !this.isDisabled(i)) ?? level) : level;
+  }
+
+  private nearestLevel(level: number, ok: (i: number) => boolean): number | undefined {
     const here = this.source.video[level].bitrate;
-    const others = this.source.video.map((v, i) => ({ i, b: v.bitrate })).filter((x) => !failed.has(x.i));
+    const others = this.source.video.map((v, i) => ({ i, b: v.bitrate })).filter((x) => x.i !== level && ok(x.i));
     const below = others.filter((x) => x.b <= here).sort((a, b) => b.b - a.b);
     const above = others.filter((x) => x.b > here).sort((a, b) => a.b - b.b);
     return (below[0] ?? above[0])?.i;
+  }
+
+  private disableLevel(level: number): void {
+    this.disabledUntil.set(level, Date.now() + LEVEL_DISABLED_MS);
+  }
+
+  private isDisabled(level: number): boolean {
+    return (this.disabledUntil.get(level) ?? 0) > Date.now();
   }
 
   private async videoInit(level: number): Promise<void> {
@@ -748,7 +795,7 @@ export class MsePlayer {
    * untouched. Returns whether it tried one (the loop asks again before fetching forward).
    */
   private async replaceAhead(level: number): Promise<boolean> {
-    if (this.replaceHeld || this.videoChunks.length === 0) return false;
+    if (this.replaceHeld || this.videoChunks.length === 0 || this.isDisabled(level)) return false;
     const v = this.video;
     const t = v.currentTime;
     this.videoChunks = this.videoChunks.filter((c) => c.endSec > t);
@@ -766,14 +813,30 @@ export class MsePlayer {
     const signal = this.abort.signal;
     const chunk = await this.source.chunkAt(rendition.id, { msn: old.msn, part: 0 }, signal);
     if (!chunk) return false;
-    await this.videoInit(level);
-    const outcome = await this.download(chunk, rendition, this.videoQueue!, level, () =>
-      this.abr.keepReplacing({
-        playheadSec: v.currentTime,
-        bufferSec: this.bufferAhead(),
-        chunkStartSec: old.startSec,
-      }),
-    );
+    let outcome: 'ok' | 'abandoned' | 'seek';
+    try {
+      await this.videoInit(level);
+      outcome = await this.download(chunk, rendition, this.videoQueue!, level, () =>
+        this.abr.keepReplacing({
+          playheadSec: v.currentTime,
+          bufferSec: this.bufferAhead(),
+          chunkStartSec: old.startSec,
+        }),
+      );
+    } catch (e) {
+      // a replacement this level cannot deliver (not there, or still failing after its retries)
+      // costs nothing: the chunk already buffered stays, and this level is not asked for it again
+      if (signal.aborted || !isRequestFailure(e)) throw e;
+      this.disableLevel(level);
+      this.onRetry({
+        url: chunk.url,
+        why: describeFailure(e),
+        failures: 0,
+        waitMs: 0,
+        keeping: this.source.video[old.level].id,
+      });
+      return true;
+    }
     if (outcome === 'seek') return true;
     if (outcome === 'abandoned') {
       this.replaceHeld = true;
@@ -815,7 +878,7 @@ export class MsePlayer {
         windowSet = !this.source.live;
         audio = wanted;
       }
-      await this.waitForRoom();
+      await this.waitForRoom(this.audioQueue);
       await this.waitForVideo();
       if (seenSeeks !== this.seeks) {
         seenSeeks = this.seeks;
@@ -882,7 +945,9 @@ export class MsePlayer {
     this.stats.retryNotes.push(
       n.instead !== undefined
         ? `${path}: ${n.why}; asking ${n.instead} instead`
-        : `${path}: ${n.why}; try ${n.failures + 1} in ${n.waitMs} ms`,
+        : n.keeping !== undefined
+          ? `${path}: ${n.why}; keeping ${n.keeping}`
+          : `${path}: ${n.why}; try ${n.failures + 1} in ${n.waitMs} ms`,
     );
     if (this.stats.retryNotes.length > 20) this.stats.retryNotes.shift();
   };

@@ -46,6 +46,8 @@ export interface RetryNote {
   waitMs: number;
   /** Set when the chunk is asked of another rendition instead (its id), not tried again. */
   instead?: string;
+  /** Set when a replacement failed and the chunk already buffered (this rendition id) stays. */
+  keeping?: string;
 }
 
 /** A request that failed every try; its message names the URL, the last failure and the tries. */

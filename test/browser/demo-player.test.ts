@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../bench/chromium-launch.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-results');
 
@@ -343,6 +344,63 @@ describe('player demo in Chromium', () => {
     await page.close();
   });
 
+  it('a replacement a higher rung cannot deliver (404): the buffered chunk stays, the rung is left alone for a while, playback goes on', async () => {
+    const proxy = await startFaultProxy(edgeUrl, []);
+    try {
+      const page = await open(`${proxy.url}/vod/sample/master.m3u8`, 'ours');
+      await waitForPlayback(page, 0.5);
+      const { levels } = await stats(page);
+      expect(levels.map((l) => l.id)).toEqual(['240p', '360p', '540p', '720p']);
+      // the buffer fills with 360p or lower on a link that does not carry 540p, as above
+      const limitMbps = ((levels[1].bitrate + levels[2].bitrate) / 2 / 1e6) * 0.9;
+      await page.evaluate((m) => window.__streamedge.setBandwidth(m), limitMbps);
+      await page.waitForFunction(
+        () => {
+          const s = window.__streamedge.stats() as { currentLevel: number; playingLevel: number; bufferSec: number };
+          return s.currentLevel < 2 && s.playingLevel < 2 && s.bufferSec >= 8;
+        },
+        null,
+        { timeout: 60_000, polling: 250 },
+      );
+      // from now on, the segments buffered at 240p or 360p are missing (404) at 540p and 720p:
+      // exactly the ones fast switching would replace
+      const low = [...proxy.requests.keys()]
+        .map((p) => /\/(?:240p|360p)\/seg-(\d+)\.m4s$/.exec(p)?.[1])
+        .filter((n) => n !== undefined);
+      const before = new Map(proxy.requests);
+      proxy.rules.push({
+        path: new RegExp(`/(540p|720p)/seg-(${low.join('|')})\\.m4s$`),
+        fault: { status: 404 },
+        times: Infinity,
+      });
+      await page.evaluate(() => window.__streamedge.setBandwidth(null));
+      await page.waitForFunction(
+        () => (window.__streamedge.stats() as { retryNotes: string[] }).retryNotes.some((n) => /; keeping /.test(n)),
+        null,
+        { timeout: 40_000, polling: 250 },
+      );
+      const s0 = (await stats(page)) as PageStats & { disabledLevels: number[] };
+      expect(s0.disabledLevels.length).toBeGreaterThan(0);
+      expect(Math.min(...s0.disabledLevels)).toBeGreaterThanOrEqual(2);
+      await waitForPlayback(page, s0.currentTime + 4);
+      const s = (await stats(page)) as PageStats & { retryNotes: string[]; disabledLevels: number[] };
+      expect(s.pageErrors).toEqual([]);
+      // each failure noted: the chunk already buffered stays; nothing was retried at a rung that said 404
+      for (const n of s.retryNotes) expect(n).toMatch(/\/(540p|720p)\/seg-\d+\.m4s: HTTP 404; keeping (240p|360p)$/);
+      for (const f of proxy.injected) expect(proxy.requests.get(f.path)! - (before.get(f.path) ?? 0)).toBe(1);
+      // a rung is not asked for anything after a 404 disabled it (for 30 s, longer than this test)
+      for (const i of s0.disabledLevels) {
+        const seg = `/${levels[i].id}/seg-`;
+        const failedAt = proxy.log.findIndex((p) => p.includes(seg) && proxy.injected.some((f) => f.path === p));
+        expect(failedAt).toBeGreaterThanOrEqual(0);
+        expect(proxy.log.slice(failedAt + 1).filter((p) => p.includes(seg))).toEqual([]);
+      }
+      await page.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('our player seeks (HLS and DASH): the seek bar spans the whole asset; a seek past the buffer fetches from there, nothing between; a seek back into the buffer fetches nothing', async () => {
     for (const manifest of ['master.m3u8', 'manifest.mpd']) {
       const page = await open(`${edgeUrl}/vod/sample/${manifest}`, 'ours');
@@ -360,10 +418,12 @@ describe('player demo in Chromium', () => {
       // the demo's sample is 60 s long, not "as long as what is buffered"
       expect((await video()).duration).toBeCloseTo(60, 0);
       const before = videoSegs.length;
-      // what was fetched before the seek (more than the 12 s buffer target when audio lags: the
-      // video loop measures what both tracks hold); there must be segments between it and 45 s
+      // what was fetched before the seek: no more than the page's 12 s buffer target past the
+      // playhead and the one 2 s segment that crossed it (segments from seg-1), even while audio
+      // lags (the video loop measures its own SourceBuffer)
       const fetchedBefore = Math.max(...videoSegs);
-      expect(fetchedBefore).toBeLessThan(20);
+      const playhead = (await video()).currentTime;
+      expect(fetchedBefore).toBeLessThanOrEqual(Math.ceil((playhead + 12 + 2) / 2));
       await page.evaluate(() => {
         (document.getElementById('video') as HTMLVideoElement).currentTime = 45;
       });

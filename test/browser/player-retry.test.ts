@@ -7,7 +7,8 @@
  * the second audio segment, once each. The player plays to the end with no error, with one retry
  * per fault that reached it, each of a path the proxy broke (Chromium retries a connection closed
  * with no answer by itself, so those may not reach it). A
- * segment one rendition answers 404 for is asked of the other, and playback goes on. One that
+ * segment one rendition answers 404 for is asked of the other (or, when it was a fast-switching
+ * replacement, the chunk already buffered stays), and playback goes on. One that
  * fails every time, at every rendition, ends playback after four tries at each with an error
  * naming it.
  */
@@ -115,16 +116,22 @@ describe('our player retries failed media requests', () => {
     expect(s.retryNotes.some((n) => /audio[^/]*\/seg-2\.m4s: HTTP 503; try 2 in 500 ms/.test(n))).toBe(true);
   }, 120_000);
 
-  it('a segment one rendition cannot deliver (404) is asked of the other: plays to the end with no error', async () => {
+  it('a segment one rendition cannot deliver (404) is not asked of it again: plays to the end with no error', async () => {
     const { proxy, stats: s } = await play(
       [{ path: /\/vod\/movie\/v\d+\/360p\/seg-3\.m4s$/, fault: { status: 404 }, times: Infinity }],
       `(() => { const v = document.getElementById('video'); return v.ended || v.currentTime > 7.5; })()`,
     );
     expect(s.pageErrors).toEqual([]);
-    // a 404 is not tried again at 360p: the chunk came from 240p
+    // a 404 is not tried again at 360p
     expect(proxy.injected.map((f) => f.path)).toEqual([expect.stringMatching(/360p\/seg-3\.m4s$/)]);
     expect([...proxy.requests.keys()].some((p) => /240p\/seg-3\.m4s$/.test(p))).toBe(true);
-    expect(s.retryNotes).toEqual([expect.stringMatching(/360p\/seg-3\.m4s: HTTP 404; asking 240p instead$/)]);
+    // Which of two paths met the 404 depends on the level the player was at when it reached
+    // segment 3 (on a loaded box it starts lower): fetching forward at 360p, the chunk is asked of
+    // 240p instead; replacing a 240p chunk already buffered (fast switching), that chunk stays.
+    // Either way one note says so, and nothing else was retried.
+    expect(s.retryNotes).toEqual([
+      expect.stringMatching(/360p\/seg-3\.m4s: HTTP 404; (asking 240p instead|keeping 240p)$/),
+    ]);
   }, 120_000);
 
   it('a segment that fails every time, at every rendition: four tries at each, then an error that names it', async () => {

@@ -21,8 +21,12 @@ export interface FaultRule {
 
 export interface FaultProxy {
   url: string;
+  /** The rules in force, read at each request: a test may add one while the player runs. */
+  rules: FaultRule[];
   /** Requests seen, per path (query left off). */
   requests: Map<string, number>;
+  /** Every request's path, in the order they came. */
+  log: string[];
   /** The faults injected, in order. */
   injected: { path: string; fault: string }[];
   close(): Promise<void>;
@@ -33,6 +37,7 @@ const faultName = (f: Fault) => (typeof f === 'string' ? f : `status ${f.status}
 export async function startFaultProxy(upstream: string, rules: FaultRule[]): Promise<FaultProxy> {
   const up = new URL(upstream);
   const requests = new Map<string, number>();
+  const log: string[] = [];
   const injected: FaultProxy['injected'] = [];
 
   const pass = (req: IncomingMessage, res: ServerResponse, fault?: 'cut-body') => {
@@ -62,6 +67,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     const path = (req.url ?? '/').replace(/\?.*$/, '');
     const seen = (requests.get(path) ?? 0) + 1;
     requests.set(path, seen);
+    log.push(path);
     const rule = rules.find((r) => r.path.test(path) && seen <= r.times);
     if (!rule) return pass(req, res);
     injected.push({ path, fault: faultName(rule.fault) });
@@ -78,7 +84,9 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    rules,
     requests,
+    log,
     injected,
     close: () =>
       new Promise<void>((resolve) => {
