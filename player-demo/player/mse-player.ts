@@ -65,7 +65,7 @@ export interface PlayerStats {
   /** Media requests tried again after a failure (request-retry.ts), and the last 20 of them. */
   retries: number;
   retryNotes: string[];
-  /** VOD: video levels left out of the ABR's choices for now, having failed a chunk (indexes into levels). */
+  /** Video levels left out of the ABR's choices for now, having failed a chunk (indexes into levels). */
   disabledLevels: number[];
   errors: string[];
 }
@@ -99,7 +99,7 @@ const JOIN_MIN_BUFFER_SEC = 1;
 /** How far (seconds of media) the audio loop may run ahead of the buffered video. */
 const AUDIO_LEAD_SEC = 2;
 /**
- * VOD: how long a video level that could not deliver a chunk is left out of the ABR's choices
+ * How long a video level that could not deliver a chunk is left out of the ABR's choices
  * (Shaka Player's streaming.maxDisabledTime is the same 30 s). A rendition whose segments are
  * missing is not asked for each next chunk only to fall back again.
  */
@@ -216,7 +216,7 @@ export class MsePlayer {
   private videoChunks: { msn: number; startSec: number; endSec: number; level: number }[] = [];
   /** VOD fast switching: chunks already tried at a level (`msn:level`), never tried twice. */
   private replaceTried = new Set<string>();
-  /** VOD: video levels that failed a chunk lately, and until when (epoch ms) they are not chosen. */
+  /** Video levels that failed a chunk lately, and until when (epoch ms) they are not chosen. */
   private disabledUntil = new Map<number, number>();
   /** VOD fast switching: a replacement was given up; none until a forward chunk has arrived. */
   private replaceHeld = false;
@@ -725,16 +725,19 @@ export class MsePlayer {
         this.stats.currentLevel = level;
         outcome = await this.download(chunk, rendition, this.videoQueue!, level);
       } catch (e) {
-        // VOD: a chunk one rendition cannot deliver (not there, or still failing after its
-        // retries) is asked of another before playback gives up, as hls.js does
+        // a chunk one rendition cannot deliver (not there, or still failing after its retries)
+        // is asked of another before playback gives up, as hls.js does
         failedHere.add(level);
         const other: number | undefined =
-          s.live || signal.aborted || !isRequestFailure(e) ? undefined : this.fallbackLevel(level, failedHere);
+          signal.aborted || !isRequestFailure(e) ? undefined : this.fallbackLevel(level, failedHere);
         if (other === undefined) throw e;
         this.disableLevel(level);
         this.replaceTried.add(`${chunk.msn}:${level}`); // nor is it asked again as a replacement
         this.onRetry({ url: chunk.url, why: describeFailure(e), failures: 0, waitMs: 0, instead: s.video[other].id });
         forced = other;
+        // a part within a segment: the other rendition from the segment's start (its first part is
+        // the independent one), appended over what this one gave; MSE replaces the frames it overlaps
+        if (cursor.part !== 0) cursor = { msn: cursor.msn, part: 0 };
         continue;
       }
       if (outcome === 'seek') continue;

@@ -9,39 +9,27 @@
  * lavfi channel with two languages (440 / 660 Hz) in our player (LL-HLS) and hls.js switches too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../../bench/chromium-launch.js';
+import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
-import { packageVod } from '../../packager/vod-job.js';
-import { createOrigin, type Origin } from '../../packager/origin/server.js';
-import { buildPlayer } from '../../player-demo/build.js';
-import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
 import { writeTinyLadder } from '../integration/live/live-helpers.js';
+import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 
-let dir: string;
-let origin: Origin;
+let rig: BrowserRig;
 let originUrl = '';
-let liveOrigin: Origin;
 let liveUrl = '';
-let pages: PageServer;
-let browser: Browser;
 
 /** Segment duration: our player may keep the old language at most this long after a switch. */
 const SEGMENT_SEC = 2;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-audio-browser-'));
+  rig = await startBrowserRig('se-audio-browser-');
+  const dir = rig.dir;
   writeFileSync(join(dir, 'en.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:19.900\nHello from English\n');
   writeFileSync(join(dir, 'fr.vtt'), 'WEBVTT\n\n00:00:00.100 --> 00:00:19.900\nBonjour en français\n');
-  const [input, dub] = await Promise.all([fixture('bilingualLong'), fixture('dubShort'), buildPlayer()]);
-  await packageVod({
-    input,
-    outDir: join(dir, 'root'),
-    assetId: 'movie',
-    ladder: 'small',
+  const [input, dub] = await Promise.all([fixture('bilingualLong'), fixture('dubShort')]);
+  await packageSmall(dir, input, 'movie', {
     segmentDuration: SEGMENT_SEC,
     audio: [{ language: 'de', file: dub }],
     subtitles: [
@@ -49,13 +37,10 @@ beforeAll(async () => {
       { language: 'fr', file: join(dir, 'fr.vtt') },
     ],
   });
-  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
-  originUrl = await origin.listen(0, '127.0.0.1');
+  originUrl = await rig.origin({ root: join(dir, 'root') });
   mkdirSync(join(dir, 'live'));
-  liveOrigin = await createOrigin({
+  liveUrl = await rig.origin({
     root: join(dir, 'live'),
-    logger: false,
-    processMetrics: false,
     live: [
       {
         id: 'ch',
@@ -68,17 +53,10 @@ beforeAll(async () => {
       },
     ],
   });
-  liveUrl = await liveOrigin.listen(0, '127.0.0.1');
-  pages = await startPageServer({ port: 0, streams: [] });
-  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await pages?.close();
-  await origin?.close();
-  await liveOrigin?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 interface TrackInfo {
@@ -108,14 +86,14 @@ const answersOf = new WeakMap<Page, string[]>();
 
 /** Opens the demo page on `src` with `engine`; records every media request the page makes. */
 async function open(src: string, engine: string): Promise<{ page: Page; requested: string[] }> {
-  const page = await browser.newPage();
+  const page = await rig.browser.newPage();
   const requested: string[] = [];
   const answers: string[] = [];
   answersOf.set(page, answers);
   page.on('request', (r) => requested.push(new URL(r.url()).pathname));
   page.on('response', (r) => answers.push(`${r.status()} ${new URL(r.url()).pathname}`));
   page.on('requestfailed', (r) => answers.push(`failed (${r.failure()?.errorText}) ${new URL(r.url()).pathname}`));
-  await page.goto(`${pages.url}?src=${encodeURIComponent(src)}&engine=${engine}`);
+  await page.goto(`${rig.pages.url}?src=${encodeURIComponent(src)}&engine=${engine}`);
   return { page, requested };
 }
 

@@ -9,58 +9,24 @@
  * from media responses only).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from '../../bench/chromium-launch.js';
 import { fixture } from '../../media-fixtures/generate.js';
-import { packageVod } from '../../packager/vod-job.js';
-import { createOrigin, type Origin } from '../../packager/origin/server.js';
-import { createEdge, type Edge } from '../../edge/server.js';
-import { buildPlayer } from '../../player-demo/build.js';
-import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 
-let dir: string;
-let origin: Origin;
-const edges: Edge[] = [];
+let rig: BrowserRig;
 let capped = '';
 let open = '';
-let pages: PageServer;
-let browser: Browser;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-player-cmsd-'));
-  const [input] = await Promise.all([fixture('sample'), buildPlayer()]);
-  await packageVod({ input, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
-  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
-  const upstream = await origin.listen(0, '127.0.0.1');
-  for (const [name, cap] of [
-    ['edge-capped', 600],
-    ['edge-open', undefined],
-  ] as const) {
-    const edge = createEdge({
-      upstream,
-      name,
-      logLevel: 'silent',
-      store: { dir: join(dir, name), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
-      ...(cap !== undefined ? { cmsdMaxBitrateKbps: cap } : {}),
-    });
-    edges.push(edge);
-    const url = await edge.listen(0, '127.0.0.1');
-    if (cap !== undefined) capped = url;
-    else open = url;
-  }
-  pages = await startPageServer({ port: 0, streams: [] });
-  browser = await launchChromium();
+  rig = await startBrowserRig('se-player-cmsd-');
+  await packageSmall(rig.dir, await fixture('sample'), 'movie');
+  const upstream = await rig.origin({ root: join(rig.dir, 'root') });
+  capped = (await rig.edge(upstream, 'edge-capped', { cmsdMaxBitrateKbps: 600 })).url;
+  open = (await rig.edge(upstream, 'edge-open')).url;
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await pages?.close();
-  for (const e of edges) await e.close();
-  await origin?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 interface Stats {
@@ -75,7 +41,7 @@ async function play(
   edge: string,
   engine = 'ours',
 ): Promise<{ renditions: Set<string>; order: string[]; stats: Stats }> {
-  const page = await browser.newPage();
+  const page = await rig.browser.newPage();
   const renditions = new Set<string>();
   const order: string[] = [];
   page.on('request', (r) => {
@@ -87,7 +53,7 @@ async function play(
   });
   try {
     const manifest = engine === 'dashjs' ? 'manifest.mpd' : 'master.m3u8';
-    await page.goto(`${pages.url}?src=${encodeURIComponent(`${edge}/vod/movie/${manifest}`)}&engine=${engine}`);
+    await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${edge}/vod/movie/${manifest}`)}&engine=${engine}`);
     await page.waitForFunction(
       () => (document.getElementById('video') as HTMLVideoElement).currentTime > 6,
       undefined,

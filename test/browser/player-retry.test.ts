@@ -10,54 +10,32 @@
  * segment one rendition answers 404 for is asked of the other (or, when it was a fast-switching
  * replacement, the chunk already buffered stays), and playback goes on. One that
  * fails every time, at every rendition, ends playback after four tries at each with an error
- * naming it.
+ * naming it. Live LL-HLS (two renditions encoded by ffmpeg): when the rendition it plays answers
+ * 404 for everything, the player goes on from the other, from the start of the failed chunk's
+ * segment, and leaves the failed one alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../../bench/chromium-launch.js';
+import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
-import { packageVod } from '../../packager/vod-job.js';
-import { createOrigin, type Origin } from '../../packager/origin/server.js';
-import { createEdge, type Edge } from '../../edge/server.js';
-import { buildPlayer } from '../../player-demo/build.js';
-import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from '../support/fault-proxy.js';
 
-let dir: string;
-let origin: Origin;
-let edge: Edge;
+let rig: BrowserRig;
 let edgeUrl = '';
-let pages: PageServer;
-let browser: Browser;
 const proxies: FaultProxy[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-player-retry-'));
-  const [input] = await Promise.all([fixture('sample'), buildPlayer()]);
-  await packageVod({ input, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
-  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
-  const upstream = await origin.listen(0, '127.0.0.1');
-  edge = createEdge({
-    upstream,
-    name: 'edge-retry',
-    logLevel: 'silent',
-    store: { dir: join(dir, 'edge'), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
-  });
-  edgeUrl = await edge.listen(0, '127.0.0.1');
-  pages = await startPageServer({ port: 0, streams: [] });
-  browser = await launchChromium();
+  rig = await startBrowserRig('se-player-retry-');
+  await packageSmall(rig.dir, await fixture('sample'), 'movie');
+  const upstream = await rig.origin({ root: join(rig.dir, 'root') });
+  edgeUrl = (await rig.edge(upstream, 'edge-retry')).url;
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await pages?.close();
   for (const p of proxies) await p.close();
-  await edge?.close();
-  await origin?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 interface Stats {
@@ -67,6 +45,12 @@ interface Stats {
   pageErrors: string[];
 }
 
+interface LiveStats extends Stats {
+  levels: { id: string }[];
+  currentLevel: number;
+  disabledLevels: number[];
+}
+
 const stats = (page: Page) =>
   page.evaluate(() => (window as unknown as { __streamedge: { stats(): Stats } }).__streamedge.stats());
 
@@ -74,9 +58,9 @@ const stats = (page: Page) =>
 async function play(rules: FaultRule[], done: string): Promise<{ proxy: FaultProxy; stats: Stats }> {
   const proxy = await startFaultProxy(edgeUrl, rules);
   proxies.push(proxy);
-  const page = await browser.newPage();
+  const page = await rig.browser.newPage();
   try {
-    await page.goto(`${pages.url}?src=${encodeURIComponent(`${proxy.url}/vod/movie/master.m3u8`)}&engine=ours`);
+    await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/vod/movie/master.m3u8`)}&engine=ours`);
     await page.waitForFunction(done, undefined, { timeout: 60_000, polling: 100 });
     return { proxy, stats: await stats(page) };
   } finally {
@@ -100,7 +84,6 @@ describe('our player retries failed media requests', () => {
     expect(s.pageErrors).toEqual([]);
     const kinds = new Set(proxy.injected.map((f) => f.fault));
     expect(kinds).toEqual(new Set(['no-answer', 'cut-body', 'status 502', 'status 503']));
-    // every fault met was retried once, and nothing else was
     // one retry per fault that reached the player, each of a path the proxy broke: nothing else
     // was retried. (Chromium itself tries a request again when a connection closes with no
     // answer, up to three times here, so that fault may never reach the player: the unit test
@@ -149,5 +132,93 @@ describe('our player retries failed media requests', () => {
     expect(s.retries).toBe(7);
     // it played what came before: two segments
     expect(s.currentTime).toBeGreaterThan(1);
+  }, 120_000);
+
+  it('live LL-HLS: the rendition it plays starts answering 404; it goes on from the other, from the start of that segment, and leaves the failed one alone', async () => {
+    const root = join(rig.dir, 'live');
+    mkdirSync(root);
+    const ladder = join(rig.dir, 'live-ladder.json');
+    writeFileSync(
+      ladder,
+      JSON.stringify({
+        video: [
+          { height: 180, bitrate: '200k', profile: 'main', id: '180p' },
+          { height: 144, bitrate: '120k', profile: 'main', id: '144p' },
+        ],
+        audio: { bitrate: '64k' },
+      }),
+    );
+    const liveUrl = await rig.origin({
+      root,
+      live: [
+        {
+          id: 'ch',
+          source: 'lavfi:testsrc2=size=320x180:rate=30',
+          segmentDuration: 2,
+          partDuration: 0.5,
+          dvrWindow: 30,
+          ladder,
+        },
+      ],
+    });
+    const proxy = await startFaultProxy(liveUrl, []);
+    proxies.push(proxy);
+    const page = await rig.browser.newPage();
+    try {
+      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/master.m3u8`)}&engine=ours`);
+      const live = () => stats(page) as Promise<LiveStats>;
+      await page.waitForFunction(
+        () => {
+          const s = window.__streamedge.stats() as { startupMs: number | null; currentTime: number };
+          return s.startupMs !== null && s.currentTime > 0.5;
+        },
+        undefined,
+        { timeout: 60_000, polling: 100 },
+      );
+      const before = await live();
+      const failing = before.levels[before.currentLevel].id;
+      const other = before.levels.find((l) => l.id !== failing)!.id;
+      // every part and segment of the rendition it plays, from now on
+      proxy.rules.push({
+        path: new RegExp(`/live/ch/${failing}/seg-\\d+(\\.\\d+)?\\.m4s$`),
+        fault: { status: 404 },
+        times: Infinity,
+      });
+      await page.waitForFunction(
+        (id) =>
+          (window.__streamedge.stats() as { retryNotes: string[] }).retryNotes.some((n) =>
+            n.endsWith(`asking ${id} instead`),
+          ),
+        other,
+        { timeout: 30_000, polling: 100 },
+      );
+      const at = (await live()).currentTime;
+      await page.waitForFunction(
+        (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime > t,
+        at + 4,
+        {
+          timeout: 30_000,
+          polling: 100,
+        },
+      );
+      const s = await live();
+      expect(s.pageErrors).toEqual([]);
+      expect(s.levels[s.currentLevel].id).toBe(other);
+      expect(s.disabledLevels.map((i) => s.levels[i].id)).toEqual([failing]);
+      expect(s.retryNotes).toEqual([
+        expect.stringMatching(
+          new RegExp(`/live/ch/${failing}/seg-\\d+(\\.\\d+)?\\.m4s: HTTP 404; asking ${other} instead$`),
+        ),
+      ]);
+      // asked once: disabled, the rendition is not asked for anything else while 4 s play
+      expect(proxy.injected).toHaveLength(1);
+      // the other rendition's media were asked from the failed chunk's segment on, from its start
+      const failedMsn = Number(/seg-(\d+)/.exec(proxy.injected[0].path)![1]);
+      const after = proxy.log.slice(proxy.log.indexOf(proxy.injected[0].path) + 1);
+      const firstOther = after.find((p) => new RegExp(`/live/ch/${other}/seg-`).test(p))!;
+      expect(firstOther).toMatch(new RegExp(`/${other}/seg-${failedMsn}(\\.0)?\\.m4s$`));
+    } finally {
+      await page.close();
+    }
   }, 120_000);
 });

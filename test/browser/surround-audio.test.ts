@@ -10,27 +10,20 @@
  * playing stereo. No page error anywhere.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../../bench/chromium-launch.js';
+import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
-import { packageVod } from '../../packager/vod-job.js';
-import { createOrigin, type Origin } from '../../packager/origin/server.js';
-import { buildPlayer } from '../../player-demo/build.js';
-import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 
-let dir: string;
-let origin: Origin;
+let rig: BrowserRig;
 let originUrl = '';
-let pages: PageServer;
-let browser: Browser;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-surround-browser-'));
-  const [input] = await Promise.all([fixture('surround'), buildPlayer()]);
-  await packageVod({ input, outDir: join(dir, 'root'), assetId: 'movie', ladder: 'small', segmentDuration: 2 });
+  rig = await startBrowserRig('se-surround-browser-');
+  const dir = rig.dir;
+  const input = await fixture('surround');
+  await packageSmall(dir, input, 'movie');
   const dolby = join(dir, 'dolby.json');
   writeFileSync(
     dolby,
@@ -39,18 +32,12 @@ beforeAll(async () => {
       audio: { bitrate: '96k', surroundCodec: ['eac3', 'aac'] },
     }),
   );
-  await packageVod({ input, outDir: join(dir, 'root'), assetId: 'dolby', ladder: dolby, segmentDuration: 2 });
-  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
-  originUrl = await origin.listen(0, '127.0.0.1');
-  pages = await startPageServer({ port: 0, streams: [] });
-  browser = await launchChromium();
+  await packageSmall(dir, input, 'dolby', { ladder: dolby });
+  originUrl = await rig.origin({ root: join(dir, 'root') });
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await pages?.close();
-  await origin?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 });
 
 interface TrackInfo {
@@ -68,10 +55,12 @@ interface Win {
 }
 
 async function open(engine: string, manifest: string, asset = 'movie'): Promise<{ page: Page; requested: string[] }> {
-  const page = await browser.newPage();
+  const page = await rig.browser.newPage();
   const requested: string[] = [];
   page.on('request', (r) => requested.push(new URL(r.url()).pathname));
-  await page.goto(`${pages.url}?src=${encodeURIComponent(`${originUrl}/vod/${asset}/${manifest}`)}&engine=${engine}`);
+  await page.goto(
+    `${rig.pages.url}?src=${encodeURIComponent(`${originUrl}/vod/${asset}/${manifest}`)}&engine=${engine}`,
+  );
   return { page, requested };
 }
 

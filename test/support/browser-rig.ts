@@ -1,0 +1,80 @@
+/**
+ * What the Chromium tests share: a temporary folder, the player built, the demo page server,
+ * Debian's Chromium, and the servers a test starts on loopback (origins, edges with the suite's
+ * small stores). `close()` stops them all, the last started first, and removes the folder.
+ * Packaging differs from test to test and stays in each; `packageSmall` is the common case.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../../bench/chromium-launch.js';
+import { packageVod, type PackageVodOptions } from '../../packager/vod-job.js';
+import { createOrigin, type OriginOptions } from '../../packager/origin/server.js';
+import { createEdge, type Edge, type EdgeServerOptions } from '../../edge/server.js';
+import { buildPlayer } from '../../player-demo/build.js';
+import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
+
+export interface BrowserRig {
+  dir: string;
+  browser: Browser;
+  /** The demo page, with no streams listed: a test opens it with `?src=…&engine=…`. */
+  pages: PageServer;
+  /** A silent origin (no process metrics) on a free loopback port; its URL. */
+  origin(opts: OriginOptions): Promise<string>;
+  /** A silent edge in front of `upstream`, its store in `<dir>/<name>` (64 MiB, 16 MiB of RAM). */
+  edge(upstream: string, name: string, extra?: Partial<EdgeServerOptions>): Promise<{ url: string; edge: Edge }>;
+  close(): Promise<void>;
+}
+
+/** Packages `input` as `assetId` under `<dir>/root` with the small two-rung ladder and 2 s segments. */
+export async function packageSmall(
+  dir: string,
+  input: string,
+  assetId: string,
+  extra: Partial<PackageVodOptions> = {},
+): Promise<void> {
+  await packageVod({ input, outDir: join(dir, 'root'), assetId, ladder: 'small', segmentDuration: 2, ...extra });
+}
+
+/** Builds the player, starts the page server and Chromium; `prefix` names the temporary folder. */
+export async function startBrowserRig(prefix: string): Promise<BrowserRig> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const closers: (() => Promise<unknown> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  try {
+    await buildPlayer();
+    const pages = await startPageServer({ port: 0, streams: [] });
+    closers.push(() => pages.close());
+    const browser = await launchChromium();
+    closers.push(() => browser.close());
+    return {
+      dir,
+      browser,
+      pages,
+      async origin(opts) {
+        const origin = await createOrigin({ logger: false, processMetrics: false, ...opts });
+        closers.push(() => origin.close());
+        return origin.listen(0, '127.0.0.1');
+      },
+      async edge(upstream, name, extra = {}) {
+        const edge = createEdge({
+          upstream,
+          name,
+          logLevel: 'silent',
+          store: { dir: join(dir, name), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
+          ...extra,
+        });
+        closers.push(() => edge.close());
+        return { url: await edge.listen(0, '127.0.0.1'), edge };
+      },
+      close: () => closeAll(closers),
+    };
+  } catch (e) {
+    await closeAll(closers);
+    throw e;
+  }
+}
+
+async function closeAll(closers: (() => Promise<unknown> | void)[]): Promise<void> {
+  while (closers.length) await closers.pop()!();
+}
