@@ -182,6 +182,21 @@ export class DashSource implements SourceModel {
     return { msn: s?.msn ?? 0, part: 0 };
   }
 
+  cursorForPdt(renditionId: string, pdtMs: number): Cursor | null {
+    if (!this.live) return null;
+    const t = (pdtMs - this.availabilityStart) / 1000;
+    const segs = this.reps.get(renditionId)?.segments ?? [];
+    const s = segs.find((x) => t < x.start + x.duration);
+    if (s) return { msn: s.msn, part: 0 };
+    const last = segs[segs.length - 1];
+    return last ? { msn: last.msn + 1, part: 0 } : null;
+  }
+
+  windowStartPdtMs(renditionId: string): number | null {
+    const first = this.reps.get(renditionId)?.segments[0];
+    return this.live && first ? this.availabilityStart + first.start * 1000 : null;
+  }
+
   async chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null> {
     for (;;) {
       const rep = this.reps.get(renditionId);

@@ -282,6 +282,27 @@ export class HlsSource implements SourceModel {
     return { msn: st.lastMsn + 1, part: 0 };
   }
 
+  cursorForPdt(renditionId: string, pdtMs: number): Cursor | null {
+    const st = this.media.get(renditionId);
+    if (!st) return null;
+    for (let msn = st.firstMsn; msn <= st.lastMsn; msn++) {
+      const seg = st.segments.get(msn);
+      if (seg?.pdt === undefined) continue;
+      if (pdtMs < seg.pdt + seg.duration * 1000) return { msn, part: 0 };
+    }
+    return { msn: st.lastMsn + 1, part: 0 };
+  }
+
+  windowStartPdtMs(renditionId: string): number | null {
+    const st = this.media.get(renditionId);
+    if (!st) return null;
+    for (let msn = st.firstMsn; msn <= st.lastMsn; msn++) {
+      const pdt = st.segments.get(msn)?.pdt;
+      if (pdt !== undefined) return pdt;
+    }
+    return null;
+  }
+
   async chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null> {
     let c = { ...cursor };
     for (let attempt = 0; attempt < 1000; attempt++) {

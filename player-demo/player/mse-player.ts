@@ -62,6 +62,8 @@ export interface PlayerStats {
   steering: { pathway: string; priority: string[]; notes: string[] } | null;
   /** VOD seeks that left the buffered media (the fetches moved to the new position). */
   seeks: number;
+  /** Live: playing back in the DVR window by the viewer's choice (a seek there): no catch-up to the edge. */
+  dvr: boolean;
   /** Media requests tried again after a failure (request-retry.ts), and the last 20 of them. */
   retries: number;
   retryNotes: string[];
@@ -104,6 +106,8 @@ const AUDIO_LEAD_SEC = 2;
  * missing is not asked for each next chunk only to fall back again.
  */
 const LEVEL_DISABLED_MS = 30_000;
+/** How long a seek out of the buffer holds off the gap skip while its media is fetched. */
+const SEEK_PENDING_MAX_MS = 10_000;
 
 class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
@@ -196,6 +200,12 @@ export class MsePlayer {
   private timescales = new Map<string, number>();
   /** Live: set when the latency drifted far past target; the loops jump to the live edge. */
   private resync = false;
+  /** Where the player itself last moved the playhead (jumpTo), until its `seeking` event. */
+  private ownSeekTo: number | null = null;
+  /** When the latest seek out of the buffer was made (performance.now()), until the element has seeked. */
+  private seekPendingSince: number | null = null;
+  /** Live: the viewer seeked back into the DVR window (onLiveSeeking). */
+  private dvr = false;
   private audioResyncMsn: number | null = null;
   private mediaSource?: MediaSource;
   /** The audio track buffered now, the one the viewer asked for, and whether its loop runs. */
@@ -264,6 +274,7 @@ export class MsePlayer {
       serverCapKbps: null,
       steering: null,
       seeks: 0,
+      dvr: false,
       retries: 0,
       retryNotes: [],
       disabledLevels: [],
@@ -417,17 +428,23 @@ export class MsePlayer {
    */
   private onSeeking(): void {
     const s = this.source;
+    // the player's own jumps (the join point, a gap skipped) are not the viewer's seeks
+    if (this.ownSeekTo !== null && Math.abs(this.video.currentTime - this.ownSeekTo) < 0.01) {
+      this.ownSeekTo = null;
+      return;
+    }
+    this.ownSeekTo = null;
     // before playback starts the only seek is the player's own start position (set while the
     // element has no metadata yet, it takes effect later, when nothing may be buffered for video)
-    if (s.live || !s.cursorForTime || !this.abr || this.stats.startupMs === null) return;
+    if (!this.abr || this.stats.startupMs === null) return;
+    if (s.live) return this.onLiveSeeking();
+    if (!s.cursorForTime) return;
     const t = this.video.currentTime;
     this.seekTarget = t;
     this.seeks += 1;
     if (this.bufferAhead() < Math.min(1, Math.max(0, this.video.duration - t - 0.1))) {
       this.stats.seeks += 1;
-      const ended = this.seekAbort;
-      this.seekAbort = new AbortController();
-      ended.abort();
+      this.seekOutOfBuffer();
     }
     // a loop that had fetched to the end runs again when there is a hole after the new position
     // (left by an earlier seek past the buffer)
@@ -439,14 +456,64 @@ export class MsePlayer {
   }
 
   /**
+   * Live: a seek further behind the edge than the catch-up gives up at (the resync limit) is a
+   * DVR seek: the latency is no longer steered, the player does not jump back to the edge, and
+   * the fetches keep a VOD-sized buffer ahead. A seek back near the edge ends it. A seek out of
+   * the buffer moves the fetches there (the segment whose PDT span holds it), as on VOD; the
+   * element only seeks within what `setLiveSeekableRange` (the window, kept by `tick`) allows.
+   */
+  private onLiveSeeking(): void {
+    const t = this.video.currentTime;
+    const edge = this.mediaTimeAtEdge();
+    const dvr = edge !== null && edge - t > this.resyncLimitSec();
+    if (dvr !== this.dvr) {
+      this.dvr = dvr;
+      this.stats.dvr = dvr;
+      this.note(
+        dvr ? `seeked ${(edge! - t).toFixed(1)} s behind the live edge: DVR, no catch-up` : 'back at the live edge',
+      );
+      if (dvr) this.video.playbackRate = 1;
+    }
+    if (!this.source.cursorForPdt || this.bufferAhead() >= 1) return;
+    this.seekTarget = t;
+    this.seeks += 1;
+    this.stats.seeks += 1;
+    this.seekOutOfBuffer();
+  }
+
+  /**
+   * A seek out of the buffer: the downloads under way (and their retry waits) end, and no gap is
+   * skipped until the element has the media there (`seeked`): the position lies before or between
+   * buffered ranges on purpose. Bounded: a seek that media never reaches (a window that moved on)
+   * leaves it to the gap skip after SEEK_PENDING_MAX_MS.
+   */
+  private seekOutOfBuffer(): void {
+    this.seekPendingSince = performance.now();
+    const ended = this.seekAbort;
+    this.seekAbort = new AbortController();
+    ended.abort();
+  }
+
+  /**
    * Where a fetch loop goes on after the latest seek: the segment holding the end of what `queue`
    * has buffered from the seek position on (a little past it, so a range ending on a segment
-   * boundary gives the next segment), or the segment holding the seek position.
+   * boundary gives the next segment), or the segment holding the seek position. Live: found by
+   * PDT.
    */
   private cursorAtSeek(renditionId: string, queue: AppendQueue | undefined): Cursor {
     const end = queue?.rangeEndAt(this.seekTarget);
     const at = end === undefined ? this.seekTarget : Math.min(end + 0.05, this.video.duration);
-    return this.source.cursorForTime!(renditionId, at);
+    if (!this.source.live) return this.source.cursorForTime!(renditionId, at);
+    const pdt = this.pdtAt(at, true);
+    const c = pdt === null ? null : this.source.cursorForPdt!(renditionId, pdt);
+    // nothing listed or mapped yet: from the first listed segment on (chunkAt moves into the window)
+    return c ?? { msn: 0, part: 0 };
+  }
+
+  /** Live: how far behind the edge the player resyncs rather than catching up (and a seek counts as DVR). */
+  private resyncLimitSec(): number {
+    const target = this.source.targetLatency ?? 3;
+    return this.source.lowLatency ? target + 3 : target + 10;
   }
 
   private fail(e: unknown): void {
@@ -488,6 +555,7 @@ export class MsePlayer {
   private watchPlayback(): void {
     const v = this.video;
     v.addEventListener('seeking', () => this.onSeeking());
+    v.addEventListener('seeked', () => (this.seekPendingSince = null));
     v.addEventListener('waiting', () => {
       if (this.stats.startupMs !== null && this.stallStart === null && !v.seeking) {
         this.stats.stalls += 1;
@@ -535,7 +603,7 @@ export class MsePlayer {
         performance.now() - this.firstBufferedAt < 3000;
       if (!waitForEdge) {
         const at = Math.max(start + 0.05, Math.min(end - JOIN_MIN_BUFFER_SEC, wantAt));
-        if (v.currentTime < at) v.currentTime = at;
+        if (v.currentTime < at) this.jumpTo(at);
         if (ll && !this.joined)
           this.note(
             `joined ${((edgeAt ?? end) - Math.max(v.currentTime, at)).toFixed(2)} s behind the live edge, the newest buffered media ending ${edgeAt === null ? '?' : (edgeAt - end).toFixed(2)} s behind it (hold-back ${this.source.targetLatency}, target ${target})`,
@@ -551,7 +619,7 @@ export class MsePlayer {
       const edgePdt = this.edgePdtMs(now);
       this.stats.edgeDelaySec = edgePdt === null ? null : (now - edgePdt) / 1000;
       const playheadPdt = this.pdtAt(v.currentTime);
-      if (playheadPdt !== null && edgePdt !== null && this.source.lowLatency && !v.paused) {
+      if (playheadPdt !== null && edgePdt !== null && this.source.lowLatency && !v.paused && !this.dvr) {
         // Steer the distance behind the playlist's end (what PART-HOLD-BACK is measured from),
         // not the wall-clock latency, which also holds the encoder's and packager's delay.
         const behindEdge = (edgePdt - playheadPdt) / 1000;
@@ -570,28 +638,49 @@ export class MsePlayer {
         }
       }
       // Far behind the live edge (slow start, long stall): resync instead of crawling back at +5 %.
-      const target = this.source.targetLatency ?? 3;
-      const limit = this.source.lowLatency ? target + 3 : target + 10;
-      if (latency !== null && latency > limit && this.stats.startupMs !== null) this.resync = true;
+      if (!this.dvr && latency !== null && latency > this.resyncLimitSec() && this.stats.startupMs !== null)
+        this.resync = true;
+      this.setSeekableWindow();
     }
     this.skipGap();
+  }
+
+  /**
+   * Live: the element may seek from the oldest media the window lists to the live edge (media
+   * times from the PDT mapping of what was appended).
+   */
+  private setSeekableWindow(): void {
+    const ms = this.mediaSource;
+    const first = this.pdtMap[0];
+    const startPdt = this.source.windowStartPdtMs?.(this.source.video[this.stats.currentLevel].id) ?? null;
+    const end = this.mediaTimeAtEdge();
+    if (!ms || ms.readyState !== 'open' || !first || startPdt === null || end === null) return;
+    const start = Math.max(0, first.mediaStart + (startPdt - first.pdt) / 1000);
+    if (end > start) ms.setLiveSeekableRange(start, end);
+  }
+
+  /** Moves the playhead for the player's own reasons (not a seek by the viewer: onSeeking tells them apart). */
+  private jumpTo(t: number): void {
+    this.video.currentTime = t;
+    this.ownSeekTo = this.video.currentTime;
   }
 
   /** When playback cannot go on by itself (before buffered media, or stalled at a hole), jump (gap-skip.ts). */
   private skipGap(): void {
     const v = this.video;
     const b = v.buffered;
+    if (this.seekPendingSince !== null && performance.now() - this.seekPendingSince < SEEK_PENDING_MAX_MS) return;
     if (!b.length) return;
     const ranges = Array.from({ length: b.length }, (_, i) => ({ start: b.start(i), end: b.end(i) }));
     const to = gapSkipTarget(ranges, v.currentTime, {
       stalled: this.stallStart !== null,
       // Live: land the target latency behind the newest buffered media, not at the oldest.
-      liveTargetSec: this.source.live ? (this.source.targetLatency ?? 3) : undefined,
+      liveTargetSec: this.source.live && !this.dvr ? (this.source.targetLatency ?? 3) : undefined,
     });
     if (to === null) return;
     if (this.source.live && this.stats.startupMs !== null)
       this.note(`skipped a buffer gap: ${v.currentTime.toFixed(2)} s → ${to.toFixed(2)} s`);
-    v.currentTime = to;
+    this.jumpTo(to);
   }
 
   /** Logs what the latency control did (console and stats), so a latency below the hold-back is always explained. */
@@ -603,9 +692,11 @@ export class MsePlayer {
   }
 
   /** PDT (epoch ms) of the frame at media time `t`, from the chunks appended so far. */
-  private pdtAt(t: number): number | null {
+  /** PDT (epoch ms) at media time `t`; before the first mapping, null unless `backwards` (then from it). */
+  private pdtAt(t: number, backwards = false): number | null {
     let best: { mediaStart: number; pdt: number } | undefined;
     for (const m of this.pdtMap) if (m.mediaStart <= t + 0.001) best = m;
+    if (!best && backwards) best = this.pdtMap[0];
     return best ? best.pdt + (t - best.mediaStart) * 1000 : null;
   }
 
@@ -645,7 +736,7 @@ export class MsePlayer {
       const t = this.video.currentTime;
       return queue ? (queue.rangeEndAt(t) ?? t) - t : this.bufferAhead();
     };
-    while (!this.source.live && room() > ahead && !signal.aborted) {
+    while ((!this.source.live || this.dvr) && room() > ahead && !signal.aborted) {
       await new Promise((r) => setTimeout(r, 250));
     }
   }

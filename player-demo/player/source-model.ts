@@ -86,6 +86,14 @@ export interface SourceModel {
   liveEdgePdtMs?(nowMs: number): number | null;
   /** The segment containing media time `t` (VOD seeking). */
   cursorForTime?(renditionId: string, t: number): Cursor;
+  /**
+   * Live (DVR seeking): the segment whose PDT span holds `pdtMs` (epoch ms) in this rendition's
+   * window (its first segment for a time before the window, the one after the newest listed
+   * for a time past it); null when nothing is listed.
+   */
+  cursorForPdt?(renditionId: string, pdtMs: number): Cursor | null;
+  /** Live: PDT (epoch ms) of the oldest media this rendition's window lists; null when unknown. */
+  windowStartPdtMs?(renditionId: string): number | null;
   /** VOD: the presentation's length in seconds, from this rendition's segments (its manifest loaded). */
   vodDurationSec?(renditionId: string): number | undefined;
   close(): void;
