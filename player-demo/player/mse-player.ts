@@ -470,7 +470,7 @@ export class MsePlayer {
       this.dvr = dvr;
       this.stats.dvr = dvr;
       this.note(
-        dvr ? `seeked ${(edge! - t).toFixed(1)} s behind the live edge: DVR, no catch-up` : 'back at the live edge',
+        dvr ? `seeked ${(edge - t).toFixed(1)} s behind the live edge: DVR, no catch-up` : 'back at the live edge',
       );
       if (dvr) this.video.playbackRate = 1;
     }
