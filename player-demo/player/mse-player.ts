@@ -1139,7 +1139,7 @@ export class MsePlayer {
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
       if (!this.source.live && r.kind === 'video' && !splitter)
         this.noteVideoChunk(chunk.msn, level, res.bytes, chunk.duration, r.id);
-      if (this.source.live && r.kind === 'video' && chunk.programDateTime !== undefined) {
+      if (this.source.live && !this.dvr && r.kind === 'video' && chunk.programDateTime !== undefined) {
         this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
         if (this.edgeDelays.length > 16) this.edgeDelays.shift();
       }

@@ -515,7 +515,7 @@ describe('player demo in Chromium', () => {
     await page.close();
   });
 
-  it('our player seeks back into the live DVR window: plays from there without catching up, and returns to the edge on a seek there', async () => {
+  it('our player seeks back into the live DVR window (LL-HLS and LL-DASH): plays from there without catching up, and returns to the edge on a seek there', async () => {
     // a window of 20 s or more before the player joins (the channel runs from the suite's start;
     // run alone, this test waits for it)
     const master = await (await fetch(`${edgeUrl}/live/news/master.m3u8`)).text();
@@ -530,50 +530,52 @@ describe('player demo in Chromium', () => {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 1000)); // polling the playlist, not synchronising
     }
-    const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
-    const first = await waitForPlayback(page, 0);
-    await waitForPlayback(page, first.currentTime + 2);
-    const ranges = () =>
-      page.evaluate(() => {
+    for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+      const page = await open(`${edgeUrl}/live/news/${manifest}`, 'ours');
+      const first = await waitForPlayback(page, 0);
+      await waitForPlayback(page, first.currentTime + 2);
+      const ranges = () =>
+        page.evaluate(() => {
+          const v = document.getElementById('video') as HTMLVideoElement;
+          return {
+            bufferedStart: v.buffered.start(0),
+            seekableStart: v.seekable.length ? v.seekable.start(0) : NaN,
+            seekableEnd: v.seekable.length ? v.seekable.end(v.seekable.length - 1) : NaN,
+            rate: v.playbackRate,
+          };
+        });
+      const r = await ranges();
+      // the channel has run since the suite started: its window (120 s) reaches well before the join
+      expect(r.seekableStart).toBeLessThan(r.bufferedStart - 14);
+      const target = r.bufferedStart - 12;
+      await page.evaluate((t) => {
+        (document.getElementById('video') as HTMLVideoElement).currentTime = t;
+      }, target);
+      await waitForPlayback(page, target + 3, 30_000);
+      const back = (await stats(page)) as PageStats & { dvr: boolean; seeks: number };
+      expect(back.currentTime).toBeLessThan(target + 8); // played on from there: no jump to the edge
+      expect(back.dvr).toBe(true);
+      expect(back.seeks).toBe(1);
+      expect(back.latencySec!).toBeGreaterThan(12);
+      expect((await ranges()).rate).toBe(1);
+      // back to the edge: a seek near the end of the window
+      await page.evaluate(() => {
         const v = document.getElementById('video') as HTMLVideoElement;
-        return {
-          bufferedStart: v.buffered.start(0),
-          seekableStart: v.seekable.length ? v.seekable.start(0) : NaN,
-          seekableEnd: v.seekable.length ? v.seekable.end(v.seekable.length - 1) : NaN,
-          rate: v.playbackRate,
-        };
+        v.currentTime = v.seekable.end(v.seekable.length - 1) - 2.5;
       });
-    const r = await ranges();
-    // the channel has run since the suite started: its window (120 s) reaches well before the join
-    expect(r.seekableStart).toBeLessThan(r.bufferedStart - 14);
-    const target = r.bufferedStart - 12;
-    await page.evaluate((t) => {
-      (document.getElementById('video') as HTMLVideoElement).currentTime = t;
-    }, target);
-    await waitForPlayback(page, target + 3, 30_000);
-    const back = (await stats(page)) as PageStats & { dvr: boolean; seeks: number };
-    expect(back.currentTime).toBeLessThan(target + 8); // played on from there: no jump to the edge
-    expect(back.dvr).toBe(true);
-    expect(back.seeks).toBe(1);
-    expect(back.latencySec!).toBeGreaterThan(12);
-    expect((await ranges()).rate).toBe(1);
-    // back to the edge: a seek near the end of the window
-    await page.evaluate(() => {
-      const v = document.getElementById('video') as HTMLVideoElement;
-      v.currentTime = v.seekable.end(v.seekable.length - 1) - 2.5;
-    });
-    await page.waitForFunction(
-      () => {
-        const s = window.__streamedge.stats() as { dvr: boolean; latencySec: number | null; paused: boolean };
-        return !s.dvr && s.latencySec !== null && s.latencySec < 5 && !s.paused;
-      },
-      undefined,
-      { timeout: 30_000, polling: 250 },
-    );
-    const live = await stats(page);
-    await waitForPlayback(page, live.currentTime + 2, 30_000);
-    expect((await stats(page)).pageErrors).toEqual([]);
-    await page.close();
+      await page.waitForFunction(
+        () => {
+          const s = window.__streamedge.stats() as { dvr: boolean; latencySec: number | null; paused: boolean };
+          return !s.dvr && s.latencySec !== null && s.latencySec < 5 && !s.paused;
+        },
+        undefined,
+        { timeout: 30_000, polling: 250 },
+      );
+      const live = await stats(page);
+      await waitForPlayback(page, live.currentTime + 2, 30_000);
+      expect((await stats(page)).pageErrors).toEqual([]);
+      await page.close();
+    }
   });
 
   it('our player plays live LL-DASH through the edge', async () => {
