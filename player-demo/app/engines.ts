@@ -23,6 +23,8 @@ export interface EngineStats {
   switches: number;
   /** Media requests tried again after a failure (our player only). */
   retries?: number;
+  /** Live: playing back in the DVR window by the viewer's choice (our player only). */
+  dvr?: boolean;
   errors: string[];
 }
 

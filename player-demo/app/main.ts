@@ -65,7 +65,9 @@ function render(): void {
   const q = video.getVideoPlaybackQuality?.();
   $('c-dropped').textContent = q ? `${q.droppedVideoFrames} / ${q.totalVideoFrames}` : '–';
   $('c-buffer').textContent = `${s.bufferSec.toFixed(2)} s`;
-  $('c-latency').textContent = s.latencySec === null ? '–' : `${s.latencySec.toFixed(2)} s`;
+  $('c-latency').textContent =
+    s.latencySec === null ? '–' : `${s.latencySec.toFixed(2)} s${s.dvr === true ? ' (DVR)' : ''}`;
+  $('go-live').hidden = s.dvr !== true;
   $('c-estimate').textContent = `${fmtMbps(s.estimateBps)} Mbit/s`;
   $('c-rate').textContent = s.playbackRate.toFixed(2);
   const key = JSON.stringify(s.levels);
@@ -205,6 +207,11 @@ $<HTMLSelectElement>('audio-track').addEventListener('change', (e) =>
 $<HTMLSelectElement>('text-track').addEventListener('change', (e) => {
   const v = (e.target as HTMLSelectElement).value;
   engine?.setTextTrack(v === 'off' ? null : v);
+});
+// back from the DVR window: just inside the window's end (the player's catch-up takes it from there)
+$('go-live').addEventListener('click', () => {
+  const r = video.seekable;
+  if (r.length) video.currentTime = Math.max(r.start(0), r.end(r.length - 1) - 3);
 });
 $('load').addEventListener(
   'click',

@@ -558,11 +558,10 @@ describe('player demo in Chromium', () => {
       expect(back.seeks).toBe(1);
       expect(back.latencySec!).toBeGreaterThan(12);
       expect((await ranges()).rate).toBe(1);
-      // back to the edge: a seek near the end of the window
-      await page.evaluate(() => {
-        const v = document.getElementById('video') as HTMLVideoElement;
-        v.currentTime = v.seekable.end(v.seekable.length - 1) - 2.5;
-      });
+      // the page says so and offers the way back: its "go live" button seeks near the window's end
+      await page.waitForSelector('#go-live', { state: 'visible', timeout: 5_000 });
+      expect(await page.textContent('#c-latency')).toMatch(/ s \(DVR\)$/);
+      await page.click('#go-live');
       await page.waitForFunction(
         () => {
           const s = window.__streamedge.stats() as { dvr: boolean; latencySec: number | null; paused: boolean };
@@ -573,6 +572,7 @@ describe('player demo in Chromium', () => {
       );
       const live = await stats(page);
       await waitForPlayback(page, live.currentTime + 2, 30_000);
+      await page.waitForSelector('#go-live', { state: 'hidden', timeout: 5_000 });
       expect((await stats(page)).pageErrors).toEqual([]);
       await page.close();
     }
