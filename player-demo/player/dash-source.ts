@@ -208,6 +208,12 @@ export class DashSource implements SourceModel {
       if (first && msn < first.msn) msn = first.msn;
       const seg = segs.find((s) => s.msn === msn);
       const pdt = (start: number) => (this.live ? this.availabilityStart + start * 1000 : undefined);
+      // live: an MPD older than three update periods (6 s at least) is refreshed before a listed
+      // segment is taken from it (playing back in the DVR window, as hls-source does)
+      if (seg && this.live && Date.now() - this.loadedAt > Math.max(6, 3 * this.minimumUpdatePeriod) * 1000) {
+        await this.refresh(signal);
+        continue;
+      }
       if (seg) {
         return {
           url: seg.url,

@@ -95,6 +95,9 @@ function parse(text: string): ParsedManifest {
   return p.manifest as unknown as ParsedManifest;
 }
 
+/** Live: how many target durations old a loaded media playlist may be before chunkAt reloads it. */
+const STALE_TARGET_DURATIONS = 3;
+
 export class HlsSource implements SourceModel {
   readonly protocol = 'hls' as const;
   live = false;
@@ -306,7 +309,12 @@ export class HlsSource implements SourceModel {
   async chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null> {
     let c = { ...cursor };
     for (let attempt = 0; attempt < 1000; attempt++) {
-      const st = this.media.get(renditionId) ?? (await this.reload(renditionId, signal));
+      let st = this.media.get(renditionId) ?? (await this.reload(renditionId, signal));
+      // live: a playlist older than STALE_TARGET_DURATIONS is reloaded before it is used. Playing
+      // at the edge keeps it fresh (each chunk waits on a reload); playing back in the DVR window
+      // finds its segments in what was loaded, while the window moves on without it.
+      if (this.live && Date.now() - st.loadedAt > st.targetDuration * 1000 * STALE_TARGET_DURATIONS)
+        st = await this.reload(renditionId, signal);
       if (c.msn < st.firstMsn) c = { msn: st.firstMsn, part: 0 }; // fell out of the window: jump forward
       const seg = st.segments.get(c.msn);
       if (seg) {
