@@ -9,7 +9,7 @@
  * lavfi channel with two languages (440 / 660 Hz) in our player (LL-HLS) and hls.js switches too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
@@ -38,21 +38,7 @@ beforeAll(async () => {
     ],
   });
   originUrl = await rig.origin({ root: join(dir, 'root') });
-  mkdirSync(join(dir, 'live'));
-  liveUrl = await rig.origin({
-    root: join(dir, 'live'),
-    live: [
-      {
-        id: 'ch',
-        source: 'lavfi:testsrc2=size=320x180:rate=30',
-        segmentDuration: 2,
-        partDuration: 0.5,
-        dvrWindow: 30,
-        ladder: writeTinyLadder(dir),
-        audioLanguages: ['en', 'fr'],
-      },
-    ],
-  });
+  liveUrl = await rig.liveOrigin({ ladder: writeTinyLadder(dir), audioLanguages: ['en', 'fr'] });
 }, 180_000);
 
 afterAll(async () => {

@@ -15,7 +15,7 @@
  * segment, and leaves the failed one alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
@@ -135,8 +135,6 @@ describe('our player retries failed media requests', () => {
   }, 120_000);
 
   it('live LL-HLS: the rendition it plays starts answering 404; it goes on from the other, from the start of that segment, and leaves the failed one alone', async () => {
-    const root = join(rig.dir, 'live');
-    mkdirSync(root);
     const ladder = join(rig.dir, 'live-ladder.json');
     writeFileSync(
       ladder,
@@ -148,19 +146,7 @@ describe('our player retries failed media requests', () => {
         audio: { bitrate: '64k' },
       }),
     );
-    const liveUrl = await rig.origin({
-      root,
-      live: [
-        {
-          id: 'ch',
-          source: 'lavfi:testsrc2=size=320x180:rate=30',
-          segmentDuration: 2,
-          partDuration: 0.5,
-          dvrWindow: 30,
-          ladder,
-        },
-      ],
-    });
+    const liveUrl = await rig.liveOrigin({ ladder });
     const proxy = await startFaultProxy(liveUrl, []);
     proxies.push(proxy);
     const page = await rig.browser.newPage();

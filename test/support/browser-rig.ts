@@ -4,13 +4,13 @@
  * small stores). `close()` stops them all, the last started first, and removes the folder.
  * Packaging differs from test to test and stays in each; `packageSmall` is the common case.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../../bench/chromium-launch.js';
 import { packageVod, type PackageVodOptions } from '../../packager/vod-job.js';
-import { createOrigin, type OriginOptions } from '../../packager/origin/server.js';
+import { createOrigin, type ChannelConfig, type OriginOptions } from '../../packager/origin/server.js';
 import { createEdge, type Edge, type EdgeServerOptions } from '../../edge/server.js';
 import { buildPlayer } from '../../player-demo/build.js';
 import { startPageServer, type PageServer } from '../../player-demo/page-server.js';
@@ -22,6 +22,11 @@ export interface BrowserRig {
   pages: PageServer;
   /** A silent origin (no process metrics) on a free loopback port; its URL. */
   origin(opts: OriginOptions): Promise<string>;
+  /**
+   * An origin with one live channel `ch` (its own root under dir): ffmpeg's lavfi test card at
+   * 320x180, 2 s segments of 0.5 s parts, a 30 s window; `channel` adds to it (the ladder, say).
+   */
+  liveOrigin(channel: Partial<ChannelConfig>): Promise<string>;
   /** A silent edge in front of `upstream`, its store in `<dir>/<name>` (64 MiB, 16 MiB of RAM). */
   edge(upstream: string, name: string, extra?: Partial<EdgeServerOptions>): Promise<{ url: string; edge: Edge }>;
   close(): Promise<void>;
@@ -41,20 +46,28 @@ export async function packageSmall(
 export async function startBrowserRig(prefix: string): Promise<BrowserRig> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const closers: (() => Promise<unknown> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  let liveOrigins = 0;
   try {
     await buildPlayer();
     const pages = await startPageServer({ port: 0, streams: [] });
     closers.push(() => pages.close());
     const browser = await launchChromium();
     closers.push(() => browser.close());
+    const origin = async (opts: OriginOptions): Promise<string> => {
+      const o = await createOrigin({ logger: false, processMetrics: false, ...opts });
+      closers.push(() => o.close());
+      return o.listen(0, '127.0.0.1');
+    };
     return {
       dir,
       browser,
       pages,
-      async origin(opts) {
-        const origin = await createOrigin({ logger: false, processMetrics: false, ...opts });
-        closers.push(() => origin.close());
-        return origin.listen(0, '127.0.0.1');
+      origin,
+      async liveOrigin(channel) {
+        const root = join(dir, `live-${++liveOrigins}`);
+        mkdirSync(root);
+        const ch = { id: 'ch', source: 'lavfi:testsrc2=size=320x180:rate=30', segmentDuration: 2, partDuration: 0.5 };
+        return origin({ root, live: [{ ...ch, dvrWindow: 30, ...channel }] });
       },
       async edge(upstream, name, extra = {}) {
         const edge = createEdge({
