@@ -48,6 +48,9 @@ interface MpdMediaGroup {
   playlists: (MpdPlaylist & { resolvedUri?: string })[];
 }
 
+/** Live: how long a player starting on an MPD that lists no segment yet asks again for one. */
+const START_WAIT_MS = 30_000;
+
 export class DashSource implements SourceModel {
   readonly protocol = 'dash' as const;
   live = false;
@@ -138,6 +141,9 @@ export class DashSource implements SourceModel {
         ...(group.language ? { language: group.language } : {}),
       });
     }
+    // a live MPD read before its first segment named no init segment: take it from this one
+    for (const r of [...this.video, ...this.audioTracks])
+      if (!r.initUrl) r.initUrl = this.reps.get(r.id)?.initUrl ?? '';
     this.audio ??= this.audioTracks.find((t) => t.default) ?? this.audioTracks[0];
     if (this.textTracks.length === 0) {
       for (const [name, group] of Object.entries(Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {})) {
@@ -160,8 +166,15 @@ export class DashSource implements SourceModel {
     return this.reloading;
   }
 
-  async startCursor(renditionId: string): Promise<Cursor> {
-    const segs = this.reps.get(renditionId)?.segments ?? [];
+  async startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor> {
+    let segs = this.reps.get(renditionId)?.segments ?? [];
+    // live, a channel that has just started: its MPD may list no segment yet; ask again, for
+    // START_WAIT_MS at most (a viewer joining then used to get "no segments" and no playback)
+    for (const until = Date.now() + START_WAIT_MS; this.live && !segs.length && Date.now() < until;) {
+      await delay(Math.max(500, this.minimumUpdatePeriod * 1000), signal);
+      await this.refresh(signal);
+      segs = this.reps.get(renditionId)?.segments ?? [];
+    }
     if (!segs.length) throw new Error(`no segments for ${renditionId}`);
     if (!this.live) return { msn: segs[0].msn, part: 0 };
     const last = segs[segs.length - 1];

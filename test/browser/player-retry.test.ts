@@ -12,7 +12,8 @@
  * fails every time, at every rendition, ends playback after four tries at each with an error
  * naming it. Live LL-HLS (two renditions encoded by ffmpeg): when the rendition it plays answers
  * 404 for everything, the player goes on from the other, from the start of the failed chunk's
- * segment, and leaves the failed one alone.
+ * segment, and leaves the failed one alone. LL-DASH joined as its channel starts (the first MPD
+ * lists no segment) waits for one and plays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { writeTinyLadder } from '../integration/live/live-helpers.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from '../support/fault-proxy.js';
 
 let rig: BrowserRig;
@@ -66,6 +68,21 @@ async function play(rules: FaultRule[], done: string): Promise<{ proxy: FaultPro
   } finally {
     await page.close();
   }
+}
+
+function twoRenditionChannel(): Promise<string> {
+  const ladder = join(rig.dir, 'live-ladder.json');
+  writeFileSync(
+    ladder,
+    JSON.stringify({
+      video: [
+        { height: 180, bitrate: '200k', profile: 'main', id: '180p' },
+        { height: 144, bitrate: '120k', profile: 'main', id: '144p' },
+      ],
+      audio: { bitrate: '64k' },
+    }),
+  );
+  return rig.liveOrigin({ ladder });
 }
 
 const VIDEO = String.raw`\/vod\/movie\/v\d+\/\d+p\/`;
@@ -135,18 +152,7 @@ describe('our player retries failed media requests', () => {
   }, 120_000);
 
   it('live LL-HLS: the rendition it plays starts answering 404; it goes on from the other, from the start of that segment, and leaves the failed one alone', async () => {
-    const ladder = join(rig.dir, 'live-ladder.json');
-    writeFileSync(
-      ladder,
-      JSON.stringify({
-        video: [
-          { height: 180, bitrate: '200k', profile: 'main', id: '180p' },
-          { height: 144, bitrate: '120k', profile: 'main', id: '144p' },
-        ],
-        audio: { bitrate: '64k' },
-      }),
-    );
-    const liveUrl = await rig.liveOrigin({ ladder });
+    const liveUrl = await twoRenditionChannel();
     const proxy = await startFaultProxy(liveUrl, []);
     proxies.push(proxy);
     const page = await rig.browser.newPage();
@@ -203,6 +209,30 @@ describe('our player retries failed media requests', () => {
       const after = proxy.log.slice(proxy.log.indexOf(proxy.injected[0].path) + 1);
       const firstOther = after.find((p) => new RegExp(`/live/ch/${other}/seg-`).test(p))!;
       expect(firstOther).toMatch(new RegExp(`/${other}/seg-${failedMsn}(\\.0)?\\.m4s$`));
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('live LL-DASH joined as the channel starts (its first MPD lists no segment): waits for one and plays', async () => {
+    // a channel of its own, opened at once: its MPD lists no segment until ffmpeg has made one
+    const liveUrl = await rig.liveOrigin({ ladder: writeTinyLadder(rig.dir) });
+    const page = await rig.browser.newPage();
+    try {
+      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${liveUrl}/live/ch/manifest.mpd`)}&engine=ours`);
+      await page.waitForFunction(
+        () => {
+          const s = window.__streamedge.stats() as {
+            startupMs: number | null;
+            currentTime: number;
+            pageErrors: string[];
+          };
+          return s.pageErrors.length > 0 || (s.startupMs !== null && s.currentTime > 2);
+        },
+        undefined,
+        { timeout: 60_000, polling: 100 },
+      );
+      expect((await stats(page)).pageErrors).toEqual([]);
     } finally {
       await page.close();
     }
