@@ -724,7 +724,8 @@ export class MsePlayer {
   }
 
   /**
-   * VOD: waits while `queue`'s own buffer reaches more than the target ahead of the playhead.
+   * VOD, and live in the DVR window: waits while `queue`'s own buffer reaches more than the
+   * target ahead of the playhead.
    * Measured per SourceBuffer, not on the media element's buffered ranges (the intersection of
    * audio and video): while audio lagged, that read short and the video loop fetched far past
    * its target.
