@@ -8,6 +8,7 @@ import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTr
 import { fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './delay.js';
 import { fetchPlaylistText } from './request-retry.js';
+import { readSegmentTemplates, segmentNumber, segmentUrl, type SegmentTemplateInfo } from './dash-template.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
 
@@ -21,6 +22,8 @@ interface DashSeg {
 interface RepState {
   segments: DashSeg[];
   initUrl: string;
+  /** Its SegmentTemplate: the URL of a segment not listed yet (LL-DASH), the init segment's. */
+  template?: SegmentTemplateInfo;
 }
 
 interface MpdPlaylist {
@@ -89,6 +92,7 @@ export class DashSource implements SourceModel {
       };
       minimumUpdatePeriod?: number;
     };
+    const templates = readSegmentTemplates(text, this.mpdUrl);
     this.live = /type="dynamic"/.test(text);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
     this.availabilityStart = ast ? Date.parse(ast) : 0;
@@ -106,7 +110,7 @@ export class DashSource implements SourceModel {
     for (const pl of m.playlists) {
       if (pl.attributes.serviceLocation !== location) continue;
       const id = pl.attributes.NAME ?? `v${pl.attributes.BANDWIDTH}`;
-      this.reps.set(id, toRepState(pl));
+      this.reps.set(id, toRepState(pl, templates.get(id)));
       if (!seen.has(id)) {
         this.video.push({
           id,
@@ -128,7 +132,7 @@ export class DashSource implements SourceModel {
       const id = pl.attributes.NAME ?? 'audio';
       // a codec this browser's MSE cannot play (E-AC-3, AC-3 in Chromium) is not offered
       if (!playable(pl.attributes.CODECS)) continue;
-      this.reps.set(id, toRepState(pl));
+      this.reps.set(id, toRepState(pl, templates.get(id)));
       if (known.has(id)) continue;
       this.audioTracks.push({
         id,
@@ -238,12 +242,13 @@ export class DashSource implements SourceModel {
         };
       }
       if (!this.live) return null;
-      if (this.lowLatency && last && msn === last.msn + 1) {
+      // the segment being produced: named by the template, as no MPD lists it yet
+      if (this.lowLatency && last && msn === last.msn + 1 && rep.template) {
         const start = last.start + last.duration;
         const availableAt = this.availabilityStart + (start + last.duration - this.availabilityTimeOffset) * 1000;
         if (Date.now() < availableAt) await delay(availableAt - Date.now(), signal);
         return {
-          url: last.url.replace(/seg-\d+\.m4s/, `seg-${msn}.m4s`),
+          url: segmentUrl(rep.template, msn, start),
           msn,
           duration: last.duration,
           independent: true,
@@ -259,11 +264,14 @@ export class DashSource implements SourceModel {
   }
 }
 
-function toRepState(pl: MpdPlaylist): RepState {
+function toRepState(pl: MpdPlaylist, template: SegmentTemplateInfo | undefined): RepState {
   return {
-    initUrl: pl.segments[0]?.map?.resolvedUri ?? '',
-    segments: pl.segments.map((s) => ({
-      msn: Number(/seg-(\d+)\.m4s/.exec(s.uri)?.[1] ?? 0),
+    // a live MPD that lists no segment yet still names the init segment in its template
+    initUrl: pl.segments[0]?.map?.resolvedUri ?? template?.initUrl ?? '',
+    template,
+    segments: pl.segments.map((s, i) => ({
+      // mpd-parser numbers segments from 0 whatever the MPD says: $Number$ comes from the template
+      msn: template ? segmentNumber(template, i, s.presentationTime ?? 0) : i,
       url: s.resolvedUri,
       start: s.presentationTime ?? 0,
       duration: s.duration,

@@ -33,7 +33,10 @@ export interface PlayerStats {
    * behind the playlist's end, which is what PART-HOLD-BACK is measured from, is latencySec − edgeDelaySec.
    */
   edgeDelaySec: number | null;
-  /** Low-latency live: seconds behind the live edge at the playhead (what the playback rate steers). */
+  /**
+   * Live: seconds behind the live edge at the playhead (on low-latency live, what the playback rate
+   * steers; in the DVR window and while paused it grows, unsteered).
+   */
   behindEdgeSec: number | null;
   /** What the latency control did about the hold-back (joined, caught up, slowed down below it). */
   latencyNotes: string[];
@@ -206,6 +209,8 @@ export class MsePlayer {
   private seekPendingSince: number | null = null;
   /** Live: the viewer seeked back into the DVR window (onLiveSeeking). */
   private dvr = false;
+  /** Live: the seekable range last given to the MediaSource (setSeekableWindow). */
+  private seekableSet: { start: number; end: number } | null = null;
   private audioResyncMsn: number | null = null;
   private mediaSource?: MediaSource;
   /** The audio track buffered now, the one the viewer asked for, and whether its loop runs. */
@@ -619,11 +624,12 @@ export class MsePlayer {
       const edgePdt = this.edgePdtMs(now);
       this.stats.edgeDelaySec = edgePdt === null ? null : (now - edgePdt) / 1000;
       const playheadPdt = this.pdtAt(v.currentTime);
-      if (playheadPdt !== null && edgePdt !== null && this.source.lowLatency && !v.paused && !this.dvr) {
+      const behindEdge = playheadPdt !== null && edgePdt !== null ? (edgePdt - playheadPdt) / 1000 : null;
+      // shown in DVR and while paused too, where nothing steers it
+      this.stats.behindEdgeSec = behindEdge;
+      if (behindEdge !== null && this.source.lowLatency && !v.paused && !this.dvr) {
         // Steer the distance behind the playlist's end (what PART-HOLD-BACK is measured from),
         // not the wall-clock latency, which also holds the encoder's and packager's delay.
-        const behindEdge = (edgePdt - playheadPdt) / 1000;
-        this.stats.behindEdgeSec = behindEdge;
         const rate = this.abr.playbackRate({ latencySec: behindEdge, bufferSec: this.bufferAhead() });
         if (Math.abs(v.playbackRate - rate) > 0.001) v.playbackRate = rate;
         const hold = this.source.targetLatency;
@@ -656,7 +662,11 @@ export class MsePlayer {
     const end = this.mediaTimeAtEdge();
     if (!ms || ms.readyState !== 'open' || !first || startPdt === null || end === null) return;
     const start = Math.max(0, first.mediaStart + (startPdt - first.pdt) / 1000);
-    if (end > start) ms.setLiveSeekableRange(start, end);
+    const was = this.seekableSet;
+    // every tick moves the edge a little: the element is told when either end moved by a part or so
+    if (end <= start || (was && Math.abs(was.start - start) < 0.25 && Math.abs(was.end - end) < 0.25)) return;
+    ms.setLiveSeekableRange(start, end);
+    this.seekableSet = { start, end };
   }
 
   /** Moves the playhead for the player's own reasons (not a seek by the viewer: onSeeking tells them apart). */

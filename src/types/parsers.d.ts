@@ -17,5 +17,9 @@ declare module 'mpd-parser' {
   ): Record<string, any>;
   export function parseUTCTiming(manifest: string): Record<string, any>;
   export function toPlaylists(...args: unknown[]): unknown;
+  /** The MPD's XML document (xmldom), for inheritAttributes. */
+  export function stringToMpdXml(manifest: string): unknown;
+  /** Every Representation with the attributes it inherits (attributes, segmentInfo), per Period. */
+  export function inheritAttributes(mpd: unknown, options?: { manifestUri?: string; NOW?: number }): unknown;
   export const VERSION: string;
 }

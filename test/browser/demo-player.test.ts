@@ -552,11 +552,13 @@ describe('player demo in Chromium', () => {
         (document.getElementById('video') as HTMLVideoElement).currentTime = t;
       }, target);
       await waitForPlayback(page, target + 3, 30_000);
-      const back = (await stats(page)) as PageStats & { dvr: boolean; seeks: number };
+      const back = (await stats(page)) as PageStats & { dvr: boolean; seeks: number; behindEdgeSec: number | null };
       expect(back.currentTime).toBeLessThan(target + 8); // played on from there: no jump to the edge
       expect(back.dvr).toBe(true);
       expect(back.seeks).toBe(1);
       expect(back.latencySec!).toBeGreaterThan(12);
+      // the distance behind the edge is kept up to date in the DVR window too (nothing steers it)
+      expect(back.behindEdgeSec!).toBeGreaterThan(10);
       expect((await ranges()).rate).toBe(1);
       // the page says so and offers the way back: its "go live" button seeks near the window's end
       await page.waitForSelector('#go-live', { state: 'visible', timeout: 5_000 });

@@ -13,7 +13,9 @@
  * naming it. Live LL-HLS (two renditions encoded by ffmpeg): when the rendition it plays answers
  * 404 for everything, the player goes on from the other, from the start of the failed chunk's
  * segment, and leaves the failed one alone. LL-DASH joined as its channel starts (the first MPD
- * lists no segment) waits for one and plays.
+ * lists no segment) waits for one and plays. An LL-DASH segment streamed to the player that breaks
+ * off just after its first chunk (which the player has appended) is fetched again, appended over
+ * what arrived, and playback goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -68,6 +70,18 @@ async function play(rules: FaultRule[], done: string): Promise<{ proxy: FaultPro
   } finally {
     await page.close();
   }
+}
+
+/** Waits until playback has started and played half a second. */
+async function started(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const s = window.__streamedge.stats() as { startupMs: number | null; currentTime: number };
+      return s.startupMs !== null && s.currentTime > 0.5;
+    },
+    undefined,
+    { timeout: 60_000, polling: 100 },
+  );
 }
 
 function twoRenditionChannel(): Promise<string> {
@@ -159,14 +173,7 @@ describe('our player retries failed media requests', () => {
     try {
       await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/master.m3u8`)}&engine=ours`);
       const live = () => stats(page) as Promise<LiveStats>;
-      await page.waitForFunction(
-        () => {
-          const s = window.__streamedge.stats() as { startupMs: number | null; currentTime: number };
-          return s.startupMs !== null && s.currentTime > 0.5;
-        },
-        undefined,
-        { timeout: 60_000, polling: 100 },
-      );
+      await started(page);
       const before = await live();
       const failing = before.levels[before.currentLevel].id;
       const other = before.levels.find((l) => l.id !== failing)!.id;
@@ -233,6 +240,55 @@ describe('our player retries failed media requests', () => {
         { timeout: 60_000, polling: 100 },
       );
       expect((await stats(page)).pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('live LL-DASH: a segment that breaks off after its first chunk is fetched again and appended over it; playback goes on', async () => {
+    const liveUrl = await rig.liveOrigin({ ladder: writeTinyLadder(rig.dir) });
+    const proxy = await startFaultProxy(liveUrl, []);
+    proxies.push(proxy);
+    const page = await rig.browser.newPage();
+    try {
+      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/manifest.mpd`)}&engine=ours`);
+      await started(page);
+      // the segment after the newest one asked for: not asked yet (this runs in the proxy's own
+      // event loop), so its first answer is the one cut
+      const asked = proxy.log.flatMap((p) => /\/live\/ch\/180p\/seg-(\d+)\.m4s$/.exec(p)?.[1] ?? []).map(Number);
+      const msn = Math.max(...asked) + 1;
+      const path = `/live/ch/180p/seg-${msn}.m4s`;
+      proxy.rules.push({ path: new RegExp(`${path.replaceAll('.', '\\.')}$`), fault: 'cut-after-chunk', times: 1 });
+      await page.waitForFunction(
+        (p) => (window.__streamedge.stats() as { retryNotes: string[] }).retryNotes.some((n) => n.includes(p)),
+        path,
+        { timeout: 30_000, polling: 100 },
+      );
+      const at = (await stats(page)).currentTime;
+      await page.waitForFunction(
+        (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime > t,
+        at + 4,
+        { timeout: 30_000, polling: 100 },
+      );
+      const s = await stats(page);
+      expect(s.pageErrors).toEqual([]);
+      expect(proxy.injected).toEqual([{ path, fault: 'cut-after-chunk', bytesSent: expect.any(Number) }]);
+      const sent = proxy.injected[0].bytesSent!;
+      // the player read every byte that went out (a whole chunk and the start of the next), then
+      // asked again, once
+      expect(s.retryNotes).toEqual([
+        expect.stringMatching(new RegExp(`${path}: body broke off after ${sent} bytes( \\(.+\\))?; try 2 in \\d+ ms$`)),
+      ]);
+      expect(proxy.requests.get(path)).toBe(2);
+      // and played on past that segment
+      const played = await page.evaluate(() => {
+        const v = document.querySelector('video')!;
+        return {
+          time: v.currentTime,
+          ranges: Array.from({ length: v.buffered.length }, (_, i) => [v.buffered.start(i), v.buffered.end(i)]),
+        };
+      });
+      expect(played.ranges.some(([a, b]) => a <= played.time && played.time <= b)).toBe(true);
     } finally {
       await page.close();
     }

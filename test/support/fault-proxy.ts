@@ -1,7 +1,8 @@
 /**
  * A loopback HTTP proxy in front of an edge that breaks chosen requests the way networks and
- * servers do: a body cut off midway (the Content-Length promises more), a connection closed with
- * no answer, or a 5xx. Every other request, and every header, passes through unchanged. It keeps
+ * servers do: a body cut off midway (the Content-Length promises more), a body cut just after its
+ * first CMAF chunk (streamed as it arrives: a segment still being produced breaks while it is
+ * streamed), a connection closed with no answer, or a 5xx. Every other request, and every header, passes through unchanged. It keeps
  * a count of the requests per path and a list of the faults it injected, so a test can hold the
  * player's account (its retries) against what really happened on the wire. Every answer closes
  * its connection, so each request is on a fresh one.
@@ -9,7 +10,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Fault = 'cut-body' | 'no-answer' | { status: number };
+export type Fault = 'cut-body' | 'cut-after-chunk' | 'no-answer' | { status: number };
 
 export interface FaultRule {
   /** Which request paths the rule applies to. */
@@ -27,8 +28,8 @@ export interface FaultProxy {
   requests: Map<string, number>;
   /** Every request's path, in the order they came. */
   log: string[];
-  /** The faults injected, in order. */
-  injected: { path: string; fault: string }[];
+  /** The faults injected, in order; a cut body says how many of its bytes went out. */
+  injected: { path: string; fault: string; bytesSent?: number }[];
   close(): Promise<void>;
 }
 
@@ -40,20 +41,27 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
   const log: string[] = [];
   const injected: FaultProxy['injected'] = [];
 
-  const pass = (req: IncomingMessage, res: ServerResponse, fault?: 'cut-body') => {
+  const pass = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    cut?: { fault: 'cut-body' | 'cut-after-chunk'; note: { bytesSent?: number } },
+  ) => {
     const headers = { ...req.headers, host: up.host };
     const out = request({ host: up.hostname, port: up.port, path: req.url, method: req.method, headers }, (answer) => {
-      if (!fault) {
+      if (!cut) {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
         return;
       }
+      if (cut.fault === 'cut-after-chunk') return cutAfterFirstChunk(answer, res, cut.note);
       const chunks: Buffer[] = [];
       answer.on('data', (c: Buffer) => chunks.push(c));
       answer.on('end', () => {
         const body = Buffer.concat(chunks);
         res.writeHead(answer.statusCode ?? 502, { ...answer.headers, 'content-length': String(body.length) });
-        res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
+        const half = Math.floor(body.length / 2);
+        cut.note.bytesSent = half;
+        res.write(body.subarray(0, half), () => res.socket?.destroy());
       });
     });
     out.on('error', () => res.socket?.destroy());
@@ -70,9 +78,11 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     log.push(path);
     const rule = rules.find((r) => r.path.test(path) && seen <= r.times);
     if (!rule) return pass(req, res);
-    injected.push({ path, fault: faultName(rule.fault) });
+    const note: FaultProxy['injected'][number] = { path, fault: faultName(rule.fault) };
+    injected.push(note);
     if (rule.fault === 'no-answer') return void req.socket.destroy();
-    if (rule.fault === 'cut-body') return pass(req, res, 'cut-body');
+    if (rule.fault === 'cut-body' || rule.fault === 'cut-after-chunk')
+      return pass(req, res, { fault: rule.fault, note });
     res.writeHead(rule.fault.status, {
       'content-type': 'text/plain',
       // the page reads the status across origins only with this
@@ -94,4 +104,50 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
         server.close(() => resolve());
       }),
   };
+}
+
+/** Bytes of a chunk's next box header let through after the first chunk, so the cut is inside the body. */
+const PAST_CHUNK_BYTES = 8;
+
+/**
+ * Streams `answer` to `res` as it arrives (the upstream's headers as they are: a Content-Length,
+ * or chunked for a segment still being produced) until the first `mdat` box has ended, lets
+ * PAST_CHUNK_BYTES more through and closes the connection. A body that ends before that point is
+ * cut PAST_CHUNK_BYTES before its end instead, so every answer this fault touches breaks.
+ */
+function cutAfterFirstChunk(answer: IncomingMessage, res: ServerResponse, note: { bytesSent?: number }): void {
+  res.writeHead(answer.statusCode ?? 502, answer.headers);
+  let body = Buffer.alloc(0);
+  let sent = 0;
+  let boxAt = 0; // where the next top-level box starts
+  let cutAt = Infinity;
+  let done = false;
+  const finish = (at: number) => {
+    done = true;
+    answer.destroy();
+    note.bytesSent = at;
+    const rest = body.subarray(sent, at);
+    sent = at;
+    res.write(rest, () => res.socket?.destroy());
+  };
+  answer.on('data', (c: Buffer) => {
+    if (done) return;
+    body = Buffer.concat([body, c]);
+    while (cutAt === Infinity && boxAt + 8 <= body.length) {
+      const size = body.readUInt32BE(boxAt);
+      if (size < 8) break; // 0 (to the end) or 64-bit sizes: not in the media this proxy serves
+      if (body.toString('latin1', boxAt + 4, boxAt + 8) === 'mdat') cutAt = boxAt + size + PAST_CHUNK_BYTES;
+      boxAt += size;
+    }
+    if (body.length >= cutAt) return finish(cutAt);
+    // hold back the last bytes: a body that ends here is still cut short of its end
+    const upTo = body.length - PAST_CHUNK_BYTES;
+    if (upTo > sent) {
+      res.write(body.subarray(sent, upTo));
+      sent = upTo;
+    }
+  });
+  answer.on('end', () => {
+    if (!done) finish(Math.max(sent, body.length - PAST_CHUNK_BYTES));
+  });
 }

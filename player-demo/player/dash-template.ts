@@ -1,0 +1,119 @@
+/**
+ * DASH SegmentTemplate URLs (ISO/IEC 23009-1 §5.3.9.4.4) for our player's DASH source: the
+ * initialization segment of a Representation, and the URL of a segment the MPD does not list yet
+ * (LL-DASH asks for the segment being produced before any MPD names it). Read from the MPD itself
+ * (mpd-parser's attribute inheritance), so any packager's naming works, not only ours.
+ */
+import { inheritAttributes, stringToMpdXml } from 'mpd-parser';
+
+export interface SegmentTemplateInfo {
+  /** The `media` template, resolved later against `baseUrl`. */
+  media: string;
+  /** The initialization segment's URL, resolved; '' when the template names none. */
+  initUrl: string;
+  baseUrl: string;
+  representationId: string;
+  bandwidth: number;
+  timescale: number;
+  presentationTimeOffset: number;
+  /** $Number$ of the first segment: of the SegmentTimeline's first S, or of the Period's start. */
+  startNumber: number;
+  /** SegmentTemplate@duration (timescale units) when segments are numbered by time, not listed. */
+  segmentDuration?: number;
+  /** The Period's start (s): presentationTime = periodStart + (time − presentationTimeOffset) / timescale. */
+  periodStart: number;
+}
+
+interface RepresentationInfo {
+  attributes: {
+    id?: string;
+    bandwidth?: number;
+    baseUrl?: string;
+    periodStart?: number;
+    serviceLocation?: string;
+  };
+  segmentInfo?: {
+    template?: {
+      media?: string;
+      initialization?: { sourceURL?: string };
+      timescale?: number;
+      presentationTimeOffset?: number;
+      startNumber?: number;
+      duration?: number;
+    };
+    segmentTimeline?: unknown[];
+  };
+}
+
+/**
+ * Each Representation's SegmentTemplate, by Representation id (the first BaseURL's copy when an
+ * MPD lists one per CDN). Representations without a SegmentTemplate are left out.
+ */
+export function readSegmentTemplates(mpdText: string, mpdUrl: string): Map<string, SegmentTemplateInfo> {
+  const info = inheritAttributes(stringToMpdXml(mpdText), { manifestUri: mpdUrl }) as {
+    representationInfo: RepresentationInfo[];
+  };
+  const out = new Map<string, SegmentTemplateInfo>();
+  for (const { attributes: a, segmentInfo } of info.representationInfo) {
+    const t = segmentInfo?.template;
+    if (!t?.media || a.id === undefined || out.has(a.id)) continue;
+    const base = {
+      media: t.media,
+      baseUrl: a.baseUrl ?? mpdUrl,
+      representationId: a.id,
+      bandwidth: a.bandwidth ?? 0,
+      timescale: t.timescale ?? 1,
+      presentationTimeOffset: t.presentationTimeOffset ?? 0,
+      periodStart: a.periodStart ?? 0,
+      startNumber: t.startNumber ?? 1,
+      ...(segmentInfo?.segmentTimeline === undefined && t.duration ? { segmentDuration: t.duration } : {}),
+    };
+    const init = t.initialization?.sourceURL;
+    out.set(a.id, { ...base, initUrl: init ? resolve(fillTemplate(init, base, {}), base.baseUrl) : '' });
+  }
+  return out;
+}
+
+/**
+ * The $Number$ of the `index`-th segment mpd-parser lists (it numbers them from 0 whatever the
+ * MPD says), starting at `presentationTime` (s): counted from startNumber along a SegmentTimeline,
+ * or from the time when segments have one @duration.
+ */
+export function segmentNumber(t: SegmentTemplateInfo, index: number, presentationTime: number): number {
+  if (t.segmentDuration === undefined) return t.startNumber + index;
+  const time = (presentationTime - t.periodStart) * t.timescale;
+  return t.startNumber + Math.round(time / t.segmentDuration);
+}
+
+/** The URL of the segment with this number, starting at `presentationTime` (s), by the template. */
+export function segmentUrl(t: SegmentTemplateInfo, number: number, presentationTime: number): string {
+  const time = Math.round((presentationTime - t.periodStart) * t.timescale) + t.presentationTimeOffset;
+  return resolve(fillTemplate(t.media, t, { Number: number, Time: time }), t.baseUrl);
+}
+
+/**
+ * Replaces $RepresentationID$, $Bandwidth$, $Number$ and $Time$ (each with an optional %0<w>d
+ * width) and $$; an identifier with no value here is left as it is.
+ */
+function fillTemplate(
+  template: string,
+  t: Pick<SegmentTemplateInfo, 'representationId' | 'bandwidth'>,
+  values: { Number?: number; Time?: number },
+): string {
+  const all: Record<string, string | number | undefined> = {
+    RepresentationID: t.representationId,
+    Bandwidth: t.bandwidth,
+    ...values,
+  };
+  return template.replace(/\$(\w*)(?:%0(\d+)d)?\$/g, (whole, name: string, width?: string) => {
+    if (name === '') return '$';
+    const v = all[name];
+    if (v === undefined) return whole;
+    // the width format applies to numbers; RepresentationID takes none (§5.3.9.4.4)
+    return width && typeof v === 'number' ? String(v).padStart(Number(width), '0') : String(v);
+  });
+}
+
+function resolve(url: string, base: string): string {
+  return new URL(url, base).href;
+}

@@ -1,0 +1,114 @@
+/**
+ * Our player's DASH source names segments by the MPD's SegmentTemplate, not by our packager's
+ * file names: an LL-DASH MPD from another packager (zero-padded $Number%05d$, its own names, a
+ * startNumber of 100, $Time$ instead of $Number$, a literal $$ in a query) gives the segment
+ * numbers, the init segment and the URL of the segment being produced that the template says.
+ * Run in Node against a loopback server that answers the MPD under test.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DashSource } from '../../../player-demo/player/dash-source.js';
+import { readSegmentTemplates, segmentUrl } from '../../../player-demo/player/dash-template.js';
+
+/** A live LL-DASH MPD, its segments 2 s long from t=0; `timeline` is the SegmentTimeline's content. */
+function mpd(media: string, timeline: string, init = 'init-$RepresentationID$.m4s'): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011"
+  availabilityStartTime="2026-01-01T00:00:00Z" publishTime="2026-01-01T00:00:10Z" minimumUpdatePeriod="PT2S"
+  timeShiftBufferDepth="PT30S" maxSegmentDuration="PT2S" minBufferTime="PT1S">
+  <Period id="p0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4" segmentAlignment="true">
+      <SegmentTemplate timescale="1000" media="${media}" initialization="${init}" startNumber="100"
+        availabilityTimeOffset="1.5" availabilityTimeComplete="false">
+        <SegmentTimeline>${timeline}</SegmentTimeline>
+      </SegmentTemplate>
+      <Representation id="v0" bandwidth="800000" codecs="avc1.64001f" width="640" height="360"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`;
+}
+
+let served = '';
+let server: Server;
+let base = '';
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (!req.url?.startsWith('/live/manifest.mpd')) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/dash+xml' }).end(served);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/`;
+});
+
+afterAll(
+  () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+);
+
+async function open(text: string): Promise<DashSource> {
+  served = text;
+  const source = new DashSource(`${base}manifest.mpd`, {});
+  await source.open(new AbortController().signal);
+  return source;
+}
+
+describe("our player's DASH source follows the MPD's SegmentTemplate", () => {
+  it('numbers, the init segment and the segment being produced, with a zero-padded $Number$ from 100', async () => {
+    const source = await open(mpd('chunk-$RepresentationID$-$Number%05d$.m4s', '<S t="0" d="2000" r="4"/>'));
+    const signal = new AbortController().signal;
+    const v = source.video[0];
+    expect(v.initUrl).toBe(`${base}init-v0.m4s`);
+    expect(source.lowLatency).toBe(true);
+    // five listed (100-104): a low-latency viewer joins the one being produced
+    expect(await source.startCursor(v.id, signal)).toEqual({ msn: 105, part: 0 });
+    const listed = await source.chunkAt(v.id, { msn: 102, part: 0 }, signal);
+    expect(listed).toMatchObject({ msn: 102, url: `${base}chunk-v0-00102.m4s` });
+    expect(listed?.streaming).toBeUndefined();
+    const producing = await source.chunkAt(v.id, { msn: 105, part: 0 }, signal);
+    expect(producing).toMatchObject({ msn: 105, url: `${base}chunk-v0-00105.m4s`, streaming: true, duration: 2 });
+  });
+
+  it('a $Time$ template: the segment being produced is named by its start time', async () => {
+    const source = await open(mpd('$RepresentationID$/t$Time$.m4s', '<S t="0" d="2000" r="4"/>'));
+    const signal = new AbortController().signal;
+    const producing = await source.chunkAt(source.video[0].id, { msn: 105, part: 0 }, signal);
+    expect(producing?.url).toBe(`${base}v0/t10000.m4s`);
+  });
+
+  it('an MPD that lists no segment yet still gives the init segment', async () => {
+    const source = await open(mpd('chunk-$Number$.m4s', ''));
+    expect(source.video[0].initUrl).toBe(`${base}init-v0.m4s`);
+  });
+
+  it('segments numbered by one @duration (no SegmentTimeline): numbers from the time, from startNumber', async () => {
+    const text = `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S" minBufferTime="PT1S"
+  profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">
+  <Period id="p0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4">
+      <SegmentTemplate timescale="90000" duration="180000" startNumber="7" media="s$Number$.m4s" initialization="i.mp4"/>
+      <Representation id="v0" bandwidth="800000" codecs="avc1.64001f" width="640" height="360"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`;
+    const source = await open(text);
+    const signal = new AbortController().signal;
+    const id = source.video[0].id;
+    expect(await source.startCursor(id, signal)).toEqual({ msn: 7, part: 0 });
+    expect(await source.chunkAt(id, { msn: 9, part: 0 }, signal)).toMatchObject({ msn: 9, url: `${base}s9.m4s` });
+    expect(source.cursorForTime(id, 9.5)).toEqual({ msn: 11, part: 0 });
+  });
+
+  it('identifiers: $Bandwidth$, a width on $Time$, a literal $$, an identifier it does not know left as is', () => {
+    const text = mpd('b$Bandwidth$/$Time%08d$.m4s?sig=a$$b&x=$Other$', '<S t="0" d="2000"/>');
+    const t = readSegmentTemplates(text, `${base}manifest.mpd`).get('v0')!;
+    expect(segmentUrl(t, 101, 2)).toBe(`${base}b800000/00002000.m4s?sig=a$b&x=$Other$`);
+  });
+});
