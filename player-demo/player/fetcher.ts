@@ -7,6 +7,7 @@ import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js
 import type { Throttle } from './throttle.js';
 import { cmsdAdvice } from '../../src/http/cmsd.js';
 import type { PathwaySteering } from './pathway-steering.js';
+import type { ByteRange } from './source-model.js';
 
 export interface FetchProgress {
   bytesLoaded: number;
@@ -85,6 +86,11 @@ export interface FetchOptions {
    * one that fails there before any byte arrived is tried on the next Pathway.
    */
   steering?: Pick<PathwaySteering, 'route' | 'failed'>;
+  /**
+   * Only these bytes of the resource (a Range header). A 206 must carry exactly them; a server
+   * that ignores Range (200) is read whole and the range cut out of it.
+   */
+  range?: ByteRange;
 }
 
 /** At most this many Pathways are tried for one request. */
@@ -145,9 +151,13 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
   const sent = opts.cmcd
     ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })
     : { url, headers: undefined };
+  const range = opts.range;
+  const headers = range
+    ? { ...sent.headers, range: `bytes=${range.offset}-${range.offset + range.length - 1}` }
+    : sent.headers;
   let res: Response;
   try {
-    res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers: sent.headers });
+    res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers });
   } catch (e) {
     throw opts.signal.aborted || !(e instanceof TypeError) ? e : new NetworkError(url, undefined, e);
   }
@@ -158,6 +168,9 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
     opts.log?.({ url, status: res.status, bytes: 0, ms: ttfbMs, cacheStatus, at: Date.now() });
     throw new HttpError(res.status, url, retryAfterSeconds(res.headers.get('retry-after')));
   }
+  // a 200 to a range request is the whole resource: its bytes are not the chunk's until cut
+  const whole = range !== undefined && res.status !== 206;
+  const onChunk = whole ? undefined : opts.onChunk;
   const totalHeader = res.headers.get('content-length');
   const bytesTotal = totalHeader ? Number(totalHeader) : undefined;
   const reader = res.body.getReader();
@@ -183,10 +196,17 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
     bursts.onChunk(value.byteLength, performance.now());
     chunks.push(value);
     loaded += value.byteLength;
-    opts.onChunk?.(value);
+    onChunk?.(value);
     opts.onProgress?.({ bytesLoaded: loaded, bytesTotal, elapsedMs: performance.now() - t0, ttfbMs });
   }
-  const bytes = concat(chunks, loaded);
+  let bytes = concat(chunks, loaded);
+  if (range) {
+    if (whole) bytes = bytes.subarray(range.offset, range.offset + range.length);
+    // a short 206 (or a whole body too short for the range) is a body that broke off
+    if (bytes.byteLength !== range.length)
+      throw new NetworkError(url, loaded, new TypeError(`range of ${range.length} bytes, ${bytes.byteLength} came`));
+    if (whole) opts.onChunk?.(bytes);
+  }
   const durationMs = performance.now() - t0;
   opts.log?.({ url, status: res.status, bytes: loaded, ms: durationMs, cacheStatus, at: Date.now() });
   return {

@@ -4,7 +4,15 @@
  * part is awaited with a blocking playlist reload (_HLS_msn/_HLS_part) rather than polling.
  */
 import { Parser } from 'm3u8-parser';
-import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
+import type {
+  AudioTrack,
+  ByteRange,
+  ChunkRef,
+  Cursor,
+  PlayerRendition,
+  SourceModel,
+  TextTrackRef,
+} from './source-model.js';
 import { fetchText, type FetchOptions } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
@@ -22,12 +30,14 @@ interface PartEntry {
   uri: string;
   duration: number;
   independent: boolean;
+  byteRange?: ByteRange;
 }
 
 interface SegEntry {
   msn: number;
   uri: string;
   duration: number;
+  byteRange?: ByteRange;
   pdt?: number;
   parts: PartEntry[];
   complete: boolean;
@@ -36,6 +46,7 @@ interface SegEntry {
 interface MediaState {
   url: string;
   initUrl?: string;
+  initByteRange?: ByteRange;
   segments: Map<number, SegEntry>;
   firstMsn: number;
   lastMsn: number; // last msn present (complete or in progress)
@@ -49,17 +60,28 @@ interface MediaState {
   loadedAt: number;
 }
 
+/** EXT-X-BYTERANGE / BYTERANGE= as m3u8-parser gives it (a segment's offset filled in; a part's or a map's may be absent). */
+interface ParsedRange {
+  length?: number;
+  offset?: number;
+}
 interface ParsedPart {
   uri: string;
   duration: number;
   independent?: boolean;
+  byterange?: ParsedRange;
+}
+interface ParsedMap {
+  uri: string;
+  byterange?: ParsedRange;
 }
 interface ParsedSegment {
   uri: string;
   duration: number;
   programDateTime?: number;
   parts?: ParsedPart[];
-  map?: { uri: string };
+  map?: ParsedMap;
+  byterange?: ParsedRange;
 }
 interface ParsedMedia {
   uri?: string;
@@ -82,7 +104,7 @@ interface ParsedManifest {
   preloadSegment?: {
     parts?: ParsedPart[];
     preloadHints?: { uri: string; type: string }[];
-    map?: { uri: string };
+    map?: ParsedMap;
     /** Its own EXT-X-PROGRAM-DATE-TIME, when listed (m3u8-parser keeps the tag's text). */
     dateTimeString?: string;
   };
@@ -209,7 +231,11 @@ export class HlsSource implements SourceModel {
     this.live = !first.endList;
     this.lowLatency = this.live && first.partTarget !== undefined;
     if (this.live) this.targetLatency = first.partHoldBack ?? first.holdBack ?? 3 * first.targetDuration;
-    for (const r of [...this.video, ...this.audioTracks]) r.initUrl = this.media.get(r.id)!.initUrl ?? '';
+    for (const r of [...this.video, ...this.audioTracks]) {
+      const st = this.media.get(r.id)!;
+      r.initUrl = st.initUrl ?? '';
+      if (st.initByteRange) r.initByteRange = st.initByteRange;
+    }
   }
 
   /** A WebVTT media playlist's segments, fetched in order (VOD subtitles). */
@@ -327,6 +353,7 @@ export class HlsSource implements SourceModel {
             independent: true,
             next: { msn: c.msn + 1, part: 0 },
             programDateTime: seg.pdt,
+            ...(seg.byteRange ? { byteRange: seg.byteRange } : {}),
           };
         }
         const part = seg.parts[c.part];
@@ -341,6 +368,7 @@ export class HlsSource implements SourceModel {
             independent: part.independent,
             next: lastOfSegment ? { msn: c.msn + 1, part: 0 } : { msn: c.msn, part: c.part + 1 },
             programDateTime: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
+            ...(part.byteRange ? { byteRange: part.byteRange } : {}),
           };
         }
         if (seg.complete) {
@@ -385,17 +413,19 @@ export class HlsSource implements SourceModel {
         const old = prev.segments.get(msn);
         if (old) segments.set(msn, old);
       }
-    let initUri: string | undefined;
+    let initMap: ParsedMap | undefined;
     m.segments.forEach((s, i) => {
       const msn = seq + skipped + i;
-      initUri ??= s.map?.uri;
+      initMap ??= s.map;
+      const byteRange = toRange(s.byterange, 0);
       segments.set(msn, {
         msn,
         uri: s.uri,
         duration: s.duration,
         pdt: s.programDateTime,
-        parts: (s.parts ?? []).map(toPart),
+        parts: toParts(s.parts ?? []),
         complete: true,
+        ...(byteRange ? { byteRange } : {}),
       });
     });
     let lastMsn = seq + skipped + m.segments.length - 1;
@@ -412,12 +442,15 @@ export class HlsSource implements SourceModel {
         : prevSeg?.pdt !== undefined
           ? prevSeg.pdt + prevSeg.duration * 1000
           : undefined;
-      segments.set(lastMsn, { msn: lastMsn, uri: '', duration: 0, pdt, parts: pre.parts.map(toPart), complete: false });
+      segments.set(lastMsn, { msn: lastMsn, uri: '', duration: 0, pdt, parts: toParts(pre.parts), complete: false });
     }
-    initUri ??= pre?.map?.uri ?? prev?.initUrl;
+    initMap ??= pre?.map;
+    const initByteRange = initMap ? toRange(initMap.byterange, 0) : prev?.initByteRange;
+    const initUri = initMap?.uri ?? prev?.initUrl;
     const st: MediaState = {
       url: base,
       initUrl: initUri ? new URL(initUri, base).href : undefined,
+      ...(initByteRange ? { initByteRange } : {}),
       segments,
       firstMsn: skipped && prev ? Math.max(seq, prev.firstMsn) : seq,
       lastMsn,
@@ -448,8 +481,26 @@ export class HlsSource implements SourceModel {
   }
 }
 
-function toPart(p: ParsedPart): PartEntry {
-  return { uri: p.uri, duration: p.duration, independent: Boolean(p.independent) };
+/** A listed byte range; its offset, when the tag leaves it out, is `follows` (RFC 8216bis 4.4.4.2, 4.4.4.9). */
+function toRange(r: ParsedRange | undefined, follows: number): ByteRange | undefined {
+  return r?.length === undefined ? undefined : { offset: r.offset ?? follows, length: r.length };
+}
+
+/** A segment's parts; a part's BYTERANGE with no offset starts where the part before it (same resource) ended. */
+function toParts(parts: ParsedPart[]): PartEntry[] {
+  let follows = 0;
+  let prevUri: string | undefined;
+  return parts.map((p) => {
+    const byteRange = toRange(p.byterange, p.uri === prevUri ? follows : 0);
+    if (byteRange) follows = byteRange.offset + byteRange.length;
+    prevUri = p.uri;
+    return {
+      uri: p.uri,
+      duration: p.duration,
+      independent: Boolean(p.independent),
+      ...(byteRange ? { byteRange } : {}),
+    };
+  });
 }
 
 /** `.../<rendition>/index.m3u8` → `<rendition>`. */

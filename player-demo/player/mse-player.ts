@@ -1035,6 +1035,7 @@ export class MsePlayer {
           cmcd: this.opts.cmcd,
           cmcdObject: { ot: 'i' },
           steering: this.opts.steering,
+          range: r.initByteRange,
         }),
       { signal, onRetry: this.onRetry },
     );
@@ -1117,6 +1118,7 @@ export class MsePlayer {
         cmcd: this.opts.cmcd,
         serverAdvice: this.opts.serverAdvice,
         steering: this.opts.steering,
+        range: chunk.byteRange,
         cmcdObject: {
           ot: r.kind === 'audio' ? 'a' : 'v',
           br: r.bitrate / 1000,

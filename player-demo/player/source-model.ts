@@ -13,6 +13,14 @@ export interface PlayerRendition {
   height?: number;
   frameRate?: number;
   initUrl: string;
+  /** The init segment is this range of `initUrl` (HLS EXT-X-MAP BYTERANGE). */
+  initByteRange?: ByteRange;
+}
+
+/** Bytes `offset` to `offset + length - 1` of a resource (HLS EXT-X-BYTERANGE), asked with a Range header. */
+export interface ByteRange {
+  offset: number;
+  length: number;
 }
 
 /** An audio language the viewer can pick: a rendition of its own. */
@@ -57,6 +65,8 @@ export interface ChunkRef {
   programDateTime?: number;
   /** The response is produced while we read it (LL-DASH chunked segment): append as boxes arrive. */
   streaming?: boolean;
+  /** The chunk is this range of `url` (one file holding many segments or parts). */
+  byteRange?: ByteRange;
 }
 
 export interface SourceModel {

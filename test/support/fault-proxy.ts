@@ -28,6 +28,8 @@ export interface FaultProxy {
   requests: Map<string, number>;
   /** Every request's path, in the order they came. */
   log: string[];
+  /** Every request that carried a Range header: `<path> <range>`, in the order they came. */
+  ranges: string[];
   /** The faults injected, in order; a cut body says how many of its bytes went out. */
   injected: { path: string; fault: string; bytesSent?: number }[];
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
   const up = new URL(upstream);
   const requests = new Map<string, number>();
   const log: string[] = [];
+  const ranges: string[] = [];
   const injected: FaultProxy['injected'] = [];
 
   const pass = (
@@ -76,6 +79,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     const seen = (requests.get(path) ?? 0) + 1;
     requests.set(path, seen);
     log.push(path);
+    if (req.headers.range) ranges.push(`${path} ${req.headers.range}`);
     const rule = rules.find((r) => r.path.test(path) && seen <= r.times);
     if (!rule) return pass(req, res);
     const note: FaultProxy['injected'][number] = { path, fault: faultName(rule.fault) };
@@ -97,6 +101,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     rules,
     requests,
     log,
+    ranges,
     injected,
     close: () =>
       new Promise<void>((resolve) => {
