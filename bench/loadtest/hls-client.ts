@@ -16,6 +16,8 @@ interface PartInfo {
   url: string;
   duration: number;
   independent: boolean;
+  /** BYTERANGE=: the Range header value for `url`. */
+  range?: string;
 }
 
 interface SegmentInfo {
@@ -26,6 +28,9 @@ interface SegmentInfo {
   parts: PartInfo[];
   complete: boolean;
   initUrl: string;
+  /** EXT-X-BYTERANGE / EXT-X-MAP BYTERANGE: Range header values for `url` and `initUrl`. */
+  range?: string;
+  initRange?: string;
 }
 
 interface PlaylistState {
@@ -35,7 +40,7 @@ interface PlaylistState {
   /** Last complete segment (-1 when none). */
   lastMsn: number;
   endList: boolean;
-  hint?: { msn: number; part: number; url: string };
+  hint?: { msn: number; part: number; url: string; range?: string };
   canBlockReload: boolean;
   canSkip: boolean;
   holdBack?: number;
@@ -55,10 +60,17 @@ interface PlaylistState {
 }
 
 /** The parts of an m3u8-parser manifest this client reads. */
+/** A byte range as m3u8-parser gives it (a segment's offset filled in; a part's, a map's, a hint's may be absent). */
+interface HlsRange {
+  length?: number;
+  offset?: number;
+}
+
 interface HlsPart {
   uri: string;
   duration?: number;
   independent?: boolean;
+  byterange?: HlsRange;
 }
 
 interface HlsTimed {
@@ -69,14 +81,15 @@ interface HlsTimed {
 interface HlsSegment extends HlsTimed {
   uri: string;
   duration?: number;
-  map?: { uri?: string };
+  map?: { uri?: string; byterange?: HlsRange };
   parts?: HlsPart[];
+  byterange?: HlsRange;
 }
 
 interface HlsPreloadSegment extends HlsTimed {
-  map?: { uri?: string };
+  map?: { uri?: string; byterange?: HlsRange };
   parts?: HlsPart[];
-  preloadHints?: { type?: string; uri: string }[];
+  preloadHints?: { type?: string; uri: string; byterange?: HlsRange }[];
 }
 
 interface HlsServerControl {
@@ -113,7 +126,7 @@ interface ResolvedPlaylist {
   firstMsn: number;
   segments: SegmentInfo[];
   preload?: SegmentInfo;
-  hint?: { msn: number; part: number; url: string };
+  hint?: { msn: number; part: number; url: string; range?: string };
   /** Program date-time (epoch ms) where the newest listed segment or part ends, when known. */
   edgePdtMs?: number;
   /**
@@ -176,16 +189,34 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
   const seq = Number(m.mediaSequence ?? 0);
   let msn = seq + skipped;
   let map = '';
+  let mapRange: string | undefined;
   const segments: SegmentInfo[] = [];
-  const partsOf = (parts: HlsPart[] | undefined) =>
-    (parts ?? []).map((p) => ({
-      url: resolveUri(p.uri, dir),
-      duration: Number(p.duration),
-      independent: p.independent === true,
-    }));
+  const partsOf = (parts: HlsPart[] | undefined) => {
+    // a part's BYTERANGE without an offset starts where the part before it (same resource) ended
+    let follows = 0;
+    let prevUri: string | undefined;
+    return (parts ?? []).map((p) => {
+      const length = p.byterange?.length;
+      const offset = p.byterange?.offset ?? (p.uri === prevUri ? follows : 0);
+      prevUri = p.uri;
+      const part: PartInfo = {
+        url: resolveUri(p.uri, dir),
+        duration: Number(p.duration),
+        independent: p.independent === true,
+      };
+      if (length !== undefined) {
+        follows = offset + length;
+        part.range = rangeHeader(offset, length);
+      }
+      return part;
+    });
+  };
   for (const s of m.segments ?? []) {
-    if (s.map?.uri) map = resolveUri(s.map.uri, dir);
-    segments.push({
+    if (s.map?.uri) {
+      map = resolveUri(s.map.uri, dir);
+      mapRange = rangeOf(s.map.byterange);
+    }
+    const seg: SegmentInfo = {
       msn,
       url: resolveUri(s.uri, dir),
       duration: Number(s.duration),
@@ -193,14 +224,21 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
       parts: partsOf(s.parts),
       complete: true,
       initUrl: map,
-    });
+    };
+    const range = rangeOf(s.byterange);
+    if (range) seg.range = range;
+    if (mapRange) seg.initRange = mapRange;
+    segments.push(seg);
     msn++;
   }
   let preload: SegmentInfo | undefined;
   let hint: ResolvedPlaylist['hint'];
   const pre = m.preloadSegment;
   if (pre) {
-    if (pre.map?.uri) map = resolveUri(pre.map.uri, dir);
+    if (pre.map?.uri) {
+      map = resolveUri(pre.map.uri, dir);
+      mapRange = rangeOf(pre.map.byterange);
+    }
     const parts = partsOf(pre.parts);
     preload = {
       msn,
@@ -211,8 +249,15 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
       complete: false,
       initUrl: map,
     };
+    if (mapRange) preload.initRange = mapRange;
     const h = (pre.preloadHints ?? []).find((x) => x.type === 'PART');
-    if (h) hint = { msn, part: parts.length, url: resolveUri(h.uri, dir) };
+    if (h) {
+      hint = { msn, part: parts.length, url: resolveUri(h.uri, dir) };
+      // BYTERANGE-START (and -LENGTH): the hinted part is that range; open-ended without a length
+      const start = h.byterange?.offset;
+      if (start !== undefined)
+        hint.range = h.byterange?.length === undefined ? `bytes=${start}-` : rangeHeader(start, h.byterange.length);
+    }
   }
   const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint, edgePdtMs: edgeOf(segments, preload) };
   const all = preload ? [...segments, preload] : segments;
@@ -225,6 +270,13 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
   if (known.length > MEMO_PER_DIR) known.pop();
   return r;
 }
+
+/** The Range header value for `length` bytes from `offset`. */
+const rangeHeader = (offset: number, length: number): string => `bytes=${offset}-${offset + length - 1}`;
+
+/** A listed segment or map range (a map's offset defaults to 0; m3u8-parser fills a segment's in). */
+const rangeOf = (r: HlsRange | undefined): string | undefined =>
+  r?.length === undefined ? undefined : rangeHeader(r.offset ?? 0, r.length);
 
 /** Where the newest listed media ends, in program date-time (the live edge the playlist shows). */
 function edgeOf(segments: SegmentInfo[], preload: SegmentInfo | undefined): number | undefined {
@@ -257,10 +309,13 @@ function mergeSegments(
   for (const k of segs.keys()) if (k < seq) segs.delete(k);
   // segments without their own EXT-X-MAP inherit the last one seen (on a copy)
   let lastInit = '';
+  let lastInitRange: string | undefined;
   for (const k of [...segs.keys()].sort((a, b) => a - b)) {
     const s = segs.get(k)!;
-    if (s.initUrl) lastInit = s.initUrl;
-    else if (lastInit) segs.set(k, { ...s, initUrl: lastInit });
+    if (s.initUrl) {
+      lastInit = s.initUrl;
+      lastInitRange = s.initRange;
+    } else if (lastInit) segs.set(k, { ...s, initUrl: lastInit, initRange: lastInitRange });
   }
   return segs;
 }
@@ -546,6 +601,8 @@ export class HlsClient implements StreamClient {
             programDateTimeMs: seg.pdt,
             next: { msn: seg.msn + 1, part: 0 },
             initUrl: seg.initUrl,
+            range: seg.range,
+            initRange: seg.initRange,
           };
         }
         if (cur.part < seg.parts.length) {
@@ -561,6 +618,8 @@ export class HlsClient implements StreamClient {
             programDateTimeMs: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
             next: last ? { msn: seg.msn + 1, part: 0 } : { msn: seg.msn, part: cur.part + 1 },
             initUrl: seg.initUrl,
+            range: part.range,
+            initRange: seg.initRange,
           };
         }
         if (seg.complete) {
@@ -585,6 +644,8 @@ export class HlsClient implements StreamClient {
             programDateTimeMs: prevSeg?.pdt !== undefined ? prevSeg.pdt + offset * 1000 : undefined,
             next: { msn: cur.msn, part: cur.part + 1 },
             initUrl: prevSeg?.initUrl ?? st.segments.get(st.lastMsn)?.initUrl ?? '',
+            initRange: (prevSeg ?? st.segments.get(st.lastMsn))?.initRange,
+            range: st.hint.range,
             hinted: true,
           };
         }

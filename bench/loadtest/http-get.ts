@@ -62,6 +62,8 @@ export interface GetOptions {
   onProgress?: (p: GetProgress) => boolean;
   /** CMCD keys about this object (br, d, ot); the viewer's session and buffer keys are added. */
   cmcd?: CmcdData;
+  /** Byte-range HLS: the Range header value (`bytes=a-b`); the answer is then a 206. */
+  range?: string;
 }
 
 /** How a viewer sends CMCD (CTA-5004): as the CMCD query argument, as CMCD-* headers, or not at all. */
@@ -296,6 +298,7 @@ export class HttpGetter {
       target = out.url;
       headers = out.headers;
     }
+    if (o.range !== undefined) headers = { ...headers, range: o.range };
     const handler = new GetHandler(this, url, o, t0);
     const p = new Promise<GetResult>((resolve, reject) => {
       handler.resolve = resolve;

@@ -34,6 +34,9 @@ export interface Chunk {
   programDateTimeMs?: number;
   next: Cursor;
   initUrl: string;
+  /** Byte-range HLS: the Range header value (`bytes=a-b`) for `url`, and for `initUrl`. */
+  range?: string;
+  initRange?: string;
   /** LL-HLS: the part is only announced by a preload hint (it may never come to be). */
   hinted?: boolean;
 }

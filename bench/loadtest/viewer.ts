@@ -213,12 +213,13 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
     counted = true;
     const maxBuffer = o.maxBufferSec ?? 30;
     const initsFetched = new Set<string>();
-    // called for every chunk: a synchronous no-op (no promise) once the init is in hand
-    const fetchInit = (url: string): Promise<void> | undefined =>
-      !url || initsFetched.has(url) ? undefined : fetchNewInit(url);
-    const fetchNewInit = async (url: string) => {
-      await http.get(url, { kind: 'init', signal });
-      initsFetched.add(url);
+    // called for every chunk: a synchronous no-op (no promise) once the init is in hand (byte-range
+    // HLS: an init is a range of a file, keyed by both)
+    const fetchInit = (url: string, range?: string): Promise<void> | undefined =>
+      !url || initsFetched.has(range === undefined ? url : `${url} ${range}`) ? undefined : fetchNewInit(url, range);
+    const fetchNewInit = async (url: string, range: string | undefined) => {
+      await http.get(url, { kind: 'init', signal, range });
+      initsFetched.add(range === undefined ? url : `${url} ${range}`);
     };
 
     let level = ctl.nextLevel({ bufferSec: 0, currentLevel: -1 });
@@ -269,7 +270,7 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
           switches++;
         }
         if (chunk === null) break;
-        const init = fetchInit(chunk.initUrl);
+        const init = fetchInit(chunk.initUrl, chunk.initRange);
         if (init) await init;
         const mediaDurationSec = chunk.durationSec;
         const lvl = level;
@@ -278,6 +279,7 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
         const videoGet = http.get(chunk.url, {
           kind: chunk.kind,
           signal,
+          range: chunk.range,
           hinted: chunk.hinted,
           cmcd: cmcd && { ot: 'v', br: client.video[lvl].bitrate / 1000, d: mediaDurationSec * 1000 },
           onProgress: onVideoProgress,
@@ -401,17 +403,18 @@ async function fetchAudio(
   cursor: Cursor,
   video: Chunk,
   signal: AbortSignal,
-  fetchInit: (u: string) => Promise<void> | undefined,
+  fetchInit: (u: string, range?: string) => Promise<void> | undefined,
   withCmcd: boolean,
 ): Promise<void> {
   const a = await client.chunkAt(client.audio!.id, cursor, signal);
   if (!a) return;
-  const init = fetchInit(a.initUrl);
+  const init = fetchInit(a.initUrl, a.initRange);
   if (init) await init;
   try {
     await http.get(a.url, {
       kind: video.kind === 'part' && a.kind === 'part' ? 'part' : a.kind,
       signal,
+      range: a.range,
       hinted: a.hinted,
       cmcd: withCmcd ? { ot: 'a', br: client.audio!.bitrate / 1000, d: a.durationSec * 1000 } : undefined,
     });

@@ -1,0 +1,81 @@
+/**
+ * The load tester's viewers play byte-range HLS (one file per rendition: EXT-X-MAP BYTERANGE and
+ * EXT-X-BYTERANGE, offsets left out where they follow on) as a player does: each init segment and
+ * segment is a Range request for exactly the range listed, so the load it puts on the chain (and
+ * the bytes it reports) are the presentation's, not the whole file once per segment, as before.
+ * Real sockets on loopback; the server answers Range with 206.
+ */
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLoadTest } from '../../../bench/loadtest/run.js';
+
+/** One rendition's file: a 500-byte init segment, then four 2 s segments of 4,000 bytes. */
+const FILE = Buffer.alloc(500 + 4 * 4000, 1);
+const MASTER = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=200000,CODECS="avc1.64001f"\nv/br.m3u8\n';
+const MEDIA = [
+  '#EXTM3U',
+  '#EXT-X-VERSION:7',
+  '#EXT-X-TARGETDURATION:2',
+  '#EXT-X-PLAYLIST-TYPE:VOD',
+  '#EXT-X-MAP:URI="all.mp4",BYTERANGE="500@0"',
+  ...[0, 1, 2, 3].flatMap((i) => [
+    '#EXTINF:2.0,',
+    // the first with its offset, the others following on
+    i === 0 ? '#EXT-X-BYTERANGE:4000@500' : '#EXT-X-BYTERANGE:4000',
+    'all.mp4',
+  ]),
+  '#EXT-X-ENDLIST',
+  '',
+].join('\n');
+const LISTED = ['bytes=0-499', 'bytes=500-4499', 'bytes=4500-8499', 'bytes=8500-12499', 'bytes=12500-16499'];
+
+let server: Server;
+let base: string;
+const asked: (string | undefined)[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const path = (req.url ?? '/').replace(/\?.*$/, '');
+    if (path.endsWith('master.m3u8') || path.endsWith('br.m3u8')) {
+      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' });
+      return void res.end(path.endsWith('master.m3u8') ? MASTER : MEDIA);
+    }
+    // (the tester also asks for the edge's metrics: not media, and not here)
+    if (path !== '/v/all.mp4') return void res.writeHead(404).end();
+    asked.push(req.headers.range);
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (!m) return void res.writeHead(200, { 'content-length': FILE.length }).end(FILE);
+    const [start, end] = [Number(m[1]), Number(m[2])];
+    res.writeHead(206, {
+      'content-range': `bytes ${start}-${end}/${FILE.length}`,
+      'content-length': end - start + 1,
+    });
+    res.end(FILE.subarray(start, end + 1));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+describe('load tester viewers on byte-range HLS', () => {
+  it('ask for each listed range once per viewer, and count those bytes, not the whole file', async () => {
+    const report = await runLoadTest({
+      url: `${base}/master.m3u8`,
+      viewers: 2,
+      rampSec: 0,
+      durationSec: 2,
+      workers: 0,
+    });
+    expect(report.errors).toEqual({});
+    expect(report.viewers).toMatchObject({ started: 2, failed: 0 });
+    // every media request a Range request, for a listed range: the init once, every segment once
+    expect(asked.filter((r) => r === undefined)).toEqual([]);
+    expect([...asked].sort()).toEqual([...LISTED, ...LISTED].sort());
+    // two playlists and the media for each of 2 viewers: 500 + 4 × 4,000 bytes of media each
+    expect(report.requests.bytes).toBe(2 * (MASTER.length + MEDIA.length + FILE.length));
+  });
+});
