@@ -386,6 +386,14 @@ export class MsePlayer {
       },
       s.lowLatency ? 'low-latency' : s.live ? 'live' : 'vod',
     );
+    this.takeServerAdvice();
+    const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
+    this.stats.currentLevel = startLevel;
+    // Where to start, before the SourceBuffers: a live channel that has only just started may
+    // list its audio only once it lists a segment (the source waits for one), and an audio track
+    // that appeared after the SourceBuffers were made had none to go to.
+    const vStart = await s.startCursor(s.video[startLevel].id, signal);
+    const audio = s.audio;
     const ms = new MediaSource();
     this.mediaSource = ms;
     this.video.src = URL.createObjectURL(ms);
@@ -393,21 +401,16 @@ export class MsePlayer {
     const v0 = s.video[0];
     const vsb = ms.addSourceBuffer(`video/mp4; codecs="${v0.codecs}"`);
     this.videoQueue = new AppendQueue(vsb, this.video);
-    if (s.audio)
-      this.audioQueue = new AppendQueue(ms.addSourceBuffer(`audio/mp4; codecs="${s.audio.codecs}"`), this.video);
+    if (audio) this.audioQueue = new AppendQueue(ms.addSourceBuffer(`audio/mp4; codecs="${audio.codecs}"`), this.video);
     if (!s.live) ms.duration = Infinity;
     this.watchPlayback();
-    this.takeServerAdvice();
-    const startLevel = this.abr.nextLevel({ bufferSec: 0, currentLevel: -1 });
-    this.stats.currentLevel = startLevel;
-    const vStart = await s.startCursor(s.video[startLevel].id, signal);
     if (!s.live) {
       // the real length, so the seek bar spans the whole presentation (not only what is buffered)
       const duration = s.vodDurationSec?.(s.video[startLevel].id);
       ms.duration = duration !== undefined && duration > 0 ? duration : Infinity;
     }
     this.startVideo(vStart);
-    if (s.audio) this.startAudio(s.audio, { msn: vStart.msn, part: 0 }, true);
+    if (audio) this.startAudio(audio, { msn: vStart.msn, part: 0 }, true);
   }
 
   private startVideo(from: Cursor): void {

@@ -116,43 +116,47 @@ const PAST_CHUNK_BYTES = 8;
 
 /**
  * Streams `answer` to `res` as it arrives (the upstream's headers as they are: a Content-Length,
- * or chunked for a segment still being produced) until the first `mdat` box has ended, lets
- * PAST_CHUNK_BYTES more through and closes the connection. A body that ends before that point is
- * cut PAST_CHUNK_BYTES before its end instead, so every answer this fault touches breaks.
+ * or chunked for a segment still being produced). The first CMAF chunk (through the end of the
+ * first `mdat`) goes out as soon as it is in; the connection is closed, PAST_CHUNK_BYTES into the
+ * next box, when more of the body arrives after that (a segment still being produced: the next
+ * part, about a part's duration later, so the reader has had the first chunk by then) or when the
+ * body ends (a whole segment: at once). A body with no complete `mdat` is cut PAST_CHUNK_BYTES
+ * before its end, so every answer this fault touches breaks.
  */
 function cutAfterFirstChunk(answer: IncomingMessage, res: ServerResponse, note: { bytesSent?: number }): void {
   res.writeHead(answer.statusCode ?? 502, answer.headers);
   let body = Buffer.alloc(0);
   let sent = 0;
   let boxAt = 0; // where the next top-level box starts
-  let cutAt = Infinity;
+  let chunkEnd = Infinity; // the end of the first mdat
   let done = false;
-  const finish = (at: number) => {
+  const send = (upTo: number) => {
+    if (upTo > sent) res.write(body.subarray(sent, upTo));
+    sent = Math.max(sent, upTo);
+  };
+  const cut = (at: number) => {
     done = true;
     answer.destroy();
-    note.bytesSent = at;
-    const rest = body.subarray(sent, at);
-    sent = at;
-    res.write(rest, () => res.socket?.destroy());
+    send(at);
+    note.bytesSent = sent;
+    res.write(Buffer.alloc(0), () => res.socket?.destroy());
   };
   answer.on('data', (c: Buffer) => {
     if (done) return;
+    const chunkWasOut = sent >= chunkEnd;
     body = Buffer.concat([body, c]);
-    while (cutAt === Infinity && boxAt + 8 <= body.length) {
+    while (chunkEnd === Infinity && boxAt + 8 <= body.length) {
       const size = body.readUInt32BE(boxAt);
       if (size < 8) break; // 0 (to the end) or 64-bit sizes: not in the media this proxy serves
-      if (body.toString('latin1', boxAt + 4, boxAt + 8) === 'mdat') cutAt = boxAt + size + PAST_CHUNK_BYTES;
+      if (body.toString('latin1', boxAt + 4, boxAt + 8) === 'mdat') chunkEnd = boxAt + size;
       boxAt += size;
     }
-    if (body.length >= cutAt) return finish(cutAt);
-    // hold back the last bytes: a body that ends here is still cut short of its end
-    const upTo = body.length - PAST_CHUNK_BYTES;
-    if (upTo > sent) {
-      res.write(body.subarray(sent, upTo));
-      sent = upTo;
-    }
+    if (chunkWasOut) return cut(Math.min(body.length, chunkEnd + PAST_CHUNK_BYTES));
+    // the first chunk as far as it has come (all of it once its mdat is in); nothing past it yet
+    send(Math.min(chunkEnd, body.length - (chunkEnd === Infinity ? PAST_CHUNK_BYTES : 0)));
   });
   answer.on('end', () => {
-    if (!done) finish(Math.max(sent, body.length - PAST_CHUNK_BYTES));
+    if (!done)
+      cut(chunkEnd === Infinity ? body.length - PAST_CHUNK_BYTES : Math.min(body.length, chunkEnd + PAST_CHUNK_BYTES));
   });
 }
