@@ -1,11 +1,18 @@
 /**
  * DASH for virtual viewers (mpd-parser): static (VOD) and dynamic (live) MPDs with
- * SegmentTemplate ($RepresentationID$, $Number$) and SegmentTimeline, and LL-DASH: with an
+ * SegmentTemplate (any packager's: numbers, the init segment and the next segment's URL come
+ * from each Representation's template, src/dash/segment-template.ts), and LL-DASH: with an
  * availabilityTimeOffset the next segment is requested before it is complete and arrives as
  * it is produced (chunked transfer).
  */
 import { parse } from 'mpd-parser';
 import { StreamedgeError } from '../../src/errors.js';
+import {
+  readSegmentTemplates,
+  segmentNumber,
+  segmentUrl,
+  type SegmentTemplateInfo,
+} from '../../src/dash/segment-template.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
@@ -20,7 +27,7 @@ interface DashSegment {
 
 interface RepState {
   id: string;
-  template?: string;
+  template?: SegmentTemplateInfo;
   initUrl: string;
   segments: Map<number, DashSegment>;
   first: number;
@@ -128,8 +135,8 @@ export class DashClient implements StreamClient {
     this.targetLatencySec = latencyTarget
       ? Number(latencyTarget) / 1000
       : xsDurationSec(attr(xml, 'suggestedPresentationDelay'));
-    // SegmentTemplate@media per AdaptationSet, in document order (video first in our MPDs; matched by id below)
-    const templates = [...xml.matchAll(/<SegmentTemplate\b[^>]*\bmedia="([^"]+)"/g)].map((x) => x[1]);
+    // each Representation's SegmentTemplate, by id (mpd-parser numbers segments from 0 whatever the MPD says)
+    const templates = readSegmentTemplates(xml, this.url);
     const video = m.playlists ?? [];
     this.video = video.map((p) => {
       const a: NonNullable<MpdPlaylist['attributes']> = p.attributes ?? {};
@@ -141,7 +148,7 @@ export class DashClient implements StreamClient {
         height: a.RESOLUTION?.height,
       };
     });
-    video.forEach((p) => this.ingest(String(p.attributes?.NAME), p, templates));
+    video.forEach((p) => this.ingest(String(p.attributes?.NAME), p, templates.get(String(p.attributes?.NAME))));
     for (const group of Object.values(m.mediaGroups?.AUDIO ?? {})) {
       const first = Object.values(group)[0];
       const pl = first?.playlists?.[0];
@@ -151,7 +158,7 @@ export class DashClient implements StreamClient {
           kind: 'audio',
           bitrate: Number(pl.attributes?.BANDWIDTH) || 128_000,
         };
-        this.ingest(this.audio.id, pl, templates);
+        this.ingest(this.audio.id, pl, templates.get(this.audio.id));
         break;
       }
     }
@@ -160,23 +167,15 @@ export class DashClient implements StreamClient {
     if (anySeg) this.segmentSec = anySeg.duration;
   }
 
-  private ingest(id: string, p: MpdPlaylist, templates: string[]): void {
+  private ingest(id: string, p: MpdPlaylist, template: SegmentTemplateInfo | undefined): void {
     const segments = new Map<number, DashSegment>();
-    const template = templates.find((t) => t.includes('$Number'));
-    const pattern = template
-      ? new RegExp(
-          template
-            .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-            .replace('\\$RepresentationID\\$', id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-            .replace(/\\\$Number(%0\d+d)?\\\$/, '(\\d+)') + '$',
-        )
-      : undefined;
     let first = Infinity;
     let last = -1;
-    let initUrl = '';
+    // a live MPD that lists no segment yet still names the init segment in its template
+    let initUrl = template?.initUrl ?? '';
     (p.segments ?? []).forEach((s, i) => {
       const url = String(s.resolvedUri);
-      const n = pattern ? Number(pattern.exec(new URL(url).pathname)?.[1] ?? pattern.exec(url)?.[1] ?? i) : i;
+      const n = template ? segmentNumber(template, i, Number(s.presentationTime ?? 0)) : i;
       segments.set(n, {
         number: n,
         url,
@@ -195,6 +194,20 @@ export class DashClient implements StreamClient {
     if (!this.live) return { msn: r.first, part: 0 };
     const back = Math.ceil((this.targetLatencySec ?? 3 * this.segmentSec) / this.segmentSec);
     return { msn: Math.max(r.first, r.last - back + 1 + (this.lowLatency ? 1 : 0)), part: 0 };
+  }
+
+  /**
+   * Audio and video segments start at the same times (CMAF), but a packager may number them apart
+   * (another startNumber): the audio segment that starts where video segment `video.msn` does.
+   */
+  audioCursor(video: Cursor): Cursor {
+    const v = this.reps.get(this.video[0]?.id ?? '');
+    const a = this.audio && this.reps.get(this.audio.id);
+    const vs = v?.segments.get(v.first);
+    const as = a?.segments.get(a.first);
+    if (!vs || !as || !(vs.duration > 0) || !(as.duration > 0)) return video;
+    const t = vs.presentationTime + (video.msn - v!.first) * vs.duration;
+    return { msn: as.number + Math.round((t - as.presentationTime) / as.duration), part: 0 };
   }
 
   private rep(id: string): RepState {
@@ -221,14 +234,14 @@ export class DashClient implements StreamClient {
       }
       if (!this.live) return null;
       const lastSeg = r.segments.get(r.last);
-      if (this.lowLatency && lastSeg && n === r.last + 1) {
+      if (this.lowLatency && lastSeg && n === r.last + 1 && r.template) {
         // LL-DASH: request the segment being produced, availabilityTimeOffset ahead of its end
         const start = lastSeg.presentationTime + lastSeg.duration;
         const availableAt = this.ast + (start + this.segmentSec - this.ato) * 1000;
         await this.http.wait(availableAt - Date.now(), signal);
-        const url = lastSeg.url.replace(new RegExp(`${r.last}(\\.m4s)`), `${n}$1`);
         return {
-          url,
+          // named by the template: no MPD lists it yet
+          url: segmentUrl(r.template, n, start),
           kind: 'segment',
           durationSec: this.segmentSec,
           independent: true,

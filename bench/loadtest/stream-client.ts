@@ -62,4 +62,9 @@ export interface StreamClient {
   liveEdge?(renditionId: string): { pdtMs: number; seenAtMs: number } | undefined;
   /** A hinted part of this rendition got 404: forget the hint, so the next chunkAt reloads the playlist. */
   hintMissing?(renditionId: string): void;
+  /**
+   * The audio cursor that goes with video cursor `video`, when the two are numbered apart (a DASH
+   * packager may number audio from another startNumber); absent: numbered alike.
+   */
+  audioCursor?(video: Cursor): Cursor;
 }

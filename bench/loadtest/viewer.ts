@@ -406,7 +406,7 @@ async function fetchAudio(
   fetchInit: (u: string, range?: string) => Promise<void> | undefined,
   withCmcd: boolean,
 ): Promise<void> {
-  const a = await client.chunkAt(client.audio!.id, cursor, signal);
+  const a = await client.chunkAt(client.audio!.id, client.audioCursor?.(cursor) ?? cursor, signal);
   if (!a) return;
   const init = fetchInit(a.initUrl, a.initRange);
   if (init) await init;

@@ -8,7 +8,12 @@ import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTr
 import { fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './delay.js';
 import { fetchPlaylistText } from './request-retry.js';
-import { readSegmentTemplates, segmentNumber, segmentUrl, type SegmentTemplateInfo } from './dash-template.js';
+import {
+  readSegmentTemplates,
+  segmentNumber,
+  segmentUrl,
+  type SegmentTemplateInfo,
+} from '../../src/dash/segment-template.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
-import { readSegmentTemplates, segmentUrl } from '../../../player-demo/player/dash-template.js';
+import { readSegmentTemplates, segmentUrl } from '../../../src/dash/segment-template.js';
 
 /** A live LL-DASH MPD, its segments 2 s long from t=0; `timeline` is the SegmentTimeline's content. */
 function mpd(media: string, timeline: string, init = 'init-$RepresentationID$.m4s'): string {

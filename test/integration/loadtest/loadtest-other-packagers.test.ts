@@ -1,8 +1,10 @@
 /**
- * The load tester's viewers play byte-range HLS (one file per rendition: EXT-X-MAP BYTERANGE and
- * EXT-X-BYTERANGE, offsets left out where they follow on) as a player does: each init segment and
- * segment is a Range request for exactly the range listed, so the load it puts on the chain (and
- * the bytes it reports) are the presentation's, not the whole file once per segment, as before.
+ * The load tester's viewers play what other packagers write, as a player does. Byte-range HLS
+ * (one file per rendition: EXT-X-MAP BYTERANGE and EXT-X-BYTERANGE, offsets left out where they
+ * follow on): each init segment and segment is a Range request for exactly the range listed, so
+ * the load it puts on the chain (and the bytes it reports) are the presentation's, not the whole
+ * file once per segment, as before. DASH with names of their own (zero-padded numbers from 100,
+ * another template for audio): the segments asked for are the ones the templates name, each once.
  * Real sockets on loopback; the server answers Range with 206.
  */
 import { createServer, type Server } from 'node:http';
@@ -29,6 +31,30 @@ const MEDIA = [
 ].join('\n');
 const LISTED = ['bytes=0-499', 'bytes=500-4499', 'bytes=4500-8499', 'bytes=8500-12499', 'bytes=12500-16499'];
 
+/** A static MPD as another packager writes it: 3 segments of 2 s, numbered from 100, audio named otherwise. */
+const MPD = `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT6S" minBufferTime="PT2S"
+  profiles="urn:mpeg:dash:profile:isoff-live:2011">
+  <Period id="p0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4">
+      <SegmentTemplate timescale="1000" startNumber="100" media="video/chunk-$RepresentationID$-$Number%05d$.m4s"
+        initialization="video/init-$RepresentationID$.m4s">
+        <SegmentTimeline><S t="0" d="2000" r="2"/></SegmentTimeline>
+      </SegmentTemplate>
+      <Representation id="v0" bandwidth="200000" codecs="avc1.64001f" width="640" height="360"/>
+    </AdaptationSet>
+    <AdaptationSet contentType="audio" mimeType="audio/mp4" lang="en">
+      <SegmentTemplate timescale="48000" startNumber="7" media="audio/$RepresentationID$_$Number$.mp4"
+        initialization="audio/$RepresentationID$_init.mp4">
+        <SegmentTimeline><S t="0" d="96000" r="2"/></SegmentTimeline>
+      </SegmentTemplate>
+      <Representation id="a0" bandwidth="64000" codecs="mp4a.40.2" audioSamplingRate="48000"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`;
+const dashAsked: string[] = [];
+
 let server: Server;
 let base: string;
 const asked: (string | undefined)[] = [];
@@ -41,6 +67,14 @@ beforeAll(async () => {
       return void res.end(path.endsWith('master.m3u8') ? MASTER : MEDIA);
     }
     // (the tester also asks for the edge's metrics: not media, and not here)
+    if (path === '/dash/manifest.mpd') {
+      res.writeHead(200, { 'content-type': 'application/dash+xml' });
+      return void res.end(MPD);
+    }
+    if (path.startsWith('/dash/')) {
+      dashAsked.push(path.slice('/dash/'.length));
+      return void res.writeHead(200, { 'content-length': 1000 }).end(Buffer.alloc(1000, 2));
+    }
     if (path !== '/v/all.mp4') return void res.writeHead(404).end();
     asked.push(req.headers.range);
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
@@ -77,5 +111,30 @@ describe('load tester viewers on byte-range HLS', () => {
     expect([...asked].sort()).toEqual([...LISTED, ...LISTED].sort());
     // two playlists and the media for each of 2 viewers: 500 + 4 × 4,000 bytes of media each
     expect(report.requests.bytes).toBe(2 * (MASTER.length + MEDIA.length + FILE.length));
+  });
+});
+
+describe('load tester viewers on DASH from another packager', () => {
+  it("ask for the segments each Representation's template names, from its startNumber, each once", async () => {
+    const report = await runLoadTest({
+      url: `${base}/dash/manifest.mpd`,
+      viewers: 1,
+      rampSec: 0,
+      durationSec: 2,
+      workers: 0,
+    });
+    expect(report.errors).toEqual({});
+    expect([...dashAsked].sort()).toEqual(
+      [
+        'video/init-v0.m4s',
+        'video/chunk-v0-00100.m4s',
+        'video/chunk-v0-00101.m4s',
+        'video/chunk-v0-00102.m4s',
+        'audio/a0_init.mp4',
+        'audio/a0_7.mp4',
+        'audio/a0_8.mp4',
+        'audio/a0_9.mp4',
+      ].sort(),
+    );
   });
 });

@@ -1,8 +1,10 @@
 /**
- * DASH SegmentTemplate URLs (ISO/IEC 23009-1 §5.3.9.4.4) for our player's DASH source: the
- * initialization segment of a Representation, and the URL of a segment the MPD does not list yet
- * (LL-DASH asks for the segment being produced before any MPD names it). Read from the MPD itself
- * (mpd-parser's attribute inheritance), so any packager's naming works, not only ours.
+ * Reading an MPD's SegmentTemplate (ISO/IEC 23009-1 §5.3.9.4.4), for those who play DASH: our
+ * browser player's DASH source and the load tester's viewers. Each Representation's template
+ * gives its init segment, the $Number$ of each listed segment (mpd-parser numbers them from 0)
+ * and the URL of a segment the MPD does not list yet (LL-DASH asks for the segment being produced
+ * before any MPD names it). Read from the MPD itself (mpd-parser's attribute inheritance), so any
+ * packager's naming works, not only ours.
  */
 import { inheritAttributes, stringToMpdXml } from 'mpd-parser';
 
