@@ -8,6 +8,8 @@ import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import { readContentSteering } from '../../src/hls/content-steering.js';
+import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
+import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
@@ -60,17 +62,11 @@ interface PlaylistState {
 }
 
 /** The parts of an m3u8-parser manifest this client reads. */
-/** A byte range as m3u8-parser gives it (a segment's offset filled in; a part's, a map's, a hint's may be absent). */
-interface HlsRange {
-  length?: number;
-  offset?: number;
-}
-
 interface HlsPart {
   uri: string;
   duration?: number;
   independent?: boolean;
-  byterange?: HlsRange;
+  byterange?: ParsedByteRange;
 }
 
 interface HlsTimed {
@@ -81,15 +77,15 @@ interface HlsTimed {
 interface HlsSegment extends HlsTimed {
   uri: string;
   duration?: number;
-  map?: { uri?: string; byterange?: HlsRange };
+  map?: { uri?: string; byterange?: ParsedByteRange };
   parts?: HlsPart[];
-  byterange?: HlsRange;
+  byterange?: ParsedByteRange;
 }
 
 interface HlsPreloadSegment extends HlsTimed {
-  map?: { uri?: string; byterange?: HlsRange };
+  map?: { uri?: string; byterange?: ParsedByteRange };
   parts?: HlsPart[];
-  preloadHints?: { type?: string; uri: string; byterange?: HlsRange }[];
+  preloadHints?: { type?: string; uri: string; byterange?: ParsedByteRange }[];
 }
 
 interface HlsServerControl {
@@ -192,22 +188,15 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
   let mapRange: string | undefined;
   const segments: SegmentInfo[] = [];
   const partsOf = (parts: HlsPart[] | undefined) => {
-    // a part's BYTERANGE without an offset starts where the part before it (same resource) ended
-    let follows = 0;
-    let prevUri: string | undefined;
-    return (parts ?? []).map((p) => {
-      const length = p.byterange?.length;
-      const offset = p.byterange?.offset ?? (p.uri === prevUri ? follows : 0);
-      prevUri = p.uri;
+    const ranges = partRanges(parts ?? []);
+    return (parts ?? []).map((p, i) => {
       const part: PartInfo = {
         url: resolveUri(p.uri, dir),
         duration: Number(p.duration),
         independent: p.independent === true,
       };
-      if (length !== undefined) {
-        follows = offset + length;
-        part.range = rangeHeader(offset, length);
-      }
+      const r = ranges[i];
+      if (r) part.range = rangeRequest(r.offset, r.length);
       return part;
     });
   };
@@ -256,7 +245,7 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
       // BYTERANGE-START (and -LENGTH): the hinted part is that range; open-ended without a length
       const start = h.byterange?.offset;
       if (start !== undefined)
-        hint.range = h.byterange?.length === undefined ? `bytes=${start}-` : rangeHeader(start, h.byterange.length);
+        hint.range = h.byterange?.length === undefined ? `bytes=${start}-` : rangeRequest(start, h.byterange.length);
     }
   }
   const r: ResolvedPlaylist = { m, firstMsn: seq, segments, preload, hint, edgePdtMs: edgeOf(segments, preload) };
@@ -271,12 +260,11 @@ function resolvePlaylist(bytes: Buffer, playlistUrl: string): ResolvedPlaylist {
   return r;
 }
 
-/** The Range header value for `length` bytes from `offset`. */
-const rangeHeader = (offset: number, length: number): string => `bytes=${offset}-${offset + length - 1}`;
-
-/** A listed segment or map range (a map's offset defaults to 0; m3u8-parser fills a segment's in). */
-const rangeOf = (r: HlsRange | undefined): string | undefined =>
-  r?.length === undefined ? undefined : rangeHeader(r.offset ?? 0, r.length);
+/** A listed segment or map range as a Range header value (src/hls/listed-byte-range.ts). */
+function rangeOf(listed: ParsedByteRange | undefined): string | undefined {
+  const r = listedRange(listed);
+  return r && rangeRequest(r.offset, r.length);
+}
 
 /** Where the newest listed media ends, in program date-time (the live edge the playlist shows). */
 function edgeOf(segments: SegmentInfo[], preload: SegmentInfo | undefined): number | undefined {

@@ -7,7 +7,8 @@ import { applyCmcd, type CmcdData, type CmcdSource } from '../../src/abr/cmcd.js
 import type { Throttle } from './throttle.js';
 import { cmsdAdvice } from '../../src/http/cmsd.js';
 import type { PathwaySteering } from './pathway-steering.js';
-import type { ByteRange } from './source-model.js';
+import type { ByteRange } from '../../src/hls/listed-byte-range.js';
+import { rangeRequest } from '../../src/http/range.js';
 
 export interface FetchProgress {
   bytesLoaded: number;
@@ -152,9 +153,7 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
     ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })
     : { url, headers: undefined };
   const range = opts.range;
-  const headers = range
-    ? { ...sent.headers, range: `bytes=${range.offset}-${range.offset + range.length - 1}` }
-    : sent.headers;
+  const headers = range ? { ...sent.headers, range: rangeRequest(range.offset, range.length) } : sent.headers;
   let res: Response;
   try {
     res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers });

@@ -19,6 +19,7 @@ import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
+import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
 import { fetchPlaylistText } from './request-retry.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
@@ -60,20 +61,15 @@ interface MediaState {
   loadedAt: number;
 }
 
-/** EXT-X-BYTERANGE / BYTERANGE= as m3u8-parser gives it (a segment's offset filled in; a part's or a map's may be absent). */
-interface ParsedRange {
-  length?: number;
-  offset?: number;
-}
 interface ParsedPart {
   uri: string;
   duration: number;
   independent?: boolean;
-  byterange?: ParsedRange;
+  byterange?: ParsedByteRange;
 }
 interface ParsedMap {
   uri: string;
-  byterange?: ParsedRange;
+  byterange?: ParsedByteRange;
 }
 interface ParsedSegment {
   uri: string;
@@ -81,7 +77,7 @@ interface ParsedSegment {
   programDateTime?: number;
   parts?: ParsedPart[];
   map?: ParsedMap;
-  byterange?: ParsedRange;
+  byterange?: ParsedByteRange;
 }
 interface ParsedMedia {
   uri?: string;
@@ -417,7 +413,7 @@ export class HlsSource implements SourceModel {
     m.segments.forEach((s, i) => {
       const msn = seq + skipped + i;
       initMap ??= s.map;
-      const byteRange = toRange(s.byterange, 0);
+      const byteRange = listedRange(s.byterange);
       segments.set(msn, {
         msn,
         uri: s.uri,
@@ -445,7 +441,7 @@ export class HlsSource implements SourceModel {
       segments.set(lastMsn, { msn: lastMsn, uri: '', duration: 0, pdt, parts: toParts(pre.parts), complete: false });
     }
     initMap ??= pre?.map;
-    const initByteRange = initMap ? toRange(initMap.byterange, 0) : prev?.initByteRange;
+    const initByteRange = initMap ? listedRange(initMap.byterange) : prev?.initByteRange;
     const initUri = initMap?.uri ?? prev?.initUrl;
     const st: MediaState = {
       url: base,
@@ -481,19 +477,11 @@ export class HlsSource implements SourceModel {
   }
 }
 
-/** A listed byte range; its offset, when the tag leaves it out, is `follows` (RFC 8216bis 4.4.4.2, 4.4.4.9). */
-function toRange(r: ParsedRange | undefined, follows: number): ByteRange | undefined {
-  return r?.length === undefined ? undefined : { offset: r.offset ?? follows, length: r.length };
-}
-
-/** A segment's parts; a part's BYTERANGE with no offset starts where the part before it (same resource) ended. */
+/** A segment's parts, with their byte ranges made whole (src/hls/listed-byte-range.ts). */
 function toParts(parts: ParsedPart[]): PartEntry[] {
-  let follows = 0;
-  let prevUri: string | undefined;
-  return parts.map((p) => {
-    const byteRange = toRange(p.byterange, p.uri === prevUri ? follows : 0);
-    if (byteRange) follows = byteRange.offset + byteRange.length;
-    prevUri = p.uri;
+  const ranges = partRanges(parts);
+  return parts.map((p, i) => {
+    const byteRange = ranges[i];
     return {
       uri: p.uri,
       duration: p.duration,

@@ -3,6 +3,7 @@
  * (segment or part) after a cursor. HLS and DASH loaders both implement `SourceModel`, so the
  * engine never knows which protocol it plays.
  */
+import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 
 export interface PlayerRendition {
   id: string;
@@ -18,10 +19,7 @@ export interface PlayerRendition {
 }
 
 /** Bytes `offset` to `offset + length - 1` of a resource (HLS EXT-X-BYTERANGE), asked with a Range header. */
-export interface ByteRange {
-  offset: number;
-  length: number;
-}
+export type { ByteRange };
 
 /** An audio language the viewer can pick: a rendition of its own. */
 export interface AudioTrack extends PlayerRendition {

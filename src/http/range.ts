@@ -33,6 +33,11 @@ export function parseRange(value: string | undefined, size: number): RangeResult
   return { kind: 'satisfiable', start, end: Math.min(end, size - 1) };
 }
 
+/** The Range header value that asks for `length` bytes from `offset` (a client's side). */
+export function rangeRequest(offset: number, length: number): string {
+  return `bytes=${offset}-${offset + length - 1}`;
+}
+
 /** Content-Range for a 206. */
 export function contentRange(start: number, end: number, size: number): string {
   return `bytes ${start}-${end}/${size}`;

@@ -72,9 +72,17 @@ describe('the fetcher asks for a byte range', () => {
   });
 });
 
+/** Our HLS source on the test's master playlist, its media playlist made of `lines`. */
+async function openWith(lines: string[]): Promise<HlsSource> {
+  media = lines.join('\n');
+  const source = new HlsSource(`${base}/master.m3u8`, {});
+  await source.open(signal);
+  return source;
+}
+
 describe('the HLS source reads byte ranges', () => {
   it('VOD in one file: the init segment and each segment are ranges of it, offsets following on', async () => {
-    media = [
+    const source = await openWith([
       '#EXTM3U',
       '#EXT-X-VERSION:7',
       '#EXT-X-TARGETDURATION:2',
@@ -88,9 +96,7 @@ describe('the HLS source reads byte ranges', () => {
       'all.mp4',
       '#EXT-X-ENDLIST',
       '',
-    ].join('\n');
-    const source = new HlsSource(`${base}/master.m3u8`, {});
-    await source.open(signal);
+    ]);
     const v = source.video[0];
     expect(v.initUrl).toBe(`${base}/v/all.mp4`);
     expect(v.initByteRange).toEqual({ offset: 0, length: 100 });
@@ -101,7 +107,7 @@ describe('the HLS source reads byte ranges', () => {
   });
 
   it('LL-HLS parts in one file per segment: each part follows the one before it', async () => {
-    media = [
+    const source = await openWith([
       '#EXTM3U',
       '#EXT-X-VERSION:9',
       '#EXT-X-TARGETDURATION:2',
@@ -117,9 +123,7 @@ describe('the HLS source reads byte ranges', () => {
       's0.mp4',
       '#EXT-X-PART:DURATION=0.5,URI="s1.mp4",BYTERANGE="110@0",INDEPENDENT=YES',
       '',
-    ].join('\n');
-    const source = new HlsSource(`${base}/master.m3u8`, {});
-    await source.open(signal);
+    ]);
     const v = source.video[0];
     expect(v.initByteRange).toBeUndefined();
     const whole = await source.chunkAt(v.id, { msn: 0, part: 0 }, signal);
