@@ -510,19 +510,28 @@ export class LiveChannel {
     else this.runEnded(id, why);
   }
 
+  /**
+   * The run `id` has ended, or its start was given up. Reported once per run: a start given up
+   * is aborted, and the aborted start rejects with the same run's end (a second restart here
+   * would start a second encoder beside the first, which nothing would stop).
+   */
   private runEnded(id: number, why: string): void {
-    if (id !== this.runId) return;
+    if (id !== this.runId || this.endedRunId === id) return;
+    this.endedRunId = id;
+    this.afterRunEnded(id, why);
+  }
+
+  private afterRunEnded(id: number, why: string): void {
     // Parts still waiting for their PDT end belong to this run: publish them first (at once when
     // the channel is closing), so the run's last segment is closed with all of them.
     if ([...this.gates.values()].some((g) => g.pending > 0)) {
       if (this.closing) for (const g of this.gates.values()) g.flushNow();
       else {
-        this.whenGatesDrained(() => this.runEnded(id, why));
+        this.whenGatesDrained(() => this.afterRunEnded(id, why));
         return;
       }
     }
     this.run = undefined;
-    this.endedRunId = id;
     this.startAbort?.abort();
     if (this.startTimer) clearTimeout(this.startTimer);
     if (this.stallTimer) {
