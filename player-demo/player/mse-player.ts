@@ -99,6 +99,8 @@ export interface PlayerOptions {
   steering?: PathwaySteering;
 }
 
+/** How long after the player's own jump a `seeking` event at its position is taken for that jump (ms). */
+const OWN_SEEK_EVENT_MS = 1000;
 /** LL join: media buffered ahead of the join point before playback starts (seconds). */
 const JOIN_MIN_BUFFER_SEC = 1;
 /** How far (seconds of media) the audio loop may run ahead of the buffered video. */
@@ -203,8 +205,13 @@ export class MsePlayer {
   private timescales = new Map<string, number>();
   /** Live: set when the latency drifted far past target; the loops jump to the live edge. */
   private resync = false;
-  /** Where the player itself last moved the playhead (jumpTo), until its `seeking` event. */
-  private ownSeekTo: number | null = null;
+  /**
+   * Where the player itself moved the playhead lately (jumpTo), and when: their `seeking` events
+   * are not the viewer's. Kept for OWN_SEEK_EVENT_MS, not consumed by the first event: two jumps
+   * in one tick (the join, then a gap skip) fire two `seeking` events that both read the second
+   * position, and the second event was taken for a viewer seek.
+   */
+  private ownSeeks: { to: number; at: number }[] = [];
   /** When the latest seek out of the buffer was made (performance.now()), until the element has seeked. */
   private seekPendingSince: number | null = null;
   /** Live: the viewer seeked back into the DVR window (onLiveSeeking). */
@@ -437,11 +444,9 @@ export class MsePlayer {
   private onSeeking(): void {
     const s = this.source;
     // the player's own jumps (the join point, a gap skipped) are not the viewer's seeks
-    if (this.ownSeekTo !== null && Math.abs(this.video.currentTime - this.ownSeekTo) < 0.01) {
-      this.ownSeekTo = null;
-      return;
-    }
-    this.ownSeekTo = null;
+    const now = performance.now();
+    this.ownSeeks = this.ownSeeks.filter((j) => now - j.at < OWN_SEEK_EVENT_MS);
+    if (this.ownSeeks.some((j) => Math.abs(this.video.currentTime - j.to) < 0.01)) return;
     // before playback starts the only seek is the player's own start position (set while the
     // element has no metadata yet, it takes effect later, when nothing may be buffered for video)
     if (!this.abr || this.stats.startupMs === null) return;
@@ -483,6 +488,7 @@ export class MsePlayer {
       if (dvr) this.video.playbackRate = 1;
     }
     if (!this.source.cursorForPdt || this.bufferAhead() >= 1) return;
+    this.note(`seeked out of the buffer: the fetches move to ${t.toFixed(2)} s`);
     this.seekTarget = t;
     this.seeks += 1;
     this.stats.seeks += 1;
@@ -675,7 +681,7 @@ export class MsePlayer {
   /** Moves the playhead for the player's own reasons (not a seek by the viewer: onSeeking tells them apart). */
   private jumpTo(t: number): void {
     this.video.currentTime = t;
-    this.ownSeekTo = this.video.currentTime;
+    this.ownSeeks.push({ to: this.video.currentTime, at: performance.now() });
   }
 
   /** When playback cannot go on by itself (before buffered media, or stalled at a hole), jump (gap-skip.ts). */

@@ -53,6 +53,7 @@ interface LiveStats extends Stats {
   levels: { id: string }[];
   currentLevel: number;
   disabledLevels: number[];
+  latencyNotes: string[];
 }
 
 const stats = (page: Page) =>
@@ -215,7 +216,16 @@ describe('our player retries failed media requests', () => {
       const failedMsn = Number(/seg-(\d+)/.exec(proxy.injected[0].path)![1]);
       const after = proxy.log.slice(proxy.log.indexOf(proxy.injected[0].path) + 1);
       const firstOther = after.find((p) => new RegExp(`/live/ch/${other}/seg-`).test(p))!;
-      expect(firstOther).toMatch(new RegExp(`/${other}/seg-${failedMsn}(\\.0)?\\.m4s$`));
+      // (the player's notes say whether a seek moved the fetches: a failure here names them)
+      const notes = [
+        ...s.latencyNotes,
+        proxy.injected[0].path,
+        ...proxy.log.slice(
+          Math.max(0, proxy.log.indexOf(proxy.injected[0].path) - 12),
+          proxy.log.indexOf(proxy.injected[0].path) + 12,
+        ),
+      ].join('\n');
+      expect(firstOther, notes).toMatch(new RegExp(`/${other}/seg-${failedMsn}(\\.0)?\\.m4s$`));
     } finally {
       await page.close();
     }
