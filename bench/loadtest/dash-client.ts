@@ -3,7 +3,9 @@
  * SegmentTemplate (any packager's: numbers, the init segment and the next segment's URL come
  * from each Representation's template, src/dash/segment-template.ts), and LL-DASH: with an
  * availabilityTimeOffset the next segment is requested before it is complete and arrives as
- * it is produced (chunked transfer).
+ * it is produced (chunked transfer). SegmentBase (one file per Representation, indexed by a sidx:
+ * the on-demand profile) too: a viewer fetches a Representation's index range when it first
+ * plays it, as players do, and asks for its segments as byte ranges (src/dash/segment-base.ts).
  */
 import { parse } from 'mpd-parser';
 import { StreamedgeError } from '../../src/errors.js';
@@ -13,6 +15,8 @@ import {
   segmentUrl,
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
+import { segmentsFromIndex, type MpdSegmentBase } from '../../src/dash/segment-base.js';
+import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
@@ -23,6 +27,8 @@ interface DashSegment {
   duration: number;
   /** Seconds from availabilityStartTime (period start included). */
   presentationTime: number;
+  /** SegmentBase: the Range header value for its bytes of `url`. */
+  range?: string;
 }
 
 interface RepState {
@@ -32,6 +38,9 @@ interface RepState {
   segments: Map<number, DashSegment>;
   first: number;
   last: number;
+  /** SegmentBase: its index and init segment, until the index is read (then the segments are known). */
+  base?: MpdSegmentBase;
+  initRange?: string;
 }
 
 /** The parts of an mpd-parser manifest this client reads. */
@@ -45,6 +54,7 @@ interface MpdSegment {
 interface MpdPlaylist {
   attributes?: { NAME?: string; BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number } };
   segments?: MpdSegment[];
+  sidx?: MpdSegmentBase;
 }
 
 interface MpdManifest {
@@ -186,11 +196,50 @@ export class DashClient implements StreamClient {
       last = Math.max(last, n);
       if (s.map?.resolvedUri) initUrl = s.map.resolvedUri;
     });
-    this.reps.set(id, { id, template, initUrl, segments, first: Number.isFinite(first) ? first : 0, last });
+    const base = p.sidx && segments.size === 0 ? p.sidx : undefined;
+    const initRange = base?.map?.byterange;
+    this.reps.set(id, {
+      id,
+      template,
+      initUrl: base ? base.map?.resolvedUri || base.resolvedUri : initUrl,
+      segments,
+      first: Number.isFinite(first) ? first : 0,
+      last,
+      ...(base ? { base } : {}),
+      ...(initRange ? { initRange: rangeRequest(initRange.offset, initRange.length) } : {}),
+    });
   }
 
-  async startCursor(id: string): Promise<Cursor> {
+  /** SegmentBase: reads the Representation's sidx (its index range) into its segments, once. */
+  private async readIndex(r: RepState, signal: AbortSignal): Promise<void> {
+    const base = r.base;
+    if (!base) return;
+    const { offset, length } = base.byterange;
+    const res = await this.http.get(base.resolvedUri, {
+      kind: 'init',
+      bytes: true,
+      range: rangeRequest(offset, length),
+      signal,
+    });
+    const indexed = segmentsFromIndex(res.body ?? Buffer.alloc(0), base.byterange, base.resolvedUri);
+    indexed.forEach((x, n) =>
+      r.segments.set(n, {
+        number: n,
+        url: base.resolvedUri,
+        duration: x.durationSec,
+        presentationTime: x.startSec,
+        range: rangeRequest(x.range.offset, x.range.length),
+      }),
+    );
+    r.first = 0;
+    r.last = indexed.length - 1;
+    r.base = undefined;
+    if (indexed[0] && r.id === this.video[0]?.id) this.segmentSec = indexed[0].durationSec;
+  }
+
+  async startCursor(id: string, signal: AbortSignal): Promise<Cursor> {
     const r = this.rep(id);
+    if (r.base) await this.readIndex(r, signal);
     if (!this.live) return { msn: r.first, part: 0 };
     const back = Math.ceil((this.targetLatencySec ?? 3 * this.segmentSec) / this.segmentSec);
     return { msn: Math.max(r.first, r.last - back + 1 + (this.lowLatency ? 1 : 0)), part: 0 };
@@ -219,6 +268,7 @@ export class DashClient implements StreamClient {
   async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
     for (let guard = 0; guard < 10_000; guard++) {
       const r = this.rep(id);
+      if (r.base) await this.readIndex(r, signal);
       const n = Math.max(cursor.msn, r.first);
       const seg = r.segments.get(n);
       if (seg) {
@@ -230,6 +280,8 @@ export class DashClient implements StreamClient {
           programDateTimeMs: this.live ? this.ast + seg.presentationTime * 1000 : undefined,
           next: { msn: n + 1, part: 0 },
           initUrl: r.initUrl,
+          ...(seg.range ? { range: seg.range } : {}),
+          ...(r.initRange ? { initRange: r.initRange } : {}),
         };
       }
       if (!this.live) return null;

@@ -2,18 +2,23 @@
  * DASH and LL-DASH for our player (mpd-parser for the MPD). On a low-latency live MPD the segment
  * being produced is requested as soon as its availability (start + duration - availabilityTimeOffset)
  * is reached, and its chunks are appended while the origin streams them (chunked transfer).
+ * Segments are addressed by SegmentTemplate (src/dash/segment-template.ts), SegmentList or
+ * SegmentBase: one file per Representation, whose sidx is fetched (its indexRange) and whose
+ * segments are then asked for as byte ranges of it (src/dash/segment-base.ts).
  */
 import { parse as parseMpd } from 'mpd-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
-import { fetchText, type FetchOptions } from './fetcher.js';
+import { fetchBytes, fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './delay.js';
-import { fetchPlaylistText } from './request-retry.js';
+import { fetchPlaylistText, withRetries } from './request-retry.js';
 import {
   readSegmentTemplates,
   segmentNumber,
   segmentUrl,
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
+import { segmentsFromIndex, type IndexedSegment, type MpdSegmentBase } from '../../src/dash/segment-base.js';
+import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
 
@@ -22,11 +27,15 @@ interface DashSeg {
   url: string;
   start: number; // seconds of media time
   duration: number;
+  /** SegmentBase: its bytes in the Representation's one file. */
+  byteRange?: ByteRange;
 }
 
 interface RepState {
   segments: DashSeg[];
   initUrl: string;
+  /** SegmentBase: the init segment's bytes in the Representation's one file. */
+  initByteRange?: ByteRange;
   /** Its SegmentTemplate: the URL of a segment not listed yet (LL-DASH), the init segment's. */
   template?: SegmentTemplateInfo;
 }
@@ -46,8 +55,12 @@ interface MpdPlaylist {
     resolvedUri: string;
     duration: number;
     presentationTime?: number;
-    map?: { resolvedUri: string };
+    /** SegmentList's SegmentURL@mediaRange (Initialization@range for the map). */
+    byterange?: ByteRange;
+    map?: { resolvedUri: string; byterange?: ByteRange };
   }[];
+  /** SegmentBase (one file, indexed by a sidx): where its index and init segment are. */
+  sidx?: MpdSegmentBase;
 }
 
 interface MpdMediaGroup {
@@ -74,6 +87,8 @@ export class DashSource implements SourceModel {
   private minimumUpdatePeriod = 2;
   private loadedAt = 0;
   private reloading?: Promise<void>;
+  /** SegmentBase indexes read so far, by file and index range (an MPD reload does not fetch them again). */
+  private indexes = new Map<string, IndexedSegment[]>();
 
   constructor(
     private readonly mpdUrl: string,
@@ -98,6 +113,13 @@ export class DashSource implements SourceModel {
       minimumUpdatePeriod?: number;
     };
     const templates = readSegmentTemplates(text, this.mpdUrl);
+    await this.readIndexes(
+      [
+        ...m.playlists,
+        ...Object.values(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {}).flatMap((g) => g.playlists),
+      ],
+      signal,
+    );
     this.live = /type="dynamic"/.test(text);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
     this.availabilityStart = ast ? Date.parse(ast) : 0;
@@ -115,7 +137,7 @@ export class DashSource implements SourceModel {
     for (const pl of m.playlists) {
       if (pl.attributes.serviceLocation !== location) continue;
       const id = pl.attributes.NAME ?? `v${pl.attributes.BANDWIDTH}`;
-      this.reps.set(id, toRepState(pl, templates.get(id)));
+      this.reps.set(id, this.repState(pl, templates.get(id)));
       if (!seen.has(id)) {
         this.video.push({
           id,
@@ -126,6 +148,7 @@ export class DashSource implements SourceModel {
           height: pl.attributes.RESOLUTION?.height,
           frameRate: pl.attributes['FRAME-RATE'],
           initUrl: this.reps.get(id)!.initUrl,
+          ...this.initRangeOf(id),
         });
       }
     }
@@ -137,7 +160,7 @@ export class DashSource implements SourceModel {
       const id = pl.attributes.NAME ?? 'audio';
       // a codec this browser's MSE cannot play (E-AC-3, AC-3 in Chromium) is not offered
       if (!playable(pl.attributes.CODECS)) continue;
-      this.reps.set(id, toRepState(pl, templates.get(id)));
+      this.reps.set(id, this.repState(pl, templates.get(id)));
       if (known.has(id)) continue;
       this.audioTracks.push({
         id,
@@ -145,6 +168,7 @@ export class DashSource implements SourceModel {
         bitrate: pl.attributes.BANDWIDTH ?? 128_000,
         codecs: pl.attributes.CODECS ?? 'mp4a.40.2',
         initUrl: this.reps.get(id)!.initUrl,
+        ...this.initRangeOf(id),
         name,
         default: Boolean(group.default),
         ...(group.language ? { language: group.language } : {}),
@@ -168,6 +192,47 @@ export class DashSource implements SourceModel {
         });
       }
     }
+  }
+
+  /** Fetches the sidx of each SegmentBase Representation not read yet (in parallel). */
+  private async readIndexes(playlists: MpdPlaylist[], signal: AbortSignal): Promise<void> {
+    const wanted = new Map<string, MpdSegmentBase>();
+    for (const pl of playlists)
+      if (pl.sidx && pl.segments.length === 0 && !this.indexes.has(indexKey(pl.sidx)))
+        wanted.set(indexKey(pl.sidx), pl.sidx);
+    await Promise.all(
+      [...wanted].map(async ([key, sb]) => {
+        const { bytes } = await withRetries(
+          sb.resolvedUri,
+          () => fetchBytes(sb.resolvedUri, { signal, ...this.loader, range: sb.byterange }),
+          { signal },
+        );
+        this.indexes.set(key, segmentsFromIndex(bytes, sb.byterange, sb.resolvedUri));
+      }),
+    );
+  }
+
+  private repState(pl: MpdPlaylist, template: SegmentTemplateInfo | undefined): RepState {
+    const indexed = pl.sidx && pl.segments.length === 0 ? this.indexes.get(indexKey(pl.sidx)) : undefined;
+    if (!pl.sidx || !indexed) return toRepState(pl, template);
+    const file = pl.sidx.resolvedUri;
+    const init = pl.sidx.map;
+    return {
+      initUrl: init?.resolvedUri || file,
+      ...(init?.byterange ? { initByteRange: init.byterange } : {}),
+      segments: indexed.map((s, i) => ({
+        msn: i,
+        url: file,
+        start: s.startSec,
+        duration: s.durationSec,
+        byteRange: s.range,
+      })),
+    };
+  }
+
+  private initRangeOf(id: string): { initByteRange?: ByteRange } {
+    const r = this.reps.get(id)?.initByteRange;
+    return r ? { initByteRange: r } : {};
   }
 
   private refresh(signal: AbortSignal): Promise<void> {
@@ -244,6 +309,7 @@ export class DashSource implements SourceModel {
           independent: true,
           next: { msn: msn + 1, part: 0 },
           programDateTime: pdt(seg.start),
+          ...(seg.byteRange ? { byteRange: seg.byteRange } : {}),
         };
       }
       if (!this.live) return null;
@@ -270,9 +336,11 @@ export class DashSource implements SourceModel {
 }
 
 function toRepState(pl: MpdPlaylist, template: SegmentTemplateInfo | undefined): RepState {
+  const initByteRange = pl.segments[0]?.map?.byterange;
   return {
     // a live MPD that lists no segment yet still names the init segment in its template
     initUrl: pl.segments[0]?.map?.resolvedUri ?? template?.initUrl ?? '',
+    ...(initByteRange ? { initByteRange } : {}),
     template,
     segments: pl.segments.map((s, i) => ({
       // mpd-parser numbers segments from 0 whatever the MPD says: $Number$ comes from the template
@@ -280,8 +348,13 @@ function toRepState(pl: MpdPlaylist, template: SegmentTemplateInfo | undefined):
       url: s.resolvedUri,
       start: s.presentationTime ?? 0,
       duration: s.duration,
+      ...(s.byterange ? { byteRange: s.byterange } : {}),
     })),
   };
+}
+
+function indexKey(sb: MpdSegmentBase): string {
+  return `${sb.resolvedUri} ${sb.byterange.offset}+${sb.byterange.length}`;
 }
 
 /** Can this browser's MSE play audio of `codecs` (true outside a browser, and when unsaid)? */

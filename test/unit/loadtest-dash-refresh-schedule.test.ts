@@ -49,7 +49,7 @@ const refreshTimes = requestTimes({
         await client.open(signal);
         expect(client.live).toBe(true);
         id = client.video[0].id;
-        cursor = await client.startCursor(id);
+        cursor = await client.startCursor(id, signal);
       },
       step: async (signal) => {
         const chunk = await client.chunkAt(id, cursor, signal);

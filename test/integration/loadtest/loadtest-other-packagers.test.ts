@@ -5,11 +5,14 @@
  * the load it puts on the chain (and the bytes it reports) are the presentation's, not the whole
  * file once per segment, as before. DASH with names of their own (zero-padded numbers from 100,
  * another template for audio): the segments asked for are the ones the templates name, each once.
+ * DASH's on-demand profile (SegmentBase: one file, its sidx at indexRange): the viewer reads the
+ * index, then asks for the init range and each indexed segment's range, each once.
  * Real sockets on loopback; the server answers Range with 206.
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
+import { sidx } from '../../../src/cmaf/writers.js';
 
 /** One rendition's file: a 500-byte init segment, then four 2 s segments of 4,000 bytes. */
 const FILE = Buffer.alloc(500 + 4 * 4000, 1);
@@ -55,6 +58,30 @@ const MPD = `<?xml version="1.0" encoding="UTF-8"?>
 `;
 const dashAsked: string[] = [];
 
+/** On-demand DASH: a 500-byte init segment, a sidx indexing three 2 s segments of 3,000 bytes, those. */
+const INDEX = sidx({
+  referenceId: 1,
+  timescale: 1000,
+  earliestPresentationTime: 0,
+  firstOffset: 0,
+  references: [0, 1, 2].map(() => ({ size: 3000, duration: 2000, startsWithSap: true })),
+});
+const OD_FILE = Buffer.concat([Buffer.alloc(500, 3), INDEX, Buffer.alloc(3 * 3000, 4)]);
+const OD_MPD = `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT6S" minBufferTime="PT2S"
+  profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">
+  <Period id="p0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4">
+      <Representation id="v0" bandwidth="200000" codecs="avc1.64001f" width="640" height="360">
+        <BaseURL>v0.mp4</BaseURL>
+        <SegmentBase indexRange="500-${500 + INDEX.length - 1}"><Initialization range="0-499"/></SegmentBase>
+      </Representation>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`;
+const odAsked: (string | undefined)[] = [];
+
 let server: Server;
 let base: string;
 const asked: (string | undefined)[] = [];
@@ -70,6 +97,21 @@ beforeAll(async () => {
     if (path === '/dash/manifest.mpd') {
       res.writeHead(200, { 'content-type': 'application/dash+xml' });
       return void res.end(MPD);
+    }
+    if (path === '/od/manifest.mpd') {
+      res.writeHead(200, { 'content-type': 'application/dash+xml' });
+      return void res.end(OD_MPD);
+    }
+    if (path === '/od/v0.mp4') {
+      odAsked.push(req.headers.range);
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (!m) return void res.writeHead(200, { 'content-length': OD_FILE.length }).end(OD_FILE);
+      const [start, end] = [Number(m[1]), Number(m[2])];
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${end}/${OD_FILE.length}`,
+        'content-length': end - start + 1,
+      });
+      return void res.end(OD_FILE.subarray(start, end + 1));
     }
     if (path.startsWith('/dash/')) {
       dashAsked.push(path.slice('/dash/'.length));
@@ -136,5 +178,30 @@ describe('load tester viewers on DASH from another packager', () => {
         'audio/a0_9.mp4',
       ].sort(),
     );
+  });
+});
+
+describe('load tester viewers on DASH on-demand (SegmentBase)', () => {
+  it('read the index, then ask for the init range and each indexed segment once, and count those bytes', async () => {
+    const report = await runLoadTest({
+      url: `${base}/od/manifest.mpd`,
+      viewers: 1,
+      rampSec: 0,
+      durationSec: 2,
+      workers: 0,
+    });
+    expect(report.errors).toEqual({});
+    expect(report.viewers).toMatchObject({ started: 1, failed: 0 });
+    const media = 500 + INDEX.length;
+    expect([...odAsked].sort()).toEqual(
+      [
+        `bytes=500-${media - 1}`,
+        'bytes=0-499',
+        `bytes=${media}-${media + 2999}`,
+        `bytes=${media + 3000}-${media + 5999}`,
+        `bytes=${media + 6000}-${media + 8999}`,
+      ].sort(),
+    );
+    expect(report.requests.bytes).toBe(OD_MPD.length + OD_FILE.length);
   });
 });
