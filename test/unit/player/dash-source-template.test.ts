@@ -3,6 +3,7 @@
  * file names: an LL-DASH MPD from another packager (zero-padded $Number%05d$, its own names, a
  * startNumber of 100, $Time$ instead of $Number$, a literal $$ in a query) gives the segment
  * numbers, the init segment and the URL of the segment being produced that the template says.
+ * A SegmentList with mediaRange gives each segment (and the init) as a range of the one file.
  * Run in Node against a loopback server that answers the MPD under test.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,5 +111,36 @@ describe("our player's DASH source follows the MPD's SegmentTemplate", () => {
     const text = mpd('b$Bandwidth$/$Time%08d$.m4s?sig=a$$b&x=$Other$', '<S t="0" d="2000"/>');
     const t = readSegmentTemplates(text, `${base}manifest.mpd`).get('v0')!;
     expect(segmentUrl(t, 101, 2)).toBe(`${base}b800000/00002000.m4s?sig=a$b&x=$Other$`);
+  });
+});
+
+describe("our player's DASH source follows a SegmentList", () => {
+  it('with mediaRange: each segment a range of the one file, the init segment too', async () => {
+    const source = await open(`<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT4S" minBufferTime="PT2S"
+  profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">
+  <Period id="p0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4">
+      <Representation id="v0" bandwidth="800000" codecs="avc1.64001f" width="640" height="360">
+        <BaseURL>v0.mp4</BaseURL>
+        <SegmentList timescale="1000" duration="2000">
+          <Initialization sourceURL="v0.mp4" range="0-799"/>
+          <SegmentURL media="v0.mp4" mediaRange="800-5799"/>
+          <SegmentURL media="v0.mp4" mediaRange="5800-9999"/>
+        </SegmentList>
+      </Representation>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`);
+    const signal = new AbortController().signal;
+    const v = source.video[0];
+    expect(v.initUrl).toBe(`${base}v0.mp4`);
+    expect(v.initByteRange).toEqual({ offset: 0, length: 800 });
+    const first = await source.chunkAt(v.id, await source.startCursor(v.id, signal), signal);
+    expect(first).toMatchObject({ url: `${base}v0.mp4`, byteRange: { offset: 800, length: 5000 } });
+    const second = await source.chunkAt(v.id, first!.next, signal);
+    expect(second).toMatchObject({ url: `${base}v0.mp4`, byteRange: { offset: 5800, length: 4200 } });
+    expect(await source.chunkAt(v.id, second!.next, signal)).toBeNull();
   });
 });
