@@ -263,6 +263,25 @@ export class DashSource implements SourceModel {
     return this.live || !last ? undefined : last.start + last.duration;
   }
 
+  async alignedCursor(to: string, from: string, cursor: Cursor): Promise<Cursor> {
+    const src = this.reps.get(from)?.segments ?? [];
+    const seg = src.find((x) => x.msn === cursor.msn);
+    const last = src[src.length - 1];
+    // (live: the segment being produced starts where the newest listed one ends)
+    const t = seg ? seg.start : last && cursor.msn === last.msn + 1 ? last.start + last.duration : undefined;
+    const dst = this.reps.get(to)?.segments ?? [];
+    const same = { msn: cursor.msn, part: 0 };
+    if (t === undefined || dst.length === 0) return same;
+    // numbered alike: the same number, whose start is within half a segment
+    const twin = dst.find((x) => x.msn === cursor.msn);
+    if (twin && Math.abs(twin.start - t) < twin.duration / 2) return same;
+    const hit = dst.find((x) => t < x.start + x.duration);
+    if (hit) return { msn: hit.msn, part: 0 };
+    // past the newest listed (live): counted on from it
+    const end = dst[dst.length - 1];
+    return { msn: end.msn + 1 + Math.max(0, Math.round((t - end.start - end.duration) / end.duration)), part: 0 };
+  }
+
   cursorForTime(renditionId: string, t: number): Cursor {
     const segs = this.reps.get(renditionId)?.segments ?? [];
     const s = segs.find((x) => t < x.start + x.duration) ?? segs[segs.length - 1];

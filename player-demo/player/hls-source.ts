@@ -149,7 +149,7 @@ export class HlsSource implements SourceModel {
         'FRAME-RATE'?: number;
       };
       const url = new URL(pl.uri, this.masterUrl).href;
-      const id = idFromUrl(url);
+      const id = this.idFor(url);
       const videoCodecs = (a.CODECS ?? '')
         .split(',')
         .filter((c) => !c.trim().startsWith('mp4a'))
@@ -177,7 +177,7 @@ export class HlsSource implements SourceModel {
     for (const [name, r] of Object.entries(audioGroup)) {
       if (!r.uri) continue;
       const url = new URL(r.uri, this.masterUrl).href;
-      const id = idFromUrl(url);
+      const id = this.idFor(url);
       this.urls.set(id, url);
       this.audioTracks.push({
         id,
@@ -195,7 +195,7 @@ export class HlsSource implements SourceModel {
     for (const r of extraAudioRenditions(text, m.playlists)) {
       if (!MediaSource.isTypeSupported(`audio/mp4; codecs="${r.codec}"`)) continue;
       const url = new URL(r.uri, this.masterUrl).href;
-      const id = idFromUrl(url);
+      const id = this.idFor(url);
       if (this.urls.has(id)) continue;
       this.urls.set(id, url);
       this.audioTracks.push({
@@ -214,7 +214,7 @@ export class HlsSource implements SourceModel {
       if (!r.uri) continue;
       const url = new URL(r.uri, this.masterUrl).href;
       this.textTracks.push({
-        id: idFromUrl(url),
+        id: this.idFor(url),
         language: r.language ?? 'und',
         name,
         default: Boolean(r.default),
@@ -251,6 +251,21 @@ export class HlsSource implements SourceModel {
 
   liveEdgePdtMs(nowMs: number): number | null {
     return this.live ? this.edge.edgePdtAt(nowMs) : null;
+  }
+
+  /**
+   * A rendition's id: its playlist's folder (`360p` of …/360p/index.m3u8), or, when another
+   * playlist of that folder has it already (packagers that write every playlist into one
+   * folder: Shaka Packager, ffmpeg's var_stream_map), the folder and the file's name
+   * (`hls/video_360p`). Every playlist of one folder used to get the same id, so the renditions
+   * overwrote each other.
+   */
+  private idFor(url: string): string {
+    const parts = new URL(url).pathname.split('/');
+    const dir = parts[parts.length - 2] ?? url;
+    const taken = this.urls.get(dir);
+    if (taken === undefined || taken === url) return dir;
+    return `${dir}/${parts[parts.length - 1].replace(/\.m3u8$/i, '')}`;
   }
 
   async startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor> {
@@ -293,6 +308,34 @@ export class HlsSource implements SourceModel {
     let sum = 0;
     for (let msn = st.firstMsn; msn <= st.lastMsn; msn++) sum += st.segments.get(msn)?.duration ?? 0;
     return sum;
+  }
+
+  async alignedCursor(to: string, from: string, cursor: Cursor, signal: AbortSignal): Promise<Cursor> {
+    const src = this.media.get(from) ?? (await this.reload(from, signal));
+    const dst = this.media.get(to) ?? (await this.reload(to, signal));
+    const same = { msn: cursor.msn, part: 0 };
+    if (this.live) {
+      // the segment being produced (not listed in `from` yet) starts where the newest listed ends
+      const seg = src.segments.get(cursor.msn);
+      const prev = src.segments.get(cursor.msn - 1);
+      const pdt = seg?.pdt ?? (prev?.pdt !== undefined ? prev.pdt + prev.duration * 1000 : undefined);
+      if (pdt === undefined) return same;
+      // numbered alike (a CMAF ladder): the same number, whose start is within half a segment
+      const twin = dst.segments.get(cursor.msn) ?? dst.segments.get(cursor.msn - 1);
+      const twinStart =
+        twin?.pdt === undefined ? undefined : twin.pdt + (twin.msn < cursor.msn ? twin.duration * 1000 : 0);
+      if (twinStart !== undefined && Math.abs(twinStart - pdt) < (twin!.duration * 1000) / 2) return same;
+      return this.cursorForPdt(to, pdt) ?? same;
+    }
+    const startOf = (st: MediaState, msn: number): number => {
+      let t = 0;
+      for (let n = st.firstMsn; n < msn; n++) t += st.segments.get(n)?.duration ?? 0;
+      return t;
+    };
+    const t = startOf(src, cursor.msn);
+    const twin = dst.segments.get(cursor.msn);
+    if (twin && Math.abs(startOf(dst, cursor.msn) - t) < twin.duration / 2) return same;
+    return this.cursorForTime(to, t);
   }
 
   cursorForTime(renditionId: string, t: number): Cursor {
@@ -492,7 +535,3 @@ function toParts(parts: ParsedPart[]): PartEntry[] {
 }
 
 /** `.../<rendition>/index.m3u8` → `<rendition>`. */
-function idFromUrl(url: string): string {
-  const parts = new URL(url).pathname.split('/');
-  return parts[parts.length - 2] ?? url;
-}

@@ -218,7 +218,8 @@ export class MsePlayer {
   private dvr = false;
   /** Live: the seekable range last given to the MediaSource (setSeekableWindow). */
   private seekableSet: { start: number; end: number } | null = null;
-  private audioResyncMsn: number | null = null;
+  /** Live: where the video loop resynced to (its rendition and cursor), for the audio loop to follow. */
+  private audioResync: { from: string; cursor: Cursor } | null = null;
   private mediaSource?: MediaSource;
   /** The audio track buffered now, the one the viewer asked for, and whether its loop runs. */
   private audioTrack?: AudioTrack;
@@ -417,7 +418,8 @@ export class MsePlayer {
       ms.duration = duration !== undefined && duration > 0 ? duration : Infinity;
     }
     this.startVideo(vStart);
-    if (audio) this.startAudio(audio, { msn: vStart.msn, part: 0 }, true);
+    // audio from where video starts, matched by time (a packager may number audio apart)
+    if (audio) this.startAudio(audio, await s.alignedCursor(audio.id, s.video[startLevel].id, vStart, signal), true);
   }
 
   private startVideo(from: Cursor): void {
@@ -804,7 +806,7 @@ export class MsePlayer {
         const edge = await s.startCursor(s.video[level].id, signal);
         if (edge.msn > cursor.msn) {
           cursor = edge;
-          this.audioResyncMsn = edge.msn;
+          this.audioResync = { from: s.video[level].id, cursor: edge };
           this.pdtMap.length = 0;
         }
       }
@@ -998,9 +1000,12 @@ export class MsePlayer {
         seenSeeks = this.seeks;
         cursor = this.cursorAtSeek(audio.id, this.audioQueue);
       }
-      if (this.audioResyncMsn !== null && this.audioResyncMsn > cursor.msn)
-        cursor = { msn: this.audioResyncMsn, part: 0 };
-      this.audioResyncMsn = null;
+      const resync = this.audioResync;
+      this.audioResync = null;
+      if (resync) {
+        const to = await this.source.alignedCursor(audio.id, resync.from, resync.cursor, signal);
+        if (to.msn > cursor.msn) cursor = to;
+      }
       const chunk = await this.source.chunkAt(audio.id, cursor, signal);
       if (!chunk) {
         if (windowSet) await this.audioQueue!.windowStart(0); // switched past the last segment

@@ -84,6 +84,13 @@ export interface SourceModel {
   open(signal: AbortSignal): Promise<void>;
   /** Where a new viewer starts for this rendition (VOD: the start; live: near the edge on a key frame). */
   startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor>;
+  /**
+   * The segment of rendition `to` holding the start of `from`'s segment at `cursor` (by PDT on
+   * live, by media time on VOD), loading `to`'s playlist if it is not yet: renditions a packager
+   * numbered apart (an audio AdaptationSet with another startNumber, an audio playlist with other
+   * media sequence numbers) are matched by time, not by number.
+   */
+  alignedCursor(to: string, from: string, cursor: Cursor, signal: AbortSignal): Promise<Cursor>;
   /** The chunk at `cursor` in this rendition, waiting for it on live (blocking reload, preload hint); null at the end of VOD. */
   chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null>;
   /**
