@@ -334,6 +334,10 @@ export class HlsClient implements StreamClient {
   audio?: StreamRendition;
   private readonly playlistUrl = new Map<string, string>();
   private readonly states = new Map<string, PlaylistState>();
+  /** The video rendition asked for last (audioCursor matches audio to it). */
+  private lastVideo: string | undefined;
+  /** Audio media sequence number minus video's for the same media (0: numbered alike). */
+  private audioShift = 0;
   /** The multivariant playlist's steering server (EXT-X-CONTENT-STEERING SERVER-URI), when it names one. */
   steeringServer?: string;
 
@@ -513,6 +517,9 @@ export class HlsClient implements StreamClient {
 
   async startCursor(id: string, signal: AbortSignal): Promise<Cursor> {
     const st = await this.state(id, signal);
+    if (id !== this.audio?.id) this.lastVideo = id;
+    // the audio playlist too, so the first audio chunk is matched to video by time (audioCursor)
+    if (this.audio && !this.states.has(this.audio.id)) await this.load(this.audio.id, signal);
     if (!this.live) return { msn: st.firstMsn, part: 0 };
     const ordered = [...st.segments.values()].sort((a, b) => a.msn - b.msn);
     if (this.lowLatency) {
@@ -558,7 +565,31 @@ export class HlsClient implements StreamClient {
    * long enough for the young-generation GC to copy it.
    */
   chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> | Chunk | null {
+    if (id !== this.audio?.id) this.lastVideo = id;
     return this.lookUp(id, cursor, cursor, signal, 0);
+  }
+
+  /**
+   * The audio chunk for the video one at `video`: the same media sequence number, unless the
+   * packager numbered its audio playlist apart. Then by program date-time (the audio segment
+   * starting within half a segment of the video one), or on VOD without dates by the first
+   * numbers. Found once and kept while it holds (one look-up per chunk, no search).
+   */
+  audioCursor(video: Cursor): Cursor {
+    const a = this.audio && this.states.get(this.audio.id);
+    const v = this.lastVideo === undefined ? undefined : this.states.get(this.lastVideo);
+    if (a && v) this.audioShift = this.audioShiftAt(video.msn, v, a) ?? this.audioShift;
+    return this.audioShift === 0 ? video : { msn: video.msn + this.audioShift, part: video.part };
+  }
+
+  private audioShiftAt(msn: number, v: PlaylistState, a: PlaylistState): number | undefined {
+    const pdt = v.segments.get(msn)?.pdt;
+    if (pdt === undefined) return v.endList && a.endList ? a.firstMsn - v.firstMsn : undefined;
+    const together = (s: SegmentInfo | undefined): boolean =>
+      s?.pdt !== undefined && Math.abs(s.pdt - pdt) < (s.duration * 1000) / 2;
+    if (together(a.segments.get(msn + this.audioShift))) return this.audioShift;
+    for (const s of a.segments.values()) if (together(s)) return s.msn - msn;
+    return undefined;
   }
 
   private lookUp(

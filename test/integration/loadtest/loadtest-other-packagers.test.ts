@@ -5,6 +5,8 @@
  * the load it puts on the chain (and the bytes it reports) are the presentation's, not the whole
  * file once per segment, as before. DASH with names of their own (zero-padded numbers from 100,
  * another template for audio): the segments asked for are the ones the templates name, each once.
+ * HLS whose audio playlist is numbered apart from the video (from 40 beside 0, in one folder): the
+ * audio segment asked with each video segment is the one of its time, each once.
  * DASH's on-demand profile (SegmentBase: one file, its sidx at indexRange): the viewer reads the
  * index, then asks for the init range and each indexed segment's range, each once.
  * Real sockets on loopback; the server answers Range with 206.
@@ -82,6 +84,26 @@ const OD_MPD = `<?xml version="1.0" encoding="UTF-8"?>
 `;
 const odAsked: (string | undefined)[] = [];
 
+/** HLS VOD, both playlists in one folder: video numbered from 0, audio from 40. */
+function apartPlaylist(seq: number, name: string): string {
+  const segs = [0, 1, 2, 3].flatMap((i) => ['#EXTINF:2.0,', `${name}-${seq + i}.m4s`]);
+  return ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2', '#EXT-X-PLAYLIST-TYPE:VOD']
+    .concat([`#EXT-X-MEDIA-SEQUENCE:${seq}`, `#EXT-X-MAP:URI="${name}-init.mp4"`, ...segs, '#EXT-X-ENDLIST', ''])
+    .join('\n');
+}
+const APART: Record<string, string> = {
+  'master.m3u8': [
+    '#EXTM3U',
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,URI="audio.m3u8"',
+    '#EXT-X-STREAM-INF:BANDWIDTH=200000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="a"',
+    'video.m3u8',
+    '',
+  ].join('\n'),
+  'video.m3u8': apartPlaylist(0, 'v'),
+  'audio.m3u8': apartPlaylist(40, 'a'),
+};
+const apartAsked: string[] = [];
+
 let server: Server;
 let base: string;
 const asked: (string | undefined)[] = [];
@@ -89,6 +111,12 @@ const asked: (string | undefined)[] = [];
 beforeAll(async () => {
   server = createServer((req, res) => {
     const path = (req.url ?? '/').replace(/\?.*$/, '');
+    if (path.startsWith('/apart/')) {
+      const name = path.slice('/apart/'.length);
+      if (APART[name]) return void res.writeHead(200).end(APART[name]);
+      apartAsked.push(name);
+      return void res.writeHead(200, { 'content-length': 1000 }).end(Buffer.alloc(1000, 5));
+    }
     if (path.endsWith('master.m3u8') || path.endsWith('br.m3u8')) {
       res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' });
       return void res.end(path.endsWith('master.m3u8') ? MASTER : MEDIA);
@@ -203,5 +231,32 @@ describe('load tester viewers on DASH on-demand (SegmentBase)', () => {
       ].sort(),
     );
     expect(report.requests.bytes).toBe(OD_MPD.length + OD_FILE.length);
+  });
+});
+
+describe('load tester viewers on HLS whose audio is numbered apart', () => {
+  it('ask with each video segment for the audio segment of its time, each once', async () => {
+    const report = await runLoadTest({
+      url: `${base}/apart/master.m3u8`,
+      viewers: 1,
+      rampSec: 0,
+      durationSec: 2,
+      workers: 0,
+    });
+    expect(report.errors).toEqual({});
+    expect([...apartAsked].sort()).toEqual(
+      [
+        'v-init.mp4',
+        'v-0.m4s',
+        'v-1.m4s',
+        'v-2.m4s',
+        'v-3.m4s',
+        'a-init.mp4',
+        'a-40.m4s',
+        'a-41.m4s',
+        'a-42.m4s',
+        'a-43.m4s',
+      ].sort(),
+    );
   });
 });
