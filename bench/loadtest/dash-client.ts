@@ -221,7 +221,10 @@ export class DashClient implements StreamClient {
       range: rangeRequest(offset, length),
       signal,
     });
-    const indexed = segmentsFromIndex(res.body ?? Buffer.alloc(0), base.byterange, base.resolvedUri);
+    // a server that ignores Range answers 200 with the whole file: the index is cut out of it
+    const body = res.body ?? Buffer.alloc(0);
+    const index = res.status === 200 && body.length > length ? body.subarray(offset, offset + length) : body;
+    const indexed = segmentsFromIndex(index, base.byterange, base.resolvedUri);
     indexed.forEach((x, n) =>
       r.segments.set(n, {
         number: n,

@@ -126,9 +126,13 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/dash+xml' });
       return void res.end(MPD);
     }
-    if (path === '/od/manifest.mpd') {
+    if (path === '/od/manifest.mpd' || path === '/od-no-range/manifest.mpd') {
       res.writeHead(200, { 'content-type': 'application/dash+xml' });
       return void res.end(OD_MPD);
+    }
+    if (path === '/od-no-range/v0.mp4') {
+      odAsked.push(req.headers.range);
+      return void res.writeHead(200, { 'content-length': OD_FILE.length }).end(OD_FILE);
     }
     if (path === '/od/v0.mp4') {
       odAsked.push(req.headers.range);
@@ -231,6 +235,22 @@ describe('load tester viewers on DASH on-demand (SegmentBase)', () => {
       ].sort(),
     );
     expect(report.requests.bytes).toBe(OD_MPD.length + OD_FILE.length);
+  });
+
+  it('from a server that ignores Range (200, the whole file): the index is cut out of it, and the viewer plays', async () => {
+    odAsked.length = 0;
+    const report = await runLoadTest({
+      url: `${base}/od-no-range/manifest.mpd`,
+      viewers: 1,
+      rampSec: 0,
+      durationSec: 2,
+      workers: 0,
+    });
+    expect(report.errors).toEqual({});
+    expect(report.viewers).toMatchObject({ started: 1, failed: 0 });
+    // the same five ranges asked for (each answered with the whole file)
+    expect(odAsked).toHaveLength(5);
+    expect(odAsked).toContain(`bytes=500-${500 + INDEX.length - 1}`);
   });
 });
 
