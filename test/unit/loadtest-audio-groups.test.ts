@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HlsClient } from '../../bench/loadtest/hls-client.js';
-import type { HttpGetter } from '../../bench/loadtest/http-get.js';
+import { fakeHttpGetter } from '../support/fake-http-getter.js';
 
 const BASE = 'http://127.0.0.1:1/vod/movie/';
 const MASTER = `#EXTM3U
@@ -34,22 +34,7 @@ seg-1.m4s
 describe('a virtual viewer on stereo and 5.1 audio groups', () => {
   it('takes the stereo group: each video rendition once, the stereo audio playlist', async () => {
     const asked: string[] = [];
-    const http = {
-      stats: { error: () => undefined },
-      get: (url: string) => {
-        asked.push(url);
-        const text = url.endsWith('/master.m3u8') ? MASTER : MEDIA;
-        return Promise.resolve({
-          status: 200,
-          bytes: text.length,
-          ttfbMs: 0,
-          durationMs: 0,
-          text,
-          body: Buffer.from(text),
-        });
-      },
-      wait: () => Promise.resolve(),
-    } as unknown as HttpGetter;
+    const http = fakeHttpGetter((url) => (url.endsWith('/master.m3u8') ? MASTER : MEDIA), asked);
     const client = new HlsClient(http, `${BASE}master.m3u8`);
     await client.open(new AbortController().signal);
     expect(client.video.map((v) => v.bitrate)).toEqual([500_000, 1_200_000]);

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HlsClient } from '../../bench/loadtest/hls-client.js';
-import type { HttpGetter } from '../../bench/loadtest/http-get.js';
+import { fakeHttpGetter } from '../support/fake-http-getter.js';
 
 const BASE = 'http://127.0.0.1:1/hls/';
 const MASTER = `#EXTM3U
@@ -32,21 +32,7 @@ function media(seq: number, count: number, name: string, o: { pdtMs?: number; du
 
 async function viewer(video: string, audio: string): Promise<HlsClient> {
   const files: Record<string, string> = { 'master.m3u8': MASTER, 'video.m3u8': video, 'audio.m3u8': audio };
-  const http = {
-    stats: { error: () => undefined },
-    get: (url: string) => {
-      const text = files[url.slice(BASE.length).replace(/\?.*$/, '')];
-      return Promise.resolve({
-        status: 200,
-        bytes: text.length,
-        ttfbMs: 0,
-        durationMs: 0,
-        text,
-        body: Buffer.from(text),
-      });
-    },
-    wait: () => Promise.resolve(),
-  } as unknown as HttpGetter;
+  const http = fakeHttpGetter((url) => files[url.slice(BASE.length).replace(/\?.*$/, '')]);
   const client = new HlsClient(http, `${BASE}master.m3u8`, { lowLatency: false });
   await client.open(new AbortController().signal);
   return client;

@@ -11,10 +11,10 @@
  * index, then asks for the init range and each indexed segment's range, each once.
  * Real sockets on loopback; the server answers Range with 206.
  */
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
 import { sidx } from '../../../src/cmaf/writers.js';
+import { loopbackServer, sendRange, type LoopbackServer } from '../../support/loopback-server.js';
 
 /** One rendition's file: a 500-byte init segment, then four 2 s segments of 4,000 bytes. */
 const FILE = Buffer.alloc(500 + 4 * 4000, 1);
@@ -104,12 +104,12 @@ const APART: Record<string, string> = {
 };
 const apartAsked: string[] = [];
 
-let server: Server;
+let server: LoopbackServer;
 let base: string;
 const asked: (string | undefined)[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await loopbackServer((req, res) => {
     const path = (req.url ?? '/').replace(/\?.*$/, '');
     if (path.startsWith('/apart/')) {
       const name = path.slice('/apart/'.length);
@@ -130,20 +130,11 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/dash+xml' });
       return void res.end(OD_MPD);
     }
-    if (path === '/od-no-range/v0.mp4') {
+    if (path === '/od-no-range/v0.mp4' || path === '/od/v0.mp4') {
       odAsked.push(req.headers.range);
-      return void res.writeHead(200, { 'content-length': OD_FILE.length }).end(OD_FILE);
-    }
-    if (path === '/od/v0.mp4') {
-      odAsked.push(req.headers.range);
-      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-      if (!m) return void res.writeHead(200, { 'content-length': OD_FILE.length }).end(OD_FILE);
-      const [start, end] = [Number(m[1]), Number(m[2])];
-      res.writeHead(206, {
-        'content-range': `bytes ${start}-${end}/${OD_FILE.length}`,
-        'content-length': end - start + 1,
-      });
-      return void res.end(OD_FILE.subarray(start, end + 1));
+      if (path.startsWith('/od-no-range/'))
+        return void res.writeHead(200, { 'content-length': OD_FILE.length }).end(OD_FILE);
+      return sendRange(req, res, OD_FILE);
     }
     if (path.startsWith('/dash/')) {
       dashAsked.push(path.slice('/dash/'.length));
@@ -151,33 +142,21 @@ beforeAll(async () => {
     }
     if (path !== '/v/all.mp4') return void res.writeHead(404).end();
     asked.push(req.headers.range);
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    if (!m) return void res.writeHead(200, { 'content-length': FILE.length }).end(FILE);
-    const [start, end] = [Number(m[1]), Number(m[2])];
-    res.writeHead(206, {
-      'content-range': `bytes ${start}-${end}/${FILE.length}`,
-      'content-length': end - start + 1,
-    });
-    res.end(FILE.subarray(start, end + 1));
+    sendRange(req, res, FILE);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  base = server.base;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
-});
+afterAll(() => server.close());
+
+/** One short load test of `path` on the server above: `viewers` viewers at once, for 2 s, in this thread. */
+function loadTest(path: string, viewers = 1): ReturnType<typeof runLoadTest> {
+  return runLoadTest({ url: `${base}${path}`, viewers, rampSec: 0, durationSec: 2, workers: 0 });
+}
 
 describe('load tester viewers on byte-range HLS', () => {
   it('ask for each listed range once per viewer, and count those bytes, not the whole file', async () => {
-    const report = await runLoadTest({
-      url: `${base}/master.m3u8`,
-      viewers: 2,
-      rampSec: 0,
-      durationSec: 2,
-      workers: 0,
-    });
+    const report = await loadTest('/master.m3u8', 2);
     expect(report.errors).toEqual({});
     expect(report.viewers).toMatchObject({ started: 2, failed: 0 });
     // every media request a Range request, for a listed range: the init once, every segment once
@@ -190,13 +169,7 @@ describe('load tester viewers on byte-range HLS', () => {
 
 describe('load tester viewers on DASH from another packager', () => {
   it("ask for the segments each Representation's template names, from its startNumber, each once", async () => {
-    const report = await runLoadTest({
-      url: `${base}/dash/manifest.mpd`,
-      viewers: 1,
-      rampSec: 0,
-      durationSec: 2,
-      workers: 0,
-    });
+    const report = await loadTest('/dash/manifest.mpd');
     expect(report.errors).toEqual({});
     expect([...dashAsked].sort()).toEqual(
       [
@@ -215,13 +188,7 @@ describe('load tester viewers on DASH from another packager', () => {
 
 describe('load tester viewers on DASH on-demand (SegmentBase)', () => {
   it('read the index, then ask for the init range and each indexed segment once, and count those bytes', async () => {
-    const report = await runLoadTest({
-      url: `${base}/od/manifest.mpd`,
-      viewers: 1,
-      rampSec: 0,
-      durationSec: 2,
-      workers: 0,
-    });
+    const report = await loadTest('/od/manifest.mpd');
     expect(report.errors).toEqual({});
     expect(report.viewers).toMatchObject({ started: 1, failed: 0 });
     const media = 500 + INDEX.length;
@@ -239,13 +206,7 @@ describe('load tester viewers on DASH on-demand (SegmentBase)', () => {
 
   it('from a server that ignores Range (200, the whole file): the index is cut out of it, and the viewer plays', async () => {
     odAsked.length = 0;
-    const report = await runLoadTest({
-      url: `${base}/od-no-range/manifest.mpd`,
-      viewers: 1,
-      rampSec: 0,
-      durationSec: 2,
-      workers: 0,
-    });
+    const report = await loadTest('/od-no-range/manifest.mpd');
     expect(report.errors).toEqual({});
     expect(report.viewers).toMatchObject({ started: 1, failed: 0 });
     // the same five ranges asked for (each answered with the whole file)
@@ -256,13 +217,7 @@ describe('load tester viewers on DASH on-demand (SegmentBase)', () => {
 
 describe('load tester viewers on HLS whose audio is numbered apart', () => {
   it('ask with each video segment for the audio segment of its time, each once', async () => {
-    const report = await runLoadTest({
-      url: `${base}/apart/master.m3u8`,
-      viewers: 1,
-      rampSec: 0,
-      durationSec: 2,
-      workers: 0,
-    });
+    const report = await loadTest('/apart/master.m3u8');
     expect(report.errors).toEqual({});
     expect([...apartAsked].sort()).toEqual(
       [

@@ -9,33 +9,25 @@
  * against a loopback server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
+import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
 
 const files = new Map<string, string>();
-let server: Server;
+let server: LoopbackServer;
 let base = '';
 const signal = new AbortController().signal;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await loopbackServer((req, res) => {
     const body = files.get((req.url ?? '').replace(/\?.*$/, ''));
     if (body === undefined) return void res.writeHead(404).end();
     res.writeHead(200).end(body);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
 });
 
-afterAll(
-  () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-);
+afterAll(() => server.close());
 
 const OTHER_NUMBERS_MPD = `<?xml version="1.0" encoding="UTF-8"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S" minBufferTime="PT2S"

@@ -7,20 +7,19 @@
  * broke off. Real sockets on loopback.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fetchBytes, NetworkError } from '../../../player-demo/player/fetcher.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
+import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
 
 const FILE = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
 const MASTER = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS="avc1.64001f"\nv/index.m3u8\n';
 let media = '';
-let server: Server;
+let server: LoopbackServer;
 let base = '';
 const ranges: (string | undefined)[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await loopbackServer((req, res) => {
     const path = req.url ?? '/';
     if (path.endsWith('master.m3u8')) return void res.end(MASTER);
     if (path.endsWith('index.m3u8')) return void res.end(media);
@@ -31,17 +30,10 @@ beforeAll(async () => {
     const [start, end] = [Number(m[1]), Number(m[2]) - (path.startsWith('/short') ? 1 : 0)];
     res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${FILE.length}` }).end(FILE.subarray(start, end + 1));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
 });
 
-afterAll(
-  () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-);
+afterAll(() => server.close());
 
 const signal = new AbortController().signal;
 

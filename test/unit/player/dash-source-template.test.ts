@@ -7,10 +7,9 @@
  * Run in Node against a loopback server that answers the MPD under test.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
 import { readSegmentTemplates, segmentUrl } from '../../../src/dash/segment-template.js';
+import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
 
 /** A live LL-DASH MPD, its segments 2 s long from t=0; `timeline` is the SegmentTimeline's content. */
 function mpd(media: string, timeline: string, init = 'init-$RepresentationID$.m4s'): string {
@@ -32,25 +31,18 @@ function mpd(media: string, timeline: string, init = 'init-$RepresentationID$.m4
 }
 
 let served = '';
-let server: Server;
+let server: LoopbackServer;
 let base = '';
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await loopbackServer((req, res) => {
     if (!req.url?.startsWith('/live/manifest.mpd')) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/dash+xml' }).end(served);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/`;
+  base = `${server.base}/live/`;
 });
 
-afterAll(
-  () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-);
+afterAll(() => server.close());
 
 async function open(text: string): Promise<DashSource> {
   served = text;
