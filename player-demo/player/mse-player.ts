@@ -848,9 +848,13 @@ export class MsePlayer {
         this.replaceTried.add(`${chunk.msn}:${level}`); // nor is it asked again as a replacement
         this.onRetry({ url: chunk.url, why: describeFailure(e), failures: 0, waitMs: 0, instead: s.video[other].id });
         forced = other;
-        // a part within a segment: the other rendition from the segment's start (its first part is
-        // the independent one), appended over what this one gave; MSE replaces the frames it overlaps
-        if (cursor.part !== 0) cursor = { msn: cursor.msn, part: 0 };
+        // the other rendition from the start of the failed chunk's segment (its first part is the
+        // independent one), appended over what this one gave; MSE replaces the frames it overlaps.
+        // The chunk's segment, not the cursor's: chunkAt moves on from a cursor past a segment's
+        // last part (asked for before the segment closed) to the next segment's first part, and
+        // going back to the cursor's segment fetched a whole segment already played (seen in a full run:
+        // seg-1.0 failed, the other rendition was asked for seg-0.0).
+        cursor = { msn: chunk.msn, part: 0 };
         continue;
       }
       if (outcome === 'seek') continue;
