@@ -213,8 +213,10 @@ export class HlsSource implements SourceModel {
     for (const [name, r] of Object.entries(subtitleGroup)) {
       if (!r.uri) continue;
       const url = new URL(r.uri, this.masterUrl).href;
+      const id = this.idFor(url);
+      this.urls.set(id, url); // (so the next playlist of its folder gets an id of its own)
       this.textTracks.push({
-        id: this.idFor(url),
+        id,
         language: r.language ?? 'und',
         name,
         default: Boolean(r.default),

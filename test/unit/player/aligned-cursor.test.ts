@@ -123,6 +123,28 @@ describe("our player's audio start, matched to video by time", () => {
     });
   });
 
+  it('HLS: playlists of one folder, subtitles too, each get an id of their own', async () => {
+    files.set(
+      '/one/master.m3u8',
+      [
+        '#EXTM3U',
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="s",NAME="English",LANGUAGE="en",URI="text_en.m3u8"',
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="s",NAME="Français",LANGUAGE="fr",URI="text_fr.m3u8"',
+        '#EXT-X-STREAM-INF:BANDWIDTH=264000,CODECS="avc1.64001f",RESOLUTION=640x360,SUBTITLES="s"',
+        'video_360p.m3u8',
+        '#EXT-X-STREAM-INF:BANDWIDTH=564000,CODECS="avc1.64001f",RESOLUTION=854x480,SUBTITLES="s"',
+        'video_480p.m3u8',
+        '',
+      ].join('\n'),
+    );
+    files.set('/one/video_360p.m3u8', mediaPlaylist(0, [2, 2], 'v360'));
+    files.set('/one/video_480p.m3u8', mediaPlaylist(0, [2, 2], 'v480'));
+    const source = new HlsSource(`${base}/one/master.m3u8`, {});
+    await source.open(signal);
+    expect(source.video.map((v) => v.id)).toEqual(['one', 'one/video_480p']);
+    expect(source.textTracks.map((t) => t.id)).toEqual(['one/text_en', 'one/text_fr']);
+  });
+
   it('HLS live: by program date-time, when the audio playlist numbers its segments 1,000 higher', async () => {
     const t0 = Date.parse('2026-12-04T10:00:00Z');
     const live = await hls(
