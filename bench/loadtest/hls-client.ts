@@ -10,6 +10,7 @@ import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import { readContentSteering } from '../../src/hls/content-steering.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
 import { rangeRequest } from '../../src/http/range.js';
+import { segmentStartingAt } from '../../src/hls/aligned-segment.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
@@ -585,11 +586,8 @@ export class HlsClient implements StreamClient {
   private audioShiftAt(msn: number, v: PlaylistState, a: PlaylistState): number | undefined {
     const pdt = v.segments.get(msn)?.pdt;
     if (pdt === undefined) return v.endList && a.endList ? a.firstMsn - v.firstMsn : undefined;
-    const together = (s: SegmentInfo | undefined): boolean =>
-      s?.pdt !== undefined && Math.abs(s.pdt - pdt) < (s.duration * 1000) / 2;
-    if (together(a.segments.get(msn + this.audioShift))) return this.audioShift;
-    for (const s of a.segments.values()) if (together(s)) return s.msn - msn;
-    return undefined;
+    const found = segmentStartingAt(pdt, a.segments, msn + this.audioShift);
+    return found === undefined ? undefined : found - msn;
   }
 
   private lookUp(

@@ -20,6 +20,7 @@ import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
+import { segmentStartingAt } from '../../src/hls/aligned-segment.js';
 import { fetchPlaylistText } from './request-retry.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
@@ -307,9 +308,7 @@ export class HlsSource implements SourceModel {
   vodDurationSec(renditionId: string): number | undefined {
     const st = this.media.get(renditionId);
     if (!st || this.live) return undefined;
-    let sum = 0;
-    for (let msn = st.firstMsn; msn <= st.lastMsn; msn++) sum += st.segments.get(msn)?.duration ?? 0;
-    return sum;
+    return startSecOf(st, st.lastMsn + 1);
   }
 
   async alignedCursor(to: string, from: string, cursor: Cursor, signal: AbortSignal): Promise<Cursor> {
@@ -322,21 +321,14 @@ export class HlsSource implements SourceModel {
       const prev = src.segments.get(cursor.msn - 1);
       const pdt = seg?.pdt ?? (prev?.pdt !== undefined ? prev.pdt + prev.duration * 1000 : undefined);
       if (pdt === undefined) return same;
-      // numbered alike (a CMAF ladder): the same number, whose start is within half a segment
-      const twin = dst.segments.get(cursor.msn) ?? dst.segments.get(cursor.msn - 1);
-      const twinStart =
-        twin?.pdt === undefined ? undefined : twin.pdt + (twin.msn < cursor.msn ? twin.duration * 1000 : 0);
-      if (twinStart !== undefined && Math.abs(twinStart - pdt) < (twin!.duration * 1000) / 2) return same;
-      return this.cursorForPdt(to, pdt) ?? same;
+      const msn = segmentStartingAt(pdt, dst.segments, cursor.msn);
+      // (past what `to` lists: the one after its newest)
+      return msn !== undefined ? { msn, part: 0 } : (this.cursorForPdt(to, pdt) ?? same);
     }
-    const startOf = (st: MediaState, msn: number): number => {
-      let t = 0;
-      for (let n = st.firstMsn; n < msn; n++) t += st.segments.get(n)?.duration ?? 0;
-      return t;
-    };
-    const t = startOf(src, cursor.msn);
+    const t = startSecOf(src, cursor.msn);
+    // numbered alike (a CMAF ladder): the same number, whose start is within half a segment
     const twin = dst.segments.get(cursor.msn);
-    if (twin && Math.abs(startOf(dst, cursor.msn) - t) < twin.duration / 2) return same;
+    if (twin && Math.abs(startSecOf(dst, cursor.msn) - t) < twin.duration / 2) return same;
     return this.cursorForTime(to, t);
   }
 
@@ -536,4 +528,9 @@ function toParts(parts: ParsedPart[]): PartEntry[] {
   });
 }
 
-/** `.../<rendition>/index.m3u8` → `<rendition>`. */
+/** Seconds from the start of `st`'s listed segments to the start of segment `msn`. */
+function startSecOf(st: MediaState, msn: number): number {
+  let t = 0;
+  for (let n = st.firstMsn; n < msn; n++) t += st.segments.get(n)?.duration ?? 0;
+  return t;
+}

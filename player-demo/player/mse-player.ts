@@ -852,8 +852,8 @@ export class MsePlayer {
         // independent one), appended over what this one gave; MSE replaces the frames it overlaps.
         // The chunk's segment, not the cursor's: chunkAt moves on from a cursor past a segment's
         // last part (asked for before the segment closed) to the next segment's first part, and
-        // going back to the cursor's segment fetched a whole segment already played (seen in a full run:
-        // seg-1.0 failed, the other rendition was asked for seg-0.0).
+        // the cursor's segment is one already played (seen in a full run: seg-1.0 failed, the
+        // other rendition was asked for seg-0.0).
         cursor = { msn: chunk.msn, part: 0 };
         continue;
       }
