@@ -11,17 +11,23 @@ import { parse } from 'mpd-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import {
   readSegmentTemplates,
+  listedSegmentStart,
   segmentNumber,
   segmentUrl,
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
 import { segmentsFromIndex, type MpdSegmentBase } from '../../src/dash/segment-base.js';
+import { matchAcrossPeriods, splitPeriods, type MpdPeriod } from '../../src/dash/mpd-periods.js';
+import { parseXsDuration } from '../../src/dash/xs-duration.js';
 import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
 
 interface DashSegment {
+  /** The viewer's cursor for it (see PeriodRep.ordinal). */
+  msn: number;
+  /** Its $Number$ (SegmentTemplate), or its index in the list. */
   number: number;
   url: string;
   duration: number;
@@ -31,17 +37,36 @@ interface DashSegment {
   range?: string;
 }
 
-interface RepState {
-  id: string;
+/**
+ * One Representation in one Period. Cursors are numbered per Period: the first Period this client
+ * saw keeps the MPD's $Number$s (so a one-Period MPD is numbered as it says); the Period seen k-th
+ * after it counts from k × PERIOD_STRIDE up, from its first listed segment. A new Period always
+ * comes later in time (§5.3.2.1), so cursors rise along the presentation.
+ */
+interface PeriodRep {
+  key: string;
+  ordinal: number;
+  startSec: number;
+  /** Where the Period ends, when the MPD says (a later Period, or the presentation's end). */
+  endSec?: number;
   template?: SegmentTemplateInfo;
   initUrl: string;
-  segments: Map<number, DashSegment>;
-  first: number;
-  last: number;
+  initRange?: string;
   /** SegmentBase: its index and init segment, until the index is read (then the segments are known). */
   base?: MpdSegmentBase;
-  initRange?: string;
+  /** Its listed segments, in order. */
+  segs: DashSegment[];
 }
+
+interface RepState {
+  id: string;
+  periods: PeriodRep[];
+  /** Every listed segment by cursor. */
+  segments: Map<number, DashSegment>;
+}
+
+/** Cursor room per Period after the first: 2^32 segments. */
+const PERIOD_STRIDE = 2 ** 32;
 
 /** The parts of an mpd-parser manifest this client reads. */
 interface MpdSegment {
@@ -57,20 +82,27 @@ interface MpdPlaylist {
   sidx?: MpdSegmentBase;
 }
 
+interface MpdAudioGroup {
+  playlists?: MpdPlaylist[];
+}
+
 interface MpdManifest {
   playlists?: MpdPlaylist[];
-  mediaGroups?: { AUDIO?: Record<string, Record<string, { playlists?: MpdPlaylist[] }>> };
+  mediaGroups?: { AUDIO?: Record<string, Record<string, MpdAudioGroup>> };
+}
+
+/** One Period of the MPD, read. */
+interface ReadPeriod {
+  period: MpdPeriod;
+  video: MpdPlaylist[];
+  /** Its audio, by label (the first audio group's). */
+  audio: [string, MpdPlaylist][];
+  templates: Map<string, SegmentTemplateInfo>;
 }
 
 const attr = (xml: string, name: string): string | undefined => new RegExp(`\\b${name}="([^"]*)"`).exec(xml)?.[1];
-
-/** ISO 8601 duration (PT1.5S, PT2M) → seconds. */
-function xsDurationSec(v: string | undefined): number | undefined {
-  if (!v) return undefined;
-  const m = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(v);
-  if (!m) return undefined;
-  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
-}
+const nameOf = (p: MpdPlaylist): string => String(p.attributes?.NAME);
+const bandwidthOf = (p: MpdPlaylist): number => Number(p.attributes?.BANDWIDTH) || 1;
 
 export class DashClient implements StreamClient {
   readonly protocol = 'dash' as const;
@@ -89,6 +121,12 @@ export class DashClient implements StreamClient {
    */
   private fetchBegunAt = 0;
   private readonly reps = new Map<string, RepState>();
+  /** Each Period's ordinal, in the order this client first saw them (see PeriodRep). */
+  private readonly ordinals = new Map<string, number>();
+  /** The first $Number$ seen of each track's Period after the first, by "track key". */
+  private readonly firstNumbers = new Map<string, number>();
+  /** The label of the audio this viewer plays (matched in Periods whose ids differ). */
+  private audioLabel?: string;
   private readonly now: () => number;
   private readonly joinAt: number | undefined;
 
@@ -133,86 +171,139 @@ export class DashClient implements StreamClient {
     if (!/<(?:[\w-]+:)?MPD[\s>]/.test(xml)) {
       throw new StreamedgeError('LOADTEST_NOT_MPD', `${this.url} is not a DASH MPD: it has no <MPD> element`);
     }
-    const m: MpdManifest = parse(xml, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
+    const periods = splitPeriods(xml).map((period) => this.readPeriod(period));
     this.fetchBegunAt = begunAt;
     this.live = attr(xml, 'type') === 'dynamic';
     const ast = attr(xml, 'availabilityStartTime');
     this.ast = ast ? Date.parse(ast) : 0;
     this.ato = Number(attr(xml, 'availabilityTimeOffset') ?? 0) || 0;
     this.lowLatency = this.live && this.ato > 0;
-    this.minimumUpdatePeriodSec = xsDurationSec(attr(xml, 'minimumUpdatePeriod')) ?? 2;
+    this.minimumUpdatePeriodSec = parseXsDuration(attr(xml, 'minimumUpdatePeriod')) ?? 2;
     const latencyTarget = /<Latency\b[^>]*\btarget="(\d+)"/.exec(xml)?.[1];
     this.targetLatencySec = latencyTarget
       ? Number(latencyTarget) / 1000
-      : xsDurationSec(attr(xml, 'suggestedPresentationDelay'));
-    // each Representation's SegmentTemplate, by id (mpd-parser numbers segments from 0 whatever the MPD says)
-    const templates = readSegmentTemplates(xml, this.url);
-    const video = m.playlists ?? [];
-    this.video = video.map((p) => {
-      const a: NonNullable<MpdPlaylist['attributes']> = p.attributes ?? {};
-      return {
-        id: String(a.NAME),
+      : parseXsDuration(attr(xml, 'suggestedPresentationDelay'));
+    for (const p of periods) if (!this.ordinals.has(p.period.key)) this.ordinals.set(p.period.key, this.ordinals.size);
+    // The ladder is the richest Period's (the programme's, not an ad break's), chosen at the first
+    // read: the ABR holds rungs by index, so it never changes after.
+    if (this.video.length === 0) {
+      const richest = periods.reduce<ReadPeriod | undefined>(
+        (a, b) => (a && a.video.length >= b.video.length ? a : b),
+        undefined,
+      );
+      this.video = (richest?.video ?? []).map((p) => ({
+        id: nameOf(p),
         kind: 'video' as const,
-        bitrate: Number(a.BANDWIDTH) || 1,
-        width: a.RESOLUTION?.width,
-        height: a.RESOLUTION?.height,
-      };
-    });
-    video.forEach((p) => this.ingest(String(p.attributes?.NAME), p, templates.get(String(p.attributes?.NAME))));
-    for (const group of Object.values(m.mediaGroups?.AUDIO ?? {})) {
-      const first = Object.values(group)[0];
-      const pl = first?.playlists?.[0];
-      if (pl) {
-        this.audio = {
-          id: String(pl.attributes?.NAME),
-          kind: 'audio',
-          bitrate: Number(pl.attributes?.BANDWIDTH) || 128_000,
-        };
-        this.ingest(this.audio.id, pl, templates.get(this.audio.id));
-        break;
-      }
+        bitrate: bandwidthOf(p),
+        width: p.attributes?.RESOLUTION?.width,
+        height: p.attributes?.RESOLUTION?.height,
+      }));
+      const audio = richest?.audio[0]?.[1];
+      if (audio)
+        this.audio = { id: nameOf(audio), kind: 'audio', bitrate: Number(audio.attributes?.BANDWIDTH) || 128_000 };
+      this.audioLabel = richest?.audio[0]?.[0];
     }
-    const anyRep = [...this.reps.values()][0];
-    const anySeg = anyRep ? anyRep.segments.get(anyRep.first) : undefined;
-    if (anySeg) this.segmentSec = anySeg.duration;
+    for (const rung of this.video)
+      this.setTrack(rung.id, periods, (p) => matchAcrossPeriods(rung, p.video, nameOf, bandwidthOf));
+    if (this.audio) {
+      const id = this.audio.id;
+      this.setTrack(id, periods, (p) => {
+        const byId =
+          p.audio.find(([, pl]) => nameOf(pl) === id) ?? p.audio.find(([label]) => label === this.audioLabel);
+        return (byId ?? p.audio[0])?.[1];
+      });
+    }
+    const first = this.reps.get(this.video[0]?.id ?? '')?.periods.find((pr) => pr.segs.length > 0)?.segs[0];
+    if (first) this.segmentSec = first.duration;
   }
 
-  private ingest(id: string, p: MpdPlaylist, template: SegmentTemplateInfo | undefined): void {
-    const segments = new Map<number, DashSegment>();
-    let first = Infinity;
-    let last = -1;
+  private readPeriod(period: MpdPeriod): ReadPeriod {
+    const m: MpdManifest = parse(period.text, { manifestUri: this.url, NOW: Date.now(), clientOffset: 0 });
+    const group = Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {};
+    const audio = Object.entries(group).flatMap(([label, g]): [string, MpdPlaylist][] =>
+      g.playlists?.[0] ? [[label, g.playlists[0]]] : [],
+    );
+    // each Representation's SegmentTemplate, by id (mpd-parser numbers segments from 0 whatever the MPD says)
+    return { period, video: m.playlists ?? [], audio, templates: readSegmentTemplates(period.text, this.url) };
+  }
+
+  /** Rebuilds a track from the Periods of the MPD just read, `pick` naming its Representation in each. */
+  private setTrack(id: string, periods: ReadPeriod[], pick: (p: ReadPeriod) => MpdPlaylist | undefined): void {
+    const old = this.reps.get(id);
+    const track: RepState = { id, periods: [], segments: new Map() };
+    for (const p of periods) {
+      const pl = pick(p);
+      if (!pl) continue;
+      const key = p.period.key;
+      // a SegmentBase index already read is kept (an MPD reload does not fetch it again)
+      const read = old?.periods.find((pr) => pr.key === key && !pr.base && pr.segs.length > 0 && pl.sidx);
+      const pr = read ?? this.periodRep(id, p.period, pl, p.templates.get(nameOf(pl)));
+      track.periods.push(pr);
+      for (const seg of pr.segs) track.segments.set(seg.msn, seg);
+    }
+    this.reps.set(id, track);
+  }
+
+  private periodRep(
+    trackId: string,
+    period: MpdPeriod,
+    p: MpdPlaylist,
+    template: SegmentTemplateInfo | undefined,
+  ): PeriodRep {
+    const ordinal = this.ordinals.get(period.key) ?? 0;
+    const endSec = period.durationSec !== undefined ? period.startSec + period.durationSec : undefined;
+    const segs: DashSegment[] = [];
     // a live MPD that lists no segment yet still names the init segment in its template
     let initUrl = template?.initUrl ?? '';
     (p.segments ?? []).forEach((s, i) => {
-      const url = String(s.resolvedUri);
-      const n = template ? segmentNumber(template, i, Number(s.presentationTime ?? 0)) : i;
-      segments.set(n, {
-        number: n,
-        url,
+      const presentationTime = listedSegmentStart(template, Number(s.presentationTime ?? 0));
+      // a Period that has ended lists nothing past its end (mpd-parser counts a live @duration
+      // template's segments up to now, whatever the Period's end)
+      if (endSec !== undefined && presentationTime >= endSec - 1e-6) return;
+      const number = template ? segmentNumber(template, i, presentationTime) : i;
+      segs.push({
+        msn: this.cursorOf(trackId, period.key, ordinal, number),
+        number,
+        url: String(s.resolvedUri),
         duration: Number(s.duration),
-        presentationTime: Number(s.presentationTime ?? 0),
+        presentationTime,
       });
-      first = Math.min(first, n);
-      last = Math.max(last, n);
       if (s.map?.resolvedUri) initUrl = s.map.resolvedUri;
     });
-    const base = p.sidx && segments.size === 0 ? p.sidx : undefined;
+    const base = p.sidx && segs.length === 0 ? p.sidx : undefined;
     const initRange = base?.map?.byterange;
-    this.reps.set(id, {
-      id,
+    return {
+      key: period.key,
+      ordinal,
+      startSec: period.startSec,
+      ...(endSec !== undefined ? { endSec } : {}),
       template,
       initUrl: base ? base.map?.resolvedUri || base.resolvedUri : initUrl,
-      segments,
-      first: Number.isFinite(first) ? first : 0,
-      last,
+      segs,
       ...(base ? { base } : {}),
       ...(initRange ? { initRange: rangeRequest(initRange.offset, initRange.length) } : {}),
-    });
+    };
   }
 
-  /** SegmentBase: reads the Representation's sidx (its index range) into its segments, once. */
-  private async readIndex(r: RepState, signal: AbortSignal): Promise<void> {
-    const base = r.base;
+  /** The cursor of segment `number` of a track in a Period (see PeriodRep). */
+  private cursorOf(trackId: string, key: string, ordinal: number, number: number): number {
+    if (ordinal === 0) return number;
+    const at = `${trackId} ${key}`;
+    let first = this.firstNumbers.get(at);
+    if (first === undefined) this.firstNumbers.set(at, (first = number));
+    return ordinal * PERIOD_STRIDE + (number - first);
+  }
+
+  /** The $Number$ of cursor `msn` in a track's Period. */
+  private numberOf(trackId: string, pr: PeriodRep, msn: number): number {
+    return pr.ordinal === 0
+      ? msn
+      : msn - pr.ordinal * PERIOD_STRIDE + (this.firstNumbers.get(`${trackId} ${pr.key}`) ?? 0);
+  }
+
+  /** SegmentBase: reads a Period's sidx (its index range) into its segments, once. */
+  private async readIndex(r: RepState, pr: PeriodRep, signal: AbortSignal): Promise<void> {
+    const base = pr.base;
     if (!base) return;
     const { offset, length } = base.byterange;
     const res = await this.http.get(base.resolvedUri, {
@@ -225,41 +316,59 @@ export class DashClient implements StreamClient {
     const body = res.body ?? Buffer.alloc(0);
     const index = res.status === 200 && body.length > length ? body.subarray(offset, offset + length) : body;
     const indexed = segmentsFromIndex(index, base.byterange, base.resolvedUri);
-    indexed.forEach((x, n) =>
-      r.segments.set(n, {
-        number: n,
-        url: base.resolvedUri,
-        duration: x.durationSec,
-        presentationTime: x.startSec,
-        range: rangeRequest(x.range.offset, x.range.length),
-      }),
-    );
-    r.first = 0;
-    r.last = indexed.length - 1;
-    r.base = undefined;
-    if (indexed[0] && r.id === this.video[0]?.id) this.segmentSec = indexed[0].durationSec;
+    pr.segs = indexed.map((x, n) => ({
+      msn: this.cursorOf(r.id, pr.key, pr.ordinal, n),
+      number: n,
+      url: base.resolvedUri,
+      duration: x.durationSec,
+      presentationTime: x.startSec,
+      range: rangeRequest(x.range.offset, x.range.length),
+    }));
+    for (const seg of pr.segs) r.segments.set(seg.msn, seg);
+    pr.base = undefined;
+    if (indexed[0] && r.id === this.video[0]?.id && pr === r.periods[0]) this.segmentSec = indexed[0].durationSec;
+  }
+
+  /**
+   * The first Period of the track from `from` on that lists a segment, reading a Period's index
+   * (SegmentBase) as the viewer reaches it, as a player does.
+   */
+  private async periodFrom(r: RepState, from: number, signal: AbortSignal): Promise<PeriodRep | undefined> {
+    for (const pr of r.periods.slice(Math.max(0, from))) {
+      if (pr.base) await this.readIndex(r, pr, signal);
+      if (pr.segs.length > 0) return pr;
+    }
+    return undefined;
   }
 
   async startCursor(id: string, signal: AbortSignal): Promise<Cursor> {
     const r = this.rep(id);
-    if (r.base) await this.readIndex(r, signal);
-    if (!this.live) return { msn: r.first, part: 0 };
+    if (!this.live) return { msn: (await this.periodFrom(r, 0, signal))?.segs[0].msn ?? 0, part: 0 };
+    const listed = r.periods.flatMap((pr) => pr.segs);
+    if (listed.length === 0) return { msn: 0, part: 0 };
     const back = Math.ceil((this.targetLatencySec ?? 3 * this.segmentSec) / this.segmentSec);
-    return { msn: Math.max(r.first, r.last - back + 1 + (this.lowLatency ? 1 : 0)), part: 0 };
+    const at = listed.length - back + (this.lowLatency ? 1 : 0);
+    // (LL-DASH, one segment back: the segment being produced, after the newest listed)
+    if (at >= listed.length) return { msn: listed[listed.length - 1].msn + 1, part: 0 };
+    return { msn: listed[Math.max(0, at)].msn, part: 0 };
   }
 
   /**
    * Audio and video segments start at the same times (CMAF), but a packager may number them apart
-   * (another startNumber): the audio segment that starts where video segment `video.msn` does.
+   * (another startNumber): the audio segment that starts where video segment `video.msn` does, in
+   * the same Period.
    */
   audioCursor(video: Cursor): Cursor {
     const v = this.reps.get(this.video[0]?.id ?? '');
     const a = this.audio && this.reps.get(this.audio.id);
-    const vs = v?.segments.get(v.first);
-    const as = a?.segments.get(a.first);
+    const ordinal = video.msn >= PERIOD_STRIDE ? Math.floor(video.msn / PERIOD_STRIDE) : 0;
+    const vp = v?.periods.find((pr) => pr.ordinal === ordinal);
+    const ap = vp && a?.periods.find((pr) => pr.key === vp.key);
+    const vs = vp?.segs[0];
+    const as = ap?.segs[0];
     if (!vs || !as || !(vs.duration > 0) || !(as.duration > 0)) return video;
-    const t = vs.presentationTime + (video.msn - v!.first) * vs.duration;
-    return { msn: as.number + Math.round((t - as.presentationTime) / as.duration), part: 0 };
+    const t = vs.presentationTime + (video.msn - vs.msn) * vs.duration;
+    return { msn: as.msn + Math.round((t - as.presentationTime) / as.duration), part: 0 };
   }
 
   private rep(id: string): RepState {
@@ -268,41 +377,56 @@ export class DashClient implements StreamClient {
     return r;
   }
 
+  private chunkOf(r: RepState, pr: PeriodRep, seg: DashSegment): Chunk {
+    const at = r.periods.indexOf(pr);
+    // the last segment of a Period that has ended: the next Period follows
+    const following = seg === pr.segs[pr.segs.length - 1] ? r.periods[at + 1]?.segs[0] : undefined;
+    return {
+      url: seg.url,
+      kind: 'segment',
+      durationSec: seg.duration,
+      independent: true,
+      programDateTimeMs: this.live ? this.ast + seg.presentationTime * 1000 : undefined,
+      next: { msn: following?.msn ?? seg.msn + 1, part: 0 },
+      initUrl: pr.initUrl,
+      ...(seg.range ? { range: seg.range } : {}),
+      ...(pr.initRange ? { initRange: pr.initRange } : {}),
+    };
+  }
+
   async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
     for (let guard = 0; guard < 10_000; guard++) {
       const r = this.rep(id);
-      if (r.base) await this.readIndex(r, signal);
-      const n = Math.max(cursor.msn, r.first);
-      const seg = r.segments.get(n);
-      if (seg) {
-        return {
-          url: seg.url,
-          kind: 'segment',
-          durationSec: seg.duration,
-          independent: true,
-          programDateTimeMs: this.live ? this.ast + seg.presentationTime * 1000 : undefined,
-          next: { msn: n + 1, part: 0 },
-          initUrl: r.initUrl,
-          ...(seg.range ? { range: seg.range } : {}),
-          ...(r.initRange ? { initRange: r.initRange } : {}),
-        };
+      const ordinal = cursor.msn >= PERIOD_STRIDE ? Math.floor(cursor.msn / PERIOD_STRIDE) : 0;
+      const at = r.periods.findIndex((pr) => pr.ordinal === ordinal);
+      const pr = r.periods[at];
+      if (pr?.base) await this.readIndex(r, pr, signal);
+      const seg = r.segments.get(cursor.msn);
+      if (seg && pr) return this.chunkOf(r, pr, seg);
+      // its Period has left the window, or the cursor is older than the window: the oldest listed
+      if (!pr || cursor.msn < (pr.segs[0]?.msn ?? -Infinity)) {
+        const from = pr?.segs[0] ? pr : await this.periodFrom(r, 0, signal);
+        if (from) return this.chunkOf(r, from, from.segs[0]);
       }
+      // past a Period's last segment, a later Period listed: its first
+      const later = pr ? await this.periodFrom(r, at + 1, signal) : undefined;
+      if (later) return this.chunkOf(r, later, later.segs[0]);
       if (!this.live) return null;
-      const lastSeg = r.segments.get(r.last);
-      if (this.lowLatency && lastSeg && n === r.last + 1 && r.template) {
+      const lastSeg = pr?.segs[pr.segs.length - 1];
+      if (this.lowLatency && pr && lastSeg && cursor.msn === lastSeg.msn + 1 && pr.template) {
         // LL-DASH: request the segment being produced, availabilityTimeOffset ahead of its end
         const start = lastSeg.presentationTime + lastSeg.duration;
         const availableAt = this.ast + (start + this.segmentSec - this.ato) * 1000;
         await this.http.wait(availableAt - Date.now(), signal);
         return {
           // named by the template: no MPD lists it yet
-          url: segmentUrl(r.template, n, start),
+          url: segmentUrl(pr.template, this.numberOf(id, pr, cursor.msn), start),
           kind: 'segment',
           durationSec: this.segmentSec,
           independent: true,
           programDateTimeMs: this.ast + start * 1000,
-          next: { msn: n + 1, part: 0 },
-          initUrl: r.initUrl,
+          next: { msn: cursor.msn + 1, part: 0 },
+          initUrl: pr.initUrl,
         };
       }
       const due = this.refreshDueAt();

@@ -87,6 +87,18 @@ export function segmentNumber(t: SegmentTemplateInfo, index: number, presentatio
   return t.startNumber + Math.round(time / t.segmentDuration);
 }
 
+/**
+ * The start (s) of a segment mpd-parser listed at `presentationTime` from this template. For a
+ * template with @duration (no SegmentTimeline) mpd-parser counts media time from 0, not from
+ * presentationTimeOffset, so with an offset (a Period that resumes a programme after an ad break)
+ * its times came out that offset early: they are moved back here. A SegmentTimeline's are right.
+ */
+export function listedSegmentStart(t: SegmentTemplateInfo | undefined, presentationTime: number): number {
+  return t?.segmentDuration !== undefined
+    ? presentationTime + t.presentationTimeOffset / t.timescale
+    : presentationTime;
+}
+
 /** The URL of the segment with this number, starting at `presentationTime` (s), by the template. */
 export function segmentUrl(t: SegmentTemplateInfo, number: number, presentationTime: number): string {
   const time = Math.round((presentationTime - t.periodStart) * t.timescale) + t.presentationTimeOffset;

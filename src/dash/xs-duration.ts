@@ -12,3 +12,13 @@ export function xsDuration(seconds: number): string {
   if (ms > 0 || (h === 0 && m === 0)) out += `${ms / 1000}S`;
   return out;
 }
+
+/** An xs:duration ("PT1.5S", "PT2M", "P1DT2H") in seconds; undefined when absent or not one. */
+export function parseXsDuration(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const m = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
+    v.trim(),
+  );
+  if (!m) return undefined;
+  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
+}

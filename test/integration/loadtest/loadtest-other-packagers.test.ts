@@ -9,12 +9,16 @@
  * audio segment asked with each video segment is the one of its time, each once.
  * DASH's on-demand profile (SegmentBase: one file, its sidx at indexRange): the viewer reads the
  * index, then asks for the init range and each indexed segment's range, each once.
+ * DASH of several Periods (an ad break with Representations of its own between two Periods of the
+ * programme, the second resuming with a presentationTimeOffset): each Period's segments and init
+ * segments once, in the order they play.
  * Real sockets on loopback; the server answers Range with 206.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoadTest } from '../../../bench/loadtest/run.js';
 import { sidx } from '../../../src/cmaf/writers.js';
 import { loopbackServer, sendRange, type LoopbackServer } from '../../support/loopback-server.js';
+import { MULTI_PERIOD_MPD, multiPeriodPlayOrder } from '../../support/multi-period-mpd.js';
 
 /** One rendition's file: a 500-byte init segment, then four 2 s segments of 4,000 bytes. */
 const FILE = Buffer.alloc(500 + 4 * 4000, 1);
@@ -103,6 +107,7 @@ const APART: Record<string, string> = {
   'audio.m3u8': apartPlaylist(40, 'a'),
 };
 const apartAsked: string[] = [];
+const periodsAsked: string[] = [];
 
 let server: LoopbackServer;
 let base: string;
@@ -111,6 +116,14 @@ const asked: (string | undefined)[] = [];
 beforeAll(async () => {
   server = await loopbackServer((req, res) => {
     const path = (req.url ?? '/').replace(/\?.*$/, '');
+    if (path === '/periods/manifest.mpd') {
+      res.writeHead(200, { 'content-type': 'application/dash+xml' });
+      return void res.end(MULTI_PERIOD_MPD);
+    }
+    if (path.startsWith('/periods/')) {
+      periodsAsked.push(path.slice('/periods/'.length));
+      return void res.writeHead(200, { 'content-length': 1000 }).end(Buffer.alloc(1000, 3));
+    }
     if (path.startsWith('/apart/')) {
       const name = path.slice('/apart/'.length);
       if (APART[name]) return void res.writeHead(200).end(APART[name]);
@@ -233,5 +246,28 @@ describe('load tester viewers on HLS whose audio is numbered apart', () => {
         'a-43.m4s',
       ].sort(),
     );
+  });
+});
+
+describe('load tester viewers on DASH of several Periods (an ad break stitched in)', () => {
+  it("ask for each Period's segments once, in play order, with each Period's init segment", async () => {
+    const report = await loadTest('/periods/manifest.mpd');
+    expect(report.errors).toEqual({});
+    expect(report.viewers).toMatchObject({ started: 1, failed: 0 });
+    // the video rung may change between segments (the ABR climbs on loopback): each position of
+    // the play order is asked once, on one rung or the other
+    const video = periodsAsked.filter((p) => !p.includes('audio') && p.endsWith('.m4s'));
+    const low = multiPeriodPlayOrder('360p').video.map(([, seg]) => seg);
+    const high = multiPeriodPlayOrder('720p').video.map(([, seg]) => seg);
+    expect(video).toHaveLength(low.length);
+    video.forEach((p, i) => expect([low[i], high[i]]).toContain(p));
+    // audio: the programme's, the ad break's, the programme's again, each once, in that order
+    const audio = periodsAsked.filter((p) => p.includes('audio') && p.endsWith('.m4s'));
+    expect(audio).toEqual(multiPeriodPlayOrder('360p').audio.map(([, seg]) => seg));
+    // the ad break's init segments, each once
+    expect(periodsAsked.filter((p) => p.startsWith('ad/') && p.endsWith('init.mp4')).sort()).toEqual([
+      'ad/ad-video/init.mp4',
+      'ad/audio/init.mp4',
+    ]);
   });
 });

@@ -1,0 +1,155 @@
+/**
+ * The load tester's DASH viewers (bench/loadtest/dash-client.ts) on MPDs of several Periods, as a
+ * server-side ad inserter writes them: the viewer plays the programme, the ad break (whose
+ * Representations have ids of their own and fewer rungs: the rung that fits the viewer's is
+ * played, with its own init segment) and the programme again, where its template resumes with a
+ * presentationTimeOffset. Before, mpd-parser merged the Periods: the ad break's Representations
+ * became rungs of the ladder, and the resumed programme asked for segments 0 and 1 again (its
+ * times came out 6 s early). Live: a Period that ends and the ones that follow it, as reloads of
+ * the MPD list them. The end to end run (real sockets, the viewer's requests):
+ * test/integration/loadtest/loadtest-other-packagers.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { DashClient } from '../../bench/loadtest/dash-client.js';
+import type { Chunk, Cursor } from '../../bench/loadtest/stream-client.js';
+import { fakeHttpGetter } from '../support/fake-http-getter.js';
+import { MULTI_PERIOD_MPD, multiPeriodPlayOrder } from '../support/multi-period-mpd.js';
+
+const URL = 'http://127.0.0.1:1/vod/manifest.mpd';
+const rel = (u: string) => u.replace('http://127.0.0.1:1/vod/', '');
+const signal = new AbortController().signal;
+
+/** Every chunk of rendition `id` from the start, with the audio chunk that goes with each video one. */
+async function walk(client: DashClient, id: string): Promise<{ video: Chunk[]; audio: Chunk[] }> {
+  const video: Chunk[] = [];
+  const audio: Chunk[] = [];
+  let cursor: Cursor = await client.startCursor(id, signal);
+  for (let guard = 0; guard < 50; guard++) {
+    const c = await client.chunkAt(id, cursor, signal);
+    if (!c) break;
+    video.push(c);
+    const a = await client.chunkAt(client.audio!.id, client.audioCursor(cursor), signal);
+    audio.push(a!);
+    cursor = c.next;
+  }
+  return { video, audio };
+}
+
+describe('load tester DASH viewers on an MPD of several Periods (VOD)', () => {
+  it("offer the programme's ladder, not the ad break's Representations", async () => {
+    const client = new DashClient(
+      fakeHttpGetter(() => MULTI_PERIOD_MPD),
+      URL,
+    );
+    await client.open(signal);
+    expect(client.video.map((v) => [v.id, v.bitrate])).toEqual([
+      ['360p', 900_000],
+      ['720p', 3_000_000],
+    ]);
+    expect(client.audio?.id).toBe('audio');
+    expect(client.segmentSec).toBe(2);
+  });
+
+  for (const rung of ['720p', '360p'] as const) {
+    it(`play on ${rung}: the programme, the ad break's one rung with its init, the programme from segment 3, then the end`, async () => {
+      const client = new DashClient(
+        fakeHttpGetter(() => MULTI_PERIOD_MPD),
+        URL,
+      );
+      await client.open(signal);
+      const { video, audio } = await walk(client, rung);
+      const expected = multiPeriodPlayOrder(rung);
+      expect(video.map((c) => [rel(c.initUrl), rel(c.url)])).toEqual(expected.video);
+      expect(audio.map((c) => [rel(c.initUrl), rel(c.url)])).toEqual(expected.audio);
+      expect(video.map((c) => c.durationSec)).toEqual([2, 2, 2, 2, 2, 2, 2]);
+    });
+  }
+
+  it('resume a programme Period with a presentationTimeOffset at its number, in an MPD of that Period alone', async () => {
+    // the @duration template's offset, one Period: mpd-parser's times were 6 s early, so the
+    // numbers (counted from time) came out 3 low
+    const one = MULTI_PERIOD_MPD.replace(/<Period id="main-1"[\s\S]*?(<Period id="main-2")/, '$1');
+    const client = new DashClient(
+      fakeHttpGetter(() => one),
+      URL,
+    );
+    await client.open(signal);
+    const { video } = await walk(client, '360p');
+    expect(video.map((c) => rel(c.url))).toEqual(['main/360p/seg-3.m4s', 'main/360p/seg-4.m4s']);
+  });
+});
+
+/** A live MPD's versions, one per reload: 2 s segments, SegmentTimeline, availabilityStartTime at 0. */
+function liveMpd(periods: string): string {
+  return `<?xml version="1.0"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011"
+  availabilityStartTime="1970-01-01T00:00:00Z" publishTime="1970-01-01T00:00:00Z" minimumUpdatePeriod="PT2S"
+  timeShiftBufferDepth="PT30S" suggestedPresentationDelay="PT4S" minBufferTime="PT2S">
+${periods}
+</MPD>
+`;
+}
+const livePeriod = (
+  id: string,
+  start: number,
+  folder: string,
+  rep: string,
+  first: number,
+  t: number,
+  count: number,
+  pto = 0,
+) => `
+  <Period id="${id}" start="PT${start}S">
+    <AdaptationSet contentType="video" mimeType="video/mp4">
+      <SegmentTemplate timescale="1000" presentationTimeOffset="${pto}" media="${folder}/$RepresentationID$/$Number$.m4s" initialization="${folder}/$RepresentationID$/init.mp4" startNumber="${first}">
+        <SegmentTimeline><S t="${t}" d="2000" r="${count - 1}"/></SegmentTimeline>
+      </SegmentTemplate>
+      <Representation id="${rep}" bandwidth="${rep === 'v' ? 1_000_000 : 900_000}" codecs="avc1.4d400d" width="640" height="360"/>
+    </AdaptationSet>
+  </Period>`;
+
+describe('load tester DASH viewers on a live MPD whose Periods change', () => {
+  it('play on past the end of a Period into the ad break and back into the programme, as reloads list them', async () => {
+    const versions = [
+      // the programme, segments 0–4 (0–10 s), no end yet
+      liveMpd(livePeriod('p0', 0, 'main', 'v', 0, 0, 5)),
+      // the programme ended at 10 s; the ad break from 10 s (2 segments, numbered from 1) and the
+      // programme again from 14 s (segment 5 on, media time resumed at 10 s)
+      liveMpd(
+        livePeriod('p0', 0, 'main', 'v', 0, 0, 5) +
+          livePeriod('ad', 10, 'ad', 'adv', 1, 0, 2) +
+          livePeriod('p1', 14, 'main', 'v', 5, 10_000, 1, 10_000),
+      ),
+      // the window moves on: the first Period has left it, the programme lists 5–7
+      liveMpd(livePeriod('ad', 10, 'ad', 'adv', 1, 0, 2) + livePeriod('p1', 14, 'main', 'v', 5, 10_000, 3, 10_000)),
+    ];
+    let reloads = 0;
+    const asked: string[] = [];
+    const http = fakeHttpGetter(
+      (u) => (u.endsWith('.mpd') ? versions[Math.min(reloads++, versions.length - 1)] : ''),
+      asked,
+    );
+    const client = new DashClient(http, 'http://127.0.0.1:1/live/manifest.mpd');
+    await client.open(signal);
+    expect(client.live).toBe(true);
+    let cursor = await client.startCursor('v', signal);
+    const played: [string, string, number][] = [];
+    for (let i = 0; i < 7; i++) {
+      const c = (await client.chunkAt('v', cursor, signal))!;
+      played.push([c.url.replace(/^.*\/live\//, ''), c.initUrl.replace(/^.*\/live\//, ''), c.programDateTimeMs!]);
+      cursor = c.next;
+    }
+    // joined two segments back (suggestedPresentationDelay 4 s), then on through each Period
+    expect(played).toEqual([
+      ['main/v/3.m4s', 'main/v/init.mp4', 6000],
+      ['main/v/4.m4s', 'main/v/init.mp4', 8000],
+      ['ad/adv/1.m4s', 'ad/adv/init.mp4', 10_000],
+      ['ad/adv/2.m4s', 'ad/adv/init.mp4', 12_000],
+      ['main/v/5.m4s', 'main/v/init.mp4', 14_000],
+      ['main/v/6.m4s', 'main/v/init.mp4', 16_000],
+      ['main/v/7.m4s', 'main/v/init.mp4', 18_000],
+    ]);
+    // one reload to find the ad break, one to find segment 6
+    expect(asked.filter((u) => u.endsWith('.mpd'))).toHaveLength(3);
+  });
+});
