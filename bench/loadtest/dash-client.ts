@@ -17,7 +17,7 @@ import {
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
 import { segmentsFromIndex, type MpdSegmentBase } from '../../src/dash/segment-base.js';
-import { matchAcrossPeriods, splitPeriods, type MpdPeriod } from '../../src/dash/mpd-periods.js';
+import { matchAcrossPeriods, PeriodCursors, splitPeriods, type MpdPeriod } from '../../src/dash/mpd-periods.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
 import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
@@ -37,12 +37,7 @@ interface DashSegment {
   range?: string;
 }
 
-/**
- * One Representation in one Period. Cursors are numbered per Period: the first Period this client
- * saw keeps the MPD's $Number$s (so a one-Period MPD is numbered as it says); the Period seen k-th
- * after it counts from k × PERIOD_STRIDE up, from its first listed segment. A new Period always
- * comes later in time (§5.3.2.1), so cursors rise along the presentation.
- */
+/** One Representation in one Period (cursors across Periods: src/dash/mpd-periods.ts PeriodCursors). */
 interface PeriodRep {
   key: string;
   ordinal: number;
@@ -64,9 +59,6 @@ interface RepState {
   /** Every listed segment by cursor. */
   segments: Map<number, DashSegment>;
 }
-
-/** Cursor room per Period after the first: 2^32 segments. */
-const PERIOD_STRIDE = 2 ** 32;
 
 /** The parts of an mpd-parser manifest this client reads. */
 interface MpdSegment {
@@ -121,10 +113,7 @@ export class DashClient implements StreamClient {
    */
   private fetchBegunAt = 0;
   private readonly reps = new Map<string, RepState>();
-  /** Each Period's ordinal, in the order this client first saw them (see PeriodRep). */
-  private readonly ordinals = new Map<string, number>();
-  /** The first $Number$ seen of each track's Period after the first, by "track key". */
-  private readonly firstNumbers = new Map<string, number>();
+  private readonly cursors = new PeriodCursors();
   /** The label of the audio this viewer plays (matched in Periods whose ids differ). */
   private audioLabel?: string;
   private readonly now: () => number;
@@ -183,7 +172,7 @@ export class DashClient implements StreamClient {
     this.targetLatencySec = latencyTarget
       ? Number(latencyTarget) / 1000
       : parseXsDuration(attr(xml, 'suggestedPresentationDelay'));
-    for (const p of periods) if (!this.ordinals.has(p.period.key)) this.ordinals.set(p.period.key, this.ordinals.size);
+    this.cursors.see(periods.map((p) => p.period.key));
     // The ladder is the richest Period's (the programme's, not an ad break's), chosen at the first
     // read: the ABR holds rungs by index, so it never changes after.
     if (this.video.length === 0) {
@@ -250,19 +239,21 @@ export class DashClient implements StreamClient {
     p: MpdPlaylist,
     template: SegmentTemplateInfo | undefined,
   ): PeriodRep {
-    const ordinal = this.ordinals.get(period.key) ?? 0;
+    const ordinal = this.cursors.ordinal(period.key);
     const endSec = period.durationSec !== undefined ? period.startSec + period.durationSec : undefined;
     const segs: DashSegment[] = [];
     // a live MPD that lists no segment yet still names the init segment in its template
     let initUrl = template?.initUrl ?? '';
     (p.segments ?? []).forEach((s, i) => {
       const presentationTime = listedSegmentStart(template, Number(s.presentationTime ?? 0));
-      // a Period that has ended lists nothing past its end (mpd-parser counts a live @duration
-      // template's segments up to now, whatever the Period's end)
+      // a Period lists only what falls within it: one that has ended nothing past its end
+      // (mpd-parser counts a live @duration template's segments up to now, whatever its end)
       if (endSec !== undefined && presentationTime >= endSec - 1e-6) return;
+      // nor what ended before its start (a SegmentTimeline resumed with a presentationTimeOffset)
+      if (presentationTime + Number(s.duration) <= period.startSec + 1e-6) return;
       const number = template ? segmentNumber(template, i, presentationTime) : i;
       segs.push({
-        msn: this.cursorOf(trackId, period.key, ordinal, number),
+        msn: this.cursors.cursor(trackId, period.key, number),
         number,
         url: String(s.resolvedUri),
         duration: Number(s.duration),
@@ -285,22 +276,6 @@ export class DashClient implements StreamClient {
     };
   }
 
-  /** The cursor of segment `number` of a track in a Period (see PeriodRep). */
-  private cursorOf(trackId: string, key: string, ordinal: number, number: number): number {
-    if (ordinal === 0) return number;
-    const at = `${trackId} ${key}`;
-    let first = this.firstNumbers.get(at);
-    if (first === undefined) this.firstNumbers.set(at, (first = number));
-    return ordinal * PERIOD_STRIDE + (number - first);
-  }
-
-  /** The $Number$ of cursor `msn` in a track's Period. */
-  private numberOf(trackId: string, pr: PeriodRep, msn: number): number {
-    return pr.ordinal === 0
-      ? msn
-      : msn - pr.ordinal * PERIOD_STRIDE + (this.firstNumbers.get(`${trackId} ${pr.key}`) ?? 0);
-  }
-
   /** SegmentBase: reads a Period's sidx (its index range) into its segments, once. */
   private async readIndex(r: RepState, pr: PeriodRep, signal: AbortSignal): Promise<void> {
     const base = pr.base;
@@ -317,7 +292,7 @@ export class DashClient implements StreamClient {
     const index = res.status === 200 && body.length > length ? body.subarray(offset, offset + length) : body;
     const indexed = segmentsFromIndex(index, base.byterange, base.resolvedUri);
     pr.segs = indexed.map((x, n) => ({
-      msn: this.cursorOf(r.id, pr.key, pr.ordinal, n),
+      msn: this.cursors.cursor(r.id, pr.key, n),
       number: n,
       url: base.resolvedUri,
       duration: x.durationSec,
@@ -361,7 +336,7 @@ export class DashClient implements StreamClient {
   audioCursor(video: Cursor): Cursor {
     const v = this.reps.get(this.video[0]?.id ?? '');
     const a = this.audio && this.reps.get(this.audio.id);
-    const ordinal = video.msn >= PERIOD_STRIDE ? Math.floor(video.msn / PERIOD_STRIDE) : 0;
+    const ordinal = this.cursors.ordinalOf(video.msn);
     const vp = v?.periods.find((pr) => pr.ordinal === ordinal);
     const ap = vp && a?.periods.find((pr) => pr.key === vp.key);
     const vs = vp?.segs[0];
@@ -397,7 +372,7 @@ export class DashClient implements StreamClient {
   async chunkAt(id: string, cursor: Cursor, signal: AbortSignal): Promise<Chunk | null> {
     for (let guard = 0; guard < 10_000; guard++) {
       const r = this.rep(id);
-      const ordinal = cursor.msn >= PERIOD_STRIDE ? Math.floor(cursor.msn / PERIOD_STRIDE) : 0;
+      const ordinal = this.cursors.ordinalOf(cursor.msn);
       const at = r.periods.findIndex((pr) => pr.ordinal === ordinal);
       const pr = r.periods[at];
       if (pr?.base) await this.readIndex(r, pr, signal);
@@ -420,7 +395,7 @@ export class DashClient implements StreamClient {
         await this.http.wait(availableAt - Date.now(), signal);
         return {
           // named by the template: no MPD lists it yet
-          url: segmentUrl(pr.template, this.numberOf(id, pr, cursor.msn), start),
+          url: segmentUrl(pr.template, this.cursors.number(id, pr.key, cursor.msn), start),
           kind: 'segment',
           durationSec: this.segmentSec,
           independent: true,

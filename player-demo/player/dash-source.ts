@@ -5,6 +5,10 @@
  * Segments are addressed by SegmentTemplate (src/dash/segment-template.ts), SegmentList or
  * SegmentBase: one file per Representation, whose sidx is fetched (its indexRange) and whose
  * segments are then asked for as byte ranges of it (src/dash/segment-base.ts).
+ * An MPD of several Periods (an ad break stitched in, a pre-roll) is read Period by Period
+ * (src/dash/mpd-periods.ts): each rung of the ladder (the richest Period's) plays the
+ * Representation that fits it in each Period, each chunk with its Period's init segment and the
+ * timestampOffset that puts its media at its place in the presentation.
  */
 import { parse as parseMpd } from 'mpd-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
@@ -12,23 +16,32 @@ import { fetchBytes, fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './delay.js';
 import { fetchPlaylistText, withRetries } from './request-retry.js';
 import {
+  listedSegmentStart,
   readSegmentTemplates,
   segmentNumber,
   segmentUrl,
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
 import { segmentsFromIndex, type IndexedSegment, type MpdSegmentBase } from '../../src/dash/segment-base.js';
+import { matchAcrossPeriods, PeriodCursors, splitPeriods, type MpdPeriod } from '../../src/dash/mpd-periods.js';
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
+import { parseXsDuration } from '../../src/dash/xs-duration.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
 
 interface DashSeg {
   msn: number;
   url: string;
-  start: number; // seconds of media time
+  start: number; // seconds of presentation time
   duration: number;
   /** SegmentBase: its bytes in the Representation's one file. */
   byteRange?: ByteRange;
+  /** Its Period's Representation's init segment. */
+  init?: { url: string; byteRange?: ByteRange };
+  /** Seconds added to its media times on append (its Period's place in the presentation). */
+  timestampOffset?: number;
+  /** Several Periods: its Period's bounds on the media element's timeline. */
+  appendWindow?: { start: number; end: number };
 }
 
 interface RepState {
@@ -38,6 +51,18 @@ interface RepState {
   initByteRange?: ByteRange;
   /** Its SegmentTemplate: the URL of a segment not listed yet (LL-DASH), the init segment's. */
   template?: SegmentTemplateInfo;
+  /** The Period that template is of (the last one). */
+  templatePeriod?: string;
+}
+
+/** One Period of the MPD, read by mpd-parser on its own. */
+interface ReadPeriod {
+  period: MpdPeriod;
+  video: MpdPlaylist[];
+  /** The first audio group's renditions, by label. */
+  audio: [string, MpdMediaGroup][];
+  subtitles: [string, MpdMediaGroup][];
+  templates: Map<string, SegmentTemplateInfo>;
 }
 
 interface MpdPlaylist {
@@ -89,6 +114,9 @@ export class DashSource implements SourceModel {
   private reloading?: Promise<void>;
   /** SegmentBase indexes read so far, by file and index range (an MPD reload does not fetch them again). */
   private indexes = new Map<string, IndexedSegment[]>();
+  private readonly cursors = new PeriodCursors();
+  /** The first Period's media-to-presentation shift (s): timestampOffsets are counted from it. */
+  private timeBase?: number;
 
   constructor(
     private readonly mpdUrl: string,
@@ -104,20 +132,9 @@ export class DashSource implements SourceModel {
 
   private async reload(signal: AbortSignal): Promise<void> {
     const text = await fetchPlaylistText(this.mpdUrl, { signal, ...this.loader });
-    const m = parseMpd(text, { manifestUri: this.mpdUrl, NOW: Date.now(), clientOffset: 0 }) as unknown as {
-      playlists: MpdPlaylist[];
-      mediaGroups?: {
-        AUDIO?: Record<string, Record<string, MpdMediaGroup>>;
-        SUBTITLES?: Record<string, Record<string, MpdMediaGroup>>;
-      };
-      minimumUpdatePeriod?: number;
-    };
-    const templates = readSegmentTemplates(text, this.mpdUrl);
+    const periods = splitPeriods(text).map((p) => this.readPeriod(p));
     await this.readIndexes(
-      [
-        ...m.playlists,
-        ...Object.values(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {}).flatMap((g) => g.playlists),
-      ],
+      periods.flatMap((p) => [...p.video, ...p.audio.flatMap(([, g]) => g.playlists)]),
       signal,
     );
     this.live = /type="dynamic"/.test(text);
@@ -128,70 +145,165 @@ export class DashSource implements SourceModel {
     this.lowLatency = this.live && this.availabilityTimeOffset > 0;
     const latency = /<Latency[^>]*target="(\d+)"/.exec(text)?.[1];
     if (this.live) this.targetLatency = latency ? Number(latency) / 1000 : 3;
-    this.minimumUpdatePeriod = (m.minimumUpdatePeriod ?? 2000) / 1000;
+    const mup = /minimumUpdatePeriod="([^"]+)"/.exec(text)?.[1];
+    this.minimumUpdatePeriod = parseXsDuration(mup) ?? 2;
     this.loadedAt = Date.now();
-    const seen = new Set(this.video.map((v) => v.id));
+    this.cursors.see(periods.map((p) => p.period.key));
+    // the ladder and the audio languages are the richest Period's (the programme's, not an ad
+    // break's), read once: the ABR holds rungs by index
+    if (this.video.length === 0) this.readLadder(periods);
+    for (const rung of this.video)
+      this.reps.set(
+        rung.id,
+        this.track(rung.id, periods, (p) => matchAcrossPeriods(rung, p.video, nameOf, bandwidthOf)),
+      );
+    for (const t of this.audioTracks) {
+      this.reps.set(
+        t.id,
+        this.track(t.id, periods, (p) => {
+          const group =
+            p.audio.find(([, g]) => g.playlists[0] && nameOf(g.playlists[0]) === t.id) ??
+            p.audio.find(([label]) => label === t.name) ??
+            p.audio.find(([, g]) => t.language !== undefined && g.language === t.language) ??
+            p.audio[0];
+          return group?.[1].playlists[0];
+        }),
+      );
+    }
+    // a live MPD read before its first segment named no init segment: take it from this one
+    for (const r of [...this.video, ...this.audioTracks])
+      if (!r.initUrl) r.initUrl = this.reps.get(r.id)?.initUrl ?? '';
+  }
+
+  private readPeriod(period: MpdPeriod): ReadPeriod {
+    const m = parseMpd(period.text, { manifestUri: this.mpdUrl, NOW: Date.now(), clientOffset: 0 }) as unknown as {
+      playlists: MpdPlaylist[];
+      mediaGroups?: {
+        AUDIO?: Record<string, Record<string, MpdMediaGroup>>;
+        SUBTITLES?: Record<string, Record<string, MpdMediaGroup>>;
+      };
+    };
     // an MPD with a BaseURL per CDN (content steering) has each Representation once per CDN: we
     // play from the first (the default service location), as we do not steer DASH
     const location = m.playlists[0]?.attributes.serviceLocation;
-    for (const pl of m.playlists) {
-      if (pl.attributes.serviceLocation !== location) continue;
-      const id = pl.attributes.NAME ?? `v${pl.attributes.BANDWIDTH}`;
-      this.reps.set(id, this.repState(pl, templates.get(id)));
-      if (!seen.has(id)) {
-        this.video.push({
-          id,
-          kind: 'video',
-          bitrate: pl.attributes.BANDWIDTH ?? 0,
-          codecs: pl.attributes.CODECS ?? '',
-          width: pl.attributes.RESOLUTION?.width,
-          height: pl.attributes.RESOLUTION?.height,
-          frameRate: pl.attributes['FRAME-RATE'],
-          initUrl: this.reps.get(id)!.initUrl,
-          ...this.initRangeOf(id),
-        });
-      }
+    return {
+      period,
+      video: m.playlists.filter((pl) => pl.attributes.serviceLocation === location),
+      audio: Object.entries(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {}),
+      subtitles: Object.entries(Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {}),
+      templates: readSegmentTemplates(period.text, this.mpdUrl),
+    };
+  }
+
+  /** The renditions offered: the video ladder, audio languages and subtitles of the richest Period. */
+  private readLadder(periods: ReadPeriod[]): void {
+    const richest = periods.reduce<ReadPeriod | undefined>(
+      (a, b) => (a && a.video.length >= b.video.length ? a : b),
+      undefined,
+    );
+    if (!richest) return;
+    for (const pl of richest.video) {
+      const id = nameOf(pl);
+      if (this.video.some((v) => v.id === id)) continue;
+      const rep = this.repState(pl, richest.templates.get(id));
+      this.video.push({
+        id,
+        kind: 'video',
+        bitrate: pl.attributes.BANDWIDTH ?? 0,
+        codecs: pl.attributes.CODECS ?? '',
+        width: pl.attributes.RESOLUTION?.width,
+        height: pl.attributes.RESOLUTION?.height,
+        frameRate: pl.attributes['FRAME-RATE'],
+        initUrl: rep.initUrl,
+        ...(rep.initByteRange ? { initByteRange: rep.initByteRange } : {}),
+      });
     }
     // One audio AdaptationSet per language (lang, Label, Role main/alternate).
-    const known = new Set(this.audioTracks.map((t) => t.id));
-    for (const [name, group] of Object.entries(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {})) {
+    for (const [name, group] of richest.audio) {
       const pl = group.playlists[0];
       if (!pl) continue;
       const id = pl.attributes.NAME ?? 'audio';
       // a codec this browser's MSE cannot play (E-AC-3, AC-3 in Chromium) is not offered
       if (!playable(pl.attributes.CODECS)) continue;
-      this.reps.set(id, this.repState(pl, templates.get(id)));
-      if (known.has(id)) continue;
+      const rep = this.repState(pl, richest.templates.get(id));
       this.audioTracks.push({
         id,
         kind: 'audio',
         bitrate: pl.attributes.BANDWIDTH ?? 128_000,
         codecs: pl.attributes.CODECS ?? 'mp4a.40.2',
-        initUrl: this.reps.get(id)!.initUrl,
-        ...this.initRangeOf(id),
+        initUrl: rep.initUrl,
+        ...(rep.initByteRange ? { initByteRange: rep.initByteRange } : {}),
         name,
         default: Boolean(group.default),
         ...(group.language ? { language: group.language } : {}),
       });
     }
-    // a live MPD read before its first segment named no init segment: take it from this one
-    for (const r of [...this.video, ...this.audioTracks])
-      if (!r.initUrl) r.initUrl = this.reps.get(r.id)?.initUrl ?? '';
     this.audio ??= this.audioTracks.find((t) => t.default) ?? this.audioTracks[0];
-    if (this.textTracks.length === 0) {
-      for (const [name, group] of Object.entries(Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {})) {
-        const pl = group.playlists[0];
-        const url = pl?.resolvedUri;
-        if (!pl || !url) continue;
-        this.textTracks.push({
-          id: pl.attributes.NAME ?? name,
-          language: group.language ?? 'und',
-          name,
-          default: Boolean(group.default),
-          files: async (signal) => [(await fetchText(url, { signal, ...this.loader })).text],
+    for (const [name, group] of richest.subtitles) {
+      const pl = group.playlists[0];
+      const url = pl?.resolvedUri;
+      if (!pl || !url) continue;
+      this.textTracks.push({
+        id: pl.attributes.NAME ?? name,
+        language: group.language ?? 'und',
+        name,
+        default: Boolean(group.default),
+        files: async (signal) => [(await fetchText(url, { signal, ...this.loader })).text],
+      });
+    }
+  }
+
+  /**
+   * A rendition's segments through the Periods of the MPD just read, `pick` naming its
+   * Representation in each: numbered by PeriodCursors, each with its Period's init segment and
+   * timestampOffset. The offset puts a segment's media at its presentation time (the Period's
+   * start, less its presentationTimeOffset), less the first Period's own, so an MPD of one Period
+   * (or whose first Period starts the timeline at 0) plays at its media times as before.
+   */
+  private track(id: string, periods: ReadPeriod[], pick: (p: ReadPeriod) => MpdPlaylist | undefined): RepState {
+    const out: RepState = { segments: [], initUrl: '' };
+    for (const p of periods) {
+      const pl = pick(p);
+      if (!pl) continue;
+      const key = p.period.key;
+      const template = p.templates.get(nameOf(pl));
+      const rep = this.repState(pl, template);
+      const pto = template ? template.presentationTimeOffset / template.timescale : 0;
+      // a one-file Representation's index gives media times (presentationTimeOffset 0 taken)
+      const indexed = pl.sidx !== undefined && pl.segments.length === 0;
+      const mediaToPresentation = p.period.startSec - pto;
+      this.timeBase ??= mediaToPresentation;
+      const timestampOffset = mediaToPresentation - this.timeBase;
+      const begin = p.period.startSec;
+      const end = p.period.durationSec !== undefined ? begin + p.period.durationSec : Infinity;
+      const init = { url: rep.initUrl, ...(rep.initByteRange ? { byteRange: rep.initByteRange } : {}) };
+      // with several Periods, each chunk's media is kept within its Period's bounds (MSE append
+      // window): a segment that straddles a Period's edge (audio's 2.005 s against video's 2 s)
+      // would otherwise overwrite the start of the next Period's media
+      const appendWindow = periods.length > 1 ? { start: begin - this.timeBase, end: end - this.timeBase } : undefined;
+      for (const seg of rep.segments) {
+        const start = indexed ? seg.start + begin : seg.start;
+        // a Period lists only what falls within it: mpd-parser counts a live @duration template's
+        // segments up to now whatever the Period's end, and a SegmentTimeline resumed with a
+        // presentationTimeOffset lists what came before it (an index lists its own)
+        if (!indexed && (start >= end - 1e-6 || start + seg.duration <= begin + 1e-6)) continue;
+        out.segments.push({
+          ...seg,
+          start,
+          msn: this.cursors.cursor(id, key, seg.msn),
+          init,
+          ...(timestampOffset !== 0 ? { timestampOffset } : {}),
+          ...(appendWindow ? { appendWindow } : {}),
         });
       }
+      if (!out.initUrl) {
+        out.initUrl = rep.initUrl;
+        if (rep.initByteRange) out.initByteRange = rep.initByteRange;
+      }
+      out.template = template;
+      out.templatePeriod = key;
     }
+    return out;
   }
 
   /** Fetches the sidx of each SegmentBase Representation not read yet (in parallel). */
@@ -228,11 +340,6 @@ export class DashSource implements SourceModel {
         byteRange: s.range,
       })),
     };
-  }
-
-  private initRangeOf(id: string): { initByteRange?: ByteRange } {
-    const r = this.reps.get(id)?.initByteRange;
-    return r ? { initByteRange: r } : {};
   }
 
   private refresh(signal: AbortSignal): Promise<void> {
@@ -312,7 +419,9 @@ export class DashSource implements SourceModel {
       const last = segs[segs.length - 1];
       let msn = cursor.msn;
       if (first && msn < first.msn) msn = first.msn;
-      const seg = segs.find((s) => s.msn === msn);
+      // (a cursor past a Period's last segment: the next Period's first)
+      const at = last && msn <= last.msn ? segs.findIndex((s) => s.msn >= msn) : -1;
+      const seg = segs[at];
       const pdt = (start: number) => (this.live ? this.availabilityStart + start * 1000 : undefined);
       // live: an MPD older than three update periods (6 s at least) is refreshed before a listed
       // segment is taken from it (playing back in the DVR window, as hls-source does)
@@ -323,12 +432,15 @@ export class DashSource implements SourceModel {
       if (seg) {
         return {
           url: seg.url,
-          msn,
+          msn: seg.msn,
           duration: seg.duration,
           independent: true,
-          next: { msn: msn + 1, part: 0 },
+          next: { msn: segs[at + 1]?.msn ?? seg.msn + 1, part: 0 },
           programDateTime: pdt(seg.start),
           ...(seg.byteRange ? { byteRange: seg.byteRange } : {}),
+          ...(seg.init ? { init: seg.init } : {}),
+          ...(seg.timestampOffset !== undefined ? { timestampOffset: seg.timestampOffset } : {}),
+          ...(seg.appendWindow ? { appendWindow: seg.appendWindow } : {}),
         };
       }
       if (!this.live) return null;
@@ -337,14 +449,18 @@ export class DashSource implements SourceModel {
         const start = last.start + last.duration;
         const availableAt = this.availabilityStart + (start + last.duration - this.availabilityTimeOffset) * 1000;
         if (Date.now() < availableAt) await delay(availableAt - Date.now(), signal);
+        const number = this.cursors.number(renditionId, rep.templatePeriod ?? '', msn);
         return {
-          url: segmentUrl(rep.template, msn, start),
+          url: segmentUrl(rep.template, number, start),
           msn,
           duration: last.duration,
           independent: true,
           next: { msn: msn + 1, part: 0 },
           programDateTime: pdt(start),
           streaming: true,
+          ...(last.init ? { init: last.init } : {}),
+          ...(last.timestampOffset !== undefined ? { timestampOffset: last.timestampOffset } : {}),
+          ...(last.appendWindow ? { appendWindow: last.appendWindow } : {}),
         };
       }
       const due = this.loadedAt + this.minimumUpdatePeriod * 1000 - Date.now();
@@ -363,14 +479,17 @@ function toRepState(pl: MpdPlaylist, template: SegmentTemplateInfo | undefined):
     template,
     segments: pl.segments.map((s, i) => ({
       // mpd-parser numbers segments from 0 whatever the MPD says: $Number$ comes from the template
-      msn: template ? segmentNumber(template, i, s.presentationTime ?? 0) : i,
+      msn: template ? segmentNumber(template, i, listedSegmentStart(template, s.presentationTime ?? 0)) : i,
       url: s.resolvedUri,
-      start: s.presentationTime ?? 0,
+      start: listedSegmentStart(template, s.presentationTime ?? 0),
       duration: s.duration,
       ...(s.byterange ? { byteRange: s.byterange } : {}),
     })),
   };
 }
+
+const nameOf = (pl: MpdPlaylist): string => pl.attributes.NAME ?? `v${pl.attributes.BANDWIDTH}`;
+const bandwidthOf = (pl: MpdPlaylist): number => pl.attributes.BANDWIDTH ?? 0;
 
 function indexKey(sb: MpdSegmentBase): string {
   return `${sb.resolvedUri} ${sb.byterange.offset}+${sb.byterange.length}`;

@@ -6,7 +6,7 @@
 import { AbrController } from '../../src/abr/abr-controller.js';
 import { DEFAULT_ABR_CONFIG } from '../../src/abr/config.js';
 import { holdBackSteering } from '../../src/abr/low-latency.js';
-import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
+import type { AudioTrack, ByteRange, ChunkRef, Cursor, PlayerRendition, SourceModel } from './source-model.js';
 import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
@@ -116,6 +116,8 @@ const SEEK_PENDING_MAX_MS = 10_000;
 
 class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
+  /** The init segment last appended (its URL and range): a chunk that needs another gets it first. */
+  initKey?: string;
   constructor(
     private readonly sb: SourceBuffer,
     private readonly video: HTMLMediaElement,
@@ -141,6 +143,25 @@ class AppendQueue {
     this.chain = this.chain.then(async () => {
       const b = this.sb.buffered;
       if (b.length > 0 && b.end(b.length - 1) > t) await this.op(() => this.sb.remove(t, Infinity));
+    });
+    return this.chain;
+  }
+
+  /** The following appends' media times are moved by `sec` (MSE timestampOffset). */
+  offset(sec: number): Promise<void> {
+    this.chain = this.chain.then(() => {
+      if (this.sb.timestampOffset !== sec) this.sb.timestampOffset = sec;
+    });
+    return this.chain;
+  }
+
+  /** Frames outside [start, end) are dropped from the following appends (MSE append window). */
+  window(start: number, end: number): Promise<void> {
+    this.chain = this.chain.then(() => {
+      // (the start may not be set past the end, nor the end before the start)
+      this.sb.appendWindowEnd = Infinity;
+      this.sb.appendWindowStart = Math.max(0, start);
+      this.sb.appendWindowEnd = end;
     });
     return this.chain;
   }
@@ -234,7 +255,6 @@ export class MsePlayer {
   private belowHoldBack = false;
   private joined = false;
   /** The video level whose init segment the SourceBuffer was given last (-1: none yet). */
-  private videoInitLevel = -1;
   /** VOD: the video chunks in the buffer, in media order, and the level each was fetched at. */
   private videoChunks: { msn: number; startSec: number; endSec: number; level: number }[] = [];
   /** VOD fast switching: chunks already tried at a level (`msn:level`), never tried twice. */
@@ -352,7 +372,7 @@ export class MsePlayer {
     if (!track || !this.audioQueue || track.id === (this.wantedAudio ?? this.audioTrack)?.id) return;
     this.wantedAudio = track;
     // VOD whose audio is all buffered: the loop has ended; run it again for the new language.
-    if (!this.audioRunning && this.audioTrack) this.startAudio(this.audioTrack, { msn: 0, part: 0 }, false);
+    if (!this.audioRunning && this.audioTrack) this.startAudio(this.audioTrack, { msn: 0, part: 0 });
   }
 
   /** Pins a rendition (index into levels) or returns to automatic choice with null. */
@@ -419,7 +439,7 @@ export class MsePlayer {
     }
     this.startVideo(vStart);
     // audio from where video starts, matched by time (a packager may number audio apart)
-    if (audio) this.startAudio(audio, await s.alignedCursor(audio.id, s.video[startLevel].id, vStart, signal), true);
+    if (audio) this.startAudio(audio, await s.alignedCursor(audio.id, s.video[startLevel].id, vStart, signal));
   }
 
   private startVideo(from: Cursor): void {
@@ -467,7 +487,7 @@ export class MsePlayer {
     if (this.videoDone && unfetched(this.videoQueue))
       this.startVideo(this.cursorAtSeek(s.video[this.stats.currentLevel].id, this.videoQueue));
     if (!this.audioRunning && this.audioTrack && unfetched(this.audioQueue))
-      this.startAudio(this.audioTrack, this.cursorAtSeek(this.audioTrack.id, this.audioQueue), false);
+      this.startAudio(this.audioTrack, this.cursorAtSeek(this.audioTrack.id, this.audioQueue));
   }
 
   /**
@@ -542,9 +562,9 @@ export class MsePlayer {
     if (!this.source.live && this.videoEnded && !this.audioRunning && ms?.readyState === 'open') ms.endOfStream();
   }
 
-  private startAudio(track: AudioTrack, start: Cursor, appendInit: boolean): void {
+  private startAudio(track: AudioTrack, start: Cursor): void {
     this.audioRunning = true;
-    this.runAudio(track, start, appendInit)
+    this.runAudio(track, start)
       .then(() => {
         this.audioRunning = false;
         this.endIfDone();
@@ -834,7 +854,6 @@ export class MsePlayer {
       if (!chunk) return;
       let outcome: 'ok' | 'abandoned' | 'seek';
       try {
-        await this.videoInit(level);
         this.stats.currentLevel = level;
         outcome = await this.download(chunk, rendition, this.videoQueue!, level);
       } catch (e) {
@@ -900,12 +919,6 @@ export class MsePlayer {
     return (this.disabledUntil.get(level) ?? 0) > Date.now();
   }
 
-  private async videoInit(level: number): Promise<void> {
-    if (this.videoInitLevel === level) return;
-    await this.appendInit(this.videoQueue!, this.source.video[level]);
-    this.videoInitLevel = level;
-  }
-
   /**
    * VOD fast switching: when src/abr's rule names a buffered chunk of a lower level than `level`
    * (far enough ahead, the link and the buffer able to spare the download), fetches that chunk
@@ -935,7 +948,6 @@ export class MsePlayer {
     if (!chunk) return false;
     let outcome: 'ok' | 'abandoned' | 'seek';
     try {
-      await this.videoInit(level);
       outcome = await this.download(chunk, rendition, this.videoQueue!, level, () =>
         this.abr.keepReplacing({
           playheadSec: v.currentTime,
@@ -969,8 +981,7 @@ export class MsePlayer {
   }
 
   /** VOD: notes a video chunk now in the buffer (a replacement takes the old one's place). */
-  private noteVideoChunk(msn: number, level: number, bytes: Uint8Array, durationSec: number, id: string): void {
-    const start = firstDecodeTime(bytes, this.timescales.get(id) ?? 90000);
+  private noteVideoChunk(msn: number, level: number, start: number | undefined, durationSec: number): void {
     if (start === undefined) return;
     const entry = { msn, startSec: start, endSec: start + durationSec, level };
     const at = this.videoChunks.findIndex((c) => c.msn === msn);
@@ -981,12 +992,12 @@ export class MsePlayer {
     }
   }
 
-  private async runAudio(first: AudioTrack, start: Cursor, appendInit: boolean): Promise<void> {
+  private async runAudio(first: AudioTrack, start: Cursor): Promise<void> {
     const signal = this.abort.signal;
     let audio = first;
     this.audioTrack = audio;
     this.stats.audioTrack = audio.id;
-    if (appendInit) await this.appendInit(this.audioQueue!, audio);
+    // (the init segment goes with the first chunk, when the SourceBuffer does not hold it already)
     let cursor = start;
     let windowSet = false;
     let seenSeeks = this.seeks;
@@ -1034,32 +1045,59 @@ export class MsePlayer {
       await queue.removeFrom(at);
       await queue.windowStart(at);
     }
-    await this.appendInit(queue, next);
+    // (its init segment goes with its first chunk)
     this.audioTrack = next;
     this.stats.audioTrack = next.id;
     this.stats.audioSwitches += 1;
     return from;
   }
 
-  private async appendInit(queue: AppendQueue, r: PlayerRendition): Promise<void> {
-    const signal = this.abort.signal;
-    const res = await withRetries(
-      r.initUrl,
-      () =>
-        fetchBytes(r.initUrl, {
-          signal,
-          throttle: this.opts.throttle,
-          log: this.opts.onRequest,
-          cmcd: this.opts.cmcd,
-          cmcdObject: { ot: 'i' },
-          steering: this.opts.steering,
-          range: r.initByteRange,
-        }),
-      { signal, onRetry: this.onRetry },
+  /**
+   * The init segment `chunk` needs (its own, a later DASH Period's; else its rendition's), fetched
+   * and appended when the SourceBuffer last had another, and the chunk's timestampOffset set.
+   */
+  private async prepareAppend(queue: AppendQueue, chunk: ChunkRef, r: PlayerRendition): Promise<void> {
+    const url = chunk.init?.url ?? r.initUrl;
+    const range = chunk.init ? chunk.init.byteRange : r.initByteRange;
+    const key = initKey(url, range);
+    if (queue.initKey !== key) {
+      const signal = this.abort.signal;
+      const res = await withRetries(
+        url,
+        () =>
+          fetchBytes(url, {
+            signal,
+            throttle: this.opts.throttle,
+            log: this.opts.onRequest,
+            cmcd: this.opts.cmcd,
+            cmcdObject: { ot: 'i' },
+            steering: this.opts.steering,
+            range,
+          }),
+        { signal, onRetry: this.onRetry },
+      );
+      const ts = initTimescale(res.bytes);
+      if (ts) this.timescales.set(key, ts);
+      await queue.append(res.bytes);
+      queue.initKey = key;
+    }
+    await queue.offset(chunk.timestampOffset ?? 0);
+    if (chunk.appendWindow) await queue.window(chunk.appendWindow.start, chunk.appendWindow.end);
+  }
+
+  /** The media timescale of the init segment `chunk` is appended after. */
+  private timescaleOf(chunk: ChunkRef, r: PlayerRendition): number {
+    return (
+      this.timescales.get(
+        chunk.init ? initKey(chunk.init.url, chunk.init.byteRange) : initKey(r.initUrl, r.initByteRange),
+      ) ?? 90000
     );
-    const ts = initTimescale(res.bytes);
-    if (ts) this.timescales.set(r.id, ts);
-    await queue.append(res.bytes);
+  }
+
+  /** Presentation time (s) of the first sample of `bytes`, a chunk's media (its timestampOffset added). */
+  private chunkStart(bytes: Uint8Array, chunk: ChunkRef, r: PlayerRendition): number | undefined {
+    const t = firstDecodeTime(bytes, this.timescaleOf(chunk, r));
+    return t === undefined ? undefined : t + (chunk.timestampOffset ?? 0);
   }
 
   /** A failed media request about to be tried again (request-retry.ts): counted and noted in the stats. */
@@ -1120,6 +1158,8 @@ export class MsePlayer {
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     seek.addEventListener('abort', onAbort, { once: true });
     if (seek.aborted) attempt.abort();
+    // its init segment and offset first, queued before any of its media
+    await this.prepareAppend(queue, chunk, r);
     const splitter = chunk.streaming ? new ChunkSplitter() : undefined;
     const appends: Promise<void>[] = [];
     const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
@@ -1169,7 +1209,7 @@ export class MsePlayer {
       if (splitter) await Promise.all(appends);
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
       if (!this.source.live && r.kind === 'video' && !splitter)
-        this.noteVideoChunk(chunk.msn, level, res.bytes, chunk.duration, r.id);
+        this.noteVideoChunk(chunk.msn, level, this.chunkStart(res.bytes, chunk, r), chunk.duration);
       if (this.source.live && !this.dvr && r.kind === 'video' && chunk.programDateTime !== undefined) {
         this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
         if (this.edgeDelays.length > 16) this.edgeDelays.shift();
@@ -1206,7 +1246,7 @@ export class MsePlayer {
     startsChunk: boolean,
   ): Promise<void> {
     if (startsChunk && r.kind === 'video' && chunk.programDateTime !== undefined) {
-      const t = firstDecodeTime(bytes, this.timescales.get(r.id) ?? 90000);
+      const t = this.chunkStart(bytes, chunk, r);
       if (t !== undefined && !this.pdtMap.some((m) => Math.abs(m.mediaStart - t) < 0.001)) {
         this.pdtMap.push({ mediaStart: t, pdt: chunk.programDateTime });
         this.pdtMap.sort((a, b) => a.mediaStart - b.mediaStart);
@@ -1216,6 +1256,11 @@ export class MsePlayer {
     await queue.append(bytes);
     if (this.source.live) await queue.trimBehind(30);
   }
+}
+
+/** An init segment's key: its URL, and its byte range when it is one of a file. */
+function initKey(url: string, range: ByteRange | undefined): string {
+  return range ? `${url} ${range.offset}+${range.length}` : url;
 }
 
 /**

@@ -65,6 +65,23 @@ export interface ChunkRef {
   streaming?: boolean;
   /** The chunk is this range of `url` (one file holding many segments or parts). */
   byteRange?: ByteRange;
+  /**
+   * The init segment this chunk needs, when it is not its rendition's own (a DASH Period after
+   * the first: an ad break, the programme after it). Appended before the chunk when the
+   * SourceBuffer last had another.
+   */
+  init?: { url: string; byteRange?: ByteRange };
+  /**
+   * Seconds to add to the chunk's media times (the SourceBuffer's timestampOffset), when not 0:
+   * a DASH Period whose media times do not run on from the one before it (an ad break starting
+   * at 0, a programme resumed with a presentationTimeOffset).
+   */
+  timestampOffset?: number;
+  /**
+   * Media of this chunk outside [start, end) (seconds on the media element's timeline) is dropped
+   * on append (MSE append window): a DASH Period's bounds, when there are several.
+   */
+  appendWindow?: { start: number; end: number };
 }
 
 export interface SourceModel {

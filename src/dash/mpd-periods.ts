@@ -97,3 +97,48 @@ export function matchAcrossPeriods<T>(
   const fits = sorted.filter((c) => bitrateOf(c) <= rung.bitrate * 1.05);
   return fits[fits.length - 1] ?? sorted[0];
 }
+
+/** Cursor room per Period after the first: 2^32 segments. */
+const PERIOD_STRIDE = 2 ** 32;
+
+/**
+ * Segment cursors (a player's "msn") across Periods, each Period's $Number$s being its own. The
+ * first Period a client sees keeps the MPD's $Number$s (so a one-Period MPD is numbered as it
+ * says); the Period seen k-th after it counts from k × 2^32 up, from the first $Number$ the client
+ * saw listed in it for that Representation. A new Period always comes later in time (§5.3.2.1),
+ * so cursors rise along the presentation, and a cursor names its Period.
+ */
+export class PeriodCursors {
+  private readonly ordinals = new Map<string, number>();
+  private readonly firstNumbers = new Map<string, number>();
+
+  /** Registers the Periods of an MPD just read (in document order); known ones keep their place. */
+  see(keys: Iterable<string>): void {
+    for (const key of keys) if (!this.ordinals.has(key)) this.ordinals.set(key, this.ordinals.size);
+  }
+
+  ordinal(key: string): number {
+    return this.ordinals.get(key) ?? 0;
+  }
+
+  /** The ordinal of the Period cursor `msn` lies in. */
+  ordinalOf(msn: number): number {
+    return msn >= PERIOD_STRIDE ? Math.floor(msn / PERIOD_STRIDE) : 0;
+  }
+
+  /** The cursor of segment `number` of `track` in Period `key`. */
+  cursor(track: string, key: string, number: number): number {
+    const ordinal = this.ordinal(key);
+    if (ordinal === 0) return number;
+    const at = `${track} ${key}`;
+    let first = this.firstNumbers.get(at);
+    if (first === undefined) this.firstNumbers.set(at, (first = number));
+    return ordinal * PERIOD_STRIDE + (number - first);
+  }
+
+  /** The $Number$ of cursor `msn` of `track` in Period `key`. */
+  number(track: string, key: string, msn: number): number {
+    const ordinal = this.ordinal(key);
+    return ordinal === 0 ? msn : msn - ordinal * PERIOD_STRIDE + (this.firstNumbers.get(`${track} ${key}`) ?? 0);
+  }
+}

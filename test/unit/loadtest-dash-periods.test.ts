@@ -77,6 +77,28 @@ describe('load tester DASH viewers on an MPD of several Periods (VOD)', () => {
     const { video } = await walk(client, '360p');
     expect(video.map((c) => rel(c.url))).toEqual(['main/360p/seg-3.m4s', 'main/360p/seg-4.m4s']);
   });
+
+  it("leave out what a resumed Period's SegmentTimeline lists from before its start", async () => {
+    // the programme resumed as our packager lists it: the whole timeline from 0 (2 s segments
+    // numbered from 0), a presentationTimeOffset of 4 s: segments 0 and 1 fall before the Period
+    const timeline = MULTI_PERIOD_MPD.replace(
+      /(<Period id="main-2"[\s\S]*?)<SegmentTemplate timescale="90000" presentationTimeOffset="540000" ([^>]*?)startNumber="3" duration="180000"\/>/,
+      '$1<SegmentTemplate timescale="90000" presentationTimeOffset="360000" $2startNumber="0"><SegmentTimeline><S t="0" d="180000" r="4"/></SegmentTimeline></SegmentTemplate>',
+    ).replace('<Period id="main-2" start="PT10S">', '<Period id="main-2" start="PT10S" duration="PT6S">');
+    expect(timeline).toContain('<S t="0" d="180000" r="4"/>');
+    const client = new DashClient(
+      fakeHttpGetter(() => timeline),
+      URL,
+    );
+    await client.open(signal);
+    const { video } = await walk(client, '360p');
+    // media 4–10 s at 10–16 s: segments 2, 3 and 4
+    expect(video.map((c) => rel(c.url)).slice(5)).toEqual([
+      'main/360p/seg-2.m4s',
+      'main/360p/seg-3.m4s',
+      'main/360p/seg-4.m4s',
+    ]);
+  });
 });
 
 /** A live MPD's versions, one per reload: 2 s segments, SegmentTimeline, availabilityStartTime at 0. */

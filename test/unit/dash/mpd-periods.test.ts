@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'mpd-parser';
-import { matchAcrossPeriods, splitPeriods } from '../../../src/dash/mpd-periods.js';
+import { matchAcrossPeriods, PeriodCursors, splitPeriods } from '../../../src/dash/mpd-periods.js';
 import { parseXsDuration } from '../../../src/dash/xs-duration.js';
 import { MULTI_PERIOD_MPD } from '../../support/multi-period-mpd.js';
 
@@ -82,6 +82,27 @@ describe('matchAcrossPeriods', () => {
     expect(match('540p', 1_450_000)).toBe('ad-hi');
     expect(match('240p', 200_000)).toBe('ad-lo');
     expect(matchAcrossPeriods({ id: 'x', bitrate: 1 }, [], String, Number)).toBeUndefined();
+  });
+});
+
+describe('PeriodCursors', () => {
+  it("keeps the first Period's $Number$s, numbers later ones apart and rising, and maps back", () => {
+    const c = new PeriodCursors();
+    c.see(['main-1', 'ad-1']);
+    expect(c.cursor('v', 'main-1', 812_345_678)).toBe(812_345_678);
+    const ad = [1, 2, 3].map((n) => c.cursor('v', 'ad-1', n));
+    // the ad break's from 2^32, its first number seen counted as 0
+    expect(ad).toEqual([2 ** 32, 2 ** 32 + 1, 2 ** 32 + 2]);
+    expect(ad.map((m) => c.number('v', 'ad-1', m))).toEqual([1, 2, 3]);
+    expect(ad.map((m) => c.ordinalOf(m))).toEqual([1, 1, 1]);
+    expect(c.ordinalOf(812_345_678)).toBe(0);
+    // a Period seen in a later reload comes after; one seen before keeps its place
+    c.see(['ad-1', 'main-2']);
+    expect(c.ordinal('main-2')).toBe(2);
+    expect(c.cursor('v', 'main-2', 3)).toBe(2 * 2 ** 32);
+    expect(c.cursor('v', 'main-2', 3)).toBeGreaterThan(ad[2]);
+    // each rendition counts its own first number (audio numbered apart)
+    expect(c.cursor('a', 'ad-1', 7)).toBe(2 ** 32);
   });
 });
 
