@@ -2,6 +2,9 @@
  * HLS and LL-HLS for our player (m3u8-parser for the text): multivariant → renditions; media
  * playlists kept per rendition, merged across delta updates (_HLS_skip=YES); on live, the next
  * part is awaited with a blocking playlist reload (_HLS_msn/_HLS_part) rather than polling.
+ * A playlist with several EXT-X-MAPs gives each chunk its own init segment; on VOD with
+ * discontinuities (an ad break stitched in, its media times starting again) each chunk says its
+ * discontinuity sequence and where it starts on the playlist's timeline, for the player to place it.
  */
 import { Parser } from 'm3u8-parser';
 import type {
@@ -43,6 +46,10 @@ interface SegEntry {
   pdt?: number;
   parts: PartEntry[];
   complete: boolean;
+  /** Its EXT-X-MAP, resolved, when the playlist has more than one (an ad break's own init segment). */
+  map?: { url: string; byteRange?: ByteRange };
+  /** Its discontinuity sequence number (EXT-X-DISCONTINUITY-SEQUENCE plus the discontinuities before it). */
+  timeline: number;
 }
 
 interface MediaState {
@@ -50,6 +57,8 @@ interface MediaState {
   initUrl?: string;
   initByteRange?: ByteRange;
   segments: Map<number, SegEntry>;
+  /** VOD with discontinuities: media times may restart at each (server-side ad insertion). */
+  discontinuous: boolean;
   firstMsn: number;
   lastMsn: number; // last msn present (complete or in progress)
   endList: boolean;
@@ -75,6 +84,8 @@ interface ParsedMap {
 interface ParsedSegment {
   uri: string;
   duration: number;
+  /** The discontinuity sequence number (m3u8-parser's count). */
+  timeline?: number;
   programDateTime?: number;
   parts?: ParsedPart[];
   map?: ParsedMap;
@@ -387,6 +398,8 @@ export class HlsSource implements SourceModel {
             next: { msn: c.msn + 1, part: 0 },
             programDateTime: seg.pdt,
             ...(seg.byteRange ? { byteRange: seg.byteRange } : {}),
+            ...(seg.map ? { init: seg.map } : {}),
+            ...(st.discontinuous ? { discontinuity: { sequence: seg.timeline, startSec: startSecOf(st, c.msn) } } : {}),
           };
         }
         const part = seg.parts[c.part];
@@ -402,6 +415,7 @@ export class HlsSource implements SourceModel {
             next: lastOfSegment ? { msn: c.msn + 1, part: 0 } : { msn: c.msn, part: c.part + 1 },
             programDateTime: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
             ...(part.byteRange ? { byteRange: part.byteRange } : {}),
+            ...(seg.map ? { init: seg.map } : {}),
           };
         }
         if (seg.complete) {
@@ -447,10 +461,14 @@ export class HlsSource implements SourceModel {
         if (old) segments.set(msn, old);
       }
     let initMap: ParsedMap | undefined;
+    // several EXT-X-MAPs (an ad break stitched in with its own init segment): each segment names its own
+    const mapKey = (map: ParsedMap | undefined) => (map ? `${map.uri} ${map.byterange?.offset}` : '');
+    const maps = new Set(m.segments.map((s) => mapKey(s.map)));
     m.segments.forEach((s, i) => {
       const msn = seq + skipped + i;
       initMap ??= s.map;
       const byteRange = listedRange(s.byterange);
+      const mapRange = s.map && listedRange(s.map.byterange);
       segments.set(msn, {
         msn,
         uri: s.uri,
@@ -458,7 +476,11 @@ export class HlsSource implements SourceModel {
         pdt: s.programDateTime,
         parts: toParts(s.parts ?? []),
         complete: true,
+        timeline: s.timeline ?? 0,
         ...(byteRange ? { byteRange } : {}),
+        ...(maps.size > 1 && s.map
+          ? { map: { url: new URL(s.map.uri, base).href, ...(mapRange ? { byteRange: mapRange } : {}) } }
+          : {}),
       });
     });
     let lastMsn = seq + skipped + m.segments.length - 1;
@@ -475,7 +497,15 @@ export class HlsSource implements SourceModel {
         : prevSeg?.pdt !== undefined
           ? prevSeg.pdt + prevSeg.duration * 1000
           : undefined;
-      segments.set(lastMsn, { msn: lastMsn, uri: '', duration: 0, pdt, parts: toParts(pre.parts), complete: false });
+      segments.set(lastMsn, {
+        msn: lastMsn,
+        uri: '',
+        duration: 0,
+        pdt,
+        parts: toParts(pre.parts),
+        complete: false,
+        timeline: prevSeg?.timeline ?? 0,
+      });
     }
     initMap ??= pre?.map;
     const initByteRange = initMap ? listedRange(initMap.byterange) : prev?.initByteRange;
@@ -485,6 +515,7 @@ export class HlsSource implements SourceModel {
       initUrl: initUri ? new URL(initUri, base).href : undefined,
       ...(initByteRange ? { initByteRange } : {}),
       segments,
+      discontinuous: Boolean(m.endList) && new Set(m.segments.map((x) => x.timeline ?? 0)).size > 1,
       firstMsn: skipped && prev ? Math.max(seq, prev.firstMsn) : seq,
       lastMsn,
       endList: Boolean(m.endList),

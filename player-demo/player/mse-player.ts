@@ -118,6 +118,8 @@ class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
   /** The init segment last appended (its URL and range): a chunk that needs another gets it first. */
   initKey?: string;
+  /** The timestampOffset the next appends get (set when queued). */
+  currentOffset = 0;
   constructor(
     private readonly sb: SourceBuffer,
     private readonly video: HTMLMediaElement,
@@ -149,6 +151,7 @@ class AppendQueue {
 
   /** The following appends' media times are moved by `sec` (MSE timestampOffset). */
   offset(sec: number): Promise<void> {
+    this.currentOffset = sec;
     this.chain = this.chain.then(() => {
       if (this.sb.timestampOffset !== sec) this.sb.timestampOffset = sec;
     });
@@ -224,6 +227,12 @@ export class MsePlayer {
   private stallStart: number | null = null;
   private timer?: ReturnType<typeof setInterval>;
   private timescales = new Map<string, number>();
+  /**
+   * HLS discontinuities (VOD): the timestampOffset of each discontinuity sequence, and the media
+   * time of the playlist's 0 s (see discontinuityOffset).
+   */
+  private readonly discontinuityOffsets = new Map<number, number>();
+  private timelineZero?: number;
   /** Live: set when the latency drifted far past target; the loops jump to the live edge. */
   private resync = false;
   /**
@@ -1094,10 +1103,31 @@ export class MsePlayer {
     );
   }
 
-  /** Presentation time (s) of the first sample of `bytes`, a chunk's media (its timestampOffset added). */
-  private chunkStart(bytes: Uint8Array, chunk: ChunkRef, r: PlayerRendition): number | undefined {
+  /** Where the first sample of `bytes`, a chunk's media, lies on the media element's timeline (`queue`'s offset added). */
+  private chunkStart(bytes: Uint8Array, chunk: ChunkRef, r: PlayerRendition, queue: AppendQueue): number | undefined {
     const t = firstDecodeTime(bytes, this.timescaleOf(chunk, r));
-    return t === undefined ? undefined : t + (chunk.timestampOffset ?? 0);
+    return t === undefined ? undefined : t + queue.currentOffset;
+  }
+
+  /**
+   * HLS discontinuities: the offset for `chunk`'s discontinuity sequence. The first chunk appended
+   * keeps its media times and ties the playlist's timeline to them; the first chunk of another
+   * sequence is moved to where it lies on that timeline, and the rest of its sequence with it (its
+   * media times run on within it). One offset per sequence for video and audio alike (found from
+   * whichever arrives first, video as a rule): within a sequence the two are in sync as authored,
+   * while each one's EXTINF sums drift apart (our audio segments last 2.005 s beside 2 s of video).
+   */
+  private discontinuityOffset(chunk: ChunkRef, bytes: Uint8Array, r: PlayerRendition, queue: AppendQueue): number {
+    const d = chunk.discontinuity!;
+    const known = this.discontinuityOffsets.get(d.sequence);
+    if (known !== undefined) return known;
+    const t = firstDecodeTime(bytes, this.timescaleOf(chunk, r));
+    if (t === undefined) return queue.currentOffset;
+    let offset = 0;
+    if (this.timelineZero === undefined) this.timelineZero = t - d.startSec;
+    else offset = this.timelineZero + d.startSec - t;
+    this.discontinuityOffsets.set(d.sequence, offset);
+    return offset;
   }
 
   /** A failed media request about to be tried again (request-retry.ts): counted and noted in the stats. */
@@ -1209,7 +1239,7 @@ export class MsePlayer {
       if (splitter) await Promise.all(appends);
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
       if (!this.source.live && r.kind === 'video' && !splitter)
-        this.noteVideoChunk(chunk.msn, level, this.chunkStart(res.bytes, chunk, r), chunk.duration);
+        this.noteVideoChunk(chunk.msn, level, this.chunkStart(res.bytes, chunk, r, queue), chunk.duration);
       if (this.source.live && !this.dvr && r.kind === 'video' && chunk.programDateTime !== undefined) {
         this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
         if (this.edgeDelays.length > 16) this.edgeDelays.shift();
@@ -1245,8 +1275,9 @@ export class MsePlayer {
     r: PlayerRendition,
     startsChunk: boolean,
   ): Promise<void> {
+    if (startsChunk && chunk.discontinuity) await queue.offset(this.discontinuityOffset(chunk, bytes, r, queue));
     if (startsChunk && r.kind === 'video' && chunk.programDateTime !== undefined) {
-      const t = this.chunkStart(bytes, chunk, r);
+      const t = this.chunkStart(bytes, chunk, r, queue);
       if (t !== undefined && !this.pdtMap.some((m) => Math.abs(m.mediaStart - t) < 0.001)) {
         this.pdtMap.push({ mediaStart: t, pdt: chunk.programDateTime });
         this.pdtMap.sort((a, b) => a.mediaStart - b.mediaStart);

@@ -82,6 +82,13 @@ export interface ChunkRef {
    * on append (MSE append window): a DASH Period's bounds, when there are several.
    */
   appendWindow?: { start: number; end: number };
+  /**
+   * VOD HLS with discontinuities (server-side ad insertion): the chunk's discontinuity sequence
+   * number and where it starts on the playlist's timeline (the EXTINFs before it, seconds). Media
+   * times may start again after a discontinuity (RFC 8216bis §4.4.4.3): the player places each
+   * discontinuity's media from where its first chunk lies on that timeline.
+   */
+  discontinuity?: { sequence: number; startSec: number };
 }
 
 export interface SourceModel {

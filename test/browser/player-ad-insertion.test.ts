@@ -1,0 +1,256 @@
+/**
+ * Our player in Debian's Chromium plays what a server-side ad inserter writes, on DASH and HLS.
+ *
+ * DASH, an MPD of several Periods: 4 s of a programme, a 4 s ad break (another asset packaged by real ffmpeg,
+ * its one video Representation under an id of its own, its media times starting at 0 again), and
+ * the programme again from 8 s, its SegmentTemplate resuming with a presentationTimeOffset of 4 s.
+ * Each rung of the ladder plays the Representation that fits it in each Period, each chunk after
+ * its Period's init segment, with the timestampOffset that puts its media at its place in the
+ * presentation and an append window at its Period's bounds (the programme's 2.005 s audio
+ * segments straddle them). Before, mpd-parser merged the Periods: the ad break's Representation
+ * was a rung of its own, and its media (0–4 s) would have overwritten the programme's.
+ *
+ * HLS, the same programme and ad break in one VOD playlist per rendition: EXT-X-DISCONTINUITY and
+ * a new EXT-X-MAP before and after the ad break, whose media times start at 0 again. Each chunk
+ * after its own init segment; the media of each discontinuity placed where its first chunk lies on
+ * the playlist's timeline (one offset per discontinuity for video and audio alike). Before, every
+ * chunk followed the playlist's first init segment at its own media times: the ad break was
+ * appended over the programme's first 4 s.
+ *
+ * Served by the origin and the edge on loopback, the fault proxy in front to see every request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixture } from '../../media-fixtures/generate.js';
+import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+
+let rig: BrowserRig;
+let proxy: FaultProxy;
+
+/** The AdaptationSets of a one-Period MPD of ours. */
+function adaptationSets(mpd: string): string {
+  return /<Period\b[^>]*>([\s\S]*)<\/Period>/.exec(mpd)![1];
+}
+
+/**
+ * The programme (`movie`, 8 s) with the ad break (`ad`, 4 s) at 4 s: three Periods, 12 s. The
+ * programme resumes at $Number$ 3 by its SegmentTimeline (the segments before the Period's start
+ * are left out by their times), its presentationTimeOffset 4 s in each timescale.
+ */
+function ssaiMpd(movie: string, ad: string): string {
+  const head = movie
+    .slice(0, movie.indexOf('<Period'))
+    .replace('mediaPresentationDuration="PT8S"', 'mediaPresentationDuration="PT12S"');
+  const programme = adaptationSets(movie);
+  const resumed = programme.replace(
+    /<SegmentTemplate timescale="(\d+)"/g,
+    (_, ts: string) => `<SegmentTemplate timescale="${ts}" presentationTimeOffset="${4 * Number(ts)}"`,
+  );
+  const adSets = adaptationSets(ad)
+    // one video Representation, under an id of its own (its files are still 360p/)
+    .replace(/<Representation id="240p"[^>]*\/>\s*/, '')
+    .replace('<Representation id="360p"', '<Representation id="ad-360p"')
+    .replace(
+      /(<AdaptationSet[^>]*contentType="video"[\s\S]*?<SegmentTemplate[^>]*?)media="\$RepresentationID\$\/seg-\$Number\$\.m4s" initialization="\$RepresentationID\$\/init\.mp4"/,
+      '$1media="360p/seg-$Number$.m4s" initialization="360p/init.mp4"',
+    )
+    .replace('<Representation id="audio"', '<Representation id="ad-audio"')
+    .replace(
+      /(<AdaptationSet[^>]*contentType="audio"[\s\S]*?<SegmentTemplate[^>]*?)media="\$RepresentationID\$\/seg-\$Number\$\.m4s" initialization="\$RepresentationID\$\/init\.mp4"/,
+      '$1media="audio/seg-$Number$.m4s" initialization="audio/init.mp4"',
+    );
+  expect(adSets).toContain('id="ad-360p"');
+  expect(adSets).toContain('media="360p/seg-$Number$.m4s"');
+  expect(adSets).toContain('media="audio/seg-$Number$.m4s"');
+  return (
+    head +
+    `<Period id="main-1" start="PT0S" duration="PT4S">${programme}</Period>\n` +
+    `  <Period id="ad-1" duration="PT4S">\n    <BaseURL>../../ad/v1/</BaseURL>${adSets}</Period>\n` +
+    `  <Period id="main-2" start="PT8S">${resumed}</Period>\n</MPD>\n`
+  );
+}
+
+/** A VOD media playlist's segments: [EXTINF line, URI]. */
+function segmentsOf(playlist: string): [string, string][] {
+  const lines = playlist.split('\n');
+  const out: [string, string][] = [];
+  lines.forEach((l, i) => {
+    if (l.startsWith('#EXTINF')) out.push([l, lines[i + 1]]);
+  });
+  return out;
+}
+
+/**
+ * One rendition's playlist with the ad break: the programme's segments 1–2, a discontinuity to the
+ * ad's rendition `ad` (its own init segment, files in the ad asset), another back to the
+ * programme's 3–4. Written as `ssai.m3u8` beside the rendition's index.m3u8.
+ */
+function ssaiPlaylist(movieDir: string, adDir: string, rendition: string, ad: string): void {
+  const main = segmentsOf(readFileSync(join(movieDir, 'v1', rendition, 'index.m3u8'), 'utf8'));
+  const adSegs = segmentsOf(readFileSync(join(adDir, 'v1', ad, 'index.m3u8'), 'utf8'));
+  const lines = (segs: [string, string][], prefix = '') => segs.flatMap(([inf, uri]) => [inf, prefix + uri]);
+  const text = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:6',
+    '#EXT-X-TARGETDURATION:2',
+    '#EXT-X-MEDIA-SEQUENCE:1',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-MAP:URI="init.mp4"',
+    ...lines(main.slice(0, 2)),
+    '#EXT-X-DISCONTINUITY',
+    `#EXT-X-MAP:URI="../../../ad/v1/${ad}/init.mp4"`,
+    ...lines(adSegs, `../../../ad/v1/${ad}/`),
+    '#EXT-X-DISCONTINUITY',
+    '#EXT-X-MAP:URI="init.mp4"',
+    ...lines(main.slice(2)),
+    '#EXT-X-ENDLIST',
+    '',
+  ].join('\n');
+  writeFileSync(join(movieDir, 'v1', rendition, 'ssai.m3u8'), text);
+}
+
+interface EndState {
+  pageErrors: string[];
+  retries: number;
+  currentTime: number;
+  duration: number;
+  buffered: number[][];
+  ended: boolean;
+}
+
+/** Plays `path` (under the proxy) with our player until it ends (or fails); where it ended. */
+async function playToEnd(path: string): Promise<EndState> {
+  const page = await rig.browser.newPage();
+  try {
+    await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}${path}`)}&engine=ours`);
+    await page.waitForFunction(
+      () => {
+        const v = document.getElementById('video') as HTMLVideoElement;
+        const s = window.__streamedge.stats() as { pageErrors: string[] };
+        return s.pageErrors.length > 0 || v.ended;
+      },
+      undefined,
+      { timeout: 60_000, polling: 100 },
+    );
+    return await page.evaluate(() => {
+      const v = document.getElementById('video') as HTMLVideoElement;
+      const s = window.__streamedge.stats() as { pageErrors: string[]; retries: number };
+      const buffered: number[][] = [];
+      for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
+      return {
+        pageErrors: s.pageErrors,
+        retries: s.retries,
+        currentTime: v.currentTime,
+        duration: v.duration,
+        buffered,
+        ended: v.ended,
+      };
+    });
+  } finally {
+    await page.close();
+  }
+}
+
+/** 12 s played to the end in one buffered range from 0: the ad break placed after the programme's first 4 s, not over them. */
+function expectPlayedThrough(end: EndState): void {
+  expect(end.pageErrors).toEqual([]);
+  expect(end.retries).toBe(0);
+  expect(end.ended).toBe(true);
+  expect(end.duration).toBeCloseTo(12, 1);
+  expect(end.currentTime).toBeGreaterThan(11.9);
+  expect(end.buffered).toHaveLength(1);
+  expect(end.buffered[0][0]).toBeLessThan(0.1);
+  expect(end.buffered[0][1]).toBeGreaterThan(11.9);
+}
+
+/**
+ * The requests since `from` (paths): the ad break's files each once (`adVideo` its video
+ * renditions' folders), and the programme's segments 1–2, the ad's, the programme's 3–4 in that order.
+ */
+function expectPlayOrder(from: number, adVideo: string): void {
+  const asked = proxy.log.slice(from).map((p) => p.replace(/\?.*$/, ''));
+  const firstAt = (re: RegExp) => asked.findIndex((p) => re.test(p));
+  const video = (asset: string, n: number) =>
+    new RegExp(`^/vod/${asset}/v1/(${asset === 'ad' ? adVideo : '240p|360p'})/seg-${n}\\.m4s$`);
+  for (const f of ['audio/init.mp4', 'audio/seg-1.m4s', 'audio/seg-2.m4s'])
+    expect(
+      asked.filter((p) => p === `/vod/ad/v1/${f}`),
+      f,
+    ).toHaveLength(1);
+  // nothing of the ad asset but its media and playlists
+  expect(asked.filter((p) => p.startsWith('/vod/ad/') && !/\/(init\.mp4|seg-[12]\.m4s)$/.test(p))).toEqual([]);
+  const order = [
+    video('movie', 1),
+    video('movie', 2),
+    video('ad', 1),
+    video('ad', 2),
+    video('movie', 3),
+    video('movie', 4),
+  ].map(firstAt);
+  expect(
+    order.every((i) => i >= 0),
+    String(order),
+  ).toBe(true);
+  expect([...order].sort((a, b) => a - b)).toEqual(order);
+  // the programme's segments before the ad break are not asked again after it
+  const adStart = firstAt(video('ad', 1));
+  expect(asked.slice(adStart).filter((p) => video('movie', 1).test(p) || video('movie', 2).test(p))).toEqual([]);
+}
+
+beforeAll(async () => {
+  rig = await startBrowserRig('se-player-periods-');
+  await packageSmall(rig.dir, await fixture('sample'), 'movie');
+  await packageSmall(rig.dir, await fixture('small'), 'ad');
+  const movieDir = realpathSync(join(rig.dir, 'root', 'movie'));
+  const adDir = realpathSync(join(rig.dir, 'root', 'ad'));
+  const mpd = ssaiMpd(
+    readFileSync(join(movieDir, 'manifest.mpd'), 'utf8'),
+    readFileSync(join(adDir, 'manifest.mpd'), 'utf8'),
+  );
+  writeFileSync(join(movieDir, 'manifest-ssai.mpd'), mpd);
+  for (const r of ['360p', '240p', 'audio']) ssaiPlaylist(movieDir, adDir, r, r);
+  const master = readFileSync(join(movieDir, 'master.m3u8'), 'utf8')
+    .split('\n')
+    .filter((l) => !l.startsWith('#EXT-X-I-FRAME-STREAM-INF'))
+    .map((l) => l.replace(/index\.m3u8/g, 'ssai.m3u8'))
+    .join('\n');
+  writeFileSync(join(movieDir, 'master-ssai.m3u8'), master);
+  const upstream = await rig.origin({ root: join(rig.dir, 'root') });
+  proxy = await startFaultProxy((await rig.edge(upstream, 'edge-periods')).url, []);
+}, 180_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await rig?.close();
+});
+
+describe('our player plays an ad break stitched in by the server', () => {
+  it('DASH, three Periods: the programme, the ad break and the programme again to 12 s in one buffered range, each Period from its own files', async () => {
+    const from = proxy.log.length;
+    expectPlayedThrough(await playToEnd('/vod/movie/manifest-ssai.mpd'));
+    // the ad break's one video Representation, with its init segment, each once
+    const asked = proxy.log.slice(from).map((p) => p.replace(/\?.*$/, ''));
+    for (const f of ['360p/init.mp4', '360p/seg-1.m4s', '360p/seg-2.m4s'])
+      expect(
+        asked.filter((p) => p === `/vod/ad/v1/${f}`),
+        f,
+      ).toHaveLength(1);
+    expectPlayOrder(from, '360p');
+  }, 150_000);
+
+  it('HLS, discontinuities with a new EXT-X-MAP: the same, each chunk after its own init segment, the ad break placed after the programme', async () => {
+    const from = proxy.log.length;
+    expectPlayedThrough(await playToEnd('/vod/movie/master-ssai.m3u8'));
+    const asked = proxy.log.slice(from).map((p) => p.replace(/\?.*$/, ''));
+    // every ad init segment asked is of a rendition whose ad segments were asked
+    for (const r of ['360p', '240p'])
+      if (asked.some((p) => p.startsWith(`/vod/ad/v1/${r}/seg-`)))
+        expect(
+          asked.filter((p) => p === `/vod/ad/v1/${r}/init.mp4`),
+          r,
+        ).not.toHaveLength(0);
+    expectPlayOrder(from, '240p|360p');
+  }, 150_000);
+});
