@@ -200,7 +200,7 @@ function expectPlayOrder(from: number, adVideo: string): void {
 }
 
 beforeAll(async () => {
-  rig = await startBrowserRig('se-player-periods-');
+  rig = await startBrowserRig('se-player-ad-insertion-');
   await packageSmall(rig.dir, await fixture('sample'), 'movie');
   await packageSmall(rig.dir, await fixture('small'), 'ad');
   const movieDir = realpathSync(join(rig.dir, 'root', 'movie'));
@@ -218,7 +218,7 @@ beforeAll(async () => {
     .join('\n');
   writeFileSync(join(movieDir, 'master-ssai.m3u8'), master);
   const upstream = await rig.origin({ root: join(rig.dir, 'root') });
-  proxy = await startFaultProxy((await rig.edge(upstream, 'edge-periods')).url, []);
+  proxy = await startFaultProxy((await rig.edge(upstream, 'edge-ad-insertion')).url, []);
 }, 180_000);
 
 afterAll(async () => {
