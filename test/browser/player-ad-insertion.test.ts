@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { fixture } from '../../media-fixtures/generate.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { playToEnd, type PlayedState } from '../support/play-to-end.js';
 
 let rig: BrowserRig;
 let proxy: FaultProxy;
@@ -111,50 +112,8 @@ function ssaiPlaylist(movieDir: string, adDir: string, rendition: string, ad: st
   writeFileSync(join(movieDir, 'v1', rendition, 'ssai.m3u8'), text);
 }
 
-interface EndState {
-  pageErrors: string[];
-  retries: number;
-  currentTime: number;
-  duration: number;
-  buffered: number[][];
-  ended: boolean;
-}
-
-/** Plays `path` (under the proxy) with our player until it ends (or fails); where it ended. */
-async function playToEnd(path: string): Promise<EndState> {
-  const page = await rig.browser.newPage();
-  try {
-    await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}${path}`)}&engine=ours`);
-    await page.waitForFunction(
-      () => {
-        const v = document.getElementById('video') as HTMLVideoElement;
-        const s = window.__streamedge.stats() as { pageErrors: string[] };
-        return s.pageErrors.length > 0 || v.ended;
-      },
-      undefined,
-      { timeout: 60_000, polling: 100 },
-    );
-    return await page.evaluate(() => {
-      const v = document.getElementById('video') as HTMLVideoElement;
-      const s = window.__streamedge.stats() as { pageErrors: string[]; retries: number };
-      const buffered: number[][] = [];
-      for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
-      return {
-        pageErrors: s.pageErrors,
-        retries: s.retries,
-        currentTime: v.currentTime,
-        duration: v.duration,
-        buffered,
-        ended: v.ended,
-      };
-    });
-  } finally {
-    await page.close();
-  }
-}
-
 /** 12 s played to the end in one buffered range from 0: the ad break placed after the programme's first 4 s, not over them. */
-function expectPlayedThrough(end: EndState): void {
+function expectPlayedThrough(end: PlayedState): void {
   expect(end.pageErrors).toEqual([]);
   expect(end.retries).toBe(0);
   expect(end.ended).toBe(true);
@@ -229,7 +188,7 @@ afterAll(async () => {
 describe('our player plays an ad break stitched in by the server', () => {
   it('DASH, three Periods: the programme, the ad break and the programme again to 12 s in one buffered range, each Period from its own files', async () => {
     const from = proxy.log.length;
-    expectPlayedThrough(await playToEnd('/vod/movie/manifest-ssai.mpd'));
+    expectPlayedThrough(await playToEnd(rig, `${proxy.url}/vod/movie/manifest-ssai.mpd`));
     // the ad break's one video Representation, with its init segment, each once
     const asked = proxy.log.slice(from).map((p) => p.replace(/\?.*$/, ''));
     for (const f of ['360p/init.mp4', '360p/seg-1.m4s', '360p/seg-2.m4s'])
@@ -242,7 +201,7 @@ describe('our player plays an ad break stitched in by the server', () => {
 
   it('HLS, discontinuities with a new EXT-X-MAP: the same, each chunk after its own init segment, the ad break placed after the programme', async () => {
     const from = proxy.log.length;
-    expectPlayedThrough(await playToEnd('/vod/movie/master-ssai.m3u8'));
+    expectPlayedThrough(await playToEnd(rig, `${proxy.url}/vod/movie/master-ssai.m3u8`));
     const asked = proxy.log.slice(from).map((p) => p.replace(/\?.*$/, ''));
     // every ad init segment asked is of a rendition whose ad segments were asked
     for (const r of ['360p', '240p'])

@@ -22,6 +22,7 @@ import { readBoxes } from '../../src/cmaf/box.js';
 import { ffmpegPath } from '../../src/media/ffmpeg-binaries.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { playToEnd } from '../support/play-to-end.js';
 
 let rig: BrowserRig;
 let proxy: FaultProxy;
@@ -95,26 +96,6 @@ function toSegmentBase(assetDir: string): void {
   writeFileSync(join(assetDir, 'manifest-od.mpd'), mpd.replace('isoff-live:2011', 'isoff-on-demand:2011'));
 }
 
-/** Plays `path` (under the proxy) with our player until it ends or passes 7.5 s; its stats. */
-async function playToEnd(path: string): Promise<{ pageErrors: string[]; retries: number }> {
-  const page = await rig.browser.newPage();
-  try {
-    await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}${path}`)}&engine=ours`);
-    await page.waitForFunction(
-      () => {
-        const v = document.getElementById('video') as HTMLVideoElement;
-        const s = window.__streamedge.stats() as { pageErrors: string[] };
-        return s.pageErrors.length > 0 || v.ended || v.currentTime > 7.5;
-      },
-      undefined,
-      { timeout: 60_000, polling: 100 },
-    );
-    return (await page.evaluate(() => window.__streamedge.stats())) as { pageErrors: string[]; retries: number };
-  } finally {
-    await page.close();
-  }
-}
-
 beforeAll(async () => {
   rig = await startBrowserRig('se-player-byte-range-');
   await packageSmall(rig.dir, await fixture('sample'), 'movie');
@@ -145,7 +126,7 @@ afterAll(async () => {
 
 describe('our player plays one file per rendition', () => {
   it('byte-range HLS: plays to the end with no error, asking only for the listed ranges of it', async () => {
-    const s = await playToEnd('/vod/movie/master-br.m3u8');
+    const s = await playToEnd(rig, `${proxy.url}/vod/movie/master-br.m3u8`, 7.5);
     expect(s.pageErrors).toEqual([]);
     expect(s.retries).toBe(0);
     const media = proxy.log.filter((p) => !p.endsWith('.m3u8'));
@@ -162,7 +143,7 @@ describe('our player plays one file per rendition', () => {
   it('DASH on-demand (SegmentBase, ffmpeg global_sidx files): reads each index, plays to the end asking only for init, index and fragment ranges', async () => {
     proxy.log.length = 0;
     proxy.ranges.length = 0;
-    const s = await playToEnd('/vod/movie/manifest-od.mpd');
+    const s = await playToEnd(rig, `${proxy.url}/vod/movie/manifest-od.mpd`, 7.5);
     expect(s.pageErrors).toEqual([]);
     expect(s.retries).toBe(0);
     const media = proxy.log.filter((p) => !p.endsWith('.mpd'));
