@@ -9,6 +9,8 @@
  * audio segment asked with each video segment is the one of its time, each once.
  * DASH's on-demand profile (SegmentBase: one file, its sidx at indexRange): the viewer reads the
  * index, then asks for the init range and each indexed segment's range, each once.
+ * HLS with an ad break (EXT-X-DISCONTINUITY and a new EXT-X-MAP before and after it, the ad's
+ * files elsewhere): each init segment and segment once, in play order.
  * DASH of several Periods (an ad break with Representations of its own between two Periods of the
  * programme, the second resuming with a presentationTimeOffset): each Period's segments and init
  * segments once, in the order they play.
@@ -109,6 +111,32 @@ const APART: Record<string, string> = {
 const apartAsked: string[] = [];
 const periodsAsked: string[] = [];
 
+/** HLS VOD with an ad break after the programme's second segment: `name` is the rendition (v or a). */
+function adBreakPlaylist(name: string): string {
+  const seg = (uri: string) => ['#EXTINF:2.0,', uri];
+  return [
+    ...['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2', '#EXT-X-PLAYLIST-TYPE:VOD'],
+    `#EXT-X-MAP:URI="${name}-init.mp4"`,
+    ...seg(`${name}-1.m4s`),
+    ...seg(`${name}-2.m4s`),
+    '#EXT-X-DISCONTINUITY',
+    `#EXT-X-MAP:URI="../ads/${name}-init.mp4"`,
+    ...seg(`../ads/${name}-1.m4s`),
+    ...seg(`../ads/${name}-2.m4s`),
+    '#EXT-X-DISCONTINUITY',
+    `#EXT-X-MAP:URI="${name}-init.mp4"`,
+    ...seg(`${name}-3.m4s`),
+    '#EXT-X-ENDLIST',
+    '',
+  ].join('\n');
+}
+const AD_BREAK: Record<string, string> = {
+  'ssai/master.m3u8': APART['master.m3u8'],
+  'ssai/video.m3u8': adBreakPlaylist('v'),
+  'ssai/audio.m3u8': adBreakPlaylist('a'),
+};
+const adBreakAsked: string[] = [];
+
 let server: LoopbackServer;
 let base: string;
 const asked: (string | undefined)[] = [];
@@ -116,6 +144,12 @@ const asked: (string | undefined)[] = [];
 beforeAll(async () => {
   server = await loopbackServer((req, res) => {
     const path = (req.url ?? '/').replace(/\?.*$/, '');
+    if (path.startsWith('/hls-ads/')) {
+      const name = path.slice('/hls-ads/'.length);
+      if (AD_BREAK[name]) return void res.writeHead(200).end(AD_BREAK[name]);
+      adBreakAsked.push(name);
+      return void res.writeHead(200, { 'content-length': 1000 }).end(Buffer.alloc(1000, 4));
+    }
     if (path === '/periods/manifest.mpd') {
       res.writeHead(200, { 'content-type': 'application/dash+xml' });
       return void res.end(MULTI_PERIOD_MPD);
@@ -269,5 +303,23 @@ describe('load tester viewers on DASH of several Periods (an ad break stitched i
       'ad/ad-video/init.mp4',
       'ad/audio/init.mp4',
     ]);
+  });
+});
+
+describe('load tester viewers on HLS with an ad break (discontinuities, a new EXT-X-MAP)', () => {
+  it("ask for each init segment and segment once, the ad break's from its own folder, in play order", async () => {
+    const report = await loadTest('/hls-ads/ssai/master.m3u8');
+    expect(report.errors).toEqual({});
+    expect(report.viewers).toMatchObject({ started: 1, failed: 0 });
+    for (const name of ['v', 'a'])
+      expect(adBreakAsked.filter((p) => p.includes(`${name}-`))).toEqual([
+        `ssai/${name}-init.mp4`,
+        `ssai/${name}-1.m4s`,
+        `ssai/${name}-2.m4s`,
+        `ads/${name}-init.mp4`,
+        `ads/${name}-1.m4s`,
+        `ads/${name}-2.m4s`,
+        `ssai/${name}-3.m4s`,
+      ]);
   });
 });
