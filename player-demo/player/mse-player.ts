@@ -263,7 +263,6 @@ export class MsePlayer {
   private videoDone = false;
   private belowHoldBack = false;
   private joined = false;
-  /** The video level whose init segment the SourceBuffer was given last (-1: none yet). */
   /** VOD: the video chunks in the buffer, in media order, and the level each was fetched at. */
   private videoChunks: { msn: number; startSec: number; endSec: number; level: number }[] = [];
   /** VOD fast switching: chunks already tried at a level (`msn:level`), never tried twice. */
@@ -1157,6 +1156,8 @@ export class MsePlayer {
   ): Promise<'ok' | 'abandoned' | 'seek'> {
     const seek = this.seekAbort.signal;
     try {
+      // its init segment (tried again on its own) and offset first, queued before any of its media
+      await this.prepareAppend(queue, chunk, r);
       return await withRetries(chunk.url, () => this.downloadOnce(chunk, r, queue, level, seek, keepGoing), {
         signal: AbortSignal.any([this.abort.signal, seek]),
         onRetry: this.onRetry,
@@ -1188,8 +1189,6 @@ export class MsePlayer {
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     seek.addEventListener('abort', onAbort, { once: true });
     if (seek.aborted) attempt.abort();
-    // its init segment and offset first, queued before any of its media
-    await this.prepareAppend(queue, chunk, r);
     const splitter = chunk.streaming ? new ChunkSplitter() : undefined;
     const appends: Promise<void>[] = [];
     const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;

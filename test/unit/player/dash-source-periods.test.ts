@@ -90,7 +90,7 @@ describe("our player's DASH source on an MPD of several Periods (VOD)", () => {
     expect(await at(7)).toBe('ad/ad-video/seg-1.m4s');
     expect(await at(12.5)).toBe('main/360p/seg-4.m4s');
     const adVideo = source.cursorForTime('360p', 9);
-    const audio = await source.alignedCursor('audio', '360p', adVideo, signal);
+    const audio = await source.alignedCursor('audio', '360p', adVideo);
     expect(rel((await source.chunkAt('audio', audio, signal))?.url)).toBe('ad/audio/seg-2.m4s');
   });
 });
