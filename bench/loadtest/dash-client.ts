@@ -17,7 +17,14 @@ import {
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
 import { segmentsFromIndex, type MpdSegmentBase } from '../../src/dash/segment-base.js';
-import { matchAcrossPeriods, PeriodCursors, splitPeriods, type MpdPeriod } from '../../src/dash/mpd-periods.js';
+import {
+  matchAcrossPeriods,
+  PeriodCursors,
+  richestPeriod,
+  splitPeriods,
+  withinPeriod,
+  type MpdPeriod,
+} from '../../src/dash/mpd-periods.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
 import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
@@ -41,9 +48,6 @@ interface DashSegment {
 interface PeriodRep {
   key: string;
   ordinal: number;
-  startSec: number;
-  /** Where the Period ends, when the MPD says (a later Period, or the presentation's end). */
-  endSec?: number;
   template?: SegmentTemplateInfo;
   initUrl: string;
   initRange?: string;
@@ -176,10 +180,7 @@ export class DashClient implements StreamClient {
     // The ladder is the richest Period's (the programme's, not an ad break's), chosen at the first
     // read: the ABR holds rungs by index, so it never changes after.
     if (this.video.length === 0) {
-      const richest = periods.reduce<ReadPeriod | undefined>(
-        (a, b) => (a && a.video.length >= b.video.length ? a : b),
-        undefined,
-      );
+      const richest = richestPeriod(periods);
       this.video = (richest?.video ?? []).map((p) => ({
         id: nameOf(p),
         kind: 'video' as const,
@@ -240,17 +241,12 @@ export class DashClient implements StreamClient {
     template: SegmentTemplateInfo | undefined,
   ): PeriodRep {
     const ordinal = this.cursors.ordinal(period.key);
-    const endSec = period.durationSec !== undefined ? period.startSec + period.durationSec : undefined;
     const segs: DashSegment[] = [];
     // a live MPD that lists no segment yet still names the init segment in its template
     let initUrl = template?.initUrl ?? '';
     (p.segments ?? []).forEach((s, i) => {
       const presentationTime = listedSegmentStart(template, Number(s.presentationTime ?? 0));
-      // a Period lists only what falls within it: one that has ended nothing past its end
-      // (mpd-parser counts a live @duration template's segments up to now, whatever its end)
-      if (endSec !== undefined && presentationTime >= endSec - 1e-6) return;
-      // nor what ended before its start (a SegmentTimeline resumed with a presentationTimeOffset)
-      if (presentationTime + Number(s.duration) <= period.startSec + 1e-6) return;
+      if (!withinPeriod(period, presentationTime, Number(s.duration))) return;
       const number = template ? segmentNumber(template, i, presentationTime) : i;
       segs.push({
         msn: this.cursors.cursor(trackId, period.key, number),
@@ -266,8 +262,6 @@ export class DashClient implements StreamClient {
     return {
       key: period.key,
       ordinal,
-      startSec: period.startSec,
-      ...(endSec !== undefined ? { endSec } : {}),
       template,
       initUrl: base ? base.map?.resolvedUri || base.resolvedUri : initUrl,
       segs,

@@ -23,7 +23,14 @@ import {
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
 import { segmentsFromIndex, type IndexedSegment, type MpdSegmentBase } from '../../src/dash/segment-base.js';
-import { matchAcrossPeriods, PeriodCursors, splitPeriods, type MpdPeriod } from '../../src/dash/mpd-periods.js';
+import {
+  matchAcrossPeriods,
+  PeriodCursors,
+  richestPeriod,
+  splitPeriods,
+  withinPeriod,
+  type MpdPeriod,
+} from '../../src/dash/mpd-periods.js';
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
 
@@ -197,10 +204,7 @@ export class DashSource implements SourceModel {
 
   /** The renditions offered: the video ladder, audio languages and subtitles of the richest Period. */
   private readLadder(periods: ReadPeriod[]): void {
-    const richest = periods.reduce<ReadPeriod | undefined>(
-      (a, b) => (a && a.video.length >= b.video.length ? a : b),
-      undefined,
-    );
+    const richest = richestPeriod(periods);
     if (!richest) return;
     for (const pl of richest.video) {
       const id = nameOf(pl);
@@ -283,10 +287,8 @@ export class DashSource implements SourceModel {
       const appendWindow = periods.length > 1 ? { start: begin - this.timeBase, end: end - this.timeBase } : undefined;
       for (const seg of rep.segments) {
         const start = indexed ? seg.start + begin : seg.start;
-        // a Period lists only what falls within it: mpd-parser counts a live @duration template's
-        // segments up to now whatever the Period's end, and a SegmentTimeline resumed with a
-        // presentationTimeOffset lists what came before it (an index lists its own)
-        if (!indexed && (start >= end - 1e-6 || start + seg.duration <= begin + 1e-6)) continue;
+        // (an index lists only its own segments)
+        if (!indexed && !withinPeriod(p.period, start, seg.duration)) continue;
         out.segments.push({
           ...seg,
           start,

@@ -142,3 +142,19 @@ export class PeriodCursors {
     return ordinal === 0 ? msn : msn - ordinal * PERIOD_STRIDE + (this.firstNumbers.get(`${track} ${key}`) ?? 0);
   }
 }
+
+/** The Period with the most video Representations (the first of those): the programme's, whose ladder is offered. */
+export function richestPeriod<T extends { video: readonly unknown[] }>(periods: readonly T[]): T | undefined {
+  return periods.reduce<T | undefined>((a, b) => (a && a.video.length >= b.video.length ? a : b), undefined);
+}
+
+/**
+ * Whether a segment listed in `period` (its start and length in seconds of the presentation)
+ * falls within it: mpd-parser counts a live @duration template's segments up to now whatever the
+ * Period's end, and a SegmentTimeline resumed with a presentationTimeOffset lists what came before
+ * its start.
+ */
+export function withinPeriod(period: MpdPeriod, startSec: number, durationSec: number): boolean {
+  const end = period.durationSec !== undefined ? period.startSec + period.durationSec : Infinity;
+  return startSec < end - 1e-6 && startSec + durationSec > period.startSec + 1e-6;
+}

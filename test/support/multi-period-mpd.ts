@@ -56,3 +56,43 @@ export function multiPeriodPlayOrder(rung: '360p' | '720p'): { video: string[][]
     ],
   };
 }
+
+/**
+ * A live MPD of the given Periods (`livePeriod`): availabilityStartTime at 0, refreshed every
+ * `updateSec`, 4 s behind the edge suggested. Its versions, served one per reload, make Periods
+ * end and new ones begin.
+ */
+export function liveMultiPeriodMpd(periods: string, updateSec: number): string {
+  return `<?xml version="1.0"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011"
+  availabilityStartTime="1970-01-01T00:00:00Z" publishTime="1970-01-01T00:00:00Z" minimumUpdatePeriod="PT${updateSec}S"
+  timeShiftBufferDepth="PT30S" suggestedPresentationDelay="PT4S" minBufferTime="PT2S">
+${periods}
+</MPD>
+`;
+}
+
+/**
+ * One live Period from `start` s: `count` 2 s segments of Representation `rep` (files under
+ * `folder/rep/`), numbered from `first`, its SegmentTimeline (and presentationTimeOffset) from
+ * media time `t` ms.
+ */
+export function livePeriod(
+  id: string,
+  start: number,
+  folder: string,
+  rep: string,
+  first: number,
+  t: number,
+  count: number,
+): string {
+  return `
+  <Period id="${id}" start="PT${start}S">
+    <AdaptationSet contentType="video" mimeType="video/mp4">
+      <SegmentTemplate timescale="1000" presentationTimeOffset="${t}" media="${folder}/$RepresentationID$/$Number$.m4s" initialization="${folder}/$RepresentationID$/init.mp4" startNumber="${first}">
+        <SegmentTimeline><S t="${t}" d="2000" r="${count - 1}"/></SegmentTimeline>
+      </SegmentTemplate>
+      <Representation id="${rep}" bandwidth="${rep === 'v' ? 1_000_000 : 900_000}" codecs="avc1.4d400d" width="640" height="360"/>
+    </AdaptationSet>
+  </Period>`;
+}

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { DashClient } from '../../bench/loadtest/dash-client.js';
 import type { Chunk, Cursor } from '../../bench/loadtest/stream-client.js';
 import { fakeHttpGetter } from '../support/fake-http-getter.js';
-import { MULTI_PERIOD_MPD, multiPeriodPlayOrder } from '../support/multi-period-mpd.js';
+import { liveMultiPeriodMpd, livePeriod, MULTI_PERIOD_MPD, multiPeriodPlayOrder } from '../support/multi-period-mpd.js';
 
 const URL = 'http://127.0.0.1:1/vod/manifest.mpd';
 const rel = (u: string) => u.replace('http://127.0.0.1:1/vod/', '');
@@ -101,49 +101,24 @@ describe('load tester DASH viewers on an MPD of several Periods (VOD)', () => {
   });
 });
 
-/** A live MPD's versions, one per reload: 2 s segments, SegmentTimeline, availabilityStartTime at 0. */
-function liveMpd(periods: string): string {
-  return `<?xml version="1.0"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011"
-  availabilityStartTime="1970-01-01T00:00:00Z" publishTime="1970-01-01T00:00:00Z" minimumUpdatePeriod="PT2S"
-  timeShiftBufferDepth="PT30S" suggestedPresentationDelay="PT4S" minBufferTime="PT2S">
-${periods}
-</MPD>
-`;
-}
-const livePeriod = (
-  id: string,
-  start: number,
-  folder: string,
-  rep: string,
-  first: number,
-  t: number,
-  count: number,
-  pto = 0,
-) => `
-  <Period id="${id}" start="PT${start}S">
-    <AdaptationSet contentType="video" mimeType="video/mp4">
-      <SegmentTemplate timescale="1000" presentationTimeOffset="${pto}" media="${folder}/$RepresentationID$/$Number$.m4s" initialization="${folder}/$RepresentationID$/init.mp4" startNumber="${first}">
-        <SegmentTimeline><S t="${t}" d="2000" r="${count - 1}"/></SegmentTimeline>
-      </SegmentTemplate>
-      <Representation id="${rep}" bandwidth="${rep === 'v' ? 1_000_000 : 900_000}" codecs="avc1.4d400d" width="640" height="360"/>
-    </AdaptationSet>
-  </Period>`;
-
 describe('load tester DASH viewers on a live MPD whose Periods change', () => {
   it('play on past the end of a Period into the ad break and back into the programme, as reloads list them', async () => {
     const versions = [
       // the programme, segments 0–4 (0–10 s), no end yet
-      liveMpd(livePeriod('p0', 0, 'main', 'v', 0, 0, 5)),
+      liveMultiPeriodMpd(livePeriod('p0', 0, 'main', 'v', 0, 0, 5), 2),
       // the programme ended at 10 s; the ad break from 10 s (2 segments, numbered from 1) and the
       // programme again from 14 s (segment 5 on, media time resumed at 10 s)
-      liveMpd(
+      liveMultiPeriodMpd(
         livePeriod('p0', 0, 'main', 'v', 0, 0, 5) +
           livePeriod('ad', 10, 'ad', 'adv', 1, 0, 2) +
-          livePeriod('p1', 14, 'main', 'v', 5, 10_000, 1, 10_000),
+          livePeriod('p1', 14, 'main', 'v', 5, 10_000, 1),
+        2,
       ),
       // the window moves on: the first Period has left it, the programme lists 5–7
-      liveMpd(livePeriod('ad', 10, 'ad', 'adv', 1, 0, 2) + livePeriod('p1', 14, 'main', 'v', 5, 10_000, 3, 10_000)),
+      liveMultiPeriodMpd(
+        livePeriod('ad', 10, 'ad', 'adv', 1, 0, 2) + livePeriod('p1', 14, 'main', 'v', 5, 10_000, 3),
+        2,
+      ),
     ];
     let reloads = 0;
     const asked: string[] = [];

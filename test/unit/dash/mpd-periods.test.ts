@@ -8,7 +8,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'mpd-parser';
-import { matchAcrossPeriods, PeriodCursors, splitPeriods } from '../../../src/dash/mpd-periods.js';
+import {
+  matchAcrossPeriods,
+  PeriodCursors,
+  richestPeriod,
+  splitPeriods,
+  withinPeriod,
+} from '../../../src/dash/mpd-periods.js';
 import { parseXsDuration } from '../../../src/dash/xs-duration.js';
 import { MULTI_PERIOD_MPD } from '../../support/multi-period-mpd.js';
 
@@ -82,6 +88,24 @@ describe('matchAcrossPeriods', () => {
     expect(match('540p', 1_450_000)).toBe('ad-hi');
     expect(match('240p', 200_000)).toBe('ad-lo');
     expect(matchAcrossPeriods({ id: 'x', bitrate: 1 }, [], String, Number)).toBeUndefined();
+  });
+});
+
+describe('richestPeriod and withinPeriod', () => {
+  it('takes the first Period with the most video Representations', () => {
+    const p = (name: string, n: number) => ({ name, video: Array.from({ length: n }) });
+    expect(richestPeriod([p('pre-roll', 1), p('programme', 3), p('ad', 1), p('again', 3)])?.name).toBe('programme');
+    expect(richestPeriod([])).toBeUndefined();
+  });
+
+  it('keeps a segment that overlaps the Period, not one before its start or from its end on', () => {
+    const period = { key: 'p', startSec: 10, durationSec: 4, text: '' };
+    expect(withinPeriod(period, 10, 2)).toBe(true);
+    // straddling the start (audio a little longer than video): kept, the append window trims it
+    expect(withinPeriod(period, 8.005, 2.005)).toBe(true);
+    expect(withinPeriod(period, 8, 2)).toBe(false);
+    expect(withinPeriod(period, 14, 2)).toBe(false);
+    expect(withinPeriod({ ...period, durationSec: undefined }, 1000, 2)).toBe(true);
   });
 });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
 import type { ChunkRef, Cursor } from '../../../player-demo/player/source-model.js';
 import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
-import { MULTI_PERIOD_MPD } from '../../support/multi-period-mpd.js';
+import { liveMultiPeriodMpd, livePeriod, MULTI_PERIOD_MPD } from '../../support/multi-period-mpd.js';
 
 let versions: string[] = [];
 let asked = 0;
@@ -95,43 +95,16 @@ describe("our player's DASH source on an MPD of several Periods (VOD)", () => {
   });
 });
 
-/** A live MPD: 2 s segments, SegmentTimeline, availabilityStartTime at 0, refreshed every 1 s. */
-function liveMpd(periods: string): string {
-  return `<?xml version="1.0"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011"
-  availabilityStartTime="1970-01-01T00:00:00Z" publishTime="1970-01-01T00:00:00Z" minimumUpdatePeriod="PT1S"
-  timeShiftBufferDepth="PT30S" suggestedPresentationDelay="PT4S" minBufferTime="PT2S">
-${periods}
-</MPD>
-`;
-}
-const livePeriod = (
-  id: string,
-  start: number,
-  folder: string,
-  rep: string,
-  first: number,
-  t: number,
-  count: number,
-) => `
-  <Period id="${id}" start="PT${start}S">
-    <AdaptationSet contentType="video" mimeType="video/mp4">
-      <SegmentTemplate timescale="1000" presentationTimeOffset="${t}" media="${folder}/$RepresentationID$/$Number$.m4s" initialization="${folder}/$RepresentationID$/init.mp4" startNumber="${first}">
-        <SegmentTimeline><S t="${t}" d="2000" r="${count - 1}"/></SegmentTimeline>
-      </SegmentTemplate>
-      <Representation id="${rep}" bandwidth="1000000" codecs="avc1.4d400d" width="640" height="360"/>
-    </AdaptationSet>
-  </Period>`;
-
 describe("our player's DASH source on a live MPD whose Periods change", () => {
   it('plays past the end of a Period into the ad break and back, as reloads list them, each with its PDT', async () => {
     const source = await open(
-      liveMpd(livePeriod('p0', 0, 'main', 'v', 0, 0, 3)),
-      liveMpd(livePeriod('p0', 0, 'main', 'v', 0, 0, 3) + livePeriod('ad', 6, 'ad', 'adv', 1, 0, 2)),
-      liveMpd(
+      liveMultiPeriodMpd(livePeriod('p0', 0, 'main', 'v', 0, 0, 3), 1),
+      liveMultiPeriodMpd(livePeriod('p0', 0, 'main', 'v', 0, 0, 3) + livePeriod('ad', 6, 'ad', 'adv', 1, 0, 2), 1),
+      liveMultiPeriodMpd(
         livePeriod('p0', 0, 'main', 'v', 0, 0, 3) +
           livePeriod('ad', 6, 'ad', 'adv', 1, 0, 2) +
           livePeriod('p1', 10, 'main', 'v', 3, 6000, 2),
+        1,
       ),
     );
     expect(source.live).toBe(true);
