@@ -67,6 +67,8 @@ export interface PlayerStats {
   seeks: number;
   /** Live: playing back in the DVR window by the viewer's choice (a seek there): no catch-up to the edge. */
   dvr: boolean;
+  /** Live: jumps to the live edge after falling further behind it than the catch-up closes. */
+  resyncs: number;
   /** Media requests tried again after a failure (request-retry.ts), and the last 20 of them. */
   retries: number;
   retryNotes: string[];
@@ -233,8 +235,11 @@ export class MsePlayer {
    */
   private readonly discontinuityOffsets = new Map<number, number>();
   private timelineZero?: number;
-  /** Live: set when the latency drifted far past target; the loops jump to the live edge. */
-  private resync = false;
+  /**
+   * Live: the video loop moved its fetches to the live edge (farBehindEdge) and the playhead has
+   * not jumped there yet; no second resync meanwhile (the latency still reads high).
+   */
+  private resynced = false;
   /**
    * Where the player itself moved the playhead lately (jumpTo), and when: their `seeking` events
    * are not the viewer's. Kept for OWN_SEEK_EVENT_MS, not consumed by the first event: two jumps
@@ -316,6 +321,7 @@ export class MsePlayer {
       steering: null,
       seeks: 0,
       dvr: false,
+      resyncs: 0,
       retries: 0,
       retryNotes: [],
       disabledLevels: [],
@@ -509,6 +515,9 @@ export class MsePlayer {
     const t = this.video.currentTime;
     const edge = this.mediaTimeAtEdge();
     const dvr = edge !== null && edge - t > this.resyncLimitSec();
+    // the viewer chose where to play: a resync under way is over, and the audio loop is not to follow it
+    this.resynced = false;
+    this.audioResync = null;
     if (dvr !== this.dvr) {
       this.dvr = dvr;
       this.stats.dvr = dvr;
@@ -682,9 +691,6 @@ export class MsePlayer {
           );
         }
       }
-      // Far behind the live edge (slow start, long stall): resync instead of crawling back at +5 %.
-      if (!this.dvr && latency !== null && latency > this.resyncLimitSec() && this.stats.startupMs !== null)
-        this.resync = true;
       this.setSeekableWindow();
     }
     this.skipGap();
@@ -708,8 +714,21 @@ export class MsePlayer {
     this.seekableSet = { start, end };
   }
 
+  /**
+   * Live: far behind the live edge (slow start, long stall), to be resynced rather than crawl back
+   * at +5 %. Asked by the video loop when it picks its next chunk, not flagged ahead by the tick:
+   * a flag set before the viewer's seek back into the DVR window was taken after it, and moved the
+   * fetches to the edge while the playhead waited at the seek (then the gap skip jumped it there).
+   */
+  private farBehindEdge(): boolean {
+    if (!this.source.live || this.dvr || this.resynced || this.stats.startupMs === null) return false;
+    const latency = this.latencyAt(this.video.currentTime, Date.now());
+    return latency !== null && latency > this.resyncLimitSec();
+  }
+
   /** Moves the playhead for the player's own reasons (not a seek by the viewer: onSeeking tells them apart). */
   private jumpTo(t: number): void {
+    this.resynced = false;
     this.video.currentTime = t;
     this.ownSeeks.push({ to: this.video.currentTime, at: performance.now() });
   }
@@ -829,13 +848,16 @@ export class MsePlayer {
         failedHere.clear();
         forced = null;
       }
-      if (this.resync && s.live) {
-        this.resync = false;
+      if (this.farBehindEdge()) {
+        const behind = this.latencyAt(this.video.currentTime, Date.now())!;
         const edge = await s.startCursor(s.video[level].id, signal);
-        if (edge.msn > cursor.msn) {
+        // (a seek while the edge was looked up wins: the loop takes it next)
+        if (seenSeeks === this.seeks && !this.dvr && edge.msn > cursor.msn) {
           cursor = edge;
           this.audioResync = { from: s.video[level].id, cursor: edge };
-          this.pdtMap.length = 0;
+          this.resynced = true;
+          this.stats.resyncs += 1;
+          this.note(`${behind.toFixed(1)} s behind the live edge: the fetches resync to it`);
         }
       }
       const atBoundary = cursor.part === 0;

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { launchChromium } from '../../bench/chromium-launch.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 
@@ -205,6 +205,70 @@ async function liveFacts(page: Page, openedAt: number): Promise<Record<string, u
     originHealth: health,
     recentRequests: s.requests.slice(0, 6).map((r) => `${r.status} ${r.url}`),
   };
+}
+
+/**
+ * Until the live channel's window lists 10 segments or more (20 s: the channel runs from the suite's
+ * start; a test run alone waits for it).
+ */
+async function waitForDvrWindow(): Promise<void> {
+  const master = await (await fetch(`${edgeUrl}/live/news/master.m3u8`)).text();
+  const variant = new URL(
+    master.split('\n').find((l) => l && !l.startsWith('#'))!,
+    `${edgeUrl}/live/news/`,
+  );
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const listed = (await (await fetch(variant)).text()).split('\n').filter((l) => l.startsWith('#EXTINF')).length;
+    if (listed >= 10) return;
+    expect(Date.now()).toBeLessThan(deadline);
+    await new Promise((r) => setTimeout(r, 1000)); // polling the playlist, not synchronising
+  }
+}
+
+/** The video element's first buffered start, seekable range and playback rate. */
+function videoRanges(
+  page: Page,
+): Promise<{ bufferedStart: number; seekableStart: number; seekableEnd: number; rate: number }> {
+  return page.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    return {
+      bufferedStart: v.buffered.start(0),
+      seekableStart: v.seekable.length ? v.seekable.start(0) : NaN,
+      seekableEnd: v.seekable.length ? v.seekable.end(v.seekable.length - 1) : NaN,
+      rate: v.playbackRate,
+    };
+  });
+}
+
+/**
+ * Holds every media request of the page (segments, parts; playlists flow) until the returned
+ * function is called: a link that carries nothing, for a stall on demand. Requests the page
+ * gave up on meanwhile (a seek aborts its downloads) are dropped.
+ */
+async function holdMedia(page: Page): Promise<() => Promise<void>> {
+  const held: Route[] = [];
+  const media = /\.(m4s|mp4)(\?|$)/;
+  const handler = (route: Route) => {
+    held.push(route);
+  };
+  await page.route(media, handler);
+  return async () => {
+    await page.unroute(media, handler);
+    for (const route of held.splice(0)) await route.continue().catch(() => {});
+  };
+}
+
+/** Until the live player's latency is above `sec` (bounded). */
+async function latencyAbove(page: Page, sec: number): Promise<void> {
+  await page.waitForFunction(
+    (s) => {
+      const st = window.__streamedge.stats() as { latencySec: number | null };
+      return st.latencySec !== null && st.latencySec > s;
+    },
+    sec,
+    { timeout: 30_000, polling: 250 },
+  );
 }
 
 describe('npm start', () => {
@@ -516,34 +580,12 @@ describe('player demo in Chromium', () => {
   });
 
   it('our player seeks back into the live DVR window (LL-HLS and LL-DASH): plays from there without catching up, and returns to the edge on a seek there', async () => {
-    // a window of 20 s or more before the player joins (the channel runs from the suite's start;
-    // run alone, this test waits for it)
-    const master = await (await fetch(`${edgeUrl}/live/news/master.m3u8`)).text();
-    const variant = new URL(
-      master.split('\n').find((l) => l && !l.startsWith('#'))!,
-      `${edgeUrl}/live/news/`,
-    );
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const listed = (await (await fetch(variant)).text()).split('\n').filter((l) => l.startsWith('#EXTINF')).length;
-      if (listed >= 10) break;
-      expect(Date.now()).toBeLessThan(deadline);
-      await new Promise((r) => setTimeout(r, 1000)); // polling the playlist, not synchronising
-    }
+    await waitForDvrWindow();
     for (const manifest of ['master.m3u8', 'manifest.mpd']) {
       const page = await open(`${edgeUrl}/live/news/${manifest}`, 'ours');
       const first = await waitForPlayback(page, 0);
       await waitForPlayback(page, first.currentTime + 2);
-      const ranges = () =>
-        page.evaluate(() => {
-          const v = document.getElementById('video') as HTMLVideoElement;
-          return {
-            bufferedStart: v.buffered.start(0),
-            seekableStart: v.seekable.length ? v.seekable.start(0) : NaN,
-            seekableEnd: v.seekable.length ? v.seekable.end(v.seekable.length - 1) : NaN,
-            rate: v.playbackRate,
-          };
-        });
+      const ranges = () => videoRanges(page);
       const r = await ranges();
       // the channel has run since the suite started: its window (120 s) reaches well before the join
       expect(r.seekableStart).toBeLessThan(r.bufferedStart - 14);
@@ -553,7 +595,8 @@ describe('player demo in Chromium', () => {
       }, target);
       await waitForPlayback(page, target + 3, 30_000);
       const back = (await stats(page)) as PageStats & { dvr: boolean; seeks: number; behindEdgeSec: number | null };
-      expect(back.currentTime).toBeLessThan(target + 8); // played on from there: no jump to the edge
+      const why = JSON.stringify({ target, ...(await liveFacts(page, Date.now())) }, null, 1);
+      expect(back.currentTime, why).toBeLessThan(target + 8); // played on from there: no jump to the edge
       expect(back.dvr).toBe(true);
       expect(back.seeks).toBe(1);
       expect(back.latencySec!).toBeGreaterThan(12);
@@ -578,6 +621,62 @@ describe('player demo in Chromium', () => {
       expect((await stats(page)).pageErrors).toEqual([]);
       await page.close();
     }
+  });
+
+  it('our player, stalled far behind the live edge, resyncs to it; a seek back into the DVR window meanwhile wins over the resync', async () => {
+    await waitForDvrWindow();
+    const openedAt = Date.now();
+    const page = await open(`${edgeUrl}/live/news/master.m3u8`, 'ours');
+    const first = await waitForPlayback(page, 0);
+    await waitForPlayback(page, first.currentTime + 2);
+    type LiveStats = PageStats & { resyncs: number; dvr: boolean; latencyNotes: string[] };
+    const facts = async (extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ ...extra, ...(await liveFacts(page, openedAt)) }, null, 1);
+
+    // A stall: the media requests are held (the playlists flow), the buffer runs dry and the
+    // latency climbs past the resync limit (PART-HOLD-BACK + 3 s).
+    let release = await holdMedia(page);
+    await latencyAbove(page, 8);
+    await release();
+    await page
+      .waitForFunction(
+        () => {
+          const st = window.__streamedge.stats() as { resyncs: number; latencySec: number | null };
+          return st.resyncs >= 1 && st.latencySec !== null && st.latencySec < 5;
+        },
+        undefined,
+        { timeout: 30_000, polling: 250 },
+      )
+      .catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\n${await facts()}`);
+      });
+    const resynced = (await stats(page)) as LiveStats;
+    expect(resynced.stalls).toBeGreaterThanOrEqual(1);
+    expect(
+      resynced.latencyNotes.some((n) => n.includes('the fetches resync to it')),
+      await facts(),
+    ).toBe(true);
+    expect(resynced.dvr).toBe(false);
+
+    // The same stall, but this time the viewer seeks back into the DVR window while far behind:
+    // the seek is where playback goes on, the resync due before it is not made after it.
+    release = await holdMedia(page);
+    await latencyAbove(page, 8);
+    const r = await videoRanges(page);
+    const target = r.bufferedStart - 12;
+    expect(r.seekableStart).toBeLessThan(target);
+    await page.evaluate((t) => {
+      (document.getElementById('video') as HTMLVideoElement).currentTime = t;
+    }, target);
+    await release();
+    await waitForPlayback(page, target + 3, 30_000);
+    const back = (await stats(page)) as LiveStats;
+    const why = await facts({ target });
+    expect(back.currentTime, why).toBeLessThan(target + 8);
+    expect(back.dvr, why).toBe(true);
+    expect(back.resyncs, why).toBe(resynced.resyncs);
+    expect(back.pageErrors).toEqual([]);
+    await page.close();
   });
 
   it('our player plays live LL-DASH through the edge', async () => {
