@@ -2,9 +2,11 @@
  * HLS and LL-HLS for our player (m3u8-parser for the text): multivariant → renditions; media
  * playlists kept per rendition, merged across delta updates (_HLS_skip=YES); on live, the next
  * part is awaited with a blocking playlist reload (_HLS_msn/_HLS_part) rather than polling.
- * A playlist with several EXT-X-MAPs gives each chunk its own init segment; on VOD with
- * discontinuities (an ad break stitched in, its media times starting again) each chunk says its
- * discontinuity sequence and where it starts on the playlist's timeline, for the player to place it.
+ * A playlist with several EXT-X-MAPs (or any live one: its window may list one MAP now and another
+ * later) gives each chunk its own init segment. Where media times may start again at a
+ * discontinuity (an ad break stitched in, a playout loop) each chunk says its discontinuity
+ * sequence and where it starts on the playlist's timeline, for the player to place it: on VOD
+ * with discontinuities, from the EXTINFs; on live, from its EXT-X-PROGRAM-DATE-TIME.
  */
 import { Parser } from 'm3u8-parser';
 import type {
@@ -57,7 +59,7 @@ interface MediaState {
   initUrl?: string;
   initByteRange?: ByteRange;
   segments: Map<number, SegEntry>;
-  /** VOD with discontinuities: media times may restart at each (server-side ad insertion). */
+  /** VOD with discontinuities: media times may restart at each (server-side ad insertion). (Live: placed by PDT.) */
   discontinuous: boolean;
   firstMsn: number;
   lastMsn: number; // last msn present (complete or in progress)
@@ -113,6 +115,8 @@ interface ParsedManifest {
     parts?: ParsedPart[];
     preloadHints?: { uri: string; type: string }[];
     map?: ParsedMap;
+    /** Its discontinuity sequence number (counted past an EXT-X-DISCONTINUITY before its parts). */
+    timeline?: number;
     /** Its own EXT-X-PROGRAM-DATE-TIME, when listed (m3u8-parser keeps the tag's text). */
     dateTimeString?: string;
   };
@@ -376,6 +380,23 @@ export class HlsSource implements SourceModel {
     return null;
   }
 
+  /**
+   * Where a chunk of `seg` lies on the playlist's timeline, for the player to place media whose
+   * times start again after a discontinuity: VOD with discontinuities, the EXTINFs before it; live,
+   * its PDT (`pdt`, the part's own for a part), what a sliding window keeps from one reload to the
+   * next. Nothing for VOD without discontinuities, nor for live without PDT (media times as they are).
+   */
+  private placement(
+    st: MediaState,
+    seg: SegEntry,
+    msn: number,
+    pdt: number | undefined,
+  ): { discontinuity?: { sequence: number; startSec: number } } {
+    if (st.discontinuous) return { discontinuity: { sequence: seg.timeline, startSec: startSecOf(st, msn) } };
+    if (this.live && pdt !== undefined) return { discontinuity: { sequence: seg.timeline, startSec: pdt / 1000 } };
+    return {};
+  }
+
   async chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null> {
     let c = { ...cursor };
     for (let attempt = 0; attempt < 1000; attempt++) {
@@ -399,7 +420,7 @@ export class HlsSource implements SourceModel {
             programDateTime: seg.pdt,
             ...(seg.byteRange ? { byteRange: seg.byteRange } : {}),
             ...(seg.map ? { init: seg.map } : {}),
-            ...(st.discontinuous ? { discontinuity: { sequence: seg.timeline, startSec: startSecOf(st, c.msn) } } : {}),
+            ...this.placement(st, seg, c.msn, seg.pdt),
           };
         }
         const part = seg.parts[c.part];
@@ -416,6 +437,7 @@ export class HlsSource implements SourceModel {
             programDateTime: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
             ...(part.byteRange ? { byteRange: part.byteRange } : {}),
             ...(seg.map ? { init: seg.map } : {}),
+            ...this.placement(st, seg, c.msn, seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined),
           };
         }
         if (seg.complete) {
@@ -468,7 +490,6 @@ export class HlsSource implements SourceModel {
       const msn = seq + skipped + i;
       initMap ??= s.map;
       const byteRange = listedRange(s.byterange);
-      const mapRange = s.map && listedRange(s.map.byterange);
       segments.set(msn, {
         msn,
         uri: s.uri,
@@ -478,9 +499,7 @@ export class HlsSource implements SourceModel {
         complete: true,
         timeline: s.timeline ?? 0,
         ...(byteRange ? { byteRange } : {}),
-        ...(maps.size > 1 && s.map
-          ? { map: { url: new URL(s.map.uri, base).href, ...(mapRange ? { byteRange: mapRange } : {}) } }
-          : {}),
+        ...((maps.size > 1 || !m.endList) && s.map ? { map: resolvedMap(s.map, base) } : {}),
       });
     });
     let lastMsn = seq + skipped + m.segments.length - 1;
@@ -504,7 +523,8 @@ export class HlsSource implements SourceModel {
         pdt,
         parts: toParts(pre.parts),
         complete: false,
-        timeline: prevSeg?.timeline ?? 0,
+        timeline: pre.timeline ?? prevSeg?.timeline ?? 0,
+        ...(pre.map ? { map: resolvedMap(pre.map, base) } : prevSeg?.map ? { map: prevSeg.map } : {}),
       });
     }
     initMap ??= pre?.map;
@@ -560,6 +580,12 @@ function toParts(parts: ParsedPart[]): PartEntry[] {
 }
 
 /** Seconds from the start of `st`'s listed segments to the start of segment `msn`. */
+/** An EXT-X-MAP as a chunk names its init segment: the URI resolved against the playlist's. */
+function resolvedMap(map: ParsedMap, base: string): { url: string; byteRange?: ByteRange } {
+  const range = listedRange(map.byterange);
+  return { url: new URL(map.uri, base).href, ...(range ? { byteRange: range } : {}) };
+}
+
 function startSecOf(st: MediaState, msn: number): number {
   let t = 0;
   for (let n = st.firstMsn; n < msn; n++) t += st.segments.get(n)?.duration ?? 0;

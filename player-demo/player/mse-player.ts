@@ -230,8 +230,9 @@ export class MsePlayer {
   private timer?: ReturnType<typeof setInterval>;
   private timescales = new Map<string, number>();
   /**
-   * HLS discontinuities (VOD): the timestampOffset of each discontinuity sequence, and the media
-   * time of the playlist's 0 s (see discontinuityOffset).
+   * HLS discontinuities: the timestampOffset of each discontinuity sequence, and the media time of
+   * the playlist's timeline's 0 (VOD: its 0 s; live: the epoch, the timeline being PDT; see
+   * discontinuityOffset).
    */
   private readonly discontinuityOffsets = new Map<number, number>();
   private timelineZero?: number;
@@ -1137,6 +1138,10 @@ export class MsePlayer {
    * media times run on within it). One offset per sequence for video and audio alike (found from
    * whichever arrives first, video as a rule): within a sequence the two are in sync as authored,
    * while each one's EXTINF sums drift apart (our audio segments last 2.005 s beside 2 s of video).
+   * Live: the timeline is the PDT (hls-source.ts), so a live ad break or a playout loop whose
+   * media times start again plays after what came before it, as dated; a stream whose media times
+   * run on across a discontinuity (our encoder restarts) keeps them, give or take the PDT's
+   * millisecond.
    */
   private discontinuityOffset(chunk: ChunkRef, bytes: Uint8Array, r: PlayerRendition, queue: AppendQueue): number {
     const d = chunk.discontinuity!;

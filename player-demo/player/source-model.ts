@@ -83,10 +83,12 @@ export interface ChunkRef {
    */
   appendWindow?: { start: number; end: number };
   /**
-   * VOD HLS with discontinuities (server-side ad insertion): the chunk's discontinuity sequence
-   * number and where it starts on the playlist's timeline (the EXTINFs before it, seconds). Media
-   * times may start again after a discontinuity (RFC 8216bis §4.4.4.3): the player places each
-   * discontinuity's media from where its first chunk lies on that timeline.
+   * HLS: the chunk's discontinuity sequence number and where it starts on the playlist's
+   * timeline, seconds: on VOD with discontinuities the EXTINFs before it; on live, its
+   * EXT-X-PROGRAM-DATE-TIME (epoch seconds), the one timeline a sliding window keeps. Media times
+   * may start again after a discontinuity (RFC 8216bis §4.4.4.3: a server-side ad break, a
+   * playout loop): the player places each discontinuity's media from where its first chunk lies
+   * on that timeline.
    */
   discontinuity?: { sequence: number; startSec: number };
 }

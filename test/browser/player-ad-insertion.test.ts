@@ -17,6 +17,12 @@
  * chunk followed the playlist's first init segment at its own media times: the ad break was
  * appended over the programme's first 4 s.
  *
+ * Live, the same two assets in turn as a live channel (test/support/live-ssai-channel.ts): two
+ * segments of one, two of the other, the media times of each run from 0 again. HLS: each change a
+ * discontinuity with the asset's own EXT-X-MAP, every segment dated; placed by its PDT, each run
+ * plays after the one before (before, live chunks went in at their own media times: every run over
+ * the same 4 s). DASH: a dynamic MPD of one Period per run, each Period's media placed at its start.
+ *
  * Served by the origin and the edge on loopback, the fault proxy in front to see every request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,9 +32,11 @@ import { fixture } from '../../media-fixtures/generate.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { playToEnd, type PlayedState } from '../support/play-to-end.js';
+import { startLiveSsaiChannel, type LiveSsaiChannel } from '../support/live-ssai-channel.js';
 
 let rig: BrowserRig;
 let proxy: FaultProxy;
+let live: LiveSsaiChannel;
 
 /** The AdaptationSets of a one-Period MPD of ours. */
 function adaptationSets(mpd: string): string {
@@ -178,9 +186,19 @@ beforeAll(async () => {
   writeFileSync(join(movieDir, 'master-ssai.m3u8'), master);
   const upstream = await rig.origin({ root: join(rig.dir, 'root') });
   proxy = await startFaultProxy((await rig.edge(upstream, 'edge-ad-insertion')).url, []);
+  live = await startLiveSsaiChannel({
+    mediaBase: proxy.url,
+    assets: [
+      ['movie', movieDir],
+      ['ad', adDir],
+    ],
+    renditions: ['360p', '240p', 'audio'],
+    startedAgoSec: 20,
+  });
 }, 180_000);
 
 afterAll(async () => {
+  await live?.close();
   await proxy?.close();
   await rig?.close();
 });
@@ -212,4 +230,82 @@ describe('our player plays an ad break stitched in by the server', () => {
         ).not.toHaveLength(0);
     expectPlayOrder(from, '240p|360p');
   }, 150_000);
+
+  for (const [name, what] of [
+    [
+      'HLS',
+      'the media times starting again at 0 at each discontinuity: each run placed after the one before by its PDT',
+    ],
+    ['DASH', 'a Period per run, its media times from 0: each placed at its Period start'],
+  ] as const)
+    it(`live ${name}, a live ad break every 4 s (or a playout loop), ${what}, played on across them`, async () => {
+      const page = await rig.browser.newPage();
+      try {
+        const from = proxy.log.length;
+        const src = name === 'HLS' ? live.hlsUrl : live.dashUrl;
+        await page.goto(`${rig.pages.url}?src=${encodeURIComponent(src)}&engine=ours`);
+        type LiveState = {
+          startupMs: number | null;
+          currentTime: number;
+          stalls: number;
+          resyncs: number;
+          latencySec: number | null;
+          latencyNotes: string[];
+          errors: string[];
+          pageErrors: string[];
+          buffered: number[][];
+        };
+        const state = () =>
+          page.evaluate(() => {
+            const v = document.getElementById('video') as HTMLVideoElement;
+            const buffered: number[][] = [];
+            for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
+            return { ...(window.__streamedge.stats() as object), buffered } as LiveState;
+          });
+        await page.waitForFunction(() => (window.__streamedge.stats() as LiveState).startupMs !== null, undefined, {
+          timeout: 30_000,
+          polling: 100,
+        });
+        const joined = await state();
+        // 10 s on: two discontinuities or more crossed (one every 4 s), each run from 0 again
+        await page
+          .waitForFunction(
+            (t) => (window.__streamedge.stats() as LiveState).currentTime >= t + 10,
+            joined.currentTime,
+            {
+              timeout: 30_000,
+              polling: 250,
+            },
+          )
+          .catch(async (e: unknown) => {
+            throw new Error(`${String(e)}\n${JSON.stringify(await state(), null, 1)}`);
+          });
+        const s = await state();
+        const why = JSON.stringify({ joined: joined.currentTime, ...s }, null, 1);
+        expect(s.pageErrors, why).toEqual([]);
+        expect(s.errors, why).toEqual([]);
+        expect(s.stalls, why).toBe(0);
+        expect(s.resyncs, why).toBe(0);
+        expect(
+          s.latencyNotes.filter((n) => n.includes('skipped a buffer gap')),
+          why,
+        ).toEqual([]);
+        // one buffered range from where it joined to past the playhead
+        const range = s.buffered.find(([a, b]) => a <= s.currentTime && s.currentTime <= b);
+        expect(range, why).toBeDefined();
+        expect(range![0], why).toBeLessThanOrEqual(joined.currentTime + 0.1);
+        // as far behind the live edge as the manifest asks (HOLD-BACK, suggestedPresentationDelay: 6 s), not more
+        expect(s.latencySec!, why).toBeGreaterThan(4);
+        expect(s.latencySec!, why).toBeLessThan(10);
+        // both assets' media and init segments were fetched
+        const asked = proxy.log.slice(from).map((p) => p.replace(/\?.*$/, ''));
+        for (const asset of ['movie', 'ad']) {
+          expect(asked.some((p) => new RegExp(`^/vod/${asset}/v1/(240p|360p)/seg-[12]\\.m4s$`).test(p))).toBe(true);
+          expect(asked.some((p) => new RegExp(`^/vod/${asset}/v1/(240p|360p)/init\\.mp4$`).test(p))).toBe(true);
+          expect(asked).toContain(`/vod/${asset}/v1/audio/init.mp4`);
+        }
+      } finally {
+        await page.close();
+      }
+    }, 120_000);
 });

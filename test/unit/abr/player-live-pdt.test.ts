@@ -36,7 +36,7 @@ function media(): string {
   return lines.join('\n') + '\n';
 }
 
-describe('our player dates the in-progress segment after a discontinuity by its own PDT', () => {
+describe('our player dates live media by its PDT, the in-progress segment after a discontinuity by its own', () => {
   const playlists = useLivePlaylistServer(MASTER, media);
 
   it('parts and the live edge carry the listed PDT, not the end of the segment before the gap', async () => {
@@ -53,6 +53,27 @@ describe('our player dates the in-progress segment after a discontinuity by its 
     const edge = source.liveEdgePdtMs(Date.now())!;
     expect(edge).toBeGreaterThanOrEqual(restartPdt + 1_000);
     expect(edge).toBeLessThanOrEqual(restartPdt + 1_000 + (Date.now() - opened));
+    source.close();
+  });
+
+  it('each live chunk says its discontinuity sequence, its PDT as where it starts, and its init segment, so media times that start again are placed by PDT', async () => {
+    restartPdt = Date.now() - 3_000;
+    const source = new HlsSource(playlists.url(), {});
+    const signal = new AbortController().signal;
+    await source.open(signal);
+    const id = source.video[0].id;
+    const init = new URL('v/init.mp4', playlists.url()).href;
+    const before = await source.chunkAt(id, { msn: 12, part: 0 }, signal);
+    const t12 = restartPdt - OUTAGE_MS - 2_000;
+    expect(before?.part).toBeUndefined(); // the whole segment
+    expect(before?.discontinuity).toEqual({ sequence: 0, startSec: t12 / 1000 });
+    expect(before?.init?.url).toBe(init);
+    const mid = await source.chunkAt(id, { msn: 12, part: 2 }, signal);
+    expect(mid?.discontinuity).toEqual({ sequence: 0, startSec: (t12 + 1_000) / 1000 });
+    // the in-progress segment follows the discontinuity: the next sequence, from its own PDT
+    const after = await source.chunkAt(id, { msn: 13, part: 1 }, signal);
+    expect(after?.discontinuity).toEqual({ sequence: 1, startSec: (restartPdt + 500) / 1000 });
+    expect(after?.init?.url).toBe(init);
     source.close();
   });
 });
