@@ -150,8 +150,11 @@ export class DashSource implements SourceModel {
     const ato = /availabilityTimeOffset="([\d.]+)"/.exec(text)?.[1];
     this.availabilityTimeOffset = ato ? Number(ato) : 0;
     this.lowLatency = this.live && this.availabilityTimeOffset > 0;
+    // ServiceDescription's target latency, else the MPD's suggestedPresentationDelay (DASH-IF IOP:
+    // the delay a client plays behind the live edge), else 3 s
     const latency = /<Latency[^>]*target="(\d+)"/.exec(text)?.[1];
-    if (this.live) this.targetLatency = latency ? Number(latency) / 1000 : 3;
+    const spd = parseXsDuration(/suggestedPresentationDelay="([^"]+)"/.exec(text)?.[1]);
+    if (this.live) this.targetLatency = latency ? Number(latency) / 1000 : (spd ?? 3);
     const mup = /minimumUpdatePeriod="([^"]+)"/.exec(text)?.[1];
     this.minimumUpdatePeriod = parseXsDuration(mup) ?? 2;
     this.loadedAt = Date.now();

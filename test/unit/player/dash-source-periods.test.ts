@@ -108,6 +108,8 @@ describe("our player's DASH source on a live MPD whose Periods change", () => {
       ),
     );
     expect(source.live).toBe(true);
+    // no ServiceDescription: the MPD's suggestedPresentationDelay (4 s) is the latency to hold
+    expect(source.targetLatency).toBe(4);
     let cursor: Cursor = { msn: 0, part: 0 };
     const played: [string | undefined, string | undefined, number, number | undefined][] = [];
     for (let i = 0; i < 7; i++) {
