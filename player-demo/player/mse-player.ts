@@ -1216,9 +1216,14 @@ export class MsePlayer {
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     seek.addEventListener('abort', onAbort, { once: true });
     if (seek.aborted) attempt.abort();
-    const splitter = chunk.streaming ? new ChunkSplitter() : undefined;
-    const appends: Promise<void>[] = [];
-    const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
+    // Appended fragment by fragment as the bytes arrive: a segment still being produced (LL-DASH),
+    // and on VOD every chunk until playback starts. Our segments hold a fragment per part (1 s by
+    // default), so the first frame waits for the first fragment, not the whole segment.
+    const streamed = chunk.streaming || (!this.source.live && this.stats.startupMs === null);
+    const splitter = streamed ? new ChunkSplitter() : undefined;
+    // the pieces are appended one after the other: the first sets the offset first (a discontinuity)
+    let appended: Promise<void> | undefined;
+    const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !splitter;
     const watch = keepGoing
       ? setInterval(() => {
           if (!keepGoing()) attempt.abort();
@@ -1239,10 +1244,13 @@ export class MsePlayer {
           d: chunk.duration * 1000,
         },
         onChunk: splitter
-          ? (bytes) =>
-              splitter
-                .push(bytes)
-                .forEach((c) => appends.push(this.appendMedia(queue, c, chunk, r, appends.length === 0)))
+          ? (bytes) => {
+              for (const piece of splitter.push(bytes)) {
+                const first = appended === undefined;
+                appended = (appended ?? Promise.resolve()).then(() => this.appendMedia(queue, piece, chunk, r, first));
+                appended.catch(() => {}); // (awaited below, or dropped with a download that failed)
+              }
+            }
           : undefined,
         onProgress:
           level >= 0
@@ -1262,9 +1270,10 @@ export class MsePlayer {
       clearInterval(watch);
       // a replacement the playhead caught up with while it was being fetched is not appended
       if (keepGoing && !keepGoing()) return 'abandoned';
-      if (splitter) await Promise.all(appends);
+      // (a body not streamed, such as a 200 to a range request, is appended whole)
+      if (appended) await appended;
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
-      if (!this.source.live && r.kind === 'video' && !splitter)
+      if (!this.source.live && r.kind === 'video')
         this.noteVideoChunk(chunk.msn, level, this.chunkStart(res.bytes, chunk, r, queue), chunk.duration);
       if (this.source.live && !this.dvr && r.kind === 'video' && chunk.programDateTime !== undefined) {
         this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
@@ -1312,6 +1321,8 @@ export class MsePlayer {
     }
     await queue.append(bytes);
     if (this.source.live) await queue.trimBehind(30);
+    // VOD start-up: play as soon as both tracks hold media, not at the next tick (up to 250 ms on)
+    else if (this.stats.startupMs === null && this.video.paused) this.tick();
   }
 }
 
