@@ -249,10 +249,10 @@ export class MsePlayer {
    */
   private ownSeeks: { to: number; at: number }[] = [];
   /**
-   * VOD: the start, from the first chunk until one begins with a chunk's worth buffered. Its chunks
-   * are appended as their fragments arrive: playback starts on the first fragment, and the next
-   * chunk, fetched with a second or so buffered, feeds the buffer fragment by fragment instead of
-   * all at its end. (Appended whole, that chunk was given up in 5 of 6 sessions on a steady
+   * VOD: the start (and after a seek out of the buffer), from the first chunk until one begins with
+   * a chunk's worth buffered. Its chunks are appended as their fragments arrive: playback starts on
+   * the first fragment, and the next chunk, fetched with a second or so buffered, feeds the buffer
+   * fragment by fragment instead of all at its end. (Appended whole, that chunk was given up in 5 of 6 sessions on a steady
    * 5 Mbit/s link, for a 240p one and seconds of 540p after it, to avoid a stall of a few hundred ms.)
    */
   private thinStart = true;
@@ -551,6 +551,8 @@ export class MsePlayer {
    */
   private seekOutOfBuffer(): void {
     this.seekPendingSince = performance.now();
+    // (VOD: playback goes on from an empty buffer, as at the start: its chunks are streamed again)
+    this.thinStart = true;
     const ended = this.seekAbort;
     this.seekAbort = new AbortController();
     ended.abort();
