@@ -59,7 +59,7 @@ interface MediaState {
   initUrl?: string;
   initByteRange?: ByteRange;
   segments: Map<number, SegEntry>;
-  /** VOD with discontinuities: media times may restart at each (server-side ad insertion). (Live: placed by PDT.) */
+  /** VOD with discontinuities: media times may restart at each (server-side ad insertion). Live places by PDT instead. */
   discontinuous: boolean;
   firstMsn: number;
   lastMsn: number; // last msn present (complete or in progress)
@@ -427,6 +427,7 @@ export class HlsSource implements SourceModel {
         if (part) {
           const offset = seg.parts.slice(0, c.part).reduce((s, p) => s + p.duration, 0);
           const lastOfSegment = seg.complete && c.part === seg.parts.length - 1;
+          const pdt = seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined;
           return {
             url: new URL(part.uri, base).href,
             msn: c.msn,
@@ -434,10 +435,10 @@ export class HlsSource implements SourceModel {
             duration: part.duration,
             independent: part.independent,
             next: lastOfSegment ? { msn: c.msn + 1, part: 0 } : { msn: c.msn, part: c.part + 1 },
-            programDateTime: seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined,
+            programDateTime: pdt,
             ...(part.byteRange ? { byteRange: part.byteRange } : {}),
             ...(seg.map ? { init: seg.map } : {}),
-            ...this.placement(st, seg, c.msn, seg.pdt !== undefined ? seg.pdt + offset * 1000 : undefined),
+            ...this.placement(st, seg, c.msn, pdt),
           };
         }
         if (seg.complete) {
@@ -579,13 +580,13 @@ function toParts(parts: ParsedPart[]): PartEntry[] {
   });
 }
 
-/** Seconds from the start of `st`'s listed segments to the start of segment `msn`. */
 /** An EXT-X-MAP as a chunk names its init segment: the URI resolved against the playlist's. */
 function resolvedMap(map: ParsedMap, base: string): { url: string; byteRange?: ByteRange } {
   const range = listedRange(map.byterange);
   return { url: new URL(map.uri, base).href, ...(range ? { byteRange: range } : {}) };
 }
 
+/** Seconds from the start of `st`'s listed segments to the start of segment `msn`. */
 function startSecOf(st: MediaState, msn: number): number {
   let t = 0;
   for (let n = st.firstMsn; n < msn; n++) t += st.segments.get(n)?.duration ?? 0;

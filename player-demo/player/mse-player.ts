@@ -252,8 +252,9 @@ export class MsePlayer {
    * VOD: the start (and after a seek out of the buffer), from the first chunk until one begins with
    * a chunk's worth buffered. Its chunks are appended as their fragments arrive: playback starts on
    * the first fragment, and the next chunk, fetched with a second or so buffered, feeds the buffer
-   * fragment by fragment instead of all at its end. (Appended whole, that chunk was given up in 5 of 6 sessions on a steady
-   * 5 Mbit/s link, for a 240p one and seconds of 540p after it, to avoid a stall of a few hundred ms.)
+   * fragment by fragment instead of all at its end. (Appended whole, that chunk was given up in 5
+   * of 6 sessions on a steady 5 Mbit/s link, for a 240p one and seconds of 540p after it, to avoid
+   * a stall of a few hundred ms.)
    */
   private thinStart = true;
   /** When the latest seek out of the buffer was made (performance.now()), until the element has seeked. */
@@ -636,46 +637,51 @@ export class MsePlayer {
     this.timer = setInterval(() => this.tick(), 250);
   }
 
+  /** Starts playback once both tracks hold media (live: at the join point, see below). */
+  private startWhenBuffered(): void {
+    const v = this.video;
+    if (!v.buffered.length || this.stats.startupMs !== null || !v.paused) return;
+    const start = v.buffered.start(0);
+    // Live joins on a key frame at a segment start; play from the target latency behind the newest media.
+    const end = v.buffered.end(0);
+    const ll = this.source.lowLatency;
+    // LL: the latency control's target (just above PART-HOLD-BACK); classic live: the hold-back.
+    const target = ll
+      ? this.abr.config.targetLatencySec
+      : this.source.live
+        ? (this.source.targetLatency ?? 3)
+        : Infinity;
+    this.firstBufferedAt ??= performance.now();
+    // LL joins the target behind the live edge (the playlist's end, advanced by the wall clock),
+    // not behind the newest buffered chunk, which may end behind the edge. The source starts
+    // fetching PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and the
+    // parts up to the edge are already listed: wait until enough of them are buffered that the
+    // join point has JOIN_MIN_BUFFER_SEC ahead of it. Starting on the first part instead put
+    // playback a second or more further back. Bounded, so a slow link still starts.
+    const edgeAt = ll ? this.mediaTimeAtEdge() : null;
+    const wantAt = (edgeAt ?? end) - target;
+    // (LL-DASH lists no edge and joins the segment in production: nothing to wait for.)
+    const waitForEdge =
+      ll &&
+      this.source.liveEdgePdtMs !== undefined &&
+      (edgeAt === null || wantAt > end - JOIN_MIN_BUFFER_SEC) &&
+      performance.now() - this.firstBufferedAt < 3000;
+    if (!waitForEdge) {
+      const at = Math.max(start + 0.05, Math.min(end - JOIN_MIN_BUFFER_SEC, wantAt));
+      if (v.currentTime < at) this.jumpTo(at);
+      if (ll && !this.joined)
+        this.note(
+          `joined ${((edgeAt ?? end) - Math.max(v.currentTime, at)).toFixed(2)} s behind the live edge, the newest buffered media ending ${edgeAt === null ? '?' : (edgeAt - end).toFixed(2)} s behind it (hold-back ${this.source.targetLatency}, target ${target})`,
+        );
+      this.joined = true;
+      v.play().catch(() => {});
+    }
+  }
+
   /** Starts playback once media is buffered; on live, steers the latency with the playback rate. */
   private tick(): void {
     const v = this.video;
-    if (v.buffered.length && this.stats.startupMs === null && v.paused) {
-      const start = v.buffered.start(0);
-      // Live joins on a key frame at a segment start; play from the target latency behind the newest media.
-      const end = v.buffered.end(0);
-      const ll = this.source.lowLatency;
-      // LL: the latency control's target (just above PART-HOLD-BACK); classic live: the hold-back.
-      const target = ll
-        ? this.abr.config.targetLatencySec
-        : this.source.live
-          ? (this.source.targetLatency ?? 3)
-          : Infinity;
-      this.firstBufferedAt ??= performance.now();
-      // LL joins the target behind the live edge (the playlist's end, advanced by the wall clock),
-      // not behind the newest buffered chunk, which may end behind the edge. The source starts
-      // fetching PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and the
-      // parts up to the edge are already listed: wait until enough of them are buffered that the
-      // join point has JOIN_MIN_BUFFER_SEC ahead of it. Starting on the first part instead put
-      // playback a second or more further back. Bounded, so a slow link still starts.
-      const edgeAt = ll ? this.mediaTimeAtEdge() : null;
-      const wantAt = (edgeAt ?? end) - target;
-      // (LL-DASH lists no edge and joins the segment in production: nothing to wait for.)
-      const waitForEdge =
-        ll &&
-        this.source.liveEdgePdtMs !== undefined &&
-        (edgeAt === null || wantAt > end - JOIN_MIN_BUFFER_SEC) &&
-        performance.now() - this.firstBufferedAt < 3000;
-      if (!waitForEdge) {
-        const at = Math.max(start + 0.05, Math.min(end - JOIN_MIN_BUFFER_SEC, wantAt));
-        if (v.currentTime < at) this.jumpTo(at);
-        if (ll && !this.joined)
-          this.note(
-            `joined ${((edgeAt ?? end) - Math.max(v.currentTime, at)).toFixed(2)} s behind the live edge, the newest buffered media ending ${edgeAt === null ? '?' : (edgeAt - end).toFixed(2)} s behind it (hold-back ${this.source.targetLatency}, target ${target})`,
-          );
-        this.joined = true;
-        v.play().catch(() => {});
-      }
-    }
+    this.startWhenBuffered();
     if (this.source.live && this.pdtMap.length) {
       const now = Date.now();
       const latency = this.latencyAt(v.currentTime, now);
@@ -1333,7 +1339,7 @@ export class MsePlayer {
     await queue.append(bytes);
     if (this.source.live) await queue.trimBehind(30);
     // VOD start-up: play as soon as both tracks hold media, not at the next tick (up to 250 ms on)
-    else if (this.stats.startupMs === null && this.video.paused) this.tick();
+    else this.startWhenBuffered();
   }
 }
 

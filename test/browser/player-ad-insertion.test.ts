@@ -32,7 +32,7 @@ import { fixture } from '../../media-fixtures/generate.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { playToEnd, type PlayedState } from '../support/play-to-end.js';
-import { startLiveSsaiChannel, type LiveSsaiChannel } from '../support/live-ssai-channel.js';
+import { startLiveSsaiChannel, vodSegments, type LiveSsaiChannel } from '../support/live-ssai-channel.js';
 
 let rig: BrowserRig;
 let proxy: FaultProxy;
@@ -81,25 +81,16 @@ function ssaiMpd(movie: string, ad: string): string {
   );
 }
 
-/** A VOD media playlist's segments: [EXTINF line, URI]. */
-function segmentsOf(playlist: string): [string, string][] {
-  const lines = playlist.split('\n');
-  const out: [string, string][] = [];
-  lines.forEach((l, i) => {
-    if (l.startsWith('#EXTINF')) out.push([l, lines[i + 1]]);
-  });
-  return out;
-}
-
 /**
  * One rendition's playlist with the ad break: the programme's segments 1–2, a discontinuity to the
  * ad's rendition `ad` (its own init segment, files in the ad asset), another back to the
  * programme's 3–4. Written as `ssai.m3u8` beside the rendition's index.m3u8.
  */
 function ssaiPlaylist(movieDir: string, adDir: string, rendition: string, ad: string): void {
-  const main = segmentsOf(readFileSync(join(movieDir, 'v1', rendition, 'index.m3u8'), 'utf8'));
-  const adSegs = segmentsOf(readFileSync(join(adDir, 'v1', ad, 'index.m3u8'), 'utf8'));
-  const lines = (segs: [string, string][], prefix = '') => segs.flatMap(([inf, uri]) => [inf, prefix + uri]);
+  const main = vodSegments(readFileSync(join(movieDir, 'v1', rendition, 'index.m3u8'), 'utf8'));
+  const adSegs = vodSegments(readFileSync(join(adDir, 'v1', ad, 'index.m3u8'), 'utf8'));
+  const lines = (segs: { duration: number; uri: string }[], prefix = '') =>
+    segs.flatMap(({ duration, uri }) => [`#EXTINF:${duration},`, prefix + uri]);
   const text = [
     '#EXTM3U',
     '#EXT-X-VERSION:6',

@@ -7,15 +7,15 @@
  * frame waited for the whole segment: nothing played until the release.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from '../../media-fixtures/generate.js';
 import { readBoxes } from '../../src/cmaf/box.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { loopbackServer, type LoopbackServer } from '../support/loopback-server.js';
 
 let rig: BrowserRig;
-let server: Server;
+let server: LoopbackServer | undefined;
 let base = '';
 /** Lets the held responses finish. */
 let release: () => void = () => {};
@@ -34,7 +34,7 @@ beforeAll(async () => {
   rig = await startBrowserRig('se-player-vod-start-');
   await packageSmall(rig.dir, await fixture('sample'), 'movie');
   const root = realpathSync(join(rig.dir, 'root'));
-  server = createServer((req, res) => {
+  server = await loopbackServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').replace(/\?.*$/, ''));
     let bytes: Buffer;
     try {
@@ -58,15 +58,12 @@ beforeAll(async () => {
     res.write(bytes.subarray(0, cut));
     void released.then(() => res.end(bytes.subarray(cut)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  base = `http://127.0.0.1:${address.port}`;
+  base = server.base;
 }, 180_000);
 
 afterAll(async () => {
   release();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
   await rig?.close();
 });
 

@@ -10,9 +10,9 @@
  * The manifests come from here, the media from `mediaBase` (the assets as the origin and edge
  * serve them, absolute URLs).
  */
-import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loopbackServer } from './loopback-server.js';
 
 export interface LiveSsaiChannel {
   /** The multivariant playlist's URL. */
@@ -26,8 +26,8 @@ const SEGMENT_SEC = 2;
 /** Segments listed in the window. */
 const WINDOW = 8;
 
-/** The [EXTINF duration, URI] of a VOD media playlist's segments. */
-function vodSegments(text: string): { duration: number; uri: string }[] {
+/** The EXTINF duration and URI of each of a VOD media playlist's segments. */
+export function vodSegments(text: string): { duration: number; uri: string }[] {
   const lines = text.split('\n');
   const out: { duration: number; uri: string }[] = [];
   lines.forEach((l, i) => {
@@ -121,14 +121,13 @@ export async function startLiveSsaiChannel(opts: {
     ].join('\n');
   };
   const [, firstDir] = opts.assets[0];
-  let self = '';
   const master = () =>
     readFileSync(join(firstDir, 'master.m3u8'), 'utf8')
       .split('\n')
       .filter((l) => !l.startsWith('#EXT-X-I-FRAME-STREAM-INF'))
-      .map((l) => l.replace(/(?:v1\/)?([\w-]+)\/index\.m3u8/g, (_, r: string) => `${self}/${r}.m3u8`))
+      .map((l) => l.replace(/(?:v1\/)?([\w-]+)\/index\.m3u8/g, (_, r: string) => `${server.base}/${r}.m3u8`))
       .join('\n');
-  const server = createServer((req, res) => {
+  const server = await loopbackServer((req, res) => {
     const path = (req.url ?? '/').replace(/\?.*$/, '');
     const headers = {
       'content-type': 'application/vnd.apple.mpegurl',
@@ -142,13 +141,9 @@ export async function startLiveSsaiChannel(opts: {
     else if (rendition && opts.renditions.includes(rendition)) res.writeHead(200, headers).end(media(rendition));
     else res.writeHead(404, { 'access-control-allow-origin': '*' }).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  self = `http://127.0.0.1:${address.port}`;
   return {
-    hlsUrl: `${self}/master.m3u8`,
-    dashUrl: `${self}/manifest.mpd`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    hlsUrl: `${server.base}/master.m3u8`,
+    dashUrl: `${server.base}/manifest.mpd`,
+    close: () => server.close(),
   };
 }
