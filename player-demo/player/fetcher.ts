@@ -147,8 +147,45 @@ export async function fetchBytes(url: string, opts: FetchOptions): Promise<Fetch
   }
 }
 
+/** How often a download is reported while nothing arrives (ms): a body that stops is judged too. */
+const PROGRESS_TICK_MS = 100;
+
+/** Where one try has got to, for its progress reports. */
+interface TryProgress {
+  t0: number;
+  loaded: number;
+  bytesTotal?: number;
+  /** Undefined until the response's headers are in. */
+  ttfbMs?: number;
+}
+
+/**
+ * One try. Its progress is reported as each piece of the body arrives, and every
+ * PROGRESS_TICK_MS besides: a server that stops sending (or never answers) sends no events,
+ * and the emergency rule must still see the download falling behind, as hls.js's timer does.
+ */
 async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> {
-  const t0 = performance.now();
+  const seen: TryProgress = { t0: performance.now(), loaded: 0 };
+  const onProgress = opts.onProgress;
+  const report = () => {
+    const elapsedMs = performance.now() - seen.t0;
+    onProgress?.({
+      bytesLoaded: seen.loaded,
+      bytesTotal: seen.bytesTotal,
+      elapsedMs,
+      ttfbMs: seen.ttfbMs ?? elapsedMs,
+    });
+  };
+  const tick = onProgress ? setInterval(report, PROGRESS_TICK_MS) : undefined;
+  try {
+    return await readOnce(url, opts, seen, report);
+  } finally {
+    clearInterval(tick);
+  }
+}
+
+async function readOnce(url: string, opts: FetchOptions, seen: TryProgress, report: () => void): Promise<FetchResult> {
+  const t0 = seen.t0;
   const sent = opts.cmcd
     ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })
     : { url, headers: undefined };
@@ -161,6 +198,7 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
     throw opts.signal.aborted || !(e instanceof TypeError) ? e : new NetworkError(url, undefined, e);
   }
   const ttfbMs = performance.now() - t0;
+  seen.ttfbMs = ttfbMs;
   const cacheStatus = res.headers.get('cache-status');
   opts.serverAdvice?.note(res.headers.get('cmsd-dynamic'));
   if (!res.ok || !res.body) {
@@ -172,6 +210,7 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
   const onChunk = whole ? undefined : opts.onChunk;
   const totalHeader = res.headers.get('content-length');
   const bytesTotal = totalHeader ? Number(totalHeader) : undefined;
+  seen.bytesTotal = bytesTotal;
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   const bursts = new BurstMeter();
@@ -195,8 +234,9 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
     bursts.onChunk(value.byteLength, performance.now());
     chunks.push(value);
     loaded += value.byteLength;
+    seen.loaded = loaded;
     onChunk?.(value);
-    opts.onProgress?.({ bytesLoaded: loaded, bytesTotal, elapsedMs: performance.now() - t0, ttfbMs });
+    report();
   }
   let bytes = concat(chunks, loaded);
   if (range) {

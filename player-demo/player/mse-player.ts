@@ -1240,7 +1240,10 @@ export class MsePlayer {
     const splitter = streamed ? new ChunkSplitter() : undefined;
     // the pieces are appended one after the other: the first sets the offset first (a discontinuity)
     let appended: Promise<void> | undefined;
-    const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !splitter;
+    // The emergency rule judges whole chunks, including a VOD start's streamed ones: given up,
+    // the lower rung's chunk is appended over the fragments that arrived (MSE replaces the frames
+    // it overlaps). Not a chunk streamed while it is produced: that one arrives at the media rate.
+    const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
     const watch = keepGoing
       ? setInterval(() => {
           if (!keepGoing()) attempt.abort();
@@ -1279,6 +1282,9 @@ export class MsePlayer {
                   level,
                   mediaDurationSec: chunk.duration,
                   draining: this.stats.startupMs !== null && !this.video.paused,
+                  // a streamed chunk's own fragments are buffer too: what its decision saw, less
+                  // the time since, would give up a chunk that is keeping up
+                  bufferSec: splitter ? this.bufferAhead() : undefined,
                 });
                 if (d.abandon) attempt.abort();
               }
@@ -1311,7 +1317,11 @@ export class MsePlayer {
       }
       return 'ok';
     } catch (e) {
-      if (attempt.signal.aborted && !this.abort.signal.aborted) return seek.aborted ? 'seek' : 'abandoned';
+      if (attempt.signal.aborted && !this.abort.signal.aborted) {
+        // the fragments already on their way into the buffer go in before anything else is appended
+        await appended?.catch(() => {});
+        return seek.aborted ? 'seek' : 'abandoned';
+      }
       throw e;
     } finally {
       clearInterval(watch);

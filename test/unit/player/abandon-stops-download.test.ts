@@ -3,6 +3,7 @@
  * caller gave up, and the player's fetcher reads no further after its abort even from a body
  * that keeps delivering (the page's limited body served bytes it already held, so an abandoned
  * top-rung segment went on through the limited link for seconds and starved its replacement).
+ * And a body that stops arriving is still reported on, so the emergency rule can give it up.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Throttle } from '../../../player-demo/player/throttle.js';
@@ -80,4 +81,46 @@ describe('fetchBytes', () => {
     // the chunk read when the abort came, and at most the one the stream had queued ahead
     expect(pulled).toBeLessThanOrEqual(4);
   });
+
+  it('reports a body that stops arriving, so that it can be given up', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
+    // 16 kB, then nothing more: a server or a link that hangs mid-segment
+    let sent = false;
+    vi.stubGlobal('fetch', (_url: string, init: { signal: AbortSignal }) =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (!sent) controller.enqueue(new Uint8Array(16_384));
+              sent = true;
+              // never delivers again; the request's abort ends the body, as fetch's does
+              return new Promise<void>(() => {
+                init.signal.addEventListener('abort', () => controller.error(init.signal.reason));
+              });
+            },
+          }),
+          { headers: { 'content-length': '65536' } },
+        ),
+      ),
+    );
+    const seen: { bytesLoaded: number; bytesTotal?: number; elapsedMs: number }[] = [];
+    const attempt = new AbortController();
+    const result = fetchBytes('http://127.0.0.1:9/seg.m4s', {
+      signal: attempt.signal,
+      onProgress: (p) => {
+        seen.push(p);
+        if (p.elapsedMs >= 1_000) attempt.abort();
+      },
+    });
+    const outcome = result.then(
+      () => 'finished',
+      (e: unknown) => (e as Error).name,
+    );
+    await vi.advanceTimersByTimeAsync(1_050);
+    expect(await outcome).toBe('AbortError');
+    // reported while nothing arrived: the same 16 kB of 64 kB, later each time
+    const late = seen.filter((p) => p.elapsedMs >= 500);
+    expect(late.length).toBeGreaterThanOrEqual(5);
+    for (const p of late) expect(p).toMatchObject({ bytesLoaded: 16_384, bytesTotal: 65_536 });
+  }, 10_000);
 });
