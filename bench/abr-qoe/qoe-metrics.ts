@@ -43,6 +43,13 @@ export interface CommonQoe {
   rebufferRatio: number | null;
   /** Time the playhead stood still while not paused after startup (cross-check for stalls). */
   frozenMs: number;
+  /**
+   * Time the playhead moved (after startup, not paused) while no new video frame came out
+   * (getVideoPlaybackQuality().totalVideoFrames stood still between two samples): when video
+   * alone runs out, Chromium plays on with the audio for up to 3 s before it stalls, and no
+   * `waiting` fires meanwhile, so neither `stalls` nor `frozenMs` sees the picture freeze.
+   */
+  videoFreezeMs: number;
   /** The engine's own switch counter. */
   engineSwitches: number;
   /** Time-weighted bitrate of the level the engine reports as current (ours: the level it loads; hls.js: the level playing). */
@@ -139,6 +146,11 @@ function levelBitrate(s: RunSample): number | null {
   return l ? l.bitrate : null;
 }
 
+/** No new video frame between two samples (a browser that counts frames at all). */
+function pictureStill(a: { totalFrames: number }, b: { totalFrames: number }): boolean {
+  return b.totalFrames > 0 && b.totalFrames === a.totalFrames;
+}
+
 function startedAt(rec: SessionRecord): number | null {
   const last = rec.samples[rec.samples.length - 1];
   const ms = last ? view(last).startupMs : null;
@@ -152,6 +164,7 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
   const startSec = startedAt(rec);
   const sessionSec = last.tSec;
   let frozenMs = 0;
+  let videoFreezeMs = 0;
   let weighted = 0;
   let weight = 0;
   for (let i = 1; i < samples.length; i++) {
@@ -161,6 +174,7 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
     const dWall = (b.perfNow - a.perfNow) / 1000;
     const dMedia = b.currentTime - a.currentTime;
     if (dMedia < 0.1 * dWall) frozenMs += dWall * 1000;
+    else if (pictureStill(a, b)) videoFreezeMs += dWall * 1000;
     const br = levelBitrate(b);
     if (br !== null && dMedia > 0) {
       weighted += br * dWall;
@@ -186,6 +200,7 @@ function common(rec: SessionRecord, map: PresentationMap): CommonQoe {
     stallMs: Math.round(stallMs),
     rebufferRatio: watchSec && watchSec > 0 ? round(stallMs / 1000 / watchSec, 4) : null,
     frozenMs: Math.round(frozenMs),
+    videoFreezeMs: Math.round(videoFreezeMs),
     engineSwitches: lv.switches ?? 0,
     engineAvgBitrateBps: weight > 0 ? Math.round(weighted / weight) : null,
     droppedFrames: last.droppedFrames,
@@ -224,6 +239,7 @@ function displayed(
     if (startSec === null || a.tSec < startSec || b.paused || b.ended) continue;
     const dWall = (b.perfNow - a.perfNow) / 1000;
     if (b.currentTime - a.currentTime < 0.1 * dWall) continue; // stalled: nothing shown moves
+    if (pictureStill(a, b)) continue; // the clock runs on the audio, the picture is frozen
     weighted += bw * dWall;
     weight += dWall;
     if (bw === top) topTime += dWall;
