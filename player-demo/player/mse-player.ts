@@ -115,6 +115,8 @@ const AUDIO_LEAD_SEC = 2;
 const LEVEL_DISABLED_MS = 30_000;
 /** How long a seek out of the buffer holds off the gap skip while its media is fetched. */
 const SEEK_PENDING_MAX_MS = 10_000;
+/** A streamed chunk on screen whose bytes have stopped for this long may be given up (downloadOnce). */
+const STREAMED_HANG_MS = 1000;
 
 class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
@@ -1244,6 +1246,14 @@ export class MsePlayer {
     // the lower rung's chunk is appended over the fragments that arrived (MSE replaces the frames
     // it overlaps). Not a chunk streamed while it is produced: that one arrives at the media rate.
     const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
+    // A streamed chunk whose frames are already on screen is given up only once its bytes have
+    // stopped: the lower rung's chunk goes in from the chunk's start, under the playhead, and
+    // Chromium froze the picture 0.5-1 s on that (the first chunk of a start, given up with its
+    // first fragment playing, in the bench's steady 5 Mbit/s sessions).
+    // (where it starts: the end of the buffered range it follows, the one the playhead is in)
+    const startsAt = splitter ? (queue.rangeEndAt(this.video.currentTime) ?? this.video.currentTime) : 0;
+    let lastBytes = 0;
+    let lastByteAt = performance.now();
     const watch = keepGoing
       ? setInterval(() => {
           if (!keepGoing()) attempt.abort();
@@ -1277,6 +1287,14 @@ export class MsePlayer {
             ? (p) => {
                 // given up once: judged no more (its bytes were one sample, not one per late event)
                 if (!canAbandon || this.manual !== null || attempt.signal.aborted) return;
+                if (splitter) {
+                  const now = performance.now();
+                  if (p.bytesLoaded !== lastBytes) {
+                    lastBytes = p.bytesLoaded;
+                    lastByteAt = now;
+                  }
+                  if (this.video.currentTime >= startsAt - 0.05 && now - lastByteAt < STREAMED_HANG_MS) return;
+                }
                 const d = this.abr.onDownloadProgress({
                   ...p,
                   level,
