@@ -58,7 +58,10 @@ export interface GetOptions {
    * is not counted as an error.
    */
   hinted?: boolean;
-  /** Called after each body chunk; return true to abort the download (ABR abandon). */
+  /**
+   * Called after each body chunk, and every PROGRESS_TICK_MS while the request is in flight (a
+   * body that stops sends no chunks); return true to abort the download (ABR abandon).
+   */
   onProgress?: (p: GetProgress) => boolean;
   /** CMCD keys about this object (br, d, ot); the viewer's session and buffer keys are added. */
   cmcd?: CmcdData;
@@ -94,7 +97,14 @@ export class HintMissingError extends Error {
   }
 }
 
-class GetHandler implements Dispatcher.DispatchHandler {
+/**
+ * How often a download the ABR watches (GetOptions.onProgress) is reported besides its body
+ * chunks (ms): a body that stops sends none, and a real player's emergency rule (hls.js's timer,
+ * ours) still sees it falling behind and gives it up.
+ */
+const PROGRESS_TICK_MS = 250;
+
+class GetHandler implements Dispatcher.DispatchHandler, WheelEntry {
   /** The getter's in-flight list (intrusive-list.ts). */
   prev: GetHandler | undefined = undefined;
   next: GetHandler | undefined = undefined;
@@ -108,6 +118,8 @@ class GetHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private progress: GetProgress | undefined;
   private settled = false;
+  /** On the timer wheel for its next progress report (PROGRESS_TICK_MS). */
+  private ticking = false;
   private resumeTimer: object | undefined;
   resolve!: (r: GetResult) => void;
   reject!: (e: unknown) => void;
@@ -161,18 +173,36 @@ class GetHandler implements Dispatcher.DispatchHandler {
         });
       }
     }
+    this.report(now);
+  }
+
+  /** Tells the ABR where the download stands; it may give it up (ABR abandon). */
+  private report(now: number): void {
     const onProgress = this.o.onProgress;
-    if (!onProgress) return;
-    // one progress object per request, refreshed per chunk (the callback reads it, never keeps it)
+    if (!onProgress || this.settled) return;
+    // one progress object per request, refreshed per report (the callback reads it, never keeps it)
     const p = (this.progress ??= { bytesLoaded: 0, bytesTotal: undefined, elapsedMs: 0, ttfbMs: 0 });
     p.bytesLoaded = this.bytes;
     p.bytesTotal = this.bytesTotal;
     p.elapsedMs = now - this.t0;
-    p.ttfbMs = this.ttfbMs;
-    if (onProgress(p)) {
-      this.fail(new AbandonedError());
-      controller.abort(new AbandonedError());
-    }
+    // (no answer yet: the whole wait is time to first byte)
+    p.ttfbMs = this.status === 0 ? p.elapsedMs : this.ttfbMs;
+    if (onProgress(p)) this.abort(new AbandonedError());
+  }
+
+  /** Reports every PROGRESS_TICK_MS until it settles (the wheel entry is the handler itself). */
+  watch(): void {
+    if (this.ticking || !this.o.onProgress) return;
+    this.ticking = true;
+    this.getter.wheel.schedule(PROGRESS_TICK_MS, this);
+  }
+
+  /** The wheel's call (watch). */
+  fn(): void {
+    this.ticking = false;
+    if (this.settled) return;
+    this.report(performance.now());
+    if (!this.settled) this.watch();
   }
 
   onResponseEnd(): void {
@@ -305,6 +335,7 @@ export class HttpGetter {
       handler.reject = reject;
     });
     this.inflight.add(handler);
+    handler.watch();
     if (this.shaper.latencyMs > 0) this.wheel.after(this.shaper.latencyMs, () => this.send(handler, target, headers));
     else this.send(handler, target, headers);
     return p;

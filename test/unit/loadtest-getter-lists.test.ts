@@ -95,3 +95,44 @@ describe('HttpGetter in-flight requests and waits (intrusive lists)', () => {
     wheel.clear();
   });
 });
+
+describe('HttpGetter progress reports', () => {
+  it('reports a download whose body stops arriving, and aborts it when the ABR gives it up', async () => {
+    const wheel = new TimerWheel();
+    const dispatcher = new HeldDispatcher();
+    const getter = new HttpGetter(dispatcher, new LoadStats(), new Shaper(parseProfile('unlimited'), 0), wheel);
+    const reports: { bytesLoaded: number; bytesTotal?: number; elapsedMs: number; ttfbMs: number }[] = [];
+    let gaveUp: () => void = () => {};
+    const reported = new Promise<void>((resolve) => (gaveUp = resolve));
+    const get = getter.get('http://127.0.0.1:1/seg-2.m4s', {
+      kind: 'segment',
+      signal: new AbortController().signal,
+      onProgress: (p) => {
+        reports.push({ ...p });
+        // given up once it has stood still for half a second
+        if (p.elapsedMs < 500) return false;
+        gaveUp();
+        return true;
+      },
+    });
+    const outcome = get.then(
+      () => 'finished',
+      (e: unknown) => (e as Error).message,
+    );
+    // headers and a quarter of the body, then nothing
+    const held = dispatcher.held[0];
+    const controller = { abort() {}, pause() {}, resume() {}, paused: false, aborted: false, reason: null };
+    held.handler.onResponseStart?.(controller, 200, { 'content-length': '65536' });
+    held.handler.onResponseData?.(controller, Buffer.alloc(16_384));
+    await reported;
+    expect(await outcome).toBe('download abandoned by ABR');
+    expect(held.aborted?.message).toBe('download abandoned by ABR');
+    expect(getter.inflight.empty).toBe(true);
+    // the reports after the data event came from the timer: the same bytes, later each time
+    const later = reports.slice(1);
+    expect(later.length).toBeGreaterThanOrEqual(2);
+    for (const p of later) expect(p).toMatchObject({ bytesLoaded: 16_384, bytesTotal: 65_536 });
+    expect(later[later.length - 1].elapsedMs).toBeGreaterThan(later[0].elapsedMs);
+    wheel.clear();
+  }, 10_000);
+});

@@ -3,7 +3,8 @@
  * (src/hls, src/dash) and a hand-made presentation. Segment bodies are filler bytes of the
  * right size (the load tester never decodes). Live LL-HLS advances one part per `advance()` call
  * (the test's "encoder"), holds blocking playlist reloads and preload-hinted parts until they
- * exist, answers delta updates, and can trickle bodies below the media rate to cause stalls.
+ * exist, answers delta updates, and can trickle bodies below the media rate to cause stalls, or
+ * stop one rendition's bodies halfway (a hung upstream).
  * It also exposes a Prometheus `/_edge/metrics` with edge-style counters (first fetch of a path
  * = miss + upstream request, later fetches = hits) so the report's edge section can be checked.
  */
@@ -183,6 +184,8 @@ export interface FakeServerOptions {
   trickleBps?: number;
   /** Only VOD segments numbered from this on are trickled (a fast start, then a slow link). */
   trickleFromSegment?: number;
+  /** VOD: this rendition's segments from the second on send half their body, then nothing (a hung upstream). */
+  hangRendition?: string;
   live?: FakeLiveChannel;
 }
 
@@ -299,6 +302,12 @@ export async function startFakeServer(o: FakeServerOptions = {}): Promise<FakeSe
     }
     const s = vod.timelines.find((t) => t.rendition.id === r.id)!.segments.find((x) => x.number === n);
     if (!s) return send(res, 404, 'text/plain', 'no such segment\n');
+    if (r.id === o.hangRendition && n >= 2) {
+      count('hung');
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': s.bytes, 'cache-control': 'no-store' });
+      res.write(Buffer.alloc(Math.floor(s.bytes / 2), 3)); // and the rest never comes (closed with the server)
+      return;
+    }
     return send(res, 200, 'video/mp4', Buffer.alloc(s.bytes, 3), n >= (o.trickleFromSegment ?? 0));
   };
 

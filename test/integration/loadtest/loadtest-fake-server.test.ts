@@ -22,6 +22,7 @@ describe('loadtest against an in-test stream server', () => {
   let cliVod: FakeServer;
   let cli: { child: ChildProcess; out: string; stdout: string; stderr: string; exit: Promise<number | null> };
   let slow: FakeServer;
+  let hung: FakeServer;
   let live: FakeServer;
   let legacyLive: FakeServer;
   let channel: FakeLiveChannel;
@@ -32,6 +33,8 @@ describe('loadtest against an in-test stream server', () => {
     vod = await startFakeServer();
     // after a fast start, far below the 800 kbit/s lowest rendition
     slow = await startFakeServer({ trickleBps: 300_000, trickleFromSegment: 2 });
+    // the upper rendition's segments stop halfway from the second on
+    hung = await startFakeServer({ hangRendition: '720p' });
     channel = new FakeLiveChannel(24);
     // the fake encoder: one part per part duration, on the wall clock (live latency is measured against it)
     encoder = setInterval(() => channel.advance(), channel.partMs);
@@ -70,7 +73,14 @@ describe('loadtest against an in-test stream server', () => {
       cli.child.kill('SIGKILL');
       await cli.exit;
     }
-    await Promise.all([vod?.close(), cliVod?.close(), slow?.close(), live?.close(), legacyLive?.close()]);
+    await Promise.all([
+      vod?.close(),
+      cliVod?.close(),
+      slow?.close(),
+      hung?.close(),
+      live?.close(),
+      legacyLive?.close(),
+    ]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -85,6 +95,17 @@ describe('loadtest against an in-test stream server', () => {
     expect(r.stallsPerViewerHour).toBeGreaterThan(0);
     // and the viewers stayed on the lowest variant (800 kbit/s video + 128 kbit/s audio)
     expect(r.averageBitrateBps).toBe(928_000);
+  });
+
+  it('a rendition whose segments stop halfway is given up for the other, and playback goes on', async () => {
+    const r = await runLoadTest({ url: `${hung.url}/vod/asset/master.m3u8`, viewers: 2, rampSec: 0, durationSec: 6 });
+    // the viewers climbed to 720p and met the hang; each hung download was given up (the body
+    // timeout is 30 s: without progress reports while nothing arrives, they would still be waiting)
+    expect(hung.counts.hung).toBeGreaterThan(0);
+    expect(r.viewers.failed).toBe(0);
+    expect(r.abandons).toBeGreaterThan(0);
+    expect(r.rebufferRatio).toBeLessThan(0.1);
+    expect(r.errors).toEqual({});
   });
 
   it('healthy VOD over HLS: every viewer starts, plays, no stalls, no errors', async () => {
