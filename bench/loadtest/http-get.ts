@@ -104,7 +104,7 @@ export class HintMissingError extends Error {
  */
 const PROGRESS_TICK_MS = 250;
 
-class GetHandler implements Dispatcher.DispatchHandler, WheelEntry {
+class GetHandler implements Dispatcher.DispatchHandler {
   /** The getter's in-flight list (intrusive-list.ts). */
   prev: GetHandler | undefined = undefined;
   next: GetHandler | undefined = undefined;
@@ -118,8 +118,6 @@ class GetHandler implements Dispatcher.DispatchHandler, WheelEntry {
   private controller: Dispatcher.DispatchController | undefined;
   private progress: GetProgress | undefined;
   private settled = false;
-  /** On the timer wheel for its next progress report (PROGRESS_TICK_MS). */
-  private ticking = false;
   private resumeTimer: object | undefined;
   resolve!: (r: GetResult) => void;
   reject!: (e: unknown) => void;
@@ -177,7 +175,7 @@ class GetHandler implements Dispatcher.DispatchHandler, WheelEntry {
   }
 
   /** Tells the ABR where the download stands; it may give it up (ABR abandon). */
-  private report(now: number): void {
+  report(now: number): void {
     const onProgress = this.o.onProgress;
     if (!onProgress || this.settled) return;
     // one progress object per request, refreshed per report (the callback reads it, never keeps it)
@@ -190,25 +188,11 @@ class GetHandler implements Dispatcher.DispatchHandler, WheelEntry {
     if (onProgress(p)) this.abort(new AbandonedError());
   }
 
-  /** Reports every PROGRESS_TICK_MS until it settles (the wheel entry is the handler itself). */
-  watch(): void {
-    if (this.ticking || !this.o.onProgress) return;
-    this.ticking = true;
-    this.getter.wheel.schedule(PROGRESS_TICK_MS, this);
-  }
-
-  /** The wheel's call (watch). */
-  fn(): void {
-    this.ticking = false;
-    if (this.settled) return;
-    this.report(performance.now());
-    if (!this.settled) this.watch();
-  }
-
   onResponseEnd(): void {
     if (this.settled) return;
     this.settled = true;
     this.getter.inflight.remove(this);
+    this.getter.unwatch(this);
     const getter = this.getter;
     if (this.status === 404 && this.o.hinted) {
       getter.stats.totals.hintMisses++;
@@ -256,6 +240,7 @@ class GetHandler implements Dispatcher.DispatchHandler, WheelEntry {
     if (this.settled) return;
     this.settled = true;
     this.getter.inflight.remove(this);
+    this.getter.unwatch(this);
     if (this.resumeTimer) this.getter.wheel.cancel(this.resumeTimer);
     this.reject(e);
   }
@@ -335,7 +320,7 @@ export class HttpGetter {
       handler.reject = reject;
     });
     this.inflight.add(handler);
-    handler.watch();
+    if (o.onProgress) this.watch(handler);
     if (this.shaper.latencyMs > 0) this.wheel.after(this.shaper.latencyMs, () => this.send(handler, target, headers));
     else this.send(handler, target, headers);
     return p;
@@ -353,6 +338,39 @@ export class HttpGetter {
       );
     } catch (e) {
       handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, e as Error);
+    }
+  }
+
+  /**
+   * The download the ABR watches (GetOptions.onProgress: a viewer's video, one at a time), told
+   * every PROGRESS_TICK_MS by one wheel entry per getter: the requests themselves are not kept
+   * on the wheel (held there after they end, they outlived the young generation, and the GC's
+   * cost showed in the tester's CPU per request).
+   */
+  private watched: GetHandler | undefined;
+  private tickArmed = false;
+  private readonly progressTick: WheelEntry = { fn: () => this.onProgressTick() };
+
+  private watch(h: GetHandler): void {
+    this.watched = h;
+    if (this.tickArmed) return;
+    this.tickArmed = true;
+    this.wheel.schedule(PROGRESS_TICK_MS, this.progressTick);
+  }
+
+  /** `h` has ended: no longer reported. */
+  unwatch(h: GetHandler): void {
+    if (this.watched === h) this.watched = undefined;
+  }
+
+  private onProgressTick(): void {
+    this.tickArmed = false;
+    const h = this.watched;
+    if (!h || this.stopped) return;
+    h.report(performance.now());
+    if (this.watched) {
+      this.tickArmed = true;
+      this.wheel.schedule(PROGRESS_TICK_MS, this.progressTick);
     }
   }
 
