@@ -59,8 +59,8 @@ export interface GetOptions {
    */
   hinted?: boolean;
   /**
-   * Called after each body chunk, and every PROGRESS_TICK_MS while the request is in flight (a
-   * body that stops sends no chunks); return true to abort the download (ABR abandon).
+   * Called after each body chunk, and for a whole segment every PROGRESS_TICK_MS while it is in
+   * flight (a body that stops sends no chunks); return true to abort the download (ABR abandon).
    */
   onProgress?: (p: GetProgress) => boolean;
   /** CMCD keys about this object (br, d, ot); the viewer's session and buffer keys are added. */
@@ -320,7 +320,9 @@ export class HttpGetter {
       handler.reject = reject;
     });
     this.inflight.add(handler);
-    if (o.onProgress) this.watch(handler);
+    // whole segments only: a part (LL-HLS) is held until it is produced and then arrives at the
+    // media rate, so a silent wait says nothing about the link (the low-latency rule keeps it)
+    if (o.onProgress && o.kind === 'segment') this.watch(handler);
     if (this.shaper.latencyMs > 0) this.wheel.after(this.shaper.latencyMs, () => this.send(handler, target, headers));
     else this.send(handler, target, headers);
     return p;
