@@ -15,6 +15,8 @@ export interface FetchProgress {
   bytesTotal?: number;
   elapsedMs: number;
   ttfbMs: number;
+  /** Time since the last piece of the body arrived (since the request was sent, before any). */
+  idleMs: number;
 }
 
 export interface FetchResult {
@@ -154,6 +156,8 @@ const PROGRESS_TICK_MS = 100;
 interface TryProgress {
   t0: number;
   loaded: number;
+  /** When the last piece of the body arrived (t0 before any). */
+  lastAt: number;
   bytesTotal?: number;
   /** Undefined until the response's headers are in. */
   ttfbMs?: number;
@@ -165,15 +169,18 @@ interface TryProgress {
  * and the emergency rule must still see the download falling behind, as hls.js's timer does.
  */
 async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> {
-  const seen: TryProgress = { t0: performance.now(), loaded: 0 };
+  const t0 = performance.now();
+  const seen: TryProgress = { t0, loaded: 0, lastAt: t0 };
   const onProgress = opts.onProgress;
   const report = () => {
-    const elapsedMs = performance.now() - seen.t0;
+    const now = performance.now();
+    const elapsedMs = now - seen.t0;
     onProgress?.({
       bytesLoaded: seen.loaded,
       bytesTotal: seen.bytesTotal,
       elapsedMs,
       ttfbMs: seen.ttfbMs ?? elapsedMs,
+      idleMs: now - seen.lastAt,
     });
   };
   const tick = onProgress ? setInterval(report, PROGRESS_TICK_MS) : undefined;
@@ -231,10 +238,12 @@ async function readOnce(url: string, opts: FetchOptions, seen: TryProgress, repo
     const { done, value } = next;
     if (done) break;
     if (opts.throttle) await opts.throttle.take(value.byteLength, opts.signal);
-    bursts.onChunk(value.byteLength, performance.now());
+    const now = performance.now();
+    bursts.onChunk(value.byteLength, now);
     chunks.push(value);
     loaded += value.byteLength;
     seen.loaded = loaded;
+    seen.lastAt = now;
     onChunk?.(value);
     report();
   }

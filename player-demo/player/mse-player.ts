@@ -74,6 +74,11 @@ export interface PlayerStats {
   retryNotes: string[];
   /** Video levels left out of the ABR's choices for now, having failed a chunk (indexes into levels). */
   disabledLevels: number[];
+  /**
+   * What each SourceBuffer holds ([start, end] per range). The element's own `buffered` is where
+   * both hold media; a gap in one track alone shows here.
+   */
+  trackRanges: { video: [number, number][]; audio: [number, number][] };
   errors: string[];
 }
 
@@ -115,8 +120,6 @@ const AUDIO_LEAD_SEC = 2;
 const LEVEL_DISABLED_MS = 30_000;
 /** How long a seek out of the buffer holds off the gap skip while its media is fetched. */
 const SEEK_PENDING_MAX_MS = 10_000;
-/** A streamed chunk on screen whose bytes have stopped for this long may be given up (downloadOnce). */
-const STREAMED_HANG_MS = 1000;
 
 class AppendQueue {
   private chain: Promise<void> = Promise.resolve();
@@ -186,6 +189,12 @@ class AppendQueue {
     const b = this.sb.buffered;
     for (let i = 0; i < b.length; i++) if (t >= b.start(i) - 0.1 && t <= b.end(i)) return b.end(i);
     return undefined;
+  }
+
+  /** What this SourceBuffer holds: [start, end] per range. */
+  ranges(): [number, number][] {
+    const b = this.sb.buffered;
+    return Array.from({ length: b.length }, (_, i): [number, number] => [b.start(i), b.end(i)]);
   }
 
   /** End of the last buffered range, or undefined while nothing is buffered. */
@@ -337,6 +346,7 @@ export class MsePlayer {
       retries: 0,
       retryNotes: [],
       disabledLevels: [],
+      trackRanges: { video: [], audio: [] },
       errors: [],
     };
   }
@@ -383,6 +393,7 @@ export class MsePlayer {
       replacements: this.stats.replacements.map((r) => ({ ...r })),
       retryNotes: [...this.stats.retryNotes],
       disabledLevels: this.stats.levels.map((_, i) => i).filter((i) => this.isDisabled(i)),
+      trackRanges: { video: this.videoQueue?.ranges() ?? [], audio: this.audioQueue?.ranges() ?? [] },
       errors: [...this.stats.errors],
       latencyNotes: [...this.stats.latencyNotes],
     };
@@ -1246,14 +1257,10 @@ export class MsePlayer {
     // the lower rung's chunk is appended over the fragments that arrived (MSE replaces the frames
     // it overlaps). Not a chunk streamed while it is produced: that one arrives at the media rate.
     const canAbandon = !keepGoing && level > 0 && chunk.independent && (chunk.part ?? 0) === 0 && !chunk.streaming;
-    // A streamed chunk whose frames are already on screen is given up only once its bytes have
-    // stopped: the lower rung's chunk goes in from the chunk's start, under the playhead, and
-    // Chromium froze the picture 0.5-1 s on that (the first chunk of a start, given up with its
-    // first fragment playing, in the bench's steady 5 Mbit/s sessions).
-    // (where it starts: the end of the buffered range it follows, the one the playhead is in)
+    // A streamed chunk's frames may already be on screen: the emergency rule then waits for its
+    // bytes to stop (AbrConfig.abandonOnScreenIdleMs). (Where it starts: the end of the buffered
+    // range it follows, the one the playhead is in.)
     const startsAt = splitter ? (queue.rangeEndAt(this.video.currentTime) ?? this.video.currentTime) : 0;
-    let lastBytes = 0;
-    let lastByteAt = performance.now();
     const watch = keepGoing
       ? setInterval(() => {
           if (!keepGoing()) attempt.abort();
@@ -1287,14 +1294,6 @@ export class MsePlayer {
             ? (p) => {
                 // given up once: judged no more (its bytes were one sample, not one per late event)
                 if (!canAbandon || this.manual !== null || attempt.signal.aborted) return;
-                if (splitter) {
-                  const now = performance.now();
-                  if (p.bytesLoaded !== lastBytes) {
-                    lastBytes = p.bytesLoaded;
-                    lastByteAt = now;
-                  }
-                  if (this.video.currentTime >= startsAt - 0.05 && now - lastByteAt < STREAMED_HANG_MS) return;
-                }
                 const d = this.abr.onDownloadProgress({
                   ...p,
                   level,
@@ -1303,6 +1302,7 @@ export class MsePlayer {
                   // a streamed chunk's own fragments are buffer too: what its decision saw, less
                   // the time since, would give up a chunk that is keeping up
                   bufferSec: splitter ? this.bufferAhead() : undefined,
+                  onScreen: splitter !== undefined && this.video.currentTime >= startsAt - 0.05,
                 });
                 if (d.abandon) attempt.abort();
               }

@@ -54,6 +54,14 @@ export interface DownloadProgress {
    * can stall, so nothing is abandoned. Omitted: assumed draining.
    */
   draining?: boolean;
+  /**
+   * The download's own frames are already on screen (a chunk appended fragment by fragment as it
+   * arrives, with the playhead inside it). Such a chunk is given up only once its bytes have
+   * stopped (`idleMs` ≥ abandonOnScreenIdleMs): its replacement would go in under the playhead.
+   */
+  onScreen?: boolean;
+  /** Time since the last byte of the body arrived (since the request was sent, before any). */
+  idleMs?: number;
 }
 
 export interface DownloadComplete {
@@ -203,6 +211,7 @@ export class AbrController {
     // only throw away what arrived (and the first download is what the estimate learns from).
     if (!this.hadBuffer && !(p.bufferSec !== undefined && p.bufferSec > 0)) return keep;
     if (p.draining === false) return keep;
+    if (p.onScreen === true && !(p.idleMs !== undefined && p.idleMs >= c.abandonOnScreenIdleMs)) return keep;
 
     const bufferSec = Math.max(0, p.bufferSec ?? this.lastDecisionBufferSec - p.elapsedMs / 1000);
     const expectedBytes = Math.max(p.bytesLoaded, p.bytesTotal ?? (this.bitrates[rank] * p.mediaDurationSec) / 8);

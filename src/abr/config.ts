@@ -56,6 +56,13 @@ export interface AbrConfig {
   abandonMinElapsedShare: number;
   /** Emergency rule: keep this much buffer (seconds) in hand when predicting a stall. */
   abandonSafetySec: number;
+  /**
+   * Emergency rule: a download whose own frames are on screen (DownloadProgress.onScreen) is given
+   * up only once no byte of it has come for this long (ms). Its replacement goes in from the chunk's
+   * start, under the playhead, and Chromium froze the picture 0.5-1 s on that; a hung body is
+   * still given up.
+   */
+  abandonOnScreenIdleMs: number;
   /** Live (non-LL): below this buffer, the throughput rule uses only the fast EWMA-safe level. */
   liveLowBufferSec: number;
   /**
@@ -100,6 +107,7 @@ export const DEFAULT_ABR_CONFIG: Readonly<AbrConfig> = Object.freeze({
   abandonMinElapsedMs: 250,
   abandonMinElapsedShare: 0.5,
   abandonSafetySec: 0.5,
+  abandonOnScreenIdleMs: 1000,
   liveLowBufferSec: 2,
   fastSwitchMinLeadSec: 2,
   fastSwitchMinBufferSec: 4,

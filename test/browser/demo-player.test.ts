@@ -191,6 +191,8 @@ async function liveFacts(page: Page, openedAt: number): Promise<Record<string, u
       playbackRate: s['playbackRate'],
       bufferSec: s['bufferSec'],
       buffered: st.buffered,
+      // each SourceBuffer's own: the element's is where both hold media
+      trackRanges: s['trackRanges'],
       stalls: s.stalls,
       stallMs: s['stallMs'],
       level: id,
@@ -203,7 +205,7 @@ async function liveFacts(page: Page, openedAt: number): Promise<Record<string, u
     originPlaylistLag: originUrl ? await listedLagSec(originUrl, id) : 'origin URL unknown',
     edgePlaylistLag: await listedLagSec(edgeUrl, id),
     originHealth: health,
-    recentRequests: s.requests.slice(0, 6).map((r) => `${r.status} ${r.url}`),
+    recentRequests: s.requests.slice(0, 16).map((r) => `${r.status} ${r.url}`),
   };
 }
 
@@ -594,9 +596,18 @@ describe('player demo in Chromium', () => {
         (document.getElementById('video') as HTMLVideoElement).currentTime = t;
       }, target);
       await waitForPlayback(page, target + 3, 30_000);
-      const back = (await stats(page)) as PageStats & { dvr: boolean; seeks: number; behindEdgeSec: number | null };
+      const back = (await stats(page)) as PageStats & {
+        dvr: boolean;
+        seeks: number;
+        behindEdgeSec: number | null;
+        trackRanges: { video: [number, number][]; audio: [number, number][] };
+      };
       const why = JSON.stringify({ target, ...(await liveFacts(page, Date.now())) }, null, 1);
       expect(back.currentTime, why).toBeLessThan(target + 8); // played on from there: no jump to the edge
+      // both tracks hold the media there (the element's buffered is only where both do)
+      const holds = (rs: [number, number][]) => rs.some(([a, b]) => a <= target + 0.5 && b >= target + 2.5);
+      expect(holds(back.trackRanges.video), why).toBe(true);
+      expect(holds(back.trackRanges.audio), why).toBe(true);
       expect(back.dvr).toBe(true);
       expect(back.seeks).toBe(1);
       expect(back.latencySec!).toBeGreaterThan(12);

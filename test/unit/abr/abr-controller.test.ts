@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbrController, type AbrConfig, type DownloadProgress } from '../../../src/abr/abr-controller.js';
 import { seeded, simulateLowLatency, simulateVod, switchesFrom } from './trace-simulator.js';
+import { DEFAULT_ABR_CONFIG } from '../../../src/abr/config.js';
 
 // deliberately not in index order, to prove the controller maps by Level.index
 const levels = [
@@ -315,6 +316,20 @@ describe('AbrController on VOD traces', () => {
   it('does not abandon while the buffer is not draining (playback not started or paused)', () => {
     expect(startedVod(0.6).onDownloadProgress(slowProgress({ draining: false })).abandon).toBe(false);
     expect(startedVod(0.6).onDownloadProgress(slowProgress({ draining: true })).abandon).toBe(true);
+  });
+
+  it('a download whose own frames are on screen is given up only once its bytes have stopped', () => {
+    // the same hopeless reading (1 MB of a 4 s top-rung chunk after 2.1 s, 0.6 s buffered)
+    expect(startedVod(0.6).onDownloadProgress(slowProgress({ onScreen: false, idleMs: 0 })).abandon).toBe(true);
+    // its first fragments playing and its bytes still coming: the replacement would go in under
+    // the playhead (a frozen picture), so it is kept
+    expect(startedVod(0.6).onDownloadProgress(slowProgress({ onScreen: true, idleMs: 80 })).abandon).toBe(false);
+    // nor judged when nobody says how long the bytes have stopped
+    expect(startedVod(0.6).onDownloadProgress(slowProgress({ onScreen: true })).abandon).toBe(false);
+    // a body that hung for the configured time is given up, on screen or not
+    const hung = slowProgress({ onScreen: true, idleMs: DEFAULT_ABR_CONFIG.abandonOnScreenIdleMs });
+    expect(startedVod(0.6).onDownloadProgress(hung).abandon).toBe(true);
+    expect(startedVod(0.6, { abandonOnScreenIdleMs: 5000 }).onDownloadProgress(hung).abandon).toBe(false);
   });
 
   it('does not judge a download before half its media duration has passed (a slow first burst is no verdict)', () => {

@@ -103,7 +103,7 @@ describe('fetchBytes', () => {
         ),
       ),
     );
-    const seen: { bytesLoaded: number; bytesTotal?: number; elapsedMs: number }[] = [];
+    const seen: { bytesLoaded: number; bytesTotal?: number; elapsedMs: number; idleMs: number }[] = [];
     const attempt = new AbortController();
     const result = fetchBytes('http://127.0.0.1:9/seg.m4s', {
       signal: attempt.signal,
@@ -122,5 +122,8 @@ describe('fetchBytes', () => {
     const late = seen.filter((p) => p.elapsedMs >= 500);
     expect(late.length).toBeGreaterThanOrEqual(5);
     for (const p of late) expect(p).toMatchObject({ bytesLoaded: 16_384, bytesTotal: 65_536 });
+    // and how long nothing has come: it grows with each report (the last piece came at the start)
+    for (const p of late) expect(p.idleMs).toBeGreaterThanOrEqual(p.elapsedMs - 50);
+    expect(late.at(-1)!.idleMs).toBeGreaterThanOrEqual(950);
   }, 10_000);
 });
