@@ -1366,8 +1366,9 @@ export class MsePlayer {
     }
     await queue.append(bytes);
     if (this.source.live) await queue.trimBehind(30);
-    // VOD start-up: play as soon as both tracks hold media, not at the next tick (up to 250 ms on)
-    else this.startWhenBuffered();
+    // start-up: play as soon as both tracks hold media (on LL live, once the join point has its
+    // media), not at the next tick, up to 250 ms on
+    this.startWhenBuffered();
   }
 }
 
