@@ -10,13 +10,13 @@
 import { parse } from 'mpd-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import {
-  readSegmentTemplates,
+  readSegmentInfo,
   listedSegmentStart,
   segmentNumber,
   segmentUrl,
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
-import { segmentsFromIndex, type MpdSegmentBase } from '../../src/dash/segment-base.js';
+import { indexedStartSec, segmentsFromIndex, type MpdSegmentBase } from '../../src/dash/segment-base.js';
 import {
   matchAcrossPeriods,
   PeriodCursors,
@@ -53,6 +53,9 @@ interface PeriodRep {
   initRange?: string;
   /** SegmentBase: its index and init segment, until the index is read (then the segments are known). */
   base?: MpdSegmentBase;
+  /** SegmentBase: where its index's media times fall in the presentation (indexedStartSec). */
+  periodStartSec: number;
+  baseOffsetSec: number;
   /** Its listed segments, in order. */
   segs: DashSegment[];
 }
@@ -94,6 +97,8 @@ interface ReadPeriod {
   /** Its audio, by label (the first audio group's). */
   audio: [string, MpdPlaylist][];
   templates: Map<string, SegmentTemplateInfo>;
+  /** SegmentBase@presentationTimeOffset (s) by Representation id, where not 0. */
+  baseOffsets: Map<string, number>;
 }
 
 const attr = (xml: string, name: string): string | undefined => new RegExp(`\\b${name}="([^"]*)"`).exec(xml)?.[1];
@@ -214,7 +219,7 @@ export class DashClient implements StreamClient {
       g.playlists?.[0] ? [[label, g.playlists[0]]] : [],
     );
     // each Representation's SegmentTemplate, by id (mpd-parser numbers segments from 0 whatever the MPD says)
-    return { period, video: m.playlists ?? [], audio, templates: readSegmentTemplates(period.text, this.url) };
+    return { period, video: m.playlists ?? [], audio, ...readSegmentInfo(period.text, this.url) };
   }
 
   /** Rebuilds a track from the Periods of the MPD just read, `pick` naming its Representation in each. */
@@ -227,7 +232,8 @@ export class DashClient implements StreamClient {
       const key = p.period.key;
       // a SegmentBase index already read is kept (an MPD reload does not fetch it again)
       const read = old?.periods.find((pr) => pr.key === key && !pr.base && pr.segs.length > 0 && pl.sidx);
-      const pr = read ?? this.periodRep(id, p.period, pl, p.templates.get(nameOf(pl)));
+      const pr =
+        read ?? this.periodRep(id, p.period, pl, p.templates.get(nameOf(pl)), p.baseOffsets.get(nameOf(pl)) ?? 0);
       track.periods.push(pr);
       for (const seg of pr.segs) track.segments.set(seg.msn, seg);
     }
@@ -239,6 +245,7 @@ export class DashClient implements StreamClient {
     period: MpdPeriod,
     p: MpdPlaylist,
     template: SegmentTemplateInfo | undefined,
+    baseOffsetSec: number,
   ): PeriodRep {
     const ordinal = this.cursors.ordinal(period.key);
     const segs: DashSegment[] = [];
@@ -265,6 +272,8 @@ export class DashClient implements StreamClient {
       template,
       initUrl: base ? base.map?.resolvedUri || base.resolvedUri : initUrl,
       segs,
+      periodStartSec: period.startSec,
+      baseOffsetSec,
       ...(base ? { base } : {}),
       ...(initRange ? { initRange: rangeRequest(initRange.offset, initRange.length) } : {}),
     };
@@ -290,7 +299,7 @@ export class DashClient implements StreamClient {
       number: n,
       url: base.resolvedUri,
       duration: x.durationSec,
-      presentationTime: x.startSec,
+      presentationTime: indexedStartSec(x.startSec, pr.periodStartSec, pr.baseOffsetSec),
       range: rangeRequest(x.range.offset, x.range.length),
     }));
     for (const seg of pr.segs) r.segments.set(seg.msn, seg);

@@ -17,12 +17,17 @@ import { delay } from './delay.js';
 import { fetchPlaylistText, withRetries } from './request-retry.js';
 import {
   listedSegmentStart,
-  readSegmentTemplates,
+  readSegmentInfo,
   segmentNumber,
   segmentUrl,
   type SegmentTemplateInfo,
 } from '../../src/dash/segment-template.js';
-import { segmentsFromIndex, type IndexedSegment, type MpdSegmentBase } from '../../src/dash/segment-base.js';
+import {
+  indexedStartSec,
+  segmentsFromIndex,
+  type IndexedSegment,
+  type MpdSegmentBase,
+} from '../../src/dash/segment-base.js';
 import {
   matchAcrossPeriods,
   PeriodCursors,
@@ -70,6 +75,8 @@ interface ReadPeriod {
   audio: [string, MpdMediaGroup][];
   subtitles: [string, MpdMediaGroup][];
   templates: Map<string, SegmentTemplateInfo>;
+  /** SegmentBase@presentationTimeOffset (s) by Representation id, where not 0. */
+  baseOffsets: Map<string, number>;
 }
 
 interface MpdPlaylist {
@@ -201,7 +208,7 @@ export class DashSource implements SourceModel {
       video: m.playlists.filter((pl) => pl.attributes.serviceLocation === location),
       audio: Object.entries(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {}),
       subtitles: Object.entries(Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {}),
-      templates: readSegmentTemplates(period.text, this.mpdUrl),
+      ...readSegmentInfo(period.text, this.mpdUrl),
     };
   }
 
@@ -275,9 +282,13 @@ export class DashSource implements SourceModel {
       const key = p.period.key;
       const template = p.templates.get(nameOf(pl));
       const rep = this.repState(pl, template);
-      const pto = template ? template.presentationTimeOffset / template.timescale : 0;
-      // a one-file Representation's index gives media times (presentationTimeOffset 0 taken)
+      // a one-file Representation's index gives media times, from its SegmentBase's offset on
       const indexed = pl.sidx !== undefined && pl.segments.length === 0;
+      const pto = template
+        ? template.presentationTimeOffset / template.timescale
+        : indexed
+          ? (p.baseOffsets.get(nameOf(pl)) ?? 0)
+          : 0;
       const mediaToPresentation = p.period.startSec - pto;
       this.timeBase ??= mediaToPresentation;
       const timestampOffset = mediaToPresentation - this.timeBase;
@@ -289,7 +300,7 @@ export class DashSource implements SourceModel {
       // would otherwise overwrite the start of the next Period's media
       const appendWindow = periods.length > 1 ? { start: begin - this.timeBase, end: end - this.timeBase } : undefined;
       for (const seg of rep.segments) {
-        const start = indexed ? seg.start + begin : seg.start;
+        const start = indexed ? indexedStartSec(seg.start, begin, pto) : seg.start;
         // (an index lists only its own segments)
         if (!indexed && !withinPeriod(p.period, start, seg.duration)) continue;
         out.segments.push({

@@ -20,6 +20,16 @@ export interface MpdSegmentBase {
   map?: { resolvedUri?: string; byterange?: ByteRange };
 }
 
+/**
+ * Where an indexed segment starts in the presentation (s): its Period's start, plus its media time
+ * (the sidx's) less the Representation's SegmentBase@presentationTimeOffset in seconds (ISO/IEC
+ * 23009-1 §5.3.9.2; `baseOffsets` of src/dash/segment-template.ts readSegmentInfo). A file whose
+ * timestamps run on across Periods says so with that offset; one that starts at 0 has none.
+ */
+export function indexedStartSec(mediaStartSec: number, periodStartSec: number, offsetSec: number): number {
+  return periodStartSec + mediaStartSec - offsetSec;
+}
+
 export interface IndexedSegment {
   /** Media time of its first sample (the sidx's earliest presentation time on), seconds. */
   startSec: number;

@@ -43,8 +43,20 @@ interface RepresentationInfo {
       startNumber?: number;
       duration?: number;
     };
+    base?: { timescale?: number; presentationTimeOffset?: number };
     segmentTimeline?: unknown[];
   };
+}
+
+/** What an MPD's Representations say about their segments, read in one pass over it. */
+export interface SegmentInfo {
+  /** Each Representation's SegmentTemplate (readSegmentTemplates). */
+  templates: Map<string, SegmentTemplateInfo>;
+  /**
+   * SegmentBase@presentationTimeOffset ÷ @timescale (s), by Representation id, where not 0: the
+   * media time its sidx counts from that is the Period's start (src/dash/segment-base.ts).
+   */
+  baseOffsets: Map<string, number>;
 }
 
 /**
@@ -52,11 +64,20 @@ interface RepresentationInfo {
  * MPD lists one per CDN). Representations without a SegmentTemplate are left out.
  */
 export function readSegmentTemplates(mpdText: string, mpdUrl: string): Map<string, SegmentTemplateInfo> {
+  return readSegmentInfo(mpdText, mpdUrl).templates;
+}
+
+/** Each Representation's SegmentTemplate and SegmentBase time offset (one Period's MPD, or all). */
+export function readSegmentInfo(mpdText: string, mpdUrl: string): SegmentInfo {
   const info = inheritAttributes(stringToMpdXml(mpdText), { manifestUri: mpdUrl }) as {
     representationInfo: RepresentationInfo[];
   };
   const out = new Map<string, SegmentTemplateInfo>();
+  const baseOffsets = new Map<string, number>();
   for (const { attributes: a, segmentInfo } of info.representationInfo) {
+    const sb = segmentInfo?.base;
+    if (sb?.presentationTimeOffset && a.id !== undefined && !baseOffsets.has(a.id))
+      baseOffsets.set(a.id, sb.presentationTimeOffset / (sb.timescale ?? 1));
     const t = segmentInfo?.template;
     if (!t?.media || a.id === undefined || out.has(a.id)) continue;
     const base = {
@@ -73,7 +94,7 @@ export function readSegmentTemplates(mpdText: string, mpdUrl: string): Map<strin
     const init = t.initialization?.sourceURL;
     out.set(a.id, { ...base, initUrl: init ? resolve(fillTemplate(init, base, {}), base.baseUrl) : '' });
   }
-  return out;
+  return { templates: out, baseOffsets };
 }
 
 /**

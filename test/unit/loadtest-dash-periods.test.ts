@@ -11,6 +11,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DashClient } from '../../bench/loadtest/dash-client.js';
+import type { HttpGetter } from '../../bench/loadtest/http-get.js';
+import { sidx } from '../../src/cmaf/writers.js';
 import type { Chunk, Cursor } from '../../bench/loadtest/stream-client.js';
 import { fakeHttpGetter } from '../support/fake-http-getter.js';
 import { liveMultiPeriodMpd, livePeriod, MULTI_PERIOD_MPD, multiPeriodPlayOrder } from '../support/multi-period-mpd.js';
@@ -148,5 +150,69 @@ describe('load tester DASH viewers on a live MPD whose Periods change', () => {
     ]);
     // one reload to find the ad break, one to find segment 6
     expect(asked.filter((u) => u.endsWith('.mpd'))).toHaveLength(3);
+  });
+});
+
+/** A one-file Representation: 100 bytes of init, its sidx (2 s segments of 1,000 bytes), its segments. */
+function oneFile(earliestSec: number, segments: number, timescale: number): Buffer {
+  const index = sidx({
+    referenceId: 1,
+    timescale,
+    earliestPresentationTime: earliestSec * timescale,
+    firstOffset: 0,
+    references: Array.from({ length: segments }, () => ({ size: 1000, duration: 2 * timescale, startsWithSap: true })),
+  });
+  return Buffer.concat([Buffer.alloc(100), index, Buffer.alloc(1000 * segments)]);
+}
+
+describe('load tester DASH viewers on SegmentBase Periods', () => {
+  it("ask with each video segment for the audio segment of its time, a file's presentationTimeOffset taken", async () => {
+    // the programme's second video file keeps the programme's timestamps (from 6 s) and says so
+    // with SegmentBase@presentationTimeOffset; its audio file starts at 0 and has none
+    const files: Record<string, Buffer> = {
+      'v1.mp4': oneFile(0, 3, 90_000),
+      'a1.mp4': oneFile(0, 3, 48_000),
+      'v2.mp4': oneFile(6, 3, 90_000),
+      'a2.mp4': oneFile(0, 3, 48_000),
+    };
+    const rep = (file: string, kind: 'video' | 'audio', offset = '') => {
+      const end = files[file].length - 3000 - 1; // the sidx: from byte 100 to the first segment
+      const ts = kind === 'video' ? 90_000 : 48_000;
+      const codecs = kind === 'video' ? 'avc1.64001e" width="640" height="360' : 'mp4a.40.2';
+      return `<AdaptationSet contentType="${kind}" mimeType="${kind}/mp4"><Representation id="${kind}" bandwidth="900000" codecs="${codecs}">
+        <BaseURL>${file}</BaseURL><SegmentBase timescale="${ts}"${offset} indexRange="100-${end}"><Initialization range="0-99"/></SegmentBase>
+      </Representation></AdaptationSet>`;
+    };
+    const mpd = `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT12S" minBufferTime="PT2S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">
+  <Period id="one" start="PT0S" duration="PT6S">${rep('v1.mp4', 'video')}${rep('a1.mp4', 'audio')}</Period>
+  <Period id="two" start="PT6S">${rep('v2.mp4', 'video', ' presentationTimeOffset="540000"')}${rep('a2.mp4', 'audio')}</Period>
+</MPD>`;
+    const getter = {
+      stats: { error: () => undefined },
+      get: (url: string, o: { range?: string }) => {
+        const file = files[rel(url)];
+        const m = /^bytes=(\d+)-(\d+)$/.exec(o.range ?? '');
+        const body = file && m ? file.subarray(Number(m[1]), Number(m[2]) + 1) : Buffer.from(mpd);
+        const r = { status: file ? 206 : 200, bytes: body.length, ttfbMs: 0, durationMs: 0, body };
+        return Promise.resolve(file ? r : { ...r, text: mpd });
+      },
+      wait: () => Promise.resolve(),
+    } as unknown as HttpGetter;
+    const client = new DashClient(getter, URL);
+    await client.open(signal);
+    const { video, audio } = await walk(client, 'video');
+    const where = (c: Chunk) => `${rel(c.url)} ${c.range}`;
+    const seg = (file: string, n: number) => {
+      const at = files[file].length - 3000 + n * 1000;
+      return `${file} bytes=${at}-${at + 999}`;
+    };
+    expect(video.map(where)).toEqual(
+      [0, 1, 2].flatMap((n) => [seg('v1.mp4', n)]).concat([0, 1, 2].map((n) => seg('v2.mp4', n))),
+    );
+    // (the file's media time 6 s is the Period's start: before, its audio was looked for 6 s later)
+    expect(audio.map(where)).toEqual(
+      [0, 1, 2].map((n) => seg('a1.mp4', n)).concat([0, 1, 2].map((n) => seg('a2.mp4', n))),
+    );
   });
 });
