@@ -129,8 +129,6 @@ export class DashSource implements SourceModel {
   /** SegmentBase indexes read so far, by file and index range (an MPD reload does not fetch them again). */
   private indexes = new Map<string, IndexedSegment[]>();
   private readonly cursors = new PeriodCursors();
-  /** The first Period's media-to-presentation shift (s): timestampOffsets are counted from it. */
-  private timeBase?: number;
 
   constructor(
     private readonly mpdUrl: string,
@@ -271,8 +269,10 @@ export class DashSource implements SourceModel {
    * A rendition's segments through the Periods of the MPD just read, `pick` naming its
    * Representation in each: numbered by PeriodCursors, each with its Period's init segment and
    * timestampOffset. The offset puts a segment's media at its presentation time (the Period's
-   * start, less its presentationTimeOffset), less the first Period's own, so an MPD of one Period
-   * (or whose first Period starts the timeline at 0) plays at its media times as before.
+   * start, less its presentationTimeOffset), so the buffer's timeline is the MPD's: what seeking,
+   * the duration and the append windows count in. (It used to be counted from the first Period's
+   * own shift, which left an MPD whose first Period has a presentationTimeOffset with its media
+   * at media times and its segments at presentation times: seeks fetched the wrong segment.)
    */
   private track(id: string, periods: ReadPeriod[], pick: (p: ReadPeriod) => MpdPlaylist | undefined): RepState {
     const out: RepState = { segments: [], initUrl: '' };
@@ -289,16 +289,14 @@ export class DashSource implements SourceModel {
         : indexed
           ? (p.baseOffsets.get(nameOf(pl)) ?? 0)
           : 0;
-      const mediaToPresentation = p.period.startSec - pto;
-      this.timeBase ??= mediaToPresentation;
-      const timestampOffset = mediaToPresentation - this.timeBase;
+      const timestampOffset = p.period.startSec - pto;
       const begin = p.period.startSec;
       const end = p.period.durationSec !== undefined ? begin + p.period.durationSec : Infinity;
       const init = { url: rep.initUrl, ...(rep.initByteRange ? { byteRange: rep.initByteRange } : {}) };
       // with several Periods, each chunk's media is kept within its Period's bounds (MSE append
       // window): a segment that straddles a Period's edge (audio's 2.005 s against video's 2 s)
       // would otherwise overwrite the start of the next Period's media
-      const appendWindow = periods.length > 1 ? { start: begin - this.timeBase, end: end - this.timeBase } : undefined;
+      const appendWindow = periods.length > 1 ? { start: begin, end } : undefined;
       for (const seg of rep.segments) {
         const start = indexed ? indexedStartSec(seg.start, begin, pto) : seg.start;
         // (an index lists only its own segments)

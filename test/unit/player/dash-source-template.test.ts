@@ -136,3 +136,30 @@ describe("our player's DASH source follows a SegmentList", () => {
     expect(await source.chunkAt(v.id, second!.next, signal)).toBeNull();
   });
 });
+
+describe("our player's DASH source on a Period whose media times do not start at 0", () => {
+  it('moves the media to the presentation time (timestampOffset −presentationTimeOffset), where seeking looks', async () => {
+    // one Period, as a live-to-VOD cut writes it: the media's times run from 6 s (its SegmentTimeline
+    // and presentationTimeOffset), the presentation from 0
+    const source = await open(`<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT6S" minBufferTime="PT2S"
+  profiles="urn:mpeg:dash:profile:isoff-live:2011">
+  <Period id="p0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4">
+      <SegmentTemplate timescale="1000" presentationTimeOffset="6000" media="v-$Time$.m4s" initialization="v-init.m4s">
+        <SegmentTimeline><S t="6000" d="2000" r="2"/></SegmentTimeline>
+      </SegmentTemplate>
+      <Representation id="v0" bandwidth="800000" codecs="avc1.64001f" width="640" height="360"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`);
+    const signal = new AbortController().signal;
+    expect(source.vodDurationSec('v0')).toBe(6);
+    const at = async (t: number) => (await source.chunkAt('v0', source.cursorForTime('v0', t), signal))!;
+    // 3 s into the presentation is media time 9 s: the segment at 8 s, appended 6 s earlier
+    expect(await at(3)).toMatchObject({ url: `${base}v-8000.m4s`, timestampOffset: -6 });
+    expect(await at(0)).toMatchObject({ url: `${base}v-6000.m4s`, timestampOffset: -6 });
+    expect(await at(5)).toMatchObject({ url: `${base}v-10000.m4s`, timestampOffset: -6 });
+  });
+});
