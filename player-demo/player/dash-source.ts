@@ -373,9 +373,16 @@ export class DashSource implements SourceModel {
     if (!segs.length) throw new Error(`no segments for ${renditionId}`);
     if (!this.live) return { msn: segs[0].msn, part: 0 };
     const last = segs[segs.length - 1];
-    // LL: join the segment being produced; otherwise stay a couple of segments behind the edge.
+    // LL: join the segment being produced.
     if (this.lowLatency) return { msn: last.msn + 1, part: 0 };
-    return { msn: Math.max(segs[0].msn, last.msn - 1), part: 0 };
+    // Otherwise the segment holding the presentation delay the MPD asks for (its
+    // ServiceDescription latency, else suggestedPresentationDelay) behind now, and at least one
+    // segment behind the newest. The newest but one alone put the start 2 to 6 s behind now
+    // with 2 s segments, wherever the delay asked was (3.1 s where 6 s was asked).
+    const behind = Math.max(segs[0].msn, last.msn - 1);
+    const t = (Date.now() - this.availabilityStart) / 1000 - (this.targetLatency ?? 0);
+    const at = segs.find((x) => t < x.start + x.duration);
+    return { msn: at ? Math.min(at.msn, behind) : behind, part: 0 };
   }
 
   vodDurationSec(renditionId: string): number | undefined {

@@ -1366,9 +1366,11 @@ export class MsePlayer {
     }
     await queue.append(bytes);
     if (this.source.live) await queue.trimBehind(30);
-    // start-up: play as soon as both tracks hold media (on LL live, once the join point has its
-    // media), not at the next tick, up to 250 ms on
-    this.startWhenBuffered();
+    // Start-up: play as soon as both tracks hold media (on LL live, once the join point has its
+    // media: startWhenBuffered waits for it), not at the next tick, up to 250 ms on. Classic live
+    // keeps the tick: it joins the target latency behind the newest media buffered, which the
+    // first append alone does not yet show (no A/B of it was run).
+    if (!this.source.live || this.source.lowLatency) this.startWhenBuffered();
   }
 }
 

@@ -53,10 +53,7 @@ function ssaiMpd(movie: string, ad: string): string {
     .slice(0, movie.indexOf('<Period'))
     .replace('mediaPresentationDuration="PT8S"', 'mediaPresentationDuration="PT12S"');
   const programme = adaptationSets(movie);
-  const resumed = programme.replace(
-    /<SegmentTemplate timescale="(\d+)"/g,
-    (_, ts: string) => `<SegmentTemplate timescale="${ts}" presentationTimeOffset="${4 * Number(ts)}"`,
-  );
+  const resumed = withOffset(programme, 4);
   const adSets = adaptationSets(ad)
     // one video Representation, under an id of its own (its files are still 360p/)
     .replace(/<Representation id="240p"[^>]*\/>\s*/, '')
@@ -79,6 +76,27 @@ function ssaiMpd(movie: string, ad: string): string {
     `  <Period id="ad-1" duration="PT4S">\n    <BaseURL>../../ad/v1/</BaseURL>${adSets}</Period>\n` +
     `  <Period id="main-2" start="PT8S">${resumed}</Period>\n</MPD>\n`
   );
+}
+
+/** AdaptationSets whose SegmentTemplates say their media times start `sec` before the Period's. */
+function withOffset(sets: string, sec: number): string {
+  return sets.replace(
+    /<SegmentTemplate timescale="(\d+)"/g,
+    (_, ts: string) => `<SegmentTemplate timescale="${ts}" presentationTimeOffset="${sec * Number(ts)}"`,
+  );
+}
+
+/**
+ * The programme from 4 s on as an MPD of its own (a cut, as a live-to-VOD clip is written): one
+ * Period of 4 s from 0, the same files, its presentationTimeOffset 4 s, so its media times start
+ * at 4 s where the presentation starts at 0.
+ */
+function cutMpd(movie: string): string {
+  const head = movie
+    .slice(0, movie.indexOf('<Period'))
+    .replace('mediaPresentationDuration="PT8S"', 'mediaPresentationDuration="PT4S"');
+  expect(head).toContain('mediaPresentationDuration="PT4S"');
+  return `${head}<Period id="cut" start="PT0S">${withOffset(adaptationSets(movie), 4)}</Period>\n</MPD>\n`;
 }
 
 /**
@@ -168,6 +186,7 @@ beforeAll(async () => {
     readFileSync(join(adDir, 'manifest.mpd'), 'utf8'),
   );
   writeFileSync(join(movieDir, 'manifest-ssai.mpd'), mpd);
+  writeFileSync(join(movieDir, 'manifest-cut.mpd'), cutMpd(readFileSync(join(movieDir, 'manifest.mpd'), 'utf8')));
   for (const r of ['360p', '240p', 'audio']) ssaiPlaylist(movieDir, adDir, r, r);
   const master = readFileSync(join(movieDir, 'master.m3u8'), 'utf8')
     .split('\n')
@@ -206,6 +225,23 @@ describe('our player plays an ad break stitched in by the server', () => {
         f,
       ).toHaveLength(1);
     expectPlayOrder(from, '360p');
+  }, 150_000);
+
+  it("DASH, one Period whose media times start at 4 s (presentationTimeOffset): its media at the presentation's 0 to 4 s, only its own segments asked", async () => {
+    const from = proxy.log.length;
+    const end = await playToEnd(rig, `${proxy.url}/vod/movie/manifest-cut.mpd`);
+    expect(end.pageErrors).toEqual([]);
+    expect(end.ended).toBe(true);
+    expect(end.duration).toBeCloseTo(4, 1);
+    expect(end.currentTime).toBeGreaterThan(3.9);
+    // one range from 0 (before, the media stayed at its own 4 to 8 s, past the segments' times)
+    expect(end.buffered).toHaveLength(1);
+    expect(end.buffered[0][0]).toBeLessThan(0.1);
+    expect(end.buffered[0][1]).toBeGreaterThan(3.9);
+    const asked = proxy.log.slice(from).map((p) => p.replace(/\?.*$/, ''));
+    const segs = asked.filter((p) => /\/vod\/movie\/v1\/(240p|360p|audio)\/seg-\d+\.m4s$/.test(p));
+    expect(segs.length).toBeGreaterThan(0);
+    expect(segs.filter((p) => /\/seg-[12]\.m4s$/.test(p))).toEqual([]);
   }, 150_000);
 
   it('HLS, discontinuities with a new EXT-X-MAP: the same, each chunk after its own init segment, the ad break placed after the programme', async () => {

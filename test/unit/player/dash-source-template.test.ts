@@ -163,3 +163,31 @@ describe("our player's DASH source on a Period whose media times do not start at
     expect(await at(5)).toMatchObject({ url: `${base}v-10000.m4s`, timestampOffset: -6 });
   });
 });
+
+describe("our player's DASH source joins a live MPD (not low-latency)", () => {
+  it('at the segment holding suggestedPresentationDelay behind now, not the newest but one', async () => {
+    // 2 s segments listed up to 30 s of a channel that started 30.5 s ago; 6 s of delay asked
+    const ast = new Date(Date.now() - 30_500).toISOString();
+    const source = await open(`<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011"
+  availabilityStartTime="${ast}" publishTime="${ast}" minimumUpdatePeriod="PT2S" suggestedPresentationDelay="PT6S"
+  timeShiftBufferDepth="PT60S" maxSegmentDuration="PT2S" minBufferTime="PT1S">
+  <Period id="p0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4" segmentAlignment="true">
+      <SegmentTemplate timescale="1000" media="v-$Time$.m4s" initialization="v-init.m4s">
+        <SegmentTimeline><S t="0" d="2000" r="14"/></SegmentTimeline>
+      </SegmentTemplate>
+      <Representation id="v0" bandwidth="800000" codecs="avc1.64001f" width="640" height="360"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`);
+    const signal = new AbortController().signal;
+    expect(source.live).toBe(true);
+    expect(source.lowLatency).toBe(false);
+    expect(source.targetLatency).toBe(6);
+    const first = await source.chunkAt('v0', await source.startCursor('v0', signal), signal);
+    // now − 6 s is 24.5 s into the channel: the segment from 24 s (the newest but one starts at 26 s)
+    expect(first?.url).toBe(`${base}v-24000.m4s`);
+  });
+});
