@@ -377,8 +377,8 @@ export class DashSource implements SourceModel {
     if (this.lowLatency) return { msn: last.msn + 1, part: 0 };
     // Otherwise the segment holding the presentation delay the MPD asks for (its
     // ServiceDescription latency, else suggestedPresentationDelay) behind now, and at least one
-    // segment behind the newest. The newest but one alone put the start 2 to 6 s behind now
-    // with 2 s segments, wherever the delay asked was (3.1 s where 6 s was asked).
+    // segment behind the newest. The newest but one alone put the start a few seconds behind
+    // now, wherever the delay asked was (3.1-3.5 s in a test where 6 s was asked).
     const behind = Math.max(segs[0].msn, last.msn - 1);
     const t = (Date.now() - this.availabilityStart) / 1000 - (this.targetLatency ?? 0);
     const at = segs.find((x) => t < x.start + x.duration);
