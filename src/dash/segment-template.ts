@@ -50,7 +50,7 @@ interface RepresentationInfo {
 
 /** What an MPD's Representations say about their segments, read in one pass over it. */
 export interface SegmentInfo {
-  /** Each Representation's SegmentTemplate (readSegmentTemplates). */
+  /** Each Representation's SegmentTemplate, by Representation id. */
   templates: Map<string, SegmentTemplateInfo>;
   /**
    * SegmentBase@presentationTimeOffset ÷ @timescale (s), by Representation id, where not 0: the
@@ -61,13 +61,9 @@ export interface SegmentInfo {
 
 /**
  * Each Representation's SegmentTemplate, by Representation id (the first BaseURL's copy when an
- * MPD lists one per CDN). Representations without a SegmentTemplate are left out.
+ * MPD lists one per CDN; Representations without one are left out), and its SegmentBase time
+ * offset, in one pass over one Period's MPD (or all of it).
  */
-export function readSegmentTemplates(mpdText: string, mpdUrl: string): Map<string, SegmentTemplateInfo> {
-  return readSegmentInfo(mpdText, mpdUrl).templates;
-}
-
-/** Each Representation's SegmentTemplate and SegmentBase time offset (one Period's MPD, or all). */
 export function readSegmentInfo(mpdText: string, mpdUrl: string): SegmentInfo {
   const info = inheritAttributes(stringToMpdXml(mpdText), { manifestUri: mpdUrl }) as {
     representationInfo: RepresentationInfo[];

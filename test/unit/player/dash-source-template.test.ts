@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
-import { readSegmentTemplates, segmentUrl } from '../../../src/dash/segment-template.js';
+import { readSegmentInfo, segmentUrl } from '../../../src/dash/segment-template.js';
 import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
 
 /** A live LL-DASH MPD, its segments 2 s long from t=0; `timeline` is the SegmentTimeline's content. */
@@ -101,7 +101,7 @@ describe("our player's DASH source follows the MPD's SegmentTemplate", () => {
 
   it('identifiers: $Bandwidth$, a width on $Time$, a literal $$, an identifier it does not know left as is', () => {
     const text = mpd('b$Bandwidth$/$Time%08d$.m4s?sig=a$$b&x=$Other$', '<S t="0" d="2000"/>');
-    const t = readSegmentTemplates(text, `${base}manifest.mpd`).get('v0')!;
+    const t = readSegmentInfo(text, `${base}manifest.mpd`).templates.get('v0')!;
     expect(segmentUrl(t, 101, 2)).toBe(`${base}b800000/00002000.m4s?sig=a$b&x=$Other$`);
   });
 });
