@@ -328,5 +328,5 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
     if (err) throw err;
   })();
   done.catch(() => undefined);
-  return { done, kill: () => run.kill(), pid: run.pid };
+  return { done, kill: () => run.kill(), pid: run.pid, renditions: outputs.map((o) => o.renditionId) };
 }

@@ -47,6 +47,12 @@ export interface RunHandle {
   done: Promise<void>;
   kill(): void;
   pid?: number;
+  /**
+   * The run's renditions in the order it planned them (the ladder's rungs, then the audio
+   * tracks in the source's order): manifests list them so, not in the order their first bytes
+   * happened to arrive from the encoder.
+   */
+  renditions?: readonly string[];
 }
 
 export interface RunRequest {
@@ -123,6 +129,8 @@ function fingerprint(c: ResolvedChannelConfig): string {
 export class LiveChannel {
   readonly id: string;
   readonly windows = new Map<string, RenditionWindow>();
+  /** The current run's plan order of renditions (see RunHandle.renditions). */
+  private renditionOrder: readonly string[] = [];
   readonly files: SegmentFiles;
   private state_: ChannelState = 'starting';
   private since = Date.now();
@@ -373,6 +381,10 @@ export class LiveChannel {
             return;
           }
           this.run = run;
+          if (run.renditions) {
+            this.renditionOrder = run.renditions;
+            this.touch();
+          }
           run.done.then(
             () => this.runEnded(id, `source ended`),
             (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
@@ -592,14 +604,29 @@ export class LiveChannel {
       );
   }
 
-  /** The current presentation (video renditions first), or undefined before any media. */
+  /** Where a rendition comes in the run's plan (renditions it does not name come after, in arrival order). */
+  private planRank(id: string): number {
+    const i = this.renditionOrder.indexOf(id);
+    return i < 0 ? this.renditionOrder.length : i;
+  }
+
+  /**
+   * The current presentation (video renditions first, each kind in the run's plan order), or
+   * undefined before any media.
+   */
   presentation(): Presentation | undefined {
     if (this.snapshot?.version === this.version_) return this.snapshot.p;
     const ready = [...this.windows.values()].filter((w) => w.rendition && w.init);
     const timelines = ready
       .map((w) => ({ rendition: w.rendition!, segments: w.timelineSegments() }))
       .filter((t) => t.segments.length > 0)
-      .sort((a, b) => (a.rendition.kind === b.rendition.kind ? 0 : a.rendition.kind === 'video' ? -1 : 1));
+      .sort((a, b) =>
+        a.rendition.kind === b.rendition.kind
+          ? this.planRank(a.rendition.id) - this.planRank(b.rendition.id)
+          : a.rendition.kind === 'video'
+            ? -1
+            : 1,
+      );
     if (timelines.length === 0) return undefined;
     const p: Presentation = {
       id: this.id,

@@ -42,6 +42,8 @@ export class FakeEncoder {
   readonly parts = new Map<string, Buffer[]>();
   renditions = [rendition('v', 'video'), rendition('a', 'audio')];
   private runWaiters: (() => void)[] = [];
+  /** The rendition order the run says it planned (RunHandle.renditions); unset, it says none. */
+  planned?: string[];
   /** When set, the next start fails with this message. */
   failNextStart?: string;
 
@@ -58,7 +60,12 @@ export class FakeEncoder {
     });
     done.catch(() => undefined);
     for (const w of this.runWaiters.splice(0)) w();
-    const handle: RunHandle = { done, kill: () => this.failRun?.(new Error('killed')), pid: undefined };
+    const handle: RunHandle = {
+      done,
+      kill: () => this.failRun?.(new Error('killed')),
+      pid: undefined,
+      ...(this.planned ? { renditions: this.planned } : {}),
+    };
     return handle;
   };
 
@@ -68,8 +75,9 @@ export class FakeEncoder {
     return this.runs[count - 1];
   }
 
-  init(): void {
-    for (const r of this.renditions) this.sink!.init(r.id, Buffer.from(`init-${r.id}`), r);
+  /** Each rendition's init segment, in `order` (default: the renditions' own order). */
+  init(order: readonly Rendition[] = this.renditions): void {
+    for (const r of order) this.sink!.init(r.id, Buffer.from(`init-${r.id}`), r);
   }
 
   /** Emits part p of segment n (duration 500 ms) for every rendition, or only `only`. */
