@@ -14,6 +14,7 @@ import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js
 import { describeFailure, isRequestFailure, withRetries, type RetryNote } from './request-retry.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
+import { AppendQueue } from './append-queue.js';
 
 export interface PlayerStats {
   protocol: string;
@@ -120,113 +121,6 @@ const AUDIO_LEAD_SEC = 2;
 const LEVEL_DISABLED_MS = 30_000;
 /** How long a seek out of the buffer holds off the gap skip while its media is fetched. */
 const SEEK_PENDING_MAX_MS = 10_000;
-
-class AppendQueue {
-  private chain: Promise<void> = Promise.resolve();
-  /** The init segment last appended (its URL and range): a chunk that needs another gets it first. */
-  initKey?: string;
-  /** The timestampOffset the next appends get (set when queued). */
-  currentOffset = 0;
-  constructor(
-    private readonly sb: SourceBuffer,
-    private readonly video: HTMLMediaElement,
-  ) {}
-
-  append(bytes: Uint8Array): Promise<void> {
-    this.chain = this.chain.then(() => this.appendNow(bytes));
-    return this.chain;
-  }
-
-  private async appendNow(bytes: Uint8Array): Promise<void> {
-    try {
-      await this.op(() => this.sb.appendBuffer(bytes as unknown as BufferSource));
-    } catch (e) {
-      if ((e as DOMException).name !== 'QuotaExceededError') throw e;
-      await this.trimBehind(10);
-      await this.op(() => this.sb.appendBuffer(bytes as unknown as BufferSource));
-    }
-  }
-
-  /** Removes everything buffered from `t` on (queued behind pending appends). */
-  removeFrom(t: number): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      const b = this.sb.buffered;
-      if (b.length > 0 && b.end(b.length - 1) > t) await this.op(() => this.sb.remove(t, Infinity));
-    });
-    return this.chain;
-  }
-
-  /** The following appends' media times are moved by `sec` (MSE timestampOffset). */
-  offset(sec: number): Promise<void> {
-    this.currentOffset = sec;
-    this.chain = this.chain.then(() => {
-      if (this.sb.timestampOffset !== sec) this.sb.timestampOffset = sec;
-    });
-    return this.chain;
-  }
-
-  /** Frames outside [start, end) are dropped from the following appends (MSE append window). */
-  window(start: number, end: number): Promise<void> {
-    this.chain = this.chain.then(() => {
-      // (the start may not be set past the end, nor the end before the start)
-      this.sb.appendWindowEnd = Infinity;
-      this.sb.appendWindowStart = Math.max(0, start);
-      this.sb.appendWindowEnd = end;
-    });
-    return this.chain;
-  }
-
-  /** Frames before `t` are dropped from the following appends (MSE appendWindowStart); 0 to stop. */
-  windowStart(t: number): Promise<void> {
-    this.chain = this.chain.then(() => {
-      this.sb.appendWindowStart = t;
-    });
-    return this.chain;
-  }
-
-  /** The end of the buffered range holding media time `t` (within 0.1 s), or undefined. */
-  rangeEndAt(t: number): number | undefined {
-    const b = this.sb.buffered;
-    for (let i = 0; i < b.length; i++) if (t >= b.start(i) - 0.1 && t <= b.end(i)) return b.end(i);
-    return undefined;
-  }
-
-  /** What this SourceBuffer holds: [start, end] per range. */
-  ranges(): [number, number][] {
-    const b = this.sb.buffered;
-    return Array.from({ length: b.length }, (_, i): [number, number] => [b.start(i), b.end(i)]);
-  }
-
-  /** End of the last buffered range, or undefined while nothing is buffered. */
-  bufferedEnd(): number | undefined {
-    const b = this.sb.buffered;
-    return b.length ? b.end(b.length - 1) : undefined;
-  }
-
-  async trimBehind(keepSec: number): Promise<void> {
-    const end = this.video.currentTime - keepSec;
-    if (end <= 0 || this.sb.buffered.length === 0 || this.sb.buffered.start(0) >= end) return;
-    await this.op(() => this.sb.remove(0, end));
-  }
-
-  private op(run: () => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        this.sb.removeEventListener('updateend', done);
-        this.sb.removeEventListener('error', fail);
-        resolve();
-      };
-      const fail = () => {
-        this.sb.removeEventListener('updateend', done);
-        this.sb.removeEventListener('error', fail);
-        reject(new Error('SourceBuffer error'));
-      };
-      this.sb.addEventListener('updateend', done);
-      this.sb.addEventListener('error', fail);
-      run();
-    });
-  }
-}
 
 export class MsePlayer {
   private abort = new AbortController();
@@ -1083,13 +977,13 @@ export class MsePlayer {
       }
       const chunk = await this.source.chunkAt(audio.id, cursor, signal);
       if (!chunk) {
-        if (windowSet) await this.audioQueue!.windowStart(0); // switched past the last segment
+        if (windowSet) await this.audioQueue!.dropBefore(0); // switched past the last segment
         return;
       }
       if ((await this.download(chunk, audio, this.audioQueue!, -1)) === 'seek') continue;
       if (windowSet) {
         windowSet = false;
-        await this.audioQueue!.windowStart(0);
+        await this.audioQueue!.dropBefore(0);
       }
       cursor = chunk.next;
     }
@@ -1103,7 +997,7 @@ export class MsePlayer {
       const at = this.video.currentTime + AUDIO_SWITCH_LEAD_SEC;
       from = this.source.cursorForTime(next.id, at);
       await queue.removeFrom(at);
-      await queue.windowStart(at);
+      await queue.dropBefore(at);
     }
     // (its init segment goes with its first chunk)
     this.audioTrack = next;

@@ -9,7 +9,7 @@
  * lavfi channel with two languages (440 / 660 Hz) in our player (LL-HLS) and hls.js switches too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
@@ -37,6 +37,10 @@ beforeAll(async () => {
       { language: 'fr', file: join(dir, 'fr.vtt') },
     ],
   });
+  writeFileSync(
+    join(dir, 'root', 'movie', 'manifest-periods.mpd'),
+    twoPeriods(readFileSync(join(dir, 'root', 'movie', 'manifest.mpd'), 'utf8')),
+  );
   originUrl = await rig.origin({ root: join(dir, 'root') });
   liveUrl = await rig.liveOrigin({ ladder: writeTinyLadder(dir), audioLanguages: ['en', 'fr'] });
 }, 180_000);
@@ -44,6 +48,29 @@ beforeAll(async () => {
 afterAll(async () => {
   await rig?.close();
 });
+
+/**
+ * The asset's MPD as two Periods cut at 4 s (as a server-side ad inserter leaves a programme on
+ * either side of a break): the same files, the second Period's presentationTimeOffset 4 s, each
+ * chunk appended within its Period's bounds. Without the subtitle AdaptationSets.
+ */
+function twoPeriods(mpd: string): string {
+  const head = mpd.slice(0, mpd.indexOf('<Period'));
+  const sets = /<Period\b[^>]*>([\s\S]*)<\/Period>/
+    .exec(mpd)![1]
+    .replace(/<AdaptationSet\b[^>]*contentType="text"[\s\S]*?<\/AdaptationSet>\s*/g, '');
+  expect(sets).not.toContain('contentType="text"');
+  const offset = sets.replace(
+    /<SegmentTemplate timescale="(\d+)"/g,
+    (_, ts: string) => `<SegmentTemplate timescale="${ts}" presentationTimeOffset="${4 * Number(ts)}"`,
+  );
+  expect(offset).toContain('presentationTimeOffset=');
+  return (
+    head +
+    `<Period id="part-1" start="PT0S" duration="PT4S">${sets}</Period>\n` +
+    `  <Period id="part-2" start="PT4S">${offset}</Period>\n</MPD>\n`
+  );
+}
 
 interface TrackInfo {
   id: string;
@@ -56,7 +83,14 @@ interface DemoApi {
   setAudioTrack(id: string): void;
   setTextTrack(id: string | null): void;
   activeCues(): string[];
-  stats(): { stallMs: number; stalls: number; currentTime: number; pageErrors: string[]; audioSwitches?: number };
+  stats(): {
+    stallMs: number;
+    stalls: number;
+    currentTime: number;
+    pageErrors: string[];
+    audioSwitches?: number;
+    trackRanges?: { video: [number, number][]; audio: [number, number][] };
+  };
 }
 interface Probe {
   /** Frequency (Hz) of the loudest bin of what the video element plays now. */
@@ -248,4 +282,83 @@ describe('a live channel with two audio languages', () => {
       }
     }, 90_000);
   }
+});
+
+describe('an audio switch inside a DASH presentation of several Periods', () => {
+  it('our player: the new language replaces the old from the switch point on, not from its Period chunk under the playhead', async () => {
+    const { page, requested } = await open(`${originUrl}/vod/movie/manifest-periods.mpd`, 'ours');
+    try {
+      await attachProbe(page);
+      const listed = await tracksListed(page, 3, 0);
+      await hearTone(page, 440, 15_000);
+      // paused 0.3 s into the second Period, English buffered well past it
+      await page.evaluate(() => {
+        const video = document.getElementById('video') as HTMLVideoElement;
+        video.pause();
+        video.currentTime = 4.3;
+      });
+      await page.waitForFunction(
+        () => {
+          const video = document.getElementById('video') as HTMLVideoElement;
+          const audio = (window as unknown as Win).__streamedge.stats().trackRanges?.audio ?? [];
+          return !video.seeking && audio.some(([a, b]) => a <= 4.3 && b >= 7);
+        },
+        undefined,
+        { timeout: 15_000 },
+      );
+      const fr = listed.audio.find((a) => a.language === 'fr')!.id;
+      await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), fr);
+      // the switch point is 1 s ahead of the playhead (5.3 s): the French chunk holding it starts
+      // at 4.01 s, in the Period [4, 20): it is appended from 5.3 s, the English before kept
+      // (the switch counts once the English from 5.3 s is removed: then the range reaches 7 s again
+      // only with French)
+      await page.waitForFunction(
+        () => {
+          const stats = (window as unknown as Win).__streamedge.stats();
+          return stats.audioSwitches === 1 && (stats.trackRanges?.audio ?? []).some(([a, b]) => a <= 4.3 && b >= 7);
+        },
+        undefined,
+        { timeout: 15_000 },
+      );
+      expect(requested.some((p) => /\/audio-fr\/seg-\d+\.m4s$/.test(p))).toBe(true);
+      const samples = await page.evaluate(
+        () =>
+          new Promise<[number, number][]>((resolve) => {
+            const video = document.getElementById('video') as HTMLVideoElement;
+            const heard: [number, number][] = [];
+            const timer = setInterval(() => {
+              heard.push([video.currentTime, (window as unknown as Win).__probe!.peakHz()]);
+              if (video.currentTime >= 6.8 || heard.length > 400) {
+                clearInterval(timer);
+                resolve(heard);
+              }
+            }, 25);
+            void video.play();
+          }),
+      );
+      const near = (hz: number, want: number) => Math.abs(hz - want) < want * 0.05;
+      const before = samples.filter(([t]) => t > 4.35 && t < 5.1);
+      const after = samples.filter(([t]) => t > 5.7);
+      const why = JSON.stringify(samples.map(([t, hz]) => [Number(t.toFixed(2)), Math.round(hz)]));
+      // English up to the switch point (before, French from 4.01 s, right under the playhead)
+      expect(before.length, why).toBeGreaterThan(5);
+      expect(
+        before.filter(([, hz]) => near(hz, 880)),
+        why,
+      ).toEqual([]);
+      expect(
+        before.some(([, hz]) => near(hz, 440)),
+        why,
+      ).toBe(true);
+      expect(
+        after.some(([, hz]) => near(hz, 880)),
+        why,
+      ).toBe(true);
+      const stats = await page.evaluate(() => (window as unknown as Win).__streamedge.stats());
+      expect(stats.pageErrors).toEqual([]);
+      expect(stats.audioSwitches).toBe(1);
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
 });
