@@ -586,7 +586,7 @@ export class HlsClient implements StreamClient {
   private audioShiftAt(msn: number, v: PlaylistState, a: PlaylistState): number | undefined {
     const pdt = v.segments.get(msn)?.pdt;
     if (pdt === undefined) return v.endList && a.endList ? a.firstMsn - v.firstMsn : undefined;
-    const found = segmentStartingAt(pdt, a.segments, msn + this.audioShift);
+    const found = segmentStartingAt(pdt, a.segments, msn + this.audioShift, a.targetDuration);
     return found === undefined ? undefined : found - msn;
   }
 

@@ -25,7 +25,7 @@ import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
-import { segmentStartingAt } from '../../src/hls/aligned-segment.js';
+import { segmentStartingAt, spanSec } from '../../src/hls/aligned-segment.js';
 import { fetchPlaylistText } from './request-retry.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
@@ -336,7 +336,7 @@ export class HlsSource implements SourceModel {
       const prev = src.segments.get(cursor.msn - 1);
       const pdt = seg?.pdt ?? (prev?.pdt !== undefined ? prev.pdt + prev.duration * 1000 : undefined);
       if (pdt === undefined) return same;
-      const msn = segmentStartingAt(pdt, dst.segments, cursor.msn);
+      const msn = segmentStartingAt(pdt, dst.segments, cursor.msn, dst.targetDuration);
       // (past what `to` lists: the one after its newest)
       return msn !== undefined ? { msn, part: 0 } : (this.cursorForPdt(to, pdt) ?? same);
     }
@@ -365,7 +365,8 @@ export class HlsSource implements SourceModel {
     for (let msn = st.firstMsn; msn <= st.lastMsn; msn++) {
       const seg = st.segments.get(msn);
       if (seg?.pdt === undefined) continue;
-      if (pdtMs < seg.pdt + seg.duration * 1000) return { msn, part: 0 };
+      // (the segment being produced lists no length yet: it spans at least a target duration)
+      if (pdtMs < seg.pdt + spanSec(seg, st.targetDuration) * 1000) return { msn, part: 0 };
     }
     return { msn: st.lastMsn + 1, part: 0 };
   }

@@ -159,4 +159,39 @@ describe("our player's audio start, matched to video by time", () => {
     // the segment being produced (504, after the newest listed) starts at t0 + 8 s: past audio's newest listed
     expect(await live.alignedCursor(a, v, { msn: 504, part: 0 }, signal)).toEqual({ msn: 1504, part: 0 });
   });
+
+  it('HLS live, joining in the segment being produced: audio starts at the same segment, whichever track starts first', async () => {
+    const t0 = Date.parse('2026-12-05T10:00:00Z');
+    /** LL-HLS: segment 10 whole, then 11 in production (two parts and a hint, no EXTINF yet). */
+    const ll = (name: string, firstSec: number) =>
+      [
+        '#EXTM3U',
+        '#EXT-X-VERSION:9',
+        '#EXT-X-TARGETDURATION:2',
+        '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
+        '#EXT-X-PART-INF:PART-TARGET=0.5',
+        '#EXT-X-MEDIA-SEQUENCE:10',
+        `#EXT-X-MAP:URI="${name}-init.mp4"`,
+        `#EXT-X-PROGRAM-DATE-TIME:${new Date(t0).toISOString()}`,
+        `#EXTINF:${firstSec.toFixed(3)},`,
+        `${name}-10.m4s`,
+        `#EXT-X-PART:DURATION=0.5,URI="${name}-11.0.m4s",INDEPENDENT=YES`,
+        `#EXT-X-PART:DURATION=0.5,URI="${name}-11.1.m4s"`,
+        `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${name}-11.2.m4s"`,
+        '',
+      ].join('\n');
+    // audio's segment 11 starts 5 ms before video's (before, it was taken for none: audio started
+    // at 12, the segment after video's) and 10 ms after it (before: audio's 10, whose span holds it)
+    for (const [dir, audioFirst] of [
+      ['ll-early', 1.995],
+      ['ll-late', 2.01],
+    ] as const) {
+      const live = await hls(dir, ll('v', 2), ll('a', audioFirst));
+      const a = live.audio!.id;
+      const v = live.video[0].id;
+      expect(await live.alignedCursor(a, v, { msn: 11, part: 0 }, signal), dir).toEqual({ msn: 11, part: 0 });
+      // a time inside the segment being produced is in it, not past the newest listed
+      expect(live.cursorForPdt(a, t0 + 2400), dir).toEqual({ msn: 11, part: 0 });
+    }
+  });
 });
