@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
 import { HlsSource } from '../../../player-demo/player/hls-source.js';
 import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
+import { LL_MEDIA_HEAD } from '../abr/ll-media-head.js';
 
 const files = new Map<string, string>();
 let server: LoopbackServer;
@@ -165,13 +166,7 @@ describe("our player's audio start, matched to video by time", () => {
     /** LL-HLS: segment 10 whole, then 11 in production (two parts and a hint, no EXTINF yet). */
     const ll = (name: string, firstSec: number) =>
       [
-        '#EXTM3U',
-        '#EXT-X-VERSION:9',
-        '#EXT-X-TARGETDURATION:2',
-        '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5',
-        '#EXT-X-PART-INF:PART-TARGET=0.5',
-        '#EXT-X-MEDIA-SEQUENCE:10',
-        `#EXT-X-MAP:URI="${name}-init.mp4"`,
+        ...LL_MEDIA_HEAD,
         `#EXT-X-PROGRAM-DATE-TIME:${new Date(t0).toISOString()}`,
         `#EXTINF:${firstSec.toFixed(3)},`,
         `${name}-10.m4s`,
