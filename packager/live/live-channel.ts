@@ -253,6 +253,8 @@ export class LiveChannel {
       this.nextSegmentNumber = saved.nextSegmentNumber;
       this.mediaEnd = saved.mediaEnd;
       if (saved.fingerprint === fp) {
+        // saved in plan order (persist()): the manifests keep it before the next run says its own
+        this.renditionOrder = Object.keys(saved.renditions);
         for (const [rid, r] of Object.entries(saved.renditions)) {
           const w = this.newWindow(rid);
           let init: Buffer | undefined;
@@ -581,7 +583,8 @@ export class LiveChannel {
 
   private persist(): void {
     const renditions: PersistedChannel['renditions'] = {};
-    for (const [rid, w] of this.windows) {
+    const inPlanOrder = [...this.windows].sort(([a], [b]) => this.planRank(a) - this.planRank(b));
+    for (const [rid, w] of inPlanOrder) {
       if (!w.rendition) continue;
       renditions[rid] = {
         rendition: w.rendition,
