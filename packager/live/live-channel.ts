@@ -223,7 +223,7 @@ export class LiveChannel {
       ...(this.lastError ? { lastError: this.lastError } : {}),
       restarts: this.restarts,
       ...(this.lastPartAt ? { lastPartAt: new Date(this.lastPartAt).toISOString() } : {}),
-      renditions: [...this.windows.keys()],
+      renditions: this.windowsInPlanOrder().map(([rid]) => rid),
       ...(lastSegment !== undefined ? { lastSegment } : {}),
       ...(this.config.epoch !== undefined ? { epoch: new Date(this.config.epoch).toISOString() } : {}),
       ...(this.run?.pid ? { pid: this.run.pid } : {}),
@@ -583,8 +583,7 @@ export class LiveChannel {
 
   private persist(): void {
     const renditions: PersistedChannel['renditions'] = {};
-    const inPlanOrder = [...this.windows].sort(([a], [b]) => this.planRank(a) - this.planRank(b));
-    for (const [rid, w] of inPlanOrder) {
+    for (const [rid, w] of this.windowsInPlanOrder()) {
       if (!w.rendition) continue;
       renditions[rid] = {
         rendition: w.rendition,
@@ -605,6 +604,11 @@ export class LiveChannel {
         () => undefined,
         (e: unknown) => this.opts.log?.error({ channel: this.id, err: e }, 'live state persist failed'),
       );
+  }
+
+  /** The windows, in the run's plan order. */
+  private windowsInPlanOrder(): [string, RenditionWindow][] {
+    return [...this.windows].sort(([a], [b]) => this.planRank(a) - this.planRank(b));
   }
 
   /** Where a rendition comes in the run's plan (renditions it does not name come after, in arrival order). */

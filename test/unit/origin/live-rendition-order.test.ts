@@ -68,6 +68,9 @@ describe('a live channel whose encoder outputs start in another order than plann
     ]);
     const variants = master.split('\n').filter((l) => l.endsWith('/index.m3u8') && !l.startsWith('#'));
     expect(variants).toEqual(['360p/index.m3u8', '720p/index.m3u8']);
+    // and /health's list
+    const health = JSON.parse(await text('/health')) as { channels: { id: string; renditions: string[] }[] };
+    expect(health.channels.find((c) => c.id === 'ch')?.renditions).toEqual(['360p', '720p', 'audio-en', 'audio-fr']);
   });
 
   it('lists them in the plan order in the MPD', async () => {
