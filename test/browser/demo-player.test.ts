@@ -93,14 +93,20 @@ async function stats(page: Page): Promise<PageStats> {
 }
 
 async function waitForPlayback(page: Page, seconds: number, timeoutMs = 90_000): Promise<PageStats> {
-  await page.waitForFunction(
-    (t) => {
-      const s = window.__streamedge.stats() as { currentTime: number; startupMs: number | null };
-      return s.startupMs !== null && s.currentTime >= t;
-    },
-    seconds,
-    { timeout: timeoutMs, polling: 250 },
-  );
+  try {
+    await page.waitForFunction(
+      (t) => {
+        const s = window.__streamedge.stats() as { currentTime: number; startupMs: number | null };
+        return s.startupMs !== null && s.currentTime >= t;
+      },
+      seconds,
+      { timeout: timeoutMs, polling: 250 },
+    );
+  } catch (err) {
+    // what the player held and asked for when it did not get there (a live start once hung 90 s in CI)
+    const facts = await liveFacts(page, Date.now()).catch((e: unknown) => ({ factsFailed: String(e) }));
+    throw new Error(`no playback to ${seconds} s on ${page.url()}: ${JSON.stringify(facts)}`, { cause: err });
+  }
   return stats(page);
 }
 
