@@ -10,6 +10,7 @@ import type { CmcdSource, CmcdTransmission } from '../../src/abr/cmcd.js';
 import { HlsSource } from '../player/hls-source.js';
 import { DashSource } from '../player/dash-source.js';
 import { ServerAdvice, type RequestLogEntry } from '../player/fetcher.js';
+import type { RetryNote } from '../player/request-retry.js';
 import type { SourceModel } from '../player/source-model.js';
 import { SubtitleDisplay } from '../player/text-track-loader.js';
 
@@ -23,6 +24,8 @@ export interface EngineStats {
   switches: number;
   /** Media requests tried again after a failure (our player only). */
   retries?: number;
+  /** Playlist and MPD requests tried again (our player only). */
+  playlistRetries?: number;
   /** Live: playing back in the DVR window by the viewer's choice (our player only). */
   dvr?: boolean;
   errors: string[];
@@ -89,7 +92,9 @@ export class OurEngine implements Engine {
     const serverAdvice = new ServerAdvice();
     // content steering, when the multivariant playlist names a steering server (HLS)
     const steering = new PathwaySteering(undefined, undefined, () => this.player?.getStats().estimateBps ?? 0);
-    const loader = { log: this.onRequest, cmcd, serverAdvice, steering };
+    // playlist retries go to the player's stats (it is made after the source, and hears them once it is)
+    const onRetry = (n: RetryNote) => this.player?.notePlaylistRetry(n);
+    const loader = { log: this.onRequest, cmcd, serverAdvice, steering, onRetry };
     const source = /\.mpd(\?|$)/.test(url) ? new DashSource(url, loader) : new HlsSource(url, loader);
     this.source = source;
     this.subtitles = new SubtitleDisplay(this.video);

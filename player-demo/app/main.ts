@@ -61,7 +61,8 @@ function render(): void {
   $('c-stalls').textContent = String(watch.stalls);
   $('c-stallms').textContent = `${watch.currentStallMs().toFixed(0)} ms`;
   $('c-switches').textContent = String(s.switches);
-  $('c-retries').textContent = s.retries === undefined ? '–' : String(s.retries);
+  $('c-retries').textContent =
+    s.retries === undefined ? '–' : `${s.retries}${s.playlistRetries ? ` + ${s.playlistRetries} playlist` : ''}`;
   const q = video.getVideoPlaybackQuality?.();
   $('c-dropped').textContent = q ? `${q.droppedVideoFrames} / ${q.totalVideoFrames}` : '–';
   $('c-buffer').textContent = `${s.bufferSec.toFixed(2)} s`;

@@ -14,7 +14,7 @@ import { parse as parseMpd } from 'mpd-parser';
 import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
 import { fetchBytes, fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './delay.js';
-import { fetchPlaylistText, withRetries } from './request-retry.js';
+import { fetchPlaylistText, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
 import {
   listedSegmentStart,
   readSegmentInfo,
@@ -39,7 +39,10 @@ import {
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
 
-type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'>;
+type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
+  /** Told of each MPD request tried again (the player's notePlaylistRetry). */
+  onRetry?: (n: RetryNote) => void;
+};
 
 interface DashSeg {
   msn: number;
@@ -330,7 +333,7 @@ export class DashSource implements SourceModel {
       [...wanted].map(async ([key, sb]) => {
         const { bytes } = await withRetries(
           sb.resolvedUri,
-          () => fetchBytes(sb.resolvedUri, { signal, ...this.loader, range: sb.byterange }),
+          () => fetchBytes(sb.resolvedUri, { signal, ...this.loader, range: sb.byterange, timeout: MEDIA_TIMEOUT }),
           { signal },
         );
         this.indexes.set(key, segmentsFromIndex(bytes, sb.byterange, sb.resolvedUri));

@@ -55,6 +55,8 @@ export class HttpError extends Error {
  * browser's TypeError, wrapped so that a bug elsewhere is not mistaken for a network failure.
  */
 export class NetworkError extends Error {
+  /** The try ran out of time (FetchOptions.timeout): the server had its chance, a retry need not wait. */
+  readonly timedOut: boolean;
   constructor(
     readonly url: string,
     /** Body bytes that had arrived when it broke; undefined: no answer at all (no status, no headers). */
@@ -63,6 +65,7 @@ export class NetworkError extends Error {
   ) {
     const what = bytesLoaded === undefined ? 'no answer' : `body broke off after ${bytesLoaded} bytes`;
     super(`${what} (${String((cause as Error)?.message ?? cause)})`);
+    this.timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
   }
 }
 
@@ -94,6 +97,18 @@ export interface FetchOptions {
    * that ignores Range (200) is read whole and the range cut out of it.
    */
   range?: ByteRange;
+  /**
+   * How long one try may take (each Pathway's try alike): the headers must arrive within
+   * `firstByteMs` of the request, and the whole body within `totalMs`. A try that runs over is
+   * aborted and fails as a NetworkError ("no answer" or "body broke off"), which a retry may cure:
+   * a server that never answers, or stops sending, does not hold the player forever.
+   */
+  timeout?: RequestTimeout;
+}
+
+export interface RequestTimeout {
+  firstByteMs: number;
+  totalMs: number;
 }
 
 /** At most this many Pathways are tried for one request. */
@@ -184,10 +199,64 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
     });
   };
   const tick = onProgress ? setInterval(report, PROGRESS_TICK_MS) : undefined;
+  const limit = opts.timeout ? new TryDeadline(opts.timeout, opts.signal, seen) : undefined;
   try {
-    return await readOnce(url, opts, seen, report);
+    return await readOnce(url, limit ? { ...opts, signal: limit.signal } : opts, seen, report);
+  } catch (e) {
+    throw limit?.overdue(url) ?? e;
   } finally {
     clearInterval(tick);
+    limit?.clear();
+  }
+}
+
+const timeoutError = (why: string) => new DOMException(why, 'TimeoutError');
+
+/**
+ * One try's time limits (FetchOptions.timeout): a signal that aborts with the caller's, or when
+ * the headers or the whole body are overdue.
+ */
+class TryDeadline {
+  private readonly controller = new AbortController();
+  readonly signal: AbortSignal;
+  private timer: ReturnType<typeof setTimeout>;
+  /** Set when a limit ran out: which one, for the error. */
+  private ranOut: string | undefined;
+
+  constructor(
+    private readonly limits: RequestTimeout,
+    private readonly outer: AbortSignal,
+    private readonly seen: TryProgress,
+  ) {
+    this.signal = AbortSignal.any([outer, this.controller.signal]);
+    this.timer = setTimeout(() => this.check(), Math.min(limits.firstByteMs, limits.totalMs));
+  }
+
+  private check(): void {
+    const elapsed = performance.now() - this.seen.t0;
+    if (this.seen.ttfbMs === undefined && elapsed >= this.limits.firstByteMs - 1) {
+      this.expire(`no headers within ${this.limits.firstByteMs} ms`);
+    } else if (elapsed >= this.limits.totalMs - 1) {
+      this.expire(`not complete within ${this.limits.totalMs} ms`);
+    } else if (Number.isFinite(this.limits.totalMs)) {
+      this.timer = setTimeout(() => this.check(), this.limits.totalMs - elapsed);
+    }
+  }
+
+  private expire(why: string): void {
+    this.ranOut = why;
+    this.controller.abort(timeoutError(why));
+  }
+
+  /** The try's failure as a NetworkError when a limit ran out (and the caller did not abort), else undefined. */
+  overdue(url: string): NetworkError | undefined {
+    if (this.ranOut === undefined || this.outer.aborted) return undefined;
+    const loaded = this.seen.ttfbMs === undefined ? undefined : this.seen.loaded;
+    return new NetworkError(url, loaded, timeoutError(this.ranOut));
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
   }
 }
 

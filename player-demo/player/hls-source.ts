@@ -18,7 +18,7 @@ import type {
   SourceModel,
   TextTrackRef,
 } from './source-model.js';
-import { fetchText, type FetchOptions } from './fetcher.js';
+import { fetchText, type FetchOptions, type RequestTimeout } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
@@ -26,11 +26,13 @@ import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
 import { segmentStartingAt, spanSec } from '../../src/hls/aligned-segment.js';
-import { fetchPlaylistText } from './request-retry.js';
+import { blockingPartReloadTimeout, fetchPlaylistText, type RetryNote } from './request-retry.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
   /** Content steering: started from the multivariant playlist, it routes every request (give the player the same one). */
   steering?: PathwaySteering;
+  /** Told of each playlist request tried again (the player's notePlaylistRetry). */
+  onRetry?: (n: RetryNote) => void;
 };
 
 interface PartEntry {
@@ -459,7 +461,11 @@ export class HlsSource implements SourceModel {
       const params = new URLSearchParams({ _HLS_msn: String(c.msn) });
       if (this.lowLatency) params.set('_HLS_part', String(c.part));
       if (st.canSkipUntil > 0) params.set('_HLS_skip', 'YES');
-      await this.reload(renditionId, signal, params);
+      // a reload for the next part is due within about a part's duration: a short limit (a
+      // longer one when it waits for a whole segment)
+      const timeout =
+        this.lowLatency && st.partTarget ? blockingPartReloadTimeout(st.partTarget, st.targetDuration) : undefined;
+      await this.reload(renditionId, signal, params, timeout);
       return;
     }
     const waitMs = Math.max(100, (st.targetDuration * 1000) / 2 - (Date.now() - st.loadedAt));
@@ -467,12 +473,17 @@ export class HlsSource implements SourceModel {
     await this.reload(renditionId, signal);
   }
 
-  private async reload(renditionId: string, signal: AbortSignal, params?: URLSearchParams): Promise<MediaState> {
+  private async reload(
+    renditionId: string,
+    signal: AbortSignal,
+    params?: URLSearchParams,
+    timeout?: RequestTimeout,
+  ): Promise<MediaState> {
     const base = this.urls.get(renditionId);
     if (!base) throw new Error(`unknown rendition ${renditionId}`);
     const url = new URL(base);
     for (const [k, v] of params ?? []) url.searchParams.set(k, v);
-    const text = await fetchPlaylistText(url.href, { signal, ...this.loader });
+    const text = await fetchPlaylistText(url.href, { signal, ...this.loader, timeout });
     const arrivedAt = Date.now();
     const m = parse(text);
     const prev = this.media.get(renditionId);

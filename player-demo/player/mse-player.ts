@@ -11,7 +11,7 @@ import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.j
 import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
-import { describeFailure, isRequestFailure, withRetries, type RetryNote } from './request-retry.js';
+import { describeFailure, isRequestFailure, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 import { AppendQueue } from './append-queue.js';
@@ -73,6 +73,12 @@ export interface PlayerStats {
   /** Media requests tried again after a failure (request-retry.ts), and the last 20 of them. */
   retries: number;
   retryNotes: string[];
+  /**
+   * Playlist and MPD requests tried again (no answer in time, 5xx, a closed connection), and the
+   * last 20 of them: told by the source's loader (notePlaylistRetry).
+   */
+  playlistRetries: number;
+  playlistRetryNotes: string[];
   /** Video levels left out of the ABR's choices for now, having failed a chunk (indexes into levels). */
   disabledLevels: number[];
   /**
@@ -239,6 +245,8 @@ export class MsePlayer {
       resyncs: 0,
       retries: 0,
       retryNotes: [],
+      playlistRetries: 0,
+      playlistRetryNotes: [],
       disabledLevels: [],
       trackRanges: { video: [], audio: [] },
       errors: [],
@@ -286,6 +294,7 @@ export class MsePlayer {
       levels: [...this.stats.levels],
       replacements: this.stats.replacements.map((r) => ({ ...r })),
       retryNotes: [...this.stats.retryNotes],
+      playlistRetryNotes: [...this.stats.playlistRetryNotes],
       disabledLevels: this.stats.levels.map((_, i) => i).filter((i) => this.isDisabled(i)),
       trackRanges: { video: this.videoQueue?.ranges() ?? [], audio: this.audioQueue?.ranges() ?? [] },
       errors: [...this.stats.errors],
@@ -1027,6 +1036,7 @@ export class MsePlayer {
             cmcdObject: { ot: 'i' },
             steering: this.opts.steering,
             range,
+            timeout: MEDIA_TIMEOUT,
           }),
         { signal, onRetry: this.onRetry },
       );
@@ -1082,15 +1092,13 @@ export class MsePlayer {
   /** A failed media request about to be tried again (request-retry.ts): counted and noted in the stats. */
   private readonly onRetry = (n: RetryNote): void => {
     this.stats.retries += 1;
-    const path = n.url.replace(/^[a-z]+:\/\/[^/]+/i, '').replace(/\?.*$/, '');
-    this.stats.retryNotes.push(
-      n.instead !== undefined
-        ? `${path}: ${n.why}; asking ${n.instead} instead`
-        : n.keeping !== undefined
-          ? `${path}: ${n.why}; keeping ${n.keeping}`
-          : `${path}: ${n.why}; try ${n.failures + 1} in ${n.waitMs} ms`,
-    );
-    if (this.stats.retryNotes.length > 20) this.stats.retryNotes.shift();
+    noteRetry(this.stats.retryNotes, n);
+  };
+
+  /** A playlist or MPD request about to be tried again (the source's loader tells): counted and noted apart from media. */
+  readonly notePlaylistRetry = (n: RetryNote): void => {
+    this.stats.playlistRetries += 1;
+    noteRetry(this.stats.playlistRetryNotes, n);
   };
 
   /**
@@ -1169,6 +1177,7 @@ export class MsePlayer {
         serverAdvice: this.opts.serverAdvice,
         steering: this.opts.steering,
         range: chunk.byteRange,
+        timeout: MEDIA_TIMEOUT,
         cmcdObject: {
           ot: r.kind === 'audio' ? 'a' : 'v',
           br: r.bitrate / 1000,
@@ -1283,4 +1292,17 @@ function startupEstimate(): { defaultEstimateBps?: number; defaultEstimateWeight
   return typeof downlink === 'number' && downlink > 0
     ? { defaultEstimateBps: downlink * 1e6, defaultEstimateWeightSec: 3 }
     : {};
+}
+
+/** Adds a retry to `notes` (the last 20 kept): its path, the failure and what happens next. */
+function noteRetry(notes: string[], n: RetryNote): void {
+  const path = n.url.replace(/^[a-z]+:\/\/[^/]+/i, '').replace(/\?.*$/, '');
+  notes.push(
+    n.instead !== undefined
+      ? `${path}: ${n.why}; asking ${n.instead} instead`
+      : n.keeping !== undefined
+        ? `${path}: ${n.why}; keeping ${n.keeping}`
+        : `${path}: ${n.why}; try ${n.failures + 1} in ${n.waitMs} ms`,
+  );
+  if (notes.length > 20) notes.shift();
 }

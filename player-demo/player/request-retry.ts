@@ -8,10 +8,12 @@
  * - Live playlists and MPDs: for up to 30 s, after each Retry-After (1 s without one): the origin
  *   answers 503 to a blocking reload its channel could not satisfy within three target durations
  *   (RFC 8216bis 6.2.5.2), which is what an encoder restart looks like from here.
+ * - Every try has a time limit (PLAYLIST_TIMEOUT, blockingPartReloadTimeout, MEDIA_TIMEOUT): one
+ *   that runs over is a failure like no answer, tried again (a playlist at once).
  * Other 4xx (the object is not there), an abort (abandon, stop) and anything that is not a
  * network failure (a bad append) are not retried.
  */
-import { fetchText, HttpError, NetworkError, type FetchOptions } from './fetcher.js';
+import { fetchText, HttpError, NetworkError, type FetchOptions, type RequestTimeout } from './fetcher.js';
 import { delay } from './delay.js';
 
 /** Waits before the 2nd, 3rd and 4th try; after the 4th failure the player gives up. */
@@ -102,16 +104,49 @@ export async function withRetries<T>(
 /** How long a live playlist (or MPD) is retried before the player gives up. */
 export const PLAYLIST_RETRY_MS = 30_000;
 
-/** A playlist's or MPD's text, retried for up to PLAYLIST_RETRY_MS when the failure is retryable. */
-export async function fetchPlaylistText(url: string, opts: FetchOptions): Promise<string> {
+/**
+ * One try at a playlist or MPD: its headers within 10 s, all of it within 20 s (hls.js's
+ * playlistLoadPolicy has the same limits). A server that never answers is asked again instead
+ * of holding the player (and, through the playlist, its media) forever.
+ */
+export const PLAYLIST_TIMEOUT: RequestTimeout = { firstByteMs: 10_000, totalMs: 20_000 };
+
+/**
+ * One try at a blocking playlist reload for the next part (`_HLS_part`). The server answers it
+ * once that part is out, about a part's duration away, so a much shorter limit than
+ * PLAYLIST_TIMEOUT applies: three part targets, and not less than a target duration (hls.js takes
+ * the same view: three parts, at most its playlist limit). A reload that runs over is asked again
+ * at once rather than leaving the player a whole PLAYLIST_TIMEOUT behind the live edge.
+ */
+export function blockingPartReloadTimeout(partTargetSec: number, targetDurationSec: number): RequestTimeout {
+  const ms = Math.min(PLAYLIST_TIMEOUT.firstByteMs, Math.max(3 * partTargetSec, targetDurationSec) * 1000);
+  return { firstByteMs: ms, totalMs: ms };
+}
+
+/** Media (segments, parts, init segments): headers within 10 s (hls.js's fragLoadPolicy); a slow body is the ABR's call. */
+export const MEDIA_TIMEOUT: RequestTimeout = { firstByteMs: 10_000, totalMs: Infinity };
+
+/**
+ * A playlist's or MPD's text, retried for up to PLAYLIST_RETRY_MS when the failure is retryable:
+ * after a Retry-After (1 s without one), at once after a try that ran out of time. Each try has
+ * `opts.timeout`, PLAYLIST_TIMEOUT when not given; `onRetry` hears of each retry.
+ */
+export async function fetchPlaylistText(
+  url: string,
+  opts: FetchOptions & { onRetry?: (n: RetryNote) => void },
+): Promise<string> {
   const giveUpAt = Date.now() + PLAYLIST_RETRY_MS;
-  for (;;) {
+  const tryOpts = { ...opts, timeout: opts.timeout ?? PLAYLIST_TIMEOUT };
+  for (let failures = 1; ; failures++) {
     try {
-      return (await fetchText(url, opts)).text;
+      return (await fetchText(url, tryOpts)).text;
     } catch (e) {
       if (opts.signal.aborted || !retryable(e) || Date.now() >= giveUpAt) throw e;
       const afterSec = e instanceof HttpError ? e.retryAfterSec : undefined;
-      await delay(Math.min((afterSec ?? 1) * 1000, Math.max(0, giveUpAt - Date.now())), opts.signal);
+      const base = e instanceof NetworkError && e.timedOut ? 0 : (afterSec ?? 1) * 1000;
+      const waitMs = Math.min(base, Math.max(0, giveUpAt - Date.now()));
+      opts.onRetry?.({ url, why: describeFailure(e), failures, waitMs });
+      await delay(waitMs, opts.signal);
     }
   }
 }

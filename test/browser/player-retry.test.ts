@@ -15,7 +15,9 @@
  * segment, and leaves the failed one alone. LL-DASH joined as its channel starts (the first MPD
  * lists no segment) waits for one and plays. An LL-DASH segment streamed to the player while it is
  * produced, broken off just after its first chunk, is fetched again, appended over what arrived,
- * and playback goes on.
+ * and playback goes on. Live LL-HLS with every media playlist's next blocking reload held with no
+ * answer (the server or a middlebox lost it): the player gives each up at its limit, asks again at
+ * once, and plays on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -226,6 +228,52 @@ describe('our player retries failed media requests', () => {
         ),
       ].join('\n');
       expect(firstOther, notes).toMatch(new RegExp(`/${other}/seg-${failedMsn}(\\.0)?\\.m4s$`));
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('live LL-HLS: the next blocking reload of each media playlist is held with no answer; each is asked again at its limit and playback goes on', async () => {
+    const liveUrl = await rig.liveOrigin({ ladder: writeTinyLadder(rig.dir) });
+    const proxy = await startFaultProxy(liveUrl, []);
+    proxies.push(proxy);
+    const page = await rig.browser.newPage();
+    try {
+      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/master.m3u8`)}&engine=ours`);
+      await started(page);
+      // the next request of each media playlist (video and audio) gets no answer at all
+      const playlists = [...proxy.requests.keys()].filter((p) => /^\/live\/ch\/[^/]+\/index\.m3u8$/.test(p));
+      expect(playlists).toHaveLength(2);
+      for (const path of playlists)
+        proxy.rules.push({
+          path: new RegExp(`^${path.replaceAll('.', '\\.')}$`),
+          fault: 'silent',
+          times: proxy.requests.get(path)! + 1,
+        });
+      await page.waitForFunction(
+        () => (window.__streamedge.stats() as { playlistRetries: number }).playlistRetries >= 2,
+        undefined,
+        { timeout: 30_000, polling: 100 },
+      );
+      const at = (await stats(page)).currentTime;
+      await page.waitForFunction(
+        (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime > t,
+        at + 4,
+        { timeout: 30_000, polling: 100 },
+      );
+      const s = (await stats(page)) as Stats & { playlistRetryNotes: string[] };
+      expect(s.pageErrors).toEqual([]);
+      expect(proxy.injected.map((i) => i.path).sort()).toEqual([...playlists].sort());
+      // each held reload given up once, at the blocking-part limit (2 s target duration), and asked
+      // again at once (the multivariant playlist may have been retried too: 503 until the channel is up)
+      const mediaNotes = s.playlistRetryNotes.filter((n) => !n.startsWith('/live/ch/master.m3u8: HTTP 503;'));
+      expect(mediaNotes).toEqual(
+        expect.arrayContaining(playlists.map((p) => `${p}: no answer (no headers within 2000 ms); try 2 in 0 ms`)),
+      );
+      // (a reload a busy encoder kept past the limit is given up the same way, and only that)
+      for (const n of mediaNotes) expect(n).toMatch(/: no answer \(no headers within 2000 ms\); try \d+ in 0 ms$/);
+      // media retries are not where these go
+      expect(s.retryNotes).toEqual([]);
     } finally {
       await page.close();
     }

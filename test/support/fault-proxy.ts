@@ -10,7 +10,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Fault = 'cut-body' | 'cut-after-chunk' | 'no-answer' | { status: number };
+export type Fault = 'cut-body' | 'cut-after-chunk' | 'no-answer' | 'silent' | 'stall-body' | { status: number };
 
 export interface FaultRule {
   /** Which request paths the rule applies to. */
@@ -47,7 +47,7 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
   const pass = (
     req: IncomingMessage,
     res: ServerResponse,
-    cut?: { fault: 'cut-body' | 'cut-after-chunk'; note: { bytesSent?: number } },
+    cut?: { fault: 'cut-body' | 'cut-after-chunk' | 'stall-body'; note: { bytesSent?: number } },
   ) => {
     const headers = { ...req.headers, host: up.host };
     const out = request({ host: up.hostname, port: up.port, path: req.url, method: req.method, headers }, (answer) => {
@@ -64,7 +64,8 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
         res.writeHead(answer.statusCode ?? 502, { ...answer.headers, 'content-length': String(body.length) });
         const half = Math.floor(body.length / 2);
         cut.note.bytesSent = half;
-        res.write(body.subarray(0, half), () => res.socket?.destroy());
+        // stall-body: the connection stays open, silent, until the client gives up or the proxy closes
+        res.write(body.subarray(0, half), () => cut.fault === 'cut-body' && res.socket?.destroy());
       });
     });
     out.on('error', () => res.socket?.destroy());
@@ -85,7 +86,8 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     const note: FaultProxy['injected'][number] = { path, fault: faultName(rule.fault) };
     injected.push(note);
     if (rule.fault === 'no-answer') return void req.socket.destroy();
-    if (rule.fault === 'cut-body' || rule.fault === 'cut-after-chunk')
+    if (rule.fault === 'silent') return; // held: closed by the client, or by close()
+    if (rule.fault === 'cut-body' || rule.fault === 'cut-after-chunk' || rule.fault === 'stall-body')
       return pass(req, res, { fault: rule.fault, note });
     res.writeHead(rule.fault.status, {
       'content-type': 'text/plain',

@@ -1,7 +1,8 @@
 /**
  * The player's retries (player-demo/player/request-retry.ts) against real sockets on loopback:
  * a server that answers a fixed body, behind the fault proxy that cuts bodies, closes connections
- * and answers 5xx/4xx the first times a path is asked for.
+ * and answers 5xx/4xx the first times a path is asked for, or holds a request with no answer, or
+ * stops a body halfway with the connection left open (the tries' time limits).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type Server } from 'node:http';
@@ -10,8 +11,11 @@ import { fetchBytes, HttpError, NetworkError } from '../../../player-demo/player
 import {
   CHUNK_RETRY_DELAYS_MS,
   fetchPlaylistText,
+  blockingPartReloadTimeout,
   GaveUpError,
   MAX_RETRY_AFTER_MS,
+  MEDIA_TIMEOUT,
+  PLAYLIST_TIMEOUT,
   retryDelayMs,
   withRetries,
   type RetryNote,
@@ -159,6 +163,78 @@ describe('retries over real sockets', () => {
     );
     expect((err as HttpError).status).toBe(404);
     expect(p.requests.get('/gone.m3u8')).toBe(1);
+  });
+});
+
+describe('time limits on a try', () => {
+  const quick = { firstByteMs: 300, totalMs: 600 };
+
+  it('a playlist request the server holds with no answer is given up at its limit and asked again at once', async () => {
+    const p = await proxy([{ path: /held/, fault: 'silent', times: 1 }]);
+    const notes: RetryNote[] = [];
+    const text = await fetchPlaylistText(`${p.url}/held.m3u8`, {
+      signal: new AbortController().signal,
+      timeout: quick,
+      onRetry: (n) => notes.push(n),
+    });
+    expect(text).toBe('#EXTM3U\n');
+    expect(p.requests.get('/held.m3u8')).toBe(2);
+    expect(notes).toEqual([
+      { url: `${p.url}/held.m3u8`, why: 'no answer (no headers within 300 ms)', failures: 1, waitMs: 0 },
+    ]);
+  });
+
+  it('a body that stops halfway on an open connection fails at the whole-answer limit, as a body that broke off', async () => {
+    const p = await proxy([{ path: /stall/, fault: 'stall-body', times: Infinity }]);
+    const err = await fetchBytes(`${p.url}/stall-1.m4s`, {
+      signal: new AbortController().signal,
+      timeout: quick,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect((err as NetworkError).timedOut).toBe(true);
+    expect((err as Error).message).toMatch(/^body broke off after \d+ bytes \(not complete within 600 ms\)$/);
+    expect(p.injected).toEqual([{ path: '/stall-1.m4s', fault: 'stall-body', bytesSent: BODY.length / 2 }]);
+  });
+
+  it('a media request held with no answer is retried on the chunk schedule, and succeeds', async () => {
+    const p = await proxy([{ path: /seg-7/, fault: 'silent', times: 1 }]);
+    const signal = new AbortController().signal;
+    const notes: RetryNote[] = [];
+    const url = `${p.url}/seg-7.m4s`;
+    const res = await withRetries(url, () => fetchBytes(url, { signal, timeout: { ...quick, totalMs: Infinity } }), {
+      signal,
+      onRetry: (n) => notes.push(n),
+    });
+    expect(res.bytes.byteLength).toBe(BODY.length);
+    expect(notes.map((n) => [n.why, n.waitMs])).toEqual([['no answer (no headers within 300 ms)', 500]]);
+  });
+
+  it("the caller's abort during a timed try is an abort, not a timeout, and is not retried", async () => {
+    const p = await proxy([{ path: /seg-8/, fault: 'silent', times: 1 }]);
+    const stop = new AbortController();
+    const run = fetchPlaylistText(`${p.url}/seg-8.m3u8`, { signal: stop.signal, timeout: quick }).catch(
+      (e: unknown) => e,
+    );
+    await new Promise<void>((r) => {
+      const wait = () => (p.requests.get('/seg-8.m3u8') ? r() : setImmediate(wait));
+      wait();
+    });
+    stop.abort();
+    const err = await run;
+    expect(err).not.toBeInstanceOf(NetworkError);
+    expect((err as Error).name).toBe('AbortError');
+    expect(p.requests.get('/seg-8.m3u8')).toBe(1);
+  });
+
+  it('the limits the player uses', () => {
+    // a plain playlist or MPD: hls.js's playlistLoadPolicy
+    expect(PLAYLIST_TIMEOUT).toEqual({ firstByteMs: 10_000, totalMs: 20_000 });
+    // media: headers within 10 s; a slow body is for the ABR's emergency rule to judge
+    expect(MEDIA_TIMEOUT).toEqual({ firstByteMs: 10_000, totalMs: Infinity });
+    // a blocking reload for the next part: three parts, not under a target duration, at most 10 s
+    expect(blockingPartReloadTimeout(1, 2)).toEqual({ firstByteMs: 3000, totalMs: 3000 });
+    expect(blockingPartReloadTimeout(0.33, 4)).toEqual({ firstByteMs: 4000, totalMs: 4000 });
+    expect(blockingPartReloadTimeout(2, 12)).toEqual({ firstByteMs: 10_000, totalMs: 10_000 });
   });
 });
 
