@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { registerPackageCommand } from '../packager/package-cli.js';
-import { registerOriginCommand } from '../packager/origin/cli.js';
+import { registerAdBreakCommand, registerOriginCommand } from '../packager/origin/cli.js';
 import { registerEdgeCommands } from '../edge/edge-cli.js';
 import { registerKeysCommands } from '../edge/fleet/fleet-cli.js';
 import { registerSignCommand } from '../src/cli/sign-command.js';
@@ -11,6 +11,7 @@ import { registerDemoCommand } from '../player-demo/demo-cli.js';
 export function registerCommands(program: Command): void {
   registerPackageCommand(program);
   registerOriginCommand(program);
+  registerAdBreakCommand(program);
   registerEdgeCommands(program);
   registerKeysCommands(program);
   registerSignCommand(program);

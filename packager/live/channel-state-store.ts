@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Rendition, Segment } from '../../src/media/presentation.js';
 import { StreamedgeError } from '../../src/errors.js';
+import type { PersistedAdBreaks } from './ad-breaks.js';
 
 export interface PersistedRendition {
   rendition: Rendition;
@@ -25,6 +26,8 @@ export interface PersistedChannel {
   /** Fingerprint of the channel's encoding (ladder + durations): a change resets the window. */
   fingerprint: string;
   renditions: Record<string, PersistedRendition>;
+  /** Ad breaks and the next splice_event_id (absent in state saved before they existed). */
+  adBreaks?: PersistedAdBreaks;
 }
 
 export class ChannelStateStore {

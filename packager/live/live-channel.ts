@@ -24,9 +24,10 @@
  */
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import type { Part, Presentation, Rendition, Segment } from '../../src/media/presentation.js';
+import type { AdBreak, Part, Presentation, Rendition, Segment } from '../../src/media/presentation.js';
 import type { ResolvedChannelConfig } from './channel-config.js';
 import type { ChannelStateStore, PersistedChannel } from './channel-state-store.js';
+import { AdBreaks, type PersistedAdBreaks, type Production, type ScheduledBreak } from './ad-breaks.js';
 import { RenditionWindow } from './rendition-window.js';
 import { SegmentFiles } from './segment-files.js';
 import { RunAnchor } from './run-anchor.js';
@@ -165,6 +166,8 @@ export class LiveChannel {
   private gates = new Map<string, AvailabilityGate>();
   /** Parts the gates held back over the channel's life, and the longest wait (ms). */
   readonly gateStats = { held: 0, maxWaitMs: 0 };
+  /** Ad breaks cued on the channel (SCTE 35), in the manifests while they overlap the window. */
+  private adBreaks: AdBreaks;
 
   constructor(
     readonly config: ResolvedChannelConfig,
@@ -173,6 +176,11 @@ export class LiveChannel {
     this.id = config.id;
     this.files = new SegmentFiles(join(opts.liveDir, config.id));
     this.now = opts.now ?? Date.now;
+    this.adBreaks = this.newAdBreaks();
+  }
+
+  private newAdBreaks(saved?: PersistedAdBreaks): AdBreaks {
+    return new AdBreaks(this.config.segmentDuration, () => this.availabilityStartTime, saved);
   }
 
   get state(): ChannelState {
@@ -250,6 +258,8 @@ export class LiveChannel {
     }
     if (saved) {
       this.availabilityStartTime = saved.availabilityStartTime;
+      // on the same clock as the media (which goes on from mediaEnd), so kept with a new ladder too
+      if (saved.adBreaks) this.adBreaks = this.newAdBreaks(saved.adBreaks);
       this.nextSegmentNumber = saved.nextSegmentNumber;
       this.mediaEnd = saved.mediaEnd;
       if (saved.fingerprint === fp) {
@@ -450,6 +460,10 @@ export class LiveChannel {
           if (id !== this.runId) return;
           this.touch();
           w.completeSegment(seg);
+          if (rid === this.referenceRendition()) {
+            const ts = w.timescale;
+            this.adBreaks.segmentCompleted(seg.number, seg.start / ts, (seg.start + seg.duration) / ts);
+          }
           this.segmentDone();
         });
       },
@@ -597,6 +611,7 @@ export class LiveChannel {
       mediaEnd: this.mediaEnd,
       fingerprint: fingerprint(this.config),
       renditions,
+      adBreaks: (this.adBreaks.list(this.windowStartSec()), this.adBreaks.persistable()),
     };
     this.persisting = this.persisting
       .then(() => this.opts.store.put(this.id, state))
@@ -641,6 +656,7 @@ export class LiveChannel {
       segmentDuration: this.config.segmentDuration,
       partDuration: this.config.partDuration,
       timelines,
+      ...this.adBreaksShown(),
       live: {
         availabilityStartTime: this.availabilityStartTime,
         publishTime: this.now(),
@@ -652,6 +668,62 @@ export class LiveChannel {
     };
     this.snapshot = { version: this.version_, p };
     return p;
+  }
+
+  /** The rendition ad breaks are placed on: the first video rendition of the plan. */
+  private referenceRendition(): string | undefined {
+    return this.windowsInPlanOrder().find(([, w]) => w.rendition?.kind === 'video')?.[0];
+  }
+
+  /** Media second where the window starts (the reference rendition's oldest segment); undefined without media. */
+  private windowStartSec(): number | undefined {
+    const rid = this.referenceRendition();
+    const w = rid === undefined ? undefined : this.windows.get(rid);
+    const first = w?.segments[0]?.meta;
+    return w && first ? first.start / w.timescale : undefined;
+  }
+
+  private adBreaksShown(): { adBreaks?: AdBreak[] } {
+    const start = this.windowStartSec();
+    const shown = start === undefined ? [] : this.adBreaks.visible(start);
+    return shown.length > 0 ? { adBreaks: shown } : {};
+  }
+
+  /** Where the reference rendition stands: the segment in production, or the next after the newest. */
+  private production(): Production | undefined {
+    const rid = this.referenceRendition();
+    const w = rid === undefined ? undefined : this.windows.get(rid);
+    const last = w?.timelineSegments().at(-1);
+    if (!w || !last) return undefined;
+    const ts = w.timescale;
+    return last.complete
+      ? { number: last.number + 1, startSec: (last.start + last.duration) / ts }
+      : { number: last.number, startSec: last.start / ts };
+  }
+
+  /**
+   * Cues an ad break of `durationSec` (SCTE 35 splice_insert, out of network): it starts with the
+   * segment after the one in production and is in every manifest from now on. Throws AdBreakError
+   * (400 bad duration, 409 a break still open, 503 no media yet).
+   */
+  cueAdBreak(durationSec: number): ScheduledBreak {
+    const b = this.adBreaks.cue(durationSec, this.production());
+    this.touch();
+    this.persist();
+    return b;
+  }
+
+  /** Ends the open ad break at the next segment boundary (AdBreakError 409 when none is open). */
+  returnFromAdBreak(): ScheduledBreak {
+    const b = this.adBreaks.returnNow(this.production());
+    this.touch();
+    this.persist();
+    return b;
+  }
+
+  /** The ad breaks the channel keeps (those not over before its window), oldest first. */
+  adBreakList(): readonly ScheduledBreak[] {
+    return this.adBreaks.list();
   }
 
   async close(): Promise<void> {

@@ -43,8 +43,11 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   signPlacement: string;
   signMaxTtl: string;
   upstreamCredentialFile?: string;
+  cueCredentialFile?: string;
 }
 
+/** The ad-break API's credential, when no --cue-credential-file is given. */
+export const CUE_CREDENTIAL_ENV = 'STREAMEDGE_CUE_CREDENTIAL';
 export const SIGN_CREDENTIAL_ENV = 'STREAMEDGE_SIGN_CREDENTIAL';
 export { UPSTREAM_CREDENTIAL_ENV };
 
@@ -187,6 +190,10 @@ export function registerOriginCommand(program: Command): void {
       '--upstream-credential-file <file>',
       `edges presenting this credential need no token (default: $${UPSTREAM_CREDENTIAL_ENV})`,
     )
+    .option(
+      '--cue-credential-file <file>',
+      `enables the live ad-break API (POST /_live/<channel>/ad-breaks) behind this bearer credential (default: $${CUE_CREDENTIAL_ENV})`,
+    )
     .action(async (o: OriginCliOptions) => {
       const segmentDuration = parseDuration(o.segment);
       const partDuration = parseDuration(o.part);
@@ -216,6 +223,12 @@ export function registerOriginCommand(program: Command): void {
         info: (x, m) => logRef.current?.info(x, m),
         warn: (x, m) => (logRef.current ? logRef.current.warn(x, m) : process.stderr.write(`warning: ${m}\n`)),
       });
+      const cueCredential = credentialFrom(
+        o.cueCredentialFile,
+        CUE_CREDENTIAL_ENV,
+        process.env,
+        'the ad-break credential',
+      );
       const pathways = applySteeringWeights(parseSteeringPathways(o.steering), o.steeringWeight);
       const origin = await createOrigin({
         root: o.root,
@@ -232,6 +245,7 @@ export function registerOriginCommand(program: Command): void {
           : {}),
         signing: signed.signing,
         ...(tls ? { tls } : {}),
+        ...(cueCredential !== undefined ? { cueCredential } : {}),
       });
       logRef.current = origin.app.log;
       let stopping = false;
@@ -255,4 +269,59 @@ export function registerOriginCommand(program: Command): void {
       }
       for (const c of live) process.stdout.write(`live channel ${c.id}: ${url}/live/${c.id}/master.m3u8\n`);
     });
+}
+
+/**
+ * Registers `ad-break <origin> <channel> [--duration 30] [--return] [--list]`: cues an SCTE 35 ad
+ * break on a live channel through the origin's ad-break API (credential from
+ * --cue-credential-file or $STREAMEDGE_CUE_CREDENTIAL), and prints the break as JSON.
+ */
+export function registerAdBreakCommand(program: Command): void {
+  program
+    .command('ad-break')
+    .description('cue an ad break (SCTE 35) on a live channel, end the open one (--return), or list them (--list)')
+    .argument('<origin>', "the origin's base URL, e.g. http://127.0.0.1:8081")
+    .argument('<channel>', 'the live channel id')
+    .option('--duration <seconds>', "the break's planned duration", '30')
+    .option('--return', 'end the open break at the next segment boundary')
+    .option('--list', 'list the breaks the channel keeps')
+    .option('--cue-credential-file <file>', `the API's bearer credential (default: $${CUE_CREDENTIAL_ENV})`)
+    .action(
+      async (
+        origin: string,
+        channel: string,
+        o: { duration: string; return?: boolean; list?: boolean; cueCredentialFile?: string },
+      ) => {
+        const credential = credentialFrom(
+          o.cueCredentialFile,
+          CUE_CREDENTIAL_ENV,
+          process.env,
+          'the ad-break credential',
+        );
+        if (credential === undefined)
+          throw new StreamedgeError('BAD_OPTION', `ad-break needs --cue-credential-file or $${CUE_CREDENTIAL_ENV}`);
+        const base = `${origin.replace(/\/+$/, '')}/_live/${encodeURIComponent(channel)}/ad-breaks`;
+        const auth = { authorization: `Bearer ${credential}` };
+        const res = o.list
+          ? await fetch(base, { headers: auth })
+          : o.return
+            ? await fetch(`${base}/return`, { method: 'POST', headers: auth })
+            : await fetch(base, {
+                method: 'POST',
+                headers: { ...auth, 'content-type': 'application/json' },
+                body: JSON.stringify({ duration: parseDuration(o.duration) }),
+              });
+        const text = await res.text();
+        if (!res.ok) {
+          let why = text;
+          try {
+            why = (JSON.parse(text) as { error?: string }).error ?? text;
+          } catch {
+            // not JSON: the text as it came
+          }
+          throw new StreamedgeError('AD_BREAK', `${res.status}: ${why}`);
+        }
+        process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');
+      },
+    );
 }

@@ -19,6 +19,7 @@ import { OriginMetrics } from './metrics.js';
 import { realRoot } from './safe-path.js';
 import { registerVodRoutes } from './static-vod.js';
 import { registerLiveRoutes } from './live-routes.js';
+import { registerAdBreakRoutes } from './ad-break-routes.js';
 import { registerHealthRoute } from './health.js';
 import { SteeringService, registerSteeringRoute, type SteeringOptions } from './content-steering.js';
 import { registerTimeRoute } from './time-route.js';
@@ -71,6 +72,8 @@ export interface OriginOptions {
    * name `GET /steering`, which orders the CDNs by their health.
    */
   steering?: SteeringOptions;
+  /** The live ad-break API (origin/ad-break-routes.ts): the bearer credential it asks for (off without). */
+  cueCredential?: string;
 }
 
 export interface Origin {
@@ -188,6 +191,10 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
   if (steering) registerSteeringRoute(app, steering);
   registerVodRoutes(app, { realRoot: () => rootReal, ...(steering ? { steering } : {}) });
   registerLiveRoutes(app, { channels, metrics, ...(steering ? { steering } : {}) });
+  registerAdBreakRoutes(app, {
+    channels,
+    ...(opts.cueCredential !== undefined ? { credential: opts.cueCredential } : {}),
+  });
   registerHealthRoute(app, channels, Date.now(), steering);
   registerTimeRoute(app);
   app.get('/metrics', async (_req, reply) => {

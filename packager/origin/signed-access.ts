@@ -32,6 +32,7 @@ import type {
   FastifyServerOptions,
 } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
+import { AD_BREAK_PREFIX } from './ad-break-routes.js';
 import {
   REJECT_REASONS,
   addTokenToMpd,
@@ -199,7 +200,8 @@ export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAcc
       if (req.method === 'OPTIONS') return;
       const info = tokens.get(req.raw);
       const path = info?.path ?? splitUrl(req.url).path;
-      if (unsigned.has(path)) return;
+      // the ad-break API has its own bearer credential
+      if (unsigned.has(path) || path.startsWith(AD_BREAK_PREFIX)) return;
       if (credential !== undefined) {
         const presented = headerValue(req.headers[UPSTREAM_CREDENTIAL_HEADER]);
         if (presented !== undefined && credentialMatches(presented, credential)) return;

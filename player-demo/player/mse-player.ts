@@ -170,6 +170,8 @@ export class MsePlayer {
   private thinStart = true;
   /** When the latest seek out of the buffer was made (performance.now()), until the element has seeked. */
   private seekPendingSince: number | null = null;
+  /** The position of the latest seek onSeeking handled (null: none yet). */
+  private seekSeen: number | null = null;
   /** Live: the viewer seeked back into the DVR window (onLiveSeeking). */
   private dvr = false;
   /** Live: the seekable range last given to the MediaSource (setSeekableWindow). */
@@ -405,6 +407,7 @@ export class MsePlayer {
    */
   private onSeeking(): void {
     const s = this.source;
+    this.seekSeen = this.video.currentTime;
     // the player's own jumps (the join point, a gap skipped) are not the viewer's seeks
     const now = performance.now();
     this.ownSeeks = this.ownSeeks.filter((j) => now - j.at < OWN_SEEK_EVENT_MS);
@@ -536,7 +539,12 @@ export class MsePlayer {
   private watchPlayback(): void {
     const v = this.video;
     v.addEventListener('seeking', () => this.onSeeking());
-    v.addEventListener('seeked', () => (this.seekPendingSince = null));
+    // A `seeked` of an earlier seek can come after a later seek began (each is a queued task: the
+    // player's own jump to the join point, then the viewer's seek back into the DVR window); the
+    // later one is still under way then (`seeking`), and its gap-skip hold stays.
+    v.addEventListener('seeked', () => {
+      if (!v.seeking) this.seekPendingSince = null;
+    });
     v.addEventListener('waiting', () => {
       if (this.stats.startupMs !== null && this.stallStart === null && !v.seeking) {
         this.stats.stalls += 1;
@@ -666,11 +674,20 @@ export class MsePlayer {
     this.ownSeeks.push({ to: this.video.currentTime, at: performance.now() });
   }
 
+  /** Whether the seek to `t` is known: the player's own jump, or one onSeeking has handled. */
+  private seekHandled(t: number): boolean {
+    const at = (x: number | null) => x !== null && Math.abs(x - t) < 0.01;
+    return at(this.seekSeen) || this.ownSeeks.some((j) => at(j.to));
+  }
+
   /** When playback cannot go on by itself (before buffered media, or stalled at a hole), jump (gap-skip.ts). */
   private skipGap(): void {
     const v = this.video;
     const b = v.buffered;
     if (this.seekPendingSince !== null && performance.now() - this.seekPendingSince < SEEK_PENDING_MAX_MS) return;
+    // A seek whose `seeking` has not been handled yet (the event is a queued task; a tick can run
+    // between the viewer's seek and it): its position is not a gap to skip, onSeeking decides.
+    if (v.seeking && !this.seekHandled(v.currentTime)) return;
     if (!b.length) return;
     const ranges = Array.from({ length: b.length }, (_, i) => ({ start: b.start(i), end: b.end(i) }));
     const to = gapSkipTarget(ranges, v.currentTime, {

@@ -1,5 +1,6 @@
 import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
+  type AdBreak,
   audioCodecFamily,
   channelLayoutName,
   isMultichannel,
@@ -94,7 +95,10 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
       ['id', '0'],
       ['start', 'PT0S'],
     ],
-    children: adaptationSets(p, opts, live, ll),
+    children: [
+      ...(live && p.adBreaks?.length ? [adBreakEvents(p.adBreaks)] : []),
+      ...adaptationSets(p, opts, live, ll),
+    ],
   });
   if (live) {
     children.push({
@@ -106,6 +110,41 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
     });
   }
   return renderXml({ name: 'MPD', attrs: mpdAttrs, children });
+}
+
+/** The scheme of SCTE 35 cues carried as a binary splice_info_section in an MPD Event (SCTE 214-1). */
+export const SCTE35_SCHEME = 'urn:scte:scte35:2014:xml+bin';
+const SCTE35_XMLNS = 'http://www.scte.org/schemas/35/2016';
+
+/**
+ * A live channel's ad breaks as one EventStream of the Period (which starts at media time 0):
+ * an Event per break at its start (ms), lasting its planned duration until the return is decided
+ * and its actual one after, carrying the splice_insert that starts it (base64 in
+ * Signal/Binary). Its id is the splice_event_id, so an Event keeps its id across MPD updates.
+ */
+function adBreakEvents(breaks: readonly AdBreak[]): XmlElement {
+  return {
+    name: 'EventStream',
+    attrs: [
+      ['schemeIdUri', SCTE35_SCHEME],
+      ['timescale', 1000],
+    ],
+    children: breaks.map((b) => ({
+      name: 'Event',
+      attrs: [
+        ['presentationTime', Math.round(b.mediaStart * 1000)],
+        ['duration', Math.round(b.end ? (b.end.mediaTime - b.mediaStart) * 1000 : b.plannedDuration * 1000)],
+        ['id', b.eventId],
+      ],
+      children: [
+        {
+          name: 'Signal',
+          attrs: [['xmlns', SCTE35_XMLNS]],
+          children: [{ name: 'Binary', children: [Buffer.from(b.scte35Out.slice(2), 'hex').toString('base64')] }],
+        },
+      ],
+    })),
+  };
 }
 
 function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: boolean): XmlElement[] {

@@ -1,6 +1,13 @@
 import { StreamedgeError } from '../errors.js';
-import { paths, seconds, type Presentation, type RenditionTimeline, type Segment } from '../media/presentation.js';
-import { attributeList, decimal, quoted } from './attribute-list.js';
+import {
+  paths,
+  seconds,
+  type AdBreak,
+  type Presentation,
+  type RenditionTimeline,
+  type Segment,
+} from '../media/presentation.js';
+import { attributeList, decimal, quoted, type AttributeValue } from './attribute-list.js';
 import { liveEdge, nextPart } from './live-edge.js';
 import { playlistTiming } from './server-control.js';
 import { extinf } from './target-duration.js';
@@ -13,8 +20,9 @@ export interface MediaPlaylistOptions extends UriOptions {
    * live low-latency playlists (the ones that advertise CAN-SKIP-UNTIL); ignored otherwise, as
    * the spec requires. Segments lying entirely beyond the Skip Boundary (CAN-SKIP-UNTIL seconds
    * before the end of the last complete segment) are replaced by EXT-X-SKIP. `v2` also asks to
-   * skip EXT-X-DATERANGE tags: we write none, so it differs from YES only by carrying the
-   * (then REQUIRED, here empty) RECENTLY-REMOVED-DATERANGES attribute.
+   * skip EXT-X-DATERANGE tags: we do not advertise CAN-SKIP-DATERANGES, so every ad break's tags
+   * stay in a delta update and `v2` differs from YES only by carrying the (then REQUIRED, here
+   * empty) RECENTLY-REMOVED-DATERANGES attribute.
    */
   skip?: 'YES' | 'v2';
   /**
@@ -93,6 +101,8 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
     );
   }
 
+  if (live) lines.push(...adBreakTags(p.adBreaks ?? []));
+
   const segmentTags = (s: Segment) => {
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     if (live) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${programDateTime(p, s, ts)}`);
@@ -168,6 +178,37 @@ function splitWindow(p: Presentation, t: RenditionTimeline): { complete: Segment
     );
   }
   return { complete, inProgress };
+}
+
+/**
+ * A live channel's ad breaks as EXT-X-DATERANGE tags (RFC 8216bis 4.4.5.1, and 4.4.5.1.1 for
+ * SCTE-35): one with SCTE35-OUT and PLANNED-DURATION from the cue on, and once the return is
+ * decided a second with the same ID, its END-DATE, DURATION and SCTE35-IN. Every tag repeats the
+ * START-DATE (REQUIRED); tags of one ID agree on every attribute they share. They come before
+ * the first segment: a DATERANGE is placed by its dates, not by where it stands.
+ */
+function adBreakTags(breaks: readonly AdBreak[]): string[] {
+  const lines: string[] = [];
+  for (const b of breaks) {
+    const id: [string, AttributeValue] = ['ID', quoted(`splice-${b.eventId}`)];
+    const start: [string, AttributeValue] = ['START-DATE', quoted(new Date(b.startDate).toISOString())];
+    lines.push(
+      '#EXT-X-DATERANGE:' +
+        attributeList([id, start, ['PLANNED-DURATION', decimal(b.plannedDuration)], ['SCTE35-OUT', b.scte35Out]]),
+    );
+    if (b.end)
+      lines.push(
+        '#EXT-X-DATERANGE:' +
+          attributeList([
+            id,
+            start,
+            ['END-DATE', quoted(new Date(b.end.date).toISOString())],
+            ['DURATION', decimal((b.end.date - b.startDate) / 1000)],
+            ['SCTE35-IN', b.end.scte35In],
+          ]),
+      );
+  }
+  return lines;
 }
 
 /** EXT-X-PROGRAM-DATE-TIME value: ISO 8601 in UTC with milliseconds. */

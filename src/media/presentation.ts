@@ -139,6 +139,28 @@ export interface Presentation {
   live?: LiveState;
   /** VOD subtitle tracks (WebVTT), if any. */
   subtitles?: SubtitleTrack[];
+  /** Live: the ad breaks that overlap the window (or are still to come), oldest first. */
+  adBreaks?: AdBreak[];
+}
+
+/**
+ * A live ad break cued on the channel (SCTE 35 splice_insert): written as EXT-X-DATERANGE tags
+ * in the media playlists and as an EventStream in the MPD. It starts and ends on segment
+ * boundaries, where every rendition has a key frame.
+ */
+export interface AdBreak {
+  /** splice_event_id; the DATERANGE ID is `splice-<eventId>`, the DASH Event id the number. */
+  eventId: number;
+  /** Epoch ms of its start: the PROGRAM-DATE-TIME of the segment it starts with (START-DATE). */
+  startDate: number;
+  /** Its start in media time, seconds from availabilityStartTime (the DASH Event's presentationTime). */
+  mediaStart: number;
+  /** Seconds asked for (PLANNED-DURATION, the splice_insert's break_duration). */
+  plannedDuration: number;
+  /** The splice_info_section that starts it (out of network), hex with 0x. */
+  scte35Out: string;
+  /** Set once the return is due: its epoch ms (a segment boundary), its media time and its splice_insert. */
+  end?: { date: number; mediaTime: number; scte35In: string };
 }
 
 /** Path layout shared by writers, packager, origin and edge (relative to the asset/channel root). */

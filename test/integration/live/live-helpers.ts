@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { Parser } from 'm3u8-parser';
-import { createOrigin, type ChannelConfig, type Origin } from '../../../packager/origin/server.js';
+import { createOrigin, type ChannelConfig, type Origin, type OriginOptions } from '../../../packager/origin/server.js';
 import { decodedTone } from '../../support/decoded-tone.js';
 import { surroundToneGraph } from '../../../media-fixtures/generate.js';
 
@@ -36,8 +36,14 @@ export interface LiveOrigin {
   close(): Promise<void>;
 }
 
-export async function startLiveOrigin(root: string, live: ChannelConfig[], channelOptions = {}): Promise<LiveOrigin> {
-  const origin = await createOrigin({ root, live, logger: false, processMetrics: false, channelOptions });
+export async function startLiveOrigin(
+  root: string,
+  live: ChannelConfig[],
+  channelOptions = {},
+  /** More origin options (e.g. the ad-break API's credential). */
+  more: Partial<OriginOptions> = {},
+): Promise<LiveOrigin> {
+  const origin = await createOrigin({ root, live, logger: false, processMetrics: false, channelOptions, ...more });
   const base = await origin.listen(0, '127.0.0.1');
   const pool = new Pool(base, { connections: 16 });
   return {

@@ -1,0 +1,91 @@
+/**
+ * The live ad-break API: an operator (or an automation system) cues SCTE 35 ad breaks on a live
+ * channel, behind its own bearer credential (`--cue-credential-file`).
+ *
+ *   POST /_live/<channel>/ad-breaks          {"duration": 30}  → 201, the break
+ *   POST /_live/<channel>/ad-breaks/return                     → 200, the break, now ending
+ *   GET  /_live/<channel>/ad-breaks                             → 200, the breaks the channel keeps
+ *
+ * A break starts with the segment after the one in production and is in every media playlist
+ * (EXT-X-DATERANGE with SCTE35-OUT, later SCTE35-IN) and the MPD (an EventStream) from the next
+ * manifest on. Answers are JSON and never cached.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { credentialMatches } from '../../src/signing/sign-endpoint.js';
+import { AdBreakError, type ScheduledBreak } from '../live/ad-breaks.js';
+import type { LiveChannel } from '../live/live-channel.js';
+import { sendError } from './errors-reply.js';
+
+/** The API's paths start so (the signed-URL check leaves them to their own credential). */
+export const AD_BREAK_PREFIX = '/_live/';
+
+export interface AdBreakRoutesOptions {
+  channels: Map<string, LiveChannel>;
+  /** The bearer credential the API asks for; without one it answers 403 saying how to turn it on. */
+  credential?: string;
+}
+
+export function registerAdBreakRoutes(app: FastifyInstance, opts: AdBreakRoutesOptions): void {
+  const guard = (req: FastifyRequest, reply: FastifyReply): LiveChannel | undefined => {
+    reply.header('cache-control', 'no-store');
+    if (opts.credential === undefined) {
+      sendError(reply, 403, 'the ad-break API is off: start the origin with --cue-credential-file');
+      return undefined;
+    }
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!m || !credentialMatches(m[1], opts.credential)) {
+      reply.header('www-authenticate', 'Bearer');
+      sendError(reply, 401, 'a valid bearer credential is required');
+      return undefined;
+    }
+    const id = (req.params as { channel: string }).channel;
+    const channel = opts.channels.get(id);
+    if (!channel) sendError(reply, 404, `no live channel "${id}"`);
+    return channel;
+  };
+  const answer = (reply: FastifyReply, status: number, run: () => ScheduledBreak | readonly ScheduledBreak[]) => {
+    try {
+      const r = run();
+      return reply.code(status).send(Array.isArray(r) ? { adBreaks: r.map(view) } : view(r as ScheduledBreak));
+    } catch (e) {
+      if (e instanceof AdBreakError) return sendError(reply, e.status, e.message);
+      throw e;
+    }
+  };
+
+  app.get(`${AD_BREAK_PREFIX}:channel/ad-breaks`, async (req, reply) => {
+    const channel = guard(req, reply);
+    if (channel) return answer(reply, 200, () => channel.adBreakList());
+  });
+  app.post(`${AD_BREAK_PREFIX}:channel/ad-breaks`, async (req, reply) => {
+    const channel = guard(req, reply);
+    if (!channel) return;
+    const body = req.body as { duration?: unknown } | undefined;
+    const duration = typeof body?.duration === 'number' ? body.duration : Number.NaN;
+    return answer(reply, 201, () => channel.cueAdBreak(duration));
+  });
+  app.post(`${AD_BREAK_PREFIX}:channel/ad-breaks/return`, async (req, reply) => {
+    const channel = guard(req, reply);
+    if (channel) return answer(reply, 200, () => channel.returnFromAdBreak());
+  });
+}
+
+/** A break as the API shows it: dates in ISO 8601, the segment numbers, both cues. */
+function view(b: ScheduledBreak) {
+  return {
+    eventId: b.eventId,
+    id: `splice-${b.eventId}`,
+    startDate: new Date(b.startDate).toISOString(),
+    startsWithSegment: b.startNumber,
+    plannedDuration: b.plannedDuration,
+    scte35Out: b.scte35Out,
+    ...(b.end
+      ? {
+          endDate: new Date(b.end.date).toISOString(),
+          duration: Math.round(b.end.date - b.startDate) / 1000,
+          returnsAtSegment: b.endNumber,
+          scte35In: b.end.scte35In,
+        }
+      : {}),
+  };
+}
