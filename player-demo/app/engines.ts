@@ -11,6 +11,7 @@ import { HlsSource } from '../player/hls-source.js';
 import { DashSource } from '../player/dash-source.js';
 import { ServerAdvice, type RequestLogEntry } from '../player/fetcher.js';
 import type { RetryNote } from '../player/request-retry.js';
+import type { AdBreakStat } from '../player/ad-cues.js';
 import type { SourceModel } from '../player/source-model.js';
 import { SubtitleDisplay } from '../player/text-track-loader.js';
 
@@ -26,6 +27,8 @@ export interface EngineStats {
   retries?: number;
   /** Playlist and MPD requests tried again (our player only). */
   playlistRetries?: number;
+  /** Live ad breaks (SCTE 35) on the media timeline (our player only). */
+  adBreaks?: AdBreakStat[];
   /** Live: playing back in the DVR window by the viewer's choice (our player only). */
   dvr?: boolean;
   errors: string[];

@@ -9,6 +9,7 @@ import { RollingChart } from './charts.js';
 import { PlaybackWatch } from './playback-watch.js';
 import { installThrottledFetch, pageThrottle } from './throttled-fetch.js';
 import type { RequestLogEntry } from '../player/fetcher.js';
+import type { AdBreakStat } from '../player/ad-cues.js';
 
 interface DemoConfig {
   streams: { name: string; url: string }[];
@@ -52,6 +53,15 @@ function escapeHtml(s: string): string {
 }
 
 let renderedLevels = '';
+/** The ad break playing (and how long it has left), else the next one cued (and how soon), else –. */
+function adBreakText(breaks: AdBreakStat[] | undefined, t: number): string {
+  const placed = (breaks ?? []).filter((b) => b.startSec !== null && b.endSec !== null);
+  const on = placed.find((b) => b.playing);
+  if (on) return `${on.id}: on, ${Math.max(0, on.endSec! - t).toFixed(0)} s ${on.returned ? 'left' : 'planned'}`;
+  const next = placed.find((b) => b.startSec! > t);
+  return next ? `${next.id} in ${(next.startSec! - t).toFixed(1)} s` : '–';
+}
+
 function render(): void {
   if (!engine || !watch) return;
   const s = engine.stats();
@@ -63,6 +73,7 @@ function render(): void {
   $('c-switches').textContent = String(s.switches);
   $('c-retries').textContent =
     s.retries === undefined ? '–' : `${s.retries}${s.playlistRetries ? ` + ${s.playlistRetries} playlist` : ''}`;
+  $('c-adbreak').textContent = adBreakText(s.adBreaks, video.currentTime);
   const q = video.getVideoPlaybackQuality?.();
   $('c-dropped').textContent = q ? `${q.droppedVideoFrames} / ${q.totalVideoFrames}` : '–';
   $('c-buffer').textContent = `${s.bufferSec.toFixed(2)} s`;

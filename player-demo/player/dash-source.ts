@@ -11,9 +11,18 @@
  * timestampOffset that puts its media at its place in the presentation.
  */
 import { parse as parseMpd } from 'mpd-parser';
-import type { AudioTrack, ChunkRef, Cursor, PlayerRendition, SourceModel, TextTrackRef } from './source-model.js';
+import type {
+  AdMarker,
+  AudioTrack,
+  ChunkRef,
+  Cursor,
+  PlayerRendition,
+  SourceModel,
+  TextTrackRef,
+} from './source-model.js';
 import { fetchBytes, fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './delay.js';
+import { AdMarkerBook } from './ad-markers.js';
 import { fetchPlaylistText, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
 import {
   listedSegmentStart,
@@ -132,6 +141,7 @@ export class DashSource implements SourceModel {
   /** SegmentBase indexes read so far, by file and index range (an MPD reload does not fetch them again). */
   private indexes = new Map<string, IndexedSegment[]>();
   private readonly cursors = new PeriodCursors();
+  private readonly ads = new AdMarkerBook();
 
   constructor(
     private readonly mpdUrl: string,
@@ -145,6 +155,10 @@ export class DashSource implements SourceModel {
 
   close(): void {}
 
+  adMarkers(): AdMarker[] {
+    return this.ads.list();
+  }
+
   private async reload(signal: AbortSignal): Promise<void> {
     const text = await fetchPlaylistText(this.mpdUrl, { signal, ...this.loader });
     const periods = splitPeriods(text).map((p) => this.readPeriod(p));
@@ -155,6 +169,8 @@ export class DashSource implements SourceModel {
     this.live = /type="dynamic"/.test(text);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
     this.availabilityStart = ast ? Date.parse(ast) : 0;
+    if (/type="dynamic"/.test(text))
+      for (const p of periods) this.ads.notePeriod(p.period.text, p.period.startSec, this.availabilityStart);
     const ato = /availabilityTimeOffset="([\d.]+)"/.exec(text)?.[1];
     this.availabilityTimeOffset = ato ? Number(ato) : 0;
     this.lowLatency = this.live && this.availabilityTimeOffset > 0;

@@ -17,7 +17,9 @@ import type {
   PlayerRendition,
   SourceModel,
   TextTrackRef,
+  AdMarker,
 } from './source-model.js';
+import { AdMarkerBook, type ParsedDateRange } from './ad-markers.js';
 import { fetchText, type FetchOptions, type RequestTimeout } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
@@ -113,6 +115,7 @@ interface ParsedManifest {
   partTargetDuration?: number;
   serverControl?: { canBlockReload?: boolean; canSkipUntil?: number; partHoldBack?: number; holdBack?: number };
   skip?: { skippedSegments: number };
+  dateRanges?: ParsedDateRange[];
   preloadSegment?: {
     parts?: ParsedPart[];
     preloadHints?: { uri: string; type: string }[];
@@ -144,6 +147,7 @@ export class HlsSource implements SourceModel {
   audioTracks: AudioTrack[] = [];
   textTracks: TextTrackRef[] = [];
   private media = new Map<string, MediaState>();
+  private readonly ads = new AdMarkerBook();
   private urls = new Map<string, string>();
   private closed = new AbortController();
   /** Live: where the playlist's end is, from every media playlist that arrives (all renditions share one clock). */
@@ -267,6 +271,10 @@ export class HlsSource implements SourceModel {
 
   close(): void {
     this.closed.abort();
+  }
+
+  adMarkers(): AdMarker[] {
+    return this.ads.list();
   }
 
   liveEdgePdtMs(nowMs: number): number | null {
@@ -486,6 +494,7 @@ export class HlsSource implements SourceModel {
     const text = await fetchPlaylistText(url.href, { signal, ...this.loader, timeout });
     const arrivedAt = Date.now();
     const m = parse(text);
+    if (m.dateRanges?.length) this.ads.noteDateRanges(m.dateRanges);
     const prev = this.media.get(renditionId);
     const skipped = m.skip?.skippedSegments ?? 0;
     const seq = m.mediaSequence ?? 0;

@@ -11,6 +11,7 @@ import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.j
 import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
+import { AdCues, type AdBreakStat } from './ad-cues.js';
 import { describeFailure, isRequestFailure, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
@@ -73,6 +74,8 @@ export interface PlayerStats {
   /** Media requests tried again after a failure (request-retry.ts), and the last 20 of them. */
   retries: number;
   retryNotes: string[];
+  /** Live: the ad breaks the manifests signal (SCTE 35), on the media timeline (ad-cues.ts). */
+  adBreaks: AdBreakStat[];
   /**
    * Playlist and MPD requests tried again (no answer in time, 5xx, a closed connection), and the
    * last 20 of them: told by the source's loader (notePlaylistRetry).
@@ -170,6 +173,7 @@ export class MsePlayer {
   private thinStart = true;
   /** When the latest seek out of the buffer was made (performance.now()), until the element has seeked. */
   private seekPendingSince: number | null = null;
+  private readonly adCues: AdCues;
   /** The position of the latest seek onSeeking handled (null: none yet). */
   private seekSeen: number | null = null;
   /** Live: the viewer seeked back into the DVR window (onLiveSeeking). */
@@ -213,6 +217,7 @@ export class MsePlayer {
     private readonly source: SourceModel,
     private readonly opts: PlayerOptions = {},
   ) {
+    this.adCues = new AdCues(video);
     this.stats = {
       protocol: source.protocol,
       live: false,
@@ -247,6 +252,7 @@ export class MsePlayer {
       resyncs: 0,
       retries: 0,
       retryNotes: [],
+      adBreaks: [],
       playlistRetries: 0,
       playlistRetryNotes: [],
       disabledLevels: [],
@@ -296,6 +302,7 @@ export class MsePlayer {
       levels: [...this.stats.levels],
       replacements: this.stats.replacements.map((r) => ({ ...r })),
       retryNotes: [...this.stats.retryNotes],
+      adBreaks: this.stats.adBreaks.map((b) => ({ ...b })),
       playlistRetryNotes: [...this.stats.playlistRetryNotes],
       disabledLevels: this.stats.levels.map((_, i) => i).filter((i) => this.isDisabled(i)),
       trackRanges: { video: this.videoQueue?.ranges() ?? [], audio: this.audioQueue?.ranges() ?? [] },
@@ -606,6 +613,8 @@ export class MsePlayer {
   private tick(): void {
     const v = this.video;
     this.startWhenBuffered();
+    if (this.source.live && this.source.adMarkers && this.pdtMap.length)
+      this.stats.adBreaks = this.adCues.sync(this.source.adMarkers(), (pdt) => this.mediaAtPdt(pdt));
     if (this.source.live && this.pdtMap.length) {
       const now = Date.now();
       const latency = this.latencyAt(v.currentTime, now);
@@ -716,6 +725,14 @@ export class MsePlayer {
     for (const m of this.pdtMap) if (m.mediaStart <= t + 0.001) best = m;
     if (!best && backwards) best = this.pdtMap[0];
     return best ? best.pdt + (t - best.mediaStart) * 1000 : null;
+  }
+
+  /** Media time of PDT `pdtMs` (epoch ms), from the mapping at or before it (else the first); null before any. */
+  private mediaAtPdt(pdtMs: number): number | null {
+    let best = this.pdtMap[0];
+    if (!best) return null;
+    for (const m of this.pdtMap) if (m.pdt <= pdtMs + 1) best = m;
+    return best.mediaStart + (pdtMs - best.pdt) / 1000;
   }
 
   private latencyAt(t: number, nowMs: number): number | null {

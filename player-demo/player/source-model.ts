@@ -93,6 +93,20 @@ export interface ChunkRef {
   discontinuity?: { sequence: number; startSec: number };
 }
 
+/** An ad break a live manifest signals (SCTE 35), as the player shows it. */
+export interface AdMarker {
+  /** HLS: the DATERANGE ID; DASH: the Event id. */
+  id: string;
+  /** Epoch ms of its start (START-DATE; the Event's presentation time on the MPD's clock). */
+  startPdtMs: number;
+  /** Its length once the return is known (HLS DURATION or END-DATE; DASH: the Event's duration). */
+  durationSec?: number;
+  /** The length announced with the cue (PLANNED-DURATION). */
+  plannedDurationSec?: number;
+  /** HLS: the return is signalled (SCTE35-IN). DASH: its Event has a duration. */
+  returned: boolean;
+}
+
 export interface SourceModel {
   readonly protocol: 'hls' | 'dash';
   readonly live: boolean;
@@ -135,6 +149,11 @@ export interface SourceModel {
   cursorForPdt?(renditionId: string, pdtMs: number): Cursor | null;
   /** Live: PDT (epoch ms) of the oldest media this rendition's window lists; null when unknown. */
   windowStartPdtMs?(renditionId: string): number | null;
+  /**
+   * Live: the ad breaks the manifests signal (SCTE 35: HLS EXT-X-DATERANGE with SCTE35-OUT, DASH
+   * EventStream urn:scte:scte35:2014:xml+bin), oldest first.
+   */
+  adMarkers?(): AdMarker[];
   /** VOD: the presentation's length in seconds, from this rendition's segments (its manifest loaded). */
   vodDurationSec?(renditionId: string): number | undefined;
   close(): void;

@@ -117,33 +117,38 @@ export const SCTE35_SCHEME = 'urn:scte:scte35:2014:xml+bin';
 const SCTE35_XMLNS = 'http://www.scte.org/schemas/35/2016';
 
 /**
- * A live channel's ad breaks as one EventStream of the Period (which starts at media time 0):
- * an Event per break at its start (ms), lasting its planned duration until the return is decided
- * and its actual one after, carrying the splice_insert that starts it (base64 in
- * Signal/Binary). Its id is the splice_event_id, so an Event keeps its id across MPD updates.
+ * A live channel's ad breaks as one EventStream of the Period (which starts at media time 0),
+ * timescale ms, each Event carrying its splice_info_section (base64 in Signal/Binary, SCTE 214-1):
+ * the break's start (splice_insert out of network, id 2 × splice_event_id), lasting its planned
+ * duration until the return is decided and its actual one after; then the return (back in, id
+ * 2 × splice_event_id + 1) at the break's end. Ids stay the same across MPD updates.
  */
 function adBreakEvents(breaks: readonly AdBreak[]): XmlElement {
+  const event = (id: number, atSec: number, durationSec: number | undefined, hex: string): XmlElement => ({
+    name: 'Event',
+    attrs: [
+      ['presentationTime', Math.round(atSec * 1000)],
+      ['duration', durationSec === undefined ? undefined : Math.round(durationSec * 1000)],
+      ['id', id],
+    ],
+    children: [
+      {
+        name: 'Signal',
+        attrs: [['xmlns', SCTE35_XMLNS]],
+        children: [{ name: 'Binary', children: [Buffer.from(hex.slice(2), 'hex').toString('base64')] }],
+      },
+    ],
+  });
   return {
     name: 'EventStream',
     attrs: [
       ['schemeIdUri', SCTE35_SCHEME],
       ['timescale', 1000],
     ],
-    children: breaks.map((b) => ({
-      name: 'Event',
-      attrs: [
-        ['presentationTime', Math.round(b.mediaStart * 1000)],
-        ['duration', Math.round(b.end ? (b.end.mediaTime - b.mediaStart) * 1000 : b.plannedDuration * 1000)],
-        ['id', b.eventId],
-      ],
-      children: [
-        {
-          name: 'Signal',
-          attrs: [['xmlns', SCTE35_XMLNS]],
-          children: [{ name: 'Binary', children: [Buffer.from(b.scte35Out.slice(2), 'hex').toString('base64')] }],
-        },
-      ],
-    })),
+    children: breaks.flatMap((b) => [
+      event(2 * b.eventId, b.mediaStart, b.end ? b.end.mediaTime - b.mediaStart : b.plannedDuration, b.scte35Out),
+      ...(b.end ? [event(2 * b.eventId + 1, b.end.mediaTime, undefined, b.end.scte35In)] : []),
+    ]),
   };
 }
 

@@ -157,13 +157,16 @@ describe('ad breaks on a live channel', () => {
     expect(inCue.ptsTime! - decodeSpliceInfo(fromHexSequence(b.scte35Out)).spliceInsert!.ptsTime!).toBe(2 * 90_000);
     expect(dateranges((await o.get('/live/ch/audio/index.m3u8')).text)).toEqual(tags);
 
-    // the MPD: one Event, at the same instant (availabilityStartTime + presentationTime), 2 s long; schema-valid
+    // the MPD: the start's Event at the same instant (availabilityStartTime + presentationTime),
+    // 2 s long, and the return's at the END-DATE; schema-valid
     const mpd = (await o.get('/live/ch/manifest.mpd')).text;
     const ast = Date.parse(/availabilityStartTime="([^"]+)"/.exec(mpd)![1]);
-    const ev = /<Event presentationTime="(\d+)" duration="(\d+)" id="1">/.exec(mpd);
+    const ev = /<Event presentationTime="(\d+)" duration="(\d+)" id="2">/.exec(mpd);
     expect(ev).not.toBeNull();
     expect(ast + Number(ev![1])).toBe(Date.parse(b.startDate));
     expect(Number(ev![2])).toBe(2000);
+    const ret = /<Event presentationTime="(\d+)" id="3">/.exec(mpd);
+    expect(ast + Number(ret![1])).toBe(Date.parse(back![2]));
     const v = await validateMpd(mpd);
     expect(v.errors).toBe('');
   }, 60_000);

@@ -132,20 +132,27 @@ describe('ad breaks in the manifests', () => {
     expect(text).not.toContain('CAN-SKIP-DATERANGES');
   });
 
-  it('the MPD carries an SCTE 35 EventStream, schema-valid, with an Event per break at its media time', async () => {
+  it("the MPD carries an SCTE 35 EventStream, schema-valid: each break's start and, once decided, its return", async () => {
     const { p, breaks } = withBreaks();
     const mpd = writeMpd(p);
     const events = [
       ...mpd.matchAll(
-        /<Event presentationTime="(\d+)" duration="(\d+)" id="(\d+)">\s*<Signal xmlns="http:\/\/www\.scte\.org\/schemas\/35\/2016">\s*<Binary>([^<]+)<\/Binary>/g,
+        /<Event presentationTime="(\d+)"(?: duration="(\d+)")? id="(\d+)">\s*<Signal xmlns="http:\/\/www\.scte\.org\/schemas\/35\/2016">\s*<Binary>([^<]+)<\/Binary>/g,
       ),
     ];
     expect(mpd).toContain('<EventStream schemeIdUri="urn:scte:scte35:2014:xml+bin" timescale="1000">');
-    expect(events.map((m) => [Number(m[1]), Number(m[2]), Number(m[3])])).toEqual([
-      [Math.round(breaks[0].mediaStart * 1000), 2000, 1],
-      [Math.round(breaks[1].mediaStart * 1000), 30_000, 2],
+    const ms = (sec: number) => Math.round(sec * 1000);
+    expect(events.map((m) => [Number(m[1]), m[2] === undefined ? undefined : Number(m[2]), Number(m[3])])).toEqual([
+      [ms(breaks[0].mediaStart), 2000, 2],
+      [ms(breaks[0].end!.mediaTime), undefined, 3],
+      [ms(breaks[1].mediaStart), 30_000, 4],
     ]);
-    expect(decodeSpliceInfo(new Uint8Array(Buffer.from(events[1][4], 'base64'))).spliceInsert?.spliceEventId).toBe(2);
+    const cues = events.map((m) => decodeSpliceInfo(new Uint8Array(Buffer.from(m[4], 'base64'))).spliceInsert!);
+    expect(cues.map((c) => [c.spliceEventId, c.outOfNetwork])).toEqual([
+      [1, true],
+      [1, false],
+      [2, true],
+    ]);
     const v = await validateMpd(mpd);
     expect(v.errors).toBe('');
     expect(v.valid).toBe(true);
