@@ -86,7 +86,8 @@ async function runDemo(o: DemoOptions): Promise<void> {
     const fleetArgs = (pop: string): string[] => (nats ? ['--nats', nats.url, '--pop', pop] : []);
     const originArgs = ['origin', '--root', media, '--port', String(parsePort(o.originPort))];
     // two audio languages (English 440 Hz, French 660 Hz): the page's Audio menu has something to switch
-    if (o.live) originArgs.push('--live', 'news=lavfi', '--live-audio', 'en,fr');
+    // the live ad-break API behind the demo's admin token: the page shows the breaks one cues
+    if (o.live) originArgs.push('--live', 'news=lavfi', '--live-audio', 'en,fr', '--cue-credential-file', tokenFile);
     const origin = await runCli('origin', originArgs, {
       cwd: REPO,
       logFile: join(logs, 'origin.log'),
@@ -191,6 +192,10 @@ async function runDemo(o: DemoOptions): Promise<void> {
     say(
       `players' CMCD sessions (?cmcd=query on the page): curl -H "authorization: Bearer $(cat ${tokenFile})" ${edge.url}/_edge/cmcd/sessions`,
     );
+    if (o.live)
+      say(
+        `an ad break on the live channel (SCTE 35; the page's "ad break" shows it): npx streamedge ad-break ${origin.url} news --duration 10 --cue-credential-file ${tokenFile}`,
+      );
     if (nats) {
       say(`fleet: ${nats.url}   more edges of PoP "demo": ${more.map((e) => e.url).join('  ')}`);
       say(`  members:  curl -H "authorization: Bearer $(cat ${tokenFile})" ${edge.url}/_edge/health`);

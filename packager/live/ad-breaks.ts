@@ -74,7 +74,7 @@ export class AdBreaks {
     if (open)
       throw new AdBreakError(
         409,
-        `ad break ${open.eventId} has not ended (${open.end ? `it returns at segment ${open.endNumber}` : 'return it first'})`,
+        `ad break ${open.eventId} has not ended (${open.end ? `it returns at segment ${open.endNumber}` : `it returns after its planned ${open.plannedDuration} s, or at once when returned`})`,
       );
     const mediaStart = now.startSec + this.segmentDuration;
     const b: ScheduledBreak = {

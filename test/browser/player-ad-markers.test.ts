@@ -125,6 +125,15 @@ describe('our player shows live ad breaks (SCTE 35)', () => {
         expect(entered.playheadPdtMs).toBeLessThan(start + 1500);
         expect(entered.currentTime).toBeGreaterThanOrEqual(entered.adBreak.startSec!);
         expect(entered.activeCues).toContain(id);
+        // the page says so too
+        await page.waitForFunction(
+          (want) => document.getElementById('c-adbreak')?.textContent?.startsWith(`${want}: on`),
+          id,
+          {
+            timeout: 5_000,
+            polling: 50,
+          },
+        );
         const left = await whenBreak(page, id, false);
         expect(left.adBreak.returned).toBe(true);
         // 3 s planned on 1 s segments: the return 3 s after the start
