@@ -670,9 +670,10 @@ export class LiveChannel {
     return p;
   }
 
-  /** The rendition ad breaks are placed on: the first video rendition of the plan. */
+  /** The rendition ad breaks are placed on: the first video rendition of the plan (an audio-only channel: its first). */
   private referenceRendition(): string | undefined {
-    return this.windowsInPlanOrder().find(([, w]) => w.rendition?.kind === 'video')?.[0];
+    const ordered = this.windowsInPlanOrder().filter(([, w]) => w.rendition);
+    return (ordered.find(([, w]) => w.rendition!.kind === 'video') ?? ordered[0])?.[0];
   }
 
   /** Media second where the window starts (the reference rendition's oldest segment); undefined without media. */
