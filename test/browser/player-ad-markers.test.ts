@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { playbackStarted, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { writeTinyLadder } from '../integration/live/live-helpers.js';
 
 const CREDENTIAL = 'cue-credential-for-browser-tests-42';
@@ -106,14 +106,7 @@ describe('our player shows live ad breaks (SCTE 35)', () => {
       const page = await rig.browser.newPage();
       try {
         await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${originUrl}/live/ch/${manifest}`)}&engine=ours`);
-        await page.waitForFunction(
-          () => {
-            const s = window.__streamedge.stats() as { startupMs: number | null; currentTime: number };
-            return s.startupMs !== null && s.currentTime > 0.5;
-          },
-          undefined,
-          { timeout: 60_000, polling: 100 },
-        );
+        await playbackStarted(page);
         const b = await cue(3);
         // one id on both: the DATERANGE ID, and on DASH the splice_event_id in the Events' splice_insert
         const id = `splice-${b.eventId}`;

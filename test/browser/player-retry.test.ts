@@ -24,7 +24,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
-import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { packageSmall, playbackStarted, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { writeTinyLadder } from '../integration/live/live-helpers.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from '../support/fault-proxy.js';
 
@@ -73,18 +73,6 @@ async function play(rules: FaultRule[], done: string): Promise<{ proxy: FaultPro
   } finally {
     await page.close();
   }
-}
-
-/** Waits until playback has started and played half a second. */
-async function started(page: Page): Promise<void> {
-  await page.waitForFunction(
-    () => {
-      const s = window.__streamedge.stats() as { startupMs: number | null; currentTime: number };
-      return s.startupMs !== null && s.currentTime > 0.5;
-    },
-    undefined,
-    { timeout: 60_000, polling: 100 },
-  );
 }
 
 function twoRenditionChannel(): Promise<string> {
@@ -176,7 +164,7 @@ describe('our player retries failed media requests', () => {
     try {
       await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/master.m3u8`)}&engine=ours`);
       const live = () => stats(page) as Promise<LiveStats>;
-      await started(page);
+      await playbackStarted(page);
       const before = await live();
       const failing = before.levels[before.currentLevel].id;
       const other = before.levels.find((l) => l.id !== failing)!.id;
@@ -240,7 +228,7 @@ describe('our player retries failed media requests', () => {
     const page = await rig.browser.newPage();
     try {
       await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/master.m3u8`)}&engine=ours`);
-      await started(page);
+      await playbackStarted(page);
       // the next request of each media playlist (video and audio) gets no answer at all
       const playlists = [...proxy.requests.keys()].filter((p) => /^\/live\/ch\/[^/]+\/index\.m3u8$/.test(p));
       expect(playlists).toHaveLength(2);
@@ -310,7 +298,7 @@ describe('our player retries failed media requests', () => {
     const page = await rig.browser.newPage();
     try {
       await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/manifest.mpd`)}&engine=ours`);
-      await started(page);
+      await playbackStarted(page);
       // the segment after the newest one asked for: not asked yet (this runs in the proxy's own
       // event loop), so its first answer is the one cut
       const asked = proxy.log.flatMap((p) => /\/live\/ch\/180p\/seg-(\d+)\.m4s$/.exec(p)?.[1] ?? []).map(Number);

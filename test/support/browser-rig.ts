@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../bench/chromium-launch.js';
 import { packageVod, type PackageVodOptions } from '../../packager/vod-job.js';
 import { createOrigin, type ChannelConfig, type OriginOptions } from '../../packager/origin/server.js';
@@ -90,4 +90,16 @@ export async function startBrowserRig(prefix: string): Promise<BrowserRig> {
 
 async function closeAll(closers: (() => Promise<unknown> | void)[]): Promise<void> {
   while (closers.length) await closers.pop()!();
+}
+
+/** Waits until the page's player has started and played half a second (up to a minute). */
+export async function playbackStarted(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const s = window.__streamedge.stats() as { startupMs: number | null; currentTime: number };
+      return s.startupMs !== null && s.currentTime > 0.5;
+    },
+    undefined,
+    { timeout: 60_000, polling: 100 },
+  );
 }
