@@ -62,32 +62,58 @@ export class AdBreaks {
   }
 
   /**
-   * Cues a break of `durationSec` starting with the segment after the one in production.
-   * Refused while another break has not returned (409), without media (503), or for a duration
-   * that is not a positive number of seconds up to MAX_BREAK_SEC (400).
+   * Cues a break of `durationSec` starting with the segment after the one in production, or with
+   * segment `at.segment` (a later one), under splice_event_id `at.eventId` when given (else the
+   * next). Two origins locked to one clock (`--epoch`) cued with the same segment and id write the
+   * same tags. Cueing a break that exists already with the same id, segment and duration gives it
+   * back (`created` false): an automation system may send its cue twice. Refused while another
+   * break has not returned or the id is taken (409), without media (503), or for a duration that
+   * is not a positive number of seconds up to MAX_BREAK_SEC, a segment not ahead of the one in
+   * production (or more than MAX_BREAK_SEC ahead), an id that is not a 32-bit number above 0 (400).
    */
-  cue(durationSec: number, now: Production | undefined): ScheduledBreak {
+  cue(
+    durationSec: number,
+    now: Production | undefined,
+    at: { segment?: number; eventId?: number } = {},
+  ): { adBreak: ScheduledBreak; created: boolean } {
     if (!Number.isFinite(durationSec) || durationSec <= 0 || durationSec > MAX_BREAK_SEC)
       throw new AdBreakError(400, `duration must be a number of seconds in (0, ${MAX_BREAK_SEC}]`);
+    const id = at.eventId;
+    if (id !== undefined && (!Number.isInteger(id) || id < 1 || id > 0xffffffff))
+      throw new AdBreakError(400, 'eventId must be a whole number from 1 to 4294967295 (SCTE 35 splice_event_id)');
+    const same = id === undefined ? undefined : this.breaks.find((b) => b.eventId === id);
+    if (same) {
+      if (same.plannedDuration === durationSec && (at.segment === undefined || at.segment === same.startNumber))
+        return { adBreak: same, created: false };
+      throw new AdBreakError(409, `ad break ${id} exists already, with another segment or duration`);
+    }
     if (!now) throw new AdBreakError(503, 'the channel has no media yet: a break is cued on its segments');
+    const segment = at.segment ?? now.number + 1;
+    const ahead = segment - now.number;
+    if (!Number.isInteger(segment) || ahead < 1 || ahead * this.segmentDuration > MAX_BREAK_SEC)
+      throw new AdBreakError(
+        400,
+        `segment must be a segment after the one in production (${now.number}), at most ${MAX_BREAK_SEC} s ahead`,
+      );
     const open = this.breaks.find((b) => !b.end || b.endNumber! > now.number);
     if (open)
       throw new AdBreakError(
         409,
         `ad break ${open.eventId} has not ended (${open.end ? `it returns at segment ${open.endNumber}` : `it returns after its planned ${open.plannedDuration} s, or at once when returned`})`,
       );
-    const mediaStart = now.startSec + this.segmentDuration;
+    const mediaStart = now.startSec + ahead * this.segmentDuration;
     const b: ScheduledBreak = {
-      eventId: this.nextEventId++,
-      startNumber: now.number + 1,
+      eventId: id ?? this.nextEventId,
+      startNumber: segment,
       mediaStart,
       startDate: this.dateOf(mediaStart),
       plannedDuration: durationSec,
       scte35Out: '',
     };
+    this.nextEventId = Math.max(this.nextEventId, b.eventId + 1);
     b.scte35Out = this.outCue(b);
     this.breaks.push(b);
-    return b;
+    return { adBreak: b, created: true };
   }
 
   /**
@@ -183,7 +209,8 @@ export class AdBreaks {
     );
   }
 
+  /** Epoch ms at media second `mediaSec`, rounded to the ms as EXT-X-PROGRAM-DATE-TIME is written. */
   private dateOf(mediaSec: number): number {
-    return this.availabilityStartTime() + mediaSec * 1000;
+    return Math.round(this.availabilityStartTime() + mediaSec * 1000);
   }
 }

@@ -704,14 +704,19 @@ export class LiveChannel {
 
   /**
    * Cues an ad break of `durationSec` (SCTE 35 splice_insert, out of network): it starts with the
-   * segment after the one in production and is in every manifest from now on. Throws AdBreakError
-   * (400 bad duration, 409 a break still open, 503 no media yet).
+   * segment after the one in production (or `at.segment`) and is in every manifest from now on.
+   * See AdBreaks.cue for `at` and the AdBreakError it throws.
    */
-  cueAdBreak(durationSec: number): ScheduledBreak {
-    const b = this.adBreaks.cue(durationSec, this.production());
-    this.touch();
-    this.persist();
-    return b;
+  cueAdBreak(
+    durationSec: number,
+    at: { segment?: number; eventId?: number } = {},
+  ): { adBreak: ScheduledBreak; created: boolean } {
+    const r = this.adBreaks.cue(durationSec, this.production(), at);
+    if (r.created) {
+      this.touch();
+      this.persist();
+    }
+    return r;
   }
 
   /** Ends the open ad break at the next segment boundary (AdBreakError 409 when none is open). */

@@ -2,7 +2,8 @@
  * The live ad-break API: an operator (or an automation system) cues SCTE 35 ad breaks on a live
  * channel, behind its own bearer credential (`--cue-credential-file`).
  *
- *   POST /_live/<channel>/ad-breaks          {"duration": 30}  → 201, the break
+ *   POST /_live/<channel>/ad-breaks          {"duration": 30, "segment"?: n, "eventId"?: id}
+ *                                            → 201, the break (200: that break exists already)
  *   POST /_live/<channel>/ad-breaks/return                     → 200, the break, now ending
  *   GET  /_live/<channel>/ad-breaks                             → 200, the breaks the channel keeps
  *
@@ -43,10 +44,14 @@ export function registerAdBreakRoutes(app: FastifyInstance, opts: AdBreakRoutesO
     if (!channel) sendError(reply, 404, `no live channel "${id}"`);
     return channel;
   };
-  const answer = (reply: FastifyReply, status: number, run: () => ScheduledBreak | readonly ScheduledBreak[]) => {
+  const answer = (
+    reply: FastifyReply,
+    run: () => ScheduledBreak | readonly ScheduledBreak[],
+    status: () => number = () => 200,
+  ) => {
     try {
       const r = run();
-      return reply.code(status).send(Array.isArray(r) ? { adBreaks: r.map(view) } : view(r as ScheduledBreak));
+      return reply.code(status()).send(Array.isArray(r) ? { adBreaks: r.map(view) } : view(r as ScheduledBreak));
     } catch (e) {
       if (e instanceof AdBreakError) return sendError(reply, e.status, e.message);
       throw e;
@@ -55,18 +60,33 @@ export function registerAdBreakRoutes(app: FastifyInstance, opts: AdBreakRoutesO
 
   app.get(`${AD_BREAK_PREFIX}:channel/ad-breaks`, async (req, reply) => {
     const channel = guard(req, reply);
-    if (channel) return answer(reply, 200, () => channel.adBreakList());
+    if (channel) return answer(reply, () => channel.adBreakList());
   });
   app.post(`${AD_BREAK_PREFIX}:channel/ad-breaks`, async (req, reply) => {
     const channel = guard(req, reply);
     if (!channel) return;
-    const body = req.body as { duration?: unknown } | undefined;
-    const duration = typeof body?.duration === 'number' ? body.duration : Number.NaN;
-    return answer(reply, 201, () => channel.cueAdBreak(duration));
+    const body = req.body as { duration?: unknown; segment?: unknown; eventId?: unknown } | undefined;
+    const num = (v: unknown) => (typeof v === 'number' ? v : v === undefined ? undefined : Number.NaN);
+    const duration = num(body?.duration) ?? Number.NaN;
+    const segment = num(body?.segment);
+    const eventId = num(body?.eventId);
+    let status = 201;
+    return answer(
+      reply,
+      () => {
+        const r = channel.cueAdBreak(duration, {
+          ...(segment !== undefined ? { segment } : {}),
+          ...(eventId !== undefined ? { eventId } : {}),
+        });
+        if (!r.created) status = 200;
+        return r.adBreak;
+      },
+      () => status,
+    );
   });
   app.post(`${AD_BREAK_PREFIX}:channel/ad-breaks/return`, async (req, reply) => {
     const channel = guard(req, reply);
-    if (channel) return answer(reply, 200, () => channel.returnFromAdBreak());
+    if (channel) return answer(reply, () => channel.returnFromAdBreak());
   });
 }
 

@@ -272,7 +272,7 @@ export function registerOriginCommand(program: Command): void {
 }
 
 /**
- * Registers `ad-break <origin> <channel> [--duration 30] [--return] [--list]`: cues an SCTE 35 ad
+ * Registers `ad-break <origin> <channel> [--duration 30] [--segment n] [--event-id id] [--return] [--list]`: cues an SCTE 35 ad
  * break on a live channel through the origin's ad-break API (credential from
  * --cue-credential-file or $STREAMEDGE_CUE_CREDENTIAL), and prints the break as JSON.
  */
@@ -283,6 +283,11 @@ export function registerAdBreakCommand(program: Command): void {
     .argument('<origin>', "the origin's base URL, e.g. http://127.0.0.1:8081")
     .argument('<channel>', 'the live channel id')
     .option('--duration <seconds>', "the break's planned duration", '30')
+    .option('--segment <n>', 'start with this segment (a later one than the one in production; default the next)')
+    .option(
+      '--event-id <id>',
+      'the SCTE 35 splice_event_id (default: the channel counts on); the same on redundant origins',
+    )
     .option('--return', 'end the open break at the next segment boundary')
     .option('--list', 'list the breaks the channel keeps')
     .option('--cue-credential-file <file>', `the API's bearer credential (default: $${CUE_CREDENTIAL_ENV})`)
@@ -290,7 +295,14 @@ export function registerAdBreakCommand(program: Command): void {
       async (
         origin: string,
         channel: string,
-        o: { duration: string; return?: boolean; list?: boolean; cueCredentialFile?: string },
+        o: {
+          duration: string;
+          segment?: string;
+          eventId?: string;
+          return?: boolean;
+          list?: boolean;
+          cueCredentialFile?: string;
+        },
       ) => {
         const credential = credentialFrom(
           o.cueCredentialFile,
@@ -309,7 +321,11 @@ export function registerAdBreakCommand(program: Command): void {
             : await fetch(base, {
                 method: 'POST',
                 headers: { ...auth, 'content-type': 'application/json' },
-                body: JSON.stringify({ duration: parseDuration(o.duration) }),
+                body: JSON.stringify({
+                  duration: parseDuration(o.duration),
+                  ...(o.segment !== undefined ? { segment: Number(o.segment) } : {}),
+                  ...(o.eventId !== undefined ? { eventId: Number(o.eventId) } : {}),
+                }),
               });
         const text = await res.text();
         if (!res.ok) {

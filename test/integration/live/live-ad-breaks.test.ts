@@ -109,6 +109,8 @@ describe('ad breaks on a live channel', () => {
     expect((await api('POST', 'ch/ad-breaks', { duration: 2 }, 'wrong')).status).toBe(401);
     expect((await api('POST', 'ch/ad-breaks', { duration: -1 })).json.error).toMatch(/duration must be/);
     expect((await api('POST', 'ch/ad-breaks', { duration: 'ten' })).status).toBe(400);
+    expect((await api('POST', 'ch/ad-breaks', { duration: 2, segment: 0 })).json.error).toMatch(/segment must be/);
+    expect((await api('POST', 'ch/ad-breaks', { duration: 2, eventId: 0 })).json.error).toMatch(/eventId must be/);
     expect((await api('POST', 'nope/ad-breaks', { duration: 2 })).status).toBe(404);
     expect((await api('POST', 'ch/ad-breaks/return')).status).toBe(409); // none open
   });
@@ -220,6 +222,26 @@ describe('ad breaks on a live channel', () => {
       'a cue on the restarted channel',
     );
     expect(next.eventId).toBe(3);
+
+    // a cue for a later segment under a given splice_event_id (what redundant origins on one clock
+    // are sent alike), sent twice: one break, at that segment's PDT
+    const listed = (await o.get('/live/ch/180p/index.m3u8')).text;
+    const newest = Math.max(...[...listed.matchAll(/^seg-(\d+)\.m4s$/gm)].map((m) => Number(m[1])));
+    const ask = { duration: 1, eventId: 900, segment: newest + 4 };
+    const first = await until(
+      async () => {
+        const r = await api('POST', 'ch/ad-breaks', ask);
+        return r.status === 201 && (r.json as unknown as BreakView);
+      },
+      30_000,
+      'a cue once break 3 has returned',
+    );
+    expect(first).toMatchObject({ id: 'splice-900', startsWithSegment: newest + 4 });
+    const again2 = await api('POST', 'ch/ad-breaks', ask);
+    expect(again2.status).toBe(200);
+    expect(again2.json).toEqual(first);
+    const at = await segmentListed('180p', newest + 4);
+    expect(pdtOf(at, newest + 4)).toBe(first.startDate);
   }, 90_000);
 
   it('an origin without a cue credential answers 403, saying how to turn the API on', async () => {

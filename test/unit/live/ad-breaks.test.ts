@@ -19,7 +19,7 @@ const schedule = () => new AdBreaks(SEG, () => AST);
 describe('the ad-break schedule', () => {
   it('a cue starts with the segment after the one in production, at its boundary', () => {
     const s = schedule();
-    const b = s.cue(6, { number: 10, startSec: 20 });
+    const b = s.cue(6, { number: 10, startSec: 20 }).adBreak;
     expect(b).toMatchObject({
       eventId: 1,
       startNumber: 11,
@@ -35,7 +35,7 @@ describe('the ad-break schedule', () => {
 
   it('the return is decided one segment ahead, on the boundary the planned duration reaches', () => {
     const s = schedule();
-    const b = s.cue(5, { number: 10, startSec: 20 }); // 22 s + 5 s: the boundary at 28 s (segment 14)
+    const b = s.cue(5, { number: 10, startSec: 20 }).adBreak; // 22 s + 5 s: the boundary at 28 s (segment 14)
     expect(s.segmentCompleted(10, 20, 22)).toBe(false);
     expect(s.segmentCompleted(11, 22, 24)).toBe(false);
     expect(s.segmentCompleted(12, 24, 26)).toBe(true); // 26 + 2 reaches 27: segment 13 is the last
@@ -50,7 +50,7 @@ describe('the ad-break schedule', () => {
 
   it('times predicted from the nominal duration are made exact when their segment completes', () => {
     const s = schedule();
-    const b = s.cue(2, { number: 10, startSec: 20 });
+    const b = s.cue(2, { number: 10, startSec: 20 }).adBreak;
     const cueBefore = b.scte35Out;
     expect(s.segmentCompleted(10, 20, 21.967)).toBe(true); // the segment before the break ended early
     expect(b).toMatchObject({ mediaStart: 21.967, startDate: AST + 21_967 });
@@ -69,8 +69,39 @@ describe('the ad-break schedule', () => {
     expect(b.end!.mediaTime).toBe(26);
     // still open until segment 13 starts
     expect(() => s.cue(30, { number: 12, startSec: 24 })).toThrow(/has not ended/);
-    expect(s.cue(30, { number: 13, startSec: 26 }).eventId).toBe(2);
+    expect(s.cue(30, { number: 13, startSec: 26 }).adBreak.eventId).toBe(2);
     expect(() => schedule().returnNow({ number: 1, startSec: 2 })).toThrow(/no ad break is open/);
+  });
+
+  it('a cue for a later segment, under a given splice_event_id: two origins on one clock write the same break', () => {
+    const [a, b] = [schedule(), schedule()];
+    // the two encoders are a part apart: the same segment and id give the same start and cue
+    const onA = a.cue(30, { number: 10, startSec: 20 }, { segment: 13, eventId: 4242 });
+    const onB = b.cue(30, { number: 11, startSec: 22 }, { segment: 13, eventId: 4242 });
+    expect(onA.created && onB.created).toBe(true);
+    expect(onB.adBreak).toEqual(onA.adBreak);
+    expect(onA.adBreak).toMatchObject({ startNumber: 13, mediaStart: 26, eventId: 4242 });
+    // sent twice (an automation system's retry): the same break back, nothing new
+    expect(a.cue(30, { number: 11, startSec: 22 }, { segment: 13, eventId: 4242 })).toEqual({
+      adBreak: onA.adBreak,
+      created: false,
+    });
+    expect(() => a.cue(20, { number: 11, startSec: 22 }, { segment: 13, eventId: 4242 })).toThrow(/exists already/);
+    // the ids go on from the highest given
+    a.returnNow({ number: 13, startSec: 26 });
+    expect(a.cue(5, { number: 14, startSec: 28 }).adBreak.eventId).toBe(4243);
+  });
+
+  it('a segment not ahead of production, or an id that is no splice_event_id, is refused (400)', () => {
+    const s = schedule();
+    for (const segment of [10, 9, 10.5, 10 + 86_400])
+      expect(() => s.cue(30, { number: 10, startSec: 20 }, { segment })).toThrow(
+        expect.objectContaining({ status: 400 }),
+      );
+    for (const eventId of [0, -3, 1.5, 2 ** 32])
+      expect(() => s.cue(30, { number: 10, startSec: 20 }, { eventId })).toThrow(
+        expect.objectContaining({ status: 400 }),
+      );
   });
 
   it('bad durations and a channel without media are refused with the status to answer', () => {
@@ -89,7 +120,7 @@ describe('the ad-break schedule', () => {
     expect(s.list(24)).toHaveLength(0);
     // the event ids go on (saved with the breaks)
     const again = new AdBreaks(SEG, () => AST, s.persistable());
-    expect(again.cue(2, { number: 20, startSec: 40 }).eventId).toBe(2);
+    expect(again.cue(2, { number: 20, startSec: 40 }).adBreak.eventId).toBe(2);
   });
 });
 
