@@ -31,6 +31,8 @@ let ladder: string;
 let a: LiveOrigin | undefined;
 let b: LiveOrigin | undefined;
 
+const CUE = 'cue-credential-epoch-lock-tests';
+
 const channel = () => [
   { id: 'ch', source: TEST_SOURCE, segmentDuration: SEGMENT, partDuration: PART, dvrWindow: 20, ladder, epoch: EPOCH },
 ];
@@ -66,9 +68,9 @@ afterAll(async () => {
 
 describe('two origins with the same epoch', () => {
   it('number segments and parts by wall-clock time since the epoch, whenever each started', async () => {
-    a = await startLiveOrigin(join(dir, 'a'), channel());
+    a = await startLiveOrigin(join(dir, 'a'), channel(), {}, { cueCredential: CUE });
     await until(async () => (await completeSegments(a!, 'ch', '180p')) >= 2, 30_000, 'origin A segments');
-    b = await startLiveOrigin(join(dir, 'b'), channel());
+    b = await startLiveOrigin(join(dir, 'b'), channel(), {}, { cueCredential: CUE });
     await until(async () => (await completeSegments(b!, 'ch', '180p')) >= 3, 30_000, 'origin B segments');
     const [ma, mb] = await Promise.all([playlist(a), playlist(b)]);
     // the segment numbers are (now − epoch) / segment: both are near it
@@ -148,6 +150,45 @@ describe('two origins with the same epoch', () => {
       expect(h.channels.find((c) => c.id === 'ch')?.epoch).toBe(new Date(EPOCH).toISOString());
     }
   });
+
+  it('the same ad-break cue (segment and splice_event_id) sent to both: the same tags on both, start and return', async () => {
+    const edge = Math.max(newest(await playlist(a!)).msn, newest(await playlist(b!)).msn);
+    const ask = { duration: 2, segment: edge + 3, eventId: 77 };
+    for (const o of [a!, b!]) {
+      const res = await fetch(`${o.base}/_live/ch/ad-breaks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${CUE}`, 'content-type': 'application/json' },
+        body: JSON.stringify(ask),
+      });
+      expect(res.status).toBe(201);
+    }
+    // once both list the segment the break returns at, every DATERANGE and the MPD's EventStream agree
+    const tags = await Promise.all(
+      [a!, b!].map((o) =>
+        until(
+          async () => {
+            const r = await o.get('/live/ch/180p/index.m3u8');
+            return (
+              r.text.includes(`\nseg-${ask.segment + 2}.m4s`) &&
+              r.text.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE'))
+            );
+          },
+          30_000,
+          'the return listed',
+        ),
+      ),
+    );
+    expect(tags[0]).toHaveLength(2);
+    expect(tags[0][0]).toContain(`START-DATE="${new Date(EPOCH + ask.segment * SEGMENT * 1000).toISOString()}"`);
+    expect(tags[1]).toEqual(tags[0]);
+    const streams = await Promise.all(
+      [a!, b!].map(
+        async (o) => /<EventStream[\s\S]*?<\/EventStream>/.exec((await o.get('/live/ch/manifest.mpd')).text)?.[0],
+      ),
+    );
+    expect(streams[0]).toContain('id="154"'); // 2 × 77: the break's start
+    expect(streams[1]).toBe(streams[0]);
+  }, 60_000);
 
   it('a restarted origin continues forward on the same grid (never backwards)', async () => {
     const before = newest(await playlist(b!));
