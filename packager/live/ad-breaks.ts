@@ -169,11 +169,14 @@ export class AdBreaks {
       .map(({ startNumber: _s, endNumber: _e, ...b }) => b);
   }
 
-  /** Every break kept (those over before `windowStartSec` are dropped), for the status and saving. */
-  list(windowStartSec?: number): ScheduledBreak[] {
-    if (windowStartSec !== undefined)
-      this.breaks = this.breaks.filter((b) => !b.end || b.end.mediaTime > windowStartSec + EPS);
+  /** Every break kept, oldest first. */
+  list(): readonly ScheduledBreak[] {
     return this.breaks;
+  }
+
+  /** Drops the breaks over before a window starting at media second `windowStartSec`. */
+  prune(windowStartSec: number): void {
+    this.breaks = this.breaks.filter((b) => !b.end || b.end.mediaTime > windowStartSec + EPS);
   }
 
   persistable(): PersistedAdBreaks {

@@ -596,6 +596,8 @@ export class LiveChannel {
   }
 
   private persist(): void {
+    const windowStart = this.windowStartSec();
+    if (windowStart !== undefined) this.adBreaks.prune(windowStart);
     const renditions: PersistedChannel['renditions'] = {};
     for (const [rid, w] of this.windowsInPlanOrder()) {
       if (!w.rendition) continue;
@@ -611,7 +613,7 @@ export class LiveChannel {
       mediaEnd: this.mediaEnd,
       fingerprint: fingerprint(this.config),
       renditions,
-      adBreaks: (this.adBreaks.list(this.windowStartSec()), this.adBreaks.persistable()),
+      adBreaks: this.adBreaks.persistable(),
     };
     this.persisting = this.persisting
       .then(() => this.opts.store.put(this.id, state))
