@@ -12,7 +12,7 @@
  * manifest on. Answers are JSON and never cached.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { credentialMatches } from '../../src/signing/sign-endpoint.js';
+import { bearer, credentialMatches } from '../../src/signing/sign-endpoint.js';
 import { AdBreakError, type ScheduledBreak } from '../live/ad-breaks.js';
 import type { LiveChannel } from '../live/live-channel.js';
 import { sendError } from './errors-reply.js';
@@ -33,8 +33,7 @@ export function registerAdBreakRoutes(app: FastifyInstance, opts: AdBreakRoutesO
       sendError(reply, 403, 'the ad-break API is off: start the origin with --cue-credential-file');
       return undefined;
     }
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m || !credentialMatches(m[1], opts.credential)) {
+    if (!credentialMatches(bearer(req.headers.authorization), opts.credential)) {
       reply.header('www-authenticate', 'Bearer');
       sendError(reply, 401, 'a valid bearer credential is required');
       return undefined;

@@ -54,7 +54,8 @@ export function credentialMatches(presented: string | undefined, expected: strin
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-function bearer(authHeader: string | string[] | undefined): string | undefined {
+/** The credential of an `Authorization: Bearer <credential>` field, else undefined. */
+export function bearer(authHeader: string | string[] | undefined): string | undefined {
   const h = Array.isArray(authHeader) ? authHeader[0] : authHeader;
   if (typeof h !== 'string') return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h);

@@ -75,6 +75,25 @@ async function play(rules: FaultRule[], done: string): Promise<{ proxy: FaultPro
   }
 }
 
+/** A fault proxy (no rules yet) in front of live `upstream`, and a page playing its `manifest` with our player. */
+async function openBehindProxy(upstream: string, manifest: string): Promise<{ proxy: FaultProxy; page: Page }> {
+  const proxy = await startFaultProxy(upstream, []);
+  proxies.push(proxy);
+  const page = await rig.browser.newPage();
+  await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/${manifest}`)}&engine=ours`);
+  return { proxy, page };
+}
+
+/** Waits until the player has played `seconds` more from where it is now. */
+async function playsOn(page: Page, seconds: number): Promise<void> {
+  const at = (await stats(page)).currentTime;
+  await page.waitForFunction(
+    (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime > t,
+    at + seconds,
+    { timeout: 30_000, polling: 100 },
+  );
+}
+
 function twoRenditionChannel(): Promise<string> {
   const ladder = join(rig.dir, 'live-ladder.json');
   writeFileSync(
@@ -158,11 +177,8 @@ describe('our player retries failed media requests', () => {
 
   it('live LL-HLS: the rendition it plays starts answering 404; it goes on from the other, from the start of that segment, and leaves the failed one alone', async () => {
     const liveUrl = await twoRenditionChannel();
-    const proxy = await startFaultProxy(liveUrl, []);
-    proxies.push(proxy);
-    const page = await rig.browser.newPage();
+    const { proxy, page } = await openBehindProxy(liveUrl, 'master.m3u8');
     try {
-      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/master.m3u8`)}&engine=ours`);
       const live = () => stats(page) as Promise<LiveStats>;
       await playbackStarted(page);
       const before = await live();
@@ -182,15 +198,7 @@ describe('our player retries failed media requests', () => {
         other,
         { timeout: 30_000, polling: 100 },
       );
-      const at = (await live()).currentTime;
-      await page.waitForFunction(
-        (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime > t,
-        at + 4,
-        {
-          timeout: 30_000,
-          polling: 100,
-        },
-      );
+      await playsOn(page, 4);
       const s = await live();
       expect(s.pageErrors).toEqual([]);
       expect(s.levels[s.currentLevel].id).toBe(other);
@@ -223,11 +231,8 @@ describe('our player retries failed media requests', () => {
 
   it('live LL-HLS: the next blocking reload of each media playlist is held with no answer; each is asked again at its limit and playback goes on', async () => {
     const liveUrl = await rig.liveOrigin({ ladder: writeTinyLadder(rig.dir) });
-    const proxy = await startFaultProxy(liveUrl, []);
-    proxies.push(proxy);
-    const page = await rig.browser.newPage();
+    const { proxy, page } = await openBehindProxy(liveUrl, 'master.m3u8');
     try {
-      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/master.m3u8`)}&engine=ours`);
       await playbackStarted(page);
       // the next request of each media playlist (video and audio) gets no answer at all
       const playlists = [...proxy.requests.keys()].filter((p) => /^\/live\/ch\/[^/]+\/index\.m3u8$/.test(p));
@@ -243,12 +248,7 @@ describe('our player retries failed media requests', () => {
         undefined,
         { timeout: 30_000, polling: 100 },
       );
-      const at = (await stats(page)).currentTime;
-      await page.waitForFunction(
-        (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime > t,
-        at + 4,
-        { timeout: 30_000, polling: 100 },
-      );
+      await playsOn(page, 4);
       const s = (await stats(page)) as Stats & { playlistRetryNotes: string[] };
       expect(s.pageErrors).toEqual([]);
       expect(proxy.injected.map((i) => i.path).sort()).toEqual([...playlists].sort());
@@ -293,11 +293,8 @@ describe('our player retries failed media requests', () => {
 
   it('live LL-DASH: a segment that breaks off after its first chunk is fetched again and appended over it; playback goes on', async () => {
     const liveUrl = await rig.liveOrigin({ ladder: writeTinyLadder(rig.dir) });
-    const proxy = await startFaultProxy(liveUrl, []);
-    proxies.push(proxy);
-    const page = await rig.browser.newPage();
+    const { proxy, page } = await openBehindProxy(liveUrl, 'manifest.mpd');
     try {
-      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${proxy.url}/live/ch/manifest.mpd`)}&engine=ours`);
       await playbackStarted(page);
       // the segment after the newest one asked for: not asked yet (this runs in the proxy's own
       // event loop), so its first answer is the one cut
@@ -310,12 +307,7 @@ describe('our player retries failed media requests', () => {
         path,
         { timeout: 30_000, polling: 100 },
       );
-      const at = (await stats(page)).currentTime;
-      await page.waitForFunction(
-        (t) => (window.__streamedge.stats() as { currentTime: number }).currentTime > t,
-        at + 4,
-        { timeout: 30_000, polling: 100 },
-      );
+      await playsOn(page, 4);
       const s = await stats(page);
       expect(s.pageErrors).toEqual([]);
       expect(proxy.injected).toEqual([{ path, fault: 'cut-after-chunk', bytesSent: expect.any(Number) }]);

@@ -15,6 +15,16 @@ import {
 
 const SPLICE_INSERT_SAMPLE = '/DAvAAAAAAAA///wFAVIAACPf+/+c2nALv4AUsz1AAAAAAAKAAhDVUVJAAABNWLbowo=';
 const TIME_SIGNAL_SAMPLE = '/DA0AAAAAAAA///wBQb+cr0AUAAeAhxDVUVJSAAAjn/PAAGlmbAICAAAAAAsoKGKNAIAmsnRfg==';
+/** The splice_insert of the standard's sample. */
+const SAMPLE_INSERT = {
+  spliceEventId: 0x4800008f,
+  outOfNetwork: true,
+  ptsTime: 0x07369c02e,
+  breakDuration: { autoReturn: true, duration: 0x00052ccf5 },
+  uniqueProgramId: 0,
+  availNum: 0,
+  availsExpected: 0,
+};
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
 
 describe('SCTE 35 splice_info_section', () => {
@@ -22,15 +32,7 @@ describe('SCTE 35 splice_info_section', () => {
     const info = decodeSpliceInfo(bytes(SPLICE_INSERT_SAMPLE));
     expect(info.commandType).toBe(5);
     expect(info.tier).toBe(0xfff);
-    expect(info.spliceInsert).toEqual({
-      spliceEventId: 0x4800008f,
-      outOfNetwork: true,
-      ptsTime: 0x07369c02e,
-      breakDuration: { autoReturn: true, duration: 0x00052ccf5 },
-      uniqueProgramId: 0,
-      availNum: 0,
-      availsExpected: 0,
-    });
+    expect(info.spliceInsert).toEqual(SAMPLE_INSERT);
     // avail_descriptor: identifier "CUEI", provider_avail_id 0x135
     expect(info.descriptors).toEqual([{ tag: 0, data: Uint8Array.from([0x43, 0x55, 0x45, 0x49, 0, 0, 1, 0x35]) }]);
   });
@@ -49,15 +51,7 @@ describe('SCTE 35 splice_info_section', () => {
     const expected = new Uint8Array([...sample.subarray(0, 34), 0, 0, 0, 0, 0, 0]);
     expected[2] -= 10;
     new DataView(expected.buffer).setUint32(36, crc32Mpeg2(expected.subarray(0, 36)));
-    const written = encodeSpliceInsert({
-      spliceEventId: 0x4800008f,
-      outOfNetwork: true,
-      ptsTime: 0x07369c02e,
-      breakDuration: { autoReturn: true, duration: 0x00052ccf5 },
-      uniqueProgramId: 0,
-      availNum: 0,
-      availsExpected: 0,
-    });
+    const written = encodeSpliceInsert(SAMPLE_INSERT);
     expect(Buffer.from(written).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
   });
 
