@@ -8,6 +8,13 @@ import { parseSubtitleOption } from './subtitle-inputs.js';
 import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
 import type { AudioRung } from './ladder.js';
 import type { SourceInfo } from './probe.js';
+import {
+  type ContentKey,
+  type ProtectionScheme,
+  parseProtectionScheme,
+  pickContentKey,
+  readContentKeys,
+} from '../src/cenc/content-keys.js';
 
 interface PackageCliOptions {
   out: string;
@@ -21,11 +28,34 @@ interface PackageCliOptions {
   subtitles: string[];
   audio: string[];
   preset?: string;
+  encrypt?: string;
+  contentKeys?: string;
+  keyId?: string;
+  licenseUrl?: string;
+}
+
+/** `--encrypt` with `--content-keys` (and `--key-id`): the scheme and the key to encrypt with. */
+function protectionOption(
+  o: PackageCliOptions,
+): { scheme: ProtectionScheme; key: ContentKey; licenseUrl?: string } | undefined {
+  if (o.encrypt === undefined) {
+    if (o.contentKeys !== undefined || o.keyId !== undefined)
+      throw new StreamedgeError('BAD_OPTION', '--content-keys and --key-id need --encrypt cbcs|cenc');
+    return undefined;
+  }
+  const scheme = parseProtectionScheme(o.encrypt);
+  if (o.contentKeys === undefined)
+    throw new StreamedgeError('BAD_OPTION', '--encrypt needs --content-keys <file> ({"keys":[{"kid":…,"key":…}]})');
+  if (o.licenseUrl !== undefined && !/^https?:\/\//.test(o.licenseUrl))
+    throw new StreamedgeError('BAD_OPTION', `--license-url must be an absolute http(s) URL, got "${o.licenseUrl}"`);
+  const key = pickContentKey(readContentKeys(o.contentKeys), o.keyId);
+  return { scheme, key, ...(o.licenseUrl !== undefined ? { licenseUrl: o.licenseUrl } : {}) };
 }
 
 /**
  * Registers `package <input> --out <dir> [--id <asset>] [--ladder <preset|file.json>] [--segment 4] [--part 1]
- * [--force] [--keep-versions 2] [--keep-for 24h] [--subtitles <lang>=<file>]... [--audio <lang>=<file>]...`.
+ * [--force] [--keep-versions 2] [--keep-for 24h] [--subtitles <lang>=<file>]... [--audio <lang>=<file>]...
+ * [--encrypt cbcs|cenc --content-keys <file> [--key-id <kid>]]`.
  */
 export function registerPackageCommand(program: Command): void {
   program
@@ -57,7 +87,12 @@ export function registerPackageCommand(program: Command): void {
       [] as string[],
     )
     .option('--preset <x264preset>', 'x264 speed preset', 'veryfast')
+    .option('--encrypt <scheme>', 'Common Encryption of video and audio: cbcs (HLS SAMPLE-AES, DASH) or cenc')
+    .option('--content-keys <file>', 'JSON key file {"keys":[{"kid":"<32 hex>","key":"<32 hex>"}]} (with --encrypt)')
+    .option('--key-id <kid>', 'which key of --content-keys to encrypt with (default: the first)')
+    .option('--license-url <url>', "the MPD's absolute Clear Key license URL (default: keys/clearkey beside the MPD)")
     .action(async (input: string, o: PackageCliOptions) => {
+      const protection = protectionOption(o);
       const assetId = o.id ?? basename(input, extname(input));
       const keepVersions = Number(o.keepVersions);
       if (!Number.isInteger(keepVersions) || keepVersions < 1) {
@@ -82,6 +117,7 @@ export function registerPackageCommand(program: Command): void {
           subtitles: o.subtitles.map(parseSubtitleOption),
           audio: o.audio.map(parseAudioOption),
           preset: o.preset,
+          ...(protection ? { protection } : {}),
           signal: controller.signal,
           onPlan(plan, source) {
             const rungs = plan.video.map((r) => `${r.id} ${r.width}x${r.height} ${kbps(r.bitrate)}`).join(', ');

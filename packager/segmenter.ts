@@ -20,6 +20,7 @@ import { parseFileType } from '../src/cmaf/file-type.js';
 import { readBox } from '../src/cmaf/box.js';
 import { ftyp, styp } from '../src/cmaf/writers.js';
 import { StreamedgeError } from '../src/errors.js';
+import type { TrackProtector } from '../src/cenc/track-protector.js';
 import type { IFrameRef, Part, Segment } from '../src/media/presentation.js';
 
 export interface SegmenterListener {
@@ -41,6 +42,8 @@ export interface SegmenterOptions {
   listener: SegmenterListener;
   /** Media time (seconds) of grid point 0; default 0. */
   originSec?: number;
+  /** Encrypts the track (Common Encryption): its header and every chunk, before anything is cut or published. */
+  protector?: TrackProtector;
 }
 
 /** Boxes that travel with the next fragment (producer reference time, events). */
@@ -149,7 +152,8 @@ export class Segmenter {
 
   private onInit(moov: Buffer): void {
     if (this.track) throw this.fail('a second moov arrived (the producer restarted?)');
-    const initBytes = Buffer.concat(this.ftypBox ? [this.ftypBox, moov] : [moov]);
+    const plain = Buffer.concat(this.ftypBox ? [this.ftypBox, moov] : [moov]);
+    const initBytes = this.opts.protector ? this.opts.protector.protectInit(plain) : plain;
     const info = parseInit(initBytes);
     const track = info.tracks.find((t) => t.kind === this.opts.kind) ?? info.tracks[0];
     if (!track) throw this.fail('the init segment has no track');
@@ -168,7 +172,10 @@ export class Segmenter {
     return this.originTicks + k * this.segTicks;
   }
 
-  private onChunk(moof: Buffer, mdat: Buffer): void {
+  private onChunk(clearMoof: Buffer, clearMdat: Buffer): void {
+    const { moof, mdat } = this.opts.protector
+      ? this.opts.protector.protectFragment(clearMoof, clearMdat)
+      : { moof: clearMoof, mdat: clearMdat };
     const frag = parseFragment(moof, this.trex);
     const traf: TrackFragmentInfo | undefined =
       frag.tracks.find((t) => t.trackId === this.track!.trackId) ?? frag.tracks[0];

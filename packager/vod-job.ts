@@ -27,6 +27,9 @@ import { planLadder, type LadderPlan } from './ladder.js';
 import { buildEncodeArgs, type EncodeOutput } from './encode-args.js';
 import { runEncoder, type EncoderRun } from './ffmpeg-run.js';
 import { Segmenter } from './segmenter.js';
+import { writeProtectionRecord } from './protection-record.js';
+import { TrackProtector } from '../src/cenc/track-protector.js';
+import type { ContentKey, ProtectionScheme } from '../src/cenc/content-keys.js';
 import { measureBandwidth } from './rendition-stats.js';
 import { mergeTail } from './segment-merge.js';
 import {
@@ -71,6 +74,8 @@ export interface PackageVodOptions {
   audio?: AudioInput[];
   /** x264 preset (default 'veryfast'). */
   preset?: string;
+  /** Common Encryption of every video and audio rendition with this key (subtitles stay clear). */
+  protection?: { scheme: ProtectionScheme; key: ContentKey; licenseUrl?: string };
   /** Called once the source is probed and the ladder planned. */
   onPlan?: (plan: LadderPlan, source: SourceInfo) => void;
   /** Media seconds encoded so far, and the expected total when known. */
@@ -218,12 +223,14 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     });
     const segmenters = states.map((state) => {
       const { output } = state;
+      const pr = opts.protection;
       return new Segmenter({
         renditionId: output.renditionId,
         kind: output.kind,
         segmentDuration,
         partDuration,
         firstSegmentNumber: 1,
+        ...(pr ? { protector: new TrackProtector(pr.scheme, pr.key, `rendition ${output.renditionId}`) } : {}),
         listener: {
           init(bytes, track) {
             state.track = track;
@@ -273,6 +280,11 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         'SOURCE_TRUNCATED',
         `${opts.input} ends early: only ${durationSec.toFixed(1)} s of its ${expectedSec.toFixed(1)} s of video could be decoded (truncated or corrupt file)`,
       );
+    }
+    if (opts.protection) {
+      const { scheme, key, licenseUrl } = opts.protection;
+      presentation.protection = { scheme, kid: key.kid, ...(licenseUrl ? { licenseUrl } : {}) };
+      writeProtectionRecord(versionRoot, presentation.protection);
     }
     if (subtitles.length > 0) {
       presentation.subtitles = subtitles.map((s) => s.track);

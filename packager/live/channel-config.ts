@@ -9,6 +9,7 @@
  *   <file path>                 looped forever in real time (-re -stream_loop -1)
  *   srt:// rtmp:// udp:// rtp:// tcp:// (any ffmpeg URL)   read as is; rtmp:// listens for a publisher
  */
+import type { ContentKey, ProtectionScheme } from '../../src/cenc/content-keys.js';
 import { StreamedgeError } from '../../src/errors.js';
 import { parseLanguageTag } from '../../src/media/language-tag.js';
 import type { SourceInfo } from '../probe.js';
@@ -46,11 +47,14 @@ export interface ChannelConfig {
    * (`--duress-lag`; default a segment and two parts).
    */
   duressLag?: number;
+  /** Common Encryption of every rendition with this key (`--live-encrypt`, `--content-keys`). */
+  protection?: { scheme: ProtectionScheme; key: ContentKey };
 }
 
-export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency' | 'epoch'>> {
+export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection'>> {
   targetLatency: number;
   epoch?: number;
+  protection?: { scheme: ProtectionScheme; key: ContentKey };
 }
 
 export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;
@@ -134,6 +138,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     audioLanguages,
     duressLag,
     ...(c.epoch !== undefined ? { epoch: c.epoch } : {}),
+    ...(c.protection ? { protection: c.protection } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * tfdt shift into a Segmenter, whose init/part/segment events feed the channel's windows the
  * moment each fragment arrives.
  */
+import { TrackProtector } from '../../src/cenc/track-protector.js';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -307,6 +308,15 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
         partDuration: config.partDuration,
         firstSegmentNumber: req.anchor.segmentNumber ?? req.firstSegmentNumber,
         originSec: offset,
+        ...(config.protection
+          ? {
+              protector: new TrackProtector(
+                config.protection.scheme,
+                config.protection.key,
+                `rendition ${o.renditionId}`,
+              ),
+            }
+          : {}),
         listener: {
           init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan, audioTracks)),
           part: (n, part, bytes) => sink.part(o.renditionId, n, part, bytes),

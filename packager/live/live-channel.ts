@@ -24,7 +24,7 @@
  */
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import type { AdBreak, Part, Presentation, Rendition, Segment } from '../../src/media/presentation.js';
+import type { AdBreak, Part, Presentation, Protection, Rendition, Segment } from '../../src/media/presentation.js';
 import type { ResolvedChannelConfig } from './channel-config.js';
 import type { ChannelStateStore, PersistedChannel } from './channel-state-store.js';
 import { AdBreaks, type PersistedAdBreaks, type Production, type ScheduledBreak } from './ad-breaks.js';
@@ -638,6 +638,12 @@ export class LiveChannel {
    * The current presentation (video renditions first, each kind in the run's plan order), or
    * undefined before any media.
    */
+  /** How the channel's media is encrypted (its scheme and key id), if it is. */
+  get protection(): Protection | undefined {
+    const pr = this.config.protection;
+    return pr ? { scheme: pr.scheme, kid: pr.key.kid } : undefined;
+  }
+
   presentation(): Presentation | undefined {
     if (this.snapshot?.version === this.version_) return this.snapshot.p;
     const ready = [...this.windows.values()].filter((w) => w.rendition && w.init);
@@ -659,6 +665,7 @@ export class LiveChannel {
       partDuration: this.config.partDuration,
       timelines,
       ...this.adBreaksShown(),
+      ...(this.protection ? { protection: this.protection } : {}),
       live: {
         availabilityStartTime: this.availabilityStartTime,
         publishTime: this.now(),

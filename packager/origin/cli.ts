@@ -18,6 +18,7 @@ import { createOrigin } from './server.js';
 import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../../src/cli/tls-options.js';
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, parseEpoch, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
+import { parseProtectionScheme, pickContentKey, readContentKeys } from '../../src/cenc/content-keys.js';
 
 interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, TlsCliOptions {
   root: string;
@@ -44,6 +45,9 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   signMaxTtl: string;
   upstreamCredentialFile?: string;
   cueCredentialFile?: string;
+  contentKeys?: string;
+  liveEncrypt?: string;
+  liveKeyId?: string;
 }
 
 /** The ad-break API's credential, when no --cue-credential-file is given. */
@@ -194,7 +198,20 @@ export function registerOriginCommand(program: Command): void {
       '--cue-credential-file <file>',
       `enables the live ad-break API (POST /_live/<channel>/ad-breaks) behind this bearer credential (default: $${CUE_CREDENTIAL_ENV})`,
     )
+    .option(
+      '--content-keys <file>',
+      'JSON key file of encrypted assets and channels: their keys are handed out under keys/',
+    )
+    .option('--live-encrypt <scheme>', 'encrypt the live channels: cbcs or cenc (with --content-keys)')
+    .option('--live-key-id <kid>', 'the key of --content-keys the live channels use (default: the first)')
     .action(async (o: OriginCliOptions) => {
+      const contentKeys = o.contentKeys !== undefined ? readContentKeys(o.contentKeys) : undefined;
+      if ((o.liveEncrypt !== undefined || o.liveKeyId !== undefined) && !contentKeys)
+        throw new StreamedgeError('BAD_OPTION', '--live-encrypt needs --content-keys <file>');
+      const liveProtection =
+        o.liveEncrypt !== undefined
+          ? { scheme: parseProtectionScheme(o.liveEncrypt), key: pickContentKey(contentKeys!, o.liveKeyId) }
+          : undefined;
       const segmentDuration = parseDuration(o.segment);
       const partDuration = parseDuration(o.part);
       const dvrWindow = parseDuration(o.dvr);
@@ -212,6 +229,7 @@ export function registerOriginCommand(program: Command): void {
           ...(audioLanguages && parsed.source.startsWith('lavfi') ? { audioLanguages } : {}),
           ...(epoch !== undefined ? { epoch } : {}),
           ...(duressLag !== undefined ? { duressLag } : {}),
+          ...(liveProtection ? { protection: liveProtection } : {}),
         };
       });
       const logRef: { current?: KeyLog } = {};
@@ -246,6 +264,7 @@ export function registerOriginCommand(program: Command): void {
         signing: signed.signing,
         ...(tls ? { tls } : {}),
         ...(cueCredential !== undefined ? { cueCredential } : {}),
+        ...(contentKeys ? { contentKeys } : {}),
       });
       logRef.current = origin.app.log;
       let stopping = false;

@@ -20,6 +20,8 @@ import { realRoot } from './safe-path.js';
 import { registerVodRoutes } from './static-vod.js';
 import { registerLiveRoutes } from './live-routes.js';
 import { registerAdBreakRoutes } from './ad-break-routes.js';
+import { registerContentKeyRoutes } from './content-key-routes.js';
+import type { ContentKey } from '../../src/cenc/content-keys.js';
 import { registerHealthRoute } from './health.js';
 import { SteeringService, registerSteeringRoute, type SteeringOptions } from './content-steering.js';
 import { registerTimeRoute } from './time-route.js';
@@ -74,6 +76,8 @@ export interface OriginOptions {
   steering?: SteeringOptions;
   /** The live ad-break API (origin/ad-break-routes.ts): the bearer credential it asks for (off without). */
   cueCredential?: string;
+  /** Content keys of encrypted assets and channels (origin/content-key-routes.ts); none: no key is handed out. */
+  contentKeys?: readonly ContentKey[];
 }
 
 export interface Origin {
@@ -144,7 +148,8 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
 
   await app.register(cors, {
     origin: '*',
-    methods: [...READ_METHODS],
+    // POST: a browser's Clear Key license request (origin/content-key-routes.ts)
+    methods: [...READ_METHODS, 'POST'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 86400,
     // an OPTIONS that is not a CORS preflight (RFC 9110 §9.3.7) gets 204 with the allowed
@@ -195,6 +200,7 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
     channels,
     ...(opts.cueCredential !== undefined ? { credential: opts.cueCredential } : {}),
   });
+  registerContentKeyRoutes(app, { keys: opts.contentKeys ?? [], realRoot: () => rootReal, channels });
   registerHealthRoute(app, channels, Date.now(), steering);
   registerTimeRoute(app);
   app.get('/metrics', async (_req, reply) => {

@@ -85,11 +85,17 @@ export class ShakaEngine implements Engine {
     // Low-latency mode for live streams (LL-HLS parts, LL-DASH chunks); Shaka's defaults otherwise.
     p.configure({ streaming: { lowLatencyMode: /\/live\//.test(new URL(url, location.href).pathname) } });
     p.addEventListener('adaptation', () => (this.switches += 1));
-    p.addEventListener('error', (e) => {
-      const d = (e as unknown as { detail?: { code?: number; message?: string } }).detail;
+    const note = (d: { code?: number; message?: string } | undefined): void => {
       this.errors.push(`shaka error ${d?.code ?? '?'}${d?.message ? `: ${d.message}` : ''}`);
-    });
-    await p.load(url);
+    };
+    p.addEventListener('error', (e) => note((e as unknown as { detail?: { code?: number; message?: string } }).detail));
+    try {
+      await p.load(url);
+    } catch (e) {
+      // a load that fails (a manifest, a key) rejects here and fires no error event
+      note(e as { code?: number; message?: string });
+      throw e;
+    }
     this.video.play().catch(() => {});
   }
 

@@ -1,3 +1,5 @@
+import { CLEARKEY_SCHEME_URI, CLEARKEY_SYSTEM_ID, kidAsUuid } from '../cenc/content-keys.js';
+import { pssh } from '../cenc/protection-boxes.js';
 import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
   type AdBreak,
@@ -5,6 +7,7 @@ import {
   channelLayoutName,
   isMultichannel,
   paths,
+  type Protection,
   seconds,
   type Presentation,
   type Rendition,
@@ -43,6 +46,7 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
 
   const mpdAttrs: Array<[string, string | number | undefined]> = [
     ['xmlns', 'urn:mpeg:dash:schema:mpd:2011'],
+    ...(p.protection ? PROTECTION_NAMESPACES : []),
     ['profiles', PROFILES],
     ['type', live ? 'dynamic' : 'static'],
   ];
@@ -289,11 +293,55 @@ function adaptationSet(
   // Identical templates (same timescale and timeline) are written once, on the AdaptationSet.
   const shared = templates.every((x) => JSON.stringify(x) === JSON.stringify(templates[0]));
   const representations = timelines.map((t, i) => representation(t.rendition, shared ? undefined : templates[i]));
+  const protection = p.protection ? contentProtection(p.protection, opts) : [];
   return {
     name: 'AdaptationSet',
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
-    children: [...descriptors, ...(shared && templates[0] ? [templates[0], ...representations] : representations)],
+    children: [
+      ...protection,
+      ...descriptors,
+      ...(shared && templates[0] ? [templates[0], ...representations] : representations),
+    ],
   };
+}
+
+const PROTECTION_NAMESPACES: Array<[string, string]> = [
+  ['xmlns:cenc', 'urn:mpeg:cenc:2013'],
+  ['xmlns:dashif', 'https://dashif.org/CPS'],
+];
+
+/**
+ * The ContentProtection descriptors of an encrypted AdaptationSet (23009-1 §5.8.4.1, DASH-IF IOP
+ * §7.5): the scheme and default key id (mp4protection), then the W3C Clear Key system with its
+ * license URL (dashif:Laurl, relative to the MPD like every URL in it) and its pssh.
+ */
+function contentProtection(pr: Protection, opts: MpdOptions): XmlElement[] {
+  const query = normalizedQuery(opts);
+  return [
+    {
+      name: 'ContentProtection',
+      attrs: [
+        ['schemeIdUri', 'urn:mpeg:dash:mp4protection:2011'],
+        ['value', pr.scheme],
+        ['cenc:default_KID', kidAsUuid(pr.kid)],
+      ],
+    },
+    {
+      name: 'ContentProtection',
+      attrs: [
+        ['schemeIdUri', CLEARKEY_SCHEME_URI],
+        ['value', 'ClearKey1.0'],
+      ],
+      children: [
+        {
+          name: 'dashif:Laurl',
+          attrs: [['Lic_type', 'EME-1.0']],
+          children: [pr.licenseUrl ?? `${paths.clearKeyLicense}${query ? `?${query}` : ''}`],
+        },
+        { name: 'cenc:pssh', children: [pssh(CLEARKEY_SYSTEM_ID, [pr.kid]).toString('base64')] },
+      ],
+    },
+  ];
 }
 
 /** What a listener calls the rendition's codec: "AAC", "Dolby Digital Plus", "Dolby Digital", else its CODECS. */

@@ -1,6 +1,7 @@
 import { StreamedgeError } from '../errors.js';
 import { seconds, type Presentation, type RenditionTimeline } from '../media/presentation.js';
 import { attributeList, quoted } from './attribute-list.js';
+import { keyAttributes } from './key-tags.js';
 import { extinf, targetDuration } from './target-duration.js';
 import { findTimeline } from './timeline-lookup.js';
 import { withQuery, type UriOptions } from './uri-options.js';
@@ -29,11 +30,9 @@ export function writeIFramePlaylist(p: Presentation, renditionId: string, opts: 
   const durations = segments.flatMap((s) => (s.iframes ?? []).map((f) => seconds(f.duration, ts)));
   const lines = ['#EXTM3U', '#EXT-X-VERSION:5', `#EXT-X-TARGETDURATION:${targetDuration(durations)}`];
   if (p.type === 'vod') lines.push('#EXT-X-PLAYLIST-TYPE:VOD');
-  lines.push(
-    '#EXT-X-I-FRAMES-ONLY',
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-    `#EXT-X-MAP:${attributeList([['URI', quoted(withQuery('init.mp4', opts))]])}`,
-  );
+  lines.push('#EXT-X-I-FRAMES-ONLY', '#EXT-X-INDEPENDENT-SEGMENTS');
+  if (p.protection) lines.push(`#EXT-X-KEY:${keyAttributes(p.protection, '../', opts)}`);
+  lines.push(`#EXT-X-MAP:${attributeList([['URI', quoted(withQuery('init.mp4', opts))]])}`);
   for (const s of segments) {
     let first = true;
     for (const f of s.iframes ?? []) {

@@ -8,6 +8,7 @@ import {
   type Segment,
 } from '../media/presentation.js';
 import { attributeList, decimal, quoted, type AttributeValue } from './attribute-list.js';
+import { keyAttributes } from './key-tags.js';
 import { liveEdge, nextPart } from './live-edge.js';
 import { playlistTiming } from './server-control.js';
 import { extinf } from './target-duration.js';
@@ -90,6 +91,7 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
   if (live) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${opts.discontinuitySequence ?? 0}`);
   else lines.push('#EXT-X-PLAYLIST-TYPE:VOD');
   lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
+  if (p.protection) lines.push(`#EXT-X-KEY:${keyAttributes(p.protection, '../', opts)}`);
   lines.push(`#EXT-X-MAP:${attributeList([['URI', quoted(withQuery('init.mp4', opts))]])}`);
   if (skipped > 0) {
     lines.push(

@@ -2,6 +2,7 @@ import type { Presentation, Rendition, RenditionTimeline } from '../media/presen
 import { audioCodecFamily, isMultichannel, paths } from '../media/presentation.js';
 import { attributeList, quoted } from './attribute-list.js';
 import { hasIFrames, iframeBandwidth } from './iframe-playlist.js';
+import { keyAttributes } from './key-tags.js';
 import { withQuery, type UriOptions } from './uri-options.js';
 
 export interface MultivariantOptions extends UriOptions {
@@ -30,8 +31,9 @@ const SUBTITLE_GROUP = 'subs';
  * presentations get one variant per audio rendition instead. Variants keep the order of
  * `p.timelines` (the first one is where clients start).
  *
- * EXT-X-VERSION: nothing here is version-gated; 4 is written when EXT-X-MEDIA or I-frame
- * streams are present (RFC 8216bis section 8 allows it so old clients do not half-play), else 1.
+ * EXT-X-VERSION: 4 is written when EXT-X-MEDIA or I-frame streams are present (RFC 8216bis
+ * section 8 allows it so old clients do not half-play), 5 with EXT-X-SESSION-KEY (its KEYFORMAT
+ * needs it), else 1.
  */
 export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOptions = {}): string {
   const videos = p.timelines.filter((t) => t.rendition.kind === 'video');
@@ -39,11 +41,10 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
   const iframeStreams = p.type === 'vod' && opts.iframePlaylists !== false ? videos.filter((t) => hasIFrames(t)) : [];
   const audioGroup = videos.length > 0 && audios.length > 0;
 
-  const lines = [
-    '#EXTM3U',
-    `#EXT-X-VERSION:${audioGroup || iframeStreams.length > 0 || (p.subtitles?.length ?? 0) > 0 ? 4 : 1}`,
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-  ];
+  // 5: KEYFORMAT and KEYFORMATVERSIONS (RFC 8216bis §8)
+  const version = p.protection ? 5 : audioGroup || iframeStreams.length > 0 || (p.subtitles?.length ?? 0) > 0 ? 4 : 1;
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${version}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  if (p.protection) lines.push(`#EXT-X-SESSION-KEY:${keyAttributes(p.protection, opts.pathPrefix ?? '', opts)}`);
 
   // stereo (and mono) renditions in the group "audio", each multichannel layout in its own
   // ("audio-6ch"): a variant names one group, so each video variant is listed once per group

@@ -141,6 +141,24 @@ export interface Presentation {
   subtitles?: SubtitleTrack[];
   /** Live: the ad breaks that overlap the window (or are still to come), oldest first. */
   adBreaks?: AdBreak[];
+  /** Common Encryption of the video and audio tracks (subtitles stay clear), if any. */
+  protection?: Protection;
+}
+
+/**
+ * How the media is encrypted (ISO/IEC 23001-7): the scheme and the one key id every video and
+ * audio track uses. The key itself never enters the model: players get it from the origin's
+ * `keys/` endpoints (HLS `keys/<kid>`, DASH Clear Key license `keys/clearkey`).
+ */
+export interface Protection {
+  scheme: 'cenc' | 'cbcs';
+  /** 32 lowercase hex digits. */
+  kid: string;
+  /**
+   * An absolute Clear Key license URL for the MPD (dashif:Laurl). Default: `keys/clearkey`
+   * relative to the MPD, which our player resolves; Shaka Player 4 resolves it against the page.
+   */
+  licenseUrl?: string;
 }
 
 /**
@@ -174,6 +192,10 @@ export const paths = {
   part: (renditionId: string, n: number, p: number) => `${renditionId}/seg-${n}.${p}.m4s`,
   subtitleSegment: (trackId: string, n: number) => `${trackId}/seg-${n}.vtt`,
   subtitleFile: (trackId: string) => `${trackId}/subtitles.vtt`,
+  /** The raw content key (HLS KEYFORMAT "identity"); relative to the manifest naming it, at any depth. */
+  contentKey: (kid: string) => `keys/${kid}`,
+  /** The W3C Clear Key license endpoint (DASH Laurl), likewise. */
+  clearKeyLicense: 'keys/clearkey',
 } as const;
 
 /** More than two channels (a 5.1 twin): HLS and DASH keep such audio apart from stereo. */

@@ -114,7 +114,7 @@ const URL_ATTRS: Record<string, readonly string[]> = {
   BitstreamSwitching: ['sourceURL'],
 };
 /** Elements whose text content is a URL. */
-const URL_TEXT = ['BaseURL', 'Location', 'PatchLocation'];
+const URL_TEXT = ['BaseURL', 'Location', 'PatchLocation', 'Laurl'];
 
 const ELEMENT_WITH_ATTRS = new RegExp(
   `<((?:[A-Za-z_][\\w.-]*:)?(${Object.keys(URL_ATTRS).join('|')}))(\\s[^>]*?)?(/?)>`,
@@ -125,10 +125,11 @@ const ATTR = /(\s)([A-Za-z_][\w.:-]*)(\s*=\s*)("([^"]*)"|'([^']*)')/g;
 
 /**
  * Every URL in a DASH MPD gets the token: SegmentTemplate `media`/`initialization`/`index`,
- * SegmentURL, Initialization/RepresentationIndex `sourceURL`, and BaseURL/Location/PatchLocation
- * text. Template identifiers (`$Number$`) are kept; a query on a directory BaseURL does not
- * propagate to segment URLs under it (RFC 3986 resolution drops it), which is why the
- * templates carry the token themselves.
+ * SegmentURL, Initialization/RepresentationIndex `sourceURL`, and the text of BaseURL, Location,
+ * PatchLocation and a Clear Key license URL (`dashif:Laurl`, `clearkey:Laurl`). Template
+ * identifiers (`$Number$`) are kept; a query on a directory BaseURL does not propagate to segment
+ * URLs under it (RFC 3986 resolution drops it), which is why the templates carry the token
+ * themselves.
  */
 export function addTokenToMpd(xml: string, token: string, opts: RewriteOptions = {}): string {
   const rewrite = (escaped: string): string => {

@@ -197,6 +197,22 @@ describe('addTokenToMpd', () => {
     expect(addTokenToMpd(MPD, TOKEN)).toContain('<BaseURL>https://edge.example/vod/asset1/</BaseURL>');
   });
 
+  it('a Clear Key license URL (dashif:Laurl, clearkey:Laurl) carries the token; the pssh text is left alone', () => {
+    const protectedSet = (prefix: string, ns: string) =>
+      `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:${prefix}="${ns}" xmlns:cenc="urn:mpeg:cenc:2013"><Period><AdaptationSet>` +
+      `<ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0">` +
+      `<${prefix}:Laurl Lic_type="EME-1.0">keys/clearkey</${prefix}:Laurl><cenc:pssh>AAAANHBzc2g=</cenc:pssh>` +
+      `</ContentProtection></AdaptationSet></Period></MPD>`;
+    for (const [prefix, ns] of [
+      ['dashif', 'https://dashif.org/CPS'],
+      ['clearkey', 'http://dashif.org/guidelines/clearKey'],
+    ]) {
+      const rewritten = addTokenToMpd(protectedSet(prefix, ns), TOKEN);
+      expect(rewritten).toContain(`<${prefix}:Laurl Lic_type="EME-1.0">keys/clearkey?token=${TOKEN}</${prefix}:Laurl>`);
+      expect(rewritten).toContain('<cenc:pssh>AAAANHBzc2g=</cenc:pssh>');
+    }
+  });
+
   it('the rewritten MPD still validates against the ISO/IEC 23009-1 schema', async () => {
     const before = await validateMpd(MPD);
     expect(before.errors).toBe('');

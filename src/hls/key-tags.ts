@@ -1,0 +1,18 @@
+/**
+ * EXT-X-KEY and EXT-X-SESSION-KEY for Common Encryption (RFC 8216bis §4.4.4.4, §4.4.6.5):
+ * METHOD=SAMPLE-AES is fMP4 under 'cbcs', SAMPLE-AES-CTR under 'cenc'; KEYFORMAT "identity"
+ * means the URI answers the raw 16-byte key, which a browser hands to the W3C Clear Key system.
+ */
+import { paths, type Protection } from '../media/presentation.js';
+import { attributeList, quoted } from './attribute-list.js';
+import { withQuery, type UriOptions } from './uri-options.js';
+
+/** The attribute list of both tags; `prefix` is the way from the playlist to the key endpoint. */
+export function keyAttributes(p: Protection, prefix: string, opts: UriOptions): string {
+  return attributeList([
+    ['METHOD', p.scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR'],
+    ['URI', quoted(withQuery(`${prefix}${paths.contentKey(p.kid)}`, opts))],
+    ['KEYFORMAT', quoted('identity')],
+    ['KEYFORMATVERSIONS', quoted('1')],
+  ]);
+}
