@@ -12,6 +12,7 @@ import { DashSource } from '../player/dash-source.js';
 import { ServerAdvice, type RequestLogEntry } from '../player/fetcher.js';
 import type { RetryNote } from '../player/request-retry.js';
 import type { AdBreakStat } from '../player/ad-cues.js';
+import type { ProtectionStats } from '../player/clear-key.js';
 import type { SourceModel } from '../player/source-model.js';
 import { SubtitleDisplay } from '../player/text-track-loader.js';
 
@@ -31,6 +32,8 @@ export interface EngineStats {
   adBreaks?: AdBreakStat[];
   /** Live: playing back in the DVR window by the viewer's choice (our player only). */
   dvr?: boolean;
+  /** Encrypted streams: the key system, scheme, KIDs and license requests (our player only; null: clear). */
+  protection?: ProtectionStats | null;
   errors: string[];
 }
 

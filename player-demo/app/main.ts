@@ -10,6 +10,7 @@ import { PlaybackWatch } from './playback-watch.js';
 import { installThrottledFetch, pageThrottle } from './throttled-fetch.js';
 import type { RequestLogEntry } from '../player/fetcher.js';
 import type { AdBreakStat } from '../player/ad-cues.js';
+import type { ProtectionStats } from '../player/clear-key.js';
 
 interface DemoConfig {
   streams: { name: string; url: string }[];
@@ -62,9 +63,27 @@ function adBreakText(breaks: AdBreakStat[] | undefined, t: number): string {
   return next ? `${next.id} in ${(next.startSec! - t).toFixed(1)} s` : '–';
 }
 
+/** The scheme, key system, KIDs and license requests of an encrypted stream, else –. */
+function protectionText(p: ProtectionStats | null | undefined): string {
+  if (!p) return '–';
+  const usable = p.kids.filter((k) => p.keyStatuses[k] === 'usable').length;
+  const requests = `${p.licenseRequests} license request${p.licenseRequests === 1 ? '' : 's'}`;
+  return `${p.scheme ?? '?'} · ${p.keySystem} · KID ${p.kids.join(', ') || '?'} (${usable}/${p.kids.length} usable) · ${requests}`;
+}
+
+/** The page's error line: the latest errors of the page and the engine, hidden when there are none. */
+function renderErrors(engineErrors: string[]): void {
+  const all = [...errors, ...engineErrors];
+  const line = $('error');
+  line.hidden = all.length === 0;
+  line.textContent = all.slice(-3).join('\n');
+}
+
 function render(): void {
   if (!engine || !watch) return;
   const s = engine.stats();
+  renderErrors(s.errors);
+  $('c-protection').textContent = protectionText(s.protection);
   const fmtMbps = (bps: number) => (bps / 1e6).toFixed(2);
   $('c-engine').textContent = engine.name;
   $('c-startup').textContent = watch.startupMs === null ? '–' : `${watch.startupMs.toFixed(0)} ms`;
@@ -145,6 +164,7 @@ async function load(url: string, kind: string): Promise<void> {
   video.removeAttribute('src');
   video.load();
   requests.length = 0;
+  errors.length = 0;
   renderedLevels = '';
   renderedTracks = '';
   watch = new PlaybackWatch(video);
@@ -160,6 +180,7 @@ async function load(url: string, kind: string): Promise<void> {
     await engine.start(url);
   } catch (e) {
     errors.push(String((e as Error).message ?? e));
+    renderErrors(engine.stats().errors);
   }
 }
 

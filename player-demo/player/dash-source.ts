@@ -47,6 +47,7 @@ import {
 } from '../../src/dash/mpd-periods.js';
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
+import { ProtectionError, readDashProtection, type TrackProtection } from './protection.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
   /** Told of each MPD request tried again (the player's notePlaylistRetry). */
@@ -66,6 +67,8 @@ interface DashSeg {
   timestampOffset?: number;
   /** Several Periods: its Period's bounds on the media element's timeline. */
   appendWindow?: { start: number; end: number };
+  /** Its Period's Representation is encrypted (ContentProtection). */
+  protection?: TrackProtection;
 }
 
 interface RepState {
@@ -89,6 +92,8 @@ interface ReadPeriod {
   templates: Map<string, SegmentTemplateInfo>;
   /** SegmentBase@presentationTimeOffset (s) by Representation id, where not 0. */
   baseOffsets: Map<string, number>;
+  /** ContentProtection by Representation id (encrypted ones only); an error for one we cannot decrypt. */
+  protection: Map<string, TrackProtection | ProtectionError>;
 }
 
 interface MpdPlaylist {
@@ -226,6 +231,7 @@ export class DashSource implements SourceModel {
       audio: Object.entries(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {}),
       subtitles: Object.entries(Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {}),
       ...readSegmentInfo(period.text, this.mpdUrl),
+      protection: readDashProtection(period.text, this.mpdUrl),
     };
   }
 
@@ -237,6 +243,7 @@ export class DashSource implements SourceModel {
       const id = nameOf(pl);
       if (this.video.some((v) => v.id === id)) continue;
       const rep = this.repState(pl, richest.templates.get(id));
+      const protection = protectionOf(richest, id);
       this.video.push({
         id,
         kind: 'video',
@@ -247,6 +254,7 @@ export class DashSource implements SourceModel {
         frameRate: pl.attributes['FRAME-RATE'],
         initUrl: rep.initUrl,
         ...(rep.initByteRange ? { initByteRange: rep.initByteRange } : {}),
+        ...(protection ? { protection } : {}),
       });
     }
     // One audio AdaptationSet per language (lang, Label, Role main/alternate).
@@ -257,6 +265,7 @@ export class DashSource implements SourceModel {
       // a codec this browser's MSE cannot play (E-AC-3, AC-3 in Chromium) is not offered
       if (!playable(pl.attributes.CODECS)) continue;
       const rep = this.repState(pl, richest.templates.get(id));
+      const protection = protectionOf(richest, id);
       this.audioTracks.push({
         id,
         kind: 'audio',
@@ -264,6 +273,7 @@ export class DashSource implements SourceModel {
         codecs: pl.attributes.CODECS ?? 'mp4a.40.2',
         initUrl: rep.initUrl,
         ...(rep.initByteRange ? { initByteRange: rep.initByteRange } : {}),
+        ...(protection ? { protection } : {}),
         name,
         default: Boolean(group.default),
         ...(group.language ? { language: group.language } : {}),
@@ -312,6 +322,7 @@ export class DashSource implements SourceModel {
       const begin = p.period.startSec;
       const end = p.period.durationSec !== undefined ? begin + p.period.durationSec : Infinity;
       const init = { url: rep.initUrl, ...(rep.initByteRange ? { byteRange: rep.initByteRange } : {}) };
+      const protection = protectionOf(p, nameOf(pl));
       // with several Periods, each chunk's media is kept within its Period's bounds (MSE append
       // window): a segment that straddles a Period's edge (audio's 2.005 s against video's 2 s)
       // would otherwise overwrite the start of the next Period's media
@@ -327,6 +338,7 @@ export class DashSource implements SourceModel {
           init,
           ...(timestampOffset !== 0 ? { timestampOffset } : {}),
           ...(appendWindow ? { appendWindow } : {}),
+          ...(protection ? { protection } : {}),
         });
       }
       if (!out.initUrl) {
@@ -481,6 +493,7 @@ export class DashSource implements SourceModel {
           ...(seg.init ? { init: seg.init } : {}),
           ...(seg.timestampOffset !== undefined ? { timestampOffset: seg.timestampOffset } : {}),
           ...(seg.appendWindow ? { appendWindow: seg.appendWindow } : {}),
+          ...(seg.protection ? { protection: seg.protection } : {}),
         };
       }
       if (!this.live) return null;
@@ -501,6 +514,7 @@ export class DashSource implements SourceModel {
           ...(last.init ? { init: last.init } : {}),
           ...(last.timestampOffset !== undefined ? { timestampOffset: last.timestampOffset } : {}),
           ...(last.appendWindow ? { appendWindow: last.appendWindow } : {}),
+          ...(last.protection ? { protection: last.protection } : {}),
         };
       }
       const due = this.loadedAt + this.minimumUpdatePeriod * 1000 - Date.now();
@@ -526,6 +540,13 @@ function toRepState(pl: MpdPlaylist, template: SegmentTemplateInfo | undefined):
       ...(s.byterange ? { byteRange: s.byterange } : {}),
     })),
   };
+}
+
+/** A Representation's protection in a Period (undefined: clear); throws the error of one this player cannot decrypt. */
+function protectionOf(p: ReadPeriod, id: string): TrackProtection | undefined {
+  const found = p.protection.get(id);
+  if (found instanceof ProtectionError) throw found;
+  return found;
 }
 
 const nameOf = (pl: MpdPlaylist): string => pl.attributes.NAME ?? `v${pl.attributes.BANDWIDTH}`;

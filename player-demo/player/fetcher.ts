@@ -104,6 +104,8 @@ export interface FetchOptions {
    * a server that never answers, or stops sending, does not hold the player forever.
    */
   timeout?: RequestTimeout;
+  /** A POST of this body (a license request) instead of a GET. */
+  post?: { body: Uint8Array<ArrayBuffer>; contentType: string };
 }
 
 export interface RequestTimeout {
@@ -266,10 +268,20 @@ async function readOnce(url: string, opts: FetchOptions, seen: TryProgress, repo
     ? applyCmcd(url, opts.cmcd.mode, { ...opts.cmcd.keys(), ot: 'o', ...opts.cmcdObject })
     : { url, headers: undefined };
   const range = opts.range;
-  const headers = range ? { ...sent.headers, range: rangeRequest(range.offset, range.length) } : sent.headers;
+  const post = opts.post;
+  const headers = range
+    ? { ...sent.headers, range: rangeRequest(range.offset, range.length) }
+    : post
+      ? { ...sent.headers, 'content-type': post.contentType }
+      : sent.headers;
   let res: Response;
   try {
-    res = await fetch(sent.url, { signal: opts.signal, cache: 'no-store', headers });
+    res = await fetch(sent.url, {
+      signal: opts.signal,
+      cache: 'no-store',
+      headers,
+      ...(post ? { method: 'POST', body: post.body } : {}),
+    });
   } catch (e) {
     throw opts.signal.aborted || !(e instanceof TypeError) ? e : new NetworkError(url, undefined, e);
   }

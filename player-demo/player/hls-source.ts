@@ -29,6 +29,7 @@ import { delay } from './delay.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
 import { segmentStartingAt, spanSec } from '../../src/hls/aligned-segment.js';
 import { blockingPartReloadTimeout, fetchPlaylistText, type RetryNote } from './request-retry.js';
+import { readHlsMediaKeys, readHlsSessionKeys, type TrackProtection } from './protection.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
   /** Content steering: started from the multivariant playlist, it routes every request (give the player the same one). */
@@ -56,6 +57,8 @@ interface SegEntry {
   map?: { url: string; byteRange?: ByteRange };
   /** Its discontinuity sequence number (EXT-X-DISCONTINUITY-SEQUENCE plus the discontinuities before it). */
   timeline: number;
+  /** The EXT-X-KEY in force for it (SAMPLE-AES / SAMPLE-AES-CTR identity); absent: clear. */
+  protection?: TrackProtection;
 }
 
 interface MediaState {
@@ -75,6 +78,8 @@ interface MediaState {
   partHoldBack?: number;
   holdBack?: number;
   loadedAt: number;
+  /** The key of its first listed segment (else the one in force at its end): the rendition's. */
+  protection?: TrackProtection;
 }
 
 interface ParsedPart {
@@ -146,6 +151,7 @@ export class HlsSource implements SourceModel {
   audio?: AudioTrack;
   audioTracks: AudioTrack[] = [];
   textTracks: TextTrackRef[] = [];
+  sessionKeys: TrackProtection[] = [];
   private media = new Map<string, MediaState>();
   private readonly ads = new AdMarkerBook();
   private urls = new Map<string, string>();
@@ -162,6 +168,7 @@ export class HlsSource implements SourceModel {
     const text = await fetchPlaylistText(this.masterUrl, { signal, ...this.loader });
     const m = parse(text);
     if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
+    this.sessionKeys = readHlsSessionKeys(text, this.masterUrl);
     this.loader.steering?.start(text, this.masterUrl, this.closed.signal);
     for (const pl of firstAudioGroupVariants(m.playlists)) {
       const a = pl.attributes as {
@@ -255,6 +262,7 @@ export class HlsSource implements SourceModel {
       const st = this.media.get(r.id)!;
       r.initUrl = st.initUrl ?? '';
       if (st.initByteRange) r.initByteRange = st.initByteRange;
+      if (st.protection) r.protection = st.protection;
     }
   }
 
@@ -431,6 +439,7 @@ export class HlsSource implements SourceModel {
             programDateTime: seg.pdt,
             ...(seg.byteRange ? { byteRange: seg.byteRange } : {}),
             ...(seg.map ? { init: seg.map } : {}),
+            ...(seg.protection ? { protection: seg.protection } : {}),
             ...this.placement(st, seg, c.msn, seg.pdt),
           };
         }
@@ -449,6 +458,7 @@ export class HlsSource implements SourceModel {
             programDateTime: pdt,
             ...(part.byteRange ? { byteRange: part.byteRange } : {}),
             ...(seg.map ? { init: seg.map } : {}),
+            ...(seg.protection ? { protection: seg.protection } : {}),
             ...this.placement(st, seg, c.msn, pdt),
           };
         }
@@ -493,7 +503,10 @@ export class HlsSource implements SourceModel {
     for (const [k, v] of params ?? []) url.searchParams.set(k, v);
     const text = await fetchPlaylistText(url.href, { signal, ...this.loader, timeout });
     const arrivedAt = Date.now();
+    // (throws the ProtectionError of a key this player cannot use: AES-128, FairPlay, …)
+    const keys = readHlsMediaKeys(text, base);
     const m = parse(text);
+    const keyOf = (i: number) => (keys.segments.length === m.segments.length ? keys.segments[i] : keys.last);
     if (m.dateRanges?.length) this.ads.noteDateRanges(m.dateRanges);
     const prev = this.media.get(renditionId);
     const skipped = m.skip?.skippedSegments ?? 0;
@@ -512,6 +525,7 @@ export class HlsSource implements SourceModel {
       const msn = seq + skipped + i;
       initMap ??= s.map;
       const byteRange = listedRange(s.byterange);
+      const protection = keyOf(i);
       segments.set(msn, {
         msn,
         uri: s.uri,
@@ -522,6 +536,7 @@ export class HlsSource implements SourceModel {
         timeline: s.timeline ?? 0,
         ...(byteRange ? { byteRange } : {}),
         ...((maps.size > 1 || !m.endList) && s.map ? { map: resolvedMap(s.map, base) } : {}),
+        ...(protection ? { protection } : {}),
       });
     });
     let lastMsn = seq + skipped + m.segments.length - 1;
@@ -547,6 +562,7 @@ export class HlsSource implements SourceModel {
         complete: false,
         timeline: pre.timeline ?? prevSeg?.timeline ?? 0,
         ...(pre.map ? { map: resolvedMap(pre.map, base) } : prevSeg?.map ? { map: prevSeg.map } : {}),
+        ...(keys.last ? { protection: keys.last } : {}),
       });
     }
     initMap ??= pre?.map;
@@ -569,6 +585,8 @@ export class HlsSource implements SourceModel {
       holdBack: m.serverControl?.holdBack,
       loadedAt: Date.now(),
     };
+    const protection = segments.get(st.firstMsn)?.protection ?? keys.last ?? prev?.protection;
+    if (protection) st.protection = protection;
     // A reply older than what we hold (a slower parallel reload) must not roll us back.
     if (prev && prev.lastMsn > st.lastMsn) return prev;
     this.media.set(renditionId, st);

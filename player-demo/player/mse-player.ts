@@ -16,6 +16,8 @@ import { describeFailure, isRequestFailure, MEDIA_TIMEOUT, withRetries, type Ret
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
 import type { Throttle } from './throttle.js';
 import { AppendQueue } from './append-queue.js';
+import { ClearKeyProtection, type ProtectionStats } from './clear-key.js';
+import { readInitProtection, type TrackProtection } from './protection.js';
 
 export interface PlayerStats {
   protocol: string;
@@ -76,6 +78,8 @@ export interface PlayerStats {
   retryNotes: string[];
   /** Live: the ad breaks the manifests signal (SCTE 35), on the media timeline (ad-cues.ts). */
   adBreaks: AdBreakStat[];
+  /** Encrypted streams (Common Encryption through EME's Clear Key, clear-key.ts); null: clear. */
+  protection: ProtectionStats | null;
   /**
    * Playlist and MPD requests tried again (no answer in time, 5xx, a closed connection), and the
    * last 20 of them: told by the source's loader (notePlaylistRetry).
@@ -211,6 +215,8 @@ export class MsePlayer {
   private seeks = 0;
   /** Aborted by each seek out of the buffer: ends the fetches (and their retry waits) under way. */
   private seekAbort = new AbortController();
+  /** Keys for encrypted renditions (EME, Clear Key): asked for from the manifests' KIDs and the init segments'. */
+  private readonly protection: ClearKeyProtection;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -218,6 +224,13 @@ export class MsePlayer {
     private readonly opts: PlayerOptions = {},
   ) {
     this.adCues = new AdCues(video);
+    this.protection = new ClearKeyProtection(video, {
+      request: { log: opts.onRequest, throttle: opts.throttle, steering: opts.steering },
+      signal: this.abort.signal,
+      renditions: () => [...source.video, ...source.audioTracks],
+      onError: (message) => this.fail(new Error(message)),
+      onRetry: (n) => this.onRetry(n),
+    });
     this.stats = {
       protocol: source.protocol,
       live: false,
@@ -253,6 +266,7 @@ export class MsePlayer {
       retries: 0,
       retryNotes: [],
       adBreaks: [],
+      protection: null,
       playlistRetries: 0,
       playlistRetryNotes: [],
       disabledLevels: [],
@@ -303,6 +317,7 @@ export class MsePlayer {
       replacements: this.stats.replacements.map((r) => ({ ...r })),
       retryNotes: [...this.stats.retryNotes],
       adBreaks: this.stats.adBreaks.map((b) => ({ ...b })),
+      protection: this.protection.stats(),
       playlistRetryNotes: [...this.stats.playlistRetryNotes],
       disabledLevels: this.stats.levels.map((_, i) => i).filter((i) => this.isDisabled(i)),
       trackRanges: { video: this.videoQueue?.ranges() ?? [], audio: this.audioQueue?.ranges() ?? [] },
@@ -369,7 +384,12 @@ export class MsePlayer {
     // Where to start, before the SourceBuffers: a live channel that has only just started may
     // list its audio only once it lists a segment (the source waits for one), and an audio track
     // that appeared after the SourceBuffers were made had none to go to.
+    // Encrypted: Clear Key's MediaKeys on the element, and the keys of every KID the manifests
+    // name asked for (one session), while the start is looked up
+    const keys = this.askForKeys();
+    keys.catch(() => {}); // (awaited below)
     const vStart = await s.startCursor(s.video[startLevel].id, signal);
+    await keys;
     const audio = s.audio;
     const ms = new MediaSource();
     this.mediaSource = ms;
@@ -389,6 +409,27 @@ export class MsePlayer {
     this.startVideo(vStart);
     // audio from where video starts, matched by time (a packager may number audio apart)
     if (audio) this.startAudio(audio, await s.alignedCursor(audio.id, s.video[startLevel].id, vStart, signal));
+  }
+
+  /** The keys of every rendition's KIDs (and HLS session keys), asked for before any media arrives. */
+  private async askForKeys(): Promise<void> {
+    const s = this.source;
+    const named = [
+      ...(s.sessionKeys ?? []),
+      ...[...s.video, ...s.audioTracks].flatMap((r) => (r.protection ? [r.protection] : [])),
+    ];
+    if (named.length) await this.protection.need(named);
+  }
+
+  /**
+   * Before an init segment goes into its SourceBuffer: MediaKeys on the element when it (or the
+   * manifest) says it is encrypted, and its KIDs asked for when not yet (its tenc's, whose key
+   * comes from where its rendition's does).
+   */
+  private async keysFor(p: TrackProtection | undefined, init?: Uint8Array): Promise<void> {
+    const inInit = init ? readInitProtection(init) : undefined;
+    if (!p && !inInit?.kids.length) return;
+    await this.protection.need(p ? [p] : [], inInit?.kids ?? [], p?.source);
   }
 
   private startVideo(from: Cursor): void {
@@ -532,6 +573,7 @@ export class MsePlayer {
 
   stop(): void {
     this.abort.abort();
+    this.protection.close();
     this.source.close();
     if (this.timer) clearInterval(this.timer);
   }
@@ -1076,9 +1118,10 @@ export class MsePlayer {
       );
       const ts = initTimescale(res.bytes);
       if (ts) this.timescales.set(key, ts);
+      await this.keysFor(chunk.protection ?? r.protection, res.bytes);
       await queue.append(res.bytes);
       queue.initKey = key;
-    }
+    } else if (chunk.protection) await this.keysFor(chunk.protection); // (a key rotated in: asked for once)
     await queue.offset(chunk.timestampOffset ?? 0);
     if (chunk.appendWindow) await queue.window(chunk.appendWindow.start, chunk.appendWindow.end);
   }

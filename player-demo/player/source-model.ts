@@ -4,6 +4,7 @@
  * engine never knows which protocol it plays.
  */
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
+import type { TrackProtection } from './protection.js';
 
 export interface PlayerRendition {
   id: string;
@@ -16,6 +17,11 @@ export interface PlayerRendition {
   initUrl: string;
   /** The init segment is this range of `initUrl` (HLS EXT-X-MAP BYTERANGE). */
   initByteRange?: ByteRange;
+  /**
+   * Encrypted (Common Encryption, Clear Key): the scheme, KIDs and where the keys come from, as
+   * the manifest says (DASH ContentProtection; HLS the EXT-X-KEY of its first segment). Absent: clear.
+   */
+  protection?: TrackProtection;
 }
 
 /** Bytes `offset` to `offset + length - 1` of a resource (HLS EXT-X-BYTERANGE), asked with a Range header. */
@@ -91,6 +97,8 @@ export interface ChunkRef {
    * on that timeline.
    */
   discontinuity?: { sequence: number; startSec: number };
+  /** The chunk is encrypted: its key as the manifest names it (HLS: the EXT-X-KEY in force; DASH: its Period's). */
+  protection?: TrackProtection;
 }
 
 /** An ad break a live manifest signals (SCTE 35), as the player shows it. */
@@ -120,6 +128,8 @@ export interface SourceModel {
   readonly audioTracks: AudioTrack[];
   /** Subtitle tracks (VOD). */
   readonly textTracks: TextTrackRef[];
+  /** Keys the manifest names before any media playlist (HLS EXT-X-SESSION-KEY): asked for up front. */
+  readonly sessionKeys?: TrackProtection[];
   /** Loads the first manifests. */
   open(signal: AbortSignal): Promise<void>;
   /** Where a new viewer starts for this rendition (VOD: the start; live: near the edge on a key frame). */

@@ -1,0 +1,502 @@
+/**
+ * Our player in Debian's Chromium plays Common Encryption through EME's W3C Clear Key system.
+ *
+ * The content: our packager's clear CMAF of the 60 s demo sample, encrypted here under 'cenc'
+ * (AES-CTR, ISO/IEC 23001-7): each track's init segment gets an encv/enca sample entry with
+ * sinf/schm/tenc and a v1 Clear Key pssh, each fragment its samples encrypted in its mdat (video
+ * by subsample, the NAL headers clear) with senc/saiz/saio in its traf. (ffmpeg's own mp4 muxer
+ * writes no senc into fragments, so its `-encryption_scheme cenc-aes-ctr` output cannot go
+ * through MSE.) Video has one KID for both renditions, audio another. The manifests are the
+ * packager's with the signalling added by hand: DASH ContentProtection (mp4protection, the
+ * DASH-IF Clear Key descriptor with a relative dashif:Laurl and a cenc:pssh) on each
+ * AdaptationSet; HLS EXT-X-SESSION-KEY and EXT-X-KEY METHOD=SAMPLE-AES-CTR KEYFORMAT "identity".
+ * A loopback server answers them with the license endpoint (POST, the Clear Key license
+ * request) and the key URIs (GET, the raw key), both behind `?token=`; its playlists carry the
+ * request's token into their URIs as the edge does.
+ *
+ * Checked: playback passes 2 s with MediaKeys on the element, the stats (and the page's cell)
+ * show the scheme, both KIDs usable, one license request for both (DASH) or one key request per
+ * KID (HLS), not one more after a rendition switch; a wrong token shows the license error on the
+ * page's error line; AES-128 shows its error; a license server that never answers ends in the
+ * error naming the KIDs that never arrived.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { cpSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, extname, join, normalize } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Page } from 'playwright-core';
+import { fixture } from '../../media-fixtures/generate.js';
+import { childBox, readBoxes, type Box } from '../../src/cmaf/box.js';
+import { parseFragment } from '../../src/cmaf/fragment.js';
+import { addTokenToPlaylist } from '../../src/signing/playlist-rewrite.js';
+import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { loopbackServer, type LoopbackServer } from '../support/loopback-server.js';
+
+const KID_V = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+const KID_A = '1b2c3d4e5f60718293a4b5c6d7e8f90a';
+const KEYS = new Map([
+  [KID_V, randomBytes(16)],
+  [KID_A, randomBytes(16)],
+]);
+const CLEAR_KEY_SYSTEM_ID = '1077efecc0b24d02ace33c1e52e2fb4b';
+const TOKEN = 'good-token';
+
+// ---------------------------------------------------------------------------------------------
+// 'cenc' encryption of clear CMAF
+
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const u16 = (n: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+};
+function box(type: string, ...payload: Buffer[]): Buffer {
+  const body = Buffer.concat(payload);
+  return Buffer.concat([u32(8 + body.length), Buffer.from(type, 'latin1'), body]);
+}
+const fullBox = (type: string, versionFlags: number, ...payload: Buffer[]) => box(type, u32(versionFlags), ...payload);
+
+function clearKeyPssh(...kids: string[]): Buffer {
+  return fullBox(
+    'pssh',
+    0x01000000,
+    Buffer.from(CLEAR_KEY_SYSTEM_ID, 'hex'),
+    u32(kids.length),
+    ...kids.map((k) => Buffer.from(k, 'hex')),
+    u32(0),
+  );
+}
+
+/** The init segment with its sample entry protected (encv/enca + sinf) and a Clear Key pssh in its moov. */
+function encryptInit(init: Buffer, kid: string): Buffer {
+  const moov = readBoxes(init).find((b) => b.type === 'moov')!;
+  const path: Box[] = [moov];
+  for (const t of ['trak', 'mdia', 'minf', 'stbl', 'stsd']) path.push(childBox(path[path.length - 1], t)!);
+  const stsd = path[path.length - 1];
+  const entryAt = stsd.start + stsd.headerSize + 8;
+  const entryEnd = entryAt + init.readUInt32BE(entryAt);
+  const format = init.toString('latin1', entryAt + 4, entryAt + 8);
+  const tenc = fullBox('tenc', 0, Buffer.from([0, 0, 1, 8]), Buffer.from(kid, 'hex'));
+  const sinf = box(
+    'sinf',
+    box('frma', Buffer.from(format, 'latin1')),
+    fullBox('schm', 0, Buffer.from('cenc', 'latin1'), u32(0x10000)),
+    box('schi', tenc),
+  );
+  const pssh = clearKeyPssh(kid);
+  const moovEnd = moov.start + moov.size;
+  const out = Buffer.concat([
+    init.subarray(0, entryEnd),
+    sinf,
+    init.subarray(entryEnd, moovEnd),
+    pssh,
+    init.subarray(moovEnd),
+  ]);
+  out.write(format === 'mp4a' ? 'enca' : 'encv', entryAt + 4, 'latin1');
+  out.writeUInt32BE(entryEnd - entryAt + sinf.length, entryAt);
+  for (const b of path.slice(1)) out.writeUInt32BE(b.size + sinf.length, b.start);
+  out.writeUInt32BE(moov.size + sinf.length + pssh.length, moov.start);
+  return out;
+}
+
+/** A video sample's subsamples: one per NAL unit, its length, header and the rest short of 16-byte blocks clear. */
+function nalSubsamples(sample: Buffer): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = 0; at + 4 <= sample.length;) {
+    const len = sample.readUInt32BE(at);
+    const type = sample[at + 4] & 0x1f;
+    const vcl = type >= 1 && type <= 5;
+    const protectedBytes = vcl && len > 17 ? Math.floor((len - 1) / 16) * 16 : 0;
+    out.push([4 + len - protectedBytes, protectedBytes]);
+    at += 4 + len;
+  }
+  return out;
+}
+
+/** A segment with every fragment's samples encrypted (AES-CTR, an 8-byte IV each) and senc/saiz/saio added. */
+function encryptSegment(seg: Buffer, key: Buffer, video: boolean, iv: { next: bigint }): Buffer {
+  const parts: Buffer[] = [];
+  const boxes = readBoxes(seg);
+  for (let i = 0; i < boxes.length; i++) {
+    const b = boxes[i];
+    const bytes = seg.subarray(b.start, b.start + b.size);
+    if (b.type !== 'moof') {
+      if (b.type !== 'mdat') parts.push(bytes);
+      continue;
+    }
+    const mdat = boxes[i + 1];
+    const data = Buffer.from(seg.subarray(mdat.start, mdat.start + mdat.size));
+    const track = parseFragment(Buffer.from(bytes)).tracks[0];
+    const entries: Buffer[] = [];
+    const sizes: number[] = [];
+    for (const s of track.samples) {
+      const at = s.offset - b.size; // (from the moof's start; the mdat follows it)
+      const sample = data.subarray(at, at + s.size);
+      const sampleIv = Buffer.alloc(8);
+      sampleIv.writeBigUInt64BE(iv.next++);
+      const subs = video ? nalSubsamples(sample) : [[0, sample.length] as [number, number]];
+      const ranges: [number, number][] = [];
+      let pos = 0;
+      for (const [clear, enc] of subs) {
+        ranges.push([pos + clear, pos + clear + enc]);
+        pos += clear + enc;
+      }
+      const cipher = createCipheriv('aes-128-ctr', key, Buffer.concat([sampleIv, Buffer.alloc(8)]));
+      const encrypted = cipher.update(Buffer.concat(ranges.map(([a, z]) => sample.subarray(a, z))));
+      let k = 0;
+      for (const [a, z] of ranges) {
+        encrypted.copy(sample, a, k, k + (z - a));
+        k += z - a;
+      }
+      const entry = video
+        ? Buffer.concat([sampleIv, u16(subs.length), ...subs.map(([c, e]) => Buffer.concat([u16(c), u32(e)]))])
+        : sampleIv;
+      entries.push(entry);
+      sizes.push(entry.length);
+    }
+    const senc = fullBox('senc', video ? 2 : 0, u32(entries.length), ...entries);
+    const saiz = video
+      ? fullBox('saiz', 0, Buffer.from([0]), u32(sizes.length), Buffer.from(sizes))
+      : fullBox('saiz', 0, Buffer.from([8]), u32(sizes.length));
+    const traf = childBox(b, 'traf')!;
+    const trafEnd = traf.start + traf.size - b.start;
+    // saio: where senc's first entry lies, from the moof's start (traf is the moof's last child)
+    const saioSize = 20;
+    const saio = fullBox('saio', 0, u32(1), u32(trafEnd + saiz.length + saioSize + 16));
+    const added = saiz.length + saio.length + senc.length;
+    const moof = Buffer.concat([bytes.subarray(0, trafEnd), saiz, saio, senc, bytes.subarray(trafEnd)]);
+    moof.writeUInt32BE(b.size + added, 0);
+    moof.writeUInt32BE(traf.size + added, traf.start - b.start);
+    const trun = childBox(traf, 'trun')!;
+    const trunAt = trun.start - b.start;
+    if (moof.readUInt32BE(trunAt + 8) & 1) moof.writeInt32BE(moof.readInt32BE(trunAt + 16) + added, trunAt + 16);
+    parts.push(moof, data);
+    i += 1;
+  }
+  return Buffer.concat(parts);
+}
+
+/** The asset's renditions encrypted into `out` (video under KID_V, audio under KID_A), manifests as they are. */
+function encryptAsset(assetDir: string, out: string): void {
+  cpSync(assetDir, out, { recursive: true });
+  for (const rendition of readdirSync(assetDir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const video = rendition.name !== 'audio';
+    const kid = video ? KID_V : KID_A;
+    const dir = join(assetDir, rendition.name);
+    writeFileSync(join(out, rendition.name, 'init.mp4'), encryptInit(readFileSync(join(dir, 'init.mp4')), kid));
+    const iv = { next: BigInt(`0x${randomBytes(4).toString('hex')}`) << 32n };
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.m4s')))
+      writeFileSync(
+        join(out, rendition.name, f),
+        encryptSegment(readFileSync(join(dir, f)), KEYS.get(kid)!, video, iv),
+      );
+  }
+}
+
+const uuid = (k: string) => `${k.slice(0, 8)}-${k.slice(8, 12)}-${k.slice(12, 16)}-${k.slice(16, 20)}-${k.slice(20)}`;
+
+/** The packager's MPD with Clear Key ContentProtection on each AdaptationSet (the Laurl relative, as `laurl`). */
+function protectMpd(mpd: string, laurl: string): string {
+  return mpd
+    .replace(
+      '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"',
+      '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" xmlns:dashif="https://dashif.org/CPS"',
+    )
+    .replace(/(<AdaptationSet [^>]*contentType="(video|audio)"[^>]*>)/g, (tag: string, _: string, kind: string) => {
+      const kid = kind === 'video' ? KID_V : KID_A;
+      return `${tag}
+      <ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc" cenc:default_KID="${uuid(kid)}"/>
+      <ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0">
+        <dashif:Laurl Lic_type="EME-1.0">${laurl}</dashif:Laurl>
+        <cenc:pssh>${clearKeyPssh(kid).toString('base64')}</cenc:pssh>
+      </ContentProtection>`;
+    });
+}
+
+/** EXT-X-KEY (`method`) before the EXT-X-MAP of a media playlist. */
+function protectMediaPlaylist(text: string, kid: string, method: string): string {
+  const key = `#EXT-X-KEY:METHOD=${method},URI="../keys/${kid}",KEYFORMAT="identity",KEYFORMATVERSIONS="1"`;
+  return text.replace('#EXT-X-MAP:', `${key}\n#EXT-X-MAP:`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// the loopback server: files, the license endpoint, the key URIs
+
+let rig: BrowserRig;
+let server: LoopbackServer;
+let served = '';
+/** What the license endpoint and the key URIs were asked, in order (`POST <kids>` / `GET <kid>`, `!` when refused). */
+const keyLog: string[] = [];
+
+const CORS = { 'access-control-allow-origin': '*' };
+
+function answer(res: ServerResponse, status: number, body: string | Buffer, type = 'text/plain'): void {
+  res.writeHead(status, { ...CORS, 'content-type': type, 'cache-control': 'no-store' }).end(body);
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (req.method === 'OPTIONS')
+    return void res
+      .writeHead(204, {
+        ...CORS,
+        'access-control-allow-methods': 'GET, POST',
+        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '',
+      })
+      .end();
+  const token = url.searchParams.get('token');
+  const m = /^\/vod\/movie\/keys\/([^/]+)$/.exec(url.pathname);
+  if (m && m[1] === 'silent') return; // a license server that never answers
+  if (m && m[1] === 'clearkey' && req.method === 'POST') {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const request = JSON.parse(Buffer.concat(chunks).toString()) as { kids: string[] };
+    const kids = request.kids.map((k) => Buffer.from(k, 'base64url').toString('hex'));
+    keyLog.push(`POST ${kids.join(',')}${token === TOKEN ? '' : ' !'}`);
+    if (token !== TOKEN) return answer(res, 403, 'token missing or wrong\n');
+    if (kids.some((k) => !KEYS.has(k))) return answer(res, 404, 'unknown kid\n');
+    const keys = kids.map((k) => ({
+      kty: 'oct',
+      kid: Buffer.from(k, 'hex').toString('base64url'),
+      k: KEYS.get(k)!.toString('base64url'),
+    }));
+    return answer(res, 200, JSON.stringify({ keys, type: 'temporary' }), 'application/json');
+  }
+  if (m && req.method === 'GET') {
+    keyLog.push(`GET ${m[1]}${token === TOKEN ? '' : ' !'}`);
+    if (token !== TOKEN) return answer(res, 403, 'token missing or wrong\n');
+    const key = KEYS.get(m[1]);
+    return key ? answer(res, 200, key, 'application/octet-stream') : answer(res, 404, 'unknown kid\n');
+  }
+  const rel = normalize(decodeURIComponent(url.pathname.replace(/^\/vod\/movie\//, '')));
+  if (rel.startsWith('..') || !url.pathname.startsWith('/vod/movie/')) return answer(res, 404, 'not found\n');
+  let body: Buffer;
+  try {
+    body = readFileSync(join(served, rel));
+  } catch {
+    return answer(res, 404, 'not found\n');
+  }
+  if (extname(rel) === '.m3u8') {
+    // as the edge does for a query token: every URI in the playlist carries it
+    const text = token ? addTokenToPlaylist(body.toString(), token) : body.toString();
+    return answer(res, 200, text, 'application/vnd.apple.mpegurl');
+  }
+  return answer(res, 200, body, extname(rel) === '.mpd' ? 'application/dash+xml' : 'video/mp4');
+}
+
+beforeAll(async () => {
+  rig = await startBrowserRig('se-player-encrypted-');
+  await packageSmall(rig.dir, await fixture('demo'), 'movie');
+  served = join(rig.dir, 'encrypted');
+  // (the published version's folder: the asset's renditions link into it)
+  encryptAsset(dirname(realpathSync(join(rig.dir, 'root', 'movie', 'audio'))), served);
+  const mpd = readFileSync(join(served, 'manifest.mpd'), 'utf8');
+  writeFileSync(join(served, 'manifest.mpd'), protectMpd(mpd, 'keys/clearkey'));
+  writeFileSync(join(served, 'silent.mpd'), protectMpd(mpd, 'keys/silent'));
+  const master = readFileSync(join(served, 'master.m3u8'), 'utf8').replace(
+    '#EXT-X-INDEPENDENT-SEGMENTS\n',
+    `#EXT-X-INDEPENDENT-SEGMENTS\n${[KID_V, KID_A]
+      .map((k) => `#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES-CTR,URI="keys/${k}",KEYFORMAT="identity",KEYFORMATVERSIONS="1"`)
+      .join('\n')}\n`,
+  );
+  writeFileSync(join(served, 'master.m3u8'), master);
+  for (const rendition of ['240p', '360p', 'audio']) {
+    const dir = join(served, rendition);
+    const text = readFileSync(join(dir, 'index.m3u8'), 'utf8');
+    const kid = rendition === 'audio' ? KID_A : KID_V;
+    writeFileSync(join(dir, 'index.m3u8'), protectMediaPlaylist(text, kid, 'SAMPLE-AES-CTR'));
+    writeFileSync(
+      join(dir, 'aes128.m3u8'),
+      text.replace('#EXT-X-MAP:', '#EXT-X-KEY:METHOD=AES-128,URI="../keys/x"\n#EXT-X-MAP:'),
+    );
+  }
+  writeFileSync(
+    join(served, 'aes128.m3u8'),
+    readFileSync(join(served, 'master.m3u8'), 'utf8')
+      .replace(/index\.m3u8/g, 'aes128.m3u8')
+      .replace(/#EXT-X-SESSION-KEY.*\n/g, ''),
+  );
+  server = await loopbackServer((req, res) => {
+    handle(req, res).catch((e: unknown) => answer(res, 500, String(e)));
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await server?.close();
+  await rig?.close();
+});
+
+// ---------------------------------------------------------------------------------------------
+
+interface ProtectionStats {
+  keySystem: string;
+  scheme: string | null;
+  kids: string[];
+  licenseRequests: number;
+  keyStatuses: Record<string, string>;
+}
+
+interface PageState {
+  currentTime: number;
+  pageErrors: string[];
+  protection: ProtectionStats | null;
+  levels: { id: string }[];
+  currentLevel: number;
+  playingLevel: number;
+  requests: { url: string; status: number }[];
+  mediaKeys: boolean;
+  protectionCell: string;
+  errorLine: string;
+}
+
+const state = (page: Page): Promise<PageState> =>
+  page.evaluate(() => {
+    const s = window.__streamedge.stats() as Omit<PageState, 'mediaKeys' | 'protectionCell' | 'errorLine'>;
+    const video = document.getElementById('video') as HTMLVideoElement;
+    return {
+      ...s,
+      mediaKeys: video.mediaKeys !== null,
+      protectionCell: document.getElementById('c-protection')!.textContent ?? '',
+      errorLine: (document.getElementById('error') as HTMLElement).hidden
+        ? ''
+        : (document.getElementById('error')!.textContent ?? ''),
+    };
+  });
+
+async function open(src: string): Promise<Page> {
+  const page = await rig.browser.newPage();
+  await page.goto(`${rig.pages.url}?src=${encodeURIComponent(src)}&engine=ours`);
+  return page;
+}
+
+/** Waits until playback passes `sec` (or the page reports an error, which fails the test with it). */
+async function playsPast(page: Page, sec: number): Promise<PageState> {
+  await page.waitForFunction(
+    (t) => {
+      const s = window.__streamedge.stats() as { currentTime: number; pageErrors: string[] };
+      return s.currentTime > t || s.pageErrors.length > 0;
+    },
+    sec,
+    { timeout: 60_000, polling: 100 },
+  );
+  const s = await state(page);
+  expect(s.pageErrors).toEqual([]);
+  return s;
+}
+
+/** Waits until the page's error line shows an error matching `re`; the state then. */
+async function errorShown(page: Page, re: RegExp, timeout = 60_000): Promise<PageState> {
+  await page.waitForFunction(
+    (source) => {
+      const line = document.getElementById('error') as HTMLElement;
+      return !line.hidden && new RegExp(source).test(line.textContent ?? '');
+    },
+    re.source,
+    { timeout, polling: 100 },
+  );
+  return state(page);
+}
+
+describe('our player plays Clear Key encrypted CMAF (cenc, made here)', () => {
+  it('DASH: MediaKeys set, one license request for both KIDs, the Laurl with the token; a rendition switch asks for nothing', async () => {
+    keyLog.length = 0;
+    const page = await open(`${server.base}/vod/movie/manifest.mpd?token=${TOKEN}`);
+    try {
+      const s = await playsPast(page, 2);
+      expect(s.mediaKeys).toBe(true);
+      expect(s.protection).toMatchObject({ keySystem: 'org.w3.clearkey', scheme: 'cenc', licenseRequests: 1 });
+      expect([...s.protection!.kids].sort()).toEqual([KID_V, KID_A].sort());
+      expect(s.protection!.keyStatuses).toEqual({ [KID_V]: 'usable', [KID_A]: 'usable' });
+      expect(keyLog).toEqual([`POST ${s.protection!.kids.join(',')}`]);
+      expect(s.protectionCell).toContain(KID_V);
+      expect(s.protectionCell).toContain('1 license request');
+      // the other video rendition (same KID): played without another request
+      const other = s.currentLevel === 0 ? 1 : 0;
+      await page.evaluate((l) => window.__streamedge.setManualLevel(l), other);
+      await page.waitForFunction(
+        (l) => (window.__streamedge.stats() as { playingLevel: number }).playingLevel === l,
+        other,
+        { timeout: 30_000, polling: 100 },
+      );
+      const after = await state(page);
+      expect(after.pageErrors).toEqual([]);
+      expect(after.requests.some((r) => r.url.includes(`/${after.levels[other].id}/init.mp4`))).toBe(true);
+      expect(after.protection!.licenseRequests).toBe(1);
+      expect(keyLog).toHaveLength(1);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('HLS: SAMPLE-AES-CTR identity keys, one GET per KID with the token, no more after a switch', async () => {
+    keyLog.length = 0;
+    const page = await open(`${server.base}/vod/movie/master.m3u8?token=${TOKEN}`);
+    try {
+      const s = await playsPast(page, 2);
+      expect(s.mediaKeys).toBe(true);
+      expect(s.protection).toMatchObject({ keySystem: 'org.w3.clearkey', scheme: 'cenc', licenseRequests: 2 });
+      expect(s.protection!.kids).toEqual([KID_V, KID_A]);
+      expect(s.protection!.keyStatuses).toEqual({ [KID_V]: 'usable', [KID_A]: 'usable' });
+      expect([...keyLog].sort()).toEqual([`GET ${KID_A}`, `GET ${KID_V}`].sort());
+      const other = s.currentLevel === 0 ? 1 : 0;
+      await page.evaluate((l) => window.__streamedge.setManualLevel(l), other);
+      await page.waitForFunction(
+        (l) => (window.__streamedge.stats() as { playingLevel: number }).playingLevel === l,
+        other,
+        { timeout: 30_000, polling: 100 },
+      );
+      expect((await state(page)).protection!.licenseRequests).toBe(2);
+      expect(keyLog).toHaveLength(2);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('a wrong token: the license request fails with 403, and the page says so', async () => {
+    keyLog.length = 0;
+    const page = await open(`${server.base}/vod/movie/manifest.mpd?token=wrong`);
+    try {
+      const s = await errorShown(page, /license request for KID .* failed: HTTP 403/);
+      expect(s.errorLine).toContain(`${server.base}/vod/movie/keys/clearkey?token=wrong`);
+      expect(keyLog).toEqual([`POST ${s.protection!.kids.join(',')} !`]);
+      expect(s.currentTime).toBeLessThan(0.5);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('HLS keys with no token: the key request fails with 403, and the page says so', async () => {
+    const page = await open(`${server.base}/vod/movie/master.m3u8`);
+    try {
+      await errorShown(page, /key request for KID .* failed: HTTP 403/);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('HLS METHOD=AES-128: a player error naming it', async () => {
+    const page = await open(`${server.base}/vod/movie/aes128.m3u8`);
+    try {
+      const s = await errorShown(page, /METHOD=AES-128/);
+      expect(s.mediaKeys).toBe(false);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('a license server that never answers: after 10 s waiting for a key, an error naming the KIDs', async () => {
+    const page = await open(`${server.base}/vod/movie/silent.mpd?token=${TOKEN}`);
+    try {
+      const s = await errorShown(page, /no key arrived for KID .* within 10 s/, 40_000);
+      expect(s.errorLine).toMatch(new RegExp(`${KID_V}|${KID_A}`));
+      expect(s.currentTime).toBeLessThan(0.5);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});
