@@ -14,8 +14,8 @@
  *
  *   node bin/run-ts.js bench/package-bench.ts [--rounds 2] [--fixture long1080]
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ import { planLadder } from '../packager/ladder.js';
 import { probeSource } from '../packager/probe.js';
 import { packageVod, type VodSummary } from '../packager/vod-job.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { childrenCpuSec } from './process-cpu.js';
 
 const machineStart = startMachineInfo();
 
@@ -64,16 +65,6 @@ function dirBytes(dir: string): number {
     if (st.isFile()) n += st.size;
   }
   return n;
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** CPU seconds of reaped children (cutime + cstime from /proc/self/stat). */
-function childrenCpuSec(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17.
-  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
 }
 
 function selfCpuSec(): number {

@@ -178,3 +178,11 @@ export function cpuDelta(before: TreeCpu | null, after: TreeCpu | null): TreeCpu
 export function treeCpuSeconds(root: number): number {
   return treeCpu(root)?.cpuSec ?? 0;
 }
+
+/** CPU seconds of this process's reaped children (cutime + cstime of /proc/self/stat): ffmpeg runs a bench waited for. */
+export function childrenCpuSec(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17
+  return (Number(fields[13]) + Number(fields[14])) / USER_HZ;
+}
