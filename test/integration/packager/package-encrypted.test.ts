@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../../../media-fixtures/generate.js';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { readContentKeys } from '../../../src/cenc/content-keys.js';
+import { createVerifier, hmacKeys, issueToken, signedUrl } from '../../../src/signing/index.js';
+import { randomBytes } from 'node:crypto';
 import { validateMpd } from '../../support/xml-validate.js';
 import { listing, oneLine, runCli } from './cli-run.js';
 
@@ -168,6 +170,38 @@ describe('keys', () => {
     }
     const huge = await fetch(`${base}/vod/a/keys/clearkey`, { method: 'POST', body: 'x'.repeat(10_000) });
     expect(huge.status).toBe(413);
+  });
+
+  it('with signed URLs required, a key needs a token whose scope covers the asset', async () => {
+    const { signing, verification } = await hmacKeys(randomBytes(48));
+    const signed = await createOrigin({
+      root: join(dir, 'root'),
+      logger: false,
+      processMetrics: false,
+      contentKeys: readContentKeys(keysFile),
+      signing: { verifier: createVerifier({ keys: [verification] }) },
+    });
+    try {
+      const url = await signed.listen(0, '127.0.0.1');
+      const forA = await issueToken({ scope: '/vod/a/', ttlSec: 600, key: signing });
+      const forB = await issueToken({ scope: '/vod/b/', ttlSec: 600, key: signing });
+      const path = `/vod/a/keys/${KID}`;
+      expect((await fetch(`${url}${path}`)).status).toBe(403);
+      expect((await fetch(signedUrl(url, path, forB, 'path'))).status).toBe(403);
+      const ok = await fetch(signedUrl(url, path, forA, 'query'));
+      expect(ok.status).toBe(200);
+      expect(Buffer.from(await ok.arrayBuffer()).toString('hex')).toBe(KEY);
+      const kid64 = Buffer.from(KID, 'hex').toString('base64url');
+      const license = (token?: string) =>
+        fetch(token ? signedUrl(url, '/vod/a/keys/clearkey', token, 'path') : `${url}/vod/a/keys/clearkey`, {
+          method: 'POST',
+          body: JSON.stringify({ kids: [kid64] }),
+        });
+      expect((await license()).status).toBe(403);
+      expect((await license(forA)).status).toBe(200);
+    } finally {
+      await signed.close();
+    }
   });
 
   it('an origin without --content-keys hands out nothing, and says why', async () => {
