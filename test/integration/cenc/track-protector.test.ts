@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../../../media-fixtures/generate.js';
 import { packageVod } from '../../../packager/vod-job.js';
@@ -72,7 +73,7 @@ function ffmpegPackets(init: Buffer, moof: Buffer, mdat: Buffer, key?: Buffer): 
   const file = join(dir, `chunk-${Math.random().toString(36).slice(2)}.mp4`);
   writeFileSync(file, Buffer.concat([init, moof, mdat]));
   const args = ['-hide_banner', '-v', 'error', ...(key ? ['-decryption_key', key.toString('hex')] : []), '-i', file];
-  const r = spawnSync('ffmpeg', [...args, '-map', '0', '-c', 'copy', '-copyinkf', '-f', 'framemd5', '-'], {
+  const r = spawnSync(ffmpegPath(), [...args, '-map', '0', '-c', 'copy', '-copyinkf', '-f', 'framemd5', '-'], {
     encoding: 'utf8',
   });
   rmSync(file);

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../../packager/origin/server.js';
 import { type ContentKey } from '../../../src/cenc/content-keys.js';
@@ -52,7 +53,7 @@ function decodeWithKey(init: Buffer, part: Buffer, key?: Buffer): { frames: numb
   const file = join(dir, `part-${Math.random().toString(36).slice(2)}.mp4`);
   writeFileSync(file, Buffer.concat([init, part]));
   const r = spawnSync(
-    'ffmpeg',
+    ffmpegPath(),
     [
       '-hide_banner',
       '-v',
