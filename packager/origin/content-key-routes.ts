@@ -110,6 +110,13 @@ export function registerContentKeyRoutes(app: FastifyInstance, opts: ContentKeyR
     for (const base of ['/vod/:owner/keys', '/vod/:owner/:version/keys', '/live/:owner/keys']) {
       scope.route({ method: ['GET', 'HEAD'], url: `${base}/:id`, handler: rawKey });
       scope.post(`${base}/clearkey`, license);
+      // a page on another origin POSTing JSON asks first: this path's preflight allows POST
+      scope.route({
+        method: 'OPTIONS',
+        url: `${base}/clearkey`,
+        config: { cors: { methods: ['POST', 'OPTIONS'] } },
+        handler: (_req, reply) => reply.code(204).send(),
+      });
     }
   });
 }

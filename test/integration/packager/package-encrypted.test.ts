@@ -14,6 +14,8 @@ import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { readContentKeys } from '../../../src/cenc/content-keys.js';
 import { createVerifier, hmacKeys, issueToken, signedUrl } from '../../../src/signing/index.js';
 import { randomBytes } from 'node:crypto';
+import { parseCacheStatus } from '../../../src/http/cache-status.js';
+import { startEdge } from '../edge/helpers.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { listing, oneLine, runCli } from './cli-run.js';
 
@@ -170,6 +172,45 @@ describe('keys', () => {
     }
     const huge = await fetch(`${base}/vod/a/keys/clearkey`, { method: 'POST', body: 'x'.repeat(10_000) });
     expect(huge.status).toBe(413);
+  });
+
+  it('through an edge: keys and licenses pass uncached, and the license preflight allows POST', async () => {
+    const e = await startEdge({ upstream: base });
+    try {
+      for (const n of [1, 2]) {
+        const r = await fetch(`${e.url}/vod/a/keys/${KID}`);
+        expect(r.status, `request ${n}`).toBe(200);
+        expect(Buffer.from(await r.arrayBuffer()).toString('hex')).toBe(KEY);
+        const status = parseCacheStatus(r.headers.get('cache-status') ?? undefined);
+        expect(status[0]?.hit, `request ${n}`).toBeFalsy();
+        expect(status[0]?.stored, `request ${n}`).toBeFalsy();
+      }
+      const kid64 = Buffer.from(KID, 'hex').toString('base64url');
+      const lic = await fetch(`${e.url}/vod/a/keys/clearkey`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kids: [kid64] }),
+      });
+      expect(lic.status).toBe(200);
+      const preflight = (path: string, method: string) =>
+        fetch(`${e.url}${path}`, {
+          method: 'OPTIONS',
+          headers: {
+            origin: 'https://player.example',
+            'access-control-request-method': method,
+            'access-control-request-headers': 'content-type',
+          },
+        });
+      const pre = await preflight('/vod/a/keys/clearkey', 'POST');
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-methods')).toBe('POST, OPTIONS');
+      expect(pre.headers.get('access-control-allow-headers')).toBe('content-type');
+      // the media paths still allow reads only
+      const media = await preflight('/vod/a/master.m3u8', 'GET');
+      expect(media.headers.get('access-control-allow-methods')).toBe('GET, HEAD, OPTIONS');
+    } finally {
+      await e.close();
+    }
   });
 
   it('with signed URLs required, a key needs a token whose scope covers the asset', async () => {
