@@ -27,7 +27,7 @@ import { TrackProtector } from '../src/cenc/track-protector.js';
 import { ffmpegPath } from '../src/media/ffmpeg-binaries.js';
 import { packageVod } from '../packager/vod-job.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
-import { childrenCpuSec } from './process-cpu.js';
+import { childrenCpuSec, median, selfCpuSec } from './process-cpu.js';
 
 const machineStart = startMachineInfo();
 const here = dirname(fileURLToPath(import.meta.url));
@@ -48,15 +48,6 @@ const FFMPEG_REPEATS = 10;
 /** Our passes over the chunks repeat until this much CPU was spent, so a measure is well above noise. */
 const MIN_PASS_CPU_SEC = 1;
 
-function selfCpuSec(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 const r3 = (x: number): number => Number(x.toFixed(3));
 
 interface Rendition {

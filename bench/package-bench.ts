@@ -26,7 +26,7 @@ import { planLadder } from '../packager/ladder.js';
 import { probeSource } from '../packager/probe.js';
 import { packageVod, type VodSummary } from '../packager/vod-job.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
-import { childrenCpuSec } from './process-cpu.js';
+import { childrenCpuSec, median, selfCpuSec } from './process-cpu.js';
 
 const machineStart = startMachineInfo();
 
@@ -65,17 +65,6 @@ function dirBytes(dir: string): number {
     if (st.isFile()) n += st.size;
   }
   return n;
-}
-
-function selfCpuSec(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const rounds = Math.max(1, Number(arg('rounds', '2')));

@@ -186,3 +186,15 @@ export function childrenCpuSec(): number {
   // fields[0] is field 3 (state); cutime and cstime are fields 16 and 17
   return (Number(fields[13]) + Number(fields[14])) / USER_HZ;
 }
+
+/** CPU seconds this process has used (user + system). */
+export function selfCpuSec(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
