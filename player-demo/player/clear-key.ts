@@ -334,7 +334,8 @@ export class ClearKeyProtection {
     const at = this.video.currentTime;
     this.keyWait = setTimeout(() => {
       this.keyWait = undefined;
-      if (this.o.signal.aborted || this.video.currentTime > at + 0.05) return;
+      // (playback moved on, or the viewer paused it: no key is missing for that)
+      if (this.o.signal.aborted || this.video.paused || this.video.currentTime > at + 0.05) return;
       const waiting = [...this.asked].filter((k) => this.statuses.get(k) !== 'usable' && !this.failed.has(k));
       if (waiting.length)
         this.report(

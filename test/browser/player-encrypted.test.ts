@@ -1,28 +1,33 @@
 /**
  * Our player in Debian's Chromium plays Common Encryption through EME's W3C Clear Key system.
  *
- * The content: our packager's clear CMAF of the 60 s demo sample, encrypted here under 'cenc'
- * (AES-CTR, ISO/IEC 23001-7): each track's init segment gets an encv/enca sample entry with
- * sinf/schm/tenc and a v1 Clear Key pssh, each fragment its samples encrypted in its mdat (video
- * by subsample, the NAL headers clear) with senc/saiz/saio in its traf. (ffmpeg's own mp4 muxer
- * writes no senc into fragments, so its `-encryption_scheme cenc-aes-ctr` output cannot go
- * through MSE.) Video has one KID for both renditions, audio another. The manifests are the
- * packager's with the signalling added by hand: DASH ContentProtection (mp4protection, the
- * DASH-IF Clear Key descriptor with a relative dashif:Laurl and a cenc:pssh) on each
- * AdaptationSet; HLS EXT-X-SESSION-KEY and EXT-X-KEY METHOD=SAMPLE-AES-CTR KEYFORMAT "identity".
- * A loopback server answers them with the license endpoint (POST, the Clear Key license
- * request) and the key URIs (GET, the raw key), both behind `?token=`; its playlists carry the
- * request's token into their URIs as the edge does.
+ * Our packager's and origin's encryption: the 8 s sample packaged with `protection` (cbcs, and
+ * cenc) from a content key file as `--content-keys` reads it, served by an origin holding the key
+ * that requires a signed URL for every request (keys and licenses included). Over DASH (the
+ * relative Laurl, license POSTed) and HLS (SAMPLE-AES / SAMPLE-AES-CTR identity keys GOT), the
+ * token in the path and in the query: playback passes 2 s with MediaKeys on the element, and the
+ * stats (and the page's cell) show the scheme, the KID usable and one license request. A license
+ * URL written absolute without the token, or with a wrong one, ends in the license error on the
+ * page's error line. A live channel encrypted with cbcs plays over LL-HLS and LL-DASH.
  *
- * Checked: playback passes 2 s with MediaKeys on the element, the stats (and the page's cell)
- * show the scheme, both KIDs usable, one license request for both (DASH) or one key request per
- * KID (HLS), not one more after a rendition switch; a wrong token shows the license error on the
- * page's error line; AES-128 shows its error; a license server that never answers ends in the
- * error naming the KIDs that never arrived.
+ * Content made here, for what the origin does not do: our packager's clear CMAF of the 60 s demo
+ * sample encrypted under 'cenc' (AES-CTR, ISO/IEC 23001-7) by this file: each track's init segment
+ * gets an encv/enca sample entry with sinf/schm/tenc and a v1 Clear Key pssh, each fragment its
+ * samples encrypted in its mdat (video by subsample, the NAL headers clear) with senc/saiz/saio in
+ * its traf. (ffmpeg's own mp4 muxer writes no senc into fragments, so its `-encryption_scheme
+ * cenc-aes-ctr` output cannot go through MSE.) Video has one KID for both renditions, audio
+ * another; the manifests are the packager's with the signalling added by hand (DASH
+ * ContentProtection with a relative dashif:Laurl and a cenc:pssh; HLS EXT-X-SESSION-KEY and
+ * EXT-X-KEY METHOD=SAMPLE-AES-CTR), answered by a loopback server with the license endpoint and
+ * the key URIs behind `?token=` (its playlists carry the request's token, as the edge does).
+ * Checked: one license request for both KIDs (DASH), one key request per KID (HLS), not one more
+ * after a switch to the other rendition (same KID); a wrong or missing token shows the license
+ * or key error; AES-128 its error; a license server that never answers the error naming the KIDs
+ * that never arrived, 10 s after the element began waiting for a key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, normalize } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Page } from 'playwright-core';
@@ -30,6 +35,9 @@ import { fixture } from '../../media-fixtures/generate.js';
 import { childBox, readBoxes, type Box } from '../../src/cmaf/box.js';
 import { parseFragment } from '../../src/cmaf/fragment.js';
 import { addTokenToPlaylist } from '../../src/signing/playlist-rewrite.js';
+import { createVerifier, hmacKeys, issueToken, signedUrl } from '../../src/signing/index.js';
+import { readContentKeys, type ContentKey } from '../../src/cenc/content-keys.js';
+import { packageVod, type PackageVodOptions } from '../../packager/vod-job.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { loopbackServer, type LoopbackServer } from '../support/loopback-server.js';
 
@@ -291,6 +299,15 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
 beforeAll(async () => {
   rig = await startBrowserRig('se-player-encrypted-');
+}, 180_000);
+
+afterAll(async () => {
+  await server?.close();
+  await rig?.close();
+});
+
+/** The hand-encrypted asset and its manifests, and the loopback server answering them. */
+async function serveHandMade(): Promise<void> {
   await packageSmall(rig.dir, await fixture('demo'), 'movie');
   served = join(rig.dir, 'encrypted');
   // (the published version's folder: the asset's renditions link into it)
@@ -324,12 +341,7 @@ beforeAll(async () => {
   server = await loopbackServer((req, res) => {
     handle(req, res).catch((e: unknown) => answer(res, 500, String(e)));
   });
-}, 180_000);
-
-afterAll(async () => {
-  await server?.close();
-  await rig?.close();
-});
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -368,8 +380,10 @@ const state = (page: Page): Promise<PageState> =>
     };
   });
 
-async function open(src: string): Promise<Page> {
+/** Opens the page on `src` with our player; `seen` (when given) gets each response's method, URL and status. */
+async function open(src: string, seen?: string[]): Promise<Page> {
   const page = await rig.browser.newPage();
+  if (seen) page.on('response', (r) => seen.push(`${r.request().method()} ${r.url()} ${r.status()}`));
   await page.goto(`${rig.pages.url}?src=${encodeURIComponent(src)}&engine=ours`);
   return page;
 }
@@ -403,6 +417,8 @@ async function errorShown(page: Page, re: RegExp, timeout = 60_000): Promise<Pag
 }
 
 describe('our player plays Clear Key encrypted CMAF (cenc, made here)', () => {
+  beforeAll(serveHandMade, 180_000);
+
   it('DASH: MediaKeys set, one license request for both KIDs, the Laurl with the token; a rendition switch asks for nothing', async () => {
     keyLog.length = 0;
     const page = await open(`${server.base}/vod/movie/manifest.mpd?token=${TOKEN}`);
@@ -499,4 +515,151 @@ describe('our player plays Clear Key encrypted CMAF (cenc, made here)', () => {
       await page.close();
     }
   }, 120_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// our packager's and origin's encryption
+
+/** The content key file, as `--content-keys <file>` reads it. */
+const CONTENT_KEY = { kid: '7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c', key: '3a1f0e9d8c7b6a5948372615f4e3d2c1' };
+
+describe("our player plays our packager's encryption through our origin (cbcs and cenc, signed URLs)", () => {
+  let vod = '';
+  let token = '';
+  let key: ContentKey;
+
+  beforeAll(async () => {
+    const file = join(rig.dir, 'content-keys.json');
+    writeFileSync(file, JSON.stringify({ keys: [CONTENT_KEY] }));
+    [key] = readContentKeys(file);
+    const root = join(rig.dir, 'signed-root');
+    mkdirSync(root);
+    // every request needs a token (path or query placement) whose scope covers it
+    const { signing, verification } = await hmacKeys(randomBytes(48));
+    vod = await rig.origin({
+      root,
+      contentKeys: [key],
+      signing: { verifier: createVerifier({ keys: [verification] }) },
+    });
+    token = await issueToken({ scope: '/vod/', ttlSec: 3600, key: signing });
+    const input = await fixture('sample');
+    const pack = (assetId: string, protection: PackageVodOptions['protection']) =>
+      packageVod({ input, outDir: root, assetId, ladder: 'small', segmentDuration: 2, protection });
+    await pack('cbcs', { scheme: 'cbcs', key });
+    await pack('cenc', { scheme: 'cenc', key });
+    await pack('clear', undefined);
+    // license URLs written absolute: a path-placed token does not reach them; one with a token of its own, wrong
+    await pack('absolute', { scheme: 'cbcs', key, licenseUrl: `${vod}/vod/absolute/keys/clearkey` });
+    await pack('stale', { scheme: 'cenc', key, licenseUrl: `${vod}/vod/stale/keys/clearkey?token=not.a.token` });
+  }, 300_000);
+
+  it.each([
+    ['cbcs', 'manifest.mpd', 'path'],
+    ['cbcs', 'master.m3u8', 'query'],
+    ['cenc', 'manifest.mpd', 'query'],
+    ['cenc', 'master.m3u8', 'path'],
+  ] as const)(
+    '%s %s, token in the %s: decrypted past 2 s, MediaKeys set, the KID and one license request in the stats',
+    async (scheme, manifest, placement) => {
+      const seen: string[] = [];
+      const page = await open(signedUrl(vod, `/vod/${scheme}/${manifest}`, token, placement), seen);
+      try {
+        const s = await playsPast(page, 2);
+        expect(s.mediaKeys).toBe(true);
+        expect(s.protection).toEqual({
+          keySystem: 'org.w3.clearkey',
+          scheme,
+          kids: [CONTENT_KEY.kid],
+          licenseRequests: 1,
+          keyStatuses: { [CONTENT_KEY.kid]: 'usable' },
+        });
+        expect(s.protectionCell).toContain(`${scheme} · org.w3.clearkey · KID ${CONTENT_KEY.kid} (1/1 usable)`);
+        // the one key request: DASH the license POSTed beside the MPD, HLS the key GOT beside the playlists
+        const keyRequests = seen.filter((r) => /\/keys\//.test(r) && !r.startsWith('OPTIONS'));
+        const dash = manifest.endsWith('.mpd');
+        expect(keyRequests).toHaveLength(1);
+        expect(keyRequests[0]).toMatch(
+          new RegExp(
+            `^${dash ? 'POST' : 'GET'} .*/vod/${scheme}/(v1/)?keys/${dash ? 'clearkey' : CONTENT_KEY.kid}\\b.* 200$`,
+          ),
+        );
+      } finally {
+        await page.close();
+      }
+    },
+    120_000,
+  );
+
+  it.each([
+    ['absolute', 'no token'],
+    ['stale', 'a wrong token'],
+  ])(
+    "a license URL the player's token does not reach (%s, %s): the license request fails with 403, the page says so",
+    async (asset) => {
+      const page = await open(signedUrl(vod, `/vod/${asset}/manifest.mpd`, token, 'path'));
+      try {
+        const s = await errorShown(page, new RegExp(`license request for KID ${CONTENT_KEY.kid} failed: HTTP 403`));
+        expect(s.errorLine).toContain(`${vod}/vod/${asset}/keys/clearkey`);
+        expect(s.mediaKeys).toBe(true);
+        expect(s.currentTime).toBeLessThan(0.5);
+      } finally {
+        await page.close();
+      }
+    },
+    120_000,
+  );
+
+  it('another stream loaded in the same page: new MediaKeys and session, the new scheme; a clear one after it plays too', async () => {
+    const page = await open(signedUrl(vod, '/vod/cbcs/manifest.mpd', token, 'query'));
+    try {
+      expect((await playsPast(page, 2)).protection?.scheme).toBe('cbcs');
+      const next = signedUrl(vod, '/vod/cenc/master.m3u8', token, 'path');
+      await page.evaluate((src) => window.__streamedge.load(src, 'ours'), next);
+      const s = await playsPast(page, 2);
+      expect(s.protection).toMatchObject({ scheme: 'cenc', kids: [CONTENT_KEY.kid], licenseRequests: 1 });
+      expect(s.mediaKeys).toBe(true);
+      expect(s.errorLine).toBe('');
+      await page.evaluate(
+        (src) => window.__streamedge.load(src, 'ours'),
+        signedUrl(vod, '/vod/clear/manifest.mpd', token),
+      );
+      const clear = await playsPast(page, 2);
+      expect(clear.protection).toBeNull();
+      expect(clear.errorLine).toBe('');
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('a live channel encrypted with cbcs: LL-HLS and LL-DASH decrypted, playback advancing 2 s', async () => {
+    const root = join(rig.dir, 'live-encrypted');
+    mkdirSync(root);
+    const live = await rig.origin({
+      root,
+      contentKeys: [key],
+      live: [
+        {
+          id: 'ch',
+          source: 'lavfi:testsrc2=size=320x180:rate=30',
+          segmentDuration: 1,
+          partDuration: 0.5,
+          dvrWindow: 30,
+          protection: { scheme: 'cbcs', key },
+        },
+      ],
+    });
+    for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+      const page = await open(`${live}/live/ch/${manifest}`);
+      try {
+        const start = await playsPast(page, 0);
+        await playsPast(page, start.currentTime + 2);
+        const s = await state(page);
+        expect(s.mediaKeys).toBe(true);
+        expect(s.protection).toMatchObject({ scheme: 'cbcs', kids: [CONTENT_KEY.kid], licenseRequests: 1 });
+        expect(s.protection!.keyStatuses).toEqual({ [CONTENT_KEY.kid]: 'usable' });
+      } finally {
+        await page.close();
+      }
+    }
+  }, 180_000);
 });
