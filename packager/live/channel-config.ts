@@ -48,13 +48,20 @@ export interface ChannelConfig {
    */
   duressLag?: number;
   /** Common Encryption of every rendition with this key (`--live-encrypt`, `--content-keys`). */
-  protection?: { scheme: ProtectionScheme; key: ContentKey };
+  protection?: ChannelProtection;
+}
+
+/** A channel's encryption: scheme, key, and the absolute license URL its MPD names (default: relative). */
+export interface ChannelProtection {
+  scheme: ProtectionScheme;
+  key: ContentKey;
+  licenseUrl?: string;
 }
 
 export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection'>> {
   targetLatency: number;
   epoch?: number;
-  protection?: { scheme: ProtectionScheme; key: ContentKey };
+  protection?: ChannelProtection;
 }
 
 export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;

@@ -641,7 +641,9 @@ export class LiveChannel {
   /** How the channel's media is encrypted (its scheme and key id), if it is. */
   get protection(): Protection | undefined {
     const pr = this.config.protection;
-    return pr ? { scheme: pr.scheme, kid: pr.key.kid } : undefined;
+    return pr
+      ? { scheme: pr.scheme, kid: pr.key.kid, ...(pr.licenseUrl ? { licenseUrl: pr.licenseUrl } : {}) }
+      : undefined;
   }
 
   presentation(): Presentation | undefined {

@@ -48,6 +48,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   contentKeys?: string;
   liveEncrypt?: string;
   liveKeyId?: string;
+  liveLicenseUrl?: string;
 }
 
 /** The ad-break API's credential, when no --cue-credential-file is given. */
@@ -204,13 +205,23 @@ export function registerOriginCommand(program: Command): void {
     )
     .option('--live-encrypt <scheme>', 'encrypt the live channels: cbcs or cenc (with --content-keys)')
     .option('--live-key-id <kid>', 'the key of --content-keys the live channels use (default: the first)')
+    .option(
+      '--live-license-url <url>',
+      "the live MPDs' absolute Clear Key license URL (default: keys/clearkey beside the MPD)",
+    )
     .action(async (o: OriginCliOptions) => {
       const contentKeys = o.contentKeys !== undefined ? readContentKeys(o.contentKeys) : undefined;
       if ((o.liveEncrypt !== undefined || o.liveKeyId !== undefined) && !contentKeys)
         throw new StreamedgeError('BAD_OPTION', '--live-encrypt needs --content-keys <file>');
+      if (o.liveLicenseUrl !== undefined && (o.liveEncrypt === undefined || !/^https?:\/\//.test(o.liveLicenseUrl)))
+        throw new StreamedgeError('BAD_OPTION', '--live-license-url needs --live-encrypt and an absolute http(s) URL');
       const liveProtection =
         o.liveEncrypt !== undefined
-          ? { scheme: parseProtectionScheme(o.liveEncrypt), key: pickContentKey(contentKeys!, o.liveKeyId) }
+          ? {
+              scheme: parseProtectionScheme(o.liveEncrypt),
+              key: pickContentKey(contentKeys!, o.liveKeyId),
+              ...(o.liveLicenseUrl !== undefined ? { licenseUrl: o.liveLicenseUrl } : {}),
+            }
           : undefined;
       const segmentDuration = parseDuration(o.segment);
       const partDuration = parseDuration(o.part);

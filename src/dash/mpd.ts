@@ -1,5 +1,4 @@
-import { CLEARKEY_SCHEME_URI, CLEARKEY_SYSTEM_ID, kidAsUuid } from '../cenc/content-keys.js';
-import { pssh } from '../cenc/protection-boxes.js';
+import { CLEARKEY_SCHEME_URI, kidAsUuid } from '../cenc/content-keys.js';
 import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
   type AdBreak,
@@ -312,8 +311,9 @@ const PROTECTION_NAMESPACES: Array<[string, string]> = [
 
 /**
  * The ContentProtection descriptors of an encrypted AdaptationSet (23009-1 §5.8.4.1, DASH-IF IOP
- * §7.5): the scheme and default key id (mp4protection), then the W3C Clear Key system with its
- * license URL (dashif:Laurl, relative to the MPD like every URL in it) and its pssh.
+ * §7.5, §7.6.2.6): the scheme and default key id (mp4protection), then the W3C Clear Key system
+ * with its license URL (dashif:Laurl). No cenc:pssh here: the init segments carry the Clear Key
+ * pssh, and dash.js handed one in this descriptor to the CDM as a "keyids" request and failed.
  */
 function contentProtection(pr: Protection, opts: MpdOptions): XmlElement[] {
   const query = normalizedQuery(opts);
@@ -338,7 +338,6 @@ function contentProtection(pr: Protection, opts: MpdOptions): XmlElement[] {
           attrs: [['Lic_type', 'EME-1.0']],
           children: [pr.licenseUrl ?? `${paths.clearKeyLicense}${query ? `?${query}` : ''}`],
         },
-        { name: 'cenc:pssh', children: [pssh(CLEARKEY_SYSTEM_ID, [pr.kid]).toString('base64')] },
       ],
     },
   ];

@@ -1,9 +1,9 @@
 /**
- * Our encrypted CMAF played by a player we did not write: Shaka Player (npm `shaka-player`, the
- * demo page's fourth engine) in Debian's Chromium, whose Clear Key CDM decrypts in the browser's
- * media pipeline, not in our code. HLS (SAMPLE-AES, KEYFORMAT "identity": Shaka fetches the raw
- * key) and DASH (ContentProtection with the Clear Key license URL: Shaka POSTs a license
- * request), cbcs and cenc, through an edge in front of the origin (keys and licenses pass it
+ * Our encrypted CMAF played by players we did not write, in Debian's Chromium, whose Clear Key
+ * CDM decrypts in the browser's media pipeline, not in our code: Shaka Player (npm
+ * `shaka-player`) on HLS (SAMPLE-AES, KEYFORMAT "identity": it fetches the raw key) and DASH
+ * (ContentProtection with the Clear Key license URL: it POSTs a license request), and dash.js on
+ * DASH; cbcs and cenc, through an edge in front of the origin (keys and licenses pass it
  * uncached). Without the origin's keys the key request fails and the player plays nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   bareOrigin = await rig.origin({ root });
   edgeUrl = (await rig.edge(origin, 'edge')).url;
   const input = await fixture('small');
-  // Shaka resolves a relative dashif:Laurl against the page, so the MPDs name the license absolutely
+  // Shaka and dash.js resolve a relative dashif:Laurl against the page: the MPDs name it absolutely
   for (const scheme of ['cbcs', 'cenc'] as const) {
     await packageSmall(rig.dir, input, scheme, {
       protection: { scheme, key: KEY, licenseUrl: `${edgeUrl}/vod/${scheme}/keys/clearkey` },
@@ -48,9 +48,9 @@ interface Seen {
   errors: string[];
 }
 
-async function open(src: string): Promise<Page> {
+async function open(src: string, engine = 'shaka'): Promise<Page> {
   const page = await rig.browser.newPage();
-  await page.goto(`${rig.pages.url}?src=${encodeURIComponent(src)}&engine=shaka`);
+  await page.goto(`${rig.pages.url}?src=${encodeURIComponent(src)}&engine=${engine}`);
   return page;
 }
 
@@ -62,13 +62,15 @@ function seen(page: Page): Promise<Seen> {
   });
 }
 
-describe('Shaka Player in Chromium plays our encrypted output', () => {
+describe('Shaka Player and dash.js in Chromium play our encrypted output', () => {
   it.each([
-    ['cbcs', 'master.m3u8'],
-    ['cbcs', 'manifest.mpd'],
-    ['cenc', 'manifest.mpd'],
-  ])('%s %s through the edge: the CDM decrypts and the playhead passes 2.5 s', async (scheme, manifest) => {
-    const page = await open(`${edgeUrl}/vod/${scheme}/${manifest}`);
+    ['shaka', 'cbcs', 'master.m3u8'],
+    ['shaka', 'cbcs', 'manifest.mpd'],
+    ['shaka', 'cenc', 'manifest.mpd'],
+    ['dashjs', 'cbcs', 'manifest.mpd'],
+    ['dashjs', 'cenc', 'manifest.mpd'],
+  ])('%s, %s %s through the edge: the CDM decrypts and the playhead passes 2.5 s', async (engine, scheme, manifest) => {
+    const page = await open(`${edgeUrl}/vod/${scheme}/${manifest}`, engine);
     try {
       await page.waitForFunction(() => document.querySelector('video')!.currentTime > 2.5, undefined, {
         timeout: 60_000,
