@@ -144,7 +144,7 @@ export class TrackProtector {
       const at = s.offset - moof.length;
       if (at < 8 || at + s.size > out.length) throw fail(`${this.what}: a sample lies outside its mdat`);
       const sample = out.subarray(at, at + s.size);
-      const subsamples = this.subsampler?.subsamples(sample);
+      const subsamples = this.subsamplesOf(sample, traf.baseDecodeTime);
       let iv: Buffer;
       if (t.perSampleIvSize === 8) {
         iv = Buffer.alloc(8);
@@ -161,6 +161,16 @@ export class TrackProtector {
     // cbcs audio: a constant IV and no subsamples leave nothing per sample; tenc says it all
     const nothingPerSample = entries.every((e) => e.iv.length === 0 && !e.subsamples);
     return { moof: nothingPerSample ? Buffer.from(moof) : this.withAuxInfo(moof, entries), mdat: out };
+  }
+
+  /** The sample's subsample map (video), its errors naming the track and the fragment. */
+  private subsamplesOf(sample: Buffer, fragmentTime: number) {
+    try {
+      return this.subsampler?.subsamples(sample);
+    } catch (e) {
+      if (!(e instanceof StreamedgeError)) throw e;
+      throw new StreamedgeError(e.code, `${this.what}, fragment at ${fragmentTime}: ${e.message}`, { cause: e });
+    }
   }
 
   /** The moof with saiz, saio and senc appended to its traf, sizes and data offsets moved. */

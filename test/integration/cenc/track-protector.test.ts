@@ -163,7 +163,31 @@ describe.each(['cbcs', 'cenc'] as const)('%s', (scheme) => {
   });
 });
 
+describe('headers', () => {
+  it.each(['cbcs', 'cenc'] as const)(
+    '%s: the protected header is the same every time (a restarted live channel rewrites it unchanged)',
+    (scheme) => {
+      for (const r of ['360p', 'audio']) {
+        const a = new TrackProtector(scheme, KEY, r).protectInit(clear.get(r)!.init);
+        const b = new TrackProtector(scheme, KEY, r).protectInit(clear.get(r)!.init);
+        expect(a.equals(b), r).toBe(true);
+      }
+    },
+  );
+});
+
 describe('refusals', () => {
+  it('a sample whose NAL lengths run past its end fails naming the track', () => {
+    const src = clear.get('360p')!;
+    const p = new TrackProtector('cbcs', KEY, 'rendition 360p');
+    p.protectInit(src.init);
+    const frag = parseFragment(src.chunks[0].moof, parseInit(src.init).trex).tracks[0];
+    const mdat = Buffer.from(src.chunks[0].mdat);
+    // the first sample's first NAL length, made larger than the sample
+    mdat.writeUInt32BE(0x7fffffff, frag.samples[0].offset - src.chunks[0].moof.length);
+    expect(() => p.protectFragment(src.chunks[0].moof, mdat)).toThrow(/^rendition 360p, fragment at \d+: /);
+  });
+
   it('a chunk before the header, and a chunk encrypted twice, are refused with a clear error', () => {
     const src = clear.get('360p')!;
     const p = new TrackProtector('cbcs', KEY, 'rendition 360p');
