@@ -416,6 +416,18 @@ async function errorShown(page: Page, re: RegExp, timeout = 60_000): Promise<Pag
   return state(page);
 }
 
+/** Picks the other of two video levels by hand and waits until it plays; returns it. */
+async function switchToOtherLevel(page: Page, current: number): Promise<number> {
+  const other = current === 0 ? 1 : 0;
+  await page.evaluate((l) => window.__streamedge.setManualLevel(l), other);
+  await page.waitForFunction(
+    (l) => (window.__streamedge.stats() as { playingLevel: number }).playingLevel === l,
+    other,
+    { timeout: 30_000, polling: 100 },
+  );
+  return other;
+}
+
 describe('our player plays Clear Key encrypted CMAF (cenc, made here)', () => {
   beforeAll(serveHandMade, 180_000);
 
@@ -432,13 +444,7 @@ describe('our player plays Clear Key encrypted CMAF (cenc, made here)', () => {
       expect(s.protectionCell).toContain(KID_V);
       expect(s.protectionCell).toContain('1 license request');
       // the other video rendition (same KID): played without another request
-      const other = s.currentLevel === 0 ? 1 : 0;
-      await page.evaluate((l) => window.__streamedge.setManualLevel(l), other);
-      await page.waitForFunction(
-        (l) => (window.__streamedge.stats() as { playingLevel: number }).playingLevel === l,
-        other,
-        { timeout: 30_000, polling: 100 },
-      );
+      const other = await switchToOtherLevel(page, s.currentLevel);
       const after = await state(page);
       expect(after.pageErrors).toEqual([]);
       expect(after.requests.some((r) => r.url.includes(`/${after.levels[other].id}/init.mp4`))).toBe(true);
@@ -459,13 +465,7 @@ describe('our player plays Clear Key encrypted CMAF (cenc, made here)', () => {
       expect(s.protection!.kids).toEqual([KID_V, KID_A]);
       expect(s.protection!.keyStatuses).toEqual({ [KID_V]: 'usable', [KID_A]: 'usable' });
       expect([...keyLog].sort()).toEqual([`GET ${KID_A}`, `GET ${KID_V}`].sort());
-      const other = s.currentLevel === 0 ? 1 : 0;
-      await page.evaluate((l) => window.__streamedge.setManualLevel(l), other);
-      await page.waitForFunction(
-        (l) => (window.__streamedge.stats() as { playingLevel: number }).playingLevel === l,
-        other,
-        { timeout: 30_000, polling: 100 },
-      );
+      await switchToOtherLevel(page, s.currentLevel);
       expect((await state(page)).protection!.licenseRequests).toBe(2);
       expect(keyLog).toHaveLength(2);
     } finally {

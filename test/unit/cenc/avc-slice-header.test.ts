@@ -7,10 +7,10 @@
  * written (the real-encoder cross-checks are in avc-subsamples.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { StreamedgeError } from '../../../src/errors.js';
 import { AvcParameterSets, parsePps, parseSps, readAvcDecoderConfig } from '../../../src/cenc/avc-parameter-sets.js';
 import { parseSliceHeader } from '../../../src/cenc/avc-slice-header.js';
 import { AvcSubsampler } from '../../../src/cenc/avc-subsamples.js';
+import { badMedia } from './bad-media.js';
 
 /** MSB-first bit writer with the Exp-Golomb codes of §9.1. */
 class BitWriter {
@@ -141,17 +141,6 @@ function simplePps(over: { cabac?: boolean; deblocking?: boolean; bottomFieldPoc
 
 function tables(sps: Buffer[], pps: Buffer[]): AvcParameterSets {
   return new AvcParameterSets({ lengthSize: 4, sps, pps });
-}
-
-function badMedia(fn: () => unknown): StreamedgeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StreamedgeError);
-    expect((e as StreamedgeError).code).toBe('BAD_MEDIA');
-    return e as StreamedgeError;
-  }
-  throw new Error('expected a BAD_MEDIA error, nothing was thrown');
 }
 
 describe('SPS', () => {

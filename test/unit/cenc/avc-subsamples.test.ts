@@ -23,8 +23,9 @@ import {
 } from '../../../src/cenc/avc-parameter-sets.js';
 import type { SliceHeader } from '../../../src/cenc/avc-slice-header.js';
 import { AvcSubsampler, type Subsample, avcConfigOf } from '../../../src/cenc/avc-subsamples.js';
-import { StreamedgeError } from '../../../src/errors.js';
+import { type StreamedgeError } from '../../../src/errors.js';
 import { ffmpegToPipe } from '../../integration/cmaf/ffmpeg-output.js';
+import { badMedia } from './bad-media.js';
 
 interface Sample {
   data: Buffer;
@@ -231,17 +232,6 @@ function checkPictures(stream: Stream, pictures: Picture[]): void {
 
 const count = (pictures: Picture[], pred: (s: SliceHeader) => boolean): number =>
   pictures.reduce((t, p) => t + p.slices.filter(pred).length, 0);
-
-function badMedia(fn: () => unknown): StreamedgeError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(StreamedgeError);
-    expect((e as StreamedgeError).code).toBe('BAD_MEDIA');
-    return e as StreamedgeError;
-  }
-  throw new Error('expected a BAD_MEDIA error, nothing was thrown');
-}
 
 let high: Stream;
 let baseline: Stream;
