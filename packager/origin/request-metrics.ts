@@ -18,7 +18,9 @@ const PART = /^seg-\d+\.\d+\.m4s$/;
 
 /**
  * The route label of a request URL: `<vod|live>-<manifest|part|segment|init|other>` for media
- * (by the last path segment, from the third one on), `health`, `metrics`, `time` or `other`.
+ * (by the last path segment, from the third one on), `<vod|live>-key` and `<vod|live>-license`
+ * for an encrypted asset's key service (`…/keys/<kid>`, `…/keys/clearkey`), `health`, `metrics`,
+ * `time` or `other`.
  * Runs once per answered request, so it scans the string instead of splitting it.
  */
 export function routeLabel(url: string): string {
@@ -32,6 +34,9 @@ export function routeLabel(url: string): string {
     if (last.endsWith('.m3u8') || last.endsWith('.mpd')) return `${top}-manifest`;
     if (last.endsWith('.m4s')) return PART.test(last) ? `${top}-part` : `${top}-segment`;
     if (last.endsWith('.mp4')) return `${top}-init`;
+    // …/<asset or channel>/[…/]keys/<kid | clearkey>
+    if (s2 >= 0 && path.endsWith(`/keys/${last}`) && path.lastIndexOf('/keys/') >= s2)
+      return last === 'clearkey' ? `${top}-license` : `${top}-key`;
     return `${top}-other`;
   }
   if (top === 'health' || top === 'metrics' || top === 'time') return top;

@@ -177,6 +177,11 @@ describe('keys', () => {
     }
     const huge = await fetch(`${base}/vod/a/keys/clearkey`, { method: 'POST', body: 'x'.repeat(10_000) });
     expect(huge.status).toBe(413);
+    // the key service's traffic and refusals are counted apart from the media's
+    const metrics = await text('/metrics');
+    expect(metrics).toMatch(/streamedge_origin_requests_total\{route="vod-license",status="200"\} [1-9]/);
+    expect(metrics).toMatch(/streamedge_origin_requests_total\{route="vod-license",status="400"\} [5-9]/);
+    expect(metrics).toMatch(/streamedge_origin_requests_total\{route="vod-key",status="200"\} [1-9]/);
   });
 
   it('through an edge: keys and licenses pass uncached, and the license preflight allows POST', async () => {
