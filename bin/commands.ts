@@ -4,6 +4,7 @@ import { registerAdBreakCommand, registerOriginCommand } from '../packager/origi
 import { registerEdgeCommands } from '../edge/edge-cli.js';
 import { registerKeysCommands } from '../edge/fleet/fleet-cli.js';
 import { registerSignCommand } from '../src/cli/sign-command.js';
+import { registerContentKeyCommand } from '../src/cli/content-key-command.js';
 import { registerLoadtestAgentCommand, registerLoadtestCommand } from '../bench/loadtest-cli.js';
 import { registerDemoCommand } from '../player-demo/demo-cli.js';
 
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerEdgeCommands(program);
   registerKeysCommands(program);
   registerSignCommand(program);
+  registerContentKeyCommand(program);
   registerLoadtestCommand(program);
   registerLoadtestAgentCommand(program);
   registerDemoCommand(program);
