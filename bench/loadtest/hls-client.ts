@@ -8,6 +8,7 @@ import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import { readContentSteering } from '../../src/hls/content-steering.js';
+import { readIdentitySessionKey } from '../../src/hls/key-tags.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
 import { rangeRequest } from '../../src/http/range.js';
 import { segmentStartingAt } from '../../src/hls/aligned-segment.js';
@@ -324,6 +325,7 @@ function reloadAt(st: Pick<PlaylistState, 'loadBegunAt' | 'targetDuration' | 'un
 }
 
 const STEERING_TAG = '#EXT-X-CONTENT-STEERING:';
+const SESSION_KEY_TAG = '#EXT-X-SESSION-KEY:';
 
 export class HlsClient implements StreamClient {
   readonly protocol = 'hls' as const;
@@ -341,6 +343,8 @@ export class HlsClient implements StreamClient {
   private audioShift = 0;
   /** The multivariant playlist's steering server (EXT-X-CONTENT-STEERING SERVER-URI), when it names one. */
   steeringServer?: string;
+  /** An encrypted stream's content key (EXT-X-SESSION-KEY, KEYFORMAT identity), absolute: a player fetches it once. */
+  keyUrl?: string;
 
   /**
    * `lowLatency: false` plays like a player without LL-HLS support: whole segments only, plain
@@ -370,6 +374,10 @@ export class HlsClient implements StreamClient {
     const res = await this.http.get(this.url, { kind: 'playlist', bytes: true, signal });
     if (res.body!.includes(STEERING_TAG))
       this.steeringServer = readContentSteering(res.body!.toString('utf8'))?.serverUri;
+    if (res.body!.includes(SESSION_KEY_TAG)) {
+      const key = readIdentitySessionKey(res.body!.toString('utf8'));
+      if (key !== undefined) this.keyUrl = new URL(key, this.url).href;
+    }
     const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
     const variants = firstAudioGroupVariants(m.playlists ?? []);

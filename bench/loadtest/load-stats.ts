@@ -5,9 +5,9 @@
 import hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 
-/** `steering`: an HLS Steering Manifest (bench/loadtest/steering.ts). */
-export type ObjectKind = 'playlist' | 'manifest' | 'init' | 'segment' | 'part' | 'steering';
-export const OBJECT_KINDS: ObjectKind[] = ['playlist', 'manifest', 'init', 'segment', 'part', 'steering'];
+/** `steering`: an HLS Steering Manifest (bench/loadtest/steering.ts); `key`: an encrypted stream's content key. */
+export type ObjectKind = 'playlist' | 'manifest' | 'init' | 'segment' | 'part' | 'steering' | 'key';
+export const OBJECT_KINDS: ObjectKind[] = ['playlist', 'manifest', 'init', 'segment', 'part', 'steering', 'key'];
 
 /** Values are recorded in microseconds, up to one hour. */
 function newHistogram(): Histogram {

@@ -16,3 +16,22 @@ export function keyAttributes(p: Protection, prefix: string, opts: UriOptions): 
     ['KEYFORMATVERSIONS', quoted('1')],
   ]);
 }
+
+/** METHOD values whose key a client fetches from URI with KEYFORMAT "identity" (fMP4: cbcs, cenc). */
+const SAMPLE_METHODS = new Set(['SAMPLE-AES', 'SAMPLE-AES-CTR']);
+
+/**
+ * The key URI of a multivariant playlist's EXT-X-SESSION-KEY with KEYFORMAT "identity" (or none:
+ * identity is the default) and a SAMPLE-AES method, as written; undefined when it has none (a clear
+ * stream, or keys of a DRM system a client gets elsewhere).
+ */
+export function readIdentitySessionKey(playlist: string): string | undefined {
+  for (const line of playlist.split('\n')) {
+    if (!line.startsWith('#EXT-X-SESSION-KEY:')) continue;
+    const method = /(?:^|[:,])METHOD=([^,\s]*)/.exec(line)?.[1];
+    const format = /(?:^|[:,])KEYFORMAT="([^"]*)"/.exec(line)?.[1] ?? 'identity';
+    const uri = /(?:^|[:,])URI="([^"]*)"/.exec(line)?.[1];
+    if (method && SAMPLE_METHODS.has(method) && format === 'identity' && uri) return uri;
+  }
+  return undefined;
+}
