@@ -72,7 +72,15 @@ export interface GetOptions {
 /** How a viewer sends CMCD (CTA-5004): as the CMCD query argument, as CMCD-* headers, or not at all. */
 export type CmcdMode = 'query' | 'headers' | 'off';
 
-const OBJECT_TYPE = { playlist: 'm', manifest: 'm', init: 'i', segment: 'av', part: 'av', steering: 'o', key: 'k' } as const;
+const OBJECT_TYPE = {
+  playlist: 'm',
+  manifest: 'm',
+  init: 'i',
+  segment: 'av',
+  part: 'av',
+  steering: 'o',
+  key: 'k',
+} as const;
 
 export class AbandonedError extends Error {
   constructor() {

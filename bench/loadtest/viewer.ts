@@ -189,7 +189,8 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
       await steering.start();
     }
     // an encrypted stream: the key, once, before the first media request (as a player's CDM needs it)
-    if (client instanceof HlsClient && client.keyUrl !== undefined) await http.get(client.keyUrl, { kind: 'key', signal });
+    if (client instanceof HlsClient && client.keyUrl !== undefined)
+      await http.get(client.keyUrl, { kind: 'key', signal });
     const mode = client.live ? (client.lowLatency ? 'low-latency' : 'live') : 'vod';
     const levels = client.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height }));
     topKbps = Math.max(...levels.map((l) => l.bitrate)) / 1000;
