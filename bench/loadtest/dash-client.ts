@@ -26,6 +26,8 @@ import {
   type MpdPeriod,
 } from '../../src/dash/mpd-periods.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
+import { unescapeXml } from '../../src/dash/xml-element.js';
+import { normalizeKid } from '../../src/cenc/content-keys.js';
 import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
@@ -113,6 +115,11 @@ export class DashClient implements StreamClient {
   segmentSec = 2;
   video: StreamRendition[] = [];
   audio?: StreamRendition;
+  /**
+   * An encrypted stream's Clear Key license (the MPD's dashif:Laurl or clearkey:Laurl, resolved
+   * against the MPD, and its default KIDs, 32 hex): a player asks for it once, before it plays.
+   */
+  license?: { url: string; kids: string[] };
   private ast = 0;
   private ato = 0;
   private minimumUpdatePeriodSec = 2;
@@ -169,6 +176,7 @@ export class DashClient implements StreamClient {
     if (!/<(?:[\w-]+:)?MPD[\s>]/.test(xml)) {
       throw new StreamedgeError('LOADTEST_NOT_MPD', `${this.url} is not a DASH MPD: it has no <MPD> element`);
     }
+    this.license ??= clearKeyLicense(xml, this.url);
     const periods = splitPeriods(xml).map((period) => this.readPeriod(period));
     this.fetchBegunAt = begunAt;
     this.live = attr(xml, 'type') === 'dynamic';
@@ -414,4 +422,12 @@ export class DashClient implements StreamClient {
     }
     throw new StreamedgeError('LOADTEST_STREAM', `MPD never listed segment ${cursor.msn} of ${id}`);
   }
+}
+
+/** The Clear Key license URL and default KIDs an MPD names, or undefined (a clear stream, or another key system). */
+function clearKeyLicense(xml: string, mpdUrl: string): { url: string; kids: string[] } | undefined {
+  const laurl = /<(?:[\w-]+:)?Laurl\b[^>]*>([^<]+)<\/(?:[\w-]+:)?Laurl>/.exec(xml)?.[1];
+  if (laurl === undefined) return undefined;
+  const kids = [...new Set([...xml.matchAll(/\bcenc:default_KID="([^"]+)"/g)].map((m) => normalizeKid(m[1])))];
+  return kids.length > 0 ? { url: new URL(unescapeXml(laurl.trim()), mpdUrl).href, kids } : undefined;
 }

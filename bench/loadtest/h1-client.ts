@@ -24,8 +24,11 @@ import type { Dispatcher } from 'undici';
 export interface GetRequest {
   origin: string;
   path: string;
-  method: 'GET';
+  /** POST only for an encrypted stream's Clear Key license request (once per viewer). */
+  method: 'GET' | 'POST';
   headers?: Record<string, string>;
+  /** A POST's body: ASCII text (a license request's JSON). */
+  body?: string;
   /** Longest wait for the response head (ms); default 60 s. */
   headersTimeout?: number;
   /** Longest silence within the body (ms); default 30 s. */
@@ -538,9 +541,9 @@ export class H1Client implements GetDispatcher {
       pool = new OriginPool(opts.origin, this.maxConnections);
       this.pools.set(opts.origin, pool);
     }
-    let head = `GET ${opts.path} HTTP/1.1\r\nhost: ${pool.hostHeader}\r\n`;
+    let head = `${opts.method} ${opts.path} HTTP/1.1\r\nhost: ${pool.hostHeader}\r\n`;
     if (opts.headers) for (const k in opts.headers) head += `${k}: ${opts.headers[k]}\r\n`;
-    head += '\r\n';
+    head += opts.body === undefined ? '\r\n' : `content-length: ${opts.body.length}\r\n\r\n${opts.body}`;
     const req = new H1Request(head, handler, opts.headersTimeout ?? 60_000, opts.bodyTimeout ?? 30_000);
     handler.onRequestStart?.(req, undefined);
     pool.enqueue(req);

@@ -117,6 +117,8 @@ class H2Request implements Dispatcher.DispatchController {
     readonly handler: Dispatcher.DispatchHandler,
     readonly headersTimeout: number,
     readonly bodyTimeout: number,
+    /** A POST's body (a license request: far below the initial flow-control window), sent as one DATA frame. */
+    readonly body?: Buffer,
   ) {}
 
   abort(reason: Error): void {
@@ -288,9 +290,14 @@ class H2Connection {
     r.id = id;
     r.sentAt = performance.now();
     this.streams.set(id, r);
-    const f = frame(Type.Headers, END_STREAM | END_HEADERS, id, r.block.length);
+    const f = frame(Type.Headers, r.body ? END_HEADERS : END_STREAM | END_HEADERS, id, r.block.length);
     r.block.copy(f, 9);
     this.send(f);
+    if (r.body) {
+      const d = frame(Type.Data, END_STREAM, id, r.body.length);
+      r.body.copy(d, 9);
+      this.send(d);
+    }
   }
 
   /** An aborted or timed-out request: reset its stream (or drop it from the queue). */
@@ -672,10 +679,17 @@ export class H2Client implements GetDispatcher {
     if (this.destroyed) throw new CodedError('UND_ERR_DESTROYED', 'client destroyed');
     const c = this.connectionFor(opts.origin);
     const r = new H2Request(
-      encodeGetRequest(opts.path, c.authority, opts.headers),
+      encodeGetRequest(
+        opts.path,
+        c.authority,
+        // a body's length: servers (fastify among them) take a request without one for bodiless
+        opts.body === undefined ? opts.headers : { ...opts.headers, 'content-length': String(opts.body.length) },
+        opts.method,
+      ),
       handler,
       opts.headersTimeout ?? 60_000,
       opts.bodyTimeout ?? 30_000,
+      opts.body === undefined ? undefined : Buffer.from(opts.body, 'latin1'),
     );
     handler.onRequestStart?.(r, undefined);
     if (r.aborted) return true;

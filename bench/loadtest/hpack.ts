@@ -315,8 +315,14 @@ function encodeString(out: number[], s: string): void {
  * `:authority` as literals on their static names, other fields (lower-case names) as literals;
  * none is entered in the server's dynamic table, so the encoder keeps no state.
  */
-export function encodeGetRequest(path: string, authority: string, headers?: Record<string, string>): Buffer {
-  const out: number[] = [0x82, 0x87];
+export function encodeGetRequest(
+  path: string,
+  authority: string,
+  headers?: Record<string, string>,
+  method: 'GET' | 'POST' = 'GET',
+): Buffer {
+  // :method GET or POST (static table 2, 3), :scheme https (7)
+  const out: number[] = [method === 'GET' ? 0x82 : 0x83, 0x87];
   encodeInteger(out, 0, 4, 4);
   encodeString(out, path);
   encodeInteger(out, 0, 4, 1);

@@ -67,6 +67,8 @@ export interface GetOptions {
   cmcd?: CmcdData;
   /** Byte-range HLS: the Range header value (`bytes=a-b`); the answer is then a 206. */
   range?: string;
+  /** Sent as a POST with this body (a DASH Clear Key license request), not a GET. */
+  post?: string;
 }
 
 /** How a viewer sends CMCD (CTA-5004): as the CMCD query argument, as CMCD-* headers, or not at all. */
@@ -322,6 +324,7 @@ export class HttpGetter {
       headers = out.headers;
     }
     if (o.range !== undefined) headers = { ...headers, range: o.range };
+    if (o.post !== undefined) headers = { ...headers, 'content-type': 'application/json' };
     const handler = new GetHandler(this, url, o, t0);
     const p = new Promise<GetResult>((resolve, reject) => {
       handler.resolve = resolve;
@@ -342,8 +345,17 @@ export class HttpGetter {
     const origin = i === -1 ? target : target.slice(0, i);
     const path = i === -1 ? '/' : target.slice(i);
     try {
+      const post = handler.o.post;
       this.dispatcher.dispatch(
-        { origin, path, method: 'GET', headers, headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: BODY_TIMEOUT_MS },
+        {
+          origin,
+          path,
+          method: post === undefined ? 'GET' : 'POST',
+          headers,
+          ...(post === undefined ? {} : { body: post }),
+          headersTimeout: HEADERS_TIMEOUT_MS,
+          bodyTimeout: BODY_TIMEOUT_MS,
+        },
         handler,
       );
     } catch (e) {

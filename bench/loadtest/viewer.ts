@@ -18,6 +18,7 @@ import { ViewerSteering } from './steering.js';
 import type { LoadStats } from './load-stats.js';
 import { Playhead } from './playhead.js';
 import { holdBackSteering } from '../../src/abr/low-latency.js';
+import { kidAsBase64Url } from '../../src/cenc/content-keys.js';
 import type { BandwidthProfile } from './shaping.js';
 import { Shaper } from './shaping.js';
 import type { Chunk, Cursor, StreamClient } from './stream-client.js';
@@ -188,9 +189,12 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
       http.route = steering.route;
       await steering.start();
     }
-    // an encrypted stream: the key, once, before the first media request (as a player's CDM needs it)
+    // an encrypted stream: the key (HLS identity) or the Clear Key license (DASH), once, before the
+    // first media request, as a player's CDM needs it
     if (client instanceof HlsClient && client.keyUrl !== undefined)
       await http.get(client.keyUrl, { kind: 'key', signal });
+    const license = client instanceof DashClient ? client.license : undefined;
+    if (license) await http.get(license.url, { kind: 'key', signal, post: licenseRequest(license.kids) });
     const mode = client.live ? (client.lowLatency ? 'low-latency' : 'live') : 'vod';
     const levels = client.video.map((v, index) => ({ index, bitrate: v.bitrate, width: v.width, height: v.height }));
     topKbps = Math.max(...levels.map((l) => l.bitrate)) / 1000;
@@ -426,4 +430,9 @@ async function fetchAudio(
     if (!(e instanceof HintMissingError)) throw e;
     client.hintMissing?.(client.audio!.id);
   }
+}
+
+/** A W3C Clear Key license request (EME §9.1.3) for these key ids (32 hex), as a browser's CDM writes it. */
+function licenseRequest(kids: readonly string[]): string {
+  return JSON.stringify({ kids: kids.map(kidAsBase64Url), type: 'temporary' });
 }
