@@ -120,6 +120,7 @@ export class DashClient implements StreamClient {
    * against the MPD, and its default KIDs, 32 hex): a player asks for it once, before it plays.
    */
   license?: { url: string; kids: string[] };
+  private protectionRead = false;
   private ast = 0;
   private ato = 0;
   private minimumUpdatePeriodSec = 2;
@@ -176,7 +177,11 @@ export class DashClient implements StreamClient {
     if (!/<(?:[\w-]+:)?MPD[\s>]/.test(xml)) {
       throw new StreamedgeError('LOADTEST_NOT_MPD', `${this.url} is not a DASH MPD: it has no <MPD> element`);
     }
-    this.license ??= clearKeyLicense(xml, this.url);
+    // read from the first MPD only: a live MPD is refetched every few seconds by every viewer
+    if (!this.protectionRead) {
+      this.license = clearKeyLicense(xml, this.url);
+      this.protectionRead = true;
+    }
     const periods = splitPeriods(xml).map((period) => this.readPeriod(period));
     this.fetchBegunAt = begunAt;
     this.live = attr(xml, 'type') === 'dynamic';

@@ -10,14 +10,10 @@
  * URL written absolute without the token, or with a wrong one, ends in the license error on the
  * page's error line. A live channel encrypted with cbcs plays over LL-HLS and LL-DASH.
  *
- * Content made here, for what the origin does not do: our packager's clear CMAF of the 60 s demo
- * sample encrypted under 'cenc' (AES-CTR, ISO/IEC 23001-7) by this file: each track's init segment
- * gets an encv/enca sample entry with sinf/schm/tenc and a v1 Clear Key pssh, each fragment its
- * samples encrypted in its mdat (video by subsample, the NAL headers clear) with senc/saiz/saio in
- * its traf. (ffmpeg's own mp4 muxer writes no senc into fragments, so its `-encryption_scheme
- * cenc-aes-ctr` output cannot go through MSE.) Video has one KID for both renditions, audio
- * another; the manifests are the packager's with the signalling added by hand (DASH
- * ContentProtection with a relative dashif:Laurl and a cenc:pssh; HLS EXT-X-SESSION-KEY and
+ * Content made here, for what the origin does not do (a key per track, a server that misbehaves):
+ * our packager's clear CMAF encrypted under 'cenc' by src/cenc's TrackProtector, video with one
+ * KID for both renditions, audio with another; the manifests are the packager's with the
+ * signalling added by hand (DASH ContentProtection with a relative dashif:Laurl and a cenc:pssh; HLS EXT-X-SESSION-KEY and
  * EXT-X-KEY METHOD=SAMPLE-AES-CTR), answered by a loopback server with the license endpoint and
  * the key URIs behind `?token=` (its playlists carry the request's token, as the edge does).
  * Checked: one license request for both KIDs (DASH), one key request per KID (HLS), not one more
@@ -26,17 +22,18 @@
  * that never arrived, 10 s after the element began waiting for a key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, normalize } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
-import { childBox, readBoxes, type Box } from '../../src/cmaf/box.js';
-import { parseFragment } from '../../src/cmaf/fragment.js';
+import { readBoxes } from '../../src/cmaf/box.js';
 import { addTokenToPlaylist } from '../../src/signing/playlist-rewrite.js';
 import { createVerifier, hmacKeys, issueToken, signedUrl } from '../../src/signing/index.js';
-import { readContentKeys, type ContentKey } from '../../src/cenc/content-keys.js';
+import { CLEARKEY_SYSTEM_ID, kidAsUuid, readContentKeys, type ContentKey } from '../../src/cenc/content-keys.js';
+import { pssh } from '../../src/cenc/protection-boxes.js';
+import { TrackProtector } from '../../src/cenc/track-protector.js';
 import { packageVod, type PackageVodOptions } from '../../packager/vod-job.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { loopbackServer, type LoopbackServer } from '../support/loopback-server.js';
@@ -47,166 +44,45 @@ const KEYS = new Map([
   [KID_V, randomBytes(16)],
   [KID_A, randomBytes(16)],
 ]);
-const CLEAR_KEY_SYSTEM_ID = '1077efecc0b24d02ace33c1e52e2fb4b';
 const TOKEN = 'good-token';
 
 // ---------------------------------------------------------------------------------------------
 // 'cenc' encryption of clear CMAF
 
-const u32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
-const u16 = (n: number) => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n);
-  return b;
-};
-function box(type: string, ...payload: Buffer[]): Buffer {
-  const body = Buffer.concat(payload);
-  return Buffer.concat([u32(8 + body.length), Buffer.from(type, 'latin1'), body]);
-}
-const fullBox = (type: string, versionFlags: number, ...payload: Buffer[]) => box(type, u32(versionFlags), ...payload);
-
-function clearKeyPssh(...kids: string[]): Buffer {
-  return fullBox(
-    'pssh',
-    0x01000000,
-    Buffer.from(CLEAR_KEY_SYSTEM_ID, 'hex'),
-    u32(kids.length),
-    ...kids.map((k) => Buffer.from(k, 'hex')),
-    u32(0),
-  );
-}
-
-/** The init segment with its sample entry protected (encv/enca + sinf) and a Clear Key pssh in its moov. */
-function encryptInit(init: Buffer, kid: string): Buffer {
-  const moov = readBoxes(init).find((b) => b.type === 'moov')!;
-  const path: Box[] = [moov];
-  for (const t of ['trak', 'mdia', 'minf', 'stbl', 'stsd']) path.push(childBox(path[path.length - 1], t)!);
-  const stsd = path[path.length - 1];
-  const entryAt = stsd.start + stsd.headerSize + 8;
-  const entryEnd = entryAt + init.readUInt32BE(entryAt);
-  const format = init.toString('latin1', entryAt + 4, entryAt + 8);
-  const tenc = fullBox('tenc', 0, Buffer.from([0, 0, 1, 8]), Buffer.from(kid, 'hex'));
-  const sinf = box(
-    'sinf',
-    box('frma', Buffer.from(format, 'latin1')),
-    fullBox('schm', 0, Buffer.from('cenc', 'latin1'), u32(0x10000)),
-    box('schi', tenc),
-  );
-  const pssh = clearKeyPssh(kid);
-  const moovEnd = moov.start + moov.size;
-  const out = Buffer.concat([
-    init.subarray(0, entryEnd),
-    sinf,
-    init.subarray(entryEnd, moovEnd),
-    pssh,
-    init.subarray(moovEnd),
-  ]);
-  out.write(format === 'mp4a' ? 'enca' : 'encv', entryAt + 4, 'latin1');
-  out.writeUInt32BE(entryEnd - entryAt + sinf.length, entryAt);
-  for (const b of path.slice(1)) out.writeUInt32BE(b.size + sinf.length, b.start);
-  out.writeUInt32BE(moov.size + sinf.length + pssh.length, moov.start);
-  return out;
-}
-
-/** A video sample's subsamples: one per NAL unit, its length, header and the rest short of 16-byte blocks clear. */
-function nalSubsamples(sample: Buffer): [number, number][] {
-  const out: [number, number][] = [];
-  for (let at = 0; at + 4 <= sample.length;) {
-    const len = sample.readUInt32BE(at);
-    const type = sample[at + 4] & 0x1f;
-    const vcl = type >= 1 && type <= 5;
-    const protectedBytes = vcl && len > 17 ? Math.floor((len - 1) / 16) * 16 : 0;
-    out.push([4 + len - protectedBytes, protectedBytes]);
-    at += 4 + len;
-  }
-  return out;
-}
-
-/** A segment with every fragment's samples encrypted (AES-CTR, an 8-byte IV each) and senc/saiz/saio added. */
-function encryptSegment(seg: Buffer, key: Buffer, video: boolean, iv: { next: bigint }): Buffer {
-  const parts: Buffer[] = [];
+/** A segment with each chunk (moof + mdat) protected; styp and anything else kept. */
+function protectSegment(p: TrackProtector, seg: Buffer): Buffer {
   const boxes = readBoxes(seg);
+  const parts: Buffer[] = [];
   for (let i = 0; i < boxes.length; i++) {
     const b = boxes[i];
     const bytes = seg.subarray(b.start, b.start + b.size);
     if (b.type !== 'moof') {
-      if (b.type !== 'mdat') parts.push(bytes);
+      parts.push(bytes);
       continue;
     }
-    const mdat = boxes[i + 1];
-    const data = Buffer.from(seg.subarray(mdat.start, mdat.start + mdat.size));
-    const track = parseFragment(Buffer.from(bytes)).tracks[0];
-    const entries: Buffer[] = [];
-    const sizes: number[] = [];
-    for (const s of track.samples) {
-      const at = s.offset - b.size; // (from the moof's start; the mdat follows it)
-      const sample = data.subarray(at, at + s.size);
-      const sampleIv = Buffer.alloc(8);
-      sampleIv.writeBigUInt64BE(iv.next++);
-      const subs = video ? nalSubsamples(sample) : [[0, sample.length] as [number, number]];
-      const ranges: [number, number][] = [];
-      let pos = 0;
-      for (const [clear, enc] of subs) {
-        ranges.push([pos + clear, pos + clear + enc]);
-        pos += clear + enc;
-      }
-      const cipher = createCipheriv('aes-128-ctr', key, Buffer.concat([sampleIv, Buffer.alloc(8)]));
-      const encrypted = cipher.update(Buffer.concat(ranges.map(([a, z]) => sample.subarray(a, z))));
-      let k = 0;
-      for (const [a, z] of ranges) {
-        encrypted.copy(sample, a, k, k + (z - a));
-        k += z - a;
-      }
-      const entry = video
-        ? Buffer.concat([sampleIv, u16(subs.length), ...subs.map(([c, e]) => Buffer.concat([u16(c), u32(e)]))])
-        : sampleIv;
-      entries.push(entry);
-      sizes.push(entry.length);
-    }
-    const senc = fullBox('senc', video ? 2 : 0, u32(entries.length), ...entries);
-    const saiz = video
-      ? fullBox('saiz', 0, Buffer.from([0]), u32(sizes.length), Buffer.from(sizes))
-      : fullBox('saiz', 0, Buffer.from([8]), u32(sizes.length));
-    const traf = childBox(b, 'traf')!;
-    const trafEnd = traf.start + traf.size - b.start;
-    // saio: where senc's first entry lies, from the moof's start (traf is the moof's last child)
-    const saioSize = 20;
-    const saio = fullBox('saio', 0, u32(1), u32(trafEnd + saiz.length + saioSize + 16));
-    const added = saiz.length + saio.length + senc.length;
-    const moof = Buffer.concat([bytes.subarray(0, trafEnd), saiz, saio, senc, bytes.subarray(trafEnd)]);
-    moof.writeUInt32BE(b.size + added, 0);
-    moof.writeUInt32BE(traf.size + added, traf.start - b.start);
-    const trun = childBox(traf, 'trun')!;
-    const trunAt = trun.start - b.start;
-    if (moof.readUInt32BE(trunAt + 8) & 1) moof.writeInt32BE(moof.readInt32BE(trunAt + 16) + added, trunAt + 16);
-    parts.push(moof, data);
-    i += 1;
+    const m = boxes[++i];
+    const c = p.protectFragment(bytes, seg.subarray(m.start, m.start + m.size));
+    parts.push(c.moof, c.mdat);
   }
   return Buffer.concat(parts);
 }
 
-/** The asset's renditions encrypted into `out` (video under KID_V, audio under KID_A), manifests as they are. */
+/**
+ * The asset's renditions encrypted into `out` under 'cenc' by src/cenc's TrackProtector, video
+ * under KID_V and audio under KID_A (two keys: what the origin's one key per asset does not do),
+ * manifests as they are.
+ */
 function encryptAsset(assetDir: string, out: string): void {
   cpSync(assetDir, out, { recursive: true });
   for (const rendition of readdirSync(assetDir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
-    const video = rendition.name !== 'audio';
-    const kid = video ? KID_V : KID_A;
+    const kid = rendition.name === 'audio' ? KID_A : KID_V;
+    const p = new TrackProtector('cenc', { kid, key: KEYS.get(kid)! }, rendition.name);
     const dir = join(assetDir, rendition.name);
-    writeFileSync(join(out, rendition.name, 'init.mp4'), encryptInit(readFileSync(join(dir, 'init.mp4')), kid));
-    const iv = { next: BigInt(`0x${randomBytes(4).toString('hex')}`) << 32n };
+    writeFileSync(join(out, rendition.name, 'init.mp4'), p.protectInit(readFileSync(join(dir, 'init.mp4'))));
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.m4s')))
-      writeFileSync(
-        join(out, rendition.name, f),
-        encryptSegment(readFileSync(join(dir, f)), KEYS.get(kid)!, video, iv),
-      );
+      writeFileSync(join(out, rendition.name, f), protectSegment(p, readFileSync(join(dir, f))));
   }
 }
-
-const uuid = (k: string) => `${k.slice(0, 8)}-${k.slice(8, 12)}-${k.slice(12, 16)}-${k.slice(16, 20)}-${k.slice(20)}`;
 
 /** The packager's MPD with Clear Key ContentProtection on each AdaptationSet (the Laurl relative, as `laurl`). */
 function protectMpd(mpd: string, laurl: string): string {
@@ -218,10 +94,10 @@ function protectMpd(mpd: string, laurl: string): string {
     .replace(/(<AdaptationSet [^>]*contentType="(video|audio)"[^>]*>)/g, (tag: string, _: string, kind: string) => {
       const kid = kind === 'video' ? KID_V : KID_A;
       return `${tag}
-      <ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc" cenc:default_KID="${uuid(kid)}"/>
+      <ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc" cenc:default_KID="${kidAsUuid(kid)}"/>
       <ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0">
         <dashif:Laurl Lic_type="EME-1.0">${laurl}</dashif:Laurl>
-        <cenc:pssh>${clearKeyPssh(kid).toString('base64')}</cenc:pssh>
+        <cenc:pssh>${pssh(CLEARKEY_SYSTEM_ID, [kid]).toString('base64')}</cenc:pssh>
       </ContentProtection>`;
     });
 }
@@ -632,22 +508,10 @@ describe("our player plays our packager's encryption through our origin (cbcs an
   }, 120_000);
 
   it('a live channel encrypted with cbcs: LL-HLS and LL-DASH decrypted, playback advancing 2 s', async () => {
-    const root = join(rig.dir, 'live-encrypted');
-    mkdirSync(root);
-    const live = await rig.origin({
-      root,
-      contentKeys: [key],
-      live: [
-        {
-          id: 'ch',
-          source: 'lavfi:testsrc2=size=320x180:rate=30',
-          segmentDuration: 1,
-          partDuration: 0.5,
-          dvrWindow: 30,
-          protection: { scheme: 'cbcs', key },
-        },
-      ],
-    });
+    const live = await rig.liveOrigin(
+      { segmentDuration: 1, partDuration: 0.5, protection: { scheme: 'cbcs', key } },
+      { contentKeys: [key] },
+    );
     for (const manifest of ['master.m3u8', 'manifest.mpd']) {
       const page = await open(`${live}/live/ch/${manifest}`);
       try {

@@ -24,9 +24,10 @@ export interface BrowserRig {
   origin(opts: OriginOptions): Promise<string>;
   /**
    * An origin with one live channel `ch` (its own root under dir): ffmpeg's lavfi test card at
-   * 320x180, 2 s segments of 0.5 s parts, a 30 s window; `channel` adds to it (the ladder, say).
+   * 320x180, 2 s segments of 0.5 s parts, a 30 s window; `channel` adds to it (the ladder, say),
+   * `more` to the origin (content keys, say).
    */
-  liveOrigin(channel: Partial<ChannelConfig>): Promise<string>;
+  liveOrigin(channel: Partial<ChannelConfig>, more?: Partial<OriginOptions>): Promise<string>;
   /** A silent edge in front of `upstream`, its store in `<dir>/<name>` (64 MiB, 16 MiB of RAM). */
   edge(upstream: string, name: string, extra?: Partial<EdgeServerOptions>): Promise<{ url: string; edge: Edge }>;
   close(): Promise<void>;
@@ -63,11 +64,11 @@ export async function startBrowserRig(prefix: string): Promise<BrowserRig> {
       browser,
       pages,
       origin,
-      async liveOrigin(channel) {
+      async liveOrigin(channel, more = {}) {
         const root = join(dir, `live-${++liveOrigins}`);
         mkdirSync(root);
         const ch = { id: 'ch', source: 'lavfi:testsrc2=size=320x180:rate=30', segmentDuration: 2, partDuration: 0.5 };
-        return origin({ root, live: [{ ...ch, dvrWindow: 30, ...channel }] });
+        return origin({ ...more, root, live: [{ ...ch, dvrWindow: 30, ...channel }] });
       },
       async edge(upstream, name, extra = {}) {
         const edge = createEdge({

@@ -5,47 +5,34 @@
  * (video and audio); the playlists, the MPD and the keys/ endpoints say what the VOD ones say.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelConfig } from '../../../packager/origin/server.js';
 import { type ContentKey } from '../../../src/cenc/content-keys.js';
 import { validateMpd } from '../../support/xml-validate.js';
-import { TEST_SOURCE, parseM3u8, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
+import { parseM3u8, startTestChannel, type LiveOrigin, type TestChannel } from './live-helpers.js';
 
 const KEY: ContentKey = {
   kid: 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf',
   key: Buffer.from('0f0e0d0c0b0a09080706050403020100', 'hex'),
 };
-let dir = '';
+let ch: TestChannel;
 let o: LiveOrigin;
+let dir = '';
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'se-live-enc-'));
-  const root = join(dir, 'root');
-  mkdirSync(root);
-  const channel: ChannelConfig = {
-    id: 'ch',
-    source: TEST_SOURCE,
-    segmentDuration: 1,
-    partDuration: 0.5,
-    dvrWindow: 30,
-    ladder: writeTinyLadder(dir),
-    protection: { scheme: 'cbcs', key: KEY },
-  };
-  o = await startLiveOrigin(root, [channel], {}, { contentKeys: [KEY] });
-  await until(
-    async () => parseM3u8((await o.get('/live/ch/180p/index.m3u8')).text).segments.length >= 2,
-    40_000,
-    'two complete segments',
+  ch = await startTestChannel(
+    'se-live-enc-',
+    { segmentDuration: 1, partDuration: 0.5, protection: { scheme: 'cbcs', key: KEY } },
+    [['180p', 2]],
+    { contentKeys: [KEY] },
   );
+  ({ o, dir } = ch);
 }, 60_000);
 
 afterAll(async () => {
-  await o?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await ch?.close();
 });
 
 /** ffmpeg decrypts header + one part and decodes it: frames decoded, and nothing said on stderr. */

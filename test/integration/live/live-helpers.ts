@@ -160,28 +160,35 @@ export interface TestChannel {
 
 /**
  * Starts channel `ch` (TEST_SOURCE, tiny ladder; `channel` overrides the segment/part/window figures
- * and adds options) in a fresh temp folder named after `prefix`, and waits until each rendition in
+ * and adds options; `more` adds origin options) in a fresh temp folder named after `prefix`, and waits until each rendition in
  * `waitFor` ([rendition, segments]) has that many complete segments.
  */
 export async function startTestChannel(
   prefix: string,
   channel: Omit<Partial<ChannelConfig>, 'id' | 'source' | 'ladder'>,
   waitFor: [string, number][],
+  /** More origin options (e.g. the content keys of an encrypted channel). */
+  more: Partial<OriginOptions> = {},
 ): Promise<TestChannel> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const root = join(dir, 'root');
   mkdirSync(root);
-  const o = await startLiveOrigin(root, [
-    {
-      id: 'ch',
-      source: TEST_SOURCE,
-      segmentDuration: 2,
-      partDuration: 0.5,
-      dvrWindow: 30,
-      ladder: writeTinyLadder(dir),
-      ...channel,
-    },
-  ]);
+  const o = await startLiveOrigin(
+    root,
+    [
+      {
+        id: 'ch',
+        source: TEST_SOURCE,
+        segmentDuration: 2,
+        partDuration: 0.5,
+        dvrWindow: 30,
+        ladder: writeTinyLadder(dir),
+        ...channel,
+      },
+    ],
+    {},
+    more,
+  );
   const close = async () => {
     await o.close();
     rmSync(dir, { recursive: true, force: true });
