@@ -8,6 +8,8 @@
  * Works with the 2018 static ffmpeg that npm brings: only `frag_keyframe+empty_moov+default_base_moof`
  * and `-frag_duration` are used (no `-movflags cmaf`). Used by VOD and live jobs alike.
  */
+import { join } from 'node:path';
+import { thumbnailSheetName } from '../src/media/presentation.js';
 import type { AudioRung, LadderPlan, SurroundCodec } from './ladder.js';
 
 export interface EncodeOutput {
@@ -59,6 +61,19 @@ export interface EncodeOptions {
    * padded with silence, longer audio is cut, so audio never adds or lacks a tail segment.
    */
   audioDurationSec?: number;
+  /** VOD: also write thumbnail sheets (JPEG) into this plan's folder, from the same decode. */
+  thumbnails?: ThumbnailSheetsPlan;
+}
+
+/** What the encoder writes for a thumbnail track: sheets `<dir>/tile-<n>.jpg`, n from 1. */
+export interface ThumbnailSheetsPlan {
+  dir: string;
+  intervalSec: number;
+  /** One picture's size. */
+  width: number;
+  height: number;
+  columns: number;
+  rows: number;
 }
 
 /** First file descriptor used for outputs (0-2 are stdin/stdout/stderr). */
@@ -108,7 +123,6 @@ export function buildEncodeArgs(
 
   const n = plan.video.length;
   const graph: string[] = [];
-  const splitLabels = plan.video.map((_, i) => `[s${i}]`).join('');
   // bwdif in send_frame mode keeps the frame rate (50i → 25p), field parity from the stream
   const deint = input.deinterlace
     ? `bwdif=mode=send_frame:parity=auto:deint=${input.deinterlace === 'all' ? 'all' : 'interlaced'},`
@@ -117,10 +131,16 @@ export function buildEncodeArgs(
   const toSdr = input.toneMap
     ? 'zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,'
     : '';
-  graph.push(`[${videoMap}]${deint}${toSdr}format=yuv420p${n > 1 ? `,split=${n}${splitLabels}` : '[s0]'}`);
+  const thumbs = opts.thumbnails;
+  const branches = n + (thumbs ? 1 : 0);
+  const splitLabels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
+  graph.push(
+    `[${videoMap}]${deint}${toSdr}format=yuv420p${branches > 1 ? `,split=${branches}${splitLabels}` : '[s0]'}`,
+  );
   plan.video.forEach((r, i) => {
     graph.push(`[s${i}]scale=w=${r.width}:h=${r.height}:flags=bicubic,setsar=1[v${i}]`);
   });
+  if (thumbs) graph.push(`[s${n}]${thumbnailFilter(thumbs)}[th]`);
   args.push('-filter_complex', graph.join(';'));
 
   plan.video.forEach((r, i) => {
@@ -172,6 +192,8 @@ export function buildEncodeArgs(
     fd++;
   });
 
+  if (thumbs) args.push(...thumbnailOutputArgs(thumbs));
+
   if (plan.audio) {
     const a = plan.audio;
     for (const track of input.audioTracks ?? [{ id: a.id, map: audioMap }]) {
@@ -185,6 +207,38 @@ export function buildEncodeArgs(
     }
   }
   return { args, outputs };
+}
+
+/**
+ * The thumbnail branch: one picture every `intervalSec` (fps with `round=up` takes the frame at
+ * k×interval, or the last one before it: where a seek to that time lands), scaled, laid out in
+ * sheets. The tile filter flushes a partly filled last sheet at the end of the stream, its
+ * empty cells black.
+ */
+function thumbnailFilter(t: ThumbnailSheetsPlan): string {
+  const ms = Math.round(t.intervalSec * 1000);
+  return `fps=fps=1000/${ms}:round=up,scale=w=${t.width}:h=${t.height}:flags=bicubic,setsar=1,tile=${t.columns}x${t.rows}`;
+}
+
+function thumbnailOutputArgs(t: ThumbnailSheetsPlan): string[] {
+  return [
+    '-map',
+    '[th]',
+    '-an',
+    '-sn',
+    '-dn',
+    '-map_metadata',
+    '-1',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    '5',
+    '-f',
+    'image2',
+    '-start_number',
+    '1',
+    join(t.dir, thumbnailSheetName('%d')),
+  ];
 }
 
 /**

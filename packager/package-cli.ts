@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../src/cli/options.js';
 import { StreamedgeError } from '../src/errors.js';
 import { packageVod, type VodSummary } from './vod-job.js';
+import type { ThumbnailOptions } from './thumbnail-track.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 import { parseSubtitleOption } from './subtitle-inputs.js';
 import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
@@ -32,6 +33,28 @@ interface PackageCliOptions {
   contentKeys?: string;
   keyId?: string;
   licenseUrl?: string;
+  thumbnails?: boolean;
+  thumbnailInterval?: string;
+  thumbnailWidth?: string;
+  thumbnailLayout?: string;
+}
+
+/** `--thumbnails` and its settings (any setting alone turns the track on). */
+function thumbnailOption(o: PackageCliOptions): ThumbnailOptions | undefined {
+  const { thumbnailInterval: interval, thumbnailWidth: width, thumbnailLayout: layout } = o;
+  if (!o.thumbnails && interval === undefined && width === undefined && layout === undefined) return undefined;
+  const grid = layout === undefined ? undefined : /^(\d+)x(\d+)$/.exec(layout);
+  if (grid === null) {
+    throw new StreamedgeError('BAD_OPTION', `--thumbnail-layout ${layout}: use <columns>x<rows>, e.g. 4x4`);
+  }
+  if (width !== undefined && !/^\d+$/.test(width)) {
+    throw new StreamedgeError('BAD_OPTION', `--thumbnail-width ${width}: use a whole number of pixels`);
+  }
+  return {
+    ...(interval !== undefined ? { intervalSec: parseDuration(interval) } : {}),
+    ...(width !== undefined ? { width: Number(width) } : {}),
+    ...(grid ? { columns: Number(grid[1]), rows: Number(grid[2]) } : {}),
+  };
 }
 
 /** `--encrypt` with `--content-keys` (and `--key-id`): the scheme and the key to encrypt with. */
@@ -55,7 +78,8 @@ function protectionOption(
 /**
  * Registers `package <input> --out <dir> [--id <asset>] [--ladder <preset|file.json>] [--segment 4] [--part 1]
  * [--force] [--keep-versions 2] [--keep-for 24h] [--subtitles <lang>=<file>]... [--audio <lang>=<file>]...
- * [--encrypt cbcs|cenc --content-keys <file> [--key-id <kid>]]`.
+ * [--encrypt cbcs|cenc --content-keys <file> [--key-id <kid>]] [--thumbnails [--thumbnail-interval <s>]
+ * [--thumbnail-width <px>] [--thumbnail-layout <CxR>]]`.
  */
 export function registerPackageCommand(program: Command): void {
   program
@@ -91,8 +115,13 @@ export function registerPackageCommand(program: Command): void {
     .option('--content-keys <file>', 'JSON key file {"keys":[{"kid":"<32 hex>","key":"<32 hex>"}]} (with --encrypt)')
     .option('--key-id <kid>', 'which key of --content-keys to encrypt with (default: the first)')
     .option('--license-url <url>', "the MPD's absolute Clear Key license URL (default: keys/clearkey beside the MPD)")
+    .option('--thumbnails', 'a thumbnail track for seek-bar previews (HLS image playlist, DASH image AdaptationSet)')
+    .option('--thumbnail-interval <seconds>', 'seconds between thumbnails (default: the segment duration)')
+    .option('--thumbnail-width <pixels>', 'width of one thumbnail; the height keeps the aspect ratio (default 240)')
+    .option('--thumbnail-layout <CxR>', 'thumbnails per JPEG sheet, columns x rows (default 4x4)')
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
+      const thumbnails = thumbnailOption(o);
       const assetId = o.id ?? basename(input, extname(input));
       const keepVersions = Number(o.keepVersions);
       if (!Number.isInteger(keepVersions) || keepVersions < 1) {
@@ -118,6 +147,7 @@ export function registerPackageCommand(program: Command): void {
           audio: o.audio.map(parseAudioOption),
           preset: o.preset,
           ...(protection ? { protection } : {}),
+          ...(thumbnails ? { thumbnails } : {}),
           signal: controller.signal,
           onPlan(plan, source) {
             const rungs = plan.video.map((r) => `${r.id} ${r.width}x${r.height} ${kbps(r.bitrate)}`).join(', ');
@@ -180,6 +210,12 @@ export function formatSummary(s: VodSummary): string {
     const size = r.width && r.height ? `${r.width}x${r.height}` : '';
     lines.push(
       `  ${r.id.padEnd(idWidth)} ${(size || r.language || '').padEnd(10)} ${r.codecs.padEnd(12)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
+    );
+  }
+  const t = s.thumbnails;
+  if (t) {
+    lines.push(
+      `  ${'thumbs'.padEnd(idWidth)} ${`${t.width}x${t.height}`.padEnd(10)} every ${t.intervalSec} s, ${t.columns}x${t.rows} per sheet, ${t.sheets} sheet${t.sheets === 1 ? '' : 's'}`,
     );
   }
   const secs = s.elapsedMs / 1000;

@@ -16,6 +16,7 @@ import {
   type Rendition,
   type RenditionTimeline,
   type Segment,
+  type ThumbnailTrack,
 } from '../src/media/presentation.js';
 import type { TrackInfo } from '../src/cmaf/init-segment.js';
 import { writeMultivariantPlaylist } from '../src/hls/multivariant.js';
@@ -53,6 +54,9 @@ import {
 } from './audio-tracks.js';
 import { loadSubtitles, type LoadedSubtitles, type SubtitleInput } from './subtitle-inputs.js';
 import { writeSubtitlePlaylist } from '../src/hls/subtitle-playlist.js';
+import { writeImagePlaylist } from '../src/hls/image-playlist.js';
+import { finishThumbnails, planThumbnails, THUMBNAIL_TRACK_ID, type ThumbnailOptions } from './thumbnail-track.js';
+import type { ThumbnailSheetsPlan } from './encode-args.js';
 import { segmentWebVtt, writeWebVtt } from '../src/media/webvtt.js';
 
 export interface PackageVodOptions {
@@ -76,6 +80,8 @@ export interface PackageVodOptions {
   preset?: string;
   /** Common Encryption of every video and audio rendition with this key (subtitles stay clear). */
   protection?: { scheme: ProtectionScheme; key: ContentKey; licenseUrl?: string };
+  /** A thumbnail track (tiled JPEG sheets) for seek-bar previews, from the same decode. */
+  thumbnails?: ThumbnailOptions;
   /** Called once the source is probed and the ladder planned. */
   onPlan?: (plan: LadderPlan, source: SourceInfo) => void;
   /** Media seconds encoded so far, and the expected total when known. */
@@ -107,6 +113,8 @@ export interface VodSummary {
   /** Old versions removed by retention during this publish. */
   removedVersions: string[];
   renditions: RenditionSummary[];
+  /** The thumbnail track, when asked for. */
+  thumbnails?: ThumbnailTrack;
   /** Audio tracks whose length differed from the video's, and what was done (padded or trimmed). */
   audioNotes: string[];
   durationSec: number;
@@ -181,7 +189,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     : plan.audio.surroundBitrate !== undefined
       ? withSurroundTwins(audioTracks, plan.audio.surroundCodecs)
       : audioTracks;
-  checkRenditionIds(plan, tracks);
+  checkRenditionIds(plan, tracks, opts.thumbnails !== undefined);
   if ((opts.subtitles?.length ?? 0) > 0 && !source.video) {
     throw new StreamedgeError('BAD_SUBTITLES', `${opts.input} has no video: subtitles need one`);
   }
@@ -189,6 +197,8 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   if (opts.signal?.aborted) throw abortedError();
   opts.onPlan?.(plan, source);
 
+  // checked before anything is encoded; the folder is known once the version is reserved
+  const thumbnailPlan = opts.thumbnails ? planThumbnails(opts.thumbnails, plan, segmentDuration, '') : undefined;
   const expectedSec = source.video?.durationSec ?? source.durationSec;
   const inputArgs = ['-i', opts.input, ...(opts.audio ?? []).flatMap((a) => ['-i', a.file])];
   const encodeInput = {
@@ -198,14 +208,6 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     ...(source.video?.interlaced ? { deinterlace: 'all' as const } : {}),
     ...(source.video?.hdr ? { toneMap: true } : {}),
   };
-  const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
-    segmentDuration,
-    partDuration,
-    preset: opts.preset,
-    // Audio never outlasts the video: no lone audio tail segment.
-    audioDurationSec: source.video?.durationSec,
-  });
-
   const createdOutDir = !existsSync(outDir);
   const staging = createStaging(outDir, opts.assetId);
   let slot: VersionSlot | undefined;
@@ -216,6 +218,19 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   try {
     slot = reserveVersion(outDir, opts.assetId);
     const versionRoot = join(staging, slot.name);
+    let thumbnails: ThumbnailSheetsPlan | undefined;
+    if (thumbnailPlan) {
+      thumbnails = { ...thumbnailPlan, dir: join(versionRoot, THUMBNAIL_TRACK_ID) };
+      mkdirSync(thumbnails.dir, { recursive: true });
+    }
+    const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
+      segmentDuration,
+      partDuration,
+      preset: opts.preset,
+      // Audio never outlasts the video: no lone audio tail segment.
+      audioDurationSec: source.video?.durationSec,
+      ...(thumbnails ? { thumbnails } : {}),
+    });
     const states = outputs.map((output): RenditionState => {
       const dir = join(versionRoot, output.renditionId);
       mkdirSync(dir, { recursive: true });
@@ -290,13 +305,21 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       presentation.subtitles = subtitles.map((s) => s.track);
       writeSubtitles(versionRoot, presentation, subtitles);
     }
+    if (thumbnails) {
+      presentation.thumbnails = finishThumbnails(thumbnails, durationSec, logFile);
+      writeFileSync(join(versionRoot, paths.mediaPlaylist(THUMBNAIL_TRACK_ID)), writeImagePlaylist(presentation));
+    }
     writeManifests(versionRoot, presentation);
     writeEntryPoints(staging, presentation, slot.name);
     if (opts.signal?.aborted) throw abortedError();
 
     const published = publishVersion(outDir, opts.assetId, staging, slot, {
       force,
-      renditionIds: [...states.map((s) => s.output.renditionId), ...subtitles.map((s) => s.track.id)],
+      renditionIds: [
+        ...states.map((s) => s.output.renditionId),
+        ...subtitles.map((s) => s.track.id),
+        ...(thumbnails ? [THUMBNAIL_TRACK_ID] : []),
+      ],
     });
     const removedVersions = pruneVersions(outDir, opts.assetId, opts.retention ?? DEFAULT_RETENTION);
     removeLog(logFile, logDir);
@@ -323,6 +346,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       replaced: published.replaced,
       removedVersions,
       renditions,
+      ...(presentation.thumbnails ? { thumbnails: presentation.thumbnails } : {}),
       audioNotes: tracks
         .map((t) => audioFitNote(t, source.video?.durationSec))
         .filter((n): n is string => n !== undefined),
@@ -359,8 +383,14 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
 }
 
 /** Audio ids ("audio-en") are derived; a ladder file's video id must not take one. */
-function checkRenditionIds(plan: LadderPlan, tracks: AudioTrackPlan[]): void {
+function checkRenditionIds(plan: LadderPlan, tracks: AudioTrackPlan[], thumbnails: boolean): void {
   const video = new Set(plan.video.map((r) => r.id));
+  if (thumbnails && video.has(THUMBNAIL_TRACK_ID)) {
+    throw new StreamedgeError(
+      'BAD_LADDER',
+      `the ladder's video id "${THUMBNAIL_TRACK_ID}" is the thumbnail track's folder; rename the video rung`,
+    );
+  }
   const clash = tracks.find((t) => video.has(t.id));
   if (clash) {
     throw new StreamedgeError(

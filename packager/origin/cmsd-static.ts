@@ -110,6 +110,8 @@ export class VodCmsd {
   async forFile(file: string, name: string, size: number): Promise<string | undefined> {
     if (name.endsWith('.m3u8') || name.endsWith('.mpd')) return manifestCmsd(name, false);
     if (name.endsWith('.vtt')) return formatCmsdStatic({ ot: 'c', st: 'v' });
+    // CTA-5004 has no object type for images: "other"
+    if (name.endsWith('.jpg')) return formatCmsdStatic({ ot: 'o', st: 'v' });
     if (name === 'init.mp4') return formatCmsdStatic({ ot: 'i', st: 'v' });
     const seg = /^seg-(\d{1,12})\.m4s$/.exec(name);
     if (!seg) return undefined;

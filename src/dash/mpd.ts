@@ -11,6 +11,8 @@ import {
   type Presentation,
   type Rendition,
   type RenditionTimeline,
+  type ThumbnailTrack,
+  thumbnailSheetSec,
 } from '../media/presentation.js';
 import { normalizedQuery, type UriOptions } from '../hls/uri-options.js';
 import { dashFrameRate, ratio } from './frame-rate.js';
@@ -31,6 +33,8 @@ const DOLBY_CHANNEL_CONFIG_SCHEME = 'tag:dolby.com,2014:dash:audio_channel_confi
 const ROLE_SCHEME = 'urn:mpeg:dash:role:2011';
 /** Nominal bit rate of a WebVTT track (bits/s): text is tiny; the attribute is required. */
 const SUBTITLE_BANDWIDTH = 256;
+/** DASH-IF IOP 4.3 §6.2.6 (the older `…/guidelines/thumbnail_tile` is read by players, not written). */
+const THUMBNAIL_TILE_SCHEME = 'http://dashif.org/thumbnail_tile';
 
 /**
  * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
@@ -274,7 +278,54 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
       ],
     });
   }
+  if (p.type === 'vod' && p.thumbnails && videos.length > 0) sets.push(thumbnailSet(p.thumbnails, sets.length, query));
   return sets;
+}
+
+/**
+ * The thumbnail track (DASH-IF IOP 4.3 §6.2.6, read by dash.js and Shaka): an image
+ * AdaptationSet whose Representation is the whole sheet (width and height of the grid), the
+ * `thumbnail_tile` property giving columns×rows, one JPEG per template segment of the time a
+ * sheet covers.
+ */
+function thumbnailSet(t: ThumbnailTrack, id: number, query: string | undefined): XmlElement {
+  return {
+    name: 'AdaptationSet',
+    attrs: [
+      ['id', id],
+      ['contentType', 'image'],
+      ['mimeType', 'image/jpeg'],
+    ],
+    children: [
+      {
+        name: 'SegmentTemplate',
+        attrs: [
+          ['media', `${paths.thumbnailSheet(t.id, '$Number$')}${templateQuery(query)}`],
+          ['timescale', 1000],
+          ['duration', Math.round(thumbnailSheetSec(t) * 1000)],
+          ['startNumber', 1],
+        ],
+      },
+      {
+        name: 'Representation',
+        attrs: [
+          ['id', t.id],
+          ['bandwidth', t.bandwidth],
+          ['width', t.width * t.columns],
+          ['height', t.height * t.rows],
+        ],
+        children: [
+          {
+            name: 'EssentialProperty',
+            attrs: [
+              ['schemeIdUri', THUMBNAIL_TILE_SCHEME],
+              ['value', `${t.columns}x${t.rows}`],
+            ],
+          },
+        ],
+      },
+    ],
+  };
 }
 
 function adaptationSet(
@@ -400,9 +451,7 @@ function segmentTemplate(
   ll: boolean,
 ): XmlElement {
   const complete = t.segments.filter((s) => s.complete);
-  const query = normalizedQuery(opts);
-  // "$" is the template delimiter: a literal one in the query is written "$$".
-  const suffix = query ? `?${query.replace(/\$/g, '$$$$')}` : '';
+  const suffix = templateQuery(normalizedQuery(opts));
   const entries = segmentTimeline(complete);
   return {
     name: 'SegmentTemplate',
@@ -428,6 +477,11 @@ function segmentTemplate(
       },
     ],
   };
+}
+
+/** The query a template URL carries: "$" is the template delimiter, so a literal one is written "$$". */
+function templateQuery(query: string | undefined): string {
+  return query ? `?${query.replace(/\$/g, '$$$$')}` : '';
 }
 
 function pictureAspectRatio(r: Rendition): string | undefined {

@@ -2,6 +2,7 @@ import type { Presentation, Rendition, RenditionTimeline } from '../media/presen
 import { audioCodecFamily, isMultichannel, paths } from '../media/presentation.js';
 import { attributeList, quoted } from './attribute-list.js';
 import { hasIFrames, iframeBandwidth } from './iframe-playlist.js';
+import { imageStreamInf } from './image-playlist.js';
 import { keyAttributes } from './key-tags.js';
 import { withQuery, type UriOptions } from './uri-options.js';
 
@@ -133,6 +134,8 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
   }
 
   for (const t of iframeStreams) lines.push(iframeStreamInf(t, opts));
+  if (p.type === 'vod' && p.thumbnails && videos.length > 0)
+    lines.push(imageStreamInf(p.thumbnails, opts.pathPrefix ?? '', opts));
   return lines.join('\n') + '\n';
 }
 

@@ -143,6 +143,36 @@ export interface Presentation {
   adBreaks?: AdBreak[];
   /** Common Encryption of the video and audio tracks (subtitles stay clear), if any. */
   protection?: Protection;
+  /** VOD: a track of tiled JPEG thumbnails for seek-bar previews, if any. */
+  thumbnails?: ThumbnailTrack;
+}
+
+/**
+ * Thumbnails for trick play and seek-bar previews: JPEG sheets ("tiles" in DASH-IF IOP 4.3
+ * §6.2.6, images in the Image Media Playlist spec that Roku and Shaka read), each a grid of
+ * `columns`×`rows` pictures filled row by row. Picture k shows the media at k×`intervalSec`
+ * (from the first video frame); sheet j (from 1) starts at (j−1)×columns×rows×intervalSec; the
+ * last sheet may be partly filled (black cells past the end).
+ */
+export interface ThumbnailTrack {
+  /** Folder name under the asset ("thumbnails"). */
+  id: string;
+  /** One picture's size in pixels. */
+  width: number;
+  height: number;
+  columns: number;
+  rows: number;
+  /** Seconds between pictures. */
+  intervalSec: number;
+  /** Number of sheets (`tile-1.jpg` … `tile-<sheets>.jpg`). */
+  sheets: number;
+  /** Peak bit rate in bits/s: the largest sheet's bytes × 8 over the time one sheet covers. */
+  bandwidth: number;
+}
+
+/** Seconds one thumbnail sheet covers (the last one may cover less: the media ends). */
+export function thumbnailSheetSec(t: ThumbnailTrack): number {
+  return t.columns * t.rows * t.intervalSec;
 }
 
 /**
@@ -181,6 +211,11 @@ export interface AdBreak {
   end?: { date: number; mediaTime: number; scte35In: string };
 }
 
+/** A thumbnail sheet's file name in its track's folder; n from 1, or a template's placeholder. */
+export function thumbnailSheetName(n: number | '$Number$' | '%d'): string {
+  return `tile-${n}.jpg`;
+}
+
 /** Path layout shared by writers, packager, origin and edge (relative to the asset/channel root). */
 export const paths = {
   master: 'master.m3u8',
@@ -192,6 +227,8 @@ export const paths = {
   part: (renditionId: string, n: number, p: number) => `${renditionId}/seg-${n}.${p}.m4s`,
   subtitleSegment: (trackId: string, n: number) => `${trackId}/seg-${n}.vtt`,
   subtitleFile: (trackId: string) => `${trackId}/subtitles.vtt`,
+  /** Thumbnail sheet n (from 1), a JPEG; `$Number$` gives the DASH template. */
+  thumbnailSheet: (trackId: string, n: number | '$Number$') => `${trackId}/${thumbnailSheetName(n)}`,
   /** The raw content key (HLS KEYFORMAT "identity"); relative to the manifest naming it, at any depth. */
   contentKey: (kid: string) => `keys/${kid}`,
   /** The W3C Clear Key license endpoint (DASH Laurl), likewise. */
