@@ -1,0 +1,173 @@
+/**
+ * Our thumbnail tracks read by players we did not write, in Debian's Chromium, through an edge
+ * in front of the origin: Shaka Player (npm `shaka-player`) finds the image track in the HLS
+ * multivariant playlist (EXT-X-IMAGE-STREAM-INF, the image playlist's EXT-X-TILES) and in the
+ * MPD (the DASH-IF thumbnail_tile AdaptationSet), dash.js in the MPD; each, asked for the picture
+ * at a time, names the sheet and the cell that holds it, and the browser loads that sheet at the
+ * size the manifests promise.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../bench/chromium-launch.js';
+import { fixture } from '../../media-fixtures/generate.js';
+import { packageVod } from '../../packager/vod-job.js';
+import { createOrigin, type Origin } from '../../packager/origin/server.js';
+import { createEdge, type Edge } from '../../edge/server.js';
+
+let dir = '';
+let origin: Origin;
+let edge: Edge;
+let edgeUrl = '';
+let pages: Server;
+let pagesUrl = '';
+let browser: Browser;
+
+const SCRIPTS: Record<string, string> = {
+  '/shaka.js': 'node_modules/shaka-player/dist/shaka-player.compiled.js',
+  '/dash.js': 'node_modules/dashjs/dist/modern/umd/dash.all.min.js',
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-thumbs-players-'));
+  // 8 s, one picture a second, 3×2 a sheet: sheet 1 covers 0–6 s, sheet 2 6–8 s
+  await packageVod({
+    input: await fixture('sample'),
+    outDir: join(dir, 'root'),
+    assetId: 'movie',
+    ladder: 'small',
+    segmentDuration: 2,
+    thumbnails: { intervalSec: 1, width: 160, columns: 3, rows: 2 },
+  });
+  origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
+  const originUrl = await origin.listen(0, '127.0.0.1');
+  edge = createEdge({
+    upstream: originUrl,
+    logLevel: 'silent',
+    store: { dir: join(dir, 'edge'), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
+  });
+  edgeUrl = await edge.listen(0, '127.0.0.1');
+  pages = createServer((req, res) => {
+    const file = SCRIPTS[req.url ?? ''];
+    if (file) {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(
+      '<!doctype html><video id="v" muted></video><script src="/shaka.js"></script><script src="/dash.js"></script>',
+    );
+  });
+  await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
+  const address = pages.address();
+  pagesUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+  browser = await launchChromium();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => pages?.close(r));
+  await edge?.close();
+  await origin?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** What a player said about the picture at a time, normalised across players. */
+interface Cell {
+  url: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** The sheet's size once the browser has loaded it (0×0 when it could not). */
+function loadedSize(page: Page, url: string): Promise<[number, number]> {
+  return page.evaluate(
+    (u) =>
+      new Promise<[number, number]>((resolve) => {
+        const img = new Image();
+        img.onload = () => resolve([img.naturalWidth, img.naturalHeight]);
+        img.onerror = () => resolve([0, 0]);
+        img.src = u;
+      }),
+    url,
+  );
+}
+
+async function shakaCells(page: Page, src: string, times: number[]): Promise<Cell[]> {
+  return page.evaluate(
+    async ({ src, times }) => {
+      const shaka = (window as unknown as { shaka: any }).shaka; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const player = new shaka.Player();
+      await player.attach(document.getElementById('v'));
+      await player.load(src);
+      const tracks = player.getImageTracks() as { id: number }[];
+      if (tracks.length !== 1) throw new Error(`Shaka found ${tracks.length} image tracks`);
+      const cells: Cell[] = [];
+      for (const t of times) {
+        const th = await player.getThumbnails(tracks[0].id, t);
+        if (!th) throw new Error(`Shaka has no thumbnail at ${t} s`);
+        cells.push({ url: th.uris[0], x: th.positionX, y: th.positionY, width: th.width, height: th.height });
+      }
+      await player.destroy();
+      return cells;
+    },
+    { src, times },
+  );
+}
+
+async function dashjsCells(page: Page, src: string, times: number[]): Promise<Cell[]> {
+  return page.evaluate(
+    async ({ src, times }) => {
+      const dashjs = (window as unknown as { dashjs: any }).dashjs; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const player = dashjs.MediaPlayer().create();
+      await new Promise<void>((resolve, reject) => {
+        player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => resolve());
+        player.on(dashjs.MediaPlayer.events.ERROR, (e: unknown) => reject(new Error(JSON.stringify(e))));
+        player.initialize(document.getElementById('v'), src, false);
+      });
+      const cells: Cell[] = [];
+      for (const t of times) {
+        const th = await new Promise<Cell | null>((resolve) => player.provideThumbnail(t, resolve));
+        if (!th) throw new Error(`dash.js has no thumbnail at ${t} s`);
+        cells.push({ url: th.url, x: th.x, y: th.y, width: th.width, height: th.height });
+      }
+      player.reset();
+      return cells;
+    },
+    { src, times },
+  );
+}
+
+// 0.5 s: sheet 1, first cell; 4.2 s: sheet 1, picture 4 = second row, middle; 7.5 s: sheet 2, second cell
+const TIMES = [0.5, 4.2, 7.5];
+const EXPECTED = [
+  { sheet: 1, x: 0, y: 0 },
+  { sheet: 1, x: 160, y: 90 },
+  { sheet: 2, x: 160, y: 0 },
+];
+
+describe('Shaka Player and dash.js in Chromium read our thumbnail tracks', () => {
+  it.each([
+    ['Shaka, HLS', shakaCells, 'master.m3u8'],
+    ['Shaka, DASH', shakaCells, 'manifest.mpd'],
+    ['dash.js, DASH', dashjsCells, 'manifest.mpd'],
+  ] as const)('%s: the cell at each time, and the sheet loads at 480×180', async (_name, cells, manifest) => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(pagesUrl);
+      const got = await cells(page, `${edgeUrl}/vod/movie/${manifest}`, TIMES);
+      got.forEach((c, i) => {
+        expect(c.url).toBe(`${edgeUrl}/vod/movie/v1/thumbnails/tile-${EXPECTED[i].sheet}.jpg`);
+        expect([c.x, c.y, c.width, c.height]).toEqual([EXPECTED[i].x, EXPECTED[i].y, 160, 90]);
+      });
+      expect(await loadedSize(page, got[2].url)).toEqual([480, 180]);
+    } finally {
+      await page.close();
+    }
+  });
+});
