@@ -1,7 +1,9 @@
 /**
  * The demo's VOD sample: a test-signal source from media-fixtures, packaged once into
- * `<media>/sample` (2 s segments, 0.5 s parts). `npm start` packages the 60 s one; the ABR bench's
- * `--long-sample` the 180 s one into its own folder, which the demo then serves as it is.
+ * `<media>/sample` (2 s segments, 0.5 s parts). `npm start` packages the 60 s one, with thumbnails
+ * for the seek bar's previews; the ABR bench's `--long-sample` the 180 s one into its own folder
+ * (no thumbnails: Shaka would fetch their playlist at start-up, which the bench's engines would
+ * not all do alike), which the demo then serves as it is.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,7 +32,9 @@ export async function packageDemoSample(
   });
   say('packaging it into a CMAF ladder…');
   const src = join(REPO, 'media-fixtures', '.cache', spec.file);
-  await runCli('package', ['package', src, '--out', media, '--id', 'sample', '--segment', '2', '--part', '0.5'], {
+  const thumbnails = fixture === 'demo' ? ['--thumbnails'] : [];
+  const args = ['package', src, '--out', media, '--id', 'sample', '--segment', '2', '--part', '0.5', ...thumbnails];
+  await runCli('package', args, {
     cwd: REPO,
     logFile: join(logs, 'package.log'),
     waitForUrl: false,
