@@ -15,6 +15,7 @@ import type { AdBreakStat } from '../player/ad-cues.js';
 import type { ProtectionStats } from '../player/clear-key.js';
 import type { SourceModel } from '../player/source-model.js';
 import { SubtitleDisplay } from '../player/text-track-loader.js';
+import type { ThumbnailCell, ThumbnailSummary } from '../player/thumbnails.js';
 
 export interface EngineStats {
   levels: { id: string; bitrate: number; height?: number }[];
@@ -34,6 +35,8 @@ export interface EngineStats {
   dvr?: boolean;
   /** Encrypted streams: the key system, scheme, KIDs and license requests (our player only; null: clear). */
   protection?: ProtectionStats | null;
+  /** VOD: the thumbnail track for seek-bar previews (our player only; null: none). */
+  thumbnails?: ThumbnailSummary | null;
   errors: string[];
 }
 
@@ -62,6 +65,8 @@ export interface Engine {
   setAudioTrack(id: string): void;
   /** A subtitle track to show, or null for none. */
   setTextTrack(id: string | null): void;
+  /** The seek-bar preview for a time: a cell of a thumbnail sheet (our player only; null: none there). */
+  thumbnailAt?(timeSec: number): ThumbnailCell | null;
 }
 
 function bufferAhead(v: HTMLVideoElement): number {
@@ -139,6 +144,9 @@ export class OurEngine implements Engine {
   }
   setAudioTrack(id: string): void {
     this.player?.setAudioTrack(id);
+  }
+  thumbnailAt(timeSec: number): ThumbnailCell | null {
+    return this.player?.thumbnailAt(timeSec) ?? null;
   }
   setTextTrack(id: string | null): void {
     const ref = this.source?.textTracks.find((t) => t.id === id) ?? null;

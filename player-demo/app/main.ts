@@ -1,7 +1,8 @@
 /**
  * The demo page: pick a stream and an engine, watch the ladder, charts, QoE counters and the
- * Cache-Status of recent requests; limit bandwidth or pin a rendition. State for tests is on
- * `window.__streamedge`.
+ * Cache-Status of recent requests; limit bandwidth or pin a rendition. With our engine on a VOD
+ * stream that has a thumbnail track, a seek bar under the video previews the picture under the
+ * pointer. State for tests is on `window.__streamedge`.
  */
 import { DashJsEngine, HlsJsEngine, OurEngine, type Engine, type EngineTracks } from './engines.js';
 import { ShakaEngine } from './shaka-engine.js';
@@ -99,6 +100,8 @@ function render(): void {
   $('c-latency').textContent =
     s.latencySec === null ? '–' : `${s.latencySec.toFixed(2)} s${s.dvr === true ? ' (DVR)' : ''}`;
   $('go-live').hidden = s.dvr !== true;
+  // the seek bar: our engine, on a stream with a thumbnail track
+  $('seekbar').hidden = !s.thumbnails || !engine.thumbnailAt;
   $('c-estimate').textContent = `${fmtMbps(s.estimateBps)} Mbit/s`;
   $('c-rate').textContent = s.playbackRate.toFixed(2);
   const key = JSON.stringify(s.levels);
@@ -167,6 +170,8 @@ async function load(url: string, kind: string): Promise<void> {
   errors.length = 0;
   renderedLevels = '';
   renderedTracks = '';
+  $('seekbar').hidden = true;
+  $('seek-preview').hidden = true;
   watch = new PlaybackWatch(video);
   engine =
     kind === 'hlsjs'
@@ -240,6 +245,59 @@ $<HTMLSelectElement>('audio-track').addEventListener('change', (e) =>
 $<HTMLSelectElement>('text-track').addEventListener('change', (e) => {
   const v = (e.target as HTMLSelectElement).value;
   engine?.setTextTrack(v === 'off' ? null : v);
+});
+
+/** `t` seconds as the clock reads it: 1:05, 1:02:05. */
+function clockTime(t: number): string {
+  const s = Math.floor(t);
+  const mmss = `${Math.floor((s % 3600) / 60)}:${String(s % 60).padStart(2, '0')}`;
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss.padStart(5, '0')}` : mmss;
+}
+
+/** The media time at `clientX` on the seek bar (the whole presentation across it); null while its length is unknown. */
+function seekTimeAt(clientX: number): number | null {
+  const d = video.duration;
+  if (!Number.isFinite(d) || d <= 0) return null;
+  const r = $('seekbar').getBoundingClientRect();
+  return Math.min(1, Math.max(0, (clientX - r.left) / r.width)) * d;
+}
+
+/**
+ * The preview above the pointer: the thumbnail (a div its cell's size, the sheet as background
+ * moved to the cell) and the time, kept within the bar.
+ */
+function showPreview(clientX: number): void {
+  const preview = $('seek-preview');
+  const t = seekTimeAt(clientX);
+  if (t === null) {
+    preview.hidden = true;
+    return;
+  }
+  const cell = engine?.thumbnailAt?.(t) ?? null;
+  const thumb = $('seek-thumb');
+  thumb.hidden = cell === null;
+  if (cell) {
+    thumb.style.width = `${cell.width}px`;
+    thumb.style.height = `${cell.height}px`;
+    thumb.style.backgroundImage = `url("${cell.url}")`;
+    thumb.style.backgroundPosition = `${-cell.x}px ${-cell.y}px`;
+  }
+  $('seek-time').textContent = clockTime(t);
+  preview.hidden = false;
+  const bar = $('seekbar').getBoundingClientRect();
+  const half = preview.offsetWidth / 2;
+  preview.style.left = `${Math.min(Math.max(clientX - bar.left, half), bar.width - half)}px`;
+}
+
+$('seekbar').addEventListener('pointermove', (e) => showPreview(e.clientX));
+$('seekbar').addEventListener('pointerleave', () => ($('seek-preview').hidden = true));
+$('seekbar').addEventListener('click', (e) => {
+  const t = seekTimeAt(e.clientX);
+  if (t !== null) video.currentTime = t;
+});
+video.addEventListener('timeupdate', () => {
+  const d = video.duration;
+  $('seek-played').style.width = Number.isFinite(d) && d > 0 ? `${(100 * video.currentTime) / d}%` : '0';
 });
 // back from the DVR window: just inside the window's end (the player's catch-up takes it from there)
 $('go-live').addEventListener('click', () => {

@@ -9,6 +9,9 @@
  * (src/dash/mpd-periods.ts): each rung of the ladder (the richest Period's) plays the
  * Representation that fits it in each Period, each chunk with its Period's init segment and the
  * timestampOffset that puts its media at its place in the presentation.
+ * A VOD MPD's image AdaptationSet (seek-bar thumbnails) is read from the MPD's text
+ * (thumbnails.ts): mpd-parser leaves image AdaptationSets out of its playlists, so it is never a
+ * rendition of the ladder.
  */
 import { parse as parseMpd } from 'mpd-parser';
 import type {
@@ -48,6 +51,7 @@ import {
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
 import { ProtectionError, readDashProtection, type TrackProtection } from './protection.js';
+import { readDashThumbnails, type ThumbnailModel } from './thumbnails.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
   /** Told of each MPD request tried again (the player's notePlaylistRetry). */
@@ -147,6 +151,8 @@ export class DashSource implements SourceModel {
   private indexes = new Map<string, IndexedSegment[]>();
   private readonly cursors = new PeriodCursors();
   private readonly ads = new AdMarkerBook();
+  /** VOD: the thumbnail track (null: the MPD has none); undefined until the MPD is read. */
+  private thumbnailTrack?: ThumbnailModel | null;
 
   constructor(
     private readonly mpdUrl: string,
@@ -164,6 +170,10 @@ export class DashSource implements SourceModel {
     return this.ads.list();
   }
 
+  thumbnails(): ThumbnailModel | null {
+    return this.thumbnailTrack ?? null;
+  }
+
   private async reload(signal: AbortSignal): Promise<void> {
     const text = await fetchPlaylistText(this.mpdUrl, { signal, ...this.loader });
     const periods = splitPeriods(text).map((p) => this.readPeriod(p));
@@ -172,6 +182,7 @@ export class DashSource implements SourceModel {
       signal,
     );
     this.live = /type="dynamic"/.test(text);
+    if (!this.live) this.thumbnailTrack ??= readDashThumbnails(text, this.mpdUrl);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
     this.availabilityStart = ast ? Date.parse(ast) : 0;
     if (/type="dynamic"/.test(text))

@@ -9,6 +9,7 @@
  * does not keep it).
  */
 import { channelLayoutName } from '../../src/media/presentation.js';
+import { readAttributeList } from './hls-attribute-list.js';
 
 export interface ExtraAudioRendition {
   uri: string;
@@ -35,22 +36,13 @@ function audioCodecsOf(variant: Variant): string[] {
     .filter((c) => c !== '' && !VIDEO.test(c));
 }
 
-/** `KEY=value` pairs of an attribute list (quoted strings unquoted). */
-function attributes(list: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const re = /([A-Z0-9-]+)=("[^"]*"|[^,]*)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(list)) !== null) out.set(m[1], m[2].startsWith('"') ? m[2].slice(1, -1) : m[2]);
-  return out;
-}
-
 export function extraAudioRenditions(text: string, variants: readonly Variant[]): ExtraAudioRendition[] {
   const first = variants[0]?.attributes?.AUDIO;
   if (first === undefined) return [];
   const media = text
     .split(/\r?\n/)
     .filter((l) => l.startsWith('#EXT-X-MEDIA:'))
-    .map((l) => attributes(l.slice('#EXT-X-MEDIA:'.length)))
+    .map((l) => readAttributeList(l.slice('#EXT-X-MEDIA:'.length)))
     .filter((a) => a.get('TYPE') === 'AUDIO' && a.has('URI') && a.has('GROUP-ID'));
   const inFirst = new Set(media.filter((a) => a.get('GROUP-ID') === first).map((a) => a.get('URI')));
   const firstCodecs = new Set(variants.filter((v) => v.attributes?.AUDIO === first).flatMap(audioCodecsOf));

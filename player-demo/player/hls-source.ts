@@ -7,6 +7,8 @@
  * discontinuity (an ad break stitched in, a playout loop) each chunk says its discontinuity
  * sequence and where it starts on the playlist's timeline, for the player to place it: on VOD
  * with discontinuities, from the EXTINFs; on live, from its EXT-X-PROGRAM-DATE-TIME.
+ * An EXT-X-IMAGE-STREAM-INF (seek-bar thumbnails) is no variant: its image playlist is read in the
+ * background at load (thumbnails.ts), never offered to the ABR.
  */
 import { Parser } from 'm3u8-parser';
 import type {
@@ -30,6 +32,7 @@ import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/lis
 import { segmentStartingAt, spanSec } from '../../src/hls/aligned-segment.js';
 import { blockingPartReloadTimeout, fetchPlaylistText, type RetryNote } from './request-retry.js';
 import { readHlsMediaKeys, readHlsSessionKeys, type TrackProtection } from './protection.js';
+import { readHlsImagePlaylist, readHlsImageStream, type HlsImageStream, type ThumbnailModel } from './thumbnails.js';
 
 type Loader = Pick<FetchOptions, 'throttle' | 'log' | 'cmcd' | 'serverAdvice'> & {
   /** Content steering: started from the multivariant playlist, it routes every request (give the player the same one). */
@@ -158,6 +161,8 @@ export class HlsSource implements SourceModel {
   private closed = new AbortController();
   /** Live: where the playlist's end is, from every media playlist that arrives (all renditions share one clock). */
   private readonly edge = new LiveEdgeClock();
+  /** The thumbnail track, once its image playlist is read. */
+  private thumbnailTrack: ThumbnailModel | null = null;
 
   constructor(
     private readonly masterUrl: string,
@@ -170,6 +175,8 @@ export class HlsSource implements SourceModel {
     if (!m.playlists?.length) throw new Error('not a multivariant playlist (no EXT-X-STREAM-INF)');
     this.sessionKeys = readHlsSessionKeys(text, this.masterUrl);
     this.loader.steering?.start(text, this.masterUrl, this.closed.signal);
+    const images = readHlsImageStream(text, this.masterUrl);
+    if (images) this.loadThumbnails(images);
     for (const pl of firstAudioGroupVariants(m.playlists)) {
       const a = pl.attributes as {
         BANDWIDTH?: number;
@@ -275,6 +282,22 @@ export class HlsSource implements SourceModel {
         async (seg) => (await fetchText(new URL(seg.uri, playlistUrl).href, { signal, ...this.loader })).text,
       ),
     );
+  }
+
+  /**
+   * Reads the image playlist, at load rather than at the first hover: one small request beside the
+   * media playlists, not awaited (the start never waits for it), and the preview has its sheets
+   * before a viewer reaches for the seek bar (thumbnailAt stays synchronous). A failure leaves no
+   * thumbnails (the request log shows it); playback goes on.
+   */
+  private loadThumbnails(stream: HlsImageStream): void {
+    fetchPlaylistText(stream.url, { signal: this.closed.signal, ...this.loader })
+      .then((text) => (this.thumbnailTrack = readHlsImagePlaylist(text, stream.url, stream)))
+      .catch(() => {});
+  }
+
+  thumbnails(): ThumbnailModel | null {
+    return this.thumbnailTrack;
   }
 
   close(): void {

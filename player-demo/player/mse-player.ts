@@ -18,6 +18,13 @@ import type { Throttle } from './throttle.js';
 import { AppendQueue } from './append-queue.js';
 import { ClearKeyProtection, type ProtectionStats } from './clear-key.js';
 import { readInitProtection, type TrackProtection } from './protection.js';
+import {
+  thumbnailAt as thumbnailCell,
+  thumbnailSummary,
+  type ThumbnailCell,
+  type ThumbnailModel,
+  type ThumbnailSummary,
+} from './thumbnails.js';
 
 export interface PlayerStats {
   protocol: string;
@@ -93,6 +100,8 @@ export interface PlayerStats {
    * both hold media; a gap in one track alone shows here.
    */
   trackRanges: { video: [number, number][]; audio: [number, number][] };
+  /** VOD: the thumbnail track found for seek-bar previews (where, how many sheets, its grid); null: none (or not read yet). */
+  thumbnails: ThumbnailSummary | null;
   errors: string[];
 }
 
@@ -271,6 +280,7 @@ export class MsePlayer {
       playlistRetryNotes: [],
       disabledLevels: [],
       trackRanges: { video: [], audio: [] },
+      thumbnails: null,
       errors: [],
     };
   }
@@ -311,6 +321,7 @@ export class MsePlayer {
     this.stats.steering = steering?.active
       ? { pathway: steering.pathway, priority: [...steering.pathwayPriority], notes: [...steering.notes] }
       : null;
+    const thumbnails = this.thumbnailTrack();
     return {
       ...this.stats,
       levels: [...this.stats.levels],
@@ -321,6 +332,7 @@ export class MsePlayer {
       playlistRetryNotes: [...this.stats.playlistRetryNotes],
       disabledLevels: this.stats.levels.map((_, i) => i).filter((i) => this.isDisabled(i)),
       trackRanges: { video: this.videoQueue?.ranges() ?? [], audio: this.audioQueue?.ranges() ?? [] },
+      thumbnails: thumbnails ? thumbnailSummary(thumbnails) : null,
       errors: [...this.stats.errors],
       latencyNotes: [...this.stats.latencyNotes],
     };
@@ -337,6 +349,22 @@ export class MsePlayer {
     this.wantedAudio = track;
     // VOD whose audio is all buffered: the loop has ended; run it again for the new language.
     if (!this.audioRunning && this.audioTrack) this.startAudio(this.audioTrack, { msn: 0, part: 0 });
+  }
+
+  /**
+   * The seek-bar preview for `timeSec` on the media element's timeline (VOD): the thumbnail sheet
+   * and the cell of it showing that time; null without a thumbnail track (or before it is read),
+   * and outside it. (HLS with discontinuities: the element's timeline is the playlist's moved by
+   * timelineZero.)
+   */
+  thumbnailAt(timeSec: number): ThumbnailCell | null {
+    const track = this.thumbnailTrack();
+    return track ? thumbnailCell(track, timeSec - (this.timelineZero ?? 0)) : null;
+  }
+
+  /** The source's thumbnail track (VOD only). */
+  private thumbnailTrack(): ThumbnailModel | null {
+    return this.source.live ? null : (this.source.thumbnails?.() ?? null);
   }
 
   /** Pins a rendition (index into levels) or returns to automatic choice with null. */

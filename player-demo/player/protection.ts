@@ -15,6 +15,7 @@
  * Browser-safe (no Buffer); the parsing runs in Node for the unit tests.
  */
 import { stringToMpdXml } from 'mpd-parser';
+import { readAttributeList } from './hls-attribute-list.js';
 
 /** The protection scheme (ISO/IEC 23001-7): AES-CTR full-sample/subsample, or AES-CBC 1:9 pattern. */
 export type ProtectionScheme = 'cenc' | 'cbcs';
@@ -228,13 +229,6 @@ export function readDashProtection(mpdText: string, mpdUrl: string): Map<string,
 // ---------------------------------------------------------------------------------------------
 // HLS
 
-/** An HLS attribute list (RFC 8216bis §4.2) as name → value, quotes removed. */
-function attributes(list: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of list.matchAll(/([A-Z0-9-]+)=("[^"]*"|[^,]*)/g)) out.set(m[1], m[2].replace(/^"|"$/g, ''));
-  return out;
-}
-
 /**
  * One EXT-X-KEY or EXT-X-SESSION-KEY: null for METHOD=NONE, its protection for an identity key
  * under SAMPLE-AES ('cbcs') or SAMPLE-AES-CTR ('cenc'), else the error naming what is not
@@ -243,7 +237,7 @@ function attributes(list: string): Map<string, string> {
  * segment says.
  */
 export function readHlsKeyTag(attrList: string, playlistUrl: string): TrackProtection | ProtectionError | null {
-  const a = attributes(attrList);
+  const a = readAttributeList(attrList);
   const method = (a.get('METHOD') ?? '').toUpperCase();
   if (method === 'NONE') return null;
   const format = a.get('KEYFORMAT') ?? 'identity';
@@ -316,7 +310,7 @@ export function readHlsMediaKeys(
       const list = line.slice('#EXT-X-KEY:'.length);
       const tag = readHlsKeyTag(list, url);
       if (tag === null) inForce = new Map();
-      else inForce.set(attributes(list).get('KEYFORMAT') ?? 'identity', tag);
+      else inForce.set(readAttributeList(list).get('KEYFORMAT') ?? 'identity', tag);
       current = usable([...inForce.values()]);
     } else if (line && !line.startsWith('#')) segments.push(take());
   }

@@ -5,6 +5,7 @@
  */
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import type { TrackProtection } from './protection.js';
+import type { ThumbnailModel } from './thumbnails.js';
 
 export interface PlayerRendition {
   id: string;
@@ -166,5 +167,10 @@ export interface SourceModel {
   adMarkers?(): AdMarker[];
   /** VOD: the presentation's length in seconds, from this rendition's segments (its manifest loaded). */
   vodDurationSec?(renditionId: string): number | undefined;
+  /**
+   * VOD: the thumbnail track for seek-bar previews (HLS image playlist, DASH image AdaptationSet;
+   * thumbnails.ts), never one of the video renditions; null when there is none, or not yet.
+   */
+  thumbnails?(): ThumbnailModel | null;
   close(): void;
 }
