@@ -49,6 +49,8 @@ export interface ChannelConfig {
   duressLag?: number;
   /** Common Encryption of every rendition with this key (`--live-encrypt`, `--content-keys`). */
   protection?: ChannelProtection;
+  /** One thumbnail per segment, this many pixels wide (`--live-thumbnails`). */
+  thumbnails?: { width: number };
 }
 
 /** A channel's encryption: scheme, key, and the absolute license URL its MPD names (default: relative). */
@@ -58,10 +60,13 @@ export interface ChannelProtection {
   licenseUrl?: string;
 }
 
-export interface ResolvedChannelConfig extends Required<Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection'>> {
+export interface ResolvedChannelConfig extends Required<
+  Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection' | 'thumbnails'>
+> {
   targetLatency: number;
   epoch?: number;
   protection?: ChannelProtection;
+  thumbnails?: { width: number };
 }
 
 export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;
@@ -133,6 +138,22 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     (l, i) => audioLanguages.findIndex((x) => x.toLowerCase() === l.toLowerCase()) !== i,
   );
   if (twice) throw new StreamedgeError('BAD_OPTION', `channel ${c.id}: --live-audio names "${twice}" twice`);
+  if (c.thumbnails) {
+    const w = c.thumbnails.width;
+    if (!Number.isInteger(w) || w < 16 || w > 1920 || w % 2 !== 0) {
+      throw new StreamedgeError(
+        'BAD_OPTION',
+        `--live-thumbnails ${w}: use an even number of pixels between 16 and 1920`,
+      );
+    }
+    if (c.protection) {
+      // the pictures would be taken from encrypted renditions, and shown in the clear
+      throw new StreamedgeError(
+        'BAD_OPTION',
+        `channel ${c.id}: --live-thumbnails cannot be combined with --live-encrypt`,
+      );
+    }
+  }
   return {
     id: c.id,
     source: c.source,
@@ -146,6 +167,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     duressLag,
     ...(c.epoch !== undefined ? { epoch: c.epoch } : {}),
     ...(c.protection ? { protection: c.protection } : {}),
+    ...(c.thumbnails ? { thumbnails: c.thumbnails } : {}),
   };
 }
 

@@ -24,7 +24,15 @@
  */
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import type { AdBreak, Part, Presentation, Protection, Rendition, Segment } from '../../src/media/presentation.js';
+import type {
+  AdBreak,
+  Part,
+  Presentation,
+  Protection,
+  Rendition,
+  Segment,
+  ThumbnailTrack,
+} from '../../src/media/presentation.js';
 import type { ResolvedChannelConfig } from './channel-config.js';
 import type { ChannelStateStore, PersistedChannel } from './channel-state-store.js';
 import { AdBreaks, type PersistedAdBreaks, type Production, type ScheduledBreak } from './ad-breaks.js';
@@ -33,6 +41,7 @@ import { SegmentFiles } from './segment-files.js';
 import { RunAnchor } from './run-anchor.js';
 import { AvailabilityGate } from './availability-gate.js';
 import { firstDecodeTime } from './decode-time.js';
+import { LiveThumbnails } from './live-thumbnails.js';
 
 export type ChannelState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
 
@@ -168,6 +177,8 @@ export class LiveChannel {
   readonly gateStats = { held: 0, maxWaitMs: 0 };
   /** Ad breaks cued on the channel (SCTE 35), in the manifests while they overlap the window. */
   private adBreaks: AdBreaks;
+  /** One picture per segment, when the channel was configured with thumbnails. */
+  private readonly thumbnails?: LiveThumbnails;
 
   constructor(
     readonly config: ResolvedChannelConfig,
@@ -177,6 +188,19 @@ export class LiveChannel {
     this.files = new SegmentFiles(join(opts.liveDir, config.id));
     this.now = opts.now ?? Date.now;
     this.adBreaks = this.newAdBreaks();
+    if (config.thumbnails) {
+      this.thumbnails = new LiveThumbnails({
+        width: config.thumbnails.width,
+        onPicture: () => this.touch(),
+        onError: (e) =>
+          opts.log?.warn({ channel: this.id, err: e }, `live channel ${this.id}: a thumbnail could not be taken`),
+      });
+    }
+  }
+
+  /** The JPEG thumbnail of segment `n`, if the channel takes them and has it. */
+  thumbnail(n: number): Buffer | undefined {
+    return this.thumbnails?.get(n);
   }
 
   private newAdBreaks(saved?: PersistedAdBreaks): AdBreaks {
@@ -431,12 +455,14 @@ export class LiveChannel {
         const w = this.windows.get(rid) ?? this.newWindow(rid);
         this.touch();
         w.setInit(bytes, rendition);
+        this.thumbnails?.init(rendition, bytes);
       },
       part: (rid, n, part, bytes) => {
         if (!live()) return;
         const w = this.windows.get(rid);
         if (!w) return;
         this.mediaArrived();
+        this.thumbnails?.part(rid, n, part, bytes, this.config.segmentDuration);
         const gate = this.gateOf(rid);
         const before = gate.held;
         const pdtEnd = this.pdtEnd(w, part, bytes);
@@ -598,6 +624,9 @@ export class LiveChannel {
   private persist(): void {
     const windowStart = this.windowStartSec();
     if (windowStart !== undefined) this.adBreaks.prune(windowStart);
+    const ref = this.referenceRendition();
+    const oldest = ref === undefined ? undefined : this.windows.get(ref)?.segments[0]?.meta.number;
+    if (oldest !== undefined) this.thumbnails?.prune((n) => n >= oldest);
     const renditions: PersistedChannel['renditions'] = {};
     for (const [rid, w] of this.windowsInPlanOrder()) {
       if (!w.rendition) continue;
@@ -668,6 +697,7 @@ export class LiveChannel {
       timelines,
       ...this.adBreaksShown(),
       ...(this.protection ? { protection: this.protection } : {}),
+      ...this.thumbnailTrack(),
       live: {
         availabilityStartTime: this.availabilityStartTime,
         publishTime: this.now(),
@@ -679,6 +709,11 @@ export class LiveChannel {
     };
     this.snapshot = { version: this.version_, p };
     return p;
+  }
+
+  private thumbnailTrack(): { thumbnails?: ThumbnailTrack } {
+    const track = this.thumbnails?.track();
+    return track ? { thumbnails: track } : {};
   }
 
   /** The rendition ad breaks are placed on: the first video rendition of the plan (an audio-only channel: its first). */

@@ -49,6 +49,15 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   liveEncrypt?: string;
   liveKeyId?: string;
   liveLicenseUrl?: string;
+  liveThumbnails?: string | true;
+}
+
+/** `--live-thumbnails` alone (240 pixels wide) or with a width. */
+function liveThumbnailsOption(v: string | true | undefined): { width: number } | undefined {
+  if (v === undefined) return undefined;
+  if (v === true) return { width: 240 };
+  if (!/^\d+$/.test(v)) throw new StreamedgeError('BAD_OPTION', `--live-thumbnails ${v}: give a width in pixels`);
+  return { width: Number(v) };
 }
 
 /** The ad-break API's credential, when no --cue-credential-file is given. */
@@ -209,6 +218,10 @@ export function registerOriginCommand(program: Command): void {
       '--live-license-url <url>',
       "the live MPDs' absolute Clear Key license URL (default: keys/clearkey beside the MPD)",
     )
+    .option(
+      '--live-thumbnails [width]',
+      'a thumbnail per segment of each live channel, for seek-bar previews in the DVR window (width in pixels, default 240)',
+    )
     .action(async (o: OriginCliOptions) => {
       const contentKeys = o.contentKeys !== undefined ? readContentKeys(o.contentKeys) : undefined;
       if ((o.liveEncrypt !== undefined || o.liveKeyId !== undefined) && !contentKeys)
@@ -229,6 +242,7 @@ export function registerOriginCommand(program: Command): void {
       const duressLag = o.duressLag !== undefined ? parseDuration(o.duressLag) : undefined;
       const audioLanguages = o.liveAudio?.split(',').map((l) => l.trim());
       const epoch = o.epoch !== undefined ? parseEpoch(o.epoch) : undefined;
+      const thumbnails = liveThumbnailsOption(o.liveThumbnails);
       const live: ChannelConfig[] = o.live.map((spec) => {
         const parsed = parseLiveSpec(spec);
         return {
@@ -241,6 +255,7 @@ export function registerOriginCommand(program: Command): void {
           ...(epoch !== undefined ? { epoch } : {}),
           ...(duressLag !== undefined ? { duressLag } : {}),
           ...(liveProtection ? { protection: liveProtection } : {}),
+          ...(thumbnails ? { thumbnails } : {}),
         };
       });
       const logRef: { current?: KeyLog } = {};

@@ -12,6 +12,8 @@ import { writeMediaPlaylist } from '../../src/hls/media-playlist.js';
 import { playlistTiming } from '../../src/hls/server-control.js';
 import { findTimeline } from '../../src/hls/timeline-lookup.js';
 import { writeMpd } from '../../src/dash/mpd.js';
+import { writeImagePlaylist } from '../../src/hls/image-playlist.js';
+import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
 import type { Presentation } from '../../src/media/presentation.js';
 import type { LiveChannel } from '../live/live-channel.js';
 import type { RenditionWindow } from '../live/rendition-window.js';
@@ -29,7 +31,7 @@ import { ManifestCache } from './manifest-cache.js';
 import { partIsComing, streamGrowingSegment } from './part-holder.js';
 import type { OriginMetrics } from './metrics.js';
 import { LIVE_INIT_CMSD, livePartCmsd, liveRetiredCmsd, liveSegmentCmsd, manifestCmsd } from './cmsd-static.js';
-import { CMSD_DYNAMIC, CMSD_STATIC, formatCmsdDynamicEntry } from '../../src/http/cmsd.js';
+import { CMSD_DYNAMIC, CMSD_STATIC, formatCmsdDynamicEntry, formatCmsdStatic } from '../../src/http/cmsd.js';
 import { SEGMENT_END } from '../live/position-waiters.js';
 import { HeldRequests, type HeldRequest } from './held-requests.js';
 import {
@@ -46,6 +48,8 @@ const LIVE_PLAYLIST_CMSD = manifestCmsd('index.m3u8', true);
 const LIVE_MPD_CMSD = manifestCmsd('manifest.mpd', true);
 const ORIGIN_DURESS = formatCmsdDynamicEntry({ server: 'streamedge-origin', du: true });
 const MPD = 'application/dash+xml';
+// CTA-5004 has no object type for images: "other"
+const THUMBNAIL_CMSD = formatCmsdStatic({ ot: 'o', st: 'l' });
 const SEGMENT = 'video/iso.segment';
 
 export interface LiveRoutesOptions {
@@ -269,6 +273,7 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
         if (rest[0] === 'master.m3u8') return master(req, reply, ctx);
         if (rest[0] === 'manifest.mpd') return mpd(req, reply, ctx);
       } else if (rest.length === 2) {
+        if (rest[0] === THUMBNAIL_TRACK_ID) return thumbnailRequest(req, reply, ctx, rest[1]);
         const w = channel.windows.get(rest[0]);
         if (!w) return unavailableOr404(reply, ctx, `no rendition "${rest[0]}" in channel "${channel.id}"`);
         const name = rest[1];
@@ -333,6 +338,38 @@ function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
   reply.header('cdn-cache-control', livePlaylistCdnCacheControl(p.partDuration));
   reply.header('vary', 'Accept-Encoding');
   return reply.send(body);
+}
+
+/**
+ * `thumbnails/index.m3u8` (the image playlist: one picture per segment) and `thumbnails/tile-<n>.jpg`
+ * (segment n's picture, immutable like the segment) of a channel that takes thumbnails.
+ */
+function thumbnailRequest(req: FastifyRequest, reply: FastifyReply, ctx: Ctx, name: string): FastifyReply {
+  if (!ctx.channel.config.thumbnails)
+    return sendError(reply, 404, `live channel "${ctx.channel.id}" takes no thumbnails`);
+  if (name === 'index.m3u8') {
+    const p = presentationOr503(reply, ctx);
+    if (!p) return reply;
+    if (!p.thumbnails) {
+      reply.header('retry-after', '1');
+      return sendError(reply, 503, `live channel "${ctx.channel.id}" has no thumbnail yet`);
+    }
+    const query = passThroughQuery(req.raw.url ?? '');
+    const body = ctx.cache.get(ctx.channel.version, `images|${query ?? ''}`, () => writeImagePlaylist(p, { query }));
+    reply.header('content-type', M3U8);
+    reply.header(CMSD_STATIC, LIVE_PLAYLIST_CMSD);
+    reply.header('cache-control', `public, max-age=${Math.max(1, Math.round(p.segmentDuration / 2))}`);
+    reply.header('vary', 'Accept-Encoding');
+    return reply.send(body);
+  }
+  const picture = /^tile-(\d{1,12})\.jpg$/.exec(name);
+  if (!picture) return sendError(reply, 404, 'not found');
+  const jpeg = ctx.channel.thumbnail(Number(picture[1]));
+  if (!jpeg) return sendError(reply, 404, `no thumbnail for segment ${picture[1]}`);
+  reply.header('content-type', 'image/jpeg');
+  reply.header('cache-control', IMMUTABLE);
+  reply.header(CMSD_STATIC, THUMBNAIL_CMSD);
+  return reply.send(jpeg);
 }
 
 function partsPerSegment(ctx: Ctx): number {

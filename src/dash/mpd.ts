@@ -11,7 +11,9 @@ import {
   type Presentation,
   type Rendition,
   type RenditionTimeline,
+  type Segment,
   type ThumbnailTrack,
+  livePictureSegments,
   thumbnailSheetSec,
 } from '../media/presentation.js';
 import { normalizedQuery, type UriOptions } from '../hls/uri-options.js';
@@ -278,7 +280,11 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
       ],
     });
   }
-  if (p.type === 'vod' && p.thumbnails && videos.length > 0) sets.push(thumbnailSet(p.thumbnails, sets.length, query));
+  if (p.thumbnails && videos.length > 0) {
+    const set =
+      p.type === 'vod' ? thumbnailSet(p.thumbnails, sets.length, query) : liveThumbnailSet(p, sets.length, query);
+    if (set) sets.push(set);
+  }
   return sets;
 }
 
@@ -289,6 +295,37 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
  * sheet covers.
  */
 function thumbnailSet(t: ThumbnailTrack, id: number, query: string | undefined): XmlElement {
+  return imageSet(t, id, {
+    name: 'SegmentTemplate',
+    attrs: [
+      ['media', `${paths.thumbnailSheet(t.id, '$Number$')}${templateQuery(query)}`],
+      ['timescale', 1000],
+      ['duration', Math.round(thumbnailSheetSec(t) * 1000)],
+      ['startNumber', 1],
+    ],
+  });
+}
+
+/**
+ * Live: one picture per segment of the first video rendition, on that rendition's own
+ * SegmentTimeline (same timescale, times and numbers), so each picture sits where its segment
+ * does; undefined until the first picture exists.
+ */
+function liveThumbnailSet(p: Presentation, id: number, query: string | undefined): XmlElement | undefined {
+  const listed = livePictureSegments(p);
+  if (!listed) return undefined;
+  return imageSet(p.thumbnails!, id, {
+    name: 'SegmentTemplate',
+    attrs: [
+      ['timescale', listed.timescale],
+      ['media', `${paths.thumbnailSheet(p.thumbnails!.id, '$Number$')}${templateQuery(query)}`],
+      ['startNumber', listed.segments[0].number],
+    ],
+    children: [timelineElement(listed.segments)],
+  });
+}
+
+function imageSet(t: ThumbnailTrack, id: number, template: XmlElement): XmlElement {
   return {
     name: 'AdaptationSet',
     attrs: [
@@ -297,15 +334,7 @@ function thumbnailSet(t: ThumbnailTrack, id: number, query: string | undefined):
       ['mimeType', 'image/jpeg'],
     ],
     children: [
-      {
-        name: 'SegmentTemplate',
-        attrs: [
-          ['media', `${paths.thumbnailSheet(t.id, '$Number$')}${templateQuery(query)}`],
-          ['timescale', 1000],
-          ['duration', Math.round(thumbnailSheetSec(t) * 1000)],
-          ['startNumber', 1],
-        ],
-      },
+      template,
       {
         name: 'Representation',
         attrs: [
@@ -452,7 +481,6 @@ function segmentTemplate(
 ): XmlElement {
   const complete = t.segments.filter((s) => s.complete);
   const suffix = templateQuery(normalizedQuery(opts));
-  const entries = segmentTimeline(complete);
   return {
     name: 'SegmentTemplate',
     attrs: [
@@ -463,19 +491,21 @@ function segmentTemplate(
       ['initialization', `$RepresentationID$/init.mp4${suffix}`],
       ['startNumber', complete[0]?.number ?? t.segments[0]?.number ?? (live ? 0 : 1)],
     ],
-    children: [
-      {
-        name: 'SegmentTimeline',
-        children: entries.map((e) => ({
-          name: 'S',
-          attrs: [
-            ['t', e.t],
-            ['d', e.d],
-            ['r', e.r > 0 ? e.r : undefined],
-          ],
-        })),
-      },
-    ],
+    children: [timelineElement(complete)],
+  };
+}
+
+function timelineElement(segments: Segment[]): XmlElement {
+  return {
+    name: 'SegmentTimeline',
+    children: segmentTimeline(segments).map((e) => ({
+      name: 'S',
+      attrs: [
+        ['t', e.t],
+        ['d', e.d],
+        ['r', e.r > 0 ? e.r : undefined],
+      ],
+    })),
   };
 }
 

@@ -1,11 +1,14 @@
 import {
+  livePictureSegments,
   paths,
+  seconds,
   thumbnailSheetName,
   thumbnailSheetSec,
   type Presentation,
   type ThumbnailTrack,
 } from '../media/presentation.js';
 import { attributeList, quoted } from './attribute-list.js';
+import { programDateTime } from './media-playlist.js';
 import { extinf, targetDuration } from './target-duration.js';
 import { withQuery, type UriOptions } from './uri-options.js';
 
@@ -14,11 +17,13 @@ import { withQuery, type UriOptions } from './uri-options.js';
  * the HLS extension Roku, Shaka Player and the AWS Elemental encoders read; RFC 8216bis has no
  * image streams): one JPEG sheet per entry, `EXT-X-IMAGES-ONLY`, and before each sheet's EXTINF
  * an `EXT-X-TILES` with one picture's RESOLUTION, the LAYOUT (columns×rows) and the DURATION of
- * one picture. EXTINF is the time the sheet covers; the last one ends with the media.
+ * one picture. EXTINF is the time the sheet covers; the last one ends with the media. Live
+ * channels: see `writeLiveImagePlaylist`.
  */
 export function writeImagePlaylist(p: Presentation, opts: UriOptions = {}): string {
   const t = p.thumbnails;
   if (!t) throw new Error(`${p.id}: the presentation has no thumbnail track`);
+  if (p.type === 'live') return writeLiveImagePlaylist(p, t, opts);
   const durations = sheetDurations(t, p.duration ?? 0);
   const tiles = `#EXT-X-TILES:${attributeList([
     ['RESOLUTION', `${t.width}x${t.height}`],
@@ -35,6 +40,36 @@ export function writeImagePlaylist(p: Presentation, opts: UriOptions = {}): stri
   ];
   durations.forEach((d, i) => lines.push(tiles, `#EXTINF:${extinf(d)},`, withQuery(thumbnailSheetName(i + 1), opts)));
   lines.push('#EXT-X-ENDLIST');
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Live: one picture per segment of the first video rendition, listed with that segment's
+ * number (the media sequence), duration and PROGRAM-DATE-TIME, so a client places each picture
+ * where its segment is; a sliding window, no ENDLIST. A segment whose picture is missing is an
+ * EXT-X-GAP (RFC 8216bis §4.4.4.7: not to be loaded).
+ */
+function writeLiveImagePlaylist(p: Presentation, t: ThumbnailTrack, opts: UriOptions): string {
+  const listed = livePictureSegments(p);
+  const segments = listed?.segments ?? [];
+  const ts = listed?.timescale ?? 1;
+  const durations = segments.map((s) => seconds(s.duration, ts));
+  const tiles = `#EXT-X-TILES:${attributeList([
+    ['RESOLUTION', `${t.width}x${t.height}`],
+    ['LAYOUT', '1x1'],
+  ])}`;
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${targetDuration(durations)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${segments[0]?.number ?? 0}`,
+    '#EXT-X-IMAGES-ONLY',
+  ];
+  segments.forEach((s, i) => {
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${programDateTime(p, s, ts)}`, tiles);
+    if (!t.pictures?.has(s.number)) lines.push('#EXT-X-GAP');
+    lines.push(`#EXTINF:${extinf(durations[i])},`, withQuery(thumbnailSheetName(s.number), opts));
+  });
   return lines.join('\n') + '\n';
 }
 

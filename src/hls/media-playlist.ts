@@ -214,7 +214,7 @@ function adBreakTags(breaks: readonly AdBreak[]): string[] {
 }
 
 /** EXT-X-PROGRAM-DATE-TIME value: ISO 8601 in UTC with milliseconds. */
-function programDateTime(p: Presentation, s: Segment, timescale: number): string {
+export function programDateTime(p: Presentation, s: Segment, timescale: number): string {
   const ms = s.programDateTime ?? (p.live?.availabilityStartTime ?? 0) + (s.start / timescale) * 1000;
   return new Date(Math.round(ms)).toISOString();
 }

@@ -134,8 +134,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
   }
 
   for (const t of iframeStreams) lines.push(iframeStreamInf(t, opts));
-  if (p.type === 'vod' && p.thumbnails && videos.length > 0)
-    lines.push(imageStreamInf(p.thumbnails, opts.pathPrefix ?? '', opts));
+  if (p.thumbnails && videos.length > 0) lines.push(imageStreamInf(p.thumbnails, opts.pathPrefix ?? '', opts));
   return lines.join('\n') + '\n';
 }
 

@@ -150,9 +150,10 @@ export interface Presentation {
 /**
  * Thumbnails for trick play and seek-bar previews: JPEG sheets ("tiles" in DASH-IF IOP 4.3
  * §6.2.6, images in the Image Media Playlist spec that Roku and Shaka read), each a grid of
- * `columns`×`rows` pictures filled row by row. Picture k shows the media at k×`intervalSec`
+ * `columns`×`rows` pictures filled row by row. VOD: picture k shows the media at k×`intervalSec`
  * (from the first video frame); sheet j (from 1) starts at (j−1)×columns×rows×intervalSec; the
- * last sheet may be partly filled (black cells past the end).
+ * last sheet may be partly filled (black cells past the end). Live: one picture a segment, see
+ * `pictures`.
  */
 export interface ThumbnailTrack {
   /** Folder name under the asset ("thumbnails"). */
@@ -168,6 +169,28 @@ export interface ThumbnailTrack {
   sheets: number;
   /** Peak bit rate in bits/s: the largest sheet's bytes × 8 over the time one sheet covers. */
   bandwidth: number;
+  /**
+   * Live: one picture per segment of the first video rendition (columns = rows = 1, the interval
+   * its segment duration), named by that segment's number: the numbers that have one so far.
+   */
+  pictures?: ReadonlySet<number>;
+}
+
+/**
+ * Live: the segments a live thumbnail track lists, from the first video rendition (the one the
+ * pictures are numbered after): its complete segments from the first that has a picture through
+ * the last that has one (a picture missing in between is listed, and says so: `pictures`).
+ */
+export function livePictureSegments(p: Presentation): { timescale: number; segments: Segment[] } | undefined {
+  const pictures = p.thumbnails?.pictures;
+  const video = p.timelines.find((t) => t.rendition.kind === 'video');
+  if (!pictures || !video) return undefined;
+  const complete = video.segments.filter((s) => s.complete);
+  const first = complete.findIndex((s) => pictures.has(s.number));
+  if (first < 0) return undefined;
+  let last = complete.length - 1;
+  while (!pictures.has(complete[last].number)) last--;
+  return { timescale: video.rendition.timescale, segments: complete.slice(first, last + 1) };
 }
 
 /** Seconds one thumbnail sheet covers (the last one may cover less: the media ends). */

@@ -2,7 +2,8 @@
  * The thumbnail track in the manifests: the HLS image media playlist (src/hls/image-playlist.ts,
  * the Image Media Playlist spec v0.4 that Roku and Shaka read), its EXT-X-IMAGE-STREAM-INF in the
  * multivariant playlist, and the DASH image AdaptationSet (DASH-IF IOP 4.3 §6.2.6), schema-valid.
- * A presentation without one is written as before.
+ * A live channel lists one picture per segment on the video's own numbers and timeline. A
+ * presentation without a track is written as before.
  */
 import { describe, expect, it } from 'vitest';
 import { writeMpd } from '../../../src/dash/mpd.js';
@@ -88,9 +89,48 @@ describe('thumbnail manifests', () => {
     expect(writeMpd(vodPresentation())).not.toContain('image');
   });
 
-  it('live presentations get no thumbnail set (VOD only, for now)', () => {
-    const p = { ...livePresentation(), thumbnails: { ...TRACK, sheets: 1 } };
-    expect(writeMpd(p)).not.toContain('contentType="image"');
-    expect(writeMultivariantPlaylist(p)).not.toContain('IMAGE');
+  it('live: one picture per complete segment of the first video rendition, on its numbers, PDTs and timeline', async () => {
+    const base = livePresentation();
+    const video = base.timelines[0];
+    const complete = video.segments.filter((s) => s.complete);
+    // pictures for all but the first complete segment, and one missing in between
+    const numbers = complete.slice(1).map((s) => s.number);
+    const missing = numbers[2];
+    const pictures = new Set(numbers.filter((n) => n !== missing));
+    const p = { ...base, thumbnails: { ...TRACK, columns: 1, rows: 1, intervalSec: 2, pictures } };
+    const text = writeImagePlaylist(p, { query: 'token=t' });
+    expect(text).toMatch(new RegExp(`^#EXT-X-MEDIA-SEQUENCE:${numbers[0]}$`, 'm'));
+    expect(text).not.toContain('ENDLIST');
+    expect(text).not.toContain('PLAYLIST-TYPE');
+    const entries = text.split('#EXT-X-PROGRAM-DATE-TIME:').slice(1);
+    expect(entries).toHaveLength(numbers.length);
+    entries.forEach((e, i) => {
+      const s = complete[i + 1];
+      expect(e.startsWith(new Date(s.programDateTime!).toISOString())).toBe(true);
+      expect(e).toContain('#EXT-X-TILES:RESOLUTION=240x136,LAYOUT=1x1\n');
+      expect(e).toContain(`\ntile-${s.number}.jpg?token=t\n`);
+      // the missing picture is a gap, not a hole in the sequence
+      expect(e.includes('#EXT-X-GAP')).toBe(s.number === missing);
+    });
+    // no picture of the segment still in production
+    expect(text).not.toContain(`tile-${video.segments.at(-1)!.number}.jpg`);
+    expect(writeMultivariantPlaylist(p)).toContain(
+      '#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=20000,RESOLUTION=240x136,CODECS="jpeg",URI="thumbnails/index.m3u8"',
+    );
+
+    const xml = writeMpd(p);
+    expect((await validateMpd(xml)).errors).toBe('');
+    const set = /<AdaptationSet id="\d+" contentType="image"[\s\S]*?<\/AdaptationSet>/.exec(xml)![0];
+    const ts = video.rendition.timescale;
+    expect(set).toContain(
+      `<SegmentTemplate timescale="${ts}" media="thumbnails/tile-$Number$.jpg" startNumber="${numbers[0]}">`,
+    );
+    const t = [...set.matchAll(/<S t="(\d+)"/g)].map((m) => Number(m[1]));
+    expect(t[0]).toBe(complete[1].start);
+    expect(set).toContain('<Representation id="thumbnails" bandwidth="20000" width="240" height="136">');
+    expect(set).toContain('value="1x1"');
+    // before the first picture: no image stream anywhere
+    const none = { ...base, thumbnails: { ...TRACK, columns: 1, rows: 1, pictures: new Set<number>() } };
+    expect(writeMpd(none)).not.toContain('contentType="image"');
   });
 });
