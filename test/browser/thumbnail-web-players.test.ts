@@ -4,11 +4,12 @@
  * multivariant playlist (EXT-X-IMAGE-STREAM-INF, the image playlist's EXT-X-TILES) and in the
  * MPD (the DASH-IF thumbnail_tile AdaptationSet), dash.js in the MPD; each, asked for the picture
  * at a time, names the sheet and the cell that holds it, and the browser loads that sheet at the
- * size the manifests promise.
+ * size the manifests promise. A live channel's pictures (one per segment) in Shaka, HLS and DASH:
+ * times a segment apart get consecutive pictures, each covering the time asked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -22,6 +23,9 @@ let dir = '';
 let origin: Origin;
 let edge: Edge;
 let edgeUrl = '';
+let live: Origin;
+let liveEdge: Edge;
+let liveUrl = '';
 let pages: Server;
 let pagesUrl = '';
 let browser: Browser;
@@ -64,6 +68,29 @@ beforeAll(async () => {
   await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
   const address = pages.address();
   pagesUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+  // a live channel with a picture per 2 s segment, through its own edge
+  mkdirSync(join(dir, 'live'));
+  live = await createOrigin({
+    root: join(dir, 'live'),
+    logger: false,
+    processMetrics: false,
+    live: [
+      {
+        id: 'ch',
+        source: 'lavfi:testsrc2=size=320x180:rate=30',
+        segmentDuration: 2,
+        partDuration: 0.5,
+        dvrWindow: 30,
+        thumbnails: { width: 160 },
+      },
+    ],
+  });
+  liveEdge = createEdge({
+    upstream: await live.listen(0, '127.0.0.1'),
+    logLevel: 'silent',
+    store: { dir: join(dir, 'live-edge'), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
+  });
+  liveUrl = await liveEdge.listen(0, '127.0.0.1');
   browser = await launchChromium();
 }, 240_000);
 
@@ -72,6 +99,8 @@ afterAll(async () => {
   await new Promise((r) => pages?.close(r));
   await edge?.close();
   await origin?.close();
+  await liveEdge?.close();
+  await live?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -170,4 +199,69 @@ describe('Shaka Player and dash.js in Chromium read our thumbnail tracks', () =>
       await page.close();
     }
   });
+});
+
+/** Four pictures listed: 8 s of the channel behind the edge. */
+async function livePicturesListed(): Promise<void> {
+  for (const deadline = Date.now() + 40_000; Date.now() < deadline;) {
+    const r = await fetch(`${liveUrl}/live/ch/thumbnails/index.m3u8`);
+    if (r.status === 200 && ((await r.text()).match(/tile-\d+\.jpg/g) ?? []).length >= 4) return;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  throw new Error('the live channel listed no four pictures in 40 s');
+}
+
+/** Shaka, live: the pictures at two times a segment apart in the seek range, and the time Shaka says each covers. */
+async function shakaLiveCells(
+  page: Page,
+  src: string,
+): Promise<(Cell & { at: number; startTime: number; duration: number })[]> {
+  return page.evaluate(async (src) => {
+    const shaka = (window as unknown as { shaka: any }).shaka; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const player = new shaka.Player();
+    await player.attach(document.getElementById('v'));
+    await player.load(src);
+    const tracks = player.getImageTracks() as { id: number }[];
+    if (tracks.length !== 1) throw new Error(`Shaka found ${tracks.length} image tracks`);
+    const { start, end } = player.seekRange() as { start: number; end: number };
+    if (end - start < 2.2) throw new Error(`a seek range of ${start}–${end} s: less than a segment`);
+    const cells: (Cell & { at: number; startTime: number; duration: number })[] = [];
+    for (const t of [start + 0.1, start + 2.1]) {
+      const th = await player.getThumbnails(tracks[0].id, t);
+      if (!th) throw new Error(`Shaka has no thumbnail at ${t} s (seek range ${start}–${end})`);
+      const cell = { url: th.uris[0], x: th.positionX, y: th.positionY, width: th.width, height: th.height };
+      cells.push({ ...cell, at: t, startTime: th.startTime, duration: th.duration });
+    }
+    await player.destroy();
+    return cells;
+  }, src);
+}
+
+describe('live thumbnails in Shaka Player (HLS and DASH), through an edge', () => {
+  it.each(['master.m3u8', 'manifest.mpd'])(
+    '%s: two times a segment apart, consecutive pictures of 160×90, each covering its time',
+    async (manifest) => {
+      await livePicturesListed();
+      const page = await browser.newPage();
+      try {
+        await page.goto(pagesUrl);
+        const cells = await shakaLiveCells(page, `${liveUrl}/live/ch/${manifest}`);
+        const numbers = cells.map((c) => {
+          expect(c.url).toMatch(new RegExp(`^${liveUrl}/live/ch/thumbnails/tile-\\d+\\.jpg$`));
+          expect([c.x, c.y, c.width, c.height]).toEqual([0, 0, 160, 90]);
+          return Number(/tile-(\d+)/.exec(c.url)![1]);
+        });
+        // 2 s segments: 2 s later is the next segment's picture, and each covers the time asked for
+        expect(numbers[1] - numbers[0]).toBe(1);
+        for (const c of cells) {
+          expect(c.duration).toBeCloseTo(2, 1);
+          expect(c.at).toBeGreaterThanOrEqual(c.startTime);
+          expect(c.at).toBeLessThan(c.startTime + c.duration);
+        }
+        expect(await loadedSize(page, cells[1].url)).toEqual([160, 90]);
+      } finally {
+        await page.close();
+      }
+    },
+  );
 });
