@@ -86,8 +86,12 @@ async function runDemo(o: DemoOptions): Promise<void> {
     const fleetArgs = (pop: string): string[] => (nats ? ['--nats', nats.url, '--pop', pop] : []);
     const originArgs = ['origin', '--root', media, '--port', String(parsePort(o.originPort))];
     // two audio languages (English 440 Hz, French 660 Hz): the page's Audio menu has something to switch
-    // the live ad-break API behind the demo's admin token: the page shows the breaks one cues
-    if (o.live) originArgs.push('--live', 'news=lavfi', '--live-audio', 'en,fr', '--cue-credential-file', tokenFile);
+    // the live ad-break API behind the demo's admin token: the page shows the breaks one cues;
+    // a thumbnail per segment: the seek bar previews the DVR window
+    if (o.live) {
+      originArgs.push('--live', 'news=lavfi', '--live-audio', 'en,fr', '--cue-credential-file', tokenFile);
+      originArgs.push('--live-thumbnails');
+    }
     const origin = await runCli('origin', originArgs, {
       cwd: REPO,
       logFile: join(logs, 'origin.log'),
