@@ -792,6 +792,7 @@ export class LiveChannel {
       await run.done.catch(() => undefined);
     }
     for (const g of this.gates.values()) g.flushNow();
+    await this.thumbnails?.close();
     this.endRunAll();
     this.advanceCounters();
     this.persist();

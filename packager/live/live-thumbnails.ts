@@ -1,18 +1,16 @@
 /**
- * A live channel's thumbnails: one JPEG per segment, taken from the key frame that opens it in
- * one video rendition (the smallest at least as wide as the pictures), by a short ffmpeg run on
- * that rendition's init segment and the segment's first part, as soon as the part arrives. One
- * picture is taken at a time; when the encoder runs ahead, the newest segment waiting is taken
- * next and the ones skipped stay without a picture. Pictures live in memory beside the window
- * and leave with it; a picture that cannot be taken is logged once and the channel goes on.
+ * A live channel's thumbnails: one JPEG per segment, the key frame that opens it, from one video
+ * rendition (the smallest at least as wide as the pictures). Each segment's first part goes to
+ * a long-lived ffmpeg (picture-stream.ts) with that rendition's init segment; its picture comes
+ * back about when the segment is complete. A new init (an encoder restart) starts a new ffmpeg.
+ * When ffmpeg falls behind (more than a few pictures owed), segments are skipped rather than
+ * queued; a picture that cannot be taken is reported once per streak, ffmpeg is started again at
+ * the next segment, and the channel goes on. Pictures live in memory beside the window and
+ * leave with it.
  */
-import { spawn } from 'node:child_process';
-import { ffmpegPath } from '../../src/media/ffmpeg-binaries.js';
 import type { Part, Rendition, ThumbnailTrack } from '../../src/media/presentation.js';
 import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
-
-/** Decodes the first video frame of `init` + `part` (fragmented MP4) into a JPEG of width×height. */
-export type TakePicture = (media: Buffer, width: number, height: number) => Promise<Buffer>;
+import { openFfmpegPictureStream, type OpenPictureStream, type PictureStream } from './picture-stream.js';
 
 export interface LiveThumbnailsOptions {
   /** Picture width in pixels (even); the height follows the rendition's aspect ratio. */
@@ -21,7 +19,7 @@ export interface LiveThumbnailsOptions {
   onPicture: () => void;
   /** A picture could not be taken (first failure of a streak only). */
   onError: (e: Error) => void;
-  takePicture?: TakePicture;
+  openStream?: OpenPictureStream;
 }
 
 interface Source {
@@ -31,23 +29,27 @@ interface Source {
   init: Buffer;
 }
 
+/** Pictures ffmpeg may owe before new segments are skipped (one is always owed: see picture-stream.ts). */
+const MAX_OWED = 3;
+
 export class LiveThumbnails {
   private readonly pictures = new Map<number, Buffer>();
+  private readonly taking = new Set<number>();
   private source?: Source;
-  private taking = false;
-  private waiting?: { n: number; bytes: Buffer };
+  private stream?: PictureStream;
   private failing = false;
   private largest = 0;
   private segmentSec = 0;
-  private readonly take: TakePicture;
+  private readonly open: OpenPictureStream;
 
   constructor(private readonly opts: LiveThumbnailsOptions) {
-    this.take = opts.takePicture ?? takePictureWithFfmpeg;
+    this.open = opts.openStream ?? openFfmpegPictureStream;
   }
 
   /**
    * A rendition's init segment: the smallest video rendition at least as wide as the pictures
-   * (else the widest) is the one pictures are taken from.
+   * (else the widest) is the one pictures are taken from; its new init (a new run) ends the
+   * current ffmpeg, which hands over the pictures it still owes.
    */
   init(rendition: Rendition, bytes: Buffer): void {
     if (rendition.kind !== 'video' || !rendition.width || !rendition.height) return;
@@ -59,42 +61,48 @@ export class LiveThumbnails {
       (fits(rendition.width)
         ? !fits(s.width) || rendition.width < s.width
         : !fits(s.width) && rendition.width > s.width);
-    if (better) this.source = { id: rendition.id, width: rendition.width, height: rendition.height, init: bytes };
+    if (!better) return;
+    this.source = { id: rendition.id, width: rendition.width, height: rendition.height, init: bytes };
+    void this.stream?.close();
+    this.stream = undefined;
   }
 
   /** A part of some rendition: the first part of a segment of the source rendition is pictured. */
   part(renditionId: string, segmentNumber: number, part: Part, bytes: Buffer, segmentSec: number): void {
-    if (renditionId !== this.source?.id || part.index !== 0 || this.pictures.has(segmentNumber)) return;
-    this.segmentSec = segmentSec;
-    this.waiting = { n: segmentNumber, bytes };
-    if (!this.taking) void this.next();
-  }
-
-  private async next(): Promise<void> {
-    const job = this.waiting;
     const source = this.source;
-    if (!job || !source) return;
-    this.waiting = undefined;
-    this.taking = true;
-    const { width, height } = this.size(source);
-    try {
-      const jpeg = await this.take(Buffer.concat([source.init, job.bytes]), width, height);
-      this.pictures.set(job.n, jpeg);
-      this.largest = Math.max(this.largest, jpeg.length);
-      this.failing = false;
-      this.opts.onPicture();
-    } catch (e) {
-      if (!this.failing) this.opts.onError(e instanceof Error ? e : new Error(String(e)));
-      this.failing = true;
-    } finally {
-      this.taking = false;
-    }
-    if (this.waiting) void this.next();
+    if (renditionId !== source?.id || part.index !== 0 || !part.independent) return;
+    if (this.pictures.has(segmentNumber) || this.taking.has(segmentNumber)) return;
+    this.segmentSec = segmentSec;
+    const stream = (this.stream ??= this.open(source.init, ...this.sizeOf(source)));
+    if (stream.pending >= MAX_OWED) return;
+    this.taking.add(segmentNumber);
+    stream.take(bytes).then(
+      (jpeg) => {
+        this.taking.delete(segmentNumber);
+        this.pictures.set(segmentNumber, jpeg);
+        this.largest = Math.max(this.largest, jpeg.length);
+        this.failing = false;
+        this.opts.onPicture();
+      },
+      (e: unknown) => {
+        this.taking.delete(segmentNumber);
+        if (this.stream === stream) this.stream = undefined; // a fresh ffmpeg at the next segment
+        if (!this.failing) this.opts.onError(e instanceof Error ? e : new Error(String(e)));
+        this.failing = true;
+      },
+    );
   }
 
-  private size(s: Source): { width: number; height: number } {
+  /** Ends the ffmpeg (the channel closing); resolves once it has exited. */
+  async close(): Promise<void> {
+    const stream = this.stream;
+    this.stream = undefined;
+    await stream?.close();
+  }
+
+  private sizeOf(s: Source): [number, number] {
     const width = this.opts.width;
-    return { width, height: Math.max(2, 2 * Math.round((width * s.height) / s.width / 2)) };
+    return [width, Math.max(2, 2 * Math.round((width * s.height) / s.width / 2))];
   }
 
   get(n: number): Buffer | undefined {
@@ -109,7 +117,7 @@ export class LiveThumbnails {
   /** The track as the manifests show it, or undefined before the first picture. */
   track(): ThumbnailTrack | undefined {
     if (!this.source || this.pictures.size === 0) return undefined;
-    const { width, height } = this.size(this.source);
+    const [width, height] = this.sizeOf(this.source);
     return {
       id: THUMBNAIL_TRACK_ID,
       width,
@@ -123,33 +131,3 @@ export class LiveThumbnails {
     };
   }
 }
-
-/** ffmpeg: the first frame of the fragment, scaled, as one JPEG on stdout (10 s at most). */
-const takePictureWithFfmpeg: TakePicture = (media, width, height) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(
-      ffmpegPath(),
-      [
-        ...['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'mp4', '-i', 'pipe:0', '-frames:v', '1'],
-        ...['-vf', `scale=w=${width}:h=${height}:flags=bicubic`, '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mjpeg', 'pipe:1'],
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    const out: Buffer[] = [];
-    let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-500)));
-    child.stdin.on('error', () => undefined); // ffmpeg may stop reading once it has its frame
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const jpeg = Buffer.concat(out);
-      if (code === 0 && jpeg.length > 0) resolve(jpeg);
-      else reject(new Error(`ffmpeg could not take a thumbnail (${signal ?? `exit ${code}`}): ${err.trim()}`));
-    });
-    child.stdin.end(media);
-  });

@@ -1,11 +1,14 @@
 /**
- * LiveThumbnails (packager/live/live-thumbnails.ts) with a stand-in for ffmpeg: which rendition
- * the pictures come from, that only a segment's first part is pictured, one picture at a time
- * (the newest waiting next), failures logged once per streak, the window's pruning, and the
- * track the manifests get. The channel config refuses thumbnails of an encrypted channel.
+ * LiveThumbnails (packager/live/live-thumbnails.ts) with a stand-in for its ffmpeg picture
+ * stream: which rendition the pictures come from, that only a segment's first part is pictured,
+ * a bound on pictures owed, a new ffmpeg per init and after a failure (reported once per
+ * streak), the window's pruning, and the track the manifests get. The JPEG splitter that reads
+ * ffmpeg's output. The channel config refuses thumbnails of an encrypted channel.
  */
 import { describe, expect, it } from 'vitest';
-import { LiveThumbnails, type TakePicture } from '../../../packager/live/live-thumbnails.js';
+import { LiveThumbnails } from '../../../packager/live/live-thumbnails.js';
+import type { OpenPictureStream } from '../../../packager/live/picture-stream.js';
+import { JpegSplitter } from '../../../packager/live/jpeg-splitter.js';
 import { resolveChannelConfig } from '../../../packager/live/channel-config.js';
 import type { Part, Rendition } from '../../../src/media/presentation.js';
 
@@ -29,98 +32,139 @@ const audio: Rendition = {
 };
 const part = (index: number): Part => ({ index, duration: 45000, bytes: 10, independent: index === 0 });
 
-/** A picture taker whose pictures resolve when the test says so. */
-function manualTaker() {
-  const calls: {
-    media: string;
-    width: number;
-    height: number;
-    resolve: (b: Buffer) => void;
-    reject: (e: Error) => void;
+/** Picture streams whose pictures come back when the test says so, in order, as ffmpeg's do. */
+function manualStreams() {
+  const streams: {
+    init: string;
+    size: [number, number];
+    fragments: string[];
+    closed: boolean;
+    owed: ((e?: Error) => void)[];
   }[] = [];
-  const take: TakePicture = (media, width, height) =>
-    new Promise((resolve, reject) => calls.push({ media: media.toString(), width, height, resolve, reject }));
-  return { calls, take };
+  const open: OpenPictureStream = (init, width, height) => {
+    const s = {
+      init: init.toString(),
+      size: [width, height] as [number, number],
+      fragments: [] as string[],
+      closed: false,
+      owed: [] as ((e?: Error) => void)[],
+    };
+    streams.push(s);
+    return {
+      take(fragment) {
+        s.fragments.push(fragment.toString());
+        return new Promise<Buffer>((resolve, reject) =>
+          s.owed.push((e) => (e ? reject(e) : resolve(Buffer.from(`jpeg:${fragment.toString()}`)))),
+        );
+      },
+      get pending() {
+        return s.owed.length;
+      },
+      close() {
+        s.closed = true;
+        return Promise.resolve();
+      },
+    };
+  };
+  /** Stream k hands over its next owed picture (or fails it). */
+  const give = async (k: number, e?: Error) => {
+    streams[k].owed.shift()!(e);
+    await new Promise((r) => setImmediate(r));
+  };
+  return { streams, open, give };
 }
 
-const settle = () => new Promise((r) => setImmediate(r));
-
 function setup(width = 160) {
-  const t = manualTaker();
+  const m = manualStreams();
   const events = { pictures: 0, errors: [] as string[] };
   const thumbs = new LiveThumbnails({
     width,
-    takePicture: t.take,
+    openStream: m.open,
     onPicture: () => events.pictures++,
     onError: (e) => events.errors.push(e.message),
   });
-  return { thumbs, calls: t.calls, events };
+  return { thumbs, ...m, events };
 }
 
 describe('LiveThumbnails', () => {
   it('pictures come from the smallest video rendition at least as wide; the height keeps its aspect', () => {
-    const { thumbs, calls } = setup(160);
+    const { thumbs, streams } = setup(160);
     thumbs.init(video('360p', 640, 360), Buffer.from('I360'));
     thumbs.init(audio, Buffer.from('IA'));
     thumbs.init(video('180p', 320, 180), Buffer.from('I180'));
     thumbs.init(video('90p', 150, 84), Buffer.from('I90')); // narrower than the pictures
     thumbs.part('360p', 5, part(0), Buffer.from('P'), 2);
     thumbs.part('90p', 5, part(0), Buffer.from('P'), 2);
-    expect(calls).toHaveLength(0);
+    expect(streams).toHaveLength(0);
     thumbs.part('180p', 5, part(0), Buffer.from('P5'), 2);
-    expect(calls.map((c) => [c.media, c.width, c.height])).toEqual([['I180P5', 160, 90]]);
+    expect(streams.map((s) => [s.init, s.size, s.fragments])).toEqual([['I180', [160, 90], ['P5']]]);
   });
 
-  it('only the first part of a segment, once; one picture at a time, the newest waiting next', async () => {
-    const { thumbs, calls, events } = setup();
+  it('only first parts, once each, into one ffmpeg; pictures land by segment number', async () => {
+    const { thumbs, streams, give, events } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
     thumbs.part('180p', 1, part(0), Buffer.from('1'), 2);
     thumbs.part('180p', 1, part(1), Buffer.from('x'), 2);
+    thumbs.part('180p', 1, part(0), Buffer.from('1'), 2); // already being taken
     thumbs.part('180p', 2, part(0), Buffer.from('2'), 2);
-    thumbs.part('180p', 3, part(0), Buffer.from('3'), 2);
-    expect(calls.map((c) => c.media)).toEqual(['I1']);
-    calls[0].resolve(Buffer.from('jpeg1'));
-    await settle();
-    // segment 2 was overtaken by 3 while 1 was being taken
-    expect(calls.map((c) => c.media)).toEqual(['I1', 'I3']);
-    calls[1].resolve(Buffer.from('jpeg3'));
-    await settle();
+    expect(streams).toHaveLength(1);
+    expect(streams[0].fragments).toEqual(['1', '2']);
+    await give(0);
+    await give(0);
     expect(events.pictures).toBe(2);
-    expect(thumbs.get(1)?.toString()).toBe('jpeg1');
-    expect(thumbs.get(2)).toBeUndefined();
-    expect(thumbs.get(3)?.toString()).toBe('jpeg3');
-    // a segment already pictured is not taken again (a restarted run repeating a number)
-    thumbs.part('180p', 3, part(0), Buffer.from('3'), 2);
-    expect(calls).toHaveLength(2);
+    expect(thumbs.get(1)?.toString()).toBe('jpeg:1');
+    expect(thumbs.get(2)?.toString()).toBe('jpeg:2');
+    thumbs.part('180p', 2, part(0), Buffer.from('2'), 2); // pictured already
+    expect(streams[0].fragments).toEqual(['1', '2']);
   });
 
-  it('a failure is reported once per streak, and the channel goes on', async () => {
-    const { thumbs, calls, events } = setup();
+  it('when ffmpeg owes 3 pictures, new segments are skipped, not queued', () => {
+    const { thumbs, streams } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
-    for (const n of [1, 2]) {
-      thumbs.part('180p', n, part(0), Buffer.from(String(n)), 2);
-      calls.at(-1)!.reject(new Error(`bad ${n}`));
-      await settle();
-    }
+    for (const n of [1, 2, 3, 4, 5]) thumbs.part('180p', n, part(0), Buffer.from(String(n)), 2);
+    expect(streams[0].fragments).toEqual(['1', '2', '3']);
+  });
+
+  it('a new init (encoder restart) closes the ffmpeg, which still hands over what it owes', async () => {
+    const { thumbs, streams, give } = setup();
+    thumbs.init(video('180p', 320, 180), Buffer.from('I1'));
+    thumbs.part('180p', 1, part(0), Buffer.from('1'), 2);
+    thumbs.init(video('180p', 320, 180), Buffer.from('I2'));
+    expect(streams[0].closed).toBe(true);
+    thumbs.part('180p', 2, part(0), Buffer.from('2'), 2);
+    expect(streams.map((s) => [s.init, s.fragments])).toEqual([
+      ['I1', ['1']],
+      ['I2', ['2']],
+    ]);
+    await give(0);
+    expect(thumbs.get(1)?.toString()).toBe('jpeg:1');
+    await thumbs.close();
+    expect(streams[1].closed).toBe(true);
+  });
+
+  it('a failure is reported once per streak; the next segment gets a fresh ffmpeg', async () => {
+    const { thumbs, streams, give, events } = setup();
+    thumbs.init(video('180p', 320, 180), Buffer.from('I'));
+    thumbs.part('180p', 1, part(0), Buffer.from('1'), 2);
+    await give(0, new Error('bad 1'));
+    thumbs.part('180p', 2, part(0), Buffer.from('2'), 2);
+    expect(streams).toHaveLength(2);
+    await give(1, new Error('bad 2'));
     expect(events.errors).toEqual(['bad 1']);
     thumbs.part('180p', 3, part(0), Buffer.from('3'), 2);
-    calls.at(-1)!.resolve(Buffer.from('ok'));
-    await settle();
+    await give(2);
     thumbs.part('180p', 4, part(0), Buffer.from('4'), 2);
-    calls.at(-1)!.reject(new Error('bad 4'));
-    await settle();
+    await give(2, new Error('bad 4'));
     expect(events.errors).toEqual(['bad 1', 'bad 4']);
+    expect(thumbs.get(3)?.toString()).toBe('jpeg:3');
   });
 
   it('the track: none before the first picture; then 1×1, the segment duration, the numbers; pruned with the window', async () => {
-    const { thumbs, calls } = setup();
+    const { thumbs, give } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
     expect(thumbs.track()).toBeUndefined();
-    for (const n of [7, 8, 9]) {
-      thumbs.part('180p', n, part(0), Buffer.from(String(n)), 2);
-      calls.at(-1)!.resolve(Buffer.alloc(n === 8 ? 5000 : 1000));
-      await settle();
-    }
+    for (const n of [7, 8, 9]) thumbs.part('180p', n, part(0), Buffer.from(n === 8 ? 'x'.repeat(4990) : String(n)), 2);
+    for (let i = 0; i < 3; i++) await give(0);
     expect(thumbs.track()).toEqual({
       id: 'thumbnails',
       width: 160,
@@ -129,12 +173,57 @@ describe('LiveThumbnails', () => {
       rows: 1,
       intervalSec: 2,
       sheets: 0,
-      bandwidth: 20000,
+      bandwidth: 19980, // the largest picture: 4,995 bytes over 2 s
       pictures: new Set([7, 8, 9]),
     });
     thumbs.prune((n) => n >= 9);
     expect([...thumbs.track()!.pictures!]).toEqual([9]);
     expect(thumbs.get(7)).toBeUndefined();
+  });
+});
+
+describe('JpegSplitter', () => {
+  /** A minimal baseline JPEG: SOI, a table segment holding FF D9 bytes, SOS, stuffed scan data, EOI. */
+  const jpeg = (fill: number) =>
+    Buffer.from([
+      0xff,
+      0xd8,
+      0xff,
+      0xdb,
+      0x00,
+      0x05,
+      0xff,
+      0xd9,
+      fill,
+      0xff,
+      0xda,
+      0x00,
+      0x02,
+      0x12,
+      0xff,
+      0x00,
+      0xff,
+      0xd3,
+      fill,
+      0xff,
+      0xd9,
+    ]);
+
+  it('cuts whole images whatever the chunking; FF D9 inside a table or stuffed data does not end one', () => {
+    const stream = Buffer.concat([jpeg(1), jpeg(2), jpeg(3)]);
+    for (const cut of [1, 2, 7, 13]) {
+      const splitter = new JpegSplitter();
+      const images: Buffer[] = [];
+      for (let i = 0; i < stream.length; i += cut) images.push(...splitter.push(stream.subarray(i, i + cut)));
+      expect(
+        images.map((b) => b.toString('hex')),
+        `chunks of ${cut}`,
+      ).toEqual([jpeg(1), jpeg(2), jpeg(3)].map((b) => b.toString('hex')));
+    }
+  });
+
+  it('refuses what is not a JPEG stream', () => {
+    expect(() => new JpegSplitter().push(Buffer.from('hello'))).toThrow(/no SOI/);
   });
 });
 
