@@ -17,8 +17,8 @@ function pathOf(url: string): string {
 const PART = /^seg-\d+\.\d+\.m4s$/;
 
 /**
- * The route label of a request URL: `<vod|live>-<manifest|part|segment|init|other>` for media
- * (by the last path segment, from the third one on), `<vod|live>-key` and `<vod|live>-license`
+ * The route label of a request URL: `<vod|live>-<manifest|part|segment|init|thumbnail|other>`
+ * for media (by the last path segment, from the third one on), `<vod|live>-key` and `<vod|live>-license`
  * for an encrypted asset's key service (`…/keys/<kid>`, `…/keys/clearkey`), `health`, `metrics`,
  * `time` or `other`.
  * Runs once per answered request, so it scans the string instead of splitting it.
@@ -34,6 +34,7 @@ export function routeLabel(url: string): string {
     if (last.endsWith('.m3u8') || last.endsWith('.mpd')) return `${top}-manifest`;
     if (last.endsWith('.m4s')) return PART.test(last) ? `${top}-part` : `${top}-segment`;
     if (last.endsWith('.mp4')) return `${top}-init`;
+    if (last.endsWith('.jpg')) return `${top}-thumbnail`;
     // …/<asset or channel>/[…/]keys/<kid | clearkey>
     if (s2 >= 0 && path.endsWith(`/keys/${last}`) && path.lastIndexOf('/keys/') >= s2)
       return last === 'clearkey' ? `${top}-license` : `${top}-key`;

@@ -82,6 +82,8 @@ describe('request route labels (the requests_total counter)', () => {
       ['/live/ch/v/seg-3.m4s', 'live-segment'],
       ['/live/ch/v/index.m3u8?_HLS_msn=4&_HLS_part=1', 'live-manifest'],
       ['/live/ch/v/notes.txt', 'live-other'],
+      ['/vod/a/v1/thumbnails/tile-2.jpg', 'vod-thumbnail'],
+      ['/live/ch/thumbnails/tile-40.jpg?token=t', 'live-thumbnail'],
       ['/vod/a/v2/keys/00112233445566778899aabbccddeeff', 'vod-key'],
       ['/vod/a/keys/clearkey', 'vod-license'],
       ['/live/ch/keys/clearkey?token=t', 'live-license'],
