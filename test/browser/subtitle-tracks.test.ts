@@ -5,12 +5,12 @@
  * (The demo page's own track menus, for all three engines: audio-tracks.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../../bench/chromium-launch.js';
+import { startScriptPage, type ScriptPage } from '../support/script-page.js';
 import { fixture } from '../../media-fixtures/generate.js';
 import { packageVod } from '../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../packager/origin/server.js';
@@ -18,7 +18,7 @@ import { createOrigin, type Origin } from '../../packager/origin/server.js';
 let dir: string;
 let origin: Origin;
 let originUrl = '';
-let pages: Server;
+let pages: ScriptPage | undefined;
 let pagesUrl = '';
 let browser: Browser;
 
@@ -44,26 +44,14 @@ beforeAll(async () => {
   });
   origin = await createOrigin({ root: join(dir, 'root'), logger: false, processMetrics: false });
   originUrl = await origin.listen(0, '127.0.0.1');
-  pages = createServer((req, res) => {
-    const file = SCRIPTS[req.url ?? ''];
-    if (file) {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(
-      '<!doctype html><video id="v" muted></video><script src="/hls.js"></script><script src="/dash.js"></script>',
-    );
-  });
-  await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
-  const address = pages.address();
-  pagesUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+  pages = await startScriptPage(SCRIPTS);
+  pagesUrl = pages.url;
   browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise<void>((r) => (pages ? pages.close(() => r()) : r()));
+  await pages?.close();
   await origin?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

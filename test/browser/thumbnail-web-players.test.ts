@@ -8,12 +8,12 @@
  * times a segment apart get consecutive pictures, each covering the time asked for.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../bench/chromium-launch.js';
+import { startScriptPage, type ScriptPage } from '../support/script-page.js';
 import { fixture } from '../../media-fixtures/generate.js';
 import { packageVod } from '../../packager/vod-job.js';
 import { createOrigin, type Origin } from '../../packager/origin/server.js';
@@ -26,7 +26,7 @@ let edgeUrl = '';
 let live: Origin;
 let liveEdge: Edge;
 let liveUrl = '';
-let pages: Server;
+let pages: ScriptPage | undefined;
 let pagesUrl = '';
 let browser: Browser;
 
@@ -54,20 +54,8 @@ beforeAll(async () => {
     store: { dir: join(dir, 'edge'), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
   });
   edgeUrl = await edge.listen(0, '127.0.0.1');
-  pages = createServer((req, res) => {
-    const file = SCRIPTS[req.url ?? ''];
-    if (file) {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(
-      '<!doctype html><video id="v" muted></video><script src="/shaka.js"></script><script src="/dash.js"></script>',
-    );
-  });
-  await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
-  const address = pages.address();
-  pagesUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+  pages = await startScriptPage(SCRIPTS);
+  pagesUrl = pages.url;
   // a live channel with a picture per 2 s segment, through its own edge
   mkdirSync(join(dir, 'live'));
   live = await createOrigin({
@@ -96,7 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((r) => pages?.close(r));
+  await pages?.close();
   await edge?.close();
   await origin?.close();
   await liveEdge?.close();
@@ -105,6 +93,12 @@ afterAll(async () => {
 });
 
 /** What a player said about the picture at a time, normalised across players. */
+interface ShakaCell extends Cell {
+  at: number;
+  startTime: number;
+  duration: number;
+}
+
 interface Cell {
   url: string;
   x: number;
@@ -127,7 +121,11 @@ function loadedSize(page: Page, url: string): Promise<[number, number]> {
   );
 }
 
-async function shakaCells(page: Page, src: string, times: number[]): Promise<Cell[]> {
+/**
+ * Shaka: the picture at each time (VOD), or, with `times` null (live), at two times a segment
+ * apart from the start of the seek range; each with the time asked and the span Shaka says it covers.
+ */
+async function shakaCells(page: Page, src: string, times: number[] | null): Promise<ShakaCell[]> {
   return page.evaluate(
     async ({ src, times }) => {
       const shaka = (window as unknown as { shaka: any }).shaka; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -136,11 +134,14 @@ async function shakaCells(page: Page, src: string, times: number[]): Promise<Cel
       await player.load(src);
       const tracks = player.getImageTracks() as { id: number }[];
       if (tracks.length !== 1) throw new Error(`Shaka found ${tracks.length} image tracks`);
-      const cells: Cell[] = [];
-      for (const t of times) {
+      const { start, end } = player.seekRange() as { start: number; end: number };
+      if (!times && end - start < 2.2) throw new Error(`a seek range of ${start}–${end} s: less than a segment`);
+      const cells: ShakaCell[] = [];
+      for (const t of times ?? [start + 0.1, start + 2.1]) {
         const th = await player.getThumbnails(tracks[0].id, t);
-        if (!th) throw new Error(`Shaka has no thumbnail at ${t} s`);
-        cells.push({ url: th.uris[0], x: th.positionX, y: th.positionY, width: th.width, height: th.height });
+        if (!th) throw new Error(`Shaka has no thumbnail at ${t} s (seek range ${start}–${end})`);
+        const cell = { url: th.uris[0], x: th.positionX, y: th.positionY, width: th.width, height: th.height };
+        cells.push({ ...cell, at: t, startTime: th.startTime, duration: th.duration });
       }
       await player.destroy();
       return cells;
@@ -211,32 +212,6 @@ async function livePicturesListed(): Promise<void> {
   throw new Error('the live channel listed no four pictures in 40 s');
 }
 
-/** Shaka, live: the pictures at two times a segment apart in the seek range, and the time Shaka says each covers. */
-async function shakaLiveCells(
-  page: Page,
-  src: string,
-): Promise<(Cell & { at: number; startTime: number; duration: number })[]> {
-  return page.evaluate(async (src) => {
-    const shaka = (window as unknown as { shaka: any }).shaka; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const player = new shaka.Player();
-    await player.attach(document.getElementById('v'));
-    await player.load(src);
-    const tracks = player.getImageTracks() as { id: number }[];
-    if (tracks.length !== 1) throw new Error(`Shaka found ${tracks.length} image tracks`);
-    const { start, end } = player.seekRange() as { start: number; end: number };
-    if (end - start < 2.2) throw new Error(`a seek range of ${start}–${end} s: less than a segment`);
-    const cells: (Cell & { at: number; startTime: number; duration: number })[] = [];
-    for (const t of [start + 0.1, start + 2.1]) {
-      const th = await player.getThumbnails(tracks[0].id, t);
-      if (!th) throw new Error(`Shaka has no thumbnail at ${t} s (seek range ${start}–${end})`);
-      const cell = { url: th.uris[0], x: th.positionX, y: th.positionY, width: th.width, height: th.height };
-      cells.push({ ...cell, at: t, startTime: th.startTime, duration: th.duration });
-    }
-    await player.destroy();
-    return cells;
-  }, src);
-}
-
 describe('live thumbnails in Shaka Player (HLS and DASH), through an edge', () => {
   it.each(['master.m3u8', 'manifest.mpd'])(
     '%s: two times a segment apart, consecutive pictures of 160×90, each covering its time',
@@ -245,7 +220,7 @@ describe('live thumbnails in Shaka Player (HLS and DASH), through an edge', () =
       const page = await browser.newPage();
       try {
         await page.goto(pagesUrl);
-        const cells = await shakaLiveCells(page, `${liveUrl}/live/ch/${manifest}`);
+        const cells = await shakaCells(page, `${liveUrl}/live/ch/${manifest}`, null);
         const numbers = cells.map((c) => {
           expect(c.url).toMatch(new RegExp(`^${liveUrl}/live/ch/thumbnails/tile-\\d+\\.jpg$`));
           expect([c.x, c.y, c.width, c.height]).toEqual([0, 0, 160, 90]);
