@@ -35,7 +35,7 @@ export interface EngineStats {
   dvr?: boolean;
   /** Encrypted streams: the key system, scheme, KIDs and license requests (our player only; null: clear). */
   protection?: ProtectionStats | null;
-  /** VOD: the thumbnail track for seek-bar previews (our player only; null: none). */
+  /** The thumbnail track for seek-bar previews, VOD and live (our player only; null: none). */
   thumbnails?: ThumbnailSummary | null;
   errors: string[];
 }
@@ -65,7 +65,10 @@ export interface Engine {
   setAudioTrack(id: string): void;
   /** A subtitle track to show, or null for none. */
   setTextTrack(id: string | null): void;
-  /** The seek-bar preview for a time: a cell of a thumbnail sheet (our player only; null: none there). */
+  /**
+   * The seek-bar preview for a time on the media element's timeline (live: within the seekable
+   * window): a cell of a thumbnail sheet (our player only; null: none there).
+   */
   thumbnailAt?(timeSec: number): ThumbnailCell | null;
 }
 

@@ -1,8 +1,9 @@
 /**
  * The demo page: pick a stream and an engine, watch the ladder, charts, QoE counters and the
- * Cache-Status of recent requests; limit bandwidth or pin a rendition. With our engine on a VOD
+ * Cache-Status of recent requests; limit bandwidth or pin a rendition. With our engine on a
  * stream that has a thumbnail track, a seek bar under the video previews the picture under the
- * pointer. State for tests is on `window.__streamedge`.
+ * pointer: across the whole presentation on VOD, across the DVR window on live (the time shown
+ * as how far behind the live edge, −m:ss). State for tests is on `window.__streamedge`.
  */
 import { DashJsEngine, HlsJsEngine, OurEngine, type Engine, type EngineTracks } from './engines.js';
 import { ShakaEngine } from './shaka-engine.js';
@@ -102,6 +103,7 @@ function render(): void {
   $('go-live').hidden = s.dvr !== true;
   // the seek bar: our engine, on a stream with a thumbnail track
   $('seekbar').hidden = !s.thumbnails || !engine.thumbnailAt;
+  renderPlayed(); // (live: the window moves on while paused too)
   $('c-estimate').textContent = `${fmtMbps(s.estimateBps)} Mbit/s`;
   $('c-rate').textContent = s.playbackRate.toFixed(2);
   const key = JSON.stringify(s.levels);
@@ -254,25 +256,41 @@ function clockTime(t: number): string {
   return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss.padStart(5, '0')}` : mmss;
 }
 
-/** The media time at `clientX` on the seek bar (the whole presentation across it); null while its length is unknown. */
-function seekTimeAt(clientX: number): number | null {
+/**
+ * What the seek bar spans: VOD the whole presentation (0 to its duration); live the seekable
+ * range the player keeps (the DVR window, up to the live edge). Null while unknown.
+ */
+function seekSpan(): { start: number; end: number; live: boolean } | null {
   const d = video.duration;
-  if (!Number.isFinite(d) || d <= 0) return null;
+  if (Number.isFinite(d) && d > 0) return { start: 0, end: d, live: false };
+  const r = video.seekable;
+  if (d !== Infinity || !r.length) return null;
+  const start = r.start(0);
+  const end = r.end(r.length - 1);
+  return end > start ? { start, end, live: true } : null;
+}
+
+/** The media time at `clientX` on the seek bar, and the span it is of; null while that is unknown. */
+function seekTimeAt(clientX: number): { t: number; span: { start: number; end: number; live: boolean } } | null {
+  const span = seekSpan();
+  if (!span) return null;
   const r = $('seekbar').getBoundingClientRect();
-  return Math.min(1, Math.max(0, (clientX - r.left) / r.width)) * d;
+  const at = Math.min(1, Math.max(0, (clientX - r.left) / r.width));
+  return { t: span.start + at * (span.end - span.start), span };
 }
 
 /**
  * The preview above the pointer: the thumbnail (a div its cell's size, the sheet as background
- * moved to the cell) and the time, kept within the bar.
+ * moved to the cell) and the time (live: how far behind the live edge), kept within the bar.
  */
 function showPreview(clientX: number): void {
   const preview = $('seek-preview');
-  const t = seekTimeAt(clientX);
-  if (t === null) {
+  const at = seekTimeAt(clientX);
+  if (at === null) {
     preview.hidden = true;
     return;
   }
+  const { t, span } = at;
   const cell = engine?.thumbnailAt?.(t) ?? null;
   const thumb = $('seek-thumb');
   thumb.hidden = cell === null;
@@ -282,23 +300,27 @@ function showPreview(clientX: number): void {
     thumb.style.backgroundImage = `url("${cell.url}")`;
     thumb.style.backgroundPosition = `${-cell.x}px ${-cell.y}px`;
   }
-  $('seek-time').textContent = clockTime(t);
+  $('seek-time').textContent = span.live ? `−${clockTime(span.end - t)}` : clockTime(t);
   preview.hidden = false;
   const bar = $('seekbar').getBoundingClientRect();
   const half = preview.offsetWidth / 2;
   preview.style.left = `${Math.min(Math.max(clientX - bar.left, half), bar.width - half)}px`;
 }
 
+/** The played part of the bar: up to the playhead, within the span. */
+function renderPlayed(): void {
+  const span = seekSpan();
+  const at = span ? Math.min(1, Math.max(0, (video.currentTime - span.start) / (span.end - span.start))) : 0;
+  $('seek-played').style.width = `${100 * at}%`;
+}
+
 $('seekbar').addEventListener('pointermove', (e) => showPreview(e.clientX));
 $('seekbar').addEventListener('pointerleave', () => ($('seek-preview').hidden = true));
 $('seekbar').addEventListener('click', (e) => {
-  const t = seekTimeAt(e.clientX);
-  if (t !== null) video.currentTime = t;
+  const at = seekTimeAt(e.clientX);
+  if (at !== null) video.currentTime = at.t;
 });
-video.addEventListener('timeupdate', () => {
-  const d = video.duration;
-  $('seek-played').style.width = Number.isFinite(d) && d > 0 ? `${(100 * video.currentTime) / d}%` : '0';
-});
+video.addEventListener('timeupdate', renderPlayed);
 // back from the DVR window: just inside the window's end (the player's catch-up takes it from there)
 $('go-live').addEventListener('click', () => {
   const r = video.seekable;

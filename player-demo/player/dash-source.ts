@@ -9,9 +9,10 @@
  * (src/dash/mpd-periods.ts): each rung of the ladder (the richest Period's) plays the
  * Representation that fits it in each Period, each chunk with its Period's init segment and the
  * timestampOffset that puts its media at its place in the presentation.
- * A VOD MPD's image AdaptationSet (seek-bar thumbnails) is read from the MPD's text
- * (thumbnails.ts): mpd-parser leaves image AdaptationSets out of its playlists, so it is never a
- * rendition of the ladder.
+ * An MPD's image AdaptationSet (seek-bar thumbnails) is read from the MPD's text (thumbnails.ts),
+ * once for VOD, at every reload of a live MPD (its SegmentTimeline slides on with the video's):
+ * mpd-parser leaves image AdaptationSets out of its playlists, so it is never a rendition of the
+ * ladder.
  */
 import { parse as parseMpd } from 'mpd-parser';
 import type {
@@ -151,7 +152,7 @@ export class DashSource implements SourceModel {
   private indexes = new Map<string, IndexedSegment[]>();
   private readonly cursors = new PeriodCursors();
   private readonly ads = new AdMarkerBook();
-  /** VOD: the thumbnail track (null: the MPD has none); undefined until the MPD is read. */
+  /** The thumbnail track (null: the MPD has none); undefined until the MPD is read. Live: the latest MPD's. */
   private thumbnailTrack?: ThumbnailModel | null;
 
   constructor(
@@ -182,7 +183,7 @@ export class DashSource implements SourceModel {
       signal,
     );
     this.live = /type="dynamic"/.test(text);
-    if (!this.live) this.thumbnailTrack ??= readDashThumbnails(text, this.mpdUrl);
+    if (this.live || this.thumbnailTrack === undefined) this.thumbnailTrack = readDashThumbnails(text, this.mpdUrl);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
     this.availabilityStart = ast ? Date.parse(ast) : 0;
     if (/type="dynamic"/.test(text))

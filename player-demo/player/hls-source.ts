@@ -8,7 +8,8 @@
  * sequence and where it starts on the playlist's timeline, for the player to place it: on VOD
  * with discontinuities, from the EXTINFs; on live, from its EXT-X-PROGRAM-DATE-TIME.
  * An EXT-X-IMAGE-STREAM-INF (seek-bar thumbnails) is no variant: its image playlist is read in the
- * background at load (thumbnails.ts), never offered to the ABR.
+ * background at load (thumbnails.ts), and on live again every target duration; never offered to
+ * the ABR.
  */
 import { Parser } from 'm3u8-parser';
 import type {
@@ -176,7 +177,7 @@ export class HlsSource implements SourceModel {
     this.sessionKeys = readHlsSessionKeys(text, this.masterUrl);
     this.loader.steering?.start(text, this.masterUrl, this.closed.signal);
     const images = readHlsImageStream(text, this.masterUrl);
-    if (images) this.loadThumbnails(images);
+    if (images) void this.loadThumbnails(images);
     for (const pl of firstAudioGroupVariants(m.playlists)) {
       const a = pl.attributes as {
         BANDWIDTH?: number;
@@ -287,13 +288,27 @@ export class HlsSource implements SourceModel {
   /**
    * Reads the image playlist, at load rather than at the first hover: one small request beside the
    * media playlists, not awaited (the start never waits for it), and the preview has its sheets
-   * before a viewer reaches for the seek bar (thumbnailAt stays synchronous). A failure leaves no
-   * thumbnails (the request log shows it); playback goes on.
+   * before a viewer reaches for the seek bar (thumbnailAt stays synchronous). Live (no
+   * EXT-X-ENDLIST): read again every target duration of its own, until the source closes, as its
+   * window slides on with the media playlists'. A failure leaves the track as it was (the request
+   * log shows it): VOD, or a live playlist never read, with no thumbnails; a live one is tried again
+   * at the next refresh. Playback goes on.
    */
-  private loadThumbnails(stream: HlsImageStream): void {
-    fetchPlaylistText(stream.url, { signal: this.closed.signal, ...this.loader })
-      .then((text) => (this.thumbnailTrack = readHlsImagePlaylist(text, stream.url, stream)))
-      .catch(() => {});
+  private async loadThumbnails(stream: HlsImageStream): Promise<void> {
+    const signal = this.closed.signal;
+    let refreshMs: number | undefined;
+    while (!signal.aborted) {
+      try {
+        const text = await fetchPlaylistText(stream.url, { signal, ...this.loader });
+        this.thumbnailTrack = readHlsImagePlaylist(text, stream.url, stream);
+        const m = parse(text);
+        if (m.endList) return;
+        refreshMs = (m.targetDuration ?? 6) * 1000;
+      } catch {
+        if (refreshMs === undefined) return;
+      }
+      await delay(refreshMs, signal).catch(() => {});
+    }
   }
 
   thumbnails(): ThumbnailModel | null {

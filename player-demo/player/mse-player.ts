@@ -22,7 +22,6 @@ import {
   thumbnailAt as thumbnailCell,
   thumbnailSummary,
   type ThumbnailCell,
-  type ThumbnailModel,
   type ThumbnailSummary,
 } from './thumbnails.js';
 
@@ -100,8 +99,17 @@ export interface PlayerStats {
    * both hold media; a gap in one track alone shows here.
    */
   trackRanges: { video: [number, number][]; audio: [number, number][] };
-  /** VOD: the thumbnail track found for seek-bar previews (where, how many sheets, its grid); null: none (or not read yet). */
+  /**
+   * The thumbnail track found for seek-bar previews (where, how many sheets, its grid, the times
+   * its sheets span on the media element's timeline); null: none (or not read yet). Live: the
+   * current window's.
+   */
   thumbnails: ThumbnailSummary | null;
+  /**
+   * Live: the PDT (epoch ms) of the frame at the playhead, by the player's mapping of the chunks
+   * appended (what latencySec is measured from); null: unknown, and on VOD.
+   */
+  playheadPdtMs: number | null;
   errors: string[];
 }
 
@@ -281,6 +289,7 @@ export class MsePlayer {
       disabledLevels: [],
       trackRanges: { video: [], audio: [] },
       thumbnails: null,
+      playheadPdtMs: null,
       errors: [],
     };
   }
@@ -321,7 +330,7 @@ export class MsePlayer {
     this.stats.steering = steering?.active
       ? { pathway: steering.pathway, priority: [...steering.pathwayPriority], notes: [...steering.notes] }
       : null;
-    const thumbnails = this.thumbnailTrack();
+    const thumbnails = this.source.thumbnails?.() ?? null;
     return {
       ...this.stats,
       levels: [...this.stats.levels],
@@ -332,7 +341,8 @@ export class MsePlayer {
       playlistRetryNotes: [...this.stats.playlistRetryNotes],
       disabledLevels: this.stats.levels.map((_, i) => i).filter((i) => this.isDisabled(i)),
       trackRanges: { video: this.videoQueue?.ranges() ?? [], audio: this.audioQueue?.ranges() ?? [] },
-      thumbnails: thumbnails ? thumbnailSummary(thumbnails) : null,
+      thumbnails: thumbnails ? thumbnailSummary(thumbnails, this.timelineZero ?? 0) : null,
+      playheadPdtMs: this.source.live ? this.pdtAt(t) : null,
       errors: [...this.stats.errors],
       latencyNotes: [...this.stats.latencyNotes],
     };
@@ -352,19 +362,17 @@ export class MsePlayer {
   }
 
   /**
-   * The seek-bar preview for `timeSec` on the media element's timeline (VOD): the thumbnail sheet
-   * and the cell of it showing that time; null without a thumbnail track (or before it is read),
-   * and outside it. (HLS with discontinuities: the element's timeline is the playlist's moved by
-   * timelineZero.)
+   * The seek-bar preview for `timeSec` on the media element's timeline (VOD, and live within the
+   * window the manifests list): the thumbnail sheet and the cell of it showing that time; null
+   * without a thumbnail track (or before it is read), and outside it. The track's times are its
+   * manifest's timeline: DASH the Period timeline, the element's own; HLS the playlist's, which the
+   * element's is moved from by timelineZero (VOD with discontinuities; live, where that timeline
+   * is the PDT and timelineZero the element's time of the epoch, known from the first chunk
+   * placed: the placement live HLS video gets, see discontinuityOffset).
    */
   thumbnailAt(timeSec: number): ThumbnailCell | null {
-    const track = this.thumbnailTrack();
+    const track = this.source.thumbnails?.() ?? null;
     return track ? thumbnailCell(track, timeSec - (this.timelineZero ?? 0)) : null;
-  }
-
-  /** The source's thumbnail track (VOD only). */
-  private thumbnailTrack(): ThumbnailModel | null {
-    return this.source.live ? null : (this.source.thumbnails?.() ?? null);
   }
 
   /** Pins a rendition (index into levels) or returns to automatic choice with null. */

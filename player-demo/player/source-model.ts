@@ -168,8 +168,10 @@ export interface SourceModel {
   /** VOD: the presentation's length in seconds, from this rendition's segments (its manifest loaded). */
   vodDurationSec?(renditionId: string): number | undefined;
   /**
-   * VOD: the thumbnail track for seek-bar previews (HLS image playlist, DASH image AdaptationSet;
-   * thumbnails.ts), never one of the video renditions; null when there is none, or not yet.
+   * The thumbnail track for seek-bar previews (HLS image playlist, DASH image AdaptationSet;
+   * thumbnails.ts), never one of the video renditions; null when there is none, or not yet. Live:
+   * the latest window's (refreshed with the manifests), its times the HLS PDT (epoch seconds) or
+   * the DASH Period timeline.
    */
   thumbnails?(): ThumbnailModel | null;
   close(): void;

@@ -1,16 +1,21 @@
 /**
  * Seek-bar thumbnail previews: a track of tiled JPEG sheets, as either manifest names it, read
  * into one model, and the picture for a time found in it. Pure (no DOM, no fetch): the sources
- * hand it the manifest text, the page draws the cell it returns.
+ * hand it the manifest text (again at each refresh, live), the page draws the cell it returns.
  * - HLS (Image Media Playlist spec v0.4, read by Roku and Shaka): `EXT-X-IMAGE-STREAM-INF` in the
  *   multivariant playlist names an image playlist; there each image's `EXT-X-TILES`
  *   (RESOLUTION of one picture, LAYOUT columns×rows, DURATION between pictures) comes before its
- *   EXTINF (the time the sheet covers) and its URI.
+ *   EXTINF (the time the sheet covers) and its URI. VOD: the images follow one another from 0.
+ *   Live (no EXT-X-ENDLIST, a sliding window): each image starts at its EXT-X-PROGRAM-DATE-TIME
+ *   (epoch seconds: the timeline hls-source places live chunks on), else where the one before it
+ *   ends; an image marked EXT-X-GAP is left out (nothing is shown for its time).
  * - DASH (DASH-IF IOP 4.3 §6.2.6): an image AdaptationSet whose Representation's width and height
  *   are the whole sheet's, the `thumbnail_tile` EssentialProperty (on the Representation or its
  *   AdaptationSet; the scheme `http://dashif.org/thumbnail_tile` or the older
- *   `…/guidelines/thumbnail_tile`) giving columns×rows, one sheet per SegmentTemplate segment
- *   (@duration; a SegmentTimeline is not read).
+ *   `…/guidelines/thumbnail_tile`) giving columns×rows, one sheet per SegmentTemplate segment:
+ *   with a SegmentTimeline (a live MPD's, copied from the video's), one per listed S (r repeats
+ *   unrolled), numbered from startNumber, at its time on the Period timeline; else one per
+ *   @duration through a Period of known length.
  * A sheet is filled row by row, left to right: picture k shows the media at the sheet's start
  * plus k × the interval; the last sheet may be partly filled. URLs are resolved against the
  * manifest (and DASH BaseURLs), a signed URL's `?token=` kept (resolveWithToken).
@@ -42,6 +47,10 @@ export interface ThumbnailSheet {
   layout: TileLayout;
 }
 
+/**
+ * A thumbnail track. Its times are those of the manifest's timeline: HLS VOD from the first
+ * image's start (0), HLS live the PDT (epoch seconds), DASH the Period timeline (presentation time).
+ */
 export interface ThumbnailModel {
   /** The manifest it was read from: the HLS image playlist, or the MPD. */
   manifestUrl: string;
@@ -100,11 +109,13 @@ export interface ThumbnailSummary {
   columns: number;
   rows: number;
   intervalSec: number;
-  /** Where the last sheet ends (s). */
+  /** Where the first sheet starts and the last one ends (s), `shiftSec` added to the model's times. */
+  startSec: number;
   endSec: number;
 }
 
-export function thumbnailSummary(model: ThumbnailModel): ThumbnailSummary {
+/** The summary of a track, its times moved by `shiftSec` (onto the media element's timeline). */
+export function thumbnailSummary(model: ThumbnailModel, shiftSec = 0): ThumbnailSummary {
   const last = model.sheets[model.sheets.length - 1];
   const { width, height, columns, rows, intervalSec } = model.layout;
   return {
@@ -115,7 +126,8 @@ export function thumbnailSummary(model: ThumbnailModel): ThumbnailSummary {
     columns,
     rows,
     intervalSec,
-    endSec: last.startSec + last.durationSec,
+    startSec: model.sheets[0].startSec + shiftSec,
+    endSec: last.startSec + last.durationSec + shiftSec,
   };
 }
 
@@ -169,38 +181,47 @@ export function readHlsImageStream(multivariantText: string, multivariantUrl: st
 }
 
 /**
- * An image media playlist's sheets, one per URI line, each starting where the EXTINFs before it
- * end. Its layout is the EXT-X-TILES before its EXTINF (else the layout of the latest image that
- * had one; else one picture of the stream's RESOLUTION lasting the EXTINF). Null for a playlist without
- * EXT-X-ENDLIST (live: its times would need PROGRAM-DATE-TIME) or without an image.
+ * An image media playlist's sheets, one per URI line. VOD (EXT-X-ENDLIST): each starts where the
+ * EXTINFs before it end. Live: each starts at its EXT-X-PROGRAM-DATE-TIME (epoch seconds), else
+ * where the one before it ends (one before any PDT cannot be placed, and is left out); one marked
+ * EXT-X-GAP is left out, its time still counted. Its layout is the EXT-X-TILES before its EXTINF
+ * (else the layout of the latest image that had one; else one picture of the stream's RESOLUTION
+ * lasting the EXTINF). Null for a playlist without an image placed.
  */
 export function readHlsImagePlaylist(
   text: string,
   playlistUrl: string,
   stream?: HlsImageStream,
 ): ThumbnailModel | null {
-  if (!/^#EXT-X-ENDLIST\s*$/m.test(text)) return null;
+  const live = !/^#EXT-X-ENDLIST\s*$/m.test(text);
   const sheets: ThumbnailSheet[] = [];
   /** The EXT-X-TILES before the coming image, and the layout the latest such tag gave. */
   let tiles: Map<string, string> | undefined;
   let tiled: TileLayout | undefined;
   let extinf: number | undefined;
-  let t = 0;
+  let gap = false;
+  /** Where the coming image starts (undefined: live, before any PDT). */
+  let t: number | undefined = live ? undefined : 0;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line.startsWith('#EXT-X-TILES:')) tiles = readAttributeList(line.slice('#EXT-X-TILES:'.length));
     else if (line.startsWith('#EXTINF:')) extinf = positive(/^#EXTINF:([^,]*)/.exec(line)?.[1]);
-    else if (line && !line.startsWith('#')) {
+    else if (line === '#EXT-X-GAP') gap = true;
+    else if (live && line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) {
+      const pdtMs = Date.parse(line.slice('#EXT-X-PROGRAM-DATE-TIME:'.length));
+      if (Number.isFinite(pdtMs)) t = pdtMs / 1000;
+    } else if (line && !line.startsWith('#')) {
       const durationSec = extinf ?? 0;
       const layout = tiles
         ? hlsLayout(tiles, durationSec)
         : (tiled ?? hlsLayout(undefined, durationSec, stream?.resolution));
       if (tiles) tiled = layout;
-      if (layout && durationSec > 0)
+      if (layout && durationSec > 0 && t !== undefined && !gap)
         sheets.push({ url: resolveWithToken(line, playlistUrl), startSec: t, durationSec, layout });
-      t += durationSec;
+      if (t !== undefined) t += durationSec;
       tiles = undefined;
       extinf = undefined;
+      gap = false;
     }
   }
   return modelOf(playlistUrl, sheets, stream?.bandwidth);
@@ -251,10 +272,60 @@ function tileProperty(e: XmlElementNode): [number, number] | undefined {
   return p ? pair(p.getAttribute('value')) : undefined;
 }
 
-/** The first image Representation of a one-Period MPD: its id, bandwidth, the sheet's size and the grid. */
-function imageRepresentation(
-  periodMpd: string,
-): { id: string; bandwidth?: number; sheet: [number, number]; grid: [number, number] } | undefined {
+/** One S@t/@d of a SegmentTimeline, repeats unrolled (timescale units). */
+interface TimelineEntry {
+  t: number;
+  d: number;
+}
+
+/**
+ * The segments a SegmentTimeline lists, its S@r repeats unrolled; an S without @t starts where the
+ * one before it ends. r = -1 repeats up to the next S's @t, or, for the last S, up to `endTime`
+ * when the Period's end is known (else it stands for itself alone).
+ */
+function timelineEntries(timeline: XmlElementNode, endTime: number | undefined): TimelineEntry[] {
+  const out: TimelineEntry[] = [];
+  const list = children(timeline, 'S');
+  let next = 0;
+  list.forEach((s, i) => {
+    const d = numberAttr(s, 'd') ?? 0;
+    if (d <= 0) return;
+    let t = numberAttr(s, 't') ?? next;
+    const r = numberAttr(s, 'r') ?? 0;
+    const until = i + 1 < list.length ? numberAttr(list[i + 1], 't') : endTime;
+    const count = r >= 0 ? r + 1 : until !== undefined && until > t ? Math.ceil((until - t) / d) : 1;
+    for (let k = 0; k < count; k++, t += d) out.push({ t, d });
+    next = t;
+  });
+  return out;
+}
+
+/** An attribute's number; undefined when it is absent (or not a number). */
+function numberAttr(e: XmlElementNode, name: string): number | undefined {
+  const text = e.getAttribute(name);
+  const v = Number(text);
+  return text && Number.isFinite(v) ? v : undefined;
+}
+
+/** The SegmentTimeline of the SegmentTemplate that applies to `rep` (its own, else its AdaptationSet's). */
+function segmentTimeline(rep: XmlElementNode, set: XmlElementNode): XmlElementNode | undefined {
+  const template = children(rep, 'SegmentTemplate')[0] ?? children(set, 'SegmentTemplate')[0];
+  return template ? children(template, 'SegmentTimeline')[0] : undefined;
+}
+
+/**
+ * The first image Representation of a one-Period MPD: its id, bandwidth, the sheet's size, the
+ * grid, and its SegmentTimeline when its template has one.
+ */
+function imageRepresentation(periodMpd: string):
+  | {
+      id: string;
+      bandwidth?: number;
+      sheet: [number, number];
+      grid: [number, number];
+      timeline?: XmlElementNode;
+    }
+  | undefined {
   const mpd = stringToMpdXml(periodMpd) as XmlElementNode;
   for (const period of children(mpd, 'Period'))
     for (const set of children(period, 'AdaptationSet')) {
@@ -267,12 +338,14 @@ function imageRepresentation(
         const height = positive(rep.getAttribute('height') ?? set.getAttribute('height'));
         if (width === undefined || height === undefined) continue;
         const bandwidth = positive(rep.getAttribute('bandwidth'));
+        const timeline = segmentTimeline(rep, set);
         return {
           id,
           ...(bandwidth !== undefined ? { bandwidth } : {}),
           sheet: [width, height],
           // no property: one picture per image (IOP 4.3 §6.2.6)
           grid: tileProperty(rep) ?? tileProperty(set) ?? [1, 1],
+          ...(timeline ? { timeline } : {}),
         };
       }
     }
@@ -280,40 +353,53 @@ function imageRepresentation(
 }
 
 /**
- * The MPD's thumbnail sheets: in each Period of known length, its first image Representation's,
- * numbered by its SegmentTemplate from startNumber, one per @duration from the Period's start, the
- * last one ending with the Period. Null when there is none (a live MPD's Periods have no end).
+ * The MPD's thumbnail sheets: in each Period, its first image Representation's, numbered by its
+ * SegmentTemplate from startNumber. With a SegmentTimeline (live), one per listed segment at its
+ * time on the Period timeline (the Period's start plus (t − presentationTimeOffset) / timescale,
+ * as the player places the video's); else, in a Period of known length, one per @duration from
+ * the Period's start, the last one ending with the Period. Null when there is none.
  */
 export function readDashThumbnails(mpdText: string, mpdUrl: string): ThumbnailModel | null {
   const sheets: ThumbnailSheet[] = [];
   let bandwidth: number | undefined;
   for (const period of splitPeriods(mpdText)) {
     const periodSec = period.durationSec;
-    if (periodSec === undefined || periodSec <= 0) continue;
     const rep = imageRepresentation(period.text);
     if (!rep) continue;
     const template = readSegmentInfo(period.text, mpdUrl).templates.get(rep.id);
-    if (!template?.segmentDuration) continue;
-    const sheetSec = template.segmentDuration / template.timescale;
+    if (!template) continue;
     const [columns, rows] = rep.grid;
-    const layout: TileLayout = {
+    const layoutOf = (sheetSec: number): TileLayout => ({
       width: Math.floor(rep.sheet[0] / columns),
       height: Math.floor(rep.sheet[1] / rows),
       columns,
       rows,
       intervalSec: sheetSec / (columns * rows),
-    };
-    bandwidth ??= rep.bandwidth;
-    const count = Math.ceil(periodSec / sheetSec - EDGE_EPSILON);
-    for (let i = 0; i < count; i++) {
-      const startSec = period.startSec + i * sheetSec;
-      sheets.push({
-        url: resolveWithToken(segmentUrl(template, template.startNumber + i, startSec), mpdUrl),
-        startSec,
-        durationSec: Math.min(sheetSec, period.startSec + periodSec - startSec),
-        layout,
+    });
+    const sheet = (number: number, startSec: number, durationSec: number, sheetSec: number): ThumbnailSheet => ({
+      url: resolveWithToken(segmentUrl(template, number, startSec), mpdUrl),
+      startSec,
+      durationSec,
+      layout: layoutOf(sheetSec),
+    });
+    const { timescale, presentationTimeOffset: pto } = template;
+    const before = sheets.length;
+    if (rep.timeline) {
+      const end = periodSec !== undefined ? pto + periodSec * timescale : undefined;
+      timelineEntries(rep.timeline, end).forEach(({ t, d }, i) => {
+        const startSec = period.startSec + (t - pto) / timescale;
+        sheets.push(sheet(template.startNumber + i, startSec, d / timescale, d / timescale));
       });
+    } else if (template.segmentDuration && periodSec !== undefined && periodSec > 0) {
+      const sheetSec = template.segmentDuration / timescale;
+      const count = Math.ceil(periodSec / sheetSec - EDGE_EPSILON);
+      for (let i = 0; i < count; i++) {
+        const startSec = period.startSec + i * sheetSec;
+        const durationSec = Math.min(sheetSec, period.startSec + periodSec - startSec);
+        sheets.push(sheet(template.startNumber + i, startSec, durationSec, sheetSec));
+      }
     }
+    if (sheets.length > before) bandwidth ??= rep.bandwidth;
   }
   return modelOf(mpdUrl, sheets, bandwidth);
 }

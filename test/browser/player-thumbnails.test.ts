@@ -8,6 +8,13 @@
  * preview asked for came back 200 image/jpeg and decodes to the whole 480×180 grid; a click on the
  * bar seeks there. The same asset packaged without thumbnails plays with the seek bar hidden, and
  * no thumbnail request is made.
+ * Live: a real channel (2 s segments, LL parts, a 30 s DVR window) with one 160×90 picture per
+ * segment, played by our player on LL-HLS and LL-DASH. The seek bar spans the seekable window;
+ * hovering it in the middle of two segments two apart shows `tile-<n>.jpg` of each, n being the
+ * segment the hovered time falls in as the player maps the video's segments (their PDT, from the
+ * origin's video playlist or MPD, through the player's PDT at the playhead), the newer one the
+ * higher; the time reads how far behind the live edge; the picture came back 200 image/jpeg, 160×90;
+ * a click seeks there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -17,6 +24,7 @@ import { packageSmall, playbackStarted, startBrowserRig, type BrowserRig } from 
 
 let rig: BrowserRig;
 let origin = '';
+let live = '';
 
 beforeAll(async () => {
   rig = await startBrowserRig('se-player-thumbnails-');
@@ -24,6 +32,15 @@ beforeAll(async () => {
   await packageSmall(rig.dir, input, 'movie', { thumbnails: { intervalSec: 1, width: 160, columns: 3, rows: 2 } });
   await packageSmall(rig.dir, input, 'plain');
   origin = await rig.origin({ root: join(rig.dir, 'root') });
+  // (started here: its window fills while the VOD cases run)
+  live = await rig.liveOrigin({
+    id: 'ch',
+    source: 'lavfi:testsrc2=size=320x180:rate=30',
+    segmentDuration: 2,
+    partDuration: 0.5,
+    dvrWindow: 30,
+    thumbnails: { width: 160 },
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -154,4 +171,162 @@ describe('our player previews the thumbnail under the pointer on its seek bar', 
       await page.close();
     }
   }, 90_000);
+});
+
+interface LiveStats {
+  thumbnails: { sheets: number; width: number; height: number; columns: number; rows: number; intervalSec: number };
+  currentTime: number;
+  playheadPdtMs: number | null;
+  pageErrors: string[];
+}
+
+/**
+ * Each complete video segment's number and PDT (epoch ms), as the origin lists them: the HLS
+ * video playlist's EXT-X-PROGRAM-DATE-TIME before each `seg-<n>.m4s`; the MPD's
+ * availabilityStartTime plus the video SegmentTimeline's t ÷ timescale (its Period starts at 0).
+ */
+async function videoSegmentPdts(manifest: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (manifest.endsWith('.m3u8')) {
+    const multivariant = await (await fetch(`${live}/live/ch/${manifest}`)).text();
+    const variant = /^[^#\s].*\.m3u8$/m.exec(multivariant)![0];
+    let pdt: number | undefined;
+    for (const line of (await (await fetch(`${live}/live/ch/${variant}`)).text()).split('\n')) {
+      if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(line.slice(25));
+      const n = /^seg-(\d+)\.m4s$/.exec(line)?.[1];
+      if (n !== undefined && pdt !== undefined) out.set(Number(n), pdt);
+    }
+    return out;
+  }
+  const mpd = await (await fetch(`${live}/live/ch/${manifest}`)).text();
+  const ast = Date.parse(/availabilityStartTime="([^"]+)"/.exec(mpd)![1]);
+  const video = /<AdaptationSet[^>]*contentType="video"[\s\S]*?<\/AdaptationSet>/.exec(mpd)![0];
+  const timescale = Number(/timescale="(\d+)"/.exec(video)![1]);
+  let n = Number(/startNumber="(\d+)"/.exec(video)![1]);
+  let t = 0;
+  for (const [, st, d, r] of video.matchAll(/<S(?: t="(\d+)")? d="(\d+)"(?: r="(\d+)")?\/>/g)) {
+    if (st !== undefined) t = Number(st);
+    for (let k = 0; k <= Number(r ?? 0); k++, t += Number(d)) out.set(n++, ast + (t / timescale) * 1000);
+  }
+  return out;
+}
+
+/** The seekable window of the video element. */
+async function seekableWindow(page: Page): Promise<{ start: number; end: number }> {
+  return page.evaluate(() => {
+    const r = (document.getElementById('video') as HTMLVideoElement).seekable;
+    return { start: r.start(0), end: r.end(r.length - 1) };
+  });
+}
+
+/** The bar's x for media time `t`, across the seekable window as it is now. */
+async function liveBarX(page: Page, t: number): Promise<{ x: number; y: number }> {
+  const box = (await page.locator('#seekbar').boundingBox())!;
+  const { start, end } = await seekableWindow(page);
+  return { x: box.x + (box.width * (t - start)) / (end - start), y: box.y + box.height / 2 };
+}
+
+describe('our player previews live thumbnails across the DVR window', () => {
+  for (const [protocol, manifest] of [
+    ['LL-HLS', 'master.m3u8'],
+    ['LL-DASH', 'manifest.mpd'],
+  ] as const) {
+    it(`${protocol}: two times two segments apart show those segments' pictures, which load; a click seeks`, async () => {
+      const page = await rig.browser.newPage();
+      const tiles = new Map<string, { status: number; type: string | undefined }>();
+      page.on('response', (r) => {
+        if (/\/thumbnails\/tile-\d+\.jpg$/.test(r.url()))
+          tiles.set(r.url(), { status: r.status(), type: r.headers()['content-type'] });
+      });
+      try {
+        await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${live}/live/ch/${manifest}`)}&engine=ours`);
+        await playbackStarted(page);
+        // a few pictures listed, and a window of more than six segments to seek in
+        await page.waitForFunction(
+          () => {
+            const s = window.__streamedge.stats() as { thumbnails: { sheets: number } | null };
+            const r = (document.getElementById('video') as HTMLVideoElement).seekable;
+            const bar = document.getElementById('seekbar')!;
+            return !bar.hidden && (s.thumbnails?.sheets ?? 0) >= 4 && r.length > 0 && r.end(0) - r.start(0) > 13;
+          },
+          undefined,
+          { timeout: 60_000, polling: 250 },
+        );
+        await page.evaluate(() => (document.getElementById('video') as HTMLVideoElement).pause());
+        const stats = (await page.evaluate(() => window.__streamedge.stats())) as LiveStats;
+        expect(stats.thumbnails).toMatchObject({ width: 160, height: 90, columns: 1, rows: 1 });
+        expect(stats.thumbnails.intervalSec).toBeCloseTo(2, 1);
+        // the player's own mapping: media time c is PDT P (paused: read together)
+        expect(stats.playheadPdtMs).not.toBeNull();
+        const mediaTimeOf = (pdtMs: number) => stats.currentTime + (pdtMs - stats.playheadPdtMs!) / 1000;
+
+        // two segments of the window, two apart, a second into each (their middle): from the oldest
+        // whose whole span is in the window, pictures having been made for it
+        const { start, end } = await seekableWindow(page);
+        const segments = [...(await videoSegmentPdts(manifest))]
+          .map(([n, pdt]) => ({ n, at: mediaTimeOf(pdt) + 1 }))
+          .filter((s) => s.at - 1 > start + 0.5 && s.at + 1 < end - 2);
+        expect(segments.length, `segments in the window ${start}–${end}`).toBeGreaterThanOrEqual(3);
+        const picks = [segments[0], segments.find((s) => s.n === segments[0].n + 2)!];
+        expect(picks[1]).toBeDefined();
+
+        const shown: { n: number; time: string }[] = [];
+        for (const { n, at } of picks) {
+          const { x, y } = await liveBarX(page, at);
+          await page.mouse.move(x, y);
+          await page.locator('#seek-preview').waitFor({ state: 'visible' });
+          const url = `${live}/live/ch/thumbnails/tile-${n}.jpg`;
+          await page.waitForFunction(
+            (url) => document.getElementById('seek-thumb')!.style.backgroundImage === `url("${url}")`,
+            url,
+            { timeout: 10_000, polling: 50 },
+          );
+          const got = await page.evaluate(() => {
+            const thumb = document.getElementById('seek-thumb')!;
+            return {
+              hidden: thumb.hidden,
+              size: `${thumb.style.width} ${thumb.style.height}`,
+              position: thumb.style.backgroundPosition,
+              time: document.getElementById('seek-time')!.textContent ?? '',
+            };
+          });
+          expect(got).toMatchObject({ hidden: false, size: '160px 90px', position: '0px 0px' });
+          expect(got.time).toMatch(/^−\d+:\d\d$/);
+          shown.push({ n, time: got.time });
+          // the picture the preview asked for: there, a JPEG, one 160×90 picture
+          await expect.poll(() => tiles.get(url), { timeout: 10_000 }).toEqual({ status: 200, type: 'image/jpeg' });
+          const natural = await page.evaluate(async (url) => {
+            const img = new Image();
+            img.src = url;
+            await img.decode();
+            return `${img.naturalWidth}x${img.naturalHeight}`;
+          }, url);
+          expect(natural).toBe('160x90');
+        }
+        expect(shown[1].n).toBe(shown[0].n + 2);
+        // the older one further behind the live edge
+        const behind = (label: string) => {
+          const [m, s] = label.slice(1).split(':').map(Number);
+          return m * 60 + s;
+        };
+        expect(behind(shown[0].time)).toBeGreaterThan(behind(shown[1].time));
+
+        // a click seeks there, in the DVR window
+        const target = picks[0].at;
+        const { x, y } = await liveBarX(page, target);
+        await page.mouse.click(x, y);
+        await page.waitForFunction(
+          (target) => {
+            const v = document.getElementById('video') as HTMLVideoElement;
+            return !v.seeking && Math.abs(v.currentTime - target) < 0.5;
+          },
+          target,
+          { timeout: 20_000, polling: 50 },
+        );
+        expect(((await page.evaluate(() => window.__streamedge.stats())) as LiveStats).pageErrors).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    }, 120_000);
+  }
 });

@@ -4,9 +4,13 @@
  * into one model: sheet URLs resolved against the manifest and its BaseURLs (the stable entry
  * point's `v1/` prefix, a signed URL's `?token=` kept), each sheet's start and length (a last
  * sheet partly filled), the grid and interval; and the cell for a time, at cell and sheet
- * boundaries, before 0 and past the end. Then the sources, over a loopback server: the image
- * stream is never a video rendition, its sheets are there, and a manifest without one has none
- * (HLS: no request for it).
+ * boundaries, before 0 and past the end. Live, as our origin writes it (one picture per segment):
+ * the HLS image playlist's pictures at their PROGRAM-DATE-TIMEs, an EXT-X-GAP shown as none, a later
+ * window (a later media sequence) placing the pictures it still lists where the earlier one did;
+ * the dynamic MPD's SegmentTimeline (r repeats, startNumber, presentationTimeOffset). Then the
+ * sources, over a loopback server: the image stream is never a video rendition, its sheets are
+ * there, and a manifest without one has none (HLS: no request for it); live, the image playlist
+ * and the MPD are read again as the window slides.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -165,9 +169,84 @@ b.jpg
     ]);
   });
 
-  it('a live image playlist (no EXT-X-ENDLIST) is not read', () => {
+  it('a live image playlist (no EXT-X-ENDLIST) without PROGRAM-DATE-TIME cannot be placed: none', () => {
     const text = imagePlaylist().replace('#EXT-X-ENDLIST\n', '').replace('#EXT-X-PLAYLIST-TYPE:VOD\n', '');
     expect(readHlsImagePlaylist(text, 'https://cdn.test/t/index.m3u8')).toBeNull();
+  });
+});
+
+/** The PDT of the live image playlists below: segment n starts 2 n s after it. */
+const LIVE_ZERO_MS = Date.parse('2026-12-05T21:00:24.128Z');
+
+/**
+ * A live image playlist as our origin writes it: segments `from` to `to` of 2 s, one 160×90
+ * picture each, dated by PDT; the numbers in `gaps` are EXT-X-GAP entries.
+ */
+function liveImagePlaylist(from: number, to: number, gaps: number[] = []): string {
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2', `#EXT-X-MEDIA-SEQUENCE:${from}`];
+  lines.push('#EXT-X-IMAGES-ONLY');
+  for (let n = from; n <= to; n++) {
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(LIVE_ZERO_MS + n * 2000).toISOString()}`);
+    lines.push('#EXT-X-TILES:RESOLUTION=160x90,LAYOUT=1x1');
+    if (gaps.includes(n)) lines.push('#EXT-X-GAP');
+    lines.push('#EXTINF:2.00000,', `tile-${n}.jpg`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+describe('HLS live: the image playlist of a sliding window', () => {
+  const url = 'https://cdn.test/live/ch/thumbnails/index.m3u8';
+  const tile = (n: number) => `https://cdn.test/live/ch/thumbnails/tile-${n}.jpg`;
+  /** Segment n's PDT, epoch seconds: the timeline a live image playlist is read on. */
+  const pdtSec = (n: number) => (LIVE_ZERO_MS + n * 2000) / 1000;
+
+  it('places each picture at its PROGRAM-DATE-TIME, for its EXTINF, one 160×90 picture a sheet', () => {
+    const m = readHlsImagePlaylist(liveImagePlaylist(5, 8), url, { url, bandwidth: 13164, resolution: [160, 90] });
+    expect(m?.layout).toEqual({ width: 160, height: 90, columns: 1, rows: 1, intervalSec: 2 });
+    expect(m?.sheets.map((s) => [s.url, s.startSec, s.durationSec])).toEqual(
+      [5, 6, 7, 8].map((n) => [tile(n), pdtSec(n), 2]),
+    );
+    expect(thumbnailAt(m!, pdtSec(6))).toEqual({
+      url: tile(6),
+      x: 0,
+      y: 0,
+      width: 160,
+      height: 90,
+      startSec: pdtSec(6),
+      durationSec: 2,
+    });
+    expect(thumbnailAt(m!, pdtSec(6) + 1.999)?.url).toBe(tile(6));
+    expect(thumbnailAt(m!, pdtSec(7))?.url).toBe(tile(7));
+    // before the window, and past its newest picture
+    expect(thumbnailAt(m!, pdtSec(5) - 0.001)).toBeNull();
+    expect(thumbnailAt(m!, pdtSec(9))).toBeNull();
+  });
+
+  it('an EXT-X-GAP entry is no picture: nothing for its time, and the ones after it stay in place', () => {
+    const m = readHlsImagePlaylist(liveImagePlaylist(5, 8, [6]), url)!;
+    expect(m.sheets.map((s) => s.url)).toEqual([tile(5), tile(7), tile(8)]);
+    expect(thumbnailAt(m, pdtSec(6) + 1)).toBeNull();
+    expect(thumbnailAt(m, pdtSec(7) + 1)).toMatchObject({ url: tile(7), startSec: pdtSec(7) });
+    // a gap first: the window's first picture is the next one
+    expect(readHlsImagePlaylist(liveImagePlaylist(5, 6, [5]), url)?.sheets.map((s) => s.url)).toEqual([tile(6)]);
+  });
+
+  it('a later window (a later media sequence): the pictures it still lists are where they were, the new ones after', () => {
+    const earlier = readHlsImagePlaylist(liveImagePlaylist(5, 8), url)!;
+    const later = readHlsImagePlaylist(liveImagePlaylist(7, 11), url)!;
+    expect(later.sheets.map((s) => s.url)).toEqual([7, 8, 9, 10, 11].map(tile));
+    for (const n of [7, 8]) expect(thumbnailAt(later, pdtSec(n) + 1)).toEqual(thumbnailAt(earlier, pdtSec(n) + 1));
+    expect(thumbnailAt(later, pdtSec(11) + 1.5)?.url).toBe(tile(11));
+    // slid out of the window
+    expect(thumbnailAt(later, pdtSec(6) + 1)).toBeNull();
+  });
+
+  it('an entry without a PROGRAM-DATE-TIME of its own follows the one before it; one before any is left out', () => {
+    const text = liveImagePlaylist(5, 7);
+    const without7 = text.replace(`#EXT-X-PROGRAM-DATE-TIME:${new Date(LIVE_ZERO_MS + 14_000).toISOString()}\n`, '');
+    expect(readHlsImagePlaylist(without7, url)?.sheets.map((s) => s.startSec)).toEqual([5, 6, 7].map(pdtSec));
+    const without5 = text.replace(`#EXT-X-PROGRAM-DATE-TIME:${new Date(LIVE_ZERO_MS + 10_000).toISOString()}\n`, '');
+    expect(readHlsImagePlaylist(without5, url)?.sheets.map((s) => s.url)).toEqual([tile(6), tile(7)]);
   });
 });
 
@@ -314,9 +393,96 @@ describe('DASH: the image AdaptationSet', () => {
     expect(thumbnailAt(m!, 20)).toMatchObject({ url: 'https://cdn.test/vod/movie/main/tile-7.jpg', x: 100 });
   });
 
-  it('none in an MPD without an image AdaptationSet, nor in a live one', () => {
+  it('none in an MPD without an image AdaptationSet, nor in a live one numbered by @duration (no Period end)', () => {
     expect(readDashThumbnails(mpd(''), mpdUrl)).toBeNull();
     expect(readDashThumbnails(mpd(imageSet(), { type: 'dynamic' }), mpdUrl)).toBeNull();
+  });
+});
+
+/**
+ * A live MPD as our origin writes it (timescale 15360, 2 s segments): the video's SegmentTimeline,
+ * copied into the image AdaptationSet with its startNumber; `periodAttrs` and `pto` move it.
+ */
+function liveMpd(timeline: string, startNumber: number, { periodAttrs = 'start="PT0S"', pto = '' } = {}): string {
+  const template = (media: string, extra = '') =>
+    `<SegmentTemplate timescale="15360" ${pto ? `presentationTimeOffset="${pto}"` : ''} media="${media}" startNumber="${startNumber}" ${extra}>
+        <SegmentTimeline>${timeline}</SegmentTimeline>
+      </SegmentTemplate>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" availabilityStartTime="2026-12-05T21:06:10.622Z" minimumUpdatePeriod="PT2S" timeShiftBufferDepth="PT30S" minBufferTime="PT2S">
+  <Period id="0" ${periodAttrs}>
+    <AdaptationSet id="0" contentType="video" mimeType="video/mp4">
+      ${template('$RepresentationID$/seg-$Number$.m4s', 'initialization="$RepresentationID$/init.mp4"')}
+      <Representation id="180p" bandwidth="202500" codecs="avc1.4d400d" width="320" height="180"/>
+    </AdaptationSet>
+    <AdaptationSet id="2" contentType="image" mimeType="image/jpeg">
+      ${template('thumbnails/tile-$Number$.jpg')}
+      <Representation id="thumbnails" bandwidth="13164" width="160" height="90">
+        <EssentialProperty schemeIdUri="http://dashif.org/thumbnail_tile" value="1x1"/>
+      </Representation>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`;
+}
+
+describe('DASH live: the image AdaptationSet on a SegmentTimeline', () => {
+  const mpdUrl = 'https://cdn.test/live/ch/manifest.mpd';
+  const tile = (n: number) => `https://cdn.test/live/ch/thumbnails/tile-${n}.jpg`;
+
+  it('one picture per listed segment, r repeats unrolled, numbered from startNumber, at t / timescale', () => {
+    // four segments of 2 s (r=3), then one of 1.5 s: numbers 40…44
+    const m = readDashThumbnails(liveMpd('<S t="1797" d="30720" r="3"/><S d="23040"/>', 40), mpdUrl);
+    expect(m?.layout).toEqual({ width: 160, height: 90, columns: 1, rows: 1, intervalSec: 2 });
+    expect(m?.bandwidth).toBe(13164);
+    const start = (k: number) => (1797 + k * 30720) / 15360;
+    expect(m?.sheets.map((s) => [s.url, s.startSec, s.durationSec])).toEqual([
+      [tile(40), start(0), 2],
+      [tile(41), start(1), 2],
+      [tile(42), start(2), 2],
+      [tile(43), start(3), 2],
+      [tile(44), start(4), 1.5],
+    ]);
+    expect(thumbnailAt(m!, start(2) + 1.99)).toEqual({
+      url: tile(42),
+      x: 0,
+      y: 0,
+      width: 160,
+      height: 90,
+      startSec: start(2),
+      durationSec: 2,
+    });
+    expect(thumbnailAt(m!, start(4) + 1.49)?.url).toBe(tile(44));
+    expect(thumbnailAt(m!, start(4) + 1.5)).toBeNull();
+    expect(thumbnailAt(m!, start(0) - 0.01)).toBeNull();
+  });
+
+  it('a later MPD (the window slid on, a later startNumber): the same segment keeps its picture and time', () => {
+    const earlier = readDashThumbnails(liveMpd('<S t="1797" d="30720" r="4"/>', 0), mpdUrl)!;
+    const later = readDashThumbnails(liveMpd(`<S t="${1797 + 3 * 30720}" d="30720" r="5"/>`, 3), mpdUrl)!;
+    expect(later.sheets.map((s) => s.url)).toEqual([3, 4, 5, 6, 7, 8].map(tile));
+    for (const n of [3, 4]) expect(later.sheets[n - 3]).toEqual(earlier.sheets[n]);
+  });
+
+  it("on the Period timeline: the Period's start plus (t − presentationTimeOffset) / timescale", () => {
+    const m = readDashThumbnails(
+      liveMpd('<S t="307200" d="30720" r="1"/>', 7, { periodAttrs: 'start="PT100S"', pto: '153600' }),
+      mpdUrl,
+    );
+    expect(m?.sheets.map((s) => [s.url, s.startSec])).toEqual([
+      [tile(7), 110],
+      [tile(8), 112],
+    ]);
+  });
+
+  it('r = -1 repeats up to the next S', () => {
+    const m = readDashThumbnails(liveMpd('<S t="0" d="30720" r="-1"/><S t="92160" d="15360"/>', 1), mpdUrl);
+    expect(m?.sheets.map((s) => [s.startSec, s.durationSec])).toEqual([
+      [0, 2],
+      [2, 2],
+      [4, 2],
+      [6, 1],
+    ]);
   });
 });
 
@@ -386,5 +552,52 @@ describe('the sources: thumbnails beside the ladder, never in it', () => {
     await without.open(new AbortController().signal);
     expect(without.video.map((v) => v.id)).toEqual(['240p', '360p']);
     expect(without.thumbnails()).toBeNull();
+  });
+  it('HLS live: the image playlist is read again every target duration; the model follows its window', async () => {
+    const live = (from: number, to: number) =>
+      [
+        '#EXTM3U',
+        '#EXT-X-TARGETDURATION:1',
+        `#EXT-X-MEDIA-SEQUENCE:${from}`,
+        '#EXT-X-MAP:URI="init.mp4"',
+        ...Array.from({ length: to - from + 1 }, (_, i) => [
+          `#EXT-X-PROGRAM-DATE-TIME:${new Date(LIVE_ZERO_MS + (from + i) * 1000).toISOString()}`,
+          '#EXTINF:1.00000,',
+          `seg-${from + i}.m4s`,
+        ]).flat(),
+      ].join('\n') + '\n';
+    const images = (from: number, to: number) =>
+      liveImagePlaylist(from, to).replace('#EXT-X-TARGETDURATION:2', '#EXT-X-TARGETDURATION:1');
+    files.set('/live/master.m3u8', multivariant(IMAGE_STREAM));
+    files.set('/live/360p/index.m3u8', live(5, 8));
+    files.set('/live/thumbnails/index.m3u8', images(5, 8));
+    const source = new HlsSource(`${base}/live/master.m3u8`, {});
+    try {
+      await source.open(new AbortController().signal);
+      expect(source.live).toBe(true);
+      const urls = () => source.thumbnails()?.sheets.map((s) => s.url.replace(base, ''));
+      await vi.waitFor(() => expect(urls()).toEqual([5, 6, 7, 8].map((n) => `/live/thumbnails/tile-${n}.jpg`)));
+      // the window slides on: the next read (a target duration later) has it
+      files.set('/live/thumbnails/index.m3u8', images(7, 10));
+      await vi.waitFor(() => expect(urls()).toEqual([7, 8, 9, 10].map((n) => `/live/thumbnails/tile-${n}.jpg`)), {
+        timeout: 5000,
+      });
+    } finally {
+      source.close();
+    }
+  });
+
+  it('DASH live: the image set is read again with each MPD the source reloads', async () => {
+    files.set('/live/manifest.mpd', liveMpd('<S t="0" d="30720" r="2"/>', 0).replace('PT2S', 'PT1S'));
+    const source = new DashSource(`${base}/live/manifest.mpd`, {});
+    const signal = new AbortController().signal;
+    await source.open(signal);
+    expect(source.live).toBe(true);
+    const urls = () => source.thumbnails()?.sheets.map((s) => s.url.replace(base, ''));
+    expect(urls()).toEqual([0, 1, 2].map((n) => `/live/thumbnails/tile-${n}.jpg`));
+    // the next MPD lists two more segments: asking for the first of them reloads it
+    files.set('/live/manifest.mpd', liveMpd('<S t="30720" d="30720" r="3"/>', 1).replace('PT2S', 'PT1S'));
+    expect(await source.chunkAt('180p', { msn: 3, part: 0 }, signal)).toMatchObject({ msn: 3 });
+    expect(urls()).toEqual([1, 2, 3, 4].map((n) => `/live/thumbnails/tile-${n}.jpg`));
   });
 });
