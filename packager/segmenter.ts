@@ -24,11 +24,21 @@ import type { TrackProtector } from '../src/cenc/track-protector.js';
 import type { IFrameRef, Part, Segment } from '../src/media/presentation.js';
 
 export interface SegmenterListener {
-  init(bytes: Buffer, track: TrackInfo): void;
-  /** One part = one CMAF chunk (moof+mdat); the first part of each segment is prefixed with styp. */
-  part(segmentNumber: number, part: Part, bytes: Buffer): void;
+  /** With a protector, `clear` is the header before encryption (for what must see the picture). */
+  init(bytes: Buffer, track: TrackInfo, clear?: Buffer): void;
+  /**
+   * One part = one CMAF chunk (moof+mdat); the first part of each segment is prefixed with styp.
+   * With a protector, `clear` is the chunk before encryption.
+   */
+  part(segmentNumber: number, part: Part, bytes: Buffer, clear?: ClearChunk): void;
   /** Segment complete (complete: true, parts listed, iframes for video). */
   segment(segment: Segment): void;
+}
+
+/** A chunk's boxes before encryption. */
+export interface ClearChunk {
+  moof: Buffer;
+  mdat: Buffer;
 }
 
 export interface SegmenterOptions {
@@ -163,7 +173,7 @@ export class Segmenter {
     this.segTicks = Math.round(this.opts.segmentDuration * track.timescale);
     this.tolTicks = Math.round((this.opts.partDuration / 2) * track.timescale);
     this.originTicks = Math.round((this.opts.originSec ?? 0) * track.timescale);
-    this.opts.listener.init(initBytes, track);
+    this.opts.listener.init(initBytes, track, this.opts.protector ? plain : undefined);
   }
 
   /** The first grid point strictly after `t + tolerance`. */
@@ -221,7 +231,12 @@ export class Segmenter {
     seg.parts.push(part);
     seg.duration += traf.duration;
     seg.bytes += bytes.length;
-    this.opts.listener.part(seg.number, part, bytes);
+    this.opts.listener.part(
+      seg.number,
+      part,
+      bytes,
+      this.opts.protector ? { moof: clearMoof, mdat: clearMdat } : undefined,
+    );
   }
 
   /**

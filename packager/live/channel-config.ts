@@ -146,13 +146,6 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
         `--live-thumbnails ${w}: use an even number of pixels between 16 and 1920`,
       );
     }
-    if (c.protection) {
-      // the pictures would be taken from encrypted renditions, and shown in the clear
-      throw new StreamedgeError(
-        'BAD_OPTION',
-        `channel ${c.id}: --live-thumbnails cannot be combined with --live-encrypt`,
-      );
-    }
   }
   return {
     id: c.id,

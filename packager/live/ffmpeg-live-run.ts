@@ -318,8 +318,9 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
             }
           : {}),
         listener: {
-          init: (bytes, track) => sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan, audioTracks)),
-          part: (n, part, bytes) => sink.part(o.renditionId, n, part, bytes),
+          init: (bytes, track, clear) =>
+            sink.init(o.renditionId, bytes, renditionOf(o.renditionId, track, plan, audioTracks), clear),
+          part: (n, part, bytes, clear) => sink.part(o.renditionId, n, part, bytes, clear),
           segment: (s) => sink.segment(o.renditionId, s),
         },
       });

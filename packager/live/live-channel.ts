@@ -42,13 +42,16 @@ import { RunAnchor } from './run-anchor.js';
 import { AvailabilityGate } from './availability-gate.js';
 import { firstDecodeTime } from './decode-time.js';
 import { LiveThumbnails } from './live-thumbnails.js';
+import type { ClearChunk } from '../segmenter.js';
 
 export type ChannelState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
 
 /** Where an encoder run delivers its output (one call per event, per rendition). */
 export interface RunSink {
-  init(renditionId: string, bytes: Buffer, rendition: Rendition): void;
-  part(renditionId: string, segmentNumber: number, part: Part, bytes: Buffer): void;
+  /** `clear`: an encrypted channel's header before encryption (thumbnails are taken from it). */
+  init(renditionId: string, bytes: Buffer, rendition: Rendition, clear?: Buffer): void;
+  /** `clear`: an encrypted channel's chunk before encryption. */
+  part(renditionId: string, segmentNumber: number, part: Part, bytes: Buffer, clear?: ClearChunk): void;
   segment(renditionId: string, segment: Segment): void;
 }
 
@@ -450,19 +453,21 @@ export class LiveChannel {
   private sinkFor(id: number): RunSink {
     const live = () => id === this.runId && !this.closing;
     return {
-      init: (rid, bytes, rendition) => {
+      init: (rid, bytes, rendition, clear) => {
         if (!live()) return;
         const w = this.windows.get(rid) ?? this.newWindow(rid);
         this.touch();
         w.setInit(bytes, rendition);
-        this.thumbnails?.init(rendition, bytes);
+        this.thumbnails?.init(rendition, clear ?? bytes);
       },
-      part: (rid, n, part, bytes) => {
+      part: (rid, n, part, bytes, clear) => {
         if (!live()) return;
         const w = this.windows.get(rid);
         if (!w) return;
         this.mediaArrived();
-        this.thumbnails?.part(rid, n, part, bytes, this.config.segmentDuration);
+        this.thumbnails?.part(rid, n, part, this.config.segmentDuration, () =>
+          clear ? Buffer.concat([clear.moof, clear.mdat]) : bytes,
+        );
         const gate = this.gateOf(rid);
         const before = gate.held;
         const pdtEnd = this.pdtEnd(w, part, bytes);

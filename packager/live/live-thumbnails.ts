@@ -67,8 +67,11 @@ export class LiveThumbnails {
     this.stream = undefined;
   }
 
-  /** A part of some rendition: the first part of a segment of the source rendition is pictured. */
-  part(renditionId: string, segmentNumber: number, part: Part, bytes: Buffer, segmentSec: number): void {
+  /**
+   * A part of some rendition: the first part of a segment of the source rendition is pictured
+   * (`fragment` gives its bytes, in the clear: only called for the parts pictured).
+   */
+  part(renditionId: string, segmentNumber: number, part: Part, segmentSec: number, fragment: () => Buffer): void {
     const source = this.source;
     if (renditionId !== source?.id || part.index !== 0 || !part.independent) return;
     if (this.pictures.has(segmentNumber) || this.taking.has(segmentNumber)) return;
@@ -76,7 +79,7 @@ export class LiveThumbnails {
     const stream = (this.stream ??= this.open(source.init, ...this.sizeOf(source)));
     if (stream.pending >= MAX_OWED) return;
     this.taking.add(segmentNumber);
-    stream.take(bytes).then(
+    stream.take(fragment()).then(
       (jpeg) => {
         this.taking.delete(segmentNumber);
         this.pictures.set(segmentNumber, jpeg);

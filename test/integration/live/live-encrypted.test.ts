@@ -3,6 +3,7 @@
  * every part leaves the origin already encrypted, so the edge and the players only ever see
  * ciphertext; ffmpeg's decryptor, given the key, gets decodable frames back from a single part
  * (video and audio); the playlists, the MPD and the keys/ endpoints say what the VOD ones say.
+ * Its thumbnails are taken from the chunks before encryption: each is the picture the key opens.
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ let dir = '';
 beforeAll(async () => {
   ch = await startTestChannel(
     'se-live-enc-',
-    { segmentDuration: 1, partDuration: 0.5, protection: { scheme: 'cbcs', key: KEY } },
+    { segmentDuration: 1, partDuration: 0.5, protection: { scheme: 'cbcs', key: KEY }, thumbnails: { width: 160 } },
     [['180p', 2]],
     { contentKeys: [KEY] },
   );
@@ -58,6 +59,22 @@ function decodeWithKey(init: Buffer, part: Buffer, key?: Buffer): { frames: numb
   return { frames: r.stdout.split('\n').filter((l) => /^\d+,/.test(l)).length, stderr: r.stderr };
 }
 
+/** The first picture of `media` (decrypted with `key`), as 160×90 full-range grey. */
+function greyFrame(media: Buffer, key?: Buffer): Buffer {
+  const file = join(dir, `frame-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(file, media);
+  const r = spawnSync(
+    ffmpegPath(),
+    [
+      ...['-hide_banner', '-v', 'error', ...(key ? ['-decryption_key', key.toString('hex')] : [])],
+      ...['-i', file, '-frames:v', '1', '-vf', 'scale=160:90', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'],
+    ],
+    { maxBuffer: 1 << 22 },
+  );
+  rmSync(file);
+  return r.stdout;
+}
+
 describe('an encrypted live channel', () => {
   it('lists the key in every playlist and the MPD (schema-valid)', async () => {
     const master = (await o.get('/live/ch/master.m3u8')).text;
@@ -87,6 +104,21 @@ describe('an encrypted live channel', () => {
       // without the key the decoder chokes on the slices
       expect(decodeWithKey(init, part).stderr).toMatch(/error|invalid|concealing/i);
     }
+  });
+
+  it('its thumbnail of a segment is the first frame that segment decrypts to', async () => {
+    const images = (await o.get('/live/ch/thumbnails/index.m3u8')).text;
+    const n = Number(/tile-(\d+)\.jpg\n(?![\s\S]*tile-)/.exec(images)![1]);
+    const init = (await o.get('/live/ch/180p/init.mp4')).body;
+    // its first part alone: ffmpeg 5.1 decrypts one encrypted moof per file (see the test above)
+    const segment = (await o.get(`/live/ch/180p/seg-${n}.0.m4s`)).body;
+    const picture = (await o.get(`/live/ch/thumbnails/tile-${n}.jpg`)).body;
+    const frame = greyFrame(Buffer.concat([init, segment]), KEY.key);
+    const shown = greyFrame(picture);
+    let diff = 0;
+    for (let i = 0; i < frame.length; i++) diff += Math.abs(frame[i] - shown[i]);
+    expect(frame.length).toBe(160 * 90);
+    expect(diff / frame.length).toBeLessThan(3);
   });
 
   it('hands its key out under /live/ch/keys/, as a raw key and as a Clear Key license', async () => {

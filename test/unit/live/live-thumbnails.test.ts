@@ -3,7 +3,7 @@
  * stream: which rendition the pictures come from, that only a segment's first part is pictured,
  * a bound on pictures owed, a new ffmpeg per init and after a failure (reported once per
  * streak), the window's pruning, and the track the manifests get. The JPEG splitter that reads
- * ffmpeg's output. The channel config refuses thumbnails of an encrypted channel.
+ * ffmpeg's output. The channel config's rules.
  */
 import { describe, expect, it } from 'vitest';
 import { LiveThumbnails } from '../../../packager/live/live-thumbnails.js';
@@ -93,20 +93,20 @@ describe('LiveThumbnails', () => {
     thumbs.init(audio, Buffer.from('IA'));
     thumbs.init(video('180p', 320, 180), Buffer.from('I180'));
     thumbs.init(video('90p', 150, 84), Buffer.from('I90')); // narrower than the pictures
-    thumbs.part('360p', 5, part(0), Buffer.from('P'), 2);
-    thumbs.part('90p', 5, part(0), Buffer.from('P'), 2);
+    thumbs.part('360p', 5, part(0), 2, () => Buffer.from('P'));
+    thumbs.part('90p', 5, part(0), 2, () => Buffer.from('P'));
     expect(streams).toHaveLength(0);
-    thumbs.part('180p', 5, part(0), Buffer.from('P5'), 2);
+    thumbs.part('180p', 5, part(0), 2, () => Buffer.from('P5'));
     expect(streams.map((s) => [s.init, s.size, s.fragments])).toEqual([['I180', [160, 90], ['P5']]]);
   });
 
   it('only first parts, once each, into one ffmpeg; pictures land by segment number', async () => {
     const { thumbs, streams, give, events } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
-    thumbs.part('180p', 1, part(0), Buffer.from('1'), 2);
-    thumbs.part('180p', 1, part(1), Buffer.from('x'), 2);
-    thumbs.part('180p', 1, part(0), Buffer.from('1'), 2); // already being taken
-    thumbs.part('180p', 2, part(0), Buffer.from('2'), 2);
+    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1'));
+    thumbs.part('180p', 1, part(1), 2, () => Buffer.from('x'));
+    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1')); // already being taken
+    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2'));
     expect(streams).toHaveLength(1);
     expect(streams[0].fragments).toEqual(['1', '2']);
     await give(0);
@@ -114,24 +114,24 @@ describe('LiveThumbnails', () => {
     expect(events.pictures).toBe(2);
     expect(thumbs.get(1)?.toString()).toBe('jpeg:1');
     expect(thumbs.get(2)?.toString()).toBe('jpeg:2');
-    thumbs.part('180p', 2, part(0), Buffer.from('2'), 2); // pictured already
+    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2')); // pictured already
     expect(streams[0].fragments).toEqual(['1', '2']);
   });
 
   it('when ffmpeg owes 3 pictures, new segments are skipped, not queued', () => {
     const { thumbs, streams } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
-    for (const n of [1, 2, 3, 4, 5]) thumbs.part('180p', n, part(0), Buffer.from(String(n)), 2);
+    for (const n of [1, 2, 3, 4, 5]) thumbs.part('180p', n, part(0), 2, () => Buffer.from(String(n)));
     expect(streams[0].fragments).toEqual(['1', '2', '3']);
   });
 
   it('a new init (encoder restart) closes the ffmpeg, which still hands over what it owes', async () => {
     const { thumbs, streams, give } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I1'));
-    thumbs.part('180p', 1, part(0), Buffer.from('1'), 2);
+    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1'));
     thumbs.init(video('180p', 320, 180), Buffer.from('I2'));
     expect(streams[0].closed).toBe(true);
-    thumbs.part('180p', 2, part(0), Buffer.from('2'), 2);
+    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2'));
     expect(streams.map((s) => [s.init, s.fragments])).toEqual([
       ['I1', ['1']],
       ['I2', ['2']],
@@ -145,15 +145,15 @@ describe('LiveThumbnails', () => {
   it('a failure is reported once per streak; the next segment gets a fresh ffmpeg', async () => {
     const { thumbs, streams, give, events } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
-    thumbs.part('180p', 1, part(0), Buffer.from('1'), 2);
+    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1'));
     await give(0, new Error('bad 1'));
-    thumbs.part('180p', 2, part(0), Buffer.from('2'), 2);
+    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2'));
     expect(streams).toHaveLength(2);
     await give(1, new Error('bad 2'));
     expect(events.errors).toEqual(['bad 1']);
-    thumbs.part('180p', 3, part(0), Buffer.from('3'), 2);
+    thumbs.part('180p', 3, part(0), 2, () => Buffer.from('3'));
     await give(2);
-    thumbs.part('180p', 4, part(0), Buffer.from('4'), 2);
+    thumbs.part('180p', 4, part(0), 2, () => Buffer.from('4'));
     await give(2, new Error('bad 4'));
     expect(events.errors).toEqual(['bad 1', 'bad 4']);
     expect(thumbs.get(3)?.toString()).toBe('jpeg:3');
@@ -163,7 +163,8 @@ describe('LiveThumbnails', () => {
     const { thumbs, give } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
     expect(thumbs.track()).toBeUndefined();
-    for (const n of [7, 8, 9]) thumbs.part('180p', n, part(0), Buffer.from(n === 8 ? 'x'.repeat(4990) : String(n)), 2);
+    for (const n of [7, 8, 9])
+      thumbs.part('180p', n, part(0), 2, () => Buffer.from(n === 8 ? 'x'.repeat(4990) : String(n)));
     for (let i = 0; i < 3; i++) await give(0);
     expect(thumbs.track()).toEqual({
       id: 'thumbnails',
@@ -228,15 +229,14 @@ describe('JpegSplitter', () => {
 });
 
 describe('channel config', () => {
-  it('refuses a bad width, and thumbnails of an encrypted channel', () => {
+  it('refuses a bad width; takes an encrypted channel (its pictures come from the chunks before encryption)', () => {
     const base = { id: 'ch', source: 'lavfi' };
     expect(resolveChannelConfig({ ...base, thumbnails: { width: 160 } }).thumbnails).toEqual({ width: 160 });
     expect(() => resolveChannelConfig({ ...base, thumbnails: { width: 161 } })).toThrow(
       /--live-thumbnails 161: use an even number of pixels between 16 and 1920/,
     );
     const key = { kid: '00'.repeat(16), key: Buffer.alloc(16) };
-    expect(() =>
-      resolveChannelConfig({ ...base, thumbnails: { width: 160 }, protection: { scheme: 'cbcs', key } }),
-    ).toThrow(/--live-thumbnails cannot be combined with --live-encrypt/);
+    const encrypted = { ...base, thumbnails: { width: 160 }, protection: { scheme: 'cbcs' as const, key } };
+    expect(resolveChannelConfig(encrypted).thumbnails).toEqual({ width: 160 });
   });
 });
