@@ -55,6 +55,7 @@ import {
 import { loadSubtitles, type LoadedSubtitles, type SubtitleInput } from './subtitle-inputs.js';
 import { writeSubtitlePlaylist } from '../src/hls/subtitle-playlist.js';
 import { writeImagePlaylist } from '../src/hls/image-playlist.js';
+import { THUMBNAIL_INDEX, writeThumbnailVtt } from '../src/media/thumbnail-vtt.js';
 import { finishThumbnails, planThumbnails, THUMBNAIL_TRACK_ID, type ThumbnailOptions } from './thumbnail-track.js';
 import type { ThumbnailSheetsPlan } from './encode-args.js';
 import { segmentWebVtt, writeWebVtt } from '../src/media/webvtt.js';
@@ -308,6 +309,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     if (thumbnails) {
       presentation.thumbnails = finishThumbnails(thumbnails, durationSec, logFile);
       writeFileSync(join(versionRoot, paths.mediaPlaylist(THUMBNAIL_TRACK_ID)), writeImagePlaylist(presentation));
+      writeFileSync(join(versionRoot, THUMBNAIL_TRACK_ID, THUMBNAIL_INDEX), writeThumbnailVtt(presentation));
     }
     writeManifests(versionRoot, presentation);
     writeEntryPoints(staging, presentation, slot.name);

@@ -37,6 +37,7 @@ import {
   REJECT_REASONS,
   addTokenToMpd,
   addTokenToPlaylist,
+  addTokenToThumbnailVtt,
   credentialMatches,
   extractToken,
   forbiddenResponse,
@@ -51,6 +52,7 @@ import {
   type KeyLog,
 } from '../../src/signing/index.js';
 import { sendError } from './errors-reply.js';
+import { THUMBNAIL_INDEX } from '../../src/media/thumbnail-vtt.js';
 
 /** The header an edge adds to every upstream request (same name in edge/signed-access.ts). */
 export const SIGN_PATH = '/_sign';
@@ -144,11 +146,12 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-type ManifestKind = 'hls' | 'dash';
+type ManifestKind = 'hls' | 'dash' | 'thumbnail-index';
 
 function manifestKind(contentType: string, path: string): ManifestKind | undefined {
   if (/mpegurl/i.test(contentType) || /\.m3u8$/i.test(path)) return 'hls';
   if (/dash\+xml/i.test(contentType) || /\.mpd$/i.test(path)) return 'dash';
+  if (path.endsWith(`/${THUMBNAIL_INDEX}`)) return 'thumbnail-index';
   return undefined;
 }
 
@@ -231,7 +234,12 @@ export function registerSignedAccess(app: FastifyInstance, opts: OriginSignedAcc
       }
       const text = await payloadText(payload);
       if (text === undefined) return payload;
-      const out = kind === 'hls' ? addTokenToPlaylist(text, info.token) : addTokenToMpd(text, info.token);
+      const out =
+        kind === 'hls'
+          ? addTokenToPlaylist(text, info.token)
+          : kind === 'dash'
+            ? addTokenToMpd(text, info.token)
+            : addTokenToThumbnailVtt(text, info.token);
       reply.header('content-length', Buffer.byteLength(out));
       return out;
     });

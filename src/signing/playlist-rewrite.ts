@@ -124,6 +124,17 @@ const ELEMENT_TEXT = new RegExp(`(<(?:[A-Za-z_][\\w.-]*:)?(${URL_TEXT.join('|')}
 const ATTR = /(\s)([A-Za-z_][\w.:-]*)(\s*=\s*)("([^"]*)"|'([^']*)')/g;
 
 /**
+ * A WebVTT thumbnail index (`thumbnails.vtt`): every cue payload that is a picture's URL (it
+ * names its cell with a `#xywh=` media fragment) gets the token before the fragment. Other lines
+ * (timings, the header) are kept as they are.
+ */
+export function addTokenToThumbnailVtt(vtt: string, token: string, opts: RewriteOptions = {}): string {
+  return vtt.replace(/^[^\r\n]*#xywh=[^\r\n]*$/gm, (line) =>
+    line.includes('-->') ? line : addTokenToUri(line.trim(), token, opts),
+  );
+}
+
+/**
  * Every URL in a DASH MPD gets the token: SegmentTemplate `media`/`initialization`/`index`,
  * SegmentURL, Initialization/RepresentationIndex `sourceURL`, and the text of BaseURL, Location,
  * PatchLocation and a Clear Key license URL (`dashif:Laurl`, `clearkey:Laurl`). Template

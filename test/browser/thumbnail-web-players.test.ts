@@ -212,6 +212,35 @@ async function livePicturesListed(): Promise<void> {
   throw new Error('the live channel listed no four pictures in 40 s');
 }
 
+describe('the WebVTT thumbnail index, as Chromium reads it', () => {
+  it('Chromium’s own WebVTT parser: a cue a second, each naming its sheet and cell', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(pagesUrl);
+      const cues = await page.evaluate(async (src) => {
+        const video = document.createElement('video');
+        video.crossOrigin = 'anonymous';
+        const track = document.createElement('track');
+        track.kind = 'metadata';
+        track.src = src;
+        track.default = true;
+        video.appendChild(track);
+        document.body.appendChild(video);
+        await new Promise<void>((resolve, reject) => {
+          track.onload = () => resolve();
+          track.onerror = () => reject(new Error(`the index did not load: ${src}`));
+        });
+        return [...(track.track.cues ?? [])].map((c) => [c.startTime, c.endTime, (c as VTTCue).text]);
+      }, `${edgeUrl}/vod/movie/v1/thumbnails/thumbnails.vtt`);
+      expect(cues).toHaveLength(8);
+      expect(cues[4]).toEqual([4, 5, 'tile-1.jpg#xywh=160,90,160,90']);
+      expect(cues[7]).toEqual([7, 8, 'tile-2.jpg#xywh=160,0,160,90']);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
 describe('live thumbnails in Shaka Player (HLS and DASH), through an edge', () => {
   it.each(['master.m3u8', 'manifest.mpd'])(
     '%s: two times a segment apart, consecutive pictures of 160×90, each covering its time',

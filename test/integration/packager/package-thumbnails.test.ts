@@ -86,7 +86,7 @@ describe('the sheets', () => {
   it('picture k shows the frame at k seconds, row by row, in sheets of 2×2; past the end, black', async () => {
     expect(stdout).toMatch(/thumbs\s+64x36\s+every 1 s, 2x2 per sheet, 2 sheets/);
     const folder = join(root, 'ramp', 'v1', 'thumbnails');
-    expect(listing(folder)).toEqual(['index.m3u8', 'tile-1.jpg', 'tile-2.jpg']);
+    expect(listing(folder)).toEqual(['index.m3u8', 'thumbnails.vtt', 'tile-1.jpg', 'tile-2.jpg']);
     const greys: number[] = [];
     for (const n of [1, 2]) {
       const img = await decodeGrey(join(folder, `tile-${n}.jpg`));
@@ -102,7 +102,7 @@ describe('the sheets', () => {
 });
 
 describe('served', () => {
-  it('HLS: the image stream and its playlist; DASH: the image AdaptationSet, schema-valid', async () => {
+  it('HLS: the image stream and its playlist; the WebVTT index; DASH: the image AdaptationSet, schema-valid', async () => {
     const master = await (await fetch(`${base}/vod/ramp/master.m3u8`)).text();
     expect(master).toContain('#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=');
     expect(master).toMatch(/RESOLUTION=64x36,CODECS="jpeg",URI="v1\/thumbnails\/index\.m3u8"$/m);
@@ -112,6 +112,17 @@ describe('served', () => {
     ).toEqual([
       '#EXT-X-TILES:RESOLUTION=64x36,LAYOUT=2x2,DURATION=1.000\n#EXTINF:4.00000,\ntile-1.jpg',
       '#EXT-X-TILES:RESOLUTION=64x36,LAYOUT=2x2,DURATION=1.000\n#EXTINF:2.00000,\ntile-2.jpg',
+    ]);
+    const index = await fetch(`${base}/vod/ramp/v1/thumbnails/thumbnails.vtt`);
+    expect(index.headers.get('content-type')).toBe('text/vtt');
+    const cues = (await index.text()).split('\n\n').filter((c) => c.includes('-->'));
+    expect(cues.map((c) => c.trim())).toEqual([
+      '00:00:00.000 --> 00:00:01.000\ntile-1.jpg#xywh=0,0,64,36',
+      '00:00:01.000 --> 00:00:02.000\ntile-1.jpg#xywh=64,0,64,36',
+      '00:00:02.000 --> 00:00:03.000\ntile-1.jpg#xywh=0,36,64,36',
+      '00:00:03.000 --> 00:00:04.000\ntile-1.jpg#xywh=64,36,64,36',
+      '00:00:04.000 --> 00:00:05.000\ntile-2.jpg#xywh=0,0,64,36',
+      '00:00:05.000 --> 00:00:06.000\ntile-2.jpg#xywh=64,0,64,36',
     ]);
     const mpd = await (await fetch(`${base}/vod/ramp/manifest.mpd`)).text();
     expect((await validateMpd(mpd)).errors).toBe('');
@@ -140,7 +151,7 @@ describe('served', () => {
     }
   });
 
-  it('signed URLs: the token reaches the image playlist, its sheets and the MPD template; none gets 403', async () => {
+  it('signed URLs: the token reaches the image playlist, its sheets, the WebVTT index and the MPD template; none gets 403', async () => {
     const { signing, verification } = await hmacKeys(randomBytes(48));
     const signed = await createOrigin({
       root,
@@ -159,6 +170,10 @@ describe('served', () => {
       expect(sheet).toBe(`tile-1.jpg?token=${token}`);
       expect((await fetch(`${url}/vod/ramp/v1/thumbnails/${sheet}`)).status).toBe(200);
       expect((await fetch(`${url}/vod/ramp/v1/thumbnails/tile-1.jpg`)).status).toBe(403);
+      // the WebVTT index too, before each cell's fragment
+      const index = await (await fetch(`${url}/vod/ramp/v1/thumbnails/thumbnails.vtt?token=${token}`)).text();
+      expect(index).toContain(`\ntile-2.jpg?token=${token}#xywh=64,0,64,36\n`);
+      expect(index).not.toMatch(/\.jpg#/);
       const mpd = await (await fetch(`${url}/vod/ramp/manifest.mpd?token=${token}`)).text();
       expect(mpd).toContain(`media="thumbnails/tile-$Number$.jpg?token=${token}"`);
     } finally {

@@ -10,6 +10,7 @@ import { writeMpd } from '../../../src/dash/mpd.js';
 import { sheetDurations, writeImagePlaylist } from '../../../src/hls/image-playlist.js';
 import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
 import type { ThumbnailTrack } from '../../../src/media/presentation.js';
+import { writeThumbnailVtt } from '../../../src/media/thumbnail-vtt.js';
 import { livePresentation, vodPresentation } from './fixture-presentations.js';
 import { validateMpd } from '../../support/xml-validate.js';
 
@@ -132,5 +133,31 @@ describe('thumbnail manifests', () => {
     // before the first picture: no image stream anywhere
     const none = { ...base, thumbnails: { ...TRACK, columns: 1, rows: 1, pictures: new Set<number>() } };
     expect(writeMpd(none)).not.toContain('contentType="image"');
+  });
+});
+
+describe('the WebVTT thumbnail index', () => {
+  it('one cue per picture: its span, and the sheet with the cell as a media fragment; the last ends with the media', () => {
+    // 4×3 sheets of 2 s pictures: 24 s a sheet; 27 s of media is 14 pictures, the last 1 s long
+    const vtt = writeThumbnailVtt({ ...vodPresentation(), duration: 27, thumbnails: { ...TRACK, sheets: 2 } });
+    const cues = vtt
+      .split('\n\n')
+      .slice(1)
+      .map((c) => c.trim())
+      .filter((c) => c !== '');
+    expect(vtt.startsWith('WEBVTT\n\n')).toBe(true);
+    expect(cues).toHaveLength(14);
+    expect(cues[0]).toBe('00:00:00.000 --> 00:00:02.000\ntile-1.jpg#xywh=0,0,240,136');
+    expect(cues[5]).toBe('00:00:10.000 --> 00:00:12.000\ntile-1.jpg#xywh=240,136,240,136');
+    expect(cues[11]).toBe('00:00:22.000 --> 00:00:24.000\ntile-1.jpg#xywh=720,272,240,136');
+    expect(cues[12]).toBe('00:00:24.000 --> 00:00:26.000\ntile-2.jpg#xywh=0,0,240,136');
+    expect(cues[13]).toBe('00:00:26.000 --> 00:00:27.000\ntile-2.jpg#xywh=240,0,240,136');
+    // a signed URL's query goes before the fragment
+    const signed = writeThumbnailVtt(
+      { ...vodPresentation(), duration: 2, thumbnails: { ...TRACK, sheets: 1 } },
+      { query: 'token=t' },
+    );
+    expect(signed).toContain('tile-1.jpg?token=t#xywh=0,0,240,136');
+    expect(() => writeThumbnailVtt(livePresentation())).toThrow(/VOD thumbnails only/);
   });
 });

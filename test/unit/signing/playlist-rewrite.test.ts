@@ -1,6 +1,11 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { addTokenToMpd, addTokenToPlaylist, addTokenToUri } from '../../../src/signing/playlist-rewrite.js';
+import {
+  addTokenToMpd,
+  addTokenToPlaylist,
+  addTokenToThumbnailVtt,
+  addTokenToUri,
+} from '../../../src/signing/playlist-rewrite.js';
 import { validateMpd } from '../../support/xml-validate.js';
 
 // m3u8-parser / mpd-parser ship no types; load them untyped and read only what we need.
@@ -219,5 +224,37 @@ describe('addTokenToMpd', () => {
     const after = await validateMpd(out);
     expect(after.errors).toBe('');
     expect(after.valid).toBe(true);
+  });
+});
+
+describe('addTokenToThumbnailVtt', () => {
+  it('every picture URL gets the token before its #xywh fragment; timings, the header and other hosts are kept', () => {
+    const vtt = [
+      'WEBVTT',
+      '',
+      '00:00:00.000 --> 00:00:04.000',
+      'tile-1.jpg#xywh=0,0,240,136',
+      '',
+      '00:00:04.000 --> 00:00:08.000',
+      'tile-1.jpg?v=2#xywh=240,0,240,136',
+      '',
+      '00:00:08.000 --> 00:00:12.000',
+      'https://other.example/tile-2.jpg#xywh=0,0,240,136',
+      '',
+    ].join('\r\n');
+    const out = addTokenToThumbnailVtt(vtt, 'a b');
+    expect(out.split('\r\n')).toEqual([
+      'WEBVTT',
+      '',
+      '00:00:00.000 --> 00:00:04.000',
+      'tile-1.jpg?token=a%20b#xywh=0,0,240,136',
+      '',
+      '00:00:04.000 --> 00:00:08.000',
+      'tile-1.jpg?v=2&token=a%20b#xywh=240,0,240,136',
+      '',
+      '00:00:08.000 --> 00:00:12.000',
+      'https://other.example/tile-2.jpg#xywh=0,0,240,136',
+      '',
+    ]);
   });
 });
