@@ -42,6 +42,7 @@ import { RunAnchor } from './run-anchor.js';
 import { AvailabilityGate } from './availability-gate.js';
 import { firstDecodeTime } from './decode-time.js';
 import { LiveThumbnails } from './live-thumbnails.js';
+import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
 import type { ClearChunk } from '../segmenter.js';
 
 export type ChannelState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
@@ -194,6 +195,8 @@ export class LiveChannel {
     if (config.thumbnails) {
       this.thumbnails = new LiveThumbnails({
         width: config.thumbnails.width,
+        segmentSec: config.segmentDuration,
+        dir: join(this.files.channelDir, THUMBNAIL_TRACK_ID),
         onPicture: () => this.touch(),
         onError: (e) =>
           opts.log?.warn({ channel: this.id, err: e }, `live channel ${this.id}: a thumbnail could not be taken`),
@@ -312,6 +315,10 @@ export class LiveChannel {
       const keep = new Set(w.segments.map((s) => s.meta.number));
       await this.files.sweep(rid, (n) => keep.has(n));
     }
+    // the restored window's pictures, on its reference rendition's numbers
+    const ref = this.referenceRendition();
+    const listed = new Set(ref === undefined ? [] : this.windows.get(ref)!.segments.map((s) => s.meta.number));
+    await this.thumbnails?.restore((n) => listed.has(n));
     this.spawn();
   }
 
@@ -465,9 +472,7 @@ export class LiveChannel {
         const w = this.windows.get(rid);
         if (!w) return;
         this.mediaArrived();
-        this.thumbnails?.part(rid, n, part, this.config.segmentDuration, () =>
-          clear ? Buffer.concat([clear.moof, clear.mdat]) : bytes,
-        );
+        this.thumbnails?.part(rid, n, part, () => (clear ? Buffer.concat([clear.moof, clear.mdat]) : bytes));
         const gate = this.gateOf(rid);
         const before = gate.held;
         const pdtEnd = this.pdtEnd(w, part, bytes);

@@ -6,18 +6,26 @@
  * When ffmpeg falls behind (more than a few pictures owed), segments are skipped rather than
  * queued; a picture that cannot be taken is reported once per streak, ffmpeg is started again at
  * the next segment, and the channel goes on. Pictures live in memory beside the window and
- * leave with it.
+ * leave with it; with a folder, each is also written there (atomically) and read back when the
+ * channel restarts, so a restored window keeps its pictures.
  */
-import type { Part, Rendition, ThumbnailTrack } from '../../src/media/presentation.js';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { thumbnailSheetName, type Part, type Rendition, type ThumbnailTrack } from '../../src/media/presentation.js';
 import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
 import { openFfmpegPictureStream, type OpenPictureStream, type PictureStream } from './picture-stream.js';
+import { writeAtomic } from './segment-files.js';
 
 export interface LiveThumbnailsOptions {
   /** Picture width in pixels (even); the height follows the rendition's aspect ratio. */
   width: number;
+  /** The channel's segment duration (s): each picture's span. */
+  segmentSec: number;
+  /** Where the pictures are kept on disk (`tile-<n>.jpg`); none: memory only. */
+  dir?: string;
   /** Called when a picture lands (manifests change). */
   onPicture: () => void;
-  /** A picture could not be taken (first failure of a streak only). */
+  /** A picture could not be taken or written (first failure of a streak only). */
   onError: (e: Error) => void;
   openStream?: OpenPictureStream;
 }
@@ -38,9 +46,10 @@ export class LiveThumbnails {
   private source?: Source;
   private stream?: PictureStream;
   private failing = false;
+  private diskFailing = false;
   private largest = 0;
-  private segmentSec = 0;
   private readonly open: OpenPictureStream;
+  private writes = Promise.resolve();
 
   constructor(private readonly opts: LiveThumbnailsOptions) {
     this.open = opts.openStream ?? openFfmpegPictureStream;
@@ -71,11 +80,10 @@ export class LiveThumbnails {
    * A part of some rendition: the first part of a segment of the source rendition is pictured
    * (`fragment` gives its bytes, in the clear: only called for the parts pictured).
    */
-  part(renditionId: string, segmentNumber: number, part: Part, segmentSec: number, fragment: () => Buffer): void {
+  part(renditionId: string, segmentNumber: number, part: Part, fragment: () => Buffer): void {
     const source = this.source;
     if (renditionId !== source?.id || part.index !== 0 || !part.independent) return;
     if (this.pictures.has(segmentNumber) || this.taking.has(segmentNumber)) return;
-    this.segmentSec = segmentSec;
     const stream = (this.stream ??= this.open(source.init, ...this.sizeOf(source)));
     if (stream.pending >= MAX_OWED) return;
     this.taking.add(segmentNumber);
@@ -86,6 +94,7 @@ export class LiveThumbnails {
         this.largest = Math.max(this.largest, jpeg.length);
         this.failing = false;
         this.opts.onPicture();
+        this.write(segmentNumber, jpeg);
       },
       (e: unknown) => {
         this.taking.delete(segmentNumber);
@@ -96,11 +105,53 @@ export class LiveThumbnails {
     );
   }
 
-  /** Ends the ffmpeg (the channel closing); resolves once it has exited. */
+  /** Ends the ffmpeg (the channel closing); resolves once it has exited and the pictures are written. */
   async close(): Promise<void> {
     const stream = this.stream;
     this.stream = undefined;
     await stream?.close();
+    await this.writes;
+  }
+
+  /**
+   * After a restart: reads back the pictures of the segments the restored window keeps, and
+   * deletes the others (and stray temporaries) so the folder never grows.
+   */
+  async restore(keep: (n: number) => boolean): Promise<void> {
+    const dir = this.opts.dir;
+    if (!dir) return;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return; // nothing kept yet
+    }
+    for (const name of names) {
+      const m = /^tile-(\d{1,12})\.jpg$/.exec(name);
+      if (m && keep(Number(m[1]))) {
+        const jpeg = await readFile(join(dir, name));
+        this.pictures.set(Number(m[1]), jpeg);
+        this.largest = Math.max(this.largest, jpeg.length);
+      } else {
+        await rm(join(dir, name), { force: true });
+      }
+    }
+  }
+
+  /** Keeps a picture on disk (one write at a time, in order); a failing disk is reported once. */
+  private write(n: number, jpeg: Buffer): void {
+    const dir = this.opts.dir;
+    if (!dir) return;
+    this.writes = this.writes
+      .then(async () => {
+        await mkdir(dir, { recursive: true });
+        await writeAtomic(join(dir, thumbnailSheetName(n)), jpeg);
+        this.diskFailing = false;
+      })
+      .catch((e: unknown) => {
+        if (!this.diskFailing) this.opts.onError(e instanceof Error ? e : new Error(String(e)));
+        this.diskFailing = true;
+      });
   }
 
   private sizeOf(s: Source): [number, number] {
@@ -112,9 +163,14 @@ export class LiveThumbnails {
     return this.pictures.get(n);
   }
 
-  /** Drops the pictures of segments that left the window. */
+  /** Drops the pictures of segments that left the window (and their files). */
   prune(keep: (n: number) => boolean): void {
-    for (const n of this.pictures.keys()) if (!keep(n)) this.pictures.delete(n);
+    const dir = this.opts.dir;
+    for (const n of [...this.pictures.keys()]) {
+      if (keep(n)) continue;
+      this.pictures.delete(n);
+      if (dir) this.writes = this.writes.then(() => rm(join(dir, thumbnailSheetName(n)), { force: true }));
+    }
   }
 
   /** The track as the manifests show it, or undefined before the first picture. */
@@ -127,9 +183,9 @@ export class LiveThumbnails {
       height,
       columns: 1,
       rows: 1,
-      intervalSec: this.segmentSec,
+      intervalSec: this.opts.segmentSec,
       sheets: 0,
-      bandwidth: Math.ceil((this.largest * 8) / Math.max(this.segmentSec, 0.1)),
+      bandwidth: Math.ceil((this.largest * 8) / Math.max(this.opts.segmentSec, 0.1)),
       pictures: new Set(this.pictures.keys()),
     };
   }

@@ -3,17 +3,23 @@
  * one JPEG, the picture of the key frame that opens it (compared with that frame, decoded by
  * ffmpeg from the segment itself), listed in the image playlist and the MPD on the video's own
  * numbers, PDTs and timeline; immutable, `image/jpeg`; after the encoder restarts, the new run's
- * segments get pictures too.
+ * segments get pictures too; after the origin restarts, the restored window keeps its pictures.
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   parseM3u8,
   restartEncoder,
+  startLiveOrigin,
   startTestChannel,
+  TEST_SOURCE,
   until,
+  writeTinyLadder,
   type LiveOrigin,
   type TestChannel,
 } from './live-helpers.js';
@@ -143,4 +149,49 @@ describe('a live channel with thumbnails', () => {
       `a picture of segment ${after} or later`,
     );
   }, 60_000);
+});
+
+describe('an origin restart', () => {
+  it('keeps the pictures of the window it restores: listed again, the same bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'se-live-thumbs-restart-'));
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    const channel = {
+      id: 'ch',
+      source: TEST_SOURCE,
+      segmentDuration: 2,
+      partDuration: 0.5,
+      dvrWindow: 30,
+      ladder: writeTinyLadder(dir),
+      thumbnails: { width: 160 },
+    };
+    let origin = await startLiveOrigin(root, [channel]);
+    try {
+      const first = await until(
+        async () => {
+          const r = await origin.get('/live/ch/thumbnails/index.m3u8');
+          return r.status === 200 && imageEntries(r.text)[0];
+        },
+        40_000,
+        'a picture',
+      );
+      const bytes = (await origin.get(`/live/ch/thumbnails/${first.uri}`)).body;
+      await origin.close();
+      origin = await startLiveOrigin(root, [channel]);
+      await until(
+        async () => {
+          const r = await origin.get('/live/ch/thumbnails/index.m3u8');
+          return r.status === 200 && imageEntries(r.text).some((e) => e.number === first.number);
+        },
+        30_000,
+        `segment ${first.number}'s picture listed after the restart`,
+      );
+      const again = await origin.get(`/live/ch/thumbnails/${first.uri}`);
+      expect(again.status).toBe(200);
+      expect(again.body.equals(bytes)).toBe(true);
+    } finally {
+      await origin.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

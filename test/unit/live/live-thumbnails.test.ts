@@ -2,9 +2,13 @@
  * LiveThumbnails (packager/live/live-thumbnails.ts) with a stand-in for its ffmpeg picture
  * stream: which rendition the pictures come from, that only a segment's first part is pictured,
  * a bound on pictures owed, a new ffmpeg per init and after a failure (reported once per
- * streak), the window's pruning, and the track the manifests get. The JPEG splitter that reads
+ * streak), the window's pruning, the pictures on disk across a restart, and the track the
+ * manifests get. The JPEG splitter that reads
  * ffmpeg's output. The channel config's rules.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LiveThumbnails } from '../../../packager/live/live-thumbnails.js';
 import type { OpenPictureStream } from '../../../packager/live/picture-stream.js';
@@ -74,11 +78,13 @@ function manualStreams() {
   return { streams, open, give };
 }
 
-function setup(width = 160) {
+function setup(width = 160, dir?: string) {
   const m = manualStreams();
   const events = { pictures: 0, errors: [] as string[] };
   const thumbs = new LiveThumbnails({
     width,
+    segmentSec: 2,
+    ...(dir ? { dir } : {}),
     openStream: m.open,
     onPicture: () => events.pictures++,
     onError: (e) => events.errors.push(e.message),
@@ -93,20 +99,20 @@ describe('LiveThumbnails', () => {
     thumbs.init(audio, Buffer.from('IA'));
     thumbs.init(video('180p', 320, 180), Buffer.from('I180'));
     thumbs.init(video('90p', 150, 84), Buffer.from('I90')); // narrower than the pictures
-    thumbs.part('360p', 5, part(0), 2, () => Buffer.from('P'));
-    thumbs.part('90p', 5, part(0), 2, () => Buffer.from('P'));
+    thumbs.part('360p', 5, part(0), () => Buffer.from('P'));
+    thumbs.part('90p', 5, part(0), () => Buffer.from('P'));
     expect(streams).toHaveLength(0);
-    thumbs.part('180p', 5, part(0), 2, () => Buffer.from('P5'));
+    thumbs.part('180p', 5, part(0), () => Buffer.from('P5'));
     expect(streams.map((s) => [s.init, s.size, s.fragments])).toEqual([['I180', [160, 90], ['P5']]]);
   });
 
   it('only first parts, once each, into one ffmpeg; pictures land by segment number', async () => {
     const { thumbs, streams, give, events } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
-    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1'));
-    thumbs.part('180p', 1, part(1), 2, () => Buffer.from('x'));
-    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1')); // already being taken
-    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2'));
+    thumbs.part('180p', 1, part(0), () => Buffer.from('1'));
+    thumbs.part('180p', 1, part(1), () => Buffer.from('x'));
+    thumbs.part('180p', 1, part(0), () => Buffer.from('1')); // already being taken
+    thumbs.part('180p', 2, part(0), () => Buffer.from('2'));
     expect(streams).toHaveLength(1);
     expect(streams[0].fragments).toEqual(['1', '2']);
     await give(0);
@@ -114,24 +120,24 @@ describe('LiveThumbnails', () => {
     expect(events.pictures).toBe(2);
     expect(thumbs.get(1)?.toString()).toBe('jpeg:1');
     expect(thumbs.get(2)?.toString()).toBe('jpeg:2');
-    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2')); // pictured already
+    thumbs.part('180p', 2, part(0), () => Buffer.from('2')); // pictured already
     expect(streams[0].fragments).toEqual(['1', '2']);
   });
 
   it('when ffmpeg owes 3 pictures, new segments are skipped, not queued', () => {
     const { thumbs, streams } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
-    for (const n of [1, 2, 3, 4, 5]) thumbs.part('180p', n, part(0), 2, () => Buffer.from(String(n)));
+    for (const n of [1, 2, 3, 4, 5]) thumbs.part('180p', n, part(0), () => Buffer.from(String(n)));
     expect(streams[0].fragments).toEqual(['1', '2', '3']);
   });
 
   it('a new init (encoder restart) closes the ffmpeg, which still hands over what it owes', async () => {
     const { thumbs, streams, give } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I1'));
-    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1'));
+    thumbs.part('180p', 1, part(0), () => Buffer.from('1'));
     thumbs.init(video('180p', 320, 180), Buffer.from('I2'));
     expect(streams[0].closed).toBe(true);
-    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2'));
+    thumbs.part('180p', 2, part(0), () => Buffer.from('2'));
     expect(streams.map((s) => [s.init, s.fragments])).toEqual([
       ['I1', ['1']],
       ['I2', ['2']],
@@ -145,15 +151,15 @@ describe('LiveThumbnails', () => {
   it('a failure is reported once per streak; the next segment gets a fresh ffmpeg', async () => {
     const { thumbs, streams, give, events } = setup();
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
-    thumbs.part('180p', 1, part(0), 2, () => Buffer.from('1'));
+    thumbs.part('180p', 1, part(0), () => Buffer.from('1'));
     await give(0, new Error('bad 1'));
-    thumbs.part('180p', 2, part(0), 2, () => Buffer.from('2'));
+    thumbs.part('180p', 2, part(0), () => Buffer.from('2'));
     expect(streams).toHaveLength(2);
     await give(1, new Error('bad 2'));
     expect(events.errors).toEqual(['bad 1']);
-    thumbs.part('180p', 3, part(0), 2, () => Buffer.from('3'));
+    thumbs.part('180p', 3, part(0), () => Buffer.from('3'));
     await give(2);
-    thumbs.part('180p', 4, part(0), 2, () => Buffer.from('4'));
+    thumbs.part('180p', 4, part(0), () => Buffer.from('4'));
     await give(2, new Error('bad 4'));
     expect(events.errors).toEqual(['bad 1', 'bad 4']);
     expect(thumbs.get(3)?.toString()).toBe('jpeg:3');
@@ -164,7 +170,7 @@ describe('LiveThumbnails', () => {
     thumbs.init(video('180p', 320, 180), Buffer.from('I'));
     expect(thumbs.track()).toBeUndefined();
     for (const n of [7, 8, 9])
-      thumbs.part('180p', n, part(0), 2, () => Buffer.from(n === 8 ? 'x'.repeat(4990) : String(n)));
+      thumbs.part('180p', n, part(0), () => Buffer.from(n === 8 ? 'x'.repeat(4990) : String(n)));
     for (let i = 0; i < 3; i++) await give(0);
     expect(thumbs.track()).toEqual({
       id: 'thumbnails',
@@ -180,6 +186,51 @@ describe('LiveThumbnails', () => {
     thumbs.prune((n) => n >= 9);
     expect([...thumbs.track()!.pictures!]).toEqual([9]);
     expect(thumbs.get(7)).toBeUndefined();
+  });
+});
+
+describe('LiveThumbnails on disk', () => {
+  it('writes each picture, deletes it with the window, and a restart reads back what the window keeps', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'live-thumbs-'));
+    try {
+      const { thumbs, give } = setup(160, dir);
+      thumbs.init(video('180p', 320, 180), Buffer.from('I'));
+      for (const n of [4, 5, 6]) thumbs.part('180p', n, part(0), () => Buffer.from(String(n)));
+      for (let i = 0; i < 3; i++) await give(0);
+      thumbs.prune((n) => n >= 5);
+      await thumbs.close();
+      expect(readdirSync(dir).sort()).toEqual(['tile-5.jpg', 'tile-6.jpg']);
+      expect(readFileSync(join(dir, 'tile-6.jpg')).toString()).toBe('jpeg:6');
+      writeFileSync(join(dir, 'tile-6.jpg.tmp-1-1'), 'half');
+
+      // the restart: the restored window keeps segment 6 only
+      const again = setup(160, dir);
+      await again.thumbs.restore((n) => n >= 6);
+      expect(readdirSync(dir)).toEqual(['tile-6.jpg']);
+      expect(again.thumbs.get(6)?.toString()).toBe('jpeg:6');
+      expect(again.thumbs.get(5)).toBeUndefined();
+      // listed once the new run says which rendition the pictures come from (their size)
+      expect(again.thumbs.track()).toBeUndefined();
+      again.thumbs.init(video('180p', 320, 180), Buffer.from('I'));
+      expect([...again.thumbs.track()!.pictures!]).toEqual([6]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a picture that cannot be written is reported once, and kept in memory', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'live-thumbs-')), 'not-a-folder');
+    writeFileSync(file, 'x');
+    const { thumbs, give, events } = setup(160, file);
+    thumbs.init(video('180p', 320, 180), Buffer.from('I'));
+    for (const n of [1, 2]) thumbs.part('180p', n, part(0), () => Buffer.from(String(n)));
+    await give(0);
+    await give(0);
+    await thumbs.close();
+    expect(events.errors).toHaveLength(1);
+    expect(events.errors[0]).toMatch(/EEXIST|ENOTDIR/);
+    expect(thumbs.get(2)?.toString()).toBe('jpeg:2');
+    rmSync(dirname(file), { recursive: true, force: true });
   });
 });
 
