@@ -41,7 +41,7 @@ import { SegmentFiles } from './segment-files.js';
 import { RunAnchor } from './run-anchor.js';
 import { AvailabilityGate } from './availability-gate.js';
 import { firstDecodeTime } from './decode-time.js';
-import { LiveThumbnails } from './live-thumbnails.js';
+import { LiveThumbnails, type ThumbnailStatus } from './live-thumbnails.js';
 import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
 import type { ClearChunk } from '../segmenter.js';
 
@@ -112,6 +112,8 @@ export interface ChannelStatus {
   duress?: true;
   /** The lag (ms) past which it says it is under duress (`--duress-lag`). */
   duressLagMs: number;
+  /** With `--live-thumbnails`: pictures in the window, and the last failure of a failing streak. */
+  thumbnails?: ThumbnailStatus;
 }
 
 export interface LiveChannelOptions {
@@ -269,6 +271,7 @@ export class LiveChannel {
       ...(lag !== undefined ? { lagMs: Math.round(lag) } : {}),
       ...(this.underDuress() ? { duress: true as const } : {}),
       duressLagMs: Math.round(this.config.duressLag * 1000),
+      ...(this.thumbnails ? { thumbnails: this.thumbnails.status() } : {}),
     };
   }
 

@@ -30,6 +30,14 @@ export interface LiveThumbnailsOptions {
   openStream?: OpenPictureStream;
 }
 
+/** What `/health` says of a channel's thumbnails. */
+export interface ThumbnailStatus {
+  /** Pictures held for the window. */
+  pictures: number;
+  /** While pictures fail to be taken or written: the latest error. */
+  failing?: string;
+}
+
 interface Source {
   id: string;
   width: number;
@@ -47,6 +55,7 @@ export class LiveThumbnails {
   private stream?: PictureStream;
   private failing = false;
   private diskFailing = false;
+  private lastError?: string;
   private largest = 0;
   private readonly open: OpenPictureStream;
   private writes = Promise.resolve();
@@ -99,8 +108,10 @@ export class LiveThumbnails {
       (e: unknown) => {
         this.taking.delete(segmentNumber);
         if (this.stream === stream) this.stream = undefined; // a fresh ffmpeg at the next segment
-        if (!this.failing) this.opts.onError(e instanceof Error ? e : new Error(String(e)));
+        const error = e instanceof Error ? e : new Error(String(e));
+        if (!this.failing) this.opts.onError(error);
         this.failing = true;
+        this.lastError = error.message;
       },
     );
   }
@@ -149,14 +160,21 @@ export class LiveThumbnails {
         this.diskFailing = false;
       })
       .catch((e: unknown) => {
-        if (!this.diskFailing) this.opts.onError(e instanceof Error ? e : new Error(String(e)));
+        const error = e instanceof Error ? e : new Error(String(e));
+        if (!this.diskFailing) this.opts.onError(error);
         this.diskFailing = true;
+        this.lastError = error.message;
       });
   }
 
   private sizeOf(s: Source): [number, number] {
     const width = this.opts.width;
     return [width, Math.max(2, 2 * Math.round((width * s.height) / s.width / 2))];
+  }
+
+  status(): ThumbnailStatus {
+    const failing = this.failing || this.diskFailing;
+    return { pictures: this.pictures.size, ...(failing && this.lastError ? { failing: this.lastError } : {}) };
   }
 
   get(n: number): Buffer | undefined {

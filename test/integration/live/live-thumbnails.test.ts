@@ -128,7 +128,7 @@ describe('a live channel with thumbnails', () => {
     expect(meanAbsDiff(pa, frames[1])).toBeGreaterThan(own);
   });
 
-  it('a picture is image/jpeg and immutable; an unknown one is 404', async () => {
+  it('a picture is image/jpeg and immutable; an unknown one is 404; /health counts them', async () => {
     const e = imageEntries((await o.get('/live/ch/thumbnails/index.m3u8')).text)[0];
     const r = await o.get(`/live/ch/thumbnails/${e.uri}`);
     expect(r.status).toBe(200);
@@ -137,6 +137,12 @@ describe('a live channel with thumbnails', () => {
     expect(r.body.subarray(0, 2).toString('hex')).toBe('ffd8');
     expect((await o.get('/live/ch/thumbnails/tile-999999.jpg')).status).toBe(404);
     expect((await o.get('/live/ch/thumbnails/other.jpg')).status).toBe(404);
+    // /health counts them, and says nothing is failing
+    const health = JSON.parse((await o.get('/health')).text) as {
+      channels: { thumbnails?: { pictures: number; failing?: string } }[];
+    };
+    expect(health.channels[0].thumbnails!.pictures).toBeGreaterThanOrEqual(2);
+    expect(health.channels[0].thumbnails!.failing).toBeUndefined();
   });
 
   it('after the encoder restarts, the new run’s segments get pictures too', async () => {

@@ -163,6 +163,11 @@ describe('LiveThumbnails', () => {
     await give(2, new Error('bad 4'));
     expect(events.errors).toEqual(['bad 1', 'bad 4']);
     expect(thumbs.get(3)?.toString()).toBe('jpeg:3');
+    // what /health shows: failing now, with the latest error; fine again after a picture
+    expect(thumbs.status()).toEqual({ pictures: 1, failing: 'bad 4' });
+    thumbs.part('180p', 5, part(0), () => Buffer.from('5'));
+    await give(3);
+    expect(thumbs.status()).toEqual({ pictures: 2 });
   });
 
   it('the track: none before the first picture; then 1×1, the segment duration, the numbers; pruned with the window', async () => {
