@@ -151,6 +151,25 @@ export async function completeSegments(o: LiveOrigin, channel: string, rendition
   return parseM3u8(r.text).segments.length;
 }
 
+/**
+ * Channel `ch`: TEST_SOURCE on the tiny ladder (written into `dir`), 2 s segments of 0.5 s parts,
+ * a 30 s window; `channel` overrides and adds.
+ */
+export function testChannelConfig(
+  dir: string,
+  channel: Omit<Partial<ChannelConfig>, 'id' | 'source' | 'ladder'> = {},
+): ChannelConfig {
+  return {
+    id: 'ch',
+    source: TEST_SOURCE,
+    segmentDuration: 2,
+    partDuration: 0.5,
+    dvrWindow: 30,
+    ladder: writeTinyLadder(dir),
+    ...channel,
+  };
+}
+
 /** A temp folder with one lavfi channel `ch` on the tiny ladder, served by a real origin. */
 export interface TestChannel {
   dir: string;
@@ -173,22 +192,7 @@ export async function startTestChannel(
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const root = join(dir, 'root');
   mkdirSync(root);
-  const o = await startLiveOrigin(
-    root,
-    [
-      {
-        id: 'ch',
-        source: TEST_SOURCE,
-        segmentDuration: 2,
-        partDuration: 0.5,
-        dvrWindow: 30,
-        ladder: writeTinyLadder(dir),
-        ...channel,
-      },
-    ],
-    {},
-    more,
-  );
+  const o = await startLiveOrigin(root, [testChannelConfig(dir, channel)], {}, more);
   const close = async () => {
     await o.close();
     rmSync(dir, { recursive: true, force: true });

@@ -17,9 +17,8 @@ import {
   restartEncoder,
   startLiveOrigin,
   startTestChannel,
-  TEST_SOURCE,
+  testChannelConfig,
   until,
-  writeTinyLadder,
   type LiveOrigin,
   type TestChannel,
 } from './live-helpers.js';
@@ -162,15 +161,7 @@ describe('an origin restart', () => {
     const dir = mkdtempSync(join(tmpdir(), 'se-live-thumbs-restart-'));
     const root = join(dir, 'root');
     mkdirSync(root);
-    const channel = {
-      id: 'ch',
-      source: TEST_SOURCE,
-      segmentDuration: 2,
-      partDuration: 0.5,
-      dvrWindow: 30,
-      ladder: writeTinyLadder(dir),
-      thumbnails: { width: 160 },
-    };
+    const channel = testChannelConfig(dir, { thumbnails: { width: 160 } });
     let origin = await startLiveOrigin(root, [channel]);
     try {
       const first = await until(
