@@ -62,12 +62,12 @@ async function packageCpu(
   return cpu;
 }
 
-/** The peer: a separate ffmpeg pass making the same sheets (240 wide, 4×4, one per segment). */
+/** The peer: a separate ffmpeg pass making the same sheets (240 wide, 3×3, one per segment). */
 function separatePassCpu(input: string, work: string): number {
   const t0 = childrenCpuSec();
   const r = spawnSync(ffmpegPath(), [
     ...['-v', 'error', '-y', '-i', input, '-map', '0:v:0'],
-    ...['-vf', `fps=fps=1/${SEGMENT}:round=up,scale=w=240:h=-2,tile=4x4`, '-q:v', '5'],
+    ...['-vf', `fps=fps=1/${SEGMENT}:round=up,scale=w=240:h=-2,tile=3x3`, '-q:v', '5'],
     join(work, 'peer-%d.jpg'),
   ]);
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr.toString()}`);
@@ -170,7 +170,7 @@ try {
       liveStreamOverProcessPerPicture: r3(picture / median(live.perPictureProcessCpu)),
     },
     vod: {
-      about: `packageVod, default ladder, ${SEGMENT} s segments; thumbnails 240 wide, 4x4, one per segment`,
+      about: `packageVod, default ladder, ${SEGMENT} s segments; thumbnails 240 wide, 3x3, one per segment`,
       plainCpuSec: vod.plain.map(r3),
       thumbnailsCpuSec: vod.thumbnails.map(r3),
       separateFfmpegPassCpuSec: vod.peer.map(r3),

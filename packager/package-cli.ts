@@ -45,7 +45,7 @@ function thumbnailOption(o: PackageCliOptions): ThumbnailOptions | undefined {
   if (!o.thumbnails && interval === undefined && width === undefined && layout === undefined) return undefined;
   const grid = layout === undefined ? undefined : /^(\d+)x(\d+)$/.exec(layout);
   if (grid === null) {
-    throw new StreamedgeError('BAD_OPTION', `--thumbnail-layout ${layout}: use <columns>x<rows>, e.g. 4x4`);
+    throw new StreamedgeError('BAD_OPTION', `--thumbnail-layout ${layout}: use <columns>x<rows>, e.g. 3x3`);
   }
   if (width !== undefined && !/^\d+$/.test(width)) {
     throw new StreamedgeError('BAD_OPTION', `--thumbnail-width ${width}: use a whole number of pixels`);
@@ -118,7 +118,7 @@ export function registerPackageCommand(program: Command): void {
     .option('--thumbnails', 'a thumbnail track for seek-bar previews (HLS image playlist, DASH image AdaptationSet)')
     .option('--thumbnail-interval <seconds>', 'seconds between thumbnails (default: the segment duration)')
     .option('--thumbnail-width <pixels>', 'width of one thumbnail; the height keeps the aspect ratio (default 240)')
-    .option('--thumbnail-layout <CxR>', 'thumbnails per JPEG sheet, columns x rows (default 4x4)')
+    .option('--thumbnail-layout <CxR>', 'thumbnails per JPEG sheet, columns x rows (default 3x3)')
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
       const thumbnails = thumbnailOption(o);

@@ -15,14 +15,17 @@ export interface ThumbnailOptions {
   intervalSec?: number;
   /** One picture's width in pixels (default 240); the height keeps the video's aspect ratio. */
   width?: number;
-  /** Pictures per sheet across and down (default 4×4: a 960-pixel-wide sheet at 240). */
+  /**
+   * Pictures per sheet across and down (default 3×3: a 720×408 sheet at 240 wide, within the
+   * 720 pixels DASH-IF IOP 4.3 §6.2.6 gives low-end devices; 1080 for high-end ones).
+   */
   columns?: number;
   rows?: number;
 }
 
 export const THUMBNAIL_TRACK_ID = 'thumbnails';
 const DEFAULT_WIDTH = 240;
-const DEFAULT_GRID = 4;
+const DEFAULT_GRID = 3;
 /** Sheets wider or taller than this are refused (JPEG decoders on TVs and phones choke on more). */
 const MAX_SHEET_PX = 4096;
 
@@ -54,7 +57,7 @@ export function planThumbnails(
     ['rows', rows],
   ] as const) {
     if (!Number.isInteger(n) || n < 1 || n > 32) {
-      throw badOption(`--thumbnail-layout: ${n} ${name}; use 1 to 32 (e.g. 4x4)`);
+      throw badOption(`--thumbnail-layout: ${n} ${name}; use 1 to 32 (e.g. 3x3)`);
     }
   }
   // even, as the 4:2:0 pictures need, and at least 2

@@ -22,14 +22,14 @@ const plan: LadderPlan = {
 };
 
 describe('planThumbnails', () => {
-  it('defaults: one picture per segment, 240 wide, 4×4; the height keeps the aspect ratio, even', () => {
+  it('defaults: one picture per segment, 240 wide, 3×3; the height keeps the aspect ratio, even', () => {
     expect(planThumbnails({}, plan, 4, '/x')).toEqual({
       dir: '/x',
       intervalSec: 4,
       width: 240,
       height: 136,
-      columns: 4,
-      rows: 4,
+      columns: 3,
+      rows: 3,
     });
     const portrait = { ...plan, video: [{ id: '1080p', width: 608, height: 1080, ...rung }] };
     expect(planThumbnails({ width: 120 }, portrait, 2, '/x').height).toBe(214);
@@ -44,7 +44,7 @@ describe('planThumbnails', () => {
     [{ columns: 0 }, /--thumbnail-layout: 0 columns; use 1 to 32/],
     [{ rows: 33 }, /--thumbnail-layout: 33 rows; use 1 to 32/],
     [{ columns: 1.5 }, /1.5 columns/],
-    [{ width: 480, columns: 10 }, /--thumbnail-layout 10x4: sheets of 4800x1080 pixels; keep them within 4096/],
+    [{ width: 480, columns: 10 }, /--thumbnail-layout 10x3: sheets of 4800x810 pixels; keep them within 4096/],
   ])('refuses %j', (opts, message) => {
     expect(() => planThumbnails(opts, plan, 4, '/x')).toThrow(message);
   });
