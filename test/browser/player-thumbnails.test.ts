@@ -33,14 +33,8 @@ beforeAll(async () => {
   await packageSmall(rig.dir, input, 'plain');
   origin = await rig.origin({ root: join(rig.dir, 'root') });
   // (started here: its window fills while the VOD cases run)
-  live = await rig.liveOrigin({
-    id: 'ch',
-    source: 'lavfi:testsrc2=size=320x180:rate=30',
-    segmentDuration: 2,
-    partDuration: 0.5,
-    dvrWindow: 30,
-    thumbnails: { width: 160 },
-  });
+  // the rig's channel `ch`: 320x180 lavfi, 2 s segments of 0.5 s parts, a 30 s window
+  live = await rig.liveOrigin({ thumbnails: { width: 160 } });
 }, 180_000);
 
 afterAll(async () => {
