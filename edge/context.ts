@@ -4,6 +4,7 @@
  * handlers (lookup, bypass, admin, purge) receive this view of them.
  */
 import type { Logger } from 'pino';
+import type { PreparedAnswers } from './prepared-answers.js';
 import type { CacheKeyPolicy } from '../src/http/cache-key.js';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
 import type { EdgeStore } from './store/index.js';
@@ -48,6 +49,8 @@ export interface EdgeContext {
   setCmsdMaxBitrate(kbps: number | undefined, from: 'admin' | 'supervisor'): void;
   /** Keep a background task (revalidation, prefetch) so close() waits for it. */
   track(p: Promise<unknown>): void;
+  /** Header blocks prepared per RAM-tier entry (edge/prepared-answers.ts). */
+  readonly answers: PreparedAnswers;
   /** A Cache-Status member of this cache. */
   cs(extra: Omit<CacheStatusEntry, 'cache'>): CacheStatusEntry;
 }

@@ -18,6 +18,11 @@ export interface Exchange {
    * HTTP/1.1 and when something wraps `res`'s methods (the signed-URL manifest rewrite).
    */
   h2?: ServerHttp2Stream;
+  /**
+   * HTTP/1.1 with `res` as node:http made it, so a prepared head may be written raw on its socket
+   * (src/http/raw-h1.ts); unset on HTTP/2 and when something wraps `res`'s methods.
+   */
+  rawH1?: boolean;
   id: string;
   method: string;
   /** Cache key, once computed. */

@@ -5,7 +5,7 @@
  * the full lookup), answered with one
  * `res.end(buffer)` (HTTP/1.1) or one `stream.respond` + `end` (HTTP/2), or, for a GET or HEAD the
  * edge's HTTP/1.1 front parsed itself (edge/h1-front.ts), one writev on its socket, from a header block
- * prepared once per stored entry. Per hit only Age and Cache-Status (rebuilt when their
+ * prepared once per stored entry (edge/prepared-answers.ts). Per hit only Age and Cache-Status (rebuilt when their
  * whole-second values change) and X-Request-ID are filled in; no stream pipeline, no
  * AbortController, no close listener. Counts go to plain-number tallies (edge/metrics.ts
  * HitTally); the access log samples these hits: every `HIT_LOG_EVERY`th is logged with
@@ -22,11 +22,11 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { cacheKey, variantKey } from '../src/http/cache-key.js';
-import { appendCacheStatus } from '../src/http/cache-status.js';
 import { type CmcdLogFields, cmcdLogFields, cmcdQueryValue, splitCmcdArgument } from '../src/http/cmcd.js';
-import { prepareRawHead, rawConnectionFields, writeRaw, writeRawTo } from '../src/http/raw-h1.js';
+import { rawConnectionFields, writeRaw, writeRawTo } from '../src/http/raw-h1.js';
 import type { ObjectMeta, RamEntry } from './store/index.js';
-import { replayHeaders, viewEntry } from './cache-policy.js';
+import { viewEntry } from './cache-policy.js';
+import type { Prepared, PreparedAnswers } from './prepared-answers.js';
 import type { EdgeContext } from './context.js';
 import { requestIdOf } from './exchange.js';
 import { PURGE_FLOOR_HEADER } from './fleet/fleet-link.js';
@@ -40,8 +40,6 @@ import { VARY_FIELD, varyNamesOf } from './variants.js';
 export const HIT_LOG_EVERY = 100;
 /** Request targets whose cache key is remembered (the memo is dropped whole when it is full). */
 const KEY_MEMO_ENTRIES = 8192;
-const INITIAL_AGE = ':initial-age';
-const UPSTREAM_CACHE_STATUS = ':upstream-cache-status';
 
 /** Request fields that need the full lookup. */
 const FULL_LOOKUP_FIELDS = [
@@ -70,34 +68,6 @@ interface VariantMemo {
 /** A request target's cache key and rules target, or null when the target needs the full lookup. */
 type KeyMemo = { primary: string; keyTarget: string; variant?: VariantMemo } | null;
 
-/** The prepared answer for one stored entry (keyed by its meta object, which a change replaces). */
-interface Prepared {
-  status: number;
-  length: number;
-  /** HTTP/1.1: flat [name, value, ...] pairs for writeHead, with slots for Age, Cache-Status, ID. */
-  h1: string[];
-  /**
-   * HTTP/1.1 written raw (src/http/raw-h1.ts): the status line and fixed fields as bytes, ahead of
-   * the per-hit fields (undefined when a stored field would not pass writeHead's checks).
-   */
-  h1Head: Buffer | undefined;
-  /** HTTP/2: the header object for stream.respond, same fields plus :status (and date). */
-  h2: Record<string, string | string[] | number>;
-  initialAge: number;
-  upstreamCacheStatus: string | undefined;
-  age: number;
-  ageText: string;
-  ttl: number;
-  cacheStatus: string;
-  /** The same for a stale-while-revalidate answer (its own ttl, below 0, and detail). */
-  staleTtl: number;
-  staleCacheStatus: string;
-  /** Index in h1 of the Age value (Cache-Status and X-Request-ID follow it). */
-  slot: number;
-  /** Stored without a Date: answers get the current one (node:http adds it to writeHead's). */
-  ownDate: boolean;
-}
-
 /**
  * What the hit path reads of a request: node:http's IncomingMessage and the HTTP/1.1 front's
  * parsed head (src/http/h1-request-head.ts) both have it.
@@ -125,15 +95,12 @@ interface Hit {
 
 export class HitPath {
   private readonly keys = new Map<string, KeyMemo>();
-  private prepared = new WeakMap<ObjectMeta, Prepared>();
   private logCountdown = HIT_LOG_EVERY;
-  private dateSecond = -1;
-  private dateText = '';
 
   constructor(
     private readonly ctx: EdgeContext,
-    /** Headers every answer of this listener carries (Timing-Allow-Origin, x-edge-worker). */
-    private readonly extraHeaders: readonly (readonly [string, string])[],
+    /** The prepared answers of stored entries (shared with the full lookup's serve-stored.ts). */
+    private readonly answers: PreparedAnswers,
     /** Called after each hit when prefetch is on (Lookup.noteServed). */
     private readonly onServed: ((req: HitRequest, keyTarget: string) => void) | undefined,
   ) {}
@@ -154,11 +121,6 @@ export class HitPath {
     }
   }
 
-  /** Every prepared answer is built again on its next hit (the headers every answer carries changed). */
-  forgetPrepared(): void {
-    this.prepared = new WeakMap();
-  }
-
   /**
    * The same for a request the edge's HTTP/1.1 front parsed itself (edge/h1-front.ts): a GET or
    * HEAD answered straight on `socket` (head + body in one writev; HEAD: the head only), with the
@@ -172,7 +134,12 @@ export class HitPath {
       const hit = this.find(req, true);
       if (hit === undefined) return false;
       written = true;
-      writeRawTo(socket, hit.p.h1Head!, this.tail(hit, connection), method === 'GET' ? hit.body : undefined);
+      writeRawTo(
+        socket,
+        hit.p.h1Head!,
+        this.answers.h1Tail(hit.p, hit.cacheStatus, hit.id, connection),
+        method === 'GET' ? hit.body : undefined,
+      );
       this.ctx.metrics.tally.h1++;
       this.served(req, hit, method);
       return true;
@@ -193,19 +160,14 @@ export class HitPath {
     if (req.httpVersionMajor === 2) {
       const stream = (res as unknown as Http2ServerResponse).stream;
       if (stream.destroyed || stream.headersSent) return false;
-      const h2 = p.h2;
-      h2['age'] = p.ageText;
-      h2['cache-status'] = hit.cacheStatus;
-      h2['x-request-id'] = id;
-      if (p.ownDate) h2['date'] = this.date(hit.now);
-      stream.respond(h2);
+      stream.respond(this.answers.h2Block(p, hit.cacheStatus, id, hit.now));
       stream.end(body);
       tally.h2++;
     } else {
       const connection = p.h1Head !== undefined ? rawConnectionFields(res) : undefined;
       if (connection !== undefined) {
         // the prepared head as bytes; only Age, Cache-Status, X-Request-ID (and Date) per hit
-        writeRaw(res, p.status, p.h1Head!, this.tail(hit, connection), body);
+        writeRaw(res, p.status, p.h1Head!, this.answers.h1Tail(hit.p, hit.cacheStatus, hit.id, connection), body);
       } else {
         const h1 = p.h1;
         h1[p.slot] = p.ageText;
@@ -263,34 +225,10 @@ export class HitPath {
       return undefined;
     }
     const body = entry.body;
-    let p = this.prepared.get(meta);
-    if (!p || p.length !== body.length) {
-      p = this.prepare(meta, body.length);
-      this.prepared.set(meta, p);
-    }
+    const p = this.answers.of(meta, body.length);
     if (raw && p.h1Head === undefined) return undefined;
     store.ramEntry(key, true);
-    const age = Math.floor(p.initialAge + Math.max(0, (now - meta.storedAt) / 1000));
-    const ttl = Math.trunc((meta.expiresAt - now) / 1000);
-    if (stale) {
-      if (ttl !== p.staleTtl) {
-        p.staleTtl = ttl;
-        p.staleCacheStatus = appendCacheStatus(p.upstreamCacheStatus, {
-          cache: ctx.o.name,
-          hit: true,
-          ttl,
-          detail: 'stale-while-revalidate',
-        });
-      }
-    } else if (ttl !== p.ttl) {
-      p.ttl = ttl;
-      p.cacheStatus = appendCacheStatus(p.upstreamCacheStatus, { cache: ctx.o.name, hit: true, ttl });
-    }
-    if (age !== p.age) {
-      p.age = age;
-      p.ageText = String(age);
-    }
-    const cacheStatus = stale ? p.staleCacheStatus : p.cacheStatus;
+    const cacheStatus = this.answers.refresh(p, meta, now, stale);
     const cmcd =
       cmcdRaw !== undefined ||
       h['cmcd-request'] !== undefined ||
@@ -300,16 +238,6 @@ export class HitPath {
         ? cmcdLogFields(cmcdRaw === undefined ? undefined : cmcdQueryValue(cmcdRaw), h)
         : undefined;
     return { p, stale, cacheStatus, body, id: requestIdOf(req), keyTarget: memo.keyTarget, now, cmcd };
-  }
-
-  /** The per-hit fields of a raw HTTP/1.1 answer, the keep-alive fields and the empty line. */
-  private tail(hit: Hit, connection: string): string {
-    const p = hit.p;
-    return (
-      `age: ${p.ageText}\r\ncache-status: ${hit.cacheStatus}\r\nx-request-id: ${hit.id}\r\n` +
-      (p.ownDate ? `date: ${this.date(Date.now())}\r\n` : '') +
-      `${connection}\r\n`
-    );
   }
 
   /** Counts, prefetch and the sampled access log after a hit was written. */
@@ -365,56 +293,6 @@ export class HitPath {
     if (this.keys.size >= KEY_MEMO_ENTRIES) this.keys.clear();
     this.keys.set(url, memo);
     return memo;
-  }
-
-  /** The header block of an entry, as serve-stored.ts would write it for a 200 (or stored status). */
-  private prepare(meta: ObjectMeta, length: number): Prepared {
-    const stored = replayHeaders(meta);
-    delete stored['transfer-encoding'];
-    const h1: string[] = [];
-    const h2: Record<string, string | string[] | number> = { ':status': meta.status };
-    const add = (name: string, value: string | string[]): void => {
-      if (Array.isArray(value)) for (const v of value) h1.push(name, v);
-      else h1.push(name, value);
-      h2[name] = value;
-    };
-    for (const [name, value] of Object.entries(stored)) add(name, value);
-    if (meta.status === 200) add('accept-ranges', 'bytes');
-    for (const [name, value] of this.extraHeaders) add(name, value);
-    add('content-length', String(length));
-    const slot = h1.length + 1;
-    const h1Head = prepareRawHead(meta.status, h1);
-    h1.push('age', '', 'cache-status', '', 'x-request-id', '');
-    return {
-      status: meta.status,
-      length,
-      h1,
-      h1Head,
-      h2,
-      initialAge: Number(meta.headers[INITIAL_AGE] ?? '0') || 0,
-      upstreamCacheStatus: meta.headers[UPSTREAM_CACHE_STATUS],
-      age: -1,
-      ageText: '',
-      ttl: Number.NaN,
-      cacheStatus: '',
-      staleTtl: Number.NaN,
-      staleCacheStatus: '',
-      slot,
-      ownDate: stored['date'] === undefined,
-    };
-  }
-
-  /**
-   * The Date field for answers of entries stored without one (HTTP/2: the edge's clock; raw
-   * HTTP/1.1: the wall clock, as node:http adds it), rebuilt once a second.
-   */
-  private date(now: number): string {
-    const s = Math.floor(now / 1000);
-    if (s !== this.dateSecond) {
-      this.dateSecond = s;
-      this.dateText = new Date(s * 1000).toUTCString();
-    }
-    return this.dateText;
   }
 
   /** One access-log line, the shape server.ts writes, with `sampled`: how many hits it stands for. */

@@ -107,7 +107,18 @@ export class Lookup {
         if (fresh && !forced) {
           ex.result = 'hit';
           ctx.metrics.hits.inc();
-          if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), now, this.countBytes)) {
+          if (
+            await serveStored(
+              ex,
+              store,
+              entry.meta,
+              entry.size,
+              ctx.cs({ hit: true }),
+              now,
+              ctx.answers,
+              this.countBytes,
+            )
+          ) {
             this.noteServed(ex.req, t.keyTarget);
             return;
           }
@@ -118,7 +129,7 @@ export class Lookup {
           ex.result = 'stale';
           ctx.metrics.staleServed.inc({ reason: 'stale-while-revalidate' });
           const cs = ctx.cs({ hit: true, detail: 'stale-while-revalidate' });
-          if (await serveStored(ex, store, entry.meta, entry.size, cs, now, this.countBytes)) return;
+          if (await serveStored(ex, store, entry.meta, entry.size, cs, now, ctx.answers, this.countBytes)) return;
           continue;
         }
       }
@@ -307,7 +318,18 @@ export class Lookup {
         fill.readers--;
         ex.result = 'hit';
         ctx.metrics.hits.inc();
-        if (await serveStored(ex, store, entry.meta, entry.size, ctx.cs({ hit: true }), ctx.o.now(), this.countBytes))
+        if (
+          await serveStored(
+            ex,
+            store,
+            entry.meta,
+            entry.size,
+            ctx.cs({ hit: true }),
+            ctx.o.now(),
+            ctx.answers,
+            this.countBytes,
+          )
+        )
           return false;
         fill.readers++;
       }
@@ -337,7 +359,8 @@ export class Lookup {
         ex.result = stored.result;
         stored.count();
         const now = ctx.o.now();
-        if (await serveStored(ex, store, entry.meta, entry.size, stored.cacheStatus, now, this.countBytes)) return;
+        if (await serveStored(ex, store, entry.meta, entry.size, stored.cacheStatus, now, ctx.answers, this.countBytes))
+          return;
       }
       return stored.vanished(ex);
     }

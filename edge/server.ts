@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { stdoutLog } from './log-destination.js';
 import { StreamedgeError } from '../src/errors.js';
 import type { CacheKeyPolicy } from '../src/http/cache-key.js';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';
@@ -30,6 +31,7 @@ import { purgeMethod } from './admin-purge.js';
 import { bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
 import { HitPath } from './hit-path.js';
+import { PreparedAnswers } from './prepared-answers.js';
 import { checkTarget } from './request-limits.js';
 import { EdgeListener } from './listener.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
@@ -159,6 +161,8 @@ class EdgeServer implements Edge, EdgeContext {
   private readonly lookup: Lookup;
   /** Fresh RAM-tier hits in one write (edge/hit-path.ts); undefined when signing or a filter must see every request. */
   private readonly hitPath: HitPath | undefined;
+  /** Header blocks prepared per RAM-tier entry (the hit path's, and the full lookup's HTTP/2 answers). */
+  readonly answers: PreparedAnswers;
   closing = false;
   private credentialAuth: Record<string, string>;
   fleet: FleetLink | undefined;
@@ -167,14 +171,17 @@ class EdgeServer implements Edge, EdgeContext {
     this.o = resolveOptions(input);
     this.logger =
       input.logger ??
-      pino({
-        level: input.logLevel ?? 'info',
-        base: {
-          service: 'streamedge-edge',
-          edge: this.o.name,
-          ...(input.worker ? { worker: input.worker.index, pid: process.pid } : {}),
+      pino(
+        {
+          level: input.logLevel ?? 'info',
+          base: {
+            service: 'streamedge-edge',
+            edge: this.o.name,
+            ...(input.worker ? { worker: input.worker.index, pid: process.pid } : {}),
+          },
         },
-      });
+        stdoutLog(),
+      );
     this.upstream = newUpstream(this.o, input);
     this.coalescer = new Coalescer(this.o.maxHeldRequests);
     this.router = new PeerRouter(this.o.peers, this.o.self, this.o.peerRetryMs, this.o.now);
@@ -197,10 +204,11 @@ class EdgeServer implements Edge, EdgeContext {
     this.lookup = new Lookup(this);
     this.cmsdCapKbps = input.cmsdMaxBitrateKbps;
     this.everyAnswer = listenerHeaders(input, this.o.name, this.cmsdCapKbps);
+    this.answers = new PreparedAnswers(this.o.name, this.everyAnswer);
     this.hitPath =
       input.signedAccess || input.requestFilter
         ? undefined
-        : new HitPath(this, this.everyAnswer, this.o.prefetch ? this.lookup.noteServed : undefined);
+        : new HitPath(this, this.answers, this.o.prefetch ? this.lookup.noteServed : undefined);
     const credential = checkCredential(input.upstreamCredential, 'the upstream credential');
     this.credentialAuth = credential !== undefined ? { [UPSTREAM_CREDENTIAL_HEADER]: credential } : {};
     if (input.signedAccess) for (const reason of REJECT_REASONS) this.metrics.signedRejections.inc({ reason }, 0);
@@ -257,7 +265,7 @@ class EdgeServer implements Edge, EdgeContext {
     const was = this.cmsdCapKbps;
     this.cmsdCapKbps = kbps;
     this.everyAnswer.splice(0, this.everyAnswer.length, ...listenerHeaders(this.input, this.o.name, kbps));
-    this.hitPath?.forgetPrepared();
+    this.answers.forget();
     if (from === 'admin') this.input.worker?.shareCmsdCap?.(kbps);
     this.logger.info(
       { cmsdMaxBitrateKbps: kbps ?? null, was: was ?? null, from },
@@ -446,6 +454,7 @@ class EdgeServer implements Edge, EdgeContext {
       startedAt: Date.now(),
     };
     if (req.httpVersionMajor === 2) ex.h2 = (res as unknown as Http2ServerResponse).stream;
+    else ex.rawH1 = true;
     res.once('close', () => this.logDone(ex));
     if (framing !== undefined) {
       ex.result = 'bad-request';
@@ -490,7 +499,9 @@ class EdgeServer implements Edge, EdgeContext {
         (ex.method === 'GET' || ex.method === 'HEAD')
       ) {
         for (const h of REWRITE_DROPS) delete req.headers[h];
-        delete ex.h2; // the rewrite wraps res: answers go through it
+        // the rewrite wraps res: answers go through it
+        delete ex.h2;
+        delete ex.rawH1;
         rewriteManifestOnTheWayOut(res, a.queryToken, ex.method);
       }
     }

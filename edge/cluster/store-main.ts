@@ -5,6 +5,7 @@
  * then the store closes.
  */
 import pino from 'pino';
+import { stdoutLog } from '../log-destination.js';
 import { AggregatorRegistry } from 'prom-client';
 import { parseBytes } from '../../src/cli/options.js';
 import { edgeOptionsFromCli } from '../edge-cli.js';
@@ -22,10 +23,13 @@ const role = readRole();
 const { input, o, logger, store } = await (async () => {
   const input = edgeOptionsFromCli(role.options);
   const o = resolveOptions(input);
-  const logger = pino({
-    level: role.options.logLevel,
-    base: { service: 'streamedge-edge', edge: o.name, role: 'store', pid: process.pid },
-  });
+  const logger = pino(
+    {
+      level: role.options.logLevel,
+      base: { service: 'streamedge-edge', edge: o.name, role: 'store', pid: process.pid },
+    },
+    stdoutLog(),
+  );
   const dir = role.options.store;
   if (dir === undefined) throw new Error('the store process needs a store directory');
   // the workers keep the RAM tiers; the store process only writes (and reads for copy-forward)

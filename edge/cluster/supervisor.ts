@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { stdoutLog } from '../log-destination.js';
 import { parseDuration } from '../../src/cli/options.js';
 import { StreamedgeError } from '../../src/errors.js';
 import type { EdgeCliOptions } from '../edge-cli.js';
@@ -75,10 +76,13 @@ export class EdgeSupervisor {
   /** Starts the store process, then `n` workers; resolves once all listen. */
   static async start(o: EdgeCliOptions, n: number): Promise<EdgeSupervisor> {
     if (!cluster.isPrimary) throw new StreamedgeError('EDGE_STATE', 'the edge supervisor runs in the primary process');
-    const logger = pino({
-      level: o.logLevel,
-      base: { service: 'streamedge-edge', edge: o.name, role: 'supervisor', pid: process.pid },
-    });
+    const logger = pino(
+      {
+        level: o.logLevel,
+        base: { service: 'streamedge-edge', edge: o.name, role: 'supervisor', pid: process.pid },
+      },
+      stdoutLog(),
+    );
     const tempDir = o.store === undefined ? mkdtempSync(join(tmpdir(), 'streamedge-edge-')) : undefined;
     const options: EdgeCliOptions = { ...o, store: o.store ?? tempDir };
     const socketPath = join(tmpdir(), `streamedge-edge-${process.pid}-${randomBytes(4).toString('hex')}.sock`);

@@ -2,7 +2,7 @@
 import { cacheKey } from '../../../src/http/cache-key.js';
 import { EventEmitter } from 'node:events';
 import { createServer, Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,4 +119,32 @@ export function recordNodeRequests(port: number, into: string[]): () => void {
   } as HttpServer['emit'];
   // the patch is an own property: deleting it restores the inherited EventEmitter emit
   return () => delete (HttpServer.prototype as Partial<HttpServer>).emit;
+}
+
+/** Writes `raw` to the edge at `baseUrl` on one connection; resolves with all it reads until `until` matches or it closes. */
+export function exchangeRaw(
+  baseUrl: string,
+  raw: string,
+  until: (text: string) => boolean,
+): Promise<{ text: string; closed: boolean }> {
+  const { port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(port), '127.0.0.1');
+    let text = '';
+    let done = false;
+    const finish = (closed: boolean): void => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ text, closed });
+    };
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      text += d;
+      if (until(text)) finish(false);
+    });
+    sock.on('end', () => finish(true));
+    sock.on('error', reject);
+    sock.write(raw);
+  });
 }

@@ -7,7 +7,6 @@
  * answered in order, and a request that asks to close gets Node's own head and a closed socket.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,7 +17,7 @@ import { createEdge } from '../../../edge/server.js';
 import { ReloadingTls } from '../../../src/tls/reloading-tls.js';
 import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
 import { h2Get, h2Session } from '../../support/h2-client.js';
-import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+import { exchangeRaw, get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
 
 let up: Upstream;
 let e: TestEdge;
@@ -256,30 +255,6 @@ describe('one-write hit path', () => {
   });
 });
 
-/** Writes `raw` to the edge on one connection; resolves with all it reads until `until` matches or it closes. */
-function exchangeRaw(raw: string, until: (text: string) => boolean): Promise<{ text: string; closed: boolean }> {
-  const { port } = new URL(e.url);
-  return new Promise((resolve, reject) => {
-    const sock = connect(Number(port), '127.0.0.1');
-    let text = '';
-    let done = false;
-    const finish = (closed: boolean): void => {
-      if (done) return;
-      done = true;
-      sock.destroy();
-      resolve({ text, closed });
-    };
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      text += d;
-      if (until(text)) finish(false);
-    });
-    sock.on('end', () => finish(true));
-    sock.on('error', reject);
-    sock.write(raw);
-  });
-}
-
 /** The heads (status line + fields) of every response in `text`, bodies of `bodyLength` bytes each. */
 function heads(text: string, bodyLength: number): string[] {
   const out: string[] = [];
@@ -299,7 +274,7 @@ describe('one-write hit path on the wire (HTTP/1.1)', () => {
 
   it('writes the prepared head as Node would: keep-alive fields, one Date, the body after it', async () => {
     await warm('/wire.txt');
-    const { text, closed } = await exchangeRaw(request(), (t) => t.endsWith(body));
+    const { text, closed } = await exchangeRaw(e.url, request(), (t) => t.endsWith(body));
     expect(closed).toBe(false);
     const [head] = heads(text, body.length);
     const lines = head.split('\r\n');
@@ -317,7 +292,7 @@ describe('one-write hit path on the wire (HTTP/1.1)', () => {
   it('answers pipelined requests in order, each with its own X-Request-ID', async () => {
     await warm('/wire.txt');
     const raw = [1, 2, 3].map((i) => request(`x-request-id: pipe-${i}\r\n`)).join('');
-    const { text } = await exchangeRaw(raw, (t) => t.split(body).length === 4);
+    const { text } = await exchangeRaw(e.url, raw, (t) => t.split(body).length === 4);
     const got = heads(text, body.length);
     expect(got).toHaveLength(3);
     expect(got.map((h) => /x-request-id: (\S+)/.exec(h)?.[1])).toEqual(['pipe-1', 'pipe-2', 'pipe-3']);
@@ -326,7 +301,7 @@ describe('one-write hit path on the wire (HTTP/1.1)', () => {
 
   it('leaves a request that asks to close to Node: Connection: close, and the socket closes', async () => {
     await warm('/wire.txt');
-    const { text, closed } = await exchangeRaw(request('connection: close\r\n'), () => false);
+    const { text, closed } = await exchangeRaw(e.url, request('connection: close\r\n'), () => false);
     expect(closed).toBe(true);
     expect(text.toLowerCase()).toContain('connection: close');
     expect(text.endsWith(body)).toBe(true);
