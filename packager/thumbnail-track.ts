@@ -24,6 +24,14 @@ export interface ThumbnailOptions {
 }
 
 export const THUMBNAIL_TRACK_ID = 'thumbnails';
+
+/**
+ * A picture's height for `width` pixels of a `source` picture, keeping its aspect ratio: even, as
+ * 4:2:0 pictures need, and at least 2.
+ */
+export function thumbnailHeight(width: number, source: { width: number; height: number }): number {
+  return Math.max(2, 2 * Math.round((width * source.height) / source.width / 2));
+}
 const DEFAULT_WIDTH = 240;
 const DEFAULT_GRID = 3;
 /** Sheets wider or taller than this are refused (JPEG decoders on TVs and phones choke on more). */
@@ -60,8 +68,7 @@ export function planThumbnails(
       throw badOption(`--thumbnail-layout: ${n} ${name}; use 1 to 32 (e.g. 3x3)`);
     }
   }
-  // even, as the 4:2:0 pictures need, and at least 2
-  const height = Math.max(2, 2 * Math.round((width * top.height) / top.width / 2));
+  const height = thumbnailHeight(width, top);
   if (width * columns > MAX_SHEET_PX || height * rows > MAX_SHEET_PX) {
     throw badOption(
       `--thumbnail-layout ${columns}x${rows}: sheets of ${width * columns}x${height * rows} pixels; keep them within ${MAX_SHEET_PX}`,

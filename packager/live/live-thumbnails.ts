@@ -12,7 +12,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { thumbnailSheetName, type Part, type Rendition, type ThumbnailTrack } from '../../src/media/presentation.js';
-import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
+import { THUMBNAIL_TRACK_ID, thumbnailHeight } from '../thumbnail-track.js';
 import { openFfmpegPictureStream, type OpenPictureStream, type PictureStream } from './picture-stream.js';
 import { writeAtomic } from './segment-files.js';
 
@@ -169,7 +169,7 @@ export class LiveThumbnails {
 
   private sizeOf(s: Source): [number, number] {
     const width = this.opts.width;
-    return [width, Math.max(2, 2 * Math.round((width * s.height) / s.width / 2))];
+    return [width, thumbnailHeight(width, s)];
   }
 
   status(): ThumbnailStatus {

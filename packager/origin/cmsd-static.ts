@@ -39,6 +39,11 @@ function withBitrate(s: CmsdStatic, bytes: number | undefined): CmsdStatic {
 
 // ------------------------------------------------------------------------------------ live
 
+/** `CMSD-Static` of a thumbnail picture or sheet (CTA-5004 has no object type for images: "other"). */
+const thumbnailCmsd = (st: 'v' | 'l'): string => formatCmsdStatic({ ot: 'o', st });
+const VOD_THUMBNAIL_CMSD = thumbnailCmsd('v');
+export const LIVE_THUMBNAIL_CMSD = thumbnailCmsd('l');
+
 /** `CMSD-Static` of a live init segment. */
 export const LIVE_INIT_CMSD = formatCmsdStatic({ ot: 'i', st: 'l' });
 
@@ -110,8 +115,7 @@ export class VodCmsd {
   async forFile(file: string, name: string, size: number): Promise<string | undefined> {
     if (name.endsWith('.m3u8') || name.endsWith('.mpd')) return manifestCmsd(name, false);
     if (name.endsWith('.vtt')) return formatCmsdStatic({ ot: 'c', st: 'v' });
-    // CTA-5004 has no object type for images: "other"
-    if (name.endsWith('.jpg')) return formatCmsdStatic({ ot: 'o', st: 'v' });
+    if (name.endsWith('.jpg')) return VOD_THUMBNAIL_CMSD;
     if (name === 'init.mp4') return formatCmsdStatic({ ot: 'i', st: 'v' });
     const seg = /^seg-(\d{1,12})\.m4s$/.exec(name);
     if (!seg) return undefined;

@@ -30,8 +30,15 @@ import { advancePartLimit, parseDirectives, satisfied, tooFarAhead } from './blo
 import { ManifestCache } from './manifest-cache.js';
 import { partIsComing, streamGrowingSegment } from './part-holder.js';
 import type { OriginMetrics } from './metrics.js';
-import { LIVE_INIT_CMSD, livePartCmsd, liveRetiredCmsd, liveSegmentCmsd, manifestCmsd } from './cmsd-static.js';
-import { CMSD_DYNAMIC, CMSD_STATIC, formatCmsdDynamicEntry, formatCmsdStatic } from '../../src/http/cmsd.js';
+import {
+  LIVE_INIT_CMSD,
+  LIVE_THUMBNAIL_CMSD,
+  livePartCmsd,
+  liveRetiredCmsd,
+  liveSegmentCmsd,
+  manifestCmsd,
+} from './cmsd-static.js';
+import { CMSD_DYNAMIC, CMSD_STATIC, formatCmsdDynamicEntry } from '../../src/http/cmsd.js';
 import { SEGMENT_END } from '../live/position-waiters.js';
 import { HeldRequests, type HeldRequest } from './held-requests.js';
 import {
@@ -49,7 +56,6 @@ const LIVE_MPD_CMSD = manifestCmsd('manifest.mpd', true);
 const ORIGIN_DURESS = formatCmsdDynamicEntry({ server: 'streamedge-origin', du: true });
 const MPD = 'application/dash+xml';
 // CTA-5004 has no object type for images: "other"
-const THUMBNAIL_CMSD = formatCmsdStatic({ ot: 'o', st: 'l' });
 const SEGMENT = 'video/iso.segment';
 
 export interface LiveRoutesOptions {
@@ -368,7 +374,7 @@ function thumbnailRequest(req: FastifyRequest, reply: FastifyReply, ctx: Ctx, na
   if (!jpeg) return sendError(reply, 404, `no thumbnail for segment ${picture[1]}`);
   reply.header('content-type', 'image/jpeg');
   reply.header('cache-control', IMMUTABLE);
-  reply.header(CMSD_STATIC, THUMBNAIL_CMSD);
+  reply.header(CMSD_STATIC, LIVE_THUMBNAIL_CMSD);
   return reply.send(jpeg);
 }
 
