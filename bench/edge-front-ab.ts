@@ -4,7 +4,7 @@
  * per-request cost of node:http's objects shows most. Writes bench/results/edge-front-ab.json.
  *
  *   node bin/run-ts.js bench/edge-front-ab.ts --baseline <checkout dir> [--rounds 3] [--duration 6]
- *     [--workers 2] [--connections 64] [--profile] [--out <file>]
+ *     [--workers 2] [--connections 64] [--header '<name>: <value>'] [--profile] [--out <file>]
  *
  * - Three servers with the same worker count in front of one local origin (in this process: the
  *   edges fill before wrk, which runs synchronously, starts), each warmed first:
@@ -15,6 +15,9 @@
  *   order (odd rounds reversed); the figures are CPU-µs per request of each server's process tree
  *   (/proc utime+stime around the wrk run) and req/s, medians over rounds; the ratios compare
  *   medians of the same run.
+ * - --header: every wrk request carries that field; `--header 'cache-control: max-age=3600'`
+ *   sends the same hits through the edge's full lookup instead of its one-write hit path (the
+ *   path of blocking reloads, parts and fills), so two checkouts' lookups are compared.
  * - --profile: after the rounds, `base` and `front` again under `node --cpu-prof` (one wrk run
  *   each); each worker's top frames by self time (idle excluded, shares of the busy samples).
  */
@@ -46,6 +49,7 @@ const DURATION_S = arg('duration', 6);
 const WORKERS = arg('workers', 2);
 const CONNECTIONS = arg('connections', 64);
 const PROFILE = args.includes('--profile');
+const HEADER = at('header');
 const OUT = at('out') ?? join(root, 'bench/results/edge-front-ab.json');
 const PATH = '/pl/0.m3u8';
 
@@ -142,7 +146,8 @@ interface Run {
 }
 
 function wrk(url: string, seconds: number): { requests: number; requestsPerSecond: number } {
-  const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, `${url}${PATH}`], {
+  const header = HEADER !== undefined ? ['-H', HEADER] : [];
+  const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, ...header, `${url}${PATH}`], {
     encoding: 'utf8',
   });
   if (/Non-2xx/.test(out)) throw new Error(`wrk saw non-2xx answers from ${url}:\n${out}`);
@@ -239,7 +244,13 @@ const result = {
     .join(' ')}`,
   at: new Date().toISOString(),
   machine: finishMachineInfo(machine),
-  workload: { object: '1 KiB cached', client: 'wrk -t1', connections: CONNECTIONS, durationSeconds: DURATION_S },
+  workload: {
+    object: '1 KiB cached',
+    client: 'wrk -t1',
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    ...(HEADER !== undefined ? { header: HEADER } : {}),
+  },
   setup: {
     workers: WORKERS,
     rounds: ROUNDS,
