@@ -19,7 +19,7 @@
  * whose answers are the same (serve-stored.ts).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { cacheKey, variantKey } from '../src/http/cache-key.js';
 import { type CmcdLogFields, cmcdLogFields, cmcdQueryValue, splitCmcdArgument } from '../src/http/cmcd.js';
@@ -147,6 +147,34 @@ export class HitPath {
       this.ctx.logger.warn({ err: e, url: redactToken(req.url) }, 'edge hit path failed');
       if (!written) return false;
       socket.destroy();
+      return true;
+    }
+  }
+
+  /**
+   * The same for an HTTP/2 stream the secure listener offers before node:http2's compatibility
+   * layer made request and response objects for it (src/tls/secure-http-server.ts
+   * interceptStreams): a GET answered with one respond + end. False, having written nothing, when
+   * it cannot; never throws.
+   */
+  serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
+    let written = false;
+    try {
+      const path = headers[':path'];
+      if (headers[':method'] !== 'GET' || typeof path !== 'string') return false;
+      const req: HitRequest = { method: 'GET', url: path, headers };
+      const hit = this.find(req, false);
+      if (hit === undefined || stream.destroyed || stream.headersSent) return false;
+      written = true;
+      stream.respond(this.answers.h2Block(hit.p, hit.cacheStatus, hit.id, hit.now));
+      stream.end(hit.body);
+      this.ctx.metrics.tally.h2++;
+      this.served(req, hit, 'GET');
+      return true;
+    } catch (e) {
+      this.ctx.logger.warn({ err: e, url: redactToken(String(headers[':path'])) }, 'edge hit path failed');
+      if (!written) return false;
+      stream.destroy();
       return true;
     }
   }

@@ -25,7 +25,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { StreamedgeError } from '../src/errors.js';
 import { parserErrorStatus } from './request-limits.js';
 import type { ReloadingTls } from '../src/tls/reloading-tls.js';
-import { closeHttp2Sessions, createSecureHttpServer } from '../src/tls/secure-http-server.js';
+import { closeHttp2Sessions, createSecureHttpServer, type StreamFirst } from '../src/tls/secure-http-server.js';
 import { socketAnswering } from '../src/http/raw-h1.js';
 import { answerConnect } from '../src/http/request-framing.js';
 import { createH1Front, type FrontHit } from './h1-front.js';
@@ -47,6 +47,11 @@ export interface EdgeListenerOptions {
    * true when it answered on the socket (no node:http objects are made for them).
    */
   frontHit?: FrontHit;
+  /**
+   * HTTPS: HTTP/2 streams are offered here first, before node:http2's compatibility objects are
+   * made; true when it answered the stream.
+   */
+  streamHit?: StreamFirst;
 }
 
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -96,6 +101,7 @@ export class EdgeListener {
     if (o.tls) {
       const secure = createSecureHttpServer(o.tls, handler as never, {
         ...(o.onHandshakeFailure ? { onHandshakeFailure: o.onHandshakeFailure } : {}),
+        ...(o.streamHit ? { streamFirst: o.streamHit } : {}),
         keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
       });
       l = new EdgeListener(secure, secure, true);

@@ -356,6 +356,7 @@ class EdgeServer implements Edge, EdgeContext {
         ...(this.hitPath
           ? {
               frontHit: (req, socket, connection) => !this.draining && this.hitPath!.serveRaw(req, socket, connection),
+              streamHit: (stream, headers) => !this.draining && this.hitPath!.serveStream(stream, headers),
             }
           : {}),
         onHandshakeFailure: (code) => this.metrics.tlsHandshakeFailures.inc({ code }),

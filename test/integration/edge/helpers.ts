@@ -1,6 +1,7 @@
 /** Test helpers for the edge suites: a scriptable upstream on loopback and a small client. */
 import { cacheKey } from '../../../src/http/cache-key.js';
 import { EventEmitter } from 'node:events';
+import { createSecureServer } from 'node:http2';
 import { createServer, Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -119,6 +120,22 @@ export function recordNodeRequests(port: number, into: string[]): () => void {
   } as HttpServer['emit'];
   // the patch is an own property: deleting it restores the inherited EventEmitter emit
   return () => delete (HttpServer.prototype as Partial<HttpServer>).emit;
+}
+
+/**
+ * Counts the requests node:http2's compatibility layer hands to any HTTP/2 server's 'request'
+ * event in this process (each made an Http2ServerRequest/Response), so a test can tell the edge's
+ * stream-first hits from the rest. Returns the count's reader and the function that stops it.
+ */
+export function countH2CompatRequests(): { count: () => number; stop: () => void } {
+  const proto = Object.getPrototypeOf(createSecureServer()) as EventEmitter;
+  let n = 0;
+  proto.emit = function (this: EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request' && (args[0] as IncomingMessage).httpVersionMajor === 2) n++;
+    return EventEmitter.prototype.emit.call(this, event, ...args);
+  };
+  // the patch is an own property: deleting it restores the inherited emit
+  return { count: () => n, stop: () => delete (proto as Partial<EventEmitter>).emit };
 }
 
 /** Writes `raw` to the edge at `baseUrl` on one connection; resolves with all it reads until `until` matches or it closes. */

@@ -17,7 +17,15 @@ import { createEdge } from '../../../edge/server.js';
 import { ReloadingTls } from '../../../src/tls/reloading-tls.js';
 import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
 import { h2Get, h2Session } from '../../support/h2-client.js';
-import { exchangeRaw, get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+import {
+  countH2CompatRequests,
+  exchangeRaw,
+  get,
+  startEdge,
+  startUpstream,
+  type TestEdge,
+  type Upstream,
+} from './helpers.js';
 
 let up: Upstream;
 let e: TestEdge;
@@ -368,7 +376,14 @@ describe('one-write hit path over HTTP/2', () => {
       const before = lines.filter((l) => l['url'] === '/h2.txt').length;
       const n = HIT_LOG_EVERY * 2;
       const answers = [];
-      for (let i = 0; i < n; i++) answers.push(await h2Get(session, '/h2.txt', { 'x-request-id': `h2-${i}` }));
+      const compat = countH2CompatRequests();
+      try {
+        for (let i = 0; i < n; i++) answers.push(await h2Get(session, '/h2.txt', { 'x-request-id': `h2-${i}` }));
+        // answered on their streams before node:http2's compatibility layer made request objects
+        expect(compat.count()).toBe(0);
+      } finally {
+        compat.stop();
+      }
       expect(first.status).toBe(200);
       expect(answers.every((a) => a.status === 200 && a.body.equals(first.body))).toBe(true);
       const a = answers[0].headers;
@@ -396,6 +411,16 @@ describe('one-write hit path over HTTP/2', () => {
       expect(lines.at(-1)).toMatchObject({ result: 'hit', sampled: 1, cmcd: { sid: 'h2-s', ot: 'v', bs: true } });
       const after = await edge.metrics.registry.metrics();
       expect(after).toMatch(/^edge_cmcd_buffer_starvation_total\{ot="v"\} 1$/m);
+      // a request the hit path declines still gets node:http2's request objects and the full lookup
+      const full = countH2CompatRequests();
+      try {
+        const r = await h2Get(session, '/h2.txt', { 'cache-control': 'max-age=60' });
+        expect(r.status).toBe(200);
+        expect(r.body.equals(first.body)).toBe(true);
+        expect(full.count()).toBe(1);
+      } finally {
+        full.stop();
+      }
     } finally {
       session.close();
       await edge.close();
