@@ -11,7 +11,8 @@
  *   `streamedge edge --help` lists it, else one process: the JSON says which), object already cached;
  * - nginx 1.22 (Debian) with proxy_cache, `listen ... ssl http2;`, `worker_processes` = workers;
  * - a node:cluster of node:http2 servers answering every request with a constant 1 KiB buffer
- *   (bench/constant-cluster.ts): the runtime's own limit (the goal is edge >= 0.6x of it).
+ *   on its stream (bench/constant-cluster.ts; through node:http2's compatibility objects before
+ *   session 35): the runtime's own limit (the goal is edge >= 0.6x of it).
  * The same object is then asked for with a request `Cache-Control: max-age=3600`: the edge answers
  * it from its full lookup (request directives are honoured there, not on the RAM-hit path: the path
  * blocking reloads, parts and fills take, answered through exchange.ts), nginx as a plain hit (it
@@ -305,7 +306,7 @@ async function main(): Promise<void> {
         client: `h2load -t 1 -c ${connections} -m ${streams} -D ${duration} --warm-up-time 1, ABBA order ${order.join(' ')}`,
         handshakeClient: `h2load -t 1 -c ${handshakes} -n ${handshakes} -m 1: ${handshakes} connections opened at once, one request each, so req/s = full TLS handshakes (+ one h2 request) per second`,
         fullLookup: `the same GET with the request header '${FULL_LOOKUP_HEADER}': the edge answers from its full lookup (not the RAM-hit path), nginx and the constant server as without it`,
-        processes: `edge: ${edgeWorkers} process(es); nginx: worker_processes ${workers}; node:http2 constant: node:cluster of ${workers}; the origin runs in the bench process`,
+        processes: `edge: ${edgeWorkers} process(es); nginx: worker_processes ${workers}; node:http2 constant: node:cluster of ${workers}, answering on the stream (respond + end, no compatibility objects); the origin runs in the bench process`,
         nginx: nginxVersion,
         certificate: 'self-signed ECDSA P-256 (openssl), the same files for every target',
         cpu: 'cpuSecondsPer10k: user+system CPU of the target process tree per 10,000 requests (warm-up second included, at the measured rate)',
