@@ -67,6 +67,17 @@ export class Lookup {
     this.ctx.metrics.bytesSent.inc({ tier }, n);
   };
 
+  /** Answers `ex` from the stored `entry` (serve-stored.ts); false when it is gone meanwhile. */
+  private serveEntry(
+    ex: Exchange,
+    entry: { meta: ObjectMeta; size: number },
+    status: CacheStatusEntry,
+    now: number,
+  ): Promise<boolean> {
+    const { ctx } = this;
+    return serveStored(ex, ctx.openStore, entry.meta, entry.size, status, now, ctx.answers, this.countBytes);
+  }
+
   async cached(ex: Exchange, target: string): Promise<void> {
     const { ctx } = this;
     const store = ctx.openStore;
@@ -107,18 +118,7 @@ export class Lookup {
         if (fresh && !forced) {
           ex.result = 'hit';
           ctx.metrics.hits.inc();
-          if (
-            await serveStored(
-              ex,
-              store,
-              entry.meta,
-              entry.size,
-              ctx.cs({ hit: true }),
-              now,
-              ctx.answers,
-              this.countBytes,
-            )
-          ) {
+          if (await this.serveEntry(ex, entry, ctx.cs({ hit: true }), now)) {
             this.noteServed(ex.req, t.keyTarget);
             return;
           }
@@ -129,7 +129,7 @@ export class Lookup {
           ex.result = 'stale';
           ctx.metrics.staleServed.inc({ reason: 'stale-while-revalidate' });
           const cs = ctx.cs({ hit: true, detail: 'stale-while-revalidate' });
-          if (await serveStored(ex, store, entry.meta, entry.size, cs, now, ctx.answers, this.countBytes)) return;
+          if (await this.serveEntry(ex, entry, cs, now)) return;
           continue;
         }
       }
@@ -318,19 +318,7 @@ export class Lookup {
         fill.readers--;
         ex.result = 'hit';
         ctx.metrics.hits.inc();
-        if (
-          await serveStored(
-            ex,
-            store,
-            entry.meta,
-            entry.size,
-            ctx.cs({ hit: true }),
-            ctx.o.now(),
-            ctx.answers,
-            this.countBytes,
-          )
-        )
-          return false;
+        if (await this.serveEntry(ex, entry, ctx.cs({ hit: true }), ctx.o.now())) return false;
         fill.readers++;
       }
     }
@@ -359,8 +347,7 @@ export class Lookup {
         ex.result = stored.result;
         stored.count();
         const now = ctx.o.now();
-        if (await serveStored(ex, store, entry.meta, entry.size, stored.cacheStatus, now, ctx.answers, this.countBytes))
-          return;
+        if (await this.serveEntry(ex, entry, stored.cacheStatus, now)) return;
       }
       return stored.vanished(ex);
     }

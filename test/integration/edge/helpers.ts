@@ -7,6 +7,8 @@ import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { Agent, request } from 'undici';
 import { createEdge, type Edge, type EdgeServerOptions } from '../../../edge/server.js';
 
@@ -120,6 +122,17 @@ export function recordNodeRequests(port: number, into: string[]): () => void {
   } as HttpServer['emit'];
   // the patch is an own property: deleting it restores the inherited EventEmitter emit
   return () => delete (HttpServer.prototype as Partial<HttpServer>).emit;
+}
+
+/** A pino logger at level info whose lines are parsed into `into` (access-log assertions). */
+export function jsonLogger(into: Array<Record<string, unknown>>): pino.Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') into.push(JSON.parse(line) as never);
+      cb();
+    },
+  });
+  return pino({ level: 'info' }, sink);
 }
 
 /**

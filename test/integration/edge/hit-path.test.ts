@@ -9,8 +9,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HIT_LOG_EVERY } from '../../../edge/hit-path.js';
 import { createEdge } from '../../../edge/server.js';
@@ -21,6 +19,7 @@ import {
   countH2CompatRequests,
   exchangeRaw,
   get,
+  jsonLogger,
   startEdge,
   startUpstream,
   type TestEdge,
@@ -54,17 +53,6 @@ beforeAll(async () => {
   });
   e = await startEdge({ upstream: up.url, name: 'hp', now: () => clock, logger: jsonLogger(logLines) });
 });
-
-/** A pino logger at level info whose lines are parsed into `lines`. */
-function jsonLogger(lines: Array<Record<string, unknown>>): pino.Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
-      cb();
-    },
-  });
-  return pino({ level: 'info' }, sink);
-}
 
 afterAll(async () => {
   await e.close();

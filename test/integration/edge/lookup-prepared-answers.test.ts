@@ -9,30 +9,18 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEdge } from '../../../edge/server.js';
 import { ReloadingTls } from '../../../src/tls/reloading-tls.js';
 import { createSelfSignedCertificate } from '../../../src/tls/self-signed.js';
 import { h2Get, h2Session } from '../../support/h2-client.js';
-import { exchangeRaw, get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+import { exchangeRaw, get, jsonLogger, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
 
 let up: Upstream;
 let e: TestEdge;
 let clock = Date.now();
 const lines: Array<Record<string, unknown>> = [];
 const FULL = { 'cache-control': 'max-age=3600' };
-
-function jsonLogger(into: Array<Record<string, unknown>>): pino.Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') into.push(JSON.parse(line) as never);
-      cb();
-    },
-  });
-  return pino({ level: 'info' }, sink);
-}
 
 beforeAll(async () => {
   up = await startUpstream((req, res) => {
