@@ -4,21 +4,26 @@
  * The full lookup logs every answer (one JSON line each). pino's default destination (sonic-boom,
  * asynchronous) appends each line to a pending string and measures that whole string's byte
  * length on every line while a write is in flight, so at 15k answers a second per process the
- * log cost 5 µs an answer, 8 % of a profiled HTTP/2 worker (bench/NOTES.md, "HTTP/2 answers
- * through the full lookup"). Here a line is pushed onto an array; the turn's lines go out in one
- * `write(2)` from an immediate (or at once when 64 KiB are pending), and whatever is pending when
- * the process exits is written then. nginx's own access log without `buffer=` is one `write(2)`
- * per request; this is one per turn.
+ * log cost 5 µs an answer, 8 % of a profiled HTTP/2 worker (bench/NOTES.md, "Session 35"). Here
+ * a line is pushed onto an array; the turn's lines are written from an immediate (or at once when
+ * 64 KiB are pending), and whatever is pending when the process exits is written then. nginx's own
+ * access log without `buffer=` is one `write(2)` per request.
  *
  * The write is synchronous, so nothing is in flight when the process exits and lines stay in
- * order. A full pipe (EAGAIN on a non-blocking descriptor) is waited out for up to
- * `STALL_LIMIT_MS`, then the batch is dropped and counted; a descriptor that is gone (EPIPE,
- * EBADF) stops the logging instead of failing the server.
+ * order. The workers of a multi-process edge share one standard output: a write to a pipe is whole
+ * (never interleaved with another process's) only up to PIPE_BUF, 4096 bytes on Linux, so a turn's
+ * lines go out in writes of whole lines of at most that (one longer line alone): one write(2) per
+ * turn at a light load, about ten lines a write at a heavy one. A full pipe (EAGAIN on a
+ * non-blocking descriptor) is waited out for up to `STALL_LIMIT_MS`, then that write's lines are
+ * dropped and counted; a descriptor that is gone (EPIPE, EBADF) stops the logging instead of
+ * failing the server.
  */
 import { writeSync } from 'node:fs';
 
 /** Pending bytes (UTF-16 units) that make a line's push write the batch at once. */
 const FLUSH_AT = 64 * 1024;
+/** The most a write(2) to a pipe puts there whole, whatever other writers do (PIPE_BUF on Linux). */
+const ATOMIC_WRITE = 4096;
 /** How long a full pipe is waited out before a batch is dropped. */
 const STALL_LIMIT_MS = 1_000;
 
@@ -30,7 +35,11 @@ export class LogDestination {
   /** Lines that could not be written (a pipe full for longer than STALL_LIMIT_MS, a closed descriptor). */
   dropped = 0;
 
-  constructor(private readonly fd = 1) {
+  constructor(
+    private readonly fd = 1,
+    /** The system call (node:fs writeSync; a test may watch it). */
+    private readonly writeTo: (fd: number, data: Buffer, offset: number, length: number) => number = writeSync,
+  ) {
     process.on('exit', () => this.flush());
   }
 
@@ -57,12 +66,30 @@ export class LogDestination {
 
   /** Writes every pending line now (pino calls it for fatal logs; the exit handler does too). */
   flush(): void {
-    if (this.parts.length === 0) return;
-    const lines = this.parts.length;
-    const data = Buffer.from(this.parts.length === 1 ? this.parts[0] : this.parts.join(''));
+    const parts = this.parts;
+    if (parts.length === 0) return;
     this.parts = [];
     this.pending = 0;
-    if (!this.writeAll(data)) this.dropped += lines;
+    let chunk = '';
+    let bytes = 0;
+    let lines = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const n = Buffer.byteLength(parts[i]);
+      if (lines > 0 && bytes + n > ATOMIC_WRITE) {
+        this.writeLines(chunk, lines);
+        chunk = '';
+        bytes = 0;
+        lines = 0;
+      }
+      chunk += parts[i];
+      bytes += n;
+      lines++;
+    }
+    this.writeLines(chunk, lines);
+  }
+
+  private writeLines(chunk: string, lines: number): void {
+    if (this.closed || !this.writeAll(Buffer.from(chunk))) this.dropped += lines;
   }
 
   /** pino calls flushSync when it has one. */
@@ -75,7 +102,7 @@ export class LogDestination {
     let stalledSince = 0;
     while (off < data.length) {
       try {
-        off += writeSync(this.fd, data, off, data.length - off);
+        off += this.writeTo(this.fd, data, off, data.length - off);
         stalledSince = 0;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;

@@ -1,8 +1,10 @@
 /**
- * The edge's log destination (edge/log-destination.ts): lines leave in one write per event-loop
- * turn (or at once past 64 KiB pending), in order, none lost when the process exits in the same
- * turn; a standard output nobody reads any more (EPIPE) drops lines, counted, without failing
- * the process.
+ * The edge's log destination (edge/log-destination.ts): lines leave once per event-loop turn (or
+ * at once past 64 KiB pending), in order, in writes of whole lines of at most 4096 bytes (a pipe
+ * shared by the edge's processes takes each whole), none lost when the process exits in the same
+ * turn; partial writes are finished, a full pipe (EAGAIN) waited out up to a second, then that
+ * turn's lines dropped and counted; a standard output nobody reads any more (EPIPE) drops lines,
+ * counted, without failing the process.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -71,6 +73,51 @@ describe('edge log destination', () => {
     } finally {
       closeSync(fd);
     }
+  });
+
+  it('writes whole lines, at most 4096 bytes a write, a longer line alone; finishes partial writes', () => {
+    const writes: Buffer[] = []; // what each write(2) was given
+    let out = '';
+    // the system call as a pipe might answer: at most 1000 bytes taken per call
+    const d = new LogDestination(99, (_fd, data, offset, length) => {
+      if (writes.at(-1) !== data) writes.push(data);
+      const n = Math.min(length, 1000);
+      out += data.subarray(offset, offset + n).toString();
+      return n;
+    });
+    const lines = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(3, '0')} ${'x'.repeat(295)}\n`);
+    const long = `long ${'y'.repeat(6000)}\n`;
+    const all = [...lines.slice(0, 20), long, ...lines.slice(20)];
+    for (const l of all) d.write(l);
+    d.flush();
+    expect(out).toBe(all.join(''));
+    // 13 lines of 300 bytes (3,900) fit under 4,096, then the other 7; the long line alone
+    expect(writes.map((w) => w.length)).toEqual([3900, 2100, long.length, 3900, 2100]);
+    expect(writes.every((w) => w.toString().endsWith('\n'))).toBe(true);
+    expect(d.dropped).toBe(0);
+  });
+
+  it('waits out a full pipe (EAGAIN), then drops that turn’s lines and counts them', () => {
+    let busy = 2;
+    let out = '';
+    const again = Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+    const d = new LogDestination(99, (_fd, data, offset, length) => {
+      if (busy-- > 0) throw again;
+      out += data.subarray(offset, offset + length).toString();
+      return length;
+    });
+    d.write('a\n');
+    d.flush();
+    expect(out).toBe('a\n');
+    const stuck = new LogDestination(99, () => {
+      throw again;
+    });
+    const started = Date.now();
+    stuck.write('b\n');
+    stuck.write('c\n');
+    stuck.flush();
+    expect(stuck.dropped).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
   });
 
   it('loses no line when the process exits in the turn that wrote them', async () => {
