@@ -191,10 +191,17 @@ export class LiveThumbnails {
     }
   }
 
-  /** The track as the manifests show it, or undefined before the first picture. */
+  /**
+   * The track as the manifests show it, from the source rendition's init on (undefined before it):
+   * listed before the first picture too (its entries gaps), since an HLS player reads the
+   * multivariant playlist once, when it joins: a viewer joining a young channel would otherwise
+   * never learn of the image stream. BANDWIDTH is the largest picture's, or, before one, an
+   * estimate of 2 bits a pixel.
+   */
   track(): ThumbnailTrack | undefined {
-    if (!this.source || this.pictures.size === 0) return undefined;
+    if (!this.source) return undefined;
     const [width, height] = this.sizeOf(this.source);
+    const largest = this.largest > 0 ? this.largest : (width * height) / 4;
     return {
       id: THUMBNAIL_TRACK_ID,
       width,
@@ -203,7 +210,7 @@ export class LiveThumbnails {
       rows: 1,
       intervalSec: this.opts.segmentSec,
       sheets: 0,
-      bandwidth: Math.ceil((this.largest * 8) / Math.max(this.opts.segmentSec, 0.1)),
+      bandwidth: Math.ceil((largest * 8) / Math.max(this.opts.segmentSec, 0.1)),
       pictures: new Set(this.pictures.keys()),
     };
   }

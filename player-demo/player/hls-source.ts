@@ -291,12 +291,16 @@ export class HlsSource implements SourceModel {
    * before a viewer reaches for the seek bar (thumbnailAt stays synchronous). Live (no
    * EXT-X-ENDLIST): read again every target duration of its own, until the source closes, as its
    * window slides on with the media playlists'. A failure leaves the track as it was (the request
-   * log shows it): VOD, or a live playlist never read, with no thumbnails; a live one is tried again
-   * at the next refresh. Playback goes on.
+   * log shows it) and playback goes on. A playlist never read yet is asked again 1 s later, then
+   * 2, 4, up to 8 s apart, for as long as the stream is live (a channel's origin answers 503 until
+   * its first picture exists: a viewer joining a young channel, or one just restarted, gets the
+   * previews once they are there); VOD gives up after three tries. A live one read before is tried
+   * again at the next refresh.
    */
   private async loadThumbnails(stream: HlsImageStream): Promise<void> {
     const signal = this.closed.signal;
     let refreshMs: number | undefined;
+    let unread = 0;
     while (!signal.aborted) {
       try {
         const text = await fetchPlaylistText(stream.url, { signal, ...this.loader });
@@ -305,7 +309,12 @@ export class HlsSource implements SourceModel {
         if (m.endList) return;
         refreshMs = (m.targetDuration ?? 6) * 1000;
       } catch {
-        if (refreshMs === undefined) return;
+        if (refreshMs === undefined) {
+          unread++;
+          if (!this.live && unread >= 3) return;
+          await delay(Math.min(8_000, 1_000 * 2 ** (unread - 1)), signal).catch(() => {});
+          continue;
+        }
       }
       await delay(refreshMs, signal).catch(() => {});
     }

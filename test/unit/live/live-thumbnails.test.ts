@@ -170,10 +170,12 @@ describe('LiveThumbnails', () => {
     expect(thumbs.status()).toEqual({ pictures: 2 });
   });
 
-  it('the track: none before the first picture; then 1×1, the segment duration, the numbers; pruned with the window', async () => {
+  it('the track: none before the init; listed from it, before the first picture; 1×1, the segment duration, the numbers; pruned with the window', async () => {
     const { thumbs, give } = setup();
-    thumbs.init(video('180p', 320, 180), Buffer.from('I'));
     expect(thumbs.track()).toBeUndefined();
+    thumbs.init(video('180p', 320, 180), Buffer.from('I'));
+    // a joining HLS player reads the multivariant once: the image stream is there already
+    expect(thumbs.track()).toMatchObject({ width: 160, height: 90, bandwidth: 14400, pictures: new Set() });
     for (const n of [7, 8, 9])
       thumbs.part('180p', n, part(0), () => Buffer.from(n === 8 ? 'x'.repeat(4990) : String(n)));
     for (let i = 0; i < 3; i++) await give(0);

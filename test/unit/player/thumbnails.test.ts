@@ -587,6 +587,34 @@ describe('the sources: thumbnails beside the ladder, never in it', () => {
     }
   });
 
+  it('HLS live: an image playlist not there yet (503 at first) is asked again until it is', async () => {
+    const live = [
+      '#EXTM3U',
+      '#EXT-X-TARGETDURATION:1',
+      '#EXT-X-MEDIA-SEQUENCE:5',
+      '#EXT-X-MAP:URI="init.mp4"',
+      `#EXT-X-PROGRAM-DATE-TIME:${new Date(LIVE_ZERO_MS + 5000).toISOString()}`,
+      '#EXTINF:1.00000,',
+      'seg-5.m4s',
+    ].join('\n');
+    files.set('/young/master.m3u8', multivariant(IMAGE_STREAM));
+    files.set('/young/360p/index.m3u8', `${live}\n`);
+    // no picture yet: the origin answers 404 here (the server above), as a young channel's 503
+    const source = new HlsSource(`${base}/young/master.m3u8`, {});
+    try {
+      await source.open(new AbortController().signal);
+      expect(source.live).toBe(true);
+      await vi.waitFor(() => expect(asked.filter((p) => p === '/young/thumbnails/index.m3u8').length).toBe(2), {
+        timeout: 5000,
+      });
+      expect(source.thumbnails()).toBeNull();
+      files.set('/young/thumbnails/index.m3u8', liveImagePlaylist(5, 6));
+      await vi.waitFor(() => expect(source.thumbnails()?.sheets.length).toBe(2), { timeout: 10_000 });
+    } finally {
+      source.close();
+    }
+  });
+
   it('DASH live: the image set is read again with each MPD the source reloads', async () => {
     files.set('/live/manifest.mpd', liveMpd('<S t="0" d="30720" r="2"/>', 0).replace('PT2S', 'PT1S'));
     const source = new DashSource(`${base}/live/manifest.mpd`, {});
