@@ -166,9 +166,7 @@ export class HitPath {
       const hit = this.find(req, false);
       if (hit === undefined || stream.destroyed || stream.headersSent) return false;
       written = true;
-      stream.respond(this.answers.h2Block(hit.p, hit.cacheStatus, hit.id, hit.now));
-      stream.end(hit.body);
-      this.ctx.metrics.tally.h2++;
+      this.respondOnStream(stream, hit);
       this.served(req, hit, 'GET');
       return true;
     } catch (e) {
@@ -179,6 +177,15 @@ export class HitPath {
     }
   }
 
+  /** Answers `hit` on an HTTP/2 stream: one respond, one end (false when the stream is gone or answered). */
+  private respondOnStream(stream: ServerHttp2Stream, hit: Hit): boolean {
+    if (stream.destroyed || stream.headersSent) return false;
+    stream.respond(this.answers.h2Block(hit.p, hit.cacheStatus, hit.id, hit.now));
+    stream.end(hit.body);
+    this.ctx.metrics.tally.h2++;
+    return true;
+  }
+
   private answer(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET') return false;
     const hit = this.find(req, false);
@@ -186,11 +193,7 @@ export class HitPath {
     const { p, body, id } = hit;
     const tally = this.ctx.metrics.tally;
     if (req.httpVersionMajor === 2) {
-      const stream = (res as unknown as Http2ServerResponse).stream;
-      if (stream.destroyed || stream.headersSent) return false;
-      stream.respond(this.answers.h2Block(p, hit.cacheStatus, id, hit.now));
-      stream.end(body);
-      tally.h2++;
+      if (!this.respondOnStream((res as unknown as Http2ServerResponse).stream, hit)) return false;
     } else {
       const connection = p.h1Head !== undefined ? rawConnectionFields(res) : undefined;
       if (connection !== undefined) {

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { stdoutLog } from './log-destination.js';
+import { stdoutLog } from '../src/logging/log-destination.js';
 import { StreamedgeError } from '../src/errors.js';
 import type { CacheKeyPolicy } from '../src/http/cache-key.js';
 import type { CacheStatusEntry } from '../src/http/cache-status.js';

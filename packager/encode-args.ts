@@ -63,6 +63,11 @@ export interface EncodeOptions {
   audioDurationSec?: number;
   /** VOD: also write thumbnail sheets (JPEG) into this plan's folder, from the same decode. */
   thumbnails?: ThumbnailSheetsPlan;
+  /**
+   * VOD with ad cues: key frames at exactly these seconds (the segment grid and the splice
+   * points, packager/ad-cues.ts cutTimes) instead of every segmentDuration.
+   */
+  keyFrameTimesSec?: readonly number[];
 }
 
 /** What the encoder writes for a thumbnail track: sheets `<dir>/tile-<n>.jpg`, n from 1. */
@@ -116,6 +121,10 @@ export function buildEncodeArgs(
   const segFrames = Math.ceil(fps * opts.segmentDuration);
   const keyint = Math.max(2, segFrames * 2); // never reached: forced key frames decide every GOP
   const seg = fmtNumber(opts.segmentDuration);
+  // a list of times is matched against each frame's time: the first frame at or after each is a key frame
+  const forcedKeyFrames = opts.keyFrameTimesSec
+    ? ['0', ...opts.keyFrameTimesSec.filter((t) => t > 0).map((t) => fmtNumber(t))].join(',')
+    : `expr:gte(t,n_forced*${seg})`;
 
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', '-progress', 'pipe:1', ...input.args];
   const outputs: EncodeOutput[] = [];
@@ -182,7 +191,7 @@ export function buildEncodeArgs(
       '-forced-idr',
       '1',
       '-force_key_frames',
-      `expr:gte(t,n_forced*${seg})`,
+      forcedKeyFrames,
       '-max_muxing_queue_size',
       '4096',
       ...fmp4MuxerArgs('video', opts.partDuration, live),

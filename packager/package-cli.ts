@@ -6,6 +6,8 @@ import { packageVod, type VodSummary } from './vod-job.js';
 import type { ThumbnailOptions } from './thumbnail-track.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 import { parseSubtitleOption } from './subtitle-inputs.js';
+import { parseAdCues } from './ad-cues.js';
+import type { InterstitialRestriction, InterstitialSource } from '../src/media/presentation.js';
 import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
 import type { AudioRung } from './ladder.js';
 import type { SourceInfo } from './probe.js';
@@ -37,6 +39,39 @@ interface PackageCliOptions {
   thumbnailInterval?: string;
   thumbnailWidth?: string;
   thumbnailLayout?: string;
+  adCues?: string;
+  interstitial?: string;
+  interstitialList?: string;
+  interstitialRestrict?: string;
+  dashPeriods: string;
+  hlsCueTags?: boolean;
+}
+
+/** `--interstitial <url>` or `--interstitial-list <url>`: absolute http(s) URLs, one of the two. */
+function interstitialOption(o: PackageCliOptions): InterstitialSource | undefined {
+  if (o.interstitial !== undefined && o.interstitialList !== undefined)
+    throw new StreamedgeError('BAD_OPTION', '--interstitial and --interstitial-list: give one of the two');
+  const url = o.interstitial ?? o.interstitialList;
+  if (url === undefined) return undefined;
+  const flag = o.interstitial !== undefined ? '--interstitial' : '--interstitial-list';
+  if (!/^https?:\/\/[^\s"]+$/.test(url))
+    throw new StreamedgeError('BAD_OPTION', `${flag} must be an absolute http(s) URL, got "${url}"`);
+  const restrict = restrictOption(o.interstitialRestrict);
+  return {
+    ...(o.interstitial !== undefined ? { assetUri: url } : { assetList: url }),
+    ...(restrict ? { restrict } : {}),
+  };
+}
+
+/** `--interstitial-restrict skip,jump`: X-RESTRICT's values, each once. */
+function restrictOption(text: string | undefined): InterstitialRestriction[] | undefined {
+  if (text === undefined) return undefined;
+  const values = text.split(',').map((v) => v.trim().toUpperCase());
+  for (const v of values) {
+    if (v !== 'SKIP' && v !== 'JUMP')
+      throw new StreamedgeError('BAD_OPTION', `--interstitial-restrict: "${v.toLowerCase()}" is not skip or jump`);
+  }
+  return [...new Set(values)] as InterstitialRestriction[];
 }
 
 /** `--thumbnails` and its settings (any setting alone turns the track on). */
@@ -79,7 +114,9 @@ function protectionOption(
  * Registers `package <input> --out <dir> [--id <asset>] [--ladder <preset|file.json>] [--segment 4] [--part 1]
  * [--force] [--keep-versions 2] [--keep-for 24h] [--subtitles <lang>=<file>]... [--audio <lang>=<file>]...
  * [--encrypt cbcs|cenc --content-keys <file> [--key-id <kid>]] [--thumbnails [--thumbnail-interval <s>]
- * [--thumbnail-width <px>] [--thumbnail-layout <CxR>]]`.
+ * [--thumbnail-width <px>] [--thumbnail-layout <CxR>]] [--ad-cues <s>[+<s>],…|source
+ * [--interstitial <url> | --interstitial-list <url> [--interstitial-restrict skip,jump]]
+ * [--dash-periods single|cues] [--hls-cue-tags]]`.
  */
 export function registerPackageCommand(program: Command): void {
   program
@@ -119,9 +156,42 @@ export function registerPackageCommand(program: Command): void {
     .option('--thumbnail-interval <seconds>', 'seconds between thumbnails (default: the segment duration)')
     .option('--thumbnail-width <pixels>', 'width of one thumbnail; the height keeps the aspect ratio (default 240)')
     .option('--thumbnail-layout <CxR>', 'thumbnails per JPEG sheet, columns x rows (default 3x3)')
+    .option(
+      '--ad-cues <list>',
+      'splice points for ad insertion, seconds from the start (e.g. 10,25.5); <s>+<d> marks a break of d seconds (e.g. 60+30); end: a post-roll (with --interstitial); "source": the SCTE 35 cues of an MPEG-TS source. A key frame and a new segment there, SCTE 35 markers in HLS and DASH',
+    )
+    .option(
+      '--interstitial <url>',
+      'with --ad-cues: HLS Interstitials at the cues playing this HLS asset (X-ASSET-URI, absolute URL)',
+    )
+    .option(
+      '--interstitial-list <url>',
+      "with --ad-cues: HLS Interstitials at the cues playing the assets this URL's JSON lists (X-ASSET-LIST, an ad decision service)",
+    )
+    .option(
+      '--interstitial-restrict <skip,jump>',
+      'with --interstitial(-list): X-RESTRICT, skip (the ad cannot be skipped or seeked in) and/or jump (a seek past a cue plays its ad first)',
+    )
+    .option(
+      '--hls-cue-tags',
+      'with --ad-cues: the breaks also as EXT-X-CUE-OUT, EXT-X-CUE-OUT-CONT and EXT-X-CUE-IN segment tags (with EXT-OATCLS-SCTE35), for ad inserters that read those',
+    )
+    .option(
+      '--dash-periods <single|cues>',
+      'with --ad-cues: the MPD as one Period with SCTE 35 Events (single), or a new Period at each cue and return (cues), as ad inserters expect',
+      'single',
+    )
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
       const thumbnails = thumbnailOption(o);
+      if (o.interstitialRestrict !== undefined && o.interstitial === undefined && o.interstitialList === undefined) {
+        throw new StreamedgeError('BAD_OPTION', '--interstitial-restrict needs --interstitial or --interstitial-list');
+      }
+      const interstitial = interstitialOption(o);
+      if (o.dashPeriods !== 'single' && o.dashPeriods !== 'cues') {
+        throw new StreamedgeError('BAD_OPTION', `--dash-periods ${o.dashPeriods}: use single or cues`);
+      }
+      const adCues = o.adCues === undefined ? undefined : o.adCues === 'source' ? 'source' : parseAdCues(o.adCues);
       const assetId = o.id ?? basename(input, extname(input));
       const keepVersions = Number(o.keepVersions);
       if (!Number.isInteger(keepVersions) || keepVersions < 1) {
@@ -148,6 +218,10 @@ export function registerPackageCommand(program: Command): void {
           preset: o.preset,
           ...(protection ? { protection } : {}),
           ...(thumbnails ? { thumbnails } : {}),
+          ...(adCues ? { adCues } : {}),
+          ...(interstitial ? { interstitial } : {}),
+          dashPeriods: o.dashPeriods,
+          ...(o.hlsCueTags ? { hlsCueTags: true } : {}),
           signal: controller.signal,
           onPlan(plan, source) {
             const rungs = plan.video.map((r) => `${r.id} ${r.width}x${r.height} ${kbps(r.bitrate)}`).join(', ');
@@ -222,6 +296,14 @@ export function formatSummary(s: VodSummary): string {
   lines.push(
     `  total ${bytesText(s.totalBytes)} in ${secs.toFixed(1)} s (${secs > 0 ? (s.durationSec / secs).toFixed(2) : '∞'}x realtime)`,
   );
+  if (s.adCues.length > 0) {
+    const cues = s.adCues.map((c) =>
+      c.endSec > c.atSec ? `${c.atSec.toFixed(3)}–${c.endSec.toFixed(3)} s` : `${c.atSec.toFixed(3)} s`,
+    );
+    lines.push(`  ad cues (key frames, SCTE 35 in HLS and DASH): ${cues.join(', ')}`);
+  }
+  if (s.postRoll) lines.push('  ad cues: a post-roll interstitial after the programme (CUE="POST")');
+  for (const note of s.adCueNotes) lines.push(`  ad cues: ${note}`);
   for (const note of s.audioNotes) lines.push(`  audio: ${note}`);
   if (s.removedVersions.length > 0) lines.push(`  removed old versions: ${s.removedVersions.join(', ')}`);
   if (s.replaced) {

@@ -52,6 +52,11 @@ export interface SourceInfo {
   /** Every audio stream, in order (`0:a:<index>`), with its container tags. */
   audioTracks?: AudioStreamInfo[];
   formatName: string;
+  /**
+   * The container's first timestamp (seconds): what ffmpeg takes off every stream's times, so
+   * the packaged media starts near 0 (an MPEG-TS recording's PTS start anywhere).
+   */
+  startSec?: number;
 }
 
 /** One audio stream of a file as ffprobe sees it. */
@@ -92,7 +97,7 @@ interface ProbeStream {
 
 interface ProbeJson {
   streams?: ProbeStream[];
-  format?: { format_name?: string; duration?: string };
+  format?: { format_name?: string; duration?: string; start_time?: string };
 }
 
 interface RunResult {
@@ -504,6 +509,8 @@ async function sourceInfoOf(
     durationSec: positive(json.format?.duration),
     audioTracks,
   };
+  const start = Number(json.format?.start_time);
+  if (json.format?.start_time !== undefined && Number.isFinite(start)) info.startSec = start;
   if (a) {
     info.audio = {
       codec: a.codec_name ?? 'unknown',

@@ -8,13 +8,15 @@
  *    ffmpeg's -force_key_frames expr:gte(t,n_forced*SEG) puts the key frames);
  *  - video: a new segment starts at the first fragment that begins with a sync sample at or after
  *    the next grid point (less half a part of tolerance);
- *  - audio: at the first fragment starting within half a part of the next grid point.
+ *  - audio: at the first fragment starting within half a part of the next grid point;
+ *  - with ad cues (VOD), the grid is a list of cut times: the grid points and the splice points.
  *
  * The first part of every segment is prefixed with an styp box, so a segment file is exactly the
  * concatenation of its parts' bytes. VOD and live both use this class.
  */
 import { BoxStreamParser, type RawBox } from '../src/cmaf/box-stream.js';
-import { parseFragment, type TrackFragmentInfo } from '../src/cmaf/fragment.js';
+import { type FragmentInfo, parseFragment, setSequenceNumber, type TrackFragmentInfo } from '../src/cmaf/fragment.js';
+import { type Chunk, splitFragment } from '../src/cmaf/fragment-split.js';
 import { parseInit, type TrackInfo, type TrexDefaults } from '../src/cmaf/init-segment.js';
 import { parseFileType } from '../src/cmaf/file-type.js';
 import { readBox } from '../src/cmaf/box.js';
@@ -52,6 +54,11 @@ export interface SegmenterOptions {
   listener: SegmenterListener;
   /** Media time (seconds) of grid point 0; default 0. */
   originSec?: number;
+  /**
+   * VOD with ad cues: the times (seconds, ascending) segments start at instead of the grid, where
+   * the encoder forced the key frames (packager/ad-cues.ts cutTimes); past the last, the grid.
+   */
+  cutTimesSec?: readonly number[];
   /** Encrypts the track (Common Encryption): its header and every chunk, before anything is cut or published. */
   protector?: TrackProtector;
 }
@@ -91,6 +98,10 @@ export class Segmenter {
   private segTicks = 0;
   private tolTicks = 0;
   private originTicks = 0;
+  private cutTicks: number[] = [];
+  /** Audio with cut times: fragments are split at the cut (to the sample), renumbered from 1. */
+  private exactAudio = false;
+  private sequence = 0;
   private boundary = 0;
   private ended = false;
   private segmentsDone = 0;
@@ -173,23 +184,65 @@ export class Segmenter {
     this.segTicks = Math.round(this.opts.segmentDuration * track.timescale);
     this.tolTicks = Math.round((this.opts.partDuration / 2) * track.timescale);
     this.originTicks = Math.round((this.opts.originSec ?? 0) * track.timescale);
+    this.cutTicks = (this.opts.cutTimesSec ?? []).map((t) => Math.round(t * track.timescale));
+    this.exactAudio = this.opts.kind === 'audio' && this.cutTicks.length > 0;
     this.opts.listener.init(initBytes, track, this.opts.protector ? plain : undefined);
   }
 
-  /** The first grid point strictly after `t + tolerance`. */
+  /** The first cut time, else grid point, strictly after `t + tolerance`. */
   private gridAfter(t: number): number {
+    const cut = this.cutTicks.find((c) => c > t + this.tolTicks);
+    if (cut !== undefined) return cut;
     const k = Math.floor((t + this.tolTicks - this.originTicks) / this.segTicks) + 1;
     return this.originTicks + k * this.segTicks;
   }
 
   private onChunk(clearMoof: Buffer, clearMdat: Buffer): void {
+    if (this.exactAudio) {
+      this.onAudioChunk({ moof: clearMoof, mdat: clearMdat });
+      return;
+    }
+    this.onFragment(clearMoof, clearMdat);
+  }
+
+  /**
+   * Audio with cut times: a fragment that runs across a cut is split at the sample nearest it, so
+   * each segment starts within half an audio frame of the video's key frame.
+   */
+  private onAudioChunk(chunk: Chunk): void {
+    let rest = chunk;
+    for (;;) {
+      const traf = this.trafOf(parseFragment(rest.moof, this.trex));
+      // the tolerance is half a sample here: the cut is placed to the sample, not to the fragment
+      if (this.sequence === 0 && traf.samples.length > 0) this.tolTicks = Math.floor(traf.samples[0].duration / 2);
+      const start = traf.baseDecodeTime;
+      // the cut this fragment must not run across: the next one after it opens its segment, if it does
+      const opens = !this.current || start >= this.boundary - this.tolTicks;
+      const cut = opens ? this.gridAfter(start) : this.boundary;
+      let at = 0;
+      for (let t = start; at < traf.samples.length && t + traf.samples[at].duration / 2 < cut; at++)
+        t += traf.samples[at].duration;
+      if (at === 0 || at === traf.samples.length) {
+        this.onFragment(setSequenceNumber(rest.moof, ++this.sequence), rest.mdat);
+        return;
+      }
+      const [head, tail] = splitFragment(rest, traf, at, ++this.sequence);
+      this.onFragment(head.moof, head.mdat);
+      rest = tail;
+    }
+  }
+
+  private trafOf(frag: FragmentInfo): TrackFragmentInfo {
+    const traf = frag.tracks.find((t) => t.trackId === this.track!.trackId) ?? frag.tracks[0];
+    if (!traf) throw this.fail('a moof without a traf');
+    return traf;
+  }
+
+  private onFragment(clearMoof: Buffer, clearMdat: Buffer): void {
     const { moof, mdat } = this.opts.protector
       ? this.opts.protector.protectFragment(clearMoof, clearMdat)
       : { moof: clearMoof, mdat: clearMdat };
-    const frag = parseFragment(moof, this.trex);
-    const traf: TrackFragmentInfo | undefined =
-      frag.tracks.find((t) => t.trackId === this.track!.trackId) ?? frag.tracks[0];
-    if (!traf) throw this.fail('a moof without a traf');
+    const traf = this.trafOf(parseFragment(moof, this.trex));
     const start = traf.baseDecodeTime;
     const isVideo = this.opts.kind === 'video';
     const independent = isVideo ? traf.startsWithSync : true;

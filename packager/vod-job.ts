@@ -12,6 +12,7 @@ import { asError, StreamedgeError, storageWriteError } from '../src/errors.js';
 import {
   paths,
   seconds,
+  type InterstitialSource,
   type Presentation,
   type Rendition,
   type RenditionTimeline,
@@ -59,6 +60,8 @@ import { THUMBNAIL_INDEX, writeThumbnailVtt } from '../src/media/thumbnail-vtt.j
 import { finishThumbnails, planThumbnails, THUMBNAIL_TRACK_ID, type ThumbnailOptions } from './thumbnail-track.js';
 import type { ThumbnailSheetsPlan } from './encode-args.js';
 import { segmentWebVtt, writeWebVtt } from '../src/media/webvtt.js';
+import { adBreaksOf, type AdCue, checkAdCues, cutTimes, splicePoints } from './ad-cues.js';
+import { readSourceCues, type SourceCues } from './source-cues.js';
 
 export interface PackageVodOptions {
   input: string;
@@ -83,6 +86,20 @@ export interface PackageVodOptions {
   protection?: { scheme: ProtectionScheme; key: ContentKey; licenseUrl?: string };
   /** A thumbnail track (tiled JPEG sheets) for seek-bar previews, from the same decode. */
   thumbnails?: ThumbnailOptions;
+  /**
+   * Splice points (and breaks) for server-side ad insertion: key frames, segment starts and
+   * markers there. 'source': those the source's SCTE 35 gives (an MPEG-TS file).
+   */
+  adCues?: AdCue[] | 'source';
+  /** With ad cues: HLS Interstitials at them, playing this asset or the assets of this list. */
+  interstitial?: InterstitialSource;
+  /**
+   * The DASH MPD's Periods: 'single' (default: one Period, the cues as SCTE 35 Events) or 'cues'
+   * (with ad cues: a new Period at each splice point and return, as ad inserters stitch them).
+   */
+  dashPeriods?: 'single' | 'cues';
+  /** With ad cues: the breaks also as EXT-X-CUE-OUT/-CONT/-IN segment tags in HLS (src/hls/cue-tags.ts). */
+  hlsCueTags?: boolean;
   /** Called once the source is probed and the ladder planned. */
   onPlan?: (plan: LadderPlan, source: SourceInfo) => void;
   /** Media seconds encoded so far, and the expected total when known. */
@@ -118,6 +135,12 @@ export interface VodSummary {
   thumbnails?: ThumbnailTrack;
   /** Audio tracks whose length differed from the video's, and what was done (padded or trimmed). */
   audioNotes: string[];
+  /** The ad cues as placed: the media seconds each starts (and ends) at, on a video key frame. */
+  adCues: { atSec: number; endSec: number }[];
+  /** With `adCues: 'source'`: what was read from the source and left out, and why. */
+  adCueNotes: string[];
+  /** An interstitial plays after the programme (`end` among the cues). */
+  postRoll: boolean;
   durationSec: number;
   segmentCount: number;
   segmentDuration: number;
@@ -195,6 +218,41 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     throw new StreamedgeError('BAD_SUBTITLES', `${opts.input} has no video: subtitles need one`);
   }
   const subtitles = loadSubtitles(opts.subtitles ?? [], source.video?.durationSec ?? source.durationSec);
+  const { cues: allCues, notes: adCueNotes } =
+    opts.adCues === 'source'
+      ? await sourceAdCues(opts.input, source, partDuration)
+      : { cues: opts.adCues ?? [], notes: [] };
+  // a post-roll (`end`) is no splice point: only an interstitial plays there
+  const adCues = allCues.filter((c) => !c.postRoll);
+  const postRoll = allCues.length > adCues.length;
+  if (postRoll && !opts.interstitial) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--ad-cues end (a post-roll) needs --interstitial or --interstitial-list: the end of the programme is no splice point',
+    );
+  }
+  const cutTimesSec = adCuts(adCues, source, segmentDuration, partDuration);
+  if (opts.interstitial && opts.adCues === undefined) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--interstitial and --interstitial-list need --ad-cues: the interstitials play at the cues',
+    );
+  }
+  if (opts.hlsCueTags && opts.adCues !== 'source' && !adCues.some((c) => c.durationSec !== undefined)) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--hls-cue-tags marks breaks (<seconds>+<break seconds> in --ad-cues, e.g. 60+30), and there is none: a splice point has no segments to mark',
+    );
+  }
+  if (opts.dashPeriods === 'cues' && opts.adCues === undefined) {
+    throw new StreamedgeError('BAD_OPTION', '--dash-periods cues needs --ad-cues: the Periods begin at the cues');
+  }
+  if (opts.dashPeriods === 'cues' && subtitles.length > 0) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      "--dash-periods cues with --subtitles: players read a Period's sidecar WebVTT on different clocks (Shaka Player from the Period's start, dash.js from the presentation's); package them with --dash-periods single",
+    );
+  }
   if (opts.signal?.aborted) throw abortedError();
   opts.onPlan?.(plan, source);
 
@@ -231,6 +289,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       // Audio never outlasts the video: no lone audio tail segment.
       audioDurationSec: source.video?.durationSec,
       ...(thumbnails ? { thumbnails } : {}),
+      ...(cutTimesSec ? { keyFrameTimesSec: cutTimesSec } : {}),
     });
     const states = outputs.map((output): RenditionState => {
       const dir = join(versionRoot, output.renditionId);
@@ -246,6 +305,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         segmentDuration,
         partDuration,
         firstSegmentNumber: 1,
+        ...(cutTimesSec ? { cutTimesSec } : {}),
         ...(pr ? { protector: new TrackProtector(pr.scheme, pr.key, `rendition ${output.renditionId}`) } : {}),
         listener: {
           init(bytes, track) {
@@ -296,6 +356,11 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         'SOURCE_TRUNCATED',
         `${opts.input} ends early: only ${durationSec.toFixed(1)} s of its ${expectedSec.toFixed(1)} s of video could be decoded (truncated or corrupt file)`,
       );
+    }
+    if (adCues.length > 0 || postRoll) {
+      placeAdCues(presentation, adCues, started, opts.interstitial, opts.dashPeriods === 'cues');
+      if (postRoll) presentation.postRoll = true;
+      if (opts.hlsCueTags) presentation.hlsCueTags = true;
     }
     if (opts.protection) {
       const { scheme, key, licenseUrl } = opts.protection;
@@ -352,6 +417,9 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       audioNotes: tracks
         .map((t) => audioFitNote(t, source.video?.durationSec))
         .filter((n): n is string => n !== undefined),
+      adCues: (presentation.adBreaks ?? []).map((b) => ({ atSec: b.mediaStart, endSec: b.end!.mediaTime })),
+      adCueNotes,
+      postRoll,
       durationSec,
       segmentCount: renditions[0]?.segments ?? 0,
       segmentDuration,
@@ -544,6 +612,60 @@ function buildPresentation(
   );
   const duration = Math.max(...(videoDurations.length ? videoDurations : allDurations));
   return { id: assetId, type: 'vod', segmentDuration, partDuration, timelines, duration };
+}
+
+/** `--ad-cues source`: the cues of an MPEG-TS source's SCTE 35, read before anything is encoded. */
+async function sourceAdCues(input: string, source: SourceInfo, partSec: number): Promise<SourceCues> {
+  if (!/mpegts/.test(source.formatName)) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--ad-cues source: ${input} is ${source.formatName}, not MPEG-TS (SCTE 35 cues are read from MPEG-TS files)`,
+    );
+  }
+  const durationSec = source.video?.durationSec ?? source.durationSec;
+  if (durationSec === undefined) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--ad-cues: the source does not say how long it is, so cues cannot be placed',
+    );
+  }
+  const found = await readSourceCues(input, source.startSec ?? 0, durationSec, partSec);
+  if (found.cues.length === 0) found.notes.push('the source carries no SCTE 35 avail to place');
+  return found;
+}
+
+/** The times segments start at when there are ad cues (checked against the source), else undefined (the grid). */
+function adCuts(cues: AdCue[], source: SourceInfo, segmentSec: number, partSec: number): number[] | undefined {
+  if (cues.length === 0) return undefined;
+  if (!source.video) throw new StreamedgeError('BAD_OPTION', '--ad-cues: the source has no video to splice');
+  const durationSec = source.video.durationSec ?? source.durationSec;
+  checkAdCues(cues, durationSec, partSec);
+  return cutTimes(splicePoints(cues), segmentSec, partSec, durationSec!);
+}
+
+/**
+ * The ad cues as markers in the manifests, at the segments every video rendition starts there
+ * (each rendition checked); dated from the packaging second, which EXT-X-PROGRAM-DATE-TIME gives.
+ */
+function placeAdCues(
+  p: Presentation,
+  cues: AdCue[],
+  startedMs: number,
+  interstitial: InterstitialSource | undefined,
+  periodsAtCues: boolean,
+): void {
+  const dateOrigin = Math.floor(startedMs / 1000) * 1000;
+  const placed = p.timelines
+    .filter((t) => t.rendition.kind === 'video')
+    .map((t) => adBreaksOf(cues, t.segments, t.rendition.timescale, dateOrigin));
+  p.dateOrigin = dateOrigin;
+  p.adBreaks = placed[0];
+  if (interstitial) p.interstitial = interstitial;
+  if (periodsAtCues) {
+    const end = p.duration ?? Infinity;
+    const cuts = p.adBreaks.flatMap((b) => [b.mediaStart, ...(b.end ? [b.end.mediaTime] : [])]);
+    p.dashPeriodStarts = [...new Set(cuts)].filter((t) => t > 0 && t < end).sort((a, b) => a - b);
+  }
 }
 
 /**

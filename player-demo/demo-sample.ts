@@ -1,7 +1,7 @@
 /**
  * The demo's VOD sample: a test-signal source from media-fixtures, packaged once into
  * `<media>/sample` (2 s segments, 0.5 s parts). `npm start` packages the 60 s one, with thumbnails
- * for the seek bar's previews; the ABR bench's `--long-sample` the 180 s one into its own folder
+ * for the seek bar's previews and two ad cues; the ABR bench's `--long-sample` the 180 s one into its own folder
  * (no thumbnails: Shaka would fetch their playlist at start-up, which the bench's engines would
  * not all do alike), which the demo then serves as it is.
  */
@@ -32,8 +32,10 @@ export async function packageDemoSample(
   });
   say('packaging it into a CMAF ladder…');
   const src = join(REPO, 'media-fixtures', '.cache', spec.file);
-  const thumbnails = fixture === 'demo' ? ['--thumbnails'] : [];
-  const args = ['package', src, '--out', media, '--id', 'sample', '--segment', '2', '--part', '0.5', ...thumbnails];
+  // the demo's sample shows off seek-bar previews and ad cues (a splice point at 20 s, a 4 s break
+  // at 40 s: the page's `ad break` cell counts down to them)
+  const extras = fixture === 'demo' ? ['--thumbnails', '--ad-cues', '20,40+4'] : [];
+  const args = ['package', src, '--out', media, '--id', 'sample', '--segment', '2', '--part', '0.5', ...extras];
   await runCli('package', args, {
     cwd: REPO,
     logFile: join(logs, 'package.log'),

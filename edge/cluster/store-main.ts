@@ -5,7 +5,7 @@
  * then the store closes.
  */
 import pino from 'pino';
-import { stdoutLog } from '../log-destination.js';
+import { stdoutLog } from '../../src/logging/log-destination.js';
 import { AggregatorRegistry } from 'prom-client';
 import { parseBytes } from '../../src/cli/options.js';
 import { edgeOptionsFromCli } from '../edge-cli.js';

@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { stdoutLog } from '../log-destination.js';
+import { stdoutLog } from '../../src/logging/log-destination.js';
 import { parseDuration } from '../../src/cli/options.js';
 import { StreamedgeError } from '../../src/errors.js';
 import type { EdgeCliOptions } from '../edge-cli.js';

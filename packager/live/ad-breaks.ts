@@ -10,7 +10,12 @@
  */
 import { StreamedgeError } from '../../src/errors.js';
 import type { AdBreak } from '../../src/media/presentation.js';
-import { encodeSpliceInsert, toHexSequence } from '../../src/scte35/splice-info.js';
+import {
+  encodeSpliceInsert,
+  fromHexSequence,
+  shiftPtsAdjustment,
+  toHexSequence,
+} from '../../src/scte35/splice-info.js';
 
 /** SCTE 35 times are 90 kHz. */
 const PTS_HZ = 90_000;
@@ -22,6 +27,14 @@ export interface ScheduledBreak extends AdBreak {
   startNumber: number;
   /** The first segment after the break, once the return is decided. */
   endNumber?: number;
+  /**
+   * A break the feed cued: its splice_info_section as the feed sent it (hex), carried in the
+   * manifests whole (its UPIDs and segmentation types are what an ad decision server reads)
+   * with only its pts_adjustment moved so that its splice time is the break's start on the
+   * channel's clock; the splice time it gave (feed PTS, adjusted; absent: at once); and how far
+   * the break's start is from that splice (seconds, + later).
+   */
+  feed?: { scte35: string; splicePts?: number; offsetSec: number };
 }
 
 export interface PersistedAdBreaks {
@@ -66,17 +79,20 @@ export class AdBreaks {
    * segment `at.segment` (a later one), under splice_event_id `at.eventId` when given (else the
    * next). Two origins locked to one clock (`--epoch`) cued with the same segment and id write the
    * same tags. Cueing a break that exists already with the same id, segment and duration gives it
-   * back (`created` false): an automation system may send its cue twice. Refused while another
-   * break has not returned or the id is taken (409), without media (503), or for a duration that
+   * back (`created` false): an automation system may send its cue twice. Refused when it would
+   * start before another break returns, or the id is taken (409), without media (503), or for a duration that
    * is not a positive number of seconds up to MAX_BREAK_SEC, a segment not ahead of the one in
    * production (or more than MAX_BREAK_SEC ahead), an id that is not a 32-bit number above 0 (400).
    */
   cue(
-    durationSec: number,
+    durationSec: number | undefined,
     now: Production | undefined,
-    at: { segment?: number; eventId?: number } = {},
+    at: { segment?: number; eventId?: number; feed?: ScheduledBreak['feed'] } = {},
   ): { adBreak: ScheduledBreak; created: boolean } {
-    if (!Number.isFinite(durationSec) || durationSec <= 0 || durationSec > MAX_BREAK_SEC)
+    if (
+      (durationSec !== undefined || !at.feed) &&
+      (durationSec === undefined || !Number.isFinite(durationSec) || durationSec <= 0 || durationSec > MAX_BREAK_SEC)
+    )
       throw new AdBreakError(400, `duration must be a number of seconds in (0, ${MAX_BREAK_SEC}]`);
     const id = at.eventId;
     if (id !== undefined && (!Number.isInteger(id) || id < 1 || id > 0xffffffff))
@@ -95,11 +111,12 @@ export class AdBreaks {
         400,
         `segment must be a segment after the one in production (${now.number}), at most ${MAX_BREAK_SEC} s ahead`,
       );
-    const open = this.breaks.find((b) => !b.end || b.endNumber! > now.number);
+    // breaks do not overlap: one follows another from the segment the other returns at
+    const open = this.breaks.find((b) => !b.end || b.endNumber! > segment);
     if (open)
       throw new AdBreakError(
         409,
-        `ad break ${open.eventId} has not ended (${open.end ? `it returns at segment ${open.endNumber}` : `it returns after its planned ${open.plannedDuration} s, or at once when returned`})`,
+        `ad break ${open.eventId} has not ended (${open.end ? `it returns at segment ${open.endNumber}` : open.plannedDuration !== undefined ? `it returns after its planned ${open.plannedDuration} s, or at once when returned` : 'it returns when the feed or the API says so'})`,
       );
     const mediaStart = now.startSec + ahead * this.segmentDuration;
     const b: ScheduledBreak = {
@@ -107,8 +124,9 @@ export class AdBreaks {
       startNumber: segment,
       mediaStart,
       startDate: this.dateOf(mediaStart),
-      plannedDuration: durationSec,
+      ...(durationSec !== undefined ? { plannedDuration: durationSec } : {}),
       scte35Out: '',
+      ...(at.feed ? { feed: at.feed } : {}),
     };
     this.nextEventId = Math.max(this.nextEventId, b.eventId + 1);
     b.scte35Out = this.outCue(b);
@@ -117,14 +135,27 @@ export class AdBreaks {
   }
 
   /**
-   * Ends the open break at the next segment boundary (or, when it has not started yet, after its
-   * first segment). 409 when no break is open.
+   * Ends the open break at the next segment boundary, or at segment `atSegment` when that is
+   * later (never before the end of its first segment). 409 when no break is open.
    */
-  returnNow(now: Production | undefined): ScheduledBreak {
+  returnNow(now: Production | undefined, atSegment?: number): ScheduledBreak {
     const b = this.breaks.find((x) => !x.end);
     if (!b || !now) throw new AdBreakError(409, 'no ad break is open');
-    const endNumber = Math.max(b.startNumber + 1, now.number + 1);
+    const endNumber = Math.max(b.startNumber + 1, now.number + 1, atSegment ?? 0);
     this.decideEnd(b, endNumber, now.startSec + (endNumber - now.number) * this.segmentDuration);
+    return b;
+  }
+
+  /**
+   * Calls off break `eventId` before it starts: it ends where it starts (zero length), so the
+   * tags players have read already stay, now saying there is nothing to replace. 409 when it has
+   * started (return it instead) or when no break has that id.
+   */
+  cancel(eventId: number, now: Production | undefined): ScheduledBreak {
+    const b = this.breaks.find((x) => x.eventId === eventId);
+    if (!b || !now) throw new AdBreakError(409, `no ad break ${eventId}`);
+    if (b.startNumber <= now.number) throw new AdBreakError(409, `ad break ${eventId} has started: it can only return`);
+    this.decideEnd(b, b.startNumber, b.mediaStart);
     return b;
   }
 
@@ -148,7 +179,7 @@ export class AdBreaks {
         this.decideEnd(b, number + 1, endSec);
         changed = true;
       }
-      if (!b.end && number >= b.startNumber - 1) {
+      if (!b.end && b.plannedDuration !== undefined && number >= b.startNumber - 1) {
         const plannedEnd = b.mediaStart + b.plannedDuration;
         if (endSec >= plannedEnd - EPS) {
           this.decideEnd(b, number + 1, endSec);
@@ -199,12 +230,19 @@ export class AdBreaks {
   }
 
   private outCue(b: ScheduledBreak): string {
+    if (b.feed) {
+      const section = fromHexSequence(b.feed.scte35);
+      if (b.feed.splicePts === undefined) return b.feed.scte35; // splice_immediate: no time to move
+      return toHexSequence(shiftPtsAdjustment(section, Math.round(b.mediaStart * PTS_HZ) - b.feed.splicePts));
+    }
     return toHexSequence(
       encodeSpliceInsert({
         spliceEventId: b.eventId,
         outOfNetwork: true,
         ptsTime: b.mediaStart * PTS_HZ,
-        breakDuration: { autoReturn: true, duration: b.plannedDuration * PTS_HZ },
+        ...(b.plannedDuration !== undefined
+          ? { breakDuration: { autoReturn: true, duration: b.plannedDuration * PTS_HZ } }
+          : {}),
         uniqueProgramId: 1,
         availNum: 0,
         availsExpected: 0,

@@ -51,6 +51,8 @@ export interface ChannelConfig {
   protection?: ChannelProtection;
   /** One thumbnail per segment, this many pixels wide (`--live-thumbnails`). */
   thumbnails?: { width: number };
+  /** The ad breaks also as EXT-X-CUE-OUT/-CONT/-IN segment tags (`--live-cue-tags`). */
+  hlsCueTags?: boolean;
 }
 
 /** A channel's encryption: scheme, key, and the absolute license URL its MPD names (default: relative). */
@@ -61,12 +63,13 @@ export interface ChannelProtection {
 }
 
 export interface ResolvedChannelConfig extends Required<
-  Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection' | 'thumbnails'>
+  Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags'>
 > {
   targetLatency: number;
   epoch?: number;
   protection?: ChannelProtection;
   thumbnails?: { width: number };
+  hlsCueTags?: boolean;
 }
 
 export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;
@@ -161,6 +164,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ...(c.epoch !== undefined ? { epoch: c.epoch } : {}),
     ...(c.protection ? { protection: c.protection } : {}),
     ...(c.thumbnails ? { thumbnails: c.thumbnails } : {}),
+    ...(c.hlsCueTags ? { hlsCueTags: true } : {}),
   };
 }
 
@@ -177,30 +181,32 @@ export interface SourceInput {
   /** What the ladder planner assumes about the source (probed for files). */
   assumed?: SourceInfo;
   /**
-   * Network feeds: the feed can be probed before the encoder reads it (a second reader does not
-   * disturb it: udp, rtp, http). Not for relayed feeds (below): a probe would take their one
-   * connection.
+   * Network feeds read by the encoder itself: the feed can be probed before the encoder reads it
+   * (a second reader does not disturb it: http). Not for relayed feeds (below).
    */
   probeable?: boolean;
   /**
-   * Network feeds with one connection to keep: those that connect to us (rtmp://,
-   * srt://…?mode=listener, tcp://…?listen) and SRT or TCP as caller (a contribution encoder or
-   * gateway listening for SRT takes one caller; ffmpeg's listener ends when its caller leaves).
-   * A relay ffmpeg holds that connection and the encoder runs read from it
-   * (live/feed-relay.ts), so neither a probe nor an encoder restart opens another; `args` are
-   * the relay's input options and URL.
+   * Network feeds held by a relay ffmpeg that the encoder runs read from (live/feed-relay.ts),
+   * so neither a probe nor an encoder restart opens the feed again, and the feed's SCTE 35 cues
+   * are read on the way: those with one connection to keep, that connect to us (rtmp://,
+   * srt://…?mode=listener, tcp://…?listen) or that we call (a contribution encoder or gateway
+   * listening for SRT or TCP takes one caller), and the MPEG-TS a plant sends over UDP or RTP
+   * (udp://, rtp://, where broadcast cues travel). `args` are the relay's input options and URL.
    */
   relayed?: boolean;
+  /** A relayed feed in MPEG-TS (srt, tcp, udp, rtp; not RTMP's FLV): its SCTE 35 cues are read. */
+  carriesScte35?: boolean;
   kind: 'lavfi' | 'file' | 'url';
   /** Files: the path. */
   path?: string;
 }
 
 /**
- * Feeds over one connection, in either direction (the publisher connects to us, or we call a
- * sender that takes one caller): held by a feed relay, never opened twice.
+ * Feeds held by a feed relay, never opened twice: over one connection, in either direction (the
+ * publisher connects to us, or we call a sender that takes one caller), and MPEG-TS over UDP
+ * and RTP (read once, its SCTE 35 cues with it).
  */
-const CONNECTED_SCHEMES = new Set(['rtmp', 'srt', 'tcp']);
+const RELAYED_SCHEMES = new Set(['rtmp', 'srt', 'tcp', 'udp', 'rtp']);
 
 const SINE = 'sine=frequency=440:sample_rate=48000';
 /** Tone of the n-th language of the test signal: 440, 660, 880, ... Hz (tells the tracks apart by ear). */
@@ -283,7 +289,9 @@ export function sourceInput(source: string, audioLanguages: string[] = []): Sour
       kind: 'url',
       args: [...listen, '-fflags', '+genpts', '-i', source],
       assumed: ASSUMED_NETWORK_SOURCE,
-      ...(CONNECTED_SCHEMES.has(scheme) ? { relayed: true } : { probeable: true }),
+      ...(RELAYED_SCHEMES.has(scheme)
+        ? { relayed: true, ...(scheme !== 'rtmp' ? { carriesScte35: true } : {}) }
+        : { probeable: true }),
     };
   }
   const path = source.startsWith('file://') ? source.slice('file://'.length) : source;

@@ -9,7 +9,14 @@
  * seconds can be probed before the ladder is planned (a listening encoder had to assume 1080p30).
  *
  * A new reader joins at the next 188-byte MPEG-TS packet boundary (its decoder waits for the
- * next key frame). When the publisher leaves, the ingest ffmpeg ends: every reader's stdin ends
+ * next key frame).
+ *
+ * SCTE 35 cues: the relay copies the feed's data streams too, reads them (src/mpegts/ts-reader.ts)
+ * and keeps them from the encoders. Each cue's avail signals (src/scte35/cue-signal.ts) go to the
+ * readers that asked for them, with the splice time on the reader's run clock: ffmpeg starts an
+ * encoder's output at the smallest PTS among the audio and video it was given (its input
+ * start_time, taken off every timestamp), so a splice at feed PTS p is at p − that start in the
+ * run's media time, to a frame. When the publisher leaves, the ingest ffmpeg ends: every reader's stdin ends
  * (its run ends as "source ended") and the relay listens (or calls) again. An ingest that ends
  * before any byte arrived (the remote is down, the port taken, a protocol this ffmpeg lacks)
  * fails the samples waiting for the feed with ffmpeg's reason, and the next attempt waits
@@ -21,8 +28,11 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ffmpegPath } from '../../src/media/ffmpeg-binaries.js';
+import { pmtPacketWithout } from '../../src/mpegts/pmt-filter.js';
+import { TS_PACKET, TsReader } from '../../src/mpegts/ts-reader.js';
+import { cueSignalsOf, ptsDifferenceSec, type CueSignal } from '../../src/scte35/cue-signal.js';
+import { decodeSpliceInfo } from '../../src/scte35/splice-info.js';
 
-const TS_PACKET = 188;
 /** A reader further behind than this (its encoder stuck) is dropped: its stdin ends. */
 const MAX_READER_BACKLOG = 32 * 1024 * 1024;
 /** How long the relay waits before listening (calling) again after the ingest ended. */
@@ -30,9 +40,20 @@ const RELISTEN_MS = 300;
 /** The longest wait between ingests that brought nothing. */
 const RELISTEN_MAX_MS = 5_000;
 
+/** A feed's avail signal, for one reader: the splice time on its run clock (absent: at once). */
+export interface FeedCue {
+  signal: CueSignal;
+  /** Seconds of the reader's run media time at the splice (absent: splice at once). */
+  runSec?: number;
+  /** The splice_info_section as the feed sent it. */
+  section: Uint8Array;
+}
+
 interface Reader {
   sink: Writable;
-  aligned: boolean;
+  cue?: (c: FeedCue) => void;
+  /** The first PTS of each audio and video stream this reader was given. */
+  firstPts: Map<number, number>;
 }
 
 interface SampleWait {
@@ -53,6 +74,11 @@ export interface FeedRelayOptions {
   logFile: string;
   /** Seconds of the feed a sample() holds (default 2). */
   sampleSec?: number;
+  /**
+   * Copy the feed's data streams and read its SCTE 35 cues (MPEG-TS transports; not RTMP, whose
+   * FLV data is not SCTE 35 and may be nothing MPEG-TS can carry).
+   */
+  readCues?: boolean;
 }
 
 export class FeedRelay {
@@ -60,8 +86,12 @@ export class FeedRelay {
   private log?: WriteStream;
   private readonly readers = new Set<Reader>();
   private readonly samples: SampleWait[] = [];
-  /** Bytes of the current ingest run so far (for MPEG-TS packet alignment). */
+  /** Bytes of the current ingest run so far. */
   private offset = 0;
+  /** The bytes of a packet cut by the end of the last chunk. */
+  private partial: Buffer = Buffer.alloc(0);
+  /** The current ingest's stream reader (a new ingest may carry another programme). */
+  private ts = this.newReader();
   private closed = false;
   private relisten?: NodeJS.Timeout;
   private exited?: Promise<void>;
@@ -80,13 +110,21 @@ export class FeedRelay {
     const args = [
       ...['-hide_banner', '-nostdin', '-loglevel', 'warning'],
       ...this.opts.inputArgs,
+      // ffmpeg reads all of its analysis time on MPEG-TS (5 s by default; a cue PID is silent for
+      // minutes): 1 s is enough to copy the feed, whose first seconds are probed anyway
+      ...(this.opts.readCues ? ['-analyzeduration', '1000000'] : []),
       ...['-i', this.opts.url],
-      ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-f', 'mpegts', 'pipe:1'],
+      ...['-map', '0:v?', '-map', '0:a?', ...(this.opts.readCues ? ['-map', '0:d?'] : []), '-c', 'copy'],
+      // packets go out as they come: the feed is interleaved already, and a cue stream is silent
+      // for minutes (the muxer's default would hold the media up to 10 s waiting for its packets)
+      ...['-max_interleave_delta', '1', '-f', 'mpegts', 'pipe:1'],
     ];
     this.log.write(`# ${new Date().toISOString()} ${ffmpegPath()} ${args.join(' ')}\n`);
     const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.offset = 0;
+    this.partial = Buffer.alloc(0);
+    this.ts = this.newReader();
     this.lastLines = [];
     child.stderr.on('data', (d: Buffer) => {
       this.log?.write(d);
@@ -124,11 +162,12 @@ export class FeedRelay {
   }
 
   /**
-   * Feeds `sink` (an encoder's stdin) from the next MPEG-TS packet on; returns the detach. Its
-   * end comes when the ingest ends or the reader falls too far behind.
+   * Feeds `sink` (an encoder's stdin) from the next MPEG-TS packet on, without the feed's data
+   * streams, and hands `cue` the feed's SCTE 35 avail signals from then on; returns the detach.
+   * Its end comes when the ingest ends or the reader falls too far behind.
    */
-  attach(sink: Writable): () => void {
-    const reader: Reader = { sink, aligned: false };
+  attach(sink: Writable, cue?: (c: FeedCue) => void): () => void {
+    const reader: Reader = { sink, firstPts: new Map(), ...(cue ? { cue } : {}) };
     sink.on('error', () => this.readers.delete(reader)); // the encoder went away (EPIPE)
     this.readers.add(reader);
     this.start();
@@ -166,22 +205,35 @@ export class FeedRelay {
   }
 
   private deliver(chunk: Buffer): void {
-    const start = this.offset;
     this.offset += chunk.length;
-    // where the first whole packet of this chunk starts
-    const boundary = (TS_PACKET - (start % TS_PACKET)) % TS_PACKET;
-    for (const r of this.readers) {
-      let bytes = chunk;
-      if (!r.aligned) {
-        if (boundary >= chunk.length) continue;
-        bytes = chunk.subarray(boundary);
-        r.aligned = true;
+    const bytes = this.partial.length > 0 ? Buffer.concat([this.partial, chunk]) : chunk;
+    const whole = bytes.length - (bytes.length % TS_PACKET);
+    this.partial = Buffer.from(bytes.subarray(whole));
+    if (whole === 0) return;
+    // media packets go on; the data streams' (cues) are read here and kept from the encoders
+    const kept: Buffer[] = [];
+    let from = 0;
+    for (let at = 0; at < whole; at += TS_PACKET) {
+      const packet = bytes.subarray(at, at + TS_PACKET);
+      this.ts.push(packet);
+      const pid = ((packet[1] & 0x1f) << 8) | packet[2];
+      const data = this.ts.isData(pid);
+      if (data || (this.ts.isPmt(pid) && this.ts.hasData())) {
+        if (at > from) kept.push(bytes.subarray(from, at));
+        // the PMT goes on without the data streams: an encoder waits for a listed stream's packets
+        if (!data) kept.push(pmtPacketWithout(packet, (p) => this.ts.isData(p)));
+        from = at + TS_PACKET;
       }
+    }
+    if (whole > from) kept.push(bytes.subarray(from, whole));
+    const out = kept.length === 1 ? kept[0] : Buffer.concat(kept);
+    if (out.length === 0) return;
+    for (const r of this.readers) {
       if (r.sink.destroyed || r.sink.writableEnded) {
         this.readers.delete(r);
         continue;
       }
-      r.sink.write(bytes);
+      r.sink.write(out);
       if (r.sink.writableLength > MAX_READER_BACKLOG) {
         this.readers.delete(r);
         r.sink.destroy(new Error('the encoder fell too far behind the feed'));
@@ -189,14 +241,53 @@ export class FeedRelay {
     }
     for (const s of [...this.samples]) {
       if (!s.started) {
-        if (boundary >= chunk.length) continue;
         s.started = true;
-        s.chunks.push(chunk.subarray(boundary));
-        s.bytes += chunk.length - boundary;
         s.timer = setTimeout(() => this.finishSample(s), (this.opts.sampleSec ?? 2) * 1000);
-      } else {
-        s.chunks.push(chunk);
-        s.bytes += chunk.length;
+      }
+      s.chunks.push(out);
+      s.bytes += out.length;
+    }
+  }
+
+  private newReader(): TsReader {
+    const reader: TsReader = new TsReader({
+      pts: (pid, pts) => {
+        if (!reader.isAudioVisual(pid)) return;
+        for (const r of this.readers) {
+          if (r.firstPts.has(pid)) continue;
+          r.firstPts.set(pid, pts);
+          if (r.firstPts.size === reader.audioVisualCount()) {
+            const start = runStart(r.firstPts)!;
+            this.log?.write(
+              `# an encoder joined at PTS ${start} (${(start / 90_000).toFixed(6)} s): its media time 0\n`,
+            );
+          }
+        }
+      },
+      data: (_pid, payload) => this.onData(payload),
+    });
+    return reader;
+  }
+
+  /** A data stream's payload: an SCTE 35 section is handed to the readers that asked for cues. */
+  private onData(payload: Uint8Array): void {
+    if (payload[0] !== 0xfc) return; // not a splice_info_section (another data stream)
+    let signals: CueSignal[];
+    try {
+      signals = cueSignalsOf(decodeSpliceInfo(payload));
+    } catch (e) {
+      this.log?.write(`# SCTE 35 cue not read: ${(e as Error).message}\n`);
+      return;
+    }
+    for (const signal of signals) {
+      this.log?.write(`# SCTE 35 cue: ${JSON.stringify(signal)}\n`);
+      for (const r of this.readers) {
+        if (!r.cue) continue;
+        const at = signal.kind === 'cancel' ? undefined : signal.pts;
+        const start = runStart(r.firstPts);
+        // a timed cue before the reader's first media cannot be placed on its run (it has none yet)
+        if (at !== undefined && start === undefined) continue;
+        r.cue({ signal, section: payload, ...(at !== undefined ? { runSec: ptsDifferenceSec(at, start!) } : {}) });
       }
     }
   }
@@ -213,6 +304,13 @@ export class FeedRelay {
     for (const r of this.readers) if (!r.sink.destroyed && !r.sink.writableEnded) r.sink.end();
     this.readers.clear();
   }
+}
+
+/** The smallest of a reader's first audio and video PTS (its encoder's start_time), wrap-aware. */
+function runStart(firstPts: Map<number, number>): number | undefined {
+  let start: number | undefined;
+  for (const pts of firstPts.values()) if (start === undefined || ptsDifferenceSec(pts, start) < 0) start = pts;
+  return start;
 }
 
 /**

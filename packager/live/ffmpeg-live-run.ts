@@ -76,6 +76,7 @@ function relayFor(config: ResolvedChannelConfig, input: SourceInput, logDir: str
       url: config.source,
       inputArgs: inputOptions(input),
       logFile: join(logDir, 'ingest.log'),
+      readCues: input.carriesScte35 === true,
     });
     relays.set(config, relay);
     relay.start();
@@ -291,7 +292,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   let detach: (() => void) | undefined;
   const run = runEncoder(args, outputs, {
     logFile: req.logFile,
-    ...(relay ? { stdin: (sink: Writable) => (detach = relay.attach(sink)) } : {}),
+    ...(relay ? { stdin: (sink: Writable) => (detach = relay.attach(sink, (c) => req.sink.cue?.(c))) } : {}),
   });
   let failure: Error | undefined;
   const fail = (e: unknown): void => {

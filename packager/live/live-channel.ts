@@ -36,6 +36,8 @@ import type {
 import type { ResolvedChannelConfig } from './channel-config.js';
 import type { ChannelStateStore, PersistedChannel } from './channel-state-store.js';
 import { AdBreaks, type PersistedAdBreaks, type Production, type ScheduledBreak } from './ad-breaks.js';
+import { FeedCues, type FeedCueStatus } from './feed-cues.js';
+import type { FeedCue } from './feed-relay.js';
 import { RenditionWindow } from './rendition-window.js';
 import { SegmentFiles } from './segment-files.js';
 import { RunAnchor } from './run-anchor.js';
@@ -54,6 +56,8 @@ export interface RunSink {
   /** `clear`: an encrypted channel's chunk before encryption. */
   part(renditionId: string, segmentNumber: number, part: Part, bytes: Buffer, clear?: ClearChunk): void;
   segment(renditionId: string, segment: Segment): void;
+  /** An SCTE 35 avail signal the feed carried, its splice time on this run's media clock. */
+  cue?(cue: FeedCue): void;
 }
 
 export interface RunHandle {
@@ -110,6 +114,8 @@ export interface ChannelStatus {
   lagMs?: number;
   /** Under duress: its answers carry CMSD-Dynamic `du` (behind real time, or stalled). */
   duress?: true;
+  /** The feed's SCTE 35 cues and what they came to (once the feed has sent one). */
+  feedCues?: FeedCueStatus;
   /** The lag (ms) past which it says it is under duress (`--duress-lag`). */
   duressLagMs: number;
   /** With `--live-thumbnails`: pictures in the window, and the last failure of a failing streak. */
@@ -183,6 +189,8 @@ export class LiveChannel {
   readonly gateStats = { held: 0, maxWaitMs: 0 };
   /** Ad breaks cued on the channel (SCTE 35), in the manifests while they overlap the window. */
   private adBreaks: AdBreaks;
+  /** The ad breaks the feed's SCTE 35 cues ask for. */
+  private readonly feedCues: FeedCues;
   /** One picture per segment, when the channel was configured with thumbnails. */
   private readonly thumbnails?: LiveThumbnails;
 
@@ -194,6 +202,17 @@ export class LiveChannel {
     this.files = new SegmentFiles(join(opts.liveDir, config.id));
     this.now = opts.now ?? Date.now;
     this.adBreaks = this.newAdBreaks();
+    this.feedCues = new FeedCues({
+      adBreaks: () => this.adBreaks,
+      production: () => this.production(),
+      segmentDuration: config.segmentDuration,
+      now: this.now,
+      changed: () => {
+        this.touch();
+        this.persist();
+      },
+      log: (msg) => this.opts.log?.info({ channel: this.id }, `live channel ${this.id}: ${msg}`),
+    });
     if (config.thumbnails) {
       this.thumbnails = new LiveThumbnails({
         width: config.thumbnails.width,
@@ -272,6 +291,7 @@ export class LiveChannel {
       ...(this.underDuress() ? { duress: true as const } : {}),
       duressLagMs: Math.round(this.config.duressLag * 1000),
       ...(this.thumbnails ? { thumbnails: this.thumbnails.status() } : {}),
+      ...(this.feedCues.status().received > 0 ? { feedCues: this.feedCues.status() } : {}),
     };
   }
 
@@ -408,7 +428,8 @@ export class LiveChannel {
       ...(this.config.epoch !== undefined ? { gridSec: this.config.segmentDuration } : {}),
     });
     this.gates = new Map();
-    const sink = this.sinkFor(id);
+    this.feedCues.dropPending();
+    const sink = this.sinkFor(id, anchor);
     const logFile = join(this.opts.liveDir, this.id, `ffmpeg-${id}.log`);
     this.startAbort = new AbortController();
     const signal = this.startAbort.signal;
@@ -460,9 +481,12 @@ export class LiveChannel {
     return this.availabilityStartTime + ((tfdt + part.duration) / w.timescale) * 1000;
   }
 
-  private sinkFor(id: number): RunSink {
+  private sinkFor(id: number, anchor: RunAnchor): RunSink {
     const live = () => id === this.runId && !this.closing;
     return {
+      cue: (c: FeedCue) => {
+        if (live()) this.feedCues.receive(c, () => anchor.offsetSec);
+      },
       init: (rid, bytes, rendition, clear) => {
         if (!live()) return;
         const w = this.windows.get(rid) ?? this.newWindow(rid);
@@ -502,6 +526,7 @@ export class LiveChannel {
           if (rid === this.referenceRendition()) {
             const ts = w.timescale;
             this.adBreaks.segmentCompleted(seg.number, seg.start / ts, (seg.start + seg.duration) / ts);
+            this.feedCues.flush(); // the run's anchor is fixed by now: cues waiting for it are placed
           }
           this.segmentDone();
         });
@@ -743,10 +768,10 @@ export class LiveChannel {
     return w && first ? first.start / w.timescale : undefined;
   }
 
-  private adBreaksShown(): { adBreaks?: AdBreak[] } {
+  private adBreaksShown(): { adBreaks?: AdBreak[]; hlsCueTags?: boolean } {
     const start = this.windowStartSec();
     const shown = start === undefined ? [] : this.adBreaks.visible(start);
-    return shown.length > 0 ? { adBreaks: shown } : {};
+    return shown.length > 0 ? { adBreaks: shown, ...(this.config.hlsCueTags ? { hlsCueTags: true } : {}) } : {};
   }
 
   /** Where the reference rendition stands: the segment in production, or the next after the newest. */

@@ -9,7 +9,8 @@
  *
  * A break starts with the segment after the one in production and is in every media playlist
  * (EXT-X-DATERANGE with SCTE35-OUT, later SCTE35-IN) and the MPD (an EventStream) from the next
- * manifest on. Answers are JSON and never cached.
+ * manifest on. The list shows the breaks the feed's own SCTE 35 cued too (`cuedBy: "feed"`,
+ * with `spliceOffsetSec`, see live/feed-cues.ts). Answers are JSON and never cached.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearer, credentialMatches } from '../../src/signing/sign-endpoint.js';
@@ -96,8 +97,9 @@ function view(b: ScheduledBreak) {
     id: `splice-${b.eventId}`,
     startDate: new Date(b.startDate).toISOString(),
     startsWithSegment: b.startNumber,
-    plannedDuration: b.plannedDuration,
+    ...(b.plannedDuration !== undefined ? { plannedDuration: b.plannedDuration } : {}),
     scte35Out: b.scte35Out,
+    ...(b.feed ? { cuedBy: 'feed', spliceOffsetSec: b.feed.offsetSec } : { cuedBy: 'api' }),
     ...(b.end
       ? {
           endDate: new Date(b.end.date).toISOString(),

@@ -50,6 +50,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   liveKeyId?: string;
   liveLicenseUrl?: string;
   liveThumbnails?: string | true;
+  liveCueTags?: boolean;
 }
 
 /** `--live-thumbnails` alone (240 pixels wide) or with a width. */
@@ -219,6 +220,10 @@ export function registerOriginCommand(program: Command): void {
       "the live MPDs' absolute Clear Key license URL (default: keys/clearkey beside the MPD)",
     )
     .option(
+      '--live-cue-tags',
+      "the live channels' ad breaks also as EXT-X-CUE-OUT, EXT-X-CUE-OUT-CONT and EXT-X-CUE-IN segment tags (with EXT-OATCLS-SCTE35), for ad inserters that read those",
+    )
+    .option(
       '--live-thumbnails [width]',
       'a thumbnail per segment of each live channel, for seek-bar previews in the DVR window (width in pixels, default 240)',
     )
@@ -256,6 +261,7 @@ export function registerOriginCommand(program: Command): void {
           ...(duressLag !== undefined ? { duressLag } : {}),
           ...(liveProtection ? { protection: liveProtection } : {}),
           ...(thumbnails ? { thumbnails } : {}),
+          ...(o.liveCueTags ? { hlsCueTags: true } : {}),
         };
       });
       const logRef: { current?: KeyLog } = {};

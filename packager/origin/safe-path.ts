@@ -6,6 +6,7 @@
  * (symlinks followed: a published asset is a symlink into `<root>/.versions/`) must lie inside
  * the real root.
  */
+import { realpathSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
 
@@ -45,13 +46,15 @@ export async function realRoot(root: string): Promise<string> {
 
 /**
  * Resolves validated segments under realRootPath, following symlinks, and confirms the result is
- * still inside the root. Returns undefined when the file does not exist or escapes.
+ * still inside the root. Returns undefined when the file does not exist or escapes. Synchronous
+ * (libc's realpath, a few system calls on cached metadata): the thread pool's round trip cost
+ * several times more (bench/NOTES.md, "Origin request path").
  */
-export async function resolveInsideRoot(realRootPath: string, segments: string[]): Promise<string | undefined> {
+export function resolveInsideRoot(realRootPath: string, segments: string[]): string | undefined {
   const joined = realRootPath + sep + segments.join(sep);
   let real: string;
   try {
-    real = await realpath(joined);
+    real = realpathSync.native(joined);
   } catch {
     return undefined;
   }

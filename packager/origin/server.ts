@@ -8,6 +8,8 @@
  *   ...
  *   await origin.close(); // stops every ffmpeg child
  */
+import { AccessLog } from './access-log.js';
+import { stdoutLog } from '../../src/logging/log-destination.js';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -50,7 +52,10 @@ export interface OriginOptions {
   /** Folder of published VOD assets; live state lives in `<root>/.live/`. */
   root: string;
   live?: ChannelConfig[];
-  /** fastify/pino logger option (default: info-level JSON on stdout; false to silence). */
+  /**
+   * fastify/pino logger option (default: info-level JSON on stdout, written once per event-loop
+   * turn, one line per request: access-log.ts; false to silence).
+   */
   logger?: FastifyServerOptions['logger'];
   /** How a live channel runs its encoder (default: ffmpeg). Tests may inject a producer. */
   startRun?: StartRun;
@@ -107,6 +112,16 @@ const EXPOSED_HEADERS = [
 ];
 const COMPRESSIBLE = /mpegurl|dash\+xml|json|^text\//;
 
+/**
+ * Logger options that write standard output through the per-turn destination (info level when
+ * not given), unless they name a stream of their own.
+ */
+function onStdout(logger: OriginOptions['logger']): OriginOptions['logger'] {
+  if (logger === false) return false;
+  const base = logger === true || logger === undefined ? { level: 'info' } : logger;
+  return 'stream' in base && base.stream ? base : { ...base, stream: stdoutLog() };
+}
+
 export async function createOrigin(opts: OriginOptions): Promise<Origin> {
   const root = resolve(opts.root);
   let rootReal: string;
@@ -124,7 +139,8 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
   // (typed as node:http's here): routes use the API both share, held answers go through wake-batch.ts.
   const app = Fastify({
     ...listeners.fastifyOptions(),
-    logger: redactingLogger(opts.logger ?? { level: 'info' }),
+    logger: redactingLogger(onStdout(opts.logger)),
+    logController: new AccessLog(),
     exposeHeadRoutes: false,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

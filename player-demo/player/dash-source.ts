@@ -186,8 +186,8 @@ export class DashSource implements SourceModel {
     if (this.live || this.thumbnailTrack === undefined) this.thumbnailTrack = readDashThumbnails(text, this.mpdUrl);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
     this.availabilityStart = ast ? Date.parse(ast) : 0;
-    if (/type="dynamic"/.test(text))
-      for (const p of periods) this.ads.notePeriod(p.period.text, p.period.startSec, this.availabilityStart);
+    // live breaks, and a VOD asset's ad cues, on the MPD's clock
+    for (const p of periods) this.ads.notePeriod(p.period.text, p.period.startSec, this.availabilityStart);
     const ato = /availabilityTimeOffset="([\d.]+)"/.exec(text)?.[1];
     this.availabilityTimeOffset = ato ? Number(ato) : 0;
     this.lowLatency = this.live && this.availabilityTimeOffset > 0;
@@ -486,7 +486,8 @@ export class DashSource implements SourceModel {
       // (a cursor past a Period's last segment: the next Period's first)
       const at = last && msn <= last.msn ? segs.findIndex((s) => s.msn >= msn) : -1;
       const seg = segs[at];
-      const pdt = (start: number) => (this.live ? this.availabilityStart + start * 1000 : undefined);
+      // the MPD's clock (a static MPD's from 0): where live latency and the SCTE 35 Events are placed
+      const pdt = (start: number) => this.availabilityStart + start * 1000;
       // live: an MPD older than three update periods (6 s at least) is refreshed before a listed
       // segment is taken from it (playing back in the DVR window, as hls-source does)
       if (seg && this.live && Date.now() - this.loadedAt > Math.max(6, 3 * this.minimumUpdatePeriod) * 1000) {

@@ -691,7 +691,8 @@ export class MsePlayer {
   private tick(): void {
     const v = this.video;
     this.startWhenBuffered();
-    if (this.source.live && this.source.adMarkers && this.pdtMap.length)
+    // live breaks, and a VOD asset's ad cues (dated by its PROGRAM-DATE-TIME; DASH: its MPD's clock)
+    if (this.source.adMarkers && this.pdtMap.length)
       this.stats.adBreaks = this.adCues.sync(this.source.adMarkers(), (pdt) => this.mediaAtPdt(pdt));
     if (this.source.live && this.pdtMap.length) {
       const now = Date.now();

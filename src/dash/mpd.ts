@@ -1,4 +1,5 @@
 import { CLEARKEY_SCHEME_URI, kidAsUuid } from '../cenc/content-keys.js';
+import { StreamedgeError } from '../errors.js';
 import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
   type AdBreak,
@@ -21,6 +22,7 @@ import { dashFrameRate, ratio } from './frame-rate.js';
 import { segmentTimeline } from './segment-timeline.js';
 import { renderXml, type XmlElement } from './xml-element.js';
 import { xsDuration } from './xs-duration.js';
+import { hexSequenceToBase64 } from '../scte35/splice-info.js';
 
 export interface MpdOptions extends UriOptions {
   /** Absolute URL written as the MPD-level BaseURL; also resolves the UTCTiming path. */
@@ -37,6 +39,8 @@ const ROLE_SCHEME = 'urn:mpeg:dash:role:2011';
 const SUBTITLE_BANDWIDTH = 256;
 /** DASH-IF IOP 4.3 §6.2.6 (the older `…/guidelines/thumbnail_tile` is read by players, not written). */
 const THUMBNAIL_TILE_SCHEME = 'http://dashif.org/thumbnail_tile';
+/** DASH-IF IOP 4.3 §4.3.3.3.2: this AdaptationSet's media run on from the named Period's. */
+const PERIOD_CONTINUITY_SCHEME = 'urn:mpeg:dash:period-continuity:2015';
 
 /**
  * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
@@ -98,16 +102,21 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
       ],
     });
   }
-  children.push({
-    name: 'Period',
-    attrs: [
-      ['id', '0'],
-      ['start', 'PT0S'],
-    ],
-    children: [
-      ...(live && p.adBreaks?.length ? [adBreakEvents(p.adBreaks)] : []),
-      ...adaptationSets(p, opts, live, ll),
-    ],
+  const spans = periodSpans(p);
+  spans.forEach((span, i) => {
+    const events = p.adBreaks?.length ? adBreakEvents(p.adBreaks, span) : undefined;
+    children.push({
+      name: 'Period',
+      attrs: [
+        ['id', span.id],
+        ['start', xsDuration(span.start)],
+        [
+          'duration',
+          spans.length > 1 && span.end !== undefined ? xsDuration(roundMs(span.end - span.start)) : undefined,
+        ],
+      ],
+      children: [...(events ? [events] : []), ...adaptationSets(p, opts, live, ll, span, spans[i - 1]?.id)],
+    });
   });
   if (live) {
     children.push({
@@ -121,18 +130,63 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
   return renderXml({ name: 'MPD', attrs: mpdAttrs, children });
 }
 
+/**
+ * One Period of the MPD: its id, its start (s of presentation time, which is media time here)
+ * and, for all but the last, its end. `split` when the asset's Periods are cut at its ad cues.
+ */
+interface PeriodSpan {
+  id: string;
+  start: number;
+  end?: number;
+  split: boolean;
+  last: boolean;
+}
+
+/**
+ * The Periods: one from 0, or (VOD, `dashPeriodStarts`) one more from each cut. Cuts are segment
+ * starts of every video rendition (the packager put a key frame and a segment there), so each
+ * Period's video begins with its own segment; the programme runs on across them (the
+ * period-continuity property says so), as Shaka Packager's `--ad_cues` Periods do.
+ */
+function periodSpans(p: Presentation): PeriodSpan[] {
+  const cuts = p.type === 'vod' ? (p.dashPeriodStarts ?? []) : [];
+  const starts = [0, ...cuts];
+  const split = cuts.length > 0;
+  const end = split ? (p.duration ?? presentationDuration(p)) : undefined;
+  return starts.map((start, i) => ({
+    id: String(i),
+    start,
+    end: starts[i + 1] ?? end,
+    split,
+    last: i === starts.length - 1,
+  }));
+}
+
+/**
+ * The segments of `t` in the Period (all of them unless it is split): those whose middle lies in
+ * it. Video segments start exactly at a cut; audio ones within half an AAC frame of it.
+ */
+function segmentsIn(t: RenditionTimeline, span: PeriodSpan): Segment[] {
+  if (!span.split) return t.segments;
+  const ts = t.rendition.timescale;
+  return t.segments.filter((s) => {
+    const middle = (s.start + s.duration / 2) / ts;
+    return middle >= span.start && (span.end === undefined || middle < span.end);
+  });
+}
+
 /** The scheme of SCTE 35 cues carried as a binary splice_info_section in an MPD Event (SCTE 214-1). */
 export const SCTE35_SCHEME = 'urn:scte:scte35:2014:xml+bin';
 const SCTE35_XMLNS = 'http://www.scte.org/schemas/35/2016';
 
 /**
- * A live channel's ad breaks as one EventStream of the Period (which starts at media time 0),
+ * A live channel's ad breaks (or a VOD asset's ad cues) as one EventStream of the Period (which starts at media time 0),
  * timescale ms, each Event carrying its splice_info_section (base64 in Signal/Binary, SCTE 214-1):
  * the break's start (splice_insert out of network, id 2 × splice_event_id), lasting its planned
  * duration until the return is decided and its actual one after; then the return (back in, id
  * 2 × splice_event_id + 1) at the break's end. Ids stay the same across MPD updates.
  */
-function adBreakEvents(breaks: readonly AdBreak[]): XmlElement {
+function adBreakEvents(breaks: readonly AdBreak[], span: PeriodSpan): XmlElement | undefined {
   const event = (id: number, atSec: number, durationSec: number | undefined, hex: string): XmlElement => ({
     name: 'Event',
     attrs: [
@@ -144,25 +198,43 @@ function adBreakEvents(breaks: readonly AdBreak[]): XmlElement {
       {
         name: 'Signal',
         attrs: [['xmlns', SCTE35_XMLNS]],
-        children: [{ name: 'Binary', children: [Buffer.from(hex.slice(2), 'hex').toString('base64')] }],
+        children: [{ name: 'Binary', children: [hexSequenceToBase64(hex)] }],
       },
     ],
   });
+  // a split MPD: each Period carries the Events that fall in it, timed from its start
+  // (EventStream@presentationTimeOffset is the Period's start on the same clock)
+  const inSpan = (atSec: number) =>
+    !span.split || (atSec >= span.start - 0.0005 && (span.last || atSec < span.end! - 0.0005));
+  const events = breaks.flatMap((b) => [
+    ...(inSpan(b.mediaStart)
+      ? [event(2 * b.eventId, b.mediaStart, b.end ? b.end.mediaTime - b.mediaStart : b.plannedDuration, b.scte35Out)]
+      : []),
+    ...(b.end && inSpan(b.end.mediaTime) ? [event(2 * b.eventId + 1, b.end.mediaTime, undefined, b.end.scte35In)] : []),
+  ]);
+  if (events.length === 0) return undefined;
   return {
     name: 'EventStream',
     attrs: [
       ['schemeIdUri', SCTE35_SCHEME],
       ['timescale', 1000],
+      ['presentationTimeOffset', span.split && span.start > 0 ? Math.round(span.start * 1000) : undefined],
     ],
-    children: breaks.flatMap((b) => [
-      event(2 * b.eventId, b.mediaStart, b.end ? b.end.mediaTime - b.mediaStart : b.plannedDuration, b.scte35Out),
-      ...(b.end ? [event(2 * b.eventId + 1, b.end.mediaTime, undefined, b.end.scte35In)] : []),
-    ]),
+    children: events,
   };
 }
 
-function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: boolean): XmlElement[] {
+function adaptationSets(
+  p: Presentation,
+  opts: MpdOptions,
+  live: boolean,
+  ll: boolean,
+  span: PeriodSpan,
+  /** The Period before, in a split MPD: each AdaptationSet continues its namesake there. */
+  previousPeriod: string | undefined,
+): XmlElement[] {
   const sets: XmlElement[] = [];
+  const media = { p, opts, live, ll, span, previousPeriod };
   const videos = p.timelines.filter((t) => t.rendition.kind === 'video');
   const audios = p.timelines.filter((t) => t.rendition.kind === 'audio');
 
@@ -176,7 +248,7 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
         undefined,
       );
     sets.push(
-      adaptationSet(p, opts, live, ll, sets.length, videos, [
+      adaptationSet(media, sets.length, videos, [
         ['contentType', 'video'],
         ['par', pars.size === 1 ? [...pars][0] : undefined],
         ['maxWidth', maxOf(rs.map((r) => r.width))],
@@ -232,10 +304,7 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
       : [];
     sets.push(
       adaptationSet(
-        p,
-        opts,
-        live,
-        ll,
+        media,
         sets.length,
         group,
         [
@@ -251,7 +320,16 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
   // Subtitles: one AdaptationSet per track, the whole WebVTT file as the Representation's
   // BaseURL (a sidecar: what dash.js and Shaka read for text/vtt; segmented WebVTT in DASH is not).
   const query = normalizedQuery(opts);
-  for (const s of p.type === 'vod' ? (p.subtitles ?? []) : []) {
+  const subtitles = p.type === 'vod' ? (p.subtitles ?? []) : [];
+  if (span.split && subtitles.length > 0) {
+    // players read a Period's sidecar WebVTT on different clocks (Shaka from the Period's start,
+    // dash.js from the presentation's): the packager refuses the pair; this is its guard
+    throw new StreamedgeError(
+      'INVALID_PRESENTATION',
+      'an MPD split into Periods cannot carry sidecar WebVTT subtitles',
+    );
+  }
+  for (const s of subtitles) {
     sets.push({
       name: 'AdaptationSet',
       attrs: [
@@ -282,7 +360,9 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
   }
   if (p.thumbnails && videos.length > 0) {
     const set =
-      p.type === 'vod' ? thumbnailSet(p.thumbnails, sets.length, query) : liveThumbnailSet(p, sets.length, query);
+      p.type === 'vod'
+        ? thumbnailSet(p.thumbnails, sets.length, query, span, previousPeriod)
+        : liveThumbnailSet(p, sets.length, query);
     if (set) sets.push(set);
   }
   return sets;
@@ -294,16 +374,74 @@ function adaptationSets(p: Presentation, opts: MpdOptions, live: boolean, ll: bo
  * `thumbnail_tile` property giving columns×rows, one JPEG per template segment of the time a
  * sheet covers.
  */
-function thumbnailSet(t: ThumbnailTrack, id: number, query: string | undefined): XmlElement {
-  return imageSet(t, id, {
-    name: 'SegmentTemplate',
-    attrs: [
-      ['media', `${paths.thumbnailSheet(t.id, '$Number$')}${templateQuery(query)}`],
-      ['timescale', 1000],
-      ['duration', Math.round(thumbnailSheetSec(t) * 1000)],
-      ['startNumber', 1],
-    ],
-  });
+function thumbnailSet(
+  t: ThumbnailTrack,
+  id: number,
+  query: string | undefined,
+  span: PeriodSpan,
+  previousPeriod: string | undefined,
+): XmlElement {
+  const media = `${paths.thumbnailSheet(t.id, '$Number$')}${templateQuery(query)}`;
+  const sheetMs = Math.round(thumbnailSheetSec(t) * 1000);
+  if (!span.split) {
+    return imageSet(t, id, {
+      name: 'SegmentTemplate',
+      attrs: [
+        ['media', media],
+        ['timescale', 1000],
+        ['duration', sheetMs],
+        ['startNumber', 1],
+      ],
+    });
+  }
+  // a Period of a split MPD: the sheets that overlap it, listed (the first may begin before it)
+  const startMs = Math.round(span.start * 1000);
+  const first = Math.floor(startMs / sheetMs);
+  const count = Math.max(1, Math.ceil(Math.round(span.end! * 1000) / sheetMs) - first);
+  return imageSet(
+    t,
+    id,
+    {
+      name: 'SegmentTemplate',
+      attrs: [
+        ['media', media],
+        ['timescale', 1000],
+        ['presentationTimeOffset', startMs || undefined],
+        ['startNumber', first + 1],
+      ],
+      children: [
+        {
+          name: 'SegmentTimeline',
+          children: [
+            {
+              name: 'S',
+              attrs: [
+                ['t', first * sheetMs],
+                ['d', sheetMs],
+                ['r', count > 1 ? count - 1 : undefined],
+              ],
+            },
+          ],
+        },
+      ],
+    },
+    continuity(previousPeriod),
+  );
+}
+
+/** The period-continuity property of an AdaptationSet whose media run on from the Period before. */
+function continuity(previousPeriod: string | undefined): XmlElement[] {
+  return previousPeriod === undefined
+    ? []
+    : [
+        {
+          name: 'SupplementalProperty',
+          attrs: [
+            ['schemeIdUri', PERIOD_CONTINUITY_SCHEME],
+            ['value', previousPeriod],
+          ],
+        },
+      ];
 }
 
 /**
@@ -325,7 +463,7 @@ function liveThumbnailSet(p: Presentation, id: number, query: string | undefined
   });
 }
 
-function imageSet(t: ThumbnailTrack, id: number, template: XmlElement): XmlElement {
+function imageSet(t: ThumbnailTrack, id: number, template: XmlElement, descriptors: XmlElement[] = []): XmlElement {
   return {
     name: 'AdaptationSet',
     attrs: [
@@ -334,6 +472,7 @@ function imageSet(t: ThumbnailTrack, id: number, template: XmlElement): XmlEleme
       ['mimeType', 'image/jpeg'],
     ],
     children: [
+      ...descriptors,
       template,
       {
         name: 'Representation',
@@ -357,18 +496,26 @@ function imageSet(t: ThumbnailTrack, id: number, template: XmlElement): XmlEleme
   };
 }
 
+/** What every media AdaptationSet of a Period is written from. */
+interface PeriodMedia {
+  p: Presentation;
+  opts: MpdOptions;
+  live: boolean;
+  ll: boolean;
+  span: PeriodSpan;
+  previousPeriod: string | undefined;
+}
+
 function adaptationSet(
-  p: Presentation,
-  opts: MpdOptions,
-  live: boolean,
-  ll: boolean,
+  media: PeriodMedia,
   id: number,
   timelines: RenditionTimeline[],
   attrs: Array<[string, string | number | undefined]>,
   /** Label, Role: the AdaptationSet's own descriptors, before any SegmentTemplate (schema order). */
   descriptors: XmlElement[] = [],
 ): XmlElement {
-  const templates = timelines.map((t) => segmentTemplate(p, opts, t, live, ll));
+  const { p, opts } = media;
+  const templates = timelines.map((t) => segmentTemplate(media, t));
   // Identical templates (same timescale and timeline) are written once, on the AdaptationSet.
   const shared = templates.every((x) => JSON.stringify(x) === JSON.stringify(templates[0]));
   const representations = timelines.map((t, i) => representation(t.rendition, shared ? undefined : templates[i]));
@@ -378,6 +525,7 @@ function adaptationSet(
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
     children: [
       ...protection,
+      ...continuity(media.previousPeriod),
       ...descriptors,
       ...(shared && templates[0] ? [templates[0], ...representations] : representations),
     ],
@@ -472,19 +620,17 @@ function representation(r: Rendition, template: XmlElement | undefined): XmlElem
   };
 }
 
-function segmentTemplate(
-  p: Presentation,
-  opts: MpdOptions,
-  t: RenditionTimeline,
-  live: boolean,
-  ll: boolean,
-): XmlElement {
-  const complete = t.segments.filter((s) => s.complete);
+function segmentTemplate({ p, opts, live, ll, span }: PeriodMedia, t: RenditionTimeline): XmlElement {
+  const complete = segmentsIn(t, span).filter((s) => s.complete);
   const suffix = templateQuery(normalizedQuery(opts));
+  // a later Period of a split MPD: its start is this media time (the first audio segment may
+  // begin up to half an AAC frame either side of it; players trim or bridge that)
+  const offset = span.split && span.start > 0 ? Math.round(span.start * t.rendition.timescale) : undefined;
   return {
     name: 'SegmentTemplate',
     attrs: [
       ['timescale', t.rendition.timescale],
+      ['presentationTimeOffset', offset],
       ['availabilityTimeOffset', ll ? roundMs(p.segmentDuration - p.partDuration) : undefined],
       ['availabilityTimeComplete', ll ? 'false' : undefined],
       ['media', `$RepresentationID$/seg-$Number$.m4s${suffix}`],

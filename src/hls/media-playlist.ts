@@ -8,6 +8,8 @@ import {
   type Segment,
 } from '../media/presentation.js';
 import { attributeList, decimal, quoted, type AttributeValue } from './attribute-list.js';
+import { cueTags } from './cue-tags.js';
+import { interstitialTags } from './interstitials.js';
 import { keyAttributes } from './key-tags.js';
 import { liveEdge, nextPart } from './live-edge.js';
 import { playlistTiming } from './server-control.js';
@@ -103,11 +105,21 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
     );
   }
 
-  if (live) lines.push(...adBreakTags(p.adBreaks ?? []));
+  // VOD: the ad cues, dated from dateOrigin (given once, on the first segment)
+  const postRoll = !live && p.interstitial !== undefined && p.postRoll === true;
+  const dated = live || (p.adBreaks?.length ?? 0) > 0 || postRoll;
+  if (dated) lines.push(...adBreakTags(p.adBreaks ?? []));
+  if (!live && p.interstitial && (p.adBreaks?.length || postRoll)) {
+    const end = postRoll ? (p.dateOrigin ?? 0) + (p.duration ?? 0) * 1000 : undefined;
+    lines.push(...interstitialTags(p.adBreaks ?? [], p.interstitial, end));
+  }
 
+  const cueBreaks = p.hlsCueTags && p.adBreaks?.length ? p.adBreaks : undefined;
   const segmentTags = (s: Segment) => {
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
-    if (live) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${programDateTime(p, s, ts)}`);
+    if (live || (dated && s === first)) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${programDateTime(p, s, ts)}`);
+    // (a segment still in production: as long as a segment should be)
+    if (cueBreaks) lines.push(...cueTags(cueBreaks, s.start / ts, s.complete ? s.duration / ts : p.segmentDuration));
   };
   const partTags = (s: Segment) => {
     for (const part of s.parts) {
@@ -183,7 +195,7 @@ function splitWindow(p: Presentation, t: RenditionTimeline): { complete: Segment
 }
 
 /**
- * A live channel's ad breaks as EXT-X-DATERANGE tags (RFC 8216bis 4.4.5.1, and 4.4.5.1.1 for
+ * A live channel's ad breaks, or a VOD asset's ad cues, as EXT-X-DATERANGE tags (RFC 8216bis 4.4.5.1, and 4.4.5.1.1 for
  * SCTE-35): one with SCTE35-OUT and PLANNED-DURATION from the cue on, and once the return is
  * decided a second with the same ID, its END-DATE, DURATION and SCTE35-IN. Every tag repeats the
  * START-DATE (REQUIRED); tags of one ID agree on every attribute they share. They come before
@@ -196,7 +208,12 @@ function adBreakTags(breaks: readonly AdBreak[]): string[] {
     const start: [string, AttributeValue] = ['START-DATE', quoted(new Date(b.startDate).toISOString())];
     lines.push(
       '#EXT-X-DATERANGE:' +
-        attributeList([id, start, ['PLANNED-DURATION', decimal(b.plannedDuration)], ['SCTE35-OUT', b.scte35Out]]),
+        attributeList([
+          id,
+          start,
+          ...(b.plannedDuration !== undefined ? [['PLANNED-DURATION', decimal(b.plannedDuration)] as const] : []),
+          ['SCTE35-OUT', b.scte35Out],
+        ]),
     );
     if (b.end)
       lines.push(
@@ -215,6 +232,6 @@ function adBreakTags(breaks: readonly AdBreak[]): string[] {
 
 /** EXT-X-PROGRAM-DATE-TIME value: ISO 8601 in UTC with milliseconds. */
 export function programDateTime(p: Presentation, s: Segment, timescale: number): string {
-  const ms = s.programDateTime ?? (p.live?.availabilityStartTime ?? 0) + (s.start / timescale) * 1000;
+  const ms = s.programDateTime ?? (p.live?.availabilityStartTime ?? p.dateOrigin ?? 0) + (s.start / timescale) * 1000;
   return new Date(Math.round(ms)).toISOString();
 }

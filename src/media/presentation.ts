@@ -123,6 +123,16 @@ export interface SubtitleTrack {
   forced: boolean;
 }
 
+/** Where a VOD asset's interstitials come from: one asset, or a list an ad decision service gives (X-ASSET-LIST). */
+export type InterstitialSource = ({ assetUri: string } | { assetList: string }) & {
+  /**
+   * X-RESTRICT (RFC 8216bis D.2): SKIP, the viewer cannot skip or seek within the interstitial;
+   * JUMP, a seek past its cue plays it first.
+   */
+  restrict?: InterstitialRestriction[];
+};
+export type InterstitialRestriction = 'SKIP' | 'JUMP';
+
 export interface Presentation {
   /** Asset id (VOD) or channel id (live). */
   id: string;
@@ -139,8 +149,30 @@ export interface Presentation {
   live?: LiveState;
   /** VOD subtitle tracks (WebVTT), if any. */
   subtitles?: SubtitleTrack[];
-  /** Live: the ad breaks that overlap the window (or are still to come), oldest first. */
+  /**
+   * Live: the ad breaks that overlap the window (or are still to come), oldest first. VOD: the
+   * asset's ad cues (`package --ad-cues`), in time order.
+   */
   adBreaks?: AdBreak[];
+  /**
+   * VOD with ad cues: the epoch ms its media time 0 is dated (EXT-X-PROGRAM-DATE-TIME, which
+   * an EXT-X-DATERANGE needs; the breaks' dates count from it).
+   */
+  dateOrigin?: number;
+  /** VOD with ad cues: the HLS Interstitials played at them (src/hls/interstitials.ts). */
+  interstitial?: InterstitialSource;
+  /** VOD with an interstitial: one more after the programme's end (`--ad-cues …,end`, CUE="POST"). */
+  postRoll?: boolean;
+  /**
+   * HLS: the ad breaks also as segment tags (EXT-X-CUE-OUT, -CUE-OUT-CONT, -CUE-IN with
+   * EXT-OATCLS-SCTE35; src/hls/cue-tags.ts), for ad inserters that read those.
+   */
+  hlsCueTags?: boolean;
+  /**
+   * VOD with ad cues packaged with `--dash-periods cues`: the media times (s, ascending, > 0) at
+   * which the MPD starts a new Period (the cues' splice points and returns; video segment starts).
+   */
+  dashPeriodStarts?: number[];
   /** Common Encryption of the video and audio tracks (subtitles stay clear), if any. */
   protection?: Protection;
   /** VOD: a track of tiled JPEG thumbnails for seek-bar previews, if any. */
@@ -215,9 +247,10 @@ export interface Protection {
 }
 
 /**
- * A live ad break cued on the channel (SCTE 35 splice_insert): written as EXT-X-DATERANGE tags
- * in the media playlists and as an EventStream in the MPD. It starts and ends on segment
- * boundaries, where every rendition has a key frame.
+ * An ad break cued on a live channel, or a VOD asset's ad cue (SCTE 35 splice_insert): written as
+ * EXT-X-DATERANGE tags in the media playlists and as an EventStream in the MPD. It starts and
+ * ends on segment boundaries, where every rendition has a key frame. A VOD splice point (a place
+ * to insert ads, replacing nothing) ends where it starts.
  */
 export interface AdBreak {
   /** splice_event_id; the DATERANGE ID is `splice-<eventId>`, the DASH Event id the number. */
@@ -226,10 +259,12 @@ export interface AdBreak {
   startDate: number;
   /** Its start in media time, seconds from availabilityStartTime (the DASH Event's presentationTime). */
   mediaStart: number;
-  /** Seconds asked for (PLANNED-DURATION, the splice_insert's break_duration). */
-  plannedDuration: number;
+  /** Seconds asked for (PLANNED-DURATION, the splice_insert's break_duration); absent: until the return is cued. */
+  plannedDuration?: number;
   /** The splice_info_section that starts it (out of network), hex with 0x. */
   scte35Out: string;
+  /** VOD: the cue at the programme's start (an interstitial there is a pre-roll, CUE="PRE"). */
+  preRoll?: boolean;
   /** Set once the return is due: its epoch ms (a segment boundary), its media time and its splice_insert. */
   end?: { date: number; mediaTime: number; scte35In: string };
 }

@@ -160,6 +160,62 @@ export function decodeSpliceInfo(bytes: Uint8Array): SpliceInfo {
   return info;
 }
 
+/** segmentation_descriptor (SCTE 35 §10.3.3), the fields a channel acts on. */
+export interface Segmentation {
+  segmentationEventId: number;
+  /** segmentation_event_cancel_indicator: the event given earlier under this id is called off. */
+  cancel: boolean;
+  /** segmentation_type_id (Table 23: 0x22 break start, 0x23 break end, 0x34 provider placement opportunity start, ...). */
+  typeId?: number;
+  /** segmentation_duration, 90 kHz ticks. */
+  duration?: number;
+  /** segmentation_upid_type and its bytes (an ad-id, a TI, an MPU...), kept for whoever reads the cue. */
+  upid?: { type: number; bytes: Uint8Array };
+}
+
+const SEGMENTATION_DESCRIPTOR = 0x02;
+/** "CUEI", the identifier of SCTE 35's own descriptors. */
+const CUEI = 0x43554549;
+
+/**
+ * The segmentation_descriptors of a section (time_signal carries them; a splice_insert may too),
+ * in order; descriptors of other tags or identifiers are passed over. Throws BAD_SCTE35 on one
+ * that ends inside a field or splits the programme into components.
+ */
+export function segmentationsOf(info: SpliceInfo): Segmentation[] {
+  const out: Segmentation[] = [];
+  for (const d of info.descriptors) {
+    if (d.tag !== SEGMENTATION_DESCRIPTOR || d.data.length < 4) continue;
+    const r = new BitReader(d.data);
+    if (r.bits(32) !== CUEI) continue;
+    const segmentationEventId = r.bits(32);
+    const cancel = r.bits(1) === 1;
+    r.skip(7);
+    if (cancel) {
+      out.push({ segmentationEventId, cancel });
+      continue;
+    }
+    const programSegmentation = r.bits(1) === 1;
+    const hasDuration = r.bits(1) === 1;
+    r.skip(6); // delivery_not_restricted_flag and its restrictions (or reserved)
+    if (!programSegmentation)
+      throw new StreamedgeError('BAD_SCTE35', 'component segmentation (one pts_offset per component) is not read');
+    const duration = hasDuration ? r.bits(40) : undefined;
+    const upidType = r.bits(8);
+    const upidLength = r.bits(8);
+    const upid = r.take(upidLength);
+    const typeId = r.bits(8);
+    out.push({
+      segmentationEventId,
+      cancel,
+      typeId,
+      ...(duration !== undefined ? { duration } : {}),
+      ...(upidType !== 0 || upidLength > 0 ? { upid: { type: upidType, bytes: upid } } : {}),
+    });
+  }
+  return out;
+}
+
 function spliceTime(r: BitReader): number | undefined {
   if (r.bits(1) === 1) {
     r.skip(6);
@@ -167,6 +223,26 @@ function spliceTime(r: BitReader): number | undefined {
   }
   r.skip(7);
   return undefined;
+}
+
+/**
+ * `section` with its pts_adjustment moved by `deltaTicks` (90 kHz, mod 2^33) and its CRC
+ * rewritten: what a re-multiplexer does when it puts the programme on another clock (SCTE 35
+ * §9.6), so the splice time the section gives, pts_time + pts_adjustment, is on the new one.
+ * Every other byte (the command, its descriptors and UPIDs) is kept. Throws BAD_SCTE35 on a
+ * section that does not decode.
+ */
+export function shiftPtsAdjustment(section: Uint8Array, deltaTicks: number): Uint8Array {
+  const info = decodeSpliceInfo(section);
+  const total = 3 + (((section[1] & 0x0f) << 8) | section[2]);
+  const out = Uint8Array.from(section.subarray(0, total));
+  const adjustment = mod33(info.ptsAdjustment + deltaTicks);
+  // byte 4: encrypted_packet (1), encryption_algorithm (6), pts_adjustment's top bit; 5–8: the rest
+  out[4] = (out[4] & 0xfe) | (Math.floor(adjustment / 2 ** 32) & 1);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(5, adjustment % 2 ** 32);
+  view.setUint32(total - 4, crc32Mpeg2(out.subarray(0, total - 4)));
+  return out;
 }
 
 /** Hex as HLS writes SCTE35-OUT/IN (RFC 8216bis 4.4.5.1: a hexadecimal-sequence, 0x prefix). */
@@ -178,6 +254,11 @@ export function fromHexSequence(hex: string): Uint8Array {
   if (!/^0[xX]([0-9a-fA-F]{2})+$/.test(hex))
     throw new StreamedgeError('BAD_SCTE35', `not a hexadecimal-sequence: ${hex}`);
   return new Uint8Array(Buffer.from(hex.slice(2), 'hex'));
+}
+
+/** A hexadecimal-sequence ("0xFC30…") as base64, as an MPD Event's Signal/Binary and HLS cue tags carry it. */
+export function hexSequenceToBase64(hex: string): string {
+  return Buffer.from(fromHexSequence(hex)).toString('base64');
 }
 
 const mod33 = (n: number) => ((Math.round(n) % PTS_MOD) + PTS_MOD) % PTS_MOD;

@@ -307,6 +307,15 @@ describe('player demo in Chromium', () => {
     expect(s.pageErrors).toEqual([]);
     expect(s.levels.length).toBeGreaterThanOrEqual(2);
     expect(s.requests.some((r) => /\bedge; (hit|fwd=)/.test(r.cacheStatus ?? ''))).toBe(true);
+    // the sample's ad cues (20 s, and a 4 s break at 40 s): the page counts down to the first
+    await page.waitForFunction(
+      () => /^splice-1 in \d+\.\d s$/.test(document.getElementById('c-adbreak')?.textContent ?? ''),
+      undefined,
+      {
+        timeout: 5_000,
+        polling: 100,
+      },
+    );
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'player-demo.png'), fullPage: true });
     await page.close();

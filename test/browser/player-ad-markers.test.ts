@@ -7,6 +7,7 @@
  * ("ad breaks") holds a cue that is active then, and the break ends as long after its start as
  * the origin's return says.
  */
+import type { AdBreakStat } from '../../player-demo/player/ad-cues.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,14 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rig?.close();
 });
-
-interface AdBreakStat {
-  id: string;
-  startSec: number | null;
-  endSec: number | null;
-  returned: boolean;
-  playing: boolean;
-}
 
 interface Seen {
   adBreak: AdBreakStat;

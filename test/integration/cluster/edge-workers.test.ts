@@ -275,7 +275,23 @@ describe('edge --workers 2', () => {
     const edge = await edgeFor(o.up);
     await get(edge.url, '/open/seg-4.m4s');
     const answers = await fromBothWorkers(edge.url, '/open/seg-4.m4s');
-    const m = await metricsText(edge.url);
+    // a worker may answer a request from its own fill that has just ended before the store process
+    // has committed the entry: "collapsed" (one upstream request all the same), seen under load
+    const counted = (m: string): number =>
+      series(m, 'edge_requests_total{result="hit"}') +
+      series(m, 'edge_requests_total{result="miss"}') +
+      series(m, 'edge_requests_total{result="collapsed"}');
+    // a request is counted when its response closes, which may come a moment after the client read
+    // it: wait until every request so far is in the sum, then check it holds no more than them
+    let last = '';
+    const m = await eventually(async () => {
+      last = await metricsText(edge.url);
+      return counted(last) >= 1 + answers.length ? last : undefined;
+    }, 'every request counted').catch((e: Error) => {
+      // what was counted instead, and from which processes (a rare failure under load: see it whole)
+      const lines = last.split('\n').filter((l) => /^edge_(requests_total|process_info)\{/.test(l));
+      throw new Error(`${e.message}: ${1 + answers.length} requests, ${counted(last)} counted; ${lines.join('; ')}`);
+    });
     const ps = processes(m);
     expect(
       ps
@@ -286,12 +302,11 @@ describe('edge --workers 2', () => {
     expect(ps.filter((p) => p.role === 'store')).toHaveLength(1);
     expect(new Set(ps.map((p) => p.pid)).size).toBe(3);
     // every request so far, whichever worker answered it (the metrics request counts after it answers)
-    const cached = series(m, 'edge_requests_total{result="hit"}') + series(m, 'edge_requests_total{result="miss"}');
-    expect(cached).toBe(1 + answers.length);
-    // every request after the first one's end was a hit, whichever worker it reached
-    for (const a of answers) expect(String(a.headers['cache-status'])).toContain('; hit');
+    expect(counted(m)).toBe(1 + answers.length);
+    // every request after the first one's end was served from the edge (a hit, or the ended fill)
+    for (const a of answers) expect(String(a.headers['cache-status'])).toMatch(/; (hit|collapsed)(;|$)/);
     expect(series(m, 'edge_requests_total{result="miss"}')).toBe(1);
-    expect(series(m, 'edge_hits_total')).toBe(answers.length);
+    expect(series(m, 'edge_hits_total')).toBe(series(m, 'edge_requests_total{result="hit"}'));
     // the one upstream request was made by the store process; the store's object count once, not per worker
     expect(total(m, 'edge_upstream_requests_total')).toBe(1);
     expect(series(m, 'edge_store_objects')).toBe(1);

@@ -50,6 +50,7 @@ beforeAll(async () => {
     partDuration: 0.5,
     dvrWindow: 30,
     ladder: writeTinyLadder(dir),
+    hlsCueTags: true, // `--live-cue-tags`
   };
   o = await startLiveOrigin(root, [channel], {}, { cueCredential: CREDENTIAL });
   await segmentListed('180p', 1);
@@ -158,6 +159,34 @@ describe('ad breaks on a live channel', () => {
     expect(inCue).toMatchObject({ spliceEventId: 1, outOfNetwork: false });
     expect(inCue.ptsTime! - decodeSpliceInfo(fromHexSequence(b.scte35Out)).spliceInsert!.ptsTime!).toBe(2 * 90_000);
     expect(dateranges((await o.get('/live/ch/audio/index.m3u8')).text)).toEqual(tags);
+
+    // --live-cue-tags: the break on its segments too (the 2 s break over 1 s video segments)
+    const section = Buffer.from(b.scte35Out.slice(2), 'hex').toString('base64');
+    const cueLines = (playlist: string) =>
+      playlist.split('\n').filter((l) => /^#EXT(-X-CUE|-OATCLS)/.test(l) || (l.endsWith('.m4s') && !l.startsWith('#')));
+    const videoCues = cueLines(later);
+    const at = (n: number) => videoCues.indexOf(`seg-${n}.m4s`);
+    expect(videoCues.slice(at(b.startsWithSegment - 1), at(end) + 1)).toEqual([
+      `seg-${b.startsWithSegment - 1}.m4s`,
+      `#EXT-OATCLS-SCTE35:${section}`,
+      '#EXT-X-CUE-OUT:2.000',
+      `seg-${b.startsWithSegment}.m4s`,
+      `#EXT-X-CUE-OUT-CONT:ElapsedTime=1.000,Duration=2.000,SCTE35=${section}`,
+      `seg-${b.startsWithSegment + 1}.m4s`,
+      `#EXT-OATCLS-SCTE35:${Buffer.from(back![4].slice(2), 'hex').toString('base64')}`,
+      '#EXT-X-CUE-IN',
+      `seg-${end}.m4s`,
+    ]);
+    // the audio's 1.024 s segments are not cut at the video's: the break starts on the one whose
+    // start is nearest, and the next (once listed) continues it, half a segment to 1.5 later
+    const audioCues = cueLines((await o.get('/live/ch/audio/index.m3u8')).text).filter((l) => l.startsWith('#'));
+    expect(audioCues.slice(0, 2)).toEqual([`#EXT-OATCLS-SCTE35:${section}`, '#EXT-X-CUE-OUT:2.000']);
+    if (audioCues.length > 2) {
+      const elapsed = /^#EXT-X-CUE-OUT-CONT:ElapsedTime=([\d.]+),Duration=2\.000,SCTE35=(.+)$/.exec(audioCues[2]);
+      expect(elapsed?.[2], audioCues[2]).toBe(section);
+      expect(Number(elapsed![1])).toBeGreaterThanOrEqual(0.512);
+      expect(Number(elapsed![1])).toBeLessThan(1.536);
+    }
 
     // the MPD: the start's Event at the same instant (availabilityStartTime + presentationTime),
     // 2 s long, and the return's at the END-DATE; schema-valid

@@ -124,8 +124,8 @@ describe('a live channel fed over UDP', () => {
     }
   });
 
-  it('probes only feeds a second reader does not disturb; relays those with one connection to keep', () => {
-    for (const pulled of ['udp://127.0.0.1:5000', 'rtp://239.0.0.1:5004', 'http://cam.example/live.ts']) {
+  it('probes only feeds a second reader does not disturb; relays those with one connection to keep, and MPEG-TS over UDP and RTP', () => {
+    for (const pulled of ['http://cam.example/live.ts']) {
       expect(sourceInput(pulled), pulled).toMatchObject({ kind: 'url', probeable: true });
       expect(sourceInput(pulled).relayed, pulled).toBeUndefined();
     }
@@ -138,8 +138,13 @@ describe('a live channel fed over UDP', () => {
       'tcp://10.0.0.1:9000',
       'tcp://0.0.0.0:9000?listen',
       'tcp://0.0.0.0:9000?listen=1',
+      // a plant's MPEG-TS over UDP or RTP: relayed so its SCTE 35 cues are read (live-feed-cues.test.ts)
+      'udp://127.0.0.1:5000',
+      'rtp://239.0.0.1:5004',
     ]) {
       expect(sourceInput(relayed), relayed).toMatchObject({ kind: 'url', relayed: true });
+      // SCTE 35 travels in MPEG-TS, not in RTMP's FLV
+      expect(sourceInput(relayed).carriesScte35, relayed).toBe(relayed.startsWith('rtmp') ? undefined : true);
       expect(sourceInput(relayed).probeable, relayed).toBeUndefined();
     }
     expect(sourceInput('lavfi').probeable).toBeUndefined();

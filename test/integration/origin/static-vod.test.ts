@@ -3,7 +3,8 @@
  * packager does it (`<root>/<asset>` → symlink into `<root>/.versions/`), fetched with undici.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -15,8 +16,23 @@ let dir: string;
 let root: string;
 let origin: Origin;
 let client: Client;
+let originUrl = '';
 const segment = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+const bigSegment = Buffer.from(Array.from({ length: 600_000 }, (_, i) => (i * 7) % 253));
 let master: string;
+
+/** How many of this process's descriptors are open on a file named `name` (the origin runs here). */
+function openDescriptorsOf(name: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).endsWith(`/${name}`)) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
+}
 
 async function get(
   path: string,
@@ -46,6 +62,7 @@ beforeAll(async () => {
   );
   writeFileSync(join(version, '360p', 'init.mp4'), Buffer.alloc(700, 1));
   writeFileSync(join(version, '360p', 'seg-1.m4s'), segment);
+  writeFileSync(join(version, '360p', 'seg-2.m4s'), bigSegment);
   symlinkSync(join(root, '.versions', 'a1', 'v1'), join(root, 'a1'));
   // Outside the root: a secret, and a symlink inside the root pointing at it.
   mkdirSync(join(dir, 'outside'));
@@ -54,6 +71,7 @@ beforeAll(async () => {
   symlinkSync(join(dir, 'outside'), join(root, 'escape'));
   origin = await createOrigin({ root, logger: false, processMetrics: false });
   const url = await origin.listen(0, '127.0.0.1');
+  originUrl = url;
   client = new Client(url);
 });
 
@@ -118,6 +136,36 @@ describe('VOD static serving', () => {
     const stale = await get('/vod/a1/360p/seg-1.m4s', { range: 'bytes=0-9', 'if-range': '"stale"' });
     expect(stale.status).toBe(200);
     expect(stale.body.length).toBe(segment.length);
+  });
+
+  it('a segment over 256 KiB is streamed: whole, and a range of it larger than 256 KiB, byte for byte', async () => {
+    const big = await get('/vod/a1/360p/seg-2.m4s');
+    expect(big.status).toBe(200);
+    expect(big.headers['content-length']).toBe(String(bigSegment.length));
+    expect(big.body.equals(bigSegment)).toBe(true);
+    const part = await get('/vod/a1/360p/seg-2.m4s', { range: 'bytes=1000-400999' });
+    expect(part.status).toBe(206);
+    expect(part.body.equals(bigSegment.subarray(1000, 401000))).toBe(true);
+    const small = await get('/vod/a1/360p/seg-2.m4s', { range: 'bytes=70000-170099' }); // one read
+    expect(small.body.equals(bigSegment.subarray(70000, 170100))).toBe(true);
+    expect(openDescriptorsOf('seg-2.m4s')).toBe(0);
+  });
+
+  it('closes the file of a streamed answer whose client leaves half way', async () => {
+    for (let i = 0; i < 8; i++) {
+      const c = new Client(originUrl);
+      const res = await c.request({ path: '/vod/a1/360p/seg-2.m4s', method: 'GET' });
+      // the first chunk, then the connection goes
+      for await (const _chunk of res.body) break;
+      await c.destroy();
+    }
+    // the origin sees each close, destroys the stream, and the stream closes its file
+    for (let t = 0; openDescriptorsOf('seg-2.m4s') > 0; t++) {
+      if (t > 200) throw new Error(`${openDescriptorsOf('seg-2.m4s')} descriptors of seg-2.m4s still open`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // and serves the file whole again
+    expect((await get('/vod/a1/360p/seg-2.m4s')).body.equals(bigSegment)).toBe(true);
   });
 
   it('judges Range and If-Range with the shared RFC 9110 rules (where the former origin copy differed)', async () => {
@@ -230,6 +278,15 @@ describe('VOD static serving', () => {
     const other = await get('/nope');
     expect(other.status).toBe(404);
     expect(other.headers['surrogate-key']).toBe('origin');
+  });
+
+  it('answers 404 for what is not a file: a folder, a FIFO (opened without waiting for a writer)', async () => {
+    expect((await get('/vod/a1/360p')).status).toBe(404);
+    execFileSync('mkfifo', [join(root, '.versions', 'a1', 'v1', '360p', 'seg-7.m4s')]);
+    const r = await get('/vod/a1/360p/seg-7.m4s');
+    expect(r.status).toBe(404);
+    // and the origin still answers (no thread of its pool left blocked on the FIFO)
+    expect((await get('/vod/a1/360p/seg-1.m4s')).body.equals(segment)).toBe(true);
   });
 });
 

@@ -60,16 +60,16 @@ describe('the ad-break schedule', () => {
     expect(b.end!.mediaTime).toBe(24);
   });
 
-  it('an early return ends the open break at the next boundary; a second cue waits for the return', () => {
+  it('an early return ends the open break at the next boundary; a second break starts at its return at the soonest', () => {
     const s = schedule();
     s.cue(60, { number: 10, startSec: 20 });
     expect(() => s.cue(30, { number: 12, startSec: 24 })).toThrow(AdBreakError);
     const b = s.returnNow({ number: 12, startSec: 24 });
     expect(b.endNumber).toBe(13);
     expect(b.end!.mediaTime).toBe(26);
-    // still open until segment 13 starts
-    expect(() => s.cue(30, { number: 12, startSec: 24 })).toThrow(/has not ended/);
-    expect(s.cue(30, { number: 13, startSec: 26 }).adBreak.eventId).toBe(2);
+    // open until segment 13 starts: a break may follow from there (back to back), not before
+    expect(() => s.cue(30, { number: 11, startSec: 22 }, { segment: 12 })).toThrow(/has not ended/);
+    expect(s.cue(30, { number: 12, startSec: 24 }).adBreak).toMatchObject({ eventId: 2, startNumber: 13 });
     expect(() => schedule().returnNow({ number: 1, startSec: 2 })).toThrow(/no ad break is open/);
   });
 

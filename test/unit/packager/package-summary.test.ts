@@ -29,6 +29,8 @@ describe('package summary', () => {
       totalBytes: 300_000,
       elapsedMs: 1000,
       audioNotes: [],
+      adCues: [],
+      adCueNotes: [],
       removedVersions: [],
       renditions: [
         row('240p', 'video', 'avc1.4d4015'),

@@ -1,13 +1,13 @@
 /**
- * Child for the log destination test: writes numbered lines through edge/log-destination.ts on
+ * Child for the log destination test: writes numbered lines through src/logging/log-destination.ts on
  * its standard output, then
  * - `exit`: calls process.exit(0) in the same turn (the lines are still pending);
  * - `gone`: waits for a byte on stdin (the parent has closed the pipe's read end by then), writes
  *   again, and reports on stderr how many lines were dropped, then exits normally.
  *
- * usage: node bin/run-ts.js test/integration/edge/log-destination-child.ts exit|gone <lines>
+ * usage: node bin/run-ts.js test/integration/logging/log-destination-child.ts exit|gone <lines>
  */
-import { stdoutLog } from '../../../edge/log-destination.js';
+import { stdoutLog } from '../../../src/logging/log-destination.js';
 
 const [mode, countText] = process.argv.slice(2);
 const count = Number(countText);

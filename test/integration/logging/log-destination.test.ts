@@ -1,5 +1,5 @@
 /**
- * The edge's log destination (edge/log-destination.ts): lines leave once per event-loop turn (or
+ * The log destination of the edge and the origin (src/logging/log-destination.ts): lines leave once per event-loop turn (or
  * at once past 64 KiB pending), in order, in writes of whole lines of at most 4096 bytes (a pipe
  * shared by the edge's processes takes each whole), none lost when the process exits in the same
  * turn; partial writes are finished, a full pipe (EAGAIN) waited out up to a second, then that
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LogDestination } from '../../../edge/log-destination.js';
+import { LogDestination } from '../../../src/logging/log-destination.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const child = fileURLToPath(new URL('./log-destination-child.ts', import.meta.url));

@@ -1,7 +1,8 @@
 /**
- * Where the edge's log lines go: standard output, written once per event-loop turn.
+ * Where the edge's and the origin's log lines go: standard output, written once per event-loop
+ * turn.
  *
- * The full lookup logs every answer (one JSON line each). pino's default destination (sonic-boom,
+ * The edge's full lookup logs every answer, the origin every request (one JSON line each). pino's default destination (sonic-boom,
  * asynchronous) appends each line to a pending string and measures that whole string's byte
  * length on every line while a write is in flight, so at 15k answers a second per process the
  * log cost 5 µs an answer, 8 % of a profiled HTTP/2 worker (bench/NOTES.md, "Session 35"). Here

@@ -1,0 +1,101 @@
+/**
+ * A VOD asset's ad cues as HLS Interstitials (RFC 8216bis appendix D.2): one DATERANGE each, of
+ * the interstitial CLASS, at the cue's date, naming the asset (or the asset list), resuming the
+ * programme where the ad was inserted (a splice point) or after the slate it replaces (a break).
+ */
+import { describe, expect, it } from 'vitest';
+import { interstitialTags } from '../../../src/hls/interstitials.js';
+import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
+import type { AdBreak } from '../../../src/media/presentation.js';
+import { ladder, vodPresentation } from './fixture-presentations.js';
+
+const at = (sec: number) => Date.UTC(2026, 11, 6) + sec * 1000;
+const point: AdBreak = {
+  eventId: 1,
+  startDate: at(3.3),
+  mediaStart: 3.3,
+  scte35Out: '0xFC',
+  end: { date: at(3.3), mediaTime: 3.3, scte35In: '0xFC' },
+};
+const slate: AdBreak = {
+  eventId: 2,
+  startDate: at(5),
+  mediaStart: 5,
+  plannedDuration: 1.2,
+  scte35Out: '0xFC',
+  end: { date: at(6.2), mediaTime: 6.2, scte35In: '0xFC' },
+};
+
+describe('interstitialTags', () => {
+  it('an asset: inserted at a splice point, replacing the slate of a break', () => {
+    expect(interstitialTags([point, slate], { assetUri: 'https://ads.example/pod/master.m3u8' })).toEqual([
+      '#EXT-X-DATERANGE:ID="ad-1",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:03.300Z",X-ASSET-URI="https://ads.example/pod/master.m3u8",X-RESUME-OFFSET=0',
+      '#EXT-X-DATERANGE:ID="ad-2",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:05.000Z",X-ASSET-URI="https://ads.example/pod/master.m3u8",X-RESUME-OFFSET=1.2',
+    ]);
+  });
+
+  it('a pre-roll: the cue at the start, played before the programme (CUE="PRE")', () => {
+    expect(
+      interstitialTags(
+        [
+          {
+            ...point,
+            mediaStart: 0,
+            startDate: at(0),
+            preRoll: true,
+            end: { date: at(0), mediaTime: 0, scte35In: '0xFC' },
+          },
+        ],
+        {
+          assetUri: 'https://ads.example/pre.m3u8',
+        },
+      ),
+    ).toEqual([
+      '#EXT-X-DATERANGE:ID="ad-1",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:00.000Z",CUE="PRE",X-ASSET-URI="https://ads.example/pre.m3u8",X-RESUME-OFFSET=0',
+    ]);
+  });
+
+  it('X-RESTRICT when asked: no skipping, and a seek past the cue plays the ad', () => {
+    expect(interstitialTags([point], { assetUri: 'https://ads.example/pod.m3u8', restrict: ['SKIP', 'JUMP'] })).toEqual(
+      [
+        '#EXT-X-DATERANGE:ID="ad-1",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:03.300Z",X-ASSET-URI="https://ads.example/pod.m3u8",X-RESUME-OFFSET=0,X-RESTRICT="SKIP,JUMP"',
+      ],
+    );
+  });
+
+  it('a post-roll: one more after the cues, at the programme’s end (CUE="POST"), with nothing to resume', () => {
+    expect(interstitialTags([point], { assetUri: 'https://ads.example/pod.m3u8' }, at(8))).toEqual([
+      '#EXT-X-DATERANGE:ID="ad-1",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:03.300Z",X-ASSET-URI="https://ads.example/pod.m3u8",X-RESUME-OFFSET=0',
+      '#EXT-X-DATERANGE:ID="ad-post",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:08.000Z",CUE="POST",X-ASSET-URI="https://ads.example/pod.m3u8"',
+    ]);
+  });
+
+  it('an asset list (an ad decision service)', () => {
+    expect(interstitialTags([point], { assetList: 'https://ads.example/list?slot=1' })).toEqual([
+      '#EXT-X-DATERANGE:ID="ad-1",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:03.300Z",X-ASSET-LIST="https://ads.example/list?slot=1",X-RESUME-OFFSET=0',
+    ]);
+  });
+});
+
+describe('a media playlist with a post-roll only (`--ad-cues end`)', () => {
+  const p = {
+    ...vodPresentation(),
+    adBreaks: [],
+    dateOrigin: at(0),
+    postRoll: true,
+    interstitial: { assetUri: 'https://ads.example/pod.m3u8' },
+  };
+
+  it('is dated (a DATERANGE needs a PROGRAM-DATE-TIME) and plays the interstitial after its 30 s', () => {
+    const lines = writeMediaPlaylist(p, ladder[0].id).split('\n');
+    expect(lines).toContain('#EXT-X-PROGRAM-DATE-TIME:2026-12-06T00:00:00.000Z');
+    expect(lines.filter((l) => l.startsWith('#EXT-X-DATERANGE'))).toEqual([
+      '#EXT-X-DATERANGE:ID="ad-post",CLASS="com.apple.hls.interstitial",START-DATE="2026-12-06T00:00:30.000Z",CUE="POST",X-ASSET-URI="https://ads.example/pod.m3u8"',
+    ]);
+  });
+
+  it('has no post-roll without an interstitial to play', () => {
+    const { interstitial: _, ...bare } = p;
+    expect(writeMediaPlaylist(bare, ladder[0].id)).not.toContain('DATERANGE');
+  });
+});
