@@ -7,7 +7,7 @@ import type { ThumbnailOptions } from './thumbnail-track.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 import { parseSubtitleOption } from './subtitle-inputs.js';
 import { parseAdCues } from './ad-cues.js';
-import type { InterstitialRestriction, InterstitialSource } from '../src/media/presentation.js';
+import { interstitialSource } from '../src/cli/interstitial-options.js';
 import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
 import type { AudioRung } from './ladder.js';
 import type { SourceInfo } from './probe.js';
@@ -45,33 +45,6 @@ interface PackageCliOptions {
   interstitialRestrict?: string;
   dashPeriods: string;
   hlsCueTags?: boolean;
-}
-
-/** `--interstitial <url>` or `--interstitial-list <url>`: absolute http(s) URLs, one of the two. */
-function interstitialOption(o: PackageCliOptions): InterstitialSource | undefined {
-  if (o.interstitial !== undefined && o.interstitialList !== undefined)
-    throw new StreamedgeError('BAD_OPTION', '--interstitial and --interstitial-list: give one of the two');
-  const url = o.interstitial ?? o.interstitialList;
-  if (url === undefined) return undefined;
-  const flag = o.interstitial !== undefined ? '--interstitial' : '--interstitial-list';
-  if (!/^https?:\/\/[^\s"]+$/.test(url))
-    throw new StreamedgeError('BAD_OPTION', `${flag} must be an absolute http(s) URL, got "${url}"`);
-  const restrict = restrictOption(o.interstitialRestrict);
-  return {
-    ...(o.interstitial !== undefined ? { assetUri: url } : { assetList: url }),
-    ...(restrict ? { restrict } : {}),
-  };
-}
-
-/** `--interstitial-restrict skip,jump`: X-RESTRICT's values, each once. */
-function restrictOption(text: string | undefined): InterstitialRestriction[] | undefined {
-  if (text === undefined) return undefined;
-  const values = text.split(',').map((v) => v.trim().toUpperCase());
-  for (const v of values) {
-    if (v !== 'SKIP' && v !== 'JUMP')
-      throw new StreamedgeError('BAD_OPTION', `--interstitial-restrict: "${v.toLowerCase()}" is not skip or jump`);
-  }
-  return [...new Set(values)] as InterstitialRestriction[];
 }
 
 /** `--thumbnails` and its settings (any setting alone turns the track on). */
@@ -184,10 +157,10 @@ export function registerPackageCommand(program: Command): void {
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
       const thumbnails = thumbnailOption(o);
-      if (o.interstitialRestrict !== undefined && o.interstitial === undefined && o.interstitialList === undefined) {
-        throw new StreamedgeError('BAD_OPTION', '--interstitial-restrict needs --interstitial or --interstitial-list');
-      }
-      const interstitial = interstitialOption(o);
+      const interstitial = interstitialSource(
+        { uri: o.interstitial, list: o.interstitialList, restrict: o.interstitialRestrict },
+        '--interstitial',
+      );
       if (o.dashPeriods !== 'single' && o.dashPeriods !== 'cues') {
         throw new StreamedgeError('BAD_OPTION', `--dash-periods ${o.dashPeriods}: use single or cues`);
       }

@@ -10,6 +10,7 @@
  *   srt:// rtmp:// udp:// rtp:// tcp:// (any ffmpeg URL)   read as is; rtmp:// listens for a publisher
  */
 import type { ContentKey, ProtectionScheme } from '../../src/cenc/content-keys.js';
+import type { InterstitialSource } from '../../src/media/presentation.js';
 import { StreamedgeError } from '../../src/errors.js';
 import { parseLanguageTag } from '../../src/media/language-tag.js';
 import type { SourceInfo } from '../probe.js';
@@ -53,6 +54,8 @@ export interface ChannelConfig {
   thumbnails?: { width: number };
   /** The ad breaks also as EXT-X-CUE-OUT/-CONT/-IN segment tags (`--live-cue-tags`). */
   hlsCueTags?: boolean;
+  /** The ad breaks also as HLS Interstitials of these ads (`--live-interstitial…`). */
+  interstitial?: InterstitialSource;
 }
 
 /** A channel's encryption: scheme, key, and the absolute license URL its MPD names (default: relative). */
@@ -63,13 +66,14 @@ export interface ChannelProtection {
 }
 
 export interface ResolvedChannelConfig extends Required<
-  Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags'>
+  Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags' | 'interstitial'>
 > {
   targetLatency: number;
   epoch?: number;
   protection?: ChannelProtection;
   thumbnails?: { width: number };
   hlsCueTags?: boolean;
+  interstitial?: InterstitialSource;
 }
 
 export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;
@@ -165,6 +169,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ...(c.protection ? { protection: c.protection } : {}),
     ...(c.thumbnails ? { thumbnails: c.thumbnails } : {}),
     ...(c.hlsCueTags ? { hlsCueTags: true } : {}),
+    ...(c.interstitial ? { interstitial: c.interstitial } : {}),
   };
 }
 

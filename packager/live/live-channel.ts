@@ -25,7 +25,6 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type {
-  AdBreak,
   Part,
   Presentation,
   Protection,
@@ -768,10 +767,12 @@ export class LiveChannel {
     return w && first ? first.start / w.timescale : undefined;
   }
 
-  private adBreaksShown(): { adBreaks?: AdBreak[]; hlsCueTags?: boolean } {
+  private adBreaksShown(): Pick<Presentation, 'adBreaks' | 'hlsCueTags' | 'interstitial'> {
     const start = this.windowStartSec();
     const shown = start === undefined ? [] : this.adBreaks.visible(start);
-    return shown.length > 0 ? { adBreaks: shown, ...(this.config.hlsCueTags ? { hlsCueTags: true } : {}) } : {};
+    if (shown.length === 0) return {};
+    const { hlsCueTags, interstitial } = this.config;
+    return { adBreaks: shown, ...(hlsCueTags ? { hlsCueTags } : {}), ...(interstitial ? { interstitial } : {}) };
   }
 
   /** Where the reference rendition stands: the segment in production, or the next after the newest. */

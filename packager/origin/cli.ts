@@ -18,6 +18,7 @@ import { createOrigin } from './server.js';
 import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../../src/cli/tls-options.js';
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, parseEpoch, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
+import { interstitialSource } from '../../src/cli/interstitial-options.js';
 import { parseProtectionScheme, pickContentKey, readContentKeys } from '../../src/cenc/content-keys.js';
 
 interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, TlsCliOptions {
@@ -51,6 +52,9 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   liveLicenseUrl?: string;
   liveThumbnails?: string | true;
   liveCueTags?: boolean;
+  liveInterstitial?: string;
+  liveInterstitialList?: string;
+  liveInterstitialRestrict?: string;
 }
 
 /** `--live-thumbnails` alone (240 pixels wide) or with a width. */
@@ -224,6 +228,18 @@ export function registerOriginCommand(program: Command): void {
       "the live channels' ad breaks also as EXT-X-CUE-OUT, EXT-X-CUE-OUT-CONT and EXT-X-CUE-IN segment tags (with EXT-OATCLS-SCTE35), for ad inserters that read those",
     )
     .option(
+      '--live-interstitial <url>',
+      "the live channels' ad breaks also as HLS Interstitials of this ad (an absolute URL of its playlist): players that schedule interstitials play it over the break",
+    )
+    .option(
+      '--live-interstitial-list <url>',
+      'as --live-interstitial, the ads an ad decision service lists (X-ASSET-LIST, JSON) at this absolute URL',
+    )
+    .option(
+      '--live-interstitial-restrict <skip,jump>',
+      'with --live-interstitial(-list): X-RESTRICT, skip (the ad cannot be skipped or seeked in) and/or jump (a seek past a break plays its ad first)',
+    )
+    .option(
       '--live-thumbnails [width]',
       'a thumbnail per segment of each live channel, for seek-bar previews in the DVR window (width in pixels, default 240)',
     )
@@ -248,6 +264,10 @@ export function registerOriginCommand(program: Command): void {
       const audioLanguages = o.liveAudio?.split(',').map((l) => l.trim());
       const epoch = o.epoch !== undefined ? parseEpoch(o.epoch) : undefined;
       const thumbnails = liveThumbnailsOption(o.liveThumbnails);
+      const interstitial = interstitialSource(
+        { uri: o.liveInterstitial, list: o.liveInterstitialList, restrict: o.liveInterstitialRestrict },
+        '--live-interstitial',
+      );
       const live: ChannelConfig[] = o.live.map((spec) => {
         const parsed = parseLiveSpec(spec);
         return {
@@ -262,6 +282,7 @@ export function registerOriginCommand(program: Command): void {
           ...(liveProtection ? { protection: liveProtection } : {}),
           ...(thumbnails ? { thumbnails } : {}),
           ...(o.liveCueTags ? { hlsCueTags: true } : {}),
+          ...(interstitial ? { interstitial } : {}),
         };
       });
       const logRef: { current?: KeyLog } = {};

@@ -9,7 +9,7 @@ import {
 } from '../media/presentation.js';
 import { attributeList, decimal, quoted, type AttributeValue } from './attribute-list.js';
 import { cueTags } from './cue-tags.js';
-import { interstitialTags } from './interstitials.js';
+import { interstitialTags, liveInterstitialTags } from './interstitials.js';
 import { keyAttributes } from './key-tags.js';
 import { liveEdge, nextPart } from './live-edge.js';
 import { playlistTiming } from './server-control.js';
@@ -109,6 +109,7 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
   const postRoll = !live && p.interstitial !== undefined && p.postRoll === true;
   const dated = live || (p.adBreaks?.length ?? 0) > 0 || postRoll;
   if (dated) lines.push(...adBreakTags(p.adBreaks ?? []));
+  if (live && p.interstitial && p.adBreaks?.length) lines.push(...liveInterstitialTags(p.adBreaks, p.interstitial));
   if (!live && p.interstitial && (p.adBreaks?.length || postRoll)) {
     const end = postRoll ? (p.dateOrigin ?? 0) + (p.duration ?? 0) * 1000 : undefined;
     lines.push(...interstitialTags(p.adBreaks ?? [], p.interstitial, end));

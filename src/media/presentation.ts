@@ -123,7 +123,7 @@ export interface SubtitleTrack {
   forced: boolean;
 }
 
-/** Where a VOD asset's interstitials come from: one asset, or a list an ad decision service gives (X-ASSET-LIST). */
+/** Where interstitials come from: one asset, or a list an ad decision service gives (X-ASSET-LIST). */
 export type InterstitialSource = ({ assetUri: string } | { assetList: string }) & {
   /**
    * X-RESTRICT (RFC 8216bis D.2): SKIP, the viewer cannot skip or seek within the interstitial;
@@ -159,7 +159,7 @@ export interface Presentation {
    * an EXT-X-DATERANGE needs; the breaks' dates count from it).
    */
   dateOrigin?: number;
-  /** VOD with ad cues: the HLS Interstitials played at them (src/hls/interstitials.ts). */
+  /** Ad cues (VOD) or breaks (live): the HLS Interstitials played at them (src/hls/interstitials.ts). */
   interstitial?: InterstitialSource;
   /** VOD with an interstitial: one more after the programme's end (`--ad-cues …,end`, CUE="POST"). */
   postRoll?: boolean;

@@ -1,8 +1,9 @@
 /**
  * Ad breaks on a real live channel (ffmpeg lavfi source, 1 s segments, real origin on loopback):
  * cued through the origin's ad-break API (and its CLI), they are in every media playlist as
- * EXT-X-DATERANGE (SCTE35-OUT, then SCTE35-IN with END-DATE and DURATION) and in the MPD as an
- * SCTE 35 EventStream. The break starts on a segment the playlist then lists, at exactly that
+ * EXT-X-DATERANGE (SCTE35-OUT, then SCTE35-IN with END-DATE and DURATION), as HLS Interstitials
+ * (`--live-interstitial-list`) and CUE-OUT/CUE-IN segment tags (`--live-cue-tags`), and in the MPD
+ * as an SCTE 35 EventStream. The break starts on a segment the playlist then lists, at exactly that
  * segment's PROGRAM-DATE-TIME; the MPD's Event falls at the same instant and validates against
  * the schema. The API refuses what it must (no or a wrong credential, a bad duration, a second
  * break while one is open, an unknown channel), an early return ends a break at the next
@@ -18,9 +19,11 @@ import { decodeSpliceInfo, fromHexSequence } from '../../../src/scte35/splice-in
 import { validateMpd } from '../../support/xml-validate.js';
 import { TEST_SOURCE, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
 import type { ChannelConfig } from '../../../packager/origin/server.js';
+import { interstitialSource } from '../../../src/cli/interstitial-options.js';
 
 const run = promisify(execFile);
 const CREDENTIAL = 'cue-credential-for-tests-0123456789';
+const ADS = 'https://ads.example/list?slot=live';
 let dir: string;
 let root: string;
 let channel: ChannelConfig;
@@ -51,6 +54,8 @@ beforeAll(async () => {
     dvrWindow: 30,
     ladder: writeTinyLadder(dir),
     hlsCueTags: true, // `--live-cue-tags`
+    // `--live-interstitial-list … --live-interstitial-restrict jump`, parsed as the CLI parses it
+    interstitial: interstitialSource({ list: ADS, restrict: 'jump' }, '--live-interstitial'),
   };
   o = await startLiveOrigin(root, [channel], {}, { cueCredential: CREDENTIAL });
   await segmentListed('180p', 1);
@@ -102,7 +107,10 @@ function pdtOf(playlist: string, n: number): string {
   return pdt!.slice('#EXT-X-PROGRAM-DATE-TIME:'.length);
 }
 
-const dateranges = (playlist: string) => playlist.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE:'));
+const dateranges = (playlist: string) =>
+  playlist.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE:') && !l.includes('com.apple.hls.interstitial'));
+const interstitials = (playlist: string) =>
+  playlist.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE:') && l.includes('com.apple.hls.interstitial'));
 
 describe('ad breaks on a live channel', () => {
   it('the API refuses no credential, a wrong one, a bad duration and an unknown channel', async () => {
@@ -131,6 +139,12 @@ describe('ad breaks on a live channel', () => {
     const out = `#EXT-X-DATERANGE:ID="splice-1",START-DATE="${b.startDate}",PLANNED-DURATION=2,SCTE35-OUT=${b.scte35Out}`;
     expect(dateranges(video)).toEqual([out]);
     expect(dateranges(audio)).toEqual([out]);
+    // --live-interstitial-list: the break as an interstitial too, the ad replacing its 2 s
+    const ad =
+      `#EXT-X-DATERANGE:ID="ad-1",CLASS="com.apple.hls.interstitial",START-DATE="${b.startDate}",` +
+      `X-ASSET-LIST="${ADS}",X-RESUME-OFFSET=2,X-PLAYOUT-LIMIT=2,X-RESTRICT="JUMP"`;
+    expect(interstitials(video)).toEqual([ad]);
+    expect(interstitials(audio)).toEqual([ad]);
     expect(decodeSpliceInfo(fromHexSequence(b.scte35Out)).spliceInsert).toMatchObject({
       spliceEventId: 1,
       outOfNetwork: true,
@@ -159,6 +173,7 @@ describe('ad breaks on a live channel', () => {
     expect(inCue).toMatchObject({ spliceEventId: 1, outOfNetwork: false });
     expect(inCue.ptsTime! - decodeSpliceInfo(fromHexSequence(b.scte35Out)).spliceInsert!.ptsTime!).toBe(2 * 90_000);
     expect(dateranges((await o.get('/live/ch/audio/index.m3u8')).text)).toEqual(tags);
+    expect(interstitials(later)).toEqual([ad]); // a DATERANGE never changes once given
 
     // --live-cue-tags: the break on its segments too (the 2 s break over 1 s video segments)
     const section = Buffer.from(b.scte35Out.slice(2), 'hex').toString('base64');

@@ -1,13 +1,13 @@
 /**
- * A VOD asset's ad cues as HLS Interstitials (RFC 8216bis appendix D.2): one DATERANGE each, of
+ * A VOD asset's ad cues (and a live channel's ad breaks) as HLS Interstitials (RFC 8216bis appendix D.2): one DATERANGE each, of
  * the interstitial CLASS, at the cue's date, naming the asset (or the asset list), resuming the
  * programme where the ad was inserted (a splice point) or after the slate it replaces (a break).
  */
 import { describe, expect, it } from 'vitest';
-import { interstitialTags } from '../../../src/hls/interstitials.js';
+import { interstitialTags, liveInterstitialTags } from '../../../src/hls/interstitials.js';
 import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
 import type { AdBreak } from '../../../src/media/presentation.js';
-import { ladder, vodPresentation } from './fixture-presentations.js';
+import { AST, ladder, livePresentation, vodPresentation } from './fixture-presentations.js';
 
 const at = (sec: number) => Date.UTC(2026, 11, 6) + sec * 1000;
 const point: AdBreak = {
@@ -97,5 +97,40 @@ describe('a media playlist with a post-roll only (`--ad-cues end`)', () => {
   it('has no post-roll without an interstitial to play', () => {
     const { interstitial: _, ...bare } = p;
     expect(writeMediaPlaylist(bare, ladder[0].id)).not.toContain('DATERANGE');
+  });
+});
+
+describe("a live channel's breaks as interstitials (`origin --live-interstitial`)", () => {
+  const live: AdBreak = {
+    eventId: 7,
+    startDate: AST + 204_000,
+    mediaStart: 204,
+    plannedDuration: 30,
+    scte35Out: '0xFC',
+  };
+  const source = { assetList: 'https://ads.example/list?slot=live' };
+
+  it('the ad replaces the planned break: resumes after it and plays no longer', () => {
+    expect(liveInterstitialTags([live], source)).toEqual([
+      '#EXT-X-DATERANGE:ID="ad-7",CLASS="com.apple.hls.interstitial",START-DATE="2023-11-14T22:16:44.123Z",X-ASSET-LIST="https://ads.example/list?slot=live",X-RESUME-OFFSET=30,X-PLAYOUT-LIMIT=30',
+    ]);
+  });
+
+  it('keeps its tag when the break returns early (a DATERANGE never changes), and leaves an open-ended break to the player', () => {
+    const early = { ...live, end: { date: live.startDate + 12_000, mediaTime: 216, scte35In: '0xFC' } };
+    expect(liveInterstitialTags([early], source)).toEqual(liveInterstitialTags([live], source));
+    const { plannedDuration: _, ...open } = live;
+    expect(liveInterstitialTags([open], { assetUri: 'https://ads.example/pod.m3u8', restrict: ['SKIP'] })).toEqual([
+      '#EXT-X-DATERANGE:ID="ad-7",CLASS="com.apple.hls.interstitial",START-DATE="2023-11-14T22:16:44.123Z",X-ASSET-URI="https://ads.example/pod.m3u8",X-RESTRICT="SKIP"',
+    ]);
+  });
+
+  it('a live media playlist carries them beside the SCTE 35 DATERANGEs, only with an interstitial configured', () => {
+    const p = { ...livePresentation(), adBreaks: [live] };
+    const tags = (text: string) => text.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE'));
+    expect(tags(writeMediaPlaylist(p, '720p')).map((l) => /ID="([^"]+)"/.exec(l)![1])).toEqual(['splice-7']);
+    const withAds = tags(writeMediaPlaylist({ ...p, interstitial: source }, '720p'));
+    expect(withAds.map((l) => /ID="([^"]+)"/.exec(l)![1])).toEqual(['splice-7', 'ad-7']);
+    expect(withAds[1]).toBe(liveInterstitialTags([live], source)[0]);
   });
 });
