@@ -18,6 +18,7 @@ import type { Page } from 'playwright-core';
 import { startScriptPage, type ScriptPage } from '../support/script-page.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { fixture } from '../../media-fixtures/generate.js';
+import { installInterstitialLog, type InterstitialLog, type InterstitialSeen } from '../support/interstitial-log.js';
 import { until } from '../integration/live/live-helpers.js';
 
 const CREDENTIAL = 'cue-credential-for-tests-0123456789';
@@ -43,44 +44,20 @@ afterAll(async () => {
   await rig?.close();
 });
 
-interface Seen {
-  what: string;
-  id?: string;
-  startTime?: number;
-  resumeOffset?: number;
-  asset?: string;
-  adTime?: number;
-  /** The channel's playhead when it happened. */
-  primaryTime: number;
-}
-
 /** hls.js playing the channel, logging interstitial events into `window.__seen`. */
 async function playLive(page: Page): Promise<void> {
+  await page.addInitScript(installInterstitialLog);
   await page.goto(scripts.url);
   await page.evaluate((src) => {
     const Hls = (window as unknown as { Hls: any }).Hls;
     const video = document.getElementById('v') as HTMLVideoElement;
     const hls = new Hls({ interstitialAppendInPlace: false });
-    const w = window as unknown as { __seen: Seen[]; __primary: () => number; __fatal?: string };
-    const log: Seen[] = (w.__seen = []);
-    const primary = (w.__primary = () => Number(hls.interstitialsManager?.primary?.currentTime ?? video.currentTime));
-    hls.on(Hls.Events.INTERSTITIAL_STARTED, (_: unknown, d: any) =>
-      log.push({
-        what: 'started',
-        id: d.event.identifier,
-        startTime: d.event.startTime,
-        resumeOffset: d.event.resumeOffset,
-        primaryTime: primary(),
-      }),
-    );
-    hls.on(Hls.Events.INTERSTITIAL_ASSET_STARTED, (_: unknown, d: any) =>
-      log.push({ what: 'asset', asset: String(d.asset.uri), primaryTime: primary() }),
-    );
-    hls.on(Hls.Events.INTERSTITIAL_ASSET_ENDED, (_: unknown, d: any) =>
-      log.push({ what: 'asset ended', adTime: Number(d.player.currentTime), primaryTime: primary() }),
-    );
-    hls.on(Hls.Events.INTERSTITIAL_ENDED, () => log.push({ what: 'ended', primaryTime: primary() }));
-    hls.on(Hls.Events.INTERSTITIALS_PRIMARY_RESUMED, () => log.push({ what: 'resumed', primaryTime: primary() }));
+    const w = window as unknown as { __seen: InterstitialSeen[]; __primary: () => number; __fatal?: string };
+    const { log, primary } = (
+      window as unknown as { __logInterstitials: (...a: unknown[]) => InterstitialLog }
+    ).__logInterstitials(Hls, hls, video);
+    w.__seen = log;
+    w.__primary = primary;
     hls.on(Hls.Events.ERROR, (_: unknown, d: { fatal: boolean; details: string }) => {
       if (d.fatal) w.__fatal = d.details;
     });
@@ -99,7 +76,7 @@ async function waitFor(page: Page, what: string, ms: number): Promise<void> {
   try {
     await page.waitForFunction(
       (what) => {
-        const w = window as unknown as { __seen: Seen[]; __primary: () => number; __fatal?: string };
+        const w = window as unknown as { __seen: InterstitialSeen[]; __primary: () => number; __fatal?: string };
         if (w.__fatal) throw new Error(`hls.js: ${w.__fatal}`);
         return what === 'playing' ? w.__primary() > 0.5 : w.__seen.some((e) => e.what === what);
       },
@@ -109,7 +86,7 @@ async function waitFor(page: Page, what: string, ms: number): Promise<void> {
   } catch (e) {
     const state = await page.evaluate(() => {
       const v = document.getElementById('v') as HTMLVideoElement;
-      const w = window as unknown as { __seen: Seen[]; __primary: () => number };
+      const w = window as unknown as { __seen: InterstitialSeen[]; __primary: () => number };
       return { log: w.__seen, primary: w.__primary(), currentTime: v.currentTime, readyState: v.readyState };
     });
     throw new Error(`waiting for ${what}: ${String(e).split('\n')[0]}; ${JSON.stringify(state)}`, { cause: e });
@@ -150,7 +127,7 @@ describe('hls.js plays a live channel’s ad break as an interstitial', () => {
       const cued = await cueBreak(4);
       expect(cued.id).toBe('splice-1');
       await waitFor(page, 'resumed', 60_000);
-      const seen = await page.evaluate(() => (window as unknown as { __seen: Seen[] }).__seen);
+      const seen = await page.evaluate(() => (window as unknown as { __seen: InterstitialSeen[] }).__seen);
       expect(seen.map((e) => e.what)).toEqual(['started', 'asset', 'asset ended', 'ended', 'resumed']);
       const [started, asset, ended, , resumed] = seen;
       expect(started).toMatchObject({ id: 'ad-1', resumeOffset: 4 });

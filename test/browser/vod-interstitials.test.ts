@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startScriptPage, type ScriptPage } from '../support/script-page.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { fixture } from '../../media-fixtures/generate.js';
+import { installInterstitialLog, type InterstitialLog, type InterstitialSeen } from '../support/interstitial-log.js';
 
 let rig: BrowserRig;
 let scripts: ScriptPage;
@@ -55,56 +56,32 @@ afterAll(async () => {
   await rig?.close();
 });
 
-interface Seen {
-  what: string;
-  id?: string;
-  startTime?: number;
-  resumeOffset?: number;
-  asset?: string;
-  /** The ad asset's playhead when it ended. */
-  adTime?: number;
-  /** The programme's playhead when it happened. */
-  primaryTime: number;
-}
-
 /**
  * hls.js plays `src` from its start, logging each interstitial's start, its asset's start and
  * end, its end and the programme's resumption (with the programme's playhead at each), until the
  * programme resumes after the first interstitial ('handover') or plays past 7.5 s of its 8 after
  * every interstitial ('end'). After 60 s it fails saying where playback stood.
  */
-async function playLogged(src: string, until: 'handover' | 'end'): Promise<{ seen: Seen[]; adRequests: string[] }> {
+async function playLogged(
+  src: string,
+  until: 'handover' | 'end',
+): Promise<{ seen: InterstitialSeen[]; adRequests: string[] }> {
   const page = await rig.browser.newPage();
   const adRequests: string[] = [];
   page.on('request', (r) => {
     if (r.url().includes('/vod/ad/')) adRequests.push(r.url());
   });
   try {
+    await page.addInitScript(installInterstitialLog);
     await page.goto(scripts.url);
     const seen = await page.evaluate(
       async ({ src, until }) => {
         const Hls = (window as unknown as { Hls: any }).Hls;
         const video = document.getElementById('v') as HTMLVideoElement;
         const hls = new Hls();
-        const log: Seen[] = [];
-        const primary = () => Number(hls.interstitialsManager?.primary?.currentTime ?? video.currentTime);
-        hls.on(Hls.Events.INTERSTITIAL_STARTED, (_: unknown, d: any) =>
-          log.push({
-            what: 'started',
-            id: d.event.identifier,
-            startTime: d.event.startTime,
-            resumeOffset: d.event.resumeOffset,
-            primaryTime: primary(),
-          }),
-        );
-        hls.on(Hls.Events.INTERSTITIAL_ASSET_STARTED, (_: unknown, d: any) =>
-          log.push({ what: 'asset', asset: String(d.asset.uri), primaryTime: primary() }),
-        );
-        hls.on(Hls.Events.INTERSTITIAL_ASSET_ENDED, (_: unknown, d: any) =>
-          log.push({ what: 'asset ended', adTime: Number(d.player.currentTime), primaryTime: primary() }),
-        );
-        hls.on(Hls.Events.INTERSTITIAL_ENDED, () => log.push({ what: 'ended', primaryTime: primary() }));
-        hls.on(Hls.Events.INTERSTITIALS_PRIMARY_RESUMED, () => log.push({ what: 'resumed', primaryTime: primary() }));
+        const { log, primary } = (
+          window as unknown as { __logInterstitials: (...a: unknown[]) => InterstitialLog }
+        ).__logInterstitials(Hls, hls, video);
         await new Promise<void>((resolve, reject) => {
           hls.on(Hls.Events.ERROR, (_: unknown, d: { fatal: boolean; details: string }) => {
             if (d.fatal) reject(new Error(d.details));
