@@ -5,7 +5,7 @@
  *   {
  *     "mediaPathPattern": "\\.(m4s|mp4|m4a|m4v|ts|aac|cmfv|cmfa|cmft|vtt|webvtt)$",
  *     "playlistPathPattern": "\\.(m3u8|mpd)$",
- *     "trackingParams": ["utm_*", "fbclid", "gclid", "msclkid"],
+ *     "trackingParams": ["utm_*", "fbclid", "gclid", "msclkid", "_HLS_primary_id"],
  *     "forwardCmcd": false,
  *     "cmcdHitLog": "every",
  *     "denyHeaders": ["x-forwarded-host", "x-original-url", "x-rewrite-url", "x-http-method-override"]
@@ -19,8 +19,10 @@
  *   upstream; its sid, ot and bs keys go to the access log (`cmcdHitLog`: "every" request, the
  *   default, or "sampled": hits of the one-write path logged one in 100 like other hits, the
  *   CMCD metrics still counting every one);
- * - everything else is keyed on the full normalised query minus tracking parameters and the
- *   signing token, and upstream gets that same query (a fill is shared by every viewer of the
+ * - everything else is keyed on the full normalised query minus tracking parameters (by default
+ *   also `_HLS_primary_id`, which an HLS Interstitials player adds to every ad it asks for, a
+ *   different one per viewer; an ad decision service behind the edge that reads it needs a
+ *   `trackingParams` without it) and the signing token, and upstream gets that same query (a fill is shared by every viewer of the
  *   key, so it carries what selects the content and nothing one viewer added);
  * - `denyHeaders`: request headers known to poison shared caches, never forwarded.
  */
@@ -52,7 +54,9 @@ export interface EdgeRulesInput {
 const DEFAULTS: Required<EdgeRulesInput> = {
   mediaPathPattern: '\\.(m4s|mp4|m4a|m4v|ts|aac|cmfv|cmfa|cmft|vtt|webvtt)$',
   playlistPathPattern: '\\.(m3u8|mpd)$',
-  trackingParams: ['utm_*', 'fbclid', 'gclid', 'msclkid'],
+  // _HLS_primary_id: the playback session an HLS Interstitials client names on each ad request
+  // (RFC 8216bis appendix D): one per viewer, so keyed it would cost a fill per viewer of one ad
+  trackingParams: ['utm_*', 'fbclid', 'gclid', 'msclkid', '_HLS_primary_id'],
   forwardCmcd: false,
   cmcdHitLog: 'every',
   denyHeaders: ['x-forwarded-host', 'x-original-url', 'x-rewrite-url', 'x-http-method-override'],

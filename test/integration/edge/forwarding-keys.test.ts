@@ -247,6 +247,20 @@ describe('defect 4: query strings cannot multiply copies of media', () => {
     expect(e.edge.store!.keys(path)).toEqual([path]);
   });
 
+  it('the session ids of HLS Interstitials clients on an ad’s playlist: one fill, one copy, none sent upstream', async () => {
+    const path = '/vod/ad/master.m3u8';
+    const ids = ['0f8e2a61-1', '7b3c9d40-2', 'c2d4e6f8-3'];
+    const first = await get(`${e.url}${path}?_HLS_primary_id=${ids[0]}`);
+    expect(first.body.toString()).toBe(`path ${path}`);
+    await e.edge.whenIdle();
+    for (const id of ids.slice(1)) {
+      const r = await get(`${e.url}${path}?_HLS_primary_id=${id}`);
+      expect(parseCacheStatus(r.headers['cache-status'])[0].hit).toBe(true);
+    }
+    expect([...up.counts.keys()].filter((u) => u.startsWith(path))).toEqual([path]);
+    expect(e.edge.store!.keys(path)).toEqual([path]);
+  });
+
   it('CMCD is never keyed nor forwarded, and its sid/ot/bs reach the access log', async () => {
     const path = '/cmcd/thing';
     const cmcd = encodeURIComponent('bs,ot=v,sid="6e2fb550-c457-11e9-bb97-0800200c9a66"');

@@ -11,6 +11,12 @@ describe('edge rules file', () => {
     expect(seg).toMatchObject({ kind: 'media', keyTarget: '/vod/a/seg-1.m4s', upstreamTarget: '/vod/a/seg-1.m4s' });
     const pl = requestTargets('/live/a/index.m3u8?utm_source=x&_HLS_msn=3&token=t', {}, r);
     expect(pl).toMatchObject({ kind: 'playlist', keyTarget: '/live/a/index.m3u8?_HLS_msn=3' });
+    // an HLS Interstitials client's session id on an ad's playlist: one copy for every viewer
+    const ad = requestTargets('/vod/ad/master.m3u8?_HLS_primary_id=5c1d7a2e-0b&_HLS_start_offset=2', {}, r);
+    expect(ad).toMatchObject({
+      keyTarget: '/vod/ad/master.m3u8?_HLS_start_offset=2',
+      upstreamTarget: '/vod/ad/master.m3u8?_HLS_start_offset=2',
+    });
     const other = requestTargets('/obj/8?size=5&_HLS_msn=1&fbclid=z', {}, r);
     expect(other).toMatchObject({ kind: 'other', keyTarget: '/obj/8?size=5', upstreamTarget: '/obj/8?size=5' });
   });
@@ -29,6 +35,10 @@ describe('edge rules file', () => {
       expect(() => loadRulesFile(f)).toThrow(/"cmcdHitLog" must be "every" or "sampled"/);
       writeFileSync(f, '{"cmcdHitLog": "sampled"}');
       expect(loadRulesFile(f).cmcdHitLog).toBe('sampled');
+      writeFileSync(f, '{"trackingParams": ["utm_*"]}'); // (an ad decision service that reads the session id)
+      expect(requestTargets('/list.json?_HLS_primary_id=s1', {}, loadRulesFile(f)).upstreamTarget).toBe(
+        '/list.json?_HLS_primary_id=s1',
+      );
       writeFileSync(f, '{"trackingParams": ["utm_*", 3]}');
       expect(() => loadRulesFile(f)).toThrow(/"trackingParams" must be a list of names/);
       writeFileSync(f, 'not json');
