@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync, readFileSync, rmSync 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ffmpegPath } from '../src/media/ffmpeg-binaries.js';
+import { withCaption } from './cea608-captions.js';
 
 export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), '.cache');
 
@@ -25,6 +26,8 @@ interface Spec {
 
 const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-threads', '1', '-bf', '0'];
 const AAC = ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000'];
+/** The `captioned` fixture's one caption (CC1). */
+export const CAPTION_TEXT = 'HELLO';
 /** The `surround` fixture's tone per channel, in 5.1 order (L R C LFE Ls Rs), Hz. */
 export const SURROUND_TONES = [440, 550, 660, 110, 770, 880];
 
@@ -220,6 +223,34 @@ export const FIXTURES = {
       'bt2020nc',
     ]),
     about: '2 s 640x360 10-bit, tagged PQ / BT.2020 (HDR10), no audio',
+  },
+  /**
+   * 4 s of 640x360 at 30 fps with AAC and CEA-608 closed captions in the H.264 (A/53 SEI), as
+   * broadcast sources carry them: on CC1, "HELLO" shown from 0.23 s to 2 s.
+   */
+  captioned: {
+    file: 'captioned-360p30.mp4',
+    make: async (out) => {
+      const raw = `${out}.h264`;
+      const cc = `${out}.cc.h264`;
+      try {
+        await runFfmpeg([
+          ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=4'],
+          ...X264,
+          ...['-pix_fmt', 'yuv420p', '-g', '60', '-f', 'h264', raw],
+        ]);
+        writeFileSync(cc, withCaption(readFileSync(raw), CAPTION_TEXT, 60));
+        await runFfmpeg([
+          ...['-framerate', '30', '-f', 'h264', '-i', cc],
+          ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4'],
+          ...['-c:v', 'copy', ...AAC, '-shortest', '-movflags', '+faststart', '-f', 'mp4', out],
+        ]);
+      } finally {
+        rmSync(raw, { force: true });
+        rmSync(cc, { force: true });
+      }
+    },
+    about: '4 s 640x360 30 fps + AAC + CEA-608 captions (CC1 "HELLO", 0.23-2 s)',
   },
   zero: { file: 'broken-zero.mp4', make: (out) => writeFileSync(out, Buffer.alloc(0)), about: 'zero bytes' },
   text: {

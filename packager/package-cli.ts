@@ -276,6 +276,10 @@ export function formatSummary(s: VodSummary): string {
     lines.push(`  ad cues (key frames, SCTE 35 in HLS and DASH): ${cues.join(', ')}`);
   }
   if (s.postRoll) lines.push('  ad cues: a post-roll interstitial after the programme (CUE="POST")');
+  if (s.source?.video?.closedCaptions)
+    lines.push(
+      '  captions: CEA-608 in the source video, kept in every rendition (CLOSED-CAPTIONS CC1, DASH Accessibility)',
+    );
   for (const note of s.adCueNotes) lines.push(`  ad cues: ${note}`);
   for (const note of s.audioNotes) lines.push(`  audio: ${note}`);
   if (s.removedVersions.length > 0) lines.push(`  removed old versions: ${s.removedVersions.join(', ')}`);

@@ -42,6 +42,12 @@ export interface SourceInfo {
     /** Duration of the video stream alone, when the container says. */
     durationSec?: number;
     /**
+     * The stream carries closed captions (CEA-608/708 in ATSC A/53 user data), seen in its first
+     * 2 s of pictures. ffmpeg keeps them through the encode (libx264 writes what the decoder
+     * found), so every rendition has them and the manifests say so.
+     */
+    closedCaptions?: boolean;
+    /**
      * Position of this stream among the source's video streams (the ffmpeg specifier is
      * `0:v:<index>`): the largest picture when there are several, such as the variants of a
      * multivariant HLS feed, which may list its smallest first. Absent: the first (0).
@@ -375,7 +381,28 @@ export async function probeSource(input: string): Promise<SourceInfo> {
 
   const info = await sourceInfoOf(input, json, (v) => frameRateOf(input, v));
   await checkDecodable(input, info);
+  if (info.video && (await carriesCaptions(input, info.video.index ?? 0))) info.video.closedCaptions = true;
   return info;
+}
+
+/** How far into the video closed captions are looked for (broadcast encoders send cc_data with every picture). */
+const CAPTION_SCAN_SEC = 2;
+
+/** Whether the `index`th video stream's first pictures carry A/53 closed captions (decoded by ffprobe). */
+async function carriesCaptions(input: string, index: number): Promise<boolean> {
+  const r = await run(
+    ffprobePath(),
+    [
+      '-v',
+      'error',
+      ...['-select_streams', `v:${index}`],
+      ...['-read_intervals', `%+${CAPTION_SCAN_SEC}`],
+      ...['-show_entries', 'frame=side_data_list:side_data=side_data_type', '-of', 'compact'],
+      input,
+    ],
+    30_000,
+  );
+  return r.code === 0 && r.stdout.includes('ATSC A53 Part 4 Closed Captions');
 }
 
 /** How long copying a whole source for a crashed ffprobe may take. */

@@ -367,6 +367,8 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       presentation.protection = { scheme, kid: key.kid, ...(licenseUrl ? { licenseUrl } : {}) };
       writeProtectionRecord(versionRoot, presentation.protection);
     }
+    // (the caption channel is not read from the cc_data: CC1, field 1's first, is where captions are)
+    if (source.video?.closedCaptions) presentation.closedCaptions = [{ instreamId: 'CC1', name: 'CC1' }];
     if (subtitles.length > 0) {
       presentation.subtitles = subtitles.map((s) => s.track);
       writeSubtitles(versionRoot, presentation, subtitles);

@@ -9,6 +9,7 @@ import {
   paths,
   type Protection,
   seconds,
+  type ClosedCaptionService,
   type Presentation,
   type Rendition,
   type RenditionTimeline,
@@ -248,14 +249,20 @@ function adaptationSets(
         undefined,
       );
     sets.push(
-      adaptationSet(media, sets.length, videos, [
-        ['contentType', 'video'],
-        ['par', pars.size === 1 ? [...pars][0] : undefined],
-        ['maxWidth', maxOf(rs.map((r) => r.width))],
-        ['maxHeight', maxOf(rs.map((r) => r.height))],
-        ['maxFrameRate', fastest ? dashFrameRate(fastest.frameRate!) : undefined],
-        ['mimeType', 'video/mp4'],
-      ]),
+      adaptationSet(
+        media,
+        sets.length,
+        videos,
+        [
+          ['contentType', 'video'],
+          ['par', pars.size === 1 ? [...pars][0] : undefined],
+          ['maxWidth', maxOf(rs.map((r) => r.width))],
+          ['maxHeight', maxOf(rs.map((r) => r.height))],
+          ['maxFrameRate', fastest ? dashFrameRate(fastest.frameRate!) : undefined],
+          ['mimeType', 'video/mp4'],
+        ],
+        captionDescriptors(p.closedCaptions ?? []),
+      ),
     );
   }
 
@@ -530,6 +537,24 @@ function adaptationSet(
       ...(shared && templates[0] ? [templates[0], ...representations] : representations),
     ],
   };
+}
+
+/**
+ * CEA-608 captions inside the video: one Accessibility descriptor listing the channels (SCTE 214-1,
+ * DASH-IF IOP: `CC1=eng;CC3=deu`, the channel alone when its language is not known).
+ */
+function captionDescriptors(captions: readonly ClosedCaptionService[]): XmlElement[] {
+  if (captions.length === 0) return [];
+  const value = captions.map((c) => (c.language ? `${c.instreamId}=${c.language}` : c.instreamId)).join(';');
+  return [
+    {
+      name: 'Accessibility',
+      attrs: [
+        ['schemeIdUri', 'urn:scte:dash:cc:cea-608:2015'],
+        ['value', value],
+      ],
+    },
+  ];
 }
 
 const PROTECTION_NAMESPACES: Array<[string, string]> = [

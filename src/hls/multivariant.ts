@@ -18,6 +18,7 @@ export interface MultivariantOptions extends UriOptions {
 
 const AUDIO_GROUP = 'audio';
 const SUBTITLE_GROUP = 'subs';
+const CAPTION_GROUP = 'cc';
 
 /**
  * The multivariant playlist (`master.m3u8`, RFC 8216bis 4.4.6, Apple HLS authoring spec):
@@ -76,6 +77,23 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
     }
   }
 
+  // CEA-608 inside the video: one group, a rendition per channel (RFC 8216bis 4.4.6.1)
+  const captions = videos.length > 0 ? (p.closedCaptions ?? []) : [];
+  for (const c of captions) {
+    lines.push(
+      '#EXT-X-MEDIA:' +
+        attributeList([
+          ['TYPE', 'CLOSED-CAPTIONS'],
+          ['GROUP-ID', quoted(CAPTION_GROUP)],
+          ['NAME', quoted(c.name)],
+          ['LANGUAGE', c.language ? quoted(c.language) : undefined],
+          ['DEFAULT', 'NO'],
+          ['AUTOSELECT', 'YES'],
+          ['INSTREAM-ID', quoted(c.instreamId)],
+        ]),
+    );
+  }
+
   const subtitles = videos.length > 0 ? (p.subtitles ?? []) : [];
   for (const s of subtitles) {
     lines.push(
@@ -112,7 +130,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
               ['VIDEO-RANGE', 'SDR'],
               ['AUDIO', audioGroup ? quoted(groupId) : undefined],
               ['SUBTITLES', subtitles.length > 0 ? quoted(SUBTITLE_GROUP) : undefined],
-              ['CLOSED-CAPTIONS', 'NONE'],
+              ['CLOSED-CAPTIONS', captions.length > 0 ? quoted(CAPTION_GROUP) : 'NONE'],
             ]),
           withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(r.id)}`, opts),
         );

@@ -123,6 +123,13 @@ export interface SubtitleTrack {
   forced: boolean;
 }
 
+/** A CEA-608 caption channel carried inside the video (HLS INSTREAM-ID; DASH's 608 Accessibility). */
+export interface ClosedCaptionService {
+  instreamId: 'CC1' | 'CC2' | 'CC3' | 'CC4';
+  name: string;
+  language?: string;
+}
+
 /** Where interstitials come from: one asset, or a list an ad decision service gives (X-ASSET-LIST). */
 export type InterstitialSource = ({ assetUri: string } | { assetList: string }) & {
   /**
@@ -149,6 +156,8 @@ export interface Presentation {
   live?: LiveState;
   /** VOD subtitle tracks (WebVTT), if any. */
   subtitles?: SubtitleTrack[];
+  /** Closed captions the video renditions carry in their pictures (CEA-608 in A/53 SEI). */
+  closedCaptions?: ClosedCaptionService[];
   /**
    * Live: the ad breaks that overlap the window (or are still to come), oldest first. VOD: the
    * asset's ad cues (`package --ad-cues`), in time order.

@@ -44,3 +44,30 @@ describe('package summary', () => {
     expect(new Set(rows.map((l) => l.indexOf(' peak '))).size).toBe(1);
   });
 });
+
+describe('package summary: closed captions', () => {
+  it('says when the source’s captions were kept, and says nothing of them otherwise', () => {
+    const base = {
+      assetId: 'news',
+      path: '/out/news',
+      version: 'v1',
+      durationSec: 4,
+      segmentCount: 2,
+      segmentDuration: 2,
+      partDuration: 0.5,
+      totalBytes: 1000,
+      elapsedMs: 1000,
+      audioNotes: [],
+      adCues: [],
+      adCueNotes: [],
+      removedVersions: [],
+      renditions: [],
+    };
+    const line = /captions: CEA-608 in the source video, kept in every rendition/;
+    const withCc = { ...base, source: { formatName: 'mp4', video: { closedCaptions: true } } };
+    expect(formatSummary(withCc as unknown as VodSummary)).toMatch(line);
+    expect(formatSummary({ ...base, source: { formatName: 'mp4', video: {} } } as unknown as VodSummary)).not.toMatch(
+      line,
+    );
+  });
+});
