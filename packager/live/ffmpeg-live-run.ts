@@ -185,6 +185,7 @@ async function planFor(
   videoMap: string;
   deinterlace?: 'all' | 'flagged';
   toneMap?: boolean;
+  closedCaptions?: boolean;
 }> {
   let input = sourceInput(config.source, config.audioLanguages);
   let info = input.assumed;
@@ -222,6 +223,7 @@ async function planFor(
     videoMap: `0:v:${info.video?.index ?? 0}`,
     ...(deinterlace ? { deinterlace } : {}),
     ...(info.video?.hdr ? { toneMap: true } : {}),
+    ...(info.video?.closedCaptions ? { closedCaptions: true } : {}),
   };
 }
 
@@ -268,7 +270,7 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input, relay, audioTracks, videoMap, deinterlace, toneMap } = await planFor(
+  const { plan, input, relay, audioTracks, videoMap, deinterlace, toneMap, closedCaptions } = await planFor(
     config,
     dirname(req.logFile),
     req.signal,
@@ -340,5 +342,11 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
     if (err) throw err;
   })();
   done.catch(() => undefined);
-  return { done, kill: () => run.kill(), pid: run.pid, renditions: outputs.map((o) => o.renditionId) };
+  return {
+    done,
+    kill: () => run.kill(),
+    pid: run.pid,
+    renditions: outputs.map((o) => o.renditionId),
+    ...(closedCaptions ? { closedCaptions } : {}),
+  };
 }

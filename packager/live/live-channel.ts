@@ -70,6 +70,8 @@ export interface RunHandle {
    * happened to arrive from the encoder.
    */
   renditions?: readonly string[];
+  /** The source's video carries CEA-608 captions, which the encoder keeps (the manifests announce them). */
+  closedCaptions?: boolean;
 }
 
 export interface RunRequest {
@@ -152,6 +154,8 @@ export class LiveChannel {
   readonly windows = new Map<string, RenditionWindow>();
   /** The current run's plan order of renditions (see RunHandle.renditions). */
   private renditionOrder: readonly string[] = [];
+  /** The running source carries CEA-608 captions (RunHandle.closedCaptions). */
+  private closedCaptions = false;
   readonly files: SegmentFiles;
   private state_: ChannelState = 'starting';
   private since = Date.now();
@@ -454,6 +458,10 @@ export class LiveChannel {
             this.renditionOrder = run.renditions;
             this.touch();
           }
+          if ((run.closedCaptions === true) !== this.closedCaptions) {
+            this.closedCaptions = run.closedCaptions === true;
+            this.touch();
+          }
           run.done.then(
             () => this.runEnded(id, `source ended`),
             (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
@@ -733,6 +741,8 @@ export class LiveChannel {
       partDuration: this.config.partDuration,
       timelines,
       ...this.adBreaksShown(),
+      // (the caption channel is not read from the cc_data: CC1, as for VOD)
+      ...(this.closedCaptions ? { closedCaptions: [{ instreamId: 'CC1' as const, name: 'CC1' }] } : {}),
       ...(this.protection ? { protection: this.protection } : {}),
       ...this.thumbnailTrack(),
       live: {
