@@ -144,8 +144,9 @@ describe('CMCD from our player, seen by the edge', () => {
     });
     // The next request of the session says so (bs), and the edge logs it.
     await expect.poll(() => edgeLines(sid).some((l) => l.cmcd?.bs === true), { timeout: 30_000 }).toBe(true);
-    expect(sent.some((m) => m.get('bs') === true)).toBe(true);
-    expect(sent.some((m) => m.get('su') === true)).toBe(true);
+    // (Playwright's request events can reach this process after the edge's log line does)
+    await expect.poll(() => sent.some((m) => m.get('bs') === true), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => sent.some((m) => m.get('su') === true), { timeout: 10_000 }).toBe(true);
     // ... and its metrics count the signal and the starved session (summed over the demo edge's workers)
     // the player keeps requesting: count the logged lines first, then read the metrics (each
     // request is counted before its line is logged)

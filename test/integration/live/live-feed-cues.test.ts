@@ -109,7 +109,9 @@ async function datagramFeed(scheme: 'udp' | 'rtp', wrap: (datagram: Buffer) => B
   const running = encoder();
   const socket = createSocket('udp4');
   let pending = Buffer.alloc(0);
+  let closed = false;
   running.injector.on('data', (chunk: Buffer) => {
+    if (closed) return; // (the injector may still hand over what it held after stop() closed the socket)
     pending = Buffer.concat([pending, chunk]);
     for (; pending.length >= 7 * 188; pending = pending.subarray(7 * 188))
       socket.send(wrap(pending.subarray(0, 7 * 188)), port, '127.0.0.1');
@@ -119,6 +121,7 @@ async function datagramFeed(scheme: 'udp' | 'rtp', wrap: (datagram: Buffer) => B
     injector: () => running.injector,
     async stop() {
       running.sender.kill('SIGKILL');
+      closed = true;
       await new Promise<void>((resolve) => socket.close(() => resolve()));
     },
   };
