@@ -120,7 +120,7 @@ export class OurEngine implements Engine {
       steering,
     });
     await this.player.start();
-    const initial = source.textTracks.find((t) => t.default);
+    const initial = source.textTracks.find((t) => t.default) ?? source.captionServices.find((c) => c.default);
     if (initial) this.setTextTrack(initial.id);
   }
   stop(): void {
@@ -137,12 +137,21 @@ export class OurEngine implements Engine {
         name: t.name,
         active: t.id === audioNow,
       })),
-      text: (s?.textTracks ?? []).map((t) => ({
-        id: t.id,
-        language: t.language,
-        name: t.name,
-        active: t.id === this.subtitles?.activeId,
-      })),
+      text: [
+        ...(s?.textTracks ?? []).map((t) => ({
+          id: t.id,
+          language: t.language,
+          name: t.name,
+          active: t.id === this.subtitles?.activeId,
+        })),
+        // closed captions in the video: listed after the subtitles, as hls.js lists them
+        ...(s?.captionServices ?? []).map((c) => ({
+          id: c.id,
+          language: c.language === 'und' ? '' : c.language,
+          name: c.name,
+          active: c.id === this.player?.captions.activeId,
+        })),
+      ],
     };
   }
   setAudioTrack(id: string): void {
@@ -154,6 +163,7 @@ export class OurEngine implements Engine {
   setTextTrack(id: string | null): void {
     const ref = this.source?.textTracks.find((t) => t.id === id) ?? null;
     this.subtitles?.show(ref).catch((e: unknown) => this.errors.push(`subtitles: ${String(e)}`));
+    this.player?.captions.show(this.source?.captionServices.some((c) => c.id === id) ? id : null);
   }
   private readonly errors: string[] = [];
   stats(): EngineStats {

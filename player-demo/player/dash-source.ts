@@ -23,10 +23,12 @@ import type {
   PlayerRendition,
   SourceModel,
   TextTrackRef,
+  CaptionServiceRef,
 } from './source-model.js';
 import { fetchBytes, fetchText, type FetchOptions } from './fetcher.js';
 import { delay } from './delay.js';
 import { AdMarkerBook } from './ad-markers.js';
+import { captionServices, type ParsedCaptionService } from './caption-services.js';
 import { fetchPlaylistText, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
 import {
   listedSegmentStart,
@@ -94,6 +96,7 @@ interface ReadPeriod {
   /** The first audio group's renditions, by label. */
   audio: [string, MpdMediaGroup][];
   subtitles: [string, MpdMediaGroup][];
+  captions: CaptionServiceRef[];
   templates: Map<string, SegmentTemplateInfo>;
   /** SegmentBase@presentationTimeOffset (s) by Representation id, where not 0. */
   baseOffsets: Map<string, number>;
@@ -142,6 +145,7 @@ export class DashSource implements SourceModel {
   audio?: AudioTrack;
   audioTracks: AudioTrack[] = [];
   textTracks: TextTrackRef[] = [];
+  captionServices: CaptionServiceRef[] = [];
   private reps = new Map<string, RepState>();
   private availabilityStart = 0;
   private availabilityTimeOffset = 0;
@@ -232,6 +236,7 @@ export class DashSource implements SourceModel {
       mediaGroups?: {
         AUDIO?: Record<string, Record<string, MpdMediaGroup>>;
         SUBTITLES?: Record<string, Record<string, MpdMediaGroup>>;
+        'CLOSED-CAPTIONS'?: Record<string, Record<string, ParsedCaptionService>>;
       };
     };
     // an MPD with a BaseURL per CDN (content steering) has each Representation once per CDN: we
@@ -242,6 +247,7 @@ export class DashSource implements SourceModel {
       video: m.playlists.filter((pl) => pl.attributes.serviceLocation === location),
       audio: Object.entries(Object.values(m.mediaGroups?.AUDIO ?? {})[0] ?? {}),
       subtitles: Object.entries(Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {}),
+      captions: captionServices(m.mediaGroups?.['CLOSED-CAPTIONS']),
       ...readSegmentInfo(period.text, this.mpdUrl),
       protection: readDashProtection(period.text, this.mpdUrl),
     };
@@ -292,6 +298,7 @@ export class DashSource implements SourceModel {
       });
     }
     this.audio ??= this.audioTracks.find((t) => t.default) ?? this.audioTracks[0];
+    if (this.captionServices.length === 0) this.captionServices = richest.captions;
     for (const [name, group] of richest.subtitles) {
       const pl = group.playlists[0];
       const url = pl?.resolvedUri;

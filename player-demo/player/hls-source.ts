@@ -21,11 +21,13 @@ import type {
   SourceModel,
   TextTrackRef,
   AdMarker,
+  CaptionServiceRef,
 } from './source-model.js';
 import { AdMarkerBook, type ParsedDateRange } from './ad-markers.js';
 import { fetchText, type FetchOptions, type RequestTimeout } from './fetcher.js';
 import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
+import { captionServices, type ParsedCaptionService } from './caption-services.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
@@ -116,6 +118,7 @@ interface ParsedManifest {
   mediaGroups?: {
     AUDIO?: Record<string, Record<string, ParsedMedia>>;
     SUBTITLES?: Record<string, Record<string, ParsedMedia>>;
+    'CLOSED-CAPTIONS'?: Record<string, Record<string, ParsedCaptionService>>;
   };
   segments: ParsedSegment[];
   mediaSequence?: number;
@@ -155,6 +158,7 @@ export class HlsSource implements SourceModel {
   audio?: AudioTrack;
   audioTracks: AudioTrack[] = [];
   textTracks: TextTrackRef[] = [];
+  captionServices: CaptionServiceRef[] = [];
   sessionKeys: TrackProtection[] = [];
   private media = new Map<string, MediaState>();
   private readonly ads = new AdMarkerBook();
@@ -246,6 +250,7 @@ export class HlsSource implements SourceModel {
         ...(r.language ? { language: r.language } : {}),
       });
     }
+    this.captionServices = captionServices(m.mediaGroups?.['CLOSED-CAPTIONS']);
     const subtitleGroup = Object.values(m.mediaGroups?.SUBTITLES ?? {})[0] ?? {};
     for (const [name, r] of Object.entries(subtitleGroup)) {
       if (!r.uri) continue;

@@ -11,6 +11,7 @@ import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.j
 import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
+import { InbandCaptions } from './inband-captions.js';
 import { AdCues, type AdBreakStat } from './ad-cues.js';
 import { describeFailure, isRequestFailure, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
 import type { CmcdData, CmcdSource } from '../../src/abr/cmcd.js';
@@ -195,6 +196,8 @@ export class MsePlayer {
   /** When the latest seek out of the buffer was made (performance.now()), until the element has seeked. */
   private seekPendingSince: number | null = null;
   private readonly adCues: AdCues;
+  /** Closed captions read from the video as it is appended (inband-captions.ts). */
+  readonly captions: InbandCaptions;
   /** The position of the latest seek onSeeking handled (null: none yet). */
   private seekSeen: number | null = null;
   /** Live: the viewer seeked back into the DVR window (onLiveSeeking). */
@@ -241,6 +244,7 @@ export class MsePlayer {
     private readonly opts: PlayerOptions = {},
   ) {
     this.adCues = new AdCues(video);
+    this.captions = new InbandCaptions(video);
     this.protection = new ClearKeyProtection(video, {
       request: { log: opts.onRequest, throttle: opts.throttle, steering: opts.steering },
       signal: this.abort.signal,
@@ -393,6 +397,7 @@ export class MsePlayer {
     const signal = this.abort.signal;
     await this.source.open(signal);
     const s = this.source;
+    this.captions.announce(s.captionServices);
     this.stats.live = s.live;
     this.stats.lowLatency = s.lowLatency;
     this.stats.targetLatencySec = s.targetLatency ?? null;
@@ -557,6 +562,7 @@ export class MsePlayer {
     this.seekPendingSince = performance.now();
     // (VOD: playback goes on from an empty buffer, as at the start: its chunks are streamed again)
     this.thinStart = true;
+    this.captions.seeked();
     const ended = this.seekAbort;
     this.seekAbort = new AbortController();
     ended.abort();
@@ -610,6 +616,7 @@ export class MsePlayer {
   stop(): void {
     this.abort.abort();
     this.protection.close();
+    this.captions.close();
     this.source.close();
     if (this.timer) clearInterval(this.timer);
   }
@@ -1158,6 +1165,7 @@ export class MsePlayer {
       await this.keysFor(chunk.protection ?? r.protection, res.bytes);
       await queue.append(res.bytes);
       queue.initKey = key;
+      if (r.kind === 'video') this.captions.init(key, res.bytes);
     } else if (chunk.protection) await this.keysFor(chunk.protection); // (a key rotated in: asked for once)
     await queue.offset(chunk.timestampOffset ?? 0);
     if (chunk.appendWindow) await queue.window(chunk.appendWindow.start, chunk.appendWindow.end);
@@ -1382,6 +1390,7 @@ export class MsePlayer {
       }
     }
     await queue.append(bytes);
+    if (r.kind === 'video') this.captions.media(queue.initKey, bytes, queue.currentOffset);
     if (this.source.live) await queue.trimBehind(30);
     // Start-up: play as soon as both tracks hold media (on LL live, once the join point has its
     // media: startWhenBuffered waits for it), not at the next tick, up to 250 ms on. Classic live

@@ -6,6 +6,7 @@
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import type { TrackProtection } from './protection.js';
 import type { ThumbnailModel } from './thumbnails.js';
+import type { CaptionChannel } from '../../src/captions/cea608.js';
 
 export interface PlayerRendition {
   id: string;
@@ -47,6 +48,18 @@ export interface TextTrackRef {
   default: boolean;
   /** The WebVTT documents covering the presentation (HLS: the segments; DASH: one sidecar file). */
   files(signal: AbortSignal): Promise<string[]>;
+}
+
+/** A closed-caption service carried in the video's pictures (CEA-608, inband-captions.ts). */
+export interface CaptionServiceRef {
+  /** `cc:CC1` and so on. */
+  id: string;
+  channel: CaptionChannel;
+  /** BCP 47, or `und` when the manifest does not say. */
+  language: string;
+  /** HLS NAME; DASH the channel or language. */
+  name: string;
+  default: boolean;
 }
 
 /** A position in the presentation: segment number and (LL-HLS) part index within it. */
@@ -129,6 +142,8 @@ export interface SourceModel {
   readonly audioTracks: AudioTrack[];
   /** Subtitle tracks (VOD). */
   readonly textTracks: TextTrackRef[];
+  /** Closed captions in the video, as the manifest announces them. */
+  readonly captionServices: CaptionServiceRef[];
   /** Keys the manifest names before any media playlist (HLS EXT-X-SESSION-KEY): asked for up front. */
   readonly sessionKeys?: TrackProtection[];
   /** Loads the first manifests. */

@@ -3,7 +3,9 @@
  * 0.23 s to 2 s, in the H.264's A/53 SEI), packaged by the real packager, served by a real origin
  * and played in Debian's Chromium: hls.js, told by the master playlist's CLOSED-CAPTIONS group,
  * and dash.js, told by the MPD's 608 Accessibility descriptor, each make a captions track and show
- * the cue "HELLO" from the video's own pictures.
+ * the cue "HELLO" from the video's own pictures. So does our player, on the demo page (HLS, DASH,
+ * and a live LL-HLS channel looping the fixture), which lists the service in its text menu and
+ * shows the cue once it is chosen.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the players' globals, read in the page untyped */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,16 +14,19 @@ import { join } from 'node:path';
 import { startScriptPage, type ScriptPage } from '../support/script-page.js';
 import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
 import { CAPTION_TEXT, fixture } from '../../media-fixtures/generate.js';
+import { writeTinyLadder } from '../integration/live/live-helpers.js';
 
 let rig: BrowserRig;
 let scripts: ScriptPage;
 let origin = '';
+let live = '';
 
 beforeAll(async () => {
   rig = await startBrowserRig('se-captions-');
   mkdirSync(join(rig.dir, 'root'));
   await packageSmall(rig.dir, await fixture('captioned'), 'news');
   origin = await rig.origin({ root: join(rig.dir, 'root') });
+  live = await rig.liveOrigin({ id: 'news', source: await fixture('captioned'), ladder: writeTinyLadder(rig.dir) });
   scripts = await startScriptPage({
     '/hls.js': 'node_modules/hls.js/dist/hls.min.js',
     '/dash.js': 'node_modules/dashjs/dist/modern/umd/dash.all.min.js',
@@ -107,5 +112,91 @@ describe('closed captions in the players', () => {
     expect(seen.cue.text.trim()).toBe(CAPTION_TEXT);
     expect(seen.cue.startTime).toBeGreaterThan(0.1);
     expect(seen.cue.startTime).toBeLessThan(0.5);
+  }, 60_000);
+});
+
+interface DemoTrack {
+  id: string;
+  language: string;
+  name: string;
+  active: boolean;
+}
+interface DemoApi {
+  tracks(): { text: DemoTrack[] };
+  setTextTrack(id: string | null): void;
+  activeCues(): string[];
+}
+interface Demo {
+  __streamedge: DemoApi;
+}
+
+/** The cues of the page's `captions` text tracks: [track label, mode, cue text, start, end]. */
+function captionCues(): [string, string, string, number, number][] {
+  const video = document.getElementById('video') as HTMLVideoElement;
+  return Array.from(video.textTracks)
+    .filter((t) => t.kind === 'captions')
+    .flatMap((t) =>
+      Array.from(t.cues ?? []).map(
+        (c) =>
+          [t.label, t.mode, (c as VTTCue).text, c.startTime, c.endTime] as [string, string, string, number, number],
+      ),
+    );
+}
+
+describe('closed captions in our player (the demo page)', () => {
+  for (const [protocol, path] of [
+    ['HLS', 'master.m3u8'],
+    ['DASH', 'manifest.mpd'],
+  ] as const) {
+    it(`${protocol}: lists CC1, decodes the cue from the pictures and shows it when chosen`, async () => {
+      const page = await rig.browser.newPage();
+      try {
+        await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${origin}/vod/news/${path}`)}&engine=ours`);
+        await expect
+          .poll(() => page.evaluate(() => (window as unknown as Demo).__streamedge.tracks().text), { timeout: 20_000 })
+          .toEqual([{ id: 'cc:CC1', language: '', name: 'CC1', active: false }]);
+        // decoded as the video goes in, before any track is chosen (hidden tracks keep their cues)
+        await expect.poll(() => page.evaluate(captionCues), { timeout: 20_000 }).toHaveLength(1);
+        const [[label, mode, text, start, end]] = await page.evaluate(captionCues);
+        expect([label, mode, text]).toEqual(['CC1', 'hidden', CAPTION_TEXT]);
+        expect(start).toBeCloseTo(7 / 30, 2); // picture 7, as in the source
+        expect(end).toBeCloseTo(2, 1); // erased at 2 s
+        // chosen from the menu: shown, and on screen once the playhead is inside it
+        await page.evaluate(() => (window as unknown as Demo).__streamedge.setTextTrack('cc:CC1'));
+        await page.evaluate(() => {
+          const v = document.getElementById('video') as HTMLVideoElement;
+          v.pause();
+          v.currentTime = 1;
+        });
+        await expect
+          .poll(() => page.evaluate(() => (window as unknown as Demo).__streamedge.activeCues()), { timeout: 10_000 })
+          .toEqual([CAPTION_TEXT]);
+        expect((await page.evaluate(() => (window as unknown as Demo).__streamedge.tracks().text))[0].active).toBe(
+          true,
+        );
+        expect((await page.evaluate(captionCues))[0][1]).toBe('showing');
+      } finally {
+        await page.close();
+      }
+    }, 60_000);
+  }
+
+  it('live LL-HLS: the looped caption comes again on the channel timeline, one cue per loop', async () => {
+    const page = await rig.browser.newPage();
+    try {
+      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${live}/live/news/master.m3u8`)}&engine=ours`);
+      // the fixture lasts 4 s: two loops' captions, 4 s apart on the element's timeline
+      await expect
+        .poll(async () => (await page.evaluate(captionCues)).length, { timeout: 30_000 })
+        .toBeGreaterThanOrEqual(2);
+      const cues = await page.evaluate(captionCues);
+      for (const [label, , text] of cues) expect([label, text]).toEqual(['CC1', CAPTION_TEXT]);
+      const [, , , start0, end0] = cues[0];
+      expect(cues[1][3] - start0).toBeCloseTo(4, 0);
+      expect(end0 - start0).toBeGreaterThan(1.5); // shown for about 1.8 s, not open-ended
+      expect(end0 - start0).toBeLessThan(2);
+    } finally {
+      await page.close();
+    }
   }, 60_000);
 });

@@ -14,10 +14,26 @@ import { packageVod } from '../../../packager/vod-job.js';
 import { probeSource } from '../../../packager/probe.js';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
+import { captionTrackInfo, fragmentCaptions } from '../../../src/captions/fragment-captions.js';
+import { Cea608Decoder, type Cea608Cue } from '../../../src/captions/cea608.js';
 import { run } from './verify-package.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-captions-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The cues our own reader (the one our player uses) decodes from a rendition's init and segments. */
+function ourCues(dir: string, segments: string[]): { cue: Cea608Cue; end?: number }[] {
+  const info = captionTrackInfo(readFileSync(join(dir, 'init.mp4')));
+  expect(info).toBeDefined();
+  const cues: { cue: Cea608Cue; end?: number }[] = [];
+  const decoder = new Cea608Decoder({
+    started: (cue) => cues.push({ cue }),
+    ended: (cue, end) => (cues.find((c) => c.cue === cue)!.end = end),
+  });
+  for (const s of segments)
+    for (const p of fragmentCaptions(readFileSync(join(dir, s)), info!)) decoder.feed(p.time, p.triplets);
+  return cues;
+}
 
 /** The captions ffmpeg decodes from `file`'s video (CEA-608 → SubRip). */
 async function captionsOf(file: string): Promise<string> {
@@ -62,6 +78,14 @@ describe('closed captions', () => {
       expect(srt, rung).toContain(CAPTION_TEXT);
       // shown from the 7th picture (0.233 s) until erased at 2 s, as in the source
       expect(srt, rung).toMatch(/00:00:00,2\d\d --> 00:00:0[12],\d{3}/);
+      // and our reader, from the CMAF fragments, the same: one cue, CC1, row 15
+      const ours = ourCues(dir, ['seg-1.m4s', 'seg-2.m4s']);
+      expect(
+        ours.map((c) => [c.cue.channel, c.cue.text, c.cue.row]),
+        rung,
+      ).toEqual([[1, CAPTION_TEXT, 15]]);
+      expect(ours[0].cue.start, rung).toBeCloseTo(7 / 30, 2);
+      expect(ours[0].end, rung).toBeCloseTo(2, 1);
     }
   });
 });

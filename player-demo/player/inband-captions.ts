@@ -1,0 +1,124 @@
+/**
+ * Closed captions carried in the video (CEA-608 in the pictures' SEI), for our player: the video
+ * bytes appended to the SourceBuffer are read as they go in (src/captions), decoded, and shown as
+ * `captions` TextTracks of the video element, one per service the manifest announces (HLS
+ * EXT-X-MEDIA TYPE=CLOSED-CAPTIONS, DASH's 608 Accessibility descriptor), at most one showing.
+ *
+ * Media reaches the buffer out of order: a replacement chunk covers pictures already read, a seek
+ * starts somewhere else. Pictures at or before the newest one read are skipped (a replacement's
+ * captions are the ones read already: every rendition carries the same); a jump of more than
+ * a second forward, or a seek, starts the decoder afresh (a caption under way when it happened is
+ * lost, as a television tuned in mid-caption loses it), and cues decoded twice are added once.
+ * A cue is added when it starts, open-ended, and given its end when the decoder ends it.
+ */
+import { Cea608Decoder, type CaptionChannel, type Cea608Cue } from '../../src/captions/cea608.js';
+import { captionTrackInfo, fragmentCaptions, type CaptionTrackInfo } from '../../src/captions/fragment-captions.js';
+import type { CaptionServiceRef } from './source-model.js';
+
+/** An open cue's end until the decoder ends it. */
+const OPEN_END = 24 * 3600;
+/** More than this between two pictures read (seconds): media was skipped, the decoder starts afresh. */
+const MAX_GAP_SEC = 1;
+
+interface ServiceTrack {
+  ref: CaptionServiceRef;
+  track: TextTrack;
+  /** The cues added, by channel start and text: a cue decoded twice is added once. */
+  keys: Map<string, VTTCue>;
+}
+
+export class InbandCaptions {
+  private readonly infos = new Map<string, CaptionTrackInfo | null>();
+  private readonly services = new Map<CaptionChannel, ServiceTrack>();
+  private readonly open = new Map<Cea608Cue, VTTCue>();
+  private readonly decoder: Cea608Decoder;
+  /** Media time of the newest picture read (seconds, on the element's timeline). */
+  private newest: number | undefined;
+  private active: string | null = null;
+
+  constructor(private readonly video: HTMLVideoElement) {
+    this.decoder = new Cea608Decoder({ started: (c) => this.started(c), ended: (c, end) => this.ended(c, end) });
+  }
+
+  /** The services the manifest announces: a TextTrack each (hidden until shown). */
+  announce(refs: readonly CaptionServiceRef[]): void {
+    for (const ref of refs) {
+      if (this.services.has(ref.channel)) continue;
+      const track = this.video.addTextTrack('captions', ref.name, ref.language);
+      track.mode = 'hidden'; // (a disabled track keeps no cues for the page to read)
+      this.services.set(ref.channel, { ref, track, keys: new Map() });
+    }
+  }
+
+  get activeId(): string | null {
+    return this.active;
+  }
+
+  /** Shows the service with `id`, or none with null. */
+  show(id: string | null): void {
+    this.active = null;
+    for (const s of this.services.values()) {
+      const on = s.ref.id === id;
+      s.track.mode = on ? 'showing' : 'hidden';
+      if (on) this.active = id;
+    }
+  }
+
+  /** A video init segment appended (under `key`): how its samples carry SEI. */
+  init(key: string, bytes: Uint8Array): void {
+    if (this.services.size === 0 || this.infos.has(key)) return;
+    this.infos.set(key, captionTrackInfo(bytes) ?? null);
+  }
+
+  /** Video media appended after the init segment `key`, its times moved by `offsetSec` (the SourceBuffer's timestampOffset). */
+  media(key: string | undefined, bytes: Uint8Array, offsetSec: number): void {
+    if (this.services.size === 0 || key === undefined) return;
+    const info = this.infos.get(key);
+    if (!info) return;
+    for (const p of fragmentCaptions(bytes, info)) {
+      const t = p.time + offsetSec;
+      if (this.newest !== undefined && t <= this.newest + 1e-3) continue;
+      if (this.newest !== undefined && t > this.newest + MAX_GAP_SEC) this.decoder.reset(this.newest);
+      this.decoder.feed(t, p.triplets);
+      this.newest = t;
+    }
+  }
+
+  /** A seek out of the buffer: what is read next starts afresh. */
+  seeked(): void {
+    if (this.newest !== undefined) this.decoder.reset(this.newest);
+    this.newest = undefined;
+  }
+
+  close(): void {
+    for (const s of this.services.values()) s.track.mode = 'disabled';
+  }
+
+  private started(c: Cea608Cue): void {
+    const s = this.services.get(c.channel);
+    if (!s) return;
+    const key = `${c.start.toFixed(3)}|${c.text}`;
+    const known = s.keys.get(key);
+    if (known) {
+      // decoded again (after a seek): still open there, it is ended by this decoding
+      if (known.endTime >= OPEN_END) this.open.set(c, known);
+      return;
+    }
+    const cue = new VTTCue(c.start, c.start + OPEN_END, c.text);
+    // the 608 grid (15 rows, 32 columns) inside the central 80 % of the picture
+    cue.snapToLines = false;
+    cue.line = 10 + ((c.row - 1) * 80) / 15;
+    cue.position = 10 + (c.column * 80) / 32;
+    cue.align = 'start';
+    s.track.addCue(cue);
+    s.keys.set(key, cue);
+    this.open.set(c, cue);
+  }
+
+  private ended(c: Cea608Cue, end: number): void {
+    const cue = this.open.get(c);
+    if (!cue) return;
+    this.open.delete(c);
+    cue.endTime = Math.max(cue.startTime, end);
+  }
+}

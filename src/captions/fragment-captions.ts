@@ -1,0 +1,228 @@
+/**
+ * The closed-caption data carried in the pictures of CMAF video: ATSC A/53 Part 4 `GA94` cc_data in
+ * H.264 or HEVC SEI messages (`user_data_registered_itu_t_t35`, ITU-T T.35 country 0xB5, provider
+ * 0x0031), read from fMP4 fragments (moof + mdat) and timed by each sample's presentation time.
+ * Browser-safe (Uint8Array and DataView only). Anything malformed is skipped, never thrown: a
+ * caption reader must not stop playback.
+ */
+import type { CcTriplet } from './cea608.js';
+
+/** What reading a track's SEI needs from its init segment. */
+export interface CaptionTrackInfo {
+  timescale: number;
+  /** Bytes of each NAL unit's length prefix (avcC/hvcC lengthSizeMinusOne + 1). */
+  nalLengthSize: number;
+  hevc: boolean;
+}
+
+/** One picture's caption data, at its presentation time in seconds (the fragment's decode times, plus composition offsets). */
+export interface PictureCaptions {
+  time: number;
+  triplets: CcTriplet[];
+}
+
+function type4(b: Uint8Array, at: number): string {
+  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
+}
+
+/** The child boxes of [start, end): type, payload start, end. */
+function* boxes(b: Uint8Array, start: number, end: number): Generator<[string, number, number]> {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let at = start;
+  while (at + 8 <= end) {
+    let size = view.getUint32(at);
+    let header = 8;
+    if (size === 1) {
+      if (at + 16 > end) return;
+      size = Number(view.getBigUint64(at + 8));
+      header = 16;
+    } else if (size === 0) size = end - at;
+    if (size < header || at + size > end) return;
+    yield [type4(b, at + 4), at + header, at + size];
+    at += size;
+  }
+}
+
+function child(b: Uint8Array, start: number, end: number, type: string): [number, number] | undefined {
+  for (const [t, s, e] of boxes(b, start, end)) if (t === type) return [s, e];
+  return undefined;
+}
+
+const SAMPLE_ENTRIES_HEVC = new Set(['hvc1', 'hev1']);
+const SAMPLE_ENTRIES_AVC = new Set(['avc1', 'avc3']);
+
+/** From a video init segment (ftyp + moov): its timescale and NAL framing; undefined when not H.264 or HEVC. */
+export function captionTrackInfo(init: Uint8Array): CaptionTrackInfo | undefined {
+  const moov = child(init, 0, init.byteLength, 'moov');
+  const trak = moov && child(init, moov[0], moov[1], 'trak');
+  const mdia = trak && child(init, trak[0], trak[1], 'mdia');
+  const mdhd = mdia && child(init, mdia[0], mdia[1], 'mdhd');
+  const minf = mdia && child(init, mdia[0], mdia[1], 'minf');
+  const stbl = minf && child(init, minf[0], minf[1], 'stbl');
+  const stsd = stbl && child(init, stbl[0], stbl[1], 'stsd');
+  if (!mdhd || !stsd) return undefined;
+  const view = new DataView(init.buffer, init.byteOffset, init.byteLength);
+  const timescale = view.getUint32(mdhd[0] + (init[mdhd[0]] === 1 ? 20 : 12));
+  // stsd: version/flags, entry count, then the sample entries (encv: the original format's boxes inside)
+  for (const [entry, s, e] of boxes(init, stsd[0] + 8, stsd[1])) {
+    // VisualSampleEntry: 78 bytes before its child boxes
+    const kids = s + 78;
+    const avcC = child(init, kids, e, 'avcC');
+    if ((SAMPLE_ENTRIES_AVC.has(entry) || entry === 'encv') && avcC)
+      return { timescale, nalLengthSize: (init[avcC[0] + 4] & 0x03) + 1, hevc: false };
+    const hvcC = child(init, kids, e, 'hvcC');
+    if ((SAMPLE_ENTRIES_HEVC.has(entry) || entry === 'encv') && hvcC)
+      return { timescale, nalLengthSize: (init[hvcC[0] + 21] & 0x03) + 1, hevc: true };
+  }
+  return undefined;
+}
+
+/** The RBSP of a NAL unit's payload (emulation prevention bytes 00 00 03 removed). */
+function unescape(b: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  let n = 0;
+  let zeros = 0;
+  for (let i = start; i < end; i++) {
+    const v = b[i];
+    if (zeros >= 2 && v === 3) {
+      zeros = 0;
+      continue;
+    }
+    out[n++] = v;
+    zeros = v === 0 ? zeros + 1 : 0;
+  }
+  return out.subarray(0, n);
+}
+
+/** The cc_data triplets in one SEI NAL unit's RBSP (after its NAL header). */
+function seiTriplets(rbsp: Uint8Array, into: CcTriplet[]): void {
+  let at = 0;
+  // messages until the rbsp_trailing_bits (0x80, the last byte)
+  while (at + 2 <= rbsp.length) {
+    let payloadType = 0;
+    while (at < rbsp.length && rbsp[at] === 0xff) payloadType += rbsp[at++];
+    payloadType += rbsp[at++] ?? 0;
+    let size = 0;
+    while (at < rbsp.length && rbsp[at] === 0xff) size += rbsp[at++];
+    size += rbsp[at++] ?? 0;
+    const end = at + size;
+    if (end > rbsp.length) return;
+    if (payloadType === 4) gaTriplets(rbsp, at, end, into);
+    at = end;
+  }
+}
+
+/** A user_data_registered_itu_t_t35 payload: its triplets when it is ATSC A/53 GA94 cc_data. */
+function gaTriplets(b: Uint8Array, at: number, end: number, into: CcTriplet[]): void {
+  if (end - at < 10 || b[at] !== 0xb5 || b[at + 1] !== 0x00 || b[at + 2] !== 0x31) return;
+  if (type4(b, at + 3) !== 'GA94' || b[at + 7] !== 0x03) return;
+  const flags = b[at + 8];
+  if (!(flags & 0x40)) return; // process_cc_data_flag
+  const count = flags & 0x1f;
+  let p = at + 10; // after em_data
+  for (let i = 0; i < count && p + 3 <= end; i++, p += 3) {
+    const head = b[p];
+    if (!(head & 0x04)) continue; // cc_valid
+    into.push({ type: head & 0x03, b1: b[p + 1], b2: b[p + 2] });
+  }
+}
+
+/**
+ * The caption data of every picture in `fragment` (one or more moof + mdat pairs), in
+ * presentation order; pictures without any are left out.
+ */
+export function fragmentCaptions(fragment: Uint8Array, info: CaptionTrackInfo): PictureCaptions[] {
+  const out: PictureCaptions[] = [];
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  for (const [type, s, e] of boxes(fragment, 0, fragment.byteLength)) {
+    if (type === 'moof') {
+      const moofStart = s - 8;
+      for (const [t, ts, te] of boxes(fragment, s, e))
+        if (t === 'traf') readTraf(fragment, view, moofStart, ts, te, info, out);
+    }
+  }
+  return out.sort((a, b) => a.time - b.time);
+}
+
+function readTraf(
+  b: Uint8Array,
+  view: DataView,
+  moofStart: number,
+  start: number,
+  end: number,
+  info: CaptionTrackInfo,
+  out: PictureCaptions[],
+): void {
+  const tfhd = child(b, start, end, 'tfhd');
+  const tfdt = child(b, start, end, 'tfdt');
+  if (!tfhd) return;
+  const hf = view.getUint32(tfhd[0]) & 0xffffff;
+  let p = tfhd[0] + 8; // after version/flags and track_ID
+  let base = moofStart;
+  if (hf & 0x01) {
+    base = Number(view.getBigUint64(p));
+    p += 8;
+  }
+  if (hf & 0x02) p += 4;
+  let defaultDuration = 0;
+  let defaultSize = 0;
+  if (hf & 0x08) {
+    defaultDuration = view.getUint32(p);
+    p += 4;
+  }
+  if (hf & 0x10) defaultSize = view.getUint32(p);
+  let decode = 0;
+  if (tfdt) decode = b[tfdt[0]] === 1 ? Number(view.getBigUint64(tfdt[0] + 4)) : view.getUint32(tfdt[0] + 4);
+  for (const [t, s] of boxes(b, start, end)) {
+    if (t !== 'trun') continue;
+    const version = b[s];
+    const f = view.getUint32(s) & 0xffffff;
+    const count = view.getUint32(s + 4);
+    let q = s + 8;
+    let data = base;
+    if (f & 0x01) {
+      data += view.getInt32(q);
+      q += 4;
+    }
+    if (f & 0x04) q += 4;
+    for (let i = 0; i < count; i++) {
+      let duration = defaultDuration;
+      let size = defaultSize;
+      let cto = 0;
+      if (f & 0x100) {
+        duration = view.getUint32(q);
+        q += 4;
+      }
+      if (f & 0x200) {
+        size = view.getUint32(q);
+        q += 4;
+      }
+      if (f & 0x400) q += 4;
+      if (f & 0x800) {
+        cto = version === 0 ? view.getUint32(q) : view.getInt32(q);
+        q += 4;
+      }
+      if (data + size > b.byteLength) return;
+      const triplets = sampleTriplets(b, data, data + size, info);
+      if (triplets.length > 0) out.push({ time: (decode + cto) / info.timescale, triplets });
+      data += size;
+      decode += duration;
+    }
+  }
+}
+
+function sampleTriplets(b: Uint8Array, start: number, end: number, info: CaptionTrackInfo): CcTriplet[] {
+  const triplets: CcTriplet[] = [];
+  let at = start;
+  const n = info.nalLengthSize;
+  while (at + n <= end) {
+    let len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[at + i];
+    at += n;
+    if (len === 0 || at + len > end) break;
+    const sei = info.hevc ? ((b[at] >> 1) & 0x3f) === 39 : (b[at] & 0x1f) === 6;
+    if (sei) seiTriplets(unescape(b, at + (info.hevc ? 2 : 1), at + len), triplets);
+    at += len;
+  }
+  return triplets;
+}
