@@ -230,27 +230,14 @@ export const FIXTURES = {
    */
   captioned: {
     file: 'captioned-360p30.mp4',
-    make: async (out) => {
-      const raw = `${out}.h264`;
-      const cc = `${out}.cc.h264`;
-      try {
-        await runFfmpeg([
-          ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=4'],
-          ...X264,
-          ...['-pix_fmt', 'yuv420p', '-g', '60', '-f', 'h264', raw],
-        ]);
-        writeFileSync(cc, withCaption(readFileSync(raw), CAPTION_TEXT, 60));
-        await runFfmpeg([
-          ...['-framerate', '30', '-f', 'h264', '-i', cc],
-          ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4'],
-          ...['-c:v', 'copy', ...AAC, '-shortest', '-movflags', '+faststart', '-f', 'mp4', out],
-        ]);
-      } finally {
-        rmSync(raw, { force: true });
-        rmSync(cc, { force: true });
-      }
-    },
+    make: (out) => makeCaptioned(out, 1),
     about: '4 s 640x360 30 fps + AAC + CEA-608 captions (CC1 "HELLO", 0.23-2 s)',
+  },
+  /** The same on CC3 (field 2), as a second-language service is carried. */
+  captionedCc3: {
+    file: 'captioned-cc3-360p30.mp4',
+    make: (out) => makeCaptioned(out, 2),
+    about: '4 s 640x360 30 fps + AAC + CEA-608 captions (CC3 "HELLO", 0.23-2 s)',
   },
   zero: { file: 'broken-zero.mp4', make: (out) => writeFileSync(out, Buffer.alloc(0)), about: 'zero bytes' },
   text: {
@@ -275,6 +262,28 @@ export const FIXTURES = {
 } satisfies Record<string, Spec>;
 
 export type FixtureName = keyof typeof FIXTURES;
+
+/** 4 s with AAC and the caption CAPTION_TEXT written into the H.264 on CC1 (field 1) or CC3 (field 2). */
+async function makeCaptioned(out: string, field: 1 | 2): Promise<void> {
+  const raw = `${out}.h264`;
+  const cc = `${out}.cc.h264`;
+  try {
+    await runFfmpeg([
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=4'],
+      ...X264,
+      ...['-pix_fmt', 'yuv420p', '-g', '60', '-f', 'h264', raw],
+    ]);
+    writeFileSync(cc, withCaption(readFileSync(raw), CAPTION_TEXT, 60, field));
+    await runFfmpeg([
+      ...['-framerate', '30', '-f', 'h264', '-i', cc],
+      ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4'],
+      ...['-c:v', 'copy', ...AAC, '-shortest', '-movflags', '+faststart', '-f', 'mp4', out],
+    ]);
+  } finally {
+    rmSync(raw, { force: true });
+    rmSync(cc, { force: true });
+  }
+}
 
 function runFfmpeg(args: string[]): Promise<void> {
   return new Promise((resolvePromise, reject) => {

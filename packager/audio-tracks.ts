@@ -14,7 +14,7 @@
  * A ladder that lists several surround codecs gets one twin per codec, "<id>-5.1-<codec>".
  */
 import { StreamedgeError } from '../src/errors.js';
-import { parseLanguageTag } from '../src/media/language-tag.js';
+import { languageName, parseLanguageTag } from '../src/media/language-tag.js';
 import type { SurroundCodec } from './ladder.js';
 import { probeAudioFile, type AudioStreamInfo, type SourceInfo } from './probe.js';
 
@@ -84,16 +84,6 @@ export function parseAudioOption(text: string): AudioInput {
   return { language: text.slice(0, eq), file: text.slice(eq + 1) };
 }
 
-function displayName(language: string | undefined): string | undefined {
-  if (!language) return undefined;
-  try {
-    const name = new Intl.DisplayNames(['en'], { type: 'language' }).of(language);
-    return name && name !== language ? name : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * A container's language tag as BCP 47: "und" or none is untagged; ISO 639-2 codes ("eng",
  * "fre") become their 2-letter form ("en", "fr"); anything else must be well-formed BCP 47.
@@ -147,7 +137,7 @@ export async function planAudioTracks(
   const seen = new Map<string, string>();
   const ids = new Set<string>();
   return candidates.map((c, n): AudioTrackPlan => {
-    const name = c.title ?? displayName(c.language) ?? c.language ?? `Audio ${n + 1}`;
+    const name = c.title ?? (c.language ? languageName(c.language) : undefined) ?? c.language ?? `Audio ${n + 1}`;
     const key = `${(c.language ?? '').toLowerCase()}|${name}`;
     const clash = seen.get(key);
     if (clash) {

@@ -8,6 +8,7 @@ import { createProgressReporter, type ProgressReporter } from './progress.js';
 import { parseSubtitleOption } from './subtitle-inputs.js';
 import { parseAdCues } from './ad-cues.js';
 import { interstitialSource } from '../src/cli/interstitial-options.js';
+import { captionServicesOption } from '../src/cli/caption-options.js';
 import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
 import type { AudioRung } from './ladder.js';
 import type { SourceInfo } from './probe.js';
@@ -45,6 +46,7 @@ interface PackageCliOptions {
   interstitialRestrict?: string;
   dashPeriods: string;
   hlsCueTags?: boolean;
+  captions?: string;
 }
 
 /** `--thumbnails` and its settings (any setting alone turns the track on). */
@@ -89,7 +91,7 @@ function protectionOption(
  * [--encrypt cbcs|cenc --content-keys <file> [--key-id <kid>]] [--thumbnails [--thumbnail-interval <s>]
  * [--thumbnail-width <px>] [--thumbnail-layout <CxR>]] [--ad-cues <s>[+<s>],…|source
  * [--interstitial <url> | --interstitial-list <url> [--interstitial-restrict skip,jump]]
- * [--dash-periods single|cues] [--hls-cue-tags]]`.
+ * [--dash-periods single|cues] [--hls-cue-tags]] [--captions none|CC<n>[=<lang>[:<name>]],…]`.
  */
 export function registerPackageCommand(program: Command): void {
   program
@@ -154,8 +156,13 @@ export function registerPackageCommand(program: Command): void {
       'with --ad-cues: the MPD as one Period with SCTE 35 Events (single), or a new Period at each cue and return (cues), as ad inserters expect',
       'single',
     )
+    .option(
+      '--captions <none|CC1=en:English,…>',
+      'the CEA-608 channels of the video the manifests announce, with language and name (default: the channels the video carries, unnamed); none: announce none',
+    )
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
+      const captions = o.captions === undefined ? undefined : captionServicesOption(o.captions, '--captions');
       const thumbnails = thumbnailOption(o);
       const interstitial = interstitialSource(
         { uri: o.interstitial, list: o.interstitialList, restrict: o.interstitialRestrict },
@@ -195,6 +202,7 @@ export function registerPackageCommand(program: Command): void {
           ...(interstitial ? { interstitial } : {}),
           dashPeriods: o.dashPeriods,
           ...(o.hlsCueTags ? { hlsCueTags: true } : {}),
+          ...(captions ? { captions } : {}),
           signal: controller.signal,
           onPlan(plan, source) {
             const rungs = plan.video.map((r) => `${r.id} ${r.width}x${r.height} ${kbps(r.bitrate)}`).join(', ');
@@ -276,10 +284,17 @@ export function formatSummary(s: VodSummary): string {
     lines.push(`  ad cues (key frames, SCTE 35 in HLS and DASH): ${cues.join(', ')}`);
   }
   if (s.postRoll) lines.push('  ad cues: a post-roll interstitial after the programme (CUE="POST")');
-  if (s.source?.video?.closedCaptions)
-    lines.push(
-      '  captions: CEA-608 in the source video, kept in every rendition (CLOSED-CAPTIONS CC1, DASH Accessibility)',
+  if (s.captions.services.length > 0) {
+    const named = s.captions.services.map((c) =>
+      c.language ? `${c.instreamId} ${c.language} "${c.name}"` : c.instreamId,
     );
+    lines.push(
+      s.captions.given
+        ? `  captions: CEA-608 ${named.join(', ')} announced as --captions says (CLOSED-CAPTIONS, DASH Accessibility)`
+        : `  captions: CEA-608 ${named.join(', ')} in the source video, kept in every rendition (CLOSED-CAPTIONS, DASH Accessibility)`,
+    );
+  } else if (s.source?.video?.closedCaptions)
+    lines.push('  captions: the source video carries CEA-608 data, announced in no manifest (--captions none)');
   for (const note of s.adCueNotes) lines.push(`  ad cues: ${note}`);
   for (const note of s.audioNotes) lines.push(`  audio: ${note}`);
   if (s.removedVersions.length > 0) lines.push(`  removed old versions: ${s.removedVersions.join(', ')}`);

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { StreamedgeError } from '../src/errors.js';
-import { parseLanguageTag } from '../src/media/language-tag.js';
+import { languageName, parseLanguageTag } from '../src/media/language-tag.js';
 import type { SubtitleTrack } from '../src/media/presentation.js';
 import { parseWebVtt, srtToWebVtt, type WebVtt } from '../src/media/webvtt.js';
 
@@ -33,20 +33,12 @@ export function parseSubtitleOption(text: string): SubtitleInput {
   return { language: text.slice(0, eq), file: text.slice(eq + 1) };
 }
 
-function displayName(language: string): string {
-  try {
-    return new Intl.DisplayNames(['en'], { type: 'language' }).of(language) ?? language;
-  } catch {
-    return language;
-  }
-}
-
 /** Loads and checks every subtitle input against the video's duration (seconds). */
 export function loadSubtitles(inputs: SubtitleInput[], videoDurationSec: number | undefined): LoadedSubtitles[] {
   const seen = new Set<string>();
   return inputs.map((input): LoadedSubtitles => {
     const language = parseLanguageTag(input.language, `--subtitles ${input.language}=${input.file}`);
-    const name = displayName(language);
+    const name = languageName(language) ?? language;
     const key = `${language.toLowerCase()}|${name}`;
     if (seen.has(key)) {
       throw new StreamedgeError(

@@ -12,6 +12,7 @@ import { asError, StreamedgeError, storageWriteError } from '../src/errors.js';
 import {
   paths,
   seconds,
+  type ClosedCaptionService,
   type InterstitialSource,
   type Presentation,
   type Rendition,
@@ -31,6 +32,7 @@ import { runEncoder, type EncoderRun } from './ffmpeg-run.js';
 import { Segmenter } from './segmenter.js';
 import { writeProtectionRecord } from './protection-record.js';
 import { TrackProtector } from '../src/cenc/track-protector.js';
+import { CaptionChannelScan } from '../src/captions/channel-scan.js';
 import type { ContentKey, ProtectionScheme } from '../src/cenc/content-keys.js';
 import { measureBandwidth } from './rendition-stats.js';
 import { mergeTail } from './segment-merge.js';
@@ -100,6 +102,12 @@ export interface PackageVodOptions {
   dashPeriods?: 'single' | 'cues';
   /** With ad cues: the breaks also as EXT-X-CUE-OUT/-CONT/-IN segment tags in HLS (src/hls/cue-tags.ts). */
   hlsCueTags?: boolean;
+  /**
+   * The CEA-608 channels to announce (`--captions`), or 'none'. Absent: the channels a caption
+   * appears on anywhere in the first video rendition (read as it is segmented), or CC1 when only
+   * the probe saw caption data.
+   */
+  captions?: ClosedCaptionService[] | 'none';
   /** Called once the source is probed and the ladder planned. */
   onPlan?: (plan: LadderPlan, source: SourceInfo) => void;
   /** Media seconds encoded so far, and the expected total when known. */
@@ -141,6 +149,8 @@ export interface VodSummary {
   adCueNotes: string[];
   /** An interstitial plays after the programme (`end` among the cues). */
   postRoll: boolean;
+  /** The closed-caption channels the manifests announce, and whether `--captions` named them. */
+  captions: { services: ClosedCaptionService[]; given: boolean };
   durationSec: number;
   segmentCount: number;
   segmentDuration: number;
@@ -296,6 +306,9 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       mkdirSync(dir, { recursive: true });
       return { output, dir, segments: [], pending: [], bytes: 0 };
     });
+    // the channels the captions use, read from the first video rendition as it is segmented
+    const scanned = opts.captions === undefined ? states.find((s) => s.output.kind === 'video') : undefined;
+    let captionScan: CaptionChannelScan | undefined;
     const segmenters = states.map((state) => {
       const { output } = state;
       const pr = opts.protection;
@@ -311,9 +324,11 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
           init(bytes, track) {
             state.track = track;
             writeFileSync(join(versionRoot, paths.init(output.renditionId)), bytes);
+            if (state === scanned) captionScan = new CaptionChannelScan(bytes);
           },
           part(_n, _part, bytes) {
             state.pending.push(bytes);
+            if (state === scanned) captionScan?.push(bytes);
           },
           segment(segment) {
             flushHeld(versionRoot, state);
@@ -367,8 +382,8 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       presentation.protection = { scheme, kid: key.kid, ...(licenseUrl ? { licenseUrl } : {}) };
       writeProtectionRecord(versionRoot, presentation.protection);
     }
-    // (the caption channel is not read from the cc_data: CC1, field 1's first, is where captions are)
-    if (source.video?.closedCaptions) presentation.closedCaptions = [{ instreamId: 'CC1', name: 'CC1' }];
+    const captions = captionServicesFor(opts.captions, captionScan, source);
+    if (captions.length > 0) presentation.closedCaptions = captions;
     if (subtitles.length > 0) {
       presentation.subtitles = subtitles.map((s) => s.track);
       writeSubtitles(versionRoot, presentation, subtitles);
@@ -422,6 +437,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       adCues: (presentation.adBreaks ?? []).map((b) => ({ atSec: b.mediaStart, endSec: b.end!.mediaTime })),
       adCueNotes,
       postRoll,
+      captions: { services: captions, given: Array.isArray(opts.captions) },
       durationSec,
       segmentCount: renditions[0]?.segments ?? 0,
       segmentDuration,
@@ -470,6 +486,23 @@ function checkRenditionIds(plan: LadderPlan, tracks: AudioTrackPlan[], thumbnail
       `the ladder's video id "${clash.id}" is also the audio rendition id of ${clash.origin}; rename the video rung`,
     );
   }
+}
+
+/**
+ * The caption services to announce: `--captions` as given; else the channels a caption appeared
+ * on (unnamed); else CC1 when the probe saw 608 data but no caption was decoded (data the
+ * decoder cannot read is announced rather than dropped: CC1 is where captions are, as a rule).
+ */
+function captionServicesFor(
+  given: ClosedCaptionService[] | 'none' | undefined,
+  scan: CaptionChannelScan | undefined,
+  source: SourceInfo,
+): ClosedCaptionService[] {
+  if (given === 'none') return [];
+  if (given) return given;
+  const found = scan?.channels ?? [];
+  if (found.length > 0) return found.map((c) => ({ instreamId: `CC${c}` as const, name: `CC${c}` }));
+  return source.video?.closedCaptions ? [{ instreamId: 'CC1', name: 'CC1' }] : [];
 }
 
 function flushHeld(staging: string, state: RenditionState): void {

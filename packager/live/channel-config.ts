@@ -10,9 +10,9 @@
  *   srt:// rtmp:// udp:// rtp:// tcp:// (any ffmpeg URL)   read as is; rtmp:// listens for a publisher
  */
 import type { ContentKey, ProtectionScheme } from '../../src/cenc/content-keys.js';
-import type { InterstitialSource } from '../../src/media/presentation.js';
+import type { ClosedCaptionService, InterstitialSource } from '../../src/media/presentation.js';
 import { StreamedgeError } from '../../src/errors.js';
-import { parseLanguageTag } from '../../src/media/language-tag.js';
+import { languageName, parseLanguageTag } from '../../src/media/language-tag.js';
 import type { SourceInfo } from '../probe.js';
 import type { AudioTrackPlan } from '../audio-tracks.js';
 
@@ -56,6 +56,8 @@ export interface ChannelConfig {
   hlsCueTags?: boolean;
   /** The ad breaks also as HLS Interstitials of these ads (`--live-interstitial…`). */
   interstitial?: InterstitialSource;
+  /** The CEA-608 channels to announce, or none (`--live-captions`); absent: what the video carries. */
+  captions?: ClosedCaptionService[] | 'none';
 }
 
 /** A channel's encryption: scheme, key, and the absolute license URL its MPD names (default: relative). */
@@ -66,7 +68,10 @@ export interface ChannelProtection {
 }
 
 export interface ResolvedChannelConfig extends Required<
-  Omit<ChannelConfig, 'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags' | 'interstitial'>
+  Omit<
+    ChannelConfig,
+    'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags' | 'interstitial' | 'captions'
+  >
 > {
   targetLatency: number;
   epoch?: number;
@@ -74,6 +79,7 @@ export interface ResolvedChannelConfig extends Required<
   thumbnails?: { width: number };
   hlsCueTags?: boolean;
   interstitial?: InterstitialSource;
+  captions?: ClosedCaptionService[] | 'none';
 }
 
 export const LIVE_DEFAULTS = { segmentDuration: 2, partDuration: 0.5, dvrWindow: 120, ladder: 'small' } as const;
@@ -170,6 +176,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ...(c.thumbnails ? { thumbnails: c.thumbnails } : {}),
     ...(c.hlsCueTags ? { hlsCueTags: true } : {}),
     ...(c.interstitial ? { interstitial: c.interstitial } : {}),
+    ...(c.captions ? { captions: c.captions } : {}),
   };
 }
 
@@ -244,14 +251,6 @@ export const ASSUMED_NETWORK_SOURCE: SourceInfo = {
   audio: { codec: 'aac', sampleRate: 48000, channels: 2 },
 };
 
-function displayName(language: string): string {
-  try {
-    return new Intl.DisplayNames(['en'], { type: 'language' }).of(language) ?? language;
-  } catch {
-    return language;
-  }
-}
-
 /** ffmpeg input arguments for a source string (lavfi: one sine input per audio language). */
 export function sourceInput(source: string, audioLanguages: string[] = []): SourceInput {
   if (isLavfi(source)) {
@@ -272,7 +271,7 @@ export function sourceInput(source: string, audioLanguages: string[] = []): Sour
           id: audioLanguages.length > 1 ? `audio-${language}` : 'audio',
           map: `${n + 1}:a:0`,
           language,
-          name: displayName(language),
+          name: languageName(language) ?? language,
           default: n === 0,
           origin: `lavfi tone ${n + 1}`,
         })),

@@ -44,6 +44,7 @@ import { AvailabilityGate } from './availability-gate.js';
 import { firstDecodeTime } from './decode-time.js';
 import { LiveThumbnails, type ThumbnailStatus } from './live-thumbnails.js';
 import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
+import { LiveCaptionServices } from './live-captions.js';
 import type { ClearChunk } from '../segmenter.js';
 
 export type ChannelState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
@@ -154,8 +155,8 @@ export class LiveChannel {
   readonly windows = new Map<string, RenditionWindow>();
   /** The current run's plan order of renditions (see RunHandle.renditions). */
   private renditionOrder: readonly string[] = [];
-  /** The running source carries CEA-608 captions (RunHandle.closedCaptions). */
-  private closedCaptions = false;
+  /** The caption services the manifests announce (live-captions.ts). */
+  private readonly captions: LiveCaptionServices;
   readonly files: SegmentFiles;
   private state_: ChannelState = 'starting';
   private since = Date.now();
@@ -203,6 +204,7 @@ export class LiveChannel {
   ) {
     this.id = config.id;
     this.files = new SegmentFiles(join(opts.liveDir, config.id));
+    this.captions = new LiveCaptionServices(config.captions, () => this.touch());
     this.now = opts.now ?? Date.now;
     this.adBreaks = this.newAdBreaks();
     this.feedCues = new FeedCues({
@@ -458,10 +460,7 @@ export class LiveChannel {
             this.renditionOrder = run.renditions;
             this.touch();
           }
-          if ((run.closedCaptions === true) !== this.closedCaptions) {
-            this.closedCaptions = run.closedCaptions === true;
-            this.touch();
-          }
+          this.captions.setProbed(run.closedCaptions === true);
           run.done.then(
             () => this.runEnded(id, `source ended`),
             (e: unknown) => this.runEnded(id, e instanceof Error ? e.message : String(e)),
@@ -500,12 +499,14 @@ export class LiveChannel {
         this.touch();
         w.setInit(bytes, rendition);
         this.thumbnails?.init(rendition, clear ?? bytes);
+        this.captions.init(rid, rendition.kind, bytes);
       },
       part: (rid, n, part, bytes, clear) => {
         if (!live()) return;
         const w = this.windows.get(rid);
         if (!w) return;
         this.mediaArrived();
+        this.captions.part(rid, bytes);
         this.thumbnails?.part(rid, n, part, () => (clear ? Buffer.concat([clear.moof, clear.mdat]) : bytes));
         const gate = this.gateOf(rid);
         const before = gate.held;
@@ -741,8 +742,7 @@ export class LiveChannel {
       partDuration: this.config.partDuration,
       timelines,
       ...this.adBreaksShown(),
-      // (the caption channel is not read from the cc_data: CC1, as for VOD)
-      ...(this.closedCaptions ? { closedCaptions: [{ instreamId: 'CC1' as const, name: 'CC1' }] } : {}),
+      ...(this.captions.services.length > 0 ? { closedCaptions: this.captions.services } : {}),
       ...(this.protection ? { protection: this.protection } : {}),
       ...this.thumbnailTrack(),
       live: {

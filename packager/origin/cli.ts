@@ -19,6 +19,7 @@ import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../../src/cli
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, parseEpoch, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
 import { interstitialSource } from '../../src/cli/interstitial-options.js';
+import { captionServicesOption } from '../../src/cli/caption-options.js';
 import { parseProtectionScheme, pickContentKey, readContentKeys } from '../../src/cenc/content-keys.js';
 
 interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, TlsCliOptions {
@@ -55,6 +56,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   liveInterstitial?: string;
   liveInterstitialList?: string;
   liveInterstitialRestrict?: string;
+  liveCaptions?: string;
 }
 
 /** `--live-thumbnails` alone (240 pixels wide) or with a width. */
@@ -224,6 +226,10 @@ export function registerOriginCommand(program: Command): void {
       "the live MPDs' absolute Clear Key license URL (default: keys/clearkey beside the MPD)",
     )
     .option(
+      '--live-captions <none|CC1=en:English,…>',
+      "the CEA-608 channels of the live channels' video their manifests announce, with language and name (default: the channels a caption appears on, unnamed); none: announce none",
+    )
+    .option(
       '--live-cue-tags',
       "the live channels' ad breaks also as EXT-X-CUE-OUT, EXT-X-CUE-OUT-CONT and EXT-X-CUE-IN segment tags (with EXT-OATCLS-SCTE35), for ad inserters that read those",
     )
@@ -268,6 +274,8 @@ export function registerOriginCommand(program: Command): void {
         { uri: o.liveInterstitial, list: o.liveInterstitialList, restrict: o.liveInterstitialRestrict },
         '--live-interstitial',
       );
+      const captions =
+        o.liveCaptions !== undefined ? captionServicesOption(o.liveCaptions, '--live-captions') : undefined;
       const live: ChannelConfig[] = o.live.map((spec) => {
         const parsed = parseLiveSpec(spec);
         return {
@@ -283,6 +291,7 @@ export function registerOriginCommand(program: Command): void {
           ...(thumbnails ? { thumbnails } : {}),
           ...(o.liveCueTags ? { hlsCueTags: true } : {}),
           ...(interstitial ? { interstitial } : {}),
+          ...(captions ? { captions } : {}),
         };
       });
       const logRef: { current?: KeyLog } = {};

@@ -5,6 +5,7 @@ import { hasIFrames, iframeBandwidth } from './iframe-playlist.js';
 import { imageStreamInf } from './image-playlist.js';
 import { keyAttributes } from './key-tags.js';
 import { withQuery, type UriOptions } from './uri-options.js';
+import { languageName } from '../media/language-tag.js';
 
 export interface MultivariantOptions extends UriOptions {
   /** Advertise I-frame playlists (EXT-X-I-FRAME-STREAM-INF) for VOD video renditions that have key frame indexes. Default true. */
@@ -217,13 +218,4 @@ function audioNames(renditions: Rendition[]): string[] {
     used.add(name);
     return name;
   });
-}
-
-function languageName(tag: string): string | undefined {
-  try {
-    const name = new Intl.DisplayNames(['en'], { type: 'language' }).of(tag);
-    return name && name !== tag ? name : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -41,3 +41,13 @@ export function parseLanguageTag(tag: string, what: string): string {
     })
     .join('-');
 }
+
+/** The English name of a language tag ("pt-BR" → "Brazilian Portuguese"), or undefined when the runtime knows none. */
+export function languageName(tag: string): string | undefined {
+  try {
+    const name = new Intl.DisplayNames(['en'], { type: 'language' }).of(tag);
+    return name && name !== tag ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -5,26 +5,20 @@
  * options' mistakes are refused with one line before any channel starts. (What the tags say is
  * live-ad-breaks.test.ts's; this is the flags' way in.) Real ffmpeg (lavfi), real sockets.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { oneLine, repo, runCli } from '../packager/cli-run.js';
+import { oneLine, runCli, startOriginCli } from '../packager/cli-run.js';
 import { TEST_SOURCE, until, writeTinyLadder } from './live-helpers.js';
 
 const CREDENTIAL = 'cue-credential-for-tests-0123456789';
 const AD = 'https://ads.example/pod/master.m3u8';
 const dir = mkdtempSync(join(tmpdir(), 'se-live-ad-options-'));
-let child: ChildProcess | undefined;
+let stop: (() => Promise<void>) | undefined;
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await stop?.();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -37,18 +31,9 @@ describe('streamedge origin: the live ad-break options', () => {
     const args = ['origin', '--root', root, '--port', '0', '--live', `ch=${TEST_SOURCE}`, '--segment', '1'];
     args.push('--live-ladder', writeTinyLadder(dir), '--cue-credential-file', credentialFile, '--log-level', 'warn');
     args.push('--live-cue-tags', '--live-interstitial', AD, '--live-interstitial-restrict', 'skip');
-    child = spawn(process.execPath, [join(repo, 'bin', 'streamedge.js'), ...args], {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const base = await new Promise<string>((ok, fail) => {
-      child!.once('exit', (code) => fail(new Error(`origin exited (${code})`)));
-      const lines = createInterface({ input: child!.stdout! });
-      lines.on('line', (l) => {
-        const m = /^origin listening on (http:\/\/\S+)/.exec(l);
-        if (m) ok(m[1]);
-      });
-    });
+    const origin = await startOriginCli(args);
+    stop = origin.stop;
+    const base = origin.url;
     const playlist = async () => {
       const res = await fetch(`${base}/live/ch/180p/index.m3u8`);
       return res.ok ? res.text() : '';

@@ -2,8 +2,10 @@
  * A live channel whose source carries CEA-608 captions (the `captioned` fixture looped in real
  * time, as a file source is): the channel's master playlist and MPD announce them, as VOD's do,
  * and its segments still carry them (ffmpeg's 608 decoder reads "HELLO" back out of 4 s of one
- * rendition). A channel of a source without captions (lavfi) says CLOSED-CAPTIONS=NONE.
- * Real ffmpeg, real origin on loopback.
+ * rendition). A channel of a source without captions (lavfi) says CLOSED-CAPTIONS=NONE. The
+ * channel announced is the one a caption appears on (read from the parts as they are made: a
+ * source captioned on CC3 is announced as CC3), and `streamedge origin --live-captions` names
+ * language and name. Real ffmpeg, real origin on loopback, the real CLI.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import { CAPTION_TEXT, fixture } from '../../../media-fixtures/generate.js';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { run } from '../packager/verify-package.js';
 import { TEST_SOURCE, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
+import { startOriginCli } from '../packager/cli-run.js';
 
 let dir: string;
 let o: LiveOrigin;
@@ -25,6 +28,7 @@ beforeAll(async () => {
   o = await startLiveOrigin(root, [
     { id: 'news', source: await fixture('captioned'), ...common },
     { id: 'bars', source: TEST_SOURCE, ...common },
+    { id: 'second', source: await fixture('captionedCc3'), ...common },
   ]);
 }, 60_000);
 
@@ -82,5 +86,50 @@ describe('a live channel of a captioned source', () => {
     const master = (await o.get('/live/bars/master.m3u8')).text;
     expect(master).toContain('CLOSED-CAPTIONS=NONE');
     expect(master).not.toContain('TYPE=CLOSED-CAPTIONS');
+  }, 60_000);
+
+  it('announces the channel a caption appears on: CC3 for a source captioned on field 2', async () => {
+    const captionLines = async () =>
+      (await o.get('/live/second/master.m3u8')).text.split('\n').filter((l) => l.includes('TYPE=CLOSED-CAPTIONS'));
+    // (until the first caption is read, the probe's finding is announced as CC1)
+    await until(
+      async () => (await captionLines()).some((l) => l.includes('INSTREAM-ID="CC3"')),
+      40_000,
+      'CC3 announced',
+    );
+    expect(await captionLines()).toEqual([
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC3",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC3"',
+    ]);
+    expect((await o.get('/live/second/manifest.mpd')).text).toContain(
+      '<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC3"/>',
+    );
+  }, 60_000);
+
+  it('streamedge origin --live-captions names the language and the name', async () => {
+    const root = join(dir, 'cli-root');
+    mkdirSync(root);
+    const origin = await startOriginCli([
+      ...['origin', '--root', root, '--port', '0', '--live', `ch=${await fixture('captioned')}`],
+      ...['--live-ladder', writeTinyLadder(dir), '--log-level', 'warn', '--live-captions', 'CC1=en:English'],
+    ]);
+    try {
+      const master = await until(
+        async () => {
+          const r = await fetch(`${origin.url}/live/ch/master.m3u8`);
+          const text = r.ok ? await r.text() : '';
+          return text.includes('#EXT-X-STREAM-INF') && text;
+        },
+        30_000,
+        'the channel’s master playlist',
+      );
+      expect(master).toContain(
+        '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="English",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"',
+      );
+      expect(await (await fetch(`${origin.url}/live/ch/manifest.mpd`)).text()).toContain(
+        '<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1=en"/>',
+      );
+    } finally {
+      await origin.stop();
+    }
   }, 60_000);
 });

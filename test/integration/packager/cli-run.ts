@@ -92,3 +92,28 @@ export async function expectEachRefused(
     expect(listing(dir)).toEqual([]);
   }
 }
+
+/**
+ * Starts `streamedge origin <args>` (add `--port 0`) and resolves with its URL once it prints
+ * "origin listening on"; rejects if it exits first. Stop it with `stop()` (SIGTERM, awaited).
+ */
+export async function startOriginCli(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  const url = await new Promise<string>((ok, fail) => {
+    child.once('exit', (code) => fail(new Error(`origin exited (${code})`)));
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /origin listening on (http:\/\/\S+)/.exec(out);
+      if (m) ok(m[1]);
+    });
+  });
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

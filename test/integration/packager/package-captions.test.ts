@@ -3,7 +3,9 @@
  * broadcast sources carry them) packages into renditions that still carry them, and manifests that
  * say so: HLS CLOSED-CAPTIONS (INSTREAM-ID CC1), DASH the 608 Accessibility descriptor. The proof
  * that they survived is ffmpeg's own caption decoder reading "HELLO" back out of each rendition.
- * A source without captions is not probed as having them. Real ffprobe, ffmpeg and our segmenter.
+ * A source without captions is not probed as having them. The channels announced are the ones the
+ * video carries (read as it is segmented: a CC3-only source announces CC3), or what `--captions`
+ * says (language and name; `none`). Real ffprobe, ffmpeg, our segmenter and the CLI.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,7 @@ import { validateMpd } from '../../support/xml-validate.js';
 import { captionTrackInfo, fragmentCaptions } from '../../../src/captions/fragment-captions.js';
 import { Cea608Decoder, type Cea608Cue } from '../../../src/captions/cea608.js';
 import { run } from './verify-package.js';
+import { runCli } from './cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-captions-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -87,5 +90,59 @@ describe('closed captions', () => {
       expect(ours[0].cue.start, rung).toBeCloseTo(7 / 30, 2);
       expect(ours[0].end, rung).toBeCloseTo(2, 1);
     }
+  });
+
+  it('announces the channel the video carries: CC3 alone for a source captioned on field 2', async () => {
+    const out = join(root, 'out-cc3');
+    await packageVod({
+      input: await fixture('captionedCc3'),
+      outDir: out,
+      assetId: 'cc3',
+      ladder: 'small',
+      segmentDuration: 2,
+    });
+    const master = readFileSync(join(out, 'cc3', 'master.m3u8'), 'utf8');
+    expect(master.split('\n').filter((l) => l.includes('TYPE=CLOSED-CAPTIONS'))).toEqual([
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC3",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC3"',
+    ]);
+    expect(readFileSync(join(out, 'cc3', 'manifest.mpd'), 'utf8')).toContain(
+      '<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC3"/>',
+    );
+    const ours = ourCues(join(out, 'cc3', 'v1', '360p'), ['seg-1.m4s', 'seg-2.m4s']);
+    expect(ours.map((c) => [c.cue.channel, c.cue.text])).toEqual([[3, CAPTION_TEXT]]);
+  });
+
+  it('--captions names the language and the name; --captions none announces nothing', async () => {
+    const out = join(root, 'out-named');
+    const input = await fixture('captioned');
+    const r = await runCli([
+      'package',
+      input,
+      '--out',
+      out,
+      '--id',
+      'named',
+      '--ladder',
+      'small',
+      '--captions',
+      'CC1=en:English',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('captions: CEA-608 CC1 en "English" announced as --captions says');
+    expect(readFileSync(join(out, 'named', 'master.m3u8'), 'utf8')).toContain(
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="English",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"',
+    );
+    const mpd = readFileSync(join(out, 'named', 'manifest.mpd'), 'utf8');
+    expect(mpd).toContain('<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1=en"/>');
+    expect((await validateMpd(mpd)).errors).toBe('');
+
+    await packageVod({ input, outDir: out, assetId: 'silent', ladder: 'small', segmentDuration: 2, captions: 'none' });
+    const master = readFileSync(join(out, 'silent', 'master.m3u8'), 'utf8');
+    expect(master).not.toContain('TYPE=CLOSED-CAPTIONS');
+    expect(master).toContain('CLOSED-CAPTIONS=NONE');
+
+    const bad = await runCli(['package', input, '--out', out, '--id', 'bad', '--captions', 'CC5=en']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--captions "CC5=en": expected none, or CC1–CC4/);
   });
 });

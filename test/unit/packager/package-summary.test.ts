@@ -32,6 +32,7 @@ describe('package summary', () => {
       adCues: [],
       adCueNotes: [],
       removedVersions: [],
+      captions: { services: [], given: false },
       renditions: [
         row('240p', 'video', 'avc1.4d4015'),
         row('audio-en', 'audio', 'mp4a.40.2'),
@@ -46,28 +47,52 @@ describe('package summary', () => {
 });
 
 describe('package summary: closed captions', () => {
-  it('says when the source’s captions were kept, and says nothing of them otherwise', () => {
-    const base = {
-      assetId: 'news',
-      path: '/out/news',
-      version: 'v1',
-      durationSec: 4,
-      segmentCount: 2,
-      segmentDuration: 2,
-      partDuration: 0.5,
-      totalBytes: 1000,
-      elapsedMs: 1000,
-      audioNotes: [],
-      adCues: [],
-      adCueNotes: [],
-      removedVersions: [],
-      renditions: [],
-    };
-    const line = /captions: CEA-608 in the source video, kept in every rendition/;
-    const withCc = { ...base, source: { formatName: 'mp4', video: { closedCaptions: true } } };
-    expect(formatSummary(withCc as unknown as VodSummary)).toMatch(line);
-    expect(formatSummary({ ...base, source: { formatName: 'mp4', video: {} } } as unknown as VodSummary)).not.toMatch(
-      line,
+  const base = {
+    assetId: 'news',
+    path: '/out/news',
+    version: 'v1',
+    durationSec: 4,
+    segmentCount: 2,
+    segmentDuration: 2,
+    partDuration: 0.5,
+    totalBytes: 1000,
+    elapsedMs: 1000,
+    audioNotes: [],
+    adCues: [],
+    adCueNotes: [],
+    removedVersions: [],
+    renditions: [],
+  };
+  const summary = (captions: VodSummary['captions'], closedCaptions?: boolean) =>
+    formatSummary({
+      ...base,
+      captions,
+      source: { formatName: 'mp4', video: closedCaptions ? { closedCaptions } : {} },
+    } as unknown as VodSummary);
+
+  it('names the channels found in the video', () => {
+    expect(
+      summary(
+        {
+          services: [
+            { instreamId: 'CC1', name: 'CC1' },
+            { instreamId: 'CC3', name: 'CC3' },
+          ],
+          given: false,
+        },
+        true,
+      ),
+    ).toMatch(/captions: CEA-608 CC1, CC3 in the source video, kept in every rendition/);
+  });
+
+  it('names the channels --captions gave, with language and name', () => {
+    expect(summary({ services: [{ instreamId: 'CC1', name: 'English', language: 'en' }], given: true }, true)).toMatch(
+      /captions: CEA-608 CC1 en "English" announced as --captions says/,
     );
+  });
+
+  it('says when captions in the video are announced nowhere, and nothing when there are none', () => {
+    expect(summary({ services: [], given: false }, true)).toMatch(/carries CEA-608 data, announced in no manifest/);
+    expect(summary({ services: [], given: false })).not.toMatch(/captions/);
   });
 });
