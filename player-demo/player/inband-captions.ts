@@ -6,9 +6,11 @@
  *
  * Media reaches the buffer out of order: a replacement chunk covers pictures already read, a seek
  * starts somewhere else. Pictures at or before the newest one read are skipped (a replacement's
- * captions are the ones read already: every rendition carries the same); a jump of more than
- * a second forward, or a seek, starts the decoder afresh (a caption under way when it happened is
- * lost, as a television tuned in mid-caption loses it), and cues decoded twice are added once.
+ * captions are the ones read already: every rendition carries the same); media that starts past
+ * the end of what was read (a jump), or a seek, starts the decoder afresh (a caption under way
+ * then is lost, as a television tuned in mid-caption loses it), and cues decoded twice are added
+ * once. Continuity is judged on the media's own times, not on the pictures carrying caption data:
+ * an encoder may send none for seconds while a caption stays on screen.
  * A cue is added when it starts, open-ended, and given its end when the decoder ends it.
  */
 import { Cea608Decoder, type CaptionChannel, type Cea608Cue } from '../../src/captions/cea608.js';
@@ -17,8 +19,8 @@ import type { CaptionServiceRef } from './source-model.js';
 
 /** An open cue's end until the decoder ends it. */
 const OPEN_END = 24 * 3600;
-/** More than this between two pictures read (seconds): media was skipped, the decoder starts afresh. */
-const MAX_GAP_SEC = 1;
+/** Media starting more than this past the end of what was read (seconds) was skipped to: the decoder starts afresh. */
+const MAX_GAP_SEC = 0.5;
 
 interface ServiceTrack {
   ref: CaptionServiceRef;
@@ -34,6 +36,8 @@ export class InbandCaptions {
   private readonly decoder: Cea608Decoder;
   /** Media time of the newest picture read (seconds, on the element's timeline). */
   private newest: number | undefined;
+  /** Where the media read so far ends (seconds, on the element's timeline). */
+  private mediaEnd: number | undefined;
   private active: string | null = null;
 
   constructor(private readonly video: HTMLVideoElement) {
@@ -75,10 +79,17 @@ export class InbandCaptions {
     if (this.services.size === 0 || key === undefined) return;
     const info = this.infos.get(key);
     if (!info) return;
-    for (const p of fragmentCaptions(bytes, info)) {
+    const f = fragmentCaptions(bytes, info);
+    if (f.start === undefined || f.end === undefined) return;
+    const start = f.start + offsetSec;
+    if (this.mediaEnd !== undefined && start > this.mediaEnd + MAX_GAP_SEC) {
+      this.decoder.reset(this.mediaEnd);
+      this.newest = undefined;
+    }
+    this.mediaEnd = Math.max(this.mediaEnd ?? -Infinity, f.end + offsetSec);
+    for (const p of f.pictures) {
       const t = p.time + offsetSec;
       if (this.newest !== undefined && t <= this.newest + 1e-3) continue;
-      if (this.newest !== undefined && t > this.newest + MAX_GAP_SEC) this.decoder.reset(this.newest);
       this.decoder.feed(t, p.triplets);
       this.newest = t;
     }
@@ -86,8 +97,9 @@ export class InbandCaptions {
 
   /** A seek out of the buffer: what is read next starts afresh. */
   seeked(): void {
-    if (this.newest !== undefined) this.decoder.reset(this.newest);
+    if (this.mediaEnd !== undefined) this.decoder.reset(this.mediaEnd);
     this.newest = undefined;
+    this.mediaEnd = undefined;
   }
 
   close(): void {

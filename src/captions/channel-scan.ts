@@ -22,7 +22,7 @@ export class CaptionChannelScan {
   /** One or more fragments (moof + mdat), the next in the track. */
   push(fragment: Uint8Array): void {
     if (!this.info) return;
-    for (const p of fragmentCaptions(fragment, this.info)) this.decoder.feed(p.time, p.triplets);
+    for (const p of fragmentCaptions(fragment, this.info).pictures) this.decoder.feed(p.time, p.triplets);
   }
 
   /** The channels a caption appeared on, CC1 first. */

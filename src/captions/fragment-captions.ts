@@ -127,12 +127,19 @@ function gaTriplets(b: Uint8Array, at: number, end: number, into: CcTriplet[]): 
   }
 }
 
-/**
- * The caption data of every picture in `fragment` (one or more moof + mdat pairs), in
- * presentation order; pictures without any are left out.
- */
-export function fragmentCaptions(fragment: Uint8Array, info: CaptionTrackInfo): PictureCaptions[] {
-  const out: PictureCaptions[] = [];
+/** A fragment's caption data, and the media it spans (decode times, seconds). */
+export interface FragmentCaptions {
+  /** Every picture carrying caption data, in presentation order. */
+  pictures: PictureCaptions[];
+  /** The first sample's decode time; undefined when the fragment holds no sample. */
+  start?: number;
+  /** The last sample's decode time plus its duration. */
+  end?: number;
+}
+
+/** The caption data of every picture in `fragment` (one or more moof + mdat pairs). */
+export function fragmentCaptions(fragment: Uint8Array, info: CaptionTrackInfo): FragmentCaptions {
+  const out: FragmentCaptions = { pictures: [] };
   const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
   for (const [type, s, e] of boxes(fragment, 0, fragment.byteLength)) {
     if (type === 'moof') {
@@ -141,7 +148,8 @@ export function fragmentCaptions(fragment: Uint8Array, info: CaptionTrackInfo): 
         if (t === 'traf') readTraf(fragment, view, moofStart, ts, te, info, out);
     }
   }
-  return out.sort((a, b) => a.time - b.time);
+  out.pictures.sort((a, b) => a.time - b.time);
+  return out;
 }
 
 function readTraf(
@@ -151,7 +159,7 @@ function readTraf(
   start: number,
   end: number,
   info: CaptionTrackInfo,
-  out: PictureCaptions[],
+  out: FragmentCaptions,
 ): void {
   const tfhd = child(b, start, end, 'tfhd');
   const tfdt = child(b, start, end, 'tfdt');
@@ -204,7 +212,9 @@ function readTraf(
       }
       if (data + size > b.byteLength) return;
       const triplets = sampleTriplets(b, data, data + size, info);
-      if (triplets.length > 0) out.push({ time: (decode + cto) / info.timescale, triplets });
+      if (triplets.length > 0) out.pictures.push({ time: (decode + cto) / info.timescale, triplets });
+      out.start = Math.min(out.start ?? Infinity, decode / info.timescale);
+      out.end = Math.max(out.end ?? -Infinity, (decode + duration) / info.timescale);
       data += size;
       decode += duration;
     }

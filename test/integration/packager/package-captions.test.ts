@@ -34,7 +34,7 @@ function ourCues(dir: string, segments: string[]): { cue: Cea608Cue; end?: numbe
     ended: (cue, end) => (cues.find((c) => c.cue === cue)!.end = end),
   });
   for (const s of segments)
-    for (const p of fragmentCaptions(readFileSync(join(dir, s)), info!)) decoder.feed(p.time, p.triplets);
+    for (const p of fragmentCaptions(readFileSync(join(dir, s)), info!).pictures) decoder.feed(p.time, p.triplets);
   return cues;
 }
 
