@@ -9,7 +9,7 @@
  * segment is a whole number of frames).
  */
 import { StreamedgeError } from '../../src/errors.js';
-import type { AdBreak } from '../../src/media/presentation.js';
+import type { AdBreak, InterstitialSource } from '../../src/media/presentation.js';
 import {
   encodeSpliceInsert,
   fromHexSequence,
@@ -87,7 +87,13 @@ export class AdBreaks {
   cue(
     durationSec: number | undefined,
     now: Production | undefined,
-    at: { segment?: number; eventId?: number; feed?: ScheduledBreak['feed'] } = {},
+    at: {
+      segment?: number;
+      eventId?: number;
+      feed?: ScheduledBreak['feed'];
+      /** This break's own ad (HLS Interstitials), in place of the channel's. */
+      interstitial?: InterstitialSource;
+    } = {},
   ): { adBreak: ScheduledBreak; created: boolean } {
     if (
       (durationSec !== undefined || !at.feed) &&
@@ -99,9 +105,13 @@ export class AdBreaks {
       throw new AdBreakError(400, 'eventId must be a whole number from 1 to 4294967295 (SCTE 35 splice_event_id)');
     const same = id === undefined ? undefined : this.breaks.find((b) => b.eventId === id);
     if (same) {
-      if (same.plannedDuration === durationSec && (at.segment === undefined || at.segment === same.startNumber))
+      if (
+        same.plannedDuration === durationSec &&
+        (at.segment === undefined || at.segment === same.startNumber) &&
+        JSON.stringify(same.interstitial) === JSON.stringify(at.interstitial)
+      )
         return { adBreak: same, created: false };
-      throw new AdBreakError(409, `ad break ${id} exists already, with another segment or duration`);
+      throw new AdBreakError(409, `ad break ${id} exists already, with another segment, duration or ad`);
     }
     if (!now) throw new AdBreakError(503, 'the channel has no media yet: a break is cued on its segments');
     const segment = at.segment ?? now.number + 1;
@@ -127,6 +137,7 @@ export class AdBreaks {
       ...(durationSec !== undefined ? { plannedDuration: durationSec } : {}),
       scte35Out: '',
       ...(at.feed ? { feed: at.feed } : {}),
+      ...(at.interstitial ? { interstitial: at.interstitial } : {}),
     };
     this.nextEventId = Math.max(this.nextEventId, b.eventId + 1);
     b.scte35Out = this.outCue(b);

@@ -25,6 +25,7 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type {
+  InterstitialSource,
   Part,
   Presentation,
   Protection,
@@ -804,7 +805,7 @@ export class LiveChannel {
    */
   cueAdBreak(
     durationSec: number,
-    at: { segment?: number; eventId?: number } = {},
+    at: { segment?: number; eventId?: number; interstitial?: InterstitialSource } = {},
   ): { adBreak: ScheduledBreak; created: boolean } {
     const r = this.adBreaks.cue(durationSec, this.production(), at);
     if (r.created) {

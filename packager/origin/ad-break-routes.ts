@@ -2,21 +2,28 @@
  * The live ad-break API: an operator (or an automation system) cues SCTE 35 ad breaks on a live
  * channel, behind its own bearer credential (`--cue-credential-file`).
  *
- *   POST /_live/<channel>/ad-breaks          {"duration": 30, "segment"?: n, "eventId"?: id}
+ *   POST /_live/<channel>/ad-breaks          {"duration": 30, "segment"?: n, "eventId"?: id,
+ *                                             "interstitial"?: {"assetUri" | "assetList": url,
+ *                                                               "restrict"?: "skip,jump"}}
  *                                            → 201, the break (200: that break exists already)
  *   POST /_live/<channel>/ad-breaks/return                     → 200, the break, now ending
  *   GET  /_live/<channel>/ad-breaks                             → 200, the breaks the channel keeps
  *
  * A break starts with the segment after the one in production and is in every media playlist
  * (EXT-X-DATERANGE with SCTE35-OUT, later SCTE35-IN) and the MPD (an EventStream) from the next
- * manifest on. The list shows the breaks the feed's own SCTE 35 cued too (`cuedBy: "feed"`,
- * with `spliceOffsetSec`, see live/feed-cues.ts). Answers are JSON and never cached.
+ * manifest on. A break given an `interstitial` is also an HLS Interstitial of that ad (an ad
+ * chosen per break, whether or not the channel has `--live-interstitial`). The list shows the
+ * breaks the feed's own SCTE 35 cued too (`cuedBy: "feed"`, with `spliceOffsetSec`, see
+ * live/feed-cues.ts). Answers are JSON and never cached.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearer, credentialMatches } from '../../src/signing/sign-endpoint.js';
 import { AdBreakError, type ScheduledBreak } from '../live/ad-breaks.js';
 import type { LiveChannel } from '../live/live-channel.js';
 import { sendError } from './errors-reply.js';
+import { interstitialSource } from '../../src/cli/interstitial-options.js';
+import { StreamedgeError } from '../../src/errors.js';
+import type { InterstitialSource } from '../../src/media/presentation.js';
 
 /** The API's paths start so (the signed-URL check leaves them to their own credential). */
 export const AD_BREAK_PREFIX = '/_live/';
@@ -65,7 +72,8 @@ export function registerAdBreakRoutes(app: FastifyInstance, opts: AdBreakRoutesO
   app.post(`${AD_BREAK_PREFIX}:channel/ad-breaks`, async (req, reply) => {
     const channel = guard(req, reply);
     if (!channel) return;
-    const body = req.body as { duration?: unknown; segment?: unknown; eventId?: unknown } | undefined;
+    const body = req.body as
+      { duration?: unknown; segment?: unknown; eventId?: unknown; interstitial?: unknown } | undefined;
     const num = (v: unknown) => (typeof v === 'number' ? v : v === undefined ? undefined : Number.NaN);
     const duration = num(body?.duration) ?? Number.NaN;
     const segment = num(body?.segment);
@@ -74,9 +82,11 @@ export function registerAdBreakRoutes(app: FastifyInstance, opts: AdBreakRoutesO
     return answer(
       reply,
       () => {
+        const interstitial = breakInterstitial(body?.interstitial);
         const r = channel.cueAdBreak(duration, {
           ...(segment !== undefined ? { segment } : {}),
           ...(eventId !== undefined ? { eventId } : {}),
+          ...(interstitial ? { interstitial } : {}),
         });
         if (!r.created) status = 200;
         return r.adBreak;
@@ -90,6 +100,29 @@ export function registerAdBreakRoutes(app: FastifyInstance, opts: AdBreakRoutesO
   });
 }
 
+/** The POST body's `interstitial` (absent: the channel's own, if any); AdBreakError 400 when it is not one. */
+function breakInterstitial(v: unknown): InterstitialSource | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new AdBreakError(400, 'interstitial must be an object: {"assetUri": url} or {"assetList": url}');
+  const o = v as { assetUri?: string; assetList?: string; restrict?: string };
+  try {
+    const source = interstitialSource(
+      { uri: o.assetUri, list: o.assetList, restrict: o.restrict },
+      {
+        uri: 'interstitial.assetUri',
+        list: 'interstitial.assetList',
+        restrict: 'interstitial.restrict',
+      },
+    );
+    if (!source) throw new AdBreakError(400, 'interstitial needs assetUri or assetList');
+    return source;
+  } catch (e) {
+    if (e instanceof StreamedgeError && e.code === 'BAD_OPTION') throw new AdBreakError(400, e.message);
+    throw e;
+  }
+}
+
 /** A break as the API shows it: dates in ISO 8601, the segment numbers, both cues. */
 function view(b: ScheduledBreak) {
   return {
@@ -99,6 +132,7 @@ function view(b: ScheduledBreak) {
     startsWithSegment: b.startNumber,
     ...(b.plannedDuration !== undefined ? { plannedDuration: b.plannedDuration } : {}),
     scte35Out: b.scte35Out,
+    ...(b.interstitial ? { interstitial: b.interstitial } : {}),
     ...(b.feed ? { cuedBy: 'feed', spliceOffsetSec: b.feed.offsetSec } : { cuedBy: 'api' }),
     ...(b.end
       ? {

@@ -353,7 +353,8 @@ export function registerOriginCommand(program: Command): void {
 }
 
 /**
- * Registers `ad-break <origin> <channel> [--duration 30] [--segment n] [--event-id id] [--return] [--list]`: cues an SCTE 35 ad
+ * Registers `ad-break <origin> <channel> [--duration 30] [--segment n] [--event-id id]
+ * [--interstitial <url> | --interstitial-list <url> [--interstitial-restrict skip,jump]] [--return] [--list]`: cues an SCTE 35 ad
  * break on a live channel through the origin's ad-break API (credential from
  * --cue-credential-file or $STREAMEDGE_CUE_CREDENTIAL), and prints the break as JSON.
  */
@@ -369,6 +370,15 @@ export function registerAdBreakCommand(program: Command): void {
       '--event-id <id>',
       'the SCTE 35 splice_event_id (default: the channel counts on); the same on redundant origins',
     )
+    .option(
+      '--interstitial <url>',
+      "this break's own ad as an HLS Interstitial (X-ASSET-URI, absolute URL), in place of the channel's",
+    )
+    .option(
+      '--interstitial-list <url>',
+      'as --interstitial, the ads an ad decision service lists for this break (X-ASSET-LIST)',
+    )
+    .option('--interstitial-restrict <skip,jump>', "with --interstitial(-list): the break's X-RESTRICT")
     .option('--return', 'end the open break at the next segment boundary')
     .option('--list', 'list the breaks the channel keeps')
     .option('--cue-credential-file <file>', `the API's bearer credential (default: $${CUE_CREDENTIAL_ENV})`)
@@ -380,6 +390,9 @@ export function registerAdBreakCommand(program: Command): void {
           duration: string;
           segment?: string;
           eventId?: string;
+          interstitial?: string;
+          interstitialList?: string;
+          interstitialRestrict?: string;
           return?: boolean;
           list?: boolean;
           cueCredentialFile?: string;
@@ -393,6 +406,11 @@ export function registerAdBreakCommand(program: Command): void {
         );
         if (credential === undefined)
           throw new StreamedgeError('BAD_OPTION', `ad-break needs --cue-credential-file or $${CUE_CREDENTIAL_ENV}`);
+        // checked here as the origin checks it, so a mistake is one line before any request
+        const ad = interstitialSource(
+          { uri: o.interstitial, list: o.interstitialList, restrict: o.interstitialRestrict },
+          '--interstitial',
+        );
         const base = `${origin.replace(/\/+$/, '')}/_live/${encodeURIComponent(channel)}/ad-breaks`;
         const auth = { authorization: `Bearer ${credential}` };
         const res = o.list
@@ -406,6 +424,14 @@ export function registerAdBreakCommand(program: Command): void {
                   duration: parseDuration(o.duration),
                   ...(o.segment !== undefined ? { segment: Number(o.segment) } : {}),
                   ...(o.eventId !== undefined ? { eventId: Number(o.eventId) } : {}),
+                  ...(ad
+                    ? {
+                        interstitial: {
+                          ...('assetUri' in ad ? { assetUri: ad.assetUri } : { assetList: ad.assetList }),
+                          ...(ad.restrict ? { restrict: ad.restrict.join(',').toLowerCase() } : {}),
+                        },
+                      }
+                    : {}),
                 }),
               });
         const text = await res.text();

@@ -1,7 +1,7 @@
 /**
  * The interstitial options `streamedge package` (`--interstitial…`) and `streamedge origin`
- * (`--live-interstitial…`) share: where the ads come from (one asset, or an ad decision
- * service's asset list) and X-RESTRICT.
+ * (`--live-interstitial…`) share, and the live ad-break API's `interstitial` object: where the
+ * ads come from (one asset, or an ad decision service's asset list) and X-RESTRICT.
  */
 import { StreamedgeError } from '../errors.js';
 import type { InterstitialRestriction, InterstitialSource } from '../media/presentation.js';
@@ -13,24 +13,35 @@ export interface InterstitialCliValues {
   restrict?: string;
 }
 
+/** What the three values are called where they come from (flags, or an API's fields). */
+export interface InterstitialNames {
+  uri: string;
+  list: string;
+  restrict: string;
+}
+
 /**
  * `<prefix> <url>` or `<prefix>-list <url>` (absolute http(s) URLs, one of the two), with
- * `<prefix>-restrict skip,jump`; undefined when neither URL is given. Throws BAD_OPTION on any
- * other combination, naming the flag.
+ * `<prefix>-restrict skip,jump` (or the three under `names`); undefined when neither URL is
+ * given. Throws BAD_OPTION on any other combination, naming the flag or field.
  */
-export function interstitialSource(v: InterstitialCliValues, prefix: string): InterstitialSource | undefined {
+export function interstitialSource(
+  v: InterstitialCliValues,
+  prefix: string | InterstitialNames,
+): InterstitialSource | undefined {
+  const n =
+    typeof prefix === 'string' ? { uri: prefix, list: `${prefix}-list`, restrict: `${prefix}-restrict` } : prefix;
   if (v.uri !== undefined && v.list !== undefined)
-    throw new StreamedgeError('BAD_OPTION', `${prefix} and ${prefix}-list: give one of the two`);
+    throw new StreamedgeError('BAD_OPTION', `${n.uri} and ${n.list}: give one of the two`);
   const url = v.uri ?? v.list;
   if (url === undefined) {
-    if (v.restrict !== undefined)
-      throw new StreamedgeError('BAD_OPTION', `${prefix}-restrict needs ${prefix} or ${prefix}-list`);
+    if (v.restrict !== undefined) throw new StreamedgeError('BAD_OPTION', `${n.restrict} needs ${n.uri} or ${n.list}`);
     return undefined;
   }
-  const flag = v.uri !== undefined ? prefix : `${prefix}-list`;
-  if (!/^https?:\/\/[^\s"]+$/.test(url))
-    throw new StreamedgeError('BAD_OPTION', `${flag} must be an absolute http(s) URL, got "${url}"`);
-  const restrict = restrictions(v.restrict, `${prefix}-restrict`);
+  const flag = v.uri !== undefined ? n.uri : n.list;
+  if (typeof url !== 'string' || !/^https?:\/\/[^\s"]+$/.test(url))
+    throw new StreamedgeError('BAD_OPTION', `${flag} must be an absolute http(s) URL, got ${JSON.stringify(url)}`);
+  const restrict = restrictions(v.restrict, n.restrict);
   return {
     ...(v.uri !== undefined ? { assetUri: url } : { assetList: url }),
     ...(restrict ? { restrict } : {}),
@@ -40,6 +51,7 @@ export function interstitialSource(v: InterstitialCliValues, prefix: string): In
 /** `skip,jump`: X-RESTRICT's values, each once. */
 function restrictions(text: string | undefined, flag: string): InterstitialRestriction[] | undefined {
   if (text === undefined) return undefined;
+  if (typeof text !== 'string') throw new StreamedgeError('BAD_OPTION', `${flag}: give skip, jump or skip,jump`);
   const values = text.split(',').map((v) => v.trim().toUpperCase());
   for (const v of values) {
     if (v !== 'SKIP' && v !== 'JUMP')

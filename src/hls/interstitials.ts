@@ -68,10 +68,13 @@ export function interstitialTags(
  * its planned duration after the break's start (at the same distance from the live edge when the
  * ad is as long), and plays for no longer than that (X-PLAYOUT-LIMIT). A tag never changes while
  * the break is in the playlist (RFC 8216bis 4.4.5.1), so an early return does not shorten it; a
- * break without a planned duration leaves both to the player (the ad's own length).
+ * break without a planned duration leaves both to the player (the ad's own length). A break cued
+ * with its own ad (`AdBreak.interstitial`) gets that one, with or without a channel-wide source.
  */
-export function liveInterstitialTags(breaks: readonly AdBreak[], source: InterstitialSource): string[] {
-  return breaks.map((b) =>
-    tag(source, `ad-${b.eventId}`, b.startDate, undefined, b.plannedDuration, b.plannedDuration),
-  );
+export function liveInterstitialTags(breaks: readonly AdBreak[], source: InterstitialSource | undefined): string[] {
+  return breaks.flatMap((b) => {
+    // a break cued with its own ad plays that one; the others the channel's, if it has one
+    const s = b.interstitial ?? source;
+    return s ? [tag(s, `ad-${b.eventId}`, b.startDate, undefined, b.plannedDuration, b.plannedDuration)] : [];
+  });
 }

@@ -109,7 +109,7 @@ export function writeMediaPlaylist(p: Presentation, renditionId: string, opts: M
   const postRoll = !live && p.interstitial !== undefined && p.postRoll === true;
   const dated = live || (p.adBreaks?.length ?? 0) > 0 || postRoll;
   if (dated) lines.push(...adBreakTags(p.adBreaks ?? []));
-  if (live && p.interstitial && p.adBreaks?.length) lines.push(...liveInterstitialTags(p.adBreaks, p.interstitial));
+  if (live && p.adBreaks?.length) lines.push(...liveInterstitialTags(p.adBreaks, p.interstitial));
   if (!live && p.interstitial && (p.adBreaks?.length || postRoll)) {
     const end = postRoll ? (p.dateOrigin ?? 0) + (p.duration ?? 0) * 1000 : undefined;
     lines.push(...interstitialTags(p.adBreaks ?? [], p.interstitial, end));

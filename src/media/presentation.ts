@@ -276,6 +276,8 @@ export interface AdBreak {
   preRoll?: boolean;
   /** Set once the return is due: its epoch ms (a segment boundary), its media time and its splice_insert. */
   end?: { date: number; mediaTime: number; scte35In: string };
+  /** Live: this break's own ad (the ad-break API's `interstitial`), in place of the channel's. */
+  interstitial?: InterstitialSource;
 }
 
 /** A thumbnail sheet's file name in its track's folder; n from 1, or a template's placeholder. */

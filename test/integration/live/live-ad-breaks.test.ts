@@ -42,6 +42,9 @@ interface BreakView {
   scte35In?: string;
 }
 
+/** An ad given to one break through the API. */
+const SPECIAL = 'https://ads.example/special/master.m3u8';
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-live-ads-'));
   root = join(dir, 'root');
@@ -286,6 +289,83 @@ describe('ad breaks on a live channel', () => {
     expect(again2.json).toEqual(first);
     const at = await segmentListed('180p', newest + 4);
     expect(pdtOf(at, newest + 4)).toBe(first.startDate);
+  }, 90_000);
+
+  it('a break cued with its own ad is an interstitial of that ad; the API refuses an ad that is not one', async () => {
+    const bad = async (interstitial: unknown) =>
+      (await api('POST', 'ch/ad-breaks', { duration: 1, interstitial })).json.error;
+    expect(await bad('https://ads.example/x.m3u8')).toMatch(/interstitial must be an object/);
+    expect(await bad({})).toMatch(/interstitial needs assetUri or assetList/);
+    expect(await bad({ assetUri: 'ads/x.m3u8' })).toMatch(/interstitial\.assetUri must be an absolute http\(s\) URL/);
+    expect(await bad({ assetUri: SPECIAL, assetList: ADS })).toMatch(/give one of the two/);
+    expect(await bad({ assetUri: SPECIAL, restrict: 'rewind' })).toMatch(
+      /interstitial\.restrict: "rewind" is not skip or jump/,
+    );
+
+    const own = { assetUri: SPECIAL, restrict: 'skip' };
+    const b = await until(
+      async () => {
+        const r = await api('POST', 'ch/ad-breaks', { duration: 1, interstitial: own });
+        return r.status === 201 && (r.json as unknown as BreakView & { interstitial: unknown });
+      },
+      30_000,
+      'a cue once the breaks before have returned',
+    );
+    expect(b.interstitial).toEqual({ assetUri: SPECIAL, restrict: ['SKIP'] });
+    const tags = interstitials((await o.get('/live/ch/180p/index.m3u8')).text);
+    expect(tags).toContain(
+      `#EXT-X-DATERANGE:ID="ad-${b.eventId}",CLASS="com.apple.hls.interstitial",START-DATE="${b.startDate}",` +
+        `X-ASSET-URI="${SPECIAL}",X-RESUME-OFFSET=1,X-PLAYOUT-LIMIT=1,X-RESTRICT="SKIP"`,
+    );
+    // the breaks cued without one keep the channel's ad
+    for (const t of tags.filter((t) => !t.includes(`"ad-${b.eventId}"`))) expect(t).toContain(`X-ASSET-LIST="${ADS}"`);
+    // the same cue again (its id, its ad) is the same break; another ad under its id is refused
+    const again = await api('POST', 'ch/ad-breaks', {
+      duration: 1,
+      eventId: b.eventId,
+      segment: b.startsWithSegment,
+      interstitial: own,
+    });
+    expect(again.status).toBe(200);
+    const other = await api('POST', 'ch/ad-breaks', {
+      duration: 1,
+      eventId: b.eventId,
+      segment: b.startsWithSegment,
+      interstitial: { assetList: ADS },
+    });
+    expect(other.status).toBe(409);
+
+    // the CLI's --interstitial-list / --interstitial-restrict: the same, from the command line
+    const credentialFile = join(dir, 'cue-credential');
+    writeFileSync(credentialFile, CREDENTIAL);
+    const viaCli = await until(
+      async () => {
+        const r = await run(
+          process.execPath,
+          [
+            ...[
+              'bin/streamedge.js',
+              'ad-break',
+              o.base,
+              'ch',
+              '--duration',
+              '1',
+              '--cue-credential-file',
+              credentialFile,
+            ],
+            ...['--interstitial-list', `${ADS}&cli=1`, '--interstitial-restrict', 'jump'],
+          ],
+          { timeout: 30_000 },
+        ).catch(() => undefined); // (409 while the break before has not returned)
+        return r && (JSON.parse(r.stdout) as BreakView & { interstitial: unknown });
+      },
+      30_000,
+      'a cue from the CLI',
+    );
+    expect(viaCli.interstitial).toEqual({ assetList: `${ADS}&cli=1`, restrict: ['JUMP'] });
+    expect(interstitials((await o.get('/live/ch/180p/index.m3u8')).text)).toContainEqual(
+      expect.stringContaining(`ID="ad-${viaCli.eventId}",CLASS="com.apple.hls.interstitial"`),
+    );
   }, 90_000);
 
   it('an origin without a cue credential answers 403, saying how to turn the API on', async () => {

@@ -125,6 +125,23 @@ describe("a live channel's breaks as interstitials (`origin --live-interstitial`
     ]);
   });
 
+  it("a break cued with its own ad plays it, with or without the channel's; the others keep the channel's or none", () => {
+    const own = { ...live, eventId: 8, interstitial: { assetUri: 'https://ads.example/special.m3u8' } };
+    const ids = (tags: string[]) =>
+      tags.map((l) => [/ID="([^"]+)"/.exec(l)![1], /X-ASSET-(?:URI|LIST)="([^"]+)"/.exec(l)![1]]);
+    expect(ids(liveInterstitialTags([live, own], source))).toEqual([
+      ['ad-7', source.assetList],
+      ['ad-8', 'https://ads.example/special.m3u8'],
+    ]);
+    expect(ids(liveInterstitialTags([live, own], undefined))).toEqual([['ad-8', 'https://ads.example/special.m3u8']]);
+    const p = { ...livePresentation(), adBreaks: [live, own] };
+    expect(
+      writeMediaPlaylist(p, '720p')
+        .split('\n')
+        .filter((l) => l.includes('com.apple.hls.interstitial')),
+    ).toHaveLength(1);
+  });
+
   it('a live media playlist carries them beside the SCTE 35 DATERANGEs, only with an interstitial configured', () => {
     const p = { ...livePresentation(), adBreaks: [live] };
     const tags = (text: string) => text.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE'));
