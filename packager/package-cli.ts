@@ -47,6 +47,7 @@ interface PackageCliOptions {
   dashPeriods: string;
   hlsCueTags?: boolean;
   captions?: string;
+  captionsWebvtt?: boolean;
 }
 
 /** `--thumbnails` and its settings (any setting alone turns the track on). */
@@ -91,7 +92,7 @@ function protectionOption(
  * [--encrypt cbcs|cenc --content-keys <file> [--key-id <kid>]] [--thumbnails [--thumbnail-interval <s>]
  * [--thumbnail-width <px>] [--thumbnail-layout <CxR>]] [--ad-cues <s>[+<s>],…|source
  * [--interstitial <url> | --interstitial-list <url> [--interstitial-restrict skip,jump]]
- * [--dash-periods single|cues] [--hls-cue-tags]] [--captions none|CC<n>[=<lang>[:<name>]],…]`.
+ * [--dash-periods single|cues] [--hls-cue-tags]] [--captions none|CC<n>[=<lang>[:<name>]],…] [--captions-webvtt]`.
  */
 export function registerPackageCommand(program: Command): void {
   program
@@ -160,6 +161,10 @@ export function registerPackageCommand(program: Command): void {
       '--captions <none|CC1=en:English,…>',
       'the CEA-608 channels of the video the manifests announce, with language and name (default: the channels the video carries, unnamed); none: announce none',
     )
+    .option(
+      '--captions-webvtt',
+      "each announced caption channel also as a WebVTT subtitle track decoded from the video's CEA-608 (HLS SUBTITLES with the SDH characteristics, DASH Role caption), for players and devices that do not read 608",
+    )
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
       const captions = o.captions === undefined ? undefined : captionServicesOption(o.captions, '--captions');
@@ -203,6 +208,7 @@ export function registerPackageCommand(program: Command): void {
           dashPeriods: o.dashPeriods,
           ...(o.hlsCueTags ? { hlsCueTags: true } : {}),
           ...(captions ? { captions } : {}),
+          ...(o.captionsWebvtt ? { captionsWebVtt: true } : {}),
           signal: controller.signal,
           onPlan(plan, source) {
             const rungs = plan.video.map((r) => `${r.id} ${r.width}x${r.height} ${kbps(r.bitrate)}`).join(', ');
@@ -293,6 +299,10 @@ export function formatSummary(s: VodSummary): string {
         ? `  captions: CEA-608 ${named.join(', ')} announced as --captions says (CLOSED-CAPTIONS, DASH Accessibility)`
         : `  captions: CEA-608 ${named.join(', ')} in the source video, kept in every rendition (CLOSED-CAPTIONS, DASH Accessibility)`,
     );
+    for (const t of s.captions.webVtt)
+      lines.push(
+        `  captions: ${t.id.toUpperCase()} also as WebVTT subtitles (${t.id}/, ${t.cues} cue${t.cues === 1 ? '' : 's'})`,
+      );
   } else if (s.source?.video?.closedCaptions)
     lines.push('  captions: the source video carries CEA-608 data, announced in no manifest (--captions none)');
   for (const note of s.adCueNotes) lines.push(`  ad cues: ${note}`);

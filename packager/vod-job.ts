@@ -33,6 +33,7 @@ import { Segmenter } from './segmenter.js';
 import { writeProtectionRecord } from './protection-record.js';
 import { TrackProtector } from '../src/cenc/track-protector.js';
 import { CaptionChannelScan } from '../src/captions/channel-scan.js';
+import type { CaptionChannel } from '../src/captions/cea608.js';
 import type { ContentKey, ProtectionScheme } from '../src/cenc/content-keys.js';
 import { measureBandwidth } from './rendition-stats.js';
 import { mergeTail } from './segment-merge.js';
@@ -108,6 +109,11 @@ export interface PackageVodOptions {
    * the probe saw caption data.
    */
   captions?: ClosedCaptionService[] | 'none';
+  /**
+   * Each announced caption channel also as a WebVTT subtitle track decoded from the video's 608
+   * (`--captions-webvtt`), for players and devices that do not read 608, and for transcripts.
+   */
+  captionsWebVtt?: boolean;
   /** Called once the source is probed and the ladder planned. */
   onPlan?: (plan: LadderPlan, source: SourceInfo) => void;
   /** Media seconds encoded so far, and the expected total when known. */
@@ -149,8 +155,11 @@ export interface VodSummary {
   adCueNotes: string[];
   /** An interstitial plays after the programme (`end` among the cues). */
   postRoll: boolean;
-  /** The closed-caption channels the manifests announce, and whether `--captions` named them. */
-  captions: { services: ClosedCaptionService[]; given: boolean };
+  /**
+   * The closed-caption channels the manifests announce, whether `--captions` named them, and the
+   * subtitle tracks `--captions-webvtt` made (id and cue count, per channel converted).
+   */
+  captions: { services: ClosedCaptionService[]; given: boolean; webVtt: { id: string; cues: number }[] };
   durationSec: number;
   segmentCount: number;
   segmentDuration: number;
@@ -257,6 +266,16 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   if (opts.dashPeriods === 'cues' && opts.adCues === undefined) {
     throw new StreamedgeError('BAD_OPTION', '--dash-periods cues needs --ad-cues: the Periods begin at the cues');
   }
+  if (opts.captionsWebVtt && (opts.captions === 'none' || !source.video))
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `--captions-webvtt converts the video's CEA-608 captions: ${opts.captions === 'none' ? 'with --captions none there are none' : `${opts.input} has no video`}`,
+    );
+  if (opts.dashPeriods === 'cues' && opts.captionsWebVtt)
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--dash-periods cues with --captions-webvtt: an MPD split into Periods cannot carry sidecar WebVTT (as with --subtitles); package them with --dash-periods single',
+    );
   if (opts.dashPeriods === 'cues' && subtitles.length > 0) {
     throw new StreamedgeError(
       'BAD_OPTION',
@@ -307,7 +326,8 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       return { output, dir, segments: [], pending: [], bytes: 0 };
     });
     // the channels the captions use, read from the first video rendition as it is segmented
-    const scanned = opts.captions === undefined ? states.find((s) => s.output.kind === 'video') : undefined;
+    const scanned =
+      opts.captions === undefined || opts.captionsWebVtt ? states.find((s) => s.output.kind === 'video') : undefined;
     let captionScan: CaptionChannelScan | undefined;
     const segmenters = states.map((state) => {
       const { output } = state;
@@ -384,9 +404,12 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     }
     const captions = captionServicesFor(opts.captions, captionScan, source);
     if (captions.length > 0) presentation.closedCaptions = captions;
-    if (subtitles.length > 0) {
-      presentation.subtitles = subtitles.map((s) => s.track);
-      writeSubtitles(versionRoot, presentation, subtitles);
+    const fromCaptions =
+      opts.captionsWebVtt && captionScan ? captionSubtitles(captions, captionScan, presentation) : [];
+    const allSubtitles = [...subtitles, ...fromCaptions];
+    if (allSubtitles.length > 0) {
+      presentation.subtitles = allSubtitles.map((s) => s.track);
+      writeSubtitles(versionRoot, presentation, allSubtitles);
     }
     if (thumbnails) {
       presentation.thumbnails = finishThumbnails(thumbnails, durationSec, logFile);
@@ -401,7 +424,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       force,
       renditionIds: [
         ...states.map((s) => s.output.renditionId),
-        ...subtitles.map((s) => s.track.id),
+        ...allSubtitles.map((s) => s.track.id),
         ...(thumbnails ? [THUMBNAIL_TRACK_ID] : []),
       ],
     });
@@ -437,7 +460,11 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       adCues: (presentation.adBreaks ?? []).map((b) => ({ atSec: b.mediaStart, endSec: b.end!.mediaTime })),
       adCueNotes,
       postRoll,
-      captions: { services: captions, given: Array.isArray(opts.captions) },
+      captions: {
+        services: captions,
+        given: Array.isArray(opts.captions),
+        webVtt: fromCaptions.map((s) => ({ id: s.track.id, cues: s.vtt.cues.length })),
+      },
       durationSec,
       segmentCount: renditions[0]?.segments ?? 0,
       segmentDuration,
@@ -503,6 +530,47 @@ function captionServicesFor(
   const found = scan?.channels ?? [];
   if (found.length > 0) return found.map((c) => ({ instreamId: `CC${c}` as const, name: `CC${c}` }));
   return source.video?.closedCaptions ? [{ instreamId: 'CC1', name: 'CC1' }] : [];
+}
+
+/**
+ * `--captions-webvtt`: each announced channel's captions as a subtitle track (`cc1`…`cc4`, marked
+ * as captions), its cues placed on the 608 grid, timed from the presentation's start. A channel
+ * with no caption decoded gets no track.
+ */
+function captionSubtitles(
+  services: ClosedCaptionService[],
+  scan: CaptionChannelScan,
+  p: Presentation,
+): LoadedSubtitles[] {
+  const video = p.timelines.find((t) => t.rendition.kind === 'video');
+  if (!video || video.segments.length === 0) return [];
+  const zero = video.segments[0].start / video.rendition.timescale;
+  return services.flatMap((service) => {
+    const channel = Number(service.instreamId.slice(2)) as CaptionChannel;
+    const cues = scan.cues(channel).map((c) => ({
+      start: Math.max(0, c.start - zero),
+      end: Math.max(0, c.end - zero),
+      settings: `line:${(10 + ((c.row - 1) * 80) / 15).toFixed(2)}% position:${(10 + (c.column * 80) / 32).toFixed(2)}% align:start`,
+      text: c.text,
+    }));
+    if (cues.length === 0) return [];
+    const id = service.instreamId.toLowerCase();
+    const name = service.language ? `${service.name} (CC)` : service.name;
+    return [
+      {
+        track: {
+          id,
+          language: service.language ?? 'und',
+          name,
+          default: false,
+          autoselect: true,
+          forced: false,
+          captions: true,
+        },
+        vtt: { headerBlocks: [], cues },
+      },
+    ];
+  });
 }
 
 function flushHeld(staging: string, state: RenditionState): void {

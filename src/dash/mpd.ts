@@ -351,7 +351,7 @@ function adaptationSets(
           name: 'Role',
           attrs: [
             ['schemeIdUri', ROLE_SCHEME],
-            ['value', s.forced ? 'forced-subtitle' : 'subtitle'],
+            ['value', s.forced ? 'forced-subtitle' : s.captions ? 'caption' : 'subtitle'],
           ],
         },
         {

@@ -19,6 +19,9 @@ export interface MultivariantOptions extends UriOptions {
 
 const AUDIO_GROUP = 'audio';
 const SUBTITLE_GROUP = 'subs';
+/** A subtitle track that is closed captions (Apple's HLS authoring spec, the SDH characteristics). */
+const CAPTION_CHARACTERISTICS =
+  'public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound';
 const CAPTION_GROUP = 'cc';
 
 /**
@@ -107,6 +110,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
           ['DEFAULT', s.default ? 'YES' : 'NO'],
           ['AUTOSELECT', s.autoselect || s.default ? 'YES' : 'NO'],
           ['FORCED', s.forced ? 'YES' : 'NO'],
+          ['CHARACTERISTICS', s.captions ? quoted(CAPTION_CHARACTERISTICS) : undefined],
           ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.mediaPlaylist(s.id)}`, opts))],
         ]),
     );

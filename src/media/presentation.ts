@@ -121,6 +121,12 @@ export interface SubtitleTrack {
   default: boolean;
   autoselect: boolean;
   forced: boolean;
+  /**
+   * Closed captions for the deaf and hard of hearing (dialogue and sounds, as a 608 channel
+   * converted by `--captions-webvtt`), not subtitles: HLS CHARACTERISTICS transcribes-spoken-dialog
+   * and describes-music-and-sound (Apple's authoring spec), DASH Role "caption".
+   */
+  captions?: boolean;
 }
 
 /** A CEA-608 caption channel carried inside the video (HLS INSTREAM-ID; DASH's 608 Accessibility). */

@@ -112,7 +112,7 @@ describe('closed captions', () => {
     expect(ours.map((c) => [c.cue.channel, c.cue.text])).toEqual([[3, CAPTION_TEXT]]);
   });
 
-  it('--captions names the language and the name; --captions none announces nothing', async () => {
+  it('--captions names the language and the name, --captions-webvtt adds the captions as WebVTT; --captions none announces nothing', async () => {
     const out = join(root, 'out-named');
     const input = await fixture('captioned');
     const r = await runCli([
@@ -126,14 +126,28 @@ describe('closed captions', () => {
       'small',
       '--captions',
       'CC1=en:English',
+      '--captions-webvtt',
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('captions: CEA-608 CC1 en "English" announced as --captions says');
-    expect(readFileSync(join(out, 'named', 'master.m3u8'), 'utf8')).toContain(
+    expect(r.stdout).toContain('captions: CC1 also as WebVTT subtitles (cc1/, 1 cue)');
+    const named = readFileSync(join(out, 'named', 'master.m3u8'), 'utf8');
+    expect(named).toContain(
       '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="English",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"',
+    );
+    // the same caption as a subtitle track marked as captions (SDH), its cue at the caption's times and place
+    expect(named).toContain(
+      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English (CC)",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,' +
+        'CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound",URI="v1/cc1/index.m3u8"',
+    );
+    expect(readFileSync(join(out, 'named', 'v1', 'cc1', 'subtitles.vtt'), 'utf8')).toContain(
+      `00:00:00.233 --> 00:00:02.000 line:84.67% position:10.00% align:start\n${CAPTION_TEXT}`,
     );
     const mpd = readFileSync(join(out, 'named', 'manifest.mpd'), 'utf8');
     expect(mpd).toContain('<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1=en"/>');
+    expect(mpd).toMatch(
+      /<Label>English \(CC\)<\/Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="caption"\/>/,
+    );
     expect((await validateMpd(mpd)).errors).toBe('');
 
     await packageVod({ input, outDir: out, assetId: 'silent', ladder: 'small', segmentDuration: 2, captions: 'none' });
@@ -144,5 +158,20 @@ describe('closed captions', () => {
     const bad = await runCli(['package', input, '--out', out, '--id', 'bad', '--captions', 'CC5=en']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--captions "CC5=en": expected none, or CC1–CC4/);
+    const nothing = await runCli([
+      'package',
+      input,
+      '--out',
+      out,
+      '--id',
+      'bad',
+      '--captions',
+      'none',
+      '--captions-webvtt',
+    ]);
+    expect(nothing.code).not.toBe(0);
+    expect(nothing.stderr).toMatch(
+      /--captions-webvtt converts the video's CEA-608 captions: with --captions none there are none/,
+    );
   });
 });

@@ -32,7 +32,7 @@ describe('package summary', () => {
       adCues: [],
       adCueNotes: [],
       removedVersions: [],
-      captions: { services: [], given: false },
+      captions: { services: [], given: false, webVtt: [] },
       renditions: [
         row('240p', 'video', 'avc1.4d4015'),
         row('audio-en', 'audio', 'mp4a.40.2'),
@@ -79,6 +79,7 @@ describe('package summary: closed captions', () => {
             { instreamId: 'CC3', name: 'CC3' },
           ],
           given: false,
+          webVtt: [],
         },
         true,
       ),
@@ -86,13 +87,24 @@ describe('package summary: closed captions', () => {
   });
 
   it('names the channels --captions gave, with language and name', () => {
-    expect(summary({ services: [{ instreamId: 'CC1', name: 'English', language: 'en' }], given: true }, true)).toMatch(
-      /captions: CEA-608 CC1 en "English" announced as --captions says/,
-    );
+    expect(
+      summary({ services: [{ instreamId: 'CC1', name: 'English', language: 'en' }], given: true, webVtt: [] }, true),
+    ).toMatch(/captions: CEA-608 CC1 en "English" announced as --captions says/);
+  });
+
+  it('names the WebVTT tracks --captions-webvtt made', () => {
+    expect(
+      summary(
+        { services: [{ instreamId: 'CC1', name: 'CC1' }], given: false, webVtt: [{ id: 'cc1', cues: 12 }] },
+        true,
+      ),
+    ).toMatch(/captions: CC1 also as WebVTT subtitles \(cc1\/, 12 cues\)/);
   });
 
   it('says when captions in the video are announced nowhere, and nothing when there are none', () => {
-    expect(summary({ services: [], given: false }, true)).toMatch(/carries CEA-608 data, announced in no manifest/);
-    expect(summary({ services: [], given: false })).not.toMatch(/captions/);
+    expect(summary({ services: [], given: false, webVtt: [] }, true)).toMatch(
+      /carries CEA-608 data, announced in no manifest/,
+    );
+    expect(summary({ services: [], given: false, webVtt: [] })).not.toMatch(/captions/);
   });
 });
