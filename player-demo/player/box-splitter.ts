@@ -3,6 +3,7 @@
  * complete, for streaming appends of a segment that is still being produced (LL-DASH).
  * Browser-safe (no Buffer). Also reads a fragment's base media decode time (tfdt).
  */
+import { boxAt, boxType } from '../../src/cmaf/box-walk.js';
 export class ChunkSplitter {
   private buf = new Uint8Array(0);
   private pendingStart = 0; // start of the chunk being assembled (styp/moof not yet closed by an mdat)
@@ -44,45 +45,19 @@ export class ChunkSplitter {
   }
 }
 
-function boxType(b: Uint8Array, at: number): string {
-  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
-}
-
 /** Base media decode time (seconds) of the first traf in the first moof of `bytes`, given the track timescale. */
 export function firstDecodeTime(bytes: Uint8Array, timescale: number): number | undefined {
-  const t = findPath(bytes, 0, bytes.byteLength, ['moof', 'traf', 'tfdt']);
+  const t = boxAt(bytes, ['moof', 'traf', 'tfdt']);
   if (t === undefined) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = bytes[t + 8];
-  const v = version === 1 ? Number(view.getBigUint64(t + 12)) : view.getUint32(t + 12);
+  const v = bytes[t[0]] === 1 ? Number(view.getBigUint64(t[0] + 4)) : view.getUint32(t[0] + 4);
   return v / timescale;
 }
 
 /** Media timescale (mdhd) of the first track of an init segment. */
 export function initTimescale(bytes: Uint8Array): number | undefined {
-  const m = findPath(bytes, 0, bytes.byteLength, ['moov', 'trak', 'mdia', 'mdhd']);
+  const m = boxAt(bytes, ['moov', 'trak', 'mdia', 'mdhd']);
   if (m === undefined) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = bytes[m + 8];
-  return view.getUint32(m + (version === 1 ? 28 : 20));
-}
-
-function findPath(b: Uint8Array, start: number, end: number, path: string[]): number | undefined {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let at = start;
-  while (at + 8 <= end) {
-    let size = view.getUint32(at);
-    let header = 8;
-    if (size === 1) {
-      size = Number(view.getBigUint64(at + 8));
-      header = 16;
-    } else if (size === 0) size = end - at;
-    if (size < header) return undefined;
-    if (boxType(b, at + 4) === path[0]) {
-      if (path.length === 1) return at;
-      return findPath(b, at + header, Math.min(end, at + size), path.slice(1));
-    }
-    at += size;
-  }
-  return undefined;
+  return view.getUint32(m[0] + (bytes[m[0]] === 1 ? 20 : 12));
 }

@@ -6,6 +6,7 @@
  * caption reader must not stop playback.
  */
 import type { CcTriplet } from './cea608.js';
+import { boxAt, boxType, childBox, childBoxes } from '../cmaf/box-walk.js';
 
 /** What reading a track's SEI needs from its init segment. */
 export interface CaptionTrackInfo {
@@ -21,56 +22,24 @@ export interface PictureCaptions {
   triplets: CcTriplet[];
 }
 
-function type4(b: Uint8Array, at: number): string {
-  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
-}
-
-/** The child boxes of [start, end): type, payload start, end. */
-function* boxes(b: Uint8Array, start: number, end: number): Generator<[string, number, number]> {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let at = start;
-  while (at + 8 <= end) {
-    let size = view.getUint32(at);
-    let header = 8;
-    if (size === 1) {
-      if (at + 16 > end) return;
-      size = Number(view.getBigUint64(at + 8));
-      header = 16;
-    } else if (size === 0) size = end - at;
-    if (size < header || at + size > end) return;
-    yield [type4(b, at + 4), at + header, at + size];
-    at += size;
-  }
-}
-
-function child(b: Uint8Array, start: number, end: number, type: string): [number, number] | undefined {
-  for (const [t, s, e] of boxes(b, start, end)) if (t === type) return [s, e];
-  return undefined;
-}
-
 const SAMPLE_ENTRIES_HEVC = new Set(['hvc1', 'hev1']);
 const SAMPLE_ENTRIES_AVC = new Set(['avc1', 'avc3']);
 
 /** From a video init segment (ftyp + moov): its timescale and NAL framing; undefined when not H.264 or HEVC. */
 export function captionTrackInfo(init: Uint8Array): CaptionTrackInfo | undefined {
-  const moov = child(init, 0, init.byteLength, 'moov');
-  const trak = moov && child(init, moov[0], moov[1], 'trak');
-  const mdia = trak && child(init, trak[0], trak[1], 'mdia');
-  const mdhd = mdia && child(init, mdia[0], mdia[1], 'mdhd');
-  const minf = mdia && child(init, mdia[0], mdia[1], 'minf');
-  const stbl = minf && child(init, minf[0], minf[1], 'stbl');
-  const stsd = stbl && child(init, stbl[0], stbl[1], 'stsd');
+  const mdhd = boxAt(init, ['moov', 'trak', 'mdia', 'mdhd']);
+  const stsd = boxAt(init, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd']);
   if (!mdhd || !stsd) return undefined;
   const view = new DataView(init.buffer, init.byteOffset, init.byteLength);
   const timescale = view.getUint32(mdhd[0] + (init[mdhd[0]] === 1 ? 20 : 12));
   // stsd: version/flags, entry count, then the sample entries (encv: the original format's boxes inside)
-  for (const [entry, s, e] of boxes(init, stsd[0] + 8, stsd[1])) {
+  for (const [entry, s, e] of childBoxes(init, stsd[0] + 8, stsd[1])) {
     // VisualSampleEntry: 78 bytes before its child boxes
     const kids = s + 78;
-    const avcC = child(init, kids, e, 'avcC');
+    const avcC = childBox(init, kids, e, 'avcC');
     if ((SAMPLE_ENTRIES_AVC.has(entry) || entry === 'encv') && avcC)
       return { timescale, nalLengthSize: (init[avcC[0] + 4] & 0x03) + 1, hevc: false };
-    const hvcC = child(init, kids, e, 'hvcC');
+    const hvcC = childBox(init, kids, e, 'hvcC');
     if ((SAMPLE_ENTRIES_HEVC.has(entry) || entry === 'encv') && hvcC)
       return { timescale, nalLengthSize: (init[hvcC[0] + 21] & 0x03) + 1, hevc: true };
   }
@@ -115,7 +84,7 @@ function seiTriplets(rbsp: Uint8Array, into: CcTriplet[]): void {
 /** A user_data_registered_itu_t_t35 payload: its triplets when it is ATSC A/53 GA94 cc_data. */
 function gaTriplets(b: Uint8Array, at: number, end: number, into: CcTriplet[]): void {
   if (end - at < 10 || b[at] !== 0xb5 || b[at + 1] !== 0x00 || b[at + 2] !== 0x31) return;
-  if (type4(b, at + 3) !== 'GA94' || b[at + 7] !== 0x03) return;
+  if (boxType(b, at + 3) !== 'GA94' || b[at + 7] !== 0x03) return;
   const flags = b[at + 8];
   if (!(flags & 0x40)) return; // process_cc_data_flag
   const count = flags & 0x1f;
@@ -141,10 +110,10 @@ export interface FragmentCaptions {
 export function fragmentCaptions(fragment: Uint8Array, info: CaptionTrackInfo): FragmentCaptions {
   const out: FragmentCaptions = { pictures: [] };
   const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
-  for (const [type, s, e] of boxes(fragment, 0, fragment.byteLength)) {
+  for (const [type, s, e] of childBoxes(fragment, 0, fragment.byteLength)) {
     if (type === 'moof') {
       const moofStart = s - 8;
-      for (const [t, ts, te] of boxes(fragment, s, e))
+      for (const [t, ts, te] of childBoxes(fragment, s, e))
         if (t === 'traf') readTraf(fragment, view, moofStart, ts, te, info, out);
     }
   }
@@ -161,8 +130,8 @@ function readTraf(
   info: CaptionTrackInfo,
   out: FragmentCaptions,
 ): void {
-  const tfhd = child(b, start, end, 'tfhd');
-  const tfdt = child(b, start, end, 'tfdt');
+  const tfhd = childBox(b, start, end, 'tfhd');
+  const tfdt = childBox(b, start, end, 'tfdt');
   if (!tfhd) return;
   const hf = view.getUint32(tfhd[0]) & 0xffffff;
   let p = tfhd[0] + 8; // after version/flags and track_ID
@@ -181,7 +150,7 @@ function readTraf(
   if (hf & 0x10) defaultSize = view.getUint32(p);
   let decode = 0;
   if (tfdt) decode = b[tfdt[0]] === 1 ? Number(view.getBigUint64(tfdt[0] + 4)) : view.getUint32(tfdt[0] + 4);
-  for (const [t, s] of boxes(b, start, end)) {
+  for (const [t, s] of childBoxes(b, start, end)) {
     if (t !== 'trun') continue;
     const version = b[s];
     const f = view.getUint32(s) & 0xffffff;
