@@ -31,16 +31,19 @@ export function captionTrackInfo(init: Uint8Array): CaptionTrackInfo | undefined
   const stsd = boxAt(init, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd']);
   if (!mdhd || !stsd) return undefined;
   const view = new DataView(init.buffer, init.byteOffset, init.byteLength);
-  const timescale = view.getUint32(mdhd[0] + (init[mdhd[0]] === 1 ? 20 : 12));
+  const at = mdhd[0] + (init[mdhd[0]] === 1 ? 20 : 12);
+  if (at + 4 > mdhd[1]) return undefined;
+  const timescale = view.getUint32(at);
+  if (timescale === 0) return undefined;
   // stsd: version/flags, entry count, then the sample entries (encv: the original format's boxes inside)
   for (const [entry, s, e] of childBoxes(init, stsd[0] + 8, stsd[1])) {
     // VisualSampleEntry: 78 bytes before its child boxes
     const kids = s + 78;
     const avcC = childBox(init, kids, e, 'avcC');
-    if ((SAMPLE_ENTRIES_AVC.has(entry) || entry === 'encv') && avcC)
+    if ((SAMPLE_ENTRIES_AVC.has(entry) || entry === 'encv') && avcC && avcC[1] - avcC[0] > 4)
       return { timescale, nalLengthSize: (init[avcC[0] + 4] & 0x03) + 1, hevc: false };
     const hvcC = childBox(init, kids, e, 'hvcC');
-    if ((SAMPLE_ENTRIES_HEVC.has(entry) || entry === 'encv') && hvcC)
+    if ((SAMPLE_ENTRIES_HEVC.has(entry) || entry === 'encv') && hvcC && hvcC[1] - hvcC[0] > 21)
       return { timescale, nalLengthSize: (init[hvcC[0] + 21] & 0x03) + 1, hevc: true };
   }
   return undefined;
@@ -132,8 +135,11 @@ function readTraf(
 ): void {
   const tfhd = childBox(b, start, end, 'tfhd');
   const tfdt = childBox(b, start, end, 'tfdt');
-  if (!tfhd) return;
+  if (!tfhd || tfhd[1] - tfhd[0] < 8) return;
   const hf = view.getUint32(tfhd[0]) & 0xffffff;
+  // every field its flags announce must lie inside the box
+  const tfhdSize = 8 + (hf & 0x01 ? 8 : 0) + (hf & 0x02 ? 4 : 0) + (hf & 0x08 ? 4 : 0) + (hf & 0x10 ? 4 : 0);
+  if (tfhd[1] - tfhd[0] < tfhdSize) return;
   let p = tfhd[0] + 8; // after version/flags and track_ID
   let base = moofStart;
   if (hf & 0x01) {
@@ -149,12 +155,15 @@ function readTraf(
   }
   if (hf & 0x10) defaultSize = view.getUint32(p);
   let decode = 0;
-  if (tfdt) decode = b[tfdt[0]] === 1 ? Number(view.getBigUint64(tfdt[0] + 4)) : view.getUint32(tfdt[0] + 4);
-  for (const [t, s] of childBoxes(b, start, end)) {
-    if (t !== 'trun') continue;
+  if (tfdt && tfdt[1] - tfdt[0] >= (b[tfdt[0]] === 1 ? 12 : 8))
+    decode = b[tfdt[0]] === 1 ? Number(view.getBigUint64(tfdt[0] + 4)) : view.getUint32(tfdt[0] + 4);
+  for (const [t, s, e] of childBoxes(b, start, end)) {
+    if (t !== 'trun' || e - s < 8) continue;
     const version = b[s];
     const f = view.getUint32(s) & 0xffffff;
     const count = view.getUint32(s + 4);
+    const perSample = 4 * (((f >> 8) & 1) + ((f >> 9) & 1) + ((f >> 10) & 1) + ((f >> 11) & 1));
+    if (8 + (f & 0x01 ? 4 : 0) + (f & 0x04 ? 4 : 0) + count * perSample > e - s) continue;
     let q = s + 8;
     let data = base;
     if (f & 0x01) {
@@ -179,7 +188,7 @@ function readTraf(
         cto = version === 0 ? view.getUint32(q) : view.getInt32(q);
         q += 4;
       }
-      if (data + size > b.byteLength) return;
+      if (data < 0 || data + size > b.byteLength) return;
       const triplets = sampleTriplets(b, data, data + size, info);
       if (triplets.length > 0) out.pictures.push({ time: (decode + cto) / info.timescale, triplets });
       out.start = Math.min(out.start ?? Infinity, decode / info.timescale);
