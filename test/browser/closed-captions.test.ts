@@ -25,6 +25,11 @@ beforeAll(async () => {
   rig = await startBrowserRig('se-captions-');
   mkdirSync(join(rig.dir, 'root'));
   await packageSmall(rig.dir, await fixture('captioned'), 'news');
+  // the same source with its captions named and also written as WebVTT (--captions-webvtt)
+  await packageSmall(rig.dir, await fixture('captioned'), 'news-vtt', {
+    captions: [{ instreamId: 'CC1', name: 'English', language: 'en' }],
+    captionsWebVtt: true,
+  });
   origin = await rig.origin({ root: join(rig.dir, 'root') });
   live = await rig.liveOrigin({ id: 'news', source: await fixture('captioned'), ladder: writeTinyLadder(rig.dir) });
   scripts = await startScriptPage({
@@ -142,6 +147,51 @@ function captionCues(): [string, string, string, number, number][] {
       ),
     );
 }
+
+describe('closed captions as WebVTT (--captions-webvtt)', () => {
+  it('hls.js lists the track "English (CC)" beside the 608 one, and its WebVTT cue arrives when chosen', async () => {
+    const page = await rig.browser.newPage();
+    try {
+      await page.goto(scripts.url);
+      const seen = await page.evaluate(
+        async ({ src, text }) => {
+          const video = document.getElementById('v') as HTMLVideoElement;
+          const w = window as unknown as { Hls: any };
+          const hls = new w.Hls();
+          const names = await new Promise<string[]>((resolve) => {
+            hls.on(w.Hls.Events.SUBTITLE_TRACKS_UPDATED, (_e: string, d: { subtitleTracks: { name: string }[] }) =>
+              resolve(d.subtitleTracks.map((t) => t.name)),
+            );
+            hls.loadSource(src);
+            hls.attachMedia(video);
+          });
+          hls.subtitleTrack = names.indexOf('English (CC)');
+          video.muted = true;
+          void video.play().catch(() => undefined);
+          const began = performance.now();
+          for (;;) {
+            const track = Array.from(video.textTracks).find((t) => t.label === 'English (CC)');
+            const cue = Array.from(track?.cues ?? []).find((c) => (c as VTTCue).text.includes(text)) as
+              VTTCue | undefined;
+            if (track && cue) return { names, kind: track.kind, cue: [cue.text, cue.startTime, cue.endTime] };
+            if (performance.now() - began > 30_000)
+              throw new Error(`no WebVTT cue after 30 s; tracks ${JSON.stringify(names)}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        },
+        { src: `${origin}/vod/news-vtt/master.m3u8`, text: CAPTION_TEXT },
+      );
+      expect(seen.names).toEqual(['English (CC)']);
+      // (SDH CHARACTERISTICS: hls.js makes it a captions track, not subtitles)
+      expect(seen.kind).toBe('captions');
+      expect(seen.cue[0]).toBe(CAPTION_TEXT);
+      expect(seen.cue[1]).toBeCloseTo(7 / 30, 2);
+      expect(seen.cue[2]).toBeCloseTo(2, 2);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+});
 
 describe('closed captions in our player (the demo page)', () => {
   for (const [protocol, path] of [
