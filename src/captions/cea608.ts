@@ -6,10 +6,12 @@
  * × 32-column screen with its displayed and non-displayed memories, in the three caption modes of
  * CEA-608-E §B.5: pop-on (text built off screen, shown at End Of Caption), roll-up (2 to 4 rows
  * rising from a base row at each carriage return) and paint-on (text written straight to the
- * screen). Text mode (TR, RTD) is read past; XDS packets on field 2 are skipped. Colours, italics,
- * underline and flash are not kept (a mid-row code is the space it occupies). A control pair sent
- * twice in a row, as encoders do for robustness, is acted on once. A byte whose parity fails is
- * dropped with its pair.
+ * screen). Text mode (TR, RTD) is read past; XDS packets on field 2 are skipped. Colours, italics
+ * and underline (from preamble address and mid-row codes) are kept as WebVTT cue markup: `<i>`,
+ * `<u>`, and the WebVTT default colour classes (`<c.lime>` for 608 green, `<c.yellow>`, …); white
+ * plain text carries none. Flash and background attributes are not kept. A mid-row code is also
+ * the space it occupies. A control pair sent twice in a row, as encoders do for robustness, is
+ * acted on once. A byte whose parity fails is dropped with its pair.
  *
  * Cues: whenever what a channel shows changes (checked once per picture, `feed`), the cue on
  * screen ends and, if anything is still shown, a new one starts with the rows shown (trailing
@@ -84,11 +86,41 @@ function oddParity(b: number): boolean {
 
 type Mode = 'pop' | 'roll' | 'paint' | 'text';
 
+/** A cell's style: its colour (an index of COLOURS) plus the two flags. 0: white, plain. */
+const ITALIC = 8;
+const UNDERLINE = 16;
+/** 608's foreground colours as WebVTT's default colour classes (green is WebVTT's lime). */
+const COLOURS = ['', 'lime', 'blue', 'cyan', 'red', 'yellow', 'magenta'];
+
+/** One row of the screen: its characters and their styles. */
+interface Row {
+  ch: string[];
+  st: number[];
+}
+const blankRow = (): Row => ({ ch: new Array<string>(COLUMNS).fill(' '), st: new Array<number>(COLUMNS).fill(0) });
+
 class Memory {
-  readonly rows: string[][] = Array.from({ length: ROWS }, () => new Array<string>(COLUMNS).fill(' '));
+  rows: Row[] = Array.from({ length: ROWS }, blankRow);
   clear(): void {
-    for (const r of this.rows) r.fill(' ');
+    this.rows = Array.from({ length: ROWS }, blankRow);
   }
+}
+
+/** A row's cells [from, to) as cue text, styled runs in WebVTT markup. */
+function rowText(r: Row, from: number, to: number): string {
+  let out = '';
+  for (let i = from; i < to;) {
+    const style = r.st[i];
+    let j = i;
+    while (j < to && r.st[j] === style) j++;
+    let run = r.ch.slice(i, j).join('').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    if (style & UNDERLINE) run = `<u>${run}</u>`;
+    if (style & ITALIC) run = `<i>${run}</i>`;
+    if (COLOURS[style & 7]) run = `<c.${COLOURS[style & 7]}>${run}</c>`;
+    out += run;
+    i = j;
+  }
+  return out;
 }
 
 /** One data channel's screen. */
@@ -99,6 +131,8 @@ class ChannelScreen {
   private rollRows = 2;
   private row = ROWS; // 1-based
   private col = 0;
+  /** The style characters are written in (PACs and mid-row codes set it). */
+  private pen = 0;
   /** The displayed memory may have changed since the last look. */
   dirty = false;
   private open: Cea608Cue | null = null;
@@ -120,9 +154,24 @@ class ChannelScreen {
   write(ch: string): void {
     if (this.mode === null || this.mode === 'text') return;
     const m = this.target();
-    m.rows[this.row - 1][this.col] = ch;
+    m.rows[this.row - 1].ch[this.col] = ch;
+    m.rows[this.row - 1].st[this.col] = this.pen;
     if (this.col < COLUMNS - 1) this.col += 1;
     this.touch(m);
+  }
+
+  /**
+   * A style from a PAC (`indented`: white, plain) or a mid-row code: bits 1–3 of the second byte
+   * name a colour, or italics (7: keeping the colour after a mid-row code, white after a PAC);
+   * bit 0 underline. A mid-row code is also a space, written in the new style.
+   */
+  style(b2: number, from: 'pac' | 'mid-row'): void {
+    const code = (b2 >> 1) & 7;
+    const underline = b2 & 1 ? UNDERLINE : 0;
+    if (from === 'pac' && b2 & 0x10) this.pen = underline;
+    else if (code === 7) this.pen = (from === 'mid-row' ? this.pen & 7 : 0) | ITALIC | underline;
+    else this.pen = code | underline;
+    if (from === 'mid-row') this.write(' ');
   }
 
   /** An extended character: it takes the place of the basic one sent before it for older decoders. */
@@ -140,14 +189,16 @@ class ChannelScreen {
       case 0x21: // BS: backspace
         if (this.mode === null || this.mode === 'text' || this.col === 0) return;
         this.col -= 1;
-        this.target().rows[this.row - 1][this.col] = ' ';
+        this.target().rows[this.row - 1].ch[this.col] = ' ';
+        this.target().rows[this.row - 1].st[this.col] = 0;
         this.touch(this.target());
         return;
       case 0x24: {
         // DER: delete to end of row
         if (this.mode === null || this.mode === 'text') return;
         const m = this.target();
-        m.rows[this.row - 1].fill(' ', this.col);
+        m.rows[this.row - 1].ch.fill(' ', this.col);
+        m.rows[this.row - 1].st.fill(0, this.col);
         this.touch(m);
         return;
       }
@@ -195,13 +246,11 @@ class ChannelScreen {
   private rollUp(): void {
     const rows = this.displayed.rows;
     const top = this.row - this.rollRows; // 0-based index of the top row of the window
-    for (let r = 0; r < this.row - 1; r++) {
-      if (r >= top) rows[r] = rows[r + 1];
-      else rows[r] = new Array<string>(COLUMNS).fill(' ');
-    }
-    rows[this.row - 1] = new Array<string>(COLUMNS).fill(' ');
-    for (let r = this.row; r < ROWS; r++) rows[r].fill(' ');
+    for (let r = 0; r < this.row - 1; r++) rows[r] = r >= top ? rows[r + 1] : blankRow();
+    rows[this.row - 1] = blankRow();
+    for (let r = this.row; r < ROWS; r++) rows[r] = blankRow();
     this.col = 0;
+    this.pen = 0; // a new row starts white, plain
     this.dirty = true;
   }
 
@@ -212,8 +261,8 @@ class ChannelScreen {
       if (base !== this.row) {
         const rows = this.displayed.rows;
         const window = rows.slice(this.row - this.rollRows, this.row);
-        for (const r of rows) r.fill(' ');
-        window.forEach((r, i) => (rows[base - this.rollRows + i] = [...r]));
+        for (let r = 0; r < ROWS; r++) rows[r] = blankRow();
+        window.forEach((r, i) => (rows[base - this.rollRows + i] = r));
         this.dirty = true;
       }
       this.row = base;
@@ -227,18 +276,18 @@ class ChannelScreen {
 
   /** What is shown now, as a cue's text and placement, or null when the screen is empty. */
   private shown(): Omit<Cea608Cue, 'start' | 'channel'> | null {
-    const lines: string[] = [];
+    const lines: [Row, number][] = []; // a row and where its text ends
     let row = 0;
     let column = COLUMNS;
     this.displayed.rows.forEach((cells, i) => {
-      const line = cells.join('').replace(/\s+$/, '');
+      const line = cells.ch.join('').replace(/\s+$/, '');
       if (line.trim() === '') return;
       if (row === 0) row = i + 1;
       column = Math.min(column, line.length - line.trimStart().length);
-      lines.push(line);
+      lines.push([cells, line.length]);
     });
     if (lines.length === 0) return null;
-    return { text: lines.map((l) => l.slice(column)).join('\n'), row, column };
+    return { text: lines.map(([r, end]) => rowText(r, column, end)).join('\n'), row, column };
   }
 
   /** Ends the cue on screen and starts the next when what is shown changed (called once per picture). */
@@ -261,6 +310,7 @@ class ChannelScreen {
     this.mode = null;
     this.row = ROWS;
     this.col = 0;
+    this.pen = 0;
     this.dirty = false;
   }
 }
@@ -333,13 +383,13 @@ export class Cea608Decoder {
     if (b2 >= 0x40 && b2 <= 0x7f) {
       const [low, high] = PAC_ROWS[b1 & 0x07];
       s.address(b2 & 0x20 ? high : low, b2 & 0x10 ? ((b2 & 0x0e) >> 1) * 4 : 0);
+      s.style(b2, 'pac');
       return;
     }
     // misc control codes: 0x14 on field 1, 0x15 on field 2 (CC3/CC4)
     if ((b1 === 0x14 || b1 === 0x15) && b2 >= 0x20 && b2 <= 0x2f) s.misc(b2);
     else if (b1 === 0x17 && b2 >= 0x21 && b2 <= 0x23) s.tab(b2 - 0x20);
-    else if (b1 === 0x11 && b2 >= 0x20 && b2 <= 0x2f)
-      s.write(' '); // mid-row code: a space
+    else if (b1 === 0x11 && b2 >= 0x20 && b2 <= 0x2f) s.style(b2, 'mid-row');
     else if (b1 === 0x11 && b2 >= 0x30 && b2 <= 0x3f) s.write(SPECIAL[b2 - 0x30]);
     else if (b1 === 0x12 && b2 >= 0x20 && b2 <= 0x3f) s.replace(EXTENDED_12[b2 - 0x20]);
     else if (b1 === 0x13 && b2 >= 0x20 && b2 <= 0x3f) s.replace(EXTENDED_13[b2 - 0x20]);

@@ -160,6 +160,27 @@ describe('CEA-608 decoder', () => {
     expect(seen.at(-1)!.text).toBe('♪ OlÀá');
   });
 
+  it('keeps colours, italics and underline as WebVTT markup; white plain text carries none', () => {
+    const seen = decode([
+      ...twice(...RCL),
+      ...twice(0x14, 0x4a), // PAC row 14, yellow (code 5)
+      ...chars('AB'),
+      ...twice(0x11, 0x2f), // mid-row: italics, underlined, keeping yellow (and a space)
+      ...chars('CD'),
+      ...twice(0x14, 0x6e), // PAC row 15, italics (white)
+      ...chars('E<'),
+      ...twice(0x11, 0x20), // mid-row: white plain (and a space)
+      ...chars('F'),
+      ...twice(...EOC),
+    ]);
+    expect(seen.at(-1)!.text).toBe('<c.yellow>AB</c><c.yellow><i><u> CD</u></i></c>\n<i>E&lt;</i> F');
+  });
+
+  it('a new roll-up row starts white and plain', () => {
+    const seen = decode([...twice(0x14, 0x25), ...twice(0x14, 0x42), ...chars('G'), ...twice(...CR), ...chars('W')]);
+    expect(seen.at(-1)!.text).toBe('<c.lime>G</c>\nW');
+  });
+
   it('ignores a pair whose parity fails, XDS on field 2 and text mode', () => {
     const bad = { type: 0, b1: 0x48, b2: parity(0x49) }; // 'H' without its parity bit: odd ones → 0x48 has 2 ones
     const seen = decode([
