@@ -117,7 +117,8 @@ describe('a live channel of a captioned source', () => {
         async () => {
           const r = await fetch(`${origin.url}/live/ch/master.m3u8`);
           const text = r.ok ? await r.text() : '';
-          return text.includes('#EXT-X-STREAM-INF') && text;
+          // (a channel's master can list its audio alone for a moment, before its video's first part)
+          return /#EXT-X-STREAM-INF:[^\n]*RESOLUTION=/.test(text) && text;
         },
         30_000,
         'the channel’s master playlist',
