@@ -19,7 +19,8 @@ export default defineConfig({
       },
       {
         // Each browser suite runs Chromium against live channels with their own ffmpeg: two at once
-        // overload a 2-core machine, so they run one file at a time, after the other suites.
+        // overload a 2-core machine, so they run one file at a time. In one `vitest run` they come
+        // after the other suites; `npm test` (test/run-suites.js) runs the two projects side by side.
         extends: true,
         test: {
           name: 'browser',

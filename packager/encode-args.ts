@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { thumbnailSheetName } from '../src/media/presentation.js';
-import type { AudioRung, LadderPlan, SurroundCodec } from './ladder.js';
+import type { AudioRung, LadderPlan, SurroundCodec, VideoRung } from './ladder.js';
 
 export interface EncodeOutput {
   renditionId: string;
@@ -166,14 +166,7 @@ export function buildEncodeArgs(
       '-r',
       `${fpsNum}/${fpsDen}`,
       ...(input.toneMap ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709'] : []),
-      '-c:v',
-      'libx264',
-      '-preset',
-      preset,
-      ...(live ? ['-tune', 'zerolatency'] : []),
-      '-profile:v',
-      r.profile,
-      ...(r.level ? ['-level:v', r.level] : []),
+      ...(r.codec === 'hevc' ? hevcCodecArgs(preset) : h264CodecArgs(r, preset, live)),
       '-b:v',
       String(r.bitrate),
       '-maxrate',
@@ -216,6 +209,40 @@ export function buildEncodeArgs(
     }
   }
   return { args, outputs };
+}
+
+function h264CodecArgs(r: VideoRung, preset: string, live: boolean): string[] {
+  return [
+    '-c:v',
+    'libx264',
+    '-preset',
+    preset,
+    ...(live ? ['-tune', 'zerolatency'] : []),
+    '-profile:v',
+    r.profile,
+    ...(r.level ? ['-level:v', r.level] : []),
+  ];
+}
+
+/**
+ * HEVC Main (8-bit) with libx265: `hvc1` sample entries (parameter sets in the init segment only,
+ * what Apple's players require of HEVC in fMP4), closed GOPs (x265 opens them by default, and a
+ * CRA segment start is not independent), no scene-cut key frames (the forced ones put a key frame
+ * at every segment start, aligned with the H.264 rungs). The level is libx265's choice.
+ */
+function hevcCodecArgs(preset: string): string[] {
+  return [
+    '-c:v',
+    'libx265',
+    '-preset',
+    preset,
+    '-tag:v',
+    'hvc1',
+    '-profile:v',
+    'main',
+    '-x265-params',
+    'open-gop=0:scenecut=0:repeat-headers=0:log-level=error',
+  ];
 }
 
 /**

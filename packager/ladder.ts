@@ -4,9 +4,18 @@
  * rate and display aspect ratio, uses even dimensions, and never upscales.
  *
  * JSON ladder file:
- *   { "video": [ { "height": 360, "bitrate": "800k", "id"?: "360p", "maxrate"?: ..., "bufsize"?: ..., "profile"?: "main" } ],
+ *   { "video": [ { "height": 360, "bitrate": "800k", "id"?: "360p", "maxrate"?: ..., "bufsize"?: ...,
+ *                  "profile"?: "main", "hevcBitrate"?: "560k" } ],
+ *     "videoCodecs"?: ["h264", "hevc"],
  *     "audio"?: { "bitrate": "96k", "surroundBitrate"?: "384k" | false,
  *                 "surroundCodec"?: "aac" | "eac3" | "ac3" | ["eac3", "aac", ...] } | false }
+ *
+ * "videoCodecs" (default ["h264"]; `package --video-codecs` overrides it) encodes the whole ladder
+ * once per codec, in that order: H.264 rungs keep their ids ("720p"), HEVC ones are "720p-hevc"
+ * (Main profile, 8-bit, closed GOPs, `hvc1` sample entries as Apple's players need), at
+ * "hevcBitrate", by default 70 % of the H.264 rung's (HEVC needs 30-50 % fewer bits for the same
+ * picture; the default is the cautious end). Players that can decode HEVC pick those, the others
+ * the H.264 ones.
  *
  * A source audio track of 5.1 or more channels is encoded twice: stereo AAC at "bitrate" and 5.1
  * at "surroundBitrate" (default 384k; false: stereo only) in "surroundCodec": AAC (the default:
@@ -21,17 +30,26 @@ import type { SourceInfo } from './probe.js';
 
 export type H264Profile = 'high' | 'main' | 'baseline';
 
+/** Video codecs a ladder is encoded in (ffmpeg's libx264 and libx265). */
+export type VideoCodec = 'h264' | 'hevc';
+export const VIDEO_CODECS: readonly VideoCodec[] = ['h264', 'hevc'];
+
+/** An HEVC rung's bit rate, as a share of the H.264 rung's, when the ladder does not give one. */
+const HEVC_BITRATE_SHARE = 0.7;
+
 export interface VideoRung {
-  /** Folder name, e.g. '720p'. */
+  /** Folder name, e.g. '720p' ('720p-hevc' for an HEVC rung). */
   id: string;
+  codec: VideoCodec;
   width: number;
   height: number;
   /** Target average bit rate, bits/s. */
   bitrate: number;
   maxrate: number;
   bufsize: number;
+  /** H.264 profile; HEVC rungs are Main (8-bit 4:2:0) whatever this says. */
   profile: H264Profile;
-  /** H.264 level, e.g. '3.1' (the smallest level that fits size, frame rate and maxrate). */
+  /** H.264 level, e.g. '3.1' (the smallest level that fits size, frame rate and maxrate); libx265 sets HEVC's. */
   level?: string;
 }
 
@@ -68,10 +86,14 @@ export interface RungSpec {
   maxrate?: number;
   bufsize?: number;
   profile?: H264Profile;
+  /** The HEVC rung's bit rate (default 70 % of `bitrate`). */
+  hevcBitrate?: number;
 }
 
 export interface LadderSpec {
   video: RungSpec[];
+  /** The codecs the ladder is encoded in, in order (default: H.264 alone). */
+  videoCodecs?: VideoCodec[];
   /** Audio bit rate (bits/s), the 5.1 twin's (false: none) and its codecs; false to drop audio. */
   audio?: { bitrate: number; surroundBitrate?: number | false; surroundCodecs?: SurroundCodec[] } | false;
 }
@@ -125,7 +147,11 @@ function badLadder(source: string, why: string): StreamedgeError {
 
 /** Validates a parsed ladder JSON document. */
 export function parseLadderSpec(doc: unknown, source: string): LadderSpec {
-  const obj = (Array.isArray(doc) ? { video: doc } : doc) as { video?: unknown; audio?: unknown } | null;
+  const obj = (Array.isArray(doc) ? { video: doc } : doc) as {
+    video?: unknown;
+    audio?: unknown;
+    videoCodecs?: unknown;
+  } | null;
   if (!obj || typeof obj !== 'object' || !Array.isArray(obj.video) || obj.video.length === 0) {
     throw badLadder(source, 'expected {"video": [{"height": 360, "bitrate": "800k"}, ...]}');
   }
@@ -153,6 +179,9 @@ export function parseLadderSpec(doc: unknown, source: string): LadderSpec {
     }
     if (rung.maxrate !== undefined) spec.maxrate = parseBitrate(rung.maxrate, `ladder ${source} video[${i}].maxrate`);
     if (rung.bufsize !== undefined) spec.bufsize = parseBitrate(rung.bufsize, `ladder ${source} video[${i}].bufsize`);
+    if (rung.hevcBitrate !== undefined) {
+      spec.hevcBitrate = parseBitrate(rung.hevcBitrate, `ladder ${source} video[${i}].hevcBitrate`);
+    }
     if (rung.profile !== undefined) {
       if (rung.profile !== 'high' && rung.profile !== 'main' && rung.profile !== 'baseline') {
         throw badLadder(source, `video[${i}].profile must be high, main or baseline`);
@@ -181,7 +210,26 @@ export function parseLadderSpec(doc: unknown, source: string): LadderSpec {
       }
     }
   }
-  return { video, audio };
+  const out: LadderSpec = { video, audio };
+  if (obj.videoCodecs !== undefined)
+    out.videoCodecs = parseVideoCodecs(obj.videoCodecs, `ladder ${source} videoCodecs`);
+  return out;
+}
+
+/** A list of video codecs ("h264", "hevc"; a comma-separated string or an array), each at most once. */
+export function parseVideoCodecs(value: unknown, what: string): VideoCodec[] {
+  const list = typeof value === 'string' ? value.split(',').map((c) => c.trim().toLowerCase()) : value;
+  const valid = (c: unknown): c is VideoCodec => VIDEO_CODECS.includes(c as VideoCodec);
+  if (!Array.isArray(list) || list.length === 0 || !list.every(valid)) {
+    throw new StreamedgeError(
+      'BAD_LADDER',
+      `${what}: ${JSON.stringify(value)} is not a list of video codecs: name h264, hevc or both (e.g. h264,hevc)`,
+    );
+  }
+  if (new Set(list).size !== list.length) {
+    throw new StreamedgeError('BAD_LADDER', `${what} lists ${list.join(', ')}: each codec at most once`);
+  }
+  return list;
 }
 
 /** "surroundCodec" of a ladder file: one codec, or a list of distinct codecs (a twin each). */
@@ -268,6 +316,25 @@ export function h264Level(
   return undefined;
 }
 
+/** The HEVC rung of an H.264 one: same picture, `hevcBitrate` (or 70 %), peak and buffer scaled alike. */
+function hevcTwin(r: VideoRung, spec: RungSpec, fpsFactor: number): VideoRung {
+  const bitrate =
+    spec.hevcBitrate !== undefined
+      ? Math.round(spec.hevcBitrate * fpsFactor)
+      : Math.round(r.bitrate * HEVC_BITRATE_SHARE);
+  const scale = bitrate / r.bitrate;
+  return {
+    id: `${r.id}-hevc`,
+    codec: 'hevc',
+    width: r.width,
+    height: r.height,
+    bitrate,
+    maxrate: Math.round(r.maxrate * scale),
+    bufsize: Math.round(r.bufsize * scale),
+    profile: 'main',
+  };
+}
+
 function even(n: number): number {
   return Math.max(2, Math.round(n / 2) * 2);
 }
@@ -305,7 +372,8 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
   }
 
   const seen = new Set<string>();
-  const video: VideoRung[] = [];
+  const h264: VideoRung[] = [];
+  const specOf = new Map<VideoRung, RungSpec>();
   for (const r of chosen) {
     const short = even(Math.min(r.height, shortSide));
     const long = even(short * aspect);
@@ -318,11 +386,15 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
     const maxrate = r.maxrate ?? Math.round(bitrate * 1.2);
     const bufsize = r.bufsize ?? 2 * bitrate;
     const profile = r.profile ?? 'high';
-    const rung: VideoRung = { id, width, height, bitrate, maxrate, bufsize, profile };
+    const rung: VideoRung = { id, codec: 'h264', width, height, bitrate, maxrate, bufsize, profile };
     const level = h264Level(width, height, fps, maxrate, profile);
     if (level) rung.level = level;
-    video.push(rung);
+    h264.push(rung);
+    specOf.set(rung, r);
   }
+  const video = (spec.videoCodecs ?? ['h264']).flatMap((codec) =>
+    codec === 'h264' ? h264 : h264.map((r) => hevcTwin(r, specOf.get(r)!, fpsFactor)),
+  );
 
   const plan: LadderPlan = { video, frameRate: v.frameRate };
   if (source.audio && spec.audio !== false) {

@@ -10,7 +10,7 @@ import { parseAdCues } from './ad-cues.js';
 import { interstitialSource } from '../src/cli/interstitial-options.js';
 import { captionServicesOption } from '../src/cli/caption-options.js';
 import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
-import type { AudioRung } from './ladder.js';
+import { parseVideoCodecs, type AudioRung } from './ladder.js';
 import type { SourceInfo } from './probe.js';
 import {
   type ContentKey,
@@ -24,6 +24,7 @@ interface PackageCliOptions {
   out: string;
   id?: string;
   ladder?: string;
+  videoCodecs?: string;
   segment: string;
   part: string;
   force?: boolean;
@@ -102,6 +103,10 @@ export function registerPackageCommand(program: Command): void {
     .requiredOption('--out <dir>', 'output root; the asset is published at <dir>/<id>/ (served as /vod/<id>/)')
     .option('--id <assetId>', 'asset id (default: the input file name without extension)')
     .option('--ladder <preset|file.json>', 'ladder preset (default, small) or a JSON ladder file', 'default')
+    .option(
+      '--video-codecs <list>',
+      'encode the ladder in each of these codecs: h264, hevc or h264,hevc (HEVC rungs are "<id>-hevc", at 70 % of the bit rate unless the ladder gives hevcBitrate; default: the ladder\'s, else h264)',
+    )
     .option('--segment <seconds>', 'segment duration', '4')
     .option('--part <seconds>', 'part (fragment) duration', '1')
     .option('--force', 'publish a new version even if the asset id exists (old versions stay servable)')
@@ -123,7 +128,7 @@ export function registerPackageCommand(program: Command): void {
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
-    .option('--preset <x264preset>', 'x264 speed preset', 'veryfast')
+    .option('--preset <preset>', 'x264 (and x265) speed preset', 'veryfast')
     .option('--encrypt <scheme>', 'Common Encryption of video and audio: cbcs (HLS SAMPLE-AES, DASH) or cenc')
     .option('--content-keys <file>', 'JSON key file {"keys":[{"kid":"<32 hex>","key":"<32 hex>"}]} (with --encrypt)')
     .option('--key-id <kid>', 'which key of --content-keys to encrypt with (default: the first)')
@@ -168,6 +173,7 @@ export function registerPackageCommand(program: Command): void {
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
       const captions = o.captions === undefined ? undefined : captionServicesOption(o.captions, '--captions');
+      const videoCodecs = o.videoCodecs === undefined ? undefined : parseVideoCodecs(o.videoCodecs, '--video-codecs');
       const thumbnails = thumbnailOption(o);
       const interstitial = interstitialSource(
         { uri: o.interstitial, list: o.interstitialList, restrict: o.interstitialRestrict },
@@ -194,6 +200,7 @@ export function registerPackageCommand(program: Command): void {
           outDir: o.out,
           assetId,
           ladder: o.ladder,
+          ...(videoCodecs ? { videoCodecs } : {}),
           segmentDuration: parseDuration(o.segment),
           partDuration: parseDuration(o.part),
           force: o.force ?? false,
@@ -267,10 +274,11 @@ export function formatSummary(s: VodSummary): string {
     `  duration ${s.durationSec.toFixed(2)} s, ${s.segmentCount} segment${s.segmentCount === 1 ? '' : 's'} of ${s.segmentDuration} s (parts ${s.partDuration} s)`,
   ];
   const idWidth = Math.max(7, ...s.renditions.map((r) => r.id.length));
+  const codecWidth = Math.max(12, ...s.renditions.map((r) => r.codecs.length));
   for (const r of s.renditions) {
     const size = r.width && r.height ? `${r.width}x${r.height}` : '';
     lines.push(
-      `  ${r.id.padEnd(idWidth)} ${(size || r.language || '').padEnd(10)} ${r.codecs.padEnd(12)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
+      `  ${r.id.padEnd(idWidth)} ${(size || r.language || '').padEnd(10)} ${r.codecs.padEnd(codecWidth)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
     );
   }
   const t = s.thumbnails;

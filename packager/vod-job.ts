@@ -26,7 +26,7 @@ import { writeMediaPlaylist } from '../src/hls/media-playlist.js';
 import { writeIFramePlaylist } from '../src/hls/iframe-playlist.js';
 import { writeMpd } from '../src/dash/mpd.js';
 import { probeSource, type SourceInfo } from './probe.js';
-import { planLadder, type LadderPlan } from './ladder.js';
+import { loadLadderSpec, planLadder, type LadderPlan, type VideoCodec } from './ladder.js';
 import { buildEncodeArgs, type EncodeOutput } from './encode-args.js';
 import { runEncoder, type EncoderRun } from './ffmpeg-run.js';
 import { Segmenter } from './segmenter.js';
@@ -114,6 +114,8 @@ export interface PackageVodOptions {
    * (`--captions-webvtt`), for players and devices that do not read 608, and for transcripts.
    */
   captionsWebVtt?: boolean;
+  /** The codecs the ladder is encoded in (`--video-codecs`), in place of the ladder's own (default H.264). */
+  videoCodecs?: VideoCodec[];
   /** Called once the source is probed and the ladder planned. */
   onPlan?: (plan: LadderPlan, source: SourceInfo) => void;
   /** Media seconds encoded so far, and the expected total when known. */
@@ -214,12 +216,14 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   const source = await probeSource(opts.input);
   const audioTracks = await planAudioTracks(opts.input, source, opts.audio ?? []);
   // Audio from --audio files alone (a silent source) still gets the ladder's audio settings.
+  const ladder = loadLadderSpec(opts.ladder);
   const plan = planLadder(
     !source.audio && audioTracks.length > 0
       ? { ...source, audio: { codec: 'aac', sampleRate: 48000, channels: 2 } }
       : source,
-    opts.ladder,
+    opts.videoCodecs ? { ...ladder, videoCodecs: opts.videoCodecs } : ladder,
   );
+  checkHevcOptions(plan, source, opts);
   if (!plan.audio && (opts.audio?.length ?? 0) > 0) {
     throw new StreamedgeError(
       'BAD_OPTION',
@@ -325,9 +329,12 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       mkdirSync(dir, { recursive: true });
       return { output, dir, segments: [], pending: [], bytes: 0 };
     });
-    // the channels the captions use, read from the first video rendition as it is segmented
+    // the channels the captions use, read from the first H.264 rendition as it is segmented (the
+    // only codec ffmpeg carries the source's 608 into)
     const scanned =
-      opts.captions === undefined || opts.captionsWebVtt ? states.find((s) => s.output.kind === 'video') : undefined;
+      opts.captions === undefined || opts.captionsWebVtt
+        ? states.find((s) => plan.video.find((r) => r.id === s.output.renditionId)?.codec === 'h264')
+        : undefined;
     let captionScan: CaptionChannelScan | undefined;
     const segmenters = states.map((state) => {
       const { output } = state;
@@ -403,7 +410,8 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
       writeProtectionRecord(versionRoot, presentation.protection);
     }
     const captions = captionServicesFor(opts.captions, captionScan, source);
-    if (captions.length > 0) presentation.closedCaptions = captions;
+    // HEVC rungs carry no 608 (checkHevcOptions): in-band captions are announced for every variant or none
+    if (captions.length > 0 && !hasHevc(plan)) presentation.closedCaptions = captions;
     const fromCaptions =
       opts.captionsWebVtt && captionScan ? captionSubtitles(captions, captionScan, presentation) : [];
     const allSubtitles = [...subtitles, ...fromCaptions];
@@ -493,6 +501,39 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         `the output in ${outDir}`,
         'nothing was published; free space there or choose another --out',
       ) ?? e
+    );
+  }
+}
+
+function hasHevc(plan: LadderPlan): boolean {
+  return plan.video.some((r) => r.codec === 'hevc');
+}
+
+/**
+ * What HEVC rungs cannot do yet, refused before anything is encoded: Common Encryption (the
+ * packager maps H.264 slices to subsamples, not HEVC's), and in-band captions (ffmpeg's libx265
+ * drops the source's CEA-608, and HLS announces CLOSED-CAPTIONS for every variant or for none:
+ * `--captions-webvtt` offers them to every variant as WebVTT instead, decoded from an H.264 rung).
+ */
+function checkHevcOptions(plan: LadderPlan, source: SourceInfo, opts: PackageVodOptions): void {
+  if (!hasHevc(plan)) return;
+  if (opts.protection) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--encrypt with HEVC renditions: Common Encryption is done for H.264 only; package HEVC clear, or with --video-codecs h264',
+    );
+  }
+  const captioned = Array.isArray(opts.captions) || (opts.captions === undefined && source.video?.closedCaptions);
+  if (captioned && !opts.captionsWebVtt) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `HEVC renditions cannot carry ${Array.isArray(opts.captions) ? 'the --captions channels' : `the CEA-608 captions of ${opts.input}`} (libx265 drops them, and HLS announces in-band captions for every variant or none): add --captions-webvtt to offer them as WebVTT subtitles, or --captions none`,
+    );
+  }
+  if (opts.captionsWebVtt && !plan.video.some((r) => r.codec === 'h264')) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      '--captions-webvtt reads the captions from an H.264 rendition, and --video-codecs hevc makes none: add h264',
     );
   }
 }

@@ -32,6 +32,7 @@ import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
+import { chooseVideoFamily } from '../../src/media/video-family-choice.js';
 
 interface DashSegment {
   /** The viewer's cursor for it (see PeriodRep.ordinal). */
@@ -78,7 +79,7 @@ interface MpdSegment {
 }
 
 interface MpdPlaylist {
-  attributes?: { NAME?: string; BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number } };
+  attributes?: { NAME?: string; BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number }; CODECS?: string };
   segments?: MpdSegment[];
   sidx?: MpdSegmentBase;
 }
@@ -199,7 +200,12 @@ export class DashClient implements StreamClient {
     // read: the ABR holds rungs by index, so it never changes after.
     if (this.video.length === 0) {
       const richest = richestPeriod(periods);
-      this.video = (richest?.video ?? []).map((p) => ({
+      // a ladder in H.264 and HEVC (a video AdaptationSet each): a viewer plays one family, the first listed
+      const family = chooseVideoFamily(
+        (richest?.video ?? []).map((p) => ({ p, codecs: p.attributes?.CODECS ?? '' })),
+        () => true,
+      ).map((x) => x.p);
+      this.video = family.map((p) => ({
         id: nameOf(p),
         kind: 'video' as const,
         bitrate: bandwidthOf(p),

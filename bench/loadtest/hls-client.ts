@@ -7,6 +7,7 @@ import { holdBackSteering } from '../../src/abr/low-latency.js';
 import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
+import { chooseVideoFamily } from '../../src/media/video-family-choice.js';
 import { readContentSteering } from '../../src/hls/content-steering.js';
 import { readIdentitySessionKey } from '../../src/hls/key-tags.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
@@ -100,7 +101,12 @@ interface HlsServerControl {
 interface HlsManifest {
   playlists?: {
     uri: string;
-    attributes?: { BANDWIDTH?: number; RESOLUTION?: { width?: number; height?: number }; AUDIO?: string };
+    attributes?: {
+      BANDWIDTH?: number;
+      RESOLUTION?: { width?: number; height?: number };
+      AUDIO?: string;
+      CODECS?: string;
+    };
   }[];
   mediaGroups?: { AUDIO?: Record<string, Record<string, { default?: boolean; uri?: string }>> };
   skip?: { skippedSegments?: number };
@@ -380,7 +386,11 @@ export class HlsClient implements StreamClient {
     }
     const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
-    const variants = firstAudioGroupVariants(m.playlists ?? []);
+    // a ladder in H.264 and HEVC: a viewer plays one family, the first listed (no decoder to ask)
+    const variants = chooseVideoFamily(
+      firstAudioGroupVariants(m.playlists ?? []).map((v) => ({ v, codecs: v.attributes?.CODECS ?? '' })),
+      () => true,
+    ).map((x) => x.v);
     const firstGroup = variants[0]?.attributes?.AUDIO;
     if (variants.length === 0) {
       // a media playlist given directly: one rendition

@@ -15,6 +15,7 @@ import { StreamedgeError } from '../../src/errors.js';
 import { languageName, parseLanguageTag } from '../../src/media/language-tag.js';
 import type { SourceInfo } from '../probe.js';
 import type { AudioTrackPlan } from '../audio-tracks.js';
+import { loadLadderSpec } from '../ladder.js';
 
 export interface ChannelConfig {
   /** URL-safe channel id: `/live/<id>/...`. */
@@ -160,6 +161,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
       );
     }
   }
+  checkLiveLadderCodecs(c.id, c.ladder ?? LIVE_DEFAULTS.ladder);
   return {
     id: c.id,
     source: c.source,
@@ -178,6 +180,22 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ...(c.interstitial ? { interstitial: c.interstitial } : {}),
     ...(c.captions ? { captions: c.captions } : {}),
   };
+}
+
+/** A live ladder encodes H.264 alone: one naming other codecs is refused at start-up, not at its first run. */
+function checkLiveLadderCodecs(id: string, ladder: string): void {
+  let codecs: readonly string[] | undefined;
+  try {
+    codecs = loadLadderSpec(ladder).videoCodecs;
+  } catch {
+    return; // an unreadable ladder is reported by the run that plans it, as before
+  }
+  if (codecs !== undefined && codecs.some((c) => c !== 'h264')) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `channel ${id}: the live ladder ${ladder} asks for ${codecs.join(', ')} ("videoCodecs"): live channels encode H.264 only; HEVC is for packaged VOD`,
+    );
+  }
 }
 
 function isLavfi(source: string): boolean {

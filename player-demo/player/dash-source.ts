@@ -51,6 +51,7 @@ import {
   withinPeriod,
   type MpdPeriod,
 } from '../../src/dash/mpd-periods.js';
+import { chooseVideoFamily, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES } from '../../src/media/video-family-choice.js';
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
 import { ProtectionError, readDashProtection, type TrackProtection } from './protection.js';
@@ -275,6 +276,8 @@ export class DashSource implements SourceModel {
         ...(protection ? { protection } : {}),
       });
     }
+    // a ladder in H.264 and HEVC (a video AdaptationSet each): the one family this browser decodes (HEVC first)
+    this.video = chooseVideoFamily(this.video, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES);
     // One audio AdaptationSet per language (lang, Label, Role main/alternate).
     for (const [name, group] of richest.audio) {
       const pl = group.playlists[0];

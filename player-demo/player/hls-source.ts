@@ -29,6 +29,7 @@ import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { captionServices, type ParsedCaptionService } from './caption-services.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
+import { chooseVideoFamily, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES } from '../../src/media/video-family-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
@@ -207,6 +208,8 @@ export class HlsSource implements SourceModel {
         initUrl: '',
       });
     }
+    // a ladder in H.264 and HEVC: the renditions of the one family this browser decodes (HEVC first)
+    this.video = chooseVideoFamily(this.video, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES);
     this.video.sort((x, y) => x.bitrate - y.bitrate);
     // The variants' AUDIO group: one track per language (EXT-X-MEDIA TYPE=AUDIO).
     const audioCodecs =

@@ -4,6 +4,7 @@ import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
   type AdBreak,
   audioCodecFamily,
+  videoCodecFamily,
   channelLayoutName,
   isMultichannel,
   paths,
@@ -239,8 +240,16 @@ function adaptationSets(
   const videos = p.timelines.filter((t) => t.rendition.kind === 'video');
   const audios = p.timelines.filter((t) => t.rendition.kind === 'audio');
 
-  if (videos.length > 0) {
-    const rs = videos.map((t) => t.rendition);
+  // One video AdaptationSet per codec family (H.264, HEVC): a player switches within a set, and
+  // cannot switch decoders seamlessly (DASH-IF IOP 3.2.13: a set's Representations are seamlessly
+  // switchable). The in-band captions ride the H.264 set; HEVC rungs carry none.
+  const families = new Map<string, RenditionTimeline[]>();
+  for (const t of videos) {
+    const family = videoCodecFamily(t.rendition.codecs);
+    families.set(family, [...(families.get(family) ?? []), t]);
+  }
+  for (const [family, group] of families) {
+    const rs = group.map((t) => t.rendition);
     const pars = new Set(rs.map(pictureAspectRatio).filter((x): x is string => x !== undefined));
     const fastest = rs
       .filter((r) => r.frameRate)
@@ -252,7 +261,7 @@ function adaptationSets(
       adaptationSet(
         media,
         sets.length,
-        videos,
+        group,
         [
           ['contentType', 'video'],
           ['par', pars.size === 1 ? [...pars][0] : undefined],
@@ -261,7 +270,7 @@ function adaptationSets(
           ['maxFrameRate', fastest ? dashFrameRate(fastest.frameRate!) : undefined],
           ['mimeType', 'video/mp4'],
         ],
-        captionDescriptors(p.closedCaptions ?? []),
+        family === 'hevc' ? [] : captionDescriptors(p.closedCaptions ?? []),
       ),
     );
   }

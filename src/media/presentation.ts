@@ -329,6 +329,17 @@ export function audioCodecFamily(r: Rendition): string {
   return codec.startsWith('mp4a.40.') ? 'aac' : codec;
 }
 
+/**
+ * A video rendition's codec family: 'avc' (avc1, avc3), 'hevc' (hvc1, hev1), else its sample entry
+ * type. Players switch within a family, not across (a different decoder).
+ */
+export function videoCodecFamily(codecs: string): string {
+  const entry = codecs.split(',')[0].trim().split('.')[0].toLowerCase();
+  if (entry === 'avc1' || entry === 'avc3') return 'avc';
+  if (entry === 'hvc1' || entry === 'hev1') return 'hevc';
+  return entry;
+}
+
 export function seconds(units: number, timescale: number): number {
   return units / timescale;
 }

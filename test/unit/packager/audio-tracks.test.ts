@@ -117,7 +117,16 @@ describe('audio track planning', () => {
 const plan: LadderPlan = {
   frameRate: [30, 1],
   video: [
-    { id: '240p', width: 426, height: 240, bitrate: 300_000, maxrate: 360_000, bufsize: 600_000, profile: 'main' },
+    {
+      id: '240p',
+      codec: 'h264',
+      width: 426,
+      height: 240,
+      bitrate: 300_000,
+      maxrate: 360_000,
+      bufsize: 600_000,
+      profile: 'main',
+    },
   ],
   audio: { id: 'audio', bitrate: 96_000, sampleRate: 48000, channels: 2 },
 };

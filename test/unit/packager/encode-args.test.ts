@@ -7,6 +7,7 @@ const plan: LadderPlan = {
   video: [
     {
       id: '720p',
+      codec: 'h264',
       width: 1280,
       height: 720,
       bitrate: 3_000_000,
@@ -15,7 +16,16 @@ const plan: LadderPlan = {
       profile: 'high',
       level: '3.1',
     },
-    { id: '360p', width: 640, height: 360, bitrate: 800_000, maxrate: 960_000, bufsize: 1_600_000, profile: 'main' },
+    {
+      id: '360p',
+      codec: 'h264',
+      width: 640,
+      height: 360,
+      bitrate: 800_000,
+      maxrate: 960_000,
+      bufsize: 1_600_000,
+      profile: 'main',
+    },
   ],
   audio: { id: 'audio', bitrate: 128_000, sampleRate: 48000, channels: 2 },
 };
@@ -26,6 +36,32 @@ function after(args: string[], flag: string, from = 0): string | undefined {
 }
 
 describe('buildEncodeArgs', () => {
+  it('an HEVC rung: libx265 Main with hvc1 sample entries, closed GOPs, the same forced key frames, no H.264 level', () => {
+    const hevc: LadderPlan = {
+      ...plan,
+      video: [plan.video[0], { ...plan.video[1], id: '360p-hevc', codec: 'hevc', bitrate: 560_000 }],
+    };
+    const { args, outputs } = buildEncodeArgs({ args: ['-i', 'in.mp4'] }, hevc, {
+      segmentDuration: 2,
+      partDuration: 0.5,
+    });
+    expect(outputs.map((o) => o.renditionId)).toEqual(['720p', '360p-hevc', 'audio']);
+    const v1 = args.indexOf('[v1]');
+    expect(after(args, '-c:v', v1)).toBe('libx265');
+    expect(after(args, '-tag:v', v1)).toBe('hvc1');
+    expect(after(args, '-profile:v', v1)).toBe('main');
+    expect(after(args, '-x265-params', v1)).toBe('open-gop=0:scenecut=0:repeat-headers=0:log-level=error');
+    expect(after(args, '-force_key_frames', v1)).toBe('expr:gte(t,n_forced*2)');
+    expect(after(args, '-forced-idr', v1)).toBe('1');
+    expect(after(args, '-bf', v1)).toBe('0');
+    expect(after(args, '-b:v', v1)).toBe('560000');
+    expect(args.slice(v1, args.indexOf('pipe:4'))).not.toContain('-level:v');
+    // the H.264 rung beside it is unchanged
+    const v0 = args.indexOf('[v0]');
+    expect(after(args, '-c:v', v0)).toBe('libx264');
+    expect(after(args, '-level:v', v0)).toBe('3.1');
+  });
+
   it('one run: one decode, 4:2:0, split + scale, each rendition to its own pipe fd, audio once', () => {
     const { args, outputs } = buildEncodeArgs({ args: ['-i', 'in.mp4'] }, plan, {
       segmentDuration: 4,

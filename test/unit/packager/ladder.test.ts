@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { h264Level, parseBitrate, parseLadderSpec, planLadder } from '../../../packager/ladder.js';
+import { h264Level, parseBitrate, parseLadderSpec, parseVideoCodecs, planLadder } from '../../../packager/ladder.js';
 import type { SourceInfo } from '../../../packager/probe.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'se-ladder-'));
@@ -160,6 +160,51 @@ describe('planLadder', () => {
     expect(() => planLadder(source(640, 360), join(dir, 'missing.json'))).toThrow(/neither a preset/);
     expect(() => parseBitrate('fast', 'x')).toThrow(/not a bit rate/);
     expect(parseBitrate('800k', 'x')).toBe(800_000);
+  });
+
+  it('videoCodecs: every rung again in HEVC after the H.264 ones, "<id>-hevc", at 70 % or hevcBitrate, peak and buffer scaled', () => {
+    const both = planLadder(source(1280, 720), {
+      ...parseLadderSpec(
+        {
+          video: [
+            { height: 720, bitrate: '3M' },
+            { height: 360, bitrate: '800k', hevcBitrate: '500k', maxrate: '1M' },
+          ],
+        },
+        'f',
+      ),
+      videoCodecs: ['h264', 'hevc'],
+    });
+    expect(both.video.map((r) => [r.id, r.codec, r.width, r.height, r.bitrate, r.maxrate, r.bufsize])).toEqual([
+      ['720p', 'h264', 1280, 720, 3_000_000, 3_600_000, 6_000_000],
+      ['360p', 'h264', 640, 360, 800_000, 1_000_000, 1_600_000],
+      ['720p-hevc', 'hevc', 1280, 720, 2_100_000, 2_520_000, 4_200_000],
+      ['360p-hevc', 'hevc', 640, 360, 500_000, 625_000, 1_000_000],
+    ]);
+    expect(both.video[2]).toMatchObject({ profile: 'main' });
+    expect(both.video[2].level).toBeUndefined(); // libx265 sets HEVC's level
+    // HEVC first, or alone; above 30 fps both scale by 1.5 as H.264 does
+    const hevc = planLadder(source(640, 360, { fps: [60, 1] }), {
+      ...parseLadderSpec({ video: [{ height: 360, bitrate: '800k', hevcBitrate: '500k' }] }, 'f'),
+      videoCodecs: ['hevc'],
+    });
+    expect(hevc.video.map((r) => [r.id, r.bitrate])).toEqual([['360p-hevc', 750_000]]);
+    // from a ladder file; the default is H.264 alone
+    expect(
+      parseLadderSpec({ video: [{ height: 360, bitrate: '1M' }], videoCodecs: ['hevc', 'h264'] }, 'f').videoCodecs,
+    ).toEqual(['hevc', 'h264']);
+    expect(planLadder(source(640, 360)).video.map((r) => r.codec)).toEqual(['h264', 'h264']);
+    expect(parseVideoCodecs('H264, hevc', '--video-codecs')).toEqual(['h264', 'hevc']);
+    expect(() => parseVideoCodecs('h264,vp9', '--video-codecs')).toThrow(
+      /"h264,vp9" is not a list of video codecs: name h264, hevc or both/,
+    );
+    expect(() => parseVideoCodecs([], 'x')).toThrow(/not a list of video codecs/);
+    expect(() =>
+      parseLadderSpec({ video: [{ height: 360, bitrate: '1M' }], videoCodecs: ['h264', 'h264'] }, 'f'),
+    ).toThrow(/each codec at most once/);
+    expect(() => parseLadderSpec({ video: [{ height: 360, bitrate: '1M', hevcBitrate: 'lots' }] }, 'f')).toThrow(
+      /video\[0\]\.hevcBitrate: not a bit rate/,
+    );
   });
 
   it('h264Level picks the smallest level that fits', () => {

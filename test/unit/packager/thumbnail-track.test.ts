@@ -12,7 +12,7 @@ import { buildEncodeArgs } from '../../../packager/encode-args.js';
 import type { LadderPlan } from '../../../packager/ladder.js';
 import { finishThumbnails, planThumbnails } from '../../../packager/thumbnail-track.js';
 
-const rung = { bitrate: 1e6, maxrate: 1.2e6, bufsize: 2e6, profile: 'main' as const };
+const rung = { codec: 'h264' as const, bitrate: 1e6, maxrate: 1.2e6, bufsize: 2e6, profile: 'main' as const };
 const plan: LadderPlan = {
   frameRate: [30, 1],
   video: [

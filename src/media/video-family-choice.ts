@@ -1,0 +1,38 @@
+/**
+ * Which video renditions of a ladder a player plays when it comes in several codecs (H.264 and
+ * HEVC twins): the renditions of one codec family, never a mix (switching decoders mid-stream is
+ * not seamless, and the rungs of two families do not form one ladder). The family is the first of
+ * `preferred` the player can decode (by its first rendition's CODECS), else the first listed
+ * family it can decode. When it can decode none (or the CODECS are unknown), the ladder is left as
+ * it is: the player's own error then names what failed. Browser-safe.
+ */
+import { videoCodecFamily } from './presentation.js';
+
+export function chooseVideoFamily<T extends { codecs: string }>(
+  renditions: readonly T[],
+  canPlay: (codecs: string) => boolean,
+  preferred: readonly string[] = [],
+): T[] {
+  const families = new Map<string, T[]>();
+  for (const r of renditions) {
+    const family = videoCodecFamily(r.codecs);
+    families.set(family, [...(families.get(family) ?? []), r]);
+  }
+  if (families.size <= 1) return [...renditions];
+  const playable = [...families].filter(([, members]) => canPlay(members[0].codecs));
+  if (playable.length === 0) return [...renditions];
+  for (const family of preferred) {
+    const match = playable.find(([f]) => f === family);
+    if (match) return match[1];
+  }
+  return playable[0][1];
+}
+
+/** The families a player prefers, most efficient first, as Apple's players choose HEVC over H.264. */
+export const PREFERRED_VIDEO_FAMILIES: readonly string[] = ['hevc', 'avc'];
+
+/** Whether this browser's MSE decodes video of `codecs` in fMP4 (true outside a browser: nothing to ask). */
+export function mseCanPlayVideo(codecs: string): boolean {
+  if (typeof MediaSource === 'undefined') return true;
+  return MediaSource.isTypeSupported(`video/mp4; codecs="${codecs}"`);
+}
