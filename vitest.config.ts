@@ -19,8 +19,9 @@ export default defineConfig({
       },
       {
         // Each browser suite runs Chromium against live channels with their own ffmpeg: two at once
-        // overload a 2-core machine, so they run one file at a time. In one `vitest run` they come
-        // after the other suites; `npm test` (test/run-suites.js) runs the two projects side by side.
+        // overload a 2-core machine, so they run one file at a time, after the other suites. (Run
+        // beside the node suites instead, as a second vitest process, the suite took 25 min rather
+        // than 31, but with the 2 cores saturated timing-bound tests failed in both trial runs.)
         extends: true,
         test: {
           name: 'browser',
