@@ -1,7 +1,7 @@
 /**
  * What HEVC renditions cost and give (`package --video-codecs h264,hevc`):
  *
- *   node bin/run-ts.js bench/hevc-bench.ts [--rounds 2] [--fixture sample] [--preset veryfast]
+ *   node bin/run-ts.js bench/hevc-bench.ts [--rounds 2] [--fixture sample] [--preset veryfast] [--out <json>]
  *
  * - Cost: the default ladder packaged in H.264 alone (A, the baseline) and in H.264 + HEVC (B),
  *   in ABBA order, each run's wall time and CPU seconds (this process and its ffmpeg/ffprobe
@@ -12,7 +12,7 @@
  *   70 % default. The fixture is ffmpeg's testsrc2 (synthetic: sharp edges, flat colours, a moving
  *   gradient), so the scores say how the two encoders compare on it, not what a film would score.
  *
- * Writes bench/results/hevc.json.
+ * Writes bench/results/hevc.json (or `--out`).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -148,7 +148,8 @@ const result = {
   },
   quality: pairs,
 };
-writeFileSync(join(here, 'results', 'hevc.json'), JSON.stringify(result, null, 2) + '\n');
+const outFile = arg('out', join(here, 'results', 'hevc.json'));
+writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
 rmSync(work, { recursive: true, force: true });
 process.stdout.write(
   `H.264 + HEVC costs ${result.ratios.cpuWithHevcToH264Alone}x the CPU of H.264 alone (wall ${result.ratios.wallWithHevcToH264Alone}x); ` +
@@ -158,5 +159,5 @@ process.stdout.write(
           `${p.rung}: HEVC ${p.hevcBytesToH264}x the bytes, SSIM ${p.hevcSsimMinusH264 >= 0 ? '+' : ''}${p.hevcSsimMinusH264}`,
       )
       .join('; ') +
-    '\nwrote bench/results/hevc.json\n',
+    `\nwrote ${outFile}\n`,
 );
