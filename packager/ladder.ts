@@ -13,9 +13,10 @@
  * "videoCodecs" (default ["h264"]; `package --video-codecs` overrides it) encodes the whole ladder
  * once per codec, in that order: H.264 rungs keep their ids ("720p"), HEVC ones are "720p-hevc"
  * (Main profile, 8-bit, closed GOPs, `hvc1` sample entries as Apple's players need), at
- * "hevcBitrate", by default 70 % of the H.264 rung's (HEVC needs 30-50 % fewer bits for the same
- * picture; the default is the cautious end). Players that can decode HEVC pick those, the others
- * the H.264 ones.
+ * "hevcBitrate", by default 70 % of the H.264 rung's (the published saving is 30-50 % on natural
+ * pictures with slow presets; bench/hevc-bench.ts measured 70 % slightly below H.264's SSIM on the
+ * synthetic fixture at veryfast). Players that can decode HEVC pick those, the others the H.264
+ * ones.
  *
  * A source audio track of 5.1 or more channels is encoded twice: stereo AAC at "bitrate" and 5.1
  * at "surroundBitrate" (default 384k; false: stereo only) in "surroundCodec": AAC (the default:
@@ -365,6 +366,8 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
         id: undefined,
         height: even(shortSide),
         bitrate: Math.max(64_000, Math.round(smallest.bitrate * scale)),
+        hevcBitrate:
+          smallest.hevcBitrate !== undefined ? Math.max(64_000, Math.round(smallest.hevcBitrate * scale)) : undefined,
         maxrate: undefined,
         bufsize: undefined,
       },

@@ -189,6 +189,15 @@ describe('planLadder', () => {
       videoCodecs: ['hevc'],
     });
     expect(hevc.video.map((r) => [r.id, r.bitrate])).toEqual([['360p-hevc', 750_000]]);
+    // a source smaller than every rung: one rung at its size, both bit rates scaled by area alike
+    const tiny = planLadder(source(320, 180), {
+      ...parseLadderSpec({ video: [{ height: 360, bitrate: '800k', hevcBitrate: '400k' }] }, 'f'),
+      videoCodecs: ['h264', 'hevc'],
+    });
+    expect(tiny.video.map((r) => [r.id, r.bitrate])).toEqual([
+      ['180p', 200_000],
+      ['180p-hevc', 100_000],
+    ]);
     // from a ladder file; the default is H.264 alone
     expect(
       parseLadderSpec({ video: [{ height: 360, bitrate: '1M' }], videoCodecs: ['hevc', 'h264'] }, 'f').videoCodecs,
