@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Launcher: runs the TypeScript CLI through tsx's loader (no build step needed).
-import { register } from 'tsx/esm/api';
+// Launcher: runs the TypeScript CLI (from a cached bundle of it, else through tsx: bin/ts-launch.js).
+import { importTs } from './ts-launch.js';
 
-register();
-await import('./cli.ts');
+await importTs(new URL('./cli.ts', import.meta.url));

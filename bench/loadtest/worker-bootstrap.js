@@ -1,5 +1,4 @@
-// Worker threads start without the tsx loader: register it, then run the TypeScript entry.
-import { register } from 'tsx/esm/api';
+// Worker threads start without a TypeScript loader: run the entry through bin/ts-launch.js.
+import { importTs } from '../../bin/ts-launch.js';
 
-register();
-await import('./worker-main.ts');
+await importTs(new URL('./worker-main.ts', import.meta.url));
