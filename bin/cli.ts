@@ -16,7 +16,7 @@ program
     process.exit(err.exitCode);
   });
 
-registerCommands(program);
+await registerCommands(program, process.argv.slice(2));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,23 +1,40 @@
 import type { Command } from 'commander';
-import { registerPackageCommand } from '../packager/package-cli.js';
-import { registerAdBreakCommand, registerOriginCommand } from '../packager/origin/cli.js';
-import { registerEdgeCommands } from '../edge/edge-cli.js';
-import { registerKeysCommands } from '../edge/fleet/fleet-cli.js';
-import { registerSignCommand } from '../src/cli/sign-command.js';
-import { registerContentKeyCommand } from '../src/cli/content-key-command.js';
-import { registerLoadtestAgentCommand, registerLoadtestCommand } from '../bench/loadtest-cli.js';
-import { registerDemoCommand } from '../player-demo/demo-cli.js';
 
-/** Every area registers its own commands; one line per area file. */
-export function registerCommands(program: Command): void {
-  registerPackageCommand(program);
-  registerOriginCommand(program);
-  registerAdBreakCommand(program);
-  registerEdgeCommands(program);
-  registerKeysCommands(program);
-  registerSignCommand(program);
-  registerContentKeyCommand(program);
-  registerLoadtestCommand(program);
-  registerLoadtestAgentCommand(program);
-  registerDemoCommand(program);
+type Register = (program: Command) => void;
+
+/**
+ * Every area's commands, and how to load the file that registers them. A run loads only the area
+ * its command names (a `package` run never loads the edge); help and unknown commands load all,
+ * in this order.
+ */
+const AREAS: { commands: string[]; load: () => Promise<Register[]> }[] = [
+  { commands: ['package'], load: async () => [(await import('../packager/package-cli.js')).registerPackageCommand] },
+  {
+    commands: ['origin', 'ad-break'],
+    load: async () => {
+      const m = await import('../packager/origin/cli.js');
+      return [m.registerOriginCommand, m.registerAdBreakCommand];
+    },
+  },
+  { commands: ['edge', 'purge'], load: async () => [(await import('../edge/edge-cli.js')).registerEdgeCommands] },
+  { commands: ['keys'], load: async () => [(await import('../edge/fleet/fleet-cli.js')).registerKeysCommands] },
+  { commands: ['sign'], load: async () => [(await import('../src/cli/sign-command.js')).registerSignCommand] },
+  {
+    commands: ['content-key'],
+    load: async () => [(await import('../src/cli/content-key-command.js')).registerContentKeyCommand],
+  },
+  {
+    commands: ['loadtest', 'loadtest-agent'],
+    load: async () => {
+      const m = await import('../bench/loadtest-cli.js');
+      return [m.registerLoadtestCommand, m.registerLoadtestAgentCommand];
+    },
+  },
+  { commands: ['demo'], load: async () => [(await import('../player-demo/demo-cli.js')).registerDemoCommand] },
+];
+
+/** Registers the commands `args` (the arguments after the script) can reach. */
+export async function registerCommands(program: Command, args: readonly string[]): Promise<void> {
+  const named = AREAS.find((a) => a.commands.includes(args[0] ?? ''));
+  for (const area of named ? [named] : AREAS) for (const register of await area.load()) register(program);
 }

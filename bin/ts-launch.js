@@ -1,16 +1,18 @@
 // Starts a TypeScript entry file (the CLI, an edge child process, a load-test worker, a bench script).
 //
 // Loading our ~300 TypeScript modules through tsx's loader hooks costs about 2.5 CPU-seconds per
-// process, and the edge starts a process per core plus its store. So the entry is bundled once
-// with esbuild (our code in one file, packages left to node) into node_modules/.cache/, and every
-// later start imports the bundle: about 0.8 CPU-seconds. The bundle is a cache, never a build
-// step: beside it a manifest records every input's size and mtime (with this file's and esbuild's),
-// and any change makes the next start rebuild it. Each module keeps its own `import.meta.url`,
-// `dirname` and `filename` (written into the bundle as literals), so paths next to the sources
-// resolve as they do under tsx. STREAMEDGE_LAUNCH_CACHE names another cache folder. When the bundle cannot be built or written, or with
-// STREAMEDGE_TSX=1, the entry runs through tsx as before.
+// process, and the edge starts a process per core plus its store. So the entry is bundled with
+// esbuild (our code in a few files, split where the code imports lazily, as the CLI does each
+// command's area; packages left to node) into node_modules/.cache/, and every later start imports
+// the bundle: 0.2-0.8 CPU-seconds. The bundle is a cache, never a build step: a manifest records
+// every input's size and mtime (with this file's and esbuild's), and any change makes the next start
+// rebuild. Each build has a folder of its own, so a process never loads the chunks of two builds;
+// folders replaced an hour ago are removed. Each module keeps its own `import.meta.url`, `dirname`
+// and `filename` (written into the bundle as literals), so paths next to the sources resolve as
+// they do under tsx. STREAMEDGE_LAUNCH_CACHE names another cache folder. When the bundle cannot be
+// built or written, or with STREAMEDGE_TSX=1, the entry runs through tsx.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE_DIR = process.env.STREAMEDGE_LAUNCH_CACHE || join(ROOT, 'node_modules', '.cache', 'streamedge-launch');
 const SELF = fileURLToPath(import.meta.url);
+const OLD_BUILD_MS = 3_600_000;
 
 /** Imports `entry` (a .ts path or file URL), from a fresh bundle when it can. */
 export async function importTs(entry) {
@@ -34,12 +37,15 @@ export async function importTs(entry) {
   return import(pathToFileURL(file).href);
 }
 
+/** The path of a fresh bundle of `file`'s entry module, built now if there is none. */
 async function bundleFor(file) {
-  const id = createHash('sha1').update(file).digest('hex').slice(0, 12);
-  const base = join(CACHE_DIR, `${basename(file).replace(/\.[cm]?[jt]s$/, '')}-${id}`);
-  const out = `${base}.mjs`;
-  if (isFresh(`${base}.json`)) return out;
-  return build(file, out, `${base}.json`);
+  const name = basename(file).replace(/\.[cm]?[jt]s$/, '');
+  const base = join(CACHE_DIR, `${name}-${createHash('sha1').update(file).digest('hex').slice(0, 12)}`);
+  const manifestPath = `${base}.json`;
+  const fresh = freshBuild(manifestPath);
+  if (fresh) return join(base, fresh, `${name}.mjs`);
+  const build = await buildBundle(file, base, manifestPath);
+  return join(base, build, `${name}.mjs`);
 }
 
 function stamp(path) {
@@ -47,27 +53,31 @@ function stamp(path) {
   return s ? [s.size, s.mtimeMs] : null;
 }
 
-function isFresh(manifestPath) {
-  let inputs;
+/** The build folder the manifest names, if every input it lists is unchanged. */
+function freshBuild(manifestPath) {
+  let manifest;
   try {
-    inputs = JSON.parse(readFileSync(manifestPath, 'utf8')).inputs;
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   } catch {
-    return false;
+    return undefined;
   }
-  for (const [path, size, mtimeMs] of inputs) {
+  for (const [path, size, mtimeMs] of manifest.inputs) {
     const s = stamp(path);
-    if (!s || s[0] !== size || s[1] !== mtimeMs) return false;
+    if (!s || s[0] !== size || s[1] !== mtimeMs) return undefined;
   }
-  return true;
+  return manifest.build;
 }
 
-async function build(file, out, manifestPath) {
+async function buildBundle(file, base, manifestPath) {
   const esbuild = await import('esbuild');
   const started = Date.now();
+  const build = `${started.toString(36)}-${process.pid}`;
   const result = await esbuild.build({
     entryPoints: [file],
-    outfile: out,
+    outdir: join(base, build),
+    outExtension: { '.js': '.mjs' },
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
@@ -75,16 +85,9 @@ async function build(file, out, manifestPath) {
     keepNames: true,
     sourcemap: 'linked',
     metafile: true,
-    write: false,
     logLevel: 'silent',
     plugins: [ownImportMeta],
   });
-  mkdirSync(CACHE_DIR, { recursive: true });
-  for (const f of result.outputFiles) {
-    const tmp = `${f.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, f.contents);
-    renameSync(tmp, f.path);
-  }
   const paths = [
     ...Object.keys(result.metafile.inputs).map((p) => resolve(p)),
     SELF,
@@ -96,13 +99,24 @@ async function build(file, out, manifestPath) {
   // start builds again.
   if (inputs.every(([, size, mtimeMs]) => size >= 0 && (mtimeMs < started || mtimeMs > finished))) {
     const tmp = `${manifestPath}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ entry: file, inputs }));
+    writeFileSync(tmp, JSON.stringify({ entry: file, build, inputs }));
     renameSync(tmp, manifestPath);
+    removeOldBuilds(base, build);
   }
-  return out;
+  return build;
 }
 
-/** Gives each of our modules its own import.meta.url/dirname/filename inside the one bundle. */
+/** Build folders other than `keep` last written over an hour ago (no process is still starting from them). */
+function removeOldBuilds(base, keep) {
+  for (const d of readdirSync(base)) {
+    const path = join(base, d);
+    if (d !== keep && (stamp(path)?.[1] ?? Infinity) < Date.now() - OLD_BUILD_MS) {
+      rmSync(path, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Gives each of our modules its own import.meta.url/dirname/filename inside the bundle. */
 const ownImportMeta = {
   name: 'own-import-meta',
   setup(b) {

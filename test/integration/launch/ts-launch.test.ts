@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,11 +26,13 @@ export const marker = 'first';
 export const fileName = (): string => basename(import.meta.filename);
 `,
 );
+writeFileSync(join(dir, 'lazy.ts'), 'export const lazyFile: string = import.meta.filename;\n');
 writeFileSync(
   entry,
   `import { fileName, marker, where } from './where.js';
 class Named {}
-process.stdout.write(JSON.stringify({ where, marker, entryUrl: import.meta.url, name: Named.name, fileName: fileName(), argv: process.argv.slice(1) }));
+const { lazyFile } = await import('./lazy.js');
+process.stdout.write(JSON.stringify({ where, marker, entryUrl: import.meta.url, name: Named.name, fileName: fileName(), lazyFile, argv: process.argv.slice(1) }));
 `,
 );
 
@@ -41,10 +43,12 @@ async function run(env: Record<string, string> = {}): Promise<Record<string, unk
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
+/** The entry's bundle file the manifest names now. */
 const bundleFile = (): string => {
-  const f = readdirSync(cache).find((n) => n.startsWith('entry-') && n.endsWith('.mjs'));
-  if (!f) throw new Error(`no bundle in ${cache}`);
-  return join(cache, f);
+  const manifest = readdirSync(cache).find((n) => n.startsWith('entry-') && n.endsWith('.json'));
+  if (!manifest) throw new Error(`no manifest in ${cache}`);
+  const { build } = JSON.parse(readFileSync(join(cache, manifest), 'utf8')) as { build: string };
+  return join(cache, manifest.replace(/\.json$/, ''), build, 'entry.mjs');
 };
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,7 +62,13 @@ describe('ts-launch', () => {
     expect(out.name).toBe('Named');
     expect(out.marker).toBe('first');
     expect(out.argv).toEqual([entry, 'a1']);
-    expect(readFileSync(bundleFile(), 'utf8')).toContain("'first'".replaceAll("'", '"'));
+    // The lazily imported module is a chunk of its own beside the entry, with its own import.meta.
+    expect(out.lazyFile).toBe(join(dir, 'lazy.ts'));
+    const chunks = readdirSync(dirname(bundleFile())).filter((n) => n.endsWith('.mjs') && n !== 'entry.mjs');
+    const lazyChunk = chunks.filter((n) => readFileSync(join(dirname(bundleFile()), n), 'utf8').includes('lazy.ts'));
+    expect(lazyChunk.length).toBe(1);
+    expect(readFileSync(bundleFile(), 'utf8')).not.toContain(JSON.stringify(join(dir, 'lazy.ts')));
+    expect(readFileSync(bundleFile(), 'utf8')).toContain('"first"');
   });
 
   it('runs the same bundle again while no source changed, and rebuilds it when one does', async () => {
