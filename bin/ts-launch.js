@@ -9,7 +9,8 @@
 // rebuild. Each build has a folder of its own, so a process never loads the chunks of two builds;
 // folders replaced an hour ago are removed. Each module keeps its own `import.meta.url`, `dirname`
 // and `filename` (written into the bundle as literals), so paths next to the sources resolve as
-// they do under tsx. STREAMEDGE_LAUNCH_CACHE names another cache folder. When the bundle cannot be
+// they do under tsx. STREAMEDGE_LAUNCH_CACHE names another cache folder (inside the checkout: bundles import
+// packages by name, found from where the bundle is). When the bundle cannot be
 // built or written, or with STREAMEDGE_TSX=1, the entry runs through tsx.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
