@@ -4,7 +4,7 @@ import { dolbyMaskHex } from '../cmaf/dolby-audio.js';
 import {
   type AdBreak,
   audioCodecFamily,
-  videoCodecFamily,
+  groupByVideoFamily,
   channelLayoutName,
   isMultichannel,
   paths,
@@ -243,12 +243,7 @@ function adaptationSets(
   // One video AdaptationSet per codec family (H.264, HEVC): a player switches within a set, and
   // cannot switch decoders seamlessly (DASH-IF IOP 3.2.13: a set's Representations are seamlessly
   // switchable). The in-band captions ride the H.264 set; HEVC rungs carry none.
-  const families = new Map<string, RenditionTimeline[]>();
-  for (const t of videos) {
-    const family = videoCodecFamily(t.rendition.codecs);
-    families.set(family, [...(families.get(family) ?? []), t]);
-  }
-  for (const [family, group] of families) {
+  for (const [family, group] of groupByVideoFamily(videos, (t) => t.rendition.codecs)) {
     const rs = group.map((t) => t.rendition);
     const pars = new Set(rs.map(pictureAspectRatio).filter((x): x is string => x !== undefined));
     const fastest = rs

@@ -340,6 +340,16 @@ export function videoCodecFamily(codecs: string): string {
   return entry;
 }
 
+/** `items` grouped by their video codec family, families and members in listed order. */
+export function groupByVideoFamily<T>(items: readonly T[], codecsOf: (item: T) => string): Map<string, T[]> {
+  const families = new Map<string, T[]>();
+  for (const item of items) {
+    const family = videoCodecFamily(codecsOf(item));
+    families.set(family, [...(families.get(family) ?? []), item]);
+  }
+  return families;
+}
+
 export function seconds(units: number, timescale: number): number {
   return units / timescale;
 }

@@ -6,18 +6,14 @@
  * family it can decode. When it can decode none (or the CODECS are unknown), the ladder is left as
  * it is: the player's own error then names what failed. Browser-safe.
  */
-import { videoCodecFamily } from './presentation.js';
+import { groupByVideoFamily } from './presentation.js';
 
 export function chooseVideoFamily<T extends { codecs: string }>(
   renditions: readonly T[],
   canPlay: (codecs: string) => boolean,
   preferred: readonly string[] = [],
 ): T[] {
-  const families = new Map<string, T[]>();
-  for (const r of renditions) {
-    const family = videoCodecFamily(r.codecs);
-    families.set(family, [...(families.get(family) ?? []), r]);
-  }
+  const families = groupByVideoFamily(renditions, (r) => r.codecs);
   if (families.size <= 1) return [...renditions];
   const playable = [...families].filter(([, members]) => canPlay(members[0].codecs));
   if (playable.length === 0) return [...renditions];
