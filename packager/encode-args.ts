@@ -42,7 +42,8 @@ export interface EncodeInput {
    * The source is HDR (PQ or HLG, BT.2020): tone-map it to SDR BT.709 before scaling and say so
    * in every video output's colour tags. The renditions are 8-bit H.264 that playlists list as
    * VIDEO-RANGE=SDR; passed through, the PQ/BT.2020 tags of the source came out on 8-bit SDR
-   * pictures, which players show with wrong colours.
+   * pictures, which players show with wrong colours. Rungs with a `range` (HEVC) are the
+   * exception: they branch off before the tone-mapping and stay HDR, 10-bit.
    */
   toneMap?: boolean;
 }
@@ -141,15 +142,28 @@ export function buildEncodeArgs(
     ? 'zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,'
     : '';
   const thumbs = opts.thumbnails;
-  const branches = n + (thumbs ? 1 : 0);
-  const splitLabels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
-  graph.push(
-    `[${videoMap}]${deint}${toSdr}format=yuv420p${branches > 1 ? `,split=${branches}${splitLabels}` : '[s0]'}`,
-  );
+  // HDR rungs (HEVC of an HDR source) branch off before the tone-mapping, at 10 bits
+  const hdr = input.toneMap ? plan.video.filter((r) => r.range) : [];
+  const sdrBranches = n - hdr.length + (thumbs ? 1 : 0);
+  const labels = (prefix: string, count: number): string =>
+    Array.from({ length: count }, (_, i) => `[${prefix}${i}]`).join('');
+  const fanOut = (prefix: string, count: number): string =>
+    count > 1 ? `,split=${count}${labels(prefix, count)}` : `[${prefix}0]`;
+  if (hdr.length > 0 && sdrBranches > 0) {
+    graph.push(`[${videoMap}]${deint}split=2[sdr][hdr]`);
+    graph.push(`[hdr]format=yuv420p10le${fanOut('h', hdr.length)}`);
+    graph.push(`[sdr]${toSdr}format=yuv420p${fanOut('s', sdrBranches)}`);
+  } else if (hdr.length > 0) {
+    graph.push(`[${videoMap}]${deint}format=yuv420p10le${fanOut('h', hdr.length)}`);
+  } else {
+    graph.push(`[${videoMap}]${deint}${toSdr}format=yuv420p${fanOut('s', sdrBranches)}`);
+  }
+  let sdrAt = 0;
   plan.video.forEach((r, i) => {
-    graph.push(`[s${i}]scale=w=${r.width}:h=${r.height}:flags=bicubic,setsar=1[v${i}]`);
+    const from = hdr.includes(r) ? `[h${hdr.indexOf(r)}]` : `[s${sdrAt++}]`;
+    graph.push(`${from}scale=w=${r.width}:h=${r.height}:flags=bicubic,setsar=1[v${i}]`);
   });
-  if (thumbs) graph.push(`[s${n}]${thumbnailFilter(thumbs)}[th]`);
+  if (thumbs) graph.push(`[s${sdrAt}]${thumbnailFilter(thumbs)}[th]`);
   args.push('-filter_complex', graph.join(';'));
 
   plan.video.forEach((r, i) => {
@@ -165,8 +179,10 @@ export function buildEncodeArgs(
       '-1',
       '-r',
       `${fpsNum}/${fpsDen}`,
-      ...(input.toneMap ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709'] : []),
-      ...(r.codec === 'hevc' ? hevcCodecArgs(preset) : h264CodecArgs(r, preset, live)),
+      ...(input.toneMap ? colourTags(hdr.includes(r) ? r.range : undefined) : []),
+      ...(r.codec === 'hevc'
+        ? hevcCodecArgs(preset, hdr.includes(r) ? r.range : undefined)
+        : h264CodecArgs(r, preset, live)),
       '-b:v',
       String(r.bitrate),
       '-maxrate',
@@ -224,13 +240,27 @@ function h264CodecArgs(r: VideoRung, preset: string, live: boolean): string[] {
   ];
 }
 
+/** The colour tags of an output of an HDR source: BT.709 for the tone-mapped SDR rungs, BT.2020 with the source's transfer for HDR ones. */
+function colourTags(range: VideoRung['range']): string[] {
+  if (!range) return ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709'];
+  return ['-color_primaries', 'bt2020', '-color_trc', TRANSFER[range], '-colorspace', 'bt2020nc'];
+}
+
+/** ffmpeg's and x265's names of the HDR transfer functions. */
+const TRANSFER = { pq: 'smpte2084', hlg: 'arib-std-b67' } as const;
+
 /**
- * HEVC Main (8-bit) with libx265: `hvc1` sample entries (parameter sets in the init segment only,
- * what Apple's players require of HEVC in fMP4), closed GOPs (x265 opens them by default, and a
- * CRA segment start is not independent), no scene-cut key frames (the forced ones put a key frame
- * at every segment start, aligned with the H.264 rungs). The level is libx265's choice.
+ * HEVC with libx265: `hvc1` sample entries (parameter sets in the init segment only, what Apple's
+ * players require of HEVC in fMP4), closed GOPs (x265 opens them by default, and a CRA segment
+ * start is not independent), no scene-cut key frames (the forced ones put a key frame at every
+ * segment start, aligned with the H.264 rungs). The level is libx265's choice. Main (8-bit), or
+ * for HDR (`range`) Main 10 with the BT.2020 colour description in the SPS's VUI and, for PQ,
+ * x265's HDR10 rate-control tuning (`hdr10-opt`: chroma QP offsets for PQ pictures).
  */
-function hevcCodecArgs(preset: string): string[] {
+function hevcCodecArgs(preset: string, range?: VideoRung['range']): string[] {
+  const hdrParams = range
+    ? `:colorprim=bt2020:transfer=${TRANSFER[range]}:colormatrix=bt2020nc${range === 'pq' ? ':hdr10-opt=1' : ''}`
+    : '';
   return [
     '-c:v',
     'libx265',
@@ -238,10 +268,11 @@ function hevcCodecArgs(preset: string): string[] {
     preset,
     '-tag:v',
     'hvc1',
+    ...(range ? ['-pix_fmt', 'yuv420p10le'] : []),
     '-profile:v',
-    'main',
+    range ? 'main10' : 'main',
     '-x265-params',
-    'open-gop=0:scenecut=0:repeat-headers=0:log-level=error',
+    `open-gop=0:scenecut=0:repeat-headers=0:log-level=error${hdrParams}`,
   ];
 }
 

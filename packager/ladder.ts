@@ -48,10 +48,15 @@ export interface VideoRung {
   bitrate: number;
   maxrate: number;
   bufsize: number;
-  /** H.264 profile; HEVC rungs are Main (8-bit 4:2:0) whatever this says. */
+  /** H.264 profile; HEVC rungs are Main (8-bit 4:2:0), or Main 10 when HDR (`range`), whatever this says. */
   profile: H264Profile;
   /** H.264 level, e.g. '3.1' (the smallest level that fits size, frame rate and maxrate); libx265 sets HEVC's. */
   level?: string;
+  /**
+   * HEVC of an HDR source: the source's high dynamic range kept (Main 10, BT.2020, PQ or HLG)
+   * instead of tone-mapped to SDR as every H.264 rung is. Absent: SDR.
+   */
+  range?: 'pq' | 'hlg';
 }
 
 export interface AudioRung {

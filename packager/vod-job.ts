@@ -217,11 +217,14 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
   const audioTracks = await planAudioTracks(opts.input, source, opts.audio ?? []);
   // Audio from --audio files alone (a silent source) still gets the ladder's audio settings.
   const ladder = loadLadderSpec(opts.ladder);
-  const plan = planLadder(
-    !source.audio && audioTracks.length > 0
-      ? { ...source, audio: { codec: 'aac', sampleRate: 48000, channels: 2 } }
-      : source,
-    opts.videoCodecs ? { ...ladder, videoCodecs: opts.videoCodecs } : ladder,
+  const plan = keepHdrInHevc(
+    planLadder(
+      !source.audio && audioTracks.length > 0
+        ? { ...source, audio: { codec: 'aac', sampleRate: 48000, channels: 2 } }
+        : source,
+      opts.videoCodecs ? { ...ladder, videoCodecs: opts.videoCodecs } : ladder,
+    ),
+    source,
   );
   checkHevcOptions(plan, source, opts);
   if (!plan.audio && (opts.audio?.length ?? 0) > 0) {
@@ -515,6 +518,17 @@ function hasHevc(plan: LadderPlan): boolean {
  * drops the source's CEA-608, and HLS announces CLOSED-CAPTIONS for every variant or for none:
  * `--captions-webvtt` offers them to every variant as WebVTT instead, decoded from an H.264 rung).
  */
+/**
+ * An HDR source's HEVC rungs keep its dynamic range (Main 10, BT.2020, PQ or HLG: Apple's HDR
+ * variants), while the H.264 rungs are tone-mapped to SDR: one ladder for HDR screens, one for
+ * the rest, told apart by VIDEO-RANGE and the MPD's colour properties.
+ */
+function keepHdrInHevc(plan: LadderPlan, source: SourceInfo): LadderPlan {
+  const hdr = source.video?.hdr;
+  if (!hdr) return plan;
+  return { ...plan, video: plan.video.map((r) => (r.codec === 'hevc' ? { ...r, range: hdr } : r)) };
+}
+
 function checkHevcOptions(plan: LadderPlan, source: SourceInfo, opts: PackageVodOptions): void {
   if (!hasHevc(plan)) return;
   if (opts.protection) {
@@ -717,6 +731,7 @@ function buildPresentation(
       rendition.height = s.track.height ?? rung.height;
       rendition.frameRate = plan.frameRate;
       rendition.sar = '1:1';
+      if (rung.range) rendition.videoRange = rung.range === 'pq' ? 'PQ' : 'HLG';
     } else {
       rendition.sampleRate = s.track.sampleRate ?? plan.audio?.sampleRate;
       const audio = tracks.find((t) => t.id === id);

@@ -51,7 +51,14 @@ import {
   withinPeriod,
   type MpdPeriod,
 } from '../../src/dash/mpd-periods.js';
-import { chooseVideoFamily, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES } from '../../src/media/video-family-choice.js';
+import {
+  chooseVideoFamily,
+  fitScreenRange,
+  mseCanPlayVideo,
+  PREFERRED_VIDEO_FAMILIES,
+  screenShowsHdr,
+} from '../../src/media/video-family-choice.js';
+import { hdrRepresentations } from '../../src/dash/hdr-representations.js';
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
 import { ProtectionError, readDashProtection, type TrackProtection } from './protection.js';
@@ -258,6 +265,7 @@ export class DashSource implements SourceModel {
   private readLadder(periods: ReadPeriod[]): void {
     const richest = richestPeriod(periods);
     if (!richest) return;
+    const ranges = hdrRepresentations(richest.period.text);
     for (const pl of richest.video) {
       const id = nameOf(pl);
       if (this.video.some((v) => v.id === id)) continue;
@@ -271,13 +279,19 @@ export class DashSource implements SourceModel {
         width: pl.attributes.RESOLUTION?.width,
         height: pl.attributes.RESOLUTION?.height,
         frameRate: pl.attributes['FRAME-RATE'],
+        ...(ranges.has(id) ? { videoRange: ranges.get(id) } : {}),
         initUrl: rep.initUrl,
         ...(rep.initByteRange ? { initByteRange: rep.initByteRange } : {}),
         ...(protection ? { protection } : {}),
       });
     }
-    // a ladder in H.264 and HEVC (a video AdaptationSet each): the one family this browser decodes (HEVC first)
-    this.video = chooseVideoFamily(this.video, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES);
+    // HDR sets only for an HDR screen; then, in a ladder in H.264 and HEVC (a video AdaptationSet
+    // each), the one family this browser decodes (HEVC first)
+    this.video = chooseVideoFamily(
+      fitScreenRange(this.video, screenShowsHdr()),
+      mseCanPlayVideo,
+      PREFERRED_VIDEO_FAMILIES,
+    );
     // One audio AdaptationSet per language (lang, Label, Role main/alternate).
     for (const [name, group] of richest.audio) {
       const pl = group.playlists[0];

@@ -29,7 +29,13 @@ import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { captionServices, type ParsedCaptionService } from './caption-services.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
-import { chooseVideoFamily, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES } from '../../src/media/video-family-choice.js';
+import {
+  chooseVideoFamily,
+  fitScreenRange,
+  mseCanPlayVideo,
+  PREFERRED_VIDEO_FAMILIES,
+  screenShowsHdr,
+} from '../../src/media/video-family-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
@@ -189,6 +195,7 @@ export class HlsSource implements SourceModel {
         CODECS?: string;
         RESOLUTION?: { width: number; height: number };
         'FRAME-RATE'?: number;
+        'VIDEO-RANGE'?: string;
       };
       const url = new URL(pl.uri, this.masterUrl).href;
       const id = this.idFor(url);
@@ -205,11 +212,17 @@ export class HlsSource implements SourceModel {
         width: a.RESOLUTION?.width,
         height: a.RESOLUTION?.height,
         frameRate: a['FRAME-RATE'],
+        ...(a['VIDEO-RANGE'] === 'PQ' || a['VIDEO-RANGE'] === 'HLG' ? { videoRange: a['VIDEO-RANGE'] } : {}),
         initUrl: '',
       });
     }
-    // a ladder in H.264 and HEVC: the renditions of the one family this browser decodes (HEVC first)
-    this.video = chooseVideoFamily(this.video, mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES);
+    // HDR variants only for an HDR screen; then, in a ladder in H.264 and HEVC, the renditions of
+    // the one family this browser decodes (HEVC first)
+    this.video = chooseVideoFamily(
+      fitScreenRange(this.video, screenShowsHdr()),
+      mseCanPlayVideo,
+      PREFERRED_VIDEO_FAMILIES,
+    );
     this.video.sort((x, y) => x.bitrate - y.bitrate);
     // The variants' AUDIO group: one track per language (EXT-X-MEDIA TYPE=AUDIO).
     const audioCodecs =

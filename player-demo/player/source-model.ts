@@ -16,6 +16,8 @@ export interface PlayerRendition {
   width?: number;
   height?: number;
   frameRate?: number;
+  /** Video of high dynamic range (HLS VIDEO-RANGE, DASH cicp TransferCharacteristics); absent: SDR. */
+  videoRange?: 'PQ' | 'HLG';
   initUrl: string;
   /** The init segment is this range of `initUrl` (HLS EXT-X-MAP BYTERANGE). */
   initByteRange?: ByteRange;

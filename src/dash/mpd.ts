@@ -266,6 +266,7 @@ function adaptationSets(
           ['mimeType', 'video/mp4'],
         ],
         family === 'hevc' ? [] : captionDescriptors(p.closedCaptions ?? []),
+        colourProperties(rs[0].videoRange),
       ),
     );
   }
@@ -440,6 +441,31 @@ function thumbnailSet(
   );
 }
 
+const CICP = 'urn:mpeg:mpegB:cicp:';
+
+/**
+ * The colour description of an HDR video set as ISO/IEC 23001-8 code points, as DVB-DASH signals
+ * it: BT.2020 primaries (9) and matrix (9) and the PQ transfer (16) as essential properties, so a
+ * player that cannot show them skips the set; HLG as the BT.2020 transfer (14) a legacy decoder
+ * can show, with HLG (18) as a supplemental property. SDR sets say nothing (BT.709 is assumed).
+ */
+function colourProperties(range: Rendition['videoRange']): XmlElement[] {
+  if (!range) return [];
+  const property = (name: string, scheme: string, value: number): XmlElement => ({
+    name,
+    attrs: [
+      ['schemeIdUri', `${CICP}${scheme}`],
+      ['value', value],
+    ],
+  });
+  return [
+    property('EssentialProperty', 'ColourPrimaries', 9),
+    property('EssentialProperty', 'TransferCharacteristics', range === 'PQ' ? 16 : 14),
+    property('EssentialProperty', 'MatrixCoefficients', 9),
+    ...(range === 'HLG' ? [property('SupplementalProperty', 'TransferCharacteristics', 18)] : []),
+  ];
+}
+
 /** The period-continuity property of an AdaptationSet whose media run on from the Period before. */
 function continuity(previousPeriod: string | undefined): XmlElement[] {
   return previousPeriod === undefined
@@ -524,6 +550,8 @@ function adaptationSet(
   attrs: Array<[string, string | number | undefined]>,
   /** Label, Role: the AdaptationSet's own descriptors, before any SegmentTemplate (schema order). */
   descriptors: XmlElement[] = [],
+  /** Essential and supplemental properties (colour), after any ContentProtection (schema order). */
+  properties: XmlElement[] = [],
 ): XmlElement {
   const { p, opts } = media;
   const templates = timelines.map((t) => segmentTemplate(media, t));
@@ -536,6 +564,8 @@ function adaptationSet(
     attrs: [['id', id], ...attrs, ['segmentAlignment', 'true'], ['startWithSAP', '1']],
     children: [
       ...protection,
+      ...properties.filter((e) => e.name === 'EssentialProperty'),
+      ...properties.filter((e) => e.name === 'SupplementalProperty'),
       ...continuity(media.previousPeriod),
       ...descriptors,
       ...(shared && templates[0] ? [templates[0], ...representations] : representations),

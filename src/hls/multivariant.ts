@@ -132,7 +132,7 @@ export function writeMultivariantPlaylist(p: Presentation, opts: MultivariantOpt
               ['CODECS', quoted([r.codecs, ...audioCodecs].join(','))],
               ['RESOLUTION', resolution(r)],
               ['FRAME-RATE', r.frameRate ? (r.frameRate[0] / r.frameRate[1]).toFixed(3) : undefined],
-              ['VIDEO-RANGE', 'SDR'],
+              ['VIDEO-RANGE', r.videoRange ?? 'SDR'],
               ['AUDIO', audioGroup ? quoted(groupId) : undefined],
               ['SUBTITLES', subtitles.length > 0 ? quoted(SUBTITLE_GROUP) : undefined],
               ['CLOSED-CAPTIONS', captions.length > 0 ? quoted(CAPTION_GROUP) : 'NONE'],
@@ -171,7 +171,7 @@ function iframeStreamInf(t: RenditionTimeline, opts: MultivariantOptions): strin
       ['AVERAGE-BANDWIDTH', bw.average],
       ['CODECS', quoted(r.codecs)],
       ['RESOLUTION', resolution(r)],
-      ['VIDEO-RANGE', 'SDR'],
+      ['VIDEO-RANGE', r.videoRange ?? 'SDR'],
       ['URI', quoted(withQuery(`${opts.pathPrefix ?? ''}${paths.iframePlaylist(r.id)}`, opts))],
     ])
   );

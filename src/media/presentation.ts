@@ -27,6 +27,8 @@ export interface Rendition {
   frameRate?: [number, number];
   /** Sample aspect ratio "1:1". */
   sar?: string;
+  /** Video of high dynamic range: PQ (SMPTE ST 2084, HDR10) or HLG, BT.2020 (HLS VIDEO-RANGE); absent: SDR. */
+  videoRange?: 'PQ' | 'HLG';
   sampleRate?: number;
   channels?: number;
   /** AC-3/E-AC-3: the Dolby channel mask (DASH signals it instead of the channel count). */

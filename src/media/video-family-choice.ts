@@ -32,3 +32,20 @@ export function mseCanPlayVideo(codecs: string): boolean {
   if (typeof MediaSource === 'undefined') return true;
   return MediaSource.isTypeSupported(`video/mp4; codecs="${codecs}"`);
 }
+
+/**
+ * The renditions a screen shows as made: on a screen without high dynamic range, the SDR ones when
+ * the ladder has any (HDR pictures tone-mapped by the browser look worse than the SDR rungs made
+ * for them, and Apple's players choose so too); on an HDR screen, or when there is no SDR rung,
+ * all of them.
+ */
+export function fitScreenRange<T extends { videoRange?: string }>(renditions: readonly T[], hdrScreen: boolean): T[] {
+  if (hdrScreen) return [...renditions];
+  const sdr = renditions.filter((r) => r.videoRange === undefined || r.videoRange === 'SDR');
+  return sdr.length > 0 ? sdr : [...renditions];
+}
+
+/** Whether this screen shows high dynamic range (CSS `dynamic-range: high`; false outside a browser). */
+export function screenShowsHdr(): boolean {
+  return typeof matchMedia === 'function' && matchMedia('(dynamic-range: high)').matches;
+}

@@ -1,8 +1,9 @@
 /**
  * An HDR10 source (PQ transfer, BT.2020) packages into SDR renditions that say so: tone-mapped to
  * BT.709 before scaling, with BT.709 colour tags in the H.264 stream, matching the VIDEO-RANGE=SDR
- * the playlists list. Before, the source's PQ/BT.2020 tags came out on 8-bit SDR pictures.
- * Real ffprobe + ffmpeg + our segmenter.
+ * the playlists list. Before, the source's PQ/BT.2020 tags came out on 8-bit SDR pictures. With
+ * HEVC renditions, those stay HDR: Main 10, BT.2020 and PQ in the stream, VIDEO-RANGE=PQ, and the
+ * MPD's colour properties on their AdaptationSet. Real ffprobe + ffmpeg + our segmenter.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,9 +14,22 @@ import { packageVod } from '../../../packager/vod-job.js';
 import { probeSource } from '../../../packager/probe.js';
 import { ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
 import { run } from './verify-package.js';
+import { validateMpd } from '../../support/xml-validate.js';
 
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-hdr-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The first video stream of a rendition's init + first segment, as ffprobe reads it. */
+async function probeRung(dir: string, name: string): Promise<Record<string, string>> {
+  const whole = join(root, `${name}.mp4`);
+  writeFileSync(whole, Buffer.concat(['init.mp4', 'seg-1.m4s'].map((f) => readFileSync(join(dir, f)))));
+  const r = await run(ffprobePath(), [
+    ...['-v', 'error', '-select_streams', 'v:0'],
+    ...['-show_entries', 'stream=codec_name,profile,pix_fmt,color_transfer,color_primaries,color_space', '-of', 'json'],
+    whole,
+  ]);
+  return (JSON.parse(r.stdout) as { streams: Record<string, string>[] }).streams[0];
+}
 
 describe('an HDR10 source', () => {
   it('packages into SDR renditions tagged BT.709, as the playlists say', async () => {
@@ -26,14 +40,7 @@ describe('an HDR10 source', () => {
     await packageVod({ input, outDir: out, assetId: 'hdr', ladder: 'small', segmentDuration: 2, partDuration: 0.5 });
     expect(readFileSync(join(out, 'hdr', 'master.m3u8'), 'utf8')).toContain('VIDEO-RANGE=SDR');
     for (const rung of ['360p', '240p']) {
-      const dir = join(out, 'hdr', 'v1', rung);
-      const whole = join(root, `hdr-${rung}.mp4`);
-      writeFileSync(whole, Buffer.concat(['init.mp4', 'seg-1.m4s'].map((f) => readFileSync(join(dir, f)))));
-      const r = await run(ffprobePath(), [
-        ...['-v', 'error', '-select_streams', 'v:0'],
-        ...['-show_entries', 'stream=pix_fmt,color_transfer,color_primaries,color_space', '-of', 'json', whole],
-      ]);
-      const s = (JSON.parse(r.stdout) as { streams: Record<string, string>[] }).streams[0];
+      const s = await probeRung(join(out, 'hdr', 'v1', rung), `hdr-${rung}`);
       expect(s, rung).toMatchObject({
         pix_fmt: 'yuv420p',
         color_transfer: 'bt709',
@@ -41,5 +48,66 @@ describe('an HDR10 source', () => {
         color_space: 'bt709',
       });
     }
+  });
+
+  it('with HEVC renditions: those stay HDR (Main 10, BT.2020, PQ) and say so; the H.264 ones are SDR', async () => {
+    const input = await fixture('hdrPq');
+    const out = join(root, 'both');
+    await packageVod({
+      input,
+      outDir: out,
+      assetId: 'hdr',
+      ladder: 'small',
+      segmentDuration: 2,
+      partDuration: 0.5,
+      videoCodecs: ['h264', 'hevc'],
+    });
+    for (const rung of ['360p-hevc', '240p-hevc']) {
+      expect(await probeRung(join(out, 'hdr', 'v1', rung), `both-${rung}`), rung).toMatchObject({
+        codec_name: 'hevc',
+        profile: 'Main 10',
+        pix_fmt: 'yuv420p10le',
+        color_transfer: 'smpte2084',
+        color_primaries: 'bt2020',
+        color_space: 'bt2020nc',
+      });
+    }
+    for (const rung of ['360p', '240p']) {
+      expect(await probeRung(join(out, 'hdr', 'v1', rung), `both-${rung}`), rung).toMatchObject({
+        codec_name: 'h264',
+        pix_fmt: 'yuv420p',
+        color_transfer: 'bt709',
+        color_primaries: 'bt709',
+      });
+    }
+
+    const master = readFileSync(join(out, 'hdr', 'master.m3u8'), 'utf8');
+    const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
+    expect(variants).toHaveLength(4);
+    for (const line of variants) {
+      // Main 10 is general_profile_idc 2: hvc1.2.4.L…
+      if (line.includes('hvc1.')) expect(line).toMatch(/CODECS="hvc1\.2\.4\.L\d+\.\w+".*VIDEO-RANGE=PQ/);
+      else expect(line).toMatch(/CODECS="avc1\.[^"]+".*VIDEO-RANGE=SDR/);
+    }
+    const iframes = master.split('\n').filter((l) => l.startsWith('#EXT-X-I-FRAME-STREAM-INF:'));
+    expect(iframes.filter((l) => l.includes('VIDEO-RANGE=PQ'))).toHaveLength(2);
+    expect(iframes.filter((l) => l.includes('VIDEO-RANGE=SDR'))).toHaveLength(2);
+
+    const mpd = readFileSync(join(out, 'hdr', 'manifest.mpd'), 'utf8');
+    const sets = [...mpd.matchAll(/<AdaptationSet [^>]*contentType="video"[^>]*>([\s\S]*?)<\/AdaptationSet>/g)].map(
+      (m) => m[1],
+    );
+    expect(sets).toHaveLength(2);
+    const cicp = (set: string): string[] =>
+      [...set.matchAll(/<(\w+Property) schemeIdUri="urn:mpeg:mpegB:cicp:(\w+)" value="(\d+)"/g)].map(
+        (m) => `${m[1]} ${m[2]}=${m[3]}`,
+      );
+    expect(cicp(sets[0])).toEqual([]);
+    expect(cicp(sets[1])).toEqual([
+      'EssentialProperty ColourPrimaries=9',
+      'EssentialProperty TransferCharacteristics=16',
+      'EssentialProperty MatrixCoefficients=9',
+    ]);
+    expect((await validateMpd(mpd)).errors).toBe('');
   });
 });

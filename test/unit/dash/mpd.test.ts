@@ -160,6 +160,47 @@ describe('writeMpd: 5.1 twins in two codecs', () => {
   });
 });
 
+describe('writeMpd: HDR HEVC beside SDR H.264', () => {
+  const vod = vodPresentation();
+  const videos = vod.timelines.filter((t) => t.rendition.kind === 'video');
+  const twins = (range: 'PQ' | 'HLG') =>
+    videos.map((t) => ({
+      ...t,
+      rendition: { ...t.rendition, id: `${t.rendition.id}-hevc`, codecs: 'hvc1.2.4.L93.90', videoRange: range },
+    }));
+  const mpdWith = (range: 'PQ' | 'HLG') => writeMpd({ ...vod, timelines: [...vod.timelines, ...twins(range)] });
+  const properties = (xml: string): string[][] =>
+    [...xml.matchAll(/<AdaptationSet [^>]*contentType="video"[^>]*>([\s\S]*?)<\/AdaptationSet>/g)].map((m) =>
+      [...m[1].matchAll(/<(\w+Property) schemeIdUri="urn:mpeg:mpegB:cicp:(\w+)" value="(\d+)"/g)].map(
+        (p) => `${p[1]} ${p[2]}=${p[3]}`,
+      ),
+    );
+
+  it('PQ: the HEVC set carries BT.2020 and PQ as essential properties, the SDR set nothing; schema-valid', async () => {
+    const xml = mpdWith('PQ');
+    expect(properties(xml)).toEqual([
+      [],
+      [
+        'EssentialProperty ColourPrimaries=9',
+        'EssentialProperty TransferCharacteristics=16',
+        'EssentialProperty MatrixCoefficients=9',
+      ],
+    ]);
+    await expectSchemaValid(xml);
+  });
+
+  it('HLG: the BT.2020 transfer as essential (a legacy decoder shows it), HLG as supplemental; schema-valid', async () => {
+    const xml = mpdWith('HLG');
+    expect(properties(xml)[1]).toEqual([
+      'EssentialProperty ColourPrimaries=9',
+      'EssentialProperty TransferCharacteristics=14',
+      'EssentialProperty MatrixCoefficients=9',
+      'SupplementalProperty TransferCharacteristics=18',
+    ]);
+    await expectSchemaValid(xml);
+  });
+});
+
 describe('writeMpd: live', () => {
   const p = livePresentation();
   const xml = writeMpd(p, { baseUrl: 'https://origin.test/live/channel1/' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseVideoFamily, PREFERRED_VIDEO_FAMILIES } from '../../../src/media/video-family-choice.js';
+import { chooseVideoFamily, fitScreenRange, PREFERRED_VIDEO_FAMILIES } from '../../../src/media/video-family-choice.js';
 import { videoCodecFamily } from '../../../src/media/presentation.js';
 
 const ladder = [
@@ -38,5 +38,23 @@ describe('chooseVideoFamily', () => {
         'vp09.00.10.08,mp4a.40.2',
       ].map(videoCodecFamily),
     ).toEqual(['avc', 'avc', 'hevc', 'hevc', 'av01', 'vp09']);
+  });
+});
+
+describe('fitScreenRange', () => {
+  const hdrLadder = [
+    { id: '720p', videoRange: undefined },
+    { id: '360p', videoRange: 'SDR' },
+    { id: '720p-hevc', videoRange: 'PQ' },
+    { id: '360p-hevc', videoRange: 'HLG' },
+  ];
+  it('an SDR screen gets the SDR rungs when there are any', () => {
+    expect(fitScreenRange(hdrLadder, false).map((r) => r.id)).toEqual(['720p', '360p']);
+  });
+  it('an HDR screen gets them all (the family choice then picks HEVC where it decodes)', () => {
+    expect(fitScreenRange(hdrLadder, true).map((r) => r.id)).toEqual(['720p', '360p', '720p-hevc', '360p-hevc']);
+  });
+  it('an HDR-only ladder plays on any screen (the browser tone-maps)', () => {
+    expect(fitScreenRange(hdrLadder.slice(2), false).map((r) => r.id)).toEqual(['720p-hevc', '360p-hevc']);
   });
 });

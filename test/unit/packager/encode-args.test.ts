@@ -148,4 +148,43 @@ describe('buildEncodeArgs', () => {
     expect(tagged).toHaveLength(plan.video.length);
     expect(buildEncodeArgs({ args: ['-i', 'sdr.mp4'] }, plan, opts).args).not.toContain('-color_trc');
   });
+
+  it('HDR HEVC rungs branch off before the tone-mapping: 10-bit, Main 10, BT.2020 with the source transfer; the rest SDR', () => {
+    const opts = { segmentDuration: 2, partDuration: 0.5, thumbnails: undefined };
+    for (const range of ['pq', 'hlg'] as const) {
+      const hdr: LadderPlan = {
+        ...plan,
+        video: [plan.video[0], { ...plan.video[0], id: '720p-hevc', codec: 'hevc', range }, plan.video[1]],
+      };
+      const { args } = buildEncodeArgs({ args: ['-i', 'hdr.mp4'], toneMap: true }, hdr, opts);
+      const graph = after(args, '-filter_complex')!.split(';');
+      expect(graph[0]).toBe('[0:v:0]split=2[sdr][hdr]');
+      expect(graph[1]).toBe('[hdr]format=yuv420p10le[h0]');
+      expect(graph[2]).toMatch(/^\[sdr\]zscale=t=linear.*tonemap=tonemap=hable.*format=yuv420p,split=2\[s0\]\[s1\]$/);
+      // each rung scales from its own branch, in ladder order
+      expect(graph.slice(3).map((g) => g.slice(0, 4))).toEqual(['[s0]', '[h0]', '[s1]']);
+      const v1 = args.indexOf('[v1]');
+      const transfer = range === 'pq' ? 'smpte2084' : 'arib-std-b67';
+      expect(after(args, '-profile:v', v1)).toBe('main10');
+      expect(after(args, '-pix_fmt', v1)).toBe('yuv420p10le');
+      expect(after(args, '-color_trc', v1)).toBe(transfer);
+      expect(after(args, '-color_primaries', v1)).toBe('bt2020');
+      expect(after(args, '-colorspace', v1)).toBe('bt2020nc');
+      expect(after(args, '-x265-params', v1)).toBe(
+        `open-gop=0:scenecut=0:repeat-headers=0:log-level=error:colorprim=bt2020:transfer=${transfer}:colormatrix=bt2020nc${range === 'pq' ? ':hdr10-opt=1' : ''}`,
+      );
+      for (const v of ['[v0]', '[v2]']) expect(after(args, '-color_trc', args.indexOf(v))).toBe('bt709');
+    }
+  });
+
+  it('an HDR source whose ladder is all HEVC: no SDR branch is built', () => {
+    const hevcOnly: LadderPlan = { ...plan, video: [{ ...plan.video[0], codec: 'hevc', range: 'pq' }] };
+    const { args } = buildEncodeArgs({ args: ['-i', 'hdr.mp4'], toneMap: true }, hevcOnly, {
+      segmentDuration: 2,
+      partDuration: 0.5,
+    });
+    expect(after(args, '-filter_complex')).toBe(
+      '[0:v:0]format=yuv420p10le[h0];[h0]scale=w=1280:h=720:flags=bicubic,setsar=1[v0]',
+    );
+  });
 });
