@@ -225,6 +225,24 @@ export const FIXTURES = {
     about: '2 s 640x360 10-bit, tagged PQ / BT.2020 (HDR10), no audio',
   },
   /**
+   * The same picture as HDR10 in HEVC Main 10, as HDR masters come: PQ / BT.2020, with mastering
+   * display colour volume (P3 primaries, D65, 1000 / 0.0001 cd/m²) and content light level
+   * (MaxCLL 1000, MaxFALL 400) in SEI messages, which the HDR HEVC renditions must carry on.
+   */
+  hdrPqHevc: {
+    file: 'hdr-pq-hevc-360p.mp4',
+    args: (out: string) => [
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=2'],
+      ...['-c:v', 'libx265', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', '-tag:v', 'hvc1'],
+      ...['-color_primaries', 'bt2020', '-color_trc', 'smpte2084', '-colorspace', 'bt2020nc'],
+      '-x265-params',
+      'log-level=error:frame-threads=1:pools=none:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:' +
+        'master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400',
+      out,
+    ],
+    about: '2 s 640x360 HEVC Main 10, HDR10 with mastering display and MaxCLL/MaxFALL SEI, no audio',
+  },
+  /**
    * 4 s of 640x360 at 30 fps with AAC and CEA-608 closed captions in the H.264 (A/53 SEI), as
    * broadcast sources carry them: on CC1, "HELLO" shown from 0.23 s to 2 s.
    */

@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import { thumbnailSheetName } from '../src/media/presentation.js';
 import type { AudioRung, LadderPlan, SurroundCodec, VideoRung } from './ladder.js';
+import type { HdrStaticMetadata } from './hdr-metadata.js';
 
 export interface EncodeOutput {
   renditionId: string;
@@ -46,6 +47,8 @@ export interface EncodeInput {
    * exception: they branch off before the tone-mapping and stay HDR, 10-bit.
    */
   toneMap?: boolean;
+  /** HDR10 static metadata of a PQ source, written into the SEI of its HDR HEVC rungs. */
+  hdrMetadata?: HdrStaticMetadata;
 }
 
 export interface EncodeOptions {
@@ -181,7 +184,7 @@ export function buildEncodeArgs(
       `${fpsNum}/${fpsDen}`,
       ...(input.toneMap ? colourTags(hdr.includes(r) ? r.range : undefined) : []),
       ...(r.codec === 'hevc'
-        ? hevcCodecArgs(preset, hdr.includes(r) ? r.range : undefined)
+        ? hevcCodecArgs(preset, hdr.includes(r) ? r.range : undefined, input.hdrMetadata)
         : h264CodecArgs(r, preset, live)),
       '-b:v',
       String(r.bitrate),
@@ -255,11 +258,15 @@ const TRANSFER = { pq: 'smpte2084', hlg: 'arib-std-b67' } as const;
  * start is not independent), no scene-cut key frames (the forced ones put a key frame at every
  * segment start, aligned with the H.264 rungs). The level is libx265's choice. Main (8-bit), or
  * for HDR (`range`) Main 10 with the BT.2020 colour description in the SPS's VUI and, for PQ,
- * x265's HDR10 rate-control tuning (`hdr10-opt`: chroma QP offsets for PQ pictures).
+ * x265's HDR10 rate-control tuning (`hdr10-opt`: chroma QP offsets for PQ pictures) and the
+ * source's HDR10 static metadata in SEI messages (`master-display`, `max-cll`) when it has them.
  */
-function hevcCodecArgs(preset: string, range?: VideoRung['range']): string[] {
+function hevcCodecArgs(preset: string, range?: VideoRung['range'], meta?: HdrStaticMetadata): string[] {
+  const pq = range === 'pq';
   const hdrParams = range
-    ? `:colorprim=bt2020:transfer=${TRANSFER[range]}:colormatrix=bt2020nc${range === 'pq' ? ':hdr10-opt=1' : ''}`
+    ? `:colorprim=bt2020:transfer=${TRANSFER[range]}:colormatrix=bt2020nc${pq ? ':hdr10-opt=1' : ''}` +
+      (pq && meta?.masterDisplay ? `:master-display=${meta.masterDisplay}` : '') +
+      (pq && meta?.maxCll ? `:max-cll=${meta.maxCll}` : '')
     : '';
   return [
     '-c:v',

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { StreamedgeError } from '../src/errors.js';
 import { ffmpegPath, ffprobePath } from '../src/media/ffmpeg-binaries.js';
 import { type FrameRateVerdict, judgeFrameRate } from './frame-rate.js';
+import { hdrStaticMetadata, type HdrStaticMetadata, type ProbeSideData } from './hdr-metadata.js';
 
 export interface SourceInfo {
   durationSec?: number;
@@ -34,6 +35,8 @@ export interface SourceInfo {
     interlaced?: boolean;
     /** High dynamic range by its transfer function: PQ (SMPTE ST 2084, HDR10) or HLG (ARIB STD-B67). */
     hdr?: 'pq' | 'hlg';
+    /** PQ: the HDR10 static metadata the source carries (its stream's or first frame's side data), for the HDR HEVC rungs. */
+    hdrMetadata?: HdrStaticMetadata;
     /**
      * The source's frames come at a variable rate (a phone's recording): frameRate above is its
      * full rate, which the ladder is encoded at, and this is its average over the first 20 s.
@@ -96,7 +99,7 @@ interface ProbeStream {
   bit_rate?: string;
   disposition?: { attached_pic?: number };
   tags?: Record<string, string>;
-  side_data_list?: { side_data_type?: string; rotation?: number }[];
+  side_data_list?: (ProbeSideData & { side_data_type?: string; rotation?: number })[];
   field_order?: string;
   color_transfer?: string;
 }
@@ -382,7 +385,43 @@ export async function probeSource(input: string): Promise<SourceInfo> {
   const info = await sourceInfoOf(input, json, (v) => frameRateOf(input, v));
   await checkDecodable(input, info);
   if (info.video && (await carriesCaptions(input, info.video.index ?? 0))) info.video.closedCaptions = true;
+  if (info.video?.hdr === 'pq') {
+    const stream = (json.streams ?? []).find((s) => s.index === mainStreamIndex(json, info));
+    const meta = hdrStaticMetadata([
+      ...(stream?.side_data_list ?? []),
+      ...(await firstFrameSideData(input, info.video.index ?? 0)),
+    ]);
+    if (meta.masterDisplay || meta.maxCll) info.video.hdrMetadata = meta;
+  }
   return info;
+}
+
+/** The container index of the video stream `info` describes (its `index` counts video streams only). */
+function mainStreamIndex(json: ProbeJson, info: SourceInfo): number | undefined {
+  return (json.streams ?? []).filter((s) => s.codec_type === 'video')[info.video?.index ?? 0]?.index;
+}
+
+/** The side data of the `index`th video stream's first frame (HEVC carries HDR10 metadata in SEI there). */
+async function firstFrameSideData(input: string, index: number): Promise<ProbeSideData[]> {
+  const r = await run(
+    ffprobePath(),
+    [
+      ...['-v', 'error', '-select_streams', `v:${index}`, '-read_intervals', '%+#1'],
+      ...['-show_entries', 'frame=side_data_list:side_data', '-of', 'json'],
+      input,
+    ],
+    30_000,
+  );
+  if (r.code !== 0) return [];
+  type Entry = { type?: string; side_data_list?: ProbeSideData[] };
+  try {
+    // naming the side data's fields makes ffprobe list packets and frames together
+    const j = JSON.parse(r.stdout) as { packets_and_frames?: Entry[]; frames?: Entry[] };
+    const frame = (j.packets_and_frames ?? j.frames ?? []).find((e) => e.type !== 'packet');
+    return frame?.side_data_list ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /** How far into the video closed captions are looked for (broadcast encoders send cc_data with every picture). */

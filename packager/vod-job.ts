@@ -302,6 +302,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
     videoMap: `0:v:${source.video?.index ?? 0}`,
     ...(source.video?.interlaced ? { deinterlace: 'all' as const } : {}),
     ...(source.video?.hdr ? { toneMap: true } : {}),
+    ...(source.video?.hdrMetadata ? { hdrMetadata: source.video.hdrMetadata } : {}),
   };
   const createdOutDir = !existsSync(outDir);
   const staging = createStaging(outDir, opts.assetId);

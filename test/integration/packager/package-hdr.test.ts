@@ -110,4 +110,57 @@ describe('an HDR10 source', () => {
     ]);
     expect((await validateMpd(mpd)).errors).toBe('');
   });
+
+  it("an HDR10 master's mastering display and content light level go on into the HDR HEVC renditions", async () => {
+    const input = await fixture('hdrPqHevc');
+    expect((await probeSource(input)).video?.hdrMetadata).toEqual({
+      masterDisplay: 'G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)',
+      maxCll: '1000,400',
+    });
+    const out = join(root, 'meta');
+    await packageVod({
+      input,
+      outDir: out,
+      assetId: 'hdr',
+      ladder: 'small',
+      segmentDuration: 2,
+      partDuration: 0.5,
+      videoCodecs: ['h264', 'hevc'],
+    });
+    const sideData = async (rung: string): Promise<Record<string, string | number>[]> => {
+      const dir = join(out, 'hdr', 'v1', rung);
+      const whole = join(root, `meta-${rung}.mp4`);
+      writeFileSync(whole, Buffer.concat(['init.mp4', 'seg-1.m4s'].map((f) => readFileSync(join(dir, f)))));
+      const r = await run(ffprobePath(), [
+        ...['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1'],
+        ...['-show_entries', 'frame=side_data_list:side_data', '-of', 'json', whole],
+      ]);
+      const j = JSON.parse(r.stdout) as {
+        packets_and_frames?: { type?: string; side_data_list?: Record<string, string | number>[] }[];
+      };
+      return j.packets_and_frames?.find((e) => e.type === 'frame')?.side_data_list ?? [];
+    };
+    for (const rung of ['360p-hevc', '240p-hevc']) {
+      const sd = await sideData(rung);
+      expect(
+        sd.find((d) => d.side_data_type === 'Mastering display metadata'),
+        rung,
+      ).toMatchObject({
+        red_x: '34000/50000',
+        green_y: '34500/50000',
+        white_point_x: '15635/50000',
+        max_luminance: '10000000/10000',
+        min_luminance: '1/10000',
+      });
+      expect(
+        sd.find((d) => d.side_data_type === 'Content light level metadata'),
+        rung,
+      ).toMatchObject({
+        max_content: 1000,
+        max_average: 400,
+      });
+    }
+    // the tone-mapped SDR rungs carry none
+    expect((await sideData('360p')).map((d) => d.side_data_type)).not.toContain('Mastering display metadata');
+  });
 });

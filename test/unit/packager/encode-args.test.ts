@@ -187,4 +187,21 @@ describe('buildEncodeArgs', () => {
       '[0:v:0]format=yuv420p10le[h0];[h0]scale=w=1280:h=720:flags=bicubic,setsar=1[v0]',
     );
   });
+
+  it("a PQ source's HDR10 metadata goes to the HDR HEVC rungs' x265 parameters, not to HLG or H.264 ones", () => {
+    const meta = { masterDisplay: 'G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10)', maxCll: '1000,400' };
+    const withRange = (range: 'pq' | 'hlg'): string[] =>
+      buildEncodeArgs(
+        { args: ['-i', 'hdr.mp4'], toneMap: true, hdrMetadata: meta },
+        { ...plan, video: [plan.video[0], { ...plan.video[0], id: '720p-hevc', codec: 'hevc', range }] },
+        { segmentDuration: 2, partDuration: 0.5 },
+      ).args;
+    const pq = withRange('pq');
+    expect(after(pq, '-x265-params', pq.indexOf('[v1]'))).toMatch(
+      /:hdr10-opt=1:master-display=G\(1,2\)B\(3,4\)R\(5,6\)WP\(7,8\)L\(9,10\):max-cll=1000,400$/,
+    );
+    expect(pq.slice(pq.indexOf('[v0]'), pq.indexOf('pipe:3')).join(' ')).not.toContain('master-display');
+    const hlg = withRange('hlg');
+    expect(after(hlg, '-x265-params', hlg.indexOf('[v1]'))).not.toContain('master-display');
+  });
 });
