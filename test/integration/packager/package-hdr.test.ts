@@ -19,6 +19,19 @@ import { validateMpd } from '../../support/xml-validate.js';
 const root = mkdtempSync(join(tmpdir(), 'se-pkg-hdr-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** `input` packaged as asset "hdr" under `out`: the small ladder in H.264 and HEVC, 2 s segments. */
+async function packageBothCodecs(input: string, out: string): Promise<void> {
+  await packageVod({
+    input,
+    outDir: out,
+    assetId: 'hdr',
+    ladder: 'small',
+    segmentDuration: 2,
+    partDuration: 0.5,
+    videoCodecs: ['h264', 'hevc'],
+  });
+}
+
 /** The first video stream of a rendition's init + first segment, as ffprobe reads it. */
 async function probeRung(dir: string, name: string): Promise<Record<string, string>> {
   const whole = join(root, `${name}.mp4`);
@@ -53,15 +66,7 @@ describe('an HDR10 source', () => {
   it('with HEVC renditions: those stay HDR (Main 10, BT.2020, PQ) and say so; the H.264 ones are SDR', async () => {
     const input = await fixture('hdrPq');
     const out = join(root, 'both');
-    await packageVod({
-      input,
-      outDir: out,
-      assetId: 'hdr',
-      ladder: 'small',
-      segmentDuration: 2,
-      partDuration: 0.5,
-      videoCodecs: ['h264', 'hevc'],
-    });
+    await packageBothCodecs(input, out);
     for (const rung of ['360p-hevc', '240p-hevc']) {
       expect(await probeRung(join(out, 'hdr', 'v1', rung), `both-${rung}`), rung).toMatchObject({
         codec_name: 'hevc',
@@ -118,15 +123,7 @@ describe('an HDR10 source', () => {
       maxCll: '1000,400',
     });
     const out = join(root, 'meta');
-    await packageVod({
-      input,
-      outDir: out,
-      assetId: 'hdr',
-      ladder: 'small',
-      segmentDuration: 2,
-      partDuration: 0.5,
-      videoCodecs: ['h264', 'hevc'],
-    });
+    await packageBothCodecs(input, out);
     const sideData = async (rung: string): Promise<Record<string, string | number>[]> => {
       const dir = join(out, 'hdr', 'v1', rung);
       const whole = join(root, `meta-${rung}.mp4`);
