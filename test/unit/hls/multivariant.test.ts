@@ -29,6 +29,22 @@ describe('writeMultivariantPlaylist', () => {
     );
   });
 
+  it('lists an HDR rendition with its VIDEO-RANGE (PQ, HLG), on its variant and its I-frame stream', () => {
+    const hdr = vodPresentation();
+    hdr.timelines = hdr.timelines.map((t, i) =>
+      i === 0
+        ? { ...t, rendition: { ...t.rendition, videoRange: 'PQ' as const } }
+        : i === 1
+          ? { ...t, rendition: { ...t.rendition, videoRange: 'HLG' as const } }
+          : t,
+    );
+    const lines = writeMultivariantPlaylist(hdr, { iframePlaylists: true }).split('\n');
+    const ranges = (prefix: string) =>
+      lines.filter((l) => l.startsWith(prefix)).map((l) => /VIDEO-RANGE=(\w+)/.exec(l)?.[1]);
+    expect(ranges('#EXT-X-STREAM-INF:')).toEqual(['PQ', 'HLG', 'SDR']);
+    expect(ranges('#EXT-X-I-FRAME-STREAM-INF:')).toEqual(['PQ', 'HLG', 'SDR']);
+  });
+
   it('declares the audio group', () => {
     const english = m.mediaGroups.AUDIO.audio.English;
     expect(english).toMatchObject({ default: true, autoselect: true, language: 'en', uri: 'audio/index.m3u8' });
