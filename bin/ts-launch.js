@@ -44,7 +44,8 @@ async function bundleFor(file) {
   const base = join(CACHE_DIR, `${name}-${createHash('sha1').update(file).digest('hex').slice(0, 12)}`);
   const manifestPath = `${base}.json`;
   const fresh = freshBuild(manifestPath);
-  if (fresh) return join(base, fresh, `${name}.mjs`);
+  // (a build folder removed by hand leaves its manifest behind: built again then)
+  if (fresh && stamp(join(base, fresh, `${name}.mjs`))) return join(base, fresh, `${name}.mjs`);
   const build = await buildBundle(file, base, manifestPath);
   return join(base, build, `${name}.mjs`);
 }

@@ -85,6 +85,12 @@ describe('ts-launch', () => {
     expect((await run()).marker).toBe('second');
   });
 
+  it('builds again when the build folder the manifest names is gone', async () => {
+    rmSync(dirname(bundleFile()), { recursive: true, force: true });
+    expect((await run()).marker).toBe('second');
+    expect(readFileSync(bundleFile(), 'utf8')).toContain('"second"');
+  });
+
   it('runs through tsx when no bundle can be written, or when STREAMEDGE_TSX=1', async () => {
     // The cache "folder" is a file: nothing can be written under it.
     const blocked = join(dir, 'not-a-folder');
