@@ -274,11 +274,14 @@ export function formatSummary(s: VodSummary): string {
     `  duration ${s.durationSec.toFixed(2)} s, ${s.segmentCount} segment${s.segmentCount === 1 ? '' : 's'} of ${s.segmentDuration} s (parts ${s.partDuration} s)`,
   ];
   const idWidth = Math.max(7, ...s.renditions.map((r) => r.id.length));
-  const codecWidth = Math.max(12, ...s.renditions.map((r) => r.codecs.length));
+  // an HDR rendition's codec carries its range: "hvc1.2.4.L93.90 PQ"
+  const codecText = (r: VodSummary['renditions'][number]): string =>
+    `${r.codecs}${r.videoRange ? ` ${r.videoRange}` : ''}`;
+  const codecWidth = Math.max(12, ...s.renditions.map((r) => codecText(r).length));
   for (const r of s.renditions) {
     const size = r.width && r.height ? `${r.width}x${r.height}` : '';
     lines.push(
-      `  ${r.id.padEnd(idWidth)} ${(size || r.language || '').padEnd(10)} ${r.codecs.padEnd(codecWidth)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
+      `  ${r.id.padEnd(idWidth)} ${(size || r.language || '').padEnd(10)} ${codecText(r).padEnd(codecWidth)} peak ${kbps(r.bandwidth).padEnd(10)} avg ${kbps(r.averageBandwidth).padEnd(10)} ${String(r.segments).padStart(4)} segs ${bytesText(r.bytes)}`,
     );
   }
   const t = s.thumbnails;

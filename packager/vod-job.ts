@@ -130,6 +130,8 @@ export interface RenditionSummary {
   codecs: string;
   width?: number;
   height?: number;
+  /** HDR video (PQ or HLG); absent: SDR. */
+  videoRange?: 'PQ' | 'HLG';
   bandwidth: number;
   averageBandwidth: number;
   segments: number;
@@ -451,6 +453,7 @@ export async function packageVod(opts: PackageVodOptions): Promise<VodSummary> {
         codecs: t.rendition.codecs,
         width: t.rendition.width,
         height: t.rendition.height,
+        ...(t.rendition.videoRange ? { videoRange: t.rendition.videoRange } : {}),
         bandwidth: t.rendition.bandwidth,
         averageBandwidth: t.rendition.averageBandwidth,
         segments: s.segments.length,

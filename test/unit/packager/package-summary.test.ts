@@ -35,14 +35,18 @@ describe('package summary', () => {
       captions: { services: [], given: false, webVtt: [] },
       renditions: [
         row('240p', 'video', 'avc1.4d4015'),
+        { ...row('240p-hevc', 'video', 'hvc1.2.4.L60.90'), videoRange: 'PQ' },
         row('audio-en', 'audio', 'mp4a.40.2'),
         row('audio-en-5.1', 'audio', 'mp4a.40.2'),
       ],
     } as unknown as VodSummary);
-    const rows = text.split('\n').filter((l) => / (avc1|mp4a)\./.test(l));
-    expect(rows).toHaveLength(3);
-    expect(new Set(rows.map((l) => l.search(/(avc1|mp4a)\./))).size).toBe(1);
+    const rows = text.split('\n').filter((l) => / (avc1|hvc1|mp4a)\./.test(l));
+    expect(rows).toHaveLength(4);
+    expect(new Set(rows.map((l) => l.search(/(avc1|hvc1|mp4a)\./))).size).toBe(1);
     expect(new Set(rows.map((l) => l.indexOf(' peak '))).size).toBe(1);
+    // an HDR rendition's range beside its codec
+    expect(rows[1]).toMatch(/ hvc1\.2\.4\.L60\.90 PQ +peak /);
+    expect(rows[0]).not.toMatch(/ (PQ|HLG|SDR) /);
   });
 });
 
