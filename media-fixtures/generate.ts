@@ -224,6 +224,15 @@ export const FIXTURES = {
     ]),
     about: '2 s 640x360 10-bit, tagged PQ / BT.2020 (HDR10), no audio',
   },
+  /** 2 s of 640x360 10-bit H.264 tagged HLG (ARIB STD-B67 transfer, BT.2020), no audio: broadcast HDR. */
+  hdrHlg: {
+    file: 'hdr-hlg-360p.mp4',
+    args: videoOnly('testsrc2=size=640x360:rate=30:duration=2', [
+      ...['-pix_fmt', 'yuv420p10le', '-color_primaries', 'bt2020'],
+      ...['-color_trc', 'arib-std-b67', '-colorspace', 'bt2020nc'],
+    ]),
+    about: '2 s 640x360 10-bit, tagged HLG / BT.2020, no audio',
+  },
   /**
    * The same picture as HDR10 in HEVC Main 10, as HDR masters come: PQ / BT.2020, with mastering
    * display colour volume (P3 primaries, D65, 1000 / 0.0001 cd/m²) and content light level

@@ -116,6 +116,29 @@ describe('an HDR10 source', () => {
     expect((await validateMpd(mpd)).errors).toBe('');
   });
 
+  it('an HLG source: HEVC renditions in HLG (VIDEO-RANGE=HLG, the BT.2020 transfer essential and HLG supplemental in the MPD)', async () => {
+    const input = await fixture('hdrHlg');
+    expect((await probeSource(input)).video).toMatchObject({ hdr: 'hlg' });
+    const out = join(root, 'hlg');
+    await packageBothCodecs(input, out);
+    expect(await probeRung(join(out, 'hdr', 'v1', '360p-hevc'), 'hlg-360p-hevc')).toMatchObject({
+      profile: 'Main 10',
+      pix_fmt: 'yuv420p10le',
+      color_transfer: 'arib-std-b67',
+      color_primaries: 'bt2020',
+    });
+    expect(await probeRung(join(out, 'hdr', 'v1', '360p'), 'hlg-360p')).toMatchObject({ color_transfer: 'bt709' });
+    const master = readFileSync(join(out, 'hdr', 'master.m3u8'), 'utf8');
+    expect(master.match(/VIDEO-RANGE=HLG/g)).toHaveLength(4); // two variants, two I-frame streams
+    expect(master.match(/VIDEO-RANGE=SDR/g)).toHaveLength(4);
+    const mpd = readFileSync(join(out, 'hdr', 'manifest.mpd'), 'utf8');
+    expect(mpd).toContain('<EssentialProperty schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="14"/>');
+    expect(mpd).toContain(
+      '<SupplementalProperty schemeIdUri="urn:mpeg:mpegB:cicp:TransferCharacteristics" value="18"/>',
+    );
+    expect((await validateMpd(mpd)).errors).toBe('');
+  });
+
   it("an HDR10 master's mastering display and content light level go on into the HDR HEVC renditions", async () => {
     const input = await fixture('hdrPqHevc');
     expect((await probeSource(input)).video?.hdrMetadata).toEqual({
