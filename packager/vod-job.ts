@@ -517,12 +517,6 @@ function hasHevc(plan: LadderPlan): boolean {
 }
 
 /**
- * What HEVC rungs cannot do yet, refused before anything is encoded: Common Encryption (the
- * packager maps H.264 slices to subsamples, not HEVC's), and in-band captions (ffmpeg's libx265
- * drops the source's CEA-608, and HLS announces CLOSED-CAPTIONS for every variant or for none:
- * `--captions-webvtt` offers them to every variant as WebVTT instead, decoded from an H.264 rung).
- */
-/**
  * An HDR source's HEVC rungs keep its dynamic range (Main 10, BT.2020, PQ or HLG: Apple's HDR
  * variants), while the H.264 rungs are tone-mapped to SDR: one ladder for HDR screens, one for
  * the rest, told apart by VIDEO-RANGE and the MPD's colour properties.
@@ -533,6 +527,12 @@ function keepHdrInHevc(plan: LadderPlan, source: SourceInfo): LadderPlan {
   return { ...plan, video: plan.video.map((r) => (r.codec === 'hevc' ? { ...r, range: hdr } : r)) };
 }
 
+/**
+ * What HEVC rungs cannot do yet, refused before anything is encoded: Common Encryption (the
+ * packager maps H.264 slices to subsamples, not HEVC's), and in-band captions (ffmpeg's libx265
+ * drops the source's CEA-608, and HLS announces CLOSED-CAPTIONS for every variant or for none:
+ * `--captions-webvtt` offers them to every variant as WebVTT instead, decoded from an H.264 rung).
+ */
 function checkHevcOptions(plan: LadderPlan, source: SourceInfo, opts: PackageVodOptions): void {
   if (!hasHevc(plan)) return;
   if (opts.protection) {

@@ -156,6 +156,8 @@ export class LiveChannel {
   readonly windows = new Map<string, RenditionWindow>();
   /** The current run's plan order of renditions (see RunHandle.renditions). */
   private renditionOrder: readonly string[] = [];
+  /** Whether presentation() has returned one (see waitingForPlannedRenditions). */
+  private servedOnce = false;
   /** The caption services the manifests announce (live-captions.ts). */
   private readonly captions: LiveCaptionServices;
   readonly files: SegmentFiles;
@@ -710,10 +712,6 @@ export class LiveChannel {
     return i < 0 ? this.renditionOrder.length : i;
   }
 
-  /**
-   * The current presentation (video renditions first, each kind in the run's plan order), or
-   * undefined before any media.
-   */
   /** How the channel's media is encrypted (its scheme and key id), if it is. */
   get protection(): Protection | undefined {
     const pr = this.config.protection;
@@ -722,6 +720,24 @@ export class LiveChannel {
       : undefined;
   }
 
+  /**
+   * Before the channel's manifests were first served: whether a rendition the run planned has no
+   * media yet while the others have little. A multivariant playlist or MPD served then would
+   * lack it for good in every player that joined (a video-only start: the audio playlist is never
+   * asked for). One rendition a whole segment ahead of a missing one is served without it: that
+   * one is not coming with the others.
+   */
+  private waitingForPlannedRenditions(timelines: { rendition: Rendition; segments: Segment[] }[]): boolean {
+    if (this.servedOnce) return false;
+    const have = new Set(timelines.map((t) => t.rendition.id));
+    if (this.renditionOrder.every((id) => have.has(id))) return false;
+    return !timelines.some((t) => t.segments.some((s) => s.complete));
+  }
+
+  /**
+   * The current presentation (video renditions first, each kind in the run's plan order), or
+   * undefined before any media (and, at the start, until every planned rendition has some).
+   */
   presentation(): Presentation | undefined {
     if (this.snapshot?.version === this.version_) return this.snapshot.p;
     const ready = [...this.windows.values()].filter((w) => w.rendition && w.init);
@@ -735,7 +751,7 @@ export class LiveChannel {
             ? -1
             : 1,
       );
-    if (timelines.length === 0) return undefined;
+    if (timelines.length === 0 || this.waitingForPlannedRenditions(timelines)) return undefined;
     const p: Presentation = {
       id: this.id,
       type: 'live',
@@ -756,6 +772,7 @@ export class LiveChannel {
       },
     };
     this.snapshot = { version: this.version_, p };
+    this.servedOnce = true;
     return p;
   }
 

@@ -51,13 +51,7 @@ import {
   withinPeriod,
   type MpdPeriod,
 } from '../../src/dash/mpd-periods.js';
-import {
-  chooseVideoFamily,
-  fitScreenRange,
-  mseCanPlayVideo,
-  PREFERRED_VIDEO_FAMILIES,
-  screenShowsHdr,
-} from '../../src/media/video-family-choice.js';
+import { playableVideo } from '../../src/media/video-family-choice.js';
 import { hdrRepresentations } from '../../src/dash/hdr-representations.js';
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import { parseXsDuration } from '../../src/dash/xs-duration.js';
@@ -285,13 +279,7 @@ export class DashSource implements SourceModel {
         ...(protection ? { protection } : {}),
       });
     }
-    // HDR sets only for an HDR screen; then, in a ladder in H.264 and HEVC (a video AdaptationSet
-    // each), the one family this browser decodes (HEVC first)
-    this.video = chooseVideoFamily(
-      fitScreenRange(this.video, screenShowsHdr()),
-      mseCanPlayVideo,
-      PREFERRED_VIDEO_FAMILIES,
-    );
+    this.video = playableVideo(this.video);
     // One audio AdaptationSet per language (lang, Label, Role main/alternate).
     for (const [name, group] of richest.audio) {
       const pl = group.playlists[0];

@@ -29,13 +29,7 @@ import { LiveEdgeClock, newestListedEndPdt } from '../../src/abr/live-edge.js';
 import { extraAudioRenditions, multichannelName } from './hls-audio-groups.js';
 import { captionServices, type ParsedCaptionService } from './caption-services.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
-import {
-  chooseVideoFamily,
-  fitScreenRange,
-  mseCanPlayVideo,
-  PREFERRED_VIDEO_FAMILIES,
-  screenShowsHdr,
-} from '../../src/media/video-family-choice.js';
+import { playableVideo } from '../../src/media/video-family-choice.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { delay } from './delay.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
@@ -216,13 +210,7 @@ export class HlsSource implements SourceModel {
         initUrl: '',
       });
     }
-    // HDR variants only for an HDR screen; then, in a ladder in H.264 and HEVC, the renditions of
-    // the one family this browser decodes (HEVC first)
-    this.video = chooseVideoFamily(
-      fitScreenRange(this.video, screenShowsHdr()),
-      mseCanPlayVideo,
-      PREFERRED_VIDEO_FAMILIES,
-    );
+    this.video = playableVideo(this.video);
     this.video.sort((x, y) => x.bitrate - y.bitrate);
     // The variants' AUDIO group: one track per language (EXT-X-MEDIA TYPE=AUDIO).
     const audioCodecs =

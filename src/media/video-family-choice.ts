@@ -49,3 +49,12 @@ export function fitScreenRange<T extends { videoRange?: string }>(renditions: re
 export function screenShowsHdr(): boolean {
   return typeof matchMedia === 'function' && matchMedia('(dynamic-range: high)').matches;
 }
+
+/**
+ * The video renditions this browser plays of a ladder: the HDR ones only for an HDR screen
+ * (fitScreenRange), then, in a ladder in H.264 and HEVC, the one family its MSE decodes (HEVC
+ * first). Our player's HLS and DASH sources both choose so.
+ */
+export function playableVideo<T extends { codecs: string; videoRange?: string }>(renditions: readonly T[]): T[] {
+  return chooseVideoFamily(fitScreenRange(renditions, screenShowsHdr()), mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES);
+}
