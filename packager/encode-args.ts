@@ -184,7 +184,7 @@ export function buildEncodeArgs(
       `${fpsNum}/${fpsDen}`,
       ...(input.toneMap ? colourTags(hdr.includes(r) ? r.range : undefined) : []),
       ...(r.codec === 'hevc'
-        ? hevcCodecArgs(preset, hdr.includes(r) ? r.range : undefined, input.hdrMetadata)
+        ? hevcCodecArgs(preset, live, hdr.includes(r) ? r.range : undefined, input.hdrMetadata)
         : h264CodecArgs(r, preset, live)),
       '-b:v',
       String(r.bitrate),
@@ -260,8 +260,10 @@ const TRANSFER = { pq: 'smpte2084', hlg: 'arib-std-b67' } as const;
  * for HDR (`range`) Main 10 with the BT.2020 colour description in the SPS's VUI and, for PQ,
  * x265's HDR10 rate-control tuning (`hdr10-opt`: chroma QP offsets for PQ pictures) and the
  * source's HDR10 static metadata in SEI messages (`master-display`, `max-cll`) when it has them.
+ * Live, x265's zerolatency tuning (no B-frames, no look-ahead, one frame thread), as for x264: a
+ * part leaves the encoder as soon as its frames went in.
  */
-function hevcCodecArgs(preset: string, range?: VideoRung['range'], meta?: HdrStaticMetadata): string[] {
+function hevcCodecArgs(preset: string, live: boolean, range?: VideoRung['range'], meta?: HdrStaticMetadata): string[] {
   const pq = range === 'pq';
   const hdrParams = range
     ? `:colorprim=bt2020:transfer=${TRANSFER[range]}:colormatrix=bt2020nc${pq ? ':hdr10-opt=1' : ''}` +
@@ -273,6 +275,7 @@ function hevcCodecArgs(preset: string, range?: VideoRung['range'], meta?: HdrSta
     'libx265',
     '-preset',
     preset,
+    ...(live ? ['-tune', 'zerolatency'] : []),
     '-tag:v',
     'hvc1',
     ...(range ? ['-pix_fmt', 'yuv420p10le'] : []),

@@ -161,7 +161,9 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
       );
     }
   }
-  checkLiveLadderCodecs(c.id, c.ladder ?? LIVE_DEFAULTS.ladder);
+  const codecs = liveLadderCodecs(c, c.ladder ?? LIVE_DEFAULTS.ladder);
+  // a ladder with HEVC rungs announces no captions: the source's 608 reaches the H.264 rungs only
+  const captions = codecs?.includes('hevc') ? ('none' as const) : c.captions;
   return {
     id: c.id,
     source: c.source,
@@ -178,24 +180,38 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ...(c.thumbnails ? { thumbnails: c.thumbnails } : {}),
     ...(c.hlsCueTags ? { hlsCueTags: true } : {}),
     ...(c.interstitial ? { interstitial: c.interstitial } : {}),
-    ...(c.captions ? { captions: c.captions } : {}),
+    ...(captions ? { captions } : {}),
   };
 }
 
-/** A live ladder encodes H.264 alone: one naming other codecs is refused at start-up, not at its first run. */
-function checkLiveLadderCodecs(id: string, ladder: string): void {
+/**
+ * The video codecs a live ladder names (undefined: H.264 alone, or a ladder the run will report
+ * on), checked against the channel's other options when it is configured, not at its first run:
+ * HEVC rungs cannot be encrypted (the packager's Common Encryption maps H.264 slices only) and
+ * carry no CEA-608 (libx265 drops it, and HLS announces in-band captions for every variant or
+ * none), so captions named with `--live-captions` are refused beside them.
+ */
+function liveLadderCodecs(c: ChannelConfig, ladder: string): readonly string[] | undefined {
   let codecs: readonly string[] | undefined;
   try {
     codecs = loadLadderSpec(ladder).videoCodecs;
   } catch {
-    return; // an unreadable ladder is reported by the run that plans it, as before
+    return undefined; // an unreadable ladder is reported by the run that plans it, as before
   }
-  if (codecs !== undefined && codecs.some((c) => c !== 'h264')) {
+  if (!codecs?.includes('hevc')) return codecs;
+  if (c.protection) {
     throw new StreamedgeError(
       'BAD_OPTION',
-      `channel ${id}: the live ladder ${ladder} asks for ${codecs.join(', ')} ("videoCodecs"): live channels encode H.264 only; HEVC is for packaged VOD`,
+      `channel ${c.id}: the live ladder ${ladder} asks for HEVC ("videoCodecs"), and the channel is encrypted: Common Encryption is done for H.264 only; encrypt an H.264 ladder, or carry HEVC clear`,
     );
   }
+  if (Array.isArray(c.captions)) {
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `channel ${c.id}: the live ladder ${ladder} asks for HEVC ("videoCodecs"), which cannot carry the --live-captions channels (libx265 drops CEA-608, and HLS announces in-band captions for every variant or none): use an H.264 ladder for a captioned channel`,
+    );
+  }
+  return codecs;
 }
 
 function isLavfi(source: string): boolean {

@@ -56,10 +56,21 @@ describe('buildEncodeArgs', () => {
     expect(after(args, '-bf', v1)).toBe('0');
     expect(after(args, '-b:v', v1)).toBe('560000');
     expect(args.slice(v1, args.indexOf('pipe:4'))).not.toContain('-level:v');
+    expect(args).not.toContain('-tune'); // VOD: x265's look-ahead and B-frame decisions stay
     // the H.264 rung beside it is unchanged
     const v0 = args.indexOf('[v0]');
     expect(after(args, '-c:v', v0)).toBe('libx264');
     expect(after(args, '-level:v', v0)).toBe('3.1');
+    // live: x265 tuned for zero latency too, a part out as soon as its frames went in
+    const live = buildEncodeArgs({ args: ['-i', 'in.mp4'] }, hevc, {
+      segmentDuration: 2,
+      partDuration: 0.5,
+      live: true,
+    });
+    const lv1 = live.args.indexOf('[v1]');
+    expect(after(live.args, '-c:v', lv1)).toBe('libx265');
+    expect(after(live.args, '-tune', lv1)).toBe('zerolatency');
+    expect(after(live.args, '-tune', live.args.indexOf('[v0]'))).toBe('zerolatency');
   });
 
   it('one run: one decode, 4:2:0, split + scale, each rendition to its own pipe fd, audio once', () => {
