@@ -15,7 +15,7 @@ import { StreamedgeError } from '../../src/errors.js';
 import { languageName, parseLanguageTag } from '../../src/media/language-tag.js';
 import type { SourceInfo } from '../probe.js';
 import type { AudioTrackPlan } from '../audio-tracks.js';
-import { loadLadderSpec } from '../ladder.js';
+import { loadLadderSpec, type LadderSpec, type VideoCodec } from '../ladder.js';
 
 export interface ChannelConfig {
   /** URL-safe channel id: `/live/<id>/...`. */
@@ -29,6 +29,8 @@ export interface ChannelConfig {
   dvrWindow?: number;
   /** Ladder preset name or JSON file (default 'small': 360p + 240p + audio). */
   ladder?: string;
+  /** The ladder in these video codecs (`--live-video-codecs h264,hevc`); absent: the ladder's own (H.264). */
+  videoCodecs?: VideoCodec[];
   /** Target latency advertised to players, seconds (default 3 parts + a segment... see resolve). */
   targetLatency?: number;
   /**
@@ -71,10 +73,11 @@ export interface ChannelProtection {
 export interface ResolvedChannelConfig extends Required<
   Omit<
     ChannelConfig,
-    'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags' | 'interstitial' | 'captions'
+    'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags' | 'interstitial' | 'captions' | 'videoCodecs'
   >
 > {
   targetLatency: number;
+  videoCodecs?: VideoCodec[];
   epoch?: number;
   protection?: ChannelProtection;
   thumbnails?: { width: number };
@@ -181,7 +184,13 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ...(c.hlsCueTags ? { hlsCueTags: true } : {}),
     ...(c.interstitial ? { interstitial: c.interstitial } : {}),
     ...(captions ? { captions } : {}),
+    ...(c.videoCodecs ? { videoCodecs: c.videoCodecs } : {}),
   };
+}
+
+/** The ladder a channel's runs plan from: its preset or file, in `--live-video-codecs` when given. */
+export function channelLadder(c: ResolvedChannelConfig): string | LadderSpec {
+  return c.videoCodecs ? { ...loadLadderSpec(c.ladder), videoCodecs: c.videoCodecs } : c.ladder;
 }
 
 /**
@@ -192,23 +201,24 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
  * none), so captions named with `--live-captions` are refused beside them.
  */
 function liveLadderCodecs(c: ChannelConfig, ladder: string): readonly string[] | undefined {
-  let codecs: readonly string[] | undefined;
+  let codecs: readonly string[] | undefined = c.videoCodecs;
   try {
-    codecs = loadLadderSpec(ladder).videoCodecs;
+    codecs ??= loadLadderSpec(ladder).videoCodecs;
   } catch {
     return undefined; // an unreadable ladder is reported by the run that plans it, as before
   }
   if (!codecs?.includes('hevc')) return codecs;
+  const asked = c.videoCodecs ? '--live-video-codecs' : `the live ladder ${ladder}`;
   if (c.protection) {
     throw new StreamedgeError(
       'BAD_OPTION',
-      `channel ${c.id}: the live ladder ${ladder} asks for HEVC ("videoCodecs"), and the channel is encrypted: Common Encryption is done for H.264 only; encrypt an H.264 ladder, or carry HEVC clear`,
+      `channel ${c.id}: ${asked} asks for HEVC, and the channel is encrypted: Common Encryption is done for H.264 only; encrypt an H.264 ladder, or carry HEVC clear`,
     );
   }
   if (Array.isArray(c.captions)) {
     throw new StreamedgeError(
       'BAD_OPTION',
-      `channel ${c.id}: the live ladder ${ladder} asks for HEVC ("videoCodecs"), which cannot carry the --live-captions channels (libx265 drops CEA-608, and HLS announces in-band captions for every variant or none): use an H.264 ladder for a captioned channel`,
+      `channel ${c.id}: ${asked} asks for HEVC, which cannot carry the --live-captions channels (libx265 drops CEA-608, and HLS announces in-band captions for every variant or none): use an H.264 ladder for a captioned channel`,
     );
   }
   return codecs;

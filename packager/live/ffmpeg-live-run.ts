@@ -17,7 +17,7 @@ import { planLadder, type LadderPlan } from '../ladder.js';
 import { probeFeed, probeFeedSample, probeSource, type SourceInfo } from '../probe.js';
 import { FeedRelay } from './feed-relay.js';
 import { Segmenter } from '../segmenter.js';
-import { sourceInput, type ResolvedChannelConfig, type SourceInput } from './channel-config.js';
+import { channelLadder, sourceInput, type ResolvedChannelConfig, type SourceInput } from './channel-config.js';
 import { planAudioTracks, SURROUND_CHANNELS, withSurroundTwins, type AudioTrackPlan } from '../audio-tracks.js';
 import type { RunHandle, RunRequest, RunSink } from './live-channel.js';
 import { TimelineShift } from './timeline-shift.js';
@@ -203,7 +203,7 @@ async function planFor(
     input = { ...input, args: relay ? RELAYED_INPUT : probedFeedInput(input) };
   }
   if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${config.source}"`);
-  const plan = planLadder(info, config.ladder);
+  const plan = planLadder(info, channelLadder(config));
   // a feed may switch to interlaced (or be 1080i and not probed ahead): frames marked so are deinterlaced
   const deinterlace = info.video?.interlaced
     ? ('all' as const)

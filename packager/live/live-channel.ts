@@ -147,7 +147,8 @@ export interface LiveChannelOptions {
 
 function fingerprint(c: ResolvedChannelConfig): string {
   // The audio languages are part of the rendition set: a window saved with others is not restored.
-  const base = [c.source, c.ladder, c.segmentDuration, c.partDuration];
+  // So are the video codecs, when given apart from the ladder.
+  const base = [c.source, c.videoCodecs ? [c.ladder, c.videoCodecs] : c.ladder, c.segmentDuration, c.partDuration];
   return JSON.stringify(c.audioLanguages.length > 0 ? [...base, c.audioLanguages] : base);
 }
 

@@ -18,6 +18,7 @@ import { createOrigin } from './server.js';
 import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../../src/cli/tls-options.js';
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
 import { parseLiveSpec, parseEpoch, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
+import { parseVideoCodecs } from '../ladder.js';
 import { interstitialSource } from '../../src/cli/interstitial-options.js';
 import { captionServicesOption } from '../../src/cli/caption-options.js';
 import { parseProtectionScheme, pickContentKey, readContentKeys } from '../../src/cenc/content-keys.js';
@@ -57,6 +58,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   liveInterstitialList?: string;
   liveInterstitialRestrict?: string;
   liveCaptions?: string;
+  liveVideoCodecs?: string;
 }
 
 /** `--live-thumbnails` alone (240 pixels wide) or with a width. */
@@ -226,6 +228,10 @@ export function registerOriginCommand(program: Command): void {
       "the live MPDs' absolute Clear Key license URL (default: keys/clearkey beside the MPD)",
     )
     .option(
+      '--live-video-codecs <h264|hevc|h264,hevc>',
+      "the live ladder's video codecs: h264,hevc encodes every rung in HEVC too (default: the ladder's, H.264)",
+    )
+    .option(
       '--live-captions <none|CC1=en:English,…>',
       "the CEA-608 channels of the live channels' video their manifests announce, with language and name (default: the channels a caption appears on, unnamed); none: announce none",
     )
@@ -276,6 +282,8 @@ export function registerOriginCommand(program: Command): void {
       );
       const captions =
         o.liveCaptions !== undefined ? captionServicesOption(o.liveCaptions, '--live-captions') : undefined;
+      const videoCodecs =
+        o.liveVideoCodecs !== undefined ? parseVideoCodecs(o.liveVideoCodecs, '--live-video-codecs') : undefined;
       const live: ChannelConfig[] = o.live.map((spec) => {
         const parsed = parseLiveSpec(spec);
         return {
@@ -284,6 +292,7 @@ export function registerOriginCommand(program: Command): void {
           partDuration,
           dvrWindow,
           ladder: o.liveLadder,
+          ...(videoCodecs ? { videoCodecs } : {}),
           ...(audioLanguages && parsed.source.startsWith('lavfi') ? { audioLanguages } : {}),
           ...(epoch !== undefined ? { epoch } : {}),
           ...(duressLag !== undefined ? { duressLag } : {}),

@@ -1,5 +1,6 @@
 /**
- * A live channel whose ladder says `"videoCodecs": ["h264", "hevc"]`: every rung is encoded twice
+ * A live channel in `--live-video-codecs h264,hevc` (or a ladder file's `"videoCodecs"`, checked in
+ * test/unit/packager/live-ladder-codecs.test.ts): every rung is encoded twice
  * in the one ffmpeg run (libx265 tuned for zero latency beside x264), and both families are served
  * as LL-HLS and LL-DASH over loopback: hvc1 parts, the same segment grid as the H.264 twin,
  * blocking reloads, a variant each in the multivariant playlist and an AdaptationSet each in the
@@ -12,26 +13,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
 import { run } from '../packager/verify-package.js';
 import { validateMpd } from '../../support/xml-validate.js';
-import { TEST_SOURCE, completeSegments, parseM3u8, startLiveOrigin, until, type LiveOrigin } from './live-helpers.js';
+import {
+  TEST_SOURCE,
+  completeSegments,
+  parseM3u8,
+  startLiveOrigin,
+  until,
+  writeTinyLadder,
+  type LiveOrigin,
+} from './live-helpers.js';
 
 let dir: string;
 let o: LiveOrigin;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-live-hevc-'));
-  const ladder = join(dir, 'ladder.json');
-  writeFileSync(
-    ladder,
-    JSON.stringify({
-      video: [{ height: 180, bitrate: '200k', profile: 'main', id: '180p' }],
-      audio: { bitrate: '64k' },
-      videoCodecs: ['h264', 'hevc'],
-    }),
-  );
+  const ladder = writeTinyLadder(dir);
   const root = join(dir, 'root');
   mkdirSync(root);
   o = await startLiveOrigin(root, [
-    { id: 'ch', source: TEST_SOURCE, segmentDuration: 1, partDuration: 0.5, dvrWindow: 20, ladder },
+    {
+      id: 'ch',
+      source: TEST_SOURCE,
+      segmentDuration: 1,
+      partDuration: 0.5,
+      dvrWindow: 20,
+      ladder,
+      videoCodecs: ['h264', 'hevc'],
+    },
   ]);
   await until(
     async () => (await completeSegments(o, 'ch', '180p-hevc')) >= 3 && (await completeSegments(o, 'ch', '180p')) >= 3,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveChannelConfig } from '../../../packager/live/channel-config.js';
+import { channelLadder, resolveChannelConfig } from '../../../packager/live/channel-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'se-live-ladder-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +21,7 @@ describe('a live channel ladder', () => {
     const key = { kid: '0123456789abcdef0123456789abcdef', key: Buffer.alloc(16, 7) };
     expect(() =>
       resolveChannelConfig({ id: 'news', source: 'lavfi', ladder: hevc, protection: { scheme: 'cbcs', key } }),
-    ).toThrow(/channel news: the live ladder .*hevc\.json asks for HEVC .*Common Encryption is done for H\.264 only/);
+    ).toThrow(/channel news: the live ladder .*hevc\.json asks for HEVC, .*Common Encryption is done for H\.264 only/);
   });
 
   it('naming HEVC beside --live-captions channels is refused: HEVC rungs cannot carry them', () => {
@@ -32,8 +32,28 @@ describe('a live channel ladder', () => {
         ladder: hevc,
         captions: [{ instreamId: 'CC1', name: 'English' }],
       }),
-    ).toThrow(/channel news: the live ladder .*hevc\.json asks for HEVC .*cannot carry the --live-captions channels/);
+    ).toThrow(/channel news: the live ladder .*hevc\.json asks for HEVC, .*cannot carry the --live-captions channels/);
     expect(resolveChannelConfig({ id: 'news', source: 'lavfi', ladder: hevc, captions: 'none' }).captions).toBe('none');
+  });
+
+  it('--live-video-codecs h264,hevc over an H.264 ladder: the same checks, naming the option; the runs plan both codecs', () => {
+    const c = resolveChannelConfig({ id: 'news', source: 'lavfi', videoCodecs: ['h264', 'hevc'] });
+    expect(c.captions).toBe('none');
+    expect(channelLadder(c)).toMatchObject({ videoCodecs: ['h264', 'hevc'], video: [{}, {}] });
+    expect(channelLadder(resolveChannelConfig({ id: 'plain', source: 'lavfi' }))).toBe('small');
+    const key = { kid: '0123456789abcdef0123456789abcdef', key: Buffer.alloc(16, 7) };
+    expect(() =>
+      resolveChannelConfig({
+        id: 'news',
+        source: 'lavfi',
+        videoCodecs: ['hevc'],
+        protection: { scheme: 'cenc', key },
+      }),
+    ).toThrow(/channel news: --live-video-codecs asks for HEVC, and the channel is encrypted/);
+    // the option wins over the ladder file: h264 alone over an HEVC ladder is a plain channel
+    expect(resolveChannelConfig({ id: 'n', source: 'lavfi', ladder: hevc, videoCodecs: ['h264'] }).captions).toBe(
+      undefined,
+    );
   });
 
   it('in H.264 (said or not), a preset, or a file the run will report on, is accepted as before', () => {
