@@ -421,3 +421,19 @@ export function planLadder(source: SourceInfo, ladder?: string | LadderSpec): La
   }
   return plan;
 }
+
+/**
+ * An HDR source's HEVC rungs keep its dynamic range (Main 10, BT.2020, PQ or HLG: Apple's HDR
+ * variants), while the H.264 rungs are tone-mapped to SDR: one ladder for HDR screens, one for
+ * the rest, told apart by VIDEO-RANGE and the MPD's colour properties. VOD and live alike.
+ */
+export function keepHdrInHevc(plan: LadderPlan, source: SourceInfo): LadderPlan {
+  const hdr = source.video?.hdr;
+  if (!hdr) return plan;
+  return { ...plan, video: plan.video.map((r) => (r.codec === 'hevc' ? { ...r, range: hdr } : r)) };
+}
+
+/** A rung's range as HLS VIDEO-RANGE names it (Rendition.videoRange). */
+export function videoRangeOf(range: 'pq' | 'hlg'): 'PQ' | 'HLG' {
+  return range === 'pq' ? 'PQ' : 'HLG';
+}

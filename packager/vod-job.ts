@@ -26,7 +26,7 @@ import { writeMediaPlaylist } from '../src/hls/media-playlist.js';
 import { writeIFramePlaylist } from '../src/hls/iframe-playlist.js';
 import { writeMpd } from '../src/dash/mpd.js';
 import { probeSource, type SourceInfo } from './probe.js';
-import { loadLadderSpec, planLadder, type LadderPlan, type VideoCodec } from './ladder.js';
+import { keepHdrInHevc, loadLadderSpec, planLadder, videoRangeOf, type LadderPlan, type VideoCodec } from './ladder.js';
 import { buildEncodeArgs, type EncodeOutput } from './encode-args.js';
 import { runEncoder, type EncoderRun } from './ffmpeg-run.js';
 import { Segmenter } from './segmenter.js';
@@ -517,17 +517,6 @@ function hasHevc(plan: LadderPlan): boolean {
 }
 
 /**
- * An HDR source's HEVC rungs keep its dynamic range (Main 10, BT.2020, PQ or HLG: Apple's HDR
- * variants), while the H.264 rungs are tone-mapped to SDR: one ladder for HDR screens, one for
- * the rest, told apart by VIDEO-RANGE and the MPD's colour properties.
- */
-function keepHdrInHevc(plan: LadderPlan, source: SourceInfo): LadderPlan {
-  const hdr = source.video?.hdr;
-  if (!hdr) return plan;
-  return { ...plan, video: plan.video.map((r) => (r.codec === 'hevc' ? { ...r, range: hdr } : r)) };
-}
-
-/**
  * What HEVC rungs cannot do yet, refused before anything is encoded: Common Encryption (the
  * packager maps H.264 slices to subsamples, not HEVC's), and in-band captions (ffmpeg's libx265
  * drops the source's CEA-608, and HLS announces CLOSED-CAPTIONS for every variant or for none:
@@ -735,7 +724,7 @@ function buildPresentation(
       rendition.height = s.track.height ?? rung.height;
       rendition.frameRate = plan.frameRate;
       rendition.sar = '1:1';
-      if (rung.range) rendition.videoRange = rung.range === 'pq' ? 'PQ' : 'HLG';
+      if (rung.range) rendition.videoRange = videoRangeOf(rung.range);
     } else {
       rendition.sampleRate = s.track.sampleRate ?? plan.audio?.sampleRate;
       const audio = tracks.find((t) => t.id === id);

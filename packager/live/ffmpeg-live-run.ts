@@ -13,7 +13,7 @@ import type { TrackInfo } from '../../src/cmaf/init-segment.js';
 import { asError, StreamedgeError } from '../../src/errors.js';
 import { buildEncodeArgs } from '../encode-args.js';
 import { runEncoder } from '../ffmpeg-run.js';
-import { planLadder, type LadderPlan } from '../ladder.js';
+import { keepHdrInHevc, planLadder, videoRangeOf, type LadderPlan } from '../ladder.js';
 import { probeFeed, probeFeedSample, probeSource, type SourceInfo } from '../probe.js';
 import { FeedRelay } from './feed-relay.js';
 import { Segmenter } from '../segmenter.js';
@@ -21,6 +21,7 @@ import { channelLadder, sourceInput, type ResolvedChannelConfig, type SourceInpu
 import { planAudioTracks, SURROUND_CHANNELS, withSurroundTwins, type AudioTrackPlan } from '../audio-tracks.js';
 import type { RunHandle, RunRequest, RunSink } from './live-channel.js';
 import { TimelineShift } from './timeline-shift.js';
+import type { HdrStaticMetadata } from '../hdr-metadata.js';
 
 /** x264 preset for live: real time on two small cores matters more than compression. */
 const LIVE_PRESET = 'veryfast';
@@ -39,6 +40,7 @@ function renditionOf(id: string, track: TrackInfo, plan: LadderPlan, audioTracks
       height: track.height ?? rung.height,
       frameRate: plan.frameRate,
       sar: '1:1',
+      ...(rung.range ? { videoRange: videoRangeOf(rung.range) } : {}),
     };
   }
   const a = plan.audio;
@@ -185,6 +187,7 @@ async function planFor(
   videoMap: string;
   deinterlace?: 'all' | 'flagged';
   toneMap?: boolean;
+  hdrMetadata?: HdrStaticMetadata;
   closedCaptions?: boolean;
 }> {
   let input = sourceInput(config.source, config.audioLanguages);
@@ -203,7 +206,8 @@ async function planFor(
     input = { ...input, args: relay ? RELAYED_INPUT : probedFeedInput(input) };
   }
   if (!info) throw new StreamedgeError('LIVE_SOURCE', `cannot plan a ladder for source "${config.source}"`);
-  const plan = planLadder(info, channelLadder(config));
+  // an HDR source's HEVC rungs stay HDR (the H.264 ones are tone-mapped), as in VOD
+  const plan = keepHdrInHevc(planLadder(info, channelLadder(config)), info);
   // a feed may switch to interlaced (or be 1080i and not probed ahead): frames marked so are deinterlaced
   const deinterlace = info.video?.interlaced
     ? ('all' as const)
@@ -223,6 +227,7 @@ async function planFor(
     videoMap: `0:v:${info.video?.index ?? 0}`,
     ...(deinterlace ? { deinterlace } : {}),
     ...(info.video?.hdr ? { toneMap: true } : {}),
+    ...(info.video?.hdrMetadata ? { hdrMetadata: info.video.hdrMetadata } : {}),
     ...(info.video?.closedCaptions ? { closedCaptions: true } : {}),
   };
 }
@@ -270,11 +275,8 @@ function feed(
 
 export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
   const { config } = req;
-  const { plan, input, relay, audioTracks, videoMap, deinterlace, toneMap, closedCaptions } = await planFor(
-    config,
-    dirname(req.logFile),
-    req.signal,
-  );
+  const { plan, input, relay, audioTracks, videoMap, deinterlace, toneMap, hdrMetadata, closedCaptions } =
+    await planFor(config, dirname(req.logFile), req.signal);
   // given up while it planned (a feed that took longer than the start timeout): start nothing
   if (req.signal?.aborted) throw new StreamedgeError('ABORTED', 'run start given up');
   const encodeInput = {
@@ -284,6 +286,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
     ...(audioTracks.length > 0 ? { audioTracks } : {}),
     ...(deinterlace ? { deinterlace } : {}),
     ...(toneMap ? { toneMap } : {}),
+    ...(hdrMetadata ? { hdrMetadata } : {}),
   };
   const { args, outputs } = buildEncodeArgs(encodeInput, plan, {
     segmentDuration: config.segmentDuration,
