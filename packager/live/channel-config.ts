@@ -61,6 +61,8 @@ export interface ChannelConfig {
   interstitial?: InterstitialSource;
   /** The CEA-608 channels to announce, or none (`--live-captions`); absent: what the video carries. */
   captions?: ClosedCaptionService[] | 'none';
+  /** The MPD in one Period (default), or a new Period at each ad break's start and return (`--live-dash-periods`). */
+  dashPeriods?: 'single' | 'cues';
 }
 
 /** A channel's encryption: scheme, key, and the absolute license URL its MPD names (default: relative). */
@@ -73,11 +75,20 @@ export interface ChannelProtection {
 export interface ResolvedChannelConfig extends Required<
   Omit<
     ChannelConfig,
-    'targetLatency' | 'epoch' | 'protection' | 'thumbnails' | 'hlsCueTags' | 'interstitial' | 'captions' | 'videoCodecs'
+    | 'targetLatency'
+    | 'epoch'
+    | 'protection'
+    | 'thumbnails'
+    | 'hlsCueTags'
+    | 'interstitial'
+    | 'captions'
+    | 'videoCodecs'
+    | 'dashPeriods'
   >
 > {
   targetLatency: number;
   videoCodecs?: VideoCodec[];
+  dashPeriods?: 'cues';
   epoch?: number;
   protection?: ChannelProtection;
   thumbnails?: { width: number };
@@ -185,6 +196,7 @@ export function resolveChannelConfig(c: ChannelConfig): ResolvedChannelConfig {
     ...(c.interstitial ? { interstitial: c.interstitial } : {}),
     ...(captions ? { captions } : {}),
     ...(c.videoCodecs ? { videoCodecs: c.videoCodecs } : {}),
+    ...(c.dashPeriods === 'cues' ? { dashPeriods: 'cues' as const } : {}),
   };
 }
 

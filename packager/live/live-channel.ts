@@ -25,6 +25,7 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type {
+  AdBreak,
   InterstitialSource,
   Part,
   Presentation,
@@ -150,6 +151,28 @@ function fingerprint(c: ResolvedChannelConfig): string {
   // So are the video codecs, when given apart from the ladder.
   const base = [c.source, c.videoCodecs ? [c.ladder, c.videoCodecs] : c.ladder, c.segmentDuration, c.partDuration];
   return JSON.stringify(c.audioLanguages.length > 0 ? [...base, c.audioLanguages] : base);
+}
+
+/**
+ * `--live-dash-periods cues`: where the MPD starts a new Period, each ad break's start and return
+ * (segment boundaries, media seconds), once the first video timeline has a complete segment from
+ * there on. Until then the programme's Period runs on over it (the media time is the same in
+ * both), so every Period listed has media.
+ */
+function dashPeriodCuts(
+  breaks: readonly AdBreak[],
+  timelines: readonly { rendition: Rendition; segments: Segment[] }[],
+): Pick<Presentation, 'dashPeriodStarts'> {
+  const reference = timelines.find((t) => t.rendition.kind === 'video') ?? timelines[0];
+  const complete = reference.segments.filter((seg) => seg.complete);
+  const newest = complete.at(-1);
+  if (!newest) return {};
+  const reached = newest.start / reference.rendition.timescale + 0.0005;
+  const cuts = breaks
+    .flatMap((b) => [b.mediaStart, ...(b.end ? [b.end.mediaTime] : [])])
+    .filter((t) => t > 0 && t <= reached);
+  const starts = [...new Set(cuts)].sort((a, b) => a - b);
+  return starts.length > 0 ? { dashPeriodStarts: starts } : {};
 }
 
 export class LiveChannel {
@@ -753,13 +776,15 @@ export class LiveChannel {
             : 1,
       );
     if (timelines.length === 0 || this.waitingForPlannedRenditions(timelines)) return undefined;
+    const breaks = this.adBreaksShown();
     const p: Presentation = {
       id: this.id,
       type: 'live',
       segmentDuration: this.config.segmentDuration,
       partDuration: this.config.partDuration,
       timelines,
-      ...this.adBreaksShown(),
+      ...breaks,
+      ...(this.config.dashPeriods ? dashPeriodCuts(breaks.adBreaks ?? [], timelines) : {}),
       ...(this.captions.services.length > 0 ? { closedCaptions: this.captions.services } : {}),
       ...(this.protection ? { protection: this.protection } : {}),
       ...this.thumbnailTrack(),

@@ -59,6 +59,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   liveInterstitialRestrict?: string;
   liveCaptions?: string;
   liveVideoCodecs?: string;
+  liveDashPeriods: string;
 }
 
 /** `--live-thumbnails` alone (240 pixels wide) or with a width. */
@@ -228,6 +229,11 @@ export function registerOriginCommand(program: Command): void {
       "the live MPDs' absolute Clear Key license URL (default: keys/clearkey beside the MPD)",
     )
     .option(
+      '--live-dash-periods <single|cues>',
+      "the live MPD in one Period, or a new Period at each ad break's start and return (cues)",
+      'single',
+    )
+    .option(
       '--live-video-codecs <h264|hevc|h264,hevc>',
       "the live ladder's video codecs: h264,hevc encodes every rung in HEVC too (default: the ladder's, H.264)",
     )
@@ -284,6 +290,10 @@ export function registerOriginCommand(program: Command): void {
         o.liveCaptions !== undefined ? captionServicesOption(o.liveCaptions, '--live-captions') : undefined;
       const videoCodecs =
         o.liveVideoCodecs !== undefined ? parseVideoCodecs(o.liveVideoCodecs, '--live-video-codecs') : undefined;
+      if (o.liveDashPeriods !== 'single' && o.liveDashPeriods !== 'cues') {
+        throw new StreamedgeError('BAD_OPTION', `--live-dash-periods ${o.liveDashPeriods}: use single or cues`);
+      }
+      const dashPeriods = o.liveDashPeriods;
       const live: ChannelConfig[] = o.live.map((spec) => {
         const parsed = parseLiveSpec(spec);
         return {
@@ -293,6 +303,7 @@ export function registerOriginCommand(program: Command): void {
           dvrWindow,
           ladder: o.liveLadder,
           ...(videoCodecs ? { videoCodecs } : {}),
+          ...(dashPeriods === 'cues' ? { dashPeriods } : {}),
           ...(audioLanguages && parsed.source.startsWith('lavfi') ? { audioLanguages } : {}),
           ...(epoch !== undefined ? { epoch } : {}),
           ...(duressLag !== undefined ? { duressLag } : {}),

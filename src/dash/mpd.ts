@@ -47,8 +47,9 @@ const PERIOD_CONTINUITY_SCHEME = 'urn:mpeg:dash:period-continuity:2015';
 /**
  * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
  * live (sliding SegmentTimeline of complete segments, UTCTiming, and for low latency
- * availabilityTimeOffset + ServiceDescription). One Period; one video AdaptationSet and one
- * audio AdaptationSet per language. Element order follows the 23009-1 schema.
+ * availabilityTimeOffset + ServiceDescription). One Period, or one more from each ad cue (VOD
+ * `--dash-periods cues`) or ad break start and return (live `--live-dash-periods cues`); in each,
+ * a video AdaptationSet per codec and an audio AdaptationSet per language. Element order follows the 23009-1 schema.
  */
 export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
   const live = p.type === 'live' && p.live !== undefined;
@@ -151,7 +152,8 @@ interface PeriodSpan {
  * period-continuity property says so), as Shaka Packager's `--ad_cues` Periods do.
  */
 function periodSpans(p: Presentation): PeriodSpan[] {
-  const cuts = p.type === 'vod' ? (p.dashPeriodStarts ?? []) : [];
+  if (p.type === 'live') return livePeriodSpans(p);
+  const cuts = p.dashPeriodStarts ?? [];
   const starts = [0, ...cuts];
   const split = cuts.length > 0;
   const end = split ? (p.duration ?? presentationDuration(p)) : undefined;
@@ -165,13 +167,36 @@ function periodSpans(p: Presentation): PeriodSpan[] {
 }
 
 /**
- * The segments of `t` in the Period (all of them unless it is split): those whose middle lies in
- * it. Video segments start exactly at a cut; audio ones within half an AAC frame of it.
+ * A live channel's Periods: one from 0, or (`--live-dash-periods cues`) one more from each ad
+ * break's start and return that its media has reached, the last one open. A Period's id is its
+ * start (ms), the same in every update of the MPD; the first keeps id 0, as a single-Period MPD
+ * has it. Periods whose media has all left the DVR window are no longer listed.
  */
-function segmentsIn(t: RenditionTimeline, span: PeriodSpan): Segment[] {
-  if (!span.split) return t.segments;
-  const ts = t.rendition.timescale;
-  return t.segments.filter((s) => {
+function livePeriodSpans(p: Presentation): PeriodSpan[] {
+  const cuts = p.dashPeriodStarts ?? [];
+  const starts = [0, ...cuts];
+  const split = cuts.length > 0;
+  const spans = starts.map((start, i) => ({
+    id: i === 0 ? '0' : `p${Math.round(start * 1000)}`,
+    start,
+    end: starts[i + 1],
+    split,
+    last: i === starts.length - 1,
+  }));
+  if (!split) return spans;
+  const oldest = Math.min(
+    ...p.timelines.filter((t) => t.segments.length > 0).map((t) => t.segments[0].start / t.rendition.timescale),
+  );
+  return spans.filter((s) => s.end === undefined || s.end > oldest + 0.0005);
+}
+
+/**
+ * The segments (of timescale `ts`) in the Period (all of them unless it is split): those whose
+ * middle lies in it. Video segments start exactly at a cut; audio ones within half an AAC frame of it.
+ */
+function segmentsIn(segments: Segment[], ts: number, span: PeriodSpan): Segment[] {
+  if (!span.split) return segments;
+  return segments.filter((s) => {
     const middle = (s.start + s.duration / 2) / ts;
     return middle >= span.start && (span.end === undefined || middle < span.end);
   });
@@ -374,7 +399,7 @@ function adaptationSets(
     const set =
       p.type === 'vod'
         ? thumbnailSet(p.thumbnails, sets.length, query, span, previousPeriod)
-        : liveThumbnailSet(p, sets.length, query);
+        : liveThumbnailSet(p, sets.length, query, span);
     if (set) sets.push(set);
   }
   return sets;
@@ -486,17 +511,27 @@ function continuity(previousPeriod: string | undefined): XmlElement[] {
  * SegmentTimeline (same timescale, times and numbers), so each picture sits where its segment
  * does; undefined until the first picture exists.
  */
-function liveThumbnailSet(p: Presentation, id: number, query: string | undefined): XmlElement | undefined {
+function liveThumbnailSet(
+  p: Presentation,
+  id: number,
+  query: string | undefined,
+  span: PeriodSpan,
+): XmlElement | undefined {
   const listed = livePictureSegments(p);
   if (!listed) return undefined;
+  // a Period of a split MPD: the pictures of its own segments
+  const inSpan = segmentsIn(listed.segments, listed.timescale, span);
+  if (inSpan.length === 0) return undefined;
+  const offset = span.split && span.start > 0 ? Math.round(span.start * listed.timescale) : undefined;
   return imageSet(p.thumbnails!, id, {
     name: 'SegmentTemplate',
     attrs: [
       ['timescale', listed.timescale],
+      ['presentationTimeOffset', offset],
       ['media', `${paths.thumbnailSheet(p.thumbnails!.id, '$Number$')}${templateQuery(query)}`],
-      ['startNumber', listed.segments[0].number],
+      ['startNumber', inSpan[0].number],
     ],
-    children: [timelineElement(listed.segments)],
+    children: [timelineElement(inSpan)],
   });
 }
 
@@ -680,7 +715,8 @@ function representation(r: Rendition, template: XmlElement | undefined): XmlElem
 }
 
 function segmentTemplate({ p, opts, live, ll, span }: PeriodMedia, t: RenditionTimeline): XmlElement {
-  const complete = segmentsIn(t, span).filter((s) => s.complete);
+  const listed = segmentsIn(t.segments, t.rendition.timescale, span);
+  const complete = listed.filter((s) => s.complete);
   const suffix = templateQuery(normalizedQuery(opts));
   // a later Period of a split MPD: its start is this media time (the first audio segment may
   // begin up to half an AAC frame either side of it; players trim or bridge that)
@@ -694,7 +730,7 @@ function segmentTemplate({ p, opts, live, ll, span }: PeriodMedia, t: RenditionT
       ['availabilityTimeComplete', ll ? 'false' : undefined],
       ['media', `$RepresentationID$/seg-$Number$.m4s${suffix}`],
       ['initialization', `$RepresentationID$/init.mp4${suffix}`],
-      ['startNumber', complete[0]?.number ?? t.segments[0]?.number ?? (live ? 0 : 1)],
+      ['startNumber', complete[0]?.number ?? listed[0]?.number ?? t.segments[0]?.number ?? (live ? 0 : 1)],
     ],
     children: [timelineElement(complete)],
   };

@@ -186,8 +186,9 @@ export interface Presentation {
    */
   hlsCueTags?: boolean;
   /**
-   * VOD with ad cues packaged with `--dash-periods cues`: the media times (s, ascending, > 0) at
-   * which the MPD starts a new Period (the cues' splice points and returns; video segment starts).
+   * VOD with ad cues packaged with `--dash-periods cues`, or a live channel with
+   * `--live-dash-periods cues`: the media times (s, ascending, > 0) at which the MPD starts a new
+   * Period (the cues' splice points and returns, the breaks' starts and returns; video segment starts).
    */
   dashPeriodStarts?: number[];
   /** Common Encryption of the video and audio tracks (subtitles stay clear), if any. */

@@ -33,6 +33,8 @@ import { packageSmall, startBrowserRig, type BrowserRig } from '../support/brows
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { playToEnd, type PlayedState } from '../support/play-to-end.js';
 import { startLiveSsaiChannel, vodSegments, type LiveSsaiChannel } from '../support/live-ssai-channel.js';
+import { writeTinyLadder } from '../integration/live/live-helpers.js';
+import { splitPeriods } from '../../src/dash/mpd-periods.js';
 
 let rig: BrowserRig;
 let proxy: FaultProxy;
@@ -335,4 +337,61 @@ describe('our player plays an ad break stitched in by the server', () => {
         await page.close();
       }
     }, 120_000);
+
+  it('live DASH from our origin with --live-dash-periods cues: a break cued as it plays splits the MPD into three Periods, played on across them', async () => {
+    const credential = 'cue-credential-for-browser-tests-0123';
+    const url = await rig.liveOrigin(
+      { ladder: writeTinyLadder(rig.dir), dashPeriods: 'cues' },
+      { cueCredential: credential },
+    );
+    const page = await rig.browser.newPage();
+    try {
+      await page.goto(`${rig.pages.url}?src=${encodeURIComponent(`${url}/live/ch/manifest.mpd`)}&engine=ours`);
+      type State = {
+        startupMs: number | null;
+        currentTime: number;
+        stalls: number;
+        errors: string[];
+        pageErrors: string[];
+      };
+      await page.waitForFunction(() => (window.__streamedge.stats() as State).startupMs !== null, undefined, {
+        timeout: 30_000,
+        polling: 100,
+      });
+      const cued = await fetch(`${url}/_live/ch/ad-breaks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ duration: 2 }),
+      });
+      expect(cued.status).toBe(201);
+      // the MPD once it is split at the break's start and return
+      let periods: { key: string; startSec: number }[] = [];
+      for (const deadline = Date.now() + 30_000; periods.length < 3;) {
+        expect(Date.now(), 'three Periods within 30 s').toBeLessThan(deadline);
+        periods = splitPeriods(await (await fetch(`${url}/live/ch/manifest.mpd`)).text());
+        if (periods.length < 3) await new Promise((r) => setTimeout(r, 250));
+      }
+      const back = periods[2].startSec;
+      // played from before the break to 2 s past its return: through all three Periods
+      await page.waitForFunction((t) => (window.__streamedge.stats() as State).currentTime >= t, back + 2, {
+        timeout: 30_000,
+        polling: 250,
+      });
+      const s = await page.evaluate(() => {
+        const v = document.getElementById('video') as HTMLVideoElement;
+        const buffered: number[][] = [];
+        for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
+        return { ...(window.__streamedge.stats() as State), buffered };
+      });
+      const why = JSON.stringify({ periods, ...s }, null, 1);
+      expect(s.pageErrors, why).toEqual([]);
+      expect(s.errors, why).toEqual([]);
+      expect(s.stalls, why).toBe(0);
+      // one buffered range across both cuts: each Period's media placed at its own time
+      const range = s.buffered.find(([a, b]) => a <= periods[1].startSec && back + 1 <= b);
+      expect(range, why).toBeDefined();
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
 });
