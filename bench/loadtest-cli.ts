@@ -50,6 +50,11 @@ export function registerLoadtestCommand(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--cmcd <mode>', 'send CMCD (CTA-5004) with each request: query, headers or off', 'off')
+    .option(
+      '--hevc-share <fraction>',
+      'a ladder in H.264 and HEVC: the share of viewers whose devices prefer HEVC, e.g. 0.6 (default: each plays the first family listed)',
+      (v: string) => Number(v),
+    )
     .option('--http2', 'speak HTTP/2 to https targets (one session per viewer; a target without h2 in ALPN fails)')
     .option('--ca <pem>', "trust this CA certificate file too (e.g. a test edge's self-signed --tls-cert)")
     .option('--nats <url>', 'coordinate load-test agents over NATS instead of playing here (with --agents)')
@@ -75,6 +80,7 @@ export function registerLoadtestCommand(program: Command): void {
           lowLatency: boolean;
           threshold?: string[];
           cmcd: string;
+          hevcShare?: number;
           http2?: boolean;
           ca?: string;
           nats?: string;
@@ -97,6 +103,7 @@ export function registerLoadtestCommand(program: Command): void {
             lowLatency: opts.lowLatency,
             thresholds: opts.threshold ?? [],
             cmcd: opts.cmcd as 'query' | 'headers' | 'off',
+            ...(opts.hevcShare !== undefined ? { hevcShare: opts.hevcShare } : {}),
             http2: opts.http2 === true,
             ca: opts.ca ? await readCa(opts.ca) : undefined,
             nats: opts.nats,

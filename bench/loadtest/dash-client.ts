@@ -32,7 +32,7 @@ import { rangeRequest } from '../../src/http/range.js';
 import type { HttpGetter } from './http-get.js';
 import { reloadBegunAt, scheduleStart } from './reload-schedule.js';
 import type { Chunk, Cursor, StreamClient, StreamRendition } from './stream-client.js';
-import { chooseVideoFamily } from '../../src/media/video-family-choice.js';
+import { chooseVideoFamily, chosenFamily } from '../../src/media/video-family-choice.js';
 
 interface DashSegment {
   /** The viewer's cursor for it (see PeriodRep.ordinal). */
@@ -144,11 +144,18 @@ export class DashClient implements StreamClient {
       now?: () => number;
       /** When the viewer was due to join (its refresh schedule starts then; default: when open() runs). */
       joinAt?: number;
+      /** A ladder in several video codecs: the families this viewer prefers, first first (default: the first listed). */
+      preferredVideo?: readonly string[];
     } = {},
   ) {
     this.now = o.now ?? (() => performance.now());
     this.joinAt = o.joinAt;
+    this.preferredVideo = o.preferredVideo;
   }
+
+  private readonly preferredVideo: readonly string[] | undefined;
+  /** A ladder in several video codecs: the family this viewer plays. */
+  videoFamily?: string;
 
   async open(signal: AbortSignal): Promise<void> {
     const now = this.now();
@@ -200,11 +207,12 @@ export class DashClient implements StreamClient {
     // read: the ABR holds rungs by index, so it never changes after.
     if (this.video.length === 0) {
       const richest = richestPeriod(periods);
-      // a ladder in H.264 and HEVC (a video AdaptationSet each): a viewer plays one family, the first listed
-      const family = chooseVideoFamily(
-        (richest?.video ?? []).map((p) => ({ p, codecs: p.attributes?.CODECS ?? '' })),
-        () => true,
-      ).map((x) => x.p);
+      // a ladder in H.264 and HEVC (a video AdaptationSet each): a viewer plays one family, the one
+      // it prefers (--hevc-share), else the first listed
+      const listed = (richest?.video ?? []).map((p) => ({ p, codecs: p.attributes?.CODECS ?? '' }));
+      const chosen = chooseVideoFamily(listed, () => true, this.preferredVideo);
+      this.videoFamily = chosenFamily(listed, chosen);
+      const family = chosen.map((x) => x.p);
       this.video = family.map((p) => ({
         id: nameOf(p),
         kind: 'video' as const,

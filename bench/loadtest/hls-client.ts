@@ -7,7 +7,7 @@ import { holdBackSteering } from '../../src/abr/low-latency.js';
 import { Parser } from 'm3u8-parser';
 import { StreamedgeError } from '../../src/errors.js';
 import { firstAudioGroupVariants } from '../../src/hls/variant-choice.js';
-import { chooseVideoFamily } from '../../src/media/video-family-choice.js';
+import { chooseVideoFamily, chosenFamily } from '../../src/media/video-family-choice.js';
 import { readContentSteering } from '../../src/hls/content-steering.js';
 import { readIdentitySessionKey } from '../../src/hls/key-tags.js';
 import { listedRange, partRanges, type ParsedByteRange } from '../../src/hls/listed-byte-range.js';
@@ -340,6 +340,7 @@ export class HlsClient implements StreamClient {
   targetLatencySec?: number;
   segmentSec = 6;
   video: StreamRendition[] = [];
+  videoFamily?: string;
   audio?: StreamRendition;
   private readonly playlistUrl = new Map<string, string>();
   private readonly states = new Map<string, PlaylistState>();
@@ -361,6 +362,8 @@ export class HlsClient implements StreamClient {
     private readonly url: string,
     private readonly o: {
       lowLatency?: boolean;
+      /** A ladder in several video codecs: the families this viewer prefers, first first (default: the first listed). */
+      preferredVideo?: readonly string[];
       now?: () => number;
       /** When the viewer was due to join (its reload schedule starts then; default: when open() runs). */
       joinAt?: number;
@@ -386,11 +389,12 @@ export class HlsClient implements StreamClient {
     }
     const r = resolvePlaylist(res.body!, this.url);
     const m = r.m;
-    // a ladder in H.264 and HEVC: a viewer plays one family, the first listed (no decoder to ask)
-    const variants = chooseVideoFamily(
-      firstAudioGroupVariants(m.playlists ?? []).map((v) => ({ v, codecs: v.attributes?.CODECS ?? '' })),
-      () => true,
-    ).map((x) => x.v);
+    // a ladder in H.264 and HEVC: a viewer plays one family, the one it prefers (--hevc-share),
+    // else the first listed (no decoder to ask)
+    const listed = firstAudioGroupVariants(m.playlists ?? []).map((v) => ({ v, codecs: v.attributes?.CODECS ?? '' }));
+    const chosen = chooseVideoFamily(listed, () => true, this.o.preferredVideo);
+    this.videoFamily = chosenFamily(listed, chosen);
+    const variants = chosen.map((x) => x.v);
     const firstGroup = variants[0]?.attributes?.AUDIO;
     if (variants.length === 0) {
       // a media playlist given directly: one rendition

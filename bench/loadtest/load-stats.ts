@@ -55,6 +55,8 @@ export interface SerializedStats {
   errors: Record<string, number>;
   /** Content steering: viewers by the Pathway they were on when they ended. */
   pathways?: Record<string, number>;
+  /** A ladder in several video codecs: viewers by the family they played ('avc', 'hevc'). */
+  videoFamilies?: Record<string, number>;
   histograms: Record<string, string>;
   /** Event-loop delay p99 (ms) of the worst thread. */
   loopDelayP99Ms: number;
@@ -86,6 +88,8 @@ export class LoadStats {
   errors: Record<string, number> = {};
   /** Content steering: viewers by the Pathway they were on when they ended (none without steering). */
   pathways: Record<string, number> = {};
+  /** A ladder in several video codecs: viewers by the family they played (none for one codec). */
+  videoFamilies: Record<string, number> = {};
   /** Event-loop delay p99 (ms) of the worst thread that ran viewers (0 when not measured). */
   loopDelayP99Ms = 0;
   /** The same over the hold alone (from a second after the ramp ended); 0 when the run had none. */
@@ -154,6 +158,7 @@ export class LoadStats {
       bytes: this.bytes,
       errors: { ...this.errors },
       pathways: { ...this.pathways },
+      videoFamilies: { ...this.videoFamilies },
       histograms,
       loopDelayP99Ms: this.loopDelayP99Ms,
       holdLoopDelayP99Ms: this.holdLoopDelayP99Ms,
@@ -168,6 +173,8 @@ export class LoadStats {
     this.holdLoopDelayP99Ms = Math.max(this.holdLoopDelayP99Ms, s.holdLoopDelayP99Ms ?? 0);
     for (const [k, v] of Object.entries(s.errors)) this.errors[k] = (this.errors[k] ?? 0) + v;
     for (const [k, v] of Object.entries(s.pathways ?? {})) this.pathways[k] = (this.pathways[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.videoFamilies ?? {}))
+      this.videoFamilies[k] = (this.videoFamilies[k] ?? 0) + v;
     for (const [k, enc] of Object.entries(s.histograms)) {
       const decoded = hdr.decodeFromCompressedBase64(enc);
       this.histogram(k).add(decoded);

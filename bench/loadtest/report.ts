@@ -28,6 +28,8 @@ export interface LoadReport {
     lowLatency: boolean;
     http2: boolean;
     cmcd: string;
+    /** `--hevc-share`, when given. */
+    hevcShare?: number;
   };
   viewers: { started: number; ended: number; failed: number; peakConcurrent: number };
   startupMs: Percentiles;
@@ -65,6 +67,8 @@ export interface LoadReport {
    * they were on when they ended; null without steering.
    */
   pathways: Record<string, number> | null;
+  /** A ladder in several video codecs: viewers by the family they played ('avc', 'hevc'); null for one codec. */
+  videoFamilies: Record<string, number> | null;
   edge: EdgeReport | null;
   /** Live LL-HLS: how long after its program date-time + duration each part arrived (delivery lag). */
   partLagMs: Percentiles | null;
@@ -188,6 +192,7 @@ export function buildReport(s: LoadStats, m: ReportMeta): LoadReport {
     byObject,
     errors: { ...s.errors },
     pathways: Object.keys(s.pathways).length > 0 ? { ...s.pathways } : null,
+    videoFamilies: Object.keys(s.videoFamilies).length > 0 ? { ...s.videoFamilies } : null,
     edge: m.edge,
     timeline: m.timeline ?? [],
     ttfbHistograms,
@@ -272,6 +277,12 @@ export function formatReport(r: LoadReport): string {
   const errs = Object.entries(r.errors);
   lines.push(`  errors        ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (r.pathways) lines.push(`  steering      ${formatPathways(r.pathways)}`);
+  if (r.videoFamilies) {
+    const by = Object.entries(r.videoFamilies).sort((x, y) => y[1] - x[1]);
+    lines.push(
+      `  video codecs  ${by.map(([k, v]) => `${k} ${v}`).join(', ')} viewers${r.config.hevcShare !== undefined ? ` (--hevc-share ${r.config.hevcShare})` : ''}`,
+    );
+  }
   if (r.edge) {
     lines.push(
       `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}` +

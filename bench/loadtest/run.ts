@@ -51,6 +51,8 @@ export interface LoadTestOptions {
   ca?: string;
   /** CMCD (CTA-5004) sent by every viewer: query argument, headers, or off (default). */
   cmcd?: CmcdMode;
+  /** A ladder in H.264 and HEVC: the share of viewers that prefer HEVC (0–1); absent: each plays the first family listed. */
+  hevcShare?: number;
   /** Coordinate agents over NATS (`streamedge loadtest-agent --nats <url>`) instead of playing here. */
   nats?: string;
   /** How many agents share the viewers (with `nats`). */
@@ -77,6 +79,8 @@ export function validateOptions(o: LoadTestOptions): void {
   parseProfile(o.profile); // throws on a bad profile
   if (o.http2 === true && !/^https:/i.test(o.url))
     bad(`--http2 needs an https:// target (h2 is spoken over TLS here), got "${o.url}"`);
+  if (o.hevcShare !== undefined && !(o.hevcShare >= 0 && o.hevcShare <= 1))
+    bad(`--hevc-share must be a fraction from 0 to 1, got "${String(o.hevcShare)}"`);
   if (o.cmcd !== undefined && !['query', 'headers', 'off'].includes(o.cmcd))
     bad(`--cmcd must be query, headers or off, got "${String(o.cmcd)}"`);
   for (const t of o.thresholds ?? []) parseThreshold(t); // throws on a bad threshold
@@ -118,6 +122,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
     ca: o.ca,
     cmcd: o.cmcd,
     allowHosts: o.allowHosts,
+    hevcShare: o.hevcShare,
   };
   const remote = o.nats ? new NatsFleet(o.nats, o.agents!, poolOptions, o.allowHosts ?? []) : undefined;
   const local = !remote && workers === 0 ? new ViewerPool(poolOptions) : undefined;
@@ -181,6 +186,7 @@ export async function runLoadTest(o: LoadTestOptions): Promise<LoadReport> {
         lowLatency: o.lowLatency !== false,
         http2: o.http2 === true,
         cmcd: o.cmcd ?? 'off',
+        ...(o.hevcShare !== undefined ? { hevcShare: o.hevcShare } : {}),
       },
       peakConcurrent: stats.totals.peakPlaying,
       timeline,

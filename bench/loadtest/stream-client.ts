@@ -50,6 +50,8 @@ export interface StreamClient {
   /** Nominal segment duration, seconds. */
   readonly segmentSec: number;
   readonly video: StreamRendition[];
+  /** A ladder in several video codecs: the family the viewer plays ('avc', 'hevc'); else undefined. */
+  readonly videoFamily?: string;
   readonly audio?: StreamRendition;
   open(signal: AbortSignal): Promise<void>;
   startCursor(renditionId: string, signal: AbortSignal): Promise<Cursor>;

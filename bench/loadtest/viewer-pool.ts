@@ -30,10 +30,29 @@ export interface PoolOptions {
   cmcd?: CmcdMode;
   /** Hosts besides loopback a viewer may be steered to (HLS content steering). */
   allowHosts?: string[];
+  /** A ladder in H.264 and HEVC: the share of viewers that prefer HEVC (0–1, spread evenly); absent: each plays the first listed. */
+  hevcShare?: number;
   /** This pool's viewers start at offsets i·(ramp/total) + offsetIndex… (interleaved across workers). */
   firstViewerIndex?: number;
   viewerStride?: number;
   totalViewers?: number;
+}
+
+const HEVC_FIRST: readonly string[] = ['hevc', 'avc'];
+const AVC_FIRST: readonly string[] = ['avc', 'hevc'];
+
+/** The golden ratio's fractional part: i·φ mod 1 spreads any run of viewer indices evenly over [0, 1). */
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
+
+/**
+ * Which codec family viewer `index` (counted over the whole run) prefers when a share of the
+ * audience decodes HEVC (`--hevc-share`): those whose i·φ mod 1 falls below the share. The
+ * sequence is equidistributed on every arithmetic progression of indices too, so each worker
+ * thread's and each agent's viewers (every n-th one) hold the share, not only the whole run.
+ */
+export function videoPreference(index: number, hevcShare: number | undefined): readonly string[] | undefined {
+  if (hevcShare === undefined) return undefined;
+  return (index * GOLDEN) % 1 < hevcShare ? HEVC_FIRST : AVC_FIRST;
 }
 
 /** How long viewers get to wind down after the stop signal before we stop waiting for them. */
@@ -101,7 +120,9 @@ export class ViewerPool {
       // the viewer's schedule starts when it was due to join, however late this thread gets to it
       const joinAt = rampStart + at;
       this.wheel.after(at, () => {
-        if (!this.stop.signal.aborted) viewers.push(runViewer(viewerOptions, joinAt));
+        if (this.stop.signal.aborted) return;
+        const preferredVideo = videoPreference(globalIndex, o.hevcShare);
+        viewers.push(runViewer(preferredVideo ? { ...viewerOptions, preferredVideo } : viewerOptions, joinAt));
       });
     }
     await runEnded;

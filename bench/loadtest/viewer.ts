@@ -53,6 +53,8 @@ export interface ViewerOptions {
   cmcd?: CmcdMode;
   /** Hosts besides loopback the viewer may be steered to (the run's `--allow-host`). */
   allowHosts?: readonly string[];
+  /** A ladder in several video codecs: the families this viewer prefers (`--hevc-share`). */
+  preferredVideo?: readonly string[];
 }
 
 export type { CmcdMode };
@@ -170,8 +172,8 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
   const onStop = () => http.stop();
   o.stopHooks.add(onStop);
   const client: StreamClient = isDash
-    ? new DashClient(http, o.url, { joinAt })
-    : new HlsClient(http, o.url, { lowLatency: o.lowLatency, joinAt });
+    ? new DashClient(http, o.url, { joinAt, preferredVideo: o.preferredVideo })
+    : new HlsClient(http, o.url, { lowLatency: o.lowLatency, joinAt, preferredVideo: o.preferredVideo });
   let switches = 0;
   let abandons = 0;
   let failed = false;
@@ -374,6 +376,8 @@ export async function runViewer(o: ViewerOptions, joinAt?: number): Promise<void
       steering.stop();
       stats.pathways[steering.pathway] = (stats.pathways[steering.pathway] ?? 0) + 1;
     }
+    const family = client.videoFamily;
+    if (family !== undefined) stats.videoFamilies[family] = (stats.videoFamilies[family] ?? 0) + 1;
     void dispatcher.destroy().catch(() => undefined);
     if (playhead) {
       playhead.finish();

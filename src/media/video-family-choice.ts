@@ -6,7 +6,7 @@
  * family it can decode. When it can decode none (or the CODECS are unknown), the ladder is left as
  * it is: the player's own error then names what failed. Browser-safe.
  */
-import { groupByVideoFamily } from './presentation.js';
+import { groupByVideoFamily, videoCodecFamily } from './presentation.js';
 
 export function chooseVideoFamily<T extends { codecs: string }>(
   renditions: readonly T[],
@@ -57,4 +57,13 @@ export function screenShowsHdr(): boolean {
  */
 export function playableVideo<T extends { codecs: string; videoRange?: string }>(renditions: readonly T[]): T[] {
   return chooseVideoFamily(fitScreenRange(renditions, screenShowsHdr()), mseCanPlayVideo, PREFERRED_VIDEO_FAMILIES);
+}
+
+/** The family `chosen` is, when `listed` had several to choose from (undefined for a one-codec ladder). */
+export function chosenFamily<T extends { codecs: string }>(
+  listed: readonly T[],
+  chosen: readonly T[],
+): string | undefined {
+  if (chosen.length === 0 || groupByVideoFamily(listed, (r) => r.codecs).size <= 1) return undefined;
+  return videoCodecFamily(chosen[0].codecs);
 }

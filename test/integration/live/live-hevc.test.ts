@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobePath } from '../../../src/media/ffmpeg-binaries.js';
 import { run } from '../packager/verify-package.js';
 import { validateMpd } from '../../support/xml-validate.js';
+import { runLoadTest } from '../../../bench/loadtest/run.js';
+import { formatReport } from '../../../bench/loadtest/report.js';
 import {
   TEST_SOURCE,
   completeSegments,
@@ -156,6 +158,23 @@ describe('a live channel in H.264 and HEVC', () => {
     const bytes = await o.get(`/live/ch/180p-hevc/seg-${msn}.${part}.m4s`);
     expect(bytes.status).toBe(200);
     expect(bytes.body.subarray(4, 8).toString()).toMatch(/^(styp|moof)$/);
+  });
+
+  it('the load tester with --hevc-share 0.5: half its viewers play each family, over HLS and DASH, with no error', async () => {
+    for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+      const r = await runLoadTest({
+        url: `${o.base}/live/ch/${manifest}`,
+        viewers: 4,
+        rampSec: 0.5,
+        durationSec: 3,
+        workers: 0,
+        hevcShare: 0.5,
+      });
+      expect(r.viewers, manifest).toMatchObject({ started: 4, failed: 0 });
+      expect(r.errors, manifest).toEqual({});
+      expect(r.videoFamilies, manifest).toEqual({ avc: 2, hevc: 2 });
+      expect(formatReport(r)).toContain('video codecs  avc 2, hevc 2 viewers (--hevc-share 0.5)');
+    }
   });
 
   it('the MPD: an AdaptationSet per family, the HEVC one with its codecs on the same SegmentTimeline; schema-valid', async () => {
