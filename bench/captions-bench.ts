@@ -23,14 +23,11 @@ import { packageVod } from '../packager/vod-job.js';
 import { firstDecodeTime } from '../packager/live/decode-time.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { childrenCpuSec, median, selfCpuSec } from './process-cpu.js';
+import { arg } from './bench-args.js';
 
 const machineStart = startMachineInfo();
 const here = dirname(fileURLToPath(import.meta.url));
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 const rounds = Math.max(1, Number(arg('rounds', '4')));
 const passes = Math.max(1, Number(arg('passes', '400')));
 const r3 = (x: number): number => Number(x.toFixed(3));

@@ -28,6 +28,7 @@ import { ffmpegPath } from '../src/media/ffmpeg-binaries.js';
 import { packageVod } from '../packager/vod-job.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { childrenCpuSec, median, selfCpuSec } from './process-cpu.js';
+import { arg } from './bench-args.js';
 
 const machineStart = startMachineInfo();
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,10 +37,6 @@ const KEY: ContentKey = {
   key: Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
 };
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 const rounds = Math.max(1, Number(arg('rounds', '4')));
 const fixtureName = arg('fixture', 'demo') as FixtureName;
 const packageFixture = arg('package-fixture', 'sample') as FixtureName;

@@ -24,14 +24,10 @@ import { ffmpegPath } from '../src/media/ffmpeg-binaries.js';
 import { packageVod, type VodSummary } from '../packager/vod-job.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { childrenCpuSec, median, selfCpuSec } from './process-cpu.js';
+import { arg } from './bench-args.js';
 
 const machineStart = startMachineInfo();
 const here = dirname(fileURLToPath(import.meta.url));
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 /** Runs ffmpeg, resolving with its stderr (where filters print their summaries). */
 function ffmpeg(args: string[]): Promise<string> {

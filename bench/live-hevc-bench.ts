@@ -23,14 +23,11 @@ import type { LiveChannel } from '../packager/live/live-channel.js';
 import type { VideoCodec } from '../packager/ladder.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { median, treeCpuSeconds } from './process-cpu.js';
+import { arg } from './bench-args.js';
 
 const machineStart = startMachineInfo();
 const here = dirname(fileURLToPath(import.meta.url));
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 const rounds = Math.max(1, Number(arg('rounds', '2')));
 const seconds = Math.max(5, Number(arg('seconds', '20')));
 const ladder = arg('ladder', 'small');

@@ -43,6 +43,7 @@ import { secureServerOptions } from '../src/tls/secure-server-options.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { rawSocketWrite } from '../src/http/raw-socket-write.js';
 import { kernelWriteFloor, type KernelFloorRound } from './loopback-write-floor.js';
+import { arg } from './bench-args.js';
 
 /** CPU profile notes (--profile-wake: the wake window only, event → every response complete), written into the JSON. */
 const HELD_WAKE_NOTES = {
@@ -88,11 +89,6 @@ const HELD_WAKE_NOTES = {
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

@@ -18,16 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { createOrigin } from '../packager/origin/server.js';
 import { auditHints, type HintAudit } from '../test/integration/live/hint-audit.js';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
+import { arg } from './bench-args.js';
 
 const machineStart = startMachineInfo();
 const here = dirname(fileURLToPath(import.meta.url));
 const SEGMENT = 2;
 const PART = 0.5;
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 /** Hints the duration guess would have broken: it named part k of a segment that ended with k parts. */
 function guessBroken(a: HintAudit): { hints: number; broken: number } {

@@ -12,14 +12,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { runRedundantOrigins } from './redundant-origins.js';
+import { arg } from './bench-args.js';
 
 const machineStart = startMachineInfo();
 const here = dirname(fileURLToPath(import.meta.url));
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 const viewers = Number(arg('viewers', '200'));
 const seconds = Number(arg('seconds', '24'));

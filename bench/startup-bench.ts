@@ -21,15 +21,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { finishMachineInfo, startMachineInfo } from './machine-info.js';
 import { childrenCpuSec, median } from './process-cpu.js';
+import { arg } from './bench-args.js';
 
 const machineStart = startMachineInfo();
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'bin', 'streamedge.js');
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 const rounds = Math.max(1, Number(arg('rounds', '3')));
 const out = arg('out', join(root, 'bench', 'results', 'startup.json'));
