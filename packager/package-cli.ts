@@ -268,6 +268,23 @@ function bytesText(n: number): string {
   return `${n} B`;
 }
 
+/**
+ * What became of an HDR source's dynamic range, or undefined for an SDR one. An HEVC-only ladder
+ * of an HDR source has no SDR variant (Apple's authoring spec asks HDR streams for SDR ones): the
+ * summary says so, and how to get them.
+ */
+function dynamicRangeNote(s: VodSummary): string | undefined {
+  const hdr = s.source?.video?.hdr;
+  if (!hdr) return undefined;
+  const name = hdr === 'pq' ? 'PQ' : 'HLG';
+  const video = s.renditions.filter((r) => r.kind === 'video');
+  const kept = video.filter((r) => r.videoRange).length;
+  if (kept === 0) return `the ${name} source is tone-mapped to SDR BT.709 in every rendition`;
+  if (kept === video.length)
+    return `every rendition is ${name}: there is no SDR variant, so an SDR screen tone-maps HDR; --video-codecs h264,hevc adds H.264 SDR ones`;
+  return `the HEVC renditions keep the source's ${name}, the H.264 ones are tone-mapped to SDR BT.709`;
+}
+
 export function formatSummary(s: VodSummary): string {
   const lines = [
     `published ${s.assetId} → ${s.path} (version ${s.version}${s.replaced ? `, replaces ${s.replaced}` : ''})`,
@@ -316,6 +333,8 @@ export function formatSummary(s: VodSummary): string {
       );
   } else if (s.source?.video?.closedCaptions)
     lines.push('  captions: the source video carries CEA-608 data, announced in no manifest (--captions none)');
+  const range = dynamicRangeNote(s);
+  if (range) lines.push(`  dynamic range: ${range}`);
   for (const note of s.adCueNotes) lines.push(`  ad cues: ${note}`);
   for (const note of s.audioNotes) lines.push(`  audio: ${note}`);
   if (s.removedVersions.length > 0) lines.push(`  removed old versions: ${s.removedVersions.join(', ')}`);

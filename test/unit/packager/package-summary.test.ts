@@ -112,3 +112,53 @@ describe('package summary: closed captions', () => {
     expect(summary({ services: [], given: false, webVtt: [] })).not.toMatch(/captions/);
   });
 });
+
+describe('package summary: an HDR source', () => {
+  const video = (id: string, videoRange?: 'PQ' | 'HLG') => ({
+    id,
+    kind: 'video',
+    codecs: videoRange ? 'hvc1.2.4.L63.90' : 'avc1.4d401e',
+    bandwidth: 1,
+    averageBandwidth: 1,
+    segments: 1,
+    bytes: 1,
+    ...(videoRange ? { videoRange } : {}),
+  });
+  const summary = (hdr: 'pq' | 'hlg' | undefined, renditions: ReturnType<typeof video>[]) =>
+    formatSummary({
+      assetId: 'hdr',
+      path: '/out/hdr',
+      version: 'v1',
+      durationSec: 2,
+      segmentCount: 1,
+      segmentDuration: 2,
+      partDuration: 0.5,
+      totalBytes: 1,
+      elapsedMs: 1000,
+      audioNotes: [],
+      adCues: [],
+      adCueNotes: [],
+      removedVersions: [],
+      captions: { services: [], given: false, webVtt: [] },
+      renditions,
+      source: { formatName: 'mp4', video: hdr ? { hdr } : {} },
+    } as unknown as VodSummary)
+      .split('\n')
+      .filter((l) => l.startsWith('  dynamic range: '));
+
+  it('says what became of its range: tone-mapped, split by codec, or HDR everywhere with no SDR variant', () => {
+    expect(summary('pq', [video('360p')])).toEqual([
+      '  dynamic range: the PQ source is tone-mapped to SDR BT.709 in every rendition',
+    ]);
+    expect(summary('hlg', [video('360p'), video('360p-hevc', 'HLG')])).toEqual([
+      "  dynamic range: the HEVC renditions keep the source's HLG, the H.264 ones are tone-mapped to SDR BT.709",
+    ]);
+    expect(summary('pq', [video('360p-hevc', 'PQ')])).toEqual([
+      '  dynamic range: every rendition is PQ: there is no SDR variant, so an SDR screen tone-maps HDR; --video-codecs h264,hevc adds H.264 SDR ones',
+    ]);
+  });
+
+  it('says nothing for an SDR source', () => {
+    expect(summary(undefined, [video('360p')])).toEqual([]);
+  });
+});
