@@ -278,7 +278,7 @@ export function formatReport(r: LoadReport): string {
   lines.push(`  errors        ${errs.length === 0 ? 'none' : errs.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (r.pathways) lines.push(`  steering      ${formatPathways(r.pathways)}`);
   if (r.videoFamilies) {
-    const by = Object.entries(r.videoFamilies).sort((x, y) => y[1] - x[1]);
+    const by = Object.entries(r.videoFamilies).sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
     lines.push(
       `  video codecs  ${by.map(([k, v]) => `${k} ${v}`).join(', ')} viewers${r.config.hevcShare !== undefined ? ` (--hevc-share ${r.config.hevcShare})` : ''}`,
     );
