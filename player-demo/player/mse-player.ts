@@ -531,17 +531,20 @@ export class MsePlayer {
    */
   private onLiveSeeking(): void {
     const t = this.video.currentTime;
+    // how far behind: the edge as estimated, or the position's own latency (now − its PDT), which
+    // ever is more. LL-DASH lists no edge, and after a pause its estimate (from the freshest
+    // chunk's arrival) can lag the real one by seconds; the far-behind check measures latency, so
+    // a seek it would resync at once from (seen in CI: 11.4 s behind, resynced, the seek lost) is DVR
     const edge = this.mediaTimeAtEdge();
-    const dvr = edge !== null && edge - t > this.resyncLimitSec();
+    const behind = Math.max(edge === null ? -Infinity : edge - t, this.latencyAt(t, Date.now(), true) ?? -Infinity);
+    const dvr = behind > this.resyncLimitSec();
     // the viewer chose where to play: a resync under way is over, and the audio loop is not to follow it
     this.resynced = false;
     this.audioResync = null;
     if (dvr !== this.dvr) {
       this.dvr = dvr;
       this.stats.dvr = dvr;
-      this.note(
-        dvr ? `seeked ${(edge - t).toFixed(1)} s behind the live edge: DVR, no catch-up` : 'back at the live edge',
-      );
+      this.note(dvr ? `seeked ${behind.toFixed(1)} s behind the live edge: DVR, no catch-up` : 'back at the live edge');
       if (dvr) this.video.playbackRate = 1;
     }
     if (!this.source.cursorForPdt || this.bufferAhead() >= 1) return;
@@ -821,8 +824,8 @@ export class MsePlayer {
     return best.mediaStart + (pdtMs - best.pdt) / 1000;
   }
 
-  private latencyAt(t: number, nowMs: number): number | null {
-    const pdt = this.pdtAt(t);
+  private latencyAt(t: number, nowMs: number, backwards = false): number | null {
+    const pdt = this.pdtAt(t, backwards);
     return pdt === null ? null : (nowMs - pdt) / 1000;
   }
 
