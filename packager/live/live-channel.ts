@@ -31,6 +31,7 @@ import type {
   Presentation,
   Protection,
   Rendition,
+  RenditionTimeline,
   Segment,
   ThumbnailTrack,
 } from '../../src/media/presentation.js';
@@ -155,15 +156,14 @@ function fingerprint(c: ResolvedChannelConfig): string {
 
 /**
  * `--live-dash-periods cues`: where the MPD starts a new Period, each ad break's start and return
- * (segment boundaries, media seconds), once the first video timeline has a complete segment from
- * there on. Until then the programme's Period runs on over it (the media time is the same in
- * both), so every Period listed has media.
+ * (segment boundaries, media seconds), once the reference timeline (the one ad breaks are placed
+ * on) has a complete segment from there on. Until then the programme's Period runs on over it
+ * (the media time is the same in both), so every Period listed has media.
  */
 function dashPeriodCuts(
   breaks: readonly AdBreak[],
-  timelines: readonly { rendition: Rendition; segments: Segment[] }[],
+  reference: RenditionTimeline,
 ): Pick<Presentation, 'dashPeriodStarts'> {
-  const reference = timelines.find((t) => t.rendition.kind === 'video') ?? timelines[0];
   const complete = reference.segments.filter((seg) => seg.complete);
   const newest = complete.at(-1);
   if (!newest) return {};
@@ -751,7 +751,7 @@ export class LiveChannel {
    * asked for). One rendition a whole segment ahead of a missing one is served without it: that
    * one is not coming with the others.
    */
-  private waitingForPlannedRenditions(timelines: { rendition: Rendition; segments: Segment[] }[]): boolean {
+  private waitingForPlannedRenditions(timelines: readonly RenditionTimeline[]): boolean {
     if (this.servedOnce) return false;
     const have = new Set(timelines.map((t) => t.rendition.id));
     if (this.renditionOrder.every((id) => have.has(id))) return false;
@@ -784,7 +784,7 @@ export class LiveChannel {
       partDuration: this.config.partDuration,
       timelines,
       ...breaks,
-      ...(this.config.dashPeriods ? dashPeriodCuts(breaks.adBreaks ?? [], timelines) : {}),
+      ...(this.config.dashPeriods ? dashPeriodCuts(breaks.adBreaks ?? [], this.referenceTimeline(timelines)) : {}),
       ...(this.captions.services.length > 0 ? { closedCaptions: this.captions.services } : {}),
       ...(this.protection ? { protection: this.protection } : {}),
       ...this.thumbnailTrack(),
@@ -811,6 +811,12 @@ export class LiveChannel {
   private referenceRendition(): string | undefined {
     const ordered = this.windowsInPlanOrder().filter(([, w]) => w.rendition);
     return (ordered.find(([, w]) => w.rendition!.kind === 'video') ?? ordered[0])?.[0];
+  }
+
+  /** The reference rendition's timeline among `timelines` (the first, should it have none yet). */
+  private referenceTimeline(timelines: readonly RenditionTimeline[]): RenditionTimeline {
+    const rid = this.referenceRendition();
+    return timelines.find((t) => t.rendition.id === rid) ?? timelines[0];
   }
 
   /** Media second where the window starts (the reference rendition's oldest segment); undefined without media. */

@@ -16,15 +16,19 @@ export interface BufferedRange {
 
 /**
  * The time to seek to, or null to stay. `liveTargetSec`: on live, land that far behind the end of
- * the later range (the latency target), not at its oldest media.
+ * the later range (the latency target), not at its oldest media. `seeking`: the element is in a
+ * seek it has no media for yet; a position a little before a range's start counts as inside it
+ * otherwise (playback runs across such a sliver), but a seek there never completes (seen in CI:
+ * a live join 0.09 s before the buffered media once its start moved, waiting for good).
  */
 export function gapSkipTarget(
   ranges: readonly BufferedRange[],
   currentTime: number,
-  opts: { stalled: boolean; liveTargetSec?: number },
+  opts: { stalled: boolean; seeking?: boolean; liveTargetSec?: number },
 ): number | null {
   const t = currentTime;
-  const here = ranges.find((r) => t >= r.start - 0.1 && t <= r.end);
+  const slack = opts.seeking ? 0 : 0.1;
+  const here = ranges.find((r) => t >= r.start - slack && t <= r.end);
   const ahead = here ? here.end - t : 0;
   if (ahead > 0 && !(opts.stalled && ahead < STALLED_NEAR_END_SEC)) return null;
   const from = here ? here.end : t;

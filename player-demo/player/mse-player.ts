@@ -788,14 +788,19 @@ export class MsePlayer {
     if (v.seeking && !this.seekHandled(v.currentTime)) return;
     if (!b.length) return;
     const ranges = Array.from({ length: b.length }, (_, i) => ({ start: b.start(i), end: b.end(i) }));
+    // (a seek this far is handled: the player's own, or the viewer's once its media had time to come)
+    const seeking = v.seeking && v.readyState < HTMLMediaElement.HAVE_CURRENT_DATA;
     const to = gapSkipTarget(ranges, v.currentTime, {
       stalled: this.stallStart !== null,
+      seeking,
       // Live: land the target latency behind the newest buffered media, not at the oldest.
       liveTargetSec: this.source.live && !this.dvr ? (this.source.targetLatency ?? 3) : undefined,
     });
     if (to === null) return;
-    if (this.source.live && this.stats.startupMs !== null)
-      this.note(`skipped a buffer gap: ${v.currentTime.toFixed(2)} s → ${to.toFixed(2)} s`);
+    if (this.source.live && (this.stats.startupMs !== null || seeking))
+      this.note(
+        `skipped a buffer gap${seeking ? ' (a seek with no media)' : ''}: ${v.currentTime.toFixed(2)} s → ${to.toFixed(2)} s`,
+      );
     this.jumpTo(to);
   }
 

@@ -266,18 +266,52 @@ async function open(src: string, seen?: string[]): Promise<Page> {
 
 /** Waits until playback passes `sec` (or the page reports an error, which fails the test with it). */
 async function playsPast(page: Page, sec: number): Promise<PageState> {
-  await page.waitForFunction(
-    (t) => {
-      const s = window.__streamedge.stats() as { currentTime: number; pageErrors: string[] };
-      return s.currentTime > t || s.pageErrors.length > 0;
-    },
-    sec,
-    { timeout: 60_000, polling: 100 },
-  );
+  await page
+    .waitForFunction(
+      (t) => {
+        const s = window.__streamedge.stats() as { currentTime: number; pageErrors: string[] };
+        return s.currentTime > t || s.pageErrors.length > 0;
+      },
+      sec,
+      { timeout: 60_000, polling: 100 },
+    )
+    .catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\nplayback never passed ${sec} s: ${await whatItSaw(page)}`);
+    });
   const s = await state(page);
   expect(s.pageErrors).toEqual([]);
   return s;
 }
+
+/** What the element and the player saw (for a failure's message): position, buffer, notes, last requests. */
+const whatItSaw = (page: Page): Promise<string> =>
+  page.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    const s = window.__streamedge.stats() as {
+      errors?: string[];
+      latencyNotes?: string[];
+      startupMs?: number | null;
+      requests?: { url: string; status: number }[];
+      protection?: unknown;
+      trackRanges?: unknown;
+    };
+    const ranges = (r: TimeRanges) => Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]);
+    return JSON.stringify({
+      currentTime: v.currentTime,
+      readyState: v.readyState,
+      paused: v.paused,
+      seeking: v.seeking,
+      buffered: ranges(v.buffered),
+      seekable: ranges(v.seekable),
+      mediaError: v.error?.message ?? v.error?.code ?? null,
+      trackRanges: s.trackRanges,
+      startupMs: s.startupMs,
+      errors: s.errors,
+      latencyNotes: s.latencyNotes?.slice(-8),
+      protection: s.protection,
+      lastRequests: s.requests?.slice(-8).map((r) => `${r.status} ${r.url}`),
+    });
+  });
 
 /** Waits until the page's error line shows an error matching `re`; the state then. */
 async function errorShown(page: Page, re: RegExp, timeout = 60_000): Promise<PageState> {

@@ -35,6 +35,14 @@ describe('gapSkipTarget', () => {
     expect(gapSkipTarget([newRun], 20, { stalled: false, liveTargetSec: 2 })).toBe(33);
   });
 
+  it('seeking a little before the only range (a live join whose media start moved on): jumps; playing there: stays', () => {
+    const range = { start: 8.54, end: 69.4 };
+    expect(gapSkipTarget([range], 8.446, { stalled: false, seeking: true, liveTargetSec: 2 })).toBeCloseTo(67.4, 9);
+    expect(gapSkipTarget([range], 8.446, { stalled: false, seeking: true })).toBeCloseTo(8.59, 9);
+    expect(gapSkipTarget([range], 8.446, { stalled: false, liveTargetSec: 2 })).toBeNull();
+    expect(gapSkipTarget([range], 8.6, { stalled: false, seeking: true, liveTargetSec: 2 })).toBeNull();
+  });
+
   it('a sliver beyond the hole (0.2 s or less) is not a place to land', () => {
     expect(gapSkipTarget([oldRun, { start: 25, end: 25.2 }], 19.08, { stalled: true, liveTargetSec: 2 })).toBeNull();
   });
