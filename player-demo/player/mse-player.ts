@@ -10,6 +10,7 @@ import type { AudioTrack, ByteRange, ChunkRef, Cursor, PlayerRendition, SourceMo
 import { fetchBytes, type RequestLogEntry, type ServerAdvice } from './fetcher.js';
 import type { PathwaySteering } from './pathway-steering.js';
 import { gapSkipTarget } from './gap-skip.js';
+import { isDvrSeek, secondsBehindLive } from './live-dvr.js';
 import { ChunkSplitter, firstDecodeTime, initTimescale } from './box-splitter.js';
 import { InbandCaptions } from './inband-captions.js';
 import { AdCues, type AdBreakStat } from './ad-cues.js';
@@ -531,20 +532,18 @@ export class MsePlayer {
    */
   private onLiveSeeking(): void {
     const t = this.video.currentTime;
-    // how far behind: the edge as estimated, or the position's own latency (now − its PDT), which
-    // ever is more. LL-DASH lists no edge, and after a pause its estimate (from the freshest
-    // chunk's arrival) can lag the real one by seconds; the far-behind check measures latency, so
-    // a seek it would resync at once from (seen in CI: 11.4 s behind, resynced, the seek lost) is DVR
     const edge = this.mediaTimeAtEdge();
-    const behind = Math.max(edge === null ? -Infinity : edge - t, this.latencyAt(t, Date.now(), true) ?? -Infinity);
-    const dvr = behind > this.resyncLimitSec();
+    const behind = secondsBehindLive(edge === null ? null : edge - t, this.latencyAt(t, Date.now(), true));
+    const dvr = isDvrSeek(behind, this.resyncLimitSec());
     // the viewer chose where to play: a resync under way is over, and the audio loop is not to follow it
     this.resynced = false;
     this.audioResync = null;
     if (dvr !== this.dvr) {
       this.dvr = dvr;
       this.stats.dvr = dvr;
-      this.note(dvr ? `seeked ${behind.toFixed(1)} s behind the live edge: DVR, no catch-up` : 'back at the live edge');
+      this.note(
+        dvr ? `seeked ${behind!.toFixed(1)} s behind the live edge: DVR, no catch-up` : 'back at the live edge',
+      );
       if (dvr) this.video.playbackRate = 1;
     }
     if (!this.source.cursorForPdt || this.bufferAhead() >= 1) return;
