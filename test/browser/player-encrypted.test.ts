@@ -35,7 +35,7 @@ import { CLEARKEY_SYSTEM_ID, kidAsUuid, readContentKeys, type ContentKey } from 
 import { pssh } from '../../src/cenc/protection-boxes.js';
 import { TrackProtector } from '../../src/cenc/track-protector.js';
 import { packageVod, type PackageVodOptions } from '../../packager/vod-job.js';
-import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { packageSmall, startBrowserRig, whatThePageSaw, type BrowserRig } from '../support/browser-rig.js';
 import { loopbackServer, type LoopbackServer } from '../support/loopback-server.js';
 
 const KID_V = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
@@ -276,42 +276,12 @@ async function playsPast(page: Page, sec: number): Promise<PageState> {
       { timeout: 60_000, polling: 100 },
     )
     .catch(async (e: unknown) => {
-      throw new Error(`${String(e)}\nplayback never passed ${sec} s: ${await whatItSaw(page)}`);
+      throw new Error(`${String(e)}\nplayback never passed ${sec} s: ${await whatThePageSaw(page)}`);
     });
   const s = await state(page);
   expect(s.pageErrors).toEqual([]);
   return s;
 }
-
-/** What the element and the player saw (for a failure's message): position, buffer, notes, last requests. */
-const whatItSaw = (page: Page): Promise<string> =>
-  page.evaluate(() => {
-    const v = document.getElementById('video') as HTMLVideoElement;
-    const s = window.__streamedge.stats() as {
-      errors?: string[];
-      latencyNotes?: string[];
-      startupMs?: number | null;
-      requests?: { url: string; status: number }[];
-      protection?: unknown;
-      trackRanges?: unknown;
-    };
-    const ranges = (r: TimeRanges) => Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]);
-    return JSON.stringify({
-      currentTime: v.currentTime,
-      readyState: v.readyState,
-      paused: v.paused,
-      seeking: v.seeking,
-      buffered: ranges(v.buffered),
-      seekable: ranges(v.seekable),
-      mediaError: v.error?.message ?? v.error?.code ?? null,
-      trackRanges: s.trackRanges,
-      startupMs: s.startupMs,
-      errors: s.errors,
-      latencyNotes: s.latencyNotes?.slice(-8),
-      protection: s.protection,
-      lastRequests: s.requests?.slice(-8).map((r) => `${r.status} ${r.url}`),
-    });
-  });
 
 /** Waits until the page's error line shows an error matching `re`; the state then. */
 async function errorShown(page: Page, re: RegExp, timeout = 60_000): Promise<PageState> {

@@ -20,7 +20,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { fixture } from '../../media-fixtures/generate.js';
-import { packageSmall, playbackStarted, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import {
+  packageSmall,
+  playbackStarted,
+  startBrowserRig,
+  whatThePageSaw,
+  type BrowserRig,
+} from '../support/browser-rig.js';
 
 let rig: BrowserRig;
 let origin = '';
@@ -339,19 +345,7 @@ describe('our player previews live thumbnails across the DVR window', () => {
             { timeout: 20_000, polling: 50 },
           )
           .catch(async (e: unknown) => {
-            // what the element and the player saw: where it went instead, and the window then
-            const seen = await page.evaluate(() => {
-              const v = document.getElementById('video') as HTMLVideoElement;
-              const s = window.__streamedge.stats() as { latencyNotes?: string[]; errors?: string[] };
-              return {
-                currentTime: v.currentTime,
-                seeking: v.seeking,
-                seekable: v.seekable.length > 0 ? [v.seekable.start(0), v.seekable.end(0)] : [],
-                latencyNotes: s.latencyNotes?.slice(-5),
-                errors: s.errors,
-              };
-            });
-            throw new Error(`${String(e)}\nclicked at ${target} (x ${x}): ${JSON.stringify(seen)}`);
+            throw new Error(`${String(e)}\nclicked at ${target} (x ${x}): ${await whatThePageSaw(page)}`);
           });
         expect(((await page.evaluate(() => window.__streamedge.stats())) as LiveStats).pageErrors).toEqual([]);
       } finally {

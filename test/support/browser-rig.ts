@@ -104,3 +104,39 @@ export async function playbackStarted(page: Page): Promise<void> {
     { timeout: 60_000, polling: 100 },
   );
 }
+
+/**
+ * What the element and the page's player saw, as one line for a failure's message: position,
+ * readiness, buffered and seekable ranges, each SourceBuffer's ranges, the player's latest notes
+ * and errors, and its newest requests.
+ */
+export function whatThePageSaw(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement;
+    const s = window.__streamedge.stats() as {
+      errors?: string[];
+      latencyNotes?: string[];
+      startupMs?: number | null;
+      requests?: { url: string; status: number }[];
+      protection?: unknown;
+      trackRanges?: unknown;
+    };
+    const ranges = (r: TimeRanges) => Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]);
+    return JSON.stringify({
+      currentTime: v.currentTime,
+      readyState: v.readyState,
+      paused: v.paused,
+      seeking: v.seeking,
+      buffered: ranges(v.buffered),
+      seekable: ranges(v.seekable),
+      mediaError: v.error?.message ?? v.error?.code ?? null,
+      trackRanges: s.trackRanges,
+      startupMs: s.startupMs,
+      errors: s.errors,
+      latencyNotes: s.latencyNotes?.slice(-8),
+      protection: s.protection,
+      // (the page lists its requests newest first)
+      newestRequests: s.requests?.slice(0, 8).map((r) => `${r.status} ${r.url}`),
+    });
+  });
+}
