@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { DurationSequencer } from './test/support/duration-sequencer.js';
 
 export default defineConfig({
   test: {
@@ -6,6 +7,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Integration suites spawn ffmpeg and servers: keep parallelism within a 2-core budget.
     maxWorkers: 2,
+    // the longest files first, so none starts last and runs on alone (test/support/duration-sequencer.ts)
+    sequence: { sequencer: DurationSequencer },
     reporters: ['default', ['json', { outputFile: process.env.VITEST_JSON ?? 'test-results/vitest.json' }]],
     projects: [
       {
@@ -18,15 +21,15 @@ export default defineConfig({
         },
       },
       {
-        // Each browser suite runs Chromium against live channels with their own ffmpeg: two at once
-        // overload a 2-core machine, so they run one file at a time, after the other suites. (Run
-        // beside the node suites instead, as a second vitest process, the suite took 25 min rather
-        // than 31, but with the 2 cores saturated timing-bound tests failed in both trial runs.)
+        // The browser suites (Chromium, most with a live channel and its ffmpeg) run after the
+        // others, two files at a time: one at a time they used 45 % of the 2 cores and took 1,020 s;
+        // two at a time 69 % and 709 s, each file about a third longer. (Run beside the node suites
+        // instead, as a second vitest process, with both cores saturated, timing-bound tests failed
+        // in both trial runs.)
         extends: true,
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
-          fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
       },

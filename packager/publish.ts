@@ -31,9 +31,9 @@ import {
   rmdirSync,
   symlinkSync,
   unlinkSync,
-  writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../src/atomic-file.js';
 import { StreamedgeError } from '../src/errors.js';
 import { paths } from '../src/media/presentation.js';
 
@@ -134,9 +134,7 @@ export function readHistory(assetDir: string): HistoryEntry[] {
 
 /** Writes the history atomically (temporary file + rename) into dir. */
 export function writeHistory(dir: string, versions: HistoryEntry[]): void {
-  const tmp = join(dir, `${ASSET_HISTORY}.${randomBytes(4).toString('hex')}.tmp`);
-  writeFileSync(tmp, JSON.stringify({ versions }, null, 2) + '\n');
-  renameSync(tmp, join(dir, ASSET_HISTORY));
+  writeFileAtomic(join(dir, ASSET_HISTORY), JSON.stringify({ versions }, null, 2) + '\n');
 }
 
 /** The version number a publish will use; `reserved` is the empty folder holding it (re-publish). */

@@ -1,11 +1,14 @@
 /**
  * Bundles the demo page (app/main.ts with our player, hls.js, dash.js; Shaka is copied beside it) with esbuild into
- * player-demo/dist/, next to the static page files.
+ * player-demo/dist/, next to the static page files. Every file is replaced whole (temporary file +
+ * rename): builds run in several processes at once (a demo starting while a test's page server
+ * serves the page), and none may serve another's half-written bundle.
  */
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyFileAtomic, writeFileAtomic } from '../src/atomic-file.js';
 import { SHAKA_SCRIPT } from './app/shaka-engine.js';
 
 export const PLAYER_DIR = dirname(fileURLToPath(import.meta.url));
@@ -14,7 +17,7 @@ const SHAKA_BUILD = fileURLToPath(import.meta.resolve('shaka-player/dist/shaka-p
 
 export async function buildPlayer(): Promise<string> {
   mkdirSync(DIST_DIR, { recursive: true });
-  await build({
+  const bundle = await build({
     entryPoints: [join(PLAYER_DIR, 'app', 'main.ts')],
     outfile: join(DIST_DIR, 'app.js'),
     bundle: true,
@@ -25,11 +28,13 @@ export async function buildPlayer(): Promise<string> {
     minify: true,
     legalComments: 'linked',
     logLevel: 'error',
+    write: false,
   });
-  for (const f of readdirSync(join(PLAYER_DIR, 'page'))) copyFileSync(join(PLAYER_DIR, 'page', f), join(DIST_DIR, f));
+  for (const f of bundle.outputFiles) writeFileAtomic(f.path, f.contents);
+  for (const f of readdirSync(join(PLAYER_DIR, 'page'))) copyFileAtomic(join(PLAYER_DIR, 'page', f), join(DIST_DIR, f));
   // Shaka Player's compiled build, served beside the page (the page loads it on first use; no CDN)
   mkdirSync(join(DIST_DIR, 'vendor'), { recursive: true });
-  copyFileSync(SHAKA_BUILD, join(DIST_DIR, SHAKA_SCRIPT));
+  copyFileAtomic(SHAKA_BUILD, join(DIST_DIR, SHAKA_SCRIPT));
   return DIST_DIR;
 }
 

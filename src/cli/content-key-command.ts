@@ -6,7 +6,8 @@
  * a failure never leaves half a key file.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { Command } from 'commander';
 import { parseContentKeys } from '../cenc/content-keys.js';
 import { StreamedgeError } from '../errors.js';
@@ -21,10 +22,8 @@ export function addContentKey(file: string): string {
     ...existing.map((k) => ({ kid: k.kid, key: k.key.toString('hex') })),
     { kid, key: randomBytes(16).toString('hex') },
   ];
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
-    renameSync(tmp, file);
+    writeFileAtomic(file, JSON.stringify({ keys }, null, 2) + '\n', { mode: 0o600 });
   } catch (e) {
     throw new StreamedgeError('CANNOT_WRITE', `cannot write the content key file ${file}: ${(e as Error).message}`);
   }

@@ -1,0 +1,29 @@
+/**
+ * Whole-file replacement: the bytes go to a temporary file beside the target, which is then
+ * renamed over it. A reader (another process serving or copying the file) sees the old file or
+ * the new one, never half of one; a failed write removes its temporary file and leaves the old
+ * file as it was.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, renameSync, rmSync, writeFileSync, type WriteFileOptions } from 'node:fs';
+
+function replaceVia(target: string, fill: (tmp: string) => void): void {
+  const tmp = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fill(tmp);
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Writes `data` to `target` whole (temporary file + rename). */
+export function writeFileAtomic(target: string, data: string | Uint8Array, options?: WriteFileOptions): void {
+  replaceVia(target, (tmp) => writeFileSync(tmp, data, options));
+}
+
+/** Copies `source` over `target` whole (temporary copy + rename). */
+export function copyFileAtomic(source: string, target: string): void {
+  replaceVia(target, (tmp) => copyFileSync(source, tmp));
+}
