@@ -814,3 +814,23 @@ describe('live channel encoder restart', () => {
     await page.close();
   });
 });
+
+// Last of all: it stops the demo.
+describe('stopping', () => {
+  it('a SIGTERM to npm alone (as `timeout` or a supervisor sends it) stops the whole demo: every port it opened is closed', async () => {
+    const exited = new Promise<void>((resolve) => demo.once('exit', () => resolve()));
+    process.kill(demo.pid!, 'SIGTERM'); // npm only, not its process group
+    await exited;
+    // npm waits for the demo, which waits for each of its services to stop
+    const refused = async (url: string): Promise<string> => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+        return `answered ${res.status}`;
+      } catch (e) {
+        return ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? String(e);
+      }
+    };
+    const shieldUrl = /\bshield (http:\/\/127\.0\.0\.1:\d+)/.exec(demoOutput)?.[1] ?? '';
+    for (const url of [pageUrl, edgeUrl, shieldUrl, originUrl]) expect(await refused(url), url).toBe('ECONNREFUSED');
+  });
+});
