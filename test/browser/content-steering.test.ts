@@ -82,7 +82,11 @@ beforeAll(async () => {
       ],
       ttlSec: 1,
       probeMs: 100,
-      probeTimeoutMs: 500,
+      // The origin, both edges and this file share one process beside another browser suite; at
+      // 500 ms, a health answer that came late under that load made b "down" for a moment (CI:
+      // our player was steered to a, [a, b, .], just after the origin had put b first). Failover
+      // here comes from a stopped edge (refused at once) or a page's own routes, not a timeout.
+      probeTimeoutMs: 2000,
     },
   });
   upstream = await origin.listen(0, '127.0.0.1');
