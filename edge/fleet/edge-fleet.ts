@@ -4,10 +4,11 @@
  * the edge listens (its URL is its identity), stopped before the edge closes.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Gauge, Registry } from 'prom-client';
 import { fleetMetrics } from './fleet-metrics.js';
 import type { Logger } from 'pino';
+import { writeFileAtomicAsync } from '../../src/atomic-file.js';
 import { StreamedgeError } from '../../src/errors.js';
 import type { KvKeySource } from '../../src/signing/kv-key-source.js';
 import type { PurgeSpec } from '../purge.js';
@@ -221,6 +222,5 @@ async function loadPosition(file: string): Promise<PurgePosition | undefined> {
 }
 
 async function savePosition(file: string, p: PurgePosition): Promise<void> {
-  await writeFile(`${file}.tmp`, JSON.stringify(p));
-  await rename(`${file}.tmp`, file);
+  await writeFileAtomicAsync(file, JSON.stringify(p));
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { thumbnailSheetName, type Part, type Rendition, type ThumbnailTrack } from '../../src/media/presentation.js';
 import { THUMBNAIL_TRACK_ID, thumbnailHeight } from '../thumbnail-track.js';
 import { openFfmpegPictureStream, type OpenPictureStream, type PictureStream } from './picture-stream.js';
-import { writeAtomic } from './segment-files.js';
+import { writeFileAtomicAsync } from '../../src/atomic-file.js';
 
 export interface LiveThumbnailsOptions {
   /** Picture width in pixels (even); the height follows the rendition's aspect ratio. */
@@ -156,7 +156,7 @@ export class LiveThumbnails {
     this.writes = this.writes
       .then(async () => {
         await mkdir(dir, { recursive: true });
-        await writeAtomic(join(dir, thumbnailSheetName(n)), jpeg);
+        await writeFileAtomicAsync(join(dir, thumbnailSheetName(n)), jpeg);
         this.diskFailing = false;
       })
       .catch((e: unknown) => {

@@ -3,22 +3,10 @@
  * written atomically (temporary name, then rename) so a reader never sees half a file, and
  * deleted once out of the DVR window plus the retention the spec asks for.
  */
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomicAsync } from '../../src/atomic-file.js';
 import { paths } from '../../src/media/presentation.js';
-
-let tmpCounter = 0;
-
-export async function writeAtomic(file: string, bytes: Buffer): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 export class SegmentFiles {
   constructor(readonly channelDir: string) {}
@@ -37,12 +25,12 @@ export class SegmentFiles {
 
   async writeInit(renditionId: string, bytes: Buffer): Promise<void> {
     await mkdir(this.renditionDir(renditionId), { recursive: true });
-    await writeAtomic(this.initPath(renditionId), bytes);
+    await writeFileAtomicAsync(this.initPath(renditionId), bytes);
   }
 
   async writeSegment(renditionId: string, n: number, bytes: Buffer): Promise<void> {
     await mkdir(this.renditionDir(renditionId), { recursive: true });
-    await writeAtomic(this.segmentPath(renditionId, n), bytes);
+    await writeFileAtomicAsync(this.segmentPath(renditionId, n), bytes);
   }
 
   async deleteSegment(renditionId: string, n: number): Promise<void> {
