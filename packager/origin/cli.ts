@@ -37,6 +37,9 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   steering: string[];
   steeringWeight: string[];
   steeringTtl?: string;
+  steeringProbeInterval: string;
+  steeringProbeTimeout: string;
+  steeringProbeMisses: string;
   steeringUri?: string;
   liveAudio?: string;
   logLevel: string;
@@ -190,6 +193,13 @@ export function registerOriginCommand(program: Command): void {
           [],
         )
         .option('--steering-ttl <seconds>', 'how long a player keeps to a steering manifest', '10')
+        .option('--steering-probe-interval <duration>', "how often each CDN's /_edge/health is asked", '2s')
+        .option('--steering-probe-timeout <duration>', 'how long a health answer may take', '1s')
+        .option(
+          '--steering-probe-misses <n>',
+          'probes in a row without a timely answer (or with a 5xx other than 503) before a well CDN is down; a refused connection is down at once',
+          '3',
+        )
         .option(
           '--steering-uri <uri>',
           'SERVER-URI the playlists name (default /steering, asked of the CDN that served them)',
@@ -339,6 +349,9 @@ export function registerOriginCommand(program: Command): void {
               steering: {
                 pathways,
                 ttlSec: parseDuration(o.steeringTtl ?? '10'),
+                probeMs: parseDuration(o.steeringProbeInterval) * 1000,
+                probeTimeoutMs: parseDuration(o.steeringProbeTimeout) * 1000,
+                probeMisses: Number(o.steeringProbeMisses),
                 ...(o.steeringUri !== undefined ? { serverUri: o.steeringUri } : {}),
               },
             }

@@ -7,7 +7,9 @@
  *
  * - it asks each CDN's `/_edge/health` every `probeMs` (a streamedge edge answers 200 when well,
  *   503 when degraded); 2xx or 4xx (another CDN, which has no such path, answering at all) is
- *   well, 503 is degraded, no answer within `probeTimeoutMs` or another 5xx is down;
+ *   well, 503 is degraded, no answer within `probeTimeoutMs` or another 5xx is a miss, and a CDN
+ *   that was well is down after `probeMisses` misses in a row (one slow answer does not move every
+ *   new player off a well CDN); a refused connection (nothing listens there) is down at once;
  * - first comes the CDN the player already uses (`_HLS_pathway`, which every player sends with
  *   each reload) while it is well, so a player is not moved between CDNs at every reload; a player
  *   that has none yet (or whose CDN is no longer well) gets the first well CDN in the configured
@@ -56,6 +58,11 @@ export interface SteeringOptions {
   /** How often each CDN's health is asked (default 2 s), and how long an answer may take (1 s). */
   probeMs?: number;
   probeTimeoutMs?: number;
+  /**
+   * Probes in a row that time out or answer a 5xx other than 503 before a well CDN is down
+   * (default 3, as a Varnish probe's window goes sick after a few bad polls); an answer resets it.
+   */
+  probeMisses?: number;
 }
 
 export type PathwayState = 'ok' | 'degraded' | 'down' | 'unknown';
@@ -66,6 +73,8 @@ interface Tracked extends SteeringPathway {
   /** The last probe's outcome, for the origin's /health and the log. */
   detail: string;
   since: number;
+  /** Misses in a row since its last answer. */
+  misses: number;
 }
 
 const RANK: Record<PathwayState, number> = { ok: 0, unknown: 1, degraded: 2, down: 3 };
@@ -138,6 +147,7 @@ export class SteeringService {
   private readonly tagDigest: string;
   private readonly pathways: Tracked[];
   private readonly ttl: number;
+  private readonly missesToDown: number;
   private timer: NodeJS.Timeout | undefined;
   private probing: Promise<void> | undefined;
 
@@ -149,6 +159,16 @@ export class SteeringService {
     if (opts.pathways.length === 0) throw new StreamedgeError('BAD_OPTION', 'content steering needs a pathway');
     this.ttl = opts.ttlSec ?? 10;
     if (!(this.ttl >= 1)) throw new StreamedgeError('BAD_OPTION', '--steering-ttl must be at least 1 s');
+    this.missesToDown = opts.probeMisses ?? 3;
+    if (!Number.isInteger(this.missesToDown) || this.missesToDown < 1) {
+      throw new StreamedgeError('BAD_OPTION', '--steering-probe-misses must be a whole number, at least 1');
+    }
+    for (const [name, v] of [
+      ['--steering-probe-interval', opts.probeMs],
+      ['--steering-probe-timeout', opts.probeTimeoutMs],
+    ] as const) {
+      if (v !== undefined && !(v >= 10)) throw new StreamedgeError('BAD_OPTION', `${name} must be at least 10 ms`);
+    }
     this.tag = contentSteeringTag(opts.serverUri ?? '/steering');
     // dash.js resolves a relative ContentSteering URL against the page, not the MPD: the MPD names
     // the server absolutely, on the first CDN unless --steering-uri is absolute
@@ -171,6 +191,7 @@ export class SteeringService {
       state: 'unknown',
       detail: 'not asked yet',
       since: this.now(),
+      misses: 0,
     }));
   }
 
@@ -313,6 +334,8 @@ export class SteeringService {
   private async probeOne(p: Tracked): Promise<void> {
     let state: PathwayState;
     let detail: string;
+    /** Down with no doubt: nothing listens there, so no player could fetch from it either. */
+    let refused = false;
     try {
       const res = await request(`${p.url}/_edge/health`, {
         method: 'GET',
@@ -325,7 +348,32 @@ export class SteeringService {
       detail = `answered ${s}`;
     } catch (e) {
       state = 'down';
-      detail = (e as { code?: string }).code ?? (e instanceof Error ? e.message : String(e));
+      const code = (e as { code?: unknown }).code;
+      // the AbortSignal's timeout is a DOMException whose code is a number (23), not a name
+      const timedOut = (e as { name?: unknown }).name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT';
+      detail = timedOut
+        ? `no answer within ${this.opts.probeTimeoutMs ?? 1000} ms`
+        : typeof code === 'string'
+          ? code
+          : e instanceof Error
+            ? e.message
+            : String(e);
+      refused = code === 'ECONNREFUSED';
+    }
+    if (state === 'down' && !refused && (p.state === 'ok' || p.state === 'degraded')) {
+      // a miss: a well CDN stays as it was until `missesToDown` in a row
+      p.misses += 1;
+      if (p.misses < this.missesToDown) {
+        p.detail = `${detail}: ${p.misses} of ${this.missesToDown} misses in a row, still ${p.state}`;
+        this.log.warn(
+          { pathway: p.id, state: p.state, detail, misses: p.misses },
+          `content steering: pathway ${p.id} missed a probe (${p.detail})`,
+        );
+        return;
+      }
+      detail = `${detail}: ${p.misses} misses in a row`;
+    } else if (state !== 'down') {
+      p.misses = 0;
     }
     if (state !== p.state) {
       const from = p.state;

@@ -30,7 +30,7 @@ let origin: Origin;
 let url: string;
 let cdns: Server[] = [];
 let port = 0;
-/** What each stand-in CDN's /_edge/health answers. */
+/** What each stand-in CDN's /_edge/health answers (0: never answers). */
 const health: Record<string, number> = { a: 200, b: 503, c: 200 };
 const enc = new FakeEncoder();
 
@@ -59,6 +59,7 @@ beforeAll(async () => {
       new Promise((resolve, reject) => {
         const id = { '127.0.0.2': 'a', '127.0.0.3': 'b' }[host] ?? 'c';
         const s = createServer((req, res) => {
+          if (req.url === '/_edge/health' && health[id] === 0) return; // held: the probe times out
           res.writeHead(req.url === '/_edge/health' ? health[id] : 404).end();
         });
         s.once('error', reject);
@@ -215,6 +216,79 @@ describe('content steering from the origin', () => {
     await drain.close();
   });
 
+  it('a well CDN whose health answers late (or 5xx) is down only after three misses in a row; an answer resets the count', async () => {
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (_o: object, m: string) => void warnings.push(m) };
+    const s = new SteeringService(
+      {
+        pathways: [
+          { id: 'c', url: `http://127.0.0.4:${port}` },
+          { id: 'a', url: `http://127.0.0.2:${port}` },
+        ],
+        probeTimeoutMs: 150,
+      },
+      log,
+    );
+    const c = () => s.states()[0];
+    const order = () => s.manifest(undefined)['PATHWAY-PRIORITY'];
+    try {
+      await s.probe();
+      expect(c().state).toBe('ok');
+      // two late answers: still well, still first, and the log says so
+      health.c = 0;
+      await s.probe();
+      await s.probe();
+      expect(c()).toMatchObject({ state: 'ok', detail: 'no answer within 150 ms: 2 of 3 misses in a row, still ok' });
+      expect(order()).toEqual(['c', 'a', '.']);
+      expect(warnings.filter((w) => w.includes('pathway c missed a probe'))).toHaveLength(2);
+      // an answer in between starts the count again
+      health.c = 200;
+      await s.probe();
+      health.c = 0;
+      await s.probe();
+      await s.probe();
+      expect(c().state).toBe('ok');
+      // the third in a row: down, last of the CDNs
+      await s.probe();
+      expect(c()).toMatchObject({ state: 'down', detail: 'no answer within 150 ms: 3 misses in a row' });
+      expect(order()).toEqual(['a', 'c', '.']);
+      expect(warnings.at(-1)).toMatch(/pathway c is down/);
+      // one answer brings it back at once
+      health.c = 200;
+      await s.probe();
+      expect(c().state).toBe('ok');
+      expect(order()).toEqual(['c', 'a', '.']);
+      // a 500 is a miss like a late answer; a 503 is the CDN saying it is degraded, taken at once
+      health.c = 500;
+      await s.probe();
+      expect(c()).toMatchObject({ state: 'ok', detail: 'answered 500: 1 of 3 misses in a row, still ok' });
+      health.c = 503;
+      await s.probe();
+      expect(c().state).toBe('degraded');
+      expect(order()).toEqual(['a', 'c', '.']);
+    } finally {
+      health.c = 200;
+      await s.close();
+    }
+    // one miss is enough when asked (--steering-probe-misses 1)
+    const strict = new SteeringService(
+      { pathways: [{ id: 'c', url: `http://127.0.0.4:${port}` }], probeTimeoutMs: 150, probeMisses: 1 },
+      log,
+    );
+    try {
+      await strict.probe();
+      health.c = 0;
+      await strict.probe();
+      expect(strict.states()[0]).toMatchObject({ state: 'down', detail: expect.stringMatching(/1 misses in a row$/) });
+    } finally {
+      health.c = 200;
+      await strict.close();
+    }
+    expect(() => new SteeringService({ pathways: [{ id: 'c', url: 'http://c' }], probeMisses: 0 }, log)).toThrow(
+      /--steering-probe-misses must be a whole number, at least 1/,
+    );
+  });
+
   it('streamedge origin --steering refuses a bad value with one clear line', async () => {
     const r = await runCli([
       'origin',
@@ -229,5 +303,21 @@ describe('content steering from the origin', () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the CDNs must share one scheme and port');
+  });
+
+  it('streamedge origin --steering-probe-misses refuses a count that is not a whole number', async () => {
+    const r = await runCli([
+      'origin',
+      '--root',
+      dir,
+      '--port',
+      '0',
+      '--steering',
+      'a=http://a:1',
+      '--steering-probe-misses',
+      '1.5',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--steering-probe-misses must be a whole number, at least 1');
   });
 });
