@@ -4,7 +4,11 @@
  */
 import { Command } from 'commander';
 import { formatCliError } from '../src/cli/options.js';
+import { stopWithParent } from '../src/cli/stop-with-parent.js';
 import { registerCommands } from './commands.js';
+
+// a service the demo started stops with it, even when the demo is killed outright
+stopWithParent();
 
 const program = new Command();
 program

@@ -2,8 +2,10 @@
  * Runs one streamedge CLI command as a child process and waits for the URL it prints when it is
  * listening. Used by the demo, which composes origin and edges over HTTP, as a user would.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { createWriteStream } from 'node:fs';
+import { STOP_WITH_PARENT_ENV } from '../src/cli/stop-with-parent.js';
 
 export interface ChildService {
   name: string;
@@ -27,16 +29,20 @@ export function runCli(name: string, cliArgs: string[], opts: RunOptions): Promi
 
 /** `node <args>` (a script and its arguments), relative to opts.cwd. */
 export function runNode(name: string, args: string[], opts: RunOptions): Promise<ChildService> {
+  // the IPC channel is the child's leash (src/cli/stop-with-parent.ts): should this process die
+  // without stopping it (SIGKILL), the channel closes and the service stops itself
   const child = spawn(process.execPath, args, {
     cwd: opts.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, ...opts.env, [STOP_WITH_PARENT_ENV]: '1' },
   });
+  child.channel?.unref();
+  const { stdout, stderr } = child as ChildProcessByStdio<null, Readable, Readable>;
   const log = createWriteStream(opts.logFile, { flags: 'a' });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
+  stdout.pipe(log, { end: false });
+  stderr.pipe(log, { end: false });
   let stderrTail = '';
-  child.stderr.on('data', (d: Buffer) => (stderrTail = (stderrTail + d.toString()).slice(-2000)));
+  stderr.on('data', (d: Buffer) => (stderrTail = (stderrTail + d.toString()).slice(-2000)));
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -67,10 +73,10 @@ export function runNode(name: string, args: string[], opts: RunOptions): Promise
         child.off('exit', onExit);
         // only this listener: the pipe into the log file listens on 'data' too, and removing
         // every listener silently ended the service's log at its URL line (no access log)
-        child.stdout.off('data', onData);
+        stdout.off('data', onData);
         resolve({ name, url: m[0], child, stop });
       }
     };
-    child.stdout.on('data', onData);
+    stdout.on('data', onData);
   });
 }
