@@ -30,6 +30,7 @@ import { delay } from './delay.js';
 import { AdMarkerBook } from './ad-markers.js';
 import { captionServices, type ParsedCaptionService } from './caption-services.js';
 import { fetchPlaylistText, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
+import { clockOffsetMs, readUtcTimings } from './utc-timing.js';
 import {
   listedSegmentStart,
   readSegmentInfo,
@@ -138,6 +139,14 @@ interface MpdMediaGroup {
 /** Live: how long a player starting on an MPD that lists no segment yet asks again for one. */
 const START_WAIT_MS = 30_000;
 
+/** A clock read (UTCTiming) is one small answer: a server that takes longer leaves the local clock. */
+const CLOCK_TIMEOUT = { firstByteMs: 2000, totalMs: 3000 };
+/**
+ * LL join: how far before the MPD's target latency the first segment must begin, so that the
+ * player's join point (its latency target, a little above the MPD's) lies in what it fetches.
+ */
+const JOIN_MARGIN_SEC = 0.25;
+
 export class DashSource implements SourceModel {
   readonly protocol = 'dash' as const;
   live = false;
@@ -151,6 +160,9 @@ export class DashSource implements SourceModel {
   private reps = new Map<string, RepState>();
   private availabilityStart = 0;
   private availabilityTimeOffset = 0;
+  /** The MPD's clock (UTCTiming) less the local one, ms; read once, at the first live MPD. */
+  private clockOffset = 0;
+  private clockRead = false;
   private minimumUpdatePeriod = 2;
   private loadedAt = 0;
   private reloading?: Promise<void>;
@@ -173,6 +185,20 @@ export class DashSource implements SourceModel {
 
   close(): void {}
 
+  /** Now on the MPD's clock (epoch ms). */
+  private now(): number {
+    return Date.now() + this.clockOffset;
+  }
+
+  /**
+   * The live edge (epoch ms on the PDT scale of the chunks: availabilityStartTime + media time):
+   * now, on the MPD's clock. DASH measures latency from the wall clock (ServiceDescription), and
+   * an MPD lists no newer media than its clock allows.
+   */
+  liveEdgePdtMs(nowMs: number): number | null {
+    return this.live ? nowMs + this.clockOffset : null;
+  }
+
   adMarkers(): AdMarker[] {
     return this.ads.list();
   }
@@ -183,12 +209,24 @@ export class DashSource implements SourceModel {
 
   private async reload(signal: AbortSignal): Promise<void> {
     const text = await fetchPlaylistText(this.mpdUrl, { signal, ...this.loader });
+    const arrivedAt = Date.now();
     const periods = splitPeriods(text).map((p) => this.readPeriod(p));
     await this.readIndexes(
       periods.flatMap((p) => [...p.video, ...p.audio.flatMap(([, g]) => g.playlists)]),
       signal,
     );
     this.live = /type="dynamic"/.test(text);
+    if (this.live && !this.clockRead) {
+      // availability, the join point and the live edge are on the MPD's clock, not this machine's
+      this.clockRead = true;
+      const offset = await clockOffsetMs(
+        readUtcTimings(text, this.mpdUrl),
+        async (url) =>
+          (await fetchText(url, { signal, ...this.loader, timeout: CLOCK_TIMEOUT, cmcdObject: { ot: 'o' } })).text,
+        arrivedAt,
+      );
+      if (offset !== null) this.clockOffset = offset;
+    }
     if (this.live || this.thumbnailTrack === undefined) this.thumbnailTrack = readDashThumbnails(text, this.mpdUrl);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];
     this.availabilityStart = ast ? Date.parse(ast) : 0;
@@ -428,14 +466,23 @@ export class DashSource implements SourceModel {
     if (!segs.length) throw new Error(`no segments for ${renditionId}`);
     if (!this.live) return { msn: segs[0].msn, part: 0 };
     const last = segs[segs.length - 1];
-    // LL: join the segment being produced.
-    if (this.lowLatency) return { msn: last.msn + 1, part: 0 };
+    const nowSec = (this.now() - this.availabilityStart) / 1000;
+    // LL: the segment holding the join point, the target latency behind now on the MPD's clock
+    // (segments are the only places to start: each begins on a key frame); the one being produced
+    // when that is past what the MPD lists. Joining the segment being produced whatever its phase
+    // put the player as little as a part behind the edge, below the target, and it then played at
+    // 0.9x for seconds to fall back.
+    if (this.lowLatency) {
+      const t = nowSec - (this.targetLatency ?? 3) - JOIN_MARGIN_SEC;
+      const at = segs.find((x) => t < x.start + x.duration);
+      return { msn: at ? at.msn : last.msn + 1, part: 0 };
+    }
     // Otherwise the segment holding the presentation delay the MPD asks for (its
     // ServiceDescription latency, else suggestedPresentationDelay) behind now, and at least one
     // segment behind the newest. The newest but one alone put the start a few seconds behind
     // now, wherever the delay asked was (3.1-3.5 s in a test where 6 s was asked).
     const behind = Math.max(segs[0].msn, last.msn - 1);
-    const t = (Date.now() - this.availabilityStart) / 1000 - (this.targetLatency ?? 0);
+    const t = nowSec - (this.targetLatency ?? 0);
     const at = segs.find((x) => t < x.start + x.duration);
     return { msn: at ? Math.min(at.msn, behind) : behind, part: 0 };
   }
@@ -522,11 +569,23 @@ export class DashSource implements SourceModel {
         };
       }
       if (!this.live) return null;
-      // the segment being produced: named by the template, as no MPD lists it yet
-      if (this.lowLatency && last && msn === last.msn + 1 && rep.template) {
-        const start = last.start + last.duration;
+      // the segment being produced: named by the template, as no MPD lists it yet. And the one
+      // after it, when the template numbers segments ($Number$, not $Time$, whose time the MPD
+      // must give): the MPD lists a segment only once it is complete, and edges cache the MPD for
+      // a second or so, so waiting for a listing at each segment's end left the player a second
+      // late on the next one's first part (at the MPD's target latency, a stall). Its start is
+      // reckoned from the newest listed one's duration; the MPD is asked again meanwhile.
+      const ahead = last ? msn - last.msn : 0;
+      if (
+        this.lowLatency &&
+        last &&
+        rep.template &&
+        (ahead === 1 || (ahead === 2 && !/\$Time[%$]/.test(rep.template.media)))
+      ) {
+        if (ahead === 2) void this.refresh(signal).catch(() => undefined);
+        const start = last.start + ahead * last.duration;
         const availableAt = this.availabilityStart + (start + last.duration - this.availabilityTimeOffset) * 1000;
-        if (Date.now() < availableAt) await delay(availableAt - Date.now(), signal);
+        if (this.now() < availableAt) await delay(availableAt - this.now(), signal);
         const number = this.cursors.number(renditionId, rep.templatePeriod ?? '', msn);
         return {
           url: segmentUrl(rep.template, number, start),

@@ -40,9 +40,10 @@ export interface PlayerStats {
   latencySec: number | null;
   targetLatencySec: number | null;
   /**
-   * Live: now − PDT of the live edge, i.e. how long after its PDT end the newest part is listed
-   * (HLS: from the playlists' arrival; LL-DASH: from the freshest chunk's arrival). The distance
-   * behind the playlist's end, which is what PART-HOLD-BACK is measured from, is latencySec − edgeDelaySec.
+   * Live: now − PDT of the live edge. HLS: how long after its PDT end the newest part is listed
+   * (from the playlists' arrival); the distance behind the playlist's end, which is what
+   * PART-HOLD-BACK is measured from, is latencySec − edgeDelaySec. DASH: the local clock less the
+   * MPD's (UTCTiming), about 0 on a synchronised machine; DASH measures latency from the wall clock.
    */
   edgeDelaySec: number | null;
   /**
@@ -213,8 +214,6 @@ export class MsePlayer {
   private wantedAudio?: AudioTrack;
   private audioRunning = false;
   private videoEnded = false;
-  /** Recent (arrival − PDT end) of completed live video chunks, ms: the edge when the source lists none (LL-DASH). */
-  private edgeDelays: number[] = [];
   private firstBufferedAt: number | null = null;
   /** The video loop has ended (VOD end): audio no longer waits for it. */
   private videoDone = false;
@@ -670,20 +669,16 @@ export class MsePlayer {
         ? (this.source.targetLatency ?? 3)
         : Infinity;
     this.firstBufferedAt ??= performance.now();
-    // LL joins the target behind the live edge (the playlist's end, advanced by the wall clock),
-    // not behind the newest buffered chunk, which may end behind the edge. The source starts
-    // fetching PART-HOLD-BACK (or more, back to a key frame) behind the newest part, and the
-    // parts up to the edge are already listed: wait until enough of them are buffered that the
-    // join point has JOIN_MIN_BUFFER_SEC ahead of it. Starting on the first part instead put
-    // playback a second or more further back. Bounded, so a slow link still starts.
+    // LL joins the target behind the live edge (HLS: the playlist's end, advanced by the wall
+    // clock; DASH: now on the MPD's clock), not behind the newest buffered chunk, which may end
+    // behind the edge. The source starts fetching the target (or more, back to a key frame)
+    // behind the edge, and the media up to the edge is already there: wait until enough of it is
+    // buffered that the join point has JOIN_MIN_BUFFER_SEC ahead of it. Starting on the first part
+    // instead put playback a second or more further back. Bounded, so a slow link still starts.
     const edgeAt = ll ? this.mediaTimeAtEdge() : null;
     const wantAt = (edgeAt ?? end) - target;
-    // (LL-DASH lists no edge and joins the segment in production: nothing to wait for.)
     const waitForEdge =
-      ll &&
-      this.source.liveEdgePdtMs !== undefined &&
-      (edgeAt === null || wantAt > end - JOIN_MIN_BUFFER_SEC) &&
-      performance.now() - this.firstBufferedAt < 3000;
+      ll && (edgeAt === null || wantAt > end - JOIN_MIN_BUFFER_SEC) && performance.now() - this.firstBufferedAt < 3000;
     if (!waitForEdge) {
       const at = Math.max(start + 0.05, Math.min(end - JOIN_MIN_BUFFER_SEC, wantAt));
       if (v.currentTime < at) this.jumpTo(at);
@@ -835,13 +830,10 @@ export class MsePlayer {
 
   /**
    * PDT (epoch ms) of the live edge now. HLS: the playlist's end as listed, advanced by the wall
-   * clock (src/abr/live-edge.ts). A protocol that lists no edge (LL-DASH): the freshest recent
-   * chunk's arrival, i.e. now − the smallest (arrival − PDT end).
+   * clock (src/abr/live-edge.ts); DASH: now on the MPD's clock.
    */
   private edgePdtMs(nowMs: number): number | null {
-    const listed = this.source.liveEdgePdtMs?.(nowMs);
-    if (listed !== undefined && listed !== null) return listed;
-    return this.edgeDelays.length ? nowMs - Math.min(...this.edgeDelays) : null;
+    return this.source.liveEdgePdtMs(nowMs);
   }
 
   /** Media time of the live edge now (it may lie past what is buffered); null when unknown. */
@@ -1348,10 +1340,6 @@ export class MsePlayer {
       else await this.appendMedia(queue, res.bytes, chunk, r, true);
       if (!this.source.live && r.kind === 'video')
         this.noteVideoChunk(chunk.msn, level, this.chunkStart(res.bytes, chunk, r, queue), chunk.duration);
-      if (this.source.live && !this.dvr && r.kind === 'video' && chunk.programDateTime !== undefined) {
-        this.edgeDelays.push(Date.now() - (chunk.programDateTime + chunk.duration * 1000));
-        if (this.edgeDelays.length > 16) this.edgeDelays.shift();
-      }
       if (level >= 0) {
         this.abr.onDownloadComplete({
           bytes: res.bytes.byteLength,

@@ -162,11 +162,12 @@ export interface SourceModel {
   /** The chunk at `cursor` in this rendition, waiting for it on live (blocking reload, preload hint); null at the end of VOD. */
   chunkAt(renditionId: string, cursor: Cursor, signal: AbortSignal): Promise<ChunkRef | null>;
   /**
-   * Live: PDT (epoch ms) of the live edge at local time `nowMs`, as HOLD-BACK/PART-HOLD-BACK measure
-   * it (the end of the newest listed part, advanced by the wall clock since that playlist arrived);
-   * null when unknown. Absent: the protocol lists no edge (the player falls back to chunk arrivals).
+   * Live: PDT (epoch ms) of the live edge at local time `nowMs`, where the protocol measures its
+   * latency target from. HLS: the end of the newest listed part, advanced by the wall clock since
+   * that playlist arrived (HOLD-BACK, PART-HOLD-BACK). DASH: now on the MPD's clock (UTCTiming).
+   * null when unknown (VOD).
    */
-  liveEdgePdtMs?(nowMs: number): number | null;
+  liveEdgePdtMs(nowMs: number): number | null;
   /** The segment containing media time `t` (VOD seeking). */
   cursorForTime?(renditionId: string, t: number): Cursor;
   /**

@@ -19,7 +19,7 @@ interface PageStats {
   levels: { id: string; bitrate: number }[];
   currentLevel: number;
   latencySec: number | null;
-  /** Live: how late fresh chunks arrive after their PDT end (what the player steers around). */
+  /** Live: now − PDT of the live edge (HLS: how late the edge lists its parts; DASH: the clock offset, about 0). */
   edgeDelaySec?: number | null;
   startupMs: number | null;
   stalls: number;
@@ -27,6 +27,8 @@ interface PageStats {
   paused: boolean;
   pageErrors: string[];
   requests: { url: string; status: number; cacheStatus: string | null }[];
+  /** What the latency control did (joined, caught up, slowed down). */
+  latencyNotes: string[];
 }
 
 let demo: ChildProcess;
@@ -705,7 +707,11 @@ describe('player demo in Chromium', () => {
     await page.close();
   });
 
-  it('our player plays live LL-DASH through the edge', async () => {
+  it("our player plays live LL-DASH through the edge, joining the MPD's target latency behind the live edge on the MPD's clock", async () => {
+    const openedAt = Date.now();
+    const mpd = await (await fetch(`${edgeUrl}/live/news/manifest.mpd`)).text();
+    const target = Number(/<Latency[^>]*target="(\d+)"/.exec(mpd)?.[1]) / 1000;
+    expect(target).toBeGreaterThan(0);
     const page = await open(`${edgeUrl}/live/news/manifest.mpd`, 'ours');
     const first = await waitForPlayback(page, 0);
     await page.waitForFunction(
@@ -716,8 +722,17 @@ describe('player demo in Chromium', () => {
       },
     );
     const s = await stats(page);
-    expect(s.pageErrors).toEqual([]);
-    expect(s.latencySec).not.toBeNull();
+    const why = JSON.stringify(await liveFacts(page, openedAt), null, 1);
+    expect(s.pageErrors, why).toEqual([]);
+    expect(s.latencySec, why).not.toBeNull();
+    // The live edge is now on the MPD's clock (UTCTiming), and the player starts in the segment
+    // holding the join point: it joins the target (just above the MPD's) behind the edge. It used
+    // to join the segment being produced with one part buffered, 0.0-0.4 s behind the edge, and
+    // play at 0.9x for seconds to fall back (stalling in 2 of 4 probes).
+    const joined = s.latencyNotes.map((n) => /joined (\d+\.\d+) s behind the live edge/.exec(n)?.[1]).find(Boolean);
+    expect(joined, why).toBeDefined();
+    expect(Number(joined), why).toBeGreaterThan(target - 0.1);
+    expect(s.latencySec!, why).toBeGreaterThan(target - 0.1);
     await page.close();
   });
 
