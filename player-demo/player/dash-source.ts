@@ -575,11 +575,19 @@ export class DashSource implements SourceModel {
       // a second or so, so waiting for a listing at each segment's end left the player a second
       // late on the next one's first part (at the MPD's target latency, a stall). Its start is
       // reckoned from the newest listed one's duration; the MPD is asked again meanwhile.
+      // (only within the Period whose template that is: numbers restart their count in each
+      // Period, and a cursor of the Period before, once the MPD names a new one, asked for
+      // $Number$ -4294967289)
       const ahead = last ? msn - last.msn : 0;
+      const samePeriod =
+        last !== undefined &&
+        this.cursors.ordinalOf(msn) === this.cursors.ordinalOf(last.msn) &&
+        this.cursors.ordinalOf(msn) === this.cursors.ordinal(rep.templatePeriod ?? '');
       if (
         this.lowLatency &&
         last &&
         rep.template &&
+        samePeriod &&
         (ahead === 1 || (ahead === 2 && !/\$Time[%$]/.test(rep.template.media)))
       ) {
         if (ahead === 2) void this.refresh(signal).catch(() => undefined);

@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from '../../media-fixtures/generate.js';
-import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { packageSmall, startBrowserRig, whatThePageSaw, type BrowserRig } from '../support/browser-rig.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { playToEnd, type PlayedState } from '../support/play-to-end.js';
 import { startLiveSsaiChannel, vodSegments, type LiveSsaiChannel } from '../support/live-ssai-channel.js';
@@ -373,10 +373,14 @@ describe('our player plays an ad break stitched in by the server', () => {
       }
       const back = periods[2].startSec;
       // played from before the break to 2 s past its return: through all three Periods
-      await page.waitForFunction((t) => (window.__streamedge.stats() as State).currentTime >= t, back + 2, {
-        timeout: 30_000,
-        polling: 250,
-      });
+      await page
+        .waitForFunction((t) => (window.__streamedge.stats() as State).currentTime >= t, back + 2, {
+          timeout: 30_000,
+          polling: 250,
+        })
+        .catch(async (e: unknown) => {
+          throw new Error(`${String(e)}: ${JSON.stringify({ periods, saw: await whatThePageSaw(page) }, null, 1)}`);
+        });
       const s = await page.evaluate(() => {
         const v = document.getElementById('video') as HTMLVideoElement;
         const buffered: number[][] = [];

@@ -129,3 +129,27 @@ describe("our player's DASH source on a live MPD whose Periods change", () => {
     ]);
   }, 20_000);
 });
+
+describe("our player's DASH source on a live LL-DASH MPD as a new Period begins", () => {
+  /** The LL shape: availabilityTimeOffset on each template; its clock long past every segment. */
+  const ll = (periods: string) =>
+    liveMultiPeriodMpd(periods, 1).replace(/<SegmentTemplate /g, '<SegmentTemplate availabilityTimeOffset="1.5" ');
+
+  it('a cursor of the Period before, once the MPD names a new Period with nothing listed yet, waits for its listing instead of naming a segment by the new template', async () => {
+    const before = livePeriod('p0', 0, 'main', 'v', 0, 0, 3);
+    // the new Period's template, its timeline still empty (its first segment not out)
+    const opened = livePeriod('p1', 6, 'main', 'v', 3, 6000, 1).replace(/<S [^>]*\/>/, '');
+    const listed = livePeriod('p1', 6, 'main', 'v', 3, 6000, 2);
+    for (const msn of [3, 4]) {
+      const source = await open(ll(before + opened), ll(before + listed));
+      expect(source.lowLatency).toBe(true);
+      // segments 0-2 are listed in p0; 3 is one past them, 4 two (what the player names from the
+      // template while the MPD catches up): both in p0's numbering, but the template is p1's now
+      const c = (await source.chunkAt('v', { msn, part: 0 }, signal))!;
+      expect(rel(c.url), `cursor ${msn}`).toMatch(/^main\/v\/\d+\.m4s$/);
+      // p1's first segment, as the next MPD lists it (it used to be asked for as $Number$ -4294967293)
+      expect(rel(c.url), `cursor ${msn}`).toBe('main/v/3.m4s');
+      expect(c.programDateTime).toBe(6000);
+    }
+  }, 20_000);
+});
