@@ -13,8 +13,24 @@ import { loadavg } from 'node:os';
 import type { ProbeFetch, ProbeSample } from './page-probe.js';
 import { bandwidthAt, type BandwidthTrace } from './traces.js';
 
-export const ENGINE_NAMES = ['ours', 'hlsjs', 'dashjs', 'shaka'] as const;
+/**
+ * The engines a session can play. `ours-dash` is our player on the DASH presentation (LL-DASH on
+ * live), run only when named: a second look at ours, never one of the others ours is compared to.
+ */
+export const ENGINE_NAMES = ['ours', 'hlsjs', 'dashjs', 'shaka', 'ours-dash'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
+/** What a run plays when --engines is not given. */
+export const DEFAULT_ENGINES: readonly EngineName[] = ['ours', 'hlsjs', 'dashjs', 'shaka'];
+
+/** Whether the engine plays the DASH presentation (else the HLS one). */
+export function playsDash(e: EngineName): boolean {
+  return e === 'dashjs' || e === 'ours-dash';
+}
+
+/** The demo page's engine for a bench engine. */
+function pageEngine(e: EngineName): string {
+  return e === 'ours-dash' ? 'ours' : e;
+}
 
 export interface RunSample extends Omit<ProbeSample, 'fetches'> {
   /** Seconds since load() was called (bench clock). */
@@ -90,7 +106,7 @@ export async function runSession(o: SessionOptions): Promise<SessionRecord> {
     await shape(limit);
     const t0 = performance.now();
     const loadPerf = await page.evaluate<number>(
-      `(() => { const t = performance.now(); void window.__streamedge.load(${JSON.stringify(o.streamUrl)}, ${JSON.stringify(o.engine)}); return t; })()`,
+      `(() => { const t = performance.now(); void window.__streamedge.load(${JSON.stringify(o.streamUrl)}, ${JSON.stringify(pageEngine(o.engine))}); return t; })()`,
     );
     const samples: RunSample[] = [];
     const fetches: ProbeFetch[] = [];

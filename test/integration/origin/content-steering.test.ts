@@ -289,35 +289,22 @@ describe('content steering from the origin', () => {
     );
   });
 
-  it('streamedge origin --steering refuses a bad value with one clear line', async () => {
-    const r = await runCli([
-      'origin',
-      '--root',
-      dir,
-      '--port',
-      '0',
-      '--steering',
-      'a=http://a:1',
-      '--steering',
-      'b=http://b:2',
-    ]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('the CDNs must share one scheme and port');
-  });
-
-  it('streamedge origin --steering-probe-misses refuses a count that is not a whole number', async () => {
-    const r = await runCli([
-      'origin',
-      '--root',
-      dir,
-      '--port',
-      '0',
-      '--steering',
-      'a=http://a:1',
-      '--steering-probe-misses',
-      '1.5',
-    ]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('--steering-probe-misses must be a whole number, at least 1');
-  });
+  for (const [what, args, says] of [
+    [
+      'CDNs that differ in port',
+      ['--steering', 'a=http://a:1', '--steering', 'b=http://b:2'],
+      'the CDNs must share one scheme and port',
+    ],
+    [
+      'a miss count that is not a whole number',
+      ['--steering', 'a=http://a:1', '--steering-probe-misses', '1.5'],
+      '--steering-probe-misses must be a whole number, at least 1',
+    ],
+  ] as const) {
+    it(`streamedge origin refuses ${what} with one clear line`, async () => {
+      const r = await runCli(['origin', '--root', dir, '--port', '0', ...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(says);
+    });
+  }
 });
