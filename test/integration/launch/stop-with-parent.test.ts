@@ -7,12 +7,13 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../live/live-helpers.js';
+import { freePort } from '../../../bench/free-port.js';
 
 const REPO = join(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'se-leash-'));
@@ -31,14 +32,6 @@ afterAll(() => {
   }
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** 'open' when something accepts a connection on the port, else the error's code. */
 function probe(port: number): Promise<string> {
