@@ -142,6 +142,12 @@ const START_WAIT_MS = 30_000;
 /** A clock read (UTCTiming) is one small answer: a server that takes longer leaves the local clock. */
 const CLOCK_TIMEOUT = { firstByteMs: 2000, totalMs: 3000 };
 /**
+ * The clock is read again at an MPD reload this long after the last read (dash.js backs off to
+ * 10 min between reads too): a viewer on a 24/7 channel for hours keeps to the server's clock
+ * while either machine's is stepped or drifts.
+ */
+const CLOCK_REREAD_MS = 10 * 60_000;
+/**
  * LL join: how far before the MPD's target latency the first segment must begin, so that the
  * player's join point (its latency target, a little above the MPD's) lies in what it fetches.
  */
@@ -160,9 +166,10 @@ export class DashSource implements SourceModel {
   private reps = new Map<string, RepState>();
   private availabilityStart = 0;
   private availabilityTimeOffset = 0;
-  /** The MPD's clock (UTCTiming) less the local one, ms; read once, at the first live MPD. */
+  /** The MPD's clock (UTCTiming) less the local one, ms; read at the first live MPD, then every CLOCK_REREAD_MS. */
   private clockOffset = 0;
-  private clockRead = false;
+  /** When the clock was last read (local ms); undefined: not yet. */
+  private clockReadAt?: number;
   private minimumUpdatePeriod = 2;
   private loadedAt = 0;
   private reloading?: Promise<void>;
@@ -207,6 +214,17 @@ export class DashSource implements SourceModel {
     return this.thumbnailTrack ?? null;
   }
 
+  /** Reads the MPD's UTCTiming clock into clockOffset; a clock that gives no time leaves it as it was. */
+  private async readClock(mpd: string, mpdArrivedAt: number, signal: AbortSignal): Promise<void> {
+    const offset = await clockOffsetMs(
+      readUtcTimings(mpd, this.mpdUrl),
+      async (url) =>
+        (await fetchText(url, { signal, ...this.loader, timeout: CLOCK_TIMEOUT, cmcdObject: { ot: 'o' } })).text,
+      mpdArrivedAt,
+    );
+    if (offset !== null) this.clockOffset = offset;
+  }
+
   private async reload(signal: AbortSignal): Promise<void> {
     const text = await fetchPlaylistText(this.mpdUrl, { signal, ...this.loader });
     const arrivedAt = Date.now();
@@ -216,16 +234,14 @@ export class DashSource implements SourceModel {
       signal,
     );
     this.live = /type="dynamic"/.test(text);
-    if (this.live && !this.clockRead) {
-      // availability, the join point and the live edge are on the MPD's clock, not this machine's
-      this.clockRead = true;
-      const offset = await clockOffsetMs(
-        readUtcTimings(text, this.mpdUrl),
-        async (url) =>
-          (await fetchText(url, { signal, ...this.loader, timeout: CLOCK_TIMEOUT, cmcdObject: { ot: 'o' } })).text,
-        arrivedAt,
-      );
-      if (offset !== null) this.clockOffset = offset;
+    if (this.live && (this.clockReadAt === undefined || Date.now() - this.clockReadAt > CLOCK_REREAD_MS)) {
+      // availability, the join point and the live edge are on the MPD's clock, not this machine's;
+      // the first read holds the start, a later one runs beside playback
+      const first = this.clockReadAt === undefined;
+      this.clockReadAt = Date.now();
+      const reading = this.readClock(text, arrivedAt, signal);
+      if (first) await reading;
+      else void reading.catch(() => undefined);
     }
     if (this.live || this.thumbnailTrack === undefined) this.thumbnailTrack = readDashThumbnails(text, this.mpdUrl);
     const ast = /availabilityStartTime="([^"]+)"/.exec(text)?.[1];

@@ -1,8 +1,8 @@
 /**
  * DASH UTCTiming (ISO/IEC 23009-1 §5.8.4.11 and Table 32; DASH-IF IOP §4.7): a live MPD names
- * where a client reads the clock its availability times are on. Our player reads it once per
- * source and keeps the offset (server − local, ms), taking the middle of the request as the
- * moment the server's answer stands for, as the guidelines suggest.
+ * where a client reads the clock its availability times are on. Our player reads it as a source
+ * starts and every 10 minutes after (dash-source.ts) and keeps the offset (server − local, ms),
+ * taking the middle of the request as the moment the server's answer stands for.
  *
  * Schemes read: `http-iso` and `http-xsdate` (the body is an ISO 8601 / xs:dateTime time; the
  * value may list several URLs, tried in turn), `direct` (the value is the time, as of the MPD's

@@ -4,13 +4,16 @@
  * from the MPD's UTCTiming (http-iso / http-xsdate URLs, or a direct time), not on this machine's.
  * Run in Node against a loopback server whose clock runs 30 s ahead of the local one.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { until } from '../../integration/live/live-helpers.js';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
 import { clockOffsetMs, readUtcTimings } from '../../../player-demo/player/utc-timing.js';
 import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
 
+/** How far the server's clock runs ahead of the local one. */
+let skewMs = 30_000;
 const SKEW_MS = 30_000;
-const serverNow = () => Date.now() + SKEW_MS;
+const serverNow = () => Date.now() + skewMs;
 /** availabilityStartTime: 100 s ago on the server's clock, on a whole second. */
 const AST_MS = Math.floor(serverNow() / 1000) * 1000 - 100_000;
 
@@ -98,6 +101,32 @@ describe("our player's DASH source on the MPD's clock", () => {
       AbortSignal.timeout(5000),
     );
     expect(producing).toMatchObject({ msn: 100 + listedEnd, url: `${base}s${100 + listedEnd}.m4s`, streaming: true });
+  });
+
+  it('reads the clock again at an MPD reload ten minutes on, and follows a server clock stepped meanwhile', async () => {
+    // only Date is faked (moving on with real time), so the loopback server and the waits run as ever
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      const source = await open();
+      const id = source.video[0].id;
+      expect(Math.abs(source.liveEdgePdtMs(Date.now())! - (Date.now() + SKEW_MS))).toBeLessThan(250);
+      // the server's clock is stepped 15 s on; five minutes later the source still keeps its read
+      skewMs = SKEW_MS + 15_000;
+      vi.setSystemTime(Date.now() + 5 * 60_000);
+      await source.chunkAt(id, { msn: 100 + servedComplete - 3, part: 0 }, AbortSignal.timeout(5000));
+      expect(Math.abs(source.liveEdgePdtMs(Date.now())! - (Date.now() + SKEW_MS))).toBeLessThan(250);
+      // eleven minutes after the first read, the next reload reads it again (beside playback)
+      vi.setSystemTime(Date.now() + 6 * 60_000);
+      await source.chunkAt(id, { msn: 100 + servedComplete - 3, part: 0 }, AbortSignal.timeout(5000));
+      await until(
+        () => Math.abs(source.liveEdgePdtMs(Date.now())! - (Date.now() + SKEW_MS + 15_000)) < 250,
+        5000,
+        'the edge on the stepped clock',
+      );
+    } finally {
+      skewMs = SKEW_MS;
+      vi.useRealTimers();
+    }
   });
 
   it('a clock it cannot read leaves the local one: the edge is the local now', async () => {
