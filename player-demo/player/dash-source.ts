@@ -30,7 +30,7 @@ import { delay } from './delay.js';
 import { AdMarkerBook } from './ad-markers.js';
 import { captionServices, type ParsedCaptionService } from './caption-services.js';
 import { fetchPlaylistText, MEDIA_TIMEOUT, withRetries, type RetryNote } from './request-retry.js';
-import { clockOffsetMs, readUtcTimings } from './utc-timing.js';
+import { clockOffsetMs, readUtcTimings } from '../../src/dash/utc-timing.js';
 import {
   listedSegmentStart,
   readSegmentInfo,

@@ -702,7 +702,7 @@ export class MsePlayer {
       const now = Date.now();
       const latency = this.latencyAt(v.currentTime, now);
       this.stats.latencySec = latency;
-      const edgePdt = this.edgePdtMs(now);
+      const edgePdt = this.source.liveEdgePdtMs(now);
       this.stats.edgeDelaySec = edgePdt === null ? null : (now - edgePdt) / 1000;
       const playheadPdt = this.pdtAt(v.currentTime);
       const behindEdge = playheadPdt !== null && edgePdt !== null ? (edgePdt - playheadPdt) / 1000 : null;
@@ -828,17 +828,9 @@ export class MsePlayer {
     return pdt === null ? null : (nowMs - pdt) / 1000;
   }
 
-  /**
-   * PDT (epoch ms) of the live edge now. HLS: the playlist's end as listed, advanced by the wall
-   * clock (src/abr/live-edge.ts); DASH: now on the MPD's clock.
-   */
-  private edgePdtMs(nowMs: number): number | null {
-    return this.source.liveEdgePdtMs(nowMs);
-  }
-
   /** Media time of the live edge now (it may lie past what is buffered); null when unknown. */
   private mediaTimeAtEdge(): number | null {
-    const edge = this.edgePdtMs(Date.now());
+    const edge = this.source.liveEdgePdtMs(Date.now());
     const m = this.pdtMap[this.pdtMap.length - 1];
     return edge === null || !m ? null : m.mediaStart + (edge - m.pdt) / 1000;
   }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { until } from '../../integration/live/live-helpers.js';
 import { DashSource } from '../../../player-demo/player/dash-source.js';
-import { clockOffsetMs, readUtcTimings } from '../../../player-demo/player/utc-timing.js';
+import { clockOffsetMs, readUtcTimings } from '../../../src/dash/utc-timing.js';
 import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
 
 /** How far the server's clock runs ahead of the local one. */

@@ -1,7 +1,7 @@
 /**
  * DASH UTCTiming (ISO/IEC 23009-1 §5.8.4.11 and Table 32; DASH-IF IOP §4.7): a live MPD names
  * where a client reads the clock its availability times are on. Our player reads it as a source
- * starts and every 10 minutes after (dash-source.ts) and keeps the offset (server − local, ms),
+ * starts and every 10 minutes after (player-demo/player/dash-source.ts) and keeps the offset (server − local, ms),
  * taking the middle of the request as the moment the server's answer stands for.
  *
  * Schemes read: `http-iso` and `http-xsdate` (the body is an ISO 8601 / xs:dateTime time; the
@@ -9,7 +9,7 @@
  * arrival). Others (`http-head`, `http-ntp`, `ntp`, `sntp`) are passed over. None that answers:
  * the local clock (null), which is what a client without UTCTiming has to assume.
  */
-import { unescapeXml } from '../../src/dash/xml-element.js';
+import { unescapeXml } from './xml-element.js';
 
 export interface UtcTiming {
   kind: 'http' | 'direct';
