@@ -224,6 +224,8 @@ export class LiveChannel {
   private readonly feedCues: FeedCues;
   /** One picture per segment, when the channel was configured with thumbnails. */
   private readonly thumbnails?: LiveThumbnails;
+  /** Requests held until the channel first has a presentation (whenPresentable). */
+  private readonly presentableWaiters = new Set<{ ready: (p: Presentation) => boolean; done: (ok: boolean) => void }>();
 
   constructor(
     readonly config: ResolvedChannelConfig,
@@ -446,6 +448,50 @@ export class LiveChannel {
     this.since = this.now();
     this.opts.onStateChange?.(s);
     this.opts.log?.info({ channel: this.id, state: s, ...(error ? { error } : {}) }, `live channel ${this.id}: ${s}`);
+    this.wakePresentable();
+  }
+
+  /**
+   * Resolves true once the channel has a presentation that `ready` accepts (at once if it has),
+   * false when `timeoutMs` passes, `signal` aborts, or the channel can no longer get one soon (its
+   * run failed, or it is closing). The origin holds a starting channel's manifest requests on this
+   * rather than answering 503 to players that would give up.
+   */
+  whenPresented(ready: (p: Presentation) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.presentedAs(ready)) return Promise.resolve(true);
+    if (!this.mayBecomePresentable() || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.presentableWaiters.delete(waiter);
+        resolve(ok);
+      };
+      const waiter = { ready, done };
+      const onAbort = (): void => done(false);
+      const timer = setTimeout(onAbort, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.presentableWaiters.add(waiter);
+    });
+  }
+
+  private presentedAs(ready: (p: Presentation) => boolean): boolean {
+    const p = this.presentation();
+    return p !== undefined && ready(p);
+  }
+
+  /** A run is starting or producing: a presentation may come without anything else happening. */
+  private mayBecomePresentable(): boolean {
+    return !this.closing && (this.state_ === 'starting' || this.state_ === 'running');
+  }
+
+  private wakePresentable(): void {
+    if (this.presentableWaiters.size === 0) return;
+    const hopeless = !this.mayBecomePresentable();
+    for (const w of [...this.presentableWaiters]) {
+      if (this.presentedAs(w.ready)) w.done(true);
+      else if (hopeless) w.done(false);
+    }
   }
 
   private spawn(): void {
@@ -544,6 +590,7 @@ export class LiveChannel {
           this.touch(); // version first: anything rendered from here on sees the new part
           w.addPart(n, part, bytes);
           this.opts.onPart?.();
+          this.wakePresentable();
         });
         if (gate.held > before) {
           this.gateStats.held++;
@@ -564,6 +611,7 @@ export class LiveChannel {
             this.feedCues.flush(); // the run's anchor is fixed by now: cues waiting for it are placed
           }
           this.segmentDone();
+          this.wakePresentable();
         });
       },
     };
@@ -880,6 +928,7 @@ export class LiveChannel {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.wakePresentable();
     this.startAbort?.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.startTimer) clearTimeout(this.startTimer);

@@ -280,9 +280,11 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
         if (rest[0] === 'manifest.mpd') return mpd(req, reply, ctx);
       } else if (rest.length === 2) {
         if (rest[0] === THUMBNAIL_TRACK_ID) return thumbnailRequest(req, reply, ctx, rest[1]);
+        const name = rest[1];
+        // a starting channel's rendition has no window before its first media: a playlist waits for it
+        if (!channel.windows.has(rest[0]) && name === 'index.m3u8') await presentationHeld(req, reply, ctx);
         const w = channel.windows.get(rest[0]);
         if (!w) return unavailableOr404(reply, ctx, `no rendition "${rest[0]}" in channel "${channel.id}"`);
-        const name = rest[1];
         if (name === 'index.m3u8') return mediaPlaylist(req, reply, ctx, w);
         if (name === 'init.mp4') return init(reply, w);
         const part = /^seg-(\d{1,12})\.(\d{1,6})\.m4s$/.exec(name);
@@ -307,14 +309,65 @@ function notReady(reply: FastifyReply, ctx: Ctx): FastifyReply {
   return sendError(reply, 503, `live channel "${st.id}" is ${st.state}${st.lastError ? `: ${st.lastError}` : ''}`);
 }
 
-function presentationOr503(reply: FastifyReply, ctx: Ctx): Presentation | undefined {
+/**
+ * How long a manifest request to a channel that is still starting is held for its first
+ * presentation before the 503 (with Retry-After). Under the 3 s an edge with a backup origin
+ * waits for an ordinary response head, so holding never reads as a dead origin there.
+ */
+const STARTING_HOLD_MS = 2_000;
+
+/** Any presentation will do (an HLS playlist lists parts of a segment still in production). */
+const anyPresentation = (): boolean => true;
+
+/**
+ * The presentation an MPD can be written from: every timeline lists a complete segment (an MPD
+ * lists complete segments only; dash.js 5.2 waits for good on an empty SegmentTimeline, and asks
+ * for no update either).
+ */
+const mpdListable = (p: Presentation): boolean => p.timelines.every((t) => t.segments.some((s) => s.complete));
+
+/**
+ * The channel's presentation, if `ready` accepts it; while the channel is starting, after holding
+ * the request up to STARTING_HOLD_MS for one (players such as dash.js give up on a starting
+ * channel's 503 after a try or two, and none of them is told when the media is there).
+ */
+async function presentationHeld(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Ctx,
+  ready: (p: Presentation) => boolean = anyPresentation,
+): Promise<Presentation | undefined> {
   const p = ctx.channel.presentation();
-  if (!p) notReady(reply, ctx);
-  return p;
+  if (p && ready(p)) return p;
+  ctx.metrics.held.inc({ kind: 'start' });
+  try {
+    await ctx.channel.whenPresented(ready, STARTING_HOLD_MS, clientGone(req, reply));
+  } finally {
+    ctx.metrics.held.dec({ kind: 'start' });
+  }
+  const now = ctx.channel.presentation();
+  return now && ready(now) ? now : undefined;
 }
 
-function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
-  const p = presentationOr503(reply, ctx);
+async function presentationOr503(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Ctx,
+  ready?: (p: Presentation) => boolean,
+): Promise<Presentation | undefined> {
+  const p = await presentationHeld(req, reply, ctx, ready);
+  if (p || reply.raw.destroyed) return p;
+  if (!ctx.channel.presentation()) notReady(reply, ctx);
+  else {
+    // media, but not yet what this manifest needs (an MPD: a complete segment)
+    reply.header('retry-after', '1');
+    sendError(reply, 503, `live channel "${ctx.channel.id}" has no complete segment yet`);
+  }
+  return undefined;
+}
+
+async function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): Promise<FastifyReply> {
+  const p = await presentationOr503(req, reply, ctx);
   if (!p) return reply;
   const query = passThroughQuery(req.raw.url ?? '');
   const body = ctx.cache.get(ctx.channel.version, `master|${query ?? ''}`, () => {
@@ -328,8 +381,8 @@ function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyRepl
   return reply.send(body);
 }
 
-function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
-  const p = presentationOr503(reply, ctx);
+async function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): Promise<FastifyReply> {
+  const p = await presentationOr503(req, reply, ctx, mpdListable);
   if (!p) return reply;
   const query = passThroughQuery(req.raw.url ?? '');
   const path = (req.raw.url ?? '/').replace(/\?.*$/, '');
@@ -350,11 +403,16 @@ function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): FastifyReply {
  * `thumbnails/index.m3u8` (the image playlist: one picture per segment) and `thumbnails/tile-<n>.jpg`
  * (segment n's picture, immutable like the segment) of a channel that takes thumbnails.
  */
-function thumbnailRequest(req: FastifyRequest, reply: FastifyReply, ctx: Ctx, name: string): FastifyReply {
+async function thumbnailRequest(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Ctx,
+  name: string,
+): Promise<FastifyReply> {
   if (!ctx.channel.config.thumbnails)
     return sendError(reply, 404, `live channel "${ctx.channel.id}" takes no thumbnails`);
   if (name === 'index.m3u8') {
-    const p = presentationOr503(reply, ctx);
+    const p = await presentationOr503(req, reply, ctx);
     if (!p) return reply;
     if (!p.thumbnails) {
       reply.header('retry-after', '1');
@@ -435,7 +493,7 @@ async function mediaPlaylist(
       return reply;
     }
   }
-  const p = presentationOr503(reply, ctx);
+  const p = await presentationOr503(req, reply, ctx);
   if (!p) return reply;
   let body: Buffer;
   try {

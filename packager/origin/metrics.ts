@@ -74,7 +74,7 @@ export class OriginMetrics {
     });
     this.held = new Gauge({
       name: 'streamedge_origin_requests_held',
-      help: 'Requests currently held (blocking reload, hinted part, in-progress segment)',
+      help: 'Requests currently held (blocking reload, hinted part, in-progress segment, manifest of a starting channel)',
       labelNames: ['kind'],
       registers,
     });
