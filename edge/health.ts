@@ -40,9 +40,12 @@ export function healthReport(h: HealthInput): HealthReport {
 export interface PublicHealthReport extends Omit<HealthReport, 'upstream' | 'upstreams' | 'peers' | 'deadPeers'> {
   /**
    * The upstream set without URLs or errors: roles and states, and the live channels (paths, as
-   * viewers request them) an upstream is under duress for.
+   * viewers request them) an upstream is under duress for, or answered 5xx for.
    */
-  upstreams: (Pick<UpstreamMemberState, 'role' | 'healthy' | 'current'> & { duress?: string[] })[];
+  upstreams: (Pick<UpstreamMemberState, 'role' | 'healthy' | 'current'> & {
+    duress?: string[];
+    channelsDown?: string[];
+  })[];
   peers: number;
   deadPeers: number;
 }
@@ -51,11 +54,12 @@ export function publicHealth(report: HealthReport): PublicHealthReport {
   const { upstream: _upstream, upstreams, peers, deadPeers, ...rest } = report;
   return {
     ...rest,
-    upstreams: upstreams.map(({ role, healthy, current, duress }) => ({
+    upstreams: upstreams.map(({ role, healthy, current, duress, channelsDown }) => ({
       role,
       healthy,
       current,
       ...(duress ? { duress: duress.map((d) => d.scope) } : {}),
+      ...(channelsDown ? { channelsDown: channelsDown.map((d) => d.scope) } : {}),
     })),
     peers: peers.length,
     deadPeers: deadPeers.length,

@@ -5,8 +5,13 @@
  * is marked down when a request to it fails to connect (TLS verification included), times out
  * before its response head (silence: `timeoutMs` for ordinary requests; requests the upstream
  * holds, LL-HLS blocking reloads, keep their longer timeout), answers 5xx, or breaks off a body
- * midway. A request that failed that way before its response head is retried at once on the next
- * upstream: nothing has reached the client yet (an edge only sends what it got after the head).
+ * midway. A 5xx answered for a live channel (`/live/<channel>/…`) moves that channel alone, as
+ * duress does (below): an origin answers 503 for one channel whose encoder is starting, has
+ * failed or lags (a held reload or part not produced within three target durations), while its
+ * other channels and its VOD are fine; until session 47 that 503 marked the whole origin down
+ * (its own back-off and trial return; segment affinity does not hold a segment there). A request
+ * that failed that way before its response head is retried at once on the next upstream: nothing
+ * has reached the client yet (an edge only sends what it got after the head).
  * When an upstream is marked down, requests still waiting for its head (held blocking reloads,
  * held parts) are cancelled and retried on the next one too. A body that breaks midway cannot be
  * retried: the fill fails and its readers' responses are aborted (edge/fill.ts), never cached.
@@ -81,6 +86,8 @@ export interface UpstreamMemberState {
   retryAt?: string;
   /** Live channels it said it is under duress for: their requests go elsewhere until retryAt. */
   duress?: { scope: string; failures: number; retryAt: string }[];
+  /** Live channels it answered 5xx for: their requests go elsewhere until retryAt. */
+  channelsDown?: { scope: string; failures: number; retryAt: string; lastError: string }[];
 }
 
 /** Back-off state: of an upstream as a whole, or of one live channel on it (duress). */
@@ -90,14 +97,18 @@ interface Health {
   lastError?: string;
   /** A request is trying it after its back-off. */
   trial: boolean;
+  /** Of a live channel on an upstream: what holds it back (its `du`, or a 5xx it answered). */
+  reason?: ChannelHold;
 }
+
+type ChannelHold = 'duress' | '5xx';
 
 interface Member extends Health {
   base: string;
   origin: string;
   prefix: string;
   index: number;
-  /** Live channel (duressScope) → its duress back-off on this upstream. */
+  /** Live channel (duressScope) → its back-off on this upstream (duress, or a 5xx it answered). */
   scopes: Map<string, Health>;
   /** Requests waiting for a response head: cancelled (and retried elsewhere) if it goes down. */
   pending: Set<AbortController>;
@@ -159,16 +170,24 @@ export class UpstreamSet {
       failures: m.failures,
       ...(m.lastError !== undefined && m.failures > 0 ? { lastError: m.lastError } : {}),
       ...(m.failures > 0 ? { retryAt: new Date(Math.max(now, m.downUntil)).toISOString() } : {}),
-      ...(m.scopes.size > 0
-        ? {
-            duress: [...m.scopes].map(([scope, h]) => ({
-              scope,
-              failures: h.failures,
-              retryAt: new Date(Math.max(now, h.downUntil)).toISOString(),
-            })),
-          }
-        : {}),
+      ...this.channelHolds(m, now),
     }));
+  }
+
+  /** `m`'s live channels held back, by what holds them (no field for none). */
+  private channelHolds(m: Member, now: number): Pick<UpstreamMemberState, 'duress' | 'channelsDown'> {
+    const of = (reason: ChannelHold) =>
+      [...m.scopes]
+        .filter(([, h]) => h.reason === reason)
+        .map(([scope, h]) => ({
+          scope,
+          failures: h.failures,
+          retryAt: new Date(Math.max(now, h.downUntil)).toISOString(),
+          lastError: h.lastError ?? '',
+        }));
+    const duress = of('duress').map(({ lastError: _said, ...d }) => d);
+    const down = of('5xx');
+    return { ...(duress.length ? { duress } : {}), ...(down.length ? { channelsDown: down } : {}) };
   }
 
   /**
@@ -218,7 +237,8 @@ export class UpstreamSet {
       }
       if (res.status >= 500 && res.status <= 599) {
         this.endTrial(m, scope);
-        this.markDown(m, '5xx', `answered ${res.status}`);
+        if (scope === '') this.markDown(m, '5xx', `answered ${res.status}`);
+        else this.holdChannel(m, scope, '5xx', `answered ${res.status}`);
         if (!last) {
           res.body.destroy();
           continue;
@@ -246,7 +266,8 @@ export class UpstreamSet {
     const open = this.members.filter((m) => !tried.has(m.index));
     if (open.length === 0) return undefined;
     const pinned = this.affinityOf(target);
-    const pin = open.find((m) => m.index === pinned && m.failures === 0);
+    // (not where the channel answered 5xx: its segment there may never be finished)
+    const pin = open.find((m) => m.index === pinned && m.failures === 0 && m.scopes.get(scope)?.reason !== '5xx');
     if (pin) return pin;
     // earlier (preferred) members due for a trial come before a healthy backup
     for (const m of open) {
@@ -316,6 +337,11 @@ export class UpstreamSet {
       this.updateCurrent('duress');
       return;
     }
+    this.holdChannel(m, scope, 'duress', DURESS);
+  }
+
+  /** New requests of live channel `scope` go elsewhere until its back-off on `m` passes. */
+  private holdChannel(m: Member, scope: string, reason: ChannelHold, detail: string): void {
     let h = m.scopes.get(scope);
     if (!h) {
       h = { downUntil: 0, failures: 0, trial: false };
@@ -324,10 +350,11 @@ export class UpstreamSet {
     }
     h.trial = false;
     if (this.held(h)) return;
-    this.backOff(h, DURESS);
+    h.reason = reason;
+    this.backOff(h, detail);
     if (h.failures !== 1) return;
     const to = this.members.find((x) => x !== m && !this.holding(x, scope));
-    if (to) this.opts.onSwitch?.(m.base, to.base, 'duress', scope);
+    if (to) this.opts.onSwitch?.(m.base, to.base, reason, scope);
   }
 
   /**
@@ -339,9 +366,12 @@ export class UpstreamSet {
   }
 
   private markUp(m: Member, scope: string): void {
-    m.trial = false;
     const h = scope === '' ? undefined : m.scopes.get(scope);
-    if (h) {
+    // a request in flight since before the channel's 5xx says nothing of it now: only a trial's
+    // answer (or one after the back-off) brings the channel back
+    const stale = h?.reason === '5xx' && !h.trial && this.held(h);
+    m.trial = false;
+    if (h && !stale) {
       m.scopes.delete(scope);
       // the channel comes back here when this is where it would go without its duress
       const from = this.members.find((x) => x !== m && !this.holding(x, scope));

@@ -306,6 +306,68 @@ describe('UpstreamSet', () => {
     expect(await via('/live/ch/v/seg-6.m4s')).toBe(A);
   });
 
+  it("a 5xx on a live channel's path moves that channel alone (its other channels and VOD stay); a trial brings it back", async () => {
+    let down = true;
+    const h = harness({
+      [A]: (p) => (down && p.startsWith('/live/ch/') ? ok('{"error":"starting"}', 503) : ok('from a')),
+      [B]: () => ok('from b'),
+    });
+    const via = async (target: string) => (await h.set.request(target, { headers: {} })).upstream;
+    // A served the segment's first piece before its encoder failed
+    down = false;
+    expect(await via('/live/ch/v/seg-1.0.m4s')).toBe(A);
+    down = true;
+    const r = await h.set.request('/live/ch/v/index.m3u8', { headers: {} });
+    expect([r.status, r.upstream, await text(r)]).toEqual([200, B, 'from b']);
+    expect(h.switches).toEqual([[A, B, '5xx', '/live/ch/']]);
+    expect(h.set.current).toBe(A);
+    expect(h.set.state()[0]).toMatchObject({
+      healthy: true,
+      current: true,
+      channelsDown: [
+        { scope: '/live/ch/', failures: 1, retryAt: new Date(1_001_000).toISOString(), lastError: 'answered 503' },
+      ],
+    });
+    expect(h.set.state()[0].duress).toBeUndefined();
+    h.calls.length = 0;
+    expect(await via('/live/ch/v/seg-2.m4s')).toBe(B);
+    expect(await via('/t/abc.def/live/ch/v/index.m3u8')).toBe(B);
+    // its segment in progress is not kept on A (it may never be finished there)
+    expect(await via('/live/ch/v/seg-1.1.m4s')).toBe(B);
+    expect(h.calls.map((c) => c.origin)).toEqual([B, B, B]);
+    expect(await via('/live/other/v/seg-2.m4s')).toBe(A);
+    expect(await via('/vod/a/master.m3u8')).toBe(A);
+    // the trial after the back-off: still 503, a doubled back-off, the request answered by B
+    h.advance(1000);
+    expect(await via('/live/ch/v/seg-3.m4s')).toBe(B);
+    expect(h.set.state()[0].channelsDown).toMatchObject([{ failures: 2 }]);
+    down = false;
+    h.advance(2000);
+    expect(await via('/live/ch/v/seg-4.m4s')).toBe(A);
+    expect(h.set.state()[0].channelsDown).toBeUndefined();
+    expect(h.switches.at(-1)).toEqual([B, A, 'recovered', '/live/ch/']);
+  });
+
+  it("an answer to a request in flight since before a channel's 5xx does not bring the channel back", async () => {
+    let release: (() => void) | undefined;
+    const h = harness({
+      [A]: (p) =>
+        p.includes('_HLS_msn')
+          ? new Promise(
+              (resolve) => (release = () => resolve({ status: 200, headers: {}, body: Readable.from(['a']) })),
+            )
+          : ok('gone', 503),
+      [B]: () => ok('from b'),
+    });
+    const held = h.set.request('/live/ch/v/index.m3u8?_HLS_msn=4', { headers: {}, pool: 'held' });
+    await new Promise<void>((r) => setImmediate(r));
+    expect((await h.set.request('/live/ch/v/seg-3.m4s', { headers: {} })).upstream).toBe(B);
+    release!();
+    expect((await held).upstream).toBe(A);
+    expect(h.set.state()[0].channelsDown).toMatchObject([{ scope: '/live/ch/', failures: 1 }]);
+    expect((await h.set.request('/live/ch/v/index.m3u8', { headers: {} })).upstream).toBe(B);
+  });
+
   it('with one upstream, a failure is the answer (no retry, nothing cancelled) and a 5xx passes through', async () => {
     const h = harness({ [A]: () => fail('ECONNREFUSED') }, [A]);
     await expect(h.set.request('/x', { headers: {} })).rejects.toMatchObject({ code: 'UPSTREAM_UNREACHABLE' });
