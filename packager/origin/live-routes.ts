@@ -71,6 +71,8 @@ interface Ctx {
   metrics: OriginMetrics;
   steering: SteeringService | undefined;
   held: HeldLists;
+  /** Channels whose MPD was served once: from then on it is served whatever a timeline lists. */
+  mpdListed: WeakSet<LiveChannel>;
 }
 
 /** What a held blocking reload needs to be answered: the playlist variant and the headers. */
@@ -256,6 +258,7 @@ function clientGone(req: FastifyRequest, reply: FastifyReply): AbortSignal {
 export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions): void {
   const caches = new Map<string, ManifestCache>();
   const helds = new Map<string, HeldLists>();
+  const mpdListed = new WeakSet<LiveChannel>();
   app.route({
     method: ['GET', 'HEAD'],
     url: '/live/*',
@@ -274,7 +277,7 @@ export function registerLiveRoutes(app: FastifyInstance, opts: LiveRoutesOptions
       if (!cache) caches.set(channel.id, (cache = new ManifestCache()));
       let held = helds.get(channel.id);
       if (!held) helds.set(channel.id, (held = new HeldLists(channel, cache, opts.metrics)));
-      const ctx: Ctx = { channel, cache, metrics: opts.metrics, held, steering: opts.steering };
+      const ctx: Ctx = { channel, cache, metrics: opts.metrics, held, steering: opts.steering, mpdListed };
       if (rest.length === 1) {
         if (rest[0] === 'master.m3u8') return master(req, reply, ctx);
         if (rest[0] === 'manifest.mpd') return mpd(req, reply, ctx);
@@ -320,9 +323,10 @@ const STARTING_HOLD_MS = 2_000;
 const anyPresentation = (): boolean => true;
 
 /**
- * The presentation an MPD can be written from: every timeline lists a complete segment (an MPD
- * lists complete segments only; dash.js 5.2 waits for good on an empty SegmentTimeline, and asks
- * for no update either).
+ * The presentation a channel's first MPD can be written from: every timeline lists a complete
+ * segment (an MPD lists complete segments only; dash.js 5.2 waits for good on an empty
+ * SegmentTimeline, and asks for no update either). Once served, an MPD is not held back again
+ * for one timeline that lists nothing (a rendition come late): the others play.
  */
 const mpdListable = (p: Presentation): boolean => p.timelines.every((t) => t.segments.some((s) => s.complete));
 
@@ -382,8 +386,9 @@ async function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): Promi
 }
 
 async function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): Promise<FastifyReply> {
-  const p = await presentationOr503(req, reply, ctx, mpdListable);
+  const p = await presentationOr503(req, reply, ctx, ctx.mpdListed.has(ctx.channel) ? undefined : mpdListable);
   if (!p) return reply;
+  ctx.mpdListed.add(ctx.channel);
   const query = passThroughQuery(req.raw.url ?? '');
   const path = (req.raw.url ?? '/').replace(/\?.*$/, '');
   const body = ctx.cache.get(ctx.channel.version, `mpd|${path}|${query ?? ''}`, () => {

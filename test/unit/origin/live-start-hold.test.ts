@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
-import { FakeEncoder, until } from './fake-encoder.js';
+import { FakeEncoder, rendition, until } from './fake-encoder.js';
 
 let dir: string;
 let origin: Origin | undefined;
@@ -82,6 +82,20 @@ describe('a live channel still starting', () => {
     const res = await mpd;
     expect(res.status, res.text).toBe(200);
     expect(res.text.match(/<S t="\d+" d="1000"\/>/g)).toHaveLength(2); // video and audio list segment 0
+  });
+
+  it('once an MPD was served, a rendition come late with nothing listed does not hold it back', async () => {
+    enc.init();
+    enc.segments(0, 0);
+    expect((await get('/live/ch/manifest.mpd')).status).toBe(200);
+    const late = { ...rendition('late', 'audio'), language: 'fr' };
+    enc.renditions = [...enc.renditions, late];
+    enc.init([late]);
+    enc.part(1, 0);
+    const mpd = await get('/live/ch/manifest.mpd');
+    expect(mpd.status, mpd.text).toBe(200);
+    expect(mpd.text).toContain('<Representation id="late"');
+    expect(await heldAtStart()).toBe(0);
   });
 
   it('answers an MPD 503 after the hold while the first segment is still in production', async () => {
