@@ -6,57 +6,30 @@
  * on A, A stays current and healthy, and A still answers the VOD path. Until session 47 the 503
  * marked A down: its VOD went to B (404 there) until A's back-off passed.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEdge, type Edge } from '../../../edge/server.js';
-import {
-  completeSegments,
-  startLiveOrigin,
-  TEST_SOURCE,
-  until,
-  writeTinyLadder,
-  type LiveOrigin,
-} from './live-helpers.js';
+import type { Edge } from '../../../edge/server.js';
+import { completeSegments, TEST_SOURCE, until, type LiveOrigin } from './live-helpers.js';
+import { edgeOverPair, failovers, ONLY_A, publicUpstreams, startOriginPair } from './origin-pair.js';
 import { get } from '../edge/helpers.js';
 
 let dir: string;
-const origins: LiveOrigin[] = [];
+let origins: LiveOrigin[] = [];
 let edge: Edge;
 let edgeUrl: string;
-const ONLY_A = '#EXTM3U\n#EXT-X-VERSION:7\n';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-channel-5xx-'));
-  for (const name of ['a', 'b']) {
-    const root = join(dir, name);
-    mkdirSync(root);
-    if (name === 'a') {
-      mkdirSync(join(root, 'only-a'));
-      writeFileSync(join(root, 'only-a', 'master.m3u8'), ONLY_A);
-    }
-    const source = name === 'a' ? join(dir, 'missing-source.mp4') : TEST_SOURCE;
-    origins.push(
-      await startLiveOrigin(root, [
-        { id: 'ch', source, segmentDuration: 2, partDuration: 0.5, dvrWindow: 30, ladder: writeTinyLadder(root) },
-      ]),
-    );
-  }
+  origins = await startOriginPair(dir, { a: join(dir, 'missing-source.mp4'), b: TEST_SOURCE });
   await until(async () => (await completeSegments(origins[1], 'ch', '180p')) >= 1, 60_000, 'a segment on B');
   await until(
     async () => (JSON.parse((await origins[0].get('/health')).text) as { status: string }).status === 'degraded',
     30_000,
     "A's channel failed",
   );
-  edge = createEdge({
-    upstream: `${origins[0].base},${origins[1].base}`,
-    name: 'edge-5xx',
-    logLevel: 'silent',
-    upstreamRetryMs: 60_000, // no trial back to A during the test
-    store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
-  });
-  edgeUrl = await edge.listen(0, '127.0.0.1');
+  ({ edge, url: edgeUrl } = await edgeOverPair(origins, dir, 'edge-5xx'));
 }, 120_000);
 
 afterAll(async () => {
@@ -71,8 +44,7 @@ describe('an origin answering 503 for one live channel, an edge with a backup', 
     const r = await get(`${edgeUrl}/live/ch/180p/index.m3u8`);
     expect(r.status).toBe(200);
     expect(r.body.toString()).toContain('#EXT-X-PART:');
-    const health = JSON.parse((await get(`${edgeUrl}/_edge/health`)).body.toString()) as { upstreams: unknown };
-    expect(health.upstreams).toEqual([
+    expect(await publicUpstreams(edgeUrl)).toEqual([
       { role: 'primary', healthy: true, current: true, channelsDown: ['/live/ch/'] },
       { role: 'backup', healthy: true, current: false },
     ]);
@@ -80,7 +52,6 @@ describe('an origin answering 503 for one live channel, an edge with a backup', 
     expect((await get(`${edgeUrl}/live/ch/master.m3u8`)).status).toBe(200);
     const vod = await get(`${edgeUrl}/vod/only-a/master.m3u8`);
     expect([vod.status, vod.body.toString()]).toEqual([200, ONLY_A]);
-    const failovers = (await edge.metrics.upstreamFailovers.get()).values;
-    expect(failovers.filter((x) => x.labels.reason === '5xx').reduce((a, x) => a + x.value, 0)).toBe(1);
+    expect(await failovers(edge, '5xx')).toBe(1);
   }, 60_000);
 });

@@ -7,51 +7,24 @@
  * (the failover counted with reason "duress") while everything else stays on A, and its clients
  * never see A's CMSD-Dynamic.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEdge, type Edge } from '../../../edge/server.js';
-import {
-  completeSegments,
-  startLiveOrigin,
-  TEST_SOURCE,
-  until,
-  writeTinyLadder,
-  type LiveOrigin,
-} from './live-helpers.js';
+import type { Edge } from '../../../edge/server.js';
+import { completeSegments, TEST_SOURCE, until, type LiveOrigin } from './live-helpers.js';
+import { edgeOverPair, failovers as failoversOf, ONLY_A, publicUpstreams, startOriginPair } from './origin-pair.js';
 import { get } from '../edge/helpers.js';
 
 let dir: string;
-const origins: LiveOrigin[] = [];
+let origins: LiveOrigin[] = [];
 let edge: Edge;
 let edgeUrl: string;
 let stopped: number | undefined;
-/** A VOD file on origin A only: which upstream answered a path outside the channel. */
-const ONLY_A = '#EXTM3U\n#EXT-X-VERSION:7\n';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'se-origin-duress-'));
-  for (const name of ['a', 'b']) {
-    const root = join(dir, name);
-    mkdirSync(root);
-    if (name === 'a') {
-      mkdirSync(join(root, 'only-a'));
-      writeFileSync(join(root, 'only-a', 'master.m3u8'), ONLY_A);
-    }
-    origins.push(
-      await startLiveOrigin(root, [
-        {
-          id: 'ch',
-          source: TEST_SOURCE,
-          segmentDuration: 2,
-          partDuration: 0.5,
-          dvrWindow: 30,
-          ladder: writeTinyLadder(root),
-        },
-      ]),
-    );
-  }
+  origins = await startOriginPair(dir, { a: TEST_SOURCE, b: TEST_SOURCE });
   await until(
     async () =>
       (await completeSegments(origins[0], 'ch', '180p')) >= 1 &&
@@ -59,15 +32,8 @@ beforeAll(async () => {
     60_000,
     'a complete segment on both origins',
   );
-  edge = createEdge({
-    upstream: `${origins[0].base},${origins[1].base}`,
-    name: 'edge-a',
-    logLevel: 'silent',
-    // no trial back to A during the test
-    upstreamRetryMs: 60_000,
-    store: { dir: join(dir, 'store'), capacityBytes: 64 * 1024 * 1024, ramBytes: 16 * 1024 * 1024 },
-  });
-  edgeUrl = await edge.listen(0, '127.0.0.1');
+  // no trial back to A during the test
+  ({ edge, url: edgeUrl } = await edgeOverPair(origins, dir, 'edge-a'));
 }, 120_000);
 
 afterAll(async () => {
@@ -83,15 +49,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The edge's upstreams as its public health report shows them. */
-async function upstreams(): Promise<unknown> {
-  return (JSON.parse((await get(`${edgeUrl}/_edge/health`)).body.toString()) as { upstreams: unknown }).upstreams;
-}
-
-async function failovers(reason: string): Promise<number> {
-  const v = await edge.metrics.upstreamFailovers.get();
-  return v.values.filter((x) => x.labels.reason === reason).reduce((a, x) => a + x.value, 0);
-}
+const upstreams = (): Promise<unknown> => publicUpstreams(edgeUrl);
+const failovers = (reason: string): Promise<number> => failoversOf(edge, reason);
 
 describe('an origin under duress, an edge with a backup', () => {
   it('A says du once its encoder falls behind; the edge moves that channel to B and nothing else', async () => {
