@@ -386,9 +386,10 @@ async function master(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): Promi
 }
 
 async function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): Promise<FastifyReply> {
-  const p = await presentationOr503(req, reply, ctx, ctx.mpdListed.has(ctx.channel) ? undefined : mpdListable);
+  const first = !ctx.mpdListed.has(ctx.channel);
+  const p = await presentationOr503(req, reply, ctx, first ? mpdListable : undefined);
   if (!p) return reply;
-  ctx.mpdListed.add(ctx.channel);
+  if (first) ctx.mpdListed.add(ctx.channel);
   const query = passThroughQuery(req.raw.url ?? '');
   const path = (req.raw.url ?? '/').replace(/\?.*$/, '');
   const body = ctx.cache.get(ctx.channel.version, `mpd|${path}|${query ?? ''}`, () => {
