@@ -58,7 +58,9 @@ export async function bypass(
     if (v === undefined || CONNECTION_SPECIFIC.has(k) || k.startsWith(':')) continue;
     out[k] = v;
   }
-  const upstreamCs = typeof out['cache-status'] === 'string' ? out['cache-status'] : undefined;
+  // several Cache-Status lines are one list (RFC 9110 §5.3)
+  const cs = out['cache-status'];
+  const upstreamCs = Array.isArray(cs) ? cs.join(', ') : cs;
   out['cache-status'] = appendCacheStatus(upstreamCs, ctx.cs({ fwd: reason, ...(detail ? { detail } : {}) }));
   out['x-request-id'] = ex.id;
   ex.cacheStatus = out['cache-status'];

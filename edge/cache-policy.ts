@@ -16,6 +16,7 @@ import {
   currentAge,
   staleness,
   storageDecision,
+  targetedDirectives,
 } from '../src/http/freshness.js';
 import { NOT_MODIFIED_HEADERS } from '../src/http/conditional.js';
 import { HOP_BY_HOP_FIELDS } from '../src/http/hop-by-hop.js';
@@ -57,6 +58,21 @@ export function storableHeaders(h: HeaderBag, connectionTokens: string[] = []): 
     out[n] = Array.isArray(value) ? (n === 'set-cookie' ? value.join('\n') : value.join(', ')) : value;
   }
   return out;
+}
+
+/**
+ * May a response be given to requests collapsed onto another request's fill (or joined to its
+ * upstream fetch in the store process)? Not one meant for the one requester: `private` (RFC 9111
+ * §5.2.2.7, unless CDN-Cache-Control speaks for this cache instead), `no-store` (§5.2.2.5), or one
+ * that sets a cookie. Such a response is fetched again for each waiter, as Varnish's hit-for-miss
+ * and nginx's proxy_cache_lock send theirs upstream. Anything else (errors included) is shared:
+ * collapsing is what protects the origin.
+ */
+export function sharedWithWaiters(h: HeaderBag): boolean {
+  if (h['set-cookie'] !== undefined) return false;
+  const { source, directives } = targetedDirectives(h);
+  if (directives.has('no-store')) return false;
+  return !(source === 'cache-control' && directives.has('private'));
 }
 
 /** Connection-header tokens name more hop-by-hop fields. */
@@ -191,6 +207,15 @@ export function viewEntry(meta: ObjectMeta, now: number): EntryView {
 export function staleUsableOnError(meta: ObjectMeta, now: number): boolean {
   const st = viewEntry(meta, now).state;
   return st === 'fresh' || st === 'stale-while-revalidate' || st === 'stale-if-error-only';
+}
+
+/**
+ * Headers as storableHeaders gives them (Set-Cookie's cookies joined by newlines, the storage's
+ * form) as they go on the wire: one string per cookie.
+ */
+export function wireHeaders(h: Record<string, string>): Record<string, string | string[]> {
+  const cookies = h['set-cookie'];
+  return cookies === undefined ? h : { ...h, 'set-cookie': cookies.split('\n') };
 }
 
 /** Stored headers to send to a client (pseudo-headers stripped). */

@@ -22,7 +22,9 @@ import {
   connectionTokens,
   refreshedMeta,
   staleUsableOnError,
+  sharedWithWaiters,
   storableHeaders,
+  wireHeaders,
 } from './cache-policy.js';
 import type { UpstreamResponse } from './upstream.js';
 import { parseVary } from '../src/http/cache-key.js';
@@ -34,12 +36,17 @@ export type FillHead =
   | {
       kind: 'response';
       status: number;
-      /** Headers to send (hop-by-hop removed; no Content-Length, Age or Cache-Status). */
-      headers: Record<string, string>;
+      /**
+       * Headers to send (hop-by-hop removed; Content-Length, Age and Cache-Status are the sender's),
+       * each field one string except Set-Cookie, one string per cookie (RFC 9110 §5.3).
+       */
+      headers: Record<string, string | string[]>;
       /** Body length when the upstream declared it. */
       length?: number;
       /** The fill means to store the response (whether it landed: `Fill.landedInStore`). */
       stored: boolean;
+      /** Requests collapsed onto this fill may be given it (cache-policy.ts sharedWithWaiters). */
+      shared: boolean;
       /** Corrected initial age in seconds. */
       initialAge: number;
       /** Seconds of freshness left, when stored. */
@@ -467,9 +474,10 @@ export class Fill {
     const lengthHeader = res.headers['content-length'];
     const declared = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const built = buildMeta(this.o.reqHeaders, res, requestTime, responseTime, this.o.policy);
-    const headers = storableHeaders(res.headers, connectionTokens(res.headers));
-    const upstreamCacheStatus =
-      typeof res.headers['cache-status'] === 'string' ? res.headers['cache-status'] : undefined;
+    const headers = wireHeaders(storableHeaders(res.headers, connectionTokens(res.headers)));
+    // several Cache-Status lines are one list (RFC 9110 §5.3)
+    const cs = res.headers['cache-status'];
+    const upstreamCacheStatus = Array.isArray(cs) ? cs.join(', ') : cs;
     const willStore =
       this.o.storeIt &&
       res.viaPeer === undefined &&
@@ -485,6 +493,7 @@ export class Fill {
       headers,
       ...(declared !== undefined ? { length: declared } : {}),
       stored: willStore,
+      shared: sharedWithWaiters(res.headers),
       initialAge: built.initialAge,
       ...(meta ? { ttl: (meta.expiresAt - now()) / 1000 } : {}),
       ...(upstreamCacheStatus !== undefined ? { upstreamCacheStatus } : {}),

@@ -28,7 +28,7 @@ interface GroupState {
   /** The whole body, once a waiter has taken it complete. */
   body?: Buffer;
   /** Header blocks by variant (status, length, Cache-Status member, Set-Cookie kept or not). */
-  blocks: Map<string, Record<string, string>>;
+  blocks: Map<string, Record<string, string | string[]>>;
 }
 
 const groups = new WeakMap<Fill, GroupState>();
@@ -64,7 +64,7 @@ export function writeGroupHead(
   ex: Exchange,
   fill: Fill,
   status: number,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[]>,
   entry: CacheStatusEntry,
   common: { age?: number; upstreamCacheStatus?: string | undefined; length?: number | undefined },
 ): Writable {
@@ -96,7 +96,7 @@ export function answerFromGroup(
   ex: Exchange,
   fill: Fill,
   status: number,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[]>,
   entry: CacheStatusEntry,
   common: { age?: number; upstreamCacheStatus?: string | undefined },
   body: Buffer,

@@ -291,12 +291,14 @@ export class Lookup {
     }
     if (!leader && head.kind === 'response') {
       // The response's Vary decides who may share it: a waiter whose selected fields differ
-      // from the fill's own request starts or joins its variant's fill (RFC 9111 §4.1).
-      const mine = fill.varyAny ? undefined : variantKey(wanted.primary, fill.varyNames, wanted.headers);
+      // from the fill's own request starts or joins its variant's fill (RFC 9111 §4.1). One meant
+      // for its requester alone (private, no-store, Set-Cookie) is shared with nobody.
+      const mine =
+        fill.varyAny || !head.shared ? undefined : variantKey(wanted.primary, fill.varyNames, wanted.headers);
       if (mine !== fill.storeKey) {
         fill.readers--;
         if (mine === undefined || rejoin > 1) {
-          // Vary: * — nobody shares it: a fill of this waiter's own
+          // a fill of this waiter's own
           const own = this.newFill(ex, key, undefined, wanted).start();
           own.readers++;
           const ownHead = await own.head;
@@ -437,12 +439,16 @@ export class Lookup {
     this.prefetcher.onServed(target, req.url ?? target, req.headers);
   };
 
-  private afterFill(ex: Exchange, fill: Fill, target: string, headers: Record<string, string>): void {
+  private afterFill(ex: Exchange, fill: Fill, target: string, headers: Record<string, string | string[]>): void {
     if (!this.ctx.o.prefetch) return;
     this.playerAcceptEncoding = header(ex.req, 'accept-encoding');
-    this.prefetcher.onObject(target, headers[CMSD_STATIC]);
+    const one = (name: string) => {
+      const v = headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    this.prefetcher.onObject(target, one(CMSD_STATIC));
     this.prefetcher.onServed(target, ex.req.url ?? target, ex.req.headers);
-    if (Prefetcher.isPlaylist(target, headers['content-type'])) {
+    if (Prefetcher.isPlaylist(target, one('content-type'))) {
       void fill.finished.then((ok) => {
         const body = ok ? fill.retainedBody() : undefined;
         if (body) this.prefetcher.onPlaylist(target, body.toString('utf8'));

@@ -167,6 +167,11 @@ export function pumpFill(
   });
 }
 
+/** A field that is one line (every one but Set-Cookie). */
+function single(v: string | string[] | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** Serve a client attached to a fill whose head is a response. */
 export async function serveFill(
   ex: Exchange,
@@ -177,7 +182,9 @@ export async function serveFill(
   hooks: FillServeHooks,
   opts: { stripSetCookie: boolean },
 ): Promise<void> {
-  const headers: Record<string, string> = { ...head.headers };
+  const headers: Record<string, string | string[]> = { ...head.headers };
+  const etag = single(headers['etag']);
+  const lastModified = single(headers['last-modified']);
   if (opts.stripSetCookie) delete headers['set-cookie'];
   const entry: CacheStatusEntry = { ...status };
   // RFC 9211 `stored`: said only once the put has landed, never for a put still running or refused
@@ -197,8 +204,8 @@ export async function serveFill(
           ...(ims !== undefined ? { 'if-modified-since': ims } : {}),
         },
         {
-          ...(headers['etag'] ? { etag: headers['etag'] } : {}),
-          ...(headers['last-modified'] ? { lastModified: headers['last-modified'] } : {}),
+          ...(etag ? { etag } : {}),
+          ...(lastModified ? { lastModified } : {}),
         },
       )
     ) {
@@ -208,8 +215,7 @@ export async function serveFill(
   }
 
   const rangeHeader = head.status === 200 ? header(req, 'range') : undefined;
-  const rangeApplies =
-    rangeHeader !== undefined && ifRangeAllows(header(req, 'if-range'), headers['etag'], headers['last-modified']);
+  const rangeApplies = rangeHeader !== undefined && ifRangeAllows(header(req, 'if-range'), etag, lastModified);
   if (head.status === 200) headers['accept-ranges'] = 'bytes';
 
   if (rangeApplies) {

@@ -3,6 +3,7 @@ import { StreamedgeError } from '../../src/errors.js';
 import type { LogStore, ObjectMeta } from '../store/index.js';
 import { type SessionActivity, sessionReport } from '../cmcd-sessions.js';
 import { FillBuffer, type FillHead } from './fill-buffer.js';
+import { sharedWithWaiters } from '../cache-policy.js';
 import { FILL_STORED, Frame, json, readFrames, writeFrame } from './frames.js';
 import type { StoreCall } from './store-calls.js';
 
@@ -84,6 +85,10 @@ interface Sub {
   id: number;
   fill: UpstreamFill;
   relaying: boolean;
+  /** What the worker asked (a sub that joined another's fetch may have to fetch its own). */
+  req: FetchRequest;
+  /** It joined a fetch another ask started. */
+  joined: boolean;
   /**
    * Set when the sub joined a fetch whose body was already complete and whose commit under the
    * asked key was under way: once that commit lands the asker is told `FILL_STORED` (a hit in its
@@ -132,6 +137,8 @@ const END_LINGER_MS = 1_000;
  */
 export class StoreService {
   private readonly fills = new Map<string, UpstreamFill>();
+  /** Fetches started for one asker alone (their fill-table names). */
+  private ownFetches = 0;
   /**
    * Fetches committed under their own key, by fill-table entry, with the `seq` of the Committed that
    * announced it (oldest first, at most RECENT_COMMITS). A Fetch for one of them from a worker that
@@ -316,34 +323,36 @@ export class StoreService {
       }
     }
     let afterCommit: Promise<boolean> | undefined;
+    const joined = f !== undefined;
     if (f) {
       this.counters.joined++;
       if (f.buf.complete) afterCommit = f.commits.get(req.key);
-    } else {
-      let onCommit!: () => void;
-      const firstCommit = new Promise<void>((r) => (onCommit = r));
-      f = {
-        map,
-        key: req.key,
-        buf: new FillBuffer(),
-        subs: new Set(),
-        abort: new AbortController(),
-        commits: new Map(),
-        firstCommit,
-        onCommit,
-      };
-      this.fills.set(map, f);
-      this.counters.fetches++;
-      this.log?.debug(
-        { key: req.key, worker: this.socks.get(sock) ? 'linked' : 'gone' },
-        'store process: upstream fetch',
-      );
-      void this.run(req, f);
-    }
-    const sub: Sub = { sock, id, fill: f, relaying: true, ...(afterCommit ? { afterCommit } : {}) };
+    } else f = this.startFetch(map, req);
+    const sub: Sub = { sock, id, fill: f, relaying: true, req, joined, ...(afterCommit ? { afterCommit } : {}) };
     f.subs.add(sub);
     this.socks.get(sock)?.set(id, sub);
     void this.relay(sub);
+  }
+
+  /** A new upstream fetch under `map` in the fill table. */
+  private startFetch(map: string, req: FetchRequest): UpstreamFill {
+    let onCommit!: () => void;
+    const firstCommit = new Promise<void>((r) => (onCommit = r));
+    const f: UpstreamFill = {
+      map,
+      key: req.key,
+      buf: new FillBuffer(),
+      subs: new Set(),
+      abort: new AbortController(),
+      commits: new Map(),
+      firstCommit,
+      onCommit,
+    };
+    this.fills.set(map, f);
+    this.counters.fetches++;
+    this.log?.debug({ key: req.key }, 'store process: upstream fetch');
+    void this.run(req, f);
+    return f;
   }
 
   /** Sends one subscriber the head, every chunk (from the first) and the end. */
@@ -360,6 +369,16 @@ export class StoreService {
       }
       const head = await f.buf.headReady();
       if (!live()) return;
+      if (sub.joined && !sharedWithWaiters(head.headers)) {
+        // meant for the asker that started the fetch alone (private, no-store, Set-Cookie): this
+        // one is fetched for its asker, in a fetch nobody joins
+        const own = this.startFetch(`${f.map}\u0000own${++this.ownFetches}`, sub.req);
+        const mine: Sub = { ...sub, fill: own, joined: false };
+        own.subs.add(mine);
+        this.socks.get(sub.sock)?.set(sub.id, mine);
+        void this.relay(mine);
+        return;
+      }
       writeFrame(sub.sock, Frame.Head, sub.id, head);
       for await (const chunk of f.buf.read()) {
         if (!live()) return;

@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 /** An upstream double: each fetch sends `first`, then waits for release() and sends `rest` (or fails). */
-function upstreamDouble() {
+function upstreamDouble(headers: Record<string, string> = {}) {
   const asked: FetchRequest[] = [];
   let release!: (fail?: Error) => void;
   let gate = new Promise<Error | undefined>((r) => (release = r));
@@ -28,7 +28,7 @@ function upstreamDouble() {
       if (fail) throw fail;
       yield Buffer.from('def');
     }
-    return Promise.resolve({ status: 200, headers: { 'content-length': '6' }, body: body() });
+    return Promise.resolve({ status: 200, headers: { 'content-length': '6', ...headers }, body: body() });
   };
   return {
     asked,
@@ -40,8 +40,8 @@ function upstreamDouble() {
   };
 }
 
-async function setUp() {
-  const up = upstreamDouble();
+async function setUp(headers: Record<string, string> = {}) {
+  const up = upstreamDouble(headers);
   const { store, svc, a, b } = await serviceWithTwoLinks({
     prefix: 'store-service-',
     defer: (fn) => cleanups.push(fn),
@@ -147,5 +147,36 @@ describe('StoreService: the window between a fill’s end and its commit’s ann
     b.send(Frame.Fetch, 1, fetchOf('/p', 0));
     await b.next((f) => f.type === Frame.Head && f.id === 1);
     expect(up.asked).toHaveLength(2);
+  });
+});
+
+describe('StoreService: a response meant for one asker', () => {
+  for (const [what, headers] of [
+    ['private', { 'cache-control': 'private, max-age=60' }],
+    ['no-store', { 'cache-control': 'no-store' }],
+    ['Set-Cookie', { 'cache-control': 'max-age=60', 'set-cookie': 'sid=1' }],
+  ] as const) {
+    it(`${what}: a second worker asking meanwhile is fetched its own, not given the first one's`, async () => {
+      const { up, a, b } = await setUp(headers);
+      a.send(Frame.Fetch, 1, fetchOf('/mine', 0));
+      await a.next((f) => f.type === Frame.Head && f.id === 1);
+      b.send(Frame.Fetch, 1, fetchOf('/mine', 0));
+      await b.next((f) => f.type === Frame.Head && f.id === 1);
+      expect(up.asked).toHaveLength(2);
+      up.release();
+      await a.next((f) => f.type === Frame.End && f.id === 1);
+      await b.next((f) => f.type === Frame.End && f.id === 1);
+    });
+  }
+
+  it('a response any asker may have is still fetched once for both workers', async () => {
+    const { up, a, b } = await setUp({ 'cache-control': 'max-age=60' });
+    a.send(Frame.Fetch, 1, fetchOf('/shared', 0));
+    await a.next((f) => f.type === Frame.Head && f.id === 1);
+    b.send(Frame.Fetch, 1, fetchOf('/shared', 0));
+    await b.next((f) => f.type === Frame.Head && f.id === 1);
+    expect(up.asked).toHaveLength(1);
+    up.release();
+    await b.next((f) => f.type === Frame.End && f.id === 1);
   });
 });

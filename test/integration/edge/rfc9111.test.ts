@@ -75,6 +75,14 @@ beforeAll(async () => {
         return send({ 'cache-control': 'max-age=0, s-maxage=60' });
       case '/auth':
         return send({ 'cache-control': 'public, max-age=60' }, `for ${String(req.headers['authorization'])}`);
+      case '/cache-status-lines': // an upstream cache chain that sends one Cache-Status line per cache
+        res.writeHead(200, {
+          ...base,
+          'cache-control': 'max-age=60',
+          'cache-status': ['origin; fwd=miss', 'shield; fwd=uri-miss; stored'],
+        });
+        res.end('lines');
+        return;
       case '/set-cookie':
         return send({ 'cache-control': 'max-age=60', 'set-cookie': `s=${v}` });
       case '/weak':
@@ -194,6 +202,13 @@ describe('RFC 9111 storing and reuse (§3, §4)', () => {
     expect(hit(r.b)).toBe(false);
     expect(r.b.headers['set-cookie']).toBe('s=2');
     expect(up.count('/set-cookie')).toBe(2);
+  });
+
+  it('an upstream Cache-Status sent as several lines is one list, kept before ours on a miss and a hit (RFC 9211 §2)', async () => {
+    const r = await twice('/cache-status-lines');
+    for (const got of [r.a, r.b])
+      expect(parseCacheStatus(got.headers['cache-status']).map((s) => s.cache)).toEqual(['origin', 'shield', 'edge1']);
+    expect(parseCacheStatus(r.b.headers['cache-status'])[2].hit).toBe(true);
   });
 
   it('a 304 updates the stored headers (§3.2, §4.3.4)', async () => {
