@@ -101,8 +101,8 @@ try {
       a.push(cpuOf(scan));
     }
   }
-  const found = (lastScan?.channels ?? []).join(', ');
-  if (found !== '1') throw new Error(`the scan found channels [${found}], not CC1`);
+  const found = (lastScan?.services ?? []).join(', ');
+  if (found !== 'CC1') throw new Error(`the scan found channels [${found}], not CC1`);
   const scanPerSegment = median(a) / passes / segments.length;
   const decodeTimePerSegment = median(b) / passes / segments.length;
   const encoderPerSegment = packagingCpu / segments.length;

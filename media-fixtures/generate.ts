@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync, readFileSync, rmSync 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ffmpegPath } from '../src/media/ffmpeg-binaries.js';
-import { withCaption } from './cea608-captions.js';
+import { withCaption, type Cea708Caption } from './a53-captions.js';
 
 export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), '.cache');
 
@@ -28,6 +28,8 @@ const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-threads', '1', '-bf', 
 const AAC = ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-ar', '48000'];
 /** The `captioned` fixture's one caption (CC1). */
 export const CAPTION_TEXT = 'HELLO';
+/** The `captioned708` fixture's CEA-708 caption (service 1), beside CAPTION_TEXT on CC1. */
+export const CAPTION_708_TEXT = 'WORLD';
 /** The `surround` fixture's tone per channel, in 5.1 order (L R C LFE Ls Rs), Hz. */
 export const SURROUND_TONES = [440, 550, 660, 110, 770, 880];
 
@@ -266,6 +268,15 @@ export const FIXTURES = {
     make: (out) => makeCaptioned(out, 2),
     about: '4 s 640x360 30 fps + AAC + CEA-608 captions (CC3 "HELLO", 0.23-2 s)',
   },
+  /**
+   * CC1's "HELLO" and, as an ATSC encoder sends both, a CEA-708 caption on service 1: "WORLD" shown
+   * from 0.23 s to 3 s.
+   */
+  captioned708: {
+    file: 'captioned-708-360p30.mp4',
+    make: (out) => makeCaptioned(out, 1, { text: CAPTION_708_TEXT, eraseAtFrame: 90 }),
+    about: '4 s 640x360 30 fps + AAC + CEA-608 CC1 "HELLO" (0.23-2 s) and CEA-708 service 1 "WORLD" (0.23-3 s)',
+  },
   zero: { file: 'broken-zero.mp4', make: (out) => writeFileSync(out, Buffer.alloc(0)), about: 'zero bytes' },
   text: {
     file: 'broken-text.mp4',
@@ -290,8 +301,11 @@ export const FIXTURES = {
 
 export type FixtureName = keyof typeof FIXTURES;
 
-/** 4 s with AAC and the caption CAPTION_TEXT written into the H.264 on CC1 (field 1) or CC3 (field 2). */
-async function makeCaptioned(out: string, field: 1 | 2): Promise<void> {
+/**
+ * 4 s with AAC and the caption CAPTION_TEXT written into the H.264 on CC1 (field 1) or CC3
+ * (field 2), and `cea708`'s caption on service 1 when given.
+ */
+async function makeCaptioned(out: string, field: 1 | 2, cea708?: Cea708Caption): Promise<void> {
   const raw = `${out}.h264`;
   const cc = `${out}.cc.h264`;
   try {
@@ -300,7 +314,7 @@ async function makeCaptioned(out: string, field: 1 | 2): Promise<void> {
       ...X264,
       ...['-pix_fmt', 'yuv420p', '-g', '60', '-f', 'h264', raw],
     ]);
-    writeFileSync(cc, withCaption(readFileSync(raw), CAPTION_TEXT, 60, field));
+    writeFileSync(cc, withCaption(readFileSync(raw), CAPTION_TEXT, 60, field, cea708));
     await runFfmpeg([
       ...['-framerate', '30', '-f', 'h264', '-i', cc],
       ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4'],

@@ -163,12 +163,12 @@ export function registerPackageCommand(program: Command): void {
       'single',
     )
     .option(
-      '--captions <none|CC1=en:English,…>',
-      'the CEA-608 channels of the video the manifests announce, with language and name (default: the channels the video carries, unnamed); none: announce none',
+      '--captions <none|CC1=en:English,SERVICE1=en,…>',
+      'the caption services of the video the manifests announce, CEA-608 channels (CC1–CC4) and CEA-708 services (SERVICE1–SERVICE63), with language and name (default: the services the video carries, unnamed); none: announce none',
     )
     .option(
       '--captions-webvtt',
-      "each announced caption channel also as a WebVTT subtitle track decoded from the video's CEA-608 (HLS SUBTITLES with the SDH characteristics, DASH Role caption), for players and devices that do not read 608",
+      "each announced caption service also as a WebVTT subtitle track decoded from the video's CEA-608 or 708 (HLS SUBTITLES with the SDH characteristics, DASH Role caption), for players and devices that do not read in-band captions",
     )
     .action(async (input: string, o: PackageCliOptions) => {
       const protection = protectionOption(o);
@@ -322,17 +322,21 @@ export function formatSummary(s: VodSummary): string {
     const named = s.captions.services.map((c) =>
       c.language ? `${c.instreamId} ${c.language} "${c.name}"` : c.instreamId,
     );
+    const kinds = new Set(s.captions.services.map((c) => (c.instreamId.startsWith('CC') ? '608' : '708')));
+    const kind = `CEA-${[...kinds].sort().join('/')}`;
     lines.push(
       s.captions.given
-        ? `  captions: CEA-608 ${named.join(', ')} announced as --captions says (CLOSED-CAPTIONS, DASH Accessibility)`
-        : `  captions: CEA-608 ${named.join(', ')} in the source video, kept in every rendition (CLOSED-CAPTIONS, DASH Accessibility)`,
+        ? `  captions: ${kind} ${named.join(', ')} announced as --captions says (CLOSED-CAPTIONS, DASH Accessibility)`
+        : `  captions: ${kind} ${named.join(', ')} in the source video, kept in every rendition (CLOSED-CAPTIONS, DASH Accessibility)`,
     );
     for (const t of s.captions.webVtt)
       lines.push(
         `  captions: ${t.id.toUpperCase()} also as WebVTT subtitles (${t.id}/, ${t.cues} cue${t.cues === 1 ? '' : 's'})`,
       );
   } else if (s.source?.video?.closedCaptions)
-    lines.push('  captions: the source video carries CEA-608 data, announced in no manifest (--captions none)');
+    lines.push(
+      '  captions: the source video carries caption data (CEA-608/708), announced in no manifest (--captions none)',
+    );
   const range = dynamicRangeNote(s);
   if (range) lines.push(`  dynamic range: ${range}`);
   for (const note of s.adCueNotes) lines.push(`  ad cues: ${note}`);

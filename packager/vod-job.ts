@@ -33,7 +33,6 @@ import { Segmenter } from './segmenter.js';
 import { writeProtectionRecord } from './protection-record.js';
 import { TrackProtector } from '../src/cenc/track-protector.js';
 import { CaptionChannelScan } from '../src/captions/channel-scan.js';
-import type { CaptionChannel } from '../src/captions/cea608.js';
 import type { ContentKey, ProtectionScheme } from '../src/cenc/content-keys.js';
 import { measureBandwidth } from './rendition-stats.js';
 import { mergeTail } from './segment-merge.js';
@@ -575,8 +574,8 @@ function captionServicesFor(
 ): ClosedCaptionService[] {
   if (given === 'none') return [];
   if (given) return given;
-  const found = scan?.channels ?? [];
-  if (found.length > 0) return found.map((c) => ({ instreamId: `CC${c}` as const, name: `CC${c}` }));
+  const found = scan?.services ?? [];
+  if (found.length > 0) return found.map((id) => ({ instreamId: id, name: id }));
   return source.video?.closedCaptions ? [{ instreamId: 'CC1', name: 'CC1' }] : [];
 }
 
@@ -594,8 +593,7 @@ function captionSubtitles(
   if (!video || video.segments.length === 0) return [];
   const zero = video.segments[0].start / video.rendition.timescale;
   return services.flatMap((service) => {
-    const channel = Number(service.instreamId.slice(2)) as CaptionChannel;
-    const cues = scan.cues(channel).map((c) => ({
+    const cues = scan.cues(service.instreamId).map((c) => ({
       start: Math.max(0, c.start - zero),
       end: Math.max(0, c.end - zero),
       settings: `line:${(10 + ((c.row - 1) * 80) / 15).toFixed(2)}% position:${(10 + (c.column * 80) / 32).toFixed(2)}% align:start`,

@@ -1,18 +1,18 @@
 /**
  * The closed-caption services a live channel's manifests announce: `--live-captions` as given
- * (or none); else the CEA-608 channels a caption has appeared on in the channel's first video
+ * (or none); else the CEA-608 channels and CEA-708 services a caption has appeared on in the channel's first video
  * rendition, read from its parts as they are produced (src/captions), so a feed that starts
  * carrying captions mid-run, or carries them on CC3, is announced as it does; else CC1 while
  * the run's probe saw caption data that no caption has come from yet.
  */
 import type { ClosedCaptionService, TrackKind } from '../../src/media/presentation.js';
-import type { CaptionChannel } from '../../src/captions/cea608.js';
+import { compareCaptionServices, type CaptionServiceId } from '../../src/captions/caption-decoder.js';
 import { CaptionChannelScan } from '../../src/captions/channel-scan.js';
 
 export class LiveCaptionServices {
   private scan: CaptionChannelScan | undefined;
   private scanned: string | undefined;
-  private readonly found = new Set<CaptionChannel>();
+  private readonly found = new Set<CaptionServiceId>();
   private probed = false;
 
   constructor(
@@ -41,7 +41,7 @@ export class LiveCaptionServices {
     if (!this.scan || renditionId !== this.scanned) return;
     this.scan.push(bytes);
     let grew = false;
-    for (const c of this.scan.channels) {
+    for (const c of this.scan.services) {
       if (this.found.has(c)) continue;
       this.found.add(c);
       grew = true;
@@ -53,7 +53,7 @@ export class LiveCaptionServices {
     if (this.configured === 'none') return [];
     if (this.configured) return this.configured;
     if (this.found.size > 0)
-      return [...this.found].sort((a, b) => a - b).map((c) => ({ instreamId: `CC${c}` as const, name: `CC${c}` }));
+      return [...this.found].sort(compareCaptionServices).map((id) => ({ instreamId: id, name: id }));
     return this.probed ? [{ instreamId: 'CC1', name: 'CC1' }] : [];
   }
 }

@@ -248,8 +248,8 @@ export function registerOriginCommand(program: Command): void {
       "the live ladder's video codecs: h264,hevc encodes every rung in HEVC too (default: the ladder's, H.264)",
     )
     .option(
-      '--live-captions <none|CC1=en:English,…>',
-      "the CEA-608 channels of the live channels' video their manifests announce, with language and name (default: the channels a caption appears on, unnamed); none: announce none",
+      '--live-captions <none|CC1=en:English,SERVICE1=en,…>',
+      "the caption services of the live channels' video their manifests announce, CEA-608 channels (CC1–CC4) and CEA-708 services (SERVICE1–SERVICE63), with language and name (default: the services a caption appears on, unnamed); none: announce none",
     )
     .option(
       '--live-cue-tags',

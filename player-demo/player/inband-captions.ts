@@ -1,8 +1,8 @@
 /**
- * Closed captions carried in the video (CEA-608 in the pictures' SEI), for our player: the video
+ * Closed captions carried in the video (CEA-608 and 708 in the pictures' SEI), for our player: the video
  * bytes appended to the SourceBuffer are read as they go in (src/captions), decoded, and shown as
  * `captions` TextTracks of the video element, one per service the manifest announces (HLS
- * EXT-X-MEDIA TYPE=CLOSED-CAPTIONS, DASH's 608 Accessibility descriptor), at most one showing.
+ * EXT-X-MEDIA TYPE=CLOSED-CAPTIONS, DASH's 608 and 708 Accessibility descriptors), at most one showing.
  *
  * Media reaches the buffer out of order: a replacement chunk covers pictures already read, a seek
  * starts somewhere else. Pictures at or before the newest one read are skipped (a replacement's
@@ -13,7 +13,7 @@
  * an encoder may send none for seconds while a caption stays on screen.
  * A cue is added when it starts, open-ended, and given its end when the decoder ends it.
  */
-import { Cea608Decoder, type CaptionChannel, type Cea608Cue } from '../../src/captions/cea608.js';
+import { CaptionDecoder, type CaptionCue, type CaptionServiceId } from '../../src/captions/caption-decoder.js';
 import { captionTrackInfo, fragmentCaptions, type CaptionTrackInfo } from '../../src/captions/fragment-captions.js';
 import type { CaptionServiceRef } from './source-model.js';
 
@@ -25,15 +25,15 @@ const MAX_GAP_SEC = 0.5;
 interface ServiceTrack {
   ref: CaptionServiceRef;
   track: TextTrack;
-  /** The cues added, by channel start and text: a cue decoded twice is added once. */
+  /** The cues added, by start and text: a cue decoded twice is added once. */
   keys: Map<string, VTTCue>;
 }
 
 export class InbandCaptions {
   private readonly infos = new Map<string, CaptionTrackInfo | null>();
-  private readonly services = new Map<CaptionChannel, ServiceTrack>();
-  private readonly open = new Map<Cea608Cue, VTTCue>();
-  private readonly decoder: Cea608Decoder;
+  private readonly services = new Map<CaptionServiceId, ServiceTrack>();
+  private readonly open = new Map<CaptionCue, VTTCue>();
+  private readonly decoder: CaptionDecoder;
   /** Media time of the newest picture read (seconds, on the element's timeline). */
   private newest: number | undefined;
   /** Where the media read so far ends (seconds, on the element's timeline). */
@@ -41,16 +41,16 @@ export class InbandCaptions {
   private active: string | null = null;
 
   constructor(private readonly video: HTMLVideoElement) {
-    this.decoder = new Cea608Decoder({ started: (c) => this.started(c), ended: (c, end) => this.ended(c, end) });
+    this.decoder = new CaptionDecoder({ started: (c) => this.started(c), ended: (c, end) => this.ended(c, end) });
   }
 
   /** The services the manifest announces: a TextTrack each (hidden until shown). */
   announce(refs: readonly CaptionServiceRef[]): void {
     for (const ref of refs) {
-      if (this.services.has(ref.channel)) continue;
+      if (this.services.has(ref.service)) continue;
       const track = this.video.addTextTrack('captions', ref.name, ref.language);
       track.mode = 'hidden'; // (a disabled track keeps no cues for the page to read)
-      this.services.set(ref.channel, { ref, track, keys: new Map() });
+      this.services.set(ref.service, { ref, track, keys: new Map() });
     }
   }
 
@@ -106,8 +106,8 @@ export class InbandCaptions {
     for (const s of this.services.values()) s.track.mode = 'disabled';
   }
 
-  private started(c: Cea608Cue): void {
-    const s = this.services.get(c.channel);
+  private started(c: CaptionCue): void {
+    const s = this.services.get(c.service);
     if (!s) return;
     const key = `${c.start.toFixed(3)}|${c.text}`;
     const known = s.keys.get(key);
@@ -127,7 +127,7 @@ export class InbandCaptions {
     this.open.set(c, cue);
   }
 
-  private ended(c: Cea608Cue, end: number): void {
+  private ended(c: CaptionCue, end: number): void {
     const cue = this.open.get(c);
     if (!cue) return;
     this.open.delete(c);

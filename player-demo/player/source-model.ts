@@ -6,7 +6,7 @@
 import type { ByteRange } from '../../src/hls/listed-byte-range.js';
 import type { TrackProtection } from './protection.js';
 import type { ThumbnailModel } from './thumbnails.js';
-import type { CaptionChannel } from '../../src/captions/cea608.js';
+import type { CaptionServiceId } from '../../src/captions/caption-decoder.js';
 
 export interface PlayerRendition {
   id: string;
@@ -52,11 +52,12 @@ export interface TextTrackRef {
   files(signal: AbortSignal): Promise<string[]>;
 }
 
-/** A closed-caption service carried in the video's pictures (CEA-608, inband-captions.ts). */
+/** A closed-caption service carried in the video's pictures (CEA-608 or 708, inband-captions.ts). */
 export interface CaptionServiceRef {
-  /** `cc:CC1` and so on. */
+  /** `cc:CC1`, `cc:SERVICE1` and so on. */
   id: string;
-  channel: CaptionChannel;
+  /** Its INSTREAM-ID. */
+  service: CaptionServiceId;
   /** BCP 47, or `und` when the manifest does not say. */
   language: string;
   /** HLS NAME; DASH the channel or language. */

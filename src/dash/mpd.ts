@@ -609,20 +609,38 @@ function adaptationSet(
 }
 
 /**
- * CEA-608 captions inside the video: one Accessibility descriptor listing the channels (SCTE 214-1,
- * DASH-IF IOP: `CC1=eng;CC3=deu`, the channel alone when its language is not known).
+ * Captions inside the video (SCTE 214-1, DASH-IF IOP): one Accessibility descriptor listing the
+ * CEA-608 channels (`urn:scte:dash:cc:cea-608:2015`, `CC1=eng;CC3=deu`, the channel alone when its
+ * language is not known), one listing the CEA-708 services (`urn:scte:dash:cc:cea-708:2015`,
+ * `1=lang:eng;2=lang:deu`; the language is required there, `und` when not known).
  */
 function captionDescriptors(captions: readonly ClosedCaptionService[]): XmlElement[] {
-  if (captions.length === 0) return [];
-  const value = captions.map((c) => (c.language ? `${c.instreamId}=${c.language}` : c.instreamId)).join(';');
+  const cea608 = captions.filter((c) => c.instreamId.startsWith('CC'));
+  const cea708 = captions.filter((c) => c.instreamId.startsWith('SERVICE'));
+  const descriptor = (scheme: string, value: string): XmlElement => ({
+    name: 'Accessibility',
+    attrs: [
+      ['schemeIdUri', scheme],
+      ['value', value],
+    ],
+  });
   return [
-    {
-      name: 'Accessibility',
-      attrs: [
-        ['schemeIdUri', 'urn:scte:dash:cc:cea-608:2015'],
-        ['value', value],
-      ],
-    },
+    ...(cea608.length > 0
+      ? [
+          descriptor(
+            'urn:scte:dash:cc:cea-608:2015',
+            cea608.map((c) => (c.language ? `${c.instreamId}=${c.language}` : c.instreamId)).join(';'),
+          ),
+        ]
+      : []),
+    ...(cea708.length > 0
+      ? [
+          descriptor(
+            'urn:scte:dash:cc:cea-708:2015',
+            cea708.map((c) => `${c.instreamId.slice('SERVICE'.length)}=lang:${c.language ?? 'und'}`).join(';'),
+          ),
+        ]
+      : []),
   ];
 }
 

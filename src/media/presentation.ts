@@ -6,6 +6,7 @@
  * straight from tfdt/trun); seconds are derived. Segment numbers are the `<n>` of
  * `seg-<n>.m4s`, the HLS media sequence number and the DASH $Number$ alike.
  */
+import type { CaptionServiceId } from '../captions/caption-decoder.js';
 
 export type TrackKind = 'video' | 'audio';
 
@@ -131,9 +132,13 @@ export interface SubtitleTrack {
   captions?: boolean;
 }
 
-/** A CEA-608 caption channel carried inside the video (HLS INSTREAM-ID; DASH's 608 Accessibility). */
+/**
+ * A closed-caption service carried inside the video: a CEA-608 channel (`CC1`–`CC4`) or a CEA-708
+ * service (`SERVICE1`–`SERVICE63`), named by its HLS INSTREAM-ID (DASH: the 608 or 708 Accessibility
+ * descriptor).
+ */
 export interface ClosedCaptionService {
-  instreamId: 'CC1' | 'CC2' | 'CC3' | 'CC4';
+  instreamId: CaptionServiceId;
   name: string;
   language?: string;
 }
@@ -164,7 +169,7 @@ export interface Presentation {
   live?: LiveState;
   /** VOD subtitle tracks (WebVTT), if any. */
   subtitles?: SubtitleTrack[];
-  /** Closed captions the video renditions carry in their pictures (CEA-608 in A/53 SEI). */
+  /** Closed captions the video renditions carry in their pictures (CEA-608 and 708 in A/53 SEI). */
   closedCaptions?: ClosedCaptionService[];
   /**
    * Live: the ad breaks that overlap the window (or are still to come), oldest first. VOD: the

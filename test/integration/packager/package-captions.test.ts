@@ -7,17 +7,18 @@
  * video carries (read as it is segmented: a CC3-only source announces CC3), or what `--captions`
  * says (language and name; `none`). Real ffprobe, ffmpeg, our segmenter and the CLI.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CAPTION_TEXT, fixture } from '../../../media-fixtures/generate.js';
+import { CAPTION_708_TEXT, CAPTION_TEXT, fixture } from '../../../media-fixtures/generate.js';
 import { packageVod } from '../../../packager/vod-job.js';
 import { probeSource } from '../../../packager/probe.js';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { validateMpd } from '../../support/xml-validate.js';
 import { captionTrackInfo, fragmentCaptions } from '../../../src/captions/fragment-captions.js';
 import { Cea608Decoder, type Cea608Cue } from '../../../src/captions/cea608.js';
+import { CaptionDecoder, type CaptionCue } from '../../../src/captions/caption-decoder.js';
 import { run } from './verify-package.js';
 import { runCli } from './cli-run.js';
 
@@ -172,6 +173,77 @@ describe('closed captions', () => {
     expect(nothing.code).not.toBe(0);
     expect(nothing.stderr).toMatch(
       /--captions-webvtt converts the video's CEA-608 captions: with --captions none there are none/,
+    );
+  });
+
+  it('CEA-708 beside the 608, as ATSC sources carry both: announced as SERVICE1 (HLS INSTREAM-ID, DASH 708 descriptor), carried through the encode, written as WebVTT', async () => {
+    const out = join(root, 'out-708');
+    const input = await fixture('captioned708');
+    const r = await runCli(['package', input, '--out', out, '--id', 'atsc', '--ladder', 'small', '--captions-webvtt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('captions: CEA-608/708 CC1, SERVICE1 in the source video, kept in every rendition');
+    expect(r.stdout).toContain('captions: SERVICE1 also as WebVTT subtitles (service1/, 1 cue)');
+    const master = readFileSync(join(out, 'atsc', 'master.m3u8'), 'utf8');
+    expect(master.split('\n').filter((l) => l.includes('TYPE=CLOSED-CAPTIONS'))).toEqual([
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"',
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="SERVICE1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="SERVICE1"',
+    ]);
+    const mpd = readFileSync(join(out, 'atsc', 'manifest.mpd'), 'utf8');
+    expect(mpd).toContain('<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"/>');
+    expect(mpd).toContain('<Accessibility schemeIdUri="urn:scte:dash:cc:cea-708:2015" value="1=lang:und"/>');
+    expect((await validateMpd(mpd)).errors).toBe('');
+    // ffmpeg kept the DTVCC packets in every rendition: the 708 caption decodes from the packaged fragments
+    for (const rung of ['360p', '240p']) {
+      const dir = join(out, 'atsc', 'v1', rung);
+      const info = captionTrackInfo(readFileSync(join(dir, 'init.mp4')))!;
+      const cues: { cue: CaptionCue; end?: number }[] = [];
+      const decoder = new CaptionDecoder({
+        started: (cue) => cues.push({ cue }),
+        ended: (cue, end) => (cues.find((c) => c.cue === cue)!.end = end),
+      });
+      const segs = readdirSync(dir)
+        .filter((f) => /^seg-\d+\.m4s$/.test(f))
+        .sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
+      expect(segs.length, rung).toBeGreaterThan(0);
+      for (const seg of segs)
+        for (const p of fragmentCaptions(readFileSync(join(dir, seg)), info).pictures) decoder.feed(p.time, p.triplets);
+      expect(
+        cues.map((c) => [c.cue.service, c.cue.text]),
+        rung,
+      ).toEqual([
+        ['CC1', CAPTION_TEXT],
+        ['SERVICE1', CAPTION_708_TEXT],
+      ]);
+      const svc = cues[1];
+      expect(svc.cue.start, rung).toBeCloseTo(7 / 30, 2);
+      expect(svc.end, rung).toBeCloseTo(3, 1);
+    }
+    expect(readFileSync(join(out, 'atsc', 'v1', 'service1', 'subtitles.vtt'), 'utf8')).toMatch(
+      new RegExp(`00:00:00\\.233 --> 00:00:03\\.000 line:[\\d.]+% position:[\\d.]+% align:start\\n${CAPTION_708_TEXT}`),
+    );
+
+    // named by --captions: the 708 descriptor carries the language
+    const named = join(root, 'out-708-named');
+    const n = await runCli([
+      'package',
+      input,
+      '--out',
+      named,
+      '--id',
+      'n',
+      '--ladder',
+      'small',
+      '--captions',
+      'CC1=en,SERVICE1=es',
+    ]);
+    expect(n.code, n.stderr).toBe(0);
+    expect(n.stdout).toContain(
+      'captions: CEA-608/708 CC1 en "English", SERVICE1 es "Spanish" announced as --captions says',
+    );
+    const namedMpd = readFileSync(join(named, 'n', 'manifest.mpd'), 'utf8');
+    expect(namedMpd).toContain('<Accessibility schemeIdUri="urn:scte:dash:cc:cea-708:2015" value="1=lang:es"/>');
+    expect(readFileSync(join(named, 'n', 'master.m3u8'), 'utf8')).toContain(
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="Spanish",LANGUAGE="es",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="SERVICE1"',
     );
   });
 });

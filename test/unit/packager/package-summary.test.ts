@@ -107,7 +107,7 @@ describe('package summary: closed captions', () => {
 
   it('says when captions in the video are announced nowhere, and nothing when there are none', () => {
     expect(summary({ services: [], given: false, webVtt: [] }, true)).toMatch(
-      /carries CEA-608 data, announced in no manifest/,
+      /carries caption data \(CEA-608\/708\), announced in no manifest/,
     );
     expect(summary({ services: [], given: false, webVtt: [] })).not.toMatch(/captions/);
   });

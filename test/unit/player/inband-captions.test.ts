@@ -72,7 +72,7 @@ function caption(t: number, text: string, eraseAt: number): PictureCaptions[] {
 
 describe('our player: captions of media appended out of order', () => {
   const captions = new InbandCaptions(video);
-  captions.announce([{ id: 'cc:CC1', channel: 1, language: 'en', name: 'English', default: false }]);
+  captions.announce([{ id: 'cc:CC1', service: 'CC1', language: 'en', name: 'English', default: false }]);
   captions.init('init-360p', new Uint8Array([0]));
   const track = () => tracks[0];
   const cues = () => track().cues.map((c) => [c.text, +c.startTime.toFixed(3), +c.endTime.toFixed(3)]);
