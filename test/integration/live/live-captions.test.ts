@@ -29,6 +29,7 @@ beforeAll(async () => {
     { id: 'news', source: await fixture('captioned'), ...common },
     { id: 'bars', source: TEST_SOURCE, ...common },
     { id: 'second', source: await fixture('captionedCc3'), ...common },
+    { id: 'atsc', source: await fixture('captioned708'), ...common },
   ]);
 }, 60_000);
 
@@ -103,6 +104,23 @@ describe('a live channel of a captioned source', () => {
     expect((await o.get('/live/second/manifest.mpd')).text).toContain(
       '<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC3"/>',
     );
+  }, 60_000);
+
+  it('announces a CEA-708 service beside the 608 channel once its caption appears (SERVICE1, the 708 descriptor)', async () => {
+    const captionLines = async () =>
+      (await o.get('/live/atsc/master.m3u8')).text.split('\n').filter((l) => l.includes('TYPE=CLOSED-CAPTIONS'));
+    await until(
+      async () => (await captionLines()).some((l) => l.includes('INSTREAM-ID="SERVICE1"')),
+      40_000,
+      'SERVICE1 announced',
+    );
+    expect(await captionLines()).toEqual([
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"',
+      '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="SERVICE1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="SERVICE1"',
+    ]);
+    const mpd = (await o.get('/live/atsc/manifest.mpd')).text;
+    expect(mpd).toContain('<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"/>');
+    expect(mpd).toContain('<Accessibility schemeIdUri="urn:scte:dash:cc:cea-708:2015" value="1=lang:und"/>');
   }, 60_000);
 
   it('streamedge origin --live-captions names the language and the name', async () => {
