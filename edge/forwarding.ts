@@ -7,6 +7,8 @@
  * requester's answer different from the others' (conditionals, Range, request Cache-Control)
  * are never sent on a fill — the edge answers those from the complete response itself.
  * Accept-Encoding is reduced to the one coding a variant stores (br, gzip or identity).
+ * Max-Forwards on OPTIONS and TRACE is decremented (RFC 9110 §7.6.2; bypass.ts answers one
+ * that reached 0 itself).
  */
 import { CMCD_HEADERS } from '../src/http/cmcd.js';
 import { keyHeaderValue, preferredEncoding } from '../src/http/cache-key.js';
@@ -42,6 +44,21 @@ const REQUEST_SPECIFIC = new Set([
   'pragma',
   'content-length',
 ]);
+
+/** Methods whose Max-Forwards a proxy honours and decrements (RFC 9110 §7.6.2). */
+const MAX_FORWARDS_METHODS = new Set(['OPTIONS', 'TRACE']);
+
+/**
+ * The request's Max-Forwards when the method is one it applies to (OPTIONS, TRACE) and the
+ * value is valid (1*DIGIT, RFC 9110 §7.6.2); undefined otherwise (the field is then ignored).
+ */
+export function maxForwards(ex: Pick<Exchange, 'req' | 'method'>): number | undefined {
+  if (!MAX_FORWARDS_METHODS.has(ex.method)) return undefined;
+  const v = ex.req.headers['max-forwards'];
+  const text = Array.isArray(v) ? v.join(',') : v;
+  if (text === undefined || !/^\s*\d{1,15}\s*$/.test(text)) return undefined;
+  return Number(text.trim());
+}
 
 /** `for=` node of a Forwarded element (RFC 7239 §6): IPv6 quoted and bracketed. */
 function forwardedFor(addr: string | undefined): string {
@@ -84,6 +101,8 @@ export function forwardHeaders(ctx: EdgeContext, ex: Exchange, shared: boolean):
   const ip = req.socket.remoteAddress?.replace(/^::ffff:/, '');
   if (ip !== undefined) out['x-forwarded-for'] = join(req.headers['x-forwarded-for'], ip);
   out['x-request-id'] = ex.id;
+  const hops = maxForwards(ex);
+  if (hops !== undefined && hops > 0) out['max-forwards'] = String(hops - 1);
   if (shared) {
     out['accept-encoding'] = preferredEncoding(out['accept-encoding'] ?? '');
     for (const h of ctx.keyPolicy.headers) out[h] = keyHeaderValue(h, req.headers[h]);

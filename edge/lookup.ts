@@ -18,7 +18,7 @@ import { parseCacheControl } from '../src/http/cache-control.js';
 import { requestForcesRevalidation } from '../src/http/freshness.js';
 import type { ObjectMeta } from './store/index.js';
 import { viewEntry } from './cache-policy.js';
-import type { CacheStatusEntry } from '../src/http/cache-status.js';
+import type { CacheStatusEntry, ForwardReason } from '../src/http/cache-status.js';
 import type { EdgeContext } from './context.js';
 import { type Exchange, header, sendText } from './exchange.js';
 import { Fill, type FillHead } from './fill.js';
@@ -51,6 +51,23 @@ interface Wanted {
   fromPeer: boolean;
   /** Headers the variant is selected by (the client's; a prefetch's own). */
   headers: Record<string, string | string[] | undefined>;
+  /**
+   * A fresh stored response was selected, but the request's own Cache-Control (no-cache,
+   * max-age=0) forbade its use without revalidation: Cache-Status says `fwd=request`.
+   */
+  refusedFresh?: boolean;
+}
+
+/**
+ * Why `wanted`'s request went upstream through `fill` (RFC 9211 §2.2): the fill's own reason,
+ * made precise for this request: `vary-miss` when the URI has a stored response (its vary
+ * record) but not the variant this request selects, `request` when a fresh response was
+ * refused by the request's Cache-Control.
+ */
+function forwardReason(fill: Fill, wanted: Wanted): ForwardReason {
+  if (fill.forward === 'uri-miss' && fill.key !== wanted.primary) return 'vary-miss';
+  if (fill.forward === 'stale' && wanted.refusedFresh === true) return 'request';
+  return fill.forward;
 }
 
 export class Lookup {
@@ -124,6 +141,7 @@ export class Lookup {
           }
           continue; // evicted meanwhile: look again
         }
+        wanted.refusedFresh = forced && fresh;
         if (view.state === 'stale-while-revalidate' && !forced) {
           this.revalidateInBackground(ex, key, entry, wanted);
           ex.result = 'stale';
@@ -179,7 +197,7 @@ export class Lookup {
     ex.result = 'miss';
     ctx.metrics.misses.inc();
     if (head.kind !== 'response') return this.answerHead(ex, fill, head, false, wanted);
-    await serveFill(ex, fill, head, ctx.openStore, ctx.cs({ fwd: fill.forward }), this.fillHooks, {
+    await serveFill(ex, fill, head, ctx.openStore, ctx.cs({ fwd: forwardReason(fill, wanted) }), this.fillHooks, {
       stripSetCookie: false,
     });
   }
@@ -337,7 +355,7 @@ export class Lookup {
     wanted: Wanted,
   ): Promise<void> {
     const { ctx } = this;
-    const fwd = fill.forward;
+    const fwd = forwardReason(fill, wanted);
     const store = ctx.openStore;
     if (ex.result !== 'miss') ex.result = collapsed ? 'collapsed' : 'miss';
 
@@ -381,7 +399,7 @@ export class Lookup {
    */
   private storedAnswer(
     head: StoredHead,
-    fwd: Fill['forward'],
+    fwd: ForwardReason,
     collapsed: boolean,
   ): { result: string; cacheStatus: CacheStatusEntry; count(): void; vanished(ex: Exchange): void } {
     const { ctx } = this;

@@ -7,6 +7,10 @@
  *   request → admin (/_edge/*, edge/admin.ts) | PURGE (edge/admin-purge.ts) | filter (signing) →
  *     GET/HEAD → the lookup state machine (edge/lookup.ts; fills from edge/fill-source.ts)
  *     other methods, credentials → the bypass proxy (edge/bypass.ts)
+ *
+ * A request target in absolute-form (`http://host/path`, RFC 9112 §3.2.2) is accepted: its host
+ * replaces Host, and the edge goes on with its path and query. `OPTIONS *` is answered here
+ * about the edge itself (RFC 9110 §9.3.7), nothing forwarded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
@@ -28,7 +32,7 @@ import { preflightAnswer } from './cors-preflight.js';
 import { EdgeMetrics } from './metrics.js';
 import { handleAdmin } from './admin.js';
 import { purgeMethod } from './admin-purge.js';
-import { bypass } from './bypass.js';
+import { answerAsFinalRecipient, bypass } from './bypass.js';
 import { Lookup } from './lookup.js';
 import { HitPath } from './hit-path.js';
 import { PreparedAnswers } from './prepared-answers.js';
@@ -370,7 +374,7 @@ class EdgeServer implements Edge, EdgeContext {
     const s = this.input.store;
     const w = this.input.worker;
     if (w) {
-      if (s === undefined || s instanceof LogStore) {
+      if (s === undefined || s instanceof LogStore || s.dir === undefined) {
         throw new StreamedgeError('EDGE_STATE', 'a worker edge needs store: { dir } (the store process owns it)');
       }
       const local = ReadOnlyStore.open({
@@ -461,11 +465,25 @@ class EdgeServer implements Edge, EdgeContext {
       ex.result = 'bad-request';
       return sendText(ex, framing.status, `edge: ${framing.reason}`, undefined, { connection: 'close' });
     }
-    const url = req.url ?? '/';
-    const limit = checkTarget(url);
+    const received = req.url ?? '/';
+    const limit = checkTarget(received);
     if (!limit.ok) {
       ex.result = 'bad-request';
       return sendText(ex, limit.status, `edge: ${limit.reason}`, undefined);
+    }
+    const absolute = absoluteForm(received);
+    if (absolute === 'invalid') {
+      ex.result = 'bad-request';
+      return sendText(ex, 400, 'edge: an absolute-form target must be an http(s) URI with a host', undefined);
+    }
+    // RFC 9112 §3.2.2: the host of an absolute-form target is the request's; Host is ignored
+    if (absolute !== undefined) req.headers.host = absolute.authority;
+    const url = absolute?.target ?? received;
+    if (url === '*') {
+      // asterisk-form is for OPTIONS only: a question about the server itself (RFC 9110 §9.3.7)
+      if (ex.method === 'OPTIONS') return answerAsFinalRecipient(this, ex, 'server-options');
+      ex.result = 'bad-request';
+      return sendText(ex, 400, 'edge: the asterisk-form target is for OPTIONS only', undefined);
     }
 
     if (url.startsWith('/_edge/') || url === '/_edge') return handleAdmin(this, ex, url);
@@ -521,7 +539,7 @@ class EdgeServer implements Edge, EdgeContext {
     }
     if (!target.startsWith('/')) {
       ex.result = 'bad-request';
-      return sendText(ex, 400, 'request target must be a path (origin-form)', undefined);
+      return sendText(ex, 400, 'request target must be a path (origin-form or absolute-form)', undefined);
     }
     if (ex.method === 'OPTIONS' && this.o.corsPreflight === 'edge') {
       const answer = preflightAnswer(req.headers);
@@ -564,6 +582,19 @@ class EdgeServer implements Edge, EdgeContext {
       res.end('edge internal error\n');
     } else res.destroy();
   }
+}
+
+/**
+ * A request target in absolute-form (RFC 9112 §3.2.2): its authority and the origin-form target
+ * it names (`http://h/a?b` → `/a?b`, `http://h` → `/`); undefined for any other form; 'invalid'
+ * for an absolute URI the edge cannot serve (not http/https, no host, userinfo: RFC 9110 §4.2).
+ */
+function absoluteForm(target: string): { authority: string; target: string } | 'invalid' | undefined {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+  if (!m) return undefined;
+  const [, scheme, authority, rest] = m as unknown as [string, string, string, string];
+  if (!/^https?$/i.test(scheme) || authority === '' || authority.includes('@')) return 'invalid';
+  return { authority, target: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
 /** The upstream pool of an edge (the store process of a multi-worker edge builds the same one). */

@@ -73,16 +73,20 @@ function keepParam(name: string, policy: CacheKeyPolicy): boolean {
   return policy.queryParams === 'all' || policy.queryParams.includes(name);
 }
 
-/** Normalize a raw query string (without `?`) under a policy; '' when nothing is kept. */
+/**
+ * Normalize a raw query string (without `?`) under a policy; '' when nothing is kept. Only
+ * RFC 3986 §6.2.2 equivalences are applied to each parameter (escapes of unreserved characters
+ * decoded, the others uppercased): `+` stays `+` (not `%20`, not `%2B`: an origin may read it
+ * either way), and `flag` stays apart from `flag=`. Then the key rules: parameters filtered by the
+ * policy and sorted (by name, a bare name first, then value).
+ */
 export function normalizeQuery(rawQuery: string, policy: CacheKeyPolicy = DEFAULT_CACHE_KEY_POLICY): string {
   if (rawQuery === '') return '';
-  const pairs: Array<[string, string]> = [];
+  const pairs: Array<[string, string | undefined]> = [];
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    const rawName = eq === -1 ? part : part.slice(0, eq);
-    const rawValue = eq === -1 ? '' : part.slice(eq + 1);
-    const name = normalizePercentEncoding(rawName.replace(/\+/g, '%20'));
+    const name = normalizePercentEncoding(eq === -1 ? part : part.slice(0, eq));
     let decodedName: string;
     try {
       decodedName = decodeURIComponent(name);
@@ -90,10 +94,18 @@ export function normalizeQuery(rawQuery: string, policy: CacheKeyPolicy = DEFAUL
       decodedName = name;
     }
     if (!keepParam(decodedName, policy)) continue;
-    pairs.push([name, normalizePercentEncoding(rawValue.replace(/\+/g, '%20'))]);
+    pairs.push([name, eq === -1 ? undefined : normalizePercentEncoding(part.slice(eq + 1))]);
   }
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  return pairs.map(([n, v]) => `${n}=${v}`).join('&');
+  pairs.sort((a, b) => compare(a[0], b[0]) || compare(a[1], b[1]));
+  return pairs.map(([n, v]) => (v === undefined ? n : `${n}=${v}`)).join('&');
+}
+
+/** Code-unit order; `undefined` (a parameter without `=`) before any value. */
+function compare(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return -1;
+  if (b === undefined) return 1;
+  return a < b ? -1 : 1;
 }
 
 /** Split a request target (`/path?query`, fragment dropped) into normalized path and query. */

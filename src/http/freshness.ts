@@ -1,10 +1,18 @@
 /**
  * Shared-cache freshness and storability (RFC 9111 §3, §4.2; RFC 9213; RFC 5861; RFC 8246),
- * from the point of view of a CDN: the field targeted at it (CDN-Cache-Control, else
- * Surrogate-Control) takes precedence over Cache-Control and Expires. Heuristic freshness is
- * off: a response without an explicit lifetime is not stored (except negative caching).
+ * from the point of view of a CDN: the field targeted at it (CDN-Cache-Control, a structured-field
+ * Dictionary ignored when invalid; else Surrogate-Control) takes precedence over Cache-Control
+ * and Expires. A response without an explicit lifetime gets a heuristic one (RFC 9111 §4.2.2)
+ * when its status is heuristically cacheable and it has a Last-Modified: 10% of the time since
+ * then, at most a day; otherwise it is not stored (except negative caching of 404/410).
  */
-import { type Directives, deltaSeconds, parseCacheControl, parseSurrogateControl } from './cache-control.js';
+import {
+  type Directives,
+  deltaSeconds,
+  parseCacheControl,
+  parseSurrogateControl,
+  parseTargetedCacheControl,
+} from './cache-control.js';
 import { type CacheKeyPolicy, DEFAULT_CACHE_KEY_POLICY, parseVary } from './cache-key.js';
 
 export type HeaderBag = Record<string, string | string[] | undefined>;
@@ -16,11 +24,14 @@ function header(h: HeaderBag, name: string): string | undefined {
 
 export type DirectiveSource = 'cdn-cache-control' | 'surrogate-control' | 'cache-control';
 
-/** The directives that govern a CDN: CDN-Cache-Control, else Surrogate-Control, else Cache-Control. */
+/**
+ * The directives that govern a CDN: CDN-Cache-Control, else Surrogate-Control, else
+ * Cache-Control. A CDN-Cache-Control that is empty or not a valid structured-field Dictionary is
+ * ignored as if absent (RFC 9213 §2.1).
+ */
 export function targetedDirectives(h: HeaderBag): { source: DirectiveSource; directives: Directives } {
-  const cdn = header(h, 'cdn-cache-control');
-  if (cdn !== undefined && cdn.trim() !== '')
-    return { source: 'cdn-cache-control', directives: parseCacheControl(cdn) };
+  const cdn = parseTargetedCacheControl(h['cdn-cache-control']);
+  if (cdn !== undefined) return { source: 'cdn-cache-control', directives: cdn };
   const sur = header(h, 'surrogate-control');
   if (sur !== undefined && sur.trim() !== '')
     return { source: 'surrogate-control', directives: parseSurrogateControl(sur) };
@@ -142,7 +153,13 @@ export function storageDecision(
     if ((res.status === 404 || res.status === 410) && policy.negativeTtl > 0) lifetime = policy.negativeTtl;
     else return { store: false, reason: 'no-explicit-freshness' };
   }
-  const mustRevalidate = directives.has('must-revalidate') || directives.has('proxy-revalidate');
+  // never served stale (RFC 9111 §4.2.4): must-revalidate, proxy-revalidate, and an applicable
+  // s-maxage, which incorporates proxy-revalidate for a shared cache (§5.2.2.10); s-maxage in
+  // Cache-Control does not apply when a targeted field governs instead (RFC 9213 §2.2)
+  const mustRevalidate =
+    directives.has('must-revalidate') ||
+    directives.has('proxy-revalidate') ||
+    (source === 'cache-control' && directives.has('s-maxage'));
   return {
     store: true,
     lifetime,

@@ -39,6 +39,22 @@ describe('cache key normalization', () => {
     expect(normalizeQuery('')).toBe('');
   });
 
+  it('query: only RFC 3986 §6.2.2 equivalences; `+` is not `%20`, `flag` is not `flag=`', () => {
+    const all = { queryParams: 'all' as const, headers: [] };
+    expect(normalizeQuery('tag=c++', all)).toBe('tag=c++');
+    expect(normalizeQuery('tag=c%20%20', all)).toBe('tag=c%20%20');
+    expect(normalizeQuery('tag=c%2b', all)).toBe('tag=c%2B');
+    expect(normalizeQuery('flag', all)).toBe('flag');
+    expect(normalizeQuery('flag=', all)).toBe('flag=');
+    expect(cacheKey('/q?tag=c++', {}, all)).not.toBe(cacheKey('/q?tag=c%20%20', {}, all));
+    expect(cacheKey('/q?tag=c++', {}, all)).not.toBe(cacheKey('/q?tag=c%2B%2B', {}, all));
+    expect(cacheKey('/q?flag', {}, all)).not.toBe(cacheKey('/q?flag=', {}, all));
+    // what RFC 3986 does make equivalent still shares a key: hex case, escaped unreserved characters
+    expect(cacheKey('/q?a=%7e%2f&b%2D=1', {}, all)).toBe(cacheKey('/q?b-=1&a=~%2F', {}, all));
+    // sorted by name, a bare name before a valued one, then by value
+    expect(normalizeQuery('b=2&a=1&flag=&flag&a=0', all)).toBe('a=0&a=1&b=2&flag&flag=');
+  });
+
   it('two spellings of one URL give one key; different content gives different keys', () => {
     const a = cacheKey('/live/c/v/index.m3u8?_HLS_msn=5&_HLS_part=1&utm_campaign=z', {});
     const b = cacheKey('/live/c/./v/index.m3u8?token=xyz&_HLS_part=1&_HLS_msn=5', {});

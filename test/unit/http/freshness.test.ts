@@ -7,6 +7,7 @@ import {
   requestForcesRevalidation,
   staleness,
   storageDecision,
+  targetedDirectives,
 } from '../../../src/http/freshness.js';
 
 const date = (ms: number) => new Date(ms).toUTCString();
@@ -25,7 +26,7 @@ describe('freshness lifetime', () => {
     expect(freshnessLifetime({ ...h, 'cdn-cache-control': undefined, 'surrogate-control': undefined })).toBe(9);
     expect(freshnessLifetime({ 'cache-control': 'max-age=10' })).toBe(10);
   });
-  it('Expires minus Date; invalid Expires means expired; nothing means no lifetime (heuristic off)', () => {
+  it('Expires minus Date; invalid Expires means expired; nothing means no explicit lifetime', () => {
     const now = Date.parse('Sun, 06 Nov 1994 08:49:37 GMT');
     expect(freshnessLifetime({ expires: date(now + 120_000), date: date(now) })).toBe(120);
     expect(freshnessLifetime({ expires: '0', date: date(now) })).toBe(0);
@@ -108,6 +109,71 @@ describe('storability', () => {
         headers: { 'cache-control': 'max-age=1, must-revalidate, stale-if-error=60' },
       }),
     ).toMatchObject({ store: true, staleIfError: 0 });
+  });
+});
+
+describe('s-maxage forbids stale serving (RFC 9111 §5.2.2.10, §4.2.4)', () => {
+  const req = { headers: {} };
+  it('s-maxage in Cache-Control clears stale-while-revalidate and stale-if-error, like proxy-revalidate', () => {
+    for (const cc of ['s-maxage=1, stale-if-error=60', 's-maxage=1, stale-while-revalidate=60']) {
+      expect(storageDecision(req, { status: 200, headers: { 'cache-control': cc } }), cc).toMatchObject({
+        store: true,
+        lifetime: 1,
+        staleWhileRevalidate: 0,
+        staleIfError: 0,
+      });
+    }
+    // without s-maxage the same windows are kept
+    expect(
+      storageDecision(req, { status: 200, headers: { 'cache-control': 'max-age=1, stale-while-revalidate=60' } }),
+    ).toMatchObject({ staleWhileRevalidate: 60 });
+  });
+  it("CDN-Cache-Control governs instead: Cache-Control's s-maxage does not apply (the origin's live playlists)", () => {
+    const live = {
+      'cache-control': 'public, max-age=0, s-maxage=1',
+      'cdn-cache-control': 'max-age=1, stale-while-revalidate=1',
+    };
+    expect(storageDecision(req, { status: 200, headers: live })).toMatchObject({
+      store: true,
+      lifetime: 1,
+      staleWhileRevalidate: 1,
+    });
+  });
+});
+
+describe('CDN-Cache-Control is a structured-field Dictionary (RFC 9213 §2.1, RFC 8941)', () => {
+  const dir = (h: Record<string, string>) => targetedDirectives(h);
+  it('ignores parameters and takes the last value of a duplicate key', () => {
+    const p = dir({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60;x=1' });
+    expect(p.source).toBe('cdn-cache-control');
+    expect(freshnessLifetime({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60;x=1' })).toBe(60);
+    expect(freshnessLifetime({ 'cdn-cache-control': 'max-age=0, max-age=60' })).toBe(60);
+    expect(
+      storageDecision({ headers: {} }, { status: 200, headers: { 'cdn-cache-control': 'max-age=60;x=1, no-store;y' } }),
+    ).toMatchObject({ store: false, reason: 'no-store' });
+  });
+  it('an invalid Dictionary is ignored as if absent: Surrogate-Control, then Cache-Control, govern', () => {
+    for (const bad of [
+      'MAX-AGE=0',
+      'max-age=0,',
+      'max-age=0 no-store',
+      'max-age=1.2345',
+      'max-age="0',
+      'max-age=0;X=1',
+    ]) {
+      const d = dir({ 'cache-control': 'max-age=30', 'cdn-cache-control': bad });
+      expect(d.source, bad).toBe('cache-control');
+      expect(freshnessLifetime({ 'cache-control': 'max-age=30', 'cdn-cache-control': bad }), bad).toBe(30);
+    }
+    expect(dir({ 'surrogate-control': 'max-age=8', 'cdn-cache-control': 'Max-Age=1' }).source).toBe(
+      'surrogate-control',
+    );
+  });
+  it('a valid field whose max-age is not an Integer governs, but that max-age is not consumed', () => {
+    // `"60"` is a valid sf-string: not a parsing error, a value violating the directive's type
+    const h = { 'cache-control': 'max-age=30', 'cdn-cache-control': 'max-age="60"' };
+    expect(dir(h).source).toBe('cdn-cache-control');
+    expect(freshnessLifetime(h)).toBeUndefined();
   });
 });
 
