@@ -30,11 +30,14 @@ export interface EdgeOptions {
   upstreamTimeoutMs?: number;
   /** With backups: first back-off before a failed upstream is tried again (default 1 s, doubling to 30 s). */
   upstreamRetryMs?: number;
-  /** A store to use (not closed by the edge), or where to open one; default: a temp dir removed on close. */
+  /**
+   * A store to use (not closed by the edge), or where to open one; without a dir (or a store), a
+   * temp dir removed on close.
+   */
   store?:
     | LogStore
     | {
-        dir: string;
+        dir?: string;
         capacityBytes?: number;
         ramBytes?: number;
         regionBytes?: number;

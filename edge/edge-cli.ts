@@ -156,6 +156,14 @@ export function upstreamCaFrom(file: string | undefined): Buffer | undefined {
   return ca;
 }
 
+/** A count option: a whole number ≥ 1 (0, a negative or a typo such as `1k` would stall every miss). */
+function wholeAtLeastOne(text: string, flag: string): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new StreamedgeError('BAD_OPTION', `${flag} ${text}: expected a whole number ≥ 1`);
+  return n;
+}
+
 /** The edge options the CLI flags say (everything but TLS, signed access and credentials). */
 export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
   const upstreamCa = upstreamCaFrom(o.upstreamCa);
@@ -168,9 +176,12 @@ export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
       : {}),
     upstream: o.upstream,
     ...(o.config !== undefined ? { rules: loadRulesFile(o.config) } : {}),
-    ...(o.store !== undefined
-      ? { store: { dir: o.store, capacityBytes: parseBytes(o.storeSize), ramBytes: parseBytes(o.ramSize) } }
-      : {}),
+    // the sizes hold for a temp store (no --store) as for a named one
+    store: {
+      ...(o.store !== undefined ? { dir: o.store } : {}),
+      capacityBytes: parseBytes(o.storeSize),
+      ramBytes: parseBytes(o.ramSize),
+    },
     peers: listOf(o.peers),
     ...(o.self !== undefined ? { self: o.self } : {}),
     ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}),
@@ -179,7 +190,7 @@ export function edgeOptionsFromCli(o: EdgeCliOptions): EdgeServerOptions {
     prefetch: o.prefetch === true,
     ...(o.corsPreflight !== undefined ? { corsPreflight: o.corsPreflight as 'edge' | 'forward' } : {}),
     logLevel: o.logLevel,
-    maxUpstreamConcurrent: Number(o.maxUpstream),
+    maxUpstreamConcurrent: wholeAtLeastOne(o.maxUpstream, '--max-upstream'),
     headersTimeoutMs: parseDuration(o.headersTimeout) * 1000,
     bodyTimeoutMs: parseDuration(o.bodyTimeout) * 1000,
     ...(o.upstreamTimeout !== undefined ? { upstreamTimeoutMs: parseDuration(o.upstreamTimeout) * 1000 } : {}),

@@ -495,7 +495,10 @@ export class Fill {
       stored: willStore,
       shared: sharedWithWaiters(res.headers),
       initialAge: built.initialAge,
-      ...(meta ? { ttl: (meta.expiresAt - now()) / 1000 } : {}),
+      // RFC 9211 §2.4: negative when the response arrived already stale (its Age past its lifetime)
+      ...(meta && built.decision.store
+        ? { ttl: built.decision.lifetime - built.initialAge - (now() - responseTime) / 1000 }
+        : {}),
       ...(upstreamCacheStatus !== undefined ? { upstreamCacheStatus } : {}),
     });
 

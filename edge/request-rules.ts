@@ -22,8 +22,9 @@
  * - everything else is keyed on the full normalised query minus tracking parameters (by default
  *   also `_HLS_primary_id`, which an HLS Interstitials player adds to every ad it asks for, a
  *   different one per viewer; an ad decision service behind the edge that reads it needs a
- *   `trackingParams` without it) and the signing token, and upstream gets that same query (a fill is shared by every viewer of the
- *   key, so it carries what selects the content and nothing one viewer added);
+ *   `trackingParams` without it) and the signing token; upstream gets those same parameters as
+ *   the request that started the fill spelled and ordered them (a fill is shared by every viewer
+ *   of the key, so it carries what selects the content and nothing one viewer added);
  * - `denyHeaders`: request headers known to poison shared caches, never forwarded.
  */
 import { readFileSync } from 'node:fs';

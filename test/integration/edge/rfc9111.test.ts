@@ -83,6 +83,8 @@ beforeAll(async () => {
         });
         res.end('lines');
         return;
+      case '/stale-on-arrival':
+        return send({ 'cache-control': 'max-age=10', age: '30' });
       case '/set-cookie':
         return send({ 'cache-control': 'max-age=60', 'set-cookie': `s=${v}` });
       case '/weak':
@@ -209,6 +211,13 @@ describe('RFC 9111 storing and reuse (§3, §4)', () => {
     for (const got of [r.a, r.b])
       expect(parseCacheStatus(got.headers['cache-status']).map((s) => s.cache)).toEqual(['origin', 'shield', 'edge1']);
     expect(parseCacheStatus(r.b.headers['cache-status'])[2].hit).toBe(true);
+  });
+
+  it('a response stale on arrival says so: a negative ttl in Cache-Status (RFC 9211 §2.4)', async () => {
+    const r = await get(`${e.url}/stale-on-arrival`);
+    const ttl = parseCacheStatus(r.headers['cache-status'])[0].ttl;
+    expect(ttl).toBeLessThanOrEqual(-20);
+    expect(ttl).toBeGreaterThanOrEqual(-21);
   });
 
   it('a 304 updates the stored headers (§3.2, §4.3.4)', async () => {
