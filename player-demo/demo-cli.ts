@@ -11,7 +11,8 @@
  */
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { DirLock, type DirLockOwner } from '../src/dir-lock.js';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePort } from '../src/cli/options.js';
 import { createSelfSignedCertificate } from '../src/tls/self-signed.js';
@@ -57,14 +58,27 @@ export function registerDemoCommand(program: Command): void {
     .action(async (o: DemoOptions) => runDemo(o));
 }
 
+const DEMO_LOCK: DirLockOwner = {
+  file: 'demo.lock',
+  code: 'DEMO_RUNNING',
+  openCode: 'DEMO_DIR',
+  held: (pid, host, path) =>
+    `a demo is already running in ${dirname(path)} (pid ${pid} on ${host}); stop it (Ctrl-C) or give another --dir`,
+};
+
 async function runDemo(o: DemoOptions): Promise<void> {
   const dir = resolve(o.dir);
   const media = join(dir, 'media');
   const logs = join(dir, 'logs');
   mkdirSync(logs, { recursive: true });
+  // one demo per directory: a second one must fail before it touches the first one's files
+  // (its admin token, its media), not when its own shield finds the store taken
+  const lock = DirLock.acquire(dir, DEMO_LOCK);
+  process.once('exit', () => lock.release());
   const services: ChildService[] = [];
   const stopAll = async () => {
     for (const s of [...services].reverse()) await s.stop();
+    lock.release();
   };
   let stopping = false;
   const onSignal = () => {

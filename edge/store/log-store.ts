@@ -8,7 +8,7 @@ import { StoreDirectory } from './store-directory.js';
 import { StoreEviction } from './store-eviction.js';
 import { StoreIndex } from './store-index.js';
 import { assertStoreKey } from './store-key.js';
-import { StoreLock } from './store-lock.js';
+import { DirLock } from '../../src/dir-lock.js';
 import { StoreReader } from './store-reader.js';
 import { recoverStore } from './store-recovery.js';
 import { StoreState } from './store-state.js';
@@ -33,7 +33,7 @@ export class LogStore {
 
   private constructor(
     private readonly s: StoreState,
-    private readonly lock: StoreLock,
+    private readonly lock: DirLock,
   ) {
     this.dir = new StoreDirectory(s);
     this.commit = new GroupCommit(s, this.dir);
@@ -74,7 +74,7 @@ export class LogStore {
         cause: e,
       });
     }
-    const lock = StoreLock.acquire(dir);
+    const lock = DirLock.acquire(dir);
     let index: StoreIndex | undefined;
     try {
       index = StoreIndex.open(join(dir, 'index.lmdb'), (opts.durability ?? 'fsync') === 'fsync');
