@@ -17,8 +17,9 @@ import {
 import { createOrigin } from './server.js';
 import { addTlsOptions, openTlsFromCli, type TlsCliOptions } from '../../src/cli/tls-options.js';
 import { type ReloadingKeySource, type KeyLog, type OriginSignedAccessOptions } from './signed-access.js';
-import { parseLiveSpec, parseEpoch, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
-import { parseVideoCodecs } from '../ladder.js';
+import { parseLiveSpec, parseEpoch, sourceInput, LIVE_DEFAULTS, type ChannelConfig } from '../live/channel-config.js';
+import { loadLadderSpec, parseVideoCodecs } from '../ladder.js';
+import { existsSync } from 'node:fs';
 import { interstitialSource } from '../../src/cli/interstitial-options.js';
 import { captionServicesOption } from '../../src/cli/caption-options.js';
 import { parseProtectionScheme, pickContentKey, readContentKeys } from '../../src/cenc/content-keys.js';
@@ -304,8 +305,10 @@ export function registerOriginCommand(program: Command): void {
         throw new StreamedgeError('BAD_OPTION', `--live-dash-periods ${o.liveDashPeriods}: use single or cues`);
       }
       const dashPeriods = o.liveDashPeriods;
+      if (o.live.length > 0) liveLadderReadable(o.liveLadder);
       const live: ChannelConfig[] = o.live.map((spec) => {
         const parsed = parseLiveSpec(spec);
+        liveFileSourceExists(spec, parsed.source);
         return {
           ...parsed,
           segmentDuration,
@@ -480,4 +483,28 @@ export function registerAdBreakCommand(program: Command): void {
         process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');
       },
     );
+}
+
+/**
+ * `--live-ladder` read at start-up, so that an unreadable one stops the origin with one line
+ * instead of a channel that restarts for ever (the channel still reports a ladder that breaks later).
+ */
+function liveLadderReadable(ladder: string): void {
+  try {
+    loadLadderSpec(ladder);
+  } catch (e) {
+    if (e instanceof StreamedgeError)
+      throw new StreamedgeError(e.code, e.message.replace(/^--ladder /, '--live-ladder '));
+    throw e;
+  }
+}
+
+/**
+ * A file source (`--live news=/media/loop.mp4`) must exist when the origin starts: a missing one
+ * would only restart for ever. Network feeds and lavfi are not checked (an encoder may connect later).
+ */
+function liveFileSourceExists(spec: string, source: string): void {
+  const input = sourceInput(source);
+  if (input.kind === 'file' && input.path !== undefined && !existsSync(input.path))
+    throw new StreamedgeError('BAD_OPTION', `--live "${spec}": no such file ${input.path}`);
 }

@@ -11,6 +11,7 @@
 import { AccessLog } from './access-log.js';
 import { stdoutLog } from '../../src/logging/log-destination.js';
 import { mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -133,6 +134,11 @@ export async function createOrigin(opts: OriginOptions): Promise<Origin> {
       `--root ${opts.root}: no such folder (create it, or package an asset into it first)`,
     );
   }
+  if (!(await stat(rootReal)).isDirectory())
+    throw new StreamedgeError(
+      'ORIGIN_ROOT',
+      `--root ${opts.root}: a file, not a folder (give the package command's --out)`,
+    );
   const metrics = new OriginMetrics({ defaultMetrics: opts.processMetrics ?? true });
   const listeners = new OriginListeners(opts.tls, (code) => metrics.tlsHandshakeFailures.inc({ code }));
   // With TLS, request.raw/reply.raw are node:http2 compatibility objects for HTTP/2 requests
