@@ -111,6 +111,12 @@ export async function scrapeEdge(target: URL, dispatcher: Dispatcher): Promise<E
 
 export interface EdgeReport {
   hitRatio: number | null;
+  /**
+   * The share of requests the edge answered without an upstream request of their own: hits and
+   * the requests collapsed onto another's fill (on LL-HLS most playlist and part requests are
+   * collapsed, so the hit ratio alone reads far below what the edge spares its origin).
+   */
+  offload: number | null;
   requests: number;
   hits: number;
   misses: number;
@@ -147,6 +153,7 @@ export function edgeDelta(before: EdgeCounters | null, after: EdgeCounters | nul
   const requests = after.requests - b.requests || hits + misses + collapsed;
   return {
     hitRatio: requests > 0 ? hits / requests : null,
+    offload: requests > 0 ? Math.max(0, 1 - (after.upstreamRequests - b.upstreamRequests) / requests) : null,
     requests,
     hits,
     misses,

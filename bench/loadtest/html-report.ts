@@ -154,6 +154,9 @@ export function renderHtmlReport(r: LoadReport): string {
           : `${(r.edge.hitRatio * 100).toFixed(1)} %`
         : 'edge metrics not reachable',
     ),
+    ...(r.edge && r.edge.offload !== null
+      ? [row('edge offload (not sent upstream)', `${(r.edge.offload * 100).toFixed(1)} %`)]
+      : []),
     ...(r.edge?.cmcd && r.edge.cmcd.requests > 0
       ? [
           row(
@@ -167,13 +170,13 @@ export function renderHtmlReport(r: LoadReport): string {
       `${(lt.cpuUserSec + lt.cpuSystemSec).toFixed(1)} CPU s (${lt.cores} cores), event-loop delay p99 ${lt.eventLoopDelayP99Ms} ms`,
     ),
     ...(r.thresholds ?? []).map((t) =>
-      row(`threshold ${t.threshold}`, `${t.ok ? 'ok' : 'FAIL'} (actual ${t.actual === null ? 'no data' : t.actual})`),
+      row(`threshold ${t.threshold}`, `${t.ok ? 'ok' : 'FAIL'} (actual ${t.actualText})`),
     ),
   ].join('');
   const hit =
     r.edge && r.edge.hitRatio !== null
       ? `<figure class="chart" data-chart="hit-ratio"><svg viewBox="0 0 ${W} 48" width="${W}" height="48" role="img" aria-label="edge hit ratio">
-<text x="0" y="14" class="title">Edge hit ratio ${(r.edge.hitRatio * 100).toFixed(1)} % (${r.edge.requests} requests, ${r.edge.upstreamRequests} upstream)</text>
+<text x="0" y="14" class="title">Edge hit ratio ${(r.edge.hitRatio * 100).toFixed(1)} %, offload ${r.edge.offload === null ? '-' : `${(r.edge.offload * 100).toFixed(1)} %`} (${r.edge.requests} requests, ${r.edge.collapsed} collapsed, ${r.edge.upstreamRequests} upstream)</text>
 <rect x="0" y="22" width="${W}" height="18" class="track"/><rect x="0" y="22" width="${(W * r.edge.hitRatio).toFixed(1)}" height="18" class="bar"/></svg></figure>`
       : '';
   const warning = lt.warning ? `<p class="warn">${esc(lt.warning)}</p>` : '';

@@ -285,7 +285,7 @@ export function formatReport(r: LoadReport): string {
   }
   if (r.edge) {
     lines.push(
-      `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}` +
+      `  edge          hit ratio ${r.edge.hitRatio === null ? '-' : (r.edge.hitRatio * 100).toFixed(1) + ' %'}  offload ${r.edge.offload === null ? '-' : (r.edge.offload * 100).toFixed(1) + ' %'}  requests ${r.edge.requests}  upstream ${r.edge.upstreamRequests}  collapsed ${r.edge.collapsed}` +
         (r.edge.eventLoopDelayP99Ms === null ? '' : `  event-loop p99 ≤ ${r.edge.eventLoopDelayP99Ms} ms`),
     );
     if (r.edge.cmcd && r.edge.cmcd.requests > 0) {
@@ -310,9 +310,7 @@ export function formatReport(r: LoadReport): string {
   if (r.loadTester.warning) lines.push(`  WARNING       ${r.loadTester.warning}`);
   for (const a of r.agents ?? []) if (a.warning) lines.push(`  WARNING       ${a.warning}`);
   for (const t of r.thresholds ?? []) {
-    lines.push(
-      `  threshold     ${t.ok ? 'ok  ' : 'FAIL'} ${t.threshold} (actual ${t.actual === null ? 'no data' : round(t.actual)})`,
-    );
+    lines.push(`  threshold     ${t.ok ? 'ok  ' : 'FAIL'} ${t.threshold} (actual ${t.actualText})`);
   }
   return lines.join('\n') + '\n';
 }

@@ -27,6 +27,8 @@ export interface ThresholdResult {
   threshold: string;
   /** The run's value in the threshold's base unit (null: no data, which fails the threshold). */
   actual: number | null;
+  /** The run's value as a person reads it, with its unit: `4.22 s`, `2.98 Mbit/s`, `3`. */
+  actualText: string;
   ok: boolean;
 }
 
@@ -120,9 +122,24 @@ function holds(actual: number, op: Op, value: number): boolean {
   }
 }
 
+/** A value in `metric`'s base unit (ms, bit/s or plain) as a person reads it. */
+function readable(metric: string, v: number): string {
+  const round = (x: number) => String(Math.round(x * 100) / 100);
+  if (metric === 'bitrate') return v >= 1e6 ? `${round(v / 1e6)} Mbit/s` : `${round(v / 1e3)} kbit/s`;
+  const timed = metric === 'loop.p99' || /^(latency|startup|partlag|ttfb|download)\./.test(metric);
+  if (timed) return Math.abs(v) >= 1000 ? `${round(v / 1000)} s` : `${round(v)} ms`;
+  if (metric === 'requests.rate') return `${round(v)}/s`;
+  return round(v);
+}
+
 export function evaluateThresholds(list: Threshold[], stats: LoadStats, report: LoadReport): ThresholdResult[] {
   return list.map((t) => {
     const actual = actualOf(t, stats, report);
-    return { threshold: t.spec, actual, ok: actual !== null && holds(actual, t.op, t.value) };
+    return {
+      threshold: t.spec,
+      actual,
+      actualText: actual === null ? 'no data' : readable(t.metric, actual),
+      ok: actual !== null && holds(actual, t.op, t.value),
+    };
   });
 }

@@ -82,5 +82,15 @@ describe('evaluateThresholds', () => {
     expect(results[0].actual).toBe(2);
     expect(results[3].actual).toBeCloseTo(50, 0);
     expect(results[5].actual).toBeNull();
+    // the values as a person reads them, in the threshold's terms (latency p95 is about 2.95 s)
+    expect(results[0].actualText).toBe('2');
+    expect(results[3].actualText).toMatch(/^\d+(\.\d+)? ms$/);
+    expect(results[4].actualText).toMatch(/^2\.9\d s$/);
+    expect(results[5].actualText).toBe('no data');
+    const bitrate = evaluateThresholds([parseThreshold('bitrate>1Mbps')], s, {
+      ...report,
+      averageBitrateBps: 2_984_954,
+    });
+    expect(bitrate[0].actualText).toBe('2.98 Mbit/s');
   });
 });
