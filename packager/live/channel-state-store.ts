@@ -28,6 +28,8 @@ export interface PersistedChannel {
   renditions: Record<string, PersistedRendition>;
   /** Ad breaks and the next splice_event_id (absent in state saved before they existed). */
   adBreaks?: PersistedAdBreaks;
+  /** `--live-dash-periods cues`: the MPD's Period starts still listed (media seconds), so they keep their ids. */
+  dashPeriodStarts?: number[];
 }
 
 export class ChannelStateStore {

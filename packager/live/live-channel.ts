@@ -158,21 +158,35 @@ function fingerprint(c: ResolvedChannelConfig): string {
  * `--live-dash-periods cues`: where the MPD starts a new Period, each ad break's start and return
  * (segment boundaries, media seconds), once the reference timeline (the one ad breaks are placed
  * on) has a complete segment from there on. Until then the programme's Period runs on over it
- * (the media time is the same in both), so every Period listed has media.
+ * (the media time is the same in both), so every Period listed has media. A cut, once reached,
+ * is final (the break's start and return are fixed by then).
  */
-function dashPeriodCuts(
-  breaks: readonly AdBreak[],
-  reference: RenditionTimeline,
-): Pick<Presentation, 'dashPeriodStarts'> {
+function dashPeriodCuts(breaks: readonly AdBreak[], reference: RenditionTimeline): number[] {
   const complete = reference.segments.filter((seg) => seg.complete);
   const newest = complete.at(-1);
-  if (!newest) return {};
+  if (!newest) return [];
   const reached = newest.start / reference.rendition.timescale + 0.0005;
-  const cuts = breaks
+  return breaks
     .flatMap((b) => [b.mediaStart, ...(b.end ? [b.end.mediaTime] : [])])
     .filter((t) => t > 0 && t <= reached);
-  const starts = [...new Set(cuts)].sort((a, b) => a - b);
-  return starts.length > 0 ? { dashPeriodStarts: starts } : {};
+}
+
+/**
+ * The Period starts of the MPD: those published before (`kept`) and the new `cuts`, sorted, one
+ * per millisecond (a Period's id is its start in ms). A Period keeps its id, start and offsets for
+ * as long as it is listed (ISO/IEC 23009-1 §5.4), however long ago its ad break left the
+ * manifests: so the starts are kept apart from the breaks, and only a start whose following one
+ * is at or before the oldest media of the window (`oldestSec`) is dropped — the earliest Period
+ * listed is the one the window starts in, which may start before it.
+ */
+function keptPeriodStarts(kept: readonly number[], cuts: readonly number[], oldestSec: number | undefined): number[] {
+  const byMs = new Map<number, number>();
+  for (const t of [...kept, ...cuts]) if (!byMs.has(Math.round(t * 1000))) byMs.set(Math.round(t * 1000), t);
+  const starts = [...byMs.values()].sort((a, b) => a - b);
+  if (oldestSec === undefined) return starts;
+  let first = 0;
+  while (first + 1 < starts.length && starts[first + 1] <= oldestSec + 0.0005) first++;
+  return starts.slice(first);
 }
 
 export class LiveChannel {
@@ -220,6 +234,11 @@ export class LiveChannel {
   readonly gateStats = { held: 0, maxWaitMs: 0 };
   /** Ad breaks cued on the channel (SCTE 35), in the manifests while they overlap the window. */
   private adBreaks: AdBreaks;
+  /**
+   * `--live-dash-periods cues`: where the MPD's Periods after the first start (media seconds),
+   * kept while their Period is listed, after their ad break has left the window too.
+   */
+  private periodStarts: number[] = [];
   /** The ad breaks the feed's SCTE 35 cues ask for. */
   private readonly feedCues: FeedCues;
   /** One picture per segment, when the channel was configured with thumbnails. */
@@ -347,6 +366,7 @@ export class LiveChannel {
       this.availabilityStartTime = saved.availabilityStartTime;
       // on the same clock as the media (which goes on from mediaEnd), so kept with a new ladder too
       if (saved.adBreaks) this.adBreaks = this.newAdBreaks(saved.adBreaks);
+      if (saved.dashPeriodStarts) this.periodStarts = [...saved.dashPeriodStarts];
       this.nextSegmentNumber = saved.nextSegmentNumber;
       this.mediaEnd = saved.mediaEnd;
       if (saved.fingerprint === fp) {
@@ -764,6 +784,7 @@ export class LiveChannel {
       fingerprint: fingerprint(this.config),
       renditions,
       adBreaks: this.adBreaks.persistable(),
+      ...(this.periodStarts.length > 0 ? { dashPeriodStarts: [...this.periodStarts] } : {}),
     };
     this.persisting = this.persisting
       .then(() => this.opts.store.put(this.id, state))
@@ -832,7 +853,7 @@ export class LiveChannel {
       partDuration: this.config.partDuration,
       timelines,
       ...breaks,
-      ...(this.config.dashPeriods ? dashPeriodCuts(breaks.adBreaks ?? [], this.referenceTimeline(timelines)) : {}),
+      ...(this.config.dashPeriods ? this.dashPeriodStarts(breaks.adBreaks ?? [], timelines) : {}),
       ...(this.captions.services.length > 0 ? { closedCaptions: this.captions.services } : {}),
       ...(this.protection ? { protection: this.protection } : {}),
       ...this.thumbnailTrack(),
@@ -848,6 +869,25 @@ export class LiveChannel {
     this.snapshot = { version: this.version_, p };
     this.servedOnce = true;
     return p;
+  }
+
+  /**
+   * `--live-dash-periods cues`: the MPD's Period starts, those published before kept (see
+   * keptPeriodStarts) with the cuts the breaks shown add.
+   */
+  private dashPeriodStarts(
+    breaks: readonly AdBreak[],
+    timelines: readonly RenditionTimeline[],
+  ): Pick<Presentation, 'dashPeriodStarts'> {
+    const oldest = Math.min(
+      ...timelines.filter((t) => t.segments.length > 0).map((t) => t.segments[0].start / t.rendition.timescale),
+    );
+    this.periodStarts = keptPeriodStarts(
+      this.periodStarts,
+      dashPeriodCuts(breaks, this.referenceTimeline(timelines)),
+      Number.isFinite(oldest) ? oldest : undefined,
+    );
+    return this.periodStarts.length > 0 ? { dashPeriodStarts: [...this.periodStarts] } : {};
   }
 
   private thumbnailTrack(): { thumbnails?: ThumbnailTrack } {

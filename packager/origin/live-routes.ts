@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { writeMultivariantPlaylist } from '../../src/hls/multivariant.js';
 import { writeMediaPlaylist } from '../../src/hls/media-playlist.js';
-import { playlistTiming } from '../../src/hls/server-control.js';
+import { partTarget, playlistTiming } from '../../src/hls/server-control.js';
 import { findTimeline } from '../../src/hls/timeline-lookup.js';
 import { writeMpd } from '../../src/dash/mpd.js';
 import { writeImagePlaylist } from '../../src/hls/image-playlist.js';
@@ -446,6 +446,16 @@ function partsPerSegment(ctx: Ctx): number {
   return Math.max(1, Math.round(ctx.channel.config.segmentDuration / ctx.channel.config.partDuration));
 }
 
+/**
+ * The PART-TARGET the channel's playlists advertise (the longest part rounded up to the ms, e.g.
+ * 0.512 s of AAC for 0.5 s parts), or the configured part duration before there is media. The
+ * Advance Part Limit (RFC 8216bis 6.2.5.2) is counted in it, as clients count.
+ */
+function advertisedPartTarget(ctx: Ctx): number {
+  const p = ctx.channel.presentation();
+  return p ? partTarget(p) : ctx.channel.config.partDuration;
+}
+
 function targetDurationOf(ctx: Ctx, w: RenditionWindow): number {
   const p = ctx.channel.presentation();
   if (p) {
@@ -471,8 +481,7 @@ async function mediaPlaylist(
   const td = targetDurationOf(ctx, w);
   const query = passThroughQuery(req.raw.url ?? '');
   if (msn !== undefined) {
-    const partTarget = ctx.channel.config.partDuration;
-    const far = tooFarAhead(w, msn, part, partTarget, partsPerSegment(ctx));
+    const far = tooFarAhead(w, msn, part, advertisedPartTarget(ctx), partsPerSegment(ctx));
     if (far) return sendError(reply, 400, far);
     if (!satisfied(w, msn, part)) {
       // Held: answered by the window's held list with a response shared by every request of its
@@ -549,7 +558,7 @@ function partRequest(
   );
   const have = w.partBytes(n, p);
   if (have) return sendPart(reply, have);
-  const limit = advancePartLimit(ctx.channel.config.partDuration);
+  const limit = advancePartLimit(advertisedPartTarget(ctx));
   if (!partIsComing(w, n, p, limit, partsPerSegment(ctx)))
     return sendError(reply, 404, `part ${n}.${p} is not available`);
   // Held until produced (200 with its bytes) or until its segment closes without it (404).

@@ -170,7 +170,10 @@ function periodSpans(p: Presentation): PeriodSpan[] {
  * A live channel's Periods: one from 0, or (`--live-dash-periods cues`) one more from each ad
  * break's start and return that its media has reached, the last one open. A Period's id is its
  * start (ms), the same in every update of the MPD; the first keeps id 0, as a single-Period MPD
- * has it. Periods whose media has all left the DVR window are no longer listed.
+ * has it. Periods whose media has all left the DVR window are no longer listed: the earliest is
+ * the one the window starts in. The channel keeps a start in `dashPeriodStarts` while its Period
+ * is listed, after its ad break left the window too (live-channel.ts), so a Period keeps its id,
+ * start and presentationTimeOffset for as long as it is in the MPD (ISO/IEC 23009-1 §5.4).
  */
 function livePeriodSpans(p: Presentation): PeriodSpan[] {
   const cuts = p.dashPeriodStarts ?? [];
@@ -191,14 +194,30 @@ function livePeriodSpans(p: Presentation): PeriodSpan[] {
 }
 
 /**
- * The segments (of timescale `ts`) in the Period (all of them unless it is split): those whose
- * middle lies in it. Video segments start exactly at a cut; audio ones within half an AAC frame of it.
+ * Overlap (s) of a segment and a Period below which the segment is not listed in it: not a whole
+ * audio frame (half an AC-3 frame, more than half an AAC frame from 32 kHz up), a gap players
+ * bridge. VOD cuts split the audio within half an AAC frame of the cut: such a segment stays in
+ * its own Period alone.
+ */
+const PERIOD_EDGE_TOLERANCE = 0.016;
+
+/**
+ * The segments (of timescale `ts`) in the Period (all of them unless it is split): every one that
+ * overlaps it. Video segments start exactly at a cut; an audio segment straddling one (a live
+ * channel's audio segments end at AAC fragment boundaries near the video's, up to half a part
+ * away) is listed in both Periods, so each Period's audio covers it to its edges; each Period's
+ * presentationTimeOffset and end trim what lies outside (DASH-IF IOP allows a segment to reach
+ * over its Period's bounds; players append within the Period's window). A segment once listed in
+ * the open Period stays listed there when a cut closes it.
  */
 function segmentsIn(segments: Segment[], ts: number, span: PeriodSpan): Segment[] {
   if (!span.split) return segments;
   return segments.filter((s) => {
-    const middle = (s.start + s.duration / 2) / ts;
-    return middle >= span.start && (span.end === undefined || middle < span.end);
+    const start = s.start / ts;
+    const end = (s.start + s.duration) / ts;
+    return (
+      end > span.start + PERIOD_EDGE_TOLERANCE && (span.end === undefined || start < span.end - PERIOD_EDGE_TOLERANCE)
+    );
   });
 }
 

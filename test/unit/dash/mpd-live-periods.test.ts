@@ -38,6 +38,25 @@ function videoOf(periodXml: string): { attrs: Record<string, string>; numbers: n
   return { attrs, numbers: Array.from({ length: count }, (_, i) => first + i) };
 }
 
+/** The media times (s) of the segments a Period's audio SegmentTimeline lists, and its first $Number$. */
+function audioOf(periodXml: string): { spans: Array<[number, number]>; startNumber: number } {
+  const set = periodXml.slice(periodXml.indexOf('contentType="audio"'));
+  const tag = /<SegmentTemplate\b([^>]*)>/.exec(set)![1];
+  const ts = Number(/timescale="(\d+)"/.exec(tag)![1]);
+  const timeline = set.slice(0, set.indexOf('</SegmentTimeline>'));
+  const spans: Array<[number, number]> = [];
+  let t = 0;
+  for (const m of timeline.matchAll(/<S\b([^>]*)\/>/g)) {
+    const a = Object.fromEntries([...m[1].matchAll(/(\w+)="(\d+)"/g)].map((x) => [x[1], Number(x[2])]));
+    if (a.t !== undefined) t = a.t;
+    for (let i = 0; i <= (a.r ?? 0); i++) {
+      spans.push([t / ts, (t + a.d) / ts]);
+      t += a.d;
+    }
+  }
+  return { spans, startNumber: Number(/startNumber="(\d+)"/.exec(tag)![1]) };
+}
+
 describe('writeMpd: a live MPD split at its ad breaks', () => {
   const xml = writeMpd(split([204, 212]));
   const periods = splitPeriods(xml);
@@ -66,6 +85,46 @@ describe('writeMpd: a live MPD split at its ad breaks', () => {
     expect(video.map((v) => v.attrs.presentationTimeOffset)).toEqual([undefined, String(204 * TS), String(212 * TS)]);
     // low latency: every Period's template keeps the chunked availability
     for (const v of video) expect(v.attrs.availabilityTimeOffset).toBe('1.5');
+  });
+
+  it('each Period’s audio covers it to its edges: a segment straddling a cut is listed in both Periods', () => {
+    // a live channel's audio segments: four 24-frame AAC parts (2.048 s), cut near the video's
+    // grid, not on it: 202.048–204.096 straddles the break's start, 210.24–212.288 its return
+    const base = split([204, 212]);
+    const timelines = base.timelines.map((t) => {
+      if (t.rendition.kind !== 'audio') return t;
+      const d = 4 * 24 * 1024 * (t.rendition.timescale / 48000);
+      return {
+        ...t,
+        segments: t.segments.map((seg, i) => ({ ...seg, start: 200 * t.rendition.timescale + i * d, duration: d })),
+      };
+    });
+    const audio = splitPeriods(writeMpd({ ...base, timelines })).map((p) => audioOf(p.text));
+    const bounds: Array<[number, number]> = [
+      [200, 204],
+      [204, 212],
+      [212, Infinity],
+    ];
+    audio.forEach(({ spans }, i) => {
+      expect(spans[0][0], `Period ${i}`).toBeLessThanOrEqual(bounds[i][0]);
+      if (i < 2) expect(spans.at(-1)![1], `Period ${i}`).toBeGreaterThanOrEqual(bounds[i][1]);
+      // no segment is listed in a Period it does not reach into
+      expect(spans[0][1], `Period ${i}`).toBeGreaterThan(bounds[i][0]);
+      expect(spans.at(-1)![0], `Period ${i}`).toBeLessThan(bounds[i][1]);
+    });
+    // the straddling segment is the same one, by time and by number, in both Periods
+    for (const i of [0, 1]) {
+      expect(audio[i + 1].spans[0]).toEqual(audio[i].spans.at(-1));
+      expect(audio[i + 1].startNumber).toBe(audio[i].startNumber + audio[i].spans.length - 1);
+    }
+  });
+
+  it('an audio segment reaching less than half an audio frame over a cut stays in its own Period alone', () => {
+    // the fixture's audio: 93/94 AAC frames a segment, 11 ms short of the cut at 204
+    const audio = periods.map((p) => audioOf(p.text));
+    expect(audio[0].spans.at(-1)![1]).toBeCloseTo(203.989, 3);
+    expect(audio[1].spans[0][0]).toBeCloseTo(203.989, 3);
+    expect(audio[1].startNumber).toBe(audio[0].startNumber + audio[0].spans.length);
   });
 
   it('the break’s start Event is in its Period, the return in the next, each timed on the same clock', () => {

@@ -46,6 +46,14 @@ export class FakeEncoder {
   planned?: string[];
   /** When set, the next start fails with this message. */
   failNextStart?: string;
+  /**
+   * Segment events carry their media start (the sum of the rendition's segments before, from 0),
+   * as the segmenter's do; unset, every one says 0 (nothing but ad-break placement reads it).
+   */
+  timedSegments = false;
+  /** Duration (ms) of each part the encoder emits; segments are their sum. */
+  partMs = 500;
+  private readonly segmentEnds = new Map<string, number>();
 
   readonly start: StartRun = async (req) => {
     if (this.failNextStart) {
@@ -80,14 +88,14 @@ export class FakeEncoder {
     for (const r of order) this.sink!.init(r.id, Buffer.from(`init-${r.id}`), r);
   }
 
-  /** Emits part p of segment n (duration 500 ms) for every rendition, or only `only`. */
+  /** Emits part p of segment n (`partMs` long, 500 ms unless set) for every rendition, or only `only`. */
   part(n: number, p: number, only?: string): void {
     for (const r of this.renditions) {
       if (only && r.id !== only) continue;
       const bytes = Buffer.from(`${r.id}:seg-${n}.${p}:${'x'.repeat(40)}`);
       const key = `${r.id}:${n}`;
       this.parts.set(key, [...(this.parts.get(key) ?? []), bytes]);
-      const part: Part = { index: p, duration: 500, bytes: bytes.length, independent: p === 0 };
+      const part: Part = { index: p, duration: this.partMs, bytes: bytes.length, independent: p === 0 };
       this.sink!.part(r.id, n, part, bytes);
     }
   }
@@ -96,12 +104,14 @@ export class FakeEncoder {
     for (const r of this.renditions) {
       if (only && r.id !== only) continue;
       const parts = this.parts.get(`${r.id}:${n}`) ?? [];
+      const start = this.timedSegments ? (this.segmentEnds.get(r.id) ?? 0) : 0;
+      this.segmentEnds.set(r.id, start + parts.length * this.partMs);
       const seg: Segment = {
         number: n,
-        start: 0,
-        duration: parts.length * 500,
+        start,
+        duration: parts.length * this.partMs,
         bytes: parts.reduce((s, b) => s + b.length, 0),
-        parts: parts.map((b, i) => ({ index: i, duration: 500, bytes: b.length, independent: i === 0 })),
+        parts: parts.map((b, i) => ({ index: i, duration: this.partMs, bytes: b.length, independent: i === 0 })),
         complete: true,
       };
       this.sink!.segment(r.id, seg);
