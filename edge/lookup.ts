@@ -376,7 +376,7 @@ export class Lookup {
       const status =
         head.error.code === 'UPSTREAM_TIMEOUT' ? 504 : head.error.code === 'UPSTREAM_BUSY' ? 503 : head.status;
       ctx.logger.warn(
-        { reqId: ex.id, key: redactTokens(fill.key), code: head.error.code, msg: head.error.message },
+        { reqId: ex.id, key: redactTokens(fill.key), code: head.error.code, err: head.error.message },
         'upstream failed',
       );
       return sendText(

@@ -449,27 +449,38 @@ export function registerAdBreakCommand(program: Command): void {
         );
         const base = `${origin.replace(/\/+$/, '')}/_live/${encodeURIComponent(channel)}/ad-breaks`;
         const auth = { authorization: `Bearer ${credential}` };
+        // an unreachable origin is named with its cause (fetch's own message is only "fetch failed")
+        const reach = (p: Promise<Response>): Promise<Response> =>
+          p.catch((e: unknown) => {
+            const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+            throw new StreamedgeError(
+              'ORIGIN_UNREACHABLE',
+              `cannot reach the origin at ${origin}: ${cause?.code ?? cause?.message ?? String(e)}`,
+            );
+          });
         const res = o.list
-          ? await fetch(base, { headers: auth })
+          ? await reach(fetch(base, { headers: auth }))
           : o.return
-            ? await fetch(`${base}/return`, { method: 'POST', headers: auth })
-            : await fetch(base, {
-                method: 'POST',
-                headers: { ...auth, 'content-type': 'application/json' },
-                body: JSON.stringify({
-                  duration: parseDuration(o.duration),
-                  ...(o.segment !== undefined ? { segment: Number(o.segment) } : {}),
-                  ...(o.eventId !== undefined ? { eventId: Number(o.eventId) } : {}),
-                  ...(ad
-                    ? {
-                        interstitial: {
-                          ...('assetUri' in ad ? { assetUri: ad.assetUri } : { assetList: ad.assetList }),
-                          ...(ad.restrict ? { restrict: ad.restrict.join(',').toLowerCase() } : {}),
-                        },
-                      }
-                    : {}),
+            ? await reach(fetch(`${base}/return`, { method: 'POST', headers: auth }))
+            : await reach(
+                fetch(base, {
+                  method: 'POST',
+                  headers: { ...auth, 'content-type': 'application/json' },
+                  body: JSON.stringify({
+                    duration: parseDuration(o.duration),
+                    ...(o.segment !== undefined ? { segment: Number(o.segment) } : {}),
+                    ...(o.eventId !== undefined ? { eventId: Number(o.eventId) } : {}),
+                    ...(ad
+                      ? {
+                          interstitial: {
+                            ...('assetUri' in ad ? { assetUri: ad.assetUri } : { assetList: ad.assetList }),
+                            ...(ad.restrict ? { restrict: ad.restrict.join(',').toLowerCase() } : {}),
+                          },
+                        }
+                      : {}),
+                  }),
                 }),
-              });
+              );
         const text = await res.text();
         if (!res.ok) {
           let why = text;

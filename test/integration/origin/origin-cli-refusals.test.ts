@@ -2,11 +2,13 @@
  * `streamedge origin` refuses at start-up, with one line and exit 1, what could never work: an
  * unreadable --live-ladder and a --live file source that does not exist (both used to start an
  * origin whose channel restarted for ever, its message naming --ladder), and a --root that is a
- * file (it used to start and answer 404 to everything, its health "ok").
+ * file (it used to start and answer 404 to everything, its health "ok"). And `ad-break` names an
+ * origin it cannot reach.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../packager/cli-run.js';
 
@@ -28,5 +30,20 @@ describe('streamedge origin refuses at start-up', () => {
     const root = await runCli(['origin', '--root', plain, '--port', '0']);
     expect(root.code).toBe(1);
     expect(root.stderr).toContain(`--root ${plain}: a file, not a folder`);
+  }, 60_000);
+
+  it('ad-break names an origin it cannot reach, and why (it said only "unexpected error: fetch failed")', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const cred = join(dir, 'cred');
+    writeFileSync(cred, 'a-credential-of-enough-length\n');
+    const origin = `http://127.0.0.1:${closed}`;
+    const r = await runCli(['ad-break', origin, 'news', '--duration', '10', '--cue-credential-file', cred]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot reach the origin at ${origin}: ECONNREFUSED`);
   }, 60_000);
 });
