@@ -12,6 +12,7 @@ import { captionServicesOption } from '../src/cli/caption-options.js';
 import { getsSurroundTwin, parseAudioOption } from './audio-tracks.js';
 import { parseVideoCodecs, type AudioRung } from './ladder.js';
 import type { SourceInfo } from './probe.js';
+import { validateAssetId } from './publish.js';
 import {
   type ContentKey,
   type ProtectionScheme,
@@ -183,12 +184,12 @@ export function registerPackageCommand(program: Command): void {
         throw new StreamedgeError('BAD_OPTION', `--dash-periods ${o.dashPeriods}: use single or cues`);
       }
       const adCues = o.adCues === undefined ? undefined : o.adCues === 'source' ? 'source' : parseAdCues(o.adCues);
-      const assetId = o.id ?? basename(input, extname(input));
+      const assetId = o.id ?? assetIdFromFileName(input);
       const keepVersions = Number(o.keepVersions);
       if (!Number.isInteger(keepVersions) || keepVersions < 1) {
         throw new StreamedgeError('BAD_OPTION', `--keep-versions ${o.keepVersions}: use a whole number of at least 1`);
       }
-      const keepForMs = parseDuration(o.keepFor) * 1000;
+      const keepForMs = parseDuration(o.keepFor, '--keep-for') * 1000;
       const controller = new AbortController();
       const onSignal = (): void => controller.abort();
       process.once('SIGINT', onSignal);
@@ -201,8 +202,8 @@ export function registerPackageCommand(program: Command): void {
           assetId,
           ladder: o.ladder,
           ...(videoCodecs ? { videoCodecs } : {}),
-          segmentDuration: parseDuration(o.segment),
-          partDuration: parseDuration(o.part),
+          segmentDuration: parseDuration(o.segment, '--segment'),
+          partDuration: parseDuration(o.part, '--part'),
           force: o.force ?? false,
           retention: { keepVersions, keepForMs },
           subtitles: o.subtitles.map(parseSubtitleOption),
@@ -351,4 +352,26 @@ export function formatSummary(s: VodSummary): string {
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The asset id when --id is not given: the source's file name without its extension, which must
+ * be a valid id itself; if it is not (spaces, brackets), the error says so and suggests one.
+ */
+function assetIdFromFileName(input: string): string {
+  const id = basename(input, extname(input));
+  try {
+    validateAssetId(id);
+  } catch {
+    const suggestion =
+      id
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/^[^A-Za-z0-9]+|-+$/g, '')
+        .slice(0, 128) || 'asset';
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `the asset id taken from the file name, "${id}", is not valid (letters, digits, '.', '_' or '-'): name the asset with --id, e.g. --id ${suggestion}`,
+    );
+  }
+  return id;
 }

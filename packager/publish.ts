@@ -63,7 +63,7 @@ export function versionName(n: number): string {
   return `v${n}`;
 }
 
-type Layout = 'none' | 'versioned' | 'legacy-link' | 'plain';
+type Layout = 'none' | 'versioned' | 'legacy-link' | 'plain' | 'file';
 
 function layoutOf(outDir: string, assetId: string): Layout {
   const dir = assetPath(outDir, assetId);
@@ -74,7 +74,7 @@ function layoutOf(outDir: string, assetId: string): Layout {
     return 'none';
   }
   if (st.isSymbolicLink()) return 'legacy-link';
-  if (!st.isDirectory()) return 'plain';
+  if (!st.isDirectory()) return 'file';
   try {
     lstatSync(join(dir, ASSET_HISTORY));
     return 'versioned';
@@ -95,10 +95,10 @@ export function assertCanPublish(outDir: string, assetId: string, force: boolean
   const layout = layoutOf(outDir, assetId);
   if (layout === 'none') return;
   if (!force) throw assetExistsError(outDir, assetId);
-  if (layout === 'plain') {
+  if (layout === 'plain' || layout === 'file') {
     throw new StreamedgeError(
       'ASSET_NOT_VERSIONED',
-      `${assetPath(outDir, assetId)} is a plain folder, not a published asset; move it away before re-packaging "${assetId}"`,
+      `${assetPath(outDir, assetId)} is a ${layout === 'file' ? 'file' : 'plain folder'}, not a published asset; move it away before re-packaging "${assetId}"`,
     );
   }
 }
@@ -205,7 +205,7 @@ export function publishVersion(
   const layout = layoutOf(outDir, assetId);
   const versionDir = join(dir, slot.name);
   if (layout !== 'none' && !opts.force) throw assetExistsError(outDir, assetId);
-  if (layout === 'plain') assertCanPublish(outDir, assetId, true); // throws the clear error
+  if (layout === 'plain' || layout === 'file') assertCanPublish(outDir, assetId, true); // throws the clear error
 
   if (layout === 'versioned') {
     if (!slot.reserved) throw new StreamedgeError('PUBLISH_RACE', `asset "${assetId}" appeared while packaging; retry`);

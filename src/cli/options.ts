@@ -2,10 +2,17 @@ import { StreamedgeError } from '../errors.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
-/** "500ms", "2s", "1.5m", "2h", or a bare number of seconds → seconds. */
-export function parseDuration(text: string): number {
+/**
+ * "500ms", "2s", "1.5m", "2h", or a bare number of seconds → seconds. `flag` names the option in
+ * the error (`--segment abc: not a duration …`).
+ */
+export function parseDuration(text: string, flag?: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
-  if (!m) throw new StreamedgeError('BAD_OPTION', `not a duration: "${text}" (use e.g. 500ms, 2s, 1m, 2h)`);
+  if (!m)
+    throw new StreamedgeError(
+      'BAD_OPTION',
+      `${flag === undefined ? '' : `${flag} `}not a duration: "${text}" (use e.g. 500ms, 2s, 1m, 2h)`,
+    );
   return Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()];
 }
 

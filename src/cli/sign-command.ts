@@ -33,6 +33,23 @@ export interface SignCliOptions {
   ip?: string;
 }
 
+/**
+ * `--base`: an http(s) URL of an origin or edge, optionally with a path prefix the signed path is
+ * appended to; no query or fragment (the signed path goes after it, and the token in it).
+ */
+function baseUrl(base: string): void {
+  let u: URL;
+  try {
+    u = new URL(base);
+  } catch {
+    throw new StreamedgeError('BAD_OPTION', `--base ${base}: not a URL (expected e.g. https://edge.example)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new StreamedgeError('BAD_OPTION', `--base ${base}: expected an http or https URL`);
+  if (u.search !== '' || u.hash !== '' || base.includes('?') || base.includes('#'))
+    throw new StreamedgeError('BAD_OPTION', `--base ${base}: no query or fragment (the signed path is appended to it)`);
+}
+
 /** The work of `sign`, minus printing: returns the signed URL. */
 export async function signCommand(
   path: string,
@@ -45,6 +62,7 @@ export async function signCommand(
   if (placement !== 'path' && placement !== 'query') {
     throw new StreamedgeError('BAD_OPTION', `--placement must be "path" or "query" (got "${o.placement}")`);
   }
+  if (o.base !== undefined) baseUrl(o.base);
   const scope = validateScope(o.scope ?? defaultScopeFor(path));
   if (!pathInScope(path, scope))
     throw new StreamedgeError('BAD_OPTION', `${path} is outside the scope ${scope}: the URL would not verify`);

@@ -45,6 +45,28 @@ describe.concurrent('streamedge package (CLI): failures', () => {
     expect(listing(out)).toEqual([]);
   });
 
+  it('names the option a bad duration came from, the file name an invalid asset id came from, and a file in the way', async () => {
+    const input = await fixture('small');
+    const out = join(root, 'named-errors');
+    const seg = await runCli(['package', input, '--out', out, '--id', 'x', '--segment', 'abc']);
+    expect(seg.code).toBe(1);
+    expect(oneLine(seg.stderr)).toMatch(/--segment not a duration: "abc"/);
+    // no --id: the id comes from the file name, which has spaces and brackets
+    const odd = join(root, 'My Movie (2024).mp4');
+    writeFileSync(odd, readFileSync(input));
+    const id = await runCli(['package', odd, '--out', out]);
+    expect(id.code).toBe(1);
+    expect(oneLine(id.stderr)).toMatch(
+      /the asset id taken from the file name, "My Movie \(2024\)", is not valid .*--id My-Movie-2024$/,
+    );
+    expect(listing(out)).toEqual([]);
+    // a file where the asset folder would go, with --force
+    writeFileSync(join(root, 'blocked-out-file'), '');
+    const f = await runCli(['package', input, '--out', root, '--id', 'blocked-out-file', '--force']);
+    expect(f.code).toBe(1);
+    expect(oneLine(f.stderr)).toMatch(/blocked-out-file is a file, not a published asset/);
+  });
+
   it('a source whose media data is cut off mid-file (index intact): SOURCE_TRUNCATED, nothing left', async () => {
     const whole = readFileSync(await fixture('small')); // +faststart: the moov comes first
     const cut = join(root, 'cut-in-half.mp4');

@@ -98,6 +98,15 @@ describe('streamedge sign', () => {
       [['/vod/a/x', '--secret-file', secretFile, '--placement', 'header'], /--placement must be "path" or "query"/],
       [['/vod/a/x', '--secret-file', secretFile, '--scope', '/vod/b/'], /outside the scope/],
       [['/vod/a/x', '--secret-file', secretFile, '--ttl', 'forever'], /not a duration/],
+      [['/vod/a/x', '--secret-file', secretFile, '--base', 'notaurl'], /--base notaurl: not a URL/],
+      [
+        ['/vod/a/x', '--secret-file', secretFile, '--base', 'ftp://h'],
+        /--base ftp:\/\/h: expected an http or https URL/,
+      ],
+      [
+        ['/vod/a/x', '--secret-file', secretFile, '--base', 'http://h:8080/x?a=1', '--placement', 'query'],
+        /no query or fragment/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = await cli(args);
