@@ -103,9 +103,51 @@ export function assertCanPublish(outDir: string, assetId: string, force: boolean
   }
 }
 
-/** Creates a fresh staging folder inside outDir (same file system, so publishing is a rename). */
+/** A staging folder left by a killed run is swept once its run is gone and it is this old. */
+const DEAD_STAGING_AGE_MS = 3600_000;
+
+/**
+ * Removes staging folders left by runs killed outright (SIGKILL, the OOM killer: no cleanup ran),
+ * never published nor served but holding up to a whole encode's bytes. Only a folder whose process
+ * is gone from this machine and that has not changed for an hour (another machine's run on
+ * shared storage keeps writing to its own).
+ */
+function sweepDeadStaging(outDir: string, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = readdirSync(outDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.tmp-.+-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    const dir = join(outDir, name);
+    try {
+      if (now - lstatSync(dir).mtimeMs < DEAD_STAGING_AGE_MS) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile, or not ours to remove: leave it
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Creates a fresh staging folder inside outDir (same file system, so publishing is a rename),
+ * first sweeping the ones runs killed outright left behind.
+ */
 export function createStaging(outDir: string, assetId: string): string {
   mkdirSync(outDir, { recursive: true });
+  sweepDeadStaging(outDir);
   const dir = join(outDir, `${STAGING_PREFIX}${assetId}-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(dir);
   return dir;

@@ -8,8 +8,10 @@ import {
   readlinkSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -154,5 +156,27 @@ describe('publish (versioned layout)', () => {
     const t = createStaging(out, 'z');
     discardStaging(t);
     expect(existsSync(t)).toBe(false);
+  });
+
+  it('sweeps the staging folders of runs killed outright: process gone and an hour old, not a live or a recent one', () => {
+    const out = join(root, 'sweep');
+    mkdirSync(out);
+    // a pid that existed and is gone: a child that has exited
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+    const hourAgo = (Date.now() - 2 * 3600_000) / 1000;
+    const dead = join(out, `.tmp-a-${gone}-0badc0de`);
+    const recentDead = join(out, `.tmp-b-${gone}-0badc0df`);
+    const live = join(out, `.tmp-c-${process.pid}-0badc0e0`);
+    for (const d of [dead, recentDead, live]) {
+      mkdirSync(d);
+      writeFileSync(join(d, 'seg-1.m4s'), 'bytes');
+    }
+    utimesSync(dead, hourAgo, hourAgo);
+    utimesSync(live, hourAgo, hourAgo);
+    const mine = createStaging(out, 'd');
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(recentDead)).toBe(true);
+    expect(existsSync(live)).toBe(true);
+    discardStaging(mine);
   });
 });
