@@ -415,29 +415,32 @@ export function registerEdgeCommands(program: Command): void {
     .option('--drain-timeout <duration>', 'SIGTERM / rolling restart: longest wait for requests in flight', '30s')
     .action(async (o: EdgeCliOptions) => {
       const workers = workerCount(o);
+      // One handler from the first moment: a SIGINT/SIGTERM while starting (workers, the store
+      // process, a temporary store) is acted on once started; the default action there left the
+      // temporary store, the socket and children behind. A second signal once stopping kills.
+      const started: { stop?: () => void; signalled: boolean } = { signalled: false };
+      const onSignal = (): void => (started.stop ? started.stop() : void (started.signalled = true));
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let finish: () => Promise<void>;
       if (workers > 1) {
         const sup = await EdgeSupervisor.start(o, workers);
-        const stop = () => {
-          void sup.stop().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        finish = () => sup.stop();
         process.on('SIGHUP', () => void sup.rollingRestart());
         process.on('SIGUSR2', () => sup.rotateTicketKeys());
-        return;
+      } else {
+        const { drain } = await runEdge(o);
+        finish = drain;
       }
-      const { drain } = await runEdge(o);
-      const stop = () => {
-        void drain().then(
+      started.stop = () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        void finish().then(
           () => process.exit(0),
           () => process.exit(1),
         );
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      if (started.signalled) started.stop();
     });
 
   program
