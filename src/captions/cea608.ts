@@ -17,6 +17,7 @@
  * screen ends and, if anything is still shown, a new one starts with the rows shown (trailing
  * spaces dropped), the top row and the leftmost column, for placement.
  */
+import { ShownCue, styledRun } from './shown-cue.js';
 
 export type CaptionChannel = 1 | 2 | 3 | 4;
 
@@ -113,11 +114,11 @@ function rowText(r: Row, from: number, to: number): string {
     const style = r.st[i];
     let j = i;
     while (j < to && r.st[j] === style) j++;
-    let run = r.ch.slice(i, j).join('').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    if (style & UNDERLINE) run = `<u>${run}</u>`;
-    if (style & ITALIC) run = `<i>${run}</i>`;
-    if (COLOURS[style & 7]) run = `<c.${COLOURS[style & 7]}>${run}</c>`;
-    out += run;
+    out += styledRun(r.ch.slice(i, j).join(''), {
+      italic: (style & ITALIC) !== 0,
+      underline: (style & UNDERLINE) !== 0,
+      colour: COLOURS[style & 7],
+    });
     i = j;
   }
   return out;
@@ -133,21 +134,25 @@ class ChannelScreen {
   private col = 0;
   /** The style characters are written in (PACs and mid-row codes set it). */
   private pen = 0;
-  /** The displayed memory may have changed since the last look. */
-  dirty = false;
-  private open: Cea608Cue | null = null;
+  /** The cue the displayed memory shows (`cue.dirty`: it may have changed since the last look). */
+  private readonly cue: ShownCue<Cea608Cue>;
 
   constructor(
     readonly channel: CaptionChannel,
-    private readonly out: Cea608Output,
-  ) {}
+    out: Cea608Output,
+  ) {
+    this.cue = new ShownCue(out, (t) => {
+      const now = this.shown();
+      return now ? { channel, start: t, ...now } : null;
+    });
+  }
 
   private target(): Memory {
     return this.mode === 'pop' ? this.hidden : this.displayed;
   }
 
   private touch(m: Memory): void {
-    if (m === this.displayed) this.dirty = true;
+    if (m === this.displayed) this.cue.dirty = true;
   }
 
   /** A printable character at the cursor, the cursor then one column on (it stops at the last). */
@@ -208,7 +213,7 @@ class ChannelScreen {
         if (this.mode !== 'roll') {
           this.displayed.clear();
           this.hidden.clear();
-          this.dirty = true;
+          this.cue.dirty = true;
           this.row = ROWS;
         }
         this.mode = 'roll';
@@ -225,7 +230,7 @@ class ChannelScreen {
         return;
       case 0x2c: // EDM: erase displayed memory
         this.displayed.clear();
-        this.dirty = true;
+        this.cue.dirty = true;
         return;
       case 0x2d: // CR: carriage return (roll-up: the rows rise)
         if (this.mode === 'roll') this.rollUp();
@@ -236,7 +241,7 @@ class ChannelScreen {
       case 0x2f: // EOC: end of caption, the memories swap
         [this.displayed, this.hidden] = [this.hidden, this.displayed];
         this.mode = 'pop';
-        this.dirty = true;
+        this.cue.dirty = true;
         return;
       default: // AOF, AON (reserved), FON (flash): nothing to keep
         return;
@@ -251,7 +256,7 @@ class ChannelScreen {
     for (let r = this.row; r < ROWS; r++) rows[r] = blankRow();
     this.col = 0;
     this.pen = 0; // a new row starts white, plain
-    this.dirty = true;
+    this.cue.dirty = true;
   }
 
   /** A preamble address code: the cursor to `row`, column `indent`; in roll-up the base row moves there with its rows. */
@@ -263,7 +268,7 @@ class ChannelScreen {
         const window = rows.slice(this.row - this.rollRows, this.row);
         for (let r = 0; r < ROWS; r++) rows[r] = blankRow();
         window.forEach((r, i) => (rows[base - this.rollRows + i] = r));
-        this.dirty = true;
+        this.cue.dirty = true;
       }
       this.row = base;
     } else this.row = row;
@@ -292,26 +297,18 @@ class ChannelScreen {
 
   /** Ends the cue on screen and starts the next when what is shown changed (called once per picture). */
   settle(t: number): void {
-    if (!this.dirty) return;
-    this.dirty = false;
-    const now = this.shown();
-    if (this.open && now && now.text === this.open.text && now.row === this.open.row) return;
-    if (this.open) this.out.ended(this.open, t);
-    this.open = now ? { channel: this.channel, start: t, ...now } : null;
-    if (this.open) this.out.started(this.open);
+    this.cue.settle(t);
   }
 
   /** Everything cleared (a seek, a gap in the media): the cue on screen ends at `t`. */
   reset(t: number): void {
-    if (this.open) this.out.ended(this.open, t);
-    this.open = null;
+    this.cue.end(t);
     this.displayed.clear();
     this.hidden.clear();
     this.mode = null;
     this.row = ROWS;
     this.col = 0;
     this.pen = 0;
-    this.dirty = false;
   }
 }
 

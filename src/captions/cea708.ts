@@ -25,6 +25,7 @@
  * placement rule serves both.
  */
 import type { CcTriplet } from './cea608.js';
+import { ShownCue, styledRun } from './shown-cue.js';
 
 export interface Cea708Cue {
   /** The caption service, 1–63 (HLS INSTREAM-ID `SERVICE<n>`). */
@@ -175,16 +176,11 @@ function markup(cells: Cell[]): string {
     const st = cells[i].st;
     let j = i;
     while (j < cells.length && cells[j].st === st) j++;
-    let run = cells
+    const text = cells
       .slice(i, j)
       .map((c) => c.ch)
-      .join('')
-      .replace(/&/g, '&amp;')
-      .replace(/</g, '&lt;')
-      .replace(/>/g, '&gt;');
-    if (st & UNDERLINE) run = `<u>${run}</u>`;
-    if (st & ITALIC) run = `<i>${run}</i>`;
-    out += run;
+      .join('');
+    out += styledRun(text, { italic: (st & ITALIC) !== 0, underline: (st & UNDERLINE) !== 0 });
     i = j;
   }
   return out;
@@ -194,13 +190,18 @@ function markup(cells: Cell[]): string {
 class ServiceScreen {
   private readonly windows: (CaptionWindow | null)[] = new Array<CaptionWindow | null>(8).fill(null);
   private current = -1;
-  dirty = false;
-  private open: Cea708Cue | null = null;
+  /** The cue the visible windows show (`cue.dirty`: it may have changed since the last look). */
+  private readonly cue: ShownCue<Cea708Cue>;
 
   constructor(
     readonly service: number,
-    private readonly out: Cea708Output,
-  ) {}
+    out: Cea708Output,
+  ) {
+    this.cue = new ShownCue(out, (t) => {
+      const now = this.shown();
+      return now ? { service, start: t, ...now } : null;
+    });
+  }
 
   /** One service block's bytes. */
   read(b: Uint8Array, start: number, end: number): void {
@@ -220,7 +221,7 @@ class ServiceScreen {
   }
 
   private changed(w: CaptionWindow | null): void {
-    if (w?.visible) this.dirty = true;
+    if (w?.visible) this.cue.dirty = true;
   }
 
   private write(ch: string): void {
@@ -290,7 +291,7 @@ class ServiceScreen {
       w.define(b, i);
       this.windows[n] = w;
       this.current = n;
-      if (wasVisible || w.visible) this.dirty = true;
+      if (wasVisible || w.visible) this.cue.dirty = true;
       return i + 6;
     }
     switch (c) {
@@ -306,7 +307,7 @@ class ServiceScreen {
       case 0x8f: // RST
         this.windows.fill(null);
         this.current = -1;
-        this.dirty = true;
+        this.cue.dirty = true;
         return i;
       case 0x90: // SPA: pen attributes, italics and underline kept
         if (i + 2 <= end && this.window)
@@ -335,10 +336,10 @@ class ServiceScreen {
       } else if (c === 0x8c) {
         this.windows[n] = null;
         if (this.current === n) this.current = -1;
-        if (w.visible) this.dirty = true;
+        if (w.visible) this.cue.dirty = true;
       } else {
         w.visible = c === 0x89 ? true : c === 0x8a ? false : !w.visible;
-        this.dirty = true;
+        this.cue.dirty = true;
       }
     }
   }
@@ -360,21 +361,13 @@ class ServiceScreen {
   }
 
   settle(t: number): void {
-    if (!this.dirty) return;
-    this.dirty = false;
-    const now = this.shown();
-    if (this.open && now && now.text === this.open.text && now.row === this.open.row) return;
-    if (this.open) this.out.ended(this.open, t);
-    this.open = now ? { service: this.service, start: t, ...now } : null;
-    if (this.open) this.out.started(this.open);
+    this.cue.settle(t);
   }
 
   reset(t: number): void {
-    if (this.open) this.out.ended(this.open, t);
-    this.open = null;
+    this.cue.end(t);
     this.windows.fill(null);
     this.current = -1;
-    this.dirty = false;
   }
 }
 

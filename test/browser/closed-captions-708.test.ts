@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startScriptPage, type ScriptPage } from '../support/script-page.js';
-import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { packageSmall, startBrowserRig, type BrowserRig, type DemoTextPage } from '../support/browser-rig.js';
 import { CAPTION_708_TEXT, CAPTION_TEXT, fixture } from '../../media-fixtures/generate.js';
 
 let rig: BrowserRig;
@@ -106,19 +106,7 @@ describe('CEA-708 captions in Shaka Player', () => {
   }
 });
 
-interface DemoTrack {
-  id: string;
-  language: string;
-  name: string;
-  active: boolean;
-}
-interface Demo {
-  __streamedge: {
-    tracks(): { text: DemoTrack[] };
-    setTextTrack(id: string | null): void;
-    activeCues(): string[];
-  };
-}
+type Demo = DemoTextPage;
 
 describe('CEA-708 captions in our player', () => {
   it('HLS: lists CC1 and SERVICE1, decodes both from the pictures, shows the 708 one when chosen', async () => {

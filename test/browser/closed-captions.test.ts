@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startScriptPage, type ScriptPage } from '../support/script-page.js';
-import { packageSmall, startBrowserRig, type BrowserRig } from '../support/browser-rig.js';
+import { packageSmall, startBrowserRig, type BrowserRig, type DemoTextPage } from '../support/browser-rig.js';
 import { CAPTION_TEXT, fixture } from '../../media-fixtures/generate.js';
 import { writeTinyLadder } from '../integration/live/live-helpers.js';
 
@@ -124,20 +124,7 @@ describe('closed captions in the players', () => {
   }, 60_000);
 });
 
-interface DemoTrack {
-  id: string;
-  language: string;
-  name: string;
-  active: boolean;
-}
-interface DemoApi {
-  tracks(): { text: DemoTrack[] };
-  setTextTrack(id: string | null): void;
-  activeCues(): string[];
-}
-interface Demo {
-  __streamedge: DemoApi;
-}
+type Demo = DemoTextPage;
 
 /** The cues of the page's `captions` text tracks: [track label, mode, cue text, start, end]. */
 function captionCues(): [string, string, string, number, number][] {

@@ -140,3 +140,20 @@ export function whatThePageSaw(page: Page): Promise<string> {
     });
   });
 }
+
+/** A text track as the demo page's `window.__streamedge.tracks()` lists it. */
+export interface DemoTextTrack {
+  id: string;
+  language: string;
+  name: string;
+  active: boolean;
+}
+
+/** The demo page's text-track calls (`window.__streamedge`), as the caption tests use them. */
+export interface DemoTextPage {
+  __streamedge: {
+    tracks(): { text: DemoTextTrack[] };
+    setTextTrack(id: string | null): void;
+    activeCues(): string[];
+  };
+}

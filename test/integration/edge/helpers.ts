@@ -102,6 +102,19 @@ export async function get(url: string, headers: Record<string, string> = {}, met
   return { status: res.statusCode, headers: h, body };
 }
 
+/** `path` asked of the edge twice, the edge idle (its fill stored) after each: the first and the second answer. */
+export async function getTwice(
+  e: TestEdge,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ a: Got; b: Got }> {
+  const a = await get(`${e.url}${path}`, headers);
+  await e.edge.whenIdle();
+  const b = await get(`${e.url}${path}`, headers);
+  await e.edge.whenIdle();
+  return { a, b };
+}
+
 /** The store key the edge uses (default rules) for `path` when the response has no Vary. */
 export function storedKey(path: string): string {
   return cacheKey(path, {}, { queryParams: 'all', headers: [] });

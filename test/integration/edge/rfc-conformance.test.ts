@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
-import { exchangeRaw, get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+import { exchangeRaw, get, getTwice, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
 
 let up: Upstream;
 let e: TestEdge;
@@ -73,13 +73,7 @@ afterAll(async () => {
 
 const status = (r: { headers: Record<string, string> }) => parseCacheStatus(r.headers['cache-status']).at(-1)!;
 
-async function twice(path: string, headers: Record<string, string> = {}) {
-  const a = await get(`${e.url}${path}`, headers);
-  await e.edge.whenIdle();
-  const b = await get(`${e.url}${path}`, headers);
-  await e.edge.whenIdle();
-  return { a, b };
-}
+const twice = (path: string, headers: Record<string, string> = {}) => getTwice(e, path, headers);
 
 describe('s-maxage incorporates proxy-revalidate (RFC 9111 §5.2.2.10, §4.2.4)', () => {
   it('s-maxage with stale-if-error or stale-while-revalidate is never served stale; CDN-Cache-Control still is', async () => {

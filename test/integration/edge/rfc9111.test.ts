@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCacheStatus } from '../../../src/http/cache-status.js';
-import { get, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
+import { get, getTwice, startEdge, startUpstream, type TestEdge, type Upstream } from './helpers.js';
 
 let up: Upstream;
 let e: TestEdge;
@@ -110,13 +110,7 @@ afterAll(async () => {
 
 const hit = (r: { headers: Record<string, string> }) => parseCacheStatus(r.headers['cache-status'])[0].hit === true;
 
-async function twice(path: string, headers: Record<string, string> = {}) {
-  const a = await get(`${e.url}${path}`, headers);
-  await e.edge.whenIdle();
-  const b = await get(`${e.url}${path}`, headers);
-  await e.edge.whenIdle();
-  return { a, b };
-}
+const twice = (path: string, headers: Record<string, string> = {}) => getTwice(e, path, headers);
 
 describe('RFC 9111 freshness (§4.2, §5.1, §5.3)', () => {
   it('Expires: 0 (an invalid date) means already expired; a future Expires is fresh', async () => {
