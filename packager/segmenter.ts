@@ -61,6 +61,13 @@ export interface SegmenterOptions {
   cutTimesSec?: readonly number[];
   /** Encrypts the track (Common Encryption): its header and every chunk, before anything is cut or published. */
   protector?: TrackProtector;
+  /**
+   * Live: the mfhd sequence_number of the first fragment, each next one a number more. The
+   * encoder numbers each run's fragments from 1 again; ISO/IEC 14496-12 §8.8.5 has the number
+   * increase through the track, so the channel goes on from the last one it published. Unset, the
+   * encoder's numbers are kept (VOD renumbers audio split at cuts from 1).
+   */
+  firstSequenceNumber?: number;
 }
 
 /** Boxes that travel with the next fragment (producer reference time, events). */
@@ -102,6 +109,8 @@ export class Segmenter {
   /** Audio with cut times: fragments are split at the cut (to the sample), renumbered from 1. */
   private exactAudio = false;
   private sequence = 0;
+  /** Fragments published so far (with firstSequenceNumber, the next one's number counts on from it). */
+  private fragments = 0;
   private boundary = 0;
   private ended = false;
   private segmentsDone = 0;
@@ -238,7 +247,11 @@ export class Segmenter {
     return traf;
   }
 
-  private onFragment(clearMoof: Buffer, clearMdat: Buffer): void {
+  private onFragment(plainMoof: Buffer, clearMdat: Buffer): void {
+    const first = this.opts.firstSequenceNumber;
+    const clearMoof =
+      first === undefined ? plainMoof : setSequenceNumber(plainMoof, (first + this.fragments) % 2 ** 32);
+    this.fragments++;
     const { moof, mdat } = this.opts.protector
       ? this.opts.protector.protectFragment(clearMoof, clearMdat)
       : { moof: clearMoof, mdat: clearMdat };

@@ -16,6 +16,8 @@ export interface PersistedRendition {
   rendition: Rendition;
   discontinuitySequence: number;
   segments: Segment[];
+  /** The highest mfhd sequence number published (absent in state saved before it was kept). */
+  fragmentSequence?: number;
 }
 
 export interface PersistedChannel {
@@ -28,7 +30,10 @@ export interface PersistedChannel {
   renditions: Record<string, PersistedRendition>;
   /** Ad breaks and the next splice_event_id (absent in state saved before they existed). */
   adBreaks?: PersistedAdBreaks;
-  /** `--live-dash-periods cues`: the MPD's Period starts still listed (media seconds), so they keep their ids. */
+  /**
+   * The MPD's Period starts still listed (media seconds: encoder runs after the first, and with
+   * `--live-dash-periods cues` ad breaks' starts and returns), so they keep their ids.
+   */
   dashPeriodStarts?: number[];
 }
 

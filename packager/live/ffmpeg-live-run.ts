@@ -313,6 +313,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
         segmentDuration: config.segmentDuration,
         partDuration: config.partDuration,
         firstSegmentNumber: req.anchor.segmentNumber ?? req.firstSegmentNumber,
+        firstSequenceNumber: req.firstFragmentSequence(o.renditionId),
         originSec: offset,
         ...(config.protection
           ? {

@@ -13,14 +13,17 @@
  * the previous one, so numbers never go backwards and every origin of the epoch agrees.
  *
  * Timeline (HLS and DASH alike): media time is anchored to wall clock, with ONE anchor:
- * PDT = availabilityStartTime + media time for every segment, and DASH keeps one Period with one
- * consistent SegmentTimeline (a source outage is a gap in it; segment numbers keep counting);
- * HLS signals EXT-X-DISCONTINUITY at the new run. Each run's tfdt is shifted by an offset that
- * makes PDT honest (a part is never available before its PDT end, which no real-time source can
- * do): the run holds its first segment back, the offset is the minimum of (arrival − media end)
- * over the fragments seen meanwhile, in every rendition (run-anchor.ts), never before the end of
- * the previous run; then each part is published no earlier than its PDT end
- * (availability-gate.ts), which covers whatever the first segment did not show.
+ * PDT = availabilityStartTime + media time for every segment (segment numbers keep counting); HLS
+ * signals EXT-X-DISCONTINUITY at the new run, DASH starts a new Period there (id and start from
+ * the run's first segment, presentationTimeOffset the same media time), the Period before ending
+ * with its media: a source outage is the time between two Periods, never a gap inside one
+ * SegmentTimeline. The fragments' mfhd sequence numbers go on counting across runs too. Each
+ * run's tfdt is shifted by an offset that makes PDT honest (a part is never available before its
+ * PDT end, which no real-time source can do): the run holds its first segment back, the offset is
+ * the minimum of (arrival − media end) over the fragments seen meanwhile, in every rendition
+ * (run-anchor.ts), never before the end of the previous run; then each part is published no
+ * earlier than its PDT end (availability-gate.ts), which covers whatever the first segment did
+ * not show.
  */
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -81,6 +84,12 @@ export interface RunHandle {
 export interface RunRequest {
   config: ResolvedChannelConfig;
   firstSegmentNumber: number;
+  /**
+   * The mfhd sequence number of the rendition's first fragment in this run: one more than the
+   * highest the channel published (1 for a rendition it has none of), so the count goes on
+   * across runs (ISO/IEC 14496-12 §8.8.5) instead of starting at the encoder's 1 again.
+   */
+  firstFragmentSequence(renditionId: string): number;
   /**
    * Where this run's media time 0 lands (seconds after availabilityStartTime): the run reports
    * each fragment's arrival (`observe(media end)`) and fixes the offset once it has seen its
@@ -172,6 +181,19 @@ function dashPeriodCuts(breaks: readonly AdBreak[], reference: RenditionTimeline
 }
 
 /**
+ * Where the MPD starts a new Period whatever `--live-dash-periods` says: at each encoder run after
+ * the first (a source or an origin restart), the start of its first segment on the reference
+ * timeline (media seconds), once that segment is complete. The media before ends short of it (the
+ * run started later than the last one ended): one Period's SegmentTimeline cannot leave that gap
+ * (DASH-IF timing model §9.2), so the Period before ends with its media (src/dash/mpd.ts).
+ */
+function runPeriodCuts(reference: RenditionTimeline): number[] {
+  return reference.segments
+    .filter((seg) => seg.complete && seg.discontinuity)
+    .map((seg) => seg.start / reference.rendition.timescale);
+}
+
+/**
  * The Period starts of the MPD: those published before (`kept`) and the new `cuts`, sorted, one
  * per millisecond (a Period's id is its start in ms). A Period keeps its id, start and offsets for
  * as long as it is listed (ISO/IEC 23009-1 §5.4), however long ago its ad break left the
@@ -235,8 +257,9 @@ export class LiveChannel {
   /** Ad breaks cued on the channel (SCTE 35), in the manifests while they overlap the window. */
   private adBreaks: AdBreaks;
   /**
-   * `--live-dash-periods cues`: where the MPD's Periods after the first start (media seconds),
-   * kept while their Period is listed, after their ad break has left the window too.
+   * Where the MPD's Periods after the first start (media seconds): encoder runs after the first,
+   * and with `--live-dash-periods cues` ad breaks' starts and returns; kept while their Period is
+   * listed, after their ad break (or the run's discontinuity) has left the window too.
    */
   private periodStarts: number[] = [];
   /** The ad breaks the feed's SCTE 35 cues ask for. */
@@ -380,7 +403,8 @@ export class LiveChannel {
           } catch {
             init = undefined;
           }
-          if (init && r.segments.length > 0) w.restore(r.rendition, r.segments, r.discontinuitySequence, init);
+          if (init && r.segments.length > 0)
+            w.restore(r.rendition, r.segments, r.discontinuitySequence, init, r.fragmentSequence);
           else this.windows.delete(rid);
         }
       }
@@ -539,7 +563,15 @@ export class LiveChannel {
         );
     }, this.startTimeoutMs);
     this.opts
-      .startRun({ config: this.config, firstSegmentNumber: this.nextSegmentNumber, anchor, sink, logFile, signal })
+      .startRun({
+        config: this.config,
+        firstSegmentNumber: this.nextSegmentNumber,
+        firstFragmentSequence: (rid) => (this.windows.get(rid)?.fragmentSequence ?? 0) + 1,
+        anchor,
+        sink,
+        logFile,
+        signal,
+      })
       .then(
         (run) => {
           // (a run whose start took longer than the start timeout has ended already: the channel
@@ -775,6 +807,7 @@ export class LiveChannel {
         rendition: w.rendition,
         discontinuitySequence: w.discontinuitySequence,
         segments: w.persistable(),
+        ...(w.fragmentSequence > 0 ? { fragmentSequence: w.fragmentSequence } : {}),
       };
     }
     const state: PersistedChannel = {
@@ -853,7 +886,7 @@ export class LiveChannel {
       partDuration: this.config.partDuration,
       timelines,
       ...breaks,
-      ...(this.config.dashPeriods ? this.dashPeriodStarts(breaks.adBreaks ?? [], timelines) : {}),
+      ...this.dashPeriodStarts(breaks.adBreaks ?? [], timelines),
       ...(this.captions.services.length > 0 ? { closedCaptions: this.captions.services } : {}),
       ...(this.protection ? { protection: this.protection } : {}),
       ...this.thumbnailTrack(),
@@ -872,8 +905,8 @@ export class LiveChannel {
   }
 
   /**
-   * `--live-dash-periods cues`: the MPD's Period starts, those published before kept (see
-   * keptPeriodStarts) with the cuts the breaks shown add.
+   * The MPD's Period starts, those published before kept (see keptPeriodStarts) with the cuts
+   * the encoder runs add, and with `--live-dash-periods cues` those the breaks shown add.
    */
   private dashPeriodStarts(
     breaks: readonly AdBreak[],
@@ -882,9 +915,10 @@ export class LiveChannel {
     const oldest = Math.min(
       ...timelines.filter((t) => t.segments.length > 0).map((t) => t.segments[0].start / t.rendition.timescale),
     );
+    const reference = this.referenceTimeline(timelines);
     this.periodStarts = keptPeriodStarts(
       this.periodStarts,
-      dashPeriodCuts(breaks, this.referenceTimeline(timelines)),
+      [...runPeriodCuts(reference), ...(this.config.dashPeriods ? dashPeriodCuts(breaks, reference) : [])],
       Number.isFinite(oldest) ? oldest : undefined,
     );
     return this.periodStarts.length > 0 ? { dashPeriodStarts: [...this.periodStarts] } : {};

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import type { Part, Rendition, Segment } from '../../src/media/presentation.js';
 import { PositionWaiters, SEGMENT_END } from './position-waiters.js';
 import type { SegmentFiles } from './segment-files.js';
-import { firstDecodeTime } from './decode-time.js';
+import { firstDecodeTime, fragmentSequence } from './decode-time.js';
 
 /** Segments whose part bytes (and whole bytes) stay in memory. */
 const RECENT_SEGMENTS = 6;
@@ -68,6 +68,11 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
   readonly waiters = new PositionWaiters();
   /** Discontinuities that slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE). */
   discontinuitySequence = 0;
+  /**
+   * The highest mfhd sequence_number of the parts published (0: none known): the next encoder
+   * run numbers its fragments on from it (ISO/IEC 14496-12 §8.8.5).
+   */
+  fragmentSequence = 0;
   /** performance.now() of the latest part/segment event (wake-up latency is measured from it). */
   lastEventAt = 0;
   private readonly retired: Retired[] = [];
@@ -84,10 +89,17 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
   }
 
   /** Restores complete segments (metadata only; bytes are on disk) after an origin restart. */
-  restore(rendition: Rendition, segments: Segment[], discontinuitySequence: number, init?: Buffer): void {
+  restore(
+    rendition: Rendition,
+    segments: Segment[],
+    discontinuitySequence: number,
+    init?: Buffer,
+    fragmentSequence = 0,
+  ): void {
     this.rendition = rendition;
     this.init = init;
     this.discontinuitySequence = discontinuitySequence;
+    this.fragmentSequence = fragmentSequence;
     for (const s of segments) this.segments.push({ meta: { ...s, parts: [], complete: true }, onDisk: true });
     const last = segments[segments.length - 1];
     if (last) this.waiters.advance(last.number, SEGMENT_END);
@@ -155,6 +167,8 @@ export class RenditionWindow extends EventEmitter<WindowEvents> {
       this.pendingDiscontinuity = false;
       this.current = cur;
     }
+    const sequence = fragmentSequence(bytes);
+    if (sequence !== undefined && sequence > this.fragmentSequence) this.fragmentSequence = sequence;
     const index = cur.meta.parts.length;
     cur.meta.parts.push({ ...part, index, availableAt: this.now() });
     cur.meta.duration += part.duration;

@@ -48,7 +48,8 @@ const PERIOD_CONTINUITY_SCHEME = 'urn:mpeg:dash:period-continuity:2015';
  * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
  * live (sliding SegmentTimeline of complete segments, UTCTiming, and for low latency
  * availabilityTimeOffset + ServiceDescription). One Period, or one more from each ad cue (VOD
- * `--dash-periods cues`) or ad break start and return (live `--live-dash-periods cues`); in each,
+ * `--dash-periods cues`), live encoder run after the first, or ad break start and return (live
+ * `--live-dash-periods cues`); in each,
  * a video AdaptationSet per codec and an audio AdaptationSet per language. Element order follows the 23009-1 schema.
  */
 export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
@@ -108,17 +109,19 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
   const spans = periodSpans(p);
   spans.forEach((span, i) => {
     const events = p.adBreaks?.length ? adBreakEvents(p.adBreaks, span) : undefined;
+    const end = span.mediaEnd ?? span.end;
     children.push({
       name: 'Period',
       attrs: [
         ['id', span.id],
         ['start', xsDuration(span.start)],
-        [
-          'duration',
-          spans.length > 1 && span.end !== undefined ? xsDuration(roundMs(span.end - span.start)) : undefined,
-        ],
+        ['duration', spans.length > 1 && end !== undefined ? xsDuration(roundMs(end - span.start)) : undefined],
       ],
-      children: [...(events ? [events] : []), ...adaptationSets(p, opts, live, ll, span, spans[i - 1]?.id)],
+      // a Period that starts a new encoder run does not continue the one before (its media do not)
+      children: [
+        ...(events ? [events] : []),
+        ...adaptationSets(p, opts, live, ll, span, span.restart ? undefined : spans[i - 1]?.id),
+      ],
     });
   });
   if (live) {
@@ -141,6 +144,14 @@ interface PeriodSpan {
   id: string;
   start: number;
   end?: number;
+  /**
+   * Live, a Period followed by a new encoder run (a source or origin restart): where its media
+   * end, before the next Period's start (the run's first segment). Its @duration ends it there,
+   * so it lists no time it has no media for.
+   */
+  mediaEnd?: number;
+  /** Live: the Period starts a new encoder run (its first segments follow a discontinuity). */
+  restart?: boolean;
   split: boolean;
   last: boolean;
 }
@@ -167,30 +178,80 @@ function periodSpans(p: Presentation): PeriodSpan[] {
 }
 
 /**
- * A live channel's Periods: one from 0, or (`--live-dash-periods cues`) one more from each ad
- * break's start and return that its media has reached, the last one open. A Period's id is its
- * start (ms), the same in every update of the MPD; the first keeps id 0, as a single-Period MPD
- * has it. Periods whose media has all left the DVR window are no longer listed: the earliest is
- * the one the window starts in. The channel keeps a start in `dashPeriodStarts` while its Period
- * is listed, after its ad break left the window too (live-channel.ts), so a Period keeps its id,
- * start and presentationTimeOffset for as long as it is in the MPD (ISO/IEC 23009-1 §5.4).
+ * A live channel's Periods: one from 0, and one more from each encoder run after the first (its
+ * first segment follows a discontinuity: a source or origin restart) and, with
+ * `--live-dash-periods cues`, from each ad break's start and return, once its media has reached
+ * them; the last one open. A Period's id is its start (ms), the same in every update of the MPD;
+ * the first keeps id 0, as a single-Period MPD has it. A Period before a new run ends where its
+ * media end (its @duration): the media time from there to the new run's start has no segments, and
+ * one Period's SegmentTimeline does not leave gaps between its segments (DASH-IF timing model
+ * §9.2). Periods whose media has all left the DVR window are no longer listed: the earliest is the
+ * one the window starts in. The channel keeps a start in `dashPeriodStarts` while its Period is
+ * listed, after its ad break left the window too (live-channel.ts), so a Period keeps its id, start
+ * and presentationTimeOffset for as long as it is in the MPD (ISO/IEC 23009-1 §5.4).
  */
 function livePeriodSpans(p: Presentation): PeriodSpan[] {
   const cuts = p.dashPeriodStarts ?? [];
   const starts = [0, ...cuts];
   const split = cuts.length > 0;
-  const spans = starts.map((start, i) => ({
-    id: i === 0 ? '0' : `p${Math.round(start * 1000)}`,
-    start,
-    end: starts[i + 1],
-    split,
-    last: i === starts.length - 1,
-  }));
+  const restarts = runStarts(p);
+  const spans = starts.map((start, i): PeriodSpan => {
+    const end: number | undefined = starts[i + 1];
+    const mediaEnd = end !== undefined && restarts.has(Math.round(end * 1000)) ? mediaEndBefore(p, end) : undefined;
+    return {
+      id: i === 0 ? '0' : `p${Math.round(start * 1000)}`,
+      start,
+      end,
+      ...(mediaEnd !== undefined ? { mediaEnd } : {}),
+      ...(i > 0 && restarts.has(Math.round(start * 1000)) ? { restart: true } : {}),
+      split,
+      last: i === starts.length - 1,
+    };
+  });
   if (!split) return spans;
   const oldest = Math.min(
     ...p.timelines.filter((t) => t.segments.length > 0).map((t) => t.segments[0].start / t.rendition.timescale),
   );
-  return spans.filter((s) => s.end === undefined || s.end > oldest + 0.0005);
+  return spans.filter((s) => {
+    if (s.end === undefined) return true;
+    // before a new run: listed while it has media in the window
+    const end = restarts.has(Math.round(s.end * 1000)) ? s.mediaEnd : s.end;
+    return end !== undefined && end > oldest + 0.0005;
+  });
+}
+
+/**
+ * The media times (ms) at which an encoder run after the first starts: the starts of the segments
+ * that follow a discontinuity in the reference timeline (the first video one, as the channel's),
+ * where the channel starts a Period.
+ */
+function runStarts(p: Presentation): Set<number> {
+  const ref = p.timelines.find((t) => t.rendition.kind === 'video') ?? p.timelines[0];
+  if (!ref) return new Set();
+  const ts = ref.rendition.timescale;
+  return new Set(ref.segments.filter((s) => s.discontinuity).map((s) => Math.round((s.start / ts) * 1000)));
+}
+
+/**
+ * Where the media before the run starting at `runStart` (s) end: the earliest end, over the
+ * renditions that still list any, of the segment before the run's first (so every track of the
+ * Period has media to its end; a longer one is trimmed there). Undefined when none lists any: the
+ * Period before has left the window.
+ */
+function mediaEndBefore(p: Presentation, runStart: number): number | undefined {
+  let end: number | undefined;
+  for (const t of p.timelines) {
+    const ts = t.rendition.timescale;
+    // the run's first segment of this rendition: the discontinuity nearest the run's start
+    const first = t.segments.findIndex(
+      (s) => s.discontinuity && Math.abs(s.start / ts - runStart) < p.segmentDuration / 2,
+    );
+    if (first <= 0) continue;
+    const before = t.segments[first - 1];
+    const e = (before.start + before.duration) / ts;
+    end = end === undefined ? e : Math.min(end, e);
+  }
+  return end === undefined ? undefined : Math.min(end, runStart);
 }
 
 /**
@@ -212,11 +273,12 @@ const PERIOD_EDGE_TOLERANCE = 0.016;
  */
 function segmentsIn(segments: Segment[], ts: number, span: PeriodSpan): Segment[] {
   if (!span.split) return segments;
+  const spanEnd = span.mediaEnd ?? span.end;
   return segments.filter((s) => {
     const start = s.start / ts;
     const end = (s.start + s.duration) / ts;
     return (
-      end > span.start + PERIOD_EDGE_TOLERANCE && (span.end === undefined || start < span.end - PERIOD_EDGE_TOLERANCE)
+      end > span.start + PERIOD_EDGE_TOLERANCE && (spanEnd === undefined || start < spanEnd - PERIOD_EDGE_TOLERANCE)
     );
   });
 }

@@ -1,13 +1,18 @@
 /**
  * Continuity across an origin restart (lmdb-persisted sequence) and across a source that dies
  * and comes back (stalled → restarted with a discontinuity); a source that never starts fails
- * alone while the rest keeps serving.
+ * alone while the rest keeps serving. DASH: each restart starts a Period (the new run's media
+ * start later than the old ones end, which one SegmentTimeline cannot show without a gap), its id
+ * and start from the run's first segment and the same in later updates; the fragments' mfhd
+ * sequence numbers count on across it (ISO/IEC 14496-12 §8.8.5).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseMpd } from 'mpd-parser';
+import { readBoxes } from '../../../src/cmaf/box.js';
+import { parseFragment } from '../../../src/cmaf/fragment.js';
+import { splitPeriods } from '../../../src/dash/mpd-periods.js';
 import {
   TEST_SOURCE,
   completeSegments,
@@ -18,7 +23,6 @@ import {
   writeTinyLadder,
   type LiveOrigin,
   type M3u8Manifest,
-  type MpdManifest,
 } from './live-helpers.js';
 
 let dir: string;
@@ -44,6 +48,86 @@ interface ChannelHealth {
 async function health(x: LiveOrigin): Promise<Record<string, ChannelHealth>> {
   const h = JSON.parse((await x.get('/health')).text) as { channels: ChannelHealth[] };
   return Object.fromEntries(h.channels.map((c) => [c.id, c]));
+}
+
+/** A Period of the live MPD: id, start and @duration (s), and its first video SegmentTimeline. */
+interface MpdPeriod {
+  id: string;
+  start: number;
+  duration?: number;
+  startNumber: number;
+  /** The first SegmentTemplate's (the video's). */
+  timescale: number;
+  /** Each SegmentTimeline of the Period: its segments' [start, end) in its timescale. */
+  timelines: Array<Array<[number, number]>>;
+}
+
+async function mpdPeriods(x: LiveOrigin): Promise<MpdPeriod[]> {
+  const text = (await x.get('/live/ch/manifest.mpd')).text;
+  return splitPeriods(text).map((p) => {
+    const own = p.text.slice(p.text.indexOf(`<Period id="${p.key}"`));
+    const body = own.slice(0, own.indexOf('</Period>'));
+    const timelines = [...body.matchAll(/<SegmentTimeline>([\s\S]*?)<\/SegmentTimeline>/g)].map((m) => {
+      const out: Array<[number, number]> = [];
+      let t = 0;
+      for (const e of m[1].matchAll(/<S\b([^>]*)\/>/g)) {
+        const a = Object.fromEntries([...e[1].matchAll(/(\w+)="(\d+)"/g)].map((y) => [y[1], Number(y[2])]));
+        if (a.t !== undefined) t = a.t;
+        for (let i = 0; i <= (a.r ?? 0); i++, t += a.d) out.push([t, t + a.d]);
+      }
+      return out;
+    });
+    return {
+      id: p.key,
+      start: p.startSec,
+      ...(p.durationSec !== undefined ? { duration: p.durationSec } : {}),
+      startNumber: Number(/startNumber="(\d+)"/.exec(body)![1]),
+      timescale: Number(/<SegmentTemplate\b[^>]*\btimescale="(\d+)"/.exec(body)![1]),
+      timelines,
+    };
+  });
+}
+
+/** No SegmentTimeline of any Period leaves a gap between two of its segments (DASH-IF timing model §9.2). */
+function expectNoGapInsideAPeriod(periods: MpdPeriod[]): void {
+  for (const p of periods) {
+    for (const list of p.timelines) {
+      expect(list.length, `Period ${p.id}`).toBeGreaterThan(0);
+      list.forEach(([start], i) => i > 0 && expect(start, `Period ${p.id}`).toBe(list[i - 1][1]));
+    }
+  }
+}
+
+/** The mfhd sequence numbers of a segment's fragments, in order. */
+async function fragmentSequences(x: LiveOrigin, path: string): Promise<number[]> {
+  const r = await x.get(path);
+  expect(r.status, path).toBe(200);
+  return readBoxes(r.body)
+    .filter((b) => b.type === 'moof')
+    .map((b) => parseFragment(r.body.subarray(b.start, b.start + b.size)).sequenceNumber);
+}
+
+/**
+ * The restart before `firstNew` (its first segment number): a Period starts there, named by its
+ * start, the Period before ending with its media no later; and the fragments count on across it.
+ */
+async function expectRestartPeriod(x: LiveOrigin, firstNew: number): Promise<MpdPeriod> {
+  const periods = await mpdPeriods(x);
+  expectNoGapInsideAPeriod(periods);
+  const at = periods.findIndex((p) => p.startNumber === firstNew);
+  expect(at, JSON.stringify(periods.map((p) => [p.id, p.start, p.startNumber]))).toBeGreaterThan(0);
+  const p = periods[at];
+  expect(p.id).toBe(`p${Math.round(p.start * 1000)}`);
+  const before = periods[at - 1];
+  expect(before.duration).toBeDefined();
+  expect(before.start + before.duration!).toBeLessThanOrEqual(p.start + 0.001);
+  // the Period's first video segment starts at its start
+  expect(Math.abs(p.timelines[0][0][0] / p.timescale - p.start)).toBeLessThan(0.002);
+  const last = await fragmentSequences(x, `/live/ch/180p/seg-${firstNew - 1}.m4s`);
+  const first = await fragmentSequences(x, `/live/ch/180p/seg-${firstNew}.m4s`);
+  expect(first[0], `mfhd ${last.join(',')} then ${first.join(',')}`).toBeGreaterThan(last.at(-1)!);
+  for (const seq of [last, first]) seq.forEach((n, i) => i > 0 && expect(n).toBe(seq[i - 1] + 1));
+  return p;
 }
 
 beforeAll(() => {
@@ -109,19 +193,24 @@ describe('live continuity', () => {
     expect(firstNew).toBeGreaterThan(lastBefore);
     // PDT keeps going forward across the discontinuity
     expect(after.segments[firstNew].programDateTime).toBeGreaterThan(after.segments[firstNew - 1].programDateTime!);
-    // DASH: one consistent timeline, consecutive numbers, the restart as a gap in time
-    const mpdText = (await o.get('/live/ch/manifest.mpd')).text;
-    const mpd = parseMpd(mpdText, { manifestUri: `${o.base}/live/ch/manifest.mpd`, NOW: Date.now() }) as MpdManifest;
-    const segs = mpd.playlists[0].segments;
-    segs.forEach((s, i) => i > 0 && expect(s.number).toBe(segs[i - 1].number + 1));
-    segs.forEach(
-      (s, i) =>
-        i > 0 &&
-        expect(s.presentationTime).toBeGreaterThanOrEqual(segs[i - 1].presentationTime + segs[i - 1].duration - 0.01),
+    // DASH: a Period from the new run's first segment, no gap inside any Period, the fragments
+    // numbered on; numbers run on across the Periods
+    const firstNewNumber = after.mediaSequence + firstNew;
+    const restart = await expectRestartPeriod(o, firstNewNumber);
+    const periods = await mpdPeriods(o);
+    periods.forEach(
+      (p, i) => i > 0 && expect(p.startNumber).toBe(periods[i - 1].startNumber + periods[i - 1].timelines[0].length),
     );
-    for (const s of [segs[0], segs[firstNew], segs[segs.length - 1]]) {
-      expect((await o.get(new URL(s.resolvedUri).pathname)).status).toBe(200);
-    }
+    // a later update lists the Period with the same id and start
+    const newest = periods.at(-1)!;
+    await until(
+      async () => (await mpdPeriods(o!)).at(-1)!.timelines[0].length > newest.timelines[0].length,
+      30_000,
+      'one more segment',
+    );
+    const later = (await mpdPeriods(o)).find((p) => p.id === restart.id);
+    expect(later?.start).toBe(restart.start);
+    expect(later?.startNumber).toBe(restart.startNumber);
   });
 
   it('a source that dies is reported stalled, the window stays served, and its return continues after a discontinuity', async () => {
@@ -156,6 +245,14 @@ describe('live continuity', () => {
     );
     const numbers = m1.segments.map((s) => Number(/seg-(\d+)/.exec(s.uri)![1]));
     numbers.forEach((n, i) => expect(n).toBe(m1.mediaSequence + i));
+    // DASH: the kill starts a Period too, once the new run's first segment is complete
+    const firstNew = m1.mediaSequence + m1.segments.findLastIndex((s) => s.discontinuity);
+    await until(
+      async () => (await mpdPeriods(o!)).some((p) => p.startNumber === firstNew),
+      30_000,
+      'a Period at the new run',
+    );
+    await expectRestartPeriod(o!, firstNew);
   });
 
   it('disk holds only the window (plus retention) and close leaves no ffmpeg behind', async () => {

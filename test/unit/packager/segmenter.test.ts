@@ -9,6 +9,7 @@ import type { Part, Segment } from '../../../src/media/presentation.js';
 import type { TrackInfo } from '../../../src/cmaf/init-segment.js';
 import { ffmpegPath } from '../../../src/media/ffmpeg-binaries.js';
 import { Segmenter } from '../../../packager/segmenter.js';
+import { parseFragment } from '../../../src/cmaf/fragment.js';
 
 function encode(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -72,7 +73,7 @@ interface Collected {
 function segment(
   bytes: Buffer,
   kind: 'video' | 'audio',
-  opts: { seg: number; part: number; first?: number; split?: (b: Buffer) => Buffer[] },
+  opts: { seg: number; part: number; first?: number; sequence?: number; split?: (b: Buffer) => Buffer[] },
 ): Collected {
   const c: Collected = { parts: [], segments: [] };
   const s = new Segmenter({
@@ -81,6 +82,7 @@ function segment(
     segmentDuration: opts.seg,
     partDuration: opts.part,
     firstSegmentNumber: opts.first ?? 1,
+    ...(opts.sequence !== undefined ? { firstSequenceNumber: opts.sequence } : {}),
     listener: {
       init: (b, track) => (c.init = { bytes: b, track }),
       part: (n, part, b) => c.parts.push({ n, part, bytes: Buffer.from(b) }),
@@ -180,6 +182,24 @@ describe('Segmenter', () => {
     }
     // 2 s GOPs on a 1 s grid: the mark is early (the grid point has no key frame), never missing.
     expect(gop2Run.parts.some((p, i) => p.part.last && gop2Run.parts[i + 1]?.n === p.n)).toBe(true);
+  });
+
+  it('live: numbers the fragments (mfhd) on from firstSequenceNumber, so a new encoder run counts on', () => {
+    const sequenceOf = (b: Buffer) => parseFragment(b.subarray(b.indexOf('moof') - 4)).sequenceNumber;
+    for (const [bytes, kind] of [
+      [keyEvery1, 'video'],
+      [aac, 'audio'],
+    ] as const) {
+      // the encoder's own numbers: 1, 2, … in every run
+      const own = segment(bytes, kind, { seg: 1, part: 0.5 });
+      expect(own.parts.map((p) => sequenceOf(p.bytes))).toEqual(own.parts.map((_, i) => i + 1));
+      // the run after one whose last fragment was 700 (ISO/IEC 14496-12 §8.8.5: they increase)
+      const next = segment(bytes, kind, { seg: 1, part: 0.5, sequence: 701 });
+      expect(next.parts.map((p) => sequenceOf(p.bytes))).toEqual(next.parts.map((_, i) => 701 + i));
+      // nothing else changes
+      expect(next.segments).toEqual(own.segments);
+      expect(next.parts.map((p) => p.bytes.length)).toEqual(own.parts.map((p) => p.bytes.length));
+    }
   });
 
   it('gives identical output however the pipe splits the bytes', () => {
