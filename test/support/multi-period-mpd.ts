@@ -1,3 +1,5 @@
+import { splitPeriods } from '../../src/dash/mpd-periods.js';
+
 /**
  * A static MPD of three Periods as a server-side ad inserter writes it: 6 s of the programme, a
  * 4 s ad break with Representations of its own (other ids, one video rung, numbered from 1), and
@@ -95,4 +97,44 @@ export function livePeriod(
       <Representation id="${rep}" bandwidth="${rep === 'v' ? 1_000_000 : 900_000}" codecs="avc1.4d400d" width="640" height="360"/>
     </AdaptationSet>
   </Period>`;
+}
+
+/** One Period of an MPD as the live tests read it: each SegmentTimeline's segments as [start, end). */
+export interface PeriodTimelines {
+  id: string;
+  /** Seconds. */
+  start: number;
+  /** Seconds, when the Period has @duration. */
+  duration?: number;
+  /** The Period's first SegmentTemplate's @startNumber and @timescale (the video's). */
+  startNumber: number;
+  timescale: number;
+  /** Each SegmentTimeline of the Period, in document order: its segments' [start, end) in its timescale. */
+  timelines: Array<Array<[number, number]>>;
+}
+
+/** The Periods of an MPD written with SegmentTimelines, each timeline expanded to its segments. */
+export function periodTimelines(mpd: string): PeriodTimelines[] {
+  return splitPeriods(mpd).map((p) => {
+    const own = p.text.slice(p.text.indexOf(`<Period id="${p.key}"`));
+    const body = own.slice(0, own.indexOf('</Period>'));
+    const timelines = [...body.matchAll(/<SegmentTimeline>([\s\S]*?)<\/SegmentTimeline>/g)].map((m) => {
+      const out: Array<[number, number]> = [];
+      let t = 0;
+      for (const s of m[1].matchAll(/<S\b([^>]*)\/>/g)) {
+        const a = Object.fromEntries([...s[1].matchAll(/(\w+)="(\d+)"/g)].map((x) => [x[1], Number(x[2])]));
+        if (a.t !== undefined) t = a.t;
+        for (let i = 0; i <= (a.r ?? 0); i++, t += a.d) out.push([t, t + a.d]);
+      }
+      return out;
+    });
+    return {
+      id: p.key,
+      start: p.startSec,
+      ...(p.durationSec !== undefined ? { duration: p.durationSec } : {}),
+      startNumber: Number(/startNumber="(\d+)"/.exec(body)?.[1] ?? 1),
+      timescale: Number(/<SegmentTemplate\b[^>]*\btimescale="(\d+)"/.exec(body)?.[1] ?? 1),
+      timelines,
+    };
+  });
 }

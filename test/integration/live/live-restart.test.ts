@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBoxes } from '../../../src/cmaf/box.js';
 import { parseFragment } from '../../../src/cmaf/fragment.js';
-import { splitPeriods } from '../../../src/dash/mpd-periods.js';
+import { periodTimelines, type PeriodTimelines } from '../../support/multi-period-mpd.js';
 import {
   TEST_SOURCE,
   completeSegments,
@@ -50,46 +50,12 @@ async function health(x: LiveOrigin): Promise<Record<string, ChannelHealth>> {
   return Object.fromEntries(h.channels.map((c) => [c.id, c]));
 }
 
-/** A Period of the live MPD: id, start and @duration (s), and its first video SegmentTimeline. */
-interface MpdPeriod {
-  id: string;
-  start: number;
-  duration?: number;
-  startNumber: number;
-  /** The first SegmentTemplate's (the video's). */
-  timescale: number;
-  /** Each SegmentTimeline of the Period: its segments' [start, end) in its timescale. */
-  timelines: Array<Array<[number, number]>>;
-}
-
-async function mpdPeriods(x: LiveOrigin): Promise<MpdPeriod[]> {
-  const text = (await x.get('/live/ch/manifest.mpd')).text;
-  return splitPeriods(text).map((p) => {
-    const own = p.text.slice(p.text.indexOf(`<Period id="${p.key}"`));
-    const body = own.slice(0, own.indexOf('</Period>'));
-    const timelines = [...body.matchAll(/<SegmentTimeline>([\s\S]*?)<\/SegmentTimeline>/g)].map((m) => {
-      const out: Array<[number, number]> = [];
-      let t = 0;
-      for (const e of m[1].matchAll(/<S\b([^>]*)\/>/g)) {
-        const a = Object.fromEntries([...e[1].matchAll(/(\w+)="(\d+)"/g)].map((y) => [y[1], Number(y[2])]));
-        if (a.t !== undefined) t = a.t;
-        for (let i = 0; i <= (a.r ?? 0); i++, t += a.d) out.push([t, t + a.d]);
-      }
-      return out;
-    });
-    return {
-      id: p.key,
-      start: p.startSec,
-      ...(p.durationSec !== undefined ? { duration: p.durationSec } : {}),
-      startNumber: Number(/startNumber="(\d+)"/.exec(body)![1]),
-      timescale: Number(/<SegmentTemplate\b[^>]*\btimescale="(\d+)"/.exec(body)![1]),
-      timelines,
-    };
-  });
+async function mpdPeriods(x: LiveOrigin): Promise<PeriodTimelines[]> {
+  return periodTimelines((await x.get('/live/ch/manifest.mpd')).text);
 }
 
 /** No SegmentTimeline of any Period leaves a gap between two of its segments (DASH-IF timing model §9.2). */
-function expectNoGapInsideAPeriod(periods: MpdPeriod[]): void {
+function expectNoGapInsideAPeriod(periods: PeriodTimelines[]): void {
   for (const p of periods) {
     for (const list of p.timelines) {
       expect(list.length, `Period ${p.id}`).toBeGreaterThan(0);
@@ -111,7 +77,7 @@ async function fragmentSequences(x: LiveOrigin, path: string): Promise<number[]>
  * The restart before `firstNew` (its first segment number): a Period starts there, named by its
  * start, the Period before ending with its media no later; and the fragments count on across it.
  */
-async function expectRestartPeriod(x: LiveOrigin, firstNew: number): Promise<MpdPeriod> {
+async function expectRestartPeriod(x: LiveOrigin, firstNew: number): Promise<PeriodTimelines> {
   const periods = await mpdPeriods(x);
   expectNoGapInsideAPeriod(periods);
   const at = periods.findIndex((p) => p.startNumber === firstNew);

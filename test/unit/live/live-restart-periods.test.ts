@@ -19,9 +19,9 @@ import { ChannelStateStore } from '../../../packager/live/channel-state-store.js
 import { LiveChannel, type RunRequest } from '../../../packager/live/live-channel.js';
 import { box, mdatHeader, mfhd, tfdt } from '../../../src/cmaf/writers.js';
 import { writeMpd } from '../../../src/dash/mpd.js';
-import { splitPeriods } from '../../../src/dash/mpd-periods.js';
 import type { Part, Segment } from '../../../src/media/presentation.js';
 import { FakeEncoder } from '../origin/fake-encoder.js';
+import { periodTimelines } from '../../support/multi-period-mpd.js';
 
 /** Timescale 1000 (the fake's renditions): 1 s segments of two 500 ms parts. */
 const PART = 500;
@@ -79,30 +79,6 @@ function newChannel(): LiveChannel {
   );
 }
 
-/** The MPD's Periods: id, start (s) and @duration (s); and each SegmentTimeline's [start, end) (ms). */
-function periodsOf(xml: string): Array<{ id: string; start: number; duration?: number; timelines: number[][][] }> {
-  return splitPeriods(xml).map((p) => {
-    const own = p.text.slice(p.text.indexOf(`<Period id="${p.key}"`));
-    const body = own.slice(0, own.indexOf('</Period>'));
-    const timelines = [...body.matchAll(/<SegmentTimeline>([\s\S]*?)<\/SegmentTimeline>/g)].map((m) => {
-      const out: number[][] = [];
-      let t = 0;
-      for (const s of m[1].matchAll(/<S\b([^>]*)\/>/g)) {
-        const a = Object.fromEntries([...s[1].matchAll(/(\w+)="(\d+)"/g)].map((x) => [x[1], Number(x[2])]));
-        if (a.t !== undefined) t = a.t;
-        for (let i = 0; i <= (a.r ?? 0); i++, t += a.d) out.push([t, t + a.d]);
-      }
-      return out;
-    });
-    return {
-      id: p.key,
-      start: p.startSec,
-      ...(p.durationSec !== undefined ? { duration: p.durationSec } : {}),
-      timelines,
-    };
-  });
-}
-
 function mpd(): string {
   const p = channel!.presentation();
   expect(p).toBeDefined();
@@ -111,7 +87,7 @@ function mpd(): string {
 
 /** Every SegmentTimeline of every Period runs without a gap between its segments. */
 function expectNoGapInsideAPeriod(xml: string): void {
-  for (const period of periodsOf(xml)) {
+  for (const period of periodTimelines(xml)) {
     for (const list of period.timelines) {
       list.forEach(([start], i) => i > 0 && expect(start, `Period ${period.id}`).toBe(list[i - 1][1]));
     }
@@ -138,7 +114,7 @@ describe('a live channel whose encoder restarts', () => {
     expect(run.firstFragmentSequence('v')).toBe(1);
     enc.init();
     produce(run, 0, 3, 0);
-    expect(periodsOf(mpd()).map((p) => p.id)).toEqual(['0']);
+    expect(periodTimelines(mpd()).map((p) => p.id)).toEqual(['0']);
   });
 
   it('after a kill: a Period at the new run’s first segment, the one before ending with its media', async () => {
@@ -151,7 +127,7 @@ describe('a live channel whose encoder restarts', () => {
     enc.init();
     produce(run, 4, 7, 4000 + OUTAGE);
     const xml = mpd();
-    const periods = periodsOf(xml);
+    const periods = periodTimelines(xml);
     expect(periods.map((p) => [p.id, p.start, p.duration])).toEqual([
       ['0', 0, 4],
       [`p${4000 + OUTAGE}`, (4000 + OUTAGE) / 1000, undefined],
@@ -165,7 +141,7 @@ describe('a live channel whose encoder restarts', () => {
   });
 
   it('an origin restart keeps the Period’s id and start, adds one at its own run, and numbers on', async () => {
-    const before = periodsOf(mpd());
+    const before = periodTimelines(mpd());
     await channel!.close();
     channel = newChannel();
     clock = 1_000_000;
@@ -178,7 +154,7 @@ describe('a live channel whose encoder restarts', () => {
     enc.init();
     produce(run, 8, 9, 8000 + OUTAGE + 3000);
     const xml = mpd();
-    const periods = periodsOf(xml);
+    const periods = periodTimelines(xml);
     const third = 8000 + OUTAGE + 3000;
     expect(periods.map((p) => [p.id, p.start, p.duration])).toEqual([
       ...before.slice(0, 1).map((p) => [p.id, p.start, p.duration]),
