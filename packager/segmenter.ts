@@ -8,8 +8,13 @@
  *    ffmpeg's -force_key_frames expr:gte(t,n_forced*SEG) puts the key frames);
  *  - video: a new segment starts at the first fragment that begins with a sync sample at or after
  *    the next grid point (less half a part of tolerance);
- *  - audio: at the first fragment starting within half a part of the next grid point;
+ *  - audio: at the first fragment starting within half a part of the next grid point, or (live,
+ *    `live`; VOD with ad cues) at the grid point itself: the fragment running across it
+ *    is split at the sample nearest it;
  *  - with ad cues (VOD), the grid is a list of cut times: the grid points and the splice points.
+ *
+ * Live, each part says where its segment will end (`Part.segmentEnd`): the encoder's frames and
+ * AAC's samples are of constant duration, so the end is known from the segment's first part.
  *
  * The first part of every segment is prefixed with an styp box, so a segment file is exactly the
  * concatenation of its parts' bytes. VOD and live both use this class.
@@ -68,6 +73,13 @@ export interface SegmenterOptions {
    * encoder's numbers are kept (VOD renumbers audio split at cuts from 1).
    */
   firstSequenceNumber?: number;
+  /**
+   * Live: audio is cut at the grid point itself (to the sample), as video is, rather than at the
+   * fragment boundary nearest it; and every part says where its segment will end
+   * (`Part.segmentEnd`), known from the segment's first part. The audio and video of one segment
+   * number cover the same time.
+   */
+  live?: boolean;
 }
 
 /** Boxes that travel with the next fragment (producer reference time, events). */
@@ -87,6 +99,8 @@ interface OpenSegment {
   duration: number;
   bytes: number;
   parts: Part[];
+  /** Where the segment will end (decode time), when the producer can tell (`Part.segmentEnd`). */
+  plannedEnd?: number;
   /** I-frames found so far: offset/length known, duration filled at close. */
   iframes: { offset: number; length: number; time: number }[];
 }
@@ -106,7 +120,7 @@ export class Segmenter {
   private tolTicks = 0;
   private originTicks = 0;
   private cutTicks: number[] = [];
-  /** Audio with cut times: fragments are split at the cut (to the sample), renumbered from 1. */
+  /** Audio cut at the grid or cut times: fragments are split at the cut (to the sample), renumbered from 1. */
   private exactAudio = false;
   private sequence = 0;
   /** Fragments published so far (with firstSequenceNumber, the next one's number counts on from it). */
@@ -194,7 +208,7 @@ export class Segmenter {
     this.tolTicks = Math.round((this.opts.partDuration / 2) * track.timescale);
     this.originTicks = Math.round((this.opts.originSec ?? 0) * track.timescale);
     this.cutTicks = (this.opts.cutTimesSec ?? []).map((t) => Math.round(t * track.timescale));
-    this.exactAudio = this.opts.kind === 'audio' && this.cutTicks.length > 0;
+    this.exactAudio = this.opts.kind === 'audio' && (this.cutTicks.length > 0 || this.opts.live === true);
     this.opts.listener.init(initBytes, track, this.opts.protector ? plain : undefined);
   }
 
@@ -269,6 +283,8 @@ export class Segmenter {
       this.closeSegment();
       this.current = { number: this.nextNumber++, start, duration: 0, bytes: 0, parts: [], iframes: [] };
       this.boundary = this.gridAfter(start);
+      const planned = this.opts.live ? this.plannedEnd(start, traf) : undefined;
+      if (planned !== undefined) this.current.plannedEnd = planned;
     }
     const seg = this.current!;
     const lead: Buffer[] = seg.parts.length === 0 ? [this.stypBox] : [];
@@ -293,6 +309,7 @@ export class Segmenter {
       bytes: bytes.length,
       independent,
       last: this.nextChunkOpensSegment(start + traf.duration),
+      ...(seg.plannedEnd !== undefined ? { segmentEnd: seg.plannedEnd } : {}),
     };
     seg.parts.push(part);
     seg.duration += traf.duration;
@@ -315,6 +332,20 @@ export class Segmenter {
    */
   private nextChunkOpensSegment(nextStart: number): boolean {
     return nextStart >= this.boundary - this.tolTicks;
+  }
+
+  /**
+   * Where a segment opening at `start` with fragment `traf` will end, when that is known (live):
+   * video at the first frame at or after the next grid point (the encoder forces a key frame
+   * there, -force_key_frames gte(t, n*SEG), at a constant frame rate); audio cut to the sample,
+   * at the first sample boundary whose following sample's midpoint is at or past it (the split
+   * rule of onAudioChunk). Undefined for a fragment whose samples are not all of one duration.
+   */
+  private plannedEnd(start: number, traf: TrackFragmentInfo): number | undefined {
+    const step = traf.samples[0]?.duration;
+    if (!step || traf.samples.some((s) => s.duration !== step)) return undefined;
+    if (this.opts.kind === 'video') return start + Math.ceil((this.boundary - start) / step) * step;
+    return start + Math.ceil((this.boundary - step / 2 - start) / step) * step;
   }
 
   private closeSegment(): void {

@@ -352,10 +352,18 @@ export class DashClient implements StreamClient {
     const listed = r.periods.flatMap((pr) => pr.segs);
     if (listed.length === 0) return { msn: 0, part: 0 };
     const back = Math.ceil((this.targetLatencySec ?? 3 * this.segmentSec) / this.segmentSec);
-    const at = listed.length - back + (this.lowLatency ? 1 : 0);
-    // (LL-DASH, one segment back: the segment being produced, after the newest listed)
-    if (at >= listed.length) return { msn: listed[listed.length - 1].msn + 1, part: 0 };
+    // LL-DASH counts back from the segment being produced: the newest listed while its end is to
+    // come (a low-latency MPD of ours lists it from its first part on), else the one after it
+    const newest = listed[listed.length - 1];
+    const producing = this.producing(newest) ? listed.length - 1 : listed.length;
+    const at = this.lowLatency ? producing - back + 1 : listed.length - back;
+    if (at >= listed.length) return { msn: newest.msn + 1, part: 0 };
     return { msn: listed[Math.max(0, at)].msn, part: 0 };
+  }
+
+  /** Low latency: whether a listed segment ends after now (it is still being produced). */
+  private producing(seg: DashSegment): boolean {
+    return this.lowLatency && this.ast + (seg.presentationTime + seg.duration) * 1000 > Date.now();
   }
 
   /**
@@ -407,7 +415,14 @@ export class DashClient implements StreamClient {
       const pr = r.periods[at];
       if (pr?.base) await this.readIndex(r, pr, signal);
       const seg = r.segments.get(cursor.msn);
-      if (seg && pr) return this.chunkOf(r, pr, seg);
+      if (seg && pr) {
+        // the segment being produced, listed: asked for at its availability, as when named below
+        if (this.producing(seg) && seg === pr.segs[pr.segs.length - 1]) {
+          const availableAt = this.ast + (seg.presentationTime + seg.duration - this.ato) * 1000;
+          await this.http.wait(availableAt - Date.now(), signal);
+        }
+        return this.chunkOf(r, pr, seg);
+      }
       // its Period has left the window, or the cursor is older than the window: the oldest listed
       if (!pr || cursor.msn < (pr.segs[0]?.msn ?? -Infinity)) {
         const from = pr?.segs[0] ? pr : await this.periodFrom(r, 0, signal);

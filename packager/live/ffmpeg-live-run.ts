@@ -315,6 +315,7 @@ export async function startFfmpegLiveRun(req: RunRequest): Promise<RunHandle> {
         firstSegmentNumber: req.anchor.segmentNumber ?? req.firstSegmentNumber,
         firstSequenceNumber: req.firstFragmentSequence(o.renditionId),
         originSec: offset,
+        live: true,
         ...(config.protection
           ? {
               protector: new TrackProtector(

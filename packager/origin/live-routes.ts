@@ -11,7 +11,7 @@ import { writeMultivariantPlaylist } from '../../src/hls/multivariant.js';
 import { writeMediaPlaylist } from '../../src/hls/media-playlist.js';
 import { partTarget, playlistTiming } from '../../src/hls/server-control.js';
 import { findTimeline } from '../../src/hls/timeline-lookup.js';
-import { writeMpd } from '../../src/dash/mpd.js';
+import { mpdSegments, writeMpd } from '../../src/dash/mpd.js';
 import { writeImagePlaylist } from '../../src/hls/image-playlist.js';
 import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
 import type { Presentation } from '../../src/media/presentation.js';
@@ -24,6 +24,7 @@ import {
   IMMUTABLE,
   blockingReloadCacheControl,
   livePlaylistCacheControl,
+  liveMpdCdnCacheControl,
   livePlaylistCdnCacheControl,
 } from './cache-headers.js';
 import { advancePartLimit, parseDirectives, satisfied, tooFarAhead } from './blocking-reload.js';
@@ -323,12 +324,13 @@ const STARTING_HOLD_MS = 2_000;
 const anyPresentation = (): boolean => true;
 
 /**
- * The presentation a channel's first MPD can be written from: every timeline lists a complete
- * segment (an MPD lists complete segments only; dash.js 5.2 waits for good on an empty
- * SegmentTimeline, and asks for no update either). Once served, an MPD is not held back again
- * for one timeline that lists nothing (a rendition come late): the others play.
+ * The presentation a channel's first MPD can be written from: every timeline lists a segment
+ * (complete, or with low latency the one in production: `mpdSegments`; dash.js 5.2 waits for
+ * good on an empty SegmentTimeline, and asks for no update either). Once served, an MPD is not
+ * held back again for one timeline that lists nothing (a rendition come late): the others play.
  */
-const mpdListable = (p: Presentation): boolean => p.timelines.every((t) => t.segments.some((s) => s.complete));
+const mpdListable = (p: Presentation): boolean =>
+  p.timelines.every((t) => mpdSegments(t.segments, p.live?.lowLatency === true).length > 0);
 
 /**
  * The channel's presentation, if `ready` accepts it; while the channel is starting, after holding
@@ -363,9 +365,9 @@ async function presentationOr503(
   if (p || reply.raw.destroyed) return p;
   if (!ctx.channel.presentation()) notReady(reply, ctx);
   else {
-    // media, but not yet what this manifest needs (an MPD: a complete segment)
+    // media, but not yet what this manifest needs (an MPD: a segment it can list)
     reply.header('retry-after', '1');
-    sendError(reply, 503, `live channel "${ctx.channel.id}" has no complete segment yet`);
+    sendError(reply, 503, `live channel "${ctx.channel.id}" has no segment an MPD can list yet`);
   }
   return undefined;
 }
@@ -400,7 +402,7 @@ async function mpd(req: FastifyRequest, reply: FastifyReply, ctx: Ctx): Promise<
   reply.header('content-type', MPD);
   reply.header(CMSD_STATIC, LIVE_MPD_CMSD);
   reply.header('cache-control', livePlaylistCacheControl(p.partDuration));
-  reply.header('cdn-cache-control', livePlaylistCdnCacheControl(p.partDuration));
+  reply.header('cdn-cache-control', liveMpdCdnCacheControl(p.partDuration, p.live?.lowLatency === true));
   reply.header('vary', 'Accept-Encoding');
   return reply.send(body);
 }

@@ -570,6 +570,15 @@ export class DashSource implements SourceModel {
         continue;
       }
       if (seg) {
+        // low latency: the newest listed segment, its end still to come, is the one being produced
+        // (a low-latency MPD names it from its first part on): asked for at its availability,
+        // appended as the origin streams it, and not read as the link's speed
+        const end = pdt(seg.start + seg.duration);
+        const producing = this.lowLatency && at === segs.length - 1 && this.now() < end;
+        if (producing) {
+          const availableAt = end - this.availabilityTimeOffset * 1000;
+          if (this.now() < availableAt) await delay(availableAt - this.now(), signal);
+        }
         return {
           url: seg.url,
           msn: seg.msn,
@@ -577,6 +586,7 @@ export class DashSource implements SourceModel {
           independent: true,
           next: { msn: segs[at + 1]?.msn ?? seg.msn + 1, part: 0 },
           programDateTime: pdt(seg.start),
+          ...(producing ? { streaming: true } : {}),
           ...(seg.byteRange ? { byteRange: seg.byteRange } : {}),
           ...(seg.init ? { init: seg.init } : {}),
           ...(seg.timestampOffset !== undefined ? { timestampOffset: seg.timestampOffset } : {}),
@@ -585,12 +595,13 @@ export class DashSource implements SourceModel {
         };
       }
       if (!this.live) return null;
-      // the segment being produced: named by the template, as no MPD lists it yet. And the one
-      // after it, when the template numbers segments ($Number$, not $Time$, whose time the MPD
-      // must give): the MPD lists a segment only once it is complete, and edges cache the MPD for
-      // a second or so, so waiting for a listing at each segment's end left the player a second
-      // late on the next one's first part (at the MPD's target latency, a stall). Its start is
-      // reckoned from the newest listed one's duration; the MPD is asked again meanwhile.
+      // the segment being produced, when the MPD lists only complete ones (other packagers; ours
+      // lists it from its first part on): named by the template. And the one after it, when the
+      // template numbers segments ($Number$, not $Time$, whose time the MPD must give): edges
+      // cache the MPD for a second or so, so waiting for a listing at each segment's end left the
+      // player a second late on the next one's first part (at the MPD's target latency, a
+      // stall). Its start is reckoned from the newest listed one's duration; the MPD is asked
+      // again meanwhile.
       // (only within the Period whose template that is: numbers restart their count in each
       // Period, and a cursor of the Period before, once the MPD names a new one, asked for
       // $Number$ -4294967289)

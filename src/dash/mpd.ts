@@ -47,7 +47,7 @@ const PERIOD_CONTINUITY_SCHEME = 'urn:mpeg:dash:period-continuity:2015';
 /**
  * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
  * live (sliding SegmentTimeline of complete segments, UTCTiming, and for low latency
- * availabilityTimeOffset + ServiceDescription). One Period, or one more from each ad cue (VOD
+ * availabilityTimeOffset + ServiceDescription, and the segment in production, `mpdSegments`). One Period, or one more from each ad cue (VOD
  * `--dash-periods cues`), live encoder run after the first, or ad break start and return (live
  * `--live-dash-periods cues`); in each,
  * a video AdaptationSet per codec and an audio AdaptationSet per language. Element order follows the 23009-1 schema.
@@ -813,9 +813,32 @@ function representation(r: Rendition, template: XmlElement | undefined): XmlElem
   };
 }
 
+/**
+ * The segments a live MPD lists of one rendition: the complete ones and, with low latency, the
+ * one in production, at the duration its producer planned for it (`Part.segmentEnd`: the grid
+ * point on the frame or sample it falls on). With availabilityTimeOffset a player may ask for
+ * that segment once its first part is out (it is sent as its parts are made); listed only once
+ * complete, a client that follows the MPD could never come nearer the live edge than a whole
+ * segment (DASH-IF low-latency modes: a segment is announced as its first chunk is available).
+ * A segment whose end the producer could not tell waits until complete; should it end elsewhere
+ * (its encoder stopped), the next MPD lists it as it is.
+ */
+export function mpdSegments(segments: readonly Segment[], lowLatency: boolean): Segment[] {
+  const out: Segment[] = [];
+  for (const s of segments) {
+    if (s.complete) out.push(s);
+    else {
+      const end = lowLatency ? s.parts[0]?.segmentEnd : undefined;
+      // only the newest, and only while it is still running towards its planned end
+      if (end !== undefined && end >= s.start + s.duration && s === segments[segments.length - 1])
+        out.push({ ...s, duration: end - s.start });
+    }
+  }
+  return out;
+}
+
 function segmentTemplate({ p, opts, live, ll, span }: PeriodMedia, t: RenditionTimeline): XmlElement {
-  const listed = segmentsIn(t.segments, t.rendition.timescale, span);
-  const complete = listed.filter((s) => s.complete);
+  const listed = segmentsIn(mpdSegments(t.segments, ll), t.rendition.timescale, span);
   const suffix = templateQuery(normalizedQuery(opts));
   // a later Period of a split MPD: its start is this media time (the first audio segment may
   // begin up to half an AAC frame either side of it; players trim or bridge that)
@@ -829,9 +852,9 @@ function segmentTemplate({ p, opts, live, ll, span }: PeriodMedia, t: RenditionT
       ['availabilityTimeComplete', ll ? 'false' : undefined],
       ['media', `$RepresentationID$/seg-$Number$.m4s${suffix}`],
       ['initialization', `$RepresentationID$/init.mp4${suffix}`],
-      ['startNumber', complete[0]?.number ?? listed[0]?.number ?? t.segments[0]?.number ?? (live ? 0 : 1)],
+      ['startNumber', listed[0]?.number ?? t.segments[0]?.number ?? (live ? 0 : 1)],
     ],
-    children: [timelineElement(complete)],
+    children: [timelineElement(listed)],
   };
 }
 

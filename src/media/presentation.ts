@@ -59,6 +59,13 @@ export interface Part {
    * tell.
    */
   last?: boolean;
+  /**
+   * Live: where the producer will end this part's segment (decode time, timescale units), known
+   * from the first part on: the next grid point, moved to the frame (video: the key frame the
+   * encoder forces at or after it) or sample (audio, cut to the sample) it falls on. LL-DASH lists
+   * the segment in production with it. Absent when the producer cannot tell.
+   */
+  segmentEnd?: number;
   /** Live: when the origin had the part (epoch ms): CMSD's availability time (`at`). */
   availableAt?: number;
 }

@@ -11,7 +11,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateMpd } from '../../support/xml-validate.js';
-import { TEST_SOURCE, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
+import { periodTimelines } from '../../support/multi-period-mpd.js';
+import { parseM3u8, TEST_SOURCE, startLiveOrigin, until, writeTinyLadder, type LiveOrigin } from './live-helpers.js';
 
 const SEGMENT = 1;
 const PART = 0.5;
@@ -112,5 +113,67 @@ describe('live MPD against the DASH schema', () => {
     expect(r.text).toMatch(/<SegmentTemplate[^>]*availabilityTimeComplete="false"/);
     expect(r.text).toContain('<ServiceDescription');
     expect(r.text).toContain('<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014"');
+  });
+
+  it('lists the segment in production at the length it then has, and serves it before it is complete', async () => {
+    /** The newest segment of each SegmentTimeline (video, audio): its number and [start, end). */
+    const newest = (mpd: string) => {
+      const [period] = periodTimelines(mpd).slice(-1);
+      const starts = [...mpd.matchAll(/<SegmentTemplate[^>]*startNumber="(\d+)"/g)].map((m) => Number(m[1])).slice(-2);
+      return period.timelines.map((list, i) => ({ number: starts[i] + list.length - 1, span: list[list.length - 1] }));
+    };
+    /** The newest complete segment's number of a rendition (its HLS playlist's last EXTINF). */
+    const lastComplete = async (rendition: string) => {
+      const m = parseM3u8((await o.get(`/live/ch/${rendition}/index.m3u8`)).text);
+      return m.mediaSequence + m.segments.length - 1;
+    };
+    // an MPD whose newest video and audio segment was still in production after it was served
+    const { listed, mpd } = await until(
+      async () => {
+        const r = await o.get('/live/ch/manifest.mpd');
+        const [video, audio] = newest(r.text);
+        const done = [await lastComplete('180p'), await lastComplete('audio')];
+        return video.number > done[0] && audio.number > done[1] ? { listed: [video, audio], mpd: r.text } : undefined;
+      },
+      20_000,
+      'an MPD listing the segments in production',
+    );
+    await expectValid(mpd);
+    // it is served as it is made (chunked), whole once complete: its first fragment starts where the MPD says
+    const body = (await o.get(`/live/ch/180p/seg-${listed[0].number}.m4s`)).body;
+    const tfdt = body.indexOf('tfdt');
+    expect(tfdt).toBeGreaterThan(0);
+    const version = body[tfdt + 4];
+    const start = version === 1 ? Number(body.readBigUInt64BE(tfdt + 8)) : body.readUInt32BE(tfdt + 8);
+    expect(start).toBe(listed[0].span[0]);
+    // once complete, each is listed as before: the length the first MPD gave it was the one it has
+    const later = await until(
+      async () => {
+        const r = await o.get('/live/ch/manifest.mpd');
+        return (await lastComplete('180p')) > listed[0].number && (await lastComplete('audio')) > listed[1].number
+          ? { ...periodTimelines(r.text).slice(-1)[0], text: r.text }
+          : undefined;
+      },
+      20_000,
+      'the segments to complete',
+    );
+    for (const [i, { span }] of listed.entries()) expect(later.timelines[i], `timeline ${i}`).toContainEqual(span);
+    // audio is cut on the video's grid: each segment number starts at the same time, to half an AAC frame
+    const templates = [...later.text.matchAll(/<SegmentTemplate[^>]*timescale="(\d+)"[^>]*startNumber="(\d+)"/g)];
+    const [[videoTs, videoFirst], [audioTs, audioFirst]] = templates.map((m) => [Number(m[1]), Number(m[2])]);
+    const startOf = (list: Array<[number, number]>, first: number, ts: number, n: number) => list[n - first][0] / ts;
+    const [video, audio] = later.timelines;
+    const numbers = [];
+    for (
+      let n = Math.max(videoFirst, audioFirst);
+      n < Math.min(videoFirst + video.length, audioFirst + audio.length);
+      n++
+    )
+      numbers.push(n);
+    expect(numbers.length).toBeGreaterThan(2);
+    for (const n of numbers) {
+      const apart = startOf(video, videoFirst, videoTs, n) - startOf(audio, audioFirst, audioTs, n);
+      expect(Math.abs(apart), `segment ${n}`).toBeLessThanOrEqual(512 / 48000);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { writeMpd } from '../../../src/dash/mpd.js';
+import type { Presentation, Segment } from '../../../src/media/presentation.js';
 import {
   AST,
   AUDIO_TS,
@@ -234,6 +235,37 @@ describe('writeMpd: live', () => {
     const audio = m.mediaGroups.AUDIO.audio.en.playlists[0].segments as Seg[];
     expect(audio).toHaveLength(10);
     expect(audio[0].duration).toBeCloseTo((94 * 1024) / AUDIO_TS, 9);
+  });
+
+  it('low latency: lists the segment in production at the length its producer planned, once its parts say so', () => {
+    /** The presentation with the in-progress segment's parts saying where it ends (`end(segment)`). */
+    const planned = (q: Presentation, end: (s: Segment, ts: number) => number): Presentation => ({
+      ...q,
+      timelines: q.timelines.map((t) => ({
+        ...t,
+        segments: t.segments.map((s) =>
+          s.complete ? s : { ...s, parts: s.parts.map((x) => ({ ...x, segmentEnd: end(s, t.rendition.timescale) })) },
+        ),
+      })),
+    });
+    const last = LIVE_FIRST + 10; // the in-progress one
+    const timelineOf = (x: string) => parseMpd(x, { NOW: p.live!.publishTime }).playlists[0].segments as Seg[];
+    const withIt = writeMpd(planned(p, (s, ts) => s.start + 2 * ts));
+    const segs = timelineOf(withIt);
+    expect(segs.map((s) => s.uri).at(-1)).toBe(`720p/seg-${last}.m4s`);
+    expect(segs.at(-1)!.duration).toBe(2); // its planned length, not the 1 s made so far
+    expect(withIt).toContain(`<S t="${LIVE_FIRST * 2 * VIDEO_TS}" d="30720" r="10"/>`);
+    // the audio too
+    const audio = parseMpd(withIt, { NOW: p.live!.publishTime }).mediaGroups.AUDIO.audio.en.playlists[0]
+      .segments as Seg[];
+    expect(audio).toHaveLength(11);
+    expect(audio.at(-1)!.duration).toBe(2);
+    // without a plan, or without low latency, or past its plan (its encoder moved it), only complete ones
+    expect(timelineOf(xml)).toHaveLength(10);
+    expect(
+      timelineOf(writeMpd(planned(livePresentation({ lowLatency: false }), (s, ts) => s.start + 2 * ts))),
+    ).toHaveLength(10);
+    expect(timelineOf(writeMpd(planned(p, (s) => s.start + s.duration - 1)))).toHaveLength(10);
   });
 
   it('announces low latency: availabilityTimeOffset, service description, UTC timing', () => {

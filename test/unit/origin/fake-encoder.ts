@@ -53,6 +53,11 @@ export class FakeEncoder {
   timedSegments = false;
   /** Duration (ms) of each part the encoder emits; segments are their sum. */
   partMs = 500;
+  /**
+   * When set, every part says its segment will end at (n + 1) × this (ms; `Part.segmentEnd`), as
+   * the live segmenter's do: segment n planned from n × this, segments of this length before it.
+   */
+  plannedSegmentMs?: number;
   private readonly segmentEnds = new Map<string, number>();
 
   readonly start: StartRun = async (req) => {
@@ -96,6 +101,7 @@ export class FakeEncoder {
       const key = `${r.id}:${n}`;
       this.parts.set(key, [...(this.parts.get(key) ?? []), bytes]);
       const part: Part = { index: p, duration: this.partMs, bytes: bytes.length, independent: p === 0 };
+      if (this.plannedSegmentMs !== undefined) part.segmentEnd = (n + 1) * this.plannedSegmentMs;
       this.sink!.part(r.id, n, part, bytes);
     }
   }

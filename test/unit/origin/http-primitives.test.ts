@@ -4,6 +4,7 @@ import { etagFor } from '../../../packager/origin/etag.js';
 import { checkRelativePath } from '../../../packager/origin/safe-path.js';
 import { advancePartLimit, parseDirectives } from '../../../packager/origin/blocking-reload.js';
 import { contentTypeFor } from '../../../packager/origin/content-type.js';
+import { liveMpdCdnCacheControl, livePlaylistCdnCacheControl } from '../../../packager/origin/cache-headers.js';
 
 describe('origin entity-tags', () => {
   it('are size + mtime, weak for manifests', () => {
@@ -99,5 +100,14 @@ describe('request route labels (the requests_total counter)', () => {
       ['*', 'other'],
     ];
     for (const [url, label] of cases) expect([url, routeLabel(url)]).toEqual([url, label]);
+  });
+});
+
+describe('live manifest freshness for CDN caches', () => {
+  it('a low-latency MPD has no stale-while-revalidate; a plain one and the playlists keep it', () => {
+    expect(liveMpdCdnCacheControl(0.5, true)).toBe('max-age=1');
+    expect(liveMpdCdnCacheControl(0.5, false)).toBe('max-age=1, stale-while-revalidate=1');
+    expect(liveMpdCdnCacheControl(4, true)).toBe('max-age=2');
+    expect(livePlaylistCdnCacheControl(0.5)).toBe('max-age=1, stale-while-revalidate=1');
   });
 });

@@ -69,7 +69,7 @@ describe('a live channel still starting', () => {
     expect(await heldAtStart()).toBe(0);
   });
 
-  it('holds the MPD on until a segment is complete: an MPD lists complete segments, and dash.js waits for good on an empty timeline', async () => {
+  it('holds the MPD on until a segment is complete when the encoder cannot tell where a segment ends (dash.js waits for good on an empty timeline)', async () => {
     const mpd = get('/live/ch/manifest.mpd');
     const master = get('/live/ch/master.m3u8');
     await until(async () => (await heldAtStart()) === 2, 5000, 'two requests held');
@@ -82,6 +82,22 @@ describe('a live channel still starting', () => {
     const res = await mpd;
     expect(res.status, res.text).toBe(200);
     expect(res.text.match(/<S t="\d+" d="1000"\/>/g)).toHaveLength(2); // video and audio list segment 0
+  });
+
+  it('low latency: serves the first MPD once a segment whose end is known has a part, listing it', async () => {
+    enc.plannedSegmentMs = 1000;
+    const mpd = get('/live/ch/manifest.mpd');
+    await until(async () => (await heldAtStart()) === 1, 5000, 'the MPD held');
+    enc.init();
+    enc.part(0, 0);
+    const res = await mpd;
+    expect(res.status, res.text).toBe(200);
+    // segment 0, half made, listed at the length it will have, in both renditions
+    expect(res.text.match(/<S t="0" d="1000"\/>/g)).toHaveLength(2);
+    expect(res.text).toContain('availabilityTimeOffset="0.5"');
+    // no stale-while-revalidate for an edge: a copy a refetch older could still name the segment before
+    expect(res.headers['cdn-cache-control']).toBe('max-age=1');
+    expect(res.headers['cache-control']).toBe('public, max-age=0, s-maxage=1');
   });
 
   it('once an MPD was served, a rendition come late with nothing listed does not hold it back', async () => {
@@ -104,7 +120,7 @@ describe('a live channel still starting', () => {
     const res = await get('/live/ch/manifest.mpd');
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
-    expect(errorOf(res.text)).toBe('live channel "ch" has no complete segment yet');
+    expect(errorOf(res.text)).toBe('live channel "ch" has no segment an MPD can list yet');
   });
 
   it('answers 503 with Retry-After when no media comes within the hold', async () => {

@@ -27,12 +27,12 @@ function encode(args: string[]): Promise<Buffer> {
 
 const FMP4 = ['-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+skip_trailer'];
 
-function video(keyEverySec: number, seconds = 4): string[] {
+function video(keyEverySec: number, seconds = 4, rate = '10'): string[] {
   return [
     '-f',
     'lavfi',
     '-i',
-    `testsrc2=size=160x90:rate=10:duration=${seconds}`,
+    `testsrc2=size=160x90:rate=${rate}:duration=${seconds}`,
     '-c:v',
     'libx264',
     '-preset',
@@ -73,7 +73,14 @@ interface Collected {
 function segment(
   bytes: Buffer,
   kind: 'video' | 'audio',
-  opts: { seg: number; part: number; first?: number; sequence?: number; split?: (b: Buffer) => Buffer[] },
+  opts: {
+    seg: number;
+    part: number;
+    first?: number;
+    sequence?: number;
+    live?: boolean;
+    split?: (b: Buffer) => Buffer[];
+  },
 ): Collected {
   const c: Collected = { parts: [], segments: [] };
   const s = new Segmenter({
@@ -83,6 +90,7 @@ function segment(
     partDuration: opts.part,
     firstSegmentNumber: opts.first ?? 1,
     ...(opts.sequence !== undefined ? { firstSequenceNumber: opts.sequence } : {}),
+    ...(opts.live ? { live: true } : {}),
     listener: {
       init: (b, track) => (c.init = { bytes: b, track }),
       part: (n, part, b) => c.parts.push({ n, part, bytes: Buffer.from(b) }),
@@ -110,10 +118,28 @@ function randomSplit(seed: number): (b: Buffer) => Buffer[] {
 
 let keyEvery1: Buffer;
 let keyEvery2: Buffer;
+let oddRate: Buffer;
 let aac: Buffer;
 beforeAll(async () => {
-  [keyEvery1, keyEvery2, aac] = await Promise.all([encode(video(1)), encode(video(2)), encode(audio)]);
+  [keyEvery1, keyEvery2, oddRate, aac] = await Promise.all([
+    encode(video(1)),
+    encode(video(2)),
+    // 12.5 fps: every other 1 s grid point falls between two frames (the key frame is the one after it)
+    encode(video(1, 4, '25/2')),
+    encode(audio),
+  ]);
 });
+
+/** Each part's segmentEnd against where its segment did end (all but the final one, closed by end()). */
+function plannedAgainstActual(c: Collected): Array<[number | undefined, number]> {
+  return c.segments
+    .slice(0, -1)
+    .flatMap((seg) =>
+      c.parts
+        .filter((p) => p.n === seg.number)
+        .map((p): [number | undefined, number] => [p.part.segmentEnd, seg.start + seg.duration]),
+    );
+}
 
 describe('Segmenter', () => {
   it('cuts video on the 1 s grid at key frames; parts are ffmpeg fragments; segment = styp + parts', () => {
@@ -162,6 +188,46 @@ describe('Segmenter', () => {
     starts.forEach((s, i) => expect(Math.abs(s - 2 * i)).toBeLessThanOrEqual(0.25));
     expect(c.segments.every((s) => s.parts.every((p) => p.independent))).toBe(true);
     expect(c.segments[0].iframes).toBeUndefined();
+  });
+
+  it('live: cuts audio at the grid point to the sample, as video is cut', () => {
+    const c = segment(aac, 'audio', { seg: 1, part: 0.5, live: true });
+    const ts = c.init!.track.timescale;
+    const frame = 1024; // AAC samples per frame, at the track's 48 kHz timescale
+    expect(ts).toBe(48000);
+    expect(c.segments.length).toBeGreaterThanOrEqual(4);
+    // every segment starts within half an AAC frame of its grid point (not half a part)
+    c.segments.forEach((s, i) => expect(Math.abs(s.start - i * ts)).toBeLessThanOrEqual(frame / 2));
+    // and the audio is all there, in order, each segment's bytes its parts'
+    c.segments.slice(1).forEach((s, i) => expect(s.start).toBe(c.segments[i].start + c.segments[i].duration));
+    for (const s of c.segments) {
+      const parts = c.parts.filter((p) => p.n === s.number);
+      expect(parts.reduce((sum, p) => sum + p.bytes.length, 0)).toBe(s.bytes);
+      expect(parts.reduce((sum, p) => sum + p.part.duration, 0)).toBe(s.duration);
+    }
+    // VOD keeps the fragment boundaries (within half a part)
+    const vod = segment(aac, 'audio', { seg: 1, part: 0.5 });
+    expect(vod.segments.some((s, i) => Math.abs(s.start - i * ts) > frame / 2)).toBe(true);
+  });
+
+  it('live: every part says where its segment will end, from the first part on (LL-DASH lists it)', () => {
+    for (const [bytes, kind] of [
+      [keyEvery1, 'video'],
+      [oddRate, 'video'],
+      [aac, 'audio'],
+    ] as const) {
+      const c = segment(bytes, kind, { seg: 1, part: 0.5, live: true });
+      const pairs = plannedAgainstActual(c);
+      expect(pairs.length, kind).toBeGreaterThanOrEqual(6);
+      for (const [planned, actual] of pairs) expect(planned, kind).toBe(actual);
+    }
+    // at 12.5 fps a segment is not a whole number of frames: segments differ, each end still known
+    const oddRun = segment(oddRate, 'video', { seg: 1, part: 0.5, live: true });
+    expect(new Set(oddRun.segments.slice(0, -1).map((s) => s.duration)).size).toBeGreaterThan(1);
+    // VOD parts say nothing of it
+    expect(segment(keyEvery1, 'video', { seg: 1, part: 0.5 }).parts.every((p) => p.part.segmentEnd === undefined)).toBe(
+      true,
+    );
   });
 
   it('marks the last part of a segment as it is produced (preload hints): exact for audio, never late for video', () => {

@@ -11,11 +11,19 @@ import { DashSource } from '../../../player-demo/player/dash-source.js';
 import { readSegmentInfo, segmentUrl } from '../../../src/dash/segment-template.js';
 import { loopbackServer, type LoopbackServer } from '../../support/loopback-server.js';
 
-/** A live LL-DASH MPD, its segments 2 s long from t=0; `timeline` is the SegmentTimeline's content. */
-function mpd(media: string, timeline: string, init = 'init-$RepresentationID$.m4s'): string {
+/**
+ * A live LL-DASH MPD, its segments 2 s long from t=0; `timeline` is the SegmentTimeline's content;
+ * `ast` its availabilityStartTime (long past unless given).
+ */
+function mpd(
+  media: string,
+  timeline: string,
+  init = 'init-$RepresentationID$.m4s',
+  ast = '2026-01-01T00:00:00Z',
+): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011"
-  availabilityStartTime="2026-01-01T00:00:00Z" publishTime="2026-01-01T00:00:10Z" minimumUpdatePeriod="PT2S"
+  availabilityStartTime="${ast}" publishTime="2026-01-01T00:00:10Z" minimumUpdatePeriod="PT2S"
   timeShiftBufferDepth="PT30S" maxSegmentDuration="PT2S" minBufferTime="PT1S">
   <Period id="p0" start="PT0S">
     <AdaptationSet contentType="video" mimeType="video/mp4" segmentAlignment="true">
@@ -65,6 +73,21 @@ describe("our player's DASH source follows the MPD's SegmentTemplate", () => {
     expect(listed?.streaming).toBeUndefined();
     const producing = await source.chunkAt(v.id, { msn: 105, part: 0 }, signal);
     expect(producing).toMatchObject({ msn: 105, url: `${base}chunk-v0-00105.m4s`, streaming: true, duration: 2 });
+  });
+
+  it('the newest listed segment, its end to come, is the one being produced: asked at its availability, streamed', async () => {
+    // 8.2 s into the presentation: 104 ([8 s, 10 s)) is being produced, available from 8.5 s (10 - 1.5)
+    const ast = Date.now() - 8200;
+    const source = await open(
+      mpd('chunk-$Number$.m4s', '<S t="0" d="2000" r="4"/>', undefined, new Date(ast).toISOString()),
+    );
+    const signal = new AbortController().signal;
+    const v = source.video[0].id;
+    const done = await source.chunkAt(v, { msn: 103, part: 0 }, signal);
+    expect(done?.streaming).toBeUndefined();
+    const producing = await source.chunkAt(v, { msn: 104, part: 0 }, signal);
+    expect(Date.now()).toBeGreaterThanOrEqual(ast + 8500); // not asked before its availability
+    expect(producing).toMatchObject({ msn: 104, url: `${base}chunk-104.m4s`, streaming: true, duration: 2 });
   });
 
   it('a $Time$ template: the segment being produced is named by its start time', async () => {
