@@ -21,6 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  existsSync,
   lstatSync,
   mkdirSync,
   readFileSync,
@@ -29,10 +30,11 @@ import {
   renameSync,
   rmSync,
   rmdirSync,
+  statfsSync,
   symlinkSync,
   unlinkSync,
 } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../src/atomic-file.js';
 import { StreamedgeError } from '../src/errors.js';
 import { paths } from '../src/media/presentation.js';
@@ -141,11 +143,36 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** statfs f_type of the kernel's pseudo file systems, where no folder of ours can be made. */
+const PSEUDO_FILE_SYSTEMS = new Map([
+  [0x9fa0, 'procfs'],
+  [0x62656572, 'sysfs'],
+]);
+
+/**
+ * Refuses an output folder on procfs or sysfs (`--out /proc/x`), named by the nearest folder of
+ * the path that exists: Node 20's recursive mkdirSync spins for ever there, where a plain
+ * mkdir fails with ENOENT.
+ */
+function refusePseudoFileSystem(outDir: string): void {
+  let at = resolve(outDir);
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  let type: number;
+  try {
+    type = Number(statfsSync(at).type);
+  } catch {
+    return; // the mkdir that follows says what is wrong
+  }
+  const fs = PSEUDO_FILE_SYSTEMS.get(type);
+  if (fs) throw new StreamedgeError('BAD_OPTION', `--out ${outDir}: ${at} is on ${fs}, where no output can be written`);
+}
+
 /**
  * Creates a fresh staging folder inside outDir (same file system, so publishing is a rename),
  * first sweeping the ones runs killed outright left behind.
  */
 export function createStaging(outDir: string, assetId: string): string {
+  refusePseudoFileSystem(outDir);
   mkdirSync(outDir, { recursive: true });
   sweepDeadStaging(outDir);
   const dir = join(outDir, `${STAGING_PREFIX}${assetId}-${process.pid}-${randomBytes(4).toString('hex')}`);

@@ -158,6 +158,13 @@ describe('publish (versioned layout)', () => {
     expect(existsSync(t)).toBe(false);
   });
 
+  it('refuses an output folder on procfs or sysfs at once (Node 20 spins for ever making one there)', () => {
+    expect(() => createStaging('/proc/streamedge-out/assets', 'a')).toThrow(
+      /--out \/proc\/streamedge-out\/assets: \/proc is on procfs, where no output can be written/,
+    );
+    expect(() => createStaging('/sys/streamedge-out', 'a')).toThrow(/\/sys is on sysfs/);
+  });
+
   it('sweeps the staging folders of runs killed outright: process gone and an hour old, not a live or a recent one', () => {
     const out = join(root, 'sweep');
     mkdirSync(out);
