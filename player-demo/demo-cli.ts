@@ -102,9 +102,16 @@ async function runDemo(o: DemoOptions): Promise<void> {
     // two audio languages (English 440 Hz, French 660 Hz): the page's Audio menu has something to switch
     // the live ad-break API behind the demo's admin token: the page shows the breaks one cues;
     // a thumbnail per segment: the seek bar previews the DVR window
+    const tls = o.tls ? await createSelfSignedCertificate(join(dir, 'tls')) : undefined;
+    if (tls) say(`self-signed certificate for localhost/127.0.0.1: ${tls.certFile} (see README "HTTPS and HTTP/2")`);
     if (o.live) {
       originArgs.push('--live', 'news=lavfi', '--live-audio', 'en,fr', '--cue-credential-file', tokenFile);
       originArgs.push('--live-thumbnails');
+      // the MPD's clock through the edge the page plays from: dash.js resolves a bare /time
+      // against the page (the page server has none); with the edge's port chosen at random,
+      // that URL is not known yet and the bare path stays
+      const edgePort = parsePort(o.edgePort);
+      if (edgePort > 0) originArgs.push('--utc-timing', `${tls ? 'https' : 'http'}://127.0.0.1:${edgePort}/time`);
     }
     const origin = await runCli('origin', originArgs, {
       cwd: REPO,
@@ -112,8 +119,6 @@ async function runDemo(o: DemoOptions): Promise<void> {
       waitForUrl: true,
     });
     services.push(origin);
-    const tls = o.tls ? await createSelfSignedCertificate(join(dir, 'tls')) : undefined;
-    if (tls) say(`self-signed certificate for localhost/127.0.0.1: ${tls.certFile} (see README "HTTPS and HTTP/2")`);
     const tlsArgs = tls ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : [];
     // the edges players meet (not the shield) send the cap
     const capArgs = o.cmsdMaxBitrate !== undefined ? ['--cmsd-max-bitrate', o.cmsdMaxBitrate] : [];

@@ -154,6 +154,8 @@ export interface LiveChannelOptions {
   onDiskWriteError?: () => void;
   log?: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void };
   now?: () => number;
+  /** The URL the MPD names for its clock (UTCTiming, http-iso); default "/time" (origin --utc-timing). */
+  utcTiming?: string;
 }
 
 function fingerprint(c: ResolvedChannelConfig): string {
@@ -895,7 +897,7 @@ export class LiveChannel {
         publishTime: this.now(),
         dvrWindow: this.config.dvrWindow,
         targetLatency: this.config.targetLatency,
-        utcTimingPath: '/time',
+        utcTimingPath: this.opts.utcTiming ?? '/time',
         lowLatency: true,
       },
     };

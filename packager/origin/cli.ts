@@ -42,6 +42,7 @@ interface OriginCliOptions extends VerificationCliOptions, FleetKeysCliOptions, 
   steeringProbeTimeout: string;
   steeringProbeMisses: string;
   steeringUri?: string;
+  utcTiming: string;
   liveAudio?: string;
   logLevel: string;
   signCredentialFile?: string;
@@ -269,6 +270,11 @@ export function registerOriginCommand(program: Command): void {
       'with --live-interstitial(-list): X-RESTRICT, skip (the ad cannot be skipped or seeked in) and/or jump (a seek past a break plays its ad first)',
     )
     .option(
+      '--utc-timing <url>',
+      "the clock live MPDs name (UTCTiming, http-iso): an absolute URL (e.g. https://cdn.example/time, through the edges players use), or a path on the MPD's host; dash.js resolves a bare path against its page, not the MPD",
+      '/time',
+    )
+    .option(
       '--live-thumbnails [width]',
       'a thumbnail per segment of each live channel, for seek-bar previews in the DVR window (width in pixels, default 240)',
     )
@@ -305,6 +311,14 @@ export function registerOriginCommand(program: Command): void {
         throw new StreamedgeError('BAD_OPTION', `--live-dash-periods ${o.liveDashPeriods}: use single or cues`);
       }
       const dashPeriods = o.liveDashPeriods;
+      const utcTimingOk = o.utcTiming.startsWith('/')
+        ? !o.utcTiming.startsWith('//') && !/\s/.test(o.utcTiming)
+        : /^https?:\/\/[^/\s]/i.test(o.utcTiming) && URL.canParse(o.utcTiming);
+      if (!utcTimingOk)
+        throw new StreamedgeError(
+          'BAD_OPTION',
+          `--utc-timing ${o.utcTiming}: use an absolute http(s) URL or a path that starts with /`,
+        );
       if (o.live.length > 0) liveLadderReadable(o.liveLadder);
       const live: ChannelConfig[] = o.live.map((spec) => {
         const parsed = parseLiveSpec(spec);
@@ -363,6 +377,7 @@ export function registerOriginCommand(program: Command): void {
         ...(tls ? { tls } : {}),
         ...(cueCredential !== undefined ? { cueCredential } : {}),
         ...(contentKeys ? { contentKeys } : {}),
+        ...(o.utcTiming !== '/time' ? { channelOptions: { utcTiming: o.utcTiming } } : {}),
       });
       logRef.current = origin.app.log;
       let stopping = false;

@@ -61,7 +61,10 @@ export interface OriginOptions {
   /** How a live channel runs its encoder (default: ffmpeg). Tests may inject a producer. */
   startRun?: StartRun;
   /** Live channel tuning (stall timeout, restart backoff). */
-  channelOptions?: Pick<LiveChannelOptions, 'stallTimeoutMs' | 'startTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs'>;
+  channelOptions?: Pick<
+    LiveChannelOptions,
+    'stallTimeoutMs' | 'startTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'utcTiming'
+  >;
   /** Node process metrics in /metrics (default true). */
   processMetrics?: boolean;
   /**

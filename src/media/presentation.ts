@@ -114,7 +114,10 @@ export interface LiveState {
   dvrWindow: number;
   /** Target live latency in seconds (DASH ServiceDescription, LL-HLS PART-HOLD-BACK floor). */
   targetLatency: number;
-  /** Absolute URL path of the origin's time endpoint (DASH UTCTiming), e.g. "/time". */
+  /**
+   * The MPD's clock (DASH UTCTiming, http-iso): an absolute URL, or a path on the MPD's host
+   * ("/time", the origin's; players resolve a bare path differently: dash.js against its page).
+   */
   utcTimingPath: string;
   /** Low-latency features on (parts, preload hints, LL-DASH availabilityTimeOffset). */
   lowLatency: boolean;

@@ -2,8 +2,8 @@
  * `streamedge origin` refuses at start-up, with one line and exit 1, what could never work: an
  * unreadable --live-ladder and a --live file source that does not exist (both used to start an
  * origin whose channel restarted for ever, its message naming --ladder), and a --root that is a
- * file (it used to start and answer 404 to everything, its health "ok"). And `ad-break` names an
- * origin it cannot reach.
+ * file (it used to start and answer 404 to everything, its health "ok"), and a --utc-timing
+ * that is no URL. And `ad-break` names an origin it cannot reach.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,14 @@ describe('streamedge origin refuses at start-up', () => {
     const root = await runCli(['origin', '--root', plain, '--port', '0']);
     expect(root.code).toBe(1);
     expect(root.stderr).toContain(`--root ${plain}: a file, not a folder`);
+  }, 60_000);
+
+  it('a --utc-timing that is neither an absolute http(s) URL nor a path', async () => {
+    for (const bad of ['time', 'ftp://clock.example/time', '//clock.example/time']) {
+      const r = await runCli(['origin', '--root', dir, '--port', '0', '--utc-timing', bad]);
+      expect(r.code, bad).toBe(1);
+      expect(r.stderr).toContain(`--utc-timing ${bad}: use an absolute http(s) URL or a path that starts with /`);
+    }
   }, 60_000);
 
   it('ad-break names an origin it cannot reach, and why (it said only "unexpected error: fetch failed")', async () => {

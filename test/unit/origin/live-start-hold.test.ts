@@ -151,3 +151,35 @@ describe('a live channel still starting', () => {
     expect(errorOf(res.text)).toBe('live channel "ch" is failed: source ended');
   });
 });
+
+describe('the clock a live MPD names (origin --utc-timing)', () => {
+  it("is /time on the MPD's host unless told; told, the URL given (dash.js resolves a bare path against its page)", async () => {
+    enc.init();
+    enc.segments(0, 0);
+    expect((await get('/live/ch/manifest.mpd')).text).toContain(
+      '<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="/time"/>',
+    );
+    const dir2 = mkdtempSync(join(tmpdir(), 'se-live-utc-'));
+    const enc2 = new FakeEncoder();
+    const told = await createOrigin({
+      processMetrics: false,
+      root: dir2,
+      live: [{ id: 'ch', source: 'fake', segmentDuration: 1, partDuration: 0.5, dvrWindow: 120 }],
+      channelOptions: { stallTimeoutMs: 60_000, utcTiming: 'https://cdn.example/time' },
+      startRun: enc2.start,
+    });
+    try {
+      const base = await told.listen(0, '127.0.0.1');
+      await enc2.runStarted(1);
+      enc2.init();
+      enc2.segments(0, 0);
+      const text = await (await request(`${base}/live/ch/manifest.mpd`)).body.text();
+      expect(text).toContain(
+        '<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="https://cdn.example/time"/>',
+      );
+    } finally {
+      await told.close();
+      rmSync(dir2, { recursive: true, force: true });
+    }
+  });
+});
