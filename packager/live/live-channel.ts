@@ -52,6 +52,7 @@ import { LiveThumbnails, type ThumbnailStatus } from './live-thumbnails.js';
 import { THUMBNAIL_TRACK_ID } from '../thumbnail-track.js';
 import { LiveCaptionServices } from './live-captions.js';
 import type { ClearChunk } from '../segmenter.js';
+import { mpdSegments } from '../../src/dash/mpd.js';
 
 export type ChannelState = 'starting' | 'running' | 'stalled' | 'failed' | 'stopped';
 
@@ -167,14 +168,15 @@ function fingerprint(c: ResolvedChannelConfig): string {
 
 /**
  * `--live-dash-periods cues`: where the MPD starts a new Period, each ad break's start and return
- * (segment boundaries, media seconds), once the reference timeline (the one ad breaks are placed
- * on) has a complete segment from there on. Until then the programme's Period runs on over it
- * (the media time is the same in both), so every Period listed has media. A cut, once reached,
- * is final (the break's start and return are fixed by then).
+ * (segment boundaries, media seconds), once the MPD lists a segment of the reference timeline
+ * (the one ad breaks are placed on) from there on: a complete one, or the one being produced
+ * (`mpdSegments`), which would otherwise be listed first in the Period before and then move. Until
+ * then the programme's Period runs on over it (the media time is the same in both), so every
+ * Period listed has media. A cut, once reached, is final (the break's start and return are fixed
+ * by then).
  */
 function dashPeriodCuts(breaks: readonly AdBreak[], reference: RenditionTimeline): number[] {
-  const complete = reference.segments.filter((seg) => seg.complete);
-  const newest = complete.at(-1);
+  const newest = mpdSegments(reference.segments, true).at(-1);
   if (!newest) return [];
   const reached = newest.start / reference.rendition.timescale + 0.0005;
   return breaks
@@ -185,13 +187,14 @@ function dashPeriodCuts(breaks: readonly AdBreak[], reference: RenditionTimeline
 /**
  * Where the MPD starts a new Period whatever `--live-dash-periods` says: at each encoder run after
  * the first (a source or an origin restart), the start of its first segment on the reference
- * timeline (media seconds), once that segment is complete. The media before ends short of it (the
+ * timeline (media seconds), once the MPD lists that segment (complete, or being produced: listed
+ * in the Period before, it would leave a gap there). The media before ends short of it (the
  * run started later than the last one ended): one Period's SegmentTimeline cannot leave that gap
  * (DASH-IF timing model §9.2), so the Period before ends with its media (src/dash/mpd.ts).
  */
 function runPeriodCuts(reference: RenditionTimeline): number[] {
-  return reference.segments
-    .filter((seg) => seg.complete && seg.discontinuity)
+  return mpdSegments(reference.segments, true)
+    .filter((seg) => seg.discontinuity)
     .map((seg) => seg.start / reference.rendition.timescale);
 }
 

@@ -14,6 +14,7 @@ import { request } from 'undici';
 import { createOrigin, type Origin } from '../../../packager/origin/server.js';
 import { splitPeriods } from '../../../src/dash/mpd-periods.js';
 import { FakeEncoder } from '../origin/fake-encoder.js';
+import { periodTimelines } from '../../support/multi-period-mpd.js';
 
 let dir: string;
 let origin: Origin | undefined;
@@ -91,5 +92,18 @@ describe('a live MPD split at an ad break whose Periods leave the DVR window', (
     // and, once alone, it still lists the newest segments of the window
     const last = periodsOf(await mpd()).get('p5000')!;
     expect(last.numbers[0]).toBeGreaterThan(5);
+  });
+
+  it('a break’s first segment still in production (its end known) opens its Period as the MPD lists it', async () => {
+    const channel = origin!.channels.get('ch')!;
+    channel.cueAdBreak(2, { segment: 17 });
+    enc.segments(15, 16);
+    enc.plannedSegmentMs = 1000;
+    enc.part(17, 0);
+    const periods = periodTimelines(await mpd());
+    // segment 17 (17 s to 18 s) is listed in the break's Period, at its planned length, and only there
+    expect(periods.at(-1)!.id).toBe('p17000');
+    expect(periods.at(-1)!.timelines[0]).toEqual([[17000, 18000]]);
+    for (const p of periods.slice(0, -1)) expect(p.timelines.flat().some(([t]) => t >= 17000)).toBe(false);
   });
 });

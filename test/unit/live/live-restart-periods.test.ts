@@ -163,4 +163,30 @@ describe('a live channel whose encoder restarts', () => {
     ]);
     expectNoGapInsideAPeriod(xml);
   });
+
+  it('a new run’s first segment still in production (its end known) starts its Period as the MPD lists it, not in the Period before', async () => {
+    channel!.killSource();
+    const run = await enc.runStarted(4);
+    sequences = new Map();
+    enc.init();
+    const start = 8000 + OUTAGE + 3000 + 2000 + OUTAGE;
+    for (const r of enc.renditions) {
+      const bytes = chunk(run.firstFragmentSequence(r.id), start);
+      const part: Part = {
+        index: 0,
+        duration: PART,
+        bytes: bytes.length,
+        independent: true,
+        segmentEnd: start + 2 * PART,
+      };
+      run.sink.part(r.id, 10, part, bytes);
+    }
+    const xml = mpd();
+    const periods = periodTimelines(xml);
+    expect(periods.at(-1)!.id).toBe(`p${start}`);
+    // listed there, at its planned length; the Period before ends with its media
+    expect(periods.at(-1)!.timelines[0]).toEqual([[start, start + 2 * PART]]);
+    expect(periods.at(-2)!.duration).toBe(2);
+    expectNoGapInsideAPeriod(xml);
+  });
 });
