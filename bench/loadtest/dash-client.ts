@@ -2,10 +2,12 @@
  * DASH for virtual viewers (mpd-parser): static (VOD) and dynamic (live) MPDs with
  * SegmentTemplate (any packager's: numbers, the init segment and the next segment's URL come
  * from each Representation's template, src/dash/segment-template.ts), and LL-DASH: with an
- * availabilityTimeOffset the next segment is requested before it is complete and arrives as
- * it is produced (chunked transfer). SegmentBase (one file per Representation, indexed by a sidx:
- * the on-demand profile) too: a viewer fetches a Representation's index range when it first
- * plays it, as players do, and asks for its segments as byte ranges (src/dash/segment-base.ts).
+ * availabilityTimeOffset the segment being produced (the newest listed while its end is to come,
+ * as our origin lists it, else the one after the newest listed, named by the template) is
+ * requested at its availability and arrives as it is produced (chunked transfer). SegmentBase
+ * (one file per Representation, indexed by a sidx: the on-demand profile) too: a viewer
+ * fetches a Representation's index range when it first plays it, as players do, and asks for
+ * its segments as byte ranges (src/dash/segment-base.ts).
  */
 import { parse } from 'mpd-parser';
 import { StreamedgeError } from '../../src/errors.js';
