@@ -23,31 +23,31 @@
  * - Blocking-reload responses (`_HLS_msn` in the URL): the URL names a playlist version that
  *   contains at least the requested part, so any later copy answers it equally well; cacheable
  *   for several target durations (Apple's LL-HLS guidance: edge caches key them by full URL).
- * - DASH dynamic MPD: refreshed at minimumUpdatePeriod; same short TTL as live playlists. With
- *   low latency, no stale-while-revalidate: a low-latency MPD names the segment in production,
+ * - DASH dynamic MPD: refreshed at minimumUpdatePeriod (with low latency, that TTL itself: see
+ *   src/dash/mpd.ts); same short TTL as live playlists. With low latency, no
+ *   stale-while-revalidate: a low-latency MPD names the segment in production,
  *   and a copy a refetch older could still name the one before, which the player has (it would
  *   wait for its next update, a segment later, to learn of the new one).
  */
+import { liveManifestTtlSec } from '../../src/http/live-manifest-ttl.js';
+
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const VOD_MANIFEST = 'public, max-age=86400';
 export const VOD_ENTRY_POINT = 'public, max-age=30';
 
 export function livePlaylistCacheControl(partDuration: number): string {
-  const half = Math.max(1, Math.floor(partDuration / 2));
-  return `public, max-age=0, s-maxage=${half}`;
+  return `public, max-age=0, s-maxage=${liveManifestTtlSec(partDuration)}`;
 }
 
 /** The `CDN-Cache-Control` of a live playlist (see above). */
 export function livePlaylistCdnCacheControl(partDuration: number): string {
-  const half = Math.max(1, Math.floor(partDuration / 2));
-  return `max-age=${half}, stale-while-revalidate=${half}`;
+  const ttl = liveManifestTtlSec(partDuration);
+  return `max-age=${ttl}, stale-while-revalidate=${ttl}`;
 }
 
 /** The `CDN-Cache-Control` of a live MPD (see above). */
 export function liveMpdCdnCacheControl(partDuration: number, lowLatency: boolean): string {
-  return lowLatency
-    ? `max-age=${Math.max(1, Math.floor(partDuration / 2))}`
-    : livePlaylistCdnCacheControl(partDuration);
+  return lowLatency ? `max-age=${liveManifestTtlSec(partDuration)}` : livePlaylistCdnCacheControl(partDuration);
 }
 
 export function blockingReloadCacheControl(targetDuration: number): string {

@@ -24,6 +24,7 @@ import { dashFrameRate, ratio } from './frame-rate.js';
 import { segmentTimeline } from './segment-timeline.js';
 import { renderXml, type XmlElement } from './xml-element.js';
 import { xsDuration } from './xs-duration.js';
+import { liveManifestTtlSec } from '../http/live-manifest-ttl.js';
 import { hexSequenceToBase64 } from '../scte35/splice-info.js';
 
 export interface MpdOptions extends UriOptions {
@@ -43,6 +44,19 @@ const SUBTITLE_BANDWIDTH = 256;
 const THUMBNAIL_TILE_SCHEME = 'http://dashif.org/thumbnail_tile';
 /** DASH-IF IOP 4.3 §4.3.3.3.2: this AdaptationSet's media run on from the named Period's. */
 const PERIOD_CONTINUITY_SCHEME = 'urn:mpeg:dash:period-continuity:2015';
+
+/**
+ * A low-latency MPD's minimumUpdatePeriod: as long as an edge may reuse it, not a segment. A
+ * player that addresses segments by the SegmentTimeline (dash.js) learns of the segment in
+ * production only from a refresh, and at a latency target of about a segment it needs that
+ * segment within a segment, less a part, of its start. Refreshing once a segment, its refreshes
+ * kept falling just before the MPD listed the next one (the period is a segment plus the fetch,
+ * so the phase drifts through it), leaving it to learn of that segment up to a segment late:
+ * 4 stalls in five 40 s sessions of the demo's channel, against none in four at 1 s.
+ */
+function lowLatencyUpdatePeriod(p: Presentation): number {
+  return Math.min(p.segmentDuration, liveManifestTtlSec(p.partDuration));
+}
 
 /**
  * The DASH MPD (`manifest.mpd`, ISO/IEC 23009-1, DASH-IF IOP): static for VOD, dynamic for
@@ -68,7 +82,7 @@ export function writeMpd(p: Presentation, opts: MpdOptions = {}): string {
     mpdAttrs.push(
       ['availabilityStartTime', new Date(Math.round(l.availabilityStartTime)).toISOString()],
       ['publishTime', new Date(Math.round(l.publishTime)).toISOString()],
-      ['minimumUpdatePeriod', xsDuration(p.segmentDuration)],
+      ['minimumUpdatePeriod', xsDuration(ll ? lowLatencyUpdatePeriod(p) : p.segmentDuration)],
       ['timeShiftBufferDepth', xsDuration(l.dvrWindow)],
       [
         'suggestedPresentationDelay',

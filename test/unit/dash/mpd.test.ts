@@ -216,13 +216,19 @@ describe('writeMpd: live', () => {
     expect(xml).toContain(`availabilityStartTime="${new Date(AST).toISOString()}"`);
     expect(xml).toContain(`publishTime="${new Date(p.live!.publishTime).toISOString()}"`);
     expect(xml).toContain(
-      'minimumUpdatePeriod="PT2S" timeShiftBufferDepth="PT20S" suggestedPresentationDelay="PT1.5S"',
+      'minimumUpdatePeriod="PT1S" timeShiftBufferDepth="PT20S" suggestedPresentationDelay="PT1.5S"',
     );
     expect(xml).not.toContain('mediaPresentationDuration');
     const m = parseMpd(xml, { NOW: p.live!.publishTime });
-    expect(m.minimumUpdatePeriod).toBe(2000);
+    expect(m.minimumUpdatePeriod).toBe(1000);
     expect(m.suggestedPresentationDelay).toBe(1.5);
     expect(m.playlists[0].endList).toBe(false);
+  });
+
+  it('asks for a refresh once a segment, or with low latency as often as an edge may reuse the MPD', () => {
+    // 2 s segments, 0.5 s parts: an edge reuses a live MPD for a second (half a part, at least 1 s)
+    expect(xml).toContain('minimumUpdatePeriod="PT1S"');
+    expect(writeMpd(livePresentation({ lowLatency: false }))).toContain('minimumUpdatePeriod="PT2S"');
   });
 
   it('lists only the complete segments of the window, numbered from the first', () => {
