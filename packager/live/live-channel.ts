@@ -167,6 +167,12 @@ function fingerprint(c: ResolvedChannelConfig): string {
 }
 
 /**
+ * A live channel's manifests are always the low-latency forms (LL-HLS parts, LL-DASH
+ * availabilityTimeOffset): the MPD lists the segment in production, and its Period cuts follow.
+ */
+const LOW_LATENCY = true;
+
+/**
  * `--live-dash-periods cues`: where the MPD starts a new Period, each ad break's start and return
  * (segment boundaries, media seconds), once the MPD lists a segment of the reference timeline
  * (the one ad breaks are placed on) from there on: a complete one, or the one being produced
@@ -176,7 +182,7 @@ function fingerprint(c: ResolvedChannelConfig): string {
  * by then).
  */
 function dashPeriodCuts(breaks: readonly AdBreak[], reference: RenditionTimeline): number[] {
-  const newest = mpdSegments(reference.segments, true).at(-1);
+  const newest = mpdSegments(reference.segments, LOW_LATENCY).at(-1);
   if (!newest) return [];
   const reached = newest.start / reference.rendition.timescale + 0.0005;
   return breaks
@@ -193,7 +199,7 @@ function dashPeriodCuts(breaks: readonly AdBreak[], reference: RenditionTimeline
  * (DASH-IF timing model §9.2), so the Period before ends with its media (src/dash/mpd.ts).
  */
 function runPeriodCuts(reference: RenditionTimeline): number[] {
-  return mpdSegments(reference.segments, true)
+  return mpdSegments(reference.segments, LOW_LATENCY)
     .filter((seg) => seg.discontinuity)
     .map((seg) => seg.start / reference.rendition.timescale);
 }
@@ -901,7 +907,7 @@ export class LiveChannel {
         dvrWindow: this.config.dvrWindow,
         targetLatency: this.config.targetLatency,
         utcTimingPath: this.opts.utcTiming ?? '/time',
-        lowLatency: true,
+        lowLatency: LOW_LATENCY,
       },
     };
     this.snapshot = { version: this.version_, p };
