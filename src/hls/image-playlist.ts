@@ -7,8 +7,9 @@ import {
   type Presentation,
   type ThumbnailTrack,
 } from '../media/presentation.js';
-import { attributeList, quoted } from './attribute-list.js';
+import { attributeList, decimal, quoted } from './attribute-list.js';
 import { programDateTime } from './media-playlist.js';
+import { partHoldBack, partTarget } from './server-control.js';
 import { extinf, targetDuration } from './target-duration.js';
 import { withQuery, type UriOptions } from './uri-options.js';
 
@@ -58,19 +59,36 @@ function writeLiveImagePlaylist(p: Presentation, t: ThumbnailTrack, opts: UriOpt
     ['RESOLUTION', `${t.width}x${t.height}`],
     ['LAYOUT', '1x1'],
   ])}`;
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${targetDuration(durations)}`,
-    `#EXT-X-MEDIA-SEQUENCE:${segments[0]?.number ?? 0}`,
-    '#EXT-X-IMAGES-ONLY',
-  ];
+  const td = targetDuration(durations);
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', `#EXT-X-TARGETDURATION:${td}`];
+  if (p.live?.lowLatency) lines.push(...lowLatencyTiming(p, td));
+  lines.push(`#EXT-X-MEDIA-SEQUENCE:${segments[0]?.number ?? 0}`, '#EXT-X-IMAGES-ONLY');
   segments.forEach((s, i) => {
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${programDateTime(p, s, ts)}`, tiles);
     if (!t.pictures?.has(s.number)) lines.push('#EXT-X-GAP');
     lines.push(`#EXTINF:${extinf(durations[i])},`, withQuery(thumbnailSheetName(s.number), opts));
   });
   return lines.join('\n') + '\n';
+}
+
+/**
+ * A low-latency channel's image playlist states the media playlists' PART-HOLD-BACK (and their
+ * PART-TARGET, which that attribute requires), though it has no parts of its own: Shaka Player
+ * takes a live presentation's delay from the first live playlist it loads, which can be this one,
+ * and without them it played three segments behind (6 s on `npm start`'s channel) instead of at
+ * PART-HOLD-BACK. No attribute of RFC 8216bis §4.4.3.7-8 forbids a playlist with no parts from
+ * carrying them; HOLD-BACK (three target durations) goes with them, as in the media playlists.
+ * No blocking reload is offered: the image playlist is polled.
+ */
+function lowLatencyTiming(p: Presentation, td: number): string[] {
+  return [
+    '#EXT-X-SERVER-CONTROL:' +
+      attributeList([
+        ['HOLD-BACK', decimal(3 * td)],
+        ['PART-HOLD-BACK', decimal(partHoldBack(p))],
+      ]),
+    `#EXT-X-PART-INF:PART-TARGET=${decimal(partTarget(p))}`,
+  ];
 }
 
 /**

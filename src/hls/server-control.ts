@@ -49,14 +49,18 @@ export function partTarget(p: Presentation): number {
   return Math.max(ceilMs(p.partDuration), ceilMs(longest));
 }
 
+/** PART-HOLD-BACK of every playlist of the presentation: 3 x PART-TARGET, or the target latency if larger. */
+export function partHoldBack(p: Presentation): number {
+  return Math.max(3 * partTarget(p), p.live?.targetLatency ?? 0);
+}
+
 export function playlistTiming(p: Presentation, t: RenditionTimeline): PlaylistTiming {
   const td = playlistTargetDuration(p, t);
-  const pt = partTarget(p);
   return {
     targetDuration: td,
-    partTarget: pt,
+    partTarget: partTarget(p),
     holdBack: 3 * td,
-    partHoldBack: Math.max(3 * pt, p.live?.targetLatency ?? 0),
+    partHoldBack: partHoldBack(p),
     canSkipUntil: 6 * td,
   };
 }

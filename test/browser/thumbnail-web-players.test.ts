@@ -5,7 +5,8 @@
  * MPD (the DASH-IF thumbnail_tile AdaptationSet), dash.js in the MPD; each, asked for the picture
  * at a time, names the sheet and the cell that holds it, and the browser loads that sheet at the
  * size the manifests promise. A live channel's pictures (one per segment) in Shaka, HLS and DASH:
- * times a segment apart get consecutive pictures, each covering the time asked for.
+ * times a segment apart get consecutive pictures, each covering the time asked for; and Shaka
+ * joins the LL-HLS channel PART-HOLD-BACK behind its edge, image playlist and all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -268,4 +269,33 @@ describe('live thumbnails in Shaka Player (HLS and DASH), through an edge', () =
       }
     },
   );
+
+  // Shaka takes a live presentation's delay from the first live playlist it loads, which can be
+  // the image playlist: without the media playlists' PART-HOLD-BACK there it started three
+  // segments (6 s) behind the live edge (src/hls/image-playlist.ts).
+  it('LL-HLS: Shaka in low-latency mode starts PART-HOLD-BACK (2 s) behind the live edge, not three segments', async () => {
+    await livePicturesListed();
+    const page = await browser.newPage();
+    try {
+      await page.goto(pagesUrl);
+      const got = await page.evaluate(async (src) => {
+        const shaka = (window as unknown as { shaka: any }).shaka; // eslint-disable-line @typescript-eslint/no-explicit-any
+        const player = new shaka.Player();
+        player.configure({ streaming: { lowLatencyMode: true } });
+        await player.attach(document.getElementById('v'));
+        await player.load(src);
+        const images = (player.getImageTracks() as unknown[]).length;
+        // the playhead's program date-time against the clock: where Shaka put the start
+        const latencySec = (Date.now() - (player.getPlayheadTimeAsDate() as Date).getTime()) / 1000;
+        await player.destroy();
+        return { images, latencySec };
+      }, `${liveUrl}/live/ch/master.m3u8`);
+      expect(got.images).toBe(1);
+      // PART-HOLD-BACK 2 s, plus the newest part's age (under half a second) and the edge's delay
+      expect(got.latencySec).toBeGreaterThan(1.5);
+      expect(got.latencySec).toBeLessThan(4);
+    } finally {
+      await page.close();
+    }
+  });
 });

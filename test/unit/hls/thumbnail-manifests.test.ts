@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeMpd } from '../../../src/dash/mpd.js';
 import { sheetDurations, writeImagePlaylist } from '../../../src/hls/image-playlist.js';
+import { writeMediaPlaylist } from '../../../src/hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../../../src/hls/multivariant.js';
 import type { ThumbnailTrack } from '../../../src/media/presentation.js';
 import { writeThumbnailVtt } from '../../../src/media/thumbnail-vtt.js';
@@ -133,6 +134,29 @@ describe('thumbnail manifests', () => {
     // before the first picture: no image stream anywhere
     const none = { ...base, thumbnails: { ...TRACK, columns: 1, rows: 1, pictures: new Set<number>() } };
     expect(writeMpd(none)).not.toContain('contentType="image"');
+  });
+
+  it('live, low latency: the media playlists’ PART-HOLD-BACK and PART-TARGET, and no blocking reload (Shaka takes its delay from it)', () => {
+    const base = livePresentation({ targetLatency: 2 });
+    const pictures = new Set(base.timelines[0].segments.filter((s) => s.complete).map((s) => s.number));
+    const p = { ...base, thumbnails: { ...TRACK, columns: 1, rows: 1, intervalSec: 2, pictures } };
+    const image = writeImagePlaylist(p);
+    const video = writeMediaPlaylist(p, base.timelines[0].rendition.id);
+    const tag = (text: string, name: string) => new RegExp(`^#${name}:(.*)$`, 'm').exec(text)?.[1];
+    const attr = (list: string | undefined, name: string) => new RegExp(`(?:^|,)${name}=([^,]*)`).exec(list ?? '')?.[1];
+    const sc = tag(image, 'EXT-X-SERVER-CONTROL');
+    expect(attr(sc, 'PART-HOLD-BACK')).toBe(attr(tag(video, 'EXT-X-SERVER-CONTROL'), 'PART-HOLD-BACK'));
+    expect(Number(attr(sc, 'PART-HOLD-BACK'))).toBe(2);
+    expect(tag(image, 'EXT-X-PART-INF')).toBe(tag(video, 'EXT-X-PART-INF'));
+    // HOLD-BACK: three of its own target durations (RFC 8216bis 4.4.3.8)
+    expect(Number(attr(sc, 'HOLD-BACK'))).toBe(3 * Number(tag(image, 'EXT-X-TARGETDURATION')));
+    expect(sc).not.toContain('CAN-BLOCK-RELOAD');
+    expect(image).not.toContain('#EXT-X-PART:');
+    // a channel without low latency, and VOD, state none of it
+    const plain = writeImagePlaylist({ ...p, live: { ...p.live!, lowLatency: false } });
+    expect(plain).not.toContain('SERVER-CONTROL');
+    expect(plain).not.toContain('PART-INF');
+    expect(writeImagePlaylist({ ...vodPresentation(), thumbnails: TRACK })).not.toContain('SERVER-CONTROL');
   });
 });
 
