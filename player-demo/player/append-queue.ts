@@ -45,6 +45,20 @@ export class AppendQueue {
     return this.chain;
   }
 
+  /**
+   * Removes what is buffered past the range holding `t` (everything from `t` when no range holds
+   * it), queued behind pending appends and worked out when it runs: an append queued before it
+   * may still extend that range, and what it adds is kept (a loop may already go on from its end).
+   */
+  removeAhead(t: number): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      const from = this.rangeEndAt(t) ?? t;
+      const b = this.sb.buffered;
+      if (b.length > 0 && b.end(b.length - 1) > from) await this.op(() => this.sb.remove(from, Infinity));
+    });
+    return this.chain;
+  }
+
   /** The following appends' media times are moved by `sec` (MSE timestampOffset). */
   offset(sec: number): Promise<void> {
     this.currentOffset = sec;

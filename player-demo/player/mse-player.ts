@@ -567,7 +567,7 @@ export class MsePlayer {
     this.seekPendingSince = performance.now();
     const t = this.seekTarget;
     // (a failure there is the queue's, reported by the append it met)
-    for (const q of [this.videoQueue, this.audioQueue]) if (q) void q.removeFrom(q.rangeEndAt(t) ?? t).catch(() => {});
+    for (const q of [this.videoQueue, this.audioQueue]) void q?.removeAhead(t).catch(() => {});
     // (VOD: playback goes on from an empty buffer, as at the start: its chunks are streamed again)
     this.thinStart = true;
     this.captions.seeked();

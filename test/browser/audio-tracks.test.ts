@@ -297,15 +297,25 @@ describe('an audio switch inside a DASH presentation of several Periods', () => 
         video.pause();
         video.currentTime = 4.3;
       });
-      await page.waitForFunction(
-        () => {
-          const video = document.getElementById('video') as HTMLVideoElement;
-          const audio = (window as unknown as Win).__streamedge.stats().trackRanges?.audio ?? [];
-          return !video.seeking && audio.some(([a, b]) => a <= 4.3 && b >= 7);
-        },
-        undefined,
-        { timeout: 15_000 },
-      );
+      await page
+        .waitForFunction(
+          () => {
+            const video = document.getElementById('video') as HTMLVideoElement;
+            const audio = (window as unknown as Win).__streamedge.stats().trackRanges?.audio ?? [];
+            return !video.seeking && audio.some(([a, b]) => a <= 4.3 && b >= 7);
+          },
+          undefined,
+          { timeout: 15_000 },
+        )
+        .catch(async (e: unknown) => {
+          // what each track held, and where the element stood, when the seek's media did not come
+          const facts = await page.evaluate(() => {
+            const video = document.getElementById('video') as HTMLVideoElement;
+            const st = (window as unknown as Win).__streamedge.stats();
+            return { currentTime: video.currentTime, seeking: video.seeking, trackRanges: st.trackRanges };
+          });
+          throw new Error(`${String(e)}\n${JSON.stringify(facts)}`);
+        });
       const fr = listed.audio.find((a) => a.language === 'fr')!.id;
       await page.evaluate((id: string) => (window as unknown as Win).__streamedge.setAudioTrack(id), fr);
       // the switch point is 1 s ahead of the playhead (5.3 s): the French chunk holding it starts
